@@ -1,0 +1,40 @@
+# Kapstone: `make run` serves the demo practice, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test test-fast bench lint migrate
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	# The CPU build of torch lies on this machine; install it first so nothing resolves a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	mkdir -p var
+	KAPSTONE_DEMO=1 $(BIN)/kapstone migrate --noinput
+
+run: migrate
+	KAPSTONE_DEMO=1 $(BIN)/kapstone seed_demo
+	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	KAPSTONE_DEMO=1 $(BIN)/kapstone runserver --insecure $(HOST):$(PORT)
+
+test: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+test-fast: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not browser and not celery_worker"
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	KAPSTONE_DEMO=1 $(BIN)/python scripts/bench.py

@@ -1,0 +1,1 @@
+"""Kapstone: runs a ketamine-assisted psychotherapy practice end to end."""

@@ -1,0 +1,92 @@
+import base64
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kapstone.accounts.forms import ConfirmDeviceForm, LoginForm
+from kapstone.accounts.permissions import public
+from kapstone.audit import services as audit
+
+
+def _home_for(user) -> str:
+    return "portal:home" if user.is_patient else "practice:home"
+
+
+@public
+@sensitive_post_parameters("password", "otp_token")
+@csrf_protect
+@never_cache
+def login_view(request):
+    form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.get_user()
+        auth_login(request, user)
+        if form.otp_device is not None:
+            otp_login(request, form.otp_device)
+        audit.record(action=audit.Action.LOGIN, actor=user, detail={"two_factor": form.otp_device is not None})
+        if user.is_staff_member and form.otp_device is None:
+            return redirect("accounts:two_factor_setup")
+        next_url = request.POST.get("next") or request.GET.get("next")
+        if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            return redirect(next_url)
+        return redirect(_home_for(user))
+    return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+@public
+@require_POST
+def logout_view(request):
+    if request.user.is_authenticated:
+        audit.record(action=audit.Action.LOGOUT, actor=request.user)
+    auth_logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("accounts:login")
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@public
+@never_cache
+def two_factor_setup(request):
+    """First sign-in of a staff member without a device: enrol an authenticator app before anything else."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not user.is_staff_member or user_has_device(user):
+        return redirect(_home_for(user))
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    form = ConfirmDeviceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["otp_token"].replace(" ", "")):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit.record(action=audit.Action.UPDATE, actor=user, object_type="two_factor_device", object_id=device.pk)
+            messages.success(request, "Two-factor sign-in is set up.")
+            return redirect(_home_for(user))
+        form.add_error("otp_token", "That code does not match. Check the time on your phone and try again.")
+    secret = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {"form": form, "qr": _qr_svg(device.config_url), "secret": secret},
+    )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DosingConfig(AppConfig):
+    name = "kapstone.dosing"
+    default_auto_field = "django.db.models.BigAutoField"

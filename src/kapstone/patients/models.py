@@ -1,0 +1,136 @@
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+# ICD-10-CM: a letter, two alphanumerics, then optionally a dot and up to four more (CDC ICD-10-CM conventions).
+ICD10CM_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+
+
+def validate_icd10cm(value: str) -> None:
+    if not ICD10CM_PATTERN.match(value or ""):
+        raise ValidationError(f"{value!r} is not an ICD-10-CM code (for example F33.1).")
+
+
+RECORD_NUMBER_PREFIX = "KP-"
+RECORD_NUMBER_PATTERN = re.compile(r"^KP-?0*(\d{1,12})$", re.IGNORECASE)
+
+
+class Sex(models.TextChoices):
+    # FHIR administrative gender, so exports map one to one.
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other / intersex"
+    UNKNOWN = "unknown", "Not recorded"
+
+
+class Patient(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
+    )
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100, db_index=True)
+    preferred_name = models.CharField(max_length=100, blank=True)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    gender_identity = models.CharField(max_length=60, blank=True)
+    pronouns = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    address = models.TextField(blank=True)
+    postal_code = models.CharField(max_length=12, blank=True)
+    emergency_contact_name = models.CharField(max_length=150, blank=True)
+    emergency_contact_relationship = models.CharField(max_length=60, blank=True)
+    emergency_contact_phone = models.CharField(max_length=30, blank=True)
+    care_team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="CareTeamMembership", related_name="care_patients", blank=True
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.record_number})"
+
+    @property
+    def record_number(self) -> str:
+        # Derived from the key, so concurrent registrations can never be handed the same number.
+        return f"{RECORD_NUMBER_PREFIX}{self.pk:06d}" if self.pk else ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def name_with_pronouns(self) -> str:
+        return f"{self.full_name} ({self.pronouns})" if self.pronouns else self.full_name
+
+
+class CareTeamMembership(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team_memberships")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_memberships")
+    is_lead = models.BooleanField(default=False)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "staff"], name="one_membership_per_staff")]
+
+    def __str__(self) -> str:
+        return f"{self.staff} on {self.patient}"
+
+
+class Diagnosis(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="diagnoses")
+    icd10_code = models.CharField("ICD-10-CM code", max_length=8, validators=[validate_icd10cm])
+    description = models.CharField(max_length=200)
+    is_primary = models.BooleanField(default=False)
+    noted_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-is_primary", "icd10_code"]
+        verbose_name_plural = "diagnoses"
+
+    def __str__(self) -> str:
+        return f"{self.icd10_code} {self.description}"
+
+
+class Medication(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    name = models.CharField(max_length=120)
+    dose = models.CharField(max_length=60, help_text="e.g. 20 mg")
+    frequency = models.CharField(max_length=60, blank=True, help_text="e.g. once daily")
+    started_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.dose} {self.frequency}".strip()
+
+
+class ExternalClinician(models.Model):
+    """A member of the patient's outside treatment team, consulted before enrolment."""
+
+    class Kind(models.TextChoices):
+        PSYCHIATRIST = "psychiatrist", "Psychiatrist"
+        THERAPIST = "therapist", "Therapist"
+        PRIMARY_CARE = "primary_care", "Primary-care doctor"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="external_team")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=150)
+    organisation = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"

@@ -1,0 +1,91 @@
+"""Reads of patient records. Every read goes through the care-team filter and the audit trail."""
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.audit.models import AuditEvent
+from kapstone.patients.models import RECORD_NUMBER_PATTERN, CareTeamMembership, Diagnosis, Patient
+
+PATIENTS_PER_PAGE = 25
+
+
+def patients_visible_to(user) -> QuerySet[Patient]:
+    """Admins see every patient, clinicians the patients on their care team, everyone else none."""
+    if not user.is_authenticated:
+        return Patient.objects.none()
+    if user.role == Role.ADMIN:
+        return Patient.objects.all()
+    if user.is_clinician:
+        return Patient.objects.filter(care_team_memberships__staff=user)
+    return Patient.objects.none()
+
+
+def patient_list(*, user, query: str = "", page_number=1, mine_only: bool = False) -> Page:
+    patients = patients_visible_to(user)
+    if mine_only:
+        patients = patients.filter(care_team_memberships__staff=user)
+    query = query.strip()
+    if query:
+        terms = Q()
+        for word in query.split()[:4]:
+            record_number = RECORD_NUMBER_PATTERN.match(word)
+            if record_number:
+                terms &= Q(pk=int(record_number.group(1)))
+            else:
+                terms &= (
+                    Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
+                )
+        patients = patients.filter(terms)
+    patients = patients.filter(is_active=True).prefetch_related(
+        Prefetch("diagnoses", queryset=Diagnosis.objects.filter(is_primary=True), to_attr="primary_diagnoses"),
+        Prefetch(
+            "care_team_memberships",
+            queryset=CareTeamMembership.objects.select_related("staff"),
+            to_attr="team",
+        ),
+    )
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(page_number)
+    audit.record(
+        action=audit.Action.READ,
+        object_type="patient_list",
+        detail={"query": query, "page": page.number, "patient_ids": [p.pk for p in page.object_list]},
+    )
+    return page
+
+
+def patient_get(*, user, patient_id, purpose: str = "record") -> Patient:
+    """The patient, if this user may see them; otherwise 404 so nothing leaks whether they exist."""
+    try:
+        patient = patients_visible_to(user).get(pk=int(patient_id))
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+    audit.record(
+        action=audit.Action.READ, patient=patient, object_type="patient", object_id=patient.pk, detail={"view": purpose}
+    )
+    return patient
+
+
+def patient_record_sections(*, patient: Patient) -> dict:
+    return {
+        "diagnoses": list(patient.diagnoses.all()),
+        "medications": list(patient.medications.all()),
+        "external_team": list(patient.external_team.all()),
+        "care_team": list(
+            patient.care_team_memberships.select_related("staff").order_by("-is_lead", "staff__last_name")
+        ),
+    }
+
+
+def patient_audit_trail(*, patient: Patient, limit: int = 500) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-id")[:limit])
+
+
+def patient_for_portal_user(user) -> Patient:
+    """A patient's own record: the only one their portal ever shows."""
+    try:
+        return Patient.objects.get(user=user, is_active=True)
+    except Patient.DoesNotExist:
+        raise Http404("No patient record is linked to this login.") from None

@@ -1,0 +1,102 @@
+"""Writes to patient records. Each is atomic and writes its audit row in the same transaction."""
+
+from django.db import transaction
+
+from kapstone.audit import services as audit
+from kapstone.patients.models import CareTeamMembership, Diagnosis, ExternalClinician, Medication, Patient
+
+
+@transaction.atomic
+def patient_create(*, actor, fields: dict, care_team: list | None = None) -> Patient:
+    """Registers a patient. A clinician who registers someone joins their care team, or they would lose
+    sight of the record they just made."""
+    patient = Patient(**fields)
+    patient.full_clean()
+    patient.save()
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type="patient",
+        object_id=patient.pk,
+        detail={"fields": sorted(fields)},
+    )
+    team = list(care_team or [])
+    if actor.is_clinician and actor not in team:
+        team.insert(0, actor)
+    for index, staff in enumerate(team):
+        CareTeamMembership.objects.create(patient=patient, staff=staff, is_lead=index == 0)
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="care_team",
+        object_id=patient.pk,
+        detail={"staff_ids": [s.pk for s in team]},
+    )
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, actor, patient: Patient, fields: dict) -> Patient:
+    changed = sorted(name for name, value in fields.items() if getattr(patient, name) != value)
+    for name, value in fields.items():
+        setattr(patient, name, value)
+    patient.full_clean()
+    patient.save()
+    # Field names, never values: the trail must not become a second copy of the record.
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="patient",
+        object_id=patient.pk,
+        detail={"changed": changed},
+    )
+    return patient
+
+
+@transaction.atomic
+def care_team_set(*, actor, patient: Patient, staff: list, lead=None) -> None:
+    lead = lead or (staff[0] if staff else None)
+    CareTeamMembership.objects.filter(patient=patient).exclude(staff__in=staff).delete()
+    existing = set(CareTeamMembership.objects.filter(patient=patient).values_list("staff_id", flat=True))
+    for member in staff:
+        if member.pk not in existing:
+            CareTeamMembership.objects.create(patient=patient, staff=member)
+    CareTeamMembership.objects.filter(patient=patient).update(is_lead=False)
+    if lead is not None:
+        CareTeamMembership.objects.filter(patient=patient, staff=lead).update(is_lead=True)
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="care_team",
+        object_id=patient.pk,
+        detail={"staff_ids": sorted(s.pk for s in staff), "lead_id": lead.pk if lead else None},
+    )
+
+
+_RECORD_PARTS = {"diagnosis": Diagnosis, "medication": Medication, "external_clinician": ExternalClinician}
+
+
+@transaction.atomic
+def record_part_add(*, actor, patient: Patient, kind: str, fields: dict):
+    """Adds a diagnosis, a medication or an outside clinician to the record."""
+    part = _RECORD_PARTS[kind](patient=patient, **fields)
+    part.full_clean()
+    if kind == "diagnosis" and part.is_primary:
+        patient.diagnoses.update(is_primary=False)
+    part.save()
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type=kind,
+        object_id=part.pk,
+        detail={"fields": sorted(fields)},
+    )
+    return part
+
+
+@transaction.atomic
+def record_part_remove(*, actor, patient: Patient, kind: str, part_id: int) -> bool:
+    deleted, _ = _RECORD_PARTS[kind].objects.filter(patient=patient, pk=part_id).delete()
+    if deleted:
+        audit.record(action=audit.Action.DELETE, patient=patient, object_type=kind, object_id=part_id)
+    return bool(deleted)

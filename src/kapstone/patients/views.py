@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
+from kapstone.patients import selectors, services
+from kapstone.patients.forms import RECORD_PART_FORMS, CareTeamForm, PatientForm
+
+CARE_TEAM_EDITORS = {Role.ADMIN, Role.PRESCRIBER}
+
+
+@roles_required(*RECORD_ROLES)
+def patient_list(request):
+    query = request.GET.get("q", "")[:100]
+    page = selectors.patient_list(user=request.user, query=query, page_number=request.GET.get("page", 1))
+    return render(request, "patients/patient_list.html", {"page": page, "query": query})
+
+
+@roles_required(*RECORD_ROLES)
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        patient = services.patient_create(actor=request.user, fields=form.cleaned_data)
+        messages.success(request, f"{patient.full_name} is registered as {patient.record_number}.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/patient_form.html", {"form": form, "title": "Register a patient"})
+
+
+@roles_required(*RECORD_ROLES)
+def patient_detail(request, patient_id):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    context = {
+        "patient": patient,
+        **selectors.patient_record_sections(patient=patient),
+        "part_forms": {kind: form_class(prefix=kind) for kind, form_class in RECORD_PART_FORMS.items()},
+        "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
+    }
+    return render(request, "patients/patient_detail.html", context)
+
+
+@roles_required(*RECORD_ROLES)
+def patient_edit(request, patient_id):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="edit")
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        # The form validated a copy; the service applies and audits the change.
+        patient.refresh_from_db()
+        services.patient_update(actor=request.user, patient=patient, fields=form.cleaned_data)
+        messages.success(request, "The record is saved.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Edit record"})
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def record_part_add(request, patient_id, kind):
+    if kind not in RECORD_PART_FORMS:
+        raise Http404
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose=f"add {kind}")
+    form = RECORD_PART_FORMS[kind](request.POST, prefix=kind)
+    if form.is_valid():
+        services.record_part_add(actor=request.user, patient=patient, kind=kind, fields=form.cleaned_data)
+        messages.success(request, "Added.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    context = {
+        "patient": patient,
+        **selectors.patient_record_sections(patient=patient),
+        "part_forms": {
+            other: (form if other == kind else form_class(prefix=other))
+            for other, form_class in RECORD_PART_FORMS.items()
+        },
+        "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
+    }
+    return render(request, "patients/patient_detail.html", context, status=400)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def record_part_remove(request, patient_id, kind, part_id):
+    if kind not in RECORD_PART_FORMS:
+        raise Http404
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose=f"remove {kind}")
+    if not services.record_part_remove(actor=request.user, patient=patient, kind=kind, part_id=part_id):
+        raise Http404
+    messages.success(request, "Removed.")
+    return redirect("patients:detail", patient_id=patient.pk)
+
+
+@roles_required(*CARE_TEAM_EDITORS)
+def care_team_edit(request, patient_id):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
+    members = selectors.patient_record_sections(patient=patient)["care_team"]
+    initial = {"staff": [m.staff for m in members], "lead": next((m.staff for m in members if m.is_lead), None)}
+    form = CareTeamForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.care_team_set(
+            actor=request.user, patient=patient, staff=list(form.cleaned_data["staff"]), lead=form.cleaned_data["lead"]
+        )
+        messages.success(request, "The care team is saved.")
+        if request.user.role in CLINICAL_ROLES and request.user not in form.cleaned_data["staff"]:
+            return redirect("patients:list")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/care_team_form.html", {"form": form, "patient": patient})
+
+
+@roles_required(Role.ADMIN)
+def patient_audit(request, patient_id):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="audit trail")
+    events = selectors.patient_audit_trail(patient=patient)
+    return render(request, "patients/patient_audit.html", {"patient": patient, "events": events})

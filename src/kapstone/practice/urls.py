@@ -1,0 +1,8 @@
+from django.urls import path
+
+from kapstone.practice import views
+
+app_name = "practice"
+urlpatterns = [
+    path("", views.home, name="home"),
+]

@@ -1,0 +1,17 @@
+"""Settings for the test suite: the demo defaults, with a fast password hasher and eager tasks."""
+
+import os
+
+os.environ.setdefault("KAPSTONE_DEMO", "1")
+
+from kapstone.settings import *  # noqa: E402,F403
+
+# Argon2 is deliberately slow; the suite creates many users. test_settings checks production uses Argon2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AXES_ENABLED = True
+CELERY_TASK_ALWAYS_EAGER = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,92 @@
+"""Shared test fixtures: the alice/bob/charlie cast, extended to every role Kapstone has.
+
+- alice: a patient, with a portal login;
+- bob: a prescriber on alice's care team (allowed), with a therapist and a nurse beside him;
+- charlie: a prescriber NOT on alice's care team (gets 404 for alice's records);
+- admin, researcher; and dana, another patient (gets 404 for alice's things).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kapstone.accounts.roles import Role
+from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
+
+
+@dataclass
+class Cast:
+    admin: object
+    bob: object
+    therapist: object
+    nurse: object
+    charlie: object
+    researcher: object
+    alice_user: object
+    dana_user: object
+    alice: Patient
+    dana: Patient
+
+    def user(self, role_name: str):
+        return getattr(self, role_name)
+
+
+def make_user(username: str, role: str, **extra):
+    user = get_user_model().objects.create_user(
+        username=username, password="correct-horse-battery", role=role, first_name=username.title(), **extra
+    )
+    if user.is_staff_member:
+        TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    return user
+
+
+def make_patient(given: str, family: str, *, user=None, team=()) -> Patient:
+    patient = Patient.objects.create(
+        given_name=given,
+        family_name=family,
+        date_of_birth=datetime.date(1980, 5, 17),
+        user=user,
+        email=f"{given.lower()}@mail.example",
+        phone="555-0100",
+    )
+    for index, member in enumerate(team):
+        CareTeamMembership.objects.create(patient=patient, staff=member, is_lead=index == 0)
+    Diagnosis.objects.create(patient=patient, icd10_code="F33.2", description="MDD, recurrent severe", is_primary=True)
+    return patient
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    admin = make_user("admin", Role.ADMIN)
+    bob = make_user("bob", Role.PRESCRIBER)
+    therapist = make_user("theo", Role.THERAPIST)
+    nurse = make_user("nina", Role.NURSE)
+    charlie = make_user("charlie", Role.PRESCRIBER)
+    researcher = make_user("rhea", Role.RESEARCHER)
+    alice_user = make_user("alice", Role.PATIENT)
+    dana_user = make_user("dana", Role.PATIENT)
+    alice = make_patient("Alice", "Abernathy", user=alice_user, team=[bob, therapist, nurse])
+    dana = make_patient("Dana", "Delacroix", user=dana_user, team=[charlie])
+    return Cast(admin, bob, therapist, nurse, charlie, researcher, alice_user, dana_user, alice, dana)
+
+
+def signed_in_client(user, *, csrf_checks: bool = False) -> Client:
+    """A client signed in as the user, with two-factor already passed for staff."""
+    client = Client(enforce_csrf_checks=csrf_checks)
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def client_for(cast):
+    return lambda user: signed_in_client(user)

@@ -1,0 +1,170 @@
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from kapstone.audit.models import AuditEvent
+from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.selectors import patients_visible_to
+from tests.conftest import make_patient
+
+VALID = {
+    "given_name": "Robin",
+    "family_name": "Quiroga",
+    "date_of_birth": "1979-03-02",
+    "sex": "female",
+    "gender_identity": "woman",
+    "pronouns": "she/her",
+    "email": "robin@mail.example",
+    "phone": "555-0199",
+    "emergency_contact_name": "Sam Quiroga",
+    "emergency_contact_relationship": "partner",
+    "emergency_contact_phone": "555-0198",
+}
+
+
+def test_clinicians_see_only_their_care_team_and_admins_see_all(cast):
+    assert set(patients_visible_to(cast.bob)) == {cast.alice}
+    assert set(patients_visible_to(cast.charlie)) == {cast.dana}
+    assert set(patients_visible_to(cast.admin)) == {cast.alice, cast.dana}
+    assert not patients_visible_to(cast.researcher).exists()
+    assert not patients_visible_to(cast.alice_user).exists()
+
+
+def test_a_clinician_registers_a_patient_and_joins_their_care_team(cast, client_for):
+    response = client_for(cast.bob).post(reverse("patients:create"), VALID)
+    patient = Patient.objects.get(family_name="Quiroga")
+    assert response.url == reverse("patients:detail", args=[patient.pk])
+    assert CareTeamMembership.objects.filter(patient=patient, staff=cast.bob, is_lead=True).exists()
+    assert AuditEvent.objects.filter(patient_id=patient.pk, action="create", object_type="patient").exists()
+    assert patient.record_number == f"KP-{patient.pk:06d}"
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("date_of_birth", "2999-01-01", "in the future"),
+        ("date_of_birth", "not a date", "Enter a valid date"),
+        ("date_of_birth", "1850-01-01", "before 1900"),
+        ("email", "nope", "valid email"),
+        ("given_name", "", "required"),
+        ("emergency_contact_phone", "", "phone number for the emergency contact"),
+    ],
+)
+def test_bad_registration_input_is_explained_and_nothing_is_saved(cast, client_for, field, value, message):
+    response = client_for(cast.bob).post(reverse("patients:create"), {**VALID, field: value})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Patient.objects.filter(family_name="Quiroga").exists()
+
+
+def test_editing_a_record_audits_the_changed_fields_not_their_values(cast, client_for):
+    data = {**VALID, "given_name": "Alicia", "family_name": "Abernathy"}
+    client_for(cast.nurse).post(reverse("patients:edit", args=[cast.alice.pk]), data)
+    cast.alice.refresh_from_db()
+    assert cast.alice.given_name == "Alicia"
+    event = AuditEvent.objects.filter(patient_id=cast.alice.pk, action="update", object_type="patient").last()
+    assert "given_name" in event.detail_data["changed"] and "Alicia" not in event.detail
+
+
+def test_search_finds_by_name_and_record_number(cast, client_for):
+    client = client_for(cast.admin)
+    assert "Abernathy" in client.get(reverse("patients:list"), {"q": "aber"}).content.decode()
+    by_number = client.get(reverse("patients:list"), {"q": cast.dana.record_number}).content.decode()
+    assert "Delacroix" in by_number and "Abernathy" not in by_number
+
+
+def test_search_never_shows_another_care_teams_patients(cast, client_for):
+    assert "Delacroix" not in client_for(cast.bob).get(reverse("patients:list"), {"q": "Dana"}).content.decode()
+
+
+@pytest.mark.parametrize("query", ["'; DROP TABLE x;--", "%", "KP-99999999999", "a" * 300, "ü∂ 😀"])
+def test_odd_searches_answer_calmly(cast, client_for, query):
+    assert client_for(cast.admin).get(reverse("patients:list"), {"q": query, "page": "x"}).status_code == 200
+
+
+def test_diagnoses_must_be_icd10cm_codes(cast, client_for):
+    url = reverse("patients:part_add", args=[cast.alice.pk, "diagnosis"])
+    bad = client_for(cast.bob).post(url, {"diagnosis-icd10_code": "dep", "diagnosis-description": "x"})
+    assert bad.status_code == 400 and "not an ICD-10-CM code" in bad.content.decode()
+    good = client_for(cast.bob).post(url, {"diagnosis-icd10_code": "f41.1", "diagnosis-description": "GAD"})
+    assert good.status_code == 302
+    assert cast.alice.diagnoses.filter(icd10_code="F41.1").exists()
+
+
+def test_a_new_primary_diagnosis_replaces_the_old_primary(cast, client_for):
+    url = reverse("patients:part_add", args=[cast.alice.pk, "diagnosis"])
+    client_for(cast.bob).post(
+        url, {"diagnosis-icd10_code": "F43.12", "diagnosis-description": "PTSD", "diagnosis-is_primary": "on"}
+    )
+    assert list(cast.alice.diagnoses.filter(is_primary=True).values_list("icd10_code", flat=True)) == ["F43.12"]
+
+
+def test_outside_clinicians_need_a_way_to_be_reached(cast, client_for):
+    url = reverse("patients:part_add", args=[cast.alice.pk, "external_clinician"])
+    response = client_for(cast.bob).post(
+        url, {"external_clinician-kind": "psychiatrist", "external_clinician-name": "Dr. Outside"}
+    )
+    assert response.status_code == 400 and "phone number or an email" in response.content.decode()
+
+
+def test_removing_another_patients_item_is_not_found(cast, client_for):
+    dana_diagnosis = cast.dana.diagnoses.first()
+    url = reverse("patients:part_remove", args=[cast.alice.pk, "diagnosis", dana_diagnosis.pk])
+    assert client_for(cast.bob).post(url).status_code == 404
+    assert cast.dana.diagnoses.filter(pk=dana_diagnosis.pk).exists()
+
+
+def test_an_unknown_record_part_is_not_found(cast, client_for):
+    assert client_for(cast.bob).post(f"/patients/{cast.alice.pk}/secrets/add/").status_code == 404
+
+
+def test_care_team_changes_decide_who_sees_the_record(cast, client_for):
+    client_for(cast.admin).post(
+        reverse("patients:care_team", args=[cast.alice.pk]), {"staff": [cast.charlie.pk], "lead": cast.charlie.pk}
+    )
+    assert client_for(cast.charlie).get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
+    assert client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 404
+
+
+def test_the_lead_must_be_on_the_care_team(cast, client_for):
+    response = client_for(cast.admin).post(
+        reverse("patients:care_team", args=[cast.alice.pk]), {"staff": [cast.bob.pk], "lead": cast.charlie.pk}
+    )
+    assert "must be on the care team" in response.content.decode()
+
+
+def test_admins_read_a_patients_audit_trail(cast, client_for):
+    client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk]))
+    page = client_for(cast.admin).get(reverse("patients:audit", args=[cast.alice.pk])).content.decode()
+    assert "bob" in page and "Read" in page
+
+
+def _queries_for(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("url_name", ["patients:list", "practice:home"])
+def test_list_pages_use_the_same_number_of_queries_however_many_patients(cast, client_for, url_name):
+    client = client_for(cast.bob)
+    url = reverse(url_name)
+    _queries_for(client, url)
+    before = _queries_for(client, url)
+    for i in range(30):
+        make_patient(f"Extra{i}", "Many", team=[cast.bob, cast.nurse])
+    assert _queries_for(client, url) == before
+
+
+def test_a_patients_page_uses_the_same_number_of_queries_however_full_the_record(cast, client_for):
+    client = client_for(cast.bob)
+    url = reverse("patients:detail", args=[cast.alice.pk])
+    _queries_for(client, url)
+    before = _queries_for(client, url)
+    for i in range(10):
+        cast.alice.medications.create(name=f"drug{i}", dose="1 mg")
+        cast.alice.diagnoses.create(icd10_code="F41.1", description="GAD", noted_on=datetime.date(2020, 1, 1))
+    assert _queries_for(client, url) == before
