@@ -1,66 +1,28 @@
 """Every URL pattern × every role: who gets through, who gets 403, who gets 404, who goes to the login page.
 
-A URL pattern missing from ROUTES fails the suite, so no future view can skip this check.
+A URL pattern missing from ROUTES fails the suite, so no future view can skip this check. Each app's test
+folder declares its own routes in tests/<app>/routes.py (a ROUTES dict of Route), merged here.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import Cast, signed_in_client
-
-SIGNED_IN = ["admin", "bob", "therapist", "nurse", "charlie", "researcher", "alice_user", "dana_user"]
-RECORD_STAFF = {"admin", "bob", "therapist", "nurse", "charlie"}
-ALL_STAFF = RECORD_STAFF | {"researcher"}
-PATIENTS = {"alice_user", "dana_user"}
+from tests.conftest import signed_in_client
+from tests.matrix import SIGNED_IN, Route
 
 
-@dataclass(frozen=True)
-class Route:
-    allow: set[str]
-    not_found: set[str] = field(default_factory=set)
-    kwargs: Callable[[Cast], dict] = lambda cast: {}
-    public: bool = False
-    # POST-only views are probed with an empty POST: access is decided before the input is read.
-    method: str = "get"
-
-
-def alice(cast: Cast) -> dict:
-    return {"patient_id": cast.alice.pk}
-
-
-def alice_part(kind: str):
-    def kwargs(cast: Cast) -> dict:
-        if kind == "diagnosis":
-            return {"patient_id": cast.alice.pk, "kind": kind, "part_id": cast.alice.diagnoses.first().pk}
-        return {"patient_id": cast.alice.pk, "kind": kind}
-
-    return kwargs
-
-
-# Clinicians outside alice's care team (charlie) are told her records do not exist.
-ALICE_RECORD = dict(allow={"admin", "bob", "therapist", "nurse"}, not_found={"charlie"}, kwargs=alice)
-
-ROUTES: dict[str, Route] = {
-    "root": Route(allow=set(SIGNED_IN), public=True),
-    "healthz": Route(allow=set(SIGNED_IN), public=True),
-    "accounts:login": Route(allow=set(SIGNED_IN), public=True),
-    "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
-    "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
-    "practice:home": Route(allow=ALL_STAFF),
-    "patients:list": Route(allow=RECORD_STAFF),
-    "patients:create": Route(allow=RECORD_STAFF),
-    "patients:detail": Route(**ALICE_RECORD),
-    "patients:edit": Route(**ALICE_RECORD),
-    "patients:care_team": Route(allow={"admin", "bob"}, not_found={"charlie"}, kwargs=alice),
-    "patients:audit": Route(allow={"admin"}, kwargs=alice),
-    "patients:part_add": Route(**{**ALICE_RECORD, "kwargs": alice_part("medication")}, method="post"),
-    "patients:part_remove": Route(**{**ALICE_RECORD, "kwargs": alice_part("diagnosis")}, method="post"),
-    "portal:home": Route(allow=PATIENTS),
-}
+def _app_routes() -> dict[str, Route]:
+    merged = {}
+    for routes_file in sorted(Path(__file__).parent.glob("*/routes.py")):
+        module = importlib.import_module(f"tests.{routes_file.parent.name}.routes")
+        overlap = merged.keys() & module.ROUTES.keys()
+        assert not overlap, f"routes declared twice: {overlap}"
+        merged.update(module.ROUTES)
+    return merged
 
 
 def _names(patterns, namespace=None):
@@ -75,6 +37,9 @@ def _names(patterns, namespace=None):
         elif isinstance(pattern, URLPattern):
             name = pattern.name or f"<unnamed {pattern.pattern}>"
             yield f"{namespace}:{name}" if namespace else name
+
+
+ROUTES = _app_routes()
 
 
 def test_every_url_pattern_is_in_the_matrix():

@@ -9,4 +9,11 @@ urlpatterns = [
     path("home/", include("kapstone.practice.urls")),
     path("patients/", include("kapstone.patients.urls")),
     path("portal/", include("kapstone.portal.urls")),
+    path("measures/", include("kapstone.measures.urls")),
+    path("screening/", include("kapstone.screening.urls")),
+    path("program/", include("kapstone.program.urls")),
+    path("dosing/", include("kapstone.dosing.urls")),
+    path("integration/", include("kapstone.integration.urls")),
+    path("creativity/", include("kapstone.creativity.urls")),
+    path("outcomes/", include("kapstone.outcomes.urls")),
 ]

@@ -1,0 +1,113 @@
+"""`make bench`: builds a large synthetic practice and prints page times, query counts and each app's figures.
+
+Apps add figures by providing `kapstone.<app>.bench.run(*, out)`; they are called after the page figures.
+Set BENCH_PATIENTS to change the size (default 10,000).
+"""
+
+import os
+import statistics
+import sys
+import time
+from importlib import import_module
+from importlib.util import find_spec
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DB = ROOT / "var" / "bench.sqlite3"
+os.environ.setdefault("KAPSTONE_DEMO", "1")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{BENCH_DB}")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapstone.settings")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.apps import apps  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
+REPEATS = 15
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def build_practice() -> None:
+    if os.environ["DATABASE_URL"].startswith("sqlite") and BENCH_DB.exists():
+        BENCH_DB.unlink()
+    out(f"Building a synthetic practice of {PATIENTS:,} patients …")
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", patients=PATIENTS, quiet_logins=True)
+    out(f"  built in {time.perf_counter() - started:.1f} s")
+
+
+def signed_in(username: str) -> Client:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=username)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session.save()
+    return client
+
+
+def measure(client: Client, url: str) -> tuple[float, int]:
+    timings, queries = [], 0
+    for _ in range(REPEATS):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+        queries = len(captured)
+    return statistics.median(timings) * 1000, queries
+
+
+def page_figures() -> None:
+    from kapstone.patients.models import Patient
+
+    patient = Patient.objects.filter(care_team_memberships__staff__username="dr.okafor").order_by("id")[PATIENTS // 2]
+    pages = [
+        ("staff home", "/home/"),
+        ("patient list, page 1", "/patients/"),
+        ("patient list, searched", "/patients/?q=ab"),
+        ("patient list, page 40", "/patients/?page=40"),
+        ("patient page", f"/patients/{patient.pk}/"),
+    ]
+    out()
+    out(f"Page figures (median of {REPEATS} requests, in-process server time)")
+    out(f"  {'login':<14} {'page':<28} {'median ms':>10} {'queries':>8}")
+    for username in ("admin.price", "dr.okafor"):
+        client = signed_in(username)
+        for label, url in pages:
+            milliseconds, queries = measure(client, url)
+            out(f"  {username:<14} {label:<28} {milliseconds:>10.1f} {queries:>8}")
+
+
+def app_figures() -> None:
+    for app in apps.get_app_configs():
+        module_name = f"{app.name}.bench"
+        if app.name.startswith("kapstone.") and find_spec(module_name):
+            out()
+            import_module(module_name).run(out=out)
+
+
+def main() -> int:
+    build_practice()
+    page_figures()
+    app_figures()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kapstone.patients.models import Patient
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, user, *, with_code=True):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill("correct-horse-battery")
+    if with_code:
+        device = TOTPDevice.objects.get(user=user, confirmed=True)
+        page.get_by_label("Authenticator code").fill(f"{totp(device.bin_key):06d}")
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_staff_sign_in_with_two_factor_and_register_a_patient(page, cast):
+    sign_in(page, cast.bob)
+    page.get_by_role("heading", name="Good day").wait_for()
+    page.get_by_role("link", name="Patients", exact=True).click()
+    page.get_by_role("link", name="Register a patient").click()
+    page.get_by_label("Given name").fill("Robin")
+    page.get_by_label("Family name").fill("Quiroga")
+    page.get_by_label("Date of birth").fill("1979-03-02")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("is registered as KP-").wait_for()
+    assert Patient.objects.filter(family_name="Quiroga").exists()
+    assert page.get_by_role("heading", name="Robin Quiroga").is_visible()
+
+
+def test_a_wrong_code_keeps_staff_out(page, cast):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_label("Authenticator code").fill("000000")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_text("not right or has expired").is_visible()
+
+
+def test_a_clinician_outside_the_care_team_is_told_the_record_does_not_exist(page, cast):
+    sign_in(page, cast.charlie)
+    page.get_by_role("heading", name="Good day").wait_for()
+    response = page.goto(f"/patients/{cast.alice.pk}/")
+    assert response.status == 404
+    assert "Abernathy" not in page.content()
+
+
+def test_a_patient_reaches_their_portal_on_a_phone(browser, live_server, cast):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, cast.alice_user, with_code=False)
+    page.get_by_role("heading", name="Hello, Alice").wait_for()
+    assert page.get_by_text("988").is_visible()
+    context.close()

@@ -1,0 +1,30 @@
+from tests.conftest import Cast
+from tests.matrix import ALICE_RECORD, ALL_STAFF, PATIENTS, RECORD_STAFF, SIGNED_IN, Route, alice
+
+
+def alice_part(kind: str):
+    def kwargs(cast: Cast) -> dict:
+        if kind == "diagnosis":
+            return {"patient_id": cast.alice.pk, "kind": kind, "part_id": cast.alice.diagnoses.first().pk}
+        return {"patient_id": cast.alice.pk, "kind": kind}
+
+    return kwargs
+
+
+ROUTES: dict[str, Route] = {
+    "root": Route(allow=set(SIGNED_IN), public=True),
+    "healthz": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:login": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
+    "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
+    "practice:home": Route(allow=ALL_STAFF),
+    "patients:list": Route(allow=RECORD_STAFF),
+    "patients:create": Route(allow=RECORD_STAFF),
+    "patients:detail": Route(**ALICE_RECORD),
+    "patients:edit": Route(**ALICE_RECORD),
+    "patients:care_team": Route(allow={"admin", "bob"}, not_found={"charlie"}, kwargs=alice),
+    "patients:audit": Route(allow={"admin"}, kwargs=alice),
+    "patients:part_add": Route(**{**ALICE_RECORD, "kwargs": alice_part("medication")}, method="post"),
+    "patients:part_remove": Route(**{**ALICE_RECORD, "kwargs": alice_part("diagnosis")}, method="post"),
+    "portal:home": Route(allow=PATIENTS),
+}
