@@ -1,0 +1,112 @@
+from django.conf import settings
+from django.db import models
+
+from kapstone.patients.models import Patient
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    capacity = models.PositiveSmallIntegerField(help_text="Patients the room seats for a dosing session.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Group(models.Model):
+    """A cohort of 3-4 patients who go through one course together, with their facilitators."""
+
+    class Status(models.TextChoices):
+        FORMING = "forming", "Forming"
+        ACTIVE = "active", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField(max_length=100)
+    template_id = models.CharField(max_length=60)
+    template_version = models.PositiveIntegerField()
+    min_size = models.PositiveSmallIntegerField()
+    max_size = models.PositiveSmallIntegerField()
+    start_date = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.FORMING)
+    facilitators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="facilitated_groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_date", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrolment(models.Model):
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        WAITLISTED = "waitlisted", "On the waitlist"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        COMPLETED = "completed", "Completed"
+
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="enrolments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrolments")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    waitlist_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["group", "patient"], name="one_enrolment_per_group")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} in {self.group} ({self.status})"
+
+
+class GroupSession(models.Model):
+    class Kind(models.TextChoices):
+        PREPARATION = "preparation", "Preparation"
+        DOSING = "dosing", "Dosing"
+        INTEGRATION = "integration", "Integration"
+        FOLLOW_UP = "follow_up", "Follow-up"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    number = models.PositiveSmallIntegerField(help_text="1-based within its kind.")
+    starts_at = models.DateTimeField(db_index=True)
+    ends_at = models.DateTimeField()
+    room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.PROTECT)
+    facilitators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="facilitated_sessions", blank=True)
+    follows_dosing = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="integration_sessions"
+    )
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [models.UniqueConstraint(fields=["group", "kind", "number"], name="one_session_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.get_kind_display()} {self.number}"
+
+
+class Unavailability(models.Model):
+    """Dates a patient or facilitator cannot attend, fed to the scheduler."""
+
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="away")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="away"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(patient__isnull=False) ^ models.Q(staff__isnull=False), name="away_whose"
+            ),
+            models.CheckConstraint(condition=models.Q(last_day__gte=models.F("first_day")), name="away_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"away {self.first_day}..{self.last_day}"
