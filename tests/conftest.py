@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -34,6 +35,37 @@ class Cast:
 
     def user(self, role_name: str):
         return getattr(self, role_name)
+
+    def dosing_session(self):
+        """A dosing session today of a group holding alice and two others; bob and the therapist facilitate."""
+        from kapstone.program.models import Enrolment, Group, GroupSession, Room
+
+        existing = GroupSession.objects.filter(group__name="Tuesday group", kind=GroupSession.Kind.DOSING).first()
+        if existing:
+            return existing
+        group = Group.objects.create(
+            name="Tuesday group",
+            template_id="journey_clinical_style",
+            template_version=1,
+            min_size=3,
+            max_size=4,
+            start_date=datetime.date.today(),
+        )
+        room = Room.objects.create(name="Willow room", capacity=4)
+        now = timezone.now()
+        session = GroupSession.objects.create(
+            group=group,
+            kind=GroupSession.Kind.DOSING,
+            number=1,
+            starts_at=now,
+            ends_at=now + datetime.timedelta(hours=3),
+            room=room,
+        )
+        session.facilitators.set([self.bob, self.therapist])
+        others = [make_patient(f"Member{i}", "Group", team=[self.bob, self.therapist, self.nurse]) for i in range(2)]
+        for patient in [self.alice, *others]:
+            Enrolment.objects.create(group=group, patient=patient, status=Enrolment.Status.ENROLLED)
+        return session
 
 
 def make_user(username: str, role: str, **extra):

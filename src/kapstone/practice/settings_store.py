@@ -24,6 +24,11 @@ def practice_value_set(*, actor, key: str, value, reason: str) -> PracticeSettin
     row, _ = PracticeSetting.objects.update_or_create(
         key=key, defaults={"value": value, "reason": reason, "updated_by": actor.get_username()}
     )
-    audit.record(action=audit.Action.UPDATE, actor=actor, object_type="practice_setting", object_id=key,
-                 detail={"value": value, "reason": reason})
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="practice_setting",
+        object_id=key,
+        detail={"value": value, "reason": reason},
+    )
     return row

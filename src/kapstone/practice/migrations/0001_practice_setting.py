@@ -4,22 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PracticeSetting',
+            name="PracticeSetting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100, unique=True)),
-                ('value', models.JSONField()),
-                ('reason', models.TextField(help_text='Why the practice departs from the cited default.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.CharField(max_length=150)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=100, unique=True)),
+                ("value", models.JSONField()),
+                ("reason", models.TextField(help_text="Why the practice departs from the cited default.")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("updated_by", models.CharField(max_length=150)),
             ],
         ),
     ]

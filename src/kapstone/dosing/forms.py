@@ -1,0 +1,140 @@
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from kapstone.accounts.roles import CLINICAL_ROLES
+from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance, Route, VitalsReading
+
+
+def _staff():
+    return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True)
+
+
+class CheckInForm(forms.Form):
+    fasting_confirmed = forms.BooleanField(required=False, label="Fasting confirmed")
+    escort_arranged = forms.BooleanField(required=False, label="Escort or ride home arranged")
+    pregnancy_test = forms.ChoiceField(choices=DoseRecord.PregnancyTest.choices, required=False)
+    weight_kg = forms.DecimalField(
+        label="Today's weight (kg)", min_value=Decimal("25"), max_value=Decimal("350"), decimal_places=1, required=False
+    )
+    intention = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+
+
+class DoseOrderForm(forms.Form):
+    route = forms.ChoiceField(choices=Route.choices)
+    dose_mg = forms.DecimalField(
+        label="Dose (mg)", min_value=Decimal("0.1"), max_value=Decimal("2000"), decimal_places=1
+    )
+
+
+class AdministerForm(forms.Form):
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    witness = forms.ModelChoiceField(queryset=_staff(), label="Witness")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["balance"].queryset = LotBalance.objects.filter(balance_mg__gt=0).select_related("lot")
+        self.fields["witness"].queryset = _staff()
+
+
+class VitalsForm(forms.Form):
+    phase = forms.ChoiceField(choices=VitalsReading.Phase.choices)
+    systolic = forms.IntegerField(min_value=50, max_value=300, label="Systolic")
+    diastolic = forms.IntegerField(min_value=20, max_value=200, label="Diastolic")
+    heart_rate = forms.IntegerField(min_value=20, max_value=250, label="Heart rate")
+    spo2 = forms.IntegerField(min_value=50, max_value=100, label="SpO₂ %")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("systolic") and cleaned.get("diastolic") and cleaned["diastolic"] >= cleaned["systolic"]:
+            raise forms.ValidationError("The diastolic pressure must be below the systolic; check the reading.")
+        return cleaned
+
+
+class RatingsForm(forms.Form):
+    sedation_moaas = forms.IntegerField(min_value=0, max_value=5, required=False, label="Sedation (MOAA/S 0-5)")
+    dissociation_cadss = forms.IntegerField(
+        min_value=0, max_value=92, required=False, label="Dissociation (CADSS total 0-92)"
+    )
+
+
+class AdverseEventForm(forms.ModelForm):
+    class Meta:
+        model = AdverseEvent
+        fields = ["kind", "severity", "description", "action_taken"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}), "action_taken": forms.Textarea(attrs={"rows": 2})}
+
+
+class DischargeForm(forms.Form):
+    vitals_ok = forms.BooleanField(required=False, label="Vitals back within limits")
+    alert_oriented = forms.BooleanField(required=False, label="Alert and oriented")
+    escort_present = forms.BooleanField(required=False, label="Escort present")
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Session note")
+
+
+ROOM_FORMS = {
+    "checkin": CheckInForm,
+    "order": DoseOrderForm,
+    "administer": AdministerForm,
+    "vitals": VitalsForm,
+    "ratings": RatingsForm,
+    "adverse": AdverseEventForm,
+    "discharge": DischargeForm,
+    "note": NoteForm,
+}
+
+
+class ReceiptForm(forms.Form):
+    drug = forms.CharField(initial="ketamine", max_length=80)
+    form = forms.CharField(max_length=60, help_text="e.g. 50 mg/mL injection, 100 mg lozenge")
+    lot_number = forms.CharField(max_length=40)
+    expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    location = forms.CharField(max_length=60, initial="Main safe")
+    amount_mg = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Amount (mg)")
+
+
+class WasteForm(forms.Form):
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    amount_mg = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Amount (mg)")
+    witness = forms.ModelChoiceField(queryset=_staff())
+    reason = forms.CharField(max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
+        self.fields["witness"].queryset = _staff()
+
+
+class CountForm(forms.Form):
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    counted_mg = forms.DecimalField(min_value=Decimal("0"), max_digits=10, decimal_places=2, label="Counted (mg)")
+    witness = forms.ModelChoiceField(queryset=_staff(), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
+        self.fields["witness"].queryset = _staff()
+
+
+class CorrectionForm(forms.Form):
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    change_mg = forms.DecimalField(max_digits=10, decimal_places=2, label="Change (mg, negative to remove)")
+    witness = forms.ModelChoiceField(queryset=_staff())
+    reason = forms.CharField(max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
+        self.fields["witness"].queryset = _staff()
+
+    def clean_change_mg(self):
+        if self.cleaned_data["change_mg"] == 0:
+            raise forms.ValidationError("A correction changes the balance; 0 changes nothing.")
+        return self.cleaned_data["change_mg"]
+
+
+LEDGER_FORMS = {"receipt": ReceiptForm, "waste": WasteForm, "count": CountForm, "correction": CorrectionForm}

@@ -1,0 +1,205 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from kapstone.patients.models import Patient
+from kapstone.program.models import GroupSession
+
+
+class Route(models.TextChoices):
+    IM = "im", "Intramuscular"
+    SUBLINGUAL = "sublingual", "Sublingual lozenge"
+    IV = "iv", "Intravenous"
+    INTRANASAL = "intranasal", "Intranasal"
+
+
+class DoseRecord(models.Model):
+    """One patient's part of one dosing session: checklist, order, administration, ratings and discharge."""
+
+    class PregnancyTest(models.TextChoices):
+        NOT_APPLICABLE = "n/a", "Not applicable"
+        NEGATIVE = "negative", "Negative"
+        POSITIVE = "positive", "Positive"
+        NOT_DONE = "", "Not done yet"
+
+    session = models.ForeignKey(GroupSession, on_delete=models.PROTECT, related_name="dose_records")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_records")
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    # Pre-dose checklist
+    fasting_confirmed = models.BooleanField(default=False)
+    escort_arranged = models.BooleanField(default=False)
+    pregnancy_test = models.CharField(max_length=10, choices=PregnancyTest.choices, blank=True)
+    intention = models.TextField(blank=True)
+    weight_kg = models.DecimalField(
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("25")), MaxValueValidator(Decimal("350"))],
+    )
+    # The prescriber's order
+    route = models.CharField(max_length=12, choices=Route.choices, blank=True)
+    dose_mg = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="dose_orders"
+    )
+    ordered_at = models.DateTimeField(null=True, blank=True)
+    ceiling_note = models.CharField(max_length=300, blank=True)
+    # Administration
+    administered_at = models.DateTimeField(null=True, blank=True)
+    lot = models.ForeignKey("SubstanceLot", null=True, blank=True, on_delete=models.PROTECT)
+    administered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="doses_given"
+    )
+    witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="doses_witnessed"
+    )
+    # Ratings
+    sedation_moaas = models.PositiveSmallIntegerField(null=True, blank=True)
+    dissociation_cadss = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Discharge
+    discharge_vitals_ok = models.BooleanField(default=False)
+    discharge_alert_oriented = models.BooleanField(default=False)
+    discharge_escort_present = models.BooleanField(default=False)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    discharged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="discharges"
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["session__starts_at", "patient__family_name"]
+        constraints = [models.UniqueConstraint(fields=["session", "patient"], name="one_dose_record_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} at {self.session}"
+
+    @property
+    def mg_per_kg(self) -> Decimal | None:
+        if self.dose_mg is None or not self.weight_kg:
+            return None
+        return (self.dose_mg / self.weight_kg).quantize(Decimal("0.01"))
+
+
+class VitalsReading(models.Model):
+    class Phase(models.TextChoices):
+        PRE_DOSE = "pre", "Before dosing"
+        PEAK = "peak", "About 40 min after"
+        DISCHARGE = "discharge", "Before discharge"
+        OTHER = "other", "Other"
+
+    record = models.ForeignKey(DoseRecord, on_delete=models.CASCADE, related_name="vitals")
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    taken_at = models.DateTimeField()
+    systolic = models.PositiveSmallIntegerField(validators=[MinValueValidator(50), MaxValueValidator(300)])
+    diastolic = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(200)])
+    heart_rate = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(250)])
+    spo2 = models.PositiveSmallIntegerField(validators=[MinValueValidator(50), MaxValueValidator(100)])
+    alert_level = models.CharField(max_length=10, blank=True, help_text="'', review or stop")
+    alert_messages = models.JSONField(default=list, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.systolic}/{self.diastolic} HR {self.heart_rate} SpO2 {self.spo2}"
+
+
+class AdverseEvent(models.Model):
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    record = models.ForeignKey(DoseRecord, on_delete=models.CASCADE, related_name="adverse_events")
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=60)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    description = models.TextField(blank=True)
+    action_taken = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.severity})"
+
+
+class SubstanceLot(models.Model):
+    """A received lot of ketamine (Schedule III)."""
+
+    drug = models.CharField(max_length=80, default="ketamine")
+    form = models.CharField(max_length=60, help_text="e.g. 50 mg/mL injection, 100 mg lozenge")
+    lot_number = models.CharField(max_length=40)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["expires_on", "lot_number"]
+        constraints = [models.UniqueConstraint(fields=["drug", "form", "lot_number"], name="one_lot_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.drug} {self.form} lot {self.lot_number}"
+
+
+class LotBalance(models.Model):
+    """The running balance of one lot at one location; writers lock this row, and the database refuses a
+    negative balance even if the code were wrong."""
+
+    lot = models.ForeignKey(SubstanceLot, on_delete=models.PROTECT, related_name="balances")
+    location = models.CharField(max_length=60)
+    balance_mg = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "location"], name="one_balance_per_lot_location"),
+            models.CheckConstraint(condition=models.Q(balance_mg__gte=0), name="balance_never_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lot} @ {self.location}: {self.balance_mg} mg"
+
+
+class LedgerEntry(models.Model):
+    """The controlled-substance log. Entries are never changed; a correction is a new entry."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Receipt"
+        ADMINISTRATION = "administration", "Administration"
+        WASTE = "waste", "Waste"
+        CORRECTION = "correction", "Correction"
+        COUNT = "count", "Reconciliation count"
+
+    lot = models.ForeignKey(SubstanceLot, on_delete=models.PROTECT, related_name="entries")
+    location = models.CharField(max_length=60)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    change_mg = models.DecimalField(max_digits=10, decimal_places=2, help_text="Signed change to the balance.")
+    balance_after_mg = models.DecimalField(max_digits=10, decimal_places=2)
+    counted_mg = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    discrepancy_mg = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dose_record = models.ForeignKey(DoseRecord, null=True, blank=True, on_delete=models.PROTECT)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.change_mg} mg of {self.lot}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Ledger entries are immutable; record a correction instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Ledger entries are immutable; record a correction instead.")

@@ -1,0 +1,319 @@
+"""Writes in the dosing room and the controlled-substance log. Each is atomic and audited."""
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.dosing import safety
+from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, SubstanceLot, VitalsReading
+from kapstone.dosing.signals import dose_administered
+from kapstone.practice.settings_store import practice_overrides
+
+
+class DosingError(ValueError):
+    """A request the room must refuse, with a message for the person holding the tablet."""
+
+
+def _audit(record: DoseRecord, what: str, detail: dict | None = None) -> None:
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient_id=record.patient_id,
+        object_type=f"dose_record.{what}",
+        object_id=record.pk,
+        detail=detail or {},
+    )
+
+
+def _require_open(record: DoseRecord) -> None:
+    if record.discharged_at is not None:
+        raise DosingError("This patient has been discharged; the record is closed. Add a note instead.")
+
+
+@transaction.atomic
+def dose_record_open(*, actor, session, patient) -> DoseRecord:
+    record, created = DoseRecord.objects.get_or_create(session=session, patient=patient)
+    if created:
+        audit.record(action=audit.Action.CREATE, patient=patient, object_type="dose_record", object_id=record.pk)
+    return record
+
+
+@transaction.atomic
+def check_in(
+    *,
+    actor,
+    record: DoseRecord,
+    fasting_confirmed: bool,
+    escort_arranged: bool,
+    pregnancy_test: str,
+    intention: str,
+    weight_kg,
+) -> DoseRecord:
+    _require_open(record)
+    if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
+        raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
+    record.fasting_confirmed, record.escort_arranged = fasting_confirmed, escort_arranged
+    record.pregnancy_test, record.intention, record.weight_kg = pregnancy_test, intention, weight_kg
+    record.checked_in_at = record.checked_in_at or timezone.now()
+    record.full_clean()
+    record.save()
+    _audit(record, "checklist", {"fasting": fasting_confirmed, "escort": escort_arranged})
+    return record
+
+
+def checklist_complete(record: DoseRecord) -> list[str]:
+    """What is still missing before a dose may be given."""
+    missing = []
+    if not record.fasting_confirmed:
+        missing.append("fasting not confirmed")
+    if not record.escort_arranged:
+        missing.append("no escort or ride home arranged")
+    if not record.pregnancy_test:
+        missing.append("pregnancy test not recorded (mark not applicable where it is)")
+    if not record.vitals.filter(phase=VitalsReading.Phase.PRE_DOSE).exists():
+        missing.append("no pre-dose vitals")
+    return missing
+
+
+@transaction.atomic
+def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> safety.CeilingCheck:
+    _require_open(record)
+    if actor.role != Role.PRESCRIBER:
+        raise DosingError("Only a prescriber can order a dose.")
+    if record.administered_at is not None:
+        raise DosingError("The dose has already been given; it cannot be re-ordered.")
+    if dose_mg <= 0:
+        raise DosingError("The dose must be more than 0 mg.")
+    check = safety.check_ceiling(
+        route=route, dose_mg=dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
+    )
+    if check.within is False:
+        raise DosingError(check.message)
+    record.route, record.dose_mg = route, dose_mg
+    record.ordered_by, record.ordered_at, record.ceiling_note = actor, timezone.now(), check.message
+    record.save()
+    _audit(record, "order", {"route": route, "dose_mg": str(dose_mg), "ceiling": check.message})
+    return check
+
+
+@transaction.atomic
+def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, administered_at=None) -> DoseRecord:
+    _require_open(record)
+    if actor.role not in (Role.PRESCRIBER, Role.NURSE):
+        raise DosingError("Only a prescriber or a nurse can give a dose.")
+    if record.dose_mg is None:
+        raise DosingError("There is no dose order yet.")
+    if record.administered_at is not None:
+        raise DosingError("This dose has already been given.")
+    if witness is None or witness.pk == actor.pk:
+        raise DosingError("A second staff member must witness the dose.")
+    missing = checklist_complete(record)
+    if missing:
+        raise DosingError("The pre-dose checklist is not complete: " + "; ".join(missing) + ".")
+    record.administered_at = administered_at or timezone.now()
+    record.administered_by, record.witness, record.lot = actor, witness, balance.lot
+    record.save()
+    ledger_post(
+        actor=actor,
+        lot=balance.lot,
+        location=balance.location,
+        kind=LedgerEntry.Kind.ADMINISTRATION,
+        change_mg=-record.dose_mg,
+        witness=witness,
+        dose_record=record,
+    )
+    _audit(record, "administration", {"lot": balance.lot.lot_number, "witness_id": witness.pk})
+    transaction.on_commit(lambda: dose_administered.send(sender=DoseRecord, record=record))
+    return record
+
+
+@transaction.atomic
+def vitals_record(
+    *, actor, record: DoseRecord, phase: str, systolic: int, diastolic: int, heart_rate: int, spo2: int, taken_at=None
+) -> VitalsReading:
+    _require_open(record)
+    assessment = safety.assess_vitals(
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        spo2=spo2,
+        pre_dose=phase == VitalsReading.Phase.PRE_DOSE,
+        overrides=practice_overrides("dosing"),
+    )
+    reading = VitalsReading(
+        record=record,
+        phase=phase,
+        taken_at=taken_at or timezone.now(),
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        spo2=spo2,
+        recorded_by=actor,
+        alert_level=assessment.level,
+        alert_messages=assessment.messages,
+    )
+    reading.full_clean()
+    reading.save()
+    _audit(record, "vitals", {"phase": phase, "alert": assessment.level})
+    return reading
+
+
+@transaction.atomic
+def ratings_record(*, actor, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None):
+    scales = safety.safety_data()["scales"]
+    for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
+        if value is not None and not scales[scale]["min"] <= value <= scales[scale]["max"]:
+            raise DosingError(f"{label} runs from {scales[scale]['min']} to {scales[scale]['max']}.")
+    record.sedation_moaas, record.dissociation_cadss = sedation_moaas, dissociation_cadss
+    record.save(update_fields=["sedation_moaas", "dissociation_cadss"])
+    _audit(record, "ratings", {"moaas": sedation_moaas, "cadss": dissociation_cadss})
+
+
+@transaction.atomic
+def adverse_event_record(
+    *, actor, record: DoseRecord, kind: str, severity: str, description: str, action_taken: str
+) -> AdverseEvent:
+    event = AdverseEvent(
+        record=record,
+        occurred_at=timezone.now(),
+        kind=kind,
+        severity=severity,
+        description=description,
+        action_taken=action_taken,
+        recorded_by=actor,
+    )
+    event.full_clean()
+    event.save()
+    _audit(record, "adverse_event", {"kind": kind, "severity": severity})
+    return event
+
+
+@transaction.atomic
+def note_add(*, actor, record: DoseRecord, text: str) -> None:
+    stamp = timezone.localtime().strftime("%H:%M")
+    record.notes = f"{record.notes}\n[{stamp} {actor.get_username()}] {text}".strip()
+    record.save(update_fields=["notes"])
+    _audit(record, "note")
+
+
+@transaction.atomic
+def discharge(
+    *, actor, record: DoseRecord, vitals_ok: bool, alert_oriented: bool, escort_present: bool, now=None
+) -> DoseRecord:
+    _require_open(record)
+    now = now or timezone.now()
+    problems = []
+    if not (vitals_ok and alert_oriented and escort_present):
+        problems.append("every discharge check must be confirmed")
+    last = record.vitals.order_by("-taken_at", "-id").first()
+    if last is None or last.phase != VitalsReading.Phase.DISCHARGE:
+        problems.append("take discharge vitals first")
+    elif last.alert_level:
+        problems.append("the last vitals are outside the practice's limits")
+    if record.administered_at is not None:
+        minimum = safety.thresholds(practice_overrides("dosing"))["min_observation_minutes"]
+        observed = (now - record.administered_at).total_seconds() / 60
+        if observed < minimum:
+            problems.append(f"observed {observed:.0f} of the minimum {minimum} minutes after the dose")
+    if problems:
+        raise DosingError("Not ready for discharge: " + "; ".join(problems) + ".")
+    record.discharge_vitals_ok, record.discharge_alert_oriented = vitals_ok, alert_oriented
+    record.discharge_escort_present, record.discharged_at, record.discharged_by = escort_present, now, actor
+    record.save()
+    _audit(record, "discharge")
+    return record
+
+
+# The controlled-substance log ---------------------------------------------------------------------------
+
+
+def _locked_balance(lot: SubstanceLot, location: str, *, create: bool) -> LotBalance:
+    if create:
+        try:
+            with transaction.atomic():
+                LotBalance.objects.get_or_create(lot=lot, location=location)
+        except IntegrityError:
+            pass  # another writer created it a moment ago; the locked read below finds it
+    try:
+        return LotBalance.objects.select_for_update().get(lot=lot, location=location)
+    except LotBalance.DoesNotExist:
+        raise DosingError(f"There is no stock of {lot} at {location}.") from None
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    actor,
+    lot: SubstanceLot,
+    location: str,
+    kind: str,
+    change_mg: Decimal,
+    witness=None,
+    dose_record=None,
+    corrects=None,
+    reason: str = "",
+    counted_mg: Decimal | None = None,
+) -> LedgerEntry:
+    """Appends one entry and moves the lot's balance under a row lock, so concurrent writers queue and the
+    balance never goes below zero."""
+    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.ADMINISTRATION) and (
+        witness is None or witness.pk == actor.pk
+    ):
+        raise DosingError("A second staff member must witness this entry.")
+    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION) and not reason.strip():
+        raise DosingError("Give the reason for this entry.")
+    if kind == LedgerEntry.Kind.RECEIPT and change_mg <= 0:
+        raise DosingError("A receipt must add a positive amount.")
+    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.ADMINISTRATION) and change_mg >= 0:
+        raise DosingError("Waste and administration remove a positive amount.")
+    balance = _locked_balance(lot, location, create=kind == LedgerEntry.Kind.RECEIPT)
+    discrepancy = None
+    if kind == LedgerEntry.Kind.COUNT:
+        if counted_mg is None or counted_mg < 0:
+            raise DosingError("Enter the amount counted (0 or more).")
+        change_mg, discrepancy = Decimal("0"), counted_mg - balance.balance_mg
+    new_balance = balance.balance_mg + change_mg
+    if new_balance < 0:
+        raise DosingError(
+            f"Only {balance.balance_mg} mg of {lot} is left at {location}; this entry would take {-change_mg} mg."
+        )
+    balance.balance_mg = new_balance
+    balance.save(update_fields=["balance_mg"])
+    entry = LedgerEntry.objects.create(
+        lot=lot,
+        location=location,
+        kind=kind,
+        change_mg=change_mg,
+        balance_after_mg=new_balance,
+        counted_mg=counted_mg,
+        discrepancy_mg=discrepancy,
+        recorded_at=timezone.now(),
+        recorded_by=actor,
+        witness=witness,
+        dose_record=dose_record,
+        corrects=corrects,
+        reason=reason,
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="ledger_entry",
+        object_id=entry.pk,
+        patient_id=dose_record.patient_id if dose_record else None,
+        detail={"kind": kind, "change_mg": str(change_mg), "discrepancy_mg": str(discrepancy or 0)},
+    )
+    return entry
+
+
+@transaction.atomic
+def lot_receive(
+    *, actor, drug: str, form: str, lot_number: str, expires_on, location: str, amount_mg: Decimal, witness=None
+) -> LedgerEntry:
+    lot, _ = SubstanceLot.objects.get_or_create(
+        drug=drug, form=form, lot_number=lot_number, defaults={"expires_on": expires_on}
+    )
+    return ledger_post(
+        actor=actor, lot=lot, location=location, kind=LedgerEntry.Kind.RECEIPT, change_mg=amount_mg, witness=witness
+    )

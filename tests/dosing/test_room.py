@@ -1,0 +1,165 @@
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.dosing.signals import dose_administered
+
+
+def test_a_dose_cannot_be_given_before_the_checklist_is_complete(cast, session, stock):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    record.dose_mg = Decimal("200")
+    record.save()
+    with pytest.raises(services.DosingError, match="fasting not confirmed.*no pre-dose vitals"):
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+
+
+def test_only_prescribers_order_doses(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    with pytest.raises(services.DosingError, match="Only a prescriber"):
+        services.dose_order(actor=cast.nurse, record=record, route="sublingual", dose_mg=Decimal("100"))
+
+
+def test_an_order_above_the_ceiling_is_refused(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    with pytest.raises(services.DosingError, match="above the practice ceiling"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("600"))
+
+
+def test_giving_a_dose_needs_a_different_witness_and_moves_the_balance(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    with pytest.raises(services.DosingError, match="witness"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.nurse)
+    received = []
+    dose_administered.connect(lambda sender, record, **kw: received.append(record), weak=False, dispatch_uid="t")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    finally:
+        dose_administered.disconnect(dispatch_uid="t")
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("1800")
+    assert LedgerEntry.objects.filter(kind="administration", dose_record=ready_record).count() == 1
+    assert received == [ready_record]
+
+
+def test_a_positive_pregnancy_test_stops_the_session(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    with pytest.raises(services.DosingError, match="absolute contraindication"):
+        services.check_in(
+            actor=cast.nurse,
+            record=record,
+            fasting_confirmed=True,
+            escort_arranged=True,
+            pregnancy_test="positive",
+            intention="",
+            weight_kg=None,
+        )
+
+
+def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_record, stock):
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.vitals_record(
+        actor=cast.nurse, record=ready_record, phase="discharge", systolic=185, diastolic=100, heart_rate=80, spo2=97
+    )
+    with pytest.raises(services.DosingError, match="outside the practice's limits.*minimum 120 minutes"):
+        services.discharge(
+            actor=cast.nurse, record=ready_record, vitals_ok=True, alert_oriented=True, escort_present=True
+        )
+    services.vitals_record(
+        actor=cast.nurse, record=ready_record, phase="discharge", systolic=128, diastolic=80, heart_rate=72, spo2=98
+    )
+    later = timezone.now() + timezone.timedelta(minutes=125)
+    services.discharge(
+        actor=cast.nurse, record=ready_record, vitals_ok=True, alert_oriented=True, escort_present=True, now=later
+    )
+    with pytest.raises(services.DosingError, match="discharged"):
+        services.vitals_record(
+            actor=cast.nurse, record=ready_record, phase="other", systolic=120, diastolic=80, heart_rate=70, spo2=98
+        )
+
+
+def test_the_room_shows_every_patient_of_the_session(cast, session, client_for):
+    page = client_for(cast.bob).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "Alice Abernathy" in page and "Member0 Group" in page and "Member1 Group" in page
+
+
+def test_a_stop_alert_is_visible_at_once(cast, session, client_for):
+    client = client_for(cast.nurse)
+    url = reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "vitals"])
+    prefix = f"p{cast.alice.pk}-vitals-"
+    response = client.post(
+        url,
+        {
+            prefix + "phase": "peak",
+            prefix + "systolic": "186",
+            prefix + "diastolic": "104",
+            prefix + "heart_rate": "88",
+            prefix + "spo2": "97",
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "STOP alert" in page and "at or above the stop threshold" in page
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (
+            {"phase": "peak", "systolic": "80", "diastolic": "120", "heart_rate": "70", "spo2": "98"},
+            "diastolic pressure must be below",
+        ),
+        (
+            {"phase": "peak", "systolic": "abc", "diastolic": "80", "heart_rate": "70", "spo2": "98"},
+            "Enter a whole number",
+        ),
+        (
+            {"phase": "peak", "systolic": "120", "diastolic": "80", "heart_rate": "70", "spo2": "101"},
+            "less than or equal to 100",
+        ),
+    ],
+)
+def test_bad_vitals_are_explained_and_nothing_is_saved(cast, session, client_for, data, message):
+    prefix = f"p{cast.alice.pk}-vitals-"
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "vitals"]),
+        {prefix + k: v for k, v in data.items()},
+    )
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not DoseRecord.objects.filter(patient=cast.alice, vitals__isnull=False).exists()
+
+
+def test_a_refused_order_is_explained_in_the_room(cast, session, client_for):
+    prefix = f"p{cast.alice.pk}-order-"
+    response = client_for(cast.bob).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "order"]),
+        {prefix + "route": "sublingual", prefix + "dose_mg": "900"},
+    )
+    assert response.status_code == 400 and "above the practice ceiling" in response.content.decode()
+
+
+def test_a_clinician_outside_the_group_cannot_open_the_room(cast, session, client_for):
+    assert client_for(cast.charlie).get(reverse("dosing:room", args=[session.pk])).status_code == 404
+
+
+def test_the_room_page_uses_the_same_number_of_queries_as_the_session_fills(cast, session, ready_record, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(cast.bob)
+    url = reverse("dosing:room", args=[session.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as first:
+        client.get(url)
+    for _ in range(5):
+        services.vitals_record(
+            actor=cast.nurse, record=ready_record, phase="other", systolic=120, diastolic=80, heart_rate=70, spo2=98
+        )
+    with CaptureQueriesContext(connection) as second:
+        client.get(url)
+    assert len(second) == len(first)
