@@ -1,8 +1,14 @@
 """What the staff home shows: my patients, today's schedule and open alerts."""
 
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.dosing.selectors import open_discrepancies
 from kapstone.patients.selectors import patient_list
+from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
+LEDGER_ROLES = {Role.ADMIN, Role.PRESCRIBER, Role.NURSE}
 
 
 def staff_home(*, user) -> dict:
@@ -10,6 +16,11 @@ def staff_home(*, user) -> dict:
     return {
         "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
         "my_patient_count": my_patients.paginator.count,
-        "todays_sessions": [],
-        "open_alerts": [],
+        "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
+        "open_alerts": [
+            f"Controlled-substance count: {entry.lot} at {entry.location} is off by {entry.discrepancy_mg} mg"
+            for entry in open_discrepancies()
+        ]
+        if user.role in LEDGER_ROLES
+        else [],
     }
