@@ -1,0 +1,89 @@
+"""Reads of groups and their sessions, narrowed to what the user may see."""
+
+import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.patients.selectors import patients_visible_to
+from kapstone.program.models import Enrolment, Group, GroupSession
+
+
+def groups_visible_to(user) -> QuerySet[Group]:
+    if user.role == Role.ADMIN:
+        return Group.objects.all()
+    if user.is_clinician:
+        return Group.objects.filter(
+            Q(facilitators=user) | Q(enrolments__patient__care_team_memberships__staff=user)
+        ).distinct()
+    return Group.objects.none()
+
+
+def group_list(*, user) -> list[Group]:
+    enrolled = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.ENROLLED), distinct=True)
+    waiting = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.WAITLISTED), distinct=True)
+    return list(
+        groups_visible_to(user)
+        .annotate(enrolled_count=enrolled, waitlist_count=waiting)
+        .prefetch_related("facilitators")
+        .order_by("-start_date", "name")
+    )
+
+
+def group_get(*, user, group_id) -> Group:
+    try:
+        group = groups_visible_to(user).get(pk=int(group_id))
+    except (Group.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such group.") from None
+    return group
+
+
+def group_roster(*, user, group: Group) -> list[Enrolment]:
+    """The group's enrolments, showing only patients this user may see by name."""
+    visible = patients_visible_to(user)
+    enrolments = list(
+        Enrolment.objects.filter(group=group, patient__in=visible)
+        .select_related("patient")
+        .order_by("status", "created_at")
+    )
+    audit.record(
+        action=audit.Action.READ,
+        object_type="group_roster",
+        object_id=group.pk,
+        detail={"patient_ids": [e.patient_id for e in enrolments]},
+    )
+    return enrolments
+
+
+def group_sessions(*, group: Group) -> list[GroupSession]:
+    return list(group.sessions.select_related("room").prefetch_related("facilitators").order_by("starts_at"))
+
+
+def sessions_on(*, user, day: datetime.date) -> list[GroupSession]:
+    """The sessions of a day (in the practice's time zone) in groups the user may see."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    end = start + datetime.timedelta(days=1)
+    return list(
+        GroupSession.objects.filter(group__in=groups_visible_to(user), starts_at__gte=start, starts_at__lt=end)
+        .select_related("group", "room")
+        .order_by("starts_at")
+    )
+
+
+def sessions_for_patient(*, patient) -> list[GroupSession]:
+    active = Enrolment.objects.filter(
+        patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+    )
+    return list(
+        GroupSession.objects.filter(group__enrolments__in=active)
+        .select_related("group", "room")
+        .prefetch_related(Prefetch("facilitators"))
+        .order_by("starts_at")
+    )
+
+
+def sessions_for_facilitator(*, staff) -> list[GroupSession]:
+    return list(GroupSession.objects.filter(facilitators=staff).select_related("group", "room").order_by("starts_at"))
