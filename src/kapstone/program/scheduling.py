@@ -1,0 +1,903 @@
+"""Course scheduling: place every session of a KAP course in a slot and a room, with its facilitators.
+
+Pure Python: dataclasses in, a Plan out (no Django). The model is solved with OR-Tools CP-SAT.
+
+Time: slots and bookings are timezone-aware datetimes. Hour-based rules (the integration window after a
+dosing session) are computed in absolute time, so a night on which the clocks change counts as 23 or 25
+hours; day-based rules (dosing spacing, the weekly cap, follow-up offsets, patients' away dates) count
+calendar days in the clinic's time zone.
+
+Infeasible requests: each family of hard constraints is switched on by an assumption literal. When CP-SAT
+proves the request infeasible, it returns a set of assumptions that suffices for infeasibility; that set is
+shrunk by deletion (drop one, re-solve, keep it out if still infeasible) to a small core, and each member is
+reported in plain words, e.g. "patient P-17 is away 2027-01-04..2027-01-20".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from ortools.sat.python import cp_model
+
+from kapstone.program.course_templates import (
+    DAYS_IN_A_WEEK,
+    CourseTemplate,
+    Finding,
+    SessionKind,
+    SessionTime,
+    Severity,
+    check_session_times,
+)
+
+# Objective weights. The hard rules come first; among plans that keep them, staff preferences and the clinical
+# preference for integration 24-48 h after dosing matter most, keeping the typical dosing cadence next, and
+# finishing earlier only breaks ties ("a little").
+WEIGHT_INTEGRATION_OUTSIDE_PREFERRED_WINDOW = 30
+WEIGHT_NOT_AT_PREFERRED_TIME = 10
+WEIGHT_PER_DAY_OFF_TYPICAL_SPACING = 3
+WEIGHT_PER_DAY_TO_COMPLETION = 1
+
+
+class Role(enum.StrEnum):
+    PRESCRIBER = "prescriber"
+    THERAPIST = "therapist"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    first: date
+    last: date  # inclusive
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
+    def __str__(self) -> str:
+        if self.first == self.last:
+            return self.first.isoformat()
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A bookable block of clinic time; a session uses it from its start for the session's length."""
+
+    id: str
+    start: datetime  # timezone-aware
+    duration_minutes: int
+
+    def end_after(self, minutes: int) -> datetime:
+        return add_minutes(self.start, minutes)
+
+    @property
+    def end(self) -> datetime:
+        return self.end_after(self.duration_minutes)
+
+
+@dataclass(frozen=True)
+class Facilitator:
+    """A member of staff. With neither availability field set, the facilitator is available at any time;
+    otherwise only in the listed slots or on the listed dates."""
+
+    id: str
+    role: Role
+    available_slot_ids: frozenset[str] | None = None
+    available_dates: tuple[DateRange, ...] | None = None
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.available_slot_ids is not None or self.available_dates is not None
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: str
+    unavailable_dates: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class PreferredTime:
+    """A soft preference: sessions of these kinds should start between `start` and `end` (local time) on
+    these weekdays (0 = Monday)."""
+
+    start: time
+    end: time
+    weekdays: frozenset[int] = frozenset(range(7))
+    kinds: frozenset[SessionKind] = frozenset(SessionKind)
+
+    def matches(self, kind: SessionKind, local_start: datetime) -> bool:
+        return (
+            kind in self.kinds
+            and local_start.weekday() in self.weekdays
+            and self.start <= local_start.time() < self.end
+        )
+
+
+@dataclass(frozen=True)
+class Booking:
+    """Time a room or a facilitator already spends elsewhere (another group's session, leave, ...)."""
+
+    resource_id: str
+    start: datetime
+    end: datetime
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class CourseRequest:
+    template: CourseTemplate
+    tz: ZoneInfo
+    start_date: date
+    horizon_days: int
+    slots: Sequence[Slot]
+    facilitators: Sequence[Facilitator]
+    rooms: Sequence[Room]
+    patients: Sequence[Patient]
+    preferred_times: Sequence[PreferredTime] = ()
+    facilitator_bookings: Sequence[Booking] = ()
+    room_bookings: Sequence[Booking] = ()
+    # A group meets at most once a day: two sessions back to back on one day is not a course.
+    one_session_per_day: bool = True
+
+    @property
+    def end_date(self) -> date:
+        """The last day of the horizon."""
+        return self.start_date + timedelta(days=self.horizon_days - 1)
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    max_time_in_seconds: float = 10.0
+    num_workers: int = 2
+    random_seed: int = 5545
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    kind: SessionKind
+    index: int
+    start: datetime
+    end: datetime
+    room_id: str
+    facilitator_ids: tuple[str, ...]
+    slot_id: str | None = None
+
+    def as_session_time(self) -> SessionTime:
+        return SessionTime(self.kind, self.index, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class FollowUpDue:
+    """A follow-up whose window ends after the planning horizon: to be booked later."""
+
+    index: int
+    due: date
+    earliest: date
+    latest: date
+
+
+@dataclass(frozen=True)
+class Plan:
+    sessions: tuple[PlannedSession, ...]
+    objective: int
+    optimal: bool
+    warnings: tuple[str, ...]
+    follow_ups_due: tuple[FollowUpDue, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockingConstraint:
+    family: str
+    message: str
+
+
+class SchedulingError(Exception):
+    """No plan could be produced."""
+
+
+class CourseInfeasible(SchedulingError):
+    """The request cannot be met; `blocking` names the constraints that together rule out every plan."""
+
+    def __init__(self, blocking: Sequence[BlockingConstraint], preamble: str = "No plan fits"):
+        self.blocking = tuple(blocking)
+        super().__init__(f"{preamble}: " + "; ".join(b.message for b in self.blocking) + ".")
+
+    @property
+    def families(self) -> set[str]:
+        return {b.family for b in self.blocking}
+
+
+class SolverGaveUp(SchedulingError):
+    """The solver found no plan within its time limit and could not prove that none exists."""
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    violations: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+# Constraint families, as reported in BlockingConstraint.family.
+FAMILY_GROUP_SIZE = "group_size"
+FAMILY_SLOT_LENGTH = "slot_length"
+FAMILY_HORIZON = "horizon"
+FAMILY_PATIENT_AVAILABILITY = "patient_availability"
+FAMILY_ROOM_CAPACITY = "room_capacity"
+FAMILY_ROOM_BOOKINGS = "room_bookings"
+FAMILY_FACILITATOR_AVAILABILITY = "facilitator_availability"
+FAMILY_STAFFING = "staffing"
+FAMILY_PRESCRIBER = "prescriber"
+FAMILY_DOSING_SPACING = "dosing_spacing"
+FAMILY_DOSING_WEEKLY_CAP = "dosing_weekly_cap"
+FAMILY_INTEGRATION_OUTER_BOUND = "integration_outer_bound"
+FAMILY_FOLLOW_UP_WINDOW = "follow_up_window"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers shared by the solver and the manual-edit check
+
+
+def add_minutes(moment: datetime, minutes: int) -> datetime:
+    """`moment` plus elapsed minutes, in moment's zone. Plain `+` on a zoneinfo datetime adds wall-clock time,
+    which is wrong by an hour across a clock change."""
+    return (moment.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(moment.tzinfo)
+
+
+def slots_from_opening_hours(
+    first_day: date,
+    last_day: date,
+    tz: ZoneInfo,
+    opening_hours: Mapping[int, Sequence[tuple[time, int]]],
+    closed_dates: frozenset[date] = frozenset(),
+) -> tuple[Slot, ...]:
+    """Slots from weekly opening hours: weekday (0 = Monday) -> [(local start time, duration minutes)]."""
+    slots = []
+    day = first_day
+    while day <= last_day:
+        if day not in closed_dates:
+            for start, minutes in opening_hours.get(day.weekday(), ()):
+                slots.append(Slot(f"{day.isoformat()}T{start:%H%M}", datetime.combine(day, start, tz), minutes))
+        day += timedelta(days=1)
+    return tuple(slots)
+
+
+def course_sequence(template: CourseTemplate) -> list[tuple[SessionKind, int]]:
+    """Every session of a course in the order the group attends them."""
+    integration_after = {dosing: i for i, dosing in enumerate(template.integration.after_dosing, start=1)}
+    sequence = [(SessionKind.PREPARATION, i) for i in range(1, template.preparation.count + 1)]
+    for dosing in range(1, template.dosing.count + 1):
+        sequence.append((SessionKind.DOSING, dosing))
+        if dosing in integration_after:
+            sequence.append((SessionKind.INTEGRATION, integration_after[dosing]))
+    tied = len(template.integration.after_dosing)
+    sequence += [(SessionKind.INTEGRATION, tied + i) for i in range(1, template.integration.closing_count + 1)]
+    sequence += [(SessionKind.FOLLOW_UP, i) for i in range(1, template.follow_ups.count + 1)]
+    return sequence
+
+
+def _overlaps(start: datetime, end: datetime, bookings: Sequence[Booking]) -> Booking | None:
+    for booking in bookings:
+        if start < booking.end and booking.start < end:
+            return booking
+    return None
+
+
+def _declared_available(
+    facilitator: Facilitator, start: datetime, end: datetime, tz: ZoneInfo, slots_by_id: Mapping[str, Slot]
+) -> bool:
+    if not facilitator.is_restricted:
+        return True
+    day = start.astimezone(tz).date()
+    if any(day in dates for dates in facilitator.available_dates or ()):
+        return True
+    for slot_id in facilitator.available_slot_ids or ():
+        slot = slots_by_id.get(slot_id)
+        if slot is not None and slot.start <= start and end <= slot.end:
+            return True
+    return False
+
+
+def _date_ranges(days: Sequence[date]) -> list[DateRange]:
+    """Consecutive dates grouped into ranges: [1, 2, 3, 7] -> [1..3, 7]."""
+    ranges: list[DateRange] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1].last + timedelta(days=1):
+            ranges[-1] = DateRange(ranges[-1].first, day)
+        else:
+            ranges.append(DateRange(day, day))
+    return ranges
+
+
+def _kind_label(kind: SessionKind) -> str:
+    return kind.value.replace("_", "-")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The CP-SAT model
+
+
+@dataclass(frozen=True)
+class _SlotInfo:
+    slot: Slot
+    minute: int  # minutes from the start of the horizon, absolute time
+    day: int  # calendar days from the start of the horizon, clinic time
+    local_start: datetime
+
+
+@dataclass
+class _SessionVars:
+    kind: SessionKind
+    index: int
+    duration: int
+    candidates: list[int]
+    x: dict[int, cp_model.IntVar]  # slot position -> is this session in that slot
+    present: cp_model.IntVar | int  # 1, or a literal for follow-ups that may fall after the horizon
+    start: cp_model.IntVar
+    day: cp_model.IntVar
+    rooms: dict[str, cp_model.IntVar]
+    staff: dict[str, cp_model.IntVar]
+
+
+@dataclass
+class _Assumption:
+    literal: cp_model.IntVar
+    family: str
+    message: str
+
+
+_AssumptionMaker = Callable[[str, str], cp_model.IntVar]  # (family, message) -> literal that enables it
+
+
+@dataclass
+class _Built:
+    model: cp_model.CpModel
+    infos: list[_SlotInfo]
+    sessions: list[_SessionVars]
+    last_dosing: _SessionVars
+    assumptions: list[_Assumption] = field(default_factory=list)
+
+
+def _precheck(request: CourseRequest) -> None:
+    """Rule out requests whose impossibility needs no solver, with the plainest message."""
+    template = request.template
+    size = len(request.patients)
+    if not template.group.min_size <= size <= template.group.max_size:
+        raise CourseInfeasible(
+            [
+                BlockingConstraint(
+                    FAMILY_GROUP_SIZE,
+                    f"template {template.id} runs groups of {template.group.min_size}-{template.group.max_size} "
+                    f"patients; this group has {size}",
+                )
+            ]
+        )
+    if request.horizon_days < 1:
+        raise ValueError("horizon_days must be at least 1")
+    for slot in request.slots:
+        if slot.start.tzinfo is None:
+            raise ValueError(f"slot {slot.id} has no time zone")
+    usable = [
+        s for s in request.slots if request.start_date <= s.start.astimezone(request.tz).date() <= request.end_date
+    ]
+    longest = max((s.duration_minutes for s in usable), default=0)
+    blocking = []
+    for kind in SessionKind:
+        needed = template.duration_minutes(kind)
+        if template.count(kind) and kind is not SessionKind.FOLLOW_UP and needed > longest:
+            blocking.append(
+                BlockingConstraint(
+                    FAMILY_SLOT_LENGTH,
+                    f"no slot in {request.start_date}..{request.end_date} is long enough for a {_kind_label(kind)} "
+                    f"session ({needed} min; the longest slot is {longest} min)",
+                )
+            )
+    if not request.rooms:
+        blocking.append(BlockingConstraint(FAMILY_ROOM_CAPACITY, "no rooms were given"))
+    if blocking:
+        raise CourseInfeasible(blocking)
+
+
+def _build(request: CourseRequest, diagnose: bool = False) -> _Built:
+    """The CP-SAT model. To plan, every constraint family is on (its literal is the constant true), so CP-SAT
+    may presolve fully and search in parallel; to diagnose, each family hangs on an assumption literal.
+    """
+    template, tz = request.template, request.tz
+    model = cp_model.CpModel()
+    origin = datetime.combine(request.start_date, time(0), tz)
+    infos = []
+    for slot in sorted(request.slots, key=lambda s: s.start):
+        local_start = slot.start.astimezone(tz)
+        if request.start_date <= local_start.date() <= request.end_date:
+            minute = int((slot.start.astimezone(UTC) - origin.astimezone(UTC)) / timedelta(minutes=1))
+            infos.append(_SlotInfo(slot, minute, (local_start.date() - request.start_date).days, local_start))
+    max_minute = (request.horizon_days + 1) * 24 * 60
+    last_day = request.horizon_days - 1
+
+    sessions: list[_SessionVars] = []
+    for kind, index in course_sequence(template):
+        duration = template.duration_minutes(kind)
+        name = f"{kind.value}{index}"
+        candidates = [j for j, info in enumerate(infos) if info.slot.duration_minutes >= duration]
+        x = {j: model.new_bool_var(f"{name}@{infos[j].slot.id}") for j in candidates}
+        present: cp_model.IntVar | int = model.new_bool_var(f"{name}:booked") if kind is SessionKind.FOLLOW_UP else 1
+        model.add(sum(x.values()) == present)
+        start = model.new_int_var(0, max_minute, f"{name}:start")
+        day = model.new_int_var(0, last_day, f"{name}:day")
+        model.add(start == sum(infos[j].minute * var for j, var in x.items()))
+        model.add(day == sum(infos[j].day * var for j, var in x.items()))
+        rooms = {room.id: model.new_bool_var(f"{name}:room:{room.id}") for room in request.rooms}
+        model.add(sum(rooms.values()) == present)
+        staff = {}
+        if template.staffing(kind).facilitators:
+            staff = {f.id: model.new_bool_var(f"{name}:staff:{f.id}") for f in request.facilitators}
+            for var in staff.values():
+                model.add(var <= present)
+        sessions.append(_SessionVars(kind, index, duration, candidates, x, present, start, day, rooms, staff))
+
+    by_key = {(s.kind, s.index): s for s in sessions}
+    dosings = [by_key[(SessionKind.DOSING, k)] for k in range(1, template.dosing.count + 1)]
+    built = _Built(model, infos, sessions, dosings[-1])
+
+    def assumption(family: str, message: str) -> cp_model.IntVar:
+        if not diagnose:
+            return model.new_constant(1)
+        literal = model.new_bool_var(f"assume:{family}:{len(built.assumptions)}")
+        built.assumptions.append(_Assumption(literal, family, message))
+        return literal
+
+    # Session order: the group attends one session at a time, in course order (structural, never relaxed).
+    for earlier, later in zip(sessions, sessions[1:], strict=False):
+        gap_days = 1 if request.one_session_per_day else 0
+        if isinstance(later.present, int):
+            model.add(later.start >= earlier.start + earlier.duration)
+            model.add(later.day >= earlier.day + gap_days)
+        else:
+            model.add(later.start >= earlier.start + earlier.duration).only_enforce_if(later.present)
+            model.add(later.day >= earlier.day + gap_days).only_enforce_if(later.present)
+            if not isinstance(earlier.present, int):
+                model.add_implication(later.present, earlier.present)
+
+    _add_course_rules(request, built, by_key, dosings, assumption)
+    _add_resource_rules(request, built, assumption)
+    if not diagnose:
+        _add_objective(request, built, by_key, dosings)
+    return built
+
+
+def _add_course_rules(
+    request: CourseRequest,
+    built: _Built,
+    by_key: Mapping[tuple[SessionKind, int], _SessionVars],
+    dosings: Sequence[_SessionVars],
+    assumption: _AssumptionMaker,
+) -> None:
+    template, model = request.template, built.model
+    rule = template.dosing
+    spacing = assumption(
+        FAMILY_DOSING_SPACING,
+        f"consecutive dosing sessions must be {rule.min_days_between}-{rule.max_days_between} days apart",
+    )
+    for first, second in zip(dosings, dosings[1:], strict=False):
+        model.add(second.day - first.day >= rule.min_days_between).only_enforce_if(spacing)
+        model.add(second.day - first.day <= rule.max_days_between).only_enforce_if(spacing)
+    if len(dosings) > rule.max_per_week:
+        weekly = assumption(FAMILY_DOSING_WEEKLY_CAP, f"no more than {rule.max_per_week} dosing sessions in any 7 days")
+        for first, last in zip(dosings, dosings[rule.max_per_week :], strict=False):
+            model.add(last.day - first.day >= DAYS_IN_A_WEEK).only_enforce_if(weekly)
+
+    integration = template.integration
+    outer = assumption(
+        FAMILY_INTEGRATION_OUTER_BOUND,
+        f"each integration session must start within {integration.outer_bound_hours} h after its dosing session ends",
+    )
+    for index in range(1, len(integration.after_dosing) + 1):
+        session = by_key[(SessionKind.INTEGRATION, index)]
+        dosing = dosings[integration.anchor_dosing(index) - 1]
+        model.add(session.start - dosing.start - dosing.duration <= integration.outer_bound_hours * 60).only_enforce_if(
+            outer
+        )
+
+    follow = template.follow_ups
+    if follow.count:
+        window = assumption(
+            FAMILY_FOLLOW_UP_WINDOW,
+            f"follow-ups must fall within {follow.window_days} days of "
+            f"{', '.join(str(o) for o in follow.offsets_days)} days after the last dosing session",
+        )
+        last_day = request.horizon_days - 1
+        for index, offset in enumerate(follow.offsets_days, start=1):
+            session = by_key[(SessionKind.FOLLOW_UP, index)]
+            # Booked now exactly when its whole window lies inside the horizon; otherwise it is due later.
+            latest_last_dosing = last_day - offset - follow.window_days
+            model.add(built.last_dosing.day <= latest_last_dosing).only_enforce_if(session.present)
+            model.add(built.last_dosing.day > latest_last_dosing).only_enforce_if(~session.present)
+            gap = session.day - built.last_dosing.day
+            model.add(gap >= offset - follow.window_days).only_enforce_if([session.present, window])
+            model.add(gap <= offset + follow.window_days).only_enforce_if([session.present, window])
+
+
+def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _AssumptionMaker) -> None:
+    template, model, infos, tz = request.template, built.model, built.infos, request.tz
+    slots_by_id = {slot.id: slot for slot in request.slots}
+    group_size = len(request.patients)
+
+    for patient in request.patients:
+        days = [d for d in patient.unavailable_dates if request.start_date <= d <= request.end_date]
+        for away in _date_ranges(days):
+            blocked = [
+                var for session in built.sessions for j, var in session.x.items() if infos[j].local_start.date() in away
+            ]
+            if blocked:
+                literal = assumption(FAMILY_PATIENT_AVAILABILITY, f"patient {patient.id} is away {away}")
+                model.add(sum(blocked) == 0).only_enforce_if(literal)
+
+    small = [room for room in request.rooms if room.capacity < group_size]
+    if small:
+        holds = ", ".join(f"{room.id} holds {room.capacity}" for room in small)
+        everyone = "no room is large enough" if len(small) == len(request.rooms) else "some rooms are too small"
+        literal = assumption(
+            FAMILY_ROOM_CAPACITY, f"the room must hold the whole group of {group_size} ({everyone}: {holds})"
+        )
+        model.add(sum(s.rooms[room.id] for s in built.sessions for room in small) == 0).only_enforce_if(literal)
+
+    for room in request.rooms:
+        bookings = [b for b in request.room_bookings if b.resource_id == room.id]
+        _gate_by_free_slots(
+            built,
+            assumption,
+            FAMILY_ROOM_BOOKINGS,
+            f"room {room.id} is booked by others at the usable times ({len(bookings)} booking(s))",
+            lambda session, j, bookings=bookings: (
+                _overlaps(infos[j].slot.start, infos[j].slot.end_after(session.duration), bookings) is None
+            ),
+            lambda session, room=room: session.rooms[room.id],
+        )
+
+    for facilitator in request.facilitators:
+        bookings = [b for b in request.facilitator_bookings if b.resource_id == facilitator.id]
+
+        def usable(session: _SessionVars, j: int, facilitator=facilitator, bookings=bookings) -> bool:
+            start, end = infos[j].slot.start, infos[j].slot.end_after(session.duration)
+            return (
+                _declared_available(facilitator, start, end, tz, slots_by_id)
+                and _overlaps(start, end, bookings) is None
+            )
+
+        _gate_by_free_slots(
+            built,
+            assumption,
+            FAMILY_FACILITATOR_AVAILABILITY,
+            _describe_availability(facilitator, bookings),
+            usable,
+            lambda session, facilitator=facilitator: session.staff.get(facilitator.id),
+        )
+
+    prescribers = [f for f in request.facilitators if f.role is Role.PRESCRIBER]
+    for kind in SessionKind:
+        staffing = template.staffing(kind)
+        kind_sessions = [s for s in built.sessions if s.kind is kind]
+        if not kind_sessions or not staffing.facilitators:
+            continue
+        count = assumption(
+            FAMILY_STAFFING,
+            f"each {_kind_label(kind)} session needs {staffing.facilitators} facilitator(s) "
+            f"(the team has {len(request.facilitators)})",
+        )
+        for session in kind_sessions:
+            model.add(sum(session.staff.values()) == staffing.facilitators * session.present).only_enforce_if(count)
+        if staffing.min_prescribers:
+            named = ", ".join(f.id for f in prescribers) or "none"
+            literal = assumption(
+                FAMILY_PRESCRIBER,
+                f"each {_kind_label(kind)} session needs at least {staffing.min_prescribers} prescriber(s) among "
+                f"its facilitators (prescribers on the team: {named})",
+            )
+            for session in kind_sessions:
+                model.add(
+                    sum(session.staff[f.id] for f in prescribers) >= staffing.min_prescribers * session.present
+                ).only_enforce_if(literal)
+
+
+def _gate_by_free_slots(
+    built: _Built,
+    assumption: _AssumptionMaker,
+    family: str,
+    message: str,
+    usable: Callable[[_SessionVars, int], bool],
+    resource_var: Callable[[_SessionVars], cp_model.IntVar | None],
+) -> None:
+    """One assumption per resource: the resource may serve a session only in a slot where it is free."""
+    literal = None
+    for session in built.sessions:
+        var = resource_var(session)
+        if var is None:
+            continue
+        free = [j for j in session.candidates if usable(session, j)]
+        if len(free) == len(session.candidates):
+            continue
+        if literal is None:
+            literal = assumption(family, message)
+        built.model.add(var <= sum(session.x[j] for j in free)).only_enforce_if(literal)
+
+
+def _describe_availability(facilitator: Facilitator, bookings: Sequence[Booking]) -> str:
+    parts = []
+    if facilitator.is_restricted:
+        dates = ", ".join(str(r) for r in facilitator.available_dates or ())
+        slot_count = len(facilitator.available_slot_ids or ())
+        offered = [p for p in (dates and f"on {dates}", slot_count and f"in {slot_count} listed slot(s)") if p]
+        parts.append("is available only " + " and ".join(offered) if offered else "has no available time")
+    if bookings:
+        parts.append(f"is booked elsewhere ({len(bookings)} booking(s))")
+    return f"facilitator {facilitator.id} ({facilitator.role.value}) " + " and ".join(parts)
+
+
+def _add_objective(
+    request: CourseRequest,
+    built: _Built,
+    by_key: Mapping[tuple[SessionKind, int], _SessionVars],
+    dosings: Sequence[_SessionVars],
+) -> None:
+    template, model, infos = request.template, built.model, built.infos
+    terms = []
+    for session in built.sessions:
+        preferences = [p for p in request.preferred_times if session.kind in p.kinds]
+        if preferences:
+            terms += [
+                WEIGHT_NOT_AT_PREFERRED_TIME * var
+                for j, var in session.x.items()
+                if not any(p.matches(session.kind, infos[j].local_start) for p in preferences)
+            ]
+
+    earliest, latest = template.integration.preferred_window_hours
+    for index in range(1, len(template.integration.after_dosing) + 1):
+        session = by_key[(SessionKind.INTEGRATION, index)]
+        dosing = dosings[template.integration.anchor_dosing(index) - 1]
+        in_window = model.new_bool_var(f"integration{index}:in_preferred_window")
+        gap = session.start - dosing.start - dosing.duration
+        model.add(gap >= earliest * 60).only_enforce_if(in_window)
+        model.add(gap <= latest * 60).only_enforce_if(in_window)
+        terms.append(WEIGHT_INTEGRATION_OUTSIDE_PREFERRED_WINDOW * (1 - in_window))
+
+    typical = template.dosing.typical_days_between
+    if typical is not None:
+        for first, second in zip(dosings, dosings[1:], strict=False):
+            off = model.new_int_var(0, request.horizon_days, f"dosing{second.index}:days_off_typical")
+            model.add_abs_equality(off, second.day - first.day - typical)
+            terms.append(WEIGHT_PER_DAY_OFF_TYPICAL_SPACING * off)
+
+    last_treatment = [s for s in built.sessions if s.kind is not SessionKind.FOLLOW_UP][-1]
+    terms.append(WEIGHT_PER_DAY_TO_COMPLETION * last_treatment.day)
+    model.minimize(sum(terms))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Solving
+
+
+def _solver(settings: SolverSettings, diagnose: bool = False) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = settings.max_time_in_seconds
+    solver.parameters.random_seed = settings.random_seed
+    if diagnose:
+        # Assumptions run single-threaded anyway, and presolve would blur which assumptions were used; a
+        # diagnosis only asks "is there any plan?", so the first solution ends it.
+        solver.parameters.num_workers = 1
+        solver.parameters.cp_model_presolve = False
+        solver.parameters.stop_after_first_solution = True
+    else:
+        solver.parameters.num_workers = settings.num_workers
+    return solver
+
+
+def schedule_course(request: CourseRequest, settings: SolverSettings | None = None) -> Plan:
+    """Plan every session of the course; raise CourseInfeasible naming what blocks it, or SolverGaveUp."""
+    settings = settings or SolverSettings()
+    _precheck(request)
+    built = _build(request)
+    solver = _solver(settings)
+    status = solver.solve(built.model)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _plan(request, built, solver, optimal=status == cp_model.OPTIMAL)
+    if status == cp_model.INFEASIBLE:
+        raise _explain(request, settings)
+    raise SolverGaveUp(
+        f"No plan found within {settings.max_time_in_seconds:g} s and no proof that none exists; "
+        "allow more time or offer fewer slots"
+    )
+
+
+def _core_under(
+    built: _Built, assumptions: Sequence[_Assumption], settings: SolverSettings
+) -> list[_Assumption] | None:
+    """The assumptions CP-SAT used to prove infeasibility, or None if a plan exists (or none was proved)."""
+    built.model.clear_assumptions()
+    built.model.add_assumptions([a.literal for a in assumptions])
+    solver = _solver(settings, diagnose=True)
+    if solver.solve(built.model) != cp_model.INFEASIBLE:
+        return None
+    used = set(solver.sufficient_assumptions_for_infeasibility())
+    return [a for a in assumptions if a.literal.index in used]
+
+
+def _explain(request: CourseRequest, settings: SolverSettings) -> CourseInfeasible:
+    """Find a small set of constraint families that together rule out every plan.
+
+    CP-SAT runs assumptions single-threaded and may answer with all of them as the "sufficient" set, so the
+    set is shrunk by deletion: drop one family and re-solve; if still infeasible, it was not needed. A family
+    whose removal gives no answer within the time limit is kept (reported rather than hidden).
+    """
+    built = _build(request, diagnose=True)
+    core = _core_under(built, built.assumptions, settings)
+    if core is None:
+        raise SolverGaveUp("the planning model is infeasible but the diagnosis could not show why")
+    position = 0
+    while position < len(core):
+        smaller = _core_under(built, core[:position] + core[position + 1 :], settings)
+        if smaller is None:
+            position += 1
+        else:
+            core = smaller
+    window = f"{request.start_date}..{request.end_date}"
+    if not core:
+        return CourseInfeasible(
+            [
+                BlockingConstraint(
+                    FAMILY_HORIZON,
+                    f"the {len(course_sequence(request.template))} sessions of template {request.template.id} do "
+                    f"not fit, in order, into the {len(built.infos)} slots of {window}",
+                )
+            ],
+            preamble="No plan fits",
+        )
+    return CourseInfeasible(
+        [BlockingConstraint(a.family, a.message) for a in core],
+        preamble=f"No plan fits in {window}, because together",
+    )
+
+
+def _plan(request: CourseRequest, built: _Built, solver: cp_model.CpSolver, optimal: bool) -> Plan:
+    template, infos = request.template, built.infos
+    planned = []
+    for session in built.sessions:
+        chosen = [j for j, var in session.x.items() if solver.boolean_value(var)]
+        if not chosen:
+            continue
+        slot = infos[chosen[0]].slot
+        start = slot.start.astimezone(request.tz)
+        planned.append(
+            PlannedSession(
+                kind=session.kind,
+                index=session.index,
+                start=start,
+                end=add_minutes(start, session.duration),
+                room_id=next(r for r, var in session.rooms.items() if solver.boolean_value(var)),
+                facilitator_ids=tuple(sorted(f for f, var in session.staff.items() if solver.boolean_value(var))),
+                slot_id=slot.id,
+            )
+        )
+    last_dosing_day = request.start_date + timedelta(days=solver.value(built.last_dosing.day))
+    booked = {s.index for s in planned if s.kind is SessionKind.FOLLOW_UP}
+    due = tuple(
+        FollowUpDue(
+            index=index,
+            due=last_dosing_day + timedelta(days=offset),
+            earliest=last_dosing_day + timedelta(days=offset - template.follow_ups.window_days),
+            latest=last_dosing_day + timedelta(days=offset + template.follow_ups.window_days),
+        )
+        for index, offset in enumerate(template.follow_ups.offsets_days, start=1)
+        if index not in booked
+    )
+    findings = check_session_times(
+        template, [s.as_session_time() for s in planned], request.tz, allow_unbooked_follow_ups=True
+    )
+    warnings = [f.message for f in findings]
+    warnings += [
+        f"follow-up session {d.index} is due about {d.due} ({d.earliest}..{d.latest}), after the planning "
+        "horizon: book it later"
+        for d in due
+    ]
+    if not optimal:
+        warnings.append("the solver stopped at its time limit: this plan keeps every rule but may not be the best")
+    return Plan(tuple(planned), int(solver.objective_value), optimal, tuple(warnings), due)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checking a plan that staff edited by hand
+
+
+def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) -> PlanCheck:
+    """Check a (possibly hand-edited) plan against the scheduler's hard rules.
+
+    The timing rules come from check_session_times; integration beyond the outer bound is a warning there, as
+    clinical.md calls 72 h "the outer bound (a warning)": the scheduler never proposes it, staff may choose it.
+    """
+    template, tz = request.template, request.tz
+    findings = list(
+        check_session_times(template, [s.as_session_time() for s in sessions], tz, allow_unbooked_follow_ups=True)
+    )
+    rooms = {room.id: room for room in request.rooms}
+    facilitators = {f.id: f for f in request.facilitators}
+    slots_by_id = {slot.id: slot for slot in request.slots}
+    group_size = len(request.patients)
+
+    def violation(code: str, message: str, session: PlannedSession) -> None:
+        findings.append(Finding(Severity.VIOLATION, code, message, ((session.kind, session.index),)))
+
+    for session in sessions:
+        label = f"{_kind_label(session.kind)} session {session.index}"
+        room = rooms.get(session.room_id)
+        if room is None:
+            violation("unknown_room", f"{label}: room {session.room_id} is not one of the practice's rooms", session)
+        elif room.capacity < group_size:
+            violation(
+                "room_too_small", f"{label}: room {room.id} holds {room.capacity}, the group is {group_size}", session
+            )
+        room_bookings = [b for b in request.room_bookings if b.resource_id == session.room_id]
+        clash = _overlaps(session.start, session.end, room_bookings)
+        if clash is not None:
+            violation(
+                "room_double_booked", f"{label}: room {session.room_id} is booked ({clash.label or 'other'})", session
+            )
+
+        staffing = template.staffing(session.kind)
+        if len(set(session.facilitator_ids)) != staffing.facilitators:
+            violation(
+                "staffing_count",
+                f"{label} has {len(set(session.facilitator_ids))} facilitator(s); it needs {staffing.facilitators}",
+                session,
+            )
+        known = [facilitators[f] for f in session.facilitator_ids if f in facilitators]
+        for unknown in sorted(set(session.facilitator_ids) - set(facilitators)):
+            violation("unknown_facilitator", f"{label}: {unknown} is not a facilitator of the practice", session)
+        if sum(f.role is Role.PRESCRIBER for f in known) < staffing.min_prescribers:
+            violation("prescriber_missing", f"{label} needs at least {staffing.min_prescribers} prescriber(s)", session)
+        for facilitator in known:
+            if not _declared_available(facilitator, session.start, session.end, tz, slots_by_id):
+                violation("facilitator_unavailable", f"{label}: {facilitator.id} is not available then", session)
+            bookings = [b for b in request.facilitator_bookings if b.resource_id == facilitator.id]
+            clash = _overlaps(session.start, session.end, bookings)
+            if clash is not None:
+                violation(
+                    "facilitator_double_booked",
+                    f"{label}: {facilitator.id} is booked ({clash.label or 'other'})",
+                    session,
+                )
+
+        day = session.start.astimezone(tz).date()
+        for patient in request.patients:
+            if day in patient.unavailable_dates:
+                violation("patient_unavailable", f"{label}: patient {patient.id} is away on {day}", session)
+
+    if request.one_session_per_day:
+        days: dict[date, list[PlannedSession]] = {}
+        for session in sessions:
+            days.setdefault(session.start.astimezone(tz).date(), []).append(session)
+        for day, same_day in sorted(days.items()):
+            if len(same_day) > 1:
+                findings.append(
+                    Finding(
+                        Severity.WARNING,
+                        "several_sessions_one_day",
+                        f"{len(same_day)} sessions of the group fall on {day}",
+                        tuple((s.kind, s.index) for s in same_day),
+                    )
+                )
+
+    return PlanCheck(
+        violations=tuple(f for f in findings if f.severity is Severity.VIOLATION),
+        warnings=tuple(f for f in findings if f.severity is Severity.WARNING),
+    )

@@ -1,0 +1,102 @@
+"""Builders for scheduling tests: a small synthetic clinic in New York time (clocks change in March and
+November, which the DST tests rely on)."""
+
+from dataclasses import replace
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kapstone.program.course_templates import load_templates, parse_template
+from kapstone.program.scheduling import (
+    CourseRequest,
+    Facilitator,
+    Patient,
+    Role,
+    Room,
+    slots_from_opening_hours,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+WEEKDAY_HALF_DAYS = {weekday: [(time(9), 240), (time(14), 240)] for weekday in range(5)}
+
+
+@pytest.fixture(scope="session")
+def templates():
+    return load_templates()
+
+
+def template_data(**changes):
+    """A minimal valid template (one dosing and one integration session) as parsed YAML; keyword arguments
+    change fields of a section, e.g. dosing={"count": 3}."""
+    data = {
+        "id": "test-course",
+        "name": "Test course",
+        "version": 1,
+        "sources": {"src": {"citation": "Synthetic source for tests"}},
+        "preparation": {"count": 0, "duration_minutes": 60, "facilitators": 1, "min_prescribers": 0},
+        "dosing": {
+            "count": 1,
+            "duration_minutes": 210,
+            "min_days_between": 1,
+            "max_days_between": 28,
+            "max_per_week": 2,
+            "facilitators": 2,
+            "min_prescribers": 1,
+        },
+        "integration": {
+            "after_dosing": "each",
+            "closing_count": 0,
+            "duration_minutes": 60,
+            "preferred_window_hours": [24, 48],
+            "outer_bound_hours": 72,
+            "facilitators": 1,
+            "min_prescribers": 0,
+        },
+        "follow_ups": {
+            "offsets_days": [],
+            "window_days": 0,
+            "duration_minutes": 60,
+            "facilitators": 1,
+            "min_prescribers": 0,
+        },
+        "group": {"min_size": 3, "max_size": 4},
+    }
+    for name in ("preparation", "dosing", "integration", "follow_ups", "group"):
+        data[name].update(changes.get(name, {}))
+        data[name]["source"] = {field: "src" for field in data[name]}
+    return data
+
+
+def make_template(**changes):
+    return parse_template(template_data(**changes))
+
+
+def team():
+    return [
+        Facilitator("PR-1", Role.PRESCRIBER),
+        Facilitator("TH-1", Role.THERAPIST),
+        Facilitator("TH-2", Role.THERAPIST),
+    ]
+
+
+def four_patients():
+    return [Patient(f"P-{n}") for n in range(1, 5)]
+
+
+def make_request(template, start, horizon_days, **overrides):
+    request = CourseRequest(
+        template=template,
+        tz=NEW_YORK,
+        start_date=start,
+        horizon_days=horizon_days,
+        slots=slots_from_opening_hours(start, start + timedelta(days=horizon_days - 1), NEW_YORK, WEEKDAY_HALF_DAYS),
+        facilitators=team(),
+        rooms=[Room("R-GROUP", 6)],
+        patients=four_patients(),
+    )
+    return replace(request, **overrides)
+
+
+def days(first: date, count: int) -> frozenset[date]:
+    return frozenset(first + timedelta(days=n) for n in range(count))
