@@ -1,0 +1,688 @@
+"""KAP eligibility and safety screening: a small interpreter for the declarative rule set in rules/.
+
+Pure Python (no Django) so services, the CLI and tests all call the same functions:
+
+    rule_set = load_rule_set()
+    result = screen(intake_dict, settings_overrides={"bp_exclude_systolic_mmhg": 170})
+    result.decision            # "eligible" | "needs_review" | "not_eligible"
+    result.to_dict()           # JSON-ready, every reason with its rule id, outcome, message and source
+
+Conditions are data ({all: [...]}, {field: "medical.pregnant", equals: true}, ...) read by
+`evaluate_condition`; nothing in the rule files is ever executed as code. The rule set is checked
+when it is loaded, so a typo in a rule fails at start-up rather than silently never firing.
+"""
+
+import datetime as dt
+import functools
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kapstone.screening.intake_schema import IntakeValidationError, schema_field_paths, validate_intake
+
+__all__ = [
+    "ConditionContext",
+    "IntakeValidationError",
+    "Reason",
+    "RuleSet",
+    "RuleSetError",
+    "ScreeningResult",
+    "SettingsOverrideError",
+    "evaluate_condition",
+    "load_rule_set",
+    "screen",
+    "validate_intake",
+]
+
+RULES_DIR = Path(__file__).parent / "rules"
+MAIN_RULES_FILE = "kap_screening.yaml"
+
+OUTCOMES = ("exclude", "needs_review", "caution")
+DECISION_FOR_OUTCOME = {"exclude": "not_eligible", "needs_review": "needs_review"}
+
+SUBJECTS = ("field", "computed", "setting")
+OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "contains", "present")
+COMBINATORS = ("all", "any", "not")
+
+# Values the engine derives from an intake; rules may read them as {computed: name}.
+COMPUTED_NAMES = frozenset(
+    {
+        "age_years",
+        "medication_names",
+        "medication_classes",
+        "unrecognised_medications",
+        "benzodiazepine_diazepam_equivalent_mg",
+        "benzodiazepines_not_converted",
+        "maoi_names",
+        "psychostimulant_names",
+        "months_since_mi_or_unstable_angina",
+        "active_dissociative_sud",
+        "active_dissociative_sud_substances",
+        "active_other_sud",
+        "active_other_sud_substances",
+        "sud_in_remission",
+        "sud_in_remission_substances",
+        "failed_antidepressant_trials",
+        "failed_evidence_based_treatments",
+        "treatment_resistant",
+        "treatment_resistance_summary",
+        "augmentation_used",
+        "ect_used",
+        "maudsley_score",
+    }
+)
+
+# Intake fields a rule may read: every schema path outside lists (rules read lists through computed values).
+INTAKE_FIELDS = frozenset(path for path in schema_field_paths() if "[]" not in path)
+
+# Categorical responses that count as an inadequate response (less than 50% improvement).
+INADEQUATE_RESPONSES = frozenset({"no_response", "partial_response"})
+
+_PLACEHOLDER = re.compile(r"\{(field|computed|setting):([A-Za-z0-9_.]+)\}")
+
+
+class RuleSetError(ValueError):
+    """A rule file is malformed; the message names the file and the place."""
+
+
+class SettingsOverrideError(ValueError):
+    """A practice setting override names an unknown setting or has the wrong kind of value."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Any
+    source: str
+    note: str = ""
+    verified: bool = True
+    allowed: tuple = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    outcome: Any  # one of OUTCOMES, or {"setting": name} naming a setting that holds one
+    condition: dict
+    message: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Medications:
+    version: str
+    drug_classes: dict  # generic name -> class
+    aliases: dict  # brand or other name -> generic name
+    diazepam_mg_per_mg: dict  # generic benzodiazepine name -> mg diazepam per mg of it
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    title: str
+    settings: dict  # name -> Setting
+    rules: tuple
+    medications: Medications
+    maudsley: dict
+
+    def setting_values(self) -> dict:
+        return {name: setting.value for name, setting in self.settings.items()}
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    outcome: str
+    message: str
+    source: str
+
+
+@dataclass
+class ScreeningResult:
+    decision: str
+    reasons: list
+    treatment_resistant: bool
+    treatment_resistance_summary: str
+    maudsley_score: int | None
+    maudsley_band: str | None
+    maudsley_note: str | None
+    benzodiazepine_diazepam_equivalent_mg: float
+    unrecognised_medications: list
+    assessment_date: str
+    rule_set_version: str
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading and checking the rule set
+
+
+def load_rule_set(directory: Path | str | None = None) -> RuleSet:
+    """The rule set in `directory` (default: the one shipped in rules/), checked and cached."""
+    return _load_rule_set(Path(directory) if directory is not None else RULES_DIR)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_rule_set(directory: Path) -> RuleSet:
+    main = _read_yaml(directory / MAIN_RULES_FILE)
+    for key in ("version", "title", "data_files", "settings", "rules"):
+        if key not in main:
+            raise RuleSetError(f"{MAIN_RULES_FILE}: missing {key!r}")
+    if set(main["data_files"]) != {"medications.yaml", "maudsley.yaml"}:
+        raise RuleSetError(f"{MAIN_RULES_FILE}: data_files must pin medications.yaml and maudsley.yaml")
+    data = {}
+    for filename, pinned in main["data_files"].items():
+        data[filename] = _read_yaml(directory / filename)
+        if str(data[filename].get("version")) != str(pinned):
+            raise RuleSetError(
+                f"{filename} is version {data[filename].get('version')!r} but {MAIN_RULES_FILE} pins {pinned!r}"
+            )
+    settings = _parse_settings(main["settings"])
+    rules = tuple(_parse_rule(raw, index, settings) for index, raw in enumerate(main["rules"]))
+    ids = [rule.id for rule in rules]
+    if len(set(ids)) != len(ids):
+        raise RuleSetError(f"{MAIN_RULES_FILE}: rule ids must be unique")
+    maudsley = data["maudsley.yaml"]
+    _check_maudsley(maudsley)
+    return RuleSet(
+        version=str(main["version"]),
+        title=main["title"],
+        settings=settings,
+        rules=rules,
+        medications=_parse_medications(data["medications.yaml"]),
+        maudsley=maudsley,
+    )
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise RuleSetError(f"cannot read {path.name}: {error}") from error
+    if not isinstance(content, dict):
+        raise RuleSetError(f"{path.name} must hold a mapping")
+    return content
+
+
+def _parse_settings(raw: dict) -> dict:
+    settings = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or "value" not in spec or not spec.get("source"):
+            raise RuleSetError(f"setting {name}: needs a value and a source")
+        allowed = tuple(spec.get("allowed", ()))
+        if allowed and spec["value"] not in allowed:
+            raise RuleSetError(f"setting {name}: {spec['value']!r} is not one of {allowed}")
+        settings[name] = Setting(
+            name=name,
+            value=spec["value"],
+            source=" ".join(str(spec["source"]).split()),
+            note=" ".join(str(spec.get("note", "")).split()),
+            verified=bool(spec.get("verified", True)),
+            allowed=allowed,
+        )
+    return settings
+
+
+def _parse_rule(raw: Any, index: int, settings: dict) -> Rule:
+    where = f"rule {index}"
+    if not isinstance(raw, dict):
+        raise RuleSetError(f"{where}: must be a mapping")
+    missing = [key for key in ("id", "outcome", "condition", "message", "source") if not raw.get(key)]
+    if missing:
+        raise RuleSetError(f"{where} ({raw.get('id', '?')}): missing {', '.join(missing)}")
+    where = f"rule {raw['id']}"
+    unknown = set(raw) - {"id", "outcome", "condition", "message", "source"}
+    if unknown:
+        raise RuleSetError(f"{where}: unknown keys {sorted(unknown)}")
+    outcome = raw["outcome"]
+    if isinstance(outcome, dict):
+        name = outcome.get("setting")
+        if set(outcome) != {"setting"} or name not in settings or not settings[name].allowed:
+            raise RuleSetError(f"{where}: outcome must name a setting that has allowed values")
+        if not set(settings[name].allowed) <= set(OUTCOMES):
+            raise RuleSetError(f"{where}: setting {name} allows values that are not outcomes")
+    elif outcome not in OUTCOMES:
+        raise RuleSetError(f"{where}: outcome must be one of {OUTCOMES}")
+    _check_condition(raw["condition"], where, settings)
+    message = " ".join(str(raw["message"]).split())
+    known = {"setting": settings, "computed": COMPUTED_NAMES, "field": INTAKE_FIELDS}
+    for kind, name in _PLACEHOLDER.findall(message):
+        if name not in known[kind]:
+            raise RuleSetError(f"{where}: message quotes unknown {kind} {name!r}")
+    return Rule(
+        id=raw["id"],
+        outcome=outcome,
+        condition=raw["condition"],
+        message=message,
+        source=" ".join(str(raw["source"]).split()),
+    )
+
+
+def _check_condition(condition: Any, where: str, settings: dict) -> None:
+    if not isinstance(condition, dict) or not condition:
+        raise RuleSetError(f"{where}: a condition must be a non-empty mapping")
+    combinators = [key for key in condition if key in COMBINATORS]
+    if combinators:
+        if len(condition) != 1:
+            raise RuleSetError(f"{where}: {combinators[0]} must stand alone in its mapping")
+        key = combinators[0]
+        if key == "not":
+            _check_condition(condition["not"], where, settings)
+            return
+        if not isinstance(condition[key], list) or not condition[key]:
+            raise RuleSetError(f"{where}: {key} needs a non-empty list")
+        for part in condition[key]:
+            _check_condition(part, where, settings)
+        return
+    subjects = [key for key in condition if key in SUBJECTS]
+    operators = [key for key in condition if key in OPERATORS]
+    if len(subjects) != 1 or len(operators) != 1 or len(condition) != 2:
+        raise RuleSetError(f"{where}: a leaf needs exactly one of {SUBJECTS} and one of {OPERATORS}: {condition}")
+    subject, name = subjects[0], condition[subjects[0]]
+    if subject == "field" and name not in INTAKE_FIELDS:
+        raise RuleSetError(f"{where}: unknown intake field {name!r}")
+    if subject == "computed" and name not in COMPUTED_NAMES:
+        raise RuleSetError(f"{where}: unknown computed value {name!r}")
+    if subject == "setting" and name not in settings:
+        raise RuleSetError(f"{where}: unknown setting {name!r}")
+    operand = condition[operators[0]]
+    if isinstance(operand, dict) and (set(operand) != {"setting"} or operand["setting"] not in settings):
+        raise RuleSetError(f"{where}: an operand mapping must be {{setting: <known setting>}}")
+    if operators[0] == "present" and not isinstance(operand, bool):
+        raise RuleSetError(f"{where}: present takes true or false")
+
+
+def _parse_medications(raw: dict) -> Medications:
+    classes = raw.get("classes", {})
+    drugs = raw.get("drugs", {})
+    for drug, drug_class in drugs.items():
+        if drug_class not in classes:
+            raise RuleSetError(f"medications.yaml: {drug} has unknown class {drug_class!r}")
+    aliases = {str(alias).lower(): generic for alias, generic in raw.get("aliases", {}).items()}
+    for alias, generic in aliases.items():
+        if generic not in drugs:
+            raise RuleSetError(f"medications.yaml: alias {alias} names unknown drug {generic!r}")
+    table = raw["benzodiazepine_equivalents"]
+    reference = float(table["reference_diazepam_mg"])
+    per_mg = {}
+    for drug, entry in table["drugs"].items():
+        if drugs.get(drug) != "benzodiazepine":
+            raise RuleSetError(f"medications.yaml: {drug} has an equivalence but is not a benzodiazepine")
+        if "equivalent_mg_range" in entry:
+            low, high = entry["equivalent_mg_range"]
+            equivalent = (float(low) + float(high)) / 2
+        else:
+            equivalent = float(entry["equivalent_mg"])
+        if equivalent <= 0:
+            raise RuleSetError(f"medications.yaml: {drug} equivalence must be positive")
+        per_mg[drug] = reference / equivalent
+    return Medications(
+        version=str(raw["version"]), drug_classes=dict(drugs), aliases=aliases, diazepam_mg_per_mg=per_mg
+    )
+
+
+def _check_maudsley(spec: dict) -> None:
+    for key in ("applies_to_indication", "source", "components", "bands"):
+        if key not in spec:
+            raise RuleSetError(f"maudsley.yaml: missing {key!r}")
+    for component in spec["components"]:
+        source = component.get("input", {})
+        kind = next((key for key in ("field", "computed") if key in source), None)
+        known = {"field": INTAKE_FIELDS, "computed": COMPUTED_NAMES}
+        if kind is None or source[kind] not in known[kind]:
+            raise RuleSetError(f"maudsley.yaml: component {component.get('id')} needs a known input")
+        if ("bands" in component) == ("points_by_value" in component):
+            raise RuleSetError(f"maudsley.yaml: component {component['id']} needs bands or points_by_value")
+        bands = component.get("bands")
+        if bands and ("max" in bands[-1] or any("min" in band for band in bands[1:])):
+            raise RuleSetError(
+                f"maudsley.yaml: component {component['id']}: only the first band may have a min, "
+                "and the last band must be open-ended"
+            )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings
+
+
+def effective_settings(rule_set: RuleSet, overrides: dict | None) -> dict:
+    """The rule set's defaults with a practice's overrides applied, each override checked."""
+    values = rule_set.setting_values()
+    for name, value in (overrides or {}).items():
+        if name not in rule_set.settings:
+            raise SettingsOverrideError(f"unknown setting {name!r}; known: {', '.join(sorted(values))}")
+        problem = _override_problem(rule_set.settings[name], value)
+        if problem:
+            raise SettingsOverrideError(f"setting {name} must be {problem}")
+        values[name] = value
+    return values
+
+
+def _override_problem(setting: Setting, value: Any) -> str | None:
+    """What an override for `setting` must be, if `value` is not that; the default's kind decides."""
+    if setting.allowed:
+        return None if value in setting.allowed else f"one of: {', '.join(setting.allowed)}"
+    if isinstance(setting.value, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(setting.value, int | float):
+        return None if _is_number(value) and value >= 0 else "a number of 0 or more"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conditions
+
+
+@dataclass(frozen=True)
+class ConditionContext:
+    """What a condition can read: the checked intake, the derived values and the settings in force."""
+
+    intake: dict
+    computed: dict
+    settings: dict
+
+    def value_of(self, subject: str, name: str) -> Any:
+        if subject == "field":
+            return _lookup(self.intake, name)
+        if subject == "computed":
+            return self.computed.get(name)
+        return self.settings.get(name)
+
+    def operand(self, raw: Any) -> Any:
+        return self.settings.get(raw["setting"]) if isinstance(raw, dict) else raw
+
+
+def _lookup(data: dict, dotted: str) -> Any:
+    value: Any = data
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _present(value: Any) -> bool:
+    if isinstance(value, list | tuple | set | frozenset | dict | str):
+        return len(value) > 0
+    return value is not None
+
+
+def evaluate_condition(condition: dict, context: ConditionContext) -> bool:
+    """True when `condition` holds. A comparison with a missing value is false."""
+    if "all" in condition:
+        return all(evaluate_condition(part, context) for part in condition["all"])
+    if "any" in condition:
+        return any(evaluate_condition(part, context) for part in condition["any"])
+    if "not" in condition:
+        return not evaluate_condition(condition["not"], context)
+    subject = next(key for key in SUBJECTS if key in condition)
+    operator = next(key for key in OPERATORS if key in condition)
+    value = context.value_of(subject, condition[subject])
+    operand = context.operand(condition[operator])
+    if operator == "present":
+        return _present(value) is operand
+    if value is None:
+        return False
+    if operator in ("equals", "not_equals"):
+        # Python counts True == 1; a yes/no answer must never equal a number.
+        same = isinstance(value, bool) == isinstance(operand, bool) and value == operand
+        return same if operator == "equals" else not same
+    if operator in ("gt", "gte", "lt", "lte"):
+        if not (_is_number(value) and _is_number(operand)):
+            return False
+        return {
+            "gt": value > operand,
+            "gte": value >= operand,
+            "lt": value < operand,
+            "lte": value <= operand,
+        }[operator]
+    if operator == "in":
+        return isinstance(operand, list | tuple) and value in operand
+    return isinstance(value, list | tuple | set | frozenset) and operand in value  # contains
+
+
+# ---------------------------------------------------------------------------------------------------
+# Derived values
+
+
+def _completed_months(earlier: dt.date, later: dt.date) -> int:
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    return months - 1 if later.day < earlier.day else months
+
+
+def _completed_years(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _canonical_drug(name: str, medications: Medications) -> str | None:
+    """The generic name for `name`, matching whole names first, then the first word ("sertraline HCl")."""
+    words = " ".join(name.lower().replace("-", " ").split())
+    for candidate in (words, words.split(" ")[0] if words else ""):
+        generic = medications.aliases.get(candidate, candidate)
+        if generic in medications.drug_classes:
+            return generic
+    return None
+
+
+def _inadequate_response(entry: dict, threshold_percent: float) -> bool:
+    if entry.get("improvement_percent") is not None:
+        return entry["improvement_percent"] < threshold_percent
+    return entry.get("response") in INADEQUATE_RESPONSES
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def derive_values(intake: dict, settings: dict, rule_set: RuleSet, today: dt.date) -> dict:
+    """Every COMPUTED_NAMES value for a validated intake."""
+    values: dict[str, Any] = {}
+    if intake.get("age") is not None:
+        values["age_years"] = intake["age"]
+    else:
+        values["age_years"] = _completed_years(dt.date.fromisoformat(intake["date_of_birth"]), today)
+
+    values.update(_medication_values(intake["medications"], rule_set.medications))
+
+    event = intake["medical"].get("mi_or_unstable_angina_date")
+    values["months_since_mi_or_unstable_angina"] = (
+        _completed_months(dt.date.fromisoformat(event), today) if event else None
+    )
+
+    values.update(_substance_use_values(intake["psychiatric"]["substance_use_disorders"], settings, today))
+    values.update(_treatment_resistance_values(intake, settings))
+    values["augmentation_used"] = bool(intake["prior_treatments"].get("augmentations"))
+    values["ect_used"] = bool(intake["prior_treatments"].get("ect"))
+    return values
+
+
+def _medication_values(medication_list: list, medications: Medications) -> dict:
+    names, classes, unrecognised, not_converted = [], set(), [], []
+    by_class: dict[str, list[str]] = {}
+    diazepam_equivalent = 0.0
+    for entry in medication_list:
+        generic = _canonical_drug(entry["name"], medications)
+        if generic is None:
+            unrecognised.append(entry["name"])
+            continue
+        drug_class = medications.drug_classes[generic]
+        names.append(generic)
+        classes.add(drug_class)
+        by_class.setdefault(drug_class, []).append(entry["name"])
+        if drug_class == "benzodiazepine":
+            factor = medications.diazepam_mg_per_mg.get(generic)
+            dose = entry.get("dose_mg_per_day")
+            if factor is None or dose is None:
+                not_converted.append(entry["name"])
+            else:
+                diazepam_equivalent += dose * factor
+    return {
+        "medication_names": names,
+        "medication_classes": sorted(classes),
+        "unrecognised_medications": unrecognised,
+        "benzodiazepine_diazepam_equivalent_mg": round(diazepam_equivalent, 2),
+        "benzodiazepines_not_converted": not_converted,
+        "maoi_names": by_class.get("maoi", []),
+        "psychostimulant_names": by_class.get("psychostimulant", []),
+    }
+
+
+def _substance_use_values(disorders: list, settings: dict, today: dt.date) -> dict:
+    active_dissociative, active_other, in_remission = [], [], []
+    for disorder in disorders:
+        months = _completed_months(dt.date.fromisoformat(disorder["last_use"]), today)
+        if months >= settings["sud_remission_months"]:
+            in_remission.append(disorder["substance"])
+        elif disorder["involves_dissociatives"]:
+            active_dissociative.append(disorder["substance"])
+        else:
+            active_other.append(disorder["substance"])
+    return {
+        "active_dissociative_sud": bool(active_dissociative),
+        "active_dissociative_sud_substances": active_dissociative,
+        "active_other_sud": bool(active_other),
+        "active_other_sud_substances": active_other,
+        "sud_in_remission": bool(in_remission),
+        "sud_in_remission_substances": in_remission,
+    }
+
+
+def _treatment_resistance_values(intake: dict, settings: dict) -> dict:
+    """Depression: adequate antidepressant trials with inadequate response (Conway 2021). Other
+    indications: the practice's policy, counting those trials plus evidence-based psychotherapy
+    courses with inadequate response. Resistant for any listed indication is resistant."""
+    threshold = settings["non_response_threshold_percent"]
+    prior = intake["prior_treatments"]
+    failed_trials = sum(
+        1
+        for trial in prior["antidepressant_trials"]
+        if trial["adequate_dose"]
+        and trial["weeks"] >= settings["adequate_trial_weeks"]
+        and _inadequate_response(trial, threshold)
+    )
+    failed_psychotherapy = sum(
+        1 for course in prior["psychotherapy"] if course["evidence_based"] and _inadequate_response(course, threshold)
+    )
+    failed_any = failed_trials + failed_psychotherapy
+    resistant, summary = False, []
+    for indication in intake["indications"]:
+        if indication == "depression":
+            needed, have = settings["depression_min_failed_trials"], failed_trials
+            counted = _plural(have, "adequate antidepressant trial", "adequate antidepressant trials")
+        else:
+            needed, have = settings["other_indication_min_failed_treatments"], failed_any
+            counted = _plural(have, "evidence-based treatment", "evidence-based treatments")
+        resistant = resistant or have >= needed
+        summary.append(f"{indication}: {counted} with inadequate response; the policy needs {needed}")
+    return {
+        "failed_antidepressant_trials": failed_trials,
+        "failed_evidence_based_treatments": failed_any,
+        "treatment_resistant": resistant,
+        "treatment_resistance_summary": "; ".join(summary),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Maudsley Staging Method
+
+
+def maudsley_stage(spec: dict, intake: dict, values: dict) -> tuple[int | None, str | None, str | None]:
+    """(score, band, note). Score and band are None when the method does not apply or cannot be
+    scored; the note then says why (None when the indication is not depression)."""
+    if spec["applies_to_indication"] not in intake["indications"]:
+        return None, None, None
+    total = 0
+    for component in spec["components"]:
+        source = component["input"]
+        name = source.get("field") or source.get("computed")
+        value = _lookup(intake, name) if "field" in source else values.get(name)
+        if value is None:
+            return None, None, f"not scored: {name} is not recorded"
+        points = _component_points(component, value)
+        if points is None:
+            return None, None, f"not scored: {name} is {_display(value)}, outside the method's table"
+        total += points
+    band = next((b["label"] for b in spec["bands"] if b["min"] <= total <= b["max"]), None)
+    return total, band, None
+
+
+def _component_points(component: dict, value: Any) -> int | None:
+    if "points_by_value" in component:
+        return component["points_by_value"].get(value)
+    bands = component["bands"]
+    if not _is_number(value) or value < bands[0].get("min", -math.inf):
+        return None
+    return next(band["points"] for band in bands if "max" not in band or value <= band["max"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Screening
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(_display(item) for item in value) or "none"
+    if value is None:
+        return "not recorded"
+    return str(value)
+
+
+def _render(message: str, context: ConditionContext) -> str:
+    return _PLACEHOLDER.sub(lambda match: _display(context.value_of(match[1], match[2])), message)
+
+
+def screen(
+    intake: Any,
+    settings_overrides: dict | None = None,
+    *,
+    rule_set: RuleSet | None = None,
+) -> ScreeningResult:
+    """Screen one intake. Raises IntakeValidationError for a bad intake and SettingsOverrideError for a
+    bad override; otherwise always returns a result."""
+    rule_set = rule_set or load_rule_set()
+    settings = effective_settings(rule_set, settings_overrides)
+    checked = validate_intake(intake)
+    today = dt.date.fromisoformat(checked["assessment_date"]) if checked.get("assessment_date") else dt.date.today()
+    values = derive_values(checked, settings, rule_set, today)
+    score, band, note = maudsley_stage(rule_set.maudsley, checked, values)
+    values["maudsley_score"] = score
+    context = ConditionContext(intake=checked, computed=values, settings=settings)
+
+    fired = []
+    for rule in rule_set.rules:
+        if evaluate_condition(rule.condition, context):
+            outcome = settings[rule.outcome["setting"]] if isinstance(rule.outcome, dict) else rule.outcome
+            fired.append(Reason(rule.id, outcome, _render(rule.message, context), rule.source))
+    fired.sort(key=lambda reason: OUTCOMES.index(reason.outcome))
+    outcomes = {reason.outcome for reason in fired}
+    decision = next((DECISION_FOR_OUTCOME[o] for o in ("exclude", "needs_review") if o in outcomes), "eligible")
+
+    return ScreeningResult(
+        decision=decision,
+        reasons=fired,
+        treatment_resistant=values["treatment_resistant"],
+        treatment_resistance_summary=values["treatment_resistance_summary"],
+        maudsley_score=score,
+        maudsley_band=band,
+        maudsley_note=note,
+        benzodiazepine_diazepam_equivalent_mg=values["benzodiazepine_diazepam_equivalent_mg"],
+        unrecognised_medications=values["unrecognised_medications"],
+        assessment_date=today.isoformat(),
+        rule_set_version=rule_set.version,
+        settings=settings,
+    )
