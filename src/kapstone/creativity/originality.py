@@ -1,0 +1,308 @@
+"""Originality of Alternative Uses Task responses, predicted from human ratings (1-5).
+
+The model learns from the ratings released with Organisciak, Acar, Dumas & Berthiaume (2023), Thinking
+Skills and Creativity 49:101356 (MIT licence, see model/LICENSE-aut-data). Semantic distance alone
+correlates only .12-.26 with human raters; what carries most of the signal here is how raters scored
+*similar* answers for the same object, so the features are:
+
+- nearest-neighbour rating averages and neighbourhood density among the training responses for the same
+  object (a common answer sits in a dense neighbourhood of low-rated answers: statistical rarity, the
+  classic basis of originality scoring);
+- semantic distance between object and response, response length (words, characters), the object;
+- a 128-dimensional projection (PCA) of the response embeddings.
+
+A ridge regression and a gradient-boosted tree ensemble read these features; their mean, clipped to 1-5, is
+the score. Objects outside the 21 of the training data are scored by a second pair of regressors trained
+as if each object were unseen (neighbours drawn only from the other objects), so a new object gets an
+honest, if weaker, estimate rather than a made-up neighbourhood.
+
+`scripts/train_originality.py` rebuilds the artifact from the data; `fit_model` is the whole recipe.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kapstone.creativity.embeddings import PairEmbeddings, encode_aut_pairs, encode_texts
+
+MODEL_PATH = Path(__file__).resolve().parent / "model" / "originality.joblib"
+
+PCA_DIMS = 128
+# Neighbour search runs on the first PCA_BANK_DIMS components: as accurate as the full 384 dimensions on
+# the training data and small enough to ship the training bank in the repository.
+PCA_BANK_DIMS = 64
+NEIGHBOUR_COUNTS = (5, 20, 50)
+DENSITY_THRESHOLDS = (0.6, 0.7, 0.8, 0.9)
+# Softmax temperature over cosine similarities: the nearest few neighbours dominate the average.
+NEIGHBOUR_SHARPNESS = 10.0
+RIDGE_ALPHA = 3.0
+MIN_SCORE, MAX_SCORE = 1.0, 5.0
+SEED = 0
+# Neighbour average when an object has no neighbours at all: the training mean rating, roughly.
+UNKNOWN_RATING = 2.2
+
+
+def normalise_prompt(prompt: str) -> str:
+    """'A Brick', 'bricks', ' the brick ' -> 'brick' (for known objects; others are lowercased)."""
+    text = re.sub(r"\s+", " ", str(prompt).strip().lower())
+    return re.sub(r"^(a|an|the) ", "", text)
+
+
+def _match_known(prompt: str, known: Sequence[str]) -> str:
+    if prompt in known:
+        return prompt
+    for candidate in (prompt[:-1] if prompt.endswith("s") else None, prompt[:-2] if prompt.endswith("es") else None):
+        if candidate and candidate in known:
+            return candidate
+    return prompt
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass
+class Projection:
+    mean: np.ndarray
+    components: np.ndarray  # (PCA_DIMS, 384)
+
+    @classmethod
+    def fit(cls, rows: np.ndarray) -> Projection:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(PCA_DIMS, random_state=SEED).fit(rows)
+        return cls(mean=pca.mean_.astype(np.float32), components=pca.components_.astype(np.float32))
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return (rows - self.mean) @ self.components.T
+
+
+@dataclass
+class Bank:
+    """Training responses of one embedding kind, for neighbour features."""
+
+    vectors: np.ndarray  # (n, PCA_BANK_DIMS) unit rows, float16 on disk
+    prompt_ids: np.ndarray  # (n,) index into the model's prompts
+    ratings: np.ndarray  # (n,)
+
+
+def _bank_vectors(projected: np.ndarray) -> np.ndarray:
+    return _unit(projected[:, :PCA_BANK_DIMS]).astype(np.float32)
+
+
+def neighbour_features(
+    queries: np.ndarray,
+    query_prompt_ids: np.ndarray,
+    bank: Bank,
+    *,
+    same_prompt: bool,
+    exclude_self: bool = False,
+    chunk: int = 2048,
+) -> np.ndarray:
+    """Per query: softmax-weighted neighbour rating and mean similarity for each k, and the log share of
+    the eligible bank within each similarity threshold.
+
+    same_prompt=True draws neighbours from the query's own object; False from all *other* objects (the
+    unseen-object model). exclude_self drops the query's own row (queries == the bank, in training).
+    Queries are handled object by object, so each is compared only with its eligible part of the bank."""
+    vectors = bank.vectors.astype(np.float32)
+    ratings = bank.ratings.astype(np.float32)
+    bank_ids = bank.prompt_ids.astype(np.int64)
+    k_max = max(NEIGHBOUR_COUNTS)
+    n_features = 2 * len(NEIGHBOUR_COUNTS) + len(DENSITY_THRESHOLDS)
+    out = np.zeros((len(queries), n_features), dtype=np.float32)
+    for prompt_id in np.unique(query_prompt_ids):
+        query_rows = np.flatnonzero(query_prompt_ids == prompt_id)
+        bank_rows = np.flatnonzero(bank_ids == prompt_id if same_prompt else bank_ids != prompt_id)
+        for start in range(0, len(query_rows), chunk):
+            rows = query_rows[start : start + chunk]
+            sims = queries[rows] @ vectors[bank_rows].T
+            if exclude_self:
+                sims[rows[:, None] == bank_rows[None, :]] = -2.0
+            n_eligible = np.maximum((sims > -1.5).sum(1), 1)
+            # A small object (or none left) still yields k columns: filler at -2 counts as no neighbour.
+            if sims.shape[1] < k_max:
+                sims = np.pad(sims, ((0, 0), (0, k_max - sims.shape[1])), constant_values=-2.0)
+                padded_rows = np.pad(bank_rows, (0, k_max - len(bank_rows)))
+            else:
+                padded_rows = bank_rows
+            top = (
+                np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
+                if sims.shape[1] > k_max
+                else (np.tile(np.arange(k_max), (len(rows), 1)))
+            )
+            top_sims = np.take_along_axis(sims, top, 1)
+            order = np.argsort(-top_sims, axis=1, kind="stable")
+            top = np.take_along_axis(top, order, 1)
+            top_sims = np.take_along_axis(top_sims, order, 1)
+            top_ratings = ratings[padded_rows[top]]
+            valid = top_sims > -1.5
+            feats = []
+            for count in NEIGHBOUR_COUNTS:
+                s, v = top_sims[:, :count], valid[:, :count]
+                weights = np.exp(NEIGHBOUR_SHARPNESS * np.where(v, s, -1.0)) * v
+                weight_sum = weights.sum(1)
+                mean_rating = np.where(
+                    weight_sum > 0,
+                    (weights * top_ratings[:, :count]).sum(1) / np.maximum(weight_sum, 1e-12),
+                    UNKNOWN_RATING,
+                )
+                feats.append(mean_rating)
+                feats.append(np.where(v.any(1), (s * v).sum(1) / np.maximum(v.sum(1), 1), 0.0))
+            for threshold in DENSITY_THRESHOLDS:
+                feats.append(np.log1p((sims > threshold).sum(1)) - np.log(n_eligible))
+            out[rows] = np.column_stack(feats)
+    return out
+
+
+@dataclass
+class OriginalityModel:
+    prompts: list[str]
+    prompt_vectors: np.ndarray  # (n_prompts, 384) unit embeddings of the object names
+    pair_projection: Projection
+    response_projection: Projection
+    pair_bank: Bank
+    response_bank: Bank
+    known_regressors: list  # [ridge, boosted trees], trained with same-object neighbours
+    unseen_regressors: list  # same, trained with neighbours from other objects only
+
+    def features(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        embeddings: PairEmbeddings,
+        *,
+        known: bool,
+        exclude_self: bool = False,
+    ) -> np.ndarray:
+        prompt_index = {p: i for i, p in enumerate(self.prompts)}
+        ids = np.array([prompt_index.get(p, -1) for p in prompts])
+        prompt_vectors = np.zeros((len(prompts), 384), dtype=np.float32)
+        if (ids >= 0).any():
+            prompt_vectors[ids >= 0] = self.prompt_vectors[ids[ids >= 0]]
+        unknown = sorted({p for p, i in zip(prompts, ids, strict=True) if i < 0})
+        if unknown:
+            unknown_vectors = dict(zip(unknown, encode_texts(unknown), strict=True))
+            for row, (p, i) in enumerate(zip(prompts, ids, strict=True)):
+                if i < 0:
+                    prompt_vectors[row] = unknown_vectors[p]
+        object_one_hot = np.zeros((len(prompts), len(self.prompts)), dtype=np.float32)
+        if known:
+            object_one_hot[np.arange(len(prompts)), ids] = 1.0
+        words = np.array([len(r.split()) for r in responses], dtype=np.float32)
+        chars = np.array([len(r) for r in responses], dtype=np.float32)
+        pair_projected = self.pair_projection(embeddings.pair)
+        response_projected = self.response_projection(embeddings.response)
+        return np.column_stack(
+            [
+                1.0 - (embeddings.pair * prompt_vectors).sum(1),
+                1.0 - (embeddings.response * prompt_vectors).sum(1),
+                np.log1p(words),
+                np.log1p(chars),
+                object_one_hot,
+                neighbour_features(
+                    _bank_vectors(pair_projected),
+                    ids,
+                    self.pair_bank,
+                    same_prompt=known,
+                    exclude_self=exclude_self,
+                ),
+                neighbour_features(
+                    _bank_vectors(response_projected),
+                    ids,
+                    self.response_bank,
+                    same_prompt=known,
+                    exclude_self=exclude_self,
+                ),
+                pair_projected,
+                response_projected,
+            ]
+        ).astype(np.float32)
+
+    def predict(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Scores in [1, 5] for already validated, non-empty responses."""
+        if not responses:
+            return np.zeros(0)
+        prompts = [_match_known(normalise_prompt(p), self.prompts) for p in prompts]
+        responses = list(responses)
+        embeddings = encode_aut_pairs(prompts, responses)
+        known_mask = np.array([p in self.prompts for p in prompts])
+        scores = np.zeros(len(responses))
+        for known, regressors in ((True, self.known_regressors), (False, self.unseen_regressors)):
+            rows = np.flatnonzero(known_mask == known)
+            if rows.size == 0:
+                continue
+            X = self.features(
+                [prompts[i] for i in rows],
+                [responses[i] for i in rows],
+                PairEmbeddings(embeddings.pair[rows], embeddings.response[rows]),
+                known=known,
+            )
+            scores[rows] = np.mean([r.predict(X) for r in regressors], axis=0)
+        return np.clip(scores, MIN_SCORE, MAX_SCORE)
+
+
+def _regressors():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+
+    return [
+        Ridge(alpha=RIDGE_ALPHA),
+        HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, random_state=SEED),
+    ]
+
+
+def fit_model(
+    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings
+) -> tuple[OriginalityModel, dict[str, np.ndarray]]:
+    """Fit on training rows only. Returns the model and the training feature matrices (known/unseen),
+    whose neighbour features leave each row's own rating out, for cross-validation."""
+    prompts = [normalise_prompt(p) for p in prompts]
+    known_prompts = sorted(set(prompts))
+    index = {p: i for i, p in enumerate(known_prompts)}
+    ids = np.array([index[p] for p in prompts])
+    pair_projection = Projection.fit(embeddings.pair)
+    response_projection = Projection.fit(embeddings.response)
+    ratings = np.asarray(ratings, dtype=np.float32)
+    model = OriginalityModel(
+        prompts=known_prompts,
+        prompt_vectors=encode_texts(known_prompts),
+        pair_projection=pair_projection,
+        response_projection=response_projection,
+        pair_bank=Bank(_bank_vectors(pair_projection(embeddings.pair)), ids, ratings),
+        response_bank=Bank(_bank_vectors(response_projection(embeddings.response)), ids, ratings),
+        known_regressors=_regressors(),
+        unseen_regressors=_regressors(),
+    )
+    matrices = {}
+    for known, regressors in ((True, model.known_regressors), (False, model.unseen_regressors)):
+        X = model.features(prompts, list(responses), embeddings, known=known, exclude_self=True)
+        for regressor in regressors:
+            regressor.fit(X, ratings)
+        matrices["known" if known else "unseen"] = X
+    return model, matrices
+
+
+def save_model(model: OriginalityModel, path: Path = MODEL_PATH) -> None:
+    import joblib
+
+    for bank in (model.pair_bank, model.response_bank):
+        bank.vectors = bank.vectors.astype(np.float16)
+        bank.ratings = bank.ratings.astype(np.float16)
+        bank.prompt_ids = bank.prompt_ids.astype(np.int16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, path, compress=3)
+
+
+@functools.lru_cache(maxsize=1)
+def load_model(path: Path = MODEL_PATH) -> OriginalityModel:
+    """The shipped model, loaded once per process."""
+    import joblib
+
+    return joblib.load(path)
