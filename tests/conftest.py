@@ -45,7 +45,7 @@ class Cast:
             return existing
         group = Group.objects.create(
             name="Tuesday group",
-            template_id="journey_clinical_style",
+            template_id="journey-clinical-style",
             template_version=1,
             min_size=3,
             max_size=4,

@@ -218,6 +218,15 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# `celery -A kapstone beat` runs the safety-net sweep that sends due messages whose own task was lost (for
+# example an eta beyond the broker's visibility timeout); each send is idempotent.
+CELERY_BEAT_SCHEDULE = {
+    "send-due-notifications": {"task": "kapstone.integration.tasks.send_due_notifications", "schedule": 600.0},
+    "send-due-questionnaire-reminders": {"task": "kapstone.measures.tasks.send_due_reminders", "schedule": 3600.0},
+    # A creativity task whose time ran out while the patient was away is closed and scored.
+    "close-overdue-creativity-tasks": {"task": "kapstone.creativity.tasks.close_overdue_tasks", "schedule": 300.0},
+}
+KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.integration.notifications.ConsoleSmsProvider")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("KAPSTONE_TIME_ZONE", "America/New_York")

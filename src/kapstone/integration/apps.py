@@ -1,6 +1,26 @@
+import logging
+
 from django.apps import AppConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _dose_administered(sender, record, **kwargs):
+    """Opens the integration window in the background. The dose is already committed: a failure here must not
+    turn the dosing room's page into an error, so it is logged (the window can be opened again safely)."""
+    from kapstone.integration.tasks import open_integration_window
+
+    try:
+        open_integration_window.delay(record.pk)
+    except Exception:
+        logger.exception("could not open the integration window for dose record %s", record.pk)
 
 
 class IntegrationConfig(AppConfig):
     name = "kapstone.integration"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from kapstone.dosing.signals import dose_administered
+
+        dose_administered.connect(_dose_administered, dispatch_uid="integration.open_window")

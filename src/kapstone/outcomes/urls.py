@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401 - views are added here as the app grows
+from django.urls import path
+
+from kapstone.outcomes import views
 
 app_name = "outcomes"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.report_page, name="report"),
+    path("report.pdf", views.report_pdf, name="report_pdf"),
+    path("research-export/", views.research_export, name="research_export"),
+]

@@ -1,8 +1,14 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.measures import charts
+from kapstone.measures import selectors as measures
+from kapstone.measures import services as measures_services
+from kapstone.measures.scoring import get_instrument
+from kapstone.measures.views import crisis_resources, handle_questionnaire
 from kapstone.patients.selectors import patient_for_portal_user
 
 
@@ -10,4 +16,53 @@ from kapstone.patients.selectors import patient_for_portal_user
 def home(request):
     patient = patient_for_portal_user(request.user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_home", object_id=patient.pk)
-    return render(request, "portal/home.html", {"patient": patient})
+    context = {"patient": patient, "due": measures.portal_due(patient=patient), "crisis_resources": crisis_resources()}
+    return render(request, "portal/home.html", context)
+
+
+@roles_required(Role.PATIENT)
+def invitation(request, token):
+    """An emailed link: spent on first use, then the questionnaire opens in the signed-in portal."""
+    patient_for_portal_user(request.user)
+    try:
+        assessment = measures_services.invitation_redeem(actor=request.user, token=token)
+    except measures_services.InvitationUnusable as error:
+        messages.info(request, str(error))
+        return redirect("portal:home")
+    return redirect("portal:questionnaire", assessment_id=assessment.pk)
+
+
+@roles_required(Role.PATIENT)
+def questionnaire(request, assessment_id):
+    patient = patient_for_portal_user(request.user)
+    assessment = measures.portal_assessment(patient=patient, assessment_id=assessment_id)
+    instrument = get_instrument(assessment.instrument_id)
+    if not assessment.is_open or instrument.entry != "items":
+        messages.info(request, "This questionnaire is no longer open.")
+        return redirect("portal:home")
+    outcome = handle_questionnaire(request, assessment=assessment)
+    if outcome.result is not None:
+        if outcome.result.crisis_resources:
+            # Shown at once, whether the form was submitted or only saved.
+            context = {"resources": crisis_resources(), "submitted": outcome.submitted, "assessment": assessment}
+            return render(request, "portal/questionnaires/crisis.html", context)
+        if outcome.submitted:
+            messages.success(request, "Thank you: your answers are with your care team.")
+        else:
+            messages.success(request, "Saved. You can finish this questionnaire later from your portal.")
+        return redirect("portal:home")
+    context = {
+        "assessment": assessment,
+        "instrument": instrument,
+        "form": outcome.form,
+        "resources": crisis_resources(),
+    }
+    return render(request, "portal/questionnaires/form.html", context, status=400 if request.method == "POST" else 200)
+
+
+@roles_required(Role.PATIENT)
+def history(request):
+    patient = patient_for_portal_user(request.user)
+    trajectories = measures.portal_history(patient=patient)
+    charted = [(t, charts.trajectory_data_uri(t)) for t in trajectories]
+    return render(request, "portal/questionnaires/history.html", {"patient": patient, "charted": charted})

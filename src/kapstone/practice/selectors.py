@@ -1,13 +1,15 @@
-"""What the staff home shows: my patients, today's schedule and open alerts."""
+"""What the staff home shows: my patients, today's schedule, open alerts and due questionnaires."""
 
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.dosing.selectors import open_discrepancies
+from kapstone.measures.selectors import due_assessments_for, open_alerts_for
 from kapstone.patients.selectors import patient_list
 from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
+ALERTS_ON_HOME = 10
 LEDGER_ROLES = {Role.ADMIN, Role.PRESCRIBER, Role.NURSE}
 
 
@@ -17,10 +19,7 @@ def staff_home(*, user) -> dict:
         "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
         "my_patient_count": my_patients.paginator.count,
         "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
-        "open_alerts": [
-            f"Controlled-substance count: {entry.lot} at {entry.location} is off by {entry.discrepancy_mg} mg"
-            for entry in open_discrepancies()
-        ]
-        if user.role in LEDGER_ROLES
-        else [],
+        "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
+        "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
+        "due_assessments": due_assessments_for(user),
     }

@@ -110,3 +110,16 @@ class Unavailability(models.Model):
 
     def __str__(self) -> str:
         return f"away {self.first_day}..{self.last_day}"
+
+
+class CalendarFeed(models.Model):
+    """A person's secret calendar-subscription link. Calendar apps fetch it without signing in (they cannot do
+    two-factor), so only a hash of the token is stored; deleting the row revokes the link."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"calendar feed of {self.user}"

@@ -1,0 +1,198 @@
+"""Reads of creativity tasks. Staff reach a patient only through patients.selectors.patient_get (care-team
+filter, 404 otherwise, audited); patients reach only their own record."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from kapstone.audit import services as audit
+from kapstone.creativity import protocol
+from kapstone.creativity.models import CreativityAdministration
+from kapstone.patients.models import Patient
+from kapstone.patients.selectors import patient_get, patients_visible_to
+
+Status = CreativityAdministration.Status
+ADMINISTRATIONS_ON_PAGE = 200
+
+
+def practice_tz() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+# --- dosing days --------------------------------------------------------------------------------------------
+
+
+def dosing_sessions_of(patient_ids) -> dict[int, list[tuple[datetime.datetime, datetime.datetime]]]:
+    """(starts_at, ends_at) of every dosing session of a course each patient is or was enrolled in."""
+    from kapstone.program.models import Enrolment, GroupSession
+
+    rows = (
+        GroupSession.objects.filter(
+            kind=GroupSession.Kind.DOSING,
+            group__enrolments__patient_id__in=list(patient_ids),
+            group__enrolments__status__in=(Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED),
+        )
+        .order_by()
+        .values_list("group__enrolments__patient_id", "starts_at", "ends_at")
+    )
+    sessions: dict[int, list] = defaultdict(list)
+    for patient_id, starts_at, ends_at in rows:
+        sessions[patient_id].append((starts_at, ends_at))
+    return sessions
+
+
+def dosing_block_until(*, patient: Patient, at: datetime.datetime | None = None) -> datetime.datetime | None:
+    """When the patient may next take a task, if a dosing session blocks `at` (default now); else None."""
+    at = at or timezone.now()
+    return protocol.dosing_block_until(dosing_sessions_of([patient.pk])[patient.pk], at=at, tz=practice_tz())
+
+
+# --- the patient's own tasks --------------------------------------------------------------------------------
+
+
+def portal_tasks(*, patient: Patient, now: datetime.datetime | None = None) -> list[CreativityAdministration]:
+    """Tasks the patient can do now: due and still in their window, or started and still on the clock."""
+    now = now or timezone.now()
+    tasks = list(
+        CreativityAdministration.objects.filter(patient=patient, due_at__lte=now)
+        .filter(Q(status=Status.DUE, expires_at__gt=now) | Q(status=Status.IN_PROGRESS, deadline__gt=now))
+        .order_by("due_at", "task", "pk")
+    )
+    audit.record(
+        action=audit.Action.READ,
+        patient=patient,
+        object_type="creativity_tasks",
+        detail={"administration_ids": [t.pk for t in tasks]},
+    )
+    return tasks
+
+
+def portal_administration(*, patient: Patient, administration_id) -> CreativityAdministration:
+    try:
+        return CreativityAdministration.objects.get(pk=int(administration_id), patient=patient)
+    except (CreativityAdministration.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such task.") from None
+
+
+def saved_ideas(administration: CreativityAdministration, prompt: str) -> list[str]:
+    return list(administration.responses.filter(prompt=prompt).order_by("order").values_list("text", flat=True))
+
+
+def creativity_history(*, patient: Patient) -> list[CreativityAdministration]:
+    """The patient's scored administrations, oldest first, for charts beside the symptom scores. The caller
+    has reached the patient through patient_get or patient_for_portal_user and audited the read."""
+    return list(
+        CreativityAdministration.objects.filter(patient=patient, status=Status.COMPLETED)
+        .defer("object_summaries", "dat_result", "prompts")
+        .order_by("submitted_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class SymptomPoint:
+    instrument_id: str
+    completed_at: datetime.datetime
+    total: float
+
+
+def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
+    """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity."""
+    from kapstone.measures.models import Assessment
+
+    rows = (
+        Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED, total__isnull=False)
+        .order_by("completed_at", "pk")
+        .values_list("instrument_id", "completed_at", "total")
+    )
+    return [SymptomPoint(*row) for row in rows]
+
+
+def portal_history(*, patient: Patient) -> dict:
+    audit.record(action=audit.Action.READ, patient=patient, object_type="creativity_history", object_id=patient.pk)
+    return {"history": creativity_history(patient=patient), "symptoms": symptom_totals(patient=patient)}
+
+
+# --- staff --------------------------------------------------------------------------------------------------
+
+
+def patient_creativity(*, user, patient_id) -> tuple[Patient, dict]:
+    """Everything the clinician's creativity page shows: three queries whatever the number of tasks."""
+    patient = patient_get(user=user, patient_id=patient_id, purpose="creativity")
+    administrations = list(
+        CreativityAdministration.objects.filter(patient=patient)
+        .defer("object_summaries", "dat_result")
+        .order_by("-due_at", "-pk")[:ADMINISTRATIONS_ON_PAGE]
+    )
+    completed = sorted(
+        (a for a in administrations if a.status == Status.COMPLETED), key=lambda a: (a.submitted_at, a.pk)
+    )
+    return patient, {
+        "administrations": administrations,
+        "history": completed,
+        "symptoms": symptom_totals(patient=patient),
+    }
+
+
+def administration_for_staff(*, user, patient_id, administration_id) -> tuple[Patient, CreativityAdministration, list]:
+    """One administration with its responses in the order the objects were given."""
+    patient = patient_get(user=user, patient_id=patient_id, purpose="creativity responses")
+    try:
+        administration = CreativityAdministration.objects.get(pk=int(administration_id), patient=patient)
+    except (CreativityAdministration.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such task.") from None
+    position = {p["prompt"]: i for i, p in enumerate(administration.prompts)}
+    responses = sorted(administration.responses.all(), key=lambda r: (position.get(r.prompt, 99), r.order))
+    by_prompt = [(prompt, [r for r in responses if r.prompt == prompt["prompt"]]) for prompt in administration.prompts]
+    return patient, administration, by_prompt
+
+
+def group_for_scheduling(*, user, group_id):
+    """A course group holding at least one patient the user may see (every group for admins); else 404."""
+    from kapstone.program.models import Group
+
+    try:
+        group = Group.objects.get(pk=int(group_id))
+    except (Group.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such group.") from None
+    if not patients_visible_to(user).filter(enrolments__group=group).exists():
+        raise Http404("No such group.")
+    return group
+
+
+# --- for the outcomes analysis ------------------------------------------------------------------------------
+
+SCORE_COLUMNS = (
+    "patient_id",
+    "group_id",
+    "task",
+    "occasion",
+    "form_id",
+    "submitted_at",
+    "closed_by_timer",
+    "fluency",
+    "flexibility",
+    "originality_mean",
+    "originality_top2",
+    "elaboration_mean",
+    "dat_score",
+    "dat_percentile",
+)
+
+
+def creativity_scores_frame(patient_ids=None) -> QuerySet:
+    """One row per scored administration (per patient, occasion and task), as a values() query in one SQL
+    statement: `pandas.DataFrame.from_records(creativity_scores_frame())` gives the outcomes frame. AUT rows
+    carry fluency..elaboration_mean (per-object means), DAT rows dat_score and its percentile against random
+    nouns. No free text is selected. The caller audits the export it makes of it."""
+    rows = CreativityAdministration.objects.filter(status=Status.COMPLETED)
+    if patient_ids is not None:
+        rows = rows.filter(patient_id__in=patient_ids)
+    return rows.order_by("patient_id", "submitted_at", "pk").values(*SCORE_COLUMNS)

@@ -1,0 +1,235 @@
+"""Demo dosing records and controlled-substance log.
+
+- Ketamine lots in stock are received into the log through the services (witnessed receipts).
+- Every past dosing session of the demo groups gets a complete record per patient: checklist, a sublingual
+  order within the practice's ceiling, a witnessed administration, vitals before, at about 40 minutes and
+  before discharge, ratings and discharge. These rows are bulk-created (the services stamp "now"), and kept
+  consistent with the log: each history lot is received with exactly what was given from it, and each
+  administration is an entry with its running balance, so every history lot ends at 0.
+- Today's session of group A is opened through the services, two patients checked in with pre-dose vitals,
+  so the dosing room shows a session under way.
+
+Vital signs are synthetic, drawn inside the practice's alert thresholds (read from safety.yaml), so the
+history raises no alerts.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.dosing import safety, services
+from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, Route, SubstanceLot, VitalsReading
+from kapstone.program.models import Enrolment, GroupSession
+
+BATCH = 5000
+STOCK = [
+    # form, lot number, location, mg received
+    ("100 mg sublingual lozenge", "KL-2026-031", "Main safe", Decimal("12000")),
+    ("50 mg/mL injection, 10 mL vial", "KI-2026-007", "Main safe", Decimal("5000")),
+]
+HISTORY_FORM, HISTORY_LOCATION = "100 mg sublingual lozenge", "Main safe"
+HISTORY_LOT_MG = Decimal("20000")  # 200 lozenges of 100 mg per received lot
+CHECKED_IN_TODAY = 2
+# Synthetic sublingual doses, inside the common 100-400 mg lozenge range (clinical.md, "Doses") and under
+# the practice's default ceiling; test_services_demo checks each against the ceiling.
+DEMO_DOSES_MG = (100, 150, 200, 250, 300)
+
+
+def _vitals(rng, record: DoseRecord, limits: dict, recorder) -> list[VitalsReading]:
+    """Pre-dose, ~40 min and discharge readings, all inside the practice's limits."""
+    systolic = rng.randint(108, limits["predose_systolic_review"] - 6)
+    diastolic = rng.randint(64, limits["predose_diastolic_review"] - 6)
+    heart_rate = rng.randint(58, 86)
+    given = record.administered_at
+    readings = [
+        ("pre", given - datetime.timedelta(minutes=15), 0, 0),
+        ("peak", given + datetime.timedelta(minutes=40), rng.randint(6, 18), rng.randint(4, 12)),
+        ("discharge", record.discharged_at - datetime.timedelta(minutes=10), rng.randint(0, 6), rng.randint(0, 4)),
+    ]
+    return [
+        VitalsReading(
+            record=record,
+            phase=phase,
+            taken_at=at,
+            systolic=min(systolic + rise, limits["stop_systolic"] - 10),
+            diastolic=min(diastolic + rise // 2, limits["stop_diastolic"] - 10),
+            heart_rate=min(heart_rate + beat, limits["stop_heart_rate"] - 5),
+            spo2=rng.randint(max(limits["low_spo2"] + 4, 95), 99),
+            recorded_by=recorder,
+        )
+        for phase, at, rise, beat in readings
+    ]
+
+
+def _history(*, rng, nurse, progress) -> None:
+    limits = safety.thresholds()
+    doses = [Decimal(mg) for mg in DEMO_DOSES_MG]
+    today_start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(0)))
+    sessions = list(
+        GroupSession.objects.filter(kind=GroupSession.Kind.DOSING, starts_at__lt=today_start).order_by("starts_at")
+    )
+    members: dict[int, list[int]] = {}
+    for group_id, patient_id in Enrolment.objects.filter(
+        status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+    ).values_list("group_id", "patient_id"):
+        members.setdefault(group_id, []).append(patient_id)
+    prescriber_of: dict[int, int] = dict(
+        GroupSession.facilitators.through.objects.filter(
+            groupsession__kind=GroupSession.Kind.DOSING,
+            groupsession__starts_at__lt=today_start,
+            user__role=Role.PRESCRIBER,
+        ).values_list("groupsession_id", "user_id")
+    )
+    records = []
+    for session in sessions:
+        for patient_id in members.get(session.group_id, ()):
+            given = session.starts_at + datetime.timedelta(minutes=rng.randint(25, 40))
+            records.append(
+                DoseRecord(
+                    session=session,
+                    patient_id=patient_id,
+                    checked_in_at=session.starts_at + datetime.timedelta(minutes=rng.randint(0, 10)),
+                    fasting_confirmed=True,
+                    escort_arranged=True,
+                    pregnancy_test=DoseRecord.PregnancyTest.NOT_APPLICABLE,
+                    weight_kg=Decimal(rng.randint(500, 1100)) / 10,
+                    route=Route.SUBLINGUAL,
+                    dose_mg=rng.choice(doses),
+                    ordered_by_id=prescriber_of.get(session.pk),
+                    ordered_at=given - datetime.timedelta(minutes=12),
+                    administered_at=given,
+                    administered_by=nurse,
+                    witness_id=prescriber_of.get(session.pk),
+                    sedation_moaas=rng.randint(3, 5),
+                    dissociation_cadss=rng.randint(4, 40),
+                    discharge_vitals_ok=True,
+                    discharge_alert_oriented=True,
+                    discharge_escort_present=True,
+                    discharged_at=given + datetime.timedelta(minutes=limits["min_observation_minutes"] + 30),
+                    discharged_by=nurse,
+                )
+            )
+    if not records:
+        return
+    lots = _history_log(sorted(records, key=lambda r: r.administered_at), nurse)
+    VitalsReading.objects.bulk_create(
+        (reading for record in records for reading in _vitals(rng, record, limits, nurse)), batch_size=BATCH
+    )
+    progress(f"dose records: {len(records)} past doses from {lots} used-up lots")
+
+
+def _history_log(records: list[DoseRecord], nurse) -> int:
+    """Saves past doses with their receipts and administrations: a lot is opened when the last one cannot
+    cover the next dose, and received with exactly what was then given from it, so every history lot ends
+    at 0."""
+    form, location = HISTORY_FORM, HISTORY_LOCATION
+    chunks: list[list[DoseRecord]] = []
+    in_lot = HISTORY_LOT_MG
+    for record in records:
+        if in_lot + record.dose_mg > HISTORY_LOT_MG:
+            chunks.append([])
+            in_lot = Decimal("0")
+        chunks[-1].append(record)
+        in_lot += record.dose_mg
+    lots = SubstanceLot.objects.bulk_create(
+        SubstanceLot(
+            form=form,
+            lot_number=f"KL-H-{number:04d}",
+            expires_on=chunk[0].administered_at.date() + datetime.timedelta(days=2 * 365),
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    )
+    for lot, chunk in zip(lots, chunks, strict=True):
+        for record in chunk:
+            record.lot = lot
+    DoseRecord.objects.bulk_create(records, batch_size=BATCH)
+    entries, balances = [], []
+    for lot, chunk in zip(lots, chunks, strict=True):
+        balance = sum(r.dose_mg for r in chunk)
+        entries.append(
+            LedgerEntry(
+                lot=lot,
+                location=location,
+                kind=LedgerEntry.Kind.RECEIPT,
+                change_mg=balance,
+                balance_after_mg=balance,
+                recorded_at=chunk[0].administered_at - datetime.timedelta(days=1),
+                recorded_by=nurse,
+            )
+        )
+        for record in chunk:
+            balance -= record.dose_mg
+            entries.append(
+                LedgerEntry(
+                    lot=lot,
+                    location=location,
+                    kind=LedgerEntry.Kind.ADMINISTRATION,
+                    change_mg=-record.dose_mg,
+                    balance_after_mg=balance,
+                    recorded_at=record.administered_at,
+                    recorded_by=nurse,
+                    witness_id=record.witness_id,
+                    dose_record=record,
+                )
+            )
+        balances.append(LotBalance(lot=lot, location=location, balance_mg=balance))
+    LedgerEntry.objects.bulk_create(entries, batch_size=BATCH)
+    LotBalance.objects.bulk_create(balances, batch_size=BATCH)
+    return len(lots)
+
+
+def _today(*, rng, nurse, prescriber) -> None:
+    """Today's dosing session: open every record, check two patients in with pre-dose vitals, and order the
+    first one's dose."""
+    session = (
+        GroupSession.objects.filter(kind=GroupSession.Kind.DOSING, starts_at__date=timezone.localdate())
+        .order_by("starts_at")
+        .first()
+    )
+    if session is None:
+        return
+    patients = [e.patient for e in session.group.enrolments.filter(status=Enrolment.Status.ENROLLED)]
+    for index, patient in enumerate(patients):
+        record = services.dose_record_open(actor=nurse, session=session, patient=patient)
+        if index < CHECKED_IN_TODAY:
+            services.check_in(
+                actor=nurse,
+                record=record,
+                fasting_confirmed=True,
+                escort_arranged=True,
+                pregnancy_test=DoseRecord.PregnancyTest.NOT_APPLICABLE,
+                intention=rng.choice(["to meet my grief with kindness", "to rest", "to listen to my body"]),
+                weight_kg=Decimal(rng.randint(550, 950)) / 10,
+            )
+            services.vitals_record(
+                actor=nurse,
+                record=record,
+                phase=VitalsReading.Phase.PRE_DOSE,
+                systolic=rng.randint(112, 128),
+                diastolic=rng.randint(68, 82),
+                heart_rate=rng.randint(62, 84),
+                spo2=rng.randint(96, 99),
+            )
+        if index == 0:
+            services.dose_order(actor=prescriber, record=record, route=Route.SUBLINGUAL, dose_mg=Decimal("200"))
+
+
+@transaction.atomic
+def seed(*, practice, rng, progress) -> None:
+    nurse, prescriber = practice.staff["nurse.haddad"], practice.staff["dr.okafor"]
+    for form, lot_number, location, amount in STOCK:
+        services.lot_receive(
+            actor=nurse,
+            drug="ketamine",
+            form=form,
+            lot_number=lot_number,
+            expires_on=timezone.localdate() + datetime.timedelta(days=540),
+            location=location,
+            amount_mg=amount,
+            witness=prescriber,
+        )
+    _history(rng=rng, nurse=nurse, progress=progress)
+    _today(rng=rng, nurse=nurse, prescriber=prescriber)

@@ -1,0 +1,118 @@
+"""Forms for the journal, notification preferences and therapist notes. Uploads are checked by their content."""
+
+import io
+
+from django import forms
+from PIL import Image, UnidentifiedImageError
+
+from kapstone.integration.models import JournalEntry, NotificationPreference
+from kapstone.integration.services import CleanImage
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+# Pillow format -> (extension, content type). Raster formats only: SVG can carry script.
+IMAGE_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+
+
+def clean_image_upload(upload) -> CleanImage:
+    """Accepts a JPEG, PNG or WebP image of at most 5 MB, judged by its bytes rather than its name or declared
+    type, and re-encodes it so metadata (such as a phone's GPS position) and anything appended is dropped."""
+    if upload.size > MAX_IMAGE_BYTES:
+        raise forms.ValidationError("The picture is larger than 5 MB. Please choose a smaller one.")
+    data = upload.read()
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+            if kind not in IMAGE_FORMATS:
+                raise forms.ValidationError("Please upload a JPEG, PNG or WebP picture.")
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise forms.ValidationError("The picture has too many pixels. Please choose a smaller one.")
+            image.load()
+            clean = image.convert("RGB") if kind == "JPEG" else image.convert("RGBA")
+            out = io.BytesIO()
+            clean.save(out, format=kind, **({"quality": 90} if kind != "PNG" else {}))
+    except forms.ValidationError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise forms.ValidationError("This file is not a picture we can read (JPEG, PNG or WebP).") from None
+    extension, content_type = IMAGE_FORMATS[kind]
+    return CleanImage(content=out.getvalue(), extension=extension, content_type=content_type)
+
+
+class JournalEntryForm(forms.Form):
+    prompt = forms.ChoiceField(
+        label="What are you writing about?", choices=JournalEntry.Prompt.choices, initial=JournalEntry.Prompt.FREE
+    )
+    text = forms.CharField(label="Your entry", widget=forms.Textarea(attrs={"rows": 8}), required=False)
+    mood = forms.TypedChoiceField(
+        label="Your mood right now, by your own rating",
+        choices=[("", "Not rated")] + [(str(n), str(n)) for n in range(11)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="0 is the lowest you have felt, 10 the best. This is your own rating, not a clinical score.",
+    )
+    activity = forms.ChoiceField(
+        label="Creative activity", choices=[("", "None")] + list(JournalEntry.Activity.choices), required=False
+    )
+    activity_minutes = forms.IntegerField(label="Minutes", min_value=1, max_value=24 * 60, required=False)
+    image = forms.FileField(
+        label="A picture of your work (optional)",
+        required=False,
+        help_text="JPEG, PNG or WebP, up to 5 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+    share = forms.BooleanField(
+        label="Share this entry with my care team",
+        required=False,
+        help_text="Entries are private unless you tick this. You can change it later.",
+    )
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        return clean_image_upload(upload) if upload else None
+
+    def clean(self):
+        data = super().clean()
+        text, activity, minutes = (data.get("text") or "").strip(), data.get("activity"), data.get("activity_minutes")
+        if not (text or activity or data.get("mood") is not None) and not self.errors:
+            raise forms.ValidationError("Write something, rate your mood or log a creative activity.")
+        if activity and not minutes:
+            self.add_error("activity_minutes", "Say for how many minutes.")
+        if minutes and not activity:
+            self.add_error("activity", "Choose the kind of activity.")
+        if data.get("image") and not activity:
+            self.add_error("activity", "Choose the kind of creative activity the picture shows.")
+        return data
+
+
+class ShareForm(forms.Form):
+    shared = forms.BooleanField(required=False)
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    time_zone = forms.CharField(label="Your time zone", help_text="For example America/New_York or Europe/London.")
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["by_email", "by_sms", "time_zone", "quiet_start", "quiet_end"]
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {"quiet_end": "We hold messages during these hours and send them afterwards."}
+
+
+class IntegrationNoteForm(forms.Form):
+    session = forms.ModelChoiceField(label="Integration session", queryset=None)
+    text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
+
+    def __init__(self, *args, sessions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = sessions
+
+
+class PsychotherapyNoteForm(forms.Form):
+    text = forms.CharField(label="Psychotherapy note", widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)

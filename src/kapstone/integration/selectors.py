@@ -1,0 +1,294 @@
+"""Reads for integration, through the care-team filter and the audit trail.
+
+Who sees what:
+- a patient sees only their own journal, windows and timeline (patient_for_portal_user);
+- journal entries reach staff only once the patient shares them, and then only clinicians on the patient's care
+  team (not admins, researchers or other clinicians: "shared with the care team" means exactly that);
+- integration notes are part of the record: everyone who may open the record sees them;
+- psychotherapy notes are read only by the therapist who wrote them, while on the care team.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.integration import crypto
+from kapstone.integration.models import IntegrationNote, IntegrationWindow, JournalEntry, PsychotherapyNote
+from kapstone.integration.window import Adherence, WindowBounds, adherence_of, window_bounds, window_settings
+from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
+from kapstone.practice.settings_store import practice_overrides
+from kapstone.program.models import Enrolment, GroupSession
+
+try:  # The questionnaire app's reads, when it provides them; the timeline leaves scores out otherwise.
+    from kapstone.measures.selectors import completed_assessments
+except ImportError:  # pragma: no cover - depends on which apps are installed
+    completed_assessments = None
+
+JOURNAL_PER_PAGE = 50
+
+
+def practice_window_settings() -> dict:
+    return window_settings(practice_overrides("integration"))
+
+
+def on_care_team(user, patient: Patient) -> bool:
+    return user.is_clinician and CareTeamMembership.objects.filter(patient=patient, staff=user).exists()
+
+
+@dataclass(frozen=True)
+class WindowStatus:
+    window: IntegrationWindow
+    bounds: WindowBounds
+    done_at: datetime.datetime | None
+    booked_at: datetime.datetime | None
+    adherence: str
+
+    @property
+    def adherence_label(self) -> str:
+        return Adherence.LABELS[self.adherence]
+
+    @property
+    def booking_in_window(self) -> bool:
+        return self.booked_at is not None and self.booked_at <= self.bounds.outer_end
+
+
+def _annotated(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWindow]:
+    """Adds, in the same query, what integration work happened and whether an integration session is booked.
+
+    Integration work is the first of: a journal entry the patient wrote after the dose, or an integration note
+    a clinician recorded for the patient at an integration session following that dosing session (the note is
+    the record that the patient attended; the session's start is when the work happened).
+    """
+    first_entry = (
+        JournalEntry.objects.filter(patient=OuterRef("patient"), created_at__gte=OuterRef("dosed_at"))
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    first_session_note = (
+        IntegrationNote.objects.filter(
+            patient=OuterRef("patient"),
+            session__follows_dosing=OuterRef("dosing_session"),
+            session__kind=GroupSession.Kind.INTEGRATION,
+        )
+        .order_by("session__starts_at")
+        .values("session__starts_at")[:1]
+    )
+    booked = (
+        GroupSession.objects.filter(follows_dosing=OuterRef("dosing_session"), kind=GroupSession.Kind.INTEGRATION)
+        .order_by("starts_at")
+        .values("starts_at")[:1]
+    )
+    return windows.annotate(
+        first_entry_at=Subquery(first_entry), first_note_at=Subquery(first_session_note), booked_at=Subquery(booked)
+    )
+
+
+def _status(window: IntegrationWindow, settings: dict, now: datetime.datetime) -> WindowStatus:
+    done = [at for at in (window.first_entry_at, window.first_note_at) if at is not None]
+    done_at = min(done) if done else None
+    bounds = window_bounds(window.dosed_at, settings)
+    return WindowStatus(
+        window=window,
+        bounds=bounds,
+        done_at=done_at,
+        booked_at=window.booked_at,
+        adherence=adherence_of(bounds, done_at, now),
+    )
+
+
+def window_status(window: IntegrationWindow, *, now: datetime.datetime | None = None) -> WindowStatus:
+    annotated = _annotated(IntegrationWindow.objects.filter(pk=window.pk)).get()
+    return _status(annotated, practice_window_settings(), now or timezone.now())
+
+
+def open_window_for(patient: Patient, *, now: datetime.datetime) -> IntegrationWindow | None:
+    """The patient's most recent window whose outer bound has not passed."""
+    settings = practice_window_settings()
+    since = now - datetime.timedelta(hours=settings["outer_hours"])
+    return IntegrationWindow.objects.filter(patient=patient, dosed_at__gte=since, dosed_at__lte=now).first()
+
+
+def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, limit: int = 5) -> list[WindowStatus]:
+    settings = practice_window_settings()
+    now = now or timezone.now()
+    windows = _annotated(IntegrationWindow.objects.filter(patient=patient).select_related("dosing_session"))
+    return [_status(window, settings, now) for window in windows[:limit]]
+
+
+@dataclass
+class GroupAdherence:
+    group: object
+    rows: list[WindowStatus]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(Adherence.LABELS, 0)
+        for row in self.rows:
+            counts[row.adherence] += 1
+        return counts
+
+
+def adherence_overview(*, user, now: datetime.datetime | None = None, limit: int = 500) -> list[GroupAdherence]:
+    """Every visible window, newest first, grouped by the group whose dosing session opened it."""
+    settings = practice_window_settings()
+    now = now or timezone.now()
+    windows = _annotated(
+        IntegrationWindow.objects.filter(patient__in=patients_visible_to(user)).select_related(
+            "patient", "dosing_session__group"
+        )
+    )[:limit]
+    groups: dict[int, GroupAdherence] = {}
+    for window in windows:
+        group = window.dosing_session.group
+        groups.setdefault(group.pk, GroupAdherence(group=group, rows=[])).rows.append(_status(window, settings, now))
+    audit.record(
+        action=audit.Action.READ,
+        object_type="integration_adherence",
+        detail={"patient_ids": sorted({row.window.patient_id for g in groups.values() for row in g.rows})},
+    )
+    return list(groups.values())
+
+
+def journal_entries(*, user, query: str = "") -> tuple[Patient, list[JournalEntry]]:
+    """The patient's own entries, optionally searched (words must all appear in the text)."""
+    patient = patient_for_portal_user(user)
+    entries = JournalEntry.objects.filter(patient=patient)
+    query = query.strip()
+    for word in query.split()[:6]:
+        entries = entries.filter(text__icontains=word)
+    entries = list(entries[:JOURNAL_PER_PAGE])
+    audit.record(
+        action=audit.Action.READ,
+        patient=patient,
+        object_type="journal",
+        detail={"searched": bool(query), "entry_ids": [entry.pk for entry in entries]},
+    )
+    return patient, entries
+
+
+def journal_entry_for_owner(*, user, entry_id) -> JournalEntry:
+    patient = patient_for_portal_user(user)
+    try:
+        entry = JournalEntry.objects.select_related("patient").get(pk=int(entry_id), patient=patient)
+    except (JournalEntry.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such journal entry.") from None
+    audit.record(action=audit.Action.READ, patient=patient, object_type="journal_entry", object_id=entry.pk)
+    return entry
+
+
+def journal_export(*, user) -> tuple[Patient, list[JournalEntry]]:
+    """Everything the patient wrote, for their own download. Nothing written by staff is in it."""
+    patient = patient_for_portal_user(user)
+    entries = list(JournalEntry.objects.filter(patient=patient).order_by("created_at", "id"))
+    audit.record(action=audit.Action.EXPORT, patient=patient, object_type="journal", detail={"entries": len(entries)})
+    return patient, entries
+
+
+def journal_image(*, user, entry_id) -> JournalEntry:
+    """The entry behind an image, for its owner, or for their care team once it is shared; else 404."""
+    try:
+        entry = JournalEntry.objects.select_related("patient").exclude(image="").get(pk=int(entry_id))
+    except (JournalEntry.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such image.") from None
+    own = user.role == Role.PATIENT and entry.patient.user_id == user.pk
+    shared = entry.shared_with_care_team and on_care_team(user, entry.patient)
+    if not (own or shared):
+        raise Http404("No such image.")
+    audit.record(action=audit.Action.READ, patient=entry.patient, object_type="journal_image", object_id=entry.pk)
+    return entry
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime.datetime
+    kind: str
+    title: str
+    detail: str = ""
+    entry: JournalEntry | None = None
+
+
+def _timeline_items(patient: Patient, *, journal: str, notes: bool) -> list[TimelineItem]:
+    """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'."""
+    items = []
+    sessions = GroupSession.objects.filter(
+        group__enrolments__patient=patient,
+        group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+    ).select_related("group", "room")
+    for session in sessions:
+        where = f" · {session.room}" if session.room else ""
+        items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
+    from kapstone.dosing.models import DoseRecord
+
+    doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False).select_related("session")
+    for dose in doses:
+        items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
+    if completed_assessments is not None:
+        for assessment in completed_assessments(patient):
+            severity = f" ({assessment.severity})" if assessment.severity else ""
+            score = f"{assessment.total:g}{severity}" if assessment.total is not None else ""
+            items.append(TimelineItem(assessment.completed_at, "score", assessment.instrument_id.upper(), score))
+    if journal != "none":
+        entries = JournalEntry.objects.filter(patient=patient)
+        if journal == "shared":
+            entries = entries.filter(shared_with_care_team=True)
+        for entry in entries:
+            title = "Creative activity" if entry.activity else "Journal entry"
+            items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
+    if notes:
+        for note in IntegrationNote.objects.filter(patient=patient).select_related("author", "session"):
+            items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
+    return sorted(items, key=lambda item: item.at)
+
+
+def staff_timeline(*, user, patient_id) -> tuple[Patient, list[TimelineItem], bool]:
+    patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
+    care_team = on_care_team(user, patient)
+    items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True)
+    audit.record(
+        action=audit.Action.READ,
+        patient=patient,
+        object_type="journal",
+        detail={"shared_entry_ids": [item.entry.pk for item in items if item.entry is not None]},
+    )
+    return patient, items, care_team
+
+
+def portal_timeline(*, user) -> tuple[Patient, list[TimelineItem]]:
+    patient = patient_for_portal_user(user)
+    audit.record(action=audit.Action.READ, patient=patient, object_type="portal_timeline", object_id=patient.pk)
+    return patient, _timeline_items(patient, journal="all", notes=False)
+
+
+def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:
+    return GroupSession.objects.filter(
+        kind=GroupSession.Kind.INTEGRATION, group__enrolments__patient=patient
+    ).select_related("group")
+
+
+def psychotherapy_notes(*, user, patient_id) -> tuple[Patient, list[tuple[PsychotherapyNote, str]]]:
+    """The therapist's own notes on a patient on their care team, decrypted, with every read audited."""
+    patient = patient_get(user=user, patient_id=patient_id, purpose="psychotherapy notes")
+    if user.role != Role.THERAPIST or not on_care_team(user, patient):
+        raise Http404("No such patient.")
+    notes = list(PsychotherapyNote.objects.filter(patient=patient, author=user))
+    audit.record(
+        action=audit.Action.READ,
+        patient=patient,
+        object_type="psychotherapy_note",
+        detail={"note_ids": [note.pk for note in notes]},
+    )
+    return patient, [(note, crypto.decrypt(note.ciphertext)) for note in notes]
+
+
+def upcoming_prompt(*, patient: Patient) -> WindowStatus | None:
+    """The open window the portal invites the patient to journal in, if any."""
+    window = open_window_for(patient, now=timezone.now())
+    if window is None:
+        return None
+    return window_status(window)

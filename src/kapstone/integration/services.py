@@ -1,0 +1,329 @@
+"""Writes for integration: the window, the journal, therapist notes and notifications. Each is atomic and writes
+its audit row in the same transaction. Audit details name fields and ids, never what a patient wrote."""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.integration import crypto, selectors
+from kapstone.integration.models import (
+    IntegrationNote,
+    IntegrationWindow,
+    JournalEntry,
+    Notification,
+    NotificationPreference,
+    PsychotherapyNote,
+)
+from kapstone.integration.notifications import channel as channel_named
+from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
+
+logger = logging.getLogger(__name__)
+
+WINDOW_PROMPT = "integration_prompt"
+
+
+class IntegrationError(ValueError):
+    """A request the service refuses, with a message for the person who made it."""
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """An upload that passed validation, re-encoded without its metadata (see forms.clean_image_upload)."""
+
+    content: bytes
+    extension: str
+    content_type: str
+
+
+def _site_link(path: str) -> str:
+    from django.conf import settings
+
+    return settings.SITE_URL.rstrip("/") + path
+
+
+@transaction.atomic
+def window_open(*, dose_record) -> IntegrationWindow:
+    """Opens the window after an administered dose and schedules the patient's prompts. Safe to call twice."""
+    if dose_record.administered_at is None:
+        raise IntegrationError("The dose has not been given; there is no integration window yet.")
+    window, created = IntegrationWindow.objects.get_or_create(
+        dose_record=dose_record,
+        defaults={
+            "patient_id": dose_record.patient_id,
+            "dosing_session_id": dose_record.session_id,
+            "dosed_at": dose_record.administered_at,
+        },
+    )
+    if not created:
+        return window
+    audit.record(
+        action=audit.Action.CREATE,
+        patient_id=window.patient_id,
+        object_type="integration_window",
+        object_id=window.pk,
+        detail={"dose_record_id": dose_record.pk},
+    )
+    settings = selectors.practice_window_settings()
+    bounds = window_bounds(window.dosed_at, settings)
+    now = timezone.now()
+    link = _site_link(reverse("integration:journal_new"))
+    for index, at in enumerate(reminder_times(bounds, settings)):
+        # A window opened late (a worker was down) skips the prompts whose time has passed rather than
+        # sending them all at once.
+        if at <= now or at > bounds.outer_end:
+            continue
+        notify(
+            patient=window.patient,
+            kind=WINDOW_PROMPT,
+            dedupe_key=f"integration-window:{window.pk}:prompt:{index}",
+            subject="A journaling prompt from your care team",
+            body=(
+                "The days after your session are a good time to reflect. Take a few minutes to write in your "
+                f"journal or log a creative activity: {link}"
+            ),
+            not_before=at,
+            window=window,
+        )
+    return window
+
+
+def _preference(patient) -> NotificationPreference:
+    try:
+        return patient.notification_preference
+    except NotificationPreference.DoesNotExist:
+        return NotificationPreference(patient=patient)
+
+
+@transaction.atomic
+def notify(
+    *,
+    patient,
+    kind: str,
+    dedupe_key: str,
+    subject: str,
+    body: str,
+    not_before: datetime.datetime | None = None,
+    window: IntegrationWindow | None = None,
+) -> list[Notification]:
+    """Queues one message per channel the patient chose, once: the same dedupe key never sends twice.
+
+    The send time is `not_before` (or now), moved past the patient's quiet hours. The task is enqueued after
+    commit so a worker always finds the row.
+    """
+    preference = _preference(patient)
+    when = after_quiet_hours(
+        max(not_before or timezone.now(), timezone.now()),
+        time_zone=preference.time_zone,
+        start=preference.quiet_start,
+        end=preference.quiet_end,
+    )
+    queued = []
+    for name in preference.channels:
+        address = channel_named(name).address_for(patient)
+        if not address:
+            continue
+        notification, created = Notification.objects.get_or_create(
+            dedupe_key=f"{dedupe_key}:{name}",
+            defaults={
+                "patient": patient,
+                "window": window,
+                "kind": kind,
+                "channel": name,
+                "subject": subject,
+                "body": body,
+                "scheduled_for": when,
+            },
+        )
+        if created:
+            audit.record(
+                action=audit.Action.CREATE,
+                patient=patient,
+                object_type="notification",
+                object_id=notification.pk,
+                detail={"kind": kind, "channel": name, "scheduled_for": when.isoformat()},
+            )
+            transaction.on_commit(lambda pk=notification.pk, eta=when: _enqueue(pk, eta))
+        queued.append(notification)
+    return queued
+
+
+def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
+    from kapstone.integration.tasks import send_notification
+
+    if eta > timezone.now():
+        send_notification.apply_async(args=[notification_id], eta=eta)
+    else:
+        send_notification.delay(notification_id)
+
+
+def _settle(notification: Notification, status: str, note: str = "") -> str:
+    with transaction.atomic():
+        Notification.objects.filter(pk=notification.pk).update(
+            status=status, note=note, sent_at=timezone.now() if status == Notification.Status.SENT else None
+        )
+        audit.record(
+            action=audit.Action.UPDATE,
+            patient_id=notification.patient_id,
+            object_type="notification",
+            object_id=notification.pk,
+            detail={"status": status, "channel": notification.channel},
+        )
+    return status
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    """Sends one queued message if it is due and still needed; returns what happened.
+
+    Not one transaction on purpose: the message leaves the building between claiming the row and marking it
+    sent. The claim is a conditional UPDATE, so two workers (or a redelivered task) cannot both send it; a
+    worker that dies mid-send leaves the row 'sending' rather than risk a second copy.
+    """
+    notification = Notification.objects.select_related("patient", "window").filter(pk=notification_id).first()
+    if notification is None or notification.status != Notification.Status.PENDING:
+        return notification.status if notification else "missing"
+    now = timezone.now()
+    if notification.scheduled_for > now:
+        return "not_due"
+    if notification.window is not None:
+        status = selectors.window_status(notification.window, now=now)
+        if status.done_at is not None:
+            return _settle(notification, Notification.Status.SKIPPED, "the integration work is already done")
+        if now > status.bounds.outer_end:
+            return _settle(notification, Notification.Status.SKIPPED, "the integration window has closed")
+    preference = _preference(notification.patient)
+    later = after_quiet_hours(
+        now, time_zone=preference.time_zone, start=preference.quiet_start, end=preference.quiet_end
+    )
+    if later > now:
+        Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(scheduled_for=later)
+        transaction.on_commit(lambda: _enqueue(notification.pk, later))
+        return "deferred"
+    claimed = Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(
+        status=Notification.Status.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "claimed_elsewhere"
+    target = channel_named(notification.channel)
+    try:
+        target.send(to=target.address_for(notification.patient), subject=notification.subject, body=notification.body)
+    except Exception:
+        # Back to pending so the task's retry can try again; nothing was delivered.
+        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.PENDING)
+        raise
+    return _settle(notification, Notification.Status.SENT)
+
+
+@transaction.atomic
+def journal_entry_create(
+    *,
+    actor,
+    patient,
+    prompt: str,
+    text: str,
+    mood: int | None,
+    activity: str,
+    activity_minutes: int | None,
+    image: CleanImage | None = None,
+    share: bool = False,
+) -> JournalEntry:
+    if actor.role != Role.PATIENT or patient.user_id != actor.pk:
+        raise IntegrationError("Only the patient writes in their journal.")
+    now = timezone.now()
+    entry = JournalEntry(
+        patient=patient,
+        window=selectors.open_window_for(patient, now=now),
+        prompt=prompt,
+        text=text,
+        mood=mood,
+        activity=activity,
+        activity_minutes=activity_minutes,
+        shared_with_care_team=share,
+        shared_at=now if share else None,
+        created_at=now,
+    )
+    entry.full_clean(exclude=["image"])
+    if image is not None:
+        entry._image_extension = image.extension
+        entry.image_content_type = image.content_type
+        entry.image.save("upload", ContentFile(image.content), save=False)
+    entry.save()
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type="journal_entry",
+        object_id=entry.pk,
+        detail={"prompt": prompt, "shared": share, "image": image is not None, "activity": activity},
+    )
+    return entry
+
+
+@transaction.atomic
+def journal_entry_share(*, actor, entry: JournalEntry, shared: bool) -> JournalEntry:
+    if entry.patient.user_id != actor.pk:
+        raise IntegrationError("Only the patient decides who sees their journal.")
+    entry.shared_with_care_team = shared
+    entry.shared_at = timezone.now() if shared else None
+    entry.save(update_fields=["shared_with_care_team", "shared_at", "updated_at"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient_id=entry.patient_id,
+        object_type="journal_entry.sharing",
+        object_id=entry.pk,
+        detail={"shared": shared},
+    )
+    return entry
+
+
+@transaction.atomic
+def integration_note_add(*, actor, patient, session, text: str) -> IntegrationNote:
+    if not actor.is_clinician:
+        raise IntegrationError("Only clinicians write integration notes.")
+    if not text.strip():
+        raise IntegrationError("The note is empty.")
+    note = IntegrationNote.objects.create(patient=patient, session=session, author=actor, text=text.strip())
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type="integration_note",
+        object_id=note.pk,
+        detail={"session_id": session.pk},
+    )
+    return note
+
+
+@transaction.atomic
+def psychotherapy_note_add(*, actor, patient, text: str) -> PsychotherapyNote:
+    if actor.role != Role.THERAPIST:
+        raise IntegrationError("Only therapists keep psychotherapy notes.")
+    if not text.strip():
+        raise IntegrationError("The note is empty.")
+    note = PsychotherapyNote.objects.create(patient=patient, author=actor, ciphertext=crypto.encrypt(text.strip()))
+    audit.record(action=audit.Action.CREATE, patient=patient, object_type="psychotherapy_note", object_id=note.pk)
+    return note
+
+
+@transaction.atomic
+def notification_preference_set(*, actor, patient, fields: dict) -> NotificationPreference:
+    if patient.user_id != actor.pk:
+        raise IntegrationError("Only the patient sets how they are contacted.")
+    preference, _ = NotificationPreference.objects.get_or_create(patient=patient)
+    for name, value in fields.items():
+        setattr(preference, name, value)
+    preference.full_clean()
+    preference.save()
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="notification_preference",
+        object_id=preference.pk,
+        detail={"changed": sorted(fields)},
+    )
+    return preference

@@ -1,0 +1,35 @@
+"""Background work for integration. Every task is idempotent: the Notification dedupe key and the
+one-window-per-dose constraint make a retried or redelivered task a no-op, so acks_late is safe."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from kapstone.integration import services
+from kapstone.integration.models import Notification
+
+RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True}
+
+
+@shared_task(acks_late=True, max_retries=5, **RETRYING)
+def open_integration_window(dose_record_id: int) -> int:
+    from kapstone.dosing.models import DoseRecord
+
+    record = DoseRecord.objects.get(pk=dose_record_id)
+    return services.window_open(dose_record=record).pk
+
+
+@shared_task(acks_late=True, max_retries=8, **RETRYING)
+def send_notification(notification_id: int) -> str:
+    return services.notification_deliver(notification_id=notification_id)
+
+
+@shared_task(acks_late=True, max_retries=3, **RETRYING)
+def send_due_notifications(limit: int = 500) -> int:
+    due = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, scheduled_for__lte=timezone.now())
+        .order_by("scheduled_for")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in due:
+        send_notification.delay(notification_id)
+    return len(due)

@@ -1,0 +1,404 @@
+"""Writes for measurement-based care. Each is atomic and writes its audit row in the same transaction.
+
+Scoring is delegated to kapstone.measures.scoring; a critical answer raises its alert in the same
+transaction that stores the answer, so an answer can never be saved without its alert.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.audit import services as audit
+from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
+from kapstone.measures.models import Assessment, CriticalAlert, Invitation, ReminderLog, token_digest
+from kapstone.measures.portal_settings import portal_setting
+from kapstone.measures.scoring import InvalidAnswers, ScoreResult, get_instrument, score, score_total
+from kapstone.patients.models import Patient
+from kapstone.practice.settings_store import practice_value
+
+
+class IncompleteAnswers(InvalidAnswers):
+    """A submit with questions still unanswered; `missing` lists their numbers."""
+
+    def __init__(self, missing: tuple[int, ...]):
+        self.missing = missing
+        numbers = ", ".join(str(n) for n in missing)
+        super().__init__(f"Please answer every question before you submit (still unanswered: {numbers}).")
+
+
+class InvitationUnusable(Exception):
+    """An invitation that exists and is the patient's own, but has been used or has expired."""
+
+
+class NotOpen(InvalidAnswers):
+    pass
+
+
+# --- scheduling ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assessments_schedule_for_group(*, actor, group) -> int:
+    """Puts due every questionnaire the practice's plan asks of each enrolled patient, from the group's
+    session dates. Running it again adds only what is missing, so it is safe after a reschedule."""
+    from kapstone.program.models import Enrolment, GroupSession
+
+    plan = load_plan(practice_value(PLAN_SETTING, DEFAULT_PLAN))
+    sessions = list(GroupSession.objects.filter(group=group).order_by("starts_at"))
+    if not sessions:
+        return 0
+    dosing = sorted((s for s in sessions if s.kind == GroupSession.Kind.DOSING), key=lambda s: s.number)
+    patients = list(
+        Patient.objects.filter(enrolments__group=group, enrolments__status=Enrolment.Status.ENROLLED).prefetch_related(
+            "diagnoses"
+        )
+    )
+    existing = set(Assessment.objects.filter(group=group).values_list("patient_id", "occasion", "instrument_id"))
+    new = []
+    for patient in patients:
+        primary = [d.icd10_code for d in patient.diagnoses.all() if d.is_primary]
+        for item in due_items(
+            plan,
+            session_starts=[s.starts_at for s in sessions],
+            dosing_starts=[s.starts_at for s in dosing],
+            course_end=max(s.ends_at for s in sessions),
+            primary_icd10_codes=primary,
+        ):
+            if (patient.pk, item.occasion, item.instrument_id) in existing:
+                continue
+            new.append(
+                Assessment(
+                    patient=patient,
+                    group=group,
+                    instrument_id=item.instrument_id,
+                    plan_id=plan.id,
+                    plan_version=plan.version,
+                    occasion=item.occasion,
+                    occasion_label=item.occasion_label,
+                    due_at=item.due_at,
+                    expires_at=item.expires_at,
+                )
+            )
+    Assessment.objects.bulk_create(new)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="assessment_schedule",
+        object_id=group.pk,
+        detail={"plan": plan.id, "plan_version": plan.version, "created": len(new), "patients": len(patients)},
+    )
+    return len(new)
+
+
+@transaction.atomic
+def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: str = "ad_hoc") -> Assessment:
+    """An unscheduled questionnaire, e.g. one staff go through with the patient in the room."""
+    get_instrument(instrument_id)
+    assessment = Assessment.objects.create(
+        patient=patient,
+        instrument_id=instrument_id,
+        occasion=occasion,
+        occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
+        due_at=timezone.now(),
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="assessment",
+        object_id=assessment.pk,
+        detail={"instrument": instrument_id, "occasion": occasion},
+    )
+    return assessment
+
+
+# --- answers, scores and alerts -----------------------------------------------------------------------------
+
+
+def _alerts_raise(assessment: Assessment, result: ScoreResult) -> list[CriticalAlert]:
+    """Raises each critical rule once: the unique (assessment, rule) and get_or_create in this transaction
+    mean a partial save and the final submit cannot raise the same alert twice."""
+    instrument = get_instrument(assessment.instrument_id)
+    critical_flags = [flag for flag in instrument.flags if flag.critical and flag.id in result.flags]
+    if instrument.risk is not None and result.risk in instrument.risk.critical_levels:
+        # One alert for one triage: the critical flags behind the level are its reason, not alerts of their own.
+        details = " ".join(flag.message for flag in critical_flags)
+        reasons = {"risk": f"{instrument.short_name}: triage risk {result.risk}. {details}".strip()}
+    else:
+        reasons = {flag.id: f"{instrument.short_name}: {flag.message}" for flag in critical_flags}
+    raised = []
+    for rule, reason in reasons.items():
+        alert, created = CriticalAlert.objects.get_or_create(
+            assessment=assessment,
+            rule=rule,
+            defaults={"patient_id": assessment.patient_id, "reason": reason[:300], "raised_at": timezone.now()},
+        )
+        if created:
+            audit.record(
+                action=audit.Action.CREATE,
+                patient_id=assessment.patient_id,
+                object_type="critical_alert",
+                object_id=alert.pk,
+                detail={"assessment": assessment.pk, "rule": rule},
+            )
+            raised.append(alert)
+    return raised
+
+
+def _stored(answers: Mapping[int, int | None]) -> dict[str, int]:
+    return {str(number): value for number, value in sorted(answers.items()) if value is not None}
+
+
+def stored_answers(assessment: Assessment) -> dict[int, int]:
+    return {int(number): value for number, value in (assessment.answers or {}).items()}
+
+
+@transaction.atomic
+def assessment_save_answers(
+    *, actor, assessment: Assessment, answers: Mapping[int, int | None], submit: bool
+) -> ScoreResult:
+    """Saves answers: a partial save keeps them for later, a submit scores them. Invalid or (on submit)
+    incomplete answers raise before anything is written. Item-level critical flags raise their alert even
+    on a partial save: an endorsed suicide item must not wait for the rest of the form."""
+    assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if not assessment.is_open:
+        raise NotOpen(f"This questionnaire is {assessment.get_status_display().lower()}; it can no longer be changed.")
+    instrument = get_instrument(assessment.instrument_id)
+    merged = {number: answers.get(number) for number in instrument.item_numbers}
+    result = score(assessment.instrument_id, merged)
+    if submit and not result.complete:
+        raise IncompleteAnswers(result.missing_items)
+    assessment.answers = _stored(merged)
+    by_staff = actor is not None and not actor.is_patient
+    if by_staff:
+        assessment.source = Assessment.Source.STAFF_ITEMS
+        assessment.entered_by = actor
+    if submit:
+        _complete(assessment, result)
+    else:
+        assessment.status = Assessment.Status.IN_PROGRESS
+    assessment.save()
+    _alerts_raise(assessment, result)
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=assessment.patient_id,
+        object_type="assessment",
+        object_id=assessment.pk,
+        detail={"instrument": assessment.instrument_id, "submitted": submit, "answered": len(assessment.answers)},
+    )
+    return result
+
+
+def _complete(assessment: Assessment, result: ScoreResult, *, at: datetime.datetime | None = None) -> None:
+    assessment.status = Assessment.Status.COMPLETED
+    assessment.result = result.as_dict()
+    assessment.total = result.total
+    assessment.severity = result.severity or ""
+    assessment.critical = result.critical
+    assessment.instrument_version = result.instrument_version
+    assessment.completed_at = at or timezone.now()
+
+
+@transaction.atomic
+def assessment_record_total(
+    *, actor, patient: Patient, instrument_id: str, total: int, completed_on: datetime.date, occasion: str = "ad_hoc"
+) -> Assessment:
+    """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items."""
+    result = score_total(instrument_id, total)
+    completed_at = timezone.make_aware(datetime.datetime.combine(completed_on, datetime.time(12)))
+    assessment = Assessment(
+        patient=patient,
+        instrument_id=instrument_id,
+        occasion=occasion,
+        occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
+        due_at=completed_at,
+        source=Assessment.Source.STAFF_TOTAL,
+        entered_by=actor,
+    )
+    _complete(assessment, result, at=completed_at)
+    assessment.save()
+    _alerts_raise(assessment, result)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="assessment",
+        object_id=assessment.pk,
+        detail={"instrument": instrument_id, "entered_total": True},
+    )
+    return assessment
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor, alert: CriticalAlert, note: str) -> CriticalAlert:
+    note = (note or "").strip()
+    if not note:
+        raise ValueError("Write what was done (for example: called the patient, safety plan reviewed).")
+    alert = CriticalAlert.objects.select_for_update().get(pk=alert.pk)
+    if alert.acknowledged_at is not None:
+        raise ValueError("This alert was already acknowledged.")
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledgement_note = note
+    alert.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=alert.patient_id,
+        object_type="critical_alert",
+        object_id=alert.pk,
+        detail={"acknowledged": True, "rule": alert.rule},
+    )
+    return alert
+
+
+# --- invitations and reminders ------------------------------------------------------------------------------
+
+
+def invitation_create(*, assessment: Assessment, now: datetime.datetime | None = None) -> tuple[Invitation, str]:
+    """A new single-use link; returns the token in the clear once, for the message, and stores its hash."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        assessment=assessment,
+        token_hash=token_digest(token),
+        expires_at=now + datetime.timedelta(days=int(portal_setting("invitation_expiry_days"))),
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_redeem(*, actor, token: str) -> Assessment:
+    """Spends an invitation and returns its questionnaire. Someone else's or an unknown token is a 404, so a
+    link reveals nothing to the wrong person; a used or expired one raises InvitationUnusable."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("assessment__patient")
+        .filter(token_hash=token_digest(token or ""))
+        .first()
+    )
+    if invitation is None or invitation.assessment.patient.user_id != actor.pk:
+        raise Http404("No such invitation.")
+    if invitation.used_at is not None:
+        raise InvitationUnusable("This link has already been used. Your questionnaires are listed in your portal.")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationUnusable("This link has expired. Your questionnaires are listed in your portal.")
+    invitation.used_at = timezone.now()
+    invitation.save(update_fields=["used_at"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient=invitation.assessment.patient,
+        object_type="invitation",
+        object_id=invitation.pk,
+        detail={"redeemed": True, "assessment": invitation.assessment_id},
+    )
+    return invitation.assessment
+
+
+def invitation_send(*, patient: Patient, links: list[tuple[Assessment, str]], reminder: bool) -> None:
+    """The one place a questionnaire message leaves Kapstone. It names no instrument or score: an inbox is
+    not a private place."""
+    address = patient.email or (patient.user.email if patient.user_id else "")
+    lines = [
+        f"Hello {patient.preferred_name or patient.given_name},",
+        "",
+        "A reminder: your care team is still waiting for" if reminder else "Your care team asks you to fill in",
+        f"{'a short questionnaire' if len(links) == 1 else f'{len(links)} short questionnaires'} in your portal:",
+        "",
+        *[f"{assessment.occasion_label or 'Questionnaire'}: {url}" for assessment, url in links],
+        "",
+        "Each link works once and expires; after that, sign in to your portal to find your questionnaires.",
+        "This mailbox and the portal are not watched around the clock. If you are in crisis, call or text 988 "
+        "(US) or call 911.",
+    ]
+    send_mail(
+        subject="Your questionnaire" + (" (reminder)" if reminder else ""),
+        message="\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[address],
+    )
+
+
+def invitation_url(token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("portal:invitation", kwargs={"token": token})
+
+
+@transaction.atomic
+def assessments_expire_overdue(*, now: datetime.datetime) -> int:
+    overdue = Assessment.objects.filter(status__in=Assessment.OPEN_STATUSES, expires_at__lte=now)
+    ids = list(overdue.values_list("pk", flat=True))
+    if ids:
+        Assessment.objects.filter(pk__in=ids).update(status=Assessment.Status.EXPIRED, updated_at=now)
+        audit.record(action=audit.Action.UPDATE, object_type="assessment_expiry", detail={"expired": ids})
+    return len(ids)
+
+
+def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
+    """Open questionnaires owed a message now, by patient: never invited, or last sent long enough ago, and
+    fewer than the practice's maximum sent."""
+    every = datetime.timedelta(days=float(portal_setting("reminder_every_days")))
+    most = int(portal_setting("max_reminders"))
+    candidates = (
+        Assessment.objects.filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .annotate(sent=Count("reminders"), last_sent=Max("reminders__sent_at"))
+        .filter(sent__lt=most)
+        .filter(Q(last_sent__isnull=True) | Q(last_sent__lte=now - every))
+        .select_related("patient__user")
+        .order_by("patient_id", "due_at", "pk")
+    )
+    by_patient: dict[int, list[Assessment]] = defaultdict(list)
+    for assessment in candidates:
+        by_patient[assessment.patient_id].append(assessment)
+    return dict(by_patient)
+
+
+def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
+    """Sends what is owed, one message per patient. Each patient's log rows, invitations and message are one
+    transaction: if the message fails, nothing is recorded and a retry sends it; if the log row for a
+    reminder already exists (another worker sent it), that reminder is skipped, so none goes out twice."""
+    now = now or timezone.now()
+    assessments_expire_overdue(now=now)
+    sent = 0
+    for assessments in reminders_due(now=now).values():
+        patient = assessments[0].patient
+        if not (patient.email or (patient.user_id and patient.user.email)):
+            continue
+        with transaction.atomic():
+            links, reminder = [], False
+            for assessment in assessments:
+                sequence = assessment.sent + 1
+                try:
+                    with transaction.atomic():
+                        log = ReminderLog.objects.create(assessment=assessment, sequence=sequence, sent_at=now)
+                except IntegrityError:
+                    continue
+                invitation, token = invitation_create(assessment=assessment, now=now)
+                log.invitation = invitation
+                log.save(update_fields=["invitation"])
+                links.append((assessment, invitation_url(token)))
+                reminder = reminder or sequence > 1
+            if not links:
+                continue
+            invitation_send(patient=patient, links=links, reminder=reminder)
+            audit.record(
+                action=audit.Action.CREATE,
+                patient=patient,
+                object_type="invitation",
+                detail={"assessments": [a.pk for a, _ in links], "reminder": reminder},
+            )
+            sent += len(links)
+    return sent

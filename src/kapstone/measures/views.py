@@ -1,0 +1,194 @@
+"""Staff views for measurement-based care: a patient's measures, entry on the patient's behalf, the alert
+queue and course scheduling. The patient's own pages live in kapstone.portal and share the questionnaire
+handling below."""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
+from kapstone.measures import charts, selectors, services
+from kapstone.measures.forms import (
+    SUBMIT,
+    AcknowledgeForm,
+    EnteredTotalForm,
+    QuestionnaireForm,
+    StartQuestionnaireForm,
+)
+from kapstone.measures.models import Assessment
+from kapstone.measures.portal_settings import portal_setting
+from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
+from kapstone.patients.selectors import patient_get
+
+SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
+
+
+@dataclass
+class QuestionnaireOutcome:
+    form: QuestionnaireForm
+    result: ScoreResult | None = None
+    submitted: bool = False
+
+
+def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOutcome:
+    """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
+    the form with messages and nothing saved."""
+    instrument = get_instrument(assessment.instrument_id)
+    initial = services.stored_answers(assessment)
+    if request.method != "POST":
+        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, initial_answers=initial))
+    form = QuestionnaireForm(request.POST, instrument=instrument, initial_answers=initial)
+    submit = request.POST.get("action") == SUBMIT
+    if not form.is_valid():
+        return QuestionnaireOutcome(form)
+    try:
+        result = services.assessment_save_answers(
+            actor=request.user, assessment=assessment, answers=form.answers(), submit=submit
+        )
+    except services.IncompleteAnswers as error:
+        form.add_missing_errors(error.missing)
+        form.add_error(None, str(error))
+        return QuestionnaireOutcome(form)
+    except ScoringError as error:
+        form.add_error(None, str(error))
+        return QuestionnaireOutcome(form)
+    return QuestionnaireOutcome(form, result=result, submitted=submit)
+
+
+def crisis_resources() -> list[dict]:
+    return list(portal_setting("crisis_resources"))
+
+
+# --- a patient's measures -----------------------------------------------------------------------------------
+
+
+def _measures_context(patient, **forms) -> dict:
+    sections = selectors.patient_measures(patient=patient)
+    charted = [(t, charts.trajectory_data_uri(t)) for t in sections["trajectories"]]
+    return {
+        "patient": patient,
+        **sections,
+        "charted": charted,
+        "total_form": forms.get("total_form") or EnteredTotalForm(prefix="total"),
+        "start_form": forms.get("start_form") or StartQuestionnaireForm(prefix="start"),
+    }
+
+
+@roles_required(*RECORD_ROLES)
+def patient_measures(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="measures")
+    return render(request, "measures/patient_measures.html", _measures_context(patient))
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def enter_total(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="enter total")
+    form = EnteredTotalForm(request.POST, prefix="total")
+    if form.is_valid():
+        try:
+            services.assessment_record_total(
+                actor=request.user,
+                patient=patient,
+                instrument_id=form.cleaned_data["instrument"],
+                total=form.cleaned_data["total"],
+                completed_on=form.cleaned_data["completed_on"],
+            )
+        except ScoringError as error:
+            form.add_error("total", str(error))
+        else:
+            messages.success(request, "The total is recorded.")
+            return redirect("measures:patient", patient_id=patient.pk)
+    return render(request, "measures/patient_measures.html", _measures_context(patient, total_form=form), status=400)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def start_questionnaire(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="start questionnaire")
+    form = StartQuestionnaireForm(request.POST, prefix="start")
+    if not form.is_valid():
+        return render(
+            request, "measures/patient_measures.html", _measures_context(patient, start_form=form), status=400
+        )
+    assessment = services.assessment_create(
+        actor=request.user, patient=patient, instrument_id=form.cleaned_data["instrument"]
+    )
+    return redirect("measures:record", patient_id=patient.pk, assessment_id=assessment.pk)
+
+
+@roles_required(*CLINICAL_ROLES)
+def record_questionnaire(request, patient_id, assessment_id):
+    """Staff fill in a questionnaire with or for the patient (scheduled or unscheduled)."""
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="record questionnaire")
+    assessment = selectors.staff_assessment(patient=patient, assessment_id=assessment_id)
+    instrument = get_instrument(assessment.instrument_id)
+    if not assessment.is_open or instrument.entry != "items":
+        messages.info(request, "This questionnaire is no longer open.")
+        return redirect("measures:patient", patient_id=patient.pk)
+    outcome = handle_questionnaire(request, assessment=assessment)
+    if outcome.result is not None:
+        if outcome.result.critical:
+            messages.warning(request, "A critical answer was recorded; an alert is in the care team's queue.")
+        messages.success(request, "Submitted and scored." if outcome.submitted else "Saved; finish it later.")
+        return redirect("measures:patient", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"patient": patient, "assessment": assessment, "instrument": instrument, "form": outcome.form}
+    return render(request, "measures/record_questionnaire.html", context, status=status)
+
+
+# --- the alert queue ----------------------------------------------------------------------------------------
+
+
+@roles_required(*RECORD_ROLES)
+def alert_queue(request):
+    show_all = request.GET.get("show") == "all"
+    alerts = selectors.alert_queue(user=request.user, show_acknowledged=show_all)
+    context = {
+        "alerts": alerts,
+        "show_all": show_all,
+        "form": AcknowledgeForm(),
+        "can_acknowledge": request.user.is_clinician,
+    }
+    return render(request, "measures/alert_queue.html", context)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def alert_acknowledge(request, alert_id):
+    alert = selectors.alert_get(user=request.user, alert_id=alert_id)
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.alert_acknowledge(actor=request.user, alert=alert, note=form.cleaned_data["note"])
+        except ValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"The alert for {alert.patient.full_name} is acknowledged.")
+        return redirect("measures:alerts")
+    alerts = selectors.alert_queue(user=request.user)
+    context = {"alerts": alerts, "show_all": False, "form": form, "failed_alert": alert.pk, "can_acknowledge": True}
+    return render(request, "measures/alert_queue.html", context, status=400)
+
+
+# --- scheduling ---------------------------------------------------------------------------------------------
+
+
+@roles_required(*SCHEDULERS)
+@require_POST
+def schedule_group(request, group_id):
+    group = selectors.group_for_scheduling(user=request.user, group_id=group_id)
+    try:
+        created = services.assessments_schedule_for_group(actor=request.user, group=group)
+    except ValueError as error:  # a practice's own plan that does not load
+        messages.error(request, f"The assessment plan could not be used: {error}")
+    else:
+        messages.success(request, f"{created} questionnaires scheduled for {group.name}.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect("measures:alerts")

@@ -1,0 +1,38 @@
+"""The report as a document: HTML (a self-contained file) or PDF (WeasyPrint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.template.loader import render_to_string
+
+from kapstone.outcomes.report import OutcomesReport
+
+FORMATS = ("html", "pdf")
+
+
+def report_html(report: OutcomesReport) -> str:
+    return render_to_string("outcomes/report_document.html", {"report": report})
+
+
+def report_pdf(report: OutcomesReport) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=report_html(report)).write_pdf()
+
+
+def format_for(path: Path, requested: str | None) -> str:
+    """The format asked for, else the file's extension; ValueError when neither names html or pdf."""
+    chosen = (requested or path.suffix.lstrip(".")).lower()
+    if chosen == "htm":
+        chosen = "html"
+    if chosen not in FORMATS:
+        raise ValueError(f"Cannot tell the format of {str(path)!r}: name it .html or .pdf, or pass --format html|pdf.")
+    return chosen
+
+
+def write_report(report: OutcomesReport, path: Path, fmt: str) -> int:
+    """Writes the report; returns the bytes written."""
+    content = report_pdf(report) if fmt == "pdf" else report_html(report).encode()
+    path.write_bytes(content)
+    return len(content)

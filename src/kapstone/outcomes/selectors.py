@@ -1,0 +1,274 @@
+"""Reads for the outcomes report and the research export: one query per table, straight into pandas.
+
+Nothing here loops over patients in Python against the database; counts and per-patient dose summaries are
+aggregated by the database (values() + annotate()). Every frame is keyed by `patient_id` so the report can
+restrict it to the cohort with one `isin`.
+
+The cohort is every patient enrolled in a course (enrolled, completed or withdrawn; the waitlist is not a
+course), so withdrawals stay in the denominators and missing data shows as missing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from django.db.models import Avg, Count, FloatField, Q
+from django.db.models.functions import Cast
+
+from kapstone.dosing import safety
+from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
+from kapstone.integration.models import IntegrationWindow
+from kapstone.measures.models import Assessment
+from kapstone.patients.models import Diagnosis, Patient
+from kapstone.program.models import Enrolment, Group, GroupSession
+from kapstone.screening.models import ScreeningResult
+
+INDICATIONS_FILE = Path(__file__).parent / "data" / "indications.yaml"
+COURSE_STATUSES = (Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED, Enrolment.Status.WITHDRAWN)
+
+
+@cache
+def indication_rules() -> dict:
+    return yaml.safe_load(INDICATIONS_FILE.read_text())
+
+
+def indication_of(icd10_code: str | None) -> str:
+    rules = indication_rules()
+    for rule in rules["rules"]:
+        if icd10_code and icd10_code.startswith(rule["prefix"]):
+            return rule["indication"]
+    return rules["other"]["indication"] if icd10_code else "not_recorded"
+
+
+def indication_labels() -> dict[str, str]:
+    rules = indication_rules()
+    labels = {rule["indication"]: rule["label"] for rule in rules["rules"]}
+    labels[rules["other"]["indication"]] = rules["other"]["label"]
+    labels["not_recorded"] = "Not recorded"
+    return labels
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """Who the report covers. Dates bound the start of the patient's first course (its group's start date)."""
+
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    template_id: str = ""
+    facilitator_id: int | None = None
+    indication: str = ""
+
+    def describe(self, facilitator_label: str = "") -> list[str]:
+        parts = []
+        if self.date_from or self.date_to:
+            parts.append(f"courses starting {self.date_from or '…'} to {self.date_to or '…'}")
+        if self.template_id:
+            parts.append(f"course template {self.template_id}")
+        if self.facilitator_id:
+            parts.append(f"facilitator {facilitator_label or self.facilitator_id}")
+        if self.indication:
+            parts.append(f"indication {indication_labels().get(self.indication, self.indication)}")
+        return parts
+
+
+def _frame(rows, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(list(rows), columns=columns)
+
+
+def course_frame() -> pd.DataFrame:
+    """One row per patient: their first course (group, template, start date)."""
+    frame = _frame(
+        Enrolment.objects.filter(status__in=COURSE_STATUSES)
+        .order_by("group__start_date", "id")
+        .values_list("patient_id", "group_id", "group__template_id", "group__start_date", "status"),
+        ["patient_id", "group_id", "template_id", "course_start", "enrolment_status"],
+    )
+    return frame.drop_duplicates("patient_id", keep="first").reset_index(drop=True)
+
+
+def facilitator_groups(facilitator_id: int) -> set[int]:
+    """Groups the person facilitates, on the group itself or on any of its sessions."""
+    on_group = Group.facilitators.through.objects.filter(user_id=facilitator_id).values_list("group_id", flat=True)
+    on_session = GroupSession.facilitators.through.objects.filter(user_id=facilitator_id).values_list(
+        "groupsession__group_id", flat=True
+    )
+    return set(on_group) | set(on_session)
+
+
+def patient_frame(patient_ids=None) -> pd.DataFrame:
+    patients = Patient.objects.all() if patient_ids is None else Patient.objects.filter(pk__in=patient_ids)
+    frame = _frame(
+        patients.values_list("id", "date_of_birth", "sex", "gender_identity"),
+        ["patient_id", "date_of_birth", "sex", "gender_identity"],
+    )
+    diagnoses = _frame(
+        Diagnosis.objects.order_by("patient_id", "-is_primary", "id").values_list("patient_id", "icd10_code"),
+        ["patient_id", "icd10_code"],
+    ).drop_duplicates("patient_id", keep="first")
+    frame = frame.merge(diagnoses, on="patient_id", how="left")
+    frame["indication"] = [indication_of(code if isinstance(code, str) else None) for code in frame["icd10_code"]]
+    return frame
+
+
+def screening_frame() -> pd.DataFrame:
+    """The latest screening result per patient."""
+    frame = _frame(
+        ScreeningResult.objects.order_by("patient_id", "id").values_list(
+            "patient_id", "maudsley_score", "treatment_resistant", "decision"
+        ),
+        ["patient_id", "maudsley_score", "treatment_resistant", "decision"],
+    )
+    return frame.drop_duplicates("patient_id", keep="last").reset_index(drop=True)
+
+
+def dose_summary_frame() -> pd.DataFrame:
+    """Per patient and route, aggregated by the database: sessions dosed, mean dose and mean mg/kg."""
+    return _frame(
+        DoseRecord.objects.filter(administered_at__isnull=False)
+        .values("patient_id", "route")
+        .annotate(
+            sessions=Count("id"),
+            mean_dose_mg=Avg(Cast("dose_mg", FloatField())),
+            mean_mg_per_kg=Avg(Cast("dose_mg", FloatField()) / Cast("weight_kg", FloatField())),
+        )
+        .values_list("patient_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg")
+        .order_by(),
+        ["patient_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg"],
+    )
+
+
+def per_patient_counts(queryset, patient_field: str, name: str) -> pd.DataFrame:
+    return _frame(
+        queryset.values(patient_field).annotate(count=Count("id")).values_list(patient_field, "count").order_by(),
+        ["patient_id", name],
+    )
+
+
+def _bp_alert_condition() -> Q:
+    limits = safety.thresholds()
+    stop = Q(systolic__gte=limits["stop_systolic"]) | Q(diastolic__gte=limits["stop_diastolic"])
+    pre_dose_review = Q(phase=VitalsReading.Phase.PRE_DOSE) & (
+        Q(systolic__gt=limits["predose_systolic_review"]) | Q(diastolic__gt=limits["predose_diastolic_review"])
+    )
+    return ~Q(alert_level="") & (stop | pre_dose_review)
+
+
+def safety_frame() -> pd.DataFrame:
+    """Per patient: adverse events (all, and severe) and dosing sessions with a BP alert, counted in the database."""
+    adverse = per_patient_counts(AdverseEvent.objects.all(), "record__patient_id", "adverse_events")
+    severe = per_patient_counts(
+        AdverseEvent.objects.filter(severity=AdverseEvent.Severity.SEVERE), "record__patient_id", "severe_events"
+    )
+    bp_sessions = _frame(
+        VitalsReading.objects.filter(_bp_alert_condition())
+        .values("record__patient_id")
+        .annotate(count=Count("record_id", distinct=True))
+        .values_list("record__patient_id", "count")
+        .order_by(),
+        ["patient_id", "bp_alert_sessions"],
+    )
+    frame = adverse.merge(severe, on="patient_id", how="outer").merge(bp_sessions, on="patient_id", how="outer")
+    return frame.fillna(0)
+
+
+def assessment_frame(instrument_ids=None) -> pd.DataFrame:
+    completed = Assessment.objects.filter(status=Assessment.Status.COMPLETED, total__isnull=False)
+    if instrument_ids is not None:
+        completed = completed.filter(instrument_id__in=instrument_ids)
+    return _frame(
+        completed.order_by().values_list("id", "patient_id", "instrument_id", "occasion", "total", "completed_at"),
+        ["assessment_id", "patient_id", "instrument_id", "occasion", "total", "completed_at"],
+    )
+
+
+def adherence_frame(patient_ids=None) -> pd.DataFrame:
+    """Every integration window with its adherence, judged by the integration app's own rules."""
+    from kapstone.integration.selectors import _annotated, practice_window_settings
+    from kapstone.integration.window import adherence_of, window_bounds
+
+    windows = IntegrationWindow.objects.all()
+    if patient_ids is not None:
+        windows = windows.filter(patient_id__in=patient_ids)
+    rows = _annotated(windows.order_by()).values_list("patient_id", "dosed_at", "first_entry_at", "first_note_at")
+    settings = practice_window_settings()
+    now = datetime.datetime.now(datetime.UTC)
+    records = []
+    for patient_id, dosed_at, entry_at, note_at in rows.iterator(chunk_size=5000):
+        done = [at for at in (entry_at, note_at) if at is not None]
+        adherence = adherence_of(window_bounds(dosed_at, settings), min(done, default=None), now)
+        records.append((patient_id, dosed_at, adherence))
+    return _frame(records, ["patient_id", "dosed_at", "adherence"])
+
+
+def creativity_frame() -> pd.DataFrame:
+    """Scored creativity tasks (AUT and DAT), one row per administration, from the creativity app's selector."""
+    from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
+
+    return _frame(creativity_scores_frame().values_list(*SCORE_COLUMNS), list(SCORE_COLUMNS))
+
+
+# For the research export: rows, not aggregates, but still one query per table.
+
+
+def dose_rows() -> pd.DataFrame:
+    return _frame(
+        DoseRecord.objects.filter(administered_at__isnull=False)
+        .order_by()
+        .values_list(
+            "id",
+            "patient_id",
+            "session__number",
+            "route",
+            "dose_mg",
+            "weight_kg",
+            "administered_at",
+            "sedation_moaas",
+            "dissociation_cadss",
+        ),
+        [
+            "dose_record_id",
+            "patient_id",
+            "dosing_session_number",
+            "route",
+            "dose_mg",
+            "weight_kg",
+            "administered_at",
+            "sedation_moaas",
+            "dissociation_cadss",
+        ],
+    )
+
+
+def vitals_rows() -> pd.DataFrame:
+    return _frame(
+        VitalsReading.objects.order_by().values_list(
+            "record_id", "record__patient_id", "phase", "systolic", "diastolic", "heart_rate", "spo2", "alert_level"
+        ),
+        ["dose_record_id", "patient_id", "phase", "systolic", "diastolic", "heart_rate", "spo2", "alert_level"],
+    )
+
+
+def adverse_event_rows() -> pd.DataFrame:
+    # `kind`, `description` and `action_taken` are free text: never selected.
+    return _frame(
+        AdverseEvent.objects.order_by().values_list("record_id", "record__patient_id", "severity", "occurred_at"),
+        ["dose_record_id", "patient_id", "severity", "occurred_at"],
+    )
+
+
+def facilitator_choices() -> list[tuple[int, str]]:
+    """People who facilitate any group, for the filter form."""
+    from django.contrib.auth import get_user_model
+
+    ids = set(Group.facilitators.through.objects.values_list("user_id", flat=True).distinct())
+    people = get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name")
+    return [(person.pk, person.get_full_name() or person.get_username()) for person in people]
+
+
+def template_choices() -> list[str]:
+    return sorted(set(Group.objects.values_list("template_id", flat=True).distinct()))

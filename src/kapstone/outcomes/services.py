@@ -1,0 +1,330 @@
+"""The de-identified research export: CSV and Parquet tables with a data dictionary, written in one pass and
+recorded in the audit trail.
+
+The export is built from an allow-list: each table below names every column it writes, and nothing else
+is selected from the database. Patients appear only under their pseudonym; their dates are shifted by
+their own offset (kapstone.outcomes.deidentify). Database ids are not exported either: doses are numbered
+per patient in the order they were given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from kapstone.audit import services as audit
+from kapstone.outcomes import deidentify, selectors
+from kapstone.outcomes.statistics import age_in_years
+
+EXPORT_VERSION = 1
+PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
+# Gender identity is free text in the record; only these values are exported as written, anything else as
+# "other" so that a rare self-description cannot single anyone out.
+GENDER_VOCABULARY = {"woman", "man", "non-binary", "trans woman", "trans man", "genderqueer", "agender"}
+
+PATIENT_COLUMNS = {
+    "research_id": (
+        "string",
+        "Pseudonymous patient id: HMAC-SHA256 of the patient's internal id under the practice's "
+        "research key, first 16 hex digits. Stable across exports made with the same key.",
+    ),
+    "sex": ("string", "Administrative sex as recorded: female, male, other, unknown."),
+    "gender_identity": (
+        "string",
+        f"One of {', '.join(sorted(GENDER_VOCABULARY))}; 'other' for any other "
+        "self-description; 'not recorded' when blank.",
+    ),
+    "age_at_course_start": (
+        "int",
+        "Whole years at the start of the first course; 90 means 90 or older "
+        "(HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)(C)).",
+    ),
+    "primary_icd10": ("string", "ICD-10-CM code of the primary diagnosis."),
+    "indication": ("string", "Indication group of the primary diagnosis (outcomes/data/indications.yaml)."),
+    "course_template": ("string", "Id of the course template of the first course."),
+    "course_start_shifted": ("date", "Start date of the first course, shifted by the patient's offset."),
+    "enrolment_status": ("string", "enrolled, completed or withdrawn."),
+    "maudsley_score": ("int", "Maudsley Staging Method score (3-15) at the latest screening; blank if not staged."),
+    "treatment_resistant": ("bool", "Treatment-resistant at the latest screening; blank if not screened."),
+    "screening_decision": ("string", "eligible, needs_review or not_eligible at the latest screening."),
+}
+ASSESSMENT_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "instrument_id": ("string", "Questionnaire id, e.g. phq9, gad7 (measures/instruments)."),
+    "occasion": ("string", "baseline, pre_dosing_N, end_of_course, follow_up_1m/3m/6m or ad_hoc."),
+    "total": ("float", "Total score as the instrument's manual defines it."),
+    "completed_on_shifted": ("date", "Completion date, shifted by the patient's offset."),
+    "days_from_course_start": ("int", "Days from the start of the first course (exact: both dates are shifted alike)."),
+}
+DOSE_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "dose_number": ("int", "1 for the patient's first dose given, 2 for the second..."),
+    "dosing_session_number": ("int", "The session's number within its course."),
+    "route": ("string", "im, sublingual, iv or intranasal."),
+    "dose_mg": ("float", "Ketamine dose in mg."),
+    "weight_kg": ("float", "Weight recorded before dosing, kg."),
+    "mg_per_kg": ("float", "dose_mg / weight_kg."),
+    "sedation_moaas": ("int", "MOAA/S sedation rating."),
+    "dissociation_cadss": ("int", "CADSS dissociation rating."),
+    "given_on_shifted": ("date", "Date the dose was given, shifted by the patient's offset."),
+    "days_from_course_start": ("int", "Days from the start of the first course."),
+}
+VITALS_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "dose_number": ("int", "The dose the reading belongs to (see doses)."),
+    "phase": ("string", "pre (before dosing), peak (about 40 min after), discharge, other."),
+    "systolic": ("int", "Systolic blood pressure, mmHg."),
+    "diastolic": ("int", "Diastolic blood pressure, mmHg."),
+    "heart_rate": ("int", "Heart rate, beats per minute."),
+    "spo2": ("int", "Oxygen saturation, %."),
+    "alert_level": ("string", "'' (none), review or stop, by the dosing app's thresholds at the time."),
+}
+ADVERSE_EVENT_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "dose_number": ("int", "The dose the event followed (see doses)."),
+    "severity": ("string", "mild, moderate or severe. The event's free-text kind and description are not exported."),
+    "occurred_on_shifted": ("date", "Date of the event, shifted by the patient's offset."),
+}
+WINDOW_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "dosed_on_shifted": ("date", "Date of the dose that opened the window, shifted by the patient's offset."),
+    "adherence": ("string", "within_48h, within_72h, late or open (integration/data/window.yaml)."),
+}
+CREATIVITY_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "task": ("string", "aut (Alternative Uses Task) or dat (Divergent Association Task)."),
+    "occasion": ("string", "baseline, end_of_course, follow_up_1m/3m/6m."),
+    "form_id": ("string", "The AUT form (set of objects) given; dat for the DAT."),
+    "closed_by_timer": ("bool", "True when the clock ended the task rather than the patient."),
+    "fluency": ("float", "AUT: valid, non-duplicate ideas per object."),
+    "flexibility": ("float", "AUT: distinct categories per object."),
+    "originality_mean": ("float", "AUT: mean automated originality (1-5 scale) per object."),
+    "originality_top2": ("float", "AUT: mean of the two most original ideas per object."),
+    "elaboration_mean": ("float", "AUT: mean elaboration per object."),
+    "dat_score": ("float", "DAT: mean pairwise semantic distance x 100 (Olson et al. 2021)."),
+    "dat_percentile": ("float", "DAT: percentile against random nouns under the same embedding model."),
+    "submitted_on_shifted": ("date", "Date the task was submitted, shifted by the patient's offset."),
+    "days_from_course_start": ("int", "Days from the start of the first course."),
+}
+TABLES = {
+    "patients": PATIENT_COLUMNS,
+    "assessments": ASSESSMENT_COLUMNS,
+    "doses": DOSE_COLUMNS,
+    "vitals": VITALS_COLUMNS,
+    "adverse_events": ADVERSE_EVENT_COLUMNS,
+    "integration_windows": WINDOW_COLUMNS,
+    "creativity": CREATIVITY_COLUMNS,
+}
+README = """Kapstone de-identified research export (format version {version})
+
+Tables: {tables}. Each is written as CSV and as Parquet with the same columns;
+data_dictionary.csv describes every column.
+
+De-identification
+- Patients appear only under research_id, a keyed hash (HMAC-SHA256) of their internal id. The key stays
+  with the practice; exports made with the same key share ids (key fingerprint {fingerprint}).
+- Every date of a patient is shifted by one offset of 2 to 180 days, earlier or later, fixed for that patient
+  under the key, so intervals within a patient are exact. Shifted dates are NOT real dates. HIPAA Safe Harbor
+  itself would keep only years; shifted dates are a practice decision, so treat this export as a limited data
+  set under a data use agreement unless a determination says otherwise.
+- Ages are whole years at the start of the first course, top-coded at 90 (90 = 90 or older).
+- Never exported: names, addresses, postal codes, telephone numbers, email addresses, record numbers,
+  database ids, care-team and staff identities, free text of any kind (journal entries, notes,
+  adverse-event descriptions, intentions) and psychotherapy notes.
+"""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    patients: int
+    rows: dict[str, int]
+    files: list[str]
+
+
+def key_fingerprint(key: str) -> str:
+    return hmac.new(key.encode(), b"fingerprint", hashlib.sha256).hexdigest()[:8]
+
+
+def _local_dates(values: pd.Series) -> pd.Series:
+    """Calendar dates in the practice's time zone, as datetime64 (midnight), from aware datetimes or dates."""
+    stamps = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+    return stamps.dt.tz_convert(settings.TIME_ZONE).dt.tz_localize(None).dt.normalize()
+
+
+def _shifted(dates: pd.Series, offsets: pd.Series) -> pd.Series:
+    return (dates.astype("datetime64[ns]") + pd.to_timedelta(offsets.astype("int64"), unit="D")).dt.date
+
+
+def _typed(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    frame = frame[list(columns)].copy()
+    for name, (kind, _) in columns.items():
+        if kind == "int":
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").round().astype("Int64")
+        elif kind == "float":
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        elif kind == "bool":
+            frame[name] = frame[name].astype("boolean")
+        elif kind == "string":
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _gender(value) -> str:
+    text = (value or "").strip().lower() if isinstance(value, str) else ""
+    if not text:
+        return "not recorded"
+    return text if text in GENDER_VOCABULARY else "other"
+
+
+def build_tables(key: str) -> dict[str, pd.DataFrame]:
+    """Every table of the export, de-identified, for the course cohort (one query per source table)."""
+    courses = selectors.course_frame()
+    patients = courses.merge(selectors.patient_frame(), on="patient_id", how="inner")
+    patients = patients.merge(selectors.screening_frame(), on="patient_id", how="left")
+    ids = patients["patient_id"]
+    research_id = pd.Series({pid: deidentify.pseudonym(key, pid) for pid in ids}, dtype="object")
+    offset = pd.Series({pid: deidentify.date_shift_days(key, pid) for pid in ids}, dtype="int64")
+    course_start = dict(zip(ids, pd.to_datetime(patients["course_start"]), strict=True))
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[frame["patient_id"].isin(ids)].copy()
+        frame["research_id"] = frame["patient_id"].map(research_id)
+        return frame
+
+    def dated(frame: pd.DataFrame, source: str, shifted_name: str, *, days_from_start: bool = True) -> pd.DataFrame:
+        local = _local_dates(frame[source])
+        frame[shifted_name] = _shifted(local, frame["patient_id"].map(offset))
+        if days_from_start:
+            started = frame["patient_id"].map(course_start).astype("datetime64[ns]")
+            frame["days_from_course_start"] = (local - started).dt.days
+        return frame
+
+    ages = age_in_years(
+        pd.to_datetime(patients["date_of_birth"]).to_numpy(), pd.to_datetime(patients["course_start"]).to_numpy()
+    )
+    patient_table = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "research_id": ids.map(research_id),
+            "sex": patients["sex"],
+            "gender_identity": patients["gender_identity"].map(_gender),
+            "age_at_course_start": [deidentify.top_coded_age(age) for age in ages],
+            "primary_icd10": patients["icd10_code"],
+            "indication": patients["indication"],
+            "course_template": patients["template_id"],
+            "course_start_shifted": _shifted(pd.to_datetime(patients["course_start"]), ids.map(offset)),
+            "enrolment_status": patients["enrolment_status"],
+            "maudsley_score": patients["maudsley_score"],
+            "treatment_resistant": patients["treatment_resistant"],
+            "screening_decision": patients["decision"],
+        }
+    )
+
+    assessments = dated(keyed(selectors.assessment_frame()), "completed_at", "completed_on_shifted")
+    assessments = assessments.sort_values(["research_id", "completed_on_shifted", "instrument_id", "occasion"])
+
+    doses = keyed(selectors.dose_rows()).sort_values(["patient_id", "administered_at", "dose_record_id"])
+    doses["dose_number"] = doses.groupby("patient_id").cumcount() + 1
+    doses["mg_per_kg"] = (
+        pd.to_numeric(doses["dose_mg"], errors="coerce") / pd.to_numeric(doses["weight_kg"], errors="coerce")
+    ).round(3)
+    doses = dated(doses, "administered_at", "given_on_shifted")
+    dose_number = doses.set_index("dose_record_id")["dose_number"]
+
+    vitals = keyed(selectors.vitals_rows())
+    vitals["dose_number"] = vitals["dose_record_id"].map(dose_number)
+    vitals["phase_order"] = vitals["phase"].map(PHASE_ORDER)
+    vitals = vitals.sort_values(["research_id", "dose_number", "phase_order"])
+
+    events = keyed(selectors.adverse_event_rows())
+    events["dose_number"] = events["dose_record_id"].map(dose_number)
+    events = dated(events, "occurred_at", "occurred_on_shifted", days_from_start=False)
+
+    windows = dated(keyed(selectors.adherence_frame()), "dosed_at", "dosed_on_shifted", days_from_start=False)
+
+    creativity = dated(keyed(selectors.creativity_frame()), "submitted_at", "submitted_on_shifted")
+
+    frames = {
+        "patients": patient_table.sort_values("research_id"),
+        "assessments": assessments,
+        "doses": doses.sort_values(["research_id", "dose_number"]),
+        "vitals": vitals,
+        "adverse_events": events.sort_values(["research_id", "dose_number"]),
+        "integration_windows": windows.sort_values(["research_id", "dosed_on_shifted"]),
+        "creativity": creativity.sort_values(["research_id", "submitted_on_shifted", "task"]),
+    }
+    return {name: _typed(frame, TABLES[name]).reset_index(drop=True) for name, frame in frames.items()}
+
+
+def _dictionary() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"table": table, "column": column, "type": kind, "description": description}
+            for table, columns in TABLES.items()
+            for column, (kind, description) in columns.items()
+        ]
+    )
+
+
+def research_export_write(
+    *, actor_label: str, out_dir: Path, progress: Callable[[str], None] = lambda message: None
+) -> ExportResult:
+    """Writes the export into `out_dir` (created if missing) and records it in the audit trail.
+
+    The audit row names who exported (from the request or command context; `actor_label` is the same name,
+    for the progress messages), the row counts and the key fingerprint, never a patient.
+    """
+    key = settings.RESEARCH_ID_KEY
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"building the de-identified tables for {actor_label}")
+    tables = build_tables(key)
+    files = []
+    for name, frame in tables.items():
+        frame.to_csv(out_dir / f"{name}.csv", index=False)
+        frame.to_parquet(out_dir / f"{name}.parquet", engine="pyarrow", index=False)
+        files += [f"{name}.csv", f"{name}.parquet"]
+        progress(f"{name}: {len(frame):,} rows")
+    _dictionary().to_csv(out_dir / "data_dictionary.csv", index=False)
+    fingerprint = key_fingerprint(key)
+    (out_dir / "README.txt").write_text(
+        README.format(version=EXPORT_VERSION, tables=", ".join(TABLES), fingerprint=fingerprint)
+    )
+    manifest = {
+        "format_version": EXPORT_VERSION,
+        "key_fingerprint": fingerprint,
+        "rows": {name: len(frame) for name, frame in tables.items()},
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    files += ["data_dictionary.csv", "README.txt", "manifest.json"]
+    audit.record(
+        action=audit.Action.EXPORT,
+        object_type="research_export",
+        detail={"patients": len(tables["patients"]), **manifest},
+    )
+    return ExportResult(out_dir=out_dir, patients=len(tables["patients"]), rows=manifest["rows"], files=files)
+
+
+def research_export_zip(*, actor_label: str) -> tuple[bytes, ExportResult]:
+    """The export as a ZIP in memory, for the download page (written to a private temporary folder first)."""
+    with tempfile.TemporaryDirectory(prefix="kapstone-export-") as folder:
+        result = research_export_write(actor_label=actor_label, out_dir=Path(folder))
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in result.files:
+                archive.write(Path(folder) / name, arcname=f"kapstone-research-export/{name}")
+    return buffer.getvalue(), result
+
+
+__all__ = ["ExportResult", "build_tables", "research_export_write", "research_export_zip"]

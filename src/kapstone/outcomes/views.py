@@ -1,0 +1,61 @@
+"""The outcomes report page (aggregates only) and the research export page."""
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.outcomes import render as documents
+from kapstone.outcomes.forms import ReportFilterForm
+from kapstone.outcomes.report import build_report
+from kapstone.outcomes.services import research_export_zip
+
+# The report holds aggregates only, so the people who run or study the practice may read it; nurses work
+# from individual records and have no use for it. The export holds rows (de-identified), so only the
+# researcher and the admin who answers for it may write one.
+REPORT_ROLES = (Role.ADMIN, Role.PRESCRIBER, Role.THERAPIST, Role.RESEARCHER)
+EXPORT_ROLES = (Role.ADMIN, Role.RESEARCHER)
+
+
+def _report_from(request):
+    # Every filter is optional, so an empty query string is a valid form: the whole practice.
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        return form, None
+    report = build_report(form.filters(), facilitator_label=form.facilitator_label())
+    audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
+    return form, report
+
+
+@roles_required(*REPORT_ROLES)
+def report_page(request):
+    form, report = _report_from(request)
+    status = 400 if report is None else 200
+    context = {"form": form, "report": report, "can_export": request.user.role in EXPORT_ROLES}
+    return render(request, "outcomes/report_page.html", context, status=status)
+
+
+@roles_required(*REPORT_ROLES)
+def report_pdf(request):
+    form, report = _report_from(request)
+    if report is None:
+        return render(request, "outcomes/report_page.html", {"form": form, "report": None}, status=400)
+    response = HttpResponse(documents.report_pdf(report), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{timezone.localdate():%Y%m%d}.pdf"'
+    return response
+
+
+@roles_required(*EXPORT_ROLES)
+@require_http_methods(["GET", "POST"])
+def research_export(request):
+    if request.method == "POST":
+        content, _ = research_export_zip(actor_label=request.user.get_username())
+        response = HttpResponse(content, content_type="application/zip")
+        response["Content-Disposition"] = (
+            f'attachment; filename="kapstone-research-export-{timezone.localdate():%Y%m%d}.zip"'
+        )
+        return response
+    return render(request, "outcomes/research_export.html")

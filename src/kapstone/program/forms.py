@@ -1,0 +1,120 @@
+import datetime
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.program.course_templates import load_templates
+from kapstone.program.models import Room
+
+
+def clinical_staff():
+    return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "username")
+
+
+class StaffChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.display_name} ({obj.get_role_display()})"
+
+
+class GroupCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    template_id = forms.ChoiceField(label="Course template")
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    facilitators = StaffChoiceField(
+        queryset=clinical_staff(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="At least one prescriber: every dosing session needs one among its facilitators.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.templates = load_templates()
+        self.fields["template_id"].choices = [(t.id, t.name) for t in self.templates.values()]
+        self.fields["facilitators"].queryset = clinical_staff()
+
+    def clean(self):
+        cleaned = super().clean()
+        template = self.templates.get(cleaned.get("template_id", ""))
+        chosen = list(cleaned.get("facilitators") or [])
+        if template and "facilitators" in cleaned:
+            staffing = template.dosing.staffing
+            if sum(person.role == Role.PRESCRIBER for person in chosen) < staffing.min_prescribers:
+                self.add_error("facilitators", "Choose at least one prescriber: every dosing session needs one.")
+            elif len(chosen) < staffing.facilitators:
+                self.add_error(
+                    "facilitators", f"Each dosing session of this course needs {staffing.facilitators} facilitators."
+                )
+        return cleaned
+
+
+class PatientChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.full_name} ({obj.record_number})"
+
+
+class EnrolForm(forms.Form):
+    patient = PatientChoiceField(queryset=None, label="Patient")
+    waitlist_if_full = forms.BooleanField(required=False, label="Put on the waitlist if the group is full")
+
+    def __init__(self, *args, patients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = patients
+
+
+class WaitlistForm(forms.Form):
+    patient = PatientChoiceField(queryset=None, label="Patient")
+    reason = forms.CharField(max_length=300, help_text="e.g. waiting for the screening review, starts next cohort")
+
+    def __init__(self, *args, patients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = patients
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(max_length=300)
+
+
+class PlanForm(forms.Form):
+    start_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Plan from this day (default: the group's start date, or today if that has passed).",
+    )
+
+
+class SessionMoveForm(forms.Form):
+    starts_at = forms.DateTimeField(
+        label="Starts at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    room = forms.ModelChoiceField(queryset=Room.objects.all())
+    facilitators = StaffChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facilitators"].queryset = clinical_staff()
+
+
+class AwayForm(forms.Form):
+    first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(max_length=200, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        first, last = cleaned.get("first_day"), cleaned.get("last_day")
+        if first and last and last < first:
+            self.add_error("last_day", "The last day comes before the first.")
+        if last and last < timezone.localdate() - datetime.timedelta(days=1):
+            self.add_error("last_day", "These dates have passed.")
+        return cleaned
+
+
+class StaffAwayForm(AwayForm):
+    staff = forms.ModelChoiceField(queryset=None, label="Who")
+
+    def __init__(self, *args, staff, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = staff
+        self.order_fields(["staff", "first_day", "last_day", "note"])

@@ -1,0 +1,512 @@
+"""Writes for groups: forming them, enrolling patients safely under concurrency, planning and adjusting their
+sessions, away dates, and calendar-feed links. Each write is atomic and audited."""
+
+import datetime
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.practice.settings_store import practice_value
+from kapstone.program import course_templates, scheduling
+from kapstone.program.course_templates import SessionKind
+from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Room, Unavailability
+from kapstone.screening.gate import enrolment_blockers
+
+
+class EnrolmentRefused(ValueError):
+    """The patient cannot join: the message says why, in the clinic's words."""
+
+
+class GroupRefused(ValueError):
+    """A group cannot be formed as asked."""
+
+
+class PlanRefused(ValueError):
+    """A plan or a change to it breaks a hard rule; `problems` lists each in plain words."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Groups and enrolment
+
+
+@transaction.atomic
+def group_create(*, actor, name: str, template_id: str, start_date, facilitators=()) -> Group:
+    """Forms a group on one of the practice's course templates. Its dosing sessions need a prescriber among
+    their facilitators (the template's staffing), so the group's facilitators must include one."""
+    template = course_templates.load_templates().get(template_id)
+    if template is None:
+        raise GroupRefused(f"There is no course template {template_id!r}.")
+    facilitators = list(facilitators)
+    dosing_staff = template.dosing.staffing
+    prescribers = sum(1 for person in facilitators if person.role == Role.PRESCRIBER)
+    if len(facilitators) < dosing_staff.facilitators or prescribers < dosing_staff.min_prescribers:
+        raise GroupRefused(
+            f"Each dosing session of this course needs {dosing_staff.facilitators} facilitators, at least "
+            f"{dosing_staff.min_prescribers} of them a prescriber; choose them for the group."
+        )
+    group = Group.objects.create(
+        name=name,
+        template_id=template.id,
+        template_version=template.version,
+        start_date=start_date,
+        min_size=template.group.min_size,
+        max_size=template.group.max_size,
+    )
+    group.facilitators.set(facilitators)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="group",
+        object_id=group.pk,
+        detail={"template": template.id, "version": template.version, "facilitator_ids": [f.pk for f in facilitators]},
+    )
+    return group
+
+
+@transaction.atomic
+def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> Enrolment:
+    """Enrols a patient who has passed the enrolment gate. The group row is locked first, so when two staff add
+    the last patient at the same moment exactly one gets the seat and the other is told the group is full."""
+    blockers = enrolment_blockers(patient=patient)
+    if blockers:
+        raise EnrolmentRefused(f"{patient.full_name} cannot join yet: " + "; ".join(blockers) + ".")
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    if group.status in (Group.Status.COMPLETED, Group.Status.CANCELLED):
+        raise EnrolmentRefused(f"{group.name} is {group.get_status_display().lower()}; it takes no new patients.")
+    existing = Enrolment.objects.filter(group=group, patient=patient).first()
+    if existing and existing.status == Enrolment.Status.ENROLLED:
+        raise EnrolmentRefused(f"{patient.full_name} is already in {group.name}.")
+    seats_taken = Enrolment.objects.filter(group=group, status=Enrolment.Status.ENROLLED).count()
+    if seats_taken >= group.max_size:
+        if not waitlist_if_full:
+            raise EnrolmentRefused(
+                f"{group.name} is full ({seats_taken} of {group.max_size}). Put {patient.full_name} on the waitlist."
+            )
+        status, reason = Enrolment.Status.WAITLISTED, "group full"
+    else:
+        status, reason = Enrolment.Status.ENROLLED, ""
+    enrolment, _ = Enrolment.objects.update_or_create(
+        group=group, patient=patient, defaults={"status": status, "waitlist_reason": reason}
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="enrolment",
+        object_id=enrolment.pk,
+        detail={"group_id": group.pk, "status": status},
+    )
+    return enrolment
+
+
+@transaction.atomic
+def waitlist(*, actor, group: Group, patient, reason: str) -> Enrolment:
+    """Holds a patient who cannot join yet (not yet through the gate, or the group is full)."""
+    if not reason.strip():
+        raise EnrolmentRefused("Say why the patient is waiting.")
+    existing = Enrolment.objects.filter(group=group, patient=patient).first()
+    if existing and existing.status == Enrolment.Status.ENROLLED:
+        raise EnrolmentRefused(f"{patient.full_name} is already in {group.name}; withdraw them first.")
+    enrolment, _ = Enrolment.objects.update_or_create(
+        group=group, patient=patient, defaults={"status": Enrolment.Status.WAITLISTED, "waitlist_reason": reason}
+    )
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient=patient,
+        object_type="enrolment",
+        object_id=enrolment.pk,
+        detail={"group_id": group.pk, "status": "waitlisted"},
+    )
+    return enrolment
+
+
+@transaction.atomic
+def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
+    if not reason.strip():
+        raise EnrolmentRefused("Say why the patient leaves the group.")
+    enrolment.status, enrolment.waitlist_reason = Enrolment.Status.WITHDRAWN, reason
+    enrolment.save(update_fields=["status", "waitlist_reason", "updated_at"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=enrolment.patient_id,
+        object_type="enrolment",
+        object_id=enrolment.pk,
+        detail={"status": "withdrawn"},
+    )
+    return enrolment
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Planning a course from the database
+
+# Clinic opening hours are operational, not clinical: no source sets them. The default is plain office hours;
+# a practice sets its own under the practice setting OPENING_HOURS_KEY, in the same shape.
+OPENING_HOURS_KEY = "program.opening_hours"
+DEFAULT_OPENING_HOURS = {"weekdays": [0, 1, 2, 3, 4], "opens": "09:00", "closes": "17:00", "start_every_minutes": 60}
+SOLVER_SECONDS = 10.0
+# Planning looks this far past the template's own length, so a few away dates do not make the course infeasible.
+HORIZON_SLACK_DAYS = 28
+
+
+def clinic_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def opening_hours() -> dict:
+    return {**DEFAULT_OPENING_HOURS, **practice_value(OPENING_HOURS_KEY, {})}
+
+
+def weekly_slots(hours: dict) -> dict[int, list[tuple[datetime.time, int]]]:
+    """Opening hours as scheduler slots: a start every `start_every_minutes`, each lasting until closing, so a
+    session of any length may start at any of them that leaves it time to finish."""
+    opens = datetime.time.fromisoformat(hours["opens"])
+    closes = datetime.time.fromisoformat(hours["closes"])
+    step = int(hours["start_every_minutes"])
+    close_minute = closes.hour * 60 + closes.minute
+    starts = []
+    minute = opens.hour * 60 + opens.minute
+    while minute < close_minute:
+        starts.append((datetime.time(minute // 60, minute % 60), close_minute - minute))
+        minute += step
+    return {int(day): starts for day in hours["weekdays"]}
+
+
+def horizon_days(template: course_templates.CourseTemplate) -> int:
+    """Days to plan over: a week per preparation session, the typical (or weekly) dosing cadence, and slack.
+    Follow-ups months later fall outside it and are listed as due later."""
+    cadence = template.dosing.typical_days_between or course_templates.DAYS_IN_A_WEEK
+    cadence = max(cadence, template.dosing.min_days_between)
+    return 7 * template.preparation.count + cadence * template.dosing.count + HORIZON_SLACK_DAYS
+
+
+def staff_key(user) -> str:
+    return user.get_username()
+
+
+def patient_key(patient) -> str:
+    # Record numbers, not names: the plan and its messages are shown to every facilitator of the group.
+    return patient.record_number
+
+
+def _day_span(first: datetime.date, last: datetime.date, tz: ZoneInfo) -> tuple[datetime.datetime, datetime.datetime]:
+    return (
+        datetime.datetime.combine(first, datetime.time(0), tz),
+        datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time(0), tz),
+    )
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """A scheduling request built from the database, and the rows its ids stand for."""
+
+    request: scheduling.CourseRequest
+    staff_by_key: dict
+    rooms_by_key: dict[str, Room]
+
+
+def planning_context(
+    *, group: Group, start_date: datetime.date | None = None, extra_staff: Sequence = ()
+) -> PlanningContext:
+    """The CourseRequest for a group: clinic slots, rooms, the group's facilitators with their away dates and
+    their other groups' sessions, the enrolled patients' away dates, and rooms taken by other groups."""
+    template = group_template(group)
+    tz = clinic_tz()
+    first_day = max(start_date or group.start_date, timezone.localdate())
+    horizon = horizon_days(template)
+    last_day = first_day + datetime.timedelta(days=horizon - 1)
+    slots = scheduling.slots_from_opening_hours(first_day, last_day, tz, weekly_slots(opening_hours()))
+
+    staff = {staff_key(person): person for person in [*group.facilitators.all(), *extra_staff]}
+    facilitators = [
+        scheduling.Facilitator(
+            key, scheduling.Role.PRESCRIBER if person.role == Role.PRESCRIBER else scheduling.Role.THERAPIST
+        )
+        for key, person in sorted(staff.items())
+    ]
+    rooms = {room.name: room for room in Room.objects.all()}
+    patients = list(
+        group.enrolments.filter(status=Enrolment.Status.ENROLLED).select_related("patient").order_by("patient_id")
+    )
+    away_rows = Unavailability.objects.filter(first_day__lte=last_day, last_day__gte=first_day)
+    away_by_patient: dict[int, set[datetime.date]] = {}
+    facilitator_bookings = []
+    for away in away_rows.filter(Q(patient__in=[e.patient_id for e in patients]) | Q(staff__in=staff.values())):
+        if away.patient_id:
+            day = away.first_day
+            while day <= away.last_day:
+                away_by_patient.setdefault(away.patient_id, set()).add(day)
+                day += datetime.timedelta(days=1)
+        else:
+            start, end = _day_span(away.first_day, away.last_day, tz)
+            facilitator_bookings.append(scheduling.Booking(staff_key(away.staff), start, end, "away"))
+
+    window_start, window_end = _day_span(first_day, last_day, tz)
+    others = (
+        GroupSession.objects.filter(starts_at__lt=window_end, ends_at__gt=window_start)
+        .exclude(group=group)
+        .select_related("group", "room")
+        .prefetch_related("facilitators")
+    )
+    room_bookings = []
+    for other in others:
+        label = f"{other.group.name} {other.get_kind_display().lower()} {other.number}"
+        if other.room:
+            room_bookings.append(scheduling.Booking(other.room.name, other.starts_at, other.ends_at, label))
+        for person in other.facilitators.all():
+            if staff_key(person) in staff:
+                facilitator_bookings.append(
+                    scheduling.Booking(staff_key(person), other.starts_at, other.ends_at, label)
+                )
+
+    request = scheduling.CourseRequest(
+        template=template,
+        tz=tz,
+        start_date=first_day,
+        horizon_days=horizon,
+        slots=slots,
+        facilitators=facilitators,
+        rooms=[scheduling.Room(name, room.capacity) for name, room in rooms.items()],
+        patients=[
+            scheduling.Patient(patient_key(e.patient), frozenset(away_by_patient.get(e.patient_id, ())))
+            for e in patients
+        ],
+        facilitator_bookings=facilitator_bookings,
+        room_bookings=room_bookings,
+    )
+    return PlanningContext(request, staff, rooms)
+
+
+def group_template(group: Group) -> course_templates.CourseTemplate:
+    template = course_templates.load_templates().get(group.template_id)
+    if template is None:
+        raise PlanRefused([f"the course template {group.template_id!r} of {group.name} is not installed"])
+    return template
+
+
+def plan_course(*, group: Group, start_date: datetime.date | None = None) -> scheduling.Plan:
+    """Runs the scheduler for a group with no sessions yet. Raises PlanRefused when the group is already
+    planned, scheduling.CourseInfeasible naming what blocks it, or scheduling.SolverGaveUp."""
+    if group.sessions.exists():
+        raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
+    context = planning_context(group=group, start_date=start_date)
+    return scheduling.schedule_course(context.request, scheduling.SolverSettings(max_time_in_seconds=SOLVER_SECONDS))
+
+
+def plan_to_data(plan_sessions: Sequence[scheduling.PlannedSession]) -> list[dict]:
+    """A plan as plain data, to carry from the review page to the confirmation (signed by the view)."""
+    return [
+        {
+            "kind": s.kind.value,
+            "index": s.index,
+            "start": s.start.isoformat(),
+            "end": s.end.isoformat(),
+            "room": s.room_id,
+            "facilitators": list(s.facilitator_ids),
+        }
+        for s in plan_sessions
+    ]
+
+
+def plan_from_data(data: Sequence[dict]) -> list[scheduling.PlannedSession]:
+    return [
+        scheduling.PlannedSession(
+            kind=SessionKind(item["kind"]),
+            index=int(item["index"]),
+            start=datetime.datetime.fromisoformat(item["start"]),
+            end=datetime.datetime.fromisoformat(item["end"]),
+            room_id=item["room"],
+            facilitator_ids=tuple(item["facilitators"]),
+        )
+        for item in data
+    ]
+
+
+def _check(context: PlanningContext, sessions: Sequence[scheduling.PlannedSession], must_pass=None) -> list[str]:
+    """Refuses a plan with hard-rule violations (only those touching `must_pass` sessions, if given); returns
+    the warnings, including violations elsewhere that staff should see but that this change did not cause."""
+    check = scheduling.validate_plan(context.request, sessions)
+    refusing = [v for v in check.violations if must_pass is None or must_pass in v.sessions]
+    if refusing:
+        raise PlanRefused([v.message for v in refusing])
+    others = [f"already in the plan: {v.message}" for v in check.violations if v not in refusing]
+    return others + [w.message for w in check.warnings]
+
+
+@transaction.atomic
+def plan_save(*, actor, group: Group, sessions: Sequence[scheduling.PlannedSession]) -> list[str]:
+    """Saves a reviewed plan as the group's sessions, checked again against today's rooms, staff and away
+    dates; integration sessions are linked to the dosing session they follow. Returns the warnings."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    if group.sessions.exists():
+        raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
+    context = planning_context(group=group, start_date=min((s.start.date() for s in sessions), default=None))
+    warnings = _check(context, sessions)
+    template = context.request.template
+    created: dict[tuple[SessionKind, int], GroupSession] = {}
+    for planned in sorted(sessions, key=lambda s: s.start):
+        row = GroupSession.objects.create(
+            group=group,
+            kind=planned.kind.value,
+            number=planned.index,
+            starts_at=planned.start,
+            ends_at=planned.end,
+            room=context.rooms_by_key[planned.room_id],
+        )
+        row.facilitators.set([context.staff_by_key[key] for key in planned.facilitator_ids])
+        created[(planned.kind, planned.index)] = row
+    for (kind, index), row in created.items():
+        anchor = template.integration.anchor_dosing(index) if kind is SessionKind.INTEGRATION else None
+        if anchor is not None and (SessionKind.DOSING, anchor) in created:
+            row.follows_dosing = created[(SessionKind.DOSING, anchor)]
+            row.save(update_fields=["follows_dosing"])
+    if group.status == Group.Status.FORMING:
+        group.status = Group.Status.ACTIVE
+        group.save(update_fields=["status"])
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="group_plan",
+        object_id=group.pk,
+        detail={"sessions": len(created), "warnings": warnings},
+    )
+    return warnings
+
+
+def _planned(session: GroupSession) -> scheduling.PlannedSession:
+    return scheduling.PlannedSession(
+        kind=SessionKind(session.kind),
+        index=session.number,
+        start=session.starts_at,
+        end=session.ends_at,
+        room_id=session.room.name if session.room else "",
+        facilitator_ids=tuple(sorted(staff_key(person) for person in session.facilitators.all())),
+    )
+
+
+@transaction.atomic
+def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, room: Room, facilitators) -> list[str]:
+    """Moves one session (time, room, facilitators). Refused when the change breaks a hard rule for this
+    session; otherwise saved, and the warnings (integration outside its preferred window, ...) returned."""
+    group = Group.objects.select_for_update().get(pk=session.group_id)
+    facilitators = list(facilitators)
+    template = group_template(group)
+    kind = SessionKind(session.kind)
+    ends_at = scheduling.add_minutes(starts_at, template.duration_minutes(kind))
+    context = planning_context(group=group, start_date=timezone.localdate(starts_at), extra_staff=facilitators)
+    others = [
+        _planned(other)
+        for other in group.sessions.exclude(pk=session.pk).select_related("room").prefetch_related("facilitators")
+    ]
+    moved = scheduling.PlannedSession(
+        kind, session.number, starts_at, ends_at, room.name, tuple(sorted(staff_key(p) for p in facilitators))
+    )
+    warnings = _check(context, [*others, moved], must_pass=(kind, session.number))
+    before = {"starts_at": session.starts_at.isoformat(), "room": str(session.room or "")}
+    session.starts_at, session.ends_at, session.room = starts_at, ends_at, room
+    session.save(update_fields=["starts_at", "ends_at", "room"])
+    session.facilitators.set(facilitators)
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type=SESSION_MOVE_AUDIT_TYPE,
+        object_id=session.pk,
+        detail={
+            "before": before,
+            "after": {"starts_at": starts_at.isoformat(), "room": room.name},
+            "facilitator_ids": [p.pk for p in facilitators],
+            "warnings": warnings,
+        },
+    )
+    return warnings
+
+
+# Calendar feeds count these audit rows as the event's SEQUENCE, so subscribers replace a moved session.
+SESSION_MOVE_AUDIT_TYPE = "group_session.move"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Away dates
+
+
+@transaction.atomic
+def unavailability_record(
+    *, actor, first_day: datetime.date, last_day: datetime.date, note: str = "", patient=None, staff=None
+) -> Unavailability:
+    if (patient is None) == (staff is None):
+        raise ValueError("Away dates belong to one patient or one member of staff.")
+    if last_day < first_day:
+        raise PlanRefused(["the last day comes before the first"])
+    away = Unavailability.objects.create(
+        patient=patient, staff=staff, first_day=first_day, last_day=last_day, note=note
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="unavailability",
+        object_id=away.pk,
+        detail={"staff_id": staff.pk if staff else None, "first": first_day, "last": last_day},
+    )
+    return away
+
+
+@transaction.atomic
+def unavailability_delete(*, actor, away: Unavailability) -> None:
+    audit.record(
+        action=audit.Action.DELETE,
+        actor=actor,
+        patient_id=away.patient_id,
+        object_type="unavailability",
+        object_id=away.pk,
+        detail={"staff_id": away.staff_id, "first": away.first_day, "last": away.last_day},
+    )
+    away.delete()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Calendar subscription links
+
+
+def feed_token_hash(token: str) -> str:
+    # The token is 256 random bits, so a plain SHA-256 is enough: there is no password to guess.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def feed_token_issue(*, user) -> str:
+    """A new secret link token for the user, replacing (and so revoking) any earlier one. Returned once."""
+    token = secrets.token_urlsafe(32)
+    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": feed_token_hash(token)})
+    audit.record(action=audit.Action.CREATE, actor=user, object_type="calendar_feed", object_id=user.pk)
+    return token
+
+
+@transaction.atomic
+def feed_token_revoke(*, user) -> None:
+    deleted, _ = CalendarFeed.objects.filter(user=user).delete()
+    if deleted:
+        audit.record(action=audit.Action.DELETE, actor=user, object_type="calendar_feed", object_id=user.pk)
+
+
+def feed_owner(token: str):
+    """The user whose link this is, or None. Marks the link as used (so people can see whether it is live)."""
+    feed = CalendarFeed.objects.filter(token_hash=feed_token_hash(token)).select_related("user").first()
+    if feed is None or not feed.user.is_active:
+        return None
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
+    return feed.user

@@ -1,0 +1,385 @@
+"""Groups, their rosters and sessions, course planning, away dates and calendar feeds. Views validate input
+and call one service or selector; access is decided by roles_required and the selectors' care-team filter."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts.permissions import public, roles_required
+from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
+from kapstone.audit import services as audit
+from kapstone.audit.models import AuditEvent
+from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
+from kapstone.program import forms, ical, scheduling, selectors, services
+from kapstone.program.models import CalendarFeed, Enrolment, GroupSession, Unavailability
+
+PLAN_SALT = "kapstone.program.plan"
+PLAN_MAX_AGE_SECONDS = 60 * 60
+CALENDAR_ROLES = (*RECORD_ROLES, Role.PATIENT)
+
+
+@roles_required(*RECORD_ROLES)
+def group_list(request):
+    return render(request, "program/group_list.html", {"groups": selectors.group_list(user=request.user)})
+
+
+@roles_required(*RECORD_ROLES)
+def group_create(request):
+    form = forms.GroupCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.group_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                template_id=form.cleaned_data["template_id"],
+                start_date=form.cleaned_data["start_date"],
+                facilitators=form.cleaned_data["facilitators"],
+            )
+        except services.GroupRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, f"{group.name} is forming. Enrol its patients, then plan the course.")
+            return redirect("program:group", group.pk)
+    status = 400 if form.errors else 200
+    return render(request, "program/group_form.html", {"form": form}, status=status)
+
+
+def _candidates(user, group, *, waiting_too: bool):
+    """Patients this user may see who are not already in the group (nor waiting for it, if `waiting_too`)."""
+    statuses = [Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED] if waiting_too else [Enrolment.Status.ENROLLED]
+    taken = group.enrolments.filter(status__in=statuses)
+    return (
+        patients_visible_to(user)
+        .filter(is_active=True)
+        .exclude(pk__in=taken.values("patient_id"))
+        .distinct()
+        .order_by("family_name", "given_name")
+    )
+
+
+def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=200):
+    try:
+        template = services.group_template(group)
+    except services.PlanRefused as missing:
+        template, template_problem = None, str(missing)
+    else:
+        template_problem = ""
+    counts = {row["status"]: row["n"] for row in group.enrolments.values("status").annotate(n=Count("id")).order_by()}
+    context = {
+        "group": group,
+        "template": template,
+        "template_problem": template_problem,
+        "roster": selectors.group_roster(user=request.user, group=group),
+        "sessions": selectors.group_sessions(group=group),
+        "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
+        "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
+        "enrol_form": enrol_form
+        or forms.EnrolForm(patients=_candidates(request.user, group, waiting_too=True), prefix="enrol"),
+        "waitlist_form": waitlist_form
+        or forms.WaitlistForm(patients=_candidates(request.user, group, waiting_too=True), prefix="waitlist"),
+        "plan_form": forms.PlanForm(prefix="plan"),
+        "can_plan": template is not None and not group.sessions.exists(),
+    }
+    return render(request, "program/group_detail.html", context, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+def group_detail(request, group_id):
+    group = selectors.group_get(user=request.user, group_id=group_id)
+    return _group_page(request, group)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def enrol(request, group_id):
+    group = selectors.group_get(user=request.user, group_id=group_id)
+    form = forms.EnrolForm(request.POST, patients=_candidates(request.user, group, waiting_too=False), prefix="enrol")
+    if not form.is_valid():
+        return _group_page(request, group, enrol_form=form, status=400)
+    patient = form.cleaned_data["patient"]
+    try:
+        enrolment = services.enrol(
+            actor=request.user, group=group, patient=patient, waitlist_if_full=form.cleaned_data["waitlist_if_full"]
+        )
+    except services.EnrolmentRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        if enrolment.status == Enrolment.Status.WAITLISTED:
+            messages.warning(request, f"{group.name} is full: {patient.full_name} is on the waitlist.")
+        else:
+            messages.success(request, f"{patient.full_name} has joined {group.name}.")
+    return redirect("program:group", group.pk)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def waitlist(request, group_id):
+    group = selectors.group_get(user=request.user, group_id=group_id)
+    form = forms.WaitlistForm(
+        request.POST, patients=_candidates(request.user, group, waiting_too=True), prefix="waitlist"
+    )
+    if not form.is_valid():
+        return _group_page(request, group, waitlist_form=form, status=400)
+    patient = form.cleaned_data["patient"]
+    try:
+        services.waitlist(actor=request.user, group=group, patient=patient, reason=form.cleaned_data["reason"])
+    except services.EnrolmentRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"{patient.full_name} is on the waitlist for {group.name}.")
+    return redirect("program:group", group.pk)
+
+
+def _enrolment(user, enrolment_id) -> Enrolment:
+    """An enrolment of a patient the user may see, in a group the user may see; otherwise 404."""
+    try:
+        return Enrolment.objects.select_related("group", "patient").get(
+            pk=int(enrolment_id),
+            group__in=selectors.groups_visible_to(user),
+            patient__in=patients_visible_to(user),
+        )
+    except (Enrolment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such enrolment.") from None
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def withdraw(request, enrolment_id):
+    enrolment = _enrolment(request.user, enrolment_id)
+    form = forms.WithdrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the patient leaves the group.")
+        return _group_page(request, enrolment.group, status=400)
+    services.withdraw(actor=request.user, enrolment=enrolment, reason=form.cleaned_data["reason"])
+    messages.success(request, f"{enrolment.patient.full_name} has left {enrolment.group.name}.")
+    return redirect("program:group", enrolment.group_id)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def plan(request, group_id):
+    """Runs the scheduler and shows its plan for review; nothing is saved until staff confirm it."""
+    group = selectors.group_get(user=request.user, group_id=group_id)
+    form = forms.PlanForm(request.POST, prefix="plan")
+    start_date = form.cleaned_data.get("start_date") if form.is_valid() else None
+    try:
+        proposal = services.plan_course(group=group, start_date=start_date)
+    except services.PlanRefused as refusal:
+        messages.error(request, f"Cannot plan {group.name}: {refusal}.")
+        return redirect("program:group", group.pk)
+    except scheduling.SchedulingError as failure:
+        messages.error(request, str(failure))
+        return redirect("program:group", group.pk)
+    token = signing.dumps(
+        {"group": group.pk, "sessions": services.plan_to_data(proposal.sessions)}, salt=PLAN_SALT, compress=True
+    )
+    staff = {services.staff_key(person): person for person in get_user_model().objects.filter(role__in=CLINICAL_ROLES)}
+    rows = [
+        (s, GroupSession.Kind(s.kind.value).label, [staff.get(key, key) for key in s.facilitator_ids])
+        for s in proposal.sessions
+    ]
+    return render(request, "program/plan_review.html", {"group": group, "plan": proposal, "rows": rows, "token": token})
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def plan_confirm(request, group_id):
+    group = selectors.group_get(user=request.user, group_id=group_id)
+    try:
+        data = signing.loads(request.POST.get("plan", ""), salt=PLAN_SALT, max_age=PLAN_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        messages.error(request, "This plan has expired or was changed; plan the course again.")
+        return redirect("program:group", group.pk)
+    if data.get("group") != group.pk:
+        raise Http404("The plan belongs to another group.")
+    try:
+        warnings = services.plan_save(
+            actor=request.user, group=group, sessions=services.plan_from_data(data["sessions"])
+        )
+    except services.PlanRefused as refusal:
+        messages.error(request, f"The plan was not saved: {refusal}. Plan the course again.")
+        return redirect("program:group", group.pk)
+    messages.success(request, f"The sessions of {group.name} are booked.")
+    for warning in warnings:
+        messages.warning(request, warning)
+    return redirect("program:group", group.pk)
+
+
+def _session(user, session_id) -> GroupSession:
+    try:
+        return (
+            GroupSession.objects.filter(group__in=selectors.groups_visible_to(user))
+            .select_related("group", "room")
+            .get(pk=int(session_id))
+        )
+    except (GroupSession.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such session.") from None
+
+
+@roles_required(*RECORD_ROLES)
+def session_edit(request, session_id):
+    session = _session(request.user, session_id)
+    initial = {
+        "starts_at": timezone.localtime(session.starts_at),
+        "room": session.room,
+        "facilitators": list(session.facilitators.all()),
+    }
+    form = forms.SessionMoveForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            warnings = services.session_move(
+                actor=request.user,
+                session=session,
+                starts_at=form.cleaned_data["starts_at"],
+                room=form.cleaned_data["room"],
+                facilitators=form.cleaned_data["facilitators"],
+            )
+        except services.PlanRefused as refusal:
+            for problem in refusal.problems:
+                form.add_error(None, problem)
+        else:
+            messages.success(request, f"{session.get_kind_display()} {session.number} is moved.")
+            for warning in warnings:
+                messages.warning(request, warning)
+            return redirect("program:group", session.group_id)
+    status = 400 if form.errors else 200
+    return render(request, "program/session_form.html", {"session": session, "form": form}, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+def patient_away(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="away dates")
+    form = forms.AwayForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.unavailability_record(actor=request.user, patient=patient, **form.cleaned_data)
+        messages.success(request, f"Away dates recorded for {patient.full_name}; planning will avoid them.")
+        return redirect("program:patient_away", patient.pk)
+    away = Unavailability.objects.filter(patient=patient).order_by("-first_day")
+    return render(
+        request,
+        "program/away.html",
+        {"form": form, "away": away, "whose": patient.full_name, "patient": patient},
+        status=400 if form.errors else 200,
+    )
+
+
+def _staff_choices(user):
+    if user.role == Role.ADMIN:
+        return forms.clinical_staff()
+    return get_user_model().objects.filter(pk=user.pk)
+
+
+@roles_required(*RECORD_ROLES)
+def staff_away(request):
+    staff = _staff_choices(request.user)
+    form = forms.StaffAwayForm(request.POST or None, staff=staff, initial={"staff": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        person = data.pop("staff")
+        services.unavailability_record(actor=request.user, staff=person, **data)
+        messages.success(request, f"Away dates recorded for {person.display_name}; planning will avoid them.")
+        return redirect("program:staff_away")
+    away = Unavailability.objects.filter(staff__in=staff).select_related("staff").order_by("-first_day")
+    return render(
+        request,
+        "program/away.html",
+        {"form": form, "away": away, "whose": "staff" if request.user.role == Role.ADMIN else "you"},
+        status=400 if form.errors else 200,
+    )
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def away_delete(request, away_id):
+    away = get_object_or_404(Unavailability, pk=away_id)
+    if away.patient_id:
+        patient = patient_get(user=request.user, patient_id=away.patient_id, purpose="away dates")
+        destination = reverse("program:patient_away", args=[patient.pk])
+    elif away.staff_id == request.user.pk or request.user.role == Role.ADMIN:
+        destination = reverse("program:staff_away")
+    else:
+        raise Http404("No such away dates.")
+    services.unavailability_delete(actor=request.user, away=away)
+    messages.success(request, "Away dates removed.")
+    return redirect(destination)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Calendar feeds
+
+
+def _calendar_for(request, user) -> bytes:
+    """The user's sessions as iCalendar: a patient's own sessions, or the sessions a member of staff
+    facilitates. Summaries carry the group's name and the session, never a patient's name."""
+    if user.role == Role.PATIENT:
+        patient = patient_for_portal_user(user)
+        sessions = selectors.sessions_for_patient(patient=patient)
+        audit.record(action=audit.Action.EXPORT, actor=user, patient=patient, object_type="calendar_feed")
+    else:
+        sessions = selectors.sessions_for_facilitator(staff=user)
+        audit.record(action=audit.Action.EXPORT, actor=user, object_type="calendar_feed", object_id=user.pk)
+    moves = dict(
+        AuditEvent.objects.filter(
+            object_type=services.SESSION_MOVE_AUDIT_TYPE, object_id__in=[str(s.pk) for s in sessions]
+        )
+        .values_list("object_id")
+        .annotate(n=Count("id"))
+        .values_list("object_id", "n")
+        .order_by()
+    )
+    events = [
+        ical.CalendarEvent(
+            key=f"group-session-{session.pk}",
+            start=session.starts_at,
+            end=session.ends_at,
+            summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
+            location=session.room.name if session.room else "",
+            sequence=moves.get(str(session.pk), 0),
+        )
+        for session in sessions
+    ]
+    return ical.build_calendar(events, name="Kapstone sessions", domain=request.get_host().split(":")[0])
+
+
+def _ics_response(content: bytes, *, download: bool) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = "attachment; filename=kapstone-sessions.ics" if download else "inline"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@roles_required(*CALENDAR_ROLES)
+def my_calendar(request):
+    return _ics_response(_calendar_for(request, request.user), download=True)
+
+
+@public
+def calendar_feed(request, token):
+    """The subscription link a calendar app fetches without signing in: the token is the credential."""
+    owner = services.feed_owner(token)
+    if owner is None or owner.role not in CALENDAR_ROLES:
+        raise Http404("No such calendar.")
+    return _ics_response(_calendar_for(request, owner), download=False)
+
+
+@roles_required(*CALENDAR_ROLES)
+def calendar_settings(request):
+    """The download link, and the secret subscription link: shown once when made, revocable."""
+    new_link = ""
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.feed_token_revoke(user=request.user)
+            messages.success(request, "The subscription link no longer works.")
+            return redirect("program:calendar")
+        if request.POST.get("action") != "issue":
+            return HttpResponse("Choose to make or revoke the link.", status=400)
+        token = services.feed_token_issue(user=request.user)
+        new_link = request.build_absolute_uri(reverse("program:feed", args=[token]))
+    feed = CalendarFeed.objects.filter(user=request.user).first()
+    return render(request, "program/calendar.html", {"feed": feed, "new_link": new_link})

@@ -1,0 +1,126 @@
+"""Reads of screening records, through the care-team filter (patients.selectors) and into the audit trail."""
+
+from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import Http404
+
+from kapstone.audit import services as audit
+from kapstone.patients.models import Patient
+from kapstone.patients.selectors import patient_get, patients_visible_to
+from kapstone.screening.changes import merge_draft
+from kapstone.screening.consent_forms import current_form
+from kapstone.screening.gate import gate_status
+from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
+
+PATIENTS_PER_PAGE = 25
+HISTORY_LIMIT = 50
+
+
+def screening_patient_get(*, user, patient_id, purpose: str = "screening") -> Patient:
+    return patient_get(user=user, patient_id=patient_id, purpose=purpose)
+
+
+def screening_overview(*, patient: Patient) -> dict:
+    """Everything the staff screening page shows; a fixed number of queries however long the history."""
+    results = list(
+        ScreeningResult.objects.filter(patient=patient)
+        .select_related("intake_version", "intake_version__author", "screened_by", "override__prescriber")
+        .order_by("-id")[:HISTORY_LIMIT]
+    )
+    latest_version = IntakeVersion.objects.filter(patient=patient).select_related("author").first()
+    return {
+        "gate": gate_status(patient=patient),
+        "results": results,
+        "latest": results[0] if results else None,
+        "latest_version": latest_version,
+        "draft_waiting": latest_version is not None
+        and not latest_version.is_complete
+        and (not results or latest_version.pk != results[0].intake_version_id),
+        "consultations": list(
+            Consultation.objects.filter(patient=patient).select_related("staff", "external_clinician", "recorded_by")
+        ),
+        "signatures": list(
+            ConsentSignature.objects.filter(patient=patient).select_related("recorded_by", "withdrawn_by")
+        ),
+        "consent_form": current_form(),
+    }
+
+
+def intake_initial(*, patient: Patient) -> tuple[dict, IntakeVersion | None]:
+    """The intake the staff form starts from: the latest complete version with any newer draft (the patient's
+    pre-intake) laid over it, and the version the form was built from."""
+    complete = IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
+    latest = IntakeVersion.objects.filter(patient=patient).first()
+    base = complete.data if complete else {}
+    if latest is not None and not latest.is_complete and (complete is None or latest.number > complete.number):
+        return merge_draft(base, latest.data), latest
+    return base, complete
+
+
+def screening_list(*, user, decision: str = "", page_number=1) -> Page:
+    """Patients the user may see with their latest screening decision, optionally only one decision."""
+    latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
+    patients = (
+        patients_visible_to(user)
+        .filter(is_active=True)
+        .annotate(
+            screening_decision=Subquery(latest.values("decision")[:1]),
+            screening_result_id=Subquery(latest.values("id")[:1]),
+            screened_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .order_by("family_name", "given_name", "id")
+    )
+    if decision == "none":
+        patients = patients.filter(screening_decision__isnull=True)
+    elif decision in Decision.values:
+        patients = patients.filter(screening_decision=decision)
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(page_number)
+    audit.record(
+        action=audit.Action.READ,
+        object_type="screening_list",
+        detail={"decision": decision, "page": page.number, "patient_ids": [p.pk for p in page.object_list]},
+    )
+    return page
+
+
+def result_get(*, user, result_id) -> ScreeningResult:
+    visible = patients_visible_to(user).values("pk")
+    result = ScreeningResult.objects.filter(pk=result_id, patient__in=visible).select_related("patient").first()
+    if result is None:
+        raise Http404("No such screening result.")
+    return result
+
+
+def signature_get(*, user, signature_id) -> ConsentSignature:
+    visible = patients_visible_to(user).values("pk")
+    signature = ConsentSignature.objects.filter(pk=signature_id, patient__in=visible).select_related("patient").first()
+    if signature is None:
+        raise Http404("No such consent signature.")
+    return signature
+
+
+def reply_file_get(*, user, consultation_id) -> Consultation:
+    """A consultation with an attached reply, if the user may see the patient; the read is audited."""
+    visible = patients_visible_to(user).values("pk")
+    entry = Consultation.objects.filter(pk=consultation_id, patient__in=visible).exclude(reply_file="").first()
+    if entry is None:
+        raise Http404("No such reply.")
+    audit.record(
+        action=audit.Action.READ,
+        patient_id=entry.patient_id,
+        object_type="consultation_reply",
+        object_id=entry.pk,
+    )
+    return entry
+
+
+def portal_screening(*, patient: Patient) -> dict:
+    """What the patient's own screening page shows: their pre-intake and their consent, nothing else."""
+    form = current_form()
+    signatures = ConsentSignature.objects.filter(patient=patient, form_id=form.id, form_version=form.version)
+    audit.record(action=audit.Action.READ, patient=patient, object_type="portal_screening", object_id=patient.pk)
+    return {
+        "consent_form": form,
+        "consent": signatures.filter(withdrawn_at__isnull=True).first(),
+        "pre_intake": IntakeVersion.objects.filter(patient=patient, source=IntakeVersion.Source.PATIENT).first(),
+    }

@@ -1,0 +1,330 @@
+"""Every write to screening records: intake versions, screenings, overrides, consultations and consent.
+
+Each function is keyword-only, atomic and writes its audit row in the same transaction, so a change and its
+audit entry land together or not at all. Refusals raise ScreeningRefused with a message for the person acting.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.patients.models import Patient
+from kapstone.practice.settings_store import practice_overrides
+from kapstone.screening import engine
+from kapstone.screening.changes import intake_changes, reason_changes
+from kapstone.screening.consent_forms import current_form
+from kapstone.screening.models import (
+    ConsentSignature,
+    Consultation,
+    Decision,
+    IntakeVersion,
+    ScreeningOverride,
+    ScreeningResult,
+)
+from kapstone.screening.uploads import reply_file_kind
+
+MIN_JUSTIFICATION_CHARS = 40
+SETTINGS_PREFIX = "screening"
+
+
+class ScreeningRefused(ValueError):
+    """The action cannot be done; the message says why in the clinic's words."""
+
+
+def _new_version(*, actor, patient: Patient, data: dict, source: str, complete: bool) -> IntakeVersion:
+    # Lock the patient row so two saves at once get consecutive numbers rather than a unique-constraint error.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    last = IntakeVersion.objects.filter(patient=patient).aggregate(last=Max("number"))["last"] or 0
+    version = IntakeVersion.objects.create(
+        patient=patient, number=last + 1, data=data, source=source, is_complete=complete, author=actor
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="intake_version",
+        object_id=version.pk,
+        detail={"number": version.number, "source": source, "complete": complete},
+    )
+    return version
+
+
+def _screen(*, actor, patient: Patient, version: IntakeVersion) -> ScreeningResult:
+    try:
+        outcome = engine.screen(version.data, settings_overrides=practice_overrides(SETTINGS_PREFIX))
+    except engine.SettingsOverrideError as error:
+        raise ScreeningRefused(f"The practice's screening settings need fixing first: {error}.") from None
+    answer = outcome.to_dict()
+    previous = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").first()
+    changes = {}
+    if previous is not None:
+        added, removed = reason_changes(previous.reasons, answer["reasons"])
+        changes = {
+            "previous_result_id": previous.pk,
+            "decision_before": previous.decision,
+            "rule_set_before": previous.rule_set_version,
+            "fields": intake_changes(previous.intake_version.data, version.data),
+            "reasons_added": added,
+            "reasons_removed": removed,
+        }
+    result = ScreeningResult.objects.create(
+        patient=patient,
+        intake_version=version,
+        decision=outcome.decision,
+        reasons=answer["reasons"],
+        treatment_resistant=outcome.treatment_resistant,
+        maudsley_score=outcome.maudsley_score,
+        rule_set_version=outcome.rule_set_version,
+        result=answer,
+        changes=changes,
+        screened_by=actor,
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="screening_result",
+        object_id=result.pk,
+        detail={
+            "decision": result.decision,
+            "decision_before": changes.get("decision_before"),
+            "intake_version": version.number,
+            "rule_set_version": result.rule_set_version,
+            "rules": [reason["rule"] for reason in result.reasons],
+            "fields_changed": [change["field"] for change in changes.get("fields", [])],
+        },
+    )
+    return result
+
+
+@transaction.atomic
+def intake_save(*, actor, patient: Patient, data: dict) -> tuple[IntakeVersion, ScreeningResult]:
+    """Saves a complete intake as a new version and screens it. Raises engine.IntakeValidationError, listing
+    every problem, when the intake breaks the schema; nothing is saved then."""
+    checked = engine.validate_intake(data)
+    version = _new_version(actor=actor, patient=patient, data=checked, source=IntakeVersion.Source.STAFF, complete=True)
+    return version, _screen(actor=actor, patient=patient, version=version)
+
+
+@transaction.atomic
+def pre_intake_submit(*, actor, patient: Patient, data: dict) -> IntakeVersion:
+    """A patient's own answers, kept as a draft for staff to review and complete; it is not screened."""
+    if actor.role != Role.PATIENT or patient.user_id != actor.pk:
+        raise ScreeningRefused("Only the patient can send their own pre-intake.")
+    return _new_version(actor=actor, patient=patient, data=data, source=IntakeVersion.Source.PATIENT, complete=False)
+
+
+@transaction.atomic
+def screening_run(*, actor, patient: Patient) -> ScreeningResult:
+    """Screens the latest complete intake again, e.g. after the rule set or a practice setting changed."""
+    version = IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
+    if version is None:
+        raise ScreeningRefused("There is no complete intake to screen yet: complete the intake first.")
+    return _screen(actor=actor, patient=patient, version=version)
+
+
+@transaction.atomic
+def override_record(*, actor, result: ScreeningResult, justification: str) -> ScreeningOverride:
+    """A prescriber's override of one "needs review" result, with a written justification."""
+    result = ScreeningResult.objects.select_for_update().get(pk=result.pk)
+    justification = justification.strip()
+    if actor.role != Role.PRESCRIBER:
+        raise ScreeningRefused("Only a prescriber may override a screening decision.")
+    if result.decision == Decision.NOT_ELIGIBLE:
+        raise ScreeningRefused(
+            "A “not eligible” decision cannot be overridden: an absolute contraindication or the practice's "
+            "treatment-resistance rule applies. Correct the intake if it is wrong."
+        )
+    if result.decision != Decision.NEEDS_REVIEW:
+        raise ScreeningRefused("Only a “needs review” decision can be overridden; this one is eligible.")
+    latest_id = ScreeningResult.objects.filter(patient_id=result.patient_id).values_list("id", flat=True).first()
+    if latest_id != result.pk:
+        raise ScreeningRefused("A newer screening replaced this one; review and override the current result.")
+    if ScreeningOverride.objects.filter(result=result).exists():
+        raise ScreeningRefused("This screening result is already overridden.")
+    if len(justification) < MIN_JUSTIFICATION_CHARS:
+        raise ScreeningRefused(
+            f"Write a justification of at least {MIN_JUSTIFICATION_CHARS} characters: why is it safe to go ahead "
+            "despite the reasons listed?"
+        )
+    override = ScreeningOverride.objects.create(result=result, prescriber=actor, justification=justification)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient_id=result.patient_id,
+        object_type="screening_override",
+        object_id=override.pk,
+        detail={"result_id": result.pk, "rules": [reason["rule"] for reason in result.reasons]},
+    )
+    return override
+
+
+@transaction.atomic
+def consultation_record(
+    *,
+    actor,
+    patient: Patient,
+    external_clinician=None,
+    clinician_name: str = "",
+    staff,
+    contacted_at: datetime.datetime,
+    method: str,
+    outcome: str,
+    notes: str = "",
+    reply_file=None,
+) -> Consultation:
+    """Logs one contact with the outside treatment team, with the team's reply attached if there is one."""
+    if external_clinician is not None and external_clinician.patient_id != patient.pk:
+        raise ScreeningRefused("That clinician is not on this patient's outside treatment team.")
+    name = clinician_name.strip() or (str(external_clinician) if external_clinician else "")
+    if not name:
+        raise ScreeningRefused("Choose the outside clinician, or type who was contacted.")
+    if not staff.is_staff_member:
+        raise ScreeningRefused("The person who made contact must be a member of staff.")
+    if contacted_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ScreeningRefused("The contact time is in the future.")
+    if method not in Consultation.Method.values or outcome not in Consultation.Outcome.values:
+        raise ScreeningRefused("Choose how the team was contacted and what they said.")
+    entry = Consultation(
+        patient=patient,
+        external_clinician=external_clinician,
+        clinician_name=name[:200],
+        staff=staff,
+        contacted_at=contacted_at,
+        method=method,
+        outcome=outcome,
+        notes=notes.strip(),
+        recorded_by=actor,
+    )
+    if reply_file is not None:
+        try:
+            content_type, extension = reply_file_kind(reply_file)
+        except ValidationError as problem:
+            raise ScreeningRefused(problem.messages[0]) from None
+        entry.reply_content_type = content_type
+        entry.reply_file.save(f"reply{extension}", reply_file, save=False)
+    entry.save()
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="consultation",
+        object_id=entry.pk,
+        detail={
+            "method": method,
+            "outcome": outcome,
+            "external_clinician_id": external_clinician.pk if external_clinician else None,
+            "staff_id": staff.pk,
+            "reply_attached": bool(entry.reply_file),
+        },
+    )
+    return entry
+
+
+def _normalised_name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _check_signed_name(patient: Patient, typed: str) -> None:
+    if _normalised_name(typed) != _normalised_name(patient.full_name):
+        raise ScreeningRefused("The name typed must be the full name on the record, given name then family name.")
+
+
+def _refuse_if_already_signed(patient: Patient, form) -> None:
+    if ConsentSignature.objects.filter(
+        patient=patient, form_id=form.id, form_version=form.version, withdrawn_at__isnull=True
+    ).exists():
+        raise ScreeningRefused(f"Consent (form v{form.version}) is already signed.")
+
+
+def _sign(*, actor, patient: Patient, kind: str, typed_name: str, signed_at, ip_address: str) -> ConsentSignature:
+    form = current_form()
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    _refuse_if_already_signed(patient, form)
+    signature = ConsentSignature.objects.create(
+        patient=patient,
+        form_id=form.id,
+        form_version=form.version,
+        text_sha256=form.sha256,
+        kind=kind,
+        signed_name=" ".join(typed_name.split()),
+        signed_at=signed_at,
+        ip_address=ip_address[:45],
+        recorded_by=actor,
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="consent_signature",
+        object_id=signature.pk,
+        detail={"form": form.id, "version": form.version, "sha256": form.sha256, "kind": kind},
+    )
+    return signature
+
+
+@transaction.atomic
+def consent_sign(*, actor, patient: Patient, typed_name: str, understood: bool, ip_address: str) -> ConsentSignature:
+    """The patient's electronic signature in the portal: their typed full name and "I have read and understood"."""
+    if actor.role != Role.PATIENT or patient.user_id != actor.pk:
+        raise ScreeningRefused("Only the patient can sign their own consent electronically.")
+    if not understood:
+        raise ScreeningRefused("Tick “I have read and understood” to sign.")
+    _check_signed_name(patient, typed_name)
+    return _sign(
+        actor=actor,
+        patient=patient,
+        kind=ConsentSignature.Kind.ELECTRONIC,
+        typed_name=typed_name,
+        signed_at=timezone.now(),
+        ip_address=ip_address,
+    )
+
+
+@transaction.atomic
+def consent_record_paper(*, actor, patient: Patient, signed_name: str, signed_at: datetime.datetime):
+    """A paper signature on the current form, witnessed by the member of staff who records it."""
+    if not actor.is_staff_member or actor.role == Role.RESEARCHER:
+        raise ScreeningRefused("Only clinical staff or an admin can witness a paper consent.")
+    if signed_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ScreeningRefused("The signing time is in the future.")
+    _check_signed_name(patient, signed_name)
+    return _sign(
+        actor=actor,
+        patient=patient,
+        kind=ConsentSignature.Kind.PAPER,
+        typed_name=signed_name,
+        signed_at=signed_at,
+        ip_address="",
+    )
+
+
+@transaction.atomic
+def consent_withdraw(*, actor, signature: ConsentSignature, reason: str = "") -> ConsentSignature:
+    """Withdraws a consent. The patient need give no reason; staff recording it for them say how they heard."""
+    signature = ConsentSignature.objects.select_for_update().get(pk=signature.pk)
+    is_own = actor.role == Role.PATIENT and signature.patient.user_id == actor.pk
+    if not is_own and not (actor.is_staff_member and actor.role != Role.RESEARCHER):
+        raise ScreeningRefused("Only the patient or their clinical staff can withdraw this consent.")
+    if signature.is_withdrawn:
+        raise ScreeningRefused("This consent is already withdrawn.")
+    if not is_own and not reason.strip():
+        raise ScreeningRefused("Say how the patient withdrew (for example: by phone to the nurse).")
+    signature.withdrawn_at = timezone.now()
+    signature.withdrawn_by = actor
+    signature.withdrawal_reason = reason.strip()
+    signature.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=signature.patient_id,
+        object_type="consent_signature",
+        object_id=signature.pk,
+        detail={"withdrawn": True, "by_patient": is_own},
+    )
+    return signature

@@ -1,0 +1,269 @@
+"""Screening pages: the staff screening list and per-patient page (intake, decision, override, consultation log,
+consent), and the patient's own pre-intake and consent signing in the portal. Views check input and call one
+service or selector; access is decided by roles_required and the selectors' care-team filter (404 otherwise)."""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import RECORD_ROLES, Role
+from kapstone.audit.middleware import client_ip
+from kapstone.patients.selectors import patient_for_portal_user
+from kapstone.screening import forms, selectors, services
+from kapstone.screening.engine import IntakeValidationError
+from kapstone.screening.models import Decision
+
+DECISION_FILTERS = [("", "All"), *Decision.choices, ("none", "Not screened")]
+
+
+@roles_required(*RECORD_ROLES)
+def screening_list(request):
+    decision = request.GET.get("decision", "")
+    if decision not in dict(DECISION_FILTERS):
+        decision = ""
+    page = selectors.screening_list(user=request.user, decision=decision, page_number=request.GET.get("page", 1))
+    context = {"page": page, "decision": decision, "filters": DECISION_FILTERS}
+    return render(request, "screening/screening_list.html", context)
+
+
+def _screening_page(request, patient, *, status: int = 200, **bound_forms):
+    overview = selectors.screening_overview(patient=patient)
+    latest = overview["latest"]
+    can_override = (
+        request.user.role == Role.PRESCRIBER
+        and latest is not None
+        and latest.decision == Decision.NEEDS_REVIEW
+        and not hasattr(latest, "override")
+    )
+    context = {
+        "patient": patient,
+        **overview,
+        "can_override": can_override,
+        "override_form": bound_forms.get("override_form") or forms.OverrideForm(),
+        "consultation_form": bound_forms.get("consultation_form")
+        or forms.ConsultationForm(patient=patient, user=request.user),
+        "paper_form": bound_forms.get("paper_form") or forms.PaperConsentForm(),
+        "withdraw_form": forms.WithdrawForm(),
+    }
+    return render(request, "screening/patient_screening.html", context, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+def patient_screening(request, patient_id):
+    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id)
+    return _screening_page(request, patient)
+
+
+@roles_required(*RECORD_ROLES)
+def intake_edit(request, patient_id):
+    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id, purpose="intake")
+    initial, started_from = selectors.intake_initial(patient=patient)
+    editor = forms.IntakeEditor(
+        patient=patient, initial=initial, data=request.POST if request.method == "POST" else None
+    )
+    if request.method == "POST" and editor.is_valid():
+        try:
+            version, result = services.intake_save(actor=request.user, patient=patient, data=editor.build())
+        except IntakeValidationError as invalid:
+            editor.show_errors(invalid.messages)
+        except services.ScreeningRefused as refusal:
+            editor.problems.append(str(refusal))
+        else:
+            messages.success(
+                request, f"Intake v{version.number} is saved. Screening decision: {result.get_decision_display()}."
+            )
+            return redirect("screening:patient", patient_id=patient.pk)
+    context = {
+        "patient": patient,
+        "editor": editor,
+        "main": editor.main,
+        "psychiatric_fields": editor.main.section(forms.IntakeMainForm.PSYCHIATRIC),
+        "medical_fields": editor.main.section(forms.IntakeMainForm.MEDICAL),
+        "vitals_fields": editor.main.section(forms.IntakeMainForm.VITALS),
+        "started_from": started_from,
+        "patient_notes": (initial.get("patient_notes") or {}).get("substance_use", ""),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "screening/intake_form.html", context, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def rescreen(request, patient_id):
+    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id, purpose="rescreen")
+    try:
+        result = services.screening_run(actor=request.user, patient=patient)
+    except services.ScreeningRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"Screened again: {result.get_decision_display()}.")
+    return redirect("screening:patient", patient_id=patient.pk)
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def override(request, result_id):
+    result = selectors.result_get(user=request.user, result_id=result_id)
+    patient = selectors.screening_patient_get(user=request.user, patient_id=result.patient_id, purpose="override")
+    form = forms.OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.override_record(
+                actor=request.user, result=result, justification=form.cleaned_data["justification"]
+            )
+        except services.ScreeningRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, "The override is recorded for this screening result.")
+            return redirect("screening:patient", patient_id=patient.pk)
+    return _screening_page(request, patient, status=400, override_form=form)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def consultation_add(request, patient_id):
+    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id, purpose="consultation")
+    form = forms.ConsultationForm(request.POST, request.FILES, patient=patient, user=request.user)
+    if form.is_valid():
+        fields = {key: form.cleaned_data[key] for key in form.fields}
+        fields["reply_file"] = fields["reply_file"] or None
+        try:
+            services.consultation_record(actor=request.user, patient=patient, **fields)
+        except services.ScreeningRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, "The contact with the outside treatment team is logged.")
+            return redirect("screening:patient", patient_id=patient.pk)
+    return _screening_page(request, patient, status=400, consultation_form=form)
+
+
+@roles_required(*RECORD_ROLES)
+def reply_download(request, consultation_id):
+    entry = selectors.reply_file_get(user=request.user, consultation_id=consultation_id)
+    try:
+        handle = entry.reply_file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The reply file is missing from storage.") from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"reply-{entry.pk}{entry.reply_file.name[entry.reply_file.name.rfind('.') :]}",
+        content_type=entry.reply_content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def consent_paper(request, patient_id):
+    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id, purpose="paper consent")
+    form = forms.PaperConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_record_paper(actor=request.user, patient=patient, **form.cleaned_data)
+        except services.ScreeningRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, "The witnessed paper consent is recorded.")
+            return redirect("screening:patient", patient_id=patient.pk)
+    return _screening_page(request, patient, status=400, paper_form=form)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def consent_withdraw(request, signature_id):
+    signature = selectors.signature_get(user=request.user, signature_id=signature_id)
+    patient = selectors.screening_patient_get(user=request.user, patient_id=signature.patient_id, purpose="consent")
+    form = forms.WithdrawForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.ScreeningRefused("The reason is too long.")
+        services.consent_withdraw(actor=request.user, signature=signature, reason=form.cleaned_data["reason"])
+    except services.ScreeningRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "The consent is withdrawn.")
+    return redirect("screening:patient", patient_id=patient.pk)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The patient's portal
+
+
+@roles_required(Role.PATIENT)
+def portal_screening(request):
+    patient = patient_for_portal_user(request.user)
+    context = {"patient": patient, **selectors.portal_screening(patient=patient)}
+    return render(request, "screening/portal_screening.html", context)
+
+
+@roles_required(Role.PATIENT)
+def portal_pre_intake(request):
+    patient = patient_for_portal_user(request.user)
+    data = request.POST if request.method == "POST" else None
+    form = forms.PreIntakeForm(data)
+    medicines = forms.PriorMedicineFormSet(data, prefix="medicines")
+    therapies = forms.PriorTherapyFormSet(data, prefix="therapies")
+    if request.method == "POST":
+        valid = form.is_valid()
+        valid = medicines.is_valid() and valid
+        valid = therapies.is_valid() and valid
+        if valid:
+            services.pre_intake_submit(
+                actor=request.user, patient=patient, data=forms.pre_intake_data(form, medicines, therapies)
+            )
+            messages.success(
+                request, "Thank you: your answers are with your care team, who will go through them with you."
+            )
+            return redirect("screening:portal")
+    context = {
+        "patient": patient,
+        "form": form,
+        "medicines": medicines,
+        "therapies": therapies,
+        "psychiatric_fields": form.section(forms.PreIntakeForm.PSYCHIATRIC),
+        "medical_fields": form.section(forms.PreIntakeForm.MEDICAL),
+    }
+    return render(request, "screening/portal_pre_intake.html", context, status=400 if request.method == "POST" else 200)
+
+
+@roles_required(Role.PATIENT)
+def portal_consent(request):
+    patient = patient_for_portal_user(request.user)
+    overview = selectors.portal_screening(patient=patient)
+    form = forms.ConsentSignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_sign(
+                actor=request.user,
+                patient=patient,
+                typed_name=form.cleaned_data["typed_name"],
+                understood=form.cleaned_data["understood"],
+                ip_address=client_ip(request),
+            )
+        except services.ScreeningRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, "Thank you: your consent is signed. You can withdraw it at any time.")
+            return redirect("screening:portal")
+    context = {"patient": patient, **overview, "form": form}
+    return render(request, "screening/portal_consent.html", context, status=400 if form.errors else 200)
+
+
+@roles_required(Role.PATIENT)
+@require_POST
+def portal_consent_withdraw(request):
+    patient = patient_for_portal_user(request.user)
+    consent = selectors.portal_screening(patient=patient)["consent"]
+    form = forms.WithdrawForm(request.POST)
+    if consent is None:
+        messages.info(request, "There is no signed consent to withdraw.")
+    elif not form.is_valid():
+        messages.error(request, "The reason is too long: 1,000 characters at most.")
+    else:
+        services.consent_withdraw(actor=request.user, signature=consent, reason=form.cleaned_data["reason"])
+        messages.success(request, "Your consent is withdrawn. Your care team will be in touch about what happens next.")
+    return redirect("screening:portal")

@@ -1,0 +1,128 @@
+"""The creativity pages: the patient's task from start to hand-in, resume, bad input, the dosing-day notice,
+and the clinician's page at a constant number of queries."""
+
+import re
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from kapstone.creativity import services
+from kapstone.creativity.models import CreativityAdministration, Task
+from tests.conftest import signed_in_client
+from tests.creativity.factories import due_task, started_task
+
+Status = CreativityAdministration.Status
+
+
+def test_a_patient_starts_saves_resumes_and_hands_in_the_alternative_uses_task(cast):
+    task = due_task(cast.alice)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_task", args=[task.pk])
+    assert url in client.get(reverse("creativity:my_tasks")).content.decode()
+    assert "Start" in client.get(url).content.decode()
+    client.post(url, {"action": "start"})
+    first, second = (p["label"] for p in task.prompts)
+    page = client.get(url).content.decode()
+    assert f"Unusual uses for {first}" in page
+    assert 170 <= int(re.search(r'data-seconds-left="(\d+)"', page).group(1)) <= 180
+    response = client.post(url, {"action": "save", "part": 0, "ideas": "a doorstop\r\n\r\nbookend for heavy books"})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()  # coming back within the time limit
+    assert "a doorstop\nbookend for heavy books</textarea>" in page
+    client.post(url, {"action": "next", "part": 0, "ideas": "a doorstop\nbookend for heavy books"})
+    assert f"Unusual uses for {second}" in client.get(url).content.decode()
+    response = client.post(url, {"action": "finish", "part": 1, "ideas": "draw a map on the wall"}, follow=True)
+    assert "the task is finished" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED and task.responses.count() == 3 and task.originality_top2 is not None
+    history = client.get(reverse("creativity:my_history")).content.decode()
+    assert "data:image/svg+xml;base64," in history and "Alternative uses" in history
+
+
+def test_a_patient_who_comes_back_after_the_time_limit_finds_the_task_closed_and_scored(cast):
+    start = services.timezone.now() - services.datetime.timedelta(minutes=30)
+    task = started_task(cast.alice, Task.DAT, at=start)
+    services.answers_save(actor=None, administration=task, part=0, words=["sun", "law"], now=start)
+    response = signed_in_client(cast.alice_user).get(reverse("creativity:my_task", args=[task.pk]), follow=True)
+    assert "Time is up for this task" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED and task.closed_by_timer and task.dat_words == ["sun", "law"]
+
+
+def test_too_many_ideas_are_refused_with_a_clear_message_and_nothing_is_lost(cast):
+    task = started_task(cast.alice)
+    ideas = "\n".join(f"idea number {n}" for n in range(45))
+    response = signed_in_client(cast.alice_user).post(
+        reverse("creativity:my_task", args=[task.pk]), {"action": "save", "part": 0, "ideas": ideas}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Please keep to 40 ideas for one object (you have 45)" in page and "idea number 44" in page
+    assert not task.responses.exists()
+
+
+def test_the_page_script_autosaves_and_learns_the_time_left(cast):
+    task = started_task(cast.alice, Task.DAT)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_autosave", args=[task.pk])
+    data = client.post(url, {"word_1": "sun", "word_2": "justice"}).json()
+    assert data["saved"] and not data["closed"] and 200 <= data["seconds_left"] <= 240
+    task.refresh_from_db()
+    assert task.dat_words[:3] == ["sun", "justice", ""]
+    assert client.post(url, {"word_1": "x" * 41}).status_code == 400
+
+
+def test_on_a_dosing_day_the_portal_says_come_back_tomorrow_and_will_not_start(cast):
+    task = due_task(cast.alice)
+    cast.dosing_session()
+    client = signed_in_client(cast.alice_user)
+    assert "Not today: come back tomorrow." in client.get(reverse("creativity:my_tasks")).content.decode()
+    url = reverse("creativity:my_task", args=[task.pk])
+    assert "Come back tomorrow." in client.get(url).content.decode()
+    response = client.post(url, {"action": "start"}, follow=True)
+    assert "Please come back tomorrow" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == Status.DUE
+
+
+def test_staff_schedule_tasks_and_a_dosing_day_is_refused_with_the_reason(cast):
+    client = signed_in_client(cast.bob)
+    url = reverse("creativity:schedule", args=[cast.alice.pk])
+    response = client.post(url, {"occasion": "baseline", "tasks": "both"}, follow=True)
+    assert "2 task(s) are now in Alice" in response.content.decode()
+    assert client.post(url, {"occasion": "someday", "tasks": "both"}).status_code == 400
+    cast.dosing_session()
+    response = client.post(url, {"occasion": "end_of_course", "tasks": "aut"}, follow=True)
+    assert "Not scheduled: the patient has a ketamine dosing session" in response.content.decode()
+    assert CreativityAdministration.objects.filter(patient=cast.alice).count() == 2
+
+
+def _page_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_clinicians_page_takes_the_same_number_of_queries_for_one_task_or_many(cast):
+    client = signed_in_client(cast.therapist)
+    url = reverse("creativity:patient", args=[cast.alice.pk])
+    due_task(cast.alice, occasion="baseline")
+    one = _page_queries(client, url)
+    for occasion in ("end_of_course", "follow_up_1m", "follow_up_3m"):
+        due_task(cast.alice, Task.DAT, occasion=occasion)
+        due_task(cast.alice, occasion=occasion)
+    assert _page_queries(client, url) == one
+
+
+def test_the_clinician_sees_each_response_with_its_originality(cast):
+    task = started_task(cast.alice)
+    services.answers_save(actor=None, administration=task, part=0, ideas=["a doorstop", "<b>paperweight</b>"])
+    services.answers_save(
+        actor=None, administration=task, part=0, ideas=["a doorstop", "<b>paperweight</b>"], finish_part=True
+    )
+    services.answers_save(actor=None, administration=task, part=1, ideas=[], finish_part=True)
+    page = signed_in_client(cast.bob).get(reverse("creativity:administration", args=[cast.alice.pk, task.pk]))
+    html = page.content.decode()
+    assert "a doorstop" in html and "&lt;b&gt;paperweight&lt;/b&gt;" in html
+    assert "Originality (1-5)" in html

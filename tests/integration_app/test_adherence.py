@@ -1,0 +1,93 @@
+import datetime
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing.models import DoseRecord
+from kapstone.integration import selectors, services
+from kapstone.integration.window import Adherence
+from kapstone.program.models import Enrolment, GroupSession
+from tests.conftest import signed_in_client
+from tests.integration_app.factories import given_dose, journal_entry
+
+
+def window_for(cast, patient, *, hours_ago):
+    session = cast.dosing_session()
+    record = DoseRecord.objects.create(
+        session=session, patient=patient, administered_at=timezone.now() - datetime.timedelta(hours=hours_ago)
+    )
+    return services.window_open(dose_record=record)
+
+
+def test_adherence_per_patient_and_per_group(cast):
+    members = [e.patient for e in Enrolment.objects.filter(group=cast.dosing_session().group).order_by("id")]
+    alice, second, third = members
+    window_for(cast, alice, hours_ago=100)
+    journal_entry(alice, text="day one", at=timezone.now() - datetime.timedelta(hours=80))  # 20 h after the dose
+    window_for(cast, second, hours_ago=100)
+    journal_entry(second, text="later", at=timezone.now() - datetime.timedelta(hours=40))  # 60 h after
+    window_for(cast, third, hours_ago=100)  # nothing done
+    [group] = selectors.adherence_overview(user=cast.bob)
+    by_patient = {row.window.patient: row.adherence for row in group.rows}
+    assert by_patient == {alice: Adherence.WITHIN_48H, second: Adherence.WITHIN_72H, third: Adherence.LATE}
+    assert group.counts == {"within_48h": 1, "within_72h": 1, "late": 1, "open": 0}
+    assert selectors.adherence_overview(user=cast.charlie) == []
+
+
+def test_the_adherence_page_shows_booking_and_uses_a_constant_number_of_queries(cast):
+    client = signed_in_client(cast.bob)
+    window_for(cast, cast.alice, hours_ago=5)
+    client.get(reverse("integration:adherence"))
+    with CaptureQueriesContext(connection) as one:
+        page = client.get(reverse("integration:adherence")).content.decode()
+    assert "not booked" in page
+    dosing = cast.dosing_session()
+    GroupSession.objects.create(
+        group=dosing.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=dosing.starts_at + datetime.timedelta(hours=30),
+        ends_at=dosing.starts_at + datetime.timedelta(hours=32),
+        follows_dosing=dosing,
+    )
+    for patient in [e.patient for e in Enrolment.objects.filter(group=dosing.group)][1:]:
+        window_for(cast, patient, hours_ago=5)
+    with CaptureQueriesContext(connection) as three:
+        page = client.get(reverse("integration:adherence")).content.decode()
+    assert len(three) == len(one)
+    assert "not booked" not in page and "Window open" in page
+
+
+def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_order(cast):
+    record = given_dose(cast, at=timezone.now() - datetime.timedelta(hours=2))
+    services.window_open(dose_record=record)
+    journal_entry(cast.alice, text="a shared insight", shared=True)
+    journal_entry(cast.alice, text="painted", shared=True, activity="drawing", activity_minutes=25)
+    _, items, care_team = selectors.staff_timeline(user=cast.therapist, patient_id=cast.alice.pk)
+    assert care_team
+    assert [item.kind for item in items] == ["dose", "session", "journal", "creative"] or [
+        item.kind for item in items
+    ] == ["session", "dose", "journal", "creative"]
+    assert items == sorted(items, key=lambda item: item.at)
+
+
+def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):
+    dosing = cast.dosing_session()
+    session = GroupSession.objects.create(
+        group=dosing.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=dosing.starts_at + datetime.timedelta(days=1),
+        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=2),
+        follows_dosing=dosing,
+    )
+    client = signed_in_client(cast.therapist)
+    url = reverse("integration:note_add", args=[cast.alice.pk])
+    assert client.post(url, {"session": session.pk, "text": "Spoke about her sister."}).status_code == 302
+    assert (
+        "Spoke about her sister."
+        in signed_in_client(cast.nurse).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+    )
+    assert client.post(url, {"session": "", "text": ""}).status_code == 400

@@ -1,0 +1,215 @@
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.measures import services
+from kapstone.measures.models import Assessment, CriticalAlert, Invitation
+from tests.measures.factories import PHQ9_ITEM9, PHQ9_MILD, due_assessment
+
+
+def _post(answers: dict[int, int], action: str) -> dict:
+    return {**{f"item_{n}": str(v) for n, v in answers.items()}, "action": action}
+
+
+@pytest.fixture
+def alice_client(cast, client_for):
+    return client_for(cast.alice_user)
+
+
+def test_an_invitation_opens_the_questionnaire_once(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    _, token = services.invitation_create(assessment=assessment)
+    url = reverse("portal:invitation", args=[token])
+    first = alice_client.get(url)
+    assert first.status_code == 302 and first.url == reverse("portal:questionnaire", args=[assessment.pk])
+    second = alice_client.get(url, follow=True)
+    assert "already been used" in second.content.decode()
+    assert Invitation.objects.get().used_at is not None
+
+
+def test_an_expired_invitation_does_not_open_the_questionnaire(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    invitation, token = services.invitation_create(assessment=assessment)
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    response = alice_client.get(reverse("portal:invitation", args=[token]), follow=True)
+    assert "has expired" in response.content.decode()
+    assert Invitation.objects.get().used_at is None
+
+
+def test_someone_elses_or_a_forged_invitation_is_not_found(cast, client_for):
+    _, token = services.invitation_create(assessment=due_assessment(cast.alice))
+    assert client_for(cast.dana_user).get(reverse("portal:invitation", args=[token])).status_code == 404
+    assert client_for(cast.alice_user).get(reverse("portal:invitation", args=["forged"])).status_code == 404
+    assert Invitation.objects.get().used_at is None
+
+
+def test_invitations_store_only_a_hash_of_the_token(cast):
+    invitation, token = services.invitation_create(assessment=due_assessment(cast.alice))
+    assert token not in invitation.token_hash and len(invitation.token_hash) == 64
+
+
+def test_a_signed_out_patient_following_an_invitation_is_asked_to_sign_in_first(cast, client):
+    _, token = services.invitation_create(assessment=due_assessment(cast.alice))
+    response = client.get(reverse("portal:invitation", args=[token]))
+    assert response.status_code == 302 and response.url.startswith(reverse("accounts:login"))
+    assert Invitation.objects.get().used_at is None
+
+
+def test_the_form_has_one_fieldset_per_question_with_radio_buttons(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    page = alice_client.get(reverse("portal:questionnaire", args=[assessment.pk])).content.decode()
+    assert page.count("<fieldset") == 9
+    assert page.count('type="radio"') == 36
+    assert "not watched in real time" in page
+
+
+def test_a_partial_save_keeps_the_answers_for_later(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    url = reverse("portal:questionnaire", args=[assessment.pk])
+    response = alice_client.post(url, {"item_1": "2", "item_2": "1", "action": "save"})
+    assert response.status_code == 302
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.IN_PROGRESS
+    assert assessment.answers == {"1": 2, "2": 1} and assessment.total is None
+    page = alice_client.get(url).content.decode()
+    assert 'value="2" required' not in page  # fields stay optional for another partial save
+    assert page.count("checked") == 2
+
+
+def test_submitting_scores_the_questionnaire(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    alice_client.post(reverse("portal:questionnaire", args=[assessment.pk]), _post(PHQ9_MILD, "submit"))
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.COMPLETED
+    assert assessment.total == 6 and assessment.severity == "mild" and assessment.instrument_version == 1
+    assert not CriticalAlert.objects.exists()
+
+
+def test_an_incomplete_submission_is_rejected_with_a_message_and_nothing_saved(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    answers = dict(PHQ9_MILD)
+    del answers[4]
+    response = alice_client.post(reverse("portal:questionnaire", args=[assessment.pk]), _post(answers, "submit"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "still unanswered: 4" in page and "Please answer this question." in page
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.DUE and assessment.answers == {}
+
+
+@pytest.mark.parametrize("bad", ["7", "-1", "two", "1.5"])
+def test_an_out_of_range_or_non_numeric_answer_is_rejected_and_nothing_saved(cast, alice_client, bad):
+    assessment = due_assessment(cast.alice)
+    data = _post(PHQ9_MILD, "save")
+    data["item_3"] = bad
+    response = alice_client.post(reverse("portal:questionnaire", args=[assessment.pk]), data)
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.DUE and assessment.answers == {}
+
+
+def test_a_number_box_answer_outside_its_range_is_rejected(cast, alice_client):
+    assessment = due_assessment(cast.alice, "ebi")
+    response = alice_client.post(
+        reverse("portal:questionnaire", args=[assessment.pk]), {"item_1": "101", "action": "save"}
+    )
+    assert response.status_code == 400 and "less than or equal to 100" in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.answers == {}
+
+
+def test_a_contradictory_skip_answer_is_rejected_by_the_scoring_engine(cast, alice_client):
+    assessment = due_assessment(cast.alice, "cssrs-screener")
+    data = {"item_1": "0", "item_2": "0", "item_3": "1", "item_4": "0", "item_5": "0", "item_6": "0"}
+    response = alice_client.post(reverse("portal:questionnaire", args=[assessment.pk]), {**data, "action": "submit"})
+    assert response.status_code == 400 and "cannot be 1" in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.DUE
+
+
+def test_endorsing_item_9_shows_crisis_resources_at_once(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    response = alice_client.post(reverse("portal:questionnaire", args=[assessment.pk]), _post(PHQ9_ITEM9, "submit"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "988" in page and "not watched in real time" in page
+    assert CriticalAlert.objects.filter(assessment=assessment, rule="suicidal_ideation").count() == 1
+
+
+def test_crisis_resources_show_even_on_a_partial_save_and_the_alert_fires_then(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    url = reverse("portal:questionnaire", args=[assessment.pk])
+    response = alice_client.post(url, {"item_9": "1", "action": "save"})
+    assert "988" in response.content.decode()
+    assert CriticalAlert.objects.count() == 1
+    alice_client.post(url, _post(PHQ9_ITEM9, "submit"))
+    assert CriticalAlert.objects.count() == 1
+
+
+def test_the_practice_can_set_its_own_crisis_lines(cast, alice_client):
+    from kapstone.practice.settings_store import practice_value_set
+
+    lines = [{"label": "Samaritans (UK)", "contact": "116 123"}]
+    practice_value_set(actor=cast.admin, key="measures.crisis_resources", value=lines, reason="UK practice")
+    assessment = due_assessment(cast.alice)
+    page = alice_client.post(
+        reverse("portal:questionnaire", args=[assessment.pk]), _post(PHQ9_ITEM9, "submit")
+    ).content.decode()
+    assert "116 123" in page
+
+
+def test_a_completed_questionnaire_cannot_be_changed(cast, alice_client):
+    assessment = due_assessment(cast.alice)
+    url = reverse("portal:questionnaire", args=[assessment.pk])
+    alice_client.post(url, _post(PHQ9_MILD, "submit"))
+    response = alice_client.post(url, _post(PHQ9_ITEM9, "submit"))
+    assert response.status_code == 302
+    assessment.refresh_from_db()
+    assert assessment.total == 6 and not CriticalAlert.objects.exists()
+
+
+def test_the_portal_home_lists_due_questionnaires_but_not_future_or_done_ones(cast, alice_client):
+    due = due_assessment(cast.alice, occasion="baseline")
+    due_assessment(cast.alice, occasion="follow_up_1m", due_in_days=20)
+    done = due_assessment(cast.alice, occasion="pre_dosing_1")
+    services.assessment_save_answers(actor=cast.alice_user, assessment=done, answers=PHQ9_MILD, submit=True)
+    page = alice_client.get(reverse("portal:home")).content.decode()
+    assert reverse("portal:questionnaire", args=[due.pk]) in page
+    assert "Follow up 1m" not in page and reverse("portal:questionnaire", args=[done.pk]) not in page
+
+
+def _complete(patient, user, when, answers):
+    assessment = due_assessment(patient)
+    services.assessment_save_answers(actor=user, assessment=assessment, answers=answers, submit=True)
+    Assessment.objects.filter(pk=assessment.pk).update(completed_at=when)
+
+
+def test_the_history_page_shows_a_chart_and_a_table(cast, alice_client):
+    start = timezone.now() - datetime.timedelta(days=60)
+    _complete(cast.alice, cast.alice_user, start, PHQ9_ITEM9)
+    _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=30), PHQ9_MILD)
+    page = alice_client.get(reverse("portal:history")).content.decode()
+    assert 'src="data:image/svg+xml;base64,' in page
+    assert "<td>10</td>" in page and "<td>6</td>" in page
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_history_page_uses_the_same_number_of_queries_however_long_the_history(cast, alice_client):
+    url = reverse("portal:history")
+    start = timezone.now() - datetime.timedelta(days=90)
+    _complete(cast.alice, cast.alice_user, start, PHQ9_MILD)
+    _queries(alice_client, url)
+    before = _queries(alice_client, url)
+    for day in range(1, 12):
+        _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=day * 7), PHQ9_MILD)
+    assert _queries(alice_client, url) == before

@@ -1,0 +1,160 @@
+"""The research export: every file searched for every identifier of every synthetic patient."""
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from kapstone.audit.models import AuditEvent
+from kapstone.outcomes.deidentify import date_shift_days, pseudonym
+from kapstone.outcomes.services import TABLES, research_export_write
+from tests.outcomes.factories import build_practice, identifiers
+
+pytestmark = pytest.mark.django_db
+
+
+def _file_texts(folder) -> dict[str, str]:
+    """Every file as text: CSV/TXT/JSON as written, Parquet both as its raw bytes and as its decoded rows."""
+    texts = {}
+    for path in sorted(folder.iterdir()):
+        raw = path.read_bytes()
+        texts[path.name] = raw.decode("latin-1")
+        if path.suffix == ".parquet":
+            texts[f"{path.name} (rows)"] = pq.read_table(path).to_pandas().to_csv(index=False)
+    return texts
+
+
+@pytest.fixture
+def exported(tmp_path):
+    practice = build_practice()
+    result = research_export_write(actor_label="test", out_dir=tmp_path / "export")
+    return practice, result, tmp_path / "export"
+
+
+def test_no_file_holds_any_identifier_of_any_patient(exported):
+    practice, _, folder = exported
+    texts = _file_texts(folder)
+    assert any(name.endswith(".parquet") for name in texts)
+    for patient in practice.patients:
+        for identifier in identifiers(patient):
+            for name, text in texts.items():
+                assert identifier.lower() not in text.lower(), f"{identifier!r} of patient {patient.pk} is in {name}"
+
+
+def test_no_free_text_or_note_reaches_the_export(exported):
+    _, _, folder = exported
+    for name, text in _file_texts(folder).items():
+        for secret in (
+            "Marguerite",
+            "Biscuitmorrow",
+            "kitchen",
+            "Vomited",
+            "ondansetron",
+            "nausea",
+            "secrets",
+            "Galactic",
+        ):
+            assert secret.lower() not in text.lower(), f"{secret!r} is in {name}"
+
+
+def test_no_patient_row_carries_one_of_that_patients_real_dates(exported):
+    practice, _, folder = exported
+    for table in TABLES:
+        frame = pd.read_csv(folder / f"{table}.csv", dtype=str)
+        for patient in practice.patients:
+            rows = frame[frame["research_id"] == pseudonym(settings.RESEARCH_ID_KEY, patient.pk)]
+            text = rows.to_csv(index=False)
+            for real in practice.real_dates[patient.pk] | {practice.group.start_date}:
+                assert real.isoformat() not in text, f"real date {real} of patient {patient.pk} is in {table}"
+
+
+def test_dates_move_by_the_patients_own_offset_so_intervals_stay_exact(exported):
+    practice, _, folder = exported
+    patient = practice.patients[0]
+    research_id = pseudonym(settings.RESEARCH_ID_KEY, patient.pk)
+    shift = pd.Timedelta(days=date_shift_days(settings.RESEARCH_ID_KEY, patient.pk))
+    patients = pd.read_csv(folder / "patients.csv").set_index("research_id")
+    assert pd.Timestamp(patients.loc[research_id, "course_start_shifted"]) == (
+        pd.Timestamp(practice.group.start_date) + shift
+    )
+    doses = pd.read_csv(folder / "doses.csv")
+    given = pd.to_datetime(doses[doses["research_id"] == research_id]["given_on_shifted"])
+    assert list(given.diff().dropna().dt.days) == [7, 7, 7]
+
+
+def test_ages_over_89_are_grouped_at_90_and_ids_are_pseudonyms(exported):
+    practice, result, folder = exported
+    patients = pd.read_csv(folder / "patients.csv")
+    assert len(patients) == len(practice.patients) == result.patients
+    assert patients["age_at_course_start"].max() == 90
+    assert set(patients["research_id"]) == {pseudonym(settings.RESEARCH_ID_KEY, p.pk) for p in practice.patients}
+    assert "other" in set(patients["gender_identity"])
+
+
+def test_the_export_has_every_table_as_csv_and_parquet_with_a_dictionary(exported):
+    _, result, folder = exported
+    dictionary = pd.read_csv(folder / "data_dictionary.csv")
+    for table, columns in TABLES.items():
+        csv = pd.read_csv(folder / f"{table}.csv")
+        parquet = pq.read_table(folder / f"{table}.parquet")
+        assert list(csv.columns) == list(columns) == parquet.column_names
+        assert len(csv) == parquet.num_rows == result.rows[table]
+        assert set(dictionary[dictionary["table"] == table]["column"]) == set(columns)
+    assert result.rows["doses"] == 6 * 4 and result.rows["adverse_events"] == 2
+    assert json.loads((folder / "manifest.json").read_text())["rows"] == result.rows
+
+
+def test_the_export_is_recorded_in_the_audit_trail(exported):
+    _, result, _ = exported
+    event = AuditEvent.objects.filter(action="export", object_type="research_export").get()
+    assert json.loads(event.detail)["patients"] == result.patients
+
+
+def test_two_exports_with_the_same_key_give_the_same_ids(exported, tmp_path):
+    _, _, folder = exported
+    research_export_write(actor_label="test", out_dir=tmp_path / "again")
+    first = pd.read_csv(folder / "patients.csv")
+    second = pd.read_csv(tmp_path / "again" / "patients.csv")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_the_export_command_writes_the_folder(tmp_path):
+    build_practice(3)
+    out = io.StringIO()
+    call_command("export", "research", "--out", str(tmp_path / "cli"), stdout=out, stderr=io.StringIO())
+    assert "3 patients" in out.getvalue()
+    assert (tmp_path / "cli" / "patients.parquet").exists()
+
+
+def test_the_export_command_refuses_a_file_or_a_missing_parent(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for out in (a_file, tmp_path / "missing" / "deeper"):
+        with pytest.raises(CommandError) as error:
+            call_command("export", "research", "--out", str(out))
+        assert error.value.returncode == 2
+
+
+def test_an_empty_practice_exports_empty_tables_with_headers(tmp_path):
+    result = research_export_write(actor_label="test", out_dir=tmp_path)
+    assert result.patients == 0
+    assert list(pd.read_csv(tmp_path / "doses.csv").columns) == list(TABLES["doses"])
+
+
+def test_the_zip_download_holds_the_same_files(client_for, cast):
+    from django.urls import reverse
+
+    build_practice(2)
+    response = client_for(cast.researcher).post(reverse("outcomes:research_export"))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert "kapstone-research-export/patients.parquet" in names
+    assert "kapstone-research-export/data_dictionary.csv" in names
+    event = AuditEvent.objects.filter(action="export", object_type="research_export").get()
+    assert event.actor_label == cast.researcher.get_username()

@@ -1,0 +1,188 @@
+"""The outcomes report: numbers checked against scipy on known data; renders with empty and sparse data."""
+
+import datetime
+import io
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from scipy import stats
+
+from kapstone.measures.models import Assessment
+from kapstone.outcomes.render import report_html
+from kapstone.outcomes.report import build_report
+from kapstone.outcomes.selectors import ReportFilters
+from kapstone.program.models import Enrolment, Group
+from tests.outcomes.factories import GAD7_PAIRS, ORIGINALITY_PAIRS, PHQ9_PAIRS, TEMPLATE, build_practice
+
+pytestmark = pytest.mark.django_db
+
+
+def _outcome(report, instrument_id):
+    return next(o for o in report.instruments if o.instrument_id == instrument_id)
+
+
+def test_the_change_per_questionnaire_matches_scipy_on_the_known_totals():
+    build_practice()
+    report = build_report()
+    assert report.cohort == len(PHQ9_PAIRS)
+    phq9 = _outcome(report, "phq9")
+    baseline, end = np.array(PHQ9_PAIRS, dtype=float).T
+    expected = stats.ttest_rel(end, baseline)
+    assert phq9.comparison.n == len(PHQ9_PAIRS)
+    assert phq9.comparison.t == pytest.approx(expected.statistic)
+    assert phq9.comparison.p == pytest.approx(expected.pvalue)
+    assert phq9.comparison.baseline.mean == pytest.approx(baseline.mean())
+    rates = dict(phq9.rates)
+    # Response = at least 50% lower: 20->8, 22->4, 19->9. Remission = PHQ-9 below 5: 22->4.
+    assert rates["Response (at least 50% reduction)"].count == 3
+    assert rates["Remission"].count == 1
+    # The IAPT fixed threshold (6 points) decides reliable improvement: 20->8, 22->4, 19->9.
+    assert rates["Reliable improvement"].count == 3
+    assert _outcome(report, "gad7").comparison.n == len(GAD7_PAIRS)
+
+
+def test_the_trajectory_places_questionnaires_by_dosing_sessions_received():
+    build_practice()
+    phq9 = _outcome(build_report(), "phq9")
+    positions = [position for position, _ in phq9.trajectory_means]
+    # baseline = 0, before dosing 2..4 = 1..3, end of course = the 4 doses received.
+    assert positions == [0, 1, 2, 3, 4]
+    assert phq9.trajectory.patients == 6 and phq9.trajectory.slope < 0
+    assert phq9.chart_svg.startswith("data:image/svg+xml;base64,")
+
+
+def test_subgroups_split_the_pairs_without_losing_any():
+    build_practice()
+    phq9 = _outcome(build_report(), "phq9")
+    for dimension in ("Route", "Age band", "Baseline severity", "Dosing sessions"):
+        rows = [row for row in phq9.subgroups if row.dimension == dimension]
+        assert sum(row.comparison.n for row in rows) == 6, dimension
+
+
+def test_creativity_change_is_a_paired_comparison_with_the_missing_end_counted():
+    build_practice()
+    changes = {change.label: change for change in build_report().creativity}
+    top2 = changes["AUT originality, top 2"]
+    complete = [(b, e) for b, e in ORIGINALITY_PAIRS if e is not None]
+    baseline, end = np.array(complete).T
+    assert (top2.n_baseline, top2.comparison.n) == (6, 5)
+    assert top2.comparison.p == pytest.approx(stats.ttest_rel(end, baseline).pvalue)
+    assert "DAT score" not in changes  # nobody did the DAT
+
+
+def test_safety_counts_adverse_events_and_bp_alerts_per_100_sessions():
+    build_practice()
+    safety = build_report().safety
+    assert safety.sessions == 24
+    assert safety.adverse_events.events == 2
+    assert safety.adverse_events.per_100 == pytest.approx(100 * 2 / 24)
+    # Each patient's first dose had a pre-dose BP of 172/95 with a review alert.
+    assert safety.bp_alert_sessions.events == 6
+
+
+def test_adherence_counts_each_window_once():
+    build_practice()
+    adherence = build_report().adherence
+    assert adherence.windows == 24
+    by_label = {row.label: row.count for row in adherence.counts}
+    assert by_label["Done within the preferred window"] == 12  # the journaling half of the patients
+    assert adherence.completed_in_window.count == 12
+
+
+def test_filters_narrow_the_cohort():
+    practice = build_practice()
+    assert build_report(ReportFilters(indication="ptsd")).cohort == 1
+    assert build_report(ReportFilters(template_id=TEMPLATE)).cohort == 6
+    assert build_report(ReportFilters(template_id="another")).cohort == 0
+    assert build_report(ReportFilters(facilitator_id=practice.staff["prescriber"].pk)).cohort == 6
+    assert build_report(ReportFilters(facilitator_id=practice.staff["nurse"].pk)).cohort == 0
+    start = practice.group.start_date
+    assert build_report(ReportFilters(date_from=start, date_to=start)).cohort == 6
+    assert build_report(ReportFilters(date_from=start + datetime.timedelta(days=1))).cohort == 0
+
+
+def test_an_empty_practice_renders_a_report_that_says_so():
+    report = build_report()
+    assert report.is_empty and report.instruments == []
+    html = report_html(report)
+    assert "No patient matches" in html and "No creativity data" in html
+    assert report.creativity == []
+
+
+def test_sparse_data_renders_with_its_missing_counts():
+    practice = build_practice(3)
+    Assessment.objects.filter(patient=practice.patients[0], occasion="end_of_course").delete()
+    lonely = Group.objects.create(
+        name="Solo",
+        template_id=TEMPLATE,
+        template_version=1,
+        min_size=1,
+        max_size=4,
+        start_date=datetime.date(2025, 1, 1),
+    )
+    from tests.outcomes.factories import _patient
+
+    Enrolment.objects.create(
+        group=lonely, patient=_patient(9, born=datetime.date(1970, 1, 1), team=[]), status=Enrolment.Status.WITHDRAWN
+    )
+    report = build_report()
+    phq9 = _outcome(report, "phq9")
+    assert report.cohort == 4
+    assert (phq9.n_baseline, phq9.comparison.n, phq9.missing_end) == (3, 2, 1)
+    html = report_html(report)
+    assert "missing at the end of course: 1" in html
+    assert "(N = 3; missing 1)" in html  # route: the withdrawn patient had no dose
+
+
+def test_the_page_shows_the_report_and_refuses_a_bad_filter(client_for, cast):
+    build_practice(3)
+    client = client_for(cast.researcher)
+    response = client.get(reverse("outcomes:report"))
+    assert response.status_code == 200
+    assert b"Table 1. Demographics" in response.content and b"PHQ-9" in response.content
+    assert b"Quorvexa" not in response.content
+    bad = client.get(reverse("outcomes:report"), {"date_from": "2025-02-30"})
+    assert bad.status_code == 400
+
+
+def test_the_pdf_download_is_a_pdf(client_for, cast):
+    build_practice(3)
+    response = client_for(cast.admin).get(reverse("outcomes:report_pdf"), {"indication": "depression"})
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+
+def test_the_command_writes_html_or_pdf_by_extension(tmp_path):
+    build_practice(3)
+    out = io.StringIO()
+    call_command("report", "outcomes", "--out", str(tmp_path / "r.html"), stdout=out)
+    assert "3 patients" in out.getvalue()
+    assert "Table 2. Baseline clinical data" in (tmp_path / "r.html").read_text()
+    call_command("report", "outcomes", "--out", str(tmp_path / "r.bin"), "--format", "pdf", stdout=io.StringIO())
+    assert (tmp_path / "r.bin").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--from", "2025-13-01"], "YYYY-MM-DD"),
+        (["--to", "yesterday"], "YYYY-MM-DD"),
+        (["--from", "2025-05-01", "--to", "2025-01-01"], "after"),
+        (["--template", "no-such-template"], "Unknown course template"),
+        (["--facilitator", "nobody"], "no user"),
+        (["--indication", "melancholy"], "Unknown indication"),
+    ],
+)
+def test_the_command_rejects_bad_input_with_status_2(tmp_path, arguments, message):
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("report", "outcomes", "--out", str(tmp_path / "r.html"), *arguments)
+    assert error.value.returncode == 2
+
+
+def test_the_command_rejects_an_unknown_format_or_folder(tmp_path):
+    for out in (tmp_path / "r.docx", tmp_path / "missing" / "r.html"):
+        with pytest.raises(CommandError) as error:
+            call_command("report", "outcomes", "--out", str(out))
+        assert error.value.returncode == 2

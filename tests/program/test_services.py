@@ -1,0 +1,223 @@
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from kapstone.program import scheduling, services
+from kapstone.program.models import Enrolment, Group, GroupSession, Room, Unavailability
+from tests.conftest import make_patient
+
+KAP_PROGRAMME = "group-kap-programme"
+
+
+@pytest.fixture
+def gate_open(monkeypatch):
+    monkeypatch.setattr(services, "enrolment_blockers", lambda *, patient: [])
+
+
+@pytest.fixture
+def gate_closed(monkeypatch):
+    monkeypatch.setattr(services, "enrolment_blockers", lambda *, patient: ["screening decision is needs review"])
+
+
+@pytest.fixture
+def group(cast):
+    Room.objects.create(name="Cedar room", capacity=4)
+    start = timezone.localdate() + datetime.timedelta(days=7)
+    return services.group_create(
+        actor=cast.admin,
+        name="Spring group",
+        template_id=KAP_PROGRAMME,
+        start_date=start,
+        facilitators=[cast.bob, cast.therapist],
+    )
+
+
+@pytest.fixture
+def members(cast, group, gate_open):
+    team = [cast.bob, cast.therapist, cast.nurse]
+    patients = [cast.alice, *(make_patient(f"Member{n}", "Spring", team=team) for n in range(2))]
+    for patient in patients:
+        services.enrol(actor=cast.bob, group=group, patient=patient)
+    return patients
+
+
+def test_a_group_takes_its_sizes_and_version_from_the_template(group):
+    assert (group.template_id, group.template_version, group.min_size, group.max_size) == (KAP_PROGRAMME, 1, 3, 4)
+    assert group.status == Group.Status.FORMING
+
+
+def test_a_group_without_a_prescriber_among_its_facilitators_is_refused(cast):
+    with pytest.raises(services.GroupRefused, match="at least 1 of them a prescriber"):
+        services.group_create(
+            actor=cast.admin,
+            name="No prescriber",
+            template_id=KAP_PROGRAMME,
+            start_date=datetime.date(2030, 1, 7),
+            facilitators=[cast.therapist, cast.nurse],
+        )
+
+
+def test_an_unknown_template_is_refused(cast):
+    with pytest.raises(services.GroupRefused, match="no course template"):
+        services.group_create(
+            actor=cast.admin, name="X", template_id="nope", start_date=datetime.date(2030, 1, 7), facilitators=[]
+        )
+
+
+def test_a_patient_who_has_not_passed_the_gate_is_refused_with_the_gates_reasons(cast, group, gate_closed):
+    with pytest.raises(services.EnrolmentRefused, match="cannot join yet: screening decision is needs review"):
+        services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert not Enrolment.objects.exists()
+
+
+def test_a_fifth_patient_is_refused_or_waitlisted_when_asked(cast, group, members):
+    fourth = make_patient("Fourth", "Spring", team=[cast.bob])
+    services.enrol(actor=cast.bob, group=group, patient=fourth)
+    fifth = make_patient("Fifth", "Spring", team=[cast.bob])
+    with pytest.raises(services.EnrolmentRefused, match="is full \\(4 of 4\\)"):
+        services.enrol(actor=cast.bob, group=group, patient=fifth)
+    waiting = services.enrol(actor=cast.bob, group=group, patient=fifth, waitlist_if_full=True)
+    assert waiting.status == Enrolment.Status.WAITLISTED
+
+
+def test_a_withdrawal_frees_a_seat_for_the_waitlist(cast, group, members):
+    waiting = services.waitlist(actor=cast.bob, group=group, patient=cast.dana, reason="next cohort")
+    assert waiting.status == Enrolment.Status.WAITLISTED
+    services.withdraw(actor=cast.bob, enrolment=group.enrolments.get(patient=cast.alice), reason="moved away")
+    assert services.enrol(actor=cast.bob, group=group, patient=cast.dana).status == Enrolment.Status.ENROLLED
+
+
+def test_an_enrolled_patient_cannot_be_put_on_the_waitlist(cast, group, members):
+    with pytest.raises(services.EnrolmentRefused, match="already in"):
+        services.waitlist(actor=cast.bob, group=group, patient=cast.alice, reason="x")
+
+
+def test_the_planning_request_comes_from_rooms_staff_away_dates_and_other_groups(cast, group, members):
+    away_day = group.start_date + datetime.timedelta(days=3)
+    Unavailability.objects.create(patient=cast.alice, first_day=away_day, last_day=away_day)
+    Unavailability.objects.create(staff=cast.therapist, first_day=away_day, last_day=away_day)
+    other = cast.dosing_session()
+    other.starts_at = timezone.make_aware(datetime.datetime.combine(group.start_date, datetime.time(9)))
+    other.ends_at = other.starts_at + datetime.timedelta(hours=3)
+    other.save()
+
+    request = services.planning_context(group=group).request
+
+    assert request.start_date == group.start_date
+    assert {f.id: f.role for f in request.facilitators} == {
+        "bob": scheduling.Role.PRESCRIBER,
+        "theo": scheduling.Role.THERAPIST,
+    }
+    assert {r.id for r in request.rooms} == {"Cedar room", "Willow room"}
+    alice = next(p for p in request.patients if p.id == cast.alice.record_number)
+    assert alice.unavailable_dates == {away_day}
+    assert {(b.resource_id, b.label) for b in request.facilitator_bookings} == {
+        ("theo", "away"),
+        ("bob", "Tuesday group dosing 1"),
+        ("theo", "Tuesday group dosing 1"),
+    }
+    assert [b.resource_id for b in request.room_bookings] == ["Willow room"]
+    # Weekdays 09:00-17:00 by default, a start every hour.
+    first_day_slots = [s for s in request.slots if s.start.date() == group.start_date]
+    if group.start_date.weekday() < 5:
+        assert [s.start.hour for s in first_day_slots] == list(range(9, 17))
+
+
+def test_a_planned_course_is_saved_with_integration_linked_to_its_dosing_session(cast, group, members):
+    plan = services.plan_course(group=group)
+    services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
+
+    sessions = list(group.sessions.all())
+    assert len(sessions) == len(plan.sessions)
+    for session in sessions:
+        if session.kind == GroupSession.Kind.INTEGRATION and session.number <= 3:
+            assert session.follows_dosing.number == session.number
+        if session.kind == GroupSession.Kind.DOSING:
+            assert {f.username for f in session.facilitators.all()} == {"bob", "theo"}
+    group.refresh_from_db()
+    assert group.status == Group.Status.ACTIVE
+    with pytest.raises(services.PlanRefused, match="already has sessions"):
+        services.plan_course(group=group)
+
+
+def test_a_course_for_two_patients_names_the_group_size_as_what_blocks_it(cast, group, gate_open):
+    for patient in (cast.alice, make_patient("Solo", "Spring", team=[cast.bob])):
+        services.enrol(actor=cast.bob, group=group, patient=patient)
+    with pytest.raises(scheduling.CourseInfeasible, match="runs groups of 3-4 patients; this group has 2"):
+        services.plan_course(group=group)
+
+
+def test_a_saved_plan_is_checked_again_against_away_dates_recorded_since(cast, group, members):
+    plan = services.plan_course(group=group)
+    first_dosing = next(s for s in plan.sessions if s.kind == "dosing")
+    day = first_dosing.start.date()
+    services.unavailability_record(actor=cast.bob, patient=cast.alice, first_day=day, last_day=day)
+    with pytest.raises(services.PlanRefused, match="is away on"):
+        services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
+    assert not group.sessions.exists()
+
+
+@pytest.fixture
+def planned(cast, group, members):
+    plan = services.plan_course(group=group)
+    services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
+    return {(s.kind, s.number): s for s in group.sessions.all()}
+
+
+def test_moving_a_dosing_session_next_to_another_is_refused(cast, planned):
+    second = planned[("dosing", 2)]
+    first = planned[("dosing", 1)]
+    with pytest.raises(services.PlanRefused) as refusal:
+        services.session_move(
+            actor=cast.bob,
+            session=second,
+            starts_at=first.starts_at + datetime.timedelta(hours=4),
+            room=second.room,
+            facilitators=[cast.bob, cast.therapist],
+        )
+    assert any("must end before" in p or "overlap" in p or "minimum" in p for p in refusal.value.problems)
+    second.refresh_from_db()
+    assert second.starts_at != first.starts_at + datetime.timedelta(hours=4)
+
+
+def test_a_dosing_session_without_a_prescriber_is_refused(cast, planned):
+    session = planned[("dosing", 1)]
+    with pytest.raises(services.PlanRefused, match="needs at least 1 prescriber"):
+        services.session_move(
+            actor=cast.bob,
+            session=session,
+            starts_at=session.starts_at,
+            room=session.room,
+            facilitators=[cast.therapist, cast.nurse],
+        )
+
+
+def test_moving_an_integration_session_late_is_saved_with_a_warning(cast, planned):
+    integration = planned[("integration", 1)]
+    dosing = planned[("dosing", 1)]
+    later = dosing.ends_at + datetime.timedelta(hours=60)
+    if planned[("dosing", 2)].starts_at < later + datetime.timedelta(hours=2):
+        pytest.skip("the plan leaves no room after the window")  # dosing sessions are at least a day apart
+    warnings = services.session_move(
+        actor=cast.bob,
+        session=integration,
+        starts_at=later,
+        room=integration.room,
+        facilitators=[cast.bob, cast.therapist],
+    )
+    assert any("outside the preferred window" in w for w in warnings)
+    integration.refresh_from_db()
+    assert integration.starts_at == later
+    assert integration.ends_at == later + datetime.timedelta(minutes=90)
+
+
+def test_a_feed_token_is_stored_hashed_and_a_new_one_revokes_the_old(cast):
+    first = services.feed_token_issue(user=cast.bob)
+    assert cast.bob.calendar_feed.token_hash != first
+    assert services.feed_owner(first) == cast.bob
+    second = services.feed_token_issue(user=cast.bob)
+    assert services.feed_owner(first) is None
+    assert services.feed_owner(second) == cast.bob
+    services.feed_token_revoke(user=cast.bob)
+    assert services.feed_owner(second) is None

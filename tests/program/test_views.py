@@ -1,0 +1,207 @@
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.program import services
+from kapstone.program.models import Enrolment, GroupSession, Room, Unavailability
+from tests.conftest import make_patient
+
+
+@pytest.fixture
+def gate_open(monkeypatch):
+    monkeypatch.setattr(services, "enrolment_blockers", lambda *, patient: [])
+
+
+@pytest.fixture
+def group(cast):
+    Room.objects.create(name="Cedar room", capacity=4)
+    return services.group_create(
+        actor=cast.admin,
+        name="Spring group",
+        template_id="group-kap-programme",
+        start_date=timezone.localdate() + datetime.timedelta(days=7),
+        facilitators=[cast.bob, cast.therapist],
+    )
+
+
+@pytest.fixture
+def bob(client_for, cast):
+    return client_for(cast.bob)
+
+
+def _enrol_three(cast, group):
+    team = [cast.bob, cast.therapist, cast.nurse]
+    for patient in [cast.alice, make_patient("Ines", "Spring", team=team), make_patient("Jonas", "Spring", team=team)]:
+        Enrolment.objects.create(group=group, patient=patient, status=Enrolment.Status.ENROLLED)
+
+
+def test_the_group_list_shows_counts_in_a_constant_number_of_queries(cast, bob):
+    def page_queries():
+        with CaptureQueriesContext(connection) as queries:
+            response = bob.get(reverse("program:groups"))
+        assert response.status_code == 200
+        return len(queries), response
+
+    for n in range(2):
+        services.group_create(
+            actor=cast.admin,
+            name=f"Group {n}",
+            template_id="group-kap-programme",
+            start_date=datetime.date(2030, 1, 7),
+            facilitators=[cast.bob, cast.therapist],
+        )
+    few, _ = page_queries()
+    for n in range(2, 6):
+        group = services.group_create(
+            actor=cast.admin,
+            name=f"Group {n}",
+            template_id="group-kap-programme",
+            start_date=datetime.date(2030, 1, 7),
+            facilitators=[cast.bob, cast.therapist],
+        )
+        Enrolment.objects.create(group=group, patient=cast.alice, status=Enrolment.Status.ENROLLED)
+        Enrolment.objects.create(group=group, patient=cast.dana, status=Enrolment.Status.WAITLISTED)
+    many, response = page_queries()
+    assert many == few
+    assert re.search(r"Group 5</a></td>\s*<td>[^<]*</td><td>Forming</td>\s*<td>1 of 4</td><td>1</td>", response.text)
+
+
+def test_a_group_needs_a_prescriber_among_its_facilitators(cast, bob):
+    form = {
+        "name": "Autumn group",
+        "template_id": "journey-clinical-style",
+        "start_date": "2030-01-07",
+        "facilitators": [cast.therapist.pk, cast.nurse.pk],
+    }
+    response = bob.post(reverse("program:group_create"), form)
+    assert response.status_code == 400
+    assert "Choose at least one prescriber" in response.text
+    response = bob.post(reverse("program:group_create"), {**form, "facilitators": [cast.bob.pk, cast.therapist.pk]})
+    assert response.status_code == 302
+    assert "Journey Clinical style course" in bob.get(response.url).text
+
+
+def test_the_gates_reasons_are_shown_when_a_patient_cannot_join(cast, bob, group, monkeypatch):
+    monkeypatch.setattr(
+        services, "enrolment_blockers", lambda *, patient: ["screening decision is needs review", "no consent"]
+    )
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
+    assert "Alice Abernathy cannot join yet: screening decision is needs review; no consent." in response.text
+    assert not group.enrolments.exists()
+
+
+def test_staff_enrol_only_patients_they_may_see(cast, bob, group, gate_open):
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.dana.pk})
+    assert response.status_code == 400
+    assert not group.enrolments.exists()
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
+    assert "Alice Abernathy has joined Spring group." in response.text
+    assert group.enrolments.get().status == Enrolment.Status.ENROLLED
+
+
+def test_a_full_group_offers_the_waitlist(cast, bob, group, gate_open):
+    _enrol_three(cast, group)
+    Enrolment.objects.create(
+        group=group, patient=make_patient("Kai", "Full", team=[cast.bob]), status=Enrolment.Status.ENROLLED
+    )
+    late = make_patient("Lior", "Late", team=[cast.bob])
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": late.pk}, follow=True)
+    assert "Spring group is full (4 of 4). Put Lior Late on the waitlist." in response.text
+    bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": late.pk, "enrol-waitlist_if_full": "on"})
+    assert group.enrolments.get(patient=late).status == Enrolment.Status.WAITLISTED
+
+
+def test_withdrawing_needs_a_reason(cast, bob, group):
+    _enrol_three(cast, group)
+    enrolment = group.enrolments.get(patient=cast.alice)
+    assert bob.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": ""}).status_code == 400
+    bob.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": "moving away"})
+    enrolment.refresh_from_db()
+    assert (enrolment.status, enrolment.waitlist_reason) == (Enrolment.Status.WITHDRAWN, "moving away")
+
+
+def test_charlie_cannot_withdraw_a_patient_he_does_not_look_after(cast, client_for, group):
+    _enrol_three(cast, group)
+    group.facilitators.add(cast.charlie)
+    enrolment = group.enrolments.get(patient=cast.alice)
+    response = client_for(cast.charlie).post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": "x"})
+    assert response.status_code == 404
+
+
+def test_staff_plan_review_and_confirm_a_course(cast, bob, group):
+    _enrol_three(cast, group)
+    review = bob.post(reverse("program:plan", args=[group.pk]))
+    assert review.status_code == 200
+    assert "Confirm and book these sessions" in review.text
+    assert not group.sessions.exists()
+    token = re.search(r'name="plan" value="([^"]+)"', review.text).group(1)
+
+    page = bob.post(reverse("program:plan_confirm", args=[group.pk]), {"plan": token}, follow=True)
+
+    assert "The sessions of Spring group are booked." in page.text
+    assert group.sessions.count() == len(review.context["plan"].sessions)
+    assert group.sessions.filter(kind=GroupSession.Kind.INTEGRATION, follows_dosing__isnull=False).count() == 3
+
+
+def test_a_tampered_plan_is_not_saved(cast, bob, group):
+    _enrol_three(cast, group)
+    review = bob.post(reverse("program:plan", args=[group.pk]))
+    token = re.search(r'name="plan" value="([^"]+)"', review.text).group(1)
+    page = bob.post(reverse("program:plan_confirm", args=[group.pk]), {"plan": token[:-2] + "xx"}, follow=True)
+    assert "expired or was changed" in page.text
+    assert not group.sessions.exists()
+
+
+def test_an_infeasible_course_names_what_blocks_it(cast, bob, group):
+    _enrol_three(cast, group)
+    Room.objects.update(capacity=2)
+    page = bob.post(reverse("program:plan", args=[group.pk]), follow=True)
+    assert "No plan fits" in page.text
+    assert "the room must hold the whole group of 3 (no room is large enough" in page.text
+
+
+def test_a_session_move_that_breaks_a_rule_is_refused_with_the_rule(cast, bob, group):
+    _enrol_three(cast, group)
+    proposal = services.plan_course(group=group)
+    services.plan_save(actor=cast.bob, group=group, sessions=proposal.sessions)
+    first, second = group.sessions.filter(kind="dosing").order_by("number")[:2]
+    moved_to = timezone.localtime(first.starts_at) + datetime.timedelta(days=1)
+    response = bob.post(
+        reverse("program:session_edit", args=[second.pk]),
+        {
+            "starts_at": moved_to.strftime("%Y-%m-%dT%H:%M"),
+            "room": second.room.pk,
+            "facilitators": [cast.bob.pk, cast.therapist.pk],
+        },
+    )
+    assert response.status_code == 400
+    assert "dosing session 2" in response.text
+    second.refresh_from_db()
+    assert timezone.localtime(second.starts_at) != moved_to
+
+
+def test_the_session_form_shows_the_current_time(cast, bob):
+    session = cast.dosing_session()
+    response = bob.get(reverse("program:session_edit", args=[session.pk]))
+    assert timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M") in response.text
+
+
+def test_away_dates_are_recorded_for_a_patient_and_for_oneself(cast, bob):
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    dates = {"first_day": day.isoformat(), "last_day": day.isoformat(), "note": "holiday"}
+    assert bob.post(reverse("program:patient_away", args=[cast.alice.pk]), dates).status_code == 302
+    assert bob.post(reverse("program:staff_away"), {**dates, "staff": cast.bob.pk}).status_code == 302
+    assert Unavailability.objects.filter(patient=cast.alice, first_day=day).exists()
+    assert Unavailability.objects.filter(staff=cast.bob, first_day=day).exists()
+
+
+def test_a_clinician_cannot_record_away_dates_for_a_colleague(cast, bob):
+    day = (timezone.localdate() + datetime.timedelta(days=10)).isoformat()
+    response = bob.post(reverse("program:staff_away"), {"first_day": day, "last_day": day, "staff": cast.therapist.pk})
+    assert response.status_code == 400
+    assert not Unavailability.objects.exists()

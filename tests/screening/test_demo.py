@@ -1,0 +1,41 @@
+"""The demo practice's screening records: open gates for everyone in a current group, and the blocked cases."""
+
+import pytest
+from django.core.management import call_command
+
+from kapstone.patients.models import Patient
+from kapstone.program.models import Enrolment
+from kapstone.screening.demo import CONSENT_WITHDRAWN, RESCREENED_NEEDS_REVIEW, RESCREENED_NOT_ELIGIBLE, WAITLISTED
+from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.models import ScreeningResult
+
+pytestmark = pytest.mark.django_db
+
+
+def test_current_group_members_pass_the_gate_and_the_blocked_cases_say_why(capsys):
+    call_command("seed_demo", "--patients", "16", "--quiet-logins")
+    patients = list(Patient.objects.order_by("id"))
+    assert ScreeningResult.objects.count() == 16 + 2
+    enrolled = set(Enrolment.objects.filter(status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True))
+    assert enrolled
+    for patient in patients:
+        if patient.pk in enrolled:
+            assert enrolment_blockers(patient=patient) == [], patient
+    needs_review = "screening decision is needs review without a prescriber's override"
+    assert enrolment_blockers(patient=patients[WAITLISTED]) == [needs_review]
+    assert enrolment_blockers(patient=patients[RESCREENED_NEEDS_REVIEW]) == [needs_review]
+    assert enrolment_blockers(patient=patients[RESCREENED_NOT_ELIGIBLE]) == [
+        "screening decision is not eligible, which cannot be overridden"
+    ]
+    assert enrolment_blockers(patient=patients[CONSENT_WITHDRAWN])[0].startswith(
+        "informed consent (form v1) was withdrawn"
+    )
+    moved = ScreeningResult.objects.filter(patient=patients[RESCREENED_NOT_ELIGIBLE]).first()
+    assert moved.changes["fields"] == [
+        {
+            "field": "assessment_date",
+            "before": moved.changes["fields"][0]["before"],
+            "after": moved.result["assessment_date"],
+        },
+        {"field": "medical.aneurysmal_vascular_disease_or_avm", "before": "no", "after": "yes"},
+    ]

@@ -1,0 +1,310 @@
+"""Screening page actions (override, consultation log and reply files, paper consent), the portal's pre-intake and
+consent signing, and constant query counts on the list and patient pages."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.screening.models import ConsentSignature, Consultation, IntakeVersion, ScreeningOverride
+from kapstone.screening.uploads import MAX_REPLY_BYTES
+from tests.conftest import make_patient, signed_in_client
+from tests.screening import helpers
+
+pytestmark = pytest.mark.django_db
+
+JUSTIFICATION = "Bipolar I, euthymic for 4 years on lithium; outside psychiatrist agrees; mood monitored weekly."
+
+
+def patient_url(name, cast):
+    return reverse(name, kwargs={"patient_id": cast.alice.pk})
+
+
+# --- override ----------------------------------------------------------------------------------------------------
+
+
+def test_a_prescriber_sees_the_override_form_and_records_an_override(cast):
+    _, result = helpers.screen(cast, helpers.needs_review_intake())
+    client = signed_in_client(cast.bob)
+    assert "Record the override" in client.get(patient_url("screening:patient", cast)).text
+    response = client.post(
+        reverse("screening:override", kwargs={"result_id": result.pk}), {"justification": JUSTIFICATION}
+    )
+    assert response.status_code == 302
+    assert ScreeningOverride.objects.get(result=result).prescriber == cast.bob
+    page = client.get(patient_url("screening:patient", cast)).text
+    assert "Overridden" in page and JUSTIFICATION in page
+
+
+def test_a_nurse_sees_no_override_form(cast):
+    helpers.screen(cast, helpers.needs_review_intake())
+    page = signed_in_client(cast.nurse).get(patient_url("screening:patient", cast)).text
+    assert "Record the override" not in page and "A prescriber on the care team may override" in page
+
+
+def test_a_short_justification_is_shown_back_with_the_rule(cast):
+    _, result = helpers.screen(cast, helpers.needs_review_intake())
+    response = signed_in_client(cast.bob).post(
+        reverse("screening:override", kwargs={"result_id": result.pk}), {"justification": "looks fine"}
+    )
+    assert response.status_code == 400
+    assert "at least 40 characters" in response.text
+    assert not ScreeningOverride.objects.exists()
+
+
+def test_overriding_not_eligible_through_the_page_is_refused(cast):
+    _, result = helpers.screen(cast, helpers.not_eligible_intake())
+    response = signed_in_client(cast.bob).post(
+        reverse("screening:override", kwargs={"result_id": result.pk}), {"justification": JUSTIFICATION}
+    )
+    assert response.status_code == 400 and "cannot be overridden" in response.text
+    assert not ScreeningOverride.objects.exists()
+
+
+def test_an_outsider_prescriber_cannot_override_alices_result(cast):
+    _, result = helpers.screen(cast, helpers.needs_review_intake())
+    response = signed_in_client(cast.charlie).post(
+        reverse("screening:override", kwargs={"result_id": result.pk}), {"justification": JUSTIFICATION}
+    )
+    assert response.status_code == 404 and not ScreeningOverride.objects.exists()
+
+
+# --- consultation and reply files --------------------------------------------------------------------------------
+
+
+def consultation_post(**extra) -> dict:
+    return {
+        "clinician_name": "Dr. Rivera, Northside Psychiatry",
+        "staff": "",
+        "contacted_at": (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "method": "phone",
+        "outcome": "supports",
+        "notes": "Supports KAP.",
+        **extra,
+    }
+
+
+def test_staff_log_a_contact_with_an_attached_pdf_reply_and_download_it(cast):
+    client = signed_in_client(cast.nurse)
+    reply = SimpleUploadedFile("Alice-Abernathy-letter.pdf", helpers.PDF_BYTES, content_type="application/pdf")
+    response = client.post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.nurse.pk, reply_file=reply)
+    )
+    assert response.status_code == 302
+    entry = Consultation.objects.get()
+    assert entry.staff == cast.nurse and entry.reply_content_type == "application/pdf"
+    download = signed_in_client(cast.bob).get(reverse("screening:reply", kwargs={"consultation_id": entry.pk}))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == helpers.PDF_BYTES
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"].startswith("attachment;") and "Alice" not in download["Content-Disposition"]
+
+
+def test_a_reply_is_not_served_to_staff_outside_the_care_team(cast):
+    entry = helpers.consult(cast, with_reply=True)
+    response = signed_in_client(cast.charlie).get(reverse("screening:reply", kwargs={"consultation_id": entry.pk}))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("reply.pdf", b"MZ\x90\x00\x03\x00\x00\x00 not a pdf", "this file&#x27;s content is none of those"),
+        ("reply.txt", b"\xff\xfe\x00\x00 binary", "this file&#x27;s content is none of those"),
+        ("reply.pdf", b"", "The submitted file is empty."),
+    ],
+)
+def test_a_reply_of_the_wrong_kind_is_refused_by_content(cast, name, content, message):
+    upload = SimpleUploadedFile(name, content, content_type="application/pdf")
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, reply_file=upload)
+    )
+    assert response.status_code == 400 and message in response.text
+    assert not Consultation.objects.exists()
+
+
+def test_a_reply_over_five_megabytes_is_refused(cast):
+    upload = SimpleUploadedFile("big.txt", b"a" * (MAX_REPLY_BYTES + 1), content_type="text/plain")
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, reply_file=upload)
+    )
+    assert response.status_code == 400 and "the limit is 5 MB" in response.text
+
+
+@pytest.mark.parametrize(
+    ("magic", "content_type"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"Thank you, we support", "text/plain"),
+    ],
+)
+def test_png_jpeg_and_text_replies_are_accepted(cast, magic, content_type):
+    upload = SimpleUploadedFile("reply.bin", magic + b" synthetic", content_type="application/octet-stream")
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, reply_file=upload)
+    )
+    assert response.status_code == 302
+    assert Consultation.objects.get().reply_content_type == content_type
+
+
+def test_a_contact_without_anyone_named_is_a_clear_error(cast):
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, clinician_name="")
+    )
+    assert response.status_code == 400 and "Choose the outside clinician, or type who was contacted." in response.text
+
+
+# --- consent at the practice -------------------------------------------------------------------------------------
+
+
+def test_staff_record_a_paper_consent_and_withdraw_it(cast):
+    client = signed_in_client(cast.nurse)
+    when = (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    bad = client.post(patient_url("screening:consent_paper", cast), {"signed_name": "A. Abernathy", "signed_at": when})
+    assert bad.status_code == 400 and "full name on the record" in bad.text
+    good = client.post(
+        patient_url("screening:consent_paper", cast), {"signed_name": "Alice Abernathy", "signed_at": when}
+    )
+    assert good.status_code == 302
+    signature = ConsentSignature.objects.get()
+    assert signature.kind == "paper" and signature.recorded_by == cast.nurse
+    client.post(
+        reverse("screening:consent_withdraw", kwargs={"signature_id": signature.pk}), {"reason": "Told me in clinic"}
+    )
+    signature.refresh_from_db()
+    assert signature.is_withdrawn
+
+
+# --- the portal --------------------------------------------------------------------------------------------------
+
+
+def pre_intake_post(**extra) -> dict:
+    from kapstone.screening.forms import MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
+
+    return {
+        "indications": ["depression", "anxiety"],
+        **{f"psychiatric__{name}": "no" for name in PSYCHIATRIC_QUESTIONS},
+        **{f"medical__{name}": "no" for name in MEDICAL_QUESTIONS},
+        "medical__hypertension": "unsure",
+        "medications": "sertraline 100 mg\nsomething for sleep",
+        "other_treatments": ["tms"],
+        "substance_use": "",
+        "medicines-TOTAL_FORMS": "4",
+        "medicines-INITIAL_FORMS": "0",
+        "medicines-0-drug": "escitalopram",
+        "medicines-0-weeks": "10",
+        "medicines-0-response": "no_response",
+        "therapies-TOTAL_FORMS": "2",
+        "therapies-INITIAL_FORMS": "0",
+        "therapies-0-modality": "CBT",
+        "therapies-0-sessions": "12",
+        "therapies-0-response": "partial_response",
+        **extra,
+    }
+
+
+def test_a_patient_sends_a_pre_intake_that_staff_then_complete(cast):
+    client = signed_in_client(cast.alice_user)
+    assert client.get(reverse("screening:portal_pre_intake")).status_code == 200
+    response = client.post(reverse("screening:portal_pre_intake"), pre_intake_post())
+    assert response.status_code == 302
+    draft = IntakeVersion.objects.get(patient=cast.alice)
+    assert draft.source == "patient" and not draft.is_complete and draft.author == cast.alice_user
+    assert "hypertension" not in draft.data["medical"]  # "not sure" is left for staff to ask
+    assert draft.data["medications"] == [
+        {"name": "sertraline", "dose_mg_per_day": 100},
+        {"name": "something for sleep"},
+    ]
+    assert draft.data["prior_treatments"]["tms"] == [{}]
+    staff_page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
+    assert "The patient sent a pre-intake" in staff_page
+    form = signed_in_client(cast.bob).get(patient_url("screening:intake", cast)).text
+    assert 'value="escitalopram"' in form and 'value="sertraline"' in form and "Patient (pre-intake)" in form
+
+
+def test_a_pre_intake_without_an_indication_is_sent_back(cast):
+    response = signed_in_client(cast.alice_user).post(
+        reverse("screening:portal_pre_intake"), pre_intake_post(indications=[])
+    )
+    assert response.status_code == 400 and "This field is required." in response.text
+    assert not IntakeVersion.objects.exists()
+
+
+def test_a_patient_signs_consent_in_the_portal_with_their_ip_recorded(cast):
+    client = signed_in_client(cast.alice_user)
+    page = client.get(reverse("screening:portal_consent")).text
+    assert "off-label" in page and "No driving until the next day" in page and "right to withdraw" in page
+    wrong = client.post(reverse("screening:portal_consent"), {"typed_name": "Dana Delacroix", "understood": "on"})
+    assert wrong.status_code == 400 and "full name on the record" in wrong.text
+    unticked = client.post(reverse("screening:portal_consent"), {"typed_name": "Alice Abernathy"})
+    assert unticked.status_code == 400
+    response = client.post(
+        reverse("screening:portal_consent"),
+        {"typed_name": "Alice Abernathy", "understood": "on"},
+        REMOTE_ADDR="192.0.2.8",
+    )
+    assert response.status_code == 302
+    signature = ConsentSignature.objects.get(patient=cast.alice)
+    assert signature.ip_address == "192.0.2.8" and signature.kind == "electronic"
+    assert "Signed" in client.get(reverse("screening:portal")).text
+
+
+def test_a_patient_withdraws_their_consent(cast):
+    helpers.sign_consent(cast)
+    client = signed_in_client(cast.alice_user)
+    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": ""})
+    assert response.status_code == 302
+    assert ConsentSignature.objects.get().is_withdrawn
+
+
+def test_the_portal_shows_each_patient_only_their_own_consent(cast):
+    helpers.sign_consent(cast)
+    page = signed_in_client(cast.dana_user).get(reverse("screening:portal")).text
+    assert "Read and sign the consent form" in page
+    signed_in_client(cast.dana_user).post(reverse("screening:portal_consent_withdraw"))
+    assert not ConsentSignature.objects.get().is_withdrawn
+
+
+# --- query counts ------------------------------------------------------------------------------------------------
+
+
+def _count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_screening_list_runs_a_constant_number_of_queries(cast):
+    client = signed_in_client(cast.bob)
+    url = reverse("screening:list")
+    helpers.screen(cast)
+    few = _count_queries(client, url)
+    for index in range(6):
+        patient = make_patient(f"Extra{index}", "Screened", team=[cast.bob])
+        helpers.screen(cast, helpers.needs_review_intake(), patient=patient)
+    assert _count_queries(client, url) == few
+    assert _count_queries(client, url + "?decision=needs_review") == few
+
+
+def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
+    client = signed_in_client(cast.bob)
+    url = patient_url("screening:patient", cast)
+    _, result = helpers.screen(cast, helpers.needs_review_intake())
+    helpers.consult(cast, with_reply=True)
+    helpers.sign_consent(cast)
+    few = _count_queries(client, url)
+    from kapstone.screening import services
+
+    services.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
+    for _ in range(4):
+        helpers.screen(cast)
+        helpers.screen(cast, helpers.needs_review_intake())
+        helpers.consult(cast)
+    services.consent_withdraw(actor=cast.alice_user, signature=ConsentSignature.objects.get())
+    helpers.sign_consent(cast)
+    assert _count_queries(client, url) == few
