@@ -1,0 +1,105 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from kapstone.dosing import services
+from kapstone.dosing.models import DoseRecord, LotBalance
+from kapstone.practice.settings_store import practice_value_set
+from tests.browser.test_foundation_flows import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def fill_form(page, card, summary: str, fields: dict, *, button="Save"):
+    section = card.locator("details", has=page.locator("summary", has_text=summary))
+    section.locator("summary").click()
+    for label, value in fields.items():
+        field = section.get_by_label(label)
+        if isinstance(value, bool):
+            field.check()
+        elif field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(label=value) if not value.isdigit() else field.select_option(value)
+        else:
+            field.fill(value)
+    section.get_by_role("button", name=button).click()
+
+
+def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
+    session = cast.dosing_session()
+    services.lot_receive(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="100 mg lozenge",
+        lot_number="L-77",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("1000"),
+    )
+    # The practice shortens the observation period for this walk-through; the cited default is 120 minutes.
+    practice_value_set(
+        actor=cast.admin,
+        key="dosing.min_observation_minutes",
+        value=0,
+        reason="browser walk-through of a whole session",
+    )
+    sign_in(page, cast.bob)
+    page.get_by_role("heading", name="Good day").wait_for()
+    page.goto(f"/dosing/session/{session.pk}/")
+    card = lambda: page.locator(f"#patient-{cast.alice.pk}")  # noqa: E731 - the card is re-rendered after each post
+
+    fill_form(
+        page,
+        card(),
+        "Pre-dose checklist",
+        {
+            "Fasting confirmed": True,
+            "Escort or ride home arranged": True,
+            "Pregnancy test": "Not applicable",
+            "Today's weight (kg)": "70",
+            "Intention": "to meet my grief with kindness",
+        },
+    )
+    page.get_by_text("Alice Abernathy: saved.").wait_for()
+    fill_form(
+        page,
+        card(),
+        "Record vitals",
+        {"Phase": "Before dosing", "Systolic": "124", "Diastolic": "80", "Heart rate": "72", "SpO₂ %": "98"},
+    )
+    fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
+    page.get_by_text("within the ceiling of 400 mg").first.wait_for()
+    balance = LotBalance.objects.get(lot__lot_number="L-77")
+    fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
+    card().get_by_text("Given").wait_for()
+
+    fill_form(
+        page,
+        card(),
+        "Record vitals",
+        {"Phase": "About 40 min after", "Systolic": "186", "Diastolic": "102", "Heart rate": "90", "SpO₂ %": "97"},
+    )
+    assert card().get_by_text("STOP alert").is_visible()
+    fill_form(
+        page,
+        card(),
+        "Sedation and dissociation",
+        {"Sedation (MOAA/S 0-5)": "4", "Dissociation (CADSS total 0-92)": "18"},
+    )
+    fill_form(
+        page,
+        card(),
+        "Record vitals",
+        {"Phase": "Before discharge", "Systolic": "130", "Diastolic": "82", "Heart rate": "74", "SpO₂ %": "98"},
+    )
+    fill_form(
+        page,
+        card(),
+        "Discharge",
+        {"Vitals back within limits": True, "Alert and oriented": True, "Escort present": True},
+    )
+    card().get_by_text("discharged").wait_for()
+
+    record = DoseRecord.objects.get(patient=cast.alice, session=session)
+    assert record.discharged_at and record.administered_at and record.dose_mg == Decimal("200")
+    assert LotBalance.objects.get(pk=balance.pk).balance_mg == Decimal("800")
