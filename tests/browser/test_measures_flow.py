@@ -24,7 +24,9 @@ ANSWERS = [
 ]
 
 
-def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, live_server, cast, settings):
+def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, live_server, cast, settings, monkeypatch):
+    # The walk-through may run during the patient's quiet hours; those are tested in tests/measures.
+    monkeypatch.setattr(services, "may_message_now", lambda **kwargs: True)
     settings.SITE_URL = live_server.url
     assessment = due_assessment(cast.alice)
     services.reminders_send_due()

@@ -65,11 +65,12 @@ def test_a_failed_send_records_nothing_so_a_retry_sends_it(cast, monkeypatch):
     def broken(**kwargs):
         raise ConnectionError("mail server down")
 
+    working = services.invitation_send
     monkeypatch.setattr(services, "invitation_send", broken)
     with pytest.raises(ConnectionError):
         services.reminders_send_due()
     assert not ReminderLog.objects.exists() and not Invitation.objects.exists()
-    monkeypatch.undo()
+    monkeypatch.setattr(services, "invitation_send", working)
     services.reminders_send_due()
     assert len(mail.outbox) == 1
 

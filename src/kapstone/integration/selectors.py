@@ -18,8 +18,21 @@ from django.utils import timezone
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.integration import crypto
-from kapstone.integration.models import IntegrationNote, IntegrationWindow, JournalEntry, PsychotherapyNote
-from kapstone.integration.window import Adherence, WindowBounds, adherence_of, window_bounds, window_settings
+from kapstone.integration.models import (
+    IntegrationNote,
+    IntegrationWindow,
+    JournalEntry,
+    NotificationPreference,
+    PsychotherapyNote,
+)
+from kapstone.integration.window import (
+    Adherence,
+    WindowBounds,
+    adherence_of,
+    after_quiet_hours,
+    window_bounds,
+    window_settings,
+)
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -292,3 +305,23 @@ def upcoming_prompt(*, patient: Patient) -> WindowStatus | None:
     if window is None:
         return None
     return window_status(window)
+
+
+def notification_preference_of(patient) -> NotificationPreference:
+    """The patient's chosen channels and quiet hours, or the defaults if they never chose."""
+    try:
+        return patient.notification_preference
+    except NotificationPreference.DoesNotExist:
+        return NotificationPreference(patient=patient)
+
+
+def may_message_now(*, patient, channel: str, now: datetime.datetime) -> bool:
+    """Whether a message on this channel may go to the patient now: they chose the channel and it is not
+    within their quiet hours. Senders that cannot be deferred (questionnaire links) wait for the next sweep."""
+    preference = notification_preference_of(patient)
+    if channel not in preference.channels:
+        return False
+    quiet_end = after_quiet_hours(
+        now, time_zone=preference.time_zone, start=preference.quiet_start, end=preference.quiet_end
+    )
+    return quiet_end <= now

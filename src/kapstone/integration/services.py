@@ -95,13 +95,6 @@ def window_open(*, dose_record) -> IntegrationWindow:
     return window
 
 
-def _preference(patient) -> NotificationPreference:
-    try:
-        return patient.notification_preference
-    except NotificationPreference.DoesNotExist:
-        return NotificationPreference(patient=patient)
-
-
 @transaction.atomic
 def notify(
     *,
@@ -118,7 +111,7 @@ def notify(
     The send time is `not_before` (or now), moved past the patient's quiet hours. The task is enqueued after
     commit so a worker always finds the row.
     """
-    preference = _preference(patient)
+    preference = selectors.notification_preference_of(patient)
     when = after_quiet_hours(
         max(not_before or timezone.now(), timezone.now()),
         time_zone=preference.time_zone,
@@ -198,7 +191,7 @@ def notification_deliver(*, notification_id: int) -> str:
             return _settle(notification, Notification.Status.SKIPPED, "the integration work is already done")
         if now > status.bounds.outer_end:
             return _settle(notification, Notification.Status.SKIPPED, "the integration window has closed")
-    preference = _preference(notification.patient)
+    preference = selectors.notification_preference_of(notification.patient)
     later = after_quiet_hours(
         now, time_zone=preference.time_zone, start=preference.quiet_start, end=preference.quiet_end
     )

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.audit import services as audit
+from kapstone.integration.selectors import may_message_now
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
 from kapstone.measures.models import Assessment, CriticalAlert, Invitation, ReminderLog, token_digest
 from kapstone.measures.portal_settings import portal_setting
@@ -376,6 +377,10 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     for assessments in reminders_due(now=now).values():
         patient = assessments[0].patient
         if not (patient.email or (patient.user_id and patient.user.email)):
+            continue
+        # Questionnaire links go by email; a patient who turned email off, or is in quiet hours, is reached by
+        # a later sweep (the portal still lists what is due).
+        if not may_message_now(patient=patient, channel="email", now=now):
             continue
         with transaction.atomic():
             links, reminder = [], False
