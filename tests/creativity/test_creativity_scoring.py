@@ -110,3 +110,16 @@ def test_it_never_crashes_on_arbitrary_text_when_scoring(pairs):
     assert len(results) == len(pairs)
     for result in results:
         assert result.originality is None or 1.0 <= result.originality <= 5.0
+
+
+def test_it_embeds_the_response_words_without_the_objects_context():
+    import numpy as np
+
+    from kapstone.creativity.embeddings import encode_aut_pairs
+
+    embedded = encode_aut_pairs(["brick", "fork"], ["doorstop", "doorstop"])
+    for vectors in (embedded.pair, embedded.response, embedded.response_words):
+        assert vectors.shape == (2, 384)
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(embedded.response_words[0], embedded.response_words[1], atol=1e-5)
+    assert not np.allclose(embedded.response[0], embedded.response[1], atol=1e-3)

@@ -4,9 +4,12 @@
 Two entry points:
 - `encode_texts(texts)`: the model's usual sentence embedding (mean pooling, unit length), used for the
   Divergent Association Task and for grouping responses into categories (flexibility).
-- `encode_aut_pairs(prompts, responses)`: one forward pass over "prompt: response" that yields two
-  embeddings per response, the whole pair and the response's own tokens read in the prompt's context.
-  One pass instead of two keeps scoring above 500 responses/s on 2 cores.
+- `encode_aut_pairs(prompts, responses)`: one forward pass over "prompt: response" that yields three
+  embeddings per response: the whole pair, the response's own tokens read in the prompt's context, and the
+  mean of the response's word-piece input embeddings (what the words are, before any context; a table
+  look-up, so free). One pass instead of two keeps scoring above 500 responses/s on 2 cores; the
+  context-free words recover what a second, response-only pass added (train CV r .802 vs .801 in
+  the same feature set).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ TORCH_THREADS = 2
 class PairEmbeddings:
     pair: np.ndarray  # (n, 384) unit vectors of "prompt: response"
     response: np.ndarray  # (n, 384) unit vectors of the response tokens only
+    response_words: np.ndarray  # (n, 384) unit vectors of the response's context-free word-piece embeddings
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,7 +76,7 @@ def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str]) -> PairEm
     n = len(responses)
     if n == 0:
         empty = np.zeros((0, 384), dtype=np.float32)
-        return PairEmbeddings(empty, empty)
+        return PairEmbeddings(empty, empty, empty)
     model = load_encoder()
     import torch
 
@@ -85,6 +89,7 @@ def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str]) -> PairEm
     order = np.argsort([len(text) for text in texts], kind="stable")
     pair_out = np.zeros((n, 384), dtype=np.float32)
     response_out = np.zeros((n, 384), dtype=np.float32)
+    words_out = np.zeros((n, 384), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, n, BATCH_SIZE):
             idx = order[start : start + BATCH_SIZE]
@@ -103,5 +108,8 @@ def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str]) -> PairEm
             starts = torch.tensor([1 + prefix_lengths[prefixes[i]] for i in idx]).unsqueeze(1)
             positions = torch.arange(tokens.shape[1]).unsqueeze(0)
             response_mask = (mask.squeeze(-1) * (positions >= starts)).unsqueeze(-1)
-            response_out[idx] = ((tokens * response_mask).sum(1) / response_mask.sum(1).clamp(min=1)).numpy()
-    return PairEmbeddings(pair=_unit(pair_out), response=_unit(response_out))
+            response_count = response_mask.sum(1).clamp(min=1)
+            response_out[idx] = ((tokens * response_mask).sum(1) / response_count).numpy()
+            words = bert.embeddings.word_embeddings(batch["input_ids"])
+            words_out[idx] = ((words * response_mask).sum(1) / response_count).numpy()
+    return PairEmbeddings(pair=_unit(pair_out), response=_unit(response_out), response_words=_unit(words_out))

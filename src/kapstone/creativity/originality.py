@@ -9,7 +9,11 @@ correlates only .12-.26 with human raters; what carries most of the signal here 
   object (a common answer sits in a dense neighbourhood of low-rated answers: statistical rarity, the
   classic basis of originality scoring);
 - semantic distance between object and response, response length (words, characters), the object;
-- a 128-dimensional projection (PCA) of the response embeddings.
+- a 128-dimensional projection (PCA) of the response embeddings (64 for the context-free words).
+
+Each is computed on three embeddings of the response (see embeddings.py): the "object: response"
+pair, the response read in the object's context, and the response's context-free words. The third costs
+nothing to compute and lifts train CV r from .796 to .803 (val r .789 to .802).
 
 A ridge regression and a gradient-boosted tree ensemble read these features; their mean, clipped to 1-5, is
 the score. Objects outside the 21 of the training data are scored by a second pair of regressors trained
@@ -34,6 +38,8 @@ from kapstone.creativity.embeddings import PairEmbeddings, encode_aut_pairs, enc
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "originality.joblib"
 
 PCA_DIMS = 128
+# The context-free word average is a coarser signal: half the components carry what it adds.
+WORDS_PCA_DIMS = 64
 # Neighbour search runs on the first PCA_BANK_DIMS components: as accurate as the full 384 dimensions on
 # the training data and small enough to ship the training bank in the repository.
 PCA_BANK_DIMS = 64
@@ -41,6 +47,10 @@ NEIGHBOUR_COUNTS = (5, 20, 50)
 DENSITY_THRESHOLDS = (0.6, 0.7, 0.8, 0.9)
 # Softmax temperature over cosine similarities: the nearest few neighbours dominate the average.
 NEIGHBOUR_SHARPNESS = 10.0
+# Further readings of the 50 nearest, weighted relative to the nearest one: from nearly flat to nearly
+# nearest-only. The trees pick the one that fits each neighbourhood (+.001 train CV r).
+EXTRA_SHARPNESS = (3.0, 20.0, 40.0)
+SPREAD_COUNT = 20
 RIDGE_ALPHA = 3.0
 MIN_SCORE, MAX_SCORE = 1.0, 5.0
 SEED = 0
@@ -70,13 +80,13 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 @dataclass
 class Projection:
     mean: np.ndarray
-    components: np.ndarray  # (PCA_DIMS, 384)
+    components: np.ndarray  # (dims, 384)
 
     @classmethod
-    def fit(cls, rows: np.ndarray) -> Projection:
+    def fit(cls, rows: np.ndarray, dims: int = PCA_DIMS) -> Projection:
         from sklearn.decomposition import PCA
 
-        pca = PCA(PCA_DIMS, random_state=SEED).fit(rows)
+        pca = PCA(dims, random_state=SEED).fit(rows)
         return cls(mean=pca.mean_.astype(np.float32), components=pca.components_.astype(np.float32))
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
@@ -96,6 +106,11 @@ def _bank_vectors(projected: np.ndarray) -> np.ndarray:
     return _unit(projected[:, :PCA_BANK_DIMS]).astype(np.float32)
 
 
+def _weighted_mean(values: np.ndarray, weights: np.ndarray, empty: float = UNKNOWN_RATING) -> np.ndarray:
+    total = weights.sum(1)
+    return np.where(total > 0, (weights * values).sum(1) / np.maximum(total, 1e-12), empty)
+
+
 def neighbour_features(
     queries: np.ndarray,
     query_prompt_ids: np.ndarray,
@@ -105,8 +120,10 @@ def neighbour_features(
     exclude_self: bool = False,
     chunk: int = 2048,
 ) -> np.ndarray:
-    """Per query: softmax-weighted neighbour rating and mean similarity for each k, and the log share of
-    the eligible bank within each similarity threshold.
+    """Per query: softmax-weighted neighbour rating and mean similarity for each k, the log share of
+    the eligible bank within each similarity threshold, then the EXTRA_SHARPNESS weighted ratings, the
+    weighted spread of the nearest SPREAD_COUNT ratings, the nearest similarity and rating, and the mean
+    rating and similarity of the nearest three.
 
     same_prompt=True draws neighbours from the query's own object; False from all *other* objects (the
     unseen-object model). exclude_self drops the query's own row (queries == the bank, in training).
@@ -115,7 +132,7 @@ def neighbour_features(
     ratings = bank.ratings.astype(np.float32)
     bank_ids = bank.prompt_ids.astype(np.int64)
     k_max = max(NEIGHBOUR_COUNTS)
-    n_features = 2 * len(NEIGHBOUR_COUNTS) + len(DENSITY_THRESHOLDS)
+    n_features = 2 * len(NEIGHBOUR_COUNTS) + len(DENSITY_THRESHOLDS) + len(EXTRA_SHARPNESS) + 5
     out = np.zeros((len(queries), n_features), dtype=np.float32)
     for prompt_id in np.unique(query_prompt_ids):
         query_rows = np.flatnonzero(query_prompt_ids == prompt_id)
@@ -141,8 +158,8 @@ def neighbour_features(
             order = np.argsort(-top_sims, axis=1, kind="stable")
             top = np.take_along_axis(top, order, 1)
             top_sims = np.take_along_axis(top_sims, order, 1)
-            top_ratings = ratings[padded_rows[top]]
             valid = top_sims > -1.5
+            top_ratings = np.where(valid, ratings[padded_rows[top]], UNKNOWN_RATING)
             feats = []
             for count in NEIGHBOUR_COUNTS:
                 s, v = top_sims[:, :count], valid[:, :count]
@@ -157,6 +174,14 @@ def neighbour_features(
                 feats.append(np.where(v.any(1), (s * v).sum(1) / np.maximum(v.sum(1), 1), 0.0))
             for threshold in DENSITY_THRESHOLDS:
                 feats.append(np.log1p((sims > threshold).sum(1)) - np.log(n_eligible))
+            nearest = top_sims[:, :1]
+            for sharpness in EXTRA_SHARPNESS:
+                feats.append(_weighted_mean(top_ratings, np.exp(sharpness * (top_sims - nearest)) * valid))
+            near = slice(0, SPREAD_COUNT)
+            weights = np.exp(NEIGHBOUR_SHARPNESS * (top_sims[:, near] - nearest)) * valid[:, near]
+            centre = _weighted_mean(top_ratings[:, near], weights)
+            feats.append(np.sqrt(_weighted_mean((top_ratings[:, near] - centre[:, None]) ** 2, weights, empty=0.0)))
+            feats += [top_sims[:, 0], top_ratings[:, 0], top_ratings[:, :3].mean(1), top_sims[:, :3].mean(1)]
             out[rows] = np.column_stack(feats)
     return out
 
@@ -167,8 +192,10 @@ class OriginalityModel:
     prompt_vectors: np.ndarray  # (n_prompts, 384) unit embeddings of the object names
     pair_projection: Projection
     response_projection: Projection
+    words_projection: Projection
     pair_bank: Bank
     response_bank: Bank
+    words_bank: Bank
     known_regressors: list  # [ridge, boosted trees], trained with same-object neighbours
     unseen_regressors: list  # same, trained with neighbours from other objects only
 
@@ -197,32 +224,20 @@ class OriginalityModel:
             object_one_hot[np.arange(len(prompts)), ids] = 1.0
         words = np.array([len(r.split()) for r in responses], dtype=np.float32)
         chars = np.array([len(r) for r in responses], dtype=np.float32)
-        pair_projected = self.pair_projection(embeddings.pair)
-        response_projected = self.response_projection(embeddings.response)
+        kinds = [
+            (embeddings.pair, self.pair_projection, self.pair_bank),
+            (embeddings.response, self.response_projection, self.response_bank),
+            (embeddings.response_words, self.words_projection, self.words_bank),
+        ]
+        projected = [projection(vectors) for vectors, projection, _ in kinds]
         return np.column_stack(
-            [
-                1.0 - (embeddings.pair * prompt_vectors).sum(1),
-                1.0 - (embeddings.response * prompt_vectors).sum(1),
-                np.log1p(words),
-                np.log1p(chars),
-                object_one_hot,
-                neighbour_features(
-                    _bank_vectors(pair_projected),
-                    ids,
-                    self.pair_bank,
-                    same_prompt=known,
-                    exclude_self=exclude_self,
-                ),
-                neighbour_features(
-                    _bank_vectors(response_projected),
-                    ids,
-                    self.response_bank,
-                    same_prompt=known,
-                    exclude_self=exclude_self,
-                ),
-                pair_projected,
-                response_projected,
+            [1.0 - (vectors * prompt_vectors).sum(1) for vectors, _, _ in kinds]
+            + [np.log1p(words), np.log1p(chars), object_one_hot]
+            + [
+                neighbour_features(_bank_vectors(rows), ids, bank, same_prompt=known, exclude_self=exclude_self)
+                for rows, (_, _, bank) in zip(projected, kinds, strict=True)
             ]
+            + projected
         ).astype(np.float32)
 
     def predict(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
@@ -241,7 +256,7 @@ class OriginalityModel:
             X = self.features(
                 [prompts[i] for i in rows],
                 [responses[i] for i in rows],
-                PairEmbeddings(embeddings.pair[rows], embeddings.response[rows]),
+                PairEmbeddings(embeddings.pair[rows], embeddings.response[rows], embeddings.response_words[rows]),
                 known=known,
             )
             scores[rows] = np.mean([r.predict(X) for r in regressors], axis=0)
@@ -269,14 +284,17 @@ def fit_model(
     ids = np.array([index[p] for p in prompts])
     pair_projection = Projection.fit(embeddings.pair)
     response_projection = Projection.fit(embeddings.response)
+    words_projection = Projection.fit(embeddings.response_words, WORDS_PCA_DIMS)
     ratings = np.asarray(ratings, dtype=np.float32)
     model = OriginalityModel(
         prompts=known_prompts,
         prompt_vectors=encode_texts(known_prompts),
         pair_projection=pair_projection,
         response_projection=response_projection,
+        words_projection=words_projection,
         pair_bank=Bank(_bank_vectors(pair_projection(embeddings.pair)), ids, ratings),
         response_bank=Bank(_bank_vectors(response_projection(embeddings.response)), ids, ratings),
+        words_bank=Bank(_bank_vectors(words_projection(embeddings.response_words)), ids, ratings),
         known_regressors=_regressors(),
         unseen_regressors=_regressors(),
     )
@@ -292,7 +310,7 @@ def fit_model(
 def save_model(model: OriginalityModel, path: Path = MODEL_PATH) -> None:
     import joblib
 
-    for bank in (model.pair_bank, model.response_bank):
+    for bank in (model.pair_bank, model.response_bank, model.words_bank):
         bank.vectors = bank.vectors.astype(np.float16)
         bank.ratings = bank.ratings.astype(np.float16)
         bank.prompt_ids = bank.prompt_ids.astype(np.int16)
