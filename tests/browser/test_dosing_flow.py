@@ -6,7 +6,7 @@ import pytest
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LotBalance
 from kapstone.practice.settings_store import practice_value_set
-from tests.browser.test_foundation_flows import sign_in
+from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ from django.core import mail
 
 from kapstone.measures import services
 from kapstone.measures.models import Assessment, CriticalAlert
-from tests.browser.test_foundation_flows import sign_in
+from tests.browser.helpers import sign_in
 from tests.measures.factories import due_assessment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

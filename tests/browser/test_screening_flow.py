@@ -6,7 +6,7 @@ from kapstone.program import services as program
 from kapstone.program.models import Enrolment
 from kapstone.screening.forms import MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
 from kapstone.screening.models import ConsentSignature, Consultation, ScreeningResult
-from tests.browser.test_foundation_flows import sign_in
+from tests.browser.helpers import sign_in
 from tests.screening.helpers import PDF_BYTES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
