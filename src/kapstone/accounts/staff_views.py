@@ -1,0 +1,56 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts import services
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import STAFF_ROLES, Role
+from kapstone.accounts.staff_forms import StaffForm
+
+STAFF_ACTIONS = {
+    "deactivate": "Deactivate",
+    "reactivate": "Reactivate",
+    "reset_two_factor": "Reset two-factor",
+    "unlock": "Unlock",
+}
+
+
+@roles_required(Role.ADMIN)
+def staff_list(request):
+    form = StaffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.staff_create(actor=request.user, **form.cleaned_data)
+        messages.success(request, f"{user.display_name} can sign in now; they set up two-factor at first sign-in.")
+        return redirect("accounts:staff")
+    staff = get_user_model().objects.filter(role__in=STAFF_ROLES).order_by("-is_active", "last_name", "first_name")
+    return render(
+        request,
+        "accounts/staff_list.html",
+        {"staff": staff, "form": form, "actions": STAFF_ACTIONS.items()},
+        status=400 if form.errors else 200,
+    )
+
+
+@roles_required(Role.ADMIN)
+@require_POST
+def staff_action(request, user_id, action):
+    if action not in STAFF_ACTIONS:
+        raise Http404
+    try:
+        staff = get_user_model().objects.get(pk=user_id, role__in=STAFF_ROLES)
+    except get_user_model().DoesNotExist:
+        raise Http404 from None
+    try:
+        if action in ("deactivate", "reactivate"):
+            services.staff_set_active(actor=request.user, staff=staff, active=action == "reactivate")
+        elif action == "reset_two_factor":
+            services.staff_reset_two_factor(actor=request.user, staff=staff)
+        else:
+            services.staff_unlock(actor=request.user, staff=staff)
+    except services.StaffError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"{staff.display_name}: done.")
+    return redirect("accounts:staff")

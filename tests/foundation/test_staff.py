@@ -1,0 +1,72 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kapstone.audit.models import AuditEvent
+
+NEW = {
+    "username": "dr.new",
+    "first_name": "Nia",
+    "last_name": "New",
+    "email": "nia@practice.example",
+    "role": "prescriber",
+    "credentials": "MD",
+    "temporary_password": "a-long-temporary-passphrase",
+}
+
+
+def test_an_admin_adds_a_staff_member_who_must_enrol_two_factor_first(cast, client_for):
+    response = client_for(cast.admin).post(reverse("accounts:staff"), NEW)
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="dr.new")
+    assert user.role == "prescriber" and AuditEvent.objects.filter(object_type="staff", object_id=user.pk).exists()
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "dr.new", "password": NEW["temporary_password"]})
+    assert response.url == reverse("accounts:two_factor_setup")
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("username", "bob", "That username is taken"),
+        ("role", "patient", "Select a valid choice"),
+        ("temporary_password", "short", "too short"),
+        ("email", "nope", "valid email"),
+    ],
+)
+def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, field, value, message):
+    response = client_for(cast.admin).post(reverse("accounts:staff"), {**NEW, field: value})
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not get_user_model().objects.filter(username="dr.new").exists()
+
+
+def test_resetting_two_factor_removes_the_devices(cast, client_for):
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    assert not TOTPDevice.objects.filter(user=cast.bob).exists()
+
+
+def test_an_admin_cannot_deactivate_their_own_login(cast, client_for):
+    response = client_for(cast.admin).post(
+        reverse("accounts:staff_action", args=[cast.admin.pk, "deactivate"]), follow=True
+    )
+    assert "cannot deactivate your own login" in response.content.decode()
+    cast.admin.refresh_from_db()
+    assert cast.admin.is_active
+
+
+def test_a_deactivated_clinician_cannot_sign_in(cast, client_for):
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]))
+    response = Client().post("/accounts/login/", {"username": "bob", "password": "correct-horse-battery"})
+    assert response.status_code == 200
+
+
+def test_patients_are_not_staff_to_manage(cast, client_for):
+    url = reverse("accounts:staff_action", args=[cast.alice_user.pk, "deactivate"])
+    assert client_for(cast.admin).post(url).status_code == 404
+
+
+def test_an_unknown_action_is_not_found(cast, client_for):
+    url = reverse("accounts:staff_action", args=[cast.bob.pk, "promote"])
+    assert client_for(cast.admin).post(url).status_code == 404
