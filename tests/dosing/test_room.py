@@ -1,9 +1,12 @@
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.signals import dose_administered
@@ -141,6 +144,47 @@ def test_a_refused_order_is_explained_in_the_room(cast, session, client_for):
         {prefix + "route": "sublingual", prefix + "dose_mg": "900"},
     )
     assert response.status_code == 400 and "above the practice ceiling" in response.content.decode()
+
+
+def test_a_refused_first_action_leaves_no_dose_record_behind(cast, session, client_for):
+    prefix = f"p{cast.alice.pk}-order-"
+    client_for(cast.bob).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "order"]),
+        {prefix + "route": "sublingual", prefix + "dose_mg": "900"},
+    )
+    assert not DoseRecord.objects.filter(session=session, patient=cast.alice).exists()
+    assert not AuditEvent.objects.filter(object_type="dose_record", patient_id=cast.alice.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tablets_giving_the_same_dose_at_once_take_it_from_the_log_once(cast, session, stock, ready_record):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def give(actor, witness):
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            record = DoseRecord.objects.get(pk=ready_record.pk)
+            services.dose_administer(actor=actor, record=record, balance=stock, witness=witness)
+            outcomes.append("given")
+        except services.DosingError as refusal:
+            outcomes.append(str(refusal))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=give, args=args) for args in ((cast.nurse, cast.bob), (cast.bob, cast.nurse))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stock.refresh_from_db()
+    assert sorted(outcomes) == ["This dose has already been given.", "given"]
+    assert LedgerEntry.objects.filter(kind="administration", dose_record=ready_record).count() == 1
+    assert stock.balance_mg == Decimal("1800")
 
 
 def test_a_clinician_outside_the_group_cannot_open_the_room(cast, session, client_for):

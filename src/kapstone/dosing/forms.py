@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from kapstone.accounts.roles import CLINICAL_ROLES
+from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance, Route, VitalsReading
 
 
@@ -52,11 +53,17 @@ class VitalsForm(forms.Form):
         return cleaned
 
 
-class RatingsForm(forms.Form):
-    sedation_moaas = forms.IntegerField(min_value=0, max_value=5, required=False, label="Sedation (MOAA/S 0-5)")
-    dissociation_cadss = forms.IntegerField(
-        min_value=0, max_value=92, required=False, label="Dissociation (CADSS total 0-92)"
+def _scale_field(scale: str, label: str) -> forms.IntegerField:
+    """A rating on one of the cited scales in dosing/data/safety.yaml, bounded by the scale's own range."""
+    bounds = safety.safety_data()["scales"][scale]
+    return forms.IntegerField(
+        min_value=bounds["min"], max_value=bounds["max"], required=False, label=label.format(**bounds)
     )
+
+
+class RatingsForm(forms.Form):
+    sedation_moaas = _scale_field("moaas", "Sedation (MOAA/S {min}-{max})")
+    dissociation_cadss = _scale_field("cadss_total", "Dissociation (CADSS total {min}-{max})")
 
 
 class AdverseEventForm(forms.ModelForm):

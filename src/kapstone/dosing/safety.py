@@ -57,10 +57,6 @@ def assess_vitals(
     return VitalsAssessment("review" if review else "", review)
 
 
-def within_discharge_limits(assessment: VitalsAssessment) -> bool:
-    return assessment.level == ""
-
-
 @dataclass(frozen=True)
 class CeilingCheck:
     within: bool | None  # None: the practice has no ceiling for this route

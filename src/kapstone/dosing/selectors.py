@@ -15,6 +15,9 @@ from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
 
+# Who keeps the controlled-substance log: the people who receive, give, waste and count the drug.
+LEDGER_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
+
 
 def dosing_sessions_visible_to(user) -> QuerySet[GroupSession]:
     sessions = GroupSession.objects.filter(kind=GroupSession.Kind.DOSING)
@@ -97,6 +100,12 @@ def ledger(*, limit: int = 200) -> tuple[list[LotBalance], list[LedgerEntry]]:
         LedgerEntry.objects.select_related("lot", "recorded_by", "witness", "dose_record__patient").order_by(
             "-recorded_at", "-id"
         )[:limit]
+    )
+    # Administrations name the patient by record number, so showing the log is a read of those patients.
+    audit.record(
+        action=audit.Action.READ,
+        object_type="controlled_substance_log",
+        detail={"patient_ids": sorted({e.dose_record.patient_id for e in entries if e.dose_record})},
     )
     return balances, entries
 

@@ -27,7 +27,11 @@ def _audit(record: DoseRecord, what: str, detail: dict | None = None) -> None:
     )
 
 
-def _require_open(record: DoseRecord) -> None:
+def _lock_open(record: DoseRecord) -> None:
+    """Locks the record's row and reloads it, so two tablets acting on one patient at once queue and the second
+    sees what the first did: a dose given twice would be taken twice from the controlled-substance log."""
+    DoseRecord.objects.select_for_update().filter(pk=record.pk).first()
+    record.refresh_from_db()
     if record.discharged_at is not None:
         raise DosingError("This patient has been discharged; the record is closed. Add a note instead.")
 
@@ -51,7 +55,7 @@ def check_in(
     intention: str,
     weight_kg,
 ) -> DoseRecord:
-    _require_open(record)
+    _lock_open(record)
     if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
         raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
     record.fasting_confirmed, record.escort_arranged = fasting_confirmed, escort_arranged
@@ -79,7 +83,7 @@ def checklist_complete(record: DoseRecord) -> list[str]:
 
 @transaction.atomic
 def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> safety.CeilingCheck:
-    _require_open(record)
+    _lock_open(record)
     if actor.role != Role.PRESCRIBER:
         raise DosingError("Only a prescriber can order a dose.")
     if record.administered_at is not None:
@@ -100,7 +104,7 @@ def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> sa
 
 @transaction.atomic
 def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, administered_at=None) -> DoseRecord:
-    _require_open(record)
+    _lock_open(record)
     if actor.role not in (Role.PRESCRIBER, Role.NURSE):
         raise DosingError("Only a prescriber or a nurse can give a dose.")
     if record.dose_mg is None:
@@ -133,7 +137,7 @@ def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, 
 def vitals_record(
     *, actor, record: DoseRecord, phase: str, systolic: int, diastolic: int, heart_rate: int, spo2: int, taken_at=None
 ) -> VitalsReading:
-    _require_open(record)
+    _lock_open(record)
     assessment = safety.assess_vitals(
         systolic=systolic,
         diastolic=diastolic,
@@ -202,7 +206,7 @@ def note_add(*, actor, record: DoseRecord, text: str) -> None:
 def discharge(
     *, actor, record: DoseRecord, vitals_ok: bool, alert_oriented: bool, escort_present: bool, now=None
 ) -> DoseRecord:
-    _require_open(record)
+    _lock_open(record)
     now = now or timezone.now()
     problems = []
     if not (vitals_ok and alert_oriented and escort_present):

@@ -1,19 +1,18 @@
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
-from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.accounts.roles import RECORD_ROLES
 from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 
-LEDGER_ROLES = (Role.ADMIN, Role.PRESCRIBER, Role.NURSE)
 
-
-@roles_required(Role.ADMIN, *CLINICAL_ROLES)
+@roles_required(*RECORD_ROLES)
 def session_list(request):
     sessions = selectors.upcoming_dosing_sessions(user=request.user)
     return render(request, "dosing/session_list.html", {"sessions": sessions})
@@ -33,7 +32,7 @@ def _room_context(request, session, room, bound=None):
     return {"session": session, "room": room, "forms": forms, "thresholds": selectors.room_thresholds()}
 
 
-@roles_required(Role.ADMIN, *CLINICAL_ROLES)
+@roles_required(*RECORD_ROLES)
 def session_room(request, session_id):
     session, room = selectors.session_room(user=request.user, session_id=session_id)
     return render(request, "dosing/room.html", _room_context(request, session, room))
@@ -59,7 +58,7 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
     return services.note_add(actor=actor, record=record, **data)
 
 
-@roles_required(Role.ADMIN, *CLINICAL_ROLES)
+@roles_required(*RECORD_ROLES)
 @require_POST
 def room_action(request, session_id, patient_id, action):
     if action not in ROOM_FORMS:
@@ -67,9 +66,11 @@ def room_action(request, session_id, patient_id, action):
     session, patient = selectors.room_patient(user=request.user, session_id=session_id, patient_id=patient_id)
     form = ROOM_FORMS[action](request.POST, prefix=f"p{patient.pk}-{action}")
     if form.is_valid():
-        record = services.dose_record_open(actor=request.user, session=session, patient=patient)
         try:
-            outcome = _apply(action, actor=request.user, record=record, data=form.cleaned_data)
+            # One transaction: a refused action must not leave behind the record it opened (nor its audit row).
+            with transaction.atomic():
+                record = services.dose_record_open(actor=request.user, session=session, patient=patient)
+                outcome = _apply(action, actor=request.user, record=record, data=form.cleaned_data)
         except services.DosingError as refusal:
             form.add_error(None, str(refusal))
         else:
@@ -83,7 +84,7 @@ def room_action(request, session_id, patient_id, action):
     return render(request, "dosing/room.html", context, status=400)
 
 
-@roles_required(*LEDGER_ROLES)
+@roles_required(*selectors.LEDGER_ROLES)
 def ledger(request):
     balances, entries = selectors.ledger()
     forms = {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()}
@@ -110,7 +111,7 @@ def _ledger_apply(kind: str, *, actor, data: dict):
     )
 
 
-@roles_required(*LEDGER_ROLES)
+@roles_required(*selectors.LEDGER_ROLES)
 @require_POST
 def ledger_action(request, kind):
     if kind not in LEDGER_FORMS:
