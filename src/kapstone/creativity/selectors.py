@@ -17,7 +17,7 @@ from kapstone.audit import services as audit
 from kapstone.creativity import protocol
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.patients.models import Patient
-from kapstone.patients.selectors import patient_get, patients_visible_to
+from kapstone.patients.selectors import patient_get
 
 Status = CreativityAdministration.Status
 ADMINISTRATIONS_ON_PAGE = 200
@@ -152,19 +152,6 @@ def administration_for_staff(*, user, patient_id, administration_id) -> tuple[Pa
     responses = sorted(administration.responses.all(), key=lambda r: (position.get(r.prompt, 99), r.order))
     by_prompt = [(prompt, [r for r in responses if r.prompt == prompt["prompt"]]) for prompt in administration.prompts]
     return patient, administration, by_prompt
-
-
-def group_for_scheduling(*, user, group_id):
-    """A course group holding at least one patient the user may see (every group for admins); else 404."""
-    from kapstone.program.models import Group
-
-    try:
-        group = Group.objects.get(pk=int(group_id))
-    except (Group.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such group.") from None
-    if not patients_visible_to(user).filter(enrolments__group=group).exists():
-        raise Http404("No such group.")
-    return group
 
 
 # --- for the outcomes analysis ------------------------------------------------------------------------------

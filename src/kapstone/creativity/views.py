@@ -15,6 +15,7 @@ from kapstone.creativity import charts, selectors, services
 from kapstone.creativity.forms import AUTPartForm, DATForm, ScheduleForm
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
+from kapstone.program.selectors import group_holding_visible_patient
 
 Status = CreativityAdministration.Status
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
@@ -201,7 +202,7 @@ def schedule(request, patient_id):
 @roles_required(*SCHEDULERS)
 @require_POST
 def schedule_group(request, group_id):
-    group = selectors.group_for_scheduling(user=request.user, group_id=group_id)
+    group = group_holding_visible_patient(user=request.user, group_id=group_id)
     created = services.administrations_schedule_for_group(actor=request.user, group=group)
     messages.success(request, f"{created} creativity tasks scheduled for {group.name}, none on a dosing day.")
     next_url = request.POST.get("next", "")

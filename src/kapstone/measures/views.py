@@ -23,6 +23,7 @@ from kapstone.measures.models import Assessment
 from kapstone.measures.portal_settings import portal_setting
 from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
+from kapstone.program.selectors import group_holding_visible_patient
 
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
 
@@ -181,7 +182,7 @@ def alert_acknowledge(request, alert_id):
 @roles_required(*SCHEDULERS)
 @require_POST
 def schedule_group(request, group_id):
-    group = selectors.group_for_scheduling(user=request.user, group_id=group_id)
+    group = group_holding_visible_patient(user=request.user, group_id=group_id)
     try:
         created = services.assessments_schedule_for_group(actor=request.user, group=group)
     except ValueError as error:  # a practice's own plan that does not load

@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -39,6 +39,15 @@ def group_get(*, user, group_id) -> Group:
     except (Group.DoesNotExist, ValueError, TypeError):
         raise Http404("No such group.") from None
     return group
+
+
+def group_holding_visible_patient(*, user, group_id) -> Group:
+    """A group with a patient this user may see among its enrolments (any group for admins), for actions that
+    schedule work for a group's patients; otherwise 404."""
+    try:
+        return Group.objects.filter(enrolments__patient__in=patients_visible_to(user)).distinct().get(pk=int(group_id))
+    except (Group.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such group.") from None
 
 
 def group_roster(*, user, group: Group) -> list[Enrolment]:
@@ -78,10 +87,7 @@ def sessions_for_patient(*, patient) -> list[GroupSession]:
         patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
     return list(
-        GroupSession.objects.filter(group__enrolments__in=active)
-        .select_related("group", "room")
-        .prefetch_related(Prefetch("facilitators"))
-        .order_by("starts_at")
+        GroupSession.objects.filter(group__enrolments__in=active).select_related("group", "room").order_by("starts_at")
     )
 
 

@@ -117,6 +117,8 @@ def waitlist(*, actor, group: Group, patient, reason: str) -> Enrolment:
     """Holds a patient who cannot join yet (not yet through the gate, or the group is full)."""
     if not reason.strip():
         raise EnrolmentRefused("Say why the patient is waiting.")
+    # The same lock as enrol(), so a concurrent enrolment is seen here rather than overwritten to waitlisted.
+    group = Group.objects.select_for_update().get(pk=group.pk)
     existing = Enrolment.objects.filter(group=group, patient=patient).first()
     if existing and existing.status == Enrolment.Status.ENROLLED:
         raise EnrolmentRefused(f"{patient.full_name} is already in {group.name}; withdraw them first.")
