@@ -95,7 +95,7 @@ def test_the_export_is_audited(exported, cast):
     assert AuditEvent.objects.filter(action="export", patient_id=cast.alice.pk, object_type="fhir_bundle").exists()
 
 
-@pytest.mark.parametrize("patient", ["999999", "KP-999999", "alice", ""])
+@pytest.mark.parametrize("patient", ["999999", "KP-999999", "alice", "", "²"])
 def test_a_bad_patient_id_exits_with_status_2(cast, tmp_path, patient):
     with pytest.raises(CommandError) as error:
         call_command("export", "fhir", "--patient", patient, "--out", str(tmp_path / "x.json"))

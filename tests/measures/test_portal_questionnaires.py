@@ -67,6 +67,15 @@ def test_the_form_has_one_fieldset_per_question_with_radio_buttons(cast, alice_c
     assert "not watched in real time" in page
 
 
+def test_opening_a_questionnaire_writes_a_read_to_the_audit_trail(cast, alice_client):
+    from kapstone.audit.models import AuditEvent
+
+    assessment = due_assessment(cast.alice)
+    assert alice_client.get(reverse("portal:questionnaire", args=[assessment.pk])).status_code == 200
+    read = AuditEvent.objects.get(action="read", object_type="assessment")
+    assert read.patient_id == cast.alice.pk and read.object_id == str(assessment.pk)
+
+
 def test_a_partial_save_keeps_the_answers_for_later(cast, alice_client):
     assessment = due_assessment(cast.alice)
     url = reverse("portal:questionnaire", args=[assessment.pk])
@@ -212,4 +221,14 @@ def test_the_history_page_uses_the_same_number_of_queries_however_long_the_histo
     before = _queries(alice_client, url)
     for day in range(1, 12):
         _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=day * 7), PHQ9_MILD)
+    assert _queries(alice_client, url) == before
+
+
+def test_the_portal_home_uses_the_same_number_of_queries_however_many_questionnaires_are_due(cast, alice_client):
+    url = reverse("portal:home")
+    due_assessment(cast.alice)
+    _queries(alice_client, url)
+    before = _queries(alice_client, url)
+    for instrument_id in ("gad7", "pcl5", "oci-r", "qids-sr16"):
+        due_assessment(cast.alice, instrument_id)
     assert _queries(alice_client, url) == before

@@ -26,6 +26,17 @@ def test_a_due_questionnaire_gets_one_invitation_with_a_working_link(cast, clien
     assert response.url == reverse("portal:questionnaire", args=[assessment.pk])
 
 
+def test_the_invitation_gives_the_practices_own_crisis_lines(cast):
+    from kapstone.practice.settings_store import practice_value_set
+
+    lines = [{"label": "Samaritans (UK)", "contact": "116 123"}]
+    practice_value_set(actor=cast.admin, key="measures.crisis_resources", value=lines, reason="UK practice")
+    due_assessment(cast.alice)
+    send_due_reminders.apply()
+    body = mail.outbox[0].body
+    assert "Samaritans (UK): 116 123" in body and "988" not in body
+
+
 def test_running_the_task_again_at_once_sends_nothing_twice(cast):
     due_assessment(cast.alice)
     send_due_reminders.apply()

@@ -181,33 +181,25 @@ def portal_due(*, patient: Patient) -> list[Assessment]:
     )
 
 
-def portal_assessment(*, patient: Patient, assessment_id) -> Assessment:
+def _assessment_of(patient: Patient, assessment_id) -> Assessment:
     try:
         return Assessment.objects.get(pk=int(assessment_id), patient=patient)
     except (Assessment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such questionnaire.") from None
 
 
+def portal_assessment(*, patient: Patient, assessment_id) -> Assessment:
+    """One of the patient's own questionnaires, with the answers saved so far; the read is audited."""
+    assessment = _assessment_of(patient, assessment_id)
+    audit.record(action=audit.Action.READ, patient=patient, object_type="assessment", object_id=assessment.pk)
+    return assessment
+
+
 def staff_assessment(*, patient: Patient, assessment_id) -> Assessment:
-    """An assessment of a patient the caller already reached through patient_get."""
-    return portal_assessment(patient=patient, assessment_id=assessment_id)
+    """An assessment of a patient the caller already reached through patient_get (which audited the read)."""
+    return _assessment_of(patient, assessment_id)
 
 
 def portal_history(*, patient: Patient) -> list[Trajectory]:
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_history", object_id=patient.pk)
     return trajectories(completed_assessments(patient))
-
-
-def group_for_scheduling(*, user, group_id):
-    """A course group the user may schedule: one holding at least one patient on their care team (all for
-    admins); otherwise 404."""
-    from kapstone.program.models import Group
-
-    visible = patients_visible_to(user)
-    try:
-        group = Group.objects.get(pk=int(group_id))
-    except (Group.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such group.") from None
-    if not visible.filter(enrolments__group=group).exists():
-        raise Http404("No such group.")
-    return group

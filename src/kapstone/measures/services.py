@@ -322,8 +322,9 @@ def invitation_send(*, patient: Patient, links: list[tuple[Assessment, str]], re
         *[f"{assessment.occasion_label or 'Questionnaire'}: {url}" for assessment, url in links],
         "",
         "Each link works once and expires; after that, sign in to your portal to find your questionnaires.",
-        "This mailbox and the portal are not watched around the clock. If you are in crisis, call or text 988 "
-        "(US) or call 911.",
+        "This mailbox and the portal are not watched around the clock. If you are in crisis:",
+        # The practice's own lines (data/portal.yaml or its setting), the same ones the portal shows.
+        *[f"{line['label']}: {line['contact']}" for line in portal_setting("crisis_resources")],
     ]
     send_mail(
         subject="Your questionnaire" + (" (reminder)" if reminder else ""),

@@ -24,7 +24,8 @@ USAGE_ERROR = 2
 def _patient(identifier: str) -> Patient:
     """A patient by database id or record number (KP-000123)."""
     match = RECORD_NUMBER_PATTERN.match(identifier.strip())
-    if identifier.strip().isdigit():
+    # isdecimal, not isdigit: "²" is a digit to Python but not a number int() reads.
+    if identifier.strip().isdecimal():
         pk = int(identifier)
     elif match:
         pk = int(match.group(1))
