@@ -76,6 +76,24 @@ def test_staff_without_a_device_must_enrol_before_anything_else(cast):
     assert client.get(reverse("patients:list")).status_code == 200
 
 
+def test_a_confirmed_device_and_its_audit_row_land_together_or_not_at_all(cast, monkeypatch):
+    from kapstone.audit import services as audit
+
+    TOTPDevice.objects.filter(user=cast.bob).delete()
+    client = Client()
+    client.post(LOGIN, {"username": "bob", "password": "correct-horse-battery"})
+    client.get(reverse("accounts:two_factor_setup"))
+    device = TOTPDevice.objects.get(user=cast.bob)
+
+    def audit_trail_unavailable(**kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    monkeypatch.setattr(audit, "record", audit_trail_unavailable)
+    with pytest.raises(RuntimeError):
+        client.post(reverse("accounts:two_factor_setup"), {"otp_token": f"{totp(device.bin_key):06d}"})
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+
 def test_enrolment_refuses_a_wrong_code(cast):
     TOTPDevice.objects.filter(user=cast.bob).delete()
     client = Client()

@@ -1,10 +1,13 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapstone.audit.models import AuditEvent
+from tests.conftest import make_user
 
 NEW = {
     "username": "dr.new",
@@ -70,3 +73,19 @@ def test_patients_are_not_staff_to_manage(cast, client_for):
 def test_an_unknown_action_is_not_found(cast, client_for):
     url = reverse("accounts:staff_action", args=[cast.bob.pk, "promote"])
     assert client_for(cast.admin).post(url).status_code == 404
+
+
+def _queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_staff_list_uses_the_same_number_of_queries_however_many_staff(cast, client_for):
+    client = client_for(cast.admin)
+    url = reverse("accounts:staff")
+    _queries_for(client, url)
+    before = _queries_for(client, url)
+    for index in range(8):
+        make_user(f"extra{index}", "nurse", credentials="RN")
+    assert _queries_for(client, url) == before

@@ -30,9 +30,5 @@ class User(AbstractUser):
         return self.role in CLINICAL_ROLES
 
     @property
-    def is_practice_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    @property
     def is_patient(self) -> bool:
         return self.role == Role.PATIENT

@@ -43,6 +43,14 @@ def staff_create(
 
 
 @transaction.atomic
+def two_factor_device_confirm(*, actor, device: TOTPDevice) -> None:
+    """A staff member's own authenticator app, confirmed by a code it showed: from now on sign-in asks for it."""
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit.record(action=audit.Action.UPDATE, actor=actor, object_type="two_factor_device", object_id=device.pk)
+
+
+@transaction.atomic
 def staff_set_active(*, actor, staff, active: bool):
     if staff.pk == actor.pk and not active:
         raise StaffError("You cannot deactivate your own login.")

@@ -17,6 +17,7 @@ from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kapstone.accounts import services
 from kapstone.accounts.forms import ConfirmDeviceForm, LoginForm
 from kapstone.accounts.permissions import public
 from kapstone.audit import services as audit
@@ -77,10 +78,8 @@ def two_factor_setup(request):
     form = ConfirmDeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["otp_token"].replace(" ", "")):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+            services.two_factor_device_confirm(actor=user, device=device)
             otp_login(request, device)
-            audit.record(action=audit.Action.UPDATE, actor=user, object_type="two_factor_device", object_id=device.pk)
             messages.success(request, "Two-factor sign-in is set up.")
             return redirect(_home_for(user))
         form.add_error("otp_token", "That code does not match. Check the time on your phone and try again.")
