@@ -8,6 +8,7 @@ from django.utils import timezone
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import selectors, services
 from kapstone.integration.window import Adherence
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
 from tests.conftest import signed_in_client
 from tests.integration_app.factories import given_dose, journal_entry
@@ -58,6 +59,15 @@ def test_the_adherence_page_shows_booking_and_uses_a_constant_number_of_queries(
         page = client.get(reverse("integration:adherence")).content.decode()
     assert len(three) == len(one)
     assert "not booked" not in page and "Window open" in page
+
+
+def test_the_adherence_page_names_the_practices_own_window_hours(cast):
+    practice_value_set(actor=cast.admin, key="integration.preferred_hours", value=24, reason="our protocol")
+    practice_value_set(actor=cast.admin, key="integration.outer_hours", value=60, reason="our protocol")
+    window_for(cast, cast.alice, hours_ago=5)
+    page = signed_in_client(cast.bob).get(reverse("integration:adherence")).content.decode()
+    assert "within 24 h:" in page and "within 60 h:" in page
+    assert "48 h" not in page and "72 h" not in page
 
 
 def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_order(cast):

@@ -1,12 +1,10 @@
 """Pseudonyms, date shifts and ages for the research export."""
 
-import datetime
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kapstone.outcomes.deidentify import date_shift_days, pseudonym, shift_date, top_coded_age
+from kapstone.outcomes.deidentify import date_shift_days, pseudonym, top_coded_age
 
 
 def test_a_pseudonym_is_stable_for_one_key_and_differs_under_another():
@@ -38,12 +36,6 @@ def test_the_shift_is_not_the_pseudonym_in_disguise():
     # Two different purposes under the key: knowing one does not give the other.
     same_shift = [n for n in range(2000) if date_shift_days("k", n) == date_shift_days("k", 0)]
     assert len({pseudonym("k", n) for n in same_shift}) == len(same_shift)
-
-
-def test_shifting_drops_the_time_of_day():
-    moment = datetime.datetime(2025, 3, 4, 23, 30)
-    assert shift_date(moment, -10) == datetime.date(2025, 2, 22)
-    assert shift_date(None, 5) is None
 
 
 @pytest.mark.parametrize(("age", "expected"), [(34, 34), (89, 89), (90, 90), (97, 90), (None, None)])

@@ -1,4 +1,3 @@
-
 """The research export: every file searched for every identifier of every synthetic patient."""
 
 import datetime

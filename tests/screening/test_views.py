@@ -262,6 +262,25 @@ def test_a_patient_withdraws_their_consent(cast):
     assert ConsentSignature.objects.get().is_withdrawn
 
 
+def test_a_second_withdrawal_that_loses_the_race_is_explained_not_a_server_error(cast, monkeypatch):
+    from kapstone.screening import selectors, services
+
+    helpers.sign_consent(cast)
+    read_before_the_first_click_landed = selectors.portal_screening
+
+    def overview_then_the_other_click_withdraws(*, patient):
+        overview = read_before_the_first_click_landed(patient=patient)
+        services.consent_withdraw(actor=cast.alice_user, signature=overview["consent"])
+        return overview
+
+    monkeypatch.setattr(selectors, "portal_screening", overview_then_the_other_click_withdraws)
+    client = signed_in_client(cast.alice_user)
+    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": ""})
+    assert response.status_code == 302
+    monkeypatch.undo()
+    assert "already withdrawn" in client.get(response.url).text
+
+
 def test_the_portal_shows_each_patient_only_their_own_consent(cast):
     helpers.sign_consent(cast)
     page = signed_in_client(cast.dana_user).get(reverse("screening:portal")).text

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto
 from kapstone.integration.models import (
     IntegrationNote,
@@ -236,9 +237,7 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool) -> list[Time
     for session in sessions:
         where = f" · {session.room}" if session.room else ""
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
-    from kapstone.dosing.models import DoseRecord
-
-    doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False).select_related("session")
+    doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
     for dose in doses:
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
     if completed_assessments is not None:
@@ -254,7 +253,7 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool) -> list[Time
             title = "Creative activity" if entry.activity else "Journal entry"
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
-        for note in IntegrationNote.objects.filter(patient=patient).select_related("author", "session"):
+        for note in IntegrationNote.objects.filter(patient=patient).select_related("author"):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
     return sorted(items, key=lambda item: item.at)
 

@@ -133,7 +133,7 @@ def my_timeline(request):
 @roles_required(Role.PATIENT)
 def preferences(request):
     patient = patient_for_portal_user(request.user)
-    current = NotificationPreference.objects.filter(patient=patient).first() or NotificationPreference(patient=patient)
+    current = selectors.notification_preference_of(patient)
     if request.method == "POST":
         form = NotificationPreferenceForm(request.POST, instance=NotificationPreference(patient=patient))
         if form.is_valid():

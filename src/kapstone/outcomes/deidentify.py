@@ -20,7 +20,6 @@ never selected: the export is built from an allow-list of coded and numeric fiel
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 
@@ -47,15 +46,6 @@ def date_shift_days(key: str, patient_id: int) -> int:
     choice = int.from_bytes(_digest(key, "date-shift", patient_id)[:8], "big") % (2 * per_side)
     # 0..178 -> -180..-2 and 179..357 -> 2..180.
     return choice - MAX_SHIFT_DAYS if choice < per_side else choice - per_side + MIN_SHIFT_DAYS
-
-
-def shift_date(value: datetime.date | datetime.datetime | None, days: int) -> datetime.date | None:
-    """The shifted calendar date (times of day are dropped: they are not needed and narrow identification)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime.datetime):
-        value = value.date()
-    return value + datetime.timedelta(days=days)
 
 
 def top_coded_age(age: int | float | None) -> int | None:

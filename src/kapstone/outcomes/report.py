@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 from django.utils import timezone
 
+from kapstone.dosing.models import Route
 from kapstone.measures.change import classify_change
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.outcomes import selectors
@@ -43,18 +44,14 @@ from kapstone.outcomes.statistics import (
     per_100_sessions,
     wilson_rate,
 )
+from kapstone.patients.models import Sex
 
 # Dosing-session bands for the subgroup table. Field Trip's courses had 4-6 dosing sessions (clinical.md,
 # NCT05604794), so fewer and more are reported on either side of that.
 SESSION_BANDS = ((1, 3, "1-3 sessions"), (4, 6, "4-6 sessions"), (7, None, "7 or more sessions"))
 MAUDSLEY_FILE = Path(__file__).resolve().parents[1] / "screening" / "rules" / "maudsley.yaml"
-ROUTE_LABELS = {
-    "im": "Intramuscular",
-    "sublingual": "Sublingual lozenge",
-    "iv": "Intravenous",
-    "intranasal": "Intranasal",
-}
-SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other / intersex", "unknown": "Not recorded"}
+ROUTE_LABELS = dict(Route.choices)
+SEX_LABELS = dict(Sex.choices)
 ADHERENCE_ORDER = ("within_48h", "within_72h", "late", "open")
 # Creativity scores compared baseline to end of course (clinical.md: mean and top-2 originality per person,
 # so fluency does not confound originality; DAT score per Olson et al. 2021).
@@ -66,7 +63,7 @@ CREATIVITY_SCORES = (
     ("dat", "dat_score", "DAT score"),
 )
 CHANGE_RATES = (
-    ("response", "Response (at least 50% reduction)"),
+    ("response", "Response"),
     ("remission", "Remission"),
     ("reliable_improvement", "Reliable improvement"),
     ("reliable_deterioration", "Reliable deterioration"),
@@ -348,11 +345,16 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
         for baseline, end in zip(pairs["total_baseline"], pairs["total_end"], strict=True)
     ]
     frame = pd.DataFrame(classified, index=pairs.index)
+    # The response threshold is the instrument's own cited rule, so the label reads it from there.
+    response_rule = (get_instrument(instrument_id).definition.get("change") or {}).get("response") or {}
+    labels = dict(CHANGE_RATES)
+    if "min_reduction" in response_rule:
+        labels["response"] = f"Response (at least {response_rule['min_reduction']:.0%} reduction)"
     rates = []
-    for key, label in CHANGE_RATES:
+    for key, _ in CHANGE_RATES:
         known = frame[key].dropna() if key in frame else pd.Series(dtype=bool)
         if len(known) or frame.empty:
-            rates.append((label, wilson_rate(int(known.astype(bool).sum()), len(known))))
+            rates.append((labels[key], wilson_rate(int(known.astype(bool).sum()), len(known))))
     methods = sorted(set(frame["reliable_change_method"].dropna())) if not frame.empty else []
     method = {
         "jacobson_truax": "Jacobson & Truax reliable change index (|RCI| > 1.96)",

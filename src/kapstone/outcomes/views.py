@@ -30,19 +30,22 @@ def _report_from(request):
     return form, report
 
 
-@roles_required(*REPORT_ROLES)
-def report_page(request):
-    form, report = _report_from(request)
+def _page(request, form, report):
     status = 400 if report is None else 200
     context = {"form": form, "report": report, "can_export": request.user.role in EXPORT_ROLES}
     return render(request, "outcomes/report_page.html", context, status=status)
 
 
 @roles_required(*REPORT_ROLES)
+def report_page(request):
+    return _page(request, *_report_from(request))
+
+
+@roles_required(*REPORT_ROLES)
 def report_pdf(request):
     form, report = _report_from(request)
     if report is None:
-        return render(request, "outcomes/report_page.html", {"form": form, "report": None}, status=400)
+        return _page(request, form, report)
     response = HttpResponse(documents.report_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="outcomes-{timezone.localdate():%Y%m%d}.pdf"'
     return response

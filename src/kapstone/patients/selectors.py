@@ -23,10 +23,9 @@ def patients_visible_to(user) -> QuerySet[Patient]:
     return Patient.objects.none()
 
 
-def patient_list(*, user, query: str = "", page_number=1, mine_only: bool = False) -> Page:
+def patient_list(*, user, query: str = "", page_number=1) -> Page:
+    """Active patients this user may see (a clinician's own care-team patients), searched by name or record number."""
     patients = patients_visible_to(user)
-    if mine_only:
-        patients = patients.filter(care_team_memberships__staff=user)
     query = query.strip()
     if query:
         terms = Q()

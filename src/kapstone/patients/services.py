@@ -7,9 +7,9 @@ from kapstone.patients.models import CareTeamMembership, Diagnosis, ExternalClin
 
 
 @transaction.atomic
-def patient_create(*, actor, fields: dict, care_team: list | None = None) -> Patient:
-    """Registers a patient. A clinician who registers someone joins their care team, or they would lose
-    sight of the record they just made."""
+def patient_create(*, actor, fields: dict) -> Patient:
+    """Registers a patient. A clinician who registers someone joins their care team as its lead, or they
+    would lose sight of the record they just made; an admin sets the team afterwards."""
     patient = Patient(**fields)
     patient.full_clean()
     patient.save()
@@ -20,11 +20,9 @@ def patient_create(*, actor, fields: dict, care_team: list | None = None) -> Pat
         object_id=patient.pk,
         detail={"fields": sorted(fields)},
     )
-    team = list(care_team or [])
-    if actor.is_clinician and actor not in team:
-        team.insert(0, actor)
-    for index, staff in enumerate(team):
-        CareTeamMembership.objects.create(patient=patient, staff=staff, is_lead=index == 0)
+    team = [actor] if actor.is_clinician else []
+    if team:
+        CareTeamMembership.objects.create(patient=patient, staff=actor, is_lead=True)
     audit.record(
         action=audit.Action.UPDATE,
         patient=patient,

@@ -28,16 +28,25 @@ def patient_create(request):
     return render(request, "patients/patient_form.html", {"form": form, "title": "Register a patient"})
 
 
-@roles_required(*RECORD_ROLES)
-def patient_detail(request, patient_id):
-    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+def _detail_page(request, patient, *, invalid_part_form=None):
+    """The record page; after a failed add, the form that failed keeps its input and errors (status 400)."""
+    part_forms = {kind: form_class(prefix=kind) for kind, form_class in RECORD_PART_FORMS.items()}
+    if invalid_part_form is not None:
+        part_forms[invalid_part_form.prefix] = invalid_part_form
     context = {
         "patient": patient,
         **selectors.patient_record_sections(patient=patient),
-        "part_forms": {kind: form_class(prefix=kind) for kind, form_class in RECORD_PART_FORMS.items()},
+        "part_forms": part_forms,
         "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
     }
-    return render(request, "patients/patient_detail.html", context)
+    status = 200 if invalid_part_form is None else 400
+    return render(request, "patients/patient_detail.html", context, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+def patient_detail(request, patient_id):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    return _detail_page(request, patient)
 
 
 @roles_required(*RECORD_ROLES)
@@ -64,16 +73,7 @@ def record_part_add(request, patient_id, kind):
         services.record_part_add(actor=request.user, patient=patient, kind=kind, fields=form.cleaned_data)
         messages.success(request, "Added.")
         return redirect("patients:detail", patient_id=patient.pk)
-    context = {
-        "patient": patient,
-        **selectors.patient_record_sections(patient=patient),
-        "part_forms": {
-            other: (form if other == kind else form_class(prefix=other))
-            for other, form_class in RECORD_PART_FORMS.items()
-        },
-        "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
-    }
-    return render(request, "patients/patient_detail.html", context, status=400)
+    return _detail_page(request, patient, invalid_part_form=form)
 
 
 @roles_required(*RECORD_ROLES)

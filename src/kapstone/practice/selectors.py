@@ -2,19 +2,17 @@
 
 from django.utils import timezone
 
-from kapstone.accounts.roles import Role
-from kapstone.dosing.selectors import open_discrepancies
+from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
 from kapstone.patients.selectors import patient_list
 from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
 ALERTS_ON_HOME = 10
-LEDGER_ROLES = {Role.ADMIN, Role.PRESCRIBER, Role.NURSE}
 
 
 def staff_home(*, user) -> dict:
-    my_patients = patient_list(user=user, mine_only=user.is_clinician)
+    my_patients = patient_list(user=user)
     return {
         "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
         "my_patient_count": my_patients.paginator.count,

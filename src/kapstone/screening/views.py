@@ -264,6 +264,12 @@ def portal_consent_withdraw(request):
     elif not form.is_valid():
         messages.error(request, "The reason is too long: 1,000 characters at most.")
     else:
-        services.consent_withdraw(actor=request.user, signature=consent, reason=form.cleaned_data["reason"])
-        messages.success(request, "Your consent is withdrawn. Your care team will be in touch about what happens next.")
+        try:
+            services.consent_withdraw(actor=request.user, signature=consent, reason=form.cleaned_data["reason"])
+        except services.ScreeningRefused as refusal:  # e.g. a second click that lost the race to the first
+            messages.info(request, str(refusal))
+        else:
+            messages.success(
+                request, "Your consent is withdrawn. Your care team will be in touch about what happens next."
+            )
     return redirect("screening:portal")
