@@ -232,3 +232,10 @@ def test_the_portal_home_uses_the_same_number_of_queries_however_many_questionna
     for instrument_id in ("gad7", "pcl5", "oci-r", "qids-sr16"):
         due_assessment(cast.alice, instrument_id)
     assert _queries(alice_client, url) == before
+
+
+def test_the_portal_home_names_each_due_questionnaire_so_two_on_one_occasion_differ(cast, alice_client):
+    due_assessment(cast.alice, "phq9", occasion="follow_up_6m")
+    due_assessment(cast.alice, "gad7", occasion="follow_up_6m")
+    page = alice_client.get(reverse("portal:home")).content.decode()
+    assert "PHQ-9 · Follow up 6m" in page and "GAD-7 · Follow up 6m" in page

@@ -77,6 +77,16 @@ class Assessment(models.Model):
         return self.status in self.OPEN_STATUSES
 
     @property
+    def instrument_name(self) -> str:
+        """The questionnaire's name as its manual writes it (PHQ-9), so a list of several tells them apart."""
+        from kapstone.measures.scoring import UnknownInstrument, get_instrument
+
+        try:
+            return get_instrument(self.instrument_id).short_name
+        except UnknownInstrument:  # an instrument file a practice has since removed
+            return self.instrument_id
+
+    @property
     def total_display(self) -> int | float | None:
         """The total as the manual writes it: whole numbers without a trailing .0."""
         if self.total is None:
