@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from kapstone.creativity.models import CreativityAdministration, Task
 from tests.creativity.factories import due_task
@@ -23,7 +24,8 @@ def test_a_patient_completes_both_creativity_tasks_on_a_phone(browser, live_serv
     page.get_by_role("button", name="Start").click()
     first, second = (p["label"] for p in aut.prompts)
     page.get_by_role("heading", name=f"Unusual uses for {first}").wait_for()
-    page.wait_for_function("document.querySelector('.timer-value').textContent.includes(':')")  # the script runs
+    # The server writes "N seconds"; the page's script turns it into a m:ss countdown.
+    expect(page.locator(".timer-value")).to_contain_text(":")
     page.get_by_label("Your ideas, one per line").fill("a doorstop\nhold down a tent in the wind")
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saved. You can come back").wait_for()
