@@ -28,6 +28,11 @@ EXPECTED = {
         "not_eligible",
         ["active_dissociative_substance_use_disorder", "substance_use_disorder_in_remission"],
     ),
+    "intake-ect-tms-esketamine-recent-mi-needs-review.json": (
+        "needs_review",
+        ["recent_mi_or_unstable_angina", "cardiovascular_disease"],
+    ),
+    "intake-past-psychosis-needs-review.json": ("needs_review", ["history_of_psychosis"]),
 }
 
 
