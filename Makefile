@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SWEEP_EVERY ?= 60
 PYTEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast bench lint migrate
@@ -22,9 +23,13 @@ migrate: install
 	mkdir -p var
 	KAPSTONE_DEMO=1 $(BIN)/kapstone migrate --noinput
 
+# Without REDIS_URL tasks run eagerly and ignore their eta, so a background `run_sweeps` sends delayed reminders
+# when they fall due. The trap stops it whenever the server stops, however it stops.
 run: migrate
 	KAPSTONE_DEMO=1 $(BIN)/kapstone seed_demo
-	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	@echo "Serving http://$(HOST):$(PORT)/ and sweeping for due reminders every $(SWEEP_EVERY) s  (Ctrl-C stops both)"
+	@KAPSTONE_DEMO=1 $(BIN)/kapstone run_sweeps --every $(SWEEP_EVERY) & sweeper=$$!; \
+	trap 'kill $$sweeper 2>/dev/null; wait $$sweeper' EXIT; trap 'exit 130' INT TERM; \
 	KAPSTONE_DEMO=1 $(BIN)/kapstone runserver --insecure $(HOST):$(PORT)
 
 test: install

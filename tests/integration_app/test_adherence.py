@@ -1,5 +1,6 @@
 import datetime
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -30,11 +31,11 @@ def test_adherence_per_patient_and_per_group(cast):
     window_for(cast, second, hours_ago=100)
     journal_entry(second, text="later", at=timezone.now() - datetime.timedelta(hours=40))  # 60 h after
     window_for(cast, third, hours_ago=100)  # nothing done
-    [group] = selectors.adherence_overview(user=cast.bob)
+    [group] = selectors.adherence_overview(user=cast.bob).groups
     by_patient = {row.window.patient: row.adherence for row in group.rows}
     assert by_patient == {alice: Adherence.WITHIN_48H, second: Adherence.WITHIN_72H, third: Adherence.LATE}
     assert group.counts == {"within_48h": 1, "within_72h": 1, "late": 1, "open": 0}
-    assert selectors.adherence_overview(user=cast.charlie) == []
+    assert selectors.adherence_overview(user=cast.charlie).groups == []
 
 
 def test_the_adherence_page_shows_booking_and_uses_a_constant_number_of_queries(cast):
@@ -59,6 +60,40 @@ def test_the_adherence_page_shows_booking_and_uses_a_constant_number_of_queries(
         page = client.get(reverse("integration:adherence")).content.decode()
     assert len(three) == len(one)
     assert "not booked" not in page and "Window open" in page
+
+
+def test_the_adherence_page_shows_one_page_of_windows_with_the_true_total(cast, monkeypatch):
+    monkeypatch.setattr(selectors, "ADHERENCE_PER_PAGE", 2)
+    members = [e.patient for e in Enrolment.objects.filter(group=cast.dosing_session().group).order_by("id")]
+    for hours_ago, patient in enumerate(members, start=1):
+        window_for(cast, patient, hours_ago=hours_ago)
+    newest, middle, oldest = members
+    client = signed_in_client(cast.bob)
+
+    first = client.get(reverse("integration:adherence")).content.decode()
+    assert "Showing windows 1–2 of 3, newest first." in first
+    assert newest.full_name in first and middle.full_name in first and oldest.full_name not in first
+    assert 'href="?page=2"' in first
+
+    second = client.get(reverse("integration:adherence"), {"page": 2}).content.decode()
+    assert "Showing windows 3–3 of 3" in second
+    assert oldest.full_name in second and newest.full_name not in second
+
+
+@pytest.mark.parametrize(("asked", "shown"), [("abc", "1–2"), ("999", "3–3")])
+def test_an_unreadable_adherence_page_shows_the_first_and_one_past_the_end_the_last(cast, monkeypatch, asked, shown):
+    monkeypatch.setattr(selectors, "ADHERENCE_PER_PAGE", 2)
+    for hours_ago, enrolment in enumerate(Enrolment.objects.filter(group=cast.dosing_session().group), start=1):
+        window_for(cast, enrolment.patient, hours_ago=hours_ago)
+    response = signed_in_client(cast.bob).get(reverse("integration:adherence"), {"page": asked})
+    assert response.status_code == 200
+    assert f"Showing windows {shown} of 3" in response.content.decode()
+
+
+def test_a_single_page_of_windows_says_it_shows_them_all(cast):
+    window_for(cast, cast.alice, hours_ago=5)
+    page = signed_in_client(cast.bob).get(reverse("integration:adherence")).content.decode()
+    assert "All 1 window, newest first." in page and "Showing windows" not in page
 
 
 def test_the_adherence_page_names_the_practices_own_window_hours(cast):

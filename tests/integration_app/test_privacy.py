@@ -1,7 +1,12 @@
 """Unshared entries and psychotherapy notes never reach another role, an export or a page."""
 
+import io
+import json
+
+import pandas as pd
 import pytest
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from kapstone.accounts.roles import Role
@@ -10,7 +15,7 @@ from kapstone.integration import services
 from kapstone.integration.models import PsychotherapyNote
 from kapstone.patients.models import CareTeamMembership
 from tests.conftest import make_user, signed_in_client
-from tests.integration_app.factories import journal_entry, png_bytes
+from tests.integration_app.factories import given_dose, journal_entry, png_bytes
 
 PRIVATE = "private-words-only-alice-reads"
 SHARED = "shared-words-for-the-care-team"
@@ -102,3 +107,42 @@ def test_an_empty_psychotherapy_note_is_refused_without_a_write(cast):
     )
     assert response.status_code == 400
     assert not PsychotherapyNote.objects.exists()
+
+
+@pytest.fixture
+def written_in_a_window(cast, written):
+    """The private writing of a patient whose dose opened an integration window, so exports have her in them."""
+    services.window_open(dose_record=given_dose(cast))
+
+
+def secrets_of(cast) -> list[str]:
+    """What must never leave: the unshared entry's text, the note's text and the note as stored."""
+    return [PRIVATE, PROCESS, PsychotherapyNote.objects.get(patient=cast.alice).ciphertext]
+
+
+def test_the_fhir_export_holds_no_unshared_entry_and_no_psychotherapy_note(cast, written_in_a_window, tmp_path):
+    out = tmp_path / "alice.json"
+    call_command("export", "fhir", "--patient", str(cast.alice.pk), "--out", str(out), stdout=io.StringIO())
+    exported = out.read_text()
+    assert json.loads(exported)["resourceType"] == "Bundle" and cast.alice.family_name in exported
+    for secret in secrets_of(cast):
+        assert secret not in exported
+
+
+def file_text(path) -> str:
+    """A file's content as text to search; Parquet is compressed, so its cells are read rather than its bytes."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path).to_csv(index=False)
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def test_the_research_export_holds_no_unshared_entry_and_no_psychotherapy_note(cast, written_in_a_window, tmp_path):
+    out = tmp_path / "research"
+    call_command("export", "research", "--out", str(out), stdout=io.StringIO(), stderr=io.StringIO())
+    files = sorted(path for path in out.rglob("*") if path.is_file())
+    assert {path.suffix for path in files} >= {".csv", ".parquet", ".json", ".txt"}
+    assert json.loads((out / "manifest.json").read_text())["rows"]["integration_windows"] >= 1
+    for path in files:
+        text = file_text(path)
+        for secret in secrets_of(cast):
+            assert secret not in text, f"{path.name} holds private writing"

@@ -11,6 +11,7 @@ Who sees what:
 import datetime
 from dataclasses import dataclass
 
+from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -45,6 +46,7 @@ except ImportError:  # pragma: no cover - depends on which apps are installed
     completed_assessments = None
 
 JOURNAL_PER_PAGE = 50
+ADHERENCE_PER_PAGE = 200
 
 
 def practice_window_settings() -> dict:
@@ -148,25 +150,38 @@ class GroupAdherence:
         return counts
 
 
-def adherence_overview(*, user, now: datetime.datetime | None = None, limit: int = 500) -> list[GroupAdherence]:
-    """Every visible window, newest first, grouped by the group whose dosing session opened it."""
+@dataclass
+class AdherenceOverview:
+    """One page of windows, newest first, grouped; page.paginator.count is how many the user may see in all."""
+
+    groups: list[GroupAdherence]
+    page: Page
+
+
+def adherence_overview(*, user, now: datetime.datetime | None = None, page_number=1) -> AdherenceOverview:
+    """The visible windows, newest first, one page at a time, grouped by the group whose dosing session opened
+    them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
     now = now or timezone.now()
     windows = _annotated(
-        IntegrationWindow.objects.filter(patient__in=patients_visible_to(user)).select_related(
-            "patient", "dosing_session__group"
-        )
-    )[:limit]
+        IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
+        .select_related("patient", "dosing_session__group")
+        .order_by("-dosed_at", "-pk")
+    )
+    page = Paginator(windows, ADHERENCE_PER_PAGE).get_page(page_number)
     groups: dict[int, GroupAdherence] = {}
-    for window in windows:
+    for window in page.object_list:
         group = window.dosing_session.group
         groups.setdefault(group.pk, GroupAdherence(group=group, rows=[])).rows.append(_status(window, settings, now))
     audit.record(
         action=audit.Action.READ,
         object_type="integration_adherence",
-        detail={"patient_ids": sorted({row.window.patient_id for g in groups.values() for row in g.rows})},
+        detail={
+            "page": page.number,
+            "patient_ids": sorted({row.window.patient_id for g in groups.values() for row in g.rows}),
+        },
     )
-    return list(groups.values())
+    return AdherenceOverview(groups=list(groups.values()), page=page)
 
 
 def journal_entries(*, user, query: str = "") -> tuple[Patient, list[JournalEntry]]:

@@ -147,9 +147,10 @@ def preferences(request):
 
 @roles_required(Role.ADMIN, *CLINICAL_ROLES)
 def adherence(request):
-    groups = selectors.adherence_overview(user=request.user)
+    overview = selectors.adherence_overview(user=request.user, page_number=request.GET.get("page", 1))
     window = selectors.practice_window_settings()
-    return render(request, "integration/adherence.html", {"groups": groups, "window": window})
+    context = {"groups": overview.groups, "page": overview.page, "window": window}
+    return render(request, "integration/adherence.html", context)
 
 
 def _timeline_page(request, patient_id, *, note_form=None, status=200):
