@@ -7,6 +7,7 @@ from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LotBalance
 from kapstone.practice.settings_store import practice_value_set
 from tests.browser.helpers import sign_in
+from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,6 +27,7 @@ def fill_form(page, card, summary: str, fields: dict, *, button="Save"):
 
 
 def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
+    ready_for_enrolment(cast)
     session = cast.dosing_session()
     services.lot_receive(
         actor=cast.nurse,
@@ -36,10 +38,17 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         location="Main safe",
         amount_mg=Decimal("1000"),
     )
-    # The practice shortens the observation period for this walk-through; the cited default is 120 minutes.
+    # The practice shortens the observation period and the post-dose vitals check for this walk-through; the cited
+    # defaults are 120 and 40 minutes.
     practice_value_set(
         actor=cast.admin,
         key="dosing.min_observation_minutes",
+        value=0,
+        reason="browser walk-through of a whole session",
+    )
+    practice_value_set(
+        actor=cast.admin,
+        key="dosing.vitals_check_minutes_after_dose",
         value=0,
         reason="browser walk-through of a whole session",
     )

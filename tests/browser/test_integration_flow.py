@@ -6,11 +6,13 @@ import pytest
 from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
 from tests.browser.helpers import sign_in
+from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def give_alice_a_dose(cast):
+    ready_for_enrolment(cast)
     session = cast.dosing_session()
     entry = dosing.lot_receive(
         actor=cast.nurse,

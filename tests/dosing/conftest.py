@@ -2,12 +2,18 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from kapstone.dosing import services
+from kapstone.dosing.models import DoseRecord
+from kapstone.program.models import Group, GroupSession
+from tests.screening.helpers import ready_for_enrolment
 
 
 @pytest.fixture
 def session(cast):
+    """Today's dosing session, with alice through the enrolment gate (screened eligible, consulted, consented)."""
+    ready_for_enrolment(cast)
     return cast.dosing_session()
 
 
@@ -43,3 +49,26 @@ def ready_record(cast, session):
     )
     services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
     return record
+
+
+@pytest.fixture
+def earlier_dose(cast):
+    """Records a dose already given to a patient at `at`, in a session of another group."""
+
+    def given(patient, at: datetime.datetime) -> DoseRecord:
+        group = Group.objects.create(
+            name=f"Other group {at:%Y%m%d%H%M%S}",
+            template_id="journey-clinical-style",
+            template_version=1,
+            min_size=3,
+            max_size=4,
+            start_date=timezone.localdate(at),
+        )
+        session = GroupSession.objects.create(
+            group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
+        )
+        return DoseRecord.objects.create(
+            session=session, patient=patient, route="sublingual", dose_mg=Decimal("200"), administered_at=at
+        )
+
+    return given

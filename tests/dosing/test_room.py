@@ -65,20 +65,37 @@ def test_a_positive_pregnancy_test_stops_the_session(cast, session):
 
 
 def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_record, stock):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
-    services.vitals_record(
-        actor=cast.nurse, record=ready_record, phase="discharge", systolic=185, diastolic=100, heart_rate=80, spo2=97
+    given = timezone.now() - timezone.timedelta(minutes=60)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
     )
+
+    def vitals(phase, minutes, systolic):
+        services.vitals_record(
+            actor=cast.nurse,
+            record=ready_record,
+            phase=phase,
+            systolic=systolic,
+            diastolic=80,
+            heart_rate=76,
+            spo2=97,
+            taken_at=given + timezone.timedelta(minutes=minutes),
+        )
+
+    vitals("peak", 41, 140)
+    vitals("discharge", 65, 185)
     with pytest.raises(services.DosingError, match="outside the practice's limits.*minimum 120 minutes"):
         services.discharge(
             actor=cast.nurse, record=ready_record, vitals_ok=True, alert_oriented=True, escort_present=True
         )
-    services.vitals_record(
-        actor=cast.nurse, record=ready_record, phase="discharge", systolic=128, diastolic=80, heart_rate=72, spo2=98
-    )
-    later = timezone.now() + timezone.timedelta(minutes=125)
+    vitals("discharge", 124, 128)
     services.discharge(
-        actor=cast.nurse, record=ready_record, vitals_ok=True, alert_oriented=True, escort_present=True, now=later
+        actor=cast.nurse,
+        record=ready_record,
+        vitals_ok=True,
+        alert_oriented=True,
+        escort_present=True,
+        now=given + timezone.timedelta(minutes=125),
     )
     with pytest.raises(services.DosingError, match="discharged"):
         services.vitals_record(

@@ -2,10 +2,11 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES
 from kapstone.dosing import safety
-from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance, Route, VitalsReading
+from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, Route, VitalsReading
 
 
 def _staff():
@@ -35,7 +36,9 @@ class AdministerForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["balance"].queryset = LotBalance.objects.filter(balance_mg__gt=0).select_related("lot")
+        self.fields["balance"].queryset = LotBalance.objects.filter(
+            balance_mg__gt=0, lot__expires_on__gte=timezone.localdate()
+        ).select_related("lot")
         self.fields["witness"].queryset = _staff()
 
 
@@ -127,8 +130,21 @@ class CountForm(forms.Form):
         self.fields["witness"].queryset = _staff()
 
 
+class LedgerEntryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: LedgerEntry) -> str:
+        return (
+            f"#{obj.pk} {timezone.localtime(obj.recorded_at):%Y-%m-%d %H:%M} {obj.get_kind_display()} "
+            f"{obj.change_mg:+} mg, lot {obj.lot.lot_number} at {obj.location}"
+        )
+
+
 class CorrectionForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    corrects = LedgerEntryChoiceField(
+        queryset=LedgerEntry.objects.none(),
+        label="Entry corrected",
+        help_text="An entry of the same lot and location.",
+    )
     change_mg = forms.DecimalField(max_digits=10, decimal_places=2, label="Change (mg, negative to remove)")
     witness = forms.ModelChoiceField(queryset=_staff())
     reason = forms.CharField(max_length=300)
@@ -136,7 +152,15 @@ class CorrectionForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
+        self.fields["corrects"].queryset = LedgerEntry.objects.select_related("lot").order_by("-recorded_at", "-id")
         self.fields["witness"].queryset = _staff()
+
+    def clean(self):
+        cleaned = super().clean()
+        balance, corrects = cleaned.get("balance"), cleaned.get("corrects")
+        if balance and corrects and (corrects.lot_id, corrects.location) != (balance.lot_id, balance.location):
+            self.add_error("corrects", f"Choose an entry of {balance.lot} at {balance.location}.")
+        return cleaned
 
     def clean_change_mg(self):
         if self.cleaned_data["change_mg"] == 0:

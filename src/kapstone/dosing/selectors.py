@@ -97,9 +97,9 @@ def room_thresholds() -> dict:
 def ledger(*, limit: int = 200) -> tuple[list[LotBalance], list[LedgerEntry]]:
     balances = list(LotBalance.objects.select_related("lot").order_by("lot__expires_on", "location"))
     entries = list(
-        LedgerEntry.objects.select_related("lot", "recorded_by", "witness", "dose_record__patient").order_by(
-            "-recorded_at", "-id"
-        )[:limit]
+        LedgerEntry.objects.select_related(
+            "lot", "recorded_by", "witness", "dose_record__patient", "corrects"
+        ).order_by("-recorded_at", "-id")[:limit]
     )
     # Administrations name the patient by record number, so showing the log is a read of those patients.
     audit.record(

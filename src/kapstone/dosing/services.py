@@ -1,5 +1,6 @@
 """Writes in the dosing room and the controlled-substance log. Each is atomic and audited."""
 
+import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -10,7 +11,9 @@ from kapstone.audit import services as audit
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, SubstanceLot, VitalsReading
 from kapstone.dosing.signals import dose_administered
+from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.screening.gate import enrolment_blockers
 
 
 class DosingError(ValueError):
@@ -36,6 +39,35 @@ def _lock_open(record: DoseRecord) -> None:
         raise DosingError("This patient has been discharged; the record is closed. Add a note instead.")
 
 
+def _require_gate(record: DoseRecord) -> None:
+    """The enrolment gate is re-checked on the day: consent can be withdrawn and a new screening can find the
+    patient not eligible after they joined the group."""
+    blockers = enrolment_blockers(patient=record.patient)
+    if blockers:
+        raise DosingError(f"{record.patient.full_name} cannot be dosed: " + "; ".join(blockers) + ".")
+
+
+def _require_dose_spacing(record: DoseRecord, *, at: datetime.datetime) -> None:
+    """Refuses a dose when the patient already had the practice's maximum in the 7 days before `at`, counting
+    doses given in any group. The patient's row is locked so two rooms dosing the same patient at once queue."""
+    Patient.objects.select_for_update().filter(pk=record.patient_id).first()
+    limit = safety.thresholds(practice_overrides("dosing"))["max_doses_per_7_days"]
+    recent = (
+        DoseRecord.objects.filter(
+            patient_id=record.patient_id,
+            administered_at__gt=at - datetime.timedelta(days=7),
+            administered_at__lte=at,
+        )
+        .exclude(pk=record.pk)
+        .count()
+    )
+    if recent >= limit:
+        raise DosingError(
+            f"{record.patient.full_name} already had {recent} dose{'s' if recent != 1 else ''} in the 7 days before; "
+            f"the practice allows at most {limit} a week."
+        )
+
+
 @transaction.atomic
 def dose_record_open(*, actor, session, patient) -> DoseRecord:
     record, created = DoseRecord.objects.get_or_create(session=session, patient=patient)
@@ -56,6 +88,7 @@ def check_in(
     weight_kg,
 ) -> DoseRecord:
     _lock_open(record)
+    _require_gate(record)
     if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
         raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
     record.fasting_confirmed, record.escort_arranged = fasting_confirmed, escort_arranged
@@ -90,6 +123,8 @@ def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> sa
         raise DosingError("The dose has already been given; it cannot be re-ordered.")
     if dose_mg <= 0:
         raise DosingError("The dose must be more than 0 mg.")
+    _require_gate(record)
+    _require_dose_spacing(record, at=timezone.now())
     check = safety.check_ceiling(
         route=route, dose_mg=dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
     )
@@ -116,7 +151,18 @@ def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, 
     missing = checklist_complete(record)
     if missing:
         raise DosingError("The pre-dose checklist is not complete: " + "; ".join(missing) + ".")
-    record.administered_at = administered_at or timezone.now()
+    administered_at = administered_at or timezone.now()
+    _require_gate(record)
+    _require_dose_spacing(record, at=administered_at)
+    # The weight may have been corrected at check-in after the order was written.
+    check = safety.check_ceiling(
+        route=record.route, dose_mg=record.dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
+    )
+    if check.within is False:
+        raise DosingError(f"The order no longer passes the ceiling check: {check.message} Ask for a new order.")
+    if balance.lot.expires_on < timezone.localdate():
+        raise DosingError(f"{balance.lot} expired on {balance.lot.expires_on:%Y-%m-%d}; use another lot.")
+    record.administered_at = administered_at
     record.administered_by, record.witness, record.lot = actor, witness, balance.lot
     record.save()
     ledger_post(
@@ -166,6 +212,7 @@ def vitals_record(
 
 @transaction.atomic
 def ratings_record(*, actor, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None):
+    _lock_open(record)
     scales = safety.safety_data()["scales"]
     for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
         if value is not None and not scales[scale]["min"] <= value <= scales[scale]["max"]:
@@ -217,7 +264,14 @@ def discharge(
     elif last.alert_level:
         problems.append("the last vitals are outside the practice's limits")
     if record.administered_at is not None:
-        minimum = safety.thresholds(practice_overrides("dosing"))["min_observation_minutes"]
+        limits = safety.thresholds(practice_overrides("dosing"))
+        check_after = record.administered_at + datetime.timedelta(minutes=limits["vitals_check_minutes_after_dose"])
+        if not record.vitals.filter(phase=VitalsReading.Phase.PEAK, taken_at__gte=check_after).exists():
+            problems.append(
+                f"no vitals taken {limits['vitals_check_minutes_after_dose']} minutes or more after the dose "
+                f'(record them as "{VitalsReading.Phase.PEAK.label}")'
+            )
+        minimum = limits["min_observation_minutes"]
         observed = (now - record.administered_at).total_seconds() / 60
         if observed < minimum:
             problems.append(f"observed {observed:.0f} of the minimum {minimum} minutes after the dose")
@@ -268,6 +322,13 @@ def ledger_post(
         raise DosingError("A second staff member must witness this entry.")
     if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION) and not reason.strip():
         raise DosingError("Give the reason for this entry.")
+    if kind == LedgerEntry.Kind.CORRECTION:
+        if corrects is None:
+            raise DosingError("Choose the entry this correction corrects.")
+        if (corrects.lot_id, corrects.location) != (lot.pk, location):
+            raise DosingError(f"The entry corrected must be one of {lot} at {location}.")
+    elif corrects is not None:
+        raise DosingError("Only a correction corrects another entry.")
     if kind == LedgerEntry.Kind.RECEIPT and change_mg <= 0:
         raise DosingError("A receipt must add a positive amount.")
     if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.ADMINISTRATION) and change_mg >= 0:
@@ -306,7 +367,12 @@ def ledger_post(
         object_type="ledger_entry",
         object_id=entry.pk,
         patient_id=dose_record.patient_id if dose_record else None,
-        detail={"kind": kind, "change_mg": str(change_mg), "discrepancy_mg": str(discrepancy or 0)},
+        detail={
+            "kind": kind,
+            "change_mg": str(change_mg),
+            "discrepancy_mg": str(discrepancy or 0),
+            "corrects_id": corrects.pk if corrects else None,
+        },
     )
     return entry
 

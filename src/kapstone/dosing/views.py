@@ -107,7 +107,11 @@ def _ledger_apply(kind: str, *, actor, data: dict):
     if kind == "count":
         return services.ledger_post(kind=LedgerEntry.Kind.COUNT, change_mg=0, counted_mg=data["counted_mg"], **common)
     return services.ledger_post(
-        kind=LedgerEntry.Kind.CORRECTION, change_mg=data["change_mg"], reason=data["reason"], **common
+        kind=LedgerEntry.Kind.CORRECTION,
+        change_mg=data["change_mg"],
+        corrects=data["corrects"],
+        reason=data["reason"],
+        **common,
     )
 
 

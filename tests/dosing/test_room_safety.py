@@ -1,0 +1,224 @@
+"""The room's re-checks on the day: the enrolment gate, dose spacing, the ceiling at the moment of giving, the lot's
+expiry, the ~40 min vitals before discharge, and a closed record after discharge."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.dosing.forms import AdministerForm
+from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.screening import services as screening
+from kapstone.screening.models import ConsentSignature
+from tests.screening.helpers import not_eligible_intake, screen
+
+
+def check_in_alice(cast, record, weight="70"):
+    return services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="n/a",
+        intention="",
+        weight_kg=Decimal(weight),
+    )
+
+
+def every_dosing_step_refuses(cast, record, stock, message):
+    with pytest.raises(services.DosingError, match=message):
+        check_in_alice(cast, record)
+    with pytest.raises(services.DosingError, match=message):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(services.DosingError, match=message):
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+    record.refresh_from_db()
+    assert record.administered_at is None
+    assert not LedgerEntry.objects.filter(kind="administration").exists()
+
+
+# The enrolment gate ----------------------------------------------------------------------------------------
+
+
+def test_a_patient_who_withdrew_consent_cannot_be_checked_in_ordered_or_dosed(cast, ready_record, stock):
+    signature = ConsentSignature.objects.get(patient=cast.alice)
+    screening.consent_withdraw(actor=cast.nurse, signature=signature, reason="told the nurse by phone")
+    every_dosing_step_refuses(
+        cast, ready_record, stock, r"Alice Abernathy cannot be dosed: informed consent .* withdrawn"
+    )
+
+
+def test_a_new_not_eligible_screening_stops_the_dose(cast, ready_record, stock):
+    screen(cast, not_eligible_intake())
+    every_dosing_step_refuses(cast, ready_record, stock, "cannot be dosed: screening decision is not eligible")
+
+
+def test_the_room_explains_why_a_patient_whose_gate_closed_cannot_check_in(cast, session, client_for):
+    signature = ConsentSignature.objects.get(patient=cast.alice)
+    screening.consent_withdraw(actor=cast.alice_user, signature=signature)
+    prefix = f"p{cast.alice.pk}-checkin-"
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "checkin"]),
+        {prefix + "fasting_confirmed": "on", prefix + "escort_arranged": "on", prefix + "pregnancy_test": "n/a"},
+    )
+    assert response.status_code == 400 and "cannot be dosed: informed consent" in response.content.decode()
+    assert not DoseRecord.objects.filter(session=session, patient=cast.alice).exists()
+
+
+# Never more than twice a week ------------------------------------------------------------------------------
+
+
+def test_a_third_dose_within_7_days_is_neither_ordered_nor_given(cast, session, stock, earlier_dose):
+    now = timezone.now()
+    earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(minutes=1))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=2))
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    with pytest.raises(services.DosingError, match="already had 2 doses in the 7 days before.*at most 2 a week"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+
+
+def test_a_dose_exactly_7_days_after_an_earlier_one_is_allowed(cast, ready_record, stock, earlier_dose):
+    now = timezone.now()
+    earlier_dose(cast.alice, now - datetime.timedelta(days=7))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=3))
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+    )
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at == now
+
+
+def test_giving_the_dose_counts_doses_in_the_7_days_before_it_is_given(cast, ready_record, stock, earlier_dose):
+    now = timezone.now()
+    earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(seconds=1))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=1))
+    with pytest.raises(services.DosingError, match="already had 2 doses"):
+        services.dose_administer(
+            actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+        )
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("2000")
+
+
+def test_doses_of_other_patients_do_not_count(cast, ready_record, stock, earlier_dose):
+    now = timezone.now()
+    earlier_dose(cast.dana, now - datetime.timedelta(days=1))
+    earlier_dose(cast.dana, now - datetime.timedelta(days=2))
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+
+
+def test_a_practice_may_set_a_lower_weekly_maximum(cast, ready_record, stock, earlier_dose):
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=4))
+    practice_value_set(actor=cast.admin, key="dosing.max_doses_per_7_days", value=1, reason="our protocol: weekly")
+    with pytest.raises(services.DosingError, match="already had 1 dose in the 7 days before.*at most 1 a week"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+
+
+# At the moment of giving -----------------------------------------------------------------------------------
+
+
+def test_a_weight_corrected_after_the_order_is_checked_again_when_the_dose_is_given(cast, session, stock):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    check_in_alice(cast, record, weight="70")
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=120, diastolic=78, heart_rate=70, spo2=98
+    )
+    services.dose_order(actor=cast.bob, record=record, route="iv", dose_mg=Decimal("50"))  # 0.71 mg/kg
+    check_in_alice(cast, record, weight="60")  # 0.83 mg/kg, above the 0.75 mg/kg IV ceiling
+    with pytest.raises(services.DosingError, match="no longer passes the ceiling check: 0.83 mg/kg is above"):
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+    record.refresh_from_db()
+    assert record.administered_at is None
+
+
+def test_an_expired_lot_is_refused_and_not_offered(cast, ready_record, stock):
+    expired = services.lot_receive(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="100 mg lozenge",
+        lot_number="OLD-1",
+        expires_on=timezone.localdate() - datetime.timedelta(days=1),
+        location="Main safe",
+        amount_mg=Decimal("500"),
+    ).lot.balances.get()
+    with pytest.raises(services.DosingError, match="lot OLD-1 expired on"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=expired, witness=cast.bob)
+    assert list(AdministerForm().fields["balance"].queryset) == [stock]
+
+
+def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):
+    today = services.lot_receive(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="100 mg lozenge",
+        lot_number="TODAY-1",
+        expires_on=timezone.localdate(),
+        location="Main safe",
+        amount_mg=Decimal("500"),
+    ).lot.balances.get()
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=today, witness=cast.bob)
+
+
+# Discharge and after ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dosed_two_hours_ago(cast, ready_record, stock):
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    return ready_record, given
+
+
+def vitals_at(cast, record, phase, taken_at):
+    services.vitals_record(
+        actor=cast.nurse,
+        record=record,
+        phase=phase,
+        systolic=128,
+        diastolic=80,
+        heart_rate=72,
+        spo2=98,
+        taken_at=taken_at,
+    )
+
+
+def discharge(cast, record):
+    return services.discharge(actor=cast.nurse, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
+
+
+def test_discharge_needs_the_vitals_reading_about_40_minutes_after_the_dose(cast, dosed_two_hours_ago):
+    record, given = dosed_two_hours_ago
+    vitals_at(cast, record, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match='no vitals taken 40 minutes or more after the dose.*"About 40 min'):
+        discharge(cast, record)
+
+
+def test_a_reading_before_the_40_minute_mark_does_not_count(cast, dosed_two_hours_ago):
+    record, given = dosed_two_hours_ago
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=39, seconds=59))
+    vitals_at(cast, record, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match="no vitals taken 40 minutes"):
+        discharge(cast, record)
+
+
+def test_a_reading_at_the_40_minute_mark_allows_discharge(cast, dosed_two_hours_ago):
+    record, given = dosed_two_hours_ago
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=40))
+    vitals_at(cast, record, "discharge", timezone.now())
+    assert discharge(cast, record).discharged_at is not None
+
+
+def test_ratings_are_refused_once_the_patient_is_discharged(cast, dosed_two_hours_ago):
+    record, given = dosed_two_hours_ago
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    vitals_at(cast, record, "discharge", timezone.now())
+    discharge(cast, record)
+    with pytest.raises(services.DosingError, match="discharged; the record is closed"):
+        services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=10)
+    record.refresh_from_db()
+    assert record.sedation_moaas is None
