@@ -18,6 +18,7 @@ ROUTES: dict[str, Route] = {
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
     "practice:home": Route(allow=ALL_STAFF),
+    "practice:settings": Route(allow={"admin"}),
     "accounts:staff": Route(allow={"admin"}),
     "accounts:staff_action": Route(
         allow={"admin"}, method="post", kwargs=lambda cast: {"user_id": cast.nurse.pk, "action": "unlock"}

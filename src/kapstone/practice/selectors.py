@@ -1,10 +1,16 @@
-"""What the staff home shows: my patients, today's schedule, open alerts and due questionnaires."""
+"""What the staff home shows (my patients, today's schedule, open alerts and due questionnaires) and what the
+practice settings page shows (every declared setting, its cited default and the practice's own value)."""
+
+import json
+from dataclasses import dataclass
 
 from django.utils import timezone
 
 from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
 from kapstone.patients.selectors import patient_list
+from kapstone.practice import registry
+from kapstone.practice.models import PracticeSetting
 from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
@@ -21,3 +27,52 @@ def staff_home(*, user) -> dict:
         "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
         "due_assessments": due_assessments_for(user),
     }
+
+
+def setting_anchor(key: str) -> str:
+    """The id of a setting's card on the settings page, so a redirect lands beside the setting just changed."""
+    return "setting-" + key.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    spec: registry.SettingSpec
+    stored: PracticeSetting | None
+    default_text: str
+    in_force_text: str
+    # Why the stored value cannot be used (set before values were checked, or by hand), "" when it can.
+    problem: str
+
+    @property
+    def anchor(self) -> str:
+        return setting_anchor(self.spec.key)
+
+    @property
+    def form_text(self) -> str:
+        """What the change form starts with: the value in force, or the cited default if that is unusable."""
+        return self.default_text if self.problem else self.in_force_text
+
+
+@dataclass(frozen=True)
+class SettingArea:
+    name: str
+    rows: list[SettingRow]
+
+
+def _row(spec: registry.SettingSpec, stored: PracticeSetting | None) -> SettingRow:
+    default_text = spec.kind.to_text(spec.default)
+    if stored is None:
+        return SettingRow(spec, None, default_text, default_text, "")
+    try:
+        spec.kind.check(stored.value)
+    except registry.SettingRefused as problem:
+        return SettingRow(spec, stored, default_text, json.dumps(stored.value, ensure_ascii=False), str(problem))
+    return SettingRow(spec, stored, default_text, spec.kind.to_text(stored.value), "")
+
+
+def practice_settings_overview() -> list[SettingArea]:
+    """Every declared setting by area, with the practice's own value where it has one (one query)."""
+    stored = {row.key: row for row in PracticeSetting.objects.all()}
+    return [
+        SettingArea(area.name, [_row(spec, stored.get(spec.key)) for spec in area.specs]) for area in registry.areas()
+    ]

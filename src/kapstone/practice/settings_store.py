@@ -1,7 +1,9 @@
 """Reads and writes practice settings: the cited default from a data file unless the practice has its own."""
 
 from django.db import transaction
+from django.db.models import JSONField, Value
 
+from kapstone.audit import context as audit_context
 from kapstone.audit import services as audit
 from kapstone.practice.models import PracticeSetting
 
@@ -17,13 +19,27 @@ def practice_overrides(prefix: str) -> dict:
     return {row.key.removeprefix(f"{prefix}."): row.value for row in rows}
 
 
+def actor_label(actor) -> str:
+    """Who changed a setting: the signed-in person, else the command under way (see audit.context)."""
+    if actor is not None:
+        return actor.get_username()
+    ambient = audit_context.current()
+    return ambient.actor_label if ambient is not None else "system"
+
+
 @transaction.atomic
 def practice_value_set(*, actor, key: str, value, reason: str) -> PracticeSetting:
+    """Stores a value as given. Admins change settings through practice.services, which checks the value
+    against the setting's declared kind first; this is the low-level write it (and test set-up) uses."""
     if not reason.strip():
         raise ValueError("Say why the practice departs from the cited default.")
+    # A bare None would be SQL NULL, which the column refuses; "none set" (a dose ceiling, say) is JSON null.
+    stored = Value(None, JSONField()) if value is None else value
     row, _ = PracticeSetting.objects.update_or_create(
-        key=key, defaults={"value": value, "reason": reason, "updated_by": actor.get_username()}
+        key=key, defaults={"value": stored, "reason": reason, "updated_by": actor_label(actor)}
     )
+    if value is None:
+        row.refresh_from_db(fields=["value"])
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,

@@ -1,11 +1,17 @@
+from dataclasses import dataclass
+
+from django.contrib import messages
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
-from kapstone.practice import selectors
+from kapstone.practice import selectors, services
+from kapstone.practice.forms import SettingChangeForm
+from kapstone.practice.registry import SettingRefused, setting_spec
 
 
 @public
@@ -19,6 +25,55 @@ def root(request):
 def home(request):
     context = selectors.staff_home(user=request.user) if request.user.role != Role.RESEARCHER else {}
     return render(request, "practice/home.html", context)
+
+
+@dataclass(frozen=True)
+class RefusedChange:
+    """What the admin typed, given back beside the setting with the reason it was refused."""
+
+    key: str
+    action: str
+    message: str
+    value: str
+    reason: str
+
+    @property
+    def anchor(self) -> str:
+        return selectors.setting_anchor(self.key)
+
+
+def _apply(request, data: dict) -> str:
+    """Applies one change or reset and says what happened; raises SettingRefused for unusable input."""
+    if data["action"] == SettingChangeForm.Action.RESET:
+        services.practice_setting_reset(actor=request.user, key=data["key"], reason=data["reason"])
+        return f"“{setting_spec(data['key']).label}” follows the cited default again."
+    services.practice_setting_change(
+        actor=request.user, key=data["key"], raw_value=data["value"], reason=data["reason"]
+    )
+    return f"“{setting_spec(data['key']).label}” now uses the practice's own value."
+
+
+@roles_required(Role.ADMIN)
+def practice_settings(request):
+    refused = None
+    if request.method == "POST":
+        form = SettingChangeForm(request.POST)
+        if not form.is_valid():
+            refused = RefusedChange("", "", "Choose a setting and whether to change it or reset it.", "", "")
+        else:
+            data = form.cleaned_data
+            try:
+                messages.success(request, _apply(request, data))
+            except SettingRefused as problem:
+                refused = RefusedChange(data["key"], data["action"], str(problem), data["value"], data["reason"])
+            else:
+                return redirect(f"{reverse('practice:settings')}#{selectors.setting_anchor(data['key'])}")
+    return render(
+        request,
+        "practice/settings.html",
+        {"areas": selectors.practice_settings_overview(), "refused": refused},
+        status=400 if refused else 200,
+    )
 
 
 @public

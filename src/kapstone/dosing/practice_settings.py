@@ -1,0 +1,60 @@
+"""The dosing room's practice settings: every `settings` entry of data/safety.yaml, read by
+safety.thresholds(practice_overrides("dosing")).
+
+Vital-sign thresholds are bounded by what the room can record (VitalsForm): a threshold outside that range
+could never fire, or would fire on every reading, so it is a typing error. Dose ceilings are bounded by the
+largest dose an order may carry (DoseOrderForm).
+"""
+
+from kapstone.dosing import safety
+from kapstone.dosing.forms import DoseOrderForm, VitalsForm
+from kapstone.practice.registry import Number, SettingSpec
+
+AREA = "Dosing room"
+PREFIX = "dosing"
+MINUTES_IN_A_DAY = 24 * 60  # an input limit: a dosing-room stay ends the same day
+
+
+def _recordable(field_name: str) -> Number:
+    field = VitalsForm.base_fields[field_name]
+    return Number(minimum=field.min_value, maximum=field.max_value, whole=True)
+
+
+_MINUTES = Number(minimum=0, maximum=MINUTES_IN_A_DAY, whole=True)
+_CEILING_PER_KG = Number(above=0, nullable=True)
+_CEILING_MG = Number(above=0, maximum=DoseOrderForm.base_fields["dose_mg"].max_value, nullable=True)
+
+# Name in safety.yaml -> (label, kind). A setting added to safety.yaml without an entry here fails at import,
+# so the settings page can never offer a threshold it cannot check.
+_DECLARED = {
+    "predose_systolic_review": ("Before dosing, review when systolic BP is above", _recordable("systolic")),
+    "predose_diastolic_review": ("Before dosing, review when diastolic BP is above", _recordable("diastolic")),
+    "stop_systolic": ("Stop when systolic BP is at or above", _recordable("systolic")),
+    "stop_diastolic": ("Stop when diastolic BP is at or above", _recordable("diastolic")),
+    "stop_heart_rate": ("Stop when heart rate is above", _recordable("heart_rate")),
+    "low_spo2": ("Stop when SpO₂ is below", _recordable("spo2")),
+    "min_observation_minutes": ("Observe after dosing for at least", _MINUTES),
+    "vitals_check_minutes_after_dose": ("Check vitals again after the dose at", _MINUTES),
+    "max_doses_per_7_days": ("Doses for one patient in any 7 days, at most", Number(minimum=1, whole=True)),
+    "ceiling_iv_mg_per_kg": ("IV dose ceiling", _CEILING_PER_KG),
+    "ceiling_sublingual_mg": ("Sublingual dose ceiling", _CEILING_MG),
+    "ceiling_im_mg_per_kg": ("IM dose ceiling", _CEILING_PER_KG),
+    "ceiling_intranasal_mg": ("Intranasal dose ceiling", _CEILING_MG),
+}
+
+
+def _spec(name: str, entry: dict) -> SettingSpec:
+    label, kind = _DECLARED[name]
+    return SettingSpec(
+        key=f"{PREFIX}.{name}",
+        label=label,
+        default=entry["value"],
+        source=" ".join(safety.source_of(name).split()),
+        kind=kind,
+        unit=entry.get("unit", ""),
+        note=entry.get("note", ""),
+        verified=entry.get("verified", True),
+    )
+
+
+SETTINGS = [_spec(name, entry) for name, entry in safety.safety_data()["settings"].items()]

@@ -1,0 +1,39 @@
+"""The integration window's practice settings: every `settings` entry of data/window.yaml, read by
+selectors.practice_window_settings() as window_settings(practice_overrides("integration")).
+
+Hours count elapsed time from administration; reminders are offsets in hours from the dose, one a line.
+"""
+
+from kapstone.integration.window import window_data
+from kapstone.practice.registry import Lines, Number, SettingSpec
+
+AREA = "Integration window"
+PREFIX = "integration"
+
+# An input limit, not a clinical number: integration follows a dose within days, so a window or reminder a
+# year out is a typing slip.
+HOURS_IN_A_YEAR = 24 * 365
+_HOURS = Number(above=0, maximum=HOURS_IN_A_YEAR)
+
+# Name in window.yaml -> (label, kind). A setting added to window.yaml without an entry here fails at import.
+_DECLARED = {
+    "preferred_hours": ("Integration work is on time within", _HOURS),
+    "outer_hours": ("The window is late after", _HOURS),
+    "reminder_offsets_hours": ("Remind the patient at these hours after the dose", Lines(item=_HOURS)),
+}
+
+
+def _spec(name: str, entry: dict) -> SettingSpec:
+    label, kind = _DECLARED[name]
+    return SettingSpec(
+        key=f"{PREFIX}.{name}",
+        label=label,
+        default=entry["value"],
+        source=" ".join(window_data()["sources"][entry["source"]].split()),
+        kind=kind,
+        unit=entry.get("unit", ""),
+        note=entry.get("note", ""),
+    )
+
+
+SETTINGS = [_spec(name, entry) for name, entry in window_data()["settings"].items()]

@@ -1,0 +1,100 @@
+"""The questionnaires' practice settings: the portal's (data/portal.yaml, read through
+portal_settings.portal_setting), the assessment plan (assessment_plans.PLAN_SETTING, read by the scheduler
+through load_plan) and each instrument's own (instruments/<id>.yaml `settings`, stored under
+`measures.<instrument id>.<name>` and checked by Instrument.resolve_settings)."""
+
+from typing import Any
+
+import yaml
+
+from kapstone.measures import assessment_plans
+from kapstone.measures.portal_settings import DEFAULTS_FILE, PREFIX
+from kapstone.measures.scoring import Instrument, list_instruments
+from kapstone.practice.registry import Json, LabelAndContact, Lines, Number, SettingSpec
+
+AREA = "Questionnaires"
+# portal.yaml marks its operational numbers by `kind: operational` instead of citing a source.
+OPERATIONAL_SOURCE = "Operational default of the practice (measures/data/portal.yaml), not a clinical number."
+PLAN_SOURCE = (
+    "measures/plans/default.yaml: the default plan for a group KAP course; each occasion there cites its own "
+    "source. A practice may name another plan file or store a whole plan of its own."
+)
+
+# An input limit, not a clinical number: a questionnaire link or reminder interval a year long is a typing slip.
+DAYS_IN_A_YEAR = 365
+
+# Name in portal.yaml -> (label, unit, kind). The services read the numbers with int() or float(), so whole
+# counts stay whole; a practice needs at least one crisis line. A new portal.yaml setting fails here at import.
+_DECLARED = {
+    "invitation_expiry_days": (
+        "An invitation link works for",
+        "days",
+        Number(minimum=1, whole=True, maximum=DAYS_IN_A_YEAR),
+    ),
+    "reminder_every_days": (
+        "Remind about an unfinished questionnaire every",
+        "days",
+        Number(above=0, maximum=DAYS_IN_A_YEAR),
+    ),
+    "max_reminders": ("Invitations for one questionnaire, at most", "", Number(minimum=1, whole=True)),
+    "crisis_resources": ("Crisis lines shown to patients", "", Lines(item=LabelAndContact(), min_items=1)),
+}
+
+
+# Instrument setting name -> label; instruments share names, and a name not listed here reads as itself.
+INSTRUMENT_SETTING_LABELS = {
+    "rci_minimum_baseline_n": "Baselines needed before reliable change uses the practice's own sample",
+    "provisional_ptsd_cutoff": "Provisional PTSD cut-point",
+    "reliable_change_points": "Reliable change, in points",
+}
+
+
+def _check_plan(value: Any) -> None:
+    # parse_plan expects mappings inside the plan; a list or number where one belongs raises a TypeError or
+    # AttributeError, which is still the admin's plan to fix rather than a fault in Kapstone.
+    try:
+        assessment_plans.load_plan(value)
+    except (TypeError, AttributeError, KeyError) as error:
+        raise ValueError(f"the plan's shape is wrong ({error})") from None
+
+
+def _portal_spec(name: str, entry: dict) -> SettingSpec:
+    label, unit, kind = _DECLARED[name]
+    return SettingSpec(
+        key=f"{PREFIX}.{name}",
+        label=label,
+        default=entry["default"],
+        source=" ".join(str(entry.get("source", OPERATIONAL_SOURCE)).split()),
+        kind=kind,
+        unit=unit,
+        note=entry.get("note", ""),
+    )
+
+
+def _instrument_spec(instrument: Instrument, name: str) -> SettingSpec:
+    setting = instrument.settings[name]
+    label = INSTRUMENT_SETTING_LABELS.get(name, name.replace("_", " ").capitalize())
+    return SettingSpec(
+        key=f"{PREFIX}.{instrument.id}.{name}",
+        label=f"{instrument.short_name}: {label}",
+        default=setting.default,
+        source=" ".join(str(instrument.definition["settings"][name]["source"]).split()),
+        kind=Number(minimum=setting.minimum, maximum=setting.maximum, whole=isinstance(setting.default, int)),
+    )
+
+
+SETTINGS = [
+    SettingSpec(
+        key=assessment_plans.PLAN_SETTING,
+        label="Assessment plan",
+        default=assessment_plans.DEFAULT_PLAN,
+        source=PLAN_SOURCE,
+        kind=Json(
+            validator=_check_plan,
+            description="the id of a plan file in measures/plans (e.g. default), or a whole plan as JSON",
+            plain_text=True,
+        ),
+    ),
+    *(_portal_spec(name, entry) for name, entry in yaml.safe_load(DEFAULTS_FILE.read_text())["settings"].items()),
+    *(_instrument_spec(instrument, name) for instrument in list_instruments() for name in instrument.settings),
+]

@@ -1,0 +1,15 @@
+from django import forms
+
+
+class SettingChangeForm(forms.Form):
+    """One setting's change or reset. Only the shape is checked here; the key, the value and the reason are
+    checked by practice.services against the setting's declared kind, so the page and the command agree."""
+
+    class Action:
+        CHANGE = "change"
+        RESET = "reset"
+
+    key = forms.CharField(max_length=100)
+    action = forms.ChoiceField(choices=[(Action.CHANGE, "Save"), (Action.RESET, "Reset to the cited default")])
+    value = forms.CharField(required=False, strip=False)
+    reason = forms.CharField(required=False)

@@ -1,0 +1,59 @@
+"""Course planning's practice setting: the clinic's opening hours (services.OPENING_HOURS_KEY), read by
+services.opening_hours() as the default hours with the practice's own keys laid over them."""
+
+import datetime
+from typing import Any
+
+from kapstone.practice.registry import Json, SettingSpec
+from kapstone.program.services import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
+
+AREA = "Course planning"
+DAYS_IN_A_WEEK = 7
+SOURCE = (
+    "Operational, not clinical: no source sets a clinic's hours. The default is plain office hours "
+    "(program/services.py); weekdays count from 0 = Monday."
+)
+
+
+def _time(hours: dict, key: str) -> datetime.time:
+    try:
+        return datetime.time.fromisoformat(hours[key])
+    except (TypeError, ValueError):
+        raise ValueError(f'{key} must be a time such as "09:00", not {hours[key]!r}') from None
+
+
+def check_opening_hours(value: Any) -> None:
+    """The shape weekly_slots() reads; keys left out keep the default."""
+    if not isinstance(value, dict):
+        raise ValueError('give a mapping, e.g. {"opens": "08:30"}')
+    unknown = set(value) - set(DEFAULT_OPENING_HOURS)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_OPENING_HOURS)}")
+    hours = {**DEFAULT_OPENING_HOURS, **value}
+    weekdays = hours["weekdays"]
+    if (
+        not isinstance(weekdays, list)
+        or not weekdays
+        or not all(isinstance(day, int) and not isinstance(day, bool) for day in weekdays)
+        or not all(0 <= day < DAYS_IN_A_WEEK for day in weekdays)
+    ):
+        raise ValueError("weekdays must list at least one day, each 0 (Monday) to 6 (Sunday)")
+    if _time(hours, "opens") >= _time(hours, "closes"):
+        raise ValueError("opens must be before closes")
+    step = hours["start_every_minutes"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+        raise ValueError("start_every_minutes must be a whole number of minutes, 1 or more")
+
+
+SETTINGS = [
+    SettingSpec(
+        key=OPENING_HOURS_KEY,
+        label="Opening hours for planned sessions",
+        default=DEFAULT_OPENING_HOURS,
+        source=SOURCE,
+        kind=Json(
+            validator=check_opening_hours,
+            description='opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"}',
+        ),
+    )
+]

@@ -1,0 +1,372 @@
+"""Practice settings: the registry the apps declare, the one service that checks and writes a change, the admin
+page and the `practice_setting` command."""
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from kapstone.audit.models import AuditEvent
+from kapstone.dosing import safety
+from kapstone.integration.selectors import practice_window_settings
+from kapstone.integration.window import window_data
+from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
+from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
+from kapstone.measures.scoring import list_instruments
+from kapstone.practice import registry
+from kapstone.practice.models import PracticeSetting
+from kapstone.practice.registry import SettingRefused
+from kapstone.practice.services import practice_setting_change, practice_setting_reset
+from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
+from kapstone.program.services import OPENING_HOURS_KEY, opening_hours
+from kapstone.screening import engine
+from tests.conftest import signed_in_client
+
+SETTINGS_URL = reverse("practice:settings")
+
+
+def specs() -> dict[str, registry.SettingSpec]:
+    return registry.all_specs()
+
+
+def change(cast, key, raw_value, reason="Our protocol, agreed 2026"):
+    return practice_setting_change(actor=cast.admin, key=key, raw_value=raw_value, reason=reason)
+
+
+# --- the registry -------------------------------------------------------------------------------------------
+
+
+def test_the_registry_declares_every_setting_the_apps_read():
+    portal = yaml.safe_load(DEFAULTS_FILE.read_text())["settings"]
+    read_by_apps = {
+        *(f"dosing.{name}" for name in safety.safety_data()["settings"]),
+        *(f"integration.{name}" for name in window_data()["settings"]),
+        *(f"measures.{name}" for name in portal),
+        PLAN_SETTING,
+        *(f"measures.{instrument.id}.{name}" for instrument in list_instruments() for name in instrument.settings),
+        *(f"screening.{name}" for name in engine.load_rule_set().settings),
+        OPENING_HOURS_KEY,
+    }
+    assert set(specs()) == read_by_apps
+
+
+def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(db):
+    defaults = {key: spec.default for key, spec in specs().items()}
+    in_use = {
+        **{f"dosing.{name}": value for name, value in safety.thresholds(practice_overrides("dosing")).items()},
+        **{f"integration.{name}": value for name, value in practice_window_settings().items()},
+        **{f"measures.{name}": portal_setting(name) for name in yaml.safe_load(DEFAULTS_FILE.read_text())["settings"]},
+        PLAN_SETTING: practice_value(PLAN_SETTING, DEFAULT_PLAN),
+        **{
+            f"measures.{instrument.id}.{name}": value
+            for instrument in list_instruments()
+            for name, value in instrument.resolve_settings(practice_overrides(f"measures.{instrument.id}")).items()
+        },
+        **{
+            f"screening.{name}": value
+            for name, value in engine.effective_settings(
+                engine.load_rule_set(), practice_overrides("screening")
+            ).items()
+        },
+        OPENING_HOURS_KEY: opening_hours(),
+    }
+    assert in_use == defaults
+
+
+@pytest.mark.parametrize("key", sorted(registry.all_specs()))
+def test_each_cited_default_passes_its_own_check_and_reads_back_from_the_form(key):
+    spec = specs()[key]
+    spec.kind.check(spec.default)
+    assert spec.kind.parse(spec.kind.to_text(spec.default)) == spec.default
+    assert spec.label and spec.source
+
+
+# --- the service: checks, writes, audit ---------------------------------------------------------------------
+
+
+def test_a_threshold_typed_as_text_is_stored_as_the_number_the_room_compares(cast):
+    row = change(cast, "dosing.stop_systolic", " 185 ")
+    assert row.value == 185 and isinstance(row.value, int)
+    assert row.updated_by == "admin" and row.reason == "Our protocol, agreed 2026"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw_value", "message"),
+    [
+        ("dosing.stop_systolic", "180 mmHg", "must be a whole number from 50 to 300, not '180 mmHg'"),
+        ("dosing.stop_systolic", "180.5", "must be a whole number"),
+        ("dosing.stop_systolic", "400", "not 400"),
+        ("dosing.stop_systolic", "", "cannot be left blank"),
+        ("dosing.stop_systolic", "NaN", "must be a whole number"),
+        ("dosing.ceiling_iv_mg_per_kg", "0", "above 0"),
+        ("dosing.ceiling_iv_mg_per_kg", "1e400", "must be a number above 0"),
+        ("integration.outer_hours", "100000", "at most"),
+        ("integration.reminder_offsets_hours", "3\nsoon", "line 2 must be a number above 0"),
+        ("measures.crisis_resources", "Samaritans 116 123", "line 1 needs a label and a contact"),
+        ("measures.crisis_resources", "", "at least 1 line"),
+        ("measures.invitation_expiry_days", "0", "must be a whole number from 1 to"),
+        ("measures.plan", "no-such-plan", "There is no assessment plan 'no-such-plan'"),
+        ("measures.plan", '{"id": "mine"}', "missing 'version'"),
+        ("measures.plan", '{"id": "x", "version": 1, "name": "x", "occasions": [1]}', "the plan's shape is wrong"),
+        ("screening.not_treatment_resistant_outcome", "maybe", "one of: exclude, needs_review"),
+        ("screening.psychosis_review_includes_first_degree_relative", "perhaps", "must be yes or no"),
+        ("screening.non_response_threshold_percent", "150", "from 0 to 100"),
+        ("program.opening_hours", '{"opens": "18:00"}', "opens must be before closes"),
+        ("program.opening_hours", '{"colour": "blue"}', "unknown keys ['colour']"),
+        ("program.opening_hours", '{"weekdays": [7]}', "0 (Monday) to 6 (Sunday)"),
+        ("program.opening_hours", "{opens: 8}", "the JSON does not read"),
+    ],
+)
+def test_a_value_the_app_cannot_use_is_refused_with_a_message_and_nothing_is_saved(cast, key, raw_value, message):
+    with pytest.raises(SettingRefused) as refused:
+        change(cast, key, raw_value)
+    assert message in str(refused.value)
+    assert specs()[key].label in str(refused.value)
+    assert not PracticeSetting.objects.exists()
+    assert not AuditEvent.objects.filter(object_type="practice_setting").exists()
+
+
+def test_an_unknown_setting_is_refused_and_the_known_ones_are_named(cast):
+    with pytest.raises(
+        SettingRefused, match="There is no practice setting 'dosing.stop_sistolic'.*dosing.stop_systolic"
+    ):
+        change(cast, "dosing.stop_sistolic", "185")
+    assert not PracticeSetting.objects.exists()
+
+
+def test_a_change_without_a_reason_is_refused(cast):
+    with pytest.raises(SettingRefused, match="a reason is required"):
+        change(cast, "dosing.stop_systolic", "185", reason="   ")
+    assert not PracticeSetting.objects.exists()
+
+
+def test_values_are_stored_in_the_shape_each_app_reads(cast):
+    assert change(cast, "dosing.ceiling_im_mg_per_kg", "0.5").value == 0.5
+    assert change(cast, "dosing.ceiling_iv_mg_per_kg", "").value is None
+    no_ceiling = safety.check_ceiling(
+        route="iv", dose_mg=Decimal("30"), weight_kg=None, overrides=practice_overrides("dosing")
+    )
+    assert no_ceiling.within is None
+    assert change(cast, "integration.reminder_offsets_hours", "2\n\n12.5\n").value == [2, 12.5]
+    assert change(cast, "screening.psychosis_review_includes_first_degree_relative", "Yes").value is True
+    lines = change(cast, "measures.crisis_resources", "Samaritans (UK) | 116 123\nNHS 111 | 111").value
+    assert lines == [{"label": "Samaritans (UK)", "contact": "116 123"}, {"label": "NHS 111", "contact": "111"}]
+    assert change(cast, "program.opening_hours", '{"opens": "08:30"}').value == {"opens": "08:30"}
+    assert opening_hours()["opens"] == "08:30" and opening_hours()["closes"] == "17:00"
+    assert change(cast, "measures.plan", "default").value == "default"
+    assert portal_setting("crisis_resources")[0]["contact"] == "116 123"
+
+
+def test_a_change_is_audited_with_its_value_and_reason(cast):
+    change(cast, "integration.outer_hours", "60")
+    event = AuditEvent.objects.get(object_type="practice_setting")
+    assert (event.action, event.object_id, event.actor_label) == ("update", "integration.outer_hours", "admin")
+    assert '"value":60' in event.detail and "Our protocol" in event.detail
+
+
+def test_a_reset_returns_to_the_cited_default_and_the_audit_trail_keeps_the_old_value(cast):
+    change(cast, "dosing.stop_heart_rate", "120")
+    practice_setting_reset(actor=cast.admin, key="dosing.stop_heart_rate", reason="Back to the protocol")
+    assert not PracticeSetting.objects.exists()
+    assert (
+        safety.thresholds(practice_overrides("dosing"))["stop_heart_rate"] == specs()["dosing.stop_heart_rate"].default
+    )
+    event = AuditEvent.objects.filter(object_type="practice_setting").latest("pk")
+    assert (
+        event.action == "delete" and '"previous_value":120' in event.detail and "Back to the protocol" in event.detail
+    )
+
+
+def test_a_reset_needs_a_reason_and_a_practice_value_to_remove(cast):
+    change(cast, "dosing.stop_heart_rate", "120")
+    with pytest.raises(SettingRefused, match="a reason is required"):
+        practice_setting_reset(actor=cast.admin, key="dosing.stop_heart_rate", reason="")
+    assert PracticeSetting.objects.count() == 1
+    with pytest.raises(SettingRefused, match="already follows the cited default"):
+        practice_setting_reset(actor=cast.admin, key="dosing.stop_diastolic", reason="tidy")
+
+
+# --- the dosing room follows a changed threshold ------------------------------------------------------------
+
+
+def _assess(systolic: int):
+    return safety.assess_vitals(
+        systolic=systolic, diastolic=80, heart_rate=70, spo2=98, pre_dose=False, overrides=practice_overrides("dosing")
+    )
+
+
+def test_a_lower_stop_threshold_stops_a_reading_the_cited_default_lets_through(cast):
+    default = specs()["dosing.stop_systolic"].default
+    assert _assess(default - 5).level == ""
+    change(cast, "dosing.stop_systolic", str(default - 10))
+    assessment = _assess(default - 5)
+    assert assessment.level == "stop" and f"stop threshold {default - 10}/" in assessment.messages[0]
+
+
+def test_a_higher_stop_threshold_typed_on_the_page_no_longer_stops_the_reading(cast):
+    default = specs()["dosing.stop_systolic"].default
+    assert _assess(default).level == "stop"
+    signed_in_client(cast.admin).post(
+        SETTINGS_URL,
+        {"key": "dosing.stop_systolic", "action": "change", "value": str(default + 10), "reason": "Local protocol"},
+    )
+    assert _assess(default).level == ""
+
+
+# --- the page -----------------------------------------------------------------------------------------------
+
+
+def test_the_page_lists_every_setting_by_area_with_its_cited_default_and_source(cast):
+    page = signed_in_client(cast.admin).get(SETTINGS_URL).content.decode()
+    for area in registry.areas():
+        assert f">{area.name}</h2>" in page
+        for spec in area.specs:
+            assert f"<code>{spec.key}</code>" in page
+    stop = specs()["dosing.stop_systolic"]
+    assert stop.label in page and "Clinic protocols commonly stop" in page and "source not yet verified" in page
+
+
+def test_the_page_shows_the_practices_value_its_reason_and_who_set_it(cast):
+    change(cast, "dosing.stop_systolic", "175", reason="Cardiology advice for our population")
+    page = signed_in_client(cast.admin).get(SETTINGS_URL).content.decode()
+    assert "Cardiology advice for our population" in page and "set by admin" in page
+    assert 'value="175"' in page
+
+
+def test_an_admin_changes_a_setting_and_lands_back_beside_it(cast):
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL,
+        {"key": "integration.preferred_hours", "action": "change", "value": "36", "reason": "Shorter window"},
+    )
+    assert response.status_code == 302 and response.url == f"{SETTINGS_URL}#setting-integration-preferred_hours"
+    assert practice_window_settings()["preferred_hours"] == 36
+
+
+def test_an_admin_resets_a_setting_from_the_page(cast):
+    change(cast, "integration.preferred_hours", "36")
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL, {"key": "integration.preferred_hours", "action": "reset", "reason": "Back to 48"}
+    )
+    assert response.status_code == 302 and not PracticeSetting.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("post", "message"),
+    [
+        ({"key": "dosing.stop_systolic", "action": "change", "value": "180 mmHg", "reason": "x"}, "whole number"),
+        ({"key": "dosing.stop_systolic", "action": "change", "value": "185", "reason": ""}, "a reason is required"),
+        ({"key": "dosing.nothing", "action": "change", "value": "1", "reason": "x"}, "no practice setting"),
+        ({"key": "dosing.stop_systolic", "action": "reset", "reason": "x"}, "already follows the cited default"),
+        ({"key": "dosing.stop_systolic", "action": "delete", "value": "1", "reason": "x"}, "Choose a setting"),
+        ({"key": "measures.plan", "action": "change", "value": "x" * 20_001, "reason": "x"}, "longer than"),
+        ({}, "Choose a setting"),
+    ],
+)
+def test_bad_input_on_the_page_answers_400_with_the_message_and_saves_nothing(cast, post, message):
+    response = signed_in_client(cast.admin).post(SETTINGS_URL, post)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not PracticeSetting.objects.exists()
+
+
+def test_a_refused_value_is_given_back_beside_its_setting(cast):
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL, {"key": "dosing.stop_systolic", "action": "change", "value": "18O", "reason": "typo test"}
+    )
+    page = response.content.decode()
+    assert 'value="18O"' in page and 'aria-invalid="true"' in page and "typo test" in page
+
+
+def test_a_stored_value_the_app_cannot_use_is_flagged_not_a_crash(cast):
+    practice_value_set(actor=cast.admin, key="dosing.stop_systolic", value="180", reason="typed by hand")
+    response = signed_in_client(cast.admin).get(SETTINGS_URL)
+    assert response.status_code == 200
+    assert "The stored value cannot be used" in response.content.decode()
+
+
+def test_other_roles_cannot_change_a_setting(cast):
+    for role in ["bob", "nurse", "researcher", "alice_user"]:
+        response = signed_in_client(cast.user(role)).post(
+            SETTINGS_URL, {"key": "dosing.stop_systolic", "action": "change", "value": "200", "reason": "x"}
+        )
+        assert response.status_code == 403
+    assert not PracticeSetting.objects.exists()
+
+
+def test_only_admins_see_the_settings_link(cast):
+    assert SETTINGS_URL in signed_in_client(cast.admin).get(reverse("practice:home")).content.decode()
+    assert SETTINGS_URL not in signed_in_client(cast.bob).get(reverse("practice:home")).content.decode()
+
+
+def test_the_page_reads_the_stored_settings_in_a_constant_number_of_queries(cast):
+    client = signed_in_client(cast.admin)
+    client.get(SETTINGS_URL)
+    with CaptureQueriesContext(connection) as none_stored:
+        client.get(SETTINGS_URL)
+    for key, value in [
+        ("dosing.stop_systolic", "175"),
+        ("integration.outer_hours", "60"),
+        ("screening.sud_remission_months", "6"),
+    ]:
+        change(cast, key, value)
+    with CaptureQueriesContext(connection) as three_stored:
+        client.get(SETTINGS_URL)
+    assert len(three_stored) == len(none_stored)
+
+
+# --- the command --------------------------------------------------------------------------------------------
+
+
+def test_the_command_lists_every_setting_with_the_value_in_force(cast, capsys):
+    change(cast, "dosing.stop_systolic", "175", reason="Cardiology advice")
+    call_command("practice_setting", "list")
+    out = capsys.readouterr().out
+    for key in specs():
+        assert f"{key} = " in out
+    assert 'dosing.stop_systolic = 175 mmHg  [practice value, by admin: "Cardiology advice"' in out
+
+
+def test_the_command_sets_and_resets_a_setting_through_the_audited_service(cast, capsys):
+    call_command("practice_setting", "set", "dosing.low_spo2", "92", "--reason", "Anaesthetist's advice")
+    row = PracticeSetting.objects.get(key="dosing.low_spo2")
+    assert row.value == 92 and row.updated_by == "system:practice_setting"
+    call_command("practice_setting", "reset", "dosing.low_spo2", "--reason", "Back to the WHO figure")
+    assert not PracticeSetting.objects.exists()
+    actors = set(AuditEvent.objects.filter(object_type="practice_setting").values_list("actor_label", flat=True))
+    assert actors == {"system:practice_setting"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["set", "dosing.low_spo2", "ninety", "--reason", "x"], "must be a whole number from 50 to 100"),
+        (["set", "dosing.low_sp02", "92", "--reason", "x"], "There is no practice setting 'dosing.low_sp02'"),
+        (["set", "dosing.low_spo2", "92", "--reason", " "], "a reason is required"),
+        (["reset", "dosing.low_spo2", "--reason", "x"], "already follows the cited default"),
+    ],
+)
+def test_the_command_refuses_bad_input_with_exit_status_2_and_saves_nothing(cast, args, message):
+    with pytest.raises(CommandError) as refused:
+        call_command("practice_setting", *args)
+    assert refused.value.returncode == 2 and message in str(refused.value)
+    assert not PracticeSetting.objects.exists()
+
+
+def test_the_command_without_a_reason_exits_2_before_touching_anything():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kapstone.settings_test"}
+    result = subprocess.run(
+        [sys.executable, "-m", "kapstone", "practice_setting", "set", "dosing.low_spo2", "92"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "--reason" in result.stderr
