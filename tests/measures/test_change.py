@@ -116,3 +116,9 @@ def test_it_refuses_to_classify_change_on_a_measure_that_is_not_of_symptoms():
 def test_it_refuses_an_sd_or_reliability_that_gives_no_standard_error(sd, reliability):
     with pytest.raises(ScoringError):
         classify_change("phq9", 20, 10, sd=sd, reliability=reliability)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_setting_that_is_not_a_finite_number_is_refused(value):
+    with pytest.raises(InvalidSetting, match="finite number"):
+        classify_change("pcl5", 40, 35, settings={"reliable_change_points": value})

@@ -3,12 +3,14 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
 from kapstone.audit.models import AuditEvent
 from kapstone.measures import services
-from kapstone.measures.fhir import patient_bundle
+from kapstone.measures.fhir import patient_bundle, questionnaire_resource, verified_loinc
 from kapstone.measures.models import Assessment
+from kapstone.measures.scoring import list_instruments
 from tests.measures.factories import PHQ9_ITEM9, due_assessment
 
 LOINC = "http://loinc.org"
@@ -117,3 +119,41 @@ def test_the_export_command_needs_a_format(cast):
 def test_a_patient_without_results_exports_a_valid_bundle(cast):
     bundle = patient_bundle(cast.dana, Assessment.objects.none())
     assert [e.resource.__class__.__name__ for e in bundle.entry] == ["Patient"]
+
+
+QUESTIONNAIRES = [instrument for instrument in list_instruments() if instrument.items]
+
+
+@pytest.mark.parametrize("instrument", QUESTIONNAIRES, ids=lambda i: i.id)
+def test_a_questionnaire_is_never_coded_with_its_total_score_code(instrument):
+    resource = questionnaire_resource(instrument)
+    codes = {coding["code"] for coding in resource.get("code", [])}
+    total = verified_loinc(instrument, "total")
+    assert total is None or total not in codes
+    panel = verified_loinc(instrument, "panel")
+    assert codes == ({panel} if panel else set())
+
+
+def test_the_gad7_questionnaire_has_no_code_while_its_panel_code_is_unverified(exported):
+    gad7 = next(q for q in _resources(exported, "Questionnaire") if q["id"] == "gad7")
+    assert "code" not in gad7
+    phq9 = next(q for q in _resources(exported, "Questionnaire") if q["id"] == "phq9")
+    assert phq9["code"] == [{"system": LOINC, "code": "44249-1"}]
+
+
+def test_stored_data_that_does_not_validate_exits_with_status_2_and_writes_nothing(cast, tmp_path):
+    # An EDE-Q count saved before its bound was enforced: beyond what a FHIR integer holds.
+    assessment = due_assessment(cast.alice, "ede-q")
+    Assessment.objects.filter(pk=assessment.pk).update(
+        status=Assessment.Status.COMPLETED,
+        completed_at=timezone.now(),
+        total=0,
+        answers={str(n): 0 for n in range(1, 29)} | {"13": 10**12},
+    )
+    out = tmp_path / "alice.json"
+    with pytest.raises(CommandError) as error:
+        call_command("export", "fhir", "--patient", str(cast.alice.pk), "--out", str(out))
+    assert error.value.returncode == 2
+    assert "does not validate" in str(error.value) and "valueInteger" in str(error.value)
+    assert not out.exists()
+    assert not AuditEvent.objects.filter(action="export", object_type="fhir_bundle").exists()

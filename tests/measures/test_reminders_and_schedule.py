@@ -44,13 +44,28 @@ def test_running_the_task_again_at_once_sends_nothing_twice(cast):
     assert len(mail.outbox) == 1 and ReminderLog.objects.count() == 1
 
 
-def test_reminders_repeat_at_the_interval_up_to_the_maximum(cast):
+def test_reminders_repeat_at_the_interval_until_the_questionnaire_expires(cast):
+    assessment = due_assessment(cast.alice)  # open for 7 days; the default interval is 2 days
+    start = timezone.now()
+    for day in range(0, 10):
+        services.reminders_send_due(now=start + datetime.timedelta(days=day, minutes=1))
+    sent = ReminderLog.objects.all()
+    assert [r.sequence for r in sent] == [1, 2, 3, 4]  # days 0, 2, 4 and 6: past any fixed count of three
+    assert [(r.sent_at - start).days for r in sent] == [0, 2, 4, 6]
+    assert "(reminder)" in mail.outbox[3].subject and "(reminder)" not in mail.outbox[0].subject
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.EXPIRED
+
+
+def test_reminders_follow_the_practices_interval(cast):
+    from kapstone.practice.settings_store import practice_value_set
+
+    practice_value_set(actor=cast.admin, key="measures.reminder_every_days", value=1, reason="daily nudges")
     due_assessment(cast.alice)
     start = timezone.now()
     for day in range(0, 7):
         services.reminders_send_due(now=start + datetime.timedelta(days=day, minutes=1))
-    assert [r.sequence for r in ReminderLog.objects.all()] == [1, 2, 3]
-    assert "(reminder)" in mail.outbox[1].subject and "(reminder)" not in mail.outbox[0].subject
+    assert ReminderLog.objects.count() == 7
 
 
 def test_reminders_stop_once_the_questionnaire_is_done(cast):

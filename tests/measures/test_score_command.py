@@ -78,6 +78,9 @@ def test_it_lists_the_instruments():
         (["cssrs-screener", "--answers", "1,0,1,0,0,0"], "Item 3 is asked only when item 2"),
         (["pcl5", "--answers", ",".join(["0"] * 20), "--setting", "provisional_ptsd_cutoff=40"], "between 31"),
         (["pcl5", "--answers", ",".join(["0"] * 20), "--setting", "cutoff"], "NAME=NUMBER"),
+        (["pcl5", "--answers", ",".join(["0"] * 20), "--setting", "provisional_ptsd_cutoff=nan"], "finite number"),
+        (["pcl5", "--answers", ",".join(["0"] * 20), "--setting", "provisional_ptsd_cutoff=inf"], "finite number"),
+        (["pcl5", "--answers", ",".join(["0"] * 20), "--setting", "provisional_ptsd_cutoff=-1e999"], "finite number"),
         ([], "Name an instrument"),
     ],
 )
@@ -105,3 +108,13 @@ def test_the_console_script_scores_and_fails_cleanly(tmp_path):
     assert bad.returncode == 2
     assert "has 9 items; got 3" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_non_finite_setting_prints_no_json_and_exits_with_status_2(tmp_path):
+    env = {**os.environ, "KAPSTONE_DEMO": "1", "DJANGO_SETTINGS_MODULE": "kapstone.settings"}
+    run = subprocess.run(
+        [console_script(), "score", "pcl5", "--answers", ",".join(["1"] * 20), "--setting", "provisional_ptsd_cutoff=nan"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    assert "finite number" in run.stderr and "Traceback" not in run.stderr

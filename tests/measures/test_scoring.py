@@ -422,13 +422,34 @@ def test_ede_q_averages_each_subscale_and_the_global_score_is_their_mean():
     }
 
 
-def test_ede_q_behaviour_counts_have_no_upper_limit_but_binge_days_stop_at_28():
+FHIR_INTEGER_MAX = 2147483647  # what a FHIR valueInteger holds; the EDE-Q gives the counts no maximum
+
+
+@pytest.mark.parametrize("item", [13, 14, 16, 17, 18])
+def test_ede_q_episode_counts_stop_at_the_largest_fhir_integer(item):
     answers = [0] * 28
-    answers[12] = 150
-    assert score("ede-q", answers).reports["large_eating_episodes"] == 150
+    answers[item - 1] = FHIR_INTEGER_MAX
+    assert score("ede-q", answers).complete
+    for too_many in (FHIR_INTEGER_MAX + 1, 10**12):
+        answers[item - 1] = too_many
+        with pytest.raises(InvalidAnswers, match=f"Item {item}: {too_many} is out of range.*0 to {FHIR_INTEGER_MAX}"):
+            score("ede-q", answers)
+
+
+def test_ede_q_binge_days_stop_at_the_28_days_asked_about():
+    answers = [0] * 28
+    answers[14] = 28
+    assert score("ede-q", answers).reports["objective_binge_days"] == 28
     answers[14] = 29
     with pytest.raises(InvalidAnswers, match="Item 15"):
         score("ede-q", answers)
+
+
+def test_every_ede_q_count_item_has_an_upper_bound_with_its_source():
+    raw = yaml.safe_load((INSTRUMENTS_DIR / "ede-q.yaml").read_text())
+    for item in get_instrument("ede-q").items[12:18]:
+        assert item.responses.maximum is not None
+        assert raw["response_sets"][item.responses.id]["source"]
 
 
 # --- EBI and MEQ30 --------------------------------------------------------------------------------------

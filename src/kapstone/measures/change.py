@@ -2,8 +2,10 @@
 
 The thresholds are data in each instrument's `change` block (with their sources); this module only applies
 them. Reliable change uses the Jacobson & Truax (1991) index when an SD and a reliability are known, and
-otherwise the instrument's fixed threshold (e.g. the IAPT points for PHQ-9 and GAD-7). Change is judged on
-totals, never as movement between severity bands.
+otherwise the instrument's fixed threshold (e.g. the IAPT points for PHQ-9 and GAD-7). Jacobson & Truax allow
+the SD of the pre-treatment sample; an instrument whose `sd` block has `practice_baseline_sample` takes the SD
+of the practice's own baselines (selectors.practice_baseline_sample) once there are at least `minimum_n` of
+them. Change is judged on totals, never as movement between severity bands.
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def _number(spec: Mapping[str, Any] | None, settings: Mapping[str, int | float])
     if isinstance(value, Mapping):
         return settings[value["setting"]]
     return value
+
+
+def baseline_sample_minimum(instrument: Instrument, settings: Mapping[str, Any] | None = None) -> int | None:
+    """How many baselines the practice needs before their SD is used for the index; None when the instrument
+    takes no SD from the practice's baselines (no reliability recorded, or no `practice_baseline_sample`)."""
+    reliable = (instrument.definition.get("change") or {}).get("reliable_change") or {}
+    rule = (reliable.get("sd") or {}).get("practice_baseline_sample")
+    if rule is None:
+        return None
+    minimum = _number({"value": rule["minimum_n"]}, instrument.resolve_settings(settings))
+    return None if minimum is None else math.ceil(minimum)
 
 
 def classify_change(
@@ -125,6 +138,8 @@ def classify_change(
         "rci": None if rci is None else round(rci, 3),
         "reliable_change_method": method,
         "reliable_change_threshold": fixed_threshold if method == "fixed_threshold" else None,
+        "sd": sd if method == "jacobson_truax" else None,
+        "reliability": reliability if method == "jacobson_truax" else None,
         "baseline_caseness": _meets(rules.get("caseness"), baseline),
         "follow_up_caseness": _meets(rules.get("caseness"), follow_up),
     }

@@ -27,8 +27,9 @@ LINE_COLOUR = "#1f4e79"
 
 
 def _band_colours(count: int) -> list[str]:
+    """One colour per band; none for an instrument without bands (PCL-5, OCI-R, EDE-Q)."""
     if count <= 1:
-        return BAND_COLOURS[:1]
+        return BAND_COLOURS[:count]
     step = (len(BAND_COLOURS) - 1) / (count - 1)
     return [BAND_COLOURS[round(index * step)] for index in range(count)]
 

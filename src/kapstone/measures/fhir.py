@@ -9,9 +9,11 @@ QuestionnaireResponse and Observation resources, following the US Core pattern f
 - Only LOINC codes marked `verified: true` in the instrument file are exported; anything else gets a
   Kapstone-local code so no unconfirmed code leaves the system.
 
-fhir.resources 8 models R5 at its top level; its R4B package is the R4-compatible release (4.3) and is what
-validates the Bundle here. Observation, Questionnaire, QuestionnaireResponse and Bundle are unchanged in the
-parts used between R4 and R4B.
+Validation: fhir.resources 8 (the version installed) models R5 at its top level and R4B and STU3 in
+subpackages; it has no R4 (4.0.1) models, which were the top level of fhir.resources 6, a release built on
+pydantic 1. R4B is FHIR 4.3.0, a separate release from R4 (4.0.1). The Bundle is validated here against R4B,
+the nearest release the installed package offers: a check that catches malformed resources, not a
+certification of R4 conformance.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def questionnaire_url(instrument: Instrument) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/fhir/Questionnaire/{instrument.id}"
 
 
-def _questionnaire(instrument: Instrument) -> dict:
+def questionnaire_resource(instrument: Instrument) -> dict:
     items = []
     show_text = bool((instrument.definition.get("licence") or {}).get("text_reproduced"))
     for item in instrument.items:
@@ -91,9 +93,11 @@ def _questionnaire(instrument: Instrument) -> dict:
     }
     if items:
         resource["item"] = items
-    total_code = verified_loinc(instrument, "panel") or verified_loinc(instrument, "total")
-    if total_code:
-        resource["code"] = [{"system": LOINC, "code": total_code}]
+    # A Questionnaire is coded as the panel it collects, never with the total score's code (the mix-up the
+    # module docstring warns of); with no verified panel code it carries no code at all.
+    panel_code = verified_loinc(instrument, "panel")
+    if panel_code:
+        resource["code"] = [{"system": LOINC, "code": panel_code}]
     return resource
 
 
@@ -212,7 +216,9 @@ def patient_bundle(patient: Patient, assessments: Iterable[Assessment]) -> Bundl
     for instrument_id in sorted({a.instrument_id for a in completed}):
         instrument = get_instrument(instrument_id)
         if instrument.items:
-            entries.append((_urn("questionnaire", instrument.id, instrument.version), _questionnaire(instrument)))
+            entries.append(
+                (_urn("questionnaire", instrument.id, instrument.version), questionnaire_resource(instrument))
+            )
     for assessment in completed:
         entries += _assessment_entries(assessment, patient_ref)
     return Bundle.model_validate(

@@ -139,6 +139,9 @@ class CriticalAlert(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="alerts")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="critical_alerts")
     rule = models.CharField(max_length=60, help_text="The flag id, or `risk` for a triage level.")
+    # The triage level of a `risk` alert (blank for a flag). An open alert is raised to a higher level in place,
+    # so the queue shows the highest risk the answers have reached.
+    level = models.CharField(max_length=20, blank=True)
     reason = models.CharField(max_length=300)
     raised_at = models.DateTimeField()
     acknowledged_by = models.ForeignKey(
@@ -150,7 +153,9 @@ class CriticalAlert(models.Model):
     class Meta:
         ordering = ["-raised_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["assessment", "rule"], name="one_alert_per_assessment_rule"),
+            # Each rule fires once per assessment and level: a level reached after a lower one was acknowledged
+            # is a new alert, never a repeat of one already raised.
+            models.UniqueConstraint(fields=["assessment", "rule", "level"], name="one_alert_per_assessment_rule_level"),
             models.CheckConstraint(
                 condition=models.Q(acknowledged_at__isnull=True)
                 | (~models.Q(acknowledgement_note="") & models.Q(acknowledged_by__isnull=False)),

@@ -16,6 +16,7 @@ has no total, severity or total-based flags, and `complete` is false.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,8 +195,8 @@ class Instrument:
         resolved: dict[str, int | float] = {}
         for name, setting in self.settings.items():
             value = overrides.get(name, setting.default)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidSetting(f"Setting {name!r} must be a number, not {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidSetting(f"Setting {name!r} must be a finite number, not {value!r}.")
             if (setting.minimum is not None and value < setting.minimum) or (
                 setting.maximum is not None and value > setting.maximum
             ):
@@ -306,6 +307,11 @@ def _check_change(instrument_id: str, change: Mapping[str, Any], settings: set[s
         value = spec.get("value") if isinstance(spec, Mapping) else None
         if isinstance(value, Mapping) and value.get("setting") not in settings:
             raise _fail(instrument_id, f"change.reliable_change.{key} names an unknown setting")
+        sample = spec.get("practice_baseline_sample") if isinstance(spec, Mapping) else None
+        if sample is not None:
+            minimum = sample.get("minimum_n")
+            if not (isinstance(minimum, Mapping) and minimum.get("setting") in settings) or not sample.get("source"):
+                raise _fail(instrument_id, "practice_baseline_sample needs a source and a minimum_n practice setting")
         if value is not None and not isinstance(value, Mapping | int | float):
             raise _fail(instrument_id, f"change.reliable_change.{key}.value must be a number")
 

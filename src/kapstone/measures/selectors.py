@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,14 +12,21 @@ from django.http import Http404
 from django.utils import timezone
 
 from kapstone.audit import services as audit
-from kapstone.measures.change import classify_change
+from kapstone.measures.change import baseline_sample_minimum, classify_change
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.scoring import Instrument, ScoringError, get_instrument
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patients_visible_to
+from kapstone.practice.settings_store import practice_overrides
 
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10
+
+
+def instrument_settings(instrument_id: str) -> dict[str, Any]:
+    """The practice's own values for one instrument's settings, stored under `measures.<instrument id>.<name>`
+    (e.g. measures.pcl5.provisional_ptsd_cutoff). The scorer fills in the cited defaults and checks each."""
+    return practice_overrides(f"measures.{instrument_id}")
 
 
 def _visible_alerts(user) -> QuerySet[CriticalAlert]:
@@ -82,6 +90,41 @@ def due_assessments_for(user, *, limit: int = DUE_ON_HOME) -> list[Assessment]:
 # --- one patient's measures ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BaselineSample:
+    """The practice's pre-treatment sample for one instrument: each patient's first completed total."""
+
+    n: int
+    sd: float | None  # the sample SD (n - 1 in the denominator); None below two baselines
+    minimum_n: int
+
+    @property
+    def usable(self) -> bool:
+        """Large enough for the Jacobson & Truax index, and with some spread (an SD of 0 gives no S_diff)."""
+        return self.n >= self.minimum_n and bool(self.sd)
+
+
+def practice_baseline_sample(instrument: Instrument, settings: dict[str, Any]) -> BaselineSample | None:
+    """The SD of the practice's own baselines, for instruments whose change rules take it; None otherwise.
+
+    It is an aggregate over every patient of the practice, not a read of anyone's record, so it is not limited
+    to the caller's care team: a clinician's view of reliable change must not depend on who is on their list."""
+    minimum = baseline_sample_minimum(instrument, settings)
+    if minimum is None:
+        return None
+    rows = (
+        Assessment.objects.filter(instrument_id=instrument.id, status=Assessment.Status.COMPLETED, total__isnull=False)
+        .order_by("patient_id", "completed_at", "pk")
+        .values_list("patient_id", "total")
+    )
+    first: dict[int, float] = {}
+    for patient_id, total in rows:
+        first.setdefault(patient_id, total)
+    baselines = list(first.values())
+    sd = statistics.stdev(baselines) if len(baselines) >= 2 else None
+    return BaselineSample(n=len(baselines), sd=sd, minimum_n=minimum)
+
+
 @dataclass
 class Trajectory:
     """One instrument's completed totals for one patient, with change against the first (baseline) total."""
@@ -89,6 +132,8 @@ class Trajectory:
     instrument: Instrument
     points: list[Assessment] = field(default_factory=list)
     changes: list[dict[str, Any] | None] = field(default_factory=list)
+    baseline_sample: BaselineSample | None = None
+    settings_error: str = ""  # a practice setting for this instrument that the scorer refuses
 
     @property
     def baseline(self) -> Assessment:
@@ -103,29 +148,58 @@ class Trajectory:
         return self.changes[-1] if len(self.points) > 1 else None
 
     @property
-    def reliability_note(self) -> str:
+    def reliable_change_note(self) -> str:
+        """Which method judged reliable change here, with its numbers and sources, for the clinician."""
         reliable = (self.instrument.definition.get("change") or {}).get("reliable_change") or {}
         reliability = reliable.get("reliability") or {}
         threshold = reliable.get("fixed_threshold") or {}
-        parts = []
-        if reliability.get("value") is not None:
-            parts.append(f"reliability {reliability['value']} ({reliability.get('source', 'source not recorded')})")
-        if threshold.get("value") is not None:
-            parts.append(f"fixed threshold {threshold['value']} points ({threshold.get('source', '')})")
-        return "; ".join(parts)
+        change = next((c for c in reversed(self.changes) if c), None)
+        method = change["reliable_change_method"] if change else None
+        sample = self.baseline_sample
+        if method == "jacobson_truax" and sample is not None and sample.usable:
+            return (
+                f"Jacobson & Truax (1991) index: SD {sample.sd:.2f} from the practice's baseline sample "
+                f"(N = {sample.n} patients, each patient's first total), reliability {change['reliability']} "
+                f"({reliability.get('source', 'source not recorded')}); reliable when |RCI| > 1.96."
+            )
+        if method == "fixed_threshold":
+            note = (
+                f"Fixed threshold: a change of at least {change['reliable_change_threshold']:g} points "
+                f"({threshold.get('source', 'source not recorded')})."
+            )
+            if sample is not None:
+                shortfall = "all the same total" if sample.n >= sample.minimum_n else f"N = {sample.n}"
+                note += (
+                    f" The Jacobson & Truax (1991) index (reliability {reliability.get('value')}, "
+                    f"{reliability.get('source', 'source not recorded')}) is used once the practice's baseline "
+                    f"sample reaches N = {sample.minimum_n} with some spread; it has {shortfall}."
+                )
+            return note
+        if method == "jacobson_truax":
+            return f"Jacobson & Truax (1991) index, RCI {change['rci']}; reliable when |RCI| > 1.96."
+        return ""
 
 
-def _change(instrument: Instrument, baseline: float, follow_up: float) -> dict[str, Any] | None:
+def _change(
+    instrument: Instrument,
+    baseline: float,
+    follow_up: float,
+    *,
+    sample: BaselineSample | None,
+    settings: dict[str, Any],
+) -> dict[str, Any] | None:
     if not instrument.definition.get("change"):
         return None
+    sd = sample.sd if sample is not None and sample.usable else None
     try:
-        return classify_change(instrument.id, baseline, follow_up)
+        return classify_change(instrument.id, baseline, follow_up, sd=sd, settings=settings)
     except ScoringError:
         return None
 
 
 def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
-    """Groups completed assessments (oldest first) by instrument; the first of each is the baseline."""
+    """Groups completed assessments (oldest first) by instrument; the first of each is the baseline. Change is
+    judged with the practice's settings and, where the instrument takes it, its baseline sample's SD."""
     by_instrument: dict[str, Trajectory] = {}
     for assessment in assessments:
         if assessment.total is None:
@@ -140,8 +214,20 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
                 continue
         trajectory.points.append(assessment)
     for trajectory in by_instrument.values():
+        instrument = trajectory.instrument
         base = trajectory.baseline.total
-        trajectory.changes = [None] + [_change(trajectory.instrument, base, p.total) for p in trajectory.points[1:]]
+        trajectory.changes = [None] * len(trajectory.points)
+        if len(trajectory.points) > 1 and instrument.definition.get("change"):
+            try:
+                settings = instrument.resolve_settings(instrument_settings(instrument.id))
+            except ScoringError as error:
+                trajectory.settings_error = f"Change is not classified until the practice setting is fixed: {error}"
+                continue
+            trajectory.baseline_sample = practice_baseline_sample(instrument, settings)
+            trajectory.changes = [None] + [
+                _change(instrument, base, p.total, sample=trajectory.baseline_sample, settings=settings)
+                for p in trajectory.points[1:]
+            ]
     return sorted(by_instrument.values(), key=lambda t: t.instrument.short_name)
 
 

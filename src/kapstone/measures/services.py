@@ -24,7 +24,8 @@ from kapstone.integration.selectors import may_message_now
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
 from kapstone.measures.models import Assessment, CriticalAlert, Invitation, ReminderLog, token_digest
 from kapstone.measures.portal_settings import portal_setting
-from kapstone.measures.scoring import InvalidAnswers, ScoreResult, get_instrument, score, score_total
+from kapstone.measures.scoring import Instrument, InvalidAnswers, ScoreResult, get_instrument, score, score_total
+from kapstone.measures.selectors import instrument_settings
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
 
@@ -127,33 +128,66 @@ def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: 
 # --- answers, scores and alerts -----------------------------------------------------------------------------
 
 
-def _alerts_raise(assessment: Assessment, result: ScoreResult) -> list[CriticalAlert]:
-    """Raises each critical rule once: the unique (assessment, rule) and get_or_create in this transaction
-    mean a partial save and the final submit cannot raise the same alert twice."""
-    instrument = get_instrument(assessment.instrument_id)
+def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> list[tuple[str, str, str]]:
+    """(rule, level, reason) for each alert these answers call for; level is blank for a flag."""
     critical_flags = [flag for flag in instrument.flags if flag.critical and flag.id in result.flags]
     if instrument.risk is not None and result.risk in instrument.risk.critical_levels:
         # One alert for one triage: the critical flags behind the level are its reason, not alerts of their own.
         details = " ".join(flag.message for flag in critical_flags)
-        reasons = {"risk": f"{instrument.short_name}: triage risk {result.risk}. {details}".strip()}
-    else:
-        reasons = {flag.id: f"{instrument.short_name}: {flag.message}" for flag in critical_flags}
+        return [("risk", result.risk, f"{instrument.short_name}: triage risk {result.risk}. {details}".strip())]
+    return [(flag.id, "", f"{instrument.short_name}: {flag.message}") for flag in critical_flags]
+
+
+def _alerts_raise(assessment: Assessment, result: ScoreResult) -> list[CriticalAlert]:
+    """Raises what the answers call for, once per assessment, rule and level. The caller holds the assessment's
+    row lock, so a partial save and the final submit are serialised.
+
+    A triage level above the highest already alerted escalates: an open alert is raised to the new level in
+    place (the queue then shows the highest risk, and nobody is asked to act twice on one form); if the lower
+    alert was already acknowledged, a new alert is raised, since that acknowledgement answered a lower risk.
+    A level at or below one already alerted raises nothing: answers changed downwards do not withdraw a risk
+    that was reported."""
+    instrument = get_instrument(assessment.instrument_id)
+    levels = instrument.risk.levels if instrument.risk is not None else ()
+
+    def rank(level: str) -> int:  # a flag has no level and ranks lowest
+        return levels.index(level) if level in levels else 0
+
     raised = []
-    for rule, reason in reasons.items():
-        alert, created = CriticalAlert.objects.get_or_create(
-            assessment=assessment,
-            rule=rule,
-            defaults={"patient_id": assessment.patient_id, "reason": reason[:300], "raised_at": timezone.now()},
-        )
-        if created:
+    for rule, level, reason in _alerts_wanted(instrument, result):
+        existing = CriticalAlert.objects.filter(assessment=assessment, rule=rule)
+        highest = max(existing, key=lambda alert: rank(alert.level), default=None)
+        if highest is not None and rank(highest.level) >= rank(level):
+            continue
+        if highest is not None and highest.is_open:
+            previous = highest.level
+            highest.level, highest.reason = level, reason[:300]
+            highest.save(update_fields=["level", "reason"])
             audit.record(
-                action=audit.Action.CREATE,
+                action=audit.Action.UPDATE,
                 patient_id=assessment.patient_id,
                 object_type="critical_alert",
-                object_id=alert.pk,
-                detail={"assessment": assessment.pk, "rule": rule},
+                object_id=highest.pk,
+                detail={"assessment": assessment.pk, "rule": rule, "escalated_from": previous, "level": level},
             )
-            raised.append(alert)
+            raised.append(highest)
+            continue
+        alert = CriticalAlert.objects.create(
+            assessment=assessment,
+            patient_id=assessment.patient_id,
+            rule=rule,
+            level=level,
+            reason=reason[:300],
+            raised_at=timezone.now(),
+        )
+        audit.record(
+            action=audit.Action.CREATE,
+            patient_id=assessment.patient_id,
+            object_type="critical_alert",
+            object_id=alert.pk,
+            detail={"assessment": assessment.pk, "rule": rule, "level": level},
+        )
+        raised.append(alert)
     return raised
 
 
@@ -170,14 +204,16 @@ def assessment_save_answers(
     *, actor, assessment: Assessment, answers: Mapping[int, int | None], submit: bool
 ) -> ScoreResult:
     """Saves answers: a partial save keeps them for later, a submit scores them. Invalid or (on submit)
-    incomplete answers raise before anything is written. Item-level critical flags raise their alert even
-    on a partial save: an endorsed suicide item must not wait for the rest of the form."""
+    incomplete answers raise before anything is written. Every critical rule (PHQ-9 item 9, QIDS-SR16 item 12,
+    a C-SSRS triage level) raises its alert on a partial save too: an endorsed suicide item must not wait for
+    the rest of the form, since a patient who stops there may never submit. Later answers can only raise an
+    alert's level (see _alerts_raise)."""
     assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
     if not assessment.is_open:
         raise NotOpen(f"This questionnaire is {assessment.get_status_display().lower()}; it can no longer be changed.")
     instrument = get_instrument(assessment.instrument_id)
     merged = {number: answers.get(number) for number in instrument.item_numbers}
-    result = score(assessment.instrument_id, merged)
+    result = score(assessment.instrument_id, merged, settings=instrument_settings(assessment.instrument_id))
     if submit and not result.complete:
         raise IncompleteAnswers(result.missing_items)
     assessment.answers = _stored(merged)
@@ -217,7 +253,7 @@ def assessment_record_total(
     *, actor, patient: Patient, instrument_id: str, total: int, completed_on: datetime.date, occasion: str = "ad_hoc"
 ) -> Assessment:
     """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items."""
-    result = score_total(instrument_id, total)
+    result = score_total(instrument_id, total, settings=instrument_settings(instrument_id))
     completed_at = timezone.make_aware(datetime.datetime.combine(completed_on, datetime.time(12)))
     assessment = Assessment(
         patient=patient,
@@ -349,15 +385,14 @@ def assessments_expire_overdue(*, now: datetime.datetime) -> int:
 
 
 def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
-    """Open questionnaires owed a message now, by patient: never invited, or last sent long enough ago, and
-    fewer than the practice's maximum sent."""
+    """Open questionnaires owed a message now, by patient: never invited, or last sent at least the practice's
+    reminder interval ago. Reminders repeat until the questionnaire is done or expires; there is no count
+    after which they stop, since an unanswered questionnaire is still owed."""
     every = datetime.timedelta(days=float(portal_setting("reminder_every_days")))
-    most = int(portal_setting("max_reminders"))
     candidates = (
         Assessment.objects.filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .annotate(sent=Count("reminders"), last_sent=Max("reminders__sent_at"))
-        .filter(sent__lt=most)
         .filter(Q(last_sent__isnull=True) | Q(last_sent__lte=now - every))
         .select_related("patient__user")
         .order_by("patient_id", "due_at", "pk")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from pydantic import ValidationError
 
 from kapstone.audit import context
 from kapstone.audit import services as audit
@@ -48,7 +49,19 @@ def export_fhir(*, patient_identifier: str, out: str) -> tuple[Patient, int]:
     assessments = Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED).order_by(
         "completed_at", "pk"
     )
-    bundle = patient_bundle(patient, assessments)
+    try:
+        bundle = patient_bundle(patient, assessments)
+    except ValidationError as error:
+        # Stored data the FHIR models refuse (e.g. a count beyond a FHIR integer, saved before its bound was
+        # enforced): say where, and write nothing, rather than a half-valid file or a traceback.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()[:3]
+        )
+        raise CommandError(
+            f"The FHIR Bundle for {patient.record_number} does not validate, so nothing was written. "
+            f"{error.error_count()} problem(s): {problems}" + ("; ..." if error.error_count() > 3 else ""),
+            returncode=USAGE_ERROR,
+        ) from None
     with transaction.atomic():
         audit.record(
             action=audit.Action.EXPORT,

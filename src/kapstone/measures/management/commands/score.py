@@ -5,6 +5,7 @@ status 2 and a message saying what to fix.
 """
 
 import json
+import math
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -38,6 +39,9 @@ def parse_setting(text: str) -> tuple[str, float]:
         number = None
     if not separator or not name.strip() or number is None:
         raise CommandError(f"--setting takes NAME=NUMBER, not {text!r}.", returncode=2)
+    # float() reads "nan" and "inf", which no threshold can be and which JSON cannot print.
+    if not math.isfinite(number):
+        raise CommandError(f"--setting {name.strip()} must be a finite number, not {value.strip()!r}.", returncode=2)
     return name.strip(), int(number) if number.is_integer() else number
 
 
