@@ -6,6 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from kapstone.creativity import aut_files
 from kapstone.creativity.bench import benchmark
 
 
@@ -38,6 +39,10 @@ def test_it_adds_scores_to_a_csv_and_keeps_rows_columns_and_order(tmp_path, caps
         ("prompt,response\nbrick,doorstop,extra\n", "utf-8", "line 2 has 3 fields"),
         ("prompt,response\nbrick,brique à mur\n", "latin-1", "not UTF-8"),
         ("", "utf-8", "is empty"),
+        ("prompt,response\nbrick,door\x00stop\n", "utf-8", "NUL byte on line 2"),
+        ("prompt,response\nbrick,doorstop\n", "utf-16", "NUL byte on line 1"),
+        ('prompt,response\nbrick,doorstop\nfork,"comb\nbox,hat\n', "utf-8", "line 3 opens a quoted field"),
+        ('prompt,response\nbrick,"door\nstop"\nfork,"comb', "utf-8", "line 4 opens a quoted field"),
     ],
 )
 def test_it_rejects_malformed_csv_with_exit_status_2(tmp_path, content, encoding, message):
@@ -46,6 +51,54 @@ def test_it_rejects_malformed_csv_with_exit_status_2(tmp_path, content, encoding
         call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "out.csv"))
     assert raised.value.returncode == 2
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_quoted_answer_over_several_lines_is_one_response(tmp_path):
+    source = write(tmp_path / "in.csv", 'prompt,response\nbrick,"a step,\nfor a cat"\nfork,comb\n')
+    call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "out.csv"))
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
+    assert [r["response"] for r in rows] == ["a step,\nfor a cat", "comb"]
+
+
+def test_it_rejects_a_file_over_the_size_limit_before_parsing_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(aut_files, "MAX_FILE_BYTES", 100)
+    source = write(tmp_path / "in.csv", "prompt,response\n" + "brick,doorstop\n" * 10)
+    with pytest.raises(CommandError, match="larger than .* split it") as raised:
+        call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "out.csv"))
+    assert raised.value.returncode == 2
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_it_rejects_more_rows_than_the_limit_and_accepts_exactly_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(aut_files, "MAX_ROWS", 3)
+    at_limit = write(tmp_path / "three.csv", "prompt,response\n" + "brick,doorstop\n" * 3)
+    call_command("creativity", "score-aut", str(at_limit), "--out", str(tmp_path / "three_out.csv"))
+    over = write(tmp_path / "four.csv", "prompt,response\n" + "brick,doorstop\n" * 4)
+    with pytest.raises(CommandError, match="more than 3 responses") as raised:
+        call_command("creativity", "score-aut", str(over), "--out", str(tmp_path / "four_out.csv"))
+    assert raised.value.returncode == 2
+    assert not (tmp_path / "four_out.csv").exists()
+
+
+def test_an_input_originality_column_is_kept_renamed_and_the_rename_is_said(tmp_path, capsys):
+    # The rated dataset's own format: scoring it directly puts human and model ratings side by side.
+    source = write(
+        tmp_path / "in.csv",
+        "prompt,response,originality,Status,status_input\nbrick,doorstop,1.2,x,y\nfork,comb for a mermaid,4.1,,\n",
+    )
+    out = tmp_path / "out.csv"
+    call_command("creativity", "score-aut", str(source), "--out", str(out))
+    with out.open(encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header == [
+        "prompt", "response", "originality_input", "Status_input_2", "status_input",
+        "originality", "elaboration", "status",
+    ]  # fmt: skip
+    assert rows[0][:5] == ["brick", "doorstop", "1.2", "x", "y"]
+    assert rows[1][2] == "4.1" and 1 <= float(rows[1][5]) <= 5
+    err = capsys.readouterr().err
+    assert "'originality' is kept as 'originality_input'" in err
+    assert "'Status' is kept as 'Status_input_2'" in err
 
 
 def test_it_rejects_a_missing_file_with_exit_status_2(tmp_path):

@@ -1,12 +1,20 @@
 """Score a CSV of AUT responses (columns prompt, response; any others are kept) into a new CSV with
-`originality`, `elaboration` and `status` appended. Rows keep their order. Malformed input raises
-AutFileError with a message that says what to fix; nothing is written then."""
+`originality`, `elaboration` and `status` appended. Rows and columns keep their order. An input column
+that already has one of those names (the rated dataset's own prompt,response,originality, for instance)
+is kept under a new name, `<name>_input`, and the rename is reported. Malformed input raises AutFileError
+with a message that says what to fix; nothing is written then.
+
+Malformed means: not UTF-8, a NUL byte (a spreadsheet or UTF-16 file saved under a .csv name), a quoted
+field that is never closed, a row with more fields than the header, no prompt/response header, or more
+than MAX_FILE_BYTES bytes or MAX_ROWS responses (split larger files)."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kapstone.creativity.scoring import score_responses
@@ -14,31 +22,108 @@ from kapstone.creativity.scoring import score_responses
 CHUNK_ROWS = 1024
 REQUIRED_COLUMNS = ("prompt", "response")
 ADDED_COLUMNS = ("originality", "elaboration", "status")
-# Generous: csv's default 128 kB per field would reject a pasted essay before it can be truncated.
-csv.field_size_limit(10_000_000)
+RENAMED_SUFFIX = "_input"
+# The file is read whole, so it is bounded: 64 MB is ~300 times the rated dataset, and 100,000
+# responses take a few minutes at the benchmarked throughput; beyond that a split file fails less late.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 100_000
+# Above csv's default 128 kB per field, so a pasted essay reaches the scorer (which truncates it)
+# instead of being rejected; the file cap above still bounds it.
+csv.field_size_limit(MAX_FILE_BYTES)
 
 
 class AutFileError(Exception):
     pass
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+@dataclass(frozen=True)
+class AutFileResult:
+    counts: dict[str, int]  # rows per scoring status
+    renamed: dict[str, str] = field(default_factory=dict)  # input column -> its name in OUT
+
+
+def _read_text(path: Path) -> str:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except UnicodeDecodeError as error:
-        raise AutFileError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 CSV.") from None
-    except csv.Error as error:
-        raise AutFileError(f"{path} is not a readable CSV file: {error}.") from None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise AutFileError(f"Cannot read {path}: {error.strerror or error}.") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise AutFileError(
+            f"{path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the most score-aut reads at once: "
+            "split it into smaller files."
+        )
+    nul_at = data.find(b"\x00")
+    if nul_at >= 0:
+        line = data.count(b"\n", 0, nul_at) + 1
+        raise AutFileError(
+            f"{path} has a NUL byte on line {line}, so it is not a text CSV "
+            "(a spreadsheet file or UTF-16 text?): save it as 'CSV UTF-8'."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise AutFileError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 CSV.") from None
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    source_exhausted = False
+
+    def lines() -> Iterator[str]:
+        nonlocal source_exhausted
+        yield from io.StringIO(_read_text(path), newline="")
+        source_exhausted = True
+
+    reader = csv.reader(lines())
+    rows: list[list[str]] = []
+    header_width = 0
+    start_line = 1
+    try:
+        for row in reader:
+            # csv completes a record at a line end; one completed only because the text ran out is a
+            # quoted field that was never closed, which would otherwise swallow every later row silently.
+            if source_exhausted:
+                raise AutFileError(
+                    f'{path} line {start_line} opens a quoted field that is never closed (a " is missing), '
+                    "so the rest of the file would be one answer: close or remove that quote."
+                )
+            if not rows:
+                header_width = len(row)
+            elif len(row) > header_width:
+                raise AutFileError(f"{path} line {start_line} has {len(row)} fields but the header has {header_width}.")
+            rows.append(row)
+            if len(rows) > MAX_ROWS + 1:
+                raise AutFileError(
+                    f"{path} has more than {MAX_ROWS:,} responses, the most score-aut scores at once: "
+                    "split it into smaller files."
+                )
+            start_line = reader.line_num + 1
+    except csv.Error as error:
+        raise AutFileError(f"{path} is not a readable CSV file (line {reader.line_num}): {error}.") from None
     if not rows:
         raise AutFileError(f"{path} is empty: it needs a header row with the columns prompt,response.")
     return rows[0], rows[1:]
 
 
-def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Score every row; returns counts per status. `progress(done, total)` is called after each chunk."""
+def _output_header(header: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The input columns, in order, with any that an added column would overwrite renamed."""
+    taken = {name.strip().lower() for name in header} | set(ADDED_COLUMNS)
+    renamed: dict[str, str] = {}
+    output = []
+    for name in header:
+        if name.strip().lower() in ADDED_COLUMNS:
+            new_name, number = f"{name.strip()}{RENAMED_SUFFIX}", 2
+            while new_name.lower() in taken:
+                new_name, number = f"{name.strip()}{RENAMED_SUFFIX}_{number}", number + 1
+            taken.add(new_name.lower())
+            renamed[name] = new_name
+            name = new_name
+        output.append(name)
+    return output, renamed
+
+
+def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int], None] | None = None) -> AutFileResult:
+    """Score every row. `progress(done, total)` is called after each chunk."""
     header, rows = _read_rows(Path(in_path))
     lowered = [name.strip().lower() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in lowered]
@@ -47,12 +132,7 @@ def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int],
             f"{in_path} has no column {' or '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
             "the first row must name the columns, including prompt and response."
         )
-    clashing = [name for name in ADDED_COLUMNS if name in lowered]
-    if clashing:
-        raise AutFileError(f"{in_path} already has column(s) {', '.join(clashing)}; rename or drop them.")
-    for number, row in enumerate(rows, start=2):
-        if len(row) > len(header):
-            raise AutFileError(f"{in_path} line {number} has {len(row)} fields but the header has {len(header)}.")
+    output_header, renamed = _output_header(header)
     prompt_at, response_at = lowered.index("prompt"), lowered.index("response")
 
     def cell(row: list[str], at: int) -> str:
@@ -65,7 +145,7 @@ def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int],
     try:
         with open(partial, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow([*header, *ADDED_COLUMNS])
+            writer.writerow([*output_header, *ADDED_COLUMNS])
             for start in range(0, len(rows), CHUNK_ROWS):
                 chunk = rows[start : start + CHUNK_ROWS]
                 scored = score_responses([(cell(r, prompt_at), cell(r, response_at)) for r in chunk])
@@ -84,4 +164,4 @@ def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int],
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return counts
+    return AutFileResult(counts=counts, renamed=renamed)

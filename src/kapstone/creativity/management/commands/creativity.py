@@ -1,7 +1,8 @@
 """`kapstone creativity score-aut IN.csv --out OUT.csv` and `kapstone creativity score-dat WORD ...`.
 
 score-aut appends originality (1-5), elaboration and status to every row of a CSV with columns
-prompt,response (others kept, order kept) and reports progress on stderr. score-dat prints the Divergent
+prompt,response (others kept, order kept; an input column named like an added one is kept as
+`<name>_input`, said on stderr) and reports progress on stderr. score-dat prints the Divergent
 Association Task result as JSON. Malformed input exits with status 2 and a message saying what to fix.
 """
 
@@ -21,7 +22,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(dest="subcommand", title="subcommands")
-        aut = subcommands.add_parser("score-aut", help="score a CSV of AUT responses (columns prompt,response)")
+        from kapstone.creativity.aut_files import MAX_FILE_BYTES, MAX_ROWS
+
+        aut_summary = (
+            "score a UTF-8 CSV of AUT responses (columns prompt,response; at most "
+            f"{MAX_ROWS:,} rows and {MAX_FILE_BYTES // (1024 * 1024)} MB)"
+        )
+        aut = subcommands.add_parser("score-aut", help=aut_summary, description=aut_summary)
         aut.add_argument("in_csv", type=Path)
         aut.add_argument("--out", type=Path, required=True, help="where to write the scored CSV")
         dat = subcommands.add_parser("score-dat", help="score a Divergent Association Task answer (10 nouns)")
@@ -48,10 +55,12 @@ class Command(BaseCommand):
                 sys.stderr.write("\n")
 
         try:
-            counts = score_aut_file(in_csv, out_csv, progress=progress)
+            result = score_aut_file(in_csv, out_csv, progress=progress)
         except AutFileError as error:
             raise CommandError(str(error), returncode=USAGE_ERROR) from None
-        summary = ", ".join(f"{status}: {count}" for status, count in sorted(counts.items()))
+        for old, new in result.renamed.items():
+            sys.stderr.write(f"input column {old!r} is kept as {new!r}: OUT adds its own {old.strip().lower()!r}\n")
+        summary = ", ".join(f"{status}: {count}" for status, count in sorted(result.counts.items()))
         self.stdout.write(f"wrote {out_csv} ({summary or 'no rows'})")
 
     def score_dat(self, words: list[str]) -> None:
