@@ -10,10 +10,13 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from scipy import stats
 
+from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
+from kapstone.outcomes import statistics
 from kapstone.outcomes.render import report_html
 from kapstone.outcomes.report import build_report
 from kapstone.outcomes.selectors import ReportFilters
+from kapstone.patients.models import Patient
 from kapstone.program.models import Enrolment, Group
 from tests.outcomes.factories import GAD7_PAIRS, ORIGINALITY_PAIRS, PHQ9_PAIRS, TEMPLATE, build_practice
 
@@ -186,3 +189,68 @@ def test_the_command_rejects_an_unknown_format_or_folder(tmp_path):
         with pytest.raises(CommandError) as error:
             call_command("report", "outcomes", "--out", str(out))
         assert error.value.returncode == 2
+
+
+def _age_section(html: str) -> str:
+    return html[html.index("Age at the start of the course") : html.index("Sex <span")]
+
+
+def test_every_age_the_report_prints_is_top_coded_at_90_for_every_reader(client_for, cast):
+    practice = build_practice(3)
+    # 94 at the start of the course (2025-02-18); the others are 64 and 34.
+    Patient.objects.filter(pk=practice.patients[2].pk).update(date_of_birth=datetime.date(1930, 6, 1))
+    report = build_report()
+    age = report.table1[0].summaries[0]
+    assert (age.minimum, age.median, age.maximum) == (34, 64, 90)
+    assert age.estimate.mean == pytest.approx((34 + 64 + 90) / 3)
+    assert {row.label for row in report.table1[0].counts} == {"30-39", "50-64", "65+"}
+    section = _age_section(report_html(report))
+    assert "range 34.0 to 90 or older" in section and "94" not in section
+    for person in (cast.researcher, cast.therapist, cast.bob, cast.admin):
+        page = client_for(person).get(reverse("outcomes:report")).content.decode()
+        assert "90 or older" in _age_section(page) and "94" not in _age_section(page), person
+
+
+def test_a_score_with_an_end_but_no_baseline_is_stated_with_its_n():
+    practice = build_practice()
+    without_baseline = practice.patients[:3]
+    Assessment.objects.filter(patient__in=without_baseline, instrument_id="gad7", occasion="baseline").delete()
+    Assessment.objects.filter(instrument_id="phq9", occasion="baseline").delete()
+    CreativityAdministration.objects.filter(patient=practice.patients[0], occasion="baseline").delete()
+    report = build_report()
+    gad7 = _outcome(report, "gad7")
+    assert (gad7.n_baseline, gad7.n_end, gad7.comparison.n, gad7.missing_baseline) == (3, 6, 3, 3)
+    assert "phq9" not in {o.instrument_id for o in report.instruments}
+    top2 = next(change for change in report.creativity if change.label == "AUT originality, top 2")
+    # Patient 0 lost their baseline; patient 5 never did the end-of-course task (factories).
+    assert (top2.n_baseline, top2.comparison.n, top2.missing_baseline, top2.missing_end) == (5, 4, 1, 1)
+    expected = [
+        "GAD-7: 3 patients have an end-of-course score but no baseline, so they are left out of the paired analysis.",
+        "PHQ-9: 6 patients have an end-of-course score but no baseline, so no change can be reported.",
+        "AUT originality, top 2: 1 patient has an end-of-course score but no baseline, so they are left out of the "
+        "paired analysis.",
+        "AUT originality, top 2: 1 patient has a baseline but no end-of-course score, so they are left out of the "
+        "paired analysis.",
+    ]
+    for statement in expected:
+        assert statement in report.missing_data
+    html = report_html(report)
+    assert all(statement in html for statement in expected)
+    assert "missing at baseline (end of course only, left out): 3" in html
+
+
+def test_nothing_left_out_is_said_too():
+    build_practice(5)  # every patient has both ends of every questionnaire and task
+    report = build_report()
+    assert report.missing_data == []
+    assert "Nothing: every patient with a baseline or end-of-course score has both." in report_html(report)
+
+
+def test_the_methods_text_says_when_a_trajectory_used_the_vectorised_fit(monkeypatch):
+    build_practice(3)
+    assert not any("vectorised" in note for note in build_report().notes)
+    monkeypatch.setattr(statistics, "STATSMODELS_MAX_PATIENTS", 2)  # as if the practice were large
+    report = build_report()
+    assert _outcome(report, "phq9").trajectory.fitted_with.startswith("vectorised REML")
+    note = next(note for note in report.notes if note.startswith("Trajectories"))
+    assert "vectorised REML fit of the same model" in note and "10,000 synthetic patients" in note

@@ -3,15 +3,23 @@ demographics, baseline clinical data, change per questionnaire with subgroups, t
 integration adherence. `build_report` gathers the data (selectors), computes (statistics) and returns a
 plain dataclass that the HTML template, the PDF and the tests all read.
 
-Missing data is never dropped silently: every analysis carries the N it used and how many were missing.
-Only aggregates leave this module; no row describes one patient.
+Missing data is never dropped silently: every analysis carries the N it used and how many were missing, and
+`missing_data` states in words every patient or record an analysis leaves out. Only aggregates leave this
+module; no row describes one patient.
 
 Definitions:
-- Baseline = a patient's first completed `baseline` questionnaire; end of course = their last completed
+- Course = each patient's earliest course that passes the filters (dates, template, facilitator); the
+  indication filter selects patients. Everything per course comes from that course only: doses, safety
+  events and integration windows by their dosing session's group; questionnaires and creativity tasks by
+  the course they were scheduled for, or, when linked to no course (entered ad hoc), only if the patient
+  has no other course, since they could belong to either (the left-out ones are counted).
+- Baseline = the course's first completed `baseline` questionnaire; end of course = its last completed
   `end_of_course` one. Change = end - baseline (negative = fewer symptoms).
 - Trajectory position = dosing sessions received before the questionnaire: 0 at baseline, n - 1 before
   dosing session n (`pre_dosing_n`), and the patient's number of dosing sessions at the end of course.
-- Age = whole years at the start of the patient's first course.
+- Age = whole years at the start of the course, top-coded for every reader: everyone 90 or
+  older counts as 90 in every age the report prints (mean, median, range, bands), as HIPAA Safe Harbor
+  groups ages over 89 (deidentify.AGE_TOP_CODE).
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from kapstone.dosing.models import Route
 from kapstone.measures.change import classify_change
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.outcomes import selectors
+from kapstone.outcomes.deidentify import AGE_TOP_CODE
 from kapstone.outcomes.statistics import (
+    STATSMODELS_MAX_PATIENTS,
     EventRate,
     MeanEstimate,
     PairedComparison,
@@ -111,6 +121,7 @@ class SummaryRow:
     median: float | None = None
     minimum: float | None = None
     maximum: float | None = None
+    top_code: float | None = None  # values were capped here, so this value reads "or older"
 
 
 @dataclass
@@ -136,7 +147,7 @@ class InstrumentOutcome:
     instrument_id: str
     name: str
     n_baseline: int
-    n_end: int
+    n_end: int  # every patient with an end-of-course total, with a baseline or not
     comparison: PairedComparison
     rates: list[tuple[str, Rate]]
     reliable_change_method: str
@@ -144,6 +155,7 @@ class InstrumentOutcome:
     trajectory: Trajectory | None = None
     trajectory_means: list[tuple[int, MeanEstimate]] = field(default_factory=list)
     chart_svg: str = ""
+    missing_baseline: int = 0  # patients with an end-of-course total but no baseline: not in the pairs
 
     @property
     def missing_end(self) -> int:
@@ -155,6 +167,11 @@ class ScoreChange:
     label: str
     n_baseline: int
     comparison: PairedComparison
+    missing_baseline: int = 0
+
+    @property
+    def missing_end(self) -> int:
+        return self.n_baseline - self.comparison.n
 
 
 @dataclass
@@ -187,6 +204,7 @@ class OutcomesReport:
     adherence: AdherenceSummary
     creativity: list[ScoreChange]
     notes: list[str]
+    missing_data: list[str] = field(default_factory=list)
     overview_svg: str = ""
 
     @property
@@ -209,16 +227,20 @@ def _counts(values: pd.Series, labels: dict | None = None, order=None, *, by_lab
     return rows
 
 
-def _summary(label: str, values: pd.Series) -> SummaryRow:
+def _summary(label: str, values: pd.Series, *, top_code: float | None = None) -> SummaryRow:
     data = values.dropna().astype(float)
     if data.empty:
-        return SummaryRow(label, mean_with_ci(data))
-    return SummaryRow(label, mean_with_ci(data), float(data.median()), float(data.min()), float(data.max()))
+        return SummaryRow(label, mean_with_ci(data), top_code=top_code)
+    return SummaryRow(
+        label, mean_with_ci(data), float(data.median()), float(data.min()), float(data.max()), top_code=top_code
+    )
 
 
 def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
-    """One row per patient in the report, with their course, demographics and indication."""
-    courses = selectors.course_frame()
+    """One row per patient in the report, with their course (see the module docstring), whether it is their only
+    course, demographics and indication."""
+    courses = selectors.course_rows()
+    course_counts = courses["patient_id"].value_counts()
     if filters.date_from:
         courses = courses[courses["course_start"] >= filters.date_from]
     if filters.date_to:
@@ -227,6 +249,8 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
         courses = courses[courses["template_id"] == filters.template_id]
     if filters.facilitator_id:
         courses = courses[courses["group_id"].isin(selectors.facilitator_groups(filters.facilitator_id))]
+    courses = courses.drop_duplicates("patient_id", keep="first")
+    courses = courses.assign(only_course=courses["patient_id"].map(course_counts).eq(1))
     patients = selectors.patient_frame(courses["patient_id"].tolist() if len(courses) < 900 else None)
     cohort = courses.merge(patients, on="patient_id", how="inner")
     if filters.indication:
@@ -235,16 +259,34 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
     if cohort.empty:
         cohort["age"] = pd.Series(dtype=float)
         return cohort
-    cohort["age"] = age_in_years(
+    ages = age_in_years(
         pd.to_datetime(cohort["date_of_birth"]).to_numpy(), pd.to_datetime(cohort["course_start"]).to_numpy()
     )
+    # Capped where the age is made, so no table, band or subgroup downstream can print an age over 89.
+    cohort["age"] = np.minimum(ages, AGE_TOP_CODE)
     return cohort
 
 
+def _of_course(frame: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a frame keyed by patient and course that belong to each patient's reported course."""
+    return frame.merge(cohort[["patient_id", "group_id"]], on=["patient_id", "group_id"], how="inner")
+
+
+def _linked_to_course(frame: pd.DataFrame, cohort: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Questionnaires or creativity tasks of the reported course, and how many were left out because they are
+    linked to no course and their patient has several (see the module docstring)."""
+    by_patient = cohort.set_index("patient_id")
+    course = frame["patient_id"].map(by_patient["group_id"])
+    only_course = frame["patient_id"].map(by_patient["only_course"]).eq(True)
+    unlinked = frame["group_id"].isna()
+    keep = (~unlinked & (frame["group_id"] == course)) | (unlinked & only_course)
+    return frame[keep], int((unlinked & ~only_course & course.notna()).sum())
+
+
 def _doses(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Per patient: dosing sessions, the route used most, mean dose and mg/kg (weighted by sessions)."""
-    summary = selectors.dose_summary_frame()
-    summary = summary[summary["patient_id"].isin(cohort["patient_id"])]
+    """Per patient (in their course): dosing sessions, the route used most, mean dose and mg/kg (weighted by
+    sessions)."""
+    summary = _of_course(selectors.dose_summary_frame(), cohort)
     if summary.empty:
         return pd.DataFrame(columns=["patient_id", "sessions", "route", "mean_dose_mg", "mean_mg_per_kg"])
     summary = summary.assign(
@@ -269,8 +311,10 @@ def _table1(cohort: pd.DataFrame) -> list[TableSection]:
             "Age at the start of the course (years)",
             n=int(ages.notna().sum()),
             missing=int(ages.isna().sum()),
-            summaries=[_summary("Age", ages)],
+            summaries=[_summary("Age", ages, top_code=AGE_TOP_CODE)],
             counts=_counts(ages.map(age_band), by_label=True),
+            note=f"Ages of {AGE_TOP_CODE} or older count as {AGE_TOP_CODE} in the mean, median, range and bands "
+            "(HIPAA Safe Harbor groups ages over 89: 45 CFR 164.514(b)(2)(i)(C)).",
         ),
         TableSection("Sex", n=n, counts=_counts(cohort["sex"], SEX_LABELS)),
         TableSection(
@@ -329,13 +373,41 @@ def _table2(cohort: pd.DataFrame, doses: pd.DataFrame, screening: pd.DataFrame) 
     ]
 
 
-def _first_and_last(assessments: pd.DataFrame, instrument_id: str) -> pd.DataFrame:
-    mine = assessments[assessments["instrument_id"] == instrument_id].sort_values("completed_at")
-    baseline = mine[mine["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
-    end = mine[mine["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
-    return baseline[["patient_id", "total"]].merge(
-        end[["patient_id", "total"]], on="patient_id", how="left", suffixes=("_baseline", "_end")
+def _baseline_and_end(scores: pd.DataFrame, column: str, at: str) -> pd.DataFrame:
+    """Per patient: the first baseline and the last end-of-course value, either missing (NaN) when absent."""
+    ordered = scores.sort_values(at)
+    baseline = ordered[ordered["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
+    end = ordered[ordered["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
+    return baseline[["patient_id", column]].merge(
+        end[["patient_id", column]], on="patient_id", how="outer", suffixes=("_baseline", "_end")
     )
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _patients_have(count: int) -> str:
+    return f"{count} patient has" if count == 1 else f"{count} patients have"
+
+
+def _missing_statements(name: str, n_baseline: int, missing_baseline: int, missing_end: int) -> list[str]:
+    """The missing-data sentences of one baseline-to-end analysis, e.g. "GAD-7: 3 patients have an
+    end-of-course score but no baseline, so they are left out of the paired analysis."."""
+    statements = []
+    if missing_baseline:
+        consequence = (
+            "so no change can be reported" if not n_baseline else "so they are left out of the paired analysis"
+        )
+        statements.append(
+            f"{name}: {_patients_have(missing_baseline)} an end-of-course score but no baseline, {consequence}."
+        )
+    if missing_end:
+        statements.append(
+            f"{name}: {_patients_have(missing_end)} a baseline but no end-of-course score, "
+            "so they are left out of the paired analysis."
+        )
+    return statements
 
 
 def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[str, Rate]], str, pd.DataFrame]:
@@ -410,10 +482,11 @@ def _trajectory_points(assessments: pd.DataFrame, instrument_id: str, doses: pd.
 
 def _instrument_outcomes(
     cohort: pd.DataFrame, doses: pd.DataFrame, assessments: pd.DataFrame
-) -> list[InstrumentOutcome]:
+) -> tuple[list[InstrumentOutcome], list[str]]:
+    """The outcome of each symptom questionnaire, and the missing-data statements."""
     from kapstone.outcomes import charts
 
-    outcomes = []
+    outcomes, missing = [], []
     for instrument_id in sorted(assessments["instrument_id"].unique()):
         try:
             instrument = get_instrument(instrument_id)
@@ -421,10 +494,15 @@ def _instrument_outcomes(
             continue
         if not instrument.definition.get("change"):
             continue  # not a symptom measure (e.g. C-SSRS screener, EBI): no change to classify
-        pairs = _first_and_last(assessments, instrument_id)
+        both_ends = _baseline_and_end(
+            assessments[assessments["instrument_id"] == instrument_id], "total", "completed_at"
+        )
+        pairs = both_ends.dropna(subset=["total_baseline"])
+        missing_baseline = len(both_ends) - len(pairs)
+        complete = pairs.dropna(subset=["total_end"])
+        missing += _missing_statements(instrument.short_name, len(pairs), missing_baseline, len(pairs) - len(complete))
         if pairs.empty:
             continue
-        complete = pairs.dropna(subset=["total_end"])
         rates, method, classified = _change_rates(instrument_id, complete)
         points = _trajectory_points(assessments, instrument_id, doses)
         trajectory = mixed_trajectory(points)
@@ -436,39 +514,39 @@ def _instrument_outcomes(
             instrument_id=instrument_id,
             name=instrument.short_name,
             n_baseline=len(pairs),
-            n_end=len(complete),
+            n_end=int(both_ends["total_end"].notna().sum()),
             comparison=paired_comparison(pairs["total_baseline"], pairs["total_end"]),
             rates=rates,
             reliable_change_method=method,
             subgroups=_subgroups(instrument, complete, classified, cohort, doses),
             trajectory=trajectory,
             trajectory_means=means,
+            missing_baseline=missing_baseline,
         )
         outcome.chart_svg = charts.trajectory_svg(outcome)
         outcomes.append(outcome)
-    return outcomes
+    return outcomes, missing
 
 
-def _creativity(ids: set) -> list[ScoreChange]:
+def _creativity(cohort: pd.DataFrame) -> tuple[list[ScoreChange], list[str], int]:
+    """Each creativity score's change, the missing-data statements, and the tasks left out as unattributable."""
     scores = selectors.creativity_frame()
-    scores = scores[scores["patient_id"].isin(ids)].sort_values("submitted_at")
-    changes = []
+    scores, unattributable = _linked_to_course(scores[scores["patient_id"].isin(cohort["patient_id"])], cohort)
+    changes, missing = [], []
     for task, column, label in CREATIVITY_SCORES:
         mine = scores[(scores["task"] == task) & scores[column].notna()]
-        baseline = mine[mine["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
-        end = mine[mine["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
-        if baseline.empty:
-            continue
-        pairs = baseline[["patient_id", column]].merge(
-            end[["patient_id", column]], on="patient_id", how="left", suffixes=("_baseline", "_end")
-        )
+        both_ends = _baseline_and_end(mine, column, "submitted_at")
+        pairs = both_ends.dropna(subset=[f"{column}_baseline"])
+        missing_baseline = len(both_ends) - len(pairs)
         comparison = paired_comparison(pairs[f"{column}_baseline"], pairs[f"{column}_end"])
-        changes.append(ScoreChange(label, len(pairs), comparison))
-    return changes
+        missing += _missing_statements(label, len(pairs), missing_baseline, len(pairs) - comparison.n)
+        if not pairs.empty:
+            changes.append(ScoreChange(label, len(pairs), comparison, missing_baseline))
+    return changes, missing, unattributable
 
 
 def _safety(cohort: pd.DataFrame, doses: pd.DataFrame) -> SafetySummary:
-    counts = selectors.safety_frame()
+    counts = _of_course(selectors.safety_frame(), cohort).drop(columns="group_id")
     frame = doses.merge(counts, on="patient_id", how="left").fillna(
         {"adverse_events": 0, "severe_events": 0, "bp_alert_sessions": 0}
     )
@@ -497,7 +575,7 @@ def _adherence(cohort: pd.DataFrame) -> AdherenceSummary:
     from kapstone.integration.window import Adherence
 
     windows = selectors.adherence_frame(cohort["patient_id"].tolist() if len(cohort) < 900 else None)
-    windows = windows[windows["patient_id"].isin(cohort["patient_id"])]
+    windows = _of_course(windows, cohort)
     counts = _counts(windows["adherence"], Adherence.LABELS, order=ADHERENCE_ORDER)
     closed = windows[windows["adherence"] != Adherence.OPEN]
     done = int(closed["adherence"].isin([Adherence.WITHIN_48H, Adherence.WITHIN_72H]).sum())
@@ -509,6 +587,20 @@ def _adherence(cohort: pd.DataFrame) -> AdherenceSummary:
     )
 
 
+def _trajectory_note(instruments: list[InstrumentOutcome]) -> str:
+    note = (
+        "Trajectories: a linear mixed-effects model (total ~ dosing sessions received, random intercept per "
+        f"patient, REML), fitted with statsmodels MixedLM for up to {STATSMODELS_MAX_PATIENTS:,} patients."
+    )
+    if any(o.trajectory and o.trajectory.fitted_with.startswith("vectorised") for o in instruments):
+        note += (
+            " Larger ones are fitted with a vectorised REML fit of the same model, checked against MixedLM: on "
+            "10,000 synthetic patients MixedLM took 4 to 18 s per questionnaire on this server (against 0.01 s), "
+            "too slow for a report that fits one model per questionnaire."
+        )
+    return note
+
+
 def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_label: str = "") -> OutcomesReport:
     filters = filters or selectors.ReportFilters()
     cohort = _cohort(filters)
@@ -517,15 +609,28 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
     screening = selectors.screening_frame()
     screening = screening[screening["patient_id"].isin(ids)]
     assessments = selectors.assessment_frame()
-    assessments = assessments[assessments["patient_id"].isin(ids)]
-    instruments = _instrument_outcomes(cohort, doses, assessments)
+    assessments, unattributable_questionnaires = _linked_to_course(
+        assessments[assessments["patient_id"].isin(ids)], cohort
+    )
+    instruments, missing_data = _instrument_outcomes(cohort, doses, assessments)
+    creativity, creativity_missing, unattributable_tasks = _creativity(cohort)
+    missing_data += creativity_missing
+    if unattributable_questionnaires or unattributable_tasks:
+        missing_data.append(
+            f"{_counted(unattributable_questionnaires, 'questionnaire')} and "
+            f"{_counted(unattributable_tasks, 'creativity task')} linked to no course are left out: their patient "
+            "has more than one course, so they could belong to either."
+        )
     notes = [
+        "Each patient is reported on one course: their earliest that passes the filters. Doses, safety events, "
+        "integration windows, questionnaires and creativity tasks of their other courses are not counted.",
         "Patients: everyone enrolled in a course (enrolled, completed or withdrawn); withdrawals stay in the "
         "denominators, so missing end-of-course questionnaires are counted as missing, never imputed.",
         "Cohen's d is d_av: the mean change divided by the mean of the baseline and end SDs (Lakens 2013); d_z "
         "(mean change / SD of the changes) is shown beside it. Negative values mean fewer symptoms.",
         "Confidence intervals are 95%: t-based for means, Wilson for rates, exact Poisson for events per 100 "
         "sessions. Paired t-tests are two-sided.",
+        _trajectory_note(instruments),
     ]
     from kapstone.outcomes import charts
 
@@ -538,8 +643,9 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
         instruments=instruments,
         safety=_safety(cohort, doses),
         adherence=_adherence(cohort),
-        creativity=_creativity(ids),
+        creativity=creativity,
         notes=notes,
+        missing_data=missing_data,
     )
     report.overview_svg = charts.overview_svg(report)
     return report

@@ -5,7 +5,9 @@ aggregated by the database (values() + annotate()). Every frame is keyed by `pat
 restrict it to the cohort with one `isin`.
 
 The cohort is every patient enrolled in a course (enrolled, completed or withdrawn; the waitlist is not a
-course), so withdrawals stay in the denominators and missing data shows as missing.
+course), so withdrawals stay in the denominators and missing data shows as missing. Frames of course data
+(questionnaires, creativity tasks, doses, safety events, integration windows) carry the `group_id` of the
+course they belong to, so the report can keep each patient to one course.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def indication_labels() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ReportFilters:
-    """Who the report covers. Dates bound the start of the patient's first course (its group's start date)."""
+    """Which courses the report covers: each patient's earliest course that passes every filter. Dates bound
+    the course's start (its group's start date); the facilitator facilitates its group or one of its sessions."""
 
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
@@ -80,15 +83,19 @@ def _frame(rows, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=columns)
 
 
-def course_frame() -> pd.DataFrame:
-    """One row per patient: their first course (group, template, start date)."""
-    frame = _frame(
+def course_rows() -> pd.DataFrame:
+    """Every course of every patient (group, template, start date), earliest first."""
+    return _frame(
         Enrolment.objects.filter(status__in=COURSE_STATUSES)
         .order_by("group__start_date", "id")
         .values_list("patient_id", "group_id", "group__template_id", "group__start_date", "status"),
         ["patient_id", "group_id", "template_id", "course_start", "enrolment_status"],
     )
-    return frame.drop_duplicates("patient_id", keep="first").reset_index(drop=True)
+
+
+def course_frame() -> pd.DataFrame:
+    """One row per patient: their first course (group, template, start date)."""
+    return course_rows().drop_duplicates("patient_id", keep="first").reset_index(drop=True)
 
 
 def facilitator_groups(facilitator_id: int) -> set[int]:
@@ -127,25 +134,31 @@ def screening_frame() -> pd.DataFrame:
 
 
 def dose_summary_frame() -> pd.DataFrame:
-    """Per patient and route, aggregated by the database: sessions dosed, mean dose and mean mg/kg."""
+    """Per patient, course and route, aggregated by the database: sessions dosed, mean dose and mean mg/kg."""
     return _frame(
         DoseRecord.objects.filter(administered_at__isnull=False)
-        .values("patient_id", "route")
+        .values("patient_id", "session__group_id", "route")
         .annotate(
             sessions=Count("id"),
             mean_dose_mg=Avg(Cast("dose_mg", FloatField())),
             mean_mg_per_kg=Avg(Cast("dose_mg", FloatField()) / Cast("weight_kg", FloatField())),
         )
-        .values_list("patient_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg")
+        .values_list("patient_id", "session__group_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg")
         .order_by(),
-        ["patient_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg"],
+        ["patient_id", "group_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg"],
     )
 
 
-def per_patient_counts(queryset, patient_field: str, name: str) -> pd.DataFrame:
+RECORD_COURSE = ("record__patient_id", "record__session__group_id")
+
+
+def _per_course_counts(queryset, name: str, counted: str = "id", *, distinct: bool = False) -> pd.DataFrame:
     return _frame(
-        queryset.values(patient_field).annotate(count=Count("id")).values_list(patient_field, "count").order_by(),
-        ["patient_id", name],
+        queryset.values(*RECORD_COURSE)
+        .annotate(count=Count(counted, distinct=distinct))
+        .values_list(*RECORD_COURSE, "count")
+        .order_by(),
+        ["patient_id", "group_id", name],
     )
 
 
@@ -159,20 +172,15 @@ def _bp_alert_condition() -> Q:
 
 
 def safety_frame() -> pd.DataFrame:
-    """Per patient: adverse events (all, and severe) and dosing sessions with a BP alert, counted in the database."""
-    adverse = per_patient_counts(AdverseEvent.objects.all(), "record__patient_id", "adverse_events")
-    severe = per_patient_counts(
-        AdverseEvent.objects.filter(severity=AdverseEvent.Severity.SEVERE), "record__patient_id", "severe_events"
+    """Per patient and course: adverse events (all, and severe) and dosing sessions with a BP alert, counted in
+    the database."""
+    adverse = _per_course_counts(AdverseEvent.objects.all(), "adverse_events")
+    severe = _per_course_counts(AdverseEvent.objects.filter(severity=AdverseEvent.Severity.SEVERE), "severe_events")
+    bp_sessions = _per_course_counts(
+        VitalsReading.objects.filter(_bp_alert_condition()), "bp_alert_sessions", "record_id", distinct=True
     )
-    bp_sessions = _frame(
-        VitalsReading.objects.filter(_bp_alert_condition())
-        .values("record__patient_id")
-        .annotate(count=Count("record_id", distinct=True))
-        .values_list("record__patient_id", "count")
-        .order_by(),
-        ["patient_id", "bp_alert_sessions"],
-    )
-    frame = adverse.merge(severe, on="patient_id", how="outer").merge(bp_sessions, on="patient_id", how="outer")
+    keys = ["patient_id", "group_id"]
+    frame = adverse.merge(severe, on=keys, how="outer").merge(bp_sessions, on=keys, how="outer")
     return frame.fillna(0)
 
 
@@ -181,28 +189,32 @@ def assessment_frame(instrument_ids=None) -> pd.DataFrame:
     if instrument_ids is not None:
         completed = completed.filter(instrument_id__in=instrument_ids)
     return _frame(
-        completed.order_by().values_list("id", "patient_id", "instrument_id", "occasion", "total", "completed_at"),
-        ["assessment_id", "patient_id", "instrument_id", "occasion", "total", "completed_at"],
+        completed.order_by().values_list(
+            "id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_at"
+        ),
+        ["assessment_id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_at"],
     )
 
 
 def adherence_frame(patient_ids=None) -> pd.DataFrame:
-    """Every integration window with its adherence, judged by the integration app's own rules."""
+    """Every integration window with its course and adherence, judged by the integration app's own rules."""
     from kapstone.integration.selectors import _annotated, practice_window_settings
     from kapstone.integration.window import adherence_of, window_bounds
 
     windows = IntegrationWindow.objects.all()
     if patient_ids is not None:
         windows = windows.filter(patient_id__in=patient_ids)
-    rows = _annotated(windows.order_by()).values_list("patient_id", "dosed_at", "first_entry_at", "first_note_at")
+    rows = _annotated(windows.order_by()).values_list(
+        "patient_id", "dosing_session__group_id", "dosed_at", "first_entry_at", "first_note_at"
+    )
     settings = practice_window_settings()
     now = datetime.datetime.now(datetime.UTC)
     records = []
-    for patient_id, dosed_at, entry_at, note_at in rows.iterator(chunk_size=5000):
+    for patient_id, group_id, dosed_at, entry_at, note_at in rows.iterator(chunk_size=5000):
         done = [at for at in (entry_at, note_at) if at is not None]
         adherence = adherence_of(window_bounds(dosed_at, settings), min(done, default=None), now)
-        records.append((patient_id, dosed_at, adherence))
-    return _frame(records, ["patient_id", "dosed_at", "adherence"])
+        records.append((patient_id, group_id, dosed_at, adherence))
+    return _frame(records, ["patient_id", "group_id", "dosed_at", "adherence"])
 
 
 def creativity_frame() -> pd.DataFrame:
@@ -262,10 +274,12 @@ def adverse_event_rows() -> pd.DataFrame:
 
 
 def facilitator_choices() -> list[tuple[int, str]]:
-    """People who facilitate any group, for the filter form."""
+    """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form."""
     from django.contrib.auth import get_user_model
 
-    ids = set(Group.facilitators.through.objects.values_list("user_id", flat=True).distinct())
+    ids = set(Group.facilitators.through.objects.values_list("user_id", flat=True).distinct()) | set(
+        GroupSession.facilitators.through.objects.values_list("user_id", flat=True).distinct()
+    )
     people = get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name")
     return [(person.pk, person.get_full_name() or person.get_username()) for person in people]
 

@@ -14,6 +14,14 @@ def num(value, digits=1):
 
 
 @register.filter
+def num_top_coded(value, top_code=None):
+    """A number that was capped at `top_code`: the cap itself reads '90 or older', never as an exact value."""
+    if top_code is not None and value is not None and value == value and value >= top_code:
+        return f"{top_code:.0f} or older"
+    return num(value)
+
+
+@register.filter
 def pvalue(value):
     if value is None or value != value:
         return DASH
