@@ -56,6 +56,13 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     page.get_by_role("heading", name="Good day").wait_for()
     page.goto(f"/dosing/session/{session.pk}/")
     card = lambda: page.locator(f"#patient-{cast.alice.pk}")  # noqa: E731 - the card is re-rendered after each post
+    # The other members were never screened: their cards say so before anyone acts; alice's gate is open.
+    member = session.group.enrolments.exclude(patient=cast.alice).first().patient
+    member_card = page.locator(f"#patient-{member.pk}")
+    member_card.get_by_role("heading", name="Cannot be dosed today: the enrolment gate is closed").wait_for()
+    assert member_card.get_by_text("Screening has not been done").is_visible()
+    assert card().get_by_role("heading", name="Cannot be dosed today").count() == 0
+    assert card().get_by_text("Doses in the 7 days before: 0 (at most 2 a week)").is_visible()
 
     fill_form(
         page,
@@ -81,6 +88,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     balance = LotBalance.objects.get(lot__lot_number="L-77")
     fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
     card().get_by_text("Given").wait_for()
+    assert card().get_by_text("not taken yet").is_visible()
 
     fill_form(
         page,
@@ -89,6 +97,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         {"Phase": "About 40 min after", "Systolic": "186", "Diastolic": "102", "Heart rate": "90", "SpO₂ %": "97"},
     )
     assert card().get_by_text("STOP alert").is_visible()
+    assert card().get_by_text("done at").is_visible()
     fill_form(
         page,
         card(),

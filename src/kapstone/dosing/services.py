@@ -8,12 +8,11 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.dosing import safety
+from kapstone.dosing import safety, selectors
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, SubstanceLot, VitalsReading
 from kapstone.dosing.signals import dose_administered
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
-from kapstone.screening.gate import enrolment_blockers
 
 
 class DosingError(ValueError):
@@ -40,32 +39,18 @@ def _lock_open(record: DoseRecord) -> None:
 
 
 def _require_gate(record: DoseRecord) -> None:
-    """The enrolment gate is re-checked on the day: consent can be withdrawn and a new screening can find the
-    patient not eligible after they joined the group."""
-    blockers = enrolment_blockers(patient=record.patient)
-    if blockers:
-        raise DosingError(f"{record.patient.full_name} cannot be dosed: " + "; ".join(blockers) + ".")
+    refusal = selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal
+    if refusal:
+        raise DosingError(refusal)
 
 
-def _require_dose_spacing(record: DoseRecord, *, at: datetime.datetime) -> None:
-    """Refuses a dose when the patient already had the practice's maximum in the 7 days before `at`, counting
-    doses given in any group. The patient's row is locked so two rooms dosing the same patient at once queue."""
+def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> None:
+    """Refuses a dose the room would warn about (selectors.DoseReadiness). The patient's row is locked first, so two
+    rooms dosing the same patient at once queue and the second counts the first's dose."""
     Patient.objects.select_for_update().filter(pk=record.patient_id).first()
-    limit = safety.thresholds(practice_overrides("dosing"))["max_doses_per_7_days"]
-    recent = (
-        DoseRecord.objects.filter(
-            patient_id=record.patient_id,
-            administered_at__gt=at - datetime.timedelta(days=7),
-            administered_at__lte=at,
-        )
-        .exclude(pk=record.pk)
-        .count()
-    )
-    if recent >= limit:
-        raise DosingError(
-            f"{record.patient.full_name} already had {recent} dose{'s' if recent != 1 else ''} in the 7 days before; "
-            f"the practice allows at most {limit} a week."
-        )
+    blockers = selectors.dose_blockers(record=record, at=at)
+    if blockers:
+        raise DosingError(" ".join(blockers))
 
 
 @transaction.atomic
@@ -123,8 +108,7 @@ def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> sa
         raise DosingError("The dose has already been given; it cannot be re-ordered.")
     if dose_mg <= 0:
         raise DosingError("The dose must be more than 0 mg.")
-    _require_gate(record)
-    _require_dose_spacing(record, at=timezone.now())
+    _require_dose_allowed(record, at=timezone.now())
     check = safety.check_ceiling(
         route=route, dose_mg=dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
     )
@@ -152,8 +136,7 @@ def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, 
     if missing:
         raise DosingError("The pre-dose checklist is not complete: " + "; ".join(missing) + ".")
     administered_at = administered_at or timezone.now()
-    _require_gate(record)
-    _require_dose_spacing(record, at=administered_at)
+    _require_dose_allowed(record, at=administered_at)
     # The weight may have been corrected at check-in after the order was written.
     check = safety.check_ceiling(
         route=record.route, dose_mg=record.dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
@@ -265,10 +248,10 @@ def discharge(
         problems.append("the last vitals are outside the practice's limits")
     if record.administered_at is not None:
         limits = safety.thresholds(practice_overrides("dosing"))
-        check_after = record.administered_at + datetime.timedelta(minutes=limits["vitals_check_minutes_after_dose"])
-        if not record.vitals.filter(phase=VitalsReading.Phase.PEAK, taken_at__gte=check_after).exists():
+        post_dose = selectors.post_dose_vitals(record, limits=limits, now=now)
+        if not post_dose.done:
             problems.append(
-                f"no vitals taken {limits['vitals_check_minutes_after_dose']} minutes or more after the dose "
+                f"no vitals taken {post_dose.minutes_after_dose} minutes or more after the dose "
                 f'(record them as "{VitalsReading.Phase.PEAK.label}")'
             )
         minimum = limits["min_observation_minutes"]

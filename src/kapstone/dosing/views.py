@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.db import transaction
+from django.forms import ModelChoiceField
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +19,15 @@ def session_list(request):
     return render(request, "dosing/session_list.html", {"sessions": sessions})
 
 
+def _share_model_choices(forms: list) -> None:
+    """Every card offers the same choices (lots, witnesses): read them once for the room, not once per patient."""
+    for name, field in forms[0].fields.items():
+        if isinstance(field, ModelChoiceField):
+            choices = list(field.choices)
+            for form in forms:
+                form.fields[name].choices = choices
+
+
 def _room_context(request, session, room, bound=None):
     forms = {}
     for entry in room:
@@ -29,6 +39,9 @@ def _room_context(request, session, room, bound=None):
             )
             for action, form_class in ROOM_FORMS.items()
         }
+    if forms:
+        for action in ROOM_FORMS:
+            _share_model_choices([patient_forms[action] for patient_forms in forms.values()])
     return {"session": session, "room": room, "forms": forms, "thresholds": selectors.room_thresholds()}
 
 
