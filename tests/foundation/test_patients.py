@@ -159,6 +159,19 @@ def test_list_pages_use_the_same_number_of_queries_however_many_patients(cast, c
     assert _queries_for(client, url) == before
 
 
+def test_a_searched_patient_list_uses_the_same_number_of_queries_however_many_patients_match(cast, client_for):
+    client = client_for(cast.bob)
+    url = f"{reverse('patients:list')}?q=Extra+Many"
+    make_patient("Extra", "Many", team=[cast.bob, cast.nurse])
+    _queries_for(client, url)
+    before = _queries_for(client, url)
+    for i in range(30):
+        make_patient(f"Extra{i}", "Many", team=[cast.bob, cast.nurse])
+    page = client.get(url).content.decode()
+    assert "Extra0" in page and "Abernathy" not in page
+    assert _queries_for(client, url) == before
+
+
 def test_a_patients_page_uses_the_same_number_of_queries_however_full_the_record(cast, client_for):
     client = client_for(cast.bob)
     url = reverse("patients:detail", args=[cast.alice.pk])

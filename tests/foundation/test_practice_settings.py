@@ -194,6 +194,200 @@ def test_a_reset_needs_a_reason_and_a_practice_value_to_remove(cast):
         practice_setting_reset(actor=cast.admin, key="dosing.stop_diastolic", reason="tidy")
 
 
+# --- settings that must stay in order --------------------------------------------------------------------
+
+# (lower, upper, whether equal is allowed): the pairs the apps declare, each checked below in both directions.
+ORDERED = [
+    ("dosing.predose_systolic_review", "dosing.stop_systolic", False),
+    ("dosing.predose_diastolic_review", "dosing.stop_diastolic", False),
+    ("dosing.vitals_check_minutes_after_dose", "dosing.min_observation_minutes", True),
+    ("integration.preferred_hours", "integration.outer_hours", True),
+    ("screening.bp_review_systolic_mmhg", "screening.bp_exclude_systolic_mmhg", False),
+    ("screening.bp_review_diastolic_mmhg", "screening.bp_exclude_diastolic_mmhg", False),
+]
+# Each pair, moved from either end: the setting changed and the first value that leaves the pair out of order,
+# worked out from the cited defaults so no clinical number is restated here.
+MOVES = [
+    pytest.param(lower, upper, moving, id=f"{lower}-{'raised' if moving == lower else upper + '-lowered'}")
+    for lower, upper, _ in ORDERED
+    for moving in (lower, upper)
+]
+
+
+def _default(key):
+    return specs()[key].default
+
+
+def _first_out_of_order(lower, upper, moving) -> int:
+    or_equal = next(equal for low, up, equal in ORDERED if (low, up) == (lower, upper))
+    step = 1 if or_equal else 0
+    return _default(upper) + step if moving == lower else _default(lower) - step
+
+
+def _assert_names_both(message, lower, upper):
+    for key in (lower, upper):
+        assert f"“{specs()[key].label}” ({key})" in message
+
+
+def test_the_apps_declare_the_settings_that_must_stay_in_order():
+    declared = {(pair.lower, pair.upper, pair.or_equal) for pair in registry.ordered_pairs()}
+    assert declared == set(ORDERED)
+    for lower, upper, or_equal in ORDERED:
+        assert registry.OrderedPair(lower, upper, "x", or_equal).holds(_default(lower), _default(upper))
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_a_change_that_puts_a_pair_out_of_order_is_refused_naming_both_settings(cast, lower, upper, moving):
+    value = _first_out_of_order(lower, upper, moving)
+    with pytest.raises(SettingRefused) as refused:
+        change(cast, moving, str(value))
+    _assert_names_both(str(refused.value), lower, upper)
+    assert f"{value}" in str(refused.value) and "(the new value)" in str(refused.value)
+    assert "(the cited default)" in str(refused.value)
+    assert not PracticeSetting.objects.exists()
+    assert not AuditEvent.objects.filter(object_type="practice_setting").exists()
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_the_nearest_value_still_in_order_is_accepted(cast, lower, upper, moving):
+    nearest = _first_out_of_order(lower, upper, moving) + (-1 if moving == lower else 1)
+    assert change(cast, moving, str(nearest)).value == nearest
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_a_pair_is_checked_against_the_practice_value_of_the_other_setting(cast, lower, upper, moving):
+    """The other end moved first makes room; a reset of it that would squeeze the moved end is refused."""
+    other = upper if moving == lower else lower
+    direction = 1 if moving == lower else -1
+    change(cast, other, str(_default(other) + 20 * direction))
+    change(cast, moving, str(_default(other) + 10 * direction))
+    with pytest.raises(SettingRefused) as refused:
+        practice_setting_reset(actor=cast.admin, key=other, reason="Back to the cited default")
+    _assert_names_both(str(refused.value), lower, upper)
+    assert "(the practice value)" in str(refused.value) and "the cited default, after the reset" in str(refused.value)
+    with pytest.raises(SettingRefused):
+        change(cast, other, str(_default(other) + 5 * direction))
+    assert PracticeSetting.objects.get(key=other).value == _default(other) + 20 * direction
+
+
+def test_a_stored_value_the_app_cannot_use_does_not_block_fixing_its_partner(cast):
+    practice_value_set(actor=cast.admin, key="dosing.stop_systolic", value="180", reason="typed by hand")
+    review = _default("dosing.predose_systolic_review") + 1
+    assert change(cast, "dosing.predose_systolic_review", str(review)).value == review
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_a_change_on_the_page_that_puts_a_pair_out_of_order_answers_400_and_saves_nothing(cast, lower, upper, moving):
+    value = _first_out_of_order(lower, upper, moving)
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL, {"key": moving, "action": "change", "value": str(value), "reason": "Local protocol"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was saved." in page and f"<code>{lower}</code>" in page
+    _assert_names_both(page, lower, upper)
+    assert not PracticeSetting.objects.exists()
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_the_command_refuses_a_change_that_puts_a_pair_out_of_order_with_exit_status_2(cast, lower, upper, moving):
+    value = _first_out_of_order(lower, upper, moving)
+    with pytest.raises(CommandError) as refused:
+        call_command("practice_setting", "set", moving, str(value), "--reason", "Local protocol")
+    assert refused.value.returncode == 2
+    _assert_names_both(str(refused.value), lower, upper)
+    assert not PracticeSetting.objects.exists()
+
+
+def test_the_command_refuses_a_reset_that_puts_a_pair_out_of_order_with_exit_status_2(cast):
+    stop = _default("dosing.stop_systolic")
+    change(cast, "dosing.stop_systolic", str(stop + 20))
+    change(cast, "dosing.predose_systolic_review", str(stop + 10))
+    with pytest.raises(CommandError) as refused:
+        call_command("practice_setting", "reset", "dosing.stop_systolic", "--reason", "Back to the protocol")
+    assert refused.value.returncode == 2
+    _assert_names_both(str(refused.value), "dosing.predose_systolic_review", "dosing.stop_systolic")
+    assert PracticeSetting.objects.get(key="dosing.stop_systolic").value == stop + 20
+
+
+# --- stored settings no app declares ------------------------------------------------------------------------
+
+UNUSED_KEY = "screening.retired_threshold_mmhg"
+
+
+def _store_unused(cast):
+    practice_value_set(actor=cast.admin, key=UNUSED_KEY, value=150, reason="Set under an older version")
+
+
+def test_a_stored_setting_no_app_declares_is_listed_on_the_page_with_its_value_and_reason(cast):
+    page = signed_in_client(cast.admin).get(SETTINGS_URL).content.decode()
+    assert "Settings Kapstone no longer uses" not in page
+    _store_unused(cast)
+    page = signed_in_client(cast.admin).get(SETTINGS_URL).content.decode()
+    assert "Settings Kapstone no longer uses</h2>" in page
+    assert f"<code>{UNUSED_KEY}</code>" in page and "Set under an older version" in page and ">150<" in page
+
+
+def test_removing_a_setting_kapstone_no_longer_uses_unblocks_screening(cast):
+    _store_unused(cast)
+    with pytest.raises(engine.SettingsOverrideError, match="unknown setting 'retired_threshold_mmhg'"):
+        engine.effective_settings(engine.load_rule_set(), practice_overrides("screening"))
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL, {"key": UNUSED_KEY, "action": "reset", "reason": "Left by the old rule set"}
+    )
+    assert response.status_code == 302 and response.url.endswith("#setting-screening-retired_threshold_mmhg")
+    assert not PracticeSetting.objects.exists()
+    assert engine.effective_settings(engine.load_rule_set(), practice_overrides("screening"))
+    event = AuditEvent.objects.filter(object_type="practice_setting", object_id=UNUSED_KEY).latest("pk")
+    assert event.action == "delete" and event.actor_label == "admin"
+    assert event.detail_data == {
+        "previous_value": 150,
+        "reason": "Left by the old rule set",
+        "no_longer_used": True,
+    }
+
+
+def test_removing_a_setting_kapstone_no_longer_uses_needs_a_reason(cast):
+    _store_unused(cast)
+    response = signed_in_client(cast.admin).post(SETTINGS_URL, {"key": UNUSED_KEY, "action": "reset", "reason": " "})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "a reason is required" in page and 'aria-invalid="true"' in page
+    assert PracticeSetting.objects.filter(key=UNUSED_KEY).exists()
+
+
+def test_a_setting_kapstone_no_longer_uses_cannot_be_given_a_new_value(cast):
+    _store_unused(cast)
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL, {"key": UNUSED_KEY, "action": "change", "value": "160", "reason": "x"}
+    )
+    assert response.status_code == 400 and "There is no practice setting" in response.content.decode()
+    assert PracticeSetting.objects.get(key=UNUSED_KEY).value == 150
+
+
+def test_other_roles_cannot_remove_a_setting_kapstone_no_longer_uses(cast):
+    _store_unused(cast)
+    for role in ["bob", "nurse", "researcher", "alice_user"]:
+        response = signed_in_client(cast.user(role)).post(
+            SETTINGS_URL, {"key": UNUSED_KEY, "action": "reset", "reason": "x"}
+        )
+        assert response.status_code == 403
+    assert PracticeSetting.objects.filter(key=UNUSED_KEY).exists()
+
+
+def test_the_command_lists_and_removes_a_setting_kapstone_no_longer_uses(cast, capsys):
+    _store_unused(cast)
+    call_command("practice_setting", "list")
+    out = capsys.readouterr().out
+    assert "# Settings Kapstone no longer uses" in out
+    assert f'{UNUSED_KEY} = 150  [set by admin: "Set under an older version"]' in out
+    call_command("practice_setting", "reset", UNUSED_KEY, "--reason", "Left by the old rule set")
+    assert not PracticeSetting.objects.exists()
+    with pytest.raises(CommandError) as refused:
+        call_command("practice_setting", "reset", UNUSED_KEY, "--reason", "again")
+    assert refused.value.returncode == 2 and f"There is no practice setting {UNUSED_KEY!r}" in str(refused.value)
+
+
 # --- the dosing room follows a changed threshold ------------------------------------------------------------
 
 
@@ -317,6 +511,7 @@ def test_the_page_reads_the_stored_settings_in_a_constant_number_of_queries(cast
         ("screening.sud_remission_months", "6"),
     ]:
         change(cast, key, value)
+    _store_unused(cast)
     with CaptureQueriesContext(connection) as three_stored:
         client.get(SETTINGS_URL)
     assert len(three_stored) == len(none_stored)

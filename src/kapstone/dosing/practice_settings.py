@@ -8,7 +8,7 @@ largest dose an order may carry (DoseOrderForm).
 
 from kapstone.dosing import safety
 from kapstone.dosing.forms import DoseOrderForm, VitalsForm
-from kapstone.practice.registry import Number, SettingSpec
+from kapstone.practice.registry import Number, OrderedPair, SettingSpec
 
 AREA = "Dosing room"
 PREFIX = "dosing"
@@ -58,3 +58,18 @@ def _spec(name: str, entry: dict) -> SettingSpec:
 
 
 SETTINGS = [_spec(name, entry) for name, entry in safety.safety_data()["settings"].items()]
+
+# A reading at or above a stop threshold stops (safety.assess_vitals), so a pre-dose review threshold at or
+# above it could never ask for a review; the post-dose vitals check is part of the observation before discharge
+# (spravato_rems: BP before dosing, after the dose and before discharge).
+_NEVER_REVIEWS = "a review threshold at or above the stop threshold would never ask for a review before dosing"
+ORDERED_PAIRS = [
+    OrderedPair(lower=f"{PREFIX}.predose_systolic_review", upper=f"{PREFIX}.stop_systolic", why=_NEVER_REVIEWS),
+    OrderedPair(lower=f"{PREFIX}.predose_diastolic_review", upper=f"{PREFIX}.stop_diastolic", why=_NEVER_REVIEWS),
+    OrderedPair(
+        lower=f"{PREFIX}.vitals_check_minutes_after_dose",
+        upper=f"{PREFIX}.min_observation_minutes",
+        why="the post-dose vitals check is taken during the observation, before the patient may leave",
+        or_equal=True,
+    ),
+]

@@ -5,7 +5,7 @@ Hours count elapsed time from administration; reminders are offsets in hours fro
 """
 
 from kapstone.integration.window import window_data
-from kapstone.practice.registry import Lines, Number, SettingSpec
+from kapstone.practice.registry import Lines, Number, OrderedPair, SettingSpec
 
 AREA = "Integration window"
 PREFIX = "integration"
@@ -37,3 +37,13 @@ def _spec(name: str, entry: dict) -> SettingSpec:
 
 
 SETTINGS = [_spec(name, entry) for name, entry in window_data()["settings"].items()]
+
+# Work done by the preferred end counts before work done by the outer bound (window.adherence_of).
+ORDERED_PAIRS = [
+    OrderedPair(
+        lower=f"{PREFIX}.preferred_hours",
+        upper=f"{PREFIX}.outer_hours",
+        why="the on-time part of the window comes before the outer bound, after which the window is late",
+        or_equal=True,
+    )
+]

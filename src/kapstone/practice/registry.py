@@ -260,9 +260,30 @@ class SettingSpec:
 
 
 @dataclass(frozen=True)
+class OrderedPair:
+    """Two number settings that only make sense in order: `lower` below `upper` (or, with `or_equal`, not above
+    it). Each app declares its pairs in ORDERED_PAIRS beside its SETTINGS; practice.services checks every pair a
+    change or reset touches against the values that would then be in force. `why` tells the admin what the
+    app would do wrong with the pair out of order."""
+
+    lower: str
+    upper: str
+    why: str
+    or_equal: bool = False
+
+    @property
+    def relation(self) -> str:
+        return "must not exceed" if self.or_equal else "must be below"
+
+    def holds(self, lower_value, upper_value) -> bool:
+        return lower_value <= upper_value if self.or_equal else lower_value < upper_value
+
+
+@dataclass(frozen=True)
 class Area:
     name: str
     specs: tuple[SettingSpec, ...]
+    pairs: tuple[OrderedPair, ...] = ()
 
 
 @functools.cache
@@ -274,7 +295,7 @@ def areas() -> tuple[Area, ...]:
         if importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)
-        found.append(Area(module.AREA, tuple(module.SETTINGS)))
+        found.append(Area(module.AREA, tuple(module.SETTINGS), tuple(getattr(module, "ORDERED_PAIRS", ()))))
     return tuple(found)
 
 
@@ -293,3 +314,21 @@ def setting_spec(key: str) -> SettingSpec:
     if key not in specs:
         raise SettingRefused(f"There is no practice setting {key!r}. Known settings: {', '.join(sorted(specs))}.")
     return specs[key]
+
+
+@functools.cache
+def ordered_pairs() -> tuple[OrderedPair, ...]:
+    """Every declared pair, each checked to name two different declared number settings."""
+    specs = all_specs()
+    pairs = tuple(pair for area in areas() for pair in area.pairs)
+    for pair in pairs:
+        for key in (pair.lower, pair.upper):
+            if key not in specs or not isinstance(specs[key].kind, Number):
+                raise ValueError(f"the ordered pair {pair.lower} < {pair.upper} names {key}, not a number setting")
+        if pair.lower == pair.upper:
+            raise ValueError(f"the ordered pair for {pair.lower} names it twice")
+    return pairs
+
+
+def pairs_with(key: str) -> tuple[OrderedPair, ...]:
+    return tuple(pair for pair in ordered_pairs() if key in (pair.lower, pair.upper))

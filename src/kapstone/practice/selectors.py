@@ -70,9 +70,37 @@ def _row(spec: registry.SettingSpec, stored: PracticeSetting | None) -> SettingR
     return SettingRow(spec, stored, default_text, spec.kind.to_text(stored.value), "")
 
 
-def practice_settings_overview() -> list[SettingArea]:
-    """Every declared setting by area, with the practice's own value where it has one (one query)."""
+@dataclass(frozen=True)
+class UnusedSetting:
+    """A stored value whose key no app declares (left by an older version, or set by hand). Nothing uses it,
+    but a reader that refuses unknown keys (the screening engine) stops until it is removed."""
+
+    stored: PracticeSetting
+
+    @property
+    def anchor(self) -> str:
+        return setting_anchor(self.stored.key)
+
+    @property
+    def value_text(self) -> str:
+        return json.dumps(self.stored.value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class SettingsOverview:
+    areas: list[SettingArea]
+    no_longer_used: list[UnusedSetting]  # by key
+
+
+def practice_settings_overview() -> SettingsOverview:
+    """Every declared setting by area, with the practice's own value where it has one, and the stored values
+    no app declares (one query)."""
     stored = {row.key: row for row in PracticeSetting.objects.all()}
-    return [
-        SettingArea(area.name, [_row(spec, stored.get(spec.key)) for spec in area.specs]) for area in registry.areas()
-    ]
+    specs = registry.all_specs()
+    return SettingsOverview(
+        areas=[
+            SettingArea(area.name, [_row(spec, stored.get(spec.key)) for spec in area.specs])
+            for area in registry.areas()
+        ],
+        no_longer_used=[UnusedSetting(stored[key]) for key in sorted(stored) if key not in specs],
+    )

@@ -11,7 +11,7 @@ from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.practice import selectors, services
 from kapstone.practice.forms import SettingChangeForm
-from kapstone.practice.registry import SettingRefused, setting_spec
+from kapstone.practice.registry import SettingRefused, all_specs, setting_spec
 
 
 @public
@@ -45,8 +45,11 @@ class RefusedChange:
 def _apply(request, data: dict) -> str:
     """Applies one change or reset and says what happened; raises SettingRefused for unusable input."""
     if data["action"] == SettingChangeForm.Action.RESET:
+        declared = all_specs().get(data["key"])
         services.practice_setting_reset(actor=request.user, key=data["key"], reason=data["reason"])
-        return f"“{setting_spec(data['key']).label}” follows the cited default again."
+        if declared is None:
+            return f"The stored value of {data['key']}, which Kapstone no longer uses, is removed."
+        return f"“{declared.label}” follows the cited default again."
     services.practice_setting_change(
         actor=request.user, key=data["key"], raw_value=data["value"], reason=data["reason"]
     )
@@ -71,7 +74,7 @@ def practice_settings(request):
     return render(
         request,
         "practice/settings.html",
-        {"areas": selectors.practice_settings_overview(), "refused": refused},
+        {"overview": selectors.practice_settings_overview(), "refused": refused},
         status=400 if refused else 200,
     )
 

@@ -6,7 +6,7 @@ no, or a number of 0 or more. Blood-pressure thresholds are further bounded by w
 (intake_schema), and percentages by 100.
 """
 
-from kapstone.practice.registry import Boolean, Choice, Number, SettingSpec
+from kapstone.practice.registry import Boolean, Choice, Number, OrderedPair, SettingSpec
 from kapstone.screening.engine import Setting, load_rule_set
 from kapstone.screening.intake_schema import INTAKE_SCHEMA
 from kapstone.screening.services import SETTINGS_PREFIX
@@ -79,3 +79,15 @@ def _spec(setting: Setting) -> SettingSpec:
 
 
 SETTINGS = [_spec(setting) for setting in load_rule_set().settings.values()]
+
+# A BP above the exclusion threshold excludes (rule uncontrolled_hypertension), so a review threshold at or above
+# it could never ask the prescriber to review (rule elevated_pre_dose_blood_pressure).
+_NEVER_REVIEWS = "a review threshold at or above the exclusion threshold would never ask the prescriber to review"
+ORDERED_PAIRS = [
+    OrderedPair(
+        lower=f"{SETTINGS_PREFIX}.bp_review_{measure}_mmhg",
+        upper=f"{SETTINGS_PREFIX}.bp_exclude_{measure}_mmhg",
+        why=_NEVER_REVIEWS,
+    )
+    for measure in ("systolic", "diastolic")
+]

@@ -1,7 +1,8 @@
 """`kapstone practice_setting list | set KEY VALUE --reason "..." | reset KEY --reason "..."`.
 
-Lists every practice setting with its cited default and the practice's own value, or changes one through the
-same service as the settings page, so a value the app cannot use is refused here too. Bad input exits with
+Lists every practice setting with its cited default and the practice's own value (and any stored value no app
+declares, which `reset` removes), or changes one through the same service as the settings page, so a value the
+app cannot use, alone or beside another setting, is refused here too. Bad input exits with
 status 2 and a message saying what to fix; the change is audited as this command.
 """
 
@@ -54,7 +55,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{options['key']}: {'changed' if action == 'set' else 'reset to the cited default'}.")
 
     def _list(self):
-        for area in selectors.practice_settings_overview():
+        overview = selectors.practice_settings_overview()
+        for area in overview.areas:
             self.stdout.write(f"# {area.name}")
             for row in area.rows:
                 spec, unit = row.spec, f" {row.spec.unit}" if row.spec.unit else ""
@@ -68,3 +70,8 @@ class Command(BaseCommand):
                 if row.problem:
                     line += f"  UNUSABLE: it {row.problem}"
                 self.stdout.write(line)
+        if overview.no_longer_used:
+            self.stdout.write("# Settings Kapstone no longer uses (remove each with `reset KEY --reason ...`)")
+            for unused in overview.no_longer_used:
+                row, reason = unused.stored, json.dumps(unused.stored.reason, ensure_ascii=False)
+                self.stdout.write(f"{row.key} = {unused.value_text}  [set by {row.updated_by}: {reason}]")
