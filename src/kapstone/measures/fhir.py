@@ -26,7 +26,7 @@ from django.conf import settings
 from fhir.resources.R4B.bundle import Bundle
 
 from kapstone.measures.models import Assessment
-from kapstone.measures.scoring import Instrument, get_instrument
+from kapstone.measures.scoring import Instrument, shipped_instrument
 from kapstone.patients.models import Patient
 
 LOINC = "http://loinc.org"
@@ -145,7 +145,7 @@ def _integer_or_float(value: float) -> int | float:
 
 
 def _assessment_entries(assessment: Assessment, patient_ref: str) -> list[tuple[str, dict]]:
-    instrument = get_instrument(assessment.instrument_id)
+    instrument = shipped_instrument(assessment.instrument_id)
     entries: list[tuple[str, dict]] = []
     response_ref = None
     if assessment.answers:
@@ -214,7 +214,7 @@ def patient_bundle(patient: Patient, assessments: Iterable[Assessment]) -> Bundl
     ]
     completed = [a for a in assessments if a.status == Assessment.Status.COMPLETED]
     for instrument_id in sorted({a.instrument_id for a in completed}):
-        instrument = get_instrument(instrument_id)
+        instrument = shipped_instrument(instrument_id)
         if instrument.items:
             entries.append(
                 (_urn("questionnaire", instrument.id, instrument.version), questionnaire_resource(instrument))

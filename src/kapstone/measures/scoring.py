@@ -458,7 +458,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
 
 
 @functools.cache
-def _load_all() -> dict[str, Instrument]:
+def _load_shipped() -> dict[str, Instrument]:
     instruments = {}
     for path in sorted(INSTRUMENTS_DIR.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -467,8 +467,28 @@ def _load_all() -> dict[str, Instrument]:
     return instruments
 
 
+@functools.cache
+def _load_all() -> dict[str, Instrument]:
+    """Kapstone's instruments, with the practice's own wording where it supplies some (measures/wording.py)."""
+    from kapstone.measures import wording
+
+    instruments = dict(_load_shipped())
+    for instrument_id, path in wording.wording_files().items():
+        if instrument_id not in instruments:
+            raise wording.WordingError(f"{path.name}: Kapstone has no instrument {instrument_id!r}.")
+        instruments[instrument_id] = wording.with_practice_wording(instruments[instrument_id], path)
+    return instruments
+
+
 def list_instruments() -> list[Instrument]:
     return list(_load_all().values())
+
+
+def shipped_instrument(instrument_id: str) -> Instrument:
+    """The instrument as Kapstone ships it, without a practice's wording: what leaves the practice (exports) uses
+    only words Kapstone may reproduce."""
+    get_instrument(instrument_id)  # the same refusal of an unknown id
+    return _load_shipped()[instrument_id]
 
 
 def get_instrument(instrument_id: str) -> Instrument:
