@@ -63,6 +63,8 @@ DEBUG = envbool("DEBUG", False)
 VAR_DIR = Path(os.environ.get("KAPSTONE_VAR_DIR", Path.cwd() / "var")).resolve()
 # A practice's own wording for questionnaires Kapstone ships without it (kapstone/measures/wording.py).
 INSTRUMENT_WORDING_DIR = os.environ.get("KAPSTONE_INSTRUMENT_WORDING_DIR", "")
+# A practice's own course templates, checked like the shipped ones (kapstone/program/course_templates.py).
+KAPSTONE_COURSE_TEMPLATES_DIR = os.environ.get("KAPSTONE_COURSE_TEMPLATES_DIR", "")
 
 SECRET_KEY = envsecret("SECRET_KEY", "demo-only-secret-key-not-for-production-use-0123456789abcdef" if DEMO else None)
 # Keys for pseudonymous research IDs and for encrypting psychotherapy notes at rest.

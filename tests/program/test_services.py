@@ -3,8 +3,14 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from kapstone.creativity import services as creativity_services
+from kapstone.creativity.models import CreativityAdministration, Task
+from kapstone.measures import services as measures_services
+from kapstone.measures.models import Assessment
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import scheduling, services
 from kapstone.program.models import Enrolment, Group, GroupSession, Room, Unavailability
+from kapstone.program.practice_settings import check_opening_hours
 from tests.conftest import make_patient
 
 KAP_PROGRAMME = "group-kap-programme"
@@ -163,6 +169,87 @@ def planned(cast, group, members):
     plan = services.plan_course(group=group)
     services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
     return {(s.kind, s.number): s for s in group.sessions.all()}
+
+
+def scheduled_work(patient) -> tuple[set, set]:
+    """(occasion, instrument) of the patient's questionnaires and (occasion, task) of their creativity tasks."""
+    return (
+        set(Assessment.objects.filter(patient=patient).values_list("occasion", "instrument_id")),
+        set(CreativityAdministration.objects.filter(patient=patient).values_list("occasion", "task")),
+    )
+
+
+def test_booking_the_plan_puts_due_every_patients_questionnaires_and_creativity_tasks(cast, group, members, planned):
+    for patient in members:
+        questionnaires, tasks = scheduled_work(patient)
+        assert ("baseline", "phq9") in questionnaires
+        assert {("baseline", Task.AUT), ("baseline", Task.DAT)} <= tasks
+    assert set(Assessment.objects.values_list("group_id", flat=True)) == {group.pk}
+    # Both schedulers were run to completion: running them again finds nothing missing.
+    assert measures_services.assessments_schedule_for_group(actor=cast.bob, group=group) == 0
+    assert creativity_services.administrations_schedule_for_group(actor=cast.bob, group=group) == 0
+
+
+def test_a_patient_joining_a_booked_group_gets_what_the_others_have_and_they_get_nothing_twice(
+    cast, group, members, planned
+):
+    before = Assessment.objects.count(), CreativityAdministration.objects.count()
+    newcomer = make_patient("Newcomer", "Spring", team=[cast.bob])
+    services.enrol(actor=cast.bob, group=group, patient=newcomer)
+    theirs, alices = scheduled_work(newcomer), scheduled_work(cast.alice)
+    assert theirs == alices and theirs[0] and theirs[1]
+    assert (Assessment.objects.count(), CreativityAdministration.objects.count()) == (
+        before[0] + len(theirs[0]),
+        before[1] + len(theirs[1]),
+    )
+
+
+def test_a_patient_waitlisted_for_a_booked_group_gets_nothing_scheduled(cast, group, members, planned):
+    services.enrol(actor=cast.bob, group=group, patient=make_patient("Fourth", "Spring", team=[cast.bob]))
+    fifth = make_patient("Fifth", "Spring", team=[cast.bob])
+    assert services.enrol(actor=cast.bob, group=group, patient=fifth, waitlist_if_full=True).status == "waitlisted"
+    assert scheduled_work(fifth) == (set(), set())
+
+
+def test_enrolling_in_a_group_not_yet_planned_schedules_nothing(group, members):
+    assert not Assessment.objects.exists()
+    assert not CreativityAdministration.objects.exists()
+
+
+def test_the_planner_prefers_opening_time_unless_the_practice_sets_its_own_start(cast, group):
+    assert services.planning_context(group=group).request.preferred_times == [
+        scheduling.PreferredTime(start=datetime.time(9), end=datetime.time(10))
+    ]
+    for value, expected in (
+        ({"opens": "08:00", "start_every_minutes": 30}, [(datetime.time(8), datetime.time(8, 30))]),
+        ({"preferred_start": "13:00"}, [(datetime.time(13), datetime.time(14))]),
+    ):
+        practice_value_set(actor=cast.admin, key=services.OPENING_HOURS_KEY, value=value, reason="our hours")
+        preferred = services.planning_context(group=group).request.preferred_times
+        assert [(p.start, p.end) for p in preferred] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"preferred_start": "18:00"}, "preferred_start must fall between opens and closes"),
+        ({"opens": "10:00", "preferred_start": "09:00"}, "preferred_start must fall between opens and closes"),
+        ({"preferred_start": "nine"}, 'preferred_start must be a time such as "09:00"'),
+    ],
+)
+def test_a_preferred_start_outside_the_opening_hours_is_refused(value, message):
+    with pytest.raises(ValueError, match=message):
+        check_opening_hours(value)
+
+
+def test_the_plan_lands_on_the_preferred_start_when_it_can(cast, group, members):
+    practice_value_set(
+        actor=cast.admin, key=services.OPENING_HOURS_KEY, value={"preferred_start": "11:00"}, reason="late mornings"
+    )
+    plan = services.plan_course(group=group)
+    starts = {session.start.astimezone(services.clinic_tz()).time() for session in plan.sessions}
+    assert starts == {datetime.time(11)}
+    assert not [warning for warning in plan.warnings if "preferred window" in warning]
 
 
 def test_moving_a_dosing_session_next_to_another_is_refused(cast, planned):

@@ -7,6 +7,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.creativity.models import CreativityAdministration
+from kapstone.measures.models import Assessment
 from kapstone.program import services
 from kapstone.program.models import Enrolment, GroupSession, Room, Unavailability
 from tests.conftest import make_patient
@@ -146,6 +148,30 @@ def test_staff_plan_review_and_confirm_a_course(cast, bob, group):
     assert "The sessions of Spring group are booked." in page.text
     assert group.sessions.count() == len(review.context["plan"].sessions)
     assert group.sessions.filter(kind=GroupSession.Kind.INTEGRATION, follows_dosing__isnull=False).count() == 3
+
+
+def test_the_group_page_says_how_many_questionnaires_and_tasks_are_scheduled_for_the_readers_patients(
+    cast, bob, client_for, group
+):
+    page = bob.get(reverse("program:group", args=[group.pk]))
+    assert "0 questionnaires (0 done) and 0 creativity tasks (0 done)" in page.text
+    assert "They are put due when the course is planned." in page.text
+
+    _enrol_three(cast, group)
+    services.plan_save(actor=cast.bob, group=group, sessions=services.plan_course(group=group).sessions)
+    questionnaires = Assessment.objects.filter(group=group).count()
+    tasks = CreativityAdministration.objects.filter(group=group).count()
+    done = Assessment.objects.filter(group=group).first()
+    done.status = Assessment.Status.COMPLETED
+    done.save(update_fields=["status"])
+    page = bob.get(reverse("program:group", args=[group.pk]))
+    assert questionnaires and tasks
+    assert f"{questionnaires} questionnaires (1 done) and {tasks} creativity tasks (0 done)." in page.text
+
+    # Charlie facilitates the group but looks after none of its patients: their work is not counted for him.
+    group.facilitators.add(cast.charlie)
+    page = client_for(cast.charlie).get(reverse("program:group", args=[group.pk]))
+    assert "0 questionnaires (0 done) and 0 creativity tasks (0 done)." in page.text
 
 
 def test_a_tampered_plan_is_not_saved(cast, bob, group):

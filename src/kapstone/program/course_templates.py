@@ -3,12 +3,19 @@ times against them.
 
 A template is clinical content, so it is data: each number in it carries a source id, or is listed as an
 unverified practice default with a note saying why it was chosen. Loading refuses a template that breaks a
-rule and names every broken field, so a practice editing its own file sees all its mistakes at once.
+rule and names every broken field, so a practice editing its own file sees all its mistakes at once. Beyond a
+template's own consistency, every template must keep the hard bounds of rules/course_bounds.yaml (at most two
+dosing sessions a week, groups of 3 to 4, two facilitators with a prescriber at dosing, integration within 72 h),
+each cited there.
+
+Kapstone ships its templates in templates_data/; a practice adds its own in the folder the setting
+KAPSTONE_COURSE_TEMPLATES_DIR names, validated the same way.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +27,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 DAYS_IN_A_WEEK = 7
+BOUNDS_FILE = "course_bounds.yaml"
+PRACTICE_TEMPLATES_SETTING = "KAPSTONE_COURSE_TEMPLATES_DIR"
 
 
 class TemplateError(ValueError):
@@ -188,6 +197,9 @@ class _Problems:
     def add(self, where: str, what: str) -> None:
         self.items.append(f"{self.origin}: {where}: {what}")
 
+    def named(self, where: str) -> bool:
+        return any(item.startswith(f"{self.origin}: {where}: ") for item in self.items)
+
     def integer(self, section: Mapping[str, Any], name: str, field: str, minimum: int) -> int:
         value = section.get(field)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -214,6 +226,89 @@ def _check_keys(problems: _Problems, where: str, mapping: Mapping[str, Any], all
     unknown = sorted(set(mapping) - set(allowed))
     if unknown:
         problems.add(where, f"unknown key(s) {', '.join(unknown)} (a typo?)")
+
+
+@dataclass(frozen=True)
+class HardBound:
+    """An outer limit on one template field ("section.field"), inclusive, with why and where it comes from."""
+
+    field: str
+    minimum: int | None
+    maximum: int | None
+    reason: str
+    source: str
+
+    def problem(self, value: int) -> str | None:
+        if (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum):
+            return None
+        if self.minimum == self.maximum:
+            limit = f"exactly {self.minimum}"
+        elif self.maximum is None:
+            limit = f"at least {self.minimum}"
+        elif self.minimum is None:
+            limit = f"at most {self.maximum}"
+        else:
+            limit = f"between {self.minimum} and {self.maximum}"
+        return f"is {value}, but must be {limit}: {self.reason} ({BOUNDS_FILE}, source {self.source})"
+
+
+def parse_bounds(data: Any, origin: str = BOUNDS_FILE) -> tuple[HardBound, ...]:
+    """The hard bounds from parsed YAML; raises TemplateError naming every malformed entry."""
+    problems = _Problems(origin)
+    if not isinstance(data, dict) or not isinstance(data.get("bounds"), dict):
+        raise TemplateError([f"{origin}: the file must hold `sources` and a `bounds` mapping"])
+    sources = data.get("sources") or {}
+    bounds = []
+    for name, entry in data["bounds"].items():
+        section, _, field = str(name).partition(".")
+        if field not in _SECTION_FIELDS.get(section, ()):
+            problems.add(f"bounds.{name}", "is not a template field (write it as section.field)")
+            continue
+        if not isinstance(entry, dict):
+            problems.add(f"bounds.{name}", "must map min/max, source and reason")
+            continue
+        _check_keys(problems, f"bounds.{name}", entry, ("min", "max", "source", "reason"))
+        limits = {}
+        for key in ("min", "max"):
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                problems.add(f"bounds.{name}.{key}", f"must be a whole number, got {value!r}")
+                value = None
+            limits[key] = value
+        if limits["min"] is None and limits["max"] is None:
+            problems.add(f"bounds.{name}", "needs a min, a max or both")
+        elif limits["min"] is not None and limits["max"] is not None and limits["min"] > limits["max"]:
+            problems.add(f"bounds.{name}", f"min ({limits['min']}) is more than max ({limits['max']})")
+        if entry.get("source") not in sources:
+            problems.add(f"bounds.{name}.source", f"names unknown source {entry.get('source')!r}")
+        if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+            problems.add(f"bounds.{name}.reason", "must say, in words, what the bound keeps")
+        bounds.append(
+            HardBound(
+                str(name), limits["min"], limits["max"], str(entry.get("reason", "")).strip(), str(entry.get("source"))
+            )
+        )
+    if problems.items:
+        raise TemplateError(problems.items)
+    return tuple(bounds)
+
+
+@functools.cache
+def hard_bounds() -> tuple[HardBound, ...]:
+    """The shipped bounds; read once, since they change only with a new release of Kapstone."""
+    path = Path(str(resources.files("kapstone.program") / "rules" / BOUNDS_FILE))
+    return parse_bounds(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _bound_problems(problems: _Problems, sections: Mapping[str, Mapping[str, Any]]) -> None:
+    for bound in hard_bounds():
+        section, _, field = bound.field.partition(".")
+        value = sections[section].get(field)
+        # A value of the wrong type, or one the section's own checks refused, is reported once, by them.
+        if isinstance(value, int) and not isinstance(value, bool) and not problems.named(bound.field):
+            problem = bound.problem(value)
+            if problem:
+                problems.add(bound.field, problem)
 
 
 def _staffing(problems: _Problems, section: Mapping[str, Any], name: str, min_facilitators: int) -> Staffing:
@@ -389,6 +484,7 @@ def parse_template(data: Any, origin: str = "<template>") -> CourseTemplate:
     if group.max_size < group.min_size:
         problems.add("group.max_size", f"({group.max_size}) is less than group.min_size ({group.min_size})")
 
+    _bound_problems(problems, sections)
     if problems.items:
         raise TemplateError(problems.items)
     return CourseTemplate(
@@ -407,28 +503,75 @@ def parse_template(data: Any, origin: str = "<template>") -> CourseTemplate:
     )
 
 
-def load_template(path: Path) -> CourseTemplate:
+def load_template(path: Path, origin: str | None = None) -> CourseTemplate:
+    origin = origin or path.name
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise TemplateError([f"{path.name}: not valid YAML: {error}"]) from error
-    return parse_template(data, origin=path.name)
+        raise TemplateError([f"{origin}: not valid YAML: {error}"]) from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise TemplateError([f"{origin}: cannot be read: {error}"]) from error
+    return parse_template(data, origin=origin)
 
 
-def load_templates(directory: Path | None = None) -> dict[str, CourseTemplate]:
-    """All templates in a directory (default: the ones Kapstone ships), by id; ids must be unique."""
-    folder = directory or Path(str(resources.files("kapstone.program") / "templates_data"))
-    templates: dict[str, CourseTemplate] = {}
+def _templates_in(folder: Path, *, full_paths: bool = False) -> dict[str, tuple[CourseTemplate, str]]:
+    """The templates of one folder by id, each with the origin its messages name; ids must be unique."""
+    templates: dict[str, tuple[CourseTemplate, str]] = {}
     problems: list[str] = []
     for path in sorted(folder.glob("*.yaml")):
+        origin = str(path) if full_paths else path.name
         try:
-            template = load_template(path)
+            template = load_template(path, origin)
         except TemplateError as error:
             problems.extend(error.problems)
             continue
         if template.id in templates:
-            problems.append(f"{path.name}: id: {template.id!r} is already used by another template")
-        templates[template.id] = template
+            problems.append(f"{origin}: id: {template.id!r} is already used by another template")
+        templates[template.id] = (template, origin)
+    if problems:
+        raise TemplateError(problems)
+    return templates
+
+
+def shipped_templates_dir() -> Path:
+    return Path(str(resources.files("kapstone.program") / "templates_data"))
+
+
+def practice_templates_dir() -> Path | None:
+    """The practice's own template folder (settings.KAPSTONE_COURSE_TEMPLATES_DIR, from the environment); None when
+    it is not set. A folder that is named but missing is refused."""
+    from django.conf import settings
+
+    configured = getattr(settings, PRACTICE_TEMPLATES_SETTING, "") if settings.configured else ""
+    if not str(configured).strip():
+        return None
+    folder = Path(configured).expanduser()
+    if not folder.is_dir():
+        raise TemplateError([f"{PRACTICE_TEMPLATES_SETTING}: {folder} is not a folder"])
+    return folder
+
+
+def load_templates(directory: Path | None = None) -> dict[str, CourseTemplate]:
+    """The templates of `directory` by id; by default the ones Kapstone ships joined by the practice's own.
+
+    A practice template with a shipped template's id replaces it only with a higher version: a group records
+    the version it was formed on, so the same id and version must always mean the same course."""
+    if directory is not None:
+        return {template_id: template for template_id, (template, _) in _templates_in(directory).items()}
+    templates = {template_id: template for template_id, (template, _) in _templates_in(shipped_templates_dir()).items()}
+    practice_folder = practice_templates_dir()
+    if practice_folder is None:
+        return templates
+    problems = []
+    for template_id, (template, origin) in _templates_in(practice_folder, full_paths=True).items():
+        shipped = templates.get(template_id)
+        if shipped is not None and template.version <= shipped.version:
+            problems.append(
+                f"{origin}: version: {template.version} does not override the shipped template {template_id!r} "
+                f"(version {shipped.version}); give it a higher version, or a new id"
+            )
+            continue
+        templates[template_id] = template
     if problems:
         raise TemplateError(problems)
     return templates

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
-from kapstone.program.course_templates import load_templates
+from kapstone.program.course_templates import TemplateError, load_templates
 from kapstone.program.models import Room
 
 
@@ -30,12 +30,17 @@ class GroupCreateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.templates = load_templates()
+        try:
+            self.templates, self.template_problems = load_templates(), ()
+        except TemplateError as broken:
+            self.templates, self.template_problems = {}, broken.problems
         self.fields["template_id"].choices = [(t.id, t.name) for t in self.templates.values()]
         self.fields["facilitators"].queryset = clinical_staff()
 
     def clean(self):
         cleaned = super().clean()
+        if self.template_problems:
+            raise forms.ValidationError(["The practice's course templates need fixing first:", *self.template_problems])
         template = self.templates.get(cleaned.get("template_id", ""))
         chosen = list(cleaned.get("facilitators") or [])
         if template and "facilitators" in cleaned:

@@ -40,6 +40,10 @@ def check_opening_hours(value: Any) -> None:
         raise ValueError("weekdays must list at least one day, each 0 (Monday) to 6 (Sunday)")
     if _time(hours, "opens") >= _time(hours, "closes"):
         raise ValueError("opens must be before closes")
+    if hours["preferred_start"] is not None and not (
+        _time(hours, "opens") <= _time(hours, "preferred_start") < _time(hours, "closes")
+    ):
+        raise ValueError("preferred_start must fall between opens and closes (null means at opening time)")
     step = hours["start_every_minutes"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 1:
         raise ValueError("start_every_minutes must be a whole number of minutes, 1 or more")
@@ -53,7 +57,10 @@ SETTINGS = [
         source=SOURCE,
         kind=Json(
             validator=check_opening_hours,
-            description='opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"}',
+            description=(
+                'opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"}; preferred_start is '
+                "when the planner tries to start sessions (null: at opening time)"
+            ),
         ),
     )
 ]

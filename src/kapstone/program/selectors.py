@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.creativity.models import CreativityAdministration
+from kapstone.measures.models import Assessment
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.program.models import Enrolment, Group, GroupSession
 
@@ -65,6 +67,18 @@ def group_roster(*, user, group: Group) -> list[Enrolment]:
         detail={"patient_ids": [e.patient_id for e in enrolments]},
     )
     return enrolments
+
+
+def group_scheduled_work(*, user, group: Group) -> dict[str, dict[str, int]]:
+    """How many questionnaires and creativity tasks the group's patients (those this user may see) have
+    scheduled, and how many of them are done: {"questionnaires": {"scheduled": n, "completed": n}, "tasks": ...}."""
+    visible = patients_visible_to(user)
+    counts = {}
+    for name, model in (("questionnaires", Assessment), ("tasks", CreativityAdministration)):
+        counts[name] = model.objects.filter(group=group, patient__in=visible).aggregate(
+            scheduled=Count("id"), completed=Count("id", filter=Q(status=model.Status.COMPLETED))
+        )
+    return counts
 
 
 def group_sessions(*, group: Group) -> list[GroupSession]:

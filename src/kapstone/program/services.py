@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.creativity import services as creativity_services
+from kapstone.measures import services as measures_services
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates, scheduling
 from kapstone.program.course_templates import SessionKind
@@ -46,7 +48,10 @@ class PlanRefused(ValueError):
 def group_create(*, actor, name: str, template_id: str, start_date, facilitators=()) -> Group:
     """Forms a group on one of the practice's course templates. Its dosing sessions need a prescriber among
     their facilitators (the template's staffing), so the group's facilitators must include one."""
-    template = course_templates.load_templates().get(template_id)
+    try:
+        template = course_templates.load_templates().get(template_id)
+    except course_templates.TemplateError as broken:
+        raise GroupRefused(f"The practice's course templates need fixing first: {broken}") from broken
     if template is None:
         raise GroupRefused(f"There is no course template {template_id!r}.")
     facilitators = list(facilitators)
@@ -76,10 +81,18 @@ def group_create(*, actor, name: str, template_id: str, start_date, facilitators
     return group
 
 
+def _schedule_course_work(*, actor, group: Group) -> None:
+    """Puts due the questionnaires and creativity tasks the group's session dates call for. Both schedulers add
+    only what is missing, so calling them whenever sessions or patients arrive keeps every patient's plan whole."""
+    measures_services.assessments_schedule_for_group(actor=actor, group=group)
+    creativity_services.administrations_schedule_for_group(actor=actor, group=group)
+
+
 @transaction.atomic
 def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> Enrolment:
     """Enrols a patient who has passed the enrolment gate. The group row is locked first, so when two staff add
-    the last patient at the same moment exactly one gets the seat and the other is told the group is full."""
+    the last patient at the same moment exactly one gets the seat and the other is told the group is full.
+    A patient joining a group whose sessions are booked gets its questionnaires and creativity tasks at once."""
     blockers = enrolment_blockers(patient=patient)
     if blockers:
         raise EnrolmentRefused(f"{patient.full_name} cannot join yet: " + "; ".join(blockers) + ".")
@@ -109,6 +122,8 @@ def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> En
         object_id=enrolment.pk,
         detail={"group_id": group.pk, "status": status},
     )
+    if status == Enrolment.Status.ENROLLED and group.sessions.exists():
+        _schedule_course_work(actor=actor, group=group)
     return enrolment
 
 
@@ -157,9 +172,18 @@ def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
 # Planning a course from the database
 
 # Clinic opening hours are operational, not clinical: no source sets them. The default is plain office hours;
-# a practice sets its own under the practice setting OPENING_HOURS_KEY, in the same shape.
+# a practice sets its own under the practice setting OPENING_HOURS_KEY, in the same shape. `preferred_start`
+# ("HH:MM"; null means opening time) is when a group's sessions should start, a soft preference for the
+# scheduler. Meeting at one time of day lets patients and their escorts plan around the course, and opening time
+# leaves a dosing session and the observation after it (at least 2 h after dosing, clinical.md) inside the day.
 OPENING_HOURS_KEY = "program.opening_hours"
-DEFAULT_OPENING_HOURS = {"weekdays": [0, 1, 2, 3, 4], "opens": "09:00", "closes": "17:00", "start_every_minutes": 60}
+DEFAULT_OPENING_HOURS = {
+    "weekdays": [0, 1, 2, 3, 4],
+    "opens": "09:00",
+    "closes": "17:00",
+    "start_every_minutes": 60,
+    "preferred_start": None,
+}
 SOLVER_SECONDS = 10.0
 # Planning looks this far past the template's own length, so a few away dates do not make the course infeasible.
 HORIZON_SLACK_DAYS = 28
@@ -186,6 +210,14 @@ def weekly_slots(hours: dict) -> dict[int, list[tuple[datetime.time, int]]]:
         starts.append((datetime.time(minute // 60, minute % 60), close_minute - minute))
         minute += step
     return {int(day): starts for day in hours["weekdays"]}
+
+
+def preferred_times(hours: dict) -> list[scheduling.PreferredTime]:
+    """The practice's preferred start (opening time unless set) as the scheduler's soft preference: a session
+    starting within one start step of it (09:00-09:59 with a start every hour) counts as on time."""
+    start = datetime.time.fromisoformat(hours["preferred_start"] or hours["opens"])
+    minute = min(start.hour * 60 + start.minute + int(hours["start_every_minutes"]), 24 * 60 - 1)
+    return [scheduling.PreferredTime(start=start, end=datetime.time(minute // 60, minute % 60))]
 
 
 def horizon_days(template: course_templates.CourseTemplate) -> int:
@@ -224,14 +256,16 @@ class PlanningContext:
 def planning_context(
     *, group: Group, start_date: datetime.date | None = None, extra_staff: Sequence = ()
 ) -> PlanningContext:
-    """The CourseRequest for a group: clinic slots, rooms, the group's facilitators with their away dates and
-    their other groups' sessions, the enrolled patients' away dates, and rooms taken by other groups."""
+    """The CourseRequest for a group: clinic slots and the practice's preferred start, rooms, the group's
+    facilitators with their away dates and their other groups' sessions, the enrolled patients' away dates, and
+    rooms taken by other groups."""
     template = group_template(group)
     tz = clinic_tz()
     first_day = max(start_date or group.start_date, timezone.localdate())
     horizon = horizon_days(template)
     last_day = first_day + datetime.timedelta(days=horizon - 1)
-    slots = scheduling.slots_from_opening_hours(first_day, last_day, tz, weekly_slots(opening_hours()))
+    hours = opening_hours()
+    slots = scheduling.slots_from_opening_hours(first_day, last_day, tz, weekly_slots(hours))
 
     staff = {staff_key(person): person for person in [*group.facilitators.all(), *extra_staff]}
     facilitators = [
@@ -287,6 +321,7 @@ def planning_context(
             scheduling.Patient(patient_key(e.patient), frozenset(away_by_patient.get(e.patient_id, ())))
             for e in patients
         ],
+        preferred_times=preferred_times(hours),
         facilitator_bookings=facilitator_bookings,
         room_bookings=room_bookings,
     )
@@ -294,7 +329,10 @@ def planning_context(
 
 
 def group_template(group: Group) -> course_templates.CourseTemplate:
-    template = course_templates.load_templates().get(group.template_id)
+    try:
+        template = course_templates.load_templates().get(group.template_id)
+    except course_templates.TemplateError as broken:
+        raise PlanRefused(broken.problems) from broken
     if template is None:
         raise PlanRefused([f"the course template {group.template_id!r} of {group.name} is not installed"])
     return template
@@ -352,7 +390,8 @@ def _check(context: PlanningContext, sessions: Sequence[scheduling.PlannedSessio
 @transaction.atomic
 def plan_save(*, actor, group: Group, sessions: Sequence[scheduling.PlannedSession]) -> list[str]:
     """Saves a reviewed plan as the group's sessions, checked again against today's rooms, staff and away
-    dates; integration sessions are linked to the dosing session they follow. Returns the warnings."""
+    dates; integration sessions are linked to the dosing session they follow, and the enrolled patients'
+    questionnaires and creativity tasks are put due from the new dates. Returns the warnings."""
     group = Group.objects.select_for_update().get(pk=group.pk)
     if group.sessions.exists():
         raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
@@ -386,6 +425,7 @@ def plan_save(*, actor, group: Group, sessions: Sequence[scheduling.PlannedSessi
         object_id=group.pk,
         detail={"sessions": len(created), "warnings": warnings},
     )
+    _schedule_course_work(actor=actor, group=group)
     return warnings
 
 

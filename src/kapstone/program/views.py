@@ -77,6 +77,7 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         "template_problem": template_problem,
         "roster": selectors.group_roster(user=request.user, group=group),
         "sessions": selectors.group_sessions(group=group),
+        "scheduled_work": selectors.group_scheduled_work(user=request.user, group=group),
         "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
         "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
         "enrol_form": enrol_form
