@@ -172,6 +172,15 @@ def test_a_searched_patient_list_uses_the_same_number_of_queries_however_many_pa
     assert _queries_for(client, url) == before
 
 
+def test_the_next_page_link_of_a_searched_list_keeps_the_search(cast, client_for):
+    for i in range(30):
+        make_patient(f"Extra{i:02d}", "Many", team=[cast.bob])
+    page = client_for(cast.bob).get(reverse("patients:list"), {"q": "Many & co", "page": 1}).content.decode()
+    assert "Page 1 of" not in page  # "Many & co" matches no one: one page, no links
+    page = client_for(cast.bob).get(reverse("patients:list"), {"q": "Many"}).content.decode()
+    assert 'href="?q=Many&amp;page=2"' in page and "Page 1 of 2" in page
+
+
 def test_a_patients_page_uses_the_same_number_of_queries_however_full_the_record(cast, client_for):
     client = client_for(cast.bob)
     url = reverse("patients:detail", args=[cast.alice.pk])
