@@ -8,7 +8,7 @@ largest dose an order may carry (DoseOrderForm).
 
 from kapstone.dosing import safety
 from kapstone.dosing.forms import DoseOrderForm, VitalsForm
-from kapstone.practice.registry import Number, OrderedPair, SettingSpec
+from kapstone.practice.registry import Number, OrderedPair, specs_from_data_file
 
 AREA = "Dosing room"
 PREFIX = "dosing"
@@ -43,21 +43,12 @@ _DECLARED = {
 }
 
 
-def _spec(name: str, entry: dict) -> SettingSpec:
-    label, kind = _DECLARED[name]
-    return SettingSpec(
-        key=f"{PREFIX}.{name}",
-        label=label,
-        default=entry["value"],
-        source=" ".join(safety.source_of(name).split()),
-        kind=kind,
-        unit=entry.get("unit", ""),
-        note=entry.get("note", ""),
-        verified=entry.get("verified", True),
-    )
-
-
-SETTINGS = [_spec(name, entry) for name, entry in safety.safety_data()["settings"].items()]
+SETTINGS = specs_from_data_file(
+    prefix=PREFIX,
+    entries=safety.safety_data()["settings"],
+    declared=_DECLARED,
+    source_of=lambda name, entry: safety.source_of(name),
+)
 
 # A reading at or above a stop threshold stops (safety.assess_vitals), so a pre-dose review threshold at or
 # above it could never ask for a review; the post-dose vitals check is part of the observation before discharge

@@ -5,7 +5,7 @@ Hours count elapsed time from administration; reminders are offsets in hours fro
 """
 
 from kapstone.integration.window import window_data
-from kapstone.practice.registry import Lines, Number, OrderedPair, SettingSpec
+from kapstone.practice.registry import Lines, Number, OrderedPair, specs_from_data_file
 
 AREA = "Integration window"
 PREFIX = "integration"
@@ -23,20 +23,12 @@ _DECLARED = {
 }
 
 
-def _spec(name: str, entry: dict) -> SettingSpec:
-    label, kind = _DECLARED[name]
-    return SettingSpec(
-        key=f"{PREFIX}.{name}",
-        label=label,
-        default=entry["value"],
-        source=" ".join(window_data()["sources"][entry["source"]].split()),
-        kind=kind,
-        unit=entry.get("unit", ""),
-        note=entry.get("note", ""),
-    )
-
-
-SETTINGS = [_spec(name, entry) for name, entry in window_data()["settings"].items()]
+SETTINGS = specs_from_data_file(
+    prefix=PREFIX,
+    entries=window_data()["settings"],
+    declared=_DECLARED,
+    source_of=lambda name, entry: window_data()["sources"][entry["source"]],
+)
 
 # Work done by the preferred end counts before work done by the outer bound (window.adherence_of).
 ORDERED_PAIRS = [

@@ -259,6 +259,26 @@ class SettingSpec:
     verified: bool = True  # False where the data file marks the source as not yet checked
 
 
+def specs_from_data_file(
+    *, prefix: str, entries: dict, declared: dict[str, tuple[str, Kind]], source_of: Callable[[str, dict], str]
+) -> list[SettingSpec]:
+    """Specs for a data file's `settings`, each entry {value, unit, source, note, verified}; `declared` gives each
+    name's label and kind, so a setting added to the file without one fails at import."""
+    return [
+        SettingSpec(
+            key=f"{prefix}.{name}",
+            label=declared[name][0],
+            default=entry["value"],
+            source=" ".join(source_of(name, entry).split()),
+            kind=declared[name][1],
+            unit=entry.get("unit", ""),
+            note=entry.get("note", ""),
+            verified=entry.get("verified", True),
+        )
+        for name, entry in entries.items()
+    ]
+
+
 @dataclass(frozen=True)
 class OrderedPair:
     """Two number settings that only make sense in order: `lower` below `upper` (or, with `or_equal`, not above
