@@ -83,6 +83,11 @@ def page_figures() -> None:
         ("patient list, searched", "/patients/?q=ab"),
         ("patient list, page 40", "/patients/?page=40"),
         ("patient page", f"/patients/{patient.pk}/"),
+        ("patient's questionnaires", f"/measures/patient/{patient.pk}/"),
+        ("screening list", "/screening/"),
+        ("alert queue", "/measures/alerts/"),
+        ("groups", "/program/"),
+        ("integration adherence", "/integration/adherence/"),
     ]
     out()
     out(f"Page figures (median of {REPEATS} requests, in-process server time)")
