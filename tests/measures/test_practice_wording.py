@@ -24,15 +24,6 @@ QIDS_WORDING = {
 }
 
 
-@pytest.fixture
-def wording_dir(tmp_path, settings):
-    settings.INSTRUMENT_WORDING_DIR = str(tmp_path)
-    scoring._load_all.cache_clear()
-    yield tmp_path
-    settings.INSTRUMENT_WORDING_DIR = ""
-    scoring._load_all.cache_clear()
-
-
 def write(folder, name: str, content) -> None:
     (folder / name).write_text(content if isinstance(content, str) else yaml.safe_dump(content), encoding="utf-8")
 

@@ -87,6 +87,16 @@ class Assessment(models.Model):
             return self.instrument_id
 
     @property
+    def patient_can_answer(self) -> bool:
+        """Whether the portal asks the patient for it; otherwise the care team completes it with the patient."""
+        from kapstone.measures.scoring import UnknownInstrument, get_instrument
+
+        try:
+            return get_instrument(self.instrument_id).patient_can_answer
+        except UnknownInstrument:
+            return False
+
+    @property
     def total_display(self) -> int | float | None:
         """The total as the manual writes it: whole numbers without a trailing .0."""
         if self.total is None:

@@ -182,6 +182,15 @@ class Instrument:
     def item_numbers(self) -> tuple[int, ...]:
         return tuple(item.number for item in self.items)
 
+    @property
+    def patient_can_answer(self) -> bool:
+        """Whether a patient can fill this in in the portal: it is answered item by item and its items carry
+        words, Kapstone's (where the licence lets it reproduce them) or the practice's own (wording.py). Items
+        with only neutral labels ("EBI item 1") mean nothing to a patient, so staff who hold the wording go
+        through the form with the patient instead."""
+        licence = self.definition.get("licence") or {}
+        return self.entry == "items" and (bool(licence.get("text_reproduced")) or "practice_wording" in self.definition)
+
     def band_for(self, total: Number) -> Band | None:
         return next((band for band in self.bands if band.minimum <= total <= band.maximum), None)
 
@@ -482,6 +491,11 @@ def _load_all() -> dict[str, Instrument]:
 
 def list_instruments() -> list[Instrument]:
     return list(_load_all().values())
+
+
+def instruments_patients_can_answer() -> frozenset[str]:
+    """The ids of the instruments the portal may ask patients to fill in (Instrument.patient_can_answer)."""
+    return frozenset(instrument.id for instrument in _load_all().values() if instrument.patient_can_answer)
 
 
 def shipped_instrument(instrument_id: str) -> Instrument:

@@ -14,7 +14,13 @@ from django.utils import timezone
 from kapstone.audit import services as audit
 from kapstone.measures.change import baseline_sample_minimum, classify_change
 from kapstone.measures.models import Assessment, CriticalAlert
-from kapstone.measures.scoring import Instrument, ScoringError, get_instrument
+from kapstone.measures.scoring import (
+    Instrument,
+    ScoringError,
+    get_instrument,
+    instruments_patients_can_answer,
+    list_instruments,
+)
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -68,7 +74,9 @@ def alert_get(*, user, alert_id) -> CriticalAlert:
 
 
 def due_assessments_for(user, *, limit: int = DUE_ON_HOME) -> list[Assessment]:
-    """Open questionnaires already due for the user's patients, oldest first (for the staff home)."""
+    """Open questionnaires already due for the user's patients, oldest first (for the staff home). Those the
+    patient cannot answer in the portal (Assessment.patient_can_answer) are the care team's to complete with
+    the patient."""
     due = list(
         Assessment.objects.filter(
             patient__in=patients_visible_to(user),
@@ -246,10 +254,15 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
         Assessment.objects.filter(patient=patient, status__in=Assessment.OPEN_STATUSES).order_by("due_at", "pk")
     )
     alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by", "assessment"))
+    staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),
         "completed": completed,
         "open_assessments": open_,
+        # The instruments of open questionnaires the portal does not send, once each, for the page to say why.
+        "to_complete_with_patient": [
+            staff_only[instrument_id] for instrument_id in sorted({a.instrument_id for a in open_} & set(staff_only))
+        ],
         "alerts": alerts,
     }
 
@@ -257,33 +270,41 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
 # --- the patient's own view ---------------------------------------------------------------------------------
 
 
+def _portal_assessments(patient: Patient) -> QuerySet[Assessment]:
+    """The patient's own questionnaires that the portal may show: not those whose items have no words a
+    patient could answer (Instrument.patient_can_answer), which the care team completes with the patient."""
+    return Assessment.objects.filter(patient=patient, instrument_id__in=instruments_patients_can_answer())
+
+
 def portal_due(*, patient: Patient) -> list[Assessment]:
     """The patient's open questionnaires that are due now (the portal home list)."""
     now = timezone.now()
     return list(
-        Assessment.objects.filter(patient=patient, status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
+        _portal_assessments(patient)
+        .filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
         .exclude(expires_at__lte=now)
         .order_by("due_at", "pk")
     )
 
 
-def _assessment_of(patient: Patient, assessment_id) -> Assessment:
+def _assessment_of(assessments: QuerySet[Assessment], assessment_id) -> Assessment:
     try:
-        return Assessment.objects.get(pk=int(assessment_id), patient=patient)
+        return assessments.get(pk=int(assessment_id))
     except (Assessment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such questionnaire.") from None
 
 
 def portal_assessment(*, patient: Patient, assessment_id) -> Assessment:
-    """One of the patient's own questionnaires, with the answers saved so far; the read is audited."""
-    assessment = _assessment_of(patient, assessment_id)
+    """One of the patient's own questionnaires that the portal may show, with the answers saved so far; the
+    read is audited."""
+    assessment = _assessment_of(_portal_assessments(patient), assessment_id)
     audit.record(action=audit.Action.READ, patient=patient, object_type="assessment", object_id=assessment.pk)
     return assessment
 
 
 def staff_assessment(*, patient: Patient, assessment_id) -> Assessment:
     """An assessment of a patient the caller already reached through patient_get (which audited the read)."""
-    return _assessment_of(patient, assessment_id)
+    return _assessment_of(Assessment.objects.filter(patient=patient), assessment_id)
 
 
 def portal_history(*, patient: Patient) -> list[Trajectory]:

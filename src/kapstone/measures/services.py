@@ -24,7 +24,15 @@ from kapstone.integration.selectors import may_message_now
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
 from kapstone.measures.models import Assessment, CriticalAlert, Invitation, ReminderLog, token_digest
 from kapstone.measures.portal_settings import portal_setting
-from kapstone.measures.scoring import Instrument, InvalidAnswers, ScoreResult, get_instrument, score, score_total
+from kapstone.measures.scoring import (
+    Instrument,
+    InvalidAnswers,
+    ScoreResult,
+    get_instrument,
+    instruments_patients_can_answer,
+    score,
+    score_total,
+)
 from kapstone.measures.selectors import instrument_settings
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
@@ -53,7 +61,10 @@ class NotOpen(InvalidAnswers):
 @transaction.atomic
 def assessments_schedule_for_group(*, actor, group) -> int:
     """Puts due every questionnaire the practice's plan asks of each enrolled patient, from the group's
-    session dates. Running it again adds only what is missing, so it is safe after a reschedule."""
+    session dates, and returns how many it added. Running it again adds only what is missing and re-dates each
+    still-open questionnaire whose session has moved (the one before dosing session 2 follows dosing session 2),
+    so it is run after every reschedule. A completed or expired questionnaire keeps the dates it had: they are
+    the dates it was answered, or missed, under."""
     from kapstone.program.models import Enrolment, GroupSession
 
     plan = load_plan(practice_value(PLAN_SETTING, DEFAULT_PLAN))
@@ -67,7 +78,12 @@ def assessments_schedule_for_group(*, actor, group) -> int:
         )
     )
     existing = set(Assessment.objects.filter(group=group).values_list("patient_id", "occasion", "instrument_id"))
-    new = []
+    # Locked, so a patient submitting at this moment finishes first and their questionnaire is then left alone.
+    still_open = {
+        (a.patient_id, a.occasion, a.instrument_id): a
+        for a in Assessment.objects.select_for_update().filter(group=group, status__in=Assessment.OPEN_STATUSES)
+    }
+    new, redated = [], 0
     for patient in patients:
         primary = [d.icd10_code for d in patient.diagnoses.all() if d.is_primary]
         for item in due_items(
@@ -77,7 +93,39 @@ def assessments_schedule_for_group(*, actor, group) -> int:
             course_end=max(s.ends_at for s in sessions),
             primary_icd10_codes=primary,
         ):
-            if (patient.pk, item.occasion, item.instrument_id) in existing:
+            key = (patient.pk, item.occasion, item.instrument_id)
+            moved = still_open.get(key)
+            if moved is not None and (moved.due_at, moved.expires_at) != (item.due_at, item.expires_at):
+                before = {
+                    "due_at": moved.due_at,
+                    "expires_at": moved.expires_at,
+                    "plan": moved.plan_id,
+                    "plan_version": moved.plan_version,
+                }
+                # The new dates come from today's plan, so the questionnaire now names it.
+                moved.due_at, moved.expires_at = item.due_at, item.expires_at
+                moved.plan_id, moved.plan_version = plan.id, plan.version
+                moved.save(update_fields=["due_at", "expires_at", "plan_id", "plan_version", "updated_at"])
+                audit.record(
+                    action=audit.Action.UPDATE,
+                    actor=actor,
+                    patient=patient,
+                    object_type="assessment",
+                    object_id=moved.pk,
+                    detail={
+                        "rescheduled": "the group's sessions moved",
+                        "occasion": item.occasion,
+                        "before": before,
+                        "after": {
+                            "due_at": item.due_at,
+                            "expires_at": item.expires_at,
+                            "plan": plan.id,
+                            "plan_version": plan.version,
+                        },
+                    },
+                )
+                redated += 1
+            if key in existing:
                 continue
             new.append(
                 Assessment(
@@ -98,7 +146,13 @@ def assessments_schedule_for_group(*, actor, group) -> int:
         actor=actor,
         object_type="assessment_schedule",
         object_id=group.pk,
-        detail={"plan": plan.id, "plan_version": plan.version, "created": len(new), "patients": len(patients)},
+        detail={
+            "plan": plan.id,
+            "plan_version": plan.version,
+            "created": len(new),
+            "redated": redated,
+            "patients": len(patients),
+        },
     )
     return len(new)
 
@@ -328,6 +382,9 @@ def invitation_redeem(*, actor, token: str) -> Assessment:
     )
     if invitation is None or invitation.assessment.patient.user_id != actor.pk:
         raise Http404("No such invitation.")
+    if not invitation.assessment.patient_can_answer:
+        # Sent before the practice's wording for it was withdrawn; the portal no longer shows this questionnaire.
+        raise InvitationUnusable("Your care team will go through this questionnaire with you.")
     if invitation.used_at is not None:
         raise InvitationUnusable("This link has already been used. Your questionnaires are listed in your portal.")
     if invitation.expires_at <= timezone.now():
@@ -387,10 +444,13 @@ def assessments_expire_overdue(*, now: datetime.datetime) -> int:
 def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
     """Open questionnaires owed a message now, by patient: never invited, or last sent at least the practice's
     reminder interval ago. Reminders repeat until the questionnaire is done or expires; there is no count
-    after which they stop, since an unanswered questionnaire is still owed."""
+    after which they stop, since an unanswered questionnaire is still owed. A questionnaire the patient cannot
+    answer in the portal (Instrument.patient_can_answer) is never sent: the care team completes it with them."""
     every = datetime.timedelta(days=float(portal_setting("reminder_every_days")))
     candidates = (
-        Assessment.objects.filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
+        Assessment.objects.filter(
+            status__in=Assessment.OPEN_STATUSES, due_at__lte=now, instrument_id__in=instruments_patients_can_answer()
+        )
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .annotate(sent=Count("reminders"), last_sent=Max("reminders__sent_at"))
         .filter(Q(last_sent__isnull=True) | Q(last_sent__lte=now - every))

@@ -1,7 +1,8 @@
 """A practice's own wording for questionnaires whose wording Kapstone does not ship.
 
 Kapstone reproduces item text only where the instrument's licence allows it (`licence.text_reproduced` in its
-file); elsewhere items carry a short neutral label. A practice that holds the right to use an instrument's wording
+file); elsewhere items carry a short neutral label, which means nothing to a patient, so such a questionnaire is
+not sent to patients but completed with them by staff (Instrument.patient_can_answer). A practice that holds the right to use an instrument's wording
 (a licence, or a form its publisher lets clinics use) puts that wording in one file per instrument under
 KAPSTONE_INSTRUMENT_WORDING_DIR, named `<instrument id>.yaml`:
 
