@@ -85,6 +85,18 @@ def test_staff_home_lists_my_patients(cast, client_for):
     assert "Alice Abernathy" in page and "Dana" not in page
 
 
+def test_staff_home_marks_a_due_questionnaire_to_complete_with_the_patient(cast, client_for):
+    from django.urls import reverse
+
+    from tests.measures.factories import due_assessment
+
+    ebi = due_assessment(cast.alice, "ebi", due_in_days=-1)
+    due_assessment(cast.alice, "phq9", due_in_days=-1)
+    page = client_for(cast.bob).get("/home/").content.decode()
+    fill_in = reverse("measures:record", args=[cast.alice.pk, ebi.pk])
+    assert page.count("to complete with the patient") == 1 and fill_in in page
+
+
 def test_researchers_see_no_identifiable_data_on_their_home(cast, client_for):
     page = client_for(cast.researcher).get("/home/").content.decode()
     assert "Abernathy" not in page and "Delacroix" not in page
