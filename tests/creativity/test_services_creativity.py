@@ -184,3 +184,25 @@ def test_the_background_sweep_closes_overdue_tasks_and_lapses_unstarted_ones(cas
     lapsed.refresh_from_db()
     assert started.status == Status.COMPLETED and started.closed_by_timer and started.dat_score is None
     assert lapsed.status == Status.EXPIRED
+
+
+def test_a_group_schedule_run_after_a_session_moves_re_dates_only_the_tasks_not_yet_started(cast):
+    first = datetime.datetime(2026, 5, 5, 10, 0, tzinfo=selectors.practice_tz())
+    course = _group("Course", first.date())
+    Enrolment.objects.create(group=course, patient=cast.alice, status=Enrolment.Status.ENROLLED)
+    _dosing(course, 1, first)
+    last = _dosing(course, 2, first + datetime.timedelta(days=7))
+    services.administrations_schedule_for_group(actor=cast.bob, group=course)
+    end_of_course = CreativityAdministration.objects.filter(group=course, occasion="end_of_course")
+    done = end_of_course.get(task=Task.AUT)
+    CreativityAdministration.objects.filter(pk=done.pk).update(status=Status.COMPLETED)
+
+    GroupSession.objects.filter(pk=last.pk).update(
+        starts_at=last.starts_at + datetime.timedelta(days=2), ends_at=last.ends_at + datetime.timedelta(days=2)
+    )
+    assert services.administrations_schedule_for_group(actor=cast.bob, group=course) == 0
+
+    waiting = end_of_course.get(task=Task.DAT)
+    assert waiting.due_at == last.ends_at + datetime.timedelta(days=3)
+    assert waiting.expires_at == waiting.due_at + datetime.timedelta(days=14)
+    assert end_of_course.get(task=Task.AUT).due_at == done.due_at

@@ -210,6 +210,30 @@ def test_scheduling_a_group_is_idempotent(cast):
     assert Assessment.objects.filter(patient=cast.alice).count() == 16
 
 
+def test_scheduling_a_group_again_after_a_dosing_session_moves_re_dates_only_open_questionnaires(cast):
+    session = cast.dosing_session()
+    second = GroupSession.objects.create(
+        group=session.group,
+        kind=GroupSession.Kind.DOSING,
+        number=2,
+        starts_at=session.starts_at + datetime.timedelta(days=14),
+        ends_at=session.ends_at + datetime.timedelta(days=14),
+    )
+    services.assessments_schedule_for_group(actor=cast.bob, group=session.group)
+    pre_dose = Assessment.objects.filter(occasion="pre_dosing_2")
+    answered = pre_dose.get(patient=cast.alice)
+    pre_dose.filter(pk=answered.pk).update(status=Assessment.Status.COMPLETED)
+
+    later = second.starts_at + datetime.timedelta(days=3)
+    GroupSession.objects.filter(pk=second.pk).update(starts_at=later, ends_at=later + datetime.timedelta(hours=3))
+    assert services.assessments_schedule_for_group(actor=cast.bob, group=session.group) == 0
+
+    assert {(a.due_at, a.expires_at) for a in pre_dose.exclude(pk=answered.pk)} == {
+        (later - datetime.timedelta(days=2), later)
+    }
+    assert pre_dose.get(pk=answered.pk).due_at == answered.due_at
+
+
 def test_scheduling_through_the_view_reports_what_was_created(cast, client_for):
     group = cast.dosing_session().group
     response = client_for(cast.bob).post(reverse("measures:schedule_group", args=[group.pk]), follow=True)

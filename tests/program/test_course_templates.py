@@ -121,7 +121,7 @@ def test_it_rejects_follow_up_windows_that_overlap():
         parse_template(data)
 
 
-def test_it_rejects_two_templates_with_one_id(tmp_path):
+def test_it_rejects_two_templates_with_one_id_and_version(tmp_path):
     text = (Path(course_templates.__file__).with_name("templates_data") / "group_kap_programme.yaml").read_text()
     (tmp_path / "a.yaml").write_text(text)
     (tmp_path / "b.yaml").write_text(text)

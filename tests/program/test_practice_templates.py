@@ -82,10 +82,10 @@ def test_a_practice_template_is_held_to_the_same_bounds(practice_dir):
         load_templates()
 
 
-def test_two_practice_templates_with_one_id_are_refused(practice_dir):
+def test_two_practice_templates_with_one_id_and_version_are_refused(practice_dir):
     write(practice_dir, "a.yaml", own_template("ours"))
     write(practice_dir, "b.yaml", own_template("ours"))
-    with pytest.raises(TemplateError, match="b.yaml: id: 'ours' is already used"):
+    with pytest.raises(TemplateError, match="b.yaml: id: 'ours' version 1 is already used"):
         load_templates()
 
 

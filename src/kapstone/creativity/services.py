@@ -112,7 +112,10 @@ def administrations_schedule(
 @transaction.atomic
 def administrations_schedule_for_group(*, actor, group) -> int:
     """Both tasks at baseline, end of course and each follow-up for every enrolled patient, dated from the
-    group's sessions and moved off dosing days. Running it again adds only what is missing."""
+    group's sessions and moved off dosing days; returns how many it added. Running it again adds only what is
+    missing and re-checks every task of these patients not yet started: one of this course whose date has
+    changed with its sessions is re-dated, and any other that a dosing session now blocks is moved to the first
+    clear time. Started, finished and missed tasks keep their dates."""
     from kapstone.program.models import Enrolment, GroupSession
 
     sessions = list(GroupSession.objects.filter(group=group).values_list("starts_at", "ends_at"))
@@ -124,13 +127,22 @@ def administrations_schedule_for_group(*, actor, group) -> int:
     )
     dosing = reads.dosing_sessions_of(patient_ids)
     existing = set(CreativityAdministration.objects.filter(group=group).values_list("patient_id", "occasion", "task"))
+    # Locked, so a patient pressing Start at this moment starts first and their task is then left alone.
+    not_started = list(
+        CreativityAdministration.objects.select_for_update().filter(patient_id__in=patient_ids, status=Status.DUE)
+    )
+    of_this_course = {(a.patient_id, a.occasion, a.task): a for a in not_started if a.group_id == group.pk}
     tz = reads.practice_tz()
-    new = []
+    new, redated = [], []
     for occasion in protocol.administration_settings()["schedule"]["occasions"]:
         planned = anchors[occasion["anchor"]] + datetime.timedelta(days=occasion["offset_days"])
         for patient_id in patient_ids:
             due_at = protocol.first_clear_time(dosing.get(patient_id, []), at=planned, tz=tz)
             for task in (Task.AUT, Task.DAT):
+                waiting = of_this_course.get((patient_id, occasion["id"], task))
+                if waiting is not None:
+                    expires_at = due_at + datetime.timedelta(days=occasion["window_days"])
+                    redated.append((waiting, due_at, expires_at, "the group's sessions moved"))
                 if (patient_id, occasion["id"], task) in existing:
                     continue
                 new.append(
@@ -144,13 +156,42 @@ def administrations_schedule_for_group(*, actor, group) -> int:
                         scheduled_by=actor,
                     )
                 )
+    for other in not_started:
+        if other.group_id != group.pk:
+            # Not dated from this course's sessions: only the dosing-day rule applies, keeping its window's length.
+            due_at = protocol.first_clear_time(dosing.get(other.patient_id, []), at=other.due_at, tz=tz)
+            expires_at = other.expires_at + (due_at - other.due_at)
+            redated.append((other, due_at, expires_at, "a dosing session now falls on its day"))
+    changed = 0
+    for administration, due_at, expires_at, reason in redated:
+        if (administration.due_at, administration.expires_at) == (due_at, expires_at):
+            continue
+        before = {"due_at": administration.due_at, "expires_at": administration.expires_at}
+        administration.due_at, administration.expires_at = due_at, expires_at
+        administration.save(update_fields=["due_at", "expires_at", "updated_at"])
+        audit.record(
+            action=audit.Action.UPDATE,
+            actor=actor,
+            patient_id=administration.patient_id,
+            object_type="creativity_administration",
+            object_id=administration.pk,
+            detail={
+                "rescheduled": reason,
+                "group_id": group.pk,
+                "occasion": administration.occasion,
+                "task": administration.task,
+                "before": before,
+                "after": {"due_at": due_at, "expires_at": expires_at},
+            },
+        )
+        changed += 1
     CreativityAdministration.objects.bulk_create(new)
     audit.record(
         action=audit.Action.CREATE,
         actor=actor,
         object_type="creativity_schedule",
         object_id=group.pk,
-        detail={"created": len(new), "patients": len(patient_ids)},
+        detail={"created": len(new), "redated": changed, "patients": len(patient_ids)},
     )
     return len(new)
 

@@ -9,7 +9,8 @@ dosing sessions a week, groups of 3 to 4, two facilitators with a prescriber at 
 each cited there.
 
 Kapstone ships its templates in templates_data/; a practice adds its own in the folder the setting
-KAPSTONE_COURSE_TEMPLATES_DIR names, validated the same way.
+KAPSTONE_COURSE_TEMPLATES_DIR names, validated the same way. Every version found stays loaded: a new group is
+formed on the highest version of its template, and an existing group keeps following the version it was formed on.
 """
 
 from __future__ import annotations
@@ -514,9 +515,13 @@ def load_template(path: Path, origin: str | None = None) -> CourseTemplate:
     return parse_template(data, origin=origin)
 
 
-def _templates_in(folder: Path, *, full_paths: bool = False) -> dict[str, tuple[CourseTemplate, str]]:
-    """The templates of one folder by id, each with the origin its messages name; ids must be unique."""
-    templates: dict[str, tuple[CourseTemplate, str]] = {}
+TemplateKey = tuple[str, int]  # (id, version): what a group records, so always the same course
+
+
+def _templates_in(folder: Path, *, full_paths: bool = False) -> dict[TemplateKey, tuple[CourseTemplate, str]]:
+    """The templates of one folder by (id, version), each with the origin its messages name. A folder may keep
+    several versions of one id (groups formed on an older one still follow it), but each version only once."""
+    templates: dict[TemplateKey, tuple[CourseTemplate, str]] = {}
     problems: list[str] = []
     for path in sorted(folder.glob("*.yaml")):
         origin = str(path) if full_paths else path.name
@@ -525,9 +530,12 @@ def _templates_in(folder: Path, *, full_paths: bool = False) -> dict[str, tuple[
         except TemplateError as error:
             problems.extend(error.problems)
             continue
-        if template.id in templates:
-            problems.append(f"{origin}: id: {template.id!r} is already used by another template")
-        templates[template.id] = (template, origin)
+        key = (template.id, template.version)
+        if key in templates:
+            problems.append(
+                f"{origin}: id: {template.id!r} version {template.version} is already used by another template"
+            )
+        templates[key] = (template, origin)
     if problems:
         raise TemplateError(problems)
     return templates
@@ -551,30 +559,43 @@ def practice_templates_dir() -> Path | None:
     return folder
 
 
-def load_templates(directory: Path | None = None) -> dict[str, CourseTemplate]:
-    """The templates of `directory` by id; by default the ones Kapstone ships joined by the practice's own.
+def load_template_versions(directory: Path | None = None) -> dict[TemplateKey, CourseTemplate]:
+    """Every version of every template of `directory` by (id, version); by default the ones Kapstone ships
+    joined by the practice's own.
 
-    A practice template with a shipped template's id replaces it only with a higher version: a group records
-    the version it was formed on, so the same id and version must always mean the same course."""
+    A practice template with a shipped template's id must have a higher version than any shipped one: a group
+    records the id and version it was formed on, so the same id and version must always mean the same course."""
     if directory is not None:
-        return {template_id: template for template_id, (template, _) in _templates_in(directory).items()}
-    templates = {template_id: template for template_id, (template, _) in _templates_in(shipped_templates_dir()).items()}
+        return {key: template for key, (template, _) in _templates_in(directory).items()}
+    templates = {key: template for key, (template, _) in _templates_in(shipped_templates_dir()).items()}
     practice_folder = practice_templates_dir()
     if practice_folder is None:
         return templates
+    shipped_highest: dict[str, int] = {}
+    for template_id, version in templates:
+        shipped_highest[template_id] = max(version, shipped_highest.get(template_id, 0))
     problems = []
-    for template_id, (template, origin) in _templates_in(practice_folder, full_paths=True).items():
-        shipped = templates.get(template_id)
-        if shipped is not None and template.version <= shipped.version:
+    for (template_id, version), (template, origin) in _templates_in(practice_folder, full_paths=True).items():
+        shipped = shipped_highest.get(template_id)
+        if shipped is not None and version <= shipped:
             problems.append(
-                f"{origin}: version: {template.version} does not override the shipped template {template_id!r} "
-                f"(version {shipped.version}); give it a higher version, or a new id"
+                f"{origin}: version: {version} does not override the shipped template {template_id!r} "
+                f"(version {shipped}); give it a higher version, or a new id"
             )
             continue
-        templates[template_id] = template
+        templates[(template_id, version)] = template
     if problems:
         raise TemplateError(problems)
     return templates
+
+
+def load_templates(directory: Path | None = None) -> dict[str, CourseTemplate]:
+    """The highest version of each template by id: what a new group is formed on."""
+    highest: dict[str, CourseTemplate] = {}
+    for (template_id, version), template in load_template_versions(directory).items():
+        if template_id not in highest or version > highest[template_id].version:
+            highest[template_id] = template
+    return highest
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def group_create(*, actor, name: str, template_id: str, start_date, facilitators
 
 def _schedule_course_work(*, actor, group: Group) -> None:
     """Puts due the questionnaires and creativity tasks the group's session dates call for. Both schedulers add
-    only what is missing, so calling them whenever sessions or patients arrive keeps every patient's plan whole."""
+    only what is missing and re-date what is still open to the sessions' current dates (leaving what is done),
+    so calling them whenever sessions or patients arrive, or a session moves, keeps every patient's plan whole."""
     measures_services.assessments_schedule_for_group(actor=actor, group=group)
     creativity_services.administrations_schedule_for_group(actor=actor, group=group)
 
@@ -329,13 +330,25 @@ def planning_context(
 
 
 def group_template(group: Group) -> course_templates.CourseTemplate:
+    """The template version the group was formed on, not the newest one with its id: a practice publishing a
+    new version must not change the rules of a course already under way."""
     try:
-        template = course_templates.load_templates().get(group.template_id)
+        versions = course_templates.load_template_versions()
     except course_templates.TemplateError as broken:
         raise PlanRefused(broken.problems) from broken
-    if template is None:
+    template = versions.get((group.template_id, group.template_version))
+    if template is not None:
+        return template
+    installed = sorted(version for template_id, version in versions if template_id == group.template_id)
+    if not installed:
         raise PlanRefused([f"the course template {group.template_id!r} of {group.name} is not installed"])
-    return template
+    raise PlanRefused(
+        [
+            f"{group.name} follows version {group.template_version} of the course template {group.template_id!r}, "
+            f"which is no longer installed (installed: version {', '.join(map(str, installed))}); put that "
+            f"version's file back in the practice's template folder"
+        ]
+    )
 
 
 def plan_course(*, group: Group, start_date: datetime.date | None = None) -> scheduling.Plan:
@@ -443,7 +456,9 @@ def _planned(session: GroupSession) -> scheduling.PlannedSession:
 @transaction.atomic
 def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, room: Room, facilitators) -> list[str]:
     """Moves one session (time, room, facilitators). Refused when the change breaks a hard rule for this
-    session; otherwise saved, and the warnings (integration outside its preferred window, ...) returned."""
+    session; otherwise saved, and the warnings (integration outside its preferred window, ...) returned. In the
+    same transaction the patients' open questionnaires and creativity tasks follow the new dates: the ones
+    before and after a moved dosing session move with it, and no task is left on a dosing day."""
     group = Group.objects.select_for_update().get(pk=session.group_id)
     facilitators = list(facilitators)
     template = group_template(group)
@@ -474,6 +489,7 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
             "warnings": warnings,
         },
     )
+    _schedule_course_work(actor=actor, group=group)
     return warnings
 
 
