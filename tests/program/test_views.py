@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
-from kapstone.program import services
+from kapstone.program import selectors, services
 from kapstone.program.models import Enrolment, GroupSession, Room, Unavailability
 from tests.conftest import make_patient
 
@@ -231,3 +231,20 @@ def test_a_clinician_cannot_record_away_dates_for_a_colleague(cast, bob):
     response = bob.post(reverse("program:staff_away"), {"first_day": day, "last_day": day, "staff": cast.therapist.pk})
     assert response.status_code == 400
     assert not Unavailability.objects.exists()
+
+
+def test_the_group_list_is_paged_newest_first(cast, bob, monkeypatch):
+    monkeypatch.setattr(selectors, "GROUPS_PER_PAGE", 2)
+    for n, day in enumerate((7, 14, 21)):
+        services.group_create(
+            actor=cast.admin,
+            name=f"Paged {n}",
+            template_id="group-kap-programme",
+            start_date=datetime.date(2030, 1, day),
+            facilitators=[cast.bob, cast.therapist],
+        )
+    first = bob.get(reverse("program:groups")).content.decode()
+    assert "Paged 2" in first and "Paged 1" in first and "Paged 0" not in first and 'href="?page=2"' in first
+    last = bob.get(reverse("program:groups"), {"page": "99"}).content.decode()
+    assert "Paged 0" in last and "Paged 2" not in last
+    assert bob.get(reverse("program:groups"), {"page": "x"}).status_code == 200

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -12,6 +13,8 @@ from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.program.models import Enrolment, Group, GroupSession
+
+GROUPS_PER_PAGE = 50
 
 
 def groups_visible_to(user) -> QuerySet[Group]:
@@ -24,15 +27,17 @@ def groups_visible_to(user) -> QuerySet[Group]:
     return Group.objects.none()
 
 
-def group_list(*, user) -> list[Group]:
+def group_list(*, user, page_number=1) -> Page:
+    """The groups this user may see, newest first, a page at a time: a practice accumulates a group per course."""
     enrolled = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.ENROLLED), distinct=True)
     waiting = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.WAITLISTED), distinct=True)
-    return list(
+    groups = (
         groups_visible_to(user)
         .annotate(enrolled_count=enrolled, waitlist_count=waiting)
         .prefetch_related("facilitators")
-        .order_by("-start_date", "name")
+        .order_by("-start_date", "name", "pk")
     )
+    return Paginator(groups, GROUPS_PER_PAGE).get_page(page_number)
 
 
 def group_get(*, user, group_id) -> Group:
