@@ -43,12 +43,19 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def envsecret(name: str, demo_default: str | None) -> str:
-    """A secret from NAME, or from the file named by NAME_FILE (for container secrets)."""
+def envsecret(name: str, demo_default: str | None, *, min_length: int = 1) -> str:
+    """A secret from NAME, or from the file named by NAME_FILE (for container secrets), refused when shorter than
+    `min_length` characters."""
     if os.environ.get(f"{name}_FILE"):
-        return Path(os.environ[f"{name}_FILE"]).read_text().strip()
-    value = os.environ.get(name, "")
+        value = Path(os.environ[f"{name}_FILE"]).read_text().strip()
+    else:
+        value = os.environ.get(name, "")
     if value:
+        if len(value) < min_length:
+            raise ImproperlyConfigured(
+                f"{name} must be at least {min_length} characters; generate one with "
+                "python -c 'import secrets; print(secrets.token_hex(32))'."
+            )
         return value
     if demo_default is not None:
         return demo_default
@@ -68,7 +75,9 @@ KAPSTONE_COURSE_TEMPLATES_DIR = os.environ.get("KAPSTONE_COURSE_TEMPLATES_DIR", 
 
 SECRET_KEY = envsecret("SECRET_KEY", "demo-only-secret-key-not-for-production-use-0123456789abcdef" if DEMO else None)
 # Keys for pseudonymous research IDs and for encrypting psychotherapy notes at rest.
-RESEARCH_ID_KEY = envsecret("KAPSTONE_RESEARCH_ID_KEY", "demo-research-id-key" if DEMO else None)
+# The research key is what keeps a pseudonym from being traced back to the sequential record id it hashes: a
+# short key could be guessed offline, so it must carry at least 128 bits (32 hex characters).
+RESEARCH_ID_KEY = envsecret("KAPSTONE_RESEARCH_ID_KEY", "demo-research-id-key" if DEMO else None, min_length=32)
 NOTES_ENCRYPTION_KEY = envsecret("KAPSTONE_NOTES_KEY", "ZGVtby1vbmx5LW5vdGVzLWtleS0zMmJ5dGVzLWxvbmc=" if DEMO else None)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEMO else [])

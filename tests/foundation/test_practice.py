@@ -38,6 +38,11 @@ def test_a_missing_secret_key_stops_start_up_with_a_clear_message():
     assert "SECRET_KEY is not set" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_short_research_key_stops_start_up():
+    result = kapstone("check", env={**PRODUCTION_ENV, "KAPSTONE_RESEARCH_ID_KEY": "short-key"})
+    assert result.returncode != 0 and "KAPSTONE_RESEARCH_ID_KEY must be at least 32 characters" in result.stderr
+
+
 def test_a_bad_boolean_stops_start_up():
     result = kapstone("check", env={**PRODUCTION_ENV, "DEBUG": "maybe"})
     assert result.returncode != 0 and "DEBUG must be a boolean" in result.stderr and "Traceback" not in result.stderr
