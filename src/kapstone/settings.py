@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "kapstone.practice.middleware.UnstorableInputMiddleware",
 ]
 
 ROOT_URLCONF = "kapstone.urls"

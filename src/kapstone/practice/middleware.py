@@ -1,4 +1,10 @@
+import logging
+
 from django.conf import settings
+from django.db import DataError
+from django.shortcuts import render
+
+logger = logging.getLogger(__name__)
 
 
 class ContentSecurityPolicyMiddleware:
@@ -12,3 +18,40 @@ class ContentSecurityPolicyMiddleware:
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+class UnstorableInputMiddleware:
+    """Answers 400, never 500, to input no form of Kapstone's can hold: a NUL character (PostgreSQL refuses it in
+    text) anywhere in the query or the form, or a number or date beyond what the database or Python can store
+    (an id of 10^23 overflows SQLite's integer; year 9999 plus a session's length overflows a datetime).
+
+    Forms validate what they expect; this is the net under every one of them, so a value no form thought to
+    bound is refused with a message instead of crashing the page. The failed statement rolls back its
+    transaction, so nothing is left half-written.
+    """
+
+    MESSAGE = (
+        "Something in what you sent cannot be stored: a number or date far out of range, or a hidden control "
+        "character. Go back, check the form and try again."
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def _refuse(self, request):
+        logger.warning("Refused unstorable input on %s %s", request.method, request.path)
+        return render(request, "400.html", {"message": self.MESSAGE}, status=400)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        values = [*request.GET.values(), *(request.POST.values() if request.method == "POST" else ())]
+        if any("\x00" in value for value in values):
+            return self._refuse(request)
+        return None
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OverflowError | DataError):
+            return self._refuse(request)
+        return None
