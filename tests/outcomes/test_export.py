@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from kapstone.audit.models import AuditEvent
+from kapstone.outcomes import cli as outcomes_cli
 from kapstone.outcomes.deidentify import date_shift_days, pseudonym
 from kapstone.outcomes.services import TABLES, research_export_write
 from tests.outcomes.factories import build_practice, identifiers
@@ -164,3 +165,66 @@ def test_the_zip_download_holds_the_same_files(client_for, cast):
     assert "kapstone-research-export/data_dictionary.csv" in names
     event = AuditEvent.objects.filter(action="export", object_type="research_export").get()
     assert event.actor_label == cast.researcher.get_username()
+
+
+@pytest.fixture
+def operator(monkeypatch):
+    """The operating-system user and host the command runs as."""
+    monkeypatch.setattr(outcomes_cli.getpass, "getuser", lambda: "synthetic-operator")
+    monkeypatch.setattr(outcomes_cli.socket, "gethostname", lambda: "synthetic-host")
+    return {"os_user": "synthetic-operator", "host": "synthetic-host"}
+
+
+def _export_event() -> AuditEvent:
+    return AuditEvent.objects.filter(action="export", object_type="research_export").get()
+
+
+def test_the_export_command_audits_the_operating_system_user_and_host(tmp_path, operator):
+    build_practice(2)
+    call_command("export", "research", "--out", str(tmp_path / "cli"), stdout=io.StringIO(), stderr=io.StringIO())
+    event = _export_event()
+    assert (event.actor_id, event.actor_label) == (None, "system:export research")
+    assert json.loads(event.detail)["run_from"] == operator
+
+
+def test_the_export_command_names_the_uid_when_the_os_user_has_no_name(tmp_path, monkeypatch):
+    def nameless():
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(outcomes_cli.getpass, "getuser", nameless)
+    call_command("export", "research", "--out", str(tmp_path / "cli"), stdout=io.StringIO(), stderr=io.StringIO())
+    assert json.loads(_export_event().detail)["run_from"]["os_user"].startswith("uid ")
+
+
+@pytest.mark.parametrize("who", ["researcher", "admin"])
+def test_the_export_command_by_a_researcher_or_admin_is_audited_under_their_account(tmp_path, operator, cast, who):
+    person = getattr(cast, who)
+    build_practice(2)
+    out = io.StringIO()
+    call_command(
+        "export", "research", "--out", str(tmp_path / "cli"), "--by", person.username, stdout=out, stderr=io.StringIO()
+    )
+    assert "2 patients" in out.getvalue()
+    event = _export_event()
+    assert (event.actor_id, event.actor_label) == (person.pk, person.get_username())
+    assert json.loads(event.detail)["run_from"] == operator
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("nobody", "no active account 'nobody'"),
+        ("theo", "not a researcher or an admin"),  # a therapist
+        ("nina", "not a researcher or an admin"),  # a nurse
+        ("alice", "not a researcher or an admin"),  # a patient
+        ("rhea", "no active account 'rhea'"),  # the researcher, deactivated below
+    ],
+)
+def test_the_export_command_refuses_any_other_by_with_status_2_and_writes_nothing(tmp_path, cast, username, message):
+    type(cast.researcher).objects.filter(pk=cast.researcher.pk).update(is_active=False)
+    build_practice(2)
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("export", "research", "--out", str(tmp_path / "cli"), "--by", username)
+    assert error.value.returncode == 2
+    assert not (tmp_path / "cli").exists()
+    assert not AuditEvent.objects.filter(action="export").exists()

@@ -137,7 +137,7 @@ def test_sparse_data_renders_with_its_missing_counts():
     assert (phq9.n_baseline, phq9.comparison.n, phq9.missing_end) == (3, 2, 1)
     html = report_html(report)
     assert "missing at the end of course: 1" in html
-    assert "(N = 3; missing 1)" in html  # route: the withdrawn patient had no dose
+    assert "(N = 3 patients; missing 1)" in html  # route: the withdrawn patient had no dose
 
 
 def test_the_page_shows_the_report_and_refuses_a_bad_filter(client_for, cast):
@@ -243,7 +243,10 @@ def test_nothing_left_out_is_said_too():
     build_practice(5)  # every patient has both ends of every questionnaire and task
     report = build_report()
     assert report.missing_data == []
-    assert "Nothing: every patient with a baseline or end-of-course score has both." in report_html(report)
+    assert (
+        "Nothing: every patient with a baseline or end-of-course score has both, and every questionnaire has a "
+        "place in its trajectory." in report_html(report)
+    )
 
 
 def test_the_methods_text_says_when_a_trajectory_used_the_vectorised_fit(monkeypatch):

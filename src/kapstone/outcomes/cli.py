@@ -6,6 +6,9 @@ Bad input raises CommandError with returncode 2 and a message that says what to 
 from __future__ import annotations
 
 import datetime
+import getpass
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -71,6 +74,35 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
 def add_research_subparser(subparsers) -> None:
     research = subparsers.add_parser("research", help="the de-identified research export (CSV, Parquet, dictionary)")
     research.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    research.add_argument(
+        "--by", metavar="USERNAME", default="", help="the researcher or admin the export is for (audited as them)"
+    )
+
+
+def _exporter(username: str):
+    """The active researcher or admin account `--by` names; anything else is refused before any work."""
+    from django.contrib.auth import get_user_model
+
+    from kapstone.outcomes.services import EXPORT_ROLES
+
+    person = get_user_model().objects.filter(username=username).first()
+    if person is None or not person.is_active:
+        raise CommandError(f"--by: there is no active account {username!r}.", returncode=USAGE_ERROR)
+    if person.role not in EXPORT_ROLES:
+        raise CommandError(
+            f"--by: {username!r} is not a researcher or an admin, so may not write the research export.",
+            returncode=USAGE_ERROR,
+        )
+    return person
+
+
+def _run_from() -> dict[str, str]:
+    """The operating-system user and host the command runs as, for the audit row."""
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (e.g. an arbitrary container uid)
+        os_user = f"uid {os.getuid()}"
+    return {"os_user": os_user, "host": socket.gethostname()}
 
 
 def handle_research(options: dict, stdout, stderr) -> None:
@@ -81,11 +113,19 @@ def handle_research(options: dict, stdout, stderr) -> None:
         raise CommandError(f"--out {str(out_dir)!r} is a file; give a folder.", returncode=USAGE_ERROR)
     if not out_dir.parent.is_dir():
         raise CommandError(f"The folder {str(out_dir.parent)!r} does not exist.", returncode=USAGE_ERROR)
-    token = context.set_current(context.for_command("export research"))
+    if options.get("by"):
+        person = _exporter(options["by"])
+        actor = context.ActorContext(actor_id=person.pk, actor_label=person.get_username())
+    else:
+        actor = context.for_command("export research")
+    token = context.set_current(actor)
     started = time.perf_counter()
     try:
         result = research_export_write(
-            actor_label="export research", out_dir=out_dir, progress=lambda message: stderr.write(f"  {message}")
+            actor_label=actor.actor_label,
+            out_dir=out_dir,
+            progress=lambda message: stderr.write(f"  {message}"),
+            run_from=_run_from(),
         )
     except OSError as error:
         raise CommandError(f"Could not write to {str(out_dir)!r}: {error.strerror}.", returncode=USAGE_ERROR) from None

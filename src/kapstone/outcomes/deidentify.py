@@ -12,6 +12,9 @@
   the real date as the other time zone writes it.
 - Ages: whole years, top-coded so that everyone 90 or older is reported as 90 (45 CFR 164.514(b)(2)(i)(C):
   ages over 89 aggregated into a single category of 90 or older).
+- Gender identity: free text in the record, so it leaves Kapstone only as one of a fixed list of values, and
+  anything else as "other", so that a rare self-description cannot single anyone out. The outcomes report
+  and the research export both use `gender_category`.
 
 Shifted dates are not Safe Harbor's "year only"; the export states this in its data dictionary. Everything
 else Safe Harbor names (names, geography below state, contact details, record numbers, free text) is simply
@@ -28,6 +31,9 @@ PSEUDONYM_PREFIX = "R-"
 MAX_SHIFT_DAYS = 180
 MIN_SHIFT_DAYS = 2
 AGE_TOP_CODE = 90
+GENDER_VOCABULARY = frozenset({"woman", "man", "non-binary", "trans woman", "trans man", "genderqueer", "agender"})
+GENDER_OTHER = "other"
+GENDER_NOT_RECORDED = "not recorded"
 
 
 def _digest(key: str, purpose: str, patient_id: int) -> bytes:
@@ -52,3 +58,11 @@ def top_coded_age(age: int | float | None) -> int | None:
     if age is None or age != age:  # None or NaN
         return None
     return min(int(age), AGE_TOP_CODE)
+
+
+def gender_category(value) -> str:
+    """The recorded gender identity as one of GENDER_VOCABULARY, "other" or "not recorded"; never the free text."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not text:
+        return GENDER_NOT_RECORDED
+    return text if text in GENDER_VOCABULARY else GENDER_OTHER

@@ -17,6 +17,12 @@ Definitions:
   `end_of_course` one. Change = end - baseline (negative = fewer symptoms).
 - Trajectory position = dosing sessions received before the questionnaire: 0 at baseline, n - 1 before
   dosing session n (`pre_dosing_n`), and the patient's number of dosing sessions at the end of course.
+  Follow-up and ad hoc questionnaires are not on that timeline, so not modelled (their number is stated). An
+  end-of-course questionnaire of a patient given no dose has no position: it is left out and counted.
+- Summaries say what counts once: per patient (e.g. each patient's mean dose, every patient weighing the same)
+  or per dose (every dose given weighing the same), each with its own N.
+- Gender identity is free text in the record, so the report counts it in the research export's fixed list
+  (deidentify.gender_category): a rare self-description is "other", for every reader.
 - Age = whole years at the start of the course, top-coded for every reader: everyone 90 or
   older counts as 90 in every age the report prints (mean, median, range, bands), as HIPAA Safe Harbor
   groups ages over 89 (deidentify.AGE_TOP_CODE).
@@ -38,7 +44,7 @@ from kapstone.dosing.models import Route
 from kapstone.measures.change import classify_change
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.outcomes import selectors
-from kapstone.outcomes.deidentify import AGE_TOP_CODE
+from kapstone.outcomes.deidentify import AGE_TOP_CODE, GENDER_VOCABULARY, gender_category
 from kapstone.outcomes.statistics import (
     STATSMODELS_MAX_PATIENTS,
     EventRate,
@@ -117,7 +123,9 @@ class CountRow:
 @dataclass(frozen=True)
 class SummaryRow:
     label: str
-    estimate: MeanEstimate
+    estimate: MeanEstimate  # its n: the values summarised
+    unit: str  # what one value is: "patients" or "doses"
+    of: int  # the values there could have been, missing ones included
     median: float | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -129,6 +137,7 @@ class TableSection:
     title: str
     n: int
     missing: int = 0
+    unit: str = "patients"
     counts: list[CountRow] = field(default_factory=list)
     summaries: list[SummaryRow] = field(default_factory=list)
     note: str = ""
@@ -156,6 +165,9 @@ class InstrumentOutcome:
     trajectory_means: list[tuple[int, MeanEstimate]] = field(default_factory=list)
     chart_svg: str = ""
     missing_baseline: int = 0  # patients with an end-of-course total but no baseline: not in the pairs
+    trajectory_questionnaires: int = 0  # on the dosing timeline, in the model or left out
+    trajectory_left_out: list[str] = field(default_factory=list)  # of those, what the model leaves out, with N
+    off_timeline: int = 0  # follow-up and ad hoc questionnaires: not on the dosing timeline, never modelled
 
     @property
     def missing_end(self) -> int:
@@ -227,12 +239,19 @@ def _counts(values: pd.Series, labels: dict | None = None, order=None, *, by_lab
     return rows
 
 
-def _summary(label: str, values: pd.Series, *, top_code: float | None = None) -> SummaryRow:
+def _summary(label: str, values: pd.Series, *, unit: str = "patients", top_code: float | None = None) -> SummaryRow:
     data = values.dropna().astype(float)
     if data.empty:
-        return SummaryRow(label, mean_with_ci(data), top_code=top_code)
+        return SummaryRow(label, mean_with_ci(data), unit, len(values), top_code=top_code)
     return SummaryRow(
-        label, mean_with_ci(data), float(data.median()), float(data.min()), float(data.max()), top_code=top_code
+        label,
+        mean_with_ci(data),
+        unit,
+        len(values),
+        float(data.median()),
+        float(data.min()),
+        float(data.max()),
+        top_code=top_code,
     )
 
 
@@ -283,24 +302,36 @@ def _linked_to_course(frame: pd.DataFrame, cohort: pd.DataFrame) -> tuple[pd.Dat
     return frame[keep], int((unlinked & ~only_course & course.notna()).sum())
 
 
-def _doses(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Per patient (in their course): dosing sessions, the route used most, mean dose and mg/kg (weighted by
-    sessions)."""
-    summary = _of_course(selectors.dose_summary_frame(), cohort)
-    if summary.empty:
-        return pd.DataFrame(columns=["patient_id", "sessions", "route", "mean_dose_mg", "mean_mg_per_kg"])
-    summary = summary.assign(
-        dose_total=summary["mean_dose_mg"] * summary["sessions"],
-        mg_per_kg_total=summary["mean_mg_per_kg"] * summary["sessions"],
+def _course_doses(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Every dose given in the patients' reported courses: route, mg, and mg/kg where a weight was recorded."""
+    doses = _of_course(selectors.dose_rows(), cohort)
+    dose_mg = pd.to_numeric(doses["dose_mg"], errors="coerce").astype(float)
+    weight_kg = pd.to_numeric(doses["weight_kg"], errors="coerce").astype(float)
+    return pd.DataFrame(
+        {
+            "patient_id": doses["patient_id"],
+            "route": doses["route"],
+            "dose_mg": dose_mg,
+            "mg_per_kg": dose_mg / weight_kg,
+        }
     )
-    per_patient = summary.groupby("patient_id").agg(
-        sessions=("sessions", "sum"), dose_total=("dose_total", "sum"), mg_per_kg_total=("mg_per_kg_total", "sum")
+
+
+PER_PATIENT_DOSE_COLUMNS = ["patient_id", "sessions", "route", "mean_dose_mg", "mean_mg_per_kg"]
+
+
+def _doses(course_doses: pd.DataFrame) -> pd.DataFrame:
+    """Per patient: dosing sessions dosed (one dose per session), the route of most doses, the mean dose over
+    the doses with one in mg, and the mean mg/kg over the doses with a weight (never over the doses without)."""
+    if course_doses.empty:
+        return pd.DataFrame(columns=PER_PATIENT_DOSE_COLUMNS)
+    per_patient = course_doses.groupby("patient_id").agg(
+        sessions=("route", "size"), mean_dose_mg=("dose_mg", "mean"), mean_mg_per_kg=("mg_per_kg", "mean")
     )
-    main_route = summary.sort_values(["patient_id", "sessions"]).drop_duplicates("patient_id", keep="last")
+    routes = course_doses.groupby(["patient_id", "route"]).size().rename("doses").reset_index()
+    main_route = routes.sort_values(["patient_id", "doses", "route"]).drop_duplicates("patient_id", keep="last")
     per_patient["route"] = main_route.set_index("patient_id")["route"]
-    per_patient["mean_dose_mg"] = per_patient["dose_total"] / per_patient["sessions"]
-    per_patient["mean_mg_per_kg"] = per_patient["mg_per_kg_total"] / per_patient["sessions"]
-    return per_patient.reset_index()[["patient_id", "sessions", "route", "mean_dose_mg", "mean_mg_per_kg"]]
+    return per_patient.reset_index()[PER_PATIENT_DOSE_COLUMNS]
 
 
 def _table1(cohort: pd.DataFrame) -> list[TableSection]:
@@ -318,14 +349,18 @@ def _table1(cohort: pd.DataFrame) -> list[TableSection]:
         ),
         TableSection("Sex", n=n, counts=_counts(cohort["sex"], SEX_LABELS)),
         TableSection(
-            "Gender identity (as recorded)",
+            "Gender identity",
             n=n,
-            counts=_counts(cohort["gender_identity"].fillna("").str.strip().str.lower().replace("", "not recorded")),
+            counts=_counts(cohort["gender_identity"].map(gender_category)),
+            note=f"As in the research export: one of {', '.join(sorted(GENDER_VOCABULARY))}; other for any other "
+            "self-description, so that a rare one cannot single anyone out; not recorded when blank.",
         ),
     ]
 
 
-def _table2(cohort: pd.DataFrame, doses: pd.DataFrame, screening: pd.DataFrame) -> list[TableSection]:
+def _table2(
+    cohort: pd.DataFrame, doses: pd.DataFrame, course_doses: pd.DataFrame, screening: pd.DataFrame
+) -> list[TableSection]:
     n = len(cohort)
     labels = selectors.indication_labels()
     staged = screening["maudsley_score"].dropna() if not screening.empty else pd.Series(dtype=float)
@@ -355,13 +390,25 @@ def _table2(cohort: pd.DataFrame, doses: pd.DataFrame, screening: pd.DataFrame) 
             counts=_counts(with_doses["route"].replace("", "not recorded"), ROUTE_LABELS),
         ),
         TableSection(
-            "Dose (mean per patient)",
+            "Dose per patient (each patient's mean over their doses; every patient counts once)",
             n=len(with_doses),
             missing=n - len(with_doses),
             summaries=[
                 _summary("Dose (mg)", with_doses["mean_dose_mg"]),
                 _summary("Dose (mg/kg)", with_doses["mean_mg_per_kg"]),
             ],
+            note="A patient's mg/kg is the mean over their doses with a weight recorded; patients with none are "
+            "not in the mg/kg N.",
+        ),
+        TableSection(
+            "Dose per dose (every dose given counts once)",
+            n=len(course_doses),
+            unit="doses",
+            summaries=[
+                _summary("Dose (mg)", course_doses["dose_mg"], unit="doses"),
+                _summary("Dose (mg/kg)", course_doses["mg_per_kg"], unit="doses"),
+            ],
+            note="mg/kg: the doses with a weight recorded before dosing.",
         ),
         TableSection(
             "Dosing sessions per patient",
@@ -467,17 +514,31 @@ def _subgroups(
     return rows
 
 
-def _trajectory_points(assessments: pd.DataFrame, instrument_id: str, doses: pd.DataFrame) -> pd.DataFrame:
+def _trajectory_points(
+    assessments: pd.DataFrame, instrument_id: str, doses: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str], int]:
+    """The instrument's questionnaires on the dosing timeline with their position (NaN when they have none, see
+    the module docstring); what the model leaves out of them, in words with its N; and how many questionnaires
+    are off the timeline."""
     mine = assessments[assessments["instrument_id"] == instrument_id]
     occasion = mine["occasion"]
-    session = pd.Series(np.nan, index=mine.index)
-    session[occasion == "baseline"] = 0
     pre = occasion.str.extract(r"^pre_dosing_(\d+)$")[0].astype(float)
+    baseline, end = occasion == "baseline", occasion == "end_of_course"
+    on_timeline = baseline | pre.notna() | end
+    session = pd.Series(np.nan, index=mine.index)
+    session[baseline] = 0
     session[pre.notna()] = pre[pre.notna()] - 1
-    sessions_of = doses.set_index("patient_id")["sessions"]
-    end = occasion == "end_of_course"
-    session[end] = mine.loc[end, "patient_id"].map(sessions_of)
-    return pd.DataFrame({"patient": mine["patient_id"], "session": session, "score": mine["total"]})
+    session[end] = mine.loc[end, "patient_id"].map(doses.set_index("patient_id")["sessions"])
+    undosed_end = end & session.isna()
+    left_out = []
+    if undosed_end.any():
+        left_out.append(
+            f"{_counted(int(undosed_end.sum()), 'end-of-course questionnaire')} of "
+            f"{_counted(mine.loc[undosed_end, 'patient_id'].nunique(), 'patient')} given no dose in the course, "
+            "so with no position on the dosing timeline"
+        )
+    points = pd.DataFrame({"patient": mine["patient_id"], "session": session, "score": mine["total"]})
+    return points[on_timeline], left_out, int((~on_timeline).sum())
 
 
 def _instrument_outcomes(
@@ -504,8 +565,13 @@ def _instrument_outcomes(
         if pairs.empty:
             continue
         rates, method, classified = _change_rates(instrument_id, complete)
-        points = _trajectory_points(assessments, instrument_id, doses)
+        points, left_out, off_timeline = _trajectory_points(assessments, instrument_id, doses)
         trajectory = mixed_trajectory(points)
+        if left_out:
+            missing.append(
+                f"{instrument.short_name} trajectory: the model used {trajectory.observations} of the "
+                f"{len(points)} questionnaires on the dosing timeline; left out: {'; '.join(left_out)}."
+            )
         means = [
             (int(position), mean_with_ci(group["score"]))
             for position, group in points.dropna(subset=["session"]).groupby("session")
@@ -522,6 +588,9 @@ def _instrument_outcomes(
             trajectory=trajectory,
             trajectory_means=means,
             missing_baseline=missing_baseline,
+            trajectory_questionnaires=len(points),
+            trajectory_left_out=left_out,
+            off_timeline=off_timeline,
         )
         outcome.chart_svg = charts.trajectory_svg(outcome)
         outcomes.append(outcome)
@@ -605,7 +674,8 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
     filters = filters or selectors.ReportFilters()
     cohort = _cohort(filters)
     ids = set(cohort["patient_id"])
-    doses = _doses(cohort)
+    course_doses = _course_doses(cohort)
+    doses = _doses(course_doses)
     screening = selectors.screening_frame()
     screening = screening[screening["patient_id"].isin(ids)]
     assessments = selectors.assessment_frame()
@@ -639,7 +709,7 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
         filters=filters.describe(facilitator_label),
         cohort=len(cohort),
         table1=_table1(cohort),
-        table2=_table2(cohort, doses, screening),
+        table2=_table2(cohort, doses, course_doses, screening),
         instruments=instruments,
         safety=_safety(cohort, doses),
         adherence=_adherence(cohort),

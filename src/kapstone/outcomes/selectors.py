@@ -1,8 +1,8 @@
 """Reads for the outcomes report and the research export: one query per table, straight into pandas.
 
-Nothing here loops over patients in Python against the database; counts and per-patient dose summaries are
-aggregated by the database (values() + annotate()). Every frame is keyed by `patient_id` so the report can
-restrict it to the cohort with one `isin`.
+Nothing here loops over patients in Python against the database; safety counts are aggregated by the database
+(values() + annotate()). Doses come as one row per dose, because the report summarises them both per patient
+and per dose. Every frame is keyed by `patient_id` so the report can restrict it to the cohort with one `isin`.
 
 The cohort is every patient enrolled in a course (enrolled, completed or withdrawn; the waitlist is not a
 course), so withdrawals stay in the denominators and missing data shows as missing. Frames of course data
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from django.db.models import Avg, Count, FloatField, Q
-from django.db.models.functions import Cast
+from django.db.models import Count, Q
 
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
@@ -133,22 +132,6 @@ def screening_frame() -> pd.DataFrame:
     return frame.drop_duplicates("patient_id", keep="last").reset_index(drop=True)
 
 
-def dose_summary_frame() -> pd.DataFrame:
-    """Per patient, course and route, aggregated by the database: sessions dosed, mean dose and mean mg/kg."""
-    return _frame(
-        DoseRecord.objects.filter(administered_at__isnull=False)
-        .values("patient_id", "session__group_id", "route")
-        .annotate(
-            sessions=Count("id"),
-            mean_dose_mg=Avg(Cast("dose_mg", FloatField())),
-            mean_mg_per_kg=Avg(Cast("dose_mg", FloatField()) / Cast("weight_kg", FloatField())),
-        )
-        .values_list("patient_id", "session__group_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg")
-        .order_by(),
-        ["patient_id", "group_id", "route", "sessions", "mean_dose_mg", "mean_mg_per_kg"],
-    )
-
-
 RECORD_COURSE = ("record__patient_id", "record__session__group_id")
 
 
@@ -224,16 +207,15 @@ def creativity_frame() -> pd.DataFrame:
     return _frame(creativity_scores_frame().values_list(*SCORE_COLUMNS), list(SCORE_COLUMNS))
 
 
-# For the research export: rows, not aggregates, but still one query per table.
-
-
 def dose_rows() -> pd.DataFrame:
+    """Every dose given, with its course (`group_id`), for the report's dose summaries and the export's rows."""
     return _frame(
         DoseRecord.objects.filter(administered_at__isnull=False)
         .order_by()
         .values_list(
             "id",
             "patient_id",
+            "session__group_id",
             "session__number",
             "route",
             "dose_mg",
@@ -245,6 +227,7 @@ def dose_rows() -> pd.DataFrame:
         [
             "dose_record_id",
             "patient_id",
+            "group_id",
             "dosing_session_number",
             "route",
             "dose_mg",
@@ -254,6 +237,9 @@ def dose_rows() -> pd.DataFrame:
             "dissociation_cadss",
         ],
     )
+
+
+# For the research export: rows, not aggregates, but still one query per table.
 
 
 def vitals_rows() -> pd.DataFrame:

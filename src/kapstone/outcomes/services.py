@@ -22,15 +22,16 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
+from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.outcomes import deidentify, selectors
 from kapstone.outcomes.statistics import age_in_years
 
 EXPORT_VERSION = 1
+# The export holds rows (de-identified), so only the researcher and the admin who answers for it may write one,
+# from the download page or, named with --by, from the command line.
+EXPORT_ROLES = (Role.ADMIN, Role.RESEARCHER)
 PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
-# Gender identity is free text in the record; only these values are exported as written, anything else as
-# "other" so that a rare self-description cannot single anyone out.
-GENDER_VOCABULARY = {"woman", "man", "non-binary", "trans woman", "trans man", "genderqueer", "agender"}
 
 PATIENT_COLUMNS = {
     "research_id": (
@@ -41,8 +42,8 @@ PATIENT_COLUMNS = {
     "sex": ("string", "Administrative sex as recorded: female, male, other, unknown."),
     "gender_identity": (
         "string",
-        f"One of {', '.join(sorted(GENDER_VOCABULARY))}; 'other' for any other "
-        "self-description; 'not recorded' when blank.",
+        f"One of {', '.join(sorted(deidentify.GENDER_VOCABULARY))}; '{deidentify.GENDER_OTHER}' for any other "
+        f"self-description; '{deidentify.GENDER_NOT_RECORDED}' when blank.",
     ),
     "age_at_course_start": (
         "int",
@@ -180,13 +181,6 @@ def _typed(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
     return frame
 
 
-def _gender(value) -> str:
-    text = (value or "").strip().lower() if isinstance(value, str) else ""
-    if not text:
-        return "not recorded"
-    return text if text in GENDER_VOCABULARY else "other"
-
-
 def build_tables(key: str) -> dict[str, pd.DataFrame]:
     """Every table of the export, de-identified, for the course cohort (one query per source table)."""
     courses = selectors.course_frame()
@@ -218,7 +212,7 @@ def build_tables(key: str) -> dict[str, pd.DataFrame]:
             "patient_id": ids,
             "research_id": ids.map(research_id),
             "sex": patients["sex"],
-            "gender_identity": patients["gender_identity"].map(_gender),
+            "gender_identity": patients["gender_identity"].map(deidentify.gender_category),
             "age_at_course_start": [deidentify.top_coded_age(age) for age in ages],
             "primary_icd10": patients["icd10_code"],
             "indication": patients["indication"],
@@ -278,12 +272,17 @@ def _dictionary() -> pd.DataFrame:
 
 
 def research_export_write(
-    *, actor_label: str, out_dir: Path, progress: Callable[[str], None] = lambda message: None
+    *,
+    actor_label: str,
+    out_dir: Path,
+    progress: Callable[[str], None] = lambda message: None,
+    run_from: dict[str, str] | None = None,
 ) -> ExportResult:
     """Writes the export into `out_dir` (created if missing) and records it in the audit trail.
 
     The audit row names who exported (from the request or command context; `actor_label` is the same name,
-    for the progress messages), the row counts and the key fingerprint, never a patient.
+    for the progress messages), where a command ran it (`run_from`: its operating-system user and host), the
+    row counts and the key fingerprint, never a patient.
     """
     key = settings.RESEARCH_ID_KEY
     out_dir = Path(out_dir)
@@ -311,7 +310,7 @@ def research_export_write(
     audit.record(
         action=audit.Action.EXPORT,
         object_type="research_export",
-        detail={"patients": len(tables["patients"]), **manifest},
+        detail={"patients": len(tables["patients"]), **manifest, **({"run_from": run_from} if run_from else {})},
     )
     return ExportResult(out_dir=out_dir, patients=len(tables["patients"]), rows=manifest["rows"], files=files)
 

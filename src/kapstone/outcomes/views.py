@@ -11,13 +11,11 @@ from kapstone.audit import services as audit
 from kapstone.outcomes import render as documents
 from kapstone.outcomes.forms import ReportFilterForm
 from kapstone.outcomes.report import build_report
-from kapstone.outcomes.services import research_export_zip
+from kapstone.outcomes.services import EXPORT_ROLES, research_export_zip
 
 # The report holds aggregates only, so the people who run or study the practice may read it; nurses work
-# from individual records and have no use for it. The export holds rows (de-identified), so only the
-# researcher and the admin who answers for it may write one.
+# from individual records and have no use for it. Who may export: services.EXPORT_ROLES.
 REPORT_ROLES = (Role.ADMIN, Role.PRESCRIBER, Role.THERAPIST, Role.RESEARCHER)
-EXPORT_ROLES = (Role.ADMIN, Role.RESEARCHER)
 
 
 def _report_from(request):
