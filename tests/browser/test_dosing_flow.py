@@ -81,10 +81,18 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         page,
         card(),
         "Record vitals",
-        {"Phase": "Before dosing", "Systolic": "124", "Diastolic": "80", "Heart rate": "72", "SpO₂ %": "98"},
+        {"Phase": "Before dosing", "Systolic": "146", "Diastolic": "88", "Heart rate": "72", "SpO₂ %": "98"},
     )
-    fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
+    # Above 140/90 before dosing (Spravato REMS: consider delaying): the prescriber acknowledges it on the order.
+    card().get_by_role("heading", name="Pre-dose BP to review before the dose").wait_for()
+    fill_form(
+        page,
+        card(),
+        "Dose order",
+        {"Route": "Sublingual lozenge", "Dose (mg)": "200", "I have reviewed the pre-dose BP": True},
+    )
     page.get_by_text("within the ceiling of 400 mg").first.wait_for()
+    assert card().get_by_text("Pre-dose BP reviewed").is_visible()
     balance = LotBalance.objects.get(lot__lot_number="L-77")
     fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
     card().get_by_text("Given").wait_for()

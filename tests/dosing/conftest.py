@@ -10,6 +10,16 @@ from kapstone.program.models import Group, GroupSession
 from tests.screening.helpers import ready_for_enrolment
 
 
+@pytest.fixture(autouse=True)
+def practice_at_midday(settings):
+    """Puts the practice in the time zone where it is now about midday. The room gives doses only on the session's
+    own day, and these tests give doses up to a few hours before now in a session starting now: run near the
+    practice's midnight, "two hours ago" would be yesterday."""
+    hours_ahead_of_utc = 12 - timezone.now().astimezone(datetime.UTC).hour
+    # POSIX-style names: Etc/GMT-5 is five hours ahead of UTC.
+    settings.TIME_ZONE = f"Etc/GMT{-hours_ahead_of_utc:+d}"
+
+
 @pytest.fixture
 def session(cast):
     """Today's dosing session, with alice through the enrolment gate (screened eligible, consulted, consented)."""

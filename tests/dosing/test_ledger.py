@@ -287,3 +287,52 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
     stock.refresh_from_db()
     assert sorted(outcomes) == ["ok", "ok", "ok", "refused"]
     assert stock.balance_mg == 0
+
+
+def receipt_data(amount: str) -> dict:
+    return {
+        "receipt-drug": "ketamine",
+        "receipt-form": "100 mg lozenge",
+        "receipt-lot_number": "L-001",
+        "receipt-expires_on": "2030-01-01",
+        "receipt-location": "Main safe",
+        "receipt-amount_mg": amount,
+    }
+
+
+def test_a_receipt_the_balance_could_not_hold_is_refused_with_a_message_and_nothing_is_saved(cast, stock, client_for):
+    client = client_for(cast.nurse)
+    url = reverse("dosing:ledger_action", args=["receipt"])
+    assert client.post(url, receipt_data("99997999.99")).status_code == 302  # the balance is now at its largest
+    response = client.post(url, receipt_data("0.01"))
+    assert response.status_code == 400
+    assert "would exceed the 99999999.99 mg a balance can record" in response.content.decode()
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("99999999.99")
+    assert LedgerEntry.objects.filter(lot=stock.lot).count() == 2
+
+
+@pytest.mark.parametrize("amount", ["100000000", "99999999.999"])
+def test_a_receipt_amount_the_log_cannot_store_is_refused_by_the_form(cast, client_for, amount):
+    response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["receipt"]), receipt_data(amount))
+    assert response.status_code == 400
+    assert not LotBalance.objects.exists() and not LedgerEntry.objects.exists()
+
+
+def test_a_correction_the_balance_could_not_hold_is_refused_with_a_message(cast, stock, client_for):
+    receipt = LedgerEntry.objects.get(lot=stock.lot)
+    data = {**correction_data(cast, stock, receipt), "correction-change_mg": "99999000"}
+    response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["correction"]), data)
+    assert response.status_code == 400 and "a balance can record" in response.content.decode()
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("2000")
+    assert not LedgerEntry.objects.filter(kind="correction").exists()
+
+
+def test_ledger_post_refuses_a_balance_that_would_not_fit(cast, stock):
+    with pytest.raises(services.DosingError, match="would exceed the 99999999.99 mg"):
+        services.ledger_post(
+            actor=cast.nurse, lot=stock.lot, location=stock.location, kind="receipt", change_mg=Decimal("99998000")
+        )
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("2000")

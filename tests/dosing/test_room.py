@@ -224,3 +224,88 @@ def test_the_room_page_uses_the_same_number_of_queries_as_the_session_fills(cast
     with CaptureQueriesContext(connection) as second:
         client.get(url)
     assert len(second) == len(first)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tablets_adding_notes_at_once_both_keep_their_note(cast, session):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    barrier = threading.Barrier(2)
+    failures = []
+
+    def add(actor, text):
+        from django.db import connections
+
+        try:
+            stale = DoseRecord.objects.get(pk=record.pk)
+            barrier.wait()
+            services.note_add(actor=actor, record=stale, text=text)
+        except Exception as error:  # kept for the assertion below: a thread's exception would be lost
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=add, args=args) for args in ((cast.nurse, "NOTE-A"), (cast.bob, "NOTE-B"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    record.refresh_from_db()
+    assert failures == []
+    assert "NOTE-A" in record.notes and "NOTE-B" in record.notes
+
+
+def test_a_note_can_still_be_added_once_the_patient_is_discharged(cast, ready_record):
+    DoseRecord.objects.filter(pk=ready_record.pk).update(discharged_at=timezone.now())
+    services.note_add(actor=cast.nurse, record=ready_record, text="called home safely")
+    assert "called home safely" in DoseRecord.objects.get(pk=ready_record.pk).notes
+
+
+def check_in_again(cast, record, **changes):
+    fields = {
+        "fasting_confirmed": True,
+        "escort_arranged": True,
+        "pregnancy_test": "n/a",
+        "intention": "to be kinder to myself",
+        "weight_kg": Decimal("70"),
+    }
+    return services.check_in(actor=cast.nurse, record=record, **{**fields, **changes})
+
+
+def test_the_checklist_is_closed_once_the_dose_is_given(cast, ready_record, stock):
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    with pytest.raises(services.DosingError, match="^The dose has been given; the checklist is closed. Add a note"):
+        check_in_again(cast, ready_record, fasting_confirmed=False, weight_kg=Decimal("25"))
+    record = DoseRecord.objects.get(pk=ready_record.pk)
+    assert record.weight_kg == Decimal("70") and record.fasting_confirmed
+    assert AuditEvent.objects.filter(object_type="dose_record.checklist").count() == 1
+
+
+def test_a_check_in_through_the_room_after_the_dose_is_refused_with_the_message(cast, ready_record, stock, client_for):
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    prefix = f"p{cast.alice.pk}-checkin-"
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[ready_record.session.pk, cast.alice.pk, "checkin"]),
+        {prefix + "pregnancy_test": "n/a", prefix + "weight_kg": "25"},
+    )
+    assert response.status_code == 400 and "the checklist is closed" in response.content.decode()
+    assert DoseRecord.objects.get(pk=ready_record.pk).weight_kg == Decimal("70")
+
+
+def test_the_checklist_trail_names_every_field_it_sets_but_not_the_intention_itself(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    check_in_again(cast, record, weight_kg=Decimal("68.5"), pregnancy_test="negative")
+    check_in_again(cast, record, intention="  ", weight_kg=None)
+    first, second = (
+        event.detail_data for event in AuditEvent.objects.filter(object_type="dose_record.checklist").order_by("id")
+    )
+    assert first == {
+        "fasting": True,
+        "escort": True,
+        "pregnancy_test": "negative",
+        "weight_kg": "68.5",
+        "intention_given": True,
+    }
+    assert second["weight_kg"] is None and second["intention_given"] is False
+    assert not AuditEvent.objects.filter(detail__contains="kinder").exists()

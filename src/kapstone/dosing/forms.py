@@ -6,7 +6,16 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES
 from kapstone.dosing import safety
-from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, Route, VitalsReading
+from kapstone.dosing.models import (
+    LARGEST_BALANCE_MG,
+    AdverseEvent,
+    DoseRecord,
+    LedgerEntry,
+    LotBalance,
+    Route,
+    VitalsReading,
+)
+from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL
 
 
 def _staff():
@@ -28,6 +37,8 @@ class DoseOrderForm(forms.Form):
     dose_mg = forms.DecimalField(
         label="Dose (mg)", min_value=Decimal("0.1"), max_value=Decimal("2000"), decimal_places=1
     )
+    # Offered on the card only while the latest pre-dose reading is at review level; the order is refused without it.
+    predose_bp_reviewed = forms.BooleanField(required=False, label=PREDOSE_BP_REVIEWED_LABEL)
 
 
 class AdministerForm(forms.Form):
@@ -98,18 +109,23 @@ ROOM_FORMS = {
 }
 
 
+def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
+    """An amount the controlled-substance log can store; ledger_post also refuses a balance that would outgrow it."""
+    return forms.DecimalField(min_value=minimum, max_value=LARGEST_BALANCE_MG, decimal_places=2, label=label)
+
+
 class ReceiptForm(forms.Form):
     drug = forms.CharField(initial="ketamine", max_length=80)
     form = forms.CharField(max_length=60, help_text="e.g. 50 mg/mL injection, 100 mg lozenge")
     lot_number = forms.CharField(max_length=40)
     expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     location = forms.CharField(max_length=60, initial="Main safe")
-    amount_mg = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Amount (mg)")
+    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
 
 
 class WasteForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    amount_mg = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Amount (mg)")
+    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
     witness = forms.ModelChoiceField(queryset=_staff())
     reason = forms.CharField(max_length=300)
 
@@ -121,7 +137,7 @@ class WasteForm(forms.Form):
 
 class CountForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    counted_mg = forms.DecimalField(min_value=Decimal("0"), max_digits=10, decimal_places=2, label="Counted (mg)")
+    counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
     witness = forms.ModelChoiceField(queryset=_staff(), required=False)
 
     def __init__(self, *args, **kwargs):
@@ -145,7 +161,7 @@ class CorrectionForm(forms.Form):
         label="Entry corrected",
         help_text="An entry of the same lot and location.",
     )
-    change_mg = forms.DecimalField(max_digits=10, decimal_places=2, label="Change (mg, negative to remove)")
+    change_mg = _ledger_amount(minimum=-LARGEST_BALANCE_MG, label="Change (mg, negative to remove)")
     witness = forms.ModelChoiceField(queryset=_staff())
     reason = forms.CharField(max_length=300)
 

@@ -47,6 +47,14 @@ class DoseRecord(models.Model):
     )
     ordered_at = models.DateTimeField(null=True, blank=True)
     ceiling_note = models.CharField(max_length=300, blank=True)
+    predose_review_reading = models.ForeignKey(
+        "VitalsReading",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The review-level pre-dose reading the prescriber acknowledged when ordering.",
+    )
     # Administration
     administered_at = models.DateTimeField(null=True, blank=True)
     lot = models.ForeignKey("SubstanceLot", null=True, blank=True, on_delete=models.PROTECT)
@@ -145,6 +153,10 @@ class SubstanceLot(models.Model):
         return f"{self.drug} {self.form} lot {self.lot_number}"
 
 
+def _largest(field: models.DecimalField) -> Decimal:
+    return Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal(1).scaleb(-field.decimal_places)
+
+
 class LotBalance(models.Model):
     """The running balance of one lot at one location; writers lock this row, and the database refuses a
     negative balance even if the code were wrong."""
@@ -161,6 +173,10 @@ class LotBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lot} @ {self.location}: {self.balance_mg} mg"
+
+
+# The most a balance (and so one entry) can hold: what LotBalance.balance_mg and LedgerEntry's amounts can store.
+LARGEST_BALANCE_MG = _largest(LotBalance._meta.get_field("balance_mg"))
 
 
 class LedgerEntry(models.Model):

@@ -44,19 +44,39 @@ def upcoming_dosing_sessions(*, user, days_back: int = 1, limit: int = 30) -> li
     )
 
 
+def _day(day: datetime.date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def session_day_refusal(*, session: GroupSession, at: datetime.datetime) -> str:
+    """The room checks patients in and gives doses on the session's own day, in the practice's time zone (a dose
+    recorded afterwards keeps the time it was given, which falls on that day)."""
+    day, session_day = timezone.localdate(at), timezone.localdate(session.starts_at)
+    if day == session_day:
+        return ""
+    return (
+        f"This session is on {_day(session_day)}, not {_day(day)}: the room checks patients in and gives doses "
+        "only on the session's own day."
+    )
+
+
 WEEK = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class DoseReadiness:
     """What stands between a patient and a dose at a given moment: the enrolment gate, re-checked on the day because
-    consent can be withdrawn and a new screening can find the patient not eligible after they joined the group; and
-    the doses already given in the 7 days before, in any group. The room shows it; the services refuse with it."""
+    consent can be withdrawn and a new screening can find the patient not eligible after they joined the group; the
+    doses already given in the 7 days before, in any group; and the latest pre-dose vitals reading, which stops the
+    dose at a stop level and needs the prescriber's acknowledgement at review level. The room shows it; the services
+    refuse with it."""
 
     patient: Patient
     gate_blockers: tuple[str, ...]
     doses_in_week_before: int
     weekly_limit: int
+    predose_reading: VitalsReading | None = None
+    review_acknowledged: bool = False
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -78,14 +98,55 @@ class DoseReadiness:
             f"the practice allows at most {self.weekly_limit} a week."
         )
 
+    def _reading_at(self, level: str) -> str:
+        reading = self.predose_reading
+        if reading is None or reading.alert_level != level:
+            return ""
+        return f"{timezone.localtime(reading.taken_at):%H:%M} ({'; '.join(reading.alert_messages)})"
+
+    @property
+    def vitals_refusal(self) -> str:
+        """The latest pre-dose reading is at a stop level; a later pre-dose reading within limits clears it."""
+        reading = self._reading_at("stop")
+        if not reading:
+            return ""
+        return f"Pre-dose vitals at {reading} are at a stop level: do not dose; re-check vitals."
+
+    @property
+    def vitals_review(self) -> str:
+        """The latest pre-dose reading is at review level (Spravato REMS: consider delaying): the prescriber orders
+        only after acknowledging it."""
+        reading = self._reading_at("review")
+        if not reading:
+            return ""
+        return f"Pre-dose vitals at {reading}: the prescriber must review them before ordering."
+
+    @property
+    def review_refusal(self) -> str:
+        """A review-level reading the order does not acknowledge, such as one taken after the order was written."""
+        if not self.vitals_review or self.review_acknowledged:
+            return ""
+        return f"{self.vitals_review} Order the dose again with the pre-dose BP marked as reviewed."
+
     @property
     def blockers(self) -> list[str]:
-        return [refusal for refusal in (self.gate_refusal, self.spacing_refusal) if refusal]
+        return [refusal for refusal in (self.gate_refusal, self.spacing_refusal, self.vitals_refusal) if refusal]
 
 
 def _gate_blockers(patients: list[Patient]) -> dict[int, tuple[str, ...]]:
     """The screening app's enrolment gate, the one program.services.enrol applies, read for all patients at once."""
     return {patient_id: status.blockers for patient_id, status in gate_statuses(patients).items()}
+
+
+def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
+    """Reads the record's vitals through `record.vitals.all()`, so a prefetch serves it."""
+    if record is None:
+        return None
+    return max(
+        (reading for reading in record.vitals.all() if reading.phase == VitalsReading.Phase.PRE_DOSE),
+        key=lambda reading: (reading.taken_at, reading.pk),
+        default=None,
+    )
 
 
 def _readiness(
@@ -104,19 +165,24 @@ def _readiness(
     ).values_list("pk", "patient_id", "administered_at"):
         given[patient_id].append((record_id, administered_at))
     gate = _gate_blockers(patients)
-    return [
-        DoseReadiness(
-            patient=patient,
-            gate_blockers=gate[patient.pk],
-            doses_in_week_before=sum(
-                1
-                for record_id, administered_at in given[patient.pk]
-                if at - WEEK < administered_at <= at and (record is None or record_id != record.pk)
-            ),
-            weekly_limit=limits["max_doses_per_7_days"],
+    readiness = []
+    for patient, at, record in cases:
+        predose = _latest_predose(record)
+        readiness.append(
+            DoseReadiness(
+                patient=patient,
+                gate_blockers=gate[patient.pk],
+                doses_in_week_before=sum(
+                    1
+                    for record_id, administered_at in given[patient.pk]
+                    if at - WEEK < administered_at <= at and (record is None or record_id != record.pk)
+                ),
+                weekly_limit=limits["max_doses_per_7_days"],
+                predose_reading=predose,
+                review_acknowledged=predose is not None and record.predose_review_reading_id == predose.pk,
+            )
         )
-        for patient, at, record in cases
-    ]
+    return readiness
 
 
 def dose_readiness(*, record: DoseRecord, at: datetime.datetime) -> DoseReadiness:

@@ -9,14 +9,26 @@ from django.utils import timezone
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing import safety, selectors
-from kapstone.dosing.models import AdverseEvent, DoseRecord, LedgerEntry, LotBalance, SubstanceLot, VitalsReading
+from kapstone.dosing.models import (
+    LARGEST_BALANCE_MG,
+    AdverseEvent,
+    DoseRecord,
+    LedgerEntry,
+    LotBalance,
+    SubstanceLot,
+    VitalsReading,
+)
 from kapstone.dosing.signals import dose_administered
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.program.models import GroupSession
 
 
 class DosingError(ValueError):
     """A request the room must refuse, with a message for the person holding the tablet."""
+
+
+PREDOSE_BP_REVIEWED_LABEL = "I have reviewed the pre-dose BP"
 
 
 def _audit(record: DoseRecord, what: str, detail: dict | None = None) -> None:
@@ -29,13 +41,28 @@ def _audit(record: DoseRecord, what: str, detail: dict | None = None) -> None:
     )
 
 
-def _lock_open(record: DoseRecord) -> None:
+def _lock(record: DoseRecord) -> None:
     """Locks the record's row and reloads it, so two tablets acting on one patient at once queue and the second
-    sees what the first did: a dose given twice would be taken twice from the controlled-substance log."""
+    sees what the first did: a dose given twice would be taken twice from the controlled-substance log, and a note
+    written from a stale copy would erase the other tablet's note."""
     DoseRecord.objects.select_for_update().filter(pk=record.pk).first()
     record.refresh_from_db()
+
+
+def _lock_open(record: DoseRecord) -> None:
+    """The record lock, refused once the patient has been discharged."""
+    _lock(record)
     if record.discharged_at is not None:
         raise DosingError("This patient has been discharged; the record is closed. Add a note instead.")
+
+
+def _require_session_day(record: DoseRecord, *, at: datetime.datetime) -> None:
+    """The session row is locked, so the session cannot be moved (program.services.session_move) while a dose is
+    being given in it."""
+    session = GroupSession.objects.select_for_update().get(pk=record.session_id)
+    refusal = selectors.session_day_refusal(session=session, at=at)
+    if refusal:
+        raise DosingError(refusal)
 
 
 def _require_gate(record: DoseRecord) -> None:
@@ -44,13 +71,14 @@ def _require_gate(record: DoseRecord) -> None:
         raise DosingError(refusal)
 
 
-def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> None:
+def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> selectors.DoseReadiness:
     """Refuses a dose the room would warn about (selectors.DoseReadiness). The patient's row is locked first, so two
     rooms dosing the same patient at once queue and the second counts the first's dose."""
     Patient.objects.select_for_update().filter(pk=record.patient_id).first()
-    blockers = selectors.dose_blockers(record=record, at=at)
-    if blockers:
-        raise DosingError(" ".join(blockers))
+    readiness = selectors.dose_readiness(record=record, at=at)
+    if readiness.blockers:
+        raise DosingError(" ".join(readiness.blockers))
+    return readiness
 
 
 @transaction.atomic
@@ -73,6 +101,9 @@ def check_in(
     weight_kg,
 ) -> DoseRecord:
     _lock_open(record)
+    if record.administered_at is not None:
+        raise DosingError("The dose has been given; the checklist is closed. Add a note instead.")
+    _require_session_day(record, at=timezone.now())
     _require_gate(record)
     if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
         raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
@@ -81,7 +112,18 @@ def check_in(
     record.checked_in_at = record.checked_in_at or timezone.now()
     record.full_clean()
     record.save()
-    _audit(record, "checklist", {"fasting": fasting_confirmed, "escort": escort_arranged})
+    # The intention is the patient's own words: the trail says whether one was given, not what it says.
+    _audit(
+        record,
+        "checklist",
+        {
+            "fasting": fasting_confirmed,
+            "escort": escort_arranged,
+            "pregnancy_test": pregnancy_test,
+            "weight_kg": None if weight_kg is None else str(weight_kg),
+            "intention_given": bool(intention.strip()),
+        },
+    )
     return record
 
 
@@ -100,7 +142,11 @@ def checklist_complete(record: DoseRecord) -> list[str]:
 
 
 @transaction.atomic
-def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> safety.CeilingCheck:
+def dose_order(
+    *, actor, record: DoseRecord, route: str, dose_mg: Decimal, predose_bp_reviewed: bool = False
+) -> safety.CeilingCheck:
+    """`predose_bp_reviewed`: the prescriber's acknowledgement of a review-level pre-dose reading, needed only when
+    the latest pre-dose reading is at that level."""
     _lock_open(record)
     if actor.role != Role.PRESCRIBER:
         raise DosingError("Only a prescriber can order a dose.")
@@ -108,16 +154,23 @@ def dose_order(*, actor, record: DoseRecord, route: str, dose_mg: Decimal) -> sa
         raise DosingError("The dose has already been given; it cannot be re-ordered.")
     if dose_mg <= 0:
         raise DosingError("The dose must be more than 0 mg.")
-    _require_dose_allowed(record, at=timezone.now())
+    readiness = _require_dose_allowed(record, at=timezone.now())
+    if readiness.vitals_review and not predose_bp_reviewed:
+        raise DosingError(f'{readiness.vitals_review} Tick "{PREDOSE_BP_REVIEWED_LABEL}" to order.')
     check = safety.check_ceiling(
         route=route, dose_mg=dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
     )
     if check.within is False:
         raise DosingError(check.message)
+    reviewed = readiness.predose_reading if readiness.vitals_review else None
     record.route, record.dose_mg = route, dose_mg
     record.ordered_by, record.ordered_at, record.ceiling_note = actor, timezone.now(), check.message
+    record.predose_review_reading = reviewed
     record.save()
-    _audit(record, "order", {"route": route, "dose_mg": str(dose_mg), "ceiling": check.message})
+    detail = {"route": route, "dose_mg": str(dose_mg), "ceiling": check.message}
+    if reviewed:
+        detail["predose_bp_reviewed"] = {"reading_id": reviewed.pk, "alerts": reviewed.alert_messages}
+    _audit(record, "order", detail)
     return check
 
 
@@ -136,7 +189,10 @@ def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, 
     if missing:
         raise DosingError("The pre-dose checklist is not complete: " + "; ".join(missing) + ".")
     administered_at = administered_at or timezone.now()
-    _require_dose_allowed(record, at=administered_at)
+    _require_session_day(record, at=administered_at)
+    readiness = _require_dose_allowed(record, at=administered_at)
+    if readiness.review_refusal:
+        raise DosingError(readiness.review_refusal)
     # The weight may have been corrected at check-in after the order was written.
     check = safety.check_ceiling(
         route=record.route, dose_mg=record.dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
@@ -226,6 +282,8 @@ def adverse_event_record(
 
 @transaction.atomic
 def note_add(*, actor, record: DoseRecord, text: str) -> None:
+    """Open to the end: a note is what the room writes once the record is closed."""
+    _lock(record)
     stamp = timezone.localtime().strftime("%H:%M")
     record.notes = f"{record.notes}\n[{stamp} {actor.get_username()}] {text}".strip()
     record.save(update_fields=["notes"])
@@ -326,6 +384,11 @@ def ledger_post(
     if new_balance < 0:
         raise DosingError(
             f"Only {balance.balance_mg} mg of {lot} is left at {location}; this entry would take {-change_mg} mg."
+        )
+    if new_balance > LARGEST_BALANCE_MG:
+        raise DosingError(
+            f"{lot} at {location} holds {balance.balance_mg} mg; adding {change_mg} mg would exceed the "
+            f"{LARGEST_BALANCE_MG} mg a balance can record. Check the amount."
         )
     balance.balance_mg = new_balance
     balance.save(update_fields=["balance_mg"])

@@ -4,6 +4,7 @@ from django.forms import ModelChoiceField
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
@@ -39,10 +40,18 @@ def _room_context(request, session, room, bound=None):
             )
             for action, form_class in ROOM_FORMS.items()
         }
+        if not (entry.awaiting_dose and entry.readiness.vitals_review):
+            del forms[entry.patient.pk]["order"].fields["predose_bp_reviewed"]
     if forms:
         for action in ROOM_FORMS:
             _share_model_choices([patient_forms[action] for patient_forms in forms.values()])
-    return {"session": session, "room": room, "forms": forms, "thresholds": selectors.room_thresholds()}
+    return {
+        "session": session,
+        "room": room,
+        "forms": forms,
+        "thresholds": selectors.room_thresholds(),
+        "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
+    }
 
 
 @roles_required(*RECORD_ROLES)

@@ -460,6 +460,10 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
     same transaction the patients' open questionnaires and creativity tasks follow the new dates: the ones
     before and after a moved dosing session move with it, and no task is left on a dosing day."""
     group = Group.objects.select_for_update().get(pk=session.group_id)
+    # The dosing room locks the session row while it gives a dose, so a dose and a move cannot cross.
+    GroupSession.objects.select_for_update().filter(pk=session.pk).first()
+    if session.dose_records.filter(administered_at__isnull=False).exists():
+        raise PlanRefused(["Doses were given in this session; it cannot be moved."])
     facilitators = list(facilitators)
     template = group_template(group)
     kind = SessionKind(session.kind)
