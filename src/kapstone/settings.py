@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-questionnaire-reminders": {"task": "kapstone.measures.tasks.send_due_reminders", "schedule": 3600.0},
     # A creativity task whose time ran out while the patient was away is closed and scored.
     "close-overdue-creativity-tasks": {"task": "kapstone.creativity.tasks.close_overdue_tasks", "schedule": 300.0},
+    # A dose whose window task failed, or whose broker was down, still gets its integration window.
+    "open-missing-integration-windows": {
+        "task": "kapstone.integration.tasks.open_missing_integration_windows",
+        "schedule": 600.0,
+    },
 }
 KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.integration.notifications.ConsoleSmsProvider")
 

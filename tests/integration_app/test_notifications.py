@@ -2,12 +2,16 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.audit.models import AuditEvent
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.signals import dose_administered
 from kapstone.integration import services, tasks
 from kapstone.integration.models import IntegrationWindow, Notification, NotificationPreference
+from kapstone.integration.notifications import CHANNELS, EmailChannel, SmsChannel
+from tests.conftest import signed_in_client
 from tests.integration_app.factories import given_dose, journal_entry
 
 NO_QUIET = {"quiet_start": datetime.time(0), "quiet_end": datetime.time(0)}
@@ -115,33 +119,96 @@ def test_a_patient_who_chose_text_messages_gets_one_on_the_console(cast, capsys)
 
 
 class FlakyProvider:
-    calls = 0
+    """An SMS gateway that fails its first `failures` sends."""
+
+    def __init__(self, failures: float):
+        self.failures, self.calls = failures, 0
 
     def send_sms(self, *, to, body):
-        FlakyProvider.calls += 1
-        if FlakyProvider.calls == 1:
+        self.calls += 1
+        if self.calls <= self.failures:
             raise ConnectionError("gateway down")
 
 
-def test_a_failed_send_is_retried_and_delivered_once(cast, settings):
-    settings.KAPSTONE_SMS_PROVIDER = "tests.integration_app.test_notifications.FlakyProvider"
-    from kapstone.integration.notifications import CHANNELS, SmsChannel
+class UnreachableEmail(EmailChannel):
+    def send(self, *, to, subject, body):
+        raise ConnectionRefusedError(f"mail server refused {to}")
 
-    CHANNELS["sms"] = SmsChannel()
-    FlakyProvider.calls = 0
-    try:
-        NotificationPreference.objects.create(patient=cast.alice, by_email=False, by_sms=True, **NO_QUIET)
-        [queued] = services.notify(patient=cast.alice, kind="test", dedupe_key="flaky", subject="Hi", body="x")
-        # Eager mode raises the retry instead of waiting for it; a worker would run it after a backoff.
-        with pytest.raises(Exception, match="gateway down"):
-            tasks.send_notification.apply(args=[queued.pk]).get()
-        assert Notification.objects.get(pk=queued.pk).status == Notification.Status.PENDING
-        assert tasks.send_notification.apply(args=[queued.pk]).get() == "sent"
-        assert tasks.send_notification.apply(args=[queued.pk]).get() == "sent"
-    finally:
-        CHANNELS["sms"] = SmsChannel()
-    assert FlakyProvider.calls == 2
+
+def texting_alice(cast, monkeypatch, provider) -> Notification:
+    monkeypatch.setitem(CHANNELS, "sms", SmsChannel(provider))
+    NotificationPreference.objects.create(patient=cast.alice, by_email=False, by_sms=True, **NO_QUIET)
+    [queued] = services.notify(patient=cast.alice, kind="test", dedupe_key="flaky", subject="Hi", body="x")
+    return queued
+
+
+def make_due(notification: Notification) -> None:
+    Notification.objects.filter(pk=notification.pk).update(scheduled_for=timezone.now())
+
+
+def test_a_failed_send_is_tried_again_after_a_pause_and_delivered_once(cast, monkeypatch):
+    provider = FlakyProvider(failures=1)
+    queued = texting_alice(cast, monkeypatch, provider)
+    before = timezone.now()
+    assert tasks.send_notification.apply(args=[queued.pk]).get() == "retry_later"
+    queued.refresh_from_db()
+    assert queued.status == Notification.Status.PENDING and queued.attempts == 1
+    assert queued.scheduled_for >= before + services.FIRST_RETRY_AFTER
+    assert tasks.send_notification.apply(args=[queued.pk]).get() == "not_due"
+    make_due(queued)
+    assert tasks.send_notification.apply(args=[queued.pk]).get() == "sent"
+    assert tasks.send_notification.apply(args=[queued.pk]).get() == "sent"
+    assert provider.calls == 2
     assert Notification.objects.get(pk=queued.pk).attempts == 2
+
+
+def test_a_message_that_never_goes_through_waits_longer_each_time_then_is_marked_undeliverable_and_left_alone(
+    cast, monkeypatch
+):
+    provider = FlakyProvider(failures=float("inf"))
+    queued = texting_alice(cast, monkeypatch, provider)
+    pauses = []
+    for _ in range(services.DELIVERY_ATTEMPTS - 1):
+        make_due(queued)
+        before = timezone.now()
+        assert services.notification_deliver(notification_id=queued.pk) == "retry_later"
+        queued.refresh_from_db()
+        pauses.append(queued.scheduled_for - before)
+    first = services.FIRST_RETRY_AFTER
+    assert [pause // datetime.timedelta(minutes=1) for pause in pauses] == [
+        (first * 2**n) // datetime.timedelta(minutes=1) for n in range(services.DELIVERY_ATTEMPTS - 1)
+    ]
+    make_due(queued)
+    assert services.notification_deliver(notification_id=queued.pk) == Notification.Status.FAILED
+    queued.refresh_from_db()
+    assert queued.status == Notification.Status.FAILED and queued.attempts == services.DELIVERY_ATTEMPTS
+    assert queued.note == f"could not be delivered after {services.DELIVERY_ATTEMPTS} attempts (ConnectionError)"
+    audited = AuditEvent.objects.filter(object_type="notification", object_id=str(queued.pk))
+    assert {"status": "failed", "channel": "sms"} in [event.detail_data for event in audited]
+
+    assert tasks.send_due_notifications.delay().get() == 0
+    assert services.notification_deliver(notification_id=queued.pk) == Notification.Status.FAILED
+    assert provider.calls == services.DELIVERY_ATTEMPTS
+
+
+def test_staff_see_a_prompt_that_could_not_be_delivered_on_the_timeline_and_the_adherence_page(
+    cast, always_awake, monkeypatch
+):
+    monkeypatch.setitem(CHANNELS, "email", UnreachableEmail())
+    window = open_window(cast, hours_ago=4)
+    prompt = Notification.objects.filter(window=window).first()
+    Notification.objects.filter(pk=prompt.pk).update(attempts=services.DELIVERY_ATTEMPTS - 1)
+    make_due(prompt)
+    assert services.notification_deliver(notification_id=prompt.pk) == Notification.Status.FAILED
+
+    timeline = signed_in_client(cast.nurse).get(reverse("integration:timeline", args=[cast.alice.pk]))
+    page = timeline.content.decode()
+    assert "Message could not be delivered" in page
+    assert f"A journaling prompt from your care team · by email, {services.DELIVERY_ATTEMPTS} attempts" in page
+    adherence = signed_in_client(cast.bob).get(reverse("integration:adherence")).content.decode()
+    assert "a prompt could not be delivered" in adherence
+    own = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    assert "could not be delivered" not in own
 
 
 def test_the_sweep_sends_what_is_due_and_nothing_else(cast, always_awake):

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from kapstone.integration import services
-from kapstone.integration.models import Notification, NotificationPreference
+from kapstone.integration.models import IntegrationWindow, Notification, NotificationPreference
 from tests.integration_app.factories import given_dose
 
 
@@ -43,7 +43,21 @@ def test_one_round_sends_a_due_reminder_once_and_a_second_round_sends_nothing(ca
     assert all(Notification.objects.get(pk=n.pk).status == Notification.Status.PENDING for n in later)
 
 
-def test_a_round_runs_every_sweep_of_the_beat_schedule(cast, settings, monkeypatch):
+LOST_WINDOWS_ENTRY = {
+    "open-missing-integration-windows": {
+        "task": "kapstone.integration.tasks.open_missing_integration_windows",
+        "schedule": 600.0,
+    }
+}
+
+
+@pytest.fixture
+def lost_windows_scheduled(settings):
+    """The lost-window sweep in the beat schedule, whether or not settings.py already lists it."""
+    settings.CELERY_BEAT_SCHEDULE = {**settings.CELERY_BEAT_SCHEDULE, **LOST_WINDOWS_ENTRY}
+
+
+def test_a_round_runs_every_sweep_of_the_beat_schedule(cast, settings, lost_windows_scheduled, monkeypatch):
     from kapstone.creativity import tasks as creativity_tasks
     from kapstone.integration import tasks as integration_tasks
     from kapstone.measures import tasks as measures_tasks
@@ -51,13 +65,27 @@ def test_a_round_runs_every_sweep_of_the_beat_schedule(cast, settings, monkeypat
     ran = []
     for module, name in [
         (integration_tasks, "send_due_notifications"),
+        (integration_tasks, "open_missing_integration_windows"),
         (measures_tasks, "send_due_reminders"),
         (creativity_tasks, "close_overdue_tasks"),
     ]:
         monkeypatch.setattr(getattr(module, name), "run", lambda *a, name=name, **k: ran.append(name) or 0)
     assert run_sweeps("--once") == ""
-    assert sorted(ran) == sorted(["send_due_notifications", "send_due_reminders", "close_overdue_tasks"])
+    assert sorted(ran) == sorted(
+        ["send_due_notifications", "open_missing_integration_windows", "send_due_reminders", "close_overdue_tasks"]
+    )
     assert len(ran) == len(settings.CELERY_BEAT_SCHEDULE)
+
+
+def test_one_round_opens_a_window_lost_when_the_dose_was_recorded_and_the_next_round_opens_none(
+    cast, always_awake, lost_windows_scheduled
+):
+    record = given_dose(cast)
+    [line] = run_sweeps("--once").splitlines()
+    assert line.endswith(" open-missing-integration-windows: 1 handled")
+    assert IntegrationWindow.objects.filter(dose_record=record).exists()
+    assert run_sweeps("--once") == ""
+    assert IntegrationWindow.objects.count() == 1
 
 
 def test_a_failing_sweep_is_reported_and_the_others_still_run(cast, always_awake, monkeypatch):

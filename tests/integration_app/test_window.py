@@ -1,6 +1,8 @@
 import datetime
 from zoneinfo import ZoneInfo
 
+import hypothesis
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +19,10 @@ from kapstone.integration.window import (
 
 NEW_YORK = ZoneInfo("America/New_York")
 DEFAULTS = window_settings()
+
+
+def utc(*parts) -> datetime.datetime:
+    return datetime.datetime(*parts, tzinfo=datetime.UTC)
 
 
 def test_every_window_setting_cites_a_source():
@@ -108,18 +114,132 @@ def test_equal_start_and_end_mean_no_quiet_hours():
     assert not in_quiet_hours(datetime.time(3), datetime.time(0), datetime.time(0))
 
 
+@pytest.mark.parametrize(
+    ("at", "released"),
+    [
+        # 2 Nov 2025 in New York: 01:00-02:00 happens twice, first in EDT (05:00-06:00 UTC), then in EST.
+        (utc(2025, 11, 2, 5, 10), utc(2025, 11, 2, 5, 30)),
+        (utc(2025, 11, 2, 6, 10), utc(2025, 11, 2, 6, 30)),
+    ],
+    ids=["first pass, fold 0", "repeated hour, fold 1"],
+)
+def test_in_the_repeated_autumn_hour_quiet_hours_end_at_the_next_end_on_the_clock_never_before_the_message(
+    at, released
+):
+    held = after_quiet_hours(at, time_zone="America/New_York", start=datetime.time(22), end=datetime.time(1, 30))
+    assert held == released
+    assert held.astimezone(NEW_YORK).time() == datetime.time(1, 30)
+    assert held.astimezone(NEW_YORK).fold == at.astimezone(NEW_YORK).fold
+
+
+@pytest.mark.parametrize(
+    ("zone", "at", "end", "jump"),
+    [
+        # 8 Mar 2026 in New York: 02:00 EST jumps to 03:00 EDT at 07:00 UTC, so 02:30 never shows on the clock.
+        ("America/New_York", utc(2026, 3, 8, 6, 30), datetime.time(2, 30), utc(2026, 3, 8, 7, 0)),
+        # 29 Mar 2026 in London: 01:00 GMT jumps to 02:00 BST at 01:00 UTC.
+        ("Europe/London", utc(2026, 3, 29, 0, 15), datetime.time(1, 45), utc(2026, 3, 29, 1, 0)),
+    ],
+)
+def test_a_quiet_end_in_the_hour_skipped_in_spring_releases_the_message_when_the_clocks_jump(zone, at, end, jump):
+    held = after_quiet_hours(at, time_zone=zone, start=datetime.time(22), end=end)
+    assert held == jump
+    assert (
+        after_quiet_hours(jump - datetime.timedelta(microseconds=1), time_zone=zone, start=datetime.time(22), end=end)
+        == jump
+    )
+
+
+def test_a_clock_going_back_out_of_quiet_hours_releases_the_message_at_that_moment():
+    # Quiet 01:30-03:00; at 01:45 EDT the clocks go back from 02:00 EDT to 01:00 EST, which is not quiet.
+    at = utc(2025, 11, 2, 5, 45)
+    held = after_quiet_hours(at, time_zone="America/New_York", start=datetime.time(1, 30), end=datetime.time(3))
+    assert held == utc(2025, 11, 2, 6, 0)
+
+
+# Every daylight-saving change of 2024-2027 in three zones, in UTC (the zones' rules; checked below).
+CLOCK_CHANGES = {
+    "America/New_York": [
+        "2024-03-10 07:00",
+        "2024-11-03 06:00",
+        "2025-03-09 07:00",
+        "2025-11-02 06:00",
+        "2026-03-08 07:00",
+        "2026-11-01 06:00",
+        "2027-03-14 07:00",
+        "2027-11-07 06:00",
+    ],
+    "Europe/London": [
+        "2024-03-31 01:00",
+        "2024-10-27 01:00",
+        "2025-03-30 01:00",
+        "2025-10-26 01:00",
+        "2026-03-29 01:00",
+        "2026-10-25 01:00",
+        "2027-03-28 01:00",
+        "2027-10-31 01:00",
+    ],
+    "Australia/Sydney": [
+        "2024-04-06 16:00",
+        "2024-10-05 16:00",
+        "2025-04-05 16:00",
+        "2025-10-04 16:00",
+        "2026-04-04 16:00",
+        "2026-10-03 16:00",
+        "2027-04-03 16:00",
+        "2027-10-02 16:00",
+    ],
+}
+CHANGES = [
+    (zone, datetime.datetime.fromisoformat(change).replace(tzinfo=datetime.UTC))
+    for zone, changes in CLOCK_CHANGES.items()
+    for change in changes
+]
+
+
+@pytest.mark.parametrize(("zone", "change"), CHANGES)
+def test_the_sampled_clock_changes_are_real(zone, change):
+    minute = datetime.timedelta(minutes=1)
+    assert (change - minute).astimezone(ZoneInfo(zone)).utcoffset() != change.astimezone(ZoneInfo(zone)).utcoffset()
+
+
 ZONES = st.sampled_from(["America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata", "UTC"])
-TIMES = st.times().map(lambda t: t.replace(second=0, microsecond=0))
-INSTANTS = st.datetimes(
+ANY_INSTANT = st.datetimes(
     min_value=datetime.datetime(2024, 1, 1), max_value=datetime.datetime(2030, 1, 1), timezones=st.just(datetime.UTC)
+)
+NEAR_A_CLOCK_CHANGE = st.tuples(
+    st.sampled_from(CHANGES), st.integers(min_value=-3 * 3600 * 10**6, max_value=3 * 3600 * 10**6)
+).map(lambda pair: (pair[0][0], pair[0][1] + datetime.timedelta(microseconds=pair[1])))
+ZONED_INSTANTS = st.one_of(st.tuples(ZONES, ANY_INSTANT), NEAR_A_CLOCK_CHANGE)
+# Quiet hours are whole minutes; the small hours, where the clocks change, are sampled as often as the rest.
+TIMES = st.one_of(
+    st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    st.builds(datetime.time, st.integers(min_value=0, max_value=3), st.sampled_from([0, 1, 15, 30, 45, 59])),
 )
 
 
-@given(at=INSTANTS, zone=ZONES, start=TIMES, end=TIMES)
-def test_a_held_message_is_never_sent_earlier_nor_inside_quiet_hours_nor_more_than_a_day_late(at, zone, start, end):
+def first_moment_outside_quiet_hours(at, zone, start, end):
+    """Walks forward a minute at a time: the quiet hours' ends and the clock changes sampled fall on whole UTC
+    minutes, so the first of `at` and the whole minutes after it that is not quiet is the true answer."""
+
+    def quiet(instant):
+        return in_quiet_hours(instant.astimezone(ZoneInfo(zone)).time(), start, end)
+
+    if not quiet(at):
+        return at
+    instant = at.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    while quiet(instant):
+        instant += datetime.timedelta(minutes=1)
+    return instant
+
+
+@hypothesis.settings(max_examples=300)
+@given(zoned=ZONED_INSTANTS, start=TIMES, end=TIMES)
+def test_a_held_message_goes_at_the_first_moment_outside_quiet_hours_never_earlier_nor_more_than_a_day_late(
+    zoned, start, end
+):
+    zone, at = zoned
     held = after_quiet_hours(at, time_zone=zone, start=start, end=end)
     assert held >= at
     assert held - at <= datetime.timedelta(hours=25)
-    local = held.astimezone(ZoneInfo(zone)).time().replace(tzinfo=None)
-    # A quiet end inside a spring-forward gap lands just after the gap: outside quiet hours by construction.
-    assert not in_quiet_hours(local, start, end) or local.hour != end.hour
+    assert held == first_moment_outside_quiet_hours(at, zone, start, end)

@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from kapstone.integration.models import (
     IntegrationNote,
     IntegrationWindow,
     JournalEntry,
+    Notification,
     NotificationPreference,
     PsychotherapyNote,
 )
@@ -64,6 +65,7 @@ class WindowStatus:
     done_at: datetime.datetime | None
     booked_at: datetime.datetime | None
     adherence: str
+    undelivered: bool
 
     @property
     def adherence_label(self) -> str:
@@ -79,7 +81,8 @@ def _annotated(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWind
 
     Integration work is the first of: a journal entry the patient wrote after the dose, or an integration note
     a clinician recorded for the patient at an integration session following that dosing session (the note is
-    the record that the patient attended; the session's start is when the work happened).
+    the record that the patient attended; the session's start is when the work happened). `undelivered` says
+    whether a prompt of the window could not be delivered: work not done may be a message never received.
     """
     first_entry = (
         JournalEntry.objects.filter(patient=OuterRef("patient"), created_at__gte=OuterRef("dosed_at"))
@@ -100,8 +103,12 @@ def _annotated(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWind
         .order_by("starts_at")
         .values("starts_at")[:1]
     )
+    undelivered = Notification.objects.filter(window=OuterRef("pk"), status=Notification.Status.FAILED)
     return windows.annotate(
-        first_entry_at=Subquery(first_entry), first_note_at=Subquery(first_session_note), booked_at=Subquery(booked)
+        first_entry_at=Subquery(first_entry),
+        first_note_at=Subquery(first_session_note),
+        booked_at=Subquery(booked),
+        undelivered=Exists(undelivered),
     )
 
 
@@ -115,6 +122,7 @@ def _status(window: IntegrationWindow, settings: dict, now: datetime.datetime) -
         done_at=done_at,
         booked_at=window.booked_at,
         adherence=adherence_of(bounds, done_at, now),
+        undelivered=window.undelivered,
     )
 
 
@@ -242,8 +250,12 @@ class TimelineItem:
     entry: JournalEntry | None = None
 
 
-def _timeline_items(patient: Patient, *, journal: str, notes: bool) -> list[TimelineItem]:
-    """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'."""
+CHANNEL_LABELS = {"email": "email", "sms": "text message"}
+
+
+def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered: bool = False) -> list[TimelineItem]:
+    """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'. undelivered: the messages
+    that could not be delivered, for staff, who can check the patient's address."""
     items = []
     sessions = GroupSession.objects.filter(
         group__enrolments__patient=patient,
@@ -270,13 +282,19 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool) -> list[Time
     if notes:
         for note in IntegrationNote.objects.filter(patient=patient).select_related("author"):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
+    if undelivered:
+        # A failed message's schedule is left at its last attempt.
+        for message in Notification.objects.filter(patient=patient, status=Notification.Status.FAILED):
+            channel = CHANNEL_LABELS.get(message.channel, message.channel)
+            detail = f"{message.subject} · by {channel}, {message.attempts} attempts"
+            items.append(TimelineItem(message.scheduled_for, "undelivered", "Message could not be delivered", detail))
     return sorted(items, key=lambda item: item.at)
 
 
 def staff_timeline(*, user, patient_id) -> tuple[Patient, list[TimelineItem], bool]:
     patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
     care_team = on_care_team(user, patient)
-    items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True)
+    items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True, undelivered=True)
     audit.record(
         action=audit.Action.READ,
         patient=patient,

@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 WINDOW_PROMPT = "integration_prompt"
 
+# Operational, not clinical: how many times a message is tried before staff are told it could not be delivered,
+# and the pause after the first failed try, doubling after each (5, 10, 20, 40 min): a mail or SMS outage of over
+# an hour is ridden out, and an address that never works is reported within about two hours.
+DELIVERY_ATTEMPTS = 5
+FIRST_RETRY_AFTER = datetime.timedelta(minutes=5)
+
 
 class IntegrationError(ValueError):
     """A request the service refuses, with a message for the person who made it."""
@@ -93,6 +99,35 @@ def window_open(*, dose_record) -> IntegrationWindow:
             window=window,
         )
     return window
+
+
+def missing_windows_open(*, limit: int) -> int:
+    """Opens the window of every administered dose that has none, newest dose first, at most `limit` a call;
+    returns how many it opened.
+
+    The window is normally opened by a task sent when the dose is recorded; if that task failed or the broker was
+    down, only this sweep opens it. Each window is its own transaction (window_open): one that cannot be opened
+    does not hold up the rest, and is reported once they are done, so the sweep shows as failed until it opens.
+    A window opened meanwhile by the task is found, not duplicated; a window opened late skips the prompts whose
+    time has passed (window_open), so a long-lost window sends nothing stale.
+    """
+    from kapstone.dosing.models import DoseRecord
+
+    doses = DoseRecord.objects.filter(administered_at__isnull=False, integration_window__isnull=True).order_by(
+        "-administered_at", "-pk"
+    )
+    opened, failed = 0, []
+    for dose_record in doses[:limit]:
+        try:
+            window_open(dose_record=dose_record)
+        except Exception:
+            logger.exception("could not open the integration window for dose record %s", dose_record.pk)
+            failed.append(dose_record.pk)
+        else:
+            opened += 1
+    if failed:
+        raise IntegrationError(f"Could not open the integration window for dose records {failed} ({opened} opened).")
+    return opened
 
 
 @transaction.atomic
@@ -177,7 +212,8 @@ def notification_deliver(*, notification_id: int) -> str:
 
     Not one transaction on purpose: the message leaves the building between claiming the row and marking it
     sent. The claim is a conditional UPDATE, so two workers (or a redelivered task) cannot both send it; a
-    worker that dies mid-send leaves the row 'sending' rather than risk a second copy.
+    worker that dies mid-send leaves the row 'sending' rather than risk a second copy. A failed send is retried
+    through the row's own schedule, not the task's retries, so attempts stay bounded (_send_failed).
     """
     notification = Notification.objects.select_related("patient", "window").filter(pk=notification_id).first()
     if notification is None or notification.status != Notification.Status.PENDING:
@@ -207,11 +243,35 @@ def notification_deliver(*, notification_id: int) -> str:
     target = channel_named(notification.channel)
     try:
         target.send(to=target.address_for(notification.patient), subject=notification.subject, body=notification.body)
-    except Exception:
-        # Back to pending so the task's retry can try again; nothing was delivered.
-        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.PENDING)
-        raise
+    except Exception as error:
+        return _send_failed(notification, error)
     return _settle(notification, Notification.Status.SENT)
+
+
+def _send_failed(notification: Notification, error: Exception) -> str:
+    """Nothing was delivered: the message is tried again after a pause that doubles each time, until the last
+    attempt, after which it is marked failed so staff see it could not be delivered."""
+    attempts = Notification.objects.values_list("attempts", flat=True).get(pk=notification.pk)
+    # The error's type only: its text may hold the patient's address.
+    reason = type(error).__name__
+    logger.warning(
+        "notification %s by %s failed, attempt %s of %s: %s",
+        notification.pk,
+        notification.channel,
+        attempts,
+        DELIVERY_ATTEMPTS,
+        reason,
+    )
+    if attempts >= DELIVERY_ATTEMPTS:
+        return _settle(
+            notification, Notification.Status.FAILED, f"could not be delivered after {attempts} attempts ({reason})"
+        )
+    retry_at = timezone.now() + FIRST_RETRY_AFTER * 2 ** (attempts - 1)
+    Notification.objects.filter(pk=notification.pk, status=Notification.Status.SENDING).update(
+        status=Notification.Status.PENDING, scheduled_for=retry_at
+    )
+    transaction.on_commit(lambda: _enqueue(notification.pk, retry_at))
+    return "retry_later"
 
 
 @transaction.atomic

@@ -18,6 +18,12 @@ def open_integration_window(dose_record_id: int) -> int:
     return services.window_open(dose_record=record).pk
 
 
+@shared_task(acks_late=True, max_retries=3, **RETRYING)
+def open_missing_integration_windows(limit: int = 200) -> int:
+    """The beat sweep behind open_integration_window: a dose whose window task was lost still gets its window."""
+    return services.missing_windows_open(limit=limit)
+
+
 @shared_task(acks_late=True, max_retries=8, **RETRYING)
 def send_notification(notification_id: int) -> str:
     return services.notification_deliver(notification_id=notification_id)

@@ -86,14 +86,63 @@ def in_quiet_hours(local_time: datetime.time, start: datetime.time, end: datetim
     return local_time >= start or local_time < end
 
 
+# Quiet hours last under 24 h on the wall clock, and a daylight-saving change adds at most an hour in the zones in
+# use (2 h covers any zone): quiet hours have ended within this of any moment inside them.
+LONGEST_QUIET_STRETCH = datetime.timedelta(hours=26)
+
+
 def after_quiet_hours(
     at: datetime.datetime, *, time_zone: str, start: datetime.time, end: datetime.time
 ) -> datetime.datetime:
-    """`at` if it falls outside the patient's quiet hours, else the moment their quiet hours end (in UTC)."""
+    """`at` if it falls outside the patient's quiet hours, else the first moment after it that falls outside them (in UTC).
+
+    Quiet hours are read off the patient's wall clock, which a daylight-saving change moves: in autumn an hour is
+    repeated, so one wall-clock end happens twice; in spring an hour is skipped, so an end inside it never shows
+    and quiet hours end the moment the clocks jump past it. The answer is therefore found in absolute time: quiet
+    hours can only end at an instant whose wall clock reads `end` or at an instant the clocks change, so it is the
+    earliest such instant from `at` on whose wall clock it is not quiet.
+    """
     zone = ZoneInfo(time_zone)
-    local = at.astimezone(zone)
-    if not in_quiet_hours(local.timetz().replace(tzinfo=None), start, end):
-        return at.astimezone(datetime.UTC)
-    day = local.date() if local.time() < end else local.date() + datetime.timedelta(days=1)
-    # A wall-clock end inside a spring-forward gap resolves through UTC to a real instant just after the gap.
-    return datetime.datetime.combine(day, end, tzinfo=zone).astimezone(datetime.UTC)
+    at = at.astimezone(datetime.UTC)
+
+    def quiet(instant: datetime.datetime) -> bool:
+        return in_quiet_hours(instant.astimezone(zone).time(), start, end)
+
+    if not quiet(at):
+        return at
+    local_day = at.astimezone(zone).date()
+    wall_clock_ends = [
+        datetime.datetime.combine(day, end, tzinfo=zone).replace(fold=fold).astimezone(datetime.UTC)
+        for day in (local_day, local_day + datetime.timedelta(days=1))
+        for fold in (0, 1)
+    ]
+    candidates = [*wall_clock_ends, *_clock_changes(zone, since=at, until=at + LONGEST_QUIET_STRETCH)]
+    return min(instant for instant in candidates if instant >= at and not quiet(instant))
+
+
+def _clock_changes(zone: ZoneInfo, *, since: datetime.datetime, until: datetime.datetime) -> list[datetime.datetime]:
+    """The instants in (since, until] at which the zone's UTC offset changes, to the microsecond.
+
+    zoneinfo does not expose its transitions, so each hour is checked and a change found by bisection. No zone
+    changes its offset twice within an hour.
+    """
+
+    def offset(instant: datetime.datetime) -> datetime.timedelta:
+        return instant.astimezone(zone).utcoffset()
+
+    changes = []
+    before, offset_before = since, offset(since)
+    while before < until:
+        after = min(before + datetime.timedelta(hours=1), until)
+        offset_after = offset(after)
+        if offset_after != offset_before:
+            unchanged, changed = before, after
+            while changed - unchanged > datetime.timedelta(microseconds=1):
+                middle = unchanged + (changed - unchanged) / 2
+                if offset(middle) == offset_before:
+                    unchanged = middle
+                else:
+                    changed = middle
+            changes.append(changed)
+        before, offset_before = after, offset_after
+    return changes
