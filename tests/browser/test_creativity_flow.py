@@ -2,6 +2,7 @@ import pytest
 from playwright.sync_api import expect
 
 from kapstone.creativity.models import CreativityAdministration, Task
+from tests.browser.helpers import sign_in
 from tests.creativity.factories import due_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,3 +53,44 @@ def test_a_patient_completes_both_creativity_tasks_on_a_phone(browser, live_serv
     assert aut.status == dat.status == CreativityAdministration.Status.COMPLETED
     assert aut.responses.count() == 3 and aut.originality_top2 is not None
     assert dat.dat_score is not None
+
+
+def _short_task_page(page, cast, *, seconds: int) -> tuple[CreativityAdministration, list[str]]:
+    """Alice's AUT with a few seconds per object, started in the browser; returns it and a log that collects
+    every POST the page sends to the task from then on."""
+    task = due_task(cast.alice, Task.AUT)
+    CreativityAdministration.objects.filter(pk=task.pk).update(seconds_per_part=seconds)
+    url = f"/creativity/my/{task.pk}/"
+    sign_in(page, cast.alice_user, with_code=False)
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("heading", name=f"Unusual uses for {task.prompts[0]['label']}").wait_for()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith(url) else None)
+    return task, posts
+
+
+def test_at_time_up_the_page_hands_in_once_keeps_what_fits_and_tells_the_patient(page, cast):
+    task, posts = _short_task_page(page, cast, seconds=6)
+    label = task.prompts[0]["label"]
+    ideas = ["a doorstop", "y" * 600] + [f"idea number {n}" for n in range(43)]
+    page.get_by_label("Your ideas, one per line").fill("\n".join(ideas))
+    page.get_by_text(f"45 ideas were handed in for {label}; the first 40 are kept").wait_for(timeout=20000)
+    expect(page.get_by_text(f"Idea 2 was longer than 500 characters for {label}")).to_be_visible()
+    page.get_by_text("the task is finished").wait_for(timeout=20000)
+    assert len(posts) == 2  # one automatic hand-in per object, no more
+    task.refresh_from_db()
+    mine = task.responses.filter(prompt=task.prompts[0]["prompt"])
+    assert task.status == CreativityAdministration.Status.COMPLETED
+    assert mine.count() == 40 and mine.get(order=2).cut_to_limit
+
+
+def test_a_hand_in_the_server_refuses_at_time_up_is_not_sent_again(page, cast):
+    task, posts = _short_task_page(page, cast, seconds=4)
+    page.get_by_label("Your ideas, one per line").fill("a doorstop")
+    # A part number the server cannot read stands in for any refusal of the automatic hand-in.
+    page.locator("input[name=part]").evaluate("input => { input.value = 'first'; }")
+    page.get_by_text("could not be handed in automatically").wait_for(timeout=20000)
+    page.wait_for_timeout(3000)
+    assert len(posts) == 1
+    expect(page.locator(".timer-value")).to_have_text("0:00")

@@ -124,7 +124,9 @@ def test_it_prints_dat_results_as_json(capsys):
     )
     result = json.loads(capsys.readouterr().out)
     assert result["words_used"] == ["cat", "volcano", "justice", "spoon", "microbe", "glacier", "tax"]
-    assert {"word": "ice cream", "reason": "not_single_word"} in result["invalid_words"]
+    assert {"word": "ice cream", "reason": "not_single_word", "meaning": "more than one word"} in result[
+        "invalid_words"
+    ]
     assert 0 < result["score"] < 100
 
 
@@ -137,3 +139,19 @@ def test_the_bench_reports_accuracy_count_and_speed(tmp_path):
     result = benchmark(rated)
     assert {"r_val", "n", "responses_per_second"} <= set(result)
     assert result["n"] == 4 and result["r_val"] > 0.5 and result["responses_per_second"] > 0
+    assert result["excluded_by_checks"] == 0 and result["r_val_checked"] == result["r_val"]
+
+
+def test_repetitive_and_non_english_rows_get_a_status_and_an_empty_originality(tmp_path):
+    source = write(
+        tmp_path / "in.csv",
+        "prompt,response\nbrick," + "a" * 10_000 + "\nbrick," + "x " * 300 + "\nbrick,usar como pisapapeles\n",
+    )
+    out = tmp_path / "out.csv"
+    call_command("creativity", "score-aut", str(source), "--out", str(out))
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["status"], r["originality"], r["elaboration"]) for r in rows] == [
+        ("repetitive", "", ""),
+        ("repetitive", "", ""),
+        ("not_english", "", ""),
+    ]

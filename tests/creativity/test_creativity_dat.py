@@ -1,8 +1,20 @@
 """Divergent Association Task: validity rules, scoring, the local reference distribution."""
 
-import numpy as np
+import socket
 
-from kapstone.creativity.dat import check_words, load_norms, mean_pairwise_distance, score_dat
+import numpy as np
+import pytest
+import wordfreq
+import yaml
+
+from kapstone.creativity.dat import (
+    NOUNS_PATH,
+    check_words,
+    dat_settings,
+    load_norms,
+    mean_pairwise_distance,
+    score_dat,
+)
 
 
 def test_it_keeps_single_alphabetic_words_lowercased_and_once():
@@ -51,3 +63,47 @@ def test_it_places_scores_in_the_locally_computed_random_noun_distribution():
     assert 0 < norms["sd"] < norms["mean"] < 100
     result = score_dat(["volcano", "spoon", "justice", "microbe", "saxophone", "glacier", "passport"])
     assert result["percentile_vs_random_nouns"] > 50
+
+
+def test_invented_words_are_not_counted_and_the_result_says_why():
+    result = score_dat(["blorf", "zint", "quap", "veem", "snorg", "plim", "trazz"])
+    assert result["score"] is None and result["percentile_vs_random_nouns"] is None
+    assert result["reason"] == "only 0 valid words; the score needs 7"
+    assert {(w["reason"], w["meaning"]) for w in result["invalid_words"]} == {
+        ("not_english_word", "not a known English word")
+    }
+
+
+def test_rare_real_nouns_count_as_words():
+    rare = ["quokka", "kumquat", "glockenspiel", "axolotl", "theremin", "saxophone", "microbe"]
+    assert check_words(rare) == (rare, [])
+    assert score_dat(rare)["score"] is not None
+
+
+def test_every_noun_of_the_reference_distribution_is_a_valid_word_so_the_norms_compare_like_with_like():
+    nouns = yaml.safe_load(NOUNS_PATH.read_text(encoding="utf-8"))["nouns"]
+    valid, invalid = check_words(nouns)
+    assert invalid == [] and len(valid) == len(nouns)
+
+
+def test_the_vocabulary_cut_off_carries_its_source_and_says_nouns_are_not_checked():
+    settings = dat_settings()
+    assert settings["vocabulary"]["min_zipf"] > 0 and "Olson" in settings["vocabulary"]["source"]
+    assert settings["nouns"]["checked"] is False
+
+
+def test_the_word_frequencies_load_from_the_package_without_a_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("wordfreq tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    wordfreq.get_frequency_dict.cache_clear()
+    wordfreq.get_frequency_list.cache_clear()
+    assert wordfreq.zipf_frequency("volcano", "en") > 3
+    assert wordfreq.zipf_frequency("volcano", "nl", wordlist="small") >= 0
+
+
+@pytest.mark.parametrize("word", ["tax", "fever", "justice"])
+def test_common_words_that_are_not_only_nouns_still_count_because_nouns_are_not_checked(word):
+    assert check_words([word]) == ([word], [])

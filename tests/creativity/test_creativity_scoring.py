@@ -1,6 +1,7 @@
 """AUT scoring: response checks, originality, elaboration, fluency, flexibility, per-person summary."""
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,14 +29,47 @@ from kapstone.creativity.scoring import (
         ("!!!???", "too_short"),
         ("use it as a doorstop", "ok"),
         ("TV stand", "ok"),
+        ("a" * 10_000, "repetitive"),
+        ("x " * 300, "repetitive"),
+        ("build a wall " * 40, "repetitive"),
+        ("usar como pisapapeles", "not_english"),
+        ("als Türstopper benutzen", "not_english"),
+        ("blorf zint quap veem snorg plim trazz", "not_english"),
+        # Real, rated answers the checks must keep: misspelt, coined, quoted, or a word with many consonants.
+        ("carrt", "ok"),
+        ("doorstopper", "ok"),
+        ("back scrathcer", "ok"),
+        ("'pet rock'", "ok"),
+        ("nightstand", "ok"),
+        ("a hat", "ok"),
+        ("to screw a screw", "ok"),
     ],
 )
 def test_it_gives_each_response_a_status(text, status):
     assert check_response(text).status == status
 
 
+def test_repetitive_and_non_english_responses_get_no_originality_and_do_not_count_for_the_person():
+    scored = score_responses([("brick", "a" * 10_000), ("brick", "x " * 300), ("brick", "usar como pisapapeles")])
+    assert [(s.status, s.originality, s.elaboration) for s in scored] == [
+        ("repetitive", None, None),
+        ("repetitive", None, None),
+        ("not_english", None, None),
+    ]
+    summary = summarise_participant("brick", ["a doorstop", "x " * 300, "usar como pisapapeles"])
+    assert summary.fluency == 1
+    assert summary.excluded == {"repetitive": 1, "not_english": 1}
+    assert summary.originality_mean == summary.originality_top2_mean
+
+
+def test_the_english_and_repetition_settings_carry_their_source():
+    for section in ("english", "repetition"):
+        assert scoring.settings()[section]["source"] and scoring.settings()[section]["verified"] is False
+
+
 def test_it_truncates_very_long_responses_and_still_scores_them():
-    checked = check_response("build a wall " * 500)
+    nouns = yaml.safe_load((scoring.DATA_DIR / "dat_nouns.yaml").read_text(encoding="utf-8"))["nouns"]
+    checked = check_response("keep " + " and ".join(nouns))
     assert checked.status == "truncated"
     assert len(checked.text) <= scoring.settings()["response_limits"]["max_chars"]
     assert checked.scorable

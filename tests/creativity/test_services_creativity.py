@@ -3,15 +3,20 @@
 import datetime
 
 import pytest
+import yaml
 from django.utils import timezone
 
-from kapstone.creativity import protocol, selectors, services
+from kapstone.creativity import protocol, scoring, selectors, services
 from kapstone.creativity.models import AUTResponse, CreativityAdministration, Task
 from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.creativity.factories import due_task, started_task
 
 Status = CreativityAdministration.Status
 MINUTE = datetime.timedelta(minutes=1)
+# Over 500 characters and no word used twice but "and": a long answer, not a pasted-over one.
+LONG_IDEA = "build a tiny house for a pet hamster with " + " and ".join(
+    yaml.safe_load((scoring.DATA_DIR / "dat_nouns.yaml").read_text(encoding="utf-8"))["nouns"][:120]
+)
 
 
 def test_saved_ideas_are_there_on_return_within_the_time_limit(cast):
@@ -87,7 +92,7 @@ def test_empty_garbage_very_long_and_non_english_ideas_are_kept_but_not_scored_a
     ideas = [
         "qwrtzpsdfg xkcdvbnm",
         "строить дом из кирпича",
-        "build a tiny house for a pet hamster " * 40,
+        LONG_IDEA,
         "a doorstop",
         "Doorstop!",
     ]
@@ -206,3 +211,43 @@ def test_a_group_schedule_run_after_a_session_moves_re_dates_only_the_tasks_not_
     assert waiting.due_at == last.ends_at + datetime.timedelta(days=3)
     assert waiting.expires_at == waiting.due_at + datetime.timedelta(days=14)
     assert end_of_course.get(task=Task.AUT).due_at == done.due_at
+
+
+def test_a_hand_in_over_the_limits_keeps_the_first_40_ideas_cuts_long_ones_and_says_so(cast):
+    task = started_task(cast.alice)
+    label = task.prompts[0]["label"]
+    ideas = ["a doorstop", LONG_IDEA] + [f"use number {n}" for n in range(43)]
+    outcome = services.answers_save(actor=None, administration=task, part=0, ideas=ideas, finish_part=True)
+    assert outcome.saved and not outcome.closed
+    assert outcome.trimmed == (
+        f"45 ideas were handed in for {label}; the first 40 are kept, the most one object takes.",
+        f"Idea 2 was longer than 500 characters for {label}; the first 500 characters are kept.",
+    )
+    rows = list(task.responses.order_by("order"))
+    assert len(rows) == 40 and rows[-1].text == "use number 37"
+    assert len(rows[1].text) == 500 and rows[1].cut_to_limit and not rows[0].cut_to_limit
+    task.refresh_from_db()
+    assert [n["text"] for n in task.hand_in_notes] == list(outcome.trimmed)
+    services.answers_save(actor=None, administration=task, part=1, ideas=["plant markers"], finish_part=True)
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED
+    assert task.responses.get(order=2, prompt=task.prompts[0]["prompt"]).status == "truncated"
+
+
+def test_saving_a_part_again_within_the_limits_clears_its_earlier_hand_in_note(cast):
+    task = started_task(cast.alice)
+    services.answers_save(actor=None, administration=task, part=0, ideas=[f"idea {n}" for n in range(41)])
+    task.refresh_from_db()
+    assert len(task.hand_in_notes) == 1
+    outcome = services.answers_save(actor=None, administration=task, part=0, ideas=["a doorstop"])
+    task.refresh_from_db()
+    assert outcome.trimmed == () and task.hand_in_notes == []
+
+
+def test_a_dat_hand_in_with_an_over_long_word_keeps_it_cut_and_scores_the_rest(cast):
+    task = started_task(cast.alice, Task.DAT)
+    words = ["volcano", "spoon", "justice", "q" * 60, "microbe", "saxophone", "glacier", "passport"]
+    outcome = services.answers_save(actor=None, administration=task, part=0, words=words, finish_part=True)
+    assert outcome.closed and outcome.trimmed == ("Word 4 was longer than 40 characters; the first 40 are kept.",)
+    task.refresh_from_db()
+    assert task.dat_words[3] == "q" * 40 and task.dat_score is not None

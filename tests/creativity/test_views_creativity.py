@@ -62,6 +62,60 @@ def test_too_many_ideas_are_refused_with_a_clear_message_and_nothing_is_lost(cas
     assert not task.responses.exists()
 
 
+def test_an_automatic_hand_in_over_the_limits_stores_what_fits_and_tells_the_patient(cast):
+    task = started_task(cast.alice)
+    label = task.prompts[0]["label"]
+    ideas = "\n".join(["a doorstop", "x" * 600] + [f"idea number {n}" for n in range(43)])
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_task", args=[task.pk])
+    response = client.post(url, {"action": "next", "part": 0, "ideas": ideas, "handed_in_by": "timer"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"45 ideas were handed in for {label}; the first 40 are kept" in page
+    assert f"Idea 2 was longer than 500 characters for {label}" in page
+    assert f"Unusual uses for {task.prompts[1]['label']}" in page
+    assert task.responses.count() == 40 and task.responses.get(order=2).cut_to_limit
+
+
+def test_a_dat_hand_in_with_an_over_long_word_is_stored_not_refused(cast):
+    task = started_task(cast.alice, Task.DAT)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_task", args=[task.pk])
+    response = client.post(url, {"action": "finish", "word_1": "volcano", "word_2": "z" * 41}, follow=True)
+    assert "Word 2 was longer than 40 characters" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED and task.dat_words[:2] == ["volcano", "z" * 40]
+
+
+def test_a_refused_automatic_hand_in_tells_the_page_not_to_send_it_again(cast):
+    task = started_task(cast.alice)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_task", args=[task.pk])
+    response = client.post(url, {"action": "next", "part": "first", "ideas": "a doorstop", "handed_in_by": "timer"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "data-timer-handed-in" in page and "could not be handed in automatically" in page
+    manual = client.post(url, {"action": "next", "part": "first", "ideas": "a doorstop"})
+    assert manual.status_code == 400 and "data-timer-handed-in" not in manual.content.decode()
+
+
+def test_the_clinician_sees_what_a_hand_in_trimmed(cast):
+    task = started_task(cast.alice)
+    ideas = [f"idea number {n}" for n in range(41)]
+    services.answers_save(actor=None, administration=task, part=0, ideas=ideas, finish_part=True)
+    services.answers_save(actor=None, administration=task, part=1, ideas=[], finish_part=True)
+    page = signed_in_client(cast.bob).get(reverse("creativity:administration", args=[cast.alice.pk, task.pk]))
+    assert "41 ideas were handed in for" in page.content.decode()
+
+
+def test_a_refused_autosave_says_what_to_fix(cast):
+    task = started_task(cast.alice)
+    url = reverse("creativity:my_autosave", args=[task.pk])
+    response = signed_in_client(cast.alice_user).post(url, {"part": 0, "ideas": "x" * 501})
+    assert response.status_code == 400
+    assert response.json() == {"saved": False, "error": "Idea 1 is longer than 500 characters; please shorten it."}
+
+
 def test_the_page_script_autosaves_and_learns_the_time_left(cast):
     task = started_task(cast.alice, Task.DAT)
     client = signed_in_client(cast.alice_user)

@@ -5,9 +5,10 @@ Kapstone embeds the words with all-MiniLM-L6-v2 (the same model as AUT scoring),
 GloVe norms do not apply: the reference distribution in data/dat_norms.yaml is computed locally from random
 draws of 7 nouns out of data/dat_nouns.yaml (`python -m kapstone.creativity.dat --write-norms`).
 
-Validity (Olson's rules, as far as they apply without a vocabulary): one word, letters only, at least two
-letters, looks like a word, not a repeat (compared lowercased). Whether a word is a *noun* is not checked:
-no part-of-speech model ships with Kapstone; a clinician sees the word list with the score.
+Validity (Olson's rules): one word, letters only, at least two letters, looks like a word, a known English
+word (wordfreq frequency at or above the cut-off in data/dat_scoring.yaml), not a repeat (compared
+lowercased). Whether a word is a *noun* is not checked: no part-of-speech model ships with Kapstone; a
+clinician sees the word list with the score.
 """
 
 from __future__ import annotations
@@ -22,22 +23,43 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from kapstone.creativity.scoring import DATA_DIR, _looks_like_word, settings
+from kapstone.creativity.scoring import DATA_DIR, _looks_like_word, english_zipf, settings
 
 WORDS_SCORED = 7
 WORDS_ASKED = 10
 NORMS_PATH = DATA_DIR / "dat_norms.yaml"
 NOUNS_PATH = DATA_DIR / "dat_nouns.yaml"
+SCORING_PATH = DATA_DIR / "dat_scoring.yaml"
 NORM_SAMPLES = 10_000
 NORM_SEED = 0
 SOURCE = "Olson JA, Nahas J, Chmoulevitch D, Cropper SJ, Webb ME. Naming unrelated words predicts creativity. PNAS 2021;118(25):e2022340118."
 
 
+# What each reason a word is not counted means, for the clinician reading the result.
+REASONS = {
+    "empty": "left empty",
+    "not_single_word": "more than one word",
+    "not_alphabetic": "not only letters",
+    "too_short": "a single letter",
+    "not_a_word": "does not look like a word",
+    "not_english_word": "not a known English word",
+    "duplicate": "a repeat of an earlier word",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def dat_settings() -> dict:
+    with open(SCORING_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 def check_words(words: Sequence[object]) -> tuple[list[str], list[dict[str, str]]]:
-    """Split the answers into valid words (lowercased, in order) and invalid ones with a reason."""
+    """Split the answers into valid words (lowercased, in order) and invalid ones with a reason and what it
+    means."""
     valid: list[str] = []
     invalid: list[dict[str, str]] = []
     max_run = settings()["garbage"]["max_consonant_run"]
+    min_zipf = dat_settings()["vocabulary"]["min_zipf"]
     for raw in words:
         word = re.sub(r"\s+", " ", "" if raw is None else str(raw)).strip().lower()
         if not word:
@@ -50,12 +72,14 @@ def check_words(words: Sequence[object]) -> tuple[list[str], list[dict[str, str]
             reason = "too_short"
         elif not _looks_like_word(word, max_run):
             reason = "not_a_word"
+        elif english_zipf(word) < min_zipf:
+            reason = "not_english_word"
         elif word in valid:
             reason = "duplicate"
         else:
             valid.append(word)
             continue
-        invalid.append({"word": "" if raw is None else str(raw)[:100], "reason": reason})
+        invalid.append({"word": "" if raw is None else str(raw)[:100], "reason": reason, "meaning": REASONS[reason]})
     return valid, invalid
 
 

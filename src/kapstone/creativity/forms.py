@@ -1,6 +1,7 @@
 """Forms for the creativity tasks. They check size and shape only; what an answer is worth is for the scorer,
-which marks empty, garbage or non-English answers itself, so nothing a patient types is lost to a form error
-that the time limit would not let them fix."""
+which marks empty, garbage or non-English answers itself. A save while time remains is refused over the input
+limits, with a message saying what to fix; a hand-in (the patient's, or the page's at time-up) is not: the
+time limit would not let them fix it, so the service keeps what fits and says what it trimmed."""
 
 from django import forms
 
@@ -23,9 +24,10 @@ class AUTPartForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, handing_in: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         limits = _limits()["aut"]
+        self.handing_in = handing_in
         self.max_ideas, self.max_chars = limits["max_responses_per_object"], limits["max_chars_per_response"]
         # A generous ceiling for the whole box: every idea at its longest, plus the line breaks.
         self.fields["ideas"].max_length = self.max_ideas * (self.max_chars + 2)
@@ -34,6 +36,8 @@ class AUTPartForm(forms.Form):
     def clean_ideas(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["ideas"].replace("\r", "\n").split("\n")]
         ideas = [line for line in lines if line]
+        if self.handing_in:
+            return ideas
         if len(ideas) > self.max_ideas:
             raise forms.ValidationError(
                 f"Please keep to {self.max_ideas} ideas for one object (you have {len(ideas)}); "
@@ -48,16 +52,23 @@ class AUTPartForm(forms.Form):
 
 
 class DATForm(forms.Form):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, handing_in: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         limits = _limits()["dat"]
+        longest = limits["max_chars_per_word"]
         for number in range(1, limits["words"] + 1):
             self.fields[f"word_{number}"] = forms.CharField(
                 required=False,
-                max_length=limits["max_chars_per_word"],
+                max_length=None if handing_in else longest,
                 label=f"Word {number}",
                 widget=forms.TextInput(
-                    attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "class": "dat-word"}
+                    attrs={
+                        "autocomplete": "off",
+                        "autocapitalize": "none",
+                        "spellcheck": "false",
+                        "class": "dat-word",
+                        "maxlength": longest,
+                    }
                 ),
             )
 

@@ -69,6 +69,9 @@ class CreativityAdministration(models.Model):
     dat_score = models.FloatField(null=True, blank=True)
     dat_percentile = models.FloatField(null=True, blank=True)
     dat_result = models.JSONField(null=True, blank=True)
+    # What a hand-in had to trim to the input limits (ideas past the limit left out, answers cut short), in
+    # words for the clinician: a hand-in never fails over size, so this is where the patient's excess shows.
+    hand_in_notes = models.JSONField(default=list, blank=True)
     scheduled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -133,7 +136,9 @@ class AUTResponse(models.Model):
     prompt = models.CharField(max_length=40)
     order = models.PositiveSmallIntegerField()
     text = models.TextField()
-    # "ok", "truncated", "empty", "too_short", "not_english_or_garbage", "duplicate" (scoring.py), or pending.
+    cut_to_limit = models.BooleanField(default=False, help_text="Handed in longer than the limit and cut to it.")
+    # "ok", "truncated", "empty", "too_short", "not_english_or_garbage", "repetitive", "not_english",
+    # "duplicate" (scoring.py), or pending.
     status = models.CharField(max_length=30, default=PENDING)
     originality = models.FloatField(null=True, blank=True)
     elaboration = models.PositiveSmallIntegerField(null=True, blank=True)

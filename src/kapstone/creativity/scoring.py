@@ -3,7 +3,8 @@ fluency, flexibility and originality summaries. Pure Python (no Django), so it i
 management command or a notebook.
 
 Every response gets a status: "ok", "truncated" (cut to the configured length, still scored), or a reason
-it was not scored ("empty", "too_short", "not_english_or_garbage"); unscored responses have originality
+it was not scored ("empty", "too_short", "not_english_or_garbage" for other scripts and keyboard mashing,
+"repetitive", "not_english" for Latin-script text that is not English); unscored responses have originality
 None and never raise. Settings and their sources live in data/aut_scoring.yaml.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from statistics import mean
 
 import yaml
+from wordfreq import tokenize, zipf_frequency
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -26,6 +28,8 @@ TRUNCATED = "truncated"
 EMPTY = "empty"
 TOO_SHORT = "too_short"
 GARBAGE = "not_english_or_garbage"
+REPETITIVE = "repetitive"
+NOT_ENGLISH = "not_english"
 SCORED_STATUSES = frozenset({OK, TRUNCATED})
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -72,6 +76,28 @@ def _looks_like_word(token: str, max_consonant_run: int) -> bool:
     return not re.search(rf"[^aeiouy\W\d_]{{{max_consonant_run},}}", token)
 
 
+def english_zipf(word: str) -> float:
+    """How common `word` is in English on the Zipf scale (0 for a word wordfreq does not know)."""
+    return zipf_frequency(word, "en")
+
+
+def _is_repetitive(text: str, tokens: list[str]) -> bool:
+    rules = settings()["repetition"]
+    if re.search(rf"([^\W\d_])\1{{{rules['max_same_letter_run']},}}", text.lower()):
+        return True
+    return len(tokens) >= rules["min_tokens"] and len(set(tokens)) / len(tokens) < rules["min_distinct_token_share"]
+
+
+def _is_not_english(tokens: list[str]) -> bool:
+    rules = settings()["english"]
+    english = [english_zipf(t) for t in tokens]
+    english_share = sum(z >= rules["min_zipf"] for z in english) / len(tokens)
+    if len(tokens) >= rules["min_tokens"] and english_share < rules["min_english_token_share"]:
+        return True
+    best_other = max(mean(zipf_frequency(t, lang) for t in tokens) for lang in rules["other_languages"])
+    return best_other - mean(english) > rules["max_other_language_gain"]
+
+
 def check_response(text: object) -> CheckedResponse:
     """Clean one response and decide whether it can be scored (see the module docstring)."""
     limits, garbage = settings()["response_limits"], settings()["garbage"]
@@ -87,10 +113,21 @@ def check_response(text: object) -> CheckedResponse:
     latin = sum(1 for ch in letters if "a" <= ch.lower() <= "z")
     if latin / len(letters) < garbage["min_latin_letter_share"]:
         return CheckedResponse(cleaned, GARBAGE)
-    tokens = [t for t in re.split(r"[\s/,;:.!?()\"-]+", cleaned.lower()) if t]
-    wordlike = sum(1 for t in tokens if _WORD.fullmatch(t) and _looks_like_word(t, garbage["max_consonant_run"]))
+    tokens = [t.strip("'") for t in re.split(r"[\s/,;:.!?()\"-]+", cleaned.lower()) if t.strip("'")]
+    # A known English word counts whatever its spelling looks like ('nightstand' has five consonants in a row).
+    wordlike = sum(
+        1
+        for t in tokens
+        if _WORD.fullmatch(t)
+        and (_looks_like_word(t, garbage["max_consonant_run"]) or english_zipf(t) >= settings()["english"]["min_zipf"])
+    )
     if wordlike / max(len(tokens), 1) < garbage["min_wordlike_token_share"]:
         return CheckedResponse(cleaned, GARBAGE)
+    words = [t for t in tokenize(cleaned, "en") if any(ch.isalpha() for ch in t)]
+    if _is_repetitive(cleaned, words):
+        return CheckedResponse(cleaned, REPETITIVE)
+    if words and _is_not_english(words):
+        return CheckedResponse(cleaned, NOT_ENGLISH)
     return CheckedResponse(cleaned, status)
 
 

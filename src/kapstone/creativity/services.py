@@ -255,6 +255,7 @@ class SaveOutcome:
     saved: bool  # the answers were in time and are stored
     closed: bool  # the task is over (finished or out of time) and scored
     administration: CreativityAdministration
+    trimmed: tuple[str, ...] = ()  # what the input limits took off the stored answers, in the patient's words
 
 
 def _part_deadline(administration: CreativityAdministration, part: int) -> datetime.datetime | None:
@@ -266,13 +267,60 @@ def _part_deadline(administration: CreativityAdministration, part: int) -> datet
     )
 
 
-def _store_ideas(administration: CreativityAdministration, part: int, ideas: list[str]) -> None:
+def _numbered(kind: str, numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"{kind.capitalize()} {numbers[0]} was"
+    return f"{kind.capitalize()}s {', '.join(map(str, numbers[:-1]))} and {numbers[-1]} were"
+
+
+def _ideas_within_limits(ideas: list[str], *, label: str) -> tuple[list[str], set[int], list[str]]:
+    """The ideas as stored: the first ones up to the limit, each cut to the longest allowed, with the orders
+    that were cut and what was done, so a hand-in keeps what fits rather than failing at the deadline."""
+    limits = protocol.administration_settings()["aut"]
+    most, longest = limits["max_responses_per_object"], limits["max_chars_per_response"]
+    notes = []
+    if len(ideas) > most:
+        notes.append(
+            f"{len(ideas)} ideas were handed in for {label}; the first {most} are kept, the most one object takes."
+        )
+    kept = ideas[:most]
+    cut = {order for order, idea in enumerate(kept, start=1) if len(idea) > longest}
+    if cut:
+        notes.append(
+            f"{_numbered('idea', sorted(cut))} longer than {longest} characters for {label}; "
+            f"the first {longest} characters are kept."
+        )
+    return [idea[:longest] for idea in kept], cut, notes
+
+
+def _words_within_limits(words: list[str]) -> tuple[list[str], list[str]]:
+    longest = protocol.administration_settings()["dat"]["max_chars_per_word"]
+    cut = [number for number, word in enumerate(words, start=1) if len(word) > longest]
+    notes = [f"{_numbered('word', cut)} longer than {longest} characters; the first {longest} are kept."] if cut else []
+    return [word[:longest] for word in words], notes
+
+
+def _store_ideas(administration: CreativityAdministration, part: int, ideas: list[str], cut: set[int]) -> None:
     prompt = administration.prompts[part]["prompt"]
     administration.responses.filter(prompt=prompt).delete()
     AUTResponse.objects.bulk_create(
-        AUTResponse(administration=administration, prompt=prompt, order=order, text=text)
+        AUTResponse(administration=administration, prompt=prompt, order=order, text=text, cut_to_limit=order in cut)
         for order, text in enumerate(ideas, start=1)
     )
+
+
+def _store_answers(administration: CreativityAdministration, part: int, *, ideas, words) -> list[str]:
+    """Stores one part's answers within the input limits; returns what the limits took off."""
+    if administration.task == Task.AUT:
+        label = administration.prompts[part]["label"]
+        ideas, cut, notes = _ideas_within_limits(list(ideas or []), label=label)
+        _store_ideas(administration, part, ideas, cut)
+    else:
+        administration.dat_words, notes = _words_within_limits(list(words or []))
+    administration.hand_in_notes = [n for n in administration.hand_in_notes if n["part"] != part] + [
+        {"part": part, "text": note} for note in notes
+    ]
+    return notes
 
 
 @transaction.atomic
@@ -287,7 +335,9 @@ def answers_save(
     now=None,
 ) -> SaveOutcome:
     """Stores the answers for one part if its time is not over; `finish_part` moves on to the next part at
-    once (or, on the last, hands the task in). A task whose time has run out is closed and scored."""
+    once (or, on the last, hands the task in). A task whose time has run out is closed and scored. Answers
+    beyond the input limits (administration.yaml) are trimmed to them, never refused: the outcome says what
+    was trimmed, and so does the administration's hand_in_notes for the clinician."""
     now = now or timezone.now()
     administration = _locked(administration)
     if administration.status != Status.IN_PROGRESS:
@@ -297,11 +347,7 @@ def answers_save(
     saved = (
         0 <= part <= clock.part and deadline is not None and protocol.accepts_answers(part_deadline=deadline, now=now)
     )
-    if saved:
-        if administration.task == Task.AUT:
-            _store_ideas(administration, part, ideas or [])
-        else:
-            administration.dat_words = list(words or [])
+    trimmed = _store_answers(administration, part, ideas=ideas, words=words) if saved else []
     closed = clock.closed
     part_now, deadline_now = clock.part, clock.part_deadline
     if finish_part and not closed and part == clock.part:
@@ -313,16 +359,18 @@ def answers_save(
     if closed:
         _close(administration, now=now, by_timer=clock.closed)
     else:
-        administration.save(update_fields=["part", "part_deadline", "deadline", "dat_words", "updated_at"])
+        administration.save(
+            update_fields=["part", "part_deadline", "deadline", "dat_words", "hand_in_notes", "updated_at"]
+        )
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
         patient_id=administration.patient_id,
         object_type="creativity_administration",
         object_id=administration.pk,
-        detail={"part": part, "saved": saved, "finished_part": finish_part, "closed": closed},
+        detail={"part": part, "saved": saved, "finished_part": finish_part, "closed": closed, "trimmed": trimmed},
     )
-    return SaveOutcome(saved=saved, closed=closed, administration=administration)
+    return SaveOutcome(saved=saved, closed=closed, administration=administration, trimmed=tuple(trimmed))
 
 
 @transaction.atomic
@@ -394,6 +442,8 @@ def _score_aut(administration: CreativityAdministration) -> None:
         seen: set[str] = set()
         for row, scored in zip(mine, scoring.score_responses([(prompt, r.text) for r in mine]), strict=True):
             row.status, row.originality, row.elaboration = scored.status, scored.originality, scored.elaboration
+            if row.cut_to_limit and scored.status == scoring.OK:
+                row.status = scoring.TRUNCATED
             if scored.originality is not None:
                 key = scoring.normalise_for_duplicates(row.text)
                 if not key or key in seen:

@@ -35,15 +35,17 @@ def my_tasks(request):
     return render(request, "creativity/my_tasks.html", context)
 
 
-def _answer_form(administration: CreativityAdministration, data=None, *, initial=None):
+def _answer_form(administration: CreativityAdministration, data=None, *, handing_in: bool = False):
     if administration.task == Task.AUT:
-        return AUTPartForm(data, initial=initial)
-    return DATForm(data, initial=initial)
+        return AUTPartForm(data, handing_in=handing_in)
+    return DATForm(data, handing_in=handing_in)
 
 
-def _task_page(request, administration, *, form=None, status=200):
+def _task_page(request, administration, *, form=None, status=200, timer_handed_in=False):
     now = timezone.now()
-    context = {"administration": administration, "form": form}
+    # The page's script hands a part in once when its time is up; a page answering that hand-in says so, and
+    # the script will not try again (a refused hand-in sent over and over would lock the page in a loop).
+    context = {"administration": administration, "form": form, "timer_handed_in": timer_handed_in}
     if administration.status == Status.DUE:
         until = selectors.dosing_block_until(patient=administration.patient, at=now)
         context.update(blocked_until=until, dosing_message=str(services.DosingDay(until)) if until else "")
@@ -93,13 +95,17 @@ def my_task(request, administration_id):
         if administration.status != Status.IN_PROGRESS:
             messages.info(request, "Press Start to begin.")
             return redirect("creativity:my_task", administration_id=administration.pk)
-        form = _answer_form(administration, request.POST)
+        handing_in = action in ("next", "finish")
+        form = _answer_form(administration, request.POST, handing_in=handing_in)
         if not form.is_valid():
-            return _task_page(request, administration, form=form, status=400)
-        outcome = _save(request, administration, form, finish_part=action in ("next", "finish"))
+            timer_handed_in = request.POST.get("handed_in_by") == "timer"
+            return _task_page(request, administration, form=form, status=400, timer_handed_in=timer_handed_in)
+        outcome = _save(request, administration, form, finish_part=handing_in)
     except services.CreativityError as error:
         messages.error(request, str(error))
         return redirect("creativity:my_tasks")
+    for note in outcome.trimmed:
+        messages.warning(request, note)
     if outcome.closed:
         messages.success(request, "Thank you: the task is finished and your answers are with your care team.")
         return redirect("creativity:my_tasks")

@@ -7,8 +7,11 @@
   var form = document.querySelector("form.creativity-form");
   if (!timer || !form) { return; }
   var value = timer.querySelector(".timer-value");
+  var status = form.querySelector(".autosave-status");
   var endsAt = Date.now() + 1000 * parseInt(timer.getAttribute("data-seconds-left"), 10);
-  var handedIn = false;
+  // A page answering the automatic hand-in (which the server refused) must not send it again: it would
+  // be refused again, and the page would reload for ever. The patient reads why and can press the button.
+  var handedIn = form.hasAttribute("data-timer-handed-in");
   var lastSaved = "";
 
   function format(seconds) {
@@ -21,7 +24,13 @@
     if (handedIn) { return; }
     handedIn = true;
     var button = form.querySelector("button.finish");
-    if (button) { form.requestSubmit ? form.requestSubmit(button) : button.click(); }
+    if (!button) { return; }
+    var marker = document.createElement("input");
+    marker.type = "hidden";
+    marker.name = "handed_in_by";
+    marker.value = "timer";
+    form.appendChild(marker);
+    if (form.requestSubmit) { form.requestSubmit(button); } else { button.click(); }
   }
 
   function tick() {
@@ -46,6 +55,8 @@
       headers: { "X-Requested-With": "fetch" }
     }).then(function (response) { return response.json(); }).then(function (data) {
       if (data.saved) { lastSaved = body; }
+      // A refused save says what to fix; the hand-in keeps what fits either way.
+      if (status) { status.textContent = data.error ? "Not saved: " + data.error : ""; }
       if (data.closed) { window.location.reload(); }
     }).catch(function () { /* offline for a moment: the next save or the hand-in carries the answers */ });
   }
