@@ -1,5 +1,8 @@
-"""What changed between two intakes, and why a screening decision moved: pure functions over plain dicts."""
+"""What changed between two intakes, why a screening decision moved, and how the patient record differs from an
+intake: pure functions over plain dicts (and record medications, read for their name, dose and frequency)."""
 
+import datetime
+import re
 from typing import Any
 
 
@@ -59,3 +62,102 @@ def merge_draft(base: dict, draft: dict) -> dict:
         elif value is not None and value != []:
             merged[key] = value
     return merged
+
+
+# Schedules that fix a daily dose. Any other (as needed, weekly, blank, free text) leaves the daily dose unknown,
+# so a record medication on it is compared by name only.
+DOSES_PER_DAY = {"once daily": 1, "daily": 1, "at night": 1, "twice daily": 2, "three times daily": 3}
+_MG_DOSE = re.compile(r"^(\d+(?:\.\d+)?)\s*mg$", re.IGNORECASE)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _mg(dose: float) -> str:
+    dose = round(float(dose), 3)
+    return str(int(dose)) if dose.is_integer() else str(dose)
+
+
+def record_medication_entry(medication) -> dict:
+    """A record medication (patients.Medication) as an intake entry: its name, and "dose_mg_per_day" when the
+    record gives the dose in mg on a schedule with a fixed number of doses a day."""
+    entry = {"name": " ".join(medication.name.split())}
+    match = _MG_DOSE.match(medication.dose.strip())
+    per_day = DOSES_PER_DAY.get(_words(medication.frequency))
+    if match and per_day is not None:
+        dose = float(match[1]) * per_day
+        entry["dose_mg_per_day"] = int(dose) if dose.is_integer() else round(dose, 3)
+    return entry
+
+
+def _described(entry: dict) -> str:
+    dose = entry.get("dose_mg_per_day")
+    return entry["name"] if dose is None else f"{entry['name']} {_mg(dose)} mg/day"
+
+
+def _by_name(entries: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for entry in entries:
+        grouped.setdefault(_words(entry["name"]), []).append(entry)
+    return grouped
+
+
+def _daily_doses(entries: list[dict]) -> str:
+    """The entries' daily doses in words, in a fixed order, so two lists of the same doses read the same."""
+    doses = [entry.get("dose_mg_per_day") for entry in entries]
+    known = sorted(round(dose, 3) for dose in doses if dose is not None)
+    return " + ".join([*(f"{_mg(dose)} mg/day" for dose in known), *["no dose"] * doses.count(None)])
+
+
+def _record_entry_shown(medication) -> dict:
+    # Without a daily dose, the record's own words ("lorazepam 1 mg as needed") say more than the name alone.
+    entry = record_medication_entry(medication)
+    return {**entry, "shown": _described(entry) if "dose_mg_per_day" in entry else str(medication)}
+
+
+def record_differences(*, medications: list, date_of_birth: datetime.date, intake: dict) -> list[str]:
+    """How the patient record (its medications and date of birth) differs from an intake, one sentence per kind
+    of difference; empty when they agree. Medications match by name; daily doses are compared only where the
+    record fixes one (see record_medication_entry)."""
+    record = _by_name([_record_entry_shown(medication) for medication in medications])
+    taken = _by_name(intake.get("medications") or [])
+    only_record, only_intake, dose_differs = [], [], []
+    for name in sorted(record.keys() | taken.keys()):
+        on_record, in_intake = record.get(name), taken.get(name)
+        if in_intake is None:
+            only_record.extend(entry["shown"] for entry in on_record)
+        elif on_record is None:
+            only_intake.extend(_described(entry) for entry in in_intake)
+        elif all("dose_mg_per_day" in entry for entry in on_record) and (
+            _daily_doses(on_record) != _daily_doses(in_intake)
+        ):
+            dose_differs.append(
+                f"{on_record[0]['name']} {_daily_doses(on_record)} on the record, "
+                f"{_daily_doses(in_intake)} in the intake"
+            )
+    differences = []
+    if only_record:
+        differences.append(f"On the record but not in the intake: {', '.join(only_record)}.")
+    if only_intake:
+        differences.append(f"In the intake but not on the record: {', '.join(only_intake)}.")
+    if dose_differs:
+        differences.append(f"Dose differs: {'; '.join(dose_differs)}.")
+    born = intake.get("date_of_birth")
+    if born is not None and born != date_of_birth.isoformat():
+        differences.append(f"Date of birth differs: {date_of_birth.isoformat()} on the record, {born} in the intake.")
+    return differences
+
+
+def with_record_medications(intake: dict, medications: list) -> dict:
+    """The intake with its medication list replaced by the record's. Where the record leaves the daily dose
+    unknown, the intake's entry for the same medicine is kept, so a dose a clinician worked out is not lost."""
+    taken = _by_name(intake.get("medications") or [])
+    entries = []
+    for medication in medications:
+        entry = record_medication_entry(medication)
+        earlier = taken.get(_words(entry["name"]))
+        if "dose_mg_per_day" not in entry and earlier:
+            entry = earlier.pop(0)
+        entries.append(entry)
+    return {**intake, "medications": entries}

@@ -5,9 +5,9 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from kapstone.audit import services as audit
-from kapstone.patients.models import Patient
+from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
-from kapstone.screening.changes import merge_draft
+from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
 from kapstone.screening.consent_forms import current_form
 from kapstone.screening.gate import gate_status
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
@@ -28,10 +28,12 @@ def screening_overview(*, patient: Patient) -> dict:
         .order_by("-id")[:HISTORY_LIMIT]
     )
     latest_version = IntakeVersion.objects.filter(patient=patient).select_related("author").first()
+    latest = results[0] if results else None
     return {
         "gate": gate_status(patient=patient),
         "results": results,
-        "latest": results[0] if results else None,
+        "latest": latest,
+        "record_differences": _record_differences(patient, latest.intake_version.data) if latest else [],
         "latest_version": latest_version,
         "draft_waiting": latest_version is not None
         and not latest_version.is_complete
@@ -46,15 +48,28 @@ def screening_overview(*, patient: Patient) -> dict:
     }
 
 
-def intake_initial(*, patient: Patient) -> tuple[dict, IntakeVersion | None]:
+def _record_differences(patient: Patient, intake: dict) -> list[str]:
+    return record_differences(
+        medications=list(patient.medications.all()), date_of_birth=patient.date_of_birth, intake=intake
+    )
+
+
+def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[dict, IntakeVersion | None, list[str]]:
     """The intake the staff form starts from: the latest complete version with any newer draft (the patient's
-    pre-intake) laid over it, and the version the form was built from."""
+    pre-intake) laid over it; the version the form was built from; and how the patient record differs from it.
+
+    With `from_record`, the record's current medications replace the intake's, for the clinician to review; the
+    date of birth always comes from the record when the form is saved (forms.IntakeEditor.build)."""
     complete = IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
     latest = IntakeVersion.objects.filter(patient=patient).first()
-    base = complete.data if complete else {}
+    initial, started_from = (complete.data if complete else {}), complete
     if latest is not None and not latest.is_complete and (complete is None or latest.number > complete.number):
-        return merge_draft(base, latest.data), latest
-    return base, complete
+        initial, started_from = merge_draft(initial, latest.data), latest
+    if not from_record:
+        return initial, started_from, []
+    medications = list(patient.medications.all())
+    differences = record_differences(medications=medications, date_of_birth=patient.date_of_birth, intake=initial)
+    return with_record_medications(initial, medications), started_from, differences
 
 
 def screening_list(*, user, decision: str = "", page_number=1) -> Page:
@@ -67,6 +82,7 @@ def screening_list(*, user, decision: str = "", page_number=1) -> Page:
             screening_decision=Subquery(latest.values("decision")[:1]),
             screening_result_id=Subquery(latest.values("id")[:1]),
             screened_at=Subquery(latest.values("created_at")[:1]),
+            screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
         )
         .order_by("family_name", "given_name", "id")
     )
@@ -75,12 +91,31 @@ def screening_list(*, user, decision: str = "", page_number=1) -> Page:
     elif decision in Decision.values:
         patients = patients.filter(screening_decision=decision)
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(page_number)
+    page.object_list = _with_record_changed(list(page.object_list))
     audit.record(
         action=audit.Action.READ,
         object_type="screening_list",
         detail={"decision": decision, "page": page.number, "patient_ids": [p.pk for p in page.object_list]},
     )
     return page
+
+
+def _with_record_changed(patients: list[Patient]) -> list[Patient]:
+    """Sets record_changed on each patient: whether their record's medications or date of birth differ from the
+    intake of their latest screening. Two queries for the whole page."""
+    screened = [patient.screened_intake_id for patient in patients if patient.screened_intake_id]
+    intakes = dict(IntakeVersion.objects.filter(pk__in=screened).values_list("pk", "data"))
+    medications: dict[int, list[Medication]] = {}
+    for medication in Medication.objects.filter(patient__in=patients):
+        medications.setdefault(medication.patient_id, []).append(medication)
+    for patient in patients:
+        intake = intakes.get(patient.screened_intake_id)
+        patient.record_changed = intake is not None and bool(
+            record_differences(
+                medications=medications.get(patient.pk, []), date_of_birth=patient.date_of_birth, intake=intake
+            )
+        )
+    return patients
 
 
 def result_get(*, user, result_id) -> ScreeningResult:

@@ -58,8 +58,13 @@ def patient_screening(request, patient_id):
 
 @roles_required(*RECORD_ROLES)
 def intake_edit(request, patient_id):
-    patient = selectors.screening_patient_get(user=request.user, patient_id=patient_id, purpose="intake")
-    initial, started_from = selectors.intake_initial(patient=patient)
+    # ?from=record starts the form from the patient record's current medications (the screening page offers it
+    # when the record changed since screening); any other value is the plain intake form.
+    from_record = request.GET.get("from") == "record"
+    patient = selectors.screening_patient_get(
+        user=request.user, patient_id=patient_id, purpose="intake from record" if from_record else "intake"
+    )
+    initial, started_from, record_differences = selectors.intake_initial(patient=patient, from_record=from_record)
     editor = forms.IntakeEditor(
         patient=patient, initial=initial, data=request.POST if request.method == "POST" else None
     )
@@ -83,6 +88,8 @@ def intake_edit(request, patient_id):
         "medical_fields": editor.main.section(forms.IntakeMainForm.MEDICAL),
         "vitals_fields": editor.main.section(forms.IntakeMainForm.VITALS),
         "started_from": started_from,
+        "from_record": from_record,
+        "record_differences": record_differences,
         "patient_notes": (initial.get("patient_notes") or {}).get("substance_use", ""),
     }
     status = 400 if request.method == "POST" else 200
