@@ -1,23 +1,60 @@
-import random
+"""The demo practice's questionnaires follow each patient's own course, as the scheduler would put them due."""
 
-from kapstone.measures import demo
+import pytest
+
+from kapstone.measures import services
 from kapstone.measures.models import Assessment, CriticalAlert
-from kapstone.practice.demo import DemoPractice
-from tests.conftest import make_patient
+from kapstone.measures.scoring import score
+from kapstone.practice import demo as practice_demo
+from kapstone.program.models import Enrolment, Group, GroupSession
 
 
-def test_the_demo_gives_everyone_a_baseline_and_end_of_course_and_raises_one_alert(db):
-    patients = [make_patient(f"Demo{i}", "Patient") for i in range(6)]
-    demo.seed(practice=DemoPractice(patients=patients), rng=random.Random(1), progress=lambda message: None)
-    for patient in patients:
-        for instrument_id in ("phq9", "gad7"):
-            occasions = set(
-                Assessment.objects.filter(patient=patient, instrument_id=instrument_id, status="completed").values_list(
-                    "occasion", flat=True
-                )
-            )
-            assert {"baseline", "end_of_course"} <= occasions
+@pytest.fixture
+def practice(db):
+    return practice_demo.build(patients=17)
+
+
+def _course_of_each_patient() -> dict[int, int]:
+    return dict(
+        Enrolment.objects.filter(
+            status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED], group__sessions__kind="dosing"
+        ).values_list("patient_id", "group_id")
+    )
+
+
+def test_every_course_questionnaire_is_linked_to_the_patients_group_and_baselines_precede_the_first_dose(practice):
+    course_of = _course_of_each_patient()
+    first_dose = {
+        group_id: min(GroupSession.objects.filter(group_id=group_id, kind="dosing").values_list("starts_at", flat=True))
+        for group_id in set(course_of.values())
+    }
+    scheduled = Assessment.objects.exclude(occasion="ad_hoc")
+    assert scheduled.count() > 17 * 10
+    for assessment in scheduled:
+        assert assessment.group_id == course_of[assessment.patient_id], assessment
+        assert (assessment.plan_id, assessment.plan_version) == ("default", 1)
+    baselines = scheduled.filter(occasion="baseline", status="completed")
+    assert baselines.exists()
+    assert all(a.completed_at < first_dose[a.group_id] for a in baselines)
+    pre_dose = scheduled.filter(occasion__startswith="pre_dosing_", status="completed")
+    starts = dict(((s.group_id, s.number), s.starts_at) for s in GroupSession.objects.filter(kind="dosing"))
+    assert all(a.completed_at < starts[a.group_id, int(a.occasion.rsplit("_", 1)[1])] for a in pre_dose)
+    assert scheduled.filter(occasion__startswith="day_after_dosing_", instrument_id="ebi", status="completed").exists()
+
+
+def test_the_demo_has_missing_and_upcoming_questionnaires_scores_that_agree_and_one_open_alert(practice):
+    statuses = set(Assessment.objects.values_list("status", flat=True))
+    assert {"completed", "expired", "due"} <= statuses
+    for assessment in Assessment.objects.filter(status="completed").exclude(occasion="ad_hoc"):
+        answers = {int(number): value for number, value in assessment.answers.items()}
+        assert score(assessment.instrument_id, answers).as_dict() == assessment.result
+        assert not assessment.critical
+    assert list(Assessment.objects.filter(occasion="ad_hoc").values_list("critical", flat=True)) == [True]
     assert CriticalAlert.objects.filter(acknowledged_at__isnull=True).count() == 1
-    assert Assessment.objects.filter(status="due").count() == 2 * demo.PORTAL_PATIENTS
-    stored = Assessment.objects.filter(status="completed").exclude(total=None)
-    assert all(a.total == sum(a.answers.values()) for a in stored)
+
+
+def test_the_scheduler_finds_nothing_missing_in_the_current_group(practice):
+    active = Group.objects.get(status=Group.Status.ACTIVE)
+    before = Assessment.objects.filter(group=active).count()
+    assert services.assessments_schedule_for_group(actor=None, group=active) == 0
+    assert Assessment.objects.filter(group=active).count() == before

@@ -1,130 +1,219 @@
-"""Demo questionnaires: synthetic PHQ-9 and GAD-7 results for every demo patient, richer trajectories for
-the first few, questionnaires due in the portal, and one open critical alert, so every page shows something.
+"""Demo questionnaires, dated from each patient's own course and linked to its group as the scheduler links them.
+
+Every demo course gets what the practice's assessment plan asks of each member: the plan that
+services.assessments_schedule_for_group reads is turned into due dates by the same function it uses
+(assessment_plans.due_items), from the group's own sessions, and each row carries the group, plan, occasion and
+label the scheduler gives it. So baselines come before the course, a PHQ-9 before each dosing session, the EBI
+the day after, then end of course and the follow-ups. What falls due after now is left due (the current group's
+later questionnaires); what has closed was answered in its window or, now and then, missed (expired), so the
+outcomes report has missing data to state. One unscheduled PHQ-9 with item 9 endorsed raises an open critical
+alert through the services, the way staff asking at a visit would.
 
 The numbers are invented to look like a course of treatment (baseline in the moderate-to-severe range, most
-patients improving by the end); they are not drawn from any study. Answers are scored by the real engine, so
-totals, bands and flags always agree.
+patients improving by the end, answer rates falling off over the follow-ups); they are not drawn from any study.
+Answers are scored by the real engine, so totals, bands and flags always agree, and no item that a critical or
+crisis-resources flag or a risk rule reads is endorsed, so the history raises no alerts of its own.
 """
 
 import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.utils import timezone
 
 from kapstone.measures import services
+from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, Plan, due_items, load_plan
 from kapstone.measures.models import Assessment
-from kapstone.measures.scoring import get_instrument, score
+from kapstone.measures.scoring import Instrument, ScoreResult, _condition_items, get_instrument, score
+from kapstone.measures.selectors import instrument_settings
+from kapstone.patients.models import Diagnosis
+from kapstone.practice.settings_store import practice_value
+from kapstone.program.demo import DemoCourse, demo_courses
 
-BATCH = 2000
-RICH_HISTORIES = 40
-PORTAL_PATIENTS = 4
-
-
-def _answers(rng, instrument_id: str, total: int, *, spare_items: tuple[int, ...] = ()) -> list[int]:
-    """Item answers that add up to `total`, leaving `spare_items` (e.g. PHQ-9 item 9) at 0."""
-    instrument = get_instrument(instrument_id)
-    numbers = [n for n in instrument.item_numbers if n not in spare_items]
-    highest = instrument.items[0].responses.highest
-    total = max(0, min(total, highest * len(numbers)))
-    values = dict.fromkeys(instrument.item_numbers, 0)
-    while total > 0:
-        number = rng.choice(numbers)
-        if values[number] < highest:
-            values[number] += 1
-            total -= 1
-    return [values[n] for n in instrument.item_numbers]
-
-
-def _completed(rng, patient, instrument_id, occasion, label, when, total, **extra) -> Assessment:
-    answers = _answers(rng, instrument_id, total, spare_items=(9,) if instrument_id == "phq9" else ())
-    result = score(instrument_id, answers)
-    return Assessment(
-        patient=patient,
-        instrument_id=instrument_id,
-        instrument_version=result.instrument_version,
-        plan_id="default",
-        plan_version=1,
-        occasion=occasion,
-        occasion_label=label,
-        due_at=when,
-        expires_at=when + datetime.timedelta(days=7),
-        status=Assessment.Status.COMPLETED,
-        answers={str(n): v for n, v in enumerate(answers, start=1)},
-        result=result.as_dict(),
-        total=result.total,
-        severity=result.severity or "",
-        critical=result.critical,
-        completed_at=when,
-        **extra,
-    )
+SEEDS_AFTER = ("kapstone.program",)
+BATCH = 5000
+# Synthetic share of each plan occasion's questionnaires that were answered in their window; an occasion of a
+# practice's own plan that is not listed gets DEFAULT_ANSWERED.
+ANSWERED = {
+    "baseline": 0.99,
+    "pre_dosing": 0.94,
+    "day_after_dosing": 0.86,
+    "end_of_course": 0.93,
+    "follow_up_1m": 0.82,
+    "follow_up_3m": 0.72,
+    "follow_up_6m": 0.62,
+}
+DEFAULT_ANSWERED = 0.85
+# Synthetic baseline levels (share of the instrument's range), by instrument; others get DEFAULT_LEVEL.
+BASELINE_LEVEL = {
+    "phq9": (0.63, 0.14),
+    "gad7": (0.6, 0.17),
+    "pcl5": (0.55, 0.14),
+    "oci-r": (0.45, 0.14),
+    "ede-q": (0.5, 0.14),
+}
+DEFAULT_LEVEL = (0.5, 0.15)
+# Instruments that rate the dosing session itself rather than symptoms (no course trajectory).
+SESSION_RATINGS = {"ebi"}
 
 
-def _clip(value: float, low: int, high: int) -> int:
-    return int(max(low, min(high, round(value))))
+@dataclass
+class _Profile:
+    """One patient's invented course: a baseline level per instrument and how much of it the course relieves."""
+
+    baselines: dict[str, float]
+    improvement: float
+    session_level: float
 
 
-def _course(rng, patient, end: datetime.datetime, rich: bool) -> list[Assessment]:
-    """Baseline and end-of-course PHQ-9 and GAD-7 (and, for rich histories, the points between and after)."""
-    start = end - datetime.timedelta(weeks=8)
-    improvement = max(-0.3, min(0.95, rng.gauss(0.42, 0.28)))
+def _clip(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def _quiet_items(instrument: Instrument) -> set[int]:
+    """Items that a critical or crisis-resources flag, or a risk rule, reads."""
+    conditions = [flag.when for flag in instrument.flags if flag.critical or flag.crisis_resources]
+    conditions += [rule.when for rule in instrument.risk.rules] if instrument.risk else []
+    return set().union(*(_condition_items(condition) for condition in conditions))
+
+
+def _answers(rng, instrument: Instrument, level: float, quiet: set[int]) -> dict[int, int]:
+    """Answers near `level` (a share of each item's range), with quiet and conditional items at their lowest."""
+    answers = {}
+    for item in instrument.items:
+        responses = item.responses
+        low, high = responses.lowest, responses.highest
+        if item.number in quiet or item.ask_only_if is not None:
+            value = low
+        elif high is None or high - low > 100:  # a count with no usable maximum (EDE-Q behaviour counts)
+            value = max(low, round(rng.gauss(level * 6, 1.5)))
+        else:
+            value = round(_clip(low + (high - low) * level + rng.gauss(0, (high - low) / 5), low, high))
+            if responses.options:
+                value = min((option for option, _ in responses.options), key=lambda option: abs(option - value))
+        answers[item.number] = value
+    return answers
+
+
+class _Scorer:
+    """Scores answers as the services do (with the practice's instrument settings), remembering recent answers:
+    they repeat often (every C-SSRS screener is all "no")."""
+
+    REMEMBERED = 4096
+
+    def __init__(self):
+        self.settings: dict[str, dict] = {}
+        self.seen: dict[tuple, tuple[ScoreResult, dict]] = {}
+
+    def __call__(self, instrument_id: str, answers: dict[int, int]) -> tuple[ScoreResult, dict]:
+        key = (instrument_id, tuple(answers.items()))
+        if key not in self.seen:
+            if len(self.seen) >= self.REMEMBERED:
+                self.seen.clear()
+            if instrument_id not in self.settings:
+                self.settings[instrument_id] = instrument_settings(instrument_id)
+            result = score(instrument_id, answers, settings=self.settings[instrument_id])
+            self.seen[key] = (result, result.as_dict())
+        return self.seen[key]
+
+
+def _level(rng, profile: _Profile, instrument_id: str, at: datetime.datetime, course: DemoCourse) -> float:
+    """Where the patient stands at `at`: baseline until the first dose, relieved by the end of the course, a
+    little of it lost again over the months after."""
+    if instrument_id in SESSION_RATINGS:
+        return _clip(profile.session_level + rng.gauss(0, 0.12), 0, 1)
+    baseline = profile.baselines[instrument_id]
+    span = (course.course_end - course.first_dosing).total_seconds() or 1
+    progress = _clip((at - course.first_dosing).total_seconds() / span, 0, 1)
+    months_after = max(0.0, (at - course.course_end).days / 30)
+    relief = profile.improvement * (progress - min(0.25, 0.04 * months_after))
+    return _clip(baseline * (1 - relief) + rng.gauss(0, 0.05), 0, 1)
+
+
+def _plan_occasion(plan: Plan, key: str) -> str:
+    """The plan occasion of a due item: `pre_dosing_2` belongs to `pre_dosing`."""
+    ids = {occasion.id for occasion in plan.occasions}
+    return key if key in ids else key.rsplit("_", 1)[0]
+
+
+def _course_rows(rng, plan: Plan, course: DemoCourse, primary_codes: dict, now, scorer: _Scorer) -> list[Assessment]:
+    instruments: dict[str, tuple[Instrument, set[int]]] = {}
     rows = []
-    for instrument_id, mean, high in (("phq9", 17, 24), ("gad7", 13, 21)):
-        baseline = _clip(rng.gauss(mean, 4), 6, high)
-        final = _clip(baseline * (1 - improvement) + rng.gauss(0, 1.5), 0, high)
-        rows.append(_completed(rng, patient, instrument_id, "baseline", "Baseline", start, baseline))
-        if rich and instrument_id == "phq9":
-            for n in (1, 2, 3):
-                at = start + datetime.timedelta(weeks=2 * n, days=-2)
-                value = _clip(baseline + (final - baseline) * n / 4 + rng.gauss(0, 1.5), 0, high)
-                rows.append(
-                    _completed(rng, patient, "phq9", f"pre_dosing_{n}", f"Before dosing session {n}", at, value)
-                )
-        rows.append(_completed(rng, patient, instrument_id, "end_of_course", "End of course", end, final))
-        if rich:
-            for months, days in ((1, 30), (3, 91)):
-                at = end + datetime.timedelta(days=days)
-                if at < timezone.now():
-                    value = _clip(final + rng.gauss(0.5 * months, 2), 0, high)
-                    rows.append(
-                        _completed(
-                            rng, patient, instrument_id, f"follow_up_{months}m", f"{months}-month follow-up", at, value
-                        )
-                    )
+    for patient_id in course.patient_ids:
+        profile = _Profile(
+            baselines={},
+            improvement=_clip(rng.gauss(0.42, 0.28), -0.3, 0.95),
+            session_level=_clip(rng.gauss(0.45, 0.2), 0.05, 0.95),
+        )
+        items = due_items(
+            plan,
+            session_starts=course.session_starts,
+            dosing_starts=[start for start, _ in course.dosing],
+            course_end=course.course_end,
+            primary_icd10_codes=primary_codes.get(patient_id, ()),
+        )
+        for item in items:
+            row = Assessment(
+                patient_id=patient_id,
+                group_id=course.group_id,
+                instrument_id=item.instrument_id,
+                plan_id=plan.id,
+                plan_version=plan.version,
+                occasion=item.occasion,
+                occasion_label=item.occasion_label,
+                due_at=item.due_at,
+                expires_at=item.expires_at,
+            )
+            rows.append(row)
+            if item.due_at > now:
+                continue
+            closed = item.expires_at <= now
+            if rng.random() > ANSWERED.get(_plan_occasion(plan, item.occasion), DEFAULT_ANSWERED):
+                if closed:
+                    row.status = Assessment.Status.EXPIRED
+                continue
+            answered_by = min(item.expires_at, now)
+            at = item.due_at + (answered_by - item.due_at) * rng.uniform(0.05, 0.9)
+            if item.instrument_id not in instruments:
+                instrument = get_instrument(item.instrument_id)
+                instruments[item.instrument_id] = (instrument, _quiet_items(instrument))
+            instrument, quiet = instruments[item.instrument_id]
+            if item.instrument_id not in profile.baselines:
+                mean, spread = BASELINE_LEVEL.get(item.instrument_id, DEFAULT_LEVEL)
+                profile.baselines[item.instrument_id] = _clip(rng.gauss(mean, spread), 0.25, 0.95)
+            answers = _answers(rng, instrument, _level(rng, profile, item.instrument_id, at, course), quiet)
+            result, stored = scorer(item.instrument_id, answers)
+            row.status = Assessment.Status.COMPLETED
+            row.answers = {str(number): value for number, value in answers.items()}
+            row.result = stored
+            row.total = result.total
+            row.severity = result.severity or ""
+            row.critical = result.critical
+            row.instrument_version = result.instrument_version
+            row.completed_at = at
     return rows
 
 
 def seed(*, practice, rng, progress: Callable[[str], None]) -> None:
     now = timezone.now()
-    patients = practice.patients
+    plan = load_plan(practice_value(PLAN_SETTING, DEFAULT_PLAN))
+    primary_codes: dict[int, list[str]] = {}
+    for patient_id, code in Diagnosis.objects.filter(is_primary=True).values_list("patient_id", "icd10_code"):
+        primary_codes.setdefault(patient_id, []).append(code)
     rows: list[Assessment] = []
-    for index, patient in enumerate(patients):
-        # Courses that ended between 3 weeks and 18 months ago, so follow-ups exist for some and not others.
-        end = now - datetime.timedelta(days=rng.randint(21, 540), hours=rng.randint(0, 8))
-        rows += _course(rng, patient, end, rich=index < RICH_HISTORIES)
+    scorer = _Scorer()
+    courses = demo_courses()
+    for number, course in enumerate(courses, start=1):
+        rows += _course_rows(rng, plan, course, primary_codes, now, scorer)
         if len(rows) >= BATCH:
             Assessment.objects.bulk_create(rows)
             rows = []
-            progress(f"questionnaires for {index + 1}/{len(patients)} patients")
+            progress(f"questionnaires for {number}/{len(courses)} courses")
     Assessment.objects.bulk_create(rows)
 
-    # The portal patients each have a PHQ-9 and a GAD-7 waiting, so the portal and reminders show something.
-    due = [
-        Assessment(
-            patient=patient,
-            instrument_id=instrument_id,
-            occasion="follow_up_6m",
-            occasion_label="6-month follow-up",
-            plan_id="default",
-            plan_version=1,
-            due_at=now - datetime.timedelta(hours=2),
-            expires_at=now + datetime.timedelta(days=14),
-        )
-        for patient in patients[:PORTAL_PATIENTS]
-        for instrument_id in ("phq9", "gad7")
-    ]
-    Assessment.objects.bulk_create(due)
-
-    # One open critical alert, raised the way a real one is: through the service, from an endorsed item 9.
+    # One open critical alert, raised the way a real one is: through the services, from an endorsed item 9 on
+    # an unscheduled PHQ-9 (one that belongs to no course occasion).
+    patients = practice.patients
     if len(patients) > 1:
         flagged = services.assessment_create(actor=None, patient=patients[1], instrument_id="phq9", occasion="ad_hoc")
         answers = dict(enumerate([2, 2, 1, 2, 1, 2, 1, 0, 1], start=1))

@@ -1,7 +1,8 @@
 """The demo practice: a fictional group-KAP clinic built from synthetic data only.
 
 Other apps add their part by providing `kapstone.<app>.demo.seed(*, practice, rng, progress)`; seed_demo
-calls them in INSTALLED_APPS order after the staff and patients exist.
+calls them in INSTALLED_APPS order after the staff and patients exist, except that a demo whose data is dated
+from another app's (questionnaires from the courses) names those apps in `SEEDS_AFTER` and runs after them.
 """
 
 import datetime
@@ -337,8 +338,27 @@ def build(*, patients: int, seed: int = 2026, progress=lambda message: None) -> 
     _patients(practice, patients, rng, progress)
     _portal_logins(practice)
     audit.record(action=audit.Action.CREATE, object_type="demo_practice", detail={"patients": patients, "seed": seed})
-    for app in apps.get_app_configs():
-        module_name = f"{app.name}.demo"
-        if app.name.startswith("kapstone.") and app.name != "kapstone.practice" and find_spec(module_name):
-            import_module(module_name).seed(practice=practice, rng=rng, progress=progress)
+    demos = {
+        app.name: import_module(f"{app.name}.demo")
+        for app in apps.get_app_configs()
+        if app.name.startswith("kapstone.") and app.name != "kapstone.practice" and find_spec(f"{app.name}.demo")
+    }
+    for module in _seeding_order(demos):
+        module.seed(practice=practice, rng=rng, progress=progress)
     return practice
+
+
+def _seeding_order(demos: dict) -> list:
+    """The demos in INSTALLED_APPS order, each moved after the apps its SEEDS_AFTER names."""
+    done: list[str] = []
+    while len(done) < len(demos):
+        ready = [
+            name
+            for name, module in demos.items()
+            if name not in done
+            and all(after in done or after not in demos for after in getattr(module, "SEEDS_AFTER", ()))
+        ]
+        if not ready:
+            raise RuntimeError(f"The demos' SEEDS_AFTER form a cycle among {sorted(set(demos) - set(done))}.")
+        done.append(ready[0])
+    return [demos[name] for name in done]

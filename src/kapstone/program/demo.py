@@ -5,10 +5,13 @@ completed course in a group of 4 so that the outcomes report has a course for ev
 Enrolment rows are created directly, not through services.enrol: the enrolment gate reads screening records
 that the screening demo creates on its own terms, and a demo must not depend on another app's random draws.
 Session times follow the course templates' rules (check_session_times finds no violation; see the tests).
+`demo_courses` reads the courses back for the demos that date their data from them (questionnaires, creativity
+tasks, integration work).
 """
 
 import datetime
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -59,6 +62,54 @@ def course_times(
             day, at = last_dosing + datetime.timedelta(days=template.follow_ups.offsets_days[index - 1]), OTHER_AT
         start = datetime.datetime.combine(day, at, tz)
         yield kind, index, start, add_minutes(start, template.duration_minutes(kind))
+
+
+@dataclass(frozen=True)
+class DemoCourse:
+    """One demo group's course as the other demos date their data from it."""
+
+    group_id: int
+    patient_ids: tuple[int, ...]
+    session_starts: tuple[datetime.datetime, ...]
+    dosing: tuple[tuple[datetime.datetime, datetime.datetime], ...]  # (start, end) of each, in number order
+    # The end of the last preparation, dosing or integration session: the course's follow-up sessions come after
+    # its end, and the plans date their follow-ups from it.
+    course_end: datetime.datetime
+
+    @property
+    def first_dosing(self) -> datetime.datetime:
+        return self.dosing[0][0]
+
+
+def demo_courses() -> list[DemoCourse]:
+    """Every group that has sessions and enrolled or finished patients (the forming group has no sessions yet)."""
+    members: dict[int, list[int]] = {}
+    for group_id, patient_id in (
+        Enrolment.objects.filter(status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
+        .order_by("group_id", "patient_id")
+        .values_list("group_id", "patient_id")
+    ):
+        members.setdefault(group_id, []).append(patient_id)
+    sessions: dict[int, list[tuple]] = {}
+    for row in GroupSession.objects.order_by("group_id", "starts_at").values_list(
+        "group_id", "kind", "number", "starts_at", "ends_at"
+    ):
+        sessions.setdefault(row[0], []).append(row[1:])
+    courses = []
+    for group_id, rows in sessions.items():
+        dosing = sorted((number, start, end) for kind, number, start, end in rows if kind == SessionKind.DOSING)
+        if not dosing or group_id not in members:
+            continue
+        courses.append(
+            DemoCourse(
+                group_id=group_id,
+                patient_ids=tuple(members[group_id]),
+                session_starts=tuple(start for _, _, start, _ in rows),
+                dosing=tuple((start, end) for _, start, end in dosing),
+                course_end=max(end for kind, _, _, end in rows if kind != SessionKind.FOLLOW_UP),
+            )
+        )
+    return courses
 
 
 def _sessions(group: Group, template: CourseTemplate, first_dosing: datetime.date, tz) -> list[GroupSession]:

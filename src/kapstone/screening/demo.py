@@ -3,7 +3,8 @@ with their outside psychiatrist and a signed consent, so the groups the program 
 
 Patients aged 65 and over come out "needs review" (the older-adult rule) and carry a prescriber's override. The
 program demo's waitlisted patient (the 8th, "waiting for the screening review") needs review without an override.
-Three patients who finished a course show what happens later: two were re-screened (one now needs review, one is
+Each patient was screened a few weeks before their course began (the program demo's courses, so this demo runs
+after it). Three patients who finished a course show what happens later: two were re-screened (one now needs review, one is
 now not eligible, each with its intake diff) and one withdrew consent. Intakes are synthetic; rows are written with
 bulk_create in batches, so 10,000 patients take seconds.
 """
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from kapstone.audit import services as audit
 from kapstone.patients.models import Diagnosis, ExternalClinician, Medication
+from kapstone.program.models import Enrolment
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes
 from kapstone.screening.consent_forms import current_form
@@ -28,6 +30,7 @@ from kapstone.screening.models import (
     ScreeningResult,
 )
 
+SEEDS_AFTER = ("kapstone.program",)
 BATCH = 2000
 # Positions in practice.patients. The program demo enrols patients[0:7] in current groups, waitlists patients[7]
 # and puts everyone after in completed courses.
@@ -171,6 +174,11 @@ def seed(*, practice, rng, progress) -> None:
     portal_ids = {patient.pk for patient in patients if patient.user_id}
     today = timezone.localdate()
     rule_set = engine.load_rule_set()
+    course_starts = dict(
+        Enrolment.objects.filter(status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]).values_list(
+            "patient_id", "group__start_date"
+        )
+    )
     done = 0
     for start in range(0, len(patients), BATCH):
         batch = patients[start : start + BATCH]
@@ -195,7 +203,9 @@ def seed(*, practice, rng, progress) -> None:
         for offset, patient in enumerate(batch):
             index = start + offset
             case = index if index == WAITLISTED else None
-            assessed = today - datetime.timedelta(days=rng.randint(3, 10) if case else rng.randint(200, 600))
+            assessed = today - datetime.timedelta(days=rng.randint(3, 10))
+            if case is None and patient.pk in course_starts:
+                assessed = min(assessed, course_starts[patient.pk] - datetime.timedelta(days=rng.randint(14, 45)))
             indication = INDICATION_FOR_CODE.get(codes.get(patient.pk, "F33")[:3], "depression")
             data = _intake(rng, patient, indication, medications.get(patient.pk, []), assessed, case=case)
             versions.append(
