@@ -210,6 +210,22 @@ def test_scheduling_a_group_is_idempotent(cast):
     assert Assessment.objects.filter(patient=cast.alice).count() == 16
 
 
+def test_the_course_ends_with_its_last_session_before_follow_up(cast):
+    session = cast.dosing_session()
+    GroupSession.objects.create(
+        group=session.group,
+        kind=GroupSession.Kind.FOLLOW_UP,
+        number=1,
+        starts_at=session.starts_at + datetime.timedelta(days=180),
+        ends_at=session.ends_at + datetime.timedelta(days=180),
+    )
+    services.assessments_schedule_for_group(actor=cast.bob, group=session.group)
+    end = Assessment.objects.get(patient=cast.alice, occasion="end_of_course", instrument_id="phq9")
+    one_month = Assessment.objects.get(patient=cast.alice, occasion="follow_up_1m", instrument_id="phq9")
+    assert end.due_at == session.ends_at
+    assert one_month.due_at == session.ends_at + datetime.timedelta(days=30)
+
+
 def test_scheduling_a_group_again_after_a_dosing_session_moves_re_dates_only_open_questionnaires(cast):
     session = cast.dosing_session()
     second = GroupSession.objects.create(

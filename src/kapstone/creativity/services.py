@@ -121,7 +121,10 @@ def administrations_schedule_for_group(*, actor, group) -> int:
     sessions = list(GroupSession.objects.filter(group=group).values_list("starts_at", "ends_at"))
     if not sessions:
         return 0
-    anchors = {"course_start": min(s for s, _ in sessions), "course_end": max(e for _, e in sessions)}
+    anchors = {
+        "course_start": min(start for start, _ in sessions),
+        "course_end": GroupSession.objects.filter(group=group).course_end(),
+    }
     patient_ids = list(
         Enrolment.objects.filter(group=group, status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True)
     )

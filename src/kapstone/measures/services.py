@@ -83,6 +83,7 @@ def assessments_schedule_for_group(*, actor, group) -> int:
         (a.patient_id, a.occasion, a.instrument_id): a
         for a in Assessment.objects.select_for_update().filter(group=group, status__in=Assessment.OPEN_STATUSES)
     }
+    course_end = GroupSession.objects.filter(group=group).course_end()
     new, redated = [], 0
     for patient in patients:
         primary = [d.icd10_code for d in patient.diagnoses.all() if d.is_primary]
@@ -90,7 +91,7 @@ def assessments_schedule_for_group(*, actor, group) -> int:
             plan,
             session_starts=[s.starts_at for s in sessions],
             dosing_starts=[s.starts_at for s in dosing],
-            course_end=max(s.ends_at for s in sessions),
+            course_end=course_end,
             primary_icd10_codes=primary,
         ):
             key = (patient.pk, item.occasion, item.instrument_id)

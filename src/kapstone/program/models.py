@@ -63,6 +63,14 @@ class Enrolment(models.Model):
         return f"{self.patient} in {self.group} ({self.status})"
 
 
+class GroupSessionQuerySet(models.QuerySet):
+    def course_end(self):
+        """When the course ends: the end of its last session before follow-up. Follow-up sessions come after the
+        course, and the plan's end-of-course and 1-, 3- and 6-month occasions are counted from this end."""
+        course = self.exclude(kind=GroupSession.Kind.FOLLOW_UP)
+        return (course if course.exists() else self).aggregate(end=models.Max("ends_at"))["end"]
+
+
 class GroupSession(models.Model):
     class Kind(models.TextChoices):
         PREPARATION = "preparation", "Preparation"
@@ -80,6 +88,8 @@ class GroupSession(models.Model):
     follows_dosing = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="integration_sessions"
     )
+
+    objects = GroupSessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
