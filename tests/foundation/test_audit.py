@@ -1,11 +1,19 @@
+import importlib
+from contextlib import contextmanager
+
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from kapstone.audit import services as audit
-from kapstone.audit.models import AuditEvent
-from kapstone.audit.verification import verify_chain
+from kapstone.audit.models import AuditChainHead, AuditEvent, AuditEventPatient
+from kapstone.audit.verification import ChainBreak, verify_chain
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite allows DELETE: the test runner flushes tables with it"
+)
 
 
 def write_events(n=5):
@@ -13,6 +21,38 @@ def write_events(n=5):
         audit.record(action=audit.Action.READ, patient_id=7, object_type="patient", object_id=7, detail={"n": i})
         for i in range(n)
     ]
+
+
+def write_list_read(patient_ids=(3, 5, 8)):
+    return audit.record(action=audit.Action.READ, object_type="patient_list", detail={"patient_ids": list(patient_ids)})
+
+
+@contextmanager
+def tampering():
+    """Lifts the database's own guards, as an attacker with the database owner's rights could, so the tests can
+    prove verify_audit still notices what was done."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+            try:
+                yield cursor
+            finally:
+                cursor.execute("SET session_replication_role = DEFAULT")
+            return
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE %s", ["audit_%"])
+        triggers = cursor.fetchall()
+        for name, _ in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+        try:
+            yield cursor
+        finally:
+            for _, sql in triggers:
+                cursor.execute(sql)
+
+
+def refused(sql, params=()):
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def test_events_chain_each_to_the_one_before(db):
@@ -33,11 +73,51 @@ def test_rows_cannot_be_changed_or_deleted_through_the_orm(db):
         AuditEvent.objects.all().update(detail="{}")
     with pytest.raises(PermissionError):
         AuditEvent.objects.all().delete()
+    with pytest.raises(PermissionError):
+        AuditEventPatient.objects.all().delete()
+
+
+def test_the_database_refuses_raw_sql_that_changes_an_entry_or_its_patient_links(db):
+    event = write_list_read()
+    refused("UPDATE audit_auditevent SET actor_label = 'mallory' WHERE id = %s", [event.pk])
+    refused("UPDATE audit_auditeventpatient SET patient_id = 99 WHERE event_id = %s", [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).actor_label == "system"
+    assert verify_chain() == (1, None)
+
+
+@on_postgresql
+def test_postgresql_refuses_raw_sql_that_deletes_an_entry_its_links_or_the_chain_head(db):
+    event = write_list_read()
+    refused("DELETE FROM audit_auditeventpatient WHERE event_id = %s", [event.pk])
+    refused("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
+    refused("DELETE FROM audit_auditchainhead")
+    assert verify_chain() == (1, None)
+
+
+def test_the_chain_head_cannot_be_moved_back_to_hide_the_newest_entries(db):
+    events = write_events(3)
+    refused("UPDATE audit_auditchainhead SET last_hash = %s, last_event_id = %s", [events[1].hash, events[1].pk])
+    refused("UPDATE audit_auditchainhead SET last_hash = %s, last_event_id = NULL", [audit.GENESIS_HASH])
+    head = AuditChainHead.objects.get()
+    assert (head.last_hash, head.last_event_id) == (events[2].hash, events[2].pk)
+
+
+def test_a_chain_head_can_only_be_created_at_the_start_of_the_chain(db):
+    event = write_events(1)[0]
+    refused(
+        "INSERT INTO audit_auditchainhead (id, last_hash, last_event_id) VALUES (2, %s, %s)", [event.hash, event.pk]
+    )
+
+
+def test_appending_still_moves_the_chain_head_on(db):
+    events = write_events(2)
+    head = AuditChainHead.objects.get()
+    assert (head.last_hash, head.last_event_id) == (events[1].hash, events[1].pk)
 
 
 def test_verify_audit_names_the_altered_entry(db):
     events = write_events(5)
-    with connection.cursor() as cursor:
+    with tampering() as cursor:
         cursor.execute("UPDATE audit_auditevent SET actor_label = 'mallory' WHERE id = %s", [events[2].pk])
     with pytest.raises(CommandError) as failure:
         call_command("verify_audit")
@@ -47,7 +127,7 @@ def test_verify_audit_names_the_altered_entry(db):
 
 def test_verify_audit_notices_a_deleted_entry(db):
     events = write_events(5)
-    with connection.cursor() as cursor:
+    with tampering() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
     checked, broken = verify_chain()
     assert broken.event_id == events[2].pk and checked == 1
@@ -55,15 +135,95 @@ def test_verify_audit_notices_a_deleted_entry(db):
 
 def test_verify_audit_notices_the_newest_entries_removed(db):
     events = write_events(4)
-    with connection.cursor() as cursor:
+    with tampering() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [events[-1].pk])
-    assert verify_chain()[1] is not None
+    checked, broken = verify_chain()
+    assert checked == 3 and broken.event_id == events[-1].pk
+    assert "removed from the end" in broken.reason
+
+
+def test_verify_audit_fails_an_emptied_trail_whose_chain_head_records_entries(db):
+    events = write_events(3)
+    with tampering() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent")
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit")
+    assert f"the trail is empty but its chain head records entries up to #{events[-1].pk}" in str(failure.value)
+
+
+def test_verify_audit_fails_a_trail_whose_chain_head_is_gone(db):
+    write_events(3)
+    with tampering() as cursor:
+        cursor.execute("DELETE FROM audit_auditchainhead")
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit")
+    assert "the trail holds 3 entries but its chain head records none" in str(failure.value)
 
 
 def test_verify_audit_passes_an_intact_trail(db, capsys):
     write_events(3)
     call_command("verify_audit")
     assert "3 entries verified" in capsys.readouterr().out
+
+
+def test_verify_audit_passes_a_trail_never_written(db, capsys):
+    call_command("verify_audit")
+    assert "0 entries verified" in capsys.readouterr().out
+
+
+def test_a_list_read_links_each_patient_it_showed_and_keeps_them_in_the_hashed_detail(db):
+    event = write_list_read([5, 3, 5])
+    assert set(event.listed_patients.values_list("patient_id", flat=True)) == {3, 5}
+    assert event.detail_data["patient_ids"] == [5, 3, 5]
+    assert not write_events(1)[0].listed_patients.exists()
+    assert verify_chain() == (2, None)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "DELETE FROM audit_auditeventpatient WHERE event_id = %s AND patient_id = 5",
+        "UPDATE audit_auditeventpatient SET patient_id = 6 WHERE event_id = %s AND patient_id = 5",
+        "INSERT INTO audit_auditeventpatient (event_id, patient_id) VALUES (%s, 9)",
+    ],
+    ids=["removed", "moved", "added"],
+)
+def test_verify_audit_notices_altered_patient_links(db, tamper):
+    write_events(1)
+    event = write_list_read([3, 5])
+    write_events(1)
+    with tampering() as cursor:
+        cursor.execute(tamper, [event.pk])
+    assert verify_chain() == (
+        1,
+        ChainBreak(
+            event.pk, "its links to the patients it lists were altered (a patient's trail would show it wrongly)"
+        ),
+    )
+
+
+def test_verify_audit_notices_patients_linked_to_an_entry_that_was_removed(db):
+    write_events(1)
+    event = write_list_read([3])
+    with tampering() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
+    checked, broken = verify_chain()
+    with tampering() as cursor:
+        # The foreign key would refuse to commit the orphaned link.
+        cursor.execute("DELETE FROM audit_auditeventpatient WHERE event_id = %s", [event.pk])
+    assert (checked, broken.event_id) == (1, event.pk)
+    assert "patients are linked to it but it is not in the trail" in broken.reason
+
+
+def test_the_data_migration_links_the_patients_of_list_reads_written_before_it(db):
+    events = [write_list_read([3, 5]), *write_events(1), write_list_read([8])]
+    with tampering() as cursor:
+        cursor.execute("DELETE FROM audit_auditeventpatient")
+    migration = importlib.import_module("kapstone.audit.migrations.0003_link_listed_patients")
+    migration.link_listed_patients(apps, None)
+    links = set(AuditEventPatient.objects.values_list("event_id", "patient_id"))
+    assert links == {(events[0].pk, 3), (events[0].pk, 5), (events[2].pk, 8)}
+    assert verify_chain() == (3, None)
 
 
 def test_viewing_a_record_writes_who_what_and_from_where(cast, client_for):

@@ -24,7 +24,24 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("The audit trail is append-only.")
 
 
-class AuditEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """Rows are written once and never changed or removed; the database refuses it too (migration 0004)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only.")
+
+
+class AuditEvent(AppendOnlyModel):
     # Plain ids and names rather than foreign keys: a row must read the same forever, whatever happens to
     # the user or record it names, or its hash would break.
     at = models.DateTimeField(db_index=True)
@@ -39,21 +56,11 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("The audit trail is append-only.")
 
     def compute_hash(self) -> str:
         payload = json.dumps(
@@ -76,6 +83,30 @@ class AuditEvent(models.Model):
     @property
     def detail_data(self) -> dict:
         return json.loads(self.detail) if self.detail else {}
+
+    @property
+    def listed_patient_ids(self) -> set[int]:
+        """The patients a list read showed: detail["patient_ids"], which the hash covers."""
+        return {int(patient_id) for patient_id in self.detail_data.get("patient_ids", [])}
+
+
+class AuditEventPatient(AppendOnlyModel):
+    """One patient a list read showed, so that patient's trail finds the event with one indexed lookup.
+
+    Derived from the event's detail["patient_ids"] as the event is written; the hash covers the detail and not
+    these rows, so verify_audit checks them against it.
+    """
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="listed_patients")
+    patient_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient_id", "event"], name="audit_eventpatient_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} lists patient {self.patient_id}"
 
 
 class AuditChainHead(models.Model):

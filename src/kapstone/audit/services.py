@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapstone.audit import context
-from kapstone.audit.models import Action, AuditChainHead, AuditEvent
+from kapstone.audit.models import Action, AuditChainHead, AuditEvent, AuditEventPatient
 
 __all__ = ["Action", "record"]
 
@@ -25,7 +25,11 @@ def record(
     detail: dict | None = None,
     actor=None,
 ) -> AuditEvent:
-    """Append one event. The actor and address come from the request (or command) context unless given."""
+    """Append one event. The actor and address come from the request (or command) context unless given.
+
+    A read of a list names the patients it showed in detail["patient_ids"]; each is linked to the event so their
+    own trail shows it.
+    """
     ambient = context.current()
     if actor is not None:
         actor_id, actor_label = actor.pk, actor.get_username()
@@ -49,6 +53,9 @@ def record(
     )
     event.hash = event.compute_hash()
     event.save()
+    AuditEventPatient.objects.bulk_create(
+        AuditEventPatient(event=event, patient_id=patient_id) for patient_id in sorted(event.listed_patient_ids)
+    )
     head.last_hash, head.last_event_id = event.hash, event.pk
     head.save(update_fields=["last_hash", "last_event_id"])
     return event

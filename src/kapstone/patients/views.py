@@ -108,5 +108,5 @@ def care_team_edit(request, patient_id):
 @roles_required(Role.ADMIN)
 def patient_audit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="audit trail")
-    events = selectors.patient_audit_trail(patient=patient)
-    return render(request, "patients/patient_audit.html", {"patient": patient, "events": events})
+    page = selectors.patient_audit_trail(patient=patient, page_number=request.GET.get("page", 1))
+    return render(request, "patients/patient_audit.html", {"patient": patient, "page": page})
