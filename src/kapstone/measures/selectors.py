@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -120,15 +120,23 @@ def practice_baseline_sample(instrument: Instrument, settings: dict[str, Any]) -
     minimum = baseline_sample_minimum(instrument, settings)
     if minimum is None:
         return None
-    rows = (
-        Assessment.objects.filter(instrument_id=instrument.id, status=Assessment.Status.COMPLETED, total__isnull=False)
-        .order_by("patient_id", "completed_at", "pk")
-        .values_list("patient_id", "total")
+    # Each patient's first total is picked in the database (one index lookup per patient), so a clinician's page
+    # reads one number per patient rather than every questionnaire of the practice.
+    first_total = (
+        Assessment.objects.filter(
+            patient_id=OuterRef("pk"),
+            instrument_id=instrument.id,
+            status=Assessment.Status.COMPLETED,
+            total__isnull=False,
+        )
+        .order_by("completed_at", "pk")
+        .values("total")[:1]
     )
-    first: dict[int, float] = {}
-    for patient_id, total in rows:
-        first.setdefault(patient_id, total)
-    baselines = list(first.values())
+    baselines = list(
+        Patient.objects.annotate(baseline=Subquery(first_total))
+        .filter(baseline__isnull=False)
+        .values_list("baseline", flat=True)
+    )
     sd = statistics.stdev(baselines) if len(baselines) >= 2 else None
     return BaselineSample(n=len(baselines), sd=sd, minimum_n=minimum)
 
