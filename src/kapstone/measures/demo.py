@@ -153,17 +153,7 @@ def _course_rows(rng, plan: Plan, course: DemoCourse, primary_codes: dict, now, 
             primary_icd10_codes=primary_codes.get(patient_id, ()),
         )
         for item in items:
-            row = Assessment(
-                patient_id=patient_id,
-                group_id=course.group_id,
-                instrument_id=item.instrument_id,
-                plan_id=plan.id,
-                plan_version=plan.version,
-                occasion=item.occasion,
-                occasion_label=item.occasion_label,
-                due_at=item.due_at,
-                expires_at=item.expires_at,
-            )
+            row = services.assessment_from_plan(item, plan=plan, patient_id=patient_id, group_id=course.group_id)
             rows.append(row)
             if item.due_at > now:
                 continue

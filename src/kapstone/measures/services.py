@@ -58,6 +58,21 @@ class NotOpen(InvalidAnswers):
 # --- scheduling ---------------------------------------------------------------------------------------------
 
 
+def assessment_from_plan(item, *, plan, patient_id: int, group_id: int) -> Assessment:
+    """The unsaved questionnaire a plan's due item asks of one patient in one course."""
+    return Assessment(
+        patient_id=patient_id,
+        group_id=group_id,
+        instrument_id=item.instrument_id,
+        plan_id=plan.id,
+        plan_version=plan.version,
+        occasion=item.occasion,
+        occasion_label=item.occasion_label,
+        due_at=item.due_at,
+        expires_at=item.expires_at,
+    )
+
+
 @transaction.atomic
 def assessments_schedule_for_group(*, actor, group) -> int:
     """Puts due every questionnaire the practice's plan asks of each enrolled patient, from the group's
@@ -128,19 +143,7 @@ def assessments_schedule_for_group(*, actor, group) -> int:
                 redated += 1
             if key in existing:
                 continue
-            new.append(
-                Assessment(
-                    patient=patient,
-                    group=group,
-                    instrument_id=item.instrument_id,
-                    plan_id=plan.id,
-                    plan_version=plan.version,
-                    occasion=item.occasion,
-                    occasion_label=item.occasion_label,
-                    due_at=item.due_at,
-                    expires_at=item.expires_at,
-                )
-            )
+            new.append(assessment_from_plan(item, plan=plan, patient_id=patient.pk, group_id=group.pk))
     Assessment.objects.bulk_create(new)
     audit.record(
         action=audit.Action.CREATE,
