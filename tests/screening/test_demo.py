@@ -39,3 +39,17 @@ def test_current_group_members_pass_the_gate_and_the_blocked_cases_say_why(capsy
         },
         {"field": "medical.aneurysmal_vascular_disease_or_avm", "before": "no", "after": "yes"},
     ]
+
+
+def test_no_demo_record_differs_from_its_latest_intake():
+    from kapstone.screening.changes import record_differences
+
+    call_command("seed_demo", "--patients", "16", "--quiet-logins")
+    for patient in Patient.objects.prefetch_related("medications"):
+        latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").first()
+        differences = record_differences(
+            medications=list(patient.medications.all()),
+            date_of_birth=patient.date_of_birth,
+            intake=latest.intake_version.data,
+        )
+        assert differences == [], (patient, differences)

@@ -11,7 +11,6 @@ bulk_create in batches, so 10,000 patients take seconds.
 
 import copy
 import datetime
-import re
 
 from django.utils import timezone
 
@@ -19,7 +18,7 @@ from kapstone.audit import services as audit
 from kapstone.patients.models import Diagnosis, ExternalClinician, Medication
 from kapstone.program.models import Enrolment
 from kapstone.screening import engine
-from kapstone.screening.changes import intake_changes, reason_changes
+from kapstone.screening.changes import intake_changes, reason_changes, record_medication_entry
 from kapstone.screening.consent_forms import current_form
 from kapstone.screening.intake_schema import INTAKE_SCHEMA
 from kapstone.screening.models import (
@@ -38,20 +37,11 @@ WAITLISTED = 7
 RESCREENED_NEEDS_REVIEW, RESCREENED_NOT_ELIGIBLE, CONSENT_WITHDRAWN = 8, 9, 10
 
 INDICATION_FOR_CODE = {"F33": "depression", "F43": "ptsd", "F41": "anxiety", "F42": "ocd", "F50": "eating_disorder"}
-TIMES_A_DAY = {"twice daily": 2, "three times daily": 3}
-_MG = re.compile(r"^(\d+(?:\.\d+)?)\s*mg$")
 OVERRIDE_TEXT = (
     "Aged 65 or over; fit and normotensive at assessment, no cardiovascular history. Starting at the lower "
     "dose with BP checks at 40 minutes; outside psychiatrist supports."
 )
 NO_HISTORY = dict.fromkeys(INTAKE_SCHEMA["properties"]["medical"]["required"], False)
-
-
-def _dose_per_day(medication: Medication) -> float | None:
-    match = _MG.match(medication.dose.strip())
-    if not match or medication.frequency == "as needed":
-        return None
-    return float(match[1]) * TIMES_A_DAY.get(medication.frequency, 1)
 
 
 def _intake(rng, patient, indication: str, medications: list, assessed: datetime.date, *, case: int | None) -> dict:
@@ -188,11 +178,8 @@ def seed(*, practice, rng, progress) -> None:
         )
         medications: dict[int, list] = {}
         for medication in Medication.objects.filter(patient_id__in=ids):
-            entry = {"name": medication.name}
-            dose = _dose_per_day(medication)
-            if dose is not None:
-                entry["dose_mg_per_day"] = int(dose) if dose.is_integer() else dose
-            medications.setdefault(medication.patient_id, []).append(entry)
+            # The same reading of the record the screening page compares against, so no demo patient is flagged.
+            medications.setdefault(medication.patient_id, []).append(record_medication_entry(medication))
         psychiatrists = dict(
             ExternalClinician.objects.filter(patient_id__in=ids, kind=ExternalClinician.Kind.PSYCHIATRIST)
             .values_list("patient_id", "id")
