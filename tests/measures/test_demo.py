@@ -49,8 +49,20 @@ def test_the_demo_has_missing_and_upcoming_questionnaires_scores_that_agree_and_
         answers = {int(number): value for number, value in assessment.answers.items()}
         assert score(assessment.instrument_id, answers).as_dict() == assessment.result
         assert not assessment.critical
-    assert list(Assessment.objects.filter(occasion="ad_hoc").values_list("critical", flat=True)) == [True]
+    assert list(Assessment.objects.filter(occasion="ad_hoc", status="completed").values_list("critical", flat=True)) == [
+        True
+    ]
     assert CriticalAlert.objects.filter(acknowledged_at__isnull=True).count() == 1
+
+
+def test_each_portal_patient_has_a_check_in_to_fill_in(practice, client_for):
+    from django.urls import reverse
+
+    from kapstone.practice.demo import PORTAL_PATIENTS
+
+    for patient in practice.patients[:PORTAL_PATIENTS]:
+        page = client_for(patient.user).get(reverse("portal:home")).content.decode()
+        assert "PHQ-9 · Unscheduled" in page and "GAD-7 · Unscheduled" in page
 
 
 def test_the_scheduler_finds_nothing_missing_in_the_current_group(practice):

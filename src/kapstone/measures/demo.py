@@ -7,7 +7,8 @@ label the scheduler gives it. So baselines come before the course, a PHQ-9 befor
 the day after, then end of course and the follow-ups. What falls due after now is left due (the current group's
 later questionnaires); what has closed was answered in its window or, now and then, missed (expired), so the
 outcomes report has missing data to state. One unscheduled PHQ-9 with item 9 endorsed raises an open critical
-alert through the services, the way staff asking at a visit would.
+alert through the services, the way staff asking at a visit would, and each portal patient has a PHQ-9 and a
+GAD-7 check-in waiting.
 
 The numbers are invented to look like a course of treatment (baseline in the moderate-to-severe range, most
 patients improving by the end, answer rates falling off over the follow-ups); they are not drawn from any study.
@@ -27,10 +28,12 @@ from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import Instrument, ScoreResult, _condition_items, get_instrument, score
 from kapstone.measures.selectors import instrument_settings
 from kapstone.patients.models import Diagnosis
+from kapstone.practice.demo import PORTAL_PATIENTS
 from kapstone.practice.settings_store import practice_value
 from kapstone.program.demo import DemoCourse, demo_courses
 
 SEEDS_AFTER = ("kapstone.program",)
+CHECK_IN = ("phq9", "gad7")
 BATCH = 5000
 # Synthetic share of each plan occasion's questionnaires that were answered in their window; an occasion of a
 # practice's own plan that is not listed gets DEFAULT_ANSWERED.
@@ -208,4 +211,9 @@ def seed(*, practice, rng, progress: Callable[[str], None]) -> None:
         flagged = services.assessment_create(actor=None, patient=patients[1], instrument_id="phq9", occasion="ad_hoc")
         answers = dict(enumerate([2, 2, 1, 2, 1, 2, 1, 0, 1], start=1))
         services.assessment_save_answers(actor=None, assessment=flagged, answers=answers, submit=True)
+    # Each portal patient has a between-sessions check-in waiting, so signing in to the demo portal shows the
+    # questionnaire form (their course's own questionnaires are all answered or not yet due today).
+    for patient in patients[:PORTAL_PATIENTS]:
+        for instrument_id in CHECK_IN:
+            services.assessment_create(actor=None, patient=patient, instrument_id=instrument_id, occasion="ad_hoc")
     progress(f"questionnaires: {Assessment.objects.count()} stored, 1 open critical alert")
