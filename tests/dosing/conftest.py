@@ -42,8 +42,8 @@ def stock(cast):
 
 
 @pytest.fixture
-def ready_record(cast, session):
-    """Alice checked in with pre-dose vitals and a 200 mg sublingual order."""
+def checked_in(cast, session):
+    """Alice checked in, without vitals yet."""
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     services.check_in(
         actor=cast.nurse,
@@ -54,6 +54,13 @@ def ready_record(cast, session):
         intention="to be kinder to myself",
         weight_kg=Decimal("70"),
     )
+    return record
+
+
+@pytest.fixture
+def ready_record(cast, checked_in):
+    """Alice checked in with pre-dose vitals and a 200 mg sublingual order."""
+    record = checked_in
     services.vitals_record(
         actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
     )

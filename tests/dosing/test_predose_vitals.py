@@ -19,22 +19,6 @@ STOP_WARNING = "Cannot be dosed now: pre-dose vitals at a stop level"
 REVIEW_WARNING = "Pre-dose BP to review before the dose"
 
 
-@pytest.fixture
-def checked_in(cast, session):
-    """Alice checked in, without vitals yet."""
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="n/a",
-        intention="",
-        weight_kg=Decimal("70"),
-    )
-    return record
-
-
 def predose(cast, record, systolic, diastolic, *, heart_rate=72, spo2=98, minutes_ago=0):
     return services.vitals_record(
         actor=cast.nurse,
