@@ -146,3 +146,34 @@ def test_patients_choose_channels_and_quiet_hours_and_a_bad_zone_is_refused(cast
     assert preference.channels == ["email", "sms"] and str(preference.quiet_end) == "07:30:00"
     response = client.post(reverse("integration:preferences"), {**data, "time_zone": "Mars/Olympus"})
     assert response.status_code == 400 and "is not a time zone name" in response.content.decode()
+
+
+def test_a_picture_is_not_left_in_storage_when_its_entry_cannot_be_saved(cast, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    from kapstone.audit import services as audit
+    from kapstone.integration.services import CleanImage, journal_entry_create
+
+    stored, real_save = [], default_storage.save
+
+    def recording_save(name, *args, **kwargs):
+        stored.append(real_save(name, *args, **kwargs))
+        return stored[-1]
+
+    def audit_trail_unavailable(**kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    monkeypatch.setattr(default_storage, "save", recording_save)
+    monkeypatch.setattr(audit, "record", audit_trail_unavailable)
+    with pytest.raises(RuntimeError):
+        journal_entry_create(
+            actor=cast.alice_user,
+            patient=cast.alice,
+            prompt="free",
+            text="A painting of the sea",
+            mood=None,
+            activity="drawing",
+            activity_minutes=30,
+            image=CleanImage(png_bytes(), ".png", "image/png"),
+        )
+    assert len(stored) == 1 and not default_storage.exists(stored[0])

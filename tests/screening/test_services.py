@@ -263,3 +263,25 @@ def test_the_pre_intake_is_a_draft_that_is_not_screened(cast):
     assert not ScreeningResult.objects.exists()
     with pytest.raises(services.ScreeningRefused):
         services.pre_intake_submit(actor=cast.dana_user, patient=cast.alice, data={})
+
+
+def test_a_reply_is_not_left_in_storage_when_its_consultation_cannot_be_saved(cast, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    from kapstone.audit import services as audit
+
+    def audit_trail_unavailable(**kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    stored, real_save = [], default_storage.save
+
+    def recording_save(name, *args, **kwargs):
+        stored.append(real_save(name, *args, **kwargs))
+        return stored[-1]
+
+    monkeypatch.setattr(default_storage, "save", recording_save)
+    monkeypatch.setattr(audit, "record", audit_trail_unavailable)
+    with pytest.raises(RuntimeError):
+        helpers.consult(cast, with_reply=True)
+    assert not Consultation.objects.exists()
+    assert len(stored) == 1 and not default_storage.exists(stored[0])

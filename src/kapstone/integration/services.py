@@ -24,6 +24,7 @@ from kapstone.integration.models import (
 )
 from kapstone.integration.notifications import channel as channel_named
 from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
+from kapstone.practice.storage import removed_if_not_saved
 
 logger = logging.getLogger(__name__)
 
@@ -307,14 +308,15 @@ def journal_entry_create(
         entry._image_extension = image.extension
         entry.image_content_type = image.content_type
         entry.image.save("upload", ContentFile(image.content), save=False)
-    entry.save()
-    audit.record(
-        action=audit.Action.CREATE,
-        patient=patient,
-        object_type="journal_entry",
-        object_id=entry.pk,
-        detail={"prompt": prompt, "shared": share, "image": image is not None, "activity": activity},
-    )
+    with removed_if_not_saved(entry.image):
+        entry.save()
+        audit.record(
+            action=audit.Action.CREATE,
+            patient=patient,
+            object_type="journal_entry",
+            object_id=entry.pk,
+            detail={"prompt": prompt, "shared": share, "image": image is not None, "activity": activity},
+        )
     return entry
 
 

@@ -15,6 +15,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.storage import removed_if_not_saved
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes
 from kapstone.screening.consent_forms import current_form
@@ -208,21 +209,22 @@ def consultation_record(
             raise ScreeningRefused(problem.messages[0]) from None
         entry.reply_content_type = content_type
         entry.reply_file.save(f"reply{extension}", reply_file, save=False)
-    entry.save()
-    audit.record(
-        action=audit.Action.CREATE,
-        actor=actor,
-        patient=patient,
-        object_type="consultation",
-        object_id=entry.pk,
-        detail={
-            "method": method,
-            "outcome": outcome,
-            "external_clinician_id": external_clinician.pk if external_clinician else None,
-            "staff_id": staff.pk,
-            "reply_attached": bool(entry.reply_file),
-        },
-    )
+    with removed_if_not_saved(entry.reply_file):
+        entry.save()
+        audit.record(
+            action=audit.Action.CREATE,
+            actor=actor,
+            patient=patient,
+            object_type="consultation",
+            object_id=entry.pk,
+            detail={
+                "method": method,
+                "outcome": outcome,
+                "external_clinician_id": external_clinician.pk if external_clinician else None,
+                "staff_id": staff.pk,
+                "reply_attached": bool(entry.reply_file),
+            },
+        )
     return entry
 
 
