@@ -78,6 +78,18 @@ def _new_administration(
     )
 
 
+def _audit_update(administration: CreativityAdministration, *, actor, detail: dict) -> None:
+    """An audited change to one patient's task; with actor None the trail takes it from the request or command."""
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=administration.patient_id,
+        object_type="creativity_administration",
+        object_id=administration.pk,
+        detail=detail,
+    )
+
+
 @transaction.atomic
 def administrations_schedule(
     *, actor, patient: Patient, occasion: str, tasks=(Task.AUT, Task.DAT), due_at: datetime.datetime | None = None
@@ -172,12 +184,9 @@ def administrations_schedule_for_group(*, actor, group) -> int:
         before = {"due_at": administration.due_at, "expires_at": administration.expires_at}
         administration.due_at, administration.expires_at = due_at, expires_at
         administration.save(update_fields=["due_at", "expires_at", "updated_at"])
-        audit.record(
-            action=audit.Action.UPDATE,
+        _audit_update(
+            administration,
             actor=actor,
-            patient_id=administration.patient_id,
-            object_type="creativity_administration",
-            object_id=administration.pk,
             detail={
                 "rescheduled": reason,
                 "group_id": group.pk,
@@ -242,14 +251,7 @@ def administration_start(*, actor, administration: CreativityAdministration, now
     administration.status, administration.started_at = Status.IN_PROGRESS, now
     _set_clock(administration, 0, now + datetime.timedelta(seconds=administration.seconds_per_part))
     administration.save(update_fields=["status", "started_at", "part", "part_deadline", "deadline", "updated_at"])
-    audit.record(
-        action=audit.Action.UPDATE,
-        actor=actor,
-        patient_id=administration.patient_id,
-        object_type="creativity_administration",
-        object_id=administration.pk,
-        detail={"started": now, "deadline": administration.deadline},
-    )
+    _audit_update(administration, actor=actor, detail={"started": now, "deadline": administration.deadline})
     return administration
 
 
@@ -365,12 +367,9 @@ def answers_save(
         administration.save(
             update_fields=["part", "part_deadline", "deadline", "dat_words", "hand_in_notes", "updated_at"]
         )
-    audit.record(
-        action=audit.Action.UPDATE,
+    _audit_update(
+        administration,
         actor=actor,
-        patient_id=administration.patient_id,
-        object_type="creativity_administration",
-        object_id=administration.pk,
         detail={"part": part, "saved": saved, "finished_part": finish_part, "closed": closed, "trimmed": trimmed},
     )
     return SaveOutcome(saved=saved, closed=closed, administration=administration, trimmed=tuple(trimmed))
@@ -384,14 +383,7 @@ def administration_close_if_over(*, actor, administration: CreativityAdministrat
     if administration.status != Status.IN_PROGRESS or not clock_of(administration, now).closed:
         return False
     _close(administration, now=now, by_timer=True)
-    audit.record(
-        action=audit.Action.UPDATE,
-        actor=actor,
-        patient_id=administration.patient_id,
-        object_type="creativity_administration",
-        object_id=administration.pk,
-        detail={"closed": True, "by_timer": True},
-    )
+    _audit_update(administration, actor=actor, detail={"closed": True, "by_timer": True})
     return True
 
 
@@ -410,13 +402,7 @@ def administrations_close_overdue(*, patient: Patient | None = None, now=None) -
     for administration in overdue:
         _close(administration, now=now, by_timer=True)
         closed += 1
-        audit.record(
-            action=audit.Action.UPDATE,
-            patient_id=administration.patient_id,
-            object_type="creativity_administration",
-            object_id=administration.pk,
-            detail={"closed": True, "by_timer": True},
-        )
+        _audit_update(administration, actor=None, detail={"closed": True, "by_timer": True})
     lapsed_ids = list(lapsed.values_list("pk", flat=True))
     if lapsed_ids:
         CreativityAdministration.objects.filter(pk__in=lapsed_ids).update(status=Status.EXPIRED, updated_at=now)
