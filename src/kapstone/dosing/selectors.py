@@ -189,11 +189,6 @@ def dose_readiness(*, record: DoseRecord, at: datetime.datetime) -> DoseReadines
     return _readiness([(record.patient, at, record)], limits=room_thresholds())[0]
 
 
-def dose_blockers(*, record: DoseRecord, at: datetime.datetime) -> list[str]:
-    """Why the record's patient may not be given a dose at `at`; empty when nothing stands in the way."""
-    return dose_readiness(record=record, at=at).blockers
-
-
 @dataclass(frozen=True)
 class PostDoseVitals:
     """The vitals reading due the practice's vitals_check_minutes_after_dose (about 40) after the dose: the first
