@@ -9,6 +9,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=20, choices=Role.choices)
     credentials = models.CharField(max_length=60, blank=True, help_text="Shown after the name, e.g. MD, PhD, RN.")
+    # The prescriber who answers for the practice's clinical settings and receives escalated alerts. A flag on a
+    # prescriber rather than a role of its own, because the medical director also treats patients.
+    is_medical_director = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]

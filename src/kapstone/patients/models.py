@@ -25,6 +25,12 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", "Not recorded"
 
 
+class ChildbearingPotential(models.TextChoices):
+    NOT_RECORDED = "", "Not recorded"
+    YES = "yes", "Could become pregnant"
+    NO = "no", "No childbearing potential"
+
+
 class Patient(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
@@ -46,6 +52,16 @@ class Patient(models.Model):
     care_team = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="CareTeamMembership", related_name="care_patients", blank=True
     )
+    # Whether the patient could become pregnant, as a clinician documented it. The dosing room accepts a pregnancy
+    # test marked "not applicable" only when "no" is documented here, with who documented it and when (pregnancy is
+    # an absolute contraindication: Spravato prescribing information, 8.1).
+    childbearing_potential = models.CharField(
+        max_length=8, choices=ChildbearingPotential.choices, default=ChildbearingPotential.NOT_RECORDED, blank=True
+    )
+    childbearing_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    childbearing_recorded_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -75,6 +91,10 @@ class CareTeamMembership(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team_memberships")
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_memberships")
     is_lead = models.BooleanField(default=False)
+    # Set when the membership was granted automatically because the staff member facilitates a session of this
+    # group course (program.Group id; no foreign key, since patients sits below program). Such a membership is
+    # removed with the assignment; one made by hand (NULL here) is never removed automatically.
+    granted_for_group_id = models.PositiveIntegerField(null=True, blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
