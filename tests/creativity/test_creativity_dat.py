@@ -101,7 +101,8 @@ def test_the_word_frequencies_load_from_the_package_without_a_network(monkeypatc
     wordfreq.get_frequency_dict.cache_clear()
     wordfreq.get_frequency_list.cache_clear()
     assert wordfreq.zipf_frequency("volcano", "en") > 3
-    assert wordfreq.zipf_frequency("volcano", "nl", wordlist="small") >= 0
+    # The other languages the AUT checks compare against load from the package too.
+    assert wordfreq.zipf_frequency("fiets", "nl") > 3
 
 
 @pytest.mark.parametrize("word", ["tax", "fever", "justice"])

@@ -116,15 +116,6 @@ class CreativityAdministration(models.Model):
     def total_minutes(self) -> int:
         return round(self.total_seconds / 60)
 
-    @property
-    def current_prompt(self) -> dict | None:
-        return self.prompts[self.part] if self.task == Task.AUT and self.part < len(self.prompts) else None
-
-    @property
-    def headline_score(self) -> float | None:
-        """The one number a list shows: top-2 originality for the AUT, the DAT score for the DAT."""
-        return self.originality_top2 if self.task == Task.AUT else self.dat_score
-
 
 class AUTResponse(models.Model):
     """One idea typed for one object. Rows are pending until the administration closes and is scored."""

@@ -63,13 +63,6 @@ def forms() -> tuple[AutForm, ...]:
     )
 
 
-def form_by_id(form_id: str) -> AutForm:
-    for form in forms():
-        if form.id == form_id:
-            return form
-    raise KeyError(f"No AUT form {form_id!r} in aut_forms.yaml.")
-
-
 def occasion_ids() -> list[str]:
     return [o["id"] for o in administration_settings()["schedule"]["occasions"]]
 
