@@ -23,5 +23,6 @@ class IntegrationConfig(AppConfig):
 
     def ready(self):
         from kapstone.dosing.signals import dose_administered
+        from kapstone.integration import checks  # noqa: F401  (registers the notes-key check)
 
         dose_administered.connect(_dose_administered, dispatch_uid="integration.open_window")

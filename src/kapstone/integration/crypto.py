@@ -1,33 +1,48 @@
-"""Encryption at rest for psychotherapy notes, with a key from the environment (settings.NOTES_ENCRYPTION_KEY)."""
+"""Encryption at rest for psychotherapy notes.
 
-import base64
-import binascii
+settings.NOTES_ENCRYPTION_KEY (KAPSTONE_NOTES_KEY) holds one or more Fernet keys, comma-separated, the current one
+first: new notes are encrypted under the first, and a note opens under any of them, so a key can be replaced
+without a moment in which notes cannot be read (`kapstone rotate_notes_key` re-encrypts them under the first).
+Each must be a real Fernet key (32 random bytes, url-safe base64; `kapstone rotate_notes_key --new-key` prints
+one): a short secret stretched into a key would be guessable offline, so none is accepted (the check
+integration.E001 stops start-up, and `check --deploy`, on a key that is not one).
+"""
 
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-_HKDF_INFO = b"kapstone psychotherapy notes v1"
+
+class NotesKeyError(ValueError):
+    """The configured notes key is not a list of Fernet keys: notes can be neither read nor written."""
 
 
-def fernet_key(secret: str) -> bytes:
-    """The secret itself if it is already a Fernet key (32 url-safe base64 bytes), else a key derived from it.
-
-    Deriving lets an operator set any long random string; the derivation is fixed so the same secret always
-    opens the same notes.
-    """
-    try:
-        if len(base64.urlsafe_b64decode(secret.encode())) == 32:
-            return secret.encode()
-    except (binascii.Error, ValueError):
-        pass
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret.encode())
-    return base64.urlsafe_b64encode(derived)
+class UnreadableNote(ValueError):
+    """No configured key opens this note (it was written under a key since removed, or it is damaged)."""
 
 
-def _fernet() -> Fernet:
-    return Fernet(fernet_key(settings.NOTES_ENCRYPTION_KEY))
+def parse_keys(value: str) -> list[Fernet]:
+    """The Fernet keys in a KAPSTONE_NOTES_KEY value, current first; NotesKeyError names what is wrong."""
+    parts = [part.strip() for part in (value or "").split(",") if part.strip()]
+    if not parts:
+        raise NotesKeyError("KAPSTONE_NOTES_KEY holds no key.")
+    keys = []
+    for position, part in enumerate(parts, start=1):
+        try:
+            keys.append(Fernet(part.encode()))
+        except (ValueError, TypeError):
+            raise NotesKeyError(
+                f"Key {position} of KAPSTONE_NOTES_KEY is not a Fernet key (32 bytes in url-safe base64, 44 "
+                "characters); generate one with `kapstone rotate_notes_key --new-key`."
+            ) from None
+    return keys
+
+
+def configured_keys() -> list[Fernet]:
+    return parse_keys(settings.NOTES_ENCRYPTION_KEY)
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet(configured_keys())
 
 
 def encrypt(text: str) -> str:
@@ -35,4 +50,19 @@ def encrypt(text: str) -> str:
 
 
 def decrypt(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise UnreadableNote("No notes key opens this note.") from None
+
+
+def reencrypt(token: str) -> str:
+    """The same note encrypted under the current key (UnreadableNote if no key opens it)."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise UnreadableNote("No notes key opens this note.") from None
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()

@@ -316,8 +316,16 @@ def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:
     ).select_related("group")
 
 
-def psychotherapy_notes(*, user, patient_id) -> tuple[Patient, list[tuple[PsychotherapyNote, str]]]:
-    """The therapist's own notes on a patient on their care team, decrypted, with every read audited."""
+def _note_text(note: PsychotherapyNote) -> str | None:
+    try:
+        return crypto.decrypt(note.ciphertext)
+    except (crypto.UnreadableNote, crypto.NotesKeyError):
+        return None
+
+
+def psychotherapy_notes(*, user, patient_id) -> tuple[Patient, list[tuple[PsychotherapyNote, str | None]]]:
+    """The therapist's own notes on a patient on their care team, decrypted, with every read audited. A note no
+    configured key opens comes with None, so the page says so instead of failing (crypto explains the keys)."""
     patient = patient_get(user=user, patient_id=patient_id, purpose="psychotherapy notes")
     if user.role != Role.THERAPIST or not on_care_team(user, patient):
         raise Http404("No such patient.")
@@ -328,7 +336,7 @@ def psychotherapy_notes(*, user, patient_id) -> tuple[Patient, list[tuple[Psycho
         object_type="psychotherapy_note",
         detail={"note_ids": [note.pk for note in notes]},
     )
-    return patient, [(note, crypto.decrypt(note.ciphertext)) for note in notes]
+    return patient, [(note, _note_text(note)) for note in notes]
 
 
 def upcoming_prompt(*, patient: Patient) -> WindowStatus | None:

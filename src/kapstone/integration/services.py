@@ -360,7 +360,14 @@ def psychotherapy_note_add(*, actor, patient, text: str) -> PsychotherapyNote:
         raise IntegrationError("Only therapists keep psychotherapy notes.")
     if not text.strip():
         raise IntegrationError("The note is empty.")
-    note = PsychotherapyNote.objects.create(patient=patient, author=actor, ciphertext=crypto.encrypt(text.strip()))
+    try:
+        ciphertext = crypto.encrypt(text.strip())
+    except crypto.NotesKeyError:
+        raise IntegrationError(
+            "The note cannot be saved: the practice's notes key is not set up correctly. Tell your administrator "
+            "(`kapstone check` names the problem)."
+        ) from None
+    note = PsychotherapyNote.objects.create(patient=patient, author=actor, ciphertext=ciphertext)
     audit.record(action=audit.Action.CREATE, patient=patient, object_type="psychotherapy_note", object_id=note.pk)
     return note
 
@@ -382,3 +389,42 @@ def notification_preference_set(*, actor, patient, fields: dict) -> Notification
         detail={"changed": sorted(fields)},
     )
     return preference
+
+
+@dataclass(frozen=True)
+class NotesRotation:
+    reencrypted: int
+    unreadable: list[int]
+
+
+NOTES_ROTATION_BATCH = 200
+
+
+def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> NotesRotation:
+    """Re-encrypts every psychotherapy note under the current (first) notes key, a batch per transaction, so
+    therapists keep reading and writing notes while it runs (every configured key still opens them). A note no
+    key opens is left as it is and named. Each batch is audited by note ids, never by content."""
+    crypto.configured_keys()  # a bad key setting stops here, before any note is touched
+    reencrypted, unreadable, after = 0, [], 0
+    while True:
+        with transaction.atomic():
+            batch = list(PsychotherapyNote.objects.select_for_update().filter(pk__gt=after).order_by("pk")[:batch_size])
+            if not batch:
+                return NotesRotation(reencrypted, unreadable)
+            changed = []
+            for note in batch:
+                try:
+                    note.ciphertext = crypto.reencrypt(note.ciphertext)
+                except crypto.UnreadableNote:
+                    unreadable.append(note.pk)
+                else:
+                    changed.append(note)
+            PsychotherapyNote.objects.bulk_update(changed, ["ciphertext"])
+            if changed:
+                audit.record(
+                    action=audit.Action.UPDATE,
+                    object_type="psychotherapy_note.key_rotation",
+                    detail={"note_ids": [note.pk for note in changed]},
+                )
+            reencrypted += len(changed)
+            after = batch[-1].pk

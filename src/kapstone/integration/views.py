@@ -194,9 +194,13 @@ def psychotherapy_notes(request, patient_id):
     form = PsychotherapyNoteForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            services.psychotherapy_note_add(actor=request.user, patient=patient, text=form.cleaned_data["text"])
-            messages.success(request, "Psychotherapy note saved.")
-            return redirect("integration:psychotherapy_notes", patient_id=patient.pk)
+            try:
+                services.psychotherapy_note_add(actor=request.user, patient=patient, text=form.cleaned_data["text"])
+            except services.IntegrationError as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(request, "Psychotherapy note saved.")
+                return redirect("integration:psychotherapy_notes", patient_id=patient.pk)
         status = 400
     else:
         status = 200
