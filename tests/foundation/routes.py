@@ -1,3 +1,4 @@
+from kapstone.practice.models import SettingProposal
 from tests.conftest import Cast
 from tests.matrix import ALICE_RECORD, ALL_STAFF, PATIENTS, RECORD_STAFF, SIGNED_IN, Route, alice
 
@@ -11,6 +12,14 @@ def alice_part(kind: str):
     return kwargs
 
 
+def a_proposal(cast: Cast) -> dict:
+    """The admin's pending proposal to change a clinical setting, for a prescriber to decide."""
+    proposal = SettingProposal.objects.create(
+        key="integration.outer_hours", value=60, reason="Our protocol", proposed_by=cast.admin
+    )
+    return {"proposal_id": proposal.pk}
+
+
 ROUTES: dict[str, Route] = {
     "root": Route(allow=set(SIGNED_IN), public=True),
     "healthz": Route(allow=set(SIGNED_IN), public=True),
@@ -18,7 +27,8 @@ ROUTES: dict[str, Route] = {
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
     "practice:home": Route(allow=ALL_STAFF),
-    "practice:settings": Route(allow={"admin"}),
+    "practice:settings": Route(allow={"admin", "bob", "charlie"}),
+    "practice:setting_proposal_decide": Route(allow={"bob", "charlie"}, method="post", kwargs=a_proposal),
     "accounts:staff": Route(allow={"admin"}),
     "accounts:staff_action": Route(
         allow={"admin"}, method="post", kwargs=lambda cast: {"user_id": cast.nurse.pk, "action": "unlock"}

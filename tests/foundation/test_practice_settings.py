@@ -1,5 +1,5 @@
-"""Practice settings: the registry the apps declare, the one service that checks and writes a change, the admin
-page and the `practice_setting` command."""
+"""Practice settings: the registry the apps declare, the one service that checks and writes a change, the settings
+page and the `practice_setting` command. Hard bounds and proposals have their own files beside this one."""
 
 import os
 import subprocess
@@ -22,7 +22,7 @@ from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
 from kapstone.practice import registry
-from kapstone.practice.models import PracticeSetting
+from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.services import practice_setting_change, practice_setting_reset
 from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
@@ -37,8 +37,27 @@ def specs() -> dict[str, registry.SettingSpec]:
     return registry.all_specs()
 
 
+def editor(cast, key):
+    """Who changes `key` directly: a prescriber a clinical setting, the admin an operational one."""
+    spec = specs().get(key)
+    return cast.admin if spec is not None and not spec.clinical else cast.bob
+
+
 def change(cast, key, raw_value, reason="Our protocol, agreed 2026"):
-    return practice_setting_change(actor=cast.admin, key=key, raw_value=raw_value, reason=reason)
+    return practice_setting_change(actor=editor(cast, key), key=key, raw_value=raw_value, reason=reason)
+
+
+def reset(cast, key, reason="Back to the cited default"):
+    return practice_setting_reset(actor=editor(cast, key), key=key, reason=reason)
+
+
+def within_hard_bounds(key, value) -> bool:
+    return not specs()[key].past_hard_bound(value)
+
+
+def by_args(key) -> list[str]:
+    """The command's --by for `key`: a clinical setting names the prescriber who answers for it."""
+    return ["--by", "bob"] if specs()[key].clinical else []
 
 
 # --- the registry -------------------------------------------------------------------------------------------
@@ -93,9 +112,10 @@ def test_each_cited_default_passes_its_own_check_and_reads_back_from_the_form(ke
 
 
 def test_a_threshold_typed_as_text_is_stored_as_the_number_the_room_compares(cast):
-    row = change(cast, "dosing.stop_systolic", " 185 ")
-    assert row.value == 185 and isinstance(row.value, int)
-    assert row.updated_by == "admin" and row.reason == "Our protocol, agreed 2026"
+    stricter = _default("dosing.stop_systolic") - 5
+    row = change(cast, "dosing.stop_systolic", f" {stricter} ")
+    assert row.value == stricter and isinstance(row.value, int)
+    assert row.updated_by == "bob" and row.reason == "Our protocol, agreed 2026"
 
 
 @pytest.mark.parametrize(
@@ -168,30 +188,30 @@ def test_values_are_stored_in_the_shape_each_app_reads(cast):
 def test_a_change_is_audited_with_its_value_and_reason(cast):
     change(cast, "integration.outer_hours", "60")
     event = AuditEvent.objects.get(object_type="practice_setting")
-    assert (event.action, event.object_id, event.actor_label) == ("update", "integration.outer_hours", "admin")
+    assert (event.action, event.object_id, event.actor_label) == ("update", "integration.outer_hours", "bob")
     assert '"value":60' in event.detail and "Our protocol" in event.detail
 
 
 def test_a_reset_returns_to_the_cited_default_and_the_audit_trail_keeps_the_old_value(cast):
-    change(cast, "dosing.stop_heart_rate", "120")
-    practice_setting_reset(actor=cast.admin, key="dosing.stop_heart_rate", reason="Back to the protocol")
+    change(cast, "dosing.stop_heart_rate", "100")
+    reset(cast, "dosing.stop_heart_rate", reason="Back to the protocol")
     assert not PracticeSetting.objects.exists()
     assert (
         safety.thresholds(practice_overrides("dosing"))["stop_heart_rate"] == specs()["dosing.stop_heart_rate"].default
     )
     event = AuditEvent.objects.filter(object_type="practice_setting").latest("pk")
     assert (
-        event.action == "delete" and '"previous_value":120' in event.detail and "Back to the protocol" in event.detail
+        event.action == "delete" and '"previous_value":100' in event.detail and "Back to the protocol" in event.detail
     )
 
 
 def test_a_reset_needs_a_reason_and_a_practice_value_to_remove(cast):
-    change(cast, "dosing.stop_heart_rate", "120")
+    change(cast, "dosing.stop_heart_rate", "100")
     with pytest.raises(SettingRefused, match="a reason is required"):
-        practice_setting_reset(actor=cast.admin, key="dosing.stop_heart_rate", reason="")
+        reset(cast, "dosing.stop_heart_rate", reason="")
     assert PracticeSetting.objects.count() == 1
     with pytest.raises(SettingRefused, match="already follows the cited default"):
-        practice_setting_reset(actor=cast.admin, key="dosing.stop_diastolic", reason="tidy")
+        reset(cast, "dosing.stop_diastolic", reason="tidy")
 
 
 # --- settings that must stay in order --------------------------------------------------------------------
@@ -205,13 +225,6 @@ ORDERED = [
     ("screening.bp_review_systolic_mmhg", "screening.bp_exclude_systolic_mmhg", False),
     ("screening.bp_review_diastolic_mmhg", "screening.bp_exclude_diastolic_mmhg", False),
 ]
-# Each pair, moved from either end: the setting changed and the first value that leaves the pair out of order,
-# worked out from the cited defaults so no clinical number is restated here.
-MOVES = [
-    pytest.param(lower, upper, moving, id=f"{lower}-{'raised' if moving == lower else upper + '-lowered'}")
-    for lower, upper, _ in ORDERED
-    for moving in (lower, upper)
-]
 
 
 def _default(key):
@@ -222,6 +235,36 @@ def _first_out_of_order(lower, upper, moving) -> int:
     or_equal = next(equal for low, up, equal in ORDERED if (low, up) == (lower, upper))
     step = 1 if or_equal else 0
     return _default(upper) + step if moving == lower else _default(lower) - step
+
+
+def _room(lower, upper, moving) -> int | None:
+    """A step by which the other end can move away twice and `moving` follow it once, all within the hard
+    bounds; None where a hard bound leaves no room (the bound alone then refuses the move)."""
+    other = upper if moving == lower else lower
+    direction = 1 if moving == lower else -1
+    for step in (10, 4, 2):
+        if within_hard_bounds(other, _default(other) + 2 * step * direction) and within_hard_bounds(
+            moving, _default(other) + step * direction
+        ):
+            return step
+    return None
+
+
+def _moves(*, pair_refuses: bool = True, roomy: bool = False) -> list:
+    """Each pair, moved from either end: the setting changed and the first value that leaves the pair out of
+    order, worked out from the cited defaults so no clinical number is restated here. Where that value is past
+    a hard bound, the bound refuses it first (test_practice_setting_bounds); `pair_refuses` keeps the others."""
+    return [
+        pytest.param(lower, upper, moving, id=f"{lower}-{'raised' if moving == lower else upper + '-lowered'}")
+        for lower, upper, _ in ORDERED
+        for moving in (lower, upper)
+        if within_hard_bounds(moving, _first_out_of_order(lower, upper, moving)) == pair_refuses
+        and (not roomy or _room(lower, upper, moving) is not None)
+    ]
+
+
+MOVES = _moves()
+ROOMY_MOVES = _moves(roomy=True)
 
 
 def _assert_names_both(message, lower, upper):
@@ -254,32 +297,36 @@ def test_the_nearest_value_still_in_order_is_accepted(cast, lower, upper, moving
     assert change(cast, moving, str(nearest)).value == nearest
 
 
-@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+def test_every_pair_has_a_move_the_pair_check_refuses():
+    assert {(param.values[0], param.values[1]) for param in MOVES} == {(lower, upper) for lower, upper, _ in ORDERED}
+
+
+@pytest.mark.parametrize(("lower", "upper", "moving"), ROOMY_MOVES)
 def test_a_pair_is_checked_against_the_practice_value_of_the_other_setting(cast, lower, upper, moving):
     """The other end moved first makes room; a reset of it that would squeeze the moved end is refused."""
     other = upper if moving == lower else lower
-    direction = 1 if moving == lower else -1
-    change(cast, other, str(_default(other) + 20 * direction))
-    change(cast, moving, str(_default(other) + 10 * direction))
+    step = _room(lower, upper, moving) * (1 if moving == lower else -1)
+    change(cast, other, str(_default(other) + 2 * step))
+    change(cast, moving, str(_default(other) + step))
     with pytest.raises(SettingRefused) as refused:
-        practice_setting_reset(actor=cast.admin, key=other, reason="Back to the cited default")
+        reset(cast, other)
     _assert_names_both(str(refused.value), lower, upper)
     assert "(the practice value)" in str(refused.value) and "the cited default, after the reset" in str(refused.value)
     with pytest.raises(SettingRefused):
-        change(cast, other, str(_default(other) + 5 * direction))
-    assert PracticeSetting.objects.get(key=other).value == _default(other) + 20 * direction
+        change(cast, other, str(_default(other) + step // 2))
+    assert PracticeSetting.objects.get(key=other).value == _default(other) + 2 * step
 
 
 def test_a_stored_value_the_app_cannot_use_does_not_block_fixing_its_partner(cast):
     practice_value_set(actor=cast.admin, key="dosing.stop_systolic", value="180", reason="typed by hand")
-    review = _default("dosing.predose_systolic_review") + 1
+    review = _default("dosing.predose_systolic_review") - 1
     assert change(cast, "dosing.predose_systolic_review", str(review)).value == review
 
 
 @pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
 def test_a_change_on_the_page_that_puts_a_pair_out_of_order_answers_400_and_saves_nothing(cast, lower, upper, moving):
     value = _first_out_of_order(lower, upper, moving)
-    response = signed_in_client(cast.admin).post(
+    response = signed_in_client(editor(cast, moving)).post(
         SETTINGS_URL, {"key": moving, "action": "change", "value": str(value), "reason": "Local protocol"}
     )
     assert response.status_code == 400
@@ -293,21 +340,23 @@ def test_a_change_on_the_page_that_puts_a_pair_out_of_order_answers_400_and_save
 def test_the_command_refuses_a_change_that_puts_a_pair_out_of_order_with_exit_status_2(cast, lower, upper, moving):
     value = _first_out_of_order(lower, upper, moving)
     with pytest.raises(CommandError) as refused:
-        call_command("practice_setting", "set", moving, str(value), "--reason", "Local protocol")
+        call_command("practice_setting", "set", moving, str(value), "--reason", "Local protocol", *by_args(moving))
     assert refused.value.returncode == 2
     _assert_names_both(str(refused.value), lower, upper)
     assert not PracticeSetting.objects.exists()
 
 
 def test_the_command_refuses_a_reset_that_puts_a_pair_out_of_order_with_exit_status_2(cast):
-    stop = _default("dosing.stop_systolic")
-    change(cast, "dosing.stop_systolic", str(stop + 20))
-    change(cast, "dosing.predose_systolic_review", str(stop + 10))
+    lower, upper, moving = ROOMY_MOVES[0].values
+    other = upper if moving == lower else lower
+    step = _room(lower, upper, moving) * (1 if moving == lower else -1)
+    change(cast, other, str(_default(other) + 2 * step))
+    change(cast, moving, str(_default(other) + step))
     with pytest.raises(CommandError) as refused:
-        call_command("practice_setting", "reset", "dosing.stop_systolic", "--reason", "Back to the protocol")
+        call_command("practice_setting", "reset", other, "--reason", "Back to the protocol", *by_args(other))
     assert refused.value.returncode == 2
-    _assert_names_both(str(refused.value), "dosing.predose_systolic_review", "dosing.stop_systolic")
-    assert PracticeSetting.objects.get(key="dosing.stop_systolic").value == stop + 20
+    _assert_names_both(str(refused.value), lower, upper)
+    assert PracticeSetting.objects.get(key=other).value == _default(other) + 2 * step
 
 
 # --- stored settings no app declares ------------------------------------------------------------------------
@@ -367,7 +416,7 @@ def test_a_setting_kapstone_no_longer_uses_cannot_be_given_a_new_value(cast):
 
 def test_other_roles_cannot_remove_a_setting_kapstone_no_longer_uses(cast):
     _store_unused(cast)
-    for role in ["bob", "nurse", "researcher", "alice_user"]:
+    for role in ["therapist", "nurse", "researcher", "alice_user"]:
         response = signed_in_client(cast.user(role)).post(
             SETTINGS_URL, {"key": UNUSED_KEY, "action": "reset", "reason": "x"}
         )
@@ -405,14 +454,14 @@ def test_a_lower_stop_threshold_stops_a_reading_the_cited_default_lets_through(c
     assert assessment.level == "stop" and f"stop threshold {default - 10}/" in assessment.messages[0]
 
 
-def test_a_higher_stop_threshold_typed_on_the_page_no_longer_stops_the_reading(cast):
+def test_a_lower_stop_threshold_typed_on_the_page_by_a_prescriber_stops_the_reading(cast):
     default = specs()["dosing.stop_systolic"].default
-    assert _assess(default).level == "stop"
-    signed_in_client(cast.admin).post(
+    assert _assess(default - 5).level == ""
+    signed_in_client(cast.bob).post(
         SETTINGS_URL,
-        {"key": "dosing.stop_systolic", "action": "change", "value": str(default + 10), "reason": "Local protocol"},
+        {"key": "dosing.stop_systolic", "action": "change", "value": str(default - 10), "reason": "Local protocol"},
     )
-    assert _assess(default).level == ""
+    assert _assess(default - 5).level == "stop"
 
 
 # --- the page -----------------------------------------------------------------------------------------------
@@ -431,12 +480,12 @@ def test_the_page_lists_every_setting_by_area_with_its_cited_default_and_source(
 def test_the_page_shows_the_practices_value_its_reason_and_who_set_it(cast):
     change(cast, "dosing.stop_systolic", "175", reason="Cardiology advice for our population")
     page = signed_in_client(cast.admin).get(SETTINGS_URL).content.decode()
-    assert "Cardiology advice for our population" in page and "set by admin" in page
+    assert "Cardiology advice for our population" in page and "set by bob" in page
     assert 'value="175"' in page
 
 
-def test_an_admin_changes_a_setting_and_lands_back_beside_it(cast):
-    response = signed_in_client(cast.admin).post(
+def test_a_prescriber_changes_a_clinical_setting_and_lands_back_beside_it(cast):
+    response = signed_in_client(cast.bob).post(
         SETTINGS_URL,
         {"key": "integration.preferred_hours", "action": "change", "value": "36", "reason": "Shorter window"},
     )
@@ -444,12 +493,21 @@ def test_an_admin_changes_a_setting_and_lands_back_beside_it(cast):
     assert practice_window_settings()["preferred_hours"] == 36
 
 
-def test_an_admin_resets_a_setting_from_the_page(cast):
+def test_a_prescriber_resets_a_clinical_setting_from_the_page(cast):
     change(cast, "integration.preferred_hours", "36")
-    response = signed_in_client(cast.admin).post(
+    response = signed_in_client(cast.bob).post(
         SETTINGS_URL, {"key": "integration.preferred_hours", "action": "reset", "reason": "Back to 48"}
     )
     assert response.status_code == 302 and not PracticeSetting.objects.exists()
+
+
+def test_an_admin_changes_an_operational_setting_directly(cast):
+    response = signed_in_client(cast.admin).post(
+        SETTINGS_URL,
+        {"key": "integration.reminder_offsets_hours", "action": "change", "value": "4\n20", "reason": "Later"},
+    )
+    assert response.status_code == 302
+    assert practice_window_settings()["reminder_offsets_hours"] == [4, 20]
 
 
 @pytest.mark.parametrize(
@@ -465,14 +523,14 @@ def test_an_admin_resets_a_setting_from_the_page(cast):
     ],
 )
 def test_bad_input_on_the_page_answers_400_with_the_message_and_saves_nothing(cast, post, message):
-    response = signed_in_client(cast.admin).post(SETTINGS_URL, post)
+    response = signed_in_client(cast.bob).post(SETTINGS_URL, post)
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not PracticeSetting.objects.exists()
 
 
 def test_a_refused_value_is_given_back_beside_its_setting(cast):
-    response = signed_in_client(cast.admin).post(
+    response = signed_in_client(cast.bob).post(
         SETTINGS_URL, {"key": "dosing.stop_systolic", "action": "change", "value": "18O", "reason": "typo test"}
     )
     page = response.content.decode()
@@ -487,7 +545,7 @@ def test_a_stored_value_the_app_cannot_use_is_flagged_not_a_crash(cast):
 
 
 def test_other_roles_cannot_change_a_setting(cast):
-    for role in ["bob", "nurse", "researcher", "alice_user"]:
+    for role in ["therapist", "nurse", "researcher", "alice_user"]:
         response = signed_in_client(cast.user(role)).post(
             SETTINGS_URL, {"key": "dosing.stop_systolic", "action": "change", "value": "200", "reason": "x"}
         )
@@ -495,9 +553,10 @@ def test_other_roles_cannot_change_a_setting(cast):
     assert not PracticeSetting.objects.exists()
 
 
-def test_only_admins_see_the_settings_link(cast):
-    assert SETTINGS_URL in signed_in_client(cast.admin).get(reverse("practice:home")).content.decode()
-    assert SETTINGS_URL not in signed_in_client(cast.bob).get(reverse("practice:home")).content.decode()
+def test_admins_and_prescribers_see_the_settings_link(cast):
+    for role, shown in [("admin", True), ("bob", True), ("therapist", False), ("nurse", False), ("researcher", False)]:
+        page = signed_in_client(cast.user(role)).get(reverse("practice:home")).content.decode()
+        assert (SETTINGS_URL in page) == shown, role
 
 
 def test_the_page_reads_the_stored_settings_in_a_constant_number_of_queries(cast):
@@ -512,6 +571,8 @@ def test_the_page_reads_the_stored_settings_in_a_constant_number_of_queries(cast
     ]:
         change(cast, key, value)
     _store_unused(cast)
+    for key, value in [("integration.outer_hours", 66), ("dosing.stop_heart_rate", 100)]:
+        SettingProposal.objects.create(key=key, value=value, reason="Proposed", proposed_by=cast.admin)
     with CaptureQueriesContext(connection) as three_stored:
         client.get(SETTINGS_URL)
     assert len(three_stored) == len(none_stored)
@@ -526,17 +587,39 @@ def test_the_command_lists_every_setting_with_the_value_in_force(cast, capsys):
     out = capsys.readouterr().out
     for key in specs():
         assert f"{key} = " in out
-    assert 'dosing.stop_systolic = 175 mmHg  [practice value, by admin: "Cardiology advice"' in out
+    assert 'dosing.stop_systolic = 175 mmHg  [practice value, by bob: "Cardiology advice"' in out
 
 
-def test_the_command_sets_and_resets_a_setting_through_the_audited_service(cast, capsys):
-    call_command("practice_setting", "set", "dosing.low_spo2", "92", "--reason", "Anaesthetist's advice")
+def test_the_command_sets_and_resets_a_clinical_setting_by_the_prescriber_it_names(cast, capsys):
+    call_command("practice_setting", "set", "dosing.low_spo2", "92", "--reason", "Anaesthetist's advice", "--by", "bob")
     row = PracticeSetting.objects.get(key="dosing.low_spo2")
-    assert row.value == 92 and row.updated_by == "system:practice_setting"
-    call_command("practice_setting", "reset", "dosing.low_spo2", "--reason", "Back to the WHO figure")
+    assert row.value == 92 and row.updated_by == "bob"
+    call_command("practice_setting", "reset", "dosing.low_spo2", "--reason", "Back to the WHO figure", "--by", "bob")
     assert not PracticeSetting.objects.exists()
     actors = set(AuditEvent.objects.filter(object_type="practice_setting").values_list("actor_label", flat=True))
-    assert actors == {"system:practice_setting"}
+    assert actors == {"bob"}
+
+
+def test_the_command_sets_an_operational_setting_as_itself(cast):
+    call_command("practice_setting", "set", "integration.reminder_offsets_hours", "4", "--reason", "Later nudge")
+    row = PracticeSetting.objects.get(key="integration.reminder_offsets_hours")
+    assert row.value == [4] and row.updated_by == "system:practice_setting"
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        ([], "this command names no one"),
+        (["--by", "admin"], "admin is not one"),
+        (["--by", "theo"], "theo is not one"),
+        (["--by", "nobody"], "there is no active staff login 'nobody'"),
+    ],
+)
+def test_the_command_sets_a_clinical_setting_only_by_a_prescriber(cast, by, message):
+    with pytest.raises(CommandError) as refused:
+        call_command("practice_setting", "set", "dosing.low_spo2", "92", "--reason", "Local protocol", *by)
+    assert refused.value.returncode == 2 and message in str(refused.value)
+    assert not PracticeSetting.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -550,7 +633,7 @@ def test_the_command_sets_and_resets_a_setting_through_the_audited_service(cast,
 )
 def test_the_command_refuses_bad_input_with_exit_status_2_and_saves_nothing(cast, args, message):
     with pytest.raises(CommandError) as refused:
-        call_command("practice_setting", *args)
+        call_command("practice_setting", *args, "--by", "bob")
     assert refused.value.returncode == 2 and message in str(refused.value)
     assert not PracticeSetting.objects.exists()
 

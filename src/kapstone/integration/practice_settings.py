@@ -28,6 +28,9 @@ SETTINGS = specs_from_data_file(
     entries=window_data()["settings"],
     declared=_DECLARED,
     source_of=lambda name, entry: window_data()["sources"][entry["source"]],
+    sources=window_data()["sources"],
+    # When to nudge the patient is the practice's routine; the window itself is clinical.
+    operational=("reminder_offsets_hours",),
 )
 
 # Work done by the preferred end counts before work done by the outer bound (window.adherence_of).

@@ -23,6 +23,10 @@ PLAN_SOURCE = (
 # An input limit, not a clinical number: a questionnaire link or reminder interval a year long is a typing slip.
 DAYS_IN_A_YEAR = 365
 
+# The admin changes (practice.authority) what portal.yaml marks operational and the crisis lines' wording and
+# numbers; every other questionnaire setting is clinical, changed by a prescriber.
+ADMIN_CHANGES = {"crisis_resources"}
+
 # Name in portal.yaml -> (label, unit, kind). The services read the numbers with int() or float(), so whole
 # counts stay whole; a practice needs at least one crisis line. A new portal.yaml setting fails here at import.
 _DECLARED = {
@@ -68,6 +72,7 @@ def _portal_spec(name: str, entry: dict) -> SettingSpec:
         kind=kind,
         unit=unit,
         note=entry.get("note", ""),
+        clinical=entry.get("kind") != "operational" and name not in ADMIN_CHANGES,
     )
 
 

@@ -13,3 +13,14 @@ class SettingChangeForm(forms.Form):
     action = forms.ChoiceField(choices=[(Action.CHANGE, "Save"), (Action.RESET, "Reset to the cited default")])
     value = forms.CharField(required=False, strip=False)
     reason = forms.CharField(required=False)
+
+
+class ProposalDecisionForm(forms.Form):
+    """A prescriber's decision on a proposed change; practice.services requires the note for a decline."""
+
+    class Decision:
+        APPROVE = "approve"
+        DECLINE = "decline"
+
+    decision = forms.ChoiceField(choices=[(Decision.APPROVE, "Approve"), (Decision.DECLINE, "Decline")])
+    note = forms.CharField(required=False)

@@ -5,8 +5,14 @@ settings page groups them under) and SETTINGS, a list of SettingSpec. A spec's d
 file the app itself uses, so the page, the command and the app can never disagree about the cited default.
 
 A spec's kind turns the text an admin typed into the value the app expects (a number, a list, a mapping) and
-checks it, so a text "180" can never reach code that compares it with a reading. Bounds are input limits that
-catch typing errors (a threshold the room could never record), never clinical numbers.
+checks it, so a text "180" can never reach code that compares it with a reading. A kind's bounds are input limits
+that catch typing errors (a threshold the room could never record), never clinical numbers.
+
+Hard bounds are the clinical numbers no practice may cross (at most 2 doses in 7 days, say): each carries its
+source and why, is checked against the cited default when the spec is built (so a data file whose default breaks
+its own bound stops the import), refuses a change past it (practice.services) and clamps a stored value on read
+(practice.settings_store). A spec is clinical unless marked operational: a prescriber changes a clinical setting,
+an admin only proposes the change.
 """
 
 import functools
@@ -14,7 +20,8 @@ import importlib
 import importlib.util
 import json
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -247,6 +254,11 @@ class Json:
 Kind = Number | Boolean | Choice | Lines | Json
 
 
+HARD_BOUND_FIELDS = {"min", "max", "source", "why"}
+# A data file cites a source by an id from its own `sources`; a bare word that names none is a typo.
+SOURCE_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str  # "<app>.<name>", as the app reads it through practice_value / practice_overrides
@@ -257,13 +269,132 @@ class SettingSpec:
     unit: str = ""
     note: str = ""
     verified: bool = True  # False where the data file marks the source as not yet checked
+    # Operational settings (wording, reminder times, opening hours) are the admin's; every other setting is
+    # clinical and changed by a prescriber, an admin only proposing the change.
+    clinical: bool = True
+    hard_min: int | float | None = None
+    hard_max: int | float | None = None
+    hard_source: str = ""
+    hard_why: str = ""
+
+    def __post_init__(self):
+        if self.hard_min is None and self.hard_max is None:
+            if self.hard_source or self.hard_why:
+                raise ValueError(f"practice setting {self.key} cites a hard bound but gives no min or max")
+            return
+        if not isinstance(self.kind, Number):
+            raise ValueError(f"practice setting {self.key}: hard bounds apply to number settings only")
+        if not self.hard_source.strip() or not self.hard_why.strip():
+            raise ValueError(f"practice setting {self.key}: a hard bound needs its source and why")
+        for bound in (self.hard_min, self.hard_max):
+            if bound is not None and not _is_number(bound):
+                raise ValueError(f"practice setting {self.key}: hard bound {bound!r} is not a number")
+        if self.hard_min is not None and self.hard_max is not None and self.hard_min > self.hard_max:
+            raise ValueError(f"practice setting {self.key}: hard min {self.hard_min} is above hard max {self.hard_max}")
+        past = self.past_hard_bound(self.default)
+        if past:
+            raise ValueError(
+                f"practice setting {self.key}: the cited default {self.default} is past its hard bound: {past}"
+            )
+
+    @property
+    def has_hard_bounds(self) -> bool:
+        return self.hard_min is not None or self.hard_max is not None
+
+    def _with_unit(self, number) -> str:
+        return f"{number} {self.unit}" if self.unit else f"{number}"
+
+    def describe_hard_bounds(self) -> str:
+        """ "from 24 h to 72 h", "at most 2 doses", "at least 120 min"; "" without hard bounds."""
+        if self.hard_min is not None and self.hard_max is not None:
+            return f"from {self._with_unit(self.hard_min)} to {self._with_unit(self.hard_max)}"
+        if self.hard_max is not None:
+            return f"at most {self._with_unit(self.hard_max)}"
+        if self.hard_min is not None:
+            return f"at least {self._with_unit(self.hard_min)}"
+        return ""
+
+    def past_hard_bound(self, value: Any) -> str:
+        """Which hard bound `value` crosses, with its reason and source; "" when it crosses none. None ("none
+        set", for a nullable number) and a value of the wrong type cross no bound: the kind refuses the latter."""
+        if not _is_number(value):
+            return ""
+        if self.hard_max is not None and value > self.hard_max:
+            return f"cannot exceed {self._with_unit(self.hard_max)}: {self.hard_why} ({self.hard_source})"
+        if self.hard_min is not None and value < self.hard_min:
+            return f"cannot be below {self._with_unit(self.hard_min)}: {self.hard_why} ({self.hard_source})"
+        return ""
+
+    def within_hard_bounds(self, stored: Any) -> Any:
+        """What the app is given for a stored value: the value itself, or, past a hard bound, the bound it
+        crosses. A stored value this kind cannot use is replaced by the cited default, which lies within the
+        bounds, so a setting with hard bounds never reaches an app outside them whoever wrote the row."""
+        if not self.has_hard_bounds:
+            return stored
+        try:
+            self.kind.check(stored)
+        except SettingRefused:
+            return self.default
+        if not _is_number(stored):
+            return stored
+        if self.hard_max is not None and stored > self.hard_max:
+            return self.hard_max
+        if self.hard_min is not None and stored < self.hard_min:
+            return self.hard_min
+        return stored
+
+
+def hard_bounds_fields(
+    key: str, raw: Any, *, resolve_source: Callable[[str], str | None] = lambda source_id: None
+) -> dict:
+    """SettingSpec's hard_* fields from a data file's `hard_bounds: {min, max, source, why}` (min or max may be
+    absent). `source` is an id `resolve_source` knows, or the citation written out; an unknown id fails here."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw.keys() <= HARD_BOUND_FIELDS:
+        raise ValueError(f"practice setting {key}: hard_bounds takes {sorted(HARD_BOUND_FIELDS)}, not {raw!r}")
+    source = " ".join(str(raw.get("source", "")).split())
+    resolved = resolve_source(source)
+    if resolved is None and SOURCE_ID.fullmatch(source):
+        raise ValueError(f"practice setting {key}: hard_bounds cites the unknown source {source!r}")
+    return {
+        "hard_min": raw.get("min"),
+        "hard_max": raw.get("max"),
+        "hard_source": " ".join((resolved or source).split()),
+        "hard_why": " ".join(str(raw.get("why", "")).split()),
+    }
 
 
 def specs_from_data_file(
-    *, prefix: str, entries: dict, declared: dict[str, tuple[str, Kind]], source_of: Callable[[str, dict], str]
+    *,
+    prefix: str,
+    entries: dict,
+    declared: dict[str, tuple[str, Kind]],
+    source_of: Callable[[str, dict], str],
+    sources: Mapping[str, str] | None = None,
+    operational: Collection[str] = (),
 ) -> list[SettingSpec]:
-    """Specs for a data file's `settings`, each entry {value, unit, source, note, verified}; `declared` gives each
-    name's label and kind, so a setting added to the file without one fails at import."""
+    """Specs for a data file's `settings`, each entry {value, unit, source, note, verified, hard_bounds};
+    `declared` gives each name's label and kind, so a setting added to the file without one fails at import.
+
+    A hard bound's source id is looked up in `sources` (the file's own), else given to `source_of` as the
+    entry's; `operational` names the settings an admin changes without a prescriber."""
+    unknown = set(operational) - set(entries)
+    if unknown:
+        raise ValueError(f"{prefix}: operational settings {sorted(unknown)} are not in the data file")
+
+    def resolver(name: str) -> Callable[[str], str | None]:
+        if sources is not None:
+            return sources.get
+
+        def through_source_of(source_id: str) -> str | None:
+            try:
+                return source_of(name, {"source": source_id})
+            except KeyError:
+                return None
+
+        return through_source_of
+
     return [
         SettingSpec(
             key=f"{prefix}.{name}",
@@ -274,6 +405,8 @@ def specs_from_data_file(
             unit=entry.get("unit", ""),
             note=entry.get("note", ""),
             verified=entry.get("verified", True),
+            clinical=name not in operational,
+            **hard_bounds_fields(f"{prefix}.{name}", entry.get("hard_bounds"), resolve_source=resolver(name)),
         )
         for name, entry in entries.items()
     ]
@@ -327,6 +460,12 @@ def all_specs() -> dict[str, SettingSpec]:
                 raise ValueError(f"practice setting {spec.key} is declared twice")
             specs[spec.key] = spec
     return specs
+
+
+@functools.cache
+def hard_bounded_specs() -> dict[str, SettingSpec]:
+    """The specs with hard bounds, by key: what every read of a stored value is held within."""
+    return {key: spec for key, spec in all_specs().items() if spec.has_hard_bounds}
 
 
 def setting_spec(key: str) -> SettingSpec:

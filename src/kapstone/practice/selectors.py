@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from kapstone.alerts.selectors import on_call_status
 from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
 from kapstone.patients.selectors import patient_list
-from kapstone.practice import registry
-from kapstone.practice.models import PracticeSetting
+from kapstone.practice import authority, registry
+from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
@@ -26,12 +27,41 @@ def staff_home(*, user) -> dict:
         "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
         "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
         "due_assessments": due_assessments_for(user),
+        "on_call": on_call_status(),
     }
 
 
 def setting_anchor(key: str) -> str:
     """The id of a setting's card on the settings page, so a redirect lands beside the setting just changed."""
     return "setting-" + key.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class PendingProposal:
+    """An admin's proposed change waiting for a prescriber, as the settings page shows it."""
+
+    proposal: SettingProposal
+    spec: registry.SettingSpec | None  # None if the setting is no longer declared (approval then refuses it)
+
+    @property
+    def anchor(self) -> str:
+        return f"proposal-{self.proposal.pk}"
+
+    @property
+    def setting_anchor(self) -> str:
+        return setting_anchor(self.proposal.key)
+
+    @property
+    def label(self) -> str:
+        return self.spec.label if self.spec else self.proposal.key
+
+    @property
+    def value_text(self) -> str:
+        if self.proposal.action == SettingProposal.Action.RESET:
+            return "the cited default"
+        if self.spec is None:
+            return json.dumps(self.proposal.value, ensure_ascii=False)
+        return self.spec.kind.to_text(self.proposal.value) or "none set"
 
 
 @dataclass(frozen=True)
@@ -42,6 +72,12 @@ class SettingRow:
     in_force_text: str
     # Why the stored value cannot be used (set before values were checked, or by hand), "" when it can.
     problem: str
+    # The hard bound a stored value crosses (written before the bounds existed, or by hand): the apps are given
+    # the bound instead, which in_force_text shows; "" when it crosses none.
+    past_bound: str = ""
+    may_change: bool = False
+    may_propose: bool = False
+    pending: tuple[PendingProposal, ...] = ()
 
     @property
     def anchor(self) -> str:
@@ -59,15 +95,18 @@ class SettingArea:
     rows: list[SettingRow]
 
 
-def _row(spec: registry.SettingSpec, stored: PracticeSetting | None) -> SettingRow:
+def _row(spec: registry.SettingSpec, stored: PracticeSetting | None, **who) -> SettingRow:
     default_text = spec.kind.to_text(spec.default)
     if stored is None:
-        return SettingRow(spec, None, default_text, default_text, "")
+        return SettingRow(spec, None, default_text, default_text, "", **who)
     try:
         spec.kind.check(stored.value)
     except registry.SettingRefused as problem:
-        return SettingRow(spec, stored, default_text, json.dumps(stored.value, ensure_ascii=False), str(problem))
-    return SettingRow(spec, stored, default_text, spec.kind.to_text(stored.value), "")
+        in_force = default_text if spec.has_hard_bounds else json.dumps(stored.value, ensure_ascii=False)
+        return SettingRow(spec, stored, default_text, in_force, str(problem), **who)
+    past = spec.past_hard_bound(stored.value)
+    in_force = spec.kind.to_text(spec.within_hard_bounds(stored.value))
+    return SettingRow(spec, stored, default_text, in_force, "", past_bound=past, **who)
 
 
 @dataclass(frozen=True)
@@ -90,17 +129,42 @@ class UnusedSetting:
 class SettingsOverview:
     areas: list[SettingArea]
     no_longer_used: list[UnusedSetting]  # by key
+    pending: list[PendingProposal]  # oldest first
+    may_decide: bool  # whether the viewer approves or declines proposals
 
 
-def practice_settings_overview() -> SettingsOverview:
-    """Every declared setting by area, with the practice's own value where it has one, and the stored values
-    no app declares (one query)."""
+def practice_settings_overview(*, user=None) -> SettingsOverview:
+    """Every declared setting by area, with the practice's own value where it has one, what `user` may do
+    with it, the proposals waiting for a prescriber, and the stored values no app declares (two queries)."""
     stored = {row.key: row for row in PracticeSetting.objects.all()}
     specs = registry.all_specs()
+    pending = [
+        PendingProposal(proposal, specs.get(proposal.key))
+        for proposal in SettingProposal.objects.filter(status=SettingProposal.Status.PENDING).select_related(
+            "proposed_by"
+        )
+    ]
+    by_key: dict[str, list[PendingProposal]] = {}
+    for item in pending:
+        by_key.setdefault(item.proposal.key, []).append(item)
     return SettingsOverview(
         areas=[
-            SettingArea(area.name, [_row(spec, stored.get(spec.key)) for spec in area.specs])
+            SettingArea(
+                area.name,
+                [
+                    _row(
+                        spec,
+                        stored.get(spec.key),
+                        may_change=user is not None and authority.may_change(user, spec),
+                        may_propose=user is not None and authority.may_propose(user, spec),
+                        pending=tuple(by_key.get(spec.key, ())),
+                    )
+                    for spec in area.specs
+                ],
+            )
             for area in registry.areas()
         ],
         no_longer_used=[UnusedSetting(stored[key]) for key in sorted(stored) if key not in specs],
+        pending=pending,
+        may_decide=user is not None and authority.may_change_clinical(user),
     )

@@ -1,4 +1,8 @@
-"""Reads and writes practice settings: the cited default from a data file unless the practice has its own."""
+"""Reads and writes practice settings: the cited default from a data file unless the practice has its own.
+
+A read never hands an app a stored value past the setting's hard bounds (practice.registry): a row written before
+the bounds existed, or by hand in SQL, is held at the bound it crosses, and the settings page flags it.
+"""
 
 from django.db import transaction
 from django.db.models import JSONField, Value
@@ -6,17 +10,23 @@ from django.db.models import JSONField, Value
 from kapstone.audit import context as audit_context
 from kapstone.audit import services as audit
 from kapstone.practice.models import PracticeSetting
+from kapstone.practice.registry import hard_bounded_specs
+
+
+def _within_hard_bounds(key: str, stored):
+    spec = hard_bounded_specs().get(key)
+    return spec.within_hard_bounds(stored) if spec is not None else stored
 
 
 def practice_value(key: str, default):
     row = PracticeSetting.objects.filter(key=key).only("value").first()
-    return row.value if row is not None else default
+    return _within_hard_bounds(key, row.value) if row is not None else default
 
 
 def practice_overrides(prefix: str) -> dict:
     """All of a practice's own values whose keys start with `prefix.`, keyed without the prefix."""
     rows = PracticeSetting.objects.filter(key__startswith=f"{prefix}.")
-    return {row.key.removeprefix(f"{prefix}."): row.value for row in rows}
+    return {row.key.removeprefix(f"{prefix}."): _within_hard_bounds(row.key, row.value) for row in rows}
 
 
 def actor_label(actor) -> str:
@@ -29,8 +39,8 @@ def actor_label(actor) -> str:
 
 @transaction.atomic
 def practice_value_set(*, actor, key: str, value, reason: str) -> PracticeSetting:
-    """Stores a value as given. Admins change settings through practice.services, which checks the value
-    against the setting's declared kind first; this is the low-level write it (and test set-up) uses."""
+    """Stores a value as given, unchecked. Staff change settings through practice.services, which checks the
+    value, its hard bounds and who may change it first; this is the low-level write it (and test set-up) uses."""
     if not reason.strip():
         raise ValueError("Say why the practice departs from the cited default.")
     # A bare None would be SQL NULL, which the column refuses; "none set" (a dose ceiling, say) is JSON null.

@@ -2,15 +2,16 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
-from kapstone.practice import selectors, services
-from kapstone.practice.forms import SettingChangeForm
+from kapstone.practice import authority, selectors, services
+from kapstone.practice.forms import ProposalDecisionForm, SettingChangeForm
 from kapstone.practice.registry import SettingRefused, all_specs, setting_spec
 
 
@@ -29,23 +30,34 @@ def home(request):
 
 @dataclass(frozen=True)
 class RefusedChange:
-    """What the admin typed, given back beside the setting with the reason it was refused."""
+    """What was typed, given back beside the setting (or the proposal) with the reason it was refused."""
 
     key: str
     action: str
     message: str
     value: str
     reason: str
+    proposal_id: int | None = None
 
     @property
     def anchor(self) -> str:
-        return selectors.setting_anchor(self.key)
+        return f"proposal-{self.proposal_id}" if self.proposal_id else selectors.setting_anchor(self.key)
 
 
 def _apply(request, data: dict) -> str:
-    """Applies one change or reset and says what happened; raises SettingRefused for unusable input."""
+    """Applies one change or reset, or proposes it where the admin changes a clinical setting, and says what
+    happened; raises SettingRefused for unusable input or a change this person may not make."""
+    declared = all_specs().get(data["key"])
+    if declared is not None and authority.may_propose(request.user, declared):
+        services.setting_change_propose(
+            actor=request.user,
+            key=data["key"],
+            action=data["action"],
+            raw_value=data["value"],
+            reason=data["reason"],
+        )
+        return f"Your proposal for “{declared.label}” waits for a prescriber to approve it; nothing has changed yet."
     if data["action"] == SettingChangeForm.Action.RESET:
-        declared = all_specs().get(data["key"])
         services.practice_setting_reset(actor=request.user, key=data["key"], reason=data["reason"])
         if declared is None:
             return f"The stored value of {data['key']}, which Kapstone no longer uses, is removed."
@@ -56,27 +68,59 @@ def _apply(request, data: dict) -> str:
     return f"“{setting_spec(data['key']).label}” now uses the practice's own value."
 
 
-@roles_required(Role.ADMIN)
-def practice_settings(request):
-    refused = None
-    if request.method == "POST":
-        form = SettingChangeForm(request.POST)
-        if not form.is_valid():
-            refused = RefusedChange("", "", "Choose a setting and whether to change it or reset it.", "", "")
-        else:
-            data = form.cleaned_data
-            try:
-                messages.success(request, _apply(request, data))
-            except SettingRefused as problem:
-                refused = RefusedChange(data["key"], data["action"], str(problem), data["value"], data["reason"])
-            else:
-                return redirect(f"{reverse('practice:settings')}#{selectors.setting_anchor(data['key'])}")
+def _settings_page(request, *, refused: RefusedChange | None = None):
     return render(
         request,
         "practice/settings.html",
-        {"overview": selectors.practice_settings_overview(), "refused": refused},
+        {"overview": selectors.practice_settings_overview(user=request.user), "refused": refused},
         status=400 if refused else 200,
     )
+
+
+@roles_required(Role.ADMIN, Role.PRESCRIBER)
+def practice_settings(request):
+    """Every setting with its bounds and source. Prescribers change clinical settings and decide proposals;
+    the admin changes operational settings and proposes clinical changes."""
+    if request.method != "POST":
+        return _settings_page(request)
+    form = SettingChangeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(
+            request, refused=RefusedChange("", "", "Choose a setting and whether to change it or reset it.", "", "")
+        )
+    data = form.cleaned_data
+    try:
+        messages.success(request, _apply(request, data))
+    except SettingRefused as problem:
+        refused = RefusedChange(data["key"], data["action"], str(problem), data["value"], data["reason"])
+        return _settings_page(request, refused=refused)
+    return redirect(f"{reverse('practice:settings')}#{selectors.setting_anchor(data['key'])}")
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def setting_proposal_decide(request, proposal_id: int):
+    """A prescriber approves a proposed change (applying it after every check runs again) or declines it."""
+    form = ProposalDecisionForm(request.POST)
+    note = request.POST.get("note", "")
+    if not form.is_valid():
+        message = "Choose whether to approve or decline the proposal."
+        return _settings_page(request, refused=RefusedChange("", "", message, "", note, proposal_id=proposal_id))
+    decision = form.cleaned_data["decision"]
+    try:
+        if decision == ProposalDecisionForm.Decision.APPROVE:
+            proposal = services.setting_proposal_approve(actor=request.user, proposal_id=proposal_id, note=note)
+            messages.success(request, f"Approved: {proposal.key} now follows the proposal.")
+        else:
+            proposal = services.setting_proposal_decline(actor=request.user, proposal_id=proposal_id, note=note)
+            messages.success(request, f"Declined: {proposal.key} is unchanged.")
+    except services.ProposalNotFound:
+        raise Http404("No such proposal") from None
+    except SettingRefused as problem:
+        return _settings_page(
+            request, refused=RefusedChange("", decision, str(problem), "", note, proposal_id=proposal_id)
+        )
+    return redirect(f"{reverse('practice:settings')}#{selectors.setting_anchor(proposal.key)}")
 
 
 @public

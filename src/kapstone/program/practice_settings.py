@@ -55,6 +55,7 @@ SETTINGS = [
         label="Opening hours for planned sessions",
         default=DEFAULT_OPENING_HOURS,
         source=SOURCE,
+        clinical=False,
         kind=Json(
             validator=check_opening_hours,
             description=(

@@ -1,0 +1,22 @@
+"""Who changes which practice setting: a prescriber (or the medical director) the clinical ones, the practice
+admin the operational ones; an admin proposes a clinical change for a prescriber to approve."""
+
+from kapstone.accounts.roles import Role
+from kapstone.practice.registry import SettingSpec
+
+
+def may_change_clinical(user) -> bool:
+    """A prescriber, or the medical director, answers for the practice's clinical settings."""
+    return user is not None and user.is_active and (user.role == Role.PRESCRIBER or user.is_medical_director)
+
+
+def may_change(user, spec: SettingSpec) -> bool:
+    """Whether `user` changes `spec` directly. A command run without --by (user None) changes operational
+    settings only: a clinical change always names the prescriber who answers for it."""
+    if spec.clinical:
+        return may_change_clinical(user)
+    return user is None or (user.is_active and user.role == Role.ADMIN)
+
+
+def may_propose(user, spec: SettingSpec) -> bool:
+    return spec.clinical and user is not None and user.is_active and user.role == Role.ADMIN
