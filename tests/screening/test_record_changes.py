@@ -184,7 +184,7 @@ def test_saving_the_new_intake_screens_again_and_the_changes_name_the_maoi(cast)
     assert [reason["rule"] for reason in result.changes["reasons_added"]] == ["maoi"]
     assert "medications" in [change["field"] for change in result.changes["fields"]]
     page = client.get(saved.url)
-    assert "now applies" in page.text and "Taking an MAOI (phenelzine)" in page.text
+    assert "now applies" in page.text and "Taking an MAO inhibitor (phenelzine)" in page.text
     assert "The patient record changed since this screening" not in page.text
 
 

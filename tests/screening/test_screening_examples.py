@@ -14,10 +14,14 @@ EXPECTED = {
     "intake-depression-eligible.json": ("eligible", []),
     "intake-bipolar-needs-review.json": ("needs_review", ["bipolar_disorder", "lamotrigine"]),
     "intake-pregnancy-excluded.json": ("not_eligible", ["pregnancy"]),
-    "intake-ptsd-psychotherapy-eligible.json": ("eligible", ["unrecognised_medications"]),
+    "intake-ptsd-psychotherapy-eligible.json": ("eligible", []),
     "intake-benzodiazepine-maoi-interactions.json": (
-        "eligible",
+        "needs_review",
         ["benzodiazepine_load", "maoi", "psychostimulant"],
+    ),
+    "intake-maoi-benzodiazepine-opioid-stimulant-needs-review.json": (
+        "needs_review",
+        ["benzodiazepine_load", "maoi", "cns_depressant", "psychostimulant"],
     ),
     "intake-not-treatment-resistant-excluded.json": ("not_eligible", ["not_treatment_resistant"]),
     "intake-older-adult-blood-pressure-needs-review.json": (
@@ -61,3 +65,15 @@ def test_the_interactions_example_reports_its_benzodiazepine_load_and_the_ptsd_e
     ptsd = screen(json.loads((EXAMPLES / "intake-ptsd-psychotherapy-eligible.json").read_text()))
     assert ptsd.maudsley_score is None
     assert ptsd.treatment_resistant is True
+
+
+def test_the_interactions_example_needs_review_for_each_interaction_and_says_why():
+    result = screen(
+        json.loads((EXAMPLES / "intake-maoi-benzodiazepine-opioid-stimulant-needs-review.json").read_text())
+    )
+    assert result.benzodiazepine_diazepam_equivalent_mg == 60
+    messages = {reason.rule: reason.message for reason in result.reasons}
+    assert "60 mg/day diazepam-equivalent" in messages["benzodiazepine_load"]
+    assert "phenelzine" in messages["maoi"]
+    assert "oxycodone" in messages["cns_depressant"]
+    assert "amphetamine" in messages["psychostimulant"]

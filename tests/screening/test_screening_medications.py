@@ -1,11 +1,12 @@
 """Benzodiazepine diazepam-equivalent conversion (Ashton Manual) and drug-name recognition."""
 
+import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kapstone.screening.engine import RULES_DIR, load_rule_set, screen
+from kapstone.screening.engine import RULES_DIR, derive_values, load_rule_set, screen, validate_intake
 
 
 def load(intake, *medications):
@@ -58,11 +59,51 @@ def test_a_benzodiazepine_without_a_dose_or_an_equivalence_is_named_for_a_manual
     assert "midazolam, alprazolam" in message
 
 
-def test_unknown_medication_names_are_reported_not_ignored(intake):
-    result = load(intake, {"name": "levothyroxine"}, {"name": "lorazapam", "dose_mg_per_day": 2})
-    assert result.unrecognised_medications == ["levothyroxine", "lorazapam"]
-    assert result.decision == "eligible"
+def test_unknown_medication_names_are_reported_not_ignored_and_need_review(intake):
+    result = load(intake, {"name": "kratom"}, {"name": "lorazapam", "dose_mg_per_day": 2})
+    assert result.unrecognised_medications == ["kratom", "lorazapam"]
+    assert result.decision == "needs_review"
     assert any(r.rule == "unrecognised_medications" and "lorazapam" in r.message for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("name", "drug_class"),
+    [
+        ("OxyContin", "opioid"),
+        ("tramadol", "opioid"),
+        ("Suboxone", "opioid"),
+        ("gabapentin", "gabapentinoid"),
+        ("Lunesta", "z_drug_hypnotic"),
+        ("linezolid", "maoi"),
+        ("Zyvox", "maoi"),
+        ("methylene blue", "maoi"),
+        ("theophylline", "methylxanthine"),
+        ("aminophylline", "methylxanthine"),
+        ("levothyroxine", "thyroid_hormone"),
+        ("Cytomel", "thyroid_hormone"),
+        ("memantine", "nmda_antagonist"),
+        ("dextromethorphan", "nmda_antagonist"),
+    ],
+)
+def test_the_drug_list_knows_the_interaction_classes_to_review(intake, name, drug_class):
+    intake["medications"] = [{"name": name}]
+    rule_set = load_rule_set()
+    values = derive_values(validate_intake(intake), rule_set.setting_values(), rule_set, datetime.date(2026, 11, 2))
+    assert values["unrecognised_medications"] == []
+    assert values["medication_classes"] == [drug_class]
+
+
+def test_linezolid_and_methylene_blue_count_as_mao_inhibitors(intake):
+    result = load(intake, {"name": "linezolid", "dose_mg_per_day": 1200}, {"name": "methylene blue"})
+    message = next(r.message for r in result.reasons if r.rule == "maoi")
+    assert "linezolid, methylene blue" in message
+    assert result.decision == "needs_review"
+
+
+def test_opioids_gabapentinoids_and_z_drugs_are_named_as_cns_depressants(intake):
+    result = load(intake, {"name": "oxycodone"}, {"name": "pregabalin"}, {"name": "zolpidem"})
+    message = next(r.message for r in result.reasons if r.rule == "cns_depressant")
+    assert "oxycodone, pregabalin, zolpidem" in message
 
 
 def test_the_interaction_messages_name_the_drugs_as_entered(intake):

@@ -33,6 +33,12 @@ def vitals(systolic, diastolic):
 
 # rule id -> (a change that makes it fire, a near miss that must not, settings overrides for both)
 CASES = {
+    "under_minimum_age": (flag("age", 17), flag("age", 18), {}),
+    "primary_psychotic_disorder": (
+        flag("psychiatric.primary_psychotic_disorder"),
+        flag("psychiatric.primary_psychotic_disorder", False),
+        {},
+    ),
     "aneurysmal_vascular_disease_or_avm": (flag("medical.aneurysmal_vascular_disease_or_avm"), None, {}),
     "intracerebral_haemorrhage": (flag("medical.intracerebral_haemorrhage"), None, {}),
     "ketamine_hypersensitivity": (flag("medical.ketamine_hypersensitivity"), None, {}),
@@ -112,8 +118,28 @@ CASES = {
     ),
     "hypertension_history": (flag("medical.hypertension"), None, {}),
     "unrecognised_medications": (
-        add_medications({"name": "levothyroxine"}),
+        add_medications({"name": "kratom tea"}),
         add_medications({"name": "zolpidem", "dose_mg_per_day": 10}),
+        {},
+    ),
+    "cns_depressant": (
+        add_medications({"name": "oxycodone", "dose_mg_per_day": 20}),
+        add_medications({"name": "sertraline", "dose_mg_per_day": 100}),
+        {},
+    ),
+    "methylxanthine": (
+        add_medications({"name": "aminophylline"}),
+        add_medications({"name": "sertraline"}),
+        {},
+    ),
+    "thyroid_hormone": (
+        add_medications({"name": "levothyroxine"}),
+        add_medications({"name": "lisinopril"}),
+        {},
+    ),
+    "other_nmda_antagonist": (
+        add_medications({"name": "Namenda"}),
+        add_medications({"name": "lamotrigine"}),
         {},
     ),
 }
@@ -157,7 +183,16 @@ def test_family_history_of_psychosis_is_not_reviewed_by_default(intake):
     [
         ("pregnancy", "not_eligible"),
         ("bipolar_disorder", "needs_review"),
-        ("maoi", "eligible"),
+        ("maoi", "needs_review"),
+        ("cns_depressant", "needs_review"),
+        ("unrecognised_medications", "needs_review"),
+        ("benzodiazepine_load", "needs_review"),
+        ("under_minimum_age", "not_eligible"),
+        ("primary_psychotic_disorder", "not_eligible"),
+        ("thyroid_hormone", "eligible"),
+        ("methylxanthine", "eligible"),
+        ("other_nmda_antagonist", "eligible"),
+        ("psychostimulant", "eligible"),
     ],
 )
 def test_the_outcome_of_a_single_rule_sets_the_decision(intake, rule_id, decision):
@@ -168,13 +203,14 @@ def test_the_outcome_of_a_single_rule_sets_the_decision(intake, rule_id, decisio
 def test_an_exclusion_outweighs_reviews_and_cautions_and_every_reason_is_listed(intake):
     put(intake, "medical.pregnant", True)
     put(intake, "psychiatric.bipolar_disorder", True)
-    intake["medications"] = [{"name": "phenelzine", "dose_mg_per_day": 45}]
+    intake["medications"] = [{"name": "phenelzine", "dose_mg_per_day": 45}, {"name": "levothyroxine"}]
     result = screen(intake)
     assert result.decision == "not_eligible"
     assert [(r.rule, r.outcome) for r in result.reasons] == [
         ("pregnancy", "exclude"),
         ("bipolar_disorder", "needs_review"),
-        ("maoi", "caution"),
+        ("maoi", "needs_review"),
+        ("thyroid_hormone", "caution"),
     ]
     assert all(reason.source for reason in result.reasons)
 
@@ -205,3 +241,53 @@ def test_a_result_turns_into_plain_json_data(intake):
     assert {"treatment_resistant", "maudsley_score", "maudsley_band", "benzodiazepine_diazepam_equivalent_mg"} <= set(
         data
     )
+
+
+INTERACTION_SETTINGS = {
+    "maoi": "interaction_outcome_maoi",
+    "benzodiazepine_load": "interaction_outcome_benzodiazepine_load",
+    "cns_depressant": "interaction_outcome_cns_depressant",
+    "unrecognised_medications": "interaction_outcome_unrecognised_medication",
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(INTERACTION_SETTINGS))
+def test_a_practice_setting_returns_each_interaction_to_a_caution(intake, rule_id):
+    CASES[rule_id][0](intake)
+    result = screen(intake, {INTERACTION_SETTINGS[rule_id]: "caution"})
+    assert result.decision == "eligible"
+    assert fired(intake, {INTERACTION_SETTINGS[rule_id]: "caution"})[rule_id] == "caution"
+
+
+def test_a_practice_setting_makes_a_primary_psychotic_disorder_a_review(intake):
+    put(intake, "psychiatric.primary_psychotic_disorder", True)
+    assert screen(intake, {"primary_psychotic_disorder_outcome": "needs_review"}).decision == "needs_review"
+
+
+def test_an_intake_saved_before_the_psychotic_disorder_question_still_screens(intake):
+    assert "primary_psychotic_disorder" not in intake["psychiatric"]
+    assert "primary_psychotic_disorder" not in fired(intake)
+
+
+def test_the_minimum_age_reads_the_date_of_birth_on_the_assessment_date(intake):
+    del intake["age"]
+    intake["date_of_birth"] = "2008-11-03"  # 18 the day after the assessment on 2026-11-02
+    assert fired(intake)["under_minimum_age"] == "exclude"
+    intake["date_of_birth"] = "2008-11-02"
+    assert "under_minimum_age" not in fired(intake)
+
+
+@pytest.mark.parametrize(
+    "substance", ["Ketamine (recreational)", "PCP", "angel dust", "DXM cough syrup", "dextromethorphan", "Special K"]
+)
+def test_a_substance_named_as_a_dissociative_counts_as_one_whatever_the_checkbox_says(intake, substance):
+    substance_use(substance, "2026-06-01", False)(intake)
+    result = screen(intake)
+    assert fired(intake)["active_dissociative_substance_use_disorder"] == "exclude"
+    assert result.decision == "not_eligible"
+
+
+@pytest.mark.parametrize("substance", ["alcohol", "cannabis", "speed", "pcpx-free tea"])
+def test_other_substances_are_not_read_as_dissociatives(intake, substance):
+    substance_use(substance, "2026-06-01", False)(intake)
+    assert "active_dissociative_substance_use_disorder" not in fired(intake)

@@ -1,8 +1,10 @@
 """Practice settings: overrides change outcomes, and bad overrides are refused with a clear message."""
 
+import shutil
+
 import pytest
 
-from kapstone.screening.engine import SettingsOverrideError, load_rule_set, screen
+from kapstone.screening.engine import RULES_DIR, RuleSetError, SettingsOverrideError, load_rule_set, screen
 
 
 def rules_fired(intake, overrides=None) -> set[str]:
@@ -93,3 +95,33 @@ def test_a_bad_override_is_refused_naming_the_setting(intake, overrides, message
 def test_overrides_do_not_change_the_rule_set_defaults(intake):
     screen(intake, {"bp_exclude_systolic_mmhg": 150})
     assert load_rule_set().settings["bp_exclude_systolic_mmhg"].value == 180
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "bound"),
+    [
+        ("min_age_years", 16, "cannot be below 18"),
+        ("bp_exclude_systolic_mmhg", 190, "cannot exceed 180"),
+        ("bp_exclude_diastolic_mmhg", 110, "cannot exceed 100"),
+    ],
+)
+def test_an_override_past_a_hard_bound_is_refused_with_the_bound_and_its_source(intake, name, value, bound):
+    with pytest.raises(SettingsOverrideError) as refused:
+        screen(intake, {name: value})
+    assert bound in str(refused.value)
+    assert load_rule_set().settings[name].hard_bounds["source"] in str(refused.value)
+
+
+def test_an_override_inside_a_hard_bound_is_used(intake):
+    intake["age"] = 20
+    assert "under_minimum_age" in rules_fired(intake, {"min_age_years": 21})
+    assert "under_minimum_age" not in rules_fired(intake)
+
+
+def test_a_rule_file_whose_default_breaks_its_own_hard_bound_does_not_load(tmp_path):
+    for path in RULES_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    main = tmp_path / "kap_screening.yaml"
+    main.write_text(main.read_text().replace("  min_age_years:\n    value: 18", "  min_age_years:\n    value: 16"))
+    with pytest.raises(RuleSetError, match="min_age_years"):
+        load_rule_set(tmp_path)

@@ -59,6 +59,10 @@ COMPUTED_NAMES = frozenset(
         "benzodiazepines_not_converted",
         "maoi_names",
         "psychostimulant_names",
+        "cns_depressant_names",
+        "methylxanthine_names",
+        "thyroid_hormone_names",
+        "nmda_antagonist_names",
         "months_since_mi_or_unstable_angina",
         "active_dissociative_sud",
         "active_dissociative_sud_substances",
@@ -101,6 +105,8 @@ class Setting:
     note: str = ""
     verified: bool = True
     allowed: tuple = ()
+    # {"min", "max", "source", "why"}: a value no override may cross, whatever the practice wants.
+    hard_bounds: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class Medications:
     drug_classes: dict  # generic name -> class
     aliases: dict  # brand or other name -> generic name
     diazepam_mg_per_mg: dict  # generic benzodiazepine name -> mg diazepam per mg of it
+    cns_depressant_classes: tuple = ()
+    dissociative_names: tuple = ()  # lower-case substance names that are dissociatives
 
 
 @dataclass(frozen=True)
@@ -219,15 +227,47 @@ def _parse_settings(raw: dict) -> dict:
         allowed = tuple(spec.get("allowed", ()))
         if allowed and spec["value"] not in allowed:
             raise RuleSetError(f"setting {name}: {spec['value']!r} is not one of {allowed}")
-        settings[name] = Setting(
+        setting = Setting(
             name=name,
             value=spec["value"],
             source=" ".join(str(spec["source"]).split()),
             note=" ".join(str(spec.get("note", "")).split()),
             verified=bool(spec.get("verified", True)),
             allowed=allowed,
+            hard_bounds=_parse_hard_bounds(name, spec.get("hard_bounds")),
         )
+        problem = _past_hard_bound(setting, setting.value)
+        if problem:
+            raise RuleSetError(f"setting {name}: the default {setting.value} {problem}")
+        settings[name] = setting
     return settings
+
+
+def _parse_hard_bounds(name: str, raw: Any) -> dict | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or not set(raw) <= {"min", "max", "source", "why"}
+        or not ({"min", "max"} & set(raw))
+        or not all(_is_number(raw[key]) for key in ("min", "max") if key in raw)
+        or not str(raw.get("source", "")).strip()
+        or not str(raw.get("why", "")).strip()
+    ):
+        raise RuleSetError(f"setting {name}: hard_bounds needs a number min and/or max, a source and a why")
+    return {**raw, "source": " ".join(str(raw["source"]).split()), "why": " ".join(str(raw["why"]).split())}
+
+
+def _past_hard_bound(setting: Setting, value: Any) -> str:
+    """How `value` crosses the setting's hard bound, with why and the source; "" when it crosses none."""
+    bounds = setting.hard_bounds
+    if not bounds or not _is_number(value):
+        return ""
+    if "max" in bounds and value > bounds["max"]:
+        return f"cannot exceed {bounds['max']}: {bounds['why']} ({bounds['source']})"
+    if "min" in bounds and value < bounds["min"]:
+        return f"cannot be below {bounds['min']}: {bounds['why']} ({bounds['source']})"
+    return ""
 
 
 def _parse_rule(raw: Any, index: int, settings: dict) -> Rule:
@@ -309,6 +349,13 @@ def _parse_medications(raw: dict) -> Medications:
     for alias, generic in aliases.items():
         if generic not in drugs:
             raise RuleSetError(f"medications.yaml: alias {alias} names unknown drug {generic!r}")
+    depressants = raw.get("cns_depressant_classes", {})
+    for drug_class in depressants.get("classes", []):
+        if drug_class not in classes:
+            raise RuleSetError(f"medications.yaml: cns_depressant_classes names unknown class {drug_class!r}")
+    dissociatives = raw.get("dissociative_substances", {})
+    if (depressants and not depressants.get("source")) or (dissociatives and not dissociatives.get("source")):
+        raise RuleSetError("medications.yaml: cns_depressant_classes and dissociative_substances need a source")
     table = raw["benzodiazepine_equivalents"]
     reference = float(table["reference_diazepam_mg"])
     per_mg = {}
@@ -324,7 +371,12 @@ def _parse_medications(raw: dict) -> Medications:
             raise RuleSetError(f"medications.yaml: {drug} equivalence must be positive")
         per_mg[drug] = reference / equivalent
     return Medications(
-        version=str(raw["version"]), drug_classes=dict(drugs), aliases=aliases, diazepam_mg_per_mg=per_mg
+        version=str(raw["version"]),
+        drug_classes=dict(drugs),
+        aliases=aliases,
+        diazepam_mg_per_mg=per_mg,
+        cns_depressant_classes=tuple(depressants.get("classes", ())),
+        dissociative_names=tuple(" ".join(str(name).lower().split()) for name in dissociatives.get("names", ())),
     )
 
 
@@ -361,6 +413,9 @@ def effective_settings(rule_set: RuleSet, overrides: dict | None) -> dict:
         problem = _override_problem(rule_set.settings[name], value)
         if problem:
             raise SettingsOverrideError(f"setting {name} must be {problem}")
+        past = _past_hard_bound(rule_set.settings[name], value)
+        if past:
+            raise SettingsOverrideError(f"setting {name} {past}")
         values[name] = value
     return values
 
@@ -500,7 +555,11 @@ def derive_values(intake: dict, settings: dict, rule_set: RuleSet, today: dt.dat
         _completed_months(dt.date.fromisoformat(event), today) if event else None
     )
 
-    values.update(_substance_use_values(intake["psychiatric"]["substance_use_disorders"], settings, today))
+    values.update(
+        _substance_use_values(
+            intake["psychiatric"]["substance_use_disorders"], settings, today, rule_set.medications.dissociative_names
+        )
+    )
     values.update(_treatment_resistance_values(intake, settings))
     values["augmentation_used"] = bool(intake["prior_treatments"].get("augmentations"))
     values["ect_used"] = bool(intake["prior_treatments"].get("ect"))
@@ -535,16 +594,29 @@ def _medication_values(medication_list: list, medications: Medications) -> dict:
         "benzodiazepines_not_converted": not_converted,
         "maoi_names": by_class.get("maoi", []),
         "psychostimulant_names": by_class.get("psychostimulant", []),
+        "cns_depressant_names": [
+            name for drug_class in medications.cns_depressant_classes for name in by_class.get(drug_class, [])
+        ],
+        "methylxanthine_names": by_class.get("methylxanthine", []),
+        "thyroid_hormone_names": by_class.get("thyroid_hormone", []),
+        "nmda_antagonist_names": by_class.get("nmda_antagonist", []),
     }
 
 
-def _substance_use_values(disorders: list, settings: dict, today: dt.date) -> dict:
+def _names_a_dissociative(substance: str, dissociative_names: tuple) -> bool:
+    """Whether the substance text names a dissociative as a whole word ("DXM cough syrup", "ketamine")."""
+    words = " ".join(re.sub(r"[^a-z0-9]+", " ", substance.lower()).split())
+    return any(re.search(rf"\b{re.escape(name)}\b", words) for name in dissociative_names)
+
+
+def _substance_use_values(disorders: list, settings: dict, today: dt.date, dissociative_names: tuple = ()) -> dict:
     active_dissociative, active_other, in_remission = [], [], []
     for disorder in disorders:
         months = _completed_months(dt.date.fromisoformat(disorder["last_use"]), today)
         if months >= settings["sud_remission_months"]:
             in_remission.append(disorder["substance"])
-        elif disorder["involves_dissociatives"]:
+        # A substance named as a dissociative counts as one even when the box was left unticked.
+        elif disorder["involves_dissociatives"] or _names_a_dissociative(disorder["substance"], dissociative_names):
             active_dissociative.append(disorder["substance"])
         else:
             active_other.append(disorder["substance"])

@@ -45,6 +45,10 @@ PSYCHIATRIC_QUESTIONS = {
     "current_psychosis": ("Current psychosis", "Do you hear or see things others don't, right now?"),
     "current_mania": ("Current mania or hypomania", "Are you in a 'high' (manic) phase right now?"),
     "history_of_psychosis": ("History of psychosis", "Have you ever had psychosis?"),
+    "primary_psychotic_disorder": (
+        "Primary psychotic disorder (schizophrenia, schizoaffective disorder)",
+        "Have you been told you have schizophrenia or schizoaffective disorder?",
+    ),
     "first_degree_relative_psychosis": (
         "Psychosis in a first-degree relative",
         "Has a parent, brother, sister or child of yours had psychosis?",

@@ -85,6 +85,8 @@ INTAKE_SCHEMA: dict[str, Any] = {
                     "first_degree_relative_psychosis",
                     "bipolar_disorder",
                 ),
+                # Optional so intakes saved before it was asked still validate; the staff form always asks it.
+                "primary_psychotic_disorder": _YES_NO,
                 "substance_use_disorders": {
                     "type": "array",
                     "items": {

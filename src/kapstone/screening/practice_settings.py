@@ -6,7 +6,7 @@ no, or a number of 0 or more. Blood-pressure thresholds are further bounded by w
 (intake_schema), and percentages by 100.
 """
 
-from kapstone.practice.registry import Boolean, Choice, Number, OrderedPair, SettingSpec
+from kapstone.practice.registry import Boolean, Choice, Number, OrderedPair, SettingSpec, hard_bounds_fields
 from kapstone.screening.engine import Setting, load_rule_set
 from kapstone.screening.intake_schema import INTAKE_SCHEMA
 from kapstone.screening.services import SETTINGS_PREFIX
@@ -17,6 +17,7 @@ UNIT_SUFFIXES = {
     "_mmhg": "mmHg",
     "_mg": "mg",
     "_months": "months",
+    "_days": "days",
     "_weeks": "weeks",
     "_years": "years",
     "_percent": "%",
@@ -25,6 +26,13 @@ PERCENT_MAXIMUM = 100
 
 # Name in kap_screening.yaml -> label. A setting added to the rule set without a label here fails at import.
 LABELS = {
+    "min_age_years": "Minimum age",
+    "screening_valid_days": "A screening stays current for",
+    "primary_psychotic_disorder_outcome": "Outcome for a primary psychotic disorder",
+    "interaction_outcome_maoi": "Outcome when taking an MAO inhibitor",
+    "interaction_outcome_benzodiazepine_load": "Outcome when the benzodiazepine load is above the threshold",
+    "interaction_outcome_cns_depressant": "Outcome when taking an opioid or another CNS depressant",
+    "interaction_outcome_unrecognised_medication": "Outcome when a medication is not in Kapstone's drug list",
     "bp_exclude_systolic_mmhg": "Exclusion threshold: systolic BP",
     "bp_exclude_diastolic_mmhg": "Exclusion threshold: diastolic BP",
     "bp_review_systolic_mmhg": "Prescriber review threshold: systolic BP",
@@ -61,7 +69,9 @@ def _kind(setting: Setting, unit: str):
         return _recordable_bp(setting.name)
     # Counts of months, trials and years are whole; a benzodiazepine dose may be a fraction of a milligram.
     whole = isinstance(setting.value, int) and unit != "mg"
-    return Number(minimum=0, maximum=PERCENT_MAXIMUM if unit == "%" else None, whole=whole)
+    # A screening current for 0 days would expire as it is saved: an input limit, not a clinical one.
+    minimum = 1 if unit == "days" else 0
+    return Number(minimum=minimum, maximum=PERCENT_MAXIMUM if unit == "%" else None, whole=whole)
 
 
 def _spec(setting: Setting) -> SettingSpec:
@@ -75,6 +85,7 @@ def _spec(setting: Setting) -> SettingSpec:
         unit=unit,
         note=setting.note,
         verified=setting.verified,
+        **hard_bounds_fields(f"{SETTINGS_PREFIX}.{setting.name}", setting.hard_bounds),
     )
 
 
