@@ -8,7 +8,7 @@ from django.utils import timezone
 from kapstone.audit.models import AuditEvent
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.signals import dose_administered
-from kapstone.integration import services, tasks
+from kapstone.integration import notifications, services, tasks
 from kapstone.integration.models import IntegrationWindow, Notification, NotificationPreference
 from kapstone.integration.notifications import CHANNELS, EmailChannel, SmsChannel
 from tests.conftest import signed_in_client
@@ -124,14 +124,14 @@ class FlakyProvider:
     def __init__(self, failures: float):
         self.failures, self.calls = failures, 0
 
-    def send_sms(self, *, to, body):
+    def send_sms(self, *, to, body, idempotency_key):
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("gateway down")
 
 
 class UnreachableEmail(EmailChannel):
-    def send(self, *, to, subject, body):
+    def send(self, *, to, subject, body, idempotency_key):
         raise ConnectionRefusedError(f"mail server refused {to}")
 
 
@@ -223,3 +223,77 @@ def test_the_sweep_sends_what_is_due_and_nothing_else(cast, always_awake):
     )
     assert tasks.send_due_notifications.delay().get() == 1
     assert [m.subject for m in mail.outbox] == ["Now"]
+
+
+class RememberingGateway:
+    """An SMS gateway that honours idempotency keys, as a real one does: a repeated key is not sent again."""
+
+    def __init__(self):
+        self.delivered: dict[str, str] = {}
+
+    def send_sms(self, *, to, body, idempotency_key):
+        self.delivered.setdefault(idempotency_key, body)
+
+
+def stuck_mid_send(notification: Notification, *, attempts: int, minutes_ago: float) -> None:
+    """As a worker killed between claiming a send and settling it leaves the row."""
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Notification.Status.SENDING,
+        attempts=attempts,
+        claimed_at=timezone.now() - datetime.timedelta(minutes=minutes_ago),
+    )
+
+
+def test_a_send_stuck_past_its_lease_is_reclaimed_and_sent_under_the_same_key(cast, monkeypatch):
+    gateway = RememberingGateway()
+    queued = texting_alice(cast, monkeypatch, gateway)
+    gateway.send_sms(to="555-0100", body="Hi: x", idempotency_key=queued.dedupe_key)  # it left before the crash
+    stuck_mid_send(queued, attempts=1, minutes_ago=services.SEND_LEASE.total_seconds() / 60 + 1)
+    tasks.send_due_notifications.apply().get()
+    queued.refresh_from_db()
+    assert queued.status == Notification.Status.SENT and queued.attempts == 2
+    assert list(gateway.delivered) == [queued.dedupe_key]
+    reclaim = AuditEvent.objects.filter(object_type="notification", object_id=str(queued.pk)).order_by("id")
+    assert {"status": "pending", "channel": "sms", "reclaimed": True} in [e.detail_data for e in reclaim]
+
+
+def test_a_send_within_its_lease_is_left_to_its_worker(cast, monkeypatch):
+    queued = texting_alice(cast, monkeypatch, RememberingGateway())
+    stuck_mid_send(queued, attempts=1, minutes_ago=1)
+    assert services.notifications_reclaim_stuck() == 0
+    assert Notification.objects.get(pk=queued.pk).status == Notification.Status.SENDING
+
+
+def test_a_stuck_send_on_its_last_attempt_is_shown_as_failed(cast, monkeypatch):
+    gateway = RememberingGateway()
+    queued = texting_alice(cast, monkeypatch, gateway)
+    stuck_mid_send(queued, attempts=services.DELIVERY_ATTEMPTS, minutes_ago=60)
+    assert services.notifications_reclaim_stuck() == 1
+    queued.refresh_from_db()
+    assert queued.status == Notification.Status.FAILED
+    assert "the last did not finish" in queued.note
+    assert services.notifications_reclaim_stuck() == 0
+    assert gateway.delivered == {}
+
+
+def test_every_try_of_an_email_carries_the_same_message_id(cast, always_awake):
+    [queued] = services.notify(patient=cast.alice, kind="test", dedupe_key="mid", subject="Hi", body="Sign in")
+    assert services.notification_deliver(notification_id=queued.pk) == Notification.Status.SENT
+    expected = notifications.message_id(queued.dedupe_key)
+    assert mail.outbox[0].extra_headers["Message-ID"] == expected
+    assert "mid" not in expected.split("@")[0]
+
+
+def test_a_broker_that_cannot_be_reached_neither_fails_nor_loses_the_message(
+    cast, always_awake, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.send_notification, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        [queued] = services.notify(patient=cast.alice, kind="test", dedupe_key="b", subject="Hi", body="x")
+    assert Notification.objects.get(pk=queued.pk).status == Notification.Status.PENDING
+    monkeypatch.undo()
+    assert tasks.send_due_notifications.apply().get() == 1
+    assert [m.subject for m in mail.outbox] == ["Hi"]

@@ -1,4 +1,5 @@
 import datetime
+import smtplib
 
 import pytest
 from django.core import mail
@@ -93,7 +94,7 @@ def test_a_failed_send_records_nothing_so_a_retry_sends_it(cast, monkeypatch):
 
     working = services.invitation_send
     monkeypatch.setattr(services, "invitation_send", broken)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(services.RemindersNotDelivered):
         services.reminders_send_due()
     assert not ReminderLog.objects.exists() and not Invitation.objects.exists()
     monkeypatch.setattr(services, "invitation_send", working)
@@ -257,3 +258,21 @@ def test_scheduling_through_the_view_reports_what_was_created(cast, client_for):
     assert client_for(cast.bob).post(
         reverse("measures:schedule_group", args=[group.pk]), {"next": "https://evil.example/"}
     ).url == reverse("measures:alerts")
+
+
+def test_one_mailbox_that_refuses_mail_does_not_stop_the_patients_after_it(cast, monkeypatch):
+    due_assessment(cast.alice)
+    due_assessment(cast.dana)
+    working = services.invitation_send
+
+    def refuses_alice(*, patient, **kwargs):
+        if patient.pk == cast.alice.pk:
+            raise smtplib.SMTPRecipientsRefused({patient.email: (550, b"mailbox unavailable")})
+        working(patient=patient, **kwargs)
+
+    monkeypatch.setattr(services, "invitation_send", refuses_alice)
+    for _ in range(2):  # and in every round after it
+        with pytest.raises(services.RemindersNotDelivered, match="1 patients"):
+            services.reminders_send_due()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [cast.dana.email]
+    assert not ReminderLog.objects.filter(assessment__patient=cast.alice).exists()

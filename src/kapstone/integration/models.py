@@ -146,7 +146,8 @@ class NotificationPreference(models.Model):
 
 class Notification(models.Model):
     """One message to one patient on one channel. The unique dedupe key makes sending idempotent: a retried
-    task or a second request finds the row and does not send again."""
+    task or a second request finds the row and does not send again; it also goes with the message to the mail
+    server or SMS gateway as its idempotency key, so a send retried after a crash is recognised there too."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -167,6 +168,9 @@ class Notification(models.Model):
     scheduled_for = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When the current send was claimed: a send still 'sending' a lease after this (its worker died mid-send) is
+    # reclaimed by the sweep and tried again under the same idempotency key (services.notifications_reclaim_stuck).
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

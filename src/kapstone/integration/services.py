@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +35,9 @@ WINDOW_PROMPT = "integration_prompt"
 # an hour is ridden out, and an address that never works is reported within about two hours.
 DELIVERY_ATTEMPTS = 5
 FIRST_RETRY_AFTER = datetime.timedelta(minutes=5)
+# Operational: a send still marked 'sending' this long after it was claimed has lost its worker (a send gives up
+# after notifications.SEND_TIMEOUT_SECONDS), so the sweep takes it back and tries again under the same key.
+SEND_LEASE = datetime.timedelta(minutes=15)
 
 
 class IntegrationError(ValueError):
@@ -185,12 +188,18 @@ def notify(
 
 
 def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
+    """Hands the send to a worker. Runs after commit, so the row is there whatever happens here: if the broker
+    cannot be reached the message stays pending and the beat sweep (send_due_notifications) sends it, so the
+    request that queued it is neither failed nor held (the publish timeouts are in kapstone/celery.py)."""
     from kapstone.integration.tasks import send_notification
 
-    if eta > timezone.now():
-        send_notification.apply_async(args=[notification_id], eta=eta)
-    else:
-        send_notification.delay(notification_id)
+    try:
+        if eta > timezone.now():
+            send_notification.apply_async(args=[notification_id], eta=eta)
+        else:
+            send_notification.delay(notification_id)
+    except Exception:
+        logger.warning("could not queue notification %s; the sweep will send it", notification_id, exc_info=True)
 
 
 def _settle(notification: Notification, status: str, note: str = "") -> str:
@@ -212,9 +221,11 @@ def notification_deliver(*, notification_id: int) -> str:
     """Sends one queued message if it is due and still needed; returns what happened.
 
     Not one transaction on purpose: the message leaves the building between claiming the row and marking it
-    sent. The claim is a conditional UPDATE, so two workers (or a redelivered task) cannot both send it; a
-    worker that dies mid-send leaves the row 'sending' rather than risk a second copy. A failed send is retried
-    through the row's own schedule, not the task's retries, so attempts stay bounded (_send_failed).
+    sent. The claim is a conditional UPDATE, so two workers (or a redelivered task) cannot both send it. A worker
+    that dies mid-send leaves the row 'sending'; once its lease runs out the sweep reclaims it
+    (notifications_reclaim_stuck) and it is sent again under the same idempotency key, or marked failed after
+    the last attempt. A failed send is retried through the row's own schedule, not the task's retries, so
+    attempts stay bounded (_send_failed).
     """
     notification = Notification.objects.select_related("patient", "window").filter(pk=notification_id).first()
     if notification is None or notification.status != Notification.Status.PENDING:
@@ -237,13 +248,18 @@ def notification_deliver(*, notification_id: int) -> str:
         transaction.on_commit(lambda: _enqueue(notification.pk, later))
         return "deferred"
     claimed = Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(
-        status=Notification.Status.SENDING, attempts=F("attempts") + 1
+        status=Notification.Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
     )
     if not claimed:
         return "claimed_elsewhere"
     target = channel_named(notification.channel)
     try:
-        target.send(to=target.address_for(notification.patient), subject=notification.subject, body=notification.body)
+        target.send(
+            to=target.address_for(notification.patient),
+            subject=notification.subject,
+            body=notification.body,
+            idempotency_key=notification.dedupe_key,
+        )
     except Exception as error:
         return _send_failed(notification, error)
     return _settle(notification, Notification.Status.SENT)
@@ -273,6 +289,46 @@ def _send_failed(notification: Notification, error: Exception) -> str:
     )
     transaction.on_commit(lambda: _enqueue(notification.pk, retry_at))
     return "retry_later"
+
+
+def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
+    """Takes back every send whose worker died mid-send (still 'sending' a SEND_LEASE after its claim): it is due
+    again at once, to be sent under the same idempotency key, or, if that was its last attempt, marked failed so
+    staff see it. Each reclaim is a conditional UPDATE, so two sweeps never both take the same send. Returns how
+    many were taken back."""
+    now = now or timezone.now()
+    stuck = Notification.objects.filter(status=Notification.Status.SENDING).filter(
+        Q(claimed_at__lte=now - SEND_LEASE) | Q(claimed_at__isnull=True)
+    )
+    reclaimed = 0
+    for notification in stuck.order_by("pk"):
+        with transaction.atomic():
+            if notification.attempts >= DELIVERY_ATTEMPTS:
+                taken = Notification.objects.filter(
+                    pk=notification.pk, status=Notification.Status.SENDING, claimed_at=notification.claimed_at
+                ).update(
+                    status=Notification.Status.FAILED,
+                    note=f"could not be delivered after {notification.attempts} attempts (the last did not finish)",
+                )
+                outcome = Notification.Status.FAILED
+            else:
+                taken = Notification.objects.filter(
+                    pk=notification.pk, status=Notification.Status.SENDING, claimed_at=notification.claimed_at
+                ).update(status=Notification.Status.PENDING, scheduled_for=now)
+                outcome = Notification.Status.PENDING
+                if taken:
+                    transaction.on_commit(lambda pk=notification.pk: _enqueue(pk, now))
+            if taken:
+                logger.warning("notification %s was stuck mid-send; now %s", notification.pk, outcome)
+                audit.record(
+                    action=audit.Action.UPDATE,
+                    patient_id=notification.patient_id,
+                    object_type="notification",
+                    object_id=notification.pk,
+                    detail={"status": outcome, "channel": notification.channel, "reclaimed": True},
+                )
+                reclaimed += 1
+    return reclaimed
 
 
 @transaction.atomic

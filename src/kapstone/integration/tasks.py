@@ -31,6 +31,9 @@ def send_notification(notification_id: int) -> str:
 
 @shared_task(acks_late=True, max_retries=3, **RETRYING)
 def send_due_notifications(limit: int = 500) -> int:
+    """The safety net behind each message's own task: takes back sends whose worker died mid-send, then queues
+    every pending message that is due (its own task lost, never published, or deferred)."""
+    services.notifications_reclaim_stuck()
     due = list(
         Notification.objects.filter(status=Notification.Status.PENDING, scheduled_for__lte=timezone.now())
         .order_by("scheduled_for")

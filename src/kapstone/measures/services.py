@@ -7,6 +7,7 @@ transaction that stores the answer, so an answer can never be saved without its 
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from kapstone.measures.scoring import (
 from kapstone.measures.selectors import instrument_settings
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
+
+logger = logging.getLogger(__name__)
 
 
 class IncompleteAnswers(InvalidAnswers):
@@ -467,13 +470,21 @@ def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
     return dict(by_patient)
 
 
+class RemindersNotDelivered(Exception):
+    """Some patients' messages could not be sent this round; the others were. Nothing was recorded for them, so
+    the next round (or the task's retry) tries them again."""
+
+
 def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     """Sends what is owed, one message per patient. Each patient's log rows, invitations and message are one
     transaction: if the message fails, nothing is recorded and a retry sends it; if the log row for a
-    reminder already exists (another worker sent it), that reminder is skipped, so none goes out twice."""
+    reminder already exists (another worker sent it), that reminder is skipped, so none goes out twice.
+
+    One patient's failure (a mailbox that refuses mail) never holds up the patients after it: every patient is
+    tried, then RemindersNotDelivered names how many were not reached."""
     now = now or timezone.now()
     assessments_expire_overdue(now=now)
-    sent = 0
+    sent, failed, first_error = 0, [], None
     for assessments in reminders_due(now=now).values():
         patient = assessments[0].patient
         if not (patient.email or (patient.user_id and patient.user.email)):
@@ -482,28 +493,42 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
         # a later sweep (the portal still lists what is due).
         if not may_message_now(patient=patient, channel="email", now=now):
             continue
-        with transaction.atomic():
-            links, reminder = [], False
-            for assessment in assessments:
-                sequence = assessment.sent + 1
-                try:
-                    with transaction.atomic():
-                        log = ReminderLog.objects.create(assessment=assessment, sequence=sequence, sent_at=now)
-                except IntegrityError:
-                    continue
-                invitation, token = invitation_create(assessment=assessment, now=now)
-                log.invitation = invitation
-                log.save(update_fields=["invitation"])
-                links.append((assessment, invitation_url(token)))
-                reminder = reminder or sequence > 1
-            if not links:
-                continue
-            invitation_send(patient=patient, links=links, reminder=reminder)
-            audit.record(
-                action=audit.Action.CREATE,
-                patient=patient,
-                object_type="invitation",
-                detail={"assessments": [a.pk for a, _ in links], "reminder": reminder},
-            )
-            sent += len(links)
+        try:
+            sent += _reminders_send_to(patient=patient, assessments=assessments, now=now)
+        except Exception as error:
+            # The error's type only: its text may hold the patient's address.
+            logger.warning("questionnaire message to patient %s not sent: %s", patient.pk, type(error).__name__)
+            failed.append(patient.pk)
+            first_error = first_error or error
+    if failed:
+        raise RemindersNotDelivered(
+            f"{len(failed)} patients' questionnaire messages were not sent ({sent} were)."
+        ) from first_error
     return sent
+
+
+@transaction.atomic
+def _reminders_send_to(*, patient: Patient, assessments: list[Assessment], now: datetime.datetime) -> int:
+    links, reminder = [], False
+    for assessment in assessments:
+        sequence = assessment.sent + 1
+        try:
+            with transaction.atomic():
+                log = ReminderLog.objects.create(assessment=assessment, sequence=sequence, sent_at=now)
+        except IntegrityError:
+            continue
+        invitation, token = invitation_create(assessment=assessment, now=now)
+        log.invitation = invitation
+        log.save(update_fields=["invitation"])
+        links.append((assessment, invitation_url(token)))
+        reminder = reminder or sequence > 1
+    if not links:
+        return 0
+    invitation_send(patient=patient, links=links, reminder=reminder)
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type="invitation",
+        detail={"assessments": [a.pk for a, _ in links], "reminder": reminder},
+    )
+    return len(links)

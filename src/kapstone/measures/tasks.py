@@ -9,7 +9,7 @@ from kapstone.measures import services
 
 @shared_task(
     bind=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError, services.RemindersNotDelivered),
     retry_backoff=60,
     retry_backoff_max=3600,
     max_retries=5,
