@@ -6,8 +6,9 @@ from kapstone.practice.registry import SettingSpec
 
 
 def may_change_clinical(user) -> bool:
-    """A prescriber, or the medical director, answers for the practice's clinical settings."""
-    return user is not None and user.is_active and (user.role == Role.PRESCRIBER or user.is_medical_director)
+    """A prescriber answers for the practice's clinical settings. The medical director is one of them (a flag on a
+    prescriber's login, accounts.User), so a flag set on another role by mistake grants nothing here."""
+    return user is not None and user.is_active and user.role == Role.PRESCRIBER
 
 
 def may_change(user, spec: SettingSpec) -> bool:

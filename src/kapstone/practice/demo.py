@@ -37,6 +37,8 @@ STAFF = [
     # A second prescriber with a care team of their own, so the demo shows who sees what.
     ("dr.baptiste", "Louis", "Baptiste", "DO", Role.PRESCRIBER),
 ]
+# The prescriber who answers for the practice's clinical settings (and approves the admin's proposed changes).
+MEDICAL_DIRECTOR = "dr.okafor"
 PORTAL_PATIENTS = 4
 
 GIVEN_NAMES = [
@@ -216,6 +218,9 @@ def _staff(practice: DemoPractice) -> None:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        if username == MEDICAL_DIRECTOR and not user.is_medical_director:
+            user.is_medical_director = True
+            user.save(update_fields=["is_medical_director"])
         device, _ = TOTPDevice.objects.get_or_create(
             user=user, name="Demo authenticator", defaults={"key": demo_totp_key(username), "confirmed": True}
         )

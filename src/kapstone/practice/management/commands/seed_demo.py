@@ -34,7 +34,8 @@ class Command(BaseCommand):
         out("Staff sign in with a 6-digit code: add the otpauth URL to an authenticator app, or run")
         out("  kapstone demo_code USERNAME   (prints the current code, demo only)")
         for username, user in practice.staff.items():
-            out(f"  {username:<16} {user.get_role_display():<24} {practice.totp_secrets[username]}")
+            role = f"{user.get_role_display()}{', medical director' if user.is_medical_director else ''}"
+            out(f"  {username:<16} {role:<32} {practice.totp_secrets[username]}")
         out("Patients (portal, no code needed):")
         for username, name in practice.portal_logins:
             out(f"  {username:<16} {name}")
