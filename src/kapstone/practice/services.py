@@ -212,10 +212,10 @@ def _pending_for_decision(*, actor, proposal_id: int) -> SettingProposal:
             f"This proposal was already {proposal.get_status_display().lower()} by "
             f"{proposal.decided_by.get_username()}; a proposal is decided once."
         )
-    if proposal.proposed_by_id == getattr(actor, "pk", None):
-        raise SettingRefused("You proposed this change: another person, a prescriber, approves or declines it.")
     if not may_change_clinical(actor):
         raise SettingRefused("A prescriber (or the medical director) approves or declines a proposed change.")
+    if proposal.proposed_by_id == actor.pk:
+        raise SettingRefused("You proposed this change: another person, a prescriber, approves or declines it.")
     return proposal
 
 
