@@ -4,6 +4,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -75,6 +76,10 @@ def test_seed_demo_builds_a_practice_and_can_run_again(db, capsys):
     assert Patient.objects.count() == 12
     out = capsys.readouterr().out
     assert "dr.okafor" in out and "otpauth://" in out and "patient1" in out
+    # The medical director answers for the clinical settings and is printed as such.
+    assert "Prescriber, medical director" in next(line for line in out.splitlines() if "dr.okafor" in line)
+    directors = get_user_model().objects.filter(is_medical_director=True)
+    assert [(user.username, user.role) for user in directors] == [("dr.okafor", "prescriber")]
     call_command("seed_demo", "--patients", "12")
     assert Patient.objects.count() == 12
 

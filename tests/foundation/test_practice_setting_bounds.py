@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from kapstone.audit.models import AuditEvent
 from kapstone.integration.selectors import practice_window_settings
 from kapstone.practice import registry
+from kapstone.practice.checks import practice_settings_check
 from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import Lines, Number, SettingRefused, SettingSpec, specs_from_data_file
 from kapstone.practice.services import setting_change_propose, setting_proposal_approve
@@ -235,3 +236,16 @@ def test_the_command_lists_hard_bounds_and_flags_a_stored_value_past_one(cast, c
     line = next(line for line in out.splitlines() if line.startswith(f"{OUTER} = "))
     assert "PAST A HARD BOUND (the apps use 72): it cannot exceed 72 h" in line
     assert "hard bounds: from 24 h to 72 h" in line
+
+
+def test_the_start_up_check_passes_for_the_shipped_settings():
+    assert practice_settings_check() == []
+
+
+def test_the_start_up_check_stops_on_a_default_past_its_own_hard_bound(monkeypatch):
+    def broken_data_file():
+        bounded_spec(default=80)
+
+    monkeypatch.setattr(registry, "all_specs", broken_data_file)
+    (error,) = practice_settings_check()
+    assert error.id == "practice.E001" and "the cited default 80 is past its hard bound" in error.msg
