@@ -107,6 +107,8 @@ INSTALLED_APPS = [
     "kapstone.integration",
     "kapstone.creativity",
     "kapstone.outcomes",
+    "kapstone.billing",
+    "kapstone.messaging",
 ]
 
 MIDDLEWARE = [

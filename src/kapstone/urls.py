@@ -16,4 +16,5 @@ urlpatterns = [
     path("integration/", include("kapstone.integration.urls")),
     path("creativity/", include("kapstone.creativity.urls")),
     path("outcomes/", include("kapstone.outcomes.urls")),
+    path("billing/", include("kapstone.billing.urls")),
 ]

@@ -1,3 +1,7 @@
+import datetime
+
+from kapstone.accounts.models import AccountLink
+from kapstone.accounts.services import account_link_create
 from kapstone.practice.models import SettingProposal
 from tests.conftest import Cast
 from tests.matrix import ALICE_RECORD, ALL_STAFF, PATIENTS, RECORD_STAFF, SIGNED_IN, Route, alice
@@ -10,6 +14,12 @@ def alice_part(kind: str):
         return {"patient_id": cast.alice.pk, "kind": kind}
 
     return kwargs
+
+
+def reset_link(cast: Cast) -> dict:
+    """A usable password-reset link for alice (opening the page does not spend it)."""
+    purpose, lifetime = AccountLink.Purpose.PASSWORD_RESET, datetime.timedelta(hours=1)
+    return {"token": account_link_create(user=cast.alice_user, purpose=purpose, lifetime=lifetime)}
 
 
 def a_proposal(cast: Cast) -> dict:
@@ -26,6 +36,12 @@ ROUTES: dict[str, Route] = {
     "accounts:login": Route(allow=set(SIGNED_IN), public=True),
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:password_change": Route(allow=set(SIGNED_IN)),
+    "accounts:password_reset": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:set_password": Route(allow=set(SIGNED_IN), public=True, kwargs=reset_link),
+    "accounts:portal_invite": Route(**{**ALICE_RECORD, "method": "post"}),
+    "accounts:security": Route(allow={"admin"}),
+    "accounts:unlock": Route(allow={"admin"}, method="post"),
     "practice:home": Route(allow=ALL_STAFF),
     "practice:settings": Route(allow={"admin", "bob", "charlie"}),
     "practice:setting_proposal_decide": Route(allow={"bob", "charlie"}, method="post", kwargs=a_proposal),

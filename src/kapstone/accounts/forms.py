@@ -47,3 +47,13 @@ class ConfirmDeviceForm(forms.Form):
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class PasswordResetRequestForm(forms.Form):
+    identifier = forms.CharField(
+        label="Username or email address", max_length=254, widget=forms.TextInput(attrs={"autocomplete": "username"})
+    )
+
+
+class UnlockForm(forms.Form):
+    username = forms.CharField(max_length=150)

@@ -1,17 +1,37 @@
-"""Writes to staff accounts, by practice admins. Each is atomic and audited."""
+"""Writes to logins: staff accounts (by practice admins), patients' portal accounts, passwords and lockouts.
+Each is atomic and audited."""
 
+import datetime
+import secrets
+import smtplib
+
+from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kapstone.accounts.roles import STAFF_ROLES
+from kapstone.accounts.models import AccountLink, link_token_digest
+from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.audit import services as audit
 
 
 class StaffError(ValueError):
     """A change to a staff account that must be refused, with a message for the admin."""
+
+
+class AccountError(ValueError):
+    """A change to a login that must be refused, with a message for whoever asked."""
+
+
+class AccountLinkUnusable(ValueError):
+    """An emailed link that cannot set a password: unknown (mistyped or altered), used, or expired."""
 
 
 @transaction.atomic
@@ -56,6 +76,8 @@ def staff_set_active(*, actor, staff, active: bool):
         raise StaffError("You cannot deactivate your own login.")
     staff.is_active = active
     staff.save(update_fields=["is_active"])
+    if not active:
+        sessions_end(user=staff)
     audit.record(
         action=audit.Action.UPDATE, actor=actor, object_type="staff", object_id=staff.pk, detail={"active": active}
     )
@@ -66,6 +88,8 @@ def staff_reset_two_factor(*, actor, staff) -> None:
     """For a lost phone: removes the devices, so the next sign-in enrols a new authenticator app."""
     TOTPDevice.objects.filter(user=staff).delete()
     StaticDevice.objects.filter(user=staff).delete()
+    # Whoever holds the lost phone may also hold a signed-in session: end them all.
+    sessions_end(user=staff)
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
@@ -85,3 +109,204 @@ def staff_unlock(*, actor, staff) -> None:
         object_id=staff.pk,
         detail={"unlocked": True},
     )
+
+
+def sessions_end(*, user) -> None:
+    """Signs the user out of every session they have open (a session is bound to the user's session hash)."""
+    get_user_model().objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
+
+
+@transaction.atomic
+def account_unlock(*, actor, username: str) -> None:
+    """Lifts a lockout after repeated failed sign-ins, for a staff member or a patient."""
+    if not AccessAttempt.objects.filter(username=username).exists():
+        raise AccountError(f"No sign-in failures are recorded for {username!r}.")
+    axes_reset(username=username)
+    user = get_user_model().objects.filter(username=username).first()
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="account_lockout",
+        object_id=user.pk if user else "",
+        detail={"unlocked": username},
+    )
+
+
+def sign_in_failure_record(*, username: str) -> None:
+    """A failed sign-in, with the name that was tried: never the password."""
+    user = get_user_model().objects.filter(username=username).only("pk").first()
+    audit.record(
+        action=audit.Action.LOGIN,
+        object_type="sign_in_failed",
+        object_id=user.pk if user else "",
+        detail={"username": username[:150]},
+    )
+
+
+# --- emailed links that set a password --------------------------------------------------------------------
+
+
+def account_link_create(*, user, purpose: str, lifetime: datetime.timedelta) -> str:
+    """A new single-use link; ends the person's older unused links of the same kind. Returns the token once."""
+    now = timezone.now()
+    AccountLink.objects.filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
+    token = secrets.token_urlsafe(32)
+    AccountLink.objects.create(
+        user=user, purpose=purpose, token_hash=link_token_digest(token), created_at=now, expires_at=now + lifetime
+    )
+    return token
+
+
+def _link_url(token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("accounts:set_password", kwargs={"token": token})
+
+
+def _mail(*, to: str, subject: str, lines: list[str]) -> None:
+    try:
+        send_mail(
+            subject=subject, message="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[to]
+        )
+    except (smtplib.SMTPException, OSError) as problem:
+        # Raised inside the transaction, so the login and its link are not kept without the message.
+        raise AccountError(f"The email could not be sent ({problem.__class__.__name__}); try again later.") from None
+
+
+@transaction.atomic
+def portal_invite(*, actor, patient):
+    """Gives a patient a portal login and emails them a link to choose their password; sent again, it replaces
+    the earlier link. The login's username is the patient's email address."""
+    email = (patient.email or "").strip()
+    if not email:
+        raise AccountError("Add the patient's email address to their record first: the invitation goes there.")
+    user = patient.user
+    if user is not None and user.has_usable_password():
+        raise AccountError(
+            "This patient already has a portal login. If they forgot the password, they can reset it from the "
+            "sign-in page."
+        )
+    if user is None:
+        users = get_user_model().objects
+        if users.filter(username__iexact=email).exists():
+            raise AccountError(f"{email} is already the username of another login; correct the patient's email.")
+        user = users.create_user(
+            username=email.lower(),
+            email=email,
+            first_name=patient.given_name,
+            last_name=patient.family_name,
+            role=Role.PATIENT,
+            password=None,
+        )
+        patient.user = user
+        patient.save(update_fields=["user"])
+    elif not user.is_active:
+        raise AccountError("This patient's portal login is deactivated.")
+    token = account_link_create(
+        user=user,
+        purpose=AccountLink.Purpose.PORTAL_INVITATION,
+        lifetime=datetime.timedelta(hours=settings.PORTAL_INVITATION_HOURS),
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="portal_invitation",
+        object_id=user.pk,
+    )
+    _mail(
+        to=email,
+        subject="Your patient portal",
+        lines=[
+            f"Hello {patient.preferred_name or patient.given_name},",
+            "",
+            "Your care team has opened a patient portal for you. Choose your password here:",
+            _link_url(token),
+            "",
+            f"The link works once, for {settings.PORTAL_INVITATION_HOURS} hours. Your username is {user.username}.",
+            "If you did not expect this message, you can ignore it.",
+        ],
+    )
+    return user
+
+
+@transaction.atomic
+def password_reset_request(*, identifier: str) -> None:
+    """Emails a reset link to each active login with this username or email address. Says nothing back, so
+    the form cannot be used to find out who has an account."""
+    identifier = identifier.strip()
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    matches = users.filter(username__iexact=identifier) or users.filter(email__iexact=identifier)
+    minutes = settings.PASSWORD_RESET_MINUTES
+    for user in matches:
+        token = account_link_create(
+            user=user, purpose=AccountLink.Purpose.PASSWORD_RESET, lifetime=datetime.timedelta(minutes=minutes)
+        )
+        audit.record(action=audit.Action.UPDATE, object_type="password_reset_requested", object_id=user.pk)
+        second_factor = ["Staff then sign in with the new password and their second factor.", ""]
+        _mail(
+            to=user.email,
+            subject="Reset your Kapstone password",
+            lines=[
+                f"Hello {user.first_name or user.username},",
+                "",
+                "Someone asked to reset the password of your login. Choose a new one here:",
+                _link_url(token),
+                "",
+                f"The link works once, for {minutes} minutes.",
+                *(second_factor if user.is_staff_member else []),
+                "If you did not ask for this, ignore this message; your password stays as it is.",
+            ],
+        )
+
+
+def account_link_usable(*, token: str) -> AccountLink:
+    """The link for this token, if it can still set a password; otherwise AccountLinkUnusable says why."""
+    link = (
+        AccountLink.objects.select_related("user")
+        .filter(token_hash=link_token_digest(token or ""), user__is_active=True)
+        .first()
+    )
+    if link is None:
+        raise AccountLinkUnusable(
+            "This link is not valid: it may be incomplete or altered. Copy the whole link from the email, or ask "
+            "for a new one."
+        )
+    if link.used_at is not None:
+        raise AccountLinkUnusable("This link has already been used. Sign in, or ask for a new link.")
+    if link.expires_at <= timezone.now():
+        raise AccountLinkUnusable("This link has expired. Ask for a new one.")
+    return link
+
+
+@transaction.atomic
+def password_set_by_link(*, token: str, password: str):
+    """Spends the link and sets the password it was sent for. The caller has validated the password. The new
+    password ends the user's other sessions; they then sign in (staff with their second factor)."""
+    link = account_link_usable(token=token)
+    link = AccountLink.objects.select_for_update().select_related("user").get(pk=link.pk)
+    if link.used_at is not None:
+        raise AccountLinkUnusable("This link has already been used. Sign in, or ask for a new link.")
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    user = link.user
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    axes_reset(username=user.get_username())
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=user,
+        object_type="password",
+        object_id=user.pk,
+        detail={"set_by": link.purpose},
+    )
+    return user
+
+
+@transaction.atomic
+def password_change(*, user, password: str) -> None:
+    """The user's own change, after they gave the old password; their other sessions end with the old hash."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit.record(action=audit.Action.UPDATE, actor=user, object_type="password", object_id=user.pk)

@@ -1,0 +1,69 @@
+"""Passwords: set from an emailed link (portal invitation or reset), changed by their owner, reset by email."""
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from kapstone.accounts import services
+from kapstone.accounts.forms import PasswordResetRequestForm
+from kapstone.accounts.permissions import public, roles_required
+from kapstone.accounts.roles import Role
+
+
+@public
+@sensitive_post_parameters("new_password1", "new_password2")
+@never_cache
+def set_password(request, token):
+    """The page an emailed link opens. Opening it spends nothing (mail scanners open links); saving does."""
+    try:
+        link = services.account_link_usable(token=token)
+    except services.AccountLinkUnusable as problem:
+        return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
+    form = SetPasswordForm(link.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.password_set_by_link(token=token, password=form.cleaned_data["new_password1"])
+        except services.AccountLinkUnusable as problem:
+            return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
+        if user.is_staff_member:
+            messages.success(request, "Your password is set. Sign in with it and your authenticator code.")
+        else:
+            messages.success(request, "Your password is set. Sign in with your username and the new password.")
+        return redirect("accounts:login")
+    context = {"form": form, "username": link.user.get_username()}
+    return render(request, "accounts/set_password.html", context, status=400 if form.errors else 200)
+
+
+@public
+@never_cache
+def password_reset(request):
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_reset_request(identifier=form.cleaned_data["identifier"])
+        except services.AccountError as problem:
+            form.add_error(None, str(problem))
+        else:
+            messages.info(
+                request,
+                "If a login matches, a link to reset its password is on its way to the email address on file.",
+            )
+            return redirect("accounts:login")
+    return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@roles_required(*Role)
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+@never_cache
+def password_change(request):
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_change(user=request.user, password=form.cleaned_data["new_password1"])
+        # This session carries on under the new password; every other session ends with the old one.
+        update_session_auth_hash(request, request.user)
+        messages.success(request, "Your password is changed. Your other sessions are signed out.")
+        return redirect("root")
+    return render(request, "accounts/password_change.html", {"form": form}, status=400 if form.errors else 200)

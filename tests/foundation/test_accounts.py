@@ -1,0 +1,261 @@
+"""Portal invitations, passwords (set by link, changed, reset), unlocking, ending sessions, and the audit of
+failed sign-ins and refused access."""
+
+import datetime
+import re
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.accounts import services
+from kapstone.accounts.models import AccountLink
+from kapstone.audit.models import AuditEvent
+from tests.conftest import make_patient, signed_in_client
+from tests.foundation.test_login import current_code
+
+LOGIN = "/accounts/login/"
+NEW_PASSWORD = "a-brand-new-long-passphrase"
+
+
+def link_in(message) -> str:
+    return re.search(r"https?://\S+/accounts/password/set/(\S+)/", message.body).group(0)
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+@pytest.fixture
+def newcomer(cast):
+    """A registered patient with no portal login, on bob's care team."""
+    return make_patient("Nell", "Newcomer", team=[cast.bob])
+
+
+# --- portal invitation ------------------------------------------------------------------------------------
+
+
+def test_staff_invite_a_patient_who_sets_a_password_and_signs_in(cast, client_for, newcomer):
+    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.user.username == "nell@mail.example" and not newcomer.user.has_usable_password()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nell@mail.example"]
+    link = path_of(link_in(mail.outbox[0]))
+
+    patient = Client()
+    assert "nell@mail.example" in patient.get(link).content.decode()
+    response = patient.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response.status_code == 302 and response.url == reverse("accounts:login")
+    response = patient.post(LOGIN, {"username": "nell@mail.example", "password": NEW_PASSWORD})
+    assert response.url == reverse("portal:home")
+    assert AuditEvent.objects.filter(object_type="portal_invitation", patient_id=newcomer.pk).exists()
+
+
+def test_the_patient_page_offers_the_invitation(cast, client_for, newcomer):
+    page = client_for(cast.bob).get(reverse("patients:detail", args=[newcomer.pk])).content.decode()
+    assert reverse("accounts:portal_invite", args=[newcomer.pk]) in page and "Invite to the portal" in page
+
+
+def test_a_clinician_outside_the_care_team_cannot_invite(cast, client_for, newcomer):
+    response = client_for(cast.charlie).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    assert response.status_code == 404
+    newcomer.refresh_from_db()
+    assert newcomer.user is None and mail.outbox == []
+
+
+def test_a_patient_without_an_email_address_is_not_invited(cast, client_for, newcomer):
+    newcomer.email = ""
+    newcomer.save()
+    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]), follow=True)
+    assert "email address to their record first" in response.content.decode()
+    newcomer.refresh_from_db()
+    assert newcomer.user is None
+
+
+def test_a_patient_with_a_portal_login_is_not_invited_again(cast, client_for):
+    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[cast.alice.pk]), follow=True)
+    assert "already has a portal login" in response.content.decode() and mail.outbox == []
+
+
+def test_a_second_invitation_ends_the_first_link(cast, client_for, newcomer):
+    client = client_for(cast.bob)
+    client.post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    client.post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    first, second = (path_of(link_in(message)) for message in mail.outbox)
+    assert "has expired" in Client().get(first).content.decode()
+    assert Client().get(second).status_code == 200
+
+
+# --- links: reused, expired, altered ----------------------------------------------------------------------
+
+
+def _reset_link(user) -> str:
+    token = services.account_link_create(
+        user=user, purpose=AccountLink.Purpose.PASSWORD_RESET, lifetime=datetime.timedelta(minutes=30)
+    )
+    return reverse("accounts:set_password", args=[token])
+
+
+def test_a_used_link_says_so(cast):
+    link = _reset_link(cast.alice_user)
+    Client().post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    response = Client().post(
+        link, {"new_password1": "another-long-passphrase", "new_password2": "another-long-passphrase"}
+    )
+    assert response.status_code == 400 and "already been used" in response.content.decode()
+    cast.alice_user.refresh_from_db()
+    assert cast.alice_user.check_password(NEW_PASSWORD)
+
+
+def test_an_expired_link_says_so(cast):
+    link = _reset_link(cast.alice_user)
+    AccountLink.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    response = Client().get(link)
+    assert response.status_code == 400 and "has expired" in response.content.decode()
+
+
+def test_an_altered_link_says_so(cast):
+    link = _reset_link(cast.alice_user)
+    response = Client().get(link[:-3] + "xyz/")
+    assert response.status_code == 400 and "not valid" in response.content.decode()
+
+
+def test_a_weak_password_is_refused_and_the_link_kept(cast):
+    link = _reset_link(cast.alice_user)
+    response = Client().post(link, {"new_password1": "short", "new_password2": "short"})
+    assert response.status_code == 400 and "too short" in response.content.decode()
+    assert AccountLink.objects.get().used_at is None
+
+
+# --- password reset by email ------------------------------------------------------------------------------
+
+
+def test_a_patient_resets_their_password_by_email(cast):
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    response = Client().post(reverse("accounts:password_reset"), {"identifier": "alice@mail.example"})
+    assert response.status_code == 302 and len(mail.outbox) == 1
+    link = path_of(link_in(mail.outbox[0]))
+    Client().post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    response = Client().post(LOGIN, {"username": "alice", "password": NEW_PASSWORD})
+    assert response.url == reverse("portal:home")
+
+
+def test_staff_reset_their_password_then_still_need_their_second_factor(cast):
+    cast.bob.email = "bob@practice.example"
+    cast.bob.save()
+    Client().post(reverse("accounts:password_reset"), {"identifier": "bob"})
+    assert "second factor" in mail.outbox[0].body
+    Client().post(path_of(link_in(mail.outbox[0])), {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    client = Client()
+    response = client.post(LOGIN, {"username": "bob", "password": NEW_PASSWORD})
+    assert response.status_code == 200 and "Enter the 6-digit code" in response.content.decode()
+    response = client.post(LOGIN, {"username": "bob", "password": NEW_PASSWORD, "otp_token": current_code(cast.bob)})
+    assert response.url == reverse("practice:home")
+
+
+def test_a_reset_for_an_unknown_login_looks_the_same_and_sends_nothing(db):
+    response = Client().post(reverse("accounts:password_reset"), {"identifier": "nobody@nowhere.example"})
+    assert response.status_code == 302 and mail.outbox == []
+
+
+def test_a_blank_reset_request_is_explained(db):
+    response = Client().post(reverse("accounts:password_reset"), {"identifier": ""})
+    assert response.status_code == 400 and "This field is required" in response.content.decode()
+
+
+# --- password change and ending sessions ------------------------------------------------------------------
+
+
+def test_changing_a_password_keeps_this_session_and_ends_the_others(cast):
+    here, elsewhere = signed_in_client(cast.alice_user), signed_in_client(cast.alice_user)
+    response = here.post(
+        reverse("accounts:password_change"),
+        {"old_password": "correct-horse-battery", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert here.get(reverse("portal:home")).status_code == 200
+    assert elsewhere.get(reverse("portal:home")).url.startswith(reverse("accounts:login"))
+
+
+def test_a_wrong_old_password_changes_nothing(cast):
+    response = signed_in_client(cast.bob).post(
+        reverse("accounts:password_change"),
+        {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 400 and "old password was entered incorrectly" in response.content.decode()
+    cast.bob.refresh_from_db()
+    assert cast.bob.check_password("correct-horse-battery")
+
+
+def test_resetting_two_factor_signs_the_user_out_everywhere(cast, client_for):
+    bobs_tablet = signed_in_client(cast.bob)
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    assert bobs_tablet.get(reverse("practice:home")).url.startswith(reverse("accounts:login"))
+
+
+def test_deactivating_then_reactivating_does_not_revive_old_sessions(cast, client_for):
+    bobs_tablet = signed_in_client(cast.bob)
+    admin = client_for(cast.admin)
+    admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]))
+    admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "reactivate"]))
+    assert bobs_tablet.get(reverse("practice:home")).url.startswith(reverse("accounts:login"))
+
+
+# --- lockouts, failed sign-ins and refused access ---------------------------------------------------------
+
+
+def _lock_out(username: str) -> None:
+    for _ in range(5):
+        Client().post(LOGIN, {"username": username, "password": "guess-the-password"})
+
+
+def test_failed_sign_ins_are_audited_without_the_password(cast):
+    Client().post(LOGIN, {"username": "alice", "password": "guess-the-password"})
+    event = AuditEvent.objects.get(object_type="sign_in_failed")
+    assert event.detail_data == {"username": "alice"} and "guess-the-password" not in event.detail
+    assert event.object_id == str(cast.alice_user.pk)
+
+
+def test_an_admin_unlocks_a_locked_patient_from_the_security_screen(cast, client_for):
+    _lock_out("alice")
+    assert (
+        "Account locked"
+        in Client().post(LOGIN, {"username": "alice", "password": "correct-horse-battery"}).content.decode()
+    )
+    admin = client_for(cast.admin)
+    page = admin.get(reverse("accounts:security")).content.decode()
+    assert "Unlock alice" in page and "Failed sign-in" in page
+    response = admin.post(reverse("accounts:unlock"), {"username": "alice"})
+    assert response.status_code == 302 and not AccessAttempt.objects.filter(username="alice").exists()
+    response = Client().post(LOGIN, {"username": "alice", "password": "correct-horse-battery"})
+    assert response.url == reverse("portal:home")
+
+
+def test_unlocking_a_login_that_is_not_locked_is_explained(cast, client_for):
+    response = client_for(cast.admin).post(reverse("accounts:unlock"), {"username": "alice"}, follow=True)
+    assert "No sign-in failures are recorded" in response.content.decode()
+
+
+def test_only_admins_see_the_security_screen(cast, client_for):
+    assert client_for(cast.bob).get(reverse("accounts:security")).status_code == 403
+    assert client_for(cast.admin).post(reverse("accounts:unlock"), {}).status_code == 302
+
+
+def test_opening_another_teams_patient_is_audited_and_shown_to_admins(cast, client_for):
+    url = reverse("patients:detail", args=[cast.alice.pk])
+    assert client_for(cast.charlie).get(url).status_code == 404
+    event = AuditEvent.objects.get(object_type="access_denied")
+    assert event.actor_label == "charlie" and event.detail_data["path"] == url
+    page = client_for(cast.admin).get(reverse("accounts:security")).content.decode()
+    assert "Refused or not found" in page and url in page
+
+
+def test_a_new_login_is_a_patient_not_staff(cast, client_for, newcomer):
+    client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    assert get_user_model().objects.get(username="nell@mail.example").is_patient
