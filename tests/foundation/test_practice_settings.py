@@ -15,6 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kapstone.audit.models import AuditEvent
+from kapstone.billing import codes as billing_codes
+from kapstone.billing.selectors import billing_setting
 from kapstone.dosing import safety
 from kapstone.integration.selectors import practice_window_settings
 from kapstone.integration.window import window_data
@@ -73,6 +75,7 @@ def test_the_registry_declares_every_setting_the_apps_read():
         *(f"measures.{instrument.id}.{name}" for instrument in list_instruments() for name in instrument.settings),
         *(f"screening.{name}" for name in engine.load_rule_set().settings),
         OPENING_HOURS_KEY,
+        *(f"billing.{name}" for name in billing_codes.settings_data()["settings"]),
     }
     assert set(specs()) == read_by_apps
 
@@ -96,6 +99,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
             ).items()
         },
         OPENING_HOURS_KEY: opening_hours(),
+        **{f"billing.{name}": billing_setting(name) for name in billing_codes.settings_data()["settings"]},
     }
     assert in_use == defaults
 

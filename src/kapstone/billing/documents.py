@@ -1,0 +1,17 @@
+"""Superbills, statements and Good Faith Estimates as PDF documents (WeasyPrint)."""
+
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+
+def pdf_bytes(template: str, context: dict) -> bytes:
+    from weasyprint import HTML  # heavy (Pango, fonts): loaded only when a document is asked for
+
+    return HTML(string=render_to_string(template, context)).write_pdf()
+
+
+def pdf_response(template: str, context: dict, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf_bytes(template, context), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
