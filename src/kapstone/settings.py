@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "kapstone.integration",
     "kapstone.creativity",
     "kapstone.outcomes",
+    "kapstone.alerts",
     "kapstone.billing",
     "kapstone.messaging",
 ]
@@ -239,6 +240,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "send-due-notifications": {"task": "kapstone.integration.tasks.send_due_notifications", "schedule": 600.0},
     "send-due-questionnaire-reminders": {"task": "kapstone.measures.tasks.send_due_reminders", "schedule": 3600.0},
+    # Unacknowledged urgent alerts move down the on-call rota, lost first pages go out, failed pages are retried.
+    "escalate-alerts": {"task": "kapstone.alerts.tasks.escalate_alerts", "schedule": 60.0},
     # A creativity task whose time ran out while the patient was away is closed and scored.
     "close-overdue-creativity-tasks": {"task": "kapstone.creativity.tasks.close_overdue_tasks", "schedule": 300.0},
     # A dose whose window task failed, or whose broker was down, still gets its integration window.

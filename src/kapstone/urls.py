@@ -16,5 +16,6 @@ urlpatterns = [
     path("integration/", include("kapstone.integration.urls")),
     path("creativity/", include("kapstone.creativity.urls")),
     path("outcomes/", include("kapstone.outcomes.urls")),
+    path("alerts/", include("kapstone.alerts.urls")),
     path("billing/", include("kapstone.billing.urls")),
 ]

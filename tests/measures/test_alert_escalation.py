@@ -77,12 +77,18 @@ def test_every_critical_rule_fires_on_a_partial_save_and_once_only_after_the_sub
     assert AuditEvent.objects.filter(object_type="critical_alert", action="create").count() == 1
 
 
-def test_a_qids_item_12_rising_to_critical_on_submit_raises_its_alert_then(cast):
+def test_a_qids_item_12_of_1_is_a_review_alert_that_rises_in_place_when_the_submit_makes_it_critical(cast):
     assessment = due_assessment(cast.alice, "qids-sr16")
     _save(assessment, {12: 1}, submit=False)
-    assert not CriticalAlert.objects.exists()
+    review = CriticalAlert.objects.get()
+    assert (review.rule, review.priority, review.pages) == ("suicidal_ideation", CriticalAlert.Priority.REVIEW, False)
     _save(assessment, {**{n: 0 for n in range(1, 17)}, 12: 2}, submit=True)
-    assert [a.rule for a in CriticalAlert.objects.all()] == ["suicidal_ideation_high"]
+    alert = CriticalAlert.objects.get()
+    assert alert.pk == review.pk and alert.rule == "suicidal_ideation_high" and alert.pages
+    assert [o.priority for o in alert.occurrences.all()] == [
+        CriticalAlert.Priority.REVIEW,
+        CriticalAlert.Priority.URGENT,
+    ]
 
 
 def test_the_migration_reads_the_level_of_alerts_raised_before_it_had_a_column(cast):
@@ -96,6 +102,7 @@ def test_the_migration_reads_the_level_of_alerts_raised_before_it_had_a_column(c
     old = CriticalAlert.objects.create(
         assessment=assessment,
         patient=cast.alice,
+        join_key="before",
         rule="risk",
         reason="C-SSRS Screener: triage risk high. Suicidal behaviour in the past 3 months.",
         raised_at=timezone.now(),

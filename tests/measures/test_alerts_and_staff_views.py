@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
 from kapstone.measures import selectors, services
-from kapstone.measures.models import Assessment, CriticalAlert
+from kapstone.measures.models import AlertOccurrence, Assessment, CriticalAlert
 from tests.conftest import make_patient
 from tests.measures.factories import PHQ9_ITEM9, PHQ9_MILD, due_assessment, open_alert
 
@@ -38,26 +38,44 @@ def test_critical_answers_raise_one_alert(cast, instrument_id, answers, rule):
     assert alerts[0].patient == cast.alice
 
 
+def test_answers_without_a_suicide_item_raise_no_alert(cast):
+    _submit(due_assessment(cast.alice, "phq9"), PHQ9_MILD)
+    assert not CriticalAlert.objects.exists()
+
+
 @pytest.mark.parametrize(
-    ("instrument_id", "answers"),
+    ("instrument_id", "answers", "rule", "level"),
     [
-        ("phq9", PHQ9_MILD),
-        ("qids-sr16", {**{n: 0 for n in range(1, 17)}, 12: 1}),
-        ("cssrs-screener", {1: 1, 2: 0, 3: None, 4: None, 5: None, 6: 0}),
+        ("qids-sr16", {**{n: 0 for n in range(1, 17)}, 12: 1}, "suicidal_ideation", ""),
+        ("cssrs-screener", {1: 1, 2: 0, 3: None, 4: None, 5: None, 6: 0}, "risk", "low"),
     ],
 )
-def test_answers_below_the_critical_rules_raise_no_alert(cast, instrument_id, answers):
+def test_suicide_answers_below_the_critical_rules_raise_a_review_alert_that_pages_nobody(
+    cast, instrument_id, answers, rule, level
+):
     _submit(due_assessment(cast.alice, instrument_id), answers)
-    assert not CriticalAlert.objects.exists()
+    alert = CriticalAlert.objects.get()
+    assert (alert.rule, alert.level, alert.priority) == (rule, level, CriticalAlert.Priority.REVIEW)
+    assert not alert.pages
 
 
 def test_an_alert_fires_exactly_once_per_assessment_and_rule(cast):
     alert = open_alert(cast.alice)
     services._alerts_raise(alert.assessment, services.score("phq9", PHQ9_ITEM9))
-    assert CriticalAlert.objects.count() == 1
+    assert CriticalAlert.objects.count() == 1 and alert.occurrences.count() == 1
+    # The database holds the line too: one open alert per patient and kind, one occurrence per source.
     with pytest.raises(IntegrityError), transaction.atomic():
         CriticalAlert.objects.create(
-            assessment=alert.assessment, patient=cast.alice, rule=alert.rule, reason="again", raised_at=timezone.now()
+            patient=cast.alice, rule=alert.rule, reason="again", raised_at=timezone.now(), join_key=alert.join_key
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AlertOccurrence.objects.create(
+            alert=alert,
+            source_key=alert.occurrences.get().source_key,
+            rule="x",
+            priority=2,
+            reason="x",
+            at=timezone.now(),
         )
 
 

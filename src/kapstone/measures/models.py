@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from kapstone.patients.models import Patient
+from kapstone.practice.signals import SAFETY_EVENT_KINDS
 
 
 class Assessment(models.Model):
@@ -143,17 +144,43 @@ class ReminderLog(models.Model):
         return f"reminder {self.sequence} for assessment {self.assessment_id}"
 
 
-class CriticalAlert(models.Model):
-    """A critical answer (a suicide item, a high C-SSRS risk) waiting in the care team's queue."""
+SUICIDE_RISK = "suicide_risk"
 
-    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="alerts")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="critical_alerts")
-    rule = models.CharField(max_length=60, help_text="The flag id, or `risk` for a triage level.")
-    # The triage level of a `risk` alert (blank for a flag). An open alert is raised to a higher level in place,
-    # so the queue shows the highest risk the answers have reached.
+
+class CriticalAlert(models.Model):
+    """One entry on the care team's one alert queue: a suicide-risk answer on a questionnaire, or a safety event
+    another app announced (kapstone.practice.signals.safety_event: stop-level vitals, a consent withdrawal...).
+
+    A new alert of the same kind for the same patient joins the one still open (its occurrences keep the
+    history) instead of opening another, so the queue holds one row per thing to act on. Urgent alerts page
+    the care team (kapstone.alerts); review alerts wait in the queue."""
+
+    class Priority(models.IntegerChoices):
+        # Sorted on, highest first. HIGH is the C-SSRS screener's high triage level; URGENT is every other answer
+        # or event that pages someone now; REVIEW is seen in the queue without paging anyone.
+        REVIEW = 1, "review"
+        URGENT = 2, "urgent"
+        HIGH = 3, "high"
+
+    PAGING = (Priority.URGENT, Priority.HIGH)
+
+    kind = models.CharField(max_length=40, default=SUICIDE_RISK)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.URGENT)
+    # The questionnaire behind a suicide-risk alert (the latest that raised it), else the record an event names.
+    assessment = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    # Blank only for an event about the practice itself (a controlled-substance count).
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="critical_alerts"
+    )
+    rule = models.CharField(max_length=60, help_text="The flag id, `risk` for a triage level, or the event kind.")
+    # The triage level of a `risk` alert (blank for a flag or an event).
     level = models.CharField(max_length=20, blank=True)
     reason = models.CharField(max_length=300)
     raised_at = models.DateTimeField()
+    # What later occurrences join: one open alert per key (patient and kind, or for a practice event the record).
+    join_key = models.CharField(max_length=120)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -161,22 +188,62 @@ class CriticalAlert(models.Model):
     acknowledgement_note = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-raised_at", "-id"]
+        ordering = ["-priority", "raised_at", "id"]
         constraints = [
-            # Each rule fires once per assessment and level: a level reached after a lower one was acknowledged
-            # is a new alert, never a repeat of one already raised.
-            models.UniqueConstraint(fields=["assessment", "rule", "level"], name="one_alert_per_assessment_rule_level"),
+            # Two answers submitted at once cannot open two alerts for one patient and kind.
+            models.UniqueConstraint(
+                fields=["join_key"], condition=models.Q(acknowledged_at__isnull=True), name="one_open_alert_per_key"
+            ),
             models.CheckConstraint(
                 condition=models.Q(acknowledged_at__isnull=True)
                 | (~models.Q(acknowledgement_note="") & models.Q(acknowledged_by__isnull=False)),
                 name="acknowledgement_needs_note_and_person",
             ),
         ]
-        indexes = [models.Index(fields=["acknowledged_at", "raised_at"])]
+        indexes = [
+            models.Index(fields=["acknowledged_at", "raised_at"]),
+            models.Index(fields=["acknowledged_at", "priority", "raised_at"], name="alert_queue_order"),
+        ]
 
     def __str__(self) -> str:
-        return f"alert {self.rule} on assessment {self.assessment_id}"
+        return f"alert {self.kind}/{self.rule} for patient {self.patient_id}"
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+    @property
+    def pages(self) -> bool:
+        return self.priority in self.PAGING
+
+    @property
+    def kind_label(self) -> str:
+        return alert_kind_label(self.kind)
+
+
+def alert_kind_label(kind: str) -> str:
+    return ALERT_KINDS.get(kind) or SAFETY_EVENT_KINDS.get(kind, kind.replace("_", " "))
+
+
+ALERT_KINDS = {SUICIDE_RISK: "Suicide-risk answer"}
+
+
+class AlertOccurrence(models.Model):
+    """Each time something raised or joined an alert: the queue's history. The unique source key makes a
+    repeated save, a re-sent signal or a second worker a no-op."""
+
+    alert = models.ForeignKey(CriticalAlert, on_delete=models.CASCADE, related_name="occurrences")
+    # assessment:<id>:<rule>:<level> for an answer, <kind>:<object_type>:<object_id> for an event.
+    source_key = models.CharField(max_length=160, unique=True)
+    assessment = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    rule = models.CharField(max_length=60)
+    level = models.CharField(max_length=20, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=CriticalAlert.Priority.choices)
+    reason = models.CharField(max_length=300)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.source_key} on alert {self.alert_id}"

@@ -23,6 +23,17 @@ PLAN_SOURCE = (
 # An input limit, not a clinical number: a questionnaire link or reminder interval a year long is a typing slip.
 DAYS_IN_A_YEAR = 365
 
+# A promise to a patient in crisis must not be longer than they will read; the limit is an input limit.
+PROMISE_MAX_CHARACTERS = 600
+
+
+def _check_promise(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("write what the practice does with the answers")
+    if len(value) > PROMISE_MAX_CHARACTERS:
+        raise ValueError(f"keep it under {PROMISE_MAX_CHARACTERS} characters")
+
+
 # The admin changes (practice.authority) what portal.yaml marks operational and the crisis lines' wording and
 # numbers; every other questionnaire setting is clinical, changed by a prescriber.
 ADMIN_CHANGES = {"crisis_resources"}
@@ -42,6 +53,11 @@ _DECLARED = {
     ),
     "max_reminders": ("Invitations for one questionnaire, at most", "", Number(minimum=1, whole=True)),
     "crisis_resources": ("Crisis lines shown to patients", "", Lines(item=LabelAndContact(), min_items=1)),
+    "crisis_page_promise": (
+        "What the crisis page tells the patient happens next",
+        "",
+        Json(validator=_check_promise, description="a sentence or two of plain text", plain_text=True),
+    ),
 }
 
 

@@ -7,13 +7,15 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.contrib.auth import get_user_model
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.measures.change import baseline_sample_minimum, classify_change
-from kapstone.measures.models import Assessment, CriticalAlert
+from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, Assessment, CriticalAlert, alert_kind_label
 from kapstone.measures.scoring import (
     Instrument,
     ScoringError,
@@ -24,6 +26,7 @@ from kapstone.measures.scoring import (
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.signals import SAFETY_EVENT_KINDS
 
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10
@@ -35,35 +38,97 @@ def instrument_settings(instrument_id: str) -> dict[str, Any]:
     return practice_overrides(f"measures.{instrument_id}")
 
 
+# Who sees an alert about the practice itself (a controlled-substance count, no patient): the roles that keep
+# the controlled-substance log (dosing.selectors.LEDGER_ROLES, which measures, below dosing, cannot import).
+PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
+
+
 def _visible_alerts(user) -> QuerySet[CriticalAlert]:
-    return CriticalAlert.objects.filter(patient__in=patients_visible_to(user)).select_related(
-        "patient", "assessment", "acknowledged_by"
-    )
+    mine = Q(patient__in=patients_visible_to(user))
+    if user.role in PRACTICE_ALERT_ROLES:
+        mine |= Q(patient__isnull=True)
+    return CriticalAlert.objects.filter(mine).select_related("patient", "assessment", "acknowledged_by")
 
 
 def open_alerts_for(user, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert]:
-    """Unacknowledged critical alerts of the patients this user may see, newest first (for the staff home)."""
-    alerts = list(_visible_alerts(user).filter(acknowledged_at__isnull=True).order_by("-raised_at", "-id")[:limit])
+    """Unacknowledged alerts this user may see, highest priority first, then the longest waiting (staff home)."""
+    alerts = list(
+        _visible_alerts(user).filter(acknowledged_at__isnull=True).order_by("-priority", "raised_at", "id")[:limit]
+    )
     if alerts:
         audit.record(
             action=audit.Action.READ,
             object_type="critical_alert_list",
-            detail={"alert_ids": [a.pk for a in alerts], "patient_ids": sorted({a.patient_id for a in alerts})},
+            detail={
+                "alert_ids": [a.pk for a in alerts],
+                "patient_ids": sorted({a.patient_id for a in alerts if a.patient_id is not None}),
+            },
         )
     return alerts
 
 
-def alert_queue(*, user, show_acknowledged: bool = False) -> list[CriticalAlert]:
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters, read from the query string; anything unknown is ignored rather than refused, so a
+    stale bookmark still opens the queue."""
+
+    priority: int | None = None
+    kind: str = ""
+    staff_id: int | None = None
+    show_acknowledged: bool = False
+
+    @classmethod
+    def from_query(cls, query) -> QueueFilters:
+        priority = query.get("level", "")
+        staff = query.get("staff", "")
+        kind = query.get("kind", "")
+        return cls(
+            priority=int(priority) if priority.isdigit() and int(priority) in CriticalAlert.Priority.values else None,
+            kind=kind if kind in alert_kinds() else "",
+            staff_id=int(staff) if staff.isdigit() else None,
+            show_acknowledged=query.get("show") == "all",
+        )
+
+
+def alert_kinds() -> dict[str, str]:
+    return {SUICIDE_RISK: alert_kind_label(SUICIDE_RISK)} | {
+        kind: alert_kind_label(kind) for kind in SAFETY_EVENT_KINDS
+    }
+
+
+def alert_queue(*, user, filters: QueueFilters | None = None, show_acknowledged: bool = False) -> list[CriticalAlert]:
+    """The one queue: open alerts by priority (high, urgent, review), then the longest waiting first; with
+    show_acknowledged, the acknowledged ones follow, newest first."""
+    filters = filters or QueueFilters(show_acknowledged=show_acknowledged)
     alerts = _visible_alerts(user)
-    if not show_acknowledged:
+    if not filters.show_acknowledged:
         alerts = alerts.filter(acknowledged_at__isnull=True)
-    listed = list(alerts.order_by("acknowledged_at", "-raised_at", "-id")[:ALERTS_PER_PAGE])
+    if filters.priority is not None:
+        alerts = alerts.filter(priority=filters.priority)
+    if filters.kind:
+        alerts = alerts.filter(kind=filters.kind)
+    if filters.staff_id is not None:
+        alerts = alerts.filter(patient__care_team_memberships__staff_id=filters.staff_id)
+    listed = list(
+        alerts.order_by(F("acknowledged_at").desc(nulls_first=True), "-priority", "raised_at", "id")[:ALERTS_PER_PAGE]
+    )
     audit.record(
         action=audit.Action.READ,
         object_type="critical_alert_list",
-        detail={"alert_ids": [a.pk for a in listed], "acknowledged_shown": show_acknowledged},
+        detail={
+            "alert_ids": [a.pk for a in listed],
+            "acknowledged_shown": filters.show_acknowledged,
+            "patient_ids": sorted({a.patient_id for a in listed if a.patient_id is not None}),
+        },
     )
     return listed
+
+
+def alert_filter_staff() -> list:
+    """The clinicians the queue can be filtered by (alerts of the patients on their care team)."""
+    return list(
+        get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "first_name")
+    )
 
 
 def alert_get(*, user, alert_id) -> CriticalAlert:
@@ -71,6 +136,11 @@ def alert_get(*, user, alert_id) -> CriticalAlert:
         return _visible_alerts(user).get(pk=int(alert_id))
     except (CriticalAlert.DoesNotExist, ValueError, TypeError):
         raise Http404("No such alert.") from None
+
+
+def alert_history(*, alert: CriticalAlert) -> list[AlertOccurrence]:
+    """What raised or joined an alert the caller already reached through alert_get."""
+    return list(alert.occurrences.select_related("assessment"))
 
 
 def due_assessments_for(user, *, limit: int = DUE_ON_HOME) -> list[Assessment]:

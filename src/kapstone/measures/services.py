@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,7 +24,15 @@ from django.utils import timezone
 from kapstone.audit import services as audit
 from kapstone.integration.selectors import may_message_now
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
-from kapstone.measures.models import Assessment, CriticalAlert, Invitation, ReminderLog, token_digest
+from kapstone.measures.models import (
+    SUICIDE_RISK,
+    AlertOccurrence,
+    Assessment,
+    CriticalAlert,
+    Invitation,
+    ReminderLog,
+    token_digest,
+)
 from kapstone.measures.portal_settings import portal_setting
 from kapstone.measures.scoring import (
     Instrument,
@@ -35,8 +44,10 @@ from kapstone.measures.scoring import (
     score_total,
 )
 from kapstone.measures.selectors import instrument_settings
+from kapstone.measures.signals import alert_raised
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
+from kapstone.practice.signals import SAFETY_EVENT_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -189,67 +200,193 @@ def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: 
 # --- answers, scores and alerts -----------------------------------------------------------------------------
 
 
-def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> list[tuple[str, str, str]]:
-    """(rule, level, reason) for each alert these answers call for; level is blank for a flag."""
+@dataclass(frozen=True)
+class WantedAlert:
+    rule: str
+    level: str
+    reason: str
+    priority: int
+
+
+def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> WantedAlert | None:
+    """The one alert these answers call for, if any. Critical answers (a critical triage level or a critical
+    flag) page the care team; a suicide-risk answer below them (a lower triage level such as the C-SSRS "low",
+    or a flag the instrument shows crisis lines for, such as QIDS-SR16 item 12 = 1) is put in the queue for
+    review, so every answer the crisis page tells the patient about is seen by someone."""
     critical_flags = [flag for flag in instrument.flags if flag.critical and flag.id in result.flags]
-    if instrument.risk is not None and result.risk in instrument.risk.critical_levels:
+    risk = instrument.risk
+    if risk is not None and result.risk in risk.critical_levels:
         # One alert for one triage: the critical flags behind the level are its reason, not alerts of their own.
         details = " ".join(flag.message for flag in critical_flags)
-        return [("risk", result.risk, f"{instrument.short_name}: triage risk {result.risk}. {details}".strip())]
-    return [(flag.id, "", f"{instrument.short_name}: {flag.message}") for flag in critical_flags]
-
-
-def _alerts_raise(assessment: Assessment, result: ScoreResult) -> list[CriticalAlert]:
-    """Raises what the answers call for, once per assessment, rule and level. The caller holds the assessment's
-    row lock, so a partial save and the final submit are serialised.
-
-    A triage level above the highest already alerted escalates: an open alert is raised to the new level in
-    place (the queue then shows the highest risk, and nobody is asked to act twice on one form); if the lower
-    alert was already acknowledged, a new alert is raised, since that acknowledgement answered a lower risk.
-    A level at or below one already alerted raises nothing: answers changed downwards do not withdraw a risk
-    that was reported."""
-    instrument = get_instrument(assessment.instrument_id)
-    levels = instrument.risk.levels if instrument.risk is not None else ()
-
-    def rank(level: str) -> int:  # a flag has no level and ranks lowest
-        return levels.index(level) if level in levels else 0
-
-    raised = []
-    for rule, level, reason in _alerts_wanted(instrument, result):
-        existing = CriticalAlert.objects.filter(assessment=assessment, rule=rule)
-        highest = max(existing, key=lambda alert: rank(alert.level), default=None)
-        if highest is not None and rank(highest.level) >= rank(level):
-            continue
-        if highest is not None and highest.is_open:
-            previous = highest.level
-            highest.level, highest.reason = level, reason[:300]
-            highest.save(update_fields=["level", "reason"])
-            audit.record(
-                action=audit.Action.UPDATE,
-                patient_id=assessment.patient_id,
-                object_type="critical_alert",
-                object_id=highest.pk,
-                detail={"assessment": assessment.pk, "rule": rule, "escalated_from": previous, "level": level},
-            )
-            raised.append(highest)
-            continue
-        alert = CriticalAlert.objects.create(
-            assessment=assessment,
-            patient_id=assessment.patient_id,
-            rule=rule,
-            level=level,
-            reason=reason[:300],
-            raised_at=timezone.now(),
+        top = result.risk == risk.levels[-1]
+        return WantedAlert(
+            "risk",
+            result.risk,
+            f"{instrument.short_name}: triage risk {result.risk}. {details}".strip(),
+            CriticalAlert.Priority.HIGH if top else CriticalAlert.Priority.URGENT,
         )
+    if critical_flags:
+        reason = " ".join(flag.message for flag in critical_flags)
+        return WantedAlert(
+            critical_flags[0].id, "", f"{instrument.short_name}: {reason}", CriticalAlert.Priority.URGENT
+        )
+    if risk is not None and result.risk in risk.levels[1:]:
+        return WantedAlert(
+            "risk",
+            result.risk,
+            f"{instrument.short_name}: triage risk {result.risk}, for review.",
+            CriticalAlert.Priority.REVIEW,
+        )
+    crisis_flags = [flag for flag in instrument.flags if flag.crisis_resources and flag.id in result.flags]
+    if crisis_flags:
+        reason = " ".join(flag.message for flag in crisis_flags)
+        return WantedAlert(crisis_flags[0].id, "", f"{instrument.short_name}: {reason}", CriticalAlert.Priority.REVIEW)
+    return None
+
+
+def alert_join_key(*, kind: str, patient_id: int | None, object_type: str = "", object_id="") -> str:
+    """What a new alert joins while it is open: the patient's alert of that kind, or for an event about the
+    practice itself (no patient) the record it names."""
+    if patient_id is not None:
+        return f"patient:{patient_id}:{kind}"
+    return f"practice:{kind}:{object_type}:{object_id}"
+
+
+def _alert_record(
+    *,
+    kind: str,
+    patient_id: int | None,
+    source_key: str,
+    rule: str,
+    level: str,
+    reason: str,
+    priority: int,
+    assessment: Assessment | None = None,
+    object_type: str = "",
+    object_id="",
+) -> CriticalAlert | None:
+    """Opens an alert, or joins the open one with the same join key, and records the occurrence. A joining
+    occurrence of higher priority raises the alert in place (the queue shows the highest risk reached and pages
+    if it now must). Returns None when this source was already recorded. Runs inside the caller's transaction."""
+    if AlertOccurrence.objects.filter(source_key=source_key).exists():
+        return None
+    now = timezone.now()
+    reason = reason[:300]
+    join_key = alert_join_key(kind=kind, patient_id=patient_id, object_type=object_type, object_id=object_id)
+    alert = CriticalAlert.objects.select_for_update().filter(join_key=join_key, acknowledged_at__isnull=True).first()
+    opened = False
+    if alert is None:
+        try:
+            with transaction.atomic():
+                alert = CriticalAlert.objects.create(
+                    kind=kind,
+                    priority=priority,
+                    assessment=assessment,
+                    object_type=object_type,
+                    object_id=str(object_id),
+                    patient_id=patient_id,
+                    rule=rule,
+                    level=level,
+                    reason=reason,
+                    raised_at=now,
+                    join_key=join_key,
+                )
+            opened = True
+        except IntegrityError:
+            # Another transaction opened the alert a moment ago (the open-key constraint refused a second): join it.
+            alert = CriticalAlert.objects.select_for_update().get(join_key=join_key, acknowledged_at__isnull=True)
+    rose = not opened and priority > alert.priority
+    if opened:
         audit.record(
             action=audit.Action.CREATE,
-            patient_id=assessment.patient_id,
+            patient_id=patient_id,
             object_type="critical_alert",
             object_id=alert.pk,
-            detail={"assessment": assessment.pk, "rule": rule, "level": level},
+            detail={"kind": kind, "rule": rule, "level": level, "priority": priority, "source": source_key},
         )
-        raised.append(alert)
-    return raised
+    else:
+        detail = {"joined": source_key, "rule": rule, "level": level}
+        if rose:
+            detail |= {"escalated_from": alert.level or alert.get_priority_display(), "priority": priority}
+            alert.priority, alert.rule, alert.level, alert.reason = priority, rule, level, reason
+            alert.assessment = assessment or alert.assessment
+            alert.save(update_fields=["priority", "rule", "level", "reason", "assessment"])
+        audit.record(
+            action=audit.Action.UPDATE,
+            patient_id=patient_id,
+            object_type="critical_alert",
+            object_id=alert.pk,
+            detail=detail,
+        )
+    AlertOccurrence.objects.create(
+        alert=alert,
+        source_key=source_key,
+        assessment=assessment,
+        rule=rule,
+        level=level,
+        priority=priority,
+        reason=reason,
+        at=now,
+    )
+    if opened or rose:
+        alert_id = alert.pk
+        transaction.on_commit(lambda: alert_raised.send(sender=CriticalAlert, alert_id=alert_id, opened=opened))
+    return alert
+
+
+def _alerts_raise(assessment: Assessment, result: ScoreResult) -> CriticalAlert | None:
+    """Raises what the answers call for. The caller holds the assessment's row lock, so a partial save and the
+    final submit are serialised.
+
+    Answers reaching a higher priority than this questionnaire has already reported raise the patient's open
+    suicide-risk alert to it (or open one, if the last was acknowledged: that acknowledgement answered a lower
+    risk). Answers at or below what was already reported raise nothing: answers changed downwards do not
+    withdraw a risk that was reported, and a save repeated does not repeat an alert."""
+    wanted = _alerts_wanted(get_instrument(assessment.instrument_id), result)
+    if wanted is None:
+        return None
+    reported = AlertOccurrence.objects.filter(assessment=assessment).aggregate(highest=Max("priority"))["highest"]
+    if reported is not None and reported >= wanted.priority:
+        return None
+    return _alert_record(
+        kind=SUICIDE_RISK,
+        patient_id=assessment.patient_id,
+        source_key=f"assessment:{assessment.pk}:{wanted.rule}:{wanted.level}",
+        rule=wanted.rule,
+        level=wanted.level,
+        reason=wanted.reason,
+        priority=wanted.priority,
+        assessment=assessment,
+    )
+
+
+@transaction.atomic
+def alert_raise_for_event(
+    *, kind: str, level: str, patient_id: int | None, summary: str, object_type: str, object_id
+) -> CriticalAlert | None:
+    """Puts a safety event another app announced (kapstone.practice.signals.safety_event) on the queue: "urgent"
+    pages the care team, "review" waits in the queue. The same event announced twice is recorded once."""
+    if kind not in SAFETY_EVENT_KINDS:
+        raise ValueError(f"Unknown safety event kind {kind!r}.")
+    if level not in ("urgent", "review"):
+        raise ValueError(f"A safety event's level is urgent or review, not {level!r}.")
+    priority = CriticalAlert.Priority.URGENT if level == "urgent" else CriticalAlert.Priority.REVIEW
+    try:
+        with transaction.atomic():
+            return _alert_record(
+                kind=kind,
+                patient_id=patient_id,
+                source_key=f"event:{kind}:{object_type}:{object_id}",
+                rule=kind,
+                level="",
+                reason=summary or SAFETY_EVENT_KINDS[kind],
+                priority=priority,
+                object_type=object_type,
+                object_id=object_id,
+            )
+    except IntegrityError:
+        # The same event recorded by another worker between the check and the insert.
+        return None
 
 
 def _stored(answers: Mapping[int, int | None]) -> dict[str, int]:

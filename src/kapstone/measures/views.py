@@ -2,6 +2,7 @@
 queue and course scheduling. The patient's own pages live in kapstone.portal and share the questionnaire
 handling below."""
 
+import re
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from kapstone.measures.forms import (
     QuestionnaireForm,
     StartQuestionnaireForm,
 )
-from kapstone.measures.models import Assessment
+from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.portal_settings import portal_setting
 from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
@@ -60,8 +61,24 @@ def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOut
     return QuestionnaireOutcome(form, result=result, submitted=submit)
 
 
+# A contact made of digits (with spaces, dashes, dots, brackets or a leading +) is a number a phone can dial.
+DIALLABLE = re.compile(r"^\+?[\d\s().-]{2,20}$")
+
+
 def crisis_resources() -> list[dict]:
-    return list(portal_setting("crisis_resources"))
+    """The practice's crisis lines, each with a tel: link when its contact is a number, and an sms: link when its
+    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either."""
+    lines = []
+    for line in portal_setting("crisis_resources"):
+        contact = line["contact"].strip()
+        number = re.sub(r"[^\d+]", "", contact) if DIALLABLE.match(contact) else ""
+        texts = bool(number) and "text" in line["label"].lower()
+        lines.append({**line, "tel": f"tel:{number}" if number else "", "sms": f"sms:{number}" if texts else ""})
+    return lines
+
+
+def crisis_page_promise() -> str:
+    return portal_setting("crisis_page_promise")
 
 
 # --- a patient's measures -----------------------------------------------------------------------------------
@@ -145,17 +162,31 @@ def record_questionnaire(request, patient_id, assessment_id):
 # --- the alert queue ----------------------------------------------------------------------------------------
 
 
-@roles_required(*RECORD_ROLES)
-def alert_queue(request):
-    show_all = request.GET.get("show") == "all"
-    alerts = selectors.alert_queue(user=request.user, show_acknowledged=show_all)
-    context = {
-        "alerts": alerts,
-        "show_all": show_all,
+def _queue_context(request, filters: selectors.QueueFilters, **extra) -> dict:
+    return {
+        "alerts": selectors.alert_queue(user=request.user, filters=filters),
+        "filters": filters,
+        "show_all": filters.show_acknowledged,
+        "priorities": CriticalAlert.Priority.choices,
+        "kinds": selectors.alert_kinds(),
+        "staff_members": selectors.alert_filter_staff(),
         "form": AcknowledgeForm(),
         "can_acknowledge": request.user.is_clinician,
+        **extra,
     }
+
+
+@roles_required(*RECORD_ROLES)
+def alert_queue(request):
+    context = _queue_context(request, selectors.QueueFilters.from_query(request.GET))
     return render(request, "measures/alert_queue.html", context)
+
+
+def _safe_next(request, fallback: str):
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect(fallback)
 
 
 @roles_required(*CLINICAL_ROLES)
@@ -169,10 +200,10 @@ def alert_acknowledge(request, alert_id):
         except ValueError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, f"The alert for {alert.patient.full_name} is acknowledged.")
-        return redirect("measures:alerts")
-    alerts = selectors.alert_queue(user=request.user)
-    context = {"alerts": alerts, "show_all": False, "form": form, "failed_alert": alert.pk, "can_acknowledge": True}
+            about = alert.patient.full_name if alert.patient_id else alert.kind_label
+            messages.success(request, f"The alert for {about} is acknowledged.")
+        return _safe_next(request, "measures:alerts")
+    context = _queue_context(request, selectors.QueueFilters(), form=form, failed_alert=alert.pk, can_acknowledge=True)
     return render(request, "measures/alert_queue.html", context, status=400)
 
 
@@ -189,7 +220,4 @@ def schedule_group(request, group_id):
         messages.error(request, f"The assessment plan could not be used: {error}")
     else:
         messages.success(request, f"{created} questionnaires scheduled for {group.name}.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("measures:alerts")
+    return _safe_next(request, "measures:alerts")

@@ -3,12 +3,13 @@ from django.shortcuts import redirect, render
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
+from kapstone.alerts.selectors import current_safety_plan
 from kapstone.audit import services as audit
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
 from kapstone.measures.scoring import get_instrument
-from kapstone.measures.views import crisis_resources, handle_questionnaire
+from kapstone.measures.views import crisis_page_promise, crisis_resources, handle_questionnaire
 from kapstone.patients.selectors import patient_for_portal_user
 
 
@@ -44,7 +45,13 @@ def questionnaire(request, assessment_id):
     if outcome.result is not None:
         if outcome.result.crisis_resources:
             # Shown at once, whether the form was submitted or only saved.
-            context = {"resources": crisis_resources(), "submitted": outcome.submitted, "assessment": assessment}
+            context = {
+                "resources": crisis_resources(),
+                "promise": crisis_page_promise(),
+                "safety_plan": current_safety_plan(patient=patient),
+                "submitted": outcome.submitted,
+                "assessment": assessment,
+            }
             return render(request, "portal/questionnaires/crisis.html", context)
         if outcome.submitted:
             messages.success(request, "Thank you: your answers are with your care team.")

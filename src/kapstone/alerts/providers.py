@@ -1,0 +1,59 @@
+"""Delivery of staff pages. SMS goes through a provider named by settings.KAPSTONE_SMS_PROVIDER (the same
+setting and SmsProvider protocol as kapstone.integration.notifications): the console in the demo, Twilio in
+production. Message bodies never carry patient information: only a link to the alert, behind sign-in."""
+
+import os
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import send_mail
+from django.utils.module_loading import import_string
+
+from kapstone.integration.notifications import DEFAULT_SMS_PROVIDER
+
+
+class DeliveryFailed(Exception):
+    """The provider refused or could not take the message; the message says why, for the alert's page."""
+
+
+class TwilioSmsProvider:
+    """Sends SMS through Twilio's Messages API. Configured from the environment: TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (E.164) or TWILIO_MESSAGING_SERVICE_SID."""
+
+    def __init__(self):
+        account, token = os.environ.get("TWILIO_ACCOUNT_SID", ""), os.environ.get("TWILIO_AUTH_TOKEN", "")
+        self.sender = os.environ.get("TWILIO_FROM_NUMBER", "")
+        self.service = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+        if not (account and token and (self.sender or self.service)):
+            raise ImproperlyConfigured(
+                "TwilioSmsProvider needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER "
+                "(or TWILIO_MESSAGING_SERVICE_SID)."
+            )
+        # Deferred on purpose: the twilio package is only needed where the practice sends SMS through it.
+        from twilio.rest import Client
+
+        self.client = Client(account, token)
+
+    def send_sms(self, *, to: str, body: str) -> None:
+        from twilio.base.exceptions import TwilioException
+
+        sender = {"messaging_service_sid": self.service} if self.service else {"from_": self.sender}
+        try:
+            self.client.messages.create(to=to, body=body, **sender)
+        except TwilioException as error:
+            # A refused number (e.g. 21211 invalid 'To') or an outage: the caller retries, then shows it.
+            raise DeliveryFailed(f"SMS provider refused the message: {error}") from error
+
+
+def sms_provider():
+    return import_string(getattr(settings, "KAPSTONE_SMS_PROVIDER", DEFAULT_SMS_PROVIDER))()
+
+
+def deliver(*, channel: str, address: str, subject: str, body: str) -> None:
+    """Sends one page; raises DeliveryFailed (or the transport's own error) when it does not go."""
+    if channel == "email":
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    elif channel == "sms":
+        sms_provider().send_sms(to=address, body=f"{subject}. {body}")
+    else:
+        raise DeliveryFailed(f"no channel {channel!r}")

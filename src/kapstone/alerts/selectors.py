@@ -1,0 +1,99 @@
+"""Reads for paging, the rota and safety plans; patient data only through the care-team filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+
+from kapstone.accounts.roles import Role
+from kapstone.alerts import services
+from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
+from kapstone.audit import services as audit
+from kapstone.measures import selectors as measures_selectors
+from kapstone.measures.models import CriticalAlert
+from kapstone.patients.models import Patient
+
+
+@dataclass(frozen=True)
+class OnCallStatus:
+    """Who is on call now and whether the rota has a gap, for the staff home."""
+
+    people: list
+    source: str  # rota, default, medical_director, nobody
+
+    @property
+    def gap(self) -> bool:
+        return self.source in ("medical_director", "nobody")
+
+
+def on_call_status() -> OnCallStatus:
+    people, source = services.on_call_now()
+    return OnCallStatus(people, source)
+
+
+def rota() -> dict:
+    prescribers = list(get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True))
+    return {
+        "slots": list(OnCallSlot.objects.select_related("prescriber")),
+        "prescribers": prescribers,
+        "default": services.default_on_call(),
+        "medical_directors": services.medical_directors(),
+        "status": on_call_status(),
+    }
+
+
+def paging_number(user) -> str:
+    contact = StaffContact.objects.filter(user=user).first()
+    return contact.mobile if contact else ""
+
+
+def slot_get(slot_id) -> OnCallSlot:
+    try:
+        return OnCallSlot.objects.get(pk=int(slot_id))
+    except (OnCallSlot.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such slot.") from None
+
+
+@dataclass
+class AlertDetail:
+    alert: CriticalAlert
+    occurrences: list
+    steps: list[EscalationStep]
+    notifications: list[AlertNotification]
+
+    @property
+    def failed(self) -> list[AlertNotification]:
+        return [n for n in self.notifications if n.status == AlertNotification.Status.FAILED and n.attempts]
+
+    @property
+    def retrying(self) -> list[AlertNotification]:
+        return [n for n in self.notifications if n.status == AlertNotification.Status.PENDING and n.attempts]
+
+
+def alert_detail(*, user, alert_id) -> AlertDetail:
+    """One alert the user may see (else 404), with its history and every page sent for it; the read is audited."""
+    alert = measures_selectors.alert_get(user=user, alert_id=alert_id)
+    audit.record(
+        action=audit.Action.READ, patient_id=alert.patient_id, object_type="critical_alert", object_id=alert.pk
+    )
+    return AlertDetail(
+        alert=alert,
+        occurrences=measures_selectors.alert_history(alert=alert),
+        steps=list(alert.escalation_steps.all()),
+        notifications=list(alert.notifications.select_related("recipient")),
+    )
+
+
+def safety_plan_versions(*, patient: Patient) -> list[SafetyPlan]:
+    """Every version, newest first. The caller reached the patient through patient_get (care team, audited)."""
+    return list(SafetyPlan.objects.filter(patient=patient).select_related("written_by").order_by("-version"))
+
+
+def current_safety_plan(*, patient: Patient) -> SafetyPlan | None:
+    """The plan in force for the patient's own pages (portal, crisis page); the read is audited."""
+    plan = SafetyPlan.objects.filter(patient=patient).order_by("-version").first()
+    if plan is not None:
+        audit.record(action=audit.Action.READ, patient=patient, object_type="safety_plan", object_id=plan.pk)
+    return plan

@@ -1,0 +1,146 @@
+"""Staff pages for an alert's paging, the on-call rota, a staff member's paging number and a patient's safety
+plan; and the patient's own safety plan in the portal."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
+from kapstone.alerts import selectors, services
+from kapstone.alerts.forms import DefaultOnCallForm, PagingNumberForm, SafetyPlanForm, SlotForm
+from kapstone.measures.forms import AcknowledgeForm
+from kapstone.measures.views import crisis_resources
+from kapstone.patients.selectors import patient_for_portal_user, patient_get
+
+ROTA_VIEWERS = (Role.PRESCRIBER, Role.ADMIN)
+
+
+@roles_required(*RECORD_ROLES)
+def alert_detail(request, alert_id):
+    detail = selectors.alert_detail(user=request.user, alert_id=alert_id)
+    context = {
+        "detail": detail,
+        "alert": detail.alert,
+        "form": AcknowledgeForm(),
+        "can_acknowledge": request.user.is_clinician,
+    }
+    return render(request, "alerts/alert_detail.html", context)
+
+
+# --- the rota -----------------------------------------------------------------------------------------------
+
+
+def _rota_page(request, *, slot_form=None, default_form=None, status=200):
+    data = selectors.rota()
+    context = {
+        **data,
+        "can_edit": request.user.role == Role.PRESCRIBER,
+        "slot_form": slot_form or SlotForm(),
+        "default_form": default_form or DefaultOnCallForm(initial={"prescriber": data["default"]}),
+    }
+    return render(request, "alerts/rota.html", context, status=status)
+
+
+@roles_required(*ROTA_VIEWERS)
+def rota(request):
+    return _rota_page(request)
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def rota_add(request):
+    form = SlotForm(request.POST)
+    if form.is_valid():
+        try:
+            services.rota_slot_add(actor=request.user, **form.cleaned_data)
+        except services.RotaRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "The slot is on the rota.")
+            return redirect("alerts:rota")
+    return _rota_page(request, slot_form=form, status=400)
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def rota_remove(request, slot_id):
+    slot = selectors.slot_get(slot_id)
+    services.rota_slot_remove(actor=request.user, slot=slot)
+    messages.success(request, "The slot is removed from the rota.")
+    return redirect("alerts:rota")
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def rota_default(request):
+    form = DefaultOnCallForm(request.POST)
+    if not form.is_valid():
+        return _rota_page(request, default_form=form, status=400)
+    services.rota_default_set(actor=request.user, prescriber=form.cleaned_data["prescriber"])
+    messages.success(request, "The default on-call prescriber is saved.")
+    return redirect("alerts:rota")
+
+
+@roles_required(*CLINICAL_ROLES)
+def paging_number(request):
+    if request.method == "POST":
+        form = PagingNumberForm(request.POST)
+        if form.is_valid():
+            services.paging_number_set(actor=request.user, mobile=form.cleaned_data["mobile"])
+            messages.success(request, "Your paging number is saved.")
+            return redirect("alerts:paging")
+        return render(request, "alerts/paging.html", {"form": form}, status=400)
+    form = PagingNumberForm(initial={"mobile": selectors.paging_number(request.user)})
+    return render(request, "alerts/paging.html", {"form": form})
+
+
+# --- safety plans -------------------------------------------------------------------------------------------
+
+
+def _plan_page(request, patient, *, form=None, status=200):
+    versions = selectors.safety_plan_versions(patient=patient)
+    shown = versions[0] if versions else None
+    wanted = request.GET.get("version", "")
+    if wanted.isdigit():
+        shown = next((plan for plan in versions if plan.version == int(wanted)), shown)
+    if form is None:
+        initial = {name: getattr(versions[0], name) for name, _ in versions[0].SECTIONS} if versions else {}
+        form = SafetyPlanForm(initial=initial)
+    context = {
+        "patient": patient,
+        "versions": versions,
+        "shown": shown,
+        "form": form,
+        "can_edit": request.user.is_clinician,
+    }
+    return render(request, "alerts/safety_plan.html", context, status=status)
+
+
+@roles_required(*RECORD_ROLES)
+def safety_plan(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="safety plan")
+    return _plan_page(request, patient)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def safety_plan_save(request, patient_id):
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="safety plan")
+    form = SafetyPlanForm(request.POST)
+    if form.is_valid():
+        try:
+            plan = services.safety_plan_save(actor=request.user, patient=patient, sections=form.cleaned_data)
+        except services.SafetyPlanRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Version {plan.version} of the safety plan is saved.")
+            return redirect("alerts:safety_plan", patient_id=patient.pk)
+    return _plan_page(request, patient, form=form, status=400)
+
+
+@roles_required(Role.PATIENT)
+def my_safety_plan(request):
+    patient = patient_for_portal_user(request.user)
+    plan = selectors.current_safety_plan(patient=patient)
+    return render(request, "alerts/my_safety_plan.html", {"plan": plan, "resources": crisis_resources()})
