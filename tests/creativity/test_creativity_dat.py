@@ -13,6 +13,7 @@ from kapstone.creativity.dat import (
     dat_settings,
     load_norms,
     mean_pairwise_distance,
+    noun_status,
     score_dat,
 )
 
@@ -86,10 +87,37 @@ def test_every_noun_of_the_reference_distribution_is_a_valid_word_so_the_norms_c
     assert invalid == [] and len(valid) == len(nouns)
 
 
-def test_the_vocabulary_cut_off_carries_its_source_and_says_nouns_are_not_checked():
+def test_the_vocabulary_cut_off_and_the_nouns_rule_carry_their_source():
     settings = dat_settings()
     assert settings["vocabulary"]["min_zipf"] > 0 and "Olson" in settings["vocabulary"]["source"]
-    assert settings["nouns"]["checked"] is False
+    assert settings["nouns"]["checked"] is True
+    assert "Olson" in settings["nouns"]["source"] and "LemmInflect" in settings["nouns"]["source"]
+
+
+@pytest.mark.parametrize("word", ["quickly", "beautiful", "went", "they", "the", "because"])
+def test_words_that_are_not_nouns_are_not_counted_and_the_result_says_why(word):
+    assert check_words([word]) == ([], [{"word": word, "reason": "not_a_noun", "meaning": "not a noun"}])
+
+
+@pytest.mark.parametrize("word", ["tax", "fever", "justice", "blue", "pan"])
+def test_words_that_can_be_nouns_count(word):
+    assert check_words([word]) == ([word], [])
+
+
+def test_known_words_missing_from_the_lexicon_count_and_are_listed_as_not_checked():
+    words = ["quokka", "axolotl", "volcano", "spoon", "justice", "microbe", "saxophone"]
+    result = score_dat(words)
+    assert result["score"] is not None
+    assert result["not_checked_as_nouns"] == ["quokka", "axolotl"]
+
+
+def test_the_nouns_rule_reads_its_dictionary_from_the_package_without_a_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("lemminflect tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert noun_status("volcano") == "noun"
 
 
 def test_the_word_frequencies_load_from_the_package_without_a_network(monkeypatch):
@@ -103,8 +131,3 @@ def test_the_word_frequencies_load_from_the_package_without_a_network(monkeypatc
     assert wordfreq.zipf_frequency("volcano", "en") > 3
     # The other languages the AUT checks compare against load from the package too.
     assert wordfreq.zipf_frequency("fiets", "nl") > 3
-
-
-@pytest.mark.parametrize("word", ["tax", "fever", "justice"])
-def test_common_words_that_are_not_only_nouns_still_count_because_nouns_are_not_checked(word):
-    assert check_words([word]) == ([word], [])

@@ -6,9 +6,10 @@ GloVe norms do not apply: the reference distribution in data/dat_norms.yaml is c
 draws of 7 nouns out of data/dat_nouns.yaml (`python -m kapstone.creativity.dat --write-norms`).
 
 Validity (Olson's rules): one word, letters only, at least two letters, looks like a word, a known English
-word (wordfreq frequency at or above the cut-off in data/dat_scoring.yaml), not a repeat (compared
-lowercased). Whether a word is a *noun* is not checked: no part-of-speech model ships with Kapstone; a
-clinician sees the word list with the score.
+word (wordfreq frequency at or above the cut-off in data/dat_scoring.yaml), a noun, not a repeat (compared
+lowercased). Nouns are told by the part-of-speech dictionary that ships inside the lemminflect wheel; a known
+English word that dictionary does not hold is counted and listed as not checked (rules and sources in
+data/dat_scoring.yaml).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ REASONS = {
     "too_short": "a single letter",
     "not_a_word": "does not look like a word",
     "not_english_word": "not a known English word",
+    "not_a_noun": "not a noun",
     "duplicate": "a repeat of an earlier word",
 }
 
@@ -51,6 +53,22 @@ REASONS = {
 def dat_settings() -> dict:
     with open(SCORING_PATH, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+NOUN = "noun"
+NOT_A_NOUN = "not_a_noun"
+NOT_IN_LEXICON = "not_in_lexicon"
+
+
+def noun_status(word: str) -> str:
+    """NOUN, NOT_A_NOUN, or NOT_IN_LEXICON for a lowercased single word (see data/dat_scoring.yaml)."""
+    import lemminflect  # deferred: loading its dictionary costs ~0.3 s, paid only when a DAT is scored
+
+    if word in dat_settings()["nouns"]["not_nouns"]:
+        return NOT_A_NOUN
+    if word in dat_settings()["nouns"]["also_nouns"] or lemminflect.getAllLemmas(word, upos="NOUN"):
+        return NOUN
+    return NOT_A_NOUN if lemminflect.getAllLemmas(word) else NOT_IN_LEXICON
 
 
 def check_words(words: Sequence[object]) -> tuple[list[str], list[dict[str, str]]]:
@@ -74,6 +92,8 @@ def check_words(words: Sequence[object]) -> tuple[list[str], list[dict[str, str]
             reason = "not_a_word"
         elif english_zipf(word) < min_zipf:
             reason = "not_english_word"
+        elif noun_status(word) == NOT_A_NOUN:
+            reason = "not_a_noun"
         elif word in valid:
             reason = "duplicate"
         else:
@@ -92,7 +112,8 @@ def mean_pairwise_distance(vectors: np.ndarray) -> float:
 
 def score_dat(words: Sequence[object]) -> dict:
     """JSON-ready result: score (None with a reason when fewer than 7 valid words), words used, valid and
-    invalid words, and the score's place in the local random-noun reference distribution."""
+    invalid words, the valid words counted without a noun check (not in the lexicon), and the score's place in
+    the local random-noun reference distribution."""
     from kapstone.creativity.embeddings import encode_texts
 
     valid, invalid = check_words(words)
@@ -102,6 +123,7 @@ def score_dat(words: Sequence[object]) -> dict:
         "words_used": valid[:WORDS_SCORED],
         "valid_words": valid,
         "invalid_words": invalid,
+        "not_checked_as_nouns": [word for word in valid if noun_status(word) == NOT_IN_LEXICON],
         "percentile_vs_random_nouns": None,
     }
     if len(words) > WORDS_ASKED:
