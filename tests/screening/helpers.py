@@ -14,8 +14,10 @@ PDF_BYTES = b"%PDF-1.4\n% synthetic reply\n1 0 obj <<>> endobj\ntrailer <<>>\n%%
 
 
 def intake(**changes) -> dict:
-    """MINIMAL_INTAKE (eligible, no reasons) with top-level parts replaced, e.g. intake(medical={...})."""
+    """MINIMAL_INTAKE (eligible, no reasons), assessed today so the screening is current, with top-level parts
+    replaced, e.g. intake(medical={...})."""
     data = copy.deepcopy(MINIMAL_INTAKE)
+    data["assessment_date"] = timezone.localdate().isoformat()
     data.update(copy.deepcopy(changes))
     return data
 

@@ -1,3 +1,4 @@
+from kapstone.screening.models import Consultation
 from tests.conftest import Cast
 from tests.matrix import ALICE_RECORD, PATIENTS, RECORD_STAFF, Route
 from tests.screening import helpers
@@ -10,6 +11,10 @@ def needs_review_result(cast: Cast) -> dict:
 
 def reply(cast: Cast) -> dict:
     return {"consultation_id": helpers.consult(cast, with_reply=True).pk}
+
+
+def concerns(cast: Cast) -> dict:
+    return {"consultation_id": helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS).pk}
 
 
 def signature(cast: Cast) -> dict:
@@ -25,6 +30,7 @@ ROUTES = {
     "screening:consent_paper": Route(**ALICE_RECORD, method="post"),
     "screening:override": Route(allow={"bob"}, not_found={"charlie"}, kwargs=needs_review_result, method="post"),
     "screening:reply": Route(**{**ALICE_RECORD, "kwargs": reply}),
+    "screening:advice_override": Route(allow={"bob"}, not_found={"charlie"}, kwargs=concerns, method="post"),
     "screening:consent_withdraw": Route(**{**ALICE_RECORD, "kwargs": signature}, method="post"),
     "screening:portal": Route(allow=PATIENTS),
     "screening:portal_pre_intake": Route(allow=PATIENTS),

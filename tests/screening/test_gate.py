@@ -1,12 +1,18 @@
 """The enrolment gate: each missing condition is refused with its own clear message."""
 
-import pytest
+import datetime
 
+import pytest
+from django.utils import timezone
+
+from kapstone.audit.models import AuditEvent
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group
 from kapstone.screening import services
 from kapstone.screening.consent_forms import current_form
-from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.gate import enrolment_blockers, gate_status
+from kapstone.screening.models import Consultation, ConsultationOverride
 from tests.screening import helpers
 
 pytestmark = pytest.mark.django_db
@@ -64,11 +70,143 @@ def test_a_contact_without_an_answer_is_not_a_consultation(cast, outcome):
     assert enrolment_blockers(patient=cast.alice) == [NOT_CONSULTED]
 
 
-def test_concerns_heard_count_as_consulted(cast):
+REASON = "Outside psychiatrist's concern was BP; BP is normal on three readings and we monitor at 40 minutes."
+
+
+def consult_at(cast, outcome: str, *, days_ago: int, clinician_name: str = "Dr. Outside, Riverside Psychiatry"):
+    return services.consultation_record(
+        actor=cast.bob,
+        patient=cast.alice,
+        clinician_name=clinician_name,
+        staff=cast.bob,
+        contacted_at=timezone.now() - datetime.timedelta(days=days_ago),
+        method=Consultation.Method.PHONE,
+        outcome=outcome,
+    )
+
+
+def advice_blocker(entry) -> str:
+    return (
+        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {entry.contacted_at:%Y-%m-%d}; a prescriber "
+        "must record an override with a reason before the patient may go ahead"
+    )
+
+
+@pytest.mark.parametrize("outcome", ["concerns", "advised_against"])
+def test_concerns_or_advice_against_block_until_a_prescriber_overrides_with_a_reason(cast, outcome):
     helpers.screen(cast)
-    helpers.consult(cast, outcome="concerns")
+    entry = helpers.consult(cast, outcome=outcome)
+    helpers.sign_consent(cast)
+    assert enrolment_blockers(patient=cast.alice) == [advice_blocker(entry)]
+    services.consultation_override_record(actor=cast.bob, consultation=entry, reason=REASON)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_later_support_from_the_same_clinician_clears_the_advice(cast):
+    helpers.screen(cast)
+    helpers.sign_consent(cast)
+    consult_at(cast, "advised_against", days_ago=5)
+    consult_at(cast, "supports", days_ago=1)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_support_from_one_clinician_does_not_clear_another_clinicians_advice_against(cast):
+    helpers.screen(cast)
+    helpers.sign_consent(cast)
+    against = consult_at(cast, "advised_against", days_ago=5, clinician_name="Dr. Family Doctor")
+    consult_at(cast, "supports", days_ago=1)
+    assert enrolment_blockers(patient=cast.alice) == [advice_blocker(against)]
+
+
+def test_new_concerns_after_an_override_need_their_own_override(cast):
+    helpers.screen(cast)
+    helpers.sign_consent(cast)
+    first = consult_at(cast, "concerns", days_ago=5)
+    services.consultation_override_record(actor=cast.bob, consultation=first, reason=REASON)
+    second = consult_at(cast, "advised_against", days_ago=1)
+    assert enrolment_blockers(patient=cast.alice) == [advice_blocker(second)]
+
+
+def test_only_a_prescriber_overrides_advice_and_only_concerns_or_advice_against_with_a_reason(cast):
+    concerns = helpers.consult(cast, outcome="concerns")
+    with pytest.raises(services.ScreeningRefused, match="Only a prescriber"):
+        services.consultation_override_record(actor=cast.nurse, consultation=concerns, reason=REASON)
+    with pytest.raises(services.ScreeningRefused, match="at least"):
+        services.consultation_override_record(actor=cast.bob, consultation=concerns, reason="fine")
+    supports = helpers.consult(cast)
+    with pytest.raises(services.ScreeningRefused, match="Only concerns or advice against"):
+        services.consultation_override_record(actor=cast.bob, consultation=supports, reason=REASON)
+    services.consultation_override_record(actor=cast.bob, consultation=concerns, reason=REASON)
+    with pytest.raises(services.ScreeningRefused, match="already overridden"):
+        services.consultation_override_record(actor=cast.bob, consultation=concerns, reason=REASON)
+    assert ConsultationOverride.objects.count() == 1
+    assert AuditEvent.objects.filter(object_type="consultation_override", patient_id=cast.alice.pk).count() == 1
+
+
+def years_ago(years: int) -> datetime.date:
+    today = timezone.localdate()
+    return datetime.date(today.year - years, today.month, min(today.day, 28))
+
+
+def test_a_patient_younger_than_the_minimum_age_on_the_record_is_blocked_whatever_the_intake_said(cast):
+    helpers.ready_for_enrolment(cast)
+    cast.alice.date_of_birth = years_ago(17)
+    cast.alice.save()
+    assert enrolment_blockers(patient=cast.alice) == [
+        "the patient is 17 on the record's date of birth; the practice treats adults from 18"
+    ]
+    a_year_later = timezone.localdate() + datetime.timedelta(days=366)
+    assert not any("the patient is" in blocker for blocker in gate_status(patient=cast.alice, at=a_year_later).blockers)
+
+
+def test_the_practices_minimum_age_is_read_and_never_below_18(cast):
+    helpers.ready_for_enrolment(cast)
+    cast.alice.date_of_birth = years_ago(20)
+    cast.alice.save()
+    practice_value_set(actor=cast.admin, key="screening.min_age_years", value=21, reason="Practice policy 2026")
+    assert "the practice treats adults from 21" in enrolment_blockers(patient=cast.alice)[0]
+    practice_value_set(actor=cast.admin, key="screening.min_age_years", value=12, reason="written by hand")
+    cast.alice.date_of_birth = years_ago(16)
+    cast.alice.save()
+    assert "the practice treats adults from 18" in enrolment_blockers(patient=cast.alice)[0]
+
+
+def test_an_expired_screening_blocks_and_a_fresh_intake_reopens_the_gate(cast):
+    stale = helpers.intake(assessment_date=(timezone.localdate() - datetime.timedelta(days=31)).isoformat())
+    helpers.screen(cast, stale)
+    helpers.consult(cast)
+    helpers.sign_consent(cast)
+    assert enrolment_blockers(patient=cast.alice) == [
+        f"screening of {stale['assessment_date']} has expired (a screening is current for 30 days); re-screen with "
+        "fresh blood pressure and medications"
+    ]
+    services.screening_run(actor=cast.bob, patient=cast.alice)
+    assert "has expired" in enrolment_blockers(patient=cast.alice)[0], "re-screening the old intake is not enough"
+    helpers.screen(cast)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_a_screening_is_current_up_to_its_last_day_and_the_practice_sets_how_long(cast):
+    thirty_days_ago = (timezone.localdate() - datetime.timedelta(days=30)).isoformat()
+    helpers.screen(cast, helpers.intake(assessment_date=thirty_days_ago))
+    helpers.consult(cast)
     helpers.sign_consent(cast)
     assert enrolment_blockers(patient=cast.alice) == []
+    assert gate_status(patient=cast.alice).expires_on == timezone.localdate()
+    practice_value_set(actor=cast.admin, key="screening.screening_valid_days", value=14, reason="Local policy")
+    assert "has expired (a screening is current for 14 days)" in enrolment_blockers(patient=cast.alice)[0]
+
+
+def test_an_intake_without_blood_pressure_cannot_open_the_gate(cast):
+    data = helpers.intake()
+    del data["vitals"]
+    _, result = helpers.screen(cast, data)
+    services.override_record(actor=cast.bob, result=result, justification=REASON)
+    helpers.consult(cast)
+    helpers.sign_consent(cast)
+    assert enrolment_blockers(patient=cast.alice) == [
+        "the screening's intake records no blood pressure; re-screen with a fresh blood pressure"
+    ]
 
 
 def test_unsigned_consent_blocks(cast):

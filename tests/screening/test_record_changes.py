@@ -176,7 +176,9 @@ def test_saving_the_new_intake_screens_again_and_the_changes_name_the_maoi(cast)
     Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=datetime.date(1980, 7, 1))
     client = signed_in_client(cast.bob)
     form_url = patient_url("screening:intake", cast.alice, **{"from": "record"})
-    saved = client.post(form_url, as_posted(client.get(form_url)))
+    # The form starts from the record's medications; the clinician takes a fresh blood pressure.
+    posted = {**as_posted(client.get(form_url)), "vitals__systolic": "122", "vitals__diastolic": "78"}
+    saved = client.post(form_url, posted)
     assert saved.status_code == 302, saved.context["editor"].problems
     result = ScreeningResult.objects.filter(patient=cast.alice).first()
     assert result.intake_version.number == 2

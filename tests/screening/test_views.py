@@ -10,7 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.screening.models import ConsentSignature, Consultation, IntakeVersion, ScreeningOverride
+from kapstone.screening.models import (
+    ConsentSignature,
+    Consultation,
+    ConsultationOverride,
+    IntakeVersion,
+    ScreeningOverride,
+)
 from kapstone.screening.uploads import MAX_REPLY_BYTES
 from tests.conftest import make_patient, signed_in_client
 from tests.screening import helpers
@@ -160,6 +166,61 @@ def test_a_contact_without_anyone_named_is_a_clear_error(cast):
 
 
 # --- consent at the practice -------------------------------------------------------------------------------------
+
+
+# --- outside advice --------------------------------------------------------------------------------------------
+
+ADVICE_REASON = "Their concern was blood pressure; three normal readings, and we check BP at 40 minutes."
+
+
+def advice_url(entry):
+    return reverse("screening:advice_override", kwargs={"consultation_id": entry.pk})
+
+
+def test_a_prescriber_overrides_advice_against_on_the_screening_page(cast):
+    helpers.screen(cast)
+    helpers.sign_consent(cast)
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.ADVISED_AGAINST)
+    client = signed_in_client(cast.bob)
+    page = client.get(patient_url("screening:patient", cast)).text
+    assert "Advised against KAP" in page and "Override this advice" in page and "cannot join a group yet" in page
+    response = client.post(advice_url(entry), {f"advice-{entry.pk}-reason": ADVICE_REASON})
+    assert response.status_code == 302
+    assert ConsultationOverride.objects.get().prescriber == cast.bob
+    page = client.get(patient_url("screening:patient", cast)).text
+    assert "Overridden" in page and ADVICE_REASON in page and "may join a group" in page
+
+
+def test_a_nurse_sees_the_advice_but_no_override_form_and_cannot_post_one(cast):
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS)
+    client = signed_in_client(cast.nurse)
+    page = client.get(patient_url("screening:patient", cast)).text
+    assert "Raised concerns" in page and "Override this advice" not in page
+    assert client.post(advice_url(entry), {f"advice-{entry.pk}-reason": ADVICE_REASON}).status_code == 403
+    assert not ConsultationOverride.objects.exists()
+
+
+def test_an_outsider_prescriber_cannot_override_alices_advice(cast):
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS)
+    response = signed_in_client(cast.charlie).post(advice_url(entry), {f"advice-{entry.pk}-reason": ADVICE_REASON})
+    assert response.status_code == 404
+    assert not ConsultationOverride.objects.exists()
+
+
+def test_a_short_reason_for_an_advice_override_is_sent_back_and_nothing_is_saved(cast):
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS)
+    response = signed_in_client(cast.bob).post(advice_url(entry), {f"advice-{entry.pk}-reason": "ok"})
+    assert response.status_code == 400
+    assert "at least" in response.text
+    assert not ConsultationOverride.objects.exists()
+
+
+def test_overriding_supportive_advice_is_refused_with_a_message(cast):
+    entry = helpers.consult(cast)
+    response = signed_in_client(cast.bob).post(advice_url(entry), {f"advice-{entry.pk}-reason": ADVICE_REASON})
+    assert response.status_code == 400
+    assert "Only concerns or advice against KAP can be overridden" in response.text
+    assert not ConsultationOverride.objects.exists()
 
 
 def test_staff_record_a_paper_consent_and_withdraw_it(cast):
@@ -324,6 +385,12 @@ def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
         helpers.screen(cast)
         helpers.screen(cast, helpers.needs_review_intake())
         helpers.consult(cast)
+        services.consultation_override_record(
+            actor=cast.bob,
+            consultation=helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS),
+            reason=JUSTIFICATION,
+        )
+        helpers.consult(cast, outcome=Consultation.Outcome.ADVISED_AGAINST)
     services.consent_withdraw(actor=cast.alice_user, signature=ConsentSignature.objects.get())
     helpers.sign_consent(cast)
     assert _count_queries(client, url) == few

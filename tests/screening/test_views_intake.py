@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kapstone.screening.forms import LISTS, MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
 from kapstone.screening.models import IntakeVersion, ScreeningResult
@@ -137,6 +138,15 @@ def test_the_intake_form_starts_from_the_last_version(cast):
     response = client.get(url("screening:intake", cast))
     assert 'value="bupropion"' in response.text
     assert "Starting from intake v1" in response.text
+
+
+def test_a_new_intake_is_dated_today_and_asks_for_a_fresh_blood_pressure(cast):
+    client = signed_in_client(cast.bob)
+    client.post(url("screening:intake", cast), intake_post(vitals__systolic="131"))
+    form = client.get(url("screening:intake", cast)).context["main"]
+    assert form["assessment_date"].value() == timezone.localdate()
+    assert form["vitals__systolic"].value() is None
+    assert form["indications"].value() == ["depression"]
 
 
 def test_an_outsider_clinician_cannot_open_or_save_alices_intake(cast):

@@ -240,11 +240,13 @@ class IntakeMainForm(forms.Form):
 
 
 def _initial_main(data: dict) -> dict:
+    """The main form's starting values from an earlier intake. A new version is a new assessment, so its date
+    (today, the field's default) and blood pressure are never carried over: the screening it makes must rest on
+    a fresh reading (the enrolment gate refuses an expired screening)."""
     initial = {}
-    for key in ("assessment_date", "indications"):
-        if data.get(key) is not None:
-            initial[key] = data[key]
-    for group in ("current_episode", "psychiatric", "medical", "vitals"):
+    if data.get("indications") is not None:
+        initial["indications"] = data["indications"]
+    for group in ("current_episode", "psychiatric", "medical"):
         for key, value in (data.get(group) or {}).items():
             if isinstance(value, bool):
                 initial[f"{group}__{key}"] = _as_choice(value)
@@ -478,6 +480,15 @@ class OverrideForm(forms.Form):
         min_length=MIN_JUSTIFICATION_CHARS,
         max_length=4000,
         help_text="Why it is safe to go ahead despite the reasons listed. Applies to this screening only.",
+    )
+
+
+class AdviceOverrideForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        min_length=MIN_JUSTIFICATION_CHARS,
+        max_length=4000,
+        help_text="Why it is safe to go ahead despite this advice. Applies to this advice only.",
     )
 
 

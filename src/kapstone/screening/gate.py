@@ -1,19 +1,31 @@
-"""The enrolment gate: a patient may join a group course only when all three hold.
+"""The enrolment gate: a patient may join a group course, and be dosed on the day, only when all of these hold.
 
-1. The latest screening decision is eligible, or it is "needs review" and a prescriber has overridden that very
+1. The patient is at least the practice's minimum age (screening setting min_age_years, never below 18), counted
+   from the date of birth on the record on the day asked, so a record corrected after screening still blocks.
+2. The latest screening decision is eligible, or it is "needs review" and a prescriber has overridden that very
    result with a written justification. "Not eligible" can never be overridden.
-2. The outside treatment team has been consulted (a contact whose outcome is "supports" or "concerns").
-3. The current version of the informed-consent form is signed and not withdrawn.
+3. That screening is current: its intake's assessment date (when its blood pressure and medications were taken)
+   is no more than the practice's screening_valid_days ago, and the intake records a blood pressure.
+4. The outside treatment team has been consulted (a contact whose outcome is advice: supports, concerns or
+   advised against), and each outside clinician's latest advice supports KAP, or its concerns or advice against
+   carry a prescriber's override.
+5. The current version of the informed-consent form is signed and not withdrawn.
 
-program.services.enrol calls enrolment_blockers(); the screening page shows the same reasons.
+program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
+page shows the same reasons.
 """
 
+import datetime
 from dataclasses import dataclass
 
 from django.db.models import Max
+from django.utils import timezone
 
+from kapstone.practice.settings_store import practice_overrides
 from kapstone.screening.consent_forms import current_form
+from kapstone.screening.engine import load_rule_set
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
+from kapstone.screening.services import SETTINGS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -23,16 +35,40 @@ class GateStatus:
     consent: ConsentSignature | None  # the signature on the current form version still in force
     withdrawn_consent: ConsentSignature | None  # the latest withdrawn one, to say so plainly
     blockers: tuple[str, ...]
+    # The outside advice that blocks (each clinician's latest, concerns or advised against, not overridden).
+    advice_against: tuple[Consultation, ...] = ()
+    expires_on: datetime.date | None = None  # the last day the latest screening is current
 
     @property
     def open(self) -> bool:
         return not self.blockers
 
 
-def gate_statuses(patients) -> dict[int, GateStatus]:
-    """The gate of each patient, keyed by patient id, in a fixed number of queries however many patients (the
-    dosing room shows it for everyone in the session)."""
+def gate_settings() -> dict:
+    """The screening settings the gate reads: the rule set's cited defaults with the practice's own values."""
+    return {**load_rule_set().setting_values(), **practice_overrides(SETTINGS_PREFIX)}
+
+
+def completed_years(born: datetime.date, on: datetime.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def latest_advice(consultations) -> list[Consultation]:
+    """Each outside clinician's latest advice (supports, concerns or advised against), newest first."""
+    latest: dict[str, Consultation] = {}
+    for entry in sorted(consultations, key=lambda c: (c.contacted_at, c.pk), reverse=True):
+        if entry.outcome in Consultation.CONSULTED_OUTCOMES:
+            latest.setdefault(entry.adviser_key, entry)
+    return list(latest.values())
+
+
+def gate_statuses(patients, *, at: datetime.date | None = None) -> dict[int, GateStatus]:
+    """The gate of each patient on the day `at` (today by default), keyed by patient id, in a fixed number of
+    queries however many patients (the dosing room shows it for everyone in the session)."""
+    patients = list(patients)
     patient_ids = [patient.pk for patient in patients]
+    today = at or timezone.localdate()
+    settings = gate_settings()
     latest_ids = (
         ScreeningResult.objects.filter(patient_id__in=patient_ids)
         .values("patient_id")
@@ -42,14 +78,14 @@ def gate_statuses(patients) -> dict[int, GateStatus]:
     results = {
         result.patient_id: result
         for result in ScreeningResult.objects.filter(pk__in=latest_ids).select_related(
-            "override", "override__prescriber"
+            "override", "override__prescriber", "intake_version"
         )
     }
-    consulted = set(
-        Consultation.objects.filter(
-            patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES
-        ).values_list("patient_id", flat=True)
-    )
+    advice: dict[int, list[Consultation]] = {}
+    for entry in Consultation.objects.filter(
+        patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES
+    ).select_related("override"):
+        advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
     in_force, withdrawn = {}, {}
     # Newest first, so the first signature in force seen for a patient is the one that counts.
@@ -64,34 +100,78 @@ def gate_statuses(patients) -> dict[int, GateStatus]:
         ):
             withdrawn[signature.patient_id] = signature  # the latest withdrawal, to say so plainly
     return {
-        patient_id: _status(
-            results.get(patient_id), patient_id in consulted, in_force.get(patient_id), withdrawn.get(patient_id), form
+        patient.pk: _status(
+            patient,
+            results.get(patient.pk),
+            advice.get(patient.pk, []),
+            in_force.get(patient.pk),
+            withdrawn.get(patient.pk),
+            form,
+            settings,
+            today,
         )
-        for patient_id in patient_ids
+        for patient in patients
     }
 
 
-def _status(result, consulted: bool, consent, withdrawn, form) -> GateStatus:
-    blockers = []
+def _screening_blockers(result, settings: dict, today: datetime.date) -> tuple[list[str], datetime.date | None]:
     if result is None:
-        blockers.append("screening has not been done")
-    elif result.decision == Decision.NOT_ELIGIBLE:
+        return ["screening has not been done"], None
+    blockers = []
+    if result.decision == Decision.NOT_ELIGIBLE:
         blockers.append("screening decision is not eligible, which cannot be overridden")
     elif result.decision == Decision.NEEDS_REVIEW and not hasattr(result, "override"):
         blockers.append("screening decision is needs review without a prescriber's override")
-    if not consulted:
-        blockers.append("the outside treatment team has not been consulted")
+    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
+    expires_on = assessed + datetime.timedelta(days=settings["screening_valid_days"])
+    if today > expires_on:
+        blockers.append(
+            f"screening of {assessed:%Y-%m-%d} has expired (a screening is current for "
+            f"{settings['screening_valid_days']} days); re-screen with fresh blood pressure and medications"
+        )
+    elif not (result.intake_version.data.get("vitals") or {}).get("systolic"):
+        blockers.append("the screening's intake records no blood pressure; re-screen with a fresh blood pressure")
+    return blockers, expires_on
+
+
+def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
+    if not entries:
+        return ["the outside treatment team has not been consulted"], ()
+    against = tuple(
+        entry
+        for entry in latest_advice(entries)
+        if entry.outcome in Consultation.BLOCKING_OUTCOMES and not hasattr(entry, "override")
+    )
+    return [
+        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {entry.contacted_at:%Y-%m-%d}; a prescriber "
+        "must record an override with a reason before the patient may go ahead"
+        for entry in against
+    ], against
+
+
+def _status(patient, result, advice, consent, withdrawn, form, settings: dict, today) -> GateStatus:
+    blockers = []
+    age = completed_years(patient.date_of_birth, today)
+    if age < settings["min_age_years"]:
+        blockers.append(
+            f"the patient is {age} on the record's date of birth; the practice treats adults from "
+            f"{settings['min_age_years']}"
+        )
+    screening, expires_on = _screening_blockers(result, settings, today)
+    blockers += screening
+    advice_blockers, against = _advice_blockers(advice)
+    blockers += advice_blockers
     if consent is not None:
         withdrawn = None  # an old withdrawal is no news while a signature is in force
     elif withdrawn is not None:
         blockers.append(f"informed consent (form v{form.version}) was withdrawn on {withdrawn.withdrawn_at:%Y-%m-%d}")
     else:
         blockers.append(f"informed consent is not signed (form v{form.version})")
-    return GateStatus(result, consulted, consent, withdrawn, tuple(blockers))
+    return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on)
 
 
-def gate_status(*, patient) -> GateStatus:
-    return gate_statuses([patient])[patient.pk]
+def gate_status(*, patient, at: datetime.date | None = None) -> GateStatus:
+    return gate_statuses([patient], at=at)[patient.pk]
 
 
 def enrolment_blockers(*, patient) -> list[str]:

@@ -98,11 +98,14 @@ class Consultation(models.Model):
     class Outcome(models.TextChoices):
         SUPPORTS = "supports", "Supports KAP"
         CONCERNS = "concerns", "Raised concerns"
+        ADVISED_AGAINST = "advised_against", "Advised against KAP"
         NO_REPLY = "no_reply", "No reply yet"
         DECLINED = "declined", "Declined to comment"
 
-    # Supports, or concerns the prescriber has heard: either way the team has been consulted.
-    CONSULTED_OUTCOMES = (Outcome.SUPPORTS, Outcome.CONCERNS)
+    # Advice from the outside team: any of these means the team has been consulted. A clinician's latest advice is
+    # what the gate reads; concerns or advice against block until a prescriber records an override.
+    CONSULTED_OUTCOMES = (Outcome.SUPPORTS, Outcome.CONCERNS, Outcome.ADVISED_AGAINST)
+    BLOCKING_OUTCOMES = (Outcome.CONCERNS, Outcome.ADVISED_AGAINST)
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consultations")
     external_clinician = models.ForeignKey(
@@ -113,7 +116,7 @@ class Consultation(models.Model):
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     contacted_at = models.DateTimeField()
     method = models.CharField(max_length=10, choices=Method.choices)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
     notes = models.TextField(blank=True)
     reply_file = models.FileField(upload_to=reply_file_path, blank=True, max_length=200)
     reply_content_type = models.CharField(max_length=40, blank=True)
@@ -125,6 +128,27 @@ class Consultation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} with {self.clinician_name}: {self.get_outcome_display()}"
+
+    @property
+    def adviser_key(self) -> str:
+        """Who gave the advice: the outside-team entry, else the name as written, so each adviser's latest advice
+        is read on its own."""
+        if self.external_clinician_id:
+            return f"clinician:{self.external_clinician_id}"
+        return "name:" + " ".join(self.clinician_name.casefold().split())
+
+
+class ConsultationOverride(models.Model):
+    """A prescriber's written decision to go ahead despite one piece of outside advice (concerns or advice against).
+    It belongs to that consultation only: new concerns from the same clinician need their own override."""
+
+    consultation = models.OneToOneField(Consultation, on_delete=models.CASCADE, related_name="override")
+    prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"override of consultation {self.consultation_id}"
 
 
 class ConsentSignature(models.Model):

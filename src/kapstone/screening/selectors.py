@@ -39,7 +39,9 @@ def screening_overview(*, patient: Patient) -> dict:
         and not latest_version.is_complete
         and (not results or latest_version.pk != results[0].intake_version_id),
         "consultations": list(
-            Consultation.objects.filter(patient=patient).select_related("staff", "external_clinician", "recorded_by")
+            Consultation.objects.filter(patient=patient).select_related(
+                "staff", "external_clinician", "recorded_by", "override__prescriber"
+            )
         ),
         "signatures": list(
             ConsentSignature.objects.filter(patient=patient).select_related("recorded_by", "withdrawn_by")
@@ -124,6 +126,14 @@ def result_get(*, user, result_id) -> ScreeningResult:
     if result is None:
         raise Http404("No such screening result.")
     return result
+
+
+def consultation_get(*, user, consultation_id) -> Consultation:
+    visible = patients_visible_to(user).values("pk")
+    entry = Consultation.objects.filter(pk=consultation_id, patient__in=visible).select_related("patient").first()
+    if entry is None:
+        raise Http404("No such consultation.")
+    return entry
 
 
 def signature_get(*, user, signature_id) -> ConsentSignature:

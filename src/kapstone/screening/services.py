@@ -22,6 +22,7 @@ from kapstone.screening.consent_forms import current_form
 from kapstone.screening.models import (
     ConsentSignature,
     Consultation,
+    ConsultationOverride,
     Decision,
     IntakeVersion,
     ScreeningOverride,
@@ -226,6 +227,36 @@ def consultation_record(
             },
         )
     return entry
+
+
+@transaction.atomic
+def consultation_override_record(*, actor, consultation: Consultation, reason: str) -> ConsultationOverride:
+    """A prescriber's written decision to go ahead despite the outside team's concerns or advice against KAP."""
+    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    reason = reason.strip()
+    if actor.role != Role.PRESCRIBER:
+        raise ScreeningRefused("Only a prescriber may override the outside team's advice.")
+    if consultation.outcome not in Consultation.BLOCKING_OUTCOMES:
+        raise ScreeningRefused(
+            f"Only concerns or advice against KAP can be overridden; this contact is “{consultation.get_outcome_display()}”."
+        )
+    if ConsultationOverride.objects.filter(consultation=consultation).exists():
+        raise ScreeningRefused("This advice is already overridden.")
+    if len(reason) < MIN_JUSTIFICATION_CHARS:
+        raise ScreeningRefused(
+            f"Write a reason of at least {MIN_JUSTIFICATION_CHARS} characters: why is it safe to go ahead despite "
+            "the outside team's advice?"
+        )
+    override = ConsultationOverride.objects.create(consultation=consultation, prescriber=actor, reason=reason)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient_id=consultation.patient_id,
+        object_type="consultation_override",
+        object_id=override.pk,
+        detail={"consultation_id": consultation.pk, "outcome": consultation.outcome},
+    )
+    return override
 
 
 def _normalised_name(name: str) -> str:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/consent/paper/", views.consent_paper, name="consent_paper"),
     path("results/<int:result_id>/override/", views.override, name="override"),
     path("consultations/<int:consultation_id>/reply/", views.reply_download, name="reply"),
+    path("consultations/<int:consultation_id>/override/", views.advice_override, name="advice_override"),
     path("consents/<int:signature_id>/withdraw/", views.consent_withdraw, name="consent_withdraw"),
     path("my/", views.portal_screening, name="portal"),
     path("my/pre-intake/", views.portal_pre_intake, name="portal_pre_intake"),

@@ -13,9 +13,13 @@ from kapstone.audit.middleware import client_ip
 from kapstone.patients.selectors import patient_for_portal_user
 from kapstone.screening import forms, selectors, services
 from kapstone.screening.engine import IntakeValidationError
-from kapstone.screening.models import Decision
+from kapstone.screening.models import Consultation, Decision
 
 DECISION_FILTERS = [("", "All"), *Decision.choices, ("none", "Not screened")]
+
+
+def advice_prefix(consultation_id: int) -> str:
+    return f"advice-{consultation_id}"
 
 
 @roles_required(*RECORD_ROLES)
@@ -31,6 +35,18 @@ def screening_list(request):
 def _screening_page(request, patient, *, status: int = 200, **bound_forms):
     overview = selectors.screening_overview(patient=patient)
     latest = overview["latest"]
+    # Each piece of advice a prescriber may override gets its own form, so their fields keep distinct ids; a form
+    # sent back with errors stays beside the advice it was about.
+    bound = bound_forms.get("advice_form")
+    for entry in overview["consultations"]:
+        if bound is not None and bound.prefix == advice_prefix(entry.pk):
+            entry.override_form = bound
+        elif (
+            request.user.role == Role.PRESCRIBER
+            and entry.outcome in Consultation.BLOCKING_OUTCOMES
+            and not hasattr(entry, "override")
+        ):
+            entry.override_form = forms.AdviceOverrideForm(prefix=advice_prefix(entry.pk))
     can_override = (
         request.user.role == Role.PRESCRIBER
         and latest is not None
@@ -144,6 +160,25 @@ def consultation_add(request, patient_id):
             messages.success(request, "The contact with the outside treatment team is logged.")
             return redirect("screening:patient", patient_id=patient.pk)
     return _screening_page(request, patient, status=400, consultation_form=form)
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def advice_override(request, consultation_id):
+    entry = selectors.consultation_get(user=request.user, consultation_id=consultation_id)
+    patient = selectors.screening_patient_get(user=request.user, patient_id=entry.patient_id, purpose="advice override")
+    form = forms.AdviceOverrideForm(request.POST, prefix=advice_prefix(entry.pk))
+    if form.is_valid():
+        try:
+            services.consultation_override_record(
+                actor=request.user, consultation=entry, reason=form.cleaned_data["reason"]
+            )
+        except services.ScreeningRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, f"The override of {entry.clinician_name}'s advice is recorded.")
+            return redirect("screening:patient", patient_id=patient.pk)
+    return _screening_page(request, patient, status=400, advice_form=form)
 
 
 @roles_required(*RECORD_ROLES)
