@@ -18,4 +18,5 @@ urlpatterns = [
     path("outcomes/", include("kapstone.outcomes.urls")),
     path("alerts/", include("kapstone.alerts.urls")),
     path("billing/", include("kapstone.billing.urls")),
+    path("messages/", include("kapstone.messaging.urls")),
 ]

@@ -1,0 +1,35 @@
+"""The crisis screen of a secure message: data/crisis_keywords.yaml, matched as whole words."""
+
+import functools
+import re
+from pathlib import Path
+
+import yaml
+
+from kapstone import bibliography
+
+KEYWORDS_FILE = Path(__file__).parent / "data" / "crisis_keywords.yaml"
+
+
+@functools.cache
+def keyword_data() -> dict:
+    data = yaml.safe_load(KEYWORDS_FILE.read_text(encoding="utf-8"))
+    ids = bibliography.cited_ids(data["source"])
+    if not ids or any(source_id not in bibliography.sources() for source_id in ids):
+        raise ValueError(f"{KEYWORDS_FILE.name}: source must cite ids of sources.yaml, not {data['source']!r}")
+    return data
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().replace("\u2019", "'").replace("\u2018", "'").split())
+
+
+@functools.cache
+def _pattern() -> re.Pattern:
+    phrases = sorted((_normalised(p) for p in keyword_data()["phrases"]), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])")
+
+
+def crisis_phrases_in(text: str) -> list[str]:
+    """The listed phrases the text contains (lower case), in order of appearance."""
+    return list(dict.fromkeys(match.group(1) for match in _pattern().finditer(_normalised(text))))

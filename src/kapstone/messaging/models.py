@@ -1,0 +1,60 @@
+"""Secure messages between a patient and their care team: part of the patient's record."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from kapstone.patients.models import Patient
+
+MAX_MESSAGE_CHARACTERS = 5000  # an input limit: a message, not a document; longer text goes in several
+
+
+def attachment_name(instance, filename: str) -> str:
+    # A random name: the patient's file name may say something about them, and must not be guessable.
+    return f"messages/{uuid.uuid4().hex}.{getattr(instance, '_attachment_extension', 'bin')}"
+
+
+class Thread(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="message_threads")
+    subject = models.CharField(max_length=120)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    last_message_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"thread {self.pk} of patient {self.patient_id}"
+
+
+class Message(models.Model):
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_patient = models.BooleanField()
+    body = models.TextField(max_length=MAX_MESSAGE_CHARACTERS)
+    attachment = models.FileField(upload_to=attachment_name, blank=True)
+    attachment_content_type = models.CharField(max_length=40, blank=True)
+    mentions_crisis = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in thread {self.thread_id}"
+
+
+class ThreadRead(models.Model):
+    """How far one person has read a thread: messages after `read_at` by someone else are unread for them."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "user"], name="one_read_mark_per_person")]
+
+    def __str__(self) -> str:
+        return f"thread {self.thread_id} read by {self.user_id} at {self.read_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,132 @@
+"""Reads of secure messages. Staff reach a patient's threads through the care-team filter (patients_visible_to);
+a patient only their own. Opening a thread is audited and marks it read for the reader."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.http import Http404
+
+from kapstone.accounts.roles import Role
+from kapstone.audit import services as audit
+from kapstone.messaging.models import Message, Thread, ThreadRead
+from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
+
+
+def _with_unread(threads, user):
+    """Each thread with `unread`: messages by someone else since the user last read it."""
+    read_at = ThreadRead.objects.filter(thread=OuterRef("pk"), user=user).values("read_at")[:1]
+    others = ~Q(messages__author=user)
+    return threads.annotate(last_read=Subquery(read_at)).annotate(
+        unread=Count(
+            "messages",
+            filter=others & (Q(last_read__isnull=True) | Q(messages__created_at__gt=F("last_read"))),
+        )
+    )
+
+
+def portal_threads(*, user) -> tuple[Patient, list[Thread]]:
+    patient = patient_for_portal_user(user)
+    audit.record(action=audit.Action.READ, patient=patient, object_type="message_threads", detail={"view": "portal"})
+    return patient, list(_with_unread(Thread.objects.filter(patient=patient), user))
+
+
+def portal_thread(*, user, thread_id) -> Thread:
+    patient = patient_for_portal_user(user)
+    return _opened(Thread.objects.filter(patient=patient), thread_id)
+
+
+def staff_threads(*, user, patient_id) -> tuple[Patient, list[Thread]]:
+    patient = patient_get(user=user, patient_id=patient_id, purpose="messages")
+    return patient, list(_with_unread(Thread.objects.filter(patient=patient).select_related("started_by"), user))
+
+
+def staff_thread(*, user, patient_id, thread_id) -> Thread:
+    patient = patient_get(user=user, patient_id=patient_id, purpose="messages")
+    return _opened(Thread.objects.filter(patient=patient), thread_id)
+
+
+def _opened(threads, thread_id) -> Thread:
+    try:
+        thread = threads.select_related("patient").get(pk=int(thread_id))
+    except (Thread.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such conversation.") from None
+    thread.message_list = list(thread.messages.select_related("author"))
+    audit.record(
+        action=audit.Action.READ, patient_id=thread.patient_id, object_type="message_thread", object_id=thread.pk
+    )
+    return thread
+
+
+def attachment(*, user, message_id) -> Message:
+    """A message's picture, for the patient it belongs to or staff who may see the patient."""
+    messages = Message.objects.exclude(attachment="").select_related("thread")
+    if user.role == Role.PATIENT:
+        messages = messages.filter(thread__patient__user=user)
+    else:
+        messages = messages.filter(thread__patient__in=patients_visible_to(user))
+    try:
+        message = messages.get(pk=int(message_id))
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such picture.") from None
+    audit.record(
+        action=audit.Action.READ,
+        patient_id=message.thread.patient_id,
+        object_type="message_attachment",
+        object_id=message.pk,
+    )
+    return message
+
+
+@dataclass(frozen=True)
+class UnreadRow:
+    label: str
+    count: int
+    patient: Patient | None = None
+
+
+def unread_overview(*, user) -> dict:
+    """For staff: the threads with unread patient messages, by patient (those this user may see) and, for admins,
+    by staff member (threads of each clinician's care-team patients that they have not read)."""
+    visible = patients_visible_to(user)
+    mine = _with_unread(Thread.objects.filter(patient__in=visible), user).filter(unread__gt=0)
+    by_patient: dict[int, UnreadRow] = {}
+    for thread in mine.select_related("patient").distinct():
+        row = by_patient.get(thread.patient_id)
+        by_patient[thread.patient_id] = UnreadRow(
+            thread.patient.full_name, (row.count if row else 0) + 1, thread.patient
+        )
+    by_staff = _unread_by_staff() if user.role == Role.ADMIN else []
+    audit.record(
+        action=audit.Action.READ,
+        object_type="message_inbox",
+        detail={"patient_ids": sorted(by_patient)},
+    )
+    return {"by_patient": list(by_patient.values()), "by_staff": by_staff}
+
+
+def _unread_by_staff() -> list[UnreadRow]:
+    """Unread threads per clinician: a thread whose latest patient message came after the clinician last read it
+    (or that they never read), among their care-team patients. Three queries, counted in Python."""
+    latest = Message.objects.filter(thread=OuterRef("pk"), from_patient=True).order_by("-created_at")
+    threads = Thread.objects.annotate(latest=Subquery(latest.values("created_at")[:1])).filter(latest__isnull=False)
+    thread_patient, last_patient_message = {}, {}
+    for row in threads.values("pk", "patient_id", "latest"):
+        thread_patient[row["pk"]] = row["patient_id"]
+        last_patient_message[row["pk"]] = row["latest"]
+    memberships = CareTeamMembership.objects.select_related("staff").filter(staff__is_active=True)
+    reads = {(r.thread_id, r.user_id): r.read_at for r in ThreadRead.objects.filter(thread_id__in=thread_patient)}
+    counts: dict[int, int] = {}
+    staff_by_id = {}
+    threads_of_patient: dict[int, list[int]] = {}
+    for thread_id, patient_id in thread_patient.items():
+        threads_of_patient.setdefault(patient_id, []).append(thread_id)
+    for membership in memberships:
+        if not membership.staff.is_clinician:
+            continue
+        staff_by_id[membership.staff_id] = membership.staff
+        for thread_id in threads_of_patient.get(membership.patient_id, []):
+            read = reads.get((thread_id, membership.staff_id))
+            if read is None or read < last_patient_message[thread_id]:
+                counts[membership.staff_id] = counts.get(membership.staff_id, 0) + 1
+    return [UnreadRow(staff_by_id[s].display_name, n) for s, n in sorted(counts.items(), key=lambda i: -i[1])]
