@@ -17,7 +17,8 @@ def give_alice_a_dose(cast):
     entry = dosing.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="L-INT",
         expires_on=datetime.date(2030, 1, 1),
         location="Main safe",

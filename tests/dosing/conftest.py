@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord
+from kapstone.patients.services import childbearing_record
 from kapstone.program.models import Group, GroupSession
 from tests.screening.helpers import ready_for_enrolment
 
@@ -22,8 +23,11 @@ def practice_at_midday(settings):
 
 @pytest.fixture
 def session(cast):
-    """Today's dosing session, with alice through the enrolment gate (screened eligible, consulted, consented)."""
+    """Today's dosing session, with alice through the enrolment gate (screened eligible, consulted, consented) and
+    her record documenting no childbearing potential (so her pregnancy test may be marked not applicable)."""
     ready_for_enrolment(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    cast.alice.refresh_from_db()
     return cast.dosing_session()
 
 
@@ -32,7 +36,8 @@ def stock(cast):
     entry = services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="L-001",
         expires_on=datetime.date(2030, 1, 1),
         location="Main safe",
@@ -41,9 +46,13 @@ def stock(cast):
     return entry.lot.balances.get()
 
 
+NO_RISK_SCREEN = {1: 0, 2: 0, 6: 0}  # the C-SSRS screener since last visit, every question asked answered no
+
+
 @pytest.fixture
 def checked_in(cast, session):
-    """Alice checked in, without vitals yet."""
+    """Alice checked in (no medication changes, a same-day suicide screen with every answer no), without vitals
+    yet."""
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     services.check_in(
         actor=cast.nurse,
@@ -53,7 +62,9 @@ def checked_in(cast, session):
         pregnancy_test="n/a",
         intention="to be kinder to myself",
         weight_kg=Decimal("70"),
+        medication_changes="no",
     )
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
     return record
 
 

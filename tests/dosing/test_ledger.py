@@ -84,7 +84,8 @@ def other_stock(cast):
     return services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="50 mg/mL injection",
+        form="injection",
+        strength=Decimal("50"),
         lot_number="INJ-2",
         expires_on=datetime.date(2030, 1, 1),
         location="Clinic fridge",
@@ -233,7 +234,8 @@ def test_a_receipt_adds_a_new_lot(cast, client_for):
         reverse("dosing:ledger_action", args=["receipt"]),
         {
             "receipt-drug": "ketamine",
-            "receipt-form": "50 mg/mL injection",
+            "receipt-form": "injection",
+            "receipt-strength": "50",
             "receipt-lot_number": "INJ-9",
             "receipt-expires_on": "2029-05-01",
             "receipt-location": "Main safe",
@@ -250,7 +252,8 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
     stock = services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="C-1",
         expires_on=datetime.date(2030, 1, 1),
         location="Main safe",
@@ -292,7 +295,8 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
 def receipt_data(amount: str) -> dict:
     return {
         "receipt-drug": "ketamine",
-        "receipt-form": "100 mg lozenge",
+        "receipt-form": "lozenge",
+        "receipt-strength": "100",
         "receipt-lot_number": "L-001",
         "receipt-expires_on": "2030-01-01",
         "receipt-location": "Main safe",

@@ -60,7 +60,7 @@ def test_a_stop_level_pre_dose_reading_refuses_the_order_naming_the_reading(cast
     predose(cast, checked_in, 200, 120)
     with pytest.raises(
         services.DosingError,
-        match=r"Pre-dose vitals at \d\d:\d\d \(BP 200/120 at or above the stop threshold 180/110\) are at a stop "
+        match=r"Pre-dose vitals at \d\d:\d\d \(BP 200/120 at or above the stop threshold 180/100\) are at a stop "
         r"level: do not dose; re-check vitals\.",
     ):
         order(cast, checked_in)

@@ -83,6 +83,7 @@ def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_reco
         )
 
     vitals("peak", 41, 140)
+    services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=5, dissociation_cadss=3)
     vitals("discharge", 65, 185)
     with pytest.raises(services.DosingError, match="outside the practice's limits.*minimum 120 minutes"):
         services.discharge(
@@ -269,6 +270,7 @@ def check_in_again(cast, record, **changes):
         "pregnancy_test": "n/a",
         "intention": "to be kinder to myself",
         "weight_kg": Decimal("70"),
+        "medication_changes": "no",
     }
     return services.check_in(actor=cast.nurse, record=record, **{**fields, **changes})
 
@@ -295,7 +297,9 @@ def test_a_check_in_through_the_room_after_the_dose_is_refused_with_the_message(
 
 def test_the_checklist_trail_names_every_field_it_sets_but_not_the_intention_itself(cast, session):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    check_in_again(cast, record, weight_kg=Decimal("68.5"), pregnancy_test="negative")
+    check_in_again(
+        cast, record, weight_kg=Decimal("68.5"), pregnancy_test="negative", pregnancy_test_on=timezone.localdate()
+    )
     check_in_again(cast, record, intention="  ", weight_kg=None)
     first, second = (
         event.detail_data for event in AuditEvent.objects.filter(object_type="dose_record.checklist").order_by("id")
@@ -304,8 +308,11 @@ def test_the_checklist_trail_names_every_field_it_sets_but_not_the_intention_its
         "fasting": True,
         "escort": True,
         "pregnancy_test": "negative",
+        "pregnancy_test_on": timezone.localdate().isoformat(),
         "weight_kg": "68.5",
         "intention_given": True,
+        "medication_changes": "no",
+        "new_medications": 0,
     }
     assert second["weight_kg"] is None and second["intention_given"] is False
     assert not AuditEvent.objects.filter(detail__contains="kinder").exists()

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.forms import AdministerForm
-from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.dosing.models import DoseRecord, LedgerEntry, SubstanceLot
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
+from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.screening.helpers import not_eligible_intake, screen
 
 
@@ -26,6 +27,7 @@ def check_in_alice(cast, record, weight="70"):
         pregnancy_test="n/a",
         intention="",
         weight_kg=Decimal(weight),
+        medication_changes="no",
     )
 
 
@@ -123,8 +125,16 @@ def test_a_practice_may_set_a_lower_weekly_maximum(cast, ready_record, stock, ea
 def test_a_weight_corrected_after_the_order_is_checked_again_when_the_dose_is_given(cast, session, stock):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     check_in_alice(cast, record, weight="70")
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
     services.vitals_record(
-        actor=cast.nurse, record=record, phase="pre", systolic=120, diastolic=78, heart_rate=70, spo2=98
+        actor=cast.nurse,
+        record=record,
+        phase="pre",
+        systolic=120,
+        diastolic=78,
+        heart_rate=70,
+        spo2=98,
+        respiratory_rate=14,
     )
     services.dose_order(actor=cast.bob, record=record, route="iv", dose_mg=Decimal("50"))  # 0.71 mg/kg
     check_in_alice(cast, record, weight="60")  # 0.83 mg/kg, above the 0.75 mg/kg IV ceiling
@@ -134,16 +144,19 @@ def test_a_weight_corrected_after_the_order_is_checked_again_when_the_dose_is_gi
     assert record.administered_at is None
 
 
-def test_an_expired_lot_is_refused_and_not_offered(cast, ready_record, stock):
+def test_a_lot_that_has_expired_since_receipt_is_refused_and_not_offered(cast, ready_record, stock):
     expired = services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="OLD-1",
-        expires_on=timezone.localdate() - datetime.timedelta(days=1),
+        expires_on=timezone.localdate(),
         location="Main safe",
         amount_mg=Decimal("500"),
     ).lot.balances.get()
+    SubstanceLot.objects.filter(pk=expired.lot_id).update(expires_on=timezone.localdate() - datetime.timedelta(days=1))
+    expired.refresh_from_db()
     with pytest.raises(services.DosingError, match="lot OLD-1 expired on"):
         services.dose_administer(actor=cast.nurse, record=ready_record, balance=expired, witness=cast.bob)
     assert list(AdministerForm().fields["balance"].queryset) == [stock]
@@ -153,7 +166,8 @@ def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):
     today = services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="TODAY-1",
         expires_on=timezone.localdate(),
         location="Main safe",
@@ -172,6 +186,10 @@ def dosed_two_hours_ago(cast, ready_record, stock):
         actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
     )
     return ready_record, given
+
+
+def rated_after_the_dose(cast, record, moaas=5, cadss=2):
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=moaas, dissociation_cadss=cadss)
 
 
 def vitals_at(cast, record, phase, taken_at):
@@ -208,6 +226,7 @@ def test_a_reading_before_the_40_minute_mark_does_not_count(cast, dosed_two_hour
 
 def test_a_reading_at_the_40_minute_mark_allows_discharge(cast, dosed_two_hours_ago):
     record, given = dosed_two_hours_ago
+    rated_after_the_dose(cast, record)
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=40))
     vitals_at(cast, record, "discharge", timezone.now())
     assert discharge(cast, record).discharged_at is not None
@@ -215,10 +234,11 @@ def test_a_reading_at_the_40_minute_mark_allows_discharge(cast, dosed_two_hours_
 
 def test_ratings_are_refused_once_the_patient_is_discharged(cast, dosed_two_hours_ago):
     record, given = dosed_two_hours_ago
+    rated_after_the_dose(cast, record)
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     vitals_at(cast, record, "discharge", timezone.now())
     discharge(cast, record)
     with pytest.raises(services.DosingError, match="discharged; the record is closed"):
         services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=10)
     record.refresh_from_db()
-    assert record.sedation_moaas is None
+    assert record.sedation_moaas == 5

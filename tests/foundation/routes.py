@@ -54,6 +54,9 @@ ROUTES: dict[str, Route] = {
     "patients:detail": Route(**ALICE_RECORD),
     "patients:edit": Route(**ALICE_RECORD),
     "patients:care_team": Route(allow={"admin", "bob"}, not_found={"charlie"}, kwargs=alice),
+    "patients:childbearing": Route(
+        allow={"bob", "therapist", "nurse"}, not_found={"charlie"}, method="post", kwargs=alice
+    ),
     "patients:audit": Route(allow={"admin"}, kwargs=alice),
     "patients:part_add": Route(**{**ALICE_RECORD, "kwargs": alice_part("medication")}, method="post"),
     "patients:part_remove": Route(**{**ALICE_RECORD, "kwargs": alice_part("diagnosis")}, method="post"),

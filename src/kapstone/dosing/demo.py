@@ -1,13 +1,16 @@
 """Demo dosing records and controlled-substance log.
 
-- Ketamine lots in stock are received into the log through the services (witnessed receipts).
+- The demo practice sets the IM dose ceiling it uses (the cited default leaves it unset), with its source.
+- Ketamine lots in stock, each a catalogue product (drug, form, strength), are received into the log through the
+  services (witnessed receipts).
 - Every past dosing session of the demo groups gets a complete record per patient: checklist, a sublingual
   order within the practice's ceiling, a witnessed administration, vitals before, at about 40 minutes and
   before discharge, ratings and discharge. These rows are bulk-created (the services stamp "now"), and kept
   consistent with the log: each history lot is received with exactly what was given from it, and each
   administration is an entry with its running balance, so every history lot ends at 0.
-- Today's session of group A is opened through the services, two patients checked in with pre-dose vitals,
-  so the dosing room shows a session under way.
+- Today's session of group A is opened through the services, two patients checked in (the same-day suicide
+  screen, the pregnancy check, the medication question) with pre-dose vitals, so the dosing room shows a session
+  under way.
 
 Vital signs are synthetic, drawn inside the practice's alert thresholds (read from safety.yaml), so the
 history raises no alerts.
@@ -20,17 +23,37 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
-from kapstone.dosing import safety, services
-from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, Route, SubstanceLot, VitalsReading
+from kapstone.dosing import safety, selectors, services
+from kapstone.dosing.models import (
+    DoseRecord,
+    LedgerEntry,
+    LotBalance,
+    RoomRiskAssessment,
+    Route,
+    SubstanceLot,
+    VitalsReading,
+)
+from kapstone.patients.models import ChildbearingPotential, Sex
+from kapstone.patients.services import childbearing_record
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
 
 BATCH = 5000
 STOCK = [
-    # form, lot number, location, mg received
-    ("100 mg sublingual lozenge", "KL-2026-031", "Main safe", Decimal("12000")),
-    ("50 mg/mL injection, 10 mL vial", "KI-2026-007", "Main safe", Decimal("5000")),
+    # form, strength (the form's unit), description, lot number, location, mg received
+    ("lozenge", Decimal("100"), "100 mg sublingual lozenge", "KL-2026-031", "Main safe", Decimal("12000")),
+    ("injection", Decimal("50"), "10 mL vial", "KI-2026-007", "Main safe", Decimal("5000")),
 ]
-HISTORY_FORM, HISTORY_LOCATION = "100 mg sublingual lozenge", "Main safe"
+# The routes the demo practice's stock fits and the ceiling it sets where the cited default leaves none, with the
+# source in the reason (Loo 2016 gave IM ketamine at 0.1-0.5 mg/kg; clinical.md, "Doses").
+DEMO_CEILINGS = [
+    (
+        "dosing.ceiling_im_mg_per_kg",
+        0.5,
+        "Our IM ceiling: the top IM dose in Loo CK et al., Acta Psychiatr Scand 2016;134(1):48-56 (0.1-0.5 mg/kg).",
+    ),
+]
+HISTORY_FORM, HISTORY_STRENGTH, HISTORY_LOCATION = "lozenge", Decimal("100"), "Main safe"
 HISTORY_LOT_MG = Decimal("20000")  # 200 lozenges of 100 mg per received lot
 CHECKED_IN_TODAY = 2
 # Synthetic sublingual doses, inside the common 100-400 mg lozenge range (clinical.md, "Doses") and under
@@ -39,7 +62,7 @@ DEMO_DOSES_MG = (100, 150, 200, 250, 300)
 
 
 def _vitals(rng, record: DoseRecord, limits: dict, recorder) -> list[VitalsReading]:
-    """Pre-dose, ~40 min and discharge readings, all inside the practice's limits."""
+    """Pre-dose, ~40 min and discharge readings, all inside the practice's review levels."""
     systolic = rng.randint(108, limits["predose_systolic_review"] - 6)
     diastolic = rng.randint(64, limits["predose_diastolic_review"] - 6)
     heart_rate = rng.randint(58, 86)
@@ -54,10 +77,13 @@ def _vitals(rng, record: DoseRecord, limits: dict, recorder) -> list[VitalsReadi
             record=record,
             phase=phase,
             taken_at=at,
-            systolic=min(systolic + rise, limits["stop_systolic"] - 10),
-            diastolic=min(diastolic + rise // 2, limits["stop_diastolic"] - 10),
-            heart_rate=min(heart_rate + beat, limits["stop_heart_rate"] - 5),
-            spo2=rng.randint(max(limits["low_spo2"] + 4, 95), 99),
+            systolic=min(systolic + rise, limits["review_systolic"] - 10),
+            diastolic=min(diastolic + rise // 2, limits["review_diastolic"] - 2),
+            heart_rate=min(heart_rate + beat, limits["review_heart_rate"] - 2),
+            spo2=rng.randint(max(limits["review_spo2"] + 1, 95), 99),
+            respiratory_rate=rng.randint(
+                limits["low_respiratory_rate_review"] + 1, limits["high_respiratory_rate_review"] - 2
+            ),
             recorded_by=recorder,
         )
         for phase, at, rise, beat in readings
@@ -103,8 +129,10 @@ def _history(*, rng, nurse, progress) -> None:
                     administered_at=given,
                     administered_by=nurse,
                     witness_id=prescriber_of.get(session.pk),
-                    sedation_moaas=rng.randint(3, 5),
-                    dissociation_cadss=rng.randint(4, 40),
+                    # Rated before discharge: back to full responsiveness, dissociation resolved.
+                    sedation_moaas=safety.discharge_moaas_baseline(),
+                    dissociation_cadss=rng.randint(0, limits["discharge_cadss_max"]),
+                    ratings_at=given + datetime.timedelta(minutes=limits["min_observation_minutes"] + 20),
                     discharge_vitals_ok=True,
                     discharge_alert_oriented=True,
                     discharge_escort_present=True,
@@ -137,6 +165,8 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
     lots = SubstanceLot.objects.bulk_create(
         SubstanceLot(
             form=form,
+            strength=HISTORY_STRENGTH,
+            description="100 mg sublingual lozenge",
             lot_number=f"KL-H-{number:04d}",
             expires_on=chunk[0].administered_at.date() + datetime.timedelta(days=2 * 365),
         )
@@ -181,9 +211,20 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
     return len(lots)
 
 
+def _pregnancy_check(*, patient, clinician) -> dict:
+    """The day's pregnancy check for a demo patient: a documented "no childbearing potential" for male patients (so
+    "not applicable" holds), a negative test on the day for everyone else."""
+    if patient.sex == Sex.MALE:
+        if patient.childbearing_potential != ChildbearingPotential.NO:
+            childbearing_record(actor=clinician, patient=patient, potential=ChildbearingPotential.NO)
+        return {"pregnancy_test": DoseRecord.PregnancyTest.NOT_APPLICABLE}
+    return {"pregnancy_test": DoseRecord.PregnancyTest.NEGATIVE, "pregnancy_test_on": timezone.localdate()}
+
+
 def _today(*, rng, nurse, prescriber) -> None:
-    """Today's dosing session: open every record, check two patients in with pre-dose vitals, and order the
-    first one's dose."""
+    """Today's dosing session: open every record, check two patients in (checklist, a same-day C-SSRS screen with
+    every answer no, pre-dose vitals), and order the first one's dose. A patient whose questionnaires raised a
+    suicide-risk alert gets the prescriber's same-day assessment first, as the room requires."""
     session = (
         GroupSession.objects.filter(kind=GroupSession.Kind.DOSING, starts_at__date=timezone.localdate())
         .order_by("starts_at")
@@ -200,10 +241,12 @@ def _today(*, rng, nurse, prescriber) -> None:
                 record=record,
                 fasting_confirmed=True,
                 escort_arranged=True,
-                pregnancy_test=DoseRecord.PregnancyTest.NOT_APPLICABLE,
                 intention=rng.choice(["to meet my grief with kindness", "to rest", "to listen to my body"]),
                 weight_kg=Decimal(rng.randint(550, 950)) / 10,
+                medication_changes=DoseRecord.MedicationChanges.NONE,
+                **_pregnancy_check(patient=patient, clinician=nurse),
             )
+            services.risk_assessment_record(actor=nurse, record=record, answers={1: 0, 2: 0, 6: 0})
             services.vitals_record(
                 actor=nurse,
                 record=record,
@@ -212,19 +255,32 @@ def _today(*, rng, nurse, prescriber) -> None:
                 diastolic=rng.randint(68, 82),
                 heart_rate=rng.randint(62, 84),
                 spo2=rng.randint(96, 99),
+                respiratory_rate=rng.randint(13, 18),
             )
         if index == 0:
+            if selectors.dose_readiness(record=record, at=timezone.now()).risk_refusal:
+                services.risk_assessment_record(
+                    actor=prescriber,
+                    record=record,
+                    answers={1: 0, 2: 0, 6: 0},
+                    decision=RoomRiskAssessment.Decision.PROCEED,
+                    note="Seen before the session: no current ideation since the last visit; safety plan reviewed.",
+                )
             services.dose_order(actor=prescriber, record=record, route=Route.SUBLINGUAL, dose_mg=Decimal("200"))
 
 
 @transaction.atomic
 def seed(*, practice, rng, progress) -> None:
     nurse, prescriber = practice.staff["nurse.haddad"], practice.staff["dr.okafor"]
-    for form, lot_number, location, amount in STOCK:
+    for key, value, reason in DEMO_CEILINGS:
+        practice_value_set(actor=prescriber, key=key, value=value, reason=reason)
+    for form, strength, description, lot_number, location, amount in STOCK:
         services.lot_receive(
             actor=nurse,
             drug="ketamine",
             form=form,
+            strength=strength,
+            description=description,
             lot_number=lot_number,
             expires_on=timezone.localdate() + datetime.timedelta(days=540),
             location=location,

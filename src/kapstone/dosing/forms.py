@@ -5,17 +5,19 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES
-from kapstone.dosing import safety
+from kapstone.dosing import catalogue, safety
 from kapstone.dosing.models import (
     LARGEST_BALANCE_MG,
     AdverseEvent,
     DoseRecord,
     LedgerEntry,
     LotBalance,
+    RoomRiskAssessment,
     Route,
     VitalsReading,
 )
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL
+from kapstone.measures.scoring import get_instrument
 
 
 def _staff():
@@ -25,11 +27,37 @@ def _staff():
 class CheckInForm(forms.Form):
     fasting_confirmed = forms.BooleanField(required=False, label="Fasting confirmed")
     escort_arranged = forms.BooleanField(required=False, label="Escort or ride home arranged")
-    pregnancy_test = forms.ChoiceField(choices=DoseRecord.PregnancyTest.choices, required=False)
+    pregnancy_test = forms.ChoiceField(
+        choices=DoseRecord.PregnancyTest.choices,
+        required=False,
+        help_text="Not applicable only where the patient record documents no childbearing potential.",
+    )
+    pregnancy_test_on = forms.DateField(
+        label="Day the test was taken", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     weight_kg = forms.DecimalField(
         label="Today's weight (kg)", min_value=Decimal("25"), max_value=Decimal("350"), decimal_places=1, required=False
     )
+    medication_changes = forms.ChoiceField(
+        label="Medication changes since screening?", choices=DoseRecord.MedicationChanges.choices, required=False
+    )
+    new_medications = forms.CharField(
+        label="Medicines started or changed since screening",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        help_text="One a line.",
+    )
     intention = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("pregnancy_test") == DoseRecord.PregnancyTest.NEGATIVE and not cleaned.get("pregnancy_test_on"):
+            self.add_error("pregnancy_test_on", "Give the day the negative test was taken.")
+        changed = cleaned.get("medication_changes") == DoseRecord.MedicationChanges.CHANGED
+        if changed and not (cleaned.get("new_medications") or "").strip():
+            self.add_error("new_medications", "Name the medicines that changed, one a line.")
+        return cleaned
 
 
 class DoseOrderForm(forms.Form):
@@ -47,9 +75,14 @@ class AdministerForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["balance"].queryset = LotBalance.objects.filter(
-            balance_mg__gt=0, lot__expires_on__gte=timezone.localdate()
-        ).select_related("lot")
+        # Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the
+        # form fits the order's route is checked when the dose is given (services.dose_administer).
+        self.fields["balance"].queryset = (
+            LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=timezone.localdate())
+            .exclude(lot__form="")
+            .exclude(lot__for_disposal=True)
+            .select_related("lot")
+        )
         self.fields["witness"].queryset = _staff()
 
 
@@ -59,6 +92,13 @@ class VitalsForm(forms.Form):
     diastolic = forms.IntegerField(min_value=20, max_value=200, label="Diastolic")
     heart_rate = forms.IntegerField(min_value=20, max_value=250, label="Heart rate")
     spo2 = forms.IntegerField(min_value=50, max_value=100, label="SpO₂ %")
+    respiratory_rate = forms.IntegerField(
+        min_value=2,
+        max_value=60,
+        required=False,
+        label="Respiratory rate (/min)",
+        help_text="Required on every reading for an IM or IV dose.",
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -91,6 +131,64 @@ class DischargeForm(forms.Form):
     vitals_ok = forms.BooleanField(required=False, label="Vitals back within limits")
     alert_oriented = forms.BooleanField(required=False, label="Alert and oriented")
     escort_present = forms.BooleanField(required=False, label="Escort present")
+    dissociation_attested = forms.BooleanField(
+        required=False, label="I attest that dissociation has resolved (when the CADSS is above the practice's level)"
+    )
+    attestation_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000, label="Attestation note"
+    )
+
+
+_YES_NO = [("", "Not asked"), ("0", "No"), ("1", "Yes")]
+
+
+def _screener_question(number: int) -> forms.TypedChoiceField:
+    item = next(item for item in get_instrument("cssrs-screener").items if item.number == number)
+    return forms.TypedChoiceField(
+        choices=_YES_NO, coerce=int, empty_value=None, required=False, label=f"{number}. {item.text}"
+    )
+
+
+class RiskAssessmentForm(forms.Form):
+    """The C-SSRS screener asked about the time since the last visit, or a clinician's risk level; a prescriber adds
+    the decision to proceed or defer."""
+
+    q1 = _screener_question(1)
+    q2 = _screener_question(2)
+    q3 = _screener_question(3)
+    q4 = _screener_question(4)
+    q5 = _screener_question(5)
+    q6 = _screener_question(6)
+    clinician_level = forms.ChoiceField(
+        choices=[("", "—"), *RoomRiskAssessment.Level.choices],
+        required=False,
+        label="Or, a clinician assessment: risk level",
+    )
+    decision = forms.ChoiceField(choices=RoomRiskAssessment.Decision.choices, required=False, label="Decision")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
+
+    def clean(self):
+        cleaned = super().clean()
+        answers = {number: cleaned.get(f"q{number}") for number in range(1, 7)}
+        cleaned["answers"] = {number: value for number, value in answers.items() if value is not None}
+        if cleaned["answers"] and cleaned.get("clinician_level"):
+            raise forms.ValidationError("Record either the screener answers or a clinician's risk level, not both.")
+        if not cleaned["answers"] and not cleaned.get("clinician_level"):
+            raise forms.ValidationError("Answer the screener questions or give a clinician's risk level.")
+        if cleaned.get("decision") and not (cleaned.get("note") or "").strip():
+            self.add_error("note", "Write a note with the decision.")
+        return {
+            "answers": cleaned["answers"],
+            "clinician_level": cleaned.get("clinician_level", ""),
+            "decision": cleaned.get("decision", ""),
+            "note": cleaned.get("note", ""),
+        }
+
+
+class MedicationReviewForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Review of the new medicines"
+    )
 
 
 class NoteForm(forms.Form):
@@ -105,6 +203,8 @@ ROOM_FORMS = {
     "ratings": RatingsForm,
     "adverse": AdverseEventForm,
     "discharge": DischargeForm,
+    "risk": RiskAssessmentForm,
+    "medreview": MedicationReviewForm,
     "note": NoteForm,
 }
 
@@ -115,12 +215,30 @@ def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
 
 
 class ReceiptForm(forms.Form):
-    drug = forms.CharField(initial="ketamine", max_length=80)
-    form = forms.CharField(max_length=60, help_text="e.g. 50 mg/mL injection, 100 mg lozenge")
+    drug = forms.ChoiceField(choices=catalogue.drug_choices, initial="ketamine")
+    form = forms.ChoiceField(choices=catalogue.form_choices)
+    strength = forms.DecimalField(
+        min_value=Decimal("0.01"), max_digits=8, decimal_places=2, help_text="mg/mL for an injection, mg otherwise."
+    )
+    description = forms.CharField(max_length=60, required=False, help_text="e.g. 10 mL vial")
     lot_number = forms.CharField(max_length=40)
     expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     location = forms.CharField(max_length=60, initial="Main safe")
     amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
+    for_disposal = forms.BooleanField(
+        required=False, label="Received for disposal", help_text="An expired lot is accepted only for disposal."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("drug") and cleaned.get("form"):
+            refusal = catalogue.product_refusal(drug=cleaned["drug"], form=cleaned["form"])
+            if refusal:
+                self.add_error("form", refusal)
+        expires_on = cleaned.get("expires_on")
+        if expires_on and expires_on < timezone.localdate() and not cleaned.get("for_disposal"):
+            self.add_error("expires_on", "This lot has expired: it is received only for disposal.")
+        return cleaned
 
 
 class WasteForm(forms.Form):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from kapstone.dosing import catalogue
 from kapstone.patients.models import Patient
 from kapstone.program.models import GroupSession
 
@@ -24,6 +25,11 @@ class DoseRecord(models.Model):
         POSITIVE = "positive", "Positive"
         NOT_DONE = "", "Not done yet"
 
+    class MedicationChanges(models.TextChoices):
+        NOT_ASKED = "", "Not asked yet"
+        NONE = "no", "No changes since screening"
+        CHANGED = "yes", "Changed since screening"
+
     session = models.ForeignKey(GroupSession, on_delete=models.PROTECT, related_name="dose_records")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_records")
     checked_in_at = models.DateTimeField(null=True, blank=True)
@@ -31,6 +37,18 @@ class DoseRecord(models.Model):
     fasting_confirmed = models.BooleanField(default=False)
     escort_arranged = models.BooleanField(default=False)
     pregnancy_test = models.CharField(max_length=10, choices=PregnancyTest.choices, blank=True)
+    pregnancy_test_on = models.DateField(null=True, blank=True, help_text="The day the recorded test was taken.")
+    # "Medication changes since screening?", asked at check-in; the names given are compared with the screened
+    # intake like the record's own medications.
+    medication_changes = models.CharField(max_length=3, choices=MedicationChanges.choices, blank=True)
+    new_medications = models.TextField(blank=True, help_text="One medicine a line.")
+    # The prescriber's review of the new medicines the screening rules would review (names as reviewed).
+    medication_reviewed = models.JSONField(default=list, blank=True)
+    medication_review_note = models.TextField(blank=True)
+    medication_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    medication_reviewed_at = models.DateTimeField(null=True, blank=True)
     intention = models.TextField(blank=True)
     weight_kg = models.DecimalField(
         max_digits=5,
@@ -65,8 +83,16 @@ class DoseRecord(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="doses_witnessed"
     )
     # Ratings
+    # The latest ratings, and when they were taken; a MOAA/S rated before the dose is kept as the baseline the
+    # patient must return to before discharge.
     sedation_moaas = models.PositiveSmallIntegerField(null=True, blank=True)
     dissociation_cadss = models.PositiveSmallIntegerField(null=True, blank=True)
+    ratings_at = models.DateTimeField(null=True, blank=True)
+    predose_moaas = models.PositiveSmallIntegerField(null=True, blank=True)
+    dissociation_attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dissociation_attestation_note = models.TextField(blank=True)
     # Discharge
     discharge_vitals_ok = models.BooleanField(default=False)
     discharge_alert_oriented = models.BooleanField(default=False)
@@ -105,6 +131,9 @@ class VitalsReading(models.Model):
     diastolic = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(200)])
     heart_rate = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(250)])
     spo2 = models.PositiveSmallIntegerField(validators=[MinValueValidator(50), MaxValueValidator(100)])
+    respiratory_rate = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(2), MaxValueValidator(60)]
+    )
     alert_level = models.CharField(max_length=10, blank=True, help_text="'', review or stop")
     alert_messages = models.JSONField(default=list, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
@@ -113,7 +142,8 @@ class VitalsReading(models.Model):
         ordering = ["taken_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.systolic}/{self.diastolic} HR {self.heart_rate} SpO2 {self.spo2}"
+        breathing = f" RR {self.respiratory_rate}" if self.respiratory_rate is not None else ""
+        return f"{self.systolic}/{self.diastolic} HR {self.heart_rate} SpO2 {self.spo2}{breathing}"
 
 
 class AdverseEvent(models.Model):
@@ -138,19 +168,31 @@ class AdverseEvent(models.Model):
 
 
 class SubstanceLot(models.Model):
-    """A received lot of ketamine (Schedule III)."""
+    """A received lot of a controlled drug from the catalogue (dosing/data/controlled_drugs.yaml)."""
 
-    drug = models.CharField(max_length=80, default="ketamine")
-    form = models.CharField(max_length=60, help_text="e.g. 50 mg/mL injection, 100 mg lozenge")
+    drug = models.CharField(max_length=80, default="ketamine", help_text="A drug id of the catalogue.")
+    form = models.CharField(
+        max_length=20, blank=True, help_text="A form id of the catalogue; blank for a lot received before it."
+    )
+    strength = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, help_text="In the form's unit (mg/mL, mg)."
+    )
+    description = models.CharField(max_length=60, blank=True, help_text="e.g. 10 mL vial")
     lot_number = models.CharField(max_length=40)
     expires_on = models.DateField()
+    # Received only to be disposed of (21 CFR 1317): never offered in the room.
+    for_disposal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["expires_on", "lot_number"]
-        constraints = [models.UniqueConstraint(fields=["drug", "form", "lot_number"], name="one_lot_per_number")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["drug", "form", "strength", "lot_number"], name="one_lot_per_product_number"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.drug} {self.form} lot {self.lot_number}"
+        return f"{catalogue.describe(drug=self.drug, form=self.form, strength=self.strength)} lot {self.lot_number}"
 
 
 def _largest(field: models.DecimalField) -> Decimal:
@@ -219,3 +261,44 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Ledger entries are immutable; record a correction instead.")
+
+
+class RoomRiskAssessment(models.Model):
+    """A same-day suicide-risk assessment in the room: the C-SSRS screener "since last visit" (six yes/no answers,
+    triaged by the measures app's definition of the screener) or a clinician's own risk level. A prescriber's row
+    with a decision proceeds or defers the dose; a screen without a decision is part of the checklist."""
+
+    class Method(models.TextChoices):
+        CSSRS = "cssrs", "C-SSRS screener, since last visit"
+        CLINICIAN = "clinician", "Clinician assessment"
+
+    class Level(models.TextChoices):
+        NONE = "none", "No risk identified"
+        LOW = "low", "Low"
+        MODERATE = "moderate", "Moderate"
+        HIGH = "high", "High"
+
+    class Decision(models.TextChoices):
+        NONE = "", "No decision (screen only)"
+        PROCEED = "proceed", "Proceed with the dose today"
+        DEFER = "defer", "Defer the dose"
+
+    record = models.ForeignKey(DoseRecord, on_delete=models.CASCADE, related_name="risk_assessments")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    answers = models.JSONField(default=dict, blank=True, help_text='C-SSRS item number -> 0/1, e.g. {"1": 0}.')
+    risk_level = models.CharField(max_length=10, choices=Level.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision="") | ~models.Q(note=""), name="risk_decision_needs_a_note"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()}: {self.risk_level} ({self.decision or 'screen'})"

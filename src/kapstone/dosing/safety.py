@@ -1,4 +1,5 @@
-"""Interprets dosing/data/safety.yaml: vital-sign alerts and dose-ceiling checks, with practice overrides."""
+"""Interprets dosing/data/safety.yaml: vital-sign alerts, dose-ceiling checks, discharge ratings and the suicide-risk
+alerts the pre-dose gate reads, with practice overrides."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -7,12 +8,18 @@ from pathlib import Path
 
 import yaml
 
+from kapstone import bibliography
+
 SAFETY_FILE = Path(__file__).parent / "data" / "safety.yaml"
+# Routes whose ceiling is per kg of today's weight; every other route's ceiling is a flat dose in mg.
+PER_KG_ROUTES = frozenset({"iv", "im"})
+# Routes after which a respiratory rate must be recorded on every reading (clinical.md: the injected routes).
+RESPIRATORY_RATE_ROUTES = frozenset({"iv", "im"})
 
 
 @cache
 def safety_data() -> dict:
-    return yaml.safe_load(SAFETY_FILE.read_text())
+    return yaml.safe_load(SAFETY_FILE.read_text(encoding="utf-8"))
 
 
 def thresholds(overrides: dict | None = None) -> dict:
@@ -23,8 +30,12 @@ def thresholds(overrides: dict | None = None) -> dict:
 
 
 def source_of(setting: str) -> str:
-    spec = safety_data()["settings"][setting]
-    return safety_data()["sources"][spec["source"]]
+    """The setting's source with each bibliography id written out."""
+    return bibliography.describe(safety_data()["settings"][setting]["source"])
+
+
+def ceiling_key(route: str) -> str:
+    return f"ceiling_{route}_mg_per_kg" if route in PER_KG_ROUTES else f"ceiling_{route}_mg"
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,19 @@ class VitalsAssessment:
 
 
 def assess_vitals(
-    *, systolic: int, diastolic: int, heart_rate: int, spo2: int, pre_dose: bool, overrides: dict | None = None
+    *,
+    systolic: int,
+    diastolic: int,
+    heart_rate: int,
+    spo2: int,
+    pre_dose: bool,
+    respiratory_rate: int | None = None,
+    overrides: dict | None = None,
+    limits: dict | None = None,
 ) -> VitalsAssessment:
-    limits = thresholds(overrides)
+    """`limits` (the room's, selectors.room_thresholds) wins over `overrides`. Before the dose, high BP reviews above
+    the Spravato REMS level; after it, at or above the post-dose review level (BP peaks about 40 minutes after)."""
+    limits = limits or thresholds(overrides)
     stop, review = [], []
     if systolic >= limits["stop_systolic"] or diastolic >= limits["stop_diastolic"]:
         stop.append(
@@ -48,10 +69,30 @@ def assess_vitals(
             f"Pre-dose BP {systolic}/{diastolic} above {limits['predose_systolic_review']}/"
             f"{limits['predose_diastolic_review']}: consider delaying the dose"
         )
+    elif not pre_dose and (systolic >= limits["review_systolic"] or diastolic >= limits["review_diastolic"]):
+        review.append(
+            f"BP {systolic}/{diastolic} at or above the review level {limits['review_systolic']}/"
+            f"{limits['review_diastolic']}: re-check and tell the prescriber"
+        )
+    if systolic < limits["low_systolic_review"]:
+        review.append(f"Low BP: systolic {systolic} below {limits['low_systolic_review']}")
     if heart_rate > limits["stop_heart_rate"]:
         stop.append(f"Heart rate {heart_rate} above {limits['stop_heart_rate']}")
+    elif heart_rate > limits["review_heart_rate"]:
+        review.append(f"Heart rate {heart_rate} above {limits['review_heart_rate']}")
+    elif heart_rate < limits["low_heart_rate_review"]:
+        review.append(f"Slow heart rate: {heart_rate} below {limits['low_heart_rate_review']}")
     if spo2 < limits["low_spo2"]:
         stop.append(f"SpO2 {spo2}% below {limits['low_spo2']}%")
+    elif spo2 < limits["review_spo2"]:
+        review.append(f"SpO2 {spo2}% below {limits['review_spo2']}%")
+    if respiratory_rate is not None:
+        if respiratory_rate < limits["stop_respiratory_rate"]:
+            stop.append(f"Respiratory rate {respiratory_rate}/min below {limits['stop_respiratory_rate']}/min")
+        elif respiratory_rate < limits["low_respiratory_rate_review"]:
+            review.append(f"Respiratory rate {respiratory_rate}/min below {limits['low_respiratory_rate_review']}/min")
+        elif respiratory_rate > limits["high_respiratory_rate_review"]:
+            review.append(f"Respiratory rate {respiratory_rate}/min above {limits['high_respiratory_rate_review']}/min")
     if stop:
         return VitalsAssessment("stop", stop + review)
     return VitalsAssessment("review" if review else "", review)
@@ -59,7 +100,7 @@ def assess_vitals(
 
 @dataclass(frozen=True)
 class CeilingCheck:
-    within: bool | None  # None: the practice has no ceiling for this route
+    within: bool | None  # None: the practice has no ceiling for this route, so no order is accepted on it
     message: str
 
 
@@ -67,20 +108,51 @@ def check_ceiling(
     *, route: str, dose_mg: Decimal, weight_kg: Decimal | None, overrides: dict | None = None
 ) -> CeilingCheck:
     limits = thresholds(overrides)
-    per_kg_key, flat_key = f"ceiling_{route}_mg_per_kg", f"ceiling_{route}_mg"
-    if per_kg_key in limits:
-        ceiling = limits[per_kg_key]
-        if ceiling is None:
-            return CeilingCheck(None, f"No {route.upper()} ceiling is configured for this practice.")
+    key = ceiling_key(route)
+    ceiling = limits.get(key)
+    if ceiling is None:
+        return CeilingCheck(
+            None,
+            f"No {route.upper() if route in PER_KG_ROUTES else route} dose ceiling is configured for this practice, "
+            f'so no order is accepted on this route: a prescriber sets the practice setting "dosing.{key}" '
+            "(Settings page) first.",
+        )
+    if route in PER_KG_ROUTES:
         if not weight_kg:
             return CeilingCheck(False, "Record today's weight: the ceiling for this route is in mg/kg.")
         per_kg = dose_mg / weight_kg
         if per_kg > Decimal(str(ceiling)):
             return CeilingCheck(False, f"{per_kg:.2f} mg/kg is above the practice ceiling of {ceiling} mg/kg.")
         return CeilingCheck(True, f"{per_kg:.2f} mg/kg, within the ceiling of {ceiling} mg/kg.")
-    ceiling = limits.get(flat_key)
-    if ceiling is None:
-        return CeilingCheck(None, f"No {route} ceiling is configured for this practice.")
     if dose_mg > Decimal(str(ceiling)):
         return CeilingCheck(False, f"{dose_mg} mg is above the practice ceiling of {ceiling} mg.")
     return CeilingCheck(True, f"{dose_mg} mg, within the ceiling of {ceiling} mg.")
+
+
+# --- suicide-risk alerts ---------------------------------------------------------------------------------------
+
+
+def suicide_risk_level(*, instrument_id: str, rule: str, level: str) -> str | None:
+    """The risk level a questionnaire alert counts as in the room, or None when it is not a suicide-risk alert."""
+    for entry in safety_data()["suicide_risk_alerts"]["rules"]:
+        if (entry["instrument"], entry["rule"]) == (instrument_id, rule):
+            return entry.get("level") or level or None
+    return None
+
+
+def risk_rank(level: str | None) -> int:
+    levels = safety_data()["suicide_risk_alerts"]["levels"]
+    return levels.index(level) if level in levels else 0
+
+
+def blocking_risk(level: str | None) -> bool:
+    """At or above the level where an open alert blocks the order (moderate)."""
+    return risk_rank(level) >= risk_rank(safety_data()["suicide_risk_alerts"]["blocking_level"])
+
+
+def medication_review_classes() -> frozenset[str]:
+    return frozenset(safety_data()["medication_review"]["classes"])
+
+
+def discharge_moaas_baseline() -> int:
+    return safety_data()["discharge_moaas"]["baseline"]

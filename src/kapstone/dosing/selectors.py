@@ -4,19 +4,23 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.dosing import safety
-from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, VitalsReading
-from kapstone.patients.models import Patient
+from kapstone.dosing import medications, safety
+from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, RoomRiskAssessment, VitalsReading
+from kapstone.measures.models import CriticalAlert
+from kapstone.patients.models import ChildbearingPotential, Medication, Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.screening import engine
 from kapstone.screening.gate import gate_statuses
+from kapstone.screening.models import IntakeVersion
+from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 
 # Who keeps the controlled-substance log: the people who receive, give, waste and count the drug.
 LEDGER_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
@@ -64,12 +68,28 @@ WEEK = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True)
+class SuicideRiskAlert:
+    """A questionnaire alert the room reads as a suicide risk, at the level it counts as."""
+
+    alert: CriticalAlert
+    level: str
+
+    @property
+    def described(self) -> str:
+        state = "open" if self.alert.is_open else "acknowledged"
+        raised = timezone.localtime(self.alert.raised_at)
+        return f"{self.alert.reason} ({self.level}, raised {raised:%Y-%m-%d %H:%M}, {state})"
+
+
+@dataclass(frozen=True)
 class DoseReadiness:
     """What stands between a patient and a dose at a given moment: the enrolment gate, re-checked on the day because
     consent can be withdrawn and a new screening can find the patient not eligible after they joined the group; the
-    doses already given in the 7 days before, in any group; and the latest pre-dose vitals reading, which stops the
-    dose at a stop level and needs the prescriber's acknowledgement at review level. The room shows it; the services
-    refuse with it."""
+    doses already given in the 7 days before, in any group; the latest pre-dose vitals reading, which stops the
+    dose at a stop level and needs the prescriber's acknowledgement at review level; and the same-day safety gate:
+    suicide risk (questionnaire alerts and the room's own screen, cleared only by a prescriber's decision to proceed
+    recorded after them), the pregnancy test, and new medicines the screening rules would review. The room shows it;
+    the order and the administration refuse with it."""
 
     patient: Patient
     gate_blockers: tuple[str, ...]
@@ -77,6 +97,11 @@ class DoseReadiness:
     weekly_limit: int
     predose_reading: VitalsReading | None = None
     review_acknowledged: bool = False
+    suicide_alerts: tuple[SuicideRiskAlert, ...] = ()
+    risk_assessments: tuple[RoomRiskAssessment, ...] = ()
+    pregnancy_problem: str = ""
+    new_medicines: tuple[medications.NewMedicine, ...] = ()
+    medicines_reviewed: tuple[str, ...] = ()
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -128,14 +153,100 @@ class DoseReadiness:
             return ""
         return f"{self.vitals_review} Order the dose again with the pre-dose BP marked as reviewed."
 
+    # --- suicide risk -------------------------------------------------------------------------------------------
+
+    @property
+    def positive_screens(self) -> tuple[RoomRiskAssessment, ...]:
+        """The room's own assessments today at moderate or high risk."""
+        return tuple(a for a in self.risk_assessments if safety.blocking_risk(a.risk_level))
+
+    @property
+    def risk_decision(self) -> RoomRiskAssessment | None:
+        """The prescriber's latest decision (proceed or defer) recorded in the room."""
+        return max((a for a in self.risk_assessments if a.decision), key=lambda a: (a.recorded_at, a.pk), default=None)
+
+    @property
+    def risk_reasons(self) -> list[str]:
+        """Why a prescriber's same-day assessment is needed: each suicide-risk alert and positive room screen."""
+        reasons = [f"questionnaire alert: {alert.described}" for alert in self.suicide_alerts]
+        reasons += [
+            f"room screen at {timezone.localtime(a.recorded_at):%H:%M}: {a.risk_level} risk"
+            for a in self.positive_screens
+        ]
+        return reasons
+
+    def _covered_by(self, decision: RoomRiskAssessment) -> bool:
+        """A decision covers what was known when it was made: alerts raised and screens recorded up to it."""
+        latest_alert = max((a.alert.raised_at for a in self.suicide_alerts), default=None)
+        later_screen = any((s.recorded_at, s.pk) > (decision.recorded_at, decision.pk) for s in self.positive_screens)
+        return not later_screen and (latest_alert is None or latest_alert <= decision.recorded_at)
+
+    @property
+    def risk_refusal(self) -> str:
+        reasons = self.risk_reasons
+        if not reasons:
+            return ""
+        decision = self.risk_decision
+        if decision is not None and self._covered_by(decision):
+            if decision.decision == RoomRiskAssessment.Decision.PROCEED:
+                return ""
+            by = decision.recorded_by.get_full_name() or decision.recorded_by.get_username()
+            return (
+                f"Dose deferred by {by} at {timezone.localtime(decision.recorded_at):%H:%M} after a same-day suicide "
+                f"risk assessment ({decision.note}). Only a prescriber's new assessment deciding to proceed clears it."
+            )
+        return (
+            f"Suicide risk to assess today: {'; '.join(reasons)}. A prescriber must record a same-day suicide risk "
+            "assessment in the room (the C-SSRS screener since the last visit, or a clinician assessment) and decide "
+            "to proceed before the dose is ordered or given; acknowledging an alert in the queue is not enough."
+        )
+
+    # --- pregnancy and medicines ---------------------------------------------------------------------------------
+
+    @property
+    def pregnancy_refusal(self) -> str:
+        return f"Pregnancy: {self.pregnancy_problem}" if self.pregnancy_problem else ""
+
+    @property
+    def medicines_to_review(self) -> tuple[medications.NewMedicine, ...]:
+        reviewed = set(self.medicines_reviewed)
+        return tuple(medicine for medicine in self.new_medicines if medicine.name not in reviewed)
+
+    @property
+    def medication_refusal(self) -> str:
+        waiting = self.medicines_to_review
+        if not waiting:
+            return ""
+        return (
+            "New since screening, and reviewed by the screening rules: "
+            + ", ".join(medicine.described for medicine in waiting)
+            + ". A prescriber must review them in the room (Medication review, with a note) before the dose is "
+            "ordered or given."
+        )
+
     @property
     def blockers(self) -> list[str]:
-        return [refusal for refusal in (self.gate_refusal, self.spacing_refusal, self.vitals_refusal) if refusal]
+        refusals = (
+            self.gate_refusal,
+            self.spacing_refusal,
+            self.vitals_refusal,
+            self.risk_refusal,
+            self.pregnancy_refusal,
+            self.medication_refusal,
+        )
+        return [refusal for refusal in refusals if refusal]
 
 
-def _gate_blockers(patients: list[Patient]) -> dict[int, tuple[str, ...]]:
-    """The screening app's enrolment gate, the one program.services.enrol applies, read for all patients at once."""
-    return {patient_id: status.blockers for patient_id, status in gate_statuses(patients).items()}
+def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict, dict]:
+    """The enrolment gate of each patient, and the medicine names of the intake their latest screening read."""
+    statuses = gate_statuses(patients)
+    intake_ids = {pid: status.result.intake_version_id for pid, status in statuses.items() if status.result}
+    intakes = dict(IntakeVersion.objects.filter(pk__in=intake_ids.values()).values_list("pk", "data"))
+    screened = {
+        pid: [entry["name"] for entry in (intakes.get(intake_id) or {}).get("medications") or []]
+        for pid, intake_id in intake_ids.items()
+    }
+    return {pid: status.blockers for pid, status in statuses.items()}, screened
 
 
 def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
@@ -149,25 +260,84 @@ def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
     )
 
 
+def _suicide_alerts(patient_ids: list[int], last_dose: dict) -> dict[int, list[SuicideRiskAlert]]:
+    """Each patient's suicide-risk alerts that block: open at moderate or above, or raised since their last dose
+    (acknowledged or not; with no dose yet, any)."""
+    found = defaultdict(list)
+    for alert in CriticalAlert.objects.filter(patient_id__in=patient_ids).select_related("assessment"):
+        level = safety.suicide_risk_level(
+            instrument_id=alert.assessment.instrument_id, rule=alert.rule, level=alert.level
+        )
+        if level is None:
+            continue
+        since = last_dose.get(alert.patient_id)
+        if (alert.is_open and safety.blocking_risk(level)) or since is None or alert.raised_at > since:
+            found[alert.patient_id].append(SuicideRiskAlert(alert, level))
+    return found
+
+
+def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: datetime.date, valid_days: int) -> str:
+    """What is wrong with the day's pregnancy check; "" when it passes. "Not applicable" holds only where the record
+    documents no childbearing potential; otherwise a negative test taken within the practice's window."""
+    test = record.pregnancy_test if record else ""
+    if test == DoseRecord.PregnancyTest.POSITIVE:
+        return "the test is positive, an absolute contraindication: do not dose (Spravato label)."
+    if test == DoseRecord.PregnancyTest.NOT_APPLICABLE:
+        if patient.childbearing_potential == ChildbearingPotential.NO:
+            return ""
+        return (
+            'marked not applicable, but the patient record does not document "no childbearing potential": a '
+            "clinician records it on the patient's page, or record a negative test."
+        )
+    if test == DoseRecord.PregnancyTest.NEGATIVE:
+        taken = record.pregnancy_test_on
+        if taken is None or taken > on:
+            return "record the day the negative test was taken."
+        if (on - taken).days > valid_days:
+            window = "on the day of the dose" if valid_days == 0 else f"within {valid_days} days before the dose"
+            return (
+                f"the negative test of {taken:%Y-%m-%d} is too old: the practice needs one {window} "
+                '(practice setting "dosing.pregnancy_test_valid_days").'
+            )
+        return ""
+    return "no test recorded (mark not applicable only where the record documents no childbearing potential)."
+
+
 def _readiness(
     cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, limits: dict
 ) -> list[DoseReadiness]:
     """Readiness of each (patient, at, their record in this session) case, with one read of the doses given to all
-    of them: a dose counts when given in the 7 days before `at`, up to `at`, other than the record's own."""
+    of them: a dose counts when given in the 7 days before `at`, up to `at`, other than the record's own. The
+    records' vitals and risk assessments are read through `record.vitals.all()` and `record.risk_assessments.all()`,
+    so a prefetch serves them."""
     if not cases:
         return []
     patients = [patient for patient, _, _ in cases]
+    patient_ids = [patient.pk for patient in patients]
+    own_records = [record.pk for _, _, record in cases if record is not None]
     given = defaultdict(list)
     for record_id, patient_id, administered_at in DoseRecord.objects.filter(
-        patient_id__in=[patient.pk for patient in patients],
+        patient_id__in=patient_ids,
         administered_at__gt=min(at for _, at, _ in cases) - WEEK,
         administered_at__lte=max(at for _, at, _ in cases),
     ).values_list("pk", "patient_id", "administered_at"):
         given[patient_id].append((record_id, administered_at))
-    gate = _gate_blockers(patients)
+    last_dose = dict(
+        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
+        .exclude(pk__in=own_records)
+        .values("patient_id")
+        .annotate(last=Max("administered_at"))
+        .values_list("patient_id", "last")
+    )
+    alerts = _suicide_alerts(patient_ids, last_dose)
+    gate, screened = _gate_and_screened_medicines(patients)
+    on_record = defaultdict(list)
+    for patient_id, name in Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name"):
+        on_record[patient_id].append(name)
     readiness = []
     for patient, at, record in cases:
         predose = _latest_predose(record)
+        declared = medications.declared_names(record.new_medications) if record else []
         readiness.append(
             DoseReadiness(
                 patient=patient,
@@ -180,6 +350,20 @@ def _readiness(
                 weekly_limit=limits["max_doses_per_7_days"],
                 predose_reading=predose,
                 review_acknowledged=predose is not None and record.predose_review_reading_id == predose.pk,
+                suicide_alerts=tuple(alerts[patient.pk]),
+                risk_assessments=tuple(record.risk_assessments.all()) if record else (),
+                pregnancy_problem=pregnancy_problem(
+                    record=record,
+                    patient=patient,
+                    on=timezone.localdate(at),
+                    valid_days=limits["pregnancy_test_valid_days"],
+                ),
+                new_medicines=tuple(
+                    medications.new_to_review(
+                        screened=screened.get(patient.pk, []), current=[*on_record[patient.pk], *declared]
+                    )
+                ),
+                medicines_reviewed=tuple(record.medication_reviewed) if record else (),
             )
         )
     return readiness
@@ -264,7 +448,9 @@ def session_room(*, user, session_id) -> tuple[GroupSession, list[RoomPatient]]:
         for record in DoseRecord.objects.filter(session=session, patient__in=patients)
         .select_related("lot", "ordered_by", "administered_by", "witness", "discharged_by")
         .prefetch_related(
-            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")), "adverse_events"
+            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
+            "adverse_events",
+            Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
         )
     }
     audit.record(
@@ -295,7 +481,14 @@ def room_patient(*, user, session_id, patient_id) -> tuple[GroupSession, Patient
 
 
 def room_thresholds() -> dict:
-    return safety.thresholds(practice_overrides("dosing"))
+    """The practice's dosing thresholds, with the blood-pressure stop levels held at the screening's exclusion
+    thresholds where those are lower: a reading the screening would exclude a patient for never passes in the room,
+    whatever order the two settings were changed in."""
+    limits = safety.thresholds(practice_overrides("dosing"))
+    screening = engine.effective_settings(engine.load_rule_set(), practice_overrides(SCREENING_SETTINGS))
+    for measure in ("systolic", "diastolic"):
+        limits[f"stop_{measure}"] = min(limits[f"stop_{measure}"], screening[f"bp_exclude_{measure}_mmhg"])
+    return limits
 
 
 def ledger(*, limit: int = 200) -> tuple[list[LotBalance], list[LedgerEntry]]:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
-from kapstone.accounts.roles import RECORD_ROLES
+from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS
 from kapstone.dosing.models import DoseRecord, LedgerEntry
@@ -42,6 +42,9 @@ def _room_context(request, session, room, bound=None):
         }
         if not (entry.awaiting_dose and entry.readiness.vitals_review):
             del forms[entry.patient.pk]["order"].fields["predose_bp_reviewed"]
+        # Only a prescriber decides to proceed or defer; anyone else records the screen alone.
+        if request.user.role != Role.PRESCRIBER:
+            del forms[entry.patient.pk]["risk"].fields["decision"]
     if forms:
         for action in ROOM_FORMS:
             _share_model_choices([patient_forms[action] for patient_forms in forms.values()])
@@ -77,6 +80,14 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
         return services.adverse_event_record(actor=actor, record=record, **data)
     if action == "discharge":
         return services.discharge(actor=actor, record=record, **data)
+    if action == "risk":
+        assessment = services.risk_assessment_record(actor=actor, record=record, **data)
+        if assessment.decision:
+            return f"suicide risk assessed ({assessment.risk_level}); decision: {assessment.get_decision_display()}."
+        return f"suicide-risk screen recorded: {assessment.risk_level} risk."
+    if action == "medreview":
+        reviewed = services.medication_review(actor=actor, record=record, **data)
+        return "medicines reviewed: " + ", ".join(reviewed) + "."
     return services.note_add(actor=actor, record=record, **data)
 
 

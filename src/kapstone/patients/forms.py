@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from kapstone.accounts.roles import CLINICAL_ROLES
-from kapstone.patients.models import Diagnosis, ExternalClinician, Medication, Patient
+from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalClinician, Medication, Patient
 
 # The oldest date of birth the form accepts; anything earlier is a typing slip, not a patient.
 EARLIEST_BIRTH_YEAR = 1900
@@ -101,3 +101,12 @@ RECORD_PART_FORMS = {
     "medication": MedicationForm,
     "external_clinician": ExternalClinicianForm,
 }
+
+
+class ChildbearingForm(forms.Form):
+    potential = forms.ChoiceField(
+        choices=ChildbearingPotential.choices,
+        required=False,
+        label="Childbearing potential",
+        help_text='The dosing room accepts a pregnancy test marked "not applicable" only where "no" is recorded.',
+    )

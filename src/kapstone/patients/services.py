@@ -1,9 +1,17 @@
 """Writes to patient records. Each is atomic and writes its audit row in the same transaction."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from kapstone.audit import services as audit
-from kapstone.patients.models import CareTeamMembership, Diagnosis, ExternalClinician, Medication, Patient
+from kapstone.patients.models import (
+    CareTeamMembership,
+    ChildbearingPotential,
+    Diagnosis,
+    ExternalClinician,
+    Medication,
+    Patient,
+)
 
 
 @transaction.atomic
@@ -98,3 +106,25 @@ def record_part_remove(*, actor, patient: Patient, kind: str, part_id: int) -> b
     if deleted:
         audit.record(action=audit.Action.DELETE, patient=patient, object_type=kind, object_id=part_id)
     return bool(deleted)
+
+
+@transaction.atomic
+def childbearing_record(*, actor, patient: Patient, potential: str) -> Patient:
+    """Documents whether the patient could become pregnant, with who documented it and when: the dosing room accepts
+    a pregnancy test marked "not applicable" only where "no" is documented (see Patient.childbearing_potential)."""
+    if potential not in ChildbearingPotential.values:
+        raise ValueError(f"{potential!r} is not a childbearing-potential choice.")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    previous = patient.childbearing_potential
+    patient.childbearing_potential = potential
+    patient.childbearing_recorded_by = actor if potential else None
+    patient.childbearing_recorded_at = timezone.now() if potential else None
+    patient.save(update_fields=["childbearing_potential", "childbearing_recorded_by", "childbearing_recorded_at"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="childbearing_potential",
+        object_id=patient.pk,
+        detail={"from": previous, "to": potential},
+    )
+    return patient

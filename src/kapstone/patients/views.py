@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.patients import selectors, services
-from kapstone.patients.forms import RECORD_PART_FORMS, CareTeamForm, PatientForm
+from kapstone.patients.forms import RECORD_PART_FORMS, CareTeamForm, ChildbearingForm, PatientForm
 
 CARE_TEAM_EDITORS = {Role.ADMIN, Role.PRESCRIBER}
 
@@ -38,6 +38,7 @@ def _detail_page(request, patient, *, invalid_part_form=None):
         **selectors.patient_record_sections(patient=patient),
         "part_forms": part_forms,
         "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
+        "childbearing_form": ChildbearingForm(initial={"potential": patient.childbearing_potential}),
     }
     status = 200 if invalid_part_form is None else 400
     return render(request, "patients/patient_detail.html", context, status=status)
@@ -85,6 +86,20 @@ def record_part_remove(request, patient_id, kind, part_id):
     if not services.record_part_remove(actor=request.user, patient=patient, kind=kind, part_id=part_id):
         raise Http404
     messages.success(request, "Removed.")
+    return redirect("patients:detail", patient_id=patient.pk)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def childbearing_record(request, patient_id):
+    """A clinician documents whether the patient could become pregnant (read by the dosing room)."""
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="childbearing potential")
+    form = ChildbearingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the childbearing-potential answers.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    services.childbearing_record(actor=request.user, patient=patient, potential=form.cleaned_data["potential"])
+    messages.success(request, "Childbearing potential recorded.")
     return redirect("patients:detail", patient_id=patient.pk)
 
 

@@ -1,0 +1,92 @@
+"""Interprets dosing/data/controlled_drugs.yaml: the controlled drugs the log accepts, their forms and the routes
+each form fits."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOGUE_FILE = Path(__file__).parent / "data" / "controlled_drugs.yaml"
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    label: str
+    strength_unit: str
+    routes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Drug:
+    id: str
+    label: str
+    dea_schedule: str
+    forms: tuple[str, ...]
+
+
+@cache
+def _load() -> tuple[dict[str, Form], dict[str, Drug]]:
+    data = yaml.safe_load(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    forms = {
+        form_id: Form(form_id, entry["label"], entry["strength_unit"], tuple(entry["routes"]))
+        for form_id, entry in data["forms"].items()
+    }
+    drugs = {}
+    for drug_id, entry in data["drugs"].items():
+        unknown = set(entry["forms"]) - forms.keys()
+        if unknown:
+            raise ValueError(f"controlled_drugs.yaml: {drug_id} names unknown forms {sorted(unknown)}")
+        drugs[drug_id] = Drug(drug_id, entry["label"], str(entry["dea_schedule"]), tuple(entry["forms"]))
+    return forms, drugs
+
+
+def forms() -> dict[str, Form]:
+    return _load()[0]
+
+
+def drugs() -> dict[str, Drug]:
+    return _load()[1]
+
+
+def drug_choices() -> list[tuple[str, str]]:
+    return [(drug.id, f"{drug.label} (Schedule {drug.dea_schedule})") for drug in drugs().values()]
+
+
+def form_choices() -> list[tuple[str, str]]:
+    return [(form.id, form.label) for form in forms().values()]
+
+
+def product_refusal(*, drug: str, form: str) -> str:
+    """Why the log cannot accept this product; "" when the catalogue lists it."""
+    if drug not in drugs():
+        names = ", ".join(d.label for d in drugs().values())
+        return f"{drug!r} is not in the practice's catalogue of controlled drugs ({names})."
+    if form not in drugs()[drug].forms:
+        offered = ", ".join(forms()[f].label for f in drugs()[drug].forms)
+        return f"{drugs()[drug].label} comes as {offered} in the catalogue, not {form!r}."
+    return ""
+
+
+def route_refusal(*, form: str, route: str, route_label: str) -> str:
+    """Why a lot of this form cannot be given by this route; "" when it fits."""
+    if form not in forms():
+        return "The lot's form is not recorded, so the room cannot tell which routes it fits; use another lot."
+    if route not in forms()[form].routes:
+        return (
+            f"A {forms()[form].label} lot does not fit a {route_label.lower()} order; choose a lot that fits the "
+            "order's route."
+        )
+    return ""
+
+
+def describe(*, drug: str, form: str, strength: Decimal | None) -> str:
+    """ "ketamine 50 mg/mL injection", as the log and the room show a lot."""
+    drug_label = drugs()[drug].label if drug in drugs() else drug
+    if form not in forms():
+        return drug_label
+    shown = forms()[form]
+    amount = f"{strength.normalize():f} {shown.strength_unit} " if strength is not None else ""
+    return f"{drug_label} {amount}{shown.label}"
