@@ -1,8 +1,17 @@
+import datetime
+
+from kapstone.measures import services
 from tests.conftest import Cast
 from tests.matrix import ALICE_RECORD, PATIENTS, RECORD_STAFF, Route, alice
 from tests.measures.factories import due_assessment, invitation_token, open_alert
 
 CLINICIANS_OF_ALICE = {"bob", "therapist", "nurse"}
+
+
+def entered_total(cast: Cast):
+    return services.assessment_record_total(
+        actor=cast.bob, patient=cast.alice, instrument_id="bdi-ii", total=12, completed_on=datetime.date.today()
+    )
 
 
 def alice_assessment(cast: Cast) -> dict:
@@ -12,6 +21,12 @@ def alice_assessment(cast: Cast) -> dict:
 ROUTES = {
     "measures:patient": Route(**ALICE_RECORD),
     "measures:enter_total": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice, method="post"),
+    "measures:amend_total": Route(
+        allow=CLINICIANS_OF_ALICE,
+        not_found={"charlie"},
+        kwargs=lambda cast: {"patient_id": cast.alice.pk, "assessment_id": entered_total(cast).pk},
+        method="post",
+    ),
     "measures:start": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice, method="post"),
     "measures:record": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice_assessment),
     "measures:alerts": Route(allow=RECORD_STAFF),

@@ -104,7 +104,9 @@ class SymptomPoint:
 
 
 def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
-    """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity."""
+    """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity; a total
+    whose stored date no chart can hold is left out (kapstone.measures.dates)."""
+    from kapstone.measures.dates import is_plausible
     from kapstone.measures.models import Assessment
 
     rows = (
@@ -112,7 +114,7 @@ def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
         .order_by("completed_at", "pk")
         .values_list("instrument_id", "completed_at", "total")
     )
-    return [SymptomPoint(*row) for row in rows]
+    return [SymptomPoint(*row) for row in rows if is_plausible(row[1])]
 
 
 def portal_history(*, patient: Patient) -> dict:

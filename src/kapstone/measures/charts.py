@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from kapstone.measures.dates import is_plausible  # noqa: E402
 from kapstone.measures.selectors import Trajectory  # noqa: E402
 
 # Lightest for the mildest band, darkest for the most severe; colour-blind-safe sequential ramp (ColorBrewer YlOrRd).
@@ -37,11 +38,19 @@ def _band_colours(count: int) -> list[str]:
 def trajectory_svg(trajectory: Trajectory) -> str:
     """The chart as SVG text."""
     instrument = trajectory.instrument
-    dates = [point.completed_at for point in trajectory.points]
-    totals = [point.total for point in trajectory.points]
+    # A stored date no calendar axis can hold (0001-01-01) is left off and counted, never allowed to break the page.
+    drawn = [
+        (point, change)
+        for point, change in zip(trajectory.points, trajectory.changes, strict=True)
+        if is_plausible(point.completed_at)
+    ]
+    left_off = len(trajectory.points) - len(drawn)
+    dates = [point.completed_at for point, _ in drawn]
+    totals = [point.total for point, _ in drawn]
+    changes = [change for _, change in drawn]
     figure = Figure(figsize=(6.4, 3.0), dpi=100)
     axes = figure.add_subplot()
-    low, high = instrument.total_range or (min(totals), max(totals))
+    low, high = instrument.total_range or (min(totals, default=0), max(totals, default=1))
     for band, colour in zip(instrument.bands, _band_colours(len(instrument.bands)), strict=True):
         # Bands hold whole-number totals, so each is drawn to the half-point boundary with the next.
         axes.axhspan(band.minimum - 0.5, band.maximum + 0.5, color=colour, alpha=0.55, linewidth=0)
@@ -55,8 +64,8 @@ def trajectory_svg(trajectory: Trajectory) -> str:
             color="#333333",
         )
     axes.plot(dates, totals, color=LINE_COLOUR, marker="o", linewidth=2, label="total")
-    responses = [(d, t) for d, t, c in zip(dates, totals, trajectory.changes, strict=True) if c and c.get("response")]
-    remissions = [(d, t) for d, t, c in zip(dates, totals, trajectory.changes, strict=True) if c and c.get("remission")]
+    responses = [(d, t) for d, t, c in zip(dates, totals, changes, strict=True) if c and c.get("response")]
+    remissions = [(d, t) for d, t, c in zip(dates, totals, changes, strict=True) if c and c.get("remission")]
     if responses:
         axes.scatter(
             *zip(*responses, strict=True),
@@ -76,6 +85,8 @@ def trajectory_svg(trajectory: Trajectory) -> str:
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if left_off:
+        axes.set_xlabel(f"{left_off} result{'s' if left_off > 1 else ''} with an impossible date not shown", fontsize=7)
     if responses or remissions:
         axes.legend(loc="upper right", fontsize=7, framealpha=0.8)
     figure.subplots_adjust(left=0.1, right=0.82, top=0.88, bottom=0.15)

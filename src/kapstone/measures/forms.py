@@ -4,9 +4,10 @@ from the instrument's definition; the scoring engine has the last word on what i
 import datetime
 
 from django import forms
-from django.utils import timezone
 
+from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.scoring import Instrument, ScoringError, get_instrument, list_instruments
+from kapstone.measures.services import AMENDMENT_REASON_MAX
 
 SAVE = "save"
 SUBMIT = "submit"
@@ -89,8 +90,9 @@ class EnteredTotalForm(forms.Form):
 
     def clean_completed_on(self):
         day = self.cleaned_data["completed_on"]
-        if day > timezone.localdate():
-            raise forms.ValidationError("The date cannot be in the future.")
+        problem = entered_date_problem(day)
+        if problem:
+            raise forms.ValidationError(problem)
         return day
 
     def clean(self):
@@ -100,6 +102,56 @@ class EnteredTotalForm(forms.Form):
             low, high = get_instrument(instrument_id).total_range
             if not low <= total <= high:
                 self.add_error("total", f"The total must be between {low} and {high}.")
+        return cleaned
+
+
+class AmendTotalForm(forms.Form):
+    """Correct an entered total's value or date, or void it, always with the reason."""
+
+    CORRECT, VOID = "correct", "void"
+
+    action = forms.ChoiceField(
+        label="Change",
+        choices=[(CORRECT, "Correct the total or date"), (VOID, "Void it (entered by mistake)")],
+        widget=forms.RadioSelect,
+        initial=CORRECT,
+    )
+    total = forms.IntegerField(label="Corrected total", required=False)
+    completed_on = forms.DateField(
+        label="Corrected date given", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=AMENDMENT_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required; kept in the audit trail.",
+    )
+
+    def __init__(self, *args, assessment, **kwargs):
+        kwargs.setdefault("initial", {"total": assessment.total_display, "completed_on": assessment.completed_at})
+        super().__init__(*args, **kwargs)
+        self.assessment = assessment
+
+    def clean_completed_on(self):
+        day = self.cleaned_data.get("completed_on")
+        problem = day and entered_date_problem(day)
+        if problem:
+            raise forms.ValidationError(problem)
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") != self.CORRECT:
+            return cleaned
+        total = cleaned.get("total")
+        if total is None:
+            self.add_error("total", "Give the corrected total.")
+        else:
+            low, high = get_instrument(self.assessment.instrument_id).total_range
+            if not low <= total <= high:
+                self.add_error("total", f"The total must be between {low} and {high}.")
+        if not cleaned.get("completed_on") and "completed_on" not in self.errors:
+            self.add_error("completed_on", "Give the date the form was given.")
         return cleaned
 
 

@@ -19,6 +19,8 @@ class Assessment(models.Model):
         IN_PROGRESS = "in_progress", "Started"
         COMPLETED = "completed", "Completed"
         EXPIRED = "expired", "Expired"
+        # An entered total withdrawn as a mistake: kept, with who voided it and why, but in no chart or report.
+        VOIDED = "voided", "Voided"
 
     class Source(models.TextChoices):
         PATIENT = "patient", "Patient, in the portal"
@@ -52,6 +54,12 @@ class Assessment(models.Model):
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The latest correction or void of an entered total; the audit trail keeps every one, with the values before.
+    amended_at = models.DateTimeField(null=True, blank=True)
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amendment_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -325,6 +325,14 @@ def completed_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
+def entered_total(*, patient: Patient, assessment_id) -> Assessment:
+    """One total staff entered for this patient (the caller has passed patient_get); anything else is a 404."""
+    found = Assessment.objects.filter(patient=patient, pk=assessment_id, source=Assessment.Source.STAFF_TOTAL).first()
+    if found is None:
+        raise Http404("No such entered total.")
+    return found
+
+
 def patient_measures(*, patient: Patient) -> dict[str, Any]:
     """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
     completed = completed_assessments(patient)
@@ -342,6 +350,16 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
             staff_only[instrument_id] for instrument_id in sorted({a.instrument_id for a in open_} & set(staff_only))
         ],
         "alerts": alerts,
+        # Totals staff entered from licensed forms, voided ones too, for correcting or voiding (newest first).
+        "entered_totals": list(
+            Assessment.objects.filter(
+                patient=patient,
+                source=Assessment.Source.STAFF_TOTAL,
+                status__in=[Assessment.Status.COMPLETED, Assessment.Status.VOIDED],
+            )
+            .select_related("entered_by", "amended_by")
+            .order_by("-completed_at", "-pk")
+        ),
     }
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from kapstone.audit import services as audit
 from kapstone.integration.selectors import may_message_now
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
+from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
     SUICIDE_RISK,
     AlertOccurrence,
@@ -38,6 +39,7 @@ from kapstone.measures.scoring import (
     Instrument,
     InvalidAnswers,
     ScoreResult,
+    ScoringError,
     get_instrument,
     instruments_patients_can_answer,
     score,
@@ -451,8 +453,9 @@ def assessment_record_total(
     *, actor, patient: Patient, instrument_id: str, total: int, completed_on: datetime.date, occasion: str = "ad_hoc"
 ) -> Assessment:
     """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items."""
+    _check_entered_date(completed_on)
     result = score_total(instrument_id, total, settings=instrument_settings(instrument_id))
-    completed_at = timezone.make_aware(datetime.datetime.combine(completed_on, datetime.time(12)))
+    completed_at = _entered_at(completed_on)
     assessment = Assessment(
         patient=patient,
         instrument_id=instrument_id,
@@ -472,6 +475,100 @@ def assessment_record_total(
         object_type="assessment",
         object_id=assessment.pk,
         detail={"instrument": instrument_id, "entered_total": True},
+    )
+    return assessment
+
+
+class EnteredTotalError(ScoringError):
+    """An entered total, or a change to one, that the service refuses, with a message for the person."""
+
+
+AMENDMENT_REASON_MAX = 500
+
+
+def _check_entered_date(day: datetime.date) -> None:
+    problem = entered_date_problem(day)
+    if problem:
+        raise EnteredTotalError(problem)
+
+
+def _entered_at(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
+def _amendment_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise EnteredTotalError("Say why the total is being changed.")
+    if len(reason) > AMENDMENT_REASON_MAX:
+        raise EnteredTotalError(f"Keep the reason to {AMENDMENT_REASON_MAX} characters.")
+    return reason
+
+
+def _amendable(assessment: Assessment) -> Assessment:
+    """The entered total, locked for the change; only a completed staff-entered total may be corrected or voided
+    (a questionnaire the patient answered is their own record of what they said)."""
+    locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if locked.source != Assessment.Source.STAFF_TOTAL:
+        raise EnteredTotalError("Only a total entered by staff can be corrected or voided.")
+    if locked.status != Assessment.Status.COMPLETED:
+        raise EnteredTotalError("This total has already been voided.")
+    return locked
+
+
+@transaction.atomic
+def entered_total_correct(
+    *, actor, assessment: Assessment, total: int, completed_on: datetime.date, reason: str
+) -> Assessment:
+    """Corrects an entered total's value or date, rescored by the instrument's rules. The audit entry keeps the
+    values before and after, and the reason."""
+    reason = _amendment_reason(reason)
+    _check_entered_date(completed_on)
+    assessment = _amendable(assessment)
+    result = score_total(assessment.instrument_id, total, settings=instrument_settings(assessment.instrument_id))
+    before = {"total": assessment.total, "completed_at": assessment.completed_at}
+    completed_at = _entered_at(completed_on)
+    _complete(assessment, result, at=completed_at)
+    assessment.due_at = completed_at
+    assessment.amended_at, assessment.amended_by, assessment.amendment_reason = timezone.now(), actor, reason
+    assessment.save()
+    _alerts_raise(assessment, result)
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=assessment.patient_id,
+        object_type="assessment.entered_total",
+        object_id=assessment.pk,
+        detail={
+            "corrected": True,
+            "before": before,
+            "after": {"total": assessment.total, "completed_at": completed_at},
+            "reason": reason,
+        },
+    )
+    return assessment
+
+
+@transaction.atomic
+def entered_total_void(*, actor, assessment: Assessment, reason: str) -> Assessment:
+    """Withdraws an entered total entered by mistake: the row stays, voided, in no chart or report; the audit entry
+    keeps what it held and the reason."""
+    reason = _amendment_reason(reason)
+    assessment = _amendable(assessment)
+    assessment.status = Assessment.Status.VOIDED
+    assessment.amended_at, assessment.amended_by, assessment.amendment_reason = timezone.now(), actor, reason
+    assessment.save(update_fields=["status", "amended_at", "amended_by", "amendment_reason", "updated_at"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=assessment.patient_id,
+        object_type="assessment.entered_total",
+        object_id=assessment.pk,
+        detail={
+            "voided": True,
+            "before": {"total": assessment.total, "completed_at": assessment.completed_at},
+            "reason": reason,
+        },
     )
     return assessment
 

@@ -16,6 +16,7 @@ from kapstone.measures import charts, selectors, services
 from kapstone.measures.forms import (
     SUBMIT,
     AcknowledgeForm,
+    AmendTotalForm,
     EnteredTotalForm,
     QuestionnaireForm,
     StartQuestionnaireForm,
@@ -93,7 +94,22 @@ def _measures_context(patient, **forms) -> dict:
         "charted": charted,
         "total_form": forms.get("total_form") or EnteredTotalForm(prefix="total"),
         "start_form": forms.get("start_form") or StartQuestionnaireForm(prefix="start"),
+        "amend_forms": _amend_forms(sections["entered_totals"], forms.get("amend_form")),
     }
+
+
+def _amend_forms(entered_totals, bound=None) -> list:
+    """Each entered total with its correct-or-void form (None once voided); the one just posted keeps its input."""
+    rows = []
+    for assessment in entered_totals:
+        if bound is not None and bound.assessment.pk == assessment.pk:
+            form = bound
+        elif assessment.status == Assessment.Status.COMPLETED:
+            form = AmendTotalForm(assessment=assessment, prefix=f"amend-{assessment.pk}")
+        else:
+            form = None
+        rows.append((assessment, form))
+    return rows
 
 
 @roles_required(*RECORD_ROLES)
@@ -122,6 +138,35 @@ def enter_total(request, patient_id):
             messages.success(request, "The total is recorded.")
             return redirect("measures:patient", patient_id=patient.pk)
     return render(request, "measures/patient_measures.html", _measures_context(patient, total_form=form), status=400)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def amend_total(request, patient_id, assessment_id):
+    """Correct or void a total staff entered, with the reason (audited by the service)."""
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="amend entered total")
+    assessment = selectors.entered_total(patient=patient, assessment_id=assessment_id)
+    form = AmendTotalForm(request.POST, assessment=assessment, prefix=f"amend-{assessment.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["action"] == AmendTotalForm.VOID:
+                services.entered_total_void(actor=request.user, assessment=assessment, reason=data["reason"])
+            else:
+                services.entered_total_correct(
+                    actor=request.user,
+                    assessment=assessment,
+                    total=data["total"],
+                    completed_on=data["completed_on"],
+                    reason=data["reason"],
+                )
+        except ScoringError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "The total is voided." if data["action"] == AmendTotalForm.VOID else "Corrected.")
+            return redirect("measures:patient", patient_id=patient.pk)
+    context = _measures_context(patient, amend_form=form)
+    return render(request, "measures/patient_measures.html", context, status=400)
 
 
 @roles_required(*CLINICAL_ROLES)
