@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.measures.portal_settings import portal_setting
+from kapstone.measures.views import crisis_resources
 from kapstone.messaging import selectors, services
 from kapstone.messaging.forms import MessageForm, NewThreadForm
 
@@ -27,7 +27,7 @@ def _write(form, send):
 
 def _after_patient_message(request, message):
     if message.mentions_crisis:
-        context = {"resources": list(portal_setting("crisis_resources")), "thread": message.thread}
+        context = {"resources": crisis_resources(), "thread": message.thread}
         return render(request, "messaging/crisis.html", context)
     messages.success(request, "Sent. Your care team will reply here; this inbox is not watched around the clock.")
     return redirect("messaging:my_thread", thread_id=message.thread_id)
