@@ -109,6 +109,8 @@ class AlertNotification(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
     next_attempt_at = models.DateTimeField()
+    # When a worker took it to send; a send still 'sending' long after this was cut off and is taken back.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -6,10 +6,9 @@ import os
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
-from kapstone.integration.notifications import DEFAULT_SMS_PROVIDER
+from kapstone.integration.notifications import DEFAULT_SMS_PROVIDER, EmailChannel
 
 
 class DeliveryFailed(Exception):
@@ -34,7 +33,9 @@ class TwilioSmsProvider:
 
         self.client = Client(account, token)
 
-    def send_sms(self, *, to: str, body: str) -> None:
+    def send_sms(self, *, to: str, body: str, idempotency_key: str) -> None:
+        # Twilio's Messages API takes no idempotency key; a retry after a worker died mid-send may repeat the text,
+        # which for a page is the safer failure. The key is part of the protocol for gateways that honour one.
         from twilio.base.exceptions import TwilioException
 
         sender = {"messaging_service_sid": self.service} if self.service else {"from_": self.sender}
@@ -49,11 +50,12 @@ def sms_provider():
     return import_string(getattr(settings, "KAPSTONE_SMS_PROVIDER", DEFAULT_SMS_PROVIDER))()
 
 
-def deliver(*, channel: str, address: str, subject: str, body: str) -> None:
-    """Sends one page; raises DeliveryFailed (or the transport's own error) when it does not go."""
+def deliver(*, channel: str, address: str, subject: str, body: str, idempotency_key: str) -> None:
+    """Sends one page; raises DeliveryFailed (or the transport's own error) when it does not go. Every try of one
+    page carries the same key (for email, the same Message-ID), so a mail system can drop a repeat."""
     if channel == "email":
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+        EmailChannel().send(to=address, subject=subject, body=body, idempotency_key=idempotency_key)
     elif channel == "sms":
-        sms_provider().send_sms(to=address, body=f"{subject}. {body}")
+        sms_provider().send_sms(to=address, body=f"{subject}. {body}", idempotency_key=idempotency_key)
     else:
         raise DeliveryFailed(f"no channel {channel!r}")

@@ -34,6 +34,8 @@ from kapstone.patients.models import Patient
 logger = logging.getLogger(__name__)
 
 SUBJECT = "Kapstone: an alert is waiting for you"
+# Operational: a send still under way this long after its claim was cut off (the mail timeout is a minute).
+SEND_LEASE = datetime.timedelta(minutes=5)
 # Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
 DELIVERY_ERRORS = (DeliveryFailed, smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
@@ -242,7 +244,7 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
     now = now or timezone.now()
     claimed = AlertNotification.objects.filter(
         pk=notification_id, status=AlertNotification.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=AlertNotification.Status.SENDING)
+    ).update(status=AlertNotification.Status.SENDING, claimed_at=now)
     if not claimed:
         return "skipped"
     notification = AlertNotification.objects.select_related("alert").get(pk=notification_id)
@@ -258,6 +260,7 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
             address=notification.address,
             subject=SUBJECT,
             body=_page_body(notification.alert_id),
+            idempotency_key=f"alert-page:{notification.pk}",
         )
     except DELIVERY_ERRORS as error:
         logger.warning("page %s failed on try %s: %s", notification_id, attempts, error)
@@ -297,7 +300,12 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
 
 
 def notifications_deliver_due(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
+    """Sends every page whose time has come; a send whose worker died mid-send (still 'sending' SEND_LEASE after
+    its claim) is taken back first and tried again under the same idempotency key."""
     now = now or timezone.now()
+    AlertNotification.objects.filter(status=AlertNotification.Status.SENDING, claimed_at__lte=now - SEND_LEASE).update(
+        status=AlertNotification.Status.PENDING, next_attempt_at=now
+    )
     due = list(
         AlertNotification.objects.filter(status=AlertNotification.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "pk")
