@@ -81,6 +81,11 @@ RESEARCH_ID_KEY = envsecret("KAPSTONE_RESEARCH_ID_KEY", "demo-research-id-key" i
 NOTES_ENCRYPTION_KEY = envsecret("KAPSTONE_NOTES_KEY", "ZGVtby1vbmx5LW5vdGVzLWtleS0zMmJ5dGVzLWxvbmc=" if DEMO else None)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEMO else [])
+if not ALLOWED_HOSTS:
+    # Without it every request would be refused with a 400 that names nothing; say so at start-up instead.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set. Set it to the host names the practice serves, comma-separated."
+    )
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = os.environ.get("KAPSTONE_SITE_URL", "http://127.0.0.1:8000")
 
@@ -107,13 +112,15 @@ INSTALLED_APPS = [
     "kapstone.integration",
     "kapstone.creativity",
     "kapstone.outcomes",
-    "kapstone.alerts",
     "kapstone.billing",
     "kapstone.messaging",
+    "kapstone.operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app server, compressed and cached for ever under hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "kapstone.practice.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +128,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "kapstone.audit.middleware.AuditContextMiddleware",
+    "kapstone.accounts.middleware.DeniedAccessAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -150,12 +158,18 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kapstone.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kapstone.sqlite3'}"),
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        )
+    }
+except ValueError as problem:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database address Kapstone can use ({problem}); "
+        "e.g. postgres://kapstone_app@db:5432/kapstone."
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite waits for a writer rather than failing at once when two requests write together.
     # IMMEDIATE transactions take the write lock up front, so two writers queue instead of deadlocking
@@ -220,6 +234,8 @@ EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEMO else "django.core.mail.backends.smtp.EmailBackend",
 )
+# For django.core.mail.backends.filebased.EmailBackend: each message lands as a file in this folder.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -229,6 +245,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kapstone <no-reply@ka
 
 # Background work: Celery with Redis in production; in-process and eager when REDIS_URL is unset.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}.")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
@@ -239,9 +257,11 @@ CELERY_TIMEZONE = "UTC"
 # example an eta beyond the broker's visibility timeout); each send is idempotent.
 CELERY_BEAT_SCHEDULE = {
     "send-due-notifications": {"task": "kapstone.integration.tasks.send_due_notifications", "schedule": 600.0},
-    "send-due-questionnaire-reminders": {"task": "kapstone.measures.tasks.send_due_reminders", "schedule": 3600.0},
-    # Unacknowledged urgent alerts move down the on-call rota, lost first pages go out, failed pages are retried.
-    "escalate-alerts": {"task": "kapstone.alerts.tasks.escalate_alerts", "schedule": 60.0},
+    "send-due-questionnaire-reminders": {
+        "task": "kapstone.measures.tasks.send_due_reminders",
+        # Shortened by the CI smoke run so a reminder goes out while it watches.
+        "schedule": float(envint("KAPSTONE_REMINDER_SWEEP_SECONDS", 3600)),
+    },
     # A creativity task whose time ran out while the patient was away is closed and scored.
     "close-overdue-creativity-tasks": {"task": "kapstone.creativity.tasks.close_overdue_tasks", "schedule": 300.0},
     # A dose whose window task failed, or whose broker was down, still gets its integration window.
@@ -260,6 +280,62 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
+
+# Uploads go to the local disk (MEDIA_ROOT) unless an S3-compatible bucket is named: several web instances
+# on several hosts must see the same files. Static files carry content hashes in production (run
+# `kapstone collectstatic` at deploy time); the demo serves them as they are.
+S3_BUCKET = os.environ.get("KAPSTONE_S3_BUCKET", "")
+if S3_BUCKET:
+    _uploads = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("KAPSTONE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("KAPSTONE_S3_REGION") or None,
+            "access_key": os.environ.get("KAPSTONE_S3_ACCESS_KEY_ID") or None,
+            "secret_key": envsecret("KAPSTONE_S3_SECRET_ACCESS_KEY", "") or None,
+            "location": os.environ.get("KAPSTONE_S3_PREFIX", "media"),
+            # Patient uploads are private: no public ACL, and every link is signed and expires.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _uploads = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _uploads,
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEMO
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Several web instances share one cache and one session store: Redis when REDIS_URL is set. Sessions are
+# written through to the database (cached_db), so a Redis restart signs nobody out; without Redis they stay in
+# the database alone, since a per-process cache would let a signed-out session live on in another worker.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "kapstone",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The demo serves static files from the apps' folders as they change; production serves the collected ones.
+WHITENOISE_USE_FINDERS = DEMO
+WHITENOISE_AUTOREFRESH = DEMO
+
+# Emailed account links work once: a portal invitation for this many hours, a password reset for fewer,
+# since whoever reads the mailbox can use it.
+PORTAL_INVITATION_HOURS = envint("KAPSTONE_PORTAL_INVITATION_HOURS", 72)
+PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
 
 LOGGING = {
     "version": 1,
