@@ -168,7 +168,7 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
     """Step 0 for an alert that pages: the patient's prescribers on the care team and whoever is on call. Does
     nothing for a review alert, an acknowledged one, or one already paged."""
     now = now or timezone.now()
-    alert = CriticalAlert.objects.select_for_update().select_related("patient").filter(pk=alert_id).first()
+    alert = CriticalAlert.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=alert_id).first()
     if alert is None or not alert.is_open or not alert.pages or alert.escalation_steps.exists():
         return False
     people = []
