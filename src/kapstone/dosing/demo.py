@@ -223,8 +223,9 @@ def _pregnancy_check(*, patient, clinician) -> dict:
 
 def _today(*, rng, nurse, prescriber) -> None:
     """Today's dosing session: open every record, check two patients in (checklist, a same-day C-SSRS screen with
-    every answer no, pre-dose vitals), and order the first one's dose. A patient whose questionnaires raised a
-    suicide-risk alert gets the prescriber's same-day assessment first, as the room requires."""
+    every answer no, pre-dose vitals), and order the first one's dose where nothing stands in the way. A patient
+    whose questionnaires raised a suicide-risk alert gets the prescriber's same-day assessment first, as the room
+    requires."""
     session = (
         GroupSession.objects.filter(kind=GroupSession.Kind.DOSING, starts_at__date=timezone.localdate())
         .order_by("starts_at")
@@ -233,9 +234,15 @@ def _today(*, rng, nurse, prescriber) -> None:
     if session is None:
         return
     patients = [e.patient for e in session.group.enrolments.filter(status=Enrolment.Status.ENROLLED)]
-    for index, patient in enumerate(patients):
+    checked_in = 0
+    for patient in patients:
         record = services.dose_record_open(actor=nurse, session=session, patient=patient)
-        if index < CHECKED_IN_TODAY:
+        # The room checks in only a patient whose enrolment gate is still open on the day.
+        if (
+            checked_in < CHECKED_IN_TODAY
+            and not selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal
+        ):
+            checked_in += 1
             services.check_in(
                 actor=nurse,
                 record=record,
@@ -257,7 +264,7 @@ def _today(*, rng, nurse, prescriber) -> None:
                 spo2=rng.randint(96, 99),
                 respiratory_rate=rng.randint(13, 18),
             )
-        if index == 0:
+        if checked_in == 1 and record.checked_in_at and not record.dose_mg:
             if selectors.dose_readiness(record=record, at=timezone.now()).risk_refusal:
                 services.risk_assessment_record(
                     actor=prescriber,
@@ -266,7 +273,8 @@ def _today(*, rng, nurse, prescriber) -> None:
                     decision=RoomRiskAssessment.Decision.PROCEED,
                     note="Seen before the session: no current ideation since the last visit; safety plan reviewed.",
                 )
-            services.dose_order(actor=prescriber, record=record, route=Route.SUBLINGUAL, dose_mg=Decimal("200"))
+            if not selectors.dose_readiness(record=record, at=timezone.now()).blockers:
+                services.dose_order(actor=prescriber, record=record, route=Route.SUBLINGUAL, dose_mg=Decimal("200"))
 
 
 @transaction.atomic
