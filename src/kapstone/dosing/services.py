@@ -648,6 +648,20 @@ def ledger_post(
             "corrects_id": corrects.pk if corrects else None,
         },
     )
+    if discrepancy:
+        summary = f"The count of {lot} at {location} is off by {discrepancy} mg."
+        entry_id = entry.pk
+        transaction.on_commit(
+            lambda: safety_event.send(
+                sender=LedgerEntry,
+                kind="ledger_discrepancy",
+                level="review",
+                patient_id=None,
+                summary=summary,
+                object_type="ledger_entry",
+                object_id=entry_id,
+            )
+        )
     return entry
 
 

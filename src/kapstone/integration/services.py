@@ -24,6 +24,7 @@ from kapstone.integration.models import (
 )
 from kapstone.integration.notifications import channel as channel_named
 from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
+from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 
 logger = logging.getLogger(__name__)
@@ -213,6 +214,20 @@ def _settle(notification: Notification, status: str, note: str = "") -> str:
             object_type="notification",
             object_id=notification.pk,
             detail={"status": status, "channel": notification.channel},
+        )
+    if status == Notification.Status.FAILED:
+        # The care team must learn the patient could not be reached (issue 14); the summary names no address.
+        patient_id, notification_id = notification.patient_id, notification.pk
+        transaction.on_commit(
+            lambda: safety_event.send(
+                sender=Notification,
+                kind="patient_notification_failed",
+                level="review",
+                patient_id=patient_id,
+                summary=f"A {notification.channel} message to the patient could not be delivered: {note}",
+                object_type="notification",
+                object_id=notification_id,
+            )
         )
     return status
 
@@ -484,3 +499,44 @@ def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> 
                 )
             reencrypted += len(changed)
             after = batch[-1].pk
+
+
+# Operational: an upload is stored just before its row is saved (practice.storage.removed_if_not_saved); a file
+# still without a row an hour later was left by a crash between the two, never by a save under way.
+ORPHAN_UPLOAD_GRACE = datetime.timedelta(hours=1)
+JOURNAL_IMAGE_FOLDER = "journal"
+
+
+@dataclass(frozen=True)
+class UploadsCheck:
+    missing: list[int]  # journal entries whose picture is not in storage
+    orphans: list[str]  # files in storage that no entry names, older than the grace period
+
+
+def journal_uploads_check(*, now: datetime.datetime | None = None) -> UploadsCheck:
+    """Compares the journal pictures in storage with the rows that name them."""
+    storage = JournalEntry._meta.get_field("image").storage
+    now = now or timezone.now()
+    named = dict(JournalEntry.objects.exclude(image="").values_list("image", "pk"))
+    try:
+        _, stored_names = storage.listdir(JOURNAL_IMAGE_FOLDER)
+    except FileNotFoundError:
+        stored_names = []
+    stored = {f"{JOURNAL_IMAGE_FOLDER}/{name}" for name in stored_names}
+    orphans = sorted(
+        name for name in stored - named.keys() if storage.get_modified_time(name) <= now - ORPHAN_UPLOAD_GRACE
+    )
+    missing = sorted(pk for name, pk in named.items() if name not in stored)
+    return UploadsCheck(missing=missing, orphans=orphans)
+
+
+def journal_orphan_uploads_remove(*, now: datetime.datetime | None = None) -> list[str]:
+    """The sweep behind removed_if_not_saved: deletes the pictures a crash left without their row (see
+    ORPHAN_UPLOAD_GRACE), and audits which, by file name only."""
+    orphans = journal_uploads_check(now=now).orphans
+    storage = JournalEntry._meta.get_field("image").storage
+    for name in orphans:
+        storage.delete(name)
+    if orphans:
+        audit.record(action=audit.Action.DELETE, object_type="journal_image.orphan", detail={"files": orphans})
+    return orphans

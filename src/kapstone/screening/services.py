@@ -15,6 +15,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes
@@ -359,5 +360,17 @@ def consent_withdraw(*, actor, signature: ConsentSignature, reason: str = "") ->
         object_type="consent_signature",
         object_id=signature.pk,
         detail={"withdrawn": True, "by_patient": is_own},
+    )
+    patient_id, signature_id = signature.patient_id, signature.pk
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=ConsentSignature,
+            kind="consent_withdrawn",
+            level="review",
+            patient_id=patient_id,
+            summary="Consent withdrawn" + (" by the patient in the portal." if is_own else ", recorded by staff."),
+            object_type="consent_signature",
+            object_id=signature_id,
+        )
     )
     return signature
