@@ -88,12 +88,20 @@ class GroupSession(models.Model):
     follows_dosing = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="integration_sessions"
     )
+    # Held by video (program.telehealth). A dosing session never is: the patient is observed in the room.
+    is_remote = models.BooleanField("Held by video", default=False)
+    video_url = models.URLField("Video link for this session", max_length=300, blank=True)
 
     objects = GroupSessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
-        constraints = [models.UniqueConstraint(fields=["group", "kind", "number"], name="one_session_per_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "kind", "number"], name="one_session_per_number"),
+            models.CheckConstraint(
+                condition=~(models.Q(kind="dosing") & models.Q(is_remote=True)), name="dosing_never_remote"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.group}: {self.get_kind_display()} {self.number}"

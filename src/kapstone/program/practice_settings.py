@@ -5,6 +5,7 @@ import datetime
 from typing import Any
 
 from kapstone.practice.registry import Json, SettingSpec
+from kapstone.program import telehealth
 from kapstone.program.services import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
 
 AREA = "Course planning"
@@ -63,5 +64,6 @@ SETTINGS = [
                 "when the planner tries to start sessions (null: at opening time)"
             ),
         ),
-    )
+    ),
+    *telehealth.SETTINGS,
 ]

@@ -16,7 +16,7 @@ from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
-from kapstone.program import forms, ical, scheduling, selectors, services
+from kapstone.program import forms, ical, scheduling, selectors, services, telehealth
 from kapstone.program.models import CalendarFeed, Enrolment, GroupSession, Unavailability
 
 PLAN_SALT = "kapstone.program.plan"
@@ -341,7 +341,8 @@ def _calendar_for(request, user) -> bytes:
             start=session.starts_at,
             end=session.ends_at,
             summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
-            location=session.room.name if session.room else "",
+            location=telehealth.video_link(session) or (session.room.name if session.room else ""),
+            description="Held by video: join with the link above." if session.is_remote else "",
             sequence=moves.get(str(session.pk), 0),
         )
         for session in sessions

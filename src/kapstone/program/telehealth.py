@@ -1,0 +1,134 @@
+"""Sessions held by video: which sessions may be, and the link a patient and facilitator use.
+
+A practice configures its video tool in Practice settings: a link template for the practice's video service, or a
+room per clinician (a standing link, such as a Doxy.me or Zoom personal room); a session may also carry its own
+link. A dosing session is never remote: the patient is observed in the room (the database refuses it too).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.utils.crypto import salted_hmac
+
+from kapstone.audit import services as audit
+from kapstone.practice.registry import Json, SettingRefused, SettingSpec
+from kapstone.practice.settings_store import practice_value
+from kapstone.program.models import GroupSession
+
+LINK_TEMPLATE_KEY = "program.video_link_template"
+CLINICIAN_ROOMS_KEY = "program.clinician_video_rooms"
+ROOM_PLACEHOLDER = "{room}"
+REMOTE_KINDS = frozenset({GroupSession.Kind.INTEGRATION, GroupSession.Kind.FOLLOW_UP})
+SOURCE = (
+    "[kapstone-operational] Operational, not clinical: the practice's own video service. Blank until the practice "
+    "configures one."
+)
+
+
+class TelehealthRefused(ValueError):
+    """A session that cannot be held by video as asked, with the reason."""
+
+
+def is_video_url(value: str) -> bool:
+    parts = urlsplit(value.replace(ROOM_PLACEHOLDER, "room"))
+    return parts.scheme == "https" and bool(parts.netloc) and not re.search(r"\s", value)
+
+
+@dataclass(frozen=True)
+class VideoLinkTemplate:
+    """An https link, optionally with {room} where each session's own room name goes; blank for none."""
+
+    widget = "text"
+
+    def describe(self) -> str:
+        return "an https link, with {room} where each session's room name goes, or blank for none"
+
+    def parse(self, text: str) -> str:
+        self.check(text.strip())
+        return text.strip()
+
+    def check(self, value: Any) -> None:
+        if not isinstance(value, str) or len(value) > 300 or (value and not is_video_url(value)):
+            raise SettingRefused(f"must be {self.describe()}, not {value!r}")
+
+    def to_text(self, value: str) -> str:
+        return value
+
+
+def _check_rooms(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValueError('a mapping of username to link, e.g. {"dr.okafor": "https://video.example/okafor"}')
+    for username, link in value.items():
+        if not isinstance(link, str) or not is_video_url(link) or ROOM_PLACEHOLDER in link:
+            raise ValueError(f"{username}: {link!r} is not an https link")
+
+
+SETTINGS = [
+    SettingSpec(
+        key=LINK_TEMPLATE_KEY,
+        label="Video link for remote sessions",
+        default="",
+        source=SOURCE,
+        clinical=False,
+        kind=VideoLinkTemplate(),
+    ),
+    SettingSpec(
+        key=CLINICIAN_ROOMS_KEY,
+        label="Each clinician's own video room",
+        default={},
+        source=SOURCE,
+        clinical=False,
+        kind=Json(_check_rooms, 'JSON mapping usernames to https links, e.g. {"dr.okafor": "https://…"}'),
+    ),
+]
+
+
+def _room_name(session: GroupSession) -> str:
+    # Unguessable, so no one finds a session's room by counting session numbers; stable for the session.
+    return "kapstone-" + salted_hmac("kapstone.program.telehealth.room", str(session.pk)).hexdigest()[:20]
+
+
+def video_link(session: GroupSession) -> str:
+    """The link for a remote session: its own, else a facilitator's room, else the practice's template; "" when
+    the session is in person or nothing is configured."""
+    if not session.is_remote:
+        return ""
+    if session.video_url:
+        return session.video_url
+    rooms = practice_value(CLINICIAN_ROOMS_KEY, {})
+    for facilitator in session.facilitators.order_by("last_name", "pk"):
+        if facilitator.get_username() in rooms:
+            return rooms[facilitator.get_username()]
+    template = practice_value(LINK_TEMPLATE_KEY, "")
+    return template.replace(ROOM_PLACEHOLDER, _room_name(session)) if template else ""
+
+
+@transaction.atomic
+def session_telehealth_set(*, actor, session: GroupSession, is_remote: bool, video_url: str = "") -> GroupSession:
+    video_url = video_url.strip()
+    if is_remote and session.kind not in REMOTE_KINDS:
+        raise TelehealthRefused(
+            f"A {session.get_kind_display().lower()} session is held in person"
+            + (": the patient is observed in the room after the dose." if session.kind == "dosing" else ".")
+        )
+    if video_url and not is_video_url(video_url):
+        raise TelehealthRefused(f"{video_url!r} is not an https link.")
+    before = (session.is_remote, session.video_url)
+    session.is_remote, session.video_url = is_remote, video_url if is_remote else ""
+    if is_remote and not video_link(session):
+        session.is_remote, session.video_url = before
+        raise TelehealthRefused(
+            "There is no video link: give one for this session, or set the practice's video link in Practice settings."
+        )
+    session.save(update_fields=["is_remote", "video_url"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="group_session.telehealth",
+        object_id=session.pk,
+        detail={"is_remote": is_remote, "own_link": bool(session.video_url)},
+    )
+    return session

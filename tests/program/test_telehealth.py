@@ -1,0 +1,96 @@
+"""Sessions held by video: integration and follow-up only, with a link from the session, a clinician's room or
+the practice's template, shown in the calendar feed and billed at a telehealth place of service."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from kapstone.billing import services as billing
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.program import telehealth
+from kapstone.program.models import GroupSession
+from tests.billing.factories import fees
+
+
+def integration_session(cast) -> GroupSession:
+    dosing = cast.dosing_session()
+    session = GroupSession.objects.create(
+        group=dosing.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=dosing.starts_at + datetime.timedelta(days=1),
+        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=1),
+        follows_dosing=dosing,
+    )
+    session.facilitators.set([cast.therapist])
+    return session
+
+
+def test_a_dosing_session_is_never_held_by_video(cast):
+    session = cast.dosing_session()
+    with pytest.raises(telehealth.TelehealthRefused, match="observed in the room"):
+        telehealth.session_telehealth_set(
+            actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/room"
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GroupSession.objects.filter(pk=session.pk).update(is_remote=True)
+
+
+def test_a_remote_session_needs_a_link(cast):
+    with pytest.raises(telehealth.TelehealthRefused, match="no video link"):
+        telehealth.session_telehealth_set(actor=cast.bob, session=integration_session(cast), is_remote=True)
+
+
+def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_practice_template(cast):
+    session = integration_session(cast)
+    practice_value_set(
+        actor=cast.admin, key=telehealth.LINK_TEMPLATE_KEY, value="https://meet.example/{room}", reason="our tool"
+    )
+    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
+    from_template = telehealth.video_link(session)
+    assert from_template.startswith("https://meet.example/kapstone-") and not from_template.endswith(f"-{session.pk}")
+    assert len(from_template.rsplit("-", 1)[1]) == 20  # a room name no one finds by counting sessions
+    practice_value_set(
+        actor=cast.admin,
+        key=telehealth.CLINICIAN_ROOMS_KEY,
+        value={cast.therapist.username: "https://video.example/theo"},
+        reason="rooms",
+    )
+    assert telehealth.video_link(session) == "https://video.example/theo"
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/special"
+    )
+    assert telehealth.video_link(session) == "https://video.example/special"
+    session.refresh_from_db()
+    assert session.is_remote
+
+
+def test_a_link_that_is_not_https_is_refused(cast):
+    with pytest.raises(telehealth.TelehealthRefused, match="not an https link"):
+        telehealth.session_telehealth_set(
+            actor=cast.bob, session=integration_session(cast), is_remote=True, video_url="http://video.example/x"
+        )
+
+
+def test_the_calendar_feed_carries_the_video_link(cast, client):
+    from kapstone.program import services as program
+
+    session = integration_session(cast)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/feed"
+    )
+    token = program.feed_token_issue(user=cast.alice_user)
+    feed = client.get(reverse("program:feed", args=[token])).content.decode()
+    assert "https://video.example/feed" in feed.replace("\r\n ", "")
+
+
+def test_a_remote_visit_is_billed_at_the_telehealth_place_of_service_with_modifier_95(cast):
+    fees(cast.admin, **{"90853": "80.00"})
+    session = integration_session(cast)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/bill"
+    )
+    (charge,) = billing.visit_charges_add(actor=cast.admin, patient=cast.alice, session=session)
+    assert (charge.place_of_service, charge.modifiers, charge.rendering_clinician) == ("10", "95", cast.therapist)
