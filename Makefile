@@ -9,12 +9,18 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast bench lint migrate
 
+# torch (for the creativity extra) must be the CPU build: on PyPI, Linux torch wheels pull in gigabytes of CUDA.
+# TORCH_INDEX names where pip finds the CPU build: the PyTorch CPU wheel index
+# (TORCH_INDEX=https://download.pytorch.org/whl/cpu), or empty where the package index pip already uses serves a
+# CPU build (a mirror or wheelhouse that carries one).
+TORCH_INDEX ?=
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
-	# The CPU build of torch lies on this machine; install it first so nothing resolves a CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# torch first, from the CPU build, so installing the creativity extra never resolves a CUDA build.
+	$(BIN)/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,creativity]'
 	touch $@
 
 install: $(VENV)/.installed

