@@ -155,3 +155,65 @@ def test_repetitive_and_non_english_rows_get_a_status_and_an_empty_originality(t
         ("repetitive", "", ""),
         ("not_english", "", ""),
     ]
+
+
+def test_several_workers_write_the_same_file_as_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(aut_files, "CHUNK_ROWS", 2)
+    source = write(
+        tmp_path / "in.csv",
+        "prompt,response\nbrick,doorstop\nfork,comb for a mermaid\nbrick,\nshoe,plant pot for a cactus\nbox,hat\n",
+    )
+    call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "one.csv"))
+    call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "two.csv"), "--workers", "2")
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two", "1000"])
+def test_it_refuses_a_worker_count_it_cannot_use(tmp_path, workers):
+    source = write(tmp_path / "in.csv", "prompt,response\nbrick,doorstop\n")
+    with pytest.raises(CommandError, match="workers|whole number"):
+        call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "o.csv"), "--workers", workers)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_it_summarises_each_participant_and_object(tmp_path):
+    source = write(
+        tmp_path / "in.csv",
+        "participant,prompt,response\n"
+        "p1,brick,doorstop\np1,brick,Door-stop!\np1,brick,grind into pigment for paint\np1,brick,\n"
+        "p2,brick,build a house\np1,fork,comb for a mermaid\n",
+    )
+    summary = tmp_path / "summary.csv"
+    call_command("creativity", "score-aut", str(source), "--out", str(tmp_path / "o.csv"), "--summary", str(summary))
+    rows = list(csv.DictReader(summary.open(encoding="utf-8")))
+    assert list(rows[0]) == list(aut_files.SUMMARY_COLUMNS)
+    assert [(r["participant"], r["prompt"], r["responses_given"], r["fluency"]) for r in rows] == [
+        ("p1", "brick", "4", "2"),
+        ("p2", "brick", "1", "1"),
+        ("p1", "fork", "1", "1"),
+    ]
+    assert rows[0]["flexibility"] == "2" and rows[0]["excluded"] == "duplicate: 1; empty: 1"
+    assert float(rows[0]["originality_top2_mean"]) >= float(rows[0]["originality_mean"]) >= 1
+
+
+def test_a_summary_without_a_participant_column_exits_2_and_writes_nothing(tmp_path):
+    source = write(tmp_path / "in.csv", "prompt,response\nbrick,doorstop\n")
+    with pytest.raises(CommandError, match="no column participant") as raised:
+        call_command(
+            "creativity", "score-aut", str(source), "--out", str(tmp_path / "o.csv"), "--summary", str(tmp_path / "s")
+        )
+    assert raised.value.returncode == 2
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "s").exists()
+
+
+def test_progress_without_a_terminal_is_a_line_per_tenth_of_the_file():
+    import io
+
+    from kapstone.creativity.management.commands.creativity import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream)
+    for done in range(100, 1001, 100):
+        progress(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("scored 1000/1000 responses (")

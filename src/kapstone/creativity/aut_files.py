@@ -4,6 +4,10 @@ that already has one of those names (the rated dataset's own prompt,response,ori
 is kept under a new name, `<name>_input`, and the rename is reported. Malformed input raises AutFileError
 with a message that says what to fix; nothing is written then.
 
+Chunks of rows can be scored by several worker processes; the output is the same whatever their number.
+With a `participant` column, a second CSV can summarise each participant's answers to each object
+(fluency, flexibility, originality mean and top-2, elaboration), in order of first appearance.
+
 Malformed means: not UTF-8, a NUL byte (a spreadsheet or UTF-16 file saved under a .csv name), a quoted
 field that is never closed, a row with more fields than the header, no prompt/response header, or more
 than MAX_FILE_BYTES bytes or MAX_ROWS responses (split larger files)."""
@@ -12,16 +16,32 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kapstone.creativity.scoring import score_responses
+from kapstone.creativity.scoring import ScoredResponse, score_responses, summarise_scored
 
 CHUNK_ROWS = 1024
 REQUIRED_COLUMNS = ("prompt", "response")
 ADDED_COLUMNS = ("originality", "elaboration", "status")
+PARTICIPANT_COLUMN = "participant"
+SUMMARY_COLUMNS = (
+    "participant",
+    "prompt",
+    "responses_given",
+    "fluency",
+    "flexibility",
+    "originality_mean",
+    "originality_top2_mean",
+    "elaboration_mean",
+    "excluded",
+)
+# The cores the scoring benchmark assumes; more workers than cores only add model copies in memory.
+MAX_WORKERS = max(os.cpu_count() or 1, 1)
 RENAMED_SUFFIX = "_input"
 # The file is read whole, so it is bounded: 64 MB is ~300 times the rated dataset, and 100,000
 # responses take a few minutes at the benchmarked throughput; beyond that a split file fails less late.
@@ -122,8 +142,50 @@ def _output_header(header: list[str]) -> tuple[list[str], dict[str, str]]:
     return output, renamed
 
 
-def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int], None] | None = None) -> AutFileResult:
-    """Score every row. `progress(done, total)` is called after each chunk."""
+def _score_chunk(pairs: list[tuple[str, str]]) -> list[ScoredResponse]:
+    return score_responses(pairs)
+
+
+def _start_worker(threads: int) -> None:
+    # Each worker gets its share of the cores, so N workers do not oversubscribe them N-fold.
+    from kapstone.creativity import embeddings
+
+    embeddings.TORCH_THREADS = threads
+
+
+def _scored_chunks(chunks: list[list[tuple[str, str]]], workers: int) -> Iterator[list[ScoredResponse]]:
+    """Scored chunks in input order, from this process or from `workers` processes."""
+    if workers <= 1 or len(chunks) <= 1:
+        yield from map(_score_chunk, chunks)
+        return
+    threads = max(1, MAX_WORKERS // workers)
+    # Spawned, not forked: a fork of a process that has started torch's thread pool can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads,)) as pool:
+        yield from pool.map(_score_chunk, chunks)
+
+
+def _write_summaries(path: Path, groups: dict[tuple[str, str], list[ScoredResponse]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SUMMARY_COLUMNS)
+        for (participant, prompt), scored in groups.items():
+            summary = asdict(summarise_scored(prompt, scored))
+            summary["participant"] = participant
+            summary["excluded"] = "; ".join(f"{reason}: {n}" for reason, n in sorted(summary["excluded"].items()))
+            writer.writerow(["" if summary[name] is None else summary[name] for name in SUMMARY_COLUMNS])
+
+
+def score_aut_file(
+    in_path: Path,
+    out_path: Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
+    summary_path: Path | None = None,
+) -> AutFileResult:
+    """Score every row. `progress(done, total)` is called after each chunk. With `summary_path`, the input
+    needs a participant column and each participant's answers to each object are summarised there."""
     header, rows = _read_rows(Path(in_path))
     lowered = [name.strip().lower() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in lowered]
@@ -132,36 +194,54 @@ def score_aut_file(in_path: Path, out_path: Path, progress: Callable[[int, int],
             f"{in_path} has no column {' or '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
             "the first row must name the columns, including prompt and response."
         )
+    if summary_path is not None and PARTICIPANT_COLUMN not in lowered:
+        raise AutFileError(
+            f"{in_path} has no column {PARTICIPANT_COLUMN}, which a per-participant summary needs "
+            f"(found: {', '.join(header)})."
+        )
     output_header, renamed = _output_header(header)
     prompt_at, response_at = lowered.index("prompt"), lowered.index("response")
+    participant_at = lowered.index(PARTICIPANT_COLUMN) if PARTICIPANT_COLUMN in lowered else None
 
     def cell(row: list[str], at: int) -> str:
         return row[at] if at < len(row) else ""
 
     counts: dict[str, int] = {}
+    groups: dict[tuple[str, str], list[ScoredResponse]] = {}
     out_path = Path(out_path)
-    # Written beside the target, then renamed: a failure half-way never leaves a truncated OUT file.
-    partial = out_path.with_name(out_path.name + ".partial")
+    chunks = [rows[start : start + CHUNK_ROWS] for start in range(0, len(rows), CHUNK_ROWS)]
+    pair_chunks = [[(cell(r, prompt_at), cell(r, response_at)) for r in chunk] for chunk in chunks]
+    # Written beside the targets, then renamed: a failure half-way never leaves a truncated file.
+    targets = [out_path] + ([Path(summary_path)] if summary_path is not None else [])
+    partials = [target.with_name(target.name + ".partial") for target in targets]
     try:
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
+        with open(partials[0], "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow([*output_header, *ADDED_COLUMNS])
-            for start in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows[start : start + CHUNK_ROWS]
-                scored = score_responses([(cell(r, prompt_at), cell(r, response_at)) for r in chunk])
+            done = 0
+            for chunk, scored in zip(chunks, _scored_chunks(pair_chunks, workers), strict=True):
                 for row, result in zip(chunk, scored, strict=True):
                     counts[result.status] = counts.get(result.status, 0) + 1
                     padded = row + [""] * (len(header) - len(row))
                     originality = "" if result.originality is None else f"{result.originality:.2f}"
                     elaboration = "" if result.elaboration is None else str(result.elaboration)
                     writer.writerow([*padded, originality, elaboration, result.status])
+                    if summary_path is not None:
+                        key = (padded[participant_at].strip(), result.prompt.lower())
+                        groups.setdefault(key, []).append(result)
+                done += len(chunk)
                 if progress:
-                    progress(min(start + CHUNK_ROWS, len(rows)), len(rows))
-        os.replace(partial, out_path)
+                    progress(done, len(rows))
+        if summary_path is not None:
+            _write_summaries(partials[1], groups)
+        for partial, target in zip(partials, targets, strict=True):
+            os.replace(partial, target)
     except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise AutFileError(f"Cannot write {out_path}: {error.strerror or error}.") from None
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+        raise AutFileError(f"Cannot write {error.filename or out_path}: {error.strerror or error}.") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        for partial in partials:
+            partial.unlink(missing_ok=True)
         raise
     return AutFileResult(counts=counts, renamed=renamed)

@@ -183,8 +183,9 @@ def score_responses(pairs: Iterable[tuple[object, object]]) -> list[ScoredRespon
 
 
 def flexibility(responses: Sequence[str]) -> int:
-    """Number of distinct categories among responses (agglomerative clustering of their embeddings;
-    threshold and rationale in data/aut_scoring.yaml)."""
+    """Number of distinct categories among responses: agglomerative clustering of their embeddings, so the
+    categories come from the similarity of the ideas rather than a hand-made list (Bossomaier et al. 2009;
+    threshold, rationale and sources in data/aut_scoring.yaml)."""
     if len(responses) <= 1:
         return len(responses)
     from sklearn.cluster import AgglomerativeClustering
@@ -214,7 +215,11 @@ class ParticipantSummary:
 
 def summarise_participant(prompt: str, responses: Sequence[object]) -> ParticipantSummary:
     """One participant's answers to one AUT object (one administration)."""
-    scored = score_responses([(prompt, r) for r in responses])
+    return summarise_scored(prompt, score_responses([(prompt, r) for r in responses]))
+
+
+def summarise_scored(prompt: str, scored: Sequence[ScoredResponse]) -> ParticipantSummary:
+    """The summary of one participant's already scored answers to one object, in the order given."""
     excluded: dict[str, int] = {}
     seen: set[str] = set()
     kept: list[ScoredResponse] = []
@@ -232,7 +237,7 @@ def summarise_participant(prompt: str, responses: Sequence[object]) -> Participa
     originalities = sorted((item.originality for item in kept), reverse=True)
     return ParticipantSummary(
         prompt=_clean(prompt),
-        responses_given=len(responses),
+        responses_given=len(scored),
         fluency=len(kept),
         flexibility=flexibility([check_response(item.response).text for item in kept]),
         originality_mean=round(mean(originalities), 3) if originalities else None,
