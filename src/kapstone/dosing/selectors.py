@@ -12,7 +12,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing import medications, safety
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, RoomRiskAssessment, VitalsReading
-from kapstone.measures.models import CriticalAlert
+from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
 from kapstone.patients.models import ChildbearingPotential, Medication, Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -69,16 +69,18 @@ WEEK = datetime.timedelta(days=7)
 
 @dataclass(frozen=True)
 class SuicideRiskAlert:
-    """A questionnaire alert the room reads as a suicide risk, at the level it counts as."""
+    """One time a questionnaire raised or joined a suicide-risk alert in the queue, at the level the room reads it
+    as (safety.suicide_risk_level)."""
 
     alert: CriticalAlert
     level: str
+    at: datetime.datetime
+    reason: str
 
     @property
     def described(self) -> str:
         state = "open" if self.alert.is_open else "acknowledged"
-        raised = timezone.localtime(self.alert.raised_at)
-        return f"{self.alert.reason} ({self.level}, raised {raised:%Y-%m-%d %H:%M}, {state})"
+        return f"{self.reason} ({self.level}, {timezone.localtime(self.at):%Y-%m-%d %H:%M}, {state})"
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class DoseReadiness:
 
     def _covered_by(self, decision: RoomRiskAssessment) -> bool:
         """A decision covers what was known when it was made: alerts raised and screens recorded up to it."""
-        latest_alert = max((a.alert.raised_at for a in self.suicide_alerts), default=None)
+        latest_alert = max((a.at for a in self.suicide_alerts), default=None)
         later_screen = any((s.recorded_at, s.pk) > (decision.recorded_at, decision.pk) for s in self.positive_screens)
         return not later_screen and (latest_alert is None or latest_alert <= decision.recorded_at)
 
@@ -261,18 +263,22 @@ def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
 
 
 def _suicide_alerts(patient_ids: list[int], last_dose: dict) -> dict[int, list[SuicideRiskAlert]]:
-    """Each patient's suicide-risk alerts that block: open at moderate or above, or raised since their last dose
-    (acknowledged or not; with no dose yet, any)."""
+    """Each patient's questionnaire suicide-risk answers that block, read from the alert queue's history (an answer
+    may join an alert already open): on an alert still open at moderate or above, or given since the patient's last
+    dose, acknowledged or not (with no dose yet, any)."""
     found = defaultdict(list)
-    for alert in CriticalAlert.objects.filter(patient_id__in=patient_ids).select_related("assessment"):
-        level = safety.suicide_risk_level(
-            instrument_id=alert.assessment.instrument_id, rule=alert.rule, level=alert.level
-        )
+    occurrences = AlertOccurrence.objects.filter(
+        alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK
+    ).select_related("alert", "assessment")
+    for occurrence in occurrences:
+        instrument_id = occurrence.assessment.instrument_id if occurrence.assessment else ""
+        level = safety.suicide_risk_level(instrument_id=instrument_id, rule=occurrence.rule, level=occurrence.level)
         if level is None:
             continue
-        since = last_dose.get(alert.patient_id)
-        if (alert.is_open and safety.blocking_risk(level)) or since is None or alert.raised_at > since:
-            found[alert.patient_id].append(SuicideRiskAlert(alert, level))
+        patient_id = occurrence.alert.patient_id
+        since = last_dose.get(patient_id)
+        if (occurrence.alert.is_open and safety.blocking_risk(level)) or since is None or occurrence.at > since:
+            found[patient_id].append(SuicideRiskAlert(occurrence.alert, level, occurrence.at, occurrence.reason))
     return found
 
 
