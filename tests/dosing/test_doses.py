@@ -1,0 +1,212 @@
+"""Doses: ceilings on every route, the controlled-drug catalogue and lots that fit the route, respiratory rate, the
+room's BP stop never looser than the screening's exclusion, recovery before discharge, and safety events."""
+
+import datetime
+import importlib
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import selectors, services
+from kapstone.dosing.models import LotBalance
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.practice.signals import safety_event
+from tests.dosing.conftest import NO_RISK_SCREEN
+
+migration = importlib.import_module("kapstone.dosing.migrations.0004_room_safety_gate_and_lot_catalogue")
+
+
+def receive(cast, *, drug="ketamine", form="injection", strength="50", lot="INJ-1", expires=None, **extra):
+    return services.lot_receive(
+        actor=cast.nurse,
+        drug=drug,
+        form=form,
+        strength=Decimal(strength),
+        lot_number=lot,
+        expires_on=expires or datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("1000"),
+        **extra,
+    ).lot.balances.get()
+
+
+@pytest.fixture
+def events():
+    received = []
+    safety_event.connect(lambda sender, **kw: received.append(kw), weak=False, dispatch_uid="doses-test")
+    yield received
+    safety_event.disconnect(dispatch_uid="doses-test")
+
+
+# Ceilings -------------------------------------------------------------------------------------------------------
+
+
+def test_an_order_on_a_route_without_a_ceiling_is_refused_naming_the_setting(cast, ready_record):
+    with pytest.raises(services.DosingError, match='"dosing.ceiling_im_mg_per_kg"'):
+        services.dose_order(actor=cast.bob, record=ready_record, route="im", dose_mg=Decimal("500"))
+    practice_value_set(actor=cast.bob, key="dosing.ceiling_im_mg_per_kg", value=0.5, reason="[loo-2016]")
+    with pytest.raises(services.DosingError, match="7.14 mg/kg is above the practice ceiling of 0.5"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="im", dose_mg=Decimal("500"))
+    assert services.dose_order(actor=cast.bob, record=ready_record, route="im", dose_mg=Decimal("35")).within
+
+
+# The catalogue and lots ------------------------------------------------------------------------------------------
+
+
+def test_the_log_accepts_only_catalogue_products(cast):
+    with pytest.raises(services.DosingError, match="'paracetamol' is not in the practice's catalogue"):
+        receive(cast, drug="paracetamol")
+    with pytest.raises(services.DosingError, match="esketamine comes as nasal spray"):
+        receive(cast, drug="esketamine", form="injection")
+    assert not LotBalance.objects.exists()
+
+
+def test_an_expired_lot_is_received_only_for_disposal_and_never_offered(cast, ready_record):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    with pytest.raises(services.DosingError, match="received only for disposal"):
+        receive(cast, form="lozenge", strength="100", expires=yesterday)
+    disposal = receive(cast, form="lozenge", strength="100", expires=yesterday, for_disposal=True)
+    assert disposal.lot.for_disposal
+    with pytest.raises(services.DosingError, match="received for disposal; it is never given"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=disposal, witness=cast.bob)
+
+
+@pytest.mark.parametrize("form,strength", [("injection", "50"), ("nasal_spray", "28")])
+def test_a_lot_whose_form_does_not_fit_the_route_is_refused(cast, ready_record, form, strength):
+    drug = "esketamine" if form == "nasal_spray" else "ketamine"
+    balance = receive(cast, drug=drug, form=form, strength=strength)
+    with pytest.raises(services.DosingError, match="lot does not fit a sublingual lozenge order"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=balance, witness=cast.bob)
+    assert LotBalance.objects.get(pk=balance.pk).balance_mg == Decimal("1000")
+
+
+def test_the_receipt_form_refuses_a_product_outside_the_catalogue(cast, client_for):
+    data = {
+        "receipt-drug": "esketamine",
+        "receipt-form": "lozenge",
+        "receipt-strength": "100",
+        "receipt-lot_number": "X-1",
+        "receipt-expires_on": "2020-01-01",
+        "receipt-location": "Main safe",
+        "receipt-amount_mg": "100",
+    }
+    response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["receipt"]), data)
+    page = response.content.decode()
+    assert response.status_code == 400 and "comes as nasal spray" in page and "received only for disposal" in page
+    assert not LotBalance.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text,parsed",
+    [
+        ("50 mg/mL injection, 10 mL vial", ("injection", Decimal("50"))),
+        ("100 mg sublingual lozenge", ("lozenge", Decimal("100"))),
+        ("100 mg lozenge", ("lozenge", Decimal("100"))),
+        ("500 mg vial", ("injection", None)),
+        ("paracetamol 500 mg tablet", ("", None)),
+    ],
+)
+def test_the_migration_reads_old_free_text_forms(text, parsed):
+    assert migration.parse_form(text) == parsed
+
+
+# Vitals -------------------------------------------------------------------------------------------------------
+
+
+def test_the_respiratory_rate_is_required_once_an_im_or_iv_dose_is_ordered(cast, ready_record):
+    practice_value_set(actor=cast.bob, key="dosing.ceiling_im_mg_per_kg", value=0.5, reason="[loo-2016]")
+    services.dose_order(actor=cast.bob, record=ready_record, route="im", dose_mg=Decimal("35"))
+    with pytest.raises(services.DosingError, match="Record the respiratory rate"):
+        services.vitals_record(
+            actor=cast.nurse, record=ready_record, phase="pre", systolic=120, diastolic=75, heart_rate=70, spo2=98
+        )
+    assert "no respiratory rate on the pre-dose vitals" in "; ".join(services.checklist_complete(ready_record))
+
+
+def test_a_stop_level_reading_is_announced_and_a_screening_threshold_below_the_room_stop_wins(
+    cast, checked_in, events, django_capture_on_commit_callbacks
+):
+    practice_value_set(actor=cast.bob, key="screening.bp_exclude_systolic_mmhg", value=170, reason="our protocol")
+    assert selectors.room_thresholds()["stop_systolic"] == 170
+    with django_capture_on_commit_callbacks(execute=True):
+        reading = services.vitals_record(
+            actor=cast.nurse, record=checked_in, phase="peak", systolic=172, diastolic=80, heart_rate=70, spo2=98
+        )
+    assert reading.alert_level == "stop"
+    assert [(e["kind"], e["level"], e["patient_id"]) for e in events] == [("vitals_stop", "urgent", cast.alice.pk)]
+
+
+def test_a_severe_adverse_event_is_announced(cast, checked_in, events, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.adverse_event_record(
+            actor=cast.nurse, record=checked_in, kind="laryngospasm", severity="severe", description="", action_taken=""
+        )
+        services.adverse_event_record(
+            actor=cast.nurse, record=checked_in, kind="nausea", severity="mild", description="", action_taken=""
+        )
+    assert [e["kind"] for e in events] == ["adverse_event_serious"]
+
+
+# Discharge ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def observed(cast, ready_record, stock):
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    for phase, taken_at in (("peak", given + datetime.timedelta(minutes=45)), ("discharge", timezone.now())):
+        services.vitals_record(
+            actor=cast.nurse,
+            record=ready_record,
+            phase=phase,
+            systolic=128,
+            diastolic=80,
+            heart_rate=72,
+            spo2=98,
+            taken_at=taken_at,
+        )
+    return ready_record
+
+
+def discharge(cast, record, **extra):
+    return services.discharge(
+        actor=cast.nurse, record=record, vitals_ok=True, alert_oriented=True, escort_present=True, **extra
+    )
+
+
+def test_discharge_needs_ratings_after_the_dose(cast, observed):
+    with pytest.raises(services.DosingError, match="rate sedation .* after the dose"):
+        discharge(cast, observed)
+
+
+def test_discharge_needs_moaas_back_to_5_and_cadss_resolved_or_attested(cast, observed):
+    services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=1, dissociation_cadss=70)
+    with pytest.raises(services.DosingError, match=r"MOAA/S 1, needs 5.*CADSS 70, needs 4 or less"):
+        discharge(cast, observed)
+    services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=5, dissociation_cadss=12)
+    with pytest.raises(services.DosingError, match="write a note with the attestation"):
+        discharge(cast, observed, dissociation_attested=True)
+    record = discharge(cast, observed, dissociation_attested=True, attestation_note="Oriented, no derealisation.")
+    assert record.dissociation_attested_by == cast.nurse and record.discharged_at
+
+
+def test_a_lower_moaas_before_the_dose_is_the_baseline_to_return_to(cast, session, stock):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="n/a",
+        intention="",
+        weight_kg=Decimal("70"),
+        medication_changes="no",
+    )
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=4, dissociation_cadss=0)
+    record.refresh_from_db()
+    assert record.predose_moaas == 4
