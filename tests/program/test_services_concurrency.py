@@ -82,3 +82,24 @@ def test_a_waitlisting_at_the_same_moment_as_an_enrolment_never_takes_the_seat_a
     # Whichever runs first, the enrolment wins: a waitlisting after it is refused, one before it is promoted.
     assert outcomes["enrol"] == "done"
     assert Enrolment.objects.get(group=race_group, patient=patient).status == Enrolment.Status.ENROLLED
+
+
+def test_one_patient_enrolled_in_two_overlapping_groups_at_once_joins_exactly_one(cast, race_group):
+    other = Group.objects.create(
+        name="Other race group",
+        template_id="group-kap-programme",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=race_group.start_date + datetime.timedelta(days=7),
+    )
+    patient = make_patient("Twice", "Race")
+    outcomes = at_once(
+        {
+            "first": lambda: services.enrol(actor=cast.bob, group=race_group, patient=patient),
+            "second": lambda: services.enrol(actor=cast.therapist, group=other, patient=patient),
+        }
+    )
+    assert list(outcomes.values()).count("done") == 1
+    assert "which overlaps this course" in next(outcome for outcome in outcomes.values() if outcome != "done")
+    assert Enrolment.objects.filter(patient=patient, status=Enrolment.Status.ENROLLED).count() == 1

@@ -61,8 +61,12 @@ def patient_update(*, actor, patient: Patient, fields: dict) -> Patient:
 
 @transaction.atomic
 def care_team_set(*, actor, patient: Patient, staff: list, lead=None) -> None:
+    """Sets the hand-made care team. Memberships granted because someone facilitates the patient's group
+    (care_team_grants_sync) are left to that: they end with the assignment or the enrolment."""
     lead = lead or (staff[0] if staff else None)
-    CareTeamMembership.objects.filter(patient=patient).exclude(staff__in=staff).delete()
+    CareTeamMembership.objects.filter(patient=patient, granted_for_group_id__isnull=True).exclude(
+        staff__in=staff
+    ).delete()
     existing = set(CareTeamMembership.objects.filter(patient=patient).values_list("staff_id", flat=True))
     for member in staff:
         if member.pk not in existing:
@@ -77,6 +81,46 @@ def care_team_set(*, actor, patient: Patient, staff: list, lead=None) -> None:
         object_id=patient.pk,
         detail={"staff_ids": sorted(s.pk for s in staff), "lead_id": lead.pk if lead else None},
     )
+
+
+@transaction.atomic
+def care_team_grants_sync(*, actor, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
+    """Makes the patient's automatic memberships match `wanted`: staff id -> the ids of the patient's group courses
+    whose sessions they facilitate. A facilitator without a membership is granted one for one of those groups; an
+    automatic membership whose staff no longer facilitates any of them is removed, or moved to another group they
+    still facilitate. A membership made by hand (granted_for_group_id NULL) is never created, changed or removed
+    here. Returns the staff ids granted, moved and removed; the change is audited when there is one."""
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    memberships = {row.staff_id: row for row in CareTeamMembership.objects.filter(patient=patient)}
+    granted, moved, removed = [], [], []
+    for staff_id, row in memberships.items():
+        if row.granted_for_group_id is None or row.granted_for_group_id in wanted.get(staff_id, ()):
+            continue
+        if wanted.get(staff_id):
+            row.granted_for_group_id = min(wanted[staff_id])
+            row.save(update_fields=["granted_for_group_id"])
+            moved.append(staff_id)
+        else:
+            row.delete()
+            removed.append(staff_id)
+    for staff_id, group_ids in sorted(wanted.items()):
+        if staff_id not in memberships and group_ids:
+            CareTeamMembership.objects.create(patient=patient, staff_id=staff_id, granted_for_group_id=min(group_ids))
+            granted.append(staff_id)
+    changes = {"granted": granted, "moved": moved, "removed": removed}
+    if granted or moved or removed:
+        audit.record(
+            action=audit.Action.UPDATE,
+            actor=actor,
+            patient=patient,
+            object_type="care_team_grant",
+            object_id=patient.pk,
+            detail={
+                **changes,
+                "groups": {str(staff_id): sorted(group_ids) for staff_id, group_ids in sorted(wanted.items())},
+            },
+        )
+    return changes
 
 
 _RECORD_PARTS = {"diagnosis": Diagnosis, "medication": Medication, "external_clinician": ExternalClinician}

@@ -102,6 +102,9 @@ class Room:
 class Patient:
     id: str
     unavailable_dates: frozenset[date] = frozenset()
+    # Days of the patient's dosing sessions in their other groups (one entry per session): they count towards the
+    # practice's ceiling on doses in any 7 days, whichever group gives them.
+    other_dosing_days: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,9 @@ class CourseRequest:
     room_bookings: Sequence[Booking] = ()
     # A group meets at most once a day: two sessions back to back on one day is not a course.
     one_session_per_day: bool = True
+    # The practice's ceiling on one patient's doses in any 7 days across all their groups (dosing setting
+    # max_doses_per_7_days); None leaves only the template's own weekly cap.
+    max_doses_per_7_days: int | None = None
 
     @property
     def end_date(self) -> date:
@@ -244,6 +250,7 @@ FAMILY_DOSING_SPACING = "dosing_spacing"
 FAMILY_DOSING_WEEKLY_CAP = "dosing_weekly_cap"
 FAMILY_INTEGRATION_OUTER_BOUND = "integration_outer_bound"
 FAMILY_FOLLOW_UP_WINDOW = "follow_up_window"
+FAMILY_DOSES_ACROSS_GROUPS = "doses_across_groups"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -493,10 +500,16 @@ def _add_course_rules(
     for first, second in zip(dosings, dosings[1:], strict=False):
         model.add(second.day - first.day >= rule.min_days_between).only_enforce_if(spacing)
         model.add(second.day - first.day <= rule.max_days_between).only_enforce_if(spacing)
-    if len(dosings) > rule.max_per_week:
-        weekly = assumption(FAMILY_DOSING_WEEKLY_CAP, f"no more than {rule.max_per_week} dosing sessions in any 7 days")
-        for first, last in zip(dosings, dosings[rule.max_per_week :], strict=False):
+    cap, whose = rule.max_per_week, "the course template"
+    if request.max_doses_per_7_days is not None and request.max_doses_per_7_days < cap:
+        cap, whose = request.max_doses_per_7_days, "the practice"
+    if len(dosings) > cap:
+        weekly = assumption(
+            FAMILY_DOSING_WEEKLY_CAP, f"no more than {cap} dosing sessions in any 7 days ({whose}'s ceiling)"
+        )
+        for first, last in zip(dosings, dosings[cap:], strict=False):
             model.add(last.day - first.day >= DAYS_IN_A_WEEK).only_enforce_if(weekly)
+    _add_doses_across_groups(request, built, dosings, assumption)
 
     integration = template.integration
     outer = assumption(
@@ -527,6 +540,36 @@ def _add_course_rules(
             gap = session.day - built.last_dosing.day
             model.add(gap >= offset - follow.window_days).only_enforce_if([session.present, window])
             model.add(gap <= offset + follow.window_days).only_enforce_if([session.present, window])
+
+
+def _add_doses_across_groups(
+    request: CourseRequest, built: _Built, dosings: Sequence[_SessionVars], assumption: _AssumptionMaker
+) -> None:
+    """A patient's doses in any 7 calendar days, this group's and their other groups' together, stay within the
+    practice's ceiling. Only windows that hold one of the patient's other dosing days are constrained: the rest
+    hold this group's doses alone, which the weekly cap above keeps."""
+    ceiling = request.max_doses_per_7_days
+    if ceiling is None:
+        return
+    own_by_day: dict[int, list[cp_model.IntVar]] = {}
+    for session in dosings:
+        for j, var in session.x.items():
+            own_by_day.setdefault(built.infos[j].day, []).append(var)
+    for patient in request.patients:
+        if not patient.other_dosing_days:
+            continue
+        offsets = [(day - request.start_date).days for day in patient.other_dosing_days]
+        dates = ", ".join(sorted({day.isoformat() for day in patient.other_dosing_days}))
+        literal = assumption(
+            FAMILY_DOSES_ACROSS_GROUPS,
+            f"patient {patient.id} has dosing sessions in another group on {dates}: at most {ceiling} doses in any "
+            "7 days across all their groups (practice setting dosing.max_doses_per_7_days)",
+        )
+        window_starts = {offset - back for offset in offsets for back in range(DAYS_IN_A_WEEK)}
+        for start in sorted(window_starts):
+            elsewhere = sum(1 for offset in offsets if start <= offset < start + DAYS_IN_A_WEEK)
+            own = [var for day in range(start, start + DAYS_IN_A_WEEK) for var in own_by_day.get(day, ())]
+            built.model.add(sum(own) + elsewhere <= ceiling).only_enforce_if(literal)
 
 
 def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _AssumptionMaker) -> None:
@@ -819,6 +862,41 @@ def _plan(request: CourseRequest, built: _Built, solver: cp_model.CpSolver, opti
 # Checking a plan that staff edited by hand
 
 
+def _doses_across_groups_findings(request: CourseRequest, sessions: Sequence[PlannedSession]) -> list[Finding]:
+    """A violation for each patient with more doses than the practice allows in some 7 days, counting this plan's
+    dosing sessions and the patient's other groups' (the group alone stands in when it has no patients yet)."""
+    ceiling = request.max_doses_per_7_days
+    if ceiling is None:
+        return []
+    dosing = sorted((s for s in sessions if s.kind is SessionKind.DOSING), key=lambda s: s.start)
+    own_days = [(s.start.astimezone(request.tz).date(), s) for s in dosing]
+    findings = []
+    for patient in request.patients or [Patient("the group")]:
+        days = sorted([day for day, _ in own_days] + list(patient.other_dosing_days))
+        for first in sorted(set(days)):
+            window = [day for day in days if first <= day < first + timedelta(days=DAYS_IN_A_WEEK)]
+            if len(window) <= ceiling:
+                continue
+            involved = tuple(
+                (s.kind, s.index) for day, s in own_days if first <= day < first + timedelta(days=DAYS_IN_A_WEEK)
+            )
+            if not involved:
+                continue
+            elsewhere = len(window) - len(involved)
+            others = f", {elsewhere} of them in another group" if elsewhere else ""
+            findings.append(
+                Finding(
+                    Severity.VIOLATION,
+                    "doses_across_groups",
+                    f"patient {patient.id} would have {len(window)} doses in the 7 days from {first}{others}; the "
+                    f"practice allows at most {ceiling} (dosing.max_doses_per_7_days)",
+                    involved,
+                )
+            )
+            break
+    return findings
+
+
 def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) -> PlanCheck:
     """Check a (possibly hand-edited) plan against the scheduler's hard rules.
 
@@ -881,6 +959,8 @@ def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) ->
         for patient in request.patients:
             if day in patient.unavailable_dates:
                 violation("patient_unavailable", f"{label}: patient {patient.id} is away on {day}", session)
+
+    findings += _doses_across_groups_findings(request, sessions)
 
     if request.one_session_per_day:
         days: dict[date, list[PlannedSession]] = {}

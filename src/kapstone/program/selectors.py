@@ -1,6 +1,7 @@
 """Reads of groups and their sessions, narrowed to what the user may see."""
 
 import datetime
+from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
@@ -11,6 +12,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
+from kapstone.patients.models import CareTeamMembership
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.program.models import Enrolment, Group, GroupSession
 
@@ -72,6 +74,44 @@ def group_roster(*, user, group: Group) -> list[Enrolment]:
         detail={"patient_ids": [e.patient_id for e in enrolments]},
     )
     return enrolments
+
+
+@dataclass(frozen=True)
+class FacilitatorAccess:
+    """One facilitator of a group and what they can open of its enrolled patients' records."""
+
+    staff: object
+    sessions: int  # sessions of the group they facilitate
+    enrolled: int
+    on_care_team: int  # patients whose care team they are on by hand
+    granted: int  # patients granted to them because they facilitate one of the patient's courses
+
+    @property
+    def sees(self) -> int:
+        return self.on_care_team + self.granted
+
+
+def group_facilitator_access(*, group: Group) -> list[FacilitatorAccess]:
+    """The group's facilitators (the group's own and every session's), each with the enrolled patients they can
+    open; a fixed number of queries however many facilitators."""
+    sessions: dict[int, int] = {}
+    staff = {person.pk: person for person in group.facilitators.all()}
+    for session in group.sessions.prefetch_related("facilitators"):
+        for person in session.facilitators.all():
+            staff.setdefault(person.pk, person)
+            sessions[person.pk] = sessions.get(person.pk, 0) + 1
+    enrolled = list(group.enrolments.filter(status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True))
+    by_hand: dict[int, int] = {}
+    granted: dict[int, int] = {}
+    for staff_id, group_id in CareTeamMembership.objects.filter(
+        patient_id__in=enrolled, staff_id__in=list(staff)
+    ).values_list("staff_id", "granted_for_group_id"):
+        counts = by_hand if group_id is None else granted
+        counts[staff_id] = counts.get(staff_id, 0) + 1
+    return [
+        FacilitatorAccess(person, sessions.get(pk, 0), len(enrolled), by_hand.get(pk, 0), granted.get(pk, 0))
+        for pk, person in sorted(staff.items(), key=lambda item: (item[1].last_name, item[1].username))
+    ]
 
 
 def group_scheduled_work(*, user, group: Group) -> dict[str, dict[str, int]]:

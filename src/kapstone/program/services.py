@@ -17,6 +17,9 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.creativity import services as creativity_services
 from kapstone.measures import services as measures_services
+from kapstone.patients import services as patients_services
+from kapstone.patients.models import Patient
+from kapstone.practice.registry import setting_spec
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates, scheduling
 from kapstone.program.course_templates import SessionKind
@@ -81,6 +84,83 @@ def group_create(*, actor, name: str, template_id: str, start_date, facilitators
     return group
 
 
+# Groups whose course is over or called off: their facilitators no longer need their patients' records.
+ENDED_GROUP_STATUSES = (Group.Status.COMPLETED, Group.Status.CANCELLED)
+
+
+def group_facilitator_ids(group: Group) -> set[int]:
+    """Everyone assigned to the group or to any of its sessions."""
+    ids = set(group.facilitators.values_list("pk", flat=True))
+    ids |= set(
+        GroupSession.facilitators.through.objects.filter(groupsession__group=group).values_list("user_id", flat=True)
+    )
+    return ids
+
+
+def facilitator_access_sync(*, actor, patient_ids) -> None:
+    """Grants each patient's record to the staff who facilitate a group course they are enrolled in (the group's or
+    any of its sessions' facilitators), and removes such grants when the assignment or the enrolment ends, through
+    patients.services.care_team_grants_sync (which never touches a membership made by hand). Called by every write
+    that changes who facilitates or who is enrolled."""
+    for patient in Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"):
+        wanted: dict[int, set[int]] = {}
+        groups = Group.objects.filter(
+            enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED
+        ).exclude(status__in=ENDED_GROUP_STATUSES)
+        for group in groups:
+            for staff_id in group_facilitator_ids(group):
+                wanted.setdefault(staff_id, set()).add(group.pk)
+        patients_services.care_team_grants_sync(actor=actor, patient=patient, wanted=wanted)
+
+
+def _sync_group_access(*, actor, group: Group) -> None:
+    enrolled = group.enrolments.filter(status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True)
+    # Patients whose grant names this group but who left it are looked at too, so their grant goes.
+    from_grants = Patient.objects.filter(care_team_memberships__granted_for_group_id=group.pk).values_list(
+        "pk", flat=True
+    )
+    facilitator_access_sync(actor=actor, patient_ids=set(enrolled) | set(from_grants))
+
+
+def course_span(group: Group) -> tuple[datetime.date, datetime.date, bool]:
+    """(first day, last day, planned) of a group's course in the clinic's time zone: its booked sessions before
+    follow-up; a course not planned yet spans its planning horizon from the start date."""
+    tz = clinic_tz()
+    first = group.sessions.exclude(kind=GroupSession.Kind.FOLLOW_UP).order_by("starts_at").first()
+    end = group.sessions.course_end()
+    if first is not None and end is not None:
+        return first.starts_at.astimezone(tz).date(), end.astimezone(tz).date(), True
+    try:
+        days = horizon_days(group_template(group))
+    except PlanRefused:
+        days = 1
+    return group.start_date, group.start_date + datetime.timedelta(days=days - 1), False
+
+
+def _describe_span(group: Group) -> str:
+    first, last, planned = course_span(group)
+    booked = "" if planned else ", not yet planned"
+    return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}{booked}"
+
+
+def _refuse_overlapping_course(*, group: Group, patient) -> None:
+    first, last, _ = course_span(group)
+    others = (
+        Group.objects.filter(enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED)
+        .exclude(pk=group.pk)
+        .exclude(status__in=ENDED_GROUP_STATUSES)
+        .distinct()
+    )
+    for other in others:
+        other_first, other_last, _ = course_span(other)
+        if other_first <= last and first <= other_last:
+            raise EnrolmentRefused(
+                f"{patient.full_name} is already enrolled in {other.name} ({_describe_span(other)}), which overlaps "
+                f"this course ({_describe_span(group)}). A patient takes one course at a time: withdraw them from "
+                f"{other.name} first, or choose a group that starts after it ends."
+            )
+
+
 def _schedule_course_work(*, actor, group: Group) -> None:
     """Puts due the questionnaires and creativity tasks the group's session dates call for. Both schedulers add
     only what is missing and re-date what is still open to the sessions' current dates (leaving what is done),
@@ -91,12 +171,15 @@ def _schedule_course_work(*, actor, group: Group) -> None:
 
 @transaction.atomic
 def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> Enrolment:
-    """Enrols a patient who has passed the enrolment gate. The group row is locked first, so when two staff add
-    the last patient at the same moment exactly one gets the seat and the other is told the group is full.
-    A patient joining a group whose sessions are booked gets its questionnaires and creativity tasks at once."""
+    """Enrols a patient who has passed the enrolment gate and is in no other course that overlaps this one. The
+    patient row is locked first (so two enrolments of one patient in overlapping groups cannot both pass), then the
+    group row, so when two staff add the last patient at the same moment exactly one gets the seat and the other is
+    told the group is full. A patient joining a group whose sessions are booked gets its questionnaires and
+    creativity tasks at once; the group's facilitators are granted the patient's record."""
     blockers = enrolment_blockers(patient=patient)
     if blockers:
         raise EnrolmentRefused(f"{patient.full_name} cannot join yet: " + "; ".join(blockers) + ".")
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
     group = Group.objects.select_for_update().get(pk=group.pk)
     if group.status in (Group.Status.COMPLETED, Group.Status.CANCELLED):
         raise EnrolmentRefused(f"{group.name} is {group.get_status_display().lower()}; it takes no new patients.")
@@ -112,6 +195,7 @@ def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> En
         status, reason = Enrolment.Status.WAITLISTED, "group full"
     else:
         status, reason = Enrolment.Status.ENROLLED, ""
+        _refuse_overlapping_course(group=group, patient=patient)
     enrolment, _ = Enrolment.objects.update_or_create(
         group=group, patient=patient, defaults={"status": status, "waitlist_reason": reason}
     )
@@ -123,8 +207,10 @@ def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> En
         object_id=enrolment.pk,
         detail={"group_id": group.pk, "status": status},
     )
-    if status == Enrolment.Status.ENROLLED and group.sessions.exists():
-        _schedule_course_work(actor=actor, group=group)
+    if status == Enrolment.Status.ENROLLED:
+        facilitator_access_sync(actor=actor, patient_ids=[patient.pk])
+        if group.sessions.exists():
+            _schedule_course_work(actor=actor, group=group)
     return enrolment
 
 
@@ -166,6 +252,7 @@ def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
         object_id=enrolment.pk,
         detail={"status": "withdrawn"},
     )
+    facilitator_access_sync(actor=actor, patient_ids=[enrolment.patient_id])
     return enrolment
 
 
@@ -254,6 +341,39 @@ class PlanningContext:
     rooms_by_key: dict[str, Room]
 
 
+MAX_DOSES_KEY = "dosing.max_doses_per_7_days"
+
+
+def max_doses_per_7_days() -> int:
+    """The practice's ceiling on one patient's doses in any 7 days, across all their groups (a dosing setting)."""
+    return practice_value(MAX_DOSES_KEY, setting_spec(MAX_DOSES_KEY).default)
+
+
+def other_dosing_days(*, group: Group, patient_ids, first_day: datetime.date, last_day: datetime.date) -> dict:
+    """patient id -> the days (clinic time) of their dosing sessions in other groups that could share a 7-day window
+    with this group's between first_day and last_day: groups they are enrolled in or finished, and, in a group they
+    left, the sessions before they left."""
+    tz = clinic_tz()
+    start, _ = _day_span(first_day - datetime.timedelta(days=6), first_day, tz)
+    _, end = _day_span(last_day, last_day + datetime.timedelta(days=6), tz)
+    enrolments = Enrolment.objects.filter(
+        patient_id__in=list(patient_ids),
+        status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED, Enrolment.Status.WITHDRAWN],
+    ).exclude(group=group)
+    by_group: dict[int, list[Enrolment]] = {}
+    for enrolment in enrolments:
+        by_group.setdefault(enrolment.group_id, []).append(enrolment)
+    days: dict[int, list[datetime.date]] = {}
+    for session in GroupSession.objects.filter(
+        group_id__in=list(by_group), kind=GroupSession.Kind.DOSING, starts_at__gte=start, starts_at__lt=end
+    ):
+        for enrolment in by_group[session.group_id]:
+            if enrolment.status == Enrolment.Status.WITHDRAWN and session.starts_at >= enrolment.updated_at:
+                continue
+            days.setdefault(enrolment.patient_id, []).append(session.starts_at.astimezone(tz).date())
+    return days
+
+
 def planning_context(
     *, group: Group, start_date: datetime.date | None = None, extra_staff: Sequence = ()
 ) -> PlanningContext:
@@ -310,6 +430,9 @@ def planning_context(
                     scheduling.Booking(staff_key(person), other.starts_at, other.ends_at, label)
                 )
 
+    elsewhere = other_dosing_days(
+        group=group, patient_ids=[e.patient_id for e in patients], first_day=first_day, last_day=last_day
+    )
     request = scheduling.CourseRequest(
         template=template,
         tz=tz,
@@ -319,9 +442,14 @@ def planning_context(
         facilitators=facilitators,
         rooms=[scheduling.Room(name, room.capacity) for name, room in rooms.items()],
         patients=[
-            scheduling.Patient(patient_key(e.patient), frozenset(away_by_patient.get(e.patient_id, ())))
+            scheduling.Patient(
+                patient_key(e.patient),
+                frozenset(away_by_patient.get(e.patient_id, ())),
+                tuple(sorted(elsewhere.get(e.patient_id, ()))),
+            )
             for e in patients
         ],
+        max_doses_per_7_days=max_doses_per_7_days(),
         preferred_times=preferred_times(hours),
         facilitator_bookings=facilitator_bookings,
         room_bookings=room_bookings,
@@ -438,6 +566,7 @@ def plan_save(*, actor, group: Group, sessions: Sequence[scheduling.PlannedSessi
         object_id=group.pk,
         detail={"sessions": len(created), "warnings": warnings},
     )
+    _sync_group_access(actor=actor, group=group)
     _schedule_course_work(actor=actor, group=group)
     return warnings
 
@@ -493,6 +622,7 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
             "warnings": warnings,
         },
     )
+    _sync_group_access(actor=actor, group=group)
     _schedule_course_work(actor=actor, group=group)
     return warnings
 

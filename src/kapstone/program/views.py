@@ -77,6 +77,7 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         "template": template,
         "template_problem": template_problem,
         "roster": selectors.group_roster(user=request.user, group=group),
+        "facilitator_access": selectors.group_facilitator_access(group=group),
         "sessions": selectors.group_sessions(group=group),
         "scheduled_work": selectors.group_scheduled_work(user=request.user, group=group),
         "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
