@@ -24,11 +24,13 @@ from kapstone.integration.window import window_data
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
+from kapstone.portal.practice_settings import preparation_data, preparation_instructions
 from kapstone.practice import registry
 from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.services import practice_setting_change, practice_setting_reset
 from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
+from kapstone.program import telehealth
 from kapstone.program.services import OPENING_HOURS_KEY, opening_hours
 from kapstone.screening import engine
 from tests.conftest import signed_in_client
@@ -77,6 +79,9 @@ def test_the_registry_declares_every_setting_the_apps_read():
         *(f"screening.{name}" for name in engine.load_rule_set().settings),
         OPENING_HOURS_KEY,
         *(f"billing.{name}" for name in billing_codes.settings_data()["settings"]),
+        telehealth.LINK_TEMPLATE_KEY,
+        telehealth.CLINICIAN_ROOMS_KEY,
+        "portal.preparation_instructions",
         *(f"alerts.{name}" for name in escalation_data()["settings"]),
     }
     assert set(specs()) == read_by_apps
@@ -102,6 +107,12 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
         },
         OPENING_HOURS_KEY: opening_hours(),
         **{f"billing.{name}": billing_setting(name) for name in billing_codes.settings_data()["settings"]},
+        telehealth.LINK_TEMPLATE_KEY: practice_value(telehealth.LINK_TEMPLATE_KEY, ""),
+        telehealth.CLINICIAN_ROOMS_KEY: practice_value(telehealth.CLINICIAN_ROOMS_KEY, {}),
+        "portal.preparation_instructions": {
+            kind: preparation_instructions(kind, remote=False)
+            for kind in preparation_data()["settings"]["preparation_instructions"]["value"]
+        },
         **{f"alerts.{name}": value for name, value in escalation_settings().items()},
     }
     assert in_use == defaults

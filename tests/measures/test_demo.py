@@ -62,7 +62,7 @@ def test_each_portal_patient_has_a_check_in_to_fill_in(practice, client_for):
 
     for patient in practice.patients[:PORTAL_PATIENTS]:
         page = client_for(patient.user).get(reverse("portal:home")).content.decode()
-        assert "PHQ-9 · Unscheduled" in page and "GAD-7 · Unscheduled" in page
+        assert "PHQ-9 · check-in" in page and "GAD-7 · check-in" in page and "Unscheduled" not in page
 
 
 def test_the_scheduler_finds_nothing_missing_in_the_current_group(practice):

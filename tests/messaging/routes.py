@@ -4,7 +4,7 @@ from kapstone.messaging.models import Message
 from tests.conftest import Cast
 from tests.integration_app.factories import png_bytes
 from tests.matrix import ALICE_RECORD, PATIENTS, RECORD_STAFF, Route
-from tests.messaging.factories import alice_thread
+from tests.messaging.factories import alice_thread, change_request, upcoming_session
 
 
 def alice_thread_id(cast: Cast) -> dict:
@@ -23,6 +23,14 @@ def alice_picture(cast: Cast) -> dict:
     return {"message_id": message.pk}
 
 
+def alice_upcoming_session(cast: Cast) -> dict:
+    return {"session_id": upcoming_session(cast).pk}
+
+
+def alice_request(cast: Cast) -> dict:
+    return {"request_id": change_request(cast).pk}
+
+
 ROUTES = {
     "messaging:my_threads": Route(allow=PATIENTS),
     "messaging:my_thread": Route(allow={"alice_user"}, not_found={"dana_user"}, kwargs=alice_thread_id),
@@ -34,4 +42,9 @@ ROUTES = {
         not_found={"dana_user", "charlie"},
         kwargs=alice_picture,
     ),
+    # POST-only: an empty POST is refused with a message and a redirect, after access is decided.
+    "messaging:request_change": Route(
+        allow={"alice_user"}, not_found={"dana_user"}, kwargs=alice_upcoming_session, method="post"
+    ),
+    "messaging:request_decide": Route(**{**ALICE_RECORD, "kwargs": alice_request, "method": "post"}),
 }

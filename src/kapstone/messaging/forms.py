@@ -3,7 +3,7 @@
 from django import forms
 
 from kapstone.integration.forms import clean_image_upload
-from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS
+from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, SessionChangeRequest
 
 
 class MessageForm(forms.Form):
@@ -36,3 +36,20 @@ class NewThreadForm(MessageForm):
     subject = forms.CharField(label="Subject", max_length=120)
 
     field_order = ["subject", "body", "attachment"]
+
+
+class ChangeRequestForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="What would you like?", choices=SessionChangeRequest.Kind.choices, widget=forms.RadioSelect
+    )
+    note = forms.CharField(
+        label="Anything your care team should know (optional)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
+    note = forms.CharField(label="Note to the patient", max_length=500, required=False)

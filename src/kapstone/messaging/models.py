@@ -58,3 +58,44 @@ class ThreadRead(models.Model):
 
     def __str__(self) -> str:
         return f"thread {self.thread_id} read by {self.user_id} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
+class SessionChangeRequest(models.Model):
+    """A patient's request to move or miss a session. Staff accept or decline it; accepting changes nothing by
+    itself (staff then move the session, or record the absence), so a session is never changed silently."""
+
+    class Kind(models.TextChoices):
+        RESCHEDULE = "reschedule", "Move to another time"
+        CANCEL = "cancel", "Cannot come"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the care team"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="session_change_requests")
+    # The session's id: program sits beside this app, and a request outlives a session moved or removed.
+    session_id = models.PositiveBigIntegerField(db_index=True)
+    session_label = models.CharField(max_length=160)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "session_id"],
+                condition=models.Q(status="pending"),
+                name="one_pending_request_per_session",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} request for session {self.session_id}"

@@ -8,7 +8,7 @@ from django.http import Http404
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.messaging.models import Message, Thread, ThreadRead
+from kapstone.messaging.models import Message, SessionChangeRequest, Thread, ThreadRead
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 
@@ -97,12 +97,26 @@ def unread_overview(*, user) -> dict:
             thread.patient.full_name, (row.count if row else 0) + 1, thread.patient
         )
     by_staff = _unread_by_staff() if user.role == Role.ADMIN else []
+    pending = list(
+        SessionChangeRequest.objects.filter(patient__in=visible, status=SessionChangeRequest.Status.PENDING)
+        .select_related("patient")
+        .order_by("created_at")
+    )
     audit.record(
         action=audit.Action.READ,
         object_type="message_inbox",
-        detail={"patient_ids": sorted(by_patient)},
+        detail={"patient_ids": sorted(set(by_patient) | {r.patient_id for r in pending})},
     )
-    return {"by_patient": list(by_patient.values()), "by_staff": by_staff}
+    return {"by_patient": list(by_patient.values()), "by_staff": by_staff, "change_requests": pending}
+
+
+def change_request(*, user, request_id) -> SessionChangeRequest:
+    try:
+        return SessionChangeRequest.objects.select_related("patient").get(
+            pk=int(request_id), patient__in=patients_visible_to(user)
+        )
+    except (SessionChangeRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such request.") from None
 
 
 def _unread_by_staff() -> list[UnreadRow]:

@@ -4,7 +4,7 @@ crisis raises a review alert through practice.signals.safety_event once it is co
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,10 +13,11 @@ from kapstone.audit import services as audit
 from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
 from kapstone.messaging.crisis import crisis_phrases_in
-from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, Thread, ThreadRead
-from kapstone.patients.selectors import patients_visible_to
+from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionChangeRequest, Thread, ThreadRead
+from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
+from kapstone.program.selectors import sessions_for_patient
 
 NOTIFICATION_KIND = "secure_message"
 
@@ -117,3 +118,74 @@ def message_send(*, actor, thread: Thread, body: str, attachment: CleanImage | N
 @transaction.atomic
 def thread_mark_read(*, user, thread: Thread) -> None:
     ThreadRead.objects.update_or_create(thread=thread, user=user, defaults={"read_at": timezone.now()})
+
+
+def _session_label(session) -> str:
+    when = timezone.localtime(session.starts_at)
+    return f"{session.get_kind_display()} session {session.number}, {when:%A %B} {when.day} at {when:%-I:%M %p}"
+
+
+@transaction.atomic
+def session_change_request(*, actor, session, kind: str, note: str = "") -> SessionChangeRequest:
+    """A patient asks to move or miss one of their own upcoming sessions."""
+    patient = patient_for_portal_user(actor)
+    if kind not in SessionChangeRequest.Kind.values:
+        raise MessageRefused("Choose whether to move the session or to miss it.")
+    if session.pk not in {s.pk for s in sessions_for_patient(patient=patient)}:
+        raise MessageRefused("This is not one of your sessions.")
+    if session.starts_at <= timezone.now():
+        raise MessageRefused("This session has already started; please call the practice.")
+    try:
+        with transaction.atomic():
+            request = SessionChangeRequest.objects.create(
+                patient=patient,
+                session_id=session.pk,
+                session_label=_session_label(session),
+                kind=kind,
+                note=note.strip()[:500],
+                created_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise MessageRefused("You have already asked about this session; your care team will answer.") from None
+    audit.record(
+        action=audit.Action.CREATE,
+        patient=patient,
+        object_type="session_change_request",
+        object_id=request.pk,
+        detail={"session": session.pk, "kind": kind},
+    )
+    return request
+
+
+@transaction.atomic
+def session_change_decide(
+    *, actor, request: SessionChangeRequest, accept: bool, note: str = ""
+) -> SessionChangeRequest:
+    """Staff answer a request. Accepting records the answer only: the session is moved (or the absence noted)
+    in the group's schedule, where the other patients and the facilitators are told."""
+    request = SessionChangeRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != SessionChangeRequest.Status.PENDING:
+        raise MessageRefused("This request has already been answered.")
+    if not _may_write(actor, request.patient) or actor.role == Role.PATIENT:
+        raise MessageRefused("You cannot answer this request.")
+    if not accept and not note.strip():
+        raise MessageRefused("Say why the request is declined, so the patient knows what to do.")
+    request.status = SessionChangeRequest.Status.ACCEPTED if accept else SessionChangeRequest.Status.DECLINED
+    request.decided_by, request.decided_at, request.decision_note = actor, timezone.now(), note.strip()[:500]
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient_id=request.patient_id,
+        object_type="session_change_request",
+        object_id=request.pk,
+        detail={"status": request.status},
+    )
+    link = settings.SITE_URL.rstrip("/") + reverse("portal:home")
+    integration.notify(
+        patient=request.patient,
+        kind="session_change_answer",
+        dedupe_key=f"session-change:{request.pk}",
+        subject="Your care team answered your request",
+        body=f"There is an answer to your request about a session in your patient portal: {link}",
+    )
+    return request

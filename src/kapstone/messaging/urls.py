@@ -10,4 +10,6 @@ urlpatterns = [
     path("patient/<int:patient_id>/", views.patient_threads, name="patient_threads"),
     path("patient/<int:patient_id>/<int:thread_id>/", views.thread, name="thread"),
     path("attachment/<int:message_id>/", views.attachment, name="attachment"),
+    path("sessions/<int:session_id>/request/", views.request_change, name="request_change"),
+    path("requests/<int:request_id>/decide/", views.request_decide, name="request_decide"),
 ]

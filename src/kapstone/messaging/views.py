@@ -3,15 +3,18 @@ staff's unread overview. A patient's message that mentions a crisis is answered 
 resources."""
 
 from django.contrib import messages
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.measures.views import crisis_resources
 from kapstone.messaging import selectors, services
-from kapstone.messaging.forms import MessageForm, NewThreadForm
+from kapstone.messaging.forms import ChangeRequestForm, DecisionForm, MessageForm, NewThreadForm
+from kapstone.patients.selectors import patient_for_portal_user
+from kapstone.program.selectors import sessions_for_patient
 
 
 def _write(form, send):
@@ -128,3 +131,49 @@ def attachment(request, message_id):
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@roles_required(Role.PATIENT)
+@require_POST
+def request_change(request, session_id):
+    patient = patient_for_portal_user(request.user)
+    session = next((s for s in sessions_for_patient(patient=patient) if s.pk == session_id), None)
+    if session is None:
+        raise Http404("No such session.")
+    form = ChangeRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether to move the session or to miss it.")
+        return redirect("portal:home")
+    try:
+        services.session_change_request(
+            actor=request.user, session=session, kind=form.cleaned_data["kind"], note=form.cleaned_data["note"]
+        )
+    except services.MessageRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Your request is with your care team. Nothing changes until they answer.")
+    return redirect("portal:home")
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def request_decide(request, request_id):
+    change = selectors.change_request(user=request.user, request_id=request_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to accept or decline the request.")
+        return redirect("messaging:inbox")
+    try:
+        services.session_change_decide(
+            actor=request.user,
+            request=change,
+            accept=form.cleaned_data["decision"] == "accept",
+            note=form.cleaned_data["note"],
+        )
+    except services.MessageRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request, "Answered. If you accepted, move the session (or note the absence) in the group's schedule."
+        )
+    return redirect("messaging:inbox")

@@ -10,14 +10,22 @@ from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
 from kapstone.measures.scoring import get_instrument
 from kapstone.measures.views import crisis_page_promise, crisis_resources, handle_questionnaire
+from kapstone.messaging.forms import ChangeRequestForm
 from kapstone.patients.selectors import patient_for_portal_user
+from kapstone.portal.course import course_view
 
 
 @roles_required(Role.PATIENT)
 def home(request):
     patient = patient_for_portal_user(request.user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_home", object_id=patient.pk)
-    context = {"patient": patient, "due": measures.portal_due(patient=patient), "crisis_resources": crisis_resources()}
+    context = {
+        "patient": patient,
+        "due": measures.portal_due(patient=patient),
+        "crisis_resources": crisis_resources(),
+        "course": course_view(patient=patient),
+        "change_form": ChangeRequestForm(),
+    }
     return render(request, "portal/home.html", context)
 
 

@@ -1,0 +1,99 @@
+"""The patient's course as the portal home shows it: the next session, what to do before it, where they are in
+the course, and their requests to move or miss a session. Plain words only: no internal codes."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from kapstone.integration.selectors import open_window_for, window_status
+from kapstone.messaging.models import SessionChangeRequest
+from kapstone.patients.models import Patient
+from kapstone.portal.practice_settings import preparation_instructions
+from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.telehealth import video_link
+
+KIND_WORDS = {
+    GroupSession.Kind.PREPARATION: "Preparation session",
+    GroupSession.Kind.DOSING: "Ketamine session",
+    GroupSession.Kind.INTEGRATION: "Integration session",
+    GroupSession.Kind.FOLLOW_UP: "Follow-up visit",
+}
+
+
+@dataclass(frozen=True)
+class NextSession:
+    session: GroupSession
+    title: str
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    place: str
+    video_link: str
+    led_by: list[str]
+    instructions: list[str]
+    request: SessionChangeRequest | None
+
+
+@dataclass
+class CourseView:
+    enrolled: bool
+    waitlisted: bool = False
+    next_session: NextSession | None = None
+    stage: str = ""
+    window_open_until: datetime.datetime | None = None
+    requests: list[SessionChangeRequest] = field(default_factory=list)
+
+
+def _stage(sessions: list[GroupSession], now: datetime.datetime) -> str:
+    def count(kind, *, done: bool) -> int:
+        return sum(1 for s in sessions if s.kind == kind and (s.ends_at <= now if done else True))
+
+    dosing_total, dosing_done = count("dosing", done=False), count("dosing", done=True)
+    if dosing_total and dosing_done >= dosing_total:
+        if all(s.ends_at <= now for s in sessions):
+            return "You have finished your course."
+        return "Your ketamine sessions are complete; the sessions below continue your course."
+    if dosing_done:
+        return f"Ketamine sessions: {dosing_done} of {dosing_total} done."
+    preparation_total = count("preparation", done=False)
+    if preparation_total:
+        return f"Preparation: {count('preparation', done=True)} of {preparation_total} sessions done."
+    return "Your course is being planned."
+
+
+def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> CourseView:
+    now = now or timezone.now()
+    enrolments = Enrolment.objects.filter(patient=patient).select_related("group").order_by("-group__start_date")
+    enrolled = next((e for e in enrolments if e.status == Enrolment.Status.ENROLLED), None)
+    requests = list(patient.session_change_requests.all()[:5])
+    if enrolled is None:
+        waitlisted = any(e.status == Enrolment.Status.WAITLISTED for e in enrolments)
+        return CourseView(enrolled=False, waitlisted=waitlisted, requests=requests)
+    sessions = list(
+        enrolled.group.sessions.select_related("room").prefetch_related("facilitators").order_by("starts_at")
+    )
+    upcoming = next((s for s in sessions if s.ends_at > now), None)
+    view = CourseView(enrolled=True, stage=_stage(sessions, now), requests=requests)
+    window = open_window_for(patient, now=now)
+    if window is not None:
+        bounds = window_status(window, now=now).bounds
+        if bounds.preferred_end > now:
+            view.window_open_until = bounds.preferred_end
+    if upcoming is not None:
+        link = video_link(upcoming)
+        pending = next(
+            (r for r in requests if r.session_id == upcoming.pk and r.status == SessionChangeRequest.Status.PENDING),
+            None,
+        )
+        view.next_session = NextSession(
+            session=upcoming,
+            title=f"{KIND_WORDS[upcoming.kind]} {upcoming.number}",
+            starts_at=upcoming.starts_at,
+            ends_at=upcoming.ends_at,
+            place="By video" if upcoming.is_remote else (upcoming.room.name if upcoming.room else "At the practice"),
+            video_link=link,
+            led_by=[f.display_name for f in upcoming.facilitators.all()],
+            instructions=preparation_instructions(upcoming.kind, remote=upcoming.is_remote),
+            request=pending,
+        )
+    return view

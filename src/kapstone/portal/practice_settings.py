@@ -1,0 +1,49 @@
+"""The portal home's practice setting: what to do before each kind of session (data/preparation.yaml)."""
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kapstone import bibliography
+from kapstone.practice.registry import Json, specs_from_data_file
+from kapstone.practice.settings_store import practice_value
+
+AREA = "Patient portal"
+PREFIX = "portal"
+DATA_FILE = Path(__file__).parent / "data" / "preparation.yaml"
+KINDS = ("preparation", "dosing", "integration", "follow_up", "video")
+
+
+@functools.cache
+def preparation_data() -> dict:
+    return yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+
+
+def _check(value: Any) -> None:
+    if not isinstance(value, dict) or set(value) - set(KINDS):
+        raise ValueError(f"an object whose keys are among {', '.join(KINDS)}")
+    for kind, lines in value.items():
+        if not isinstance(lines, list) or not all(isinstance(line, str) and line.strip() for line in lines):
+            raise ValueError(f"{kind}: a list of instructions, each a line of text")
+
+
+SETTINGS = specs_from_data_file(
+    prefix=PREFIX,
+    entries=preparation_data()["settings"],
+    declared={
+        "preparation_instructions": (
+            "What to do before each kind of session",
+            Json(_check, 'JSON such as {"dosing": ["Arrange a ride home."]}'),
+        )
+    },
+    source_of=lambda name, entry: bibliography.describe(entry["source"]),
+    operational=("preparation_instructions",),
+)
+
+
+def preparation_instructions(kind: str, *, remote: bool) -> list[str]:
+    name = "preparation_instructions"
+    chosen = practice_value(f"{PREFIX}.{name}", preparation_data()["settings"][name]["value"])
+    return list(chosen.get(kind, [])) + (list(chosen.get("video", [])) if remote else [])

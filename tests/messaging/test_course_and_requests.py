@@ -1,0 +1,98 @@
+"""The patient's course on the portal home, and requests to move or miss a session that staff answer."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from kapstone.integration.models import Notification
+from kapstone.messaging import services
+from kapstone.messaging.models import SessionChangeRequest
+from kapstone.program import telehealth
+from kapstone.program.models import GroupSession
+from tests.messaging.factories import change_request, upcoming_session
+
+
+def first_dose_done_of_two(cast):
+    """Alice's dosing session 1 two days ago, a second one next week."""
+    dosing = cast.dosing_session()
+    earlier = dosing.starts_at - datetime.timedelta(days=2)
+    GroupSession.objects.filter(pk=dosing.pk).update(starts_at=earlier, ends_at=earlier + datetime.timedelta(hours=3))
+    later = dosing.starts_at + datetime.timedelta(days=7)
+    GroupSession.objects.create(
+        group=dosing.group, kind="dosing", number=2, starts_at=later, ends_at=later + datetime.timedelta(hours=3)
+    )
+
+
+def test_the_home_shows_the_next_session_what_to_do_and_where_the_patient_is(cast, client_for):
+    session = upcoming_session(cast)
+    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/a")
+    first_dose_done_of_two(cast)
+    page = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
+    assert "Next: Integration session 1" in page
+    assert 'href="https://v.example/a"' in page and "Theo" in page
+    assert "Bring your journal" in page and "quiet, private place" in page
+    assert "Ketamine sessions: 1 of 2 done." in page
+    assert "Unscheduled" not in page and "follow_up" not in page
+
+
+def test_a_patient_not_in_a_group_is_told_so_in_plain_words(cast, client_for):
+    page = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
+    assert "You are not in a group yet" in page
+
+
+def test_a_request_changes_nothing_until_staff_answer_and_the_patient_hears_back(cast, client_for):
+    session = upcoming_session(cast)
+    first_dose_done_of_two(cast)
+    starts_at = session.starts_at
+    alice = client_for(cast.alice_user)
+    response = alice.post(
+        reverse("messaging:request_change", args=[session.pk]),
+        {"kind": "reschedule", "note": "A work trip"},
+        follow=True,
+    )
+    assert "Nothing changes until they answer" in response.content.decode()
+    assert (
+        "Your care team will answer; until then it stays as planned"
+        in alice.get(reverse("portal:home")).content.decode()
+    )
+    request = SessionChangeRequest.objects.get()
+    inbox = client_for(cast.therapist).get(reverse("messaging:inbox")).content.decode()
+    assert "A work trip" in inbox
+    client_for(cast.therapist).post(reverse("messaging:request_decide", args=[request.pk]), {"decision": "accept"})
+    request.refresh_from_db()
+    session.refresh_from_db()
+    assert request.status == "accepted" and session.starts_at == starts_at  # never a silent change
+    assert Notification.objects.filter(kind="session_change_answer").exists()
+    assert "accepted" in alice.get(reverse("portal:home")).content.decode()
+
+
+def test_a_request_is_asked_once_and_a_decline_needs_a_reason(cast):
+    request = change_request(cast)
+    with pytest.raises(services.MessageRefused, match="already asked"):
+        change_request(cast)
+    with pytest.raises(services.MessageRefused, match="Say why"):
+        services.session_change_decide(actor=cast.bob, request=request, accept=False)
+    services.session_change_decide(actor=cast.bob, request=request, accept=False, note="Please call us")
+    with pytest.raises(services.MessageRefused, match="already been answered"):
+        services.session_change_decide(actor=cast.bob, request=request, accept=True)
+
+
+def test_a_past_session_or_another_patients_cannot_be_requested(cast):
+    session = upcoming_session(cast)
+    GroupSession.objects.filter(pk=session.pk).update(starts_at=session.starts_at - datetime.timedelta(days=3))
+    session.refresh_from_db()
+    with pytest.raises(services.MessageRefused, match="already started"):
+        services.session_change_request(actor=cast.alice_user, session=session, kind="cancel")
+    with pytest.raises(services.MessageRefused, match="not one of your sessions"):
+        services.session_change_request(actor=cast.dana_user, session=upcoming_session(cast), kind="cancel")
+
+
+def test_a_clinician_outside_the_team_cannot_answer(cast, client_for):
+    request = change_request(cast)
+    assert (
+        client_for(cast.charlie)
+        .post(reverse("messaging:request_decide", args=[request.pk]), {"decision": "accept"})
+        .status_code
+        == 404
+    )
