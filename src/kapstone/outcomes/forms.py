@@ -4,6 +4,9 @@ from django import forms
 
 from kapstone.outcomes import selectors
 
+# Coarse steps, so that the filter cannot be stepped a day at a time to isolate the patients dosed on one day.
+RESEARCH_MONTHS = (1, 3, 6, 12, 24)
+
 
 class ReportFilterForm(forms.Form):
     date_from = forms.DateField(
@@ -14,12 +17,31 @@ class ReportFilterForm(forms.Form):
     facilitator_id = forms.TypedChoiceField(required=False, label="Facilitator", coerce=int, empty_value=None)
     indication = forms.ChoiceField(required=False, label="Indication")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, min_cell: int = 0, **kwargs):
+        """With `min_cell` (a researcher's), no real dates and no facilitator: courses are chosen by time since
+        their first dose, and only templates that hold at least `min_cell` patients are offered, so no filter
+        narrows the report to a handful of people (the report itself is then suppressed: suppression.py)."""
         super().__init__(*args, **kwargs)
-        self.fields["template_id"].choices = [("", "All")] + [(t, t) for t in selectors.template_choices()]
-        self.fields["facilitator_id"].choices = [("", "All")] + selectors.facilitator_choices()
+        self.min_cell = min_cell
+        templates = selectors.template_choices()
         labels = selectors.indication_labels()
+        self.fields["template_id"].choices = [("", "All")] + [(t, t) for t in templates]
+        self.fields["facilitator_id"].choices = [("", "All")] + selectors.facilitator_choices()
         self.fields["indication"].choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
+        if min_cell:
+            for name in ("date_from", "date_to", "facilitator_id"):
+                del self.fields[name]
+            per_template = selectors.first_course_patients_by("template_id")
+            self.fields["template_id"].choices = [("", "All")] + [
+                (t, t) for t in templates if per_template.get(t, 0) >= min_cell
+            ]
+            self.fields["months_since_first_dose"] = forms.TypedChoiceField(
+                required=False,
+                label="First dose at least",
+                choices=[("", "Any time ago")] + [(str(m), f"{m} months ago") for m in RESEARCH_MONTHS],
+                coerce=int,
+                empty_value=None,
+            )
 
     def clean(self):
         cleaned = super().clean()
@@ -35,6 +57,7 @@ class ReportFilterForm(forms.Form):
             template_id=data.get("template_id") or "",
             facilitator_id=data.get("facilitator_id"),
             indication=data.get("indication") or "",
+            months_since_first_dose=data.get("months_since_first_dose"),
         )
 
     def facilitator_label(self) -> str:

@@ -114,6 +114,7 @@ class CountRow:
     label: str
     count: int
     of: int
+    suppressed: bool = False  # withheld from a researcher (suppression.py)
 
     @property
     def percent(self) -> float | None:
@@ -218,6 +219,9 @@ class OutcomesReport:
     notes: list[str]
     missing_data: list[str] = field(default_factory=list)
     overview_svg: str = ""
+    # For a researcher (suppression.py): counts from 1 to min_cell - 1 are withheld; withheld = the whole report.
+    min_cell: int = 0
+    withheld: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -268,6 +272,8 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
         courses = courses[courses["template_id"] == filters.template_id]
     if filters.facilitator_id:
         courses = courses[courses["group_id"].isin(selectors.facilitator_groups(filters.facilitator_id))]
+    if filters.months_since_first_dose:
+        courses = _first_dosed_before(courses, months=filters.months_since_first_dose)
     courses = courses.drop_duplicates("patient_id", keep="first")
     courses = courses.assign(only_course=courses["patient_id"].map(course_counts).eq(1))
     patients = selectors.patient_frame(courses["patient_id"].tolist() if len(courses) < 900 else None)
@@ -284,6 +290,18 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
     # Capped where the age is made, so no table, band or subgroup downstream can print an age over 89.
     cohort["age"] = np.minimum(ages, AGE_TOP_CODE)
     return cohort
+
+
+AVERAGE_MONTH = datetime.timedelta(days=365.25 / 12)
+
+
+def _first_dosed_before(courses: pd.DataFrame, *, months: int) -> pd.DataFrame:
+    """The courses whose first dose was given at least `months` months ago (courses with no dose are left out)."""
+    doses = selectors.dose_rows()
+    first = doses.groupby(["patient_id", "group_id"], as_index=False)["administered_at"].min()
+    cutoff = timezone.now() - months * AVERAGE_MONTH
+    long_enough = first[pd.to_datetime(first["administered_at"], utc=True) <= cutoff]
+    return courses.merge(long_enough[["patient_id", "group_id"]], on=["patient_id", "group_id"], how="inner")
 
 
 def _of_course(frame: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:

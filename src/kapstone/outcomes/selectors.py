@@ -25,7 +25,9 @@ from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
 from kapstone.integration.models import IntegrationWindow
 from kapstone.measures.models import Assessment
+from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
+from kapstone.practice.settings_store import practice_value
 from kapstone.program.models import Enrolment, Group, GroupSession
 from kapstone.screening.models import ScreeningResult
 
@@ -64,6 +66,8 @@ class ReportFilters:
     template_id: str = ""
     facilitator_id: int | None = None
     indication: str = ""
+    # The research filter in place of dates: courses whose first dose was at least this many months ago.
+    months_since_first_dose: int | None = None
 
     def describe(self, facilitator_label: str = "") -> list[str]:
         parts = []
@@ -75,6 +79,8 @@ class ReportFilters:
             parts.append(f"facilitator {facilitator_label or self.facilitator_id}")
         if self.indication:
             parts.append(f"indication {indication_labels().get(self.indication, self.indication)}")
+        if self.months_since_first_dose:
+            parts.append(f"first dose at least {self.months_since_first_dose} months ago")
         return parts
 
 
@@ -272,3 +278,13 @@ def facilitator_choices() -> list[tuple[int, str]]:
 
 def template_choices() -> list[str]:
     return sorted(set(Group.objects.values_list("template_id", flat=True).distinct()))
+
+
+def minimum_cell_size() -> int:
+    """The practice's minimum cell size for researchers (practice setting, held at or above its hard bound)."""
+    return int(practice_value(MINIMUM_CELL_SIZE, privacy_data()["settings"]["minimum_cell_size"]["value"]))
+
+
+def first_course_patients_by(column: str) -> dict[str, int]:
+    """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
+    return course_frame()[column].value_counts().to_dict()

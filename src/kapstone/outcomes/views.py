@@ -9,6 +9,7 @@ from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.outcomes import render as documents
+from kapstone.outcomes import selectors, suppression
 from kapstone.outcomes.forms import ReportFilterForm
 from kapstone.outcomes.report import build_report
 from kapstone.outcomes.services import EXPORT_ROLES, research_export_zip
@@ -19,11 +20,15 @@ REPORT_ROLES = (Role.ADMIN, Role.PRESCRIBER, Role.THERAPIST, Role.RESEARCHER)
 
 
 def _report_from(request):
-    # Every filter is optional, so an empty query string is a valid form: the whole practice.
-    form = ReportFilterForm(request.GET)
+    # Every filter is optional, so an empty query string is a valid form: the whole practice. A researcher's
+    # report and filters are suppressed below the practice's minimum cell size (suppression.py).
+    min_cell = selectors.minimum_cell_size() if request.user.role == Role.RESEARCHER else 0
+    form = ReportFilterForm(request.GET, min_cell=min_cell)
     if not form.is_valid():
         return form, None
     report = build_report(form.filters(), facilitator_label=form.facilitator_label())
+    if min_cell:
+        report = suppression.for_researcher(report, min_cell)
     audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
     return form, report
 

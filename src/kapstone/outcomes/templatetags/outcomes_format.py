@@ -58,9 +58,19 @@ def rate(value):
 
 
 @register.filter
-def per_100(value):
+def cell(count, minimum=0):
+    """A count of patients or events, or, for a researcher, 'fewer than 11' when it is 1 to 10 (suppression.py)."""
+    if count is not None and minimum and 0 < count < minimum:
+        return f"fewer than {minimum}"
+    return count
+
+
+@register.filter
+def per_100(value, minimum=0):
     if value is None or value.per_100 is None:
         return f"{DASH} (no sessions)"
+    if minimum and (0 < value.events < minimum or value.sessions < minimum):
+        return f"fewer than {minimum} (withheld)"
     return f"{value.events} ({value.per_100:.2f}; {value.low:.2f} to {value.high:.2f})"
 
 
