@@ -228,3 +228,20 @@ def test_the_export_command_refuses_any_other_by_with_status_2_and_writes_nothin
     assert error.value.returncode == 2
     assert not (tmp_path / "cli").exists()
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_export_files_and_folder_are_readable_by_their_owner_only(exported):
+    _, result, folder = exported
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert {(folder / name).stat().st_mode & 0o777 for name in result.files} == {0o600}
+
+
+def test_the_report_file_is_readable_by_its_owner_only(tmp_path):
+    from kapstone.outcomes.render import write_report
+    from kapstone.outcomes.report import build_report
+
+    path = tmp_path / "report.html"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_report(build_report(), path, "html")
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -9,7 +9,11 @@ from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.integration.services import CleanImage
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000
+# Operational: a phone photo (12 MP, 4032 x 3024) fits; decoded as RGBA this is at most 64 MB, so a handful of
+# uploads at once cannot exhaust the server (a 4.9 KB PNG of 6,320 x 6,320 pixels took 1.9 GB for eight at once).
+MAX_IMAGE_PIXELS = 4096 * 4096
+# Text limits: a journal entry is a few pages at most; anything longer is a paste gone wrong.
+MAX_ENTRY_CHARACTERS = 20_000
 # Pillow format -> (extension, content type). Raster formats only: SVG can carry script.
 IMAGE_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 
@@ -21,14 +25,18 @@ def clean_image_upload(upload) -> CleanImage:
         raise forms.ValidationError("The picture is larger than 5 MB. Please choose a smaller one.")
     data = upload.read()
     try:
+        # Image.open reads the header only: the size is checked before anything is decoded.
         with Image.open(io.BytesIO(data)) as probe:
+            if probe.format not in IMAGE_FORMATS:
+                raise forms.ValidationError("Please upload a JPEG, PNG or WebP picture.")
+            if probe.width * probe.height > MAX_IMAGE_PIXELS:
+                raise forms.ValidationError(
+                    f"The picture has too many pixels ({probe.width} x {probe.height}). Please choose one of at "
+                    "most 16 megapixels, or a smaller copy."
+                )
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             kind = image.format
-            if kind not in IMAGE_FORMATS:
-                raise forms.ValidationError("Please upload a JPEG, PNG or WebP picture.")
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise forms.ValidationError("The picture has too many pixels. Please choose a smaller one.")
             image.load()
             clean = image.convert("RGB") if kind == "JPEG" else image.convert("RGBA")
             out = io.BytesIO()
@@ -45,7 +53,9 @@ class JournalEntryForm(forms.Form):
     prompt = forms.ChoiceField(
         label="What are you writing about?", choices=JournalEntry.Prompt.choices, initial=JournalEntry.Prompt.FREE
     )
-    text = forms.CharField(label="Your entry", widget=forms.Textarea(attrs={"rows": 8}), required=False)
+    text = forms.CharField(
+        label="Your entry", widget=forms.Textarea(attrs={"rows": 8}), required=False, max_length=MAX_ENTRY_CHARACTERS
+    )
     mood = forms.TypedChoiceField(
         label="Your mood right now, by your own rating",
         choices=[("", "Not rated")] + [(str(n), str(n)) for n in range(11)],
@@ -93,7 +103,9 @@ class ShareForm(forms.Form):
 
 
 class NotificationPreferenceForm(forms.ModelForm):
-    time_zone = forms.CharField(label="Your time zone", help_text="For example America/New_York or Europe/London.")
+    time_zone = forms.CharField(
+        label="Your time zone", max_length=64, help_text="For example America/New_York or Europe/London."
+    )
 
     class Meta:
         model = NotificationPreference

@@ -216,20 +216,24 @@ def _settle(notification: Notification, status: str, note: str = "") -> str:
             detail={"status": status, "channel": notification.channel},
         )
     if status == Notification.Status.FAILED:
-        # The care team must learn the patient could not be reached (issue 14); the summary names no address.
-        patient_id, notification_id = notification.patient_id, notification.pk
-        transaction.on_commit(
-            lambda: safety_event.send(
-                sender=Notification,
-                kind="patient_notification_failed",
-                level="review",
-                patient_id=patient_id,
-                summary=f"A {notification.channel} message to the patient could not be delivered: {note}",
-                object_type="notification",
-                object_id=notification_id,
-            )
-        )
+        _announce_undelivered(notification, note)
     return status
+
+
+def _announce_undelivered(notification: Notification, note: str) -> None:
+    # The care team must learn the patient could not be reached (issue 14); the summary names no address.
+    patient_id, notification_id = notification.patient_id, notification.pk
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=Notification,
+            kind="patient_notification_failed",
+            level="review",
+            patient_id=patient_id,
+            summary=f"A {notification.channel} message to the patient could not be delivered: {note}",
+            object_type="notification",
+            object_id=notification_id,
+        )
+    )
 
 
 def notification_deliver(*, notification_id: int) -> str:
@@ -319,13 +323,13 @@ def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
     for notification in stuck.order_by("pk"):
         with transaction.atomic():
             if notification.attempts >= DELIVERY_ATTEMPTS:
+                note = f"could not be delivered after {notification.attempts} attempts (the last did not finish)"
                 taken = Notification.objects.filter(
                     pk=notification.pk, status=Notification.Status.SENDING, claimed_at=notification.claimed_at
-                ).update(
-                    status=Notification.Status.FAILED,
-                    note=f"could not be delivered after {notification.attempts} attempts (the last did not finish)",
-                )
+                ).update(status=Notification.Status.FAILED, note=note)
                 outcome = Notification.Status.FAILED
+                if taken:
+                    _announce_undelivered(notification, note)
             else:
                 taken = Notification.objects.filter(
                     pk=notification.pk, status=Notification.Status.SENDING, claimed_at=notification.claimed_at

@@ -42,3 +42,9 @@ def send_due_notifications(limit: int = 500) -> int:
     for notification_id in due:
         send_notification.delay(notification_id)
     return len(due)
+
+
+@shared_task(acks_late=True, max_retries=3, **RETRYING)
+def remove_orphan_uploads() -> int:
+    """Deletes journal pictures a crash left in storage without their row (services.journal_orphan_uploads_remove)."""
+    return len(services.journal_orphan_uploads_remove())

@@ -1,9 +1,10 @@
 import csv
 import io
 import json
+import logging
 
 from django.contrib import messages
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -20,6 +21,8 @@ from kapstone.integration.forms import (
 )
 from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
+
+logger = logging.getLogger(__name__)
 
 EXPORT_FIELDS = ["created_at", "prompt", "text", "mood", "activity", "activity_minutes", "shared_with_care_team"]
 
@@ -118,7 +121,14 @@ def journal_export(request):
 @never_cache
 def journal_image(request, entry_id):
     entry = selectors.journal_image(user=request.user, entry_id=entry_id)
-    response = FileResponse(entry.image.open("rb"), content_type=entry.image_content_type)
+    try:
+        stored = entry.image.open("rb")
+    except OSError:
+        # The row is there but its file is not (lost storage, a restore without media): the page that links it
+        # still works, and the problem is logged and listed by `kapstone check_uploads` for staff to act on.
+        logger.error("journal entry %s: its picture %s is missing from storage", entry.pk, entry.image.name)
+        raise Http404("This picture is missing.") from None
+    response = FileResponse(stored, content_type=entry.image_content_type)
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -34,5 +34,8 @@ def format_for(path: Path, requested: str | None) -> str:
 def write_report(report: OutcomesReport, path: Path, fmt: str) -> int:
     """Writes the report; returns the bytes written."""
     content = report_pdf(report) if fmt == "pdf" else report_html(report).encode()
+    # Created readable by its owner only (an existing file is narrowed first), before anything is written.
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_bytes(content)
     return len(content)

@@ -271,6 +271,9 @@ def _dictionary() -> pd.DataFrame:
     )
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
 def research_export_write(
     *,
     actor_label: str,
@@ -286,7 +289,10 @@ def research_export_write(
     """
     key = settings.RESEARCH_ID_KEY
     out_dir = Path(out_dir)
+    # Readable by its owner only: the folder is closed before any file is written into it, so no file is ever
+    # readable by others, even for the moment before its own mode is narrowed.
     out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.chmod(PRIVATE_DIR)
     progress(f"building the de-identified tables for {actor_label}")
     tables = build_tables(key)
     files = []
@@ -307,6 +313,8 @@ def research_export_write(
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     files += ["data_dictionary.csv", "README.txt", "manifest.json"]
+    for name in files:
+        (out_dir / name).chmod(PRIVATE_FILE)
     audit.record(
         action=audit.Action.EXPORT,
         object_type="research_export",
