@@ -269,6 +269,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kapstone.integration.tasks.open_missing_integration_windows",
         "schedule": 600.0,
     },
+    # A journal picture a crash left in storage without its row is deleted once it is an hour old.
+    "remove-orphan-uploads": {"task": "kapstone.integration.tasks.remove_orphan_uploads", "schedule": 3600.0},
 }
 KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.integration.notifications.ConsoleSmsProvider")
 

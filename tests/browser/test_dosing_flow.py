@@ -2,11 +2,14 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LotBalance
-from kapstone.practice.settings_store import practice_value_set
+from kapstone.measures import services as measures
+from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
+from tests.measures.factories import due_assessment
 from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,31 +29,22 @@ def fill_form(page, card, summary: str, fields: dict, *, button="Save"):
     section.get_by_role("button", name=button).click()
 
 
+NO_SCREEN = {"1. Have you wished": "No", "2. Have you actually": "No", "6. In the past 3 months": "No"}
+
+
 def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     ready_for_enrolment(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
     session = cast.dosing_session()
     services.lot_receive(
         actor=cast.nurse,
         drug="ketamine",
-        form="100 mg lozenge",
+        form="lozenge",
+        strength=Decimal("100"),
         lot_number="L-77",
         expires_on=datetime.date(2030, 1, 1),
         location="Main safe",
         amount_mg=Decimal("1000"),
-    )
-    # The practice shortens the observation period and the post-dose vitals check for this walk-through; the cited
-    # defaults are 120 and 40 minutes.
-    practice_value_set(
-        actor=cast.admin,
-        key="dosing.min_observation_minutes",
-        value=0,
-        reason="browser walk-through of a whole session",
-    )
-    practice_value_set(
-        actor=cast.admin,
-        key="dosing.vitals_check_minutes_after_dose",
-        value=0,
-        reason="browser walk-through of a whole session",
     )
     sign_in(page, cast.bob)
     page.get_by_role("heading", name="Good day").wait_for()
@@ -73,10 +67,13 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
             "Escort or ride home arranged": True,
             "Pregnancy test": "Not applicable",
             "Today's weight (kg)": "70",
+            "Medication changes since screening?": "No changes since screening",
             "Intention": "to meet my grief with kindness",
         },
     )
     page.get_by_text("Alice Abernathy: saved.").wait_for()
+    fill_form(page, card(), "Suicide risk (C-SSRS since last visit)", NO_SCREEN)
+    page.get_by_text("suicide-risk screen recorded: none risk.").wait_for()
     fill_form(
         page,
         card(),
@@ -97,6 +94,12 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
     card().get_by_text("Given").wait_for()
     assert card().get_by_text("not taken yet").is_visible()
+    # The walk-through cannot wait out the observation (at least 120 minutes, a hard bound): the dose is moved back
+    # 125 minutes, as if the rest of the session happened then.
+    DoseRecord.objects.filter(patient=cast.alice, session=session).update(
+        administered_at=timezone.now() - datetime.timedelta(minutes=125)
+    )
+    page.reload()
 
     fill_form(
         page,
@@ -110,7 +113,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         page,
         card(),
         "Sedation and dissociation",
-        {"Sedation (MOAA/S 0-5)": "4", "Dissociation (CADSS total 0-92)": "18"},
+        {"Sedation (MOAA/S 0-5)": "5", "Dissociation (CADSS total 0-92)": "3"},
     )
     fill_form(
         page,
@@ -129,3 +132,53 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     record = DoseRecord.objects.get(patient=cast.alice, session=session)
     assert record.discharged_at and record.administered_at and record.dose_mg == Decimal("200")
     assert LotBalance.objects.get(pk=balance.pk).balance_mg == Decimal("800")
+
+
+def test_an_open_high_risk_alert_blocks_the_dose_until_the_prescriber_assesses_the_patient_that_day(page, cast):
+    ready_for_enrolment(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    session = cast.dosing_session()
+    cssrs = due_assessment(cast.alice, "cssrs-screener")
+    measures.assessment_save_answers(
+        actor=None, assessment=cssrs, answers={1: 1, 2: 1, 3: 1, 4: 1, 5: 0, 6: 0}, submit=True
+    )
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="n/a",
+        intention="",
+        weight_kg=Decimal("70"),
+        medication_changes="no",
+    )
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    sign_in(page, cast.bob)
+    page.get_by_role("heading", name="Good day").wait_for()
+    page.goto(f"/dosing/session/{session.pk}/")
+    card = lambda: page.locator(f"#patient-{cast.alice.pk}")  # noqa: E731 - the card is re-rendered after each post
+    card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed").wait_for()
+    assert card().get_by_text("C-SSRS Screener: triage risk high").first.is_visible()
+
+    fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
+    card().get_by_text("Suicide risk to assess today").first.wait_for()
+    assert DoseRecord.objects.get(pk=record.pk).dose_mg is None
+
+    fill_form(
+        page,
+        card(),
+        "Suicide risk (C-SSRS since last visit)",
+        {
+            **NO_SCREEN,
+            "Decision": "Proceed with the dose today",
+            "Assessment summary": "Seen in the room: no intent or plan since Monday's form; safety plan reviewed with her.",
+        },
+    )
+    card().get_by_text("Suicide risk assessed").wait_for()
+    assert card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed").count() == 0
+    fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
+    page.get_by_text("within the ceiling of 400 mg").first.wait_for()
+    assert DoseRecord.objects.get(pk=record.pk).dose_mg == Decimal("200")

@@ -165,7 +165,9 @@ class RiskAssessmentForm(forms.Form):
         label="Or, a clinician assessment: risk level",
     )
     decision = forms.ChoiceField(choices=RoomRiskAssessment.Decision.choices, required=False, label="Decision")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000, label="Assessment summary"
+    )
 
     def clean(self):
         cleaned = super().clean()
