@@ -21,6 +21,7 @@ from django.utils import timezone
 from kapstone.program.course_templates import CourseTemplate, SessionKind, load_templates
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import add_minutes, course_sequence
+from kapstone.program.services import facilitator_access_sync
 
 ROOMS = [("Willow room", 4), ("Cedar room", 6)]
 ACTIVE_TEMPLATE = "journey-clinical-style"
@@ -261,3 +262,5 @@ def seed(*, practice, rng, progress) -> None:
             _staffing(prescriber, therapist),
         )
     progress(f"group sessions: {GroupSession.objects.count()}")
+    # The current groups' facilitators may open their patients' records, as services.enrol would have granted.
+    facilitator_access_sync(actor=None, patient_ids=[p.pk for p in [*patients[:GROUP_SIZE], *waiting[:3]]])

@@ -1,10 +1,12 @@
 """Demo screening records: every demo patient has a complete intake screened by the real engine, a consultation
 with their outside psychiatrist and a signed consent, so the groups the program demo fills pass the gate.
 
-Patients aged 65 and over come out "needs review" (the older-adult rule) and carry a prescriber's override. The
-program demo's waitlisted patient (the 8th, "waiting for the screening review") needs review without an override.
-Each patient was screened a few weeks before their course began (the program demo's courses, so this demo runs
-after it). Three patients who finished a course show what happens later: two were re-screened (one now needs review, one is
+Patients aged 65 and over (the older-adult rule) or on a benzodiazepine load above the threshold come out "needs
+review" and carry a prescriber's override that answers each reason. The program demo's waitlisted patient (the 8th,
+"waiting for the screening review") needs review without an override. Patients of a finished course were screened
+a few weeks before it began (the program demo's courses, so this demo runs after it); patients of a current group
+were screened in the last days, so their screening is current (the gate refuses one older than the practice's
+screening_valid_days). Three patients who finished a course show what happens later: two were re-screened (one now needs review, one is
 now not eligible, each with its intake diff) and one withdrew consent. Intakes are synthetic; rows are written with
 bulk_create in batches, so 10,000 patients take seconds.
 """
@@ -37,10 +39,27 @@ WAITLISTED = 7
 RESCREENED_NEEDS_REVIEW, RESCREENED_NOT_ELIGIBLE, CONSENT_WITHDRAWN = 8, 9, 10
 
 INDICATION_FOR_CODE = {"F33": "depression", "F43": "ptsd", "F41": "anxiety", "F42": "ocd", "F50": "eating_disorder"}
-OVERRIDE_TEXT = (
-    "Aged 65 or over; fit and normotensive at assessment, no cardiovascular history. Starting at the lower "
-    "dose with BP checks at 40 minutes; outside psychiatrist supports."
-)
+# What the prescriber wrote for each reason a demo screening needs review; the override quotes those that fired.
+OVERRIDE_REASONS = {
+    "older_adult": (
+        "Aged 65 or over; fit and normotensive at assessment, no cardiovascular history. Starting at the lower "
+        "dose with BP checks at 40 minutes."
+    ),
+    "benzodiazepine_load": (
+        "Benzodiazepine load discussed with the patient and the outside psychiatrist: no dose on session mornings, "
+        "sedation watched with MOAA/S."
+    ),
+}
+OVERRIDE_CLOSING = "Outside psychiatrist supports."
+
+
+def override_text(reasons: list[dict]) -> str:
+    fired = [
+        OVERRIDE_REASONS[r["rule"]] for r in reasons if r["outcome"] == "needs_review" and r["rule"] in OVERRIDE_REASONS
+    ]
+    return " ".join([*fired, OVERRIDE_CLOSING])
+
+
 NO_HISTORY = dict.fromkeys(INTAKE_SCHEMA["properties"]["medical"]["required"], False)
 
 
@@ -50,6 +69,7 @@ def _intake(rng, patient, indication: str, medications: list, assessed: datetime
         "current_psychosis": False,
         "current_mania": False,
         "history_of_psychosis": False,
+        "primary_psychotic_disorder": False,
         "first_degree_relative_psychosis": False,
         "bipolar_disorder": case == WAITLISTED,
         "substance_use_disorders": [],
@@ -165,9 +185,7 @@ def seed(*, practice, rng, progress) -> None:
     today = timezone.localdate()
     rule_set = engine.load_rule_set()
     course_starts = dict(
-        Enrolment.objects.filter(status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]).values_list(
-            "patient_id", "group__start_date"
-        )
+        Enrolment.objects.filter(status=Enrolment.Status.COMPLETED).values_list("patient_id", "group__start_date")
     )
     done = 0
     for start in range(0, len(patients), BATCH):
@@ -221,7 +239,9 @@ def seed(*, practice, rng, progress) -> None:
             assessed = datetime.date.fromisoformat(version.data["assessment_date"])
             at = timezone.make_aware(datetime.datetime.combine(assessed, datetime.time(11, 0)))
             if result.decision == "needs_review" and index != WAITLISTED:
-                overrides.append(ScreeningOverride(result=result, prescriber=prescriber, justification=OVERRIDE_TEXT))
+                overrides.append(
+                    ScreeningOverride(result=result, prescriber=prescriber, justification=override_text(result.reasons))
+                )
             consultations.append(
                 Consultation(
                     patient=patient,
