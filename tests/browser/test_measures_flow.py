@@ -69,7 +69,7 @@ def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, liv
     assert "Item 9" in row.inner_text() and "total 10" in row.inner_text()
     row.get_by_role("link", name="Alice Abernathy").click()
     page.get_by_role("heading", name="PHQ-9").first.wait_for()
-    assert page.locator("img.chart").first.is_visible()
+    assert page.get_by_role("img", name="PHQ-9 over time").first.is_visible()
     assert page.get_by_role("cell", name="moderate", exact=True).is_visible()
     page.go_back()
     row = page.locator(f"#alert-{alert.pk}")

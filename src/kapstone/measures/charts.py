@@ -1,30 +1,25 @@
-"""Trajectory charts: matplotlib (Agg) draws an SVG of one instrument's totals over time, with the
-instrument's severity bands shaded and response and remission marked.
+"""Trajectory charts: one instrument's totals over time as an inline SVG, with the instrument's severity bands
+shaded and response and remission marked.
 
-The SVG is returned as a base64 data URI for an <img>. The site's Content-Security-Policy forbids inline
-styles, and matplotlib's SVG is styled inline, so an inline <svg> would lose its colours; an image is its
-own document and keeps them. Every text in the chart comes from Kapstone's instrument data and dates, never
-from what a user typed, and the image cannot run script.
+Drawn by kapstone.svgchart from a template on every request (a few milliseconds; the earlier matplotlib figure
+took a large share of a worker per chart). The pages put the same values in a table below each chart.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+from django.utils.safestring import SafeString
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from kapstone.measures.dates import is_plausible  # noqa: E402
-from kapstone.measures.selectors import Trajectory  # noqa: E402
+from kapstone import svgchart
+from kapstone.measures.dates import is_plausible
+from kapstone.measures.selectors import Trajectory
 
 # Lightest for the mildest band, darkest for the most severe; colour-blind-safe sequential ramp (ColorBrewer YlOrRd).
 BAND_COLOURS = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c"]
 LINE_COLOUR = "#1f4e79"
+MARKERS = {
+    "response": svgchart.Marker(label="response (≥50% fall)", shape="square", colour="#006d2c"),
+    "remission": svgchart.Marker(label="remission", shape="star", colour="#006d2c"),
+}
 
 
 def _band_colours(count: int) -> list[str]:
@@ -35,66 +30,48 @@ def _band_colours(count: int) -> list[str]:
     return [BAND_COLOURS[round(index * step)] for index in range(count)]
 
 
-def trajectory_svg(trajectory: Trajectory) -> str:
-    """The chart as SVG text."""
+def trajectory_chart(trajectory: Trajectory, *, id_prefix: str = "chart") -> svgchart.Chart:
+    """What the chart shows, before it is laid out."""
     instrument = trajectory.instrument
-    # A stored date no calendar axis can hold (0001-01-01) is left off and counted, never allowed to break the page.
+    # A stored date no calendar can hold (0001-01-01) is left off and counted, never allowed to break the page.
     drawn = [
         (point, change)
         for point, change in zip(trajectory.points, trajectory.changes, strict=True)
-        if is_plausible(point.completed_at)
+        if is_plausible(point.completed_at) and point.total is not None
     ]
     left_off = len(trajectory.points) - len(drawn)
-    dates = [point.completed_at for point, _ in drawn]
     totals = [point.total for point, _ in drawn]
-    changes = [change for _, change in drawn]
-    figure = Figure(figsize=(6.4, 3.0), dpi=100)
-    axes = figure.add_subplot()
     low, high = instrument.total_range or (min(totals, default=0), max(totals, default=1))
-    for band, colour in zip(instrument.bands, _band_colours(len(instrument.bands)), strict=True):
-        # Bands hold whole-number totals, so each is drawn to the half-point boundary with the next.
-        axes.axhspan(band.minimum - 0.5, band.maximum + 0.5, color=colour, alpha=0.55, linewidth=0)
-        axes.text(
-            1.01,
-            (band.minimum + band.maximum) / 2,
-            band.name,
-            transform=axes.get_yaxis_transform(),
-            fontsize=7,
-            va="center",
-            color="#333333",
-        )
-    axes.plot(dates, totals, color=LINE_COLOUR, marker="o", linewidth=2, label="total")
-    responses = [(d, t) for d, t, c in zip(dates, totals, changes, strict=True) if c and c.get("response")]
-    remissions = [(d, t) for d, t, c in zip(dates, totals, changes, strict=True) if c and c.get("remission")]
-    if responses:
-        axes.scatter(
-            *zip(*responses, strict=True),
-            marker="s",
-            s=90,
-            facecolors="none",
-            edgecolors="#006d2c",
-            linewidths=2,
-            label="response (≥50% fall)",
-            zorder=3,
-        )
-    if remissions:
-        axes.scatter(*zip(*remissions, strict=True), marker="*", s=140, color="#006d2c", label="remission", zorder=4)
-    axes.set_ylim(low - 0.5, high + 0.5)
-    axes.set_ylabel(f"{instrument.short_name} total")
-    axes.set_title(f"{instrument.short_name} over time", fontsize=10)
-    locator = AutoDateLocator()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    if left_off:
-        axes.set_xlabel(f"{left_off} result{'s' if left_off > 1 else ''} with an impossible date not shown", fontsize=7)
-    if responses or remissions:
-        axes.legend(loc="upper right", fontsize=7, framealpha=0.8)
-    figure.subplots_adjust(left=0.1, right=0.82, top=0.88, bottom=0.15)
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, facecolor="white")
-    return buffer.getvalue()
+    bands = instrument.bands
+    described = f"{len(drawn)} result{'s' if len(drawn) != 1 else ''} from {low:g} to {high:g}"
+    if bands:
+        described += "; shaded bands: " + ", ".join(f"{b.name} {b.minimum}-{b.maximum}" for b in bands)
+    return svgchart.Chart(
+        chart_id=f"{id_prefix}-{instrument.id}",
+        title=f"{instrument.short_name} over time",
+        description=f"{instrument.short_name} totals over time, {described}. The values are in the table below.",
+        y_label=f"{instrument.short_name} total",
+        y_range=(low, high),
+        line_colour=LINE_COLOUR,
+        bands=[
+            svgchart.Band(name=band.name, low=band.minimum, high=band.maximum, colour=colour)
+            for band, colour in zip(bands, _band_colours(len(bands)), strict=True)
+        ],
+        points=[
+            svgchart.Point(
+                at=point.completed_at,
+                value=point.total,
+                markers=tuple(key for key in MARKERS if change and change.get(key)),
+            )
+            for point, change in drawn
+        ],
+        markers=MARKERS,
+        footnote=f"{left_off} result{'s' if left_off > 1 else ''} with an impossible date not shown"
+        if left_off
+        else "",
+    )
 
 
-def trajectory_data_uri(trajectory: Trajectory) -> str:
-    encoded = base64.b64encode(trajectory_svg(trajectory).encode()).decode()
-    return f"data:image/svg+xml;base64,{encoded}"
+def trajectory_svg(trajectory: Trajectory, *, id_prefix: str = "chart") -> SafeString:
+    """The chart as an inline <svg> element; `id_prefix` keeps its ids unique where a page holds several."""
+    return svgchart.render(trajectory_chart(trajectory, id_prefix=id_prefix))

@@ -87,7 +87,7 @@ def crisis_page_promise() -> str:
 
 def _measures_context(patient, **forms) -> dict:
     sections = selectors.patient_measures(patient=patient)
-    charted = [(t, charts.trajectory_data_uri(t)) for t in sections["trajectories"]]
+    charted = [(t, charts.trajectory_svg(t)) for t in sections["trajectories"]]
     return {
         "patient": patient,
         **sections,

@@ -79,5 +79,5 @@ def questionnaire(request, assessment_id):
 def history(request):
     patient = patient_for_portal_user(request.user)
     trajectories = measures.portal_history(patient=patient)
-    charted = [(t, charts.trajectory_data_uri(t)) for t in trajectories]
+    charted = [(t, charts.trajectory_svg(t)) for t in trajectories]
     return render(request, "portal/questionnaires/history.html", {"patient": patient, "charted": charted})
