@@ -162,7 +162,10 @@ try:
     DATABASES = {
         "default": dj_database_url.parse(
             os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kapstone.sqlite3'}"),
-            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+            # Persistent connections: opening one per request cuts PostgreSQL's request rate by three quarters
+            # (issue 19). The health check replaces a connection the server closed before it is used.
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
         )
     }
 except ValueError as problem:
