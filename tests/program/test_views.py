@@ -106,6 +106,21 @@ def test_staff_enrol_only_patients_they_may_see(cast, bob, group, gate_open):
     assert group.enrolments.get().status == Enrolment.Status.ENROLLED
 
 
+def test_enrolling_a_patient_already_in_an_overlapping_course_shows_why_and_saves_nothing(cast, bob, group, gate_open):
+    other = services.group_create(
+        actor=cast.admin,
+        name="Overlapping group",
+        template_id=group.template_id,
+        start_date=group.start_date,
+        facilitators=[cast.bob, cast.therapist],
+    )
+    services.enrol(actor=cast.bob, group=other, patient=cast.alice)
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
+    assert "Alice Abernathy is already enrolled in Overlapping group" in response.text
+    assert "which overlaps this course" in response.text
+    assert not group.enrolments.exists()
+
+
 def test_a_full_group_offers_the_waitlist(cast, bob, group, gate_open):
     _enrol_three(cast, group)
     Enrolment.objects.create(
