@@ -21,7 +21,7 @@ def test_more_than_two_dosing_sessions_a_week_is_refused_with_its_source():
     data = template_data(dosing={"max_per_week": 7})
     assert refusals(data) == [
         "practice.yaml: dosing.max_per_week: is 7, but must be at most 2: never more than two dosing sessions a "
-        "week (course_bounds.yaml, source clinical-md-journey)"
+        "week (course_bounds.yaml, source journey-clinical)"
     ]
 
 
@@ -67,7 +67,7 @@ def test_an_integration_window_beyond_72_hours_is_refused():
     (problem,) = refusals(data)
     assert problem == (
         "practice.yaml: integration.outer_bound_hours: is 120, but must be at most 72: integration is planned "
-        "within 72 h of dosing, the outer bound (course_bounds.yaml, source clinical-md-integration)"
+        "within 72 h of dosing, the outer bound (course_bounds.yaml, source integration-timing-convention)"
     )
 
 
