@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "kapstone.integration",
     "kapstone.creativity",
     "kapstone.outcomes",
+    "kapstone.alerts",
     "kapstone.billing",
     "kapstone.messaging",
     "kapstone.operations",
@@ -265,6 +266,8 @@ CELERY_BEAT_SCHEDULE = {
         # Shortened by the CI smoke run so a reminder goes out while it watches.
         "schedule": float(envint("KAPSTONE_REMINDER_SWEEP_SECONDS", 3600)),
     },
+    # Unacknowledged urgent alerts move down the on-call rota, lost first pages go out, failed pages are retried.
+    "escalate-alerts": {"task": "kapstone.alerts.tasks.escalate_alerts", "schedule": 60.0},
     # A creativity task whose time ran out while the patient was away is closed and scored.
     "close-overdue-creativity-tasks": {"task": "kapstone.creativity.tasks.close_overdue_tasks", "schedule": 300.0},
     # A dose whose window task failed, or whose broker was down, still gets its integration window.
