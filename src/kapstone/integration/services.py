@@ -382,7 +382,15 @@ def journal_entry_create(
     if image is not None:
         entry._image_extension = image.extension
         entry.image_content_type = image.content_type
-        entry.image.save("upload", ContentFile(image.content), save=False)
+        try:
+            entry.image.save("upload", ContentFile(image.content), save=False)
+        except OSError:
+            # A full disk or an unreachable bucket: nothing is saved, and the patient keeps what they wrote.
+            logger.exception("could not store a journal picture for patient %s", patient.pk)
+            raise IntegrationError(
+                "Your picture could not be stored just now, so nothing was saved. Please try again later, or "
+                "save the entry without the picture."
+            ) from None
     with removed_if_not_saved(entry.image):
         entry.save()
         audit.record(
