@@ -4,8 +4,10 @@ Apps add figures by providing `kapstone.<app>.bench.run(*, out)`; they are calle
 Set BENCH_PATIENTS to change the size (default 10,000).
 """
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from importlib import import_module
@@ -107,8 +109,71 @@ def app_figures() -> None:
             import_module(module_name).run(out=out)
 
 
+def resident_mb() -> float:
+    with open("/proc/self/status") as status:
+        kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kilobytes / 1024
+
+
+def staff_page_urls() -> list[str]:
+    """Every page a staff member can open: each URL without parameters, and each that takes only a patient."""
+    from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+    from kapstone.patients.models import Patient
+
+    patient_id = Patient.objects.filter(care_team_memberships__staff__username="dr.okafor").values_list(
+        "pk", flat=True
+    )[0]
+
+    def names(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from names(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield f"{namespace}:{pattern.name}" if namespace else pattern.name, set(pattern.pattern.converters)
+
+    urls = []
+    for name, parameters in names(get_resolver().url_patterns):
+        if not parameters:
+            urls.append(reverse(name))
+        elif parameters == {"patient_id"}:
+            urls.append(reverse(name, kwargs={"patient_id": patient_id}))
+    return urls
+
+
+def worker_memory() -> None:
+    """Run in a fresh process: what a web worker holds once started, then after every staff page once."""
+    from django.urls import get_resolver
+
+    import kapstone.wsgi  # noqa: F401 - what gunicorn loads in each worker
+
+    get_resolver().url_patterns  # noqa: B018 - the URLconf, and with it every view module, as the first request would
+    started = resident_mb()
+    for username in ("admin.price", "dr.okafor"):
+        client = signed_in(username)
+        for url in staff_page_urls():
+            client.get(url)
+    print(json.dumps({"started": started, "served": resident_mb()}))
+
+
+def memory_figures() -> None:
+    # This same script in a fresh process, so the figures are a worker's own.
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--worker-memory"], capture_output=True, text=True, check=True
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    out()
+    out("Web worker memory (resident set, a fresh process)")
+    out(f"  started (settings, URLconf and every view module loaded)  {figures['started']:>7.0f} MB")
+    out(f"  after serving every staff page once                       {figures['served']:>7.0f} MB")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--worker-memory"]:
+        worker_memory()
+        return 0
     build_practice()
+    memory_figures()
     page_figures()
     app_figures()
     return 0

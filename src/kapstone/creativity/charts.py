@@ -12,15 +12,8 @@ import base64
 import io
 from collections import defaultdict
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from kapstone.creativity.models import CreativityAdministration, Task  # noqa: E402
-from kapstone.creativity.selectors import SymptomPoint  # noqa: E402
+from kapstone.creativity.models import CreativityAdministration, Task
+from kapstone.creativity.selectors import SymptomPoint
 
 # Colour-blind-safe (Okabe-Ito).
 COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
@@ -28,12 +21,20 @@ SYMPTOM_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "pcl5": "PCL-5", "oci-r": "O
 
 
 def _date_axis(axes) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # deferred: heavy library
+
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 def history_svg(history: list[CreativityAdministration], symptoms: list[SymptomPoint]) -> str:
+    # deferred: heavy library (matplotlib), loaded by the worker that first draws a chart, not at start-up.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     aut = [a for a in history if a.task == Task.AUT and a.originality_top2 is not None]
     dat = [a for a in history if a.task == Task.DAT and a.dat_score is not None]
     by_instrument: dict[str, list[SymptomPoint]] = defaultdict(list)

@@ -83,7 +83,7 @@ def _exporter(username: str):
     """The active researcher or admin account `--by` names; anything else is refused before any work."""
     from django.contrib.auth import get_user_model
 
-    from kapstone.outcomes.services import EXPORT_ROLES
+    from kapstone.outcomes.access import EXPORT_ROLES
 
     person = get_user_model().objects.filter(username=username).first()
     if person is None or not person.is_active:

@@ -22,15 +22,11 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
-from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.outcomes import deidentify, selectors
 from kapstone.outcomes.statistics import age_in_years
 
 EXPORT_VERSION = 1
-# The export holds rows (de-identified), so only the researcher and the admin who answers for it may write one,
-# from the download page or, named with --by, from the command line.
-EXPORT_ROLES = (Role.ADMIN, Role.RESEARCHER)
 PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
 
 PATIENT_COLUMNS = {

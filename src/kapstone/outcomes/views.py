@@ -8,18 +8,16 @@ from django.views.decorators.http import require_http_methods
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.outcomes import render as documents
-from kapstone.outcomes import selectors, suppression
-from kapstone.outcomes.forms import ReportFilterForm
-from kapstone.outcomes.report import build_report
-from kapstone.outcomes.services import EXPORT_ROLES, research_export_zip
-
-# The report holds aggregates only, so the people who run or study the practice may read it; nurses work
-# from individual records and have no use for it. Who may export: services.EXPORT_ROLES.
-REPORT_ROLES = (Role.ADMIN, Role.PRESCRIBER, Role.THERAPIST, Role.RESEARCHER)
+from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
 
 def _report_from(request):
+    # deferred: heavy libraries (pandas, SciPy, matplotlib) under the report, loaded by the first report a worker
+    # builds rather than at start-up.
+    from kapstone.outcomes import selectors, suppression
+    from kapstone.outcomes.forms import ReportFilterForm
+    from kapstone.outcomes.report import build_report
+
     # Every filter is optional, so an empty query string is a valid form: the whole practice. A researcher's
     # report and filters are suppressed below the practice's minimum cell size (suppression.py).
     min_cell = selectors.minimum_cell_size() if request.user.role == Role.RESEARCHER else 0
@@ -49,6 +47,8 @@ def report_pdf(request):
     form, report = _report_from(request)
     if report is None:
         return _page(request, form, report)
+    from kapstone.outcomes import render as documents  # deferred: heavy library (WeasyPrint, pandas)
+
     response = HttpResponse(documents.report_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="outcomes-{timezone.localdate():%Y%m%d}.pdf"'
     return response
@@ -58,6 +58,8 @@ def report_pdf(request):
 @require_http_methods(["GET", "POST"])
 def research_export(request):
     if request.method == "POST":
+        from kapstone.outcomes.services import research_export_zip  # deferred: heavy library (pandas)
+
         content, _ = research_export_zip(actor_label=request.user.get_username())
         response = HttpResponse(content, content_type="application/zip")
         response["Content-Disposition"] = (

@@ -19,9 +19,8 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from ortools.sat.python import cp_model
 
 from kapstone.program.course_templates import (
     DAYS_IN_A_WEEK,
@@ -32,6 +31,9 @@ from kapstone.program.course_templates import (
     Severity,
     check_session_times,
 )
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 # Objective weights. The hard rules come first; among plans that keep them, staff preferences and the clinical
 # preference for integration 24-48 h after dosing matter most, keeping the typical dosing cadence next, and
@@ -365,7 +367,7 @@ class _Assumption:
     message: str
 
 
-_AssumptionMaker = Callable[[str, str], cp_model.IntVar]  # (family, message) -> literal that enables it
+_AssumptionMaker = Callable[[str, str], "cp_model.IntVar"]  # (family, message) -> literal that enables it
 
 
 @dataclass
@@ -421,6 +423,9 @@ def _build(request: CourseRequest, diagnose: bool = False) -> _Built:
     """The CP-SAT model. To plan, every constraint family is on (its literal is the constant true), so CP-SAT
     may presolve fully and search in parallel; to diagnose, each family hangs on an assumption literal.
     """
+    # deferred: heavy library (OR-Tools), loaded by the worker that first plans a course, not at start-up.
+    from ortools.sat.python import cp_model
+
     template, tz = request.template, request.tz
     model = cp_model.CpModel()
     origin = datetime.combine(request.start_date, time(0), tz)
@@ -732,6 +737,8 @@ def _add_objective(
 
 
 def _solver(settings: SolverSettings, diagnose: bool = False) -> cp_model.CpSolver:
+    from ortools.sat.python import cp_model  # deferred: heavy library
+
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = settings.max_time_in_seconds
     solver.parameters.random_seed = settings.random_seed
@@ -748,6 +755,8 @@ def _solver(settings: SolverSettings, diagnose: bool = False) -> cp_model.CpSolv
 
 def schedule_course(request: CourseRequest, settings: SolverSettings | None = None) -> Plan:
     """Plan every session of the course; raise CourseInfeasible naming what blocks it, or SolverGaveUp."""
+    from ortools.sat.python import cp_model  # deferred: heavy library
+
     settings = settings or SolverSettings()
     _precheck(request)
     built = _build(request)
@@ -767,6 +776,8 @@ def _core_under(
     built: _Built, assumptions: Sequence[_Assumption], settings: SolverSettings
 ) -> list[_Assumption] | None:
     """The assumptions CP-SAT used to prove infeasibility, or None if a plan exists (or none was proved)."""
+    from ortools.sat.python import cp_model  # deferred: heavy library
+
     built.model.clear_assumptions()
     built.model.add_assumptions([a.literal for a in assumptions])
     solver = _solver(settings, diagnose=True)
