@@ -35,6 +35,7 @@ ROUTES: dict[str, Route] = {
     "healthz": Route(allow=set(SIGNED_IN), public=True),
     "accounts:login": Route(allow=set(SIGNED_IN), public=True),
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
+    "accounts:keep_alive": Route(allow=set(SIGNED_IN), method="post"),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
     "accounts:password_change": Route(allow=set(SIGNED_IN)),
     "accounts:password_reset": Route(allow=set(SIGNED_IN), public=True),

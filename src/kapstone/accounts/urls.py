@@ -6,6 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("keep-alive/", views.keep_alive, name="keep_alive"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("password/", password_views.password_change, name="password_change"),
     path("password/reset/", password_views.password_reset, name="password_reset"),

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -19,7 +20,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapstone.accounts import services
 from kapstone.accounts.forms import ConfirmDeviceForm, LoginForm
-from kapstone.accounts.permissions import public
+from kapstone.accounts.permissions import public, roles_required
+from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 
 
@@ -56,6 +58,16 @@ def logout_view(request):
     auth_logout(request)
     messages.info(request, "You are signed out.")
     return redirect("accounts:login")
+
+
+@roles_required(*Role)
+@require_POST
+@never_cache
+def keep_alive(request):
+    """The idle warning's "Stay signed in": like any request, this one restarts the session's idle clock
+    (SESSION_SAVE_EVERY_REQUEST); it reads nothing, so it is not audited. Someone already signed out is sent to
+    the sign-in page by roles_required, which the page's script takes as the session having ended."""
+    return JsonResponse({"idle_seconds": request.session.get_expiry_age()})
 
 
 def _qr_svg(uri: str) -> str:

@@ -1,0 +1,199 @@
+// Every page: the idle sign-out warning and drafts of long text fields.
+//
+// The server signs a person out after a set time without a request (settings.SESSION_COOKIE_AGE). WCAG 2.1
+// 2.2.1 (Timing Adjustable) asks that they are warned before and can extend it with a simple action, and
+// someone halfway through a journal entry must not lose it: so a dialog warns ahead with "Stay signed in",
+// which pings the keep-alive URL, and what is typed in a text area is kept on this device as a draft until
+// the form is sent. Drafts never outlive an explicit sign-out, belong to one user, and expire after a day.
+// Without this script every page still works; only the warning and the drafts are missing.
+(function () {
+  "use strict";
+  var DRAFT_PREFIX = "kapstone:draft:";
+  var LAST_CONTACT_KEY = "kapstone:last-contact";
+  var DRAFT_LIFETIME_MS = 24 * 60 * 60 * 1000;
+  var body = document.body;
+  var userId = body.getAttribute("data-user");
+
+  function storage() {
+    // Private browsing or a full disk can make localStorage throw: the page then simply keeps no drafts.
+    try { return window.localStorage; } catch (error) { return null; }
+  }
+
+  function draftKeys() {
+    var store = storage();
+    var keys = [];
+    if (!store) { return keys; }
+    for (var i = 0; i < store.length; i += 1) {
+      var key = store.key(i);
+      if (key && key.indexOf(DRAFT_PREFIX) === 0) { keys.push(key); }
+    }
+    return keys;
+  }
+
+  function clearDrafts(keep) {
+    var store = storage();
+    draftKeys().forEach(function (key) { if (!keep || !keep(key)) { store.removeItem(key); } });
+  }
+
+  function readDraft(key) {
+    var store = storage();
+    try { return JSON.parse(store.getItem(key)); } catch (error) { return null; }
+  }
+
+  // Drafts of someone else (a shared tablet) and drafts older than a day are removed on every page, the
+  // sign-in page included.
+  clearDrafts(function (key) {
+    var draft = readDraft(key);
+    var owner = key.slice(DRAFT_PREFIX.length).split(":")[0];
+    var fresh = draft && typeof draft.savedAt === "number" && Date.now() - draft.savedAt < DRAFT_LIFETIME_MS;
+    return fresh && (!userId || owner === userId);
+  });
+
+  if (!userId) { return; }
+
+  // ---- Drafts ---------------------------------------------------------------------------------------------
+  function draftKey(form, formIndex, field) {
+    return DRAFT_PREFIX + userId + ":" + window.location.pathname + ":" + formIndex + ":" + (field.name || field.id);
+  }
+
+  function formatTime(milliseconds) {
+    return new Date(milliseconds).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function offerRestored(field, key, savedAt) {
+    var note = document.createElement("p");
+    note.className = "help draft-note";
+    note.setAttribute("role", "status");
+    note.textContent = "Restored the draft you had not sent (kept on this device at " + formatTime(savedAt) + "). ";
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "button-link remove";
+    discard.textContent = "Discard the draft";
+    discard.addEventListener("click", function () {
+      field.value = field.defaultValue;
+      storage().removeItem(key);
+      note.remove();
+      field.focus();
+    });
+    note.appendChild(discard);
+    field.insertAdjacentElement("afterend", note);
+  }
+
+  function keepDrafts(form, formIndex) {
+    // A form that saves itself on the server (the creativity tasks) needs no second copy.
+    if (form.hasAttribute("data-autosave-url") || form.hasAttribute("data-no-draft")) { return; }
+    var fields = Array.prototype.filter.call(form.querySelectorAll("textarea"), function (field) {
+      return !field.hasAttribute("data-no-draft") && !field.disabled && !field.readOnly;
+    });
+    if (!fields.length) { return; }
+    fields.forEach(function (field) {
+      var key = draftKey(form, formIndex, field);
+      var draft = readDraft(key);
+      // Only into a field still as the server wrote it: a form sent back with errors already holds the text.
+      if (draft && draft.text && draft.text !== field.value && field.value === field.defaultValue) {
+        field.value = draft.text;
+        offerRestored(field, key, draft.savedAt);
+      }
+      field.addEventListener("input", function () {
+        var store = storage();
+        if (!store) { return; }
+        try {
+          if (field.value && field.value !== field.defaultValue) {
+            store.setItem(key, JSON.stringify({ text: field.value, savedAt: Date.now() }));
+          } else {
+            store.removeItem(key);
+          }
+        } catch (error) { /* storage full: the text is still in the field */ }
+      });
+    });
+    form.addEventListener("submit", function () {
+      fields.forEach(function (field) {
+        var store = storage();
+        if (store) { store.removeItem(draftKey(form, formIndex, field)); }
+      });
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form, index) {
+    if ((form.getAttribute("method") || "get").toLowerCase() === "post") { keepDrafts(form, index); }
+  });
+
+  var signOut = document.getElementById("signout-form");
+  if (signOut) {
+    // Signing out on purpose leaves no patient data on the device.
+    signOut.addEventListener("submit", function () { clearDrafts(); });
+  }
+
+  // ---- Idle sign-out warning ------------------------------------------------------------------------------
+  var idleSeconds = parseInt(body.getAttribute("data-idle-seconds"), 10);
+  var keepAliveUrl = body.getAttribute("data-keep-alive-url");
+  var dialog = document.getElementById("idle-warning");
+  if (!idleSeconds || !keepAliveUrl || !dialog || !signOut) { return; }
+  // Two minutes' notice, or half the idle time when that is shorter (WCAG 2.2.1 asks for at least 20 s).
+  var warnAheadMs = Math.min(120, Math.floor(idleSeconds / 2)) * 1000;
+  var deadlineText = dialog.querySelector("[data-idle-deadline]");
+  var stay = dialog.querySelector("[data-idle-stay]");
+  var store = storage();
+  var lastContact = Date.now();
+
+  // Tabs share the session: the latest request any of them made sets the clock for all.
+  function noteContact(when) {
+    lastContact = when;
+    if (store) { try { store.setItem(LAST_CONTACT_KEY, String(when)); } catch (error) { /* one tab only */ } }
+  }
+
+  function latestContact() {
+    var shared = store ? parseInt(store.getItem(LAST_CONTACT_KEY), 10) : NaN;
+    return isNaN(shared) ? lastContact : Math.max(lastContact, shared);
+  }
+
+  function closeDialog() {
+    if (dialog.open) { dialog.close(); }
+  }
+
+  function check() {
+    var deadline = latestContact() + idleSeconds * 1000;
+    var now = Date.now();
+    if (now >= deadline) {
+      // The server has ended the session by now; signing out here shows the sign-in page instead of a form
+      // that would be refused. Drafts stay (that is what they are for) until the next explicit sign-out.
+      window.clearInterval(timer);
+      signOut.submit();
+    } else if (now >= deadline - warnAheadMs) {
+      if (!dialog.open) {
+        deadlineText.textContent = formatTime(deadline);
+        dialog.showModal();
+        stay.focus();
+      }
+    } else {
+      closeDialog();
+    }
+  }
+
+  stay.addEventListener("click", function () {
+    var token = signOut.querySelector("input[name=csrfmiddlewaretoken]");
+    fetch(keepAliveUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-CSRFToken": token ? token.value : "", "X-Requested-With": "fetch" }
+    }).then(function (response) {
+      if (response.ok) {
+        noteContact(Date.now());
+        closeDialog();
+      } else {
+        // Already signed out (the keep-alive answered with the sign-in page): go there.
+        window.location.assign(window.location.href);
+      }
+    }).catch(function () { /* offline for a moment: the dialog stays and can be pressed again */ });
+  });
+
+  // Escape is someone at the screen dismissing the warning: it counts as "Stay signed in".
+  dialog.addEventListener("cancel", function (event) {
+    event.preventDefault();
+    stay.click();
+  });
+
+  noteContact(Date.now());
+  var timer = window.setInterval(check, 1000);
+})();

@@ -1,0 +1,158 @@
+"""Forms name their inputs and descriptions as assistive technology reads them, and every signed-in page can warn
+before the idle sign-out (the browser scan in tests/browser/test_accessibility.py checks the rest with axe-core)."""
+
+import json
+from html.parser import HTMLParser
+
+from django import forms
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from tests.conftest import signed_in_client
+
+CONTROLS = {"input", "select", "textarea"}
+
+
+class _Page(HTMLParser):
+    """The ids on a page, the labels' targets, the aria-describedby references and the form controls."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.label_targets, self.described_by, self.controls = set(), set(), [], []
+        self._in_label = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "label":
+            self._in_label += 1
+            if attrs.get("for"):
+                self.label_targets.add(attrs["for"])
+        if attrs.get("aria-describedby"):
+            self.described_by += attrs["aria-describedby"].split()
+        if tag in CONTROLS and attrs.get("type") not in ("hidden", "submit", "button"):
+            self.controls.append({**attrs, "_wrapped": self._in_label > 0})
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self._in_label -= 1
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+def unlabelled(page: _Page) -> list[str]:
+    return [
+        control.get("name", "?")
+        for control in page.controls
+        if not control["_wrapped"]
+        and control.get("id") not in page.label_targets
+        and not control.get("aria-label")
+        and not control.get("aria-labelledby")
+    ]
+
+
+def dangling(page: _Page) -> list[str]:
+    return [ref for ref in page.described_by if ref not in page.ids]
+
+
+class _SampleForm(forms.Form):
+    weight = forms.DecimalField(help_text="In kilograms.")
+    when = forms.ChoiceField(choices=[("am", "Morning"), ("pm", "Evening")], widget=forms.RadioSelect)
+    note = forms.CharField(widget=forms.Textarea, help_text="Optional.", required=False)
+
+
+def test_the_shared_field_template_gives_help_and_errors_the_ids_django_describes_inputs_by():
+    form = _SampleForm(data={"weight": "heavy"})
+    html = render_to_string("includes/form_fields.html", {"form": form})
+    page = parse(html)
+    assert 'aria-describedby="id_weight_helptext id_weight_error"' in html
+    assert {"id_weight_helptext", "id_weight_error", "id_note_helptext"} <= page.ids
+    assert dangling(page) == []
+
+
+def test_the_screening_field_template_describes_a_group_of_choices_by_its_help_and_errors():
+    class Choice(forms.Form):
+        when = forms.ChoiceField(
+            choices=[("am", "Morning"), ("pm", "Evening")], widget=forms.RadioSelect, help_text="Pick one."
+        )
+
+    form = Choice(data={})
+    html = render_to_string("screening/_field.html", {"field": form["when"]})
+    page = parse(html)
+    assert 'aria-describedby="id_when_helptext id_when_error"' in html
+    assert dangling(page) == []
+
+
+def test_every_input_of_the_intake_form_has_a_label_and_its_descriptions_exist(cast):
+    client = signed_in_client(cast.bob)
+    url = reverse("screening:intake", kwargs={"patient_id": cast.alice.pk})
+    page = parse(client.get(url).content.decode())
+    assert page.controls, "the intake form has inputs"
+    assert unlabelled(page) == []
+    assert dangling(page) == []
+
+
+def test_an_intake_sent_back_with_errors_points_each_input_at_its_message(cast):
+    client = signed_in_client(cast.bob)
+    url = reverse("screening:intake", kwargs={"patient_id": cast.alice.pk})
+    data = dict(_hidden_fields(client.get(url).content.decode()))
+    data["assessment_date"] = "not a date"
+    response = client.post(url, data)
+    assert response.status_code == 400
+    page = parse(response.content.decode())
+    assert "id_assessment_date_error" in page.ids
+    assert dangling(page) == []
+    assert unlabelled(page) == []
+
+
+def _hidden_fields(html: str) -> list[tuple[str, str]]:
+    """The formsets' management fields, which a browser would send back."""
+    found = []
+
+    class Hidden(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "input" and attrs.get("type") == "hidden" and attrs.get("name") != "csrfmiddlewaretoken":
+                found.append((attrs["name"], attrs.get("value") or ""))
+
+    Hidden().feed(html)
+    return found
+
+
+def test_a_signed_in_page_carries_the_idle_warning_and_its_keep_alive_address(cast):
+    html = signed_in_client(cast.alice_user).get(reverse("portal:home")).content.decode()
+    assert f'data-idle-seconds="{settings.SESSION_COOKIE_AGE}"' in html
+    assert f'data-keep-alive-url="{reverse("accounts:keep_alive")}"' in html
+    assert 'id="idle-warning"' in html and "Stay signed in" in html
+
+
+def test_the_sign_in_page_has_no_idle_warning(client, db):
+    html = client.get(reverse("accounts:login")).content.decode()
+    assert "idle-warning" not in html and "data-user" not in html
+
+
+def test_staying_signed_in_answers_how_long_the_session_now_lasts(cast):
+    response = signed_in_client(cast.nurse).post(reverse("accounts:keep_alive"))
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"idle_seconds": settings.SESSION_COOKIE_AGE}
+
+
+def test_staying_signed_in_needs_the_csrf_token(cast):
+    client = signed_in_client(cast.nurse, csrf_checks=True)
+    assert client.post(reverse("accounts:keep_alive")).status_code == 403
+
+
+def test_staying_signed_in_is_a_post(cast):
+    assert signed_in_client(cast.nurse).get(reverse("accounts:keep_alive")).status_code == 405
+
+
+def test_someone_already_signed_out_is_sent_to_the_sign_in_page(client, db):
+    response = client.post(reverse("accounts:keep_alive"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("accounts:login"))
