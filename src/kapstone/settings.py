@@ -277,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # A journal picture a crash left in storage without its row is deleted once it is an hour old.
     "remove-orphan-uploads": {"task": "kapstone.integration.tasks.remove_orphan_uploads", "schedule": 3600.0},
+    # The evening before each dosing session its facilitators receive the readiness digest (from the practice's hour).
+    "send-readiness-digests": {"task": "kapstone.dosing.tasks.send_readiness_digests", "schedule": 600.0},
 }
 KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.integration.notifications.ConsoleSmsProvider")
 

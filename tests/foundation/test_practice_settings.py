@@ -18,7 +18,7 @@ from kapstone.alerts.settings_data import escalation_data, escalation_settings
 from kapstone.audit.models import AuditEvent
 from kapstone.billing import codes as billing_codes
 from kapstone.billing.selectors import billing_setting
-from kapstone.dosing import safety
+from kapstone.dosing import readiness, safety
 from kapstone.integration.selectors import practice_window_settings
 from kapstone.integration.window import window_data
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
@@ -72,6 +72,7 @@ def test_the_registry_declares_every_setting_the_apps_read():
     portal = yaml.safe_load(DEFAULTS_FILE.read_text())["settings"]
     read_by_apps = {
         *(f"dosing.{name}" for name in safety.safety_data()["settings"]),
+        *(f"dosing.{name}" for name in readiness.readiness_data()["settings"]),
         *(f"integration.{name}" for name in window_data()["settings"]),
         *(f"measures.{name}" for name in portal),
         PLAN_SETTING,
@@ -91,6 +92,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
     defaults = {key: spec.default for key, spec in specs().items()}
     in_use = {
         **{f"dosing.{name}": value for name, value in safety.thresholds(practice_overrides("dosing")).items()},
+        **{f"dosing.{name}": value for name, value in readiness.readiness_settings().items()},
         **{f"integration.{name}": value for name, value in practice_window_settings().items()},
         **{f"measures.{name}": portal_setting(name) for name in yaml.safe_load(DEFAULTS_FILE.read_text())["settings"]},
         PLAN_SETTING: practice_value(PLAN_SETTING, DEFAULT_PLAN),

@@ -302,3 +302,43 @@ class RoomRiskAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()}: {self.risk_level} ({self.decision or 'screen'})"
+
+
+class ReadinessDigest(models.Model):
+    """The evening-before readiness digest of one dosing session to one facilitator on one channel. Unique per
+    session, recipient and channel, and sent by whoever claims it first (pending -> sending), so two workers or a
+    sweep running beside beat never send it twice. It holds the counts it carried, never a patient."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    session = models.ForeignKey(GroupSession, on_delete=models.CASCADE, related_name="readiness_digests")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    ready_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    blocked_count = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "recipient", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "recipient", "channel"], name="one_readiness_digest_per_session_recipient_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"readiness digest of session {self.session_id} to {self.recipient} by {self.channel}"

@@ -7,7 +7,7 @@ largest dose an order may carry (DoseOrderForm).
 """
 
 from kapstone import bibliography
-from kapstone.dosing import safety
+from kapstone.dosing import readiness, safety
 from kapstone.dosing.forms import DoseOrderForm, VitalsForm
 from kapstone.practice.registry import Boolean, Number, OrderedPair, specs_from_data_file
 
@@ -60,12 +60,25 @@ _DECLARED = {
 }
 
 
-SETTINGS = specs_from_data_file(
-    prefix=PREFIX,
-    entries=safety.safety_data()["settings"],
-    declared=_DECLARED,
+def _cited(name: str, entry: dict) -> str:
     # A hard bound's source is cited like the setting's own: bibliography ids in brackets, written out here.
-    source_of=lambda name, entry: bibliography.describe(entry["source"]),
+    return bibliography.describe(entry["source"])
+
+
+SETTINGS = specs_from_data_file(
+    prefix=PREFIX, entries=safety.safety_data()["settings"], declared=_DECLARED, source_of=_cited
+) + specs_from_data_file(
+    prefix=PREFIX,
+    entries=readiness.readiness_data()["settings"],
+    declared={
+        "readiness_digest_hour": (
+            "The evening before a dosing session, send its facilitators the readiness digest at (hour, 0-23)",
+            Number(minimum=0, maximum=23, whole=True),
+        )
+    },
+    source_of=_cited,
+    # When the digest goes out is the practice's routine, not a clinical number.
+    operational=("readiness_digest_hour",),
 )
 
 # A reading at or above a stop threshold stops (safety.assess_vitals), so a review threshold at or above it could

@@ -11,7 +11,14 @@ from django.utils import timezone
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing import medications, safety
-from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, RoomRiskAssessment, VitalsReading
+from kapstone.dosing.models import (
+    DoseRecord,
+    LedgerEntry,
+    LotBalance,
+    RoomRiskAssessment,
+    Route,
+    VitalsReading,
+)
 from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
 from kapstone.patients.models import ChildbearingPotential, Medication, Patient
 from kapstone.patients.selectors import patients_visible_to
@@ -519,3 +526,150 @@ def open_discrepancies() -> list[LedgerEntry]:
     for entry in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT).select_related("lot").order_by("recorded_at"):
         latest[(entry.lot_id, entry.location)] = entry
     return [entry for entry in latest.values() if entry.discrepancy_mg]
+
+
+# --- readiness ahead of the day ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdvanceReadiness:
+    """One patient's readiness for a dosing session, read before its day: what DoseReadiness can already know at the
+    session's start (the enrolment gate, the weekly spacing, suicide-risk alerts needing a same-day assessment, new
+    medicines waiting for review), with the day's own checks left to the room, except what the record must hold
+    by then: the childbearing-potential record (without it a negative test is needed on the day whatever the
+    patient says) and a ceiling for the route the patient was last ordered (without it no order is accepted)."""
+
+    patient: Patient
+    dose: DoseReadiness
+    pregnancy_problem: str = ""
+    route_problem: str = ""
+
+    @property
+    def reasons(self) -> list[str]:
+        refusals = (
+            self.dose.gate_refusal,
+            self.dose.spacing_refusal,
+            self.dose.vitals_refusal,
+            self.dose.risk_refusal,
+            self.dose.medication_refusal,
+            self.pregnancy_problem,
+            self.route_problem,
+        )
+        return [refusal for refusal in refusals if refusal]
+
+    @property
+    def ready(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class SessionReadiness:
+    session: GroupSession
+    patients: list[AdvanceReadiness]
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for patient in self.patients if patient.ready)
+
+    @property
+    def blocked_count(self) -> int:
+        return len(self.patients) - self.ready_count
+
+
+def _route_problems(patient_ids: list[int], limits: dict) -> dict[int, str]:
+    """Each patient whose last ordered route has no ceiling: the order on the day would be refused."""
+    last_route = {}
+    for patient_id, route in (
+        DoseRecord.objects.filter(patient_id__in=patient_ids)
+        .exclude(route="")
+        .order_by("ordered_at", "pk")
+        .values_list("patient_id", "route")
+    ):
+        last_route[patient_id] = route
+    problems = {}
+    for patient_id, route in last_route.items():
+        key = safety.ceiling_key(route)
+        if limits.get(key) is None:
+            problems[patient_id] = (
+                f"Last ordered {Route(route).label}, and the practice has no ceiling for that route, so no such order "
+                f'is accepted: a prescriber sets the practice setting "dosing.{key}".'
+            )
+    return problems
+
+
+def _advance_pregnancy(patient: Patient, record: DoseRecord | None, dose: DoseReadiness) -> str:
+    """A test already recorded for the session is read as the room reads it; otherwise only the record's
+    childbearing potential can be checked ahead of the day."""
+    if record is not None and record.pregnancy_test:
+        return dose.pregnancy_refusal
+    if patient.childbearing_potential == ChildbearingPotential.NOT_RECORDED:
+        return (
+            "Pregnancy: the patient record does not say whether the patient could become pregnant; a clinician "
+            "records it on the patient's page (without it the room needs a negative test on the day)."
+        )
+    return ""
+
+
+def _readiness_of_sessions(sessions: list[GroupSession]) -> list[SessionReadiness]:
+    enrolled = Enrolment.objects.filter(
+        group__in={session.group_id for session in sessions},
+        status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+    ).select_related("patient")
+    members = defaultdict(list)
+    for enrolment in enrolled.order_by("patient__family_name", "patient__given_name", "patient_id"):
+        members[enrolment.group_id].append(enrolment.patient)
+    records = {
+        (record.session_id, record.patient_id): record
+        for record in DoseRecord.objects.filter(session__in=sessions).prefetch_related(
+            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
+            Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
+        )
+    }
+    limits = room_thresholds()
+    cases = [
+        (patient, session.starts_at, records.get((session.pk, patient.pk)))
+        for session in sessions
+        for patient in members[session.group_id]
+    ]
+    routes = _route_problems(list({patient.pk for patient, _, _ in cases}), limits)
+    readiness = iter(_readiness(cases, limits=limits))
+    result = []
+    for session in sessions:
+        patients = []
+        for patient in members[session.group_id]:
+            dose = next(readiness)
+            patients.append(
+                AdvanceReadiness(
+                    patient=patient,
+                    dose=dose,
+                    pregnancy_problem=_advance_pregnancy(patient, records.get((session.pk, patient.pk)), dose),
+                    route_problem=routes.get(patient.pk, ""),
+                )
+            )
+        result.append(SessionReadiness(session, patients))
+    return result
+
+
+def sessions_readiness_on(*, day: datetime.date) -> list[SessionReadiness]:
+    """Every dosing session starting on `day` (practice time), each patient ready or blocked with every reason known
+    now. For the command line (`kapstone session readiness`): audited as a read of every patient listed."""
+    sessions = list(
+        GroupSession.objects.filter(kind=GroupSession.Kind.DOSING, starts_at__date=day)
+        .select_related("group", "room")
+        .prefetch_related("facilitators")
+        .order_by("starts_at", "pk")
+    )
+    readiness = _readiness_of_sessions(sessions)
+    audit.record(
+        action=audit.Action.READ,
+        object_type="dosing_readiness",
+        object_id=day.isoformat(),
+        detail={"patient_ids": sorted({p.patient.pk for s in readiness for p in s.patients})},
+    )
+    return readiness
+
+
+def session_readiness_counts(session: GroupSession) -> SessionReadiness:
+    """One session's readiness for its digest, which carries counts only (no patient is named, so it is no read of
+    a patient's record)."""
+    return _readiness_of_sessions([session])[0]

@@ -1,20 +1,27 @@
 """Writes in the dosing room and the controlled-substance log. Each is atomic and audited."""
 
 import datetime
+import logging
+import smtplib
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
+from kapstone.alerts.models import StaffContact
+from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.audit import services as audit
-from kapstone.dosing import catalogue, safety, selectors
+from kapstone.dosing import catalogue, readiness, safety, selectors
 from kapstone.dosing.models import (
     LARGEST_BALANCE_MG,
     AdverseEvent,
     DoseRecord,
     LedgerEntry,
     LotBalance,
+    ReadinessDigest,
     RoomRiskAssessment,
     Route,
     SubstanceLot,
@@ -26,6 +33,8 @@ from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.program.models import GroupSession
+
+logger = logging.getLogger(__name__)
 
 
 class DosingError(ValueError):
@@ -718,3 +727,145 @@ def lot_receive(
         witness=witness,
         reason="received for disposal" if for_disposal else "",
     )
+
+
+# Readiness ahead of the day ------------------------------------------------------------------------------------
+
+DIGEST_SUBJECT = "Kapstone: readiness for tomorrow's dosing session"
+# Operational: a digest is tried on this many sweeps before it is marked failed, and a send still under way this
+# long after its claim was cut off (the mail timeout is a minute) and is taken back.
+DIGEST_ATTEMPTS = 3
+DIGEST_SEND_LEASE = datetime.timedelta(minutes=5)
+# Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
+DELIVERY_ERRORS = (DeliveryFailed, smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
+
+
+def digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:
+    """The practice's hour on the evening before the session's day (practice time)."""
+    day_before = timezone.localdate(session.starts_at) - datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day_before, datetime.time(hour)))
+
+
+def _digest_body(session: GroupSession, counts: selectors.SessionReadiness, *, now) -> str:
+    # Counts and a link behind sign-in only: no patient, group or reason, since an inbox or a lock screen is not a
+    # private place.
+    starts = timezone.localtime(session.starts_at)
+    total = len(counts.patients)
+    link = settings.SITE_URL.rstrip("/") + reverse("dosing:room", args=[session.pk])
+    return (
+        f"Dosing session on {starts:%A} {starts.day} {starts:%B %Y} at {starts:%H:%M}: {total} patient"
+        f"{'s' if total != 1 else ''}, {counts.ready_count} ready, {counts.blocked_count} blocked as of "
+        f"{timezone.localtime(now):%H:%M}. Sign in to see who, why, and what is checked on the day: {link}"
+    )
+
+
+def _digest_rows(session: GroupSession, *, now) -> None:
+    """One pending row per facilitator and channel they can be reached on, created once whoever sweeps."""
+    facilitators = [person for person in session.facilitators.all() if person.is_active]
+    mobiles = dict(
+        StaffContact.objects.filter(user__in=facilitators).exclude(mobile="").values_list("user_id", "mobile")
+    )
+    rows = []
+    for person in facilitators:
+        if person.email:
+            rows.append((person, ReadinessDigest.Channel.EMAIL, person.email))
+        if person.pk in mobiles:
+            rows.append((person, ReadinessDigest.Channel.SMS, mobiles[person.pk]))
+    ReadinessDigest.objects.bulk_create(
+        [
+            ReadinessDigest(session=session, recipient=person, channel=channel, address=address, created_at=now)
+            for person, channel, address in rows
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _digest_send(digest_id: int, *, counts_of, now) -> bool:
+    """Sends one digest if it is still waiting: the claim is one conditional update, so of two workers only one
+    sends. A failure puts it back for the next sweep, or marks it failed after the last try; it never raises."""
+    claimed = ReadinessDigest.objects.filter(
+        pk=digest_id, status=ReadinessDigest.Status.PENDING, attempts__lt=DIGEST_ATTEMPTS
+    ).update(status=ReadinessDigest.Status.SENDING, claimed_at=now)
+    if not claimed:
+        return False
+    digest = ReadinessDigest.objects.select_related("session").get(pk=digest_id)
+    counts = counts_of(digest.session)
+    attempts = digest.attempts + 1
+    try:
+        deliver(
+            channel=digest.channel,
+            address=digest.address,
+            subject=DIGEST_SUBJECT,
+            body=_digest_body(digest.session, counts, now=now),
+            idempotency_key=f"readiness-digest:{digest.pk}",
+        )
+    except DELIVERY_ERRORS as error:
+        logger.warning("readiness digest %s failed on try %s: %s", digest_id, attempts, error)
+        last = attempts >= DIGEST_ATTEMPTS
+        with transaction.atomic():
+            ReadinessDigest.objects.filter(pk=digest_id).update(
+                status=ReadinessDigest.Status.FAILED if last else ReadinessDigest.Status.PENDING,
+                attempts=attempts,
+                last_error=str(error)[:300],
+            )
+            audit.record(
+                action=audit.Action.UPDATE,
+                object_type="readiness_digest",
+                object_id=digest_id,
+                detail={"failed": True, "attempt": attempts, "gave_up": last, "channel": digest.channel},
+            )
+        return False
+    with transaction.atomic():
+        ReadinessDigest.objects.filter(pk=digest_id).update(
+            status=ReadinessDigest.Status.SENT,
+            attempts=attempts,
+            sent_at=now,
+            last_error="",
+            ready_count=counts.ready_count,
+            blocked_count=counts.blocked_count,
+        )
+        audit.record(
+            action=audit.Action.CREATE,
+            object_type="readiness_digest",
+            object_id=digest_id,
+            detail={
+                "session": digest.session_id,
+                "recipient": digest.recipient_id,
+                "channel": digest.channel,
+                "ready": counts.ready_count,
+                "blocked": counts.blocked_count,
+            },
+        )
+    return True
+
+
+def readiness_digests_send_due(*, now: datetime.datetime | None = None) -> int:
+    """The sweep (Celery beat, or `kapstone run_sweeps`): from the practice's hour on the evening before a dosing
+    session until it starts, each of its facilitators receives its readiness digest once on each channel they have
+    (email, and SMS where a paging number is recorded). Returns the digests sent."""
+    now = now or timezone.now()
+    hour = int(readiness.readiness_settings()["readiness_digest_hour"])
+    upcoming = (
+        GroupSession.objects.filter(
+            kind=GroupSession.Kind.DOSING, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(days=2)
+        )
+        .select_related("group")
+        .prefetch_related("facilitators")
+    )
+    due = [session for session in upcoming if digest_due_at(session, hour=hour) <= now]
+    for session in due:
+        _digest_rows(session, now=now)
+    ReadinessDigest.objects.filter(
+        status=ReadinessDigest.Status.SENDING, claimed_at__lte=now - DIGEST_SEND_LEASE
+    ).update(status=ReadinessDigest.Status.PENDING)
+    waiting = ReadinessDigest.objects.filter(
+        session__in=due, status=ReadinessDigest.Status.PENDING, attempts__lt=DIGEST_ATTEMPTS
+    ).values_list("pk", flat=True)
+    counted = {}
+
+    def counts_of(session: GroupSession) -> selectors.SessionReadiness:
+        if session.pk not in counted:
+            counted[session.pk] = selectors.session_readiness_counts(session)
+        return counted[session.pk]
+
+    return sum(_digest_send(digest_id, counts_of=counts_of, now=now) for digest_id in list(waiting))
