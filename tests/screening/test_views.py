@@ -394,3 +394,10 @@ def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     services.consent_withdraw(actor=cast.alice_user, signature=ConsentSignature.objects.get())
     helpers.sign_consent(cast)
     assert _count_queries(client, url) == few
+
+
+def test_the_gate_says_until_when_the_screening_is_current(cast):
+    helpers.ready_for_enrolment(cast)
+    page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
+    expires = timezone.localdate() + datetime.timedelta(days=30)
+    assert f"The latest screening is current until {expires:%Y-%m-%d}" in page
