@@ -110,7 +110,8 @@ class Assessment(models.Model):
         """The total as the manual writes it: whole numbers without a trailing .0."""
         if self.total is None:
             return None
-        return int(self.total) if self.total.is_integer() else self.total
+        # float(): a total just set by a service is still the int it was given until the row is read back.
+        return int(self.total) if float(self.total).is_integer() else self.total
 
 
 def token_digest(token: str) -> str:
