@@ -4,7 +4,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Max, Min, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -246,9 +246,34 @@ class DoseReadiness:
         return [refusal for refusal in refusals if refusal]
 
 
+def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int, datetime.date]:
+    """Each patient's current course's first day: the latest first session, on or before today, of the groups they
+    are enrolled in (a patient is in one course at a time). The gate judges the screening's expiry on that day."""
+    first_days = {
+        group_id: timezone.localdate(first)
+        for group_id, first in GroupSession.objects.filter(
+            group__enrolments__patient_id__in=patient_ids,
+            group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+        )
+        .values("group_id")
+        .annotate(first=Min("starts_at"))
+        .values_list("group_id", "first")
+    }
+    starts: dict[int, datetime.date] = {}
+    for patient_id, group_id in Enrolment.objects.filter(
+        patient_id__in=patient_ids, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+    ).values_list("patient_id", "group_id"):
+        first = first_days.get(group_id)
+        if first is not None and first <= today and first > starts.get(patient_id, datetime.date.min):
+            starts[patient_id] = first
+    return starts
+
+
 def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict, dict]:
     """The enrolment gate of each patient, and the medicine names of the intake their latest screening read."""
-    statuses = gate_statuses(patients)
+    statuses = gate_statuses(
+        patients, course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate())
+    )
     intake_ids = {pid: status.result.intake_version_id for pid, status in statuses.items() if status.result}
     intakes = dict(IntakeVersion.objects.filter(pk__in=intake_ids.values()).values_list("pk", "data"))
     screened = {

@@ -5,7 +5,10 @@
 2. The latest screening decision is eligible, or it is "needs review" and a prescriber has overridden that very
    result with a written justification. "Not eligible" can never be overridden.
 3. That screening is current: its intake's assessment date (when its blood pressure and medications were taken)
-   is no more than the practice's screening_valid_days ago, and the intake records a blood pressure.
+   is no more than the practice's screening_valid_days before the day asked, and the intake records a blood
+   pressure. A new course needs a current screening, so on a dosing day the dosing room asks on the first day of
+   the patient's course (`course_starts`): a screening current when the course began stays good for that course,
+   while the same-day checks (vitals, medicines since screening, suicide risk) cover the days since.
 4. The outside treatment team has been consulted (a contact whose outcome is advice: supports, concerns or
    advised against), and each outside clinician's latest advice supports KAP, or its concerns or advice against
    carry a prescriber's override.
@@ -62,9 +65,12 @@ def latest_advice(consultations) -> list[Consultation]:
     return list(latest.values())
 
 
-def gate_statuses(patients, *, at: datetime.date | None = None) -> dict[int, GateStatus]:
+def gate_statuses(
+    patients, *, at: datetime.date | None = None, course_starts: dict[int, datetime.date] | None = None
+) -> dict[int, GateStatus]:
     """The gate of each patient on the day `at` (today by default), keyed by patient id, in a fixed number of
-    queries however many patients (the dosing room shows it for everyone in the session)."""
+    queries however many patients (the dosing room shows it for everyone in the session). `course_starts` gives,
+    for patients in a course, the course's first day: their screening's expiry is judged on that day."""
     patients = list(patients)
     patient_ids = [patient.pk for patient in patients]
     today = at or timezone.localdate()
@@ -109,6 +115,7 @@ def gate_statuses(patients, *, at: datetime.date | None = None) -> dict[int, Gat
             form,
             settings,
             today,
+            min(today, (course_starts or {}).get(patient.pk, today)),
         )
         for patient in patients
     }
@@ -149,7 +156,7 @@ def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Cons
     ], against
 
 
-def _status(patient, result, advice, consent, withdrawn, form, settings: dict, today) -> GateStatus:
+def _status(patient, result, advice, consent, withdrawn, form, settings: dict, today, screened_for) -> GateStatus:
     blockers = []
     age = completed_years(patient.date_of_birth, today)
     if age < settings["min_age_years"]:
@@ -157,7 +164,7 @@ def _status(patient, result, advice, consent, withdrawn, form, settings: dict, t
             f"the patient is {age} on the record's date of birth; the practice treats adults from "
             f"{settings['min_age_years']}"
         )
-    screening, expires_on = _screening_blockers(result, settings, today)
+    screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
     advice_blockers, against = _advice_blockers(advice)
     blockers += advice_blockers
