@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+from kapstone.measures.dates import EARLIEST_RESULT_DATE
+
 from kapstone.audit import context
 from kapstone.outcomes import selectors
 
@@ -22,9 +24,12 @@ USAGE_ERROR = 2
 
 def _date(value: str, flag: str) -> datetime.date:
     try:
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"{flag} takes a date as YYYY-MM-DD, not {value!r}.", returncode=USAGE_ERROR) from None
+    if day < EARLIEST_RESULT_DATE:
+        raise CommandError(f"{flag} cannot be before {EARLIEST_RESULT_DATE}, not {value!r}.", returncode=USAGE_ERROR)
+    return day
 
 
 def add_filter_arguments(parser) -> None:

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors
 
 # Coarse steps, so that the filter cannot be stepped a day at a time to isolate the patients dosed on one day.
@@ -45,6 +46,9 @@ class ReportFilterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("date_from", "date_to"):
+            if cleaned.get(name) and cleaned[name] < EARLIEST_RESULT_DATE:
+                self.add_error(name, f"The date cannot be before {EARLIEST_RESULT_DATE:%d %B %Y}.")
         if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_from"] > cleaned["date_to"]:
             raise forms.ValidationError("The start of the date range is after its end.")
         return cleaned
