@@ -14,9 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from kapstone.measures.dates import EARLIEST_RESULT_DATE
-
 from kapstone.audit import context
+from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors
 
 USAGE_ERROR = 2
