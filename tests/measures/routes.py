@@ -10,7 +10,12 @@ CLINICIANS_OF_ALICE = {"bob", "therapist", "nurse"}
 
 def entered_total(cast: Cast):
     return services.assessment_record_total(
-        actor=cast.bob, patient=cast.alice, instrument_id="bdi-ii", total=12, completed_on=datetime.date.today()
+        actor=cast.bob,
+        patient=cast.alice,
+        instrument_id="bdi-ii",
+        total=12,
+        completed_on=datetime.date.today(),
+        items={9: 0},
     )
 
 
@@ -27,6 +32,7 @@ ROUTES = {
         kwargs=lambda cast: {"patient_id": cast.alice.pk, "assessment_id": entered_total(cast).pk},
         method="post",
     ),
+    "measures:urine_toxicology": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice, method="post"),
     "measures:start": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice, method="post"),
     "measures:record": Route(allow=CLINICIANS_OF_ALICE, not_found={"charlie"}, kwargs=alice_assessment),
     "measures:alerts": Route(allow=RECORD_STAFF),

@@ -35,7 +35,10 @@ def stored_directly(patient, *, instrument_id="bdi-ii", total=20, at=ANCIENT, oc
 @pytest.fixture
 def ancient_total(cast):
     services.assessment_record_total(
-        actor=cast.bob, patient=cast.alice, instrument_id="bdi-ii", total=18, completed_on=timezone.localdate()
+        actor=cast.bob, patient=cast.alice, instrument_id="bdi-ii",
+        total=18,
+        completed_on=timezone.localdate(),
+        items={9: 0},
     )
     return stored_directly(cast.alice)
 
@@ -70,13 +73,14 @@ def enter(cast, total=20, day=None):
         instrument_id="bdi-ii",
         total=total,
         completed_on=day or timezone.localdate(),
+        items={9: 0},
     )
 
 
 def post_total(cast, day: str):
     return signed_in_client(cast.bob).post(
         reverse("measures:enter_total", args=[cast.alice.pk]),
-        {"total-instrument": "bdi-ii", "total-total": "20", "total-completed_on": day},
+        {"total-instrument": "bdi-ii", "total-total": "20", "total-item_bdi_ii_9": "0", "total-completed_on": day},
     )
 
 

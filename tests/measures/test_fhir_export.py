@@ -33,6 +33,7 @@ def exported(cast, tmp_path):
         instrument_id="bdi-ii",
         total=30,
         completed_on=__import__("datetime").date.today(),
+        items={9: 0},
     )
     due_assessment(cast.alice, "pcl5")  # still due: not exported
     out = tmp_path / "alice.json"

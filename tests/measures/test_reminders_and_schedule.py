@@ -133,6 +133,7 @@ def test_the_default_plan_loads_with_every_source():
         "baseline",
         "pre_dosing",
         "day_after_dosing",
+        "long_term_safety",
         "end_of_course",
         "follow_up_1m",
         "follow_up_3m",
@@ -206,9 +207,9 @@ def test_scheduling_a_group_is_idempotent(cast):
     )
     created = services.assessments_schedule_for_group(actor=cast.bob, group=session.group)
     # Per patient: baseline 3 + 2 x (pre-dosing PHQ-9 + EBI) + end 3 + three follow-ups x 2 = 16.
-    assert created == 3 * 16
+    assert created == 3 * 19  # 16, and the long-term safety follow-up at 1, 3 and 6 months
     assert services.assessments_schedule_for_group(actor=cast.bob, group=session.group) == 0
-    assert Assessment.objects.filter(patient=cast.alice).count() == 16
+    assert Assessment.objects.filter(patient=cast.alice).count() == 19
 
 
 def test_the_course_ends_with_its_last_session_before_follow_up(cast):

@@ -47,7 +47,7 @@ def test_it_loads_every_instrument_the_practice_uses():
     ids = {instrument.id for instrument in list_instruments()}
     assert ids == {
         "phq9", "gad7", "pcl5", "qids-sr16", "cssrs-screener", "oci-r", "ede-q", "ebi", "meq30", "cadss",
-        "bdi-ii", "ham-a", "y-bocs",
+        "bdi-ii", "ham-a", "y-bocs", "kset-followup",
     }  # fmt: skip
 
 
@@ -228,9 +228,39 @@ def test_an_item_instrument_refuses_a_bare_total():
         score_total("phq9", 12)
 
 
-@pytest.mark.parametrize("instrument_id", ["ham-a", "y-bocs"])
-def test_totals_without_confirmed_bands_get_no_severity(instrument_id):
-    assert score_total(instrument_id, 20).severity is None
+def test_totals_without_confirmed_bands_get_no_severity():
+    assert score_total("y-bocs", 20).severity is None
+
+
+@pytest.mark.parametrize(
+    ("instrument_id", "total", "band"),
+    [
+        ("ham-a", 7, "no or minimal"),
+        ("ham-a", 8, "mild"),
+        ("ham-a", 23, "moderate"),
+        ("ham-a", 24, "severe"),
+        ("ham-a", 56, "severe"),
+        ("bdi-ii", 13, "minimal"),
+        ("bdi-ii", 19, "mild"),
+        ("bdi-ii", 28, "moderate"),
+        ("bdi-ii", 29, "severe"),
+    ],
+)
+def test_entered_totals_take_their_cited_bands(instrument_id, total, band):
+    # HAM-A: Matza 2010 cut-offs; BDI-II: the Beck 1996 manual.
+    assert score_total(instrument_id, total).severity == band
+
+
+@pytest.mark.parametrize(("item_9", "flagged"), [(0, False), (1, True), (3, True)])
+def test_bdi_ii_item_9_beside_the_total_raises_the_suicide_flag(item_9, flagged):
+    result = score_total("bdi-ii", 10, items={9: item_9})
+    assert result.critical is flagged and ("suicidal_ideation" in result.flags) is flagged
+
+
+@pytest.mark.parametrize(("items", "message"), [({9: 4}, "from 0 to 3"), ({8: 1}, "no item 8"), ({9: True}, "True")])
+def test_entered_items_outside_their_range_are_refused(items, message):
+    with pytest.raises(InvalidAnswers, match=message):
+        score_total("bdi-ii", 10, items=items)
 
 
 # --- PCL-5 ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ here; the service in services.py stores the result.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ class Occasion:
     offset_days: int
     window_days: int
     instruments: tuple[str, ...]
+    # each_dosing only: given after every nth dosing session (n from the practice setting named, else its default).
+    every_nth: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,18 @@ def parse_plan(raw: Mapping[str, Any]) -> Plan:
         window = int(spec.get("window_days", 0))
         if window < 1:
             raise PlanError(f"Occasion {occasion_id}: window_days must be at least 1.")
+        every = spec.get("every_nth_dosing")
+        if every is not None and (
+            spec["anchor"] != "each_dosing"
+            or not isinstance(every, Mapping)
+            or not every.get("setting")
+            or not isinstance(every.get("default"), int)
+            or every["default"] < 1
+        ):
+            raise PlanError(
+                f"Occasion {occasion_id}: every_nth_dosing goes with anchor each_dosing and names a setting and a "
+                "default of at least 1."
+            )
         occasions.append(
             Occasion(
                 id=occasion_id,
@@ -100,6 +114,7 @@ def parse_plan(raw: Mapping[str, Any]) -> Plan:
                 offset_days=int(spec.get("offset_days", 0)),
                 window_days=window,
                 instruments=_instrument_ids(spec.get("instruments"), f"occasion {occasion_id}"),
+                every_nth=None if every is None else (str(every["setting"]), int(every["default"])),
             )
         )
     by_indication = raw.get("by_indication") or {}
@@ -113,14 +128,38 @@ def parse_plan(raw: Mapping[str, Any]) -> Plan:
     return Plan(str(raw["id"]), int(raw["version"]), str(raw["name"]), tuple(occasions), indication_occasions, rules)
 
 
-def load_plan(choice: str | Mapping[str, Any] = DEFAULT_PLAN) -> Plan:
-    """A plan by file id (plans/<id>.yaml) or given whole (a practice's own plan)."""
-    if isinstance(choice, Mapping):
-        return parse_plan(choice)
+def _plan_file(choice: str) -> dict:
     path = PLANS_DIR / f"{choice}.yaml"
     if not str(choice).replace("-", "").replace("_", "").isalnum() or not path.exists():
         raise PlanError(f"There is no assessment plan {choice!r}.")
-    return parse_plan(yaml.safe_load(path.read_text()))
+    return yaml.safe_load(path.read_text())
+
+
+def _extended(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A plan that `extends` another file: the base's occasions, with `add` putting instruments into named
+    occasions, so a practice's study plan (plans/dore-2019.yaml) follows its base when the base changes."""
+    if "extends" not in raw:
+        return raw
+    base = _plan_file(str(raw["extends"]))
+    if "extends" in base:
+        raise PlanError("A plan may extend a plan that extends nothing.")
+    occasions = [dict(occasion) for occasion in base["occasions"]]
+    by_id = {occasion["id"]: occasion for occasion in occasions}
+    for occasion_id, instruments in (raw.get("add") or {}).items():
+        if occasion_id not in by_id:
+            raise PlanError(f"`add` names occasion {occasion_id!r}, which {raw['extends']!r} does not have.")
+        by_id[occasion_id]["instruments"] = list(by_id[occasion_id]["instruments"]) + [
+            instrument for instrument in instruments if instrument not in by_id[occasion_id]["instruments"]
+        ]
+    merged = {key: value for key, value in raw.items() if key not in ("extends", "add")}
+    return {"by_indication": base.get("by_indication"), **merged, "occasions": occasions}
+
+
+def load_plan(choice: str | Mapping[str, Any] = DEFAULT_PLAN) -> Plan:
+    """A plan by file id (plans/<id>.yaml) or given whole (a practice's own plan)."""
+    if isinstance(choice, Mapping):
+        return parse_plan(_extended(choice))
+    return parse_plan(_extended(_plan_file(choice)))
 
 
 def due_items(
@@ -130,8 +169,10 @@ def due_items(
     dosing_starts: Sequence[datetime.datetime],
     course_end: datetime.datetime,
     primary_icd10_codes: Sequence[str] = (),
+    setting: Callable[[str, int], Any] = lambda key, default: default,
 ) -> list[DueItem]:
-    """The questionnaires one patient owes over a course, given its session dates."""
+    """The questionnaires one patient owes over a course, given its session dates. `setting(key, default)` reads a
+    practice setting an occasion names (every_nth_dosing)."""
     if not session_starts:
         return []
     extra = tuple(
@@ -143,7 +184,12 @@ def due_items(
     items: list[DueItem] = []
     for occasion in plan.occasions:
         if occasion.anchor == "each_dosing":
-            anchors = [(f"{occasion.id}_{n}", occasion.label.format(n=n), at) for n, at in enumerate(dosing_starts, 1)]
+            every = int(setting(*occasion.every_nth)) if occasion.every_nth else 1
+            anchors = [
+                (f"{occasion.id}_{n}", occasion.label.format(n=n), at)
+                for n, at in enumerate(dosing_starts, 1)
+                if n % every == 0
+            ]
         else:
             at = min(session_starts) if occasion.anchor == "course_start" else course_end
             anchors = [(occasion.id, occasion.label, at)]

@@ -148,7 +148,9 @@ def _assessment_entries(assessment: Assessment, patient_ref: str) -> list[tuple[
     instrument = shipped_instrument(assessment.instrument_id)
     entries: list[tuple[str, dict]] = []
     response_ref = None
-    if assessment.answers:
+    # A licensed form's total carries at most an item recorded on its own for its alert (BDI-II item 9), never a
+    # QuestionnaireResponse of the form.
+    if assessment.answers and assessment.source != Assessment.Source.STAFF_TOTAL:
         response_ref = _urn("response", assessment.pk)
         entries.append((response_ref, _response(assessment, instrument, patient_ref)))
     members = []

@@ -60,6 +60,9 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     amendment_reason = models.CharField(max_length=500, blank=True)
+    # A free-text answer a form asks beside its items (the safety follow-up's "what have you noticed?"): read by the
+    # care team, never scored and never exported.
+    free_text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -256,3 +259,35 @@ class AlertOccurrence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_key} on alert {self.alert_id}"
+
+
+class UrineToxicology(models.Model):
+    """A urine drug screen's result, entered by staff (long-term safety follow-up: use outside the clinic). The
+    panel's substances are coded (data/urine_toxicology.yaml); a substance found that the patient is not prescribed
+    raises a review alert."""
+
+    class Result(models.TextChoices):
+        NEGATIVE = "negative", "Negative for every substance tested"
+        POSITIVE = "positive", "Positive for one or more substances"
+        INVALID = "invalid", "Invalid or not interpretable"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="urine_toxicology")
+    collected_on = models.DateField()
+    result = models.CharField(max_length=10, choices=Result.choices)
+    # Codes from data/urine_toxicology.yaml: what was found, and which of those the patient is prescribed.
+    substances_found = models.JSONField(default=list, blank=True)
+    prescribed_found = models.JSONField(default=list, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-collected_on", "-pk"]
+        indexes = [models.Index(fields=["patient", "collected_on"])]
+
+    def __str__(self) -> str:
+        return f"urine toxicology {self.collected_on} for patient {self.patient_id}: {self.result}"
+
+    @property
+    def unexpected(self) -> list[str]:
+        """Substances found that the patient is not prescribed."""
+        return [code for code in self.substances_found if code not in self.prescribed_found]

@@ -104,7 +104,26 @@ def _instrument_spec(instrument: Instrument, name: str) -> SettingSpec:
     )
 
 
+def _long_term_safety_spec() -> SettingSpec:
+    """How often the long-term safety follow-up falls due between doses: the default plan's every_nth_dosing."""
+    occasion = next(o for o in assessment_plans.load_plan(assessment_plans.DEFAULT_PLAN).occasions if o.every_nth)
+    key, default = occasion.every_nth
+    return SettingSpec(
+        key=key,
+        label="Long-term safety follow-up (KSET-style) after every",
+        default=default,
+        unit="dosing sessions",
+        source=(
+            "Short 2020 (KSET) follows side effects up over repeated treatment; no source sets the interval, so this "
+            "is an operational default (plans/default.yaml). The form is also due at every follow-up."
+        ),
+        # An input limit, not a clinical number: no course has a hundred dosing sessions.
+        kind=Number(minimum=1, maximum=100, whole=True),
+    )
+
+
 SETTINGS = [
+    _long_term_safety_spec(),
     SettingSpec(
         key=assessment_plans.PLAN_SETTING,
         label="Assessment plan",

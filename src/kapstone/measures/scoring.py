@@ -105,6 +105,7 @@ class Item:
     label: str
     responses: ResponseSet
     ask_only_if: Mapping[str, Any] | None
+    required: bool = False  # an item entered beside a total that the total cannot be recorded without
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class Instrument:
     settings: Mapping[str, Setting]
     reports: Mapping[str, int]
     definition: Mapping[str, Any] = field(repr=False)  # the whole file, for licence, codes, timing, change
+    # Items of a total_only instrument entered on their own beside the total (BDI-II item 9), so their flags fire.
+    entered_items: tuple[Item, ...] = ()
 
     @property
     def item_numbers(self) -> tuple[int, ...]:
@@ -342,7 +345,11 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
     if entry == "total_only":
         if method != "entered_total" or raw.get("items"):
             raise _fail(instrument_id, "a total_only instrument has method entered_total and no items")
+        if raw.get("entered_items") and not raw.get("flags"):
+            raise _fail(instrument_id, "entered_items are recorded for their flags; declare the flag they raise")
     elif entry == "items":
+        if raw.get("entered_items"):
+            raise _fail(instrument_id, "entered_items belong to a total_only instrument")
         if method not in _ITEM_METHODS:
             raise _fail(instrument_id, f"unknown scoring method {method!r}")
     else:
@@ -368,7 +375,21 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
                 ask_only_if=spec.get("ask_only_if"),
             )
         )
-    item_numbers = {item.number for item in items}
+    entered_items = []
+    for spec in raw.get("entered_items") or []:
+        if spec.get("responses") not in response_sets or not spec.get("label"):
+            raise _fail(instrument_id, f"entered item {spec.get('number')} needs a label and a known response set")
+        entered_items.append(
+            Item(
+                number=int(spec["number"]),
+                text=None,
+                label=str(spec["label"]),
+                responses=response_sets[spec["responses"]],
+                ask_only_if=None,
+                required=bool(spec.get("required", False)),
+            )
+        )
+    item_numbers = {item.number for item in items} | {item.number for item in entered_items}
     if method in {"mean", "percent_of_max"} and any(item.responses.highest is None for item in items):
         raise _fail(instrument_id, f"method {method} needs every item to have a maximum")
 
@@ -463,6 +484,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         settings=settings,
         reports=reports,
         definition=raw,
+        entered_items=tuple(entered_items),
     )
 
 
@@ -793,8 +815,42 @@ def score(instrument_id: str, answers: Any, *, settings: Mapping[str, Any] | Non
     )
 
 
-def score_total(instrument_id: str, total: Any, *, settings: Mapping[str, Any] | None = None) -> ScoreResult:
-    """Checks a total entered by staff for a licensed (total_only) instrument against its range and bands."""
+def _entered_item_values(instrument: Instrument, items: Mapping[int, Any] | None) -> dict[int, int | None]:
+    """The items entered beside a total (BDI-II item 9), checked like any answer. A missing one is None here: the
+    service that records a new total insists on the required ones (missing_required_items)."""
+    items = dict(items or {})
+    known = {item.number: item for item in instrument.entered_items}
+    unknown = sorted(set(items) - set(known))
+    if unknown:
+        raise InvalidAnswers(f"{instrument.short_name} takes no item {unknown[0]} beside its total.")
+    values: dict[int, int | None] = {}
+    for number, item in known.items():
+        value = items.get(number)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not item.responses.allows(value)
+        ):
+            raise InvalidAnswers(
+                f"{instrument.short_name} {item.label}: {value!r} must be {item.responses.describe()}."
+            )
+        values[number] = value
+    return values
+
+
+def missing_required_items(instrument: Instrument, items: Mapping[int, Any] | None) -> list[Item]:
+    """The required items entered beside a total that `items` leaves out."""
+    given = {number for number, value in (items or {}).items() if value is not None}
+    return [item for item in instrument.entered_items if item.required and item.number not in given]
+
+
+def score_total(
+    instrument_id: str,
+    total: Any,
+    *,
+    items: Mapping[int, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> ScoreResult:
+    """Checks a total entered by staff for a licensed (total_only) instrument against its range and bands, with
+    the items the instrument records on their own beside it (`items`: number -> answer), whose flags it raises."""
     instrument = get_instrument(instrument_id)
     if instrument.entry != "total_only":
         raise InvalidAnswers(f"{instrument.short_name} is scored from its items; enter the answers, not a total.")
@@ -805,7 +861,7 @@ def score_total(instrument_id: str, total: Any, *, settings: Mapping[str, Any] |
         raise InvalidAnswers(f"The {instrument.short_name} total must be between {low} and {high}; got {total}.")
     return _result(
         instrument,
-        answers={},
+        answers=_entered_item_values(instrument, items),
         total=total,
         subscales={},
         domains={},

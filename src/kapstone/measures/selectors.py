@@ -15,7 +15,14 @@ from django.utils import timezone
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.measures.change import baseline_sample_minimum, classify_change
-from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, Assessment, CriticalAlert, alert_kind_label
+from kapstone.measures.models import (
+    SUICIDE_RISK,
+    AlertOccurrence,
+    Assessment,
+    CriticalAlert,
+    UrineToxicology,
+    alert_kind_label,
+)
 from kapstone.measures.scoring import (
     Instrument,
     ScoringError,
@@ -333,12 +340,27 @@ def entered_total(*, patient: Patient, assessment_id) -> Assessment:
     return found
 
 
+def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
+    """The patient's urine drug screens, newest first. The caller has passed patient_get (care team, audit)."""
+    return list(UrineToxicology.objects.filter(patient=patient).select_related("entered_by"))
+
+
+def scheduled_totals(open_assessments) -> list[Assessment]:
+    """Of a patient's open questionnaires, those of a course that are totals from licensed forms."""
+    total_only = {i.id for i in list_instruments() if i.entry == "total_only"}
+    return [a for a in open_assessments if a.group_id is not None and a.instrument_id in total_only]
+
+
+def open_assessments(patient: Patient) -> list[Assessment]:
+    return list(
+        Assessment.objects.filter(patient=patient, status__in=Assessment.OPEN_STATUSES).order_by("due_at", "pk")
+    )
+
+
 def patient_measures(*, patient: Patient) -> dict[str, Any]:
     """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
     completed = completed_assessments(patient)
-    open_ = list(
-        Assessment.objects.filter(patient=patient, status__in=Assessment.OPEN_STATUSES).order_by("due_at", "pk")
-    )
+    open_ = open_assessments(patient)
     alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by", "assessment"))
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
@@ -349,6 +371,9 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
         "to_complete_with_patient": [
             staff_only[instrument_id] for instrument_id in sorted({a.instrument_id for a in open_} & set(staff_only))
         ],
+        # Scheduled questionnaires of licensed forms (BDI-II and HAM-A at baseline and end of course): an entered
+        # total completes one of these, so it counts at its occasion in the course.
+        "scheduled_totals": scheduled_totals(open_),
         "alerts": alerts,
         # Totals staff entered from licensed forms, voided ones too, for correcting or voiding (newest first).
         "entered_totals": list(

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kapstone.audit import services as audit
 from kapstone.integration.selectors import may_message_now
+from kapstone.measures import long_term_safety
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
@@ -32,6 +33,7 @@ from kapstone.measures.models import (
     CriticalAlert,
     Invitation,
     ReminderLog,
+    UrineToxicology,
     token_digest,
 )
 from kapstone.measures.portal_settings import portal_setting
@@ -42,6 +44,7 @@ from kapstone.measures.scoring import (
     ScoringError,
     get_instrument,
     instruments_patients_can_answer,
+    missing_required_items,
     score,
     score_total,
 )
@@ -124,6 +127,7 @@ def assessments_schedule_for_group(*, actor, group) -> int:
             dosing_starts=[s.starts_at for s in dosing],
             course_end=course_end,
             primary_icd10_codes=primary,
+            setting=practice_value,
         ):
             key = (patient.pk, item.occasion, item.instrument_id)
             moved = still_open.get(key)
@@ -401,7 +405,12 @@ def stored_answers(assessment: Assessment) -> dict[int, int]:
 
 @transaction.atomic
 def assessment_save_answers(
-    *, actor, assessment: Assessment, answers: Mapping[int, int | None], submit: bool
+    *,
+    actor,
+    assessment: Assessment,
+    answers: Mapping[int, int | None],
+    submit: bool,
+    free_text: str | None = None,
 ) -> ScoreResult:
     """Saves answers: a partial save keeps them for later, a submit scores them. Invalid or (on submit)
     incomplete answers raise before anything is written. Every critical rule (PHQ-9 item 9, QIDS-SR16 item 12,
@@ -417,6 +426,8 @@ def assessment_save_answers(
     if submit and not result.complete:
         raise IncompleteAnswers(result.missing_items)
     assessment.answers = _stored(merged)
+    if free_text is not None:
+        assessment.free_text = _free_text(instrument, free_text)
     by_staff = actor is not None and not actor.is_patient
     if by_staff:
         assessment.source = Assessment.Source.STAFF_ITEMS
@@ -427,6 +438,10 @@ def assessment_save_answers(
         assessment.status = Assessment.Status.IN_PROGRESS
     assessment.save()
     _alerts_raise(assessment, result)
+    if submit:
+        long_term_safety.review_answers(
+            instrument, result, patient_id=assessment.patient_id, assessment_id=assessment.pk
+        )
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
@@ -436,6 +451,78 @@ def assessment_save_answers(
         detail={"instrument": assessment.instrument_id, "submitted": submit, "answered": len(assessment.answers)},
     )
     return result
+
+
+def _free_text(instrument: Instrument, text: str) -> str:
+    spec = instrument.definition.get("free_text")
+    text = (text or "").strip()
+    if spec is None:
+        if text:
+            raise InvalidAnswers(f"{instrument.short_name} takes no written answer.")
+        return ""
+    if len(text) > int(spec["max_length"]):
+        raise InvalidAnswers(f"Keep the written answer to {spec['max_length']} characters.")
+    return text
+
+
+# --- long-term safety: urine drug screens ------------------------------------------------------------------
+
+
+class ToxicologyError(ValueError):
+    """A urine drug screen result the service refuses, with a message for the person entering it."""
+
+
+@transaction.atomic
+def urine_toxicology_record(
+    *,
+    actor,
+    patient: Patient,
+    collected_on: datetime.date,
+    result: str,
+    substances_found: list[str],
+    prescribed_found: list[str],
+) -> UrineToxicology:
+    """Records a urine drug screen's result. A substance found that the patient is not prescribed puts a review
+    alert (long-term safety) in the care team's queue."""
+    problem = entered_date_problem(collected_on)
+    if problem:
+        raise ToxicologyError(problem)
+    if result not in UrineToxicology.Result.values:
+        raise ToxicologyError(f"The result must be one of {', '.join(UrineToxicology.Result.values)}.")
+    known = long_term_safety.substance_labels()
+    unknown = sorted(set(substances_found) - set(known))
+    if unknown:
+        raise ToxicologyError(f"Unknown substance code {unknown[0]!r}.")
+    if (result == UrineToxicology.Result.POSITIVE) != bool(substances_found):
+        raise ToxicologyError("A positive screen names what was found; a negative or invalid one names nothing.")
+    if not set(prescribed_found) <= set(substances_found):
+        raise ToxicologyError("Only a substance that was found can be marked as prescribed.")
+    record = UrineToxicology.objects.create(
+        patient=patient,
+        collected_on=collected_on,
+        result=result,
+        substances_found=sorted(substances_found),
+        prescribed_found=sorted(prescribed_found),
+        entered_by=actor,
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        patient=patient,
+        object_type="urine_toxicology",
+        object_id=record.pk,
+        detail={"result": result, "found": record.substances_found, "prescribed": record.prescribed_found},
+    )
+    if record.unexpected:
+        names = ", ".join(known[code] for code in record.unexpected)
+        long_term_safety.announce_on_commit(
+            kind="long_term_safety",
+            patient_id=patient.pk,
+            summary=f"Urine drug screen positive for a substance not prescribed: {names}.",
+            object_type="urine_toxicology",
+            object_id=record.pk,
+        )
+    return record
 
 
 def _complete(assessment: Assessment, result: ScoreResult, *, at: datetime.datetime | None = None) -> None:
@@ -450,31 +537,62 @@ def _complete(assessment: Assessment, result: ScoreResult, *, at: datetime.datet
 
 @transaction.atomic
 def assessment_record_total(
-    *, actor, patient: Patient, instrument_id: str, total: int, completed_on: datetime.date, occasion: str = "ad_hoc"
+    *,
+    actor,
+    patient: Patient,
+    instrument_id: str,
+    total: int,
+    completed_on: datetime.date,
+    items: Mapping[int, int | None] | None = None,
+    scheduled: Assessment | None = None,
+    occasion: str = "ad_hoc",
 ) -> Assessment:
-    """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items."""
+    """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items, except those the
+    instrument records on their own beside the total (BDI-II item 9), whose flags raise alerts like any answer.
+
+    With `scheduled` (an open questionnaire of this patient's course, from the assessment plan), the total
+    completes it, so it counts at its occasion (baseline, end of course) in the course's report; otherwise it is
+    an unscheduled total."""
     _check_entered_date(completed_on)
-    result = score_total(instrument_id, total, settings=instrument_settings(instrument_id))
+    instrument = get_instrument(instrument_id)
+    missing = missing_required_items(instrument, items)
+    if missing:
+        raise EnteredTotalError(f"Enter {instrument.short_name} {missing[0].label.split(':')[0].lower()} as well.")
+    result = score_total(instrument_id, total, items=items, settings=instrument_settings(instrument_id))
     completed_at = _entered_at(completed_on)
-    assessment = Assessment(
-        patient=patient,
-        instrument_id=instrument_id,
-        occasion=occasion,
-        occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
-        due_at=completed_at,
-        source=Assessment.Source.STAFF_TOTAL,
-        entered_by=actor,
-    )
+    if scheduled is not None:
+        assessment = Assessment.objects.select_for_update().get(pk=scheduled.pk)
+        if assessment.patient_id != patient.pk or assessment.instrument_id != instrument_id:
+            raise EnteredTotalError(f"That scheduled questionnaire is not this patient's {instrument.short_name}.")
+        if not assessment.is_open:
+            status = assessment.get_status_display().lower()
+            raise EnteredTotalError(f"That scheduled {instrument.short_name} is {status}; record it as unscheduled.")
+    else:
+        assessment = Assessment(
+            patient=patient,
+            instrument_id=instrument_id,
+            occasion=occasion,
+            occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
+            due_at=completed_at,
+        )
+    assessment.source = Assessment.Source.STAFF_TOTAL
+    assessment.entered_by = actor
+    assessment.answers = _stored(items or {})
     _complete(assessment, result, at=completed_at)
     assessment.save()
     _alerts_raise(assessment, result)
     audit.record(
-        action=audit.Action.CREATE,
+        action=audit.Action.CREATE if scheduled is None else audit.Action.UPDATE,
         actor=actor,
         patient=patient,
         object_type="assessment",
         object_id=assessment.pk,
-        detail={"instrument": instrument_id, "entered_total": True},
+        detail={
+            "instrument": instrument_id,
+            "entered_total": True,
+            "occasion": assessment.occasion,
+            "entered_items": sorted(assessment.answers),
+        },
     )
     return assessment
 
@@ -525,7 +643,13 @@ def entered_total_correct(
     reason = _amendment_reason(reason)
     _check_entered_date(completed_on)
     assessment = _amendable(assessment)
-    result = score_total(assessment.instrument_id, total, settings=instrument_settings(assessment.instrument_id))
+    # The items entered beside the total (BDI-II item 9) stand as they were recorded: only the total or date changes.
+    result = score_total(
+        assessment.instrument_id,
+        total,
+        items=stored_answers(assessment),
+        settings=instrument_settings(assessment.instrument_id),
+    )
     before = {"total": assessment.total, "completed_at": assessment.completed_at}
     completed_at = _entered_at(completed_on)
     _complete(assessment, result, at=completed_at)

@@ -20,7 +20,9 @@ from kapstone.measures.forms import (
     EnteredTotalForm,
     QuestionnaireForm,
     StartQuestionnaireForm,
+    UrineToxicologyForm,
 )
+from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.portal_settings import portal_setting
 from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
@@ -41,16 +43,16 @@ def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOut
     """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
     the form with messages and nothing saved."""
     instrument = get_instrument(assessment.instrument_id)
-    initial = services.stored_answers(assessment)
+    initial = {"initial_answers": services.stored_answers(assessment), "initial_free_text": assessment.free_text}
     if request.method != "POST":
-        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, initial_answers=initial))
-    form = QuestionnaireForm(request.POST, instrument=instrument, initial_answers=initial)
+        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, **initial))
+    form = QuestionnaireForm(request.POST, instrument=instrument, **initial)
     submit = request.POST.get("action") == SUBMIT
     if not form.is_valid():
         return QuestionnaireOutcome(form)
     try:
         result = services.assessment_save_answers(
-            actor=request.user, assessment=assessment, answers=form.answers(), submit=submit
+            actor=request.user, assessment=assessment, answers=form.answers(), submit=submit, free_text=form.free_text()
         )
     except services.IncompleteAnswers as error:
         form.add_missing_errors(error.missing)
@@ -92,8 +94,12 @@ def _measures_context(patient, **forms) -> dict:
         "patient": patient,
         **sections,
         "charted": charted,
-        "total_form": forms.get("total_form") or EnteredTotalForm(prefix="total"),
+        "total_form": forms.get("total_form")
+        or EnteredTotalForm(prefix="total", scheduled=sections["scheduled_totals"]),
         "start_form": forms.get("start_form") or StartQuestionnaireForm(prefix="start"),
+        "toxicology_form": forms.get("toxicology_form") or UrineToxicologyForm(prefix="tox"),
+        "toxicology": selectors.urine_toxicology(patient=patient),
+        "substance_labels": substance_labels(),
         "amend_forms": _amend_forms(sections["entered_totals"], forms.get("amend_form")),
     }
 
@@ -122,19 +128,25 @@ def patient_measures(request, patient_id):
 @require_POST
 def enter_total(request, patient_id):
     patient = patient_get(user=request.user, patient_id=patient_id, purpose="enter total")
-    form = EnteredTotalForm(request.POST, prefix="total")
+    form = EnteredTotalForm(
+        request.POST, prefix="total", scheduled=selectors.scheduled_totals(selectors.open_assessments(patient))
+    )
     if form.is_valid():
         try:
-            services.assessment_record_total(
+            assessment = services.assessment_record_total(
                 actor=request.user,
                 patient=patient,
                 instrument_id=form.cleaned_data["instrument"],
                 total=form.cleaned_data["total"],
                 completed_on=form.cleaned_data["completed_on"],
+                items=form.entered_items(),
+                scheduled=form.scheduled_assessment(),
             )
         except ScoringError as error:
             form.add_error("total", str(error))
         else:
+            if assessment.critical:
+                messages.warning(request, "A critical answer was recorded; an alert is in the care team's queue.")
             messages.success(request, "The total is recorded.")
             return redirect("measures:patient", patient_id=patient.pk)
     return render(request, "measures/patient_measures.html", _measures_context(patient, total_form=form), status=400)
@@ -166,6 +178,26 @@ def amend_total(request, patient_id, assessment_id):
             messages.success(request, "The total is voided." if data["action"] == AmendTotalForm.VOID else "Corrected.")
             return redirect("measures:patient", patient_id=patient.pk)
     context = _measures_context(patient, amend_form=form)
+    return render(request, "measures/patient_measures.html", context, status=400)
+
+
+@roles_required(*CLINICAL_ROLES)
+@require_POST
+def record_urine_toxicology(request, patient_id):
+    """A urine drug screen's result (long-term safety follow-up)."""
+    patient = patient_get(user=request.user, patient_id=patient_id, purpose="record urine toxicology")
+    form = UrineToxicologyForm(request.POST, prefix="tox")
+    if form.is_valid():
+        try:
+            record = services.urine_toxicology_record(actor=request.user, patient=patient, **form.cleaned_data)
+        except services.ToxicologyError as error:
+            form.add_error(None, str(error))
+        else:
+            if record.unexpected:
+                messages.warning(request, "A substance not prescribed was found; a review alert is in the queue.")
+            messages.success(request, "The urine drug screen is recorded.")
+            return redirect("measures:patient", patient_id=patient.pk)
+    context = _measures_context(patient, toxicology_form=form)
     return render(request, "measures/patient_measures.html", context, status=400)
 
 
