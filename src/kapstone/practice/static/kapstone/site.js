@@ -49,6 +49,42 @@
     return fresh && (!userId || owner === userId);
   });
 
+  // ---- Wide tables ----------------------------------------------------------------------------------------
+  // A table wider than the screen scrolls inside its .table-scroll box; someone on a keyboard can scroll it
+  // only if the box takes focus (WCAG 2.1.1), and a focusable box needs a name. Only boxes that overflow get
+  // one, so narrow tables add no extra tab stop.
+  function tableName(scroller) {
+    var table = scroller.querySelector("table");
+    var caption = table && table.querySelector("caption");
+    if (caption && caption.textContent.trim()) { return caption.textContent.trim(); }
+    var section = scroller.closest("section, .card, main");
+    var heading = section && section.querySelector("h1, h2, h3");
+    return heading ? heading.textContent.trim() : "Table";
+  }
+
+  function markScrollingTables() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-scroll"), function (scroller) {
+      if (scroller.scrollWidth > scroller.clientWidth) {
+        if (scroller.hasAttribute("tabindex")) { return; }
+        scroller.setAttribute("tabindex", "0");
+        scroller.setAttribute("role", "region");
+        scroller.setAttribute("aria-label", tableName(scroller));
+        scroller.setAttribute("data-scroll-focus", "");
+      } else if (scroller.hasAttribute("data-scroll-focus")) {
+        ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (name) {
+          scroller.removeAttribute(name);
+        });
+      }
+    });
+  }
+
+  markScrollingTables();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(markScrollingTables, 200);
+  });
+
   if (!userId) { return; }
 
   // ---- Drafts ---------------------------------------------------------------------------------------------
