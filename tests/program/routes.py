@@ -38,6 +38,9 @@ ROUTES = {
     "program:plan": Route(**GROUP_STAFF, kwargs=group_kwargs, method="post"),
     "program:plan_confirm": Route(**GROUP_STAFF, kwargs=group_kwargs, method="post"),
     "program:withdraw": Route(**GROUP_STAFF, kwargs=alice_enrolment, method="post"),
+    "program:session_site": Route(
+        **GROUP_STAFF, kwargs=lambda cast: {"session_id": cast.dosing_session().pk}, method="post"
+    ),
     "program:session_edit": Route(**GROUP_STAFF, kwargs=lambda cast: {"session_id": cast.dosing_session().pk}),
     "program:patient_away": Route(**ALICE_RECORD),
     "program:staff_away": Route(allow=RECORD_STAFF),

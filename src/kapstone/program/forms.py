@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.program.course_templates import TemplateError, load_templates
-from kapstone.program.models import Room
+from kapstone.program.models import GroupSession, Room
+from kapstone.program.sites import practice_sites
 
 
 def clinical_staff():
@@ -99,6 +100,21 @@ class SessionMoveForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facilitators"].queryset = clinical_staff()
+
+
+class SessionSiteForm(forms.Form):
+    """Where a dosing session's doses are taken: one of the practice's sites, in the office or supervised at home."""
+
+    site = forms.ChoiceField(label="Site")
+    dosing_setting = forms.ChoiceField(label="Setting", choices=GroupSession.DosingSetting.choices)
+
+    def __init__(self, *args, current_site: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        names = practice_sites()
+        # A site since renamed stays selectable on the session that recorded it.
+        if current_site and current_site not in names:
+            names = [current_site, *names]
+        self.fields["site"].choices = [(name, name) for name in names]
 
 
 class AwayForm(forms.Form):

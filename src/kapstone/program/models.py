@@ -92,6 +92,16 @@ class GroupSession(models.Model):
     is_remote = models.BooleanField("Held by video", default=False)
     video_url = models.URLField("Video link for this session", max_length=300, blank=True)
 
+    class DosingSetting(models.TextChoices):
+        # Dore 2019: doses given in the office, or taken at home under supervision.
+        OFFICE = "office", "In the office"
+        SUPERVISED_HOME = "supervised_home", "Supervised at home"
+
+    # Where the session's doses are taken: one of the practice's sites (program.sites) and the setting. Report
+    # filters and research-export columns (program.sites module docstring).
+    site = models.CharField(max_length=80, blank=True)
+    dosing_setting = models.CharField(max_length=16, choices=DosingSetting.choices, default=DosingSetting.OFFICE)
+
     objects = GroupSessionQuerySet.as_manager()
 
     class Meta:

@@ -5,7 +5,7 @@ import datetime
 from typing import Any
 
 from kapstone.practice.registry import Json, SettingSpec
-from kapstone.program import telehealth
+from kapstone.program import sites, telehealth
 from kapstone.program.services import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
 
 AREA = "Course planning"
@@ -64,6 +64,17 @@ SETTINGS = [
                 "when the planner tries to start sessions (null: at opening time)"
             ),
         ),
+    ),
+    SettingSpec(
+        key=sites.SITES_KEY,
+        label="The practice's sites (where dosing sessions are held)",
+        default=sites.DEFAULT_SITES,
+        source=(
+            "Operational, not clinical: a practice names its own sites. Dore 2019 pooled three practices, so the "
+            "outcomes report and the research export break results down by site (program/sites.py)."
+        ),
+        clinical=False,
+        kind=Json(validator=sites.check_sites, description='site names as a JSON list, e.g. ["Main office", "North"]'),
     ),
     *telehealth.SETTINGS,
 ]

@@ -24,6 +24,7 @@ from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates, scheduling
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Room, Unavailability
+from kapstone.program.sites import practice_sites
 from kapstone.screening.gate import enrolment_blockers
 
 
@@ -629,6 +630,30 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
 
 # Calendar feeds count these audit rows as the event's SEQUENCE, so subscribers replace a moved session.
 SESSION_MOVE_AUDIT_TYPE = "group_session.move"
+
+
+@transaction.atomic
+def session_site_set(*, actor, session: GroupSession, site: str, dosing_setting: str) -> GroupSession:
+    """Records where a dosing session's doses are taken: one of the practice's sites (a site since renamed may stay
+    as it was recorded), in the office or supervised at home."""
+    if session.kind != GroupSession.Kind.DOSING:
+        raise PlanRefused(["Only a dosing session has a site and a setting of dosing."])
+    session = GroupSession.objects.select_for_update().get(pk=session.pk)
+    if site not in practice_sites() and site != session.site:
+        raise PlanRefused([f"{site!r} is not one of the practice's sites ({', '.join(practice_sites())})."])
+    if dosing_setting not in GroupSession.DosingSetting.values:
+        raise PlanRefused([f"The setting is one of {', '.join(GroupSession.DosingSetting.values)}."])
+    before = {"site": session.site, "dosing_setting": session.dosing_setting}
+    session.site, session.dosing_setting = site, dosing_setting
+    session.save(update_fields=["site", "dosing_setting"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="group_session.site",
+        object_id=session.pk,
+        detail={"before": before, "after": {"site": site, "dosing_setting": dosing_setting}},
+    )
+    return session
 
 
 # ---------------------------------------------------------------------------------------------------------------

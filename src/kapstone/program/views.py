@@ -252,7 +252,37 @@ def session_edit(request, session_id):
                 messages.warning(request, warning)
             return redirect("program:group", session.group_id)
     status = 400 if form.errors else 200
-    return render(request, "program/session_form.html", {"session": session, "form": form}, status=status)
+    return render(request, "program/session_form.html", _session_page(session, form=form), status=status)
+
+
+def _session_page(session: GroupSession, *, form=None, site_form=None) -> dict:
+    if site_form is None and session.kind == GroupSession.Kind.DOSING:
+        site_form = forms.SessionSiteForm(
+            prefix="site",
+            current_site=session.site,
+            initial={"site": session.site, "dosing_setting": session.dosing_setting},
+        )
+    return {"session": session, "form": form, "site_form": site_form}
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def session_site(request, session_id):
+    """Where a dosing session's doses are taken (site, office or supervised at home)."""
+    session = _session(request.user, session_id)
+    site_form = forms.SessionSiteForm(request.POST, prefix="site", current_site=session.site)
+    if site_form.is_valid():
+        try:
+            services.session_site_set(actor=request.user, session=session, **site_form.cleaned_data)
+        except services.PlanRefused as refusal:
+            for problem in refusal.problems:
+                site_form.add_error(None, problem)
+        else:
+            messages.success(request, f"{session.get_kind_display()} {session.number}: site and setting recorded.")
+            return redirect("program:group", session.group_id)
+    initial = {"starts_at": timezone.localtime(session.starts_at), "room": session.room}
+    context = _session_page(session, form=forms.SessionMoveForm(initial=initial), site_form=site_form)
+    return render(request, "program/session_form.html", context, status=400)
 
 
 @roles_required(*RECORD_ROLES)
