@@ -7,7 +7,7 @@ PORT ?= 8000
 SWEEP_EVERY ?= 60
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast bench lint migrate
+.PHONY: install run test test-fast bench bench-load lint migrate
 
 # torch (for the creativity extra) must be the CPU build: on PyPI, Linux torch wheels pull in gigabytes of CUDA.
 # TORCH_INDEX names where pip finds the CPU build: the PyTorch CPU wheel index
@@ -49,3 +49,9 @@ lint: install
 
 bench: install
 	KAPSTONE_DEMO=1 $(BIN)/python scripts/bench.py
+
+# Pages under load on PostgreSQL (127.0.0.1:5432, user postgres) with the production server; PATIENTS=1000,10000
+# prints how each figure grows with the practice's size.
+PATIENTS ?= 10000
+bench-load: install
+	$(BIN)/python scripts/bench_load.py --patients $(PATIENTS)
