@@ -9,6 +9,7 @@ from kapstone.dosing.models import DoseRecord, LotBalance
 from kapstone.measures import services as measures
 from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
+from tests.dosing.helpers import receive_stock
 from tests.measures.factories import due_assessment
 from tests.screening.helpers import ready_for_enrolment
 
@@ -36,7 +37,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     ready_for_enrolment(cast)
     childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
     session = cast.dosing_session()
-    services.lot_receive(
+    receive_stock(
         actor=cast.nurse,
         drug="ketamine",
         form="lozenge",

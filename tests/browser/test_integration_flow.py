@@ -6,6 +6,7 @@ import pytest
 from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
 from tests.browser.helpers import sign_in
+from tests.dosing.helpers import receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def give_alice_a_dose(cast):
     ready_for_enrolment(cast)
     session = cast.dosing_session()
-    entry = dosing.lot_receive(
+    entry = receive_stock(
         actor=cast.nurse,
         drug="ketamine",
         form="lozenge",

@@ -8,6 +8,7 @@ from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord
 from kapstone.patients.services import childbearing_record
 from kapstone.program.models import Group, GroupSession
+from tests.dosing.helpers import receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
 
@@ -33,7 +34,7 @@ def session(cast):
 
 @pytest.fixture
 def stock(cast):
-    entry = services.lot_receive(
+    entry = receive_stock(
         actor=cast.nurse,
         drug="ketamine",
         form="lozenge",

@@ -15,6 +15,7 @@ from kapstone.practice.settings_store import practice_value_set
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
 from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.dosing.helpers import receive_stock
 from tests.screening.helpers import not_eligible_intake, screen
 
 
@@ -145,7 +146,7 @@ def test_a_weight_corrected_after_the_order_is_checked_again_when_the_dose_is_gi
 
 
 def test_a_lot_that_has_expired_since_receipt_is_refused_and_not_offered(cast, ready_record, stock):
-    expired = services.lot_receive(
+    expired = receive_stock(
         actor=cast.nurse,
         drug="ketamine",
         form="lozenge",
@@ -163,7 +164,7 @@ def test_a_lot_that_has_expired_since_receipt_is_refused_and_not_offered(cast, r
 
 
 def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):
-    today = services.lot_receive(
+    today = receive_stock(
         actor=cast.nurse,
         drug="ketamine",
         form="lozenge",

@@ -17,6 +17,8 @@ class Form:
     label: str
     strength_unit: str
     routes: tuple[str, ...]
+    # What one unit of stock is (a vial, a lozenge, a spray device): the log counts these as well as mg.
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Drug:
 def _load() -> tuple[dict[str, Form], dict[str, Drug]]:
     data = yaml.safe_load(CATALOGUE_FILE.read_text(encoding="utf-8"))
     forms = {
-        form_id: Form(form_id, entry["label"], entry["strength_unit"], tuple(entry["routes"]))
+        form_id: Form(form_id, entry["label"], entry["strength_unit"], tuple(entry["routes"]), entry["unit"])
         for form_id, entry in data["forms"].items()
     }
     drugs = {}

@@ -39,10 +39,14 @@ from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
 
 BATCH = 5000
+# The demo practice's DEA registration (a synthetic number with a valid check digit) and its one location.
+DEMO_REGISTRATION = {"dea_number": "BO1234563", "registrant": "Kapstone Demo Practice", "schedules": ["III", "IV", "V"]}
+DEMO_LOCATION = "Main safe"
+DEMO_SUPPLIER = ("Synthetic Pharma Wholesale", "RS2345672")
 STOCK = [
-    # form, strength (the form's unit), description, lot number, location, mg received
-    ("lozenge", Decimal("100"), "100 mg sublingual lozenge", "KL-2026-031", "Main safe", Decimal("12000")),
-    ("injection", Decimal("50"), "10 mL vial", "KI-2026-007", "Main safe", Decimal("5000")),
+    # form, strength (the form's unit), mL per vial, description, lot number, containers, units each, invoice
+    ("lozenge", Decimal("100"), None, "100 mg sublingual lozenge", "KL-2026-031", 4, 30, "INV-88121"),
+    ("injection", Decimal("50"), Decimal("10"), "10 mL vial", "KI-2026-007", 2, 5, "INV-88122"),
 ]
 # The routes the demo practice's stock fits and the ceiling it sets where the cited default leaves none, with the
 # source in the reason (Loo 2016 gave IM ketamine at 0.1-0.5 mg/kg; clinical.md, "Doses").
@@ -167,6 +171,7 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
             form=form,
             strength=HISTORY_STRENGTH,
             description="100 mg sublingual lozenge",
+            unit_mg=HISTORY_STRENGTH,
             lot_number=f"KL-H-{number:04d}",
             expires_on=chunk[0].administered_at.date() + datetime.timedelta(days=2 * 365),
         )
@@ -282,18 +287,42 @@ def seed(*, practice, rng, progress) -> None:
     nurse, prescriber = practice.staff["nurse.haddad"], practice.staff["dr.okafor"]
     for key, value, reason in DEMO_CEILINGS:
         practice_value_set(actor=prescriber, key=key, value=value, reason=reason)
-    for form, strength, description, lot_number, location, amount in STOCK:
+    registration = services.registration_save(
+        actor=practice.staff["admin.price"],
+        expires_on=timezone.localdate() + datetime.timedelta(days=400),
+        responsible=prescriber,
+        address="1 Synthetic Way",
+        **DEMO_REGISTRATION,
+    )
+    location = services.location_add(actor=practice.staff["admin.price"], name=DEMO_LOCATION, registration=registration)
+    # The initial inventory is taken when the location is first stocked; the history's lots were all used up.
+    services.inventory_take(
+        actor=nurse,
+        witness=prescriber,
+        location=location,
+        kind="initial",
+        taken_on=timezone.localdate(),
+        timing="opening",
+        counts={},
+    )
+    supplier, supplier_dea = DEMO_SUPPLIER
+    for form, strength, volume, description, lot_number, containers, units, invoice in STOCK:
         services.lot_receive(
             actor=nurse,
+            checked_by=prescriber,
             drug="ketamine",
             form=form,
             strength=strength,
+            unit_volume_ml=volume,
             description=description,
             lot_number=lot_number,
             expires_on=timezone.localdate() + datetime.timedelta(days=540),
-            location=location,
-            amount_mg=amount,
-            witness=prescriber,
+            location=DEMO_LOCATION,
+            containers=containers,
+            units_per_container=units,
+            supplier_name=supplier,
+            supplier_dea_number=supplier_dea,
+            invoice_number=invoice,
         )
     _history(rng=rng, nurse=nurse, progress=progress)
     _today(rng=rng, nurse=nurse, prescriber=prescriber)

@@ -1,22 +1,28 @@
+import datetime
 from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from kapstone.accounts.roles import CLINICAL_ROLES
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing import catalogue, safety
 from kapstone.dosing.models import (
     LARGEST_BALANCE_MG,
     AdverseEvent,
+    Disposal,
     DoseRecord,
+    Inventory,
     LedgerEntry,
+    Location,
     LotBalance,
+    Registration,
     RoomRiskAssessment,
     Route,
+    SubstanceLot,
     VitalsReading,
 )
-from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL
+from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
 
 
@@ -216,17 +222,59 @@ def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
     return forms.DecimalField(min_value=minimum, max_value=LARGEST_BALANCE_MG, decimal_places=2, label=label)
 
 
-class ReceiptForm(forms.Form):
+def _signers():
+    """Staff who may sign a controlled-substance entry (services.SIGNING_ROLES): never a patient or researcher."""
+    return get_user_model().objects.filter(role__in=SIGNING_ROLES, is_active=True).order_by("last_name", "username")
+
+
+def _date_field(label: str, **extra) -> forms.DateField:
+    return forms.DateField(label=label, widget=forms.DateInput(attrs={"type": "date"}), **extra)
+
+
+class _Signed(forms.Form):
+    """A ledger form whose second signature is chosen from the signing staff, read when the form is built."""
+
+    signer_fields = ("witness",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.signer_fields:
+            if name in self.fields:
+                self.fields[name].queryset = _signers()
+        if "balance" in self.fields:
+            self.fields["balance"].queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
+        if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
+            self.fields["location"].queryset = Location.objects.all()
+
+
+class ReceiptForm(_Signed):
+    signer_fields = ("checked_by",)
     drug = forms.ChoiceField(choices=catalogue.drug_choices, initial="ketamine")
     form = forms.ChoiceField(choices=catalogue.form_choices)
     strength = forms.DecimalField(
         min_value=Decimal("0.01"), max_digits=8, decimal_places=2, help_text="mg/mL for an injection, mg otherwise."
     )
+    unit_volume_ml = forms.DecimalField(
+        label="mL per vial",
+        min_value=Decimal("0.01"),
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        help_text="Injections only: a unit is one vial.",
+    )
     description = forms.CharField(max_length=60, required=False, help_text="e.g. 10 mL vial")
     lot_number = forms.CharField(max_length=40)
-    expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    location = forms.CharField(max_length=60, initial="Main safe")
-    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
+    expires_on = _date_field("Expires on")
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), to_field_name="name")
+    containers = forms.IntegerField(min_value=1, max_value=10000, help_text="Boxes or packs received.")
+    units_per_container = forms.IntegerField(
+        min_value=1, max_value=10000, help_text="Vials, lozenges or spray devices in each."
+    )
+    supplier_name = forms.CharField(max_length=200)
+    supplier_dea_number = forms.CharField(label="Supplier's DEA number", max_length=9)
+    invoice_number = forms.CharField(label="Invoice or packing-slip number", max_length=60)
+    received_on = _date_field("Date received")
+    checked_by = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Checked by")
     for_disposal = forms.BooleanField(
         required=False, label="Received for disposal", help_text="An expired lot is accepted only for disposal."
     )
@@ -240,30 +288,96 @@ class ReceiptForm(forms.Form):
         expires_on = cleaned.get("expires_on")
         if expires_on and expires_on < timezone.localdate() and not cleaned.get("for_disposal"):
             self.add_error("expires_on", "This lot has expired: it is received only for disposal.")
+        if cleaned.get("location") is not None:
+            cleaned["location"] = cleaned["location"].name
         return cleaned
 
 
-class WasteForm(forms.Form):
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
-    witness = forms.ModelChoiceField(queryset=_staff())
-    reason = forms.CharField(max_length=300)
+class WasteForm(_Signed):
+    """The rest of a partial dose, against the dose it came from."""
+
+    dose_record = forms.ModelChoiceField(queryset=DoseRecord.objects.none(), label="Dose")
+    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount wasted (mg)")
+    method = forms.CharField(max_length=120, help_text="e.g. drug-disposal container, witnessed")
+    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
-        self.fields["witness"].queryset = _staff()
+        since = timezone.now() - datetime.timedelta(days=2)
+        self.fields["dose_record"].queryset = (
+            DoseRecord.objects.filter(administered_at__gte=since).select_related("lot").order_by("-administered_at")
+        )
+        self.fields["dose_record"].label_from_instance = lambda record: (
+            f"#{record.pk} {timezone.localtime(record.administered_at):%Y-%m-%d %H:%M} {record.dose_mg} mg "
+            f"lot {record.lot.lot_number if record.lot else '?'}"
+        )
 
 
-class CountForm(forms.Form):
+class CountForm(_Signed):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
-    witness = forms.ModelChoiceField(queryset=_staff(), required=False)
+    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+
+
+class InventoryForm(_Signed):
+    """An inventory of one location; the counts of its lots are read from `lot-<balance id>-units` and
+    `lot-<balance id>-opened_mg` fields the page adds for each lot held there."""
+
+    location = forms.ModelChoiceField(queryset=Location.objects.none())
+    kind = forms.ChoiceField(choices=Inventory.Kind.choices)
+    taken_on = _date_field("Date taken")
+    timing = forms.ChoiceField(choices=Inventory.Timing.choices, label="Taken at")
+    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
-        self.fields["witness"].queryset = _staff()
+        for balance in LotBalance.objects.select_related("lot").order_by("location", "lot__lot_number"):
+            unit = balance.lot.unit_label or "unit"
+            self.fields[f"lot-{balance.pk}-units"] = forms.IntegerField(
+                min_value=0, max_value=1_000_000, required=False, label=f"{balance.lot} at {balance.location}: {unit}s"
+            )
+            self.fields[f"lot-{balance.pk}-opened_mg"] = _ledger_amount(
+                minimum=Decimal("0"), label=f"{balance.lot} at {balance.location}: mg in opened containers"
+            )
+            self.fields[f"lot-{balance.pk}-opened_mg"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        counts = {}
+        for name, value in list(cleaned.items()):
+            if name.startswith("lot-") and name.endswith("-units") and value is not None:
+                balance_id = int(name.split("-")[1])
+                counts[balance_id] = (value, cleaned.get(f"lot-{balance_id}-opened_mg") or Decimal("0"))
+            elif name.startswith("lot-") and name.endswith("-opened_mg") and value:
+                balance_id = int(name.split("-")[1])
+                counts.setdefault(balance_id, (cleaned.get(f"lot-{balance_id}-units") or 0, value))
+        return {key: cleaned.get(key) for key in ("location", "kind", "taken_on", "timing", "witness")} | {
+            "counts": counts
+        }
+
+
+class DisposalForm(_Signed):
+    signer_fields = ("witness", "second_witness")
+    location = forms.ModelChoiceField(queryset=Location.objects.none())
+    method = forms.ChoiceField(choices=Disposal.Method.choices)
+    disposed_on = _date_field("Date")
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot")
+    amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
+    distributor_name = forms.CharField(max_length=200, required=False, label="Reverse distributor")
+    distributor_dea_number = forms.CharField(max_length=9, required=False, label="Reverse distributor's DEA number")
+    form41_details = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False, label="DEA Form 41 details"
+    )
+    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    second_witness = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), required=False, help_text="On-site destruction: two witnesses."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        balance, amount = cleaned.pop("balance", None), cleaned.pop("amount_mg", None)
+        cleaned["items"] = [(balance, amount)] if balance is not None else []
+        return cleaned
 
 
 class LedgerEntryChoiceField(forms.ModelChoiceField):
@@ -274,7 +388,7 @@ class LedgerEntryChoiceField(forms.ModelChoiceField):
         )
 
 
-class CorrectionForm(forms.Form):
+class CorrectionForm(_Signed):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     corrects = LedgerEntryChoiceField(
         queryset=LedgerEntry.objects.none(),
@@ -282,14 +396,12 @@ class CorrectionForm(forms.Form):
         help_text="An entry of the same lot and location.",
     )
     change_mg = _ledger_amount(minimum=-LARGEST_BALANCE_MG, label="Change (mg, negative to remove)")
-    witness = forms.ModelChoiceField(queryset=_staff())
+    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Second signature")
     reason = forms.CharField(max_length=300)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["balance"].queryset = LotBalance.objects.select_related("lot")
         self.fields["corrects"].queryset = LedgerEntry.objects.select_related("lot").order_by("-recorded_at", "-id")
-        self.fields["witness"].queryset = _staff()
 
     def clean(self):
         cleaned = super().clean()
@@ -304,4 +416,60 @@ class CorrectionForm(forms.Form):
         return self.cleaned_data["change_mg"]
 
 
-LEDGER_FORMS = {"receipt": ReceiptForm, "waste": WasteForm, "count": CountForm, "correction": CorrectionForm}
+LEDGER_FORMS = {
+    "receipt": ReceiptForm,
+    "inventory": InventoryForm,
+    "count": CountForm,
+    "waste": WasteForm,
+    "disposal": DisposalForm,
+    "correction": CorrectionForm,
+}
+
+
+class LedgerFilterForm(forms.Form):
+    location = forms.ChoiceField(required=False)
+    lot = forms.ModelChoiceField(queryset=SubstanceLot.objects.all(), required=False)
+    since = _date_field("From", required=False)
+    until = _date_field("To", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = LotBalance.objects.order_by("location").values_list("location", flat=True).distinct()
+        self.fields["location"].choices = [("", "All locations"), *((name, name) for name in names)]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            self.add_error("until", "The end of the period must not be before its start.")
+        return cleaned
+
+
+class RegistrationForm(forms.Form):
+    dea_number = forms.CharField(label="DEA registration number", max_length=9)
+    registrant = forms.CharField(max_length=200, label="Name on the registration")
+    address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=1000)
+    schedules = forms.MultipleChoiceField(
+        choices=[(s, f"Schedule {s}") for s in ("II", "IIN", "III", "IIIN", "IV", "V")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["III", "IV", "V"],
+    )
+    expires_on = _date_field("Expires on")
+    responsible = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), label="Responsible prescriber", help_text="Reminded of loss reports."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["responsible"].queryset = get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True)
+
+
+class LocationForm(forms.Form):
+    name = forms.CharField(max_length=60, help_text="e.g. Main safe")
+    registration = forms.ModelChoiceField(queryset=Registration.objects.all())
+
+
+class LossReportFileForm(forms.Form):
+    form106_submitted_on = _date_field("DEA Form 106 submitted on", required=False)
+    form106_reference = forms.CharField(max_length=60, required=False, label="Form 106 reference")
+    state_notified_on = _date_field("State notified on", required=False)
+    state_reference = forms.CharField(max_length=200, required=False, label="State notification reference")

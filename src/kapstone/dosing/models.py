@@ -180,6 +180,9 @@ class SubstanceLot(models.Model):
     description = models.CharField(max_length=60, blank=True, help_text="e.g. 10 mL vial")
     lot_number = models.CharField(max_length=40)
     expires_on = models.DateField()
+    # What one unit (a vial, a lozenge, a spray device) holds, so every amount is kept in units as well as mg; an
+    # opened vial is a part of a unit, tracked in mg. Blank for a lot received before units were recorded.
+    unit_mg = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     # Received only to be disposed of (21 CFR 1317): never offered in the room.
     for_disposal = models.BooleanField(default=False)
 
@@ -193,6 +196,16 @@ class SubstanceLot(models.Model):
 
     def __str__(self) -> str:
         return f"{catalogue.describe(drug=self.drug, form=self.form, strength=self.strength)} lot {self.lot_number}"
+
+    @property
+    def unit_label(self) -> str:
+        return catalogue.forms()[self.form].unit if self.form in catalogue.forms() else ""
+
+    def in_units(self, mg: Decimal | None) -> Decimal | None:
+        """An amount in units of this lot (2 places; a part of a unit is an opened vial); None without a unit."""
+        if mg is None or not self.unit_mg:
+            return None
+        return (mg / self.unit_mg).quantize(Decimal("0.01"))
 
 
 def _largest(field: models.DecimalField) -> Decimal:
@@ -230,6 +243,7 @@ class LedgerEntry(models.Model):
         WASTE = "waste", "Waste"
         CORRECTION = "correction", "Correction"
         COUNT = "count", "Reconciliation count"
+        DISPOSAL = "disposal", "Disposal"
 
     lot = models.ForeignKey(SubstanceLot, on_delete=models.PROTECT, related_name="entries")
     location = models.CharField(max_length=60)
@@ -342,3 +356,187 @@ class ReadinessDigest(models.Model):
 
     def __str__(self) -> str:
         return f"readiness digest of session {self.session_id} to {self.recipient} by {self.channel}"
+
+
+# --- Controlled-substance records an inspection asks for (21 CFR 1301, 1304, 1317) ---------------------------
+
+
+class Registration(models.Model):
+    """A DEA registration of the practice: its number, the schedules it covers and when it expires. Every stock
+    location belongs to one; an expired registration stops receipts and doses at its locations."""
+
+    dea_number = models.CharField("DEA registration number", max_length=9, unique=True)
+    registrant = models.CharField(max_length=200, help_text="The name on the registration.")
+    address = models.TextField(blank=True)
+    schedules = models.JSONField(default=list, help_text='The schedules it covers, e.g. ["III", "IV", "V"].')
+    expires_on = models.DateField()
+    # Who is reminded to file a loss report (DEA Form 106, the state notification) for stock at its locations.
+    responsible = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["expires_on", "dea_number"]
+
+    def __str__(self) -> str:
+        return f"{self.dea_number} ({self.registrant}, expires {self.expires_on:%Y-%m-%d})"
+
+
+class Location(models.Model):
+    """A registered place where controlled stock is kept (a safe); ledger entries and balances name it."""
+
+    name = models.CharField(max_length=60, unique=True)
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="locations")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Receipt(models.Model):
+    """What a receipt's entry came with (21 CFR 1304.21-22; Schedule III-V arrive on an invoice or packing slip, not
+    DEA Form 222): the supplier, the paper, the date received, the containers and units, and two staff."""
+
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="receipt")
+    supplier_name = models.CharField(max_length=200)
+    supplier_dea_number = models.CharField(max_length=9)
+    invoice_number = models.CharField("invoice or packing-slip number", max_length=60)
+    received_on = models.DateField()
+    containers = models.PositiveIntegerField()
+    units_per_container = models.PositiveIntegerField()
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(received_by=models.F("checked_by")), name="receipt_checked_by_another"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"receipt of invoice {self.invoice_number} from {self.supplier_name}"
+
+    @property
+    def units(self) -> int:
+        return self.containers * self.units_per_container
+
+
+class Inventory(models.Model):
+    """An inventory of one location (21 CFR 1304.11): the initial one, the biennial one, or an ad-hoc count. Each
+    lot counted is a count entry in the log, so a count that does not match opens a discrepancy."""
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "Initial inventory"
+        BIENNIAL = "biennial", "Biennial inventory"
+        AD_HOC = "ad_hoc", "Ad-hoc count"
+
+    class Timing(models.TextChoices):
+        OPENING = "opening", "Opening of business"
+        CLOSE = "close", "Close of business"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="inventories")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    taken_on = models.DateField()
+    timing = models.CharField(max_length=10, choices=Timing.choices)
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-taken_on", "-id"]
+        verbose_name_plural = "inventories"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.location} on {self.taken_on:%Y-%m-%d}"
+
+
+class InventoryLine(models.Model):
+    """One lot counted: whole units and what the opened containers hold in mg (an estimate is allowed for an
+    opened Schedule III-V container, 21 CFR 1304.11(e)(3))."""
+
+    inventory = models.ForeignKey(Inventory, on_delete=models.PROTECT, related_name="lines")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="inventory_line")
+    full_units = models.PositiveIntegerField()
+    opened_mg = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+
+    def __str__(self) -> str:
+        return f"{self.full_units} units and {self.opened_mg} mg opened in {self.inventory}"
+
+
+class Waste(models.Model):
+    """The rest of a partial dose, destroyed against the dose it came from, signed by two licensed staff."""
+
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="waste")
+    dose_record = models.ForeignKey(DoseRecord, on_delete=models.PROTECT, related_name="wastes")
+    method = models.CharField(max_length=120)
+
+    def __str__(self) -> str:
+        return f"waste of {-self.entry.change_mg} mg ({self.method})"
+
+
+class Disposal(models.Model):
+    """Stock leaving the practice (21 CFR 1317): through a reverse distributor, or destroyed on site and recorded on
+    DEA Form 41 with two staff witnesses. Each lot disposed of is a disposal entry in the log."""
+
+    class Method(models.TextChoices):
+        REVERSE_DISTRIBUTOR = "reverse_distributor", "Reverse distributor"
+        ON_SITE = "on_site", "On-site destruction (DEA Form 41)"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="disposals")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    disposed_on = models.DateField()
+    distributor_name = models.CharField(max_length=200, blank=True)
+    distributor_dea_number = models.CharField(max_length=9, blank=True)
+    form41_details = models.TextField(
+        "DEA Form 41 details", blank=True, help_text="How and where it was destroyed, as entered on the form."
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    second_witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-disposed_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} from {self.location} on {self.disposed_on:%Y-%m-%d}"
+
+
+class DisposalItem(models.Model):
+    disposal = models.ForeignKey(Disposal, on_delete=models.PROTECT, related_name="items")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="disposal_item")
+
+    def __str__(self) -> str:
+        return f"{-self.entry.change_mg} mg of {self.entry.lot} in {self.disposal}"
+
+
+class LossReport(models.Model):
+    """A theft or significant loss (21 CFR 1301.76(b)): a count discrepancy left unresolved, or stock written off by
+    a correction. The DEA Form 106 is due within one business day of discovery; the responsible prescriber is
+    reminded until the form and the state notification are both recorded."""
+
+    discrepancy = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="loss_report")
+    amount_mg = models.DecimalField(max_digits=10, decimal_places=2)
+    discovered_at = models.DateTimeField()
+    form106_due_on = models.DateField()
+    responsible = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField()
+    form106_submitted_on = models.DateField(null=True, blank=True)
+    form106_reference = models.CharField(max_length=60, blank=True)
+    state_notified_on = models.DateField(null=True, blank=True)
+    state_reference = models.CharField(max_length=200, blank=True)
+    last_reminded_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["form106_due_on", "id"]
+
+    def __str__(self) -> str:
+        return f"loss report of {self.amount_mg} mg ({self.discrepancy.lot} at {self.discrepancy.location})"
+
+    @property
+    def complete(self) -> bool:
+        return self.form106_submitted_on is not None and self.state_notified_on is not None

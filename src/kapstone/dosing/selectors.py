@@ -3,20 +3,25 @@
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db.models import Max, Min, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.dosing import medications, safety
+from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
     LedgerEntry,
+    LossReport,
     LotBalance,
+    Registration,
     RoomRiskAssessment,
     Route,
+    SubstanceLot,
     VitalsReading,
 )
 from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
@@ -529,28 +534,170 @@ def room_thresholds() -> dict:
     return limits
 
 
-def ledger(*, limit: int = 200) -> tuple[list[LotBalance], list[LedgerEntry]]:
-    balances = list(LotBalance.objects.select_related("lot").order_by("lot__expires_on", "location"))
-    entries = list(
-        LedgerEntry.objects.select_related(
-            "lot", "recorded_by", "witness", "dose_record__patient", "corrects"
-        ).order_by("-recorded_at", "-id")[:limit]
-    )
-    # Administrations name the patient by record number, so showing the log is a read of those patients.
+@dataclass(frozen=True)
+class LedgerFilter:
+    location: str = ""
+    lot_id: int | None = None
+    since: datetime.date | None = None
+    until: datetime.date | None = None
+
+    def entries(self) -> QuerySet[LedgerEntry]:
+        entries = LedgerEntry.objects.all()
+        if self.location:
+            entries = entries.filter(location=self.location)
+        if self.lot_id:
+            entries = entries.filter(lot_id=self.lot_id)
+        if self.since:
+            entries = entries.filter(recorded_at__date__gte=self.since)
+        if self.until:
+            entries = entries.filter(recorded_at__date__lte=self.until)
+        return entries
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One entry as the record shows it: the patient of an administration or waste by record number only when the
+    viewer may see that patient, else as "a patient outside your care team"."""
+
+    entry: LedgerEntry
+    patient_label: str
+
+    @property
+    def units(self):
+        return self.entry.lot.in_units(self.entry.change_mg)
+
+    @property
+    def balance_units(self):
+        return self.entry.lot.in_units(self.entry.balance_after_mg)
+
+
+OUTSIDE_CARE_TEAM = "a patient outside your care team"
+LEDGER_PAGE_SIZE = 50
+
+
+def _ledger_rows(user, entries: list[LedgerEntry]) -> list[LedgerRow]:
+    patient_ids = {e.dose_record.patient_id for e in entries if e.dose_record_id}
+    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).values_list("pk", flat=True))
+    rows = []
+    for entry in entries:
+        label = ""
+        if entry.dose_record_id:
+            patient = entry.dose_record.patient
+            label = patient.record_number if patient.pk in visible else OUTSIDE_CARE_TEAM
+        rows.append(LedgerRow(entry, label))
     audit.record(
         action=audit.Action.READ,
         object_type="controlled_substance_log",
-        detail={"patient_ids": sorted({e.dose_record.patient_id for e in entries if e.dose_record})},
+        detail={"patient_ids": sorted({e.dose_record.patient_id for e in entries if e.dose_record_id} & visible)},
     )
-    return balances, entries
+    return rows
+
+
+def _ledger_entries(filters: LedgerFilter) -> QuerySet[LedgerEntry]:
+    return filters.entries().select_related(
+        "lot", "recorded_by", "witness", "dose_record__patient", "corrects", "receipt"
+    )
+
+
+def ledger(*, user, filters: LedgerFilter | None = None, page_number=1):
+    """The balances and one page of entries (newest first) under the filters."""
+    filters = filters or LedgerFilter()
+    balances = LotBalance.objects.select_related("lot").order_by("lot__expires_on", "location")
+    if filters.location:
+        balances = balances.filter(location=filters.location)
+    if filters.lot_id:
+        balances = balances.filter(lot_id=filters.lot_id)
+    page = Paginator(_ledger_entries(filters).order_by("-recorded_at", "-id"), LEDGER_PAGE_SIZE).get_page(page_number)
+    rows = _ledger_rows(user, list(page.object_list))
+    return list(balances), page, rows
+
+
+def ledger_export_rows(*, user, filters: LedgerFilter) -> list[LedgerRow]:
+    """Every entry under the filters, oldest first, for a CSV or PDF export of any period."""
+    return _ledger_rows(user, list(_ledger_entries(filters).order_by("recorded_at", "id")))
 
 
 def open_discrepancies() -> list[LedgerEntry]:
-    """The latest count of each lot and location, where it did not match the balance."""
+    """The latest count of each lot and location, where it did not match the balance and no correction names it."""
     latest = {}
     for entry in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT).select_related("lot").order_by("recorded_at"):
         latest[(entry.lot_id, entry.location)] = entry
-    return [entry for entry in latest.values() if entry.discrepancy_mg]
+    corrected = set(
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects__kind=LedgerEntry.Kind.COUNT).values_list(
+            "corrects_id", flat=True
+        )
+    )
+    return [entry for entry in latest.values() if entry.discrepancy_mg and entry.pk not in corrected]
+
+
+def loss_reports_waiting() -> list[LossReport]:
+    return list(
+        LossReport.objects.filter(Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True))
+        .select_related("discrepancy__lot", "responsible")
+        .order_by("form106_due_on", "pk")
+    )
+
+
+def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:
+    """Registrations expired or expiring within the warning period (the staff home warns of them)."""
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=ledger_rules.warn_days_before_expiry())
+    return list(Registration.objects.filter(expires_on__lte=horizon).order_by("expires_on"))
+
+
+@dataclass(frozen=True)
+class LedgerDifference:
+    lot: SubstanceLot
+    location: str
+    entry_id: int | None
+    message: str
+
+
+def ledger_differences() -> list[LedgerDifference]:
+    """Recomputes every balance from the entries: each entry's balance after it must be the running sum of the
+    changes before it, each count's discrepancy the count less that balance, and the stored balance the last."""
+    differences = []
+    running = defaultdict(Decimal)
+    last_entry = {}
+    for entry in LedgerEntry.objects.select_related("lot").order_by("recorded_at", "id").iterator():
+        key = (entry.lot_id, entry.location)
+        running[key] += entry.change_mg
+        last_entry[key] = entry
+        if entry.balance_after_mg != running[key]:
+            differences.append(
+                LedgerDifference(
+                    entry.lot,
+                    entry.location,
+                    entry.pk,
+                    f"entry #{entry.pk} records a balance of {entry.balance_after_mg} mg; the entries add up to "
+                    f"{running[key]} mg",
+                )
+            )
+            running[key] = entry.balance_after_mg
+        if entry.kind == LedgerEntry.Kind.COUNT and entry.counted_mg is not None:
+            expected = entry.counted_mg - entry.balance_after_mg
+            if entry.discrepancy_mg != expected:
+                differences.append(
+                    LedgerDifference(
+                        entry.lot,
+                        entry.location,
+                        entry.pk,
+                        f"count #{entry.pk} records a discrepancy of {entry.discrepancy_mg} mg; it is {expected} mg",
+                    )
+                )
+    for balance in LotBalance.objects.select_related("lot"):
+        key = (balance.lot_id, balance.location)
+        if balance.balance_mg != running.get(key, Decimal("0")):
+            differences.append(
+                LedgerDifference(
+                    balance.lot,
+                    balance.location,
+                    None,
+                    f"the balance of {balance.lot} at {balance.location} is {balance.balance_mg} mg; the entries add "
+                    f"up to {running.get(key, Decimal('0'))} mg",
+                )
+            )
+    return differences
 
 
 # --- readiness ahead of the day ------------------------------------------------------------------------------

@@ -7,25 +7,35 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.alerts.models import StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.audit import services as audit
-from kapstone.dosing import catalogue, readiness, safety, selectors
+from kapstone.dosing import catalogue, ledger_rules, readiness, safety, selectors
 from kapstone.dosing.models import (
     LARGEST_BALANCE_MG,
     AdverseEvent,
+    Disposal,
+    DisposalItem,
     DoseRecord,
+    Inventory,
+    InventoryLine,
     LedgerEntry,
+    Location,
+    LossReport,
     LotBalance,
     ReadinessDigest,
+    Receipt,
+    Registration,
     RoomRiskAssessment,
     Route,
     SubstanceLot,
     VitalsReading,
+    Waste,
 )
 from kapstone.dosing.signals import dose_administered
 from kapstone.measures.scoring import score
@@ -35,6 +45,8 @@ from kapstone.practice.signals import safety_event
 from kapstone.program.models import GroupSession
 
 logger = logging.getLogger(__name__)
+# Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
+DELIVERY_ERRORS = (DeliveryFailed, smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
 
 class DosingError(ValueError):
@@ -578,6 +590,54 @@ def _locked_balance(lot: SubstanceLot, location: str, *, create: bool) -> LotBal
         raise DosingError(f"There is no stock of {lot} at {location}.") from None
 
 
+# Staff who may sign a ledger entry: the people who keep the log (never a patient or a researcher).
+SIGNING_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
+# Entries at a location whose registration has expired: no new stock and no doses; counts, corrections, waste
+# and disposal still go on (stock on hand must be accounted for and can be surrendered).
+NEEDS_CURRENT_REGISTRATION = frozenset({LedgerEntry.Kind.RECEIPT, LedgerEntry.Kind.ADMINISTRATION})
+QUANTITY_FIELDS = {"change_mg": "Change (mg)", "counted_mg": "Counted (mg)"}
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def require_second_signature(*, actor, witness, field: str = "witness", roles=SIGNING_ROLES) -> None:
+    """A second signature from another active member of staff in `roles`; the message names the field."""
+    if witness is None:
+        raise DosingError(f"{field}: a second member of staff must sign this entry.")
+    if witness.pk == actor.pk:
+        raise DosingError(f"{field}: the second signature must be another person than {_person(actor)}.")
+    if not witness.is_active or witness.role not in roles:
+        allowed = " or ".join(sorted(Role(role).label.lower() for role in roles))
+        raise DosingError(f"{field}: {_person(witness)} cannot sign controlled-substance entries (only a {allowed}).")
+
+
+def location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: datetime.date) -> str:
+    """Why no entry of `kind` can be made at `location` today: not a registered location, a registration that has
+    expired (receipts and doses), or one that does not cover the drug's schedule."""
+    place = Location.objects.select_related("registration").filter(name=location).first()
+    if place is None:
+        return (
+            f"location: {location!r} is not a registered location; an admin adds it under its DEA registration on "
+            "the registrations page."
+        )
+    registration = place.registration
+    if kind in NEEDS_CURRENT_REGISTRATION:
+        if registration.expires_on < on:
+            return (
+                f"registration: DEA registration {registration.dea_number} for {location} expired on "
+                f"{registration.expires_on:%Y-%m-%d}; no stock is received or given there until it is renewed."
+            )
+        schedule = catalogue.drugs()[lot.drug].dea_schedule if lot.drug in catalogue.drugs() else ""
+        if schedule not in registration.schedules:
+            return (
+                f"registration: DEA registration {registration.dea_number} does not cover Schedule {schedule} "
+                f"(it covers {', '.join(registration.schedules) or 'none'})."
+            )
+    return ""
+
+
 @transaction.atomic
 def ledger_post(
     *,
@@ -593,29 +653,40 @@ def ledger_post(
     counted_mg: Decimal | None = None,
 ) -> LedgerEntry:
     """Appends one entry and moves the lot's balance under a row lock, so concurrent writers queue and the
-    balance never goes below zero."""
-    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.ADMINISTRATION) and (
-        witness is None or witness.pk == actor.pk
-    ):
-        raise DosingError("A second staff member must witness this entry.")
-    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION) and not reason.strip():
-        raise DosingError("Give the reason for this entry.")
+    balance never goes below zero. Every entry carries a second staff signature; the location must be registered
+    (and its registration current for receipts and doses). A correction of a count that takes stock away writes a
+    loss off, so it opens a loss report at once."""
+    if actor.role not in SIGNING_ROLES or not actor.is_active:
+        raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
+    # A dose is witnessed by whoever of the room's clinicians stands beside the patient (dose_administer).
+    witnesses = SIGNING_ROLES | CLINICAL_ROLES if kind == LedgerEntry.Kind.ADMINISTRATION else SIGNING_ROLES
+    require_second_signature(actor=actor, witness=witness, roles=witnesses)
+    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.DISPOSAL) and not reason.strip():
+        raise DosingError("reason: give the reason for this entry.")
     if kind == LedgerEntry.Kind.CORRECTION:
         if corrects is None:
-            raise DosingError("Choose the entry this correction corrects.")
+            raise DosingError("corrects: choose the entry this correction corrects.")
         if (corrects.lot_id, corrects.location) != (lot.pk, location):
-            raise DosingError(f"The entry corrected must be one of {lot} at {location}.")
+            raise DosingError(f"corrects: the entry corrected must be one of {lot} at {location}.")
+        if change_mg == 0:
+            raise DosingError("change_mg: a correction changes the balance; 0 changes nothing.")
     elif corrects is not None:
         raise DosingError("Only a correction corrects another entry.")
     if kind == LedgerEntry.Kind.RECEIPT and change_mg <= 0:
-        raise DosingError("A receipt must add a positive amount.")
-    if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.ADMINISTRATION) and change_mg >= 0:
-        raise DosingError("Waste and administration remove a positive amount.")
+        raise DosingError("amount: a receipt must add a positive amount.")
+    removing = (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.ADMINISTRATION, LedgerEntry.Kind.DISPOSAL)
+    if kind in removing and change_mg >= 0:
+        raise DosingError("amount: waste, administration and disposal remove a positive amount.")
+    if abs(change_mg) > LARGEST_BALANCE_MG:
+        raise DosingError(f"amount: {abs(change_mg)} mg is more than the log can record; check the amount.")
+    refusal = location_refusal(location=location, kind=kind, lot=lot, on=timezone.localdate())
+    if refusal:
+        raise DosingError(refusal)
     balance = _locked_balance(lot, location, create=kind == LedgerEntry.Kind.RECEIPT)
     discrepancy = None
     if kind == LedgerEntry.Kind.COUNT:
-        if counted_mg is None or counted_mg < 0:
-            raise DosingError("Enter the amount counted (0 or more).")
+        if counted_mg is None or counted_mg < 0 or counted_mg > LARGEST_BALANCE_MG:
+            raise DosingError("counted_mg: enter the amount counted (0 or more, and no more than the log can hold).")
         change_mg, discrepancy = Decimal("0"), counted_mg - balance.balance_mg
     new_balance = balance.balance_mg + change_mg
     if new_balance < 0:
@@ -655,6 +726,7 @@ def ledger_post(
             "change_mg": str(change_mg),
             "discrepancy_mg": str(discrepancy or 0),
             "corrects_id": corrects.pk if corrects else None,
+            "witness_id": witness.pk,
         },
     )
     if discrepancy:
@@ -671,62 +743,517 @@ def ledger_post(
                 object_id=entry_id,
             )
         )
+    if kind == LedgerEntry.Kind.CORRECTION and change_mg < 0 and corrects.kind == LedgerEntry.Kind.COUNT:
+        loss_report_open(discrepancy=corrects, amount_mg=-change_mg, now=entry.recorded_at)
     return entry
+
+
+def _unit_mg(*, form: str, strength: Decimal, unit_volume_ml: Decimal | None) -> Decimal:
+    """What one unit holds: a vial its strength (mg/mL) times its volume, a lozenge or a spray device its
+    strength."""
+    if catalogue.forms()[form].strength_unit == "mg/mL":
+        if unit_volume_ml is None or unit_volume_ml <= 0:
+            raise DosingError("unit_volume_ml: give the volume of one vial in mL (an injection's strength is per mL).")
+        return (strength * unit_volume_ml).quantize(Decimal("0.01"))
+    return strength
+
+
+def _required_text(value: str, field: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DosingError(f"{field}: give the {what}.")
+    return value
 
 
 @transaction.atomic
 def lot_receive(
     *,
     actor,
+    checked_by,
     drug: str,
     form: str,
     strength: Decimal,
     lot_number: str,
-    expires_on,
+    expires_on: datetime.date,
     location: str,
-    amount_mg: Decimal,
+    containers: int,
+    units_per_container: int,
+    supplier_name: str,
+    supplier_dea_number: str,
+    invoice_number: str,
+    received_on: datetime.date | None = None,
+    unit_volume_ml: Decimal | None = None,
     description: str = "",
     for_disposal: bool = False,
-    witness=None,
 ) -> LedgerEntry:
-    """Receives a lot of a product in the controlled-drug catalogue. An expired lot is accepted only to be disposed
-    of (a return from a patient, say), and a lot received for disposal is never offered in the room."""
+    """Receives stock of a product in the controlled-drug catalogue with its receipt record: the supplier and their
+    DEA number, the invoice or packing slip, the date received, the containers and units, who received it and who
+    checked it (another member of staff). An expired lot is accepted only to be disposed of (a return from a
+    patient, say), and a lot received for disposal is never offered in the room."""
     refusal = catalogue.product_refusal(drug=drug, form=form)
     if refusal:
-        raise DosingError(f"{refusal} The controlled-substance log accepts only catalogue products.")
+        raise DosingError(f"form: {refusal} The controlled-substance log accepts only catalogue products.")
     if strength is None or strength <= 0:
-        raise DosingError(f"Give the strength ({catalogue.forms()[form].strength_unit}).")
-    if expires_on < timezone.localdate() and not for_disposal:
+        raise DosingError(f"strength: give the strength ({catalogue.forms()[form].strength_unit}), more than 0.")
+    require_second_signature(actor=actor, witness=checked_by, field="checked_by")
+    supplier_name = _required_text(supplier_name, "supplier_name", "supplier's name")
+    supplier_dea_number = _required_text(supplier_dea_number, "supplier_dea_number", "supplier's DEA number").upper()
+    problem = ledger_rules.dea_number_problem(supplier_dea_number)
+    if problem:
+        raise DosingError(f"supplier_dea_number: the supplier's DEA number {problem}.")
+    invoice_number = _required_text(invoice_number, "invoice_number", "invoice or packing-slip number")
+    received_on = received_on or timezone.localdate()
+    if received_on > timezone.localdate():
+        raise DosingError("received_on: the date received cannot be in the future.")
+    if containers is None or units_per_container is None or containers < 1 or units_per_container < 1:
+        raise DosingError("containers: give at least one container of at least one unit.")
+    if expires_on < received_on and not for_disposal:
         raise DosingError(
-            f"This lot expired on {expires_on:%Y-%m-%d}: an expired lot is received only for disposal "
+            f"expires_on: this lot expired on {expires_on:%Y-%m-%d}: an expired lot is received only for disposal "
             '(tick "Received for disposal").'
         )
+    unit_mg = _unit_mg(form=form, strength=strength, unit_volume_ml=unit_volume_ml)
+    amount_mg = unit_mg * containers * units_per_container
     lot, created = SubstanceLot.objects.get_or_create(
         drug=drug,
         form=form,
         strength=strength,
         lot_number=lot_number,
-        defaults={"expires_on": expires_on, "description": description, "for_disposal": for_disposal},
+        defaults={
+            "expires_on": expires_on,
+            "description": description,
+            "for_disposal": for_disposal,
+            "unit_mg": unit_mg,
+        },
     )
     if not created and lot.expires_on != expires_on:
         raise DosingError(
-            f"Lot {lot_number} is already in the log with expiry {lot.expires_on:%Y-%m-%d}; check the expiry date."
+            f"expires_on: lot {lot_number} is already in the log with expiry {lot.expires_on:%Y-%m-%d}; check the "
+            "expiry date."
         )
     if not created and lot.for_disposal != for_disposal:
         held = "for disposal" if lot.for_disposal else "for use"
         raise DosingError(
-            f"Lot {lot_number} is already in the log {held}; a lot is either for use or for disposal (a part of a "
-            "lot in use that must be destroyed is recorded as witnessed waste)."
+            f"for_disposal: lot {lot_number} is already in the log {held}; a lot is either for use or for disposal "
+            "(a part of a lot in use that must be destroyed is recorded as witnessed waste or a disposal)."
         )
-    return ledger_post(
+    if not created and lot.unit_mg not in (None, unit_mg):
+        raise DosingError(
+            f"unit_volume_ml: lot {lot_number} is in the log at {lot.unit_mg} mg a unit, not {unit_mg}; check the "
+            "strength and volume."
+        )
+    entry = ledger_post(
         actor=actor,
         lot=lot,
         location=location,
         kind=LedgerEntry.Kind.RECEIPT,
         change_mg=amount_mg,
-        witness=witness,
-        reason="received for disposal" if for_disposal else "",
+        witness=checked_by,
+        reason="received for disposal" if for_disposal else f"invoice {invoice_number} from {supplier_name}",
     )
+    Receipt.objects.create(
+        entry=entry,
+        supplier_name=supplier_name,
+        supplier_dea_number=supplier_dea_number,
+        invoice_number=invoice_number,
+        received_on=received_on,
+        containers=containers,
+        units_per_container=units_per_container,
+        received_by=actor,
+        checked_by=checked_by,
+    )
+    return entry
+
+
+# Registrations and locations ----------------------------------------------------------------------------------
+
+
+def _require_admin(actor) -> None:
+    if actor.role != Role.ADMIN:
+        raise DosingError("Only the practice admin records the practice's DEA registrations and locations.")
+
+
+@transaction.atomic
+def registration_save(
+    *,
+    actor,
+    dea_number: str,
+    registrant: str,
+    schedules: list[str],
+    expires_on: datetime.date,
+    responsible,
+    address: str = "",
+    registration: Registration | None = None,
+) -> Registration:
+    """Records a DEA registration, or renews or corrects one (`registration`); audited with the old values."""
+    _require_admin(actor)
+    dea_number = (dea_number or "").strip().upper()
+    problem = ledger_rules.dea_number_problem(dea_number)
+    if problem:
+        raise DosingError(f"dea_number: the DEA registration number {problem}.")
+    known = {drug.dea_schedule for drug in catalogue.drugs().values()} | {"II", "IIN", "IIIN", "IV", "V"}
+    if not schedules or set(schedules) - known:
+        raise DosingError("schedules: choose the schedules the registration covers (II to V).")
+    if responsible is None or responsible.role != Role.PRESCRIBER or not responsible.is_active:
+        raise DosingError("responsible: choose the prescriber responsible for the registration.")
+    registrant = _required_text(registrant, "registrant", "name on the registration")
+    before = None
+    if registration is None:
+        registration = Registration()
+    else:
+        before = {"dea_number": registration.dea_number, "expires_on": registration.expires_on.isoformat()}
+    registration.dea_number, registration.registrant, registration.address = dea_number, registrant, address
+    registration.schedules, registration.expires_on, registration.responsible = (
+        sorted(schedules),
+        expires_on,
+        responsible,
+    )
+    try:
+        with transaction.atomic():
+            registration.save()
+    except IntegrityError:
+        raise DosingError(f"dea_number: {dea_number} is already recorded.") from None
+    audit.record(
+        action=audit.Action.CREATE if before is None else audit.Action.UPDATE,
+        actor=actor,
+        object_type="dea_registration",
+        object_id=registration.pk,
+        detail={"dea_number": dea_number, "expires_on": expires_on.isoformat(), "before": before},
+    )
+    return registration
+
+
+@transaction.atomic
+def location_add(*, actor, name: str, registration: Registration) -> Location:
+    _require_admin(actor)
+    name = _required_text(name, "name", "location's name (e.g. Main safe)")
+    if Location.objects.filter(name=name).exists():
+        raise DosingError(f"name: {name!r} is already a registered location.")
+    location = Location.objects.create(name=name, registration=registration)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="stock_location",
+        object_id=location.pk,
+        detail={"name": name, "registration": registration.dea_number},
+    )
+    return location
+
+
+# Inventories, waste, disposal ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def inventory_take(
+    *,
+    actor,
+    witness,
+    location: Location,
+    kind: str,
+    taken_on: datetime.date,
+    timing: str,
+    counts: dict[int, tuple[int, Decimal]],
+) -> Inventory:
+    """An inventory of every lot at `location` (21 CFR 1304.11): `counts` maps each lot's balance id to (whole units,
+    mg in opened containers). Each lot becomes a count entry; one that does not match opens a discrepancy. The
+    initial inventory is taken once per location; every lot held there must be counted."""
+    if kind not in Inventory.Kind.values:
+        raise DosingError("kind: choose the initial, biennial or an ad-hoc inventory.")
+    if timing not in Inventory.Timing.values:
+        raise DosingError("timing: say whether it was taken at the opening or the close of business.")
+    if taken_on > timezone.localdate():
+        raise DosingError("taken_on: an inventory cannot be dated in the future.")
+    require_second_signature(actor=actor, witness=witness)
+    if kind == Inventory.Kind.INITIAL and location.inventories.filter(kind=Inventory.Kind.INITIAL).exists():
+        raise DosingError(f"kind: {location} already has its initial inventory; take a biennial or ad-hoc one.")
+    balances = {b.pk: b for b in LotBalance.objects.filter(location=location.name).select_related("lot")}
+    missing = [str(balance.lot) for pk, balance in balances.items() if pk not in counts and balance.balance_mg > 0]
+    if missing:
+        raise DosingError("counts: count every lot held at the location (missing: " + "; ".join(missing) + ").")
+    inventory = Inventory.objects.create(
+        location=location,
+        kind=kind,
+        taken_on=taken_on,
+        timing=timing,
+        taken_by=actor,
+        witness=witness,
+        recorded_at=timezone.now(),
+    )
+    for balance_id, (full_units, opened_mg) in sorted(counts.items()):
+        balance = balances.get(balance_id)
+        if balance is None:
+            raise DosingError("counts: a lot counted is not held at this location.")
+        if full_units is None or full_units < 0 or opened_mg is None or opened_mg < 0:
+            raise DosingError(f"counts: the count of {balance.lot} must be 0 or more units and mg.")
+        if full_units and not balance.lot.unit_mg:
+            raise DosingError(f"counts: {balance.lot} has no unit recorded; count it in mg (opened containers).")
+        counted = (balance.lot.unit_mg or 0) * full_units + opened_mg
+        entry = ledger_post(
+            actor=actor,
+            lot=balance.lot,
+            location=location.name,
+            kind=LedgerEntry.Kind.COUNT,
+            change_mg=Decimal("0"),
+            counted_mg=counted,
+            witness=witness,
+            reason=f"{inventory.get_kind_display()} {taken_on:%Y-%m-%d}, {inventory.get_timing_display().lower()}",
+        )
+        InventoryLine.objects.create(inventory=inventory, entry=entry, full_units=full_units, opened_mg=opened_mg)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="controlled_inventory",
+        object_id=inventory.pk,
+        detail={"kind": kind, "location": location.name, "lots": len(counts)},
+    )
+    return inventory
+
+
+@transaction.atomic
+def waste_record(*, actor, witness, dose_record: DoseRecord, amount_mg: Decimal, method: str) -> Waste:
+    """The rest of a partial dose destroyed, against the dose it came from (from the same lot and location), signed
+    by two licensed staff."""
+    licensed = ledger_rules.licensed_roles()
+    if actor.role not in licensed:
+        raise DosingError("Waste is recorded by a prescriber or a nurse.")
+    require_second_signature(actor=actor, witness=witness, roles=licensed)
+    if amount_mg is None or amount_mg <= 0:
+        raise DosingError("amount_mg: the amount wasted must be more than 0 mg.")
+    method = _required_text(method, "method", "method of destruction (e.g. drug-disposal container)")
+    given = dose_record.ledgerentry_set.filter(kind=LedgerEntry.Kind.ADMINISTRATION).select_related("lot").first()
+    if given is None:
+        raise DosingError("dose_record: that dose has not been given, so there is no partial dose to waste.")
+    entry = ledger_post(
+        actor=actor,
+        lot=given.lot,
+        location=given.location,
+        kind=LedgerEntry.Kind.WASTE,
+        change_mg=-amount_mg,
+        witness=witness,
+        dose_record=dose_record,
+        reason=f"rest of the dose of {timezone.localtime(given.recorded_at):%Y-%m-%d %H:%M}, {method}",
+    )
+    return Waste.objects.create(entry=entry, dose_record=dose_record, method=method)
+
+
+@transaction.atomic
+def disposal_record(
+    *,
+    actor,
+    witness,
+    location: Location,
+    method: str,
+    disposed_on: datetime.date,
+    items: list[tuple[LotBalance, Decimal]],
+    distributor_name: str = "",
+    distributor_dea_number: str = "",
+    form41_details: str = "",
+    second_witness=None,
+) -> Disposal:
+    """Stock leaving through a reverse distributor (name, DEA number) or destroyed on site (DEA Form 41 details,
+    two staff witnesses besides whoever records it), one disposal entry per lot."""
+    require_second_signature(actor=actor, witness=witness)
+    if disposed_on > timezone.localdate():
+        raise DosingError("disposed_on: a disposal cannot be dated in the future.")
+    if method == Disposal.Method.REVERSE_DISTRIBUTOR:
+        distributor_name = _required_text(distributor_name, "distributor_name", "reverse distributor's name")
+        distributor_dea_number = _required_text(
+            distributor_dea_number, "distributor_dea_number", "reverse distributor's DEA number"
+        ).upper()
+        problem = ledger_rules.dea_number_problem(distributor_dea_number)
+        if problem:
+            raise DosingError(f"distributor_dea_number: the reverse distributor's DEA number {problem}.")
+        what = f"to {distributor_name} ({distributor_dea_number})"
+    elif method == Disposal.Method.ON_SITE:
+        form41_details = _required_text(form41_details, "form41_details", "DEA Form 41 details")
+        require_second_signature(actor=actor, witness=second_witness, field="second_witness")
+        if second_witness.pk == witness.pk:
+            raise DosingError("second_witness: on-site destruction needs two different staff witnesses.")
+        what = "destroyed on site (DEA Form 41)"
+    else:
+        raise DosingError("method: choose a reverse distributor or on-site destruction.")
+    if not items:
+        raise DosingError("items: choose at least one lot and amount to dispose of.")
+    disposal = Disposal.objects.create(
+        location=location,
+        method=method,
+        disposed_on=disposed_on,
+        distributor_name=distributor_name,
+        distributor_dea_number=distributor_dea_number,
+        form41_details=form41_details,
+        recorded_by=actor,
+        witness=witness,
+        second_witness=second_witness,
+        recorded_at=timezone.now(),
+    )
+    for balance, amount in items:
+        if balance.location != location.name:
+            raise DosingError(f"items: {balance.lot} is not held at {location}.")
+        if amount is None or amount <= 0:
+            raise DosingError(f"items: the amount of {balance.lot} disposed of must be more than 0 mg.")
+        entry = ledger_post(
+            actor=actor,
+            lot=balance.lot,
+            location=location.name,
+            kind=LedgerEntry.Kind.DISPOSAL,
+            change_mg=-amount,
+            witness=witness,
+            reason=f"disposal {disposed_on:%Y-%m-%d} {what}",
+        )
+        DisposalItem.objects.create(disposal=disposal, entry=entry)
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="controlled_disposal",
+        object_id=disposal.pk,
+        detail={"method": method, "location": location.name, "items": len(items)},
+    )
+    return disposal
+
+
+# Theft or significant loss -------------------------------------------------------------------------------------
+
+
+def loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: datetime.datetime) -> LossReport | None:
+    """Opens the loss report for a count discrepancy (once), due within one business day of discovery, and puts
+    it on the alert queue. Runs inside its caller's transaction."""
+    if LossReport.objects.filter(discrepancy=discrepancy).exists():
+        return None
+    place = Location.objects.select_related("registration__responsible").get(name=discrepancy.location)
+    report = LossReport.objects.create(
+        discrepancy=discrepancy,
+        amount_mg=amount_mg,
+        discovered_at=discrepancy.recorded_at,
+        form106_due_on=ledger_rules.form106_due_on(timezone.localdate(discrepancy.recorded_at)),
+        responsible=place.registration.responsible,
+        opened_at=now,
+    )
+    audit.record(
+        action=audit.Action.CREATE,
+        object_type="loss_report",
+        object_id=report.pk,
+        detail={"discrepancy": discrepancy.pk, "amount_mg": str(amount_mg), "due": report.form106_due_on.isoformat()},
+    )
+    summary = (
+        f"Controlled-substance loss: {amount_mg} mg of {discrepancy.lot} at {discrepancy.location}. DEA Form 106 "
+        f"is due by {report.form106_due_on:%Y-%m-%d}, with the state notification."
+    )
+    report_id = report.pk
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=LossReport,
+            kind="ledger_loss_report",
+            level="urgent",
+            patient_id=None,
+            summary=summary,
+            object_type="loss_report",
+            object_id=report_id,
+        )
+    )
+    return report
+
+
+def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
+    """The sweep: a count discrepancy still open (no correction names it) after the day it was found becomes a
+    loss report. Idempotent (one report per discrepancy)."""
+    now = now or timezone.now()
+    opened = 0
+    for entry in selectors.open_discrepancies():
+        if timezone.localdate(entry.recorded_at) >= timezone.localdate(now) or entry.discrepancy_mg >= 0:
+            continue
+        with transaction.atomic():
+            LedgerEntry.objects.select_for_update().filter(pk=entry.pk).first()
+            opened += loss_report_open(discrepancy=entry, amount_mg=-entry.discrepancy_mg, now=now) is not None
+    return opened
+
+
+@transaction.atomic
+def loss_report_file(
+    *,
+    actor,
+    report: LossReport,
+    form106_submitted_on: datetime.date | None = None,
+    form106_reference: str = "",
+    state_notified_on: datetime.date | None = None,
+    state_reference: str = "",
+) -> LossReport:
+    """Records the DEA Form 106 submission and the state notification (each once given, never removed)."""
+    if actor.role not in (Role.PRESCRIBER, Role.ADMIN):
+        raise DosingError("The responsible prescriber or the practice admin records a loss report's filing.")
+    report = LossReport.objects.select_for_update().get(pk=report.pk)
+    today = timezone.localdate()
+    for day, field in ((form106_submitted_on, "form106_submitted_on"), (state_notified_on, "state_notified_on")):
+        if day is not None and (day > today or day < timezone.localdate(report.discovered_at)):
+            raise DosingError(f"{field}: the date must be between the discovery and today.")
+    if form106_submitted_on is None and state_notified_on is None:
+        raise DosingError("Give the date DEA Form 106 was submitted or the state was notified.")
+    if form106_submitted_on is not None:
+        report.form106_submitted_on = form106_submitted_on
+        report.form106_reference = form106_reference.strip()
+    if state_notified_on is not None:
+        report.state_notified_on = state_notified_on
+        report.state_reference = state_reference.strip()
+    report.save()
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="loss_report",
+        object_id=report.pk,
+        detail={
+            "form106_submitted_on": str(report.form106_submitted_on),
+            "state_notified_on": str(report.state_notified_on),
+        },
+    )
+    return report
+
+
+LOSS_SUBJECT = "Kapstone: a controlled-substance loss report is waiting for you"
+
+
+def loss_reports_remind(*, now: datetime.datetime | None = None) -> int:
+    """The sweep: once a day, the responsible prescriber of each loss report not yet filed (Form 106 and the state
+    notification) is reminded by email and SMS. The day's claim is one conditional update, so two workers send
+    it once."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    sent = 0
+    waiting = LossReport.objects.filter(
+        Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True)
+    ).exclude(last_reminded_on=today)
+    for report in waiting.select_related("responsible"):
+        claimed = (
+            LossReport.objects.filter(pk=report.pk)
+            .filter(Q(last_reminded_on__isnull=True) | Q(last_reminded_on__lt=today))
+            .update(last_reminded_on=today)
+        )
+        if not claimed:
+            continue
+        person = report.responsible
+        link = settings.SITE_URL.rstrip("/") + reverse("dosing:loss_report", args=[report.pk])
+        body = f"DEA Form 106 is due by {report.form106_due_on:%Y-%m-%d}. Sign in to record it: {link}"
+        addresses = [("email", person.email)] if person.email else []
+        mobile = StaffContact.objects.filter(user=person).exclude(mobile="").values_list("mobile", flat=True).first()
+        if mobile:
+            addresses.append(("sms", mobile))
+        for channel, address in addresses:
+            try:
+                deliver(
+                    channel=channel,
+                    address=address,
+                    subject=LOSS_SUBJECT,
+                    body=body,
+                    idempotency_key=f"loss-report:{report.pk}:{today.isoformat()}",
+                )
+                sent += 1
+            except DELIVERY_ERRORS as error:
+                logger.warning("loss report %s reminder by %s failed: %s", report.pk, channel, error)
+        audit.record(
+            action=audit.Action.UPDATE,
+            object_type="loss_report",
+            object_id=report.pk,
+            detail={"reminded": person.pk, "channels": len(addresses)},
+        )
+    return sent
 
 
 # Readiness ahead of the day ------------------------------------------------------------------------------------
@@ -736,8 +1263,6 @@ DIGEST_SUBJECT = "Kapstone: readiness for tomorrow's dosing session"
 # long after its claim was cut off (the mail timeout is a minute) and is taken back.
 DIGEST_ATTEMPTS = 3
 DIGEST_SEND_LEASE = datetime.timedelta(minutes=5)
-# Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
-DELIVERY_ERRORS = (DeliveryFailed, smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
 
 def digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:

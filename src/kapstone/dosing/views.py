@@ -1,8 +1,12 @@
+import csv
+import io
+
 from django.contrib import messages
 from django.db import transaction
 from django.forms import ModelChoiceField
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -10,8 +14,15 @@ from django.views.decorators.http import require_POST
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.dosing import selectors, services
-from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS
-from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.dosing.forms import (
+    LEDGER_FORMS,
+    ROOM_FORMS,
+    LedgerFilterForm,
+    LocationForm,
+    LossReportFileForm,
+    RegistrationForm,
+)
+from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
 
 
 @roles_required(*RECORD_ROLES)
@@ -117,26 +128,67 @@ def room_action(request, session_id, patient_id, action):
     return render(request, "dosing/room.html", context, status=400)
 
 
+def _refusal_to_form(form, refusal: services.DosingError) -> None:
+    """A service refusal names the field it is about ("field: message"); it is shown on that field when the form
+    has it, else above the form."""
+    field, separator, message = str(refusal).partition(": ")
+    if separator and field in form.fields:
+        form.add_error(field, message)
+    else:
+        form.add_error(None, str(refusal))
+
+
+def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter]:
+    form = LedgerFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        lot = data.get("lot")
+        filters = selectors.LedgerFilter(
+            location=data.get("location") or "",
+            lot_id=lot.pk if lot else None,
+            since=data.get("since"),
+            until=data.get("until"),
+        )
+        return form, filters
+    return form, selectors.LedgerFilter()
+
+
+def _ledger_page(request, *, forms=None, status=200):
+    filter_form, filters = _filters(request)
+    balances, page, rows = selectors.ledger(user=request.user, filters=filters, page_number=request.GET.get("page", 1))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "balances": balances,
+        "page": page,
+        "rows": rows,
+        "filter_form": filter_form,
+        "query": query.urlencode(),
+        "forms": forms or {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()},
+        "discrepancies": selectors.open_discrepancies(),
+        "loss_reports": selectors.loss_reports_waiting(),
+        "registrations": selectors.registrations_expiring(),
+        "today": timezone.localdate(),
+    }
+    return render(request, "dosing/ledger.html", context, status=status)
+
+
 @roles_required(*selectors.LEDGER_ROLES)
 def ledger(request):
-    balances, entries = selectors.ledger()
-    forms = {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()}
-    return render(
-        request,
-        "dosing/ledger.html",
-        {"balances": balances, "entries": entries, "forms": forms, "discrepancies": selectors.open_discrepancies()},
-    )
+    return _ledger_page(request)
 
 
 def _ledger_apply(kind: str, *, actor, data: dict):
     if kind == "receipt":
         return services.lot_receive(actor=actor, **data)
+    if kind == "inventory":
+        return services.inventory_take(actor=actor, **data)
+    if kind == "waste":
+        return services.waste_record(actor=actor, **data)
+    if kind == "disposal":
+        return services.disposal_record(actor=actor, **data)
     balance = data["balance"]
     common = {"actor": actor, "lot": balance.lot, "location": balance.location, "witness": data.get("witness")}
-    if kind == "waste":
-        return services.ledger_post(
-            kind=LedgerEntry.Kind.WASTE, change_mg=-data["amount_mg"], reason=data["reason"], **common
-        )
     if kind == "count":
         return services.ledger_post(kind=LedgerEntry.Kind.COUNT, change_mg=0, counted_mg=data["counted_mg"], **common)
     return services.ledger_post(
@@ -156,24 +208,155 @@ def ledger_action(request, kind):
     form = LEDGER_FORMS[kind](request.POST, prefix=kind)
     if form.is_valid():
         try:
-            entry = _ledger_apply(kind, actor=request.user, data=form.cleaned_data)
+            with transaction.atomic():
+                outcome = _ledger_apply(kind, actor=request.user, data=form.cleaned_data)
         except services.DosingError as refusal:
-            form.add_error(None, str(refusal))
+            _refusal_to_form(form, refusal)
         else:
-            if entry.discrepancy_mg:
+            if isinstance(outcome, LedgerEntry) and outcome.discrepancy_mg:
                 messages.error(
                     request,
-                    f"Count does not match the balance: discrepancy {entry.discrepancy_mg} mg. "
-                    "Investigate and record a witnessed correction.",
+                    f"Count does not match the balance: discrepancy {outcome.discrepancy_mg} mg. Investigate and "
+                    "record a correction with a second signature; left unresolved it becomes a loss report.",
                 )
             else:
-                messages.success(request, "Entry recorded.")
+                messages.success(request, "Recorded.")
             return redirect("dosing:ledger")
-    balances, entries = selectors.ledger()
     forms = {other: (form if other == kind else form_class(prefix=other)) for other, form_class in LEDGER_FORMS.items()}
-    return render(
-        request,
-        "dosing/ledger.html",
-        {"balances": balances, "entries": entries, "forms": forms, "discrepancies": selectors.open_discrepancies()},
-        status=400,
-    )
+    return _ledger_page(request, forms=forms, status=400)
+
+
+EXPORT_COLUMNS = [
+    "entry",
+    "recorded_at",
+    "kind",
+    "drug",
+    "form",
+    "strength",
+    "lot",
+    "expires_on",
+    "location",
+    "change_mg",
+    "change_units",
+    "balance_after_mg",
+    "balance_after_units",
+    "counted_mg",
+    "discrepancy_mg",
+    "recorded_by",
+    "witness",
+    "patient",
+    "corrects",
+    "supplier",
+    "supplier_dea_number",
+    "invoice",
+    "reason",
+]
+
+
+def _export_values(row: selectors.LedgerRow) -> list:
+    entry = row.entry
+    receipt = getattr(entry, "receipt", None)
+    return [
+        entry.pk,
+        timezone.localtime(entry.recorded_at).isoformat(timespec="seconds"),
+        entry.kind,
+        entry.lot.drug,
+        entry.lot.form,
+        entry.lot.strength,
+        entry.lot.lot_number,
+        entry.lot.expires_on.isoformat(),
+        entry.location,
+        entry.change_mg,
+        "" if row.units is None else row.units,
+        entry.balance_after_mg,
+        "" if row.balance_units is None else row.balance_units,
+        "" if entry.counted_mg is None else entry.counted_mg,
+        "" if entry.discrepancy_mg is None else entry.discrepancy_mg,
+        entry.recorded_by.get_username(),
+        entry.witness.get_username() if entry.witness else "",
+        row.patient_label,
+        entry.corrects_id or "",
+        receipt.supplier_name if receipt else "",
+        receipt.supplier_dea_number if receipt else "",
+        receipt.invoice_number if receipt else "",
+        entry.reason,
+    ]
+
+
+@roles_required(*selectors.LEDGER_ROLES)
+def ledger_export(request, fmt):
+    if fmt not in ("csv", "pdf"):
+        raise Http404
+    filter_form, filters = _filters(request)
+    if filter_form.is_bound and not filter_form.is_valid():
+        return _ledger_page(request, status=400)
+    rows = selectors.ledger_export_rows(user=request.user, filters=filters)
+    period = f"{filters.since or 'start'}_{filters.until or timezone.localdate()}"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(_export_values(row))
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    else:
+        html = render_to_string(
+            "dosing/ledger_export.html",
+            {"rows": rows, "filters": filters, "generated": timezone.localtime(), "user": request.user},
+        )
+        # Deferred on purpose: WeasyPrint (Pango, fonts) loads only when a PDF is asked for.
+        from weasyprint import HTML
+
+        response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="controlled-substance-log_{period}.{fmt}"'
+    return response
+
+
+@roles_required(*selectors.LEDGER_ROLES)
+def registrations(request, registration_form=None, location_form=None, status=200):
+    context = {
+        "registrations": Registration.objects.prefetch_related("locations").select_related("responsible"),
+        "registration_form": registration_form or RegistrationForm(prefix="registration"),
+        "location_form": location_form or LocationForm(prefix="location"),
+        "expiring": {r.pk for r in selectors.registrations_expiring()},
+    }
+    return render(request, "dosing/registrations.html", context, status=status)
+
+
+@roles_required(Role.ADMIN)
+@require_POST
+def registration_action(request, kind):
+    if kind not in ("registration", "location"):
+        raise Http404
+    form = (RegistrationForm if kind == "registration" else LocationForm)(request.POST, prefix=kind)
+    if form.is_valid():
+        try:
+            if kind == "registration":
+                services.registration_save(actor=request.user, **form.cleaned_data)
+            else:
+                services.location_add(actor=request.user, **form.cleaned_data)
+        except services.DosingError as refusal:
+            _refusal_to_form(form, refusal)
+        else:
+            messages.success(request, "Recorded.")
+            return redirect("dosing:registrations")
+    forms = {"registration_form": form} if kind == "registration" else {"location_form": form}
+    return registrations(request, status=400, **forms)
+
+
+@roles_required(*selectors.LEDGER_ROLES)
+def loss_report(request, report_id):
+    report = get_object_or_404(LossReport.objects.select_related("discrepancy__lot", "responsible"), pk=report_id)
+    form = LossReportFileForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.loss_report_file(actor=request.user, report=report, **form.cleaned_data)
+            except services.DosingError as refusal:
+                _refusal_to_form(form, refusal)
+            else:
+                messages.success(request, "Recorded.")
+                return redirect("dosing:loss_report", report_id=report.pk)
+        status = 400
+    return render(request, "dosing/loss_report.html", {"report": report, "form": form}, status=status)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from kapstone.alerts.selectors import on_call_status
-from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies
+from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies, registrations_expiring
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
 from kapstone.patients.selectors import patient_list
 from kapstone.practice import authority, registry
@@ -26,6 +26,7 @@ def staff_home(*, user) -> dict:
         "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
         "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
         "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
+        "registrations_expiring": registrations_expiring() if user.role in LEDGER_ROLES else [],
         "due_assessments": due_assessments_for(user),
         "on_call": on_call_status(),
     }

@@ -1,0 +1,99 @@
+"""Builders for the controlled-substance log in tests (synthetic data only): a registered location and a receipt
+with its supplier, invoice and second signature, from the few facts a test cares about."""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+
+from kapstone.accounts.roles import Role
+from kapstone.dosing import catalogue, services
+from kapstone.dosing.models import LedgerEntry, Location, LossReport, Registration
+
+PRACTICE_DEA_NUMBER = "BK1234563"
+SUPPLIER_DEA_NUMBER = "RC2345672"
+DISTRIBUTOR_DEA_NUMBER = "RD7654329"
+
+
+def _prescriber():
+    return get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True).order_by("pk").first()
+
+
+def registered_location(name: str = "Main safe", *, expires_on: datetime.date | None = None) -> Location:
+    """The location under the practice's registration (created once; valid until 2030 unless `expires_on`)."""
+    registration, _ = Registration.objects.get_or_create(
+        dea_number=PRACTICE_DEA_NUMBER,
+        defaults={
+            "registrant": "Synthetic Practice",
+            "schedules": ["III", "IV", "V"],
+            "expires_on": expires_on or datetime.date(2030, 1, 1),
+            "responsible": _prescriber(),
+        },
+    )
+    location, _ = Location.objects.get_or_create(name=name, defaults={"registration": registration})
+    return location
+
+
+def receive_stock(
+    *,
+    actor,
+    drug: str,
+    form: str,
+    strength: Decimal,
+    lot_number: str,
+    expires_on: datetime.date,
+    location: str,
+    amount_mg: Decimal,
+    witness=None,
+    **extra,
+) -> LedgerEntry:
+    """A receipt of `amount_mg`: lozenges or devices of `strength` mg, or one vial holding the whole amount."""
+    registered_location(location)
+    checked_by = (
+        witness
+        or get_user_model()
+        .objects.filter(role__in=services.SIGNING_ROLES, is_active=True)
+        .exclude(pk=actor.pk)
+        .order_by("pk")
+        .first()
+    )
+    per_ml = catalogue.forms()[form].strength_unit == "mg/mL"
+    return services.lot_receive(
+        actor=actor,
+        checked_by=checked_by,
+        drug=drug,
+        form=form,
+        strength=strength,
+        lot_number=lot_number,
+        expires_on=expires_on,
+        location=location,
+        containers=1,
+        units_per_container=1 if per_ml else int(amount_mg / strength),
+        unit_volume_ml=amount_mg / strength if per_ml else None,
+        supplier_name="Synthetic Wholesale",
+        supplier_dea_number=SUPPLIER_DEA_NUMBER,
+        invoice_number=f"INV-{lot_number}",
+        **extra,
+    )
+
+
+def a_loss_report(cast) -> LossReport:
+    """A count 100 mg short written off by a correction: a loss report at once (made once)."""
+    existing = LossReport.objects.first()
+    if existing is not None:
+        return existing
+    entry = receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number="LOSS-1",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("500"),
+        witness=cast.bob,
+    )
+    where = {"actor": cast.nurse, "lot": entry.lot, "location": "Main safe", "witness": cast.bob}
+    count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("400"), **where)
+    services.ledger_post(kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where)
+    return LossReport.objects.get(discrepancy=count)
