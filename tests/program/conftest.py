@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings as django_settings
 
 from kapstone.program.course_templates import load_templates, parse_template
 from kapstone.program.scheduling import (
@@ -14,10 +15,17 @@ from kapstone.program.scheduling import (
     Patient,
     Role,
     Room,
+    SolverSettings,
     slots_from_opening_hours,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
+# Solver limits in deterministic time (work done), never wall-clock seconds, so a loaded machine cannot make a test
+# give up: PLANNED as the app plans in tests (settings_test.PLANNER_SOLVER), QUICK for requests expected to fail fast,
+# TO_OPTIMUM for tests that assert the optimal plan (the solver stops once optimality is proven).
+PLANNED = SolverSettings(**django_settings.PLANNER_SOLVER)
+QUICK = SolverSettings(num_workers=2, deterministic_time=5.0, max_time_in_seconds=600.0)
+TO_OPTIMUM = SolverSettings(num_workers=2, deterministic_time=90.0, max_time_in_seconds=600.0)
 WEEKDAY_HALF_DAYS = {weekday: [(time(9), 240), (time(14), 240)] for weekday in range(5)}
 
 

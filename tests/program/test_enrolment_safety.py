@@ -13,7 +13,7 @@ from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import CourseInfeasible, Patient, PlannedSession, validate_plan
 from tests.conftest import make_patient
-from tests.program.conftest import NEW_YORK, make_request, make_template
+from tests.program.conftest import NEW_YORK, PLANNED, make_request, make_template
 
 KAP_PROGRAMME = "group-kap-programme"
 
@@ -100,7 +100,7 @@ def test_the_planner_keeps_a_patients_doses_in_any_7_days_within_the_ceiling_acr
     other = (MONDAY + timedelta(days=1), MONDAY + timedelta(days=3))  # two doses elsewhere that week
     patients = [Patient("P-1", other_dosing_days=other), Patient("P-2"), Patient("P-3")]
     request = make_request(weekly_dosing(), MONDAY, 35, patients=patients, max_doses_per_7_days=2)
-    plan = scheduling.schedule_course(request)
+    plan = scheduling.schedule_course(request, PLANNED)
     for day in dosing_days(plan):
         window = [d for d in (*dosing_days(plan), *other) if day - timedelta(days=6) <= d <= day]
         assert len(window) <= 2
@@ -110,12 +110,12 @@ def test_the_planner_keeps_a_patients_doses_in_any_7_days_within_the_ceiling_acr
 
 def test_without_the_other_groups_doses_the_planner_would_book_that_week():
     request = make_request(weekly_dosing(), MONDAY, 35, patients=[Patient(f"P-{n}") for n in range(3)])
-    assert min(dosing_days(scheduling.schedule_course(request))) < MONDAY + timedelta(days=7)
+    assert min(dosing_days(scheduling.schedule_course(request, PLANNED))) < MONDAY + timedelta(days=7)
 
 
 def test_a_practice_ceiling_below_the_templates_weekly_cap_spaces_the_groups_own_doses():
     request = make_request(weekly_dosing(), MONDAY, 35, patients=[Patient(f"P-{n}") for n in range(3)])
-    plan = scheduling.schedule_course(replace(request, max_doses_per_7_days=1))
+    plan = scheduling.schedule_course(replace(request, max_doses_per_7_days=1), PLANNED)
     days = dosing_days(plan)
     assert all(later - earlier >= timedelta(days=7) for earlier, later in zip(days, days[1:], strict=False))
 
@@ -125,7 +125,7 @@ def test_a_patient_already_at_the_ceiling_every_week_makes_the_plan_infeasible_a
     patients = [Patient("P-1", other_dosing_days=other), Patient("P-2"), Patient("P-3")]
     request = make_request(weekly_dosing(1), MONDAY, 35, patients=patients, max_doses_per_7_days=2)
     with pytest.raises(CourseInfeasible) as infeasible:
-        scheduling.schedule_course(request)
+        scheduling.schedule_course(request, PLANNED)
     assert scheduling.FAMILY_DOSES_ACROSS_GROUPS in infeasible.value.families
     assert "patient P-1 has dosing sessions in another group" in str(infeasible.value)
 

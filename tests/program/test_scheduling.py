@@ -23,17 +23,13 @@ from kapstone.program.scheduling import (
     Role,
     Room,
     Slot,
-    SolverSettings,
     course_sequence,
     schedule_course,
     validate_plan,
 )
 
-from .conftest import NEW_YORK, days, make_request, make_template
+from .conftest import NEW_YORK, PLANNED, QUICK, TO_OPTIMUM, days, make_request, make_template
 
-QUICK = SolverSettings(max_time_in_seconds=5)
-# Tests that assert an optimal plan give the solver room on a loaded CI machine; it stops once optimality is proven.
-TO_OPTIMUM = SolverSettings(max_time_in_seconds=90)
 START = date(2026, 1, 5)  # a Monday
 HORIZON = 90
 
@@ -163,7 +159,7 @@ def test_it_prefers_integration_within_24_to_48_hours_and_the_preferred_times(pl
 @pytest.mark.parametrize("template_id", ["journey-clinical-style", "field-trip-style"])
 def test_it_plans_the_other_default_templates_within_three_months(templates, template_id):
     request = busy_clinic_request(templates[template_id])
-    plan = schedule_course(request)
+    plan = schedule_course(request, PLANNED)
     assert_every_hard_rule_holds(request, plan)
 
 
@@ -272,13 +268,13 @@ class TestInfeasibleRequests:
     def test_it_refuses_a_group_larger_than_the_template_allows(self, templates):
         patients = [Patient(f"P-{n}") for n in range(5)]
         with pytest.raises(CourseInfeasible) as error:
-            schedule_course(make_request(templates["group-kap-programme"], START, 28, patients=patients))
+            schedule_course(make_request(templates["group-kap-programme"], START, 28, patients=patients), PLANNED)
         assert error.value.families == {FAMILY_GROUP_SIZE}
 
     def test_it_refuses_slots_too_short_for_a_dosing_session(self, templates):
         slots = [Slot(f"s{n}", at(2026, 1, 5 + n, 9), 120) for n in range(20)]
         with pytest.raises(CourseInfeasible) as error:
-            schedule_course(make_request(templates["group-kap-programme"], START, 28, slots=slots))
+            schedule_course(make_request(templates["group-kap-programme"], START, 28, slots=slots), PLANNED)
         assert error.value.families == {FAMILY_SLOT_LENGTH}
         assert "dosing session (210 min; the longest slot is 120 min)" in str(error.value)
 

@@ -164,9 +164,14 @@ class CourseRequest:
 
 @dataclass(frozen=True)
 class SolverSettings:
+    """How long and how the solver searches. `deterministic_time` bounds the search in CP-SAT's deterministic time
+    (work done, not seconds elapsed), so with one worker the same request gives the same answer however loaded the
+    machine is; the wall-clock limit then only guards against a runaway search."""
+
     max_time_in_seconds: float = 10.0
     num_workers: int = 2
     random_seed: int = 5545
+    deterministic_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -741,6 +746,8 @@ def _solver(settings: SolverSettings, diagnose: bool = False) -> cp_model.CpSolv
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = settings.max_time_in_seconds
+    if settings.deterministic_time is not None:
+        solver.parameters.max_deterministic_time = settings.deterministic_time
     solver.parameters.random_seed = settings.random_seed
     if diagnose:
         # Assumptions run single-threaded anyway, and presolve would blur which assumptions were used; a
@@ -767,7 +774,7 @@ def schedule_course(request: CourseRequest, settings: SolverSettings | None = No
     if status == cp_model.INFEASIBLE:
         raise _explain(request, settings)
     raise SolverGaveUp(
-        f"No plan found within {settings.max_time_in_seconds:g} s and no proof that none exists; "
+        f"No plan found within the solver's limit ({settings.max_time_in_seconds:g} s) and no proof that none exists; "
         "allow more time or offer fewer slots"
     )
 

@@ -274,6 +274,15 @@ DEFAULT_OPENING_HOURS = {
     "preferred_start": None,
 }
 SOLVER_SECONDS = 10.0
+
+
+def solver_settings() -> scheduling.SolverSettings:
+    """The planner's limits: SOLVER_SECONDS of wall time, unless settings.PLANNER_SOLVER gives its own (the test suite
+    bounds the search by deterministic work instead, so a loaded machine cannot change a plan)."""
+    configured = getattr(settings, "PLANNER_SOLVER", None)
+    return scheduling.SolverSettings(**configured) if configured else scheduling.SolverSettings(SOLVER_SECONDS)
+
+
 # Planning looks this far past the template's own length, so a few away dates do not make the course infeasible.
 HORIZON_SLACK_DAYS = 28
 
@@ -486,7 +495,7 @@ def plan_course(*, group: Group, start_date: datetime.date | None = None) -> sch
     if group.sessions.exists():
         raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
     context = planning_context(group=group, start_date=start_date)
-    return scheduling.schedule_course(context.request, scheduling.SolverSettings(max_time_in_seconds=SOLVER_SECONDS))
+    return scheduling.schedule_course(context.request, solver_settings())
 
 
 def plan_to_data(plan_sessions: Sequence[scheduling.PlannedSession]) -> list[dict]:
