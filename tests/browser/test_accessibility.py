@@ -216,6 +216,7 @@ def test_every_portal_page_meets_wcag_21_aa_and_keeps_the_csp_on_a_phone(browser
         "portal:history",
         "integration:my_timeline",
         "creativity:my_tasks",
+        "creativity:my_history",
         "messaging:my_threads",
         "alerts:my_safety_plan",
         "screening:portal",

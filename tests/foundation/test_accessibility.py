@@ -2,10 +2,13 @@
 before the idle sign-out (the browser scan in tests/browser/test_accessibility.py checks the rest with axe-core)."""
 
 import json
+import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 from django import forms
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -156,3 +159,25 @@ def test_someone_already_signed_out_is_sent_to_the_sign_in_page(client, db):
     response = client.post(reverse("accounts:keep_alive"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:login"))
+
+
+STYLESHEET = Path(finders.find("kapstone/site.css"))
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, other: str) -> float:
+    lighter, darker = sorted([_luminance(one), _luminance(other)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_focus_ring_keeps_three_to_one_against_the_page_the_cards_and_the_header():
+    """WCAG 2.1 1.4.11: a focus indicator needs 3:1 against what surrounds it (axe does not check this)."""
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", STYLESHEET.read_text()))
+    for background in ("paper", "card"):
+        assert _contrast(colours["focus"], colours[background]) >= 3, background
+    assert _contrast(colours["focus-on-accent"], colours["accent"]) >= 3
