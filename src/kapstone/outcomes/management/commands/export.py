@@ -1,9 +1,10 @@
 """`kapstone export <format> ...`: exports from Kapstone. Each format is a subcommand with its own options.
 
-    kapstone export fhir --patient ID --out FILE   a patient's questionnaires as a FHIR R4 Bundle
-    kapstone export research --out DIR             the de-identified research export (outcomes app)
+    kapstone export fhir --patient ID --out FILE   a patient's questionnaires as a FHIR R4 Bundle (measures.fhir)
+    kapstone export research --out DIR             the de-identified research export (outcomes.cli)
 
-Bad input exits with status 2 and a message; every export is written to the audit trail.
+It lives in outcomes, the higher of the two apps it serves, so that measures never imports outcomes. Bad input
+exits with status 2 and a message; every export is written to the audit trail.
 """
 
 from pathlib import Path
