@@ -47,7 +47,8 @@ except ImportError:  # pragma: no cover - depends on which apps are installed
     completed_assessments = None
 
 JOURNAL_PER_PAGE = 50
-ADHERENCE_PER_PAGE = 200
+# 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
+ADHERENCE_PER_PAGE = 50
 
 
 def practice_window_settings() -> dict:
