@@ -290,6 +290,26 @@ def _change(
         return None
 
 
+@dataclass(frozen=True)
+class ChangeRule:
+    """How change is judged for one instrument at this practice: its settings and, where it takes one, the SD of
+    the practice's baseline sample. The patient's chart and the outcomes report both classify through this, so they
+    can never disagree on reliable change."""
+
+    instrument: Instrument
+    settings: dict[str, Any]
+    baseline_sample: BaselineSample | None
+
+    def classify(self, baseline: float, follow_up: float) -> dict[str, Any] | None:
+        return _change(self.instrument, baseline, follow_up, sample=self.baseline_sample, settings=self.settings)
+
+
+def change_rule(instrument: Instrument) -> ChangeRule:
+    """The practice's change rule for an instrument; raises ScoringError when a practice setting for it is refused."""
+    settings = instrument.resolve_settings(instrument_settings(instrument.id))
+    return ChangeRule(instrument, settings, practice_baseline_sample(instrument, settings))
+
+
 def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
     """Groups completed assessments (oldest first) by instrument; the first of each is the baseline. Change is
     judged with the practice's settings and, where the instrument takes it, its baseline sample's SD."""
@@ -312,15 +332,12 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
         trajectory.changes = [None] * len(trajectory.points)
         if len(trajectory.points) > 1 and instrument.definition.get("change"):
             try:
-                settings = instrument.resolve_settings(instrument_settings(instrument.id))
+                rule = change_rule(instrument)
             except ScoringError as error:
                 trajectory.settings_error = f"Change is not classified until the practice setting is fixed: {error}"
                 continue
-            trajectory.baseline_sample = practice_baseline_sample(instrument, settings)
-            trajectory.changes = [None] + [
-                _change(instrument, base, p.total, sample=trajectory.baseline_sample, settings=settings)
-                for p in trajectory.points[1:]
-            ]
+            trajectory.baseline_sample = rule.baseline_sample
+            trajectory.changes = [None] + [rule.classify(base, p.total) for p in trajectory.points[1:]]
     return sorted(by_instrument.values(), key=lambda t: t.instrument.short_name)
 
 

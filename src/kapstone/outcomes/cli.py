@@ -37,6 +37,10 @@ def add_filter_arguments(parser) -> None:
     parser.add_argument("--template", default="", help="course template id")
     parser.add_argument("--facilitator", default="", help="username of a facilitator")
     parser.add_argument("--indication", default="", help="indication group, e.g. depression, ptsd")
+    parser.add_argument("--site", default="", help="courses with a dosing session at this site")
+    parser.add_argument(
+        "--setting", dest="dosing_setting", default="", help="courses dosed in this setting: office or supervised_home"
+    )
 
 
 def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
@@ -65,12 +69,22 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
     if indication and indication not in selectors.indication_labels():
         known = ", ".join(sorted(selectors.indication_labels()))
         raise CommandError(f"Unknown indication {indication!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
+    site = options.get("site") or ""
+    if site and site not in selectors.site_choices():
+        known = ", ".join(selectors.site_choices()) or "none recorded"
+        raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {known}.", returncode=USAGE_ERROR)
+    setting = options.get("dosing_setting") or ""
+    if setting and setting not in selectors.DOSING_SETTINGS:
+        known = ", ".join(selectors.DOSING_SETTINGS)
+        raise CommandError(f"Unknown setting {setting!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
     filters = selectors.ReportFilters(
         date_from=date_from,
         date_to=date_to,
         template_id=template,
         facilitator_id=facilitator_id,
         indication=indication,
+        site=site,
+        dosing_setting=setting,
     )
     return filters, facilitator_label
 

@@ -4,6 +4,7 @@ from django import forms
 
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors
+from kapstone.program.models import GroupSession
 
 # Coarse steps, so that the filter cannot be stepped a day at a time to isolate the patients dosed on one day.
 RESEARCH_MONTHS = (1, 3, 6, 12, 24)
@@ -17,6 +18,12 @@ class ReportFilterForm(forms.Form):
     template_id = forms.ChoiceField(required=False, label="Course template")
     facilitator_id = forms.TypedChoiceField(required=False, label="Facilitator", coerce=int, empty_value=None)
     indication = forms.ChoiceField(required=False, label="Indication")
+    site = forms.ChoiceField(required=False, label="Site of dosing")
+    dosing_setting = forms.ChoiceField(
+        required=False,
+        label="Setting of dosing",
+        choices=[("", "All")] + list(GroupSession.DosingSetting.choices),
+    )
 
     def __init__(self, *args, min_cell: int = 0, **kwargs):
         """With `min_cell` (a researcher's), no real dates and no facilitator: courses are chosen by time since
@@ -29,6 +36,7 @@ class ReportFilterForm(forms.Form):
         self.fields["template_id"].choices = [("", "All")] + [(t, t) for t in templates]
         self.fields["facilitator_id"].choices = [("", "All")] + selectors.facilitator_choices()
         self.fields["indication"].choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
+        self.fields["site"].choices = [("", "All")] + [(site, site) for site in selectors.site_choices()]
         if min_cell:
             for name in ("date_from", "date_to", "facilitator_id"):
                 del self.fields[name]
@@ -62,6 +70,8 @@ class ReportFilterForm(forms.Form):
             facilitator_id=data.get("facilitator_id"),
             indication=data.get("indication") or "",
             months_since_first_dose=data.get("months_since_first_dose"),
+            site=data.get("site") or "",
+            dosing_setting=data.get("dosing_setting") or "",
         )
 
     def facilitator_label(self) -> str:

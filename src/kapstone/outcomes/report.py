@@ -41,9 +41,9 @@ import yaml
 from django.utils import timezone
 
 from kapstone.dosing.models import Route
-from kapstone.measures.change import classify_change
-from kapstone.measures.scoring import UnknownInstrument, get_instrument
-from kapstone.outcomes import selectors
+from kapstone.measures.scoring import ScoringError, UnknownInstrument, get_instrument
+from kapstone.measures.selectors import change_rule
+from kapstone.outcomes import dore, selectors
 from kapstone.outcomes.deidentify import AGE_TOP_CODE, GENDER_VOCABULARY, gender_category
 from kapstone.outcomes.statistics import (
     STATSMODELS_MAX_PATIENTS,
@@ -222,6 +222,8 @@ class OutcomesReport:
     # For a researcher (suppression.py): counts from 1 to min_cell - 1 are withheld; withheld = the whole report.
     min_cell: int = 0
     withheld: bool = False
+    dore: dore.DoreTable | None = None
+    long_term_safety: list[TableSection] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -274,6 +276,9 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
         courses = courses[courses["group_id"].isin(selectors.facilitator_groups(filters.facilitator_id))]
     if filters.months_since_first_dose:
         courses = _first_dosed_before(courses, months=filters.months_since_first_dose)
+    if filters.site or filters.dosing_setting:
+        dosed_at = selectors.groups_dosed_at(site=filters.site, dosing_setting=filters.dosing_setting)
+        courses = courses[courses["group_id"].isin(dosed_at)]
     courses = courses.drop_duplicates("patient_id", keep="first")
     courses = courses.assign(only_course=courses["patient_id"].map(course_counts).eq(1))
     patients = selectors.patient_frame(courses["patient_id"].tolist() if len(courses) < 900 else None)
@@ -331,11 +336,28 @@ def _course_doses(cohort: pd.DataFrame) -> pd.DataFrame:
             "route": doses["route"],
             "dose_mg": dose_mg,
             "mg_per_kg": dose_mg / weight_kg,
+            "site": doses["site"],
+            "dosing_setting": doses["dosing_setting"],
         }
     )
 
 
-PER_PATIENT_DOSE_COLUMNS = ["patient_id", "sessions", "route", "mean_dose_mg", "mean_mg_per_kg"]
+PER_PATIENT_DOSE_COLUMNS = [
+    "patient_id",
+    "sessions",
+    "route",
+    "mean_dose_mg",
+    "mean_mg_per_kg",
+    "site",
+    "dosing_setting",
+]
+
+
+def _most_doses(course_doses: pd.DataFrame, column: str) -> pd.Series:
+    """Per patient, the value of `column` (route, site, setting) of most of their doses (ties: the last by name)."""
+    counts = course_doses.groupby(["patient_id", column]).size().rename("doses").reset_index()
+    main = counts.sort_values(["patient_id", "doses", column]).drop_duplicates("patient_id", keep="last")
+    return main.set_index("patient_id")[column]
 
 
 def _doses(course_doses: pd.DataFrame) -> pd.DataFrame:
@@ -346,9 +368,8 @@ def _doses(course_doses: pd.DataFrame) -> pd.DataFrame:
     per_patient = course_doses.groupby("patient_id").agg(
         sessions=("route", "size"), mean_dose_mg=("dose_mg", "mean"), mean_mg_per_kg=("mg_per_kg", "mean")
     )
-    routes = course_doses.groupby(["patient_id", "route"]).size().rename("doses").reset_index()
-    main_route = routes.sort_values(["patient_id", "doses", "route"]).drop_duplicates("patient_id", keep="last")
-    per_patient["route"] = main_route.set_index("patient_id")["route"]
+    for column in ("route", "site", "dosing_setting"):
+        per_patient[column] = _most_doses(course_doses, column)
     return per_patient.reset_index()[PER_PATIENT_DOSE_COLUMNS]
 
 
@@ -476,9 +497,15 @@ def _missing_statements(name: str, n_baseline: int, missing_baseline: int, missi
 
 
 def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[str, Rate]], str, pd.DataFrame]:
-    """Response, remission and reliable change per pair, by the measures app's own rules."""
+    """Response, remission and reliable change per pair, by the measures app's own rule: the one the patient's chart
+    applies (measures.selectors.change_rule: the practice's settings and its baseline sample's SD)."""
+    try:
+        rule = change_rule(get_instrument(instrument_id))
+    except ScoringError:
+        # A practice setting for the instrument the scorer refuses: the chart shows the problem; here, no rates.
+        return [], "", pd.DataFrame(index=pairs.index)
     classified = [
-        classify_change(instrument_id, baseline, end)
+        rule.classify(baseline, end) or {}
         for baseline, end in zip(pairs["total_baseline"], pairs["total_end"], strict=True)
     ]
     frame = pd.DataFrame(classified, index=pairs.index)
@@ -492,7 +519,7 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
         known = frame[key].dropna() if key in frame else pd.Series(dtype=bool)
         if len(known) or frame.empty:
             rates.append((labels[key], wilson_rate(int(known.astype(bool).sum()), len(known))))
-    methods = sorted(set(frame["reliable_change_method"].dropna())) if not frame.empty else []
+    methods = sorted(set(frame["reliable_change_method"].dropna())) if "reliable_change_method" in frame else []
     method = {
         "jacobson_truax": "Jacobson & Truax reliable change index (|RCI| > 1.96)",
         "fixed_threshold": "the instrument's fixed reliable-change threshold",
@@ -735,5 +762,81 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
         notes=notes,
         missing_data=missing_data,
     )
+    report.dore = dore.build(assessments, cohort, doses, classifier=_chart_rule)
+    report.long_term_safety = _long_term_safety(cohort)
     report.overview_svg = charts.overview_svg(report)
     return report
+
+
+def _chart_rule(instrument_id: str):
+    try:
+        return change_rule(get_instrument(instrument_id)).classify
+    except ScoringError:
+        return None
+
+
+# The long-term safety follow-up's flags (instruments/kset-followup.yaml), in the order the form asks them.
+SAFETY_DOMAINS = (
+    ("urinary", "Urinary or bladder symptoms"),
+    ("cognitive", "New or worse cognitive complaints"),
+    ("craving_or_use", "Craving, or use outside the clinic"),
+    ("dissociation_between_sessions", "Dissociation between sessions"),
+    ("other", "Another new change"),
+)
+
+
+def _safety_occasion(occasion: str) -> tuple[int, str]:
+    """Sort key and label: the checks after dosing sessions in order, then the follow-ups."""
+    if occasion.startswith("long_term_safety_"):
+        n = int(occasion.rsplit("_", 1)[1])
+        return n, f"After dosing session {n}"
+    months = {"follow_up_1m": 1, "follow_up_3m": 3, "follow_up_6m": 6}
+    if occasion in months:
+        return 1000 + months[occasion], f"{months[occasion]}-month follow-up"
+    return 2000, "Unscheduled"
+
+
+def _long_term_safety(cohort: pd.DataFrame) -> list[TableSection]:
+    """The longitudinal safety table: at each follow-up point, the forms answered and how many reported each domain;
+    then the urine drug screens. Forms of the reported course, or unlinked ones of patients with no other course."""
+    forms, _ = _linked_to_course(
+        selectors.long_term_safety_frame().pipe(lambda f: f[f["patient_id"].isin(cohort["patient_id"])]), cohort
+    )
+    sections = []
+    if not forms.empty:
+        keyed = forms.assign(point=forms["occasion"].map(_safety_occasion))
+        for (_, label), group in sorted(keyed.groupby("point"), key=lambda item: item[0][0]):
+            n = len(group)
+            counts = [
+                CountRow(name, int(group["flags"].map(lambda flags, flag=flag: flag in flags).sum()), n)
+                for flag, name in SAFETY_DOMAINS
+            ]
+            counts.append(CountRow("Any of these", int(group["flags"].map(bool).sum()), n))
+            sections.append(TableSection(f"Long-term safety follow-up: {label}", n=n, unit="forms", counts=counts))
+    screens = selectors.urine_toxicology_frame()
+    screens = screens[screens["patient_id"].isin(cohort["patient_id"])]
+    if not screens.empty:
+        unexpected = [
+            bool(set(found) - set(prescribed))
+            for found, prescribed in zip(screens["substances_found"], screens["prescribed_found"], strict=True)
+        ]
+        n = len(screens)
+        sections.append(
+            TableSection(
+                "Urine drug screens",
+                n=n,
+                unit="screens",
+                counts=[
+                    CountRow("Negative", int((screens["result"] == "negative").sum()), n),
+                    CountRow("Positive for a substance not prescribed", int(sum(unexpected)), n),
+                    CountRow(
+                        "Positive for prescribed substances only",
+                        int((screens["result"] == "positive").sum()) - int(sum(unexpected)),
+                        n,
+                    ),
+                    CountRow("Invalid", int((screens["result"] == "invalid").sum()), n),
+                ],
+                note="Every screen of these patients, at any time (not limited to the course).",
+            )
+        )
+    return sections

@@ -24,7 +24,7 @@ from django.db.models import Count, Q
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
 from kapstone.integration.models import IntegrationWindow
-from kapstone.measures.models import Assessment
+from kapstone.measures.models import Assessment, UrineToxicology
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
@@ -32,6 +32,8 @@ from kapstone.program.models import Enrolment, Group, GroupSession
 from kapstone.screening.models import ScreeningResult
 
 INDICATIONS_FILE = Path(__file__).parent / "data" / "indications.yaml"
+LONG_TERM_SAFETY_INSTRUMENT = "kset-followup"
+DOSING_SETTINGS = tuple(GroupSession.DosingSetting.values)
 COURSE_STATUSES = (Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED, Enrolment.Status.WITHDRAWN)
 
 
@@ -68,6 +70,9 @@ class ReportFilters:
     indication: str = ""
     # The research filter in place of dates: courses whose first dose was at least this many months ago.
     months_since_first_dose: int | None = None
+    # Courses with a dosing session at this site, or in this setting (office or supervised at home).
+    site: str = ""
+    dosing_setting: str = ""
 
     def describe(self, facilitator_label: str = "") -> list[str]:
         parts = []
@@ -81,6 +86,12 @@ class ReportFilters:
             parts.append(f"indication {indication_labels().get(self.indication, self.indication)}")
         if self.months_since_first_dose:
             parts.append(f"first dose at least {self.months_since_first_dose} months ago")
+        if self.site:
+            parts.append(f"dosed at {self.site}")
+        if self.dosing_setting:
+            parts.append(
+                f"dosed {dict(GroupSession.DosingSetting.choices).get(self.dosing_setting, self.dosing_setting)}"
+            )
         return parts
 
 
@@ -229,6 +240,8 @@ def dose_rows() -> pd.DataFrame:
             "administered_at",
             "sedation_moaas",
             "dissociation_cadss",
+            "session__site",
+            "session__dosing_setting",
         ),
         [
             "dose_record_id",
@@ -241,6 +254,8 @@ def dose_rows() -> pd.DataFrame:
             "administered_at",
             "sedation_moaas",
             "dissociation_cadss",
+            "site",
+            "dosing_setting",
         ],
     )
 
@@ -288,3 +303,44 @@ def minimum_cell_size() -> int:
 def first_course_patients_by(column: str) -> dict[str, int]:
     """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
     return course_frame()[column].value_counts().to_dict()
+
+
+def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:
+    """Groups with a dosing session at the site and in the setting given (either may be blank: any)."""
+    sessions = GroupSession.objects.filter(kind=GroupSession.Kind.DOSING)
+    if site:
+        sessions = sessions.filter(site=site)
+    if dosing_setting:
+        sessions = sessions.filter(dosing_setting=dosing_setting)
+    return set(sessions.values_list("group_id", flat=True).distinct())
+
+
+def site_choices() -> list[str]:
+    """Every site a dosing session has recorded, for the report's filter."""
+    return sorted(set(GroupSession.objects.exclude(site="").values_list("site", flat=True).distinct()))
+
+
+def long_term_safety_frame() -> pd.DataFrame:
+    """Completed long-term safety follow-ups, one row per form, with the flags (coded answers) it raised. The written
+    answer is never selected."""
+    rows = Assessment.objects.filter(
+        status=Assessment.Status.COMPLETED, instrument_id=LONG_TERM_SAFETY_INSTRUMENT
+    ).order_by()
+    return _frame(
+        (
+            (pk, patient, group, occasion, completed, answers, (result or {}).get("flags", []))
+            for pk, patient, group, occasion, completed, answers, result in rows.values_list(
+                "id", "patient_id", "group_id", "occasion", "completed_at", "answers", "result"
+            )
+        ),
+        ["assessment_id", "patient_id", "group_id", "occasion", "completed_at", "answers", "flags"],
+    )
+
+
+def urine_toxicology_frame() -> pd.DataFrame:
+    return _frame(
+        UrineToxicology.objects.order_by().values_list(
+            "patient_id", "collected_on", "result", "substances_found", "prescribed_found"
+        ),
+        ["patient_id", "collected_on", "result", "substances_found", "prescribed_found"],
+    )

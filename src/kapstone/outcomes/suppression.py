@@ -65,6 +65,24 @@ def _mask_statement(statement: str, minimum: int) -> str:
     )
 
 
+def _dore(table, minimum: int) -> None:
+    """The Dore 2019 table for a researcher: an instrument with fewer paired patients than the minimum is left out
+    (named), as is every subgroup row below it; the exclusions' counts are masked like any statement."""
+    kept = []
+    for item in table.instruments:
+        if item.overall.comparison.n < minimum:
+            table.withheld.append(item.name)
+            continue
+        item.rows = [row for row in item.rows if row.comparison.n >= minimum]
+        if item.overall.reliable_improvement is not None and not _rate_shown(
+            item.overall.reliable_improvement, minimum
+        ):
+            item.overall.reliable_improvement = None
+        item.exclusions = [_mask_statement(text, minimum) for text in item.exclusions]
+        kept.append(item)
+    table.instruments = kept
+
+
 def for_researcher(report: OutcomesReport, minimum: int) -> OutcomesReport:
     """The report as a researcher may see it (see the module docstring)."""
     report.min_cell = minimum
@@ -88,6 +106,9 @@ def for_researcher(report: OutcomesReport, minimum: int) -> OutcomesReport:
         instruments.append(outcome)
     report.instruments = instruments
     report.creativity = [change for change in report.creativity if change.comparison.n >= minimum]
+    report.long_term_safety = [_section(section, minimum) for section in report.long_term_safety]
+    if report.dore is not None:
+        _dore(report.dore, minimum)
     report.adherence.counts = _counts(report.adherence.counts, minimum)
     if report.adherence.completed_in_window is not None and not _rate_shown(
         report.adherence.completed_in_window, minimum
