@@ -24,6 +24,8 @@ from kapstone.integration.window import window_data
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
+from kapstone.outcomes.practice_settings import privacy_data
+from kapstone.outcomes.selectors import minimum_cell_size
 from kapstone.portal.practice_settings import preparation_data, preparation_instructions
 from kapstone.practice import registry
 from kapstone.practice.models import PracticeSetting, SettingProposal
@@ -84,6 +86,7 @@ def test_the_registry_declares_every_setting_the_apps_read():
         telehealth.CLINICIAN_ROOMS_KEY,
         "portal.preparation_instructions",
         *(f"alerts.{name}" for name in escalation_data()["settings"]),
+        *(f"outcomes.{name}" for name in privacy_data()["settings"]),
     }
     assert set(specs()) == read_by_apps
 
@@ -116,6 +119,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
             for kind in preparation_data()["settings"]["preparation_instructions"]["value"]
         },
         **{f"alerts.{name}": value for name, value in escalation_settings().items()},
+        "outcomes.minimum_cell_size": minimum_cell_size(),
     }
     assert in_use == defaults
 
