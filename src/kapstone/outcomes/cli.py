@@ -95,6 +95,13 @@ def add_research_subparser(subparsers) -> None:
     research.add_argument(
         "--by", metavar="USERNAME", default="", help="the researcher or admin the export is for (audited as them)"
     )
+    research.add_argument(
+        "--profile",
+        choices=["full", "registry"],
+        default="full",
+        help="full: every table; registry: what a multi-site ketamine registry pools (dose, route, frequency, "
+        "adverse events, outcomes, long-term safety)",
+    )
 
 
 def _exporter(username: str):
@@ -144,6 +151,7 @@ def handle_research(options: dict, stdout, stderr) -> None:
             out_dir=out_dir,
             progress=lambda message: stderr.write(f"  {message}"),
             run_from=_run_from(),
+            profile=options.get("profile") or "full",
         )
     except OSError as error:
         raise CommandError(f"Could not write to {str(out_dir)!r}: {error.strerror}.", returncode=USAGE_ERROR) from None

@@ -26,7 +26,8 @@ from kapstone.audit import services as audit
 from kapstone.outcomes import deidentify, selectors
 from kapstone.outcomes.statistics import age_in_years
 
-EXPORT_VERSION = 1
+# 2: doses carry site and dosing_setting; long_term_safety and urine_toxicology tables; export profiles.
+EXPORT_VERSION = 2
 PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
 
 PATIENT_COLUMNS = {
@@ -75,6 +76,8 @@ DOSE_COLUMNS = {
     "dissociation_cadss": ("int", "CADSS dissociation rating."),
     "given_on_shifted": ("date", "Date the dose was given, shifted by the patient's offset."),
     "days_from_course_start": ("int", "Days from the start of the first course."),
+    "site": ("string", "The practice's site of the dosing session (practice setting program.sites); blank if none."),
+    "dosing_setting": ("string", "office or supervised_home (Dore 2019: in the office or supervised at home)."),
 }
 VITALS_COLUMNS = {
     "research_id": ("string", "Pseudonymous patient id (see patients)."),
@@ -113,6 +116,30 @@ CREATIVITY_COLUMNS = {
     "submitted_on_shifted": ("date", "Date the task was submitted, shifted by the patient's offset."),
     "days_from_course_start": ("int", "Days from the start of the first course."),
 }
+LONG_TERM_SAFETY_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "occasion": ("string", "long_term_safety_N (after dosing session N), follow_up_1m/3m/6m or ad_hoc."),
+    **{
+        flag: ("bool", f"Long-term safety follow-up (KSET-style, Short 2020): {label}; coded from the form's answers.")
+        for flag, label in (
+            ("urinary", "urinary or bladder symptoms (items 1-3)"),
+            ("cognitive", "new or worse cognitive complaints (item 4)"),
+            ("craving_or_use", "craving, or use of ketamine or unprescribed drugs outside the clinic (items 5-6)"),
+            ("dissociation_between_sessions", "dissociation on days without a session (item 7)"),
+            ("other", "another new change (item 8); the written answer is never exported"),
+        )
+    },
+    "domains_reported": ("int", "Number of the eight items answered yes (0-8)."),
+    "completed_on_shifted": ("date", "Completion date, shifted by the patient's offset."),
+    "days_from_course_start": ("int", "Days from the start of the first course."),
+}
+URINE_TOXICOLOGY_COLUMNS = {
+    "research_id": ("string", "Pseudonymous patient id (see patients)."),
+    "collected_on_shifted": ("date", "Date collected, shifted by the patient's offset."),
+    "result": ("string", "negative, positive or invalid."),
+    "substances_found": ("string", "Codes found, ';'-separated (measures/data/urine_toxicology.yaml)."),
+    "not_prescribed_found": ("string", "Of those, the codes the patient is not prescribed, ';'-separated."),
+}
 TABLES = {
     "patients": PATIENT_COLUMNS,
     "assessments": ASSESSMENT_COLUMNS,
@@ -121,6 +148,31 @@ TABLES = {
     "adverse_events": ADVERSE_EVENT_COLUMNS,
     "integration_windows": WINDOW_COLUMNS,
     "creativity": CREATIVITY_COLUMNS,
+    "long_term_safety": LONG_TERM_SAFETY_COLUMNS,
+    "urine_toxicology": URINE_TOXICOLOGY_COLUMNS,
+}
+# What a multi-site ketamine registry would pool (dose, route, frequency, adverse events, outcomes, long-term safety):
+# the tables and columns of the `registry` profile, de-identified as the full export. Frequency is carried by the
+# doses' days_from_course_start (the interval between doses is exact within a patient).
+PROFILES = {
+    "full": {table: list(columns) for table, columns in TABLES.items()},
+    "registry": {
+        "patients": ["research_id", "sex", "age_at_course_start", "primary_icd10", "indication", "enrolment_status"],
+        "doses": [
+            "research_id",
+            "dose_number",
+            "route",
+            "dose_mg",
+            "mg_per_kg",
+            "days_from_course_start",
+            "site",
+            "dosing_setting",
+        ],
+        "adverse_events": ["research_id", "dose_number", "severity"],
+        "assessments": ["research_id", "instrument_id", "occasion", "total", "days_from_course_start"],
+        "long_term_safety": list(LONG_TERM_SAFETY_COLUMNS),
+        "urine_toxicology": list(URINE_TOXICOLOGY_COLUMNS),
+    },
 }
 README = """Kapstone de-identified research export (format version {version})
 
@@ -245,6 +297,21 @@ def build_tables(key: str) -> dict[str, pd.DataFrame]:
 
     creativity = dated(keyed(selectors.creativity_frame()), "submitted_at", "submitted_on_shifted")
 
+    safety_forms = dated(keyed(selectors.long_term_safety_frame()), "completed_at", "completed_on_shifted")
+    for flag in ("urinary", "cognitive", "craving_or_use", "dissociation_between_sessions", "other"):
+        safety_forms[flag] = safety_forms["flags"].map(lambda flags, flag=flag: flag in flags)
+    safety_forms["domains_reported"] = safety_forms["answers"].map(lambda answers: sum(answers.values()))
+
+    screens = keyed(selectors.urine_toxicology_frame())
+    screens["collected_on_shifted"] = _shifted(
+        pd.to_datetime(screens["collected_on"]), screens["patient_id"].map(offset)
+    )
+    screens["not_prescribed_found"] = [
+        ";".join(sorted(set(found) - set(prescribed)))
+        for found, prescribed in zip(screens["substances_found"], screens["prescribed_found"], strict=True)
+    ]
+    screens["substances_found"] = screens["substances_found"].map(lambda codes: ";".join(codes))
+
     frames = {
         "patients": patient_table.sort_values("research_id"),
         "assessments": assessments,
@@ -253,18 +320,38 @@ def build_tables(key: str) -> dict[str, pd.DataFrame]:
         "adverse_events": events.sort_values(["research_id", "dose_number"]),
         "integration_windows": windows.sort_values(["research_id", "dosed_on_shifted"]),
         "creativity": creativity.sort_values(["research_id", "submitted_on_shifted", "task"]),
+        "long_term_safety": safety_forms.sort_values(["research_id", "completed_on_shifted"]),
+        "urine_toxicology": screens.sort_values(["research_id", "collected_on_shifted"]),
     }
     return {name: _typed(frame, TABLES[name]).reset_index(drop=True) for name, frame in frames.items()}
 
 
-def _dictionary() -> pd.DataFrame:
+def _dictionary(profile: dict[str, list[str]]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"table": table, "column": column, "type": kind, "description": description}
-            for table, columns in TABLES.items()
-            for column, (kind, description) in columns.items()
+            {
+                "table": table,
+                "column": column,
+                "type": TABLES[table][column][0],
+                "description": TABLES[table][column][1],
+            }
+            for table, columns in profile.items()
+            for column in columns
         ]
     )
+
+
+def dictionary_document() -> dict:
+    """The machine-readable data dictionary (docs/research-export-dictionary.json): every table and column of every
+    profile, with its type and description (unit and coding are in the description)."""
+    return {
+        "format_version": EXPORT_VERSION,
+        "tables": {
+            table: [{"column": column, "type": kind, "description": text} for column, (kind, text) in columns.items()]
+            for table, columns in TABLES.items()
+        },
+        "profiles": PROFILES,
+    }
 
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
@@ -276,6 +363,7 @@ def research_export_write(
     out_dir: Path,
     progress: Callable[[str], None] = lambda message: None,
     run_from: dict[str, str] | None = None,
+    profile: str = "full",
 ) -> ExportResult:
     """Writes the export into `out_dir` (created if missing) and records it in the audit trail.
 
@@ -289,21 +377,25 @@ def research_export_write(
     # readable by others, even for the moment before its own mode is narrowed.
     out_dir.mkdir(parents=True, exist_ok=True)
     out_dir.chmod(PRIVATE_DIR)
-    progress(f"building the de-identified tables for {actor_label}")
-    tables = build_tables(key)
+    if profile not in PROFILES:
+        raise ValueError(f"Unknown export profile {profile!r}; choose one of {', '.join(PROFILES)}.")
+    chosen = PROFILES[profile]
+    progress(f"building the de-identified tables for {actor_label} (profile {profile})")
+    tables = {name: frame[chosen[name]] for name, frame in build_tables(key).items() if name in chosen}
     files = []
     for name, frame in tables.items():
         frame.to_csv(out_dir / f"{name}.csv", index=False)
         frame.to_parquet(out_dir / f"{name}.parquet", engine="pyarrow", index=False)
         files += [f"{name}.csv", f"{name}.parquet"]
         progress(f"{name}: {len(frame):,} rows")
-    _dictionary().to_csv(out_dir / "data_dictionary.csv", index=False)
+    _dictionary(chosen).to_csv(out_dir / "data_dictionary.csv", index=False)
     fingerprint = key_fingerprint(key)
     (out_dir / "README.txt").write_text(
-        README.format(version=EXPORT_VERSION, tables=", ".join(TABLES), fingerprint=fingerprint)
+        README.format(version=EXPORT_VERSION, tables=", ".join(chosen), fingerprint=fingerprint)
     )
     manifest = {
         "format_version": EXPORT_VERSION,
+        "profile": profile,
         "key_fingerprint": fingerprint,
         "rows": {name: len(frame) for name, frame in tables.items()},
     }

@@ -1,0 +1,91 @@
+"""The research export's dictionary covers every column it writes, and the registry profile carries what a multi-site
+ketamine registry pools (dose, route, frequency, site and setting, adverse events, outcomes, long-term safety),
+de-identified as the full export."""
+
+import datetime
+import io
+import json
+
+import pandas as pd
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from kapstone.measures.models import Assessment
+from kapstone.outcomes.services import PROFILES, TABLES, build_tables, research_export_write
+from kapstone.program.models import GroupSession
+from tests.outcomes.factories import build_practice
+
+WRITTEN = "Grey fog in my left hand, Quorvexa"
+
+
+@pytest.fixture
+def practice(db):
+    built = build_practice()
+    GroupSession.objects.filter(group=built.group).update(site="North clinic", dosing_setting="supervised_home")
+    when = datetime.datetime(2025, 5, 1, 12, tzinfo=datetime.UTC)
+    Assessment.objects.create(
+        patient=built.patients[0],
+        group=built.group,
+        instrument_id="kset-followup",
+        occasion="follow_up_1m",
+        due_at=when,
+        status=Assessment.Status.COMPLETED,
+        answers={str(n): int(n in (2, 8)) for n in range(1, 9)},
+        result={"flags": ["urinary", "other"]},
+        total=2,
+        completed_at=when,
+        free_text=WRITTEN,
+    )
+    return built
+
+
+def test_every_column_the_export_writes_is_in_the_dictionary(practice):
+    for name, frame in build_tables(settings.RESEARCH_ID_KEY).items():
+        undocumented = set(frame.columns) - set(TABLES[name])
+        assert not undocumented, f"{name}: {sorted(undocumented)} missing from the data dictionary"
+        assert all(kind and description for kind, description in TABLES[name].values())
+
+
+def test_every_profile_names_only_documented_columns():
+    for profile in PROFILES.values():
+        for table, columns in profile.items():
+            assert set(columns) <= set(TABLES[table])
+
+
+def test_the_registry_profile_carries_site_setting_and_coded_long_term_safety(practice, tmp_path):
+    out = tmp_path / "registry"
+    call_command(
+        "export", "research", "--out", str(out), "--profile", "registry", stdout=io.StringIO(), stderr=io.StringIO()
+    )
+    written = {path.stem for path in out.glob("*.csv")} - {"data_dictionary"}
+    assert written == set(PROFILES["registry"])
+    doses = pd.read_csv(out / "doses.csv")
+    assert set(doses["site"]) == {"North clinic"} and set(doses["dosing_setting"]) == {"supervised_home"}
+    safety = pd.read_csv(out / "long_term_safety.csv")
+    assert safety[["urinary", "other", "cognitive"]].iloc[0].tolist() == [True, True, False]
+    assert safety["domains_reported"].iloc[0] == 2
+    dictionary = pd.read_csv(out / "data_dictionary.csv")
+    for name in written:
+        assert set(pd.read_csv(out / f"{name}.csv").columns) <= set(dictionary[dictionary["table"] == name]["column"])
+    assert json.loads((out / "manifest.json").read_text())["profile"] == "registry"
+    for path in out.iterdir():
+        assert WRITTEN.encode() not in path.read_bytes() and b"Quorvexa" not in path.read_bytes()
+
+
+def test_the_full_export_has_the_new_tables_and_an_unknown_profile_is_refused(practice, tmp_path):
+    result = research_export_write(actor_label="test", out_dir=tmp_path / "full")
+    assert {"long_term_safety", "urine_toxicology"} <= set(result.rows)
+    with pytest.raises(ValueError, match="Unknown export profile"):
+        research_export_write(actor_label="test", out_dir=tmp_path / "x", profile="everything")
+
+
+def test_the_documented_dictionary_is_the_exports_own():
+    from pathlib import Path
+
+    from kapstone.outcomes.services import dictionary_document
+
+    document = Path(__file__).resolve().parents[2] / "docs" / "research-export-dictionary.json"
+    assert json.loads(document.read_text()) == json.loads(json.dumps(dictionary_document())), (
+        "regenerate docs/research-export-dictionary.json from kapstone.outcomes.services.dictionary_document()"
+    )
