@@ -88,8 +88,14 @@
   if (!userId) { return; }
 
   // ---- Drafts ---------------------------------------------------------------------------------------------
-  function draftKey(form, formIndex, field) {
-    return DRAFT_PREFIX + userId + ":" + window.location.pathname + ":" + formIndex + ":" + (field.name || field.id);
+  // A draft belongs to the form's address and field, not to the form's place on the page: an acknowledgement
+  // note typed for one alert must never come back in another alert's form after the queue has changed.
+  var keysSeen = {};
+  function draftKey(form, field) {
+    var key = DRAFT_PREFIX + userId + ":" + window.location.pathname + ":" + (form.getAttribute("action") || "") +
+      ":" + (field.name || field.id);
+    keysSeen[key] = (keysSeen[key] || 0) + 1;
+    return keysSeen[key] === 1 ? key : key + ":" + keysSeen[key];
   }
 
   function formatTime(milliseconds) {
@@ -115,15 +121,16 @@
     field.insertAdjacentElement("afterend", note);
   }
 
-  function keepDrafts(form, formIndex) {
+  function keepDrafts(form) {
     // A form that saves itself on the server (the creativity tasks) needs no second copy.
     if (form.hasAttribute("data-autosave-url") || form.hasAttribute("data-no-draft")) { return; }
     var fields = Array.prototype.filter.call(form.querySelectorAll("textarea"), function (field) {
       return !field.hasAttribute("data-no-draft") && !field.disabled && !field.readOnly;
     });
     if (!fields.length) { return; }
-    fields.forEach(function (field) {
-      var key = draftKey(form, formIndex, field);
+    var keys = fields.map(function (field) { return draftKey(form, field); });
+    fields.forEach(function (field, index) {
+      var key = keys[index];
       var draft = readDraft(key);
       // Only into a field still as the server wrote it: a form sent back with errors already holds the text.
       if (draft && draft.text && draft.text !== field.value && field.value === field.defaultValue) {
@@ -143,15 +150,13 @@
       });
     });
     form.addEventListener("submit", function () {
-      fields.forEach(function (field) {
-        var store = storage();
-        if (store) { store.removeItem(draftKey(form, formIndex, field)); }
-      });
+      var store = storage();
+      if (store) { keys.forEach(function (key) { store.removeItem(key); }); }
     });
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form, index) {
-    if ((form.getAttribute("method") || "get").toLowerCase() === "post") { keepDrafts(form, index); }
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+    if ((form.getAttribute("method") || "get").toLowerCase() === "post") { keepDrafts(form); }
   });
 
   var signOut = document.getElementById("signout-form");
