@@ -176,7 +176,7 @@ def test_a_proposal_past_a_hard_bound_is_refused_when_proposed(cast):
 def test_approving_a_proposal_past_a_hard_bound_is_refused_and_it_stays_pending(cast):
     # A proposal stored before the bound existed: approval runs every check again.
     proposal = SettingProposal.objects.create(key=OUTER, value=96, reason="Longer window", proposed_by=cast.admin)
-    with pytest.raises(SettingRefused, match=r"cannot exceed 72 h: .*clinical\.md"):
+    with pytest.raises(SettingRefused, match=r"cannot exceed 72 h: .*Integration timing is a clinical convention"):
         setting_proposal_approve(actor=cast.bob, proposal_id=proposal.pk)
     proposal.refresh_from_db()
     assert proposal.status == SettingProposal.Status.PENDING and not PracticeSetting.objects.exists()

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kapstone import bibliography
 from kapstone.integration.window import (
     Adherence,
     adherence_of,
@@ -29,7 +30,8 @@ def test_every_window_setting_cites_a_source():
     data = window_data()
     assert data["version"] >= 1
     for name, spec in data["settings"].items():
-        assert spec["source"] in data["sources"], name
+        assert bibliography.cited_ids(spec["source"]), name
+        assert set(bibliography.cited_ids(spec["source"])) <= set(bibliography.sources()), name
     assert DEFAULTS["preferred_hours"] == 48 and DEFAULTS["outer_hours"] == 72
 
 

@@ -1,6 +1,7 @@
 """Alert paging and escalation: every `settings` entry of data/escalation.yaml, read through
 settings_data.escalation_settings()."""
 
+from kapstone import bibliography
 from kapstone.alerts.settings_data import PREFIX, escalation_data
 from kapstone.practice.registry import Number, specs_from_data_file
 
@@ -27,7 +28,7 @@ SETTINGS = specs_from_data_file(
     prefix=PREFIX,
     entries=escalation_data()["settings"],
     declared=_DECLARED,
-    source_of=lambda name, entry: escalation_data()["sources"][entry["source"]],
+    source_of=lambda name, entry: bibliography.describe(entry["source"]),
     # Retrying a message is the admin's routine; how soon an unacknowledged alert escalates is clinical.
     operational=("delivery_attempts", "retry_after_minutes"),
 )

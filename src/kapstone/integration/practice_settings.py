@@ -4,6 +4,7 @@ selectors.practice_window_settings() as window_settings(practice_overrides("inte
 Hours count elapsed time from administration; reminders are offsets in hours from the dose, one a line.
 """
 
+from kapstone import bibliography
 from kapstone.integration.window import window_data
 from kapstone.practice.registry import Lines, Number, OrderedPair, specs_from_data_file
 
@@ -27,8 +28,7 @@ SETTINGS = specs_from_data_file(
     prefix=PREFIX,
     entries=window_data()["settings"],
     declared=_DECLARED,
-    source_of=lambda name, entry: window_data()["sources"][entry["source"]],
-    sources=window_data()["sources"],
+    source_of=lambda name, entry: bibliography.describe(entry["source"]),
     # When to nudge the patient is the practice's routine; the window itself is clinical.
     operational=("reminder_offsets_hours",),
 )

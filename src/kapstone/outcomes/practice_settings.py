@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from kapstone import bibliography
 from kapstone.practice.registry import Number, specs_from_data_file
 
 AREA = "Outcomes and research"
@@ -27,8 +28,7 @@ SETTINGS = specs_from_data_file(
     prefix=PREFIX,
     entries=privacy_data()["settings"],
     declared=_DECLARED,
-    source_of=lambda name, entry: privacy_data()["sources"][entry["source"]],
-    sources=privacy_data()["sources"],
+    source_of=lambda name, entry: bibliography.describe(entry["source"]),
     # A privacy policy the practice's administrator answers for, not a clinical threshold.
     operational=("minimum_cell_size",),
 )
