@@ -10,7 +10,7 @@ from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.alerts import selectors, services
 from kapstone.alerts.forms import DefaultOnCallForm, PagingNumberForm, SafetyPlanForm, SlotForm
 from kapstone.measures.forms import AcknowledgeForm
-from kapstone.measures.views import crisis_resources
+from kapstone.measures.portal_settings import crisis_resources
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 
 ROTA_VIEWERS = (Role.PRESCRIBER, Role.ADMIN)

@@ -1,6 +1,8 @@
-"""The portal's practice settings: the defaults in data/portal.yaml unless the practice has its own value."""
+"""The portal's practice settings: the defaults in data/portal.yaml unless the practice has its own value, and the
+crisis lines built from them for the portal, alert and message pages."""
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +22,23 @@ def _defaults() -> dict[str, Any]:
 def portal_setting(name: str) -> Any:
     """`name` is a key of data/portal.yaml; the practice's override lives under `measures.<name>`."""
     return practice_value(f"{PREFIX}.{name}", _defaults()[name])
+
+
+# A contact made of digits (with spaces, dashes, dots, brackets or a leading +) is a number a phone can dial.
+DIALLABLE = re.compile(r"^\+?[\d\s().-]{2,20}$")
+
+
+def crisis_resources() -> list[dict]:
+    """The practice's crisis lines, each with a tel: link when its contact is a number, and an sms: link when its
+    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either."""
+    lines = []
+    for line in portal_setting("crisis_resources"):
+        contact = line["contact"].strip()
+        number = re.sub(r"[^\d+]", "", contact) if DIALLABLE.match(contact) else ""
+        texts = bool(number) and "text" in line["label"].lower()
+        lines.append({**line, "tel": f"tel:{number}" if number else "", "sms": f"sms:{number}" if texts else ""})
+    return lines
+
+
+def crisis_page_promise() -> str:
+    return portal_setting("crisis_page_promise")

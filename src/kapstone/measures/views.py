@@ -1,9 +1,6 @@
 """Staff views for measurement-based care: a patient's measures, entry on the patient's behalf, the alert
-queue and course scheduling. The patient's own pages live in kapstone.portal and share the questionnaire
-handling below."""
-
-import re
-from dataclasses import dataclass
+queue and course scheduling. The patient's own pages live in kapstone.portal; both fill in a questionnaire through
+kapstone.measures.questionnaire."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -14,74 +11,20 @@ from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.measures import charts, selectors, services
 from kapstone.measures.forms import (
-    SUBMIT,
     AcknowledgeForm,
     AmendTotalForm,
     EnteredTotalForm,
-    QuestionnaireForm,
     StartQuestionnaireForm,
     UrineToxicologyForm,
 )
 from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, CriticalAlert
-from kapstone.measures.portal_settings import portal_setting
-from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
+from kapstone.measures.questionnaire import handle_questionnaire
+from kapstone.measures.scoring import ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
 from kapstone.program.selectors import group_holding_visible_patient
 
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
-
-
-@dataclass
-class QuestionnaireOutcome:
-    form: QuestionnaireForm
-    result: ScoreResult | None = None
-    submitted: bool = False
-
-
-def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOutcome:
-    """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
-    the form with messages and nothing saved."""
-    instrument = get_instrument(assessment.instrument_id)
-    initial = {"initial_answers": services.stored_answers(assessment), "initial_free_text": assessment.free_text}
-    if request.method != "POST":
-        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, **initial))
-    form = QuestionnaireForm(request.POST, instrument=instrument, **initial)
-    submit = request.POST.get("action") == SUBMIT
-    if not form.is_valid():
-        return QuestionnaireOutcome(form)
-    try:
-        result = services.assessment_save_answers(
-            actor=request.user, assessment=assessment, answers=form.answers(), submit=submit, free_text=form.free_text()
-        )
-    except services.IncompleteAnswers as error:
-        form.add_missing_errors(error.missing)
-        form.add_error(None, str(error))
-        return QuestionnaireOutcome(form)
-    except ScoringError as error:
-        form.add_error(None, str(error))
-        return QuestionnaireOutcome(form)
-    return QuestionnaireOutcome(form, result=result, submitted=submit)
-
-
-# A contact made of digits (with spaces, dashes, dots, brackets or a leading +) is a number a phone can dial.
-DIALLABLE = re.compile(r"^\+?[\d\s().-]{2,20}$")
-
-
-def crisis_resources() -> list[dict]:
-    """The practice's crisis lines, each with a tel: link when its contact is a number, and an sms: link when its
-    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either."""
-    lines = []
-    for line in portal_setting("crisis_resources"):
-        contact = line["contact"].strip()
-        number = re.sub(r"[^\d+]", "", contact) if DIALLABLE.match(contact) else ""
-        texts = bool(number) and "text" in line["label"].lower()
-        lines.append({**line, "tel": f"tel:{number}" if number else "", "sms": f"sms:{number}" if texts else ""})
-    return lines
-
-
-def crisis_page_promise() -> str:
-    return portal_setting("crisis_page_promise")
 
 
 # --- a patient's measures -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.measures.views import crisis_resources
+from kapstone.measures.portal_settings import crisis_resources
 from kapstone.messaging import selectors, services
 from kapstone.messaging.forms import ChangeRequestForm, DecisionForm, MessageForm, NewThreadForm
 from kapstone.patients.selectors import patient_for_portal_user

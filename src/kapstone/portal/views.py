@@ -8,8 +8,9 @@ from kapstone.audit import services as audit
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
+from kapstone.measures.portal_settings import crisis_page_promise, crisis_resources
+from kapstone.measures.questionnaire import handle_questionnaire
 from kapstone.measures.scoring import get_instrument
-from kapstone.measures.views import crisis_page_promise, crisis_resources, handle_questionnaire
 from kapstone.messaging.forms import ChangeRequestForm
 from kapstone.patients.selectors import patient_for_portal_user
 from kapstone.portal.course import course_view

@@ -1,0 +1,41 @@
+"""Filling in a questionnaire from a request: shared by the staff's entry on a patient's behalf
+(kapstone.measures.views) and the patient's own page in the portal."""
+
+from dataclasses import dataclass
+
+from kapstone.measures import services
+from kapstone.measures.forms import SUBMIT, QuestionnaireForm
+from kapstone.measures.models import Assessment
+from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
+
+
+@dataclass
+class QuestionnaireOutcome:
+    form: QuestionnaireForm
+    result: ScoreResult | None = None
+    submitted: bool = False
+
+
+def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOutcome:
+    """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
+    the form with messages and nothing saved."""
+    instrument = get_instrument(assessment.instrument_id)
+    initial = {"initial_answers": services.stored_answers(assessment), "initial_free_text": assessment.free_text}
+    if request.method != "POST":
+        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, **initial))
+    form = QuestionnaireForm(request.POST, instrument=instrument, **initial)
+    submit = request.POST.get("action") == SUBMIT
+    if not form.is_valid():
+        return QuestionnaireOutcome(form)
+    try:
+        result = services.assessment_save_answers(
+            actor=request.user, assessment=assessment, answers=form.answers(), submit=submit, free_text=form.free_text()
+        )
+    except services.IncompleteAnswers as error:
+        form.add_missing_errors(error.missing)
+        form.add_error(None, str(error))
+        return QuestionnaireOutcome(form)
+    except ScoringError as error:
+        form.add_error(None, str(error))
+        return QuestionnaireOutcome(form)
+    return QuestionnaireOutcome(form, result=result, submitted=submit)
