@@ -181,3 +181,23 @@ def test_the_focus_ring_keeps_three_to_one_against_the_page_the_cards_and_the_he
     for background in ("paper", "card"):
         assert _contrast(colours["focus"], colours[background]) >= 3, background
     assert _contrast(colours["focus-on-accent"], colours["accent"]) >= 3
+
+
+CSP_BLOCKED = re.compile(r"""\sstyle\s*=|<style|<script(?![^>]*\bsrc=)|\son[a-z]+\s*=|javascript:""", re.IGNORECASE)
+
+
+def test_no_template_holds_what_the_content_security_policy_blocks():
+    """Inline styles, inline scripts and event-handler attributes are dropped by the CSP (style-src and
+    script-src 'self'), silently: the page renders without them. The browser scan fails on the violation; this
+    names the template before any browser runs. Documents that WeasyPrint renders to PDF keep their own <style>
+    (no browser applies the CSP to them); their @page rule, meaningful only in print, is what tells them apart."""
+    root = Path(finders.find("kapstone/site.css")).parents[3]
+    templates = [path for path in root.rglob("templates/**/*") if path.suffix in (".html", ".svg")]
+    assert templates
+    offending = [
+        f"{path.relative_to(root)}: {match.group(0).strip()}"
+        for path in templates
+        if "@page" not in (text := path.read_text())
+        for match in CSP_BLOCKED.finditer(text)
+    ]
+    assert offending == []
