@@ -106,21 +106,21 @@ def test_every_bound_is_cited():
     assert all(bound.source and bound.reason for bound in bounds.values())
 
 
-BOUNDS = {
-    "sources": {"src": "Synthetic source"},
-    "bounds": {"dosing.max_per_week": {"max": 2, "source": "src", "reason": "a reason"}},
-}
+BOUNDS = {"bounds": {"dosing.max_per_week": {"max": 2, "source": "seed-practice", "reason": "a reason"}}}
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"dosing.max_per_wek": {"max": 2, "source": "src", "reason": "r"}}, "is not a template field"),
-        ({"dosing.max_per_week": {"source": "src", "reason": "r"}}, "needs a min, a max or both"),
-        ({"dosing.max_per_week": {"min": 3, "max": 2, "source": "src", "reason": "r"}}, r"min \(3\) is more than"),
-        ({"dosing.max_per_week": {"max": "two", "source": "src", "reason": "r"}}, "must be a whole number"),
+        ({"dosing.max_per_wek": {"max": 2, "source": "seed-practice", "reason": "r"}}, "is not a template field"),
+        ({"dosing.max_per_week": {"source": "seed-practice", "reason": "r"}}, "needs a min, a max or both"),
+        (
+            {"dosing.max_per_week": {"min": 3, "max": 2, "source": "seed-practice", "reason": "r"}},
+            r"min \(3\) is more than",
+        ),
+        ({"dosing.max_per_week": {"max": "two", "source": "seed-practice", "reason": "r"}}, "must be a whole number"),
         ({"dosing.max_per_week": {"max": 2, "source": "nowhere", "reason": "r"}}, "names unknown source 'nowhere'"),
-        ({"dosing.max_per_week": {"max": 2, "source": "src", "reason": " "}}, "must say, in words"),
+        ({"dosing.max_per_week": {"max": 2, "source": "seed-practice", "reason": " "}}, "must say, in words"),
     ],
 )
 def test_a_malformed_bounds_file_is_refused_with_the_entry(change, message):

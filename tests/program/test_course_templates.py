@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from kapstone import bibliography
 from kapstone.program import course_templates
 from kapstone.program.course_templates import (
     SessionKind,
@@ -90,6 +91,26 @@ def test_it_rejects_a_source_id_that_is_not_declared():
     data["dosing"]["source"]["count"] = "nowhere"
     with pytest.raises(TemplateError, match="names unknown source 'nowhere'"):
         parse_template(data)
+
+
+def test_a_field_cites_the_bibliography_and_the_template_shows_the_full_reference():
+    data = template_data()
+    data["dosing"]["source"]["max_per_week"] = "journey-clinical"
+    sources = {source.id: source for source in parse_template(data).sources}
+    assert sources["journey-clinical"].citation == bibliography.sources()["journey-clinical"].citation
+    assert sources["src"].citation == "Synthetic source for tests"
+
+
+def test_a_template_table_may_not_redefine_a_bibliography_id():
+    data = template_data()
+    data["sources"]["seed-practice"] = {"citation": "Something else"}
+    with pytest.raises(TemplateError, match="sources.seed-practice: is already in Kapstone's bibliography"):
+        parse_template(data)
+
+
+def test_the_shipped_templates_cite_only_the_bibliography(templates):
+    for template in templates.values():
+        assert {source.id for source in template.sources} <= set(bibliography.sources()), template.id
 
 
 def test_it_rejects_an_unverified_default_without_a_note():

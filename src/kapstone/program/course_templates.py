@@ -1,7 +1,8 @@
 """Course templates: what a KAP course is made of, read from versioned YAML files, and checks of real session
 times against them.
 
-A template is clinical content, so it is data: each number in it carries a source id, or is listed as an
+A template is clinical content, so it is data: each number in it carries a source id (of Kapstone's bibliography,
+sources.yaml, or of the template's own `sources` table for a practice's own documents), or is listed as an
 unverified practice default with a note saying why it was chosen. Loading refuses a template that breaks a
 rule and names every broken field, so a practice editing its own file sees all its mistakes at once. Beyond a
 template's own consistency, every template must keep the hard bounds of rules/course_bounds.yaml (at most two
@@ -26,6 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+
+from kapstone import bibliography
 
 DAYS_IN_A_WEEK = 7
 BOUNDS_FILE = "course_bounds.yaml"
@@ -257,8 +260,8 @@ def parse_bounds(data: Any, origin: str = BOUNDS_FILE) -> tuple[HardBound, ...]:
     """The hard bounds from parsed YAML; raises TemplateError naming every malformed entry."""
     problems = _Problems(origin)
     if not isinstance(data, dict) or not isinstance(data.get("bounds"), dict):
-        raise TemplateError([f"{origin}: the file must hold `sources` and a `bounds` mapping"])
-    sources = data.get("sources") or {}
+        raise TemplateError([f"{origin}: the file must hold a `bounds` mapping"])
+    sources = bibliography.sources()
     bounds = []
     for name, entry in data["bounds"].items():
         section, _, field = str(name).partition(".")
@@ -292,6 +295,11 @@ def parse_bounds(data: Any, origin: str = BOUNDS_FILE) -> tuple[HardBound, ...]:
     if problems.items:
         raise TemplateError(problems.items)
     return tuple(bounds)
+
+
+def _from_bibliography(source_id: str) -> Source:
+    cited = bibliography.sources()[source_id]
+    return Source(source_id, cited.citation, cited.url)
 
 
 @functools.cache
@@ -366,18 +374,23 @@ def parse_template(data: Any, origin: str = "<template>") -> CourseTemplate:
             problems.add(key, "is required and must be text")
     version = problems.integer(data, "template", "version", 1)
 
-    sources: list[Source] = []
-    raw_sources = data.get("sources")
-    if not isinstance(raw_sources, dict) or not raw_sources:
+    # A field cites an id of Kapstone's bibliography; a practice's own template may add its own documents in a
+    # `sources` table, under ids the bibliography does not already hold.
+    own_sources: dict[str, Source] = {}
+    raw_sources = data.get("sources") or {}
+    if not isinstance(raw_sources, dict):
         problems.add("sources", "must map source ids to {citation, url}")
         raw_sources = {}
     for source_id, entry in raw_sources.items():
+        if str(source_id) in bibliography.sources():
+            problems.add(f"sources.{source_id}", "is already in Kapstone's bibliography: cite it without a table entry")
+            continue
         if not isinstance(entry, dict) or not str(entry.get("citation", "")).strip():
             problems.add(f"sources.{source_id}", "needs a citation")
             continue
         _check_keys(problems, f"sources.{source_id}", entry, ("citation", "url"))
-        sources.append(Source(str(source_id), str(entry["citation"]).strip(), str(entry.get("url", ""))))
-    source_ids = {source.id for source in sources}
+        own_sources[str(source_id)] = Source(str(source_id), str(entry["citation"]).strip(), str(entry.get("url", "")))
+    source_ids = set(own_sources) | set(bibliography.sources())
 
     sections: dict[str, dict[str, Any]] = {}
     field_sources: dict[str, str] = {}
@@ -488,6 +501,9 @@ def parse_template(data: Any, origin: str = "<template>") -> CourseTemplate:
     _bound_problems(problems, sections)
     if problems.items:
         raise TemplateError(problems.items)
+    sources = [
+        own_sources.get(source_id) or _from_bibliography(source_id) for source_id in sorted(set(field_sources.values()))
+    ]
     return CourseTemplate(
         id=data["id"].strip(),
         name=data["name"].strip(),
@@ -646,7 +662,8 @@ def check_session_times(
 
     Day-based rules (spacing, the weekly cap, follow-up offsets) count calendar days in the clinic's time
     zone `tz`; hour-based rules (the integration window) use absolute time. Integration outside the preferred
-    window and beyond the outer bound are warnings: clinical.md treats both as conventions, not requirements.
+    window and beyond the outer bound are warnings: both are conventions, not requirements
+    ([integration-timing-convention]).
     With `allow_unbooked_follow_ups`, the last follow-ups may be missing (they are booked later).
     """
     for session in sessions:

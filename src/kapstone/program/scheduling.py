@@ -919,7 +919,8 @@ def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) ->
     """Check a (possibly hand-edited) plan against the scheduler's hard rules.
 
     The timing rules come from check_session_times; integration beyond the outer bound is a warning there, as
-    clinical.md calls 72 h "the outer bound (a warning)": the scheduler never proposes it, staff may choose it.
+    [integration-timing-convention] calls 72 h the outer bound (a warning): the scheduler never proposes it, staff
+    may choose it.
     """
     template, tz = request.template, request.tz
     findings = list(

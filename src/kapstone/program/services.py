@@ -264,7 +264,7 @@ def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
 # a practice sets its own under the practice setting OPENING_HOURS_KEY, in the same shape. `preferred_start`
 # ("HH:MM"; null means opening time) is when a group's sessions should start, a soft preference for the
 # scheduler. Meeting at one time of day lets patients and their escorts plan around the course, and opening time
-# leaves a dosing session and the observation after it (at least 2 h after dosing, clinical.md) inside the day.
+# leaves a dosing session and the observation after it (at least 2 h after dosing, [spravato-rems]) inside the day.
 OPENING_HOURS_KEY = "program.opening_hours"
 DEFAULT_OPENING_HOURS = {
     "weekdays": [0, 1, 2, 3, 4],
