@@ -7,20 +7,25 @@ correlates only .12-.26 with human raters; what carries most of the signal here 
 
 - nearest-neighbour rating averages and neighbourhood density among the training responses for the same
   object (a common answer sits in a dense neighbourhood of low-rated answers: statistical rarity, the
-  classic basis of originality scoring);
-- semantic distance between object and response, response length (words, characters), the object;
+  classic basis of originality scoring), and, if the recipe says so, among the responses to the *other*
+  objects (an answer that is common for any object, such as "art", is rarely rated original);
+- the object's own rating level in the training data (mean, spread, and how many answers it has);
+- semantic distance between object and response, response length (words, characters), and how rare the
+  response's words are in English (wordfreq);
 - a 128-dimensional projection (PCA) of the response embeddings (64 for the context-free words).
 
 Each is computed on three embeddings of the response (see embeddings.py): the "object: response"
-pair, the response read in the object's context, and the response's context-free words. The third costs
-nothing to compute and lifts train CV r from .796 to .803 (val r .789 to .802).
+pair, the response read in the object's context, and the response's context-free words.
 
-A ridge regression and a gradient-boosted tree ensemble read these features; their mean, clipped to 1-5, is
-the score. Objects outside the 21 of the training data are scored by a second pair of regressors trained
-as if each object were unseen (neighbours drawn only from the other objects), so a new object gets an
-honest, if weaker, estimate rather than a made-up neighbourhood.
+A ridge regression and a gradient-boosted tree ensemble read these features; their weighted mean, clipped
+to 1-5, is the score. Objects outside those of the training data are scored by a second pair of regressors
+trained as if each object were unseen (neighbours drawn only from the other objects, the object's level
+replaced by the overall one), so a new object gets an honest, if weaker, estimate rather than a made-up
+neighbourhood.
 
-`scripts/train_originality.py` rebuilds the artifact from the data; `fit_model` is the whole recipe.
+What varies (encoder depth, the cross-object neighbours, the regressors' settings) is a `Recipe`;
+`scripts/train_originality.py` chooses it by cross-validation on the training data grouped by object and
+rebuilds the artefact with `fit_model`.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from wordfreq import zipf_frequency
 
-from kapstone.creativity.embeddings import PairEmbeddings, encode_aut_pairs, encode_texts
+from kapstone.creativity.embeddings import FULL_DEPTH, PairEmbeddings, encode_aut_pairs, encode_prompts
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "originality.joblib"
 
@@ -43,6 +49,7 @@ WORDS_PCA_DIMS = 64
 # Neighbour search runs on the first PCA_BANK_DIMS components: as accurate as the full 384 dimensions on
 # the training data and small enough to ship the training bank in the repository.
 PCA_BANK_DIMS = 64
+PROJECTED_DIMS = 2 * PCA_DIMS + WORDS_PCA_DIMS  # the projections close the feature matrix
 NEIGHBOUR_COUNTS = (5, 20, 50)
 DENSITY_THRESHOLDS = (0.6, 0.7, 0.8, 0.9)
 # Softmax temperature over cosine similarities: the nearest few neighbours dominate the average.
@@ -51,11 +58,101 @@ NEIGHBOUR_SHARPNESS = 10.0
 # nearest-only. The trees pick the one that fits each neighbourhood (+.001 train CV r).
 EXTRA_SHARPNESS = (3.0, 20.0, 40.0)
 SPREAD_COUNT = 20
-RIDGE_ALPHA = 3.0
 MIN_SCORE, MAX_SCORE = 1.0, 5.0
 SEED = 0
 # Neighbour average when an object has no neighbours at all: the training mean rating, roughly.
 UNKNOWN_RATING = 2.2
+# Words rarer than this in English (Zipf scale: once per million words) count as rare.
+RARE_WORD_ZIPF = 3.0
+_LETTERS = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The choices the training script makes by grouped cross-validation on the training data."""
+
+    layers: int = FULL_DEPTH  # transformer layers of the encoder that run
+    cross_prompt: bool = False  # neighbour features among the other objects' responses too
+    ridge_alpha: float = 3.0
+    ridge_weight: float = 0.5  # the ridge's share of the ensemble; the trees get the rest
+    tree_learning_rate: float = 0.05
+    tree_iterations: int = 400
+    tree_leaves: int = 31
+    # The trees read the PCA projections too, or only the compact features before them.
+    trees_read_projections: bool = True
+
+    def regressors(self) -> list:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.linear_model import Ridge
+
+        return [
+            Ridge(alpha=self.ridge_alpha),
+            HistGradientBoostingRegressor(
+                max_iter=self.tree_iterations,
+                learning_rate=self.tree_learning_rate,
+                max_leaf_nodes=self.tree_leaves,
+                random_state=SEED,
+            ),
+        ]
+
+    def tree_columns(self, X: np.ndarray) -> np.ndarray:
+        return X if self.trees_read_projections else X[:, : X.shape[1] - PROJECTED_DIMS]
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> list:
+        ridge, trees = self.regressors()
+        return [ridge.fit(X, y), trees.fit(self.tree_columns(X), y)]
+
+    def predict(self, regressors: Sequence, X: np.ndarray) -> np.ndarray:
+        ridge, trees = regressors
+        return self.combine([ridge.predict(X), trees.predict(self.tree_columns(X))])
+
+    def combine(self, predictions: Sequence[np.ndarray]) -> np.ndarray:
+        ridge, trees = predictions
+        return np.clip(self.ridge_weight * ridge + (1.0 - self.ridge_weight) * trees, MIN_SCORE, MAX_SCORE)
+
+
+def word_rarity(responses: Sequence[str]) -> np.ndarray:
+    """Per response: mean and lowest English Zipf frequency of its words, and the share of rare words."""
+    out = np.zeros((len(responses), 3), dtype=np.float32)
+    for row, response in enumerate(responses):
+        zipfs = [zipf_frequency(word, "en") for word in _LETTERS.findall(response.lower())]
+        if zipfs:
+            out[row] = (np.mean(zipfs), min(zipfs), np.mean([z < RARE_WORD_ZIPF for z in zipfs]))
+    return out
+
+
+@dataclass
+class PromptLevels:
+    """Each training object's rating level. Rows are not left out of their own object's level: within an
+    object a leave-one-out mean falls as the row's own rating rises, so trees would read the rating off it;
+    one rating in hundreds moves the full mean by too little to matter."""
+
+    means: np.ndarray  # (n_prompts,)
+    sds: np.ndarray  # (n_prompts,)
+    counts: np.ndarray  # (n_prompts,)
+    overall: tuple[float, float]  # mean and SD over every training rating, for an unseen object
+
+    @classmethod
+    def fit(cls, ids: np.ndarray, ratings: np.ndarray, n_prompts: int) -> PromptLevels:
+        ratings = ratings.astype(np.float64)
+        counts = np.bincount(ids, minlength=n_prompts).astype(np.float64)
+        means = np.bincount(ids, ratings, n_prompts) / np.maximum(counts, 1)
+        squares = np.bincount(ids, ratings**2, n_prompts) / np.maximum(counts, 1)
+        return cls(
+            means=means,
+            sds=np.sqrt(np.maximum(squares - means**2, 0.0)),
+            counts=counts,
+            overall=(float(ratings.mean()), float(ratings.std())),
+        )
+
+    def features(self, ids: np.ndarray, *, known: bool) -> np.ndarray:
+        """Mean, SD and log count of the object's training ratings; for an unseen object, the overall mean and
+        SD and a count of zero."""
+        if known:
+            columns = [self.means[ids], self.sds[ids], np.log1p(self.counts[ids])]
+        else:
+            columns = [np.full(len(ids), self.overall[0]), np.full(len(ids), self.overall[1]), np.zeros(len(ids))]
+        return np.column_stack(columns).astype(np.float32)
 
 
 def normalise_prompt(prompt: str) -> str:
@@ -188,8 +285,10 @@ def neighbour_features(
 
 @dataclass
 class OriginalityModel:
+    recipe: Recipe
     prompts: list[str]
-    prompt_vectors: np.ndarray  # (n_prompts, 384) unit embeddings of the object names
+    prompt_vectors: np.ndarray  # (n_prompts, 384) unit embeddings of the object names, at recipe.layers
+    levels: PromptLevels
     pair_projection: Projection
     response_projection: Projection
     words_projection: Projection
@@ -206,8 +305,10 @@ class OriginalityModel:
         embeddings: PairEmbeddings,
         *,
         known: bool,
-        exclude_self: bool = False,
+        own_ratings: np.ndarray | None = None,
     ) -> np.ndarray:
+        """The feature matrix. own_ratings is given in training only: each row's neighbours then leave the
+        row itself out."""
         prompt_index = {p: i for i, p in enumerate(self.prompts)}
         ids = np.array([prompt_index.get(p, -1) for p in prompts])
         prompt_vectors = np.zeros((len(prompts), 384), dtype=np.float32)
@@ -215,13 +316,11 @@ class OriginalityModel:
             prompt_vectors[ids >= 0] = self.prompt_vectors[ids[ids >= 0]]
         unknown = sorted({p for p, i in zip(prompts, ids, strict=True) if i < 0})
         if unknown:
-            unknown_vectors = dict(zip(unknown, encode_texts(unknown), strict=True))
+            unknown_vectors = dict(zip(unknown, encode_prompts(unknown, layers=self.recipe.layers), strict=True))
             for row, (p, i) in enumerate(zip(prompts, ids, strict=True)):
                 if i < 0:
                     prompt_vectors[row] = unknown_vectors[p]
-        object_one_hot = np.zeros((len(prompts), len(self.prompts)), dtype=np.float32)
-        if known:
-            object_one_hot[np.arange(len(prompts)), ids] = 1.0
+        exclude_self = own_ratings is not None
         words = np.array([len(r.split()) for r in responses], dtype=np.float32)
         chars = np.array([len(r) for r in responses], dtype=np.float32)
         kinds = [
@@ -230,13 +329,18 @@ class OriginalityModel:
             (embeddings.response_words, self.words_projection, self.words_bank),
         ]
         projected = [projection(vectors) for vectors, projection, _ in kinds]
+        neighbours = [
+            neighbour_features(_bank_vectors(rows), ids, bank, same_prompt=known, exclude_self=exclude_self)
+            for rows, (_, _, bank) in zip(projected, kinds, strict=True)
+        ]
+        if known and self.recipe.cross_prompt:
+            # Neighbours among the other objects' answers; the query's own row is never among them.
+            neighbours.append(neighbour_features(_bank_vectors(projected[0]), ids, self.pair_bank, same_prompt=False))
         return np.column_stack(
             [1.0 - (vectors * prompt_vectors).sum(1) for vectors, _, _ in kinds]
-            + [np.log1p(words), np.log1p(chars), object_one_hot]
-            + [
-                neighbour_features(_bank_vectors(rows), ids, bank, same_prompt=known, exclude_self=exclude_self)
-                for rows, (_, _, bank) in zip(projected, kinds, strict=True)
-            ]
+            + [np.log1p(words), np.log1p(chars), word_rarity(responses)]
+            + [self.levels.features(np.maximum(ids, 0), known=known)]
+            + neighbours
             + projected
         ).astype(np.float32)
 
@@ -246,7 +350,7 @@ class OriginalityModel:
             return np.zeros(0)
         prompts = [_match_known(normalise_prompt(p), self.prompts) for p in prompts]
         responses = list(responses)
-        embeddings = encode_aut_pairs(prompts, responses)
+        embeddings = encode_aut_pairs(prompts, responses, layers=self.recipe.layers)
         known_mask = np.array([p in self.prompts for p in prompts])
         scores = np.zeros(len(responses))
         for known, regressors in ((True, self.known_regressors), (False, self.unseen_regressors)):
@@ -259,25 +363,24 @@ class OriginalityModel:
                 PairEmbeddings(embeddings.pair[rows], embeddings.response[rows], embeddings.response_words[rows]),
                 known=known,
             )
-            scores[rows] = np.mean([r.predict(X) for r in regressors], axis=0)
-        return np.clip(scores, MIN_SCORE, MAX_SCORE)
+            scores[rows] = self.recipe.predict(regressors, X)
+        return scores
 
 
-def _regressors():
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import Ridge
+def grouped_folds(prompts: Sequence[str], folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) for cross-validation grouped by object: every row is held out once, and no
+    object has rows on both sides of a fold."""
+    from sklearn.model_selection import GroupKFold
 
-    return [
-        Ridge(alpha=RIDGE_ALPHA),
-        HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, random_state=SEED),
-    ]
+    groups = np.array([normalise_prompt(p) for p in prompts])
+    return list(GroupKFold(folds).split(np.zeros(len(groups)), groups=groups))
 
 
-def fit_model(
-    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings
+def training_features(
+    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings, recipe: Recipe
 ) -> tuple[OriginalityModel, dict[str, np.ndarray]]:
-    """Fit on training rows only. Returns the model and the training feature matrices (known/unseen),
-    whose neighbour features leave each row's own rating out, for cross-validation."""
+    """The model without its regressors, and the training feature matrices (known/unseen) whose
+    neighbour features leave each row's own rating out, for cross-validation."""
     prompts = [normalise_prompt(p) for p in prompts]
     known_prompts = sorted(set(prompts))
     index = {p: i for i, p in enumerate(known_prompts)}
@@ -287,24 +390,37 @@ def fit_model(
     words_projection = Projection.fit(embeddings.response_words, WORDS_PCA_DIMS)
     ratings = np.asarray(ratings, dtype=np.float32)
     model = OriginalityModel(
+        recipe=recipe,
         prompts=known_prompts,
-        prompt_vectors=encode_texts(known_prompts),
+        prompt_vectors=encode_prompts(known_prompts, layers=recipe.layers),
+        levels=PromptLevels.fit(ids, ratings, len(known_prompts)),
         pair_projection=pair_projection,
         response_projection=response_projection,
         words_projection=words_projection,
         pair_bank=Bank(_bank_vectors(pair_projection(embeddings.pair)), ids, ratings),
         response_bank=Bank(_bank_vectors(response_projection(embeddings.response)), ids, ratings),
         words_bank=Bank(_bank_vectors(words_projection(embeddings.response_words)), ids, ratings),
-        known_regressors=_regressors(),
-        unseen_regressors=_regressors(),
+        known_regressors=[],
+        unseen_regressors=[],
     )
-    matrices = {}
-    for known, regressors in ((True, model.known_regressors), (False, model.unseen_regressors)):
-        X = model.features(prompts, list(responses), embeddings, known=known, exclude_self=True)
-        for regressor in regressors:
-            regressor.fit(X, ratings)
-        matrices["known" if known else "unseen"] = X
+    matrices = {
+        "known" if known else "unseen": model.features(
+            prompts, list(responses), embeddings, known=known, own_ratings=ratings
+        )
+        for known in (True, False)
+    }
     return model, matrices
+
+
+def fit_model(
+    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings, recipe: Recipe
+) -> OriginalityModel:
+    """Fit on training rows only: the whole recipe."""
+    model, matrices = training_features(prompts, responses, ratings, embeddings, recipe)
+    ratings = np.asarray(ratings, dtype=np.float32)
+    model.known_regressors = recipe.fit(matrices["known"], ratings)
+    model.unseen_regressors = recipe.fit(matrices["unseen"], ratings)
+    return model
 
 
 def save_model(model: OriginalityModel, path: Path = MODEL_PATH) -> None:
