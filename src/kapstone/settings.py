@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "kapstone.billing",
     "kapstone.messaging",
     "kapstone.operations",
+    "kapstone.home",
 ]
 
 MIDDLEWARE = [
@@ -140,7 +141,7 @@ ROOT_URLCONF = "kapstone.urls"
 WSGI_APPLICATION = "kapstone.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "practice:home"
+LOGIN_REDIRECT_URL = "home:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 TEMPLATES = [

@@ -1,11 +1,12 @@
 from django.urls import include, path
 
-from kapstone.practice import views as practice_views
+from kapstone.home import views as home_views
 
 urlpatterns = [
-    path("", practice_views.root, name="root"),
-    path("healthz", practice_views.healthz, name="healthz"),
+    path("", home_views.root, name="root"),
+    path("healthz", home_views.healthz, name="healthz"),
     path("accounts/", include("kapstone.accounts.urls")),
+    path("home/", include("kapstone.home.urls")),
     path("home/", include("kapstone.practice.urls")),
     path("patients/", include("kapstone.patients.urls")),
     path("portal/", include("kapstone.portal.urls")),

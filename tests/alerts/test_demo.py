@@ -1,6 +1,6 @@
 from kapstone.alerts import demo, services
 from kapstone.alerts.models import OnCallSlot, SafetyPlan
-from kapstone.practice.demo import DemoPractice
+from kapstone.home.demo import DemoPractice
 
 
 def test_the_demo_seeds_a_rota_without_gaps_on_weekdays_and_a_safety_plan(cast):

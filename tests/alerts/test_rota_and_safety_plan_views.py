@@ -53,14 +53,14 @@ def test_the_default_on_call_prescriber_is_set_and_cleared_and_the_home_page_say
     client = client_for(cast.bob)
     assert client.post(reverse("alerts:rota_default"), {"prescriber": cast.charlie.pk}).status_code == 302
     assert StaffContact.objects.get(is_default_on_call=True).user == cast.charlie
-    assert "the default on-call prescriber" in client.get(reverse("practice:home")).content.decode()
+    assert "the default on-call prescriber" in client.get(reverse("home:home")).content.decode()
     assert client.post(reverse("alerts:rota_default"), {"prescriber": ""}).status_code == 302
     assert not StaffContact.objects.filter(is_default_on_call=True).exists()
-    home = client.get(reverse("practice:home")).content.decode()
+    home = client.get(reverse("home:home")).content.decode()
     assert "rota gap" in home and "no medical director is set" in home
     cast.charlie.is_medical_director = True
     cast.charlie.save(update_fields=["is_medical_director"])
-    assert "urgent alerts go to the medical director" in client.get(reverse("practice:home")).content.decode()
+    assert "urgent alerts go to the medical director" in client.get(reverse("home:home")).content.decode()
     assert client.post(reverse("alerts:rota_default"), {"prescriber": "nobody"}).status_code == 400
 
 

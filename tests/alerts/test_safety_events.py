@@ -44,7 +44,7 @@ def test_a_practice_event_reaches_the_roles_that_keep_the_ledger_and_the_home_pa
     queue = reverse("measures:alerts")
     assert "off by -50 mg" in client_for(cast.nurse).get(queue).content.decode()
     assert "off by -50 mg" not in client_for(cast.therapist).get(queue).content.decode()
-    home = client_for(cast.bob).get(reverse("practice:home")).content.decode()
+    home = client_for(cast.bob).get(reverse("home:home")).content.decode()
     assert "off by -50 mg" in home and "The practice" in home
 
 

@@ -131,7 +131,7 @@ def test_every_staff_and_researcher_page_meets_wcag_21_aa_and_keeps_the_csp(brow
     sign_in(prescriber.page, practice["prescriber"])
     prescriber.page.wait_for_url("**/home/**")
     for name, kwargs in [
-        ("practice:home", {}),
+        ("home:home", {}),
         ("patients:list", {}),
         ("patients:detail", {"patient_id": patient}),
         ("screening:list", {}),
@@ -168,12 +168,12 @@ def test_every_staff_and_researcher_page_meets_wcag_21_aa_and_keeps_the_csp(brow
     prescriber.scan("intake form with errors")
 
     for role, pages in [
-        ("therapist", [("practice:home", {}), ("integration:psychotherapy_notes", {"patient_id": patient})]),
-        ("nurse", [("practice:home", {}), ("dosing:room", {"session_id": practice["dosing_session"].pk})]),
+        ("therapist", [("home:home", {}), ("integration:psychotherapy_notes", {"patient_id": patient})]),
+        ("nurse", [("home:home", {}), ("dosing:room", {"session_id": practice["dosing_session"].pk})]),
         (
             "admin",
             [
-                ("practice:home", {}),
+                ("home:home", {}),
                 ("accounts:staff", {}),
                 ("accounts:security", {}),
                 ("patients:audit", {"patient_id": patient}),
@@ -184,7 +184,7 @@ def test_every_staff_and_researcher_page_meets_wcag_21_aa_and_keeps_the_csp(brow
         ),
         (
             "researcher",
-            [("practice:home", {}), ("outcomes:report", {}), ("outcomes:research_export", {})],
+            [("home:home", {}), ("outcomes:report", {}), ("outcomes:research_export", {})],
         ),
     ]:
         audit = Audit(browser, live_server.url)

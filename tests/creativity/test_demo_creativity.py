@@ -4,7 +4,7 @@ import pytest
 
 from kapstone.creativity import protocol, selectors, services
 from kapstone.creativity.models import CreativityAdministration
-from kapstone.practice import demo as practice_demo
+from kapstone.home import demo as practice_demo
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 

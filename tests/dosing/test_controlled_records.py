@@ -93,10 +93,10 @@ def test_an_unregistered_location_is_refused(cast):
 
 def test_the_staff_home_warns_60_days_before_a_registration_expires(cast, client_for):
     registered_location(expires_on=timezone.localdate() + datetime.timedelta(days=59))
-    page = client_for(cast.nurse).get(reverse("practice:home")).content.decode()
+    page = client_for(cast.nurse).get(reverse("home:home")).content.decode()
     assert "Registration BK1234563" in page and "expires on" in page
     Registration.objects.update(expires_on=timezone.localdate() + datetime.timedelta(days=61))
-    assert "Registration BK1234563" not in client_for(cast.nurse).get(reverse("practice:home")).content.decode()
+    assert "Registration BK1234563" not in client_for(cast.nurse).get(reverse("home:home")).content.decode()
 
 
 # Receipts and units ------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ ROUTES: dict[str, Route] = {
     "accounts:portal_invite": Route(**{**ALICE_RECORD, "method": "post"}),
     "accounts:security": Route(allow={"admin"}),
     "accounts:unlock": Route(allow={"admin"}, method="post"),
-    "practice:home": Route(allow=ALL_STAFF),
+    "home:home": Route(allow=ALL_STAFF),
     "practice:settings": Route(allow={"admin", "bob", "charlie"}),
     "practice:setting_proposal_decide": Route(allow={"bob", "charlie"}, method="post", kwargs=a_proposal),
     "accounts:staff": Route(allow={"admin"}),

@@ -156,7 +156,7 @@ def test_staff_reset_their_password_then_still_need_their_second_factor(cast):
     response = client.post(LOGIN, {"username": "bob", "password": NEW_PASSWORD})
     assert response.status_code == 200 and "Enter the 6-digit code" in response.content.decode()
     response = client.post(LOGIN, {"username": "bob", "password": NEW_PASSWORD, "otp_token": current_code(cast.bob)})
-    assert response.url == reverse("practice:home")
+    assert response.url == reverse("home:home")
 
 
 def test_a_reset_for_an_unknown_login_looks_the_same_and_sends_nothing(db):
@@ -196,7 +196,7 @@ def test_a_wrong_old_password_changes_nothing(cast):
 def test_resetting_two_factor_signs_the_user_out_everywhere(cast, client_for):
     bobs_tablet = signed_in_client(cast.bob)
     client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
-    assert bobs_tablet.get(reverse("practice:home")).url.startswith(reverse("accounts:login"))
+    assert bobs_tablet.get(reverse("home:home")).url.startswith(reverse("accounts:login"))
 
 
 def test_deactivating_then_reactivating_does_not_revive_old_sessions(cast, client_for):
@@ -204,7 +204,7 @@ def test_deactivating_then_reactivating_does_not_revive_old_sessions(cast, clien
     admin = client_for(cast.admin)
     admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]))
     admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "reactivate"]))
-    assert bobs_tablet.get(reverse("practice:home")).url.startswith(reverse("accounts:login"))
+    assert bobs_tablet.get(reverse("home:home")).url.startswith(reverse("accounts:login"))
 
 
 # --- lockouts, failed sign-ins and refused access ---------------------------------------------------------

@@ -19,7 +19,7 @@ def test_staff_sign_in_with_password_and_code(cast):
     response = client.post(
         LOGIN, {"username": "bob", "password": "correct-horse-battery", "otp_token": current_code(cast.bob)}
     )
-    assert response.status_code == 302 and response.url == reverse("practice:home")
+    assert response.status_code == 302 and response.url == reverse("home:home")
     assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
     assert AuditEvent.objects.filter(action="login", actor_id=cast.bob.pk).exists()
 

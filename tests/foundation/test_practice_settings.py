@@ -598,7 +598,7 @@ def test_other_roles_cannot_change_a_setting(cast):
 
 def test_admins_and_prescribers_see_the_settings_link(cast):
     for role, shown in [("admin", True), ("bob", True), ("therapist", False), ("nurse", False), ("researcher", False)]:
-        page = signed_in_client(cast.user(role)).get(reverse("practice:home")).content.decode()
+        page = signed_in_client(cast.user(role)).get(reverse("home:home")).content.decode()
         assert (SETTINGS_URL in page) == shown, role
 
 

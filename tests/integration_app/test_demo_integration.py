@@ -9,7 +9,7 @@ from kapstone.dosing.models import DoseRecord
 from kapstone.integration.models import IntegrationNote, IntegrationWindow
 from kapstone.integration.window import Adherence
 from kapstone.outcomes.selectors import adherence_frame
-from kapstone.practice import demo as practice_demo
+from kapstone.home import demo as practice_demo
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from kapstone.measures import services
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.scoring import score
-from kapstone.practice import demo as practice_demo
+from kapstone.home import demo as practice_demo
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 
@@ -58,7 +58,7 @@ def test_the_demo_has_missing_and_upcoming_questionnaires_scores_that_agree_and_
 def test_each_portal_patient_has_a_check_in_to_fill_in(practice, client_for):
     from django.urls import reverse
 
-    from kapstone.practice.demo import PORTAL_PATIENTS
+    from kapstone.home.demo import PORTAL_PATIENTS
 
     for patient in practice.patients[:PORTAL_PATIENTS]:
         page = client_for(patient.user).get(reverse("portal:home")).content.decode()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from kapstone.dosing import safety
 from kapstone.dosing.demo import DEMO_DOSES_MG
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, VitalsReading
-from kapstone.practice import demo as practice_demo
+from kapstone.home import demo as practice_demo
 from kapstone.program.course_templates import check_session_times, load_templates
 from kapstone.program.demo import course_times
 from kapstone.program.models import Enrolment, Group, GroupSession

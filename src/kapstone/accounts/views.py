@@ -26,7 +26,7 @@ from kapstone.audit import services as audit
 
 
 def _home_for(user) -> str:
-    return "portal:home" if user.is_patient else "practice:home"
+    return "portal:home" if user.is_patient else "home:home"
 
 
 @public

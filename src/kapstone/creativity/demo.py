@@ -26,7 +26,7 @@ from kapstone.program.demo import DemoCourse, demo_courses
 
 SEEDS_AFTER = ("kapstone.program",)
 BATCH = 5000
-REAL_SCORED = 4  # the portal patients (practice.demo.PORTAL_PATIENTS)
+REAL_SCORED = 4  # the portal patients (home.demo.PORTAL_PATIENTS)
 # Synthetic share of each occasion's tasks that were taken in their window; others get DEFAULT_TAKEN.
 TAKEN = {
     Occasion.BASELINE: 0.96,

@@ -9,7 +9,10 @@ import datetime
 import hashlib
 import random
 from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.util import find_spec
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -196,6 +199,11 @@ class DemoPractice:
     portal_logins: list[tuple[str, str]] = field(default_factory=list)
     totp_secrets: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def portal_patients(self) -> list[Patient]:
+        """The patients who sign in to the demo portal, so the other apps' demos can give them something to see."""
+        return self.patients[:PORTAL_PATIENTS]
+
 
 def demo_totp_key(username: str) -> str:
     # Deterministic so that a second `make run` prints the same secrets the user already enrolled.
@@ -327,11 +335,6 @@ def _portal_logins(practice: DemoPractice) -> None:
 @transaction.atomic
 def build(*, patients: int, seed: int = 2026, progress=lambda message: None) -> DemoPractice:
     """Builds the demo practice. Running it again adds nothing: the staff and patients are already there."""
-    from importlib import import_module
-    from importlib.util import find_spec
-
-    from django.apps import apps
-
     rng = random.Random(seed)
     practice = DemoPractice()
     _staff(practice)
@@ -346,7 +349,7 @@ def build(*, patients: int, seed: int = 2026, progress=lambda message: None) -> 
     demos = {
         app.name: import_module(f"{app.name}.demo")
         for app in apps.get_app_configs()
-        if app.name.startswith("kapstone.") and app.name != "kapstone.practice" and find_spec(f"{app.name}.demo")
+        if app.name.startswith("kapstone.") and app.name != "kapstone.home" and find_spec(f"{app.name}.demo")
     }
     for module in _seeding_order(demos):
         module.seed(practice=practice, rng=rng, progress=progress)

@@ -28,7 +28,6 @@ from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import Instrument, ScoreResult, _condition_items, get_instrument, score
 from kapstone.measures.selectors import instrument_settings
 from kapstone.patients.models import Diagnosis
-from kapstone.practice.demo import PORTAL_PATIENTS
 from kapstone.practice.settings_store import practice_value
 from kapstone.program.demo import DemoCourse, demo_courses
 
@@ -213,7 +212,7 @@ def seed(*, practice, rng, progress: Callable[[str], None]) -> None:
         services.assessment_save_answers(actor=None, assessment=flagged, answers=answers, submit=True)
     # Each portal patient has a between-sessions check-in waiting, so signing in to the demo portal shows the
     # questionnaire form (their course's own questionnaires are all answered or not yet due today).
-    for patient in patients[:PORTAL_PATIENTS]:
+    for patient in practice.portal_patients:
         for instrument_id in CHECK_IN:
             services.assessment_create(actor=None, patient=patient, instrument_id=instrument_id, occasion="ad_hoc")
     progress(f"questionnaires: {Assessment.objects.count()} stored, 1 open critical alert")

@@ -1,35 +1,11 @@
-"""What the staff home shows (my patients, today's schedule, open alerts and due questionnaires) and what the
-practice settings page shows (every declared setting, its cited default and the practice's own value)."""
+"""What the practice settings page shows: every declared setting, its cited default and the practice's own value,
+and the proposals waiting for a prescriber."""
 
 import json
 from dataclasses import dataclass
 
-from django.utils import timezone
-
-from kapstone.alerts.selectors import on_call_status
-from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies, registrations_expiring
-from kapstone.measures.selectors import due_assessments_for, open_alerts_for
-from kapstone.patients.selectors import patient_list
 from kapstone.practice import authority, registry
 from kapstone.practice.models import PracticeSetting, SettingProposal
-from kapstone.program.selectors import sessions_on
-
-MY_PATIENTS_ON_HOME = 10
-ALERTS_ON_HOME = 10
-
-
-def staff_home(*, user) -> dict:
-    my_patients = patient_list(user=user)
-    return {
-        "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
-        "my_patient_count": my_patients.paginator.count,
-        "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
-        "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
-        "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
-        "registrations_expiring": registrations_expiring() if user.role in LEDGER_ROLES else [],
-        "due_assessments": due_assessments_for(user),
-        "on_call": on_call_status(),
-    }
 
 
 def setting_anchor(key: str) -> str:

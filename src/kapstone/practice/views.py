@@ -1,31 +1,16 @@
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.db import connection
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from kapstone.accounts.permissions import public, roles_required
-from kapstone.accounts.roles import STAFF_ROLES, Role
+from kapstone.accounts.permissions import roles_required
+from kapstone.accounts.roles import Role
 from kapstone.practice import authority, selectors, services
 from kapstone.practice.forms import ProposalDecisionForm, SettingChangeForm
 from kapstone.practice.registry import SettingRefused, all_specs, setting_spec
-
-
-@public
-def root(request):
-    if request.user.is_authenticated and request.user.is_patient:
-        return redirect("portal:home")
-    return redirect("practice:home")
-
-
-@roles_required(*STAFF_ROLES)
-def home(request):
-    context = selectors.staff_home(user=request.user) if request.user.role != Role.RESEARCHER else {}
-    return render(request, "practice/home.html", context)
 
 
 @dataclass(frozen=True)
@@ -121,17 +106,3 @@ def setting_proposal_decide(request, proposal_id: int):
             request, refused=RefusedChange("", decision, str(problem), "", note, proposal_id=proposal_id)
         )
     return redirect(f"{reverse('practice:settings')}#{selectors.setting_anchor(proposal.key)}")
-
-
-@public
-@never_cache
-def healthz(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        database = "ok"
-    except Exception as error:  # noqa: BLE001 - the health check reports any failure rather than raising
-        database = f"error: {error.__class__.__name__}"
-    healthy = database == "ok"
-    return JsonResponse({"status": "ok" if healthy else "error", "database": database}, status=200 if healthy else 503)

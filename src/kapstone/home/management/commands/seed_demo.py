@@ -3,7 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from kapstone.audit import context
-from kapstone.practice import demo
+from kapstone.home import demo
 
 MAX_PATIENTS = 200_000
 

@@ -1,0 +1,27 @@
+"""What the staff home shows: my patients, today's schedule, open alerts, due questionnaires, the controlled-substance
+ledger's warnings and who is on call, each read through its own app's selectors (which apply the care-team filter)."""
+
+from django.utils import timezone
+
+from kapstone.alerts.selectors import on_call_status
+from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies, registrations_expiring
+from kapstone.measures.selectors import due_assessments_for, open_alerts_for
+from kapstone.patients.selectors import patient_list
+from kapstone.program.selectors import sessions_on
+
+MY_PATIENTS_ON_HOME = 10
+ALERTS_ON_HOME = 10
+
+
+def staff_home(*, user) -> dict:
+    my_patients = patient_list(user=user)
+    return {
+        "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
+        "my_patient_count": my_patients.paginator.count,
+        "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
+        "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
+        "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],
+        "registrations_expiring": registrations_expiring() if user.role in LEDGER_ROLES else [],
+        "due_assessments": due_assessments_for(user),
+        "on_call": on_call_status(),
+    }
