@@ -173,7 +173,7 @@ def test_the_measures_page_shows_trajectory_change_and_markers(cast, client_for)
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in page
     assert "<strong>-15</strong> points (-93.8%)" in page
     assert "response" in page and "remission" in page and "reliable improvement" in page
-    assert "≥ 6 points" in page and "Kroenke 2001" in page
+    assert "≥ 6 points" in page and "Kroenke K, Spitzer RL, Williams JBW. The PHQ-9" in page
 
 
 def test_staff_enter_a_licensed_total_and_bad_totals_are_refused(cast, client_for):

@@ -73,7 +73,10 @@ def test_with_enough_baselines_the_jacobson_truax_index_uses_the_practices_sd(fo
     assert change["reliable_improvement"] is True
     page = client_for(cast.bob).get(reverse("measures:patient", args=[cast.alice.pk])).content.decode()
     assert "RCI -4.129" in page
-    assert "SD 2.58 from the practice&#x27;s baseline sample (N = 4 patients" in page and "Kroenke 2001" in page
+    assert (
+        "SD 2.58 from the practice&#x27;s baseline sample (N = 4 patients" in page
+        and "Kroenke K, Spitzer RL, Williams JBW. The PHQ-9" in page
+    )
 
 
 def test_below_the_minimum_n_the_fixed_threshold_is_used_and_the_page_says_why(four_baselines, client_for):

@@ -12,6 +12,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone import bibliography
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.measures.change import baseline_sample_minimum, classify_change
@@ -72,6 +73,11 @@ def open_alerts_for(user, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert
             },
         )
     return alerts
+
+
+def _cited(spec: dict) -> str:
+    """A number's source for the clinician: its bibliography ids written out as full references."""
+    return bibliography.describe(spec["source"]) if spec.get("source") else "source not recorded"
 
 
 @dataclass(frozen=True)
@@ -253,18 +259,18 @@ class Trajectory:
             return (
                 f"Jacobson & Truax (1991) index: SD {sample.sd:.2f} from the practice's baseline sample "
                 f"(N = {sample.n} patients, each patient's first total), reliability {change['reliability']} "
-                f"({reliability.get('source', 'source not recorded')}); reliable when |RCI| > 1.96."
+                f"({_cited(reliability)}); reliable when |RCI| > 1.96."
             )
         if method == "fixed_threshold":
             note = (
                 f"Fixed threshold: a change of at least {change['reliable_change_threshold']:g} points "
-                f"({threshold.get('source', 'source not recorded')})."
+                f"({_cited(threshold)})."
             )
             if sample is not None:
                 shortfall = "all the same total" if sample.n >= sample.minimum_n else f"N = {sample.n}"
                 note += (
                     f" The Jacobson & Truax (1991) index (reliability {reliability.get('value')}, "
-                    f"{reliability.get('source', 'source not recorded')}) is used once the practice's baseline "
+                    f"{_cited(reliability)}) is used once the practice's baseline "
                     f"sample reaches N = {sample.minimum_n} with some spread; it has {shortfall}."
                 )
             return note
