@@ -9,6 +9,7 @@ def _dose_administered(sender, record, **kwargs):
     """Opens the integration window in the background. The dose is already committed: a failure here must not
     turn the dosing room's page into an error, so it is logged, and the beat sweep open_missing_integration_windows
     opens the window later (opening it twice is safe)."""
+    # deferred: apps.py is read before the models are ready, and the tasks module imports them.
     from kapstone.integration.tasks import open_integration_window
 
     try:
