@@ -29,8 +29,8 @@ class CreativityError(Exception):
 
 
 class DosingDay(CreativityError):
-    """A time on a dosing day (or within a day of a dosing session): clinical.md, Creativity, "Acute ketamine
-    impairs attention and memory for hours, resolved by 24 h: do not test on a dosing day"."""
+    """A time on a dosing day (or within a day of a dosing session): [ketamine-acute-cognition]: acute ketamine
+    impairs attention and memory for hours, resolved by 24 h, so no task is given on a dosing day."""
 
     def __init__(self, until: datetime.datetime):
         self.until = until

@@ -49,7 +49,7 @@ STOCK = [
     ("injection", Decimal("50"), Decimal("10"), "10 mL vial", "KI-2026-007", 2, 5, "INV-88122"),
 ]
 # The routes the demo practice's stock fits and the ceiling it sets where the cited default leaves none, with the
-# source in the reason (Loo 2016 gave IM ketamine at 0.1-0.5 mg/kg; clinical.md, "Doses").
+# source in the reason ([loo-2016] gave IM ketamine at 0.1-0.5 mg/kg).
 DEMO_CEILINGS = [
     (
         "dosing.ceiling_im_mg_per_kg",
@@ -60,7 +60,7 @@ DEMO_CEILINGS = [
 HISTORY_FORM, HISTORY_STRENGTH, HISTORY_LOCATION = "lozenge", Decimal("100"), "Main safe"
 HISTORY_LOT_MG = Decimal("20000")  # 200 lozenges of 100 mg per received lot
 CHECKED_IN_TODAY = 2
-# Synthetic sublingual doses, inside the common 100-400 mg lozenge range (clinical.md, "Doses") and under
+# Synthetic sublingual doses, inside the common 100-400 mg lozenge range ([ketamine-dose-ranges]) and under
 # the practice's default ceiling; test_services_demo checks each against the ceiling.
 DEMO_DOSES_MG = (100, 150, 200, 250, 300)
 

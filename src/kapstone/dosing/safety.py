@@ -13,7 +13,7 @@ from kapstone import bibliography
 SAFETY_FILE = Path(__file__).parent / "data" / "safety.yaml"
 # Routes whose ceiling is per kg of today's weight; every other route's ceiling is a flat dose in mg.
 PER_KG_ROUTES = frozenset({"iv", "im"})
-# Routes after which a respiratory rate must be recorded on every reading (clinical.md: the injected routes).
+# Routes after which a respiratory rate must be recorded on every reading ([sanacora-2017]: the injected routes).
 RESPIRATORY_RATE_ROUTES = frozenset({"iv", "im"})
 
 

@@ -62,15 +62,15 @@ from kapstone.outcomes.statistics import (
 )
 from kapstone.patients.models import Sex
 
-# Dosing-session bands for the subgroup table. Field Trip's courses had 4-6 dosing sessions (clinical.md,
-# NCT05604794), so fewer and more are reported on either side of that.
+# Dosing-session bands for the subgroup table. Field Trip's courses had 4-6 dosing sessions
+# ([nct05604794]), so fewer and more are reported on either side of that.
 SESSION_BANDS = ((1, 3, "1-3 sessions"), (4, 6, "4-6 sessions"), (7, None, "7 or more sessions"))
 MAUDSLEY_FILE = Path(__file__).resolve().parents[1] / "screening" / "rules" / "maudsley.yaml"
 ROUTE_LABELS = dict(Route.choices)
 SEX_LABELS = dict(Sex.choices)
 ADHERENCE_ORDER = ("within_48h", "within_72h", "late", "open")
-# Creativity scores compared baseline to end of course (clinical.md: mean and top-2 originality per person,
-# so fluency does not confound originality; DAT score per Olson et al. 2021).
+# Creativity scores compared baseline to end of course (mean and top-2 originality per person, so
+# fluency does not confound originality, [reiter-palmon-2019]; DAT score per [olson-2021]).
 CREATIVITY_SCORES = (
     ("aut", "fluency", "AUT fluency (valid ideas per object)"),
     ("aut", "flexibility", "AUT flexibility (categories per object)"),

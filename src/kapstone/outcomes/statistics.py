@@ -321,7 +321,7 @@ AGE_BANDS = ((18, 29), (30, 39), (40, 49), (50, 64), (65, None))
 
 
 def age_band(age: float | None) -> str:
-    """Report age bands; 65 and over is its own band (clinical.md: a lower starting dose from 65)."""
+    """Report age bands; 65 and over is its own band ([spravato-pi] 8.5: a lower starting dose from 65)."""
     if age is None or (isinstance(age, float) and math.isnan(age)):
         return "not recorded"
     if age < AGE_BANDS[0][0]:
