@@ -16,8 +16,11 @@ from django.utils import timezone
 from kapstone.audit import services as audit
 from kapstone.creativity import protocol
 from kapstone.creativity.models import CreativityAdministration
+from kapstone.measures.dates import is_plausible
+from kapstone.measures.models import Assessment
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_get
+from kapstone.program.models import Enrolment, GroupSession
 
 Status = CreativityAdministration.Status
 ADMINISTRATIONS_ON_PAGE = 200
@@ -32,8 +35,6 @@ def practice_tz() -> zoneinfo.ZoneInfo:
 
 def dosing_sessions_of(patient_ids) -> dict[int, list[tuple[datetime.datetime, datetime.datetime]]]:
     """(starts_at, ends_at) of every dosing session of a course each patient is or was enrolled in."""
-    from kapstone.program.models import Enrolment, GroupSession
-
     rows = (
         GroupSession.objects.filter(
             kind=GroupSession.Kind.DOSING,
@@ -106,9 +107,6 @@ class SymptomPoint:
 def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
     """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity; a total
     whose stored date no chart can hold is left out (kapstone.measures.dates)."""
-    from kapstone.measures.dates import is_plausible
-    from kapstone.measures.models import Assessment
-
     rows = (
         Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED, total__isnull=False)
         .order_by("completed_at", "pk")

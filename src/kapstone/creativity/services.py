@@ -20,6 +20,7 @@ from kapstone.creativity import protocol, scoring
 from kapstone.creativity import selectors as reads
 from kapstone.creativity.models import AUTResponse, CreativityAdministration, Occasion, Task
 from kapstone.patients.models import Patient
+from kapstone.program.models import Enrolment, GroupSession
 
 Status = CreativityAdministration.Status
 
@@ -128,8 +129,6 @@ def administrations_schedule_for_group(*, actor, group) -> int:
     missing and re-checks every task of these patients not yet started: one of this course whose date has
     changed with its sessions is re-dated, and any other that a dosing session now blocks is moved to the first
     clear time. Started, finished and missed tasks keep their dates."""
-    from kapstone.program.models import Enrolment, GroupSession
-
     sessions = list(GroupSession.objects.filter(group=group).values_list("starts_at", "ends_at"))
     if not sessions:
         return 0

@@ -53,6 +53,7 @@ from kapstone.measures.signals import alert_raised
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
+from kapstone.program.models import Enrolment, GroupSession
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def assessments_schedule_for_group(*, actor, group) -> int:
     still-open questionnaire whose session has moved (the one before dosing session 2 follows dosing session 2),
     so it is run after every reschedule. A completed or expired questionnaire keeps the dates it had: they are
     the dates it was answered, or missed, under."""
-    from kapstone.program.models import Enrolment, GroupSession
-
     plan = load_plan(practice_value(PLAN_SETTING, DEFAULT_PLAN))
     sessions = list(GroupSession.objects.filter(group=group).order_by("starts_at"))
     if not sessions:

@@ -15,13 +15,11 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.creativity import services as creativity_services
-from kapstone.measures import services as measures_services
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
 from kapstone.practice.registry import setting_spec
 from kapstone.practice.settings_store import practice_value
-from kapstone.program import course_templates, scheduling
+from kapstone.program import course_templates, scheduling, signals
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Room, Unavailability
 from kapstone.program.sites import practice_sites
@@ -163,11 +161,11 @@ def _refuse_overlapping_course(*, group: Group, patient) -> None:
 
 
 def _schedule_course_work(*, actor, group: Group) -> None:
-    """Puts due the questionnaires and creativity tasks the group's session dates call for. Both schedulers add
-    only what is missing and re-date what is still open to the sessions' current dates (leaving what is done),
-    so calling them whenever sessions or patients arrive, or a session moves, keeps every patient's plan whole."""
-    measures_services.assessments_schedule_for_group(actor=actor, group=group)
-    creativity_services.administrations_schedule_for_group(actor=actor, group=group)
+    """Tells the apps that date work from the course (questionnaires, creativity tasks) that its dates changed.
+    Their receivers add only what is missing and re-date what is still open to the sessions' current dates
+    (leaving what is done), so sending it whenever sessions or patients arrive, or a session moves, keeps every
+    patient's plan whole."""
+    signals.course_dates_changed.send(sender=Group, actor=actor, group=group)
 
 
 @transaction.atomic
