@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -150,10 +151,24 @@ def build(environment: dict[str, str], patients: int) -> None:
     out(f"  built in {time.perf_counter() - started:.0f} s")
 
 
-def prepare(environment: dict[str, str]) -> dict:
-    """Sign-ins and the pages to drive, with each page's queries per request, from a Django process."""
+def analyze(server: str, name: str) -> None:
+    """Planner statistics, as a database in service has them: right after a bulk build the planner would
+    otherwise guess a few rows where there are thousands and pick plans no practice would see."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/{name}", autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+
+
+def prepare(environment: dict[str, str], sessions: int) -> dict:
+    """Sign-ins (`sessions` for each role) and the pages to drive, with each page's queries per request, from a
+    Django process."""
     result = subprocess.run(  # noqa: S603
-        [sys.executable, __file__, "--prepare"], env=demo(environment), check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--prepare"],
+        env=demo(environment) | {"BENCH_SESSIONS": str(sessions)},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -233,7 +248,7 @@ def prepare_in_django() -> None:
         if status == 200 and content_type.startswith(DRIVEN_TYPES):
             pages.append({"label": label, "url": url, "who": who, "queries": queries})
         else:
-            skipped.append(f"{label} ({status}, {content_type.split(';')[0] or 'no body'})")
+            skipped.append(label)
 
     for name, url in _staff_urls(patient_id):
         consider(name, url, staff, "staff")
@@ -264,10 +279,18 @@ def prepare_in_django() -> None:
     ]:
         consider(label, url, patient_client, "patient")
     cookie = settings.SESSION_COOKIE_NAME
+    # One sign-in per connection, as in a clinic: connections sharing a session would queue on its row, which
+    # is saved on every request.
+    sessions = int(os.environ["BENCH_SESSIONS"])
+    staff_clients = [staff, *(_signed_in_client(PRESCRIBER) for _ in range(sessions - 1))]
+    patient_clients = [patient_client, *(_signed_in_client(PORTAL_PATIENT) for _ in range(sessions - 1))]
     print(
         json.dumps(
             {
-                "cookies": {"staff": staff.cookies[cookie].value, "patient": patient_client.cookies[cookie].value},
+                "cookies": {
+                    "staff": [client.cookies[cookie].value for client in staff_clients],
+                    "patient": [client.cookies[cookie].value for client in patient_clients],
+                },
                 "cookie_name": cookie,
                 "pages": pages,
                 "skipped": skipped,
@@ -336,24 +359,30 @@ def wait_until_up(url: str, server: subprocess.Popen) -> None:
 # --- the load -----------------------------------------------------------------------------------------------------
 
 
-def drive(base: str, page: dict, headers: dict[str, str], *, users: int, seconds: float) -> dict:
-    """One page at `users` concurrent connections for `seconds` (after a short warm-up)."""
+def drive(base: str, page: dict, headers: list[dict[str, str]], *, users: int, seconds: float) -> dict:
+    """One page at `users` concurrent connections for `seconds` (after a short warm-up); each connection sends
+    its own entry of `headers`."""
     # deferred: locust patches the standard library with gevent on import, which only this driver wants.
     import gevent
     from locust import FastHttpUser, constant, task
     from locust.env import Environment
 
+    connection_numbers = itertools.count()
+
     class PageUser(FastHttpUser):
         host = base
         wait_time = constant(0)
 
+        def on_start(self):
+            self.headers = headers[next(connection_numbers) % len(headers)]
+
         @task
         def get(self):
-            # The session is the one sign-in in `headers`: a cookie the server set (sessions are saved on every
-            # request) would go out as a second Cookie header, which the server cannot read.
+            # The session is this connection's sign-in in `headers`: a cookie the server set (sessions are saved
+            # on every request) would go out as a second Cookie header, which the server cannot read.
             self.client.cookiejar.clear()
             with self.client.get(
-                page["url"], headers=headers, name=page["label"], catch_response=True, allow_redirects=False
+                page["url"], headers=self.headers, name=page["label"], catch_response=True, allow_redirects=False
             ) as response:
                 if response.status_code != 200:
                     response.failure(f"HTTP {response.status_code}")
@@ -380,7 +409,7 @@ def drive(base: str, page: dict, headers: dict[str, str], *, users: int, seconds
 
 
 def measure_size(args, patients: int) -> dict:
-    name = args.database
+    name = f"{args.database}_{patients}"
     database_url = f"{args.server}/{name}"
     with tempfile.TemporaryDirectory(prefix="kapstone-bench-load-") as var_dir:
         found = refuse_unmarked(args.server, name) or ""
@@ -390,10 +419,15 @@ def measure_size(args, patients: int) -> dict:
         try:
             if reuse:
                 out(f"Reusing the marked synthetic practice of {patients:,} patients in {name!r}")
+                # Migrations added since it was built, so the pages find the tables they read.
+                subprocess.run(  # noqa: S603
+                    [str(BIN / "kapstone"), "migrate", "--noinput", "-v", "0"], env=demo(environment), check=True
+                )
             else:
                 create_database(args.server, name, MARK.format(patients=patients, salt=salt))
                 build(environment, patients)
-            prepared = prepare(environment)
+                analyze(args.server, name)
+            prepared = prepare(environment, args.users)
             with production_server(environment, args.port or free_port(), args.workers) as base:
                 return run_pages(args, base, prepared, patients)
         finally:
@@ -405,10 +439,9 @@ def run_pages(args, base: str, prepared: dict, patients: int) -> dict:
     cookie = prepared["cookie_name"]
     proxy = {"X-Forwarded-Proto": "https"}
     headers = {
-        "staff": proxy | {"Cookie": f"{cookie}={prepared['cookies']['staff']}"},
-        "patient": proxy | {"Cookie": f"{cookie}={prepared['cookies']['patient']}"},
-        "anyone": proxy,
-    }
+        who: [proxy | {"Cookie": f"{cookie}={value}"} for value in values]
+        for who, values in prepared["cookies"].items()
+    } | {"anyone": [proxy]}
     out(f"  {load_average()}")
     floor = drive(
         base, {"label": "/healthz", "url": "/healthz"}, headers["anyone"], users=args.users, seconds=args.seconds
@@ -426,7 +459,9 @@ def run_pages(args, base: str, prepared: dict, patients: int) -> dict:
         results[page["label"]] = figures | {"queries": page["queries"]}
         row(results[page["label"]], page["label"], floor["rps"])
     if prepared["skipped"]:
-        out("  not driven (not an HTML page for a GET): " + ", ".join(prepared["skipped"]))
+        out(
+            "  not driven (a file, a form's POST target, or not a prescriber's page): " + ", ".join(prepared["skipped"])
+        )
     out(f"  {load_average()}")
     return {"floor": floor["rps"], "pages": results}
 
@@ -466,7 +501,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
-    parser.add_argument("--database", default="kapstone_bench_load", help="the throwaway database's name")
+    parser.add_argument(
+        "--database", default="kapstone_bench_load", help="the throwaway databases' name, before _<patients>"
+    )
     parser.add_argument("--only", default="", help="comma-separated parts of page names: drive only those pages")
     parser.add_argument("--keep", action="store_true", help="leave the marked database for --reuse")
     parser.add_argument("--reuse", action="store_true", help="use a marked database of the same size if present")
