@@ -7,6 +7,7 @@ import pytest
 import wordfreq
 import yaml
 
+from kapstone import bibliography
 from kapstone.creativity.dat import (
     NOUNS_PATH,
     check_words,
@@ -89,9 +90,9 @@ def test_every_noun_of_the_reference_distribution_is_a_valid_word_so_the_norms_c
 
 def test_the_vocabulary_cut_off_and_the_nouns_rule_carry_their_source():
     settings = dat_settings()
-    assert settings["vocabulary"]["min_zipf"] > 0 and "Olson" in settings["vocabulary"]["source"]
+    assert settings["vocabulary"]["min_zipf"] > 0 and "[olson-2021]" in settings["vocabulary"]["source"]
     assert settings["nouns"]["checked"] is True
-    assert "Olson" in settings["nouns"]["source"] and "LemmInflect" in settings["nouns"]["source"]
+    assert bibliography.cited_ids(settings["nouns"]["source"]) == ["olson-2021", "lemminflect"]
 
 
 @pytest.mark.parametrize("word", ["quickly", "beautiful", "went", "they", "the", "because"])
