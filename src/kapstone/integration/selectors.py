@@ -77,7 +77,7 @@ class WindowStatus:
         return self.booked_at is not None and self.booked_at <= self.bounds.outer_end
 
 
-def _annotated(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWindow]:
+def windows_with_work(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWindow]:
     """Adds, in the same query, what integration work happened and whether an integration session is booked.
 
     Integration work is the first of: a journal entry the patient wrote after the dose, or an integration note
@@ -128,7 +128,7 @@ def _status(window: IntegrationWindow, settings: dict, now: datetime.datetime) -
 
 
 def window_status(window: IntegrationWindow, *, now: datetime.datetime | None = None) -> WindowStatus:
-    annotated = _annotated(IntegrationWindow.objects.filter(pk=window.pk)).get()
+    annotated = windows_with_work(IntegrationWindow.objects.filter(pk=window.pk)).get()
     return _status(annotated, practice_window_settings(), now or timezone.now())
 
 
@@ -142,7 +142,7 @@ def open_window_for(patient: Patient, *, now: datetime.datetime) -> IntegrationW
 def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, limit: int = 5) -> list[WindowStatus]:
     settings = practice_window_settings()
     now = now or timezone.now()
-    windows = _annotated(IntegrationWindow.objects.filter(patient=patient).select_related("dosing_session"))
+    windows = windows_with_work(IntegrationWindow.objects.filter(patient=patient).select_related("dosing_session"))
     return [_status(window, settings, now) for window in windows[:limit]]
 
 
@@ -172,7 +172,7 @@ def adherence_overview(*, user, now: datetime.datetime | None = None, page_numbe
     them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
     now = now or timezone.now()
-    windows = _annotated(
+    windows = windows_with_work(
         IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
         .select_related("patient", "dosing_session__group")
         .order_by("-dosed_at", "-pk")

@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from django.utils import timezone
 
 from kapstone.dosing.models import Route
@@ -61,11 +58,11 @@ from kapstone.outcomes.statistics import (
     wilson_rate,
 )
 from kapstone.patients.models import Sex
+from kapstone.screening.engine import maudsley_bands
 
 # Dosing-session bands for the subgroup table. Field Trip's courses had 4-6 dosing sessions
 # ([nct05604794]), so fewer and more are reported on either side of that.
 SESSION_BANDS = ((1, 3, "1-3 sessions"), (4, 6, "4-6 sessions"), (7, None, "7 or more sessions"))
-MAUDSLEY_FILE = Path(__file__).resolve().parents[1] / "screening" / "rules" / "maudsley.yaml"
 ROUTE_LABELS = dict(Route.choices)
 SEX_LABELS = dict(Sex.choices)
 ADHERENCE_ORDER = ("within_48h", "within_72h", "late", "open")
@@ -84,11 +81,6 @@ CHANGE_RATES = (
     ("reliable_improvement", "Reliable improvement"),
     ("reliable_deterioration", "Reliable deterioration"),
 )
-
-
-@cache
-def maudsley_bands() -> list[dict]:
-    return yaml.safe_load(MAUDSLEY_FILE.read_text())["bands"]
 
 
 def maudsley_band(score: float | None) -> str:

@@ -19,11 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
+from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
 from kapstone.integration.models import IntegrationWindow
+from kapstone.integration.selectors import practice_window_settings, windows_with_work
+from kapstone.integration.window import adherence_of, window_bounds
 from kapstone.measures.models import Assessment, UrineToxicology
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
@@ -198,13 +202,10 @@ def assessment_frame(instrument_ids=None) -> pd.DataFrame:
 
 def adherence_frame(patient_ids=None) -> pd.DataFrame:
     """Every integration window with its course and adherence, judged by the integration app's own rules."""
-    from kapstone.integration.selectors import _annotated, practice_window_settings
-    from kapstone.integration.window import adherence_of, window_bounds
-
     windows = IntegrationWindow.objects.all()
     if patient_ids is not None:
         windows = windows.filter(patient_id__in=patient_ids)
-    rows = _annotated(windows.order_by()).values_list(
+    rows = windows_with_work(windows.order_by()).values_list(
         "patient_id", "dosing_session__group_id", "dosed_at", "first_entry_at", "first_note_at"
     )
     settings = practice_window_settings()
@@ -219,8 +220,6 @@ def adherence_frame(patient_ids=None) -> pd.DataFrame:
 
 def creativity_frame() -> pd.DataFrame:
     """Scored creativity tasks (AUT and DAT), one row per administration, from the creativity app's selector."""
-    from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
-
     return _frame(creativity_scores_frame().values_list(*SCORE_COLUMNS), list(SCORE_COLUMNS))
 
 
@@ -282,8 +281,6 @@ def adverse_event_rows() -> pd.DataFrame:
 
 def facilitator_choices() -> list[tuple[int, str]]:
     """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form."""
-    from django.contrib.auth import get_user_model
-
     ids = set(Group.facilitators.through.objects.values_list("user_id", flat=True).distinct()) | set(
         GroupSession.facilitators.through.objects.values_list("user_id", flat=True).distinct()
     )

@@ -209,6 +209,12 @@ def _load_rule_set(directory: Path) -> RuleSet:
     )
 
 
+def maudsley_bands() -> list[dict]:
+    """The Maudsley Staging Method's bands (label, min, max) from the shipped rule set, for reports that group
+    patients by stage."""
+    return load_rule_set().maudsley["bands"]
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
