@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.core import checks
 
 from kapstone import bibliography
 
@@ -52,3 +53,46 @@ def test_a_data_file_citing_an_unknown_or_no_id_is_reported(tmp_path):
 
 def test_describe_expands_ids_into_references():
     assert bibliography.describe("[spravato-rems] observe 2 h").startswith("SPRAVATO REMS")
+
+
+def test_every_data_file_in_the_repository_cites_known_ids():
+    assert bibliography.citation_problems() == []
+
+
+def test_the_system_check_reports_an_unknown_id(tmp_path, monkeypatch):
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"rules": [{"id": "x", "source": "[no-such-paper] p. 3"}]}))
+    monkeypatch.setattr(bibliography, "PACKAGE_DIR", tmp_path)
+    errors = bibliography.citation_check()
+    assert [error.id for error in errors] == ["kapstone.E010"]
+    assert "no-such-paper" in errors[0].msg
+
+
+def test_the_citation_check_is_registered_for_start_up():
+    assert bibliography.citation_check in checks.registry.registry.get_checks()
+
+
+def test_a_consent_form_hashed_into_signatures_is_the_only_exception(tmp_path):
+    consent = tmp_path / "screening" / "consent"
+    consent.mkdir(parents=True)
+    (consent / "kap_group_consent_v1.yaml").write_text(yaml.safe_dump({"sections": [{"source": "Someone 2020"}]}))
+    assert bibliography.citation_problems(tmp_path) == []
+
+
+# A reader of the repository cannot follow a file outside it: cite an id of sources.yaml instead. (/home/ is
+# Kapstone's own URL, so a home directory is not searched for.)
+OUTSIDE_REFERENCES = ("clinical.md", "shared/reference", "/work/", "/tmp/", "/Users/")  # noqa: S108
+
+
+def test_no_source_docs_or_script_points_outside_the_repository():
+    # A signed consent form keeps its text (bibliography.CITATION_EXCEPTIONS).
+    exceptions = set(bibliography.CITATION_EXCEPTIONS)
+    offenders = []
+    for folder in ("src", "docs", "scripts"):
+        for path in (REPOSITORY / folder).rglob("*"):
+            if not path.is_file() or path.suffix in {".pyc", ".joblib", ".sqlite3"} or "egg-info" in str(path):
+                continue
+            if path.relative_to(bibliography.PACKAGE_DIR if folder == "src" else REPOSITORY).as_posix() in exceptions:
+                continue
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            offenders += [f"{path.relative_to(REPOSITORY)}: {word}" for word in OUTSIDE_REFERENCES if word in text]
+    assert offenders == []

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core import checks as django_checks
+
+from kapstone import bibliography
 
 
 class PracticeConfig(AppConfig):
@@ -7,3 +10,6 @@ class PracticeConfig(AppConfig):
 
     def ready(self):
         from kapstone.practice import checks  # noqa: F401  (registers the practice-settings check)
+
+        # Every data file's citations name ids in sources.yaml, or start-up stops (kapstone.E010).
+        django_checks.register(bibliography.citation_check)
