@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from kapstone import bibliography
 from kapstone.measures import assessment_plans
 from kapstone.measures.portal_settings import DEFAULTS_FILE, PREFIX
 from kapstone.measures.scoring import Instrument, list_instruments
@@ -84,7 +85,7 @@ def _portal_spec(name: str, entry: dict) -> SettingSpec:
         key=f"{PREFIX}.{name}",
         label=label,
         default=entry["default"],
-        source=" ".join(str(entry.get("source", OPERATIONAL_SOURCE)).split()),
+        source=bibliography.describe(str(entry.get("source", OPERATIONAL_SOURCE))),
         kind=kind,
         unit=unit,
         note=entry.get("note", ""),
@@ -99,7 +100,7 @@ def _instrument_spec(instrument: Instrument, name: str) -> SettingSpec:
         key=f"{PREFIX}.{instrument.id}.{name}",
         label=f"{instrument.short_name}: {label}",
         default=setting.default,
-        source=" ".join(str(instrument.definition["settings"][name]["source"]).split()),
+        source=bibliography.describe(str(instrument.definition["settings"][name]["source"])),
         kind=Number(minimum=setting.minimum, maximum=setting.maximum, whole=isinstance(setting.default, int)),
     )
 
