@@ -280,6 +280,20 @@ def test_a_dosing_session_without_a_prescriber_is_refused(cast, planned):
         )
 
 
+def test_each_move_raises_the_sessions_calendar_sequence(cast, planned):
+    session = planned[("dosing", 1)]
+    for _ in range(2):
+        services.session_move(
+            actor=cast.bob,
+            session=session,
+            starts_at=session.starts_at,
+            room=session.room,
+            facilitators=[cast.bob, cast.therapist],
+        )
+    session.refresh_from_db()
+    assert session.calendar_sequence == 2
+
+
 def test_moving_an_integration_session_late_is_saved_with_a_warning(cast, planned):
     integration = planned[("integration", 1)]
     dosing = planned[("dosing", 1)]

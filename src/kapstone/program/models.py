@@ -101,6 +101,8 @@ class GroupSession(models.Model):
     # filters and research-export columns (program.sites module docstring).
     site = models.CharField(max_length=80, blank=True)
     dosing_setting = models.CharField(max_length=16, choices=DosingSetting.choices, default=DosingSetting.OFFICE)
+    # How many times the session has moved: the iCalendar SEQUENCE, so a subscribed calendar replaces the event.
+    calendar_sequence = models.PositiveIntegerField(default=0)
 
     objects = GroupSessionQuerySet.as_manager()
 

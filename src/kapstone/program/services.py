@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
@@ -617,6 +617,8 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
     before = {"starts_at": session.starts_at.isoformat(), "room": str(session.room or "")}
     session.starts_at, session.ends_at, session.room = starts_at, ends_at, room
     session.save(update_fields=["starts_at", "ends_at", "room"])
+    # Counted in the database, so a caller's stale copy of the session cannot lose a move.
+    GroupSession.objects.filter(pk=session.pk).update(calendar_sequence=F("calendar_sequence") + 1)
     session.facilitators.set(facilitators)
     audit.record(
         action=audit.Action.UPDATE,
@@ -635,7 +637,6 @@ def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, 
     return warnings
 
 
-# Calendar feeds count these audit rows as the event's SEQUENCE, so subscribers replace a moved session.
 SESSION_MOVE_AUDIT_TYPE = "group_session.move"
 
 

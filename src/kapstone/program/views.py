@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.audit import services as audit
-from kapstone.audit.models import AuditEvent
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.program import forms, ical, scheduling, selectors, services, telehealth
 from kapstone.program.models import CalendarFeed, Enrolment, GroupSession, Unavailability
@@ -357,15 +356,6 @@ def _calendar_for(request, user) -> bytes:
     else:
         sessions = selectors.sessions_for_facilitator(staff=user)
         audit.record(action=audit.Action.EXPORT, actor=user, object_type="calendar_feed", object_id=user.pk)
-    moves = dict(
-        AuditEvent.objects.filter(
-            object_type=services.SESSION_MOVE_AUDIT_TYPE, object_id__in=[str(s.pk) for s in sessions]
-        )
-        .values_list("object_id")
-        .annotate(n=Count("id"))
-        .values_list("object_id", "n")
-        .order_by()
-    )
     events = [
         ical.CalendarEvent(
             key=f"group-session-{session.pk}",
@@ -374,7 +364,7 @@ def _calendar_for(request, user) -> bytes:
             summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
             location=telehealth.video_link(session) or (session.room.name if session.room else ""),
             description="Held by video: join with the link above." if session.is_remote else "",
-            sequence=moves.get(str(session.pk), 0),
+            sequence=session.calendar_sequence,
         )
         for session in sessions
     ]
