@@ -1,17 +1,13 @@
 import datetime
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
 from kapstone.program.models import GroupSession, Room
+from kapstone.program.selectors import clinical_staff
 from kapstone.program.sites import practice_sites
-
-
-def clinical_staff():
-    return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "username")
 
 
 class StaffChoiceField(forms.ModelMultipleChoiceField):

@@ -3,18 +3,19 @@
 import datetime
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
 from kapstone.patients.models import CareTeamMembership
 from kapstone.patients.selectors import patients_visible_to
-from kapstone.program.models import Enrolment, Group, GroupSession
+from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
 GROUPS_PER_PAGE = 50
 
@@ -152,3 +153,76 @@ def sessions_for_patient(*, patient) -> list[GroupSession]:
 
 def sessions_for_facilitator(*, staff) -> list[GroupSession]:
     return list(GroupSession.objects.filter(facilitators=staff).select_related("group", "room").order_by("starts_at"))
+
+
+# --- the program's pages ----------------------------------------------------------------------------------------
+
+
+def enrolment_candidates(*, user, group: Group, waiting_too: bool) -> QuerySet:
+    """Patients this user may see who are not already in the group (nor waiting for it, if `waiting_too`)."""
+    statuses = [Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED] if waiting_too else [Enrolment.Status.ENROLLED]
+    taken = group.enrolments.filter(status__in=statuses)
+    return (
+        patients_visible_to(user)
+        .filter(is_active=True)
+        .exclude(pk__in=taken.values("patient_id"))
+        .distinct()
+        .order_by("family_name", "given_name")
+    )
+
+
+def enrolment_counts(*, group: Group) -> dict[str, int]:
+    """How many of the group's enrolments are in each status."""
+    rows = group.enrolments.values("status").annotate(n=Count("id")).order_by()
+    return {row["status"]: row["n"] for row in rows}
+
+
+def enrolment_get(*, user, enrolment_id) -> Enrolment:
+    """An enrolment of a patient the user may see, in a group the user may see; otherwise 404."""
+    try:
+        return Enrolment.objects.select_related("group", "patient").get(
+            pk=int(enrolment_id),
+            group__in=groups_visible_to(user),
+            patient__in=patients_visible_to(user),
+        )
+    except (Enrolment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such enrolment.") from None
+
+
+def session_get(*, user, session_id) -> GroupSession:
+    """A session of a group the user may see; otherwise 404."""
+    try:
+        return (
+            GroupSession.objects.filter(group__in=groups_visible_to(user))
+            .select_related("group", "room")
+            .get(pk=int(session_id))
+        )
+    except (GroupSession.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such session.") from None
+
+
+def clinical_staff_all():
+    """Every member of clinical staff, active or not, to name the facilitators of a proposed plan."""
+    return get_user_model().objects.filter(role__in=CLINICAL_ROLES)
+
+
+def away_of_patient(*, patient) -> QuerySet[Unavailability]:
+    return Unavailability.objects.filter(patient=patient).order_by("-first_day")
+
+
+def away_of_staff(*, staff) -> QuerySet[Unavailability]:
+    return Unavailability.objects.filter(staff__in=staff).select_related("staff").order_by("-first_day")
+
+
+def clinical_staff():
+    """The active clinical staff, to choose facilitators from."""
+    return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "username")
+
+
+def away_staff_choices(*, user):
+    """Whose away dates this user records: the admin anyone's on the clinical staff, others only their own."""
+    return clinical_staff() if user.role == Role.ADMIN else get_user_model().objects.filter(pk=user.pk)
+
+
+def calendar_feed_of(*, user) -> CalendarFeed | None:
+    return CalendarFeed.objects.filter(user=user).first()

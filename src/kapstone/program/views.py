@@ -2,9 +2,7 @@
 and call one service or selector; access is decided by roles_required and the selectors' care-team filter."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,11 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import public, roles_required
-from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
+from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
-from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
+from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.program import forms, ical, scheduling, selectors, services, telehealth
-from kapstone.program.models import CalendarFeed, Enrolment, GroupSession, Unavailability
+from kapstone.program.models import Enrolment, GroupSession, Unavailability
 
 PLAN_SALT = "kapstone.program.plan"
 PLAN_MAX_AGE_SECONDS = 60 * 60
@@ -50,19 +48,6 @@ def group_create(request):
     return render(request, "program/group_form.html", {"form": form}, status=status)
 
 
-def _candidates(user, group, *, waiting_too: bool):
-    """Patients this user may see who are not already in the group (nor waiting for it, if `waiting_too`)."""
-    statuses = [Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED] if waiting_too else [Enrolment.Status.ENROLLED]
-    taken = group.enrolments.filter(status__in=statuses)
-    return (
-        patients_visible_to(user)
-        .filter(is_active=True)
-        .exclude(pk__in=taken.values("patient_id"))
-        .distinct()
-        .order_by("family_name", "given_name")
-    )
-
-
 def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=200):
     try:
         template = services.group_template(group)
@@ -70,23 +55,28 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         template, template_problem = None, str(missing)
     else:
         template_problem = ""
-    counts = {row["status"]: row["n"] for row in group.enrolments.values("status").annotate(n=Count("id")).order_by()}
+    counts = selectors.enrolment_counts(group=group)
+    sessions = selectors.group_sessions(group=group)
     context = {
         "group": group,
         "template": template,
         "template_problem": template_problem,
         "roster": selectors.group_roster(user=request.user, group=group),
         "facilitator_access": selectors.group_facilitator_access(group=group),
-        "sessions": selectors.group_sessions(group=group),
+        "sessions": sessions,
         "scheduled_work": selectors.group_scheduled_work(user=request.user, group=group),
         "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
         "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
         "enrol_form": enrol_form
-        or forms.EnrolForm(patients=_candidates(request.user, group, waiting_too=True), prefix="enrol"),
+        or forms.EnrolForm(
+            patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True), prefix="enrol"
+        ),
         "waitlist_form": waitlist_form
-        or forms.WaitlistForm(patients=_candidates(request.user, group, waiting_too=True), prefix="waitlist"),
+        or forms.WaitlistForm(
+            patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True), prefix="waitlist"
+        ),
         "plan_form": forms.PlanForm(prefix="plan"),
-        "can_plan": template is not None and not group.sessions.exists(),
+        "can_plan": template is not None and not sessions,
     }
     return render(request, "program/group_detail.html", context, status=status)
 
@@ -101,7 +91,11 @@ def group_detail(request, group_id):
 @require_POST
 def enrol(request, group_id):
     group = selectors.group_get(user=request.user, group_id=group_id)
-    form = forms.EnrolForm(request.POST, patients=_candidates(request.user, group, waiting_too=False), prefix="enrol")
+    form = forms.EnrolForm(
+        request.POST,
+        patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=False),
+        prefix="enrol",
+    )
     if not form.is_valid():
         return _group_page(request, group, enrol_form=form, status=400)
     patient = form.cleaned_data["patient"]
@@ -124,7 +118,9 @@ def enrol(request, group_id):
 def waitlist(request, group_id):
     group = selectors.group_get(user=request.user, group_id=group_id)
     form = forms.WaitlistForm(
-        request.POST, patients=_candidates(request.user, group, waiting_too=True), prefix="waitlist"
+        request.POST,
+        patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True),
+        prefix="waitlist",
     )
     if not form.is_valid():
         return _group_page(request, group, waitlist_form=form, status=400)
@@ -138,22 +134,10 @@ def waitlist(request, group_id):
     return redirect("program:group", group.pk)
 
 
-def _enrolment(user, enrolment_id) -> Enrolment:
-    """An enrolment of a patient the user may see, in a group the user may see; otherwise 404."""
-    try:
-        return Enrolment.objects.select_related("group", "patient").get(
-            pk=int(enrolment_id),
-            group__in=selectors.groups_visible_to(user),
-            patient__in=patients_visible_to(user),
-        )
-    except (Enrolment.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such enrolment.") from None
-
-
 @roles_required(*RECORD_ROLES)
 @require_POST
 def withdraw(request, enrolment_id):
-    enrolment = _enrolment(request.user, enrolment_id)
+    enrolment = selectors.enrolment_get(user=request.user, enrolment_id=enrolment_id)
     form = forms.WithdrawForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say why the patient leaves the group.")
@@ -181,7 +165,7 @@ def plan(request, group_id):
     token = signing.dumps(
         {"group": group.pk, "sessions": services.plan_to_data(proposal.sessions)}, salt=PLAN_SALT, compress=True
     )
-    staff = {services.staff_key(person): person for person in get_user_model().objects.filter(role__in=CLINICAL_ROLES)}
+    staff = {services.staff_key(person): person for person in selectors.clinical_staff_all()}
     rows = [
         (s, GroupSession.Kind(s.kind.value).label, [staff.get(key, key) for key in s.facilitator_ids])
         for s in proposal.sessions
@@ -213,20 +197,9 @@ def plan_confirm(request, group_id):
     return redirect("program:group", group.pk)
 
 
-def _session(user, session_id) -> GroupSession:
-    try:
-        return (
-            GroupSession.objects.filter(group__in=selectors.groups_visible_to(user))
-            .select_related("group", "room")
-            .get(pk=int(session_id))
-        )
-    except (GroupSession.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such session.") from None
-
-
 @roles_required(*RECORD_ROLES)
 def session_edit(request, session_id):
-    session = _session(request.user, session_id)
+    session = selectors.session_get(user=request.user, session_id=session_id)
     initial = {
         "starts_at": timezone.localtime(session.starts_at),
         "room": session.room,
@@ -268,7 +241,7 @@ def _session_page(session: GroupSession, *, form=None, site_form=None) -> dict:
 @require_POST
 def session_site(request, session_id):
     """Where a dosing session's doses are taken (site, office or supervised at home)."""
-    session = _session(request.user, session_id)
+    session = selectors.session_get(user=request.user, session_id=session_id)
     site_form = forms.SessionSiteForm(request.POST, prefix="site", current_site=session.site)
     if site_form.is_valid():
         try:
@@ -292,7 +265,7 @@ def patient_away(request, patient_id):
         services.unavailability_record(actor=request.user, patient=patient, **form.cleaned_data)
         messages.success(request, f"Away dates recorded for {patient.full_name}; planning will avoid them.")
         return redirect("program:patient_away", patient.pk)
-    away = Unavailability.objects.filter(patient=patient).order_by("-first_day")
+    away = selectors.away_of_patient(patient=patient)
     return render(
         request,
         "program/away.html",
@@ -301,15 +274,9 @@ def patient_away(request, patient_id):
     )
 
 
-def _staff_choices(user):
-    if user.role == Role.ADMIN:
-        return forms.clinical_staff()
-    return get_user_model().objects.filter(pk=user.pk)
-
-
 @roles_required(*RECORD_ROLES)
 def staff_away(request):
-    staff = _staff_choices(request.user)
+    staff = selectors.away_staff_choices(user=request.user)
     form = forms.StaffAwayForm(request.POST or None, staff=staff, initial={"staff": request.user.pk})
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -317,7 +284,7 @@ def staff_away(request):
         services.unavailability_record(actor=request.user, staff=person, **data)
         messages.success(request, f"Away dates recorded for {person.display_name}; planning will avoid them.")
         return redirect("program:staff_away")
-    away = Unavailability.objects.filter(staff__in=staff).select_related("staff").order_by("-first_day")
+    away = selectors.away_of_staff(staff=staff)
     return render(
         request,
         "program/away.html",
@@ -405,5 +372,5 @@ def calendar_settings(request):
             return HttpResponse("Choose to make or revoke the link.", status=400)
         token = services.feed_token_issue(user=request.user)
         new_link = request.build_absolute_uri(reverse("program:feed", args=[token]))
-    feed = CalendarFeed.objects.filter(user=request.user).first()
+    feed = selectors.calendar_feed_of(user=request.user)
     return render(request, "program/calendar.html", {"feed": feed, "new_link": new_link})
