@@ -42,5 +42,5 @@ def test_a_patient_reaches_their_portal_on_a_phone(browser, live_server, cast):
     page = context.new_page()
     sign_in(page, cast.alice_user, with_code=False)
     page.get_by_role("heading", name="Hello, Alice").wait_for()
-    assert page.get_by_text("988").is_visible()
+    assert page.get_by_role("link", name="988", exact=True).is_visible()
     context.close()

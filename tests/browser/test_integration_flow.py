@@ -5,7 +5,9 @@ import pytest
 
 from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
+from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
+from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.dosing.helpers import receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
@@ -13,7 +15,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def give_alice_a_dose(cast):
+    """Alice through the enrolment gate and the same-day checks (no childbearing potential on record, no medicine
+    changes, a suicide screen with every answer no), then dosed."""
     ready_for_enrolment(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    cast.alice.refresh_from_db()
     session = cast.dosing_session()
     entry = receive_stock(
         actor=cast.nurse,
@@ -34,7 +40,9 @@ def give_alice_a_dose(cast):
         pregnancy_test="n/a",
         intention="",
         weight_kg=Decimal("70"),
+        medication_changes="no",
     )
+    dosing.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
     dosing.vitals_record(
         actor=cast.nurse, record=record, phase="pre", systolic=120, diastolic=78, heart_rate=70, spo2=98
     )

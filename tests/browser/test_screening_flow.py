@@ -42,8 +42,9 @@ def test_intake_screening_consultation_consent_and_enrolment(browser, live_serve
         page.locator(f'input[name="trials-{index}-weeks"]').fill(weeks)
         page.locator(f'input[name="trials-{index}-adequate_dose"]').check()
         page.locator(f'input[name="trials-{index}-improvement_percent"]').fill(improvement)
+    # 0.5 mg/day is 5 mg diazepam-equivalent: under the 8 mg threshold above which the decision needs review.
     page.locator('input[name="medications-0-name"]').fill("lorazepam")
-    page.locator('input[name="medications-0-dose_mg_per_day"]').fill("2")
+    page.locator('input[name="medications-0-dose_mg_per_day"]').fill("0.5")
     page.get_by_label("Systolic BP (mmHg)").fill("124")
     page.get_by_label("Diastolic BP (mmHg)").fill("78")
     page.get_by_role("button", name="Save and screen").click()
