@@ -340,14 +340,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_up(url: str, server: subprocess.Popen) -> None:
+def wait_until_up(url: str, server: subprocess.Popen | None) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if server.poll() is not None:
+        if server is not None and server.poll() is not None:
             raise RuntimeError(f"gunicorn stopped at start-up (exit {server.returncode})")
         try:
             request = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})  # noqa: S310 - local
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -405,6 +405,8 @@ def drive(base: str, page: dict, headers: list[dict[str, str]], *, users: int, s
         "errors": sorted({str(error.error) for error in environment.stats.errors.values()}),
     }
     runner.quit()
+    # Requests the load tool gave up on are still queued at the server: the next page starts once they are done.
+    wait_until_up(f"{base}/healthz", None)
     return figures
 
 
