@@ -21,7 +21,7 @@ from kapstone.practice.services import (
     setting_proposal_decline,
 )
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program.services import OPENING_HOURS_KEY
+from kapstone.program.planning import OPENING_HOURS_KEY
 from tests.conftest import signed_in_client
 from tests.foundation.test_practice_settings import SETTINGS_URL, specs
 

@@ -33,7 +33,7 @@ from kapstone.practice.registry import SettingRefused
 from kapstone.practice.services import practice_setting_change, practice_setting_reset
 from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
 from kapstone.program import telehealth
-from kapstone.program.services import OPENING_HOURS_KEY, opening_hours
+from kapstone.program.planning import OPENING_HOURS_KEY, opening_hours
 from kapstone.screening import engine
 from tests.conftest import signed_in_client
 

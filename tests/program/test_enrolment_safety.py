@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program import scheduling, services
+from kapstone.program import planning, scheduling, services
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import CourseInfeasible, Patient, PlannedSession, validate_plan
@@ -166,7 +166,7 @@ def test_the_planning_context_carries_the_patients_dosing_days_in_other_groups_a
             group=group, patient=make_patient(f"M{n}", "Spring", team=team), status=Enrolment.Status.ENROLLED
         )
     practice_value_set(actor=cast.admin, key="dosing.max_doses_per_7_days", value=1, reason="Local policy")
-    request = services.planning_context(group=group).request
+    request = planning.planning_context(group=group).request
     assert request.max_doses_per_7_days == 1
     alice = next(p for p in request.patients if p.id == cast.alice.record_number)
     assert alice.other_dosing_days == (start + timedelta(days=2),)

@@ -8,7 +8,7 @@ from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import Assessment
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program import scheduling, services
+from kapstone.program import planning, scheduling, services
 from kapstone.program.models import Enrolment, Group, GroupSession, Room, Unavailability
 from kapstone.program.practice_settings import check_opening_hours
 from tests.conftest import make_patient
@@ -108,7 +108,7 @@ def test_the_planning_request_comes_from_rooms_staff_away_dates_and_other_groups
     other.ends_at = other.starts_at + datetime.timedelta(hours=3)
     other.save()
 
-    request = services.planning_context(group=group).request
+    request = planning.planning_context(group=group).request
 
     assert request.start_date == group.start_date
     assert {f.id: f.role for f in request.facilitators} == {
@@ -131,7 +131,7 @@ def test_the_planning_request_comes_from_rooms_staff_away_dates_and_other_groups
 
 
 def test_a_planned_course_is_saved_with_integration_linked_to_its_dosing_session(cast, group, members):
-    plan = services.plan_course(group=group)
+    plan = planning.plan_course(group=group)
     services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
 
     sessions = list(group.sessions.all())
@@ -144,18 +144,18 @@ def test_a_planned_course_is_saved_with_integration_linked_to_its_dosing_session
     group.refresh_from_db()
     assert group.status == Group.Status.ACTIVE
     with pytest.raises(services.PlanRefused, match="already has sessions"):
-        services.plan_course(group=group)
+        planning.plan_course(group=group)
 
 
 def test_a_course_for_two_patients_names_the_group_size_as_what_blocks_it(cast, group, gate_open):
     for patient in (cast.alice, make_patient("Solo", "Spring", team=[cast.bob])):
         services.enrol(actor=cast.bob, group=group, patient=patient)
     with pytest.raises(scheduling.CourseInfeasible, match="runs groups of 3-4 patients; this group has 2"):
-        services.plan_course(group=group)
+        planning.plan_course(group=group)
 
 
 def test_a_saved_plan_is_checked_again_against_away_dates_recorded_since(cast, group, members):
-    plan = services.plan_course(group=group)
+    plan = planning.plan_course(group=group)
     first_dosing = next(s for s in plan.sessions if s.kind == "dosing")
     day = first_dosing.start.date()
     services.unavailability_record(actor=cast.bob, patient=cast.alice, first_day=day, last_day=day)
@@ -166,7 +166,7 @@ def test_a_saved_plan_is_checked_again_against_away_dates_recorded_since(cast, g
 
 @pytest.fixture
 def planned(cast, group, members):
-    plan = services.plan_course(group=group)
+    plan = planning.plan_course(group=group)
     services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
     return {(s.kind, s.number): s for s in group.sessions.all()}
 
@@ -217,15 +217,15 @@ def test_enrolling_in_a_group_not_yet_planned_schedules_nothing(group, members):
 
 
 def test_the_planner_prefers_opening_time_unless_the_practice_sets_its_own_start(cast, group):
-    assert services.planning_context(group=group).request.preferred_times == [
+    assert planning.planning_context(group=group).request.preferred_times == [
         scheduling.PreferredTime(start=datetime.time(9), end=datetime.time(10))
     ]
     for value, expected in (
         ({"opens": "08:00", "start_every_minutes": 30}, [(datetime.time(8), datetime.time(8, 30))]),
         ({"preferred_start": "13:00"}, [(datetime.time(13), datetime.time(14))]),
     ):
-        practice_value_set(actor=cast.admin, key=services.OPENING_HOURS_KEY, value=value, reason="our hours")
-        preferred = services.planning_context(group=group).request.preferred_times
+        practice_value_set(actor=cast.admin, key=planning.OPENING_HOURS_KEY, value=value, reason="our hours")
+        preferred = planning.planning_context(group=group).request.preferred_times
         assert [(p.start, p.end) for p in preferred] == expected
 
 
@@ -244,10 +244,10 @@ def test_a_preferred_start_outside_the_opening_hours_is_refused(value, message):
 
 def test_the_plan_lands_on_the_preferred_start_when_it_can(cast, group, members):
     practice_value_set(
-        actor=cast.admin, key=services.OPENING_HOURS_KEY, value={"preferred_start": "11:00"}, reason="late mornings"
+        actor=cast.admin, key=planning.OPENING_HOURS_KEY, value={"preferred_start": "11:00"}, reason="late mornings"
     )
-    plan = services.plan_course(group=group)
-    starts = {session.start.astimezone(services.clinic_tz()).time() for session in plan.sessions}
+    plan = planning.plan_course(group=group)
+    starts = {session.start.astimezone(planning.clinic_tz()).time() for session in plan.sessions}
     assert starts == {datetime.time(11)}
     assert not [warning for warning in plan.warnings if "preferred window" in warning]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
 from kapstone.dosing.models import DoseRecord
-from kapstone.program import services
+from kapstone.program import planning, services
 from kapstone.program.models import GroupSession, Room
 from tests.conftest import make_patient
 
@@ -23,7 +23,7 @@ def dosing(cast, monkeypatch):
     monkeypatch.setattr(services, "enrolment_blockers", lambda *, patient: [])
     today = timezone.localdate()
     monday = today + datetime.timedelta(days=21 + (7 - today.weekday()) % 7)
-    starts_at = datetime.datetime.combine(monday, datetime.time(9), services.clinic_tz())
+    starts_at = datetime.datetime.combine(monday, datetime.time(9), planning.clinic_tz())
     group = services.group_create(
         actor=cast.admin,
         name="Spring group",
@@ -34,7 +34,7 @@ def dosing(cast, monkeypatch):
     team = [cast.bob, cast.therapist, cast.nurse]
     for patient in [cast.alice, *(make_patient(f"Member{n}", "Spring", team=team) for n in range(2))]:
         services.enrol(actor=cast.bob, group=group, patient=patient)
-    duration = services.group_template(group).duration_minutes("dosing")
+    duration = planning.group_template(group).duration_minutes("dosing")
     session = GroupSession.objects.create(
         group=group,
         kind="dosing",

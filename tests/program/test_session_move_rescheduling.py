@@ -13,7 +13,7 @@ from kapstone.creativity import services as creativity_services
 from kapstone.creativity.models import CreativityAdministration, Occasion, Task
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import Assessment
-from kapstone.program import services
+from kapstone.program import planning, services
 from kapstone.program.models import GroupSession, Room
 from tests.conftest import make_patient
 
@@ -25,7 +25,7 @@ def monday():
     """A Monday at least two weeks ahead, at 09:00 in the clinic's time zone (opening time)."""
     today = timezone.localdate()
     day = today + datetime.timedelta(days=14 + (7 - today.weekday()) % 7)
-    return datetime.datetime.combine(day, datetime.time(9), services.clinic_tz())
+    return datetime.datetime.combine(day, datetime.time(9), planning.clinic_tz())
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def course(cast, monday, monkeypatch):
     team = [cast.bob, cast.therapist, cast.nurse]
     for patient in [cast.alice, *(make_patient(f"Member{n}", "Spring", team=team) for n in range(2))]:
         services.enrol(actor=cast.bob, group=group, patient=patient)
-    template = services.group_template(group)
+    template = planning.group_template(group)
     booked = [
         ("preparation", 1, monday - 7 * DAY),
         ("dosing", 1, monday),

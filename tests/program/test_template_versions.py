@@ -8,7 +8,7 @@ import yaml
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.program import services
+from kapstone.program import planning, services
 from kapstone.program.course_templates import load_template_versions, load_templates
 from kapstone.program.models import Group, Room
 
@@ -64,9 +64,9 @@ def test_an_existing_group_keeps_its_version_when_the_practice_publishes_a_newer
     formed_after = form_group(cast, KAP_PROGRAMME, name="Summer group")
 
     assert (formed_before.template_version, formed_after.template_version) == (1, 2)
-    assert services.group_template(formed_before).dosing.count == 3
-    assert services.group_template(formed_after).dosing.count == 2
-    assert services.planning_context(group=formed_before).request.template.version == 1
+    assert planning.group_template(formed_before).dosing.count == 3
+    assert planning.group_template(formed_after).dosing.count == 2
+    assert planning.planning_context(group=formed_before).request.template.version == 1
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ MISSING_VERSION = (
 
 def test_planning_a_group_whose_version_is_gone_is_refused_with_what_to_do(orphaned_group):
     with pytest.raises(services.PlanRefused) as refusal:
-        services.plan_course(group=orphaned_group)
+        planning.plan_course(group=orphaned_group)
     assert refusal.value.problems == (MISSING_VERSION,)
 
 

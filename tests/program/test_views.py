@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
-from kapstone.program import selectors, services
+from kapstone.program import planning, selectors, services
 from kapstone.program.models import Enrolment, GroupSession, Room, Unavailability
 from tests.conftest import make_patient
 
@@ -173,7 +173,7 @@ def test_the_group_page_says_how_many_questionnaires_and_tasks_are_scheduled_for
     assert "They are put due when the course is planned." in page.text
 
     _enrol_three(cast, group)
-    services.plan_save(actor=cast.bob, group=group, sessions=services.plan_course(group=group).sessions)
+    services.plan_save(actor=cast.bob, group=group, sessions=planning.plan_course(group=group).sessions)
     questionnaires = Assessment.objects.filter(group=group).count()
     tasks = CreativityAdministration.objects.filter(group=group).count()
     done = Assessment.objects.filter(group=group).first()
@@ -208,7 +208,7 @@ def test_an_infeasible_course_names_what_blocks_it(cast, bob, group):
 
 def test_a_session_move_that_breaks_a_rule_is_refused_with_the_rule(cast, bob, group):
     _enrol_three(cast, group)
-    proposal = services.plan_course(group=group)
+    proposal = planning.plan_course(group=group)
     services.plan_save(actor=cast.bob, group=group, sessions=proposal.sessions)
     first, second = group.sessions.filter(kind="dosing").order_by("number")[:2]
     moved_to = timezone.localtime(first.starts_at) + datetime.timedelta(days=1)

@@ -21,7 +21,7 @@ from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
-from kapstone.program.services import PlanRefused, group_template
+from kapstone.program.planning import PlanRefused, group_template
 
 ZERO = Decimal("0.00")
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))

@@ -1,18 +1,18 @@
-"""Course planning's practice setting: the clinic's opening hours (services.OPENING_HOURS_KEY), read by
-services.opening_hours() as the default hours with the practice's own keys laid over them."""
+"""Course planning's practice setting: the clinic's opening hours (planning.OPENING_HOURS_KEY), read by
+planning.opening_hours() as the default hours with the practice's own keys laid over them."""
 
 import datetime
 from typing import Any
 
 from kapstone.practice.registry import Json, SettingSpec
 from kapstone.program import sites, telehealth
-from kapstone.program.services import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
+from kapstone.program.planning import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
 
 AREA = "Course planning"
 DAYS_IN_A_WEEK = 7
 SOURCE = (
     "Operational, not clinical: no source sets a clinic's hours. The default is plain office hours "
-    "(program/services.py); weekdays count from 0 = Monday."
+    "(program/planning.py); weekdays count from 0 = Monday."
 )
 
 

@@ -13,7 +13,7 @@ from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.program import forms, ical, scheduling, selectors, services, telehealth
+from kapstone.program import forms, ical, planning, scheduling, selectors, services, telehealth
 from kapstone.program.models import Enrolment, GroupSession, Unavailability
 
 PLAN_SALT = "kapstone.program.plan"
@@ -50,7 +50,7 @@ def group_create(request):
 
 def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=200):
     try:
-        template = services.group_template(group)
+        template = planning.group_template(group)
     except services.PlanRefused as missing:
         template, template_problem = None, str(missing)
     else:
@@ -155,7 +155,7 @@ def plan(request, group_id):
     form = forms.PlanForm(request.POST, prefix="plan")
     start_date = form.cleaned_data.get("start_date") if form.is_valid() else None
     try:
-        proposal = services.plan_course(group=group, start_date=start_date)
+        proposal = planning.plan_course(group=group, start_date=start_date)
     except services.PlanRefused as refusal:
         messages.error(request, f"Cannot plan {group.name}: {refusal}.")
         return redirect("program:group", group.pk)
@@ -163,9 +163,9 @@ def plan(request, group_id):
         messages.error(request, str(failure))
         return redirect("program:group", group.pk)
     token = signing.dumps(
-        {"group": group.pk, "sessions": services.plan_to_data(proposal.sessions)}, salt=PLAN_SALT, compress=True
+        {"group": group.pk, "sessions": planning.plan_to_data(proposal.sessions)}, salt=PLAN_SALT, compress=True
     )
-    staff = {services.staff_key(person): person for person in selectors.clinical_staff_all()}
+    staff = {planning.staff_key(person): person for person in selectors.clinical_staff_all()}
     rows = [
         (s, GroupSession.Kind(s.kind.value).label, [staff.get(key, key) for key in s.facilitator_ids])
         for s in proposal.sessions
@@ -186,7 +186,7 @@ def plan_confirm(request, group_id):
         raise Http404("The plan belongs to another group.")
     try:
         warnings = services.plan_save(
-            actor=request.user, group=group, sessions=services.plan_from_data(data["sessions"])
+            actor=request.user, group=group, sessions=planning.plan_from_data(data["sessions"])
         )
     except services.PlanRefused as refusal:
         messages.error(request, f"The plan was not saved: {refusal}. Plan the course again.")
