@@ -44,8 +44,12 @@ test: install
 test-fast: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not browser and not celery_worker"
 
+# The same checks as CI and the pre-commit hooks (.pre-commit-config.yaml).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	KAPSTONE_DEMO=1 $(BIN)/mypy
+	KAPSTONE_DEMO=1 $(BIN)/kapstone makemigrations --check --dry-run
 
 bench: install
 	KAPSTONE_DEMO=1 $(BIN)/python scripts/bench.py
