@@ -14,7 +14,8 @@ def test_a_patient_completes_both_creativity_tasks_on_a_phone(browser, live_serv
     aut, dat = due_task(cast.alice, Task.AUT), due_task(cast.alice, Task.DAT)
     phone = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True)
     page = phone.new_page()
-    page.set_default_timeout(20000)
+    # The first hand-in loads the sentence-embedding model in the server, which takes a while on a busy machine.
+    page.set_default_timeout(60000)
     page.goto("/creativity/my/")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("correct-horse-battery")
