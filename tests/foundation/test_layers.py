@@ -35,8 +35,6 @@ LAYER = {app: level for level, apps in enumerate(LAYERS) for app in apps}
 KNOWN_UPWARD = {
     ("accounts/security_views.py", "patients"),
     ("screening/demo.py", "program"),
-    ("program/selectors.py", "creativity"),
-    ("program/selectors.py", "measures"),
     ("alerts/providers.py", "integration"),
     ("measures/services.py", "integration"),
 }

@@ -14,6 +14,9 @@ class CreativityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from kapstone.creativity.models import CreativityAdministration
+        from kapstone.program import course_work
         from kapstone.program.signals import course_dates_changed
 
         course_dates_changed.connect(_schedule, dispatch_uid="creativity.schedule_course")
+        course_work.register("tasks", CreativityAdministration)

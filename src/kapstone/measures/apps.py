@@ -15,6 +15,9 @@ class MeasuresConfig(AppConfig):
 
     def ready(self) -> None:
         from kapstone.measures import checks  # noqa: F401  (registers the instrument-wording check)
+        from kapstone.measures.models import Assessment
+        from kapstone.program import course_work
         from kapstone.program.signals import course_dates_changed
 
         course_dates_changed.connect(_schedule, dispatch_uid="measures.schedule_course")
+        course_work.register("questionnaires", Assessment)

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
-from kapstone.creativity.models import CreativityAdministration
-from kapstone.measures.models import Assessment
 from kapstone.patients.models import CareTeamMembership
 from kapstone.patients.selectors import patients_visible_to
+from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
 GROUPS_PER_PAGE = 50
@@ -118,13 +117,7 @@ def group_facilitator_access(*, group: Group) -> list[FacilitatorAccess]:
 def group_scheduled_work(*, user, group: Group) -> dict[str, dict[str, int]]:
     """How many questionnaires and creativity tasks the group's patients (those this user may see) have
     scheduled, and how many of them are done: {"questionnaires": {"scheduled": n, "completed": n}, "tasks": ...}."""
-    visible = patients_visible_to(user)
-    counts = {}
-    for name, model in (("questionnaires", Assessment), ("tasks", CreativityAdministration)):
-        counts[name] = model.objects.filter(group=group, patient__in=visible).aggregate(
-            scheduled=Count("id"), completed=Count("id", filter=Q(status=model.Status.COMPLETED))
-        )
-    return counts
+    return course_work.counts(group=group, patients=patients_visible_to(user))
 
 
 def group_sessions(*, group: Group) -> list[GroupSession]:
