@@ -2,10 +2,11 @@
 
 import pytest
 
-from kapstone.measures import services
-from kapstone.measures.models import Assessment, CriticalAlert
-from kapstone.measures.scoring import score
 from kapstone.home import demo as practice_demo
+from kapstone.measures import services
+from kapstone.measures.assessment_plans import load_plan
+from kapstone.measures.models import Assessment, CriticalAlert, UrineToxicology
+from kapstone.measures.scoring import score, score_total
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 
@@ -32,7 +33,7 @@ def test_every_course_questionnaire_is_linked_to_the_patients_group_and_baseline
     assert scheduled.count() > 17 * 10
     for assessment in scheduled:
         assert assessment.group_id == course_of[assessment.patient_id], assessment
-        assert (assessment.plan_id, assessment.plan_version) == ("default", 1)
+        assert (assessment.plan_id, assessment.plan_version) == ("default", load_plan("default").version)
     baselines = scheduled.filter(occasion="baseline", status="completed")
     assert baselines.exists()
     assert all(a.completed_at < first_dose[a.group_id] for a in baselines)
@@ -47,11 +48,15 @@ def test_the_demo_has_missing_and_upcoming_questionnaires_scores_that_agree_and_
     assert {"completed", "expired", "due"} <= statuses
     for assessment in Assessment.objects.filter(status="completed").exclude(occasion="ad_hoc"):
         answers = {int(number): value for number, value in assessment.answers.items()}
-        assert score(assessment.instrument_id, answers).as_dict() == assessment.result
+        if assessment.source == Assessment.Source.STAFF_TOTAL:
+            result = score_total(assessment.instrument_id, int(assessment.total), items=answers)
+        else:
+            result = score(assessment.instrument_id, answers)
+        assert result.as_dict() == assessment.result
         assert not assessment.critical
-    assert list(Assessment.objects.filter(occasion="ad_hoc", status="completed").values_list("critical", flat=True)) == [
-        True
-    ]
+    assert list(
+        Assessment.objects.filter(occasion="ad_hoc", status="completed").values_list("critical", flat=True)
+    ) == [True]
     assert CriticalAlert.objects.filter(acknowledged_at__isnull=True).count() == 1
 
 
@@ -70,3 +75,16 @@ def test_the_scheduler_finds_nothing_missing_in_the_current_group(practice):
     before = Assessment.objects.filter(group=active).count()
     assert services.assessments_schedule_for_group(actor=None, group=active) == 0
     assert Assessment.objects.filter(group=active).count() == before
+
+
+def test_the_demo_has_entered_bdi_ii_and_ham_a_totals_at_baseline_and_end_and_a_urine_drug_screen(practice):
+    entered = Assessment.objects.filter(source=Assessment.Source.STAFF_TOTAL, status="completed")
+    assert set(entered.values_list("instrument_id", "occasion")) == {
+        ("bdi-ii", "baseline"),
+        ("bdi-ii", "end_of_course"),
+        ("ham-a", "baseline"),
+        ("ham-a", "end_of_course"),
+    }
+    assert all(a.answers == {"9": 0} for a in entered.filter(instrument_id="bdi-ii"))
+    assert all(a.group_id for a in entered)
+    assert UrineToxicology.objects.filter(result="negative").count() == 1

@@ -14,6 +14,10 @@ The numbers are invented to look like a course of treatment (baseline in the mod
 patients improving by the end, answer rates falling off over the follow-ups); they are not drawn from any study.
 Answers are scored by the real engine, so totals, bands and flags always agree, and no item that a critical or
 crisis-resources flag or a risk rule reads is endorsed, so the history raises no alerts of its own.
+
+The members of the first ENTERED_COURSES completed courses also have BDI-II and HAM-A totals entered by staff from
+the licensed forms, at baseline and end of course (BDI-II with its item 9, never endorsed here), through the
+services; and one of them has a negative urine drug screen at follow-up.
 """
 
 import datetime
@@ -27,13 +31,16 @@ from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, Plan,
 from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import Instrument, ScoreResult, _condition_items, get_instrument, score
 from kapstone.measures.selectors import instrument_settings
-from kapstone.patients.models import Diagnosis
+from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
 from kapstone.program.demo import DemoCourse, demo_courses
 
 SEEDS_AFTER = ("kapstone.program",)
 CHECK_IN = ("phq9", "gad7")
 BATCH = 5000
+ENTERED_COURSES = 2
+# Synthetic totals: (baseline range, end-of-course range) for each entered-total instrument; invented, no study.
+ENTERED_TOTALS = {"bdi-ii": ((20, 34), (6, 22)), "ham-a": ((18, 28), (6, 18))}
 # Synthetic share of each plan occasion's questionnaires that were answered in their window; an occasion of a
 # practice's own plan that is not listed gets DEFAULT_ANSWERED.
 ANSWERED = {
@@ -215,4 +222,50 @@ def seed(*, practice, rng, progress: Callable[[str], None]) -> None:
     for patient in practice.portal_patients:
         for instrument_id in CHECK_IN:
             services.assessment_create(actor=None, patient=patient, instrument_id=instrument_id, occasion="ad_hoc")
+    _entered_totals(practice, rng, plan, courses, now)
     progress(f"questionnaires: {Assessment.objects.count()} stored, 1 open critical alert")
+
+
+def _entered_totals(practice, rng, plan: Plan, courses: list[DemoCourse], now) -> None:
+    """BDI-II and HAM-A totals entered at baseline and end of course, each completing the course's scheduled row
+    as staff entering a licensed form's total do; and one urine drug screen."""
+    nurse = practice.staff["nurse.haddad"]
+    finished = [course for course in courses if course.course_end < now - datetime.timedelta(days=2)]
+    for course in finished[:ENTERED_COURSES]:
+        occasions = [
+            ("baseline", "Baseline", course.first_dosing - datetime.timedelta(days=7), 0),
+            ("end_of_course", "End of course", course.course_end, 1),
+        ]
+        for patient_id in course.patient_ids:
+            for instrument_id, ranges in ENTERED_TOTALS.items():
+                for occasion, label, due_at, which in occasions:
+                    scheduled = Assessment.objects.create(
+                        patient_id=patient_id,
+                        group_id=course.group_id,
+                        instrument_id=instrument_id,
+                        plan_id=plan.id,
+                        plan_version=plan.version,
+                        occasion=occasion,
+                        occasion_label=label,
+                        due_at=due_at,
+                        expires_at=due_at + datetime.timedelta(days=7),
+                    )
+                    services.assessment_record_total(
+                        actor=nurse,
+                        patient=scheduled.patient,
+                        instrument_id=instrument_id,
+                        total=rng.randint(*ranges[which]),
+                        completed_on=timezone.localdate(due_at),
+                        items={9: 0} if instrument_id == "bdi-ii" else None,
+                        scheduled=scheduled,
+                    )
+    if finished:
+        course = finished[0]
+        services.urine_toxicology_record(
+            actor=nurse,
+            patient=Patient.objects.get(pk=course.patient_ids[0]),
+            collected_on=timezone.localdate(course.course_end) + datetime.timedelta(days=1),
+            result="negative",
+            substances_found=[],
+            prescribed_found=[],
+        )

@@ -7,6 +7,9 @@ that the screening demo creates on its own terms, and a demo must not depend on 
 Session times follow the course templates' rules (check_session_times finds no violation; see the tests).
 `demo_courses` reads the courses back for the demos that date their data from them (questionnaires, creativity
 tasks, integration work).
+The practice doses at two sites; each group's sessions are at one of them, and one completed course in
+HOME_EVERY took its doses supervised at home (the settings Dore 2019 compares), so the outcomes report's site and
+setting filters have something to show. Group A's next integration session is held by video.
 """
 
 import datetime
@@ -18,6 +21,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.program import telehealth
 from kapstone.program.course_templates import CourseTemplate, SessionKind, load_templates
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import add_minutes, course_sequence
@@ -36,6 +41,9 @@ DOSING_AT = datetime.time(9, 0)
 INTEGRATION_AT = datetime.time(13, 0)
 OTHER_AT = datetime.time(10, 0)
 CLOSING_INTEGRATION_AFTER_DAYS = 7
+SITES = ["Main office", "Riverside clinic"]
+HOME_EVERY = 5  # every 5th completed course dosed supervised at home (synthetic)
+DEMO_VIDEO_URL = "https://video.example/kapstone-demo-group-a"
 
 
 def course_times(
@@ -114,8 +122,21 @@ def demo_courses() -> list[DemoCourse]:
 
 
 def _sessions(group: Group, template: CourseTemplate, first_dosing: datetime.date, tz) -> list[GroupSession]:
+    at_home = group.status == Group.Status.COMPLETED and group.pk % HOME_EVERY == 0
     return [
-        GroupSession(group=group, kind=kind.value, number=index, starts_at=start, ends_at=end)
+        GroupSession(
+            group=group,
+            kind=kind.value,
+            number=index,
+            starts_at=start,
+            ends_at=end,
+            site=SITES[group.pk % len(SITES)],
+            dosing_setting=(
+                GroupSession.DosingSetting.SUPERVISED_HOME
+                if at_home and kind == SessionKind.DOSING
+                else GroupSession.DosingSetting.OFFICE
+            ),
+        )
         for kind, index, start, end in course_times(template, first_dosing, tz)
     ]
 
@@ -164,6 +185,9 @@ def seed(*, practice, rng, progress) -> None:
     tz = ZoneInfo(settings.TIME_ZONE)
     today = timezone.localdate()
     rooms = [Room.objects.get_or_create(name=name, defaults={"capacity": capacity})[0] for name, capacity in ROOMS]
+    practice_value_set(
+        actor=practice.staff["admin.price"], key="program.sites", value=SITES, reason="The demo practice has two sites."
+    )
     okafor, baptiste = practice.staff["dr.okafor"], practice.staff["dr.baptiste"]
     therapist = practice.staff["dr.lindqvist"]
     patients = practice.patients
@@ -262,5 +286,14 @@ def seed(*, practice, rng, progress) -> None:
             _staffing(prescriber, therapist),
         )
     progress(f"group sessions: {GroupSession.objects.count()}")
+    next_integration = (
+        GroupSession.objects.filter(group=group_a, kind=SessionKind.INTEGRATION, starts_at__gt=timezone.now())
+        .order_by("starts_at")
+        .first()
+    )
+    if next_integration is not None:
+        telehealth.session_telehealth_set(
+            actor=okafor, session=next_integration, is_remote=True, video_url=DEMO_VIDEO_URL
+        )
     # The current groups' facilitators may open their patients' records, as services.enrol would have granted.
     facilitator_access_sync(actor=None, patient_ids=[p.pk for p in [*patients[:GROUP_SIZE], *waiting[:3]]])
