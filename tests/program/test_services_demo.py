@@ -70,3 +70,26 @@ def test_the_demo_log_balances_every_lot_and_past_doses_raise_no_alerts(practice
         assert (assessment.level, reading.alert_level) == ("", "")
     past = given.filter(session__starts_at__lt=timezone.now() - datetime.timedelta(days=1))
     assert all(record.discharged_at - record.administered_at >= datetime.timedelta(minutes=120) for record in past)
+
+
+def test_the_demo_has_sites_a_video_session_a_billed_visit_and_a_message_thread(practice):
+    from kapstone.billing.models import AccountEntry
+    from kapstone.billing.selectors import _account_view, visit_superbill
+    from kapstone.messaging.models import Thread
+    from kapstone.program.demo import SITES
+
+    assert set(GroupSession.objects.values_list("site", flat=True)) <= set(SITES)
+    assert GroupSession.objects.filter(site="").count() == 0
+    assert GroupSession.objects.filter(dosing_setting=GroupSession.DosingSetting.SUPERVISED_HOME).exists()
+    remote = GroupSession.objects.get(is_remote=True)
+    assert remote.kind == "integration" and remote.starts_at > timezone.now()
+
+    charge = AccountEntry.objects.filter(kind="charge").first()
+    session = GroupSession.objects.get(pk=charge.session_id)
+    patient = charge.account.patient
+    assert visit_superbill(_account_view(patient), session).missing == []
+    assert charge.account.balance == Decimal("0.00")
+
+    thread = Thread.objects.get()
+    assert thread.patient == practice.portal_patients[0]
+    assert [m.from_patient for m in thread.messages.order_by("created_at", "pk")] == [False, True, False]
