@@ -2,9 +2,12 @@
 page. Each app that schedules such work registers its model here from its ready(), so the program, which sits
 below those apps, never imports them."""
 
+from typing import Any
+
 from django.db.models import Count, Model, Q
 
-_MODELS: dict[str, type[Model]] = {}
+# Any: each model brings its own Status choices, which no common base class declares.
+_MODELS: dict[str, Any] = {}
 
 
 def register(name: str, model: type[Model]) -> None:
