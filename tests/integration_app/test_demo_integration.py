@@ -6,10 +6,10 @@ import pytest
 from django.db.models import F
 
 from kapstone.dosing.models import DoseRecord
+from kapstone.home import demo as practice_demo
 from kapstone.integration.models import IntegrationNote, IntegrationWindow
 from kapstone.integration.window import Adherence
 from kapstone.outcomes.selectors import adherence_frame
-from kapstone.home import demo as practice_demo
 
 
 @pytest.fixture
