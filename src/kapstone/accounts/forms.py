@@ -15,6 +15,14 @@ class LoginForm(AuthenticationForm):
         help_text="Staff: the 6-digit code from your authenticator app. Patients leave this empty.",
     )
 
+    # Argon2 hashes whatever it is given: a bound keeps a pasted megabyte from costing the server a hash of it.
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
     error_messages = {
         **AuthenticationForm.error_messages,
         "otp_required": "Enter the 6-digit code from your authenticator app.",

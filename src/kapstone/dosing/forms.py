@@ -126,11 +126,17 @@ class RatingsForm(forms.Form):
     dissociation_cadss = _scale_field("cadss_total", "Dissociation (CADSS total {min}-{max})")
 
 
+# A note's length limit: the append-only trail keeps every word, so a pasted megabyte would stay there for good.
+NOTE_MAX_LENGTH = 2000
+
+
 class AdverseEventForm(forms.ModelForm):
+    description = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
+    action_taken = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
+
     class Meta:
         model = AdverseEvent
         fields = ["kind", "severity", "description", "action_taken"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2}), "action_taken": forms.Textarea(attrs={"rows": 2})}
 
 
 class DischargeForm(forms.Form):

@@ -11,6 +11,9 @@ EARLIEST_BIRTH_YEAR = 1900
 
 
 class PatientForm(forms.ModelForm):
+    # The model keeps a free-text address; the form bounds it, as every text a person types is bounded.
+    address = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
     class Meta:
         model = Patient
         fields = [
@@ -31,7 +34,6 @@ class PatientForm(forms.ModelForm):
         ]
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}),
-            "address": forms.Textarea(attrs={"rows": 2}),
         }
 
     def clean_date_of_birth(self):

@@ -11,8 +11,10 @@ class SettingChangeForm(forms.Form):
 
     key = forms.CharField(max_length=100)
     action = forms.ChoiceField(choices=[(Action.CHANGE, "Save"), (Action.RESET, "Reset to the cited default")])
-    value = forms.CharField(required=False, strip=False)
-    reason = forms.CharField(required=False)
+    # Bounds on what a person types: a structured setting (a rota of crisis lines, a plan) fits easily in 20,000
+    # characters, and a reason or note is a sentence or two that the append-only audit trail keeps for good.
+    value = forms.CharField(required=False, strip=False, max_length=20000)
+    reason = forms.CharField(required=False, max_length=500)
 
 
 class ProposalDecisionForm(forms.Form):
@@ -23,4 +25,4 @@ class ProposalDecisionForm(forms.Form):
         DECLINE = "decline"
 
     decision = forms.ChoiceField(choices=[(Decision.APPROVE, "Approve"), (Decision.DECLINE, "Decline")])
-    note = forms.CharField(required=False)
+    note = forms.CharField(required=False, max_length=2000)
