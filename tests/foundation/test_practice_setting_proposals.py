@@ -52,6 +52,7 @@ def test_wording_reminders_and_opening_hours_are_operational_and_every_threshold
         "measures.reminder_every_days",
         "measures.crisis_resources",
         OPENING_HOURS_KEY,
+        "dosing.readiness_digest_hour",
     } <= operational
     clinical_areas = (
         "dosing.",
@@ -60,7 +61,8 @@ def test_wording_reminders_and_opening_hours_are_operational_and_every_threshold
         "integration.outer_hours",
         "measures.plan",
     )
-    assert not {key for key in operational if key.startswith(clinical_areas)}
+    # The evening the readiness digest goes out is the dosing room's one operational setting: it decides no dose.
+    assert not {key for key in operational - {"dosing.readiness_digest_hour"} if key.startswith(clinical_areas)}
 
 
 @pytest.mark.parametrize("role", ["admin", "therapist", "nurse", "researcher", "alice_user"])

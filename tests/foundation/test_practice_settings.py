@@ -21,7 +21,7 @@ from kapstone.billing.selectors import billing_setting
 from kapstone.dosing import readiness, safety
 from kapstone.integration.selectors import practice_window_settings
 from kapstone.integration.window import window_data
-from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING
+from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, load_plan
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
 from kapstone.outcomes.practice_settings import privacy_data
@@ -32,7 +32,7 @@ from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.services import practice_setting_change, practice_setting_reset
 from kapstone.practice.settings_store import practice_overrides, practice_value, practice_value_set
-from kapstone.program import telehealth
+from kapstone.program import sites, telehealth
 from kapstone.program.planning import OPENING_HOURS_KEY, opening_hours
 from kapstone.screening import engine
 from tests.conftest import signed_in_client
@@ -87,6 +87,8 @@ def test_the_registry_declares_every_setting_the_apps_read():
         "portal.preparation_instructions",
         *(f"alerts.{name}" for name in escalation_data()["settings"]),
         *(f"outcomes.{name}" for name in privacy_data()["settings"]),
+        *(occasion.every_nth[0] for occasion in load_plan(DEFAULT_PLAN).occasions if occasion.every_nth),
+        sites.SITES_KEY,
     }
     assert set(specs()) == read_by_apps
 
@@ -120,6 +122,11 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
         },
         **{f"alerts.{name}": value for name, value in escalation_settings().items()},
         "outcomes.minimum_cell_size": minimum_cell_size(),
+        **{
+            key: practice_value(key, default)
+            for key, default in (o.every_nth for o in load_plan(DEFAULT_PLAN).occasions if o.every_nth)
+        },
+        sites.SITES_KEY: sites.practice_sites(),
     }
     assert in_use == defaults
 
