@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
 from kapstone.billing import services
@@ -123,7 +124,7 @@ def test_a_visit_is_charged_its_usual_services_once_with_the_facilitator_who_ren
     session = cast.dosing_session()
     entries = services.visit_charges_add(actor=cast.admin, patient=cast.alice, session=session)
     assert [(e.code, e.rendering_clinician) for e in entries] == [("99213", cast.bob), ("90833", cast.bob)]
-    assert all(e.session_id == session.pk and e.on_date == session.starts_at.date() for e in entries)
+    assert all(e.session_id == session.pk and e.on_date == timezone.localdate(session.starts_at) for e in entries)
     with pytest.raises(services.BillingError, match="already charged"):
         services.visit_charges_add(actor=cast.admin, patient=cast.alice, session=session)
     with pytest.raises(services.BillingError, match="not in this session's group"):

@@ -191,7 +191,15 @@ def test_staff_enter_a_licensed_total_and_bad_totals_are_refused(cast, client_fo
     assert not_licensed.status_code == 400
     assert not Assessment.objects.exists()
     assert (
-        client.post(url, {"total-instrument": "bdi-ii", "total-total": "22", "total-item_bdi_ii_9": "0", "total-completed_on": today}).status_code
+        client.post(
+            url,
+            {
+                "total-instrument": "bdi-ii",
+                "total-total": "22",
+                "total-item_bdi_ii_9": "0",
+                "total-completed_on": today,
+            },
+        ).status_code
         == 302
     )
     recorded = Assessment.objects.get()

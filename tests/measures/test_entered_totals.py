@@ -35,7 +35,9 @@ def stored_directly(patient, *, instrument_id="bdi-ii", total=20, at=ANCIENT, oc
 @pytest.fixture
 def ancient_total(cast):
     services.assessment_record_total(
-        actor=cast.bob, patient=cast.alice, instrument_id="bdi-ii",
+        actor=cast.bob,
+        patient=cast.alice,
+        instrument_id="bdi-ii",
         total=18,
         completed_on=timezone.localdate(),
         items={9: 0},
