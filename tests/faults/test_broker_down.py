@@ -14,6 +14,7 @@ from kapstone.dosing.signals import dose_administered
 from kapstone.integration import services, tasks
 from kapstone.integration.models import IntegrationWindow, Notification, NotificationPreference
 from tests.integration_app.factories import given_dose
+from tests.integration_app.test_celery_worker import reset_connections
 
 CONFIG_KEYS = ("broker_url", "result_backend", "task_always_eager")
 # Celery's own retries took about 19 s here; the publish timeout is 1 s. Generous, so a busy machine never fails it.
@@ -24,15 +25,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def reset_connections():
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture

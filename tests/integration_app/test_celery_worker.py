@@ -5,6 +5,7 @@ import datetime
 import os
 import uuid
 
+import kombu.pools
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
@@ -21,10 +22,13 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 
 def reset_connections():
-    """Drops pooled broker connections so the next task uses the broker now configured."""
+    """Drops pooled broker connections so the next task uses the broker now configured. kombu keeps its pools in a
+    process-wide registry keyed by broker address: without clearing it, a later test on the first broker would be
+    handed the pool closed here ("Acquire on closed pool") and no task could be published."""
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
+    kombu.pools.reset()
     app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)

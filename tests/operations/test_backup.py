@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def practice(cast):
-    """The cast with a trail of audit entries, a list read linked to patients, and an uploaded file."""
+def practice(cast, settings):
+    """The cast with a trail of audit entries, a list read linked to patients, and an uploaded file. The storage is
+    a fresh in-memory one, so files other tests in this process uploaded are not in the backup."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
     audit.record(action=audit.Action.READ, object_type="patient_list", detail={"patient_ids": [cast.alice.pk]})
     audit.record(action=audit.Action.READ, patient=cast.alice, object_type="patient", object_id=cast.alice.pk)
     default_storage.save("journal/picture.png", ContentFile(b"\x89PNG synthetic"))

@@ -28,7 +28,7 @@ def admin():
 def test_the_minimum_cell_size_is_a_practice_setting_that_cannot_go_below_11():
     [spec] = practice_settings.SETTINGS
     assert spec.key == "outcomes.minimum_cell_size" and spec.default == 11 and spec.hard_min == 11
-    assert "CMS" in spec.hard_source
+    assert "Cell Size Suppression Policy" in spec.hard_source
     assert spec.within_hard_bounds(1) == 11
     assert selectors.minimum_cell_size() == 11
 
