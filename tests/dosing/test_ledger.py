@@ -182,11 +182,14 @@ def test_the_database_refuses_a_raw_update_of_an_entry(cast, stock):
     assert LedgerEntry.objects.get(lot=stock.lot).change_mg == Decimal("2000")
 
 
-def test_the_postgresql_database_refuses_a_raw_delete_of_an_entry(cast, stock):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite keeps DELETE open for Django's flush; see dosing migration 0002")
-    with pytest.raises(IntegrityError, match="ledger entries are immutable"), transaction.atomic():
-        LedgerEntry.objects.filter(lot=stock.lot).delete()
+def test_the_database_refuses_a_raw_delete_of_an_entry(cast, stock):
+    # Raw SQL, past the ORM's own refusal and the receipt's protecting foreign key: the trigger is the last guard.
+    with (
+        pytest.raises(IntegrityError, match="ledger entries are immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM dosing_ledgerentry WHERE lot_id = %s", [stock.lot.pk])
     assert LedgerEntry.objects.filter(lot=stock.lot).count() == 1
 
 

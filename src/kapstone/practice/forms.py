@@ -11,9 +11,9 @@ class SettingChangeForm(forms.Form):
 
     key = forms.CharField(max_length=100)
     action = forms.ChoiceField(choices=[(Action.CHANGE, "Save"), (Action.RESET, "Reset to the cited default")])
-    # Bounds on what a person types: a structured setting (a rota of crisis lines, a plan) fits easily in 20,000
-    # characters, and a reason or note is a sentence or two that the append-only audit trail keeps for good.
-    value = forms.CharField(required=False, strip=False, max_length=20000)
+    # practice.services bounds the value (MAX_VALUE_CHARS, naming the setting); a reason is a sentence or two that
+    # the append-only audit trail keeps for good.
+    value = forms.CharField(required=False, strip=False)
     reason = forms.CharField(required=False, max_length=500)
 
 

@@ -215,7 +215,10 @@ def waitlist(*, actor, group: Group, patient, reason: str) -> Enrolment:
     """Holds a patient who cannot join yet (not yet through the gate, or the group is full)."""
     if not reason.strip():
         raise EnrolmentRefused("Say why the patient is waiting.")
-    # The same lock as enrol(), so a concurrent enrolment is seen here rather than overwritten to waitlisted.
+    # The same locks as enrol(), in the same order (the patient, then the group), so a concurrent enrolment is seen
+    # here rather than overwritten to waitlisted, and the two never deadlock: writing the enrolment row takes a key
+    # lock on the patient row that enrol() holds for update.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
     group = Group.objects.select_for_update().get(pk=group.pk)
     existing = Enrolment.objects.filter(group=group, patient=patient).first()
     if existing and existing.status == Enrolment.Status.ENROLLED:
