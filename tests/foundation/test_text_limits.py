@@ -36,8 +36,18 @@ def test_too_long_a_text_is_refused_with_a_message(form_class, data, field):
 @pytest.mark.django_db
 def test_a_password_past_the_bound_is_refused_before_any_hash_is_taken(cast, monkeypatch):
     tried = []
-    monkeypatch.setattr("kapstone.accounts.forms.authenticate", lambda *args, **kwargs: tried.append(1), raising=False)
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", lambda *args, **kwargs: tried.append(1))
     form = LoginForm(request=RequestFactory().post("/"), data={"username": "bob", "password": "x" * 4097})
     assert not form.is_valid()
     assert "at most 4096" in " ".join(form.errors["password"])
+    assert tried == []
+
+
+@pytest.mark.django_db
+def test_a_username_past_the_login_columns_length_is_refused_before_any_attempt_is_logged(cast, monkeypatch):
+    tried = []
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", lambda *args, **kwargs: tried.append(1))
+    form = LoginForm(request=RequestFactory().post("/"), data={"username": "a" * 1000, "password": "x"})
+    assert not form.is_valid()
+    assert "at most 150" in " ".join(form.errors["username"])
     assert tried == []

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.core.validators import MaxLengthValidator
 from django_otp import match_token, user_has_device
 
 
@@ -32,6 +33,10 @@ class LoginForm(AuthenticationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.otp_device = None
+        # Django sets the username's max_length for the browser only; without the validator an over-long name
+        # reached the lockout log (a 255-character column) and PostgreSQL refused the write with a 500.
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
 
     def clean(self):
         cleaned = super().clean()
