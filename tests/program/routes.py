@@ -41,6 +41,10 @@ ROUTES = {
     "program:session_site": Route(
         **GROUP_STAFF, kwargs=lambda cast: {"session_id": cast.dosing_session().pk}, method="post"
     ),
+    # Whoever may adjust a session may hold it by video; the probe's empty form is refused with a 400.
+    "program:session_telehealth": Route(
+        **GROUP_STAFF, kwargs=lambda cast: {"session_id": cast.dosing_session().pk}, method="post"
+    ),
     "program:session_edit": Route(**GROUP_STAFF, kwargs=lambda cast: {"session_id": cast.dosing_session().pk}),
     "program:patient_away": Route(**ALICE_RECORD),
     "program:staff_away": Route(allow=RECORD_STAFF),

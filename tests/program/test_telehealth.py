@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from kapstone.audit.models import AuditEvent
 from kapstone.billing import services as billing
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import telehealth
@@ -65,6 +66,57 @@ def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_pract
     assert telehealth.video_link(session) == "https://video.example/special"
     session.refresh_from_db()
     assert session.is_remote
+
+
+def test_a_change_of_place_or_link_raises_the_calendar_sequence_and_is_audited(cast):
+    session = integration_session(cast)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
+    )
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/b"
+    )
+    stale = GroupSession.objects.get(pk=session.pk)
+    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+    assert GroupSession.objects.get(pk=session.pk).calendar_sequence == session.calendar_sequence == 3
+    # A caller holding an older copy still raises the count the database keeps.
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=stale, is_remote=True, video_url="https://video.example/c"
+    )
+    assert GroupSession.objects.get(pk=session.pk).calendar_sequence == 4
+    audits = AuditEvent.objects.filter(object_type="group_session.telehealth", object_id=str(session.pk))
+    assert audits.count() == 4 and audits.filter(actor_id=cast.bob.pk).count() == 4
+
+
+def test_saving_the_same_place_and_link_again_changes_nothing(cast):
+    session = integration_session(cast)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
+    )
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
+    )
+    assert GroupSession.objects.get(pk=session.pk).calendar_sequence == 1
+
+
+def test_a_refused_change_leaves_the_session_and_its_sequence_as_they_were(cast):
+    session = integration_session(cast)
+    with pytest.raises(telehealth.TelehealthRefused):
+        telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
+    stored = GroupSession.objects.get(pk=session.pk)
+    assert (stored.is_remote, stored.calendar_sequence, session.is_remote) == (False, 0, False)
+
+
+def test_the_calendar_feed_event_carries_the_raised_sequence(cast, client):
+    from kapstone.program import services as program
+
+    session = integration_session(cast)
+    token = program.feed_token_issue(user=cast.alice_user)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/s"
+    )
+    feed = client.get(reverse("program:feed", args=[token])).content.decode()
+    assert "SEQUENCE:1" in feed
 
 
 def test_a_link_that_is_not_https_is_refused(cast):

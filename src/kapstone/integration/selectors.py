@@ -55,6 +55,11 @@ def practice_window_settings() -> dict:
     return window_settings(practice_overrides("integration"))
 
 
+def notified_patient_ids(*, dedupe_prefix: str) -> set[int]:
+    """The patients who already have a message queued or sent under this dedupe key prefix."""
+    return set(Notification.objects.filter(dedupe_key__startswith=dedupe_prefix).values_list("patient_id", flat=True))
+
+
 def on_care_team(user, patient: Patient) -> bool:
     return user.is_clinician and CareTeamMembership.objects.filter(patient=patient, staff=user).exists()
 
@@ -263,7 +268,7 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
         group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
     ).select_related("group", "room")
     for session in sessions:
-        where = f" · {session.room}" if session.room else ""
+        where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
     doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
     for dose in doses:

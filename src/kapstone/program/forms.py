@@ -8,6 +8,7 @@ from kapstone.program.course_templates import TemplateError, load_templates
 from kapstone.program.models import GroupSession, Room
 from kapstone.program.selectors import clinical_staff
 from kapstone.program.sites import practice_sites
+from kapstone.program.telehealth import is_video_url
 
 
 class StaffChoiceField(forms.ModelMultipleChoiceField):
@@ -111,6 +112,30 @@ class SessionSiteForm(forms.Form):
         if current_site and current_site not in names:
             names = [current_site, *names]
         self.fields["site"].choices = [(name, name) for name in names]
+
+
+class SessionTelehealthForm(forms.Form):
+    """Whether an integration or follow-up session is held in person or by video, and its own video link."""
+
+    held = forms.TypedChoiceField(
+        label="Held",
+        choices=[("in_person", "In person"), ("video", "By video")],
+        coerce=lambda value: value == "video",
+    )
+    video_url = forms.CharField(
+        label="Video link for this session",
+        max_length=300,
+        required=False,
+        help_text="Optional: an https link. Left blank, the facilitator's own room or the practice's video link is used.",
+    )
+
+    def clean_video_url(self) -> str:
+        link = self.cleaned_data["video_url"].strip()
+        if link and not is_video_url(link):
+            raise forms.ValidationError(
+                "Give an https link to the video room (it starts with https://), or leave it blank."
+            )
+        return link
 
 
 class AwayForm(forms.Form):

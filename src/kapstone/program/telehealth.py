@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from kapstone.audit import services as audit
@@ -108,6 +109,9 @@ def video_link(session: GroupSession) -> str:
 
 @transaction.atomic
 def session_telehealth_set(*, actor, session: GroupSession, is_remote: bool, video_url: str = "") -> GroupSession:
+    """Holds an integration or follow-up session by video (with its own link, or the clinician's room or the
+    practice's template) or back in person. A change raises the session's calendar SEQUENCE, as a move does, so
+    subscribed calendars replace the event's place and link."""
     video_url = video_url.strip()
     if is_remote and session.kind not in REMOTE_KINDS:
         raise TelehealthRefused(
@@ -116,19 +120,26 @@ def session_telehealth_set(*, actor, session: GroupSession, is_remote: bool, vid
         )
     if video_url and not is_video_url(video_url):
         raise TelehealthRefused(f"{video_url!r} is not an https link.")
-    before = (session.is_remote, session.video_url)
+    # Locked as a move locks it, so a move and a change of place cannot lose each other's SEQUENCE.
+    locked = GroupSession.objects.select_for_update().get(pk=session.pk)
+    before = (locked.is_remote, locked.video_url)
     session.is_remote, session.video_url = is_remote, video_url if is_remote else ""
     if is_remote and not video_link(session):
         session.is_remote, session.video_url = before
         raise TelehealthRefused(
             "There is no video link: give one for this session, or set the practice's video link in Practice settings."
         )
+    if (session.is_remote, session.video_url) == before:
+        return session
     session.save(update_fields=["is_remote", "video_url"])
+    # Counted in the database, so a caller's stale copy of the session cannot lose a change.
+    GroupSession.objects.filter(pk=session.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+    session.refresh_from_db(fields=["calendar_sequence"])
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
         object_type="group_session.telehealth",
         object_id=session.pk,
-        detail={"is_remote": is_remote, "own_link": bool(session.video_url)},
+        detail={"was_remote": before[0], "is_remote": is_remote, "own_link": bool(session.video_url)},
     )
     return session

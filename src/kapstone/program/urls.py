@@ -14,6 +14,7 @@ urlpatterns = [
     path("enrolments/<int:enrolment_id>/withdraw/", views.withdraw, name="withdraw"),
     path("sessions/<int:session_id>/", views.session_edit, name="session_edit"),
     path("sessions/<int:session_id>/site/", views.session_site, name="session_site"),
+    path("sessions/<int:session_id>/telehealth/", views.session_telehealth, name="session_telehealth"),
     path("patients/<int:patient_id>/away/", views.patient_away, name="patient_away"),
     path("away/", views.staff_away, name="staff_away"),
     path("away/<int:away_id>/delete/", views.away_delete, name="away_delete"),

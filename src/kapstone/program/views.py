@@ -227,14 +227,35 @@ def session_edit(request, session_id):
     return render(request, "program/session_form.html", _session_page(session, form=form), status=status)
 
 
-def _session_page(session: GroupSession, *, form=None, site_form=None) -> dict:
+def _session_page(session: GroupSession, *, form=None, site_form=None, telehealth_form=None) -> dict:
     if site_form is None and session.kind == GroupSession.Kind.DOSING:
         site_form = forms.SessionSiteForm(
             prefix="site",
             current_site=session.site,
             initial={"site": session.site, "dosing_setting": session.dosing_setting},
         )
-    return {"session": session, "form": form, "site_form": site_form}
+    if telehealth_form is None and session.kind in telehealth.REMOTE_KINDS:
+        telehealth_form = forms.SessionTelehealthForm(
+            prefix="video",
+            initial={"held": "video" if session.is_remote else "in_person", "video_url": session.video_url},
+        )
+    return {
+        "session": session,
+        "form": form,
+        "site_form": site_form,
+        "telehealth_form": telehealth_form,
+        "video_link": telehealth.video_link(session),
+    }
+
+
+def _session_move_form(session: GroupSession) -> forms.SessionMoveForm:
+    return forms.SessionMoveForm(
+        initial={
+            "starts_at": timezone.localtime(session.starts_at),
+            "room": session.room,
+            "facilitators": list(session.facilitators.all()),
+        }
+    )
 
 
 @roles_required(*RECORD_ROLES)
@@ -252,8 +273,31 @@ def session_site(request, session_id):
         else:
             messages.success(request, f"{session.get_kind_display()} {session.number}: site and setting recorded.")
             return redirect("program:group", session.group_id)
-    initial = {"starts_at": timezone.localtime(session.starts_at), "room": session.room}
-    context = _session_page(session, form=forms.SessionMoveForm(initial=initial), site_form=site_form)
+    context = _session_page(session, form=_session_move_form(session), site_form=site_form)
+    return render(request, "program/session_form.html", context, status=400)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def session_telehealth(request, session_id):
+    """Holds an integration or follow-up session by video, or back in person; a dosing session is refused."""
+    session = selectors.session_get(user=request.user, session_id=session_id)
+    telehealth_form = forms.SessionTelehealthForm(request.POST, prefix="video")
+    if telehealth_form.is_valid():
+        try:
+            telehealth.session_telehealth_set(
+                actor=request.user,
+                session=session,
+                is_remote=telehealth_form.cleaned_data["held"],
+                video_url=telehealth_form.cleaned_data["video_url"],
+            )
+        except telehealth.TelehealthRefused as refusal:
+            telehealth_form.add_error(None, str(refusal))
+        else:
+            where = "by video" if session.is_remote else "in person"
+            messages.success(request, f"{session.get_kind_display()} {session.number} is held {where}.")
+            return redirect("program:session_edit", session.pk)
+    context = _session_page(session, form=_session_move_form(session), telehealth_form=telehealth_form)
     return render(request, "program/session_form.html", context, status=400)
 
 

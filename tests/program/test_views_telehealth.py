@@ -1,0 +1,127 @@
+"""Staff hold an integration or follow-up session by video, or back in person, from the session's page."""
+
+import pytest
+from django.urls import reverse
+
+from kapstone.audit.models import AuditEvent
+from kapstone.program.models import GroupSession
+from tests.conftest import signed_in_client
+from tests.program.test_telehealth import integration_session
+
+
+def post_video(user, session, **fields):
+    data = {f"video-{key}": value for key, value in fields.items()}
+    return signed_in_client(user).post(reverse("program:session_telehealth", args=[session.pk]), data)
+
+
+@pytest.mark.parametrize("role", ["admin", "bob", "therapist", "nurse"])
+def test_staff_of_the_group_hold_a_session_by_video_with_its_own_link(cast, role):
+    session = integration_session(cast)
+    response = post_video(cast.user(role), session, held="video", video_url="https://video.example/tuesday")
+    assert response.status_code == 302 and response.url == reverse("program:session_edit", args=[session.pk])
+    session.refresh_from_db()
+    assert (session.is_remote, session.video_url, session.calendar_sequence) == (
+        True,
+        "https://video.example/tuesday",
+        1,
+    )
+    assert AuditEvent.objects.filter(object_type="group_session.telehealth", object_id=str(session.pk)).exists()
+
+
+def test_the_session_page_then_says_it_is_held_by_video_with_the_link(cast):
+    session = integration_session(cast)
+    post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
+    page = signed_in_client(cast.bob).get(reverse("program:session_edit", args=[session.pk])).content.decode()
+    assert "held by video" in page and "https://video.example/tuesday" in page
+    group_page = signed_in_client(cast.bob).get(reverse("program:group", args=[session.group_id])).content.decode()
+    assert "By video" in group_page
+
+
+def test_a_session_goes_back_to_in_person_and_loses_its_own_link(cast):
+    session = integration_session(cast)
+    post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
+    response = post_video(cast.bob, session, held="in_person", video_url="https://video.example/tuesday")
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.is_remote, session.video_url, session.calendar_sequence) == (False, "", 2)
+
+
+def test_a_dosing_session_is_refused_with_the_reason_and_stays_in_person(cast):
+    session = cast.dosing_session()
+    response = post_video(cast.bob, session, held="video", video_url="https://video.example/room")
+    assert response.status_code == 400
+    assert "observed in the room" in response.content.decode()
+    session.refresh_from_db()
+    assert (session.is_remote, session.calendar_sequence) == (False, 0)
+
+
+def test_a_dosing_session_page_offers_no_video_control(cast):
+    page = signed_in_client(cast.bob).get(reverse("program:session_edit", args=[cast.dosing_session().pk]))
+    text = page.content.decode()
+    assert "Save where it is held" not in text and "always held in person" in text
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["http://video.example/room", "video.example/room", "https://", "javascript:alert(1)", "https://video.example/a b"],
+)
+def test_a_link_that_is_not_an_https_video_link_is_refused_with_a_form_message(cast, link):
+    session = integration_session(cast)
+    response = post_video(cast.bob, session, held="video", video_url=link)
+    assert response.status_code == 400
+    assert "Give an https link to the video room" in response.content.decode()
+    session.refresh_from_db()
+    assert (session.is_remote, session.video_url) == (False, "")
+
+
+def test_an_over_long_link_or_an_unknown_choice_is_refused_with_nothing_saved(cast):
+    session = integration_session(cast)
+    long_link = "https://video.example/" + "a" * 300
+    assert post_video(cast.bob, session, held="video", video_url=long_link).status_code == 400
+    assert post_video(cast.bob, session, held="on the moon").status_code == 400
+    session.refresh_from_db()
+    assert session.is_remote is False
+
+
+def test_by_video_without_any_link_configured_says_what_is_missing(cast):
+    session = integration_session(cast)
+    response = post_video(cast.bob, session, held="video")
+    assert response.status_code == 400 and "There is no video link" in response.content.decode()
+
+
+def test_an_unknown_session_is_404(cast):
+    response = post_video(cast.bob, GroupSession(pk=999999), held="video", video_url="https://video.example/x")
+    assert response.status_code == 404
+
+
+def test_a_clinician_outside_the_group_is_told_it_does_not_exist(cast):
+    session = integration_session(cast)
+    response = post_video(cast.charlie, session, held="video", video_url="https://video.example/x")
+    assert response.status_code == 404
+    session.refresh_from_db()
+    assert session.is_remote is False
+
+
+@pytest.mark.parametrize("role", ["researcher", "alice_user"])
+def test_researchers_and_patients_are_refused(cast, role):
+    session = integration_session(cast)
+    response = post_video(cast.user(role), session, held="video", video_url="https://video.example/x")
+    assert response.status_code == 403
+    session.refresh_from_db()
+    assert session.is_remote is False
+
+
+def test_a_get_is_not_allowed(cast):
+    session = integration_session(cast)
+    response = signed_in_client(cast.bob).get(reverse("program:session_telehealth", args=[session.pk]))
+    assert response.status_code == 405
+
+
+def test_the_patients_timeline_and_the_staff_timeline_say_the_session_was_held_by_video(cast):
+    session = integration_session(cast)
+    post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
+    own = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    staff = signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk]))
+    assert 'Integration session <span class="muted"> · by video</span>' in own
+    assert 'Integration session <span class="muted"> · by video</span>' in staff.content.decode()
+    assert 'Dosing session <span class="muted"> · Willow room</span>' in own
