@@ -280,6 +280,8 @@ CELERY_BEAT_SCHEDULE = {
     "remove-orphan-uploads": {"task": "kapstone.integration.tasks.remove_orphan_uploads", "schedule": 3600.0},
     # The evening before each dosing session its facilitators receive the readiness digest (from the practice's hour).
     "send-readiness-digests": {"task": "kapstone.dosing.tasks.send_readiness_digests", "schedule": 600.0},
+    # In the day before each session its patients are reminded, with the video link when it is held by video.
+    "send-session-reminders": {"task": "kapstone.messaging.tasks.send_session_reminders", "schedule": 600.0},
     # A count discrepancy left open becomes a loss report; its prescriber is reminded daily until it is filed.
     "sweep-loss-reports": {"task": "kapstone.dosing.tasks.sweep_loss_reports", "schedule": 3600.0},
 }

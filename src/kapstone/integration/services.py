@@ -188,6 +188,21 @@ def notify(
     return queued
 
 
+@transaction.atomic
+def notifications_withdraw(*, dedupe_prefix: str, keep_prefix: str, note: str) -> int:
+    """Marks the messages still waiting under dedupe_prefix, except those under keep_prefix, as not needed any more
+    (a reminder that a newer one replaces). One already sent or being sent is left as it is. Returns how many."""
+    waiting = (
+        Notification.objects.select_for_update()
+        .filter(status=Notification.Status.PENDING, dedupe_key__startswith=dedupe_prefix)
+        .exclude(dedupe_key__startswith=keep_prefix)
+    )
+    stale = list(waiting)
+    for notification in stale:
+        _settle(notification, Notification.Status.SKIPPED, note)
+    return len(stale)
+
+
 def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
     """Hands the send to a worker. Runs after commit, so the row is there whatever happens here: if the broker
     cannot be reached the message stays pending and the beat sweep (send_due_notifications) sends it, so the

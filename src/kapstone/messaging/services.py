@@ -2,6 +2,8 @@
 the patient is announced by email or SMS that says only that there is one; a patient's message that mentions a
 crisis raises a review alert through practice.signals.safety_event once it is committed."""
 
+import datetime
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
+from kapstone.integration import selectors as integration_selectors
 from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
 from kapstone.messaging.crisis import crisis_phrases_in
@@ -17,9 +20,13 @@ from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionCh
 from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
-from kapstone.program.selectors import sessions_for_patient
+from kapstone.program.selectors import enrolled_patients, sessions_for_patient, sessions_starting_between
+from kapstone.program.telehealth import video_link
 
 NOTIFICATION_KIND = "secure_message"
+SESSION_REMINDER_KIND = "session_reminder"
+# Operational, not clinical: a patient is reminded of a session once, in the day before it starts.
+SESSION_REMINDER_LEAD = datetime.timedelta(hours=24)
 
 
 class MessageRefused(ValueError):
@@ -189,3 +196,54 @@ def session_change_decide(
         body=f"There is an answer to your request about a session in your patient portal: {link}",
     )
     return request
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Session reminders
+
+
+def session_reminder_text(session) -> tuple[str, str]:
+    """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
+    of session and no treatment: the time, where the session is held (its video link, or the practice's room),
+    and the portal for the rest."""
+    when = timezone.localtime(session.starts_at)
+    portal = settings.SITE_URL.rstrip("/") + reverse("portal:home")
+    body = f"You have a session with your care team on {when:%A %B} {when.day} at {when:%-I:%M %p}. "
+    link = video_link(session)
+    if link:
+        body += f"It is held by video: at that time, join with this link: {link} "
+    elif session.is_remote:
+        body += "It is held by video; your patient portal will show the link. "
+    else:
+        body += f"It is held in person at the practice{f', {session.room.name}' if session.room else ''}. "
+    body += f"Your patient portal has the details: {portal}"
+    return "A reminder of your session with your care team", body
+
+
+def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
+    """The sweep (Celery beat, or `kapstone run_sweeps`): in the day before each session, each enrolled patient is
+    reminded once on each channel they chose. A session that has changed since (moved, or now held by video or in
+    person, or with another link: its calendar SEQUENCE has risen) is reminded of again, and a reminder of its old
+    version still waiting is withdrawn so no one is sent an old time or link. Returns the patients reminded."""
+    now = now or timezone.now()
+    reminded = 0
+    for session in sessions_starting_between(start=now, end=now + SESSION_REMINDER_LEAD):
+        prefix = f"session-reminder:{session.pk}:"
+        version = f"{prefix}{session.calendar_sequence}:"
+        integration.notifications_withdraw(
+            dedupe_prefix=prefix, keep_prefix=version, note="the session changed; a newer reminder replaces this one"
+        )
+        already = integration_selectors.notified_patient_ids(dedupe_prefix=version)
+        subject, body = session_reminder_text(session)
+        for patient in enrolled_patients(group=session.group):
+            if patient.pk in already:
+                continue
+            integration.notify(
+                patient=patient,
+                kind=SESSION_REMINDER_KIND,
+                dedupe_key=f"{version}{patient.pk}",
+                subject=subject,
+                body=body,
+            )
+            reminded += 1
+    return reminded

@@ -144,6 +144,21 @@ def sessions_for_patient(*, patient) -> list[GroupSession]:
     )
 
 
+def sessions_starting_between(*, start: datetime.datetime, end: datetime.datetime) -> list[GroupSession]:
+    """Every group's sessions that start after `start` and no later than `end` (the reminder sweep's horizon)."""
+    return list(
+        GroupSession.objects.filter(starts_at__gt=start, starts_at__lte=end)
+        .select_related("group", "room")
+        .prefetch_related("facilitators")
+        .order_by("starts_at")
+    )
+
+
+def enrolled_patients(*, group: Group) -> list:
+    """The patients enrolled in the group now (not waitlisted, withdrawn or finished)."""
+    return [e.patient for e in group.enrolments.filter(status=Enrolment.Status.ENROLLED).select_related("patient")]
+
+
 def sessions_for_facilitator(*, staff) -> list[GroupSession]:
     return list(GroupSession.objects.filter(facilitators=staff).select_related("group", "room").order_by("starts_at"))
 

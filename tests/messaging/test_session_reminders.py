@@ -1,0 +1,98 @@
+"""In the day before each session its enrolled patients are reminded: with the video link when it is held by video,
+and where at the practice when it is in person; never with the kind of session or the treatment."""
+
+import datetime
+
+from django.utils import timezone
+
+from kapstone.integration.models import Notification
+from kapstone.messaging import services
+from kapstone.program import telehealth
+from kapstone.program.models import Enrolment, GroupSession
+from tests.program.test_telehealth import integration_session
+
+
+def upcoming_integration_session(cast, *, hours_ahead: float = 5) -> GroupSession:
+    session = integration_session(cast)
+    session.starts_at = timezone.now() + datetime.timedelta(hours=hours_ahead)
+    session.ends_at = session.starts_at + datetime.timedelta(hours=1)
+    session.save(update_fields=["starts_at", "ends_at"])
+    return session
+
+
+def reminders_of(patient):
+    return list(Notification.objects.filter(kind=services.SESSION_REMINDER_KIND, patient=patient).order_by("pk"))
+
+
+def test_the_reminder_of_a_session_held_by_video_carries_its_link(cast):
+    session = upcoming_integration_session(cast)
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/alice-group"
+    )
+    services.session_reminders_send_due()
+    (reminder,) = reminders_of(cast.alice)
+    assert "held by video" in reminder.body and "https://video.example/alice-group" in reminder.body
+    assert reminder.subject == "A reminder of your session with your care team"
+
+
+def test_the_reminder_of_an_in_person_session_says_where_it_is_held_and_names_no_treatment(cast):
+    session = upcoming_integration_session(cast)
+    session.room = cast.dosing_session().room
+    session.save(update_fields=["room"])
+    services.session_reminders_send_due()
+    (reminder,) = reminders_of(cast.alice)
+    assert "held in person at the practice, Willow room" in reminder.body
+    assert "video" not in reminder.body
+    for word in ("integration", "ketamine", "dosing", "dose", "Abernathy"):
+        assert word.lower() not in (reminder.subject + reminder.body).lower()
+
+
+def test_each_enrolled_patient_is_reminded_once_and_a_withdrawn_one_not_at_all(cast):
+    session = upcoming_integration_session(cast)
+    enrolments = list(session.group.enrolments.all())
+    Enrolment.objects.filter(pk=enrolments[-1].pk).update(status=Enrolment.Status.WITHDRAWN)
+    assert services.session_reminders_send_due() == len(enrolments) - 1
+    assert services.session_reminders_send_due() == 0
+    assert not reminders_of(enrolments[-1].patient)
+    assert len(reminders_of(cast.alice)) == 1
+
+
+def test_a_session_more_than_a_day_away_or_already_started_is_not_reminded(cast):
+    upcoming_integration_session(cast, hours_ahead=30)
+    cast.dosing_session()  # started now
+    assert services.session_reminders_send_due() == 0
+
+
+def test_a_session_that_goes_by_video_after_its_reminder_is_reminded_again_and_the_waiting_one_withdrawn(cast):
+    session = upcoming_integration_session(cast)
+    services.session_reminders_send_due()
+    (in_person,) = reminders_of(cast.alice)
+    # Still waiting, as one held back by the patient's quiet hours would be.
+    Notification.objects.filter(pk=in_person.pk).update(
+        status=Notification.Status.PENDING, scheduled_for=timezone.now() + datetime.timedelta(hours=2)
+    )
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/moved-online"
+    )
+    services.session_reminders_send_due()
+    first, second = reminders_of(cast.alice)
+    assert first.pk == in_person.pk and first.status == Notification.Status.SKIPPED
+    assert "https://video.example/moved-online" in second.body
+
+
+def test_a_reminder_already_sent_is_left_as_sent_when_the_session_changes(cast):
+    session = upcoming_integration_session(cast)
+    services.session_reminders_send_due()
+    (in_person,) = reminders_of(cast.alice)
+    Notification.objects.filter(pk=in_person.pk).update(status=Notification.Status.SENT, sent_at=timezone.now())
+    telehealth.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/moved-online"
+    )
+    services.session_reminders_send_due()
+    first, second = reminders_of(cast.alice)
+    assert first.status == Notification.Status.SENT and "moved-online" in second.body
+
+
+def test_the_sweep_is_on_the_beat_schedule(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "kapstone.messaging.tasks.send_session_reminders" in tasks
