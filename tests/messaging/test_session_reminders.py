@@ -47,6 +47,15 @@ def test_the_reminder_of_an_in_person_session_says_where_it_is_held_and_names_no
         assert word.lower() not in (reminder.subject + reminder.body).lower()
 
 
+def test_the_reminder_of_a_session_supervised_at_home_does_not_send_the_patient_to_the_practice(cast):
+    session = upcoming_integration_session(cast)
+    session.dosing_setting = GroupSession.DosingSetting.SUPERVISED_HOME
+    session.save(update_fields=["dosing_setting"])
+    services.session_reminders_send_due()
+    (reminder,) = reminders_of(cast.alice)
+    assert "held at home" in reminder.body and "practice," not in reminder.body
+
+
 def test_each_enrolled_patient_is_reminded_once_and_a_withdrawn_one_not_at_all(cast):
     session = upcoming_integration_session(cast)
     enrolments = list(session.group.enrolments.all())

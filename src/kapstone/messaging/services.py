@@ -204,7 +204,7 @@ def session_change_decide(
 
 def session_reminder_text(session) -> tuple[str, str]:
     """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
-    of session and no treatment: the time, where the session is held (its video link, or the practice's room),
+    of session and no treatment: the time, where the session is held (its video link, the practice's room, or home),
     and the portal for the rest."""
     when = timezone.localtime(session.starts_at)
     portal = settings.SITE_URL.rstrip("/") + reverse("portal:home")
@@ -214,6 +214,8 @@ def session_reminder_text(session) -> tuple[str, str]:
         body += f"It is held by video: at that time, join with this link: {link} "
     elif session.is_remote:
         body += "It is held by video; your patient portal will show the link. "
+    elif session.dosing_setting == session.DosingSetting.SUPERVISED_HOME:
+        body += "It is held at home, as arranged with your care team. "
     else:
         body += f"It is held in person at the practice{f', {session.room.name}' if session.room else ''}. "
     body += f"Your patient portal has the details: {portal}"
