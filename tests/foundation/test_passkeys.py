@@ -11,6 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 from tests.foundation.softkey import SoftPasskey, stored_passkey
 
@@ -153,6 +154,19 @@ def test_staff_enrol_a_passkey_from_their_two_factor_page(cast, client_for):
     assert event.actor_id == cast.bob.pk and event.object_id == str(passkey.pk)
     page = client_for(cast.bob).get(reverse("accounts:two_factor"))
     assert "Remove Passkey" in page.content.decode()
+
+
+def test_a_passkey_and_its_audit_row_land_together_or_not_at_all(cast, client_for, monkeypatch):
+    client = client_for(cast.bob)
+    options = client.post(ENROL_BEGIN).json()
+
+    def audit_trail_unavailable(**kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    monkeypatch.setattr(audit, "record", audit_trail_unavailable)
+    with pytest.raises(RuntimeError):
+        post_json(client, ENROL_COMPLETE, SoftPasskey().register(options))
+    assert not WebAuthnCredential.objects.exists()
 
 
 def test_a_passkey_made_for_another_site_is_refused_at_enrolment(cast, client_for):

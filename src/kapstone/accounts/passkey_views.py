@@ -6,6 +6,8 @@ of a sign-in: a correct password for this session, still fresh, and a login that
 URLs are not mounted, so its passwordless sign-in cannot be reached at all.
 """
 
+import logging
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.http import Http404
@@ -29,6 +31,7 @@ from kapstone.accounts.roles import STAFF_ROLES
 # What a forged or garbled answer can raise inside the library beyond its own API errors (base64, CBOR, JSON
 # shapes it does not rewrite): each becomes a refusal with a message, never a 500.
 UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+logger = logging.getLogger(__name__)
 
 
 class PasskeyRefused(exceptions.OTPWebAuthnApiError):
@@ -54,6 +57,8 @@ class _Readable:
 
     def handle_exception(self, exc):
         if isinstance(exc, UNREADABLE):
+            # Logged, so that a fault of ours that raises the same kinds of error is still seen.
+            logger.warning("Refused an unreadable passkey request", exc_info=exc)
             exc = PasskeyRefused()
         return super().handle_exception(exc)
 
