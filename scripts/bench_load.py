@@ -126,6 +126,8 @@ def run_environment(database_url: str, var_dir: str, salt: str) -> dict[str, str
             "KAPSTONE_NOTES_KEY": base64.urlsafe_b64encode(key("notes")).decode(),
             "KAPSTONE_VAR_DIR": var_dir,
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "KAPSTONE_WEBAUTHN_RP_ID": "localhost",
+            "KAPSTONE_WEBAUTHN_RP_NAME": "Load test",
             # Behind a TLS proxy, as in production: the load tool says https through X-Forwarded-Proto.
             "BEHIND_PROXY": "1",
             "LOG_LEVEL": "ERROR",

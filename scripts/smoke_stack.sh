@@ -31,6 +31,8 @@ export EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend"
 export EMAIL_FILE_PATH="$WORK/mail"
 export KAPSTONE_VAR_DIR="$WORK/var"
 export ALLOWED_HOSTS="127.0.0.1,localhost"
+export KAPSTONE_WEBAUTHN_RP_ID=localhost KAPSTONE_WEBAUTHN_RP_NAME="Smoke practice"
+export KAPSTONE_WEBAUTHN_ORIGINS="http://localhost:${PORT}"
 export KAPSTONE_SITE_URL="http://127.0.0.1:${PORT}"
 export SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0
 export KAPSTONE_REMINDER_SWEEP_SECONDS=5

@@ -17,6 +17,9 @@ class Route:
     not_found: set[str] = field(default_factory=set)
     kwargs: Callable[[Cast], dict] = lambda cast: {}
     public: bool = False
+    # What a public view answers anyone whose session is not in the middle of its flow (the passkey sign-in's
+    # JSON endpoints refuse outside a sign-in's second step).
+    public_answers: tuple[int, ...] = (200, 302)
     # POST-only views are probed with an empty POST: access is decided before the input is read.
     method: str = "get"
 

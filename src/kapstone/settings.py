@@ -5,6 +5,7 @@ The defaults are the production ones: DEBUG is off, cookies are secure, and a SE
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,16 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def envrequired(name: str, demo_default: str | None) -> str:
+    """A plain setting production must be given; the demo has a default."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if demo_default is not None:
+        return demo_default
+    raise ImproperlyConfigured(f"{name} is not set. Set it in the environment; for a local demo, set KAPSTONE_DEMO=1.")
 
 
 def envsecret(name: str, demo_default: str | None, *, min_length: int = 1) -> str:
@@ -89,6 +100,32 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = os.environ.get("KAPSTONE_SITE_URL", "http://127.0.0.1:8000")
 
+# Passkeys (WebAuthn, django-otp-webauthn) as a staff member's second factor. The relying party id is the host
+# name the practice is served under: a passkey is bound to it, so changing it later orphans every enrolled passkey.
+# Browsers refuse an IP address as the id, so the demo's passkeys work at http://localhost:8000, not 127.0.0.1.
+OTP_WEBAUTHN_RP_ID = envrequired("KAPSTONE_WEBAUTHN_RP_ID", "localhost" if DEMO else None).lower()
+if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", OTP_WEBAUTHN_RP_ID):
+    raise ImproperlyConfigured(
+        f"KAPSTONE_WEBAUTHN_RP_ID must be the bare host name staff sign in at (e.g. kap.example.org), "
+        f"not {OTP_WEBAUTHN_RP_ID!r}."
+    )
+# Shown by the browser or phone when a passkey is made ("Save a passkey for ...").
+OTP_WEBAUTHN_RP_NAME = envrequired("KAPSTONE_WEBAUTHN_RP_NAME", "Kapstone demo" if DEMO else None)
+# The exact origins (scheme, host, port) sign-in pages are served from; a passkey answer made on any other is refused.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = envlist(
+    "KAPSTONE_WEBAUTHN_ORIGINS", ["http://localhost:8000"] if DEMO else [f"https://{OTP_WEBAUTHN_RP_ID}"]
+)
+for _origin in OTP_WEBAUTHN_ALLOWED_ORIGINS:
+    if not _origin.startswith(("https://", "http://localhost")):
+        raise ImproperlyConfigured(
+            f"KAPSTONE_WEBAUTHN_ORIGINS must list https:// origins (http:// only for localhost), not {_origin!r}."
+        )
+# Password first, always: a passkey is a second factor here, never a way around the password and its lockout.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "kapstone.accounts.passkeys.PasskeyHelper"
+# How long the second step of a staff sign-in (code or passkey) waits after a correct password.
+SIGN_IN_SECOND_STEP_SECONDS = 300
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -99,6 +136,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "kapstone.accounts",
     "kapstone.audit",

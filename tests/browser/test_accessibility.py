@@ -16,21 +16,13 @@ from kapstone.accounts.roles import Role
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.program.models import Group, GroupSession
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import LISTEN_FOR_CSP, sign_in
 from tests.measures.factories import due_assessment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PASSWORD = "correct-horse-battery"
-# Registered before any of the page's own code runs, so a violation while the page is parsed is caught too.
-LISTEN_FOR_CSP = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  (window.__cspViolations = window.__cspViolations || []).push(
-    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} (${event.sourceFile}:${event.lineNumber})`
-  );
-});
-"""
 # axe passes an aria-describedby that names a missing id as long as one id exists; a missing one is still a
 # description nobody hears (the Django 5.2 `_helptext` / `_error` ids), so it is checked here as well.
 DANGLING_DESCRIPTIONS = """
@@ -176,6 +168,7 @@ def test_every_staff_and_researcher_page_meets_wcag_21_aa_and_keeps_the_csp(brow
                 ("home:home", {}),
                 ("accounts:staff", {}),
                 ("accounts:security", {}),
+                ("accounts:two_factor", {}),
                 ("patients:audit", {"patient_id": patient}),
                 ("billing:aging", {}),
                 ("billing:account", {"patient_id": patient}),

@@ -4,6 +4,7 @@ from kapstone.accounts.models import AccountLink
 from kapstone.accounts.services import account_link_create
 from kapstone.practice.models import SettingProposal
 from tests.conftest import Cast
+from tests.foundation.softkey import stored_passkey
 from tests.matrix import ALICE_RECORD, ALL_STAFF, PATIENTS, RECORD_STAFF, SIGNED_IN, Route, alice
 
 
@@ -22,6 +23,10 @@ def reset_link(cast: Cast) -> dict:
     return {"token": account_link_create(user=cast.alice_user, purpose=purpose, lifetime=lifetime)}
 
 
+def bobs_passkey(cast: Cast) -> dict:
+    return {"passkey_id": stored_passkey(cast.bob).pk}
+
+
 def a_proposal(cast: Cast) -> dict:
     """The admin's pending proposal to change a clinical setting, for a prescriber to decide."""
     proposal = SettingProposal.objects.create(
@@ -37,6 +42,14 @@ ROUTES: dict[str, Route] = {
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
     "accounts:keep_alive": Route(allow=set(SIGNED_IN), method="post"),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:sign_in_second_step": Route(allow=set(SIGNED_IN), public=True),
+    "accounts:passkey_sign_in_begin": Route(allow=set(SIGNED_IN), public=True, method="post", public_answers=(403,)),
+    "accounts:passkey_sign_in_complete": Route(allow=set(SIGNED_IN), public=True, method="post", public_answers=(403,)),
+    "accounts:two_factor": Route(allow=ALL_STAFF),
+    "accounts:passkey_enrol_begin": Route(allow=ALL_STAFF, method="post"),
+    "accounts:passkey_enrol_complete": Route(allow=ALL_STAFF, method="post"),
+    # Someone else's passkey does not exist for you.
+    "accounts:passkey_remove": Route(allow={"bob"}, not_found=ALL_STAFF - {"bob"}, method="post", kwargs=bobs_passkey),
     "accounts:password_change": Route(allow=set(SIGNED_IN)),
     "accounts:password_reset": Route(allow=set(SIGNED_IN), public=True),
     "accounts:set_password": Route(allow=set(SIGNED_IN), public=True, kwargs=reset_link),

@@ -24,10 +24,12 @@ def test_staff_sign_in_with_password_and_code(cast):
     assert AuditEvent.objects.filter(action="login", actor_id=cast.bob.pk).exists()
 
 
-def test_staff_without_a_code_are_asked_for_one(cast):
-    response = Client().post(LOGIN, {"username": "bob", "password": "correct-horse-battery"})
-    assert response.status_code == 200
-    assert "Enter the 6-digit code" in response.content.decode()
+def test_staff_without_a_code_are_asked_for_it_on_a_second_step(cast):
+    client = Client()
+    response = client.post(LOGIN, {"username": "bob", "password": "correct-horse-battery"})
+    assert response.url == reverse("accounts:sign_in_second_step")
+    assert "Authenticator code" in client.get(response.url).content.decode()
+    assert client.get(reverse("patients:list")).url.startswith(LOGIN)
 
 
 def test_a_wrong_code_is_refused(cast):

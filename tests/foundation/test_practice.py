@@ -13,10 +13,14 @@ from kapstone.patients.models import Patient
 
 PRODUCTION_ENV = {
     "PATH": os.environ["PATH"],
+    # The child imports the Kapstone under test (a worktree's src), not whichever one is installed.
+    "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
     "SECRET_KEY": "x" * 64 + "-production-secret-for-the-check",
     "KAPSTONE_RESEARCH_ID_KEY": "r" * 40,
     "KAPSTONE_NOTES_KEY": "ZGVtby1vbmx5LW5vdGVzLWtleS0zMmJ5dGVzLWxvbmc=",
     "ALLOWED_HOSTS": "kap.example",
+    "KAPSTONE_WEBAUTHN_RP_ID": "kap.example",
+    "KAPSTONE_WEBAUTHN_RP_NAME": "Example Practice",
     "DATABASE_URL": "sqlite:////tmp/kapstone-deploy-check.sqlite3",
 }
 

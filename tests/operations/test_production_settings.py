@@ -10,10 +10,14 @@ import pytest
 
 PRODUCTION_ENV = {
     "PATH": os.environ["PATH"],
+    # The child imports the Kapstone under test (a worktree's src), not whichever one is installed.
+    "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
     "SECRET_KEY": "x" * 64,
     "KAPSTONE_RESEARCH_ID_KEY": "r" * 40,
     "KAPSTONE_NOTES_KEY": "ZGVtby1vbmx5LW5vdGVzLWtleS0zMmJ5dGVzLWxvbmc=",
     "ALLOWED_HOSTS": "kap.example",
+    "KAPSTONE_WEBAUTHN_RP_ID": "kap.example",
+    "KAPSTONE_WEBAUTHN_RP_NAME": "Example Practice",
     "DATABASE_URL": "sqlite:////tmp/kapstone-settings-check.sqlite3",
 }
 SHOW = (
@@ -27,6 +31,19 @@ SHOW = (
 def settings_under(env: dict) -> subprocess.CompletedProcess:
     script = "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'kapstone.settings'; " + SHOW
     return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_passkeys_belong_to_the_host_the_practice_is_served_under():
+    script = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'kapstone.settings'; import json, django; django.setup(); "
+        "from django.conf import settings as s; "
+        "print(json.dumps([s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_RP_NAME, s.OTP_WEBAUTHN_ALLOWED_ORIGINS, "
+        "s.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN]))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], env=PRODUCTION_ENV, capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(shown.stdout) == ["kap.example", "Example Practice", ["https://kap.example"], False]
 
 
 def test_without_redis_sessions_stay_in_the_database_and_uploads_on_disk():
@@ -57,6 +74,10 @@ def test_a_bucket_puts_uploads_on_s3_compatible_storage_privately():
         ({"DATABASE_URL": "mysq1://nowhere"}, "DATABASE_URL is not a database address"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with redis://"),
         ({"KAPSTONE_NOTES_KEY": ""}, "KAPSTONE_NOTES_KEY is not set"),
+        ({"KAPSTONE_WEBAUTHN_RP_ID": ""}, "KAPSTONE_WEBAUTHN_RP_ID is not set"),
+        ({"KAPSTONE_WEBAUTHN_RP_NAME": ""}, "KAPSTONE_WEBAUTHN_RP_NAME is not set"),
+        ({"KAPSTONE_WEBAUTHN_RP_ID": "https://kap.example:443"}, "KAPSTONE_WEBAUTHN_RP_ID must be the bare host name"),
+        ({"KAPSTONE_WEBAUTHN_ORIGINS": "http://kap.example"}, "KAPSTONE_WEBAUTHN_ORIGINS must list https://"),
     ],
 )
 def test_a_missing_or_unusable_variable_stops_start_up_naming_it(change, named):

@@ -6,14 +6,16 @@ from django_otp import match_token, user_has_device
 
 
 class LoginForm(AuthenticationForm):
-    """Password, then (for staff) the six-digit code from their authenticator app, in one step."""
+    """Password and, for staff, the six-digit code from their authenticator app in the same step. Staff who leave
+    the code empty continue to a second step, where they give the code or use a passkey."""
 
     otp_token = forms.CharField(
         label="Authenticator code",
         required=False,
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Staff: the 6-digit code from your authenticator app. Patients leave this empty.",
+        help_text="Staff: the 6-digit code from your authenticator app, or leave it empty to use a passkey next. "
+        "Patients leave this empty.",
     )
 
     # Argon2 hashes whatever it is given: a bound keeps a pasted megabyte from costing the server a hash of it.
@@ -33,6 +35,7 @@ class LoginForm(AuthenticationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.otp_device = None
+        self.second_step_needed = False
         # Django sets the username's max_length for the browser only; without the validator an over-long name
         # reached the lockout log (a 255-character column) and PostgreSQL refused the write with a 500.
         username = self.fields["username"]
@@ -45,13 +48,32 @@ class LoginForm(AuthenticationForm):
             return cleaned
         token = (cleaned.get("otp_token") or "").replace(" ", "")
         if not token:
-            raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
-        self.otp_device = match_token(user, token)
+            self.second_step_needed = True
+            return cleaned
+        self.otp_device = code_device(user, token)
         if self.otp_device is None:
-            # A wrong code counts towards the lockout like a wrong password.
-            user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=self.request)
+            count_failed_second_factor(user, self.request)
             raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
         return cleaned
+
+
+def code_device(user, token: str):
+    """The user's authenticator app (or recovery code) that accepts this code, or None."""
+    return match_token(user, token.replace(" ", "")[:8]) if token else None
+
+
+def count_failed_second_factor(user, request) -> None:
+    """A wrong code or a refused passkey counts towards the lockout, and into the audit trail, like a wrong password."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+
+
+class SecondStepForm(forms.Form):
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        error_messages={"required": LoginForm.error_messages["otp_required"]},
+    )
 
 
 class ConfirmDeviceForm(forms.Form):

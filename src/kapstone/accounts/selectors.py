@@ -1,9 +1,13 @@
-"""Reads for the admins' security screen: locked logins, failed sign-ins and refused access."""
+"""Reads for the admins' security screen (locked logins, failed sign-ins and refused access) and for a staff
+member's own second factors."""
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.db.models import Q
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
@@ -29,3 +33,16 @@ def security_events() -> list[AuditEvent]:
     )
     audit.record(action=audit.Action.READ, object_type="security_events", detail={"shown": len(events)})
     return events
+
+
+def passkeys_of(*, user):
+    """The user's own confirmed passkeys, oldest first: only ever their own."""
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk")
+
+
+def has_code_device(*, user) -> bool:
+    """Whether the user has a confirmed authenticator app (or recovery codes) that accepts a typed code."""
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        or StaticDevice.objects.filter(user=user, confirmed=True).exists()
+    )

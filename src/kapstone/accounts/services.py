@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from kapstone.accounts.models import AccountLink, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
@@ -71,6 +72,40 @@ def two_factor_device_confirm(*, actor, device: TOTPDevice) -> None:
 
 
 @transaction.atomic
+def passkey_enrolled(*, actor, passkey: WebAuthnCredential) -> None:
+    """A passkey the staff member just made (verified by the library): named for their list, and audited."""
+    count = WebAuthnCredential.objects.filter(user=actor).count()
+    passkey.name = f"Passkey {count}" if count > 1 else "Passkey"
+    passkey.save(update_fields=["name"])
+    audit.record(
+        action=audit.Action.CREATE,
+        actor=actor,
+        object_type="passkey",
+        object_id=passkey.pk,
+        detail={"aaguid": passkey.aaguid},
+    )
+
+
+@transaction.atomic
+def passkey_remove(*, actor, passkey_id: int) -> str:
+    """Removes one of the actor's own passkeys (another's is not found). Any session verified with it is no longer
+    verified. Refused when it is their only second factor. Returns the passkey's name."""
+    passkey = WebAuthnCredential.objects.select_for_update().filter(user=actor, pk=passkey_id).first()
+    if passkey is None:
+        raise WebAuthnCredential.DoesNotExist
+    others = (
+        WebAuthnCredential.objects.filter(user=actor, confirmed=True).exclude(pk=passkey.pk).exists()
+        or TOTPDevice.objects.filter(user=actor, confirmed=True).exists()
+    )
+    if not others:
+        raise AccountError("This passkey is your only second factor; add another before removing it.")
+    name = passkey.name
+    passkey.delete()
+    audit.record(action=audit.Action.DELETE, actor=actor, object_type="passkey", object_id=passkey_id)
+    return name
+
+
+@transaction.atomic
 def staff_set_active(*, actor, staff, active: bool):
     if staff.pk == actor.pk and not active:
         raise StaffError("You cannot deactivate your own login.")
@@ -85,10 +120,12 @@ def staff_set_active(*, actor, staff, active: bool):
 
 @transaction.atomic
 def staff_reset_two_factor(*, actor, staff) -> None:
-    """For a lost phone: removes the devices, so the next sign-in enrols a new authenticator app."""
+    """For a lost phone or security key: removes every second factor (authenticator apps, recovery codes,
+    passkeys), so the next sign-in enrols a new authenticator app."""
     TOTPDevice.objects.filter(user=staff).delete()
     StaticDevice.objects.filter(user=staff).delete()
-    # Whoever holds the lost phone may also hold a signed-in session: end them all.
+    WebAuthnCredential.objects.filter(user=staff).delete()
+    # Whoever holds the lost phone may also hold a signed-in session (or be halfway through signing in): end them.
     sessions_end(user=staff)
     audit.record(
         action=audit.Action.UPDATE,

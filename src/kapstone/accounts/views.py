@@ -3,6 +3,8 @@ from io import BytesIO
 
 import qrcode
 import qrcode.image.svg
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -18,8 +20,14 @@ from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kapstone.accounts import services
-from kapstone.accounts.forms import ConfirmDeviceForm, LoginForm
+from kapstone.accounts import passkeys, second_step, selectors, services
+from kapstone.accounts.forms import (
+    ConfirmDeviceForm,
+    LoginForm,
+    SecondStepForm,
+    code_device,
+    count_failed_second_factor,
+)
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
@@ -37,17 +45,57 @@ def login_view(request):
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
+        next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+        if form.second_step_needed:
+            second_step.begin(request, user=user, next_url=next_url)
+            return redirect("accounts:sign_in_second_step")
         auth_login(request, user)
         if form.otp_device is not None:
             otp_login(request, form.otp_device)
         audit.record(action=audit.Action.LOGIN, actor=user, detail={"two_factor": form.otp_device is not None})
         if user.is_staff_member and form.otp_device is None:
             return redirect("accounts:two_factor_setup")
-        next_url = request.POST.get("next") or request.GET.get("next")
-        if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-            return redirect(next_url)
-        return redirect(_home_for(user))
+        return redirect(next_url or _home_for(user))
     return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+def _safe_next(request, next_url: str | None) -> str:
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return next_url
+    return ""
+
+
+@public
+@sensitive_post_parameters("otp_token")
+@csrf_protect
+@never_cache
+def sign_in_second_step(request):
+    """After a correct password, a staff member with two-factor gives the code from their app or uses a passkey
+    (the passkey's answer goes to passkey_views.SignInComplete). Reachable only while the step lasts."""
+    user = second_step.pending_user(request)
+    if user is None:
+        messages.info(request, "Enter your username and password to sign in.")
+        return redirect("accounts:login")
+    credentials = {"username": user.get_username()}
+    if AxesProxyHandler.is_locked(request, credentials=credentials):
+        second_step.end(request)
+        return get_lockout_response(request, credentials=credentials)
+    form = SecondStepForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        device = code_device(user, form.cleaned_data["otp_token"])
+        if device is not None:
+            next_url = second_step.next_url(request)
+            second_step.complete(request, user=user, device=device, method="authenticator_app")
+            return redirect(next_url or _home_for(user))
+        count_failed_second_factor(user, request)
+        form.add_error("otp_token", LoginForm.error_messages["otp_invalid"])
+    context = {
+        "form": form,
+        "has_passkey": selectors.passkeys_of(user=user).exists(),
+        "has_app": selectors.has_code_device(user=user),
+        "webauthn_config": passkeys.client_config(request),
+    }
+    return render(request, "accounts/sign_in_second_step.html", context, status=400 if form.errors else 200)
 
 
 @public

@@ -238,3 +238,16 @@
   noteContact(Date.now());
   var timer = window.setInterval(check, 1000);
 })();
+
+// Passkeys (django-otp-webauthn's scripts, served from its static files). They call gettext for their messages,
+// which Django's JavaScript catalog would define; Kapstone speaks English only, so the message stands as written.
+// A newly added passkey belongs in the list on the page: show the page again once it is saved.
+(function () {
+  "use strict";
+  if (typeof window.gettext !== "function") {
+    window.gettext = function (message) { return message; };
+  }
+  document.addEventListener("otp_webauthn.register_complete", function () {
+    window.location.reload();
+  });
+})();
