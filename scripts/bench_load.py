@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,11 +304,9 @@ def prepare_in_django() -> None:
 # --- the server -------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def production_server(environment: dict[str, str], port: int, workers: int):
-    subprocess.run(  # noqa: S603
-        [str(BIN / "kapstone"), "collectstatic", "--noinput", "-v", "0"], env=environment, check=True
-    )
+def start_server(environment: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    """gunicorn as production runs it, in its own process group (so stopping it, or a kill -9 of the group,
+    reaches its workers too); returns once /healthz answers. Static files must already be collected."""
     server = subprocess.Popen(  # noqa: S603
         [
             str(BIN / "gunicorn"),
@@ -321,18 +319,40 @@ def production_server(environment: dict[str, str], port: int, workers: int):
             "warning",
         ],
         env=environment,
-        start_new_session=True,  # its own process group, so stopping it stops its workers too
+        start_new_session=True,
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    with suppress(ProcessLookupError):  # the whole group has gone already (a kill -9 of it)
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def collect_static(environment: dict[str, str]) -> None:
+    subprocess.run(  # noqa: S603
+        [str(BIN / "kapstone"), "collectstatic", "--noinput", "-v", "0"], env=environment, check=True
+    )
+
+
+@contextmanager
+def production_server(environment: dict[str, str], port: int, workers: int):
+    collect_static(environment)
+    server = start_server(environment, port, workers)
+    try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_server(server)
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ import html
 import http.cookiejar
 import json
 import re
+import secrets
 import struct
 import sys
 import time
@@ -43,6 +44,23 @@ def totp(secret_b32: str, at: float | None = None) -> str:
     return f"{code:06d}"
 
 
+def multipart(fields: dict, files: dict) -> tuple[bytes, dict[str, str]]:
+    boundary = secrets.token_hex(16)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, values in fields.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    for name, (file_name, content_type, content) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -58,14 +76,18 @@ class Browser:
         )
         self.csrf = ""
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, str, str]:
+    def request(self, path: str, data: dict | None = None, files: dict | None = None) -> tuple[int, str, str]:
+        """files: {field: (file name, content type, content)}, sent as a browser sends a form with a file."""
         url = path if path.startswith("http") else self.base + path
-        body = None
-        if data is not None:
+        body, headers = None, {}
+        if files:
+            body, headers = multipart({"csrfmiddlewaretoken": self.csrf, **(data or {})}, files)
+        elif data is not None:
             body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.csrf, **data}, doseq=True).encode()
         try:
             # noqa below: the URL is the stack this run started (http), never user input.
-            with self.opener.open(urllib.request.Request(url, data=body), timeout=30) as response:  # noqa: S310
+            request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
+            with self.opener.open(request, timeout=30) as response:  # noqa: S310
                 status, location, text = response.status, "", response.read().decode()
         except urllib.error.HTTPError as error:
             status, location, text = error.code, error.headers.get("Location", ""), error.read().decode()
@@ -80,9 +102,9 @@ class Browser:
             raise SmokeFailure(f"{self.name}: GET {path} gave {status} {location}, expected {expect}")
         return text
 
-    def post(self, path: str, data: dict, expect_to: str | None = None) -> str:
+    def post(self, path: str, data: dict, expect_to: str | None = None, files: dict | None = None) -> str:
         """Posts and expects a redirect (to a path starting with expect_to, when given); returns where to."""
-        status, location, text = self.request(path, data)
+        status, location, text = self.request(path, data, files)
         if status != 302 or (expect_to and not urllib.parse.urlparse(location).path.startswith(expect_to)):
             errors = re.findall(r'class="(?:errorlist|message error)[^"]*">(.*?)</', text, re.S)
             raise SmokeFailure(f"{self.name}: POST {path} gave {status} {location}; {errors or text[:400]}")
@@ -93,9 +115,17 @@ def step(message: str) -> None:
     print(f"smoke: {message}", flush=True)
 
 
-def sign_in_and_enrol(browser: Browser, username: str, password: str) -> None:
+def sign_in(browser: Browser, username: str, password: str, *, expect_to: str, totp_secret: str = "") -> None:
+    """Signs in from the sign-in page; staff who have enrolled give the current code of their authenticator."""
     browser.get("/accounts/login/")
-    browser.post("/accounts/login/", {"username": username, "password": password}, "/accounts/two-factor/setup/")
+    fields = {"username": username, "password": password}
+    if totp_secret:
+        fields["otp_token"] = totp(totp_secret)
+    browser.post("/accounts/login/", fields, expect_to)
+
+
+def sign_in_and_enrol(browser: Browser, username: str, password: str) -> None:
+    sign_in(browser, username, password, expect_to="/accounts/two-factor/setup/")
     page = browser.get("/accounts/two-factor/setup/")
     secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)
     browser.post("/accounts/two-factor/setup/", {"otp_token": totp(secret)}, "/home/")
@@ -165,8 +195,7 @@ def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> 
     patient = Browser(base, "patient")
     patient.get(link)
     patient.post(link, {"new_password1": PASSWORD, "new_password2": PASSWORD}, "/accounts/login/")
-    patient.get("/accounts/login/")
-    patient.post("/accounts/login/", {"username": patient_fields["email"], "password": PASSWORD}, "/portal/")
+    sign_in(patient, patient_fields["email"], PASSWORD, expect_to="/portal/")
     if "Hello, Pat" not in patient.get("/portal/"):
         raise SmokeFailure("the patient's portal does not greet them")
     step("patient set a password and signed in")

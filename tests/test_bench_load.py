@@ -1,19 +1,13 @@
 """The load benchmark's guard: it uses or drops only a database it created and marked as synthetic."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_load.py"
+from tests import scripts
 
 
 @pytest.fixture
 def bench_load():
-    spec = importlib.util.spec_from_file_location("bench_load", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("bench_load")
 
 
 def test_a_database_without_the_mark_is_refused_and_left_alone(bench_load, monkeypatch):

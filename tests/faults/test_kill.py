@@ -2,76 +2,29 @@
 sending a message, and a process killed while saving journal entries with pictures. Afterwards the data are
 consistent and nothing is lost (issue 16, finding 4 and item 8)."""
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
+import shutil
 
 import pytest
 
 from tests.faults.gateway import delivered
+from tests.faults.processes import JOURNAL_CONSISTENT, Practice, child, environment, killed_when, run
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-PRELUDE = """
-import datetime, os, sys
-sys.path.insert(0, {root!r})
-import django
-django.setup()
-from django.utils import timezone
-from kapstone.integration import services
-from kapstone.integration.models import JournalEntry, Notification, NotificationPreference
-from kapstone.patients.models import Patient
-"""
-WAIT_SECONDS = 120  # for a child to reach the point where it is killed, on a loaded machine
 
 
 @pytest.fixture(scope="module")
-def practice(tmp_path_factory):
+def practice(tmp_path_factory, migrated_sqlite):
     folder = tmp_path_factory.mktemp("faults")
-    env = {
-        **os.environ,
-        "KAPSTONE_DEMO": "1",
-        "DJANGO_SETTINGS_MODULE": "kapstone.settings",
-        "DATABASE_URL": f"sqlite:///{folder / 'kapstone.sqlite3'}",
-        "KAPSTONE_VAR_DIR": str(folder),
-        "KAPSTONE_SMS_PROVIDER": "tests.faults.gateway.FileGateway",
-        "GATEWAY_LOG": str(folder / "gateway.log"),
-        "GATEWAY_READY": str(folder / "ready"),
-        "PYTHONPATH": str(ROOT),
-    }
-    for name in ("REDIS_URL", "CELERY_TASK_ALWAYS_EAGER"):
-        env.pop(name, None)
-    subprocess.run([sys.executable, "-m", "kapstone", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    return folder, env
-
-
-def child(practice, code: str, **extra_env) -> subprocess.Popen:
-    _, env = practice
-    script = PRELUDE.format(root=str(ROOT)) + textwrap.dedent(code)
-    return subprocess.Popen(
-        [sys.executable, "-c", script], env={**env, **extra_env}, cwd=ROOT, stdout=subprocess.PIPE, text=True
+    shutil.copy(migrated_sqlite, folder / "kapstone.sqlite3")
+    env = environment(
+        KAPSTONE_DEMO="1",
+        DATABASE_URL=f"sqlite:///{folder / 'kapstone.sqlite3'}",
+        KAPSTONE_VAR_DIR=str(folder),
+        KAPSTONE_SMS_PROVIDER="tests.faults.gateway.FileGateway",
+        GATEWAY_LOG=str(folder / "gateway.log"),
+        GATEWAY_READY=str(folder / "ready"),
     )
-
-
-def run(practice, code: str, **extra_env) -> str:
-    process = child(practice, code, **extra_env)
-    out, _ = process.communicate(timeout=WAIT_SECONDS)
-    assert process.returncode == 0, out
-    return out.strip()
-
-
-def killed_when(process: subprocess.Popen, ready) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not ready():
-        assert process.poll() is None, "the child ended before it could be killed"
-        assert time.monotonic() < deadline, "the child never reached the point to kill it at"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    return Practice(folder, env)
 
 
 QUEUE_ONE = """
@@ -150,24 +103,11 @@ for n in range(10_000):
     )
     print(n, flush=True)
 """
-CONSISTENT = """
-from django.core.management import call_command
-from kapstone.audit.models import AuditEvent
-entries = list(JournalEntry.objects.values_list("pk", flat=True))
-audited = set(AuditEvent.objects.filter(object_type="journal_entry").values_list("object_id", flat=True))
-assert {str(pk) for pk in entries} == audited, "an entry without its audit row, or the other way round"
-call_command("verify_audit")
-later = timezone.now() + services.ORPHAN_UPLOAD_GRACE + datetime.timedelta(minutes=1)
-assert services.journal_uploads_check(now=later).missing == [], "an entry whose picture is not in storage"
-services.journal_orphan_uploads_remove(now=later)
-assert services.journal_uploads_check(now=later) == services.UploadsCheck(missing=[], orphans=[])
-print(len(entries))
-"""
 
 
 def test_a_process_killed_while_saving_entries_leaves_every_row_with_its_file_and_audit_row(practice):
     writer = child(practice, WRITE_ENTRIES)
     written = []
     killed_when(writer, lambda: len(written) >= 5 or written.append(writer.stdout.readline()) or False)
-    verified, saved = run(practice, CONSISTENT).splitlines()
+    verified, saved = run(practice, JOURNAL_CONSISTENT).splitlines()
     assert verified.startswith("Audit trail intact") and int(saved) >= 5
