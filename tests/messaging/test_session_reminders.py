@@ -5,11 +5,13 @@ import datetime
 
 from django.utils import timezone
 
-from kapstone.integration.models import Notification
+from kapstone.integration.models import Notification, NotificationPreference
 from kapstone.messaging import services
 from kapstone.program import telehealth
 from kapstone.program.models import Enrolment, GroupSession
 from tests.program.test_telehealth import integration_session
+
+NO_QUIET = {"quiet_start": datetime.time(0), "quiet_end": datetime.time(0)}
 
 
 def upcoming_integration_session(cast, *, hours_ahead: float = 5) -> GroupSession:
@@ -17,6 +19,9 @@ def upcoming_integration_session(cast, *, hours_ahead: float = 5) -> GroupSessio
     session.starts_at = timezone.now() + datetime.timedelta(hours=hours_ahead)
     session.ends_at = session.starts_at + datetime.timedelta(hours=1)
     session.save(update_fields=["starts_at", "ends_at"])
+    # These tests run at whatever hour CI does; the one about quiet hours sets its own.
+    for enrolment in session.group.enrolments.all():
+        NotificationPreference.objects.update_or_create(patient_id=enrolment.patient_id, defaults=NO_QUIET)
     return session
 
 
@@ -105,3 +110,22 @@ def test_a_reminder_already_sent_is_left_as_sent_when_the_session_changes(cast):
 def test_the_sweep_is_on_the_beat_schedule(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "kapstone.messaging.tasks.send_session_reminders" in tasks
+
+
+def test_a_reminder_that_quiet_hours_would_hold_past_the_start_is_not_sent_and_one_after_them_is(cast):
+    session = upcoming_integration_session(cast, hours_ahead=2)
+    now = timezone.now().astimezone(datetime.UTC)
+    quiet = {
+        "time_zone": "UTC",
+        "quiet_start": (now - datetime.timedelta(hours=1)).time().replace(second=0, microsecond=0),
+        "quiet_end": (now + datetime.timedelta(hours=3)).time().replace(second=0, microsecond=0),
+    }
+    NotificationPreference.objects.update_or_create(patient=cast.alice, defaults=quiet)
+    services.session_reminders_send_due()
+    assert reminders_of(cast.alice) == []
+    # Quiet hours that end an hour before the session hold the reminder until then.
+    quiet["quiet_end"] = (now + datetime.timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    NotificationPreference.objects.filter(patient=cast.alice).update(**quiet)
+    services.session_reminders_send_due()
+    (reminder,) = reminders_of(cast.alice)
+    assert now + datetime.timedelta(minutes=50) < reminder.scheduled_for < session.starts_at

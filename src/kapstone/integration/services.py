@@ -144,12 +144,15 @@ def notify(
     subject: str,
     body: str,
     not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
     window: IntegrationWindow | None = None,
 ) -> list[Notification]:
     """Queues one message per channel the patient chose, once: the same dedupe key never sends twice.
 
-    The send time is `not_before` (or now), moved past the patient's quiet hours. The task is enqueued after
-    commit so a worker always finds the row.
+    The send time is `not_before` (or now), moved past the patient's quiet hours. A message that would then go
+    after `not_after` is not queued (nothing is, and the caller may try again later): a reminder that arrives
+    after its session has started only misleads. The task is enqueued after commit so a worker always finds the
+    row.
     """
     preference = selectors.notification_preference_of(patient)
     when = after_quiet_hours(
@@ -158,6 +161,8 @@ def notify(
         start=preference.quiet_start,
         end=preference.quiet_end,
     )
+    if not_after is not None and when >= not_after:
+        return []
     queued = []
     for name in preference.channels:
         address = channel_named(name).address_for(patient)

@@ -240,12 +240,14 @@ def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
         for patient in enrolled_patients(group=session.group):
             if patient.pk in already:
                 continue
-            integration.notify(
+            queued = integration.notify(
                 patient=patient,
                 kind=SESSION_REMINDER_KIND,
                 dedupe_key=f"{version}{patient.pk}",
                 subject=subject,
                 body=body,
+                # Quiet hours may hold a reminder back; if they last until the session starts it is not sent.
+                not_after=session.starts_at,
             )
-            reminded += 1
+            reminded += bool(queued)
     return reminded
