@@ -56,3 +56,28 @@ def test_a_response_scores_the_same_whatever_else_is_in_its_batch():
     together = score_originality(PAIRS)
     alone = [score_originality([pair])[0] for pair in PAIRS]
     assert together == pytest.approx(alone, abs=1e-4)
+
+
+def test_the_int8_encoder_embeds_a_response_the_same_alone_or_in_a_batch_and_close_to_float32():
+    from kapstone.creativity.embeddings import activation_ranges, encode_aut_pairs
+
+    prompts, responses = [p for p, _ in PAIRS], [r for _, r in PAIRS]
+    ranges = activation_ranges(prompts, responses)
+    together = encode_aut_pairs(prompts, responses, int8_ranges=ranges)
+    float32 = encode_aut_pairs(prompts, responses)
+    for row, (prompt, response) in enumerate(PAIRS):
+        alone = encode_aut_pairs([prompt], [response], int8_ranges=ranges)
+        assert np.allclose(alone.pair[0], together.pair[row], atol=1e-5)
+        assert np.allclose(alone.response[0], together.response[row], atol=1e-5)
+    assert ((together.pair * float32.pair).sum(1) > 0.97).all()
+    assert ((together.response * float32.response).sum(1) > 0.97).all()
+
+
+def test_a_wild_input_outside_the_measured_ranges_is_clipped_not_rescaled():
+    from kapstone.creativity.embeddings import activation_ranges, encode_aut_pairs
+
+    ranges = activation_ranges(["brick"], ["doorstop"])
+    wild = "ZZZZ qqqq " * 20
+    alone = encode_aut_pairs(["brick"], ["doorstop"], int8_ranges=ranges)
+    beside_wild = encode_aut_pairs(["brick", "brick"], ["doorstop", wild], int8_ranges=ranges)
+    assert np.allclose(alone.pair[0], beside_wild.pair[0], atol=1e-5)

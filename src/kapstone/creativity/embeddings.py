@@ -12,12 +12,21 @@ Two entry points:
   originality model records how many it was fitted with (its training script picks the number by
   cross-validation on the training data, trading accuracy for speed), and `encode_prompts` embeds the
   objects' names at the same depth.
+
+Both AUT entry points can run the transformer's linear layers in int8 (`int8_ranges`): with the originality
+model, 1.7 times the responses scored per CPU-second, for its speed budget. PyTorch's dynamic quantization scales each layer's
+input by the range of the whole batch, so a response's embedding would depend on what else shares its
+batch; here each layer's input is clipped to a fixed range measured on training text (`activation_ranges`,
+stored with the model) and that range is appended as one extra row, so the scale is the same for every
+batch: a response embeds the same alone or in a file. Per-channel weight scales and the full 8-bit range
+keep the embeddings close to float32's on the val responses (mean cosine .99, lowest .98).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +42,8 @@ MAX_TOKENS = 64
 BATCH_SIZE = 64
 TORCH_THREADS = 2
 FULL_DEPTH = 6  # all-MiniLM-L6-v2's transformer layers
+# Each linear layer's (lowest, highest) input, in the order of the encoder's named modules.
+Int8Ranges = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -88,14 +99,17 @@ def encode_texts(texts: Sequence[str]) -> np.ndarray:
     )
 
 
-@functools.lru_cache(maxsize=2)
-def _encoder_to_depth(layers: int):
-    """The encoder's transformer, running only its first `layers` layers; weights are shared, not copied."""
+@functools.lru_cache(maxsize=4)
+def _encoder_to_depth(layers: int, int8_ranges: Int8Ranges | None = None):
+    """The encoder's transformer, running only its first `layers` layers; weights are shared, not copied,
+    unless its linear layers run in int8 (then the copy's are replaced)."""
     import copy
 
     from torch import nn
 
     bert = load_encoder()[0].auto_model
+    if int8_ranges is not None:
+        return _int8_copy(_encoder_to_depth(layers), int8_ranges)
     if layers >= FULL_DEPTH:
         return bert
     encoder = copy.copy(bert.encoder)
@@ -107,7 +121,74 @@ def _encoder_to_depth(layers: int):
     return shallow
 
 
-def encode_prompts(prompts: Sequence[str], *, layers: int = FULL_DEPTH) -> np.ndarray:
+def _linear_names(bert) -> list[str]:
+    from torch import nn
+
+    return [name for name, module in bert.named_modules() if isinstance(module, nn.Linear)]
+
+
+def _int8_copy(bert, int8_ranges: Int8Ranges):
+    """A copy of `bert` whose encoder linear layers compute in int8 with fixed input ranges."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    class FixedRangeInt8Linear(nn.Module):
+        def __init__(self, linear: nn.Linear, low: float, high: float) -> None:
+            super().__init__()
+            linear = copy.deepcopy(linear)
+            linear.qconfig = torch.ao.quantization.per_channel_dynamic_qconfig  # type: ignore[assignment]  # eager quantization reads this attribute
+            with warnings.catch_warnings():
+                # torch.ao's eager quantization announces its move to torchao; its kernels are what run here.
+                warnings.simplefilter("ignore")
+                quantized = torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
+            self.packed = quantized._packed_params._packed_params
+            self.low, self.high = low, high
+            # The anchor row carries the range, so the kernel's per-batch scale is this fixed one.
+            self.anchor = torch.zeros(1, linear.in_features)
+            self.anchor[0, :2] = torch.tensor([low, high])
+
+        def forward(self, x):
+            rows = torch.cat([x.reshape(-1, x.shape[-1]), self.anchor]).clamp_(self.low, self.high)
+            out = torch.ops.quantized.linear_dynamic(rows, self.packed, reduce_range=False)[:-1]
+            return out.reshape(*x.shape[:-1], -1)
+
+    names = _linear_names(bert)
+    quantized = copy.deepcopy(bert)
+    modules = dict(quantized.named_modules())
+    for name, (low, high) in zip(names, int8_ranges, strict=True):
+        parent, _, child = name.rpartition(".")
+        setattr(modules[parent], child, FixedRangeInt8Linear(modules[name], low, high))
+    return quantized
+
+
+def activation_ranges(prompts: Sequence[str], responses: Sequence[str], *, layers: int = FULL_DEPTH) -> Int8Ranges:
+    """Each encoder linear layer's lowest and highest input over these (training) pairs, in float32."""
+    bert = _encoder_to_depth(layers)
+    ranges: dict[str, tuple[float, float]] = {}
+    modules = dict(bert.named_modules())
+    names = _linear_names(bert)
+
+    def record(name: str):
+        def hook(_module, inputs, _output) -> None:
+            low, high = ranges.get(name, (0.0, 0.0))
+            ranges[name] = (min(low, float(inputs[0].min())), max(high, float(inputs[0].max())))
+
+        return hook
+
+    handles = [modules[name].register_forward_hook(record(name)) for name in names]
+    try:
+        encode_aut_pairs(prompts, responses, layers=layers)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return tuple(ranges[name] for name in names)
+
+
+def encode_prompts(
+    prompts: Sequence[str], *, layers: int = FULL_DEPTH, int8_ranges: Int8Ranges | None = None
+) -> np.ndarray:
     """Unit mean-pooled embeddings of the objects' names at the given depth, shape (len(prompts), 384)."""
     if not prompts:
         return np.zeros((0, 384), dtype=np.float32)
@@ -116,12 +197,18 @@ def encode_prompts(prompts: Sequence[str], *, layers: int = FULL_DEPTH) -> np.nd
     tokenizer = load_encoder().tokenizer
     with torch.inference_mode():
         batch = tokenizer(list(prompts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-        tokens = _encoder_to_depth(layers)(**batch).last_hidden_state
+        tokens = _encoder_to_depth(layers, int8_ranges)(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
         return _unit(((tokens * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
 
 
-def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str], *, layers: int = FULL_DEPTH) -> PairEmbeddings:
+def encode_aut_pairs(
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    layers: int = FULL_DEPTH,
+    int8_ranges: Int8Ranges | None = None,
+) -> PairEmbeddings:
     """Embed each (prompt, response) in one pass; see the module docstring."""
     n = len(responses)
     if n == 0:
@@ -131,7 +218,7 @@ def encode_aut_pairs(prompts: Sequence[str], responses: Sequence[str], *, layers
     import torch
 
     tokenizer = model.tokenizer
-    bert = _encoder_to_depth(layers)
+    bert = _encoder_to_depth(layers, int8_ranges)
     prefixes = [f"{prompt}:" for prompt in prompts]
     prefix_lengths = {prefix: len(tokenizer(prefix, add_special_tokens=False)["input_ids"]) for prefix in set(prefixes)}
     texts = [f"{prefix} {response}" for prefix, response in zip(prefixes, responses, strict=True)]

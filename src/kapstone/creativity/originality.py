@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from wordfreq import zipf_frequency
 
-from kapstone.creativity.embeddings import FULL_DEPTH, PairEmbeddings, encode_aut_pairs, encode_prompts
+from kapstone.creativity.embeddings import FULL_DEPTH, Int8Ranges, PairEmbeddings, encode_aut_pairs, encode_prompts
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "originality.joblib"
 
@@ -239,22 +239,26 @@ def neighbour_features(
             sims = queries[rows] @ vectors[bank_rows].T
             if exclude_self:
                 sims[rows[:, None] == bank_rows[None, :]] = -2.0
-            n_eligible = np.maximum((sims > -1.5).sum(1), 1)
+            n_eligible = np.maximum(np.count_nonzero(sims > -1.5, axis=1), 1)
             # A small object (or none left) still yields k columns: filler at -2 counts as no neighbour.
             if sims.shape[1] < k_max:
                 sims = np.pad(sims, ((0, 0), (0, k_max - sims.shape[1])), constant_values=-2.0)
                 padded_rows = np.pad(bank_rows, (0, k_max - len(bank_rows)))
             else:
                 padded_rows = bank_rows
-            top = (
-                np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
-                if sims.shape[1] > k_max
-                else (np.tile(np.arange(k_max), (len(rows), 1)))
-            )
-            top_sims = np.take_along_axis(sims, top, 1)
-            order = np.argsort(-top_sims, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, 1)
-            top_sims = np.take_along_axis(top_sims, order, 1)
+            if sims.shape[1] > k_max:
+                # deferred: heavy library (torch, loaded by the encoder anyway); its top-k is 5x numpy's
+                # argpartition here, which was the scoring's costliest step after the encoder.
+                import torch
+
+                found = torch.topk(torch.from_numpy(sims), k_max, dim=1, sorted=True)
+                top, top_sims = found.indices.numpy(), found.values.numpy()
+            else:
+                top = np.tile(np.arange(k_max), (len(rows), 1))
+                top_sims = np.take_along_axis(sims, top, 1)
+                order = np.argsort(-top_sims, axis=1, kind="stable")
+                top = np.take_along_axis(top, order, 1)
+                top_sims = np.take_along_axis(top_sims, order, 1)
             valid = top_sims > -1.5
             top_ratings = np.where(valid, ratings[padded_rows[top]], UNKNOWN_RATING)
             feats = []
@@ -270,7 +274,7 @@ def neighbour_features(
                 feats.append(mean_rating)
                 feats.append(np.where(v.any(1), (s * v).sum(1) / np.maximum(v.sum(1), 1), 0.0))
             for threshold in DENSITY_THRESHOLDS:
-                feats.append(np.log1p((sims > threshold).sum(1)) - np.log(n_eligible))
+                feats.append(np.log1p(np.count_nonzero(sims > threshold, axis=1)) - np.log(n_eligible))
             nearest = top_sims[:, :1]
             for sharpness in EXTRA_SHARPNESS:
                 feats.append(_weighted_mean(top_ratings, np.exp(sharpness * (top_sims - nearest)) * valid))
@@ -297,6 +301,8 @@ class OriginalityModel:
     words_bank: Bank
     known_regressors: list  # [ridge, boosted trees], trained with same-object neighbours
     unseen_regressors: list  # same, trained with neighbours from other objects only
+    # The encoder's int8 input ranges (embeddings.activation_ranges) if it runs in int8, else None.
+    int8_ranges: Int8Ranges | None = None
 
     def features(
         self,
@@ -316,7 +322,13 @@ class OriginalityModel:
             prompt_vectors[ids >= 0] = self.prompt_vectors[ids[ids >= 0]]
         unknown = sorted({p for p, i in zip(prompts, ids, strict=True) if i < 0})
         if unknown:
-            unknown_vectors = dict(zip(unknown, encode_prompts(unknown, layers=self.recipe.layers), strict=True))
+            unknown_vectors = dict(
+                zip(
+                    unknown,
+                    encode_prompts(unknown, layers=self.recipe.layers, int8_ranges=self.int8_ranges),
+                    strict=True,
+                )
+            )
             for row, (p, i) in enumerate(zip(prompts, ids, strict=True)):
                 if i < 0:
                     prompt_vectors[row] = unknown_vectors[p]
@@ -350,7 +362,7 @@ class OriginalityModel:
             return np.zeros(0)
         prompts = [_match_known(normalise_prompt(p), self.prompts) for p in prompts]
         responses = list(responses)
-        embeddings = encode_aut_pairs(prompts, responses, layers=self.recipe.layers)
+        embeddings = encode_aut_pairs(prompts, responses, layers=self.recipe.layers, int8_ranges=self.int8_ranges)
         known_mask = np.array([p in self.prompts for p in prompts])
         scores = np.zeros(len(responses))
         for known, regressors in ((True, self.known_regressors), (False, self.unseen_regressors)):
@@ -377,10 +389,16 @@ def grouped_folds(prompts: Sequence[str], folds: int) -> list[tuple[np.ndarray, 
 
 
 def training_features(
-    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings, recipe: Recipe
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    ratings: np.ndarray,
+    embeddings: PairEmbeddings,
+    recipe: Recipe,
+    int8_ranges: Int8Ranges | None = None,
 ) -> tuple[OriginalityModel, dict[str, np.ndarray]]:
     """The model without its regressors, and the training feature matrices (known/unseen) whose
-    neighbour features leave each row's own rating out, for cross-validation."""
+    neighbour features leave each row's own rating out, for cross-validation. `embeddings` come from the
+    encoder that scoring will use: int8 with `int8_ranges`, or float32 without."""
     prompts = [normalise_prompt(p) for p in prompts]
     known_prompts = sorted(set(prompts))
     index = {p: i for i, p in enumerate(known_prompts)}
@@ -392,7 +410,7 @@ def training_features(
     model = OriginalityModel(
         recipe=recipe,
         prompts=known_prompts,
-        prompt_vectors=encode_prompts(known_prompts, layers=recipe.layers),
+        prompt_vectors=encode_prompts(known_prompts, layers=recipe.layers, int8_ranges=int8_ranges),
         levels=PromptLevels.fit(ids, ratings, len(known_prompts)),
         pair_projection=pair_projection,
         response_projection=response_projection,
@@ -402,6 +420,7 @@ def training_features(
         words_bank=Bank(_bank_vectors(words_projection(embeddings.response_words)), ids, ratings),
         known_regressors=[],
         unseen_regressors=[],
+        int8_ranges=int8_ranges,
     )
     matrices = {
         "known" if known else "unseen": model.features(
@@ -413,10 +432,15 @@ def training_features(
 
 
 def fit_model(
-    prompts: Sequence[str], responses: Sequence[str], ratings: np.ndarray, embeddings: PairEmbeddings, recipe: Recipe
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    ratings: np.ndarray,
+    embeddings: PairEmbeddings,
+    recipe: Recipe,
+    int8_ranges: Int8Ranges | None = None,
 ) -> OriginalityModel:
     """Fit on training rows only: the whole recipe."""
-    model, matrices = training_features(prompts, responses, ratings, embeddings, recipe)
+    model, matrices = training_features(prompts, responses, ratings, embeddings, recipe, int8_ranges)
     ratings = np.asarray(ratings, dtype=np.float32)
     model.known_regressors = recipe.fit(matrices["known"], ratings)
     model.unseen_regressors = recipe.fit(matrices["unseen"], ratings)
