@@ -5,11 +5,12 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditChainHead, AuditEvent, AuditEventPatient
 from kapstone.audit.verification import ChainBreak, verify_chain
+from tests.measures.factories import open_alert
 
 
 def write_events(n=5):
@@ -238,3 +239,41 @@ def test_flush_still_empties_the_audit_trail_as_truncate_does_on_postgresql():
     call_command("flush", interactive=False, verbosity=0)
     assert not AuditEvent.objects.exists()
     assert not AuditChainHead.objects.exists()
+
+
+def test_a_pages_reads_are_written_together_in_one_append_before_it_is_sent(cast, client_for, monkeypatch):
+    appends = []
+    real_append = audit._append
+
+    def counted(events):
+        appends.append([event.object_type for event in events])
+        real_append(events)
+
+    monkeypatch.setattr(audit, "_append", counted)
+    open_alert(cast.alice)
+    appends.clear()
+    before = AuditEvent.objects.count()
+    # Staff home reads the patient list and the alert list: two reads, one append.
+    assert client_for(cast.bob).get("/home/").status_code == 200
+    assert appends == [["patient_list", "critical_alert_list"]]
+    assert AuditEvent.objects.count() - before == 2
+    assert verify_chain() == (AuditEvent.objects.count(), None)
+
+
+def test_a_page_whose_reads_cannot_be_written_is_not_sent(cast, client_for, monkeypatch):
+    client = client_for(cast.bob)
+    client.raise_request_exception = False
+
+    def refused(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(AuditEvent.objects, "bulk_create", refused)
+    response = client.get(f"/patients/{cast.alice.pk}/")
+    assert response.status_code == 500
+    assert "Abernathy" not in response.content.decode()
+    assert not AuditEvent.objects.filter(patient_id=cast.alice.pk).exists()
+
+
+def test_outside_a_request_a_read_is_written_at_once(db):
+    event = write_events(1)[0]
+    assert event.pk is not None and AuditChainHead.objects.get().last_event_id == event.pk

@@ -42,13 +42,16 @@ def test_the_trail_pages_newest_first_a_hundred_entries_a_page(cast, client_for)
         about_alice = Q(patient_id=cast.alice.pk) | Q(object_type="alert_list")
         return list(AuditEvent.objects.filter(about_alice).order_by("-id").values_list("pk", flat=True))
 
-    # Each opening of the page is itself a read of alice's record, so it counts from the trail as it then stands.
+    # Each opening of the page is itself a read of alice's record, written as the page is sent: the page shows the
+    # trail as it stood before, and the next opening shows this one at the top.
     first = audit_page(admin, cast.alice)
-    assert listed_rows(first) == alices_trail_newest_first()[:AUDIT_EVENTS_PER_PAGE]
+    opened_first = alices_trail_newest_first()[0]
+    assert listed_rows(first) == alices_trail_newest_first()[1 : 1 + AUDIT_EVENTS_PER_PAGE]
     assert "Page 1 of 2" in first.content.decode() and "?page=2" in first.content.decode()
     second = audit_page(admin, cast.alice, page=2)
-    assert listed_rows(second) == alices_trail_newest_first()[AUDIT_EVENTS_PER_PAGE:]
-    assert len(listed_rows(second)) == 162 - AUDIT_EVENTS_PER_PAGE
+    assert listed_rows(second) == alices_trail_newest_first()[1 + AUDIT_EVENTS_PER_PAGE :]
+    assert len(listed_rows(second)) == 161 - AUDIT_EVENTS_PER_PAGE
+    assert listed_rows(audit_page(admin, cast.alice))[:2] == [alices_trail_newest_first()[1], opened_first]
 
 
 @pytest.mark.parametrize("page", ["two", "-1", "999"])

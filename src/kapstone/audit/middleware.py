@@ -1,4 +1,5 @@
 from kapstone.audit import context
+from kapstone.audit import services as audit
 
 
 def client_ip(request) -> str:
@@ -7,6 +8,10 @@ def client_ip(request) -> str:
 
 
 class AuditContextMiddleware:
+    """Who is acting, for every record the request writes; and the request's reads written in one short transaction
+    before the response leaves (audit.services explains why). A failure to write them raises, so the client gets
+    a 500 instead of data whose read went unrecorded."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -18,6 +23,7 @@ class AuditContextMiddleware:
             actor = context.ActorContext(None, "anonymous", client_ip(request))
         token = context.set_current(actor)
         try:
-            return self.get_response(request)
+            with audit.reads_written_before_response():
+                return self.get_response(request)
         finally:
             context.reset(token)

@@ -1,7 +1,19 @@
 """The one door for writing the audit trail. Services call `record` inside their own transaction, so a
-change and its audit row land together or not at all."""
+change and its audit row land together or not at all.
+
+Every append takes the chain head's row lock (so the chain never forks) until its transaction commits, so appends
+queue behind each other. Reads are most of the trail (every page showing patient data records one or more), so
+while a request is served its reads are held and written together in one short transaction once the response is
+ready and before it leaves (`reads_written_before_response`, run by the audit middleware): one lock and one commit
+a request instead of one per read, and none while the page is being built. If that write fails the response is not
+delivered (the request ends in a 500): a read is never shown unrecorded. Changes (and every record outside a
+request: commands, tasks) are still written at once, inside the service's transaction.
+"""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,12 +21,14 @@ from django.utils import timezone
 from kapstone.audit import context
 from kapstone.audit.models import Action, AuditChainHead, AuditEvent, AuditEventPatient
 
-__all__ = ["Action", "record"]
+__all__ = ["Action", "reads_written_before_response", "record"]
 
 GENESIS_HASH = "0" * 64
 
+# The reads recorded so far by the request being served; None outside a request.
+_held_reads: ContextVar[list[AuditEvent] | None] = ContextVar("kapstone_audit_held_reads", default=None)
 
-@transaction.atomic
+
 def record(
     *,
     action: Action,
@@ -28,7 +42,8 @@ def record(
     """Append one event. The actor and address come from the request (or command) context unless given.
 
     A read of a list names the patients it showed in detail["patient_ids"]; each is linked to the event so their
-    own trail shows it.
+    own trail shows it. A read recorded while a request is served is written, chained and given its id when the
+    response is ready (see the module's note); its time is when it was recorded.
     """
     ambient = context.current()
     if actor is not None:
@@ -38,7 +53,6 @@ def record(
         actor_id, actor_label, ip_address = ambient.actor_id, ambient.actor_label, ambient.ip_address
     else:
         actor_id, actor_label, ip_address = None, "system", ""
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
     event = AuditEvent(
         at=timezone.now(),
         actor_id=actor_id,
@@ -49,13 +63,49 @@ def record(
         object_id=str(object_id),
         detail=json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str),
         ip_address=ip_address,
-        prev_hash=head.last_hash,
     )
-    event.hash = event.compute_hash()
-    event.save()
-    AuditEventPatient.objects.bulk_create(
-        AuditEventPatient(event=event, patient_id=patient_id) for patient_id in sorted(event.listed_patient_ids)
-    )
-    head.last_hash, head.last_event_id = event.hash, event.pk
-    head.save(update_fields=["last_hash", "last_event_id"])
+    held = _held_reads.get()
+    if action == Action.READ and held is not None:
+        held.append(event)
+    else:
+        _append([event])
     return event
+
+
+@contextmanager
+def reads_written_before_response() -> Iterator[None]:
+    """Holds the reads recorded inside and writes them together on the way out, whether or not the body raised.
+    Reads recorded after it ends (a streamed response's body) are written at once again."""
+    held: list[AuditEvent] = []
+    token = _held_reads.set(held)
+    try:
+        yield
+    finally:
+        _held_reads.reset(token)
+        _append(held)
+
+
+def _append(events: list[AuditEvent]) -> None:
+    if events:  # a page that read no patient data opens no transaction (on SQLite it would take the write lock)
+        _append_in_transaction(events)
+
+
+@transaction.atomic
+def _append_in_transaction(events: list[AuditEvent]) -> None:
+    """Chains the events after the head and writes them, holding the head's lock until the transaction commits."""
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+    previous = head.last_hash
+    for event in events:
+        event.prev_hash = previous
+        event.hash = previous = event.compute_hash()
+    # One INSERT for them all; PostgreSQL and SQLite (3.35+) hand back the ids in order, taken under the lock.
+    AuditEvent.objects.bulk_create(events)
+    AuditEventPatient.objects.bulk_create(
+        AuditEventPatient(event=event, patient_id=patient_id)
+        for event in events
+        for patient_id in sorted(event.listed_patient_ids)
+    )
+    # The database lets the head advance only to the entry that follows it (migration 0004), so it steps along.
+    for event in events:
+        head.last_hash, head.last_event_id = event.hash, event.pk
+        head.save(update_fields=["last_hash", "last_event_id"])

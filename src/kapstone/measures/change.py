@@ -67,11 +67,20 @@ def _number(spec: Mapping[str, Any] | None, settings: Mapping[str, int | float])
     return value
 
 
+def _baseline_sample_rule(instrument: Instrument) -> Mapping[str, Any] | None:
+    reliable = (instrument.definition.get("change") or {}).get("reliable_change") or {}
+    return (reliable.get("sd") or {}).get("practice_baseline_sample")
+
+
+def takes_practice_baseline_sample(instrument: Instrument) -> bool:
+    """Whether the instrument's reliable change takes the SD of the practice's own baselines."""
+    return _baseline_sample_rule(instrument) is not None
+
+
 def baseline_sample_minimum(instrument: Instrument, settings: Mapping[str, Any] | None = None) -> int | None:
     """How many baselines the practice needs before their SD is used for the index; None when the instrument
     takes no SD from the practice's baselines (no reliability recorded, or no `practice_baseline_sample`)."""
-    reliable = (instrument.definition.get("change") or {}).get("reliable_change") or {}
-    rule = (reliable.get("sd") or {}).get("practice_baseline_sample")
+    rule = _baseline_sample_rule(instrument)
     if rule is None:
         return None
     minimum = _number({"value": rule["minimum_n"]}, instrument.resolve_settings(settings))

@@ -223,6 +223,8 @@ def seed(*, practice, rng, progress: Callable[[str], None]) -> None:
         for instrument_id in CHECK_IN:
             services.assessment_create(actor=None, patient=patient, instrument_id=instrument_id, occasion="ad_hoc")
     _entered_totals(practice, rng, plan, courses, now)
+    # The course questionnaires above were written in bulk, past the services that keep the baseline samples.
+    services.practice_baselines_rebuild()
     progress(f"questionnaires: {Assessment.objects.count()} stored, 1 open critical alert")
 
 

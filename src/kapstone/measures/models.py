@@ -122,6 +122,38 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class BaselineTotal(models.Model):
+    """One member of the practice's baseline sample: a patient's first completed total on an instrument whose
+    reliable change takes the SD of the practice's own baselines (measures.change). Kept by the services that
+    complete, correct or void a total, with the instrument's PracticeBaseline."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    instrument_id = models.CharField(max_length=40)
+    total = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument_id", "patient"], name="one_baseline_total_per_instrument")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} baseline {self.total:g} for patient {self.patient_id}"
+
+
+class PracticeBaseline(models.Model):
+    """The size and SD of the practice's baseline sample for one instrument, so a chart reads one row instead of
+    every patient's questionnaires. Written with BaselineTotal inside the transaction of each total completed,
+    corrected or voided; writers of one instrument queue on its row. An instrument without a row (results stored
+    before this table) is computed from the questionnaires until its next total creates the row."""
+
+    instrument_id = models.CharField(max_length=40, unique=True)
+    n = models.PositiveIntegerField(default=0)
+    sd = models.FloatField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} baseline sample, N = {self.n}"
+
+
 class Invitation(models.Model):
     """A single-use, expiring link to one questionnaire. The token itself is only ever in the message sent."""
 

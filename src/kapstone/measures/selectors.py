@@ -21,6 +21,7 @@ from kapstone.measures.models import (
     AlertOccurrence,
     Assessment,
     CriticalAlert,
+    PracticeBaseline,
     UrineToxicology,
     alert_kind_label,
 )
@@ -195,33 +196,49 @@ class BaselineSample:
         return self.n >= self.minimum_n and bool(self.sd)
 
 
+def _first_completed_totals(instrument_id: str) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(
+        instrument_id=instrument_id, status=Assessment.Status.COMPLETED, total__isnull=False
+    ).order_by("completed_at", "pk")
+
+
+def first_total(*, patient_id: int, instrument_id: str) -> float | None:
+    """The patient's first completed total on the instrument: their member of the practice's baseline sample."""
+    return _first_completed_totals(instrument_id).filter(patient_id=patient_id).values_list("total", flat=True).first()
+
+
+def first_totals(*, instrument_id: str) -> dict[int, float]:
+    """Every patient's first completed total on the instrument, by patient id: the whole baseline sample."""
+    # Each patient's first total is picked in the database (one index lookup per patient), so the sample is one
+    # number per patient rather than every questionnaire of the practice.
+    first = _first_completed_totals(instrument_id).filter(patient_id=OuterRef("pk")).values("total")[:1]
+    return dict(
+        Patient.objects.annotate(baseline=Subquery(first)).filter(baseline__isnull=False).values_list("pk", "baseline")
+    )
+
+
+def sample_sd(totals: list[float]) -> float | None:
+    """The sample SD (n - 1 in the denominator); None below two totals."""
+    return statistics.stdev(totals) if len(totals) >= 2 else None
+
+
 def practice_baseline_sample(instrument: Instrument, settings: dict[str, Any]) -> BaselineSample | None:
     """The SD of the practice's own baselines, for instruments whose change rules take it; None otherwise.
 
     It is an aggregate over every patient of the practice, not a read of anyone's record, so it is not limited
-    to the caller's care team: a clinician's view of reliable change must not depend on who is on their list."""
+    to the caller's care team: a clinician's view of reliable change must not depend on who is on their list.
+    One row, kept by the services that write totals (models.PracticeBaseline), so a chart costs one lookup however
+    large the practice; computed from the questionnaires only while the instrument has no row yet."""
     minimum = baseline_sample_minimum(instrument, settings)
     if minimum is None:
         return None
-    # Each patient's first total is picked in the database (one index lookup per patient), so a clinician's page
-    # reads one number per patient rather than every questionnaire of the practice.
-    first_total = (
-        Assessment.objects.filter(
-            patient_id=OuterRef("pk"),
-            instrument_id=instrument.id,
-            status=Assessment.Status.COMPLETED,
-            total__isnull=False,
-        )
-        .order_by("completed_at", "pk")
-        .values("total")[:1]
-    )
-    baselines = list(
-        Patient.objects.annotate(baseline=Subquery(first_total))
-        .filter(baseline__isnull=False)
-        .values_list("baseline", flat=True)
-    )
-    sd = statistics.stdev(baselines) if len(baselines) >= 2 else None
-    return BaselineSample(n=len(baselines), sd=sd, minimum_n=minimum)
+    stored = PracticeBaseline.objects.filter(instrument_id=instrument.id).values_list("n", "sd").first()
+    if stored is not None:
+        n, sd = stored
+    else:
+        baselines = list(first_totals(instrument_id=instrument.id).values())
+        n, sd = len(baselines), sample_sd(baselines)
+    return BaselineSample(n=n, sd=sd, minimum_n=minimum)
 
 
 @dataclass

@@ -25,13 +25,16 @@ from kapstone.audit import services as audit
 from kapstone.integration.selectors import may_message_now
 from kapstone.measures import long_term_safety
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
+from kapstone.measures.change import takes_practice_baseline_sample
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
     SUICIDE_RISK,
     AlertOccurrence,
     Assessment,
+    BaselineTotal,
     CriticalAlert,
     Invitation,
+    PracticeBaseline,
     ReminderLog,
     UrineToxicology,
     token_digest,
@@ -44,11 +47,12 @@ from kapstone.measures.scoring import (
     ScoringError,
     get_instrument,
     instruments_patients_can_answer,
+    list_instruments,
     missing_required_items,
     score,
     score_total,
 )
-from kapstone.measures.selectors import instrument_settings
+from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd
 from kapstone.measures.signals import alert_raised
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
@@ -436,6 +440,8 @@ def assessment_save_answers(
     else:
         assessment.status = Assessment.Status.IN_PROGRESS
     assessment.save()
+    if submit:
+        _baseline_sample_keep(patient_id=assessment.patient_id, instrument_id=assessment.instrument_id)
     _alerts_raise(assessment, result)
     if submit:
         long_term_safety.review_answers(
@@ -534,6 +540,59 @@ def _complete(assessment: Assessment, result: ScoreResult, *, at: datetime.datet
     assessment.completed_at = at or timezone.now()
 
 
+def _baseline_sample_fill(sample: PracticeBaseline) -> None:
+    """Every patient's member of the sample, from the questionnaires (the one practice-wide scan)."""
+    BaselineTotal.objects.filter(instrument_id=sample.instrument_id).delete()
+    BaselineTotal.objects.bulk_create(
+        BaselineTotal(patient_id=patient_id, instrument_id=sample.instrument_id, total=total)
+        for patient_id, total in first_totals(instrument_id=sample.instrument_id).items()
+    )
+
+
+def _baseline_sample_store(sample: PracticeBaseline) -> None:
+    totals = list(BaselineTotal.objects.filter(instrument_id=sample.instrument_id).values_list("total", flat=True))
+    sample.n, sample.sd = len(totals), sample_sd(totals)
+    sample.save(update_fields=["n", "sd"])
+
+
+def _baseline_sample_keep(*, patient_id: int, instrument_id: str) -> None:
+    """Keeps the practice's baseline sample (selectors.practice_baseline_sample) in step with a total just
+    completed, corrected or voided, inside the writer's transaction: the patient's member (their first total,
+    which a total entered with an earlier date, a correction or a void can change) and the sample's size and SD.
+
+    Writers of one instrument queue on its PracticeBaseline row (locked here, before the audit trail's head, as
+    every writer does), so each reads the members the one before it committed. The first writer for an instrument
+    without a row fills in every member from the questionnaires."""
+    if not takes_practice_baseline_sample(get_instrument(instrument_id)):
+        return
+    sample, created = PracticeBaseline.objects.select_for_update().get_or_create(instrument_id=instrument_id)
+    if created:
+        _baseline_sample_fill(sample)
+    else:
+        total = first_total(patient_id=patient_id, instrument_id=instrument_id)
+        if total is None:
+            BaselineTotal.objects.filter(instrument_id=instrument_id, patient_id=patient_id).delete()
+        else:
+            BaselineTotal.objects.update_or_create(
+                instrument_id=instrument_id, patient_id=patient_id, defaults={"total": total}
+            )
+    _baseline_sample_store(sample)
+
+
+@transaction.atomic
+def practice_baselines_rebuild() -> int:
+    """Fills in every instrument's baseline sample from the questionnaires, for results written in bulk rather than
+    through the services (the demo practice). Returns how many instruments it filled."""
+    rebuilt = 0
+    for instrument in list_instruments():
+        if takes_practice_baseline_sample(instrument):
+            sample, _ = PracticeBaseline.objects.select_for_update().get_or_create(instrument_id=instrument.id)
+            _baseline_sample_fill(sample)
+            _baseline_sample_store(sample)
+            rebuilt += 1
+    return rebuilt
+
+
 @transaction.atomic
 def assessment_record_total(
     *,
@@ -579,6 +638,7 @@ def assessment_record_total(
     assessment.answers = _stored(items or {})
     _complete(assessment, result, at=completed_at)
     assessment.save()
+    _baseline_sample_keep(patient_id=patient.pk, instrument_id=instrument_id)
     _alerts_raise(assessment, result)
     audit.record(
         action=audit.Action.CREATE if scheduled is None else audit.Action.UPDATE,
@@ -655,6 +715,7 @@ def entered_total_correct(
     assessment.due_at = completed_at
     assessment.amended_at, assessment.amended_by, assessment.amendment_reason = timezone.now(), actor, reason
     assessment.save()
+    _baseline_sample_keep(patient_id=assessment.patient_id, instrument_id=assessment.instrument_id)
     _alerts_raise(assessment, result)
     audit.record(
         action=audit.Action.UPDATE,
@@ -681,6 +742,7 @@ def entered_total_void(*, actor, assessment: Assessment, reason: str) -> Assessm
     assessment.status = Assessment.Status.VOIDED
     assessment.amended_at, assessment.amended_by, assessment.amendment_reason = timezone.now(), actor, reason
     assessment.save(update_fields=["status", "amended_at", "amended_by", "amendment_reason", "updated_at"])
+    _baseline_sample_keep(patient_id=assessment.patient_id, instrument_id=assessment.instrument_id)
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,

@@ -1,0 +1,155 @@
+"""The audit chain under concurrent requests and writes: it never forks and still verifies.
+
+On PostgreSQL each thread has its own connection, so the appends really race for the chain head's row lock. On
+SQLite every write transaction takes the database's one write lock up front (transaction_mode IMMEDIATE), which
+separate processes sharing one database file exercise.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.urls import reverse
+
+from kapstone.audit import services as audit
+from kapstone.audit.models import AuditChainHead, AuditEvent, AuditEventPatient
+from kapstone.audit.verification import verify_chain
+from tests.conftest import signed_in_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROUNDS = 6
+
+
+@pytest.fixture
+def on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("the chain head's row lock is what keeps appends apart on PostgreSQL (CI runs the suite there)")
+
+
+def all_at_once(calls: list) -> list[BaseException]:
+    """Runs each call in its own thread and connection, released together; returns what any of them raised."""
+    barrier = threading.Barrier(len(calls))
+    failures: list[BaseException] = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+        except BaseException as failure:  # noqa: BLE001 - reported to the test thread, which fails on it
+            failures.append(failure)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def events_written_by(call) -> int:
+    before = AuditEvent.objects.count()
+    call()
+    return AuditEvent.objects.count() - before
+
+
+def test_concurrent_audited_pages_and_writes_keep_one_unbroken_chain(on_postgresql, cast):
+    pages = [
+        (signed_in_client(cast.bob), reverse("patients:detail", args=[cast.alice.pk])),
+        (signed_in_client(cast.therapist), reverse("patients:list")),
+        (signed_in_client(cast.nurse), reverse("patients:detail", args=[cast.alice.pk])),
+        (signed_in_client(cast.alice_user), reverse("portal:home")),
+    ]
+    # What one opening of each page writes, opened one at a time (each writes at least one read).
+    per_opening = [events_written_by(lambda c=client, u=url: c.get(u)) for client, url in pages]
+    assert all(per_opening)
+
+    def browse(client, url):
+        def call():
+            for _ in range(ROUNDS):
+                assert client.get(url).status_code == 200
+
+        return call
+
+    def write(n):
+        def call():
+            for i in range(ROUNDS):
+                audit.record(
+                    action=audit.Action.UPDATE,
+                    patient=cast.alice,
+                    object_type="concurrency_probe",
+                    detail={"writer": n, "i": i, "patient_ids": [cast.alice.pk, cast.dana.pk]},
+                )
+
+        return call
+
+    before = AuditEvent.objects.count()
+    failures = all_at_once([*(browse(client, url) for client, url in pages), write(1), write(2)])
+
+    assert failures == []
+    # Every page's reads and every write are there, and each follows the one before: nothing forked or was lost.
+    assert AuditEvent.objects.count() - before == ROUNDS * (sum(per_opening) + 2)
+    assert verify_chain() == (AuditEvent.objects.count(), None)
+    assert AuditEventPatient.objects.filter(event__object_type="concurrency_probe").count() == 2 * 2 * ROUNDS
+    head = AuditChainHead.objects.get()
+    assert head.last_event_id == AuditEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+
+
+# --- SQLite: processes sharing one database file ------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITER = """
+import sys, time
+import django
+django.setup()
+from kapstone.audit import services as audit
+while time.time() < {start}:
+    time.sleep(0.01)
+for i in range({rounds}):
+    with audit.reads_written_before_response():  # as a page is served: several reads, written together
+        for n in range(3):
+            audit.record(action=audit.Action.READ, patient_id=n, object_type="page_read", detail={{"w": {w}, "i": i}})
+    audit.record(action=audit.Action.UPDATE, object_type="write", detail={{"w": {w}, "i": i, "patient_ids": [1, 2]}})
+"""
+VERIFY = """
+import django
+django.setup()
+from kapstone.audit.models import AuditEvent, AuditEventPatient
+from kapstone.audit.verification import verify_chain
+checked, broken = verify_chain()
+print(checked, broken, AuditEvent.objects.count(), AuditEventPatient.objects.count())
+"""
+
+
+def test_processes_appending_at_once_to_one_sqlite_file_keep_one_unbroken_chain(tmp_path):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("the SQLite run covers SQLite's write lock; the PostgreSQL run covers the row lock above")
+    env = {
+        **os.environ,
+        "KAPSTONE_DEMO": "1",
+        "DJANGO_SETTINGS_MODULE": "kapstone.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'kapstone.sqlite3'}",
+        "KAPSTONE_VAR_DIR": str(tmp_path),
+        # The children import this checkout's code, not whichever copy of Kapstone is installed.
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    }
+    subprocess.run([sys.executable, "-m", "kapstone", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    start = time.time() + 5  # all three have started Django by then, so their appends overlap
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER.format(start=start, rounds=ROUNDS, w=w)], env=env, cwd=ROOT)
+        for w in range(3)
+    ]
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0, 0]
+    verified = subprocess.run(
+        [sys.executable, "-c", VERIFY], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    events = 3 * ROUNDS * (3 + 1)
+    assert verified.stdout.split() == [str(events), "None", str(events), str(3 * ROUNDS * 2)]
