@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,22 +21,41 @@ GROUPS_PER_PAGE = 50
 
 
 def groups_visible_to(user) -> QuerySet[Group]:
+    """Groups the user facilitates or that hold a patient on their care team. Each test is an EXISTS on its own
+    index, so a group is one row however many enrolments and care teams it has (a join multiplied the rows and
+    needed DISTINCT over the whole practice's groups)."""
     if user.role == Role.ADMIN:
         return Group.objects.all()
     if user.is_clinician:
-        return Group.objects.filter(
-            Q(facilitators=user) | Q(enrolments__patient__care_team_memberships__staff=user)
-        ).distinct()
+        facilitates = Group.facilitators.through.objects.filter(group=OuterRef("pk"), user=user)
+        holds_my_patient = Enrolment.objects.filter(
+            group=OuterRef("pk"),
+            patient__in=CareTeamMembership.objects.filter(staff=user).values("patient"),
+        )
+        return Group.objects.filter(Exists(facilitates) | Exists(holds_my_patient))
     return Group.objects.none()
+
+
+def _enrolment_count(status: str) -> Subquery:
+    """How many enrolments of a status the outer group has, counted on the enrolment table's own index."""
+    counted = (
+        Enrolment.objects.filter(group=OuterRef("pk"), status=status)
+        .order_by()
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def group_list(*, user, page_number=1) -> Page:
     """The groups this user may see, newest first, a page at a time: a practice accumulates a group per course."""
-    enrolled = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.ENROLLED), distinct=True)
-    waiting = Count("enrolments", filter=Q(enrolments__status=Enrolment.Status.WAITLISTED), distinct=True)
     groups = (
         groups_visible_to(user)
-        .annotate(enrolled_count=enrolled, waitlist_count=waiting)
+        .annotate(
+            enrolled_count=_enrolment_count(Enrolment.Status.ENROLLED),
+            waitlist_count=_enrolment_count(Enrolment.Status.WAITLISTED),
+        )
         .prefetch_related("facilitators")
         .order_by("-start_date", "name", "pk")
     )
