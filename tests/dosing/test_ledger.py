@@ -4,12 +4,13 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kapstone.dosing import services
+from kapstone.dosing import selectors, services
 from kapstone.dosing.models import LedgerEntry, LotBalance
 from tests.dosing.helpers import SUPPLIER_DEA_NUMBER, receive_stock, registered_location
 
@@ -224,6 +225,33 @@ def test_a_count_that_does_not_match_raises_a_discrepancy(cast, stock, client_fo
     assert "discrepancy -100" in page and "Count discrepancies" in page
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
+
+
+def test_only_each_lot_and_locations_latest_uncorrected_count_is_an_open_discrepancy(cast, stock):
+    first = post(cast, stock, "count", Decimal("1900"))
+    assert selectors.open_discrepancies() == [first]
+    second = post(cast, stock, "count", Decimal("1950"))
+    assert selectors.open_discrepancies() == [second]
+    post(cast, stock, "count", Decimal("2000"))
+    assert selectors.open_discrepancies() == []
+    fourth = post(cast, stock, "count", Decimal("1900"))
+    other = receive_stock(
+        actor=cast.nurse,
+        witness=cast.bob,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number="L-002",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("500"),
+    ).lot.balances.get()
+    elsewhere = post(cast, other, "count", Decimal("400"))
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.open_discrepancies() == [fourth, elsewhere]
+    assert len(queries) == 1
+    post(cast, stock, "correction_down", Decimal("100"))
+    assert selectors.open_discrepancies() == [elsewhere]
 
 
 def test_removing_more_than_the_balance_is_refused_with_a_message(cast, stock, client_for):

@@ -264,6 +264,15 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["recorded_at", "id"]
         verbose_name_plural = "ledger entries"
+        # The staff home looks for each lot and location's latest count: counts are a small share of the log,
+        # so a partial index keeps that read off the administrations, receipts and wastes.
+        indexes = [
+            models.Index(
+                fields=["lot", "location", "-recorded_at", "-id"],
+                condition=models.Q(kind="count"),
+                name="ledger_latest_count",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.change_mg} mg of {self.lot}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Max, Min, Prefetch, Q, QuerySet
+from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -618,16 +618,22 @@ def ledger_export_rows(*, user, filters: LedgerFilter) -> list[LedgerRow]:
 
 
 def open_discrepancies() -> list[LedgerEntry]:
-    """The latest count of each lot and location, where it did not match the balance and no correction names it."""
-    latest = {}
-    for entry in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT).select_related("lot").order_by("recorded_at"):
-        latest[(entry.lot_id, entry.location)] = entry
-    corrected = set(
-        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects__kind=LedgerEntry.Kind.COUNT).values_list(
-            "corrects_id", flat=True
-        )
+    """The latest count of each lot and location, where it did not match the balance and no correction names it.
+
+    One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
+    same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
+    counts = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT)
+    later_count = counts.filter(lot=OuterRef("lot"), location=OuterRef("location")).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
     )
-    return [entry for entry in latest.values() if entry.discrepancy_mg and entry.pk not in corrected]
+    correction = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects=OuterRef("pk"))
+    return list(
+        counts.exclude(discrepancy_mg__isnull=True)
+        .exclude(discrepancy_mg=0)
+        .filter(~Exists(later_count), ~Exists(correction))
+        .select_related("lot")
+        .order_by("recorded_at", "pk")
+    )
 
 
 def loss_reports_waiting() -> list[LossReport]:

@@ -23,6 +23,8 @@ class IntegrationWindow(models.Model):
 
     class Meta:
         ordering = ["-dosed_at"]
+        # The adherence page reads the newest windows first, with the id breaking ties so pages never overlap.
+        indexes = [models.Index(fields=["-dosed_at", "-id"], name="integration_window_newest")]
 
     def __str__(self) -> str:
         return f"integration window after {self.dosing_session} for {self.patient}"
