@@ -1,0 +1,66 @@
+"""The staff home reads a fixed number of queries however many patients, alerts, due questionnaires, sessions
+and count discrepancies the practice holds, and still records each read of patient data."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from kapstone.audit.models import AuditEvent
+from kapstone.dosing import services as dosing
+from tests.conftest import make_patient
+from tests.dosing.helpers import receive_stock
+from tests.measures.factories import due_assessment, open_alert
+
+
+def _queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home:home")).status_code == 200
+    return len(queries)
+
+
+def _discrepancy(cast, lot_number: str) -> None:
+    balance = receive_stock(
+        actor=cast.nurse,
+        witness=cast.bob,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number=lot_number,
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("500"),
+    ).lot.balances.get()
+    dosing.ledger_post(
+        actor=cast.nurse,
+        lot=balance.lot,
+        location=balance.location,
+        kind="count",
+        change_mg=Decimal("0"),
+        counted_mg=Decimal("400"),
+        witness=cast.bob,
+    )
+
+
+def test_the_staff_home_uses_the_same_number_of_queries_however_full_the_practice(cast, client_for):
+    client = client_for(cast.bob)
+    open_alert(cast.alice)
+    due_assessment(cast.alice, "gad7", due_in_days=-1)
+    _discrepancy(cast, "L-1")
+    _queries(client)
+    before = _queries(client)
+    cast.dosing_session()
+    for index in range(6):
+        patient = make_patient(f"Extra{index}", "Many", team=[cast.bob])
+        open_alert(patient)
+        due_assessment(patient, "gad7", due_in_days=-1)
+        _discrepancy(cast, f"L-{index + 2}")
+    last_read = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    assert _queries(client) == before
+    page = client.get(reverse("home:home")).content.decode()
+    assert page.count("is off by -100.00 mg") == 7
+    # The alerts and due questionnaires shown are still recorded as read.
+    recorded = set(AuditEvent.objects.filter(pk__gt=last_read).values_list("object_type", flat=True))
+    assert {"critical_alert_list", "due_assessment_list"} <= recorded
