@@ -1,7 +1,9 @@
-"""Time-series charts drawn as inline SVG by a Django template, fast enough to draw on every request.
+"""Charts drawn as inline SVG by Django templates, fast enough to draw on every request.
 
-The caller describes a chart (title, value range, shaded bands, dated points with optional markers); `layout`
-turns it into coordinates and tick labels, and `render` fills templates/charts/time_series.svg. Colours are SVG
+The caller describes a chart (title, value range, shaded bands, points dated or numbered, with optional
+markers, confidence intervals and further series); `layout` turns it into coordinates and tick labels, and
+`render` fills templates/charts/time_series.svg. A `BarChart` (grouped bars with intervals) is laid out by
+`bar_layout` and drawn by `render_bars` from templates/charts/bars.svg. Colours are SVG
 presentation attributes (fill, stroke), which the site's Content-Security-Policy allows, unlike style
 attributes; so the chart looks the same on a page, in a PDF rendered by WeasyPrint and on its own. Every text
 passes through the template's autoescaping. The <title> and <desc> name the chart for assistive technology;
@@ -38,9 +40,23 @@ class Band:
 
 @dataclass(frozen=True)
 class Point:
-    at: datetime.datetime | datetime.date
+    at: datetime.datetime | datetime.date | int  # a whole number puts the chart on a numbered axis (sessions)
     value: float
     markers: tuple[str, ...] = ()  # keys of Chart.markers, drawn over the point in that order
+    low: float | None = None  # an interval drawn as a whisker through the point (a 95% CI)
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """A further line on the same axes, named in the legend."""
+
+    name: str
+    points: list[Point]
+    colour: str
+    dashed: bool = False
+    shape: str = "circle"  # "square", or "none" for a line without dots (a fitted line)
+    connect: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,18 @@ class Chart:
     bands: list[Band] = field(default_factory=list)
     markers: dict[str, Marker] = field(default_factory=dict)
     footnote: str = ""
+    line_label: str = ""  # the main line's name in the legend, where further series share the axes
+    series: list[Series] = field(default_factory=list)
+    connect: bool = True  # False: points (and their intervals) only, no line through them
+    y_pad: float = 0.5  # whole-number totals sit half a point inside the frame
+    x_label: str = ""
+    empty_note: str = ""  # written across the plot when no series has a point
+    days: tuple[datetime.date, datetime.date] | None = None  # a dated axis spanning at least these days (charts
+    # stacked on one page share their dates this way)
+
+
+def _is_numbered(at: datetime.datetime | datetime.date | int) -> bool:
+    return not isinstance(at, datetime.date)
 
 
 def _timestamp(at: datetime.datetime | datetime.date) -> float:
@@ -143,44 +171,110 @@ def _star(x: float, y: float, radius: float) -> str:
     return " ".join(corners)
 
 
+def _x_axis(every: list[Point], span: tuple[datetime.date, datetime.date] | None):
+    """The x position of a point's `at`, and the ticks, for dated or numbered points."""
+    if every and all(_is_numbered(point.at) for point in every):
+        numbers = [float(point.at) for point in every]  # type: ignore[arg-type]
+        first, last = min(numbers), max(numbers)
+        start, end = first - 0.5, last + 0.5
+        whole = sorted({int(n) for n in numbers})
+        steps = whole if len(whole) <= MAX_TICKS * 2 else [int(v) for v in value_ticks(first, last)]
+        ticks = [(float(n), str(n)) for n in steps]
+
+        def seconds(at) -> float:
+            return float(at)
+
+    else:
+        days = [_local_day(point.at) for point in every] + list(span or ())  # type: ignore[arg-type]
+        day_first, day_last = (min(days), max(days)) if days else (timezone.localdate(), timezone.localdate())
+        if (day_last - day_first).days < 6:
+            # A week at least, centred on the results, so one result is not drawn against a single day.
+            pad = (7 - (day_last - day_first).days) // 2
+            day_first, day_last = day_first - datetime.timedelta(days=pad), day_last + datetime.timedelta(days=pad)
+        start, end = _midnight(day_first), _midnight(day_last + datetime.timedelta(days=1))
+        # A margin either side so the first and last points are not drawn on the frame.
+        margin = (end - start) * 0.04
+        start, end = start - margin, end + margin
+        ticks = [(_midnight(day), label) for day, label in date_ticks(day_first, day_last)]
+        seconds = _timestamp
+
+    def x(at) -> float:
+        return PLOT_LEFT + (seconds(at) - start) / (end - start) * (PLOT_RIGHT - PLOT_LEFT)
+
+    return x, [
+        {"x": _at(PLOT_LEFT + (at - start) / (end - start) * (PLOT_RIGHT - PLOT_LEFT)), "label": label}
+        for at, label in ticks
+    ]
+
+
 def layout(chart: Chart) -> dict:
     """Everything the template draws, in drawing coordinates."""
     low, high = chart.y_range
-    y_low, y_high = low - 0.5, high + 0.5  # whole-number totals sit half a point inside the frame
+    y_low, y_high = low - chart.y_pad, high + chart.y_pad
 
     def y(value: float) -> float:
         return PLOT_BOTTOM - (value - y_low) / (y_high - y_low) * (PLOT_BOTTOM - PLOT_TOP)
 
-    days = [_local_day(point.at) for point in chart.points]
-    first, last = (min(days), max(days)) if days else (timezone.localdate(), timezone.localdate())
-    if (last - first).days < 6:
-        # A week at least, centred on the results, so one result is not drawn against a single day.
-        pad = (7 - (last - first).days) // 2
-        first, last = first - datetime.timedelta(days=pad), last + datetime.timedelta(days=pad)
-    start, end = _midnight(first), _midnight(last + datetime.timedelta(days=1))
-    # A margin either side so the first and last points are not drawn on the frame.
-    margin = (end - start) * 0.04
-    start, end = start - margin, end + margin
-
-    def x(seconds: float) -> float:
-        return PLOT_LEFT + (seconds - start) / (end - start) * (PLOT_RIGHT - PLOT_LEFT)
-
-    placed = [(x(_timestamp(point.at)), y(point.value), point) for point in chart.points]
+    every_series = [
+        Series(name=chart.line_label, points=chart.points, colour=chart.line_colour, connect=chart.connect),
+        *chart.series,
+    ]
+    x, x_ticks = _x_axis([point for series in every_series for point in series.points], chart.days)
+    lines = []
     marked = []
-    for px, py, point in placed:
-        for marker in (chart.markers[key] for key in point.markers):
-            marked.append(
-                {"x": _at(px - 6), "y": _at(py - 6), "star": _star(px, py, 8), "shape": marker.shape}
-                | {"colour": marker.colour}
-            )
-    shown = {key for point in chart.points for key in point.markers}
+    for index, series in enumerate(every_series):
+        placed = [(x(point.at), y(point.value), point) for point in series.points]
+        lines.append(
+            {
+                "colour": series.colour,
+                "dashed": series.dashed,
+                "shape": series.shape,
+                "connect": series.connect and len(placed) > 1,
+                "line": " ".join(f"{_at(px)},{_at(py)}" for px, py, _ in placed),
+                "points": [
+                    {"x": _at(px), "y": _at(py), "sx": _at(px - 3.5), "sy": _at(py - 3.5)} for px, py, _ in placed
+                ],
+                "whiskers": [
+                    {
+                        "x": _at(px),
+                        "x1": _at(px - 4),
+                        "x2": _at(px + 4),
+                        "y1": _at(y(max(point.low, y_low))),
+                        "y2": _at(y(min(point.high, y_high))),
+                    }
+                    for px, _, point in placed
+                    if point.low is not None and point.high is not None
+                ],
+                "main": index == 0,
+            }
+        )
+        for px, py, point in placed:
+            for marker in (chart.markers[key] for key in point.markers):
+                marked.append(
+                    {"x": _at(px - 6), "y": _at(py - 6), "star": _star(px, py, 8), "shape": marker.shape}
+                    | {"colour": marker.colour}
+                )
+    named = [
+        {"label": series.name, "shape": "line" if series.connect else "dot", "colour": series.colour}
+        | {"dashed": series.dashed}
+        for series in every_series
+        if series.name
+    ]
+    shown = {key for series in every_series for point in series.points for key in point.markers}
     legend = [
-        {"label": marker.label, "shape": marker.shape, "colour": marker.colour, "y": 16 * index}
-        for index, marker in enumerate(marker for key, marker in chart.markers.items() if key in shown)
+        entry | {"y": 16 * index}
+        for index, entry in enumerate(
+            named
+            + [
+                {"label": marker.label, "shape": marker.shape, "colour": marker.colour}
+                for key, marker in chart.markers.items()
+                if key in shown
+            ]
+        )
     ]
     bands = []
     for band in chart.bands:
-        top, bottom = y(min(band.high + 0.5, y_high)), y(max(band.low - 0.5, y_low))
+        top, bottom = y(min(band.high + chart.y_pad, y_high)), y(max(band.low - chart.y_pad, y_low))
         bands.append(
             {
                 "name": band.name,
@@ -204,14 +298,14 @@ def layout(chart: Chart) -> dict:
         "middle": _at((PLOT_TOP + PLOT_BOTTOM) / 2),
         "label_x": PLOT_RIGHT + 6,
         "bands": bands,
-        "line": " ".join(f"{_at(px)},{_at(py)}" for px, py, _ in placed),
-        "points": [{"x": _at(px), "y": _at(py)} for px, py, _ in placed],
+        "lines": lines,
+        "empty": not any(series.points for series in every_series),
         "marked": marked,
         "legend": legend,
         "legend_x": PLOT_RIGHT - 150,
         "legend_height": 8 + 16 * len(legend),
         "legend_star": _star(8, 0, 6),
-        "x_ticks": [{"x": _at(x(_midnight(day))), "label": label} for day, label in date_ticks(first, last)],
+        "x_ticks": x_ticks,
         "y_ticks": [{"y": _at(y(value)), "label": _number(value)} for value in value_ticks(low, high)],
     }
 
@@ -219,3 +313,92 @@ def layout(chart: Chart) -> dict:
 def render(chart: Chart) -> SafeString:
     """The chart as an inline <svg> element, ready for a template."""
     return SafeString(render_to_string("charts/time_series.svg", layout(chart)).strip())
+
+
+@dataclass(frozen=True)
+class Bar:
+    value: float
+    low: float | None = None  # the interval's ends (a 95% CI), drawn as a whisker
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class BarGroup:
+    name: str  # as the legend says it
+    colour: str
+
+
+@dataclass
+class BarChart:
+    """Bars in groups along the x axis: one category (a questionnaire) holds one bar of each group."""
+
+    chart_id: str
+    title: str
+    description: str
+    y_label: str
+    groups: list[BarGroup]
+    categories: list[tuple[str, str]]  # each category's label and a second line under it (e.g. "n = 40")
+    bars: list[list[Bar]]  # per category, one bar per group, in the groups' order
+
+
+def bar_layout(chart: BarChart) -> dict:
+    """Everything templates/charts/bars.svg draws, in drawing coordinates; the y axis starts at zero."""
+    tops = [max(bar.value, bar.high if bar.high is not None else bar.value) for row in chart.bars for bar in row]
+    high = max(tops, default=1.0) or 1.0
+    ticks = value_ticks(0, high * 1.05)
+    y_high = max(high * 1.08, ticks[-1])
+
+    def y(value: float) -> float:
+        return PLOT_BOTTOM - max(value, 0) / y_high * (PLOT_BOTTOM - PLOT_TOP)
+
+    slot = (PLOT_RIGHT - PLOT_LEFT) / max(len(chart.categories), 1)
+    width = slot * 0.8 / max(len(chart.groups), 1)
+    categories = []
+    for index, ((label, second), row) in enumerate(zip(chart.categories, chart.bars, strict=True)):
+        centre = PLOT_LEFT + slot * (index + 0.5)
+        bars = []
+        for position, (group, bar) in enumerate(zip(chart.groups, row, strict=True)):
+            left = centre - slot * 0.4 + width * position
+            middle = left + width / 2
+            bars.append(
+                {
+                    "x": _at(left + 1),
+                    "y": _at(y(bar.value)),
+                    "width": _at(width - 2),
+                    "height": _at(PLOT_BOTTOM - y(bar.value)),
+                    "colour": group.colour,
+                    "whisker": None
+                    if bar.low is None or bar.high is None
+                    else {
+                        "x": _at(middle),
+                        "x1": _at(middle - 4),
+                        "x2": _at(middle + 4),
+                        "y1": _at(y(bar.low)),
+                        "y2": _at(y(bar.high)),
+                    },
+                }
+            )
+        categories.append({"x": _at(centre), "label": label, "second": second, "bars": bars})
+    return {
+        "chart": chart,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": PLOT_LEFT,
+        "right": PLOT_RIGHT,
+        "top": PLOT_TOP,
+        "bottom": PLOT_BOTTOM,
+        "centre": _at((PLOT_LEFT + PLOT_RIGHT) / 2),
+        "middle": _at((PLOT_TOP + PLOT_BOTTOM) / 2),
+        "categories": categories,
+        "legend": [
+            {"label": group.name, "colour": group.colour, "y": 16 * index} for index, group in enumerate(chart.groups)
+        ],
+        "legend_x": PLOT_RIGHT - 150,
+        "legend_height": 8 + 16 * len(chart.groups),
+        "y_ticks": [{"y": _at(y(value)), "label": _number(value)} for value in ticks],
+    }
+
+
+def render_bars(chart: BarChart) -> SafeString:
+    """The bar chart as an inline <svg> element, ready for a template."""
+    return SafeString(render_to_string("charts/bars.svg", bar_layout(chart)).strip())

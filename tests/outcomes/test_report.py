@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from kapstone.program.models import Enrolment, Group
 from tests.outcomes.factories import GAD7_PAIRS, ORIGINALITY_PAIRS, PHQ9_PAIRS, TEMPLATE, build_practice
 
 pytestmark = pytest.mark.django_db
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _outcome(report, instrument_id):
@@ -54,7 +57,28 @@ def test_the_trajectory_places_questionnaires_by_dosing_sessions_received():
     # baseline = 0, before dosing 2..4 = 1..3, end of course = the 4 doses received.
     assert positions == [0, 1, 2, 3, 4]
     assert phq9.trajectory.patients == 6 and phq9.trajectory.slope < 0
-    assert phq9.chart_svg.startswith("data:image/svg+xml;base64,")
+    svg = ET.fromstring(phq9.chart_svg)  # noqa: S314 - our own rendered output
+    assert svg.find(f"{SVG}title").text == "PHQ-9 by dosing sessions received"
+    assert svg.find(f"{SVG}desc").text.endswith("The values are in the table below.")
+    # The PHQ-9's severity bands are shaded, a whisker marks each mean's 95% CI, the mixed model is a dashed line.
+    assert "moderately severe" in [text.text for text in svg.iter(f"{SVG}text")]
+    assert len(svg.findall(f"{SVG}circle")) >= len(positions) and svg.findall(f"{SVG}path")
+    assert any(line.get("stroke-dasharray") for line in svg.iter(f"{SVG}polyline"))
+
+
+def test_the_report_draws_its_charts_inline_with_the_values_in_tables_and_no_image():
+    build_practice()
+    report = build_report()
+    html = report_html(report)
+    assert "<img" not in html and "data:image" not in html
+    overview = ET.fromstring(report.overview_svg)  # noqa: S314 - our own rendered output
+    assert overview.find(f"{SVG}title").text == "Baseline and end of course"
+    assert overview.get("aria-describedby") == "outcomes-overview-desc"
+    # One end-of-course bar per questionnaire, and the legend's key.
+    shown = [o for o in report.instruments if o.comparison.n]
+    assert len([r for r in overview.iter(f"{SVG}rect") if r.get("fill") == "#0f766e"]) == len(shown) + 1
+    assert "PHQ-9 mean total by dosing sessions received (the chart's values)" in html
+    assert 'id="outcomes-trajectory-phq9-title"' in html
 
 
 def test_subgroups_split_the_pairs_without_losing_any():

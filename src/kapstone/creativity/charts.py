@@ -1,104 +1,130 @@
-"""Creativity over time beside the symptom scores: one SVG (matplotlib, Agg) with panels sharing a date axis,
-symptom totals on top, AUT originality and DAT score below.
+"""Creativity over time beside the symptom scores: inline SVG charts drawn by kapstone.svgchart on one date span,
+symptom totals first (with the severity bands when there is one questionnaire), then AUT originality and DAT
+score.
 
-Returned as a base64 data URI for an <img>, like the measures charts: the Content-Security-Policy forbids the
-inline styles matplotlib writes into SVG, and an image is its own document. Every text drawn comes from
-Kapstone's own labels and dates, never from what a patient typed.
+Drawn from a template on every request (a few milliseconds; the earlier matplotlib figure took a large share of
+a worker). Every text drawn comes from Kapstone's own labels and dates, never from what a patient typed; the pages
+put the values in tables below the charts.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections import defaultdict
 
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from kapstone import svgchart
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.creativity.selectors import SymptomPoint
+from kapstone.measures.charts import severity_bands
+from kapstone.measures.scoring import UnknownInstrument, get_instrument
 
 # Colour-blind-safe (Okabe-Ito).
 COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 SYMPTOM_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "pcl5": "PCL-5", "oci-r": "OCI-R", "ede-q": "EDE-Q"}
+NO_SCORES = "no scores yet"
 
 
-def _date_axis(axes) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # deferred: heavy library
-
-    locator = AutoDateLocator()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+def _described(what: str, count: int) -> str:
+    return f"{what}: {count} score{'s' if count != 1 else ''}. The values are in the table below."
 
 
-def history_svg(history: list[CreativityAdministration], symptoms: list[SymptomPoint]) -> str:
-    # deferred: heavy library (matplotlib), loaded by the worker that first draws a chart, not at start-up.
-    import matplotlib
+def _symptom_chart(by_instrument: dict[str, list[SymptomPoint]], days) -> svgchart.Chart:
+    series = [
+        svgchart.Series(
+            name=SYMPTOM_LABELS.get(instrument, instrument.upper()),
+            points=[svgchart.Point(at=point.completed_at, value=point.total) for point in points],
+            colour=colour,
+        )
+        for colour, (instrument, points) in zip(COLOURS, sorted(by_instrument.items()), strict=False)
+    ]
+    totals = [point.value for line in series for point in line.points]
+    low, high = min(totals), max(totals)
+    bands: list[svgchart.Band] = []
+    if len(by_instrument) == 1:
+        # One questionnaire: its own scale, so its severity bands can be shaded as on its trajectory chart.
+        try:
+            instrument = get_instrument(next(iter(by_instrument)))
+        except UnknownInstrument:
+            instrument = None
+        if instrument is not None:
+            low, high = instrument.total_range or (low, high)
+            bands = severity_bands(instrument)
+    first, *others = series
+    return svgchart.Chart(
+        chart_id="creativity-symptoms",
+        title="Symptoms (lower is better)",
+        description=_described(
+            "Questionnaire totals over time (" + ", ".join(line.name for line in series) + ")", len(totals)
+        ),
+        y_label="Symptom total",
+        y_range=(low, high if high > low else low + 1),
+        points=first.points,
+        line_colour=first.colour,
+        line_label=first.name,
+        series=others,
+        bands=bands,
+        days=days,
+    )
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
 
+def history_charts(history: list[CreativityAdministration], symptoms: list[SymptomPoint]) -> list[SafeString]:
+    """The charts as inline <svg> elements, in the order the page shows them, sharing one date span."""
     aut = [a for a in history if a.task == Task.AUT and a.originality_top2 is not None]
     dat = [a for a in history if a.task == Task.DAT and a.dat_score is not None]
     by_instrument: dict[str, list[SymptomPoint]] = defaultdict(list)
     for point in symptoms:
         by_instrument[point.instrument_id].append(point)
-    panels = (["symptoms"] if by_instrument else []) + ["aut", "dat"]
-    figure = Figure(figsize=(6.4, 1.0 + 2.0 * len(panels)), dpi=100)
-    axes_list = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-    for axes, panel in zip(axes_list, panels, strict=True):
-        if panel == "symptoms":
-            for colour, (instrument, points) in zip(COLOURS, sorted(by_instrument.items()), strict=False):
-                label = SYMPTOM_LABELS.get(instrument, instrument.upper())
-                axes.plot(
-                    [p.completed_at for p in points],
-                    [p.total for p in points],
-                    marker="o",
-                    color=colour,
-                    linewidth=1.8,
-                    label=label,
+    dated = [timezone.localdate(a.submitted_at) for a in aut + dat] + [
+        timezone.localdate(point.completed_at) for point in symptoms
+    ]
+    days = (min(dated), max(dated)) if dated else None
+    charts = [_symptom_chart(by_instrument, days)] if by_instrument else []
+    charts.append(
+        svgchart.Chart(
+            chart_id="creativity-aut",
+            title="Alternative uses (higher is more original)",
+            description=_described("AUT originality from 1 to 5, top-2 and mean", len(aut)),
+            y_label="Originality (1-5)",
+            y_range=(1, 5),
+            y_pad=0.1,
+            points=[svgchart.Point(at=a.submitted_at, value=a.originality_top2) for a in aut],  # type: ignore[arg-type]
+            line_colour=COLOURS[2],
+            line_label="top-2 originality",
+            series=[
+                svgchart.Series(
+                    name="mean originality",
+                    points=[
+                        svgchart.Point(at=a.submitted_at, value=a.originality_mean)  # type: ignore[arg-type]
+                        for a in aut
+                        if a.originality_mean is not None
+                    ],
+                    colour=COLOURS[3],
+                    dashed=True,
+                    shape="square",
                 )
-            axes.set_ylabel("Symptom total")
-            axes.set_title("Symptoms (lower is better)", fontsize=9, loc="left")
-            axes.legend(loc="upper right", fontsize=7, framealpha=0.8)
-        elif panel == "aut":
-            dates = [a.submitted_at for a in aut]
-            axes.plot(
-                dates,
-                [a.originality_top2 for a in aut],
-                marker="o",
-                color=COLOURS[2],
-                linewidth=1.8,
-                label="top-2 originality",
-            )
-            axes.plot(
-                dates,
-                [a.originality_mean for a in aut],
-                marker="s",
-                color=COLOURS[3],
-                linewidth=1,
-                linestyle="--",
-                label="mean originality",
-            )
-            axes.set_ylim(1, 5)
-            axes.set_ylabel("Originality (1-5)")
-            axes.set_title("Alternative uses (higher is more original)", fontsize=9, loc="left")
-            if aut:
-                axes.legend(loc="upper right", fontsize=7, framealpha=0.8)
-        else:
-            axes.plot(
-                [a.submitted_at for a in dat], [a.dat_score for a in dat], marker="o", color=COLOURS[4], linewidth=1.8
-            )
-            axes.set_ylabel("DAT score")
-            axes.set_title("Unrelated words (higher is more divergent)", fontsize=9, loc="left")
-        if (panel == "aut" and not aut) or (panel == "dat" and not dat):
-            axes.text(0.5, 0.5, "no scores yet", transform=axes.transAxes, ha="center", va="center", color="#4d5b63")
-        axes.grid(axis="y", color="#d9d6cc", linewidth=0.6)
-    if history or symptoms:
-        _date_axis(axes_list[-1])
-    figure.subplots_adjust(left=0.12, right=0.97, top=0.95, bottom=0.08, hspace=0.45)
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, facecolor="white")
-    return buffer.getvalue()
-
-
-def history_data_uri(history: list[CreativityAdministration], symptoms: list[SymptomPoint]) -> str:
-    encoded = base64.b64encode(history_svg(history, symptoms).encode()).decode()
-    return f"data:image/svg+xml;base64,{encoded}"
+            ]
+            if aut
+            else [],
+            empty_note=NO_SCORES,
+            days=days,
+        )
+    )
+    scores = [a.dat_score for a in dat if a.dat_score is not None]
+    low, high = (min(scores), max(scores)) if scores else (0.0, 100.0)
+    charts.append(
+        svgchart.Chart(
+            chart_id="creativity-dat",
+            title="Unrelated words (higher is more divergent)",
+            description=_described("DAT score", len(dat)),
+            y_label="DAT score",
+            y_range=(low - 2, high + 2),
+            y_pad=0,
+            points=[svgchart.Point(at=a.submitted_at, value=a.dat_score) for a in dat],  # type: ignore[arg-type]
+            line_colour=COLOURS[4],
+            empty_note=NO_SCORES,
+            days=days,
+        )
+    )
+    return [svgchart.render(chart) for chart in charts]

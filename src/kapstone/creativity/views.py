@@ -159,7 +159,7 @@ def my_autosave(request, administration_id):
 def my_history(request):
     patient = patient_for_portal_user(request.user)
     data = selectors.portal_history(patient=patient)
-    context = {"patient": patient, **data, "chart": charts.history_data_uri(data["history"], data["symptoms"])}
+    context = {"patient": patient, **data, "charts": charts.history_charts(data["history"], data["symptoms"])}
     return render(request, "creativity/my_history.html", context)
 
 
@@ -172,7 +172,7 @@ def patient_creativity(request, patient_id, *, schedule_form=None, status=200):
     context = {
         "patient": patient,
         **data,
-        "chart": charts.history_data_uri(data["history"], data["symptoms"]),
+        "charts": charts.history_charts(data["history"], data["symptoms"]),
         "schedule_form": schedule_form or ScheduleForm(),
     }
     return render(request, "creativity/patient.html", context, status=status)

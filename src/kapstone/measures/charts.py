@@ -30,6 +30,16 @@ def _band_colours(count: int) -> list[str]:
     return [BAND_COLOURS[round(index * step)] for index in range(count)]
 
 
+def severity_bands(instrument) -> list[svgchart.Band]:
+    """The instrument's severity bands, shaded as on the patient's trajectory chart (every chart of totals uses
+    these, so a band looks the same wherever it is drawn)."""
+    bands = instrument.bands
+    return [
+        svgchart.Band(name=band.name, low=band.minimum, high=band.maximum, colour=colour)
+        for band, colour in zip(bands, _band_colours(len(bands)), strict=True)
+    ]
+
+
 def trajectory_chart(trajectory: Trajectory, *, id_prefix: str = "chart") -> svgchart.Chart:
     """What the chart shows, before it is laid out."""
     instrument = trajectory.instrument
@@ -53,10 +63,7 @@ def trajectory_chart(trajectory: Trajectory, *, id_prefix: str = "chart") -> svg
         y_label=f"{instrument.short_name} total",
         y_range=(low, high),
         line_colour=LINE_COLOUR,
-        bands=[
-            svgchart.Band(name=band.name, low=band.minimum, high=band.maximum, colour=colour)
-            for band, colour in zip(bands, _band_colours(len(bands)), strict=True)
-        ],
+        bands=severity_bands(instrument),
         points=[
             svgchart.Point(
                 at=point.completed_at,

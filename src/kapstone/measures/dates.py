@@ -11,7 +11,7 @@ import datetime
 from django.utils import timezone
 
 # Not clinical: no questionnaire in Kapstone's catalogue predates 1900 (the oldest, the Hamilton scales, are from
-# 1959-1960), and 1900 is far inside what every library the pages use (matplotlib, pandas) can hold.
+# 1959-1960), and 1900 is far inside what every library the pages use (pandas, SciPy) can hold.
 EARLIEST_RESULT_DATE = datetime.date(1900, 1, 1)
 FUTURE_SLACK = datetime.timedelta(days=1)
 

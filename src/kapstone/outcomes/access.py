@@ -1,5 +1,5 @@
 """Who may read the outcomes report and who may write the research export. A module of its own, without the
-report's libraries, so the URLconf can name these roles without loading pandas, SciPy or matplotlib."""
+report's libraries, so the URLconf can name these roles without loading pandas, SciPy or statsmodels."""
 
 from kapstone.accounts.roles import Role
 

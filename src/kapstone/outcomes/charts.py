@@ -1,101 +1,91 @@
-"""The report's figures as SVG, drawn with matplotlib (Agg backend) through Figure objects (no
-pyplot state, so two requests drawing at once cannot share a figure).
-
-Figures are returned as data: URIs. The page's Content-Security-Policy forbids inline style attributes, which
-matplotlib's SVG uses, but an SVG shown through <img> is its own document and keeps its styles; WeasyPrint
-reads data: URIs too.
+"""The report's figures as inline SVG drawn by kapstone.svgchart, the same drawing on the page and in the PDF
+(WeasyPrint renders inline SVG). Colours are presentation attributes, which the page's Content-Security-Policy
+allows; each chart has a title and a description, and the report puts its values in a table beside it.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+from django.utils.safestring import SafeString
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
-
-matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "kapstone-outcomes", "font.size": 9})
+from kapstone import svgchart
+from kapstone.measures.charts import severity_bands
+from kapstone.measures.scoring import UnknownInstrument, get_instrument
 
 BASELINE_COLOUR = "#64748b"
 END_COLOUR = "#0f766e"
 
 
-def _data_uri(figure: Figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
+def _bar(estimate) -> svgchart.Bar:
+    return svgchart.Bar(value=estimate.mean or 0.0, low=estimate.low, high=estimate.high)
 
 
-def _error(estimate) -> tuple[float, float]:
-    if estimate.low is None:
-        return 0.0, 0.0
-    return estimate.mean - estimate.low, estimate.high - estimate.mean
-
-
-def overview_svg(report) -> str:
+def overview_svg(report) -> SafeString:
     """Baseline and end-of-course means with 95% CIs, one pair of bars per questionnaire."""
     shown = [o for o in report.instruments if o.comparison.n]
     if not shown:
-        return ""
-    figure = Figure(figsize=(1.2 + 1.3 * len(shown), 3.0))
-    axes = figure.subplots()
-    positions = range(len(shown))
-    for offset, attribute, colour, label in (
-        (-0.18, "baseline", BASELINE_COLOUR, "Baseline"),
-        (0.18, "end", END_COLOUR, "End of course"),
-    ):
-        estimates = [getattr(o.comparison, attribute) for o in shown]
-        errors = list(zip(*[_error(e) for e in estimates], strict=True))
-        axes.bar(
-            [p + offset for p in positions],
-            [e.mean for e in estimates],
-            width=0.34,
-            color=colour,
-            yerr=errors,
-            capsize=3,
-            label=label,
+        return SafeString("")
+    return svgchart.render_bars(
+        svgchart.BarChart(
+            chart_id="outcomes-overview",
+            title="Baseline and end of course",
+            description=(
+                "Mean totals at baseline and end of course with 95% confidence intervals for "
+                + ", ".join(o.name for o in shown)
+                + ". The values are in each questionnaire's table below."
+            ),
+            y_label="Mean total (95% CI)",
+            groups=[svgchart.BarGroup("Baseline", BASELINE_COLOUR), svgchart.BarGroup("End of course", END_COLOUR)],
+            categories=[(o.name, f"n = {o.comparison.n}") for o in shown],
+            bars=[[_bar(o.comparison.baseline), _bar(o.comparison.end)] for o in shown],
         )
-    axes.set_xticks(list(positions), [f"{o.name}\n(n = {o.comparison.n})" for o in shown])
-    axes.set_ylabel("Mean total (95% CI)")
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(frameon=False)
-    return _data_uri(figure)
+    )
 
 
-def trajectory_svg(outcome) -> str:
-    """Mean score at each number of dosing sessions received (95% CI), with the mixed model's fitted line."""
+def trajectory_svg(outcome) -> SafeString:
+    """Mean score at each number of dosing sessions received (95% CI) over the questionnaire's severity bands,
+    with the mixed model's fitted line."""
     points = [(position, estimate) for position, estimate in outcome.trajectory_means if estimate.n]
     if not points:
-        return ""
-    figure = Figure(figsize=(4.6, 2.8))
-    axes = figure.subplots()
-    positions = [position for position, _ in points]
-    errors = list(zip(*[_error(estimate) for _, estimate in points], strict=True))
-    axes.errorbar(
-        positions,
-        [estimate.mean for _, estimate in points],
-        yerr=errors,
-        fmt="o",
-        color=END_COLOUR,
-        capsize=3,
-        label="Mean (95% CI)",
-    )
+        return SafeString("")
+    try:
+        instrument = get_instrument(outcome.instrument_id)
+    except UnknownInstrument:
+        instrument = None
+    values = [v for _, e in points for v in (e.low, e.high, e.mean) if v is not None]
+    low, high = (instrument.total_range if instrument else None) or (min(values), max(values))
     model = outcome.trajectory
+    fitted = []
     if model is not None and model.slope is not None:
-        ends = [min(positions), max(positions)]
-        axes.plot(
-            ends,
-            [model.intercept + model.slope * x for x in ends],
-            color=BASELINE_COLOUR,
-            linestyle="--",
-            label="Mixed model",
+        ends = [min(p for p, _ in points), max(p for p, _ in points)]
+        fitted = [
+            svgchart.Series(
+                name="Mixed model",
+                points=[svgchart.Point(at=x, value=model.intercept + model.slope * x) for x in ends],
+                colour=BASELINE_COLOUR,
+                dashed=True,
+                shape="none",
+            )
+        ]
+    return svgchart.render(
+        svgchart.Chart(
+            chart_id=f"outcomes-trajectory-{outcome.instrument_id}",
+            title=f"{outcome.name} by dosing sessions received",
+            description=(
+                f"{outcome.name} mean total at each number of dosing sessions received, with 95% confidence "
+                "intervals" + (" and the mixed model's fitted line" if fitted else "") + ". The values are in "
+                "the table below."
+            ),
+            y_label=f"{outcome.name} total",
+            x_label="Dosing sessions received",
+            y_range=(low, high),
+            points=[
+                svgchart.Point(at=position, value=estimate.mean, low=estimate.low, high=estimate.high)
+                for position, estimate in points
+            ],
+            line_colour=END_COLOUR,
+            line_label="Mean (95% CI)",
+            connect=False,
+            series=fitted,
+            bands=severity_bands(instrument) if instrument else [],
         )
-    axes.set_xlabel("Dosing sessions received")
-    axes.set_ylabel(f"{outcome.name} total")
-    axes.set_xticks(positions)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(frameon=False)
-    return _data_uri(figure)
+    )

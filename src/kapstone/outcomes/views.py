@@ -12,7 +12,7 @@ from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
 
 def _report_from(request):
-    # deferred: heavy libraries (pandas, SciPy, matplotlib) under the report, loaded by the first report a worker
+    # deferred: heavy libraries (pandas, SciPy, statsmodels) under the report, loaded by the first report a worker
     # builds rather than at start-up.
     from kapstone.outcomes import selectors, suppression
     from kapstone.outcomes.forms import ReportFilterForm

@@ -36,7 +36,7 @@ def groups_visible_to(user) -> QuerySet[Group]:
     return Group.objects.none()
 
 
-def _enrolment_count(status: str) -> Subquery:
+def _enrolment_count(status: str) -> Coalesce:
     """How many enrolments of a status the outer group has, counted on the enrolment table's own index."""
     counted = (
         Enrolment.objects.filter(group=OuterRef("pk"), status=status)
