@@ -135,3 +135,54 @@ def test_value_ticks_are_round_numbers_within_the_range():
     assert svgchart.value_ticks(0, 27) == [0, 5, 10, 15, 20, 25]
     assert svgchart.value_ticks(0, 80) == [0, 20, 40, 60, 80]
     assert svgchart.value_ticks(3, 3) == [3]
+
+
+def test_a_numbered_axis_draws_intervals_and_a_dashed_fitted_line_named_in_the_legend():
+    chart = svgchart.Chart(
+        chart_id="sessions",
+        title="By session",
+        description="means",
+        y_label="total",
+        x_label="Dosing sessions received",
+        y_range=(0, 27),
+        points=[svgchart.Point(at=n, value=20 - 3 * n, low=18 - 3 * n, high=22 - 3 * n) for n in range(4)],
+        line_colour="#0f766e",
+        line_label="Mean (95% CI)",
+        connect=False,
+        series=[
+            svgchart.Series(
+                name="Mixed model",
+                points=[svgchart.Point(at=0, value=20), svgchart.Point(at=3, value=11)],
+                colour="#64748b",
+                dashed=True,
+                shape="none",
+            )
+        ],
+    )
+    svg = parsed(svgchart.render(chart))
+    texts = [text.text for text in svg.iter(f"{SVG}text")]
+    assert [t for t in texts if t in {"0", "1", "2", "3"}][-4:] == ["0", "1", "2", "3"]
+    assert {"Dosing sessions received", "Mean (95% CI)", "Mixed model"} <= set(texts)
+    assert len(list(svg.iter(f"{SVG}circle"))) == 4 + 1  # the means and the legend's dot
+    assert len(svg.findall(f"{SVG}path")) == 4  # one whisker per mean
+    [fitted] = svg.findall(f"{SVG}polyline")
+    assert fitted.get("stroke-dasharray") and len(fitted.get("points").split()) == 2
+
+
+def test_a_bar_chart_has_one_bar_per_group_and_category_and_escapes_its_labels():
+    chart = svgchart.BarChart(
+        chart_id="bars",
+        title="<b>Before and after</b>",
+        description="means",
+        y_label="mean",
+        groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+        categories=[("PHQ-9", "n = 40"), ("<i>GAD-7</i>", "n = 38")],
+        bars=[[svgchart.Bar(17, 16, 18), svgchart.Bar(8)], [svgchart.Bar(12, 11, 13), svgchart.Bar(6, 5, 7)]],
+    )
+    rendered = svgchart.render_bars(chart)
+    assert "<b>" not in rendered and "&lt;i&gt;GAD-7&lt;/i&gt;" in rendered
+    svg = parsed(rendered)
+    assert svg.find(f"{SVG}title").text == "<b>Before and after</b>"
+    fills = [rect.get("fill") for rect in svg.iter(f"{SVG}rect")]
+    assert fills.count("#111111") == 2 + 1 and fills.count("#222222") == 2 + 1  # bars and the legend's keys
+    assert len(svg.findall(f"{SVG}path")) == 3  # a whisker where a bar has an interval
