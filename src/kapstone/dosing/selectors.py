@@ -25,7 +25,7 @@ from kapstone.dosing.models import (
     VitalsReading,
 )
 from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
-from kapstone.patients.models import CareTeamMembership, ChildbearingPotential, Medication, Patient
+from kapstone.patients.models import ChildbearingPotential, Medication, Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
@@ -43,14 +43,11 @@ def dosing_sessions_visible_to(user) -> QuerySet[GroupSession]:
     if user.role == Role.ADMIN:
         return sessions
     if user.is_clinician:
-        # EXISTS tests, as for groups (program.selectors.groups_visible_to): a join through every enrolment's
-        # care team multiplied each session into many rows for DISTINCT to fold back.
-        facilitates = GroupSession.facilitators.through.objects.filter(groupsession=OuterRef("pk"), user=user)
-        holds_my_patient = Enrolment.objects.filter(
-            group=OuterRef("group"),
-            patient__in=CareTeamMembership.objects.filter(staff=user).values("patient"),
-        )
-        return sessions.filter(Exists(facilitates) | Exists(holds_my_patient))
+        # IN over subqueries that do not depend on the session, as for groups (program.selectors.groups_visible_to):
+        # a join through every enrolment's care team multiplied each session into many rows for DISTINCT to fold.
+        facilitated = GroupSession.facilitators.through.objects.filter(user=user).values("groupsession")
+        holding_my_patients = Enrolment.objects.filter(patient__care_team_memberships__staff=user).values("group")
+        return sessions.filter(Q(pk__in=facilitated) | Q(group__in=holding_my_patients))
     return sessions.none()
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -21,18 +21,16 @@ GROUPS_PER_PAGE = 50
 
 
 def groups_visible_to(user) -> QuerySet[Group]:
-    """Groups the user facilitates or that hold a patient on their care team. Each test is an EXISTS on its own
-    index, so a group is one row however many enrolments and care teams it has (a join multiplied the rows and
-    needed DISTINCT over the whole practice's groups)."""
+    """Groups the user facilitates or that hold a patient on their care team. Each test is an IN over a subquery
+    that does not depend on the group, which PostgreSQL hashes and SQLite materialises once, so a group is one row
+    however many enrolments and care teams it has (a join multiplied the rows and needed DISTINCT over the whole
+    practice's groups; a correlated EXISTS ran once per group on SQLite)."""
     if user.role == Role.ADMIN:
         return Group.objects.all()
     if user.is_clinician:
-        facilitates = Group.facilitators.through.objects.filter(group=OuterRef("pk"), user=user)
-        holds_my_patient = Enrolment.objects.filter(
-            group=OuterRef("pk"),
-            patient__in=CareTeamMembership.objects.filter(staff=user).values("patient"),
-        )
-        return Group.objects.filter(Exists(facilitates) | Exists(holds_my_patient))
+        facilitated = Group.facilitators.through.objects.filter(user=user).values("group")
+        holding_my_patients = Enrolment.objects.filter(patient__care_team_memberships__staff=user).values("group")
+        return Group.objects.filter(Q(pk__in=facilitated) | Q(pk__in=holding_my_patients))
     return Group.objects.none()
 
 
