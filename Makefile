@@ -38,11 +38,14 @@ run: migrate
 	trap 'kill $$sweeper 2>/dev/null; wait $$sweeper' EXIT; trap 'exit 130' INT TERM; \
 	KAPSTONE_DEMO=1 $(BIN)/kapstone runserver --insecure $(HOST):$(PORT)
 
+# Whole files to a worker (--dist loadfile): the demo practice and the planner's plans are made once per module or
+# process, and splitting a file between the workers makes them twice (measured: 132 s against 205 s for
+# tests/program, measures, creativity and integration_app on two workers).
 test: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-fast: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not browser and not celery_worker"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not browser and not celery_worker"
 
 # The same checks as CI and the pre-commit hooks (.pre-commit-config.yaml).
 lint: install

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -18,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import settings as hypothesis_settings
 
 from kapstone.accounts.roles import Role
+from kapstone.home import demo as practice_demo
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 
 # Property tests judge what is computed, never how fast: a per-example deadline fails at random on a loaded machine
@@ -128,3 +130,26 @@ def signed_in_client(user, *, csrf_checks: bool = False) -> Client:
 @pytest.fixture
 def client_for(cast):
     return lambda user: signed_in_client(user)
+
+
+@pytest.fixture(scope="module")
+def demo_practice(django_db_setup, django_db_blocker):
+    """The demo practice (17 patients), built once for a module's tests since building it takes longer than they do.
+
+    It lives in a transaction kept open for the module and rolled back after it; each test that asks for `db` runs
+    in a savepoint inside that transaction (pytest-django nests its atomic block), so a test's own writes are rolled
+    back before the next test and every test sees the practice exactly as built. Tests that commit for real
+    (transaction=True) cannot use it."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            practice = practice_demo.build(patients=17)
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield practice
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)

@@ -4,13 +4,12 @@ import pytest
 
 from kapstone.creativity import protocol, selectors, services
 from kapstone.creativity.models import CreativityAdministration
-from kapstone.home import demo as practice_demo
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 
 @pytest.fixture
-def practice(db):
-    return practice_demo.build(patients=17)
+def practice(db, demo_practice):
+    return demo_practice
 
 
 def test_every_task_is_linked_to_the_patients_group_baselines_precede_the_first_dose_and_none_is_on_a_dosing_day(

@@ -43,7 +43,8 @@ def environment(base: Mapping[str, str] | None = None, **settings: str) -> dict[
 
 
 def migrate(database_url: str, folder: Path) -> None:
-    command = [sys.executable, "-m", "kapstone", "migrate", "-v", "0"]
+    # The system checks are lint's and the deploy check's job; here they would only add a fifth to the migration.
+    command = [sys.executable, "-m", "kapstone", "migrate", "-v", "0", "--skip-checks"]
     env = environment(KAPSTONE_DEMO="1", DATABASE_URL=database_url, KAPSTONE_VAR_DIR=str(folder))
     subprocess.run(command, env=env, cwd=ROOT, check=True, timeout=WAIT_SECONDS * 2)
 

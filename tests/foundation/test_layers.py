@@ -7,6 +7,7 @@ The two lists of today's exceptions may only shrink: an entry that no longer mat
 """
 
 import ast
+import functools
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "kapstone"
@@ -96,14 +97,17 @@ KNOWN_INNER = {
 }
 
 
-def _modules() -> list[tuple[str, ast.Module, list[str]]]:
+@functools.cache
+def _modules() -> list[tuple[str, list[tuple[ast.Import | ast.ImportFrom, str, bool, bool]], list[str]]]:
+    """Each module with its imports (see _imports) and its lines. Parsing every module is most of these tests'
+    time, so it is done once for both."""
     found = []
     for path in sorted(SOURCE.rglob("*.py")):
         relative = path.relative_to(SOURCE)
         if "migrations" in relative.parts:
             continue
         text = path.read_text()
-        found.append((relative.as_posix(), ast.parse(text), text.splitlines()))
+        found.append((relative.as_posix(), list(_imports(ast.parse(text))), text.splitlines()))
     return found
 
 
@@ -145,9 +149,9 @@ def test_every_app_has_a_layer():
 
 def test_no_app_imports_a_higher_one():
     upward = set()
-    for relative, tree, _ in _modules():
+    for relative, imports, _ in _modules():
         app = _app(relative)
-        for _node, module, _inner, _ready in _imports(tree):
+        for _node, module, _inner, _ready in imports:
             parts = module.split(".")
             if parts[0] != "kapstone" or len(parts) < 2 or app is None:
                 continue
@@ -160,8 +164,8 @@ def test_no_app_imports_a_higher_one():
 
 def test_an_import_inside_a_function_defers_a_heavy_library_or_breaks_a_cycle():
     unexplained = set()
-    for relative, tree, lines in _modules():
-        for node, module, inner, in_ready in _imports(tree):
+    for relative, imports, lines in _modules():
+        for node, module, inner, in_ready in imports:
             if not inner or in_ready or module.split(".")[0] in HEAVY:
                 continue
             said = " ".join(lines[max(node.lineno - 2, 0) : node.end_lineno])

@@ -6,15 +6,14 @@ import pytest
 from django.db.models import F
 
 from kapstone.dosing.models import DoseRecord
-from kapstone.home import demo as practice_demo
 from kapstone.integration.models import IntegrationNote, IntegrationWindow
 from kapstone.integration.window import Adherence
 from kapstone.outcomes.selectors import adherence_frame
 
 
 @pytest.fixture
-def practice(db):
-    return practice_demo.build(patients=17)
+def practice(db, demo_practice):
+    return demo_practice
 
 
 def test_every_given_dose_has_a_window_opened_when_it_was_given(practice):

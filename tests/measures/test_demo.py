@@ -2,7 +2,6 @@
 
 import pytest
 
-from kapstone.home import demo as practice_demo
 from kapstone.measures import services
 from kapstone.measures.assessment_plans import load_plan
 from kapstone.measures.models import Assessment, CriticalAlert, UrineToxicology
@@ -11,8 +10,8 @@ from kapstone.program.models import Enrolment, Group, GroupSession
 
 
 @pytest.fixture
-def practice(db):
-    return practice_demo.build(patients=17)
+def practice(db, demo_practice):
+    return demo_practice
 
 
 def _course_of_each_patient() -> dict[int, int]:

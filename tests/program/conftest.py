@@ -1,6 +1,7 @@
 """Builders for scheduling tests: a small synthetic clinic in New York time (clocks change in March and
 November, which the DST tests rely on)."""
 
+import re
 from dataclasses import replace
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
@@ -8,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings as django_settings
 
+from kapstone.program import scheduling
 from kapstone.program.course_templates import load_templates, parse_template
 from kapstone.program.scheduling import (
     CourseRequest,
@@ -27,6 +29,44 @@ PLANNED = SolverSettings(**django_settings.PLANNER_SOLVER)
 QUICK = SolverSettings(num_workers=2, deterministic_time=5.0, max_time_in_seconds=600.0)
 TO_OPTIMUM = SolverSettings(num_workers=2, deterministic_time=90.0, max_time_in_seconds=600.0)
 WEEKDAY_HALF_DAYS = {weekday: [(time(9), 240), (time(14), 240)] for weekday in range(5)}
+
+
+# Plans already solved in this test process, by their request with the patients renamed by position (a patient's
+# key is their record number, from the database's ids, which differ from test to test on PostgreSQL).
+_SOLVED: dict[str, tuple[scheduling.Plan, list[str]]] = {}
+
+
+def _solved_once(solve):
+    """schedule_course that solves each distinct request once per test process: many tests plan the same group, and
+    a plan costs CP-SAT several seconds of work. The same request always gets the plan solved first, as the app
+    would answer it; the patients' record numbers in its warnings are those of the request. A request that fails is
+    not kept, so it is solved (and fails) again."""
+
+    def schedule_course(request, settings=None):
+        names = [patient.id for patient in request.patients]
+        by_position = [replace(patient, id=f"patient-{n}") for n, patient in enumerate(request.patients)]
+        key = repr((replace(request, patients=by_position), settings))
+        if key not in _SOLVED:
+            _SOLVED[key] = (solve(request, settings), names)
+        plan, solved_for = _SOLVED[key]
+        renamed = dict(zip(solved_for, names, strict=True))
+        if not renamed:
+            return plan
+        old_name = re.compile("|".join(re.escape(name) for name in sorted(renamed, key=len, reverse=True)))
+        warnings = tuple(old_name.sub(lambda found: renamed[found.group()], warning) for warning in plan.warnings)
+        return replace(plan, warnings=warnings)
+
+    return schedule_course
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plans_solved_once():
+    """Calls through the module (scheduling.schedule_course, as planning.plan_course makes them) reuse plans; the
+    solver's own tests import schedule_course directly and always solve."""
+    solve = scheduling.schedule_course
+    scheduling.schedule_course = _solved_once(solve)
+    yield
+    scheduling.schedule_course = solve
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from django.utils import timezone
 from kapstone.dosing import safety
 from kapstone.dosing.demo import DEMO_DOSES_MG
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LotBalance, VitalsReading
-from kapstone.home import demo as practice_demo
 from kapstone.program.course_templates import check_session_times, load_templates
 from kapstone.program.demo import course_times
 from kapstone.program.models import Enrolment, Group, GroupSession
@@ -32,8 +31,8 @@ def test_demo_doses_are_under_the_default_sublingual_ceiling():
 
 
 @pytest.fixture
-def practice(db):
-    return practice_demo.build(patients=17)
+def practice(db, demo_practice):
+    return demo_practice
 
 
 def test_the_demo_has_a_dosing_session_today_and_a_forming_group_with_a_waitlist(practice):
