@@ -127,6 +127,15 @@ def test_a_changed_intake_is_screened_again_and_the_page_says_what_moved_and_why
     assert IntakeVersion.objects.filter(patient=cast.alice).count() == 2
 
 
+def test_the_reasons_read_in_words_without_their_rule_or_outcome_codes(cast):
+    client = signed_in_client(cast.bob)
+    client.post(url("screening:intake", cast), intake_post())
+    client.post(url("screening:intake", cast), intake_post(psychiatric__bipolar_disorder="yes"))
+    page = client.get(url("screening:patient", cast)).text
+    assert "now applies" in page and "(needs review)" in page
+    assert "(bipolar_disorder" not in page and "needs_review)" not in page
+
+
 def test_screening_again_without_an_intake_is_refused_politely(cast):
     response = signed_in_client(cast.bob).post(url("screening:rescreen", cast), follow=True)
     assert "There is no complete intake to screen yet" in response.text
