@@ -1,5 +1,7 @@
 """The on-call rota, a paging number and the safety plan, through their pages: allowed, denied, bad input."""
 
+import re
+
 from django.urls import reverse
 
 from kapstone.alerts.models import OnCallSlot, SafetyPlan, StaffContact
@@ -121,3 +123,13 @@ def test_the_crisis_page_shows_the_practices_promise_tappable_lines_and_the_safe
     assert 'href="sms:911"' not in body
     assert "Walk the dog" in body
     assert CriticalAlert.objects.get().pages
+
+
+def test_the_slot_and_default_prescriber_pickers_each_have_their_own_label(cast, client_for):
+    page = client_for(cast.bob).get(reverse("alerts:rota")).content.decode()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    pickers = re.findall(r'<select name="prescriber"[^>]*\bid="([^"]+)"', page)
+    assert len(pickers) == 2
+    for picker in pickers:
+        assert f'<label for="{picker}"' in page

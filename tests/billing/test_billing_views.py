@@ -4,6 +4,7 @@ on the care team read the account; patients read their own; bad input is refused
 import csv
 import datetime
 import io
+import re
 
 from django.urls import reverse
 
@@ -191,3 +192,11 @@ def test_no_good_faith_estimate_for_a_patient_whose_insurer_is_billed(priced):
         in client.get(reverse("billing:estimate", args=[cast.alice.pk])).content.decode()
     )
     assert client.get(reverse("billing:estimate_pdf", args=[cast.alice.pk])).status_code == 302
+
+
+def test_every_control_on_the_account_page_has_its_own_id_and_label(priced):
+    page = signed_in_client(priced.admin).get(reverse("billing:account", args=[priced.alice.pk])).content.decode()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    for control_id in re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', page):
+        assert f'<label for="{control_id}"' in page

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from kapstone.screening.forms import LISTS, MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
 from kapstone.screening.models import IntakeVersion, ScreeningResult
+from kapstone.screening.templatetags.screening_tags import field_label
 from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db
@@ -123,8 +124,18 @@ def test_a_changed_intake_is_screened_again_and_the_page_says_what_moved_and_why
     assert {c["field"] for c in latest.changes["fields"]} == {"psychiatric.bipolar_disorder", "medications"}
     page = client.get(url("screening:patient", cast)).text
     assert "The decision moved from" in page and "now applies" in page
-    assert "psychiatric.bipolar_disorder" in page and "lithium" in page
+    assert "Psychiatric: Bipolar disorder" in page and "lithium" in page
+    assert "psychiatric.bipolar_disorder" not in page
     assert IntakeVersion.objects.filter(patient=cast.alice).count() == 2
+
+
+def test_the_reasons_read_in_words_without_their_rule_or_outcome_codes(cast):
+    client = signed_in_client(cast.bob)
+    client.post(url("screening:intake", cast), intake_post())
+    client.post(url("screening:intake", cast), intake_post(psychiatric__bipolar_disorder="yes"))
+    page = client.get(url("screening:patient", cast)).text
+    assert "now applies" in page and "(needs review)" in page
+    assert "(bipolar_disorder" not in page and "needs_review)" not in page
 
 
 def test_screening_again_without_an_intake_is_refused_politely(cast):
@@ -154,3 +165,16 @@ def test_an_outsider_clinician_cannot_open_or_save_alices_intake(cast):
     assert client.get(url("screening:intake", cast)).status_code == 404
     assert client.post(url("screening:intake", cast), intake_post()).status_code == 404
     assert not IntakeVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path, label",
+    [
+        ("psychiatric.bipolar_disorder", "Psychiatric: Bipolar disorder"),
+        ("medical.pregnant", "Medical: Pregnant"),
+        ("vitals.systolic", "Vitals: systolic"),
+        ("date_of_birth", "Date of birth"),
+    ],
+)
+def test_a_changed_intake_field_is_named_in_words(path, label):
+    assert field_label(path) == label

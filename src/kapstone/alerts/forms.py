@@ -44,6 +44,9 @@ class DefaultOnCallForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
+        # The rota page holds this form beside SlotForm, whose field is also "prescriber": its own ids keep each
+        # label tied to its own control.
+        kwargs.setdefault("auto_id", "default_%s")
         super().__init__(*args, **kwargs)
         self.fields["prescriber"].queryset = _prescribers()
 

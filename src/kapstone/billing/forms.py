@@ -53,6 +53,9 @@ class ChargeForm(forms.Form):
     rendering_clinician = forms.TypedChoiceField(label="Rendering clinician", coerce=int, empty_value=None)
 
     def __init__(self, *args, visits, clinicians, **kwargs):
+        # The account page holds this form beside the payment and adjustment forms, which share field names:
+        # their own ids keep each label tied to its own control.
+        kwargs.setdefault("auto_id", "charge_%s")
         super().__init__(*args, **kwargs)
         self.fields["visit"].choices = [("", "No visit (give the date)")] + [(s.pk, visit_label(s)) for s in visits]
         self.fields["code"].choices = [(c, f"{c} · {s.label}") for c, s in codes.service_codes().items()]
@@ -78,6 +81,7 @@ class PaymentForm(forms.Form):
     visit = forms.TypedChoiceField(label="For the visit", coerce=int, empty_value=None, required=False)
 
     def __init__(self, *args, visits=(), **kwargs):
+        kwargs.setdefault("auto_id", "payment_%s")  # shares the account page with ChargeForm: see there
         super().__init__(*args, **kwargs)
         self.fields["visit"].choices = [("", "The account in general")] + [(s.pk, visit_label(s)) for s in visits]
         self.fields["on_date"].initial = timezone.localdate()
@@ -87,6 +91,10 @@ class AdjustmentForm(forms.Form):
     amount = _amount_field()
     reason = forms.CharField(label="Why", max_length=300, help_text="For example: sliding-scale discount.")
     on_date = _date_field("Date")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "adjustment_%s")  # shares the account page with ChargeForm: see there
+        super().__init__(*args, **kwargs)
 
 
 class RefundForm(forms.Form):

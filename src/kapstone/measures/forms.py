@@ -7,7 +7,7 @@ from django import forms
 
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.long_term_safety import substance_labels
-from kapstone.measures.models import UrineToxicology
+from kapstone.measures.models import Assessment, UrineToxicology
 from kapstone.measures.scoring import Instrument, ScoringError, get_instrument, list_instruments
 from kapstone.measures.services import AMENDMENT_REASON_MAX
 
@@ -141,9 +141,9 @@ class EnteredTotalForm(forms.Form):
         self.fields["occasion"] = forms.ChoiceField(
             label="Occasion",
             required=False,
-            choices=[(UNSCHEDULED, "Unscheduled")]
+            choices=[(UNSCHEDULED, f"{Assessment.AD_HOC_LABEL} (not on the course plan)")]
             + [
-                (key, f"{a.instrument_name}: {a.occasion_label or a.occasion}, due {a.due_at:%Y-%m-%d}")
+                (key, f"{a.instrument_name}: {a.occasion_display}, due {a.due_at:%Y-%m-%d}")
                 for key, a in self.scheduled.items()
             ],
             help_text="A scheduled questionnaire this total completes, so it counts at that occasion of the course.",

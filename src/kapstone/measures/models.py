@@ -14,6 +14,10 @@ from kapstone.practice.signals import SAFETY_EVENT_KINDS
 class Assessment(models.Model):
     """One questionnaire for one patient on one occasion (baseline, before dosing 2, 3-month follow-up...)."""
 
+    # The occasion of a questionnaire outside the course plan (given in the room, or sent as an extra check-in).
+    AD_HOC = "ad_hoc"
+    AD_HOC_LABEL = "Extra check-in"
+
     class Status(models.TextChoices):
         DUE = "due", "Due"
         IN_PROGRESS = "in_progress", "Started"
@@ -87,6 +91,16 @@ class Assessment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def occasion_display(self) -> str:
+        """The occasion as staff and patients read it: the plan's label, never a stored code such as
+        pre_dosing_2 (older rows kept the code, or "Unscheduled", as their label)."""
+        if self.occasion == self.AD_HOC:
+            return self.AD_HOC_LABEL
+        if self.occasion_label and self.occasion_label != self.occasion:
+            return self.occasion_label
+        return self.occasion.replace("_", " ").capitalize()
 
     @property
     def instrument_name(self) -> str:

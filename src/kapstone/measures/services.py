@@ -185,14 +185,14 @@ def assessments_schedule_for_group(*, actor, group) -> int:
 
 
 @transaction.atomic
-def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: str = "ad_hoc") -> Assessment:
+def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: str = Assessment.AD_HOC) -> Assessment:
     """An unscheduled questionnaire, e.g. one staff go through with the patient in the room."""
     get_instrument(instrument_id)
     assessment = Assessment.objects.create(
         patient=patient,
         instrument_id=instrument_id,
         occasion=occasion,
-        occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
+        occasion_label=Assessment.AD_HOC_LABEL if occasion == Assessment.AD_HOC else "",
         due_at=timezone.now(),
     )
     audit.record(
@@ -603,7 +603,7 @@ def assessment_record_total(
     completed_on: datetime.date,
     items: Mapping[int, int | None] | None = None,
     scheduled: Assessment | None = None,
-    occasion: str = "ad_hoc",
+    occasion: str = Assessment.AD_HOC,
 ) -> Assessment:
     """A total from a licensed form the practice holds (BDI-II, HAM-A, Y-BOCS): never the items, except those the
     instrument records on their own beside the total (BDI-II item 9), whose flags raise alerts like any answer.
@@ -624,13 +624,15 @@ def assessment_record_total(
             raise EnteredTotalError(f"That scheduled questionnaire is not this patient's {instrument.short_name}.")
         if not assessment.is_open:
             status = assessment.get_status_display().lower()
-            raise EnteredTotalError(f"That scheduled {instrument.short_name} is {status}; record it as unscheduled.")
+            raise EnteredTotalError(
+                f"That scheduled {instrument.short_name} is {status}; record it as an extra check-in."
+            )
     else:
         assessment = Assessment(
             patient=patient,
             instrument_id=instrument_id,
             occasion=occasion,
-            occasion_label="Unscheduled" if occasion == "ad_hoc" else occasion,
+            occasion_label=Assessment.AD_HOC_LABEL if occasion == Assessment.AD_HOC else "",
             due_at=completed_at,
         )
     assessment.source = Assessment.Source.STAFF_TOTAL

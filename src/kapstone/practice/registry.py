@@ -128,7 +128,9 @@ class Choice:
 
     @property
     def choices(self) -> tuple[tuple[str, str], ...]:
-        return tuple((option, option) for option in self.options)
+        """Each option with the words the settings page shows for it (needs_review -> needs review); the option
+        itself stays what a settings file or the command line gives."""
+        return tuple((option, option.replace("_", " ")) for option in self.options)
 
     def describe(self) -> str:
         return "one of: " + ", ".join(self.options)

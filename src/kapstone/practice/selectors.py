@@ -61,6 +61,18 @@ class SettingRow:
         return setting_anchor(self.spec.key)
 
     @property
+    def in_force_display(self) -> str:
+        return self._display(self.in_force_text)
+
+    @property
+    def default_display(self) -> str:
+        return self._display(self.default_text)
+
+    def _display(self, text: str) -> str:
+        """A chosen option in the words its select shows (needs review), never its stored code."""
+        return dict(getattr(self.spec.kind, "choices", ())).get(text, text)
+
+    @property
     def form_text(self) -> str:
         """What the change form starts with: the value in force, or the cited default if that is unusable."""
         return self.default_text if self.problem else self.in_force_text
