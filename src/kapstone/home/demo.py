@@ -198,6 +198,9 @@ class DemoPractice:
     patients: list[Patient] = field(default_factory=list)
     portal_logins: list[tuple[str, str]] = field(default_factory=list)
     totp_secrets: dict[str, str] = field(default_factory=dict)
+    # The first day of each finished course, by patient id: the program demo fills it so the screening demo, which
+    # runs after it but sits below program, can date each intake before that patient's course began.
+    course_starts: dict[int, datetime.date] = field(default_factory=dict)
 
     @property
     def portal_patients(self) -> list[Patient]:

@@ -271,6 +271,9 @@ def seed(*, practice, rng, progress) -> None:
         ],
         batch_size=BATCH,
     )
+    practice.course_starts.update(
+        (patient.pk, group.start_date) for group, _, _, members in groups for patient in members
+    )
     progress(f"groups: 2 current, {len(groups)} completed courses")
 
     _save_sessions(planned, rooms, _staffing(okafor, therapist))
