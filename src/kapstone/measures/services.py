@@ -22,7 +22,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.audit import services as audit
-from kapstone.integration.selectors import may_message_now
 from kapstone.measures import long_term_safety
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
 from kapstone.measures.change import takes_practice_baseline_sample
@@ -54,6 +53,7 @@ from kapstone.measures.scoring import (
 )
 from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd
 from kapstone.measures.signals import alert_raised
+from kapstone.patients.contact import may_message_now
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
