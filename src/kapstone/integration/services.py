@@ -5,6 +5,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Q
@@ -13,7 +14,8 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.integration import crypto, selectors
+from kapstone.dosing.models import DoseRecord
+from kapstone.integration import crypto, selectors, tasks
 from kapstone.integration.models import (
     IntegrationNote,
     IntegrationWindow,
@@ -37,7 +39,7 @@ WINDOW_PROMPT = "integration_prompt"
 DELIVERY_ATTEMPTS = 5
 FIRST_RETRY_AFTER = datetime.timedelta(minutes=5)
 # Operational: a send still marked 'sending' this long after it was claimed has lost its worker (a send gives up
-# after notifications.SEND_TIMEOUT_SECONDS), so the sweep takes it back and tries again under the same key.
+# after delivery.SEND_TIMEOUT_SECONDS), so the sweep takes it back and tries again under the same key.
 SEND_LEASE = datetime.timedelta(minutes=15)
 
 
@@ -55,8 +57,6 @@ class CleanImage:
 
 
 def _site_link(path: str) -> str:
-    from django.conf import settings
-
     return settings.SITE_URL.rstrip("/") + path
 
 
@@ -82,11 +82,11 @@ def window_open(*, dose_record) -> IntegrationWindow:
         object_id=window.pk,
         detail={"dose_record_id": dose_record.pk},
     )
-    settings = selectors.practice_window_settings()
-    bounds = window_bounds(window.dosed_at, settings)
+    window_settings = selectors.practice_window_settings()
+    bounds = window_bounds(window.dosed_at, window_settings)
     now = timezone.now()
     link = _site_link(reverse("integration:journal_new"))
-    for index, at in enumerate(reminder_times(bounds, settings)):
+    for index, at in enumerate(reminder_times(bounds, window_settings)):
         # A window opened late (a worker was down) skips the prompts whose time has passed rather than
         # sending them all at once.
         if at <= now or at > bounds.outer_end:
@@ -116,8 +116,6 @@ def missing_windows_open(*, limit: int) -> int:
     A window opened meanwhile by the task is found, not duplicated; a window opened late skips the prompts whose
     time has passed (window_open), so a long-lost window sends nothing stale.
     """
-    from kapstone.dosing.models import DoseRecord
-
     doses = DoseRecord.objects.filter(administered_at__isnull=False, integration_window__isnull=True).order_by(
         "-administered_at", "-pk"
     )
@@ -212,13 +210,11 @@ def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
     """Hands the send to a worker. Runs after commit, so the row is there whatever happens here: if the broker
     cannot be reached the message stays pending and the beat sweep (send_due_notifications) sends it, so the
     request that queued it is neither failed nor held (the publish timeouts are in kapstone/celery.py)."""
-    from kapstone.integration.tasks import send_notification
-
     try:
         if eta > timezone.now():
-            send_notification.apply_async(args=[notification_id], eta=eta)
+            tasks.send_notification.apply_async(args=[notification_id], eta=eta)
         else:
-            send_notification.delay(notification_id)
+            tasks.send_notification.delay(notification_id)
     except Exception:
         logger.warning("could not queue notification %s; the sweep will send it", notification_id, exc_info=True)
 
