@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from kapstone.measures import wording
+
 INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
 
 Number = int | Fraction
@@ -501,8 +503,6 @@ def _load_shipped() -> dict[str, Instrument]:
 @functools.cache
 def _load_all() -> dict[str, Instrument]:
     """Kapstone's instruments, with the practice's own wording where it supplies some (measures/wording.py)."""
-    from kapstone.measures import wording
-
     instruments = dict(_load_shipped())
     for instrument_id, path in wording.wording_files().items():
         if instrument_id not in instruments:
