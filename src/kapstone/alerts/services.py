@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
-from kapstone.alerts import rota
+from kapstone.alerts import rota, tasks
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.alerts.settings_data import escalation_settings
@@ -156,9 +156,6 @@ def _record_step(alert: CriticalAlert, *, step: int, people: list[tuple[object, 
 
 
 def _deliver_soon(notification_ids: list[int]) -> None:
-    # A cycle broken on purpose: tasks imports these services.
-    from kapstone.alerts import tasks
-
     for notification_id in notification_ids:
         tasks.send_alert_notification.delay(notification_id)
 
