@@ -4,6 +4,7 @@ member's own second factors."""
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -15,7 +16,7 @@ from kapstone.audit.models import AuditEvent
 SECURITY_EVENTS_SHOWN = 200
 
 
-def locked_accounts(*, request) -> list[AccessAttempt]:
+def locked_accounts(*, request: HttpRequest) -> list[AccessAttempt]:
     """Usernames whose failures reached the lockout limit (and are not yet cooled off or unlocked)."""
     attempts = AccessAttempt.objects.filter(failures_since_start__gte=get_failure_limit(request, {}))
     cool_off = get_cool_off(request)
