@@ -10,11 +10,16 @@ Who sees what:
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    # Only for the annotations windows_with_work adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
 
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
@@ -82,7 +87,18 @@ class WindowStatus:
         return self.booked_at is not None and self.booked_at <= self.bounds.outer_end
 
 
-def windows_with_work(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWindow]:
+class WindowWork(TypedDict):
+    """What windows_with_work adds to each window."""
+
+    first_entry_at: datetime.datetime | None
+    first_note_at: datetime.datetime | None
+    booked_at: datetime.datetime | None
+    undelivered: bool
+
+
+def windows_with_work(
+    windows: QuerySet[IntegrationWindow],
+) -> "QuerySet[WithAnnotations[IntegrationWindow, WindowWork]]":
     """Adds, in the same query, what integration work happened and whether an integration session is booked.
 
     Integration work is the first of: a journal entry the patient wrote after the dose, or an integration note
