@@ -101,7 +101,7 @@ def passkey_remove(*, actor: User, passkey_id: int) -> str:
     )
     if not others:
         raise AccountError("This passkey is your only second factor; add another before removing it.")
-    name = passkey.name
+    name = str(passkey.name)
     passkey.delete()
     audit.record(action=audit.Action.DELETE, actor=actor, object_type="passkey", object_id=passkey_id)
     return name

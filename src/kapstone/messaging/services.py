@@ -207,7 +207,7 @@ def session_change_decide(
 # Session reminders
 
 
-def session_reminder_text(session) -> tuple[str, str]:
+def session_reminder_text(session: GroupSession) -> tuple[str, str]:
     """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
     of session and no treatment: the time, where the session is held (its video link, the practice's room, or home),
     and the portal for the rest."""

@@ -1,7 +1,7 @@
 """Reads of screening records, through the care-team filter (patients.selectors) and into the audit trail."""
 
 import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -29,7 +29,8 @@ def screening_patient_get(*, user: User, patient_id: int | str, purpose: str = "
     return patient_get(user=user, patient_id=patient_id, purpose=purpose)
 
 
-def screening_overview(*, patient: Patient) -> dict[str, object]:
+# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
+def screening_overview(*, patient: Patient) -> dict[str, Any]:
     """Everything the staff screening page shows; a fixed number of queries however long the history."""
     results = list(
         ScreeningResult.objects.filter(patient=patient)
