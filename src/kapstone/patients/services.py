@@ -90,7 +90,7 @@ def care_team_set(*, actor: User, patient: Patient, staff: list[User], lead: Use
 
 
 @transaction.atomic
-def care_team_grants_sync(*, actor: User, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
+def care_team_grants_sync(*, actor: User | None, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
     """Makes the patient's automatic memberships match `wanted`: staff id -> the ids of the patient's group courses
     whose sessions they facilitate. A facilitator without a membership is granted one for one of those groups; an
     automatic membership whose staff no longer facilitates any of them is removed, or moved to another group they
