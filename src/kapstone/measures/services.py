@@ -192,7 +192,9 @@ def assessments_schedule_for_group(*, actor: User | None, group: Group) -> int:
 
 
 @transaction.atomic
-def assessment_create(*, actor: User | None, patient: Patient, instrument_id: str, occasion: str = "ad_hoc") -> Assessment:
+def assessment_create(
+    *, actor: User | None, patient: Patient, instrument_id: str, occasion: str = "ad_hoc"
+) -> Assessment:
     """An unscheduled questionnaire, e.g. one staff go through with the patient in the room."""
     get_instrument(instrument_id)
     assessment = Assessment.objects.create(

@@ -68,16 +68,16 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
         facilitator_id, facilitator_label = person.pk, person.get_full_name() or person.get_username()
     indication = options.get("indication") or ""
     if indication and indication not in selectors.indication_labels():
-        known = ", ".join(sorted(selectors.indication_labels()))
-        raise CommandError(f"Unknown indication {indication!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(sorted(selectors.indication_labels()))
+        raise CommandError(f"Unknown indication {indication!r}. Choose one of: {names}.", returncode=USAGE_ERROR)
     site = options.get("site") or ""
     if site and site not in selectors.site_choices():
-        known = ", ".join(selectors.site_choices()) or "none recorded"
-        raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(selectors.site_choices()) or "none recorded"
+        raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {names}.", returncode=USAGE_ERROR)
     setting = options.get("dosing_setting") or ""
     if setting and setting not in selectors.DOSING_SETTINGS:
-        known = ", ".join(selectors.DOSING_SETTINGS)
-        raise CommandError(f"Unknown setting {setting!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(selectors.DOSING_SETTINGS)
+        raise CommandError(f"Unknown setting {setting!r}. Choose one of: {names}.", returncode=USAGE_ERROR)
     filters = selectors.ReportFilters(
         date_from=date_from,
         date_to=date_to,

@@ -61,7 +61,7 @@ def course_times(
         elif kind is SessionKind.DOSING:
             day, at = first_dosing + datetime.timedelta(days=cadence * (index - 1)), DOSING_AT
         elif kind is SessionKind.INTEGRATION and index <= tied:
-            anchor = template.integration.anchor_dosing(index)
+            anchor = template.integration.after_dosing[index - 1]
             day = first_dosing + datetime.timedelta(days=cadence * (anchor - 1) + 1)
             at = INTEGRATION_AT
         elif kind is SessionKind.INTEGRATION:
