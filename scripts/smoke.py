@@ -187,7 +187,7 @@ def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> 
 
     seen: set[Path] = set()
     admin.get(f"/patients/{patient_id}/")
-    admin.post(f"/accounts/portal-invitation/{patient_id}/", {}, f"/patients/{patient_id}/")
+    admin.post(f"/patients/{patient_id}/portal-invitation/", {}, f"/patients/{patient_id}/")
     invitation = wait_for_mail(mail_dir, patient_fields["email"], "/accounts/password/set/", seen)
     link = re.search(r"https?://\S+?(/accounts/password/set/[^/\s]+/)", invitation).group(1)
     step("portal invitation emailed")

@@ -3,13 +3,13 @@
 import os
 import sys
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import execute_from_command_line
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapstone.settings")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-    from django.core.management import execute_from_command_line
-
     try:
         settings.SECRET_KEY  # noqa: B018 - reading one setting loads them all, so a missing one is reported here
     except ImproperlyConfigured as problem:

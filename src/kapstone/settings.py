@@ -323,7 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     # A count discrepancy left open becomes a loss report; its prescriber is reminded daily until it is filed.
     "sweep-loss-reports": {"task": "kapstone.dosing.tasks.sweep_loss_reports", "schedule": 3600.0},
 }
-KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.integration.notifications.ConsoleSmsProvider")
+KAPSTONE_SMS_PROVIDER = os.environ.get("KAPSTONE_SMS_PROVIDER", "kapstone.delivery.ConsoleSmsProvider")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("KAPSTONE_TIME_ZONE", "America/New_York")

@@ -53,7 +53,6 @@ ROUTES: dict[str, Route] = {
     "accounts:password_change": Route(allow=set(SIGNED_IN)),
     "accounts:password_reset": Route(allow=set(SIGNED_IN), public=True),
     "accounts:set_password": Route(allow=set(SIGNED_IN), public=True, kwargs=reset_link),
-    "accounts:portal_invite": Route(**{**ALICE_RECORD, "method": "post"}),
     "accounts:security": Route(allow={"admin"}),
     "accounts:unlock": Route(allow={"admin"}, method="post"),
     "home:home": Route(allow=ALL_STAFF),
@@ -71,6 +70,7 @@ ROUTES: dict[str, Route] = {
     "patients:childbearing": Route(
         allow={"bob", "therapist", "nurse"}, not_found={"charlie"}, method="post", kwargs=alice
     ),
+    "patients:portal_invite": Route(**{**ALICE_RECORD, "method": "post"}),
     "patients:audit": Route(allow={"admin"}, kwargs=alice),
     "patients:part_add": Route(**{**ALICE_RECORD, "kwargs": alice_part("medication")}, method="post"),
     "patients:part_remove": Route(**{**ALICE_RECORD, "kwargs": alice_part("diagnosis")}, method="post"),

@@ -40,7 +40,7 @@ def newcomer(cast):
 
 
 def test_staff_invite_a_patient_who_sets_a_password_and_signs_in(cast, client_for, newcomer):
-    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    response = client_for(cast.bob).post(reverse("patients:portal_invite", args=[newcomer.pk]))
     assert response.status_code == 302
     newcomer.refresh_from_db()
     assert newcomer.user.username == "nell@mail.example" and not newcomer.user.has_usable_password()
@@ -58,11 +58,11 @@ def test_staff_invite_a_patient_who_sets_a_password_and_signs_in(cast, client_fo
 
 def test_the_patient_page_offers_the_invitation(cast, client_for, newcomer):
     page = client_for(cast.bob).get(reverse("patients:detail", args=[newcomer.pk])).content.decode()
-    assert reverse("accounts:portal_invite", args=[newcomer.pk]) in page and "Invite to the portal" in page
+    assert reverse("patients:portal_invite", args=[newcomer.pk]) in page and "Invite to the portal" in page
 
 
 def test_a_clinician_outside_the_care_team_cannot_invite(cast, client_for, newcomer):
-    response = client_for(cast.charlie).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    response = client_for(cast.charlie).post(reverse("patients:portal_invite", args=[newcomer.pk]))
     assert response.status_code == 404
     newcomer.refresh_from_db()
     assert newcomer.user is None and mail.outbox == []
@@ -71,21 +71,21 @@ def test_a_clinician_outside_the_care_team_cannot_invite(cast, client_for, newco
 def test_a_patient_without_an_email_address_is_not_invited(cast, client_for, newcomer):
     newcomer.email = ""
     newcomer.save()
-    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]), follow=True)
+    response = client_for(cast.bob).post(reverse("patients:portal_invite", args=[newcomer.pk]), follow=True)
     assert "email address to their record first" in response.content.decode()
     newcomer.refresh_from_db()
     assert newcomer.user is None
 
 
 def test_a_patient_with_a_portal_login_is_not_invited_again(cast, client_for):
-    response = client_for(cast.bob).post(reverse("accounts:portal_invite", args=[cast.alice.pk]), follow=True)
+    response = client_for(cast.bob).post(reverse("patients:portal_invite", args=[cast.alice.pk]), follow=True)
     assert "already has a portal login" in response.content.decode() and mail.outbox == []
 
 
 def test_a_second_invitation_ends_the_first_link(cast, client_for, newcomer):
     client = client_for(cast.bob)
-    client.post(reverse("accounts:portal_invite", args=[newcomer.pk]))
-    client.post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    client.post(reverse("patients:portal_invite", args=[newcomer.pk]))
+    client.post(reverse("patients:portal_invite", args=[newcomer.pk]))
     first, second = (path_of(link_in(message)) for message in mail.outbox)
     assert "has expired" in Client().get(first).content.decode()
     assert Client().get(second).status_code == 200
@@ -258,5 +258,5 @@ def test_opening_another_teams_patient_is_audited_and_shown_to_admins(cast, clie
 
 
 def test_a_new_login_is_a_patient_not_staff(cast, client_for, newcomer):
-    client_for(cast.bob).post(reverse("accounts:portal_invite", args=[newcomer.pk]))
+    client_for(cast.bob).post(reverse("patients:portal_invite", args=[newcomer.pk]))
     assert get_user_model().objects.get(username="nell@mail.example").is_patient

@@ -3,7 +3,7 @@ tell a higher one something it sends a signal the higher app listens to (as dosi
 inside a function is allowed only to defer a heavy library or to break a real cycle, and says which.
 
 Each module's imports are read with ast (imports inside functions included), so nothing is imported to check.
-The two lists of today's exceptions may only shrink: an entry that no longer matches fails the test too.
+There are no exceptions.
 """
 
 import ast
@@ -32,14 +32,6 @@ LAYERS: list[set[str]] = [
 ]
 LAYER = {app: level for level, apps in enumerate(LAYERS) for app in apps}
 
-# (importing file, imported app): lower-to-higher imports still to be turned into signals or moved (issue 21).
-KNOWN_UPWARD = {
-    ("accounts/security_views.py", "patients"),
-    ("screening/demo.py", "program"),
-    ("alerts/providers.py", "integration"),
-    ("measures/services.py", "integration"),
-}
-
 # Top-level packages an import may defer on purpose: each costs start-up time or memory a web worker should
 # not pay until a page needs it.
 HEAVY = {
@@ -58,47 +50,11 @@ HEAVY = {
 }
 REASONS = ("deferred:", "breaks the cycle")
 
-# (file, imported module): imports inside functions that neither defer a heavy library nor say which cycle they
-# break, still to be moved to the top of their module or given their reason (issue 21).
-KNOWN_INNER = {
-    ("__main__.py", "django.conf"),
-    ("__main__.py", "django.core.exceptions"),
-    ("__main__.py", "django.core.management"),
-    ("measures/scoring.py", "kapstone.measures"),
-    ("measures/wording.py", "django.conf"),
-    ("measures/models.py", "kapstone.measures.scoring"),
-    ("integration/services.py", "django.conf"),
-    ("integration/services.py", "kapstone.dosing.models"),
-    ("integration/services.py", "kapstone.integration.tasks"),
-    ("integration/demo.py", "kapstone.dosing.models"),
-    ("integration/tasks.py", "kapstone.dosing.models"),
-    ("program/course_templates.py", "django.conf"),
-    ("creativity/embeddings.py", "copy"),
-    ("creativity/dat.py", "kapstone.creativity.embeddings"),
-    ("creativity/scoring.py", "kapstone.creativity.originality"),
-    ("creativity/scoring.py", "kapstone.creativity.embeddings"),
-    ("creativity/aut_files.py", "kapstone.creativity"),
-    ("creativity/management/commands/creativity.py", "kapstone.creativity.aut_files"),
-    ("creativity/management/commands/creativity.py", "kapstone.creativity.dat"),
-    ("outcomes/cli.py", "django.contrib.auth"),
-    ("outcomes/cli.py", "kapstone.outcomes.access"),
-    ("outcomes/cli.py", "kapstone.outcomes.services"),
-    ("outcomes/report.py", "kapstone.outcomes"),
-    ("outcomes/report.py", "kapstone.integration.window"),
-    ("outcomes/bench.py", "kapstone.outcomes.render"),
-    ("outcomes/bench.py", "kapstone.outcomes.report"),
-    ("outcomes/bench.py", "kapstone.outcomes.services"),
-    ("outcomes/views.py", "kapstone.outcomes"),
-    ("outcomes/views.py", "kapstone.outcomes.forms"),
-    ("outcomes/views.py", "kapstone.outcomes.report"),
-    ("outcomes/dore.py", "kapstone.dosing.models"),
-    ("outcomes/dore.py", "kapstone.program.models"),
-    ("alerts/services.py", "kapstone.alerts"),
-}
-
 
 @functools.cache
-def _modules() -> list[tuple[str, list[tuple[ast.Import | ast.ImportFrom, str, bool, bool]], list[str]]]:
+def _modules() -> list[
+    tuple[str, list[tuple[ast.Import | ast.ImportFrom, str, bool, bool]], list[str], dict[int, int]]
+]:
     """Each module with its imports (see _imports) and its lines. Parsing every module is most of these tests'
     time, so it is done once for both."""
     found = []
@@ -107,7 +63,8 @@ def _modules() -> list[tuple[str, list[tuple[ast.Import | ast.ImportFrom, str, b
         if "migrations" in relative.parts:
             continue
         text = path.read_text()
-        found.append((relative.as_posix(), list(_imports(ast.parse(text))), text.splitlines()))
+        tree = ast.parse(text)
+        found.append((relative.as_posix(), list(_imports(tree)), text.splitlines(), _run_starts(tree)))
     return found
 
 
@@ -137,6 +94,24 @@ def _imports(tree: ast.Module):
                 yield node, module, id(node) in inner, inner.get(id(node), False)
 
 
+def _run_starts(tree: ast.Module) -> dict[int, int]:
+    """For each import, the first line of the run of import statements it belongs to: one comment block above a run
+    says why all of them are inside the function."""
+    starts: dict[int, int] = {}
+    for parent in ast.walk(tree):
+        for statements in ast.iter_fields(parent):
+            if not isinstance(statements[1], list):
+                continue
+            first = None
+            for statement in statements[1]:
+                if isinstance(statement, ast.Import | ast.ImportFrom):
+                    first = first or statement.lineno
+                    starts[id(statement)] = first
+                else:
+                    first = None
+    return starts
+
+
 def _app(relative: str) -> str | None:
     parts = relative.split("/")
     return parts[0] if len(parts) > 1 else None
@@ -149,7 +124,7 @@ def test_every_app_has_a_layer():
 
 def test_no_app_imports_a_higher_one():
     upward = set()
-    for relative, imports, _ in _modules():
+    for relative, imports, _lines, _starts in _modules():
         app = _app(relative)
         for _node, module, _inner, _ready in imports:
             parts = module.split(".")
@@ -158,18 +133,19 @@ def test_no_app_imports_a_higher_one():
             target = parts[1]
             if target in LAYER and target != app and LAYER[target] >= LAYER[app]:
                 upward.add((relative, target))
-    assert upward - KNOWN_UPWARD == set(), "a lower app imports a higher one: send a signal, or move the code"
-    assert KNOWN_UPWARD - upward == set(), "fixed: remove these from KNOWN_UPWARD"
+    assert upward == set(), "a lower app imports a higher one: send a signal, or move the code"
 
 
 def test_an_import_inside_a_function_defers_a_heavy_library_or_breaks_a_cycle():
     unexplained = set()
-    for relative, imports, lines in _modules():
+    for relative, imports, lines, starts in _modules():
         for node, module, inner, in_ready in imports:
             if not inner or in_ready or module.split(".")[0] in HEAVY:
                 continue
-            said = " ".join(lines[max(node.lineno - 2, 0) : node.end_lineno])
+            above = starts[id(node)] - 1  # the comment block right above the run of imports, and the run itself
+            while above > 0 and lines[above - 1].lstrip().startswith("#"):
+                above -= 1
+            said = " ".join(lines[above : node.end_lineno])
             if not any(reason in said for reason in REASONS):
                 unexplained.add((relative, module))
-    assert unexplained - KNOWN_INNER == set(), 'move it to the top, or say "# deferred: ..." / "# breaks the cycle"'
-    assert KNOWN_INNER - unexplained == set(), "fixed: remove these from KNOWN_INNER"
+    assert unexplained == set(), 'move it to the top, or say "# deferred: ..." / "# breaks the cycle"'

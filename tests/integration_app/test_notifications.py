@@ -5,10 +5,11 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone import delivery
 from kapstone.audit.models import AuditEvent
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.signals import dose_administered
-from kapstone.integration import notifications, services, tasks
+from kapstone.integration import services, tasks
 from kapstone.integration.models import IntegrationWindow, Notification, NotificationPreference
 from kapstone.integration.notifications import CHANNELS, EmailChannel, SmsChannel
 from tests.conftest import signed_in_client
@@ -279,7 +280,7 @@ def test_a_stuck_send_on_its_last_attempt_is_shown_as_failed(cast, monkeypatch):
 def test_every_try_of_an_email_carries_the_same_message_id(cast, always_awake):
     [queued] = services.notify(patient=cast.alice, kind="test", dedupe_key="mid", subject="Hi", body="Sign in")
     assert services.notification_deliver(notification_id=queued.pk) == Notification.Status.SENT
-    expected = notifications.message_id(queued.dedupe_key)
+    expected = delivery.message_id(queued.dedupe_key)
     assert mail.outbox[0].extra_headers["Message-ID"] == expected
     assert "mid" not in expected.split("@")[0]
 

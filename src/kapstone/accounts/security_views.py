@@ -1,4 +1,4 @@
-"""For admins: give a patient a portal login, see failed sign-ins and refused access, unlock locked logins."""
+"""For admins: see failed sign-ins and refused access, unlock locked logins."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -7,21 +7,7 @@ from django.views.decorators.http import require_POST
 from kapstone.accounts import selectors, services
 from kapstone.accounts.forms import UnlockForm
 from kapstone.accounts.permissions import roles_required
-from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.patients.selectors import patient_get
-
-
-@roles_required(*RECORD_ROLES)
-@require_POST
-def portal_invite(request, patient_id):
-    patient = patient_get(user=request.user, patient_id=patient_id, purpose="portal invitation")
-    try:
-        user = services.portal_invite(actor=request.user, patient=patient)
-    except services.AccountError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"An invitation to choose a password is on its way to {user.email}.")
-    return redirect("patients:detail", patient_id=patient.pk)
+from kapstone.accounts.roles import Role
 
 
 @roles_required(Role.ADMIN)

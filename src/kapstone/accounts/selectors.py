@@ -3,19 +3,21 @@ member's own second factors."""
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 
 SECURITY_EVENTS_SHOWN = 200
 
 
-def locked_accounts(*, request) -> list[AccessAttempt]:
+def locked_accounts(*, request: HttpRequest) -> list[AccessAttempt]:
     """Usernames whose failures reached the lockout limit (and are not yet cooled off or unlocked)."""
     attempts = AccessAttempt.objects.filter(failures_since_start__gte=get_failure_limit(request, {}))
     cool_off = get_cool_off(request)
@@ -35,14 +37,18 @@ def security_events() -> list[AuditEvent]:
     return events
 
 
-def passkeys_of(*, user):
+def passkeys_of(*, user: User) -> QuerySet[WebAuthnCredential]:
     """The user's own confirmed passkeys, oldest first: only ever their own."""
-    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk")
+    # django-otp-webauthn has no type information: its models are Any to mypy.
+    passkeys: QuerySet[WebAuthnCredential] = WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by(
+        "created_at", "pk"
+    )
+    return passkeys
 
 
-def has_code_device(*, user) -> bool:
+def has_code_device(*, user: User) -> bool:
     """Whether the user has a confirmed authenticator app (or recovery codes) that accepts a typed code."""
-    return (
+    return bool(
         TOTPDevice.objects.filter(user=user, confirmed=True).exists()
         or StaticDevice.objects.filter(user=user, confirmed=True).exists()
     )

@@ -4,6 +4,8 @@ Each is atomic and audited."""
 import datetime
 import secrets
 import smtplib
+from collections.abc import Iterable
+from typing import Protocol
 
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
@@ -18,7 +20,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from kapstone.accounts.models import AccountLink, link_token_digest
+from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.audit import services as audit
 
@@ -38,7 +40,7 @@ class AccountLinkUnusable(ValueError):
 @transaction.atomic
 def staff_create(
     *,
-    actor,
+    actor: User,
     username: str,
     first_name: str,
     last_name: str,
@@ -46,7 +48,7 @@ def staff_create(
     role: str,
     credentials: str,
     temporary_password: str,
-):
+) -> User:
     """A new staff login. They enrol an authenticator app at their first sign-in, before anything else."""
     if role not in STAFF_ROLES:
         raise StaffError("Choose a staff role.")
@@ -64,7 +66,7 @@ def staff_create(
 
 
 @transaction.atomic
-def two_factor_device_confirm(*, actor, device: TOTPDevice) -> None:
+def two_factor_device_confirm(*, actor: User, device: TOTPDevice) -> None:
     """A staff member's own authenticator app, confirmed by a code it showed: from now on sign-in asks for it."""
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -72,7 +74,7 @@ def two_factor_device_confirm(*, actor, device: TOTPDevice) -> None:
 
 
 @transaction.atomic
-def passkey_enrolled(*, actor, passkey: WebAuthnCredential) -> None:
+def passkey_enrolled(*, actor: User, passkey: WebAuthnCredential) -> None:
     """A passkey the staff member just made (verified by the library): named for their list, and audited."""
     count = WebAuthnCredential.objects.filter(user=actor).count()
     passkey.name = f"Passkey {count}" if count > 1 else "Passkey"
@@ -87,7 +89,7 @@ def passkey_enrolled(*, actor, passkey: WebAuthnCredential) -> None:
 
 
 @transaction.atomic
-def passkey_remove(*, actor, passkey_id: int) -> str:
+def passkey_remove(*, actor: User, passkey_id: int) -> str:
     """Removes one of the actor's own passkeys (another's is not found). Any session verified with it is no longer
     verified. Refused when it is their only second factor. Returns the passkey's name."""
     passkey = WebAuthnCredential.objects.select_for_update().filter(user=actor, pk=passkey_id).first()
@@ -99,14 +101,14 @@ def passkey_remove(*, actor, passkey_id: int) -> str:
     )
     if not others:
         raise AccountError("This passkey is your only second factor; add another before removing it.")
-    name = passkey.name
+    name = str(passkey.name)
     passkey.delete()
     audit.record(action=audit.Action.DELETE, actor=actor, object_type="passkey", object_id=passkey_id)
     return name
 
 
 @transaction.atomic
-def staff_set_active(*, actor, staff, active: bool):
+def staff_set_active(*, actor: User, staff: User, active: bool) -> None:
     if staff.pk == actor.pk and not active:
         raise StaffError("You cannot deactivate your own login.")
     staff.is_active = active
@@ -119,7 +121,7 @@ def staff_set_active(*, actor, staff, active: bool):
 
 
 @transaction.atomic
-def staff_reset_two_factor(*, actor, staff) -> None:
+def staff_reset_two_factor(*, actor: User, staff: User) -> None:
     """For a lost phone or security key: removes every second factor (authenticator apps, recovery codes,
     passkeys), so the next sign-in enrols a new authenticator app."""
     TOTPDevice.objects.filter(user=staff).delete()
@@ -137,7 +139,7 @@ def staff_reset_two_factor(*, actor, staff) -> None:
 
 
 @transaction.atomic
-def staff_unlock(*, actor, staff) -> None:
+def staff_unlock(*, actor: User, staff: User) -> None:
     axes_reset(username=staff.get_username())
     audit.record(
         action=audit.Action.UPDATE,
@@ -148,14 +150,14 @@ def staff_unlock(*, actor, staff) -> None:
     )
 
 
-def sessions_end(*, user) -> None:
+def sessions_end(*, user: User) -> None:
     """Signs the user out of every session they have open (a session is bound to the user's session hash)."""
     get_user_model().objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
     user.refresh_from_db(fields=["session_generation"])
 
 
 @transaction.atomic
-def account_unlock(*, actor, username: str) -> None:
+def account_unlock(*, actor: User, username: str) -> None:
     """Lifts a lockout after repeated failed sign-ins, for a staff member or a patient."""
     if not AccessAttempt.objects.filter(username=username).exists():
         raise AccountError(f"No sign-in failures are recorded for {username!r}.")
@@ -184,7 +186,7 @@ def sign_in_failure_record(*, username: str) -> None:
 # --- emailed links that set a password --------------------------------------------------------------------
 
 
-def account_link_create(*, user, purpose: str, lifetime: datetime.timedelta) -> str:
+def account_link_create(*, user: User, purpose: str, lifetime: datetime.timedelta) -> str:
     """A new single-use link; ends the person's older unused links of the same kind. Returns the token once."""
     now = timezone.now()
     AccountLink.objects.filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now).update(
@@ -211,8 +213,21 @@ def _mail(*, to: str, subject: str, lines: list[str]) -> None:
         raise AccountError(f"The email could not be sent ({problem.__class__.__name__}); try again later.") from None
 
 
+class InvitedPatient(Protocol):
+    """What an invitation reads and writes on a patient's record (the patients app sits above this one)."""
+
+    pk: int
+    email: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    user: User | None
+
+    def save(self, *, update_fields: Iterable[str] | None = None) -> None: ...
+
+
 @transaction.atomic
-def portal_invite(*, actor, patient):
+def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     """Gives a patient a portal login and emails them a link to choose their password; sent again, it replaces
     the earlier link. The login's username is the patient's email address."""
     email = (patient.email or "").strip()
@@ -318,7 +333,7 @@ def account_link_usable(*, token: str) -> AccountLink:
 
 
 @transaction.atomic
-def password_set_by_link(*, token: str, password: str):
+def password_set_by_link(*, token: str, password: str) -> User:
     """Spends the link and sets the password it was sent for. The caller has validated the password. The new
     password ends the user's other sessions; they then sign in (staff with their second factor)."""
     link = account_link_usable(token=token)
@@ -342,7 +357,7 @@ def password_set_by_link(*, token: str, password: str):
 
 
 @transaction.atomic
-def password_change(*, user, password: str) -> None:
+def password_change(*, user: User, password: str) -> None:
     """The user's own change, after they gave the old password; their other sessions end with the old hash."""
     user.set_password(password)
     user.save(update_fields=["password"])

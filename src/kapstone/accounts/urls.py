@@ -29,7 +29,6 @@ urlpatterns = [
     path("password/", password_views.password_change, name="password_change"),
     path("password/reset/", password_views.password_reset, name="password_reset"),
     path("password/set/<str:token>/", password_views.set_password, name="set_password"),
-    path("portal-invitation/<int:patient_id>/", security_views.portal_invite, name="portal_invite"),
     path("security/", security_views.security, name="security"),
     path("security/unlock/", security_views.unlock, name="unlock"),
     path("staff/", staff_views.staff_list, name="staff"),

@@ -1,14 +1,12 @@
-"""Delivery of staff pages. SMS goes through a provider named by settings.KAPSTONE_SMS_PROVIDER (the same
-setting and SmsProvider protocol as kapstone.integration.notifications): the console in the demo, Twilio in
+"""Delivery of staff pages, through kapstone.delivery. SMS goes through the provider settings.KAPSTONE_SMS_PROVIDER
+names (the same setting and SmsProvider protocol as patient notifications): the console in the demo, Twilio in
 production. Message bodies never carry patient information: only a link to the alert, behind sign-in."""
 
 import os
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
-from kapstone.integration.notifications import DEFAULT_SMS_PROVIDER, EmailChannel
+from kapstone import delivery
 
 
 class DeliveryFailed(Exception):
@@ -46,16 +44,12 @@ class TwilioSmsProvider:
             raise DeliveryFailed(f"SMS provider refused the message: {error}") from error
 
 
-def sms_provider():
-    return import_string(getattr(settings, "KAPSTONE_SMS_PROVIDER", DEFAULT_SMS_PROVIDER))()
-
-
 def deliver(*, channel: str, address: str, subject: str, body: str, idempotency_key: str) -> None:
     """Sends one page; raises DeliveryFailed (or the transport's own error) when it does not go. Every try of one
     page carries the same key (for email, the same Message-ID), so a mail system can drop a repeat."""
     if channel == "email":
-        EmailChannel().send(to=address, subject=subject, body=body, idempotency_key=idempotency_key)
+        delivery.send_email(to=address, subject=subject, body=body, idempotency_key=idempotency_key)
     elif channel == "sms":
-        sms_provider().send_sms(to=address, body=f"{subject}. {body}", idempotency_key=idempotency_key)
+        delivery.sms_provider().send_sms(to=address, body=f"{subject}. {body}", idempotency_key=idempotency_key)
     else:
         raise DeliveryFailed(f"no channel {channel!r}")

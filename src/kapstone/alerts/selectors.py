@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.alerts import services
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.audit import services as audit
 from kapstone.measures import selectors as measures_selectors
-from kapstone.measures.models import CriticalAlert
+from kapstone.measures.models import AlertOccurrence, CriticalAlert
 from kapstone.patients.models import Patient
 
 
@@ -20,7 +21,7 @@ from kapstone.patients.models import Patient
 class OnCallStatus:
     """Who is on call now and whether the rota has a gap, for the staff home."""
 
-    people: list
+    people: list[User]
     source: str  # rota, default, medical_director, nobody
 
     @property
@@ -33,7 +34,7 @@ def on_call_status() -> OnCallStatus:
     return OnCallStatus(people, source)
 
 
-def rota() -> dict:
+def rota() -> dict[str, object]:
     prescribers = list(get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True))
     return {
         "slots": list(OnCallSlot.objects.select_related("prescriber")),
@@ -44,12 +45,12 @@ def rota() -> dict:
     }
 
 
-def paging_number(user) -> str:
+def paging_number(user: User) -> str:
     contact = StaffContact.objects.filter(user=user).first()
     return contact.mobile if contact else ""
 
 
-def slot_get(slot_id) -> OnCallSlot:
+def slot_get(slot_id: int | str) -> OnCallSlot:
     try:
         return OnCallSlot.objects.get(pk=int(slot_id))
     except (OnCallSlot.DoesNotExist, ValueError, TypeError):
@@ -59,7 +60,7 @@ def slot_get(slot_id) -> OnCallSlot:
 @dataclass
 class AlertDetail:
     alert: CriticalAlert
-    occurrences: list
+    occurrences: list[AlertOccurrence]
     steps: list[EscalationStep]
     notifications: list[AlertNotification]
 
@@ -72,7 +73,7 @@ class AlertDetail:
         return [n for n in self.notifications if n.status == AlertNotification.Status.PENDING and n.attempts]
 
 
-def alert_detail(*, user, alert_id) -> AlertDetail:
+def alert_detail(*, user: User, alert_id: int | str) -> AlertDetail:
     """One alert the user may see (else 404), with its history and every page sent for it; the read is audited."""
     alert = measures_selectors.alert_get(user=user, alert_id=alert_id)
     audit.record(

@@ -21,8 +21,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
-from kapstone.alerts import rota
+from kapstone.alerts import rota, tasks
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.alerts.settings_data import escalation_settings
@@ -58,16 +59,16 @@ def _slots() -> list[rota.SlotTimes]:
     ]
 
 
-def medical_directors() -> list:
+def medical_directors() -> list[User]:
     return list(get_user_model().objects.filter(is_medical_director=True, is_active=True).order_by("pk"))
 
 
-def default_on_call():
+def default_on_call() -> User | None:
     contact = StaffContact.objects.select_related("user").filter(is_default_on_call=True, user__is_active=True).first()
     return contact.user if contact is not None else None
 
 
-def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list, str]:
+def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list[User], str]:
     """(people on call, where that came from): the rota's slot, else the default on-call prescriber, else the
     medical director ("gap"), else nobody."""
     now = now or timezone.now()
@@ -94,7 +95,9 @@ def _page_body(alert_id: int) -> str:
     return f"Sign in to Kapstone to see it and acknowledge it: {alert_link(alert_id)}"
 
 
-def _rows_for(alert: CriticalAlert, *, step: int, people: list[tuple[object, str]], now) -> list[AlertNotification]:
+def _rows_for(
+    alert: CriticalAlert, *, step: int, people: list[tuple[User, str]], now: datetime.datetime
+) -> list[AlertNotification]:
     contacts = {c.user_id: c for c in StaffContact.objects.filter(user__in=[person for person, _ in people])}
     rows = []
     for person, why in people:
@@ -120,8 +123,9 @@ def _rows_for(alert: CriticalAlert, *, step: int, people: list[tuple[object, str
     return rows
 
 
-def _unique_people(pairs: list[tuple[object, str]]) -> list[tuple[object, str]]:
-    seen, people = set(), []
+def _unique_people(pairs: list[tuple[User, str]]) -> list[tuple[User, str]]:
+    seen: set[int] = set()
+    people: list[tuple[User, str]] = []
     for person, why in pairs:
         if person.pk not in seen:
             seen.add(person.pk)
@@ -129,7 +133,7 @@ def _unique_people(pairs: list[tuple[object, str]]) -> list[tuple[object, str]]:
     return people
 
 
-def _record_step(alert: CriticalAlert, *, step: int, people: list[tuple[object, str]], now) -> bool:
+def _record_step(alert: CriticalAlert, *, step: int, people: list[tuple[User, str]], now: datetime.datetime) -> bool:
     """Takes a step once: False when another worker already took it (the unique step decided)."""
     try:
         with transaction.atomic():
@@ -156,9 +160,6 @@ def _record_step(alert: CriticalAlert, *, step: int, people: list[tuple[object, 
 
 
 def _deliver_soon(notification_ids: list[int]) -> None:
-    # A cycle broken on purpose: tasks imports these services.
-    from kapstone.alerts import tasks
-
     for notification_id in notification_ids:
         tasks.send_alert_notification.delay(notification_id)
 
@@ -171,8 +172,8 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
     alert = CriticalAlert.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=alert_id).first()
     if alert is None or not alert.is_open or not alert.pages or alert.escalation_steps.exists():
         return False
-    people = []
-    if alert.patient_id is not None:
+    people: list[tuple[User, str]] = []
+    if alert.patient is not None:
         people += [
             (member.staff, "prescriber on the care team")
             for member in alert.patient.care_team_memberships.select_related("staff").filter(
@@ -185,14 +186,14 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
     return _record_step(alert, step=0, people=_unique_people(people), now=now)
 
 
-def _next_step_people(alert: CriticalAlert, *, step: int, now) -> list[tuple[object, str]]:
+def _next_step_people(alert: CriticalAlert, *, step: int, now: datetime.datetime) -> list[tuple[User, str]]:
     """The next prescriber down the rota not yet paged for this alert (round again once all were), and the
     medical director."""
     already = set(alert.notifications.values_list("recipient_id", flat=True))
     order = rota.rota_order(_slots(), now)
     users = get_user_model().objects.in_bulk(order)
     fresh = [pk for pk in order if pk not in already]
-    people = []
+    people: list[tuple[User, str]] = []
     if fresh:
         people.append((users[fresh[0]], "next on the rota"))
     elif order:
@@ -317,7 +318,9 @@ def notifications_deliver_due(*, now: datetime.datetime | None = None, limit: in
 # --- safety events ------------------------------------------------------------------------------------------
 
 
-def safety_event_receive(*, kind: str, level: str, patient_id, summary: str, object_type: str, object_id) -> None:
+def safety_event_receive(
+    *, kind: str, level: str, patient_id: int | None, summary: str, object_type: str, object_id: int | str
+) -> None:
     """Puts a safety event another app announced on the one queue (measures keeps it); paging follows from the
     alert_raised signal measures sends for an urgent one."""
     measures_services.alert_raise_for_event(
@@ -328,13 +331,15 @@ def safety_event_receive(*, kind: str, level: str, patient_id, summary: str, obj
 # --- the rota -----------------------------------------------------------------------------------------------
 
 
-def _prescriber(user) -> None:
+def _prescriber(user: User) -> None:
     if user.role != Role.PRESCRIBER or not user.is_active:
         raise RotaRefused("Only an active prescriber can be on call.")
 
 
 @transaction.atomic
-def rota_slot_add(*, actor, prescriber, weekday: int, starts: datetime.time, ends: datetime.time) -> OnCallSlot:
+def rota_slot_add(
+    *, actor: User, prescriber: User, weekday: int, starts: datetime.time, ends: datetime.time
+) -> OnCallSlot:
     _prescriber(prescriber)
     if starts == ends:
         raise RotaRefused("A slot needs a start and an end that differ (an end before the start runs overnight).")
@@ -352,7 +357,7 @@ def rota_slot_add(*, actor, prescriber, weekday: int, starts: datetime.time, end
 
 
 @transaction.atomic
-def rota_slot_remove(*, actor, slot: OnCallSlot) -> None:
+def rota_slot_remove(*, actor: User, slot: OnCallSlot) -> None:
     detail = {"prescriber": slot.prescriber_id, "weekday": slot.weekday, "starts": slot.starts, "ends": slot.ends}
     slot_id = slot.pk
     slot.delete()
@@ -360,7 +365,7 @@ def rota_slot_remove(*, actor, slot: OnCallSlot) -> None:
 
 
 @transaction.atomic
-def rota_default_set(*, actor, prescriber) -> None:
+def rota_default_set(*, actor: User, prescriber: User | None) -> None:
     """Makes this prescriber the default on call (covering hours no slot does), or clears it with None."""
     if prescriber is not None:
         _prescriber(prescriber)
@@ -381,7 +386,7 @@ def rota_default_set(*, actor, prescriber) -> None:
 
 
 @transaction.atomic
-def paging_number_set(*, actor, mobile: str) -> StaffContact:
+def paging_number_set(*, actor: User, mobile: str) -> StaffContact:
     """A staff member's own number for SMS pages (blank to receive email only)."""
     contact, _ = StaffContact.objects.get_or_create(user=actor)
     contact.mobile = mobile
@@ -400,7 +405,7 @@ def paging_number_set(*, actor, mobile: str) -> StaffContact:
 
 
 @transaction.atomic
-def safety_plan_save(*, actor, patient: Patient, sections: dict[str, str]) -> SafetyPlan:
+def safety_plan_save(*, actor: User, patient: Patient, sections: dict[str, str]) -> SafetyPlan:
     """A new version of the patient's safety plan; the earlier versions stay as they were."""
     names = [name for name, _ in SafetyPlan.SECTIONS]
     unknown = set(sections) - set(names)

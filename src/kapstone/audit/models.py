@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from typing import Any
 
 from django.db import models
 
@@ -32,7 +33,8 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    # Any: Model.save's own arguments, passed through unchanged.
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise PermissionError("The audit trail is append-only.")
         super().save(*args, **kwargs)

@@ -11,10 +11,12 @@ request: commands, tasks) are still written at once, inside the service's transa
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,15 +31,22 @@ GENESIS_HASH = "0" * 64
 _held_reads: ContextVar[list[AuditEvent] | None] = ContextVar("kapstone_audit_held_reads", default=None)
 
 
+class Identified(Protocol):
+    """A patient's record, or anything else with a primary key (audit sits below the apps that define them)."""
+
+    @property
+    def pk(self) -> int: ...
+
+
 def record(
     *,
     action: Action,
-    patient=None,
+    patient: Identified | None = None,
     patient_id: int | None = None,
     object_type: str = "",
-    object_id="",
-    detail: dict | None = None,
-    actor=None,
+    object_id: int | str = "",
+    detail: Mapping[str, object] | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> AuditEvent:
     """Append one event. The actor and address come from the request (or command) context unless given.
 

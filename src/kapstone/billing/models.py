@@ -118,7 +118,7 @@ class AccountEntry(models.Model):
         OTHER = "other", "Other"
 
     # How each kind moves what the patient owes.
-    SIGN = {Kind.CHARGE: 1, Kind.PAYMENT: -1, Kind.ADJUSTMENT: -1, Kind.REFUND: 1}
+    SIGN: dict[str, int] = {Kind.CHARGE: 1, Kind.PAYMENT: -1, Kind.ADJUSTMENT: -1, Kind.REFUND: 1}
 
     account = models.ForeignKey(PatientAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=12, choices=Kind.choices)

@@ -6,17 +6,19 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Max, Prefetch
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
-from kapstone.patients.models import Patient
+from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates
@@ -27,7 +29,7 @@ ZERO = Decimal("0.00")
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))
 
 
-def billing_setting(name: str):
+def billing_setting(name: str) -> Any:  # Any: each setting has its own shape in data/settings.yaml
     """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`."""
     return practice_value(f"billing.{name}", codes.settings_data()["settings"][name]["value"])
 
@@ -94,25 +96,25 @@ def _account_view(patient: Patient) -> AccountView:
     return AccountView(patient, account, _entries(account), patient_visits(patient))
 
 
-def staff_account(*, user, patient_id) -> AccountView:
+def staff_account(*, user: User, patient_id: int | str) -> AccountView:
     patient = patient_get(user=user, patient_id=patient_id, purpose="billing account")
     return _account_view(patient)
 
 
-def portal_account(*, user) -> AccountView:
+def portal_account(*, user: User) -> AccountView:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="billing_account", detail={"view": "portal"})
     return _account_view(patient)
 
 
-def visit_of(view: AccountView, session_id) -> GroupSession:
+def visit_of(view: AccountView, session_id: int | str) -> GroupSession:
     for session in view.visits:
         if str(session.pk) == str(session_id):
             return session
     raise Http404("No such visit for this patient.")
 
 
-def payment_of(view: AccountView, entry_id) -> AccountEntry:
+def payment_of(view: AccountView, entry_id: int | str) -> AccountEntry:
     for entry in view.payments:
         if str(entry.pk) == str(entry_id):
             return entry
@@ -154,7 +156,7 @@ class SuperbillLine:
     entry: AccountEntry
     label: str
     place_label: str
-    clinician: object
+    clinician: User | None
     profile: StaffBillingProfile | None
 
 
@@ -163,7 +165,7 @@ class Superbill:
     title: str
     practice: PracticeIdentity
     patient: Patient
-    diagnoses: list
+    diagnoses: list[Diagnosis]
     lines: list[SuperbillLine]
     payments: list[AccountEntry]
     refunds: list[AccountEntry]
@@ -183,7 +185,14 @@ class Superbill:
         return not self.missing
 
 
-def _superbill(*, patient: Patient, title: str, charges, payments, refunds) -> Superbill:
+def _superbill(
+    *,
+    patient: Patient,
+    title: str,
+    charges: list[AccountEntry],
+    payments: list[AccountEntry],
+    refunds: list[AccountEntry],
+) -> Superbill:
     services, places = codes.service_codes(), codes.places_of_service()
     clinician_ids = {e.rendering_clinician_id for e in charges if e.rendering_clinician_id}
     profiles = {p.user_id: p for p in StaffBillingProfile.objects.filter(user_id__in=clinician_ids)}
@@ -193,7 +202,7 @@ def _superbill(*, patient: Patient, title: str, charges, payments, refunds) -> S
             label=services[e.code].label if e.code in services else e.code,
             place_label=places[e.place_of_service].label if e.place_of_service in places else e.place_of_service,
             clinician=e.rendering_clinician,
-            profile=profiles.get(e.rendering_clinician_id),
+            profile=profiles.get(e.rendering_clinician_id) if e.rendering_clinician_id else None,
         )
         for e in charges
     ]
@@ -347,14 +356,14 @@ EXPORT_COLUMNS = [
 ]
 
 
-def export_rows(*, start: datetime.date, end: datetime.date) -> list[dict]:
+def export_rows(*, start: datetime.date, end: datetime.date) -> list[dict[str, object]]:
     """Every entry dated in the period, for the accountant: the record number names the patient, no more."""
     entries = (
         AccountEntry.objects.filter(on_date__gte=start, on_date__lte=end)
         .select_related("account__patient", "recorded_by")
         .order_by("on_date", "id")
     )
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "entry_id": e.pk,
             "date": e.on_date.isoformat(),
@@ -399,7 +408,7 @@ class Statement:
     entries: list[AccountEntry]
     balance: Decimal
     issued_on: datetime.date
-    by_kind: dict = field(default_factory=dict)
+    by_kind: dict[str, Decimal] = field(default_factory=dict)
 
 
 def statement(view: AccountView) -> Statement:
@@ -453,7 +462,7 @@ class GoodFaithEstimate:
     course_name: str
     course_description: str
     starts_on: datetime.date | None
-    diagnoses: list
+    diagnoses: list[Diagnosis]
     lines: list[EstimateLine]
     disclaimers: list[str]
     issued_on: datetime.date
@@ -464,7 +473,9 @@ class GoodFaithEstimate:
         return sum((line.total for line in self.lines if line.total is not None), ZERO)
 
 
-def estimate_course(patient: Patient, template_id: str = ""):
+def estimate_course(
+    patient: Patient, template_id: str = ""
+) -> tuple[course_templates.CourseTemplate | None, datetime.date | None]:
     """The course an estimate is for: the patient's current group's template version, else the template asked
     for, else None with the templates to choose from."""
     enrolment = (
@@ -483,7 +494,9 @@ def estimate_course(patient: Patient, template_id: str = ""):
     return template, None
 
 
-def good_faith_estimate(*, patient: Patient, template, starts_on: datetime.date | None) -> GoodFaithEstimate:
+def good_faith_estimate(
+    *, patient: Patient, template: course_templates.CourseTemplate, starts_on: datetime.date | None
+) -> GoodFaithEstimate:
     services, fees = codes.service_codes(), current_fees()
     planned = billing_setting("visit_services")
     lines = [

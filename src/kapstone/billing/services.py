@@ -8,10 +8,12 @@ mistaken charge is answered by an adjustment, a payment returned by a refund tha
 import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.billing import codes
@@ -25,6 +27,7 @@ from kapstone.billing.models import (
     validate_npi,
 )
 from kapstone.billing.selectors import billing_setting, current_fees, visit_label
+from kapstone.patients.models import Patient
 from kapstone.program.models import Enrolment, GroupSession
 
 CENT = Decimal("0.01")
@@ -33,11 +36,15 @@ CENT = Decimal("0.01")
 PRESCRIBER_KINDS = {"E/M", "psychotherapy add-on", "procedure", "esketamine"}
 
 
+# An amount as typed into a form ("$1,250.00") or already a Decimal; money() checks it.
+Amount = Decimal | str
+
+
 class BillingError(ValueError):
     """A billing write the service refuses, with a message for the person who asked."""
 
 
-def money(value) -> Decimal:
+def money(value: Amount) -> Decimal:
     """A positive amount of dollars and cents within the input limit, or BillingError saying what is wrong."""
     try:
         amount = Decimal(str(value).strip().lstrip("$").replace(",", ""))
@@ -55,14 +62,16 @@ def money(value) -> Decimal:
 
 
 @transaction.atomic
-def staff_profile_set(*, actor, user, npi: str, licence_number: str, licence_state: str) -> StaffBillingProfile:
+def staff_profile_set(
+    *, actor: User, user: User, npi: str, licence_number: str, licence_state: str
+) -> StaffBillingProfile:
     if not user.is_clinician:
         raise BillingError("Only clinicians render billed services.")
     npi = npi.strip()
     if npi:
         try:
             validate_npi(npi)
-        except Exception as problem:
+        except ValidationError as problem:
             raise BillingError(" ".join(problem.messages)) from None
     licence_state = licence_state.strip().upper()
     if licence_state and (len(licence_state) != 2 or not licence_state.isalpha()):
@@ -82,7 +91,7 @@ def staff_profile_set(*, actor, user, npi: str, licence_number: str, licence_sta
 
 
 @transaction.atomic
-def fee_set(*, actor, code: str, amount, reason: str) -> Fee:
+def fee_set(*, actor: User, code: str, amount: Amount, reason: str) -> Fee:
     if code not in codes.service_codes():
         raise BillingError(f"{code!r} is not in the practice's code set.")
     if not reason.strip():
@@ -102,7 +111,7 @@ def fee_set(*, actor, code: str, amount, reason: str) -> Fee:
     return fee
 
 
-def _locked_account(patient) -> PatientAccount:
+def _locked_account(patient: Patient) -> PatientAccount:
     try:
         with transaction.atomic():
             PatientAccount.objects.get_or_create(patient=patient)
@@ -111,7 +120,9 @@ def _locked_account(patient) -> PatientAccount:
     return PatientAccount.objects.select_for_update().get(patient=patient)
 
 
-def _append(*, actor, patient, kind: str, amount: Decimal, on_date: datetime.date, **fields) -> AccountEntry:
+def _append(
+    *, actor: User, patient: Patient, kind: str, amount: Decimal, on_date: datetime.date, **fields: object
+) -> AccountEntry:
     if actor.role != Role.ADMIN:
         raise BillingError("Only billing staff record money on an account.")
     account = _locked_account(patient)
@@ -145,7 +156,7 @@ def _append(*, actor, patient, kind: str, amount: Decimal, on_date: datetime.dat
     return entry
 
 
-def _visit(patient, session: GroupSession | None) -> GroupSession | None:
+def _visit(patient: Patient, session: GroupSession | None) -> GroupSession | None:
     if (
         session is not None
         and not Enrolment.objects.filter(
@@ -165,15 +176,15 @@ def _session_is_remote(session: GroupSession | None) -> bool:
 @transaction.atomic
 def charge_add(
     *,
-    actor,
-    patient,
+    actor: User,
+    patient: Patient,
     code: str,
     modifiers: str = "",
     units: int = 1,
     session: GroupSession | None = None,
     on_date: datetime.date | None = None,
     place_of_service: str = "",
-    rendering_clinician=None,
+    rendering_clinician: User | None = None,
 ) -> AccountEntry:
     """Charges one service at the practice's fee for its code (times the units)."""
     known = codes.service_codes()
@@ -214,14 +225,14 @@ def charge_add(
     )
 
 
-def _renderer(session: GroupSession, kind: str):
+def _renderer(session: GroupSession, kind: str) -> User | None:
     facilitators = list(session.facilitators.order_by("last_name", "pk"))
     wanted = Role.PRESCRIBER if kind in PRESCRIBER_KINDS else Role.THERAPIST
     return next((f for f in facilitators if f.role == wanted), facilitators[0] if facilitators else None)
 
 
 @transaction.atomic
-def visit_charges_add(*, actor, patient, session: GroupSession) -> list[AccountEntry]:
+def visit_charges_add(*, actor: User, patient: Patient, session: GroupSession) -> list[AccountEntry]:
     """Charges the practice's usual services for this kind of visit (billing.visit_services), once."""
     _visit(patient, session)
     account = _locked_account(patient)
@@ -248,9 +259,9 @@ def visit_charges_add(*, actor, patient, session: GroupSession) -> list[AccountE
 @transaction.atomic
 def payment_record(
     *,
-    actor,
-    patient,
-    amount,
+    actor: User,
+    patient: Patient,
+    amount: Amount,
     method: str,
     reference: str = "",
     on_date: datetime.date,
@@ -277,7 +288,9 @@ def payment_record(
 
 
 @transaction.atomic
-def adjustment_record(*, actor, patient, amount, reason: str, on_date: datetime.date) -> AccountEntry:
+def adjustment_record(
+    *, actor: User, patient: Patient, amount: Amount, reason: str, on_date: datetime.date
+) -> AccountEntry:
     """Takes an amount off what the patient owes (a discount, a write-off, a charge made in error); never more
     than they owe, which would turn a write-off into money the practice owes back."""
     if not reason.strip():
@@ -298,7 +311,7 @@ def adjustment_record(*, actor, patient, amount, reason: str, on_date: datetime.
 
 @transaction.atomic
 def refund_record(
-    *, actor, payment: AccountEntry, amount, reason: str, method: str, reference: str = ""
+    *, actor: User, payment: AccountEntry, amount: Amount, reason: str, method: str, reference: str = ""
 ) -> AccountEntry:
     """Returns part or all of one payment; together its refunds never exceed it."""
     if payment.kind != AccountEntry.Kind.PAYMENT:
@@ -330,7 +343,7 @@ def refund_record(
 
 
 @transaction.atomic
-def self_pay_set(*, actor, patient, self_pay: bool) -> PatientAccount:
+def self_pay_set(*, actor: User, patient: Patient, self_pay: bool) -> PatientAccount:
     account = _locked_account(patient)
     account.self_pay = self_pay
     account.save(update_fields=["self_pay", "updated_at"])

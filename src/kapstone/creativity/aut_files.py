@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kapstone.creativity import embeddings
 from kapstone.creativity.scoring import ScoredResponse, score_responses, summarise_scored
 
 CHUNK_ROWS = 1024
@@ -148,8 +149,6 @@ def _score_chunk(pairs: list[tuple[str, str]]) -> list[ScoredResponse]:
 
 def _start_worker(threads: int) -> None:
     # Each worker gets its share of the cores, so N workers do not oversubscribe them N-fold.
-    from kapstone.creativity import embeddings
-
     embeddings.TORCH_THREADS = threads
 
 

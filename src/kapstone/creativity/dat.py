@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from kapstone.creativity.embeddings import encode_texts
 from kapstone.creativity.scoring import DATA_DIR, _looks_like_word, english_zipf, settings
 
 WORDS_SCORED = 7
@@ -114,8 +115,6 @@ def score_dat(words: Sequence[object]) -> dict:
     """JSON-ready result: score (None with a reason when fewer than 7 valid words), words used, valid and
     invalid words, the valid words counted without a noun check (not in the lexicon), and the score's place in
     the local random-noun reference distribution."""
-    from kapstone.creativity.embeddings import encode_texts
-
     valid, invalid = check_words(words)
     result: dict = {
         "score": None,
@@ -156,8 +155,6 @@ def percentile_vs_random_nouns(score: float) -> float | None:
 def compute_norms(samples: int = NORM_SAMPLES, seed: int = NORM_SEED) -> dict:
     """Reference distribution of DAT scores for 7 nouns drawn at random (without replacement) from the
     shipped noun list: what an answer with no particular strategy looks like to this embedding model."""
-    from kapstone.creativity.embeddings import encode_texts
-
     with open(NOUNS_PATH, encoding="utf-8") as handle:
         nouns_file = yaml.safe_load(handle)
     nouns = sorted(set(nouns_file["nouns"]))

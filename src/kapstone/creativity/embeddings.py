@@ -24,6 +24,7 @@ keep the embeddings close to float32's on the val responses (mean cosine .99, lo
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import warnings
@@ -103,8 +104,6 @@ def encode_texts(texts: Sequence[str]) -> np.ndarray:
 def _encoder_to_depth(layers: int, int8_ranges: Int8Ranges | None = None):
     """The encoder's transformer, running only its first `layers` layers; weights are shared, not copied,
     unless its linear layers run in int8 (then the copy's are replaced)."""
-    import copy
-
     from torch import nn
 
     bert = load_encoder()[0].auto_model
@@ -129,8 +128,6 @@ def _linear_names(bert) -> list[str]:
 
 def _int8_copy(bert, int8_ranges: Int8Ranges):
     """A copy of `bert` whose encoder linear layers compute in int8 with fixed input ranges."""
-    import copy
-
     import torch
     from torch import nn
 

@@ -21,6 +21,9 @@ from statistics import mean
 import yaml
 from wordfreq import tokenize, zipf_frequency
 
+from kapstone.creativity.embeddings import encode_texts
+from kapstone.creativity.originality import load_model
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 OK = "ok"
@@ -150,8 +153,6 @@ def elaboration(text: str) -> int:
 def score_originality(pairs: Iterable[tuple[str, str]]) -> list[float]:
     """Originality (1-5) of (prompt, response) pairs, for responses already known to be scorable.
     Use `score_responses` for raw input: it checks each response first."""
-    from kapstone.creativity.originality import load_model
-
     pairs = list(pairs)
     if not pairs:
         return []
@@ -189,8 +190,6 @@ def flexibility(responses: Sequence[str]) -> int:
     if len(responses) <= 1:
         return len(responses)
     from sklearn.cluster import AgglomerativeClustering
-
-    from kapstone.creativity.embeddings import encode_texts
 
     clustering = AgglomerativeClustering(
         n_clusters=None,

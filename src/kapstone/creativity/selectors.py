@@ -6,16 +6,19 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.creativity import protocol
-from kapstone.creativity.models import CreativityAdministration
+from kapstone.creativity.models import AUTResponse, CreativityAdministration
 from kapstone.measures.dates import is_plausible
 from kapstone.measures.models import Assessment
 from kapstone.patients.models import Patient
@@ -33,7 +36,7 @@ def practice_tz() -> zoneinfo.ZoneInfo:
 # --- dosing days --------------------------------------------------------------------------------------------
 
 
-def dosing_sessions_of(patient_ids) -> dict[int, list[tuple[datetime.datetime, datetime.datetime]]]:
+def dosing_sessions_of(patient_ids: Iterable[int]) -> dict[int, list[tuple[datetime.datetime, datetime.datetime]]]:
     """(starts_at, ends_at) of every dosing session of a course each patient is or was enrolled in."""
     rows = (
         GroupSession.objects.filter(
@@ -44,7 +47,7 @@ def dosing_sessions_of(patient_ids) -> dict[int, list[tuple[datetime.datetime, d
         .order_by()
         .values_list("group__enrolments__patient_id", "starts_at", "ends_at")
     )
-    sessions: dict[int, list] = defaultdict(list)
+    sessions: dict[int, list[tuple[datetime.datetime, datetime.datetime]]] = defaultdict(list)
     for patient_id, starts_at, ends_at in rows:
         sessions[patient_id].append((starts_at, ends_at))
     return sessions
@@ -76,7 +79,7 @@ def portal_tasks(*, patient: Patient, now: datetime.datetime | None = None) -> l
     return tasks
 
 
-def portal_administration(*, patient: Patient, administration_id) -> CreativityAdministration:
+def portal_administration(*, patient: Patient, administration_id: int | str) -> CreativityAdministration:
     try:
         return CreativityAdministration.objects.get(pk=int(administration_id), patient=patient)
     except (CreativityAdministration.DoesNotExist, ValueError, TypeError):
@@ -112,10 +115,14 @@ def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
         .order_by("completed_at", "pk")
         .values_list("instrument_id", "completed_at", "total")
     )
-    return [SymptomPoint(*row) for row in rows if is_plausible(row[1])]
+    return [
+        SymptomPoint(instrument_id, completed_at, total)
+        for instrument_id, completed_at, total in rows
+        if completed_at is not None and total is not None and is_plausible(completed_at)
+    ]
 
 
-def portal_history(*, patient: Patient) -> dict:
+def portal_history(*, patient: Patient) -> dict[str, object]:
     audit.record(action=audit.Action.READ, patient=patient, object_type="creativity_history", object_id=patient.pk)
     return {"history": creativity_history(patient=patient), "symptoms": symptom_totals(patient=patient)}
 
@@ -123,7 +130,7 @@ def portal_history(*, patient: Patient) -> dict:
 # --- staff --------------------------------------------------------------------------------------------------
 
 
-def patient_creativity(*, user, patient_id) -> tuple[Patient, dict]:
+def patient_creativity(*, user: User, patient_id: int | str) -> tuple[Patient, dict[str, object]]:
     """Everything the clinician's creativity page shows: three queries whatever the number of tasks."""
     patient = patient_get(user=user, patient_id=patient_id, purpose="creativity")
     administrations = list(
@@ -141,7 +148,9 @@ def patient_creativity(*, user, patient_id) -> tuple[Patient, dict]:
     }
 
 
-def administration_for_staff(*, user, patient_id, administration_id) -> tuple[Patient, CreativityAdministration, list]:
+def administration_for_staff(
+    *, user: User, patient_id: int | str, administration_id: int | str
+) -> tuple[Patient, CreativityAdministration, list[tuple[dict[str, str], list[AUTResponse]]]]:
     """One administration with its responses in the order the objects were given."""
     patient = patient_get(user=user, patient_id=patient_id, purpose="creativity responses")
     try:
@@ -174,7 +183,9 @@ SCORE_COLUMNS = (
 )
 
 
-def creativity_scores_frame(patient_ids=None) -> QuerySet:
+def creativity_scores_frame(
+    patient_ids: Collection[int] | None = None,
+) -> QuerySet[CreativityAdministration, dict[str, Any]]:
     """One row per scored administration (per patient, occasion and task), as a values() query in one SQL
     statement: `pandas.DataFrame.from_records(creativity_scores_frame())` gives the outcomes frame. AUT rows
     carry fluency..elaboration_mean (per-object means), DAT rows dat_score and its percentile against random
@@ -182,4 +193,7 @@ def creativity_scores_frame(patient_ids=None) -> QuerySet:
     rows = CreativityAdministration.objects.filter(status=Status.COMPLETED)
     if patient_ids is not None:
         rows = rows.filter(patient_id__in=patient_ids)
-    return rows.order_by("patient_id", "submitted_at", "pk").values(*SCORE_COLUMNS)
+    scores: QuerySet[CreativityAdministration, dict[str, Any]] = rows.order_by(
+        "patient_id", "submitted_at", "pk"
+    ).values(*SCORE_COLUMNS)
+    return scores

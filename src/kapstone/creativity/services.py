@@ -8,19 +8,21 @@ stored, and once the last deadline passes the task closes and what was saved is 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from statistics import mean
 
 from django.db import transaction
 from django.utils import formats, timezone
 
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.creativity import dat as dat_scoring
 from kapstone.creativity import protocol, scoring
 from kapstone.creativity import selectors as reads
 from kapstone.creativity.models import AUTResponse, CreativityAdministration, Occasion, Task
 from kapstone.patients.models import Patient
-from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.models import Enrolment, Group, GroupSession
 
 Status = CreativityAdministration.Status
 
@@ -57,7 +59,7 @@ class NotOpen(CreativityError):
 
 
 def _new_administration(
-    *, patient_id: int, task: str, occasion: str, due_at: datetime.datetime, window_days: int, **extra
+    *, patient_id: int, task: str, occasion: str, due_at: datetime.datetime, window_days: int, **extra: object
 ) -> CreativityAdministration:
     if task == Task.AUT:
         form = protocol.form_for(patient_id=patient_id, occasion=occasion)
@@ -79,7 +81,7 @@ def _new_administration(
     )
 
 
-def _audit_update(administration: CreativityAdministration, *, actor, detail: dict) -> None:
+def _audit_update(administration: CreativityAdministration, *, actor: User | None, detail: dict[str, object]) -> None:
     """An audited change to one patient's task; with actor None the trail takes it from the request or command."""
     audit.record(
         action=audit.Action.UPDATE,
@@ -93,7 +95,12 @@ def _audit_update(administration: CreativityAdministration, *, actor, detail: di
 
 @transaction.atomic
 def administrations_schedule(
-    *, actor, patient: Patient, occasion: str, tasks=(Task.AUT, Task.DAT), due_at: datetime.datetime | None = None
+    *,
+    actor: User | None,
+    patient: Patient,
+    occasion: str,
+    tasks: tuple[str, ...] = (Task.AUT, Task.DAT),
+    due_at: datetime.datetime | None = None,
 ) -> list[CreativityAdministration]:
     """Puts tasks due for one patient (from now unless `due_at`), refusing a time that falls on a dosing day."""
     if occasion not in Occasion.values:
@@ -123,7 +130,7 @@ def administrations_schedule(
 
 
 @transaction.atomic
-def administrations_schedule_for_group(*, actor, group) -> int:
+def administrations_schedule_for_group(*, actor: User | None, group: Group) -> int:
     """Both tasks at baseline, end of course and each follow-up for every enrolled patient, dated from the
     group's sessions and moved off dosing days; returns how many it added. Running it again adds only what is
     missing and re-checks every task of these patients not yet started: one of this course whose date has
@@ -132,10 +139,9 @@ def administrations_schedule_for_group(*, actor, group) -> int:
     sessions = list(GroupSession.objects.filter(group=group).values_list("starts_at", "ends_at"))
     if not sessions:
         return 0
-    anchors = {
-        "course_start": min(start for start, _ in sessions),
-        "course_end": GroupSession.objects.filter(group=group).course_end(),
-    }
+    # The group has sessions, so the course has an end; the last session's end stands in only for mypy.
+    course_end = GroupSession.objects.filter(group=group).course_end() or max(end for _, end in sessions)
+    anchors = {"course_start": min(start for start, _ in sessions), "course_end": course_end}
     patient_ids = list(
         Enrolment.objects.filter(group=group, status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True)
     )
@@ -214,10 +220,17 @@ def _locked(administration: CreativityAdministration) -> CreativityAdministratio
     return CreativityAdministration.objects.select_for_update().get(pk=administration.pk)
 
 
+def _started_deadline(administration: CreativityAdministration) -> datetime.datetime:
+    """The current part's deadline of a started task (a task not started has no clock)."""
+    if administration.part_deadline is None:
+        raise CreativityError("This task has not been started.")
+    return administration.part_deadline
+
+
 def clock_of(administration: CreativityAdministration, now: datetime.datetime) -> protocol.Clock:
     return protocol.clock_at(
         part=administration.part,
-        part_deadline=administration.part_deadline,
+        part_deadline=_started_deadline(administration),
         parts=administration.parts,
         seconds=administration.seconds_per_part,
         now=now,
@@ -232,7 +245,9 @@ def _set_clock(administration: CreativityAdministration, part: int, part_deadlin
 
 
 @transaction.atomic
-def administration_start(*, actor, administration: CreativityAdministration, now=None) -> CreativityAdministration:
+def administration_start(
+    *, actor: User | None, administration: CreativityAdministration, now: datetime.datetime | None = None
+) -> CreativityAdministration:
     """Starts the clock, or carries on a task already started (resuming within its time limit)."""
     now = now or timezone.now()
     administration = _locked(administration)
@@ -266,7 +281,7 @@ def _part_deadline(administration: CreativityAdministration, part: int) -> datet
     """The deadline of `part` on the wall-clock schedule; None for a part already left behind."""
     if part < administration.part:
         return None
-    return administration.part_deadline + datetime.timedelta(
+    return _started_deadline(administration) + datetime.timedelta(
         seconds=administration.seconds_per_part * (part - administration.part)
     )
 
@@ -313,7 +328,9 @@ def _store_ideas(administration: CreativityAdministration, part: int, ideas: lis
     )
 
 
-def _store_answers(administration: CreativityAdministration, part: int, *, ideas, words) -> list[str]:
+def _store_answers(
+    administration: CreativityAdministration, part: int, *, ideas: list[str] | None, words: list[str] | None
+) -> list[str]:
     """Stores one part's answers within the input limits; returns what the limits took off."""
     if administration.task == Task.AUT:
         label = administration.prompts[part]["label"]
@@ -330,13 +347,13 @@ def _store_answers(administration: CreativityAdministration, part: int, *, ideas
 @transaction.atomic
 def answers_save(
     *,
-    actor,
+    actor: User | None,
     administration: CreativityAdministration,
     part: int,
     ideas: list[str] | None = None,
     words: list[str] | None = None,
     finish_part: bool = False,
-    now=None,
+    now: datetime.datetime | None = None,
 ) -> SaveOutcome:
     """Stores the answers for one part if its time is not over; `finish_part` moves on to the next part at
     once (or, on the last, hands the task in). A task whose time has run out is closed and scored. Answers
@@ -375,7 +392,9 @@ def answers_save(
 
 
 @transaction.atomic
-def administration_close_if_over(*, actor, administration: CreativityAdministration, now=None) -> bool:
+def administration_close_if_over(
+    *, actor: User | None, administration: CreativityAdministration, now: datetime.datetime | None = None
+) -> bool:
     """Closes and scores a started task whose last deadline has passed (the patient came back too late)."""
     now = now or timezone.now()
     administration = _locked(administration)
@@ -387,7 +406,7 @@ def administration_close_if_over(*, actor, administration: CreativityAdministrat
 
 
 @transaction.atomic
-def administrations_close_overdue(*, patient: Patient | None = None, now=None) -> int:
+def administrations_close_overdue(*, patient: Patient | None = None, now: datetime.datetime | None = None) -> int:
     """Closes and scores started tasks whose time is over (and the grace with it), and marks tasks never
     started within their window as not done. Idempotent: the Celery beat sweep and the portal both call it."""
     now = now or timezone.now()
@@ -416,9 +435,9 @@ def administrations_close_overdue(*, patient: Patient | None = None, now=None) -
 # --- scoring ------------------------------------------------------------------------------------------------
 
 
-def _mean_of(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(mean(values), 3) if values else None
+def _mean_of(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(mean(present), 3) if present else None
 
 
 def _score_aut(administration: CreativityAdministration) -> None:

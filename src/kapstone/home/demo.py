@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients.models import (
@@ -194,10 +195,13 @@ OUTSIDE_CLINICS = [
 
 @dataclass
 class DemoPractice:
-    staff: dict[str, object] = field(default_factory=dict)
+    staff: dict[str, User] = field(default_factory=dict)
     patients: list[Patient] = field(default_factory=list)
     portal_logins: list[tuple[str, str]] = field(default_factory=list)
     totp_secrets: dict[str, str] = field(default_factory=dict)
+    # The first day of each finished course, by patient id: the program demo fills it so the screening demo, which
+    # runs after it but sits below program, can date each intake before that patient's course began.
+    course_starts: dict[int, datetime.date] = field(default_factory=dict)
 
     @property
     def portal_patients(self) -> list[Patient]:

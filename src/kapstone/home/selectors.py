@@ -3,6 +3,7 @@ ledger's warnings and who is on call, each read through its own app's selectors 
 
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.alerts.selectors import on_call_status
 from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies, registrations_expiring
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
@@ -13,7 +14,7 @@ MY_PATIENTS_ON_HOME = 10
 ALERTS_ON_HOME = 10
 
 
-def staff_home(*, user) -> dict:
+def staff_home(*, user: User) -> dict[str, object]:
     my_patients = patient_list(user=user)
     return {
         "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],

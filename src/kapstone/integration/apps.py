@@ -25,5 +25,8 @@ class IntegrationConfig(AppConfig):
     def ready(self):
         from kapstone.dosing.signals import dose_administered
         from kapstone.integration import checks  # noqa: F401  (registers the notes-key check)
+        from kapstone.integration.selectors import may_message_now
+        from kapstone.patients import contact
 
         dose_administered.connect(_dose_administered, dispatch_uid="integration.open_window")
+        contact.register(may_message_now)

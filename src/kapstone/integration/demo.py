@@ -16,6 +16,7 @@ import datetime
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from kapstone.dosing.models import DoseRecord
 from kapstone.integration.models import IntegrationNote, IntegrationWindow, JournalEntry, NotificationPreference
 from kapstone.integration.selectors import practice_window_settings
 from kapstone.program.models import GroupSession
@@ -170,8 +171,6 @@ def seed(*, practice, rng, progress) -> None:
 def _windows_for_given_doses() -> int:
     """Windows for doses the dosing demo recorded directly, opened when the dose was given (window_open opens
     them then; opened_at stamps "now" on insert, so it is set from the dose)."""
-    from kapstone.dosing.models import DoseRecord
-
     doses = DoseRecord.objects.filter(administered_at__isnull=False, integration_window__isnull=True).values_list(
         "pk", "patient_id", "session_id", "administered_at"
     )

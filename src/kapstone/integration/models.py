@@ -67,6 +67,8 @@ class JournalEntry(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
     )
     image = models.FileField(upload_to=journal_image_name, blank=True)
+    # Not a column: the checked picture's extension, set by the service for journal_image_name to read.
+    _image_extension: str
     image_content_type = models.CharField(max_length=40, blank=True)
     shared_with_care_team = models.BooleanField(default=False)
     shared_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,7 @@ Hours count elapsed time from administration; reminders are offsets in hours fro
 
 from kapstone import bibliography
 from kapstone.integration.window import window_data
-from kapstone.practice.registry import Lines, Number, OrderedPair, specs_from_data_file
+from kapstone.practice.registry import Kind, Lines, Number, OrderedPair, specs_from_data_file
 
 AREA = "Integration window"
 PREFIX = "integration"
@@ -17,7 +17,7 @@ HOURS_IN_A_YEAR = 24 * 365
 _HOURS = Number(above=0, maximum=HOURS_IN_A_YEAR)
 
 # Name in window.yaml -> (label, kind). A setting added to window.yaml without an entry here fails at import.
-_DECLARED = {
+_DECLARED: dict[str, tuple[str, Kind]] = {
     "preferred_hours": ("Integration work is on time within", _HOURS),
     "outer_hours": ("The window is late after", _HOURS),
     "reminder_offsets_hours": ("Remind the patient at these hours after the dose", Lines(item=_HOURS)),

@@ -10,12 +10,18 @@ Who sees what:
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    # Only for the annotations windows_with_work adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
+
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing.models import DoseRecord
@@ -36,22 +42,21 @@ from kapstone.integration.window import (
     window_bounds,
     window_settings,
 )
+from kapstone.measures.selectors import completed_assessments
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
 
-try:  # The questionnaire app's reads, when it provides them; the timeline leaves scores out otherwise.
-    from kapstone.measures.selectors import completed_assessments
-except ImportError:  # pragma: no cover - depends on which apps are installed
-    completed_assessments = None
+# Any: setting name -> its value, each of the type its entry in data/window.yaml gives.
+WindowSettings = dict[str, Any]
 
 JOURNAL_PER_PAGE = 50
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
 
 
-def practice_window_settings() -> dict:
+def practice_window_settings() -> WindowSettings:
     return window_settings(practice_overrides("integration"))
 
 
@@ -60,7 +65,7 @@ def notified_patient_ids(*, dedupe_prefix: str) -> set[int]:
     return set(Notification.objects.filter(dedupe_key__startswith=dedupe_prefix).values_list("patient_id", flat=True))
 
 
-def on_care_team(user, patient: Patient) -> bool:
+def on_care_team(user: User, patient: Patient) -> bool:
     return user.is_clinician and CareTeamMembership.objects.filter(patient=patient, staff=user).exists()
 
 
@@ -82,7 +87,18 @@ class WindowStatus:
         return self.booked_at is not None and self.booked_at <= self.bounds.outer_end
 
 
-def windows_with_work(windows: QuerySet[IntegrationWindow]) -> QuerySet[IntegrationWindow]:
+class WindowWork(TypedDict):
+    """What windows_with_work adds to each window."""
+
+    first_entry_at: datetime.datetime | None
+    first_note_at: datetime.datetime | None
+    booked_at: datetime.datetime | None
+    undelivered: bool
+
+
+def windows_with_work(
+    windows: QuerySet[IntegrationWindow],
+) -> "QuerySet[WithAnnotations[IntegrationWindow, WindowWork]]":
     """Adds, in the same query, what integration work happened and whether an integration session is booked.
 
     Integration work is the first of: a journal entry the patient wrote after the dose, or an integration note
@@ -118,7 +134,9 @@ def windows_with_work(windows: QuerySet[IntegrationWindow]) -> QuerySet[Integrat
     )
 
 
-def _status(window: IntegrationWindow, settings: dict, now: datetime.datetime) -> WindowStatus:
+def _status(
+    window: "WithAnnotations[IntegrationWindow, WindowWork]", settings: WindowSettings, now: datetime.datetime
+) -> WindowStatus:
     done = [at for at in (window.first_entry_at, window.first_note_at) if at is not None]
     done_at = min(done) if done else None
     bounds = window_bounds(window.dosed_at, settings)
@@ -169,10 +187,12 @@ class AdherenceOverview:
     """One page of windows, newest first, grouped; page.paginator.count is how many the user may see in all."""
 
     groups: list[GroupAdherence]
-    page: Page
+    page: "Page[WithAnnotations[IntegrationWindow, WindowWork]]"
 
 
-def adherence_overview(*, user, now: datetime.datetime | None = None, page_number=1) -> AdherenceOverview:
+def adherence_overview(
+    *, user: User, now: datetime.datetime | None = None, page_number: int | str = 1
+) -> AdherenceOverview:
     """The visible windows, newest first, one page at a time, grouped by the group whose dosing session opened
     them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
@@ -198,24 +218,24 @@ def adherence_overview(*, user, now: datetime.datetime | None = None, page_numbe
     return AdherenceOverview(groups=list(groups.values()), page=page)
 
 
-def journal_entries(*, user, query: str = "") -> tuple[Patient, list[JournalEntry]]:
+def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[JournalEntry]]:
     """The patient's own entries, optionally searched (words must all appear in the text)."""
     patient = patient_for_portal_user(user)
     entries = JournalEntry.objects.filter(patient=patient)
     query = query.strip()
     for word in query.split()[:6]:
         entries = entries.filter(text__icontains=word)
-    entries = list(entries[:JOURNAL_PER_PAGE])
+    shown = list(entries[:JOURNAL_PER_PAGE])
     audit.record(
         action=audit.Action.READ,
         patient=patient,
         object_type="journal",
-        detail={"searched": bool(query), "entry_ids": [entry.pk for entry in entries]},
+        detail={"searched": bool(query), "entry_ids": [entry.pk for entry in shown]},
     )
-    return patient, entries
+    return patient, shown
 
 
-def journal_entry_for_owner(*, user, entry_id) -> JournalEntry:
+def journal_entry_for_owner(*, user: User, entry_id: int | str) -> JournalEntry:
     patient = patient_for_portal_user(user)
     try:
         entry = JournalEntry.objects.select_related("patient").get(pk=int(entry_id), patient=patient)
@@ -225,7 +245,7 @@ def journal_entry_for_owner(*, user, entry_id) -> JournalEntry:
     return entry
 
 
-def journal_export(*, user) -> tuple[Patient, list[JournalEntry]]:
+def journal_export(*, user: User) -> tuple[Patient, list[JournalEntry]]:
     """Everything the patient wrote, for their own download. Nothing written by staff is in it."""
     patient = patient_for_portal_user(user)
     entries = list(JournalEntry.objects.filter(patient=patient).order_by("created_at", "id"))
@@ -233,7 +253,7 @@ def journal_export(*, user) -> tuple[Patient, list[JournalEntry]]:
     return patient, entries
 
 
-def journal_image(*, user, entry_id) -> JournalEntry:
+def journal_image(*, user: User, entry_id: int | str) -> JournalEntry:
     """The entry behind an image, for its owner, or for their care team once it is shared; else 404."""
     try:
         entry = JournalEntry.objects.select_related("patient").exclude(image="").get(pk=int(entry_id))
@@ -262,7 +282,7 @@ CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered: bool = False) -> list[TimelineItem]:
     """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'. undelivered: the messages
     that could not be delivered, for staff, who can check the patient's address."""
-    items = []
+    items: list[TimelineItem] = []
     sessions = GroupSession.objects.filter(
         group__enrolments__patient=patient,
         group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
@@ -272,12 +292,15 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
     doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
     for dose in doses:
+        if dose.administered_at is None:  # never: the query asks for given doses
+            continue
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
-    if completed_assessments is not None:
-        for assessment in completed_assessments(patient):
-            severity = f" ({assessment.severity})" if assessment.severity else ""
-            score = f"{assessment.total:g}{severity}" if assessment.total is not None else ""
-            items.append(TimelineItem(assessment.completed_at, "score", assessment.instrument_id.upper(), score))
+    for assessment in completed_assessments(patient):
+        if assessment.completed_at is None:  # never: a completed questionnaire has its time
+            continue
+        severity = f" ({assessment.severity})" if assessment.severity else ""
+        score = f"{assessment.total:g}{severity}" if assessment.total is not None else ""
+        items.append(TimelineItem(assessment.completed_at, "score", assessment.instrument_id.upper(), score))
     if journal != "none":
         entries = JournalEntry.objects.filter(patient=patient)
         if journal == "shared":
@@ -297,7 +320,7 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
     return sorted(items, key=lambda item: item.at)
 
 
-def staff_timeline(*, user, patient_id) -> tuple[Patient, list[TimelineItem], bool]:
+def staff_timeline(*, user: User, patient_id: int | str) -> tuple[Patient, list[TimelineItem], bool]:
     patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
     care_team = on_care_team(user, patient)
     items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True, undelivered=True)
@@ -310,7 +333,7 @@ def staff_timeline(*, user, patient_id) -> tuple[Patient, list[TimelineItem], bo
     return patient, items, care_team
 
 
-def portal_timeline(*, user) -> tuple[Patient, list[TimelineItem]]:
+def portal_timeline(*, user: User) -> tuple[Patient, list[TimelineItem]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_timeline", object_id=patient.pk)
     return patient, _timeline_items(patient, journal="all", notes=False)
@@ -329,7 +352,9 @@ def _note_text(note: PsychotherapyNote) -> str | None:
         return None
 
 
-def psychotherapy_notes(*, user, patient_id) -> tuple[Patient, list[tuple[PsychotherapyNote, str | None]]]:
+def psychotherapy_notes(
+    *, user: User, patient_id: int | str
+) -> tuple[Patient, list[tuple[PsychotherapyNote, str | None]]]:
     """The therapist's own notes on a patient on their care team, decrypted, with every read audited. A note no
     configured key opens comes with None, so the page says so instead of failing (crypto explains the keys)."""
     patient = patient_get(user=user, patient_id=patient_id, purpose="psychotherapy notes")
@@ -353,15 +378,16 @@ def upcoming_prompt(*, patient: Patient) -> WindowStatus | None:
     return window_status(window)
 
 
-def notification_preference_of(patient) -> NotificationPreference:
+def notification_preference_of(patient: Patient) -> NotificationPreference:
     """The patient's chosen channels and quiet hours, or the defaults if they never chose."""
     try:
-        return patient.notification_preference
+        preference: NotificationPreference = patient.notification_preference
+        return preference
     except NotificationPreference.DoesNotExist:
         return NotificationPreference(patient=patient)
 
 
-def may_message_now(*, patient, channel: str, now: datetime.datetime) -> bool:
+def may_message_now(*, patient: Patient, channel: str, now: datetime.datetime) -> bool:
     """Whether a message on this channel may go to the patient now: they chose the channel and it is not
     within their quiet hours. Senders that cannot be deferred (questionnaire links) wait for the next sweep."""
     preference = notification_preference_of(patient)

@@ -2,18 +2,23 @@
 its audit row in the same transaction. Audit details name fields and ids, never what a patient wrote."""
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.integration import crypto, selectors
+from kapstone.dosing.models import DoseRecord
+from kapstone.integration import crypto, selectors, tasks
 from kapstone.integration.models import (
     IntegrationNote,
     IntegrationWindow,
@@ -24,8 +29,10 @@ from kapstone.integration.models import (
 )
 from kapstone.integration.notifications import channel as channel_named
 from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
+from kapstone.patients.models import Patient
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
+from kapstone.program.models import GroupSession
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ WINDOW_PROMPT = "integration_prompt"
 DELIVERY_ATTEMPTS = 5
 FIRST_RETRY_AFTER = datetime.timedelta(minutes=5)
 # Operational: a send still marked 'sending' this long after it was claimed has lost its worker (a send gives up
-# after notifications.SEND_TIMEOUT_SECONDS), so the sweep takes it back and tries again under the same key.
+# after delivery.SEND_TIMEOUT_SECONDS), so the sweep takes it back and tries again under the same key.
 SEND_LEASE = datetime.timedelta(minutes=15)
 
 
@@ -55,13 +62,11 @@ class CleanImage:
 
 
 def _site_link(path: str) -> str:
-    from django.conf import settings
-
     return settings.SITE_URL.rstrip("/") + path
 
 
 @transaction.atomic
-def window_open(*, dose_record) -> IntegrationWindow:
+def window_open(*, dose_record: DoseRecord) -> IntegrationWindow:
     """Opens the window after an administered dose and schedules the patient's prompts. Safe to call twice."""
     if dose_record.administered_at is None:
         raise IntegrationError("The dose has not been given; there is no integration window yet.")
@@ -82,11 +87,11 @@ def window_open(*, dose_record) -> IntegrationWindow:
         object_id=window.pk,
         detail={"dose_record_id": dose_record.pk},
     )
-    settings = selectors.practice_window_settings()
-    bounds = window_bounds(window.dosed_at, settings)
+    window_settings = selectors.practice_window_settings()
+    bounds = window_bounds(window.dosed_at, window_settings)
     now = timezone.now()
     link = _site_link(reverse("integration:journal_new"))
-    for index, at in enumerate(reminder_times(bounds, settings)):
+    for index, at in enumerate(reminder_times(bounds, window_settings)):
         # A window opened late (a worker was down) skips the prompts whose time has passed rather than
         # sending them all at once.
         if at <= now or at > bounds.outer_end:
@@ -116,8 +121,6 @@ def missing_windows_open(*, limit: int) -> int:
     A window opened meanwhile by the task is found, not duplicated; a window opened late skips the prompts whose
     time has passed (window_open), so a long-lost window sends nothing stale.
     """
-    from kapstone.dosing.models import DoseRecord
-
     doses = DoseRecord.objects.filter(administered_at__isnull=False, integration_window__isnull=True).order_by(
         "-administered_at", "-pk"
     )
@@ -138,7 +141,7 @@ def missing_windows_open(*, limit: int) -> int:
 @transaction.atomic
 def notify(
     *,
-    patient,
+    patient: Patient,
     kind: str,
     dedupe_key: str,
     subject: str,
@@ -188,7 +191,7 @@ def notify(
                 object_id=notification.pk,
                 detail={"kind": kind, "channel": name, "scheduled_for": when.isoformat()},
             )
-            transaction.on_commit(lambda pk=notification.pk, eta=when: _enqueue(pk, eta))
+            transaction.on_commit(functools.partial(_enqueue, notification.pk, when))
         queued.append(notification)
     return queued
 
@@ -212,13 +215,11 @@ def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
     """Hands the send to a worker. Runs after commit, so the row is there whatever happens here: if the broker
     cannot be reached the message stays pending and the beat sweep (send_due_notifications) sends it, so the
     request that queued it is neither failed nor held (the publish timeouts are in kapstone/celery.py)."""
-    from kapstone.integration.tasks import send_notification
-
     try:
         if eta > timezone.now():
-            send_notification.apply_async(args=[notification_id], eta=eta)
+            tasks.send_notification.apply_async(args=[notification_id], eta=eta)
         else:
-            send_notification.delay(notification_id)
+            tasks.send_notification.delay(notification_id)
     except Exception:
         logger.warning("could not queue notification %s; the sweep will send it", notification_id, exc_info=True)
 
@@ -356,7 +357,7 @@ def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
                 ).update(status=Notification.Status.PENDING, scheduled_for=now)
                 outcome = Notification.Status.PENDING
                 if taken:
-                    transaction.on_commit(lambda pk=notification.pk: _enqueue(pk, now))
+                    transaction.on_commit(functools.partial(_enqueue, notification.pk, now))
             if taken:
                 logger.warning("notification %s was stuck mid-send; now %s", notification.pk, outcome)
                 audit.record(
@@ -373,8 +374,8 @@ def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
 @transaction.atomic
 def journal_entry_create(
     *,
-    actor,
-    patient,
+    actor: User,
+    patient: Patient,
     prompt: str,
     text: str,
     mood: int | None,
@@ -424,7 +425,7 @@ def journal_entry_create(
 
 
 @transaction.atomic
-def journal_entry_share(*, actor, entry: JournalEntry, shared: bool) -> JournalEntry:
+def journal_entry_share(*, actor: User, entry: JournalEntry, shared: bool) -> JournalEntry:
     if entry.patient.user_id != actor.pk:
         raise IntegrationError("Only the patient decides who sees their journal.")
     entry.shared_with_care_team = shared
@@ -441,7 +442,7 @@ def journal_entry_share(*, actor, entry: JournalEntry, shared: bool) -> JournalE
 
 
 @transaction.atomic
-def integration_note_add(*, actor, patient, session, text: str) -> IntegrationNote:
+def integration_note_add(*, actor: User, patient: Patient, session: GroupSession, text: str) -> IntegrationNote:
     if not actor.is_clinician:
         raise IntegrationError("Only clinicians write integration notes.")
     if not text.strip():
@@ -458,7 +459,7 @@ def integration_note_add(*, actor, patient, session, text: str) -> IntegrationNo
 
 
 @transaction.atomic
-def psychotherapy_note_add(*, actor, patient, text: str) -> PsychotherapyNote:
+def psychotherapy_note_add(*, actor: User, patient: Patient, text: str) -> PsychotherapyNote:
     if actor.role != Role.THERAPIST:
         raise IntegrationError("Only therapists keep psychotherapy notes.")
     if not text.strip():
@@ -476,7 +477,7 @@ def psychotherapy_note_add(*, actor, patient, text: str) -> PsychotherapyNote:
 
 
 @transaction.atomic
-def notification_preference_set(*, actor, patient, fields: dict) -> NotificationPreference:
+def notification_preference_set(*, actor: User, patient: Patient, fields: dict[str, Any]) -> NotificationPreference:
     if patient.user_id != actor.pk:
         raise IntegrationError("Only the patient sets how they are contacted.")
     preference, _ = NotificationPreference.objects.get_or_create(patient=patient)
@@ -508,7 +509,8 @@ def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> 
     therapists keep reading and writing notes while it runs (every configured key still opens them). A note no
     key opens is left as it is and named. Each batch is audited by note ids, never by content."""
     crypto.configured_keys()  # a bad key setting stops here, before any note is touched
-    reencrypted, unreadable, after = 0, [], 0
+    reencrypted, after = 0, 0
+    unreadable: list[int] = []
     while True:
         with transaction.atomic():
             batch = list(PsychotherapyNote.objects.select_for_update().filter(pk__gt=after).order_by("pk")[:batch_size])

@@ -4,6 +4,7 @@ one-window-per-dose constraint make a retried or redelivered task a no-op, so ac
 from celery import shared_task
 from django.utils import timezone
 
+from kapstone.dosing.models import DoseRecord
 from kapstone.integration import services
 from kapstone.integration.models import Notification
 
@@ -12,8 +13,6 @@ RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_backoff
 
 @shared_task(acks_late=True, max_retries=5, **RETRYING)
 def open_integration_window(dose_record_id: int) -> int:
-    from kapstone.dosing.models import DoseRecord
-
     record = DoseRecord.objects.get(pk=dose_record_id)
     return services.window_open(dose_record=record).pk
 

@@ -128,7 +128,8 @@ def _clock_changes(zone: ZoneInfo, *, since: datetime.datetime, until: datetime.
     """
 
     def offset(instant: datetime.datetime) -> datetime.timedelta:
-        return instant.astimezone(zone).utcoffset()
+        # Never None: the instant is aware, in a zone that has an offset at every instant.
+        return instant.astimezone(zone).utcoffset() or datetime.timedelta(0)
 
     changes = []
     before, offset_before = since, offset(since)

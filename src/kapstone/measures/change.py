@@ -121,6 +121,8 @@ def classify_change(
     reliability = reliability if reliability is not None else _number(reliable.get("reliability"), resolved)
     fixed_threshold = _number(reliable.get("fixed_threshold"), resolved)
     rci = None
+    reliable_improvement: bool | None
+    reliable_deterioration: bool | None
     if sd is not None and reliability is not None:
         rci = reliable_change_index(baseline, follow_up, sd=sd, reliability=reliability)
         method = "jacobson_truax"

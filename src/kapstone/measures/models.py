@@ -7,6 +7,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 
+from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.patients.models import Patient
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
 
@@ -105,8 +106,6 @@ class Assessment(models.Model):
     @property
     def instrument_name(self) -> str:
         """The questionnaire's name as its manual writes it (PHQ-9), so a list of several tells them apart."""
-        from kapstone.measures.scoring import UnknownInstrument, get_instrument
-
         try:
             return get_instrument(self.instrument_id).short_name
         except UnknownInstrument:  # an instrument file a practice has since removed
@@ -115,8 +114,6 @@ class Assessment(models.Model):
     @property
     def patient_can_answer(self) -> bool:
         """Whether the portal asks the patient for it; otherwise the care team completes it with the patient."""
-        from kapstone.measures.scoring import UnknownInstrument, get_instrument
-
         try:
             return get_instrument(self.instrument_id).patient_can_answer
         except UnknownInstrument:

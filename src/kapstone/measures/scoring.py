@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from kapstone.measures import wording
+
 INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
 
 Number = int | Fraction
@@ -405,7 +407,8 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         raise _fail(instrument_id, f"subscales need a subscale_method among {sorted(_SUBSCALE_METHODS)}")
     if method == "mean_of_subscales" and not subscales:
         raise _fail(instrument_id, "mean_of_subscales needs subscales")
-    for group in (*domains, *subscales):
+    groups: tuple[Domain | Subscale, ...] = (*domains, *subscales)
+    for group in groups:
         if not group.items or not set(group.items) <= item_numbers:
             raise _fail(instrument_id, f"{group.id!r} refers to items that do not exist")
     score_names = ["total", *(d.id for d in domains), *(s.id for s in subscales)]
@@ -425,15 +428,16 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         name: Setting(name, spec["default"], spec.get("min"), spec.get("max"))
         for name, spec in (raw.get("settings") or {}).items()
     }
-    names = {
-        "items": item_numbers,
-        "scores": set(score_names),
-        "subscales": {s.id for s in subscales},
-        "settings": set(settings),
-    }
+    check_condition = functools.partial(
+        _check_condition,
+        items=item_numbers,
+        scores=set(score_names),
+        subscales={s.id for s in subscales},
+        settings=set(settings),
+    )
     flags = []
     for spec in raw.get("flags") or []:
-        _check_condition(instrument_id, spec["when"], **names)
+        check_condition(instrument_id, spec["when"])
         flags.append(
             Flag(
                 id=spec["id"],
@@ -445,7 +449,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         )
     for item in items:
         if item.ask_only_if is not None:
-            _check_condition(instrument_id, item.ask_only_if, **names)
+            check_condition(instrument_id, item.ask_only_if)
 
     risk = None
     if raw.get("risk"):
@@ -455,7 +459,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         for rule in rules:
             if rule.level not in levels:
                 raise _fail(instrument_id, f"risk rule names unknown level {rule.level!r}")
-            _check_condition(instrument_id, rule.when, **names)
+            check_condition(instrument_id, rule.when)
         risk = Risk(levels, rules, frozenset(spec.get("critical_levels") or ()))
 
     if raw.get("change"):
@@ -501,8 +505,6 @@ def _load_shipped() -> dict[str, Instrument]:
 @functools.cache
 def _load_all() -> dict[str, Instrument]:
     """Kapstone's instruments, with the practice's own wording where it supplies some (measures/wording.py)."""
-    from kapstone.measures import wording
-
     instruments = dict(_load_shipped())
     for instrument_id, path in wording.wording_files().items():
         if instrument_id not in instruments:
@@ -666,8 +668,8 @@ def validate_answers(instrument: Instrument, answers: Any) -> ValidatedAnswers:
 
 
 def _answered(values: Mapping[int, int | None], numbers: Sequence[int]) -> list[int] | None:
-    picked = [values[number] for number in numbers]
-    return None if any(value is None for value in picked) else picked  # type: ignore[return-value]
+    answered = [value for value in (values[number] for number in numbers) if value is not None]
+    return answered if len(answered) == len(numbers) else None
 
 
 def _percent_of_max(instrument: Instrument, numbers: Sequence[int], picked: Sequence[int]) -> Fraction:
@@ -676,7 +678,9 @@ def _percent_of_max(instrument: Instrument, numbers: Sequence[int], picked: Sequ
     return Fraction(sum(picked) * 100, maximum)
 
 
-def _group_score(instrument: Instrument, method: str, numbers: Sequence[int], values: Mapping) -> Number | None:
+def _group_score(
+    instrument: Instrument, method: str, numbers: Sequence[int], values: Mapping[int, int | None]
+) -> Number | None:
     picked = _answered(values, numbers)
     if picked is None:
         return None
@@ -687,7 +691,9 @@ def _group_score(instrument: Instrument, method: str, numbers: Sequence[int], va
     return _percent_of_max(instrument, numbers, picked)
 
 
-def _scores(instrument: Instrument, validated: ValidatedAnswers) -> tuple[Number | None, dict, dict]:
+def _scores(
+    instrument: Instrument, validated: ValidatedAnswers
+) -> tuple[Number | None, dict[str, Number | None], dict[str, int | None]]:
     values = validated.values
     subscales = {
         subscale.id: _group_score(instrument, instrument.subscale_method or "sum", subscale.items, values)
@@ -703,8 +709,10 @@ def _scores(instrument: Instrument, validated: ValidatedAnswers) -> tuple[Number
     total: Number | None = None
     if complete and instrument.method != "none":
         if instrument.method == "sum_of_domains":
+            # complete: every domain was answered, so no domain score is None
             total = sum(domains.values())  # type: ignore[arg-type]
         elif instrument.method == "mean_of_subscales":
+            # complete: every subscale was answered, so no subscale score is None
             total = Fraction(sum(subscales.values()), len(subscales))  # type: ignore[arg-type]
         else:
             total = _group_score(instrument, instrument.method, asked, values)
@@ -778,12 +786,12 @@ def _result(
         risk = max(fired, key=instrument.risk.levels.index, default=instrument.risk.levels[0])
 
     band = instrument.band_for(total) if total is not None else None
-    is_integer_method = instrument.method in _INTEGER_TOTAL_METHODS
     return ScoreResult(
         instrument=instrument.id,
         instrument_version=instrument.version,
         complete=not missing,
-        total=total if is_integer_method else _reported(total, instrument.decimals),
+        # A whole-number method's total is an int, which _reported returns as it is.
+        total=_reported(total, instrument.decimals),
         severity=band.name if band else None,
         subscales={key: _reported(value, instrument.decimals) for key, value in subscales.items()},
         domains=dict(domains),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from kapstone import bibliography
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.measures.change import baseline_sample_minimum, classify_change
@@ -52,14 +54,14 @@ def instrument_settings(instrument_id: str) -> dict[str, Any]:
 PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
 
 
-def _visible_alerts(user) -> QuerySet[CriticalAlert]:
+def _visible_alerts(user: User) -> QuerySet[CriticalAlert]:
     mine = Q(patient__in=patients_visible_to(user))
     if user.role in PRACTICE_ALERT_ROLES:
         mine |= Q(patient__isnull=True)
     return CriticalAlert.objects.filter(mine).select_related("patient", "assessment", "acknowledged_by")
 
 
-def open_alerts_for(user, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert]:
+def open_alerts_for(user: User, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert]:
     """Unacknowledged alerts this user may see, highest priority first, then the longest waiting (staff home)."""
     alerts = list(
         _visible_alerts(user).filter(acknowledged_at__isnull=True).order_by("-priority", "raised_at", "id")[:limit]
@@ -76,7 +78,7 @@ def open_alerts_for(user, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert
     return alerts
 
 
-def _cited(spec: dict) -> str:
+def _cited(spec: dict[str, Any]) -> str:
     """A number's source for the clinician: its bibliography ids written out as full references."""
     return bibliography.describe(spec["source"]) if spec.get("source") else "source not recorded"
 
@@ -92,7 +94,7 @@ class QueueFilters:
     show_acknowledged: bool = False
 
     @classmethod
-    def from_query(cls, query) -> QueueFilters:
+    def from_query(cls, query: Mapping[str, str]) -> QueueFilters:
         priority = query.get("level", "")
         staff = query.get("staff", "")
         kind = query.get("kind", "")
@@ -110,7 +112,9 @@ def alert_kinds() -> dict[str, str]:
     }
 
 
-def alert_queue(*, user, filters: QueueFilters | None = None, show_acknowledged: bool = False) -> list[CriticalAlert]:
+def alert_queue(
+    *, user: User, filters: QueueFilters | None = None, show_acknowledged: bool = False
+) -> list[CriticalAlert]:
     """The one queue: open alerts by priority (high, urgent, review), then the longest waiting first; with
     show_acknowledged, the acknowledged ones follow, newest first."""
     filters = filters or QueueFilters(show_acknowledged=show_acknowledged)
@@ -138,14 +142,14 @@ def alert_queue(*, user, filters: QueueFilters | None = None, show_acknowledged:
     return listed
 
 
-def alert_filter_staff() -> list:
+def alert_filter_staff() -> list[User]:
     """The clinicians the queue can be filtered by (alerts of the patients on their care team)."""
     return list(
         get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "first_name")
     )
 
 
-def alert_get(*, user, alert_id) -> CriticalAlert:
+def alert_get(*, user: User, alert_id: int | str) -> CriticalAlert:
     try:
         return _visible_alerts(user).get(pk=int(alert_id))
     except (CriticalAlert.DoesNotExist, ValueError, TypeError):
@@ -157,7 +161,7 @@ def alert_history(*, alert: CriticalAlert) -> list[AlertOccurrence]:
     return list(alert.occurrences.select_related("assessment"))
 
 
-def due_assessments_for(user, *, limit: int = DUE_ON_HOME) -> list[Assessment]:
+def due_assessments_for(user: User, *, limit: int = DUE_ON_HOME) -> list[Assessment]:
     """Open questionnaires already due for the user's patients, oldest first (for the staff home). Those the
     patient cannot answer in the portal (Assessment.patient_can_answer) are the care team's to complete with
     the patient."""
@@ -270,7 +274,9 @@ class Trajectory:
         reliability = reliable.get("reliability") or {}
         threshold = reliable.get("fixed_threshold") or {}
         change = next((c for c in reversed(self.changes) if c), None)
-        method = change["reliable_change_method"] if change else None
+        if change is None:
+            return ""
+        method = change["reliable_change_method"]
         sample = self.baseline_sample
         if method == "jacobson_truax" and sample is not None and sample.usable:
             return (
@@ -352,7 +358,7 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
     for trajectory in by_instrument.values():
         instrument = trajectory.instrument
         base = trajectory.baseline.total
-        trajectory.changes = [None] * len(trajectory.points)
+        trajectory.changes = [None for _ in trajectory.points]
         if len(trajectory.points) > 1 and instrument.definition.get("change"):
             try:
                 rule = change_rule(instrument)
@@ -360,7 +366,8 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
                 trajectory.settings_error = f"Change is not classified until the practice setting is fixed: {error}"
                 continue
             trajectory.baseline_sample = rule.baseline_sample
-            trajectory.changes = [None] + [rule.classify(base, p.total) for p in trajectory.points[1:]]
+            # Every point has a total: points without one were skipped above.
+            trajectory.changes = [None, *(rule.classify(base, p.total) for p in trajectory.points[1:])]  # type: ignore[arg-type]
     return sorted(by_instrument.values(), key=lambda t: t.instrument.short_name)
 
 
@@ -372,7 +379,7 @@ def completed_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
-def entered_total(*, patient: Patient, assessment_id) -> Assessment:
+def entered_total(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """One total staff entered for this patient (the caller has passed patient_get); anything else is a 404."""
     found = Assessment.objects.filter(patient=patient, pk=assessment_id, source=Assessment.Source.STAFF_TOTAL).first()
     if found is None:
@@ -385,7 +392,7 @@ def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
     return list(UrineToxicology.objects.filter(patient=patient).select_related("entered_by"))
 
 
-def scheduled_totals(open_assessments) -> list[Assessment]:
+def scheduled_totals(open_assessments: Iterable[Assessment]) -> list[Assessment]:
     """Of a patient's open questionnaires, those of a course that are totals from licensed forms."""
     total_only = {i.id for i in list_instruments() if i.entry == "total_only"}
     return [a for a in open_assessments if a.group_id is not None and a.instrument_id in total_only]
@@ -448,14 +455,14 @@ def portal_due(*, patient: Patient) -> list[Assessment]:
     )
 
 
-def _assessment_of(assessments: QuerySet[Assessment], assessment_id) -> Assessment:
+def _assessment_of(assessments: QuerySet[Assessment], assessment_id: int | str) -> Assessment:
     try:
         return assessments.get(pk=int(assessment_id))
     except (Assessment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such questionnaire.") from None
 
 
-def portal_assessment(*, patient: Patient, assessment_id) -> Assessment:
+def portal_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """One of the patient's own questionnaires that the portal may show, with the answers saved so far; the
     read is audited."""
     assessment = _assessment_of(_portal_assessments(patient), assessment_id)
@@ -463,7 +470,7 @@ def portal_assessment(*, patient: Patient, assessment_id) -> Assessment:
     return assessment
 
 
-def staff_assessment(*, patient: Patient, assessment_id) -> Assessment:
+def staff_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """An assessment of a patient the caller already reached through patient_get (which audited the read)."""
     return _assessment_of(Assessment.objects.filter(patient=patient), assessment_id)
 

@@ -10,8 +10,9 @@ import datetime
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -21,10 +22,14 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    # Only for the annotations reminders_due adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
+
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
-from kapstone.integration.selectors import may_message_now
 from kapstone.measures import long_term_safety
-from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, due_items, load_plan
+from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, DueItem, Plan, due_items, load_plan
 from kapstone.measures.change import takes_practice_baseline_sample
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
@@ -54,10 +59,11 @@ from kapstone.measures.scoring import (
 )
 from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd
 from kapstone.measures.signals import alert_raised
+from kapstone.patients.contact import may_message_now
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
-from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.models import Enrolment, Group, GroupSession
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +88,7 @@ class NotOpen(InvalidAnswers):
 # --- scheduling ---------------------------------------------------------------------------------------------
 
 
-def assessment_from_plan(item, *, plan, patient_id: int, group_id: int) -> Assessment:
+def assessment_from_plan(item: DueItem, *, plan: Plan, patient_id: int, group_id: int) -> Assessment:
     """The unsaved questionnaire a plan's due item asks of one patient in one course."""
     return Assessment(
         patient_id=patient_id,
@@ -98,7 +104,7 @@ def assessment_from_plan(item, *, plan, patient_id: int, group_id: int) -> Asses
 
 
 @transaction.atomic
-def assessments_schedule_for_group(*, actor, group) -> int:
+def assessments_schedule_for_group(*, actor: User | None, group: Group) -> int:
     """Puts due every questionnaire the practice's plan asks of each enrolled patient, from the group's
     session dates, and returns how many it added. Running it again adds only what is missing and re-dates each
     still-open questionnaire whose session has moved (the one before dosing session 2 follows dosing session 2),
@@ -120,7 +126,8 @@ def assessments_schedule_for_group(*, actor, group) -> int:
         (a.patient_id, a.occasion, a.instrument_id): a
         for a in Assessment.objects.select_for_update().filter(group=group, status__in=Assessment.OPEN_STATUSES)
     }
-    course_end = GroupSession.objects.filter(group=group).course_end()
+    # The group has sessions, so the course has an end; the last session's end stands in only for mypy.
+    course_end = GroupSession.objects.filter(group=group).course_end() or sessions[-1].ends_at
     new, redated = [], 0
     for patient in patients:
         primary = [d.icd10_code for d in patient.diagnoses.all() if d.is_primary]
@@ -185,7 +192,9 @@ def assessments_schedule_for_group(*, actor, group) -> int:
 
 
 @transaction.atomic
-def assessment_create(*, actor, patient: Patient, instrument_id: str, occasion: str = Assessment.AD_HOC) -> Assessment:
+def assessment_create(
+    *, actor: User | None, patient: Patient, instrument_id: str, occasion: str = Assessment.AD_HOC
+) -> Assessment:
     """An unscheduled questionnaire, e.g. one staff go through with the patient in the room."""
     get_instrument(instrument_id)
     assessment = Assessment.objects.create(
@@ -253,7 +262,7 @@ def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> WantedAlert |
     return None
 
 
-def alert_join_key(*, kind: str, patient_id: int | None, object_type: str = "", object_id="") -> str:
+def alert_join_key(*, kind: str, patient_id: int | None, object_type: str = "", object_id: int | str = "") -> str:
     """What a new alert joins while it is open: the patient's alert of that kind, or for an event about the
     practice itself (no patient) the record it names."""
     if patient_id is not None:
@@ -272,7 +281,7 @@ def _alert_record(
     priority: int,
     assessment: Assessment | None = None,
     object_type: str = "",
-    object_id="",
+    object_id: int | str = "",
 ) -> CriticalAlert | None:
     """Opens an alert, or joins the open one with the same join key, and records the occurrence. A joining
     occurrence of higher priority raises the alert in place (the queue shows the highest risk reached and pages
@@ -314,7 +323,7 @@ def _alert_record(
             detail={"kind": kind, "rule": rule, "level": level, "priority": priority, "source": source_key},
         )
     else:
-        detail = {"joined": source_key, "rule": rule, "level": level}
+        detail: dict[str, object] = {"joined": source_key, "rule": rule, "level": level}
         if rose:
             detail |= {"escalated_from": alert.level or alert.get_priority_display(), "priority": priority}
             alert.priority, alert.rule, alert.level, alert.reason = priority, rule, level, reason
@@ -371,7 +380,7 @@ def _alerts_raise(assessment: Assessment, result: ScoreResult) -> CriticalAlert 
 
 @transaction.atomic
 def alert_raise_for_event(
-    *, kind: str, level: str, patient_id: int | None, summary: str, object_type: str, object_id
+    *, kind: str, level: str, patient_id: int | None, summary: str, object_type: str, object_id: int | str
 ) -> CriticalAlert | None:
     """Puts a safety event another app announced (kapstone.practice.signals.safety_event) on the queue: "urgent"
     pages the care team, "review" waits in the queue. The same event announced twice is recorded once."""
@@ -409,7 +418,7 @@ def stored_answers(assessment: Assessment) -> dict[int, int]:
 @transaction.atomic
 def assessment_save_answers(
     *,
-    actor,
+    actor: User | None,
     assessment: Assessment,
     answers: Mapping[int, int | None],
     submit: bool,
@@ -480,7 +489,7 @@ class ToxicologyError(ValueError):
 @transaction.atomic
 def urine_toxicology_record(
     *,
-    actor,
+    actor: User,
     patient: Patient,
     collected_on: datetime.date,
     result: str,
@@ -596,7 +605,7 @@ def practice_baselines_rebuild() -> int:
 @transaction.atomic
 def assessment_record_total(
     *,
-    actor,
+    actor: User,
     patient: Patient,
     instrument_id: str,
     total: int,
@@ -697,7 +706,7 @@ def _amendable(assessment: Assessment) -> Assessment:
 
 @transaction.atomic
 def entered_total_correct(
-    *, actor, assessment: Assessment, total: int, completed_on: datetime.date, reason: str
+    *, actor: User, assessment: Assessment, total: int, completed_on: datetime.date, reason: str
 ) -> Assessment:
     """Corrects an entered total's value or date, rescored by the instrument's rules. The audit entry keeps the
     values before and after, and the reason."""
@@ -736,7 +745,7 @@ def entered_total_correct(
 
 
 @transaction.atomic
-def entered_total_void(*, actor, assessment: Assessment, reason: str) -> Assessment:
+def entered_total_void(*, actor: User, assessment: Assessment, reason: str) -> Assessment:
     """Withdraws an entered total entered by mistake: the row stays, voided, in no chart or report; the audit entry
     keeps what it held and the reason."""
     reason = _amendment_reason(reason)
@@ -761,7 +770,7 @@ def entered_total_void(*, actor, assessment: Assessment, reason: str) -> Assessm
 
 
 @transaction.atomic
-def alert_acknowledge(*, actor, alert: CriticalAlert, note: str) -> CriticalAlert:
+def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str) -> CriticalAlert:
     note = (note or "").strip()
     if not note:
         raise ValueError("Write what was done (for example: called the patient, safety plan reviewed).")
@@ -799,7 +808,7 @@ def invitation_create(*, assessment: Assessment, now: datetime.datetime | None =
 
 
 @transaction.atomic
-def invitation_redeem(*, actor, token: str) -> Assessment:
+def invitation_redeem(*, actor: User, token: str) -> Assessment:
     """Spends an invitation and returns its questionnaire. Someone else's or an unknown token is a 404, so a
     link reveals nothing to the wrong person; a used or expired one raises InvitationUnusable."""
     invitation = (
@@ -830,10 +839,10 @@ def invitation_redeem(*, actor, token: str) -> Assessment:
     return invitation.assessment
 
 
-def invitation_send(*, patient: Patient, links: list[tuple[Assessment, str]], reminder: bool) -> None:
+def invitation_send(*, patient: Patient, links: Sequence[tuple[Assessment, str]], reminder: bool) -> None:
     """The one place a questionnaire message leaves Kapstone. It names no instrument or score: an inbox is
     not a private place."""
-    address = patient.email or (patient.user.email if patient.user_id else "")
+    address = patient.email or (patient.user.email if patient.user else "")
     lines = [
         f"Hello {patient.preferred_name or patient.given_name},",
         "",
@@ -869,7 +878,14 @@ def assessments_expire_overdue(*, now: datetime.datetime) -> int:
     return len(ids)
 
 
-def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
+class Reminders(TypedDict):
+    """What reminders_due adds to each questionnaire: how many messages went for it, and when the last did."""
+
+    sent: int
+    last_sent: datetime.datetime | None
+
+
+def reminders_due(*, now: datetime.datetime) -> dict[int, list[WithAnnotations[Assessment, Reminders]]]:
     """Open questionnaires owed a message now, by patient: never invited, or last sent at least the practice's
     reminder interval ago. Reminders repeat until the questionnaire is done or expires; there is no count
     after which they stop, since an unanswered questionnaire is still owed. A questionnaire the patient cannot
@@ -885,7 +901,7 @@ def reminders_due(*, now: datetime.datetime) -> dict[int, list[Assessment]]:
         .select_related("patient__user")
         .order_by("patient_id", "due_at", "pk")
     )
-    by_patient: dict[int, list[Assessment]] = defaultdict(list)
+    by_patient: dict[int, list[WithAnnotations[Assessment, Reminders]]] = defaultdict(list)
     for assessment in candidates:
         by_patient[assessment.patient_id].append(assessment)
     return dict(by_patient)
@@ -908,7 +924,7 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     sent, failed, first_error = 0, [], None
     for assessments in reminders_due(now=now).values():
         patient = assessments[0].patient
-        if not (patient.email or (patient.user_id and patient.user.email)):
+        if not (patient.email or (patient.user and patient.user.email)):
             continue
         # Questionnaire links go by email; a patient who turned email off, or is in quiet hours, is reached by
         # a later sweep (the portal still lists what is due).
@@ -929,7 +945,9 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def _reminders_send_to(*, patient: Patient, assessments: list[Assessment], now: datetime.datetime) -> int:
+def _reminders_send_to(
+    *, patient: Patient, assessments: list[WithAnnotations[Assessment, Reminders]], now: datetime.datetime
+) -> int:
     links, reminder = [], False
     for assessment in assessments:
         sequence = assessment.sent + 1

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from django.conf import settings
 
 if TYPE_CHECKING:
     from kapstone.measures.scoring import Instrument
@@ -40,8 +41,6 @@ class WordingError(Exception):
 
 
 def wording_dir() -> Path | None:
-    from django.conf import settings
-
     folder = getattr(settings, "INSTRUMENT_WORDING_DIR", "") if settings.configured else ""
     return Path(folder) if folder else None
 

@@ -21,6 +21,8 @@ class Thread(models.Model):
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     last_message_at = models.DateTimeField(db_index=True)
+    # Not a column: an opened thread's messages, oldest first (selectors._opened sets it).
+    message_list: list["Message"]
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -35,6 +37,8 @@ class Message(models.Model):
     from_patient = models.BooleanField()
     body = models.TextField(max_length=MAX_MESSAGE_CHARACTERS)
     attachment = models.FileField(upload_to=attachment_name, blank=True)
+    # Not a column: the checked picture's extension, set by the service for attachment_name to read.
+    _attachment_extension: str
     attachment_content_type = models.CharField(max_length=40, blank=True)
     mentions_crisis = models.BooleanField(default=False)
     created_at = models.DateTimeField()

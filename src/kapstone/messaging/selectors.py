@@ -1,11 +1,18 @@
 """Reads of secure messages. Staff reach a patient's threads through the care-team filter (patients_visible_to);
 a patient only their own. Opening a thread is audited and marks it read for the reader."""
 
+import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
+if TYPE_CHECKING:
+    # Only for the annotations _with_unread adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
+
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.messaging.models import Message, SessionChangeRequest, Thread, ThreadRead
@@ -13,7 +20,14 @@ from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 
 
-def _with_unread(threads, user):
+class Unread(TypedDict):
+    """What _with_unread adds to each thread."""
+
+    last_read: datetime.datetime | None
+    unread: int
+
+
+def _with_unread(threads: QuerySet[Thread], user: User) -> "QuerySet[WithAnnotations[Thread, Unread]]":
     """Each thread with `unread`: messages by someone else since the user last read it."""
     read_at = ThreadRead.objects.filter(thread=OuterRef("pk"), user=user).values("read_at")[:1]
     others = ~Q(messages__author=user)
@@ -25,28 +39,28 @@ def _with_unread(threads, user):
     )
 
 
-def portal_threads(*, user) -> tuple[Patient, list[Thread]]:
+def portal_threads(*, user: User) -> tuple[Patient, list[Thread]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="message_threads", detail={"view": "portal"})
     return patient, list(_with_unread(Thread.objects.filter(patient=patient), user))
 
 
-def portal_thread(*, user, thread_id) -> Thread:
+def portal_thread(*, user: User, thread_id: int | str) -> Thread:
     patient = patient_for_portal_user(user)
     return _opened(Thread.objects.filter(patient=patient), thread_id)
 
 
-def staff_threads(*, user, patient_id) -> tuple[Patient, list[Thread]]:
+def staff_threads(*, user: User, patient_id: int | str) -> tuple[Patient, list[Thread]]:
     patient = patient_get(user=user, patient_id=patient_id, purpose="messages")
     return patient, list(_with_unread(Thread.objects.filter(patient=patient).select_related("started_by"), user))
 
 
-def staff_thread(*, user, patient_id, thread_id) -> Thread:
+def staff_thread(*, user: User, patient_id: int | str, thread_id: int | str) -> Thread:
     patient = patient_get(user=user, patient_id=patient_id, purpose="messages")
     return _opened(Thread.objects.filter(patient=patient), thread_id)
 
 
-def _opened(threads, thread_id) -> Thread:
+def _opened(threads: QuerySet[Thread], thread_id: int | str) -> Thread:
     try:
         thread = threads.select_related("patient").get(pk=int(thread_id))
     except (Thread.DoesNotExist, ValueError, TypeError):
@@ -58,7 +72,7 @@ def _opened(threads, thread_id) -> Thread:
     return thread
 
 
-def attachment(*, user, message_id) -> Message:
+def attachment(*, user: User, message_id: int | str) -> Message:
     """A message's picture, for the patient it belongs to or staff who may see the patient."""
     messages = Message.objects.exclude(attachment="").select_related("thread")
     if user.role == Role.PATIENT:
@@ -85,7 +99,7 @@ class UnreadRow:
     patient: Patient | None = None
 
 
-def unread_overview(*, user) -> dict:
+def unread_overview(*, user: User) -> dict[str, list[UnreadRow] | list[SessionChangeRequest]]:
     """For staff: the threads with unread patient messages, by patient (those this user may see) and, for admins,
     by staff member (threads of each clinician's care-team patients that they have not read)."""
     visible = patients_visible_to(user)
@@ -110,7 +124,7 @@ def unread_overview(*, user) -> dict:
     return {"by_patient": list(by_patient.values()), "by_staff": by_staff, "change_requests": pending}
 
 
-def change_request(*, user, request_id) -> SessionChangeRequest:
+def change_request(*, user: User, request_id: int | str) -> SessionChangeRequest:
     try:
         return SessionChangeRequest.objects.select_related("patient").get(
             pk=int(request_id), patient__in=patients_visible_to(user)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.integration import selectors as integration_selectors
@@ -17,9 +18,11 @@ from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
 from kapstone.messaging.crisis import crisis_phrases_in
 from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionChangeRequest, Thread, ThreadRead
+from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
+from kapstone.program.models import GroupSession
 from kapstone.program.selectors import enrolled_patients, sessions_for_patient, sessions_starting_between
 from kapstone.program.telehealth import video_link
 
@@ -33,7 +36,7 @@ class MessageRefused(ValueError):
     """A message the service will not send, with a message for the person who wrote it."""
 
 
-def _may_write(actor, patient) -> bool:
+def _may_write(actor: User, patient: Patient) -> bool:
     if actor.role == Role.PATIENT:
         return patient.user_id == actor.pk
     return actor.role in RECORD_ROLES and patients_visible_to(actor).filter(pk=patient.pk).exists()
@@ -65,7 +68,7 @@ def _announce(message: Message) -> None:
     )
 
 
-def _add(*, actor, thread: Thread, body: str, attachment: CleanImage | None) -> Message:
+def _add(*, actor: User, thread: Thread, body: str, attachment: CleanImage | None) -> Message:
     body = body.strip()
     if not body and attachment is None:
         raise MessageRefused("Write a message or attach a picture.")
@@ -101,7 +104,9 @@ def _add(*, actor, thread: Thread, body: str, attachment: CleanImage | None) -> 
 
 
 @transaction.atomic
-def thread_start(*, actor, patient, subject: str, body: str, attachment: CleanImage | None = None) -> Message:
+def thread_start(
+    *, actor: User, patient: Patient, subject: str, body: str, attachment: CleanImage | None = None
+) -> Message:
     if not _may_write(actor, patient):
         raise MessageRefused("You cannot write to this patient.")
     subject = " ".join(subject.split())
@@ -116,24 +121,24 @@ def thread_start(*, actor, patient, subject: str, body: str, attachment: CleanIm
 
 
 @transaction.atomic
-def message_send(*, actor, thread: Thread, body: str, attachment: CleanImage | None = None) -> Message:
+def message_send(*, actor: User, thread: Thread, body: str, attachment: CleanImage | None = None) -> Message:
     if not _may_write(actor, thread.patient):
         raise MessageRefused("You cannot write in this conversation.")
     return _add(actor=actor, thread=thread, body=body, attachment=attachment)
 
 
 @transaction.atomic
-def thread_mark_read(*, user, thread: Thread) -> None:
+def thread_mark_read(*, user: User, thread: Thread) -> None:
     ThreadRead.objects.update_or_create(thread=thread, user=user, defaults={"read_at": timezone.now()})
 
 
-def _session_label(session) -> str:
+def _session_label(session: GroupSession) -> str:
     when = timezone.localtime(session.starts_at)
     return f"{session.get_kind_display()} session {session.number}, {when:%A %B} {when.day} at {when:%-I:%M %p}"
 
 
 @transaction.atomic
-def session_change_request(*, actor, session, kind: str, note: str = "") -> SessionChangeRequest:
+def session_change_request(*, actor: User, session: GroupSession, kind: str, note: str = "") -> SessionChangeRequest:
     """A patient asks to move or miss one of their own upcoming sessions."""
     patient = patient_for_portal_user(actor)
     if kind not in SessionChangeRequest.Kind.values:
@@ -166,7 +171,7 @@ def session_change_request(*, actor, session, kind: str, note: str = "") -> Sess
 
 @transaction.atomic
 def session_change_decide(
-    *, actor, request: SessionChangeRequest, accept: bool, note: str = ""
+    *, actor: User, request: SessionChangeRequest, accept: bool, note: str = ""
 ) -> SessionChangeRequest:
     """Staff answer a request. Accepting records the answer only: the session is moved (or the absence noted)
     in the group's schedule, where the other patients and the facilitators are told."""
@@ -202,7 +207,7 @@ def session_change_decide(
 # Session reminders
 
 
-def session_reminder_text(session) -> tuple[str, str]:
+def session_reminder_text(session: GroupSession) -> tuple[str, str]:
     """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
     of session and no treatment: the time, where the session is held (its video link, the practice's room, or home),
     and the portal for the rest."""

@@ -5,16 +5,15 @@ import time
 from pathlib import Path
 
 from kapstone.audit import context
+from kapstone.outcomes.render import report_html
+from kapstone.outcomes.report import build_report
+from kapstone.outcomes.services import research_export_write
 
 REPORT_BUDGET_S = 10
 EXPORT_BUDGET_S = 30
 
 
 def run(*, out) -> None:
-    from kapstone.outcomes.render import report_html
-    from kapstone.outcomes.report import build_report
-    from kapstone.outcomes.services import research_export_write
-
     out("Outcomes report and research export")
     token = context.set_current(context.for_command("bench"))
     try:

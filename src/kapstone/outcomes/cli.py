@@ -12,11 +12,14 @@ import socket
 import time
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from kapstone.audit import context
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors
+from kapstone.outcomes.access import EXPORT_ROLES
+from kapstone.outcomes.services import research_export_write
 
 USAGE_ERROR = 2
 
@@ -45,8 +48,6 @@ def add_filter_arguments(parser) -> None:
 
 def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
     """The filters the flags ask for, each checked against what exists; also the facilitator's display name."""
-    from django.contrib.auth import get_user_model
-
     date_from = _date(options["date_from"], "--from") if options.get("date_from") else None
     date_to = _date(options["date_to"], "--to") if options.get("date_to") else None
     if date_from and date_to and date_from > date_to:
@@ -67,16 +68,16 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
         facilitator_id, facilitator_label = person.pk, person.get_full_name() or person.get_username()
     indication = options.get("indication") or ""
     if indication and indication not in selectors.indication_labels():
-        known = ", ".join(sorted(selectors.indication_labels()))
-        raise CommandError(f"Unknown indication {indication!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(sorted(selectors.indication_labels()))
+        raise CommandError(f"Unknown indication {indication!r}. Choose one of: {names}.", returncode=USAGE_ERROR)
     site = options.get("site") or ""
     if site and site not in selectors.site_choices():
-        known = ", ".join(selectors.site_choices()) or "none recorded"
-        raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(selectors.site_choices()) or "none recorded"
+        raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {names}.", returncode=USAGE_ERROR)
     setting = options.get("dosing_setting") or ""
     if setting and setting not in selectors.DOSING_SETTINGS:
-        known = ", ".join(selectors.DOSING_SETTINGS)
-        raise CommandError(f"Unknown setting {setting!r}. Choose one of: {known}.", returncode=USAGE_ERROR)
+        names = ", ".join(selectors.DOSING_SETTINGS)
+        raise CommandError(f"Unknown setting {setting!r}. Choose one of: {names}.", returncode=USAGE_ERROR)
     filters = selectors.ReportFilters(
         date_from=date_from,
         date_to=date_to,
@@ -106,10 +107,6 @@ def add_research_subparser(subparsers) -> None:
 
 def _exporter(username: str):
     """The active researcher or admin account `--by` names; anything else is refused before any work."""
-    from django.contrib.auth import get_user_model
-
-    from kapstone.outcomes.access import EXPORT_ROLES
-
     person = get_user_model().objects.filter(username=username).first()
     if person is None or not person.is_active:
         raise CommandError(f"--by: there is no active account {username!r}.", returncode=USAGE_ERROR)
@@ -131,8 +128,6 @@ def _run_from() -> dict[str, str]:
 
 
 def handle_research(options: dict, stdout, stderr) -> None:
-    from kapstone.outcomes.services import research_export_write
-
     out_dir = Path(options["out"])
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--out {str(out_dir)!r} is a file; give a folder.", returncode=USAGE_ERROR)

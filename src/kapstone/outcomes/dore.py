@@ -19,8 +19,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from kapstone.dosing.models import Route
 from kapstone.measures.scoring import Instrument, get_instrument
 from kapstone.outcomes.statistics import PairedComparison, Rate, age_band, paired_comparison, wilson_rate
+from kapstone.program.models import GroupSession
 
 DORE_FILE = Path(__file__).parent / "data" / "dore_2019.yaml"
 INSTRUMENTS = ("bdi-ii", "ham-a")
@@ -129,9 +131,6 @@ def instrument_table(
     def text(column: str, labels: dict | None = None) -> pd.Series:
         values = frame[column].fillna("").astype(str).replace("", NOT_RECORDED)
         return values.map(lambda value: (labels or {}).get(value, value))
-
-    from kapstone.dosing.models import Route
-    from kapstone.program.models import GroupSession
 
     dimensions = {
         "Route": text("route", dict(Route.choices)),

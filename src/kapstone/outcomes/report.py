@@ -38,9 +38,10 @@ import pandas as pd
 from django.utils import timezone
 
 from kapstone.dosing.models import Route
+from kapstone.integration.window import Adherence
 from kapstone.measures.scoring import ScoringError, UnknownInstrument, get_instrument
 from kapstone.measures.selectors import change_rule
-from kapstone.outcomes import dore, selectors
+from kapstone.outcomes import charts, dore, selectors
 from kapstone.outcomes.deidentify import AGE_TOP_CODE, GENDER_VOCABULARY, gender_category
 from kapstone.outcomes.statistics import (
     STATSMODELS_MAX_PATIENTS,
@@ -582,8 +583,6 @@ def _instrument_outcomes(
     cohort: pd.DataFrame, doses: pd.DataFrame, assessments: pd.DataFrame
 ) -> tuple[list[InstrumentOutcome], list[str]]:
     """The outcome of each symptom questionnaire, and the missing-data statements."""
-    from kapstone.outcomes import charts
-
     outcomes, missing = [], []
     for instrument_id in sorted(assessments["instrument_id"].unique()):
         try:
@@ -678,8 +677,6 @@ def _safety(cohort: pd.DataFrame, doses: pd.DataFrame) -> SafetySummary:
 
 
 def _adherence(cohort: pd.DataFrame) -> AdherenceSummary:
-    from kapstone.integration.window import Adherence
-
     windows = selectors.adherence_frame(cohort["patient_id"].tolist() if len(cohort) < 900 else None)
     windows = _of_course(windows, cohort)
     counts = _counts(windows["adherence"], Adherence.LABELS, order=ADHERENCE_ORDER)
@@ -739,8 +736,6 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
         "sessions. Paired t-tests are two-sided.",
         _trajectory_note(instruments),
     ]
-    from kapstone.outcomes import charts
-
     report = OutcomesReport(
         generated_at=timezone.now(),
         filters=filters.describe(facilitator_label),

@@ -13,14 +13,16 @@ course they belong to, so the report can keep each patient to one course.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, TextField
+from django.db.models import Count, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
@@ -43,16 +45,17 @@ COURSE_STATUSES = (Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED, Enrolm
 
 
 @cache
-def indication_rules() -> dict:
-    return yaml.safe_load(INDICATIONS_FILE.read_text())
+def indication_rules() -> dict[str, Any]:
+    rules: dict[str, Any] = yaml.safe_load(INDICATIONS_FILE.read_text())  # Any: the YAML's rules and labels
+    return rules
 
 
 def indication_of(icd10_code: str | None) -> str:
     rules = indication_rules()
     for rule in rules["rules"]:
         if icd10_code and icd10_code.startswith(rule["prefix"]):
-            return rule["indication"]
-    return rules["other"]["indication"] if icd10_code else "not_recorded"
+            return str(rule["indication"])
+    return str(rules["other"]["indication"]) if icd10_code else "not_recorded"
 
 
 def indication_labels() -> dict[str, str]:
@@ -100,7 +103,7 @@ class ReportFilters:
         return parts
 
 
-def _frame(rows, columns: list[str]) -> pd.DataFrame:
+def _frame(rows: Iterable[object], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=columns)
 
 
@@ -128,7 +131,7 @@ def facilitator_groups(facilitator_id: int) -> set[int]:
     return set(on_group) | set(on_session)
 
 
-def patient_frame(patient_ids=None) -> pd.DataFrame:
+def patient_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
     patients = Patient.objects.all() if patient_ids is None else Patient.objects.filter(pk__in=patient_ids)
     frame = _frame(
         patients.values_list("id", "date_of_birth", "sex", "gender_identity"),
@@ -157,7 +160,9 @@ def screening_frame() -> pd.DataFrame:
 RECORD_COURSE = ("record__patient_id", "record__session__group_id")
 
 
-def _per_course_counts(queryset, name: str, counted: str = "id", *, distinct: bool = False) -> pd.DataFrame:
+def _per_course_counts(
+    queryset: QuerySet[Model], name: str, counted: str = "id", *, distinct: bool = False
+) -> pd.DataFrame:
     return _frame(
         queryset.values(*RECORD_COURSE)
         .annotate(count=Count(counted, distinct=distinct))
@@ -189,7 +194,7 @@ def safety_frame() -> pd.DataFrame:
     return frame.fillna(0)
 
 
-def assessment_frame(instrument_ids=None) -> pd.DataFrame:
+def assessment_frame(instrument_ids: Collection[str] | None = None) -> pd.DataFrame:
     completed = Assessment.objects.filter(status=Assessment.Status.COMPLETED, total__isnull=False)
     if instrument_ids is not None:
         completed = completed.filter(instrument_id__in=instrument_ids)
@@ -206,7 +211,7 @@ def assessment_frame(instrument_ids=None) -> pd.DataFrame:
     return frame
 
 
-def adherence_frame(patient_ids=None) -> pd.DataFrame:
+def adherence_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
     """Every integration window with its course and adherence, judged by the integration app's own rules."""
     windows = IntegrationWindow.objects.all()
     if patient_ids is not None:
@@ -305,7 +310,8 @@ def minimum_cell_size() -> int:
 
 def first_course_patients_by(column: str) -> dict[str, int]:
     """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
-    return course_frame()[column].value_counts().to_dict()
+    counts: dict[str, int] = course_frame()[column].value_counts().to_dict()
+    return counts
 
 
 def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:

@@ -215,7 +215,7 @@ def _shifted(dates: pd.Series, offsets: pd.Series) -> pd.Series:
     return (dates.astype("datetime64[ns]") + pd.to_timedelta(offsets.astype("int64"), unit="D")).dt.date
 
 
-def _typed(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
     frame = frame[list(columns)].copy()
     for name, (kind, _) in columns.items():
         if kind == "int":
@@ -341,7 +341,7 @@ def _dictionary(profile: dict[str, list[str]]) -> pd.DataFrame:
     )
 
 
-def dictionary_document() -> dict:
+def dictionary_document() -> dict[str, object]:
     """The machine-readable data dictionary (docs/research-export-dictionary.json): every table and column of every
     profile, with its type and description (unit and coding are in the description)."""
     return {
@@ -393,12 +393,8 @@ def research_export_write(
     (out_dir / "README.txt").write_text(
         README.format(version=EXPORT_VERSION, tables=", ".join(chosen), fingerprint=fingerprint)
     )
-    manifest = {
-        "format_version": EXPORT_VERSION,
-        "profile": profile,
-        "key_fingerprint": fingerprint,
-        "rows": {name: len(frame) for name, frame in tables.items()},
-    }
+    rows = {name: len(frame) for name, frame in tables.items()}
+    manifest = {"format_version": EXPORT_VERSION, "profile": profile, "key_fingerprint": fingerprint, "rows": rows}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     files += ["data_dictionary.csv", "README.txt", "manifest.json"]
     for name in files:
@@ -408,7 +404,7 @@ def research_export_write(
         object_type="research_export",
         detail={"patients": len(tables["patients"]), **manifest, **({"run_from": run_from} if run_from else {})},
     )
-    return ExportResult(out_dir=out_dir, patients=len(tables["patients"]), rows=manifest["rows"], files=files)
+    return ExportResult(out_dir=out_dir, patients=len(tables["patients"]), rows=rows, files=files)
 
 
 def research_export_zip(*, actor_label: str) -> tuple[bytes, ExportResult]:

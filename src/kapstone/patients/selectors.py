@@ -1,9 +1,12 @@
 """Reads of patient records. Every read goes through the care-team filter and the audit trail."""
 
+from collections.abc import Sequence
+
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Model, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
@@ -13,7 +16,7 @@ PATIENTS_PER_PAGE = 25
 AUDIT_EVENTS_PER_PAGE = 100
 
 
-def patients_visible_to(user) -> QuerySet[Patient]:
+def patients_visible_to(user: User) -> QuerySet[Patient]:
     """Admins see every patient, clinicians the patients on their care team, everyone else none."""
     if not user.is_authenticated:
         return Patient.objects.none()
@@ -24,7 +27,7 @@ def patients_visible_to(user) -> QuerySet[Patient]:
     return Patient.objects.none()
 
 
-def patient_list(*, user, query: str = "", page_number=1) -> Page:
+def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> Page[Patient]:
     """Active patients this user may see (a clinician's own care-team patients), searched by name or record number."""
     patients = patients_visible_to(user)
     query = query.strip()
@@ -39,7 +42,7 @@ def patient_list(*, user, query: str = "", page_number=1) -> Page:
                     Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
                 )
         patients = patients.filter(terms)
-    patients = patients.filter(is_active=True).prefetch_related(
+    listed: QuerySet[Patient] = patients.filter(is_active=True).prefetch_related(
         Prefetch("diagnoses", queryset=Diagnosis.objects.filter(is_primary=True), to_attr="primary_diagnoses"),
         Prefetch(
             "care_team_memberships",
@@ -47,7 +50,7 @@ def patient_list(*, user, query: str = "", page_number=1) -> Page:
             to_attr="team",
         ),
     )
-    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(page_number)
+    page = Paginator(listed, PATIENTS_PER_PAGE).get_page(page_number)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
@@ -56,7 +59,7 @@ def patient_list(*, user, query: str = "", page_number=1) -> Page:
     return page
 
 
-def patient_get(*, user, patient_id, purpose: str = "record") -> Patient:
+def patient_get(*, user: User, patient_id: int | str, purpose: str = "record") -> Patient:
     """The patient, if this user may see them; otherwise 404 so nothing leaks whether they exist."""
     try:
         patient = patients_visible_to(user).get(pk=int(patient_id))
@@ -68,7 +71,7 @@ def patient_get(*, user, patient_id, purpose: str = "record") -> Patient:
     return patient
 
 
-def patient_record_sections(*, patient: Patient) -> dict:
+def patient_record_sections(*, patient: Patient) -> dict[str, Sequence[Model]]:
     return {
         "diagnoses": list(patient.diagnoses.all()),
         "medications": list(patient.medications.all()),
@@ -79,7 +82,7 @@ def patient_record_sections(*, patient: Patient) -> dict:
     }
 
 
-def patient_audit_trail(*, patient: Patient, page_number=1) -> Page:
+def patient_audit_trail(*, patient: Patient, page_number: int | str = 1) -> Page[AuditEvent]:
     """Every entry about this patient, newest first: those about their record and the list reads that showed them."""
     # A union of two indexed lookups, rather than an OR across the tables, which would scan the whole trail.
     about_record = AuditEvent.objects.filter(patient_id=patient.pk).order_by().values("id")
@@ -88,7 +91,7 @@ def patient_audit_trail(*, patient: Patient, page_number=1) -> Page:
     return Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(page_number)
 
 
-def patient_for_portal_user(user) -> Patient:
+def patient_for_portal_user(user: User) -> Patient:
     """A patient's own record: the only one their portal ever shows."""
     try:
         return Patient.objects.get(user=user, is_active=True)

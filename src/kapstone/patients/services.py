@@ -1,8 +1,11 @@
 """Writes to patient records. Each is atomic and writes its audit row in the same transaction."""
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.patients.models import (
     CareTeamMembership,
@@ -13,9 +16,12 @@ from kapstone.patients.models import (
     Patient,
 )
 
+# Any: a validated form's cleaned_data, field name -> value of that field's type.
+Fields = dict[str, Any]
+
 
 @transaction.atomic
-def patient_create(*, actor, fields: dict) -> Patient:
+def patient_create(*, actor: User, fields: Fields) -> Patient:
     """Registers a patient. A clinician who registers someone joins their care team as its lead, or they
     would lose sight of the record they just made; an admin sets the team afterwards."""
     patient = Patient(**fields)
@@ -42,7 +48,7 @@ def patient_create(*, actor, fields: dict) -> Patient:
 
 
 @transaction.atomic
-def patient_update(*, actor, patient: Patient, fields: dict) -> Patient:
+def patient_update(*, actor: User, patient: Patient, fields: Fields) -> Patient:
     changed = sorted(name for name, value in fields.items() if getattr(patient, name) != value)
     for name, value in fields.items():
         setattr(patient, name, value)
@@ -60,7 +66,7 @@ def patient_update(*, actor, patient: Patient, fields: dict) -> Patient:
 
 
 @transaction.atomic
-def care_team_set(*, actor, patient: Patient, staff: list, lead=None) -> None:
+def care_team_set(*, actor: User, patient: Patient, staff: list[User], lead: User | None = None) -> None:
     """Sets the hand-made care team. Memberships granted because someone facilitates the patient's group
     (care_team_grants_sync) are left to that: they end with the assignment or the enrolment."""
     lead = lead or (staff[0] if staff else None)
@@ -84,7 +90,7 @@ def care_team_set(*, actor, patient: Patient, staff: list, lead=None) -> None:
 
 
 @transaction.atomic
-def care_team_grants_sync(*, actor, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
+def care_team_grants_sync(*, actor: User | None, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
     """Makes the patient's automatic memberships match `wanted`: staff id -> the ids of the patient's group courses
     whose sessions they facilitate. A facilitator without a membership is granted one for one of those groups; an
     automatic membership whose staff no longer facilitates any of them is removed, or moved to another group they
@@ -123,15 +129,21 @@ def care_team_grants_sync(*, actor, patient: Patient, wanted: dict[int, set[int]
     return changes
 
 
-_RECORD_PARTS = {"diagnosis": Diagnosis, "medication": Medication, "external_clinician": ExternalClinician}
+_RECORD_PARTS: dict[str, type[Diagnosis | Medication | ExternalClinician]] = {
+    "diagnosis": Diagnosis,
+    "medication": Medication,
+    "external_clinician": ExternalClinician,
+}
 
 
 @transaction.atomic
-def record_part_add(*, actor, patient: Patient, kind: str, fields: dict):
+def record_part_add(
+    *, actor: User, patient: Patient, kind: str, fields: Fields
+) -> Diagnosis | Medication | ExternalClinician:
     """Adds a diagnosis, a medication or an outside clinician to the record."""
     part = _RECORD_PARTS[kind](patient=patient, **fields)
     part.full_clean()
-    if kind == "diagnosis" and part.is_primary:
+    if isinstance(part, Diagnosis) and part.is_primary:
         patient.diagnoses.update(is_primary=False)
     part.save()
     audit.record(
@@ -145,7 +157,7 @@ def record_part_add(*, actor, patient: Patient, kind: str, fields: dict):
 
 
 @transaction.atomic
-def record_part_remove(*, actor, patient: Patient, kind: str, part_id: int) -> bool:
+def record_part_remove(*, actor: User, patient: Patient, kind: str, part_id: int) -> bool:
     deleted, _ = _RECORD_PARTS[kind].objects.filter(patient=patient, pk=part_id).delete()
     if deleted:
         audit.record(action=audit.Action.DELETE, patient=patient, object_type=kind, object_id=part_id)
@@ -153,7 +165,7 @@ def record_part_remove(*, actor, patient: Patient, kind: str, part_id: int) -> b
 
 
 @transaction.atomic
-def childbearing_record(*, actor, patient: Patient, potential: str) -> Patient:
+def childbearing_record(*, actor: User, patient: Patient, potential: str) -> Patient:
     """Documents whether the patient could become pregnant, with who documented it and when: the dosing room accepts
     a pregnancy test marked "not applicable" only where "no" is documented (see Patient.childbearing_potential)."""
     if potential not in ChildbearingPotential.values:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:patient_id>/edit/", views.patient_edit, name="edit"),
     path("<int:patient_id>/care-team/", views.care_team_edit, name="care_team"),
     path("<int:patient_id>/childbearing/", views.childbearing_record, name="childbearing"),
+    path("<int:patient_id>/portal-invitation/", views.portal_invite, name="portal_invite"),
     path("<int:patient_id>/audit/", views.patient_audit, name="audit"),
     path("<int:patient_id>/<slug:kind>/add/", views.record_part_add, name="part_add"),
     path("<int:patient_id>/<slug:kind>/<int:part_id>/remove/", views.record_part_remove, name="part_remove"),

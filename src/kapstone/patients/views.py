@@ -3,6 +3,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kapstone.accounts import services as accounts_services
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.patients import selectors, services
@@ -48,6 +49,20 @@ def _detail_page(request, patient, *, invalid_part_form=None):
 def patient_detail(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
     return _detail_page(request, patient)
+
+
+@roles_required(*RECORD_ROLES)
+@require_POST
+def portal_invite(request, patient_id):
+    """Gives the patient a portal login: an email with a link to choose a password."""
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="portal invitation")
+    try:
+        user = accounts_services.portal_invite(actor=request.user, patient=patient)
+    except accounts_services.AccountError as problem:
+        messages.error(request, str(problem))
+    else:
+        messages.success(request, f"An invitation to choose a password is on its way to {user.email}.")
+    return redirect("patients:detail", patient_id=patient.pk)
 
 
 @roles_required(*RECORD_ROLES)

@@ -13,7 +13,7 @@ from kapstone.portal.practice_settings import preparation_instructions
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.telehealth import video_link
 
-KIND_WORDS = {
+KIND_WORDS: dict[str, str] = {
     GroupSession.Kind.PREPARATION: "Preparation session",
     GroupSession.Kind.DOSING: "Ketamine session",
     GroupSession.Kind.INTEGRATION: "Integration session",

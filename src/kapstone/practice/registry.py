@@ -371,7 +371,7 @@ def specs_from_data_file(
     *,
     prefix: str,
     entries: dict,
-    declared: dict[str, tuple[str, Kind]],
+    declared: Mapping[str, tuple[str, Kind]],
     source_of: Callable[[str, dict], str],
     sources: Mapping[str, str] | None = None,
     operational: Collection[str] = (),

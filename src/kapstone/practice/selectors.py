@@ -3,7 +3,9 @@ and the proposals waiting for a prescriber."""
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from kapstone.accounts.models import User
 from kapstone.practice import authority, registry
 from kapstone.practice.models import PracticeSetting, SettingProposal
 
@@ -38,7 +40,8 @@ class PendingProposal:
             return "the cited default"
         if self.spec is None:
             return json.dumps(self.proposal.value, ensure_ascii=False)
-        return self.spec.kind.to_text(self.proposal.value) or "none set"
+        value: Any = self.proposal.value  # Any: a proposal's value is JSON, checked against the spec when proposed
+        return self.spec.kind.to_text(value) or "none set"
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,36 @@ class SettingArea:
     rows: list[SettingRow]
 
 
-def _row(spec: registry.SettingSpec, stored: PracticeSetting | None, **who) -> SettingRow:
+def _row(
+    spec: registry.SettingSpec,
+    stored: PracticeSetting | None,
+    *,
+    may_change: bool,
+    may_propose: bool,
+    pending: tuple[PendingProposal, ...],
+) -> SettingRow:
     default_text = spec.kind.to_text(spec.default)
-    if stored is None:
-        return SettingRow(spec, None, default_text, default_text, "", **who)
-    try:
-        spec.kind.check(stored.value)
-    except registry.SettingRefused as problem:
-        in_force = default_text if spec.has_hard_bounds else json.dumps(stored.value, ensure_ascii=False)
-        return SettingRow(spec, stored, default_text, in_force, str(problem), **who)
-    past = spec.past_hard_bound(stored.value)
-    in_force = spec.kind.to_text(spec.within_hard_bounds(stored.value))
-    return SettingRow(spec, stored, default_text, in_force, "", past_bound=past, **who)
+    in_force, problem, past = default_text, "", ""
+    if stored is not None:
+        try:
+            spec.kind.check(stored.value)
+        except registry.SettingRefused as refused:
+            in_force = default_text if spec.has_hard_bounds else json.dumps(stored.value, ensure_ascii=False)
+            problem = str(refused)
+        else:
+            past = spec.past_hard_bound(stored.value)
+            in_force = spec.kind.to_text(spec.within_hard_bounds(stored.value))
+    return SettingRow(
+        spec,
+        stored,
+        default_text,
+        in_force,
+        problem,
+        past_bound=past,
+        may_change=may_change,
+        may_propose=may_propose,
+        pending=pending,
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,7 @@ class SettingsOverview:
     may_decide: bool  # whether the viewer approves or declines proposals
 
 
-def practice_settings_overview(*, user=None) -> SettingsOverview:
+def practice_settings_overview(*, user: User | None = None) -> SettingsOverview:
     """Every declared setting by area, with the practice's own value where it has one, what `user` may do
     with it, the proposals waiting for a prescriber, and the stored values no app declares (two queries)."""
     stored = {row.key: row for row in PracticeSetting.objects.all()}

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.practice.authority import may_change, may_change_clinical, may_propose
@@ -27,7 +28,7 @@ class ProposalNotFound(SettingRefused):
     """No proposal has that id; the page answers 404."""
 
 
-def _refuse_unless_may_change(actor, spec: SettingSpec) -> None:
+def _refuse_unless_may_change(actor: User | None, spec: SettingSpec) -> None:
     if may_change(actor, spec):
         return
     if spec.clinical:
@@ -119,7 +120,7 @@ def _unit(spec: SettingSpec) -> str:
 
 
 @transaction.atomic
-def practice_setting_change(*, actor, key: str, raw_value: str, reason: str) -> PracticeSetting:
+def practice_setting_change(*, actor: User | None, key: str, raw_value: str, reason: str) -> PracticeSetting:
     """The practice's own value for `key`, read from the text typed. `actor` is None for a command run without
     --by, which may change operational settings only."""
     spec = setting_spec(key)
@@ -130,7 +131,7 @@ def practice_setting_change(*, actor, key: str, raw_value: str, reason: str) -> 
     return practice_value_set(actor=actor, key=key, value=value, reason=reason)
 
 
-def _reset(*, actor, key: str, spec: SettingSpec | None, reason: str) -> None:
+def _reset(*, actor: User | None, key: str, spec: SettingSpec | None, reason: str) -> None:
     """Removes the practice's own value (the audit trail keeps it); `spec` is None for a key no app declares."""
     label = _named(spec) if spec else f"{key} (a setting Kapstone no longer uses)"
     row = PracticeSetting.objects.select_for_update().filter(key=key).first()
@@ -151,7 +152,7 @@ def _reset(*, actor, key: str, spec: SettingSpec | None, reason: str) -> None:
 
 
 @transaction.atomic
-def practice_setting_reset(*, actor, key: str, reason: str) -> None:
+def practice_setting_reset(*, actor: User | None, key: str, reason: str) -> None:
     """Back to the cited default: the practice's own value is removed, and the audit trail keeps it.
 
     A stored key that no app declares any more (left by an older version) is removed the same way, by an admin
@@ -172,7 +173,7 @@ def practice_setting_reset(*, actor, key: str, reason: str) -> None:
 
 
 @transaction.atomic
-def setting_change_propose(*, actor, key: str, action: str, raw_value: str = "", reason: str) -> SettingProposal:
+def setting_change_propose(*, actor: User, key: str, action: str, raw_value: str = "", reason: str) -> SettingProposal:
     """An admin's proposed change (or reset) of a clinical setting, checked now as it would be applied, so a
     proposal a prescriber is asked to approve is one that could take effect; nothing changes until then."""
     spec = setting_spec(key)
@@ -202,15 +203,16 @@ def setting_change_propose(*, actor, key: str, action: str, raw_value: str = "",
     return proposal
 
 
-def _pending_for_decision(*, actor, proposal_id: int) -> SettingProposal:
+def _pending_for_decision(*, actor: User, proposal_id: int) -> SettingProposal:
     """The proposal, locked until this transaction ends so two prescribers cannot both decide it."""
     proposal = SettingProposal.objects.select_for_update().select_related("proposed_by").filter(pk=proposal_id).first()
     if proposal is None:
         raise ProposalNotFound(f"There is no proposal {proposal_id}.")
     if proposal.status != SettingProposal.Status.PENDING:
+        decider = proposal.decided_by  # always set once decided (a check constraint), unless the login is gone
         raise SettingRefused(
             f"This proposal was already {proposal.get_status_display().lower()} by "
-            f"{proposal.decided_by.get_username()}; a proposal is decided once."
+            f"{decider.get_username() if decider else 'someone'}; a proposal is decided once."
         )
     if not may_change_clinical(actor):
         raise SettingRefused("A prescriber (or the medical director) approves or declines a proposed change.")
@@ -219,7 +221,7 @@ def _pending_for_decision(*, actor, proposal_id: int) -> SettingProposal:
     return proposal
 
 
-def _decided(proposal: SettingProposal, *, actor, status: str, note: str) -> SettingProposal:
+def _decided(proposal: SettingProposal, *, actor: User, status: str, note: str) -> SettingProposal:
     proposal.status, proposal.decided_by, proposal.decided_at = status, actor, timezone.now()
     proposal.decision_note = note
     proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
@@ -234,7 +236,7 @@ def _decided(proposal: SettingProposal, *, actor, status: str, note: str) -> Set
 
 
 @transaction.atomic
-def setting_proposal_approve(*, actor, proposal_id: int, note: str = "") -> SettingProposal:
+def setting_proposal_approve(*, actor: User, proposal_id: int, note: str = "") -> SettingProposal:
     """Applies a pending proposal under the approver's name, running every check again against the settings in
     force now (another change may have landed since it was proposed)."""
     proposal = _pending_for_decision(actor=actor, proposal_id=proposal_id)
@@ -254,7 +256,7 @@ def setting_proposal_approve(*, actor, proposal_id: int, note: str = "") -> Sett
 
 
 @transaction.atomic
-def setting_proposal_decline(*, actor, proposal_id: int, note: str) -> SettingProposal:
+def setting_proposal_decline(*, actor: User, proposal_id: int, note: str) -> SettingProposal:
     proposal = _pending_for_decision(actor=actor, proposal_id=proposal_id)
     if not note or not note.strip():
         raise SettingRefused("Say why the proposal is declined: a note is required.")

@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from django.conf import settings
 
 from kapstone import bibliography
 
@@ -564,8 +565,6 @@ def shipped_templates_dir() -> Path:
 def practice_templates_dir() -> Path | None:
     """The practice's own template folder (settings.KAPSTONE_COURSE_TEMPLATES_DIR, from the environment); None when
     it is not set. A folder that is named but missing is refused."""
-    from django.conf import settings
-
     configured = getattr(settings, PRACTICE_TEMPLATES_SETTING, "") if settings.configured else ""
     if not str(configured).strip():
         return None

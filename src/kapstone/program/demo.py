@@ -61,7 +61,7 @@ def course_times(
         elif kind is SessionKind.DOSING:
             day, at = first_dosing + datetime.timedelta(days=cadence * (index - 1)), DOSING_AT
         elif kind is SessionKind.INTEGRATION and index <= tied:
-            anchor = template.integration.anchor_dosing(index)
+            anchor = template.integration.after_dosing[index - 1]
             day = first_dosing + datetime.timedelta(days=cadence * (anchor - 1) + 1)
             at = INTEGRATION_AT
         elif kind is SessionKind.INTEGRATION:
@@ -270,6 +270,9 @@ def seed(*, practice, rng, progress) -> None:
             for p in members
         ],
         batch_size=BATCH,
+    )
+    practice.course_starts.update(
+        (patient.pk, group.start_date) for group, _, _, members in groups for patient in members
     )
     progress(f"groups: 2 current, {len(groups)} completed courses")
 

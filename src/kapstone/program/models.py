@@ -1,3 +1,5 @@
+import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -63,12 +65,15 @@ class Enrolment(models.Model):
         return f"{self.patient} in {self.group} ({self.status})"
 
 
-class GroupSessionQuerySet(models.QuerySet):
-    def course_end(self):
+class GroupSessionQuerySet(models.QuerySet["GroupSession"]):
+    def course_end(self) -> datetime.datetime | None:
         """When the course ends: the end of its last session before follow-up. Follow-up sessions come after the
         course, and the plan's end-of-course and 1-, 3- and 6-month occasions are counted from this end."""
         course = self.exclude(kind=GroupSession.Kind.FOLLOW_UP)
-        return (course if course.exists() else self).aggregate(end=models.Max("ends_at"))["end"]
+        end: datetime.datetime | None = (course if course.exists() else self).aggregate(end=models.Max("ends_at"))[
+            "end"
+        ]
+        return end
 
 
 class GroupSession(models.Model):

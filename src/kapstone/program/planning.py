@@ -3,15 +3,18 @@ the group, its patients, staff, rooms and away dates, running the planner, and c
 rules. kapstone.program.services saves what is planned here."""
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
+from kapstone.patients.models import Patient
 from kapstone.practice.registry import setting_spec
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates, scheduling
@@ -58,11 +61,15 @@ def clinic_tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
-def opening_hours() -> dict:
+# Any: opening hours are a practice setting's JSON (times as text, numbers, a list of weekdays).
+OpeningHours = dict[str, Any]
+
+
+def opening_hours() -> OpeningHours:
     return {**DEFAULT_OPENING_HOURS, **practice_value(OPENING_HOURS_KEY, {})}
 
 
-def weekly_slots(hours: dict) -> dict[int, list[tuple[datetime.time, int]]]:
+def weekly_slots(hours: OpeningHours) -> dict[int, list[tuple[datetime.time, int]]]:
     """Opening hours as scheduler slots: a start every `start_every_minutes`, each lasting until closing, so a
     session of any length may start at any of them that leaves it time to finish."""
     opens = datetime.time.fromisoformat(hours["opens"])
@@ -77,7 +84,7 @@ def weekly_slots(hours: dict) -> dict[int, list[tuple[datetime.time, int]]]:
     return {int(day): starts for day in hours["weekdays"]}
 
 
-def preferred_times(hours: dict) -> list[scheduling.PreferredTime]:
+def preferred_times(hours: OpeningHours) -> list[scheduling.PreferredTime]:
     """The practice's preferred start (opening time unless set) as the scheduler's soft preference: a session
     starting within one start step of it (09:00-09:59 with a start every hour) counts as on time."""
     start = datetime.time.fromisoformat(hours["preferred_start"] or hours["opens"])
@@ -93,11 +100,11 @@ def horizon_days(template: course_templates.CourseTemplate) -> int:
     return 7 * template.preparation.count + cadence * template.dosing.count + HORIZON_SLACK_DAYS
 
 
-def staff_key(user) -> str:
+def staff_key(user: User) -> str:
     return user.get_username()
 
 
-def patient_key(patient) -> str:
+def patient_key(patient: Patient) -> str:
     # Record numbers, not names: the plan and its messages are shown to every facilitator of the group.
     return patient.record_number
 
@@ -114,7 +121,7 @@ class PlanningContext:
     """A scheduling request built from the database, and the rows its ids stand for."""
 
     request: scheduling.CourseRequest
-    staff_by_key: dict
+    staff_by_key: dict[str, User]
     rooms_by_key: dict[str, Room]
 
 
@@ -123,10 +130,13 @@ MAX_DOSES_KEY = "dosing.max_doses_per_7_days"
 
 def max_doses_per_7_days() -> int:
     """The practice's ceiling on one patient's doses in any 7 days, across all their groups (a dosing setting)."""
-    return practice_value(MAX_DOSES_KEY, setting_spec(MAX_DOSES_KEY).default)
+    ceiling: int = practice_value(MAX_DOSES_KEY, setting_spec(MAX_DOSES_KEY).default)
+    return ceiling
 
 
-def other_dosing_days(*, group: Group, patient_ids, first_day: datetime.date, last_day: datetime.date) -> dict:
+def other_dosing_days(
+    *, group: Group, patient_ids: Iterable[int], first_day: datetime.date, last_day: datetime.date
+) -> dict[int, list[datetime.date]]:
     """patient id -> the days (clinic time) of their dosing sessions in other groups that could share a 7-day window
     with this group's between first_day and last_day: groups they are enrolled in or finished, and, in a group they
     left, the sessions before they left."""
@@ -152,7 +162,7 @@ def other_dosing_days(*, group: Group, patient_ids, first_day: datetime.date, la
 
 
 def planning_context(
-    *, group: Group, start_date: datetime.date | None = None, extra_staff: Sequence = ()
+    *, group: Group, start_date: datetime.date | None = None, extra_staff: Sequence[User] = ()
 ) -> PlanningContext:
     """The CourseRequest for a group: clinic slots and the practice's preferred start, rooms, the group's
     facilitators with their away dates and their other groups' sessions, the enrolled patients' away dates, and
@@ -185,7 +195,7 @@ def planning_context(
             while day <= away.last_day:
                 away_by_patient.setdefault(away.patient_id, set()).add(day)
                 day += datetime.timedelta(days=1)
-        else:
+        elif away.staff is not None:  # always, when no patient: a row names one or the other (away_whose)
             start, end = _day_span(away.first_day, away.last_day, tz)
             facilitator_bookings.append(scheduling.Booking(staff_key(away.staff), start, end, "away"))
 
@@ -265,7 +275,11 @@ def plan_course(*, group: Group, start_date: datetime.date | None = None) -> sch
     return scheduling.schedule_course(context.request, solver_settings())
 
 
-def plan_to_data(plan_sessions: Sequence[scheduling.PlannedSession]) -> list[dict]:
+# Any: a planned session as JSON-ready data (text, numbers and a list of facilitator keys).
+PlanData = dict[str, Any]
+
+
+def plan_to_data(plan_sessions: Sequence[scheduling.PlannedSession]) -> list[PlanData]:
     """A plan as plain data, to carry from the review page to the confirmation (signed by the view)."""
     return [
         {
@@ -280,7 +294,7 @@ def plan_to_data(plan_sessions: Sequence[scheduling.PlannedSession]) -> list[dic
     ]
 
 
-def plan_from_data(data: Sequence[dict]) -> list[scheduling.PlannedSession]:
+def plan_from_data(data: Sequence[PlanData]) -> list[scheduling.PlannedSession]:
     return [
         scheduling.PlannedSession(
             kind=SessionKind(item["kind"]),
@@ -294,7 +308,11 @@ def plan_from_data(data: Sequence[dict]) -> list[scheduling.PlannedSession]:
     ]
 
 
-def check_plan(context: PlanningContext, sessions: Sequence[scheduling.PlannedSession], must_pass=None) -> list[str]:
+def check_plan(
+    context: PlanningContext,
+    sessions: Sequence[scheduling.PlannedSession],
+    must_pass: tuple[SessionKind, int] | None = None,
+) -> list[str]:
     """Refuses a plan with hard-rule violations (only those touching `must_pass` sessions, if given); returns
     the warnings, including violations elsewhere that staff should see but that this change did not cause."""
     check = scheduling.validate_plan(context.request, sessions)

@@ -528,7 +528,7 @@ def _add_course_rules(
     )
     for index in range(1, len(integration.after_dosing) + 1):
         session = by_key[(SessionKind.INTEGRATION, index)]
-        dosing = dosings[integration.anchor_dosing(index) - 1]
+        dosing = dosings[integration.after_dosing[index - 1] - 1]
         model.add(session.start - dosing.start - dosing.duration <= integration.outer_bound_hours * 60).only_enforce_if(
             outer
         )
@@ -607,22 +607,32 @@ def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _Assu
         model.add(sum(s.rooms[room.id] for s in built.sessions for room in small) == 0).only_enforce_if(literal)
 
     for room in request.rooms:
-        bookings = [b for b in request.room_bookings if b.resource_id == room.id]
+        room_bookings = [b for b in request.room_bookings if b.resource_id == room.id]
+
+        def room_free(session: _SessionVars, j: int, bookings: list[Booking] = room_bookings) -> bool:
+            return _overlaps(infos[j].slot.start, infos[j].slot.end_after(session.duration), bookings) is None
+
+        def room_var(session: _SessionVars, room_id: str = room.id) -> cp_model.IntVar | None:
+            return session.rooms[room_id]
+
         _gate_by_free_slots(
             built,
             assumption,
             FAMILY_ROOM_BOOKINGS,
-            f"room {room.id} is booked by others at the usable times ({len(bookings)} booking(s))",
-            lambda session, j, bookings=bookings: (
-                _overlaps(infos[j].slot.start, infos[j].slot.end_after(session.duration), bookings) is None
-            ),
-            lambda session, room=room: session.rooms[room.id],
+            f"room {room.id} is booked by others at the usable times ({len(room_bookings)} booking(s))",
+            room_free,
+            room_var,
         )
 
     for facilitator in request.facilitators:
         bookings = [b for b in request.facilitator_bookings if b.resource_id == facilitator.id]
 
-        def usable(session: _SessionVars, j: int, facilitator=facilitator, bookings=bookings) -> bool:
+        def staff_var(session: _SessionVars, facilitator_id: str = facilitator.id) -> cp_model.IntVar | None:
+            return session.staff.get(facilitator_id)
+
+        def usable(
+            session: _SessionVars, j: int, facilitator: Facilitator = facilitator, bookings: list[Booking] = bookings
+        ) -> bool:
             start, end = infos[j].slot.start, infos[j].slot.end_after(session.duration)
             return (
                 _declared_available(facilitator, start, end, tz, slots_by_id)
@@ -635,7 +645,7 @@ def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _Assu
             FAMILY_FACILITATOR_AVAILABILITY,
             _describe_availability(facilitator, bookings),
             usable,
-            lambda session, facilitator=facilitator: session.staff.get(facilitator.id),
+            staff_var,
         )
 
     prescribers = [f for f in request.facilitators if f.role is Role.PRESCRIBER]
@@ -718,7 +728,7 @@ def _add_objective(
     earliest, latest = template.integration.preferred_window_hours
     for index in range(1, len(template.integration.after_dosing) + 1):
         session = by_key[(SessionKind.INTEGRATION, index)]
-        dosing = dosings[template.integration.anchor_dosing(index) - 1]
+        dosing = dosings[template.integration.after_dosing[index - 1] - 1]
         in_window = model.new_bool_var(f"integration{index}:in_preferred_window")
         gap = session.start - dosing.start - dosing.duration
         model.add(gap >= earliest * 60).only_enforce_if(in_window)

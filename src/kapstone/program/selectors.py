@@ -1,6 +1,7 @@
 """Reads of groups and their sessions, narrowed to what the user may see."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -10,9 +11,10 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
-from kapstone.patients.models import CareTeamMembership
+from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
@@ -20,7 +22,7 @@ from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession
 GROUPS_PER_PAGE = 50
 
 
-def groups_visible_to(user) -> QuerySet[Group]:
+def groups_visible_to(user: User) -> QuerySet[Group]:
     """Groups the user facilitates or that hold a patient on their care team. Each test is an IN over a subquery
     that does not depend on the group, which PostgreSQL hashes and SQLite materialises once, so a group is one row
     however many enrolments and care teams it has (a join multiplied the rows and needed DISTINCT over the whole
@@ -46,9 +48,9 @@ def _enrolment_count(status: str) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def group_list(*, user, page_number=1) -> Page:
+def group_list(*, user: User, page_number: int | str = 1) -> Page[Group]:
     """The groups this user may see, newest first, a page at a time: a practice accumulates a group per course."""
-    groups = (
+    groups: QuerySet[Group] = (
         groups_visible_to(user)
         .annotate(
             enrolled_count=_enrolment_count(Enrolment.Status.ENROLLED),
@@ -60,7 +62,7 @@ def group_list(*, user, page_number=1) -> Page:
     return Paginator(groups, GROUPS_PER_PAGE).get_page(page_number)
 
 
-def group_get(*, user, group_id) -> Group:
+def group_get(*, user: User, group_id: int | str) -> Group:
     try:
         group = groups_visible_to(user).get(pk=int(group_id))
     except (Group.DoesNotExist, ValueError, TypeError):
@@ -68,7 +70,7 @@ def group_get(*, user, group_id) -> Group:
     return group
 
 
-def group_holding_visible_patient(*, user, group_id) -> Group:
+def group_holding_visible_patient(*, user: User, group_id: int | str) -> Group:
     """A group with a patient this user may see among its enrolments (any group for admins), for actions that
     schedule work for a group's patients; otherwise 404."""
     try:
@@ -77,7 +79,7 @@ def group_holding_visible_patient(*, user, group_id) -> Group:
         raise Http404("No such group.") from None
 
 
-def group_roster(*, user, group: Group) -> list[Enrolment]:
+def group_roster(*, user: User, group: Group) -> list[Enrolment]:
     """The group's enrolments, showing only patients this user may see by name."""
     visible = patients_visible_to(user)
     enrolments = list(
@@ -132,7 +134,7 @@ def group_facilitator_access(*, group: Group) -> list[FacilitatorAccess]:
     ]
 
 
-def group_scheduled_work(*, user, group: Group) -> dict[str, dict[str, int]]:
+def group_scheduled_work(*, user: User, group: Group) -> dict[str, dict[str, int]]:
     """How many questionnaires and creativity tasks the group's patients (those this user may see) have
     scheduled, and how many of them are done: {"questionnaires": {"scheduled": n, "completed": n}, "tasks": ...}."""
     return course_work.counts(group=group, patients=patients_visible_to(user))
@@ -142,7 +144,7 @@ def group_sessions(*, group: Group) -> list[GroupSession]:
     return list(group.sessions.select_related("room").prefetch_related("facilitators").order_by("starts_at"))
 
 
-def sessions_on(*, user, day: datetime.date) -> list[GroupSession]:
+def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
     """The sessions of a day (in the practice's time zone) in groups the user may see."""
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     end = start + datetime.timedelta(days=1)
@@ -153,7 +155,7 @@ def sessions_on(*, user, day: datetime.date) -> list[GroupSession]:
     )
 
 
-def sessions_for_patient(*, patient) -> list[GroupSession]:
+def sessions_for_patient(*, patient: Patient) -> list[GroupSession]:
     active = Enrolment.objects.filter(
         patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
@@ -172,19 +174,19 @@ def sessions_starting_between(*, start: datetime.datetime, end: datetime.datetim
     )
 
 
-def enrolled_patients(*, group: Group) -> list:
+def enrolled_patients(*, group: Group) -> list[Patient]:
     """The patients enrolled in the group now (not waitlisted, withdrawn or finished)."""
     return [e.patient for e in group.enrolments.filter(status=Enrolment.Status.ENROLLED).select_related("patient")]
 
 
-def sessions_for_facilitator(*, staff) -> list[GroupSession]:
+def sessions_for_facilitator(*, staff: User) -> list[GroupSession]:
     return list(GroupSession.objects.filter(facilitators=staff).select_related("group", "room").order_by("starts_at"))
 
 
 # --- the program's pages ----------------------------------------------------------------------------------------
 
 
-def enrolment_candidates(*, user, group: Group, waiting_too: bool) -> QuerySet:
+def enrolment_candidates(*, user: User, group: Group, waiting_too: bool) -> QuerySet[Patient]:
     """Patients this user may see who are not already in the group (nor waiting for it, if `waiting_too`)."""
     statuses = [Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED] if waiting_too else [Enrolment.Status.ENROLLED]
     taken = group.enrolments.filter(status__in=statuses)
@@ -203,7 +205,7 @@ def enrolment_counts(*, group: Group) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
-def enrolment_get(*, user, enrolment_id) -> Enrolment:
+def enrolment_get(*, user: User, enrolment_id: int | str) -> Enrolment:
     """An enrolment of a patient the user may see, in a group the user may see; otherwise 404."""
     try:
         return Enrolment.objects.select_related("group", "patient").get(
@@ -215,7 +217,7 @@ def enrolment_get(*, user, enrolment_id) -> Enrolment:
         raise Http404("No such enrolment.") from None
 
 
-def session_get(*, user, session_id) -> GroupSession:
+def session_get(*, user: User, session_id: int | str) -> GroupSession:
     """A session of a group the user may see; otherwise 404."""
     try:
         return (
@@ -227,28 +229,28 @@ def session_get(*, user, session_id) -> GroupSession:
         raise Http404("No such session.") from None
 
 
-def clinical_staff_all():
+def clinical_staff_all() -> QuerySet[User]:
     """Every member of clinical staff, active or not, to name the facilitators of a proposed plan."""
     return get_user_model().objects.filter(role__in=CLINICAL_ROLES)
 
 
-def away_of_patient(*, patient) -> QuerySet[Unavailability]:
+def away_of_patient(*, patient: Patient) -> QuerySet[Unavailability]:
     return Unavailability.objects.filter(patient=patient).order_by("-first_day")
 
 
-def away_of_staff(*, staff) -> QuerySet[Unavailability]:
+def away_of_staff(*, staff: Iterable[User]) -> QuerySet[Unavailability]:
     return Unavailability.objects.filter(staff__in=staff).select_related("staff").order_by("-first_day")
 
 
-def clinical_staff():
+def clinical_staff() -> QuerySet[User]:
     """The active clinical staff, to choose facilitators from."""
     return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "username")
 
 
-def away_staff_choices(*, user):
+def away_staff_choices(*, user: User) -> QuerySet[User]:
     """Whose away dates this user records: the admin anyone's on the clinical staff, others only their own."""
     return clinical_staff() if user.role == Role.ADMIN else get_user_model().objects.filter(pk=user.pk)
 
 
-def calendar_feed_of(*, user) -> CalendarFeed | None:
+def calendar_feed_of(*, user: User) -> CalendarFeed | None:
     return CalendarFeed.objects.filter(user=user).first()

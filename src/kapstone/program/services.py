@@ -5,12 +5,13 @@ planned sessions, away dates, and calendar-feed links. Each write is atomic and 
 import datetime
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
@@ -44,7 +45,9 @@ class GroupRefused(ValueError):
 
 
 @transaction.atomic
-def group_create(*, actor, name: str, template_id: str, start_date, facilitators=()) -> Group:
+def group_create(
+    *, actor: User, name: str, template_id: str, start_date: datetime.date, facilitators: Iterable[User] = ()
+) -> Group:
     """Forms a group on one of the practice's course templates. Its dosing sessions need a prescriber among
     their facilitators (the template's staffing), so the group's facilitators must include one."""
     try:
@@ -93,7 +96,7 @@ def group_facilitator_ids(group: Group) -> set[int]:
     return ids
 
 
-def facilitator_access_sync(*, actor, patient_ids) -> None:
+def facilitator_access_sync(*, actor: User | None, patient_ids: Iterable[int]) -> None:
     """Grants each patient's record to the staff who facilitate a group course they are enrolled in (the group's or
     any of its sessions' facilitators), and removes such grants when the assignment or the enrolment ends, through
     patients.services.care_team_grants_sync (which never touches a membership made by hand). Called by every write
@@ -109,7 +112,7 @@ def facilitator_access_sync(*, actor, patient_ids) -> None:
         patients_services.care_team_grants_sync(actor=actor, patient=patient, wanted=wanted)
 
 
-def _sync_group_access(*, actor, group: Group) -> None:
+def _sync_group_access(*, actor: User | None, group: Group) -> None:
     enrolled = group.enrolments.filter(status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True)
     # Patients whose grant names this group but who left it are looked at too, so their grant goes.
     from_grants = Patient.objects.filter(care_team_memberships__granted_for_group_id=group.pk).values_list(
@@ -139,7 +142,7 @@ def _describe_span(group: Group) -> str:
     return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}{booked}"
 
 
-def _refuse_overlapping_course(*, group: Group, patient) -> None:
+def _refuse_overlapping_course(*, group: Group, patient: Patient) -> None:
     first, last, _ = course_span(group)
     others = (
         Group.objects.filter(enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED)
@@ -157,7 +160,7 @@ def _refuse_overlapping_course(*, group: Group, patient) -> None:
             )
 
 
-def _schedule_course_work(*, actor, group: Group) -> None:
+def _schedule_course_work(*, actor: User, group: Group) -> None:
     """Tells the apps that date work from the course (questionnaires, creativity tasks) that its dates changed.
     Their receivers add only what is missing and re-date what is still open to the sessions' current dates
     (leaving what is done), so sending it whenever sessions or patients arrive, or a session moves, keeps every
@@ -166,7 +169,7 @@ def _schedule_course_work(*, actor, group: Group) -> None:
 
 
 @transaction.atomic
-def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> Enrolment:
+def enrol(*, actor: User, group: Group, patient: Patient, waitlist_if_full: bool = False) -> Enrolment:
     """Enrols a patient who has passed the enrolment gate and is in no other course that overlaps this one. The
     patient row is locked first (so two enrolments of one patient in overlapping groups cannot both pass), then the
     group row, so when two staff add the last patient at the same moment exactly one gets the seat and the other is
@@ -211,7 +214,7 @@ def enrol(*, actor, group: Group, patient, waitlist_if_full: bool = False) -> En
 
 
 @transaction.atomic
-def waitlist(*, actor, group: Group, patient, reason: str) -> Enrolment:
+def waitlist(*, actor: User, group: Group, patient: Patient, reason: str) -> Enrolment:
     """Holds a patient who cannot join yet (not yet through the gate, or the group is full)."""
     if not reason.strip():
         raise EnrolmentRefused("Say why the patient is waiting.")
@@ -238,7 +241,7 @@ def waitlist(*, actor, group: Group, patient, reason: str) -> Enrolment:
 
 
 @transaction.atomic
-def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
+def withdraw(*, actor: User, enrolment: Enrolment, reason: str) -> Enrolment:
     if not reason.strip():
         raise EnrolmentRefused("Say why the patient leaves the group.")
     enrolment.status, enrolment.waitlist_reason = Enrolment.Status.WITHDRAWN, reason
@@ -256,7 +259,7 @@ def withdraw(*, actor, enrolment: Enrolment, reason: str) -> Enrolment:
 
 
 @transaction.atomic
-def plan_save(*, actor, group: Group, sessions: Sequence[scheduling.PlannedSession]) -> list[str]:
+def plan_save(*, actor: User, group: Group, sessions: Sequence[scheduling.PlannedSession]) -> list[str]:
     """Saves a reviewed plan as the group's sessions, checked again against today's rooms, staff and away
     dates; integration sessions are linked to the dosing session they follow, and the enrolled patients'
     questionnaires and creativity tasks are put due from the new dates. Returns the warnings."""
@@ -310,7 +313,9 @@ def _planned(session: GroupSession) -> scheduling.PlannedSession:
 
 
 @transaction.atomic
-def session_move(*, actor, session: GroupSession, starts_at: datetime.datetime, room: Room, facilitators) -> list[str]:
+def session_move(
+    *, actor: User, session: GroupSession, starts_at: datetime.datetime, room: Room, facilitators: Sequence[User]
+) -> list[str]:
     """Moves one session (time, room, facilitators). Refused when the change breaks a hard rule for this
     session; otherwise saved, and the warnings (integration outside its preferred window, ...) returned. In the
     same transaction the patients' open questionnaires and creativity tasks follow the new dates: the ones
@@ -360,7 +365,7 @@ SESSION_MOVE_AUDIT_TYPE = "group_session.move"
 
 
 @transaction.atomic
-def session_site_set(*, actor, session: GroupSession, site: str, dosing_setting: str) -> GroupSession:
+def session_site_set(*, actor: User, session: GroupSession, site: str, dosing_setting: str) -> GroupSession:
     """Records where a dosing session's doses are taken: one of the practice's sites (a site since renamed may stay
     as it was recorded), in the office or supervised at home."""
     if session.kind != GroupSession.Kind.DOSING:
@@ -389,7 +394,13 @@ def session_site_set(*, actor, session: GroupSession, site: str, dosing_setting:
 
 @transaction.atomic
 def unavailability_record(
-    *, actor, first_day: datetime.date, last_day: datetime.date, note: str = "", patient=None, staff=None
+    *,
+    actor: User,
+    first_day: datetime.date,
+    last_day: datetime.date,
+    note: str = "",
+    patient: Patient | None = None,
+    staff: User | None = None,
 ) -> Unavailability:
     if (patient is None) == (staff is None):
         raise ValueError("Away dates belong to one patient or one member of staff.")
@@ -410,7 +421,7 @@ def unavailability_record(
 
 
 @transaction.atomic
-def unavailability_delete(*, actor, away: Unavailability) -> None:
+def unavailability_delete(*, actor: User, away: Unavailability) -> None:
     audit.record(
         action=audit.Action.DELETE,
         actor=actor,
@@ -432,7 +443,7 @@ def feed_token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def feed_token_issue(*, user) -> str:
+def feed_token_issue(*, user: User) -> str:
     """A new secret link token for the user, replacing (and so revoking) any earlier one. Returned once."""
     token = secrets.token_urlsafe(32)
     CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": feed_token_hash(token)})
@@ -441,13 +452,13 @@ def feed_token_issue(*, user) -> str:
 
 
 @transaction.atomic
-def feed_token_revoke(*, user) -> None:
+def feed_token_revoke(*, user: User) -> None:
     deleted, _ = CalendarFeed.objects.filter(user=user).delete()
     if deleted:
         audit.record(action=audit.Action.DELETE, actor=user, object_type="calendar_feed", object_id=user.pk)
 
 
-def feed_owner(token: str):
+def feed_owner(token: str) -> User | None:
     """The user whose link this is, or None. Marks the link as used (so people can see whether it is live)."""
     feed = CalendarFeed.objects.filter(token_hash=feed_token_hash(token)).select_related("user").first()
     if feed is None or not feed.user.is_active:

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from kapstone.audit import services as audit
 from kapstone.patients.models import Diagnosis, ExternalClinician, Medication
-from kapstone.program.models import Enrolment
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes, record_medication_entry
 from kapstone.screening.consent_forms import current_form
@@ -184,9 +183,7 @@ def seed(*, practice, rng, progress) -> None:
     portal_ids = {patient.pk for patient in patients if patient.user_id}
     today = timezone.localdate()
     rule_set = engine.load_rule_set()
-    course_starts = dict(
-        Enrolment.objects.filter(status=Enrolment.Status.COMPLETED).values_list("patient_id", "group__start_date")
-    )
+    course_starts = practice.course_starts
     done = 0
     for start in range(0, len(patients), BATCH):
         batch = patients[start : start + BATCH]

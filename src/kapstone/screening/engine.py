@@ -24,6 +24,9 @@ import yaml
 
 from kapstone.screening.intake_schema import IntakeValidationError, schema_field_paths, validate_intake
 
+# Any: rule files and intakes are parsed YAML and JSON; the loader and validate_intake check their shape.
+Data = dict[str, Any]
+
 __all__ = [
     "ConditionContext",
     "IntakeValidationError",
@@ -104,16 +107,16 @@ class Setting:
     source: str
     note: str = ""
     verified: bool = True
-    allowed: tuple = ()
+    allowed: tuple[Any, ...] = ()  # Any: whatever values the setting's YAML lists
     # {"min", "max", "source", "why"}: a value no override may cross, whatever the practice wants.
-    hard_bounds: dict | None = None
+    hard_bounds: Data | None = None
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
     outcome: Any  # one of OUTCOMES, or {"setting": name} naming a setting that holds one
-    condition: dict
+    condition: Data
     message: str
     source: str
 
@@ -121,23 +124,23 @@ class Rule:
 @dataclass(frozen=True)
 class Medications:
     version: str
-    drug_classes: dict  # generic name -> class
-    aliases: dict  # brand or other name -> generic name
-    diazepam_mg_per_mg: dict  # generic benzodiazepine name -> mg diazepam per mg of it
-    cns_depressant_classes: tuple = ()
-    dissociative_names: tuple = ()  # lower-case substance names that are dissociatives
+    drug_classes: dict[str, str]  # generic name -> class
+    aliases: dict[str, str]  # brand or other name -> generic name
+    diazepam_mg_per_mg: dict[str, float]  # generic benzodiazepine name -> mg diazepam per mg of it
+    cns_depressant_classes: tuple[str, ...] = ()
+    dissociative_names: tuple[str, ...] = ()  # lower-case substance names that are dissociatives
 
 
 @dataclass(frozen=True)
 class RuleSet:
     version: str
     title: str
-    settings: dict  # name -> Setting
-    rules: tuple
+    settings: dict[str, Setting]
+    rules: tuple[Rule, ...]
     medications: Medications
-    maudsley: dict
+    maudsley: Data
 
-    def setting_values(self) -> dict:
+    def setting_values(self) -> Data:
         return {name: setting.value for name, setting in self.settings.items()}
 
 
@@ -152,19 +155,19 @@ class Reason:
 @dataclass
 class ScreeningResult:
     decision: str
-    reasons: list
+    reasons: list[Reason]
     treatment_resistant: bool
     treatment_resistance_summary: str
     maudsley_score: int | None
     maudsley_band: str | None
     maudsley_note: str | None
     benzodiazepine_diazepam_equivalent_mg: float
-    unrecognised_medications: list
+    unrecognised_medications: list[str]
     assessment_date: str
     rule_set_version: str
-    settings: dict = field(default_factory=dict)
+    settings: Data = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Data:
         return asdict(self)
 
 
@@ -209,13 +212,14 @@ def _load_rule_set(directory: Path) -> RuleSet:
     )
 
 
-def maudsley_bands() -> list[dict]:
+def maudsley_bands() -> list[Data]:
     """The Maudsley Staging Method's bands (label, min, max) from the shipped rule set, for reports that group
     patients by stage."""
-    return load_rule_set().maudsley["bands"]
+    bands: list[Data] = load_rule_set().maudsley["bands"]
+    return bands
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> Data:
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -225,7 +229,7 @@ def _read_yaml(path: Path) -> dict:
     return content
 
 
-def _parse_settings(raw: dict) -> dict:
+def _parse_settings(raw: Data) -> dict[str, Setting]:
     settings = {}
     for name, spec in raw.items():
         if not isinstance(spec, dict) or "value" not in spec or not spec.get("source"):
@@ -249,7 +253,7 @@ def _parse_settings(raw: dict) -> dict:
     return settings
 
 
-def _parse_hard_bounds(name: str, raw: Any) -> dict | None:
+def _parse_hard_bounds(name: str, raw: Any) -> Data | None:
     if raw is None:
         return None
     if (
@@ -276,7 +280,7 @@ def _past_hard_bound(setting: Setting, value: Any) -> str:
     return ""
 
 
-def _parse_rule(raw: Any, index: int, settings: dict) -> Rule:
+def _parse_rule(raw: Any, index: int, settings: dict[str, Setting]) -> Rule:
     where = f"rule {index}"
     if not isinstance(raw, dict):
         raise RuleSetError(f"{where}: must be a mapping")
@@ -311,7 +315,7 @@ def _parse_rule(raw: Any, index: int, settings: dict) -> Rule:
     )
 
 
-def _check_condition(condition: Any, where: str, settings: dict) -> None:
+def _check_condition(condition: Any, where: str, settings: dict[str, Setting]) -> None:
     if not isinstance(condition, dict) or not condition:
         raise RuleSetError(f"{where}: a condition must be a non-empty mapping")
     combinators = [key for key in condition if key in COMBINATORS]
@@ -345,7 +349,7 @@ def _check_condition(condition: Any, where: str, settings: dict) -> None:
         raise RuleSetError(f"{where}: present takes true or false")
 
 
-def _parse_medications(raw: dict) -> Medications:
+def _parse_medications(raw: Data) -> Medications:
     classes = raw.get("classes", {})
     drugs = raw.get("drugs", {})
     for drug, drug_class in drugs.items():
@@ -386,7 +390,7 @@ def _parse_medications(raw: dict) -> Medications:
     )
 
 
-def _check_maudsley(spec: dict) -> None:
+def _check_maudsley(spec: Data) -> None:
     for key in ("applies_to_indication", "source", "components", "bands"):
         if key not in spec:
             raise RuleSetError(f"maudsley.yaml: missing {key!r}")
@@ -410,7 +414,7 @@ def _check_maudsley(spec: dict) -> None:
 # Settings
 
 
-def effective_settings(rule_set: RuleSet, overrides: dict | None) -> dict:
+def effective_settings(rule_set: RuleSet, overrides: Data | None) -> Data:
     """The rule set's defaults with a practice's overrides applied, each override checked."""
     values = rule_set.setting_values()
     for name, value in (overrides or {}).items():
@@ -449,9 +453,9 @@ def _is_number(value: Any) -> bool:
 class ConditionContext:
     """What a condition can read: the checked intake, the derived values and the settings in force."""
 
-    intake: dict
-    computed: dict
-    settings: dict
+    intake: Data
+    computed: Data
+    settings: Data
 
     def value_of(self, subject: str, name: str) -> Any:
         if subject == "field":
@@ -464,7 +468,7 @@ class ConditionContext:
         return self.settings.get(raw["setting"]) if isinstance(raw, dict) else raw
 
 
-def _lookup(data: dict, dotted: str) -> Any:
+def _lookup(data: Data, dotted: str) -> Any:
     value: Any = data
     for part in dotted.split("."):
         if not isinstance(value, dict):
@@ -479,7 +483,7 @@ def _present(value: Any) -> bool:
     return value is not None
 
 
-def evaluate_condition(condition: dict, context: ConditionContext) -> bool:
+def evaluate_condition(condition: Data, context: ConditionContext) -> bool:
     """True when `condition` holds. A comparison with a missing value is false."""
     if "all" in condition:
         return all(evaluate_condition(part, context) for part in condition["all"])
@@ -502,12 +506,13 @@ def evaluate_condition(condition: dict, context: ConditionContext) -> bool:
     if operator in ("gt", "gte", "lt", "lte"):
         if not (_is_number(value) and _is_number(operand)):
             return False
-        return {
+        compared: bool = {
             "gt": value > operand,
             "gte": value >= operand,
             "lt": value < operand,
             "lte": value <= operand,
         }[operator]
+        return compared
     if operator == "in":
         return isinstance(operand, list | tuple) and value in operand
     return isinstance(value, list | tuple | set | frozenset) and operand in value  # contains
@@ -536,9 +541,10 @@ def _canonical_drug(name: str, medications: Medications) -> str | None:
     return None
 
 
-def _inadequate_response(entry: dict, threshold_percent: float) -> bool:
+def _inadequate_response(entry: Data, threshold_percent: float) -> bool:
     if entry.get("improvement_percent") is not None:
-        return entry["improvement_percent"] < threshold_percent
+        improvement: float = entry["improvement_percent"]
+        return improvement < threshold_percent
     return entry.get("response") in INADEQUATE_RESPONSES
 
 
@@ -546,7 +552,7 @@ def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
 
-def derive_values(intake: dict, settings: dict, rule_set: RuleSet, today: dt.date) -> dict:
+def derive_values(intake: Data, settings: Data, rule_set: RuleSet, today: dt.date) -> Data:
     """Every COMPUTED_NAMES value for a validated intake."""
     values: dict[str, Any] = {}
     if intake.get("age") is not None:
@@ -572,7 +578,7 @@ def derive_values(intake: dict, settings: dict, rule_set: RuleSet, today: dt.dat
     return values
 
 
-def _medication_values(medication_list: list, medications: Medications) -> dict:
+def _medication_values(medication_list: list[Data], medications: Medications) -> Data:
     names, classes, unrecognised, not_converted = [], set(), [], []
     by_class: dict[str, list[str]] = {}
     diazepam_equivalent = 0.0
@@ -609,13 +615,15 @@ def _medication_values(medication_list: list, medications: Medications) -> dict:
     }
 
 
-def _names_a_dissociative(substance: str, dissociative_names: tuple) -> bool:
+def _names_a_dissociative(substance: str, dissociative_names: tuple[str, ...]) -> bool:
     """Whether the substance text names a dissociative as a whole word ("DXM cough syrup", "ketamine")."""
     words = " ".join(re.sub(r"[^a-z0-9]+", " ", substance.lower()).split())
     return any(re.search(rf"\b{re.escape(name)}\b", words) for name in dissociative_names)
 
 
-def _substance_use_values(disorders: list, settings: dict, today: dt.date, dissociative_names: tuple = ()) -> dict:
+def _substance_use_values(
+    disorders: list[Data], settings: Data, today: dt.date, dissociative_names: tuple[str, ...] = ()
+) -> Data:
     active_dissociative, active_other, in_remission = [], [], []
     for disorder in disorders:
         months = _completed_months(dt.date.fromisoformat(disorder["last_use"]), today)
@@ -636,7 +644,7 @@ def _substance_use_values(disorders: list, settings: dict, today: dt.date, disso
     }
 
 
-def _treatment_resistance_values(intake: dict, settings: dict) -> dict:
+def _treatment_resistance_values(intake: Data, settings: Data) -> Data:
     """Depression: adequate antidepressant trials with inadequate response (Conway 2021). Other
     indications: the practice's policy, counting those trials plus evidence-based psychotherapy
     courses with inadequate response. Resistant for any listed indication is resistant."""
@@ -675,7 +683,7 @@ def _treatment_resistance_values(intake: dict, settings: dict) -> dict:
 # Maudsley Staging Method
 
 
-def maudsley_stage(spec: dict, intake: dict, values: dict) -> tuple[int | None, str | None, str | None]:
+def maudsley_stage(spec: Data, intake: Data, values: Data) -> tuple[int | None, str | None, str | None]:
     """(score, band, note). Score and band are None when the method does not apply or cannot be
     scored; the note then says why (None when the indication is not depression)."""
     if spec["applies_to_indication"] not in intake["indications"]:
@@ -695,13 +703,16 @@ def maudsley_stage(spec: dict, intake: dict, values: dict) -> tuple[int | None, 
     return total, band, None
 
 
-def _component_points(component: dict, value: Any) -> int | None:
+def _component_points(component: Data, value: Any) -> int | None:
+    points: int | None
     if "points_by_value" in component:
-        return component["points_by_value"].get(value)
+        points = component["points_by_value"].get(value)
+        return points
     bands = component["bands"]
     if not _is_number(value) or value < bands[0].get("min", -math.inf):
         return None
-    return next(band["points"] for band in bands if "max" not in band or value <= band["max"])
+    points = next(band["points"] for band in bands if "max" not in band or value <= band["max"])
+    return points
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -726,7 +737,7 @@ def _render(message: str, context: ConditionContext) -> str:
 
 def screen(
     intake: Any,
-    settings_overrides: dict | None = None,
+    settings_overrides: Data | None = None,
     *,
     rule_set: RuleSet | None = None,
 ) -> ScreeningResult:

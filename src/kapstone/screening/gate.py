@@ -19,14 +19,16 @@ page shows the same reasons.
 """
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Max
 from django.utils import timezone
 
+from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
-from kapstone.screening.consent_forms import current_form
-from kapstone.screening.engine import load_rule_set
+from kapstone.screening.consent_forms import ConsentForm, current_form
+from kapstone.screening.engine import Data, load_rule_set
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX
 
@@ -47,7 +49,7 @@ class GateStatus:
         return not self.blockers
 
 
-def gate_settings() -> dict:
+def gate_settings() -> Data:
     """The screening settings the gate reads: the rule set's cited defaults with the practice's own values."""
     return {**load_rule_set().setting_values(), **practice_overrides(SETTINGS_PREFIX)}
 
@@ -56,7 +58,7 @@ def completed_years(born: datetime.date, on: datetime.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def latest_advice(consultations) -> list[Consultation]:
+def latest_advice(consultations: Iterable[Consultation]) -> list[Consultation]:
     """Each outside clinician's latest advice (supports, concerns or advised against), newest first."""
     latest: dict[str, Consultation] = {}
     for entry in sorted(consultations, key=lambda c: (c.contacted_at, c.pk), reverse=True):
@@ -66,7 +68,10 @@ def latest_advice(consultations) -> list[Consultation]:
 
 
 def gate_statuses(
-    patients, *, at: datetime.date | None = None, course_starts: dict[int, datetime.date] | None = None
+    patients: Iterable[Patient],
+    *,
+    at: datetime.date | None = None,
+    course_starts: dict[int, datetime.date] | None = None,
 ) -> dict[int, GateStatus]:
     """The gate of each patient on the day `at` (today by default), keyed by patient id, in a fixed number of
     queries however many patients (the dosing room shows it for everyone in the session). `course_starts` gives,
@@ -93,18 +98,18 @@ def gate_statuses(
     ).select_related("override"):
         advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
-    in_force, withdrawn = {}, {}
+    in_force: dict[int, ConsentSignature] = {}
+    withdrawn: dict[int, ConsentSignature] = {}
+    withdrawn_at: dict[int, datetime.datetime] = {}
     # Newest first, so the first signature in force seen for a patient is the one that counts.
     for signature in ConsentSignature.objects.filter(
         patient_id__in=patient_ids, form_id=form.id, form_version=form.version
     ).order_by("patient_id", "-signed_at", "-id"):
         if signature.withdrawn_at is None:
             in_force.setdefault(signature.patient_id, signature)
-        elif (
-            signature.patient_id not in withdrawn
-            or signature.withdrawn_at > withdrawn[signature.patient_id].withdrawn_at
-        ):
+        elif signature.patient_id not in withdrawn or signature.withdrawn_at > withdrawn_at[signature.patient_id]:
             withdrawn[signature.patient_id] = signature  # the latest withdrawal, to say so plainly
+            withdrawn_at[signature.patient_id] = signature.withdrawn_at
     return {
         patient.pk: _status(
             patient,
@@ -121,10 +126,12 @@ def gate_statuses(
     }
 
 
-def _screening_blockers(result, settings: dict, today: datetime.date) -> tuple[list[str], datetime.date | None]:
+def _screening_blockers(
+    result: ScreeningResult | None, settings: Data, today: datetime.date
+) -> tuple[list[str], datetime.date | None]:
     if result is None:
         return ["screening has not been done"], None
-    blockers = []
+    blockers: list[str] = []
     if result.decision == Decision.NOT_ELIGIBLE:
         blockers.append("screening decision is not eligible, which cannot be overridden")
     elif result.decision == Decision.NEEDS_REVIEW and not hasattr(result, "override"):
@@ -156,8 +163,18 @@ def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Cons
     ], against
 
 
-def _status(patient, result, advice, consent, withdrawn, form, settings: dict, today, screened_for) -> GateStatus:
-    blockers = []
+def _status(
+    patient: Patient,
+    result: ScreeningResult | None,
+    advice: list[Consultation],
+    consent: ConsentSignature | None,
+    withdrawn: ConsentSignature | None,
+    form: ConsentForm,
+    settings: Data,
+    today: datetime.date,
+    screened_for: datetime.date,
+) -> GateStatus:
+    blockers: list[str] = []
     age = completed_years(patient.date_of_birth, today)
     if age < settings["min_age_years"]:
         blockers.append(
@@ -177,10 +194,10 @@ def _status(patient, result, advice, consent, withdrawn, form, settings: dict, t
     return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on)
 
 
-def gate_status(*, patient, at: datetime.date | None = None) -> GateStatus:
+def gate_status(*, patient: Patient, at: datetime.date | None = None) -> GateStatus:
     return gate_statuses([patient], at=at)[patient.pk]
 
 
-def enrolment_blockers(*, patient) -> list[str]:
+def enrolment_blockers(*, patient: Patient) -> list[str]:
     """Plain-language reasons the patient cannot join a group yet; an empty list means they may."""
     return list(gate_status(patient=patient).blockers)

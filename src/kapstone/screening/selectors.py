@@ -1,14 +1,23 @@
 """Reads of screening records, through the care-team filter (patients.selectors) and into the audit trail."""
 
+import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
+if TYPE_CHECKING:
+    # Only for the annotations screening_list adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
+
+from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
 from kapstone.screening.consent_forms import current_form
+from kapstone.screening.engine import Data
 from kapstone.screening.gate import gate_status
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
 
@@ -16,11 +25,12 @@ PATIENTS_PER_PAGE = 25
 HISTORY_LIMIT = 50
 
 
-def screening_patient_get(*, user, patient_id, purpose: str = "screening") -> Patient:
+def screening_patient_get(*, user: User, patient_id: int | str, purpose: str = "screening") -> Patient:
     return patient_get(user=user, patient_id=patient_id, purpose=purpose)
 
 
-def screening_overview(*, patient: Patient) -> dict:
+# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
+def screening_overview(*, patient: Patient) -> dict[str, Any]:
     """Everything the staff screening page shows; a fixed number of queries however long the history."""
     results = list(
         ScreeningResult.objects.filter(patient=patient)
@@ -50,13 +60,13 @@ def screening_overview(*, patient: Patient) -> dict:
     }
 
 
-def _record_differences(patient: Patient, intake: dict) -> list[str]:
+def _record_differences(patient: Patient, intake: Data) -> list[str]:
     return record_differences(
         medications=list(patient.medications.all()), date_of_birth=patient.date_of_birth, intake=intake
     )
 
 
-def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[dict, IntakeVersion | None, list[str]]:
+def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data, IntakeVersion | None, list[str]]:
     """The intake the staff form starts from: the latest complete version with any newer draft (the patient's
     pre-intake) laid over it; the version the form was built from; and how the patient record differs from it.
 
@@ -74,11 +84,24 @@ def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[dict
     return with_record_medications(initial, medications), started_from, differences
 
 
-def screening_list(*, user, decision: str = "", page_number=1) -> Page:
+class ScreeningListing(TypedDict):
+    """What screening_list adds to each patient: their latest screening, and whether the record has changed since."""
+
+    screening_decision: str | None
+    screening_result_id: int | None
+    screened_at: datetime.datetime | None
+    screened_intake_id: int | None
+    record_changed: bool
+
+
+def screening_list(
+    *, user: User, decision: str = "", page_number: int | str = 1
+) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
     latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
-    patients = (
-        patients_visible_to(user)
+    # record_changed is not the query's: _with_record_changed sets it on the page's patients below.
+    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = (
+        patients_visible_to(user)  # type: ignore[assignment]
         .filter(is_active=True)
         .annotate(
             screening_decision=Subquery(latest.values("decision")[:1]),
@@ -102,7 +125,9 @@ def screening_list(*, user, decision: str = "", page_number=1) -> Page:
     return page
 
 
-def _with_record_changed(patients: list[Patient]) -> list[Patient]:
+def _with_record_changed(
+    patients: "list[WithAnnotations[Patient, ScreeningListing]]",
+) -> "list[WithAnnotations[Patient, ScreeningListing]]":
     """Sets record_changed on each patient: whether their record's medications or date of birth differ from the
     intake of their latest screening. Two queries for the whole page."""
     screened = [patient.screened_intake_id for patient in patients if patient.screened_intake_id]
@@ -111,7 +136,7 @@ def _with_record_changed(patients: list[Patient]) -> list[Patient]:
     for medication in Medication.objects.filter(patient__in=patients):
         medications.setdefault(medication.patient_id, []).append(medication)
     for patient in patients:
-        intake = intakes.get(patient.screened_intake_id)
+        intake = intakes.get(patient.screened_intake_id) if patient.screened_intake_id else None
         patient.record_changed = intake is not None and bool(
             record_differences(
                 medications=medications.get(patient.pk, []), date_of_birth=patient.date_of_birth, intake=intake
@@ -120,7 +145,7 @@ def _with_record_changed(patients: list[Patient]) -> list[Patient]:
     return patients
 
 
-def result_get(*, user, result_id) -> ScreeningResult:
+def result_get(*, user: User, result_id: int | str) -> ScreeningResult:
     visible = patients_visible_to(user).values("pk")
     result = ScreeningResult.objects.filter(pk=result_id, patient__in=visible).select_related("patient").first()
     if result is None:
@@ -128,7 +153,7 @@ def result_get(*, user, result_id) -> ScreeningResult:
     return result
 
 
-def consultation_get(*, user, consultation_id) -> Consultation:
+def consultation_get(*, user: User, consultation_id: int | str) -> Consultation:
     visible = patients_visible_to(user).values("pk")
     entry = Consultation.objects.filter(pk=consultation_id, patient__in=visible).select_related("patient").first()
     if entry is None:
@@ -136,7 +161,7 @@ def consultation_get(*, user, consultation_id) -> Consultation:
     return entry
 
 
-def signature_get(*, user, signature_id) -> ConsentSignature:
+def signature_get(*, user: User, signature_id: int | str) -> ConsentSignature:
     visible = patients_visible_to(user).values("pk")
     signature = ConsentSignature.objects.filter(pk=signature_id, patient__in=visible).select_related("patient").first()
     if signature is None:
@@ -144,7 +169,7 @@ def signature_get(*, user, signature_id) -> ConsentSignature:
     return signature
 
 
-def reply_file_get(*, user, consultation_id) -> Consultation:
+def reply_file_get(*, user: User, consultation_id: int | str) -> Consultation:
     """A consultation with an attached reply, if the user may see the patient; the read is audited."""
     visible = patients_visible_to(user).values("pk")
     entry = Consultation.objects.filter(pk=consultation_id, patient__in=visible).exclude(reply_file="").first()
@@ -159,7 +184,7 @@ def reply_file_get(*, user, consultation_id) -> Consultation:
     return entry
 
 
-def portal_screening(*, patient: Patient) -> dict:
+def portal_screening(*, patient: Patient) -> dict[str, object]:
     """What the patient's own screening page shows: their pre-intake and their consent, nothing else."""
     form = current_form()
     signatures = ConsentSignature.objects.filter(patient=patient, form_id=form.id, form_version=form.version)

@@ -7,19 +7,22 @@ audit entry land together or not at all. Refusals raise ScreeningRefused with a 
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.patients.models import Patient
+from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes
-from kapstone.screening.consent_forms import current_form
+from kapstone.screening.consent_forms import ConsentForm, current_form
+from kapstone.screening.engine import Data
 from kapstone.screening.models import (
     ConsentSignature,
     Consultation,
@@ -39,7 +42,7 @@ class ScreeningRefused(ValueError):
     """The action cannot be done; the message says why in the clinic's words."""
 
 
-def _new_version(*, actor, patient: Patient, data: dict, source: str, complete: bool) -> IntakeVersion:
+def _new_version(*, actor: User, patient: Patient, data: Data, source: str, complete: bool) -> IntakeVersion:
     # Lock the patient row so two saves at once get consecutive numbers rather than a unique-constraint error.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     last = IntakeVersion.objects.filter(patient=patient).aggregate(last=Max("number"))["last"] or 0
@@ -57,14 +60,14 @@ def _new_version(*, actor, patient: Patient, data: dict, source: str, complete: 
     return version
 
 
-def _screen(*, actor, patient: Patient, version: IntakeVersion) -> ScreeningResult:
+def _screen(*, actor: User, patient: Patient, version: IntakeVersion) -> ScreeningResult:
     try:
         outcome = engine.screen(version.data, settings_overrides=practice_overrides(SETTINGS_PREFIX))
     except engine.SettingsOverrideError as error:
         raise ScreeningRefused(f"The practice's screening settings need fixing first: {error}.") from None
     answer = outcome.to_dict()
     previous = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").first()
-    changes = {}
+    changes: Data = {}
     if previous is not None:
         added, removed = reason_changes(previous.reasons, answer["reasons"])
         changes = {
@@ -106,7 +109,7 @@ def _screen(*, actor, patient: Patient, version: IntakeVersion) -> ScreeningResu
 
 
 @transaction.atomic
-def intake_save(*, actor, patient: Patient, data: dict) -> tuple[IntakeVersion, ScreeningResult]:
+def intake_save(*, actor: User, patient: Patient, data: Data) -> tuple[IntakeVersion, ScreeningResult]:
     """Saves a complete intake as a new version and screens it. Raises engine.IntakeValidationError, listing
     every problem, when the intake breaks the schema; nothing is saved then."""
     checked = engine.validate_intake(data)
@@ -115,7 +118,7 @@ def intake_save(*, actor, patient: Patient, data: dict) -> tuple[IntakeVersion, 
 
 
 @transaction.atomic
-def pre_intake_submit(*, actor, patient: Patient, data: dict) -> IntakeVersion:
+def pre_intake_submit(*, actor: User, patient: Patient, data: Data) -> IntakeVersion:
     """A patient's own answers, kept as a draft for staff to review and complete; it is not screened."""
     if actor.role != Role.PATIENT or patient.user_id != actor.pk:
         raise ScreeningRefused("Only the patient can send their own pre-intake.")
@@ -123,7 +126,7 @@ def pre_intake_submit(*, actor, patient: Patient, data: dict) -> IntakeVersion:
 
 
 @transaction.atomic
-def screening_run(*, actor, patient: Patient) -> ScreeningResult:
+def screening_run(*, actor: User, patient: Patient) -> ScreeningResult:
     """Screens the latest complete intake again, e.g. after the rule set or a practice setting changed."""
     version = IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
     if version is None:
@@ -132,7 +135,7 @@ def screening_run(*, actor, patient: Patient) -> ScreeningResult:
 
 
 @transaction.atomic
-def override_record(*, actor, result: ScreeningResult, justification: str) -> ScreeningOverride:
+def override_record(*, actor: User, result: ScreeningResult, justification: str) -> ScreeningOverride:
     """A prescriber's override of one "needs review" result, with a written justification."""
     result = ScreeningResult.objects.select_for_update().get(pk=result.pk)
     justification = justification.strip()
@@ -170,16 +173,16 @@ def override_record(*, actor, result: ScreeningResult, justification: str) -> Sc
 @transaction.atomic
 def consultation_record(
     *,
-    actor,
+    actor: User,
     patient: Patient,
-    external_clinician=None,
+    external_clinician: ExternalClinician | None = None,
     clinician_name: str = "",
-    staff,
+    staff: User,
     contacted_at: datetime.datetime,
     method: str,
     outcome: str,
     notes: str = "",
-    reply_file=None,
+    reply_file: "UploadedFile[bytes] | None" = None,
 ) -> Consultation:
     """Logs one contact with the outside treatment team, with the team's reply attached if there is one."""
     if external_clinician is not None and external_clinician.patient_id != patient.pk:
@@ -231,7 +234,7 @@ def consultation_record(
 
 
 @transaction.atomic
-def consultation_override_record(*, actor, consultation: Consultation, reason: str) -> ConsultationOverride:
+def consultation_override_record(*, actor: User, consultation: Consultation, reason: str) -> ConsultationOverride:
     """A prescriber's written decision to go ahead despite the outside team's concerns or advice against KAP."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
     reason = reason.strip()
@@ -269,14 +272,16 @@ def _check_signed_name(patient: Patient, typed: str) -> None:
         raise ScreeningRefused("The name typed must be the full name on the record, given name then family name.")
 
 
-def _refuse_if_already_signed(patient: Patient, form) -> None:
+def _refuse_if_already_signed(patient: Patient, form: ConsentForm) -> None:
     if ConsentSignature.objects.filter(
         patient=patient, form_id=form.id, form_version=form.version, withdrawn_at__isnull=True
     ).exists():
         raise ScreeningRefused(f"Consent (form v{form.version}) is already signed.")
 
 
-def _sign(*, actor, patient: Patient, kind: str, typed_name: str, signed_at, ip_address: str) -> ConsentSignature:
+def _sign(
+    *, actor: User, patient: Patient, kind: str, typed_name: str, signed_at: datetime.datetime, ip_address: str
+) -> ConsentSignature:
     form = current_form()
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     _refuse_if_already_signed(patient, form)
@@ -303,7 +308,9 @@ def _sign(*, actor, patient: Patient, kind: str, typed_name: str, signed_at, ip_
 
 
 @transaction.atomic
-def consent_sign(*, actor, patient: Patient, typed_name: str, understood: bool, ip_address: str) -> ConsentSignature:
+def consent_sign(
+    *, actor: User, patient: Patient, typed_name: str, understood: bool, ip_address: str
+) -> ConsentSignature:
     """The patient's electronic signature in the portal: their typed full name and "I have read and understood"."""
     if actor.role != Role.PATIENT or patient.user_id != actor.pk:
         raise ScreeningRefused("Only the patient can sign their own consent electronically.")
@@ -321,7 +328,9 @@ def consent_sign(*, actor, patient: Patient, typed_name: str, understood: bool, 
 
 
 @transaction.atomic
-def consent_record_paper(*, actor, patient: Patient, signed_name: str, signed_at: datetime.datetime):
+def consent_record_paper(
+    *, actor: User, patient: Patient, signed_name: str, signed_at: datetime.datetime
+) -> ConsentSignature:
     """A paper signature on the current form, witnessed by the member of staff who records it."""
     if not actor.is_staff_member or actor.role == Role.RESEARCHER:
         raise ScreeningRefused("Only clinical staff or an admin can witness a paper consent.")
@@ -339,7 +348,7 @@ def consent_record_paper(*, actor, patient: Patient, signed_name: str, signed_at
 
 
 @transaction.atomic
-def consent_withdraw(*, actor, signature: ConsentSignature, reason: str = "") -> ConsentSignature:
+def consent_withdraw(*, actor: User, signature: ConsentSignature, reason: str = "") -> ConsentSignature:
     """Withdraws a consent. The patient need give no reason; staff recording it for them say how they heard."""
     signature = ConsentSignature.objects.select_for_update().get(pk=signature.pk)
     is_own = actor.role == Role.PATIENT and signature.patient.user_id == actor.pk

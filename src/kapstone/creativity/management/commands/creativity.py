@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kapstone.creativity import aut_files, dat
+
 USAGE_ERROR = 2
 # Without a terminal (a log file, a pipe) progress is a line per tenth of the file rather than a redrawn line.
 PROGRESS_LINES = 10
@@ -41,14 +43,13 @@ too large) exits with status 2 and names the line; nothing is written then.
 
 
 def _positive_workers(text: str) -> int:
-    from kapstone.creativity.aut_files import MAX_WORKERS
-
     try:
         workers = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= workers <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"give 1 to {MAX_WORKERS} workers (this machine has {MAX_WORKERS} cores)")
+    most = aut_files.MAX_WORKERS
+    if not 1 <= workers <= most:
+        raise argparse.ArgumentTypeError(f"give 1 to {most} workers (this machine has {most} cores)")
     return workers
 
 
@@ -81,11 +82,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(dest="subcommand", title="subcommands")
-        from kapstone.creativity.aut_files import MAX_FILE_BYTES, MAX_ROWS
-
         aut_summary = (
             "score a UTF-8 CSV of AUT responses (columns prompt,response; at most "
-            f"{MAX_ROWS:,} rows and {MAX_FILE_BYTES // (1024 * 1024)} MB)"
+            f"{aut_files.MAX_ROWS:,} rows and {aut_files.MAX_FILE_BYTES // (1024 * 1024)} MB)"
         )
         aut = subcommands.add_parser(
             "score-aut",
@@ -105,8 +104,8 @@ class Command(BaseCommand):
         aut.add_argument(
             "--summary", type=Path, help="also write one row per participant and object (needs a participant column)"
         )
-        dat = subcommands.add_parser("score-dat", help="score a Divergent Association Task answer (10 nouns)")
-        dat.add_argument("words", nargs="*")
+        dat_task = subcommands.add_parser("score-dat", help="score a Divergent Association Task answer (10 nouns)")
+        dat_task.add_argument("words", nargs="*")
 
     def handle(self, *args, **options):
         subcommand = options.get("subcommand")
@@ -120,13 +119,11 @@ class Command(BaseCommand):
             )
 
     def score_aut(self, in_csv: Path, out_csv: Path, *, workers: int, summary: Path | None) -> None:
-        from kapstone.creativity.aut_files import AutFileError, score_aut_file
-
         try:
-            result = score_aut_file(
+            result = aut_files.score_aut_file(
                 in_csv, out_csv, progress=Progress(sys.stderr), workers=workers, summary_path=summary
             )
-        except AutFileError as error:
+        except aut_files.AutFileError as error:
             raise CommandError(str(error), returncode=USAGE_ERROR) from None
         for old, new in result.renamed.items():
             sys.stderr.write(f"input column {old!r} is kept as {new!r}: OUT adds its own {old.strip().lower()!r}\n")
@@ -134,10 +131,8 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote {out_csv} ({counts or 'no rows'})" + (f" and {summary}" if summary else ""))
 
     def score_dat(self, words: list[str]) -> None:
-        from kapstone.creativity.dat import score_dat
-
         if not words:
             raise CommandError(
                 "Give the words, e.g. `kapstone creativity score-dat cat ...` (10 nouns).", returncode=USAGE_ERROR
             )
-        self.stdout.write(json.dumps(score_dat(words), indent=2))
+        self.stdout.write(json.dumps(dat.score_dat(words), indent=2))

@@ -15,6 +15,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from kapstone.accounts.models import User
 from kapstone.audit import context
 from kapstone.practice import selectors, services
 from kapstone.practice.registry import SettingRefused
@@ -23,7 +24,7 @@ BAD_INPUT = 2
 COMMAND_NAME = "practice_setting"
 
 
-def _staff(username: str):
+def _staff(username: str) -> User:
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None or not user.is_staff_member:
         raise SettingRefused(f"--by {username}: there is no active staff login {username!r}.")
@@ -84,13 +85,18 @@ class Command(BaseCommand):
         if action == "reset":
             services.practice_setting_reset(actor=actor, key=options["key"], reason=options["reason"])
             return f"{options['key']}: reset to the cited default."
+        # --by is required from here on: a proposal and a decision name the person who made them.
         if action == "propose":
             proposal = services.setting_change_propose(
-                actor=actor, key=options["key"], action="change", raw_value=options["value"], reason=options["reason"]
+                actor=_staff(options["by"]),
+                key=options["key"],
+                action="change",
+                raw_value=options["value"],
+                reason=options["reason"],
             )
             return f"{options['key']}: proposed as proposal {proposal.pk}; a prescriber approves or declines it."
         decide = services.setting_proposal_approve if action == "approve" else services.setting_proposal_decline
-        proposal = decide(actor=actor, proposal_id=options["proposal_id"], note=options["note"])
+        proposal = decide(actor=_staff(options["by"]), proposal_id=options["proposal_id"], note=options["note"])
         return f"Proposal {proposal.pk} ({proposal.key}): {proposal.status}."
 
     def _list(self):
