@@ -73,7 +73,8 @@ class SettingRow:
 
     def _display(self, text: str) -> str:
         """A chosen option in the words its select shows (needs review), never its stored code."""
-        return dict(getattr(self.spec.kind, "choices", ())).get(text, text)
+        labels: dict[str, str] = dict(getattr(self.spec.kind, "choices", ()))
+        return labels.get(text, text)
 
     @property
     def form_text(self) -> str:
