@@ -153,6 +153,19 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _canvas(chart: Chart | BarChart) -> dict:
+    """What every chart template draws its frame with: the chart itself, the picture's size and the plot's edges."""
+    return {
+        "chart": chart,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": PLOT_LEFT,
+        "right": PLOT_RIGHT,
+        "top": PLOT_TOP,
+        "bottom": PLOT_BOTTOM,
+    }
+
+
 def _at(coordinate: float) -> str:
     """A coordinate as the template writes it: a tenth of a unit is finer than any screen or printer shows."""
     return f"{coordinate:.1f}"
@@ -285,13 +298,7 @@ def layout(chart: Chart) -> dict:
             }
         )
     return {
-        "chart": chart,
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": PLOT_LEFT,
-        "right": PLOT_RIGHT,
-        "top": PLOT_TOP,
-        "bottom": PLOT_BOTTOM,
+        **_canvas(chart),
         "plot_width": PLOT_RIGHT - PLOT_LEFT,
         "plot_height": PLOT_BOTTOM - PLOT_TOP,
         "centre": _at((PLOT_LEFT + PLOT_RIGHT) / 2),
@@ -380,13 +387,7 @@ def bar_layout(chart: BarChart) -> dict:
             )
         categories.append({"x": _at(centre), "label": label, "second": second, "bars": bars})
     return {
-        "chart": chart,
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": PLOT_LEFT,
-        "right": PLOT_RIGHT,
-        "top": PLOT_TOP,
-        "bottom": PLOT_BOTTOM,
+        **_canvas(chart),
         "centre": _at((PLOT_LEFT + PLOT_RIGHT) / 2),
         "middle": _at((PLOT_TOP + PLOT_BOTTOM) / 2),
         "categories": categories,
