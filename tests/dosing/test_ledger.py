@@ -140,6 +140,21 @@ def test_a_correction_naming_an_entry_of_another_lot_is_refused_with_a_message(c
     assert not LedgerEntry.objects.filter(kind="correction").exists()
 
 
+@pytest.mark.parametrize("number", ["999999", "abc", "-3"])
+def test_a_correction_naming_no_entry_by_its_number_is_refused_with_a_message(cast, stock, client_for, number):
+    receipt = LedgerEntry.objects.get(lot=stock.lot)
+    data = {**correction_data(cast, stock, receipt), "correction-corrects": number}
+    response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["correction"]), data)
+    assert response.status_code == 400 and "There is no ledger entry with that number." in response.content.decode()
+    assert not LedgerEntry.objects.filter(kind="correction").exists()
+
+
+def test_the_ledger_page_asks_for_the_corrected_entry_by_number_instead_of_listing_every_entry(cast, stock, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:ledger")).content.decode()
+    assert '<input type="number" name="correction-corrects"' in page
+    assert '<select name="correction-corrects"' not in page
+
+
 def test_a_correction_without_the_entry_it_corrects_is_refused_with_a_message(cast, stock, client_for):
     receipt = LedgerEntry.objects.get(lot=stock.lot)
     data = {**correction_data(cast, stock, receipt), "correction-corrects": ""}

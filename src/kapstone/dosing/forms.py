@@ -386,20 +386,16 @@ class DisposalForm(_Signed):
         return cleaned
 
 
-class LedgerEntryChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: LedgerEntry) -> str:
-        return (
-            f"#{obj.pk} {timezone.localtime(obj.recorded_at):%Y-%m-%d %H:%M} {obj.get_kind_display()} "
-            f"{obj.change_mg:+} mg, lot {obj.lot.lot_number} at {obj.location}"
-        )
-
-
 class CorrectionForm(_Signed):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    corrects = LedgerEntryChoiceField(
+    # The entry's number as the ledger lists it, not a list of every entry: a practice's ledger grows by tens of
+    # thousands of entries, and a select of them all made the ledger page take seconds to draw.
+    corrects = forms.ModelChoiceField(
         queryset=LedgerEntry.objects.none(),
-        label="Entry corrected",
-        help_text="An entry of the same lot and location.",
+        label="Entry corrected (its number)",
+        help_text="The number (#) the ledger shows for an entry of the same lot and location.",
+        widget=forms.NumberInput(attrs={"min": 1}),
+        error_messages={"invalid_choice": "There is no ledger entry with that number."},
     )
     change_mg = _ledger_amount(minimum=-LARGEST_BALANCE_MG, label="Change (mg, negative to remove)")
     witness = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Second signature")
@@ -407,7 +403,7 @@ class CorrectionForm(_Signed):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["corrects"].queryset = LedgerEntry.objects.select_related("lot").order_by("-recorded_at", "-id")
+        self.fields["corrects"].queryset = LedgerEntry.objects.select_related("lot")
 
     def clean(self):
         cleaned = super().clean()
