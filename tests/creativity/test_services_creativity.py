@@ -32,6 +32,9 @@ def test_saved_ideas_are_there_on_return_within_the_time_limit(cast):
 def test_answers_after_the_deadline_are_refused_and_the_late_task_scores_what_was_saved(cast):
     start = timezone.now()
     task = started_task(cast.alice, at=start)
+    # The form, and so the first object, follows the patient's id; the ideas below are uses of a brick.
+    task.prompts[0] = {"prompt": "brick", "label": "a brick"}
+    CreativityAdministration.objects.filter(pk=task.pk).update(prompts=task.prompts)
     services.answers_save(
         actor=None, administration=task, part=0, ideas=["a doorstop", "grind it into pigment for paint"], now=start
     )
