@@ -121,8 +121,9 @@ def demo_courses() -> list[DemoCourse]:
     return courses
 
 
-def _sessions(group: Group, template: CourseTemplate, first_dosing: datetime.date, tz) -> list[GroupSession]:
-    at_home = group.status == Group.Status.COMPLETED and group.pk % HOME_EVERY == 0
+def _sessions(
+    group: Group, template: CourseTemplate, first_dosing: datetime.date, tz, *, at_home: bool = False
+) -> list[GroupSession]:
     return [
         GroupSession(
             group=group,
@@ -277,6 +278,8 @@ def seed(*, practice, rng, progress) -> None:
     progress(f"groups: 2 current, {len(groups)} completed courses")
 
     _save_sessions(planned, rooms, _staffing(okafor, therapist))
+    # By position, not by id: ids depend on what the database held before, and the demo must be the same each time.
+    at_home = {group.pk for position, (group, *_) in enumerate(groups) if position % HOME_EVERY == 0}
     for prescriber in (okafor, baptiste):
         mine = [
             (group, template, first)
@@ -284,7 +287,10 @@ def seed(*, practice, rng, progress) -> None:
             if (prescriber == okafor) == bool(group.pk % 4)
         ]
         _save_sessions(
-            [(_sessions(group, template, first, tz), template) for group, template, first in mine],
+            [
+                (_sessions(group, template, first, tz, at_home=group.pk in at_home), template)
+                for group, template, first in mine
+            ],
             rooms,
             _staffing(prescriber, therapist),
         )
