@@ -123,6 +123,12 @@ class GroupSession(models.Model):
     def __str__(self) -> str:
         return f"{self.group}: {self.get_kind_display()} {self.number}"
 
+    def calendar_sequence_raise(self) -> None:
+        """Tells calendar clients the event changed. Counted in the database, so a caller's stale copy of the
+        session cannot lose a change."""
+        GroupSession.objects.filter(pk=self.pk).update(calendar_sequence=models.F("calendar_sequence") + 1)
+        self.refresh_from_db(fields=["calendar_sequence"])
+
 
 class Unavailability(models.Model):
     """Dates a patient or facilitator cannot attend, fed to the scheduler."""

@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from kapstone.accounts.models import User
@@ -341,8 +340,7 @@ def session_move(
     before = {"starts_at": session.starts_at.isoformat(), "room": str(session.room or "")}
     session.starts_at, session.ends_at, session.room = starts_at, ends_at, room
     session.save(update_fields=["starts_at", "ends_at", "room"])
-    # Counted in the database, so a caller's stale copy of the session cannot lose a move.
-    GroupSession.objects.filter(pk=session.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+    session.calendar_sequence_raise()
     session.facilitators.set(facilitators)
     audit.record(
         action=audit.Action.UPDATE,

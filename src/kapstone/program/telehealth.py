@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from kapstone.audit import services as audit
@@ -132,9 +131,7 @@ def session_telehealth_set(*, actor, session: GroupSession, is_remote: bool, vid
     if (session.is_remote, session.video_url) == before:
         return session
     session.save(update_fields=["is_remote", "video_url"])
-    # Counted in the database, so a caller's stale copy of the session cannot lose a change.
-    GroupSession.objects.filter(pk=session.pk).update(calendar_sequence=F("calendar_sequence") + 1)
-    session.refresh_from_db(fields=["calendar_sequence"])
+    session.calendar_sequence_raise()
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
