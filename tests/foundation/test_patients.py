@@ -139,7 +139,7 @@ def test_the_lead_must_be_on_the_care_team(cast, client_for):
 def test_admins_read_a_patients_audit_trail(cast, client_for):
     client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk]))
     page = client_for(cast.admin).get(reverse("patients:audit", args=[cast.alice.pk])).content.decode()
-    assert "bob" in page and "Read" in page
+    assert "bob" in page and "<td>Viewed</td>" in page
 
 
 def _queries_for(client, url):

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db import models
 
+from kapstone.audit import labels
+
 
 class Action(models.TextChoices):
     CREATE = "create", "Create"
@@ -81,6 +83,16 @@ class AuditEvent(AppendOnlyModel):
             separators=(",", ":"),
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def action_words(self) -> str:
+        """What was done, in the trail page's plain words ("Viewed")."""
+        return labels.action_words(self.action)
+
+    @property
+    def object_words(self) -> str:
+        """What it was done to, in plain words ("Dose order"); "" for an event about no object."""
+        return labels.object_words(self.object_type)
 
     @property
     def detail_data(self) -> dict:
