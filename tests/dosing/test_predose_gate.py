@@ -197,7 +197,8 @@ def test_a_negative_test_counts_only_within_the_practices_window(cast, session):
     check_in(cast, record, pregnancy_test="negative", pregnancy_test_on=timezone.localdate() - datetime.timedelta(3))
     problem = selectors.dose_readiness(record=record, at=timezone.now()).pregnancy_refusal
     assert "is too old: the practice needs one on the day of the dose" in problem
-    assert '"dosing.pregnancy_test_valid_days"' in problem
+    assert "the practice setting “A negative pregnancy test counts for”" in problem
+    assert "a prescriber changes it" in problem and "dosing." not in problem
     practice_value_set(actor=cast.bob, key="dosing.pregnancy_test_valid_days", value=7, reason="weekly tests")
     assert not selectors.dose_readiness(record=record, at=timezone.now()).pregnancy_refusal
 

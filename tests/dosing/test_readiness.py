@@ -56,7 +56,8 @@ def test_a_last_route_without_a_ceiling_blocks_and_names_the_setting(cast, sessi
     earlier = earlier_dose(cast.alice, session.starts_at - datetime.timedelta(days=20))
     DoseRecord.objects.filter(pk=earlier.pk).update(route="im", ordered_at=earlier.administered_at)
     [reason] = readiness_of(session)[cast.alice.pk].reasons
-    assert "no ceiling for that route" in reason and "dosing.ceiling_im_mg_per_kg" in reason
+    assert "no ceiling for that route" in reason and "“IM dose ceiling”" in reason
+    assert "a prescriber changes it" in reason and "dosing." not in reason
 
 
 def test_a_recorded_childbearing_potential_leaves_the_test_to_the_day(cast, session):

@@ -77,9 +77,12 @@ def test_dose_orders_are_checked_against_the_route_ceiling(route, dose, weight, 
     assert check.within is within and check.message
 
 
-def test_a_route_without_a_ceiling_names_the_setting_to_configure():
+def test_a_route_without_a_ceiling_names_the_setting_to_configure_by_its_label_and_who_changes_it():
     check = safety.check_ceiling(route="im", dose_mg=Decimal("500"), weight_kg=Decimal("69"))
-    assert check.within is None and '"dosing.ceiling_im_mg_per_kg"' in check.message
+    assert check.within is None
+    assert "the practice setting “IM dose ceiling” on the Practice settings page" in check.message
+    assert "a prescriber changes it" in check.message
+    assert "dosing." not in check.message and "ceiling_im" not in check.message
 
 
 @pytest.mark.parametrize(

@@ -142,11 +142,12 @@ def test_a_hand_edited_plan_with_three_doses_in_7_days_across_groups_is_a_violat
     other = (MONDAY, MONDAY + timedelta(days=1))
     patients = [Patient("P-1", other_dosing_days=other), Patient("P-2"), Patient("P-3")]
     request = make_request(template, MONDAY, 14, patients=patients, max_doses_per_7_days=2)
-    check = validate_plan(request, sessions)
+    check = validate_plan(replace(request, max_doses_named="the weekly dose setting"), sessions)
     assert [v.code for v in check.violations] == ["doses_across_groups"]
     assert "patient P-1 would have 3 doses in the 7 days from 2027-01-04, 2 of them in another group" in (
         check.violations[0].message
     )
+    assert check.violations[0].message.endswith("at most 2 (the weekly dose setting)")
 
 
 @pytest.mark.django_db
@@ -168,6 +169,10 @@ def test_the_planning_context_carries_the_patients_dosing_days_in_other_groups_a
     practice_value_set(actor=cast.admin, key="dosing.max_doses_per_7_days", value=1, reason="Local policy")
     request = planning.planning_context(group=group).request
     assert request.max_doses_per_7_days == 1
+    assert request.max_doses_named == (
+        "the practice setting “Doses for one patient in any 7 days, at most” on the Practice settings page "
+        "(a prescriber changes it; the practice admin may propose a change)"
+    )
     alice = next(p for p in request.patients if p.id == cast.alice.record_number)
     assert alice.other_dosing_days == (start + timedelta(days=2),)
     assert all(not p.other_dosing_days for p in request.patients if p is not alice)

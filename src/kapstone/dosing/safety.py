@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from kapstone import bibliography
+from kapstone.practice.authority import setting_named_for_staff
 
 SAFETY_FILE = Path(__file__).parent / "data" / "safety.yaml"
 # Routes whose ceiling is per kg of today's weight; every other route's ceiling is a flat dose in mg.
@@ -114,8 +115,7 @@ def check_ceiling(
         return CeilingCheck(
             None,
             f"No {route.upper() if route in PER_KG_ROUTES else route} dose ceiling is configured for this practice, "
-            f'so no order is accepted on this route: a prescriber sets the practice setting "dosing.{key}" '
-            "(Settings page) first.",
+            f"so no order is accepted on this route until it is set: {setting_named_for_staff(f'dosing.{key}')}.",
         )
     if route in PER_KG_ROUTES:
         if not weight_kg:

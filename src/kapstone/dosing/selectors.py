@@ -27,6 +27,7 @@ from kapstone.dosing.models import (
 from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
 from kapstone.patients.models import ChildbearingPotential, Medication, Patient
 from kapstone.patients.selectors import patients_visible_to
+from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.screening import engine
@@ -342,7 +343,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
             window = "on the day of the dose" if valid_days == 0 else f"within {valid_days} days before the dose"
             return (
                 f"the negative test of {taken:%Y-%m-%d} is too old: the practice needs one {window} "
-                '(practice setting "dosing.pregnancy_test_valid_days").'
+                f"({setting_named_for_staff('dosing.pregnancy_test_valid_days')})."
             )
         return ""
     return "no test recorded (mark not applicable only where the record documents no childbearing potential)."
@@ -772,7 +773,7 @@ def _route_problems(patient_ids: list[int], limits: dict) -> dict[int, str]:
         if limits.get(key) is None:
             problems[patient_id] = (
                 f"Last ordered {Route(route).label}, and the practice has no ceiling for that route, so no such order "
-                f'is accepted: a prescriber sets the practice setting "dosing.{key}".'
+                f"is accepted until it is set: {setting_named_for_staff(f'dosing.{key}')}."
             )
     return problems
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.patients.models import Patient
+from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.registry import setting_spec
 from kapstone.practice.settings_store import practice_value
 from kapstone.program import course_templates, scheduling
@@ -237,6 +238,7 @@ def planning_context(
             for e in patients
         ],
         max_doses_per_7_days=max_doses_per_7_days(),
+        max_doses_named=setting_named_for_staff(MAX_DOSES_KEY),
         preferred_times=preferred_times(hours),
         facilitator_bookings=facilitator_bookings,
         room_bookings=room_bookings,

@@ -155,6 +155,8 @@ class CourseRequest:
     # The practice's ceiling on one patient's doses in any 7 days across all their groups (dosing setting
     # max_doses_per_7_days); None leaves only the template's own weekly cap.
     max_doses_per_7_days: int | None = None
+    # Where staff change that ceiling, as messages name it (planning fills in the setting's label and who changes it).
+    max_doses_named: str = "the practice's ceiling on doses in any 7 days"
 
     @property
     def end_date(self) -> date:
@@ -573,7 +575,7 @@ def _add_doses_across_groups(
         literal = assumption(
             FAMILY_DOSES_ACROSS_GROUPS,
             f"patient {patient.id} has dosing sessions in another group on {dates}: at most {ceiling} doses in any "
-            "7 days across all their groups (practice setting dosing.max_doses_per_7_days)",
+            f"7 days across all their groups ({request.max_doses_named})",
         )
         window_starts = {offset - back for offset in offsets for back in range(DAYS_IN_A_WEEK)}
         for start in sorted(window_starts):
@@ -917,7 +919,7 @@ def _doses_across_groups_findings(request: CourseRequest, sessions: Sequence[Pla
                     Severity.VIOLATION,
                     "doses_across_groups",
                     f"patient {patient.id} would have {len(window)} doses in the 7 days from {first}{others}; the "
-                    f"practice allows at most {ceiling} (dosing.max_doses_per_7_days)",
+                    f"practice allows at most {ceiling} ({request.max_doses_named})",
                     involved,
                 )
             )
