@@ -51,8 +51,10 @@
 
   // ---- Wide tables ----------------------------------------------------------------------------------------
   // A table wider than the screen scrolls inside its .table-scroll box; someone on a keyboard can scroll it
-  // only if the box takes focus (WCAG 2.1.1), and a focusable box needs a name. Only boxes that overflow get
-  // one, so narrow tables add no extra tab stop.
+  // only if the box takes focus (WCAG 2.1.1), and a focusable box needs a name, so it becomes a named region.
+  // Only boxes that overflow get one, so narrow tables add no extra tab stop. Two regions with one name cannot be
+  // told apart in a screen reader's list of landmarks (axe landmark-unique): a box inside a section named by the
+  // same heading, or a second table under one heading, gets a name of its own ("Tasks (table)", "Tasks (table 2)").
   function tableName(scroller) {
     var table = scroller.querySelector("table");
     var caption = table && table.querySelector("caption");
@@ -62,13 +64,41 @@
     return heading ? heading.textContent.trim() : "Table";
   }
 
+  function regionName(element) {
+    var labelledBy = element.getAttribute("aria-labelledby");
+    if (labelledBy) {
+      return labelledBy.split(/\s+/).map(function (id) {
+        var label = document.getElementById(id);
+        return label ? label.textContent.trim() : "";
+      }).join(" ").trim();
+    }
+    return (element.getAttribute("aria-label") || "").trim();
+  }
+
+  function otherRegionNames() {
+    var taken = {};
+    var regions = document.querySelectorAll("section[aria-label], section[aria-labelledby], [role=region]");
+    Array.prototype.forEach.call(regions, function (region) {
+      if (!region.hasAttribute("data-scroll-focus")) { taken[regionName(region)] = true; }
+    });
+    return taken;
+  }
+
+  function unusedName(base, taken) {
+    var name = base;
+    for (var n = 1; taken[name]; n += 1) { name = base + (n === 1 ? " (table)" : " (table " + n + ")"); }
+    taken[name] = true;
+    return name;
+  }
+
   function markScrollingTables() {
+    var taken = otherRegionNames();
     Array.prototype.forEach.call(document.querySelectorAll(".table-scroll"), function (scroller) {
+      if (scroller.hasAttribute("tabindex") && !scroller.hasAttribute("data-scroll-focus")) { return; }
       if (scroller.scrollWidth > scroller.clientWidth) {
-        if (scroller.hasAttribute("tabindex")) { return; }
         scroller.setAttribute("tabindex", "0");
         scroller.setAttribute("role", "region");
-        scroller.setAttribute("aria-label", tableName(scroller));
+        scroller.setAttribute("aria-label", unusedName(tableName(scroller), taken));
         scroller.setAttribute("data-scroll-focus", "");
       } else if (scroller.hasAttribute("data-scroll-focus")) {
         ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (name) {
