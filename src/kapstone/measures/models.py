@@ -95,13 +95,17 @@ class Assessment(models.Model):
 
     @property
     def occasion_display(self) -> str:
+        return self.describe_occasion(self.occasion, self.occasion_label)
+
+    @classmethod
+    def describe_occasion(cls, occasion: str, occasion_label: str) -> str:
         """The occasion as staff and patients read it: the plan's label, never a stored code such as
         pre_dosing_2 (older rows kept the code, or "Unscheduled", as their label)."""
-        if self.occasion == self.AD_HOC:
-            return self.AD_HOC_LABEL
-        if self.occasion_label and self.occasion_label != self.occasion:
-            return self.occasion_label
-        return self.occasion.replace("_", " ").capitalize()
+        if occasion == cls.AD_HOC:
+            return cls.AD_HOC_LABEL
+        if occasion_label and occasion_label != occasion:
+            return occasion_label
+        return occasion.replace("_", " ").capitalize()
 
     @property
     def instrument_name(self) -> str:

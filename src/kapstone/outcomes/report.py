@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from kapstone.dosing.models import Route
 from kapstone.integration.window import Adherence
+from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import ScoringError, UnknownInstrument, get_instrument
 from kapstone.measures.selectors import change_rule
 from kapstone.outcomes import charts, dore, selectors
@@ -772,15 +773,31 @@ SAFETY_DOMAINS = (
 )
 
 
-def _safety_occasion(occasion: str) -> tuple[int, str]:
-    """Sort key and label: the checks after dosing sessions in order, then the follow-ups."""
-    if occasion.startswith("long_term_safety_"):
+# Where the forms outside the course plan sort: after the plan's checks and follow-ups, the extra check-ins last.
+_OTHER_OCCASIONS, _EXTRA_CHECK_INS = 2000, 3000
+
+
+def _safety_occasion(occasion: str, occasion_label: str) -> tuple[int, str]:
+    """Sort key and label: the checks after dosing sessions in order, then the follow-ups, then any other occasion
+    by the label its form carries (a practice's own plan, or an older row's code), then the extra check-ins staff
+    sent between the planned ones (Assessment.AD_HOC, whose older rows were labelled "Unscheduled")."""
+    if occasion.startswith("long_term_safety_") and occasion.rsplit("_", 1)[1].isdigit():
         n = int(occasion.rsplit("_", 1)[1])
         return n, f"After dosing session {n}"
     months = {"follow_up_1m": 1, "follow_up_3m": 3, "follow_up_6m": 6}
     if occasion in months:
         return 1000 + months[occasion], f"{months[occasion]}-month follow-up"
-    return 2000, "Unscheduled"
+    if occasion == Assessment.AD_HOC:
+        return _EXTRA_CHECK_INS, "Extra check-ins between the planned ones"
+    return _OTHER_OCCASIONS, Assessment.describe_occasion(occasion, occasion_label)
+
+
+def _completed_between(completed: pd.Series) -> str:
+    """ "completed 3 Feb 2027", or "completed 3 Feb 2027 to 9 Mar 2027": when a group of unplanned forms was
+    answered, since no plan says when."""
+    days = sorted({timezone.localtime(moment.to_pydatetime()).date() for moment in completed})
+    first, last = (f"{day.day} {day:%b %Y}" for day in (days[0], days[-1]))
+    return f"completed {first}" if first == last else f"completed {first} to {last}"
 
 
 def _long_term_safety(cohort: pd.DataFrame) -> list[TableSection]:
@@ -791,8 +808,14 @@ def _long_term_safety(cohort: pd.DataFrame) -> list[TableSection]:
     )
     sections = []
     if not forms.empty:
-        keyed = forms.assign(point=forms["occasion"].map(_safety_occasion))
-        for (_, label), group in sorted(keyed.groupby("point"), key=lambda item: item[0][0]):
+        points = [
+            _safety_occasion(occasion, label)
+            for occasion, label in zip(forms["occasion"], forms["occasion_label"], strict=True)
+        ]
+        keyed = forms.assign(point=points)
+        for (order, label), group in sorted(keyed.groupby("point"), key=lambda item: item[0]):
+            if order >= _OTHER_OCCASIONS:
+                label = f"{label}, {_completed_between(group['completed_at'])}"
             n = len(group)
             counts = [
                 CountRow(name, int(group["flags"].map(lambda flags, flag=flag: flag in flags).sum()), n)

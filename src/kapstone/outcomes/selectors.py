@@ -337,12 +337,12 @@ def long_term_safety_frame() -> pd.DataFrame:
     ).order_by()
     return _frame(
         (
-            (pk, patient, group, occasion, completed, answers, (result or {}).get("flags", []))
-            for pk, patient, group, occasion, completed, answers, result in rows.values_list(
-                "id", "patient_id", "group_id", "occasion", "completed_at", "answers", "result"
+            (pk, patient, group, occasion, label, completed, answers, (result or {}).get("flags", []))
+            for pk, patient, group, occasion, label, completed, answers, result in rows.values_list(
+                "id", "patient_id", "group_id", "occasion", "occasion_label", "completed_at", "answers", "result"
             )
         ),
-        ["assessment_id", "patient_id", "group_id", "occasion", "completed_at", "answers", "flags"],
+        ["assessment_id", "patient_id", "group_id", "occasion", "occasion_label", "completed_at", "answers", "flags"],
     )
 
 
