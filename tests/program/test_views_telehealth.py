@@ -1,10 +1,15 @@
 """Staff hold an integration or follow-up session by video, or back in person, from the session's page."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
+from kapstone.program import services
 from kapstone.program.models import GroupSession
+from kapstone.program.planning import PlanRefused
 from tests.conftest import signed_in_client
 from tests.program.test_telehealth import integration_session
 
@@ -125,3 +130,39 @@ def test_the_patients_timeline_and_the_staff_timeline_say_the_session_was_held_b
     assert 'Integration session <span class="muted"> · by video</span>' in own
     assert 'Integration session <span class="muted"> · by video</span>' in staff.content.decode()
     assert 'Dosing session <span class="muted"> · Willow room</span>' in own
+
+
+def adjust(user, session, **fields):
+    data = {
+        "starts_at": timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M"),
+        "facilitators": [person.pk for person in session.facilitators.all()],
+        **fields,
+    }
+    return signed_in_client(user).post(reverse("program:session_edit", args=[session.pk]), data)
+
+
+def test_a_session_held_by_video_is_adjusted_without_a_room(cast):
+    session = integration_session(cast)
+    post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
+    page = signed_in_client(cast.bob).get(reverse("program:session_edit", args=[session.pk])).text
+    assert "No room (held by video)" in page and "Optional: the session is held by video." in page
+    later = (session.starts_at + datetime.timedelta(hours=1)).replace(second=0, microsecond=0)
+    response = adjust(cast.bob, session, room="", starts_at=timezone.localtime(later).strftime("%Y-%m-%dT%H:%M"))
+    assert response.status_code == 302, response.context["form"].errors
+    session.refresh_from_db()
+    assert (session.starts_at, session.room) == (later, None)
+
+
+def test_a_session_held_in_person_still_needs_its_room(cast):
+    session = integration_session(cast)
+    response = adjust(cast.bob, session, room="")
+    assert response.status_code == 400
+    assert "This field is required." in response.text
+    with pytest.raises(PlanRefused, match="Choose a room: the session is held in person"):
+        services.session_move(
+            actor=cast.bob,
+            session=session,
+            starts_at=session.starts_at,
+            room=None,
+            facilitators=list(session.facilitators.all()),
+        )

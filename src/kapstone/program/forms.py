@@ -88,15 +88,22 @@ class PlanForm(forms.Form):
 
 
 class SessionMoveForm(forms.Form):
+    """A session's time, room and facilitators. A session held by video needs no room (one may still be kept, for
+    a facilitator who joins from it); one held in person does."""
+
     starts_at = forms.DateTimeField(
         label="Starts at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
     room = forms.ModelChoiceField(queryset=Room.objects.all())
     facilitators = StaffChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, held_by_video: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facilitators"].queryset = clinical_staff()
+        if held_by_video:
+            self.fields["room"].required = False
+            self.fields["room"].empty_label = "No room (held by video)"
+            self.fields["room"].help_text = "Optional: the session is held by video."
 
 
 class SessionSiteForm(forms.Form):

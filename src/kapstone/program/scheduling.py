@@ -185,6 +185,8 @@ class PlannedSession:
     room_id: str
     facilitator_ids: tuple[str, ...]
     slot_id: str | None = None
+    # Held by video: with no room (room_id ""), no room rule applies to it.
+    by_video: bool = False
 
     def as_session_time(self) -> SessionTime:
         return SessionTime(self.kind, self.index, self.start, self.end)
@@ -949,9 +951,10 @@ def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) ->
     for session in sessions:
         label = f"{_kind_label(session.kind)} session {session.index}"
         room = rooms.get(session.room_id)
-        if room is None:
+        roomless_video = session.by_video and not session.room_id
+        if room is None and not roomless_video:
             violation("unknown_room", f"{label}: room {session.room_id} is not one of the practice's rooms", session)
-        elif room.capacity < group_size:
+        elif room is not None and room.capacity < group_size:
             violation(
                 "room_too_small", f"{label}: room {room.id} holds {room.capacity}, the group is {group_size}", session
             )

@@ -308,15 +308,22 @@ def _planned(session: GroupSession) -> scheduling.PlannedSession:
         end=session.ends_at,
         room_id=session.room.name if session.room else "",
         facilitator_ids=tuple(sorted(staff_key(person) for person in session.facilitators.all())),
+        by_video=session.is_remote,
     )
 
 
 @transaction.atomic
 def session_move(
-    *, actor: User, session: GroupSession, starts_at: datetime.datetime, room: Room, facilitators: Sequence[User]
+    *,
+    actor: User,
+    session: GroupSession,
+    starts_at: datetime.datetime,
+    room: Room | None,
+    facilitators: Sequence[User],
 ) -> list[str]:
     """Moves one session (time, room, facilitators). Refused when the change breaks a hard rule for this
-    session; otherwise saved, and the warnings (integration outside its preferred window, ...) returned. In the
+    session, or leaves a session held in person without a room (one held by video needs none); otherwise saved,
+    and the warnings (integration outside its preferred window, ...) returned. In the
     same transaction the patients' open questionnaires and creativity tasks follow the new dates: the ones
     before and after a moved dosing session move with it, and no task is left on a dosing day."""
     group = Group.objects.select_for_update().get(pk=session.group_id)
@@ -324,6 +331,8 @@ def session_move(
     GroupSession.objects.select_for_update().filter(pk=session.pk).first()
     if session.dose_records.filter(administered_at__isnull=False).exists():
         raise PlanRefused(["Doses were given in this session; it cannot be moved."])
+    if room is None and not session.is_remote:
+        raise PlanRefused(["Choose a room: the session is held in person."])
     facilitators = list(facilitators)
     template = group_template(group)
     kind = SessionKind(session.kind)
@@ -334,7 +343,13 @@ def session_move(
         for other in group.sessions.exclude(pk=session.pk).select_related("room").prefetch_related("facilitators")
     ]
     moved = scheduling.PlannedSession(
-        kind, session.number, starts_at, ends_at, room.name, tuple(sorted(staff_key(p) for p in facilitators))
+        kind,
+        session.number,
+        starts_at,
+        ends_at,
+        room.name if room else "",
+        tuple(sorted(staff_key(p) for p in facilitators)),
+        by_video=session.is_remote,
     )
     warnings = check_plan(context, [*others, moved], must_pass=(kind, session.number))
     before = {"starts_at": session.starts_at.isoformat(), "room": str(session.room or "")}
@@ -349,7 +364,7 @@ def session_move(
         object_id=session.pk,
         detail={
             "before": before,
-            "after": {"starts_at": starts_at.isoformat(), "room": room.name},
+            "after": {"starts_at": starts_at.isoformat(), "room": room.name if room else ""},
             "facilitator_ids": [p.pk for p in facilitators],
             "warnings": warnings,
         },

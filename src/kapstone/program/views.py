@@ -205,7 +205,7 @@ def session_edit(request, session_id):
         "room": session.room,
         "facilitators": list(session.facilitators.all()),
     }
-    form = forms.SessionMoveForm(request.POST or None, initial=initial)
+    form = forms.SessionMoveForm(request.POST or None, initial=initial, held_by_video=session.is_remote)
     if request.method == "POST" and form.is_valid():
         try:
             warnings = services.session_move(
@@ -250,11 +250,12 @@ def _session_page(session: GroupSession, *, form=None, site_form=None, telehealt
 
 def _session_move_form(session: GroupSession) -> forms.SessionMoveForm:
     return forms.SessionMoveForm(
+        held_by_video=session.is_remote,
         initial={
             "starts_at": timezone.localtime(session.starts_at),
             "room": session.room,
             "facilitators": list(session.facilitators.all()),
-        }
+        },
     )
 
 
