@@ -16,5 +16,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # The planner's search is bounded by CP-SAT's deterministic time (work done, not seconds), so a loaded machine cannot
-# turn a plan into "gave up"; tests/program/conftest.py uses the same for direct solver calls.
-PLANNER_SOLVER = {"num_workers": 2, "deterministic_time": 10.0, "max_time_in_seconds": 600.0}
+# turn a plan into "gave up"; tests/program/conftest.py uses the same for direct solver calls. One worker: CP-SAT's
+# parallel workers race each other, so with two the same request could get a different plan from run to run.
+PLANNER_SOLVER = {"num_workers": 1, "deterministic_time": 10.0, "max_time_in_seconds": 600.0}
