@@ -1,6 +1,7 @@
 """Practice settings: the registry the apps declare, the one service that checks and writes a change, the settings
 page and the `practice_setting` command. Hard bounds and proposals have their own files beside this one."""
 
+import datetime
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from kapstone.integration.window import window_data
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, load_plan
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
+from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
+from kapstone.messaging.services import session_reminder_lead
 from kapstone.outcomes.practice_settings import privacy_data
 from kapstone.outcomes.selectors import minimum_cell_size
 from kapstone.portal.practice_settings import preparation_data, preparation_instructions
@@ -89,6 +92,7 @@ def test_the_registry_declares_every_setting_the_apps_read():
         *(f"outcomes.{name}" for name in privacy_data()["settings"]),
         *(occasion.every_nth[0] for occasion in load_plan(DEFAULT_PLAN).occasions if occasion.every_nth),
         sites.SITES_KEY,
+        SESSION_REMINDER_LEAD_KEY,
     }
     assert set(specs()) == read_by_apps
 
@@ -127,6 +131,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
             for key, default in (o.every_nth for o in load_plan(DEFAULT_PLAN).occasions if o.every_nth)
         },
         sites.SITES_KEY: sites.practice_sites(),
+        SESSION_REMINDER_LEAD_KEY: session_reminder_lead() / datetime.timedelta(hours=1),
     }
     assert in_use == defaults
 

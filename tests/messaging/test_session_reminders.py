@@ -3,12 +3,19 @@ and where at the practice when it is in person; never with the kind of session o
 
 import datetime
 
+import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.integration.models import Notification, NotificationPreference
 from kapstone.messaging import services
+from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
+from kapstone.practice.models import PracticeSetting
+from kapstone.practice.registry import SettingRefused, setting_spec
+from kapstone.practice.services import practice_setting_change
 from kapstone.program import telehealth
 from kapstone.program.models import Enrolment, GroupSession
+from tests.conftest import signed_in_client
 from tests.program.test_telehealth import integration_session
 
 NO_QUIET = {"quiet_start": datetime.time(0), "quiet_end": datetime.time(0)}
@@ -129,3 +136,31 @@ def test_a_reminder_that_quiet_hours_would_hold_past_the_start_is_not_sent_and_o
     services.session_reminders_send_due()
     (reminder,) = reminders_of(cast.alice)
     assert now + datetime.timedelta(minutes=50) < reminder.scheduled_for < session.starts_at
+
+
+def test_the_practice_sets_how_long_before_a_session_its_reminder_goes_out(cast):
+    session = upcoming_integration_session(cast, hours_ahead=30)
+    assert services.session_reminder_lead() == datetime.timedelta(hours=24)
+    assert services.session_reminders_send_due() == 0
+    practice_setting_change(
+        actor=cast.admin, key=SESSION_REMINDER_LEAD_KEY, raw_value="36", reason="Our patients travel far"
+    )
+    assert services.session_reminder_lead() == datetime.timedelta(hours=36)
+    assert services.session_reminders_send_due() == session.group.enrolments.count()
+    assert len(reminders_of(cast.alice)) == 1
+
+
+def test_the_reminder_lead_is_the_admins_operational_setting_within_1_to_72_hours(cast):
+    spec = setting_spec(SESSION_REMINDER_LEAD_KEY)
+    assert not spec.clinical and spec.label == "Session reminders go out this long before the session"
+    for typed in ("0", "73", "12.5", "a day"):
+        with pytest.raises(SettingRefused, match="must be a whole number from 1 to 72"):
+            practice_setting_change(actor=cast.admin, key=SESSION_REMINDER_LEAD_KEY, raw_value=typed, reason="r")
+    with pytest.raises(SettingRefused, match="operational setting: the practice admin changes it"):
+        practice_setting_change(actor=cast.bob, key=SESSION_REMINDER_LEAD_KEY, raw_value="12", reason="r")
+    assert not PracticeSetting.objects.filter(key=SESSION_REMINDER_LEAD_KEY).exists()
+
+
+def test_the_settings_page_lists_the_reminder_lead_under_messages_to_patients(cast):
+    page = signed_in_client(cast.admin).get(reverse("practice:settings")).text
+    assert "Messages to patients" in page and "Session reminders go out this long before the session" in page
