@@ -241,6 +241,45 @@ def test_away_dates_are_recorded_for_a_patient_and_for_oneself(cast, bob):
     assert Unavailability.objects.filter(staff=cast.bob, first_day=day).exists()
 
 
+@pytest.mark.parametrize("last_day", ["9999-12-31", "far"])
+def test_away_dates_more_than_two_years_ahead_are_refused_with_a_message(cast, bob, last_day):
+    today = timezone.localdate()
+    first = (today + datetime.timedelta(days=10)).isoformat()
+    last = (
+        (today.replace(year=today.year + 2) + datetime.timedelta(days=1)).isoformat() if last_day == "far" else last_day
+    )
+    for url, extra in (
+        (reverse("program:staff_away"), {"staff": cast.bob.pk}),
+        (reverse("program:patient_away", args=[cast.alice.pk]), {}),
+    ):
+        response = bob.post(url, {"first_day": first, "last_day": last, **extra})
+        assert response.status_code == 400
+        assert "Away dates can be recorded up to 2 years ahead, to " in response.text
+    assert not Unavailability.objects.exists()
+    with pytest.raises(services.PlanRefused, match="up to 2 years ahead"):
+        services.unavailability_record(
+            actor=cast.bob, staff=cast.bob, first_day=today, last_day=datetime.date(9999, 12, 31)
+        )
+
+
+def test_away_dates_up_to_two_years_ahead_are_recorded_and_an_end_before_the_start_is_refused(cast, bob):
+    today = timezone.localdate()
+    latest = Unavailability.latest_day(today)
+    dates = {"first_day": latest.isoformat(), "last_day": latest.isoformat(), "staff": cast.bob.pk}
+    assert bob.post(reverse("program:staff_away"), dates).status_code == 302
+    backwards = {**dates, "first_day": (today + datetime.timedelta(days=5)).isoformat(), "last_day": today.isoformat()}
+    response = bob.post(reverse("program:staff_away"), backwards)
+    assert response.status_code == 400 and "The last day comes before the first." in response.text
+    with pytest.raises(services.PlanRefused, match="The last day comes before the first"):
+        services.unavailability_record(actor=cast.bob, staff=cast.bob, first_day=latest, last_day=today)
+    assert Unavailability.objects.count() == 1
+
+
+def test_the_latest_away_day_is_two_years_on_and_a_29th_of_february_falls_back_to_the_28th():
+    assert Unavailability.latest_day(datetime.date(2026, 12, 5)) == datetime.date(2028, 12, 5)
+    assert Unavailability.latest_day(datetime.date(2028, 2, 29)) == datetime.date(2030, 2, 28)
+
+
 def test_a_clinician_cannot_record_away_dates_for_a_colleague(cast, bob):
     day = (timezone.localdate() + datetime.timedelta(days=10)).isoformat()
     response = bob.post(reverse("program:staff_away"), {"first_day": day, "last_day": day, "staff": cast.therapist.pk})

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
-from kapstone.program.models import GroupSession, Room
+from kapstone.program.models import GroupSession, Room, Unavailability
 from kapstone.program.selectors import clinical_staff
 from kapstone.program.sites import practice_sites
 from kapstone.program.telehealth import is_video_url
@@ -153,8 +153,9 @@ class AwayForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         first, last = cleaned.get("first_day"), cleaned.get("last_day")
-        if first and last and last < first:
-            self.add_error("last_day", "The last day comes before the first.")
+        problem = Unavailability.dates_problem(first, last, timezone.localdate()) if first and last else ""
+        if problem:
+            self.add_error("last_day", problem)
         if last and last < timezone.localdate() - datetime.timedelta(days=1):
             self.add_error("last_day", "These dates have passed.")
         return cleaned

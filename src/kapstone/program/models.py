@@ -152,6 +152,31 @@ class Unavailability(models.Model):
     def __str__(self) -> str:
         return f"away {self.first_day}..{self.last_day}"
 
+    # Operational, not clinical: no one plans a course, or an absence, further ahead than this, so a later date is a
+    # typing slip (9999-12-31) that would otherwise block the planner's every search to the end of time.
+    YEARS_AHEAD = 2
+
+    @classmethod
+    def latest_day(cls, today: datetime.date) -> datetime.date:
+        """The furthest day away dates may reach: the same day YEARS_AHEAD years on (28 February for a 29th)."""
+        try:
+            return today.replace(year=today.year + cls.YEARS_AHEAD)
+        except ValueError:
+            return today.replace(year=today.year + cls.YEARS_AHEAD, day=28)
+
+    @classmethod
+    def dates_problem(cls, first_day: datetime.date, last_day: datetime.date, today: datetime.date) -> str:
+        """What is wrong with these away dates, in words for the form; "" when they can be recorded."""
+        if last_day < first_day:
+            return "The last day comes before the first."
+        latest = cls.latest_day(today)
+        if last_day > latest:
+            return (
+                f"Away dates can be recorded up to {cls.YEARS_AHEAD} years ahead, to {latest.day} {latest:%B %Y}; "
+                "record a later absence nearer the time."
+            )
+        return ""
+
 
 class CalendarFeed(models.Model):
     """A person's secret calendar-subscription link. Calendar apps fetch it without signing in (they cannot do

@@ -417,8 +417,9 @@ def unavailability_record(
 ) -> Unavailability:
     if (patient is None) == (staff is None):
         raise ValueError("Away dates belong to one patient or one member of staff.")
-    if last_day < first_day:
-        raise PlanRefused(["the last day comes before the first"])
+    problem = Unavailability.dates_problem(first_day, last_day, timezone.localdate())
+    if problem:
+        raise PlanRefused([problem])
     away = Unavailability.objects.create(
         patient=patient, staff=staff, first_day=first_day, last_day=last_day, note=note
     )
