@@ -224,7 +224,10 @@ def neighbour_features(
 
     same_prompt=True draws neighbours from the query's own object; False from all *other* objects (the
     unseen-object model). exclude_self drops the query's own row (queries == the bank, in training).
-    Queries are handled object by object, so each is compared only with its eligible part of the bank."""
+    Queries are handled object by object. With same_prompt each is compared only with its object's part of
+    the bank; without, with the whole bank, its own object's rows then set below any similarity (-2, no
+    neighbour): copying out the other objects' rows, most of the bank, for each object cost five times the
+    matrix product."""
     vectors = bank.vectors.astype(np.float32)
     ratings = bank.ratings.astype(np.float32)
     bank_ids = bank.prompt_ids.astype(np.int64)
@@ -233,10 +236,14 @@ def neighbour_features(
     out = np.zeros((len(queries), n_features), dtype=np.float32)
     for prompt_id in np.unique(query_prompt_ids):
         query_rows = np.flatnonzero(query_prompt_ids == prompt_id)
-        bank_rows = np.flatnonzero(bank_ids == prompt_id if same_prompt else bank_ids != prompt_id)
+        own_object = bank_ids == prompt_id
+        bank_rows = np.flatnonzero(own_object) if same_prompt else np.arange(len(bank_ids))
+        eligible_vectors = vectors[bank_rows] if same_prompt else vectors
         for start in range(0, len(query_rows), chunk):
             rows = query_rows[start : start + chunk]
-            sims = queries[rows] @ vectors[bank_rows].T
+            sims = queries[rows] @ eligible_vectors.T
+            if not same_prompt:
+                sims[:, own_object] = -2.0
             if exclude_self:
                 sims[rows[:, None] == bank_rows[None, :]] = -2.0
             n_eligible = np.maximum(np.count_nonzero(sims > -1.5, axis=1), 1)
