@@ -155,16 +155,32 @@ def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter]:
 
 def _ledger_page(request, *, forms=None, status=200):
     filter_form, filters = _filters(request)
-    balances, page, rows = selectors.ledger(user=request.user, filters=filters, page_number=request.GET.get("page", 1))
+    balances, window = selectors.ledger(
+        user=request.user,
+        filters=filters,
+        older_than=request.GET.get("older_than"),
+        newer_than=request.GET.get("newer_than"),
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for position in ("older_than", "newer_than", "page"):
+        query.pop(position, None)
+
+    def window_url(position: str, entry_id: int | None) -> str:
+        if entry_id is None:
+            return ""
+        moved = query.copy()
+        moved[position] = str(entry_id)
+        return f"?{moved.urlencode()}#entries"
+
     context = {
         "balances": balances,
-        "page": page,
-        "rows": rows,
+        "rows": window.rows,
+        "newer_url": window_url("newer_than", window.newer_than),
+        "older_url": window_url("older_than", window.older_than),
         "filter_form": filter_form,
         "query": query.urlencode(),
-        "forms": forms or {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()},
+        "forms": forms
+        or {kind: form_class(prefix=kind, offered_lot_id=filters.lot_id) for kind, form_class in LEDGER_FORMS.items()},
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
         "registrations": selectors.registrations_expiring(),
