@@ -1,5 +1,6 @@
 import datetime
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import forms
@@ -224,6 +225,26 @@ ROOM_FORMS = {
     "medreview": MedicationReviewForm,
     "note": NoteForm,
 }
+
+
+def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
+    """Gives every choice of a model (a lot, a witness) on a page its rows from one read: the dosing room offers the
+    same lots and witnesses on each patient's card, the ledger the same signers on each of its forms. Left to
+    itself, each field would count its rows and then read them through a server-side cursor (four round trips to
+    the database for each field on each card)."""
+    rows: dict[tuple[type, str], list] = {}
+    for form in page_forms:
+        for field in form.fields.values():
+            offers_choices = isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, forms.Select)
+            # A number input (the entry a correction names) offers no choices to read; a list is read already.
+            if not offers_choices or isinstance(field.widget.choices, list):
+                continue
+            key = (field.queryset.model, str(field.queryset.query))
+            if key not in rows:
+                rows[key] = list(field.queryset)
+            iterator = field.iterator(field)
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
 
 
 def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
