@@ -13,7 +13,7 @@ from typing import Any
 from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 Widget = Mapping[str, Any]
 
@@ -25,7 +25,8 @@ def _formatted(value: object) -> str:
 
 def _shown(value: object) -> str:
     """`{{ value }}` under autoescaping: localized (a number or date as the template shows it), then escaped."""
-    return str(conditional_escape(localize(value)))
+    shown = localize(value)
+    return str(conditional_escape(shown if isinstance(shown, SafeData) else str(shown)))
 
 
 def _attrs(attrs: Mapping[str, object]) -> str:
