@@ -126,3 +126,36 @@ def test_an_inventory_still_counts_a_used_up_lot_it_is_given(cast, stock, client
     response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["inventory"]), data)
     assert response.status_code == 302
     assert LedgerEntry.objects.filter(lot=used_up.lot, kind="count", counted_mg=0).exists()
+
+
+def test_the_date_filters_take_the_practices_whole_days(cast, stock):
+    day = datetime.date(2026, 3, 10)
+    late, next_midnight = (
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59))),
+        timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min)),
+    )
+    entries = [
+        LedgerEntry.objects.create(
+            lot=stock.lot,
+            location=stock.location,
+            kind="count",
+            change_mg=Decimal("0"),
+            balance_after_mg=stock.balance_mg,
+            counted_mg=stock.balance_mg,
+            discrepancy_mg=Decimal("0"),
+            recorded_by=cast.nurse,
+            witness=cast.bob,
+            recorded_at=at,
+        )
+        for at in (late, next_midnight)
+    ]
+    on_the_day = selectors.LedgerFilter(since=day, until=day).entries()
+    assert list(on_the_day) == entries[:1]
+    assert (
+        list(
+            selectors.LedgerFilter(since=day + datetime.timedelta(days=1))
+            .entries()
+            .filter(pk__in=[e.pk for e in entries])
+        )
+        == entries[1:]
+    )

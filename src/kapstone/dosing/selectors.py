@@ -536,6 +536,11 @@ def room_thresholds() -> dict:
     return limits
 
 
+def _start_of(day: datetime.date) -> datetime.datetime:
+    """Midnight at the start of `day` in the practice's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
 @dataclass(frozen=True)
 class LedgerFilter:
     location: str = ""
@@ -549,10 +554,12 @@ class LedgerFilter:
             entries = entries.filter(location=self.location)
         if self.lot_id:
             entries = entries.filter(lot_id=self.lot_id)
+        # The practice's days as bounds on the time itself, which the (recorded_at, id) index serves; the date of
+        # each entry's time would be worked out row by row.
         if self.since:
-            entries = entries.filter(recorded_at__date__gte=self.since)
+            entries = entries.filter(recorded_at__gte=_start_of(self.since))
         if self.until:
-            entries = entries.filter(recorded_at__date__lte=self.until)
+            entries = entries.filter(recorded_at__lt=_start_of(self.until + datetime.timedelta(days=1)))
         return entries
 
 
