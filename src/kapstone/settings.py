@@ -197,6 +197,9 @@ TEMPLATES = [
         },
     },
 ]
+# The common widgets drawn in Python to the markup of Django's templates: the dosing room and the intake form draw
+# hundreds of fields a page (kapstone/formrender.py).
+FORM_RENDERER = "kapstone.formrender.FormRenderer"
 
 try:
     DATABASES = {

@@ -6,14 +6,17 @@ import datetime
 import io
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kapstone.billing import services
 from kapstone.billing.models import AccountEntry
 from kapstone.integration import services as integration
 from kapstone.practice.settings_store import practice_value_set
+from kapstone.program.models import Enrolment
 from tests.billing.factories import paid
-from tests.conftest import signed_in_client
+from tests.conftest import make_patient, signed_in_client
 
 TODAY = datetime.date.today()
 
@@ -181,6 +184,25 @@ def test_the_good_faith_estimate_prices_the_course_templates_planned_services(pr
     assert by_code[("Preparation sessions", "90834")].total == 2 * 140
     assert "not a contract" in " ".join(estimate.disclaimers)
     assert client.get(reverse("billing:estimate_pdf", args=[cast.alice.pk])).content.startswith(b"%PDF")
+
+
+def test_the_good_faith_estimate_uses_the_same_number_of_queries_as_the_practice_and_account_grow(priced):
+    cast = priced
+    identify_practice(cast)
+    session = cast.dosing_session()
+    client = signed_in_client(cast.bob)
+    url = reverse("billing:estimate", args=[cast.alice.pk])
+    paid(cast)  # the account exists (an account never billed is not read)
+    client.get(url)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    for number in range(3):
+        patient = make_patient(f"Other{number}", "Patient", team=[cast.bob])
+        Enrolment.objects.create(group=session.group, patient=patient, status=Enrolment.Status.ENROLLED)
+        paid(cast, amount=f"{10 + number}.00")
+    with CaptureQueriesContext(connection) as second:
+        assert client.get(url).status_code == 200
+    assert len(second) == len(first)
 
 
 def test_no_good_faith_estimate_for_a_patient_whose_insurer_is_billed(priced):

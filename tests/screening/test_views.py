@@ -401,3 +401,14 @@ def test_the_gate_says_until_when_the_screening_is_current(cast):
     page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
     expires = timezone.localdate() + datetime.timedelta(days=30)
     assert f"The latest screening is current until {expires:%Y-%m-%d}" in page
+
+
+def test_the_intake_form_runs_a_constant_number_of_queries(cast):
+    client = signed_in_client(cast.bob)
+    helpers.screen(cast)
+    few = _count_queries(client, patient_url("screening:intake", cast))
+    for index in range(4):
+        helpers.screen(cast, helpers.needs_review_intake())
+        patient = make_patient(f"Other{index}", "Intake", team=[cast.bob])
+        helpers.screen(cast, patient=patient)
+    assert _count_queries(client, patient_url("screening:intake", cast)) == few

@@ -1,8 +1,11 @@
 import datetime
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
@@ -22,6 +25,7 @@ from kapstone.dosing.models import (
     SubstanceLot,
     VitalsReading,
 )
+from kapstone.dosing.selectors import in_stock_or
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
 
@@ -223,6 +227,26 @@ ROOM_FORMS = {
 }
 
 
+def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
+    """Gives every choice of a model (a lot, a witness) on a page its rows from one read: the dosing room offers the
+    same lots and witnesses on each patient's card, the ledger the same signers on each of its forms. Left to
+    itself, each field would count its rows and then read them through a server-side cursor (four round trips to
+    the database for each field on each card)."""
+    rows: dict[tuple[type, str], list] = {}
+    for form in page_forms:
+        for field in form.fields.values():
+            offers_choices = isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, forms.Select)
+            # A number input (the entry a correction names) offers no choices to read; a list is read already.
+            if not offers_choices or isinstance(field.widget.choices, list):
+                continue
+            key = (field.queryset.model, str(field.queryset.query))
+            if key not in rows:
+                rows[key] = list(field.queryset)
+            iterator = field.iterator(field)
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
+
+
 def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
     """An amount the controlled-substance log can store; ledger_post also refuses a balance that would outgrow it."""
     return forms.DecimalField(min_value=minimum, max_value=LARGEST_BALANCE_MG, decimal_places=2, label=label)
@@ -237,18 +261,34 @@ def _date_field(label: str, **extra) -> forms.DateField:
     return forms.DateField(label=label, widget=forms.DateInput(attrs={"type": "date"}), **extra)
 
 
+def _posted_id(form: forms.Form, name: str) -> int | None:
+    value = form.data.get(form.add_prefix(name)) if form.is_bound else None
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
 class _Signed(forms.Form):
-    """A ledger form whose second signature is chosen from the signing staff, read when the form is built."""
+    """A ledger form whose second signature is chosen from the signing staff, read when the form is built. Its lot
+    and location (`balance`) accepts any balance, but offers only those in stock, the lot the page is filtered to
+    (`offered_lot_id`) and the one posted."""
 
     signer_fields = ("witness",)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, offered_lot_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in self.signer_fields:
             if name in self.fields:
                 self.fields[name].queryset = _signers()
         if "balance" in self.fields:
-            self.fields["balance"].queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
+            field = self.fields["balance"]
+            field.queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
+            offered = in_stock_or(offered_lot_id)
+            posted = _posted_id(self, "balance")
+            if posted is not None:
+                offered |= Q(pk=posted)
+            field.widget.choices = [
+                ("", field.empty_label),
+                *((balance.pk, field.label_from_instance(balance)) for balance in field.queryset.filter(offered)),
+            ]
         if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
             self.fields["location"].queryset = Location.objects.all()
 
@@ -337,7 +377,12 @@ class InventoryForm(_Signed):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for balance in LotBalance.objects.select_related("lot").order_by("location", "lot__lot_number"):
+        # The lots held (every one must be counted), and any other lot whose count was posted.
+        posted = [
+            int(name.split("-")[-2]) for name in self.data if re.fullmatch(rf"{self.add_prefix('lot')}-\d+-units", name)
+        ]
+        counted = LotBalance.objects.filter(Q(balance_mg__gt=0) | Q(pk__in=posted))
+        for balance in counted.select_related("lot").order_by("location", "lot__lot_number"):
             unit = balance.lot.unit_label or "unit"
             self.fields[f"lot-{balance.pk}-units"] = forms.IntegerField(
                 min_value=0, max_value=1_000_000, required=False, label=f"{balance.lot} at {balance.location}: {unit}s"
@@ -429,6 +474,9 @@ LEDGER_FORMS = {
 
 
 class LedgerFilterForm(forms.Form):
+    """Filters the entries. The lot accepts any lot, but offers those in stock and the one asked for (see
+    in_stock_or): a used-up lot is reached from its entries."""
+
     location = forms.ChoiceField(required=False)
     lot = forms.ModelChoiceField(queryset=SubstanceLot.objects.all(), required=False)
     since = _date_field("From", required=False)
@@ -438,6 +486,12 @@ class LedgerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         names = LotBalance.objects.order_by("location").values_list("location", flat=True).distinct()
         self.fields["location"].choices = [("", "All locations"), *((name, name) for name in names)]
+        field = self.fields["lot"]
+        in_stock = LotBalance.objects.filter(in_stock_or(_posted_id(self, "lot"))).values("lot")
+        field.widget.choices = [
+            ("", field.empty_label),
+            *((lot.pk, field.label_from_instance(lot)) for lot in SubstanceLot.objects.filter(pk__in=in_stock)),
+        ]
 
     def clean(self):
         cleaned = super().clean()

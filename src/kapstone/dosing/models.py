@@ -271,7 +271,10 @@ class LedgerEntry(models.Model):
                 fields=["lot", "location", "-recorded_at", "-id"],
                 condition=models.Q(kind="count"),
                 name="ledger_latest_count",
-            )
+            ),
+            # The ledger page reads its window of entries newest first from a position in this order, so it
+            # reads only the window's rows however long the log.
+            models.Index(fields=["recorded_at", "id"], name="ledger_in_order"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.paginator import Paginator
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -537,6 +536,11 @@ def room_thresholds() -> dict:
     return limits
 
 
+def _start_of(day: datetime.date) -> datetime.datetime:
+    """Midnight at the start of `day` in the practice's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
 @dataclass(frozen=True)
 class LedgerFilter:
     location: str = ""
@@ -550,10 +554,12 @@ class LedgerFilter:
             entries = entries.filter(location=self.location)
         if self.lot_id:
             entries = entries.filter(lot_id=self.lot_id)
+        # The practice's days as bounds on the time itself, which the (recorded_at, id) index serves; the date of
+        # each entry's time would be worked out row by row.
         if self.since:
-            entries = entries.filter(recorded_at__date__gte=self.since)
+            entries = entries.filter(recorded_at__gte=_start_of(self.since))
         if self.until:
-            entries = entries.filter(recorded_at__date__lte=self.until)
+            entries = entries.filter(recorded_at__lt=_start_of(self.until + datetime.timedelta(days=1)))
         return entries
 
 
@@ -602,17 +608,70 @@ def _ledger_entries(filters: LedgerFilter) -> QuerySet[LedgerEntry]:
     )
 
 
-def ledger(*, user, filters: LedgerFilter | None = None, page_number=1):
-    """The balances and one page of entries (newest first) under the filters."""
+def in_stock_or(lot_id: int | None = None) -> Q:
+    """The balances the ledger page offers and lists: those holding stock, with every balance of the lot the page is
+    filtered to. A lot used up stays in the log for good, so a practice's lots at 0 grow without end; such a lot is
+    reached from its entries (each links to its lot's entries), where the page is filtered to it."""
+    offered = Q(balance_mg__gt=0)
+    return offered | Q(lot_id=lot_id) if lot_id else offered
+
+
+@dataclass(frozen=True)
+class LedgerWindow:
+    """One window of entries, newest first, with the entries either side of it named by id: the page reads the
+    window from a position in the log (`older_than` or `newer_than` an entry) rather than by page number, which
+    made the database count every entry and step over all those before the page."""
+
+    rows: list[LedgerRow]
+    newer_than: int | None = None  # the first entry's id, when newer entries exist
+    older_than: int | None = None  # the last entry's id, when older entries exist
+
+
+def _entries_window(entries: QuerySet[LedgerEntry], *, older_than=None, newer_than=None) -> tuple[list, bool, bool]:
+    """Up to LEDGER_PAGE_SIZE entries, newest first, and whether newer and older ones exist. An id that names no
+    entry, and a window with no full page of newer entries, give the newest page."""
+    anchor_id = older_than or newer_than
+    anchor = LedgerEntry.objects.filter(pk=anchor_id).values_list("pk", "recorded_at").first() if anchor_id else None
+    if anchor is not None:
+        pk, at = anchor
+        if older_than:
+            older = entries.filter(Q(recorded_at__lt=at) | Q(recorded_at=at, pk__lt=pk))
+            window = list(older.order_by("-recorded_at", "-id")[: LEDGER_PAGE_SIZE + 1])
+            return window[:LEDGER_PAGE_SIZE], True, len(window) > LEDGER_PAGE_SIZE
+        newer = entries.filter(Q(recorded_at__gt=at) | Q(recorded_at=at, pk__gt=pk))
+        window = list(newer.order_by("recorded_at", "id")[: LEDGER_PAGE_SIZE + 1])
+        if len(window) > LEDGER_PAGE_SIZE:
+            return window[:LEDGER_PAGE_SIZE][::-1], True, True
+    window = list(entries.order_by("-recorded_at", "-id")[: LEDGER_PAGE_SIZE + 1])
+    return window[:LEDGER_PAGE_SIZE], False, len(window) > LEDGER_PAGE_SIZE
+
+
+def ledger(*, user, filters: LedgerFilter | None = None, older_than=None, newer_than=None):
+    """The balances in stock (with every balance of the lot filtered to) and one window of entries (newest first)
+    under the filters, from the position `older_than` or `newer_than` an entry id (the newest without either)."""
     filters = filters or LedgerFilter()
-    balances = LotBalance.objects.select_related("lot").order_by("lot__expires_on", "location")
+    balances = (
+        LotBalance.objects.filter(in_stock_or(filters.lot_id))
+        .select_related("lot")
+        .order_by("lot__expires_on", "location")
+    )
     if filters.location:
         balances = balances.filter(location=filters.location)
     if filters.lot_id:
         balances = balances.filter(lot_id=filters.lot_id)
-    page = Paginator(_ledger_entries(filters).order_by("-recorded_at", "-id"), LEDGER_PAGE_SIZE).get_page(page_number)
-    rows = _ledger_rows(user, list(page.object_list))
-    return list(balances), page, rows
+    entries, has_newer, has_older = _entries_window(
+        _ledger_entries(filters), older_than=_entry_id(older_than), newer_than=_entry_id(newer_than)
+    )
+    window = LedgerWindow(
+        _ledger_rows(user, entries),
+        newer_than=entries[0].pk if entries and has_newer else None,
+        older_than=entries[-1].pk if entries and has_older else None,
+    )
+    return list(balances), window
+
+
+def _entry_id(value) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
 
 
 def ledger_export_rows(*, user, filters: LedgerFilter) -> list[LedgerRow]:

@@ -3,7 +3,6 @@ import io
 
 from django.contrib import messages
 from django.db import transaction
-from django.forms import ModelChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from kapstone.dosing.forms import (
     LocationForm,
     LossReportFileForm,
     RegistrationForm,
+    read_choices_once,
 )
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
 
@@ -29,15 +29,6 @@ from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registra
 def session_list(request):
     sessions = selectors.upcoming_dosing_sessions(user=request.user)
     return render(request, "dosing/session_list.html", {"sessions": sessions})
-
-
-def _share_model_choices(forms: list) -> None:
-    """Every card offers the same choices (lots, witnesses): read them once for the room, not once per patient."""
-    for name, field in forms[0].fields.items():
-        if isinstance(field, ModelChoiceField):
-            choices = list(field.choices)
-            for form in forms:
-                form.fields[name].choices = choices
 
 
 def _room_context(request, session, room, bound=None):
@@ -56,9 +47,7 @@ def _room_context(request, session, room, bound=None):
         # Only a prescriber decides to proceed or defer; anyone else records the screen alone.
         if request.user.role != Role.PRESCRIBER:
             del forms[entry.patient.pk]["risk"].fields["decision"]
-    if forms:
-        for action in ROOM_FORMS:
-            _share_model_choices([patient_forms[action] for patient_forms in forms.values()])
+    read_choices_once(form for patient_forms in forms.values() for form in patient_forms.values())
     return {
         "session": session,
         "room": room,
@@ -155,16 +144,35 @@ def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter]:
 
 def _ledger_page(request, *, forms=None, status=200):
     filter_form, filters = _filters(request)
-    balances, page, rows = selectors.ledger(user=request.user, filters=filters, page_number=request.GET.get("page", 1))
+    balances, window = selectors.ledger(
+        user=request.user,
+        filters=filters,
+        older_than=request.GET.get("older_than"),
+        newer_than=request.GET.get("newer_than"),
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for position in ("older_than", "newer_than", "page"):
+        query.pop(position, None)
+
+    def window_url(position: str, entry_id: int | None) -> str:
+        if entry_id is None:
+            return ""
+        moved = query.copy()
+        moved[position] = str(entry_id)
+        return f"?{moved.urlencode()}#entries"
+
+    ledger_forms = forms or {
+        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id) for kind, form_class in LEDGER_FORMS.items()
+    }
+    read_choices_once([filter_form, *ledger_forms.values()])
     context = {
         "balances": balances,
-        "page": page,
-        "rows": rows,
+        "rows": window.rows,
+        "newer_url": window_url("newer_than", window.newer_than),
+        "older_url": window_url("older_than", window.older_than),
         "filter_form": filter_form,
         "query": query.urlencode(),
-        "forms": forms or {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()},
+        "forms": ledger_forms,
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
         "registrations": selectors.registrations_expiring(),

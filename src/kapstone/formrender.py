@@ -1,0 +1,116 @@
+"""The form renderer: Django's own widget templates, with the common widgets written out in Python.
+
+Pages that draw many forms (the dosing room draws ten for each patient in the session, the intake form a row of
+fields for each medicine and treatment) spent most of their time rendering widget templates: an input is two
+template renders (the input and its attributes), a select one more for every option. The widgets below are
+rendered here to exactly the markup the templates give (tests/foundation/test_formrender.py compares them on
+every widget Kapstone uses); any other template goes to Django's renderer unchanged.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.forms.renderers import DjangoTemplates
+from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeData, SafeString, mark_safe
+
+Widget = Mapping[str, Any]
+
+
+def _formatted(value: object) -> str:
+    """`{{ value|stringformat:'s' }}` under autoescaping: the value's str, escaped unless it was marked safe."""
+    return str(conditional_escape(value if isinstance(value, SafeString) else str(value)))
+
+
+def _shown(value: object) -> str:
+    """`{{ value }}` under autoescaping: localized (a number or date as the template shows it), then escaped."""
+    shown = localize(value)
+    return str(conditional_escape(shown if isinstance(shown, SafeData) else str(shown)))
+
+
+def _attrs(attrs: Mapping[str, object]) -> str:
+    """django/forms/widgets/attrs.html: False leaves the attribute out, True writes its name alone."""
+    parts = []
+    for name, value in attrs.items():
+        if value is False:
+            continue
+        parts.append(f" {_shown(name)}" if value is True else f' {_shown(name)}="{_formatted(value)}"')
+    return "".join(parts)
+
+
+def _input(widget: Widget) -> str:
+    """django/forms/widgets/input.html, which the text, number, date, email, checkbox... templates include."""
+    value = "" if widget["value"] is None else f' value="{_formatted(widget["value"])}"'
+    return f'<input type="{_formatted(widget["type"])}" name="{_formatted(widget["name"])}"{value}{_attrs(widget["attrs"])}>'
+
+
+def _option(widget: Widget) -> str:
+    """django/forms/widgets/select_option.html."""
+    return f'<option value="{_formatted(widget["value"])}"{_attrs(widget["attrs"])}>{_shown(widget["label"])}</option>'
+
+
+def _select(widget: Widget) -> str:
+    """django/forms/widgets/select.html with django/forms/widgets/select_option.html for each option."""
+    parts = [f'<select name="{_formatted(widget["name"])}"{_attrs(widget["attrs"])}>']
+    for group_name, group_choices, _ in widget["optgroups"]:
+        if group_name:
+            parts.append(f'\n  <optgroup label="{_formatted(group_name)}">')
+        for option in group_choices:
+            # An included template keeps the newline its file ends with; only the whole widget's is stripped.
+            parts.append("\n  " + _option(option) + "\n")
+        if group_name:
+            parts.append("\n  </optgroup>")
+    parts.append("\n</select>")
+    return "".join(parts)
+
+
+def _textarea(widget: Widget) -> str:
+    """django/forms/widgets/textarea.html."""
+    value = _shown(widget["value"]) if widget["value"] else ""
+    return f'<textarea name="{_formatted(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
+
+
+INPUT_TEMPLATES = {
+    f"django/forms/widgets/{name}.html"
+    for name in (
+        "input",
+        "text",
+        "number",
+        "email",
+        "url",
+        "password",
+        "hidden",
+        "date",
+        "datetime",
+        "time",
+        "checkbox",
+    )
+}
+RENDERED_HERE: dict[str, Callable[[Widget], str]] = {
+    **dict.fromkeys(INPUT_TEMPLATES, _input),
+    "django/forms/widgets/select.html": _select,
+    "django/forms/widgets/textarea.html": _textarea,
+}
+OPTION_TEMPLATE = "django/forms/widgets/select_option.html"
+
+
+class FormRenderer(DjangoTemplates):
+    """settings.FORM_RENDERER: the widgets above in Python, everything else (form and formset layouts, radio and
+    checkbox lists, a project's own widget templates) through Django's templates."""
+
+    def render(self, template_name, context, request=None):
+        render_here = RENDERED_HERE.get(template_name)
+        widget = context.get("widget")
+        if render_here is None or widget is None or not self._standard(template_name, widget):
+            return super().render(template_name, context, request=request)
+        return mark_safe(render_here(widget))  # noqa: S308 - every value above is escaped as the template would
+
+    @staticmethod
+    def _standard(template_name: str, widget: Widget) -> bool:
+        """A select whose options use another template is left to the templates whole."""
+        if template_name != "django/forms/widgets/select.html":
+            return True
+        return all(
+            option["template_name"] == OPTION_TEMPLATE for _, options, _ in widget["optgroups"] for option in options
+        )

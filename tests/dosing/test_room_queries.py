@@ -1,0 +1,64 @@
+"""The dosing room reads everything it shows for all the session's patients at once: its queries do not grow with
+the patients in the session nor with the practice around it (other patients, their doses and sessions)."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.accounts.roles import Role
+from kapstone.dosing import services
+from kapstone.program.models import Enrolment
+from tests.conftest import make_patient, make_user
+from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.screening.helpers import ready_for_enrolment
+
+
+def _queries(client, url) -> int:
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def _checked_in_with_vitals(cast, session, patient):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
+    services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="negative",
+        pregnancy_test_on=timezone.localdate(),
+        weight_kg=Decimal("70"),
+        medication_changes="no",
+        intention="to rest",
+    )
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=150, diastolic=95, heart_rate=70, spo2=98
+    )
+
+
+def test_the_room_uses_the_same_number_of_queries_as_patients_join_the_session_and_the_practice_grows(
+    cast, session, ready_record, earlier_dose, client_for
+):
+    url = reverse("dosing:room", args=[session.pk])
+    client = client_for(cast.bob)
+    before = _queries(client, url)
+    for number in range(3):
+        login = make_user(f"joined{number}", Role.PATIENT)
+        patient = make_patient(f"Joined{number}", "Room", user=login, team=[cast.bob, cast.nurse])
+        ready_for_enrolment(cast, patient)
+        Enrolment.objects.create(group=session.group, patient=patient, status=Enrolment.Status.ENROLLED)
+        _checked_in_with_vitals(cast, session, patient)
+        earlier_dose(patient, timezone.now() - datetime.timedelta(days=3 + number))
+    for number in range(3):
+        outside = make_patient(f"Outside{number}", "Practice", team=[cast.bob])
+        earlier_dose(outside, timezone.now() - datetime.timedelta(days=2, hours=number))
+    page = client.get(url).content.decode()
+    assert "Joined2" in page
+    assert _queries(client, url) == before
