@@ -77,3 +77,17 @@ def test_signing_out_ends_the_session_at_once(cast):
     client.post("/accounts/logout/")
     assert not Session.objects.filter(session_key=key).exists()
     assert client.get("/home/").status_code == 302
+
+
+def test_on_postgresql_the_cached_store_moves_its_cached_copy_on_with_the_row(cast, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no asynchronous commit")
+    settings.SESSION_ENGINE = "kapstone.accounts.sessions.cached_db"
+    client = signed_in_client(cast.bob)
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() + datetime.timedelta(minutes=1)
+    )
+    assert client.get("/home/").status_code == 200
+    assert expiry_of(client) > timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 5)
+    # The cached copy still signs bob in on the next page.
+    assert client.get("/home/").status_code == 200
