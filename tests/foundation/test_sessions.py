@@ -56,7 +56,7 @@ def test_on_postgresql_the_unwaited_commit_ends_with_the_expiry_push(cast):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/home/").status_code == 200
     unwaited = [query["sql"] for query in queries if "synchronous_commit" in query["sql"]]
-    assert unwaited == ["SET LOCAL synchronous_commit TO OFF"]
+    assert len(unwaited) == 1 and "UPDATE" in unwaited[0]
     # The request's audit write and every later commit on this connection still wait for the disk.
     assert synchronous_commit() == "on"
 
