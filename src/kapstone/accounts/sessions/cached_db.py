@@ -3,7 +3,9 @@ waiting for the disk (see the package)."""
 
 import logging
 
+from django.conf import settings
 from django.contrib.sessions.backends import cached_db
+from django.core.cache import caches
 
 from kapstone.accounts.sessions import db
 
@@ -14,9 +16,10 @@ logger = logging.getLogger(__name__)
 class SessionStore(db.SessionStore, cached_db.SessionStore):
     def _push_expiry(self, using: str) -> None:
         super()._push_expiry(using)
+        cache = caches[settings.SESSION_CACHE_ALIAS]  # the cache cached_db keeps its copies in
         # The cached copy lives as long as the session: its lifetime moves on with the row's, and its contents stay
         # as they are, as the row's do (a cache that cannot be reached leaves the row to answer, as in cached_db).
         try:
-            self._cache.touch(self.cache_key, self.get_expiry_age())
+            cache.touch(self.cache_key, self.get_expiry_age())
         except Exception:
-            logger.exception("Error saving to cache (%s)", self._cache)
+            logger.exception("Error saving to cache (%s)", cache)
