@@ -1,13 +1,13 @@
 """`make bench-load`: pages under real load, each against the /healthz floor measured in the same run.
 
 For each practice size it builds the synthetic practice (scripts/bench.py's builder) in a throwaway PostgreSQL
-database, starts the production server (gunicorn with production settings, 2 workers, persistent connections),
-and drives each page with locust (headless, as a library) at 8 concurrent connections for a few seconds: every
-staff page a prescriber opens, the dosing room of the fullest dosing session, and the main portal pages. It
-prints requests/s, p50 and p99, queries per request and the share of the floor's requests/s, then how each
-figure grows with the practice's size.
+database, starts the production server (gunicorn with production settings and kapstone.gunicorn_config: 2
+threaded workers, persistent connections), and drives each page with locust (headless, as a library) at 8
+concurrent connections for a few seconds: every staff page a prescriber opens, the dosing room of the fullest
+dosing session, and the main portal pages. It prints requests/s, p50 and p99, queries per request and the share
+of the floor's requests/s, then how each figure grows with the practice's size.
 
-    .venv/bin/python scripts/bench_load.py --patients 1000,10000 [--seconds 4] [--users 8]
+    .venv/bin/python scripts/bench_load.py --patients 1000,10000 [--seconds 4] [--users 8] [--threads N]
 
 The database is created by this script and marked as synthetic (a comment on the database); the script refuses
 to use or drop a database of that name without the mark, and drops its database and stops its server however
