@@ -1,8 +1,8 @@
 """`make bench-load`: pages under real load, each against the /healthz floor measured in the same run.
 
 For each practice size it builds the synthetic practice (scripts/bench.py's builder) in a throwaway PostgreSQL
-database, starts the production server (gunicorn with production settings and kapstone.gunicorn_config: 2
-threaded workers, persistent connections), and drives each page with locust (headless, as a library) at 8
+database, starts the production server (gunicorn with production settings and kapstone.gunicorn_config, 2
+workers, persistent connections), and drives each page with locust (headless, as a library) at 8
 concurrent connections for a few seconds: every staff page a prescriber opens, the dosing room of the fullest
 dosing session, and the main portal pages. It prints requests/s, p50 and p99, queries per request and the share
 of the floor's requests/s, then how each figure grows with the practice's size.
