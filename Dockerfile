@@ -28,4 +28,5 @@ RUN SECRET_KEY=build-only KAPSTONE_RESEARCH_ID_KEY=build-only-build-only-build-o
     && chown -R kapstone /var/lib/kapstone
 USER kapstone
 EXPOSE 8000
-CMD ["gunicorn", "kapstone.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Three sync workers (kapstone/gunicorn_config.py; WEB_CONCURRENCY and KAPSTONE_WEB_THREADS change them).
+CMD ["gunicorn", "--config", "python:kapstone.gunicorn_config", "kapstone.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

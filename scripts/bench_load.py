@@ -1,13 +1,13 @@
 """`make bench-load`: pages under real load, each against the /healthz floor measured in the same run.
 
 For each practice size it builds the synthetic practice (scripts/bench.py's builder) in a throwaway PostgreSQL
-database, starts the production server (gunicorn with production settings, 2 workers, persistent connections),
-and drives each page with locust (headless, as a library) at 8 concurrent connections for a few seconds: every
-staff page a prescriber opens, the dosing room of the fullest dosing session, and the main portal pages. It
-prints requests/s, p50 and p99, queries per request and the share of the floor's requests/s, then how each
-figure grows with the practice's size.
+database, starts the production server (gunicorn with production settings and kapstone.gunicorn_config, 2
+workers, persistent connections), and drives each page with locust (headless, as a library) at 8
+concurrent connections for a few seconds: every staff page a prescriber opens, the dosing room of the fullest
+dosing session, and the main portal pages. It prints requests/s, p50 and p99, queries per request and the share
+of the floor's requests/s, then how each figure grows with the practice's size.
 
-    .venv/bin/python scripts/bench_load.py --patients 1000,10000 [--seconds 4] [--users 8]
+    .venv/bin/python scripts/bench_load.py --patients 1000,10000 [--seconds 4] [--users 8] [--threads N]
 
 The database is created by this script and marked as synthetic (a comment on the database); the script refuses
 to use or drop a database of that name without the mark, and drops its database and stops its server however
@@ -304,17 +304,21 @@ def prepare_in_django() -> None:
 # --- the server -------------------------------------------------------------------------------------------------
 
 
-def start_server(environment: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    """gunicorn as production runs it, in its own process group (so stopping it, or a kill -9 of the group,
-    reaches its workers too); returns once /healthz answers. Static files must already be collected."""
+def start_server(environment: dict[str, str], port: int, workers: int, threads: int | None = None) -> subprocess.Popen:
+    """gunicorn as production runs it (kapstone.gunicorn_config, with `workers` and, when given, `threads`), in its
+    own process group (so stopping it, or a kill -9 of the group, reaches its workers too); returns once /healthz
+    answers. Static files must already be collected."""
     server = subprocess.Popen(  # noqa: S603
         [
             str(BIN / "gunicorn"),
+            "--config",
+            "python:kapstone.gunicorn_config",
             "kapstone.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            *(["--threads", str(threads)] if threads is not None else []),
             "--log-level",
             "warning",
         ],
@@ -346,9 +350,9 @@ def collect_static(environment: dict[str, str]) -> None:
 
 
 @contextmanager
-def production_server(environment: dict[str, str], port: int, workers: int):
+def production_server(environment: dict[str, str], port: int, workers: int, threads: int | None):
     collect_static(environment)
-    server = start_server(environment, port, workers)
+    server = start_server(environment, port, workers, threads)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -452,7 +456,7 @@ def measure_size(args, patients: int) -> dict:
                 build(environment, patients)
                 analyze(args.server, name)
             prepared = prepare(environment, args.users)
-            with production_server(environment, args.port or free_port(), args.workers) as base:
+            with production_server(environment, args.port or free_port(), args.workers, args.threads) as base:
                 return run_pages(args, base, prepared, patients)
         finally:
             if not args.keep:
@@ -472,7 +476,11 @@ def run_pages(args, base: str, prepared: dict, patients: int) -> dict:
     )
     results = {"/healthz (floor)": floor | {"queries": 0}}
     out()
-    out(f"{patients:,} patients: gunicorn {args.workers} workers, {args.users} connections, {args.seconds:g} s a page")
+    threads = f"{args.threads} threads each" if args.threads is not None else "the production threads"
+    out(
+        f"{patients:,} patients: gunicorn {args.workers} workers ({threads}), {args.users} connections, "
+        f"{args.seconds:g} s a page"
+    )
     out(f"  {'page':<44} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'queries':>7} {'share':>6}")
     row(results["/healthz (floor)"], "/healthz (floor)", floor["rps"])
     only = [part.strip() for part in args.only.split(",") if part.strip()]
@@ -523,6 +531,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of load on each page (default 4)")
     parser.add_argument("--users", type=int, default=8, help="concurrent connections (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per worker (default: the production configuration's)"
+    )
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument(

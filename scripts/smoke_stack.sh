@@ -46,7 +46,7 @@ $BIN/kapstone collectstatic --noinput >/dev/null
 $BIN/kapstone setup_practice --username admin.smoke --email admin.smoke@practice.example \
   --first-name Ada --last-name Smoke --password "smoke-admin-passphrase-2026" </dev/null
 
-$BIN/gunicorn kapstone.wsgi:application --bind "127.0.0.1:${PORT}" --workers 2 --log-file "$WORK/gunicorn.log" &
+$BIN/gunicorn --config python:kapstone.gunicorn_config kapstone.wsgi:application --bind "127.0.0.1:${PORT}" --workers 2 --log-file "$WORK/gunicorn.log" &
 pids+=($!)
 $BIN/celery -A kapstone worker --concurrency 1 --loglevel INFO >"$WORK/worker.log" 2>&1 &
 pids+=($!)

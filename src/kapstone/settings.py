@@ -372,6 +372,8 @@ STORAGES = {
 # Several web instances share one cache and one session store: Redis when REDIS_URL is set. Sessions are
 # written through to the database (cached_db), so a Redis restart signs nobody out; without Redis they stay in
 # the database alone, since a per-process cache would let a signed-out session live on in another worker.
+# Kapstone's stores are Django's, except that a save which only pushes the idle expiry forward does not wait for
+# the disk (kapstone.accounts.sessions says why that is safe).
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -380,10 +382,10 @@ if REDIS_URL:
             "KEY_PREFIX": "kapstone",
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "kapstone.accounts.sessions.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "kapstone.accounts.sessions.db"
 # The demo serves static files from the apps' folders as they change; production serves the collected ones.
 WHITENOISE_USE_FINDERS = DEMO
 WHITENOISE_AUTOREFRESH = DEMO

@@ -48,7 +48,7 @@ def test_passkeys_belong_to_the_host_the_practice_is_served_under():
 
 def test_without_redis_sessions_stay_in_the_database_and_uploads_on_disk():
     shown = json.loads(settings_under(PRODUCTION_ENV).stdout)
-    assert shown["sessions"] == "django.contrib.sessions.backends.db"
+    assert shown["sessions"] == "kapstone.accounts.sessions.db"
     assert shown["uploads"] == "django.core.files.storage.FileSystemStorage"
     assert shown["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
 
@@ -56,7 +56,7 @@ def test_without_redis_sessions_stay_in_the_database_and_uploads_on_disk():
 def test_with_redis_every_instance_shares_the_cache_and_sessions():
     shown = json.loads(settings_under({**PRODUCTION_ENV, "REDIS_URL": "redis://redis:6379/0"}).stdout)
     assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
-    assert shown["sessions"] == "django.contrib.sessions.backends.cached_db"
+    assert shown["sessions"] == "kapstone.accounts.sessions.cached_db"
 
 
 def test_a_bucket_puts_uploads_on_s3_compatible_storage_privately():
