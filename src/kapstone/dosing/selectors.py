@@ -4,11 +4,13 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing import ledger_rules, medications, safety
@@ -36,9 +38,12 @@ from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 
 # Who keeps the controlled-substance log: the people who receive, give, waste and count the drug.
 LEDGER_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
+# Any: the room's thresholds are the practice settings of dosing/data/safety.yaml (numbers, or None for a route
+# with no ceiling), read as parsed YAML (safety.thresholds).
+Limits = dict[str, Any]
 
 
-def dosing_sessions_visible_to(user) -> QuerySet[GroupSession]:
+def dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
     sessions = GroupSession.objects.filter(kind=GroupSession.Kind.DOSING)
     if user.role == Role.ADMIN:
         return sessions
@@ -51,8 +56,8 @@ def dosing_sessions_visible_to(user) -> QuerySet[GroupSession]:
     return sessions.none()
 
 
-def upcoming_dosing_sessions(*, user, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
-    since = timezone.now() - timezone.timedelta(days=days_back)
+def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
+    since = timezone.now() - datetime.timedelta(days=days_back)
     return list(
         dosing_sessions_visible_to(user)
         .filter(starts_at__gte=since)
@@ -276,7 +281,7 @@ def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int,
     return starts
 
 
-def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict, dict]:
+def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
     """The enrolment gate of each patient, and the medicine names of the intake their latest screening read."""
     statuses = gate_statuses(
         patients, course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate())
@@ -301,11 +306,13 @@ def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
     )
 
 
-def _suicide_alerts(patient_ids: list[int], last_dose: dict) -> dict[int, list[SuicideRiskAlert]]:
+def _suicide_alerts(
+    patient_ids: list[int], last_dose: dict[int, datetime.datetime]
+) -> dict[int, list[SuicideRiskAlert]]:
     """Each patient's questionnaire suicide-risk answers that block, read from the alert queue's history (an answer
     may join an alert already open): on an alert still open at moderate or above, or given since the patient's last
     dose, acknowledged or not (with no dose yet, any)."""
-    found = defaultdict(list)
+    found: defaultdict[int, list[SuicideRiskAlert]] = defaultdict(list)
     occurrences = AlertOccurrence.objects.filter(
         alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK
     ).select_related("alert", "assessment")
@@ -315,6 +322,7 @@ def _suicide_alerts(patient_ids: list[int], last_dose: dict) -> dict[int, list[S
         if level is None:
             continue
         patient_id = occurrence.alert.patient_id
+        assert patient_id is not None  # the query reads only alerts about these patients
         since = last_dose.get(patient_id)
         if (occurrence.alert.is_open and safety.blocking_risk(level)) or since is None or occurrence.at > since:
             found[patient_id].append(SuicideRiskAlert(occurrence.alert, level, occurrence.at, occurrence.reason))
@@ -334,7 +342,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
             'marked not applicable, but the patient record does not document "no childbearing potential": a '
             "clinician records it on the patient's page, or record a negative test."
         )
-    if test == DoseRecord.PregnancyTest.NEGATIVE:
+    if test == DoseRecord.PregnancyTest.NEGATIVE and record is not None:
         taken = record.pregnancy_test_on
         if taken is None or taken > on:
             return "record the day the negative test was taken."
@@ -349,7 +357,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
 
 
 def _readiness(
-    cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, limits: dict
+    cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, limits: Limits
 ) -> list[DoseReadiness]:
     """Readiness of each (patient, at, their record in this session) case, with one read of the doses given to all
     of them: a dose counts when given in the 7 days before `at`, up to `at`, other than the record's own. The
@@ -360,12 +368,13 @@ def _readiness(
     patients = [patient for patient, _, _ in cases]
     patient_ids = [patient.pk for patient in patients]
     own_records = [record.pk for _, _, record in cases if record is not None]
-    given = defaultdict(list)
+    given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
     for record_id, patient_id, administered_at in DoseRecord.objects.filter(
         patient_id__in=patient_ids,
         administered_at__gt=min(at for _, at, _ in cases) - WEEK,
         administered_at__lte=max(at for _, at, _ in cases),
     ).values_list("pk", "patient_id", "administered_at"):
+        assert administered_at is not None  # the filter's range leaves out doses not given
         given[patient_id].append((record_id, administered_at))
     last_dose = dict(
         DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
@@ -376,7 +385,7 @@ def _readiness(
     )
     alerts = _suicide_alerts(patient_ids, last_dose)
     gate, screened = _gate_and_screened_medicines(patients)
-    on_record = defaultdict(list)
+    on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name"):
         on_record[patient_id].append(name)
     readiness = []
@@ -394,7 +403,9 @@ def _readiness(
                 ),
                 weekly_limit=limits["max_doses_per_7_days"],
                 predose_reading=predose,
-                review_acknowledged=predose is not None and record.predose_review_reading_id == predose.pk,
+                review_acknowledged=(
+                    record is not None and predose is not None and record.predose_review_reading_id == predose.pk
+                ),
                 suicide_alerts=tuple(alerts[patient.pk]),
                 risk_assessments=tuple(record.risk_assessments.all()) if record else (),
                 pregnancy_problem=pregnancy_problem(
@@ -433,7 +444,7 @@ class PostDoseVitals:
         return self.reading is not None
 
 
-def post_dose_vitals(record: DoseRecord | None, *, limits: dict, now: datetime.datetime) -> PostDoseVitals | None:
+def post_dose_vitals(record: DoseRecord | None, *, limits: Limits, now: datetime.datetime) -> PostDoseVitals | None:
     """None until the dose is given. Reads the record's vitals through `record.vitals.all()`, so a prefetch serves it."""
     if record is None or record.administered_at is None:
         return None
@@ -469,21 +480,21 @@ class RoomPatient:
         return self.record is None or (self.record.administered_at is None and self.record.discharged_at is None)
 
 
-def _session_get(*, user, session_id) -> GroupSession:
+def _session_get(*, user: User, session_id: int | str) -> GroupSession:
     try:
         return dosing_sessions_visible_to(user).select_related("group", "room").get(pk=int(session_id))
     except (GroupSession.DoesNotExist, ValueError, TypeError):
         raise Http404("No such dosing session.") from None
 
 
-def _session_patients(*, user, session: GroupSession) -> list[Patient]:
+def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
     enrolled = Enrolment.objects.filter(
         group=session.group, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
     return list(patients_visible_to(user).filter(enrolments__in=enrolled).order_by("family_name", "given_name"))
 
 
-def session_room(*, user, session_id) -> tuple[GroupSession, list[RoomPatient]]:
+def session_room(*, user: User, session_id: int | str) -> tuple[GroupSession, list[RoomPatient]]:
     """The session and each of the user's patients in it, with what would stop their dose and when their post-dose
     vitals are due, read for all patients at once."""
     session = _session_get(user=user, session_id=session_id)
@@ -517,7 +528,7 @@ def session_room(*, user, session_id) -> tuple[GroupSession, list[RoomPatient]]:
     ]
 
 
-def room_patient(*, user, session_id, patient_id) -> tuple[GroupSession, Patient]:
+def room_patient(*, user: User, session_id: int | str, patient_id: int | str) -> tuple[GroupSession, Patient]:
     session = _session_get(user=user, session_id=session_id)
     for patient in _session_patients(user=user, session=session):
         if str(patient.pk) == str(patient_id):
@@ -525,7 +536,7 @@ def room_patient(*, user, session_id, patient_id) -> tuple[GroupSession, Patient
     raise Http404("That patient is not in this session.")
 
 
-def room_thresholds() -> dict:
+def room_thresholds() -> Limits:
     """The practice's dosing thresholds, with the blood-pressure stop levels held at the screening's exclusion
     thresholds where those are lower: a reading the screening would exclude a patient for never passes in the room,
     whatever order the two settings were changed in."""
@@ -572,11 +583,11 @@ class LedgerRow:
     patient_label: str
 
     @property
-    def units(self):
+    def units(self) -> Decimal | None:
         return self.entry.lot.in_units(self.entry.change_mg)
 
     @property
-    def balance_units(self):
+    def balance_units(self) -> Decimal | None:
         return self.entry.lot.in_units(self.entry.balance_after_mg)
 
 
@@ -584,20 +595,20 @@ OUTSIDE_CARE_TEAM = "a patient outside your care team"
 LEDGER_PAGE_SIZE = 50
 
 
-def _ledger_rows(user, entries: list[LedgerEntry]) -> list[LedgerRow]:
-    patient_ids = {e.dose_record.patient_id for e in entries if e.dose_record_id}
+def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
+    patient_ids = {e.dose_record.patient_id for e in entries if e.dose_record is not None}
     visible = set(patients_visible_to(user).filter(pk__in=patient_ids).values_list("pk", flat=True))
     rows = []
     for entry in entries:
         label = ""
-        if entry.dose_record_id:
+        if entry.dose_record is not None:
             patient = entry.dose_record.patient
             label = patient.record_number if patient.pk in visible else OUTSIDE_CARE_TEAM
         rows.append(LedgerRow(entry, label))
     audit.record(
         action=audit.Action.READ,
         object_type="controlled_substance_log",
-        detail={"patient_ids": sorted({e.dose_record.patient_id for e in entries if e.dose_record_id} & visible)},
+        detail={"patient_ids": sorted(patient_ids & visible)},
     )
     return rows
 
@@ -627,7 +638,9 @@ class LedgerWindow:
     older_than: int | None = None  # the last entry's id, when older entries exist
 
 
-def _entries_window(entries: QuerySet[LedgerEntry], *, older_than=None, newer_than=None) -> tuple[list, bool, bool]:
+def _entries_window(
+    entries: QuerySet[LedgerEntry], *, older_than: int | None = None, newer_than: int | None = None
+) -> tuple[list[LedgerEntry], bool, bool]:
     """Up to LEDGER_PAGE_SIZE entries, newest first, and whether newer and older ones exist. An id that names no
     entry, and a window with no full page of newer entries, give the newest page."""
     anchor_id = older_than or newer_than
@@ -646,7 +659,13 @@ def _entries_window(entries: QuerySet[LedgerEntry], *, older_than=None, newer_th
     return window[:LEDGER_PAGE_SIZE], False, len(window) > LEDGER_PAGE_SIZE
 
 
-def ledger(*, user, filters: LedgerFilter | None = None, older_than=None, newer_than=None):
+def ledger(
+    *,
+    user: User,
+    filters: LedgerFilter | None = None,
+    older_than: str | None = None,
+    newer_than: str | None = None,
+) -> tuple[list[LotBalance], LedgerWindow]:
     """The balances in stock (with every balance of the lot filtered to) and one window of entries (newest first)
     under the filters, from the position `older_than` or `newer_than` an entry id (the newest without either)."""
     filters = filters or LedgerFilter()
@@ -670,11 +689,11 @@ def ledger(*, user, filters: LedgerFilter | None = None, older_than=None, newer_
     return list(balances), window
 
 
-def _entry_id(value) -> int | None:
+def _entry_id(value: str | None) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
 
 
-def ledger_export_rows(*, user, filters: LedgerFilter) -> list[LedgerRow]:
+def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     """Every entry under the filters, oldest first, for a CSV or PDF export of any period."""
     return _ledger_rows(user, list(_ledger_entries(filters).order_by("recorded_at", "id")))
 
@@ -725,7 +744,7 @@ def ledger_differences() -> list[LedgerDifference]:
     """Recomputes every balance from the entries: each entry's balance after it must be the running sum of the
     changes before it, each count's discrepancy the count less that balance, and the stored balance the last."""
     differences = []
-    running = defaultdict(Decimal)
+    running: defaultdict[tuple[int, str], Decimal] = defaultdict(Decimal)
     last_entry = {}
     for entry in LedgerEntry.objects.select_related("lot").order_by("recorded_at", "id").iterator():
         key = (entry.lot_id, entry.location)
@@ -816,7 +835,7 @@ class SessionReadiness:
         return len(self.patients) - self.ready_count
 
 
-def _route_problems(patient_ids: list[int], limits: dict) -> dict[int, str]:
+def _route_problems(patient_ids: list[int], limits: Limits) -> dict[int, str]:
     """Each patient whose last ordered route has no ceiling: the order on the day would be refused."""
     last_route = {}
     for patient_id, route in (
