@@ -3,6 +3,7 @@
 import datetime
 import logging
 import smtplib
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.alerts.models import StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
@@ -59,7 +61,7 @@ PREDOSE_BP_REVIEWED_LABEL = "I have reviewed the pre-dose BP"
 CSSRS_SCREENER = "cssrs-screener"
 
 
-def _announce(*, kind: str, level: str, record: DoseRecord, summary: str, object_type: str, object_id) -> None:
+def _announce(*, kind: str, level: str, record: DoseRecord, summary: str, object_type: str, object_id: int) -> None:
     """Tells the alert queue once the write has committed (kapstone.practice.signals)."""
     transaction.on_commit(
         lambda: safety_event.send(
@@ -74,7 +76,7 @@ def _announce(*, kind: str, level: str, record: DoseRecord, summary: str, object
     )
 
 
-def _audit(record: DoseRecord, what: str, detail: dict | None = None) -> None:
+def _audit(record: DoseRecord, what: str, detail: dict[str, object] | None = None) -> None:
     audit.record(
         action=audit.Action.UPDATE,
         patient_id=record.patient_id,
@@ -125,7 +127,7 @@ def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> selec
 
 
 @transaction.atomic
-def dose_record_open(*, actor, session, patient) -> DoseRecord:
+def dose_record_open(*, actor: User, session: GroupSession, patient: Patient) -> DoseRecord:
     record, created = DoseRecord.objects.get_or_create(session=session, patient=patient)
     if created:
         audit.record(action=audit.Action.CREATE, patient=patient, object_type="dose_record", object_id=record.pk)
@@ -135,13 +137,13 @@ def dose_record_open(*, actor, session, patient) -> DoseRecord:
 @transaction.atomic
 def check_in(
     *,
-    actor,
+    actor: User,
     record: DoseRecord,
     fasting_confirmed: bool,
     escort_arranged: bool,
     pregnancy_test: str,
     intention: str,
-    weight_kg,
+    weight_kg: Decimal | None,
     pregnancy_test_on: datetime.date | None = None,
     medication_changes: str = "",
     new_medications: str = "",
@@ -185,7 +187,7 @@ def check_in(
             "fasting": fasting_confirmed,
             "escort": escort_arranged,
             "pregnancy_test": pregnancy_test,
-            "pregnancy_test_on": pregnancy_test_on.isoformat() if record.pregnancy_test_on else None,
+            "pregnancy_test_on": record.pregnancy_test_on.isoformat() if record.pregnancy_test_on else None,
             "weight_kg": None if weight_kg is None else str(weight_kg),
             "intention_given": bool(intention.strip()),
             "medication_changes": medication_changes,
@@ -218,7 +220,7 @@ def checklist_complete(record: DoseRecord) -> list[str]:
 
 @transaction.atomic
 def dose_order(
-    *, actor, record: DoseRecord, route: str, dose_mg: Decimal, predose_bp_reviewed: bool = False
+    *, actor: User, record: DoseRecord, route: str, dose_mg: Decimal, predose_bp_reviewed: bool = False
 ) -> safety.CeilingCheck:
     """`predose_bp_reviewed`: the prescriber's acknowledgement of a review-level pre-dose reading, needed only when
     the latest pre-dose reading is at that level. An order on a route with no ceiling is refused."""
@@ -242,7 +244,7 @@ def dose_order(
     record.ordered_by, record.ordered_at, record.ceiling_note = actor, timezone.now(), check.message
     record.predose_review_reading = reviewed
     record.save()
-    detail = {"route": route, "dose_mg": str(dose_mg), "ceiling": check.message}
+    detail: dict[str, object] = {"route": route, "dose_mg": str(dose_mg), "ceiling": check.message}
     if reviewed:
         detail["predose_bp_reviewed"] = {"reading_id": reviewed.pk, "alerts": reviewed.alert_messages}
     _audit(record, "order", detail)
@@ -258,7 +260,14 @@ def _lot_refusal(lot: SubstanceLot, *, route: str) -> str:
 
 
 @transaction.atomic
-def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, administered_at=None) -> DoseRecord:
+def dose_administer(
+    *,
+    actor: User,
+    record: DoseRecord,
+    balance: LotBalance,
+    witness: User | None,
+    administered_at: datetime.datetime | None = None,
+) -> DoseRecord:
     _lock_open(record)
     if actor.role not in (Role.PRESCRIBER, Role.NURSE):
         raise DosingError("Only a prescriber or a nurse can give a dose.")
@@ -305,7 +314,7 @@ def dose_administer(*, actor, record: DoseRecord, balance: LotBalance, witness, 
 @transaction.atomic
 def vitals_record(
     *,
-    actor,
+    actor: User,
     record: DoseRecord,
     phase: str,
     systolic: int,
@@ -313,7 +322,7 @@ def vitals_record(
     heart_rate: int,
     spo2: int,
     respiratory_rate: int | None = None,
-    taken_at=None,
+    taken_at: datetime.datetime | None = None,
 ) -> VitalsReading:
     """A respiratory rate is recorded on every reading where it was counted, and required once an IM or IV dose is
     ordered. A stop-level reading is announced to the alert queue."""
@@ -360,7 +369,9 @@ def vitals_record(
 
 
 @transaction.atomic
-def ratings_record(*, actor, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None):
+def ratings_record(
+    *, actor: User, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None
+) -> None:
     """A MOAA/S rated before the dose is kept as the patient's baseline for discharge."""
     _lock_open(record)
     scales = safety.safety_data()["scales"]
@@ -381,7 +392,7 @@ def ratings_record(*, actor, record: DoseRecord, sedation_moaas: int | None, dis
 
 @transaction.atomic
 def adverse_event_record(
-    *, actor, record: DoseRecord, kind: str, severity: str, description: str, action_taken: str
+    *, actor: User, record: DoseRecord, kind: str, severity: str, description: str, action_taken: str
 ) -> AdverseEvent:
     event = AdverseEvent(
         record=record,
@@ -410,7 +421,7 @@ def adverse_event_record(
 @transaction.atomic
 def risk_assessment_record(
     *,
-    actor,
+    actor: User,
     record: DoseRecord,
     answers: dict[int, int] | None = None,
     clinician_level: str = "",
@@ -437,6 +448,8 @@ def risk_assessment_record(
         if not result.complete:
             missing = ", ".join(str(number) for number in result.missing_items)
             raise DosingError(f"Answer every question the screener asks (still unanswered: {missing}).")
+        # The screener's instrument file defines a risk triage, so a complete score always has a level.
+        assert result.risk is not None
         method, level = RoomRiskAssessment.Method.CSSRS, result.risk
         stored = {str(number): value for number, value in sorted(answers.items()) if value is not None}
     else:
@@ -468,7 +481,7 @@ def risk_assessment_record(
 
 
 @transaction.atomic
-def medication_review(*, actor, record: DoseRecord, note: str) -> list[str]:
+def medication_review(*, actor: User, record: DoseRecord, note: str) -> list[str]:
     """The prescriber's review of the new medicines waiting for one, with a note; returns the names reviewed."""
     _lock_open(record)
     if actor.role != Role.PRESCRIBER:
@@ -496,7 +509,7 @@ def medication_review(*, actor, record: DoseRecord, note: str) -> list[str]:
 
 
 @transaction.atomic
-def note_add(*, actor, record: DoseRecord, text: str) -> None:
+def note_add(*, actor: User, record: DoseRecord, text: str) -> None:
     """Open to the end: a note is what the room writes once the record is closed."""
     _lock(record)
     stamp = timezone.localtime().strftime("%H:%M")
@@ -505,9 +518,10 @@ def note_add(*, actor, record: DoseRecord, text: str) -> None:
     _audit(record, "note")
 
 
-def _recovery_problems(record: DoseRecord, limits: dict, *, attested: bool) -> list[str]:
+def _recovery_problems(record: DoseRecord, limits: selectors.Limits, *, attested: bool) -> list[str]:
     """Sedation back to baseline (MOAA/S 5, or the lower pre-dose rating) and dissociation resolved (CADSS at or
     below the practice's level, or a clinician's attestation), rated after the dose."""
+    assert record.administered_at is not None  # discharge reads recovery only once the dose is given
     if record.ratings_at is None or record.ratings_at <= record.administered_at:
         return ["rate sedation (MOAA/S) and dissociation (CADSS) after the dose"]
     problems = []
@@ -528,14 +542,14 @@ def _recovery_problems(record: DoseRecord, limits: dict, *, attested: bool) -> l
 @transaction.atomic
 def discharge(
     *,
-    actor,
+    actor: User,
     record: DoseRecord,
     vitals_ok: bool,
     alert_oriented: bool,
     escort_present: bool,
     dissociation_attested: bool = False,
     attestation_note: str = "",
-    now=None,
+    now: datetime.datetime | None = None,
 ) -> DoseRecord:
     _lock_open(record)
     now = now or timezone.now()
@@ -553,6 +567,7 @@ def discharge(
     if record.administered_at is not None:
         limits = selectors.room_thresholds()
         post_dose = selectors.post_dose_vitals(record, limits=limits, now=now)
+        assert post_dose is not None  # it is None only before the dose is given
         if not post_dose.done:
             problems.append(
                 f"no vitals taken {post_dose.minutes_after_dose} minutes or more after the dose "
@@ -598,12 +613,15 @@ NEEDS_CURRENT_REGISTRATION = frozenset({LedgerEntry.Kind.RECEIPT, LedgerEntry.Ki
 QUANTITY_FIELDS = {"change_mg": "Change (mg)", "counted_mg": "Counted (mg)"}
 
 
-def _person(user) -> str:
+def _person(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def require_second_signature(*, actor, witness, field: str = "witness", roles=SIGNING_ROLES) -> None:
-    """A second signature from another active member of staff in `roles`; the message names the field."""
+def require_second_signature(
+    *, actor: User, witness: User | None, field: str = "witness", roles: frozenset[str] = SIGNING_ROLES
+) -> User:
+    """A second signature from another active member of staff in `roles`, returned as the signer; the message names
+    the field."""
     if witness is None:
         raise DosingError(f"{field}: a second member of staff must sign this entry.")
     if witness.pk == actor.pk:
@@ -611,6 +629,7 @@ def require_second_signature(*, actor, witness, field: str = "witness", roles=SI
     if not witness.is_active or witness.role not in roles:
         allowed = " or ".join(sorted(Role(role).label.lower() for role in roles))
         raise DosingError(f"{field}: {_person(witness)} cannot sign controlled-substance entries (only a {allowed}).")
+    return witness
 
 
 def location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: datetime.date) -> str:
@@ -641,14 +660,14 @@ def location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: datetim
 @transaction.atomic
 def ledger_post(
     *,
-    actor,
+    actor: User,
     lot: SubstanceLot,
     location: str,
     kind: str,
     change_mg: Decimal,
-    witness=None,
-    dose_record=None,
-    corrects=None,
+    witness: User | None = None,
+    dose_record: DoseRecord | None = None,
+    corrects: LedgerEntry | None = None,
     reason: str = "",
     counted_mg: Decimal | None = None,
 ) -> LedgerEntry:
@@ -660,7 +679,7 @@ def ledger_post(
         raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
     # A dose is witnessed by whoever of the room's clinicians stands beside the patient (dose_administer).
     witnesses = SIGNING_ROLES | CLINICAL_ROLES if kind == LedgerEntry.Kind.ADMINISTRATION else SIGNING_ROLES
-    require_second_signature(actor=actor, witness=witness, roles=witnesses)
+    witness = require_second_signature(actor=actor, witness=witness, roles=witnesses)
     if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.DISPOSAL) and not reason.strip():
         raise DosingError("reason: give the reason for this entry.")
     if kind == LedgerEntry.Kind.CORRECTION:
@@ -743,7 +762,12 @@ def ledger_post(
                 object_id=entry_id,
             )
         )
-    if kind == LedgerEntry.Kind.CORRECTION and change_mg < 0 and corrects.kind == LedgerEntry.Kind.COUNT:
+    if (
+        kind == LedgerEntry.Kind.CORRECTION
+        and change_mg < 0
+        and corrects is not None
+        and corrects.kind == LedgerEntry.Kind.COUNT
+    ):
         loss_report_open(discrepancy=corrects, amount_mg=-change_mg, now=entry.recorded_at)
     return entry
 
@@ -768,8 +792,8 @@ def _required_text(value: str, field: str, what: str) -> str:
 @transaction.atomic
 def lot_receive(
     *,
-    actor,
-    checked_by,
+    actor: User,
+    checked_by: User | None,
     drug: str,
     form: str,
     strength: Decimal,
@@ -795,7 +819,7 @@ def lot_receive(
         raise DosingError(f"form: {refusal} The controlled-substance log accepts only catalogue products.")
     if strength is None or strength <= 0:
         raise DosingError(f"strength: give the strength ({catalogue.forms()[form].strength_unit}), more than 0.")
-    require_second_signature(actor=actor, witness=checked_by, field="checked_by")
+    checked_by = require_second_signature(actor=actor, witness=checked_by, field="checked_by")
     supplier_name = _required_text(supplier_name, "supplier_name", "supplier's name")
     supplier_dea_number = _required_text(supplier_dea_number, "supplier_dea_number", "supplier's DEA number").upper()
     problem = ledger_rules.dea_number_problem(supplier_dea_number)
@@ -868,7 +892,7 @@ def lot_receive(
 # Registrations and locations ----------------------------------------------------------------------------------
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: User) -> None:
     if actor.role != Role.ADMIN:
         raise DosingError("Only the practice admin records the practice's DEA registrations and locations.")
 
@@ -876,12 +900,12 @@ def _require_admin(actor) -> None:
 @transaction.atomic
 def registration_save(
     *,
-    actor,
+    actor: User,
     dea_number: str,
     registrant: str,
     schedules: list[str],
     expires_on: datetime.date,
-    responsible,
+    responsible: User | None,
     address: str = "",
     registration: Registration | None = None,
 ) -> Registration:
@@ -924,7 +948,7 @@ def registration_save(
 
 
 @transaction.atomic
-def location_add(*, actor, name: str, registration: Registration) -> Location:
+def location_add(*, actor: User, name: str, registration: Registration) -> Location:
     _require_admin(actor)
     name = _required_text(name, "name", "location's name (e.g. Main safe)")
     if Location.objects.filter(name=name).exists():
@@ -946,8 +970,8 @@ def location_add(*, actor, name: str, registration: Registration) -> Location:
 @transaction.atomic
 def inventory_take(
     *,
-    actor,
-    witness,
+    actor: User,
+    witness: User | None,
     location: Location,
     kind: str,
     taken_on: datetime.date,
@@ -963,7 +987,7 @@ def inventory_take(
         raise DosingError("timing: say whether it was taken at the opening or the close of business.")
     if taken_on > timezone.localdate():
         raise DosingError("taken_on: an inventory cannot be dated in the future.")
-    require_second_signature(actor=actor, witness=witness)
+    witness = require_second_signature(actor=actor, witness=witness)
     if kind == Inventory.Kind.INITIAL and location.inventories.filter(kind=Inventory.Kind.INITIAL).exists():
         raise DosingError(f"kind: {location} already has its initial inventory; take a biennial or ad-hoc one.")
     balances = {b.pk: b for b in LotBalance.objects.filter(location=location.name).select_related("lot")}
@@ -1010,13 +1034,15 @@ def inventory_take(
 
 
 @transaction.atomic
-def waste_record(*, actor, witness, dose_record: DoseRecord, amount_mg: Decimal, method: str) -> Waste:
+def waste_record(
+    *, actor: User, witness: User | None, dose_record: DoseRecord, amount_mg: Decimal, method: str
+) -> Waste:
     """The rest of a partial dose destroyed, against the dose it came from (from the same lot and location), signed
     by two licensed staff."""
     licensed = ledger_rules.licensed_roles()
     if actor.role not in licensed:
         raise DosingError("Waste is recorded by a prescriber or a nurse.")
-    require_second_signature(actor=actor, witness=witness, roles=licensed)
+    witness = require_second_signature(actor=actor, witness=witness, roles=licensed)
     if amount_mg is None or amount_mg <= 0:
         raise DosingError("amount_mg: the amount wasted must be more than 0 mg.")
     method = _required_text(method, "method", "method of destruction (e.g. drug-disposal container)")
@@ -1039,8 +1065,8 @@ def waste_record(*, actor, witness, dose_record: DoseRecord, amount_mg: Decimal,
 @transaction.atomic
 def disposal_record(
     *,
-    actor,
-    witness,
+    actor: User,
+    witness: User | None,
     location: Location,
     method: str,
     disposed_on: datetime.date,
@@ -1048,11 +1074,11 @@ def disposal_record(
     distributor_name: str = "",
     distributor_dea_number: str = "",
     form41_details: str = "",
-    second_witness=None,
+    second_witness: User | None = None,
 ) -> Disposal:
     """Stock leaving through a reverse distributor (name, DEA number) or destroyed on site (DEA Form 41 details,
     two staff witnesses besides whoever records it), one disposal entry per lot."""
-    require_second_signature(actor=actor, witness=witness)
+    witness = require_second_signature(actor=actor, witness=witness)
     if disposed_on > timezone.localdate():
         raise DosingError("disposed_on: a disposal cannot be dated in the future.")
     if method == Disposal.Method.REVERSE_DISTRIBUTOR:
@@ -1066,7 +1092,7 @@ def disposal_record(
         what = f"to {distributor_name} ({distributor_dea_number})"
     elif method == Disposal.Method.ON_SITE:
         form41_details = _required_text(form41_details, "form41_details", "DEA Form 41 details")
-        require_second_signature(actor=actor, witness=second_witness, field="second_witness")
+        second_witness = require_second_signature(actor=actor, witness=second_witness, field="second_witness")
         if second_witness.pk == witness.pk:
             raise DosingError("second_witness: on-site destruction needs two different staff witnesses.")
         what = "destroyed on site (DEA Form 41)"
@@ -1159,18 +1185,20 @@ def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     opened = 0
     for entry in selectors.open_discrepancies():
-        if timezone.localdate(entry.recorded_at) >= timezone.localdate(now) or entry.discrepancy_mg >= 0:
+        discrepancy = entry.discrepancy_mg
+        assert discrepancy is not None  # open_discrepancies reads only counts with a discrepancy
+        if timezone.localdate(entry.recorded_at) >= timezone.localdate(now) or discrepancy >= 0:
             continue
         with transaction.atomic():
             LedgerEntry.objects.select_for_update().filter(pk=entry.pk).first()
-            opened += loss_report_open(discrepancy=entry, amount_mg=-entry.discrepancy_mg, now=now) is not None
+            opened += loss_report_open(discrepancy=entry, amount_mg=-discrepancy, now=now) is not None
     return opened
 
 
 @transaction.atomic
 def loss_report_file(
     *,
-    actor,
+    actor: User,
     report: LossReport,
     form106_submitted_on: datetime.date | None = None,
     form106_reference: str = "",
@@ -1271,7 +1299,7 @@ def digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day_before, datetime.time(hour)))
 
 
-def _digest_body(session: GroupSession, counts: selectors.SessionReadiness, *, now) -> str:
+def _digest_body(session: GroupSession, counts: selectors.SessionReadiness, *, now: datetime.datetime) -> str:
     # Counts and a link behind sign-in only: no patient, group or reason, since an inbox or a lock screen is not a
     # private place.
     starts = timezone.localtime(session.starts_at)
@@ -1284,7 +1312,7 @@ def _digest_body(session: GroupSession, counts: selectors.SessionReadiness, *, n
     )
 
 
-def _digest_rows(session: GroupSession, *, now) -> None:
+def _digest_rows(session: GroupSession, *, now: datetime.datetime) -> None:
     """One pending row per facilitator and channel they can be reached on, created once whoever sweeps."""
     facilitators = [person for person in session.facilitators.all() if person.is_active]
     mobiles = dict(
@@ -1305,7 +1333,9 @@ def _digest_rows(session: GroupSession, *, now) -> None:
     )
 
 
-def _digest_send(digest_id: int, *, counts_of, now) -> bool:
+def _digest_send(
+    digest_id: int, *, counts_of: Callable[[GroupSession], selectors.SessionReadiness], now: datetime.datetime
+) -> bool:
     """Sends one digest if it is still waiting: the claim is one conditional update, so of two workers only one
     sends. A failure puts it back for the next sweep, or marks it failed after the last try; it never raises."""
     claimed = ReadinessDigest.objects.filter(
