@@ -1,5 +1,9 @@
 """Backup, wipe, restore: every table's row count comes back and the audit trail verifies, on SQLite and PostgreSQL."""
 
+import io
+import struct
+import tarfile
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.files.base import ContentFile
@@ -96,4 +100,17 @@ def test_a_file_that_is_not_a_backup_is_named(db, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("hello")
     with pytest.raises(backups.BackupError, match="not a Kapstone backup"):
+        backups.restore(in_path=str(path), key=KEY, replace=True)
+
+
+def test_a_backup_whose_manifest_is_not_a_file_is_named_damaged(db, tmp_path):
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as archive:
+        directory = tarfile.TarInfo("manifest.json")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+    token = Fernet(KEY.encode()).encrypt(plain.getvalue())
+    path = tmp_path / "damaged.backup"
+    path.write_bytes(backups.MAGIC + struct.pack(">Q", len(token)) + token)
+    with pytest.raises(backups.BackupError, match="damaged: manifest.json in it is not a file"):
         backups.restore(in_path=str(path), key=KEY, replace=True)

@@ -126,6 +126,16 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
+def _member_bytes(archive: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
+    """What a file in the archive holds. Only a damaged or hand-made archive has a directory or a link where a
+    backup writes a file."""
+    handle = archive.extractfile(member)
+    if handle is None:
+        name = member if isinstance(member, str) else member.name
+        raise BackupError(f"The backup is damaged: {name} in it is not a file.")
+    return handle.read()
+
+
 @dataclass(frozen=True)
 class BackupSummary:
     tables: int
@@ -146,12 +156,13 @@ def backup(*, out_path: str, key: str) -> BackupSummary:
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             models = _models()
-            manifest = {"format": FORMAT_VERSION, "vendor": connection.vendor, "tables": {}}
+            tables: dict[str, int] = {}
+            manifest: dict[str, object] = {"format": FORMAT_VERSION, "vendor": connection.vendor, "tables": tables}
             for model in models:
                 rows = _table_rows(model)
                 rows_total += len(rows)
                 columns = [f.attname for f in model._meta.concrete_fields]
-                manifest["tables"][model._meta.label_lower] = len(rows)
+                tables[model._meta.label_lower] = len(rows)
                 payload = json.dumps({"columns": columns, "rows": rows}, separators=(",", ":")).encode()
                 _add_bytes(archive, f"tables/{model._meta.label_lower}.json", payload)
             for name in _media_files(default_storage):
@@ -236,7 +247,7 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
             _decrypt_to(source, plain, fernet)
         plain.seek(0)
         with tarfile.open(fileobj=plain, mode="r") as archive:
-            manifest = json.load(archive.extractfile("manifest.json"))
+            manifest = json.loads(_member_bytes(archive, "manifest.json"))
             if manifest.get("format") != FORMAT_VERSION:
                 raise BackupError(f"This backup's format ({manifest.get('format')}) is not one this version reads.")
             known = {model._meta.label_lower: model for model in _models()}
@@ -258,10 +269,9 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
                         model._base_manager.all()._raw_delete(connection.alias)
                 chain_head = None
                 for label, model in known.items():
-                    member = f"tables/{label}.json"
                     if label not in manifest["tables"]:
                         continue
-                    table = json.load(archive.extractfile(member))
+                    table = json.loads(_member_bytes(archive, f"tables/{label}.json"))
                     rows_total += len(table["rows"])
                     if label == CHAIN_HEAD:
                         chain_head = table
@@ -278,7 +288,7 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
                     name = member.name.removeprefix("media/")
                     if default_storage.exists(name):
                         default_storage.delete(name)
-                    saved = default_storage.save(name, ContentFile(archive.extractfile(member).read()))
+                    saved = default_storage.save(name, ContentFile(_member_bytes(archive, member)))
                     if saved != name:
                         raise BackupError(f"The uploaded file {name} could not be restored under its own name.")
                     files += 1
