@@ -101,6 +101,13 @@ def questionnaire_resource(instrument: Instrument) -> dict:
     return resource
 
 
+def _completed_at(assessment: Assessment) -> str:
+    # Only completed assessments are exported, and every service that completes one stamps its time
+    # (measures.services), as the demo does.
+    assert assessment.completed_at is not None
+    return assessment.completed_at.isoformat()
+
+
 def _response(assessment: Assessment, instrument: Instrument, patient_ref: str) -> dict:
     options = {item.number: dict(item.responses.options) for item in instrument.items}
     answers = []
@@ -115,7 +122,7 @@ def _response(assessment: Assessment, instrument: Instrument, patient_ref: str) 
         "questionnaire": f"{questionnaire_url(instrument)}|{assessment.instrument_version or instrument.version}",
         "status": "completed",
         "subject": {"reference": patient_ref},
-        "authored": assessment.completed_at.isoformat(),
+        "authored": _completed_at(assessment),
     }
     if answers:
         resource["item"] = answers
@@ -129,7 +136,7 @@ def _observation(*, code: dict, patient_ref: str, assessment: Assessment, value=
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
         "code": code,
         "subject": {"reference": patient_ref},
-        "effectiveDateTime": assessment.completed_at.isoformat(),
+        "effectiveDateTime": _completed_at(assessment),
     }
     if isinstance(value, int):
         resource["valueInteger"] = value
