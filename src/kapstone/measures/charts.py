@@ -45,12 +45,12 @@ def trajectory_chart(trajectory: Trajectory, *, id_prefix: str = "chart") -> svg
     instrument = trajectory.instrument
     # A stored date no calendar can hold (0001-01-01) is left off and counted, never allowed to break the page.
     drawn = [
-        (point, change)
+        (point.completed_at, point.total, change)
         for point, change in zip(trajectory.points, trajectory.changes, strict=True)
-        if is_plausible(point.completed_at) and point.total is not None
+        if point.completed_at is not None and is_plausible(point.completed_at) and point.total is not None
     ]
     left_off = len(trajectory.points) - len(drawn)
-    totals = [point.total for point, _ in drawn]
+    totals = [total for _, total, _ in drawn]
     low, high = instrument.total_range or (min(totals, default=0), max(totals, default=1))
     bands = instrument.bands
     described = f"{len(drawn)} result{'s' if len(drawn) != 1 else ''} from {low:g} to {high:g}"
@@ -66,11 +66,11 @@ def trajectory_chart(trajectory: Trajectory, *, id_prefix: str = "chart") -> svg
         bands=severity_bands(instrument),
         points=[
             svgchart.Point(
-                at=point.completed_at,
-                value=point.total,
+                at=completed_at,
+                value=total,
                 markers=tuple(key for key in MARKERS if change and change.get(key)),
             )
-            for point, change in drawn
+            for completed_at, total, change in drawn
         ],
         markers=MARKERS,
         footnote=f"{left_off} result{'s' if left_off > 1 else ''} with an impossible date not shown"
