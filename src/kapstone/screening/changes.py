@@ -82,7 +82,7 @@ def _mg(dose: float) -> str:
 def record_medication_entry(medication) -> dict:
     """A record medication (patients.Medication) as an intake entry: its name, and "dose_mg_per_day" when the
     record gives the dose in mg on a schedule with a fixed number of doses a day."""
-    entry = {"name": " ".join(medication.name.split())}
+    entry: dict[str, str | int | float] = {"name": " ".join(medication.name.split())}
     match = _MG_DOSE.match(medication.dose.strip())
     per_day = DOSES_PER_DAY.get(_words(medication.frequency))
     if match and per_day is not None:
@@ -122,11 +122,13 @@ def record_differences(*, medications: list, date_of_birth: datetime.date, intak
     record fixes one (see record_medication_entry)."""
     record = _by_name([_record_entry_shown(medication) for medication in medications])
     taken = _by_name(intake.get("medications") or [])
-    only_record, only_intake, dose_differs = [], [], []
+    only_record: list[str] = []
+    only_intake: list[str] = []
+    dose_differs: list[str] = []
     for name in sorted(record.keys() | taken.keys()):
         on_record, in_intake = record.get(name), taken.get(name)
         if in_intake is None:
-            only_record.extend(entry["shown"] for entry in on_record)
+            only_record.extend(entry["shown"] for entry in record[name])  # the name is on the record
         elif on_record is None:
             only_intake.extend(_described(entry) for entry in in_intake)
         elif all("dose_mg_per_day" in entry for entry in on_record) and (
