@@ -130,7 +130,7 @@ def _intake(rng, patient, indication: str, medications: list, assessed: datetime
 
 def _later_changes(batch, versions, results, prescriber, nurse, rule_set, today) -> None:
     """Re-screens after a finished course (each with what changed and why), and one withdrawn consent."""
-    changes = {
+    changes: dict[int, dict[str, dict[str, object]]] = {
         RESCREENED_NEEDS_REVIEW: {"medical": {"hypertension": True}, "vitals": {"systolic": 152, "diastolic": 94}},
         RESCREENED_NOT_ELIGIBLE: {"medical": {"aneurysmal_vascular_disease_or_avm": True}},
     }
