@@ -89,12 +89,11 @@ def _work(rng, *, therapist, now) -> tuple[int, int]:
         if dosed_at + outer > now:
             continue  # still open: nothing is due yet
         kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
-        session_id, starts_at = following.get(dosing_id, (None, None))
-        at_session = session_id is not None and dosed_at <= starts_at <= dosed_at + preferred
-        if kind == "preferred" and at_session:
+        session = following.get(dosing_id)  # the integration session after the dose and its start, if any
+        if kind == "preferred" and session is not None and dosed_at <= session[1] <= dosed_at + preferred:
             notes.append(
                 IntegrationNote(
-                    patient_id=patient_id, session_id=session_id, author=therapist, text=rng.choice(NOTE_TEXTS)
+                    patient_id=patient_id, session_id=session[0], author=therapist, text=rng.choice(NOTE_TEXTS)
                 )
             )
             if rng.random() < ALSO_JOURNALLED:
@@ -177,6 +176,7 @@ def _windows_for_given_doses() -> int:
     windows = [
         IntegrationWindow(dose_record_id=pk, patient_id=patient, dosing_session_id=session, dosed_at=at)
         for pk, patient, session, at in doses.iterator(chunk_size=BATCH)
+        if at is not None  # always: the query reads only doses given
     ]
     IntegrationWindow.objects.bulk_create(windows, batch_size=BATCH, ignore_conflicts=True)
     IntegrationWindow.objects.update(opened_at=F("dosed_at"))  # an empty practice: every window is the demo's
