@@ -18,6 +18,7 @@ history raises no alerts.
 
 import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,8 +40,20 @@ from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
 
 BATCH = 5000
+
+
+class _Registration(TypedDict):
+    dea_number: str
+    registrant: str
+    schedules: list[str]
+
+
 # The demo practice's DEA registration (a synthetic number with a valid check digit) and its one location.
-DEMO_REGISTRATION = {"dea_number": "BO1234563", "registrant": "Kapstone Demo Practice", "schedules": ["III", "IV", "V"]}
+DEMO_REGISTRATION: _Registration = {
+    "dea_number": "BO1234563",
+    "registrant": "Kapstone Demo Practice",
+    "schedules": ["III", "IV", "V"],
+}
 DEMO_LOCATION = "Main safe"
 DEMO_SUPPLIER = ("Synthetic Pharma Wholesale", "RS2345672")
 STOCK = [
@@ -65,16 +78,29 @@ CHECKED_IN_TODAY = 2
 DEMO_DOSES_MG = (100, 150, 200, 250, 300)
 
 
+def _given(record: DoseRecord) -> datetime.datetime:
+    """When a history dose was given: _history builds every record given and discharged."""
+    assert record.administered_at is not None
+    return record.administered_at
+
+
+def _dose_mg(record: DoseRecord) -> Decimal:
+    """A history dose: _history builds every record with its dose."""
+    assert record.dose_mg is not None
+    return record.dose_mg
+
+
 def _vitals(rng, record: DoseRecord, limits: dict, recorder) -> list[VitalsReading]:
     """Pre-dose, ~40 min and discharge readings, all inside the practice's review levels."""
     systolic = rng.randint(108, limits["predose_systolic_review"] - 6)
     diastolic = rng.randint(64, limits["predose_diastolic_review"] - 6)
     heart_rate = rng.randint(58, 86)
-    given = record.administered_at
+    given, discharged = _given(record), record.discharged_at
+    assert discharged is not None  # as _given says
     readings = [
         ("pre", given - datetime.timedelta(minutes=15), 0, 0),
         ("peak", given + datetime.timedelta(minutes=40), rng.randint(6, 18), rng.randint(4, 12)),
-        ("discharge", record.discharged_at - datetime.timedelta(minutes=10), rng.randint(0, 6), rng.randint(0, 4)),
+        ("discharge", discharged - datetime.timedelta(minutes=10), rng.randint(0, 6), rng.randint(0, 4)),
     ]
     return [
         VitalsReading(
@@ -146,7 +172,7 @@ def _history(*, rng, nurse, progress) -> None:
             )
     if not records:
         return
-    lots = _history_log(sorted(records, key=lambda r: r.administered_at), nurse)
+    lots = _history_log(sorted(records, key=_given), nurse)
     VitalsReading.objects.bulk_create(
         (reading for record in records for reading in _vitals(rng, record, limits, nurse)), batch_size=BATCH
     )
@@ -161,11 +187,11 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
     chunks: list[list[DoseRecord]] = []
     in_lot = HISTORY_LOT_MG
     for record in records:
-        if in_lot + record.dose_mg > HISTORY_LOT_MG:
+        if in_lot + _dose_mg(record) > HISTORY_LOT_MG:
             chunks.append([])
             in_lot = Decimal("0")
         chunks[-1].append(record)
-        in_lot += record.dose_mg
+        in_lot += _dose_mg(record)
     lots = SubstanceLot.objects.bulk_create(
         SubstanceLot(
             form=form,
@@ -173,7 +199,7 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
             description="100 mg sublingual lozenge",
             unit_mg=HISTORY_STRENGTH,
             lot_number=f"KL-H-{number:04d}",
-            expires_on=chunk[0].administered_at.date() + datetime.timedelta(days=2 * 365),
+            expires_on=_given(chunk[0]).date() + datetime.timedelta(days=2 * 365),
         )
         for number, chunk in enumerate(chunks, start=1)
     )
@@ -183,7 +209,7 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
     DoseRecord.objects.bulk_create(records, batch_size=BATCH)
     entries, balances = [], []
     for lot, chunk in zip(lots, chunks, strict=True):
-        balance = sum(r.dose_mg for r in chunk)
+        balance = sum((_dose_mg(r) for r in chunk), Decimal("0"))
         entries.append(
             LedgerEntry(
                 lot=lot,
@@ -191,20 +217,20 @@ def _history_log(records: list[DoseRecord], nurse) -> int:
                 kind=LedgerEntry.Kind.RECEIPT,
                 change_mg=balance,
                 balance_after_mg=balance,
-                recorded_at=chunk[0].administered_at - datetime.timedelta(days=1),
+                recorded_at=_given(chunk[0]) - datetime.timedelta(days=1),
                 recorded_by=nurse,
             )
         )
         for record in chunk:
-            balance -= record.dose_mg
+            balance -= _dose_mg(record)
             entries.append(
                 LedgerEntry(
                     lot=lot,
                     location=location,
                     kind=LedgerEntry.Kind.ADMINISTRATION,
-                    change_mg=-record.dose_mg,
+                    change_mg=-_dose_mg(record),
                     balance_after_mg=balance,
-                    recorded_at=record.administered_at,
+                    recorded_at=_given(record),
                     recorded_by=nurse,
                     witness_id=record.witness_id,
                     dose_record=record,
