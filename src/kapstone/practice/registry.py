@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django.apps import apps
 
@@ -253,7 +253,21 @@ class Json:
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-Kind = Number | Boolean | Choice | Lines | Json
+class Kind(Protocol):
+    """What a spec's kind does: Number, Boolean, Choice, Lines and Json here, and an app's own (billing's Text,
+    telehealth's video link) alike. The settings page reads `widget` (and `choices` for a select)."""
+
+    @property
+    def widget(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+    # Any: each kind parses to and writes back its own type of value (a number, a list, a mapping).
+    def parse(self, text: str) -> Any: ...
+
+    def check(self, value: Any) -> None: ...
+
+    def to_text(self, value: Any) -> str: ...
 
 
 HARD_BOUND_FIELDS = {"min", "max", "source", "why"}
