@@ -13,7 +13,7 @@ from typing import Any
 from kapstone import bibliography
 from kapstone.billing import codes
 from kapstone.billing.models import npi_is_valid
-from kapstone.practice.registry import Json, SettingRefused, specs_from_data_file
+from kapstone.practice.registry import Json, Kind, SettingRefused, specs_from_data_file
 
 AREA = "Billing"
 PREFIX = "billing"
@@ -25,7 +25,7 @@ VISIT_KINDS = ("preparation", "dosing", "integration", "follow_up")
 class Text:
     """One line of text, or blank for "not entered yet"; `valid` judges a non-blank value."""
 
-    valid: Callable[[str], bool]
+    valid: Callable[[str], object]  # truthy for a valid value (a predicate, or a pattern's match)
     description: str
     max_length: int = 300
     widget = "text"
@@ -55,7 +55,7 @@ def _visit_services(value):
             raise ValueError(f"{kind}: a list of codes from the code set ({', '.join(known)})")
 
 
-_DECLARED = {
+_DECLARED: dict[str, tuple[str, Kind]] = {
     "practice_name": ("Practice name on superbills", Text(bool, "the practice's name", max_length=120)),
     "billing_address": ("Practice address on superbills", Text(bool, "the practice's address on one line")),
     "practice_npi": ("Practice NPI", Text(npi_is_valid, "a 10-digit NPI ending in its check digit", max_length=10)),
