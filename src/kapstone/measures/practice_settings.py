@@ -11,7 +11,7 @@ from kapstone import bibliography
 from kapstone.measures import assessment_plans
 from kapstone.measures.portal_settings import DEFAULTS_FILE, PREFIX
 from kapstone.measures.scoring import Instrument, list_instruments
-from kapstone.practice.registry import Json, LabelAndContact, Lines, Number, SettingSpec
+from kapstone.practice.registry import Json, Kind, LabelAndContact, Lines, Number, SettingSpec
 
 AREA = "Questionnaires"
 # portal.yaml marks its operational numbers by `kind: operational` instead of citing a source.
@@ -41,7 +41,7 @@ ADMIN_CHANGES = {"crisis_resources"}
 
 # Name in portal.yaml -> (label, unit, kind). The services read the numbers with int() or float(), so whole
 # counts stay whole; a practice needs at least one crisis line. A new portal.yaml setting fails here at import.
-_DECLARED = {
+_DECLARED: dict[str, tuple[str, str, Kind]] = {
     "invitation_expiry_days": (
         "An invitation link works for",
         "days",
@@ -107,8 +107,9 @@ def _instrument_spec(instrument: Instrument, name: str) -> SettingSpec:
 
 def _long_term_safety_spec() -> SettingSpec:
     """How often the long-term safety follow-up falls due between doses: the default plan's every_nth_dosing."""
-    occasion = next(o for o in assessment_plans.load_plan(assessment_plans.DEFAULT_PLAN).occasions if o.every_nth)
-    key, default = occasion.every_nth
+    key, default = next(
+        o.every_nth for o in assessment_plans.load_plan(assessment_plans.DEFAULT_PLAN).occasions if o.every_nth
+    )
     return SettingSpec(
         key=key,
         label="Long-term safety follow-up (KSET-style) after every",
