@@ -6,29 +6,48 @@ could never fire, or would fire on every reading, so it is a typing error. Dose 
 largest dose an order may carry (DoseOrderForm).
 """
 
+from collections.abc import Callable
+from decimal import Decimal
+
+from django import forms
+
 from kapstone import bibliography
 from kapstone.dosing import readiness, safety
 from kapstone.dosing.forms import DoseOrderForm, VitalsForm
-from kapstone.practice.registry import Boolean, Number, OrderedPair, specs_from_data_file
+from kapstone.practice.registry import Boolean, Kind, Number, OrderedPair, specs_from_data_file
 
 AREA = "Dosing room"
 PREFIX = "dosing"
 MINUTES_IN_A_DAY = 24 * 60  # an input limit: a dosing-room stay ends the same day
 
 
+def _bound(value: Decimal | float | Callable[[], int] | None) -> Decimal | float | None:
+    """A form field's bound as the form checks it: Django calls a callable bound when it validates."""
+    return value() if callable(value) else value
+
+
 def _recordable(field_name: str) -> Number:
     field = VitalsForm.base_fields[field_name]
-    return Number(minimum=field.min_value, maximum=field.max_value, whole=True)
+    assert isinstance(field, forms.IntegerField)  # every reading VitalsForm takes is a whole number
+    return Number(minimum=_bound(field.min_value), maximum=_bound(field.max_value), whole=True)
 
 
 _MINUTES = Number(minimum=0, maximum=MINUTES_IN_A_DAY, whole=True)
 _CADSS = safety.safety_data()["scales"]["cadss_total"]
 _CEILING_PER_KG = Number(above=0, nullable=True)
-_CEILING_MG = Number(above=0, maximum=DoseOrderForm.base_fields["dose_mg"].max_value, nullable=True)
+
+
+def _largest_dose_mg() -> Decimal | float | None:
+    field = DoseOrderForm.base_fields["dose_mg"]
+    assert isinstance(field, forms.DecimalField)  # as DoseOrderForm declares it
+    return _bound(field.max_value)
+
+
+_CEILING_MG = Number(above=0, maximum=_largest_dose_mg(), nullable=True)
 
 # Name in safety.yaml -> (label, kind). A setting added to safety.yaml without an entry here fails at import,
 # so the settings page can never offer a threshold it cannot check.
-_DECLARED = {
+_DECLARED: dict[str, tuple[str, Kind]] = {
     "predose_systolic_review": ("Before dosing, review when systolic BP is above", _recordable("systolic")),
     "predose_diastolic_review": ("Before dosing, review when diastolic BP is above", _recordable("diastolic")),
     "review_systolic": ("After the dose, review when systolic BP is at or above", _recordable("systolic")),
