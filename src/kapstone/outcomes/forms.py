@@ -33,15 +33,16 @@ class ReportFilterForm(forms.Form):
         self.min_cell = min_cell
         templates = selectors.template_choices()
         labels = selectors.indication_labels()
-        self.fields["template_id"].choices = [("", "All")] + [(t, t) for t in templates]
-        self.fields["facilitator_id"].choices = [("", "All")] + selectors.facilitator_choices()
-        self.fields["indication"].choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
-        self.fields["site"].choices = [("", "All")] + [(site, site) for site in selectors.site_choices()]
+        self._choice_field("template_id").choices = [("", "All")] + [(t, t) for t in templates]
+        self.facilitators = dict(selectors.facilitator_choices())
+        self._choice_field("facilitator_id").choices = [("", "All"), *self.facilitators.items()]
+        self._choice_field("indication").choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
+        self._choice_field("site").choices = [("", "All")] + [(site, site) for site in selectors.site_choices()]
         if min_cell:
             for name in ("date_from", "date_to", "facilitator_id"):
                 del self.fields[name]
             per_template = selectors.first_course_patients_by("template_id")
-            self.fields["template_id"].choices = [("", "All")] + [
+            self._choice_field("template_id").choices = [("", "All")] + [
                 (t, t) for t in templates if per_template.get(t, 0) >= min_cell
             ]
             self.fields["months_since_first_dose"] = forms.TypedChoiceField(
@@ -74,6 +75,11 @@ class ReportFilterForm(forms.Form):
             dosing_setting=data.get("dosing_setting") or "",
         )
 
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)  # each filter offering choices is declared a ChoiceField
+        return field
+
     def facilitator_label(self) -> str:
         chosen = self.cleaned_data.get("facilitator_id")
-        return dict(self.fields["facilitator_id"].choices).get(chosen, "") if chosen else ""
+        return self.facilitators.get(chosen, "") if chosen else ""
