@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
 from kapstone.program.models import GroupSession, Room, Unavailability
@@ -118,7 +119,9 @@ class SessionSiteForm(forms.Form):
         # A site since renamed stays selectable on the session that recorded it.
         if current_site and current_site not in names:
             names = [current_site, *names]
-        self.fields["site"].choices = [(name, name) for name in names]
+        site = self.fields["site"]
+        assert isinstance(site, forms.ChoiceField)  # as declared above
+        site.choices = [(name, name) for name in names]
 
 
 class SessionTelehealthForm(forms.Form):
@@ -162,7 +165,8 @@ class AwayForm(forms.Form):
 
 
 class StaffAwayForm(AwayForm):
-    staff = forms.ModelChoiceField(queryset=None, label="Who")
+    # The annotation is quoted: ModelChoiceField is generic only to the type checker.
+    staff: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(queryset=None, label="Who")
 
     def __init__(self, *args, staff, **kwargs):
         super().__init__(*args, **kwargs)
