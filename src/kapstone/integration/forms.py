@@ -7,6 +7,7 @@ from PIL import Image, UnidentifiedImageError
 
 from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.integration.services import CleanImage
+from kapstone.program.models import GroupSession
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 # Operational: a phone photo (12 MP, 4032 x 3024) fits; decoded as RGBA this is at most 64 MB, so a handful of
@@ -27,7 +28,8 @@ def clean_image_upload(upload) -> CleanImage:
     try:
         # Image.open reads the header only: the size is checked before anything is decoded.
         with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in IMAGE_FORMATS:
+            kind = probe.format
+            if kind is None or kind not in IMAGE_FORMATS:
                 raise forms.ValidationError("Please upload a JPEG, PNG or WebP picture.")
             if probe.width * probe.height > MAX_IMAGE_PIXELS:
                 raise forms.ValidationError(
@@ -35,8 +37,7 @@ def clean_image_upload(upload) -> CleanImage:
                     "most 16 megapixels, or a smaller copy."
                 )
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            kind = image.format
+        with Image.open(io.BytesIO(data)) as image:  # the same bytes, so the same format
             image.load()
             clean = image.convert("RGB") if kind == "JPEG" else image.convert("RGBA")
             out = io.BytesIO()
@@ -118,7 +119,8 @@ class NotificationPreferenceForm(forms.ModelForm):
 
 
 class IntegrationNoteForm(forms.Form):
-    session = forms.ModelChoiceField(label="Integration session", queryset=None)
+    # The annotation is quoted: ModelChoiceField is generic only to the type checker.
+    session: "forms.ModelChoiceField[GroupSession]" = forms.ModelChoiceField(label="Integration session", queryset=None)
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
 
     def __init__(self, *args, sessions, **kwargs):
