@@ -8,7 +8,7 @@ from django import forms
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, UrineToxicology
-from kapstone.measures.scoring import Instrument, ScoringError, get_instrument, list_instruments
+from kapstone.measures.scoring import Instrument, Item, ScoringError, get_instrument, list_instruments
 from kapstone.measures.services import AMENDMENT_REASON_MAX
 
 SAVE = "save"
@@ -126,7 +126,7 @@ class EnteredTotalForm(forms.Form):
         """`scheduled`: the patient's open questionnaires of total-only instruments, offered as occasions."""
         super().__init__(*args, **kwargs)
         self.scheduled = {str(a.pk): a for a in scheduled}
-        self.entered_fields: dict[str, tuple[Instrument, object]] = {}
+        self.entered_fields: dict[str, tuple[Instrument, Item]] = {}
         for instrument in list_instruments():
             for item in instrument.entered_items if instrument.entry == "total_only" else ():
                 name = _entered_item_field(instrument, item)
