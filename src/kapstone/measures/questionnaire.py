@@ -20,10 +20,12 @@ def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOut
     """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
     the form with messages and nothing saved."""
     instrument = get_instrument(assessment.instrument_id)
-    initial = {"initial_answers": services.stored_answers(assessment), "initial_free_text": assessment.free_text}
+    answers, free_text = services.stored_answers(assessment), assessment.free_text
     if request.method != "POST":
-        return QuestionnaireOutcome(QuestionnaireForm(instrument=instrument, **initial))
-    form = QuestionnaireForm(request.POST, instrument=instrument, **initial)
+        return QuestionnaireOutcome(
+            QuestionnaireForm(instrument=instrument, initial_answers=answers, initial_free_text=free_text)
+        )
+    form = QuestionnaireForm(request.POST, instrument=instrument, initial_answers=answers, initial_free_text=free_text)
     submit = request.POST.get("action") == SUBMIT
     if not form.is_valid():
         return QuestionnaireOutcome(form)
