@@ -30,8 +30,10 @@ class AUTPartForm(forms.Form):
         self.handing_in = handing_in
         self.max_ideas, self.max_chars = limits["max_responses_per_object"], limits["max_chars_per_response"]
         # A generous ceiling for the whole box: every idea at its longest, plus the line breaks.
-        self.fields["ideas"].max_length = self.max_ideas * (self.max_chars + 2)
-        self.fields["ideas"].widget.attrs["maxlength"] = self.fields["ideas"].max_length
+        ideas = self.fields["ideas"]
+        assert isinstance(ideas, forms.CharField)  # as declared above
+        ideas.max_length = self.max_ideas * (self.max_chars + 2)
+        ideas.widget.attrs["maxlength"] = ideas.max_length
 
     def clean_ideas(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["ideas"].replace("\r", "\n").split("\n")]
