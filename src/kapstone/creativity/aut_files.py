@@ -226,6 +226,7 @@ def score_aut_file(
                     elaboration = "" if result.elaboration is None else str(result.elaboration)
                     writer.writerow([*padded, originality, elaboration, result.status])
                     if summary_path is not None:
+                        assert participant_at is not None  # a summary needs the column, checked above
                         key = (padded[participant_at].strip(), result.prompt.lower())
                         groups.setdefault(key, []).append(result)
                 done += len(chunk)
