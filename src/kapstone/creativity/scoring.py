@@ -233,7 +233,9 @@ def summarise_scored(prompt: str, scored: Sequence[ScoredResponse]) -> Participa
         seen.add(key)
         kept.append(item)
     top_n = settings()["summary"]["top_n"]
-    originalities = sorted((item.originality for item in kept), reverse=True)
+    # A scored answer has both an originality and an elaboration (score_responses), and only scored ones are kept.
+    originalities = sorted((item.originality for item in kept if item.originality is not None), reverse=True)
+    elaborations = [item.elaboration for item in kept if item.elaboration is not None]
     return ParticipantSummary(
         prompt=_clean(prompt),
         responses_given=len(scored),
@@ -241,6 +243,6 @@ def summarise_scored(prompt: str, scored: Sequence[ScoredResponse]) -> Participa
         flexibility=flexibility([check_response(item.response).text for item in kept]),
         originality_mean=round(mean(originalities), 3) if originalities else None,
         originality_top2_mean=round(mean(originalities[:top_n]), 3) if originalities else None,
-        elaboration_mean=round(mean(item.elaboration for item in kept), 3) if kept else None,
+        elaboration_mean=round(mean(elaborations), 3) if kept else None,
         excluded=excluded,
     )
