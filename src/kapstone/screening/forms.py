@@ -8,11 +8,13 @@ dotted paths, are put back next to the field or row they name (IntakeEditor.show
 
 import datetime
 import re
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.screening.intake_schema import EPISODE_SEVERITIES
@@ -256,7 +258,7 @@ def _initial_main(data: dict) -> dict:
 
 
 def _list_at(data: dict, dotted: str) -> list:
-    value = data
+    value: Any = data  # Any: the intake is parsed JSON, whatever its shape at each part
     for part in dotted.split("."):
         value = (value or {}).get(part)
     return value or []
@@ -302,7 +304,8 @@ class IntakeEditor:
     def build(self) -> dict:
         """The intake dict from the cleaned forms; call after is_valid()."""
         cleaned = self.main.cleaned_data
-        self._row_index = {}  # intake list path -> {position in list: (prefix, form index)}
+        # intake list path -> {position in list: (prefix, form index)}
+        self._row_index: dict[str, dict[int, tuple[str, int]]] = {}
 
         def rows(prefix: str, path: str, strip: str | None = None) -> list[dict]:
             kept = self._rows(prefix)
@@ -500,6 +503,13 @@ def _staff_choices():
     )
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    """A member of staff, named as the staff pages name them."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
 class ConsultationForm(forms.Form):
     external_clinician = forms.ModelChoiceField(
         queryset=ExternalClinician.objects.none(), required=False, label="Outside clinician"
@@ -507,7 +517,7 @@ class ConsultationForm(forms.Form):
     clinician_name = forms.CharField(
         max_length=200, required=False, label="…or who was contacted", help_text="If not on the outside team list."
     )
-    staff = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Staff member who made contact")
+    staff = StaffChoiceField(queryset=get_user_model().objects.none(), label="Staff member who made contact")
     contacted_at = forms.DateTimeField(
         label="When",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -528,9 +538,10 @@ class ConsultationForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
-        self.fields["external_clinician"].queryset = ExternalClinician.objects.filter(patient=patient)
-        self.fields["staff"].queryset = _staff_choices()
-        self.fields["staff"].label_from_instance = lambda member: member.display_name
+        clinician, staff = self.fields["external_clinician"], self.fields["staff"]
+        assert isinstance(clinician, forms.ModelChoiceField) and isinstance(staff, forms.ModelChoiceField)  # declared
+        clinician.queryset = ExternalClinician.objects.filter(patient=patient)
+        staff.queryset = _staff_choices()
 
     def clean_reply_file(self):
         uploaded = self.cleaned_data.get("reply_file")
