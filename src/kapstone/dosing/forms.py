@@ -271,7 +271,7 @@ class _Signed(forms.Form):
     and location (`balance`) accepts any balance, but offers only those in stock, the lot the page is filtered to
     (`offered_lot_id`) and the one posted."""
 
-    signer_fields = ("witness",)
+    signer_fields: tuple[str, ...] = ("witness",)
 
     def __init__(self, *args, offered_lot_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
