@@ -165,6 +165,11 @@ class Trajectory:
     fitted_with: str = ""
     note: str = ""
 
+    @classmethod
+    def not_fitted(cls, patients: int, observations: int, *, note: str) -> Trajectory:
+        """No model: the counts, every estimate None, and why."""
+        return cls(patients, observations, None, None, None, None, None, None, None, converged=False, note=note)
+
 
 MIN_PATIENTS_FOR_MODEL = 3
 # statsmodels' MixedLM loops over patients in Python in every likelihood, gradient and Hessian evaluation
@@ -187,9 +192,7 @@ def mixed_trajectory(frame: pd.DataFrame) -> Trajectory:
     patients = int(data["patient"].nunique())
     observations = len(data)
     if patients < MIN_PATIENTS_FOR_MODEL or data["session"].nunique() < 2:
-        return Trajectory(
-            patients, observations, *([None] * 7), converged=False, note="too few patients or sessions for the model"
-        )
+        return Trajectory.not_fitted(patients, observations, note="too few patients or sessions for the model")
     if patients <= STATSMODELS_MAX_PATIENTS:
         return _statsmodels_trajectory(data, patients, observations)
     fit = random_intercept_reml(
@@ -222,9 +225,7 @@ def _statsmodels_trajectory(data: pd.DataFrame, patients: int, observations: int
         try:
             fitted = model.fit(reml=True)
         except (np.linalg.LinAlgError, ValueError) as error:
-            return Trajectory(
-                patients, observations, *([None] * 7), converged=False, note=f"the model could not be fitted: {error}"
-            )
+            return Trajectory.not_fitted(patients, observations, note=f"the model could not be fitted: {error}")
     converged = bool(fitted.converged) and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     low, high = fitted.conf_int(alpha=1 - CONFIDENCE).loc["session"]
     return Trajectory(
@@ -310,10 +311,9 @@ def random_intercept_reml(groups: np.ndarray, x: np.ndarray, y: np.ndarray) -> R
 
 def age_in_years(born: np.ndarray, on: np.ndarray) -> np.ndarray:
     """Whole years between two arrays of numpy datetime64[D] dates (birthdays counted on the day)."""
-    born = pd.DatetimeIndex(born)
-    on = pd.DatetimeIndex(on)
-    years = on.year - born.year
-    before_birthday = (on.month < born.month) | ((on.month == born.month) & (on.day < born.day))
+    birth, day = pd.DatetimeIndex(born), pd.DatetimeIndex(on)
+    years = day.year - birth.year
+    before_birthday = (day.month < birth.month) | ((day.month == birth.month) & (day.day < birth.day))
     return np.asarray(years - before_birthday.astype(int), dtype=float)
 
 
