@@ -1,5 +1,6 @@
 import csv
 import io
+from decimal import Decimal
 
 from django.contrib import messages
 from django.db import transaction
@@ -198,7 +199,9 @@ def _ledger_apply(kind: str, *, actor, data: dict):
     balance = data["balance"]
     common = {"actor": actor, "lot": balance.lot, "location": balance.location, "witness": data.get("witness")}
     if kind == "count":
-        return services.ledger_post(kind=LedgerEntry.Kind.COUNT, change_mg=0, counted_mg=data["counted_mg"], **common)
+        return services.ledger_post(
+            kind=LedgerEntry.Kind.COUNT, change_mg=Decimal("0"), counted_mg=data["counted_mg"], **common
+        )
     return services.ledger_post(
         kind=LedgerEntry.Kind.CORRECTION,
         change_mg=data["change_mg"],
