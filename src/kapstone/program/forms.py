@@ -100,11 +100,13 @@ class SessionMoveForm(forms.Form):
 
     def __init__(self, *args, held_by_video: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["facilitators"].queryset = clinical_staff()
+        facilitators, room = self.fields["facilitators"], self.fields["room"]
+        assert isinstance(facilitators, forms.ModelChoiceField) and isinstance(room, forms.ModelChoiceField)  # declared
+        facilitators.queryset = clinical_staff()
         if held_by_video:
-            self.fields["room"].required = False
-            self.fields["room"].empty_label = "No room (held by video)"
-            self.fields["room"].help_text = "Optional: the session is held by video."
+            room.required = False
+            room.empty_label = "No room (held by video)"
+            room.help_text = "Optional: the session is held by video."
 
 
 class SessionSiteForm(forms.Form):
