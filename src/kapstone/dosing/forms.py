@@ -235,13 +235,18 @@ def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
     rows: dict[tuple[type, str], list] = {}
     for form in page_forms:
         for field in form.fields.values():
-            offers_choices = isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, forms.Select)
             # A number input (the entry a correction names) offers no choices to read; a list is read already.
-            if not offers_choices or isinstance(field.widget.choices, list):
+            if (
+                not isinstance(field, forms.ModelChoiceField)
+                or not isinstance(field.widget, forms.Select)
+                or isinstance(field.widget.choices, list)
+            ):
                 continue
-            key = (field.queryset.model, str(field.queryset.query))
+            queryset = field.queryset
+            assert queryset is not None  # every model choice on these pages is declared with its queryset
+            key = (queryset.model, str(queryset.query))
             if key not in rows:
-                rows[key] = list(field.queryset)
+                rows[key] = list(queryset)
             iterator = field.iterator(field)
             empty = [("", field.empty_label)] if field.empty_label is not None else []
             field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
@@ -277,9 +282,12 @@ class _Signed(forms.Form):
         super().__init__(*args, **kwargs)
         for name in self.signer_fields:
             if name in self.fields:
-                self.fields[name].queryset = _signers()
+                signer = self.fields[name]
+                assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
+                signer.queryset = _signers()
         if "balance" in self.fields:
             field = self.fields["balance"]
+            assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
             field.queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
             offered = in_stock_or(offered_lot_id)
             posted = _posted_id(self, "balance")
