@@ -745,11 +745,9 @@ def ledger_differences() -> list[LedgerDifference]:
     changes before it, each count's discrepancy the count less that balance, and the stored balance the last."""
     differences = []
     running: defaultdict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    last_entry = {}
     for entry in LedgerEntry.objects.select_related("lot").order_by("recorded_at", "id").iterator():
         key = (entry.lot_id, entry.location)
         running[key] += entry.change_mg
-        last_entry[key] = entry
         if entry.balance_after_mg != running[key]:
             differences.append(
                 LedgerDifference(
