@@ -1,6 +1,9 @@
 """A practice's own wording for instruments Kapstone ships without it: shown in the portal, never exported."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -112,3 +115,17 @@ def test_start_up_checks_name_a_broken_wording_file(wording_dir):
     (wording_check,) = [check for check in checks.registry.registry.get_checks() if check is instrument_wording_check]
     errors = [message for message in wording_check() if message.id == "measures.E001"]
     assert len(errors) == 1 and "qids-sr16.yaml" in errors[0].msg
+
+
+def test_kapstone_check_reports_a_broken_wording_file_without_a_traceback(tmp_path):
+    """In a fresh process, as a practice starts the app: every check runs, the URLconf and the settings registry load
+    for the first time, and the broken file is reported by name rather than raised."""
+    write(tmp_path, "qids-sr16.yaml", broken(instrument_version=7))
+    environment = {**os.environ, "KAPSTONE_DEMO": "1", "KAPSTONE_INSTRUMENT_WORDING_DIR": str(tmp_path)}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "kapstone", "check"], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "measures.E001" in result.stderr and "qids-sr16.yaml" in result.stderr

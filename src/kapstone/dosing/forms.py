@@ -2,6 +2,7 @@ import datetime
 import re
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -159,10 +160,10 @@ _YES_NO = [("", "Not asked"), ("0", "No"), ("1", "Yes")]
 
 
 def _screener_question(number: int) -> forms.TypedChoiceField:
-    item = next(item for item in get_instrument("cssrs-screener").items if item.number == number)
-    return forms.TypedChoiceField(
-        choices=_YES_NO, coerce=int, empty_value=None, required=False, label=f"{number}. {item.text}"
-    )
+    # The label (the question in the practice's wording) is set when a form is made, not when this module is
+    # imported: importing reads no instrument file, so a broken wording file is reported by the start-up check
+    # instead of breaking the URLconf, and a changed wording is shown without a restart.
+    return forms.TypedChoiceField(choices=_YES_NO, coerce=int, empty_value=None, required=False, label=f"{number}.")
 
 
 class RiskAssessmentForm(forms.Form):
@@ -184,6 +185,13 @@ class RiskAssessmentForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000, label="Assessment summary"
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in get_instrument("cssrs-screener").items:
+            field = self.fields.get(f"q{item.number}")
+            if field is not None:
+                field.label = f"{item.number}. {item.text}"
 
     def clean(self):
         cleaned = super().clean()

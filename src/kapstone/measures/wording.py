@@ -36,8 +36,9 @@ TOP_LEVEL_KEYS = {"instrument", "instrument_version", "licence", "instructions",
 ITEM_KEYS = {"text", "answers"}
 
 
-class WordingError(Exception):
-    """A practice wording file that cannot be used; the message names the file and what to fix."""
+class WordingError(ValueError):
+    """A practice wording file that cannot be used; the message names the file and what to fix. A ValueError, as a
+    broken data file is to the start-up checks that load the instruments (practice settings, the wording check)."""
 
 
 def wording_dir() -> Path | None:
