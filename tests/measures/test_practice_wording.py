@@ -108,10 +108,9 @@ def test_answers_for_an_item_answered_with_a_number_are_refused(wording_dir):
 
 def test_start_up_checks_name_a_broken_wording_file(wording_dir):
     write(wording_dir, "qids-sr16.yaml", broken(instrument_version=7))
-    # The wording check alone, as Django's registry holds it. Running every check here (checks.run_checks()) made the
-    # result depend on test order: other checks load process-wide state once, on first use (the URLconf, whose
-    # dosing forms read an instrument as they are imported; the practice settings registry, built from the
-    # instruments), and in a worker where no earlier test had loaded it, that load read the broken file and raised.
+    # The wording check alone, as Django's registry holds it: other checks load process-wide state once, on first
+    # use (the practice settings registry, built from the instruments), so what they report here would depend on
+    # the tests run before. Every check, in a fresh process, is the next test.
     (wording_check,) = [check for check in checks.registry.registry.get_checks() if check is instrument_wording_check]
     errors = [message for message in wording_check() if message.id == "measures.E001"]
     assert len(errors) == 1 and "qids-sr16.yaml" in errors[0].msg
