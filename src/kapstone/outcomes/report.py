@@ -197,6 +197,7 @@ class AdherenceSummary:
     counts: list[CountRow]
     completed_in_window: Rate | None
     open_windows: int
+    next_close: datetime.datetime | None = None  # the earliest outer bound of the open windows: then one turns late
 
 
 @dataclass
@@ -218,6 +219,9 @@ class OutcomesReport:
     withheld: bool = False
     dore: dore.DoreTable | None = None
     long_term_safety: list[TableSection] = field(default_factory=list)
+    # When time alone changes a figure (an open integration window turns late, a course reaches the months since its
+    # first dose a filter asks for): the figures hold until then, if no data changes. None: only new data changes them.
+    valid_until: datetime.datetime | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -255,9 +259,10 @@ def _summary(label: str, values: pd.Series, *, unit: str = "patients", top_code:
     )
 
 
-def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
+def _cohort(filters: selectors.ReportFilters) -> tuple[pd.DataFrame, datetime.datetime | None]:
     """One row per patient in the report, with their course (see the module docstring), whether it is their only
-    course, demographics and indication."""
+    course, demographics and indication; and when time alone next changes who is in it (None: never)."""
+    changes_at = None
     courses = selectors.course_rows()
     course_counts = courses["patient_id"].value_counts()
     if filters.date_from:
@@ -269,7 +274,7 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
     if filters.facilitator_id:
         courses = courses[courses["group_id"].isin(selectors.facilitator_groups(filters.facilitator_id))]
     if filters.months_since_first_dose:
-        courses = _first_dosed_before(courses, months=filters.months_since_first_dose)
+        courses, changes_at = _first_dosed_before(courses, months=filters.months_since_first_dose)
     if filters.site or filters.dosing_setting:
         dosed_at = selectors.groups_dosed_at(site=filters.site, dosing_setting=filters.dosing_setting)
         courses = courses[courses["group_id"].isin(dosed_at)]
@@ -282,25 +287,32 @@ def _cohort(filters: selectors.ReportFilters) -> pd.DataFrame:
     cohort = cohort.reset_index(drop=True)
     if cohort.empty:
         cohort["age"] = pd.Series(dtype=float)
-        return cohort
+        return cohort, changes_at
     ages = age_in_years(
         pd.to_datetime(cohort["date_of_birth"]).to_numpy(), pd.to_datetime(cohort["course_start"]).to_numpy()
     )
     # Capped where the age is made, so no table, band or subgroup downstream can print an age over 89.
     cohort["age"] = np.minimum(ages, AGE_TOP_CODE)
-    return cohort
+    return cohort, changes_at
 
 
 AVERAGE_MONTH = datetime.timedelta(days=365.25 / 12)
 
 
-def _first_dosed_before(courses: pd.DataFrame, *, months: int) -> pd.DataFrame:
-    """The courses whose first dose was given at least `months` months ago (courses with no dose are left out)."""
+def _first_dosed_before(courses: pd.DataFrame, *, months: int) -> tuple[pd.DataFrame, datetime.datetime | None]:
+    """The courses whose first dose was given at least `months` months ago (courses with no dose are left out), and
+    when the next course reaches that age (None: no course will)."""
     doses = selectors.dose_rows()
     first = doses.groupby(["patient_id", "group_id"], as_index=False)["administered_at"].min()
     cutoff = timezone.now() - months * AVERAGE_MONTH
-    long_enough = first[pd.to_datetime(first["administered_at"], utc=True) <= cutoff]
-    return courses.merge(long_enough[["patient_id", "group_id"]], on=["patient_id", "group_id"], how="inner")
+    first_dose = pd.to_datetime(first["administered_at"], utc=True)
+    long_enough = first[first_dose <= cutoff]
+    not_yet = first_dose[first_dose > cutoff]
+    changes_at = None if not_yet.empty else not_yet.min().to_pydatetime() + months * AVERAGE_MONTH
+    return (
+        courses.merge(long_enough[["patient_id", "group_id"]], on=["patient_id", "group_id"], how="inner"),
+        changes_at,
+    )
 
 
 def _of_course(frame: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
@@ -681,13 +693,15 @@ def _adherence(cohort: pd.DataFrame) -> AdherenceSummary:
     windows = selectors.adherence_frame(cohort["patient_id"].tolist() if len(cohort) < 900 else None)
     windows = _of_course(windows, cohort)
     counts = _counts(windows["adherence"], Adherence.LABELS, order=ADHERENCE_ORDER)
-    closed = windows[windows["adherence"] != Adherence.OPEN]
+    still_open = windows["adherence"] == Adherence.OPEN
+    closed = windows[~still_open]
     done = int(closed["adherence"].isin([Adherence.WITHIN_48H, Adherence.WITHIN_72H]).sum())
     return AdherenceSummary(
         windows=len(windows),
         counts=counts,
         completed_in_window=wilson_rate(done, len(closed)) if len(closed) else None,
         open_windows=len(windows) - len(closed),
+        next_close=windows.loc[still_open, "closes_at"].min() if still_open.any() else None,
     )
 
 
@@ -707,7 +721,7 @@ def _trajectory_note(instruments: list[InstrumentOutcome]) -> str:
 
 def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_label: str = "") -> OutcomesReport:
     filters = filters or selectors.ReportFilters()
-    cohort = _cohort(filters)
+    cohort, cohort_changes_at = _cohort(filters)
     ids = set(cohort["patient_id"])
     course_doses = _course_doses(cohort)
     doses = _doses(course_doses)
@@ -753,6 +767,9 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
     report.dore = dore.build(assessments, cohort, doses, classifier=_chart_rule)
     report.long_term_safety = _long_term_safety(cohort)
     report.overview_svg = charts.overview_svg(report)
+    report.valid_until = min(
+        (at for at in (cohort_changes_at, report.adherence.next_close) if at is not None), default=None
+    )
     return report
 
 

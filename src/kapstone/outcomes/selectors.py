@@ -12,6 +12,7 @@ course they belong to, so the report can keep each patient to one course.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -81,6 +82,18 @@ class ReportFilters:
     # Courses with a dosing session at this site, or in this setting (office or supervised at home).
     site: str = ""
     dosing_setting: str = ""
+
+    def as_plain(self) -> dict[str, object]:
+        """The filters as JSON values (dates as ISO text), to name a stored report and to pass to a background task."""
+        plain: dict[str, object] = {}
+        for name, value in dataclasses.asdict(self).items():
+            plain[name] = value.isoformat() if isinstance(value, datetime.date) else value
+        return plain
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> ReportFilters:
+        dates = {name: datetime.date.fromisoformat(plain[name]) for name in ("date_from", "date_to") if plain.get(name)}
+        return cls(**(plain | dates))
 
     def describe(self, facilitator_label: str = "") -> list[str]:
         parts = []
@@ -212,7 +225,8 @@ def assessment_frame(instrument_ids: Collection[str] | None = None) -> pd.DataFr
 
 
 def adherence_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
-    """Every integration window with its course and adherence, judged by the integration app's own rules."""
+    """Every integration window with its course and adherence, judged by the integration app's own rules, and when it
+    closes (its outer bound: an open window turns late then)."""
     windows = IntegrationWindow.objects.all()
     if patient_ids is not None:
         windows = windows.filter(patient_id__in=patient_ids)
@@ -224,9 +238,11 @@ def adherence_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
     records = []
     for patient_id, group_id, dosed_at, entry_at, note_at in rows.iterator(chunk_size=5000):
         done = [at for at in (entry_at, note_at) if at is not None]
-        adherence = adherence_of(window_bounds(dosed_at, settings), min(done, default=None), now)
-        records.append((patient_id, group_id, dosed_at, adherence))
-    return _frame(records, ["patient_id", "group_id", "dosed_at", "adherence"])
+        bounds = window_bounds(dosed_at, settings)
+        records.append(
+            (patient_id, group_id, dosed_at, adherence_of(bounds, min(done, default=None), now), bounds.outer_end)
+        )
+    return _frame(records, ["patient_id", "group_id", "dosed_at", "adherence", "closes_at"])
 
 
 def creativity_frame() -> pd.DataFrame:

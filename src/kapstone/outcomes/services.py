@@ -1,5 +1,5 @@
 """The de-identified research export: CSV and Parquet tables with a data dictionary, written in one pass and
-recorded in the audit trail.
+recorded in the audit trail; and the stored outcomes report (snapshots.py), built once per version of its inputs.
 
 The export is built from an allow-list: each table below names every column it writes, and nothing else
 is selected from the database. Patients appear only under their pseudonym; their dates are shifted by
@@ -21,9 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
+from django.template.loader import render_to_string
 
 from kapstone.audit import services as audit
-from kapstone.outcomes import deidentify, selectors
+from kapstone.outcomes import deidentify, selectors, snapshots, suppression
+from kapstone.outcomes.models import ReportSnapshot
+from kapstone.outcomes.report import build_report
 from kapstone.outcomes.statistics import age_in_years
 
 # 2: doses carry site and dosing_setting; long_term_safety and urine_toxicology tables; export profiles.
@@ -418,4 +421,30 @@ def research_export_zip(*, actor_label: str) -> tuple[bytes, ExportResult]:
     return buffer.getvalue(), result
 
 
-__all__ = ["ExportResult", "build_tables", "research_export_write", "research_export_zip"]
+def report_snapshot_build(*, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int) -> ReportSnapshot:
+    """Builds the report for these filters and this reader (a researcher's `min_cell`, else 0) from the data as it is
+    now, and stores it as its page shows it. The fingerprint is read before the data, so a change committed during the
+    build leaves the snapshot out of date rather than passing for current. Writes no audit row: nobody has read it
+    yet; each page view that shows it records its own."""
+    key = snapshots.report_key(filters.as_plain(), facilitator_label, min_cell)
+    digest, last_change = snapshots.fingerprint()
+    report = build_report(filters, facilitator_label=facilitator_label)
+    if min_cell:
+        report = suppression.for_researcher(report, min_cell)
+    return snapshots.store(
+        key=key,
+        digest=digest,
+        last_change=last_change,
+        built_at=report.generated_at,
+        valid_until=report.valid_until,
+        body_html=render_to_string("outcomes/includes/report_body.html", {"report": report}),
+    )
+
+
+__all__ = [
+    "ExportResult",
+    "build_tables",
+    "report_snapshot_build",
+    "research_export_write",
+    "research_export_zip",
+]

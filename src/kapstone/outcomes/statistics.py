@@ -179,7 +179,7 @@ MIN_PATIENTS_FOR_MODEL = 3
 # random_intercept_reml 0.01 s with the same slope and variances. The report fits one model per
 # questionnaire within a 10 s budget, so above this size the same model is fitted by random_intercept_reml
 # (checked against MixedLM in the tests), and the report's methods text says which fit was used.
-STATSMODELS_MAX_PATIENTS = 2000
+STATSMODELS_MAX_PATIENTS = 200
 
 
 def mixed_trajectory(frame: pd.DataFrame) -> Trajectory:

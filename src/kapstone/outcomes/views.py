@@ -8,47 +8,74 @@ from django.views.decorators.http import require_http_methods
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.outcomes import snapshots
 from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
 
-def _report_from(request):
-    # deferred: heavy libraries (pandas, SciPy, statsmodels) under the report, loaded by the first report a worker
-    # builds rather than at start-up.
-    from kapstone.outcomes import selectors, suppression
+def _form_from(request):
+    # deferred: heavy libraries (pandas under the form's choices) loaded by the first report page a worker serves
+    # rather than at start-up.
+    from kapstone.outcomes import selectors
     from kapstone.outcomes.forms import ReportFilterForm
-    from kapstone.outcomes.report import build_report
 
     # Every filter is optional, so an empty query string is a valid form: the whole practice. A researcher's
     # report and filters are suppressed below the practice's minimum cell size (suppression.py).
     min_cell = selectors.minimum_cell_size() if request.user.role == Role.RESEARCHER else 0
-    form = ReportFilterForm(request.GET, min_cell=min_cell)
-    if not form.is_valid():
-        return form, None
-    report = build_report(form.filters(), facilitator_label=form.facilitator_label())
-    if min_cell:
-        report = suppression.for_researcher(report, min_cell)
-    audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
-    return form, report
+    return ReportFilterForm(request.GET, min_cell=min_cell), min_cell
 
 
-def _page(request, form, report):
-    status = 400 if report is None else 200
-    context = {"form": form, "report": report, "can_export": request.user.role in EXPORT_ROLES}
+def _page(request, form, *, snapshot=None, updating_since=None, status=200):
+    context = {
+        "form": form,
+        "snapshot": snapshot,
+        "updating_since": updating_since,
+        "can_export": request.user.role in EXPORT_ROLES,
+    }
     return render(request, "outcomes/report_page.html", context, status=status)
 
 
 @roles_required(*REPORT_ROLES)
 def report_page(request):
-    return _page(request, *_report_from(request))
+    """The stored report when it is current (snapshots.py); otherwise it is built, in this request when tasks run
+    eagerly, else by a worker while the page says the report is being updated. Never older figures as current."""
+    form, min_cell = _form_from(request)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    # deferred: heavy libraries (SciPy, statsmodels under the report the task builds), loaded by a worker only when it
+    # builds a report.
+    from kapstone.outcomes import tasks
+
+    filters, label = form.filters(), form.facilitator_label()
+    key = snapshots.report_key(filters.as_plain(), label, min_cell)
+    snapshot = snapshots.current_snapshot(key)
+    if snapshot is None and snapshots.claim_build(key):
+        tasks.build_report_snapshot.delay(filters.as_plain(), label, min_cell)
+        snapshot = snapshots.current_snapshot(key)  # already built when tasks run eagerly
+    as_of = snapshot.built_at.isoformat() if snapshot else None
+    audit.record(
+        action=audit.Action.READ,
+        object_type="outcomes_report",
+        detail={"filters": filters.describe(label), "figures_as_of": as_of},
+    )
+    updating_since = None if snapshot else snapshots.building_since(key)
+    return _page(request, form, snapshot=snapshot, updating_since=updating_since)
 
 
 @roles_required(*REPORT_ROLES)
 def report_pdf(request):
-    form, report = _report_from(request)
-    if report is None:
-        return _page(request, form, report)
-    from kapstone.outcomes import render as documents  # deferred: heavy library (WeasyPrint, pandas)
+    form, min_cell = _form_from(request)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    # deferred: heavy libraries (WeasyPrint, pandas, SciPy, statsmodels) under the document.
+    from kapstone.outcomes import render as documents
+    from kapstone.outcomes import suppression
+    from kapstone.outcomes.report import build_report
 
+    # A file made on demand: built from the data as it is now, never from a stored report.
+    report = build_report(form.filters(), facilitator_label=form.facilitator_label())
+    if min_cell:
+        report = suppression.for_researcher(report, min_cell)
+    audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
     response = HttpResponse(documents.report_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="outcomes-{timezone.localdate():%Y%m%d}.pdf"'
     return response
