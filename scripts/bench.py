@@ -2,8 +2,16 @@
 
 Apps add figures by providing `kapstone.<app>.bench.run(*, out)`; they are called after the page figures.
 Set BENCH_PATIENTS to change the size (default 10,000).
+
+    python scripts/bench.py --sizes 1000,2000,10000 [--reuse]
+
+prints only the outcomes report's and the research export's figures, for a practice of each size, and how they grow.
+Each size has its own database beside the configured one: var/bench-N.sqlite3, or on PostgreSQL the configured
+database's name with _N appended (created when missing; an existing one is used only with --reuse, and only when it
+holds a practice of that size, never rebuilt or dropped).
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -168,9 +176,100 @@ def memory_figures() -> None:
     out(f"  after serving every staff page once                       {figures['served']:>7.0f} MB")
 
 
+def sized_database_url(patients: int) -> str:
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        return f"sqlite:///{ROOT / 'var' / f'bench-{patients}.sqlite3'}"
+    return f"{url.rstrip('/')}_{patients}"
+
+
+def ensure_sized_database(url: str, patients: int, *, reuse: bool) -> bool:
+    """Whether the practice must be built: True for a new database; False to reuse one of this size (--reuse).
+    Refuses a database that exists otherwise."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return True
+    else:
+        import psycopg  # deferred: only PostgreSQL runs need the driver here
+        from psycopg import sql
+
+        server, _, name = url.rpartition("/")
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                return True
+    if not reuse:
+        raise SystemExit(f"{url} exists: pass --reuse to use the practice it holds, or remove it to build a new one.")
+    return False
+
+
+def outcomes_only(*, build: bool) -> None:
+    """In the child process of --sizes: the practice (unless reused) and the outcomes figures, as a JSON line."""
+    from kapstone.outcomes.bench import figures
+    from kapstone.patients.models import Patient
+
+    if build:
+        build_practice()
+    else:
+        call_command("migrate", verbosity=0)
+        held = Patient.objects.count()
+        if held != PATIENTS:
+            raise SystemExit(f"--reuse: the database holds {held:,} patients, not {PATIENTS:,}.")
+    print(json.dumps(figures(out=out)))
+
+
+def sizes_figures(sizes: list[int], *, reuse: bool) -> None:
+    engine = "SQLite" if os.environ["DATABASE_URL"].startswith("sqlite") else "PostgreSQL"
+    results = {}
+    for patients in sizes:
+        url = sized_database_url(patients)
+        build = ensure_sized_database(url, patients, reuse=reuse)
+        out(f"{patients:,} patients ({engine}, {url.rsplit('/', 1)[-1]})")
+        child = subprocess.run(  # noqa: S603 - this interpreter, this script
+            [sys.executable, __file__, "--outcomes-only", "--build" if build else "--reuse"],
+            env=os.environ | {"DATABASE_URL": url, "BENCH_PATIENTS": str(patients)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines = child.stdout.strip().splitlines()
+        for line in lines[:-1]:
+            out(line)
+        results[patients] = json.loads(lines[-1])
+    out()
+    out(f"Outcomes figures by practice size ({engine}; wall-clock seconds, the stored read in ms)")
+    out(f"  {'patients':>9} {'report built':>13} {'built again':>12} {'stored read':>12} {'export':>8}")
+    for patients, figures in results.items():
+        out(
+            f"  {patients:>9,} {figures['report_s']:>12.2f}s {figures['report_again_s']:>11.2f}s "
+            f"{figures['stored_ms']:>10.1f}ms {figures['export_s']:>7.2f}s"
+        )
+    smallest, largest = min(results), max(results)
+    if largest > smallest:
+        growth = {name: results[largest][name] / results[smallest][name] for name in results[smallest]}
+        out(
+            f"  {smallest:,} to {largest:,} patients (x{largest / smallest:.0f}): report x{growth['report_s']:.1f}, "
+            f"built again x{growth['report_again_s']:.1f}, stored read x{growth['stored_ms']:.1f}, "
+            f"export x{growth['export_s']:.1f}"
+        )
+
+
 def main() -> int:
     if sys.argv[1:] == ["--worker-memory"]:
         worker_memory()
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", help="comma-separated practice sizes: the outcomes figures at each")
+    parser.add_argument("--reuse", action="store_true", help="with --sizes: use a practice of the size if present")
+    parser.add_argument("--outcomes-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.outcomes_only:
+        outcomes_only(build=args.build)
+        return 0
+    if args.sizes:
+        sizes_figures([int(size) for size in args.sizes.split(",")], reuse=args.reuse)
         return 0
     build_practice()
     memory_figures()

@@ -2,6 +2,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import hypothesis
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from kapstone import bibliography
 from kapstone.integration.window import (
     Adherence,
     adherence_of,
+    adherence_of_each,
     after_quiet_hours,
     in_quiet_hours,
     reminder_times,
@@ -83,6 +85,25 @@ def test_adherence_is_within_48_within_72_late_or_open():
     assert adherence_of(bounds, hours(73), hours(100)) == Adherence.LATE
     assert adherence_of(bounds, None, hours(73)) == Adherence.LATE
     assert adherence_of(bounds, None, hours(30)) == Adherence.OPEN
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 200 * 60), st.one_of(st.none(), st.integers(-60, 200 * 60))), min_size=1),
+    st.integers(0, 200 * 60),
+)
+def test_adherence_of_many_windows_at_once_is_adherence_of_each(windows, now_minutes):
+    """The outcomes report judges thousands of windows at once: every answer is the single window's."""
+    start = utc(2026, 3, 7, 20, 0)
+    minutes = lambda n: start + datetime.timedelta(minutes=n)  # noqa: E731
+    now = minutes(now_minutes)
+    dosed = [minutes(d) for d, _ in windows]
+    done = [None if w is None else minutes(d + w) for d, w in windows]
+
+    def as_array(values):
+        return np.array([np.datetime64(v.replace(tzinfo=None), "ns") if v else np.datetime64("NaT") for v in values])
+
+    expected = [adherence_of(window_bounds(d, DEFAULTS), w, now) for d, w in zip(dosed, done, strict=True)]
+    assert list(adherence_of_each(as_array(dosed), as_array(done), now, DEFAULTS)) == expected
 
 
 def test_reminders_fall_at_their_offsets_in_absolute_time():

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import yaml
 
 WINDOW_FILE = Path(__file__).parent / "data" / "window.yaml"
@@ -71,6 +72,24 @@ def adherence_of(bounds: WindowBounds, done_at: datetime.datetime | None, now: d
     if done_at is not None or now > bounds.outer_end:
         return Adherence.LATE
     return Adherence.OPEN
+
+
+def adherence_of_each(dosed_at: np.ndarray, done_at: np.ndarray, now: datetime.datetime, settings: dict) -> np.ndarray:
+    """adherence_of for many windows at once (the outcomes report's thousands): `dosed_at` and `done_at` are
+    datetime64[ns] arrays in UTC, NaT where the work is not done."""
+
+    def hours(value: float) -> np.timedelta64:
+        return np.timedelta64(round(value * 3600 * 10**9), "ns")
+
+    preferred_end = dosed_at + hours(settings["preferred_hours"])
+    outer_end = dosed_at + hours(settings["outer_hours"])
+    done = ~np.isnat(done_at)
+    now_utc = np.datetime64(now.astimezone(datetime.UTC).replace(tzinfo=None), "ns")
+    return np.select(
+        [done & (done_at <= preferred_end), done & (done_at <= outer_end), done | (now_utc > outer_end)],
+        [Adherence.WITHIN_48H, Adherence.WITHIN_72H, Adherence.LATE],
+        default=Adherence.OPEN,
+    )
 
 
 def reminder_times(bounds: WindowBounds, settings: dict) -> list[datetime.datetime]:

@@ -31,6 +31,7 @@ Definitions:
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -510,10 +511,11 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
     except ScoringError:
         # A practice setting for the instrument the scorer refuses: the chart shows the problem; here, no rates.
         return [], "", pd.DataFrame(index=pairs.index)
-    classified = [
-        rule.classify(baseline, end) or {}
-        for baseline, end in zip(pairs["total_baseline"], pairs["total_end"], strict=True)
-    ]
+    # The rule is a function of the two totals alone, and totals take few values: each distinct pair is classified
+    # once (thousands of patients, a few hundred pairs).
+    totals = list(zip(pairs["total_baseline"], pairs["total_end"], strict=True))
+    by_pair = {pair: rule.classify(*pair) or {} for pair in set(totals)}
+    classified = [by_pair[pair] for pair in totals]
     frame = pd.DataFrame(classified, index=pairs.index)
     # The response threshold is the instrument's own cited rule, so the label reads it from there.
     response_rule = (get_instrument(instrument_id).definition.get("change") or {}).get("response") or {}
@@ -533,6 +535,22 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
     return rates, ", ".join(method.get(m, m) for m in methods), frame
 
 
+def _each_value(values: pd.Series, function) -> pd.Series:
+    """`function` of each value, called once per distinct value (an age or a total: thousands of rows, a few dozen
+    values); a missing value is passed as NaN."""
+    codes, distinct = pd.factorize(values)
+    results = [function(value) for value in distinct]
+    if (codes == -1).any():
+        results.append(function(np.nan))  # code -1: the missing values
+    return pd.Series(np.array(results, dtype=object)[codes], index=values.index)
+
+
+def _pre_dosing_number(occasion: str) -> float:
+    """n for the questionnaire before dosing session n (`pre_dosing_n`), else NaN."""
+    found = re.fullmatch(r"pre_dosing_(\d+)", occasion)
+    return float(found.group(1)) if found else np.nan
+
+
 def _subgroups(
     instrument, pairs: pd.DataFrame, classified: pd.DataFrame, cohort: pd.DataFrame, doses: pd.DataFrame
 ) -> list[SubgroupRow]:
@@ -543,11 +561,11 @@ def _subgroups(
     frame["response"] = classified.get("response")
     dimensions = {
         "Route": frame["route"].fillna("").replace("", "no dose recorded").map(lambda r: ROUTE_LABELS.get(r, r)),
-        "Age band": frame["age"].map(age_band),
-        "Baseline severity": frame["total_baseline"].map(
-            lambda total: getattr(instrument.band_for(total), "name", "outside the bands")
+        "Age band": _each_value(frame["age"], age_band),
+        "Baseline severity": _each_value(
+            frame["total_baseline"], lambda total: getattr(instrument.band_for(total), "name", "outside the bands")
         ),
-        "Dosing sessions": frame["sessions"].fillna(0).map(session_band),
+        "Dosing sessions": _each_value(frame["sessions"].fillna(0), session_band),
     }
     rows = []
     for dimension, labels in dimensions.items():
@@ -573,7 +591,7 @@ def _trajectory_points(
     are off the timeline."""
     mine = assessments[assessments["instrument_id"] == instrument_id]
     occasion = mine["occasion"]
-    pre = occasion.str.extract(r"^pre_dosing_(\d+)$")[0].astype(float)
+    pre = _each_value(occasion, _pre_dosing_number).astype(float)
     baseline, end = occasion == "baseline", occasion == "end_of_course"
     on_timeline = baseline | pre.notna() | end
     session = pd.Series(np.nan, index=mine.index)
@@ -712,9 +730,10 @@ def _trajectory_note(instruments: list[InstrumentOutcome]) -> str:
     )
     if any(o.trajectory and o.trajectory.fitted_with.startswith("vectorised") for o in instruments):
         note += (
-            " Larger ones are fitted with a vectorised REML fit of the same model, checked against MixedLM: on "
-            "10,000 synthetic patients MixedLM took 4 to 18 s per questionnaire on this server (against 0.01 s), "
-            "too slow for a report that fits one model per questionnaire."
+            " Larger ones are fitted with a vectorised REML fit of the same model, checked against MixedLM: "
+            "MixedLM's time grows with the patients (about 2 s per questionnaire at 2,000; on 10,000 synthetic "
+            "patients 4 to 18 s on this server, against 0.01 s), too slow for a report that fits one model per "
+            "questionnaire."
         )
     return note
 
@@ -821,7 +840,10 @@ def _long_term_safety(cohort: pd.DataFrame) -> list[TableSection]:
     """The longitudinal safety table: at each follow-up point, the forms answered and how many reported each domain;
     then the urine drug screens. Forms of the reported course, or unlinked ones of patients with no other course."""
     forms, _ = _linked_to_course(
-        selectors.long_term_safety_frame().pipe(lambda f: f[f["patient_id"].isin(cohort["patient_id"])]), cohort
+        selectors.long_term_safety_frame(with_answers=False).pipe(
+            lambda f: f[f["patient_id"].isin(cohort["patient_id"])]
+        ),
+        cohort,
     )
     sections = []
     if not forms.empty:

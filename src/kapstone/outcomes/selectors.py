@@ -23,16 +23,19 @@ from typing import Any
 import pandas as pd
 import yaml
 from django.contrib.auth import get_user_model
+from django.core.cache import cache as django_cache
 from django.db.models import Count, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
 from kapstone.integration.models import IntegrationWindow
 from kapstone.integration.selectors import practice_window_settings, windows_with_work
-from kapstone.integration.window import adherence_of, window_bounds
+from kapstone.integration.window import adherence_of_each
 from kapstone.measures.models import Assessment, UrineToxicology
+from kapstone.outcomes import snapshots
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
@@ -118,6 +121,19 @@ class ReportFilters:
 
 def _frame(rows: Iterable[object], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=columns)
+
+
+# Timestamps come as text and are parsed by pandas in one vectorised call: the database driver's parsing of a
+# timestamp object per row was the largest share of the report's time on PostgreSQL (a practice holds hundreds of
+# thousands of them).
+def _as_text(field: str) -> Cast:
+    return Cast(field, output_field=TextField())
+
+
+def _timestamps(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
 
 
 def course_rows() -> pd.DataFrame:
@@ -211,17 +227,13 @@ def assessment_frame(instrument_ids: Collection[str] | None = None) -> pd.DataFr
     completed = Assessment.objects.filter(status=Assessment.Status.COMPLETED, total__isnull=False)
     if instrument_ids is not None:
         completed = completed.filter(instrument_id__in=instrument_ids)
-    # The dates come as text and are parsed by pandas in one vectorised call: the database driver's parsing of a
-    # timestamp object per row was the largest share of the report's time on PostgreSQL (a practice holds
-    # hundreds of thousands of completed questionnaires).
     frame = _frame(
         completed.order_by()
-        .annotate(completed_text=Cast("completed_at", output_field=TextField()))
+        .annotate(completed_text=_as_text("completed_at"))
         .values_list("id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_text"),
         ["assessment_id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_at"],
     )
-    frame["completed_at"] = pd.to_datetime(frame["completed_at"], utc=True, format="ISO8601")
-    return frame
+    return _timestamps(frame, "completed_at")
 
 
 def adherence_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
@@ -230,31 +242,37 @@ def adherence_frame(patient_ids: Collection[int] | None = None) -> pd.DataFrame:
     windows = IntegrationWindow.objects.all()
     if patient_ids is not None:
         windows = windows.filter(patient_id__in=patient_ids)
-    rows = windows_with_work(windows.order_by()).values_list(
-        "patient_id", "dosing_session__group_id", "dosed_at", "first_entry_at", "first_note_at"
+    rows = (
+        windows_with_work(windows.order_by())
+        .annotate(
+            dosed_text=_as_text("dosed_at"), entry_text=_as_text("first_entry_at"), note_text=_as_text("first_note_at")
+        )
+        .values_list("patient_id", "dosing_session__group_id", "dosed_text", "entry_text", "note_text")
+    )
+    frame = _timestamps(
+        _frame(rows, ["patient_id", "group_id", "dosed_at", "entry_at", "note_at"]), "dosed_at", "entry_at", "note_at"
     )
     settings = practice_window_settings()
-    now = datetime.datetime.now(datetime.UTC)
-    records = []
-    for patient_id, group_id, dosed_at, entry_at, note_at in rows.iterator(chunk_size=5000):
-        done = [at for at in (entry_at, note_at) if at is not None]
-        bounds = window_bounds(dosed_at, settings)
-        records.append(
-            (patient_id, group_id, dosed_at, adherence_of(bounds, min(done, default=None), now), bounds.outer_end)
-        )
-    return _frame(records, ["patient_id", "group_id", "dosed_at", "adherence", "closes_at"])
+    dosed_at = frame["dosed_at"].to_numpy(dtype="datetime64[ns]")
+    done_at = frame[["entry_at", "note_at"]].min(axis=1).to_numpy(dtype="datetime64[ns]")
+    frame["adherence"] = adherence_of_each(dosed_at, done_at, timezone.now(), settings)
+    frame["closes_at"] = frame["dosed_at"] + pd.Timedelta(hours=settings["outer_hours"])
+    return frame[["patient_id", "group_id", "dosed_at", "adherence", "closes_at"]]
 
 
 def creativity_frame() -> pd.DataFrame:
     """Scored creativity tasks (AUT and DAT), one row per administration, from the creativity app's selector."""
-    return _frame(creativity_scores_frame().values_list(*SCORE_COLUMNS), list(SCORE_COLUMNS))
+    selected = [column if column != "submitted_at" else "submitted_text" for column in SCORE_COLUMNS]
+    rows = creativity_scores_frame().annotate(submitted_text=_as_text("submitted_at")).values_list(*selected)
+    return _timestamps(_frame(rows, list(SCORE_COLUMNS)), "submitted_at")
 
 
 def dose_rows() -> pd.DataFrame:
     """Every dose given, with its course (`group_id`), for the report's dose summaries and the export's rows."""
-    return _frame(
+    frame = _frame(
         DoseRecord.objects.filter(administered_at__isnull=False)
         .order_by()
+        .annotate(administered_text=_as_text("administered_at"))
         .values_list(
             "id",
             "patient_id",
@@ -263,7 +281,7 @@ def dose_rows() -> pd.DataFrame:
             "route",
             "dose_mg",
             "weight_kg",
-            "administered_at",
+            "administered_text",
             "sedation_moaas",
             "dissociation_cadss",
             "session__site",
@@ -284,6 +302,7 @@ def dose_rows() -> pd.DataFrame:
             "dosing_setting",
         ],
     )
+    return _timestamps(frame, "administered_at")
 
 
 # For the research export: rows, not aggregates, but still one query per table.
@@ -316,7 +335,7 @@ def facilitator_choices() -> list[tuple[int, str]]:
 
 
 def template_choices() -> list[str]:
-    return sorted(set(Group.objects.values_list("template_id", flat=True).distinct()))
+    return sorted(Group.objects.order_by().values_list("template_id", flat=True).distinct())
 
 
 def minimum_cell_size() -> int:
@@ -326,7 +345,14 @@ def minimum_cell_size() -> int:
 
 def first_course_patients_by(column: str) -> dict[str, int]:
     """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
-    counts: dict[str, int] = course_frame()[column].value_counts().to_dict()
+    # Every researcher's page view offers these: read once per version of the data (snapshots.fingerprint), not
+    # from every enrolment on every view.
+    digest, _ = snapshots.fingerprint()
+    key = f"outcomes:first-course-{column}:{digest}"
+    counts: dict[str, int] | None = django_cache.get(key)
+    if counts is None:
+        counts = course_frame()[column].value_counts().to_dict()
+        django_cache.set(key, counts, timeout=24 * 3600)
     return counts
 
 
@@ -342,15 +368,26 @@ def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:
 
 def site_choices() -> list[str]:
     """Every site a dosing session has recorded, for the report's filter."""
-    return sorted(set(GroupSession.objects.exclude(site="").values_list("site", flat=True).distinct()))
+    return sorted(GroupSession.objects.exclude(site="").order_by().values_list("site", flat=True).distinct())
 
 
-def long_term_safety_frame() -> pd.DataFrame:
+def long_term_safety_frame(*, with_answers: bool = True) -> pd.DataFrame:
     """Completed long-term safety follow-ups, one row per form, with the flags (coded answers) it raised. The written
-    answer is never selected."""
+    answer is never selected. The report counts flags only: without `with_answers` the form's answers and date are not
+    read (parsing them was a third of the report's time at 10,000 patients)."""
     rows = Assessment.objects.filter(
         status=Assessment.Status.COMPLETED, instrument_id=LONG_TERM_SAFETY_INSTRUMENT
     ).order_by()
+    if not with_answers:
+        return _frame(
+            (
+                (pk, patient, group, occasion, (result or {}).get("flags", []))
+                for pk, patient, group, occasion, result in rows.values_list(
+                    "id", "patient_id", "group_id", "occasion", "result"
+                )
+            ),
+            ["assessment_id", "patient_id", "group_id", "occasion", "flags"],
+        )
     return _frame(
         (
             (pk, patient, group, occasion, label, completed, answers, (result or {}).get("flags", []))
