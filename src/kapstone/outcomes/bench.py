@@ -26,18 +26,19 @@ def figures(*, out) -> dict[str, float]:
     out("Outcomes report and research export")
     token = context.set_current(context.for_command("bench"))
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = build_report()
-        first = time.perf_counter() - started
-        started = time.perf_counter()
+        first, first_cpu = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         build_report()
-        again = time.perf_counter() - started
+        again, again_cpu = time.perf_counter() - started, time.process_time() - cpu
         started = time.perf_counter()
         html = report_html(report)
         rendered = time.perf_counter() - started
         out(
-            f"  report: {report.cohort:,} patients, built in {first:.2f} s (again in this process {again:.2f} s; "
-            f"budget {REPORT_BUDGET_S} s), HTML ({len(html) // 1024:,} KiB) in {rendered:.2f} s"
+            f"  report: {report.cohort:,} patients, built in {first:.2f} s ({first_cpu:.2f} s of this process's CPU; "
+            f"again {again:.2f} s, {again_cpu:.2f} s CPU; budget {REPORT_BUDGET_S} s), "
+            f"HTML ({len(html) // 1024:,} KiB) in {rendered:.2f} s"
         )
         filters = ReportFilters()
         services.report_snapshot_build(filters=filters, facilitator_label="", min_cell=0)
@@ -48,17 +49,24 @@ def figures(*, out) -> dict[str, float]:
         stored_ms = (time.perf_counter() - started) / STORED_READS * 1000
         out(f"  stored report, as a page view reads it while nothing changed: {stored_ms:.1f} ms")
         with tempfile.TemporaryDirectory(prefix="kapstone-bench-export-") as folder:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = research_export_write(actor_label="bench", out_dir=Path(folder))
-            exported = time.perf_counter() - started
+            exported, exported_cpu = time.perf_counter() - started, time.process_time() - cpu
         rows = sum(result.rows.values())
         out(
             f"  research export: {result.patients:,} patients, {rows:,} rows in {len(result.files)} files, "
-            f"{exported:.2f} s (budget {EXPORT_BUDGET_S} s)"
+            f"{exported:.2f} s ({exported_cpu:.2f} s CPU; budget {EXPORT_BUDGET_S} s)"
         )
     finally:
         context.reset(token)
-    return {"report_s": first, "report_again_s": again, "stored_ms": stored_ms, "export_s": exported}
+    return {
+        "report_s": first,
+        "report_cpu_s": first_cpu,
+        "report_again_s": again,
+        "stored_ms": stored_ms,
+        "export_s": exported,
+        "export_cpu_s": exported_cpu,
+    }
 
 
 def run(*, out) -> None:

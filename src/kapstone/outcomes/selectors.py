@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 from django.contrib.auth import get_user_model
 from django.core.cache import cache as django_cache
-from django.db.models import Count, Model, Q, QuerySet, TextField
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -326,16 +326,37 @@ def adverse_event_rows() -> pd.DataFrame:
 
 
 def facilitator_choices() -> list[tuple[int, str]]:
-    """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form."""
-    ids = set(Group.facilitators.through.objects.values_list("user_id", flat=True).distinct()) | set(
-        GroupSession.facilitators.through.objects.values_list("user_id", flat=True).distinct()
+    """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form. One
+    index lookup per staff member, not a pass over every group and session the practice ever ran."""
+    people = (
+        get_user_model()
+        .objects.filter(
+            Exists(Group.facilitators.through.objects.filter(user_id=OuterRef("pk")))
+            | Exists(GroupSession.facilitators.through.objects.filter(user_id=OuterRef("pk")))
+        )
+        .order_by("last_name", "first_name")
     )
-    people = get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name")
     return [(person.pk, person.get_full_name() or person.get_username()) for person in people]
 
 
+def _per_data_version(name: str, compute: Callable[[], Any]) -> Any:
+    """`compute()` once per version of the report's inputs (snapshots.fingerprint) in each process: the form's choices
+    are offered on every page view, and reading them from every group and session grew with the practice."""
+    digest, _ = snapshots.fingerprint()
+    key = f"outcomes:{name}:{digest}"
+    value = django_cache.get(key)
+    if value is None:
+        value = compute()
+        django_cache.set(key, value, timeout=24 * 3600)
+    return value
+
+
 def template_choices() -> list[str]:
-    return sorted(Group.objects.order_by().values_list("template_id", flat=True).distinct())
+    def read() -> list[str]:
+        return sorted(Group.objects.order_by().values_list("template_id", flat=True).distinct())
+
+    templates: list[str] = _per_data_version("templates", read)
+    return templates
 
 
 def minimum_cell_size() -> int:
@@ -345,14 +366,12 @@ def minimum_cell_size() -> int:
 
 def first_course_patients_by(column: str) -> dict[str, int]:
     """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
-    # Every researcher's page view offers these: read once per version of the data (snapshots.fingerprint), not
-    # from every enrolment on every view.
-    digest, _ = snapshots.fingerprint()
-    key = f"outcomes:first-course-{column}:{digest}"
-    counts: dict[str, int] | None = django_cache.get(key)
-    if counts is None:
-        counts = course_frame()[column].value_counts().to_dict()
-        django_cache.set(key, counts, timeout=24 * 3600)
+
+    def count() -> dict[str, int]:
+        counts: dict[str, int] = course_frame()[column].value_counts().to_dict()
+        return counts
+
+    counts: dict[str, int] = _per_data_version(f"first-course-{column}", count)
     return counts
 
 
@@ -368,7 +387,12 @@ def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:
 
 def site_choices() -> list[str]:
     """Every site a dosing session has recorded, for the report's filter."""
-    return sorted(GroupSession.objects.exclude(site="").order_by().values_list("site", flat=True).distinct())
+
+    def read() -> list[str]:
+        return sorted(GroupSession.objects.exclude(site="").order_by().values_list("site", flat=True).distinct())
+
+    sites: list[str] = _per_data_version("sites", read)
+    return sites
 
 
 def long_term_safety_frame(*, with_answers: bool = True) -> pd.DataFrame:
