@@ -397,21 +397,22 @@ def site_choices() -> list[str]:
 
 def long_term_safety_frame(*, with_answers: bool = True) -> pd.DataFrame:
     """Completed long-term safety follow-ups, one row per form, with the flags (coded answers) it raised. The written
-    answer is never selected. The report counts flags only: without `with_answers` the form's answers and date are not
-    read (parsing them was a third of the report's time at 10,000 patients)."""
+    answer is never selected. The report counts flags only: without `with_answers` the form's answers are not read,
+    and its date comes as text parsed in one call (the two were a third of the report's time at 10,000 patients)."""
     rows = Assessment.objects.filter(
         status=Assessment.Status.COMPLETED, instrument_id=LONG_TERM_SAFETY_INSTRUMENT
     ).order_by()
     if not with_answers:
-        return _frame(
+        frame = _frame(
             (
-                (pk, patient, group, occasion, (result or {}).get("flags", []))
-                for pk, patient, group, occasion, result in rows.values_list(
-                    "id", "patient_id", "group_id", "occasion", "result"
-                )
+                (pk, patient, group, occasion, label, completed, (result or {}).get("flags", []))
+                for pk, patient, group, occasion, label, completed, result in rows.annotate(
+                    completed_text=_as_text("completed_at")
+                ).values_list("id", "patient_id", "group_id", "occasion", "occasion_label", "completed_text", "result")
             ),
-            ["assessment_id", "patient_id", "group_id", "occasion", "flags"],
+            ["assessment_id", "patient_id", "group_id", "occasion", "occasion_label", "completed_at", "flags"],
         )
+        return _timestamps(frame, "completed_at")
     return _frame(
         (
             (pk, patient, group, occasion, label, completed, answers, (result or {}).get("flags", []))
