@@ -25,6 +25,8 @@ KINDS = ("primary", "guideline", "practice", "convention", "operational")
 # whole file (screening/consent_forms.py), so rewriting a section's `source` would change what every past
 # signature says was signed; a new version of the form cites by id instead.
 CITATION_EXCEPTIONS = {
+    # Signatures pin this file's whole text, so it is kept as it was signed; version 2 has the same words and
+    # cites its sources by id.
     "screening/consent/kap_group_consent_v1.yaml": "its whole text is hashed into every signature",
 }
 

@@ -73,7 +73,7 @@ def test_intake_screening_consultation_consent_and_enrolment(browser, live_serve
     enrol_form = page.locator("form[action$='/enrol/']")
     enrol_form.get_by_label("Patient").select_option(str(cast.alice.pk))
     enrol_form.get_by_role("button", name="Enrol").click()
-    page.get_by_text("cannot join yet: informed consent is not signed (form v1)").wait_for()
+    page.get_by_text("cannot join yet: informed consent is not signed (form v2)").wait_for()
 
     # Consent, signed by the patient on a phone.
     phone = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True)

@@ -5,6 +5,7 @@ from django.core.management import call_command
 
 from kapstone.patients.models import Patient
 from kapstone.program.models import Enrolment
+from kapstone.screening.consent_forms import current_form
 from kapstone.screening.demo import CONSENT_WITHDRAWN, RESCREENED_NEEDS_REVIEW, RESCREENED_NOT_ELIGIBLE, WAITLISTED
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import ScreeningResult
@@ -28,7 +29,7 @@ def test_current_group_members_pass_the_gate_and_the_blocked_cases_say_why(capsy
         "screening decision is not eligible, which cannot be overridden"
     ]
     assert any(
-        blocker.startswith("informed consent (form v1) was withdrawn")
+        blocker.startswith(f"informed consent (form v{current_form().version}) was withdrawn")
         for blocker in enrolment_blockers(patient=patients[CONSENT_WITHDRAWN])
     )
     moved = ScreeningResult.objects.filter(patient=patients[RESCREENED_NOT_ELIGIBLE]).first()

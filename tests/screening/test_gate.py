@@ -9,8 +9,8 @@ from kapstone.audit.models import AuditEvent
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group
-from kapstone.screening import services
-from kapstone.screening.consent_forms import current_form
+from kapstone.screening import consent_forms, services
+from kapstone.screening.consent_forms import CONSENT_DIR, current_form
 from kapstone.screening.gate import enrolment_blockers, gate_status
 from kapstone.screening.models import Consultation, ConsultationOverride
 from tests.screening import helpers
@@ -253,3 +253,31 @@ def test_program_enrolment_succeeds_once_the_gate_is_open(cast):
     helpers.ready_for_enrolment(cast)
     enrolment = program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     assert enrolment.status == Enrolment.Status.ENROLLED
+
+
+def test_a_signature_on_version_1_stands_for_version_2_which_has_the_same_words(cast):
+    # Version 2 changed only how its sources are cited, so a patient who signed version 1 read the same words.
+    assert current_form().version == "2" and current_form().accepted_versions == ("1", "2")
+    helpers.ready_for_enrolment(cast)
+    cast.alice.consent_signatures.update(form_version="1")
+    assert enrolment_blockers(patient=cast.alice) == []
+    with pytest.raises(services.ScreeningRefused, match="already signed"):
+        helpers.sign_consent(cast)
+
+
+def test_a_later_version_with_other_words_needs_a_new_signature(cast, tmp_path, monkeypatch):
+    newest = (CONSENT_DIR / "kap_group_consent_v2.yaml").read_text(encoding="utf-8")
+    (tmp_path / "kap_group_consent_v2.yaml").write_text(newest, encoding="utf-8")
+    reworded = newest.replace('version: "2"', 'version: "3"').replace(
+        "Taking part is voluntary.", "Taking part is entirely voluntary."
+    )
+    (tmp_path / "kap_group_consent_v3.yaml").write_text(reworded, encoding="utf-8")
+    monkeypatch.setattr(consent_forms, "CONSENT_DIR", tmp_path)
+    current_form.cache_clear()
+    try:
+        assert current_form().accepted_versions == ("3",)
+        helpers.ready_for_enrolment(cast)  # signs version 3
+        cast.alice.consent_signatures.update(form_version="2")
+        assert enrolment_blockers(patient=cast.alice) == ["informed consent is not signed (form v3)"]
+    finally:
+        current_form.cache_clear()

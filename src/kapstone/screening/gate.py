@@ -103,7 +103,7 @@ def gate_statuses(
     withdrawn_at: dict[int, datetime.datetime] = {}
     # Newest first, so the first signature in force seen for a patient is the one that counts.
     for signature in ConsentSignature.objects.filter(
-        patient_id__in=patient_ids, form_id=form.id, form_version=form.version
+        patient_id__in=patient_ids, form_id=form.id, form_version__in=form.accepted_versions
     ).order_by("patient_id", "-signed_at", "-id"):
         if signature.withdrawn_at is None:
             in_force.setdefault(signature.patient_id, signature)

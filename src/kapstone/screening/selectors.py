@@ -187,7 +187,9 @@ def reply_file_get(*, user: User, consultation_id: int | str) -> Consultation:
 def portal_screening(*, patient: Patient) -> dict[str, object]:
     """What the patient's own screening page shows: their pre-intake and their consent, nothing else."""
     form = current_form()
-    signatures = ConsentSignature.objects.filter(patient=patient, form_id=form.id, form_version=form.version)
+    signatures = ConsentSignature.objects.filter(
+        patient=patient, form_id=form.id, form_version__in=form.accepted_versions
+    )
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_screening", object_id=patient.pk)
     return {
         "consent_form": form,

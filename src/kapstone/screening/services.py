@@ -274,7 +274,7 @@ def _check_signed_name(patient: Patient, typed: str) -> None:
 
 def _refuse_if_already_signed(patient: Patient, form: ConsentForm) -> None:
     if ConsentSignature.objects.filter(
-        patient=patient, form_id=form.id, form_version=form.version, withdrawn_at__isnull=True
+        patient=patient, form_id=form.id, form_version__in=form.accepted_versions, withdrawn_at__isnull=True
     ).exists():
         raise ScreeningRefused(f"Consent (form v{form.version}) is already signed.")
 
