@@ -243,6 +243,6 @@ def summarise_scored(prompt: str, scored: Sequence[ScoredResponse]) -> Participa
         flexibility=flexibility([check_response(item.response).text for item in kept]),
         originality_mean=round(mean(originalities), 3) if originalities else None,
         originality_top2_mean=round(mean(originalities[:top_n]), 3) if originalities else None,
-        elaboration_mean=round(mean(elaborations), 3) if kept else None,
+        elaboration_mean=round(mean(elaborations), 3) if elaborations else None,
         excluded=excluded,
     )
