@@ -9,6 +9,7 @@ per patient in the order they were given.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import io
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from kapstone.audit import services as audit
-from kapstone.outcomes import deidentify, selectors, snapshots, suppression
+from kapstone.outcomes import deidentify, selectors, snapshots, suppression, tasks
 from kapstone.outcomes.models import ReportSnapshot
 from kapstone.outcomes.report import build_report
 from kapstone.outcomes.statistics import age_in_years
@@ -441,10 +442,27 @@ def report_snapshot_build(*, filters: selectors.ReportFilters, facilitator_label
     )
 
 
+def report_snapshot_for_view(
+    *, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int
+) -> tuple[ReportSnapshot | None, datetime.datetime | None]:
+    """The stored report for these filters and this reader when it is current (snapshots.py). Otherwise its build is
+    claimed and started: in this request when tasks run eagerly (then the new snapshot is returned), else by a
+    worker, and the snapshot is None with the time the build under way started. Never older figures as current.
+    Not one transaction: the claim must be seen by other views at once, so they wait for this build rather than
+    start their own."""
+    key = snapshots.report_key(filters.as_plain(), facilitator_label, min_cell)
+    snapshot = snapshots.current_snapshot(key)
+    if snapshot is None and snapshots.claim_build(key):
+        tasks.build_report_snapshot.delay(filters.as_plain(), facilitator_label, min_cell)
+        snapshot = snapshots.current_snapshot(key)  # already built when tasks run eagerly
+    return snapshot, None if snapshot else snapshots.building_since(key)
+
+
 __all__ = [
     "ExportResult",
     "build_tables",
     "report_snapshot_build",
+    "report_snapshot_for_view",
     "research_export_write",
     "research_export_zip",
 ]

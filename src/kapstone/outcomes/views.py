@@ -8,7 +8,6 @@ from django.views.decorators.http import require_http_methods
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.outcomes import snapshots
 from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
 
@@ -41,23 +40,20 @@ def report_page(request):
     form, min_cell = _form_from(request)
     if not form.is_valid():
         return _page(request, form, status=400)
-    # deferred: heavy libraries (SciPy, statsmodels under the report the task builds), loaded by a worker only when it
-    # builds a report.
-    from kapstone.outcomes import tasks
+    # deferred: heavy libraries (SciPy, statsmodels under the report a build makes), loaded by the first report page a
+    # worker serves rather than at start-up.
+    from kapstone.outcomes import services
 
     filters, label = form.filters(), form.facilitator_label()
-    key = snapshots.report_key(filters.as_plain(), label, min_cell)
-    snapshot = snapshots.current_snapshot(key)
-    if snapshot is None and snapshots.claim_build(key):
-        tasks.build_report_snapshot.delay(filters.as_plain(), label, min_cell)
-        snapshot = snapshots.current_snapshot(key)  # already built when tasks run eagerly
-    as_of = snapshot.built_at.isoformat() if snapshot else None
+    snapshot, updating_since = services.report_snapshot_for_view(
+        filters=filters, facilitator_label=label, min_cell=min_cell
+    )
+    as_of = snapshot.built_at.isoformat() if snapshot and snapshot.built_at else None
     audit.record(
         action=audit.Action.READ,
         object_type="outcomes_report",
         detail={"filters": filters.describe(label), "figures_as_of": as_of},
     )
-    updating_since = None if snapshot else snapshots.building_since(key)
     return _page(request, form, snapshot=snapshot, updating_since=updating_since)
 
 
