@@ -7,7 +7,7 @@ PORT ?= 8000
 SWEEP_EVERY ?= 60
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast bench bench-load lint migrate
+.PHONY: install run test test-fast fuzz bench bench-load lint migrate
 
 # torch (for the creativity extra) must be the CPU build: on PyPI, Linux torch wheels pull in gigabytes of CUDA.
 # TORCH_INDEX names where pip finds the CPU build: the PyTorch CPU wheel index
@@ -43,6 +43,10 @@ run: migrate
 # tests/program, measures, creativity and integration_app on two workers).
 test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+
+# Fresh random examples for the fault tests (the suite's are fixed): for hunting faults, not for CI.
+fuzz: install
+	KAPSTONE_HYPOTHESIS_PROFILE=explore $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q tests/faults
 
 test-fast: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not browser and not celery_worker"

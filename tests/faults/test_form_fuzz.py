@@ -45,6 +45,11 @@ VALUES = st.one_of(
             "\x00",
             "on",
             "<script>",
+            # The edges of a database key: beyond them a driver raises instead of finding nothing.
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "²",
         ]
     ),
     st.dates(min_value=datetime.date(1, 1, 1)).map(str),
@@ -182,5 +187,36 @@ def test_no_filter_makes_the_outcomes_report_answer_with_a_server_error(cast):
     @given(st.dictionaries(names, VALUES, max_size=4), st.sampled_from([0, 1]))
     def answers(query, which):
         assert clients[which].get(reverse("outcomes:report"), query).status_code < 500
+
+    answers()
+
+
+# Every page that reads its query string, with the names it reads: a filter, a search, a page number or a position
+# in a list is typed into the address bar as readily as into a form.
+QUERIES = [
+    ("patients:list", "bob", lambda cast: [], ["q", "page"]),
+    ("patients:audit", "bob", lambda cast: [cast.alice.pk], ["page"]),
+    ("screening:list", "bob", lambda cast: [], ["decision", "page"]),
+    ("integration:journal", "alice_user", lambda cast: [], ["q", "page", "format"]),
+    ("integration:journal_new", "alice_user", lambda cast: [], ["prompt"]),
+    ("integration:adherence", "bob", lambda cast: [], ["page"]),
+    ("program:groups", "bob", lambda cast: [], ["page"]),
+    ("billing:estimate", "admin", lambda cast: [cast.alice.pk], ["template"]),
+    ("billing:period_superbill_pdf", "admin", lambda cast: [cast.alice.pk], ["start", "end"]),
+    ("dosing:ledger", "bob", lambda cast: [], ["location", "lot", "since", "until", "older_than", "newer_than"]),
+    ("alerts:safety_plan", "bob", lambda cast: [cast.alice.pk], ["version"]),
+    ("measures:alerts", "bob", lambda cast: [], ["level", "staff", "kind", "show"]),
+]
+
+
+@pytest.mark.parametrize("url, who, args, names", QUERIES, ids=[url for url, _, _, _ in QUERIES])
+def test_no_query_makes_a_page_answer_with_a_server_error(cast, url, who, args, names):
+    client = signed_in_client(cast.user(who))
+    path = reverse(url, args=args(cast))
+
+    @FUZZ
+    @given(st.dictionaries(st.sampled_from(names), VALUES, max_size=len(names)))
+    def answers(query):
+        assert client.get(path, query).status_code < 500
 
     answers()

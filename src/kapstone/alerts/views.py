@@ -12,6 +12,7 @@ from kapstone.alerts.forms import DefaultOnCallForm, PagingNumberForm, SafetyPla
 from kapstone.measures.forms import AcknowledgeForm
 from kapstone.measures.portal_settings import crisis_resources
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
+from kapstone.rowid import row_id
 
 ROTA_VIEWERS = (Role.PRESCRIBER, Role.ADMIN)
 
@@ -101,9 +102,8 @@ def paging_number(request):
 def _plan_page(request, patient, *, form=None, status=200):
     versions = selectors.safety_plan_versions(patient=patient)
     shown = versions[0] if versions else None
-    wanted = request.GET.get("version", "")
-    if wanted.isdigit():
-        shown = next((plan for plan in versions if plan.version == int(wanted)), shown)
+    if wanted := row_id(request.GET.get("version")):
+        shown = next((plan for plan in versions if plan.version == wanted), shown)
     if form is None:
         initial = {name: getattr(versions[0], name) for name, _ in versions[0].SECTIONS} if versions else {}
         form = SafetyPlanForm(initial=initial)

@@ -29,6 +29,7 @@ from kapstone.dosing.models import (
 from kapstone.dosing.selectors import in_stock_or
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
+from kapstone.rowid import row_id
 
 
 def _staff():
@@ -275,8 +276,7 @@ def _date_field(label: str, **extra) -> forms.DateField:
 
 
 def _posted_id(form: forms.Form, name: str) -> int | None:
-    value = form.data.get(form.add_prefix(name)) if form.is_bound else None
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    return row_id(form.data.get(form.add_prefix(name))) if form.is_bound else None
 
 
 class _Signed(forms.Form):

@@ -31,6 +31,7 @@ from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.rowid import row_id
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_statuses
 from kapstone.screening.models import IntakeVersion
@@ -679,7 +680,7 @@ def ledger(
     if filters.lot_id:
         balances = balances.filter(lot_id=filters.lot_id)
     entries, has_newer, has_older = _entries_window(
-        _ledger_entries(filters), older_than=_entry_id(older_than), newer_than=_entry_id(newer_than)
+        _ledger_entries(filters), older_than=row_id(older_than), newer_than=row_id(newer_than)
     )
     window = LedgerWindow(
         _ledger_rows(user, entries),
@@ -687,10 +688,6 @@ def ledger(
         older_than=entries[-1].pk if entries and has_older else None,
     )
     return list(balances), window
-
-
-def _entry_id(value: str | None) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
 
 
 def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:

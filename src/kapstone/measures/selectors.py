@@ -38,6 +38,7 @@ from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
+from kapstone.rowid import row_id
 
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10
@@ -99,9 +100,9 @@ class QueueFilters:
         staff = query.get("staff", "")
         kind = query.get("kind", "")
         return cls(
-            priority=int(priority) if priority.isdigit() and int(priority) in CriticalAlert.Priority.values else None,
+            priority=level if (level := row_id(priority)) in CriticalAlert.Priority.values else None,
             kind=kind if kind in alert_kinds() else "",
-            staff_id=int(staff) if staff.isdigit() else None,
+            staff_id=row_id(staff),
             show_acknowledged=query.get("show") == "all",
         )
 
