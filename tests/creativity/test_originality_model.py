@@ -34,6 +34,58 @@ def test_an_objects_level_is_the_same_for_each_of_its_rows_so_it_cannot_reveal_a
     assert unseen[0, 0] == pytest.approx(11.0 / 4) and unseen[0, 2] == 0
 
 
+def _object_regressions_data(seed: int = 0):
+    """Two objects, one with fewer rows than embedding dimensions and one with more (both ridge forms)."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([0] * 12 + [1] * 40)
+    concatenated = rng.normal(size=(len(ids), 20)).astype(np.float32)
+    vectors = originality._unit(rng.normal(size=(len(ids), originality.PCA_BANK_DIMS))).astype(np.float32)
+    ratings = rng.uniform(1, 5, len(ids)).astype(np.float32)
+    return concatenated, vectors, ids, ratings
+
+
+def test_a_training_rows_per_object_predictions_never_read_its_own_rating():
+    concatenated, vectors, ids, ratings = _object_regressions_data()
+    _, left_out = originality.ObjectRegressions.fit(concatenated, originality.Bank(vectors, ids, ratings))
+    for row in (3, 30):
+        changed = ratings.copy()
+        changed[row] = 6.0 - ratings[row]
+        _, moved = originality.ObjectRegressions.fit(concatenated, originality.Bank(vectors, ids, changed))
+        assert moved[row] == pytest.approx(left_out[row], abs=1e-4)
+        others = (ids == ids[row]) & (np.arange(len(ids)) != row)
+        assert not np.allclose(moved[others], left_out[others])
+
+
+def test_the_per_object_ridge_left_out_is_a_refit_without_the_row():
+    from sklearn.linear_model import Ridge
+
+    concatenated, vectors, ids, ratings = _object_regressions_data(1)
+    _, left_out = originality.ObjectRegressions.fit(concatenated, originality.Bank(vectors, ids, ratings))
+    for row in (0, 20):
+        rows = np.flatnonzero((ids == ids[row]) & (np.arange(len(ids)) != row))
+        refit = Ridge(alpha=originality.OBJECT_RIDGE_ALPHA).fit(concatenated[rows], ratings[rows])
+        assert left_out[row, 0] == pytest.approx(refit.predict(concatenated[row : row + 1])[0], abs=1e-3)
+
+
+def test_per_object_regressions_score_a_new_response_from_its_objects_fit_alone():
+    from sklearn.linear_model import Ridge
+
+    concatenated, vectors, ids, ratings = _object_regressions_data(2)
+    bank = originality.Bank(vectors, ids, ratings)
+    regressions, _ = originality.ObjectRegressions.fit(concatenated, bank)
+    query, query_vector = concatenated[:1] + 0.5, vectors[:1]
+    for prompt_id in (0, 1):
+        rows = np.flatnonzero(ids == prompt_id)
+        predicted = regressions.predict(query, query_vector, np.array([prompt_id]), bank)[0]
+        ridge = Ridge(alpha=originality.OBJECT_RIDGE_ALPHA).fit(concatenated[rows], ratings[rows])
+        assert predicted[0] == pytest.approx(ridge.predict(query)[0], abs=1e-3)
+        kernel = originality._kernel(vectors[rows].astype(np.float16), vectors[rows].astype(np.float16))
+        centred = ratings[rows] - ratings[rows].mean()
+        duals = np.linalg.solve(kernel + originality.KERNEL_ALPHA * np.eye(len(rows)), centred)
+        expected = ratings[rows].mean() + originality._kernel(query_vector, vectors[rows].astype(np.float16)) @ duals
+        assert predicted[1] == pytest.approx(expected[0], abs=1e-3)
+
+
 def test_the_shipped_model_records_the_recipe_it_was_chosen_with():
     recipe = originality.load_model().recipe
     assert 1 <= recipe.layers <= 6 and 0 <= recipe.ridge_weight <= 1
