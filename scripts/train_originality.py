@@ -14,8 +14,8 @@ The protocol, so that the val figure is a held-out one:
    among the other objects too or not, the trees' settings, the ridge's share of the ensemble) is scored by
    cross-validation inside train with folds grouped by object (GroupKFold): no object's responses sit on
    both sides of a fold, so the regressors are always judged on objects they were not fitted on, and a
-   response cannot be predicted from a near-copy of itself seen in fitting. Each row's neighbour and
-   object-level features leave its own rating out.
+   response cannot be predicted from a near-copy of itself seen in fitting. Each row's neighbour features
+   and per-object regressions leave its own rating out.
 2. The recipe with the best grouped-CV Pearson r wins; a shallower encoder (faster scoring) is preferred
    when its r is within DEPTH_TOLERANCE of the best.
 3. The winner is fitted on all of train and saved. Then, once, it scores aut_ratings_val.csv: Pearson r with
