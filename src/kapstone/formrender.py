@@ -7,10 +7,13 @@ rendered here to exactly the markup the templates give (tests/foundation/test_fo
 every widget Kapstone uses); any other template goes to Django's renderer unchanged.
 """
 
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.template.loader import render_to_string
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
@@ -114,3 +117,22 @@ class FormRenderer(DjangoTemplates):
         return all(
             option["template_name"] == OPTION_TEMPLATE for _, options, _ in widget["optgroups"] for option in options
         )
+
+
+# The prefix of a form drawn once to stand for many (stamped): random, so no label, help text or choice on the page
+# can hold it by chance, and hexadecimal, so escaping leaves it as it is wherever the prefix is written.
+STAMP_PREFIX = f"stamp{secrets.token_hex(16)}"
+
+
+def form_fields(form: forms.BaseForm) -> SafeString:
+    """The form's fields as includes/form_fields.html draws them: what `{% include "includes/form_fields.html" %}`
+    gives on a page, which reads nothing from the page but the form."""
+    return mark_safe(render_to_string("includes/form_fields.html", {"form": form}))  # noqa: S308 - a template's output
+
+
+def stamped(fields: str, prefix: str) -> SafeString:
+    """Fields drawn (form_fields) for a form made with prefix=STAMP_PREFIX, as the same form made with `prefix`
+    draws them. An empty form's fields differ from another's of the same class only by the prefix in their names,
+    ids and the labels' and descriptions' references to them, each written escaped: a page showing the same form on
+    many cards (the dosing room) draws it once."""
+    return mark_safe(fields.replace(STAMP_PREFIX, str(conditional_escape(prefix))))  # noqa: S308 - escaped above
