@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -596,15 +596,29 @@ OUTSIDE_CARE_TEAM = "a patient outside your care team"
 LEDGER_PAGE_SIZE = 50
 
 
+def _dose_patient_id(entry: LedgerEntry) -> int | None:
+    """The patient of an administration's or a waste's entry, by the key _ledger_entries reads with the entry."""
+    patient_id: int | None = entry.dose_patient_id  # type: ignore[attr-defined]  # annotated by _ledger_entries
+    return patient_id
+
+
 def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
-    patient_ids = {e.dose_record.patient_id for e in entries if e.dose_record is not None}
+    """The rows of entries read by _ledger_entries, with their signers from one read of the few staff who sign."""
+    dose_patients = {entry.pk: _dose_patient_id(entry) for entry in entries}
+    patient_ids = {patient_id for patient_id in dose_patients.values() if patient_id is not None}
     visible = set(patients_visible_to(user).filter(pk__in=patient_ids).values_list("pk", flat=True))
+    signers = User.objects.in_bulk(
+        {e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id}
+    )
     rows = []
     for entry in entries:
-        label = ""
-        if entry.dose_record is not None:
-            patient = entry.dose_record.patient
-            label = patient.record_number if patient.pk in visible else OUTSIDE_CARE_TEAM
+        entry.recorded_by = signers[entry.recorded_by_id]
+        if entry.witness_id is not None:
+            entry.witness = signers[entry.witness_id]
+        patient_id, label = dose_patients[entry.pk], ""
+        if patient_id is not None:
+            # The record number is the patient's key written out: the patient need not be read for it.
+            label = Patient(pk=patient_id).record_number if patient_id in visible else OUTSIDE_CARE_TEAM
         rows.append(LedgerRow(entry, label))
     audit.record(
         action=audit.Action.READ,
@@ -615,9 +629,11 @@ def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
 
 
 def _ledger_entries(filters: LedgerFilter) -> QuerySet[LedgerEntry]:
-    return filters.entries().select_related(
-        "lot", "recorded_by", "witness", "dose_record__patient", "corrects", "receipt"
-    )
+    """The entries with their lot and the entry each corrects, and the patient of a dose's entry by key only. Each
+    table joined costs PostgreSQL's planner more than the last: joined to their signers and their dose's record and
+    patient as well (eight tables), a window of 50 entries took about 20 ms to plan and under 1 ms to run, on every
+    page of the log. The signers come from one small read (_ledger_rows)."""
+    return filters.entries().select_related("lot", "corrects").annotate(dose_patient_id=F("dose_record__patient_id"))
 
 
 def in_stock_or(lot_id: int | None = None) -> Q:
@@ -692,7 +708,7 @@ def ledger(
 
 def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     """Every entry under the filters, oldest first, for a CSV or PDF export of any period."""
-    return _ledger_rows(user, list(_ledger_entries(filters).order_by("recorded_at", "id")))
+    return _ledger_rows(user, list(_ledger_entries(filters).select_related("receipt").order_by("recorded_at", "id")))
 
 
 def open_discrepancies() -> list[LedgerEntry]:
