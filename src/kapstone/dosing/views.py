@@ -27,6 +27,7 @@ from kapstone.dosing.forms import (
     RegistrationForm,
     read_choices_once,
 )
+from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
 
 
@@ -224,6 +225,7 @@ def _ledger_page(request, *, forms=None, status=200):
     context = {
         "balances": balances,
         "rows": window.rows,
+        "entry_rows": entry_rows(window.rows),
         "newer_url": window_url("newer_than", window.newer_than),
         "older_url": window_url("older_than", window.older_than),
         "filter_form": filter_form,
