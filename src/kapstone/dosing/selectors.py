@@ -34,7 +34,6 @@ from kapstone.program.models import Enrolment, GroupSession
 from kapstone.rowid import row_id
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_statuses
-from kapstone.screening.models import IntakeVersion
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 
 # Who keeps the controlled-substance log: the people who receive, give, waste and count the drug.
@@ -287,11 +286,11 @@ def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict[int, tup
     statuses = gate_statuses(
         patients, course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate())
     )
-    intake_ids = {pid: status.result.intake_version_id for pid, status in statuses.items() if status.result}
-    intakes = dict(IntakeVersion.objects.filter(pk__in=intake_ids.values()).values_list("pk", "data"))
+    # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
     screened = {
-        pid: [entry["name"] for entry in (intakes.get(intake_id) or {}).get("medications") or []]
-        for pid, intake_id in intake_ids.items()
+        pid: [entry["name"] for entry in (status.result.intake_version.data or {}).get("medications") or []]
+        for pid, status in statuses.items()
+        if status.result
     }
     return {pid: status.blockers for pid, status in statuses.items()}, screened
 
@@ -495,28 +494,47 @@ def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
     return list(patients_visible_to(user).filter(enrolments__in=enrolled).order_by("family_name", "given_name"))
 
 
-def session_room(*, user: User, session_id: int | str) -> tuple[GroupSession, list[RoomPatient]]:
+RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
+
+
+def _with_staff(records: list[DoseRecord]) -> None:
+    """Sets who ordered, gave, witnessed and discharged each record from one read of those few staff: joined to the
+    records instead, they were four more tables for PostgreSQL's planner to order on every load of the room."""
+    ids = {getattr(record, f"{role}_id") for record in records for role in RECORD_STAFF}
+    staff = User.objects.in_bulk(ids - {None})
+    for record in records:
+        for role in RECORD_STAFF:
+            staff_id = getattr(record, f"{role}_id")
+            if staff_id is not None:
+                setattr(record, role, staff[staff_id])
+
+
+def session_room(
+    *, user: User, session_id: int | str, limits: Limits | None = None
+) -> tuple[GroupSession, list[RoomPatient]]:
     """The session and each of the user's patients in it, with what would stop their dose and when their post-dose
-    vitals are due, read for all patients at once."""
+    vitals are due, read for all patients at once. `limits` are the room's thresholds when the caller has read them
+    (room_thresholds) for the page already."""
     session = _session_get(user=user, session_id=session_id)
     patients = _session_patients(user=user, session=session)
     records = {
         record.patient_id: record
         for record in DoseRecord.objects.filter(session=session, patient__in=patients)
-        .select_related("lot", "ordered_by", "administered_by", "witness", "discharged_by")
+        .select_related("lot")
         .prefetch_related(
             Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
             "adverse_events",
             Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
         )
     }
+    _with_staff(list(records.values()))
     audit.record(
         action=audit.Action.READ,
         object_type="dosing_room",
         object_id=session.pk,
         detail={"patient_ids": [p.pk for p in patients]},
     )
-    now, limits = timezone.now(), room_thresholds()
+    now, limits = timezone.now(), limits if limits is not None else room_thresholds()
     # A dose already given is counted against the week before it; one still to give, against the week before now.
     cases = []
     for patient in patients:

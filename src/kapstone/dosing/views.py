@@ -103,21 +103,23 @@ class _CardForms:
         return self.page.form(self.entry, action)
 
 
-def _room_context(request, session, room, bound=None):
+def _room_context(request, session_id, bound=None):
+    # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
+    limits = selectors.room_thresholds()
+    session, room = selectors.session_room(user=request.user, session_id=session_id, limits=limits)
     page = _RoomForms(request.user.role, bound)
     return {
         "session": session,
         "room": room,
         "forms": {entry.patient.pk: page.card(entry) for entry in room},
-        "thresholds": selectors.room_thresholds(),
+        "thresholds": limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }
 
 
 @roles_required(*RECORD_ROLES)
 def session_room(request, session_id):
-    session, room = selectors.session_room(user=request.user, session_id=session_id)
-    return render(request, "dosing/room.html", _room_context(request, session, room))
+    return render(request, "dosing/room.html", _room_context(request, session_id))
 
 
 def _apply(action: str, *, actor, record: DoseRecord, data: dict):
@@ -169,8 +171,7 @@ def room_action(request, session_id, patient_id, action):
             else:
                 messages.success(request, f"{patient.full_name}: saved.")
             return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
-    session, room = selectors.session_room(user=request.user, session_id=session_id)
-    context = _room_context(request, session, room, bound=((patient.pk, action), form))
+    context = _room_context(request, session_id, bound=((patient.pk, action), form))
     return render(request, "dosing/room.html", context, status=400)
 
 
