@@ -219,8 +219,10 @@ def _ledger_page(request, *, forms=None, status=200):
         moved[position] = str(entry_id)
         return f"?{moved.urlencode()}#entries"
 
+    read_once: dict = {}
     ledger_forms = forms or {
-        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id) for kind, form_class in LEDGER_FORMS.items()
+        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id, read_once=read_once)
+        for kind, form_class in LEDGER_FORMS.items()
     }
     read_choices_once([filter_form, *ledger_forms.values()])
     context = {
