@@ -261,23 +261,18 @@ class DoseReadiness:
 def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int, datetime.date]:
     """Each patient's current course's first day: the latest first session, on or before today, of the groups they
     are enrolled in (a patient is in one course at a time). The gate judges the screening's expiry on that day."""
-    first_days = {
-        group_id: timezone.localdate(first)
-        for group_id, first in GroupSession.objects.filter(
-            group__enrolments__patient_id__in=patient_ids,
-            group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
-        )
-        .values("group_id")
-        .annotate(first=Min("starts_at"))
-        .values_list("group_id", "first")
-    }
     starts: dict[int, datetime.date] = {}
-    for patient_id, group_id in Enrolment.objects.filter(
-        patient_id__in=patient_ids, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
-    ).values_list("patient_id", "group_id"):
-        first = first_days.get(group_id)
-        if first is not None and first <= today and first > starts.get(patient_id, datetime.date.min):
-            starts[patient_id] = first
+    for patient_id, first in (
+        Enrolment.objects.filter(
+            patient_id__in=patient_ids, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+        )
+        .values("patient_id", "group_id")
+        .annotate(first=Min("group__sessions__starts_at"))
+        .values_list("patient_id", "first")
+    ):
+        first_day = timezone.localdate(first) if first is not None else None
+        if first_day is not None and first_day <= today and first_day > starts.get(patient_id, datetime.date.min):
+            starts[patient_id] = first_day
     return starts
 
 
