@@ -47,10 +47,10 @@ def _left_out(action: str, *, role: str, entry: selectors.RoomPatient) -> tuple[
     return ()
 
 
-def _made(action: str, left_out: tuple[str, ...], data=None, *, prefix: str):
-    form = ROOM_FORMS[action](data, prefix=prefix)
+def _empty_form(action: str, left_out: tuple[str, ...], *, prefix: str):
+    form = ROOM_FORMS[action](prefix=prefix)
     for name in left_out:
-        del form.fields[name]
+        form.fields.pop(name, None)
     read_choices_once([form])
     return form
 
@@ -82,11 +82,12 @@ class _RoomForms:
         if self.bound and self.bound[0] == (entry.patient.pk, action):
             form = self.bound[1]
             for name in left_out:
-                del form.fields[name]
+                form.fields.pop(name, None)
+            read_choices_once([form])
             return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
         key = (action, left_out)
         if key not in self.drawn:
-            self.drawn[key] = formrender.form_fields(_made(action, left_out, prefix=formrender.STAMP_PREFIX))
+            self.drawn[key] = formrender.form_fields(_empty_form(action, left_out, prefix=formrender.STAMP_PREFIX))
         return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
 
 
