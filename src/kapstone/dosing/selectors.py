@@ -26,7 +26,7 @@ from kapstone.dosing.models import (
     VitalsReading,
 )
 from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAlert
-from kapstone.patients.models import ChildbearingPotential, Medication, Patient
+from kapstone.patients.models import ChildbearingPotential, Medication, Patient, record_number_of
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides
@@ -630,8 +630,7 @@ def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
             entry.witness = signers[entry.witness_id]
         patient_id, label = dose_patients[entry.pk], ""
         if patient_id is not None:
-            # The record number is the patient's key written out: the patient need not be read for it.
-            label = Patient(pk=patient_id).record_number if patient_id in visible else OUTSIDE_CARE_TEAM
+            label = record_number_of(patient_id) if patient_id in visible else OUTSIDE_CARE_TEAM
         rows.append(LedgerRow(entry, label))
     audit.record(
         action=audit.Action.READ,
