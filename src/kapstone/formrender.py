@@ -7,10 +7,15 @@ rendered here to exactly the markup the templates give (tests/foundation/test_fo
 every widget Kapstone uses); any other template goes to Django's renderer unchanged.
 """
 
+import html
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.forms.renderers import DjangoTemplates
+from django.template.loader import render_to_string
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
@@ -23,10 +28,16 @@ def _formatted(value: object) -> str:
     return str(conditional_escape(value if isinstance(value, SafeString) else str(value)))
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """`{{ value }}` under autoescaping: localized (a number or date as the template shows it), then escaped."""
-    shown = localize(value)
-    return str(conditional_escape(shown if isinstance(shown, SafeData) else str(shown)))
+    # The common cases first, as localize and conditional_escape would end: text is escaped as it is, and a whole
+    # number without thousands separators is its digits. Each step of the general path looks up the language.
+    if type(value) is str:
+        return html.escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
+    localized = localize(value)
+    return str(conditional_escape(localized if isinstance(localized, SafeData) else str(localized)))
 
 
 def _attrs(attrs: Mapping[str, object]) -> str:
@@ -35,7 +46,7 @@ def _attrs(attrs: Mapping[str, object]) -> str:
     for name, value in attrs.items():
         if value is False:
             continue
-        parts.append(f" {_shown(name)}" if value is True else f' {_shown(name)}="{_formatted(value)}"')
+        parts.append(f" {shown(name)}" if value is True else f' {shown(name)}="{_formatted(value)}"')
     return "".join(parts)
 
 
@@ -47,7 +58,7 @@ def _input(widget: Widget) -> str:
 
 def _option(widget: Widget) -> str:
     """django/forms/widgets/select_option.html."""
-    return f'<option value="{_formatted(widget["value"])}"{_attrs(widget["attrs"])}>{_shown(widget["label"])}</option>'
+    return f'<option value="{_formatted(widget["value"])}"{_attrs(widget["attrs"])}>{shown(widget["label"])}</option>'
 
 
 def _select(widget: Widget) -> str:
@@ -67,7 +78,7 @@ def _select(widget: Widget) -> str:
 
 def _textarea(widget: Widget) -> str:
     """django/forms/widgets/textarea.html."""
-    value = _shown(widget["value"]) if widget["value"] else ""
+    value = shown(widget["value"]) if widget["value"] else ""
     return f'<textarea name="{_formatted(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
 
 
@@ -114,3 +125,22 @@ class FormRenderer(DjangoTemplates):
         return all(
             option["template_name"] == OPTION_TEMPLATE for _, options, _ in widget["optgroups"] for option in options
         )
+
+
+# The prefix of a form drawn once to stand for many (stamped): random, so no label, help text or choice on the page
+# can hold it by chance, and hexadecimal, so escaping leaves it as it is wherever the prefix is written.
+STAMP_PREFIX = f"stamp{secrets.token_hex(16)}"
+
+
+def form_fields(form: forms.BaseForm) -> SafeString:
+    """The form's fields as includes/form_fields.html draws them: what `{% include "includes/form_fields.html" %}`
+    gives on a page, which reads nothing from the page but the form."""
+    return mark_safe(render_to_string("includes/form_fields.html", {"form": form}))  # noqa: S308 - a template's output
+
+
+def stamped(fields: str, prefix: str) -> SafeString:
+    """Fields drawn (form_fields) for a form made with prefix=STAMP_PREFIX, as the same form made with `prefix`
+    draws them. An empty form's fields differ from another's of the same class only by the prefix in their names,
+    ids and the labels' and descriptions' references to them, each written escaped: a page showing the same form on
+    many cards (the dosing room) draws it once."""
+    return mark_safe(fields.replace(STAMP_PREFIX, str(conditional_escape(prefix))))  # noqa: S308 - escaped above

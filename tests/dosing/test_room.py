@@ -6,6 +6,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone import formrender
 from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
@@ -153,6 +154,28 @@ def test_bad_vitals_are_explained_and_nothing_is_saved(cast, session, client_for
     )
     assert response.status_code == 400 and message in response.content.decode()
     assert not DoseRecord.objects.filter(patient=cast.alice, vitals__isnull=False).exists()
+
+
+def test_each_card_draws_its_empty_forms_under_its_own_names_and_the_posted_form_keeps_its_errors(
+    cast, session, client_for
+):
+    """The room draws each kind of empty form once and gives it to every card under the card's prefix: each card's
+    fields are named for its patient, and only the form posted with errors shows them and what was typed."""
+    prefix = f"p{cast.alice.pk}-vitals-"
+    response = client_for(cast.bob).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "vitals"]),
+        {prefix + "phase": "peak", prefix + "systolic": "81", prefix + "diastolic": "120", prefix + "heart_rate": "70"},
+    )
+    page = response.content.decode()
+    patients = [enrolment.patient_id for enrolment in session.group.enrolments.all()]
+    assert len(patients) == 3
+    for patient_id in patients:
+        for action, field in [("vitals", "systolic"), ("checkin", "intention"), ("order", "dose_mg"), ("note", "text")]:
+            name = f"p{patient_id}-{action}-{field}"
+            assert f'name="{name}"' in page and f'id="id_{name}"' in page and f'for="id_{name}"' in page
+    assert page.count('value="81"') == 1 and f'name="{prefix}systolic" value="81"' in page
+    assert page.count("diastolic pressure must be below") == 1 and page.count("<details open>") == 1
+    assert formrender.STAMP_PREFIX not in page
 
 
 def test_a_refused_order_is_explained_in_the_room(cast, session, client_for):

@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
 from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS, LedgerFilterForm
-from kapstone.formrender import FormRenderer
+from kapstone.formrender import STAMP_PREFIX, FormRenderer, form_fields, stamped
 from kapstone.screening.forms import IntakeEditor
 from tests.dosing.helpers import receive_stock
 
@@ -78,6 +78,24 @@ def test_every_dosing_room_and_ledger_form_comes_out_as_the_templates_draw_it(ca
     for action, form_class in {**ROOM_FORMS, **LEDGER_FORMS}.items():
         _same(form_class(prefix=f"p{cast.alice.pk}-{action}"))
     _same(LedgerFilterForm({"since": "2026-01-01"}))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("prefix", ["p12-", 'odd "prefix" <&>'])
+def test_a_form_drawn_once_and_stamped_with_a_prefix_comes_out_as_the_form_made_with_that_prefix(cast, prefix):
+    receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number='L-"1" & <2>',
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("2000"),
+    )
+    for action, form_class in {**ROOM_FORMS, "awkward": Awkward}.items():
+        once = form_fields(form_class(prefix=STAMP_PREFIX))
+        assert stamped(once, prefix + action) == form_fields(form_class(prefix=prefix + action)), action
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 import datetime
 import re
+from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -237,28 +238,31 @@ ROOM_FORMS = {
 
 
 def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
-    """Gives every choice of a model (a lot, a witness) on a page its rows from one read: the dosing room offers the
-    same lots and witnesses on each patient's card, the ledger the same signers on each of its forms. Left to
-    itself, each field would count its rows and then read them through a server-side cursor (four round trips to
-    the database for each field on each card)."""
-    rows: dict[tuple[type, str], list] = {}
+    """Gives every choice of a model (a lot, a witness) on a page its rows from one read, and reads each as a list.
+    Left to itself, each field would count its rows and then read them through a server-side cursor (four round
+    trips to the database for each field). Fields of the same model are told apart by their SQL, which takes as
+    long to work out as a small read: only worked out where a model has more than one field on the page."""
+    fields: list[forms.ModelChoiceField] = []
     for form in page_forms:
         for field in form.fields.values():
             # A number input (the entry a correction names) offers no choices to read; a list is read already.
             if (
-                not isinstance(field, forms.ModelChoiceField)
-                or not isinstance(field.widget, forms.Select)
-                or isinstance(field.widget.choices, list)
+                isinstance(field, forms.ModelChoiceField)
+                and isinstance(field.widget, forms.Select)
+                and not isinstance(field.widget.choices, list)
             ):
-                continue
-            queryset = field.queryset
-            assert queryset is not None  # every model choice on these pages is declared with its queryset
-            key = (queryset.model, str(queryset.query))
-            if key not in rows:
-                rows[key] = list(queryset)
-            iterator = field.iterator(field)
-            empty = [("", field.empty_label)] if field.empty_label is not None else []
-            field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
+                fields.append(field)
+    models = Counter(field.queryset.model for field in fields if field.queryset is not None)
+    rows: dict[tuple[type, str], list] = {}
+    for field in fields:
+        queryset = field.queryset
+        assert queryset is not None  # every model choice on these pages is declared with its queryset
+        key = (queryset.model, str(queryset.query) if models[queryset.model] > 1 else "")
+        if key not in rows:
+            rows[key] = list(queryset)
+        iterator = field.iterator(field)
+        empty = [("", field.empty_label)] if field.empty_label is not None else []
+        field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
 
 
 def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:
@@ -282,17 +286,29 @@ def _posted_id(form: forms.Form, name: str) -> int | None:
 class _Signed(forms.Form):
     """A ledger form whose second signature is chosen from the signing staff, read when the form is built. Its lot
     and location (`balance`) accepts any balance, but offers only those in stock, the lot the page is filtered to
-    (`offered_lot_id`) and the one posted."""
+    (`offered_lot_id`) and the one posted.
+
+    The forms a page shows together share their reads through `read_once` (a dict the page gives each): the ledger
+    page offers the same signers on seven fields and the same balances on three forms, and reading them for each
+    (and working out each read's SQL to tell them apart, as read_choices_once does) took a tenth of its time."""
 
     signer_fields: tuple[str, ...] = ("witness",)
 
-    def __init__(self, *args, offered_lot_id: int | None = None, **kwargs):
+    def __init__(self, *args, offered_lot_id: int | None = None, read_once: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in self.signer_fields:
             if name in self.fields:
                 signer = self.fields[name]
                 assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
                 signer.queryset = _signers()
+                if read_once is not None:
+                    if "signers" not in read_once:
+                        read_once["signers"] = list(signer.queryset)
+                    iterator = signer.iterator(signer)
+                    signer.widget.choices = [
+                        ("", signer.empty_label),
+                        *(iterator.choice(user) for user in read_once["signers"]),
+                    ]
         if "balance" in self.fields:
             field = self.fields["balance"]
             assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
@@ -301,10 +317,13 @@ class _Signed(forms.Form):
             posted = _posted_id(self, "balance")
             if posted is not None:
                 offered |= Q(pk=posted)
-            field.widget.choices = [
-                ("", field.empty_label),
-                *((balance.pk, field.label_from_instance(balance)) for balance in field.queryset.filter(offered)),
-            ]
+            shared = {} if read_once is None else read_once
+            key = ("balances", offered_lot_id, posted)
+            if key not in shared:
+                shared[key] = [
+                    (balance.pk, field.label_from_instance(balance)) for balance in field.queryset.filter(offered)
+                ]
+            field.widget.choices = [("", field.empty_label), *shared[key]]
         if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
             self.fields["location"].queryset = Location.objects.all()
 

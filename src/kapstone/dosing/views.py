@@ -1,16 +1,20 @@
 import csv
 import io
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
 from django.db import transaction
+from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.dosing import selectors, services
@@ -23,6 +27,7 @@ from kapstone.dosing.forms import (
     RegistrationForm,
     read_choices_once,
 )
+from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
 
 
@@ -32,36 +37,90 @@ def session_list(request):
     return render(request, "dosing/session_list.html", {"sessions": sessions})
 
 
-def _room_context(request, session, room, bound=None):
-    forms = {}
-    for entry in room:
-        forms[entry.patient.pk] = {
-            action: (
-                bound[1]
-                if bound and bound[0] == (entry.patient.pk, action)
-                else form_class(prefix=f"p{entry.patient.pk}-{action}")
-            )
-            for action, form_class in ROOM_FORMS.items()
-        }
-        if not (entry.awaiting_dose and entry.readiness.vitals_review):
-            del forms[entry.patient.pk]["order"].fields["predose_bp_reviewed"]
-        # Only a prescriber decides to proceed or defer; anyone else records the screen alone.
-        if request.user.role != Role.PRESCRIBER:
-            del forms[entry.patient.pk]["risk"].fields["decision"]
-    read_choices_once(form for patient_forms in forms.values() for form in patient_forms.values())
+def _left_out(action: str, *, role: str, entry: selectors.RoomPatient) -> tuple[str, ...]:
+    """The fields a card's form leaves out: the pre-dose BP review unless the latest pre-dose reading needs it
+    before a dose; the decision to proceed or defer for anyone but a prescriber, who alone decides it."""
+    if action == "order" and not (entry.awaiting_dose and entry.readiness.vitals_review):
+        return ("predose_bp_reviewed",)
+    if action == "risk" and role != Role.PRESCRIBER:
+        return ("decision",)
+    return ()
+
+
+def _empty_form(action: str, left_out: tuple[str, ...], *, prefix: str):
+    form = ROOM_FORMS[action](prefix=prefix)
+    for name in left_out:
+        form.fields.pop(name, None)
+    read_choices_once([form])
+    return form
+
+
+@dataclass(frozen=True)
+class _DrawnForm:
+    """A card's form as room_form.html shows it: its fields drawn, and whether it has errors (it opens)."""
+
+    fields: SafeString
+    errors: bool = False
+
+
+class _RoomForms:
+    """The forms of the room's cards, each drawn when a card shows it. The cards' empty forms differ only by their
+    prefix, so each kind (with the fields it leaves out) is made and drawn once for the page and given to every card
+    under the card's prefix (formrender.stamped): made and drawn for each card, the ten forms of four cards were
+    most of the page's time. The form posted with errors is drawn itself."""
+
+    def __init__(self, role: str, bound: tuple[tuple[int, str], Form] | None):
+        self.role, self.bound = role, bound
+        self.drawn: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def card(self, entry: selectors.RoomPatient) -> "_CardForms":
+        return _CardForms(self, entry)
+
+    def form(self, entry: selectors.RoomPatient, action: str) -> _DrawnForm:
+        left_out = _left_out(action, role=self.role, entry=entry)
+        prefix = f"p{entry.patient.pk}-{action}"
+        if self.bound and self.bound[0] == (entry.patient.pk, action):
+            form = self.bound[1]
+            for name in left_out:
+                form.fields.pop(name, None)
+            read_choices_once([form])
+            return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
+        key = (action, left_out)
+        if key not in self.drawn:
+            self.drawn[key] = formrender.form_fields(_empty_form(action, left_out, prefix=formrender.STAMP_PREFIX))
+        return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
+
+
+@dataclass(frozen=True)
+class _CardForms:
+    """One card's forms by action, as the template reads them (`f.checkin`)."""
+
+    page: _RoomForms
+    entry: selectors.RoomPatient
+
+    def __getitem__(self, action: str) -> _DrawnForm:
+        if action not in ROOM_FORMS:
+            raise KeyError(action)
+        return self.page.form(self.entry, action)
+
+
+def _room_context(request, session_id, bound=None):
+    # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
+    limits = selectors.room_thresholds()
+    session, room = selectors.session_room(user=request.user, session_id=session_id, limits=limits)
+    page = _RoomForms(request.user.role, bound)
     return {
         "session": session,
         "room": room,
-        "forms": forms,
-        "thresholds": selectors.room_thresholds(),
+        "forms": {entry.patient.pk: page.card(entry) for entry in room},
+        "thresholds": limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }
 
 
 @roles_required(*RECORD_ROLES)
 def session_room(request, session_id):
-    session, room = selectors.session_room(user=request.user, session_id=session_id)
-    return render(request, "dosing/room.html", _room_context(request, session, room))
+    return render(request, "dosing/room.html", _room_context(request, session_id))
 
 
 def _apply(action: str, *, actor, record: DoseRecord, data: dict):
@@ -113,8 +172,7 @@ def room_action(request, session_id, patient_id, action):
             else:
                 messages.success(request, f"{patient.full_name}: saved.")
             return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
-    session, room = selectors.session_room(user=request.user, session_id=session_id)
-    context = _room_context(request, session, room, bound=((patient.pk, action), form))
+    context = _room_context(request, session_id, bound=((patient.pk, action), form))
     return render(request, "dosing/room.html", context, status=400)
 
 
@@ -162,13 +220,16 @@ def _ledger_page(request, *, forms=None, status=200):
         moved[position] = str(entry_id)
         return f"?{moved.urlencode()}#entries"
 
+    read_once: dict = {}
     ledger_forms = forms or {
-        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id) for kind, form_class in LEDGER_FORMS.items()
+        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id, read_once=read_once)
+        for kind, form_class in LEDGER_FORMS.items()
     }
     read_choices_once([filter_form, *ledger_forms.values()])
     context = {
         "balances": balances,
         "rows": window.rows,
+        "entry_rows": entry_rows(window.rows),
         "newer_url": window_url("newer_than", window.newer_than),
         "older_url": window_url("older_than", window.older_than),
         "filter_form": filter_form,

