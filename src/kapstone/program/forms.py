@@ -127,7 +127,7 @@ class SessionSiteForm(forms.Form):
 
 
 class SessionTelehealthForm(forms.Form):
-    """Whether an integration or follow-up session is held in person or by video, and its own video link."""
+    """Whether an integration or follow-up session is held in person, and in which room, or by video, and its link."""
 
     held = forms.TypedChoiceField(
         label="Held",
@@ -140,6 +140,18 @@ class SessionTelehealthForm(forms.Form):
         required=False,
         help_text="Optional: an https link. Left blank, the facilitator's own room or the practice's video link is used.",
     )
+    room = forms.ModelChoiceField(
+        queryset=Room.objects.all(),
+        required=False,
+        label="Room, when held in person",
+        help_text="A session held in person needs a room; one held by video keeps its room, if it has one.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("held") is False and cleaned.get("room") is None and "room" not in self.errors:
+            self.add_error("room", "Choose a room: the session is held in person.")
+        return cleaned
 
     def clean_video_url(self) -> str:
         link = self.cleaned_data["video_url"].strip()
