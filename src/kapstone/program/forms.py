@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from kapstone.accounts.fields import StaffMultipleChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
@@ -12,16 +13,11 @@ from kapstone.program.sites import practice_sites
 from kapstone.program.telehealth import is_video_url
 
 
-class StaffChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.display_name} ({obj.get_role_display()})"
-
-
 class GroupCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     template_id = forms.ChoiceField(label="Course template")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    facilitators = StaffChoiceField(
+    facilitators = StaffMultipleChoiceField(
         queryset=clinical_staff(),
         widget=forms.CheckboxSelectMultiple,
         help_text="At least one prescriber: every dosing session needs one among its facilitators.",
@@ -96,7 +92,7 @@ class SessionMoveForm(forms.Form):
         label="Starts at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
     room = forms.ModelChoiceField(queryset=Room.objects.all())
-    facilitators = StaffChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
+    facilitators = StaffMultipleChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, held_by_video: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
