@@ -1,11 +1,18 @@
 """Input no form of Kapstone's can hold is answered with 400 and a message, never a 500, and nothing is saved."""
 
+import importlib
+
+import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from kapstone.patients.models import CareTeamMembership
+from tests.conftest import signed_in_client
 
 REFUSAL = "cannot be stored"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
 
 def test_a_nul_character_in_a_search_is_refused(cast, client_for):
@@ -33,3 +40,43 @@ def test_an_id_too_large_for_the_database_is_refused_and_the_team_is_unchanged(c
 def test_ordinary_text_with_unusual_characters_still_passes(cast, client_for):
     response = client_for(cast.bob).get(reverse("patients:list"), {"q": "Ab\u00e9\u00df\u200d"})
     assert response.status_code == 200
+
+
+def test_a_nul_in_any_value_or_in_a_name_is_refused_not_only_in_the_last_value(cast, client_for):
+    client = client_for(cast.bob)
+    # A name's first value is as much input as its last: a view or a field may read either.
+    assert client.get(reverse("patients:list"), {"q": ["ab\x00c", "Alice"]}).status_code == 400
+    assert client.get(reverse("patients:list"), {"q\x00": "Alice"}).status_code == 400
+    url = reverse("patients:edit", args=[cast.alice.pk])
+    for sent in ({"given_name": ["Al\x00ice", "Alicia"]}, {"given_name": "Alicia", "note\x00": "x"}):
+        response = client.post(url, sent)
+        assert response.status_code == 400 and REFUSAL in response.content.decode()
+    cast.alice.refresh_from_db()
+    assert cast.alice.given_name == "Alice"
+
+
+@pytest.mark.parametrize("store", ["kapstone.accounts.sessions.db", "kapstone.accounts.sessions.cached_db"])
+@pytest.mark.parametrize(
+    "key", ["abcdefgh\x00ijkl", "ABCDEFGHIJKL", "a" * 41, "abc", "abcdefgh ijkl", "ab\u00e9defghij"]
+)
+@pytest.mark.django_db
+def test_a_session_key_no_store_makes_is_no_session(store, key):
+    session = importlib.import_module(store).SessionStore(key)
+    assert session.session_key is None and session.load() == {}
+    made = importlib.import_module(store).SessionStore()
+    made.create()
+    assert importlib.import_module(store).SessionStore(made.session_key).session_key == made.session_key
+
+
+@pytest.mark.parametrize("who", ["bob", "alice_user", None])
+def test_a_session_cookie_spelling_a_nul_is_no_session_on_any_page(cast, who):
+    # A quoted cookie value may spell a NUL as \000; PostgreSQL's driver refused the lookup on every page.
+    client = signed_in_client(cast.user(who)) if who else Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = "abcdefgh\x00ijklmnop"
+    client.raise_request_exception = False
+    for path in (reverse("accounts:login"), reverse("home:home"), reverse("portal:home"), reverse("patients:list")):
+        response = client.get(path, HTTP_USER_AGENT=PHONE)
+        assert response.status_code in (200, 302), (path, response.status_code)
+        if path != reverse("accounts:login"):
+            assert response.status_code == 302 and response.url.startswith(reverse("accounts:login"))
+    assert client.post(reverse("accounts:login"), {"username": "bob", "password": "x"}).status_code < 500

@@ -167,7 +167,7 @@ def test_while_a_build_is_under_way_the_page_says_so_and_shows_no_figures(builds
     practice = build_practice()
     client = signed_in_client(practice.staff["prescriber"])
     key = snapshots.report_key(ReportFilters().as_plain(), "", 0)
-    assert snapshots.claim_build(key)  # another worker is building it
+    assert snapshots.claim_build(key, snapshots.fingerprint()[0])  # another worker is building it
     page = _page(client)
     assert builds == [] and "being updated" in page and "Table 1" not in page
     viewed = AuditEvent.objects.filter(object_type="outcomes_report").latest("id")
@@ -233,3 +233,45 @@ def test_the_fingerprint_covers_every_table_the_report_reads():
     covered = {model._meta.db_table for model in snapshots.INPUT_MODELS}
     # Staff names (the facilitator filter's label) are not figures of the report.
     assert read - covered <= {"accounts_user"}, read - covered
+
+
+def _fingerprint_reads(queries) -> int:
+    return sum(query["sql"].startswith(snapshots._newest_ids_sql()) for query in queries)
+
+
+@pytest.mark.parametrize("researcher", [False, True], ids=["prescriber", "researcher"])
+def test_a_report_page_reads_the_input_fingerprint_once_whether_it_builds_or_reuses(builds, researcher):
+    practice = build_practice()
+    reader = make_user("rita.once", Role.RESEARCHER) if researcher else practice.staff["prescriber"]
+    client = signed_in_client(reader)
+    with CaptureQueriesContext(connection) as building:
+        _page(client)
+    with CaptureQueriesContext(connection) as reusing:
+        _page(client)
+    assert len(builds) == 1
+    assert _fingerprint_reads(building) == _fingerprint_reads(reusing) == 1
+
+
+def test_the_report_page_query_count_is_constant_for_each_reader_and_filter(builds):
+    practice = build_practice()
+    readers = [
+        (signed_in_client(practice.staff["prescriber"]), {}),
+        (signed_in_client(practice.staff["prescriber"]), {"template_id": "group-kap-programme"}),
+        (signed_in_client(make_user("rita.count", Role.RESEARCHER)), {}),
+    ]
+
+    def stored_counts() -> list[int]:
+        counts = []
+        for client, query in readers:
+            _page(client, **query)  # built (or rebuilt) here, if its inputs changed
+            with CaptureQueriesContext(connection) as captured:
+                _page(client, **query)
+            counts.append(len(captured))
+        return counts
+
+    before = stored_counts()
+    assert stored_counts() == before
+    for patient in practice.patients:
+        _end_of_course_phq9(patient, 5)
+    assert stored_counts() == before
+    assert len(builds) == 2 * len(readers)

@@ -24,6 +24,7 @@ def integration_session(cast) -> GroupSession:
         starts_at=dosing.starts_at + datetime.timedelta(days=1),
         ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=1),
         follows_dosing=dosing,
+        room=dosing.room,
     )
     session.facilitators.set([cast.therapist])
     return session

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
-from kapstone.program import services
-from kapstone.program.models import GroupSession
+from kapstone.program import services, telehealth
+from kapstone.program.models import Group, GroupSession, Room
 from kapstone.program.planning import PlanRefused
 from tests.conftest import signed_in_client
 from tests.program.test_telehealth import integration_session
@@ -45,10 +45,115 @@ def test_the_session_page_then_says_it_is_held_by_video_with_the_link(cast):
 def test_a_session_goes_back_to_in_person_and_loses_its_own_link(cast):
     session = integration_session(cast)
     post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
-    response = post_video(cast.bob, session, held="in_person", video_url="https://video.example/tuesday")
+    response = post_video(
+        cast.bob, session, held="in_person", video_url="https://video.example/tuesday", room=session.room_id
+    )
     assert response.status_code == 302
     session.refresh_from_db()
     assert (session.is_remote, session.video_url, session.calendar_sequence) == (False, "", 2)
+
+
+def video_without_a_room(cast) -> GroupSession:
+    """An integration session held by video whose room was taken away on the session's page, as a clinic does
+    when no one meets in the room."""
+    session = integration_session(cast)
+    post_video(cast.bob, session, held="video", video_url="https://video.example/tuesday")
+    assert adjust(cast.bob, session, room="").status_code == 302
+    session.refresh_from_db()
+    assert (session.is_remote, session.room) == (True, None)
+    return session
+
+
+def test_back_in_person_a_session_that_gave_up_its_room_must_be_given_one(cast):
+    session = video_without_a_room(cast)
+    page = signed_in_client(cast.bob).get(reverse("program:session_edit", args=[session.pk])).text
+    assert "Room, when held in person" in page
+    response = post_video(cast.bob, session, held="in_person", room="")
+    assert response.status_code == 400
+    assert "Choose a room: the session is held in person." in response.text
+    session.refresh_from_db()
+    assert (session.is_remote, session.room, session.calendar_sequence) == (True, None, 2)
+
+
+def test_back_in_person_in_a_room_the_session_is_held_there(cast):
+    session = video_without_a_room(cast)
+    willow = Room.objects.get(name="Willow room")
+    response = post_video(cast.bob, session, held="in_person", room=willow.pk)
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.is_remote, session.video_url, session.room, session.calendar_sequence) == (False, "", willow, 3)
+    audit = AuditEvent.objects.filter(object_type="group_session.telehealth", object_id=str(session.pk)).latest("pk")
+    assert audit.detail_data["room"] == "Willow room" and audit.detail_data["is_remote"] is False
+
+
+def test_back_in_person_the_room_must_hold_the_group(cast):
+    session = video_without_a_room(cast)
+    closet = Room.objects.create(name="Closet", capacity=2)
+    response = post_video(cast.bob, session, held="in_person", room=closet.pk)
+    assert response.status_code == 400
+    assert "room Closet holds 2, the group is 3" in response.text
+    session.refresh_from_db()
+    assert (session.is_remote, session.room) == (True, None)
+
+
+def test_back_in_person_the_room_must_be_free_of_other_groups(cast):
+    session = video_without_a_room(cast)
+    willow = Room.objects.get(name="Willow room")
+    other = Group.objects.create(
+        name="Thursday group",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=session.starts_at.date(),
+    )
+    GroupSession.objects.create(
+        group=other,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        room=willow,
+    )
+    response = post_video(cast.bob, session, held="in_person", room=willow.pk)
+    assert response.status_code == 400
+    assert "room Willow room is booked (Thursday group integration 1)" in response.text
+    session.refresh_from_db()
+    assert (session.is_remote, session.room) == (True, None)
+
+
+def test_the_service_refuses_in_person_without_a_room(cast):
+    session = video_without_a_room(cast)
+    with pytest.raises(telehealth.TelehealthRefused, match="Choose a room"):
+        telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+    stored = GroupSession.objects.get(pk=session.pk)
+    assert (stored.is_remote, stored.room, session.is_remote, session.room) == (True, None, True, None)
+
+
+def test_back_in_person_a_session_that_kept_its_room_is_held_there(cast):
+    session = integration_session(cast)
+    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/k")
+    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+    session.refresh_from_db()
+    assert (session.is_remote, session.room.name) == (False, "Willow room")
+
+
+@pytest.mark.parametrize(
+    "room, message",
+    [
+        ("999999", "Select a valid choice"),
+        ("not a room", "Select a valid choice"),
+        ("-1", "Select a valid choice"),
+        ("1\x00", "cannot be stored"),
+    ],
+)
+def test_an_unknown_room_is_refused_with_a_form_message(cast, room, message):
+    session = video_without_a_room(cast)
+    response = post_video(cast.bob, session, held="in_person", room=room)
+    assert response.status_code == 400
+    assert message in response.text
+    session.refresh_from_db()
+    assert (session.is_remote, session.room) == (True, None)
 
 
 def test_a_dosing_session_is_refused_with_the_reason_and_stays_in_person(cast):

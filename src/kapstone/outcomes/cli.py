@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 
 from kapstone.audit import context
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
-from kapstone.outcomes import selectors
+from kapstone.outcomes import selectors, snapshots
 from kapstone.outcomes.access import EXPORT_ROLES
 from kapstone.outcomes.services import research_export_write
 
@@ -52,9 +52,11 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
     date_to = _date(options["date_to"], "--to") if options.get("date_to") else None
     if date_from and date_to and date_from > date_to:
         raise CommandError(f"--from {date_from} is after --to {date_to}.", returncode=USAGE_ERROR)
+    # The report's input fingerprint, read once for the choices the flags are checked against.
+    digest, _ = snapshots.fingerprint()
     template = options.get("template") or ""
     if template:
-        known = selectors.template_choices()
+        known = selectors.template_choices(digest=digest)
         if template not in known:
             raise CommandError(
                 f"Unknown course template {template!r}. Templates in use: {', '.join(known) or 'none'}.",
@@ -71,8 +73,8 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
         names = ", ".join(sorted(selectors.indication_labels()))
         raise CommandError(f"Unknown indication {indication!r}. Choose one of: {names}.", returncode=USAGE_ERROR)
     site = options.get("site") or ""
-    if site and site not in selectors.site_choices():
-        names = ", ".join(selectors.site_choices()) or "none recorded"
+    if site and site not in (sites := selectors.site_choices(digest=digest)):
+        names = ", ".join(sites) or "none recorded"
         raise CommandError(f"No dosing session was held at {site!r}. Sites recorded: {names}.", returncode=USAGE_ERROR)
     setting = options.get("dosing_setting") or ""
     if setting and setting not in selectors.DOSING_SETTINGS:

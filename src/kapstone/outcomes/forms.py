@@ -3,7 +3,7 @@
 from django import forms
 
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
-from kapstone.outcomes import selectors
+from kapstone.outcomes import selectors, snapshots
 from kapstone.program.models import GroupSession
 
 # Coarse steps, so that the filter cannot be stepped a day at a time to isolate the patients dosed on one day.
@@ -25,23 +25,28 @@ class ReportFilterForm(forms.Form):
         choices=[("", "All")] + list(GroupSession.DosingSetting.choices),
     )
 
-    def __init__(self, *args, min_cell: int = 0, **kwargs):
+    def __init__(self, *args, min_cell: int = 0, inputs_digest: str = "", **kwargs):
         """With `min_cell` (a researcher's), no real dates and no facilitator: courses are chosen by time since
         their first dose, and only templates that hold at least `min_cell` patients are offered, so no filter
-        narrows the report to a handful of people (the report itself is then suppressed: suppression.py)."""
+        narrows the report to a handful of people (the report itself is then suppressed: suppression.py).
+        `inputs_digest` is the report's input fingerprint when the caller has read it (the page reads it once for
+        the form and the report); otherwise the form reads it, once for all its choices."""
         super().__init__(*args, **kwargs)
         self.min_cell = min_cell
-        templates = selectors.template_choices()
+        digest = inputs_digest or snapshots.fingerprint()[0]
+        templates = selectors.template_choices(digest=digest)
         labels = selectors.indication_labels()
         self._choice_field("template_id").choices = [("", "All")] + [(t, t) for t in templates]
         self.facilitators = dict(selectors.facilitator_choices())
         self._choice_field("facilitator_id").choices = [("", "All"), *self.facilitators.items()]
         self._choice_field("indication").choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
-        self._choice_field("site").choices = [("", "All")] + [(site, site) for site in selectors.site_choices()]
+        self._choice_field("site").choices = [("", "All")] + [
+            (site, site) for site in selectors.site_choices(digest=digest)
+        ]
         if min_cell:
             for name in ("date_from", "date_to", "facilitator_id"):
                 del self.fields[name]
-            per_template = selectors.first_course_patients_by("template_id")
+            per_template = selectors.first_course_patients_by("template_id", digest=digest)
             self._choice_field("template_id").choices = [("", "All")] + [
                 (t, t) for t in templates if per_template.get(t, 0) >= min_cell
             ]

@@ -37,7 +37,6 @@ from kapstone.integration.models import IntegrationWindow
 from kapstone.integration.selectors import practice_window_settings, windows_with_work
 from kapstone.integration.window import adherence_of_each
 from kapstone.measures.models import Assessment, UrineToxicology
-from kapstone.outcomes import snapshots
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
@@ -341,10 +340,10 @@ def facilitator_choices() -> list[tuple[int, str]]:
     return [(person.pk, person.get_full_name() or person.get_username()) for person in people]
 
 
-def _per_data_version(name: str, compute: Callable[[], Any]) -> Any:
-    """`compute()` once per version of the report's inputs (snapshots.fingerprint) in each process: the form's choices
-    are offered on every page view, and reading them from every group and session grew with the practice."""
-    digest, _ = snapshots.fingerprint()
+def _per_data_version(name: str, digest: str, compute: Callable[[], Any]) -> Any:
+    """`compute()` once per version of the report's inputs (`digest`, snapshots.fingerprint's, which the caller reads
+    once for all it asks) in each process: the form's choices are offered on every page view, and reading them from
+    every group and session grew with the practice."""
     key = f"outcomes:{name}:{digest}"
     value = django_cache.get(key)
     if value is None:
@@ -353,11 +352,11 @@ def _per_data_version(name: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def template_choices() -> list[str]:
+def template_choices(*, digest: str) -> list[str]:
     def read() -> list[str]:
         return sorted(Group.objects.order_by().values_list("template_id", flat=True).distinct())
 
-    templates: list[str] = _per_data_version("templates", read)
+    templates: list[str] = _per_data_version("templates", digest, read)
     return templates
 
 
@@ -366,14 +365,14 @@ def minimum_cell_size() -> int:
     return int(practice_value(MINIMUM_CELL_SIZE, privacy_data()["settings"]["minimum_cell_size"]["value"]))
 
 
-def first_course_patients_by(column: str) -> dict[str, int]:
+def first_course_patients_by(column: str, *, digest: str) -> dict[str, int]:
     """How many patients' first course has each template (column "template_id"), for the researcher's filters."""
 
     def count() -> dict[str, int]:
         counts: dict[str, int] = course_frame()[column].value_counts().to_dict()
         return counts
 
-    counts: dict[str, int] = _per_data_version(f"first-course-{column}", count)
+    counts: dict[str, int] = _per_data_version(f"first-course-{column}", digest, count)
     return counts
 
 
@@ -387,13 +386,13 @@ def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:
     return set(sessions.values_list("group_id", flat=True).distinct())
 
 
-def site_choices() -> list[str]:
+def site_choices(*, digest: str) -> list[str]:
     """Every site a dosing session has recorded, for the report's filter."""
 
     def read() -> list[str]:
         return sorted(GroupSession.objects.exclude(site="").order_by().values_list("site", flat=True).distinct())
 
-    sites: list[str] = _per_data_version("sites", read)
+    sites: list[str] = _per_data_version("sites", digest, read)
     return sites
 
 

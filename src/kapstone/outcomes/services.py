@@ -422,13 +422,20 @@ def research_export_zip(*, actor_label: str) -> tuple[bytes, ExportResult]:
     return buffer.getvalue(), result
 
 
-def report_snapshot_build(*, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int) -> ReportSnapshot:
+def report_snapshot_build(
+    *,
+    filters: selectors.ReportFilters,
+    facilitator_label: str,
+    min_cell: int,
+    inputs: tuple[str, int] | None = None,
+) -> ReportSnapshot:
     """Builds the report for these filters and this reader (a researcher's `min_cell`, else 0) from the data as it is
-    now, and stores it as its page shows it. The fingerprint is read before the data, so a change committed during the
-    build leaves the snapshot out of date rather than passing for current. Writes no audit row: nobody has read it
-    yet; each page view that shows it records its own."""
+    now, and stores it as its page shows it. The fingerprint (`inputs`, snapshots.fingerprint's, when the page that
+    started the build read it) is read before the data, so a change committed since leaves the snapshot out of date
+    rather than passing for current. Writes no audit row: nobody has read it yet; each page view that shows it records
+    its own."""
     key = snapshots.report_key(filters.as_plain(), facilitator_label, min_cell)
-    digest, last_change = snapshots.fingerprint()
+    digest, last_change = inputs or snapshots.fingerprint()
     report = build_report(filters, facilitator_label=facilitator_label)
     if min_cell:
         report = suppression.for_researcher(report, min_cell)
@@ -443,18 +450,21 @@ def report_snapshot_build(*, filters: selectors.ReportFilters, facilitator_label
 
 
 def report_snapshot_for_view(
-    *, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int
+    *, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int, inputs: tuple[str, int]
 ) -> tuple[ReportSnapshot | None, datetime.datetime | None]:
-    """The stored report for these filters and this reader when it is current (snapshots.py). Otherwise its build is
-    claimed and started: in this request when tasks run eagerly (then the new snapshot is returned), else by a
-    worker, and the snapshot is None with the time the build under way started. Never older figures as current.
-    Not one transaction: the claim must be seen by other views at once, so they wait for this build rather than
-    start their own."""
+    """The stored report for these filters and this reader when it is current: built from the inputs whose
+    fingerprint the page read once (`inputs`, snapshots.fingerprint's), before anything else it reads. Otherwise its
+    build is claimed and started from that fingerprint: in this request when tasks run eagerly (then the new snapshot
+    is returned), else by a worker, and the snapshot is None with the time the build under way started. Never older
+    figures as current: a change committed after the page read the fingerprint leaves the snapshot built from it out
+    of date, and the next view builds again. Not one transaction: the claim must be seen by other views at once, so
+    they wait for this build rather than start their own."""
     key = snapshots.report_key(filters.as_plain(), facilitator_label, min_cell)
-    snapshot = snapshots.current_snapshot(key)
-    if snapshot is None and snapshots.claim_build(key):
-        tasks.build_report_snapshot.delay(filters.as_plain(), facilitator_label, min_cell)
-        snapshot = snapshots.current_snapshot(key)  # already built when tasks run eagerly
+    digest, _ = inputs
+    snapshot = snapshots.current_snapshot(key, digest)
+    if snapshot is None and snapshots.claim_build(key, digest):
+        tasks.build_report_snapshot.delay(filters.as_plain(), facilitator_label, min_cell, *inputs)
+        snapshot = snapshots.current_snapshot(key, digest)  # already built when tasks run eagerly
     return snapshot, None if snapshot else snapshots.building_since(key)
 
 

@@ -119,10 +119,10 @@ def report_key(filters: dict[str, object], facilitator_label: str, min_cell: int
     return hashlib.sha256(described.encode()).hexdigest()
 
 
-def current_snapshot(key: str) -> ReportSnapshot | None:
-    """The stored report for `key` if it was built from the inputs as they are now and its figures still hold."""
+def current_snapshot(key: str, digest: str) -> ReportSnapshot | None:
+    """The stored report for `key` if it was built from the inputs whose fingerprint is `digest` (read by the caller,
+    once for all it asks) and its figures still hold."""
     now = timezone.now()
-    digest, _ = fingerprint()
     return (
         ReportSnapshot.objects.filter(key=key, fingerprint=digest, built_at__isnull=False)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
@@ -136,10 +136,9 @@ def building_since(key: str) -> datetime.datetime | None:
     return row.building_since if row else None
 
 
-def claim_build(key: str) -> bool:
-    """Claims the build of `key`'s report for the inputs as they are now; False when a build of them is under way
-    already (its page says the report is being updated, rather than starting a second)."""
-    digest, _ = fingerprint()
+def claim_build(key: str, digest: str) -> bool:
+    """Claims the build of `key`'s report for the inputs whose fingerprint is `digest`; False when a build of them is
+    under way already (its page says the report is being updated, rather than starting a second)."""
     now = timezone.now()
     ReportSnapshot.objects.get_or_create(key=key)
     claimed = (

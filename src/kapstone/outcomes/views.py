@@ -8,10 +8,11 @@ from django.views.decorators.http import require_http_methods
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.outcomes import snapshots
 from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
 
-def _form_from(request):
+def _form_from(request, inputs_digest: str = ""):
     # deferred: heavy libraries (pandas under the form's choices) loaded by the first report page a worker serves
     # rather than at start-up.
     from kapstone.outcomes import selectors
@@ -20,7 +21,7 @@ def _form_from(request):
     # Every filter is optional, so an empty query string is a valid form: the whole practice. A researcher's
     # report and filters are suppressed below the practice's minimum cell size (suppression.py).
     min_cell = selectors.minimum_cell_size() if request.user.role == Role.RESEARCHER else 0
-    return ReportFilterForm(request.GET, min_cell=min_cell), min_cell
+    return ReportFilterForm(request.GET, min_cell=min_cell, inputs_digest=inputs_digest), min_cell
 
 
 def _page(request, form, *, snapshot=None, updating_since=None, status=200):
@@ -36,8 +37,10 @@ def _page(request, form, *, snapshot=None, updating_since=None, status=200):
 @roles_required(*REPORT_ROLES)
 def report_page(request):
     """The stored report when it is current (snapshots.py); otherwise it is built, in this request when tasks run
-    eagerly, else by a worker while the page says the report is being updated. Never older figures as current."""
-    form, min_cell = _form_from(request)
+    eagerly, else by a worker while the page says the report is being updated. Never older figures as current.
+    The report's input fingerprint is read once, first, for the form's choices and the stored report alike."""
+    inputs = snapshots.fingerprint()
+    form, min_cell = _form_from(request, inputs_digest=inputs[0])
     if not form.is_valid():
         return _page(request, form, status=400)
     # deferred: heavy libraries (SciPy, statsmodels under the report a build makes), loaded by the first report page a
@@ -46,7 +49,7 @@ def report_page(request):
 
     filters, label = form.filters(), form.facilitator_label()
     snapshot, updating_since = services.report_snapshot_for_view(
-        filters=filters, facilitator_label=label, min_cell=min_cell
+        filters=filters, facilitator_label=label, min_cell=min_cell, inputs=inputs
     )
     as_of = snapshot.built_at.isoformat() if snapshot and snapshot.built_at else None
     audit.record(

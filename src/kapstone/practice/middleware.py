@@ -22,8 +22,9 @@ class ContentSecurityPolicyMiddleware:
 
 class UnstorableInputMiddleware:
     """Answers 400, never 500, to input no form of Kapstone's can hold: a NUL character (PostgreSQL refuses it in
-    text) anywhere in the query or the form, or a number or date beyond what the database or Python can store
-    (an id of 10^23 overflows SQLite's integer; year 9999 plus a session's length overflows a datetime).
+    text) anywhere in the query or the form (a name or any of its values), or a number or date beyond what the
+    database or Python can store (an id of 10^23 overflows SQLite's integer; year 9999 plus a session's length
+    overflows a datetime).
 
     Forms validate what they expect; this is the net under every one of them, so a value no form thought to
     bound is refused with a message instead of crashing the page. The failed statement rolls back its
@@ -46,8 +47,10 @@ class UnstorableInputMiddleware:
         return render(request, "400.html", {"message": self.MESSAGE}, status=400)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        values = [*request.GET.values(), *(request.POST.values() if request.method == "POST" else ())]
-        if any("\x00" in value for value in values):
+        # Every value of every name, and the names: values() gives only a name's last value, so a NUL sent as the
+        # first of two values of one name passed the net.
+        sent = [*request.GET.lists(), *(request.POST.lists() if request.method == "POST" else ())]
+        if any("\x00" in name or any("\x00" in value for value in values) for name, values in sent):
             return self._refuse(request)
         return None
 

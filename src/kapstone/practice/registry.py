@@ -236,12 +236,17 @@ class Json:
         else:
             try:
                 value = json.loads(text)
-            except json.JSONDecodeError as error:
+            except RecursionError:
+                raise SettingRefused(f"must be {self.description}; the JSON is nested too deeply to read") from None
+            except ValueError as error:  # not JSON, or a number with more digits than Python reads
                 raise SettingRefused(f"must be {self.description}; the JSON does not read: {error}") from None
         self.check(value)
         return value
 
     def check(self, value: Any) -> None:
+        problem = _unkeepable(value)
+        if problem:
+            raise SettingRefused(f"must be {self.description}; {problem}")
         try:
             self.validator(value)
         except ValueError as problem:
@@ -251,6 +256,31 @@ class Json:
         if self.plain_text and isinstance(value, str):
             return value
         return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+# An input limit, not a clinical number: no setting's JSON nests more than a few levels (a mapping of lists of
+# text), and a value nested hundreds deep would exhaust Python's stack wherever it is written out or walked.
+MAX_JSON_DEPTH = 20
+
+
+def _unkeepable(value: Any) -> str:
+    """Why a JSON value cannot be kept and shown, or "": nested past MAX_JSON_DEPTH, or a string or key holding a NUL
+    (PostgreSQL refuses it in text and JSON) or half of a surrogate pair (no page can be written out as UTF-8 with
+    it). JSON spells both as \\u escapes, so they pass the checks on typed text. Walked without recursion, so the
+    deepest value is refused rather than exhausting the stack."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"the JSON nests more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(item, str):
+            if "\x00" in item or any("\ud800" <= char <= "\udfff" for char in item):
+                return "a \\u0000 or an unpaired \\ud800-\\udfff escape cannot be stored; remove it"
+        elif isinstance(item, dict):
+            pending += [(part, depth + 1) for pair in item.items() for part in pair]
+        elif isinstance(item, list):
+            pending += [(part, depth + 1) for part in item]
+    return ""
 
 
 class Kind(Protocol):

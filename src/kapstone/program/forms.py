@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from kapstone.accounts.fields import StaffMultipleChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
@@ -12,16 +13,11 @@ from kapstone.program.sites import practice_sites
 from kapstone.program.telehealth import is_video_url
 
 
-class StaffChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.display_name} ({obj.get_role_display()})"
-
-
 class GroupCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     template_id = forms.ChoiceField(label="Course template")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    facilitators = StaffChoiceField(
+    facilitators = StaffMultipleChoiceField(
         queryset=clinical_staff(),
         widget=forms.CheckboxSelectMultiple,
         help_text="At least one prescriber: every dosing session needs one among its facilitators.",
@@ -96,7 +92,7 @@ class SessionMoveForm(forms.Form):
         label="Starts at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
     room = forms.ModelChoiceField(queryset=Room.objects.all())
-    facilitators = StaffChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
+    facilitators = StaffMultipleChoiceField(queryset=clinical_staff(), widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, held_by_video: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,7 +123,7 @@ class SessionSiteForm(forms.Form):
 
 
 class SessionTelehealthForm(forms.Form):
-    """Whether an integration or follow-up session is held in person or by video, and its own video link."""
+    """Whether an integration or follow-up session is held in person, and in which room, or by video, and its link."""
 
     held = forms.TypedChoiceField(
         label="Held",
@@ -140,6 +136,18 @@ class SessionTelehealthForm(forms.Form):
         required=False,
         help_text="Optional: an https link. Left blank, the facilitator's own room or the practice's video link is used.",
     )
+    room = forms.ModelChoiceField(
+        queryset=Room.objects.all(),
+        required=False,
+        label="Room, when held in person",
+        help_text="A session held in person needs a room; one held by video keeps its room, if it has one.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("held") is False and cleaned.get("room") is None and "room" not in self.errors:
+            self.add_error("room", "Choose a room: the session is held in person.")
+        return cleaned
 
     def clean_video_url(self) -> str:
         link = self.cleaned_data["video_url"].strip()

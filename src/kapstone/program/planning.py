@@ -323,3 +323,11 @@ def check_plan(
         raise PlanRefused([v.message for v in refusing])
     others = [f"already in the plan: {v.message}" for v in check.violations if v not in refusing]
     return others + [w.message for w in check.warnings]
+
+
+def check_room(context: PlanningContext, session: scheduling.PlannedSession) -> None:
+    """Refuses a session's room when it breaks the planner's room rules (not one of the practice's rooms, too small
+    for the group, or booked by another group then), in check_plan's words."""
+    problems = [violation.message for violation in scheduling.room_violations(context.request, session)]
+    if problems:
+        raise PlanRefused(problems)

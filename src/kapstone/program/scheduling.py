@@ -929,6 +929,28 @@ def _doses_across_groups_findings(request: CourseRequest, sessions: Sequence[Pla
     return findings
 
 
+def room_violations(request: CourseRequest, session: PlannedSession) -> list[Finding]:
+    """The room rules for one session: a room of the practice (a session held by video may have none), large
+    enough for the group, and not booked by another group then."""
+    label = f"{_kind_label(session.kind)} session {session.index}"
+    found = []
+
+    def violation(code: str, message: str) -> None:
+        found.append(Finding(Severity.VIOLATION, code, message, ((session.kind, session.index),)))
+
+    room = next((room for room in request.rooms if room.id == session.room_id), None)
+    group_size = len(request.patients)
+    if room is None and not (session.by_video and not session.room_id):
+        violation("unknown_room", f"{label}: room {session.room_id} is not one of the practice's rooms")
+    elif room is not None and room.capacity < group_size:
+        violation("room_too_small", f"{label}: room {room.id} holds {room.capacity}, the group is {group_size}")
+    room_bookings = [b for b in request.room_bookings if b.resource_id == session.room_id]
+    clash = _overlaps(session.start, session.end, room_bookings)
+    if clash is not None:
+        violation("room_double_booked", f"{label}: room {session.room_id} is booked ({clash.label or 'other'})")
+    return found
+
+
 def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) -> PlanCheck:
     """Check a (possibly hand-edited) plan against the scheduler's hard rules.
 
@@ -940,30 +962,15 @@ def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) ->
     findings = list(
         check_session_times(template, [s.as_session_time() for s in sessions], tz, allow_unbooked_follow_ups=True)
     )
-    rooms = {room.id: room for room in request.rooms}
     facilitators = {f.id: f for f in request.facilitators}
     slots_by_id = {slot.id: slot for slot in request.slots}
-    group_size = len(request.patients)
 
     def violation(code: str, message: str, session: PlannedSession) -> None:
         findings.append(Finding(Severity.VIOLATION, code, message, ((session.kind, session.index),)))
 
     for session in sessions:
         label = f"{_kind_label(session.kind)} session {session.index}"
-        room = rooms.get(session.room_id)
-        roomless_video = session.by_video and not session.room_id
-        if room is None and not roomless_video:
-            violation("unknown_room", f"{label}: room {session.room_id} is not one of the practice's rooms", session)
-        elif room is not None and room.capacity < group_size:
-            violation(
-                "room_too_small", f"{label}: room {room.id} holds {room.capacity}, the group is {group_size}", session
-            )
-        room_bookings = [b for b in request.room_bookings if b.resource_id == session.room_id]
-        clash = _overlaps(session.start, session.end, room_bookings)
-        if clash is not None:
-            violation(
-                "room_double_booked", f"{label}: room {session.room_id} is booked ({clash.label or 'other'})", session
-            )
+        findings += room_violations(request, session)
 
         staffing = template.staffing(session.kind)
         if len(set(session.facilitator_ids)) != staffing.facilitators:

@@ -237,7 +237,11 @@ def _session_page(session: GroupSession, *, form=None, site_form=None, telehealt
     if telehealth_form is None and session.kind in telehealth.REMOTE_KINDS:
         telehealth_form = forms.SessionTelehealthForm(
             prefix="video",
-            initial={"held": "video" if session.is_remote else "in_person", "video_url": session.video_url},
+            initial={
+                "held": "video" if session.is_remote else "in_person",
+                "video_url": session.video_url,
+                "room": session.room,
+            },
         )
     return {
         "session": session,
@@ -291,6 +295,7 @@ def session_telehealth(request, session_id):
                 session=session,
                 is_remote=telehealth_form.cleaned_data["held"],
                 video_url=telehealth_form.cleaned_data["video_url"],
+                room=telehealth_form.cleaned_data["room"],
             )
         except telehealth.TelehealthRefused as refusal:
             telehealth_form.add_error(None, str(refusal))

@@ -14,7 +14,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from kapstone.accounts.models import User
+from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.screening.intake_schema import EPISODE_SEVERITIES
@@ -501,13 +501,6 @@ def _staff_choices():
         .objects.filter(is_active=True, role__in=[*CLINICAL_ROLES, Role.ADMIN])
         .order_by("last_name", "first_name")
     )
-
-
-class StaffChoiceField(forms.ModelChoiceField):
-    """A member of staff, named as the staff pages name them."""
-
-    def label_from_instance(self, obj: User) -> str:
-        return obj.display_name
 
 
 class ConsultationForm(forms.Form):

@@ -1,7 +1,8 @@
-"""The database session store, pushing the idle expiry forward without waiting for the disk (see the package)."""
+"""The database session store, pushing the idle expiry forward without waiting for the disk (see the package), and
+taking a cookie no store could have made for no session."""
 
 from django.contrib.sessions.backends import db
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.db import connections, router
 from django.utils import timezone
 
@@ -12,8 +13,19 @@ _PUSH_EXPIRY = """
     UPDATE {table} SET expire_date = %s FROM unwaited WHERE session_key = %s AND expire_date > %s
 """
 
+KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
 
 class SessionStore(db.SessionStore):
+    def _validate_session_key(self, key: str | None) -> bool:
+        """Only a key a session store makes (letters and digits, no longer than the column) names a session; any
+        other cookie is no session, as an unknown key is. Django checks a key's length alone, so a cookie spelling a
+        NUL (a quoted cookie value may, as \\000) reached the database, and PostgreSQL's driver raised on every page."""
+        if not key:
+            return False
+        longest = self.model._meta.get_field("session_key").max_length or 0
+        return 8 <= len(key) <= longest and KEY_CHARS.issuperset(key)
+
     def save(self, must_create: bool = False) -> None:
         using = router.db_for_write(self.model)
         connection = connections[using]

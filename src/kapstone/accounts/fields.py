@@ -1,0 +1,24 @@
+"""Form fields choosing members of staff, for every app's forms: one label, so a person reads the same in each list
+of staff, by name and credentials with their role, as a prescriber must be told from a therapist of the same name."""
+
+from django import forms
+
+from kapstone.accounts.models import User
+
+
+def staff_label(person: User) -> str:
+    return f"{person.display_name} ({person.get_role_display()})"
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    """One member of staff."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return staff_label(obj)
+
+
+class StaffMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Several members of staff."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return staff_label(obj)
