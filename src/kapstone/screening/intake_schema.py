@@ -281,7 +281,9 @@ def _check_object(value: Any, node: dict, path: str, errors: list[str]) -> None:
         return
     properties = node["properties"]
     for key in value:
-        if key not in properties:
+        if problem := _text_problem(str(key)):
+            errors.append(f"a field name in {_where(path)} {problem}")
+        elif key not in properties:
             child = f"{path}.{key}" if path else str(key)
             hint = difflib.get_close_matches(str(key), list(properties), n=1)
             suggestion = f" (did you mean {path + '.' if path else ''}{hint[0]}?)" if hint else ""
@@ -312,10 +314,24 @@ def _check_string(value: Any, node: dict, path: str, errors: list[str]) -> None:
         errors.append(f"{_where(path)} must be text")
     elif "enum" in node and value not in node["enum"]:
         errors.append(f"{_where(path)} must be one of: {', '.join(node['enum'])}")
+    elif problem := _text_problem(value):
+        errors.append(f"{_where(path)} {problem}")
     elif not value.strip():
         errors.append(f"{_where(path)} must not be empty")
     elif len(value) > node.get("max_length", 10_000):
         errors.append(f"{_where(path)} must be at most {node['max_length']} characters")
+
+
+def _text_problem(text: str) -> str | None:
+    """Why `text` is no text a record can hold, or None. JSON can spell both: a NUL ("\\u0000"), which PostgreSQL
+    refuses in text, and half of a surrogate pair ("\\ud800"), which is not a character and cannot be written out."""
+    if "\x00" in text:
+        return "holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds half of a surrogate pair (\\ud800-\\udfff), which is not a character"
+    return None
 
 
 def _check_number(value: Any, node: dict, path: str, errors: list[str]) -> None:
