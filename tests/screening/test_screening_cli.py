@@ -76,22 +76,16 @@ def test_an_intake_that_breaks_the_schema_exits_with_status_2_naming_the_field(m
     assert "medical.pregnant must be true or false" in message
 
 
-@pytest.mark.parametrize(
-    ("spelled", "problem"),
-    [
-        ("\\u0000", "holds a NUL character"),
-        ("\\ud800", "holds half of a surrogate pair"),
-        ("\\udfff", "holds half of a surrogate pair"),
-    ],
-)
-def test_text_no_record_can_hold_exits_with_status_2_naming_where(monkeypatch, intake, spelled, problem):
+@pytest.mark.parametrize("spelled", ["\\u0000", "\\ud800", "\\udfff"])
+def test_text_no_record_can_hold_exits_with_status_2_naming_where(monkeypatch, intake, spelled):
     """JSON can spell a NUL and half a surrogate pair; either, in a value or a field's name, is refused by name
     rather than reaching the result (which could not be written out) or a database."""
     intake["medications"] = [{"name": "lithium", "dose_mg_per_day": 900}]
     text = json.dumps(intake).replace('"lithium"', f'"lithium{spelled}"')
-    assert f"medications[0].name {problem}" in bad_input("-", stdin=text, monkeypatch=monkeypatch)
+    refused = "holds a \\u0000 or an unpaired \\ud800-\\udfff escape, which is not text a record can keep"
+    assert f"medications[0].name {refused}" in bad_input("-", stdin=text, monkeypatch=monkeypatch)
     text = json.dumps(intake).replace('"medical": {', f'"medical": {{"x{spelled}": true, ')
-    assert f"a field name in medical {problem}" in bad_input("-", stdin=text, monkeypatch=monkeypatch)
+    assert f"a field name in medical {refused}" in bad_input("-", stdin=text, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from kapstone.alerts.forms import DefaultOnCallForm, PagingNumberForm, SafetyPla
 from kapstone.measures.forms import AcknowledgeForm
 from kapstone.measures.portal_settings import crisis_resources
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.rowid import row_id
+from kapstone.untrusted import row_id
 
 ROTA_VIEWERS = (Role.PRESCRIBER, Role.ADMIN)
 

@@ -30,7 +30,7 @@ from kapstone.dosing.models import (
 from kapstone.dosing.selectors import in_stock_or
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
-from kapstone.rowid import row_id
+from kapstone.untrusted import row_id
 
 
 def _staff():

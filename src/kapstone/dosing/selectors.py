@@ -31,10 +31,10 @@ from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
-from kapstone.rowid import row_id
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_statuses
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
+from kapstone.untrusted import row_id
 
 # Who keeps the controlled-substance log: the people who receive, give, waste and count the drug.
 LEDGER_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})

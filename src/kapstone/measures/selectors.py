@@ -38,7 +38,7 @@ from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
-from kapstone.rowid import row_id
+from kapstone.untrusted import row_id
 
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 from django.apps import apps
 
+from kapstone.untrusted import storable_text
+
 SETTINGS_MODULE = "practice_settings"
 # An input limit on every number, not a clinical one: no setting counts a billion of anything, so a larger
 # number is a typing slip (and one that would overflow the date arithmetic the apps do with it).
@@ -264,17 +266,15 @@ MAX_JSON_DEPTH = 20
 
 
 def _unkeepable(value: Any) -> str:
-    """Why a JSON value cannot be kept and shown, or "": nested past MAX_JSON_DEPTH, or a string or key holding a NUL
-    (PostgreSQL refuses it in text and JSON) or half of a surrogate pair (no page can be written out as UTF-8 with
-    it). JSON spells both as \\u escapes, so they pass the checks on typed text. Walked without recursion, so the
-    deepest value is refused rather than exhausting the stack."""
+    """Why a JSON value cannot be kept and shown, or "": nested past MAX_JSON_DEPTH, or a string or key that is not
+    storable_text. Walked without recursion, so the deepest value is refused rather than exhausting the stack."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             return f"the JSON nests more than {MAX_JSON_DEPTH} levels deep"
         if isinstance(item, str):
-            if "\x00" in item or any("\ud800" <= char <= "\udfff" for char in item):
+            if not storable_text(item):
                 return "a \\u0000 or an unpaired \\ud800-\\udfff escape cannot be stored; remove it"
         elif isinstance(item, dict):
             pending += [(part, depth + 1) for pair in item.items() for part in pair]

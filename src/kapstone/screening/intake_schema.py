@@ -20,6 +20,8 @@ import re
 from copy import deepcopy
 from typing import Any
 
+from kapstone.untrusted import storable_text
+
 INDICATIONS = ["depression", "anxiety", "ptsd", "ocd", "eating_disorder", "compulsive_behaviours"]
 EPISODE_SEVERITIES = ["subsyndromal", "mild", "moderate", "severe_without_psychosis", "severe_with_psychosis"]
 RESPONSE_CATEGORIES = ["no_response", "partial_response", "response", "remission"]
@@ -251,6 +253,9 @@ def schema_field_paths(node: dict = INTAKE_SCHEMA, prefix: str = "") -> list[str
     return paths
 
 
+UNSTORABLE = "holds a \\u0000 or an unpaired \\ud800-\\udfff escape, which is not text a record can keep"
+
+
 def _where(path: str) -> str:
     return path or "the intake"
 
@@ -281,8 +286,8 @@ def _check_object(value: Any, node: dict, path: str, errors: list[str]) -> None:
         return
     properties = node["properties"]
     for key in value:
-        if problem := _text_problem(str(key)):
-            errors.append(f"a field name in {_where(path)} {problem}")
+        if not storable_text(str(key)):
+            errors.append(f"a field name in {_where(path)} {UNSTORABLE}")
         elif key not in properties:
             child = f"{path}.{key}" if path else str(key)
             hint = difflib.get_close_matches(str(key), list(properties), n=1)
@@ -314,24 +319,12 @@ def _check_string(value: Any, node: dict, path: str, errors: list[str]) -> None:
         errors.append(f"{_where(path)} must be text")
     elif "enum" in node and value not in node["enum"]:
         errors.append(f"{_where(path)} must be one of: {', '.join(node['enum'])}")
-    elif problem := _text_problem(value):
-        errors.append(f"{_where(path)} {problem}")
+    elif not storable_text(value):
+        errors.append(f"{_where(path)} {UNSTORABLE}")
     elif not value.strip():
         errors.append(f"{_where(path)} must not be empty")
     elif len(value) > node.get("max_length", 10_000):
         errors.append(f"{_where(path)} must be at most {node['max_length']} characters")
-
-
-def _text_problem(text: str) -> str | None:
-    """Why `text` is no text a record can hold, or None. JSON can spell both: a NUL ("\\u0000"), which PostgreSQL
-    refuses in text, and half of a surrogate pair ("\\ud800"), which is not a character and cannot be written out."""
-    if "\x00" in text:
-        return "holds a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds half of a surrogate pair (\\ud800-\\udfff), which is not a character"
-    return None
 
 
 def _check_number(value: Any, node: dict, path: str, errors: list[str]) -> None:

@@ -1,0 +1,24 @@
+"""Values read from what a person or a script sent (a query string, a posted field, a JSON file), checked before
+they reach a query or a record."""
+
+# A database's key is a 64-bit signed integer on both SQLite and PostgreSQL.
+LARGEST_ROW_ID = 2**63 - 1
+
+
+def row_id(value: object) -> int | None:
+    """The id `value` names, or None when it names none. A value beyond the largest key makes the driver raise
+    rather than find nothing, and `str.isdigit` passes digits `int` cannot read ("²"): so a value is an id only when
+    it is plain ASCII decimal digits naming a key a table can hold."""
+    if not isinstance(value, str) or not (0 < len(value) <= len(str(LARGEST_ROW_ID))):
+        return None
+    if not (value.isascii() and value.isdecimal()):
+        return None
+    number = int(value)
+    return number if 0 < number <= LARGEST_ROW_ID else None
+
+
+def storable_text(text: str) -> bool:
+    """Whether `text` can be kept and written out: it holds no NUL (PostgreSQL refuses one in text and JSON) and no
+    half of a surrogate pair (not a character, so no page or file can be written out as UTF-8 with it). A form's
+    typed text can hold neither past Django's checks, but JSON spells both as escapes ("\\u0000", "\\ud800")."""
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
