@@ -63,4 +63,10 @@ def test_the_staff_home_uses_the_same_number_of_queries_however_full_the_practic
     assert page.count("is off by -100.00 mg") == 7
     # The alerts and due questionnaires shown are still recorded as read.
     recorded = set(AuditEvent.objects.filter(pk__gt=last_read).values_list("object_type", flat=True))
-    assert {"critical_alert_list", "due_assessment_list"} <= recorded
+    assert {"critical_alert_list", "due_assessment_list", "patient_list"} <= recorded
+    # The patients the "My patients" card names are the ones its read records, each linked to the read.
+    listed = AuditEvent.objects.filter(pk__gt=last_read, object_type="patient_list").latest("pk")
+    assert listed.listed_patient_ids == set(listed.listed_patients.values_list("patient_id", flat=True))
+    assert listed.listed_patient_ids and all(
+        reverse("patients:detail", args=[pk]) in page for pk in listed.listed_patient_ids
+    )

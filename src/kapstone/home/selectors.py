@@ -7,7 +7,7 @@ from kapstone.accounts.models import User
 from kapstone.alerts.selectors import on_call_status
 from kapstone.dosing.selectors import LEDGER_ROLES, open_discrepancies, registrations_expiring
 from kapstone.measures.selectors import due_assessments_for, open_alerts_for
-from kapstone.patients.selectors import patient_list
+from kapstone.patients.selectors import patients_at_a_glance
 from kapstone.program.selectors import sessions_on
 
 MY_PATIENTS_ON_HOME = 10
@@ -15,10 +15,10 @@ ALERTS_ON_HOME = 10
 
 
 def staff_home(*, user: User) -> dict[str, object]:
-    my_patients = patient_list(user=user)
+    my_patients, my_patient_count = patients_at_a_glance(user=user, limit=MY_PATIENTS_ON_HOME)
     return {
-        "my_patients": my_patients.object_list[:MY_PATIENTS_ON_HOME],
-        "my_patient_count": my_patients.paginator.count,
+        "my_patients": my_patients,
+        "my_patient_count": my_patient_count,
         "todays_sessions": sessions_on(user=user, day=timezone.localdate()),
         "critical_alerts": open_alerts_for(user, limit=ALERTS_ON_HOME),
         "ledger_discrepancies": open_discrepancies() if user.role in LEDGER_ROLES else [],

@@ -59,6 +59,20 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
     return page
 
 
+def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], int]:
+    """The first `limit` active patients of `patient_list`, in its order, and how many there are, for a summary
+    (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
+    a page of rows the summary never shows. Recorded as a read of the patient list naming the patients shown."""
+    active = patients_visible_to(user).filter(is_active=True)
+    shown = list(active.only("id", "given_name", "family_name")[:limit])
+    audit.record(
+        action=audit.Action.READ,
+        object_type="patient_list",
+        detail={"query": "", "page": 1, "patient_ids": [p.pk for p in shown]},
+    )
+    return shown, active.count()
+
+
 def patient_get(*, user: User, patient_id: int | str, purpose: str = "record") -> Patient:
     """The patient, if this user may see them; otherwise 404 so nothing leaks whether they exist."""
     try:
