@@ -116,6 +116,10 @@ def test_the_queue_shows_only_the_care_teams_alerts(cast, client_for):
     assert "Alice Abernathy" in page and "Dana Delacroix" not in page
     assert [a.pk for a in selectors.open_alerts_for(cast.charlie)] == [dana_alert.pk]
     assert len(selectors.open_alerts_for(cast.admin)) == 2
+    # The care-team test runs per alert (patient_visible_to), with the same answer as the patient list's filter.
+    alice_alerts = [a.pk for a in selectors.open_alerts_for(cast.therapist)]
+    assert len(alice_alerts) == 1 and alice_alerts[0] != dana_alert.pk
+    assert selectors.open_alerts_for(cast.researcher) == []
 
 
 def test_acknowledged_alerts_leave_the_open_queue(cast, client_for):

@@ -35,7 +35,7 @@ from kapstone.measures.scoring import (
     list_instruments,
 )
 from kapstone.patients.models import Patient
-from kapstone.patients.selectors import patients_visible_to
+from kapstone.patients.selectors import patient_visible_to, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
 from kapstone.untrusted import row_id
@@ -56,7 +56,7 @@ PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
 
 
 def _visible_alerts(user: User) -> QuerySet[CriticalAlert]:
-    mine = Q(patient__in=patients_visible_to(user))
+    mine = patient_visible_to(user)
     if user.role in PRACTICE_ALERT_ROLES:
         mine |= Q(patient__isnull=True)
     return CriticalAlert.objects.filter(mine).select_related("patient", "assessment", "acknowledged_by")
