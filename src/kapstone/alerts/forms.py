@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 
+from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import Role
 from kapstone.alerts.models import OnCallSlot, SafetyPlan
 
@@ -15,7 +16,7 @@ def _prescribers():
 
 
 class SlotForm(forms.Form):
-    prescriber = forms.ModelChoiceField(queryset=_prescribers(), label="Prescriber on call")
+    prescriber = StaffChoiceField(queryset=_prescribers(), label="Prescriber on call")
     weekday = forms.TypedChoiceField(choices=OnCallSlot.Weekday.choices, coerce=int, label="Day")
     starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
     ends = forms.TimeField(
@@ -36,7 +37,7 @@ class SlotForm(forms.Form):
 
 
 class DefaultOnCallForm(forms.Form):
-    prescriber = forms.ModelChoiceField(
+    prescriber = StaffChoiceField(
         queryset=_prescribers(),
         required=False,
         label="Default on-call prescriber",

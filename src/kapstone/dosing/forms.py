@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing import catalogue, safety
 from kapstone.dosing.models import (
@@ -84,7 +85,7 @@ class DoseOrderForm(forms.Form):
 
 class AdministerForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    witness = forms.ModelChoiceField(queryset=_staff(), label="Witness")
+    witness = StaffChoiceField(queryset=_staff(), label="Witness")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -355,7 +356,7 @@ class ReceiptForm(_Signed):
     supplier_dea_number = forms.CharField(label="Supplier's DEA number", max_length=9)
     invoice_number = forms.CharField(label="Invoice or packing-slip number", max_length=60)
     received_on = _date_field("Date received")
-    checked_by = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Checked by")
+    checked_by = StaffChoiceField(queryset=get_user_model().objects.none(), label="Checked by")
     for_disposal = forms.BooleanField(
         required=False, label="Received for disposal", help_text="An expired lot is accepted only for disposal."
     )
@@ -380,7 +381,7 @@ class WasteForm(_Signed):
     dose_record = forms.ModelChoiceField(queryset=DoseRecord.objects.none(), label="Dose")
     amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount wasted (mg)")
     method = forms.CharField(max_length=120, help_text="e.g. drug-disposal container, witnessed")
-    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
+    witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -397,7 +398,7 @@ class WasteForm(_Signed):
 class CountForm(_Signed):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
-    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    witness = StaffChoiceField(queryset=get_user_model().objects.none())
 
 
 class InventoryForm(_Signed):
@@ -408,7 +409,7 @@ class InventoryForm(_Signed):
     kind = forms.ChoiceField(choices=Inventory.Kind.choices)
     taken_on = _date_field("Date taken")
     timing = forms.ChoiceField(choices=Inventory.Timing.choices, label="Taken at")
-    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    witness = StaffChoiceField(queryset=get_user_model().objects.none())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -454,8 +455,8 @@ class DisposalForm(_Signed):
     form41_details = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False, label="DEA Form 41 details"
     )
-    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none())
-    second_witness = forms.ModelChoiceField(
+    witness = StaffChoiceField(queryset=get_user_model().objects.none())
+    second_witness = StaffChoiceField(
         queryset=get_user_model().objects.none(), required=False, help_text="On-site destruction: two witnesses."
     )
 
@@ -478,7 +479,7 @@ class CorrectionForm(_Signed):
         error_messages={"invalid_choice": "There is no ledger entry with that number."},
     )
     change_mg = _ledger_amount(minimum=-LARGEST_BALANCE_MG, label="Change (mg, negative to remove)")
-    witness = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Second signature")
+    witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second signature")
     reason = forms.CharField(max_length=300)
 
     def __init__(self, *args, **kwargs):
@@ -545,7 +546,7 @@ class RegistrationForm(forms.Form):
         initial=["III", "IV", "V"],
     )
     expires_on = _date_field("Expires on")
-    responsible = forms.ModelChoiceField(
+    responsible = StaffChoiceField(
         queryset=get_user_model().objects.none(), label="Responsible prescriber", help_text="Reminded of loss reports."
     )
 

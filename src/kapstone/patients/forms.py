@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.contrib.auth import get_user_model
 
+from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES
 from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalClinician, Medication, Patient
 
@@ -81,12 +82,12 @@ class ExternalClinicianForm(forms.ModelForm):
 
 
 class CareTeamForm(forms.Form):
-    staff = forms.ModelMultipleChoiceField(
+    staff = StaffMultipleChoiceField(
         queryset=get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True),
         widget=forms.CheckboxSelectMultiple,
         help_text="Clinicians on the care team can open this record.",
     )
-    lead = forms.ModelChoiceField(
+    lead = StaffChoiceField(
         queryset=get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True), required=False
     )
 

@@ -3,7 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
-from kapstone.accounts.fields import StaffMultipleChoiceField
+from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.program.course_templates import TemplateError, load_templates
@@ -176,7 +176,7 @@ class AwayForm(forms.Form):
 
 class StaffAwayForm(AwayForm):
     # The annotation is quoted: ModelChoiceField is generic only to the type checker.
-    staff: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(queryset=None, label="Who")
+    staff: "forms.ModelChoiceField[User]" = StaffChoiceField(queryset=None, label="Who")
 
     def __init__(self, *args, staff, **kwargs):
         super().__init__(*args, **kwargs)
