@@ -5,11 +5,18 @@ import html
 
 import pytest
 from django import forms
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField, staff_label
 from kapstone.accounts.models import User
-from tests.conftest import signed_in_client
+from kapstone.accounts.roles import Role
+from kapstone.billing.forms import ChargeForm
+from kapstone.dosing.forms import CountForm, read_choices_once
+from tests.conftest import make_user, signed_in_client
+from tests.faults.test_form_fuzz import constructor_arguments, every_form, required_arguments
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +81,46 @@ def test_a_patient_is_refused_both_forms(cast):
         reverse("screening:consultation_add", kwargs={"patient_id": cast.alice.pk}), {"staff": cast.bob.pk}
     )
     assert response.status_code == 403
+
+
+def test_every_form_field_choosing_users_is_one_of_the_shared_staff_fields(cast):
+    # Built as their views build them, since many forms set a field's queryset (or the field itself) on creation.
+    arguments = constructor_arguments(cast)
+    pickers, own_label = [], []
+    for form_class in every_form():
+        form = form_class(**{name: arguments[name] for name in required_arguments(form_class)})
+        for name, field in form.fields.items():
+            if isinstance(field, forms.ModelChoiceField) and field.queryset.model is get_user_model():
+                pickers.append(f"{form_class.__name__}.{name}")
+                if not isinstance(field, StaffChoiceField | StaffMultipleChoiceField):
+                    own_label.append(f"{form_class.__name__}.{name}")
+    assert own_label == []
+    # The search found the pickers it was written for, so an empty list above is not a search that matched nothing.
+    assert {"AdministerForm.witness", "SlotForm.prescriber", "CareTeamForm.staff", "StaffAwayForm.staff"} <= set(
+        pickers
+    )
+
+
+def test_the_billing_clinician_list_built_by_hand_reads_the_same(cast):
+    clinicians = User.objects.filter(pk__in=[cast.bob.pk, cast.therapist.pk])
+    form = ChargeForm(visits=[], clinicians=clinicians)
+    assert dict(form.fields["rendering_clinician"].choices) == {p.pk: staff_label(p) for p in clinicians}
+
+
+def test_labels_add_no_read_per_person(cast):
+    # The ledger shares one read of the signers among its forms: a label that read the role or the credentials
+    # would add a query for each person on each field, so more staff would mean more reads.
+    def reads_for_a_ledger_page():
+        shared: dict = {}
+        with CaptureQueriesContext(connection) as reads:
+            page = [CountForm(read_once=shared), CountForm(read_once=shared)]
+            read_choices_once(page)
+            labels = [[label for _, label in form.fields["witness"].widget.choices] for form in page]
+        return len(reads), labels
+
+    before, labels = reads_for_a_ledger_page()
+    assert labels[0] == labels[1] and "Bob (Prescriber)" in labels[0]
+    for number in range(5):
+        make_user(f"signer{number}", Role.NURSE, credentials="RN")
+    after, labels = reads_for_a_ledger_page()
+    assert after == before and "Signer0, RN (Nurse)" in labels[0]

@@ -5,6 +5,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from kapstone.accounts.fields import staff_label
 from kapstone.billing import codes
 from kapstone.billing.models import MAX_AMOUNT, AccountEntry, StaffBillingProfile
 from kapstone.billing.selectors import visit_label
@@ -62,7 +63,7 @@ class ChargeForm(forms.Form):
         self.fields["place_of_service"].choices = [("", "From the visit")] + [
             (c, f"{c} · {p.label}") for c, p in codes.places_of_service().items()
         ]
-        self.fields["rendering_clinician"].choices = [(u.pk, u.display_name) for u in clinicians]
+        self.fields["rendering_clinician"].choices = [(u.pk, staff_label(u)) for u in clinicians]
         self.visits = {s.pk: s for s in visits}
         self.clinicians = {u.pk: u for u in clinicians}
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from kapstone.accounts.fields import staff_label
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.measures import charts, selectors, services
@@ -189,7 +190,7 @@ def _queue_context(request, filters: selectors.QueueFilters, **extra) -> dict:
         "show_all": filters.show_acknowledged,
         "priorities": CriticalAlert.Priority.choices,
         "kinds": selectors.alert_kinds(),
-        "staff_members": selectors.alert_filter_staff(),
+        "staff_members": [(member.pk, staff_label(member)) for member in selectors.alert_filter_staff()],
         "form": AcknowledgeForm(),
         "can_acknowledge": request.user.is_clinician,
         **extra,

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
+from kapstone.accounts.fields import staff_label
 from kapstone.audit import context
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors, snapshots
@@ -67,7 +68,7 @@ def filters_from(options: dict) -> tuple[selectors.ReportFilters, str]:
         person = get_user_model().objects.filter(username=options["facilitator"]).first()
         if person is None:
             raise CommandError(f"There is no user {options['facilitator']!r}.", returncode=USAGE_ERROR)
-        facilitator_id, facilitator_label = person.pk, person.get_full_name() or person.get_username()
+        facilitator_id, facilitator_label = person.pk, staff_label(person)
     indication = options.get("indication") or ""
     if indication and indication not in selectors.indication_labels():
         names = ", ".join(sorted(selectors.indication_labels()))

@@ -30,6 +30,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from kapstone.accounts.fields import staff_label
 from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
@@ -337,7 +338,7 @@ def facilitator_choices() -> list[tuple[int, str]]:
         )
         .order_by("last_name", "first_name")
     )
-    return [(person.pk, person.get_full_name() or person.get_username()) for person in people]
+    return [(person.pk, staff_label(person)) for person in people]
 
 
 def _per_data_version(name: str, digest: str, compute: Callable[[], Any]) -> Any:
