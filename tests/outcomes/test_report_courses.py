@@ -138,15 +138,15 @@ def test_the_facilitator_dropdown_lists_session_facilitators_and_the_filter_matc
     bystander = make_user("bystander.outcomes", Role.PRESCRIBER)
     _second_course(practice, session_facilitator=locum)
     listed = dict(facilitator_choices())
-    assert listed[locum.pk] == "Lorna Locum"
+    assert listed[locum.pk] == "Lorna Locum (Prescriber)"
     assert practice.staff["prescriber"].pk in listed and bystander.pk not in listed
     form = ReportFilterForm({"facilitator_id": str(locum.pk)})
     assert form.is_valid(), form.errors
     report = build_report(form.filters(), facilitator_label=form.facilitator_label())
     assert report.cohort == 1 and _phq9(report).comparison.baseline.mean == 18
-    assert report.filters == ["facilitator Lorna Locum"]
+    assert report.filters == ["facilitator Lorna Locum (Prescriber)"]
     # An admin's filter: a researcher has none by facilitator (test_cell_suppression).
     page = client_for(cast.admin).get(reverse("outcomes:report"), {"facilitator_id": locum.pk})
-    assert page.status_code == 200 and b"facilitator Lorna Locum" in page.content
+    assert page.status_code == 200 and b"facilitator Lorna Locum (Prescriber)" in page.content
     refused = client_for(cast.admin).get(reverse("outcomes:report"), {"facilitator_id": bystander.pk})
     assert refused.status_code == 400
