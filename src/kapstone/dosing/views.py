@@ -47,8 +47,8 @@ def _left_out(action: str, *, role: str, entry: selectors.RoomPatient) -> tuple[
     return ()
 
 
-def _empty_form(action: str, left_out: tuple[str, ...], *, prefix: str):
-    form = ROOM_FORMS[action](prefix=prefix)
+def _shaped(form: Form, left_out: tuple[str, ...]) -> Form:
+    """The card's form without the fields it leaves out, its choices read."""
     for name in left_out:
         form.fields.pop(name, None)
     read_choices_once([form])
@@ -80,14 +80,12 @@ class _RoomForms:
         left_out = _left_out(action, role=self.role, entry=entry)
         prefix = f"p{entry.patient.pk}-{action}"
         if self.bound and self.bound[0] == (entry.patient.pk, action):
-            form = self.bound[1]
-            for name in left_out:
-                form.fields.pop(name, None)
-            read_choices_once([form])
+            form = _shaped(self.bound[1], left_out)
             return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
         key = (action, left_out)
         if key not in self.drawn:
-            self.drawn[key] = formrender.form_fields(_empty_form(action, left_out, prefix=formrender.STAMP_PREFIX))
+            empty = ROOM_FORMS[action](prefix=formrender.STAMP_PREFIX)
+            self.drawn[key] = formrender.form_fields(_shaped(empty, left_out))
         return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
 
 

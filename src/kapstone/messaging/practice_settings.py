@@ -1,6 +1,7 @@
 """Messaging's practice setting: how long before a session its reminder goes out (read by
 services.session_reminder_lead)."""
 
+from kapstone import bibliography
 from kapstone.practice.registry import Number, SettingSpec
 
 AREA = "Messages to patients"
@@ -12,9 +13,9 @@ SETTINGS = [
         key=SESSION_REMINDER_LEAD_KEY,
         label="Session reminders go out this long before the session",
         default=DEFAULT_SESSION_REMINDER_LEAD_HOURS,
-        source=(
-            "Operational, not clinical: no source sets when a patient is reminded of a session. The default is the "
-            "day before (messaging/practice_settings.py)."
+        source=bibliography.describe(
+            "[kapstone-operational] No source sets when a patient is reminded of a session; the default is the day "
+            "before (messaging/practice_settings.py)."
         ),
         clinical=False,
         unit="h",
