@@ -14,7 +14,10 @@ def browser():
         pytest.skip("Chromium is not installed (apt-get install chromium): browser flows skipped")
     # Playwright's sync API runs its own event loop; Django must allow ORM calls from the test thread.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # CI runs the flows beside other test workers on two cores; an assertion waits as long as an action does.
+    expect.set_options(timeout=15000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

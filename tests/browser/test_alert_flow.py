@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from kapstone.alerts.models import EscalationStep
 from kapstone.measures.models import CriticalAlert
@@ -33,8 +34,8 @@ def test_a_high_risk_answer_pages_the_prescriber_who_acknowledges_it(browser, li
         questions.nth(index).get_by_label("Yes", exact=True).check()
     page.get_by_role("button", name="Submit").click()
     page.get_by_role("heading", name="Help is available now").wait_for()
-    assert page.locator('a[href="tel:988"]').first.is_visible()
-    assert page.locator('a[href="sms:988"]').first.is_visible()
+    expect(page.locator('a[href="tel:988"]').first).to_be_visible()
+    expect(page.locator('a[href="sms:988"]').first).to_be_visible()
     phone.close()
 
     alert = CriticalAlert.objects.get()

@@ -46,7 +46,7 @@ def test_a_patient_completes_both_creativity_tasks_on_a_phone(browser, live_serv
     page.get_by_text("the task is finished").wait_for()
     page.get_by_role("link", name="My creativity scores over time").click()
     page.get_by_role("heading", name="My creativity scores over time").wait_for()
-    assert page.locator("svg.chart").first.is_visible()
+    expect(page.locator("svg.chart").first).to_be_visible()
     phone.close()
 
     aut.refresh_from_db()

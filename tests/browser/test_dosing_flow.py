@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LotBalance
@@ -55,9 +56,9 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     member = session.group.enrolments.exclude(patient=cast.alice).first().patient
     member_card = page.locator(f"#patient-{member.pk}")
     member_card.get_by_role("heading", name="Cannot be dosed today: the enrolment gate is closed").wait_for()
-    assert member_card.get_by_text("Screening has not been done").is_visible()
-    assert card().get_by_role("heading", name="Cannot be dosed today").count() == 0
-    assert card().get_by_text("Doses in the 7 days before: 0 (at most 2 a week)").is_visible()
+    expect(member_card.get_by_text("Screening has not been done")).to_be_visible()
+    expect(card().get_by_role("heading", name="Cannot be dosed today")).to_have_count(0)
+    expect(card().get_by_text("Doses in the 7 days before: 0 (at most 2 a week)")).to_be_visible()
 
     fill_form(
         page,
@@ -90,11 +91,11 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         {"Route": "Sublingual lozenge", "Dose (mg)": "200", "I have reviewed the pre-dose BP": True},
     )
     page.get_by_text("within the ceiling of 400 mg").first.wait_for()
-    assert card().get_by_text("Pre-dose BP reviewed").is_visible()
+    expect(card().get_by_text("Pre-dose BP reviewed")).to_be_visible()
     balance = LotBalance.objects.get(lot__lot_number="L-77")
     fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
     card().get_by_text("Given").wait_for()
-    assert card().get_by_text("not taken yet").is_visible()
+    expect(card().get_by_text("not taken yet")).to_be_visible()
     # The walk-through cannot wait out the observation (at least 120 minutes, a hard bound): the dose is moved back
     # 125 minutes, as if the rest of the session happened then.
     DoseRecord.objects.filter(patient=cast.alice, session=session).update(
@@ -108,8 +109,8 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         "Record vitals",
         {"Phase": "About 40 min after", "Systolic": "186", "Diastolic": "102", "Heart rate": "90", "SpO₂ %": "97"},
     )
-    assert card().get_by_text("STOP alert").is_visible()
-    assert card().get_by_text("done at").is_visible()
+    expect(card().get_by_text("STOP alert")).to_be_visible()
+    expect(card().get_by_text("done at")).to_be_visible()
     fill_form(
         page,
         card(),
@@ -162,7 +163,7 @@ def test_an_open_high_risk_alert_blocks_the_dose_until_the_prescriber_assesses_t
     page.goto(f"/dosing/session/{session.pk}/")
     card = lambda: page.locator(f"#patient-{cast.alice.pk}")  # noqa: E731 - the card is re-rendered after each post
     card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed").wait_for()
-    assert card().get_by_text("C-SSRS Screener: triage risk high").first.is_visible()
+    expect(card().get_by_text("C-SSRS Screener: triage risk high").first).to_be_visible()
 
     fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
     card().get_by_text("Suicide risk to assess today").first.wait_for()
@@ -179,7 +180,9 @@ def test_an_open_high_risk_alert_blocks_the_dose_until_the_prescriber_assesses_t
         },
     )
     card().get_by_text("Suicide risk assessed").wait_for()
-    assert card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed").count() == 0
+    expect(
+        card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed")
+    ).to_have_count(0)
     fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
     page.get_by_text("within the ceiling of 400 mg").first.wait_for()
     assert DoseRecord.objects.get(pk=record.pk).dose_mg == Decimal("200")

@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from kapstone.patients.models import Patient
 from tests.browser.helpers import sign_in
@@ -17,7 +18,7 @@ def test_staff_sign_in_with_two_factor_and_register_a_patient(page, cast):
     page.get_by_role("button", name="Save").click()
     page.get_by_text("is registered as KP-").wait_for()
     assert Patient.objects.filter(family_name="Quiroga").exists()
-    assert page.get_by_role("heading", name="Robin Quiroga").is_visible()
+    expect(page.get_by_role("heading", name="Robin Quiroga")).to_be_visible()
 
 
 def test_a_wrong_code_keeps_staff_out(page, cast):
@@ -26,7 +27,7 @@ def test_a_wrong_code_keeps_staff_out(page, cast):
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_label("Authenticator code").fill("000000")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("not right or has expired").is_visible()
+    expect(page.get_by_text("not right or has expired")).to_be_visible()
 
 
 def test_a_clinician_outside_the_care_team_is_told_the_record_does_not_exist(page, cast):
@@ -42,5 +43,5 @@ def test_a_patient_reaches_their_portal_on_a_phone(browser, live_server, cast):
     page = context.new_page()
     sign_in(page, cast.alice_user, with_code=False)
     page.get_by_role("heading", name="Hello, Alice").wait_for()
-    assert page.get_by_role("link", name="988", exact=True).is_visible()
+    expect(page.get_by_role("link", name="988", exact=True)).to_be_visible()
     context.close()

@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
@@ -79,7 +80,7 @@ def test_a_dose_prompts_the_patient_who_shares_an_entry_that_the_therapist_then_
     page.get_by_role("heading", name="Good day").wait_for()
     page.goto(f"/integration/patient/{cast.alice.pk}/timeline/")
     page.get_by_text("I felt my shoulders drop for the first time in months.").wait_for()
-    assert page.get_by_text("Dose given").is_visible()
+    expect(page.get_by_text("Dose given")).to_be_visible()
     page.goto("/integration/adherence/")
     page.get_by_text("Done within the preferred window").wait_for()
     desk.close()

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from kapstone.measures import services
 from kapstone.measures.models import Assessment, CriticalAlert
@@ -51,8 +52,8 @@ def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, liv
         questions.nth(index).get_by_label(answer, exact=True).check()
     page.get_by_role("button", name="Submit").click()
     page.get_by_role("heading", name="Help is available now").wait_for()
-    assert page.get_by_text("988", exact=True).first.is_visible()
-    assert page.get_by_text("This form is not watched in real time.").is_visible()
+    expect(page.get_by_text("988", exact=True).first).to_be_visible()
+    expect(page.get_by_text("This form is not watched in real time.")).to_be_visible()
     phone.close()
 
     assessment.refresh_from_db()
@@ -69,8 +70,8 @@ def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, liv
     assert "Item 9" in row.inner_text() and "total 10" in row.inner_text()
     row.get_by_role("link", name="Alice Abernathy").click()
     page.get_by_role("heading", name="PHQ-9").first.wait_for()
-    assert page.get_by_role("img", name="PHQ-9 over time").first.is_visible()
-    assert page.get_by_role("cell", name="moderate", exact=True).is_visible()
+    expect(page.get_by_role("img", name="PHQ-9 over time").first).to_be_visible()
+    expect(page.get_by_role("cell", name="moderate", exact=True)).to_be_visible()
     page.go_back()
     row = page.locator(f"#alert-{alert.pk}")
     row.get_by_text("Acknowledge").first.click()

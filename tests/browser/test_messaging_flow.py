@@ -1,6 +1,7 @@
 """A patient reads a message from their care team and answers it, on a phone."""
 
 import pytest
+from playwright.sync_api import expect
 
 from kapstone.messaging import services
 from kapstone.messaging.models import Message
@@ -25,13 +26,13 @@ def test_a_patient_reads_a_message_and_answers_it_on_a_phone(browser, live_serve
     page.get_by_role("heading", name="Hello, Alice").wait_for()
     page.get_by_role("link", name="Messages").first.click()
     page.get_by_role("heading", name="Messages", exact=True).wait_for()
-    assert page.get_by_text("1 new").is_visible()
+    expect(page.get_by_text("1 new")).to_be_visible()
     page.get_by_role("link", name="Before Tuesday").click()
     page.get_by_text("Please bring a water bottle.").wait_for()
     page.get_by_label("Your message").fill("Will do, thank you!")
     page.get_by_role("button", name="Send reply").click()
     page.get_by_text("Sent. Your care team will reply here").wait_for()
-    assert page.get_by_text("Will do, thank you!").is_visible()
+    expect(page.get_by_text("Will do, thank you!")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     phone.close()
     assert width <= 390, "the conversation fits a phone screen without sideways scrolling"

@@ -6,6 +6,7 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from kapstone.program.models import GroupSession
 from tests.browser.helpers import sign_in
@@ -62,7 +63,7 @@ def test_a_therapist_holds_a_session_by_video_and_the_patient_joins_from_a_phone
     page.get_by_role("heading", name="Hello, Alice").wait_for()
     join = page.get_by_role("link", name="join the session")
     assert join.get_attribute("href") == LINK
-    assert page.get_by_text("By video:").is_visible()
+    expect(page.get_by_text("By video:")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     page.goto("/integration/my-timeline/")
     page.get_by_text("· by video").wait_for()
