@@ -30,7 +30,9 @@ def test_the_home_shows_the_next_session_what_to_do_and_where_the_patient_is(cas
     first_dose_done_of_two(cast)
     page = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
     assert "Next: Integration session 1" in page
-    assert 'href="https://v.example/a"' in page and "Theo" in page
+    assert 'href="https://v.example/a"' in page
+    # Each facilitator with their role, as staff pickers name them.
+    assert "Theo" in page and "(Therapist / facilitator)" in page
     assert "Bring your journal" in page and "quiet, private place" in page
     assert "Ketamine sessions: 1 of 2 done." in page
     assert "Unscheduled" not in page and "follow_up" not in page

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from kapstone.accounts.fields import staff_label
 from kapstone.integration.selectors import open_window_for, window_status
 from kapstone.messaging.models import SessionChangeRequest
 from kapstone.patients.models import Patient
@@ -92,7 +93,8 @@ def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> Co
             ends_at=upcoming.ends_at,
             place="By video" if upcoming.is_remote else (upcoming.room.name if upcoming.room else "At the practice"),
             video_link=link,
-            led_by=[f.display_name for f in upcoming.facilitators.all()],
+            # With each one's role, so a patient knows who prescribes and who is their therapist.
+            led_by=[staff_label(f) for f in upcoming.facilitators.all()],
             instructions=preparation_instructions(upcoming.kind, remote=upcoming.is_remote),
             request=pending,
         )
