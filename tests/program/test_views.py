@@ -287,6 +287,21 @@ def test_a_clinician_cannot_record_away_dates_for_a_colleague(cast, bob):
     assert not Unavailability.objects.exists()
 
 
+def test_the_group_list_names_facilitators_by_family_name_or_username_in_staff_order(cast, bob):
+    cast.therapist.last_name = "Abbott"
+    cast.therapist.save()
+    services.group_create(
+        actor=cast.admin,
+        name="Named group",
+        template_id="group-kap-programme",
+        start_date=datetime.date(2030, 1, 7),
+        facilitators=[cast.bob, cast.therapist],
+    )
+    text = bob.get(reverse("program:groups")).text
+    # In the staff's order (by family name): bob has none, so comes first and is named by his username.
+    assert re.search(r"Named group</a></td>.*?<td>bob, Abbott</td></tr>", text, re.S)
+
+
 def test_the_group_list_is_paged_newest_first(cast, bob, monkeypatch):
     monkeypatch.setattr(selectors, "GROUPS_PER_PAGE", 2)
     for n, day in enumerate((7, 14, 21)):

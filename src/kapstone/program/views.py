@@ -23,8 +23,8 @@ CALENDAR_ROLES = (*RECORD_ROLES, Role.PATIENT)
 
 @roles_required(*RECORD_ROLES)
 def group_list(request):
-    page = selectors.group_list(user=request.user, page_number=request.GET.get("page", 1))
-    return render(request, "program/group_list.html", {"page": page, "groups": page.object_list})
+    listed = selectors.group_list(user=request.user, page_number=request.GET.get("page", 1))
+    return render(request, "program/group_list.html", {"page": listed.page, "rows": listed.rows})
 
 
 @roles_required(*RECORD_ROLES)
