@@ -54,6 +54,13 @@ WindowSettings = dict[str, Any]
 JOURNAL_PER_PAGE = 50
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
+# The columns the adherence page reads of each window, its patient and the group whose dosing session opened it.
+ADHERENCE_COLUMNS = (
+    "patient__given_name",
+    "patient__family_name",
+    "dosing_session__group__name",
+    "dosed_at",
+)
 
 
 def practice_window_settings() -> WindowSettings:
@@ -184,10 +191,12 @@ class GroupAdherence:
 
 @dataclass
 class AdherenceOverview:
-    """One page of windows, newest first, grouped; page.paginator.count is how many the user may see in all."""
+    """One page of windows, newest first, grouped; page.paginator.count is how many the user may see in all.
+    `window` is the practice's window settings the page was judged by."""
 
     groups: list[GroupAdherence]
     page: "Page[WithAnnotations[IntegrationWindow, WindowWork]]"
+    window: WindowSettings
 
 
 def adherence_overview(
@@ -200,6 +209,9 @@ def adherence_overview(
     windows = windows_with_work(
         IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
         .select_related("patient", "dosing_session__group")
+        # Only what the page shows: the whole record, session and group of every row were read and built for a
+        # name and a group's name (issue 19).
+        .only(*ADHERENCE_COLUMNS)
         .order_by("-dosed_at", "-pk")
     )
     page = Paginator(windows, ADHERENCE_PER_PAGE).get_page(page_number)
@@ -215,7 +227,7 @@ def adherence_overview(
             "patient_ids": sorted({row.window.patient_id for g in groups.values() for row in g.rows}),
         },
     )
-    return AdherenceOverview(groups=list(groups.values()), page=page)
+    return AdherenceOverview(groups=list(groups.values()), page=page, window=settings)
 
 
 def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[JournalEntry]]:

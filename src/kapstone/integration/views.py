@@ -158,8 +158,7 @@ def preferences(request):
 @roles_required(Role.ADMIN, *CLINICAL_ROLES)
 def adherence(request):
     overview = selectors.adherence_overview(user=request.user, page_number=request.GET.get("page", 1))
-    window = selectors.practice_window_settings()
-    context = {"groups": overview.groups, "page": overview.page, "window": window}
+    context = {"groups": overview.groups, "page": overview.page, "window": overview.window}
     return render(request, "integration/adherence.html", context)
 
 
