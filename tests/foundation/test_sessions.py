@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -91,3 +92,24 @@ def test_on_postgresql_the_cached_store_moves_its_cached_copy_on_with_the_row(ca
     assert expiry_of(client) > timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 5)
     # The cached copy still signs bob in on the next page.
     assert client.get("/home/").status_code == 200
+
+
+@pytest.mark.parametrize("engine", ["kapstone.accounts.sessions.db", "kapstone.accounts.sessions.cached_db"])
+def test_a_request_reads_its_session_row_in_one_statement_and_an_unknown_key_reads_as_no_session(
+    cast, settings, engine
+):
+    settings.SESSION_ENGINE = engine
+    client = signed_in_client(cast.bob)
+    cache.clear()  # the cached store reads the row when its copy is missing
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/home/").status_code == 200
+    reads = [
+        query["sql"] for query in queries if "django_session" in query["sql"] and query["sql"].startswith("SELECT")
+    ]
+    assert len(reads) == 1
+    if connection.vendor == "postgresql":
+        assert reads[0].startswith('SELECT session_data, expire_date FROM "django_session"')
+    client.cookies[settings.SESSION_COOKIE_NAME] = "x" * 32
+    cache.clear()
+    response = client.get("/home/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
