@@ -2,9 +2,12 @@
 
 import datetime
 
+import pytest
 from django.template import Context, Template
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
+
+from kapstone.practice.templatetags import kapstone_tags
 
 
 def _both(value: datetime.datetime | None) -> tuple[str, str]:
@@ -31,3 +34,31 @@ def test_another_time_zone_moves_the_day_as_django_does():
 
 def test_no_time_writes_nothing():
     assert _both(None) == ("", "")
+
+
+def test_calendar_date_writes_what_date_writes_for_every_day_of_a_year_and_a_named_format():
+    template = Template(
+        '{% load kapstone_tags %}{{ day|date:"j M Y" }}|{{ day|calendar_date:"j M Y" }}|'
+        '{{ day|date:"SHORT_DATE_FORMAT" }}|{{ day|calendar_date:"SHORT_DATE_FORMAT" }}'
+    )
+    for offset in range(366):
+        day = datetime.date(2028, 1, 1) + datetime.timedelta(days=offset)
+        django_way, ours, django_short, ours_short = template.render(Context({"day": day})).split("|")
+        assert (ours, ours_short) == (django_way, django_short), day
+
+
+def test_calendar_date_refuses_a_datetime_whose_day_depends_on_the_time_zone():
+    template = Template('{% load kapstone_tags %}{{ value|calendar_date:"j M Y" }}')
+    with pytest.raises(TypeError):
+        template.render(Context({"value": datetime.datetime(2026, 3, 3, 23, 30, tzinfo=datetime.UTC)}))
+
+
+def test_another_language_words_the_day_in_its_own_words_and_a_changed_setting_forgets_the_worded_days():
+    template = Template('{% load kapstone_tags %}{{ day|date:"D j M Y" }}|{{ day|calendar_date:"D j M Y" }}')
+    day = datetime.date(2028, 2, 29)
+    english = template.render(Context({"day": day}))
+    with translation.override("de"):
+        german = template.render(Context({"day": day}))
+    assert german.split("|")[0] == german.split("|")[1] != english.split("|")[1]
+    with override_settings(SHORT_DATE_FORMAT="Y/m/d"):
+        assert kapstone_tags._day_label.cache_info().currsize == 0

@@ -2,7 +2,9 @@ import datetime
 from functools import lru_cache
 
 from django import template
-from django.utils import dateformat
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import formats
 from django.utils.translation import get_language
 
 register = template.Library()
@@ -28,10 +30,28 @@ def day_and_time(value: datetime.datetime | None) -> str:
     of the local date, read once per day and language; the time is the local hour and minute."""
     if not value:
         return ""
-    return f"{_day_label(value.date(), get_language())}, {value.hour:02d}:{value.minute:02d}"
+    return f"{_day_label(value.date(), 'D j M', get_language())}, {value.hour:02d}:{value.minute:02d}"
 
 
-@lru_cache(maxsize=512)
-def _day_label(day: datetime.date, language: str | None) -> str:
-    # `language` is part of the key only: the day and month names are in the active language's words.
-    return dateformat.format(day, "D j M")
+@register.filter
+def calendar_date(value: datetime.date | None, format_string: str) -> str:
+    """What `date:format_string` writes for a calendar date, worded once per day, format and language, for long
+    lists (issue 19). A datetime is refused: its day depends on the time zone, which `date` applies first."""
+    if isinstance(value, datetime.datetime):
+        raise TypeError("calendar_date takes a date; a datetime needs the time zone (use date).")
+    if not value:
+        return ""
+    return _day_label(value, format_string, get_language())
+
+
+@lru_cache(maxsize=1024)
+def _day_label(day: datetime.date, format_string: str, language: str | None) -> str:
+    # `language` is part of the key only: the day and month names are in the active language's words. This is
+    # Django's date filter, as `date` calls it (a named format such as SHORT_DATE_FORMAT is looked up too).
+    return formats.date_format(day, format_string)
+
+
+@receiver(setting_changed)
+def _forget_day_labels(**kwargs: object) -> None:
+    """A changed format setting (a test's override) words days anew, as Django's own format cache does."""
+    _day_label.cache_clear()
