@@ -104,14 +104,14 @@ class _CardForms:
 
 def _room_context(request, session_id, bound=None):
     # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
-    limits = selectors.room_thresholds()
-    session, room = selectors.session_room(user=request.user, session_id=session_id, limits=limits)
+    settings = selectors.room_settings()
+    session, room = selectors.session_room(user=request.user, session_id=session_id, settings=settings)
     page = _RoomForms(request.user.role, bound)
     return {
         "session": session,
         "room": room,
         "forms": {entry.patient.pk: page.card(entry) for entry in room},
-        "thresholds": limits,
+        "thresholds": settings.limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }
 

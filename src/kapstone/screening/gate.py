@@ -49,9 +49,12 @@ class GateStatus:
         return not self.blockers
 
 
-def gate_settings() -> Data:
-    """The screening settings the gate reads: the rule set's cited defaults with the practice's own values."""
-    return {**load_rule_set().setting_values(), **practice_overrides(SETTINGS_PREFIX)}
+def gate_settings(overrides: Data | None = None) -> Data:
+    """The screening settings the gate reads: the rule set's cited defaults with the practice's own values
+    (`overrides`, when the caller has read practice_overrides(SETTINGS_PREFIX) already)."""
+    if overrides is None:
+        overrides = practice_overrides(SETTINGS_PREFIX)
+    return {**load_rule_set().setting_values(), **overrides}
 
 
 def completed_years(born: datetime.date, on: datetime.date) -> int:
@@ -72,14 +75,16 @@ def gate_statuses(
     *,
     at: datetime.date | None = None,
     course_starts: dict[int, datetime.date] | None = None,
+    settings: Data | None = None,
 ) -> dict[int, GateStatus]:
     """The gate of each patient on the day `at` (today by default), keyed by patient id, in a fixed number of
     queries however many patients (the dosing room shows it for everyone in the session). `course_starts` gives,
-    for patients in a course, the course's first day: their screening's expiry is judged on that day."""
+    for patients in a course, the course's first day: their screening's expiry is judged on that day. `settings`
+    are gate_settings() when the caller has them (the room reads them with its own settings)."""
     patients = list(patients)
     patient_ids = [patient.pk for patient in patients]
     today = at or timezone.localdate()
-    settings = gate_settings()
+    settings = gate_settings() if settings is None else settings
     latest_ids = (
         ScreeningResult.objects.filter(patient_id__in=patient_ids)
         .values("patient_id")
