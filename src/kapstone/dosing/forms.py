@@ -301,15 +301,16 @@ class _Signed(forms.Form):
             if name in self.fields:
                 signer = self.fields[name]
                 assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
-                signer.queryset = _signers()
+                # The page's forms share one signers query: building it for each of seven fields took as long as
+                # reading it.
+                signer.queryset = _signers() if read_once is None else read_once.setdefault("signer_query", _signers())
                 if read_once is not None:
+                    # The choices too are made once: each signer's label is their name and role, the same on
+                    # every field.
                     if "signers" not in read_once:
-                        read_once["signers"] = list(signer.queryset)
-                    iterator = signer.iterator(signer)
-                    signer.widget.choices = [
-                        ("", signer.empty_label),
-                        *(iterator.choice(user) for user in read_once["signers"]),
-                    ]
+                        iterator = signer.iterator(signer)
+                        read_once["signers"] = [iterator.choice(user) for user in signer.queryset]
+                    signer.widget.choices = [("", signer.empty_label), *read_once["signers"]]
         if "balance" in self.fields:
             field = self.fields["balance"]
             assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
@@ -326,7 +327,16 @@ class _Signed(forms.Form):
                 ]
             field.widget.choices = [("", field.empty_label), *shared[key]]
         if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
-            self.fields["location"].queryset = Location.objects.all()
+            location = self.fields["location"]
+            location.queryset = Location.objects.all()
+            if read_once is not None:
+                # One read of the locations for the three forms that offer them; left to read_choices_once, telling
+                # the three fields' reads apart took working out the SQL of each.
+                if "locations" not in read_once:
+                    read_once["locations"] = list(location.queryset)
+                iterator = location.iterator(location)
+                empty = [("", location.empty_label)] if location.empty_label is not None else []
+                location.widget.choices = [*empty, *(iterator.choice(row) for row in read_once["locations"])]
 
 
 class ReceiptForm(_Signed):

@@ -1,6 +1,7 @@
 """Reads for the dosing room and the controlled-substance log, through the care-team filter and the trail."""
 
 import datetime
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -660,7 +661,7 @@ def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
     """The rows of entries read by _ledger_entries, with their signers from one read of the few staff who sign."""
     dose_patients = {entry.pk: _dose_patient_id(entry) for entry in entries}
     patient_ids = {patient_id for patient_id in dose_patients.values() if patient_id is not None}
-    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).values_list("pk", flat=True))
+    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).order_by().values_list("pk", flat=True))
     signers = User.objects.in_bulk(
         {e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id}
     )
@@ -764,17 +765,16 @@ def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     return _ledger_rows(user, list(_ledger_entries(filters).select_related("receipt").order_by("recorded_at", "id")))
 
 
-def open_discrepancies() -> list[LedgerEntry]:
-    """The latest count of each lot and location, where it did not match the balance and no correction names it.
-
-    One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
-    same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
+@functools.cache
+def _open_discrepancies() -> QuerySet[LedgerEntry]:
+    """open_discrepancies' query, which takes nothing from the caller: built once a process, as building its two
+    subqueries took longer than running it."""
     counts = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT)
     later_count = counts.filter(lot=OuterRef("lot"), location=OuterRef("location")).filter(
         Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
     )
     correction = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects=OuterRef("pk"))
-    return list(
+    return (
         counts.exclude(discrepancy_mg__isnull=True)
         .exclude(discrepancy_mg=0)
         .filter(~Exists(later_count), ~Exists(correction))
@@ -783,12 +783,27 @@ def open_discrepancies() -> list[LedgerEntry]:
     )
 
 
-def loss_reports_waiting() -> list[LossReport]:
-    return list(
+def open_discrepancies() -> list[LedgerEntry]:
+    """The latest count of each lot and location, where it did not match the balance and no correction names it.
+
+    One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
+    same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
+    # A copy of the query built once (all()), read afresh on every call.
+    return list(_open_discrepancies().all())
+
+
+@functools.cache
+def _loss_reports_waiting() -> QuerySet[LossReport]:
+    """loss_reports_waiting's query, built once a process as _open_discrepancies is."""
+    return (
         LossReport.objects.filter(Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True))
         .select_related("discrepancy__lot", "responsible")
         .order_by("form106_due_on", "pk")
     )
+
+
+def loss_reports_waiting() -> list[LossReport]:
+    return list(_loss_reports_waiting().all())
 
 
 def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:
