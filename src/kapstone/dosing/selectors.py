@@ -542,6 +542,7 @@ def session_room(
     records = {
         record.patient_id: record
         for record in DoseRecord.objects.filter(session=session, patient__in=patients)
+        .order_by()  # looked up by patient: the default order joined the sessions and patients to sort them
         .select_related("lot")
         .prefetch_related(
             Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),

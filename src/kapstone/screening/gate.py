@@ -91,16 +91,20 @@ def gate_statuses(
         .annotate(latest_id=Max("id"))
         .values("latest_id")
     )
+    # Unordered (order_by()): the results are looked up by patient and each patient's advice is sorted by
+    # latest_advice, so the models' default orders only cost the reads.
     results = {
         result.patient_id: result
-        for result in ScreeningResult.objects.filter(pk__in=latest_ids).select_related(
-            "override", "override__prescriber", "intake_version"
-        )
+        for result in ScreeningResult.objects.filter(pk__in=latest_ids)
+        .select_related("override", "override__prescriber", "intake_version")
+        .order_by()
     }
     advice: dict[int, list[Consultation]] = {}
-    for entry in Consultation.objects.filter(
-        patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES
-    ).select_related("override"):
+    for entry in (
+        Consultation.objects.filter(patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES)
+        .select_related("override")
+        .order_by()
+    ):
         advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
     in_force: dict[int, ConsentSignature] = {}
