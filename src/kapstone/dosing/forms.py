@@ -394,15 +394,34 @@ class WasteForm(_Signed):
     witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
 
     def __init__(self, *args, **kwargs):
+        shared = kwargs.get("read_once") is not None
         super().__init__(*args, **kwargs)
         since = timezone.now() - datetime.timedelta(days=2)
-        self.fields["dose_record"].queryset = (
+        field = self.fields["dose_record"]
+        assert isinstance(field, forms.ModelChoiceField)  # declared so above
+        field.queryset = (
             DoseRecord.objects.filter(administered_at__gte=since).select_related("lot").order_by("-administered_at")
         )
-        self.fields["dose_record"].label_from_instance = lambda record: (
-            f"#{record.pk} {timezone.localtime(record.administered_at):%Y-%m-%d %H:%M} {record.dose_mg} mg "
-            f"lot {record.lot.lot_number if record.lot else '?'}"
+        field.label_from_instance = lambda record: _dose_label(
+            record.pk, record.administered_at, record.dose_mg, record.lot.lot_number if record.lot else None
         )
+        if shared:
+            # On the ledger page, the choices from the four columns their labels show: the whole records read
+            # with their lots only to be labelled.
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = [
+                *empty,
+                *(
+                    (pk, _dose_label(pk, administered_at, dose_mg, lot_number))
+                    for pk, administered_at, dose_mg, lot_number in field.queryset.values_list(
+                        "pk", "administered_at", "dose_mg", "lot__lot_number"
+                    )
+                ),
+            ]
+
+
+def _dose_label(pk: int, administered_at: datetime.datetime, dose_mg: Decimal | None, lot_number: str | None) -> str:
+    return f"#{pk} {timezone.localtime(administered_at):%Y-%m-%d %H:%M} {dose_mg} mg lot {'?' if lot_number is None else lot_number}"
 
 
 class CountForm(_Signed):
