@@ -10,13 +10,15 @@ every widget Kapstone uses); any other template goes to Django's renderer unchan
 import html
 import secrets
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.forms.renderers import DjangoTemplates
+from django.forms.widgets import ChoiceWidget
 from django.template.loader import render_to_string
-from django.utils.formats import localize
+from django.utils.formats import get_format, localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
@@ -28,14 +30,24 @@ def _formatted(value: object) -> str:
     return str(conditional_escape(value if isinstance(value, SafeString) else str(value)))
 
 
-def shown(value: object) -> str:
-    """`{{ value }}` under autoescaping: localized (a number or date as the template shows it), then escaped."""
+def shown(value: object, decimal_separator: str | None = None) -> str:
+    """`{{ value }}` under autoescaping: localized (a number or date as the template shows it), then escaped. A caller
+    showing many decimals may give the language's `decimal_separator` (get_format("DECIMAL_SEPARATOR")), looked up
+    once for all of them."""
     # The common cases first, as localize and conditional_escape would end: text is escaped as it is, and a whole
     # number without thousands separators is its digits. Each step of the general path looks up the language.
     if type(value) is str:
         return html.escape(value)
     if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
         return str(value)
+    # A decimal (an amount in mg) as number_format writes it without grouping: its fixed-point digits with the
+    # language's decimal separator. Past 200 digits number_format switches to scientific notation; those, and the
+    # infinities and NaNs, take the general path.
+    if type(value) is Decimal and not settings.USE_THOUSAND_SEPARATOR and value.is_finite():
+        _, digits, exponent = value.as_tuple()
+        if abs(exponent) + len(digits) <= 200:  # type: ignore[arg-type]  # an int for a finite value
+            separator = get_format("DECIMAL_SEPARATOR") if decimal_separator is None else decimal_separator
+            return html.escape(f"{value:f}".replace(".", separator))
     localized = localize(value)
     return str(conditional_escape(localized if isinstance(localized, SafeData) else str(localized)))
 
@@ -144,3 +156,61 @@ def stamped(fields: str, prefix: str) -> SafeString:
     ids and the labels' and descriptions' references to them, each written escaped: a page showing the same form on
     many cards (the dosing room) draws it once."""
     return mark_safe(fields.replace(STAMP_PREFIX, str(conditional_escape(prefix))))  # noqa: S308 - escaped above
+
+
+def _shown_choices(choices: object) -> tuple:
+    """A widget's choices as text, groups kept: what a select draws of them."""
+    return tuple(
+        (str(value), _shown_choices(label) if isinstance(label, (list, tuple)) else str(label))
+        for value, label in choices  # type: ignore[attr-defined]  # a widget's choices are (value, label) pairs
+    )
+
+
+def _drawing_key(form: forms.BaseForm) -> tuple:
+    """Everything of an unbound form that its drawing reads and that a form's __init__ may set for one request
+    (labels, help texts, choices read from the database, initial values, attributes), with the classes that
+    draw the rest."""
+    fields = []
+    for name, field in form.fields.items():
+        widget = field.widget
+        # Only a choice widget draws its choices: a model choice typed in as a number (a ledger entry) keeps the
+        # queryset of every row as choices it never reads.
+        choices = widget.choices if isinstance(widget, ChoiceWidget) else ()
+        fields.append(
+            (
+                name,
+                type(field),
+                type(widget),
+                str(field.label),
+                str(field.help_text),
+                field.required,
+                field.disabled,
+                field.localize,
+                field.show_hidden_initial,
+                tuple((key, str(value)) for key, value in widget.attrs.items()),
+                repr(form.get_initial_for_field(field, name)),
+                _shown_choices(choices),
+            )
+        )
+    return (type(form), form.prefix, form.auto_id, form.label_suffix, form.use_required_attribute, tuple(fields))
+
+
+# Drawn unbound forms by their _drawing_key, shared by the requests one process serves; cleared when full, so a
+# practice whose choices keep changing holds no more than this many drawings.
+_DRAWN_EMPTY: dict[tuple, str] = {}
+DRAWN_EMPTY_LIMIT = 256
+
+
+def empty_form_fields(form: forms.BaseForm) -> SafeString:
+    """form_fields(form) for an unbound form, drawn once for every request that shows the same form: a page that
+    shows a form of fixed fields (the dosing room's cards, each load) drew the same markup on every request.
+    A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
+    if form.is_bound:
+        raise ValueError("Only an unbound form draws the same for every request.")
+    key = _drawing_key(form)
+    drawn = _DRAWN_EMPTY.get(key)
+    if drawn is None:
+        if len(_DRAWN_EMPTY) >= DRAWN_EMPTY_LIMIT:
+            _DRAWN_EMPTY.clear()
+        drawn = _DRAWN_EMPTY[key] = form_fields(form)
+    return mark_safe(drawn)  # noqa: S308 - drawn by form_fields, a template's output

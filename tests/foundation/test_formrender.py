@@ -7,12 +7,18 @@ from decimal import Decimal
 import pytest
 from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.template import Context, Template
+from django.utils import translation
+from django.utils.formats import get_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
-from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS, LedgerFilterForm
-from kapstone.formrender import STAMP_PREFIX, FormRenderer, form_fields, stamped
+from kapstone import formrender
+from kapstone.accounts.roles import Role
+from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS, LedgerFilterForm, RiskAssessmentForm, read_choices_once
+from kapstone.formrender import STAMP_PREFIX, FormRenderer, empty_form_fields, form_fields, shown, stamped
 from kapstone.screening.forms import IntakeEditor
+from tests.conftest import make_user
 from tests.dosing.helpers import receive_stock
 
 TEMPLATES, PYTHON = DjangoTemplates(), FormRenderer()
@@ -120,3 +126,99 @@ def test_a_widget_it_does_not_draw_goes_to_the_templates(monkeypatch):
     str(form["radio"]), str(form["name"])
     assert "django/forms/widgets/radio.html" in drawn_by_templates
     assert "django/forms/widgets/text.html" not in drawn_by_templates
+
+
+def _stock(cast, lot_number: str):
+    return receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number=lot_number,
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("2000"),
+    )
+
+
+def _page_forms(prefix: str) -> list[forms.BaseForm]:
+    """Every form the dosing room and the ledger show empty, as their pages make them."""
+    read_once: dict = {}
+    made = [form_class(prefix=prefix) for form_class in ROOM_FORMS.values()]
+    made += [form_class(prefix=prefix, read_once=read_once) for form_class in LEDGER_FORMS.values()]
+    made.append(LedgerFilterForm())
+    read_choices_once(made)
+    return made
+
+
+@pytest.mark.django_db
+def test_an_empty_form_drawn_once_comes_out_as_drawn_afresh_and_anew_when_what_it_offers_changes(cast, monkeypatch):
+    monkeypatch.setattr(formrender, "_DRAWN_EMPTY", {})
+    _stock(cast, 'L-"1" & <2>')
+    for _ in range(2):  # the second time, from the drawings kept
+        for form in _page_forms("p1"):
+            assert empty_form_fields(form) == form_fields(form), type(form).__name__
+    # A lot received, a new witness, a renamed one and a changed question each change what the forms offer.
+    _stock(cast, "L-new")
+    witness = make_user("newwitness", Role.NURSE)
+    witness.first_name, witness.last_name = "Nell", "New"
+    witness.save(update_fields=["first_name", "last_name"])
+    cast.nurse.last_name = "Renamed"
+    cast.nurse.save(update_fields=["last_name"])
+    monkeypatch.setattr(RiskAssessmentForm, "base_fields", {**RiskAssessmentForm.base_fields})
+    RiskAssessmentForm.base_fields["note"] = forms.CharField(label="Changed wording", required=False)
+    changed = _page_forms("p1")
+    for form in changed:
+        assert empty_form_fields(form) == form_fields(form), type(form).__name__
+    drawn = "".join(empty_form_fields(form) for form in changed)
+    assert "L-new" in drawn and "Nell New" in drawn and "Renamed" in drawn and "Changed wording" in drawn
+
+
+def test_a_form_with_an_initial_value_of_the_day_is_drawn_anew_when_the_day_changes(monkeypatch):
+    monkeypatch.setattr(formrender, "_DRAWN_EMPTY", {})
+    today = [datetime.date(2026, 3, 4)]
+
+    class Dated(forms.Form):
+        day = forms.DateField(initial=lambda: today[0])
+
+    first = empty_form_fields(Dated())
+    today[0] = datetime.date(2026, 3, 5)
+    second = empty_form_fields(Dated())
+    assert 'value="2026-03-04"' in first and 'value="2026-03-05"' in second
+
+
+def test_a_bound_form_is_never_drawn_from_another_request():
+    with pytest.raises(ValueError, match="unbound"):
+        empty_form_fields(Awkward({"name": "x"}))
+
+
+def test_the_drawings_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(formrender, "_DRAWN_EMPTY", {})
+    for number in range(formrender.DRAWN_EMPTY_LIMIT + 5):
+        empty_form_fields(Awkward(prefix=f"p{number}"))
+    assert len(formrender._DRAWN_EMPTY) <= formrender.DRAWN_EMPTY_LIMIT
+
+
+DECIMALS = [
+    Decimal("0"),
+    Decimal("-0"),
+    Decimal("0.00"),
+    Decimal("-12.50"),
+    Decimal("1234567.891"),
+    Decimal("1E+5"),
+    Decimal("1E-7"),
+    Decimal("9" * 150 + ".5"),
+    Decimal("1E+250"),
+    Decimal("-1E-300"),
+]
+
+
+@pytest.mark.parametrize("language", ["en-us", "de", "fr"])
+def test_a_decimal_comes_out_as_the_template_shows_it(language):
+    template = Template("{{ value }}")
+    with translation.override(language):
+        separator = get_format("DECIMAL_SEPARATOR")
+        for value in DECIMALS:
+            by_template = template.render(Context({"value": value}))
+            assert shown(value) == by_template, value
+            assert shown(value, separator) == by_template, value

@@ -301,15 +301,16 @@ class _Signed(forms.Form):
             if name in self.fields:
                 signer = self.fields[name]
                 assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
-                signer.queryset = _signers()
+                # The page's forms share one signers query: building it for each of seven fields took as long as
+                # reading it.
+                signer.queryset = _signers() if read_once is None else read_once.setdefault("signer_query", _signers())
                 if read_once is not None:
+                    # The choices too are made once: each signer's label is their name and role, the same on
+                    # every field.
                     if "signers" not in read_once:
-                        read_once["signers"] = list(signer.queryset)
-                    iterator = signer.iterator(signer)
-                    signer.widget.choices = [
-                        ("", signer.empty_label),
-                        *(iterator.choice(user) for user in read_once["signers"]),
-                    ]
+                        iterator = signer.iterator(signer)
+                        read_once["signers"] = [iterator.choice(user) for user in signer.queryset]
+                    signer.widget.choices = [("", signer.empty_label), *read_once["signers"]]
         if "balance" in self.fields:
             field = self.fields["balance"]
             assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
@@ -326,7 +327,16 @@ class _Signed(forms.Form):
                 ]
             field.widget.choices = [("", field.empty_label), *shared[key]]
         if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
-            self.fields["location"].queryset = Location.objects.all()
+            location = self.fields["location"]
+            location.queryset = Location.objects.all()
+            if read_once is not None:
+                # One read of the locations for the three forms that offer them; left to read_choices_once, telling
+                # the three fields' reads apart took working out the SQL of each.
+                if "locations" not in read_once:
+                    read_once["locations"] = list(location.queryset)
+                iterator = location.iterator(location)
+                empty = [("", location.empty_label)] if location.empty_label is not None else []
+                location.widget.choices = [*empty, *(iterator.choice(row) for row in read_once["locations"])]
 
 
 class ReceiptForm(_Signed):
@@ -384,15 +394,34 @@ class WasteForm(_Signed):
     witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
 
     def __init__(self, *args, **kwargs):
+        shared = kwargs.get("read_once") is not None
         super().__init__(*args, **kwargs)
         since = timezone.now() - datetime.timedelta(days=2)
-        self.fields["dose_record"].queryset = (
+        field = self.fields["dose_record"]
+        assert isinstance(field, forms.ModelChoiceField)  # declared so above
+        field.queryset = (
             DoseRecord.objects.filter(administered_at__gte=since).select_related("lot").order_by("-administered_at")
         )
-        self.fields["dose_record"].label_from_instance = lambda record: (
-            f"#{record.pk} {timezone.localtime(record.administered_at):%Y-%m-%d %H:%M} {record.dose_mg} mg "
-            f"lot {record.lot.lot_number if record.lot else '?'}"
+        field.label_from_instance = lambda record: _dose_label(
+            record.pk, record.administered_at, record.dose_mg, record.lot.lot_number if record.lot else None
         )
+        if shared:
+            # On the ledger page, the choices from the four columns their labels show: the whole records read
+            # with their lots only to be labelled.
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = [
+                *empty,
+                *(
+                    (pk, _dose_label(pk, administered_at, dose_mg, lot_number))
+                    for pk, administered_at, dose_mg, lot_number in field.queryset.values_list(
+                        "pk", "administered_at", "dose_mg", "lot__lot_number"
+                    )
+                ),
+            ]
+
+
+def _dose_label(pk: int, administered_at: datetime.datetime, dose_mg: Decimal | None, lot_number: str | None) -> str:
+    return f"#{pk} {timezone.localtime(administered_at):%Y-%m-%d %H:%M} {dose_mg} mg lot {'?' if lot_number is None else lot_number}"
 
 
 class CountForm(_Signed):

@@ -7,6 +7,7 @@ The markup is exactly what the template drew: tests/dosing/test_ledger_rows.py d
 
 import datetime
 
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
@@ -26,10 +27,10 @@ def _signer(user) -> str:
     return shown(user.last_name or user.username)
 
 
-def _row(row: LedgerRow) -> str:
+def _row(row: LedgerRow, separator: str) -> str:
     e = row.entry
-    discrepancy = f' <span class="badge danger">{shown(e.discrepancy_mg)}</span>' if e.discrepancy_mg else ""
-    units = shown(row.units) if row.units is not None else ""
+    discrepancy = f' <span class="badge danger">{shown(e.discrepancy_mg, separator)}</span>' if e.discrepancy_mg else ""
+    units = shown(row.units, separator) if row.units is not None else ""
     signers = _signer(e.recorded_by) + (f" / {_signer(e.witness)}" if e.witness else "")
     corrects = ""
     if e.corrects:
@@ -37,17 +38,21 @@ def _row(row: LedgerRow) -> str:
         corrects = (
             f'<a href="#entry-{shown(e.corrects_id)}">corrects #{shown(e.corrects_id)}</a> '
             f"({shown(str(corrected.get_kind_display()).lower())} of {_when(corrected.recorded_at)}, "
-            f"{shown(corrected.change_mg)} mg): "
+            f"{shown(corrected.change_mg, separator)} mg): "
         )
     return (
         f'<tr id="entry-{shown(e.pk)}"><td>{shown(e.pk)}</td><td>{_when(e.recorded_at)}</td>'
         f"<td>{shown(e.get_kind_display())}{discrepancy}</td>"
         f'<td><a href="?lot={shown(e.lot_id)}#entries">{shown(e.lot.lot_number)}</a></td><td>{shown(e.location)}</td>\n'
-        f"<td>{shown(e.change_mg)}</td><td>{units}</td><td>{shown(e.balance_after_mg)}</td><td>{signers}</td>"
+        f"<td>{shown(e.change_mg, separator)}</td><td>{units}</td><td>{shown(e.balance_after_mg, separator)}</td>"
+        f"<td>{signers}</td>"
         f"<td>{shown(row.patient_label)}</td><td>{corrects}{shown(e.reason)}</td></tr>"
     )
 
 
 def entry_rows(rows: list[LedgerRow]) -> SafeString:
-    """The rows of the ledger page's table of entries, each followed by a line break as the template wrote it."""
-    return mark_safe("".join(_row(row) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()
+    """The rows of the ledger page's table of entries, each followed by a line break as the template wrote it. The
+    language's decimal separator is looked up once for the page's amounts: looked up for each amount, it took
+    longer than writing the amount."""
+    separator = get_format("DECIMAL_SEPARATOR")
+    return mark_safe("".join(_row(row, separator) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()

@@ -1,6 +1,7 @@
 """Reads for the dosing room and the controlled-substance log, through the care-team filter and the trail."""
 
 import datetime
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,10 +30,10 @@ from kapstone.measures.models import SUICIDE_RISK, AlertOccurrence, CriticalAler
 from kapstone.patients.models import ChildbearingPotential, Medication, Patient, record_number_of
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
-from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.settings_store import practice_overrides_of
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.screening import engine
-from kapstone.screening.gate import gate_statuses
+from kapstone.screening.gate import gate_settings, gate_statuses
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 from kapstone.untrusted import row_id
 
@@ -41,6 +42,15 @@ LEDGER_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
 # Any: the room's thresholds are the practice settings of dosing/data/safety.yaml (numbers, or None for a route
 # with no ceiling), read as parsed YAML (safety.thresholds).
 Limits = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """The practice settings the room judges readiness by: its thresholds (room_thresholds) and the enrolment
+    gate's screening settings (screening.gate.gate_settings)."""
+
+    limits: Limits
+    gate: engine.Data
 
 
 def dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
@@ -276,10 +286,15 @@ def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int,
     return starts
 
 
-def _gate_and_screened_medicines(patients: list[Patient]) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
-    """The enrolment gate of each patient, and the medicine names of the intake their latest screening read."""
+def _gate_and_screened_medicines(
+    patients: list[Patient], gate: engine.Data
+) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
+    """The enrolment gate of each patient (judged by the gate's settings `gate`), and the medicine names of the
+    intake their latest screening read."""
     statuses = gate_statuses(
-        patients, course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate())
+        patients,
+        course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate()),
+        settings=gate,
     )
     # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
     screened = {
@@ -308,11 +323,15 @@ def _suicide_alerts(
     may join an alert already open): on an alert still open at moderate or above, or given since the patient's last
     dose, acknowledged or not (with no dose yet, any)."""
     found: defaultdict[int, list[SuicideRiskAlert]] = defaultdict(list)
-    occurrences = AlertOccurrence.objects.filter(
-        alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK
-    ).select_related("alert", "assessment")
+    # The questionnaire's instrument by key only: the whole assessment (its answers and result) was read and parsed
+    # for that one column.
+    occurrences = (
+        AlertOccurrence.objects.filter(alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK)
+        .select_related("alert")
+        .annotate(assessment_instrument_id=F("assessment__instrument_id"))
+    )
     for occurrence in occurrences:
-        instrument_id = occurrence.assessment.instrument_id if occurrence.assessment else ""
+        instrument_id = occurrence.assessment_instrument_id or ""
         level = safety.suicide_risk_level(instrument_id=instrument_id, rule=occurrence.rule, level=occurrence.level)
         if level is None:
             continue
@@ -352,7 +371,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
 
 
 def _readiness(
-    cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, limits: Limits
+    cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, settings: RoomSettings
 ) -> list[DoseReadiness]:
     """Readiness of each (patient, at, their record in this session) case, with one read of the doses given to all
     of them: a dose counts when given in the 7 days before `at`, up to `at`, other than the record's own. The
@@ -360,26 +379,34 @@ def _readiness(
     so a prefetch serves them."""
     if not cases:
         return []
+    limits = settings.limits
     patients = [patient for patient, _, _ in cases]
     patient_ids = [patient.pk for patient in patients]
     own_records = [record.pk for _, _, record in cases if record is not None]
     given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
-    for record_id, patient_id, administered_at in DoseRecord.objects.filter(
-        patient_id__in=patient_ids,
-        administered_at__gt=min(at for _, at, _ in cases) - WEEK,
-        administered_at__lte=max(at for _, at, _ in cases),
-    ).values_list("pk", "patient_id", "administered_at"):
+    # Unordered (order_by()): the records' default order joined their sessions and patients to sort rows read only to
+    # be counted.
+    for record_id, patient_id, administered_at in (
+        DoseRecord.objects.filter(
+            patient_id__in=patient_ids,
+            administered_at__gt=min(at for _, at, _ in cases) - WEEK,
+            administered_at__lte=max(at for _, at, _ in cases),
+        )
+        .order_by()
+        .values_list("pk", "patient_id", "administered_at")
+    ):
         assert administered_at is not None  # the filter's range leaves out doses not given
         given[patient_id].append((record_id, administered_at))
     last_dose = dict(
         DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
         .exclude(pk__in=own_records)
+        .order_by()
         .values("patient_id")
         .annotate(last=Max("administered_at"))
         .values_list("patient_id", "last")
     )
     alerts = _suicide_alerts(patient_ids, last_dose)
-    gate, screened = _gate_and_screened_medicines(patients)
+    gate, screened = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name"):
         on_record[patient_id].append(name)
@@ -421,7 +448,7 @@ def _readiness(
 
 
 def dose_readiness(*, record: DoseRecord, at: datetime.datetime) -> DoseReadiness:
-    return _readiness([(record.patient, at, record)], limits=room_thresholds())[0]
+    return _readiness([(record.patient, at, record)], settings=room_settings())[0]
 
 
 @dataclass(frozen=True)
@@ -505,16 +532,17 @@ def _with_staff(records: list[DoseRecord]) -> None:
 
 
 def session_room(
-    *, user: User, session_id: int | str, limits: Limits | None = None
+    *, user: User, session_id: int | str, settings: RoomSettings | None = None
 ) -> tuple[GroupSession, list[RoomPatient]]:
     """The session and each of the user's patients in it, with what would stop their dose and when their post-dose
-    vitals are due, read for all patients at once. `limits` are the room's thresholds when the caller has read them
-    (room_thresholds) for the page already."""
+    vitals are due, read for all patients at once. `settings` are the room's when the caller has read them
+    (room_settings) for the page already."""
     session = _session_get(user=user, session_id=session_id)
     patients = _session_patients(user=user, session=session)
     records = {
         record.patient_id: record
         for record in DoseRecord.objects.filter(session=session, patient__in=patients)
+        .order_by()  # looked up by patient: the default order joined the sessions and patients to sort them
         .select_related("lot")
         .prefetch_related(
             Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
@@ -529,13 +557,14 @@ def session_room(
         object_id=session.pk,
         detail={"patient_ids": [p.pk for p in patients]},
     )
-    now, limits = timezone.now(), limits if limits is not None else room_thresholds()
+    now, settings = timezone.now(), settings if settings is not None else room_settings()
+    limits = settings.limits
     # A dose already given is counted against the week before it; one still to give, against the week before now.
     cases = []
     for patient in patients:
         record = records.get(patient.pk)
         cases.append((patient, record.administered_at if record and record.administered_at else now, record))
-    readiness = _readiness(cases, limits=limits)
+    readiness = _readiness(cases, settings=settings)
     return session, [
         RoomPatient(patient, record, ready, post_dose_vitals(record, limits=limits, now=now))
         for (patient, _, record), ready in zip(cases, readiness, strict=True)
@@ -550,15 +579,29 @@ def room_patient(*, user: User, session_id: int | str, patient_id: int | str) ->
     raise Http404("That patient is not in this session.")
 
 
+def room_settings() -> RoomSettings:
+    """The room's settings from one read of the practice's dosing and screening settings: read by each use, the
+    same rows were read three times for every load of the room."""
+    overrides = practice_overrides_of("dosing", SCREENING_SETTINGS)
+    return RoomSettings(
+        _thresholds(overrides["dosing"], overrides[SCREENING_SETTINGS]), gate_settings(overrides[SCREENING_SETTINGS])
+    )
+
+
+def _thresholds(dosing: engine.Data, screening_overrides: engine.Data) -> Limits:
+    limits = safety.thresholds(dosing)
+    screening = engine.effective_settings(engine.load_rule_set(), screening_overrides)
+    for measure in ("systolic", "diastolic"):
+        limits[f"stop_{measure}"] = min(limits[f"stop_{measure}"], screening[f"bp_exclude_{measure}_mmhg"])
+    return limits
+
+
 def room_thresholds() -> Limits:
     """The practice's dosing thresholds, with the blood-pressure stop levels held at the screening's exclusion
     thresholds where those are lower: a reading the screening would exclude a patient for never passes in the room,
     whatever order the two settings were changed in."""
-    limits = safety.thresholds(practice_overrides("dosing"))
-    screening = engine.effective_settings(engine.load_rule_set(), practice_overrides(SCREENING_SETTINGS))
-    for measure in ("systolic", "diastolic"):
-        limits[f"stop_{measure}"] = min(limits[f"stop_{measure}"], screening[f"bp_exclude_{measure}_mmhg"])
-    return limits
+    overrides = practice_overrides_of("dosing", SCREENING_SETTINGS)
+    return _thresholds(overrides["dosing"], overrides[SCREENING_SETTINGS])
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
@@ -619,7 +662,7 @@ def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
     """The rows of entries read by _ledger_entries, with their signers from one read of the few staff who sign."""
     dose_patients = {entry.pk: _dose_patient_id(entry) for entry in entries}
     patient_ids = {patient_id for patient_id in dose_patients.values() if patient_id is not None}
-    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).values_list("pk", flat=True))
+    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).order_by().values_list("pk", flat=True))
     signers = User.objects.in_bulk(
         {e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id}
     )
@@ -723,17 +766,16 @@ def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     return _ledger_rows(user, list(_ledger_entries(filters).select_related("receipt").order_by("recorded_at", "id")))
 
 
-def open_discrepancies() -> list[LedgerEntry]:
-    """The latest count of each lot and location, where it did not match the balance and no correction names it.
-
-    One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
-    same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
+@functools.cache
+def _open_discrepancies() -> QuerySet[LedgerEntry]:
+    """open_discrepancies' query, which takes nothing from the caller: built once a process, as building its two
+    subqueries took longer than running it."""
     counts = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT)
     later_count = counts.filter(lot=OuterRef("lot"), location=OuterRef("location")).filter(
         Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
     )
     correction = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects=OuterRef("pk"))
-    return list(
+    return (
         counts.exclude(discrepancy_mg__isnull=True)
         .exclude(discrepancy_mg=0)
         .filter(~Exists(later_count), ~Exists(correction))
@@ -742,12 +784,27 @@ def open_discrepancies() -> list[LedgerEntry]:
     )
 
 
-def loss_reports_waiting() -> list[LossReport]:
-    return list(
+def open_discrepancies() -> list[LedgerEntry]:
+    """The latest count of each lot and location, where it did not match the balance and no correction names it.
+
+    One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
+    same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
+    # A copy of the query built once (all()), read afresh on every call.
+    return list(_open_discrepancies().all())
+
+
+@functools.cache
+def _loss_reports_waiting() -> QuerySet[LossReport]:
+    """loss_reports_waiting's query, built once a process as _open_discrepancies is."""
+    return (
         LossReport.objects.filter(Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True))
         .select_related("discrepancy__lot", "responsible")
         .order_by("form106_due_on", "pk")
     )
+
+
+def loss_reports_waiting() -> list[LossReport]:
+    return list(_loss_reports_waiting().all())
 
 
 def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:
@@ -907,14 +964,15 @@ def _readiness_of_sessions(sessions: list[GroupSession]) -> list[SessionReadines
             Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
         )
     }
-    limits = room_thresholds()
+    settings = room_settings()
+    limits = settings.limits
     cases = [
         (patient, session.starts_at, records.get((session.pk, patient.pk)))
         for session in sessions
         for patient in members[session.group_id]
     ]
     routes = _route_problems(list({patient.pk for patient, _, _ in cases}), limits)
-    readiness = iter(_readiness(cases, limits=limits))
+    readiness = iter(_readiness(cases, settings=settings))
     result = []
     for session in sessions:
         patients = []

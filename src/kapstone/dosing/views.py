@@ -7,11 +7,12 @@ from django.contrib import messages
 from django.db import transaction
 from django.forms import Form
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from kapstone import formrender
@@ -29,6 +30,7 @@ from kapstone.dosing.forms import (
 )
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
+from kapstone.formrender import shown
 
 
 @roles_required(*RECORD_ROLES)
@@ -55,12 +57,39 @@ def _shaped(form: Form, left_out: tuple[str, ...]) -> Form:
     return form
 
 
+# Each card form's heading, by action.
+ROOM_FORM_LABELS = {
+    "checkin": "Pre-dose checklist",
+    "vitals": "Record vitals",
+    "risk": "Suicide risk (C-SSRS since last visit)",
+    "medreview": "Medication review",
+    "order": "Dose order",
+    "administer": "Give the dose",
+    "ratings": "Sedation and dissociation",
+    "adverse": "Adverse event",
+    "discharge": "Discharge",
+    "note": "Add a note",
+}
+
+
 @dataclass(frozen=True)
 class _DrawnForm:
-    """A card's form as room_form.html shows it: its fields drawn, and whether it has errors (it opens)."""
+    """A card's form: its fields drawn, and whether it has errors (it opens)."""
 
     fields: SafeString
     errors: bool = False
+
+
+def _card_form(drawn: _DrawnForm, *, label: str, url: str, csrf_token: str) -> SafeString:
+    """A card's form in its disclosure, with the page's CSRF token, written out here: included as a template for
+    each form of each card (ten a card), it was a third of drawing the room. tests/dosing/test_room_forms.py holds
+    it to the template it replaced."""
+    return mark_safe(  # noqa: S308 - the label, address and token are escaped; the fields are a drawn form's
+        f"<details{' open' if drawn.errors else ''}>\n  <summary>{shown(label)}</summary>\n"
+        f'  <form method="post" action="{shown(url)}" novalidate>\n'
+        f'    <input type="hidden" name="csrfmiddlewaretoken" value="{shown(csrf_token)}">\n'
+        f'    {drawn.fields}\n    <button type="submit">Save</button>\n  </form>\n</details>\n'
+    )
 
 
 class _RoomForms:
@@ -69,8 +98,9 @@ class _RoomForms:
     under the card's prefix (formrender.stamped): made and drawn for each card, the ten forms of four cards were
     most of the page's time. The form posted with errors is drawn itself."""
 
-    def __init__(self, role: str, bound: tuple[tuple[int, str], Form] | None):
+    def __init__(self, role: str, bound: tuple[tuple[int, str], Form] | None, *, session_id: int, csrf_token: str):
         self.role, self.bound = role, bound
+        self.session_id, self.csrf_token = session_id, csrf_token
         self.drawn: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def card(self, entry: selectors.RoomPatient) -> "_CardForms":
@@ -85,33 +115,44 @@ class _RoomForms:
         key = (action, left_out)
         if key not in self.drawn:
             empty = ROOM_FORMS[action](prefix=formrender.STAMP_PREFIX)
-            self.drawn[key] = formrender.form_fields(_shaped(empty, left_out))
+            self.drawn[key] = formrender.empty_form_fields(_shaped(empty, left_out))
         return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
+
+    def card_form(self, entry: selectors.RoomPatient, action: str) -> SafeString:
+        return _card_form(
+            self.form(entry, action),
+            label=ROOM_FORM_LABELS[action],
+            url=reverse("dosing:room_action", args=[self.session_id, entry.patient.pk, action]),
+            csrf_token=self.csrf_token,
+        )
 
 
 @dataclass(frozen=True)
 class _CardForms:
-    """One card's forms by action, as the template reads them (`f.checkin`)."""
+    """One card's forms by action, each in its disclosure, as the template reads them (`f.checkin`)."""
 
     page: _RoomForms
     entry: selectors.RoomPatient
 
-    def __getitem__(self, action: str) -> _DrawnForm:
+    def __getitem__(self, action: str) -> SafeString:
         if action not in ROOM_FORMS:
             raise KeyError(action)
-        return self.page.form(self.entry, action)
+        return self.page.card_form(self.entry, action)
 
 
 def _room_context(request, session_id, bound=None):
     # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
-    limits = selectors.room_thresholds()
-    session, room = selectors.session_room(user=request.user, session_id=session_id, limits=limits)
-    page = _RoomForms(request.user.role, bound)
+    settings = selectors.room_settings()
+    session, room = selectors.session_room(user=request.user, session_id=session_id, settings=settings)
+    # One token for the page, the cards' forms and the template's own ({% csrf_token %} reads it from the context).
+    csrf_token = get_token(request)
+    page = _RoomForms(request.user.role, bound, session_id=session.pk, csrf_token=csrf_token)
     return {
+        "csrf_token": csrf_token,
         "session": session,
         "room": room,
         "forms": {entry.patient.pk: page.card(entry) for entry in room},
-        "thresholds": limits,
+        "thresholds": settings.limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }
 
@@ -231,8 +272,15 @@ def _ledger_page(request, *, forms=None, status=200):
         "newer_url": window_url("newer_than", window.newer_than),
         "older_url": window_url("older_than", window.older_than),
         "filter_form": filter_form,
+        "filter_fields": formrender.form_fields(filter_form)
+        if filter_form.is_bound
+        else formrender.empty_form_fields(filter_form),
         "query": query.urlencode(),
-        "forms": ledger_forms,
+        # Each form's fields drawn: an empty form as the page last drew it while nothing it offers has changed.
+        "forms": {
+            kind: formrender.form_fields(form) if form.is_bound else formrender.empty_form_fields(form)
+            for kind, form in ledger_forms.items()
+        },
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
         "registrations": selectors.registrations_expiring(),

@@ -5,7 +5,7 @@ the bounds existed, or by hand in SQL, is held at the bound it crosses, and the 
 """
 
 from django.db import transaction
-from django.db.models import JSONField, Value
+from django.db.models import JSONField, Q, Value
 
 from kapstone.audit import context as audit_context
 from kapstone.audit import services as audit
@@ -25,8 +25,21 @@ def practice_value(key: str, default):
 
 def practice_overrides(prefix: str) -> dict:
     """All of a practice's own values whose keys start with `prefix.`, keyed without the prefix."""
-    rows = PracticeSetting.objects.filter(key__startswith=f"{prefix}.")
-    return {row.key.removeprefix(f"{prefix}."): _within_hard_bounds(row.key, row.value) for row in rows}
+    return practice_overrides_of(prefix)[prefix]
+
+
+def practice_overrides_of(*prefixes: str) -> dict[str, dict]:
+    """practice_overrides of each prefix, keyed by prefix, from one read: a page that judges by the settings of
+    several apps (the dosing room reads the dosing and the screening settings) reads them together."""
+    condition = Q()
+    for prefix in prefixes:
+        condition |= Q(key__startswith=f"{prefix}.")
+    overrides: dict[str, dict] = {prefix: {} for prefix in prefixes}
+    for row in PracticeSetting.objects.filter(condition).only("key", "value"):
+        for prefix in prefixes:
+            if row.key.startswith(f"{prefix}."):
+                overrides[prefix][row.key.removeprefix(f"{prefix}.")] = _within_hard_bounds(row.key, row.value)
+    return overrides
 
 
 def actor_label(actor) -> str:

@@ -49,9 +49,12 @@ class GateStatus:
         return not self.blockers
 
 
-def gate_settings() -> Data:
-    """The screening settings the gate reads: the rule set's cited defaults with the practice's own values."""
-    return {**load_rule_set().setting_values(), **practice_overrides(SETTINGS_PREFIX)}
+def gate_settings(overrides: Data | None = None) -> Data:
+    """The screening settings the gate reads: the rule set's cited defaults with the practice's own values
+    (`overrides`, when the caller has read practice_overrides(SETTINGS_PREFIX) already)."""
+    if overrides is None:
+        overrides = practice_overrides(SETTINGS_PREFIX)
+    return {**load_rule_set().setting_values(), **overrides}
 
 
 def completed_years(born: datetime.date, on: datetime.date) -> int:
@@ -72,30 +75,36 @@ def gate_statuses(
     *,
     at: datetime.date | None = None,
     course_starts: dict[int, datetime.date] | None = None,
+    settings: Data | None = None,
 ) -> dict[int, GateStatus]:
     """The gate of each patient on the day `at` (today by default), keyed by patient id, in a fixed number of
     queries however many patients (the dosing room shows it for everyone in the session). `course_starts` gives,
-    for patients in a course, the course's first day: their screening's expiry is judged on that day."""
+    for patients in a course, the course's first day: their screening's expiry is judged on that day. `settings`
+    are gate_settings() when the caller has them (the room reads them with its own settings)."""
     patients = list(patients)
     patient_ids = [patient.pk for patient in patients]
     today = at or timezone.localdate()
-    settings = gate_settings()
+    settings = gate_settings() if settings is None else settings
     latest_ids = (
         ScreeningResult.objects.filter(patient_id__in=patient_ids)
         .values("patient_id")
         .annotate(latest_id=Max("id"))
         .values("latest_id")
     )
+    # Unordered (order_by()): the results are looked up by patient and each patient's advice is sorted by
+    # latest_advice, so the models' default orders only cost the reads.
     results = {
         result.patient_id: result
-        for result in ScreeningResult.objects.filter(pk__in=latest_ids).select_related(
-            "override", "override__prescriber", "intake_version"
-        )
+        for result in ScreeningResult.objects.filter(pk__in=latest_ids)
+        .select_related("override", "override__prescriber", "intake_version")
+        .order_by()
     }
     advice: dict[int, list[Consultation]] = {}
-    for entry in Consultation.objects.filter(
-        patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES
-    ).select_related("override"):
+    for entry in (
+        Consultation.objects.filter(patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES)
+        .select_related("override")
+        .order_by()
+    ):
         advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
     in_force: dict[int, ConsentSignature] = {}

@@ -1,0 +1,87 @@
+"""CPU time and queries per request of the dosing room and the controlled-substance log, in process.
+
+Run against a practice built by scripts/bench.py (or bench_load.py --keep), with the settings that built it:
+
+    DATABASE_URL=postgres://... KAPSTONE_DEMO=1 .venv/bin/python scripts/profile_pages.py [--requests 60] [--profile]
+
+It signs in the prescriber as bench_load does, finds the dosing room of the fullest dosing session, and prints each
+page's CPU milliseconds per request (time.process_time, which other jobs on the machine disturb less than the wall
+clock) and queries per request; --profile adds cProfile's top functions, timed by CPU as well. To compare two
+versions of the code, run each in turn, several rounds, and compare the rounds.
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapstone.settings")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+import django  # noqa: E402
+
+django.setup()
+
+import bench_load  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
+
+from kapstone.program.models import GroupSession  # noqa: E402
+
+# The first requests fill the per-process caches a served worker already holds.
+WARM_UP = 5
+
+
+def counted(executed: list[str]):
+    """A database wrapper that notes each statement the request runs."""
+
+    def wrapper(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def room_url(client) -> str:
+    sessions = (
+        GroupSession.objects.filter(kind=GroupSession.Kind.DOSING)
+        .annotate(records=Count("dose_records"))
+        .order_by("-records", "-starts_at")
+        .values_list("pk", flat=True)[:20]
+    )
+    for session_id in sessions:
+        if client.get(f"/dosing/session/{session_id}/").status_code == 200:
+            return f"/dosing/session/{session_id}/"
+    raise SystemExit("No dosing session of the prescriber's patients: build the practice first.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions by CPU time")
+    arguments = parser.parse_args()
+    client = bench_load._signed_in_client(bench_load.PRESCRIBER)
+    for label, url in (("dosing room", room_url(client)), ("ledger", "/dosing/ledger/")):
+        for _ in range(WARM_UP):
+            assert client.get(url).status_code == 200, url
+        executed: list[str] = []
+        with connection.execute_wrapper(counted(executed)):
+            client.get(url)
+        started = time.process_time()
+        for _ in range(arguments.requests):
+            client.get(url)
+        cpu_ms = (time.process_time() - started) / arguments.requests * 1000
+        print(f"{label:<12} {url:<24} {cpu_ms:7.2f} ms CPU {len(executed):4} queries", flush=True)
+        if arguments.profile:
+            profile = cProfile.Profile(time.process_time)
+            for _ in range(arguments.requests):
+                profile.runcall(client.get, url)
+            report = io.StringIO()
+            pstats.Stats(profile, stream=report).sort_stats("cumulative").print_stats(r"kapstone", 40)
+            print(report.getvalue())
+
+
+if __name__ == "__main__":
+    main()

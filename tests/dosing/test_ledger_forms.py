@@ -1,0 +1,26 @@
+"""The ledger page's forms share their reads (read_once): each comes out as the same form reading its own choices
+draws it, for doses given in the last two days with and without a lot."""
+
+import datetime
+
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.dosing.forms import LEDGER_FORMS, read_choices_once
+from kapstone.formrender import form_fields
+
+
+def test_each_ledger_form_reading_with_the_page_comes_out_as_reading_its_own_choices(
+    cast, stock, ready_record, earlier_dose
+):
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    earlier_dose(cast.dana, timezone.now() - datetime.timedelta(hours=5))  # no lot recorded
+    read_once: dict = {}
+    page = {kind: form_class(prefix=kind, read_once=read_once) for kind, form_class in LEDGER_FORMS.items()}
+    alone = {kind: form_class(prefix=kind) for kind, form_class in LEDGER_FORMS.items()}
+    read_choices_once(page.values())
+    read_choices_once(alone.values())
+    for kind in LEDGER_FORMS:
+        assert form_fields(page[kind]) == form_fields(alone[kind]), kind
+    waste = form_fields(page["waste"])
+    assert f"#{ready_record.pk} " in waste and f"lot {stock.lot.lot_number}" in waste and "mg lot ?" in waste
