@@ -70,3 +70,16 @@ def test_the_staff_home_uses_the_same_number_of_queries_however_full_the_practic
     assert listed.listed_patient_ids and all(
         reverse("patients:detail", args=[pk]) in page for pk in listed.listed_patient_ids
     )
+
+
+def test_the_staff_home_writes_each_rows_names_times_and_room_from_the_columns_it_reads(cast, client_for):
+    client = client_for(cast.bob)
+    alert = open_alert(cast.alice)
+    due = due_assessment(cast.alice, "gad7", due_in_days=-1)
+    session = cast.dosing_session()
+    _queries(client)
+    page = client.get(reverse("home:home")).content.decode()
+    assert f"{cast.alice.full_name}</a>: {alert.reason}" in page
+    assert f"{alert.get_priority_display()}</span>" in page
+    assert f"{cast.alice.full_name}</a>: GAD-7 {due.occasion_display} due" in page
+    assert f"{session.group.name}: Dosing 1</a> · Willow room" in page

@@ -54,8 +54,10 @@ class SafetyPlanRefused(ValueError):
 
 def _slots() -> list[rota.SlotTimes]:
     return [
-        rota.SlotTimes(s.prescriber_id, s.weekday, s.starts, s.ends)
-        for s in OnCallSlot.objects.filter(prescriber__is_active=True)
+        rota.SlotTimes(*times)
+        for times in OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
+            "prescriber_id", "weekday", "starts", "ends"
+        )
     ]
 
 

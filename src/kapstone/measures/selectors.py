@@ -64,8 +64,15 @@ def _visible_alerts(user: User) -> QuerySet[CriticalAlert]:
 
 def open_alerts_for(user: User, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert]:
     """Unacknowledged alerts this user may see, highest priority first, then the longest waiting (staff home)."""
+    # Only what the home's list writes: the whole alert, assessment and acknowledger were a third of the columns
+    # Django compiles for the page (issue 19).
     alerts = list(
-        _visible_alerts(user).filter(acknowledged_at__isnull=True).order_by("-priority", "raised_at", "id")[:limit]
+        _visible_alerts(user)
+        .filter(acknowledged_at__isnull=True)
+        .select_related(None)
+        .select_related("patient")
+        .only("kind", "priority", "patient__given_name", "patient__family_name", "reason", "raised_at")
+        .order_by("-priority", "raised_at", "id")[:limit]
     )
     if alerts:
         audit.record(
@@ -173,6 +180,8 @@ def due_assessments_for(user: User, *, limit: int = DUE_ON_HOME) -> list[Assessm
             due_at__lte=timezone.now(),
         )
         .select_related("patient")
+        # The columns the home's list writes, not the whole questionnaire and patient (issue 19).
+        .only("instrument_id", "occasion", "occasion_label", "due_at", "patient__given_name", "patient__family_name")
         .order_by("due_at", "pk")[:limit]
     )
     if due:

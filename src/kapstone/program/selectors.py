@@ -176,6 +176,9 @@ def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
     return list(
         GroupSession.objects.filter(group__in=groups_visible_to(user), starts_at__gte=start, starts_at__lt=end)
         .select_related("group", "room")
+        # What the home's schedule writes (a session is named by its group, kind and number): the whole session,
+        # group and room were most of the columns Django compiled for it (issue 19).
+        .only("kind", "number", "starts_at", "group__name", "room__name")
         .order_by("starts_at")
     )
 
