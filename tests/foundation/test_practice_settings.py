@@ -3,6 +3,7 @@ page and the `practice_setting` command. Hard bounds and proposals have their ow
 
 import datetime
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -703,3 +704,13 @@ def test_the_command_without_a_reason_exits_2_before_touching_anything():
         timeout=120,
     )
     assert result.returncode == 2 and "--reason" in result.stderr
+
+
+@pytest.mark.parametrize("role", ["admin", "bob"])
+def test_every_change_reset_and_removal_form_on_the_page_posts_to_the_settings_page(cast, role):
+    _store_unused(cast)
+    practice_value_set(actor=cast.admin, key="dosing.stop_systolic", value="170", reason="Our protocol")
+    page = signed_in_client(getattr(cast, role)).get(SETTINGS_URL).content.decode()
+    actions = re.findall(r'<form method="post" action="([^"]*)"', page)
+    assert set(actions) == {SETTINGS_URL, reverse("accounts:logout")}
+    assert actions.count(SETTINGS_URL) == page.count('<input type="hidden" name="key"') > 0
