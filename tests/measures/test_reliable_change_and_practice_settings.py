@@ -161,3 +161,19 @@ def test_the_clinician_view_charts_an_instrument_without_severity_bands(cast, cl
     completed(cast.alice, "pcl5", {n: 1 for n in range(1, 21)}, days_ago=1)
     page = client_for(cast.bob).get(reverse("measures:patient", args=[cast.alice.pk]))
     assert page.status_code == 200 and '<title id="chart-pcl5-title">PCL-5 over time</title>' in page.content.decode()
+
+
+def test_the_change_rules_read_together_are_each_instruments_own_change_rule(four_baselines):
+    cast = four_baselines
+    set_setting(cast, "measures.phq9.rci_minimum_baseline_n", 4)
+    set_setting(cast, "measures.pcl5.reliable_change_points", 4)  # refused: the page names it instead
+    instruments = [get_instrument(i) for i in ("phq9", "gad7", "pcl5")]
+    rules = selectors.change_rules(instruments)
+    for instrument in instruments[:2]:
+        alone = selectors.change_rule(instrument)
+        assert rules[instrument.id] == alone
+        assert rules[instrument.id].classify(16, 11) == alone.classify(16, 11)
+    with pytest.raises(InvalidSetting) as refused:
+        selectors.change_rule(instruments[2])
+    assert isinstance(rules["pcl5"], InvalidSetting) and str(rules["pcl5"]) == str(refused.value)
+    assert selectors.change_rules([]) == {}

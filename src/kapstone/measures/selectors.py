@@ -36,7 +36,7 @@ from kapstone.measures.scoring import (
 )
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
-from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.settings_store import practice_overrides, practice_overrides_of
 from kapstone.practice.signals import SAFETY_EVENT_KINDS
 from kapstone.untrusted import row_id
 
@@ -247,6 +247,11 @@ def practice_baseline_sample(instrument: Instrument, settings: dict[str, Any]) -
     if minimum is None:
         return None
     stored = PracticeBaseline.objects.filter(instrument_id=instrument.id).values_list("n", "sd").first()
+    return _baseline_sample(instrument, minimum, stored)
+
+
+def _baseline_sample(instrument: Instrument, minimum: int, stored: tuple[int, float | None] | None) -> BaselineSample:
+    """The sample from its stored row, or from the questionnaires while the instrument has no row yet."""
     if stored is not None:
         n, sd = stored
     else:
@@ -349,6 +354,41 @@ def change_rule(instrument: Instrument) -> ChangeRule:
     return ChangeRule(instrument, settings, practice_baseline_sample(instrument, settings))
 
 
+def change_rules(instruments: list[Instrument]) -> dict[str, ChangeRule | ScoringError]:
+    """change_rule of each instrument, or the ScoringError it raises, by instrument id: the settings of all of them
+    from one read and their stored baseline samples from another, where a page charting several instruments read
+    both once per instrument (issue 19)."""
+    if not instruments:
+        return {}
+    overrides = practice_overrides_of(*(f"measures.{instrument.id}" for instrument in instruments))
+    rules: dict[str, ChangeRule | ScoringError] = {}
+    minimums: dict[str, tuple[dict[str, Any], int | None]] = {}
+    for instrument in instruments:
+        try:
+            settings = instrument.resolve_settings(overrides[f"measures.{instrument.id}"])
+            minimums[instrument.id] = (settings, baseline_sample_minimum(instrument, settings))
+        except ScoringError as error:
+            rules[instrument.id] = error
+    sampled = [instrument_id for instrument_id, (_, minimum) in minimums.items() if minimum is not None]
+    stored: dict[str, tuple[int, float | None]] = (
+        {
+            instrument_id: (n, sd)
+            for instrument_id, n, sd in PracticeBaseline.objects.filter(instrument_id__in=sampled).values_list(
+                "instrument_id", "n", "sd"
+            )
+        }
+        if sampled
+        else {}
+    )
+    for instrument in instruments:
+        if instrument.id in rules:
+            continue
+        settings, minimum = minimums[instrument.id]
+        sample = None if minimum is None else _baseline_sample(instrument, minimum, stored.get(instrument.id))
+        rules[instrument.id] = ChangeRule(instrument, settings, sample)
+    return rules
+
+
 def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
     """Groups completed assessments (oldest first) by instrument; the first of each is the baseline. Change is
     judged with the practice's settings and, where the instrument takes it, its baseline sample's SD."""
@@ -365,15 +405,17 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
             except ScoringError:
                 continue
         trajectory.points.append(assessment)
+    rules = change_rules(
+        [t.instrument for t in by_instrument.values() if len(t.points) > 1 and t.instrument.definition.get("change")]
+    )
     for trajectory in by_instrument.values():
         instrument = trajectory.instrument
         base = trajectory.baseline.total
         trajectory.changes = [None for _ in trajectory.points]
-        if len(trajectory.points) > 1 and instrument.definition.get("change"):
-            try:
-                rule = change_rule(instrument)
-            except ScoringError as error:
-                trajectory.settings_error = f"Change is not classified until the practice setting is fixed: {error}"
+        if instrument.id in rules:
+            rule = rules[instrument.id]
+            if isinstance(rule, ScoringError):
+                trajectory.settings_error = f"Change is not classified until the practice setting is fixed: {rule}"
                 continue
             trajectory.baseline_sample = rule.baseline_sample
             # Every point has a total: points without one were skipped above.
@@ -382,8 +424,11 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
 
 
 def completed_assessments(patient: Patient) -> list[Assessment]:
+    """The patient's completed questionnaires, oldest first, without their answers and scoring result: the charts,
+    tables and timeline show totals, and decoding every questionnaire's JSON was a share of each page (issue 19)."""
     return list(
         Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED)
+        .defer("answers", "result")
         .select_related("entered_by")
         .order_by("completed_at", "pk")
     )
@@ -418,7 +463,8 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
     """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
     completed = completed_assessments(patient)
     open_ = open_assessments(patient)
-    alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by", "assessment"))
+    # The page writes no alert's questionnaire: joining it read every assessment column again (issue 19).
+    alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by"))
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),

@@ -72,8 +72,13 @@ def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data
 
     With `from_record`, the record's current medications replace the intake's, for the clinician to review; the
     date of birth always comes from the record when the form is saved (forms.IntakeEditor.build)."""
-    complete = IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
     latest = IntakeVersion.objects.filter(patient=patient).first()
+    # The newest version is, most often, the newest complete one too: read (and decode) it once (issue 19).
+    complete = (
+        latest
+        if latest is not None and latest.is_complete
+        else IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
+    )
     initial, started_from = (complete.data if complete else {}), complete
     if latest is not None and not latest.is_complete and (complete is None or latest.number > complete.number):
         initial, started_from = merge_draft(initial, latest.data), latest
