@@ -301,10 +301,14 @@ class _Signed(forms.Form):
             if name in self.fields:
                 signer = self.fields[name]
                 assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
-                # The page's forms share one signers query: building it for each of seven fields took as long as
-                # reading it.
-                signer.queryset = _signers() if read_once is None else read_once.setdefault("signer_query", _signers())
-                if read_once is not None:
+                if read_once is None:
+                    signer.queryset = _signers()
+                else:
+                    # The page's forms share one signers query: building it for each of seven fields took as long
+                    # as reading it (setdefault would build it each time, to throw it away).
+                    if "signer_query" not in read_once:
+                        read_once["signer_query"] = _signers()
+                    signer.queryset = read_once["signer_query"]
                     # The choices too are made once: each signer's label is their name and role, the same on
                     # every field.
                     if "signers" not in read_once:
