@@ -1,12 +1,15 @@
-"""CPU time and queries per request of the dosing room and the controlled-substance log, in process.
+"""CPU time and queries per request of staff pages (by default the dosing room and the controlled-substance log), in process.
 
 Run against a practice built by scripts/bench.py (or bench_load.py --keep), with the settings that built it:
 
     DATABASE_URL=postgres://... KAPSTONE_DEMO=1 .venv/bin/python scripts/profile_pages.py [--requests 60] [--profile]
+        [--only "dosing room,screening:intake,home:home"]
 
-It signs in the prescriber as bench_load does, finds the dosing room of the fullest dosing session, and prints each
-page's CPU milliseconds per request (time.process_time, which other jobs on the machine disturb less than the wall
-clock) and queries per request; --profile adds cProfile's top functions, timed by CPU as well. To compare two
+It signs in the prescriber as bench_load does, finds the dosing room of the fullest dosing session and the staff pages
+bench_load drives (by URL name, for the patient in the middle of the prescriber's list), keeps those whose name holds
+one of --only's parts, and prints each page's CPU milliseconds per request (time.process_time, which other jobs on the
+machine disturb less than the wall clock), its wall-clock milliseconds (the difference is mostly the wait on the
+database) and queries per request; --profile adds cProfile's top functions, timed by CPU as well. To compare two
 versions of the code, run each in turn, several rounds, and compare the rounds.
 """
 
@@ -28,6 +31,7 @@ import bench_load  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
+from kapstone.patients.models import Patient  # noqa: E402
 from kapstone.program.models import GroupSession  # noqa: E402
 
 # The first requests fill the per-process caches a served worker already holds.
@@ -61,19 +65,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions by CPU time")
+    parser.add_argument(
+        "--only", default="dosing room,dosing:ledger", help="comma-separated parts of page names (default: %(default)s)"
+    )
     arguments = parser.parse_args()
     client = bench_load._signed_in_client(bench_load.PRESCRIBER)
-    for label, url in (("dosing room", room_url(client)), ("ledger", "/dosing/ledger/")):
+    wanted = [part.strip() for part in arguments.only.split(",") if part.strip()]
+    on_team = Patient.objects.filter(care_team_memberships__staff__username=bench_load.PRESCRIBER).order_by("pk")
+    patient_id = on_team.values_list("pk", flat=True)[on_team.count() // 2]
+    candidates = [("dosing room", room_url(client)), *bench_load._staff_urls(patient_id)]
+    pages = [(label, url) for label, url in candidates if any(part in label for part in wanted)]
+    if not pages:
+        raise SystemExit(f"No page's name holds any of {wanted}.")
+    for label, url in pages:
+        response = client.get(url)
+        if response.status_code != 200 or not response.get("Content-Type", "").startswith(bench_load.DRIVEN_TYPES):
+            print(f"{label:<32} {url:<40} not a page ({response.status_code}, {response.get('Content-Type')})")
+            continue
         for _ in range(WARM_UP):
-            assert client.get(url).status_code == 200, url
+            client.get(url)
         executed: list[str] = []
         with connection.execute_wrapper(counted(executed)):
             client.get(url)
-        started = time.process_time()
+        started, started_wall = time.process_time(), time.perf_counter()
         for _ in range(arguments.requests):
             client.get(url)
         cpu_ms = (time.process_time() - started) / arguments.requests * 1000
-        print(f"{label:<12} {url:<24} {cpu_ms:7.2f} ms CPU {len(executed):4} queries", flush=True)
+        wall_ms = (time.perf_counter() - started_wall) / arguments.requests * 1000
+        # The wall clock less this process's CPU is mostly the wait on the database, whose work is not this process's.
+        print(
+            f"{label:<32} {url:<40} {cpu_ms:7.2f} ms CPU {wall_ms:7.2f} ms wall {len(executed):4} queries", flush=True
+        )
         if arguments.profile:
             profile = cProfile.Profile(time.process_time)
             for _ in range(arguments.requests):
