@@ -14,6 +14,7 @@ from kapstone.measures.models import Assessment
 from kapstone.outcomes.forms import ReportFilterForm
 from kapstone.outcomes.report import build_report
 from kapstone.outcomes.selectors import ReportFilters, facilitator_choices
+from kapstone.outcomes.snapshots import fingerprint
 from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.conftest import make_user
 from tests.outcomes.factories import PHQ9_PAIRS, build_practice
@@ -137,7 +138,7 @@ def test_the_facilitator_dropdown_lists_session_facilitators_and_the_filter_matc
     locum.save(update_fields=["first_name"])
     bystander = make_user("bystander.outcomes", Role.PRESCRIBER)
     _second_course(practice, session_facilitator=locum)
-    listed = dict(facilitator_choices())
+    listed = dict(facilitator_choices(digest=fingerprint()[0]))
     assert listed[locum.pk] == "Lorna Locum (Prescriber)"
     assert practice.staff["prescriber"].pk in listed and bystander.pk not in listed
     form = ReportFilterForm({"facilitator_id": str(locum.pk)})
@@ -150,3 +151,17 @@ def test_the_facilitator_dropdown_lists_session_facilitators_and_the_filter_matc
     assert page.status_code == 200 and b"facilitator Lorna Locum (Prescriber)" in page.content
     refused = client_for(cast.admin).get(reverse("outcomes:report"), {"facilitator_id": bystander.pk})
     assert refused.status_code == 400
+
+
+def test_the_facilitator_dropdown_follows_the_data_and_the_staff_record(client_for, cast):
+    """Who facilitated is kept per version of the report's inputs; a change to them, or to a name, shows at once."""
+    practice = build_practice(3)
+    locum = make_user("locum.follow", Role.PRESCRIBER, last_name="Locum")
+    _second_course(practice, session_facilitator=locum)
+    assert locum.pk in dict(facilitator_choices(digest=fingerprint()[0]))
+    locum.last_name = "Renamed"
+    locum.save(update_fields=["last_name"])
+    assert "Renamed" in dict(facilitator_choices(digest=fingerprint()[0]))[locum.pk]
+    for session in GroupSession.objects.filter(facilitators=locum):
+        session.facilitators.remove(locum)
+    assert locum.pk not in dict(facilitator_choices(digest=fingerprint()[0]))

@@ -37,7 +37,7 @@ class ReportFilterForm(forms.Form):
         templates = selectors.template_choices(digest=digest)
         labels = selectors.indication_labels()
         self._choice_field("template_id").choices = [("", "All")] + [(t, t) for t in templates]
-        self.facilitators = dict(selectors.facilitator_choices())
+        self.facilitators = dict(selectors.facilitator_choices(digest=digest))
         self._choice_field("facilitator_id").choices = [("", "All"), *self.facilitators.items()]
         self._choice_field("indication").choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
         self._choice_field("site").choices = [("", "All")] + [

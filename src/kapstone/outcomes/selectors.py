@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 from django.contrib.auth import get_user_model
 from django.core.cache import cache as django_cache
-from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Model, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -327,17 +327,23 @@ def adverse_event_rows() -> pd.DataFrame:
     )
 
 
-def facilitator_choices() -> list[tuple[int, str]]:
-    """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form. One
-    index lookup per staff member, not a pass over every group and session the practice ever ran."""
-    people = (
-        get_user_model()
-        .objects.filter(
-            Exists(Group.facilitators.through.objects.filter(user_id=OuterRef("pk")))
-            | Exists(GroupSession.facilitators.through.objects.filter(user_id=OuterRef("pk")))
+def facilitator_choices(*, digest: str) -> list[tuple[int, str]]:
+    """Everyone the facilitator filter can match (facilitators of a group or of any session), for the form.
+
+    Who facilitated is read once per version of the report's inputs (both facilitator tables are among them): on
+    PostgreSQL the planner, guessing each member of a small staff holds a share of the session table, scanned all of
+    it for every member who facilitated nothing, on every view. Their names and roles are read fresh, by key."""
+
+    def read() -> list[int]:
+        return sorted(
+            {
+                *Group.facilitators.through.objects.order_by().values_list("user_id", flat=True).distinct(),
+                *GroupSession.facilitators.through.objects.order_by().values_list("user_id", flat=True).distinct(),
+            }
         )
-        .order_by("last_name", "first_name")
-    )
+
+    ids: list[int] = _per_data_version("facilitators", digest, read)
+    people = get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name")
     return [(person.pk, staff_label(person)) for person in people]
 
 
