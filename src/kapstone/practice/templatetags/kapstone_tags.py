@@ -30,7 +30,7 @@ def day_and_time(value: datetime.datetime | None) -> str:
     of the local date, read once per day and language; the time is the local hour and minute."""
     if not value:
         return ""
-    return f"{_day_label(value.date(), 'D j M', get_language())}, {value.hour:02d}:{value.minute:02d}"
+    return f"{day_label(value.date(), 'D j M', get_language())}, {value.hour:02d}:{value.minute:02d}"
 
 
 @register.filter
@@ -41,17 +41,19 @@ def calendar_date(value: datetime.date | None, format_string: str) -> str:
         raise TypeError("calendar_date takes a date; a datetime needs the time zone (use date).")
     if not value:
         return ""
-    return _day_label(value, format_string, get_language())
+    return day_label(value, format_string, get_language())
 
 
 @lru_cache(maxsize=1024)
-def _day_label(day: datetime.date, format_string: str, language: str | None) -> str:
-    # `language` is part of the key only: the day and month names are in the active language's words. This is
-    # Django's date filter, as `date` calls it (a named format such as SHORT_DATE_FORMAT is looked up too).
+def day_label(day: datetime.date, format_string: str, language: str | None) -> str:
+    """`date:format_string` of a calendar date in `language`, the active language (get_language()).
+
+    `language` is part of the key only: the day and month names are in the active language's words. This is
+    Django's date filter, as `date` calls it (a named format such as SHORT_DATE_FORMAT is looked up too)."""
     return formats.date_format(day, format_string)
 
 
 @receiver(setting_changed)
 def _forget_day_labels(**kwargs: object) -> None:
     """A changed format setting (a test's override) words days anew, as Django's own format cache does."""
-    _day_label.cache_clear()
+    day_label.cache_clear()

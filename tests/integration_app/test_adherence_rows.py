@@ -1,0 +1,68 @@
+"""The adherence table's rows drawn in Python (integration_tags.adherence_rows) say what the template's loop said, in
+every state a row can be in."""
+
+import datetime
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+from django.template import engines
+from django.utils import timezone
+
+from kapstone.integration.models import IntegrationWindow
+from kapstone.integration.selectors import WindowStatus
+from kapstone.integration.templatetags.integration_tags import adherence_rows
+from kapstone.integration.window import Adherence, window_bounds
+from kapstone.patients.models import Patient
+
+OLD_ROWS = (Path(__file__).parent / "adherence_row_template.html").read_text()
+SETTINGS = {"preferred_hours": 48, "outer_hours": 72}
+DOSED = datetime.datetime(2026, 3, 28, 23, 30, tzinfo=datetime.UTC)  # the night the clocks change in Europe
+
+
+def _between_tags(html: str) -> str:
+    # The template's loop left indentation and blank lines between the rows; what is between tags is all that may
+    # differ.
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def _rows() -> list[WindowStatus]:
+    patients = [
+        Patient(pk=7, given_name="Ann", family_name="Lee"),
+        Patient(pk=8, given_name='<b>"Bo" & Co</b>', family_name="O'Neil", preferred_name="Bö"),
+    ]
+    rows = []
+    states = itertools.product(
+        patients,
+        [None, DOSED + datetime.timedelta(hours=30), DOSED + datetime.timedelta(hours=90)],  # booked at
+        [None, DOSED + datetime.timedelta(hours=20)],  # done at
+        [False, True],  # a prompt undelivered
+        list(Adherence.LABELS),
+    )
+    for patient, booked_at, done_at, undelivered, adherence in states:
+        rows.append(
+            WindowStatus(
+                window=IntegrationWindow(patient=patient, dosed_at=DOSED),
+                bounds=window_bounds(DOSED, SETTINGS),
+                done_at=done_at,
+                booked_at=booked_at,
+                adherence=adherence,
+                undelivered=undelivered,
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/Los_Angeles"])
+def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
+    rows = _rows()
+    with timezone.override(zone):
+        old = engines["django"].from_string(OLD_ROWS).render({"group": {"rows": rows}, "window": SETTINGS})
+        new = adherence_rows(rows, SETTINGS)
+    assert _between_tags(new) == _between_tags(old)
+    assert "&lt;b&gt;&quot;Bo&quot; &amp; Co&lt;/b&gt;" in new and "not booked" in new and "after 72 h" in new
+
+
+def test_no_rows_draw_nothing():
+    assert adherence_rows([], SETTINGS) == ""
