@@ -66,6 +66,21 @@ def dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
     return sessions.none()
 
 
+def dosing_session_visible_to(user: User) -> Q:
+    """`dosing_sessions_visible_to` as a condition on one session or a few (the room): the same two tests (the
+    session's own facilitators; a patient of the user's care team enrolled in its group), each an EXISTS on indexes.
+    The list's IN had PostgreSQL hash every session a prescriber ever facilitated to answer for one (3 ms of the
+    room's database time at 10,000 patients, growing with the practice)."""
+    dosing = Q(kind=GroupSession.Kind.DOSING)
+    if user.role == Role.ADMIN:
+        return dosing
+    if user.is_clinician:
+        facilitates = GroupSession.facilitators.through.objects.filter(groupsession=OuterRef("pk"), user=user)
+        holds_my_patient = Enrolment.objects.filter(group=OuterRef("group"), patient__care_team_memberships__staff=user)
+        return dosing & (Q(Exists(facilitates)) | Q(Exists(holds_my_patient)))
+    return Q(pk__in=[])
+
+
 def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
     since = timezone.now() - datetime.timedelta(days=days_back)
     return list(
@@ -504,7 +519,8 @@ class RoomPatient:
 
 def _session_get(*, user: User, session_id: int | str) -> GroupSession:
     try:
-        return dosing_sessions_visible_to(user).select_related("group", "room").get(pk=int(session_id))
+        visible = GroupSession.objects.filter(dosing_session_visible_to(user))
+        return visible.select_related("group", "room").get(pk=int(session_id))
     except (GroupSession.DoesNotExist, ValueError, TypeError):
         raise Http404("No such dosing session.") from None
 
