@@ -106,6 +106,9 @@ class DoseRecord(models.Model):
     class Meta:
         ordering = ["session__starts_at", "patient__family_name"]
         constraints = [models.UniqueConstraint(fields=["session", "patient"], name="one_dose_record_per_session")]
+        # The ledger's waste form offers the doses of the last days: without this PostgreSQL read every dose the
+        # practice ever gave to find them.
+        indexes = [models.Index(fields=["administered_at"], name="dose_given_at")]
 
     def __str__(self) -> str:
         return f"{self.patient} at {self.session}"

@@ -53,24 +53,12 @@ class RoomSettings:
     gate: engine.Data
 
 
-def dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
-    sessions = GroupSession.objects.filter(kind=GroupSession.Kind.DOSING)
-    if user.role == Role.ADMIN:
-        return sessions
-    if user.is_clinician:
-        # IN over subqueries that do not depend on the session, as for groups (program.selectors.groups_visible_to):
-        # a join through every enrolment's care team multiplied each session into many rows for DISTINCT to fold.
-        facilitated = GroupSession.facilitators.through.objects.filter(user=user).values("groupsession")
-        holding_my_patients = Enrolment.objects.filter(patient__care_team_memberships__staff=user).values("group")
-        return sessions.filter(Q(pk__in=facilitated) | Q(group__in=holding_my_patients))
-    return sessions.none()
-
-
 def dosing_session_visible_to(user: User) -> Q:
-    """`dosing_sessions_visible_to` as a condition on one session or a few (the room): the same two tests (the
-    session's own facilitators; a patient of the user's care team enrolled in its group), each an EXISTS on indexes.
-    The list's IN had PostgreSQL hash every session a prescriber ever facilitated to answer for one (3 ms of the
-    room's database time at 10,000 patients, growing with the practice)."""
+    """The dosing sessions a user may see, as a condition on each session: admins all; a clinician those they
+    facilitate and those whose group holds a patient of their care team. Each test is an EXISTS on indexes, for the
+    one session or the few days' sessions asked for: an IN over the user's sessions had PostgreSQL hash every
+    session a prescriber ever facilitated to answer for one (3 ms of the room's database time at 10,000 patients,
+    growing with the practice)."""
     dosing = Q(kind=GroupSession.Kind.DOSING)
     if user.role == Role.ADMIN:
         return dosing
@@ -84,8 +72,9 @@ def dosing_session_visible_to(user: User) -> Q:
 def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
     since = timezone.now() - datetime.timedelta(days=days_back)
     return list(
-        dosing_sessions_visible_to(user)
-        .filter(starts_at__gte=since)
+        # The days ahead are few sessions, each tested on its own (EXISTS), not against every session the user
+        # ever facilitated.
+        GroupSession.objects.filter(dosing_session_visible_to(user), starts_at__gte=since)
         .select_related("group", "room")
         .prefetch_related("facilitators")
         .order_by("starts_at")[:limit]

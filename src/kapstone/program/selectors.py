@@ -188,7 +188,8 @@ def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     end = start + datetime.timedelta(days=1)
     return list(
-        GroupSession.objects.filter(group__in=groups_visible_to(user), starts_at__gte=start, starts_at__lt=end)
+        # One day's sessions, each tested on its own group (EXISTS), not against every group the user may see.
+        GroupSession.objects.filter(group_visible_to(user, field="group"), starts_at__gte=start, starts_at__lt=end)
         .select_related("group", "room")
         # What the home's schedule writes (a session is named by its group, kind and number): the whole session,
         # group and room were most of the columns Django compiled for it (issue 19).
@@ -251,8 +252,8 @@ def enrolment_get(*, user: User, enrolment_id: int | str) -> Enrolment:
     """An enrolment of a patient the user may see, in a group the user may see; otherwise 404."""
     try:
         return Enrolment.objects.select_related("group", "patient").get(
+            group_visible_to(user, field="group"),
             pk=int(enrolment_id),
-            group__in=groups_visible_to(user),
             patient__in=patients_visible_to(user),
         )
     except (Enrolment.DoesNotExist, ValueError, TypeError):
@@ -263,7 +264,7 @@ def session_get(*, user: User, session_id: int | str) -> GroupSession:
     """A session of a group the user may see; otherwise 404."""
     try:
         return (
-            GroupSession.objects.filter(group__in=groups_visible_to(user))
+            GroupSession.objects.filter(group_visible_to(user, field="group"))
             .select_related("group", "room")
             .get(pk=int(session_id))
         )
