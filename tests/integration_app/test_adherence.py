@@ -136,3 +136,20 @@ def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):
         in signed_in_client(cast.nurse).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     )
     assert client.post(url, {"session": "", "text": ""}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("hours_ago", "preferred_hours", "shown"), [(10, None, True), (60, None, False), (10, 24, True), (30, 24, False)]
+)
+def test_the_portal_says_until_when_the_integration_window_is_open(cast, hours_ago, preferred_hours, shown):
+    """Until the preferred end of the window of the patient's latest dose, by the practice's setting."""
+    if preferred_hours is not None:
+        practice_value_set(
+            actor=cast.admin, key="integration.preferred_hours", value=preferred_hours, reason="our protocol"
+        )
+    window = window_for(cast, cast.alice, hours_ago=hours_ago)
+    page = signed_in_client(cast.alice_user).get(reverse("portal:home")).content.decode()
+    until = timezone.localtime(window.dosed_at + datetime.timedelta(hours=preferred_hours or 48))
+    assert ("Your integration window is open until" in page) is shown
+    if shown:
+        assert f"open until {until:%A}, {until:%B} {until.day}," in page

@@ -162,9 +162,12 @@ def window_status(window: IntegrationWindow, *, now: datetime.datetime | None = 
     return _status(annotated, practice_window_settings(), now or timezone.now())
 
 
-def open_window_for(patient: Patient, *, now: datetime.datetime) -> IntegrationWindow | None:
-    """The patient's most recent window whose outer bound has not passed."""
-    settings = practice_window_settings()
+def open_window_for(
+    patient: Patient, *, now: datetime.datetime, settings: WindowSettings | None = None
+) -> IntegrationWindow | None:
+    """The patient's most recent window whose outer bound has not passed, by the practice's window `settings`
+    (read here unless the caller has read them)."""
+    settings = settings or practice_window_settings()
     since = now - datetime.timedelta(hours=settings["outer_hours"])
     return IntegrationWindow.objects.filter(patient=patient, dosed_at__gte=since, dosed_at__lte=now).first()
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from kapstone.accounts.fields import staff_label
-from kapstone.integration.selectors import open_window_for, window_status
+from kapstone.integration.selectors import open_window_for, practice_window_settings
+from kapstone.integration.window import window_bounds
 from kapstone.messaging.models import SessionChangeRequest
 from kapstone.patients.models import Patient
 from kapstone.portal.practice_settings import preparation_instructions
@@ -75,9 +76,11 @@ def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> Co
     )
     upcoming = next((s for s in sessions if s.ends_at > now), None)
     view = CourseView(enrolled=True, stage=_stage(sessions, now), requests=requests)
-    window = open_window_for(patient, now=now)
+    settings = practice_window_settings()
+    window = open_window_for(patient, now=now, settings=settings)
     if window is not None:
-        bounds = window_status(window, now=now).bounds
+        # The window's bounds follow from the dose's time alone: its work done and bookings are not shown here.
+        bounds = window_bounds(window.dosed_at, settings)
         if bounds.preferred_end > now:
             view.window_open_until = bounds.preferred_end
     if upcoming is not None:
