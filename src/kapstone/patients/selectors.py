@@ -60,7 +60,8 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
         Prefetch("diagnoses", queryset=Diagnosis.objects.filter(is_primary=True), to_attr="primary_diagnoses"),
         Prefetch(
             "care_team_memberships",
-            queryset=CareTeamMembership.objects.select_related("staff"),
+            # The list names each member by last name: their whole user rows were read for it.
+            queryset=CareTeamMembership.objects.select_related("staff").only("patient", "staff__last_name"),
             to_attr="team",
         ),
     )

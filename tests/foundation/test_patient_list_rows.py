@@ -1,0 +1,49 @@
+"""The patient list's rows drawn in Python (patient_tags.patient_list_rows) say what the template's loop said."""
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+from django.template import engines
+from django.urls import reverse
+
+from kapstone.accounts.roles import Role
+from kapstone.patients.models import CareTeamMembership, Diagnosis
+from kapstone.patients.selectors import patient_list
+from kapstone.patients.templatetags.patient_tags import patient_list_rows
+from tests.conftest import make_patient, make_user, signed_in_client
+
+OLD_ROWS = (Path(__file__).parent / "patient_list_row_template.html").read_text()
+
+
+def _between_tags(html: str) -> str:
+    # The loop left indentation between the rows; what is between tags is all that may differ.
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+@pytest.mark.django_db
+def test_the_rows_drawn_in_python_are_the_templates_rows(cast):
+    awkward = make_patient('<b>"Zed"</b> & Co', "O'Hara <script>", team=[cast.bob, cast.therapist])
+    awkward.pronouns = "they/<them>"
+    awkward.date_of_birth = datetime.date(987, 1, 2)  # a year before 1000 keeps its four digits
+    awkward.save()
+    Diagnosis.objects.create(patient=awkward, icd10_code="F41.1", description="GAD & <panic>", is_primary=True)
+    make_patient("Nodiag", "Person", team=[])  # no care team
+    bare = make_patient("Bare", "Nodiagnosis", team=[cast.nurse])
+    bare.diagnoses.all().delete()
+    odd_staff = make_user("odd", Role.THERAPIST, last_name='D"Arcy & <Sons>')
+    CareTeamMembership.objects.create(patient=bare, staff=odd_staff)
+    page = patient_list(user=cast.admin)
+    patients = list(page.object_list)
+    assert len(patients) >= 5
+    old = engines["django"].from_string(OLD_ROWS).render({"page": {"object_list": patients}})
+    new = patient_list_rows(patients)
+    assert _between_tags(new) == _between_tags(old)
+    assert "0987-01-02" in new and "none recorded" in new and "D&quot;Arcy &amp; &lt;Sons&gt;" in new
+
+
+@pytest.mark.django_db
+def test_a_search_that_finds_nobody_says_so(cast):
+    page = signed_in_client(cast.bob).get(reverse("patients:list"), {"q": "nobody-by-this-name"})
+    assert page.status_code == 200 and "No patients found." in page.content.decode()
