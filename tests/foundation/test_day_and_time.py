@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.template import Context, Template
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from kapstone.practice.templatetags import kapstone_tags
@@ -62,3 +63,10 @@ def test_another_language_words_the_day_in_its_own_words_and_a_changed_setting_f
     assert german.split("|")[0] == german.split("|")[1] != english.split("|")[1]
     with override_settings(SHORT_DATE_FORMAT="Y/m/d"):
         assert kapstone_tags.day_label.cache_info().currsize == 0
+
+
+def test_a_link_around_a_rows_key_is_the_reversed_address():
+    before, after = kapstone_tags.link_around_id("patients:detail")
+    assert f"{before}42{after}" == reverse("patients:detail", args=[42])
+    with pytest.raises(ValueError, match="exactly one number"):
+        kapstone_tags.link_around_id("patients:list")

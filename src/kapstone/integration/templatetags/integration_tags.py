@@ -1,19 +1,15 @@
 from html import escape
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from kapstone.integration.selectors import WindowSettings, WindowStatus
 from kapstone.integration.window import Adherence
-from kapstone.practice.templatetags.kapstone_tags import day_label
+from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
 
 register = template.Library()
-
-# A patient number no practice reaches, reversed once per table and replaced by each row's (the route takes an int).
-_SENTINEL = 987654321
 
 
 @register.simple_tag
@@ -24,9 +20,7 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
     Each value is escaped as Django's `escape` does (it is `html.escape` of the text), called directly: Django's
     wrapper, which looks for lazy text in every argument, cost as much as the escaping. What is not escaped is this
     module's own markup, numbers and the weekday wording of Django's date format."""
-    timeline = reverse("integration:timeline", args=[_SENTINEL])
-    assert timeline.count(str(_SENTINEL)) == 1, timeline
-    before, after = timeline.split(str(_SENTINEL))
+    before, after = link_around_id("integration:timeline")
     language = get_language()
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
 
@@ -45,7 +39,7 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
         undelivered = ' <span class="badge danger">a prompt could not be delivered</span>' if status.undelivered else ""
         return (
             "      <tr>\n"
-            f'        <td><a href="{escape(before)}{int(patient.pk)}{escape(after)}">{escape(patient.full_name)}</a></td>\n'
+            f'        <td><a href="{before}{int(patient.pk)}{after}">{escape(patient.full_name)}</a></td>\n'
             f"        <td>{when(status.window.dosed_at)}</td>\n"
             f"        <td>{booked}</td>\n"
             f"        <td>{done}{undelivered}</td>\n"

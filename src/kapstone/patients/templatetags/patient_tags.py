@@ -3,13 +3,12 @@ from html import escape
 from typing import Any
 
 from django import template
-from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+
+from kapstone.practice.templatetags.kapstone_tags import link_around_id
 
 register = template.Library()
 
-# A patient number no practice reaches, reversed once per table and replaced by each row's (the route takes an int).
-_SENTINEL = 987654321
 NONE_RECORDED = '<span class="muted">none recorded</span>'
 
 
@@ -19,9 +18,7 @@ def patient_list_rows(patients: Iterable[Any]) -> SafeString:
     compared in test_patient_list_rows): the loop's lookups were half of the page's time (issue 19). Each value is
     escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is this function's markup and
     numbers. `patients` carry `primary_diagnoses` and `team` (patients.selectors.patient_list)."""
-    detail = reverse("patients:detail", args=[_SENTINEL])
-    assert detail.count(str(_SENTINEL)) == 1, detail
-    before, after = (escape(part) for part in detail.split(str(_SENTINEL)))
+    before, after = link_around_id("patients:detail")
     rows = []
     for patient in patients:
         pronouns = f' <span class="muted">({escape(patient.pronouns)})</span>' if patient.pronouns else ""

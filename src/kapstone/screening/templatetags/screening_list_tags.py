@@ -3,14 +3,13 @@ from html import escape
 from typing import Any
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from kapstone.practice.templatetags.kapstone_tags import link_around_id
+
 register = template.Library()
 
-# A patient number no practice reaches, reversed once per table and replaced by each row's (the route takes an int).
-_SENTINEL = 987654321
 # screening/_decision.html's badges, by decision.
 DECISION_BADGES = {
     "eligible": '<span class="badge ok decision">Eligible</span>',
@@ -30,9 +29,7 @@ def screening_list_rows(patients: Iterable[Any]) -> SafeString:
     compared in test_screening_list_rows): an include a row and the loop's lookups were most of the page's time
     (issue 19). Each value is escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is
     this function's markup and numbers. `patients` carry screening.selectors.screening_list's annotations."""
-    page = reverse("screening:patient", args=[_SENTINEL])
-    assert page.count(str(_SENTINEL)) == 1, page
-    before, after = (escape(part) for part in page.split(str(_SENTINEL)))
+    before, after = link_around_id("screening:patient")
     rows = []
     for patient in patients:
         if patient.screened_at:
