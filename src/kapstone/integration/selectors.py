@@ -301,11 +301,18 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
     sessions = GroupSession.objects.filter(
         group__enrolments__patient=patient,
         group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
-    ).select_related("group", "room")
+    ).select_related("room")
+    # Only what an item says: the whole session, group and room were most of what the timeline read (issue 19).
+    sessions = sessions.only("starts_at", "kind", "is_remote", "room__name")
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
-    doses = DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
+    # In the order the items are sorted by: the records' default order joined their sessions and patients.
+    doses = (
+        DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
+        .only("administered_at", "dose_mg", "route")
+        .order_by("administered_at", "pk")
+    )
     for dose in doses:
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
