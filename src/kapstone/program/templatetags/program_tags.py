@@ -1,5 +1,6 @@
 from collections.abc import Iterable
 from html import escape
+from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
@@ -22,7 +23,7 @@ def group_list_rows(rows: Iterable[GroupListRow]) -> SafeString:
     language = get_language()
     drawn = []
     for row in rows:
-        group = row.group
+        group: Any = row.group  # with group_list's annotations (enrolled_count, waitlist_count)
         starts = day_label(group.start_date, "j M Y", language) if group.start_date else ""
         drawn.append(
             f'<tr><td><a href="{before}{int(group.pk)}{after}">{escape(group.name)}</a></td>\n'
