@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.fields import staff_label
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
@@ -31,17 +32,27 @@ SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
 # --- a patient's measures -----------------------------------------------------------------------------------
 
 
+def _fields(form) -> str:
+    """The form's fields as includes/form_fields.html draws them. An unbound form is drawn once for every request
+    that shows the same form: the three empty forms, the urine screen's two lists of a dozen checkboxes above all,
+    were a third of the page's CPU time when drawn by the template on every request (issue 19)."""
+    return formrender.form_fields(form) if form.is_bound else formrender.empty_form_fields(form)
+
+
 def _measures_context(patient, **forms) -> dict:
     sections = selectors.patient_measures(patient=patient)
     charted = [(t, charts.trajectory_svg(t)) for t in sections["trajectories"]]
+    total_form = forms.get("total_form") or EnteredTotalForm(prefix="total", scheduled=sections["scheduled_totals"])
+    start_form = forms.get("start_form") or StartQuestionnaireForm(prefix="start")
+    toxicology_form = forms.get("toxicology_form") or UrineToxicologyForm(prefix="tox")
     return {
         "patient": patient,
         **sections,
         "charted": charted,
-        "total_form": forms.get("total_form")
-        or EnteredTotalForm(prefix="total", scheduled=sections["scheduled_totals"]),
-        "start_form": forms.get("start_form") or StartQuestionnaireForm(prefix="start"),
-        "toxicology_form": forms.get("toxicology_form") or UrineToxicologyForm(prefix="tox"),
+        "total_fields": _fields(total_form),
+        "start_fields": _fields(start_form),
+        "toxicology_form": toxicology_form,
+        "toxicology_fields": _fields(toxicology_form),
         "toxicology": selectors.urine_toxicology(patient=patient),
         "substance_labels": substance_labels(),
         "amend_forms": _amend_forms(sections["entered_totals"], forms.get("amend_form")),
