@@ -22,6 +22,7 @@ from kapstone.measures.forms import (
 from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.questionnaire import handle_questionnaire
+from kapstone.measures.result_rows import result_rows
 from kapstone.measures.scoring import ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
 from kapstone.program.selectors import group_holding_visible_patient
@@ -41,7 +42,7 @@ def _fields(form) -> str:
 
 def _measures_context(patient, **forms) -> dict:
     sections = selectors.patient_measures(patient=patient)
-    charted = [(t, charts.trajectory_svg(t)) for t in sections["trajectories"]]
+    charted = [(t, charts.trajectory_svg(t), result_rows(t)) for t in sections["trajectories"]]
     total_form = forms.get("total_form") or EnteredTotalForm(prefix="total", scheduled=sections["scheduled_totals"])
     start_form = forms.get("start_form") or StartQuestionnaireForm(prefix="start")
     toxicology_form = forms.get("toxicology_form") or UrineToxicologyForm(prefix="tox")

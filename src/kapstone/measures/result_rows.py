@@ -1,0 +1,76 @@
+"""The rows of a patient's results table on the measures page (one row per completed questionnaire), written out in
+Python.
+
+Drawn by the page's template, each row's dozen lookups, conditions and escapes made the tables the largest loop
+of the page (issue 19). The markup is exactly what the template drew, line breaks and indentation included:
+tests/measures/test_result_rows.py draws rows of every state both ways against the template this replaces
+(result_rows_template.html beside it).
+"""
+
+from typing import Any
+
+from django.template.defaultfilters import date
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # the date filter's, undeclared in django-stubs
+
+from kapstone.formrender import shown
+from kapstone.measures.models import Assessment
+from kapstone.measures.selectors import Trajectory
+
+
+def _signed(value: Any) -> str:
+    """`{{ value|stringformat:"+g" }}`: the number with its sign, nothing for what is not a number."""
+    try:
+        # The %-formatting stringformat does: a Decimal formats otherwise through str.format.
+        return shown("%+g" % value)  # noqa: UP031
+    except (ValueError, TypeError):
+        return ""
+
+
+def _reliable_change(change: dict[str, Any]) -> str:
+    """The reliable change cell of a follow-up: the method's figure, then what it found."""
+    method = change.get("reliable_change_method")
+    if method == "jacobson_truax":
+        figure = f"RCI {shown(change.get('rci', ''))}"
+    elif method == "fixed_threshold":
+        figure = f"≥ {shown(change.get('reliable_change_threshold', ''))} points"
+    else:
+        figure = "not defined"
+    if change.get("reliable_improvement"):
+        found = "improved"
+    elif change.get("reliable_deterioration"):
+        found = "deteriorated"
+    else:
+        found = "no reliable change"
+    return f"{figure}:\n              {found}"
+
+
+def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool) -> str:
+    markers = (
+        ('<span class="badge ok">response</span> ' if change and change.get("response") else "")
+        + ('<span class="badge ok">remission</span>' if change and change.get("remission") else "")
+        + (' <span class="badge danger">critical item</span>' if point.critical else "")
+        + (f'<p class="help">In the patient\'s words: {shown(point.free_text)}</p>' if point.free_text else "")
+    )
+    critical = ' class="critical"' if point.critical else ""
+    return (
+        f"\n      <tr{critical}>\n"
+        f"        <td>{shown(date(template_localtime(point.completed_at), 'j M Y'))}</td>\n"
+        f"        <td>{'baseline' if first else shown(point.occasion_display)}</td>\n"
+        f"        <td>{shown(point.total_display)}</td><td>{shown(point.severity or '—')}</td>\n"
+        f"        <td>{_signed(change.get('change', '')) if change else '—'}</td>\n"
+        f"        <td>{_reliable_change(change) if change else '—'}</td>\n"
+        f"        <td>{markers}</td>\n"
+        f'        <td class="hide-narrow">{shown(point.entered_by) if point.entered_by else "patient"}</td>\n'
+        "      </tr>\n    "
+    )
+
+
+def result_rows(trajectory: Trajectory) -> SafeString:
+    """The table body's rows as the template's `{% for point, change in trajectory.rows %}` loop drew them."""
+    return mark_safe(  # noqa: S308 - every value is escaped above (shown), as the template's autoescaping did
+        "".join(
+            _row(point, change, first=index == 0)
+            for index, (point, change) in enumerate(zip(trajectory.points, trajectory.changes, strict=True))
+        )
+    )
