@@ -1,7 +1,7 @@
 """Trajectory charts: one instrument's totals over time as an inline SVG, with the instrument's severity bands
 shaded and response and remission marked.
 
-Drawn by kapstone.svgchart from a template on every request (a few milliseconds; the earlier matplotlib figure
+Drawn by kapstone.svgchart on every request (under a millisecond; the earlier matplotlib figure
 took a large share of a worker per chart). The pages put the same values in a table below each chart.
 """
 
