@@ -6,6 +6,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from kapstone.measures import selectors, services
 from kapstone.measures.models import Assessment
 from kapstone.outcomes.services import research_export_zip
 from tests.conftest import signed_in_client
+from tests.measures.factories import PHQ9_MILD, due_assessment
 
 ANCIENT = datetime.datetime(1, 1, 1, 12, tzinfo=datetime.UTC)
 
@@ -162,3 +165,36 @@ def test_a_questionnaire_the_patient_answered_cannot_be_amended_here(cast):
     Assessment.objects.filter(pk=answered.pk).update(source=Assessment.Source.PATIENT)
     response = amend(cast, answered, action="void", reason="r")
     assert response.status_code == 404
+
+
+def _page(client, patient) -> tuple[str, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("measures:patient", args=[patient.pk]))
+    assert response.status_code == 200
+    return response.content.decode(), len(queries)
+
+
+def test_the_measures_page_reads_the_same_however_many_questionnaires_and_entered_totals(cast):
+    """Every questionnaire the page writes comes from one read with the names of who entered and amended it: a
+    column or an account read row by row would add queries as the record grows."""
+    client = signed_in_client(cast.bob)
+    # Two totals already, so the page reads its change rules before as after.
+    enter(cast, total=30, day=timezone.localdate() - datetime.timedelta(days=20))
+    enter(cast, total=25, day=timezone.localdate() - datetime.timedelta(days=10))
+    _page(client, cast.alice)
+    _, before = _page(client, cast.alice)
+    oldest = enter(cast, total=12, day=timezone.localdate() - datetime.timedelta(days=40))
+    newest, voided = enter(cast, total=7), enter(cast, total=5, day=timezone.localdate() - datetime.timedelta(days=2))
+    services.entered_total_correct(
+        actor=cast.bob, assessment=oldest, total=14, completed_on=oldest.completed_at.date(), reason="typo"
+    )
+    services.entered_total_void(actor=cast.bob, assessment=voided, reason="wrong patient")
+    for days in (1, 2, 3):
+        due_assessment(cast.alice, "gad7", occasion=f"follow_up_{days}", due_in_days=-days)
+    services.assessment_save_answers(actor=None, assessment=due_assessment(cast.alice), answers=PHQ9_MILD, submit=True)
+    page, after = _page(client, cast.alice)
+    assert after == before
+    # Newest first, the voided total among them, and who amended each named.
+    entered = page[page.index('id="entered-h"') :]
+    assert entered.index(f"amend-{newest.pk}-") < entered.index("wrong patient") < entered.index("typo")
+    assert str(cast.bob) in entered

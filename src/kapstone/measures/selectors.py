@@ -459,16 +459,33 @@ def open_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
+def _measures_page_assessments(patient: Patient) -> list[Assessment]:
+    """The questionnaires the measures page shows, in one read where it took three (issue 19): the completed
+    ones, the open ones and the voided totals staff entered, without answers and scoring result, by completion
+    (oldest first, then by id)."""
+    return list(
+        Assessment.objects.filter(patient=patient)
+        .filter(
+            Q(status__in=[Assessment.Status.COMPLETED, *Assessment.OPEN_STATUSES])
+            | Q(status=Assessment.Status.VOIDED, source=Assessment.Source.STAFF_TOTAL)
+        )
+        .defer("answers", "result")
+        .select_related("entered_by", "amended_by")
+        .order_by("completed_at", "pk")
+    )
+
+
 def patient_measures(*, patient: Patient) -> dict[str, Any]:
     """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
-    completed = completed_assessments(patient)
-    open_ = open_assessments(patient)
+    assessments = _measures_page_assessments(patient)
+    completed = [a for a in assessments if a.status == Assessment.Status.COMPLETED]
+    # Due date, then id, as open_assessments orders them; every questionnaire has a due date.
+    open_ = sorted((a for a in assessments if a.is_open), key=lambda a: (a.due_at, a.pk))
     # The page writes no alert's questionnaire: joining it read every assessment column again (issue 19).
     alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by"))
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),
-        "completed": completed,
         "open_assessments": open_,
         # The instruments of open questionnaires the portal does not send, once each, for the page to say why.
         "to_complete_with_patient": [
@@ -478,16 +495,14 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
         # total completes one of these, so it counts at its occasion in the course.
         "scheduled_totals": scheduled_totals(open_),
         "alerts": alerts,
-        # Totals staff entered from licensed forms, voided ones too, for correcting or voiding (newest first).
-        "entered_totals": list(
-            Assessment.objects.filter(
-                patient=patient,
-                source=Assessment.Source.STAFF_TOTAL,
-                status__in=[Assessment.Status.COMPLETED, Assessment.Status.VOIDED],
-            )
-            .select_related("entered_by", "amended_by")
-            .order_by("-completed_at", "-pk")
-        ),
+        # Totals staff entered from licensed forms, voided ones too, for correcting or voiding (newest first: the
+        # read's order reversed, which is the database's descending order, where a date is missing too).
+        "entered_totals": [
+            a
+            for a in reversed(assessments)
+            if a.source == Assessment.Source.STAFF_TOTAL
+            and a.status in (Assessment.Status.COMPLETED, Assessment.Status.VOIDED)
+        ],
     }
 
 
