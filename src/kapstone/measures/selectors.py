@@ -459,18 +459,45 @@ def open_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
+# What the measures page writes of a questionnaire (its tables, charts, forms and due list), and of a user, what
+# str(user) writes (accounts.User.display_name). A column left out here is read again for each row that shows it;
+# tests/measures/test_entered_totals.py counts the page's queries as its record grows.
+MEASURES_PAGE_COLUMNS = (
+    "patient_id",
+    "group_id",
+    "instrument_id",
+    "occasion",
+    "occasion_label",
+    "due_at",
+    "status",
+    "source",
+    "total",
+    "severity",
+    "critical",
+    "completed_at",
+    "free_text",
+    "amended_at",
+    "amendment_reason",
+)
+USER_NAME_COLUMNS = ("username", "first_name", "last_name", "credentials")
+
+
 def _measures_page_assessments(patient: Patient) -> list[Assessment]:
     """The questionnaires the measures page shows, in one read where it took three (issue 19): the completed
-    ones, the open ones and the voided totals staff entered, without answers and scoring result, by completion
-    (oldest first, then by id)."""
+    ones, the open ones and the voided totals staff entered, by completion (oldest first, then by id). Only the
+    columns the page writes: not the answers and scoring result, nor the whole account of who entered and who
+    amended a total (their names)."""
     return list(
         Assessment.objects.filter(patient=patient)
         .filter(
             Q(status__in=[Assessment.Status.COMPLETED, *Assessment.OPEN_STATUSES])
             | Q(status=Assessment.Status.VOIDED, source=Assessment.Source.STAFF_TOTAL)
         )
-        .defer("answers", "result")
         .select_related("entered_by", "amended_by")
+        .only(
+            *MEASURES_PAGE_COLUMNS,
+            *(f"{user}__{name}" for user in ("entered_by", "amended_by") for name in USER_NAME_COLUMNS),
+        )
         .order_by("completed_at", "pk")
     )
 
