@@ -19,7 +19,6 @@ from kapstone.measures.forms import (
     StartQuestionnaireForm,
     UrineToxicologyForm,
 )
-from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.measures.questionnaire import handle_questionnaire
 from kapstone.measures.result_rows import result_rows
@@ -55,7 +54,6 @@ def _measures_context(patient, **forms) -> dict:
         "toxicology_form": toxicology_form,
         "toxicology_fields": _fields(toxicology_form),
         "toxicology": selectors.urine_toxicology(patient=patient),
-        "substance_labels": substance_labels(),
         "amend_forms": _amend_forms(sections["entered_totals"], forms.get("amend_form")),
     }
 
