@@ -4,14 +4,15 @@ The staff intake page drew each of its thirty main fields through a template inc
 each of its six lists through another (screening/_rows.html) whose table drew every field of every row: their
 lookups, conditions and escapes were most of the page's CPU time (issue 19). The markup is exactly what those
 templates drew, line breaks and indentation included: tests/screening/test_intake_fields.py draws every state of
-the staff and portal forms both ways. The widgets themselves are drawn by the form renderer (kapstone/formrender.py).
+the staff and portal forms both ways. The widgets themselves are drawn by the form renderer (kapstone/formrender.py);
+a list's blank rows are drawn once, from its empty form.
 """
 
 from django import forms
 from django.forms.formsets import BaseFormSet
 from django.utils.safestring import SafeString, mark_safe
 
-from kapstone.formrender import shown
+from kapstone.formrender import STAMP_PREFIX, shown
 
 _REQUIRED = ' <span class="req" aria-hidden="true">*</span>'
 
@@ -52,7 +53,7 @@ def field(bound: forms.BoundField) -> SafeString:
     return mark_safe(html)  # noqa: S308 - every value is escaped by shown() or drawn by the form renderer
 
 
-def _cell(bound: forms.BoundField, row_number: int) -> str:
+def _cell(bound: forms.BoundField, row_number: int | str) -> str:
     """A row field's cell: a header neither labels nor describes an input for assistive technology, so each cell
     names its own."""
     auto_id = shown(bound.auto_id)
@@ -75,7 +76,7 @@ def _management(formset: BaseFormSet) -> str:
     return "".join(str(hidden) for hidden in management.hidden_fields())
 
 
-def _row(form: forms.BaseForm, number: int, width: int) -> str:
+def _row(form: forms.BaseForm, number: int | str, width: int) -> str:
     """A form's row of the table, with its own errors in a row above it."""
     non_field_errors = form.non_field_errors()
     row_errors = (
@@ -91,15 +92,36 @@ def _row(form: forms.BaseForm, number: int, width: int) -> str:
 def rows(formset: BaseFormSet, heading: str) -> SafeString:
     """A list's formset as the template it replaces (tests/screening/intake_rows_template.html) drew it: a table
     with a column for each field and a row for each form, the row's own errors above it."""
-    # The empty form gives the columns: made once here (the template made it again for each row with errors).
-    columns = formset.empty_form.visible_fields()
+    # The empty form, made once, gives the columns (the template made it again for each row with errors) and
+    # every blank row.
+    empty = formset.empty_form
+    columns = empty.visible_fields()
     head = "".join(
         f'<th scope="col">{shown(column.label)}'
         + (f' <span class="help">({shown(column.help_text)})</span>' if column.help_text else "")
         + "</th>"
         for column in columns
     )
-    body = [_row(form, number, len(columns)) for number, form in enumerate(formset, start=1)]
+    if formset.is_bound:
+        body = [_row(form, number, len(columns)) for number, form in enumerate(formset, start=1)]
+    else:
+        # An unbound formset's rows after those it starts with are blank: each is the empty form under its own
+        # prefix, which is what the empty form's "__prefix__" is for (no label, help text or choice of a row holds
+        # it). They are stamped from the empty form's drawing rather than made and drawn one by one: making a form
+        # deep-copies its fields, and the blank rows were most of the page's forms (issue 19). The rows it starts
+        # with are made as its `forms` makes each, without making the blank ones.
+        started = formset.initial_form_count()
+        make = formset._construct_form  # type: ignore[attr-defined]  # django-stubs leave this method out
+        body = [
+            _row(make(index, **formset.get_form_kwargs(index)), index + 1, len(columns)) for index in range(started)
+        ]
+        # The blank row's number is drawn as formrender's STAMP_PREFIX, which nothing else on the page holds.
+        blank = _row(empty, STAMP_PREFIX, len(columns))
+        placeholder = shown(empty.prefix)
+        body += [
+            blank.replace(placeholder, shown(formset.add_prefix(index))).replace(STAMP_PREFIX, str(index + 1))
+            for index in range(started, formset.total_form_count())
+        ]
     html = (
         f'<fieldset class="rows" id="rows-{shown(formset.prefix)}">\n'
         f"  <legend>{shown(heading)}</legend>\n"
