@@ -2,7 +2,8 @@
 
 Pages that draw many forms (the dosing room draws ten for each patient in the session, the intake form a row of
 fields for each medicine and treatment) spent most of their time rendering widget templates: an input is two
-template renders (the input and its attributes), a select one more for every option. The widgets below are
+template renders (the input and its attributes), a select one more for every option, and a list of radio buttons or
+checkboxes (the intake's nineteen yes/no questions) four more for every option. The widgets below are
 rendered here to exactly the markup the templates give (tests/foundation/test_formrender.py compares them on
 every widget Kapstone uses); any other template goes to Django's renderer unchanged.
 """
@@ -88,6 +89,36 @@ def _select(widget: Widget) -> str:
     return "".join(parts)
 
 
+def _input_option(option: Widget) -> str:
+    """radio_option.html or checkbox_option.html, which include django/forms/widgets/input_option.html: the input
+    with its template's newline, in its label when the option wraps it, then the newlines that end each file."""
+    if not option["wrap_label"]:
+        return _input(option) + "\n\n\n"
+    label_for = f' for="{shown(option["attrs"]["id"])}"' if option["attrs"].get("id") else ""
+    return f"<label{label_for}>{_input(option)}\n {shown(option['label'])}</label>\n\n"
+
+
+def _multiple_input(widget: Widget) -> str:
+    """django/forms/widgets/multiple_input.html, which radio.html and checkbox_select.html include: a div of
+    options, each in its own div, grouped as the choices are."""
+    attrs = widget["attrs"]
+    parts = ["<div"]
+    if attrs.get("id"):
+        parts.append(f' id="{shown(attrs["id"])}"')
+    if attrs.get("class"):
+        parts.append(f' class="{shown(attrs["class"])}"')
+    parts.append(">")
+    for group_name, group_choices, _ in widget["optgroups"]:
+        if group_name:
+            parts.append(f"\n  <div><label>{shown(group_name)}</label>")
+        for option in group_choices:
+            parts.append(f"<div>\n    {_input_option(option)}</div>")
+        if group_name:
+            parts.append("\n  </div>")
+    parts.append("\n</div>")
+    return "".join(parts)
+
+
 def _textarea(widget: Widget) -> str:
     """django/forms/widgets/textarea.html."""
     value = shown(widget["value"]) if widget["value"] else ""
@@ -114,13 +145,20 @@ RENDERED_HERE: dict[str, Callable[[Widget], str]] = {
     **dict.fromkeys(INPUT_TEMPLATES, _input),
     "django/forms/widgets/select.html": _select,
     "django/forms/widgets/textarea.html": _textarea,
+    "django/forms/widgets/radio.html": _multiple_input,
+    "django/forms/widgets/checkbox_select.html": _multiple_input,
 }
-OPTION_TEMPLATE = "django/forms/widgets/select_option.html"
+# The template each widget's options must use to be drawn here: another is left to the templates whole.
+OPTION_TEMPLATES = {
+    "django/forms/widgets/select.html": "django/forms/widgets/select_option.html",
+    "django/forms/widgets/radio.html": "django/forms/widgets/radio_option.html",
+    "django/forms/widgets/checkbox_select.html": "django/forms/widgets/checkbox_option.html",
+}
 
 
 class FormRenderer(DjangoTemplates):
-    """settings.FORM_RENDERER: the widgets above in Python, everything else (form and formset layouts, radio and
-    checkbox lists, a project's own widget templates) through Django's templates."""
+    """settings.FORM_RENDERER: the widgets above in Python, everything else (form and formset layouts, a project's
+    own widget templates) through Django's templates."""
 
     def render(self, template_name, context, request=None):
         render_here = RENDERED_HERE.get(template_name)
@@ -131,11 +169,13 @@ class FormRenderer(DjangoTemplates):
 
     @staticmethod
     def _standard(template_name: str, widget: Widget) -> bool:
-        """A select whose options use another template is left to the templates whole."""
-        if template_name != "django/forms/widgets/select.html":
+        """A widget of options (a select, radio buttons, checkboxes) whose options use another template is left to
+        the templates whole."""
+        option_template = OPTION_TEMPLATES.get(template_name)
+        if option_template is None:
             return True
         return all(
-            option["template_name"] == OPTION_TEMPLATE for _, options, _ in widget["optgroups"] for option in options
+            option["template_name"] == option_template for _, options, _ in widget["optgroups"] for option in options
         )
 
 

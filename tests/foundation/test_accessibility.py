@@ -12,6 +12,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from kapstone.screening import intake_fields
 from tests.conftest import signed_in_client
 
 CONTROLS = {"input", "select", "textarea"}
@@ -79,14 +80,14 @@ def test_the_shared_field_template_gives_help_and_errors_the_ids_django_describe
     assert dangling(page) == []
 
 
-def test_the_screening_field_template_describes_a_group_of_choices_by_its_help_and_errors():
+def test_the_intake_field_describes_a_group_of_choices_by_its_help_and_errors():
     class Choice(forms.Form):
         when = forms.ChoiceField(
             choices=[("am", "Morning"), ("pm", "Evening")], widget=forms.RadioSelect, help_text="Pick one."
         )
 
     form = Choice(data={})
-    html = render_to_string("screening/_field.html", {"field": form["when"]})
+    html = intake_fields.field(form["when"])
     page = parse(html)
     assert 'aria-describedby="id_when_helptext id_when_error"' in html
     assert dangling(page) == []

@@ -3,6 +3,7 @@ Django's own templates draw it, for every form Kapstone's busiest pages show and
 
 import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django import forms
@@ -15,9 +16,21 @@ from django.utils.translation import gettext_lazy
 
 from kapstone import formrender
 from kapstone.accounts.roles import Role
-from kapstone.dosing.forms import LEDGER_FORMS, ROOM_FORMS, LedgerFilterForm, RiskAssessmentForm, read_choices_once
+from kapstone.dosing.forms import (
+    LEDGER_FORMS,
+    ROOM_FORMS,
+    LedgerFilterForm,
+    RegistrationForm,
+    RiskAssessmentForm,
+    read_choices_once,
+)
 from kapstone.formrender import STAMP_PREFIX, FormRenderer, empty_form_fields, form_fields, shown, stamped
-from kapstone.screening.forms import IntakeEditor
+from kapstone.measures.forms import AmendTotalForm, QuestionnaireForm, UrineToxicologyForm
+from kapstone.measures.scoring import list_instruments
+from kapstone.messaging.forms import ChangeRequestForm
+from kapstone.patients.forms import CareTeamForm
+from kapstone.program.forms import SessionMoveForm
+from kapstone.screening.forms import IntakeEditor, PreIntakeForm
 from tests.conftest import make_user
 from tests.dosing.helpers import receive_stock
 
@@ -48,6 +61,17 @@ class Awkward(forms.Form):
     many = forms.MultipleChoiceField(choices=[("x", "X"), ("y", "Y")], initial=["x", "y"], required=False)
     radio = forms.ChoiceField(choices=[("r", "R")], widget=forms.RadioSelect, required=False)
     boxes = forms.MultipleChoiceField(choices=[("c", "C")], widget=forms.CheckboxSelectMultiple, required=False)
+    yes_no = forms.ChoiceField(
+        choices=[("yes", "Yes"), ("a&b", 'A & "B" <i>'), (3, mark_safe("<em>three</em>"))],
+        widget=forms.RadioSelect(attrs={"class": 'yes-no "x" <&>'}),
+        initial="a&b",
+    )
+    grouped = forms.MultipleChoiceField(
+        choices=[("c", "C"), ("Group <1>", [("1", gettext_lazy("One")), (2, 2)]), ("d", "D")],
+        widget=forms.CheckboxSelectMultiple(attrs={"data-x": True}),
+        initial=["1", "d"],
+        required=False,
+    )
 
 
 def _same(form: forms.BaseForm) -> None:
@@ -64,9 +88,29 @@ def test_awkward_values_come_out_as_the_templates_draw_them():
 
 
 def test_a_bound_form_with_errors_comes_out_as_the_templates_draw_it():
-    form = Awkward({"name": "x" * 30, "amount": "abc", "choice": "nope", "many": ["x"], "notes": "<&>"})
+    form = Awkward(
+        {"name": "x" * 30, "amount": "abc", "choice": "nope", "many": ["x"], "notes": "<&>", "grouped": ["2"]}
+    )
     assert not form.is_valid()
     _same(form)
+
+
+def test_a_form_without_ids_comes_out_as_the_templates_draw_it():
+    _same(Awkward(auto_id=False))
+
+
+class Unwrapped(forms.RadioSelect):
+    """Options whose input is not wrapped in their label, as a widget may make them."""
+
+    def create_option(self, *args, **kwargs):
+        return {**super().create_option(*args, **kwargs), "wrap_label": False}
+
+
+def test_options_not_wrapped_in_their_labels_come_out_as_the_templates_draw_them():
+    class WithUnwrapped(forms.Form):
+        choice = forms.ChoiceField(choices=[("a", "A"), ("b", "B")], widget=Unwrapped, initial="b")
+
+    _same(WithUnwrapped())
 
 
 @pytest.mark.django_db
@@ -113,6 +157,34 @@ def test_the_intake_form_comes_out_as_the_templates_draw_it(cast):
             _same(form)
 
 
+class OwnOptions(forms.RadioSelect):
+    """Radio buttons whose options use a template of their own."""
+
+    option_template_name = "django/forms/widgets/input_option.html"
+
+
+@pytest.mark.django_db
+def test_every_form_with_radio_buttons_or_checkboxes_comes_out_as_the_templates_draw_it(cast):
+    staff = cast.bob.pk
+    for instrument in list_instruments():
+        _same(QuestionnaireForm(instrument=instrument, initial_answers={1: 1}))
+        _same(QuestionnaireForm({"item_1": "99"}, instrument=instrument))
+    for form in (
+        CareTeamForm(initial={"staff": [staff]}),
+        CareTeamForm({"staff": [staff, "nope"]}),
+        AmendTotalForm(assessment=SimpleNamespace(total_display=12, completed_at=None), initial={"action": "void"}),
+        UrineToxicologyForm(initial={"substances_found": []}),
+        ChangeRequestForm(),
+        RegistrationForm(),
+        RegistrationForm({"schedules": ["II", "<&>"]}),
+        SessionMoveForm(initial={"facilitators": [staff]}),
+        PreIntakeForm({"indications": ["depression"], "psychiatric__current_psychosis": "unsure"}),
+    ):
+        if form.is_bound:
+            form.is_valid()
+        _same(form)
+
+
 def test_a_widget_it_does_not_draw_goes_to_the_templates(monkeypatch):
     drawn_by_templates = []
     original = DjangoTemplates.render
@@ -121,11 +193,20 @@ def test_a_widget_it_does_not_draw_goes_to_the_templates(monkeypatch):
         drawn_by_templates.append(template_name)
         return original(self, template_name, context, request)
 
+    class WithOwnOptions(forms.Form):
+        name = forms.CharField()
+        radio = forms.ChoiceField(choices=[("r", "R")], widget=OwnOptions)
+        upload = forms.FileField()
+
     monkeypatch.setattr(DjangoTemplates, "render", watched)
-    form = Awkward(renderer=PYTHON)
-    str(form["radio"]), str(form["name"])
-    assert "django/forms/widgets/radio.html" in drawn_by_templates
-    assert "django/forms/widgets/text.html" not in drawn_by_templates
+    form = WithOwnOptions(renderer=PYTHON)
+    by_python = [str(form[name]) for name in form.fields]
+    assert drawn_by_templates == [
+        "django/forms/widgets/radio.html",
+        "django/forms/widgets/clearable_file_input.html",
+    ]
+    form.renderer = TEMPLATES
+    assert [str(form[name]) for name in form.fields] == by_python
 
 
 def _stock(cast, lot_number: str):

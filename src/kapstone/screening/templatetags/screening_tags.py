@@ -1,5 +1,8 @@
-from django import template
+from django import forms, template
+from django.forms.formsets import BaseFormSet
+from django.utils.safestring import SafeString
 
+from kapstone.screening import intake_fields
 from kapstone.screening.forms import MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
 
 register = template.Library()
@@ -22,3 +25,15 @@ def field_label(path) -> str:
     if label is not None:
         return f"{words(group).capitalize()}: {label[0]}"
     return ": ".join(part.replace("_", " ") for part in str(path).split(".")).capitalize()
+
+
+@register.simple_tag
+def intake_field(field: forms.BoundField) -> SafeString:
+    """A field with its label, help text and errors, as the intake forms show it (intake_fields.py)."""
+    return intake_fields.field(field)
+
+
+@register.simple_tag
+def intake_rows(formset: BaseFormSet, heading: str) -> SafeString:
+    """A list's formset as a table of rows, as the staff intake shows it (intake_fields.py)."""
+    return intake_fields.rows(formset, heading)
