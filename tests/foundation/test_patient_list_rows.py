@@ -1,7 +1,6 @@
 """The patient list's rows drawn in Python (patient_tags.patient_list_rows) say what the template's loop said."""
 
 import datetime
-import re
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,9 @@ from kapstone.patients.models import CareTeamMembership, Diagnosis
 from kapstone.patients.selectors import patient_list
 from kapstone.patients.templatetags.patient_tags import patient_list_rows
 from tests.conftest import make_patient, make_user, signed_in_client
+from tests.parity import between_tags
 
 OLD_ROWS = (Path(__file__).parent / "patient_list_row_template.html").read_text()
-
-
-def _between_tags(html: str) -> str:
-    # The loop left indentation between the rows; what is between tags is all that may differ.
-    return re.sub(r">\s+<", "><", html.strip())
 
 
 @pytest.mark.django_db
@@ -39,7 +34,7 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(cast):
     assert len(patients) >= 5
     old = engines["django"].from_string(OLD_ROWS).render({"page": {"object_list": patients}})
     new = patient_list_rows(patients)
-    assert _between_tags(new) == _between_tags(old)
+    assert between_tags(new) == between_tags(old)
     assert "0987-01-02" in new and "none recorded" in new and "D&quot;Arcy &amp; &lt;Sons&gt;" in new
 
 

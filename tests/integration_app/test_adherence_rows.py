@@ -3,7 +3,6 @@ every state a row can be in."""
 
 import datetime
 import itertools
-import re
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,11 @@ from kapstone.integration.selectors import WindowStatus
 from kapstone.integration.templatetags.integration_tags import adherence_rows
 from kapstone.integration.window import Adherence, window_bounds
 from kapstone.patients.models import Patient
+from tests.parity import between_tags
 
 OLD_ROWS = (Path(__file__).parent / "adherence_row_template.html").read_text()
 SETTINGS = {"preferred_hours": 48, "outer_hours": 72}
 DOSED = datetime.datetime(2026, 3, 28, 23, 30, tzinfo=datetime.UTC)  # the night the clocks change in Europe
-
-
-def _between_tags(html: str) -> str:
-    # The template's loop left indentation and blank lines between the rows; what is between tags is all that may
-    # differ.
-    return re.sub(r">\s+<", "><", html.strip())
 
 
 def _rows() -> list[WindowStatus]:
@@ -60,7 +54,7 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
     with timezone.override(zone):
         old = engines["django"].from_string(OLD_ROWS).render({"group": {"rows": rows}, "window": SETTINGS})
         new = adherence_rows(rows, SETTINGS)
-    assert _between_tags(new) == _between_tags(old)
+    assert between_tags(new) == between_tags(old)
     assert "&lt;b&gt;&quot;Bo&quot; &amp; Co&lt;/b&gt;" in new and "not booked" in new and "after 72 h" in new
 
 

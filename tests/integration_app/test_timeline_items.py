@@ -3,7 +3,6 @@ staff's and the patient's own view, in every state of an item and of a journal e
 
 import datetime
 import itertools
-import re
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,10 @@ from django.utils import timezone
 from kapstone.integration.models import JournalEntry
 from kapstone.integration.selectors import TimelineItem
 from kapstone.integration.templatetags.integration_tags import timeline_items
+from tests.parity import between_tags
 
 OLD_ITEMS = (Path(__file__).parent / "timeline_item_template.html").read_text()
 AT = datetime.datetime(2026, 10, 25, 0, 30, tzinfo=datetime.UTC)  # the night the clocks go back in Europe
-
-
-def _between_tags(html: str) -> str:
-    # The loop left indentation and blank lines between the items; what is between tags is all that may differ.
-    return re.sub(r">\s+<", "><", html.strip())
 
 
 def _items() -> list[TimelineItem]:
@@ -59,5 +54,5 @@ def test_the_items_drawn_in_python_are_the_templates_items(zone, own):
     with timezone.override(zone):
         old = engines["django"].from_string(OLD_ITEMS).render({"items": items, "own": own})
         new = timeline_items(items, own)
-    assert _between_tags(new) == _between_tags(old)
+    assert between_tags(new) == between_tags(old)
     assert "<br>" in new and "&lt;b&gt;bright&lt;/b&gt;" in new and ("Shared with my care team" in new) is own

@@ -3,7 +3,6 @@ said, for every decision, with and without the record-changed flag, screened or 
 
 import datetime
 import itertools
-import re
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,11 @@ from kapstone.patients.models import Patient
 from kapstone.screening.models import Decision
 from kapstone.screening.templatetags.screening_list_tags import screening_list_rows
 from tests.conftest import signed_in_client
+from tests.parity import between_tags
 
 OLD_ROWS = (Path(__file__).parent / "screening_list_row_template.html").read_text()
 # Late in the evening in UTC: the next day in some zones, the same day in others.
 SCREENED = datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC)
-
-
-def _between_tags(html: str) -> str:
-    # The loop left indentation between the rows; what is between tags is all that may differ.
-    return re.sub(r">\s+<", "><", html.strip())
 
 
 def _patients() -> list[Patient]:
@@ -45,7 +40,7 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
     with timezone.override(zone):
         old = engines["django"].from_string(OLD_ROWS).render({"page": {"object_list": patients}})
         new = screening_list_rows(patients)
-    assert _between_tags(new) == _between_tags(old)
+    assert between_tags(new) == between_tags(old)
     assert "Not screened" in new and "record changed since screening" in new and "&lt;script&gt;" in new
 
 
