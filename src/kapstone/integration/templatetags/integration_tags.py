@@ -21,7 +21,7 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
 
     Each value is escaped as Django's `escape` does (it is `html.escape` of the text), called directly: Django's
     wrapper, which looks for lazy text in every argument, cost as much as the escaping. What is not escaped is this
-    module's own markup, numbers and the weekday wording of Django's date format."""
+    module's own markup and numbers."""
     before, after = link_around_id("integration:timeline")
     language = get_language()
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
