@@ -28,6 +28,8 @@ os.environ.setdefault("KAPSTONE_DEMO", "1")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{BENCH_DB}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapstone.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+# The synthetic practice's alerts page its prescribers: in demo mode their emails were printed among the figures.
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 import django  # noqa: E402
 
