@@ -32,6 +32,7 @@ from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides_of
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.selectors import group_holds_patient_visible_to
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_settings, gate_statuses
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
@@ -64,8 +65,7 @@ def dosing_session_visible_to(user: User) -> Q:
         return dosing
     if user.is_clinician:
         facilitates = GroupSession.facilitators.through.objects.filter(groupsession=OuterRef("pk"), user=user)
-        holds_my_patient = Enrolment.objects.filter(group=OuterRef("group"), patient__care_team_memberships__staff=user)
-        return dosing & (Q(Exists(facilitates)) | Q(Exists(holds_my_patient)))
+        return dosing & (Q(Exists(facilitates)) | Q(group_holds_patient_visible_to(user, field="group")))
     return Q(pk__in=[])
 
 

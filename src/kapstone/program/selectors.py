@@ -15,7 +15,7 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.patients.models import CareTeamMembership, Patient
-from kapstone.patients.selectors import patients_visible_to
+from kapstone.patients.selectors import patient_visible_to, patients_visible_to
 from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
@@ -36,6 +36,12 @@ def groups_visible_to(user: User) -> QuerySet[Group]:
     return Group.objects.none()
 
 
+def group_holds_patient_visible_to(user: User, *, field: str = "pk") -> Exists:
+    """Whether the group a row names in `field` has an enrolment (in any status) of a patient the user may see, by
+    the care-team rule of patients.selectors.patient_visible_to, tested on that group's enrolments alone."""
+    return Exists(Enrolment.objects.filter(patient_visible_to(user), group=OuterRef(field)))
+
+
 def group_visible_to(user: User, *, field: str = "pk") -> Q:
     """`groups_visible_to` as a condition on the group a row names in `field`, for one row or a few (a group's own
     page, a dosing session's room). Each test is an EXISTS on the row's group alone, read from unique indexes:
@@ -45,8 +51,7 @@ def group_visible_to(user: User, *, field: str = "pk") -> Q:
         return Q(**{f"{field}__isnull": False})
     if user.is_clinician:
         facilitates = Group.facilitators.through.objects.filter(group=OuterRef(field), user=user)
-        holds_my_patient = Enrolment.objects.filter(group=OuterRef(field), patient__care_team_memberships__staff=user)
-        return Q(Exists(facilitates)) | Q(Exists(holds_my_patient))
+        return Q(Exists(facilitates)) | Q(group_holds_patient_visible_to(user, field=field))
     return Q(pk__in=[])
 
 
