@@ -7,16 +7,10 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from kapstone.practice.templatetags.kapstone_tags import link_around_id
+from kapstone.screening.templatetags.screening_tags import decision_badge
 
 register = template.Library()
 
-# screening/_decision.html's badges, by decision.
-DECISION_BADGES = {
-    "eligible": '<span class="badge ok decision">Eligible</span>',
-    "needs_review": '<span class="badge warn decision">Needs review</span>',
-    "not_eligible": '<span class="badge danger decision">Not eligible</span>',
-}
-NOT_SCREENED = '<span class="badge decision">Not screened</span>'
 RECORD_CHANGED = (
     ' <span class="badge warn" title="The record\'s medications or date of birth differ from the screened intake">'
     "record changed since screening</span>"
@@ -43,7 +37,7 @@ def screening_list_rows(patients: Iterable[Any]) -> SafeString:
             f'      <td><a href="{before}{int(patient.pk)}{after}">{escape(patient.family_name)}, '
             f"{escape(patient.given_name)}</a></td>\n"
             f"      <td>{escape(patient.record_number)}</td>\n"
-            f"      <td>{DECISION_BADGES.get(patient.screening_decision, NOT_SCREENED)}"
+            f"      <td>{decision_badge(patient.screening_decision)}"
             f"{RECORD_CHANGED if patient.record_changed else ''}</td>\n"
             f"      <td>{screened}</td>\n"
             "    </tr>"

@@ -1,6 +1,6 @@
 from django import forms, template
 from django.forms.formsets import BaseFormSet
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from kapstone.screening import intake_fields
 from kapstone.screening.forms import MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
@@ -8,6 +8,19 @@ from kapstone.screening.forms import MEDICAL_QUESTIONS, PSYCHIATRIC_QUESTIONS
 register = template.Library()
 
 QUESTION_LABELS = {"psychiatric": PSYCHIATRIC_QUESTIONS, "medical": MEDICAL_QUESTIONS}
+# A screening decision's badge, by decision (screening.models.Decision); no decision is "Not screened".
+DECISION_BADGES = {
+    "eligible": '<span class="badge ok decision">Eligible</span>',
+    "needs_review": '<span class="badge warn decision">Needs review</span>',
+    "not_eligible": '<span class="badge danger decision">Not eligible</span>',
+}
+NOT_SCREENED = '<span class="badge decision">Not screened</span>'
+
+
+@register.simple_tag
+def decision_badge(decision: str | None) -> SafeString:
+    """The badge of a screening decision, on the screening page, its history, the changes and the list alike."""
+    return mark_safe(DECISION_BADGES.get(decision or "", NOT_SCREENED))  # noqa: S308 - constant markup
 
 
 @register.filter
