@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -43,6 +43,7 @@ from kapstone.integration.window import (
     window_settings,
 )
 from kapstone.measures.selectors import completed_assessments
+from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -217,7 +218,7 @@ def adherence_overview(
         .only(*ADHERENCE_COLUMNS)
         .order_by("-dosed_at", "-pk")
     )
-    page = Paginator(windows, ADHERENCE_PER_PAGE).get_page(page_number)
+    page = bounded_page(windows, ADHERENCE_PER_PAGE, page_number)
     groups: dict[int, GroupAdherence] = {}
     for window in page.object_list:
         group = window.dosing_session.group

@@ -10,6 +10,7 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
+from kapstone.paging import BoundedPaginator, bounded_page
 from kapstone.patients.models import RECORD_NUMBER_PATTERN, CareTeamMembership, Diagnosis, Patient
 
 PATIENTS_PER_PAGE = 25
@@ -65,7 +66,7 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
             to_attr="team",
         ),
     )
-    page = Paginator(listed, PATIENTS_PER_PAGE).get_page(page_number)
+    page = bounded_page(listed, PATIENTS_PER_PAGE, page_number)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
@@ -74,9 +75,9 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
     return page
 
 
-def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], int]:
-    """The first `limit` active patients of `patient_list`, in its order, and how many there are, for a summary
-    (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
+def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]:
+    """The first `limit` active patients of `patient_list`, in its order, and how many there are as the list says
+    it (counted up to kapstone.paging's bound), for a summary (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
     a page of rows the summary never shows. Recorded as a read of the patient list naming the patients shown."""
     active = patients_visible_to(user).filter(is_active=True)
     shown = list(active.only("id", "given_name", "family_name")[:limit])
@@ -85,7 +86,7 @@ def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], int]
         object_type="patient_list",
         detail={"query": "", "page": 1, "patient_ids": [p.pk for p in shown]},
     )
-    return shown, active.count()
+    return shown, BoundedPaginator(active, limit).count_label
 
 
 def patient_get(*, user: User, patient_id: int | str, purpose: str = "record") -> Patient:

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -14,6 +14,7 @@ from django.utils import timezone
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
+from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
 from kapstone.program import course_work
@@ -92,7 +93,7 @@ def group_list(*, user: User, page_number: int | str = 1) -> GroupListPage:
         )
         .order_by("-start_date", "name", "pk")
     )
-    page = Paginator(groups, GROUPS_PER_PAGE).get_page(page_number)
+    page = bounded_page(groups, GROUPS_PER_PAGE, page_number)
     shown = list(page.object_list)
     # Only the names the list shows, in one read: prefetching the facilitators built a full user and a related
     # manager for each of them on every row, most of the page's time (issue 19).

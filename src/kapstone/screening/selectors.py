@@ -3,7 +3,7 @@
 import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
+from kapstone.paging import bounded_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
@@ -120,7 +121,7 @@ def screening_list(
         patients = patients.filter(screening_decision__isnull=True)
     elif decision in Decision.values:
         patients = patients.filter(screening_decision=decision)
-    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(page_number)
+    page = bounded_page(patients, PATIENTS_PER_PAGE, page_number)
     page.object_list = _with_record_changed(list(page.object_list))
     audit.record(
         action=audit.Action.READ,
