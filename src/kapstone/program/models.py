@@ -38,6 +38,9 @@ class Group(models.Model):
 
     class Meta:
         ordering = ["-start_date", "name"]
+        # The group list's order (newest first): its first page is read from the index, not by sorting every
+        # group the practice ever ran (issue 19).
+        indexes = [models.Index(fields=["-start_date", "name", "id"], name="group_newest_first")]
 
     def __str__(self) -> str:
         return self.name
