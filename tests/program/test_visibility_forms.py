@@ -1,6 +1,5 @@
-"""Who may see a group is decided twice: as a list (an IN the planner hashes once for many rows) and for one row
-(EXISTS on indexes, issue 19); both must let in exactly the same people, for every kind of user. A dosing session
-is tested row by row, against the rule written out here."""
+"""Who may see a group or a dosing session is one test per row (EXISTS on indexes, issue 19), for one row and for
+the group list alike; it must let in exactly the people the rule written out here lets in, for every kind of user."""
 
 import datetime
 
@@ -11,7 +10,7 @@ from kapstone.accounts.roles import Role
 from kapstone.dosing.selectors import dosing_session_visible_to
 from kapstone.patients.models import CareTeamMembership
 from kapstone.program.models import Enrolment, Group, GroupSession
-from kapstone.program.selectors import group_visible_to, groups_visible_to
+from kapstone.program.selectors import group_list, group_visible_to
 from tests.conftest import make_patient, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +35,22 @@ def _session(group: Group, kind: str, *, facilitators=()) -> GroupSession:
     return session
 
 
+def _groups_by_the_rule(person, groups) -> set[int]:
+    """Admins see every group; a clinician those they facilitate and those holding a patient of their care team
+    (enrolled in any status); nobody else any."""
+    if person.role == Role.ADMIN:
+        return {group.pk for group in groups}
+    if not person.is_clinician:
+        return set()
+    my_patients = set(CareTeamMembership.objects.filter(staff=person).values_list("patient_id", flat=True))
+    return {
+        group.pk
+        for group in groups
+        if person in group.facilitators.all()
+        or my_patients & set(group.enrolments.values_list("patient_id", flat=True))
+    }
+
+
 def _dosing_sessions_by_the_rule(person, sessions) -> set[int]:
     """Admins see every dosing session; a clinician those they facilitate and those of a group holding a patient
     of their care team (enrolled in any status); nobody else any."""
@@ -53,7 +68,7 @@ def _dosing_sessions_by_the_rule(person, sessions) -> set[int]:
     }
 
 
-def test_one_rows_test_lets_in_exactly_whom_the_list_lets_in(cast):
+def test_the_row_test_and_the_group_list_let_in_exactly_whom_the_rule_lets_in(cast):
     group_only = make_user("gina", Role.THERAPIST)  # facilitates a group, no session, no patient of its
     session_only = make_user("sam", Role.NURSE)  # facilitates one session only
     outsider = make_user("olga", Role.PRESCRIBER)
@@ -79,9 +94,11 @@ def test_one_rows_test_lets_in_exactly_whom_the_list_lets_in(cast):
         group_only, session_only, outsider,
     ]  # fmt: skip
     for person in people:
-        listed_groups = set(groups_visible_to(person).values_list("pk", flat=True))
+        by_the_rule = _groups_by_the_rule(person, groups)
         one_by_one = {group.pk for group in groups if Group.objects.filter(group_visible_to(person), pk=group.pk)}
-        assert one_by_one == listed_groups & {group.pk for group in groups}, person.username
+        assert one_by_one == by_the_rule, person.username
+        listed = {row.group.pk for row in group_list(user=person).rows}
+        assert listed & {group.pk for group in groups} == by_the_rule, person.username
         one_by_one = {
             session.pk
             for session in sessions

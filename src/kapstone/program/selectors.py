@@ -23,36 +23,31 @@ from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession
 GROUPS_PER_PAGE = 50
 
 
-def groups_visible_to(user: User) -> QuerySet[Group]:
-    """Groups the user facilitates or that hold a patient on their care team. Each test is an IN over a subquery
-    that does not depend on the group, which PostgreSQL hashes and SQLite materialises once, so a group is one row
-    however many enrolments and care teams it has (a join multiplied the rows and needed DISTINCT over the whole
-    practice's groups; a correlated EXISTS ran once per group on SQLite)."""
-    if user.role == Role.ADMIN:
-        return Group.objects.all()
-    if user.is_clinician:
-        facilitated = Group.facilitators.through.objects.filter(user=user).values("group")
-        holding_my_patients = Enrolment.objects.filter(patient__care_team_memberships__staff=user).values("group")
-        return Group.objects.filter(Q(pk__in=facilitated) | Q(pk__in=holding_my_patients))
-    return Group.objects.none()
-
-
 def group_holds_patient_visible_to(user: User, *, field: str = "pk") -> Exists:
     """Whether the group a row names in `field` has an enrolment (in any status) of a patient the user may see, by
     the care-team rule of patients.selectors.patient_visible_to, tested on that group's enrolments alone."""
-    return Exists(Enrolment.objects.filter(patient_visible_to(user), group=OuterRef(field)))
+    return Exists(_enrolments_visible_to(user, field=field))
+
+
+def _enrolments_visible_to(user: User, *, field: str) -> QuerySet[Enrolment]:
+    return Enrolment.objects.filter(patient_visible_to(user), group=OuterRef(field))
 
 
 def group_visible_to(user: User, *, field: str = "pk") -> Q:
-    """`groups_visible_to` as a condition on the group a row names in `field`, for one row or a few (a group's own
-    page, a dosing session's room). Each test is an EXISTS on the row's group alone, read from unique indexes:
-    groups_visible_to's IN, the right plan for a list, had PostgreSQL hash every group a prescriber facilitates and
-    every enrolment of their care team to answer for a single group, a cost that grew with the practice."""
+    """Whether the user may see the group a row names in `field`: admins every group, a clinician the groups they
+    facilitate or that hold a patient on their care team, nobody else any.
+
+    For a clinician it is one EXISTS over both reasons, each read from the row's group on unique indexes, which
+    PostgreSQL tests row by row. The group list walks its index newest first and stops after a page. Written as
+    an IN, or as two EXISTS joined by OR, PostgreSQL hashed every group the clinician facilitates and every
+    enrolment of their care team first, however few rows it then read: the list cost grew with the practice
+    (issue 19)."""
     if user.role == Role.ADMIN:
         return Q(**{f"{field}__isnull": False})
     if user.is_clinician:
-        facilitates = Group.facilitators.through.objects.filter(group=OuterRef(field), user=user)
-        return Q(Exists(facilitates)) | Q(group_holds_patient_visible_to(user, field=field))
+        facilitates = Group.facilitators.through.objects.filter(group=OuterRef(field), user=user).values("group")
+        holds_their_patient = _enrolments_visible_to(user, field=field).values("group")
+        return Q(Exists(facilitates.union(holds_their_patient, all=True)))
     return Q(pk__in=[])
 
 
@@ -86,7 +81,7 @@ class GroupListPage:
 def group_list(*, user: User, page_number: int | str = 1) -> GroupListPage:
     """The groups this user may see, newest first, a page at a time: a practice accumulates a group per course."""
     groups: QuerySet[Group] = (
-        groups_visible_to(user)
+        Group.objects.filter(group_visible_to(user))
         .annotate(
             enrolled_count=_enrolment_count(Enrolment.Status.ENROLLED),
             waitlist_count=_enrolment_count(Enrolment.Status.WAITLISTED),
