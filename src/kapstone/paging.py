@@ -7,8 +7,17 @@ COUNT_BOUND rows the page says "more than 1,000" and keeps a Next link. Reading 
 practice of a thousand patients or a hundred thousand.
 """
 
-from django.core.paginator import Paginator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
+
+Row = TypeVar("Row", bound=Model)
+if TYPE_CHECKING:
+    _Paginator = Paginator[Any]
+else:  # Django's classes take no type parameters at run time; only the type stubs' do.
+    _Paginator = Paginator
 
 COUNT_BOUND = 1000
 # A page number from the address is capped before it sizes a count, so a pasted huge number cannot ask the
@@ -16,15 +25,16 @@ COUNT_BOUND = 1000
 _LAST_PAGE_CONSIDERED = 1_000_000
 
 
-class BoundedPaginator(Paginator):
+class BoundedPaginator(_Paginator):
     """A paginator that counts the rows only through the page asked for and COUNT_BOUND beyond the first page.
 
     When there are more rows than it counted, `count` is one more than `counted_through`: the page after the counted
     ones exists, so has_next stays true on the last counted page. `count_is_exact` says which case it is.
     """
 
-    def __init__(self, object_list, per_page: int, *, page_number: int | str | None = 1):
+    def __init__(self, object_list: QuerySet[Row], per_page: int, *, page_number: int | str | None = 1):
         super().__init__(object_list, per_page)
+        self.queryset = object_list
         try:
             asked = min(max(int(page_number or 1), 1), _LAST_PAGE_CONSIDERED)
         except (TypeError, ValueError):
@@ -35,7 +45,7 @@ class BoundedPaginator(Paginator):
     def count(self) -> int:
         # Neither the order nor the selected columns change how many rows there are: without them the database
         # can stop at the bound instead of sorting the whole list first.
-        return self.object_list.order_by().values("pk")[: self.counted_through + 1].count()
+        return self.queryset.order_by().values("pk")[: self.counted_through + 1].count()
 
     @property
     def count_is_exact(self) -> bool:
@@ -52,6 +62,6 @@ class BoundedPaginator(Paginator):
         return f"{pages:,}" if self.count_is_exact else f"more than {pages - 1:,}"
 
 
-def bounded_page(object_list, per_page: int, page_number: int | str | None):
+def bounded_page(object_list: QuerySet[Row], per_page: int, page_number: int | str | None) -> Page[Row]:
     """The page asked for (the first for an unreadable number, the last past the end), counted up to the bound."""
     return BoundedPaginator(object_list, per_page, page_number=page_number).get_page(page_number)
