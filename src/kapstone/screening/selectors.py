@@ -41,17 +41,22 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         .order_by("-id")[:HISTORY_LIMIT]
     )
     # The newest intake version's number, date and completeness: not its data, which the latest result's intake
-    # carries. One patient's rows are ordered by their own columns: the models' default order begins with the
-    # patient, which joins the patients table to sort by name.
+    # carries. Ordered by its own column: the model's default order begins with the patient, which joins the
+    # patients table to sort by name.
     latest_version = IntakeVersion.objects.filter(patient=patient).defer("data").order_by("-number").first()
     latest = results[0] if results else None
-    consultations = list(
-        Consultation.objects.filter(patient=patient)
-        .select_related("staff", "override__prescriber")
-        .order_by("-contacted_at", "-id")
+    # All of the patient's consultations and signatures, sorted here newest first (contact or signing time, then
+    # id, as the models order them): Django hashes every column a read selects to compile its ORDER BY, which took
+    # longer than sorting one patient's few rows.
+    consultations = sorted(
+        Consultation.objects.filter(patient=patient).select_related("staff", "override__prescriber").order_by(),
+        key=lambda entry: (entry.contacted_at, entry.pk),
+        reverse=True,
     )
-    signatures = list(
-        ConsentSignature.objects.filter(patient=patient).select_related("recorded_by").order_by("-signed_at", "-id")
+    signatures = sorted(
+        ConsentSignature.objects.filter(patient=patient).select_related("recorded_by").order_by(),
+        key=lambda signature: (signature.signed_at, signature.pk),
+        reverse=True,
     )
     return {
         # The gate decides from the rows the page shows rather than reading them again (issue 19).
