@@ -9,10 +9,10 @@ from kapstone.audit.models import AuditEvent
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group
-from kapstone.screening import consent_forms, services
+from kapstone.screening import consent_forms, gate, selectors, services
 from kapstone.screening.consent_forms import CONSENT_DIR, current_form
-from kapstone.screening.gate import enrolment_blockers, gate_status
-from kapstone.screening.models import Consultation, ConsultationOverride
+from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.models import ConsentSignature, Consultation, ConsultationOverride
 from tests.screening import helpers
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +23,33 @@ NEEDS_REVIEW = "screening decision is needs review without a prescriber's overri
 NOT_ELIGIBLE = "screening decision is not eligible, which cannot be overridden"
 NOT_CONSULTED = "the outside treatment team has not been consulted"
 NO_CONSENT = f"informed consent is not signed (form v{FORM_VERSION})"
+
+
+@pytest.fixture(autouse=True, params=["own reads", "screening page's rows"])
+def gate_reads(request, monkeypatch):
+    """Each case is decided twice: by gate_status's own reads, and by gate_status_of_rows from the rows the screening
+    page reads (screening_overview), given in either order, which must decide exactly as gate_status does."""
+    if request.param == "own reads":
+        return
+    own_reads = gate.gate_status
+
+    def from_page_rows(*, patient, at=None):
+        expected = own_reads(patient=patient, at=at)
+        overview = selectors.screening_overview(patient=patient)
+        if at is None:
+            assert overview["gate"] == expected
+        rows = {
+            "latest": overview["latest"],
+            "consultations": overview["consultations"],
+            "signatures": overview["signatures"],
+        }
+        status = gate.gate_status_of_rows(patient=patient, at=at, **rows)
+        assert status == expected
+        reversed_rows = {**rows, "consultations": rows["consultations"][::-1], "signatures": rows["signatures"][::-1]}
+        assert gate.gate_status_of_rows(patient=patient, at=at, **reversed_rows) == expected
+        return status
+
+    monkeypatch.setattr(gate, "gate_status", from_page_rows)
 
 
 def test_a_new_patient_is_blocked_by_all_three_conditions(cast):
@@ -156,7 +183,9 @@ def test_a_patient_younger_than_the_minimum_age_on_the_record_is_blocked_whateve
         "the patient is 17 on the record's date of birth; the practice treats adults from 18"
     ]
     a_year_later = timezone.localdate() + datetime.timedelta(days=366)
-    assert not any("the patient is" in blocker for blocker in gate_status(patient=cast.alice, at=a_year_later).blockers)
+    assert not any(
+        "the patient is" in blocker for blocker in gate.gate_status(patient=cast.alice, at=a_year_later).blockers
+    )
 
 
 def test_the_practices_minimum_age_is_read_and_never_below_18(cast):
@@ -192,7 +221,7 @@ def test_a_screening_is_current_up_to_its_last_day_and_the_practice_sets_how_lon
     helpers.consult(cast)
     helpers.sign_consent(cast)
     assert enrolment_blockers(patient=cast.alice) == []
-    assert gate_status(patient=cast.alice).expires_on == timezone.localdate()
+    assert gate.gate_status(patient=cast.alice).expires_on == timezone.localdate()
     practice_value_set(actor=cast.admin, key="screening.screening_valid_days", value=14, reason="Local policy")
     assert "has expired (a screening is current for 14 days)" in enrolment_blockers(patient=cast.alice)[0]
 
@@ -224,6 +253,24 @@ def test_withdrawn_consent_blocks_and_says_when(cast):
     assert enrolment_blockers(patient=cast.alice) == [
         f"informed consent (form v{FORM_VERSION}) was withdrawn on {signature.withdrawn_at:%Y-%m-%d}"
     ]
+
+
+def test_of_two_signatures_in_force_the_newest_counts_and_of_two_withdrawals_the_latest_is_named(cast):
+    helpers.screen(cast)
+    helpers.consult(cast)
+    first = helpers.sign_consent(cast)
+    services.consent_withdraw(actor=cast.alice_user, signature=first)
+    second = helpers.sign_consent(cast)
+    services.consent_withdraw(actor=cast.alice_user, signature=second)
+    second.refresh_from_db()
+    assert gate.gate_status(patient=cast.alice).withdrawn_consent == second
+    # Two in force at once (written here by hand; signing refuses a second): the one signed last is the consent.
+    older = helpers.sign_consent(cast)
+    newer = ConsentSignature.objects.get(pk=older.pk)
+    newer.pk, newer.signed_at = None, older.signed_at + datetime.timedelta(minutes=1)
+    newer.save()
+    status = gate.gate_status(patient=cast.alice)
+    assert (status.consent, status.withdrawn_consent, status.blockers) == (newer, None, ())
 
 
 def test_a_signature_on_an_older_form_version_does_not_count(cast):

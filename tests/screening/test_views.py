@@ -392,7 +392,14 @@ def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
         )
         helpers.consult(cast, outcome=Consultation.Outcome.ADVISED_AGAINST)
     services.consent_withdraw(actor=cast.alice_user, signature=ConsentSignature.objects.get())
+    # A witnessed paper signature names its witness; withdrawn, it is one more row of the history.
+    paper = services.consent_record_paper(
+        actor=cast.nurse, patient=cast.alice, signed_name=cast.alice.full_name, signed_at=timezone.now()
+    )
+    services.consent_withdraw(actor=cast.bob, signature=paper, reason="By phone to the prescriber.")
     helpers.sign_consent(cast)
+    page = client.get(url).text
+    assert "witness " + cast.nurse.display_name in page and page.count("Overridden</span>") == 4  # the advice
     assert _count_queries(client, url) == few
 
 

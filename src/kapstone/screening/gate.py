@@ -107,25 +107,18 @@ def gate_statuses(
     ):
         advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
-    in_force: dict[int, ConsentSignature] = {}
-    withdrawn: dict[int, ConsentSignature] = {}
-    withdrawn_at: dict[int, datetime.datetime] = {}
-    # Newest first, so the first signature in force seen for a patient is the one that counts.
+    signatures: dict[int, list[ConsentSignature]] = {}
+    # Unordered: _consent_in_force puts each patient's signatures newest first.
     for signature in ConsentSignature.objects.filter(
         patient_id__in=patient_ids, form_id=form.id, form_version__in=form.accepted_versions
-    ).order_by("patient_id", "-signed_at", "-id"):
-        if signature.withdrawn_at is None:
-            in_force.setdefault(signature.patient_id, signature)
-        elif signature.patient_id not in withdrawn or signature.withdrawn_at > withdrawn_at[signature.patient_id]:
-            withdrawn[signature.patient_id] = signature  # the latest withdrawal, to say so plainly
-            withdrawn_at[signature.patient_id] = signature.withdrawn_at
+    ).order_by():
+        signatures.setdefault(signature.patient_id, []).append(signature)
     return {
         patient.pk: _status(
             patient,
             results.get(patient.pk),
             advice.get(patient.pk, []),
-            in_force.get(patient.pk),
-            withdrawn.get(patient.pk),
+            *_consent_in_force(signatures.get(patient.pk, [])),
             form,
             settings,
             today,
@@ -133,6 +126,53 @@ def gate_statuses(
         )
         for patient in patients
     }
+
+
+def gate_status_of_rows(
+    *,
+    patient: Patient,
+    latest: ScreeningResult | None,
+    consultations: Iterable[Consultation],
+    signatures: Iterable[ConsentSignature],
+    at: datetime.date | None = None,
+) -> GateStatus:
+    """gate_status from rows the caller has read already, so a page that shows them does not read them twice (the
+    screening page, issue 19): the patient's latest screening result (`latest`, read with its override and intake
+    version, or None), and all their consultations and consent signatures, of any outcome, form or version. It
+    picks the advice and the signatures on the current form as gate_statuses' queries do, and decides the same."""
+    form = current_form()
+    today = at or timezone.localdate()
+    on_form = [
+        signature
+        for signature in signatures
+        if signature.form_id == form.id and signature.form_version in form.accepted_versions
+    ]
+    return _status(
+        patient,
+        latest,
+        [entry for entry in consultations if entry.outcome in Consultation.CONSULTED_OUTCOMES],
+        *_consent_in_force(on_form),
+        form,
+        gate_settings(),
+        today,
+        today,
+    )
+
+
+def _consent_in_force(signatures: list[ConsentSignature]) -> tuple[ConsentSignature | None, ConsentSignature | None]:
+    """Of one patient's signatures on the current form (any accepted version): the signature in force, and the
+    latest withdrawn one, to say so plainly."""
+    in_force: ConsentSignature | None = None
+    withdrawn: ConsentSignature | None = None
+    withdrawn_at: datetime.datetime | None = None
+    # Newest first, so the first signature in force is the one that counts.
+    for signature in sorted(signatures, key=lambda signature: (signature.signed_at, signature.pk), reverse=True):
+        if signature.withdrawn_at is None:
+            if in_force is None:
+                in_force = signature
+        elif withdrawn_at is None or signature.withdrawn_at > withdrawn_at:
+            withdrawn, withdrawn_at = signature, signature.withdrawn_at
+    return in_force, withdrawn
 
 
 def _screening_blockers(

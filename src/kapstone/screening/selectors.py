@@ -19,7 +19,7 @@ from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
 from kapstone.screening.consent_forms import current_form
 from kapstone.screening.engine import Data
-from kapstone.screening.gate import gate_status
+from kapstone.screening.gate import gate_status_of_rows
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
 
 PATIENTS_PER_PAGE = 25
@@ -33,15 +33,34 @@ def screening_patient_get(*, user: User, patient_id: int | str, purpose: str = "
 # Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
 def screening_overview(*, patient: Patient) -> dict[str, Any]:
     """Everything the staff screening page shows; a fixed number of queries however long the history."""
+    # Each read joins only the rows the page writes (who screened, who overrode, who made contact, who witnessed):
+    # Django compiles, and hashes to order, every column of every table joined (issue 19).
     results = list(
         ScreeningResult.objects.filter(patient=patient)
-        .select_related("intake_version", "intake_version__author", "screened_by", "override__prescriber")
+        .select_related("intake_version", "screened_by", "override__prescriber")
         .order_by("-id")[:HISTORY_LIMIT]
     )
-    latest_version = IntakeVersion.objects.filter(patient=patient).select_related("author").first()
+    # The newest intake version's number, date and completeness: not its data, which the latest result's intake
+    # carries. Ordered by its own column: the model's default order begins with the patient, which joins the
+    # patients table to sort by name.
+    latest_version = IntakeVersion.objects.filter(patient=patient).defer("data").order_by("-number").first()
     latest = results[0] if results else None
+    # All of the patient's consultations and signatures, sorted here newest first (contact or signing time, then
+    # id, as the models order them): Django hashes every column a read selects to compile its ORDER BY, which took
+    # longer than sorting one patient's few rows.
+    consultations = sorted(
+        Consultation.objects.filter(patient=patient).select_related("staff", "override__prescriber").order_by(),
+        key=lambda entry: (entry.contacted_at, entry.pk),
+        reverse=True,
+    )
+    signatures = sorted(
+        ConsentSignature.objects.filter(patient=patient).select_related("recorded_by").order_by(),
+        key=lambda signature: (signature.signed_at, signature.pk),
+        reverse=True,
+    )
     return {
-        "gate": gate_status(patient=patient),
+        # The gate decides from the rows the page shows rather than reading them again (issue 19).
+        "gate": gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures),
         "results": results,
         "latest": latest,
         "record_differences": _record_differences(patient, latest.intake_version.data) if latest else [],
@@ -49,14 +68,8 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         "draft_waiting": latest_version is not None
         and not latest_version.is_complete
         and (not results or latest_version.pk != results[0].intake_version_id),
-        "consultations": list(
-            Consultation.objects.filter(patient=patient).select_related(
-                "staff", "external_clinician", "recorded_by", "override__prescriber"
-            )
-        ),
-        "signatures": list(
-            ConsentSignature.objects.filter(patient=patient).select_related("recorded_by", "withdrawn_by")
-        ),
+        "consultations": consultations,
+        "signatures": signatures,
         "consent_form": current_form(),
     }
 
