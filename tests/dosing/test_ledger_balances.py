@@ -4,6 +4,7 @@ inventory's counts and the filter's lots and locations, and reads the staff who 
 queries stay the same however many lots, locations, entries and signers it has."""
 
 import datetime
+import html
 from decimal import Decimal
 
 from django.db import connection
@@ -15,7 +16,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.models import LotBalance, SubstanceLot
 from kapstone.dosing.selectors import LedgerFilter, in_stock_or
 from tests.conftest import make_user
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import a_loss_report, receive_stock
 
 
 def _stock(cast, lot_number: str, location: str, expires_on: datetime.date, *, used_up: bool = False) -> LotBalance:
@@ -119,3 +120,25 @@ def test_the_ledger_page_reads_balances_and_staff_the_same_number_of_times_howev
     entries, witness = page.split('id="entries"')[1], page.split('name="count-witness"')[1].split("</select>")[0]
     assert "<td>Former / bob</td>" in entries and "<td>Newcomer / bob</td>" in entries
     assert f'<option value="{newcomer.pk}">' in witness and f'<option value="{former.pk}">' not in witness
+
+
+def test_the_loss_reports_waiting_are_listed_as_the_template_draws_them_from_one_read(cast, stock, client_for):
+    report = a_loss_report(cast)
+    client = client_for(cast.nurse)
+    url = reverse("dosing:ledger")
+    client.get(url)
+    with CaptureQueriesContext(connection) as first:
+        page = client.get(url).content.decode()
+    due = report.form106_due_on.isoformat()
+    assert (
+        f'<li><a href="{reverse("dosing:loss_report", args=[report.pk])}">100.00 mg of {report.discrepancy.lot} at '
+        f"Main safe</a>: DEA Form 106 due by {due} (not yet submitted); state not yet notified</li>"
+    ) in html.unescape(page)
+    # A second report waiting adds no read.
+    lot = _stock(cast, "LOSS-2", "Main safe", datetime.date(2030, 1, 1)).lot
+    where = {"actor": cast.nurse, "lot": lot, "location": "Main safe", "witness": cast.bob}
+    count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("250"), **where)
+    services.ledger_post(kind="correction", change_mg=Decimal("-50"), corrects=count, reason="not found", **where)
+    with CaptureQueriesContext(connection) as more:
+        page = client.get(url).content.decode()
+    assert len(more) == len(first) and page.count("DEA Form 106 due by") == 2

@@ -894,10 +894,12 @@ def open_discrepancies() -> list[LedgerEntry]:
 
 @functools.cache
 def _loss_reports_waiting() -> QuerySet[LossReport]:
-    """loss_reports_waiting's query, built once a process as _open_discrepancies is."""
+    """loss_reports_waiting's query, built once a process as _open_discrepancies is. Read with the discrepancy and
+    its lot the ledger page names, not the responsible prescriber it does not: the user's columns took longer to
+    compile than the read took to run (issue 19)."""
     return (
         LossReport.objects.filter(Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True))
-        .select_related("discrepancy__lot", "responsible")
+        .select_related("discrepancy__lot")
         .order_by("form106_due_on", "pk")
     )
 
