@@ -142,3 +142,22 @@ def test_the_loss_reports_waiting_are_listed_as_the_template_draws_them_from_one
     with CaptureQueriesContext(connection) as more:
         page = client.get(url).content.decode()
     assert len(more) == len(first) and page.count("DEA Form 106 due by") == 2
+
+
+def _listed_and_offered(page: str) -> tuple[str, str]:
+    """The page's table of balances, and the lots and locations its count form offers."""
+    return (
+        page.split("<h2>Balances</h2>")[1].split('<div class="grid">')[0],
+        page.split('name="count-balance"')[1].split("</select>")[0],
+    )
+
+
+def test_a_lot_asked_for_in_a_form_the_filter_reads_but_no_id_is_lists_that_lots_balances(cast, stock, client_for):
+    used_up = _stock(cast, "USED-1", "Main safe", datetime.date(2030, 1, 1), used_up=True)
+    client = client_for(cast.nurse)
+    url = reverse("dosing:ledger")
+    plain = _listed_and_offered(client.get(url, {"lot": str(used_up.lot_id)}).content.decode())
+    assert f'<a href="?lot={used_up.lot_id}">' in plain[0] and f'<option value="{used_up.pk}">' in plain[1]
+    for spelled in (f" {used_up.lot_id}", f"+{used_up.lot_id}"):
+        response = client.get(url, {"lot": spelled})
+        assert response.status_code == 200 and _listed_and_offered(response.content.decode()) == plain, spelled

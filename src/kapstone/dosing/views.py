@@ -240,6 +240,10 @@ def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter, selecto
             since=data.get("since"),
             until=data.get("until"),
         )
+        if filters.lot_id not in (None, balances.lot_id):
+            # The form finds a lot by what the database takes for its id (" 1", "+1"), which row_id takes for none:
+            # the page lists and offers the balances of the lot found, as it did when it read them for the filter.
+            balances = selectors.ledger_balances(lot_id=filters.lot_id)
         return form, filters, balances
     return form, selectors.LedgerFilter(), balances
 
