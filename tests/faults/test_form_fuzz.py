@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import kapstone
 from kapstone.accounts.roles import Role
+from kapstone.dosing.selectors import ledger_balances
 from kapstone.measures import services as measures_services
 from kapstone.measures.scoring import get_instrument
 from kapstone.patients.models import Patient
@@ -89,6 +90,7 @@ def constructor_arguments(cast) -> dict:
         "staff": staff,
         "patient": cast.alice,
         "user": cast.bob,
+        "balances": ledger_balances(),
     }
 
 

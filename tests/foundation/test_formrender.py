@@ -24,6 +24,7 @@ from kapstone.dosing.forms import (
     RiskAssessmentForm,
     read_choices_once,
 )
+from kapstone.dosing.selectors import ledger_balances
 from kapstone.formrender import STAMP_PREFIX, FormRenderer, empty_form_fields, form_fields, shown, stamped
 from kapstone.measures.forms import AmendTotalForm, QuestionnaireForm, UrineToxicologyForm
 from kapstone.measures.scoring import list_instruments
@@ -127,7 +128,7 @@ def test_every_dosing_room_and_ledger_form_comes_out_as_the_templates_draw_it(ca
     )
     for action, form_class in {**ROOM_FORMS, **LEDGER_FORMS}.items():
         _same(form_class(prefix=f"p{cast.alice.pk}-{action}"))
-    _same(LedgerFilterForm({"since": "2026-01-01"}))
+    _same(LedgerFilterForm({"since": "2026-01-01"}, balances=ledger_balances()))
 
 
 @pytest.mark.django_db
@@ -227,7 +228,7 @@ def _page_forms(prefix: str) -> list[forms.BaseForm]:
     read_once: dict = {}
     made = [form_class(prefix=prefix) for form_class in ROOM_FORMS.values()]
     made += [form_class(prefix=prefix, read_once=read_once) for form_class in LEDGER_FORMS.values()]
-    made.append(LedgerFilterForm())
+    made.append(LedgerFilterForm(balances=ledger_balances()))
     read_choices_once(made)
     return made
 

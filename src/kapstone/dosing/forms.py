@@ -1,7 +1,7 @@
 import datetime
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from kapstone.dosing.models import (
     SubstanceLot,
     VitalsReading,
 )
-from kapstone.dosing.selectors import in_stock_or
+from kapstone.dosing.selectors import LedgerBalances, in_stock_or
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
 from kapstone.untrusted import row_id
@@ -291,11 +291,21 @@ class _Signed(forms.Form):
 
     The forms a page shows together share their reads through `read_once` (a dict the page gives each): the ledger
     page offers the same signers on seven fields and the same balances on three forms, and reading them for each
-    (and working out each read's SQL to tell them apart, as read_choices_once does) took a tenth of its time."""
+    (and working out each read's SQL to tell them apart, as read_choices_once does) took a tenth of its time. An
+    empty form offers the balances and the signers from the page's own reads (`balances`, read for the lot it offers,
+    and `signing_staff`, read with the log's signers) where the page gives them."""
 
     signer_fields: tuple[str, ...] = ("witness",)
 
-    def __init__(self, *args, offered_lot_id: int | None = None, read_once: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        offered_lot_id: int | None = None,
+        read_once: dict | None = None,
+        balances: LedgerBalances | None = None,
+        signing_staff: Sequence[Any] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         for name in self.signer_fields:
             if name in self.fields:
@@ -310,25 +320,28 @@ class _Signed(forms.Form):
                         read_once["signer_query"] = _signers()
                     signer.queryset = read_once["signer_query"]
                     # The choices too are made once: each signer's label is their name and role, the same on
-                    # every field.
+                    # every field. The page may give those who sign (`signing_staff`, as _signers reads them).
                     if "signers" not in read_once:
                         iterator = signer.iterator(signer)
-                        read_once["signers"] = [iterator.choice(user) for user in signer.queryset]
+                        staff = signer.queryset if signing_staff is None else signing_staff
+                        read_once["signers"] = [iterator.choice(user) for user in staff]
                     signer.widget.choices = [("", signer.empty_label), *read_once["signers"]]
         if "balance" in self.fields:
             field = self.fields["balance"]
             assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
             field.queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
-            offered = in_stock_or(offered_lot_id)
             posted = _posted_id(self, "balance")
-            if posted is not None:
-                offered |= Q(pk=posted)
             shared = {} if read_once is None else read_once
             key = ("balances", offered_lot_id, posted)
             if key not in shared:
-                shared[key] = [
-                    (balance.pk, field.label_from_instance(balance)) for balance in field.queryset.filter(offered)
-                ]
+                if balances is not None and posted is None:
+                    offered_balances: Iterable[LotBalance] = balances.offered(offered_lot_id)
+                else:
+                    offered = in_stock_or(offered_lot_id)
+                    if posted is not None:
+                        offered |= Q(pk=posted)
+                    offered_balances = field.queryset.filter(offered)
+                shared[key] = [(balance.pk, field.label_from_instance(balance)) for balance in offered_balances]
             field.widget.choices = [("", field.empty_label), *shared[key]]
         if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
             location = self.fields["location"]
@@ -445,13 +458,21 @@ class InventoryForm(_Signed):
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
 
     def __init__(self, *args, **kwargs):
+        balances: LedgerBalances | None = kwargs.get("balances")
         super().__init__(*args, **kwargs)
         # The lots held (every one must be counted), and any other lot whose count was posted.
         posted = [
             int(name.split("-")[-2]) for name in self.data if re.fullmatch(rf"{self.add_prefix('lot')}-\d+-units", name)
         ]
-        counted = LotBalance.objects.filter(Q(balance_mg__gt=0) | Q(pk__in=posted))
-        for balance in counted.select_related("lot").order_by("location", "lot__lot_number"):
+        if balances is None or posted:
+            counted = (
+                LotBalance.objects.filter(Q(balance_mg__gt=0) | Q(pk__in=posted))
+                .select_related("lot")
+                .order_by("location", "lot__lot_number")
+            )
+        else:
+            counted = balances.held()
+        for balance in counted:
             unit = balance.lot.unit_label or "unit"
             self.fields[f"lot-{balance.pk}-units"] = forms.IntegerField(
                 min_value=0, max_value=1_000_000, required=False, label=f"{balance.lot} at {balance.location}: {unit}s"
@@ -544,22 +565,22 @@ LEDGER_FORMS = {
 
 class LedgerFilterForm(forms.Form):
     """Filters the entries. The lot accepts any lot, but offers those in stock and the one asked for (see
-    in_stock_or): a used-up lot is reached from its entries."""
+    in_stock_or): a used-up lot is reached from its entries. The locations and lots offered come from the page's
+    read of the balances (`balances`: selectors.ledger_balances for the lot the data asks for)."""
 
     location = forms.ChoiceField(required=False)
     lot = forms.ModelChoiceField(queryset=SubstanceLot.objects.all(), required=False)
     since = _date_field("From", required=False)
     until = _date_field("To", required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, balances: LedgerBalances, **kwargs):
         super().__init__(*args, **kwargs)
-        names = LotBalance.objects.order_by("location").values_list("location", flat=True).distinct()
-        self.fields["location"].choices = [("", "All locations"), *((name, name) for name in names)]
-        field = self.fields["lot"]
-        in_stock = LotBalance.objects.filter(in_stock_or(_posted_id(self, "lot"))).values("lot")
+        location, field = self.fields["location"], self.fields["lot"]
+        assert isinstance(location, forms.ChoiceField) and isinstance(field, forms.ModelChoiceField)  # declared so
+        location.choices = [("", "All locations"), *((name, name) for name in balances.locations)]
         field.widget.choices = [
             ("", field.empty_label),
-            *((lot.pk, field.label_from_instance(lot)) for lot in SubstanceLot.objects.filter(pk__in=in_stock)),
+            *((lot.pk, field.label_from_instance(lot)) for lot in balances.lots()),
         ]
 
     def clean(self):

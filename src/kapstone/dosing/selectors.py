@@ -663,14 +663,26 @@ def _dose_patient_id(entry: LedgerEntry) -> int | None:
     return patient_id
 
 
-def _ledger_rows(user: User, entries: list[LedgerEntry]) -> list[LedgerRow]:
-    """The rows of entries read by _ledger_entries, with their signers from one read of the few staff who sign."""
+def _signers_and_signing_staff(
+    entries: list[LedgerEntry], signing_roles: frozenset[str]
+) -> tuple[dict[int, User], list[User]]:
+    """The entries' signers by id and the staff who may sign an entry now (active, of `signing_roles`) by name, from
+    one read of the few staff who sign: the ledger page's forms offer those who may sign, and read them apart took a
+    query of its own (issue 19)."""
+    who = Q(pk__in={e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id})
+    if signing_roles:
+        who |= Q(role__in=signing_roles, is_active=True)
+    staff = list(User.objects.filter(who).order_by("last_name", "username"))
+    return {person.pk: person for person in staff}, [
+        person for person in staff if person.role in signing_roles and person.is_active
+    ]
+
+
+def _ledger_rows(user: User, entries: list[LedgerEntry], signers: dict[int, User]) -> list[LedgerRow]:
+    """The rows of entries read by _ledger_entries, with their `signers` by id."""
     dose_patients = {entry.pk: _dose_patient_id(entry) for entry in entries}
     patient_ids = {patient_id for patient_id in dose_patients.values() if patient_id is not None}
     visible = set(patients_visible_to(user).filter(pk__in=patient_ids).order_by().values_list("pk", flat=True))
-    signers = User.objects.in_bulk(
-        {e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id}
-    )
     rows = []
     for entry in entries:
         entry.recorded_by = signers[entry.recorded_by_id]
@@ -692,7 +704,7 @@ def _ledger_entries(filters: LedgerFilter) -> QuerySet[LedgerEntry]:
     """The entries with their lot and the entry each corrects, and the patient of a dose's entry by key only. Each
     table joined costs PostgreSQL's planner more than the last: joined to their signers and their dose's record and
     patient as well (eight tables), a window of 50 entries took about 20 ms to plan and under 1 ms to run, on every
-    page of the log. The signers come from one small read (_ledger_rows)."""
+    page of the log. The signers come from one small read (_signers_and_signing_staff)."""
     return filters.entries().select_related("lot", "corrects").annotate(dose_patient_id=F("dose_record__patient_id"))
 
 
@@ -704,6 +716,91 @@ def in_stock_or(lot_id: int | None = None) -> Q:
     return offered | Q(lot_id=lot_id) if lot_id else offered
 
 
+def _in_stock_or(balance: LotBalance, lot_id: int | None) -> bool:
+    """in_stock_or(lot_id) asked of a balance already read."""
+    return balance.balance_mg > 0 or (bool(lot_id) and balance.lot_id == lot_id)
+
+
+@dataclass(frozen=True)
+class LedgerBalances:
+    """The balances the ledger page lists and offers, read once for the page (issue 19): those in stock with every
+    balance of the lot `lot_id` (the lot the filter asks for), with their lots, and the name of every location a
+    balance is held at. The page's table, its forms' lots, the inventory's counts and the filter's lots each read
+    these rows in an order of their own, four reads of one small table a request.
+
+    Each list keeps its query's order. Lot numbers and locations are put in order as the database sorts them
+    (`rows` is read in lot-number order, `locations` in name order), as its collation may sort text otherwise than
+    Python; rows those orders leave tied come in the order of their ids, where each query left them in any order."""
+
+    lot_id: int | None
+    locations: list[str]
+    rows: list[LotBalance]
+
+    @functools.cached_property
+    def _number_rank(self) -> dict[str, int]:
+        ranks: dict[str, int] = {}
+        for balance in self.rows:
+            ranks.setdefault(balance.lot.lot_number, len(ranks))
+        return ranks
+
+    @functools.cached_property
+    def _location_rank(self) -> dict[str, int]:
+        return {name: rank for rank, name in enumerate(self.locations)}
+
+    def _place(self, location: str) -> int:
+        # A balance made at a new location between the two reads sorts after the locations read.
+        return self._location_rank.get(location, len(self._location_rank))
+
+    def _covers(self, lot_id: int | None) -> None:
+        if lot_id and lot_id != self.lot_id:
+            raise ValueError(f"The balances were read for lot {self.lot_id}, not lot {lot_id}.")
+
+    def listed(self, filters: LedgerFilter) -> list[LotBalance]:
+        """The page's table: in stock or of the lot filtered to, at the location filtered to, by the lot's expiry
+        and the location."""
+        self._covers(filters.lot_id)
+        shown = [
+            balance
+            for balance in self.rows
+            if _in_stock_or(balance, filters.lot_id)
+            and (not filters.location or balance.location == filters.location)
+            and (not filters.lot_id or balance.lot_id == filters.lot_id)
+        ]
+        return sorted(shown, key=lambda balance: (balance.lot.expires_on, self._place(balance.location), balance.pk))
+
+    def offered(self, lot_id: int | None) -> list[LotBalance]:
+        """A form's lots and locations: in stock or of `lot_id`, by lot number."""
+        self._covers(lot_id)
+        offered = [balance for balance in self.rows if _in_stock_or(balance, lot_id)]
+        return sorted(offered, key=lambda balance: (self._number_rank[balance.lot.lot_number], balance.pk))
+
+    def held(self) -> list[LotBalance]:
+        """The inventory's lots to count: those in stock, by location and lot number."""
+        held = [balance for balance in self.rows if balance.balance_mg > 0]
+        return sorted(
+            held,
+            key=lambda balance: (
+                self._place(balance.location),
+                self._number_rank[balance.lot.lot_number],
+                balance.pk,
+            ),
+        )
+
+    def lots(self) -> list[SubstanceLot]:
+        """The filter's lots: those of a balance in stock, and the lot asked for, in a lot's order (expiry and lot
+        number)."""
+        lots = {balance.lot_id: balance.lot for balance in self.rows if _in_stock_or(balance, self.lot_id)}
+        return sorted(lots.values(), key=lambda lot: (lot.expires_on, self._number_rank[lot.lot_number], lot.pk))
+
+
+def ledger_balances(*, lot_id: int | None = None) -> LedgerBalances:
+    """The balances in stock with every balance of `lot_id` (the lot the page's filter asks for, whether or not the
+    rest of the filter holds), and every location a balance is held at (the filter offers each)."""
+    rows = list(LotBalance.objects.filter(in_stock_or(lot_id)).select_related("lot").order_by("lot__lot_number"))
+    locations = list(LotBalance.objects.order_by("location").values_list("location", flat=True).distinct())
+    return LedgerBalances(lot_id=lot_id, locations=locations, rows=rows)
+
+
 @dataclass(frozen=True)
 class LedgerWindow:
     """One window of entries, newest first, with the entries either side of it named by id: the page reads the
@@ -713,6 +810,7 @@ class LedgerWindow:
     rows: list[LedgerRow]
     newer_than: int | None = None  # the first entry's id, when newer entries exist
     older_than: int | None = None  # the last entry's id, when older entries exist
+    signing_staff: tuple[User, ...] = ()  # those who may sign an entry now, by name, when asked for
 
 
 def _entries_window(
@@ -742,33 +840,29 @@ def ledger(
     filters: LedgerFilter | None = None,
     older_than: str | None = None,
     newer_than: str | None = None,
-) -> tuple[list[LotBalance], LedgerWindow]:
-    """The balances in stock (with every balance of the lot filtered to) and one window of entries (newest first)
-    under the filters, from the position `older_than` or `newer_than` an entry id (the newest without either)."""
+    signing_roles: frozenset[str] = frozenset(),
+) -> LedgerWindow:
+    """One window of entries (newest first) under the filters, from the position `older_than` or `newer_than` an
+    entry id (the newest without either), with the staff of `signing_roles` who may sign an entry now (the page's
+    forms offer them) read with the entries' signers. The balances come from ledger_balances."""
     filters = filters or LedgerFilter()
-    balances = (
-        LotBalance.objects.filter(in_stock_or(filters.lot_id))
-        .select_related("lot")
-        .order_by("lot__expires_on", "location")
-    )
-    if filters.location:
-        balances = balances.filter(location=filters.location)
-    if filters.lot_id:
-        balances = balances.filter(lot_id=filters.lot_id)
     entries, has_newer, has_older = _entries_window(
         _ledger_entries(filters), older_than=row_id(older_than), newer_than=row_id(newer_than)
     )
-    window = LedgerWindow(
-        _ledger_rows(user, entries),
+    signers, signing_staff = _signers_and_signing_staff(entries, signing_roles)
+    return LedgerWindow(
+        _ledger_rows(user, entries, signers),
         newer_than=entries[0].pk if entries and has_newer else None,
         older_than=entries[-1].pk if entries and has_older else None,
+        signing_staff=tuple(signing_staff),
     )
-    return list(balances), window
 
 
 def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     """Every entry under the filters, oldest first, for a CSV or PDF export of any period."""
-    return _ledger_rows(user, list(_ledger_entries(filters).select_related("receipt").order_by("recorded_at", "id")))
+    entries = list(_ledger_entries(filters).select_related("receipt").order_by("recorded_at", "id"))
+    signers, _ = _signers_and_signing_staff(entries, frozenset())
+    return _ledger_rows(user, entries, signers)
 
 
 @functools.cache
@@ -800,10 +894,12 @@ def open_discrepancies() -> list[LedgerEntry]:
 
 @functools.cache
 def _loss_reports_waiting() -> QuerySet[LossReport]:
-    """loss_reports_waiting's query, built once a process as _open_discrepancies is."""
+    """loss_reports_waiting's query, built once a process as _open_discrepancies is. Read with the discrepancy and
+    its lot the ledger page names, not the responsible prescriber it does not: the user's columns took longer to
+    compile than the read took to run (issue 19)."""
     return (
         LossReport.objects.filter(Q(form106_submitted_on__isnull=True) | Q(state_notified_on__isnull=True))
-        .select_related("discrepancy__lot", "responsible")
+        .select_related("discrepancy__lot")
         .order_by("form106_due_on", "pk")
     )
 

@@ -31,6 +31,7 @@ from kapstone.dosing.forms import (
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
 from kapstone.formrender import shown
+from kapstone.untrusted import row_id
 
 
 @roles_required(*RECORD_ROLES)
@@ -225,8 +226,11 @@ def _refusal_to_form(form, refusal: services.DosingError) -> None:
         form.add_error(None, str(refusal))
 
 
-def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter]:
-    form = LedgerFilterForm(request.GET or None)
+def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter, selectors.LedgerBalances]:
+    """The filter asked for, and the balances read for the lot it asks for (valid or not): the filter offers its
+    lots and locations from them, and the ledger page lists and offers its balances from them."""
+    balances = selectors.ledger_balances(lot_id=row_id(request.GET.get("lot")))
+    form = LedgerFilterForm(request.GET or None, balances=balances)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         lot = data.get("lot")
@@ -236,17 +240,22 @@ def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter]:
             since=data.get("since"),
             until=data.get("until"),
         )
-        return form, filters
-    return form, selectors.LedgerFilter()
+        if filters.lot_id not in (None, balances.lot_id):
+            # The form finds a lot by what the database takes for its id (" 1", "+1"), which row_id takes for none:
+            # the page lists and offers the balances of the lot found, as it did when it read them for the filter.
+            balances = selectors.ledger_balances(lot_id=filters.lot_id)
+        return form, filters, balances
+    return form, selectors.LedgerFilter(), balances
 
 
 def _ledger_page(request, *, forms=None, status=200):
-    filter_form, filters = _filters(request)
-    balances, window = selectors.ledger(
+    filter_form, filters, balances = _filters(request)
+    window = selectors.ledger(
         user=request.user,
         filters=filters,
         older_than=request.GET.get("older_than"),
         newer_than=request.GET.get("newer_than"),
+        signing_roles=services.SIGNING_ROLES,
     )
     query = request.GET.copy()
     for position in ("older_than", "newer_than", "page"):
@@ -261,12 +270,18 @@ def _ledger_page(request, *, forms=None, status=200):
 
     read_once: dict = {}
     ledger_forms = forms or {
-        kind: form_class(prefix=kind, offered_lot_id=filters.lot_id, read_once=read_once)
+        kind: form_class(
+            prefix=kind,
+            offered_lot_id=filters.lot_id,
+            read_once=read_once,
+            balances=balances,
+            signing_staff=window.signing_staff,
+        )
         for kind, form_class in LEDGER_FORMS.items()
     }
     read_choices_once([filter_form, *ledger_forms.values()])
     context = {
-        "balances": balances,
+        "balances": balances.listed(filters),
         "rows": window.rows,
         "entry_rows": entry_rows(window.rows),
         "newer_url": window_url("newer_than", window.newer_than),
@@ -405,7 +420,7 @@ def _export_values(row: selectors.LedgerRow) -> list:
 def ledger_export(request, fmt):
     if fmt not in ("csv", "pdf"):
         raise Http404
-    filter_form, filters = _filters(request)
+    filter_form, filters, _ = _filters(request)
     if filter_form.is_bound and not filter_form.is_valid():
         return _ledger_page(request, status=400)
     rows = selectors.ledger_export_rows(user=request.user, filters=filters)
