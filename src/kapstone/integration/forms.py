@@ -1,8 +1,11 @@
 """Forms for the journal, notification preferences and therapist notes. Uploads are checked by their content."""
 
 import io
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from PIL import Image, UnidentifiedImageError
 
 from kapstone.integration.models import JournalEntry, NotificationPreference
@@ -123,9 +126,26 @@ class IntegrationNoteForm(forms.Form):
     session: "forms.ModelChoiceField[GroupSession]" = forms.ModelChoiceField(label="Integration session", queryset=None)
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
 
-    def __init__(self, *args, sessions, **kwargs):
+    def __init__(self, *args: Any, sessions: QuerySet[GroupSession], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["session"].queryset = sessions
+        self._sessions = sessions
+        field = cast("forms.ModelChoiceField[GroupSession]", self.fields["session"])
+        field.queryset = sessions  # what a posted choice is checked against
+        # The drawn choices come from `bookable`, read once (issue 19): the field's own choices read the sessions
+        # through a server-side cursor (three round trips) after the template's EXISTS asked whether there were any.
+        field.choices = lambda: self._drawn_choices(field)
+
+    @cached_property
+    def bookable(self) -> list[GroupSession]:
+        """The sessions a note may be linked to, with what their labels name (the group's name, the kind and the
+        number). Read only if the form is drawn: a posted note that saves never reads them."""
+        return list(self._sessions.only("kind", "number", "group__name"))
+
+    def _drawn_choices(self, field: "forms.ModelChoiceField[GroupSession]") -> list[tuple[Any, Any]]:
+        # The field's iterator words each choice (value and label) as the field's own choices did.
+        iterator = field.iterator(field)
+        empty = [] if field.empty_label is None else [("", field.empty_label)]
+        return [*empty, *(iterator.choice(session) for session in self.bookable)]
 
 
 class PsychotherapyNoteForm(forms.Form):

@@ -42,7 +42,7 @@ from kapstone.integration.window import (
     window_bounds,
     window_settings,
 )
-from kapstone.measures.selectors import completed_assessments
+from kapstone.measures.selectors import completed_totals
 from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
@@ -318,25 +318,37 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
-    for assessment in completed_assessments(patient):
-        if assessment.completed_at is None:  # never: a completed questionnaire has its time
+    for completed_at, instrument_id, total, severity_label in completed_totals(patient):
+        if completed_at is None:  # never: a completed questionnaire has its time
             continue
-        severity = f" ({assessment.severity})" if assessment.severity else ""
-        score = f"{assessment.total:g}{severity}" if assessment.total is not None else ""
-        items.append(TimelineItem(assessment.completed_at, "score", assessment.instrument_id.upper(), score))
+        severity = f" ({severity_label})" if severity_label else ""
+        score = f"{total:g}{severity}" if total is not None else ""
+        items.append(TimelineItem(completed_at, "score", instrument_id.upper(), score))
     if journal != "none":
-        entries = JournalEntry.objects.filter(patient=patient)
+        # The columns an item draws (integration_tags.timeline_items), not the prompt, window and edit times.
+        entries = JournalEntry.objects.filter(patient=patient).only(
+            "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
+        )
         if journal == "shared":
             entries = entries.filter(shared_with_care_team=True)
         for entry in entries:
             title = "Creative activity" if entry.activity else "Journal entry"
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
-        for note in IntegrationNote.objects.filter(patient=patient).select_related("author"):
+        # Of the author, only what their name (User.display_name) is made of: the whole login was read (issue 19).
+        author_name = ("author__first_name", "author__last_name", "author__username", "author__credentials")
+        for note in (
+            IntegrationNote.objects.filter(patient=patient)
+            .select_related("author")
+            .only("created_at", "text", *author_name)
+        ):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
     if undelivered:
-        # A failed message's schedule is left at its last attempt.
-        for message in Notification.objects.filter(patient=patient, status=Notification.Status.FAILED):
+        # A failed message's schedule is left at its last attempt. Not its body, which the timeline never shows.
+        failed = Notification.objects.filter(patient=patient, status=Notification.Status.FAILED).only(
+            "subject", "channel", "attempts", "scheduled_for"
+        )
+        for message in failed:
             channel = CHANNEL_LABELS.get(message.channel, message.channel)
             detail = f"{message.subject} · by {channel}, {message.attempts} attempts"
             items.append(TimelineItem(message.scheduled_for, "undelivered", "Message could not be delivered", detail))
