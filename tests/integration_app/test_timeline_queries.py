@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.integration import selectors
 from kapstone.integration.models import IntegrationNote, Notification
 from kapstone.measures.models import Assessment
-from kapstone.program.models import GroupSession
+from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.conftest import signed_in_client
 from tests.integration_app.factories import given_dose, journal_entry
 
@@ -96,3 +97,35 @@ def test_the_patients_own_timeline_uses_the_same_number_of_queries_however_long_
     after, page = _queries(client, url)
     assert "private 3" in page and "shared 3" in page and "Integration note" not in page
     assert after == before
+
+
+def test_a_withdrawn_groups_integration_sessions_take_a_note_but_its_sessions_are_not_on_the_timeline(cast):
+    """The one read of the timeline's sessions and the note form's keeps each to its own rule."""
+    dosing = cast.dosing_session()
+    _more_history(cast)
+    left = Group.objects.create(
+        name="Left group",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=datetime.date.today(),
+    )
+    Enrolment.objects.create(group=left, patient=cast.alice, status=Enrolment.Status.WITHDRAWN)
+    at = dosing.starts_at + datetime.timedelta(days=20)
+    for kind in (GroupSession.Kind.DOSING, GroupSession.Kind.INTEGRATION):
+        GroupSession.objects.create(
+            group=left, kind=kind, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=2)
+        )
+    timeline = selectors.staff_timeline(user=cast.therapist, patient_id=cast.alice.pk)
+    assert [str(session) for session in timeline.bookable] == [
+        "Tuesday group: Integration 1",
+        "Left group: Integration 1",
+    ]
+    assert [item.title for item in timeline.items if item.kind == "session"] == [
+        "Dosing session",
+        "Integration session",
+    ]
+    assert selectors.staff_timeline(user=cast.admin, patient_id=cast.alice.pk).bookable == []
+    page = signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+    assert ">Left group: Integration 1</option>" in page

@@ -5,7 +5,6 @@ from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
-from django.utils.functional import cached_property
 from PIL import Image, UnidentifiedImageError
 
 from kapstone.integration.models import JournalEntry, NotificationPreference
@@ -126,20 +125,27 @@ class IntegrationNoteForm(forms.Form):
     session: "forms.ModelChoiceField[GroupSession]" = forms.ModelChoiceField(label="Integration session", queryset=None)
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
 
-    def __init__(self, *args: Any, sessions: QuerySet[GroupSession], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, sessions: QuerySet[GroupSession], bookable: list[GroupSession] | None = None, **kwargs: Any
+    ) -> None:
+        """sessions: what a posted choice is checked against. bookable: the same sessions, if the caller read them
+        already (selectors.staff_timeline does, with the timeline's own)."""
         super().__init__(*args, **kwargs)
         self._sessions = sessions
+        self._bookable = bookable
         field = cast("forms.ModelChoiceField[GroupSession]", self.fields["session"])
-        field.queryset = sessions  # what a posted choice is checked against
-        # The drawn choices come from `bookable`, read once (issue 19): the field's own choices read the sessions
-        # through a server-side cursor (three round trips) after the template's EXISTS asked whether there were any.
+        field.queryset = sessions
+        # The drawn choices come from `bookable`, read at most once (issue 19): the field's own choices read the
+        # sessions through a server-side cursor (three round trips) after the template's EXISTS asked if there were any.
         field.choices = lambda: self._drawn_choices(field)
 
-    @cached_property
+    @property
     def bookable(self) -> list[GroupSession]:
         """The sessions a note may be linked to, with what their labels name (the group's name, the kind and the
         number). Read only if the form is drawn: a posted note that saves never reads them."""
-        return list(self._sessions.only("kind", "number", "group__name"))
+        if self._bookable is None:
+            self._bookable = list(self._sessions.only("kind", "number", "group__name"))
+        return self._bookable
 
     def _drawn_choices(self, field: "forms.ModelChoiceField[GroupSession]") -> list[tuple[Any, Any]]:
         # The field's iterator words each choice (value and label) as the field's own choices did.

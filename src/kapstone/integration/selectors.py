@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -295,16 +295,41 @@ class TimelineItem:
 CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 
 
-def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered: bool = False) -> list[TimelineItem]:
-    """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'. undelivered: the messages
-    that could not be delivered, for staff, who can check the patient's address."""
+def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSession], list[GroupSession]]:
+    """The sessions of the groups the patient is enrolled in or completed (the timeline's) and, if `bookable`, the
+    integration sessions an integration note may be linked to (integration_sessions_for's: of any group the patient
+    has an enrolment in). One read of both, where the note form read program_groupsession again (issue 19); a row
+    per session and enrolment, as each read had. Only what an item and a choice say: the whole session, group and
+    room were most of what the timeline read."""
+    held = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
+    item_columns = ("starts_at", "kind", "is_remote", "room__name")
+    sessions = GroupSession.objects.select_related("room")
+    if not bookable:
+        return list(sessions.filter(held, group__enrolments__patient=patient).only(*item_columns)), []
+    # One filter() call, so the enrolment the row joined is the one `held` tests in the annotation too.
+    rows = (
+        sessions.filter(Q(group__enrolments__patient=patient) & (held | Q(kind=GroupSession.Kind.INTEGRATION)))
+        .annotate(held=ExpressionWrapper(held, output_field=BooleanField()))
+        .select_related("group")
+        .only(*item_columns, "number", "group__name")
+    )
+    timeline: list[GroupSession] = []
+    integration: list[GroupSession] = []
+    for session in rows:
+        if session.held:
+            timeline.append(session)
+        if session.kind == GroupSession.Kind.INTEGRATION:
+            integration.append(session)
+    return timeline, integration
+
+
+def _timeline_items(
+    patient: Patient, sessions: list[GroupSession], *, journal: str, notes: bool, undelivered: bool = False
+) -> list[TimelineItem]:
+    """sessions: as _sessions_read gives them for the timeline. journal: 'all' (the patient's own view), 'shared'
+    (their care team) or 'none'. undelivered: the messages that could not be delivered, for staff, who can check the
+    patient's address."""
     items: list[TimelineItem] = []
-    sessions = GroupSession.objects.filter(
-        group__enrolments__patient=patient,
-        group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
-    ).select_related("room")
-    # Only what an item says: the whole session, group and room were most of what the timeline read (issue 19).
-    sessions = sessions.only("starts_at", "kind", "is_remote", "room__name")
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
@@ -355,23 +380,36 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
     return sorted(items, key=lambda item: item.at)
 
 
-def staff_timeline(*, user: User, patient_id: int | str) -> tuple[Patient, list[TimelineItem], bool]:
+@dataclass(frozen=True)
+class StaffTimeline:
+    patient: Patient
+    items: list[TimelineItem]
+    care_team: bool
+    # The sessions an integration note may be linked to (integration_sessions_for's), read with the timeline's for
+    # a clinician, who is shown the note form; empty for anyone else.
+    bookable: list[GroupSession]
+
+
+def staff_timeline(*, user: User, patient_id: int | str) -> StaffTimeline:
     patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
     care_team = on_care_team(user, patient)
-    items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True, undelivered=True)
+    sessions, bookable = _sessions_read(patient, bookable=user.is_clinician)
+    journal = "shared" if care_team else "none"
+    items = _timeline_items(patient, sessions, journal=journal, notes=True, undelivered=True)
     audit.record(
         action=audit.Action.READ,
         patient=patient,
         object_type="journal",
         detail={"shared_entry_ids": [item.entry.pk for item in items if item.entry is not None]},
     )
-    return patient, items, care_team
+    return StaffTimeline(patient, items, care_team, bookable)
 
 
 def portal_timeline(*, user: User) -> tuple[Patient, list[TimelineItem]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_timeline", object_id=patient.pk)
-    return patient, _timeline_items(patient, journal="all", notes=False)
+    sessions, _ = _sessions_read(patient, bookable=False)
+    return patient, _timeline_items(patient, sessions, journal="all", notes=False)
 
 
 def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:
