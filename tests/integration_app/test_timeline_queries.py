@@ -126,6 +126,7 @@ def test_a_withdrawn_groups_integration_sessions_take_a_note_but_its_sessions_ar
         "Dosing session",
         "Integration session",
     ]
+    assert timeline.bookable == list(selectors.integration_sessions_for(cast.alice))
     assert selectors.staff_timeline(user=cast.admin, patient_id=cast.alice.pk).bookable == []
     page = signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     assert ">Left group: Integration 1</option>" in page

@@ -413,6 +413,8 @@ def portal_timeline(*, user: User) -> tuple[Patient, list[TimelineItem]]:
 
 
 def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:
+    """What a note's session is checked against. _sessions_read reads the same sessions for the staff timeline's
+    form: a change to this rule is a change to that one."""
     return GroupSession.objects.filter(
         kind=GroupSession.Kind.INTEGRATION, group__enrolments__patient=patient
     ).select_related("group")
