@@ -110,8 +110,9 @@ def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_ord
     services.window_open(dose_record=record)
     journal_entry(cast.alice, text="a shared insight", shared=True)
     journal_entry(cast.alice, text="painted", shared=True, activity="drawing", activity_minutes=25)
-    _, items, care_team = selectors.staff_timeline(user=cast.therapist, patient_id=cast.alice.pk)
-    assert care_team
+    timeline = selectors.staff_timeline(user=cast.therapist, patient_id=cast.alice.pk)
+    items = timeline.items
+    assert timeline.care_team
     assert [item.kind for item in items] == ["dose", "session", "journal", "creative"] or [
         item.kind for item in items
     ] == ["session", "dose", "journal", "creative"]

@@ -1,8 +1,10 @@
 """Forms for the journal, notification preferences and therapist notes. Uploads are checked by their content."""
 
 import io
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 from PIL import Image, UnidentifiedImageError
 
 from kapstone.integration.models import JournalEntry, NotificationPreference
@@ -123,9 +125,33 @@ class IntegrationNoteForm(forms.Form):
     session: "forms.ModelChoiceField[GroupSession]" = forms.ModelChoiceField(label="Integration session", queryset=None)
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
 
-    def __init__(self, *args, sessions, **kwargs):
+    def __init__(
+        self, *args: Any, sessions: QuerySet[GroupSession], bookable: list[GroupSession] | None = None, **kwargs: Any
+    ) -> None:
+        """sessions: what a posted choice is checked against. bookable: the same sessions, if the caller read them
+        already (selectors.staff_timeline does, with the timeline's own)."""
         super().__init__(*args, **kwargs)
-        self.fields["session"].queryset = sessions
+        self._sessions = sessions
+        self._bookable = bookable
+        field = cast("forms.ModelChoiceField[GroupSession]", self.fields["session"])
+        field.queryset = sessions
+        # The drawn choices come from `bookable`, read at most once (issue 19): the field's own choices read the
+        # sessions through a server-side cursor (three round trips) after the template's EXISTS asked if there were any.
+        field.choices = lambda: self._drawn_choices(field)
+
+    @property
+    def bookable(self) -> list[GroupSession]:
+        """The sessions a note may be linked to, with what their labels name (the group's name, the kind and the
+        number). Read only if the form is drawn: a posted note that saves never reads them."""
+        if self._bookable is None:
+            self._bookable = list(self._sessions.only("kind", "number", "group__name"))
+        return self._bookable
+
+    def _drawn_choices(self, field: "forms.ModelChoiceField[GroupSession]") -> list[tuple[Any, Any]]:
+        # The field's iterator words each choice (value and label) as the field's own choices did.
+        iterator = field.iterator(field)
+        empty = [] if field.empty_label is None else [("", field.empty_label)]
+        return [*empty, *(iterator.choice(session) for session in self.bookable)]
 
 
 class PsychotherapyNoteForm(forms.Form):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ from kapstone.integration.window import (
     window_bounds,
     window_settings,
 )
-from kapstone.measures.selectors import completed_assessments
+from kapstone.measures.selectors import completed_totals
 from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
@@ -295,16 +295,41 @@ class TimelineItem:
 CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 
 
-def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered: bool = False) -> list[TimelineItem]:
-    """journal: 'all' (the patient's own view), 'shared' (their care team) or 'none'. undelivered: the messages
-    that could not be delivered, for staff, who can check the patient's address."""
+def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSession], list[GroupSession]]:
+    """The sessions of the groups the patient is enrolled in or completed (the timeline's) and, if `bookable`, the
+    integration sessions an integration note may be linked to (integration_sessions_for's: of any group the patient
+    has an enrolment in). One read of both, where the note form read program_groupsession again (issue 19); a row
+    per session and enrolment, as each read had. Only what an item and a choice say: the whole session, group and
+    room were most of what the timeline read."""
+    held = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
+    item_columns = ("starts_at", "kind", "is_remote", "room__name")
+    sessions = GroupSession.objects.select_related("room")
+    if not bookable:
+        return list(sessions.filter(held, group__enrolments__patient=patient).only(*item_columns)), []
+    # One filter() call, so the enrolment the row joined is the one `held` tests in the annotation too.
+    rows = (
+        sessions.filter(Q(group__enrolments__patient=patient) & (held | Q(kind=GroupSession.Kind.INTEGRATION)))
+        .annotate(held=ExpressionWrapper(held, output_field=BooleanField()))
+        .select_related("group")
+        .only(*item_columns, "number", "group__name")
+    )
+    timeline: list[GroupSession] = []
+    integration: list[GroupSession] = []
+    for session in rows:
+        if session.held:
+            timeline.append(session)
+        if session.kind == GroupSession.Kind.INTEGRATION:
+            integration.append(session)
+    return timeline, integration
+
+
+def _timeline_items(
+    patient: Patient, sessions: list[GroupSession], *, journal: str, notes: bool, undelivered: bool = False
+) -> list[TimelineItem]:
+    """sessions: as _sessions_read gives them for the timeline. journal: 'all' (the patient's own view), 'shared'
+    (their care team) or 'none'. undelivered: the messages that could not be delivered, for staff, who can check the
+    patient's address."""
     items: list[TimelineItem] = []
-    sessions = GroupSession.objects.filter(
-        group__enrolments__patient=patient,
-        group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
-    ).select_related("room")
-    # Only what an item says: the whole session, group and room were most of what the timeline read (issue 19).
-    sessions = sessions.only("starts_at", "kind", "is_remote", "room__name")
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
@@ -318,51 +343,78 @@ def _timeline_items(patient: Patient, *, journal: str, notes: bool, undelivered:
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
-    for assessment in completed_assessments(patient):
-        if assessment.completed_at is None:  # never: a completed questionnaire has its time
+    for completed_at, instrument_id, total, severity_label in completed_totals(patient):
+        if completed_at is None:  # never: a completed questionnaire has its time
             continue
-        severity = f" ({assessment.severity})" if assessment.severity else ""
-        score = f"{assessment.total:g}{severity}" if assessment.total is not None else ""
-        items.append(TimelineItem(assessment.completed_at, "score", assessment.instrument_id.upper(), score))
+        severity = f" ({severity_label})" if severity_label else ""
+        score = f"{total:g}{severity}" if total is not None else ""
+        items.append(TimelineItem(completed_at, "score", instrument_id.upper(), score))
     if journal != "none":
-        entries = JournalEntry.objects.filter(patient=patient)
+        # The columns an item draws (integration_tags.timeline_items), not the prompt, window and edit times.
+        entries = JournalEntry.objects.filter(patient=patient).only(
+            "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
+        )
         if journal == "shared":
             entries = entries.filter(shared_with_care_team=True)
         for entry in entries:
             title = "Creative activity" if entry.activity else "Journal entry"
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
-        for note in IntegrationNote.objects.filter(patient=patient).select_related("author"):
+        # Of the author, only what their name (User.display_name) is made of: the whole login was read (issue 19).
+        author_name = ("author__first_name", "author__last_name", "author__username", "author__credentials")
+        for note in (
+            IntegrationNote.objects.filter(patient=patient)
+            .select_related("author")
+            .only("created_at", "text", *author_name)
+        ):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
     if undelivered:
-        # A failed message's schedule is left at its last attempt.
-        for message in Notification.objects.filter(patient=patient, status=Notification.Status.FAILED):
+        # A failed message's schedule is left at its last attempt. Not its body, which the timeline never shows.
+        failed = Notification.objects.filter(patient=patient, status=Notification.Status.FAILED).only(
+            "subject", "channel", "attempts", "scheduled_for"
+        )
+        for message in failed:
             channel = CHANNEL_LABELS.get(message.channel, message.channel)
             detail = f"{message.subject} · by {channel}, {message.attempts} attempts"
             items.append(TimelineItem(message.scheduled_for, "undelivered", "Message could not be delivered", detail))
     return sorted(items, key=lambda item: item.at)
 
 
-def staff_timeline(*, user: User, patient_id: int | str) -> tuple[Patient, list[TimelineItem], bool]:
+@dataclass(frozen=True)
+class StaffTimeline:
+    patient: Patient
+    items: list[TimelineItem]
+    care_team: bool
+    # The sessions an integration note may be linked to (integration_sessions_for's), read with the timeline's for
+    # a clinician, who is shown the note form; empty for anyone else.
+    bookable: list[GroupSession]
+
+
+def staff_timeline(*, user: User, patient_id: int | str) -> StaffTimeline:
     patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
     care_team = on_care_team(user, patient)
-    items = _timeline_items(patient, journal="shared" if care_team else "none", notes=True, undelivered=True)
+    sessions, bookable = _sessions_read(patient, bookable=user.is_clinician)
+    journal = "shared" if care_team else "none"
+    items = _timeline_items(patient, sessions, journal=journal, notes=True, undelivered=True)
     audit.record(
         action=audit.Action.READ,
         patient=patient,
         object_type="journal",
         detail={"shared_entry_ids": [item.entry.pk for item in items if item.entry is not None]},
     )
-    return patient, items, care_team
+    return StaffTimeline(patient, items, care_team, bookable)
 
 
 def portal_timeline(*, user: User) -> tuple[Patient, list[TimelineItem]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_timeline", object_id=patient.pk)
-    return patient, _timeline_items(patient, journal="all", notes=False)
+    sessions, _ = _sessions_read(patient, bookable=False)
+    return patient, _timeline_items(patient, sessions, journal="all", notes=False)
 
 
 def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:
+    """What a note's session is checked against. _sessions_read reads the same sessions for the staff timeline's
+    form: a change to this rule is a change to that one."""
     return GroupSession.objects.filter(
         kind=GroupSession.Kind.INTEGRATION, group__enrolments__patient=patient
     ).select_related("group")

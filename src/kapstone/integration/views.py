@@ -163,10 +163,18 @@ def adherence(request):
 
 
 def _timeline_page(request, patient_id, *, note_form=None, status=200):
-    patient, items, care_team = selectors.staff_timeline(user=request.user, patient_id=patient_id)
+    timeline = selectors.staff_timeline(user=request.user, patient_id=patient_id)
+    patient = timeline.patient
     if note_form is None and request.user.is_clinician:
-        note_form = IntegrationNoteForm(sessions=selectors.integration_sessions_for(patient))
-    context = {"patient": patient, "items": items, "own": False, "care_team": care_team, "note_form": note_form}
+        sessions = selectors.integration_sessions_for(patient)
+        note_form = IntegrationNoteForm(sessions=sessions, bookable=timeline.bookable)
+    context = {
+        "patient": patient,
+        "items": timeline.items,
+        "own": False,
+        "care_team": timeline.care_team,
+        "note_form": note_form,
+    }
     return render(request, "integration/timeline.html", context, status=status)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -431,6 +432,16 @@ def completed_assessments(patient: Patient) -> list[Assessment]:
         .defer("answers", "result")
         .select_related("entered_by")
         .order_by("completed_at", "pk")
+    )
+
+
+def completed_totals(patient: Patient) -> QuerySet[Assessment, tuple[datetime.datetime | None, str, float | None, str]]:
+    """Each completed questionnaire's time, instrument, total and severity, oldest first: all the patient's timeline
+    shows of one. Read as values, not as questionnaires with their staff login joined (issue 19)."""
+    return (
+        Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED)
+        .order_by("completed_at", "pk")
+        .values_list("completed_at", "instrument_id", "total", "severity")
     )
 
 
