@@ -101,14 +101,17 @@ def patient_get(*, user: User, patient_id: int | str, purpose: str = "record") -
     return patient
 
 
+def patient_care_team(*, patient: Patient) -> list[CareTeamMembership]:
+    """The patient's care team, the lead first: the care-team page reads only this of the record (issue 19)."""
+    return list(patient.care_team_memberships.select_related("staff").order_by("-is_lead", "staff__last_name"))
+
+
 def patient_record_sections(*, patient: Patient) -> dict[str, Sequence[Model]]:
     return {
         "diagnoses": list(patient.diagnoses.all()),
         "medications": list(patient.medications.all()),
         "external_team": list(patient.external_team.all()),
-        "care_team": list(
-            patient.care_team_memberships.select_related("staff").order_by("-is_lead", "staff__last_name")
-        ),
+        "care_team": patient_care_team(patient=patient),
     }
 
 

@@ -121,7 +121,7 @@ def childbearing_record(request, patient_id):
 @roles_required(*CARE_TEAM_EDITORS)
 def care_team_edit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
-    members = selectors.patient_record_sections(patient=patient)["care_team"]
+    members = selectors.patient_care_team(patient=patient)
     initial = {"staff": [m.staff for m in members], "lead": next((m.staff for m in members if m.is_lead), None)}
     form = CareTeamForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
