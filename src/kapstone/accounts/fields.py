@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from django import forms
 from django.db.models import QuerySet
-from django.forms.models import ModelChoiceIterator
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 
 from kapstone.accounts.models import User
 
@@ -48,9 +48,9 @@ class _SharedChoices(ModelChoiceIterator):
         super().__init__(field)
         self.read = read
 
-    def __iter__(self) -> Iterator[tuple[object, str]]:
+    def __iter__(self) -> Iterator[tuple[ModelChoiceIteratorValue | str, str]]:
         if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
+            yield ("", str(self.field.empty_label))
         for person in self.read():
             yield self.choice(person)
 
@@ -61,10 +61,19 @@ class _SharedChoices(ModelChoiceIterator):
         return self.field.empty_label is not None or bool(self.read())
 
 
-def draw_from_one_read(*fields: forms.ModelChoiceField) -> None:
-    """Draws fields that offer the same people (a care team and its lead) from one read of the first's queryset:
-    each read them again as it was drawn (issue 19). A submitted choice is still checked against each field's own
-    queryset, so this changes only where the drawn list comes from."""
-    read = _OneRead(fields[0].queryset)
+def draw_from_one_read(form: forms.BaseForm, *names: str) -> None:
+    """Draws the form's fields `names`, which offer the same people (a care team and its lead), from one read of the
+    first's queryset: each read them again as it was drawn (issue 19). A submitted choice is still checked against
+    each field's own queryset, so this changes only where the drawn list comes from."""
+    fields: list[forms.ModelChoiceField] = []
+    for name in names:
+        field = form.fields[name]
+        if not isinstance(field, forms.ModelChoiceField):
+            raise TypeError(f"{name} is not a field choosing from a queryset.")
+        fields.append(field)
+    people = fields[0].queryset
+    if people is None:
+        raise TypeError(f"{names[0]} has no queryset to read.")
+    read = _OneRead(people)
     for field in fields:
         field.widget.choices = _SharedChoices(field, read)

@@ -95,7 +95,7 @@ class CareTeamForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The team and its lead are chosen from the same clinicians.
-        draw_from_one_read(self.fields["staff"], self.fields["lead"])
+        draw_from_one_read(self, "staff", "lead")
 
     def clean(self):
         cleaned = super().clean()

@@ -1,7 +1,7 @@
 """The staff home's lists drawn in Python, as the template's loops drew them (tests/foundation/home_rows_template.html,
 compared in test_home_rows): the loops' lookups and a reversed address per row were most of the page's drawing
 (issue 19). Each value is escaped as the template escapes it (conditional_escape); dates are written by the `date`
-filter in the practice's time zone, as the template wrote them."""
+filter in the practice's time zone (every stored time is aware), as the template wrote them."""
 
 from collections.abc import Iterable
 
@@ -10,7 +10,7 @@ from django.template.defaultfilters import date
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import localtime
 
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.patients.models import Patient
@@ -31,7 +31,7 @@ def open_alert_items(alerts: Iterable[CriticalAlert]) -> SafeString:
             f'<li><span class="badge {badge}">{conditional_escape(alert.get_priority_display())}</span> '
             f'<a href="{before}{int(alert.pk)}{after}">{about}</a>: {conditional_escape(alert.reason)} '
             f'<span class="muted">{conditional_escape(alert.kind_label)} · '
-            f"{conditional_escape(date(template_localtime(alert.raised_at), 'j M H:i'))}</span></li>"
+            f"{conditional_escape(date(localtime(alert.raised_at), 'j M H:i'))}</span></li>"
         )
     return mark_safe("".join(items))  # noqa: S308 - every value escaped above
 
@@ -53,7 +53,7 @@ def due_questionnaire_items(assessments: Iterable[Assessment], *, fill_in: bool)
             f'<li><a href="{before}{int(assessment.patient_id)}{after}">'
             f"{conditional_escape(assessment.patient.full_name)}</a>: "
             f"{conditional_escape(assessment.instrument_name)} {conditional_escape(assessment.occasion_display)} "
-            f"due {conditional_escape(date(template_localtime(assessment.due_at), 'j M'))}{with_patient}</li>"
+            f"due {conditional_escape(date(localtime(assessment.due_at), 'j M'))}{with_patient}</li>"
         )
     return mark_safe("".join(items))  # noqa: S308 - every value escaped above
 
