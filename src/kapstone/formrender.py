@@ -254,3 +254,8 @@ def empty_form_fields(form: forms.BaseForm) -> SafeString:
             _DRAWN_EMPTY.clear()
         drawn = _DRAWN_EMPTY[key] = form_fields(form)
     return mark_safe(drawn)  # noqa: S308 - drawn by form_fields, a template's output
+
+
+def drawn_fields(form: forms.BaseForm) -> SafeString:
+    """form_fields(form), an unbound form drawn once for every request that shows the same form (empty_form_fields)."""
+    return form_fields(form) if form.is_bound else empty_form_fields(form)

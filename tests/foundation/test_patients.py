@@ -190,3 +190,43 @@ def test_a_patients_page_uses_the_same_number_of_queries_however_full_the_record
         cast.alice.medications.create(name=f"drug{i}", dose="1 mg")
         cast.alice.diagnoses.create(icd10_code="F41.1", description="GAD", noted_on=datetime.date(2020, 1, 1))
     assert _queries_for(client, url) == before
+
+
+def _page_reads(client, url) -> list[str]:
+    """The page's own reads: what it asks of the database besides the session and the audit trail's write."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [
+        query["sql"]
+        for query in queries
+        if query["sql"].lstrip().upper().startswith(("SELECT", "DECLARE"))
+        and "django_session" not in query["sql"]
+        and "audit_" not in query["sql"]
+    ]
+
+
+def test_the_record_page_reads_the_record_and_its_four_lists_once_each(cast, client_for):
+    client = client_for(cast.bob)
+    url = reverse("patients:detail", args=[cast.alice.pk])
+    _page_reads(client, url)
+    reads = _page_reads(client, url)
+    # The signed-in user and their second factor, the patient, then diagnoses, medications, outside team, care team,
+    # and the patient's portal login (Alice has one).
+    assert len(reads) == 8, reads
+    for i in range(3):
+        make_patient(f"Extra{i}", "Many", team=[cast.bob, cast.nurse])
+    assert len(_page_reads(client, url)) == 8
+
+
+def test_the_care_team_page_reads_only_the_team_and_the_clinicians_once(cast, client_for):
+    client = client_for(cast.bob)
+    url = reverse("patients:care_team", args=[cast.alice.pk])
+    _page_reads(client, url)
+    reads = _page_reads(client, url)
+    # The signed-in user and their second factor, the patient, their care team, and the clinicians both fields offer.
+    assert len(reads) == 5, reads
+    assert not any(table in read for read in reads for table in ("diagnosis", "medication", "externalclinician"))
+    page = client.get(url).content.decode()
+    # Both fields still offer every active clinician, the team ticked and the lead chosen.
+    for clinician in (cast.bob, cast.charlie, cast.therapist, cast.nurse):
+        assert page.count(f'value="{clinician.pk}"') == 2

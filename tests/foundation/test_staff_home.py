@@ -83,3 +83,24 @@ def test_the_staff_home_writes_each_rows_names_times_and_room_from_the_columns_i
     assert f"{alert.get_priority_display()}</span>" in page
     assert f"{cast.alice.full_name}</a>: GAD-7 {due.occasion_display} due" in page
     assert f"{session.group.name}: Dosing 1</a> · Willow room" in page
+
+
+def test_the_staff_home_makes_one_read_for_each_card(cast, client_for):
+    client = client_for(cast.bob)
+    open_alert(cast.alice)
+    due_assessment(cast.alice, "gad7", due_in_days=-1)
+    cast.dosing_session()
+    _queries(client)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home:home")).status_code == 200
+    reads = [
+        query["sql"]
+        for query in queries
+        if query["sql"].lstrip().upper().startswith("SELECT")
+        and "django_session" not in query["sql"]
+        and "audit_" not in query["sql"]
+    ]
+    # The signed-in user and their second factor; my patients and their bounded count; today's sessions; open
+    # alerts; ledger discrepancies; expiring registrations; due questionnaires; the rota, then (no slot covering
+    # now) the default on-call prescriber and the medical directors.
+    assert len(reads) == 12, reads

@@ -12,12 +12,14 @@ shows on the alert as failed.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import smtplib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -52,13 +54,24 @@ class SafetyPlanRefused(ValueError):
 # --- who is on call -----------------------------------------------------------------------------------------
 
 
+# Who is on call is read by two queries that take nothing from their caller: each is built once a process, as
+# building it took about as long as running it, and read afresh on every call (every staff home asks; issue 19).
+@functools.cache
+def _active_slot_times() -> QuerySet[OnCallSlot, tuple[int, int, datetime.time, datetime.time]]:
+    return OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
+        "prescriber_id", "weekday", "starts", "ends"
+    )
+
+
+@functools.cache
+def _default_on_call_contacts() -> QuerySet[StaffContact]:
+    return (
+        StaffContact.objects.select_related("user").filter(is_default_on_call=True, user__is_active=True).order_by("pk")
+    )
+
+
 def _slots() -> list[rota.SlotTimes]:
-    return [
-        rota.SlotTimes(*times)
-        for times in OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
-            "prescriber_id", "weekday", "starts", "ends"
-        )
-    ]
+    return [rota.SlotTimes(*times) for times in _active_slot_times().all()]
 
 
 def medical_directors() -> list[User]:
@@ -66,7 +79,7 @@ def medical_directors() -> list[User]:
 
 
 def default_on_call() -> User | None:
-    contact = StaffContact.objects.select_related("user").filter(is_default_on_call=True, user__is_active=True).first()
+    contact = _default_on_call_contacts().first()
     return contact.user if contact is not None else None
 
 

@@ -7,6 +7,7 @@ from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from kapstone.accounts.models import User
+from kapstone.accounts.per_user import built_once_per_user
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
@@ -75,11 +76,17 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
     return page
 
 
+@built_once_per_user
+def _active_patients_visible_to(user: User) -> QuerySet[Patient]:
+    """patients_at_a_glance's patients, in patient_list's order: built once for each user (issue 19)."""
+    return patients_visible_to(user).filter(is_active=True)
+
+
 def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]:
     """The first `limit` active patients of `patient_list`, in its order, and how many there are as the list says
     it (counted up to kapstone.paging's bound), for a summary (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
     a page of rows the summary never shows. Recorded as a read of the patient list naming the patients shown."""
-    active = patients_visible_to(user).filter(is_active=True)
+    active = _active_patients_visible_to(user)
     shown = list(active.only("id", "given_name", "family_name")[:limit])
     audit.record(
         action=audit.Action.READ,
@@ -101,14 +108,17 @@ def patient_get(*, user: User, patient_id: int | str, purpose: str = "record") -
     return patient
 
 
+def patient_care_team(*, patient: Patient) -> list[CareTeamMembership]:
+    """The patient's care team, the lead first: the care-team page reads only this of the record (issue 19)."""
+    return list(patient.care_team_memberships.select_related("staff").order_by("-is_lead", "staff__last_name"))
+
+
 def patient_record_sections(*, patient: Patient) -> dict[str, Sequence[Model]]:
     return {
         "diagnoses": list(patient.diagnoses.all()),
         "medications": list(patient.medications.all()),
         "external_team": list(patient.external_team.all()),
-        "care_team": list(
-            patient.care_team_memberships.select_related("staff").order_by("-is_lead", "staff__last_name")
-        ),
+        "care_team": patient_care_team(patient=patient),
     }
 
 

@@ -3,6 +3,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts import services as accounts_services
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
@@ -34,12 +35,16 @@ def _detail_page(request, patient, *, invalid_part_form=None):
     part_forms = {kind: form_class(prefix=kind) for kind, form_class in RECORD_PART_FORMS.items()}
     if invalid_part_form is not None:
         part_forms[invalid_part_form.prefix] = invalid_part_form
+    childbearing_form = ChildbearingForm(initial={"potential": patient.childbearing_potential})
     context = {
         "patient": patient,
         **selectors.patient_record_sections(patient=patient),
         "part_forms": part_forms,
+        # The empty forms are drawn once for every request that shows the same form: drawing the four of them
+        # through the templates on each request was the record page's largest cost after its reads (issue 19).
+        "part_fields": {kind: formrender.drawn_fields(form) for kind, form in part_forms.items()},
         "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
-        "childbearing_form": ChildbearingForm(initial={"potential": patient.childbearing_potential}),
+        "childbearing_fields": formrender.drawn_fields(childbearing_form),
     }
     status = 200 if invalid_part_form is None else 400
     return render(request, "patients/patient_detail.html", context, status=status)
@@ -121,7 +126,7 @@ def childbearing_record(request, patient_id):
 @roles_required(*CARE_TEAM_EDITORS)
 def care_team_edit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
-    members = selectors.patient_record_sections(patient=patient)["care_team"]
+    members = selectors.patient_care_team(patient=patient)
     initial = {"staff": [m.staff for m in members], "lead": next((m.staff for m in members if m.is_lead), None)}
     form = CareTeamForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.models import User
+from kapstone.accounts.per_user import built_once_per_user
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.paging import bounded_page
@@ -184,19 +185,25 @@ def group_sessions(*, group: Group) -> list[GroupSession]:
     return list(group.sessions.select_related("room").prefetch_related("facilitators").order_by("starts_at"))
 
 
-def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
-    """The sessions of a day (in the practice's time zone) in groups the user may see."""
-    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-    end = start + datetime.timedelta(days=1)
-    return list(
-        # One day's sessions, each tested on its own group (EXISTS), not against every group the user may see.
-        GroupSession.objects.filter(group_visible_to(user, field="group"), starts_at__gte=start, starts_at__lt=end)
+@built_once_per_user
+def _sessions_visible_to(user: User) -> QuerySet[GroupSession]:
+    """sessions_on's query without the day: building its care-team test took longer than running it (issue 19)."""
+    return (
+        # Each session tested on its own group (EXISTS), not against every group the user may see.
+        GroupSession.objects.filter(group_visible_to(user, field="group"))
         .select_related("group", "room")
         # What the home's schedule writes (a session is named by its group, kind and number): the whole session,
         # group and room were most of the columns Django compiled for it (issue 19).
         .only("kind", "number", "starts_at", "group__name", "room__name")
         .order_by("starts_at")
     )
+
+
+def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
+    """The sessions of a day (in the practice's time zone) in groups the user may see."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    end = start + datetime.timedelta(days=1)
+    return list(_sessions_visible_to(user).filter(starts_at__gte=start, starts_at__lt=end))
 
 
 def sessions_for_patient(*, patient: Patient) -> list[GroupSession]:
