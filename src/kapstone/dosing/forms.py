@@ -97,14 +97,16 @@ class AdministerForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the
         # form fits the order's route is checked when the dose is given (services.dose_administer).
-        self.fields["balance"].queryset = (
+        balance, witness = self.fields["balance"], self.fields["witness"]
+        assert isinstance(balance, forms.ModelChoiceField) and isinstance(
+            witness, forms.ModelChoiceField
+        )  # as declared
+        balance.queryset = (
             LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=timezone.localdate())
             .exclude(lot__form="")
             .exclude(lot__for_disposal=True)
             .select_related("lot")
         )
-        witness = self.fields["witness"]
-        assert isinstance(witness, forms.ModelChoiceField)  # declared so above
         witness.queryset = _staff()
         if witnesses is not None:
             # The choices read_choices_once would make of the same rows.
