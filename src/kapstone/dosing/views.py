@@ -31,6 +31,7 @@ from kapstone.dosing.forms import (
 )
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
+from kapstone.dosing.room_cards import room_card
 from kapstone.formrender import shown
 
 
@@ -165,7 +166,7 @@ class _RoomForms:
 
 @dataclass(frozen=True)
 class _CardForms:
-    """One card's forms by action, each in its disclosure, as the template reads them (`f.checkin`)."""
+    """One card's forms by action, each in its disclosure, as room_cards.room_card reads them (`forms["checkin"]`)."""
 
     page: _RoomForms
     entry: selectors.RoomPatient
@@ -192,7 +193,7 @@ def _room_context(request, session_id, bound=None):
         "csrf_token": csrf_token,
         "session": session,
         "room": room,
-        "forms": {entry.patient.pk: page.card(entry) for entry in room},
+        "cards": [room_card(entry, page.card(entry), role=request.user.role) for entry in room],
         "thresholds": settings.limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }
