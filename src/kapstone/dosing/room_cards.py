@@ -19,6 +19,9 @@ from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.selectors import RoomPatient
 from kapstone.formrender import shown
 
+# Who the cards offer the form that gives a dose.
+DOSE_GIVING_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE})
+
 
 class CardForms(Protocol):
     """A card's forms by action, each drawn in its disclosure when asked for (views._CardForms)."""
@@ -250,7 +253,7 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
         to_review = role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review
         medreview = forms["medreview"] if to_review else ""
         order = forms["order"] if role == Role.PRESCRIBER else ""
-        administer = forms["administer"] if role in (Role.PRESCRIBER, Role.NURSE) else ""
+        administer = forms["administer"] if role in DOSE_GIVING_ROLES else ""
         lines = [forms["checkin"], forms["vitals"], risk, medreview, order, administer]
         lines += [forms["ratings"], forms["adverse"], forms["discharge"]]
         shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)

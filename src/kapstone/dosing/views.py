@@ -31,7 +31,7 @@ from kapstone.dosing.forms import (
 )
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
-from kapstone.dosing.room_cards import room_card
+from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
 
 
@@ -58,9 +58,6 @@ def _shaped(form: Form, left_out: tuple[str, ...]) -> Form:
     read_choices_once([form])
     return form
 
-
-# Who the cards offer the form that gives a dose (room.html).
-DOSE_GIVING_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE})
 
 # Each card form's heading, by action.
 ROOM_FORM_LABELS = {
@@ -180,7 +177,7 @@ class _CardForms:
 def _room_context(request, session_id, bound=None):
     # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
     settings = selectors.room_settings()
-    # The witnesses a dose is given with, for the roles the cards offer it to (room.html), read once for the form and
+    # The witnesses a dose is given with, for the roles the cards offer it to (room_cards), read once for the form and
     # the records' staff: mostly the same few people, read twice (issue 19).
     witnesses = room_witnesses() if request.user.role in DOSE_GIVING_ROLES else None
     session, room = selectors.session_room(
@@ -192,7 +189,6 @@ def _room_context(request, session_id, bound=None):
     return {
         "csrf_token": csrf_token,
         "session": session,
-        "room": room,
         "cards": [room_card(entry, page.card(entry), role=request.user.role) for entry in room],
         "thresholds": settings.limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
