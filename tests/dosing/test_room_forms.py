@@ -1,12 +1,21 @@
 """The dosing room's card forms, each in its disclosure, written out in Python (dosing/views.py, _card_form), come out
-exactly as the template they replaced (dosing/room_form.html) drew them: empty, with errors, and with awkward text."""
+exactly as the template they replaced (dosing/room_form.html) drew them: empty, with errors, and with awkward text;
+and each card's form, drawn once and stamped, as the form made for that card drawn by Django."""
+
+import re
 
 import pytest
+from django.forms import ModelChoiceField
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from kapstone import formrender
+from kapstone.dosing import selectors, views
+from kapstone.dosing.forms import ROOM_FORMS
+from kapstone.dosing.room_cards import DOSE_GIVING_ROLES
 from kapstone.dosing.views import ROOM_FORM_LABELS, _card_form, _DrawnForm
+from tests.conftest import signed_in_client
 
 # dosing/room_form.html, as each card included it for each of its forms.
 ROOM_FORM_TEMPLATE = """<details{% if form.errors %} open{% endif %}>
@@ -44,3 +53,51 @@ def test_a_card_form_comes_out_as_the_template_drew_it(label, errors):
     )
     url = reverse("dosing:room_action", args=[3, 7, "note"])
     assert _card_form(drawn, label=label, url=url, csrf_token=token) == by_template
+
+
+def _card_forms_shown(page: str, session, room) -> dict[tuple[int, str], str]:
+    """The room page's card forms by (patient, action): the address each posts to, as reverse writes it."""
+    shown = {}
+    for entry in room:
+        for action in ROOM_FORMS:
+            url = reverse("dosing:room_action", args=[session.pk, entry.patient.pk, action])
+            if f'action="{url}"' in page:
+                shown[(entry.patient.pk, action)] = url
+    return shown
+
+
+@pytest.mark.parametrize("user", ["bob", "nurse", "therapist", "admin"])
+def test_each_card_draws_the_form_made_for_it_as_django_draws_it(cast, session, ready_record, stock, user, monkeypatch):
+    """The room draws each kind of empty form once (those fixed by their class once for the process), stamps it with
+    each card's prefix, reads the witnesses once for the form and the records' staff, and writes each card's address
+    from one reverse (issue 19): each card's form comes out as the form made for that card drawn by Django."""
+    monkeypatch.setattr(views, "_FIXED_DRAWINGS", {})
+    viewer = getattr(cast, user)
+    client = signed_in_client(viewer)
+    url = reverse("dosing:room", args=[session.pk])
+    session, room = selectors.session_room(user=viewer, session_id=session.pk)
+    for _ in range(2):  # the second time, from the drawings kept
+        page = client.get(url).content.decode()
+        shown = _card_forms_shown(page, session, room)
+        # Every card form's address is one reverse writes.
+        assert set(re.findall(r'<form method="post" action="([^"]*/patient/[^"]*)"', page)) == set(shown.values())
+        for entry in room:
+            for action in ROOM_FORMS:
+                if (entry.patient.pk, action) not in shown:
+                    continue
+                form = ROOM_FORMS[action](prefix=f"p{entry.patient.pk}-{action}")
+                for name in views._left_out(action, role=viewer.role, entry=entry):
+                    form.fields.pop(name, None)
+                assert formrender.form_fields(form) in page, (entry.patient, action)
+    assert {action for _, action in shown} >= {"checkin", "note"}
+    if viewer.role in DOSE_GIVING_ROLES:
+        assert "administer" in {action for _, action in shown}
+
+
+def test_the_forms_drawn_once_for_the_process_read_nothing_when_made():
+    """A fixed card form (views.FIXED_ROOM_FORMS) offers no rows of the database and sets nothing when made: what it
+    draws is the same for every request."""
+    for action in views.FIXED_ROOM_FORMS:
+        form_class = ROOM_FORMS[action]
+        assert "__init__" not in vars(form_class), action
+        assert not any(isinstance(field, ModelChoiceField) for field in form_class.base_fields.values()), action

@@ -62,3 +62,20 @@ def test_the_room_uses_the_same_number_of_queries_as_patients_join_the_session_a
     page = client.get(url).content.decode()
     assert "Joined2" in page
     assert _queries(client, url) == before
+
+
+def test_the_room_reads_its_staff_once_for_the_witnesses_and_the_records(
+    cast, session, ready_record, stock, client_for
+):
+    """Who ordered, gave, witnessed and discharged a dose are read with the witnesses the form offers (issue 19):
+    besides the signed-in user, one read of the staff."""
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    url = reverse("dosing:room", args=[session.pk])
+    for user in (cast.bob, cast.nurse):
+        client = client_for(user)
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url).content.decode()
+        staff_reads = [query["sql"] for query in captured if 'FROM "accounts_user"' in query["sql"].split(" WHERE ")[0]]
+        assert len(staff_reads) == 2, staff_reads
+        assert "Given</strong>" in page and f"witness {cast.bob.last_name}" in page

@@ -83,21 +83,35 @@ class DoseOrderForm(forms.Form):
     predose_bp_reviewed = forms.BooleanField(required=False, label=PREDOSE_BP_REVIEWED_LABEL)
 
 
+def room_witnesses() -> list:
+    """The staff who may witness a dose (AdministerForm's witnesses), in the order the form offers them."""
+    return list(_staff())
+
+
 class AdministerForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     witness = StaffChoiceField(queryset=_staff(), label="Witness")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, witnesses: list | None = None, **kwargs):
+        """`witnesses` are room_witnesses() when the page has read them, offered without reading them again."""
         super().__init__(*args, **kwargs)
         # Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the
         # form fits the order's route is checked when the dose is given (services.dose_administer).
-        self.fields["balance"].queryset = (
+        balance, witness = self.fields["balance"], self.fields["witness"]
+        assert isinstance(balance, forms.ModelChoiceField) and isinstance(
+            witness, forms.ModelChoiceField
+        )  # as declared
+        balance.queryset = (
             LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=timezone.localdate())
             .exclude(lot__form="")
             .exclude(lot__for_disposal=True)
             .select_related("lot")
         )
-        self.fields["witness"].queryset = _staff()
+        witness.queryset = _staff()
+        if witnesses is not None:
+            # The choices read_choices_once would make of the same rows.
+            iterator = witness.iterator(witness)
+            witness.widget.choices = [("", witness.empty_label), *(iterator.choice(person) for person in witnesses)]
 
 
 class VitalsForm(forms.Form):

@@ -3,6 +3,7 @@
 import datetime
 import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -524,11 +525,14 @@ def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
 RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
 
 
-def _with_staff(records: list[DoseRecord]) -> None:
-    """Sets who ordered, gave, witnessed and discharged each record from one read of those few staff: joined to the
-    records instead, they were four more tables for PostgreSQL's planner to order on every load of the room."""
+def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> None:
+    """Sets who ordered, gave, witnessed and discharged each record from one read of those few staff, but for those
+    among `known` (staff the page has read already): joined to the records instead, they were four more tables for
+    PostgreSQL's planner to order on every load of the room."""
     ids = {getattr(record, f"{role}_id") for record in records for role in RECORD_STAFF}
-    staff = User.objects.in_bulk(ids - {None})
+    staff = {person.pk: person for person in known}
+    # in_bulk reads nothing for no ids: the room's witnesses are usually everyone who ordered, gave or discharged.
+    staff |= User.objects.in_bulk(ids - {None} - staff.keys())
     for record in records:
         for role in RECORD_STAFF:
             staff_id = getattr(record, f"{role}_id")
@@ -537,11 +541,11 @@ def _with_staff(records: list[DoseRecord]) -> None:
 
 
 def session_room(
-    *, user: User, session_id: int | str, settings: RoomSettings | None = None
+    *, user: User, session_id: int | str, settings: RoomSettings | None = None, staff: Iterable[User] = ()
 ) -> tuple[GroupSession, list[RoomPatient]]:
     """The session and each of the user's patients in it, with what would stop their dose and when their post-dose
     vitals are due, read for all patients at once. `settings` are the room's when the caller has read them
-    (room_settings) for the page already."""
+    (room_settings) for the page already; `staff`, users it has read, whom the records' staff are not read again."""
     session = _session_get(user=user, session_id=session_id)
     patients = _session_patients(user=user, session=session)
     records = {
@@ -555,7 +559,7 @@ def session_room(
             Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
         )
     }
-    _with_staff(list(records.values()))
+    _with_staff(list(records.values()), known=staff)
     audit.record(
         action=audit.Action.READ,
         object_type="dosing_room",

@@ -27,9 +27,11 @@ from kapstone.dosing.forms import (
     LossReportFileForm,
     RegistrationForm,
     read_choices_once,
+    room_witnesses,
 )
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
+from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
 from kapstone.untrusted import row_id
 
@@ -93,16 +95,43 @@ def _card_form(drawn: _DrawnForm, *, label: str, url: str, csrf_token: str) -> S
     )
 
 
+# The card forms whose drawing is fixed by their class: the others read what they offer when made, the lots and
+# witnesses to give a dose with from the database, the suicide-risk screener's questions from the practice's wording.
+FIXED_ROOM_FORMS = frozenset(ROOM_FORMS) - {"administer", "risk"}
+# Each fixed card form, by action and the fields it leaves out, drawn (formrender.empty_form_fields) once for the
+# requests one process serves: made on every load of the room, they took as long as drawing them (issue 19).
+_FIXED_DRAWINGS: dict[tuple[str, tuple[str, ...]], str] = {}
+# The patient and action a card form's address is written for once a page, then given each card's (issue 19).
+_ANY_PATIENT, _ANY_ACTION = 2**31 - 1, "any-action"
+
+
+def _empty_drawing(action: str, left_out: tuple[str, ...], **made: object) -> str:
+    """The card form's fields, empty, under formrender.STAMP_PREFIX; `made` is what the form is made with."""
+    form = ROOM_FORMS[action](prefix=formrender.STAMP_PREFIX, **made)
+    return formrender.empty_form_fields(_shaped(form, left_out))
+
+
 class _RoomForms:
     """The forms of the room's cards, each drawn when a card shows it. The cards' empty forms differ only by their
-    prefix, so each kind (with the fields it leaves out) is made and drawn once for the page and given to every card
-    under the card's prefix (formrender.stamped): made and drawn for each card, the ten forms of four cards were
-    most of the page's time. The form posted with errors is drawn itself."""
+    prefix, so each kind (with the fields it leaves out) is drawn once and given to every card under the card's
+    prefix (formrender.stamped): made and drawn for each card, the ten forms of four cards were most of the page's
+    time. A kind fixed by its class (FIXED_ROOM_FORMS) is drawn once for the process, the others once for the page.
+    The form posted with errors is drawn itself."""
 
-    def __init__(self, role: str, bound: tuple[tuple[int, str], Form] | None, *, session_id: int, csrf_token: str):
+    def __init__(
+        self,
+        role: str,
+        bound: tuple[tuple[int, str], Form] | None,
+        *,
+        session_id: int,
+        csrf_token: str,
+        witnesses: list | None,
+    ):
         self.role, self.bound = role, bound
-        self.session_id, self.csrf_token = session_id, csrf_token
+        self.csrf_token, self.witnesses = csrf_token, witnesses
         self.drawn: dict[tuple[str, tuple[str, ...]], str] = {}
+        # One reverse for the page: one for each form of each card (ten a card) was a tenth of drawing the forms.
+        self.any_action_url = reverse("dosing:room_action", args=[session_id, _ANY_PATIENT, _ANY_ACTION])
 
     def card(self, entry: selectors.RoomPatient) -> "_CardForms":
         return _CardForms(self, entry)
@@ -114,23 +143,28 @@ class _RoomForms:
             form = _shaped(self.bound[1], left_out)
             return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
         key = (action, left_out)
-        if key not in self.drawn:
-            empty = ROOM_FORMS[action](prefix=formrender.STAMP_PREFIX)
-            self.drawn[key] = formrender.empty_form_fields(_shaped(empty, left_out))
-        return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
+        drawings = _FIXED_DRAWINGS if action in FIXED_ROOM_FORMS else self.drawn
+        if key not in drawings:
+            made = {"witnesses": self.witnesses} if action == "administer" else {}
+            drawings[key] = _empty_drawing(action, left_out, **made)
+        return _DrawnForm(formrender.stamped(drawings[key], prefix))
+
+    def action_url(self, patient_id: int, action: str) -> str:
+        """reverse("dosing:room_action", args=[session_id, patient_id, action])"""
+        return self.any_action_url.replace(f"/{_ANY_PATIENT}/{_ANY_ACTION}/", f"/{patient_id}/{action}/")
 
     def card_form(self, entry: selectors.RoomPatient, action: str) -> SafeString:
         return _card_form(
             self.form(entry, action),
             label=ROOM_FORM_LABELS[action],
-            url=reverse("dosing:room_action", args=[self.session_id, entry.patient.pk, action]),
+            url=self.action_url(entry.patient.pk, action),
             csrf_token=self.csrf_token,
         )
 
 
 @dataclass(frozen=True)
 class _CardForms:
-    """One card's forms by action, each in its disclosure, as the template reads them (`f.checkin`)."""
+    """One card's forms by action, each in its disclosure, as room_cards.room_card reads them (`forms["checkin"]`)."""
 
     page: _RoomForms
     entry: selectors.RoomPatient
@@ -144,15 +178,19 @@ class _CardForms:
 def _room_context(request, session_id, bound=None):
     # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
     settings = selectors.room_settings()
-    session, room = selectors.session_room(user=request.user, session_id=session_id, settings=settings)
+    # The witnesses a dose is given with, for the roles the cards offer it to (room_cards), read once for the form and
+    # the records' staff: mostly the same few people, read twice (issue 19).
+    witnesses = room_witnesses() if request.user.role in DOSE_GIVING_ROLES else None
+    session, room = selectors.session_room(
+        user=request.user, session_id=session_id, settings=settings, staff=witnesses or ()
+    )
     # One token for the page, the cards' forms and the template's own ({% csrf_token %} reads it from the context).
     csrf_token = get_token(request)
-    page = _RoomForms(request.user.role, bound, session_id=session.pk, csrf_token=csrf_token)
+    page = _RoomForms(request.user.role, bound, session_id=session.pk, csrf_token=csrf_token, witnesses=witnesses)
     return {
         "csrf_token": csrf_token,
         "session": session,
-        "room": room,
-        "forms": {entry.patient.pk: page.card(entry) for entry in room},
+        "cards": [room_card(entry, page.card(entry), role=request.user.role) for entry in room],
         "thresholds": settings.limits,
         "session_day_refusal": selectors.session_day_refusal(session=session, at=timezone.now()),
     }

@@ -1,0 +1,279 @@
+"""The dosing room's patient cards, written out in Python.
+
+Drawn by the template, a card (its badges, the readiness and safety banners, the order, the vitals table, the ratings
+and notes) was about a hundred values each looked up, filtered and escaped by the template engine: a third of a
+millisecond a card, more than drawing its ten forms. Written out here, the markup is exactly what the template drew:
+tests/dosing/test_room_cards.py draws cards of every state both ways. Every banner and refusal is the readiness's
+own text (selectors.DoseReadiness), shown under the same conditions as the template showed it (issue 19).
+"""
+
+import datetime
+from typing import Protocol
+
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import is_aware, localtime
+
+from kapstone.accounts.models import User
+from kapstone.accounts.roles import Role
+from kapstone.dosing.models import DoseRecord
+from kapstone.dosing.selectors import RoomPatient
+from kapstone.formrender import shown
+
+# Who the cards offer the form that gives a dose.
+DOSE_GIVING_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE})
+
+
+class CardForms(Protocol):
+    """A card's forms by action, each drawn in its disclosure when asked for (views._CardForms)."""
+
+    def __getitem__(self, action: str) -> str: ...
+
+
+def _time(value: datetime.datetime | None) -> str:
+    """`{{ value|time:"H:i" }}`: in the practice's time zone, hours and minutes padded with zeros; "" for none."""
+    if value is None:
+        return ""
+    if is_aware(value):
+        value = localtime(value)
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+def _last_name(user: User | None) -> str:
+    """`{{ user.last_name }}`, "" when there is no one."""
+    return shown(user.last_name) if user is not None else ""
+
+
+def _full_name_or_username(user: User | None) -> str:
+    """`{{ user.get_full_name|default:user.get_username }}`."""
+    return shown(user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+def _joined(messages: list[str]) -> str:
+    """`{{ messages|join:"; " }}`: each message escaped."""
+    return "; ".join(shown(message) for message in messages)
+
+
+def _or_dash(value: object) -> str:
+    """`{{ value|default_if_none:"—" }}`."""
+    return "—" if value is None else shown(value)
+
+
+def _capfirst(text: str) -> str:
+    """`{{ text|capfirst }}`."""
+    return shown(text and text[0].upper() + text[1:])
+
+
+def _badges(entry: RoomPatient, record: DoseRecord | None) -> str:
+    if record is not None and record.discharged_at:
+        state = f'<span class="badge ok">discharged {_time(record.discharged_at)}</span>\n  '
+    elif record is not None and record.administered_at:
+        state = f'<span class="badge">dosed {_time(record.administered_at)}</span>\n  '
+    elif record is not None and record.checked_in_at:
+        state = '<span class="badge">checked in</span>'
+    else:
+        state = '<span class="badge">not checked in</span>'
+    alert = ""
+    if entry.alert_level == "stop":
+        alert = '<span class="badge danger" role="alert">STOP alert</span>'
+    elif entry.alert_level == "review":
+        alert = '<span class="badge warn">review</span>'
+    return f"  <p>\n  {state}\n  {alert}\n  </p>\n"
+
+
+def _banner(kind: str, pk: str, heading: str, body: str) -> str:
+    """An alert banner, as an `{% if %}` block of the card wrote it: between the block's own lines."""
+    return (
+        f'\n  <div class="alert-banner" aria-labelledby="{kind}-{pk}">\n'
+        f'    <h3 id="{kind}-{pk}">⚠ {heading}</h3>\n    {body}\n  </div>\n  '
+    )
+
+
+def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
+    """The banners and notices of what stands between the patient and a dose."""
+    ready, awaiting = entry.readiness, entry.awaiting_dose
+    parts = ["  \n"]
+    gate = ""
+    if awaiting and ready.gate_blockers:
+        reasons = "".join(f"<li>{_capfirst(reason)}</li>" for reason in ready.gate_blockers)
+        gate = _banner("gate", pk, "Cannot be dosed today: the enrolment gate is closed", f"<ul>{reasons}</ul>")
+    parts.append(f"  {gate}\n")
+    if awaiting and ready.at_weekly_limit:
+        week = _banner(
+            "week", pk, "Cannot be dosed today: weekly limit reached", f"<p>{shown(ready.spacing_refusal)}</p>"
+        )
+    else:
+        this_one = " this one" if record is not None and record.administered_at else ""
+        week = (
+            f"\n  <p><strong>Doses in the 7 days before{this_one}:</strong> {shown(ready.doses_in_week_before)} "
+            f"(at most {shown(ready.weekly_limit)} a week)</p>\n  "
+        )
+    parts.append(f"  {week}\n")
+    vitals = ""
+    if awaiting and ready.vitals_refusal:
+        vitals = _banner(
+            "vitals",
+            pk,
+            "Cannot be dosed now: pre-dose vitals at a stop level",
+            f"<p>{shown(ready.vitals_refusal)}</p>",
+        )
+    elif awaiting and ready.vitals_review:
+        if ready.review_acknowledged:
+            assert ready.predose_reading is not None  # a review is of the latest pre-dose reading
+            reviewed = (
+                f'\n  <p class="notice"><strong>Pre-dose BP reviewed</strong> by '
+                f"{_full_name_or_username(record.ordered_by if record else None)} with the order: "
+                f"{_joined(ready.predose_reading.alert_messages)}</p>\n  "
+            )
+        else:
+            refusal = ready.review_refusal if record is not None and record.dose_mg else ready.vitals_review
+            reviewed = _banner("review", pk, "Pre-dose BP to review before the dose", f"<p>{shown(refusal)}</p>")
+        vitals = f"\n  {reviewed}\n  "
+    parts.append(f"  {vitals}\n")
+    risk = ""
+    if awaiting and ready.risk_refusal:
+        risk = _banner(
+            "risk",
+            pk,
+            "Suicide risk: a prescriber's same-day assessment is needed",
+            f"<p>{shown(ready.risk_refusal)}</p>",
+        )
+    elif ready.risk_decision:
+        decision = ready.risk_decision
+        risk = (
+            f'\n  <p class="notice"><strong>Suicide risk assessed</strong> by '
+            f"{_full_name_or_username(decision.recorded_by)} at {_time(decision.recorded_at)}: "
+            f"{shown(str(decision.get_method_display()).lower())}, {shown(decision.risk_level)} risk; "
+            f"{shown(str(decision.get_decision_display()).lower())}.</p>\n  "
+        )
+    parts.append(f"  {risk}\n")
+    screens = ""
+    if ready.risk_assessments and not ready.risk_refusal:
+        times = "; ".join(f"{_time(a.recorded_at)} {shown(a.risk_level)}" for a in ready.risk_assessments)
+        screens = f'<p class="muted">Same-day suicide screen: {times}</p>'
+    parts.append(f"  {screens}\n")
+    pregnancy = ""
+    if awaiting and record is not None and record.checked_in_at and ready.pregnancy_refusal:
+        pregnancy = _banner("pregnancy", pk, "Pregnancy check not passed", f"<p>{shown(ready.pregnancy_refusal)}</p>")
+    parts.append(f"  {pregnancy}\n")
+    medicines = ""
+    if awaiting and ready.medication_refusal:
+        medicines = _banner(
+            "meds", pk, "New medicines to review before the dose", f"<p>{shown(ready.medication_refusal)}</p>"
+        )
+    parts.append(f"  {medicines}\n  \n")
+    return "".join(parts)
+
+
+def _dose(entry: RoomPatient, record: DoseRecord | None) -> str:
+    """When the post-dose vitals are due, the order and the dose given."""
+    check = entry.post_dose
+    due = ""
+    if check is not None:
+        if check.done:
+            assert check.reading is not None  # done is a reading taken
+            state = f"done at {_time(check.reading.taken_at)}"
+        elif check.overdue:
+            state = "<strong>not taken yet, due now</strong>"
+        else:
+            state = "not taken yet"
+        due = (
+            f'\n  <p class="notice"><strong>Vitals {shown(check.minutes_after_dose)} min after the dose:</strong> '
+            f"due {_time(check.due_at)} ·\n  {state}</p>\n  "
+        )
+    order = given = ""
+    if record is not None and record.dose_mg:
+        per_kg = f" ({shown(record.mg_per_kg)} mg/kg)" if record.mg_per_kg else ""
+        order = (
+            f"<p><strong>Order:</strong> {shown(record.get_route_display())} {shown(record.dose_mg)} mg{per_kg} by "
+            f'{_last_name(record.ordered_by)} · <span class="muted">{shown(record.ceiling_note)}</span></p>'
+        )
+    if record is not None and record.administered_at:
+        lot = shown(record.lot.lot_number) if record.lot is not None else ""
+        given = (
+            f"<p><strong>Given</strong> {_time(record.administered_at)} by {_last_name(record.administered_by)}, "
+            f"witness {_last_name(record.witness)}, lot {lot}</p>"
+        )
+    return f"  {due}\n  {order}\n  {given}\n"
+
+
+VITALS_HEAD = (
+    '  <h3>Vitals</h3>\n  <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th>'
+    '<th scope="col">BP</th><th scope="col">HR</th><th scope="col">SpO₂</th><th scope="col">RR</th></tr></thead>'
+    "<tbody>\n"
+)
+
+
+def _vitals(entry: RoomPatient) -> str:
+    rows = []
+    for v in entry.vitals:
+        level = f"vital-{shown(v.alert_level)}" if v.alert_level else ""
+        alert = ""
+        if v.alert_messages:
+            alert = (
+                f'<tr class="vital-{shown(v.alert_level)}"><td colspan="6" role="alert">⚠ '
+                f"{_joined(v.alert_messages)}</td></tr>"
+            )
+        rows.append(
+            f'<tr class="{level}"><td>{_time(v.taken_at)}</td><td>{shown(v.get_phase_display())}</td>'
+            f"<td>{shown(v.systolic)}/{shown(v.diastolic)}</td><td>{shown(v.heart_rate)}</td><td>{shown(v.spo2)}</td>"
+            f"<td>{_or_dash(v.respiratory_rate)}</td></tr>\n  {alert}\n  "
+        )
+    body = "".join(rows) or '<tr><td colspan="6" class="muted">None yet.</td></tr>'
+    return f"{VITALS_HEAD}  {body}</tbody></table>\n"
+
+
+def _after(record: DoseRecord | None) -> str:
+    """The ratings, adverse events and notes."""
+    ratings = events = notes = ""
+    if record is not None and (record.sedation_moaas is not None or record.dissociation_cadss is not None):
+        rated = ""
+        if record.ratings_at:
+            before = (
+                f"; before the dose MOAA/S {shown(record.predose_moaas)}" if record.predose_moaas is not None else ""
+            )
+            rated = f' <span class="muted">(rated {_time(record.ratings_at)}{before})</span>'
+        ratings = (
+            f"<p>MOAA/S {_or_dash(record.sedation_moaas)} · CADSS {_or_dash(record.dissociation_cadss)}{rated}</p>"
+        )
+    if record is not None:
+        events = "".join(
+            f'<p class="badge warn">AE: {shown(ae.kind)} ({shown(ae.severity)})</p>'
+            for ae in record.adverse_events.all()
+        )
+        if record.notes:
+            notes = f'<pre class="notes">{shown(record.notes)}</pre>'
+    return f"  {ratings}\n  {events}\n  {notes}\n"
+
+
+def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role: str | None) -> str:
+    """The card's forms, as the roles and the record allow them; each drawn only when shown."""
+    shown_forms = ""
+    if record is None or not record.discharged_at:
+        risk = forms["risk"] if (record is None or not record.administered_at) and role != Role.ADMIN else ""
+        to_review = role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review
+        medreview = forms["medreview"] if to_review else ""
+        order = forms["order"] if role == Role.PRESCRIBER else ""
+        administer = forms["administer"] if role in DOSE_GIVING_ROLES else ""
+        lines = [forms["checkin"], forms["vitals"], risk, medreview, order, administer]
+        lines += [forms["ratings"], forms["adverse"], forms["discharge"]]
+        shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)
+    return f"  {shown_forms}\n  {forms['note']}\n"
+
+
+def room_card(entry: RoomPatient, forms: CardForms, *, role: str | None) -> SafeString:
+    """One patient's card, with the lines around it the room's loop wrote: `forms` are the card's forms by action
+    (views._CardForms), `role` the viewer's."""
+    record, patient = entry.record, entry.patient
+    pk = shown(patient.pk)
+    level = {"stop": " alert-stop", "review": " alert-review"}.get(entry.alert_level, "")
+    return mark_safe(  # noqa: S308 - every value is escaped by shown(); the forms are drawn forms
+        f'\n<section class="card room-card{level}" id="patient-{pk}" aria-labelledby="h-{pk}">\n'
+        f'  <h2 id="h-{pk}">{shown(patient.name_with_pronouns)}</h2>\n'
+        + _badges(entry, record)
+        + _readiness(entry, record, pk)
+        + _dose(entry, record)
+        + _vitals(entry)
+        + _after(record)
+        + _forms(entry, record, forms, role)
+        + "</section>\n\n"
+    )
