@@ -35,36 +35,19 @@ def _session(group: Group, kind: str, *, facilitators=()) -> GroupSession:
     return session
 
 
-def _groups_by_the_rule(person, groups) -> set[int]:
-    """Admins see every group; a clinician those they facilitate and those holding a patient of their care team
-    (enrolled in any status); nobody else any."""
+def _visible_by_the_rule(person, rows, *, group_of) -> set[int]:
+    """Admins see every row (a group or a dosing session); a clinician those they facilitate and those whose group
+    holds a patient of their care team (enrolled in any status); nobody else any."""
     if person.role == Role.ADMIN:
-        return {group.pk for group in groups}
+        return {row.pk for row in rows}
     if not person.is_clinician:
         return set()
     my_patients = set(CareTeamMembership.objects.filter(staff=person).values_list("patient_id", flat=True))
     return {
-        group.pk
-        for group in groups
-        if person in group.facilitators.all()
-        or my_patients & set(group.enrolments.values_list("patient_id", flat=True))
-    }
-
-
-def _dosing_sessions_by_the_rule(person, sessions) -> set[int]:
-    """Admins see every dosing session; a clinician those they facilitate and those of a group holding a patient
-    of their care team (enrolled in any status); nobody else any."""
-    dosing = [session for session in sessions if session.kind == GroupSession.Kind.DOSING]
-    if person.role == Role.ADMIN:
-        return {session.pk for session in dosing}
-    if not person.is_clinician:
-        return set()
-    my_patients = set(CareTeamMembership.objects.filter(staff=person).values_list("patient_id", flat=True))
-    return {
-        session.pk
-        for session in dosing
-        if person in session.facilitators.all()
-        or my_patients & set(session.group.enrolments.values_list("patient_id", flat=True))
+        row.pk
+        for row in rows
+        if person in row.facilitators.all()
+        or my_patients & set(group_of(row).enrolments.values_list("patient_id", flat=True))
     }
 
 
@@ -87,6 +70,7 @@ def test_the_row_test_and_the_group_list_let_in_exactly_whom_the_rule_lets_in(ca
         for group in groups
         for kind in (GroupSession.Kind.DOSING, GroupSession.Kind.INTEGRATION)
     ]
+    dosing = [session for session in sessions if session.kind == GroupSession.Kind.DOSING]
     # A care-team membership ending removes the sight it gave.
     CareTeamMembership.objects.filter(patient=ward, staff=cast.nurse).delete()
     people = [
@@ -94,7 +78,7 @@ def test_the_row_test_and_the_group_list_let_in_exactly_whom_the_rule_lets_in(ca
         group_only, session_only, outsider,
     ]  # fmt: skip
     for person in people:
-        by_the_rule = _groups_by_the_rule(person, groups)
+        by_the_rule = _visible_by_the_rule(person, groups, group_of=lambda group: group)
         one_by_one = {group.pk for group in groups if Group.objects.filter(group_visible_to(person), pk=group.pk)}
         assert one_by_one == by_the_rule, person.username
         listed = {row.group.pk for row in group_list(user=person).rows}
@@ -104,7 +88,8 @@ def test_the_row_test_and_the_group_list_let_in_exactly_whom_the_rule_lets_in(ca
             for session in sessions
             if GroupSession.objects.filter(dosing_session_visible_to(person), pk=session.pk).exists()
         }
-        assert one_by_one == _dosing_sessions_by_the_rule(person, sessions), person.username
+        by_the_rule = _visible_by_the_rule(person, dosing, group_of=lambda session: session.group)
+        assert one_by_one == by_the_rule, person.username
     # The cases are not all alike: someone sees some and not others.
     assert {s.pk for s in sessions if GroupSession.objects.filter(dosing_session_visible_to(session_only), pk=s.pk)}
     assert not GroupSession.objects.filter(dosing_session_visible_to(cast.researcher)).exists()
