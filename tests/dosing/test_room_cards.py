@@ -21,7 +21,7 @@ from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.screening.helpers import ready_for_enrolment
 
 # The room's loop over its cards (dosing/room.html), before they were written out in Python.
-CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry in room %}{% with record=entry.record patient=entry.patient %}{% with f=forms|get_item:patient.pk %}
+CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with record=entry.record patient=entry.patient %}
 <section class="card room-card{% if entry.alert_level == 'stop' %} alert-stop{% elif entry.alert_level == 'review' %} alert-review{% endif %}" id="patient-{{ patient.pk }}" aria-labelledby="h-{{ patient.pk }}">
   <h2 id="h-{{ patient.pk }}">{{ patient.name_with_pronouns }}</h2>
   <p>
@@ -109,7 +109,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry in room %}{% with recor
   {% endif %}
   {{ f.note }}
 </section>
-{% endwith %}{% endwith %}
+{% endwith %}
 {% empty %}<p class="muted">No patients of yours are enrolled in this group.</p>{% endfor %}"""
 
 
@@ -262,7 +262,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
     assert len(room) == (3 if viewer == "therapist" else 9)
     forms = {entry.patient.pk: _MarkedForms(entry.patient.pk) for entry in room}
     by_template = Template(CARDS_TEMPLATE).render(
-        Context({"room": room, "forms": forms, "current_role": user.role, "Role": Role})
+        Context({"room": [(entry, forms[entry.patient.pk]) for entry in room], "current_role": user.role, "Role": Role})
     )
     by_python = "".join(room_card(entry, forms[entry.patient.pk], role=user.role) for entry in room)
     assert by_python == by_template
@@ -296,5 +296,5 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
 
 
 def test_a_room_of_no_patients_says_so_as_the_template_did(cast):
-    by_template = Template(CARDS_TEMPLATE).render(Context({"room": [], "forms": {}}))
+    by_template = Template(CARDS_TEMPLATE).render(Context({"room": []}))
     assert by_template == '<p class="muted">No patients of yours are enrolled in this group.</p>'

@@ -29,11 +29,6 @@ def link_around_id(url_name: str) -> tuple[str, str]:
     return html.escape(before), html.escape(after)
 
 
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
-
-
 @register.simple_tag(takes_context=True)
 def page_url(context, number) -> str:
     """This list's address at another page, keeping its search and filters."""
