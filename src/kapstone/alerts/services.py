@@ -12,7 +12,6 @@ shows on the alert as failed.
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 import smtplib
 
@@ -30,6 +29,7 @@ from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.alerts.settings_data import escalation_settings
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.models import Patient
@@ -56,14 +56,14 @@ class SafetyPlanRefused(ValueError):
 
 # Who is on call is read by two queries that take nothing from their caller: each is built once a process, as
 # building it took about as long as running it, and read afresh on every call (every staff home asks; issue 19).
-@functools.cache
+@built_once
 def _active_slot_times() -> QuerySet[OnCallSlot, tuple[int, int, datetime.time, datetime.time]]:
     return OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
         "prescriber_id", "weekday", "starts", "ends"
     )
 
 
-@functools.cache
+@built_once
 def _default_on_call_contacts() -> QuerySet[StaffContact]:
     return (
         StaffContact.objects.select_related("user").filter(is_default_on_call=True, user__is_active=True).order_by("pk")
@@ -71,7 +71,7 @@ def _default_on_call_contacts() -> QuerySet[StaffContact]:
 
 
 def _slots() -> list[rota.SlotTimes]:
-    return [rota.SlotTimes(*times) for times in _active_slot_times().all()]
+    return [rota.SlotTimes(*times) for times in _active_slot_times()]
 
 
 def medical_directors() -> list[User]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
@@ -869,7 +870,7 @@ def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     return _ledger_rows(user, entries, signers)
 
 
-@functools.cache
+@built_once
 def _open_discrepancies() -> QuerySet[LedgerEntry]:
     """open_discrepancies' query, which takes nothing from the caller: built once a process, as building its two
     subqueries took longer than running it."""
@@ -892,11 +893,10 @@ def open_discrepancies() -> list[LedgerEntry]:
 
     One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
     same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
-    # A copy of the query built once (all()), read afresh on every call.
-    return list(_open_discrepancies().all())
+    return list(_open_discrepancies())
 
 
-@functools.cache
+@built_once
 def _loss_reports_waiting() -> QuerySet[LossReport]:
     """loss_reports_waiting's query, built once a process as _open_discrepancies is. Read with the discrepancy and
     its lot the ledger page names, not the responsible prescriber it does not: the user's columns took longer to
@@ -909,7 +909,7 @@ def _loss_reports_waiting() -> QuerySet[LossReport]:
 
 
 def loss_reports_waiting() -> list[LossReport]:
-    return list(_loss_reports_waiting().all())
+    return list(_loss_reports_waiting())
 
 
 def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from kapstone import bibliography
 from kapstone.accounts.models import User
-from kapstone.accounts.per_user import built_once_per_user
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
 from kapstone.measures.change import baseline_sample_minimum, classify_change
 from kapstone.measures.models import (
     SUICIDE_RISK,

@@ -7,10 +7,10 @@ from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from kapstone.accounts.models import User
-from kapstone.accounts.per_user import built_once_per_user
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
+from kapstone.built_once import built_once_per_user
 from kapstone.paging import BoundedPaginator, bounded_page
 from kapstone.patients.models import RECORD_NUMBER_PATTERN, CareTeamMembership, Diagnosis, Patient
 

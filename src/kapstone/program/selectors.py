@@ -12,9 +12,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.models import User
-from kapstone.accounts.per_user import built_once_per_user
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
 from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
