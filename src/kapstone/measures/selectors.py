@@ -45,6 +45,11 @@ from kapstone.untrusted import row_id
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10
 
+# Of a member of staff, what str(user) writes (accounts.User.display_name): the pages that name who entered or
+# acknowledged something read these, not the whole account (issue 19). A column left out is read again for each
+# row that shows it; tests/measures/test_measures_page_and_queue_reads.py counts the pages' queries.
+USER_NAME_COLUMNS = ("username", "first_name", "last_name", "credentials")
+
 
 def instrument_settings(instrument_id: str) -> dict[str, Any]:
     """The practice's own values for one instrument's settings, stored under `measures.<instrument id>.<name>`
@@ -128,13 +133,32 @@ def alert_kinds() -> dict[str, str]:
     }
 
 
+@built_once_per_user
+def _queue_alerts_visible_to(user: User) -> QuerySet[CriticalAlert]:
+    """alert_queue's query before its filters: building its care-team test took longer than running it, and of the
+    alert, its patient, questionnaire and acknowledger only what the queue writes, where every column of all four
+    was read (issue 19)."""
+    return _visible_alerts(user).only(
+        "kind",
+        "priority",
+        "raised_at",
+        "reason",
+        "acknowledged_at",
+        "acknowledgement_note",
+        "patient__given_name",
+        "patient__family_name",
+        "assessment__total",
+        *(f"acknowledged_by__{name}" for name in USER_NAME_COLUMNS),
+    )
+
+
 def alert_queue(
     *, user: User, filters: QueueFilters | None = None, show_acknowledged: bool = False
 ) -> list[CriticalAlert]:
     """The one queue: open alerts by priority (high, urgent, review), then the longest waiting first; with
     show_acknowledged, the acknowledged ones follow, newest first."""
     filters = filters or QueueFilters(show_acknowledged=show_acknowledged)
-    alerts = _visible_alerts(user)
+    alerts = _queue_alerts_visible_to(user)
     if not filters.show_acknowledged:
         alerts = alerts.filter(acknowledged_at__isnull=True)
     if filters.priority is not None:
@@ -160,8 +184,12 @@ def alert_queue(
 
 def alert_filter_staff() -> list[User]:
     """The clinicians the queue can be filtered by (alerts of the patients on their care team)."""
+    # Only what staff_label writes, not the whole account (issue 19).
     return list(
-        get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by("last_name", "first_name")
+        get_user_model()
+        .objects.filter(role__in=CLINICAL_ROLES, is_active=True)
+        .only(*USER_NAME_COLUMNS, "role")
+        .order_by("last_name", "first_name")
     )
 
 
@@ -465,7 +493,18 @@ def entered_total(*, patient: Patient, assessment_id: int | str) -> Assessment:
 
 def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
     """The patient's urine drug screens, newest first. The caller has passed patient_get (care team, audit)."""
-    return list(UrineToxicology.objects.filter(patient=patient).select_related("entered_by"))
+    # The columns the page writes, and of who entered a screen their name, not the whole account (issue 19).
+    return list(
+        UrineToxicology.objects.filter(patient=patient)
+        .select_related("entered_by")
+        .only(
+            "collected_on",
+            "result",
+            "substances_found",
+            "prescribed_found",
+            *(f"entered_by__{name}" for name in USER_NAME_COLUMNS),
+        )
+    )
 
 
 def scheduled_totals(open_assessments: Iterable[Assessment]) -> list[Assessment]:
@@ -480,9 +519,9 @@ def open_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
-# What the measures page writes of a questionnaire (its tables, charts, forms and due list), and of a user, what
-# str(user) writes (accounts.User.display_name). A column left out here is read again for each row that shows it;
-# tests/measures/test_entered_totals.py counts the page's queries as its record grows.
+# What the measures page writes of a questionnaire (its tables, charts, forms and due list). A column left out here
+# is read again for each row that shows it; tests/measures/test_entered_totals.py counts the page's queries as its
+# record grows.
 MEASURES_PAGE_COLUMNS = (
     "patient_id",
     "group_id",
@@ -500,7 +539,6 @@ MEASURES_PAGE_COLUMNS = (
     "amended_at",
     "amendment_reason",
 )
-USER_NAME_COLUMNS = ("username", "first_name", "last_name", "credentials")
 
 
 def _measures_page_assessments(patient: Patient) -> list[Assessment]:
@@ -530,7 +568,18 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
     # Due date, then id, as open_assessments orders them; every questionnaire has a due date.
     open_ = sorted((a for a in assessments if a.is_open), key=lambda a: (a.due_at, a.pk))
     # The page writes no alert's questionnaire: joining it read every assessment column again (issue 19).
-    alerts = list(CriticalAlert.objects.filter(patient=patient).select_related("acknowledged_by"))
+    # Nor every column of the alert and of who acknowledged it: what the page writes of them (issue 19).
+    alerts = list(
+        CriticalAlert.objects.filter(patient=patient)
+        .select_related("acknowledged_by")
+        .only(
+            "reason",
+            "raised_at",
+            "acknowledged_at",
+            "acknowledgement_note",
+            *(f"acknowledged_by__{name}" for name in USER_NAME_COLUMNS),
+        )
+    )
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),
