@@ -98,6 +98,13 @@ def _input_option(option: Widget) -> str:
     return f"<label{label_for}>{_input(option)}\n {shown(option['label'])}</label>\n\n"
 
 
+def _option_alone(option: Widget) -> str:
+    """radio_option.html or checkbox_option.html drawn on its own: `{{ radio.tag }}` in a template that lays out the
+    choices itself (the portal's questionnaires, a radio group for each question; issue 19), stripped as Django's
+    renderer strips every drawing it returns."""
+    return _input_option(option).strip()
+
+
 def _multiple_input(widget: Widget) -> str:
     """django/forms/widgets/multiple_input.html, which radio.html and checkbox_select.html include: a div of
     options, each in its own div, grouped as the choices are."""
@@ -147,6 +154,8 @@ RENDERED_HERE: dict[str, Callable[[Widget], str]] = {
     "django/forms/widgets/textarea.html": _textarea,
     "django/forms/widgets/radio.html": _multiple_input,
     "django/forms/widgets/checkbox_select.html": _multiple_input,
+    "django/forms/widgets/radio_option.html": _option_alone,
+    "django/forms/widgets/checkbox_option.html": _option_alone,
 }
 # The template each widget's options must use to be drawn here: another is left to the templates whole.
 OPTION_TEMPLATES = {

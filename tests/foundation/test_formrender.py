@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django import forms
+from django.forms.boundfield import BoundWidget
 from django.forms.renderers import DjangoTemplates
 from django.template import Context, Template
 from django.utils import translation
@@ -76,12 +77,19 @@ class Awkward(forms.Form):
 
 
 def _same(form: forms.BaseForm) -> None:
-    """Each field of the form drawn by both renderers, the form's own attributes (ids, errors) included."""
+    """Each field of the form drawn by both renderers, the form's own attributes (ids, errors) included, and each
+    of its choices drawn on its own, in its label or not (`{{ radio.tag }}`, as the portal's questionnaires draw
+    them)."""
     for field in form:
         form.renderer = TEMPLATES
         by_templates = str(field)
         form.renderer = PYTHON
         assert str(field) == by_templates, field.html_name
+        for option in field.subwidgets:
+            for wrap_label in (False, True):
+                by_templates = BoundWidget(option.parent_widget, option.data, TEMPLATES).tag(wrap_label)
+                by_python = BoundWidget(option.parent_widget, option.data, PYTHON).tag(wrap_label)
+                assert by_python == by_templates, (field.html_name, option.data["value"], wrap_label)
 
 
 def test_awkward_values_come_out_as_the_templates_draw_them():

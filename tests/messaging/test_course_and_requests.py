@@ -3,13 +3,19 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from kapstone.dosing.models import DoseRecord
+from kapstone.integration import services as integration
 from kapstone.integration.models import Notification
 from kapstone.messaging import services
 from kapstone.messaging.models import SessionChangeRequest
 from kapstone.program import telehealth
-from kapstone.program.models import GroupSession
+from kapstone.program.models import Enrolment, Group, GroupSession
+from tests.measures.factories import due_assessment
 from tests.messaging.factories import change_request, upcoming_session
 
 
@@ -98,3 +104,59 @@ def test_a_clinician_outside_the_team_cannot_answer(cast, client_for):
         .status_code
         == 404
     )
+
+
+def _home_queries(client) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("portal:home")).status_code == 200
+    return [query["sql"] for query in queries]
+
+
+def test_the_home_reads_as_much_however_long_the_patients_history(cast, client_for):
+    """Issue 19: more sessions and facilitators, requests, integration windows, questionnaires and past courses
+    add no read to the home, and the practice settings it shows (crisis lines, what to do before a session, the
+    integration window) are read once."""
+    session = upcoming_session(cast)
+    first_dose_done_of_two(cast)
+    alice = client_for(cast.alice_user)
+    _home_queries(alice)
+    before = _home_queries(alice)
+    dosing = cast.dosing_session()
+    now = timezone.now()
+    session.facilitators.set([cast.bob, cast.therapist, cast.nurse])
+    for number in range(2, 6):
+        starts_at = now + datetime.timedelta(days=7 * number)
+        later = GroupSession.objects.create(
+            group=dosing.group,
+            kind=GroupSession.Kind.INTEGRATION,
+            number=number,
+            starts_at=starts_at,
+            ends_at=starts_at + datetime.timedelta(hours=1),
+        )
+        later.facilitators.set([cast.bob, cast.therapist])
+        request = services.session_change_request(actor=cast.alice_user, session=later, kind="reschedule")
+        services.session_change_decide(actor=cast.bob, request=request, accept=number % 2 == 0, note="Please call us")
+    for days_ago in (3, 20, 40):
+        given = now - datetime.timedelta(days=days_ago)
+        past = GroupSession.objects.create(
+            group=dosing.group,
+            kind=GroupSession.Kind.DOSING,
+            number=10 + days_ago,
+            starts_at=given,
+            ends_at=given + datetime.timedelta(hours=3),
+        )
+        record = DoseRecord.objects.create(session=past, patient=cast.alice, administered_at=given)
+        integration.window_open(dose_record=record)
+        due_assessment(cast.alice, "gad7", occasion=f"pre_dosing_{days_ago}")
+    earlier = Group.objects.create(
+        name="Last year's group",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=(now - datetime.timedelta(days=365)).date(),
+    )
+    Enrolment.objects.create(group=earlier, patient=cast.alice, status=Enrolment.Status.COMPLETED)
+    after = _home_queries(alice)
+    assert len(after) == len(before)
+    assert sum("practice_practicesetting" in sql for sql in after) == 1

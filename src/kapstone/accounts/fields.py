@@ -9,6 +9,9 @@ from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 
 from kapstone.accounts.models import User
 
+# What staff_label reads of a person (display_name and the role), for a page that names staff without their whole row.
+STAFF_LABEL_FIELDS = ("first_name", "last_name", "username", "credentials", "role")
+
 
 def staff_label(person: User) -> str:
     return f"{person.display_name} ({person.get_role_display()})"

@@ -3,6 +3,7 @@ crisis lines built from them for the portal, alert and message pages."""
 
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ def _defaults() -> dict[str, Any]:
     return {name: spec["default"] for name, spec in yaml.safe_load(DEFAULTS_FILE.read_text())["settings"].items()}
 
 
-def portal_setting(name: str) -> Any:
-    """`name` is a key of data/portal.yaml; the practice's override lives under `measures.<name>`."""
+def portal_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """`name` is a key of data/portal.yaml; the practice's override lives under `measures.<name>`. A page that read
+    the practice's `measures.` values with its other settings (practice_overrides_of) passes them as `overrides`."""
+    if overrides is not None:
+        return overrides.get(name, _defaults()[name])
     return practice_value(f"{PREFIX}.{name}", _defaults()[name])
 
 
@@ -28,11 +32,12 @@ def portal_setting(name: str) -> Any:
 DIALLABLE = re.compile(r"^\+?[\d\s().-]{2,20}$")
 
 
-def crisis_resources() -> list[dict]:
+def crisis_resources(overrides: Mapping[str, Any] | None = None) -> list[dict]:
     """The practice's crisis lines, each with a tel: link when its contact is a number, and an sms: link when its
-    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either."""
+    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either.
+    `overrides` as portal_setting's."""
     lines = []
-    for line in portal_setting("crisis_resources"):
+    for line in portal_setting("crisis_resources", overrides):
         contact = line["contact"].strip()
         number = re.sub(r"[^\d+]", "", contact) if DIALLABLE.match(contact) else ""
         texts = bool(number) and "text" in line["label"].lower()

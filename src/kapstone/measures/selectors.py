@@ -613,12 +613,14 @@ def _portal_assessments(patient: Patient) -> QuerySet[Assessment]:
 
 
 def portal_due(*, patient: Patient) -> list[Assessment]:
-    """The patient's open questionnaires that are due now (the portal home list)."""
+    """The patient's open questionnaires that are due now (the portal home list): what names each, not the answers
+    saved so far (issue 19)."""
     now = timezone.now()
     return list(
         _portal_assessments(patient)
         .filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
         .exclude(expires_at__lte=now)
+        .only("instrument_id", "occasion", "occasion_label", "status")
         .order_by("due_at", "pk")
     )
 

@@ -2,15 +2,19 @@
 the course, and their requests to move or miss a session. Plain words only: no internal codes."""
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils import timezone
 
-from kapstone.accounts.fields import staff_label
-from kapstone.integration.selectors import open_window_for, practice_window_settings
-from kapstone.integration.window import window_bounds
+from kapstone.accounts.fields import STAFF_LABEL_FIELDS, staff_label
+from kapstone.integration.practice_settings import PREFIX as INTEGRATION_PREFIX
+from kapstone.integration.selectors import open_window_for
+from kapstone.integration.window import window_bounds, window_settings
 from kapstone.messaging.models import SessionChangeRequest
 from kapstone.patients.models import Patient
+from kapstone.portal.practice_settings import PREFIX as PORTAL_PREFIX
 from kapstone.portal.practice_settings import preparation_instructions
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.telehealth import video_link
@@ -63,20 +67,24 @@ def _stage(sessions: list[GroupSession], now: datetime.datetime) -> str:
     return "Your course is being planned."
 
 
-def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> CourseView:
+def course_view(
+    *, patient: Patient, practice_settings: Mapping[str, dict[str, Any]], now: datetime.datetime | None = None
+) -> CourseView:
+    """`practice_settings`: the practice's own values the portal home shows (practice_settings.home_settings())."""
     now = now or timezone.now()
-    enrolments = Enrolment.objects.filter(patient=patient).select_related("group").order_by("-group__start_date")
+    # Each enrolment's status and group only: the group's own row is not shown (issue 19).
+    enrolments = Enrolment.objects.filter(patient=patient).only("status", "group").order_by("-group__start_date")
     enrolled = next((e for e in enrolments if e.status == Enrolment.Status.ENROLLED), None)
     requests = list(patient.session_change_requests.all()[:5])
     if enrolled is None:
         waitlisted = any(e.status == Enrolment.Status.WAITLISTED for e in enrolments)
         return CourseView(enrolled=False, waitlisted=waitlisted, requests=requests)
     sessions = list(
-        enrolled.group.sessions.select_related("room").prefetch_related("facilitators").order_by("starts_at")
+        GroupSession.objects.filter(group_id=enrolled.group_id).select_related("room").order_by("starts_at")
     )
     upcoming = next((s for s in sessions if s.ends_at > now), None)
     view = CourseView(enrolled=True, stage=_stage(sessions, now), requests=requests)
-    settings = practice_window_settings()
+    settings = window_settings(practice_settings[INTEGRATION_PREFIX])
     window = open_window_for(patient, now=now, settings=settings)
     if window is not None:
         # The window's bounds follow from the dose's time alone: its work done and bookings are not shown here.
@@ -89,6 +97,8 @@ def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> Co
             (r for r in requests if r.session_id == upcoming.pk and r.status == SessionChangeRequest.Status.PENDING),
             None,
         )
+        # Only the next session's facilitators are named, and only what names them is read (issue 19).
+        facilitators = upcoming.facilitators.only(*STAFF_LABEL_FIELDS)
         view.next_session = NextSession(
             session=upcoming,
             title=f"{KIND_WORDS[upcoming.kind]} {upcoming.number}",
@@ -97,8 +107,10 @@ def course_view(*, patient: Patient, now: datetime.datetime | None = None) -> Co
             place="By video" if upcoming.is_remote else (upcoming.room.name if upcoming.room else "At the practice"),
             video_link=link,
             # With each one's role, so a patient knows who prescribes and who is their therapist.
-            led_by=[staff_label(f) for f in upcoming.facilitators.all()],
-            instructions=preparation_instructions(upcoming.kind, remote=upcoming.is_remote),
+            led_by=[staff_label(f) for f in facilitators],
+            instructions=preparation_instructions(
+                upcoming.kind, remote=upcoming.is_remote, overrides=practice_settings[PORTAL_PREFIX]
+            ),
             request=pending,
         )
     return view

@@ -1,14 +1,17 @@
 """The portal home's practice setting: what to do before each kind of session (data/preparation.yaml)."""
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kapstone import bibliography
+from kapstone.integration.practice_settings import PREFIX as INTEGRATION_PREFIX
+from kapstone.measures.portal_settings import PREFIX as MEASURES_PREFIX
 from kapstone.practice.registry import Json, specs_from_data_file
-from kapstone.practice.settings_store import practice_value
+from kapstone.practice.settings_store import practice_overrides_of
 
 AREA = "Patient portal"
 PREFIX = "portal"
@@ -43,7 +46,15 @@ SETTINGS = specs_from_data_file(
 )
 
 
-def preparation_instructions(kind: str, *, remote: bool) -> list[str]:
+def home_settings() -> dict[str, dict]:
+    """The practice's own values of the settings the portal home shows, keyed by prefix: its crisis lines
+    (measures.), what to do before a session (portal.) and the integration window (integration.). One read for
+    all three instead of one each (issue 19)."""
+    return practice_overrides_of(MEASURES_PREFIX, PREFIX, INTEGRATION_PREFIX)
+
+
+def preparation_instructions(kind: str, *, remote: bool, overrides: Mapping[str, Any]) -> list[str]:
+    """`overrides`: the practice's own `portal.` values (home_settings()[PREFIX])."""
     name = "preparation_instructions"
-    chosen = practice_value(f"{PREFIX}.{name}", preparation_data()["settings"][name]["value"])
+    chosen = overrides.get(name, preparation_data()["settings"][name]["value"])
     return list(chosen.get(kind, [])) + (list(chosen.get("video", [])) if remote else [])

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.alerts.selectors import current_safety_plan
@@ -8,24 +9,28 @@ from kapstone.audit import services as audit
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
+from kapstone.measures.portal_settings import PREFIX as MEASURES_PREFIX
 from kapstone.measures.portal_settings import crisis_page_promise, crisis_resources
 from kapstone.measures.questionnaire import handle_questionnaire
 from kapstone.measures.scoring import get_instrument
 from kapstone.messaging.forms import ChangeRequestForm
 from kapstone.patients.selectors import patient_for_portal_user
 from kapstone.portal.course import course_view
+from kapstone.portal.practice_settings import home_settings
 
 
 @roles_required(Role.PATIENT)
 def home(request):
     patient = patient_for_portal_user(request.user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_home", object_id=patient.pk)
+    practice_settings = home_settings()
     context = {
         "patient": patient,
         "due": measures.portal_due(patient=patient),
-        "crisis_resources": crisis_resources(),
-        "course": course_view(patient=patient),
-        "change_form": ChangeRequestForm(),
+        "crisis_resources": crisis_resources(practice_settings[MEASURES_PREFIX]),
+        "course": course_view(patient=patient, practice_settings=practice_settings),
+        # The same empty form on every home: drawn once for all of them (issue 19).
+        "change_fields": formrender.empty_form_fields(ChangeRequestForm()),
     }
     return render(request, "portal/home.html", context)
 
