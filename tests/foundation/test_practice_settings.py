@@ -30,7 +30,8 @@ from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
 from kapstone.messaging.services import session_reminder_lead
 from kapstone.outcomes.practice_settings import privacy_data
 from kapstone.outcomes.selectors import minimum_cell_size
-from kapstone.portal.practice_settings import preparation_data, preparation_instructions
+from kapstone.portal.practice_settings import PREFIX as PORTAL_PREFIX
+from kapstone.portal.practice_settings import home_settings, preparation_data, preparation_instructions
 from kapstone.practice import registry
 from kapstone.practice.models import PracticeSetting, SettingProposal
 from kapstone.practice.registry import SettingRefused
@@ -122,7 +123,7 @@ def test_each_cited_default_is_what_the_app_uses_when_the_practice_sets_nothing(
         telehealth.LINK_TEMPLATE_KEY: practice_value(telehealth.LINK_TEMPLATE_KEY, ""),
         telehealth.CLINICIAN_ROOMS_KEY: practice_value(telehealth.CLINICIAN_ROOMS_KEY, {}),
         "portal.preparation_instructions": {
-            kind: preparation_instructions(kind, remote=False)
+            kind: preparation_instructions(kind, remote=False, overrides=home_settings()[PORTAL_PREFIX])
             for kind in preparation_data()["settings"]["preparation_instructions"]["value"]
         },
         **{f"alerts.{name}": value for name, value in escalation_settings().items()},
