@@ -10,7 +10,8 @@ every widget Kapstone uses); any other template goes to Django's renderer unchan
 
 import html
 import secrets
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -268,3 +269,31 @@ def empty_form_fields(form: forms.BaseForm) -> SafeString:
 def drawn_fields(form: forms.BaseForm) -> SafeString:
     """form_fields(form), an unbound form drawn once for every request that shows the same form (empty_form_fields)."""
     return form_fields(form) if form.is_bound else empty_form_fields(form)
+
+
+def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
+    """Gives every choice of a model (a lot, a witness, a care team and its lead) on a page its rows from one read,
+    and reads each as a list. Left to itself, each field would count its rows and then read them through a server-side cursor (four round
+    trips to the database for each field). Fields of the same model are told apart by their SQL, which takes as
+    long to work out as a small read: only worked out where a model has more than one field on the page."""
+    fields: list[forms.ModelChoiceField] = []
+    for form in page_forms:
+        for field in form.fields.values():
+            # A number input (the entry a correction names) offers no choices to read; a list is read already.
+            if (
+                isinstance(field, forms.ModelChoiceField)
+                and isinstance(field.widget, ChoiceWidget)
+                and not isinstance(field.widget.choices, list)
+            ):
+                fields.append(field)
+    models = Counter(field.queryset.model for field in fields if field.queryset is not None)
+    rows: dict[tuple[type, str], list] = {}
+    for field in fields:
+        queryset = field.queryset
+        assert queryset is not None  # every model choice on these pages is declared with its queryset
+        key = (queryset.model, str(queryset.query) if models[queryset.model] > 1 else "")
+        if key not in rows:
+            rows[key] = list(queryset)
+        iterator = field.iterator(field)
+        empty = [("", field.empty_label)] if field.empty_label is not None else []
+        field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]

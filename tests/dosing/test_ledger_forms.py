@@ -6,8 +6,8 @@ import datetime
 from django.utils import timezone
 
 from kapstone.dosing import services
-from kapstone.dosing.forms import LEDGER_FORMS, read_choices_once
-from kapstone.formrender import form_fields
+from kapstone.dosing.forms import LEDGER_FORMS
+from kapstone.formrender import form_fields, read_choices_once
 
 
 def test_each_ledger_form_reading_with_the_page_comes_out_as_reading_its_own_choices(

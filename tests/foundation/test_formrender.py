@@ -23,10 +23,17 @@ from kapstone.dosing.forms import (
     LedgerFilterForm,
     RegistrationForm,
     RiskAssessmentForm,
-    read_choices_once,
 )
 from kapstone.dosing.selectors import ledger_balances
-from kapstone.formrender import STAMP_PREFIX, FormRenderer, empty_form_fields, form_fields, shown, stamped
+from kapstone.formrender import (
+    STAMP_PREFIX,
+    FormRenderer,
+    empty_form_fields,
+    form_fields,
+    read_choices_once,
+    shown,
+    stamped,
+)
 from kapstone.measures.forms import AmendTotalForm, QuestionnaireForm, UrineToxicologyForm
 from kapstone.measures.scoring import list_instruments
 from kapstone.messaging.forms import ChangeRequestForm

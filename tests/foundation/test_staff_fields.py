@@ -14,7 +14,8 @@ from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField,
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.billing.forms import ChargeForm
-from kapstone.dosing.forms import CountForm, read_choices_once
+from kapstone.dosing.forms import CountForm
+from kapstone.formrender import read_choices_once
 from tests.conftest import make_user, signed_in_client
 from tests.faults.test_form_fuzz import constructor_arguments, every_form, required_arguments
 

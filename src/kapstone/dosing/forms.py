@@ -1,6 +1,5 @@
 import datetime
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -250,34 +249,6 @@ ROOM_FORMS = {
     "medreview": MedicationReviewForm,
     "note": NoteForm,
 }
-
-
-def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
-    """Gives every choice of a model (a lot, a witness) on a page its rows from one read, and reads each as a list.
-    Left to itself, each field would count its rows and then read them through a server-side cursor (four round
-    trips to the database for each field). Fields of the same model are told apart by their SQL, which takes as
-    long to work out as a small read: only worked out where a model has more than one field on the page."""
-    fields: list[forms.ModelChoiceField] = []
-    for form in page_forms:
-        for field in form.fields.values():
-            # A number input (the entry a correction names) offers no choices to read; a list is read already.
-            if (
-                isinstance(field, forms.ModelChoiceField)
-                and isinstance(field.widget, forms.Select)
-                and not isinstance(field.widget.choices, list)
-            ):
-                fields.append(field)
-    models = Counter(field.queryset.model for field in fields if field.queryset is not None)
-    rows: dict[tuple[type, str], list] = {}
-    for field in fields:
-        queryset = field.queryset
-        assert queryset is not None  # every model choice on these pages is declared with its queryset
-        key = (queryset.model, str(queryset.query) if models[queryset.model] > 1 else "")
-        if key not in rows:
-            rows[key] = list(queryset)
-        iterator = field.iterator(field)
-        empty = [("", field.empty_label)] if field.empty_label is not None else []
-        field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
 
 
 def _ledger_amount(*, minimum: Decimal, label: str) -> forms.DecimalField:

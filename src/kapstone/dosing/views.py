@@ -26,7 +26,6 @@ from kapstone.dosing.forms import (
     LocationForm,
     LossReportFileForm,
     RegistrationForm,
-    read_choices_once,
     room_witnesses,
 )
 from kapstone.dosing.ledger_rows import entry_rows
@@ -56,7 +55,7 @@ def _shaped(form: Form, left_out: tuple[str, ...]) -> Form:
     """The card's form without the fields it leaves out, its choices read."""
     for name in left_out:
         form.fields.pop(name, None)
-    read_choices_once([form])
+    formrender.read_choices_once([form])
     return form
 
 
@@ -317,7 +316,7 @@ def _ledger_page(request, *, forms=None, status=200):
         )
         for kind, form_class in LEDGER_FORMS.items()
     }
-    read_choices_once([filter_form, *ledger_forms.values()])
+    formrender.read_choices_once([filter_form, *ledger_forms.values()])
     context = {
         "balances": balances.listed(filters),
         "rows": window.rows,

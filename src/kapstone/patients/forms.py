@@ -1,10 +1,9 @@
 import datetime
-from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 
-from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField, draw_from_one_read
+from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES
 from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalClinician, Medication, Patient
 
@@ -91,11 +90,6 @@ class CareTeamForm(forms.Form):
     lead = StaffChoiceField(
         queryset=get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True), required=False
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The team and its lead are chosen from the same clinicians.
-        draw_from_one_read(self, "staff", "lead")
 
     def clean(self):
         cleaned = super().clean()

@@ -137,6 +137,8 @@ def care_team_edit(request, patient_id):
         if request.user.role in CLINICAL_ROLES and request.user not in form.cleaned_data["staff"]:
             return redirect("patients:list")
         return redirect("patients:detail", patient_id=patient.pk)
+    # The team and its lead are offered from one read of the clinicians.
+    formrender.read_choices_once([form])
     return render(request, "patients/care_team_form.html", {"form": form, "patient": patient})
 
 
