@@ -16,8 +16,9 @@ from django_otp import login as otp_login
 from kapstone.audit import services as audit
 
 PENDING_KEY = "kapstone_sign_in_second_step"
-# The password was checked by the model backend (through axes' backend); the session names it as the one used.
-SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# The password was checked by the model backend (through axes' backend); the session names it as the one used:
+# Kapstone's, which reads the signed-in user of each later request (kapstone.accounts.signed_in).
+SIGN_IN_BACKEND = "kapstone.accounts.signed_in.SignedInUserBackend"
 
 
 def begin(request, *, user, next_url: str) -> None:
