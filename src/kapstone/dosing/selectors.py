@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.built_once import built_once
+from kapstone.built_once import built_once, built_once_per_user
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
@@ -388,29 +388,22 @@ def _readiness(
     limits = settings.limits
     patients = [patient for patient, _, _ in cases]
     patient_ids = [patient.pk for patient in patients]
-    own_records = [record.pk for _, _, record in cases if record is not None]
+    own_records = {record.pk for _, _, record in cases if record is not None}
     given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
-    # Unordered (order_by()): the records' default order joined their sessions and patients to sort rows read only to
-    # be counted.
+    last_dose: dict[int, datetime.datetime] = {}
+    # Every dose given to these patients, for both the week's count and the last dose before this one (the latest
+    # other than their records here): the last-dose read went through the same rows, so one read of their ids and
+    # times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their
+    # sessions and patients to sort rows read only to be counted.
     for record_id, patient_id, administered_at in (
-        DoseRecord.objects.filter(
-            patient_id__in=patient_ids,
-            administered_at__gt=min(at for _, at, _ in cases) - WEEK,
-            administered_at__lte=max(at for _, at, _ in cases),
-        )
+        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
         .order_by()
         .values_list("pk", "patient_id", "administered_at")
     ):
-        assert administered_at is not None  # the filter's range leaves out doses not given
+        assert administered_at is not None  # the filter leaves out doses not given
         given[patient_id].append((record_id, administered_at))
-    last_dose = dict(
-        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
-        .exclude(pk__in=own_records)
-        .order_by()
-        .values("patient_id")
-        .annotate(last=Max("administered_at"))
-        .values_list("patient_id", "last")
-    )
+        if record_id not in own_records and (patient_id not in last_dose or administered_at > last_dose[patient_id]):
+            last_dose[patient_id] = administered_at
     alerts = _suicide_alerts(patient_ids, last_dose)
     gate, screened = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
@@ -508,10 +501,16 @@ class RoomPatient:
         return self.record is None or (self.record.administered_at is None and self.record.discharged_at is None)
 
 
+@built_once_per_user
+def _dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
+    """The dosing sessions the user may see, with their group and room: built once for each user (kapstone.built_once),
+    as resolving the care-team test's subqueries took longer than reading the one session the room asks for."""
+    return GroupSession.objects.filter(dosing_session_visible_to(user)).select_related("group", "room")
+
+
 def _session_get(*, user: User, session_id: int | str) -> GroupSession:
     try:
-        visible = GroupSession.objects.filter(dosing_session_visible_to(user))
-        return visible.select_related("group", "room").get(pk=int(session_id))
+        return _dosing_sessions_visible_to(user).get(pk=int(session_id))
     except (GroupSession.DoesNotExist, ValueError, TypeError):
         raise Http404("No such dosing session.") from None
 
