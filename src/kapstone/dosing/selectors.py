@@ -526,10 +526,14 @@ RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
 
 
 def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> None:
-    """Sets who ordered, gave, witnessed and discharged each record from one read of those few staff, but for those
-    among `known` (staff the page has read already): joined to the records instead, they were four more tables for
-    PostgreSQL's planner to order on every load of the room."""
+    """Sets who ordered, gave, witnessed and discharged each record, and who recorded each of its suicide-risk
+    assessments (read through `record.risk_assessments.all()`, so a prefetch serves them), from one read of those
+    few staff, but for those among `known` (staff the page has read already): joined to the records and the
+    assessments instead, they were more tables for PostgreSQL's planner to order and more columns to read on every
+    load of the room."""
+    assessments = [assessment for record in records for assessment in record.risk_assessments.all()]
     ids = {getattr(record, f"{role}_id") for record in records for role in RECORD_STAFF}
+    ids |= {assessment.recorded_by_id for assessment in assessments}
     staff = {person.pk: person for person in known}
     # in_bulk reads nothing for no ids: the room's witnesses are usually everyone who ordered, gave or discharged.
     staff |= User.objects.in_bulk(ids - {None} - staff.keys())
@@ -538,6 +542,8 @@ def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> Non
             staff_id = getattr(record, f"{role}_id")
             if staff_id is not None:
                 setattr(record, role, staff[staff_id])
+    for assessment in assessments:
+        assessment.recorded_by = staff[assessment.recorded_by_id]
 
 
 def session_room(
@@ -556,7 +562,7 @@ def session_room(
         .prefetch_related(
             Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
             "adverse_events",
-            Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
+            "risk_assessments",  # who recorded them is set by _with_staff
         )
     }
     _with_staff(list(records.values()), known=staff)
