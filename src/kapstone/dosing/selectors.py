@@ -516,10 +516,13 @@ def _session_get(*, user: User, session_id: int | str) -> GroupSession:
 
 
 def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
-    enrolled = Enrolment.objects.filter(
-        group=session.group, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+    # The enrolment tested on the join itself: as an IN over a subquery of the group's enrolments, it was the same
+    # rows with a second query to build and compile on every load of the room (issue 19).
+    enrolled = patients_visible_to(user).filter(
+        enrolments__group=session.group_id,
+        enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
     )
-    return list(patients_visible_to(user).filter(enrolments__in=enrolled).order_by("family_name", "given_name"))
+    return list(enrolled.order_by("family_name", "given_name"))
 
 
 RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
