@@ -84,6 +84,25 @@ def test_an_alert_acknowledged_before_the_last_dose_no_longer_blocks(cast, vital
     assert order(cast, vitals_taken).within
 
 
+def test_the_last_dose_is_the_latest_given_before_this_one_however_long_ago(cast, vitals_taken, earlier_dose):
+    """An acknowledged alert is weighed against the latest dose given other than the record's own, whether or not
+    it fell in the week before: the doses' one read serves both the week's count and the last dose (issue 19)."""
+    now = timezone.now()
+    alert = open_alert(cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Called Alice; safety plan reviewed.")
+    AlertOccurrence.objects.filter(alert=alert).update(at=now - datetime.timedelta(days=15))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=30))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=10))
+    readiness = selectors.dose_readiness(record=vitals_taken, at=now)
+    assert readiness.suicide_alerts == () and readiness.doses_in_week_before == 0
+    # The record's own dose, once given, is neither the last dose before it nor one of the week's.
+    DoseRecord.objects.filter(pk=vitals_taken.pk).update(administered_at=now)
+    AlertOccurrence.objects.filter(alert=alert).update(at=now - datetime.timedelta(days=1))
+    readiness = selectors.dose_readiness(record=DoseRecord.objects.get(pk=vitals_taken.pk), at=now)
+    assert [found.alert for found in readiness.suicide_alerts] == [alert]
+    assert readiness.doses_in_week_before == 0
+
+
 def test_an_open_high_cssrs_alert_blocks_even_when_raised_before_the_last_dose(cast, vitals_taken, earlier_dose):
     assessment = due_assessment(cast.alice, "cssrs-screener")
     measures.assessment_save_answers(actor=None, assessment=assessment, answers=CSSRS_HIGH, submit=True)

@@ -79,3 +79,17 @@ def test_the_room_reads_its_staff_once_for_the_witnesses_and_the_records(
         staff_reads = [query["sql"] for query in captured if 'FROM "accounts_user"' in query["sql"].split(" WHERE ")[0]]
         assert len(staff_reads) == 2, staff_reads
         assert "Given</strong>" in page and f"witness {cast.bob.last_name}" in page
+
+
+def test_the_room_reads_the_doses_given_to_its_patients_once(cast, session, ready_record, earlier_dose, client_for):
+    """Besides the session's own records, one read of the doses given to its patients serves both the week's count
+    and the last dose the suicide-risk alerts are weighed against (issue 19)."""
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=3))
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=30))
+    client = client_for(cast.bob)
+    url = reverse("dosing:room", args=[session.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    dose_reads = [query["sql"] for query in captured if 'FROM "dosing_doserecord"' in query["sql"].split(" WHERE ")[0]]
+    assert len(dose_reads) == 2, dose_reads

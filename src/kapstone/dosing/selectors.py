@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.built_once import built_once
+from kapstone.built_once import built_once, built_once_per_user
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
@@ -388,29 +388,22 @@ def _readiness(
     limits = settings.limits
     patients = [patient for patient, _, _ in cases]
     patient_ids = [patient.pk for patient in patients]
-    own_records = [record.pk for _, _, record in cases if record is not None]
+    own_records = {record.pk for _, _, record in cases if record is not None}
     given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
-    # Unordered (order_by()): the records' default order joined their sessions and patients to sort rows read only to
-    # be counted.
+    last_dose: dict[int, datetime.datetime] = {}
+    # Every dose given to these patients, for both the week's count and the last dose before this one (the latest
+    # other than their records here): the last-dose read went through the same rows, so one read of their ids and
+    # times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their
+    # sessions and patients to sort rows read only to be counted.
     for record_id, patient_id, administered_at in (
-        DoseRecord.objects.filter(
-            patient_id__in=patient_ids,
-            administered_at__gt=min(at for _, at, _ in cases) - WEEK,
-            administered_at__lte=max(at for _, at, _ in cases),
-        )
+        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
         .order_by()
         .values_list("pk", "patient_id", "administered_at")
     ):
-        assert administered_at is not None  # the filter's range leaves out doses not given
+        assert administered_at is not None  # the filter leaves out doses not given
         given[patient_id].append((record_id, administered_at))
-    last_dose = dict(
-        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
-        .exclude(pk__in=own_records)
-        .order_by()
-        .values("patient_id")
-        .annotate(last=Max("administered_at"))
-        .values_list("patient_id", "last")
-    )
+        if record_id not in own_records and (patient_id not in last_dose or administered_at > last_dose[patient_id]):
+            last_dose[patient_id] = administered_at
     alerts = _suicide_alerts(patient_ids, last_dose)
     gate, screened = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
@@ -508,29 +501,42 @@ class RoomPatient:
         return self.record is None or (self.record.administered_at is None and self.record.discharged_at is None)
 
 
+@built_once_per_user
+def _dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
+    """The dosing sessions the user may see, with their group and room: built once for each user (kapstone.built_once),
+    as resolving the care-team test's subqueries took longer than reading the one session the room asks for."""
+    return GroupSession.objects.filter(dosing_session_visible_to(user)).select_related("group", "room")
+
+
 def _session_get(*, user: User, session_id: int | str) -> GroupSession:
     try:
-        visible = GroupSession.objects.filter(dosing_session_visible_to(user))
-        return visible.select_related("group", "room").get(pk=int(session_id))
+        return _dosing_sessions_visible_to(user).get(pk=int(session_id))
     except (GroupSession.DoesNotExist, ValueError, TypeError):
         raise Http404("No such dosing session.") from None
 
 
 def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
-    enrolled = Enrolment.objects.filter(
-        group=session.group, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+    # The enrolment tested on the join itself: as an IN over a subquery of the group's enrolments, it was the same
+    # rows with a second query to build and compile on every load of the room (issue 19).
+    enrolled = patients_visible_to(user).filter(
+        enrolments__group=session.group_id,
+        enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
     )
-    return list(patients_visible_to(user).filter(enrolments__in=enrolled).order_by("family_name", "given_name"))
+    return list(enrolled.order_by("family_name", "given_name"))
 
 
 RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
 
 
 def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> None:
-    """Sets who ordered, gave, witnessed and discharged each record from one read of those few staff, but for those
-    among `known` (staff the page has read already): joined to the records instead, they were four more tables for
-    PostgreSQL's planner to order on every load of the room."""
+    """Sets who ordered, gave, witnessed and discharged each record, and who recorded each of its suicide-risk
+    assessments (read through `record.risk_assessments.all()`, so a prefetch serves them), from one read of those
+    few staff, but for those among `known` (staff the page has read already): joined to the records and the
+    assessments instead, they were more tables for PostgreSQL's planner to order and more columns to read on every
+    load of the room."""
+    assessments = [assessment for record in records for assessment in record.risk_assessments.all()]
     ids = {getattr(record, f"{role}_id") for record in records for role in RECORD_STAFF}
+    ids |= {assessment.recorded_by_id for assessment in assessments}
     staff = {person.pk: person for person in known}
     # in_bulk reads nothing for no ids: the room's witnesses are usually everyone who ordered, gave or discharged.
     staff |= User.objects.in_bulk(ids - {None} - staff.keys())
@@ -539,6 +545,8 @@ def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> Non
             staff_id = getattr(record, f"{role}_id")
             if staff_id is not None:
                 setattr(record, role, staff[staff_id])
+    for assessment in assessments:
+        assessment.recorded_by = staff[assessment.recorded_by_id]
 
 
 def session_room(
@@ -557,7 +565,7 @@ def session_room(
         .prefetch_related(
             Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
             "adverse_events",
-            Prefetch("risk_assessments", queryset=RoomRiskAssessment.objects.select_related("recorded_by")),
+            "risk_assessments",  # who recorded them is set by _with_staff
         )
     }
     _with_staff(list(records.values()), known=staff)

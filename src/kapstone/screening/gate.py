@@ -92,11 +92,13 @@ def gate_statuses(
         .values("latest_id")
     )
     # Unordered (order_by()): the results are looked up by patient and each patient's advice is sorted by
-    # latest_advice, so the models' default orders only cost the reads.
+    # latest_advice, so the models' default orders only cost the reads. Read with whether they are overridden and
+    # the intake they judged, which the gate decides by, not who overrode them, which it never reads: the screening
+    # page, which names them, reads its own rows (gate_status_of_rows).
     results = {
         result.patient_id: result
         for result in ScreeningResult.objects.filter(pk__in=latest_ids)
-        .select_related("override", "override__prescriber", "intake_version")
+        .select_related("override", "intake_version")
         .order_by()
     }
     advice: dict[int, list[Consultation]] = {}
