@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.alerts import selectors, services
@@ -34,12 +35,16 @@ def alert_detail(request, alert_id):
 
 def _rota_page(request, *, slot_form=None, default_form=None, status=200):
     data = selectors.rota()
-    context = {
-        **data,
-        "can_edit": request.user.role == Role.PRESCRIBER,
-        "slot_form": slot_form or SlotForm(),
-        "default_form": default_form or DefaultOnCallForm(initial={"prescriber": data["default"]}),
-    }
+    can_edit = request.user.role == Role.PRESCRIBER
+    context = {**data, "can_edit": can_edit}
+    if can_edit:
+        slot_form = slot_form or SlotForm()
+        default_form = default_form or DefaultOnCallForm(initial={"prescriber": data["default"]})
+        # Both forms offer the same prescribers: one read gives both their choices, and an empty form's fields
+        # are drawn once for every request that shows the same form (issue 19).
+        formrender.read_choices_once([slot_form, default_form])
+        context["slot_fields"] = formrender.drawn_fields(slot_form)
+        context["default_fields"] = formrender.drawn_fields(default_form)
     return render(request, "alerts/rota.html", context, status=status)
 
 
