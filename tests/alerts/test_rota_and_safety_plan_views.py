@@ -1,14 +1,20 @@
 """The on-call rota, a paging number and the safety plan, through their pages: allowed, denied, bad input."""
 
+import datetime
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from kapstone.alerts import services
 from kapstone.alerts.models import OnCallSlot, SafetyPlan, StaffContact
 from kapstone.audit.models import AuditEvent
 from kapstone.measures.models import CriticalAlert
 from tests.measures.factories import due_assessment
 
+EIGHT, SIX, MIDNIGHT = datetime.time(8), datetime.time(18), datetime.time(0)
 SLOT = {"prescriber": "", "weekday": "2", "starts": "18:00", "ends": "08:00"}
 PLAN = {
     "warning_signs": "Not sleeping; pulling away from friends.",
@@ -133,3 +139,47 @@ def test_the_slot_and_default_prescriber_pickers_each_have_their_own_label(cast,
     assert len(pickers) == 2
     for picker in pickers:
         assert f'<label for="{picker}"' in page
+
+
+def _rota_reads(client) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("alerts:rota")).content.decode()
+    return sum(query["sql"].lstrip().startswith("SELECT") for query in queries), page
+
+
+def test_the_rota_page_takes_the_same_number_of_queries_for_one_slot_or_many(cast, client_for):
+    client = client_for(cast.bob)
+    client.get(reverse("alerts:rota"))  # the session's first request reads more than any later one
+    # Daytime slots on the other days of the week, so that nobody is on call now and the count does not depend on
+    # when the test runs.
+    first, *others = [day for day in range(7) if day != timezone.localtime().weekday()]
+    OnCallSlot.objects.create(prescriber=cast.bob, weekday=first, starts=EIGHT, ends=SIX, created_by=cast.bob)
+    one, _ = _rota_reads(client)
+    for weekday in others:
+        OnCallSlot.objects.create(prescriber=cast.charlie, weekday=weekday, starts=EIGHT, ends=SIX, created_by=cast.bob)
+    many, page = _rota_reads(client)
+    # The session, the user and their device; who is on call (the slots' times, then the default and the medical
+    # directors it falls back to); the slots shown; and the prescribers both forms offer, read once for the two.
+    assert many == one == 8
+    assert page.count(f"<td>{cast.charlie}</td>") == len(others)
+
+
+def test_the_rota_page_names_whoever_covers_now_and_the_default_and_medical_directors_behind_them(cast, client_for):
+    client = client_for(cast.bob)
+    cast.charlie.is_medical_director = True
+    cast.charlie.save()
+    gap = client.get(reverse("alerts:rota")).content.decode()
+    assert "rota gap" in gap and f"medical director, <strong>{cast.charlie}</strong>" in gap
+    assert f"medical director ({cast.charlie})" in gap and "Nobody: hours no slot covers" in gap
+    services.rota_default_set(actor=cast.bob, prescriber=cast.bob)
+    default = client.get(reverse("alerts:rota")).content.decode()
+    assert f"<strong>{cast.bob}</strong>, the default on-call prescriber" in default
+    assert f"{cast.bob} covers every hour no slot does." in default and f"medical director ({cast.charlie})" in default
+    now = timezone.localtime()
+    # Starting and ending at midnight, the slot covers the whole of today.
+    OnCallSlot.objects.create(
+        prescriber=cast.charlie, weekday=now.weekday(), starts=MIDNIGHT, ends=MIDNIGHT, created_by=cast.bob
+    )
+    rota = client.get(reverse("alerts:rota")).content.decode()
+    assert f"On call now: <strong>{cast.charlie}</strong>." in rota
+    assert f"{cast.bob} covers every hour no slot does." in rota and f"medical director ({cast.charlie})" in rota

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from kapstone.accounts.fields import STAFF_LABEL_FIELDS
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
 from kapstone.alerts import services
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.audit import services as audit
@@ -35,13 +34,26 @@ def on_call_status() -> OnCallStatus:
 
 
 def rota() -> dict[str, object]:
-    prescribers = list(get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True))
+    """The rota page's slots, default, medical directors and who is on call now. Who is on call fell back to the
+    default, then to the medical directors, when no slot covers now: the page shows what that read, not a second
+    read of the same rows."""
+    status = on_call_status()
+    default: User | None
+    if status.gap:  # no default; the people are the medical directors, if any
+        default, directors = None, status.people
+    else:
+        default = status.people[0] if status.source == "default" else services.default_on_call()
+        directors = services.medical_directors()
     return {
-        "slots": list(OnCallSlot.objects.select_related("prescriber")),
-        "prescribers": prescribers,
-        "default": services.default_on_call(),
-        "medical_directors": services.medical_directors(),
-        "status": on_call_status(),
+        # Of each slot's prescriber, only what names them (User.__str__, display_name).
+        "slots": list(
+            OnCallSlot.objects.select_related("prescriber").only(
+                "weekday", "starts", "ends", *(f"prescriber__{name}" for name in STAFF_LABEL_FIELDS)
+            )
+        ),
+        "default": default,
+        "medical_directors": directors,
+        "status": status,
     }
 
 

@@ -2,13 +2,16 @@
 plan; and the patient's own safety plan in the portal."""
 
 from django.contrib import messages
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.alerts import selectors, services
 from kapstone.alerts.forms import DefaultOnCallForm, PagingNumberForm, SafetyPlanForm, SlotForm
+from kapstone.alerts.rota_rows import slot_rows
 from kapstone.measures.forms import AcknowledgeForm
 from kapstone.measures.portal_settings import crisis_resources
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
@@ -34,12 +37,24 @@ def alert_detail(request, alert_id):
 
 def _rota_page(request, *, slot_form=None, default_form=None, status=200):
     data = selectors.rota()
+    can_edit = request.user.role == Role.PRESCRIBER
+    # One token for the page, the slots' remove buttons and the template's own forms ({% csrf_token %} reads it
+    # from the context), as the sign-out form on every signed-in page has one.
+    csrf_token = get_token(request)
     context = {
         **data,
-        "can_edit": request.user.role == Role.PRESCRIBER,
-        "slot_form": slot_form or SlotForm(),
-        "default_form": default_form or DefaultOnCallForm(initial={"prescriber": data["default"]}),
+        "can_edit": can_edit,
+        "csrf_token": csrf_token,
+        "slot_rows": slot_rows(data["slots"], can_edit=can_edit, csrf_token=csrf_token),
     }
+    if can_edit:
+        slot_form = slot_form or SlotForm()
+        default_form = default_form or DefaultOnCallForm(initial={"prescriber": data["default"]})
+        # Both forms offer the same prescribers: one read gives both their choices, and an empty form's fields
+        # are drawn once for every request that shows the same form (issue 19).
+        formrender.read_choices_once([slot_form, default_form])
+        context["slot_fields"] = formrender.drawn_fields(slot_form)
+        context["default_fields"] = formrender.drawn_fields(default_form)
     return render(request, "alerts/rota.html", context, status=status)
 
 

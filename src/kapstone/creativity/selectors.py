@@ -27,6 +27,25 @@ from kapstone.program.models import Enrolment, GroupSession
 
 Status = CreativityAdministration.Status
 ADMINISTRATIONS_ON_PAGE = 200
+# What the clinician's page shows of each task (creativity.page_rows) and charts (creativity.charts). The others (the
+# words and notes stored as JSON, the timer's and the scheduling's columns) were a quarter of reading the tasks.
+PAGE_COLUMNS = (
+    "task",
+    "occasion",
+    "form_id",
+    "prompts",
+    "due_at",
+    "status",
+    "submitted_at",
+    "closed_by_timer",
+    "fluency",
+    "flexibility",
+    "originality_mean",
+    "originality_top2",
+    "elaboration_mean",
+    "dat_score",
+    "dat_percentile",
+)
 
 
 def practice_tz() -> zoneinfo.ZoneInfo:
@@ -135,7 +154,7 @@ def patient_creativity(*, user: User, patient_id: int | str) -> tuple[Patient, d
     patient = patient_get(user=user, patient_id=patient_id, purpose="creativity")
     administrations = list(
         CreativityAdministration.objects.filter(patient=patient)
-        .defer("object_summaries", "dat_result")
+        .only(*PAGE_COLUMNS)
         .order_by("-due_at", "-pk")[:ADMINISTRATIONS_ON_PAGE]
     )
     completed = sorted(

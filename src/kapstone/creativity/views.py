@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.creativity import charts, selectors, services
+from kapstone.creativity import charts, page_rows, selectors, services
 from kapstone.creativity.forms import AUTPartForm, DATForm, ScheduleForm
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
@@ -173,6 +173,8 @@ def patient_creativity(request, patient_id, *, schedule_form=None, status=200):
         "patient": patient,
         **data,
         "charts": charts.history_charts(data["history"], data["symptoms"]),
+        "task_rows": page_rows.task_rows(patient.pk, data["administrations"]),
+        "symptom_rows": page_rows.symptom_rows(data["symptoms"]),
         "schedule_form": schedule_form or ScheduleForm(),
     }
     return render(request, "creativity/patient.html", context, status=status)

@@ -7,16 +7,14 @@ tests/measures/test_result_rows.py draws rows of every state both ways against t
 (result_rows_template.html beside it).
 """
 
-import datetime
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # the date filter's, undeclared in django-stubs
 
 from kapstone.formrender import shown
 from kapstone.measures.models import Assessment
 from kapstone.measures.selectors import Trajectory
-from kapstone.practice.templatetags.kapstone_tags import calendar_date
+from kapstone.practice.templatetags.kapstone_tags import local_calendar_date
 
 
 def _signed(value: Any) -> str:
@@ -26,12 +24,6 @@ def _signed(value: Any) -> str:
         return shown("%+g" % value)  # noqa: UP031
     except (ValueError, TypeError):
         return ""
-
-
-def _day(at: datetime.datetime | None) -> str:
-    """`{{ at|date:"j M Y" }}`: the local day, worded once per day and language (a third of the rows' time when
-    worded for each row)."""
-    return "" if at is None else calendar_date(template_localtime(at).date(), "j M Y")
 
 
 def _reliable_change(change: dict[str, Any]) -> str:
@@ -62,7 +54,7 @@ def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool) -> st
     critical = ' class="critical"' if point.critical else ""
     return (
         f"\n      <tr{critical}>\n"
-        f"        <td>{shown(_day(point.completed_at))}</td>\n"
+        f"        <td>{shown(local_calendar_date(point.completed_at, 'j M Y'))}</td>\n"
         f"        <td>{'baseline' if first else shown(point.occasion_display)}</td>\n"
         f"        <td>{shown(point.total_display)}</td><td>{shown(point.severity or '—')}</td>\n"
         f"        <td>{_signed(change.get('change', '')) if change else '—'}</td>\n"

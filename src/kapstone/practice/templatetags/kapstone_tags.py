@@ -7,6 +7,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # the date filter's, undeclared in django-stubs
 from django.utils.translation import get_language
 
 register = template.Library()
@@ -15,12 +16,13 @@ register = template.Library()
 _SENTINEL_ID = 987654321
 
 
-def link_around_id(url_name: str) -> tuple[str, str]:
+def link_around_id(url_name: str, *leading: object) -> tuple[str, str]:
     """The escaped text before and after the one number in `url_name`'s address (a route taking one int, a row's
-    key): a long table writes each row's link as before + key + after instead of reversing the route for each row,
-    which took as long as the rest of the row."""
+    key, after the `leading` arguments the whole table shares, such as its patient's): a long table writes each
+    row's link as before + key + after instead of reversing the route for each row, which took as long as the rest
+    of the row."""
     try:
-        address = reverse(url_name, args=[_SENTINEL_ID])
+        address = reverse(url_name, args=[*leading, _SENTINEL_ID])
     except NoReverseMatch:
         raise ValueError(f"{url_name} does not take exactly one number.") from None
     before, sentinel, after = address.partition(str(_SENTINEL_ID))
@@ -56,6 +58,13 @@ def calendar_date(value: datetime.date | None, format_string: str) -> str:
     if not value:
         return ""
     return day_label(value, format_string, get_language())
+
+
+def local_calendar_date(at: datetime.datetime | None, format_string: str) -> str:
+    """What `{{ at|date:format_string }}` writes of a moment for a format of its day alone ("j M Y"): the day it is
+    in the current time zone, as the filter takes it, worded once per day (calendar_date): Django's date format was a
+    third of a long table's time when worded for each row."""
+    return "" if at is None else calendar_date(template_localtime(at).date(), format_string)
 
 
 @lru_cache(maxsize=1024)
