@@ -203,6 +203,8 @@ def test_the_good_faith_estimate_uses_the_same_number_of_queries_as_the_practice
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
     assert len(second) == len(first)
+    # The estimate shows neither the account's entries nor the visits: it reads neither.
+    assert not [q for q in second if "billing_accountentry" in q["sql"] or "program_groupsession" in q["sql"]]
 
 
 def test_no_good_faith_estimate_for_a_patient_whose_insurer_is_billed(priced):

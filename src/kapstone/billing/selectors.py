@@ -6,6 +6,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -67,12 +68,21 @@ def _entries(account: PatientAccount) -> list[AccountEntry]:
     return list(account.entries.select_related("rendering_clinician", "recorded_by", "refund_of"))
 
 
-@dataclass
 class AccountView:
-    patient: Patient
-    account: PatientAccount
-    entries: list[AccountEntry]
-    visits: list[GroupSession]
+    """A patient's account as a page reads it. The entries and the visits are read when a page first asks for them:
+    the Good Faith Estimate shows neither, and read both (issue 19)."""
+
+    def __init__(self, patient: Patient, account: PatientAccount) -> None:
+        self.patient = patient
+        self.account = account
+
+    @cached_property
+    def entries(self) -> list[AccountEntry]:
+        return _entries(self.account)
+
+    @cached_property
+    def visits(self) -> list[GroupSession]:
+        return patient_visits(self.patient)
 
     @property
     def payments(self) -> list[AccountEntry]:
@@ -80,20 +90,21 @@ class AccountView:
 
 
 def patient_visits(patient: Patient) -> list[GroupSession]:
+    """The sessions of the patient's groups, with what the billing pages show of them (visit_label) and what a
+    charge for one reads (its group, time and whether it is held by video); a visit's facilitators are read by the
+    charge itself (services._renderer)."""
     active = Enrolment.objects.filter(
         patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
     return list(
         GroupSession.objects.filter(group__enrolments__in=active)
-        .select_related("group")
-        .prefetch_related("facilitators")
+        .only("group_id", "kind", "number", "starts_at", "is_remote")
         .order_by("starts_at")
     )
 
 
 def _account_view(patient: Patient) -> AccountView:
-    account = account_of(patient)
-    return AccountView(patient, account, _entries(account), patient_visits(patient))
+    return AccountView(patient, account_of(patient))
 
 
 def staff_account(*, user: User, patient_id: int | str) -> AccountView:
