@@ -84,6 +84,11 @@ class AccountView:
     def visits(self) -> list[GroupSession]:
         return patient_visits(self.patient)
 
+    @cached_property
+    def visit_choices(self) -> list[tuple[int, str]]:
+        """The visits as the charge and payment forms offer them, labelled once for both."""
+        return [(session.pk, visit_label(session)) for session in self.visits]
+
     @property
     def payments(self) -> list[AccountEntry]:
         return [e for e in self.entries if e.kind == AccountEntry.Kind.PAYMENT]
