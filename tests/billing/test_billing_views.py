@@ -224,3 +224,21 @@ def test_every_control_on_the_account_page_has_its_own_id_and_label(priced):
     assert len(ids) == len(set(ids))
     for control_id in re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', page):
         assert f'<label for="{control_id}"' in page
+
+
+def test_the_account_pages_read_the_account_with_the_patient_and_the_visits_once(priced):
+    cast = priced
+    cast.dosing_session()  # alice's group has its sessions
+    paid(cast)
+    for client, url in [
+        (signed_in_client(cast.bob), reverse("billing:account", args=[cast.alice.pk])),
+        (signed_in_client(cast.admin), reverse("billing:account", args=[cast.alice.pk])),
+        (signed_in_client(cast.alice_user), reverse("billing:my_account")),
+    ]:
+        client.get(url)
+        with CaptureQueriesContext(connection) as read:
+            assert client.get(url).status_code == 200
+        queries = [q["sql"] for q in read]
+        assert not [q for q in queries if 'FROM "billing_patientaccount"' in q]
+        assert len([q for q in queries if 'FROM "program_groupsession"' in q]) == 1
+        assert not [q for q in queries if "program_groupsession_facilitators" in q]

@@ -57,9 +57,17 @@ def billing_profiles() -> list[tuple[object, StaffBillingProfile | None]]:
     return [(user, profiles.get(user.pk)) for user in clinicians.order_by("last_name", "first_name")]
 
 
+# The patient's account, read in the patient's query (a left join: a patient never billed has none).
+ACCOUNT_WITH_PATIENT = ("billing_account",)
+
+
 def account_of(patient: Patient) -> PatientAccount:
-    """The patient's account; an unsaved empty one if nothing was ever billed (reads never create rows)."""
-    return PatientAccount.objects.filter(patient=patient).first() or PatientAccount(patient=patient)
+    """The patient's account; an unsaved empty one if nothing was ever billed (reads never create rows). The
+    account pages read it with the patient (ACCOUNT_WITH_PATIENT)."""
+    try:
+        return patient.billing_account
+    except PatientAccount.DoesNotExist:
+        return PatientAccount(patient=patient)
 
 
 def _entries(account: PatientAccount) -> list[AccountEntry]:
@@ -113,12 +121,12 @@ def _account_view(patient: Patient) -> AccountView:
 
 
 def staff_account(*, user: User, patient_id: int | str) -> AccountView:
-    patient = patient_get(user=user, patient_id=patient_id, purpose="billing account")
+    patient = patient_get(user=user, patient_id=patient_id, purpose="billing account", related=ACCOUNT_WITH_PATIENT)
     return _account_view(patient)
 
 
 def portal_account(*, user: User) -> AccountView:
-    patient = patient_for_portal_user(user)
+    patient = patient_for_portal_user(user, related=ACCOUNT_WITH_PATIENT)
     audit.record(action=audit.Action.READ, patient=patient, object_type="billing_account", detail={"view": "portal"})
     return _account_view(patient)
 
