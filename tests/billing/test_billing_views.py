@@ -183,6 +183,7 @@ def test_the_good_faith_estimate_prices_the_course_templates_planned_services(pr
     assert by_code[("Ketamine sessions (dosing)", "99213")].quantity == 6
     assert by_code[("Preparation sessions", "90834")].total == 2 * 140
     assert "not a contract" in " ".join(estimate.disclaimers)
+    assert (estimate.practice.name, estimate.practice.npi) == ("Synthetic KAP Practice", "1234567893")
     assert client.get(reverse("billing:estimate_pdf", args=[cast.alice.pk])).content.startswith(b"%PDF")
 
 
@@ -203,6 +204,8 @@ def test_the_good_faith_estimate_uses_the_same_number_of_queries_as_the_practice
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
     assert len(second) == len(first)
+    # The practice's billing settings (its identity, the services billed) are read together.
+    assert len([q for q in second if "practice_practicesetting" in q["sql"]]) == 1
     # The estimate shows neither the account's entries nor the visits: it reads neither.
     assert not [q for q in second if "billing_accountentry" in q["sql"] or "program_groupsession" in q["sql"]]
 

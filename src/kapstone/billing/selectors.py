@@ -4,6 +4,7 @@ here reads a note of any kind: money and the record's diagnoses only."""
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -21,7 +22,7 @@ from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.practice.settings_store import practice_value
+from kapstone.practice.settings_store import practice_overrides, practice_value
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.planning import PlanRefused, group_template
@@ -30,9 +31,13 @@ ZERO = Decimal("0.00")
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))
 
 
-def billing_setting(name: str) -> Any:  # Any: each setting has its own shape in data/settings.yaml
-    """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`."""
-    return practice_value(f"billing.{name}", codes.settings_data()["settings"][name]["value"])
+def billing_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any:  # Any: each has its own shape
+    """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`. A caller reading
+    several settings passes the practice's billing values read once (`practice_overrides("billing")`)."""
+    default = codes.settings_data()["settings"][name]["value"]
+    if overrides is None:
+        return practice_value(f"billing.{name}", default)
+    return overrides.get(name, default)
 
 
 def current_fees() -> dict[str, Fee]:
@@ -156,9 +161,14 @@ class PracticeIdentity:
     tax_id: str
 
     @classmethod
-    def current(cls) -> "PracticeIdentity":
+    def current(cls, overrides: Mapping[str, Any] | None = None) -> "PracticeIdentity":
+        """The practice's identity from its billing settings, read in one query unless the caller read them."""
+        overrides = practice_overrides("billing") if overrides is None else overrides
         return cls(
-            *(billing_setting(name) or "" for name in ("practice_name", "billing_address", "practice_npi", "tax_id"))
+            *(
+                billing_setting(name, overrides) or ""
+                for name in ("practice_name", "billing_address", "practice_npi", "tax_id")
+            )
         )
 
     def missing(self) -> list[str]:
@@ -522,7 +532,8 @@ def good_faith_estimate(
     *, patient: Patient, template: course_templates.CourseTemplate, starts_on: datetime.date | None
 ) -> GoodFaithEstimate:
     services, fees = codes.service_codes(), current_fees()
-    planned = billing_setting("visit_services")
+    practice_values = practice_overrides("billing")
+    planned = billing_setting("visit_services", practice_values)
     lines = [
         EstimateLine(
             visit=VISIT_NAMES[kind.value],
@@ -535,7 +546,7 @@ def good_faith_estimate(
         for code in planned.get(kind.value, [])
         if template.count(kind)
     ]
-    practice = PracticeIdentity.current()
+    practice = PracticeIdentity.current(practice_values)
     diagnoses = list(patient.diagnoses.all()[: codes.claim_limit("diagnoses_per_claim")])
     missing = practice.missing()
     missing += [f"Set a fee for {line.code} ({line.label}) under Fees." for line in lines if line.unit_fee is None]
