@@ -23,7 +23,7 @@ def link_around_id(url_name: str, *leading: object) -> tuple[str, str]:
     try:
         address = reverse(url_name, args=[*leading, _SENTINEL_ID])
     except NoReverseMatch:
-        raise ValueError(f"{url_name} does not take {len(leading) + 1} arguments ending in a number.") from None
+        raise ValueError(f"{url_name} does not take exactly one number after {list(leading)}.") from None
     before, sentinel, after = address.partition(str(_SENTINEL_ID))
     if not sentinel or str(_SENTINEL_ID) in after:
         raise ValueError(f"{url_name} does not take exactly one number for the row: {address}")
