@@ -183,6 +183,7 @@ def test_the_good_faith_estimate_prices_the_course_templates_planned_services(pr
     assert by_code[("Ketamine sessions (dosing)", "99213")].quantity == 6
     assert by_code[("Preparation sessions", "90834")].total == 2 * 140
     assert "not a contract" in " ".join(estimate.disclaimers)
+    assert (estimate.practice.name, estimate.practice.npi) == ("Synthetic KAP Practice", "1234567893")
     assert client.get(reverse("billing:estimate_pdf", args=[cast.alice.pk])).content.startswith(b"%PDF")
 
 
@@ -203,6 +204,10 @@ def test_the_good_faith_estimate_uses_the_same_number_of_queries_as_the_practice
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
     assert len(second) == len(first)
+    # The practice's billing settings (its identity, the services billed) are read together.
+    assert len([q for q in second if "practice_practicesetting" in q["sql"]]) == 1
+    # The estimate shows neither the account's entries nor the visits: it reads neither.
+    assert not [q for q in second if "billing_accountentry" in q["sql"] or "program_groupsession" in q["sql"]]
 
 
 def test_no_good_faith_estimate_for_a_patient_whose_insurer_is_billed(priced):
@@ -222,3 +227,21 @@ def test_every_control_on_the_account_page_has_its_own_id_and_label(priced):
     assert len(ids) == len(set(ids))
     for control_id in re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', page):
         assert f'<label for="{control_id}"' in page
+
+
+def test_the_account_pages_read_the_account_with_the_patient_and_the_visits_once(priced):
+    cast = priced
+    cast.dosing_session()  # alice's group has its sessions
+    paid(cast)
+    for client, url in [
+        (signed_in_client(cast.bob), reverse("billing:account", args=[cast.alice.pk])),
+        (signed_in_client(cast.admin), reverse("billing:account", args=[cast.alice.pk])),
+        (signed_in_client(cast.alice_user), reverse("billing:my_account")),
+    ]:
+        client.get(url)
+        with CaptureQueriesContext(connection) as read:
+            assert client.get(url).status_code == 200
+        queries = [q["sql"] for q in read]
+        assert not [q for q in queries if 'FROM "billing_patientaccount"' in q]
+        assert len([q for q in queries if 'FROM "program_groupsession"' in q]) == 1
+        assert not [q for q in queries if "program_groupsession_facilitators" in q]

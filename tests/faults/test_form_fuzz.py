@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import kapstone
 from kapstone.accounts.roles import Role
+from kapstone.billing.selectors import visit_label
 from kapstone.dosing.selectors import ledger_balances
 from kapstone.measures import services as measures_services
 from kapstone.measures.scoring import get_instrument
@@ -81,7 +82,7 @@ def constructor_arguments(cast) -> dict:
     staff = get_user_model().objects.exclude(role=Role.PATIENT)
     return {
         "request": RequestFactory().post("/"),
-        "visits": GroupSession.objects.all(),
+        "visit_choices": [(session.pk, visit_label(session)) for session in GroupSession.objects.all()],
         "clinicians": staff,
         "sessions": GroupSession.objects.all(),
         "instrument": get_instrument("phq9"),

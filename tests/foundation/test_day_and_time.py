@@ -70,3 +70,8 @@ def test_a_link_around_a_rows_key_is_the_reversed_address():
     assert f"{before}42{after}" == reverse("patients:detail", args=[42])
     with pytest.raises(ValueError, match="exactly one number"):
         kapstone_tags.link_around_id("patients:list")
+    # With the arguments every row shares: a patient's visits.
+    before, after = kapstone_tags.link_around_id("billing:visit_superbill", 7)
+    assert f"{before}42{after}" == reverse("billing:visit_superbill", args=[7, 42])
+    with pytest.raises(ValueError, match="exactly one number"):
+        kapstone_tags.link_around_id("billing:visit_superbill")

@@ -104,7 +104,7 @@ def test_every_form_field_choosing_users_is_one_of_the_shared_staff_fields(cast)
 
 def test_the_billing_clinician_list_built_by_hand_reads_the_same(cast):
     clinicians = User.objects.filter(pk__in=[cast.bob.pk, cast.therapist.pk])
-    form = ChargeForm(visits=[], clinicians=clinicians)
+    form = ChargeForm(visit_choices=[], clinicians=clinicians)
     assert dict(form.fields["rendering_clinician"].choices) == {p.pk: staff_label(p) for p in clinicians}
 
 

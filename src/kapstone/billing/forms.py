@@ -8,7 +8,6 @@ from django.utils import timezone
 from kapstone.accounts.fields import staff_label
 from kapstone.billing import codes
 from kapstone.billing.models import MAX_AMOUNT, AccountEntry, StaffBillingProfile
-from kapstone.billing.selectors import visit_label
 
 # An input limit on one superbill or export: a tax year and a little. Longer periods are asked for year by year.
 MAX_PERIOD_DAYS = 400
@@ -53,18 +52,17 @@ class ChargeForm(forms.Form):
     place_of_service = forms.ChoiceField(label="Place of service", required=False)
     rendering_clinician = forms.TypedChoiceField(label="Rendering clinician", coerce=int, empty_value=None)
 
-    def __init__(self, *args, visits, clinicians, **kwargs):
+    def __init__(self, *args, visit_choices, clinicians, **kwargs):
         # The account page holds this form beside the payment and adjustment forms, which share field names:
         # their own ids keep each label tied to its own control.
         kwargs.setdefault("auto_id", "charge_%s")
         super().__init__(*args, **kwargs)
-        self.fields["visit"].choices = [("", "No visit (give the date)")] + [(s.pk, visit_label(s)) for s in visits]
+        self.fields["visit"].choices = [("", "No visit (give the date)"), *visit_choices]
         self.fields["code"].choices = [(c, f"{c} · {s.label}") for c, s in codes.service_codes().items()]
         self.fields["place_of_service"].choices = [("", "From the visit")] + [
             (c, f"{c} · {p.label}") for c, p in codes.places_of_service().items()
         ]
         self.fields["rendering_clinician"].choices = [(u.pk, staff_label(u)) for u in clinicians]
-        self.visits = {s.pk: s for s in visits}
         self.clinicians = {u.pk: u for u in clinicians}
 
     def clean(self):
@@ -81,10 +79,10 @@ class PaymentForm(forms.Form):
     reference = forms.CharField(label="Reference", max_length=60, required=False)
     visit = forms.TypedChoiceField(label="For the visit", coerce=int, empty_value=None, required=False)
 
-    def __init__(self, *args, visits=(), **kwargs):
+    def __init__(self, *args, visit_choices=(), **kwargs):
         kwargs.setdefault("auto_id", "payment_%s")  # shares the account page with ChargeForm: see there
         super().__init__(*args, **kwargs)
-        self.fields["visit"].choices = [("", "The account in general")] + [(s.pk, visit_label(s)) for s in visits]
+        self.fields["visit"].choices = [("", "The account in general"), *visit_choices]
         self.fields["on_date"].initial = timezone.localdate()
 
 

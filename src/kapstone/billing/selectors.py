@@ -4,8 +4,10 @@ here reads a note of any kind: money and the record's diagnoses only."""
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,7 +22,7 @@ from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.practice.settings_store import practice_value
+from kapstone.practice.settings_store import practice_overrides, practice_value
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.planning import PlanRefused, group_template
@@ -29,9 +31,13 @@ ZERO = Decimal("0.00")
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))
 
 
-def billing_setting(name: str) -> Any:  # Any: each setting has its own shape in data/settings.yaml
-    """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`."""
-    return practice_value(f"billing.{name}", codes.settings_data()["settings"][name]["value"])
+def billing_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any:  # Any: each has its own shape
+    """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`. A caller reading
+    several settings passes the practice's billing values read once (`practice_overrides("billing")`)."""
+    default = codes.settings_data()["settings"][name]["value"]
+    if overrides is None:
+        return practice_value(f"billing.{name}", default)
+    return overrides.get(name, default)
 
 
 def current_fees() -> dict[str, Fee]:
@@ -56,9 +62,17 @@ def billing_profiles() -> list[tuple[object, StaffBillingProfile | None]]:
     return [(user, profiles.get(user.pk)) for user in clinicians.order_by("last_name", "first_name")]
 
 
+# The patient's account, read in the patient's query (a left join: a patient never billed has none).
+ACCOUNT_WITH_PATIENT = ("billing_account",)
+
+
 def account_of(patient: Patient) -> PatientAccount:
-    """The patient's account; an unsaved empty one if nothing was ever billed (reads never create rows)."""
-    return PatientAccount.objects.filter(patient=patient).first() or PatientAccount(patient=patient)
+    """The patient's account; an unsaved empty one if nothing was ever billed (reads never create rows). The
+    account pages read it with the patient (ACCOUNT_WITH_PATIENT)."""
+    try:
+        return patient.billing_account
+    except PatientAccount.DoesNotExist:
+        return PatientAccount(patient=patient)
 
 
 def _entries(account: PatientAccount) -> list[AccountEntry]:
@@ -67,12 +81,26 @@ def _entries(account: PatientAccount) -> list[AccountEntry]:
     return list(account.entries.select_related("rendering_clinician", "recorded_by", "refund_of"))
 
 
-@dataclass
 class AccountView:
-    patient: Patient
-    account: PatientAccount
-    entries: list[AccountEntry]
-    visits: list[GroupSession]
+    """A patient's account as a page reads it. The entries and the visits are read when a page first asks for them:
+    the Good Faith Estimate shows neither, and read both (issue 19)."""
+
+    def __init__(self, patient: Patient, account: PatientAccount) -> None:
+        self.patient = patient
+        self.account = account
+
+    @cached_property
+    def entries(self) -> list[AccountEntry]:
+        return _entries(self.account)
+
+    @cached_property
+    def visits(self) -> list[GroupSession]:
+        return patient_visits(self.patient)
+
+    @cached_property
+    def visit_choices(self) -> list[tuple[int, str]]:
+        """The visits as the charge and payment forms offer them, labelled once for both."""
+        return [(session.pk, visit_label(session)) for session in self.visits]
 
     @property
     def payments(self) -> list[AccountEntry]:
@@ -80,29 +108,30 @@ class AccountView:
 
 
 def patient_visits(patient: Patient) -> list[GroupSession]:
+    """The sessions of the patient's groups, with what the billing pages show of them (visit_label) and what a
+    charge for one reads (its group, time and whether it is held by video); a visit's facilitators are read by the
+    charge itself (services._renderer)."""
     active = Enrolment.objects.filter(
         patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
     return list(
         GroupSession.objects.filter(group__enrolments__in=active)
-        .select_related("group")
-        .prefetch_related("facilitators")
+        .only("group_id", "kind", "number", "starts_at", "is_remote")
         .order_by("starts_at")
     )
 
 
 def _account_view(patient: Patient) -> AccountView:
-    account = account_of(patient)
-    return AccountView(patient, account, _entries(account), patient_visits(patient))
+    return AccountView(patient, account_of(patient))
 
 
 def staff_account(*, user: User, patient_id: int | str) -> AccountView:
-    patient = patient_get(user=user, patient_id=patient_id, purpose="billing account")
+    patient = patient_get(user=user, patient_id=patient_id, purpose="billing account", related=ACCOUNT_WITH_PATIENT)
     return _account_view(patient)
 
 
 def portal_account(*, user: User) -> AccountView:
-    patient = patient_for_portal_user(user)
+    patient = patient_for_portal_user(user, related=ACCOUNT_WITH_PATIENT)
     audit.record(action=audit.Action.READ, patient=patient, object_type="billing_account", detail={"view": "portal"})
     return _account_view(patient)
 
@@ -132,9 +161,14 @@ class PracticeIdentity:
     tax_id: str
 
     @classmethod
-    def current(cls) -> "PracticeIdentity":
+    def current(cls, overrides: Mapping[str, Any] | None = None) -> "PracticeIdentity":
+        """The practice's identity from its billing settings, read in one query unless the caller read them."""
+        overrides = practice_overrides("billing") if overrides is None else overrides
         return cls(
-            *(billing_setting(name) or "" for name in ("practice_name", "billing_address", "practice_npi", "tax_id"))
+            *(
+                billing_setting(name, overrides) or ""
+                for name in ("practice_name", "billing_address", "practice_npi", "tax_id")
+            )
         )
 
     def missing(self) -> list[str]:
@@ -498,7 +532,8 @@ def good_faith_estimate(
     *, patient: Patient, template: course_templates.CourseTemplate, starts_on: datetime.date | None
 ) -> GoodFaithEstimate:
     services, fees = codes.service_codes(), current_fees()
-    planned = billing_setting("visit_services")
+    practice_values = practice_overrides("billing")
+    planned = billing_setting("visit_services", practice_values)
     lines = [
         EstimateLine(
             visit=VISIT_NAMES[kind.value],
@@ -511,7 +546,7 @@ def good_faith_estimate(
         for code in planned.get(kind.value, [])
         if template.count(kind)
     ]
-    practice = PracticeIdentity.current()
+    practice = PracticeIdentity.current(practice_values)
     diagnoses = list(patient.diagnoses.all()[: codes.claim_limit("diagnoses_per_claim")])
     missing = practice.missing()
     missing += [f"Set a fee for {line.code} ({line.label}) under Fees." for line in lines if line.unit_fee is None]

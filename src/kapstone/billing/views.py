@@ -40,8 +40,8 @@ def _account_page(request, view, status=200, **forms):
     context = {"view": view, "is_billing_staff": request.user.role == Role.ADMIN}
     if context["is_billing_staff"]:
         context.update(
-            charge_form=ChargeForm(visits=view.visits, clinicians=_clinicians(view.patient)),
-            payment_form=PaymentForm(visits=view.visits),
+            charge_form=ChargeForm(visit_choices=view.visit_choices, clinicians=_clinicians(view.patient)),
+            payment_form=PaymentForm(visit_choices=view.visit_choices),
             adjustment_form=AdjustmentForm(initial={"on_date": timezone.localdate()}),
             self_pay_form=SelfPayForm(initial={"self_pay": view.account.self_pay}),
             period_form=PeriodForm(),
@@ -66,7 +66,7 @@ def _done(request, view, text):
 @require_POST
 def charge_add(request, patient_id):
     view = selectors.staff_account(user=request.user, patient_id=patient_id)
-    form = ChargeForm(request.POST, visits=view.visits, clinicians=_clinicians(view.patient))
+    form = ChargeForm(request.POST, visit_choices=view.visit_choices, clinicians=_clinicians(view.patient))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -76,7 +76,7 @@ def charge_add(request, patient_id):
                 code=data["code"],
                 modifiers=data["modifiers"],
                 units=data["units"],
-                session=form.visits.get(data["visit"]),
+                session=selectors.visit_of(view, data["visit"]) if data["visit"] else None,
                 on_date=data["on_date"],
                 place_of_service=data["place_of_service"],
                 rendering_clinician=form.clinicians.get(data["rendering_clinician"]),
@@ -106,7 +106,7 @@ def visit_charges(request, patient_id, session_id):
 @require_POST
 def payment(request, patient_id):
     view = selectors.staff_account(user=request.user, patient_id=patient_id)
-    form = PaymentForm(request.POST, visits=view.visits)
+    form = PaymentForm(request.POST, visit_choices=view.visit_choices)
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -17,17 +17,17 @@ _SENTINEL_ID = 987654321
 
 
 def link_around_id(url_name: str, *leading: object) -> tuple[str, str]:
-    """The escaped text before and after the one number in `url_name`'s address (a route taking one int, a row's
-    key, after the `leading` arguments the whole table shares, such as its patient's): a long table writes each
-    row's link as before + key + after instead of reversing the route for each row, which took as long as the rest
-    of the row."""
+    """The escaped text before and after the last number in `url_name`'s address (a route whose last argument is an
+    int, a row's key, after the `leading` arguments every row shares, such as the patient of a list of their visits):
+    a long table writes each row's link as before + key + after instead of reversing the route for each row, which
+    took as long as the rest of the row."""
     try:
         address = reverse(url_name, args=[*leading, _SENTINEL_ID])
     except NoReverseMatch:
-        raise ValueError(f"{url_name} does not take exactly one number.") from None
+        raise ValueError(f"{url_name} does not take exactly one number after {list(leading)}.") from None
     before, sentinel, after = address.partition(str(_SENTINEL_ID))
     if not sentinel or str(_SENTINEL_ID) in after:
-        raise ValueError(f"{url_name} does not take exactly one number: {address}")
+        raise ValueError(f"{url_name} does not take exactly one number for the row: {address}")
     return html.escape(before), html.escape(after)
 
 
