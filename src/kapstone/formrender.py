@@ -5,7 +5,9 @@ fields for each medicine and treatment) spent most of their time rendering widge
 template renders (the input and its attributes), a select one more for every option, and a list of radio buttons or
 checkboxes (the intake's nineteen yes/no questions) four more for every option. The widgets below are
 rendered here to exactly the markup the templates give (tests/foundation/test_formrender.py compares them on
-every widget Kapstone uses); any other template goes to Django's renderer unchanged.
+every widget Kapstone uses), and so is a field's label (a label_tag, one template and its attributes' include for
+each field of a form laid out by a page's own loop, as the outcomes report's filters are); any other template goes
+to Django's renderer unchanged.
 """
 
 import html
@@ -29,6 +31,10 @@ Widget = Mapping[str, Any]
 
 def _formatted(value: object) -> str:
     """`{{ value|stringformat:'s' }}` under autoescaping: the value's str, escaped unless it was marked safe."""
+    # Plain text first, escaped as conditional_escape ends: its lazy-argument check cost more than the escape, for
+    # every name, id and value of every widget (a form's hidden counts alone were four calls each).
+    if type(value) is str:
+        return html.escape(value)
     return str(conditional_escape(value if isinstance(value, SafeString) else str(value)))
 
 
@@ -133,6 +139,17 @@ def _textarea(widget: Widget) -> str:
     return f'<textarea name="{_formatted(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
 
 
+def _label(context: Mapping[str, Any]) -> str:
+    """django/forms/label.html, which a field's label_tag and legend_tag draw: the label in its tag when the field has
+    an id, else the label alone (stripped, as the renderer strips every drawing)."""
+    label = shown(context["label"])
+    if not context["use_tag"]:
+        return label.strip()
+    tag = shown(context["tag"])
+    return f"<{tag}{_attrs(context['attrs'] or {})}>{label}</{tag}>"
+
+
+LABEL_TEMPLATE = "django/forms/label.html"
 INPUT_TEMPLATES = {
     f"django/forms/widgets/{name}.html"
     for name in (
@@ -167,10 +184,12 @@ OPTION_TEMPLATES = {
 
 
 class FormRenderer(DjangoTemplates):
-    """settings.FORM_RENDERER: the widgets above in Python, everything else (form and formset layouts, a project's
-    own widget templates) through Django's templates."""
+    """settings.FORM_RENDERER: the widgets and labels above in Python, everything else (form and formset layouts, a
+    project's own widget templates) through Django's templates."""
 
     def render(self, template_name, context, request=None):
+        if template_name == LABEL_TEMPLATE:
+            return mark_safe(_label(context))  # noqa: S308 - every value above is escaped as the template would
         render_here = RENDERED_HERE.get(template_name)
         widget = context.get("widget")
         if render_here is None or widget is None or not self._standard(template_name, widget):
