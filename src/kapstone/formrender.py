@@ -13,9 +13,9 @@ to Django's renderer unchanged.
 import html
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -264,25 +264,34 @@ def _drawing_key(form: forms.BaseForm) -> tuple:
     return (type(form), form.prefix, form.auto_id, form.label_suffix, form.use_required_attribute, tuple(fields))
 
 
-# Drawn unbound forms by their _drawing_key, shared by the requests one process serves; cleared when full, so a
-# practice whose choices keep changing holds no more than this many drawings.
-_DRAWN_EMPTY: dict[tuple, str] = {}
+# Drawings of unbound forms by what they draw and the form's _drawing_key, shared by the requests one process
+# serves; cleared when full, so a practice whose choices keep changing holds no more than this many drawings.
+_DRAWN_EMPTY: dict[tuple, Any] = {}
 DRAWN_EMPTY_LIMIT = 256
 
+Drawing = TypeVar("Drawing")
 
-def empty_form_fields(form: forms.BaseForm) -> SafeString:
-    """form_fields(form) for an unbound form, drawn once for every request that shows the same form: a page that
-    shows a form of fixed fields (the dosing room's cards, each load) drew the same markup on every request.
-    A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
+
+def drawn_once(form: forms.BaseForm, what: Hashable, draw: Callable[[], Drawing]) -> Drawing:
+    """`draw()`, a drawing of the unbound `form` that reads nothing else but what `what` names (its fields, or a
+    page's own layout of them with the counts it writes), kept for every request that draws the same form the same
+    way. A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
     if form.is_bound:
         raise ValueError("Only an unbound form draws the same for every request.")
-    key = _drawing_key(form)
+    key = (what, _drawing_key(form))
     drawn = _DRAWN_EMPTY.get(key)
     if drawn is None:
         if len(_DRAWN_EMPTY) >= DRAWN_EMPTY_LIMIT:
             _DRAWN_EMPTY.clear()
-        drawn = _DRAWN_EMPTY[key] = form_fields(form)
-    return mark_safe(drawn)  # noqa: S308 - drawn by form_fields, a template's output
+        drawn = _DRAWN_EMPTY[key] = draw()
+    return drawn
+
+
+def empty_form_fields(form: forms.BaseForm) -> SafeString:
+    """form_fields(form) for an unbound form, drawn once for every request that shows the same form (drawn_once): a
+    page that shows a form of fixed fields (the dosing room's cards, each load) drew the same markup on every
+    request."""
+    return mark_safe(drawn_once(form, "form_fields", lambda: form_fields(form)))  # noqa: S308 - form_fields' output
 
 
 def drawn_fields(form: forms.BaseForm) -> SafeString:

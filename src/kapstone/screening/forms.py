@@ -205,6 +205,12 @@ LISTS = [
     ("psychotherapy", PsychotherapyRow, 3, "Psychotherapy courses", "prior_treatments.psychotherapy"),
     ("other", OtherTreatmentRow, 2, "ECT, TMS and esketamine", None),
 ]
+# Each list's formset class, made once: formset_factory makes a new class on each call, and a list drawn by the
+# same class is drawn from the same kept drawing (intake_fields.rows).
+FORMSETS = {
+    prefix: forms.formset_factory(row_form, extra=blank_rows, max_num=60, validate_max=True)
+    for prefix, row_form, blank_rows, *_ in LISTS
+}
 
 
 class IntakeMainForm(forms.Form):
@@ -279,12 +285,11 @@ class IntakeEditor:
         self.main = IntakeMainForm(data, initial=_initial_main(initial))
         self.formsets = {}
         self.headings = {}
-        for prefix, row_form, blank_rows, heading, path in LISTS:
+        for prefix, _, _, heading, path in LISTS:
             rows = _initial_rows(initial, prefix, path)
-            factory = forms.formset_factory(row_form, extra=blank_rows, max_num=60, validate_max=True)
             # A bound formset compares each row with its initial value and skips unchanged rows without cleaning
             # them; the rows are rebuilt from what was posted, so a bound formset gets no initial.
-            self.formsets[prefix] = factory(data, initial=None if data is not None else rows, prefix=prefix)
+            self.formsets[prefix] = FORMSETS[prefix](data, initial=None if data is not None else rows, prefix=prefix)
             self.headings[prefix] = heading
         self.problems: list[str] = []
 
