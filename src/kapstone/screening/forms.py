@@ -6,6 +6,7 @@ partly filled must give its required parts. The engine's validator has the last 
 dotted paths, are put back next to the field or row they name (IntakeEditor.show_errors).
 """
 
+import copy
 import datetime
 import re
 from typing import Any
@@ -238,13 +239,19 @@ class IntakeMainForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, (label, _) in PSYCHIATRIC_QUESTIONS.items():
-            self.fields[f"psychiatric__{name}"] = _yes_no_field(label)
-        for name, (label, _) in MEDICAL_QUESTIONS.items():
-            self.fields[f"medical__{name}"] = _yes_no_field(label)
+        # A copy of the questions' fields, as Django copies a form's declared fields: making nineteen choice fields
+        # for each form (their choices checked and normalized one by one) cost more than copying them (issue 19).
+        self.fields.update(copy.deepcopy(_MAIN_QUESTION_FIELDS))
 
     def section(self, names: list[str]):
         return [self[name] for name in names]
+
+
+# The staff intake's yes/no questions, after the main form's declared fields, made once for every form.
+_MAIN_QUESTION_FIELDS = {
+    **{f"psychiatric__{name}": _yes_no_field(label) for name, (label, _) in PSYCHIATRIC_QUESTIONS.items()},
+    **{f"medical__{name}": _yes_no_field(label) for name, (label, _) in MEDICAL_QUESTIONS.items()},
+}
 
 
 def _initial_main(data: dict) -> dict:
