@@ -5,15 +5,17 @@ fields for each medicine and treatment) spent most of their time rendering widge
 template renders (the input and its attributes), a select one more for every option, and a list of radio buttons or
 checkboxes (the intake's nineteen yes/no questions) four more for every option. The widgets below are
 rendered here to exactly the markup the templates give (tests/foundation/test_formrender.py compares them on
-every widget Kapstone uses); any other template goes to Django's renderer unchanged.
+every widget Kapstone uses), and so is a field's label (a label_tag, one template and its attributes' include for
+each field of a form laid out by a page's own loop, as the outcomes report's filters are); any other template goes
+to Django's renderer unchanged.
 """
 
 import html
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -29,6 +31,10 @@ Widget = Mapping[str, Any]
 
 def _formatted(value: object) -> str:
     """`{{ value|stringformat:'s' }}` under autoescaping: the value's str, escaped unless it was marked safe."""
+    # Plain text first, escaped as conditional_escape ends: its lazy-argument check cost more than the escape, for
+    # every name, id and value of every widget (a form's hidden counts alone were four calls each).
+    if type(value) is str:
+        return html.escape(value)
     return str(conditional_escape(value if isinstance(value, SafeString) else str(value)))
 
 
@@ -133,6 +139,17 @@ def _textarea(widget: Widget) -> str:
     return f'<textarea name="{_formatted(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
 
 
+def _label(context: Mapping[str, Any]) -> str:
+    """django/forms/label.html, which a field's label_tag and legend_tag draw: the label in its tag when the field has
+    an id, else the label alone (stripped, as the renderer strips every drawing)."""
+    label = shown(context["label"])
+    if not context["use_tag"]:
+        return label.strip()
+    tag = shown(context["tag"])
+    return f"<{tag}{_attrs(context['attrs'] or {})}>{label}</{tag}>"
+
+
+LABEL_TEMPLATE = "django/forms/label.html"
 INPUT_TEMPLATES = {
     f"django/forms/widgets/{name}.html"
     for name in (
@@ -167,10 +184,12 @@ OPTION_TEMPLATES = {
 
 
 class FormRenderer(DjangoTemplates):
-    """settings.FORM_RENDERER: the widgets above in Python, everything else (form and formset layouts, a project's
-    own widget templates) through Django's templates."""
+    """settings.FORM_RENDERER: the widgets and labels above in Python, everything else (form and formset layouts, a
+    project's own widget templates) through Django's templates."""
 
     def render(self, template_name, context, request=None):
+        if template_name == LABEL_TEMPLATE:
+            return mark_safe(_label(context))  # noqa: S308 - every value above is escaped as the template would
         render_here = RENDERED_HERE.get(template_name)
         widget = context.get("widget")
         if render_here is None or widget is None or not self._standard(template_name, widget):
@@ -245,25 +264,34 @@ def _drawing_key(form: forms.BaseForm) -> tuple:
     return (type(form), form.prefix, form.auto_id, form.label_suffix, form.use_required_attribute, tuple(fields))
 
 
-# Drawn unbound forms by their _drawing_key, shared by the requests one process serves; cleared when full, so a
-# practice whose choices keep changing holds no more than this many drawings.
-_DRAWN_EMPTY: dict[tuple, str] = {}
+# Drawings of unbound forms by what they draw and the form's _drawing_key, shared by the requests one process
+# serves; cleared when full, so a practice whose choices keep changing holds no more than this many drawings.
+_DRAWN_EMPTY: dict[tuple, Any] = {}
 DRAWN_EMPTY_LIMIT = 256
 
+Drawing = TypeVar("Drawing")
 
-def empty_form_fields(form: forms.BaseForm) -> SafeString:
-    """form_fields(form) for an unbound form, drawn once for every request that shows the same form: a page that
-    shows a form of fixed fields (the dosing room's cards, each load) drew the same markup on every request.
-    A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
+
+def drawn_once(form: forms.BaseForm, what: Hashable, draw: Callable[[], Drawing]) -> Drawing:
+    """`draw()`, a drawing of the unbound `form` that reads nothing else but what `what` names (its fields, or a
+    page's own layout of them with the counts it writes), kept for every request that draws the same form the same
+    way. A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
     if form.is_bound:
         raise ValueError("Only an unbound form draws the same for every request.")
-    key = _drawing_key(form)
+    key = (what, _drawing_key(form))
     drawn = _DRAWN_EMPTY.get(key)
     if drawn is None:
         if len(_DRAWN_EMPTY) >= DRAWN_EMPTY_LIMIT:
             _DRAWN_EMPTY.clear()
-        drawn = _DRAWN_EMPTY[key] = form_fields(form)
-    return mark_safe(drawn)  # noqa: S308 - drawn by form_fields, a template's output
+        drawn = _DRAWN_EMPTY[key] = draw()
+    return drawn
+
+
+def empty_form_fields(form: forms.BaseForm) -> SafeString:
+    """form_fields(form) for an unbound form, drawn once for every request that shows the same form (drawn_once): a
+    page that shows a form of fixed fields (the dosing room's cards, each load) drew the same markup on every
+    request."""
+    return mark_safe(drawn_once(form, "form_fields", lambda: form_fields(form)))  # noqa: S308 - form_fields' output
 
 
 def drawn_fields(form: forms.BaseForm) -> SafeString:

@@ -55,6 +55,7 @@ class Awkward(forms.Form):
     when = forms.DateTimeField(required=False)
     email = forms.EmailField(required=False)
     hidden = forms.CharField(widget=forms.HiddenInput, initial="h&h")
+    spaced = forms.CharField(label="  Spaced & <label>  ", required=False)
     agree = forms.BooleanField(required=False, initial=True)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), initial="line 1\n<line 2>", required=False)
     empty_notes = forms.CharField(widget=forms.Textarea, required=False)
@@ -83,15 +84,32 @@ class Awkward(forms.Form):
     )
 
 
+def _labels(field: forms.BoundField) -> list[str]:
+    """The field's label as a page draws it: label_tag and legend_tag, plain, with attributes (a class, a boolean
+    one, one left out) and with contents and a suffix of the page's own."""
+    attrs = {"class": 'x "y" <&>', "data-on": True, "data-off": False}
+    return [
+        field.label_tag(),
+        field.legend_tag(),
+        field.label_tag(attrs=attrs),
+        field.legend_tag(attrs=attrs),
+        field.label_tag(contents="A & <b>", label_suffix=" :"),
+        field.label_tag(contents=mark_safe("<i>kept</i>"), label_suffix=""),
+        field.label_tag(tag="span"),
+    ]
+
+
 def _same(form: forms.BaseForm) -> None:
-    """Each field of the form drawn by both renderers, the form's own attributes (ids, errors) included, and each
-    of its choices drawn on its own, in its label or not (`{{ radio.tag }}`, as the portal's questionnaires draw
-    them)."""
+    """Each field of the form drawn by both renderers, the form's own attributes (ids, errors) included, its
+    labels (_labels), and each of its choices drawn on its own, in its label or not (`{{ radio.tag }}`, as the
+    portal's questionnaires draw them)."""
     for field in form:
         form.renderer = TEMPLATES
         by_templates = str(field)
+        labels_by_templates = _labels(field)
         form.renderer = PYTHON
         assert str(field) == by_templates, field.html_name
+        assert _labels(field) == labels_by_templates, field.html_name
         for option in field.subwidgets:
             for wrap_label in (False, True):
                 by_templates = BoundWidget(option.parent_widget, option.data, TEMPLATES).tag(wrap_label)

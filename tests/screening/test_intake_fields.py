@@ -49,9 +49,10 @@ class Drawn:
             self.field(bound)
 
     def rows(self, formset, heading: str = "Rows") -> None:
-        assert intake_fields.rows(formset, heading) == ROWS.render(Context({"formset": formset, "heading": heading})), (
-            formset.prefix
-        )
+        """Twice: an unbound list's second drawing comes from the parts kept from its first (formrender.drawn_once)."""
+        by_template = ROWS.render(Context({"formset": formset, "heading": heading}))
+        assert intake_fields.rows(formset, heading) == by_template, formset.prefix
+        assert intake_fields.rows(formset, heading) == by_template, formset.prefix
         self.seen |= {"row errors"} if any(form.non_field_errors() for form in formset) else set()
         self.seen |= {"row field errors"} if any(form.errors for form in formset) else set()
         self.seen |= {"list errors"} if formset.non_form_errors() else set()

@@ -151,6 +151,31 @@ def test_the_intake_form_starts_from_the_last_version(cast):
     assert "Starting from intake v1" in response.text
 
 
+def test_the_intake_form_starts_from_the_newest_complete_version_with_a_newer_draft_laid_over_it(cast):
+    """Whichever order the versions were written in, and whatever another patient holds."""
+    client = signed_in_client(cast.bob)
+
+    def version(patient, number: int, medicine: str, *, complete: bool) -> None:
+        IntakeVersion.objects.create(
+            patient=patient,
+            number=number,
+            data={"medications": [{"name": medicine}], "indications": ["depression"]},
+            source=IntakeVersion.Source.STAFF if complete else IntakeVersion.Source.PATIENT,
+            is_complete=complete,
+        )
+
+    version(cast.alice, 2, "newer-complete", complete=True)
+    version(cast.alice, 1, "older-complete", complete=True)
+    version(cast.dana, 9, "someone-else", complete=True)
+    response = client.get(url("screening:intake", cast))
+    assert 'value="newer-complete"' in response.text and "Starting from intake v2" in response.text
+    version(cast.alice, 4, "draft-medicine", complete=False)
+    version(cast.alice, 3, "older-draft", complete=False)
+    response = client.get(url("screening:intake", cast))
+    assert 'value="draft-medicine"' in response.text and "Starting from intake v4" in response.text
+    assert "someone-else" not in response.text and "older" not in response.text
+
+
 def test_a_new_intake_is_dated_today_and_asks_for_a_fresh_blood_pressure(cast):
     client = signed_in_client(cast.bob)
     client.post(url("screening:intake", cast), intake_post(vitals__systolic="131"))

@@ -6,6 +6,7 @@ partly filled must give its required parts. The engine's validator has the last 
 dotted paths, are put back next to the field or row they name (IntakeEditor.show_errors).
 """
 
+import copy
 import datetime
 import re
 from typing import Any
@@ -205,6 +206,12 @@ LISTS = [
     ("psychotherapy", PsychotherapyRow, 3, "Psychotherapy courses", "prior_treatments.psychotherapy"),
     ("other", OtherTreatmentRow, 2, "ECT, TMS and esketamine", None),
 ]
+# Each list's formset class, made once: formset_factory makes a new class on each call, and a list drawn by the
+# same class is drawn from the same kept drawing (intake_fields.rows).
+FORMSETS = {
+    prefix: forms.formset_factory(row_form, extra=blank_rows, max_num=60, validate_max=True)
+    for prefix, row_form, blank_rows, *_ in LISTS
+}
 
 
 class IntakeMainForm(forms.Form):
@@ -232,13 +239,19 @@ class IntakeMainForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, (label, _) in PSYCHIATRIC_QUESTIONS.items():
-            self.fields[f"psychiatric__{name}"] = _yes_no_field(label)
-        for name, (label, _) in MEDICAL_QUESTIONS.items():
-            self.fields[f"medical__{name}"] = _yes_no_field(label)
+        # A copy of the questions' fields, as Django copies a form's declared fields: making nineteen choice fields
+        # for each form (their choices checked and normalized one by one) cost more than copying them (issue 19).
+        self.fields.update(copy.deepcopy(_MAIN_QUESTION_FIELDS))
 
     def section(self, names: list[str]):
         return [self[name] for name in names]
+
+
+# The staff intake's yes/no questions, after the main form's declared fields, made once for every form.
+_MAIN_QUESTION_FIELDS = {
+    **{f"psychiatric__{name}": _yes_no_field(label) for name, (label, _) in PSYCHIATRIC_QUESTIONS.items()},
+    **{f"medical__{name}": _yes_no_field(label) for name, (label, _) in MEDICAL_QUESTIONS.items()},
+}
 
 
 def _initial_main(data: dict) -> dict:
@@ -279,12 +292,11 @@ class IntakeEditor:
         self.main = IntakeMainForm(data, initial=_initial_main(initial))
         self.formsets = {}
         self.headings = {}
-        for prefix, row_form, blank_rows, heading, path in LISTS:
+        for prefix, _, _, heading, path in LISTS:
             rows = _initial_rows(initial, prefix, path)
-            factory = forms.formset_factory(row_form, extra=blank_rows, max_num=60, validate_max=True)
             # A bound formset compares each row with its initial value and skips unchanged rows without cleaning
             # them; the rows are rebuilt from what was posted, so a bound formset gets no initial.
-            self.formsets[prefix] = factory(data, initial=None if data is not None else rows, prefix=prefix)
+            self.formsets[prefix] = FORMSETS[prefix](data, initial=None if data is not None else rows, prefix=prefix)
             self.headings[prefix] = heading
         self.problems: list[str] = []
 

@@ -12,7 +12,7 @@ from django import forms
 from django.forms.formsets import BaseFormSet
 from django.utils.safestring import SafeString, mark_safe
 
-from kapstone.formrender import STAMP_PREFIX, shown
+from kapstone.formrender import STAMP_PREFIX, drawn_once, shown
 
 _REQUIRED = ' <span class="req" aria-hidden="true">*</span>'
 
@@ -89,6 +89,16 @@ def _row(form: forms.BaseForm, number: int | str, width: int) -> str:
     return f"\n      {row_errors}\n      <tr{has_error}>\n        \n        {cells}\n      </tr>\n    "
 
 
+def _head(columns: list[forms.BoundField]) -> str:
+    """The table's header: a column for each field, with its help text."""
+    return "".join(
+        f'<th scope="col">{shown(column.label)}'
+        + (f' <span class="help">({shown(column.help_text)})</span>' if column.help_text else "")
+        + "</th>"
+        for column in columns
+    )
+
+
 def rows(formset: BaseFormSet, heading: str) -> SafeString:
     """A list's formset as the template it replaces (tests/screening/intake_rows_template.html) drew it: a table
     with a column for each field and a row for each form, the row's own errors above it."""
@@ -96,13 +106,8 @@ def rows(formset: BaseFormSet, heading: str) -> SafeString:
     # every blank row.
     empty = formset.empty_form
     columns = empty.visible_fields()
-    head = "".join(
-        f'<th scope="col">{shown(column.label)}'
-        + (f' <span class="help">({shown(column.help_text)})</span>' if column.help_text else "")
-        + "</th>"
-        for column in columns
-    )
     if formset.is_bound:
+        management, head = _management(formset), _head(columns)
         body = [_row(form, number, len(columns)) for number, form in enumerate(formset, start=1)]
     else:
         # An unbound formset's rows after those it starts with are blank: each is the empty form under its own
@@ -111,21 +116,28 @@ def rows(formset: BaseFormSet, heading: str) -> SafeString:
         # deep-copies its fields, and the blank rows were most of the page's forms (issue 19). The rows it starts
         # with are made as its `forms` makes each, without making the blank ones.
         started = formset.initial_form_count()
+        total = formset.total_form_count()
+        # Its management form (the prefix and the counts), header and blank row hold none of its rows: drawn once
+        # for every request that draws the same list with as many rows. The blank row's number is drawn as
+        # formrender's STAMP_PREFIX, which nothing else on the page holds.
+        management, head, blank = drawn_once(
+            empty,
+            ("intake list", started, total, formset.min_num, formset.max_num),
+            lambda: (_management(formset), _head(columns), _row(empty, STAMP_PREFIX, len(columns))),
+        )
         make = formset._construct_form  # type: ignore[attr-defined]  # django-stubs leave this method out
         body = [
             _row(make(index, **formset.get_form_kwargs(index)), index + 1, len(columns)) for index in range(started)
         ]
-        # The blank row's number is drawn as formrender's STAMP_PREFIX, which nothing else on the page holds.
-        blank = _row(empty, STAMP_PREFIX, len(columns))
         placeholder = shown(empty.prefix)
         body += [
             blank.replace(placeholder, shown(formset.add_prefix(index))).replace(STAMP_PREFIX, str(index + 1))
-            for index in range(started, formset.total_form_count())
+            for index in range(started, total)
         ]
     html = (
         f'<fieldset class="rows" id="rows-{shown(formset.prefix)}">\n'
         f"  <legend>{shown(heading)}</legend>\n"
-        f"  {_management(formset)}\n"
+        f"  {management}\n"
         f"  {_errors(formset.non_form_errors())}\n"
         '  <div class="table-scroll"><table class="row-table">\n'
         f"    <thead><tr>{head}</tr></thead>\n"

@@ -86,12 +86,14 @@ def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data
 
     With `from_record`, the record's current medications replace the intake's, for the clinician to review; the
     date of birth always comes from the record when the form is saved (forms.IntakeEditor.build)."""
-    latest = IntakeVersion.objects.filter(patient=patient).first()
+    # Ordered by the version's own number, which is unique for the patient: the model's default order begins with
+    # the patient, which joins the patients table to sort one patient's rows by their name (issue 19).
+    latest = IntakeVersion.objects.filter(patient=patient).order_by("-number").first()
     # The newest version is, most often, the newest complete one too: read (and decode) it once (issue 19).
     complete = (
         latest
         if latest is not None and latest.is_complete
-        else IntakeVersion.objects.filter(patient=patient, is_complete=True).first()
+        else IntakeVersion.objects.filter(patient=patient, is_complete=True).order_by("-number").first()
     )
     initial, started_from = (complete.data if complete else {}), complete
     if latest is not None and not latest.is_complete and (complete is None or latest.number > complete.number):
