@@ -27,6 +27,16 @@ from kapstone.program.models import Enrolment, GroupSession
 
 Status = CreativityAdministration.Status
 ADMINISTRATIONS_ON_PAGE = 200
+# A task's scores, as the clinician's page and the outcomes analysis both read them.
+SCORES = (
+    "fluency",
+    "flexibility",
+    "originality_mean",
+    "originality_top2",
+    "elaboration_mean",
+    "dat_score",
+    "dat_percentile",
+)
 # What the clinician's page shows of each task (creativity.page_rows) and charts (creativity.charts). The others (the
 # words and notes stored as JSON, the timer's and the scheduling's columns) were a quarter of reading the tasks.
 PAGE_COLUMNS = (
@@ -38,13 +48,7 @@ PAGE_COLUMNS = (
     "status",
     "submitted_at",
     "closed_by_timer",
-    "fluency",
-    "flexibility",
-    "originality_mean",
-    "originality_top2",
-    "elaboration_mean",
-    "dat_score",
-    "dat_percentile",
+    *SCORES,
 )
 
 
@@ -184,22 +188,7 @@ def administration_for_staff(
 
 # --- for the outcomes analysis ------------------------------------------------------------------------------
 
-SCORE_COLUMNS = (
-    "patient_id",
-    "group_id",
-    "task",
-    "occasion",
-    "form_id",
-    "submitted_at",
-    "closed_by_timer",
-    "fluency",
-    "flexibility",
-    "originality_mean",
-    "originality_top2",
-    "elaboration_mean",
-    "dat_score",
-    "dat_percentile",
-)
+SCORE_COLUMNS = ("patient_id", "group_id", "task", "occasion", "form_id", "submitted_at", "closed_by_timer", *SCORES)
 
 
 def creativity_scores_frame(
