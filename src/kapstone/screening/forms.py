@@ -507,18 +507,6 @@ class AdviceOverrideForm(forms.Form):
     )
 
 
-class ChoicesReadInOneQuery(forms.models.ModelChoiceIterator):
-    """A model choice's rows read by one plain query and kept on the field's queryset. Django reads them through
-    queryset.iterator(), which on PostgreSQL is a server-side cursor: DECLARE, FETCH and CLOSE, three round trips,
-    for a list of a few staff or outside clinicians (issue 19)."""
-
-    def __iter__(self):
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        for row in self.queryset:
-            yield self.choice(row)
-
-
 def _staff_choices():
     return (
         get_user_model()
@@ -557,8 +545,6 @@ class ConsultationForm(forms.Form):
         super().__init__(*args, **kwargs)
         clinician, staff = self.fields["external_clinician"], self.fields["staff"]
         assert isinstance(clinician, forms.ModelChoiceField) and isinstance(staff, forms.ModelChoiceField)  # declared
-        # Before the querysets, which give the widgets their choices.
-        clinician.iterator = staff.iterator = ChoicesReadInOneQuery
         clinician.queryset = ExternalClinician.objects.filter(patient=patient)
         staff.queryset = _staff_choices()
 

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit.middleware import client_ip
@@ -53,13 +54,17 @@ def _screening_page(request, patient, *, status: int = 200, **bound_forms):
         and latest.decision == Decision.NEEDS_REVIEW
         and not hasattr(latest, "override")
     )
+    consultation_form = bound_forms.get("consultation_form") or forms.ConsultationForm(
+        patient=patient, user=request.user
+    )
+    # Its outside clinicians and staff each by one plain read, not a server-side cursor's three round trips (issue 19).
+    formrender.read_choices_once([consultation_form])
     context = {
         "patient": patient,
         **overview,
         "can_override": can_override,
         "override_form": bound_forms.get("override_form") or forms.OverrideForm(),
-        "consultation_form": bound_forms.get("consultation_form")
-        or forms.ConsultationForm(patient=patient, user=request.user),
+        "consultation_form": consultation_form,
         "paper_form": bound_forms.get("paper_form") or forms.PaperConsentForm(),
         "withdraw_form": forms.WithdrawForm(),
     }
