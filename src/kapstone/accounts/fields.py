@@ -3,10 +3,10 @@ of staff, by name and credentials with their role, as a prescriber must be told 
 
 from django import forms
 
-from kapstone.accounts.models import User
+from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 
 # What staff_label reads of a person (display_name and the role), for a page that names staff without their whole row.
-STAFF_LABEL_FIELDS = ("first_name", "last_name", "username", "credentials", "role")
+STAFF_LABEL_FIELDS = (*DISPLAY_NAME_FIELDS, "role")
 
 
 def staff_label(person: User) -> str:

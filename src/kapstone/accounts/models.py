@@ -6,6 +6,10 @@ from django.utils.crypto import salted_hmac
 
 from kapstone.accounts.roles import CLINICAL_ROLES, STAFF_ROLES, Role
 
+# What a person's name is written from (User.display_name, and so str(user)): the pages that name who entered,
+# acknowledged or facilitated something read these of them, not the whole account (issue 19).
+DISPLAY_NAME_FIELDS = ("username", "first_name", "last_name", "credentials")
+
 
 class User(AbstractUser):
     """A login. Staff carry a role; patients log in to the portal and are linked from their record."""

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from kapstone.accounts.fields import STAFF_LABEL_FIELDS
-from kapstone.accounts.models import User
+from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.alerts import services
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.audit import services as audit
@@ -48,7 +47,7 @@ def rota() -> dict[str, object]:
         # Of each slot's prescriber, only what names them (User.__str__, display_name).
         "slots": list(
             OnCallSlot.objects.select_related("prescriber").only(
-                "weekday", "starts", "ends", *(f"prescriber__{name}" for name in STAFF_LABEL_FIELDS)
+                "weekday", "starts", "ends", *(f"prescriber__{name}" for name in DISPLAY_NAME_FIELDS)
             )
         ),
         "default": default,

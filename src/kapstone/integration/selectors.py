@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     # Only for the annotations windows_with_work adds: the package is a development dependency.
     from django_stubs_ext import WithAnnotations
 
-from kapstone.accounts.models import User
+from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.dosing.models import DoseRecord
@@ -361,11 +361,10 @@ def _timeline_items(
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
         # Of the author, only what their name (User.display_name) is made of: the whole login was read (issue 19).
-        author_name = ("author__first_name", "author__last_name", "author__username", "author__credentials")
         for note in (
             IntegrationNote.objects.filter(patient=patient)
             .select_related("author")
-            .only("created_at", "text", *author_name)
+            .only("created_at", "text", *(f"author__{name}" for name in DISPLAY_NAME_FIELDS))
         ):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
     if undelivered:

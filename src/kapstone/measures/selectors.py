@@ -15,7 +15,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from kapstone import bibliography
-from kapstone.accounts.models import User
+from kapstone.accounts.fields import STAFF_LABEL_FIELDS
+from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
@@ -44,11 +45,6 @@ from kapstone.untrusted import row_id
 
 ALERTS_PER_PAGE = 100
 DUE_ON_HOME = 10
-
-# Of a member of staff, what str(user) writes (accounts.User.display_name): the pages that name who entered or
-# acknowledged something read these, not the whole account (issue 19). A column left out is read again for each
-# row that shows it; tests/measures/test_measures_page_and_queue_reads.py counts the pages' queries.
-USER_NAME_COLUMNS = ("username", "first_name", "last_name", "credentials")
 
 
 def instrument_settings(instrument_id: str) -> dict[str, Any]:
@@ -148,7 +144,7 @@ def _queue_alerts_visible_to(user: User) -> QuerySet[CriticalAlert]:
         "patient__given_name",
         "patient__family_name",
         "assessment__total",
-        *(f"acknowledged_by__{name}" for name in USER_NAME_COLUMNS),
+        *(f"acknowledged_by__{name}" for name in DISPLAY_NAME_FIELDS),
     )
 
 
@@ -188,7 +184,7 @@ def alert_filter_staff() -> list[User]:
     return list(
         get_user_model()
         .objects.filter(role__in=CLINICAL_ROLES, is_active=True)
-        .only(*USER_NAME_COLUMNS, "role")
+        .only(*STAFF_LABEL_FIELDS)
         .order_by("last_name", "first_name")
     )
 
@@ -502,7 +498,7 @@ def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
             "result",
             "substances_found",
             "prescribed_found",
-            *(f"entered_by__{name}" for name in USER_NAME_COLUMNS),
+            *(f"entered_by__{name}" for name in DISPLAY_NAME_FIELDS),
         )
     )
 
@@ -555,7 +551,7 @@ def _measures_page_assessments(patient: Patient) -> list[Assessment]:
         .select_related("entered_by", "amended_by")
         .only(
             *MEASURES_PAGE_COLUMNS,
-            *(f"{user}__{name}" for user in ("entered_by", "amended_by") for name in USER_NAME_COLUMNS),
+            *(f"{user}__{name}" for user in ("entered_by", "amended_by") for name in DISPLAY_NAME_FIELDS),
         )
         .order_by("completed_at", "pk")
     )
@@ -577,7 +573,7 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
             "raised_at",
             "acknowledged_at",
             "acknowledgement_note",
-            *(f"acknowledged_by__{name}" for name in USER_NAME_COLUMNS),
+            *(f"acknowledged_by__{name}" for name in DISPLAY_NAME_FIELDS),
         )
     )
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
