@@ -22,7 +22,7 @@ from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.practice.settings_store import practice_overrides, practice_value
+from kapstone.practice.settings_store import practice_overrides, practice_value_of
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.planning import PlanRefused, group_template
@@ -34,10 +34,7 @@ AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 d
 def billing_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any:  # Any: each has its own shape
     """`name` is a key of data/settings.yaml; the practice's value lives under `billing.<name>`. A caller reading
     several settings passes the practice's billing values read once (`practice_overrides("billing")`)."""
-    default = codes.settings_data()["settings"][name]["value"]
-    if overrides is None:
-        return practice_value(f"billing.{name}", default)
-    return overrides.get(name, default)
+    return practice_value_of("billing", name, codes.settings_data()["settings"][name]["value"], overrides)
 
 
 def current_fees() -> dict[str, Fee]:

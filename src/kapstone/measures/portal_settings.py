@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from kapstone.practice.settings_store import practice_value
+from kapstone.practice.settings_store import practice_value_of
 
 DEFAULTS_FILE = Path(__file__).parent / "data" / "portal.yaml"
 PREFIX = "measures"
@@ -23,9 +23,7 @@ def _defaults() -> dict[str, Any]:
 def portal_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     """`name` is a key of data/portal.yaml; the practice's override lives under `measures.<name>`. A page that read
     the practice's `measures.` values with its other settings (practice_overrides_of) passes them as `overrides`."""
-    if overrides is not None:
-        return overrides.get(name, _defaults()[name])
-    return practice_value(f"{PREFIX}.{name}", _defaults()[name])
+    return practice_value_of(PREFIX, name, _defaults()[name], overrides)
 
 
 # A contact made of digits (with spaces, dashes, dots, brackets or a leading +) is a number a phone can dial.

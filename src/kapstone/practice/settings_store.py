@@ -4,6 +4,9 @@ A read never hands an app a stored value past the setting's hard bounds (practic
 the bounds existed, or by hand in SQL, is held at the bound it crosses, and the settings page flags it.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import transaction
 from django.db.models import JSONField, Q, Value
 
@@ -21,6 +24,14 @@ def _within_hard_bounds(key: str, stored):
 def practice_value(key: str, default):
     row = PracticeSetting.objects.filter(key=key).only("value").first()
     return _within_hard_bounds(key, row.value) if row is not None else default
+
+
+def practice_value_of(prefix: str, name: str, default, overrides: Mapping[str, Any] | None = None):
+    """The practice's value of `prefix.name`, else `default`: from `overrides` (practice_overrides(prefix)) when the
+    caller read them with its other settings, else by a read of its own."""
+    if overrides is None:
+        return practice_value(f"{prefix}.{name}", default)
+    return overrides.get(name, default)
 
 
 def practice_overrides(prefix: str) -> dict:
