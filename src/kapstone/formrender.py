@@ -301,9 +301,10 @@ def drawn_fields(form: forms.BaseForm) -> SafeString:
 
 def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
     """Gives every choice of a model (a lot, a witness, a care team and its lead) on a page its rows from one read,
-    and reads each as a list. Left to itself, each field would count its rows and then read them through a server-side cursor (four round
-    trips to the database for each field). Fields of the same model are told apart by their SQL, which takes as
-    long to work out as a small read: only worked out where a model has more than one field on the page."""
+    and reads each as a list. Left to itself, each field would count its rows and then read them through a
+    server-side cursor (four round trips to the database for each field). Fields of the same model are told apart
+    by their SQL, which takes as long to work out as a small read: only worked out where a model has more than one
+    field on the page."""
     fields: list[forms.ModelChoiceField] = []
     for form in page_forms:
         for field in form.fields.values():
@@ -322,6 +323,12 @@ def read_choices_once(page_forms: Iterable[forms.Form]) -> None:
         key = (queryset.model, str(queryset.query) if models[queryset.model] > 1 else "")
         if key not in rows:
             rows[key] = list(queryset)
-        iterator = field.iterator(field)
-        empty = [("", field.empty_label)] if field.empty_label is not None else []
-        field.widget.choices = [*empty, *(iterator.choice(row) for row in rows[key])]
+        field.widget.choices = choices_of(field, rows[key])
+
+
+def choices_of(field: forms.ModelChoiceField, rows: Iterable[Any]) -> list[tuple[Any, Any]]:
+    """The choices `field` itself would offer (its empty label, then each row worded by the field's iterator) of
+    `rows` the page has read already."""
+    iterator = field.iterator(field)
+    empty = [("", field.empty_label)] if field.empty_label is not None else []
+    return [*empty, *(iterator.choice(row) for row in rows)]

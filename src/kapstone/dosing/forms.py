@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from kapstone import formrender
 from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing import catalogue, safety
@@ -108,9 +109,7 @@ class AdministerForm(forms.Form):
         )
         witness.queryset = _staff()
         if witnesses is not None:
-            # The choices read_choices_once would make of the same rows.
-            iterator = witness.iterator(witness)
-            witness.widget.choices = [("", witness.empty_label), *(iterator.choice(person) for person in witnesses)]
+            witness.widget.choices = formrender.choices_of(witness, witnesses)
 
 
 class VitalsForm(forms.Form):

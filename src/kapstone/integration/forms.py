@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import QuerySet
 from PIL import Image, UnidentifiedImageError
 
+from kapstone import formrender
 from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.integration.services import CleanImage
 from kapstone.program.models import GroupSession
@@ -137,7 +138,7 @@ class IntegrationNoteForm(forms.Form):
         field.queryset = sessions
         # The drawn choices come from `bookable`, read at most once (issue 19): the field's own choices read the
         # sessions through a server-side cursor (three round trips) after the template's EXISTS asked if there were any.
-        field.choices = lambda: self._drawn_choices(field)
+        field.choices = lambda: formrender.choices_of(field, self.bookable)
 
     @property
     def bookable(self) -> list[GroupSession]:
@@ -146,12 +147,6 @@ class IntegrationNoteForm(forms.Form):
         if self._bookable is None:
             self._bookable = list(self._sessions.only("kind", "number", "group__name"))
         return self._bookable
-
-    def _drawn_choices(self, field: "forms.ModelChoiceField[GroupSession]") -> list[tuple[Any, Any]]:
-        # The field's iterator words each choice (value and label) as the field's own choices did.
-        iterator = field.iterator(field)
-        empty = [] if field.empty_label is None else [("", field.empty_label)]
-        return [*empty, *(iterator.choice(session) for session in self.bookable)]
 
 
 class PsychotherapyNoteForm(forms.Form):
