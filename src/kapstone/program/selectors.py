@@ -15,6 +15,7 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
@@ -199,11 +200,15 @@ def _sessions_visible_to(user: User) -> QuerySet[GroupSession]:
     )
 
 
+@compiled_once(start=datetime.datetime, end=datetime.datetime)
+def _sessions_between(user: User, *, start: datetime.datetime, end: datetime.datetime) -> QuerySet[GroupSession]:
+    return _sessions_visible_to(user).filter(starts_at__gte=start, starts_at__lt=end)
+
+
 def sessions_on(*, user: User, day: datetime.date) -> list[GroupSession]:
     """The sessions of a day (in the practice's time zone) in groups the user may see."""
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-    end = start + datetime.timedelta(days=1)
-    return list(_sessions_visible_to(user).filter(starts_at__gte=start, starts_at__lt=end))
+    return _sessions_between(user, start=start, end=start + datetime.timedelta(days=1))
 
 
 def sessions_for_patient(*, patient: Patient) -> list[GroupSession]:

@@ -1,0 +1,129 @@
+"""Reads compiled once (kapstone.compiled_once) answer as their queryset would, from the database on every call, with
+each call's own values; a read whose SQL depends on anything but its placeholders is refused."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from kapstone.compiled_once import compiled_once
+from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
+from kapstone.patients.selectors import patients_visible_to
+from tests.conftest import make_patient
+
+
+@compiled_once(born_after=datetime.date, family=str)
+def _team_patients(user, *, born_after, family):
+    return (
+        patients_visible_to(user)
+        .filter(date_of_birth__gt=born_after, family_name=family)
+        .select_related("user")
+        .prefetch_related(Prefetch("diagnoses", queryset=Diagnosis.objects.order_by("pk")))
+        .order_by("pk")
+    )
+
+
+@compiled_once(added_since=datetime.datetime, staff_id=int)
+def _memberships(*, added_since, staff_id):
+    return (
+        CareTeamMembership.objects.filter(added_at__gte=added_since, staff_id=staff_id)
+        .order_by("pk")
+        .values_list("patient_id", "is_lead")
+    )
+
+
+def _by_the_orm(user, *, born_after, family):
+    return list(_team_patients.build(user, born_after=born_after, family=family))
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_returns_the_querysets_rows_with_their_related_rows(cast):
+    for family in ("Abernathy", "Nobody"):
+        for born_after in (datetime.date(1970, 1, 1), datetime.date(1990, 1, 1)):
+            compiled = _team_patients(cast.bob, born_after=born_after, family=family)
+            assert compiled == _by_the_orm(cast.bob, born_after=born_after, family=family)
+    alice = _team_patients(cast.bob, born_after=datetime.date(1970, 1, 1), family="Abernathy")[0]
+    with CaptureQueriesContext(connection) as reads:
+        assert alice.user.username == "alice"
+        assert [d.icd10_code for d in alice.diagnoses.all()] == ["F33.2"]
+    assert len(reads) == 0  # the select_related user and the prefetched diagnoses came with the rows
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_reads_afresh_and_keeps_each_users_own_rows(cast):
+    born_after = datetime.date(1970, 1, 1)
+    joined = make_patient("Newly", "Abernathy", team=[cast.bob])
+    assert joined in _team_patients(cast.bob, born_after=born_after, family="Abernathy")
+    assert joined not in _team_patients(cast.charlie, born_after=born_after, family="Abernathy")
+    joined.care_team_memberships.all().delete()
+    assert joined not in _team_patients(cast.bob, born_after=born_after, family="Abernathy")
+    # A changed role compiles its own read: a researcher sees no patient.
+    cast.bob.role = cast.researcher.role
+    assert _team_patients(cast.bob, born_after=born_after, family="Abernathy") == []
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_binds_datetimes_and_numbers_and_runs_one_query(cast):
+    since = timezone.now() - datetime.timedelta(hours=1)
+    expected = list(
+        CareTeamMembership.objects.filter(added_at__gte=since, staff=cast.bob)
+        .order_by("pk")
+        .values_list("patient_id", "is_lead")
+    )
+    assert expected
+    with CaptureQueriesContext(connection) as reads:
+        assert _memberships(added_since=since, staff_id=cast.bob.pk) == expected
+    assert len(reads) == 1
+    assert _memberships(added_since=timezone.now() + datetime.timedelta(hours=1), staff_id=cast.bob.pk) == []
+    assert _memberships(added_since=since, staff_id=cast.admin.pk) == []
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_refuses_values_it_cannot_bind(cast):
+    with pytest.raises(TypeError):
+        _memberships(added_since=datetime.datetime(2026, 1, 1), staff_id=None)
+    with pytest.raises(TypeError):
+        _memberships(added_since=datetime.date(2026, 1, 1), staff_id=cast.bob.pk)  # a date is not a datetime
+    with pytest.raises(TypeError):
+        _memberships(added_since=timezone.now(), staff_id=True)
+    with pytest.raises(ValueError):
+        _memberships(added_since=datetime.datetime(2026, 1, 1), staff_id=cast.bob.pk)  # naive
+    with pytest.raises(TypeError):
+        _memberships(added_since=timezone.now())
+
+
+@pytest.mark.django_db
+def test_a_read_that_takes_a_value_from_elsewhere_is_refused(cast):
+    @compiled_once(staff_id=int)
+    def reads_the_clock(*, staff_id):
+        return CareTeamMembership.objects.filter(staff_id=staff_id, added_at__lte=timezone.now())
+
+    @compiled_once(family=str)
+    def rewrites_its_value(*, family):
+        return Patient.objects.filter(family_name__icontains=family)
+
+    @compiled_once(family=str, given=str)
+    def leaves_one_out(*, family, given):
+        return Patient.objects.filter(family_name=family)
+
+    with pytest.raises(ImproperlyConfigured, match="changes"):
+        reads_the_clock(staff_id=cast.bob.pk)
+    with pytest.raises(ImproperlyConfigured, match="changes"):
+        rewrites_its_value(family="Abernathy")
+    with pytest.raises(ImproperlyConfigured, match="not in its SQL"):
+        leaves_one_out(family="Abernathy", given="Alice")
+
+
+@pytest.mark.django_db
+def test_a_read_the_orm_finds_empty_returns_no_rows_without_a_query(cast):
+    @compiled_once(family=str)
+    def nobody(*, family):
+        return Patient.objects.filter(family_name=family, pk__in=[])
+
+    with CaptureQueriesContext(connection) as reads:
+        assert nobody(family="Abernathy") == []
+    assert len(reads) == 0
