@@ -1,17 +1,16 @@
-"""Querysets built once a process, for everyone or for each member of staff (issue 19).
+"""Querysets built once a process for each member of staff (issue 19).
 
 A page's reads each test rows against the care-team rule (patients.selectors.patient_visible_to and the like), and
 building that test (its EXISTS subqueries, resolved against the outer query) took longer than the database took to
 answer. What the test asks depends only on who the user is and their role, so a read that takes nothing else from
 its caller, or adds what it takes (a day, the time now) as a filter, is built once for each user and role and copied
-for each request. A read that takes nothing from anyone (who is on call, the ledger's open discrepancies) is built
-once. Only the query is kept, never its rows: every call gets a fresh copy and reads afresh, so a cached query can
-never hand out stale rows (on-call contacts, a discrepancy just corrected).
+for each request. (kapstone.compiled_once goes further, compiling a read to SQL once.) Only the query is kept,
+never its rows: every call gets a fresh copy and reads afresh, so a kept query can never hand out stale rows.
 """
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
@@ -21,20 +20,6 @@ from kapstone.accounts.models import User
 USERS_KEPT = 512
 
 Row = TypeVar("Row", bound=Model)
-Query = TypeVar("Query", bound=QuerySet[Any, Any])
-
-
-def built_once(build: Callable[[], Query]) -> Callable[[], Query]:
-    """`build()` kept for the process; each call gets a fresh copy, so rows are never shared between calls."""
-    built: list[Query] = []
-
-    @functools.wraps(build)
-    def fresh_copy() -> Query:
-        if not built:
-            built.append(build())
-        return built[0].all()
-
-    return fresh_copy
 
 
 def built_once_per_user(build: Callable[[User], QuerySet[Row]]) -> Callable[[User], QuerySet[Row]]:

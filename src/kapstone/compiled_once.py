@@ -47,6 +47,11 @@ class _Kind:
         return type(value) is python_type or (python_type is str and isinstance(value, str))
 
 
+# A key no column can hold (a number from a URL may be any length) matches no row, as the ORM answers an exact lookup
+# past a field's range, rather than reaching the database, which cannot take it.
+_KEY_RANGE = range(-(2**63), 2**63)
+
+
 def _as_is(connection: Any, value: Any) -> Any:
     return value
 
@@ -162,6 +167,8 @@ class CompiledRead:
         for name, python_type in self.placeholders.items():
             if not _KINDS[python_type].accepts(python_type, values[name]):
                 raise TypeError(f"{self.build.__qualname__}: {name} must be a {python_type.__name__}.")
+        if any(type(value) is int and value not in _KEY_RANGE for value in values.values()):
+            return []
         key = tuple(_key_part(argument) for argument in arguments)
         statement = self._statements.get(key)
         if statement is None:
@@ -196,7 +203,7 @@ def compiled_once(**placeholders: type) -> Callable[[Callable[..., QuerySet[Any,
     """Declare a read compiled once: `@compiled_once(day=datetime.date)` over `def build(user, *, day)`. The build's
     positional arguments are its key (a user counts as their key and role); each keyword is a placeholder of the
     given type (int, str, date, or an aware datetime), which no lookup may rewrite (no `__icontains`) and which may
-    not be None."""
+    not be None. An int is a key, compared for equality: one past what a column can hold matches no row."""
 
     def declare(build: Callable[..., QuerySet[Any, Any]]) -> CompiledRead:
         return functools.wraps(build)(CompiledRead(build, placeholders))

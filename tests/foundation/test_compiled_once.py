@@ -80,6 +80,8 @@ def test_a_compiled_read_binds_datetimes_and_numbers_and_runs_one_query(cast):
     assert len(reads) == 1
     assert _memberships(added_since=timezone.now() + datetime.timedelta(hours=1), staff_id=cast.bob.pk) == []
     assert _memberships(added_since=since, staff_id=cast.admin.pk) == []
+    # A key past any column's range (from a URL, say) matches nothing, as the ORM's exact lookup does.
+    assert _memberships(added_since=since, staff_id=2**64) == []
 
 
 @pytest.mark.django_db

@@ -29,7 +29,7 @@ from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.alerts.settings_data import escalation_settings
 from kapstone.audit import services as audit
-from kapstone.built_once import built_once
+from kapstone.compiled_once import compiled_once
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.models import Patient
@@ -54,19 +54,21 @@ class SafetyPlanRefused(ValueError):
 # --- who is on call -----------------------------------------------------------------------------------------
 
 
-# Who is on call is read by two queries that take nothing from their caller: each is built once a process, as
+# Who is on call is read by two queries that take nothing from their caller: each is compiled once a process, as
 # building it took about as long as running it, and read afresh on every call (every staff home asks; issue 19).
-@built_once
+@compiled_once()
 def _active_slot_times() -> QuerySet[OnCallSlot, tuple[int, int, datetime.time, datetime.time]]:
     return OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
         "prescriber_id", "weekday", "starts", "ends"
     )
 
 
-@built_once
-def _default_on_call_contacts() -> QuerySet[StaffContact]:
+@compiled_once()
+def _first_default_on_call_contact() -> QuerySet[StaffContact]:
     return (
-        StaffContact.objects.select_related("user").filter(is_default_on_call=True, user__is_active=True).order_by("pk")
+        StaffContact.objects.select_related("user")
+        .filter(is_default_on_call=True, user__is_active=True)
+        .order_by("pk")[:1]
     )
 
 
@@ -79,8 +81,8 @@ def medical_directors() -> list[User]:
 
 
 def default_on_call() -> User | None:
-    contact = _default_on_call_contacts().first()
-    return contact.user if contact is not None else None
+    contacts = _first_default_on_call_contact()
+    return contacts[0].user if contacts else None
 
 
 def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list[User], str]:

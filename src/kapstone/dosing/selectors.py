@@ -15,7 +15,8 @@ from django.utils import timezone
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
-from kapstone.built_once import built_once, built_once_per_user
+from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
@@ -508,21 +509,34 @@ def _dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
     return GroupSession.objects.filter(dosing_session_visible_to(user)).select_related("group", "room")
 
 
+@compiled_once(session_id=int)
+def _dosing_session(user: User, *, session_id: int) -> QuerySet[GroupSession]:
+    return _dosing_sessions_visible_to(user).filter(pk=session_id)
+
+
 def _session_get(*, user: User, session_id: int | str) -> GroupSession:
     try:
-        return _dosing_sessions_visible_to(user).get(pk=int(session_id))
-    except (GroupSession.DoesNotExist, ValueError, TypeError):
+        return _dosing_session(user, session_id=int(session_id))[0]
+    except (IndexError, ValueError, TypeError):
         raise Http404("No such dosing session.") from None
 
 
-def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
+@compiled_once(group_id=int)
+def _enrolled_patients(user: User, *, group_id: int) -> QuerySet[Patient]:
     # The enrolment tested on the join itself: as an IN over a subquery of the group's enrolments, it was the same
     # rows with a second query to build and compile on every load of the room (issue 19).
-    enrolled = patients_visible_to(user).filter(
-        enrolments__group=session.group_id,
-        enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+    return (
+        patients_visible_to(user)
+        .filter(
+            enrolments__group=group_id,
+            enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+        )
+        .order_by("family_name", "given_name")
     )
-    return list(enrolled.order_by("family_name", "given_name"))
+
+
+def _session_patients(*, user: User, session: GroupSession) -> list[Patient]:
+    return _enrolled_patients(user, group_id=session.group_id)
 
 
 RECORD_STAFF = ("ordered_by", "administered_by", "witness", "discharged_by")
@@ -878,9 +892,9 @@ def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
     return _ledger_rows(user, entries, signers)
 
 
-@built_once
+@compiled_once()
 def _open_discrepancies() -> QuerySet[LedgerEntry]:
-    """open_discrepancies' query, which takes nothing from the caller: built once a process, as building its two
+    """open_discrepancies' query, which takes nothing from the caller: compiled once a process, as building its two
     subqueries took longer than running it."""
     counts = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT)
     later_count = counts.filter(lot=OuterRef("lot"), location=OuterRef("location")).filter(
@@ -901,12 +915,12 @@ def open_discrepancies() -> list[LedgerEntry]:
 
     One query on the partial index of counts (ledger_latest_count): a count is the latest when no count of the
     same lot and location follows it, so the read stays the size of the open discrepancies, not of the log."""
-    return list(_open_discrepancies())
+    return _open_discrepancies()
 
 
-@built_once
+@compiled_once()
 def _loss_reports_waiting() -> QuerySet[LossReport]:
-    """loss_reports_waiting's query, built once a process as _open_discrepancies is. Read with the discrepancy and
+    """loss_reports_waiting's query, compiled once a process as _open_discrepancies is. Read with the discrepancy and
     its lot the ledger page names, not the responsible prescriber it does not: the user's columns took longer to
     compile than the read took to run (issue 19)."""
     return (
@@ -917,14 +931,19 @@ def _loss_reports_waiting() -> QuerySet[LossReport]:
 
 
 def loss_reports_waiting() -> list[LossReport]:
-    return list(_loss_reports_waiting())
+    return _loss_reports_waiting()
+
+
+@compiled_once(horizon=datetime.date)
+def _registrations_expiring_by(*, horizon: datetime.date) -> QuerySet[Registration]:
+    return Registration.objects.filter(expires_on__lte=horizon).order_by("expires_on")
 
 
 def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:
     """Registrations expired or expiring within the warning period (the staff home warns of them)."""
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=ledger_rules.warn_days_before_expiry())
-    return list(Registration.objects.filter(expires_on__lte=horizon).order_by("expires_on"))
+    return _registrations_expiring_by(horizon=horizon)
 
 
 @dataclass(frozen=True)

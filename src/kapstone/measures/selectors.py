@@ -20,6 +20,7 @@ from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.measures.change import baseline_sample_minimum, classify_change
 from kapstone.measures.models import (
     SUICIDE_RISK,
@@ -80,9 +81,14 @@ def _open_alerts_visible_to(user: User) -> QuerySet[CriticalAlert]:
     )
 
 
+@compiled_once()
+def _first_open_alerts(user: User, limit: int) -> QuerySet[CriticalAlert]:
+    return _open_alerts_visible_to(user)[:limit]
+
+
 def open_alerts_for(user: User, *, limit: int = ALERTS_PER_PAGE) -> list[CriticalAlert]:
     """Unacknowledged alerts this user may see, highest priority first, then the longest waiting (staff home)."""
-    alerts = list(_open_alerts_visible_to(user)[:limit])
+    alerts = _first_open_alerts(user, limit)
     if alerts:
         audit.record(
             action=audit.Action.READ,
@@ -214,11 +220,16 @@ def _open_assessments_visible_to(user: User) -> QuerySet[Assessment]:
     )
 
 
+@compiled_once(now=datetime.datetime)
+def _first_due_assessments(user: User, limit: int, *, now: datetime.datetime) -> QuerySet[Assessment]:
+    return _open_assessments_visible_to(user).filter(due_at__lte=now)[:limit]
+
+
 def due_assessments_for(user: User, *, limit: int = DUE_ON_HOME) -> list[Assessment]:
     """Open questionnaires already due for the user's patients, oldest first (for the staff home). Those the
     patient cannot answer in the portal (Assessment.patient_can_answer) are the care team's to complete with
     the patient."""
-    due = list(_open_assessments_visible_to(user).filter(due_at__lte=timezone.now())[:limit])
+    due = _first_due_assessments(user, limit, now=timezone.now())
     if due:
         audit.record(
             action=audit.Action.READ,

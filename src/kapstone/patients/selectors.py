@@ -11,6 +11,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
 from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.paging import BoundedPaginator, bounded_page
 from kapstone.patients.models import RECORD_NUMBER_PATTERN, CareTeamMembership, Diagnosis, Patient
 
@@ -82,12 +83,17 @@ def _active_patients_visible_to(user: User) -> QuerySet[Patient]:
     return patients_visible_to(user).filter(is_active=True)
 
 
+@compiled_once()
+def _first_active_patients(user: User, limit: int) -> QuerySet[Patient]:
+    return _active_patients_visible_to(user).only("id", "given_name", "family_name")[:limit]
+
+
 def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]:
     """The first `limit` active patients of `patient_list`, in its order, and how many there are as the list says
     it (counted up to kapstone.paging's bound), for a summary (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
     a page of rows the summary never shows. Recorded as a read of the patient list naming the patients shown."""
     active = _active_patients_visible_to(user)
-    shown = list(active.only("id", "given_name", "family_name")[:limit])
+    shown = _first_active_patients(user, limit)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
