@@ -4,7 +4,8 @@ built_once keeps a page's queryset so its care-team test is not built again on e
 compiled that queryset to SQL on every request: on the staff home and in the dosing room, compiling took a third of
 the page's time, more than the database took to answer. A read declared here is built and compiled once for each
 key (the user, say) and database, with a placeholder for each value that changes from call to call (a day, a
-patient); each call binds its values to the same statement and reads afresh. Its rows are made by the ORM's own
+patient, a list of patients, compiled once for each length); each call binds its values to the same statement and
+reads afresh. Its rows are made by the ORM's own
 iterables (model instances with their select_related rows and prefetches, values, values_list), so a compiled read
 returns what the queryset itself would.
 
@@ -35,8 +36,9 @@ KEYS_KEPT = 512
 
 @dataclass(frozen=True)
 class _Kind:
-    """How a placeholder of one type is written: two values to compile with, and the ORM's preparation of a value
-    for the database (what a lookup on a field of that type does)."""
+    """How a placeholder of one type is written: the values to compile with (the nth placeholder value of a read,
+    counted across its lists' items too), and the ORM's preparation of a value for the database (what a lookup on a
+    field of that type does)."""
 
     first: Callable[[int], Any]
     second: Callable[[int], Any]
@@ -45,11 +47,6 @@ class _Kind:
     def accepts(self, python_type: type, value: Any) -> bool:
         # bool is an int and datetime a date to isinstance, but neither is written as the other.
         return type(value) is python_type or (python_type is str and isinstance(value, str))
-
-
-# A key no column can hold (a number from a URL may be any length) matches no row, as the ORM answers an exact lookup
-# past a field's range, rather than reaching the database, which cannot take it.
-_KEY_RANGE = range(-(2**63), 2**63)
 
 
 def _as_is(connection: Any, value: Any) -> Any:
@@ -62,15 +59,18 @@ def _aware(connection: Any, value: datetime.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+# The values compiled with never meet: each kind's second values start past the last of its first ones.
+_MOST_VALUES = 2_000
+
 _KINDS: dict[type, _Kind] = {
-    # Small numbers, so that no field's range check (a small integer's) turns the comparison into no rows.
-    int: _Kind(first=lambda n: 20_231 + n, second=lambda n: 20_431 + n, prepared=_as_is),
+    # Numbers below a small integer's limit, so that no field's range check turns the comparison into no rows.
+    int: _Kind(first=lambda n: 20_231 + n, second=lambda n: 30_231 + n, prepared=_as_is),
     str: _Kind(
         first=lambda n: f"\x1fcompiled-once {n} a", second=lambda n: f"\x1fcompiled-once {n} b", prepared=_as_is
     ),
     datetime.date: _Kind(
         first=lambda n: datetime.date(2003, 1, 2) + datetime.timedelta(days=n),
-        second=lambda n: datetime.date(2004, 6, 7) + datetime.timedelta(days=n),
+        second=lambda n: datetime.date(2013, 6, 7) + datetime.timedelta(days=n),
         prepared=lambda connection, value: connection.ops.adapt_datefield_value(value),
     ),
     datetime.datetime: _Kind(
@@ -79,15 +79,33 @@ _KINDS: dict[type, _Kind] = {
         prepared=_aware,
     ),
 }
+# A list of keys (`patient__in=...`): compiled once for each length, as the ORM writes one parameter an item.
+KEYS = list[int]
+
+# A key no column can hold (a number from a URL may be any length) matches no row, as the ORM answers an exact lookup
+# past a field's range, rather than reaching the database, which cannot take it.
+_KEY_RANGE = range(-(2**63), 2**63)
+
+
+def _kind(python_type: Any) -> _Kind:
+    """The kind of a placeholder's value, or of each item of a list of keys."""
+    return _KINDS[int] if python_type == KEYS else _KINDS[python_type]
+
+
+@dataclass(frozen=True)
+class _Slot:
+    position: int  # among the statement's parameters
+    placeholder: str
+    item: int | None  # which item of a list of keys, None for a single value
 
 
 @dataclass(frozen=True)
 class _Statement:
     queryset: QuerySet[Any, Any]
-    compiler: SQLCompiler | None  # None: the read can have no rows (the ORM found its condition empty)
+    compiler: SQLCompiler | None  # None: read through the ORM on each call (see CompiledRead._statement)
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]  # (position among the parameters, the placeholder whose value goes there)
+    slots: tuple[_Slot, ...]
 
 
 def _compiled(queryset: QuerySet[Any, Any]) -> tuple[SQLCompiler | None, str, tuple[Any, ...]]:
@@ -117,8 +135,10 @@ def _key_part(argument: Any) -> Hashable:
 class CompiledRead:
     """One read, compiled once for each key and database; calling it returns a list of rows."""
 
-    def __init__(self, build: Callable[..., QuerySet[Any, Any]], placeholders: dict[str, type]) -> None:
-        unknown = [name for name, python_type in placeholders.items() if python_type not in _KINDS]
+    def __init__(self, build: Callable[..., QuerySet[Any, Any]], placeholders: dict[str, Any]) -> None:
+        unknown = [
+            name for name, python_type in placeholders.items() if python_type not in _KINDS and python_type != KEYS
+        ]
         if unknown:
             raise ImproperlyConfigured(f"{build.__qualname__}: no placeholder of that type for {unknown}.")
         self.build = build
@@ -126,58 +146,90 @@ class CompiledRead:
         self._statements: dict[tuple[Hashable, ...], _Statement] = {}
         self._lock = threading.Lock()
 
-    def _values(self, kind: str) -> dict[str, Any]:
-        return {
-            name: getattr(_KINDS[python_type], kind)(position)
-            for position, (name, python_type) in enumerate(self.placeholders.items())
-        }
+    def _values_to_compile_with(self, kind: str, lengths: dict[str, int]) -> tuple[dict[str, Any], list[_Slot]]:
+        """The placeholders' values for one compilation, and a slot (with no position yet) for each value written."""
+        values: dict[str, Any] = {}
+        written: list[_Slot] = []
+        for name, python_type in self.placeholders.items():
+            make = getattr(_kind(python_type), kind)
+            if python_type == KEYS:
+                values[name] = [make(len(written) + item) for item in range(lengths[name])]
+                written += [_Slot(position=-1, placeholder=name, item=item) for item in range(lengths[name])]
+            else:
+                values[name] = make(len(written))
+                written.append(_Slot(position=-1, placeholder=name, item=None))
+        return values, written
 
-    def _statement(self, arguments: tuple[Any, ...]) -> _Statement:
-        first_values, second_values = self._values("first"), self._values("second")
+    def _statement(self, arguments: tuple[Any, ...], lengths: dict[str, int]) -> _Statement:
+        first_values, written = self._values_to_compile_with("first", lengths)
+        second_values, _ = self._values_to_compile_with("second", lengths)
         queryset = self.build(*arguments, **first_values)
         compiler, sql, params = _compiled(queryset)
+        if compiler is None:
+            # The ORM found the read empty (no role to see anything; an empty list), which may rest on the values it
+            # was given: each call goes through the ORM.
+            return _Statement(queryset=queryset, compiler=None, sql="", params=(), slots=())
         second_compiler, second_sql, second_params = _compiled(self.build(*arguments, **second_values))
         name = self.build.__qualname__
-        if (compiler is None) != (second_compiler is None) or sql != second_sql or len(params) != len(second_params):
+        if second_compiler is None or sql != second_sql or len(params) != len(second_params):
             raise ImproperlyConfigured(f"{name}: its SQL changes with its placeholders' values.")
         connection = connections[queryset.db]
+
+        def value(values: dict[str, Any], slot: _Slot) -> Any:
+            given = values[slot.placeholder] if slot.item is None else values[slot.placeholder][slot.item]
+            return _kind(self.placeholders[slot.placeholder]).prepared(connection, given)
+
         slots = []
         for position, (first, second) in enumerate(zip(params, second_params, strict=True)):
             if first == second and type(first) is type(second):
                 continue  # a constant of the read (the user's key, a status)
             found = [
-                placeholder
-                for placeholder, python_type in self.placeholders.items()
-                if first == _KINDS[python_type].prepared(connection, first_values[placeholder])
-                and second == _KINDS[python_type].prepared(connection, second_values[placeholder])
+                slot for slot in written if first == value(first_values, slot) and second == value(second_values, slot)
             ]
             if len(found) != 1:
                 raise ImproperlyConfigured(
                     f"{name}: parameter {position} changes but is not one placeholder's value as given (a lookup that "
                     "rewrites it, or a value the read takes from elsewhere, such as the time now)."
                 )
-            slots.append((position, found[0]))
-        if compiler is not None and {placeholder for _, placeholder in slots} != set(self.placeholders):
+            slots.append(_Slot(position=position, placeholder=found[0].placeholder, item=found[0].item))
+        if {(slot.placeholder, slot.item) for slot in slots} != {(slot.placeholder, slot.item) for slot in written}:
             raise ImproperlyConfigured(f"{name}: a placeholder is not in its SQL.")
         return _Statement(queryset=queryset, compiler=compiler, sql=sql, params=params, slots=tuple(slots))
 
-    def __call__(self, *arguments: Any, **values: Any) -> list[Any]:
+    def _bindable(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The values as bound, without the keys of a list that no column can hold; None when a single key is such a
+        key, so no row can match. Raises TypeError for values of the wrong type."""
         if set(values) != set(self.placeholders):
             raise TypeError(f"{self.build.__qualname__} takes the placeholders {sorted(self.placeholders)}.")
+        bindable = dict(values)
         for name, python_type in self.placeholders.items():
-            if not _KINDS[python_type].accepts(python_type, values[name]):
+            given = values[name]
+            if python_type == KEYS:
+                if not isinstance(given, list | tuple) or not all(type(item) is int for item in given):
+                    raise TypeError(f"{self.build.__qualname__}: {name} must be a list of whole numbers.")
+                bindable[name] = [item for item in given if item in _KEY_RANGE]
+            elif not _KINDS[python_type].accepts(python_type, given):
                 raise TypeError(f"{self.build.__qualname__}: {name} must be a {python_type.__name__}.")
-        if any(type(value) is int and value not in _KEY_RANGE for value in values.values()):
+            elif python_type is int and given not in _KEY_RANGE:
+                return None
+        return bindable
+
+    def __call__(self, *arguments: Any, **given: Any) -> list[Any]:
+        values = self._bindable(given)
+        if values is None:
             return []
-        key = tuple(_key_part(argument) for argument in arguments)
+        lengths = {name: len(values[name]) for name, python_type in self.placeholders.items() if python_type == KEYS}
+        if sum(lengths.values()) + len(self.placeholders) > _MOST_VALUES:
+            return list(self.build(*arguments, **values))  # too many to compile with values that never meet
+        key = (*(_key_part(argument) for argument in arguments), *lengths.values())
         statement = self._statements.get(key)
         if statement is None:
             with self._lock:
                 if len(self._statements) >= KEYS_KEPT:
                     self._statements.clear()
-                statement = self._statements[key] = self._statement(arguments)
+                statement = self._statements[key] = self._statement(arguments, lengths)
         if statement.compiler is None:
-            return []
+            return list(self.build(*arguments, **values))
         return list(self._bound(statement, values))
 
     def _bound(self, statement: _Statement, values: dict[str, Any]) -> QuerySet[Any, Any]:
@@ -185,8 +237,9 @@ class CompiledRead:
         original = statement.queryset
         connection = connections[original.db]
         params = list(statement.params)
-        for position, placeholder in statement.slots:
-            params[position] = _KINDS[self.placeholders[placeholder]].prepared(connection, values[placeholder])
+        for slot in statement.slots:
+            given = values[slot.placeholder] if slot.item is None else values[slot.placeholder][slot.item]
+            params[slot.position] = _kind(self.placeholders[slot.placeholder]).prepared(connection, given)
         compiler = copy.copy(statement.compiler)
         # The kept compiler knows its columns and how to read them; only the connection is this thread's own.
         compiler.connection = connection
@@ -199,11 +252,12 @@ class CompiledRead:
         return bound
 
 
-def compiled_once(**placeholders: type) -> Callable[[Callable[..., QuerySet[Any, Any]]], CompiledRead]:
+def compiled_once(**placeholders: Any) -> Callable[[Callable[..., QuerySet[Any, Any]]], CompiledRead]:
     """Declare a read compiled once: `@compiled_once(day=datetime.date)` over `def build(user, *, day)`. The build's
     positional arguments are its key (a user counts as their key and role); each keyword is a placeholder of the
-    given type (int, str, date, or an aware datetime), which no lookup may rewrite (no `__icontains`) and which may
-    not be None. An int is a key, compared for equality: one past what a column can hold matches no row."""
+    given type (int, str, date, an aware datetime, or KEYS: a list of whole numbers), which no lookup may rewrite (no
+    `__icontains`) and which may not be None. A number is a key, compared for equality: one past what a column can
+    hold matches no row."""
 
     def declare(build: Callable[..., QuerySet[Any, Any]]) -> CompiledRead:
         return functools.wraps(build)(CompiledRead(build, placeholders))

@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from kapstone.compiled_once import compiled_once
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 from kapstone.patients.selectors import patients_visible_to
 from tests.conftest import make_patient
@@ -118,6 +118,25 @@ def test_a_read_that_takes_a_value_from_elsewhere_is_refused(cast):
         rewrites_its_value(family="Abernathy")
     with pytest.raises(ImproperlyConfigured, match="not in its SQL"):
         leaves_one_out(family="Abernathy", given="Alice")
+
+
+@compiled_once(patient_ids=KEYS, family=str)
+def _patients_among(*, patient_ids, family):
+    return Patient.objects.filter(pk__in=patient_ids, family_name=family).order_by("pk").values_list("pk", flat=True)
+
+
+@pytest.mark.django_db
+def test_a_read_of_a_list_of_keys_is_compiled_for_each_length(cast):
+    everyone = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
+    alice, dana = cast.alice.pk, cast.dana.pk
+    assert _patients_among(patient_ids=[alice], family="Abernathy") == [alice]
+    assert _patients_among(patient_ids=[dana, alice], family="Abernathy") == [alice]
+    assert _patients_among(patient_ids=[dana, alice], family=cast.dana.family_name) == [dana]
+    assert _patients_among(patient_ids=everyone, family="Abernathy") == [alice]
+    assert _patients_among(patient_ids=[], family="Abernathy") == []
+    assert _patients_among(patient_ids=[alice, 2**70], family="Abernathy") == [alice]
+    with pytest.raises(TypeError):
+        _patients_among(patient_ids=[str(alice)], family="Abernathy")
 
 
 @pytest.mark.django_db

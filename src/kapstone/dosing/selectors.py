@@ -16,7 +16,7 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
-from kapstone.compiled_once import compiled_once
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
@@ -275,18 +275,24 @@ class DoseReadiness:
         return [refusal for refusal in refusals if refusal]
 
 
-def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int, datetime.date]:
-    """Each patient's current course's first day: the latest first session, on or before today, of the groups they
-    are enrolled in (a patient is in one course at a time). The gate judges the screening's expiry on that day."""
-    starts: dict[int, datetime.date] = {}
-    for patient_id, first in (
+@compiled_once(patient_ids=KEYS)
+def _first_sessions_of_courses(*, patient_ids: list[int]) -> QuerySet[Enrolment, tuple[int, datetime.datetime | None]]:
+    """(patient id, first session) of each group the patients are enrolled in or completed."""
+    return (
         Enrolment.objects.filter(
             patient_id__in=patient_ids, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
         )
         .values("patient_id", "group_id")
         .annotate(first=Min("group__sessions__starts_at"))
         .values_list("patient_id", "first")
-    ):
+    )
+
+
+def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int, datetime.date]:
+    """Each patient's current course's first day: the latest first session, on or before today, of the groups they
+    are enrolled in (a patient is in one course at a time). The gate judges the screening's expiry on that day."""
+    starts: dict[int, datetime.date] = {}
+    for patient_id, first in _first_sessions_of_courses(patient_ids=patient_ids):
         first_day = timezone.localdate(first) if first is not None else None
         if first_day is not None and first_day <= today and first_day > starts.get(patient_id, datetime.date.min):
             starts[patient_id] = first_day
@@ -323,6 +329,17 @@ def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
     )
 
 
+@compiled_once(patient_ids=KEYS)
+def _suicide_risk_occurrences(*, patient_ids: list[int]) -> QuerySet[AlertOccurrence]:
+    # The questionnaire's instrument by key only: the whole assessment (its answers and result) was read and parsed
+    # for that one column.
+    return (
+        AlertOccurrence.objects.filter(alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK)
+        .select_related("alert")
+        .annotate(assessment_instrument_id=F("assessment__instrument_id"))
+    )
+
+
 def _suicide_alerts(
     patient_ids: list[int], last_dose: dict[int, datetime.datetime]
 ) -> dict[int, list[SuicideRiskAlert]]:
@@ -330,14 +347,7 @@ def _suicide_alerts(
     may join an alert already open): on an alert still open at moderate or above, or given since the patient's last
     dose, acknowledged or not (with no dose yet, any)."""
     found: defaultdict[int, list[SuicideRiskAlert]] = defaultdict(list)
-    # The questionnaire's instrument by key only: the whole assessment (its answers and result) was read and parsed
-    # for that one column.
-    occurrences = (
-        AlertOccurrence.objects.filter(alert__patient_id__in=patient_ids, alert__kind=SUICIDE_RISK)
-        .select_related("alert")
-        .annotate(assessment_instrument_id=F("assessment__instrument_id"))
-    )
-    for occurrence in occurrences:
+    for occurrence in _suicide_risk_occurrences(patient_ids=patient_ids):
         instrument_id = occurrence.assessment_instrument_id or ""
         level = safety.suicide_risk_level(instrument_id=instrument_id, rule=occurrence.rule, level=occurrence.level)
         if level is None:
@@ -377,6 +387,24 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
     return "no test recorded (mark not applicable only where the record documents no childbearing potential)."
 
 
+@compiled_once(patient_ids=KEYS)
+def _doses_given(*, patient_ids: list[int]) -> QuerySet[DoseRecord, tuple[int, int, datetime.datetime]]:
+    """Every dose given to these patients, for both the week's count and the last dose before this one (the latest
+    other than their records here): the last-dose read went through the same rows, so one read of their ids and
+    times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their sessions
+    and patients to sort rows read only to be counted."""
+    return (
+        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
+        .order_by()
+        .values_list("pk", "patient_id", "administered_at")
+    )
+
+
+@compiled_once(patient_ids=KEYS)
+def _medications_on_record(*, patient_ids: list[int]) -> QuerySet[Medication, tuple[int, str]]:
+    return Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name")
+
+
 def _readiness(
     cases: list[tuple[Patient, datetime.datetime, DoseRecord | None]], *, settings: RoomSettings
 ) -> list[DoseReadiness]:
@@ -392,15 +420,7 @@ def _readiness(
     own_records = {record.pk for _, _, record in cases if record is not None}
     given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
     last_dose: dict[int, datetime.datetime] = {}
-    # Every dose given to these patients, for both the week's count and the last dose before this one (the latest
-    # other than their records here): the last-dose read went through the same rows, so one read of their ids and
-    # times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their
-    # sessions and patients to sort rows read only to be counted.
-    for record_id, patient_id, administered_at in (
-        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
-        .order_by()
-        .values_list("pk", "patient_id", "administered_at")
-    ):
+    for record_id, patient_id, administered_at in _doses_given(patient_ids=patient_ids):
         assert administered_at is not None  # the filter leaves out doses not given
         given[patient_id].append((record_id, administered_at))
         if record_id not in own_records and (patient_id not in last_dose or administered_at > last_dose[patient_id]):
@@ -408,7 +428,7 @@ def _readiness(
     alerts = _suicide_alerts(patient_ids, last_dose)
     gate, screened = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
-    for patient_id, name in Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name"):
+    for patient_id, name in _medications_on_record(patient_ids=patient_ids):
         on_record[patient_id].append(name)
     readiness = []
     for patient, at, record in cases:

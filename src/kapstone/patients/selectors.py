@@ -102,12 +102,17 @@ def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]
     return shown, BoundedPaginator(active, limit).count_label
 
 
+@compiled_once(patient_id=int)
+def _visible_patient(user: User, related: tuple[str, ...], *, patient_id: int) -> QuerySet[Patient]:
+    return patients_visible_to(user).select_related(*related).filter(pk=patient_id)
+
+
 def patient_get(*, user: User, patient_id: int | str, purpose: str = "record", related: Sequence[str] = ()) -> Patient:
     """The patient, if this user may see them; otherwise 404 so nothing leaks whether they exist. `related` names
     one-to-one rows the page reads with the patient (select_related), in the same query."""
     try:
-        patient = patients_visible_to(user).select_related(*related).get(pk=int(patient_id))
-    except (Patient.DoesNotExist, ValueError, TypeError):
+        patient = _visible_patient(user, tuple(related), patient_id=int(patient_id))[0]
+    except (IndexError, ValueError, TypeError):
         raise Http404("No such patient.") from None
     audit.record(
         action=audit.Action.READ, patient=patient, object_type="patient", object_id=patient.pk, detail={"view": purpose}

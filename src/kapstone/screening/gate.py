@@ -22,9 +22,10 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.screening.consent_forms import ConsentForm, current_form
@@ -70,6 +71,43 @@ def latest_advice(consultations: Iterable[Consultation]) -> list[Consultation]:
     return list(latest.values())
 
 
+# The gate's three reads, compiled once for each number of patients (the dosing room asks on every load). Unordered
+# (order_by()): the results are looked up by patient and each patient's advice is sorted by latest_advice, so the
+# models' default orders only cost the reads.
+
+
+@compiled_once(patient_ids=KEYS)
+def _latest_results(*, patient_ids: list[int]) -> QuerySet[ScreeningResult]:
+    """Each patient's latest screening, with whether it is overridden and the intake it judged, which the gate
+    decides by, not who overrode it, which the gate never reads: the screening page, which names them, reads its own
+    rows (gate_status_of_rows)."""
+    latest_ids = (
+        ScreeningResult.objects.filter(patient_id__in=patient_ids)
+        .values("patient_id")
+        .annotate(latest_id=Max("id"))
+        .values("latest_id")
+    )
+    return ScreeningResult.objects.filter(pk__in=latest_ids).select_related("override", "intake_version").order_by()
+
+
+@compiled_once(patient_ids=KEYS)
+def _advice(*, patient_ids: list[int]) -> QuerySet[Consultation]:
+    return (
+        Consultation.objects.filter(patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES)
+        .select_related("override")
+        .order_by()
+    )
+
+
+@compiled_once(patient_ids=KEYS)
+def _signatures(form_id: str, versions: tuple[str, ...], *, patient_ids: list[int]) -> QuerySet[ConsentSignature]:
+    """The patients' signatures of the consent form's accepted versions. Unordered: _consent_in_force puts each
+    patient's signatures newest first."""
+    return ConsentSignature.objects.filter(
+        patient_id__in=patient_ids, form_id=form_id, form_version__in=versions
+    ).order_by()
+
+
 def gate_statuses(
     patients: Iterable[Patient],
     *,
@@ -85,35 +123,13 @@ def gate_statuses(
     patient_ids = [patient.pk for patient in patients]
     today = at or timezone.localdate()
     settings = gate_settings() if settings is None else settings
-    latest_ids = (
-        ScreeningResult.objects.filter(patient_id__in=patient_ids)
-        .values("patient_id")
-        .annotate(latest_id=Max("id"))
-        .values("latest_id")
-    )
-    # Unordered (order_by()): the results are looked up by patient and each patient's advice is sorted by
-    # latest_advice, so the models' default orders only cost the reads. Read with whether they are overridden and
-    # the intake they judged, which the gate decides by, not who overrode them, which it never reads: the screening
-    # page, which names them, reads its own rows (gate_status_of_rows).
-    results = {
-        result.patient_id: result
-        for result in ScreeningResult.objects.filter(pk__in=latest_ids)
-        .select_related("override", "intake_version")
-        .order_by()
-    }
+    results = {result.patient_id: result for result in _latest_results(patient_ids=patient_ids)}
     advice: dict[int, list[Consultation]] = {}
-    for entry in (
-        Consultation.objects.filter(patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES)
-        .select_related("override")
-        .order_by()
-    ):
+    for entry in _advice(patient_ids=patient_ids):
         advice.setdefault(entry.patient_id, []).append(entry)
     form = current_form()
     signatures: dict[int, list[ConsentSignature]] = {}
-    # Unordered: _consent_in_force puts each patient's signatures newest first.
-    for signature in ConsentSignature.objects.filter(
-        patient_id__in=patient_ids, form_id=form.id, form_version__in=form.accepted_versions
-    ).order_by():
+    for signature in _signatures(form.id, tuple(form.accepted_versions), patient_ids=patient_ids):
         signatures.setdefault(signature.patient_id, []).append(signature)
     return {
         patient.pk: _status(
