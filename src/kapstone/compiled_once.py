@@ -29,6 +29,7 @@ from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 from kapstone.accounts.models import User
+from kapstone.paging import keys_up_to
 
 # Enough for every member of staff of a practice; past it the compiled reads are dropped and compiled again.
 KEYS_KEPT = 512
@@ -119,6 +120,20 @@ def _compiled(queryset: QuerySet[Any, Any]) -> tuple[SQLCompiler | None, str, tu
     return compiler, sql, tuple(params)
 
 
+def _as_built(queryset: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
+    return queryset
+
+
+@dataclass(frozen=True)
+class _KeysUpTo:
+    """A read's keys, no more than `limit` of them, as a bounded count counts them."""
+
+    limit: int
+
+    def __call__(self, queryset: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
+        return keys_up_to(queryset, self.limit)
+
+
 def _shallow_copy(instance: Any) -> Any:
     duplicate = instance.__class__.__new__(instance.__class__)
     duplicate.__dict__.update(instance.__dict__)
@@ -160,16 +175,18 @@ class CompiledRead:
                 written.append(_Slot(position=-1, placeholder=name, item=None))
         return values, written
 
-    def _statement(self, arguments: tuple[Any, ...], lengths: dict[str, int]) -> _Statement:
+    def _statement(
+        self, arguments: tuple[Any, ...], lengths: dict[str, int], shape: Callable[[QuerySet[Any, Any]], Any]
+    ) -> _Statement:
         first_values, written = self._values_to_compile_with("first", lengths)
         second_values, _ = self._values_to_compile_with("second", lengths)
-        queryset = self.build(*arguments, **first_values)
+        queryset = shape(self.build(*arguments, **first_values))
         compiler, sql, params = _compiled(queryset)
         if compiler is None:
             # The ORM found the read empty (no role to see anything; an empty list), which may rest on the values it
             # was given: each call goes through the ORM.
             return _Statement(queryset=queryset, compiler=None, sql="", params=(), slots=())
-        second_compiler, second_sql, second_params = _compiled(self.build(*arguments, **second_values))
+        second_compiler, second_sql, second_params = _compiled(shape(self.build(*arguments, **second_values)))
         name = self.build.__qualname__
         if second_compiler is None or sql != second_sql or len(params) != len(second_params):
             raise ImproperlyConfigured(f"{name}: its SQL changes with its placeholders' values.")
@@ -214,36 +231,63 @@ class CompiledRead:
                 return None
         return bindable
 
-    def __call__(self, *arguments: Any, **given: Any) -> list[Any]:
-        values = self._bindable(given)
-        if values is None:
-            return []
+    def _kept(self, arguments: tuple[Any, ...], values: dict[str, Any], shape: _KeysUpTo | None) -> _Statement | None:
+        """The statement of this key (compiled now if it is new), or None when the read goes through the ORM."""
         lengths = {name: len(values[name]) for name, python_type in self.placeholders.items() if python_type == KEYS}
         if sum(lengths.values()) + len(self.placeholders) > _MOST_VALUES:
-            return list(self.build(*arguments, **values))  # too many to compile with values that never meet
-        key = (*(_key_part(argument) for argument in arguments), *lengths.values())
+            return None  # too many to compile with values that never meet
+        # A count is its own statement, for each bound it counts to.
+        key = (*(_key_part(argument) for argument in arguments), *lengths.values(), shape and shape.limit)
         statement = self._statements.get(key)
         if statement is None:
             with self._lock:
                 if len(self._statements) >= KEYS_KEPT:
                     self._statements.clear()
-                statement = self._statements[key] = self._statement(arguments, lengths)
-        if statement.compiler is None:
+                statement = self._statements[key] = self._statement(arguments, lengths, shape or _as_built)
+        return statement if statement.compiler is not None else None
+
+    def __call__(self, *arguments: Any, **given: Any) -> list[Any]:
+        values = self._bindable(given)
+        if values is None:
+            return []
+        statement = self._kept(arguments, values, None)
+        if statement is None:
             return list(self.build(*arguments, **values))
         return list(self._bound(statement, values))
+
+    def count(self, *arguments: Any, at_most: int, **given: Any) -> int:
+        """How many rows the read has, counted no further than `at_most` (kapstone.paging's bound), as the ORM counts
+        a sliced queryset: the rows' keys, limited, counted by the database."""
+        values = self._bindable(given)
+        if values is None:
+            return 0
+        statement = self._kept(arguments, values, _KeysUpTo(at_most))
+        if statement is None:
+            return _KeysUpTo(at_most)(self.build(*arguments, **values)).count()
+        # The statement is the ORM's, with its parameters bound by the driver; the count around it is how the ORM
+        # counts a sliced queryset.
+        counting = f'SELECT COUNT(*) FROM ({statement.sql}) "counted"'  # noqa: S608
+        with connections[statement.queryset.db].cursor() as cursor:
+            cursor.execute(counting, self._params(statement, values))
+            return cursor.fetchone()[0]
+
+    def _params(self, statement: _Statement, values: dict[str, Any]) -> tuple[Any, ...]:
+        connection = connections[statement.queryset.db]
+        params = list(statement.params)
+        for slot in statement.slots:
+            given = values[slot.placeholder] if slot.item is None else values[slot.placeholder][slot.item]
+            params[slot.position] = _kind(self.placeholders[slot.placeholder]).prepared(connection, given)
+        return tuple(params)
 
     def _bound(self, statement: _Statement, values: dict[str, Any]) -> QuerySet[Any, Any]:
         """The kept queryset, with a copy of its compiler that runs the kept SQL with this call's values."""
         original = statement.queryset
         connection = connections[original.db]
-        params = list(statement.params)
-        for slot in statement.slots:
-            given = values[slot.placeholder] if slot.item is None else values[slot.placeholder][slot.item]
-            params[slot.position] = _kind(self.placeholders[slot.placeholder]).prepared(connection, given)
+        params = self._params(statement, values)
         compiler = copy.copy(statement.compiler)
         # The kept compiler knows its columns and how to read them; only the connection is this thread's own.
         compiler.connection = connection
-        compiler.as_sql = lambda *args, **kwargs: (statement.sql, tuple(params))  # type: ignore[method-assign]
+        compiler.as_sql = lambda *args, **kwargs: (statement.sql, params)  # type: ignore[method-assign]
         # Shallow copies: the kept queryset and query are only read. (copy.copy would evaluate a queryset.)
         query = _shallow_copy(original.query)
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ COUNT_BOUND rows the page says "more than 1,000" and keeps a Next link. Reading 
 practice of a thousand patients or a hundred thousand.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.paginator import Page, Paginator
@@ -25,6 +26,13 @@ COUNT_BOUND = 1000
 _LAST_PAGE_CONSIDERED = 1_000_000
 
 
+def keys_up_to(queryset: QuerySet[Row], limit: int) -> QuerySet[Row, dict[str, Any]]:
+    """The rows' keys, no more than `limit`: what a bounded count counts. Neither the order nor the selected columns
+    change how many rows there are: without them the database can stop at the bound instead of sorting the whole
+    list first."""
+    return queryset.order_by().values("pk")[:limit]
+
+
 class BoundedPaginator(_Paginator):
     """A paginator that counts the rows only through the page asked for and COUNT_BOUND beyond the first page.
 
@@ -32,9 +40,18 @@ class BoundedPaginator(_Paginator):
     ones exists, so has_next stays true on the last counted page. `count_is_exact` says which case it is.
     """
 
-    def __init__(self, object_list: QuerySet[Row], per_page: int, *, page_number: int | str | None = 1):
+    def __init__(
+        self,
+        object_list: QuerySet[Row],
+        per_page: int,
+        *,
+        page_number: int | str | None = 1,
+        counter: Callable[[int], int] | None = None,
+    ):
         super().__init__(object_list, per_page)
         self.queryset = object_list
+        # How a list compiled once counts its rows up to a bound (CompiledRead.count), else the queryset's count.
+        self.counter = counter
         try:
             asked = min(max(int(page_number or 1), 1), _LAST_PAGE_CONSIDERED)
         except (TypeError, ValueError):
@@ -43,9 +60,9 @@ class BoundedPaginator(_Paginator):
 
     @cached_property
     def count(self) -> int:
-        # Neither the order nor the selected columns change how many rows there are: without them the database
-        # can stop at the bound instead of sorting the whole list first.
-        return self.queryset.order_by().values("pk")[: self.counted_through + 1].count()
+        if self.counter is not None:
+            return self.counter(self.counted_through + 1)
+        return keys_up_to(self.queryset, self.counted_through + 1).count()
 
     @property
     def count_is_exact(self) -> bool:
@@ -62,6 +79,12 @@ class BoundedPaginator(_Paginator):
         return f"{pages:,}" if self.count_is_exact else f"more than {pages - 1:,}"
 
 
-def bounded_page(object_list: QuerySet[Row], per_page: int, page_number: int | str | None) -> Page[Row]:
+def bounded_page(
+    object_list: QuerySet[Row],
+    per_page: int,
+    page_number: int | str | None,
+    *,
+    counter: Callable[[int], int] | None = None,
+) -> Page[Row]:
     """The page asked for (the first for an unreadable number, the last past the end), counted up to the bound."""
-    return BoundedPaginator(object_list, per_page, page_number=page_number).get_page(page_number)
+    return BoundedPaginator(object_list, per_page, page_number=page_number, counter=counter).get_page(page_number)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kapstone.compiled_once import KEYS, compiled_once
+from kapstone.paging import COUNT_BOUND, bounded_page
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 from kapstone.patients.selectors import patients_visible_to
 from tests.conftest import make_patient
@@ -148,3 +149,39 @@ def test_a_read_the_orm_finds_empty_returns_no_rows_without_a_query(cast):
     with CaptureQueriesContext(connection) as reads:
         assert nobody(family="Abernathy") == []
     assert len(reads) == 0
+
+
+@compiled_once(family=str)
+def _patients_named(start=None, end=None, *, family):
+    return Patient.objects.exclude(family_name=family).order_by("family_name", "pk")[start:end]
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_counts_its_rows_up_to_a_bound_and_pages_as_the_orm_does(cast):
+    for family in ("Young", "Xu", "Wolfe"):
+        make_patient("Another", family)
+    others = list(Patient.objects.exclude(family_name="Abernathy").order_by("family_name", "pk"))
+    for at_most in (1, len(others), len(others) + 5):
+        assert _patients_named.count(at_most=at_most, family="Abernathy") == min(at_most, len(others))
+    assert _patients_named(0, 1, family="Abernathy") == others[:1]
+    assert _patients_named(1, 3, family="Abernathy") == others[1:3]
+    make_patient("Newly", "Zed")
+    assert _patients_named.count(at_most=100, family="Abernathy") == len(others) + 1
+    # An unbindable key counts nothing; an empty read counts through the ORM.
+    assert _memberships.count(at_most=10, added_since=timezone.now(), staff_id=2**64) == 0
+    assert _patients_among.count(at_most=10, patient_ids=[], family="Abernathy") == 0
+
+
+@pytest.mark.django_db
+def test_a_bounded_page_counts_with_the_compiled_count(cast):
+    make_patient("Another", "Young")
+    listed = Patient.objects.exclude(family_name="Abernathy").order_by("family_name", "pk")
+    counted = []
+
+    def counter(at_most):
+        counted.append(at_most)
+        return _patients_named.count(at_most=at_most, family="Abernathy")
+
+    page = bounded_page(listed, 1, 2, counter=counter)
+    assert page.paginator.count == listed.count() and page.number == 2
+    assert counted == [COUNT_BOUND + 1]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.compiled_once import compiled_once
 from kapstone.messaging.models import Message, SessionChangeRequest, Thread, ThreadRead
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
@@ -42,7 +43,14 @@ def _with_unread(threads: QuerySet[Thread], user: User) -> "QuerySet[WithAnnotat
 def portal_threads(*, user: User) -> tuple[Patient, list[Thread]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="message_threads", detail={"view": "portal"})
-    return patient, list(_with_unread(Thread.objects.filter(patient=patient), user))
+    return patient, _threads_of(user, patient_id=patient.pk)
+
+
+@compiled_once(patient_id=int)
+def _threads_of(user: User, *, patient_id: int) -> "QuerySet[WithAnnotations[Thread, Unread]]":
+    """A patient's threads with who started each and the user's unread count: compiled once for each user, as its
+    subquery and count took longer to compile than to run (issue 19)."""
+    return _with_unread(Thread.objects.filter(patient_id=patient_id).select_related("started_by"), user)
 
 
 def portal_thread(*, user: User, thread_id: int | str) -> Thread:
@@ -52,7 +60,7 @@ def portal_thread(*, user: User, thread_id: int | str) -> Thread:
 
 def staff_threads(*, user: User, patient_id: int | str) -> tuple[Patient, list[Thread]]:
     patient = patient_get(user=user, patient_id=patient_id, purpose="messages")
-    return patient, list(_with_unread(Thread.objects.filter(patient=patient).select_related("started_by"), user))
+    return patient, _threads_of(user, patient_id=patient.pk)
 
 
 def staff_thread(*, user: User, patient_id: int | str, thread_id: int | str) -> Thread:
@@ -99,23 +107,35 @@ class UnreadRow:
     patient: Patient | None = None
 
 
+# The inbox's two reads, compiled once for each user (issue 19).
+@compiled_once()
+def _unread_threads_visible_to(user: User) -> "QuerySet[WithAnnotations[Thread, Unread]]":
+    threads = Thread.objects.filter(patient__in=patients_visible_to(user))
+    return _with_unread(threads, user).filter(unread__gt=0).select_related("patient").distinct()
+
+
+@compiled_once()
+def _pending_change_requests_visible_to(user: User) -> QuerySet[SessionChangeRequest]:
+    return (
+        SessionChangeRequest.objects.filter(
+            patient__in=patients_visible_to(user), status=SessionChangeRequest.Status.PENDING
+        )
+        .select_related("patient")
+        .order_by("created_at")
+    )
+
+
 def unread_overview(*, user: User) -> dict[str, list[UnreadRow] | list[SessionChangeRequest]]:
     """For staff: the threads with unread patient messages, by patient (those this user may see) and, for admins,
     by staff member (threads of each clinician's care-team patients that they have not read)."""
-    visible = patients_visible_to(user)
-    mine = _with_unread(Thread.objects.filter(patient__in=visible), user).filter(unread__gt=0)
     by_patient: dict[int, UnreadRow] = {}
-    for thread in mine.select_related("patient").distinct():
+    for thread in _unread_threads_visible_to(user):
         row = by_patient.get(thread.patient_id)
         by_patient[thread.patient_id] = UnreadRow(
             thread.patient.full_name, (row.count if row else 0) + 1, thread.patient
         )
     by_staff = _unread_by_staff() if user.role == Role.ADMIN else []
-    pending = list(
-        SessionChangeRequest.objects.filter(patient__in=visible, status=SessionChangeRequest.Status.PENDING)
-        .select_related("patient")
-        .order_by("created_at")
-    )
+    pending = _pending_change_requests_visible_to(user)
     audit.record(
         action=audit.Action.READ,
         object_type="message_inbox",

@@ -44,6 +44,26 @@ def patient_visible_to(user: User, *, field: str = "patient") -> Q:
     return Q(pk__in=[])
 
 
+def _listed(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The active ones of `patients`, with what the list shows of each."""
+    return patients.filter(is_active=True).prefetch_related(
+        Prefetch("diagnoses", queryset=Diagnosis.objects.filter(is_primary=True), to_attr="primary_diagnoses"),
+        Prefetch(
+            "care_team_memberships",
+            # The list names each member by last name: their whole user rows were read for it.
+            queryset=CareTeamMembership.objects.select_related("staff").only("patient", "staff__last_name"),
+            to_attr="team",
+        ),
+    )
+
+
+@compiled_once()
+def _patients_listed(user: User, start: int | None = None, end: int | None = None) -> QuerySet[Patient]:
+    """The unsearched patient list, or a page of it, compiled once for each user (and page): its care-team test took
+    longer to compile than to run (issue 19)."""
+    return _listed(patients_visible_to(user))[start:end]
+
+
 def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> Page[Patient]:
     """Active patients this user may see (a clinician's own care-team patients), searched by name or record number."""
     patients = patients_visible_to(user)
@@ -58,17 +78,17 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
                 terms &= (
                     Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
                 )
-        patients = patients.filter(terms)
-    listed: QuerySet[Patient] = patients.filter(is_active=True).prefetch_related(
-        Prefetch("diagnoses", queryset=Diagnosis.objects.filter(is_primary=True), to_attr="primary_diagnoses"),
-        Prefetch(
-            "care_team_memberships",
-            # The list names each member by last name: their whole user rows were read for it.
-            queryset=CareTeamMembership.objects.select_related("staff").only("patient", "staff__last_name"),
-            to_attr="team",
-        ),
-    )
-    page = bounded_page(listed, PATIENTS_PER_PAGE, page_number)
+        page = bounded_page(_listed(patients.filter(terms)), PATIENTS_PER_PAGE, page_number)
+    else:
+        page = bounded_page(
+            _listed(patients),
+            PATIENTS_PER_PAGE,
+            page_number,
+            counter=lambda at_most: _patients_listed.count(user, at_most=at_most),
+        )
+        # The paginator's slice of the list, read by the compiled list (the page holds its rows, not its query).
+        sliced = page.object_list.query
+        page.object_list = _patients_listed(user, sliced.low_mark, sliced.high_mark)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
@@ -84,22 +104,26 @@ def _active_patients_visible_to(user: User) -> QuerySet[Patient]:
 
 
 @compiled_once()
-def _first_active_patients(user: User, limit: int) -> QuerySet[Patient]:
-    return _active_patients_visible_to(user).only("id", "given_name", "family_name")[:limit]
+def _active_patients_named(user: User, start: int | None = None, end: int | None = None) -> QuerySet[Patient]:
+    return _active_patients_visible_to(user).only("id", "given_name", "family_name")[start:end]
 
 
 def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]:
     """The first `limit` active patients of `patient_list`, in its order, and how many there are as the list says
     it (counted up to kapstone.paging's bound), for a summary (the staff home). Reads only the names: the list page's diagnoses and care teams would be two more queries and
     a page of rows the summary never shows. Recorded as a read of the patient list naming the patients shown."""
-    active = _active_patients_visible_to(user)
-    shown = _first_active_patients(user, limit)
+    shown = _active_patients_named(user, 0, limit)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
         detail={"query": "", "page": 1, "patient_ids": [p.pk for p in shown]},
     )
-    return shown, BoundedPaginator(active, limit).count_label
+    counted = BoundedPaginator(
+        _active_patients_visible_to(user),
+        limit,
+        counter=lambda at_most: _active_patients_named.count(user, at_most=at_most),
+    )
+    return shown, counted.count_label
 
 
 @compiled_once(patient_id=int)
