@@ -167,9 +167,15 @@ def patient_audit_trail(*, patient: Patient, page_number: int | str = 1) -> Page
     return Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(page_number)
 
 
+@compiled_once(user_id=int)
+def _own_record(related: tuple[str, ...], *, user_id: int) -> QuerySet[Patient]:
+    # Compiled once: every page of the portal reads it (issue 19).
+    return Patient.objects.select_related(*related).filter(user_id=user_id, is_active=True)
+
+
 def patient_for_portal_user(user: User, *, related: Sequence[str] = ()) -> Patient:
     """A patient's own record: the only one their portal ever shows. `related` as for patient_get."""
-    try:
-        return Patient.objects.select_related(*related).get(user=user, is_active=True)
-    except Patient.DoesNotExist:
-        raise Http404("No patient record is linked to this login.") from None
+    own = _own_record(tuple(related), user_id=user.pk) if user.pk is not None else []
+    if not own:
+        raise Http404("No patient record is linked to this login.")
+    return own[0]
