@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from kapstone.accounts.sessions.db import EXPIRY_PUSH_SLACK
 from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +20,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def expiry_of(client) -> datetime.datetime:
     return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def age(client, *, by: datetime.timedelta = datetime.timedelta(minutes=1)) -> None:
+    """Moves the session's expiry back, as time passing would."""
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE) - by
+    )
+
+
+def session_writes(queries) -> list[str]:
+    return [query["sql"] for query in queries if "django_session" in query["sql"] and "UPDATE" in query["sql"]]
 
 
 def synchronous_commit() -> str:
@@ -54,9 +66,10 @@ def test_on_postgresql_the_unwaited_commit_ends_with_the_expiry_push(cast):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no asynchronous commit; its sessions are saved as Django saves them")
     client = signed_in_client(cast.bob)
+    age(client)
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/home/").status_code == 200
-    pushes = [query["sql"] for query in queries if "django_session" in query["sql"] and "UPDATE" in query["sql"]]
+    pushes = session_writes(queries)
     assert len(pushes) == 1 and "synchronous_commit" in pushes[0]
     # Every later commit on this connection still waits for the disk.
     assert synchronous_commit() == "on"
@@ -113,3 +126,26 @@ def test_a_request_reads_its_session_row_in_one_statement_and_an_unknown_key_rea
     cache.clear()
     response = client.get("/home/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("engine", ["kapstone.accounts.sessions.db", "kapstone.accounts.sessions.cached_db"])
+def test_a_request_just_after_a_push_writes_nothing_and_staying_signed_in_always_pushes(cast, settings, engine):
+    settings.SESSION_ENGINE = engine
+    client = signed_in_client(cast.bob)
+    cache.clear()  # the cached store knows the expiry only from the row
+    age(client, by=EXPIRY_PUSH_SLACK / 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/home/").status_code == 200
+    assert session_writes(queries) == []
+    # Past the slack the expiry moves on again.
+    age(client, by=EXPIRY_PUSH_SLACK * 2)
+    cache.clear()
+    assert client.get("/home/").status_code == 200
+    assert (
+        expiry_of(client) > timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE) - EXPIRY_PUSH_SLACK
+    )
+    # "Stay signed in" restarts the idle clock in full however recent the last push.
+    age(client, by=EXPIRY_PUSH_SLACK / 2)
+    before = timezone.now()
+    assert client.post("/accounts/keep-alive/").status_code == 200
+    assert expiry_of(client) >= before + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from kapstone.accounts.roles import Role
+from kapstone.accounts.sessions.db import EXPIRY_PUSH_SLACK
 
 # The addresses the header of every signed-in page links to (base.html), by URL name.
 HEADER_URL_NAMES = (
@@ -37,8 +38,9 @@ def role(request):
     return {
         "Role": Role,
         "current_role": getattr(user, "role", None) if user and user.is_authenticated else None,
-        # The idle sign-out warning (site.js) counts down from the session's idle lifetime.
-        "session_idle_seconds": settings.SESSION_COOKIE_AGE,
+        # The idle sign-out warning (site.js) counts down from the idle lifetime the session is sure of: a request may
+        # leave an expiry pushed a moment ago where it is (kapstone.accounts.sessions.db.EXPIRY_PUSH_SLACK).
+        "session_idle_seconds": settings.SESSION_COOKIE_AGE - int(EXPIRY_PUSH_SLACK.total_seconds()),
         "header_urls": header_urls(get_urlconf(), get_script_prefix()),
     }
 

@@ -112,9 +112,11 @@ def logout_view(request):
 @require_POST
 @never_cache
 def keep_alive(request):
-    """The idle warning's "Stay signed in": like any request, this one restarts the session's idle clock
-    (SESSION_SAVE_EVERY_REQUEST); it reads nothing, so it is not audited. Someone already signed out is sent to
-    the sign-in page by roles_required, which the page's script takes as the session having ended."""
+    """The idle warning's "Stay signed in": this one restarts the session's idle clock in full, even just after
+    another request pushed it (which may leave it a few seconds short, kapstone.accounts.sessions.db); it reads
+    nothing, so it is not audited. Someone already signed out is sent to the sign-in page by roles_required, which
+    the page's script takes as the session having ended."""
+    request.session.modified = True
     return JsonResponse({"idle_seconds": request.session.get_expiry_age()})
 
 

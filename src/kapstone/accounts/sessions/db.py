@@ -1,6 +1,7 @@
 """The database session store, pushing the idle expiry forward without waiting for the disk (see the package), and
 taking a cookie no store could have made for no session."""
 
+import datetime
 from typing import TYPE_CHECKING
 
 from django.contrib.sessions.backends import db
@@ -25,6 +26,12 @@ _LOAD = "SELECT session_data, expire_date FROM {table} WHERE session_key = %s AN
 
 KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
+# A request that finds the session's expiry already within this of where it would push it writes nothing: a page
+# that loads its parts, or a clinician moving quickly between pages, wrote the same row on every request (issue 19).
+# The session then ends at most this much before the idle limit, never after it; the idle warning counts down from
+# the limit less this (kapstone.accounts.context_processors), so it never promises time the server will not give.
+EXPIRY_PUSH_SLACK = datetime.timedelta(seconds=10)
+
 
 class SessionStore(db.SessionStore):
     def _validate_session_key(self, key: str | None) -> bool:
@@ -43,7 +50,9 @@ class SessionStore(db.SessionStore):
         connection = connections[router.db_for_read(self.model)]
         key = self.session_key
         if connection.vendor != "postgresql" or key is None:
-            return super()._get_session_from_db()  # type: ignore[misc]  # Django's, which the stubs do not declare
+            found = super()._get_session_from_db()  # type: ignore[misc]  # Django's, which the stubs do not declare
+            self._stored_expiry = found.expire_date if found is not None else None
+            return found
         with connection.cursor() as cursor:
             cursor.execute(
                 _LOAD.format(table=connection.ops.quote_name(self.model._meta.db_table)), [key, timezone.now()]
@@ -53,9 +62,18 @@ class SessionStore(db.SessionStore):
             self._session_key = None
             return None
         session_data, expire_date = row
+        self._stored_expiry = expire_date
         return self.model(session_key=key, session_data=session_data, expire_date=expire_date)
 
+    def _expiry_is_recent(self) -> bool:
+        """Whether the expiry this request read from the row is within EXPIRY_PUSH_SLACK of where a push would move
+        it. A store that answered from its cache read no expiry, and pushes as before."""
+        stored = getattr(self, "_stored_expiry", None)
+        return stored is not None and stored >= self.get_expiry_date() - EXPIRY_PUSH_SLACK
+
     def save(self, must_create: bool = False) -> None:
+        if not (must_create or self.modified or self.session_key is None) and self._expiry_is_recent():
+            return
         using = router.db_for_write(self.model)
         connection = connections[using]
         if (
