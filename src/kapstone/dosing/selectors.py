@@ -72,9 +72,9 @@ def dosing_session_visible_to(user: User) -> Q:
     return Q(pk__in=[])
 
 
-def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
-    since = timezone.now() - datetime.timedelta(days=days_back)
-    return list(
+@compiled_once(since=datetime.datetime)
+def _dosing_sessions_since(user: User, limit: int, *, since: datetime.datetime) -> QuerySet[GroupSession]:
+    return (
         # The days ahead are few sessions, each tested on its own (EXISTS), not against every session the user
         # ever facilitated.
         GroupSession.objects.filter(dosing_session_visible_to(user), starts_at__gte=since)
@@ -82,6 +82,10 @@ def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30)
         .prefetch_related("facilitators")
         .order_by("starts_at")[:limit]
     )
+
+
+def upcoming_dosing_sessions(*, user: User, days_back: int = 1, limit: int = 30) -> list[GroupSession]:
+    return _dosing_sessions_since(user, limit, since=timezone.now() - datetime.timedelta(days=days_back))
 
 
 def _day(day: datetime.date) -> str:
