@@ -21,7 +21,7 @@ import functools
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections
@@ -30,6 +30,8 @@ from django.db.models.sql.compiler import SQLCompiler
 
 from kapstone.accounts.models import User
 from kapstone.paging import keys_up_to
+
+Row = TypeVar("Row")
 
 # Enough for every member of staff of a practice; past it the compiled reads are dropped and compiled again.
 KEYS_KEPT = 512
@@ -147,10 +149,10 @@ def _key_part(argument: Any) -> Hashable:
     return argument
 
 
-class CompiledRead:
+class CompiledRead(Generic[Row]):
     """One read, compiled once for each key and database; calling it returns a list of rows."""
 
-    def __init__(self, build: Callable[..., QuerySet[Any, Any]], placeholders: dict[str, Any]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any, Row]], placeholders: dict[str, Any]) -> None:
         unknown = [
             name for name, python_type in placeholders.items() if python_type not in _KINDS and python_type != KEYS
         ]
@@ -246,7 +248,7 @@ class CompiledRead:
                 statement = self._statements[key] = self._statement(arguments, lengths, shape or _as_built)
         return statement if statement.compiler is not None else None
 
-    def __call__(self, *arguments: Any, **given: Any) -> list[Any]:
+    def __call__(self, *arguments: Any, **given: Any) -> list[Row]:
         values = self._bindable(given)
         if values is None:
             return []
@@ -284,26 +286,29 @@ class CompiledRead:
         original = statement.queryset
         connection = connections[original.db]
         params = self._params(statement, values)
+        assert statement.compiler is not None  # a statement without one is read through the ORM
         compiler = copy.copy(statement.compiler)
         # The kept compiler knows its columns and how to read them; only the connection is this thread's own.
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (statement.sql, params)  # type: ignore[method-assign]
         # Shallow copies: the kept queryset and query are only read. (copy.copy would evaluate a queryset.)
         query = _shallow_copy(original.query)
-        query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
+        query.get_compiler = lambda *args, **kwargs: compiler
         bound = _shallow_copy(original)  # no rows yet: a kept queryset is never evaluated
         bound._query = query
         return bound
 
 
-def compiled_once(**placeholders: Any) -> Callable[[Callable[..., QuerySet[Any, Any]]], CompiledRead]:
+def compiled_once(**placeholders: Any) -> Callable[[Callable[..., QuerySet[Any, Row]]], CompiledRead[Row]]:
     """Declare a read compiled once: `@compiled_once(day=datetime.date)` over `def build(user, *, day)`. The build's
     positional arguments are its key (a user counts as their key and role); each keyword is a placeholder of the
     given type (int, str, date, an aware datetime, or KEYS: a list of whole numbers), which no lookup may rewrite (no
     `__icontains`) and which may not be None. A number is a key, compared for equality: one past what a column can
     hold matches no row."""
 
-    def declare(build: Callable[..., QuerySet[Any, Any]]) -> CompiledRead:
-        return functools.wraps(build)(CompiledRead(build, placeholders))
+    def declare(build: Callable[..., QuerySet[Any, Row]]) -> CompiledRead[Row]:
+        read = CompiledRead(build, placeholders)
+        functools.update_wrapper(read, build)
+        return read
 
     return declare

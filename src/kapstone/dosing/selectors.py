@@ -352,7 +352,7 @@ def _suicide_alerts(
     dose, acknowledged or not (with no dose yet, any)."""
     found: defaultdict[int, list[SuicideRiskAlert]] = defaultdict(list)
     for occurrence in _suicide_risk_occurrences(patient_ids=patient_ids):
-        instrument_id = occurrence.assessment_instrument_id or ""
+        instrument_id = occurrence.assessment_instrument_id or ""  # type: ignore[attr-defined]  # annotated by the read
         level = safety.suicide_risk_level(instrument_id=instrument_id, rule=occurrence.rule, level=occurrence.level)
         if level is None:
             continue
@@ -392,7 +392,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
 
 
 @compiled_once(patient_ids=KEYS)
-def _doses_given(*, patient_ids: list[int]) -> QuerySet[DoseRecord, tuple[int, int, datetime.datetime]]:
+def _doses_given(*, patient_ids: list[int]) -> QuerySet[DoseRecord, tuple[int, int, datetime.datetime | None]]:
     """Every dose given to these patients, for both the week's count and the last dose before this one (the latest
     other than their records here): the last-dose read went through the same rows, so one read of their ids and
     times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their sessions

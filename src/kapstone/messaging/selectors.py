@@ -47,7 +47,7 @@ def portal_threads(*, user: User) -> tuple[Patient, list[Thread]]:
 
 
 @compiled_once(patient_id=int)
-def _threads_of(user: User, *, patient_id: int) -> "QuerySet[WithAnnotations[Thread, Unread]]":
+def _threads_of(user: User, *, patient_id: int) -> QuerySet[Thread]:
     """A patient's threads with who started each and the user's unread count: compiled once for each user, as its
     subquery and count took longer to compile than to run (issue 19)."""
     return _with_unread(Thread.objects.filter(patient_id=patient_id).select_related("started_by"), user)

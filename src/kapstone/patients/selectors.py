@@ -12,7 +12,7 @@ from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import compiled_once
-from kapstone.paging import BoundedPaginator, bounded_page
+from kapstone.paging import BoundedPaginator, bounded_page, rows_read_by
 from kapstone.patients.models import RECORD_NUMBER_PATTERN, CareTeamMembership, Diagnosis, Patient
 
 PATIENTS_PER_PAGE = 25
@@ -86,9 +86,7 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
             page_number,
             counter=lambda at_most: _patients_listed.count(user, at_most=at_most),
         )
-        # The paginator's slice of the list, read by the compiled list (the page holds its rows, not its query).
-        sliced = page.object_list.query
-        page.object_list = _patients_listed(user, sliced.low_mark, sliced.high_mark)
+        rows_read_by(page, lambda start, end: _patients_listed(user, start, end))
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",

@@ -17,7 +17,7 @@ from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
-from kapstone.paging import bounded_page
+from kapstone.paging import bounded_page, rows_read_by
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
 from kapstone.program import course_work
@@ -116,9 +116,7 @@ def group_list(*, user: User, page_number: int | str = 1) -> GroupListPage:
         page_number,
         counter=lambda at_most: _groups_listed.count(user, at_most=at_most),
     )
-    # The paginator's slice of the list, read by the compiled page (the page holds its rows, not its query).
-    sliced = page.object_list.query
-    shown = page.object_list = _groups_listed(user, sliced.low_mark, sliced.high_mark)
+    shown = rows_read_by(page, lambda start, end: _groups_listed(user, start, end))
     # Only the names the list shows, in one read: prefetching the facilitators built a full user and a related
     # manager for each of them on every row, most of the page's time (issue 19).
     names: dict[int, list[str]] = {}
