@@ -371,6 +371,27 @@ def test_the_screening_list_runs_a_constant_number_of_queries(cast):
     assert _count_queries(client, url + "?decision=needs_review") == few
 
 
+def test_the_screening_list_built_for_a_user_sees_each_change_at_once(cast):
+    """Its query is built once for each user (screening.selectors._screening_listing): the rows are read afresh."""
+    from kapstone.screening import selectors
+
+    def listed(decision=""):
+        page = selectors.screening_list(user=cast.bob, decision=decision)
+        return {patient.pk: patient.screening_decision for patient in page.object_list}
+
+    before = listed()
+    joined = make_patient("Newly", "Joined", team=[cast.bob])
+    assert listed() == {**before, joined.pk: None}
+    helpers.screen(cast, helpers.needs_review_intake(), patient=joined)
+    assert listed()[joined.pk] == "needs_review"
+    assert joined.pk in listed("needs_review") and joined.pk not in listed("none")
+    joined.care_team_memberships.all().delete()
+    assert listed() == before
+    # What a user may see follows their role: a clinician who becomes a researcher sees no patient.
+    cast.bob.role = cast.researcher.role
+    assert listed() == {}
+
+
 def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     client = signed_in_client(cast.bob)
     url = patient_url("screening:patient", cast)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
 from kapstone.paging import bounded_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
@@ -109,29 +110,37 @@ class ScreeningListing(TypedDict):
     """What screening_list adds to each patient: their latest screening, and whether the record has changed since."""
 
     screening_decision: str | None
-    screening_result_id: int | None
     screened_at: datetime.datetime | None
     screened_intake_id: int | None
     record_changed: bool
+
+
+@built_once_per_user
+def _screening_listing(user: User) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    """The active patients the user may see with their latest screening, in the list's order: built once for each
+    user, as building the care-team test and the three subqueries took longer than running them (issue 19)."""
+    latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
+    # record_changed is not the query's: _with_record_changed sets it on the page's patients. Of the patient, the
+    # columns the rows write and the record is compared on: compiling and loading all of them took longer than the
+    # database took to answer (issue 19).
+    return (  # type: ignore[return-value]
+        patients_visible_to(user)
+        .filter(is_active=True)
+        .only("given_name", "family_name", "date_of_birth")
+        .annotate(
+            screening_decision=Subquery(latest.values("decision")[:1]),
+            screened_at=Subquery(latest.values("created_at")[:1]),
+            screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
+        )
+        .order_by("family_name", "given_name", "id")
+    )
 
 
 def screening_list(
     *, user: User, decision: str = "", page_number: int | str = 1
 ) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
-    latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
-    # record_changed is not the query's: _with_record_changed sets it on the page's patients below.
-    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = (
-        patients_visible_to(user)  # type: ignore[assignment]
-        .filter(is_active=True)
-        .annotate(
-            screening_decision=Subquery(latest.values("decision")[:1]),
-            screening_result_id=Subquery(latest.values("id")[:1]),
-            screened_at=Subquery(latest.values("created_at")[:1]),
-            screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
-        )
-        .order_by("family_name", "given_name", "id")
-    )
+    patients = _screening_listing(user)
     if decision == "none":
         patients = patients.filter(screening_decision__isnull=True)
     elif decision in Decision.values:
@@ -151,10 +160,16 @@ def _with_record_changed(
 ) -> "list[WithAnnotations[Patient, ScreeningListing]]":
     """Sets record_changed on each patient: whether their record's medications or date of birth differ from the
     intake of their latest screening. Two queries for the whole page."""
-    screened = [patient.screened_intake_id for patient in patients if patient.screened_intake_id]
-    intakes = dict(IntakeVersion.objects.filter(pk__in=screened).values_list("pk", "data"))
+    screened = [patient for patient in patients if patient.screened_intake_id]
+    # Unordered: the model's order begins with the patient, which joined the patients table to sort by name.
+    intakes = dict(
+        IntakeVersion.objects.filter(pk__in=[patient.screened_intake_id for patient in screened])
+        .order_by()
+        .values_list("pk", "data")
+    )
+    # Only a screened patient's record is compared, so only theirs is read.
     medications: dict[int, list[Medication]] = {}
-    for medication in Medication.objects.filter(patient__in=patients):
+    for medication in Medication.objects.filter(patient__in=screened):
         medications.setdefault(medication.patient_id, []).append(medication)
     for patient in patients:
         intake = intakes.get(patient.screened_intake_id) if patient.screened_intake_id else None
