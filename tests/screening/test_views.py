@@ -6,10 +6,13 @@ import datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.screening import forms
+from kapstone.screening.consent_forms import current_form
 from kapstone.screening.models import (
     ConsentSignature,
     Consultation,
@@ -221,6 +224,28 @@ def test_overriding_supportive_advice_is_refused_with_a_message(cast):
     assert response.status_code == 400
     assert "Only concerns or advice against KAP can be overridden" in response.text
     assert not ConsultationOverride.objects.exists()
+
+
+def test_the_screening_page_draws_its_forms_and_the_consent_form_as_their_templates_do(cast):
+    """The view draws them in Python (formrender.drawn_fields, views._consent_text) where the page included them."""
+    helpers.screen(cast, helpers.needs_review_intake())
+    helpers.sign_consent(cast)
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS)
+    client = signed_in_client(cast.bob)
+    page = client.get(patient_url("screening:patient", cast)).text
+    drawn = [
+        forms.OverrideForm(),
+        forms.AdviceOverrideForm(prefix=f"advice-{entry.pk}"),
+        forms.WithdrawForm(),
+    ]
+    for form in drawn:
+        assert render_to_string("includes/form_fields.html", {"form": form}) in page
+    assert render_to_string("screening/_consent_text.html", {"consent_form": current_form()}) in page
+    # A form sent back keeps its input and errors, drawn as the template drew them.
+    sent_back = forms.AdviceOverrideForm({f"advice-{entry.pk}-reason": "ok"}, prefix=f"advice-{entry.pk}")
+    response = client.post(advice_url(entry), {f"advice-{entry.pk}-reason": "ok"})
+    assert response.status_code == 400
+    assert render_to_string("includes/form_fields.html", {"form": sent_back}) in response.text
 
 
 def test_staff_record_a_paper_consent_and_withdraw_it(cast):
