@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.screening import forms
+from kapstone.screening import forms, services
 from kapstone.screening.consent_forms import current_form
 from kapstone.screening.models import (
     ConsentSignature,
@@ -417,6 +417,27 @@ def test_the_screening_list_built_for_a_user_sees_each_change_at_once(cast):
     assert listed() == {}
 
 
+def test_the_screening_page_compiled_once_reads_the_patients_own_rows_afresh(cast):
+    """Its reads are compiled once a process (screening.selectors, kapstone.compiled_once) with the patient bound to
+    each: a page shows its own patient's rows as they are now, never another's."""
+    other = make_patient("Otto", "Other", team=[cast.bob])
+    client = signed_in_client(cast.bob)
+    url = patient_url("screening:patient", cast)
+    assert "Not screened yet." in client.get(url).text
+    helpers.screen(cast, helpers.needs_review_intake(), patient=other)
+    helpers.consult(cast, other, outcome=Consultation.Outcome.CONCERNS)
+    services.consent_record_paper(
+        actor=cast.nurse, patient=other, signed_name=other.full_name, signed_at=timezone.now()
+    )
+    page = client.get(url).text
+    assert "Not screened yet." in page and "No contact logged yet." in page and "Not signed yet." in page
+    helpers.screen(cast, helpers.needs_review_intake())
+    helpers.consult(cast)
+    helpers.sign_consent(cast)
+    page = client.get(url).text
+    assert "Not screened yet." not in page and "Discussed KAP; supportive." in page and "In force" in page
+
+
 def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     client = signed_in_client(cast.bob)
     url = patient_url("screening:patient", cast)
@@ -424,8 +445,6 @@ def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     helpers.consult(cast, with_reply=True)
     helpers.sign_consent(cast)
     few = _count_queries(client, url)
-    from kapstone.screening import services
-
     services.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
     for _ in range(4):
         helpers.screen(cast)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.paging import bounded_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
@@ -31,40 +32,70 @@ def screening_patient_get(*, user: User, patient_id: int | str, purpose: str = "
     return patient_get(user=user, patient_id=patient_id, purpose=purpose)
 
 
-# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
-def screening_overview(*, patient: Patient) -> dict[str, Any]:
-    """Everything the staff screening page shows; a fixed number of queries however long the history."""
-    # Each read joins only the rows the page writes (who screened, who overrode, who made contact, who witnessed):
-    # Django compiles, and hashes to order, every column of every table joined (issue 19).
-    results = list(
-        ScreeningResult.objects.filter(patient=patient)
+# The staff screening page's reads of one patient, each compiled once (kapstone.compiled_once) with the patient as
+# placeholder: compiling them, their joins above all, took longer than the database took to answer (issue 19).
+
+
+@compiled_once(patient_id=int)
+def _results_of(*, patient_id: int) -> QuerySet[ScreeningResult]:
+    # Each read joins only the rows the page writes (who screened, who overrode, who made contact, who witnessed).
+    return (
+        ScreeningResult.objects.filter(patient_id=patient_id)
         .select_related("intake_version", "screened_by", "override__prescriber")
         .order_by("-id")[:HISTORY_LIMIT]
     )
+
+
+@compiled_once(patient_id=int)
+def _newest_version_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
     # The newest intake version's number, date and completeness: not its data, which the latest result's intake
     # carries. Ordered by its own column: the model's default order begins with the patient, which joins the
     # patients table to sort by name.
-    latest_version = IntakeVersion.objects.filter(patient=patient).defer("data").order_by("-number").first()
+    return IntakeVersion.objects.filter(patient_id=patient_id).defer("data").order_by("-number")[:1]
+
+
+@compiled_once(patient_id=int)
+def _consultations_of(*, patient_id: int) -> QuerySet[Consultation]:
+    return Consultation.objects.filter(patient_id=patient_id).select_related("staff", "override__prescriber").order_by()
+
+
+@compiled_once(patient_id=int)
+def _signatures_of(*, patient_id: int) -> QuerySet[ConsentSignature]:
+    return ConsentSignature.objects.filter(patient_id=patient_id).select_related("recorded_by").order_by()
+
+
+@compiled_once(patient_id=int)
+def _medications_of(*, patient_id: int) -> QuerySet[Medication]:
+    return Medication.objects.filter(patient_id=patient_id)
+
+
+# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
+def screening_overview(*, patient: Patient) -> dict[str, Any]:
+    """Everything the staff screening page shows; a fixed number of queries however long the history."""
+    results = _results_of(patient_id=patient.pk)
+    newest = _newest_version_of(patient_id=patient.pk)
+    latest_version = newest[0] if newest else None
     latest = results[0] if results else None
     # All of the patient's consultations and signatures, sorted here newest first (contact or signing time, then
-    # id, as the models order them): Django hashes every column a read selects to compile its ORDER BY, which took
-    # longer than sorting one patient's few rows.
+    # id, as the models order them): sorting one patient's few rows takes less than ordering them in the read.
     consultations = sorted(
-        Consultation.objects.filter(patient=patient).select_related("staff", "override__prescriber").order_by(),
-        key=lambda entry: (entry.contacted_at, entry.pk),
-        reverse=True,
+        _consultations_of(patient_id=patient.pk), key=lambda entry: (entry.contacted_at, entry.pk), reverse=True
     )
     signatures = sorted(
-        ConsentSignature.objects.filter(patient=patient).select_related("recorded_by").order_by(),
-        key=lambda signature: (signature.signed_at, signature.pk),
-        reverse=True,
+        _signatures_of(patient_id=patient.pk), key=lambda signature: (signature.signed_at, signature.pk), reverse=True
     )
     return {
         # The gate decides from the rows the page shows rather than reading them again (issue 19).
         "gate": gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures),
         "results": results,
         "latest": latest,
-        "record_differences": _record_differences(patient, latest.intake_version.data) if latest else [],
+        "record_differences": record_differences(
+            medications=_medications_of(patient_id=patient.pk),
+            date_of_birth=patient.date_of_birth,
+            intake=latest.intake_version.data,
+        )
+        if latest
+        else [],
         "latest_version": latest_version,
         "draft_waiting": latest_version is not None
         and not latest_version.is_complete
@@ -73,12 +104,6 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         "signatures": signatures,
         "consent_form": current_form(),
     }
-
-
-def _record_differences(patient: Patient, intake: Data) -> list[str]:
-    return record_differences(
-        medications=list(patient.medications.all()), date_of_birth=patient.date_of_birth, intake=intake
-    )
 
 
 def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data, IntakeVersion | None, list[str]]:
