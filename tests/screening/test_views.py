@@ -438,6 +438,24 @@ def test_the_screening_page_compiled_once_reads_the_patients_own_rows_afresh(cas
     assert "Not screened yet." not in page and "Discussed KAP; supportive." in page and "In force" in page
 
 
+def test_the_screening_list_pages_hold_the_rows_the_paginator_slices(cast, monkeypatch):
+    """Its rows are read by a read compiled for each page (selectors._listed), not the paginator's own slice."""
+    from kapstone.screening import selectors
+
+    monkeypatch.setattr(selectors, "PATIENTS_PER_PAGE", 4)
+    for index in range(7):
+        make_patient(f"Paged{index}", f"Zz{index}", team=[cast.bob])
+    every = list(selectors._decided(cast.bob, "").values_list("pk", flat=True))
+    pages = {
+        number: selectors.screening_list(user=cast.bob, page_number=number) for number in ("1", "2", "3", "99", "x")
+    }
+    assert [p.pk for p in pages["1"].object_list] == every[:4]
+    assert [p.pk for p in pages["2"].object_list] == every[4:8]
+    last = (len(every) - 1) // 4 + 1
+    assert [p.pk for p in pages["99"].object_list] == every[(last - 1) * 4 :] and pages["99"].number == last
+    assert [p.pk for p in pages["x"].object_list] == every[:4]
+
+
 def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     client = signed_in_client(cast.bob)
     url = patient_url("screening:patient", cast)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
-from kapstone.compiled_once import compiled_once
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import bounded_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
@@ -148,8 +148,8 @@ def _screening_listing(user: User) -> "QuerySet[WithAnnotations[Patient, Screeni
     # record_changed is not the query's: _with_record_changed sets it on the page's patients. Of the patient, the
     # columns the rows write and the record is compared on: compiling and loading all of them took longer than the
     # database took to answer (issue 19).
-    return (  # type: ignore[return-value]
-        patients_visible_to(user)
+    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = (
+        patients_visible_to(user)  # type: ignore[assignment]
         .filter(is_active=True)
         .only("given_name", "family_name", "date_of_birth")
         .annotate(
@@ -159,19 +159,35 @@ def _screening_listing(user: User) -> "QuerySet[WithAnnotations[Patient, Screeni
         )
         .order_by("family_name", "given_name", "id")
     )
+    return patients
+
+
+def _decided(user: User, decision: str) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = _screening_listing(user)
+    if decision == "none":
+        return patients.filter(screening_decision__isnull=True)
+    if decision in Decision.values:
+        return patients.filter(screening_decision=decision)
+    return patients
+
+
+@compiled_once()
+def _listed(user: User, decision: str, start: int, end: int) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    """Rows start to end of the list: compiled once for each user, decision and page (a page's rows are written into
+    the SQL as its LIMIT and OFFSET), as compiling the latest screening's subqueries took longer than running them."""
+    return _decided(user, decision)[start:end]
 
 
 def screening_list(
     *, user: User, decision: str = "", page_number: int | str = 1
 ) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
-    patients = _screening_listing(user)
-    if decision == "none":
-        patients = patients.filter(screening_decision__isnull=True)
-    elif decision in Decision.values:
-        patients = patients.filter(screening_decision=decision)
-    page = bounded_page(patients, PATIENTS_PER_PAGE, page_number)
-    page.object_list = _with_record_changed(list(page.object_list))
+    page = bounded_page(_decided(user, decision), PATIENTS_PER_PAGE, page_number)
+    # The rows Paginator.page slices for the page (no orphans), read by the compiled read.
+    start = (page.number - 1) * PATIENTS_PER_PAGE
+    page.object_list = _with_record_changed(
+        _listed(user, decision, start, min(start + PATIENTS_PER_PAGE, page.paginator.count))
+    )
     audit.record(
         action=audit.Action.READ,
         object_type="screening_list",
@@ -180,21 +196,27 @@ def screening_list(
     return page
 
 
+@compiled_once(intake_ids=KEYS)
+def _intake_data(*, intake_ids: list[int]) -> QuerySet[IntakeVersion, tuple[int, Data]]:
+    # Unordered: the model's order begins with the patient, which joined the patients table to sort by name.
+    return IntakeVersion.objects.filter(pk__in=intake_ids).order_by().values_list("pk", "data")
+
+
+@compiled_once(patient_ids=KEYS)
+def _medications_of_patients(*, patient_ids: list[int]) -> QuerySet[Medication]:
+    return Medication.objects.filter(patient_id__in=patient_ids)
+
+
 def _with_record_changed(
     patients: "list[WithAnnotations[Patient, ScreeningListing]]",
 ) -> "list[WithAnnotations[Patient, ScreeningListing]]":
     """Sets record_changed on each patient: whether their record's medications or date of birth differ from the
     intake of their latest screening. Two queries for the whole page."""
     screened = [patient for patient in patients if patient.screened_intake_id]
-    # Unordered: the model's order begins with the patient, which joined the patients table to sort by name.
-    intakes = dict(
-        IntakeVersion.objects.filter(pk__in=[patient.screened_intake_id for patient in screened])
-        .order_by()
-        .values_list("pk", "data")
-    )
+    intakes = dict(_intake_data(intake_ids=[patient.screened_intake_id for patient in screened]))
     # Only a screened patient's record is compared, so only theirs is read.
     medications: dict[int, list[Medication]] = {}
-    for medication in Medication.objects.filter(patient__in=screened):
+    for medication in _medications_of_patients(patient_ids=[patient.pk for patient in screened]):
         medications.setdefault(medication.patient_id, []).append(medication)
     for patient in patients:
         intake = intakes.get(patient.screened_intake_id) if patient.screened_intake_id else None
