@@ -103,4 +103,22 @@ def test_the_queue_and_the_measures_page_show_what_they_showed_reading_every_col
     # Every column of every row, and the queue's query built afresh, as before issue 19.
     monkeypatch.setattr(QuerySet, "only", lambda queryset, *fields: queryset._chain())
     monkeypatch.setattr(selectors, "_queue_alerts_visible_to", selectors._visible_alerts)
+    for read in ("_measures_page_assessments", "_measures_page_alerts", "_urine_screens"):
+        build = getattr(selectors, read).build
+        monkeypatch.setattr(selectors, read, lambda *, patient_id, build=build: list(build(patient_id=patient_id)))
     assert [_page(client, url)[0] for url in urls] == now
+
+
+def test_the_measures_page_compiled_once_reads_the_patients_own_rows_afresh(cast, client_for):
+    """The page's reads are compiled once a process (kapstone.compiled_once); each page reads its patient's rows."""
+    client = client_for(cast.bob)
+    url = reverse("measures:patient", args=[cast.alice.pk])
+    assert "Nothing due." in client.get(url).text
+    due_assessment(make_patient("Otto", "Other", team=[cast.bob]))
+    assert "Nothing due." in client.get(url).text
+    due_assessment(cast.alice)
+    assert "Nothing due." not in client.get(url).text
+    _screen(cast.nurse, cast.alice, found=["ketamine"], days_ago=2)
+    open_alert(cast.alice)
+    page = client.get(url).text
+    assert '<span class="badge warn">ketamine</span>' in page and "Critical-item alerts" in page

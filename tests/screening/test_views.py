@@ -6,10 +6,13 @@ import datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.screening import forms, services
+from kapstone.screening.consent_forms import current_form
 from kapstone.screening.models import (
     ConsentSignature,
     Consultation,
@@ -223,6 +226,28 @@ def test_overriding_supportive_advice_is_refused_with_a_message(cast):
     assert not ConsultationOverride.objects.exists()
 
 
+def test_the_screening_page_draws_its_forms_and_the_consent_form_as_their_templates_do(cast):
+    """The view draws them in Python (formrender.drawn_fields, views._consent_text) where the page included them."""
+    helpers.screen(cast, helpers.needs_review_intake())
+    helpers.sign_consent(cast)
+    entry = helpers.consult(cast, outcome=Consultation.Outcome.CONCERNS)
+    client = signed_in_client(cast.bob)
+    page = client.get(patient_url("screening:patient", cast)).text
+    drawn = [
+        forms.OverrideForm(),
+        forms.AdviceOverrideForm(prefix=f"advice-{entry.pk}"),
+        forms.WithdrawForm(),
+    ]
+    for form in drawn:
+        assert render_to_string("includes/form_fields.html", {"form": form}) in page
+    assert render_to_string("screening/_consent_text.html", {"consent_form": current_form()}) in page
+    # A form sent back keeps its input and errors, drawn as the template drew them.
+    sent_back = forms.AdviceOverrideForm({f"advice-{entry.pk}-reason": "ok"}, prefix=f"advice-{entry.pk}")
+    response = client.post(advice_url(entry), {f"advice-{entry.pk}-reason": "ok"})
+    assert response.status_code == 400
+    assert render_to_string("includes/form_fields.html", {"form": sent_back}) in response.text
+
+
 def test_staff_record_a_paper_consent_and_withdraw_it(cast):
     client = signed_in_client(cast.nurse)
     when = (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
@@ -371,6 +396,66 @@ def test_the_screening_list_runs_a_constant_number_of_queries(cast):
     assert _count_queries(client, url + "?decision=needs_review") == few
 
 
+def test_the_screening_list_built_for_a_user_sees_each_change_at_once(cast):
+    """Its query is built once for each user (screening.selectors._screening_listing): the rows are read afresh."""
+    from kapstone.screening import selectors
+
+    def listed(decision=""):
+        page = selectors.screening_list(user=cast.bob, decision=decision)
+        return {patient.pk: patient.screening_decision for patient in page.object_list}
+
+    before = listed()
+    joined = make_patient("Newly", "Joined", team=[cast.bob])
+    assert listed() == {**before, joined.pk: None}
+    helpers.screen(cast, helpers.needs_review_intake(), patient=joined)
+    assert listed()[joined.pk] == "needs_review"
+    assert joined.pk in listed("needs_review") and joined.pk not in listed("none")
+    joined.care_team_memberships.all().delete()
+    assert listed() == before
+    # What a user may see follows their role: a clinician who becomes a researcher sees no patient.
+    cast.bob.role = cast.researcher.role
+    assert listed() == {}
+
+
+def test_the_screening_page_compiled_once_reads_the_patients_own_rows_afresh(cast):
+    """Its reads are compiled once a process (screening.selectors, kapstone.compiled_once) with the patient bound to
+    each: a page shows its own patient's rows as they are now, never another's."""
+    other = make_patient("Otto", "Other", team=[cast.bob])
+    client = signed_in_client(cast.bob)
+    url = patient_url("screening:patient", cast)
+    assert "Not screened yet." in client.get(url).text
+    helpers.screen(cast, helpers.needs_review_intake(), patient=other)
+    helpers.consult(cast, other, outcome=Consultation.Outcome.CONCERNS)
+    services.consent_record_paper(
+        actor=cast.nurse, patient=other, signed_name=other.full_name, signed_at=timezone.now()
+    )
+    page = client.get(url).text
+    assert "Not screened yet." in page and "No contact logged yet." in page and "Not signed yet." in page
+    helpers.screen(cast, helpers.needs_review_intake())
+    helpers.consult(cast)
+    helpers.sign_consent(cast)
+    page = client.get(url).text
+    assert "Not screened yet." not in page and "Discussed KAP; supportive." in page and "In force" in page
+
+
+def test_the_screening_list_pages_hold_the_rows_the_paginator_slices(cast, monkeypatch):
+    """Its rows are read by a read compiled for each page (selectors._listed), not the paginator's own slice."""
+    from kapstone.screening import selectors
+
+    monkeypatch.setattr(selectors, "PATIENTS_PER_PAGE", 4)
+    for index in range(7):
+        make_patient(f"Paged{index}", f"Zz{index}", team=[cast.bob])
+    every = list(selectors._decided(cast.bob, "").values_list("pk", flat=True))
+    pages = {
+        number: selectors.screening_list(user=cast.bob, page_number=number) for number in ("1", "2", "3", "99", "x")
+    }
+    assert [p.pk for p in pages["1"].object_list] == every[:4]
+    assert [p.pk for p in pages["2"].object_list] == every[4:8]
+    last = (len(every) - 1) // 4 + 1
+    assert [p.pk for p in pages["99"].object_list] == every[(last - 1) * 4 :] and pages["99"].number == last
+    assert [p.pk for p in pages["x"].object_list] == every[:4]
+
+
 def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     client = signed_in_client(cast.bob)
     url = patient_url("screening:patient", cast)
@@ -378,8 +463,6 @@ def test_the_patient_screening_page_runs_a_constant_number_of_queries(cast):
     helpers.consult(cast, with_reply=True)
     helpers.sign_consent(cast)
     few = _count_queries(client, url)
-    from kapstone.screening import services
-
     services.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
     for _ in range(4):
         helpers.screen(cast)

@@ -511,11 +511,11 @@ def entered_total(*, patient: Patient, assessment_id: int | str) -> Assessment:
     return found
 
 
-def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
-    """The patient's urine drug screens, newest first. The caller has passed patient_get (care team, audit)."""
+@compiled_once(patient_id=int)
+def _urine_screens(*, patient_id: int) -> QuerySet[UrineToxicology]:
     # The columns the page writes, and of who entered a screen their name, not the whole account (issue 19).
-    return list(
-        UrineToxicology.objects.filter(patient=patient)
+    return (
+        UrineToxicology.objects.filter(patient_id=patient_id)
         .select_related("entered_by")
         .only(
             "collected_on",
@@ -525,6 +525,11 @@ def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
             *(f"entered_by__{name}" for name in DISPLAY_NAME_FIELDS),
         )
     )
+
+
+def urine_toxicology(*, patient: Patient) -> list[UrineToxicology]:
+    """The patient's urine drug screens, newest first. The caller has passed patient_get (care team, audit)."""
+    return _urine_screens(patient_id=patient.pk)
 
 
 def scheduled_totals(open_assessments: Iterable[Assessment]) -> list[Assessment]:
@@ -561,13 +566,15 @@ MEASURES_PAGE_COLUMNS = (
 )
 
 
-def _measures_page_assessments(patient: Patient) -> list[Assessment]:
+@compiled_once(patient_id=int)
+def _measures_page_assessments(*, patient_id: int) -> QuerySet[Assessment]:
     """The questionnaires the measures page shows, in one read where it took three (issue 19): the completed
     ones, the open ones and the voided totals staff entered, by completion (oldest first, then by id). Only the
     columns the page writes: not the answers and scoring result, nor the whole account of who entered and who
-    amended a total (their names)."""
-    return list(
-        Assessment.objects.filter(patient=patient)
+    amended a total (their names). Compiled once (kapstone.compiled_once): compiling its joins and conditions took
+    longer than the database took to answer (issue 19)."""
+    return (
+        Assessment.objects.filter(patient_id=patient_id)
         .filter(
             Q(status__in=[Assessment.Status.COMPLETED, *Assessment.OPEN_STATUSES])
             | Q(status=Assessment.Status.VOIDED, source=Assessment.Source.STAFF_TOTAL)
@@ -581,16 +588,12 @@ def _measures_page_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
-def patient_measures(*, patient: Patient) -> dict[str, Any]:
-    """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
-    assessments = _measures_page_assessments(patient)
-    completed = [a for a in assessments if a.status == Assessment.Status.COMPLETED]
-    # Due date, then id, as open_assessments orders them; every questionnaire has a due date.
-    open_ = sorted((a for a in assessments if a.is_open), key=lambda a: (a.due_at, a.pk))
+@compiled_once(patient_id=int)
+def _measures_page_alerts(*, patient_id: int) -> QuerySet[CriticalAlert]:
     # The page writes no alert's questionnaire: joining it read every assessment column again (issue 19).
     # Nor every column of the alert and of who acknowledged it: what the page writes of them (issue 19).
-    alerts = list(
-        CriticalAlert.objects.filter(patient=patient)
+    return (
+        CriticalAlert.objects.filter(patient_id=patient_id)
         .select_related("acknowledged_by")
         .only(
             "reason",
@@ -600,6 +603,15 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
             *(f"acknowledged_by__{name}" for name in DISPLAY_NAME_FIELDS),
         )
     )
+
+
+def patient_measures(*, patient: Patient) -> dict[str, Any]:
+    """Everything the clinician's measures page shows. The caller has passed patient_get (care team, audit)."""
+    assessments = _measures_page_assessments(patient_id=patient.pk)
+    completed = [a for a in assessments if a.status == Assessment.Status.COMPLETED]
+    # Due date, then id, as open_assessments orders them; every questionnaire has a due date.
+    open_ = sorted((a for a in assessments if a.is_open), key=lambda a: (a.due_at, a.pk))
+    alerts = _measures_page_alerts(patient_id=patient.pk)
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),

@@ -59,7 +59,8 @@ def _measures_context(patient, **forms) -> dict:
 
 
 def _amend_forms(entered_totals, bound=None) -> list:
-    """Each entered total with its correct-or-void form (None once voided); the one just posted keeps its input."""
+    """Each entered total with its correct-or-void form and the form's fields drawn (_fields), or None and "" once
+    voided; the one just posted keeps its input."""
     rows = []
     for assessment in entered_totals:
         if bound is not None and bound.assessment.pk == assessment.pk:
@@ -68,7 +69,7 @@ def _amend_forms(entered_totals, bound=None) -> list:
             form = AmendTotalForm(assessment=assessment, prefix=f"amend-{assessment.pk}")
         else:
             form = None
-        rows.append((assessment, form))
+        rows.append((assessment, form, "" if form is None else _fields(form)))
     return rows
 
 

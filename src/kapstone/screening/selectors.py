@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import bounded_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
@@ -30,40 +32,70 @@ def screening_patient_get(*, user: User, patient_id: int | str, purpose: str = "
     return patient_get(user=user, patient_id=patient_id, purpose=purpose)
 
 
-# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
-def screening_overview(*, patient: Patient) -> dict[str, Any]:
-    """Everything the staff screening page shows; a fixed number of queries however long the history."""
-    # Each read joins only the rows the page writes (who screened, who overrode, who made contact, who witnessed):
-    # Django compiles, and hashes to order, every column of every table joined (issue 19).
-    results = list(
-        ScreeningResult.objects.filter(patient=patient)
+# The staff screening page's reads of one patient, each compiled once (kapstone.compiled_once) with the patient as
+# placeholder: compiling them, their joins above all, took longer than the database took to answer (issue 19).
+
+
+@compiled_once(patient_id=int)
+def _results_of(*, patient_id: int) -> QuerySet[ScreeningResult]:
+    # Each read joins only the rows the page writes (who screened, who overrode, who made contact, who witnessed).
+    return (
+        ScreeningResult.objects.filter(patient_id=patient_id)
         .select_related("intake_version", "screened_by", "override__prescriber")
         .order_by("-id")[:HISTORY_LIMIT]
     )
+
+
+@compiled_once(patient_id=int)
+def _newest_version_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
     # The newest intake version's number, date and completeness: not its data, which the latest result's intake
     # carries. Ordered by its own column: the model's default order begins with the patient, which joins the
     # patients table to sort by name.
-    latest_version = IntakeVersion.objects.filter(patient=patient).defer("data").order_by("-number").first()
+    return IntakeVersion.objects.filter(patient_id=patient_id).defer("data").order_by("-number")[:1]
+
+
+@compiled_once(patient_id=int)
+def _consultations_of(*, patient_id: int) -> QuerySet[Consultation]:
+    return Consultation.objects.filter(patient_id=patient_id).select_related("staff", "override__prescriber").order_by()
+
+
+@compiled_once(patient_id=int)
+def _signatures_of(*, patient_id: int) -> QuerySet[ConsentSignature]:
+    return ConsentSignature.objects.filter(patient_id=patient_id).select_related("recorded_by").order_by()
+
+
+@compiled_once(patient_id=int)
+def _medications_of(*, patient_id: int) -> QuerySet[Medication]:
+    return Medication.objects.filter(patient_id=patient_id)
+
+
+# Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
+def screening_overview(*, patient: Patient) -> dict[str, Any]:
+    """Everything the staff screening page shows; a fixed number of queries however long the history."""
+    results = _results_of(patient_id=patient.pk)
+    newest = _newest_version_of(patient_id=patient.pk)
+    latest_version = newest[0] if newest else None
     latest = results[0] if results else None
     # All of the patient's consultations and signatures, sorted here newest first (contact or signing time, then
-    # id, as the models order them): Django hashes every column a read selects to compile its ORDER BY, which took
-    # longer than sorting one patient's few rows.
+    # id, as the models order them): sorting one patient's few rows takes less than ordering them in the read.
     consultations = sorted(
-        Consultation.objects.filter(patient=patient).select_related("staff", "override__prescriber").order_by(),
-        key=lambda entry: (entry.contacted_at, entry.pk),
-        reverse=True,
+        _consultations_of(patient_id=patient.pk), key=lambda entry: (entry.contacted_at, entry.pk), reverse=True
     )
     signatures = sorted(
-        ConsentSignature.objects.filter(patient=patient).select_related("recorded_by").order_by(),
-        key=lambda signature: (signature.signed_at, signature.pk),
-        reverse=True,
+        _signatures_of(patient_id=patient.pk), key=lambda signature: (signature.signed_at, signature.pk), reverse=True
     )
     return {
         # The gate decides from the rows the page shows rather than reading them again (issue 19).
         "gate": gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures),
         "results": results,
         "latest": latest,
-        "record_differences": _record_differences(patient, latest.intake_version.data) if latest else [],
+        "record_differences": record_differences(
+            medications=_medications_of(patient_id=patient.pk),
+            date_of_birth=patient.date_of_birth,
+            intake=latest.intake_version.data,
+        )
+        if latest
+        else [],
         "latest_version": latest_version,
         "draft_waiting": latest_version is not None
         and not latest_version.is_complete
@@ -72,12 +104,6 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         "signatures": signatures,
         "consent_form": current_form(),
     }
-
-
-def _record_differences(patient: Patient, intake: Data) -> list[str]:
-    return record_differences(
-        medications=list(patient.medications.all()), date_of_birth=patient.date_of_birth, intake=intake
-    )
 
 
 def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data, IntakeVersion | None, list[str]]:
@@ -109,35 +135,59 @@ class ScreeningListing(TypedDict):
     """What screening_list adds to each patient: their latest screening, and whether the record has changed since."""
 
     screening_decision: str | None
-    screening_result_id: int | None
     screened_at: datetime.datetime | None
     screened_intake_id: int | None
     record_changed: bool
+
+
+@built_once_per_user
+def _screening_listing(user: User) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    """The active patients the user may see with their latest screening, in the list's order: built once for each
+    user, as building the care-team test and the three subqueries took longer than running them (issue 19)."""
+    latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
+    # record_changed is not the query's: _with_record_changed sets it on the page's patients. Of the patient, the
+    # columns the rows write and the record is compared on: compiling and loading all of them took longer than the
+    # database took to answer (issue 19).
+    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = (
+        patients_visible_to(user)  # type: ignore[assignment]
+        .filter(is_active=True)
+        .only("given_name", "family_name", "date_of_birth")
+        .annotate(
+            screening_decision=Subquery(latest.values("decision")[:1]),
+            screened_at=Subquery(latest.values("created_at")[:1]),
+            screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
+        )
+        .order_by("family_name", "given_name", "id")
+    )
+    return patients
+
+
+def _decided(user: User, decision: str) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = _screening_listing(user)
+    if decision == "none":
+        return patients.filter(screening_decision__isnull=True)
+    if decision in Decision.values:
+        return patients.filter(screening_decision=decision)
+    return patients
+
+
+@compiled_once()
+def _listed(user: User, decision: str, start: int, end: int) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    """Rows start to end of the list: compiled once for each user, decision and page (a page's rows are written into
+    the SQL as its LIMIT and OFFSET), as compiling the latest screening's subqueries took longer than running them."""
+    return _decided(user, decision)[start:end]
 
 
 def screening_list(
     *, user: User, decision: str = "", page_number: int | str = 1
 ) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
-    latest = ScreeningResult.objects.filter(patient=OuterRef("pk")).order_by("-id")
-    # record_changed is not the query's: _with_record_changed sets it on the page's patients below.
-    patients: QuerySet[WithAnnotations[Patient, ScreeningListing]] = (
-        patients_visible_to(user)  # type: ignore[assignment]
-        .filter(is_active=True)
-        .annotate(
-            screening_decision=Subquery(latest.values("decision")[:1]),
-            screening_result_id=Subquery(latest.values("id")[:1]),
-            screened_at=Subquery(latest.values("created_at")[:1]),
-            screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
-        )
-        .order_by("family_name", "given_name", "id")
+    page = bounded_page(_decided(user, decision), PATIENTS_PER_PAGE, page_number)
+    # The rows Paginator.page slices for the page (no orphans), read by the compiled read.
+    start = (page.number - 1) * PATIENTS_PER_PAGE
+    page.object_list = _with_record_changed(
+        _listed(user, decision, start, min(start + PATIENTS_PER_PAGE, page.paginator.count))
     )
-    if decision == "none":
-        patients = patients.filter(screening_decision__isnull=True)
-    elif decision in Decision.values:
-        patients = patients.filter(screening_decision=decision)
-    page = bounded_page(patients, PATIENTS_PER_PAGE, page_number)
-    page.object_list = _with_record_changed(list(page.object_list))
     audit.record(
         action=audit.Action.READ,
         object_type="screening_list",
@@ -146,15 +196,27 @@ def screening_list(
     return page
 
 
+@compiled_once(intake_ids=KEYS)
+def _intake_data(*, intake_ids: list[int]) -> QuerySet[IntakeVersion, tuple[int, Data]]:
+    # Unordered: the model's order begins with the patient, which joined the patients table to sort by name.
+    return IntakeVersion.objects.filter(pk__in=intake_ids).order_by().values_list("pk", "data")
+
+
+@compiled_once(patient_ids=KEYS)
+def _medications_of_patients(*, patient_ids: list[int]) -> QuerySet[Medication]:
+    return Medication.objects.filter(patient_id__in=patient_ids)
+
+
 def _with_record_changed(
     patients: "list[WithAnnotations[Patient, ScreeningListing]]",
 ) -> "list[WithAnnotations[Patient, ScreeningListing]]":
     """Sets record_changed on each patient: whether their record's medications or date of birth differ from the
     intake of their latest screening. Two queries for the whole page."""
-    screened = [patient.screened_intake_id for patient in patients if patient.screened_intake_id]
-    intakes = dict(IntakeVersion.objects.filter(pk__in=screened).values_list("pk", "data"))
+    screened = [patient for patient in patients if patient.screened_intake_id]
+    intakes = dict(_intake_data(intake_ids=[patient.screened_intake_id for patient in screened]))
+    # Only a screened patient's record is compared, so only theirs is read.
     medications: dict[int, list[Medication]] = {}
-    for medication in Medication.objects.filter(patient__in=patients):
+    for medication in _medications_of_patients(patient_ids=[patient.pk for patient in screened]):
         medications.setdefault(medication.patient_id, []).append(medication)
     for patient in patients:
         intake = intakes.get(patient.screened_intake_id) if patient.screened_intake_id else None

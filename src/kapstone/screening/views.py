@@ -2,9 +2,13 @@
 consent), and the patient's own pre-intake and consent signing in the portal. Views check input and call one
 service or selector; access is decided by roles_required and the selectors' care-team filter (404 otherwise)."""
 
+import functools
+
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from kapstone import formrender
@@ -13,6 +17,7 @@ from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit.middleware import client_ip
 from kapstone.patients.selectors import patient_for_portal_user
 from kapstone.screening import forms, selectors, services
+from kapstone.screening.consent_forms import ConsentForm
 from kapstone.screening.engine import IntakeValidationError
 from kapstone.screening.models import Consultation, Decision
 
@@ -33,6 +38,14 @@ def screening_list(request):
     return render(request, "screening/screening_list.html", context)
 
 
+@functools.cache
+def _consent_text(consent_form: ConsentForm) -> SafeString:
+    """The consent form's words as screening/_consent_text.html draws them, drawn once a process for each form: a
+    form is read from its file once (consent_forms.current_form) and never changes, and drawing its sections was a
+    share of the screening page (issue 19)."""
+    return mark_safe(render_to_string("screening/_consent_text.html", {"consent_form": consent_form}))  # noqa: S308 - a template's output
+
+
 def _screening_page(request, patient, *, status: int = 200, **bound_forms):
     overview = selectors.screening_overview(patient=patient)
     latest = overview["latest"]
@@ -48,6 +61,8 @@ def _screening_page(request, patient, *, status: int = 200, **bound_forms):
             and not hasattr(entry, "override")
         ):
             entry.override_form = forms.AdviceOverrideForm(prefix=advice_prefix(entry.pk))
+        if hasattr(entry, "override_form"):
+            entry.override_fields = formrender.drawn_fields(entry.override_form)
     can_override = (
         request.user.role == Role.PRESCRIBER
         and latest is not None
@@ -59,14 +74,23 @@ def _screening_page(request, patient, *, status: int = 200, **bound_forms):
     )
     # Its outside clinicians and staff each by one plain read, not a server-side cursor's three round trips (issue 19).
     formrender.read_choices_once([consultation_form])
+    paper_form = bound_forms.get("paper_form") or forms.PaperConsentForm()
+    # Each form's fields drawn in Python, and an unbound form's once for every request that shows the same form
+    # (formrender.drawn_fields): the template's include drew them on every request, the withdrawal's once for each
+    # signature in force (issue 19).
     context = {
         "patient": patient,
         **overview,
         "can_override": can_override,
-        "override_form": bound_forms.get("override_form") or forms.OverrideForm(),
+        "override_fields": (
+            formrender.drawn_fields(bound_forms.get("override_form") or forms.OverrideForm()) if can_override else ""
+        ),
         "consultation_form": consultation_form,
-        "paper_form": bound_forms.get("paper_form") or forms.PaperConsentForm(),
-        "withdraw_form": forms.WithdrawForm(),
+        "consultation_fields": formrender.drawn_fields(consultation_form),
+        "paper_form": paper_form,
+        "paper_fields": formrender.drawn_fields(paper_form),
+        "withdraw_fields": formrender.drawn_fields(forms.WithdrawForm()),
+        "consent_text": _consent_text(overview["consent_form"]),
     }
     return render(request, "screening/patient_screening.html", context, status=status)
 
