@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto
 from kapstone.integration.models import (
@@ -203,14 +204,11 @@ class AdherenceOverview:
     window: WindowSettings
 
 
-def adherence_overview(
-    *, user: User, now: datetime.datetime | None = None, page_number: int | str = 1
-) -> AdherenceOverview:
-    """The visible windows, newest first, one page at a time, grouped by the group whose dosing session opened
-    them. An unreadable page number gives the first page; a number past the end gives the last."""
-    settings = practice_window_settings()
-    now = now or timezone.now()
-    windows = windows_with_work(
+@built_once_per_user
+def _adherence_windows(user: User) -> "QuerySet[WithAnnotations[IntegrationWindow, WindowWork]]":
+    """adherence_overview's windows, built once for each user (kapstone.built_once): resolving the care-team test
+    and the four subqueries of windows_with_work took longer than the rest of reading a page of them (issue 19)."""
+    return windows_with_work(
         IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
         .select_related("patient", "dosing_session__group")
         # Only what the page shows: the whole record, session and group of every row were read and built for a
@@ -218,7 +216,16 @@ def adherence_overview(
         .only(*ADHERENCE_COLUMNS)
         .order_by("-dosed_at", "-pk")
     )
-    page = bounded_page(windows, ADHERENCE_PER_PAGE, page_number)
+
+
+def adherence_overview(
+    *, user: User, now: datetime.datetime | None = None, page_number: int | str = 1
+) -> AdherenceOverview:
+    """The visible windows, newest first, one page at a time, grouped by the group whose dosing session opened
+    them. An unreadable page number gives the first page; a number past the end gives the last."""
+    settings = practice_window_settings()
+    now = now or timezone.now()
+    page = bounded_page(_adherence_windows(user), ADHERENCE_PER_PAGE, page_number)
     groups: dict[int, GroupAdherence] = {}
     for window in page.object_list:
         group = window.dosing_session.group
