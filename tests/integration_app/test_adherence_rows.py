@@ -1,5 +1,5 @@
-"""The adherence table's rows drawn in Python (integration_tags.adherence_rows) say what the template's loop said, in
-every state a row can be in."""
+"""The adherence table's rows and groups drawn in Python (integration_tags.adherence_rows and adherence_groups) say
+what the template's loops said, in every state a row can be in."""
 
 import datetime
 import itertools
@@ -10,13 +10,15 @@ from django.template import engines
 from django.utils import timezone
 
 from kapstone.integration.models import IntegrationWindow
-from kapstone.integration.selectors import WindowStatus
-from kapstone.integration.templatetags.integration_tags import adherence_rows
+from kapstone.integration.selectors import GroupAdherence, WindowStatus
+from kapstone.integration.templatetags.integration_tags import adherence_groups, adherence_rows
 from kapstone.integration.window import Adherence, window_bounds
 from kapstone.patients.models import Patient
+from kapstone.program.models import Group
 from tests.parity import between_tags
 
 OLD_ROWS = (Path(__file__).parent / "adherence_row_template.html").read_text()
+OLD_GROUPS = (Path(__file__).parent / "adherence_group_template.html").read_text()
 SETTINGS = {"preferred_hours": 48, "outer_hours": 72}
 DOSED = datetime.datetime(2026, 3, 28, 23, 30, tzinfo=datetime.UTC)  # the night the clocks change in Europe
 
@@ -60,3 +62,20 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
 
 def test_no_rows_draw_nothing():
     assert adherence_rows([], SETTINGS) == ""
+
+
+@pytest.mark.parametrize("window", [SETTINGS, {"preferred_hours": 36.5, "outer_hours": 60}])
+def test_the_groups_drawn_in_python_are_the_templates_groups(window):
+    rows = _rows()
+    groups = [
+        GroupAdherence(group=Group(pk=3, name='Cedar <"spring"> & co'), rows=rows[:5]),
+        GroupAdherence(group=Group(pk=12, name="Willow"), rows=rows[5:]),
+    ]
+    old = engines["django"].from_string(OLD_GROUPS).render({"groups": groups, "window": window})
+    new = adherence_groups(groups, window)
+    assert new == old
+    assert "Cedar &lt;&quot;spring&quot;&gt; &amp; co" in new and f"within {window['preferred_hours']} h:" in new
+
+
+def test_no_groups_draw_nothing():
+    assert adherence_groups([], SETTINGS) == ""

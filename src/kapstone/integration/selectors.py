@@ -48,7 +48,7 @@ from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
-from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.models import Enrolment, Group, GroupSession
 
 # Any: setting name -> its value, each of the type its entry in data/window.yaml gives.
 WindowSettings = dict[str, Any]
@@ -183,7 +183,7 @@ def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, li
 
 @dataclass
 class GroupAdherence:
-    group: object
+    group: Group
     rows: list[WindowStatus]
 
     @property

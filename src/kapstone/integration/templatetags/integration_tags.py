@@ -7,7 +7,7 @@ from django.utils.text import normalize_newlines
 from django.utils.translation import get_language
 
 from kapstone.formrender import shown
-from kapstone.integration.selectors import TimelineItem, WindowSettings, WindowStatus
+from kapstone.integration.selectors import GroupAdherence, TimelineItem, WindowSettings, WindowStatus
 from kapstone.integration.window import Adherence
 from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
 
@@ -24,11 +24,12 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
     module's own markup and numbers."""
     before, after = link_around_id("integration:timeline")
     language = get_language()
+    zone = timezone.get_current_timezone()
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
 
     def when(value) -> str:
         # The template's filter had the value in local time first (expects_localtime), as day_and_time words it.
-        local = timezone.localtime(value)
+        local = timezone.localtime(value, zone)
         return escape(f"{day_label(local.date(), 'D j M', language)}, {local.hour:02d}:{local.minute:02d}")
 
     def row(status: WindowStatus) -> str:
@@ -51,6 +52,37 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
         )
 
     return mark_safe("\n".join(row(status) for status in rows))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag
+def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> SafeString:
+    """Each group's section of the adherence page, as the template's loop wrote them around adherence_rows
+    (tests/integration_app/adherence_group_template.html, compared in test_adherence_rows): a page of ten or so
+    groups spent as long on the template's lookups of each heading and count as on the rows. Values escaped and
+    numbers localized as `{{ }}` does (formrender.shown)."""
+    preferred_hours, outer_hours = shown(window["preferred_hours"]), shown(window["outer_hours"])
+    sections = []
+    for group in groups:
+        counts = group.counts
+        key = shown(group.group.pk)
+        sections.append(
+            f'\n<section class="card" aria-labelledby="group-{key}">\n'
+            f'  <h2 id="group-{key}">{shown(group.group.name)}</h2>\n'
+            f'  \n  <p><span class="badge ok">within {preferred_hours} h: {shown(counts[Adherence.WITHIN_48H])}</span> '
+            f'<span class="badge warn">within {outer_hours} h: {shown(counts[Adherence.WITHIN_72H])}</span>\n'
+            f'     <span class="badge danger">late: {shown(counts[Adherence.LATE])}</span> '
+            f'<span class="badge">open: {shown(counts[Adherence.OPEN])}</span></p>\n'
+            "  \n"
+            '  <div class="table-scroll"><table>\n'
+            "    <thead><tr><th>Patient</th><th>Dosed</th><th>Integration session</th><th>Work done</th>"
+            "<th>Adherence</th></tr></thead>\n"
+            "    <tbody>\n"
+            f"{adherence_rows(group.rows, window)}\n"
+            "    </tbody>\n"
+            "  </table></div>\n"
+            "</section>\n"
+        )
+    return mark_safe("".join(sections))  # noqa: S308 - every value escaped above
 
 
 @register.simple_tag
