@@ -93,10 +93,11 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     text as `linebreaksbr` writes it (escaped, each line break a <br>)."""
     image_before, image_after = link_around_id("integration:journal_image")
     language = get_language()
+    zone = timezone.get_current_timezone()
     drawn = []
     for item in items:
         # `date` takes a time in the practice's time zone first (expects_localtime).
-        local = timezone.localtime(item.at)
+        local = timezone.localtime(item.at, zone)
         when = f"{day_label(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}"
         detail = f' <span class="muted">{escape(item.detail)}</span>' if item.detail else ""
         entry_lines = ""
