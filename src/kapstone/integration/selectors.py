@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto
 from kapstone.integration.models import (
@@ -48,7 +49,7 @@ from kapstone.paging import bounded_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
-from kapstone.program.models import Enrolment, Group, GroupSession
+from kapstone.program.models import Enrolment, GroupSession
 
 # Any: setting name -> its value, each of the type its entry in data/window.yaml gives.
 WindowSettings = dict[str, Any]
@@ -56,13 +57,9 @@ WindowSettings = dict[str, Any]
 JOURNAL_PER_PAGE = 50
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
-# The columns the adherence page reads of each window, its patient and the group whose dosing session opened it.
-ADHERENCE_COLUMNS = (
-    "patient__given_name",
-    "patient__family_name",
-    "dosing_session__group__name",
-    "dosed_at",
-)
+# The columns the adherence page reads of each window and its patient (and two of the group whose dosing session
+# opened it: see _adherence_windows).
+ADHERENCE_COLUMNS = ("patient__given_name", "patient__family_name", "dosed_at")
 
 
 def practice_window_settings() -> WindowSettings:
@@ -183,7 +180,10 @@ def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, li
 
 @dataclass
 class GroupAdherence:
-    group: Group
+    """The windows on a page that one group's dosing sessions opened."""
+
+    group_id: int
+    name: str
     rows: list[WindowStatus]
 
     @property
@@ -200,22 +200,54 @@ class AdherenceOverview:
     `window` is the practice's window settings the page was judged by."""
 
     groups: list[GroupAdherence]
-    page: "Page[WithAnnotations[IntegrationWindow, WindowWork]]"
+    page: "Page[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]"
     window: WindowSettings
 
 
+class AdherenceWindowWork(WindowWork):
+    """What _adherence_windows adds to each window besides its work: the group whose dosing session opened it."""
+
+    group_id: int
+    group_name: str
+
+
+def _windows_visible_to(user: User) -> QuerySet[IntegrationWindow]:
+    return IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
+
+
+@compiled_once()
+def _windows_counted(user: User) -> QuerySet[IntegrationWindow]:
+    """The windows the adherence page counts, without the joins its rows make, compiled once for each user
+    (kapstone.compiled_once)."""
+    return _windows_visible_to(user)
+
+
 @built_once_per_user
-def _adherence_windows(user: User) -> "QuerySet[WithAnnotations[IntegrationWindow, WindowWork]]":
+def _adherence_windows(user: User) -> "QuerySet[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]":
     """adherence_overview's windows, built once for each user (kapstone.built_once): resolving the care-team test
     and the four subqueries of windows_with_work took longer than the rest of reading a page of them (issue 19)."""
-    return windows_with_work(
-        IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
-        .select_related("patient", "dosing_session__group")
+    windows = (
+        _windows_visible_to(user)
+        .select_related("patient")
         # Only what the page shows: the whole record, session and group of every row were read and built for a
         # name and a group's name (issue 19).
         .only(*ADHERENCE_COLUMNS)
         .order_by("-dosed_at", "-pk")
     )
+    # The group as two values of the row: a session and a group made for each of fifty rows took longer than
+    # reading them.
+    return windows_with_work(windows).annotate(
+        group_id=F("dosing_session__group_id"), group_name=F("dosing_session__group__name")
+    )
+
+
+@compiled_once()
+def _adherence_listed(
+    user: User, start: int | None = None, end: int | None = None
+) -> "QuerySet[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]":
+    """A page of _adherence_windows, compiled once for each user and page (kapstone.compiled_once): its four
+    subqueries took longer to compile than to run (issue 19)."""
+    return _adherence_windows(user)[start:end]
 
 
 def adherence_overview(
@@ -225,11 +257,20 @@ def adherence_overview(
     them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
     now = now or timezone.now()
-    page = bounded_page(_adherence_windows(user), ADHERENCE_PER_PAGE, page_number)
+    page = bounded_page(
+        _adherence_windows(user),
+        ADHERENCE_PER_PAGE,
+        page_number,
+        counter=lambda at_most: _windows_counted.count(user, at_most=at_most),
+    )
+    # The page's rows, read by the compiled page (the page holds its rows, not its query).
+    start = (page.number - 1) * ADHERENCE_PER_PAGE
+    shown: list[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]
+    shown = page.object_list = _adherence_listed(user, start, start + ADHERENCE_PER_PAGE)
     groups: dict[int, GroupAdherence] = {}
-    for window in page.object_list:
-        group = window.dosing_session.group
-        groups.setdefault(group.pk, GroupAdherence(group=group, rows=[])).rows.append(_status(window, settings, now))
+    for window in shown:
+        group = groups.setdefault(window.group_id, GroupAdherence(window.group_id, window.group_name, rows=[]))
+        group.rows.append(_status(window, settings, now))
     audit.record(
         action=audit.Action.READ,
         object_type="integration_adherence",

@@ -64,10 +64,10 @@ def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> Sa
     sections = []
     for group in groups:
         counts = group.counts
-        key = shown(group.group.pk)
+        key = shown(group.group_id)
         sections.append(
             f'\n<section class="card" aria-labelledby="group-{key}">\n'
-            f'  <h2 id="group-{key}">{shown(group.group.name)}</h2>\n'
+            f'  <h2 id="group-{key}">{shown(group.name)}</h2>\n'
             f'  \n  <p><span class="badge ok">within {preferred_hours} h: {shown(counts[Adherence.WITHIN_48H])}</span> '
             f'<span class="badge warn">within {outer_hours} h: {shown(counts[Adherence.WITHIN_72H])}</span>\n'
             f'     <span class="badge danger">late: {shown(counts[Adherence.LATE])}</span> '
