@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from html import escape
 
 from django import template
@@ -14,10 +15,18 @@ from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_
 register = template.Library()
 
 
-@register.simple_tag
-def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeString:
-    """The adherence table's rows, as the template's loop wrote them (tests/integration_app/adherence_row_template.html,
-    compared in test_adherence_rows): fifty rows of a dozen lookups each were most of the page's time (issue 19).
+# Each adherence's badge, escaped once.
+ADHERENCE_BADGES = {
+    adherence: f'<span class="badge adherence-{escape(adherence)}">{escape(label)}</span>'
+    for adherence, label in Adherence.LABELS.items()
+}
+
+
+def adherence_row_writer(window: WindowSettings) -> Callable[[WindowStatus], str]:
+    """What writes one row of the adherence table, as the template's loop wrote it
+    (tests/integration_app/adherence_row_template.html, compared in test_adherence_rows): fifty rows of a dozen
+    lookups each were most of the page's time (issue 19). The link, language and time zone are looked up once for
+    all the page's rows: the link's reverse() was a twentieth of the page, once for each group.
 
     Each value is escaped as Django's `escape` does (it is `html.escape` of the text), called directly: Django's
     wrapper, which looks for lazy text in every argument, cost as much as the escaping. What is not escaped is this
@@ -46,25 +55,26 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
             f"        <td>{when(status.window.dosed_at)}</td>\n"
             f"        <td>{booked}</td>\n"
             f"        <td>{done}{undelivered}</td>\n"
-            f'        <td><span class="badge adherence-{escape(status.adherence)}">'
-            f"{escape(Adherence.LABELS[status.adherence])}</span></td>\n"
+            f"        <td>{ADHERENCE_BADGES[status.adherence]}</td>\n"
             "      </tr>"
         )
 
-    return mark_safe("\n".join(row(status) for status in rows))  # noqa: S308 - every value escaped above
+    return row
 
 
 @register.simple_tag
 def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> SafeString:
-    """Each group's section of the adherence page, as the template's loop wrote them around adherence_rows
-    (tests/integration_app/adherence_group_template.html, compared in test_adherence_rows): a page of ten or so
+    """Each group's section of the adherence page, its rows by adherence_row_writer, as the template's loop wrote
+    them (tests/integration_app/adherence_group_template.html, compared in test_adherence_rows): a page of ten or so
     groups spent as long on the template's lookups of each heading and count as on the rows. Values escaped and
     numbers localized as `{{ }}` does (formrender.shown)."""
+    row = adherence_row_writer(window)
     preferred_hours, outer_hours = shown(window["preferred_hours"]), shown(window["outer_hours"])
     sections = []
     for group in groups:
         counts = group.counts
         key = shown(group.group_id)
+        rows = "\n".join(row(status) for status in group.rows)
         sections.append(
             f'\n<section class="card" aria-labelledby="group-{key}">\n'
             f'  <h2 id="group-{key}">{shown(group.name)}</h2>\n'
@@ -77,7 +87,7 @@ def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> Sa
             "    <thead><tr><th>Patient</th><th>Dosed</th><th>Integration session</th><th>Work done</th>"
             "<th>Adherence</th></tr></thead>\n"
             "    <tbody>\n"
-            f"{adherence_rows(group.rows, window)}\n"
+            f"{rows}\n"
             "    </tbody>\n"
             "  </table></div>\n"
             "</section>\n"
@@ -89,7 +99,7 @@ def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> Sa
 def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     """The timeline's items, as the template's loop wrote them (tests/integration_app/timeline_item_template.html,
     compared in test_timeline_items): a patient's whole history, each item's time worded by Django's date format
-    and a dozen lookups, was most of the page's time (issue 19). Escaped as in adherence_rows; a journal entry's
+    and a dozen lookups, was most of the page's time (issue 19). Escaped as in adherence_row_writer; a journal entry's
     text as `linebreaksbr` writes it (escaped, each line break a <br>)."""
     image_before, image_after = link_around_id("integration:journal_image")
     language = get_language()
