@@ -6,8 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone import formrender
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import selectors, services
+from kapstone.integration.forms import IntegrationNoteForm
 from kapstone.integration.window import Adherence
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
@@ -137,6 +139,29 @@ def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):
         in signed_in_client(cast.nurse).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     )
     assert client.post(url, {"session": "", "text": ""}).status_code == 400
+
+
+def test_the_note_form_on_the_timeline_is_drawn_as_the_form_fields_template_draws_it(cast):
+    """Empty, drawn once for the requests that show the same sessions; refused, with the posted values and errors."""
+    dosing = cast.dosing_session()
+    GroupSession.objects.create(
+        group=dosing.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=dosing.starts_at + datetime.timedelta(days=1),
+        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=2),
+        follows_dosing=dosing,
+    )
+    sessions = selectors.integration_sessions_for(cast.alice)
+    client = signed_in_client(cast.therapist)
+    for _ in range(2):
+        page = client.get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+        assert formrender.form_fields(IntegrationNoteForm(sessions=sessions)) in page
+    posted = {"session": "", "text": "<b>not linked</b>"}
+    refused = client.post(reverse("integration:note_add", args=[cast.alice.pk]), posted)
+    assert refused.status_code == 400
+    drawn = formrender.form_fields(IntegrationNoteForm(posted, sessions=sessions))
+    assert drawn in refused.content.decode() and "has-error" in drawn and "&lt;b&gt;not linked" in drawn
 
 
 @pytest.mark.parametrize(

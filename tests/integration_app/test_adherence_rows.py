@@ -1,5 +1,5 @@
-"""The adherence table's rows drawn in Python (integration_tags.adherence_rows) say what the template's loop said, in
-every state a row can be in."""
+"""The adherence table's rows and groups drawn in Python (integration_tags.adherence_row_writer and adherence_groups)
+say what the template's loops said, in every state a row can be in."""
 
 import datetime
 import itertools
@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 from django.template import engines
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from kapstone.integration.models import IntegrationWindow
-from kapstone.integration.selectors import WindowStatus
-from kapstone.integration.templatetags.integration_tags import adherence_rows
+from kapstone.integration.selectors import GroupAdherence, WindowStatus
+from kapstone.integration.templatetags.integration_tags import adherence_groups, adherence_row_writer
 from kapstone.integration.window import Adherence, window_bounds
 from kapstone.patients.models import Patient
 from tests.parity import between_tags
 
 OLD_ROWS = (Path(__file__).parent / "adherence_row_template.html").read_text()
+OLD_GROUPS = (Path(__file__).parent / "adherence_group_template.html").read_text()
 SETTINGS = {"preferred_hours": 48, "outer_hours": 72}
 DOSED = datetime.datetime(2026, 3, 28, 23, 30, tzinfo=datetime.UTC)  # the night the clocks change in Europe
 
@@ -53,10 +55,33 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
     rows = _rows()
     with timezone.override(zone):
         old = engines["django"].from_string(OLD_ROWS).render({"group": {"rows": rows}, "window": SETTINGS})
-        new = adherence_rows(rows, SETTINGS)
+        new = "\n".join(map(adherence_row_writer(SETTINGS), rows))
     assert between_tags(new) == between_tags(old)
     assert "&lt;b&gt;&quot;Bo&quot; &amp; Co&lt;/b&gt;" in new and "not booked" in new and "after 72 h" in new
 
 
-def test_no_rows_draw_nothing():
-    assert adherence_rows([], SETTINGS) == ""
+@pytest.mark.parametrize("window", [SETTINGS, {"preferred_hours": 36.5, "outer_hours": 60}])
+def test_the_groups_drawn_in_python_are_the_templates_groups(window):
+    rows = _rows()
+    groups = [
+        GroupAdherence(group_id=3, name='Cedar <"spring"> & co', rows=rows[:5]),
+        GroupAdherence(group_id=12, name="Willow", rows=rows[5:]),
+    ]
+    # The template's groups held the group itself (its pk and name) and the rows.
+    row = adherence_row_writer(window)
+    shaped = [
+        {
+            "group": {"pk": g.group_id, "name": g.name},
+            "counts": g.counts,
+            "drawn_rows": mark_safe("\n".join(map(row, g.rows))),  # noqa: S308 - the writer escapes every value
+        }
+        for g in groups
+    ]
+    old = engines["django"].from_string(OLD_GROUPS).render({"groups": shaped, "window": window})
+    new = adherence_groups(groups, window)
+    assert new == old
+    assert "Cedar &lt;&quot;spring&quot;&gt; &amp; co" in new and f"within {window['preferred_hours']} h:" in new
+
+
+def test_no_groups_draw_nothing():
+    assert adherence_groups([], SETTINGS) == ""

@@ -130,3 +130,19 @@ def test_a_withdrawn_groups_integration_sessions_take_a_note_but_its_sessions_ar
     assert selectors.staff_timeline(user=cast.admin, patient_id=cast.alice.pk).bookable == []
     page = signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     assert ">Left group: Integration 1</option>" in page
+
+
+def test_each_patients_timeline_reads_that_patients_records(cast):
+    """The timeline's reads are compiled once and bound to each patient's key: a second patient's timeline, read
+    after the first's, shows the second patient's records only."""
+    _more_history(cast)
+    other = Enrolment.objects.filter(group=cast.dosing_session().group).exclude(patient=cast.alice).first().patient
+    session = GroupSession.objects.filter(kind=GroupSession.Kind.INTEGRATION).get()
+    IntegrationNote.objects.create(patient=other, session=session, author=cast.therapist, text="the other's note")
+    first = selectors.staff_timeline(user=cast.admin, patient_id=cast.alice.pk)
+    second = selectors.staff_timeline(user=cast.admin, patient_id=other.pk)
+    assert [item.detail for item in first.items if item.kind == "note"] == ["note 1"]
+    assert [item.detail for item in second.items if item.kind == "note"] == ["the other's note"]
+    assert [item.kind for item in first.items].count("undelivered") == 1
+    assert "undelivered" not in [item.kind for item in second.items]
+    assert selectors.on_care_team(cast.therapist, cast.alice) and not selectors.on_care_team(cast.admin, cast.alice)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.built_once import built_once_per_user
+from kapstone.compiled_once import compiled_once
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto
 from kapstone.integration.models import (
@@ -55,13 +57,9 @@ WindowSettings = dict[str, Any]
 JOURNAL_PER_PAGE = 50
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
-# The columns the adherence page reads of each window, its patient and the group whose dosing session opened it.
-ADHERENCE_COLUMNS = (
-    "patient__given_name",
-    "patient__family_name",
-    "dosing_session__group__name",
-    "dosed_at",
-)
+# The columns the adherence page reads of each window and its patient (and two of the group whose dosing session
+# opened it: see _adherence_windows).
+ADHERENCE_COLUMNS = ("patient__given_name", "patient__family_name", "dosed_at")
 
 
 def practice_window_settings() -> WindowSettings:
@@ -74,7 +72,13 @@ def notified_patient_ids(*, dedupe_prefix: str) -> set[int]:
 
 
 def on_care_team(user: User, patient: Patient) -> bool:
-    return user.is_clinician and CareTeamMembership.objects.filter(patient=patient, staff=user).exists()
+    return user.is_clinician and bool(_care_team_membership(patient_id=patient.pk, staff_id=user.pk))
+
+
+@compiled_once(patient_id=int, staff_id=int)
+def _care_team_membership(*, patient_id: int, staff_id: int) -> QuerySet[CareTeamMembership, int]:
+    # Compiled once (kapstone.compiled_once): every staff view of a patient's timeline, journal image and notes asks.
+    return CareTeamMembership.objects.filter(patient_id=patient_id, staff_id=staff_id).values_list("pk", flat=True)[:1]
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,10 @@ def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, li
 
 @dataclass
 class GroupAdherence:
-    group: object
+    """The windows on a page that one group's dosing sessions opened."""
+
+    group_id: int
+    name: str
     rows: list[WindowStatus]
 
     @property
@@ -199,8 +206,54 @@ class AdherenceOverview:
     `window` is the practice's window settings the page was judged by."""
 
     groups: list[GroupAdherence]
-    page: "Page[WithAnnotations[IntegrationWindow, WindowWork]]"
+    page: "Page[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]"
     window: WindowSettings
+
+
+class AdherenceWindowWork(WindowWork):
+    """What _adherence_windows adds to each window besides its work: the group whose dosing session opened it."""
+
+    group_id: int
+    group_name: str
+
+
+def _windows_visible_to(user: User) -> QuerySet[IntegrationWindow]:
+    return IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
+
+
+@compiled_once()
+def _windows_counted(user: User) -> QuerySet[IntegrationWindow]:
+    """The windows the adherence page counts, without the joins its rows make, compiled once for each user
+    (kapstone.compiled_once)."""
+    return _windows_visible_to(user)
+
+
+@built_once_per_user
+def _adherence_windows(user: User) -> "QuerySet[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]":
+    """adherence_overview's windows, built once for each user (kapstone.built_once): resolving the care-team test
+    and the four subqueries of windows_with_work took longer than the rest of reading a page of them (issue 19)."""
+    windows = (
+        _windows_visible_to(user)
+        .select_related("patient")
+        # Only what the page shows: the whole record, session and group of every row were read and built for a
+        # name and a group's name (issue 19).
+        .only(*ADHERENCE_COLUMNS)
+        .order_by("-dosed_at", "-pk")
+    )
+    # The group as two values of the row: a session and a group made for each of fifty rows took longer than
+    # reading them.
+    return windows_with_work(windows).annotate(
+        group_id=F("dosing_session__group_id"), group_name=F("dosing_session__group__name")
+    )
+
+
+@compiled_once()
+def _adherence_listed(
+    user: User, start: int | None = None, end: int | None = None
+) -> "QuerySet[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]":
+    """A page of _adherence_windows, compiled once for each user and page (kapstone.compiled_once): its four
+    subqueries took longer to compile than to run (issue 19)."""
+    return _adherence_windows(user)[start:end]
 
 
 def adherence_overview(
@@ -210,19 +263,20 @@ def adherence_overview(
     them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
     now = now or timezone.now()
-    windows = windows_with_work(
-        IntegrationWindow.objects.filter(patient__in=patients_visible_to(user))
-        .select_related("patient", "dosing_session__group")
-        # Only what the page shows: the whole record, session and group of every row were read and built for a
-        # name and a group's name (issue 19).
-        .only(*ADHERENCE_COLUMNS)
-        .order_by("-dosed_at", "-pk")
+    page = bounded_page(
+        _adherence_windows(user),
+        ADHERENCE_PER_PAGE,
+        page_number,
+        counter=lambda at_most: _windows_counted.count(user, at_most=at_most),
     )
-    page = bounded_page(windows, ADHERENCE_PER_PAGE, page_number)
+    # The page's rows, read by the compiled page (the page holds its rows, not its query).
+    start = (page.number - 1) * ADHERENCE_PER_PAGE
+    shown: list[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]
+    shown = page.object_list = _adherence_listed(user, start, start + ADHERENCE_PER_PAGE)
     groups: dict[int, GroupAdherence] = {}
-    for window in page.object_list:
-        group = window.dosing_session.group
-        groups.setdefault(group.pk, GroupAdherence(group=group, rows=[])).rows.append(_status(window, settings, now))
+    for window in shown:
+        group = groups.setdefault(window.group_id, GroupAdherence(window.group_id, window.group_name, rows=[]))
+        group.rows.append(_status(window, settings, now))
     audit.record(
         action=audit.Action.READ,
         object_type="integration_adherence",
@@ -295,32 +349,90 @@ class TimelineItem:
 CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 
 
+_HELD = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
+# What a timeline item says of a session.
+_SESSION_ITEM_COLUMNS = ("starts_at", "kind", "is_remote", "room__name")
+
+
+@compiled_once(patient_id=int)
+def _held_sessions(*, patient_id: int) -> QuerySet[GroupSession]:
+    """_sessions_read's without the bookable ones, compiled once (kapstone.compiled_once), as the timeline's other
+    reads are: compiling them took longer than running them (issue 19)."""
+    return (
+        GroupSession.objects.select_related("room")
+        .filter(_HELD, group__enrolments__patient_id=patient_id)
+        .only(*_SESSION_ITEM_COLUMNS)
+    )
+
+
+@compiled_once(patient_id=int)
+def _held_and_bookable_sessions(*, patient_id: int) -> QuerySet[GroupSession]:
+    # One filter() call, so the enrolment the row joined is the one `held` tests in the annotation too.
+    return (
+        GroupSession.objects.select_related("room", "group")
+        .filter(Q(group__enrolments__patient_id=patient_id) & (_HELD | Q(kind=GroupSession.Kind.INTEGRATION)))
+        .annotate(held=ExpressionWrapper(_HELD, output_field=BooleanField()))
+        .only(*_SESSION_ITEM_COLUMNS, "number", "group__name")
+    )
+
+
 def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSession], list[GroupSession]]:
     """The sessions of the groups the patient is enrolled in or completed (the timeline's) and, if `bookable`, the
     integration sessions an integration note may be linked to (integration_sessions_for's: of any group the patient
     has an enrolment in). One read of both, where the note form read program_groupsession again (issue 19); a row
     per session and enrolment, as each read had. Only what an item and a choice say: the whole session, group and
     room were most of what the timeline read."""
-    held = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
-    item_columns = ("starts_at", "kind", "is_remote", "room__name")
-    sessions = GroupSession.objects.select_related("room")
     if not bookable:
-        return list(sessions.filter(held, group__enrolments__patient=patient).only(*item_columns)), []
-    # One filter() call, so the enrolment the row joined is the one `held` tests in the annotation too.
-    rows = (
-        sessions.filter(Q(group__enrolments__patient=patient) & (held | Q(kind=GroupSession.Kind.INTEGRATION)))
-        .annotate(held=ExpressionWrapper(held, output_field=BooleanField()))
-        .select_related("group")
-        .only(*item_columns, "number", "group__name")
-    )
+        return _held_sessions(patient_id=patient.pk), []
     timeline: list[GroupSession] = []
     integration: list[GroupSession] = []
-    for session in rows:
+    for session in _held_and_bookable_sessions(patient_id=patient.pk):
         if session.held:
             timeline.append(session)
         if session.kind == GroupSession.Kind.INTEGRATION:
             integration.append(session)
     return timeline, integration
+
+
+# The timeline's reads of a patient's records, compiled once (kapstone.compiled_once): compiling them took longer
+# than running them (issue 19).
+
+
+@compiled_once(patient_id=int)
+def _doses_given(*, patient_id: int) -> QuerySet[DoseRecord]:
+    # In the order the items are sorted by: the records' default order joined their sessions and patients.
+    return (
+        DoseRecord.objects.filter(patient_id=patient_id, administered_at__isnull=False)
+        .only("administered_at", "dose_mg", "route")
+        .order_by("administered_at", "pk")
+    )
+
+
+@compiled_once(patient_id=int)
+def _journal_entries_drawn(shared_only: bool, *, patient_id: int) -> QuerySet[JournalEntry]:
+    # The columns an item draws (integration_tags.timeline_items), not the prompt, window and edit times.
+    entries = JournalEntry.objects.filter(patient_id=patient_id).only(
+        "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
+    )
+    return entries.filter(shared_with_care_team=True) if shared_only else entries
+
+
+@compiled_once(patient_id=int)
+def _integration_notes(*, patient_id: int) -> QuerySet[IntegrationNote]:
+    # Of the author, only what their name (User.display_name) is made of: the whole login was read (issue 19).
+    return (
+        IntegrationNote.objects.filter(patient_id=patient_id)
+        .select_related("author")
+        .only("created_at", "text", *(f"author__{name}" for name in DISPLAY_NAME_FIELDS))
+    )
+
+
+@compiled_once(patient_id=int)
+def _undelivered_messages(*, patient_id: int) -> QuerySet[Notification]:
+    # Not a message's body, which the timeline never shows.
+    return Notification.objects.filter(patient_id=patient_id, status=Notification.Status.FAILED).only(
+        "subject", "channel", "attempts", "scheduled_for"
+    )
 
 
 def _timeline_items(
@@ -333,13 +445,7 @@ def _timeline_items(
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
-    # In the order the items are sorted by: the records' default order joined their sessions and patients.
-    doses = (
-        DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
-        .only("administered_at", "dose_mg", "route")
-        .order_by("administered_at", "pk")
-    )
-    for dose in doses:
+    for dose in _doses_given(patient_id=patient.pk):
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
@@ -350,29 +456,15 @@ def _timeline_items(
         score = f"{total:g}{severity}" if total is not None else ""
         items.append(TimelineItem(completed_at, "score", instrument_id.upper(), score))
     if journal != "none":
-        # The columns an item draws (integration_tags.timeline_items), not the prompt, window and edit times.
-        entries = JournalEntry.objects.filter(patient=patient).only(
-            "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
-        )
-        if journal == "shared":
-            entries = entries.filter(shared_with_care_team=True)
-        for entry in entries:
+        for entry in _journal_entries_drawn(journal == "shared", patient_id=patient.pk):
             title = "Creative activity" if entry.activity else "Journal entry"
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
-        # Of the author, only what their name (User.display_name) is made of: the whole login was read (issue 19).
-        for note in (
-            IntegrationNote.objects.filter(patient=patient)
-            .select_related("author")
-            .only("created_at", "text", *(f"author__{name}" for name in DISPLAY_NAME_FIELDS))
-        ):
+        for note in _integration_notes(patient_id=patient.pk):
             items.append(TimelineItem(note.created_at, "note", f"Integration note by {note.author}", note.text))
     if undelivered:
-        # A failed message's schedule is left at its last attempt. Not its body, which the timeline never shows.
-        failed = Notification.objects.filter(patient=patient, status=Notification.Status.FAILED).only(
-            "subject", "channel", "attempts", "scheduled_for"
-        )
-        for message in failed:
+        # A failed message's schedule is left at its last attempt.
+        for message in _undelivered_messages(patient_id=patient.pk):
             channel = CHANNEL_LABELS.get(message.channel, message.channel)
             detail = f"{message.subject} · by {channel}, {message.attempts} attempts"
             items.append(TimelineItem(message.scheduled_for, "undelivered", "Message could not be delivered", detail))

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from html import escape
 
 from django import template
@@ -7,28 +8,37 @@ from django.utils.text import normalize_newlines
 from django.utils.translation import get_language
 
 from kapstone.formrender import shown
-from kapstone.integration.selectors import TimelineItem, WindowSettings, WindowStatus
+from kapstone.integration.selectors import GroupAdherence, TimelineItem, WindowSettings, WindowStatus
 from kapstone.integration.window import Adherence
 from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
 
 register = template.Library()
 
 
-@register.simple_tag
-def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeString:
-    """The adherence table's rows, as the template's loop wrote them (tests/integration_app/adherence_row_template.html,
-    compared in test_adherence_rows): fifty rows of a dozen lookups each were most of the page's time (issue 19).
+# Each adherence's badge, escaped once.
+ADHERENCE_BADGES = {
+    adherence: f'<span class="badge adherence-{escape(adherence)}">{escape(label)}</span>'
+    for adherence, label in Adherence.LABELS.items()
+}
+
+
+def adherence_row_writer(window: WindowSettings) -> Callable[[WindowStatus], str]:
+    """What writes one row of the adherence table, as the template's loop wrote it
+    (tests/integration_app/adherence_row_template.html, compared in test_adherence_rows): fifty rows of a dozen
+    lookups each were most of the page's time (issue 19). The link, language and time zone are looked up once for
+    all the page's rows: the link's reverse() was a twentieth of the page, once for each group.
 
     Each value is escaped as Django's `escape` does (it is `html.escape` of the text), called directly: Django's
     wrapper, which looks for lazy text in every argument, cost as much as the escaping. What is not escaped is this
     module's own markup and numbers."""
     before, after = link_around_id("integration:timeline")
     language = get_language()
+    zone = timezone.get_current_timezone()
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
 
     def when(value) -> str:
         # The template's filter had the value in local time first (expects_localtime), as day_and_time words it.
-        local = timezone.localtime(value)
+        local = timezone.localtime(value, zone)
         return escape(f"{day_label(local.date(), 'D j M', language)}, {local.hour:02d}:{local.minute:02d}")
 
     def row(status: WindowStatus) -> str:
@@ -45,26 +55,59 @@ def adherence_rows(rows: list[WindowStatus], window: WindowSettings) -> SafeStri
             f"        <td>{when(status.window.dosed_at)}</td>\n"
             f"        <td>{booked}</td>\n"
             f"        <td>{done}{undelivered}</td>\n"
-            f'        <td><span class="badge adherence-{escape(status.adherence)}">'
-            f"{escape(Adherence.LABELS[status.adherence])}</span></td>\n"
+            f"        <td>{ADHERENCE_BADGES[status.adherence]}</td>\n"
             "      </tr>"
         )
 
-    return mark_safe("\n".join(row(status) for status in rows))  # noqa: S308 - every value escaped above
+    return row
+
+
+@register.simple_tag
+def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> SafeString:
+    """Each group's section of the adherence page, its rows by adherence_row_writer, as the template's loop wrote
+    them (tests/integration_app/adherence_group_template.html, compared in test_adherence_rows): a page of ten or so
+    groups spent as long on the template's lookups of each heading and count as on the rows. Values escaped and
+    numbers localized as `{{ }}` does (formrender.shown)."""
+    row = adherence_row_writer(window)
+    preferred_hours, outer_hours = shown(window["preferred_hours"]), shown(window["outer_hours"])
+    sections = []
+    for group in groups:
+        counts = group.counts
+        key = shown(group.group_id)
+        rows = "\n".join(row(status) for status in group.rows)
+        sections.append(
+            f'\n<section class="card" aria-labelledby="group-{key}">\n'
+            f'  <h2 id="group-{key}">{shown(group.name)}</h2>\n'
+            f'  \n  <p><span class="badge ok">within {preferred_hours} h: {shown(counts[Adherence.WITHIN_48H])}</span> '
+            f'<span class="badge warn">within {outer_hours} h: {shown(counts[Adherence.WITHIN_72H])}</span>\n'
+            f'     <span class="badge danger">late: {shown(counts[Adherence.LATE])}</span> '
+            f'<span class="badge">open: {shown(counts[Adherence.OPEN])}</span></p>\n'
+            "  \n"
+            '  <div class="table-scroll"><table>\n'
+            "    <thead><tr><th>Patient</th><th>Dosed</th><th>Integration session</th><th>Work done</th>"
+            "<th>Adherence</th></tr></thead>\n"
+            "    <tbody>\n"
+            f"{rows}\n"
+            "    </tbody>\n"
+            "  </table></div>\n"
+            "</section>\n"
+        )
+    return mark_safe("".join(sections))  # noqa: S308 - every value escaped above
 
 
 @register.simple_tag
 def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     """The timeline's items, as the template's loop wrote them (tests/integration_app/timeline_item_template.html,
     compared in test_timeline_items): a patient's whole history, each item's time worded by Django's date format
-    and a dozen lookups, was most of the page's time (issue 19). Escaped as in adherence_rows; a journal entry's
+    and a dozen lookups, was most of the page's time (issue 19). Escaped as in adherence_row_writer; a journal entry's
     text as `linebreaksbr` writes it (escaped, each line break a <br>)."""
     image_before, image_after = link_around_id("integration:journal_image")
     language = get_language()
+    zone = timezone.get_current_timezone()
     drawn = []
     for item in items:
         # `date` takes a time in the practice's time zone first (expects_localtime).
-        local = timezone.localtime(item.at)
+        local = timezone.localtime(item.at, zone)
         when = f"{day_label(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}"
         detail = f' <span class="muted">{escape(item.detail)}</span>' if item.detail else ""
         entry_lines = ""
