@@ -45,7 +45,7 @@ from kapstone.integration.window import (
     window_settings,
 )
 from kapstone.measures.selectors import completed_totals
-from kapstone.paging import bounded_page
+from kapstone.paging import bounded_page, rows_read_by
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -269,10 +269,8 @@ def adherence_overview(
         page_number,
         counter=lambda at_most: _windows_counted.count(user, at_most=at_most),
     )
-    # The page's rows, read by the compiled page (the page holds its rows, not its query).
-    start = (page.number - 1) * ADHERENCE_PER_PAGE
     shown: list[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]
-    shown = page.object_list = _adherence_listed(user, start, start + ADHERENCE_PER_PAGE)
+    shown = rows_read_by(page, lambda start, end: _adherence_listed(user, start, end))
     groups: dict[int, GroupAdherence] = {}
     for window in shown:
         group = groups.setdefault(window.group_id, GroupAdherence(window.group_id, window.group_name, rows=[]))
@@ -387,7 +385,7 @@ def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSessi
     timeline: list[GroupSession] = []
     integration: list[GroupSession] = []
     for session in _held_and_bookable_sessions(patient_id=patient.pk):
-        if session.held:
+        if session.held:  # type: ignore[attr-defined]  # annotated by the read
             timeline.append(session)
         if session.kind == GroupSession.Kind.INTEGRATION:
             integration.append(session)

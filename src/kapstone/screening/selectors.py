@@ -15,7 +15,7 @@ from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
-from kapstone.paging import bounded_page
+from kapstone.paging import bounded_page, rows_read_by
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
@@ -172,9 +172,12 @@ def _decided(user: User, decision: str) -> "QuerySet[WithAnnotations[Patient, Sc
 
 
 @compiled_once()
-def _listed(user: User, decision: str, start: int, end: int) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
-    """Rows start to end of the list: compiled once for each user, decision and page (a page's rows are written into
-    the SQL as its LIMIT and OFFSET), as compiling the latest screening's subqueries took longer than running them."""
+def _listed(
+    user: User, decision: str, start: int | None = None, end: int | None = None
+) -> "QuerySet[WithAnnotations[Patient, ScreeningListing]]":
+    """The list, or rows start to end of it: compiled once for each user, decision and page (a page's rows are
+    written into the SQL as its LIMIT and OFFSET), as compiling the latest screening's subqueries took longer than
+    running them."""
     return _decided(user, decision)[start:end]
 
 
@@ -182,12 +185,13 @@ def screening_list(
     *, user: User, decision: str = "", page_number: int | str = 1
 ) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
-    page = bounded_page(_decided(user, decision), PATIENTS_PER_PAGE, page_number)
-    # The rows Paginator.page slices for the page (no orphans), read by the compiled read.
-    start = (page.number - 1) * PATIENTS_PER_PAGE
-    page.object_list = _with_record_changed(
-        _listed(user, decision, start, min(start + PATIENTS_PER_PAGE, page.paginator.count))
+    page = bounded_page(
+        _decided(user, decision),
+        PATIENTS_PER_PAGE,
+        page_number,
+        counter=lambda at_most: _listed.count(user, decision, at_most=at_most),
     )
+    page.object_list = _with_record_changed(rows_read_by(page, lambda start, end: _listed(user, decision, start, end)))
     audit.record(
         action=audit.Action.READ,
         object_type="screening_list",
