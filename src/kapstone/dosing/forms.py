@@ -6,12 +6,14 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kapstone import formrender
 from kapstone.accounts.fields import StaffChoiceField
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.compiled_once import compiled_once
 from kapstone.dosing import catalogue, safety
 from kapstone.dosing.models import (
     LARGEST_BALANCE_MG,
@@ -83,9 +85,33 @@ class DoseOrderForm(forms.Form):
     predose_bp_reviewed = forms.BooleanField(required=False, label=PREDOSE_BP_REVIEWED_LABEL)
 
 
-def room_witnesses() -> list:
-    """The staff who may witness a dose (AdministerForm's witnesses), in the order the form offers them."""
-    return list(_staff())
+@compiled_once()
+def _witnesses() -> QuerySet[User]:
+    return _staff()
+
+
+def room_witnesses() -> list[User]:
+    """The staff who may witness a dose (AdministerForm's witnesses), in the order the form offers them: compiled
+    once, as the room reads them on every load (issue 19)."""
+    return _witnesses()
+
+
+def _givable_balances(today: datetime.date) -> QuerySet[LotBalance]:
+    """Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the form
+    fits the order's route is checked when the dose is given (services.dose_administer)."""
+    return (
+        LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=today)
+        .exclude(lot__form="")
+        .exclude(lot__for_disposal=True)
+        .select_related("lot")
+    )
+
+
+@compiled_once(today=datetime.date)
+def _givable_balances_offered(*, today: datetime.date) -> QuerySet[LotBalance]:
+    # What the form offers, compiled once (the room draws it on every load); a posted choice is checked against
+    # _givable_balances itself.
+    return _givable_balances(today)
 
 
 class AdministerForm(forms.Form):
@@ -95,18 +121,13 @@ class AdministerForm(forms.Form):
     def __init__(self, *args, witnesses: list | None = None, **kwargs):
         """`witnesses` are room_witnesses() when the page has read them, offered without reading them again."""
         super().__init__(*args, **kwargs)
-        # Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the
-        # form fits the order's route is checked when the dose is given (services.dose_administer).
         balance, witness = self.fields["balance"], self.fields["witness"]
         assert isinstance(balance, forms.ModelChoiceField) and isinstance(
             witness, forms.ModelChoiceField
         )  # as declared
-        balance.queryset = (
-            LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=timezone.localdate())
-            .exclude(lot__form="")
-            .exclude(lot__for_disposal=True)
-            .select_related("lot")
-        )
+        today = timezone.localdate()
+        balance.queryset = _givable_balances(today)
+        balance.widget.choices = formrender.choices_of(balance, _givable_balances_offered(today=today))
         witness.queryset = _staff()
         if witnesses is not None:
             witness.widget.choices = formrender.choices_of(witness, witnesses)

@@ -587,6 +587,20 @@ def _with_staff(records: list[DoseRecord], *, known: Iterable[User] = ()) -> Non
         assessment.recorded_by = staff[assessment.recorded_by_id]
 
 
+@compiled_once(session_id=int, patient_ids=KEYS)
+def _room_records(*, session_id: int, patient_ids: list[int]) -> QuerySet[DoseRecord]:
+    return (
+        DoseRecord.objects.filter(session_id=session_id, patient_id__in=patient_ids)
+        .order_by()  # looked up by patient: the default order joined the sessions and patients to sort them
+        .select_related("lot")
+        .prefetch_related(
+            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
+            "adverse_events",
+            "risk_assessments",  # who recorded them is set by _with_staff
+        )
+    )
+
+
 def session_room(
     *, user: User, session_id: int | str, settings: RoomSettings | None = None, staff: Iterable[User] = ()
 ) -> tuple[GroupSession, list[RoomPatient]]:
@@ -597,14 +611,7 @@ def session_room(
     patients = _session_patients(user=user, session=session)
     records = {
         record.patient_id: record
-        for record in DoseRecord.objects.filter(session=session, patient__in=patients)
-        .order_by()  # looked up by patient: the default order joined the sessions and patients to sort them
-        .select_related("lot")
-        .prefetch_related(
-            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
-            "adverse_events",
-            "risk_assessments",  # who recorded them is set by _with_staff
-        )
+        for record in _room_records(session_id=session.pk, patient_ids=[patient.pk for patient in patients])
     }
     _with_staff(list(records.values()), known=staff)
     audit.record(
