@@ -53,6 +53,7 @@ from kapstone.program.models import Enrolment, GroupSession
 WindowSettings = dict[str, Any]
 
 JOURNAL_PER_PAGE = 50
+JOURNAL_CARD_COLUMNS = ("created_at", "prompt", "shared_with_care_team", "text", "mood", "activity", "activity_minutes")
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
 # The columns the adherence page reads of each window, its patient and the group whose dosing session opened it.
@@ -237,7 +238,8 @@ def adherence_overview(
 def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[JournalEntry]]:
     """The patient's own entries, optionally searched (words must all appear in the text)."""
     patient = patient_for_portal_user(user)
-    entries = JournalEntry.objects.filter(patient=patient)
+    # The columns a card draws (integration_tags.journal_cards), not the window, picture and edit times.
+    entries = JournalEntry.objects.filter(patient=patient).only(*JOURNAL_CARD_COLUMNS)
     query = query.strip()
     for word in query.split()[:6]:
         entries = entries.filter(text__icontains=word)
