@@ -227,6 +227,18 @@ def test_the_history_page_uses_the_same_number_of_queries_however_long_the_histo
     assert _queries(alice_client, url) == before
 
 
+def test_the_history_page_reads_only_what_it_shows_of_each_questionnaire(cast, alice_client):
+    """Issue 19: not the answers, the scoring result or who entered a total, which the patient's history never shows."""
+    start = timezone.now() - datetime.timedelta(days=60)
+    _complete(cast.alice, cast.alice_user, start, PHQ9_ITEM9)
+    _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=30), PHQ9_MILD)
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("portal:history")).content.decode()
+    (read,) = [query["sql"] for query in queries if 'FROM "measures_assessment"' in query["sql"]]
+    assert '"answers"' not in read and '"result"' not in read and "accounts_user" not in read
+    assert "<td>10</td>" in page and "<td>6</td>" in page
+
+
 def test_the_portal_home_uses_the_same_number_of_queries_however_many_questionnaires_are_due(cast, alice_client):
     url = reverse("portal:home")
     due_assessment(cast.alice)

@@ -469,13 +469,18 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
     return sorted(by_instrument.values(), key=lambda t: t.instrument.short_name)
 
 
+# What the portal's history charts and tabulates of each completed questionnaire (trajectories groups them by
+# instrument): not the answers and scoring result, whose JSON decoding was a share of the page, nor who entered it
+# and the rest of the row, which it never shows (issue 19).
+HISTORY_COLUMNS = ("instrument_id", "completed_at", "total", "severity")
+
+
 def completed_assessments(patient: Patient) -> list[Assessment]:
-    """The patient's completed questionnaires, oldest first, without their answers and scoring result: the charts,
-    tables and timeline show totals, and decoding every questionnaire's JSON was a share of each page (issue 19)."""
+    """The patient's completed questionnaires, oldest first, with what the portal's history shows of them
+    (HISTORY_COLUMNS)."""
     return list(
         Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED)
-        .defer("answers", "result")
-        .select_related("entered_by")
+        .only(*HISTORY_COLUMNS)
         .order_by("completed_at", "pk")
     )
 
