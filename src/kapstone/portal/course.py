@@ -26,6 +26,12 @@ KIND_WORDS: dict[str, str] = {
     GroupSession.Kind.FOLLOW_UP: "Follow-up visit",
 }
 
+# What the course's stage counts and the next session shows of each session, its place and its link (video_link).
+SESSION_COLUMNS = ("kind", "number", "starts_at", "ends_at", "is_remote", "video_url", "room__name")
+# What the home shows of each request to move or miss a session and what tells the next session's apart, with the
+# patient's key, which reading through patient.session_change_requests checks of every row.
+REQUEST_COLUMNS = ("patient", "session_id", "session_label", "kind", "status", "decision_note")
+
 
 @dataclass(frozen=True)
 class NextSession:
@@ -75,12 +81,16 @@ def course_view(
     # Each enrolment's status and group only: the group's own row is not shown (issue 19).
     enrolments = Enrolment.objects.filter(patient=patient).only("status", "group").order_by("-group__start_date")
     enrolled = next((e for e in enrolments if e.status == Enrolment.Status.ENROLLED), None)
-    requests = list(patient.session_change_requests.all()[:5])
+    # What the home says of each request, not the patient's note or who decided it when (issue 19).
+    requests = list(patient.session_change_requests.only(*REQUEST_COLUMNS)[:5])
     if enrolled is None:
         waitlisted = any(e.status == Enrolment.Status.WAITLISTED for e in enrolments)
         return CourseView(enrolled=False, waitlisted=waitlisted, requests=requests)
     sessions = list(
-        GroupSession.objects.filter(group_id=enrolled.group_id).select_related("room").order_by("starts_at")
+        GroupSession.objects.filter(group_id=enrolled.group_id)
+        .select_related("room")
+        .only(*SESSION_COLUMNS)
+        .order_by("starts_at")
     )
     upcoming = next((s for s in sessions if s.ends_at > now), None)
     view = CourseView(enrolled=True, stage=_stage(sessions, now), requests=requests)
