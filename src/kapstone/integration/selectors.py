@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.compiled_once import compiled_once
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto
 from kapstone.integration.models import (
@@ -171,7 +172,15 @@ def open_window_for(
     (read here unless the caller has read them)."""
     settings = settings or practice_window_settings()
     since = now - datetime.timedelta(hours=settings["outer_hours"])
-    return IntegrationWindow.objects.filter(patient=patient, dosed_at__gte=since, dosed_at__lte=now).first()
+    latest = _latest_window(patient_id=patient.pk, since=since, now=now)
+    return latest[0] if latest else None
+
+
+@compiled_once(patient_id=int, since=datetime.datetime, now=datetime.datetime)
+def _latest_window(*, patient_id: int, since: datetime.datetime, now: datetime.datetime) -> QuerySet[IntegrationWindow]:
+    # Compiled once: the portal's home and journal read it on every view (issue 19). The newest first, as first()
+    # took it in the model's order.
+    return IntegrationWindow.objects.filter(patient_id=patient_id, dosed_at__gte=since, dosed_at__lte=now)[:1]
 
 
 def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, limit: int = 5) -> list[WindowStatus]:
