@@ -69,3 +69,13 @@ def test_the_journal_reads_its_entries_in_one_query_however_many(cast):
     assert len(six) == len(one)
     assert page.count("journal-card") == 1 and more.count("journal-card") == 6
     assert "No entries match" in client.get(reverse("integration:journal"), {"q": "absent"}).content.decode()
+
+
+def test_the_journal_and_timeline_read_each_patient_their_own_entries(cast):
+    """The journal's and the timeline's reads are compiled once for every patient (issue 19): bound to each, a
+    second patient's pages, read after the first's, show none of the first's entries."""
+    journal_entry(cast.alice, text="Alice's own words", at=AT)
+    alice, dana = signed_in_client(cast.alice_user), signed_in_client(cast.dana_user)
+    for name in ("integration:journal", "integration:my_timeline"):
+        assert "Alice&#x27;s own words" in alice.get(reverse(name)).content.decode()
+        assert "Alice" not in dana.get(reverse(name)).content.decode()

@@ -47,6 +47,18 @@ def test_someone_elses_or_a_forged_invitation_is_not_found(cast, client_for):
     assert Invitation.objects.get().used_at is None
 
 
+def test_only_the_patients_own_questionnaire_that_the_portal_asks_opens(cast, client_for):
+    """The questionnaire's read is compiled once for every patient (issue 19): bound to each, it finds only their own,
+    and never one the care team completes with the patient, nor a number no row can have."""
+    own = due_assessment(cast.alice)
+    with_the_care_team = due_assessment(cast.alice, "ham-a")
+    alice, dana = client_for(cast.alice_user), client_for(cast.dana_user)
+    assert alice.get(reverse("portal:questionnaire", args=[own.pk])).status_code == 200
+    assert dana.get(reverse("portal:questionnaire", args=[own.pk])).status_code == 404
+    assert alice.get(reverse("portal:questionnaire", args=[with_the_care_team.pk])).status_code == 404
+    assert alice.get(f"/portal/questionnaires/{2**70}/").status_code == 404
+
+
 def test_invitations_store_only_a_hash_of_the_token(cast):
     invitation, token = services.invitation_create(assessment=due_assessment(cast.alice))
     assert token not in invitation.token_hash and len(invitation.token_hash) == 64

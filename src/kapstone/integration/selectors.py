@@ -247,12 +247,15 @@ def adherence_overview(
 def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[JournalEntry]]:
     """The patient's own entries, optionally searched (words must all appear in the text)."""
     patient = patient_for_portal_user(user)
-    # The columns a card draws (integration_tags.journal_cards), not the window, picture and edit times.
-    entries = JournalEntry.objects.filter(patient=patient).only(*JOURNAL_CARD_COLUMNS)
     query = query.strip()
-    for word in query.split()[:6]:
-        entries = entries.filter(text__icontains=word)
-    shown = list(entries[:JOURNAL_PER_PAGE])
+    words = query.split()[:6]
+    if words:
+        entries = _journal_cards(patient.pk)
+        for word in words:
+            entries = entries.filter(text__icontains=word)
+        shown = list(entries[:JOURNAL_PER_PAGE])
+    else:
+        shown = _latest_journal_cards(patient_id=patient.pk)
     audit.record(
         action=audit.Action.READ,
         patient=patient,
@@ -260,6 +263,18 @@ def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[Journ
         detail={"searched": bool(query), "entry_ids": [entry.pk for entry in shown]},
     )
     return patient, shown
+
+
+def _journal_cards(patient_id: int) -> QuerySet[JournalEntry]:
+    # The columns a card draws (integration_tags.journal_cards), not the window, picture and edit times.
+    return JournalEntry.objects.filter(patient_id=patient_id).only(*JOURNAL_CARD_COLUMNS)
+
+
+@compiled_once(patient_id=int)
+def _latest_journal_cards(*, patient_id: int) -> QuerySet[JournalEntry]:
+    # Compiled once: the journal reads it on every view unsearched (issue 19). A search's words are not
+    # placeholders a compiled read can take (icontains rewrites them).
+    return _journal_cards(patient_id)[:JOURNAL_PER_PAGE]
 
 
 def journal_entry_for_owner(*, user: User, entry_id: int | str) -> JournalEntry:
@@ -306,23 +321,36 @@ class TimelineItem:
 CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 
 
+# The sessions of the groups a patient is enrolled in or completed are the timeline's.
+HELD = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
+TIMELINE_SESSION_COLUMNS = ("starts_at", "kind", "is_remote", "room__name")
+
+
+@compiled_once(patient_id=int)
+def _timeline_sessions(*, patient_id: int) -> QuerySet[GroupSession]:
+    # Compiled once: every view of a timeline reads it (issue 19).
+    return (
+        GroupSession.objects.select_related("room")
+        .filter(HELD, group__enrolments__patient_id=patient_id)
+        .only(*TIMELINE_SESSION_COLUMNS)
+    )
+
+
 def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSession], list[GroupSession]]:
     """The sessions of the groups the patient is enrolled in or completed (the timeline's) and, if `bookable`, the
     integration sessions an integration note may be linked to (integration_sessions_for's: of any group the patient
     has an enrolment in). One read of both, where the note form read program_groupsession again (issue 19); a row
     per session and enrolment, as each read had. Only what an item and a choice say: the whole session, group and
     room were most of what the timeline read."""
-    held = Q(group__enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED])
-    item_columns = ("starts_at", "kind", "is_remote", "room__name")
-    sessions = GroupSession.objects.select_related("room")
     if not bookable:
-        return list(sessions.filter(held, group__enrolments__patient=patient).only(*item_columns)), []
+        return _timeline_sessions(patient_id=patient.pk), []
+    sessions = GroupSession.objects.select_related("room")
     # One filter() call, so the enrolment the row joined is the one `held` tests in the annotation too.
     rows = (
-        sessions.filter(Q(group__enrolments__patient=patient) & (held | Q(kind=GroupSession.Kind.INTEGRATION)))
-        .annotate(held=ExpressionWrapper(held, output_field=BooleanField()))
+        sessions.filter(Q(group__enrolments__patient=patient) & (HELD | Q(kind=GroupSession.Kind.INTEGRATION)))
+        .annotate(held=ExpressionWrapper(HELD, output_field=BooleanField()))
         .select_related("group")
-        .only(*item_columns, "number", "group__name")
+        .only(*TIMELINE_SESSION_COLUMNS, "number", "group__name")
     )
     timeline: list[GroupSession] = []
     integration: list[GroupSession] = []
@@ -332,6 +360,27 @@ def _sessions_read(patient: Patient, *, bookable: bool) -> tuple[list[GroupSessi
         if session.kind == GroupSession.Kind.INTEGRATION:
             integration.append(session)
     return timeline, integration
+
+
+@compiled_once(patient_id=int)
+def _doses_given(*, patient_id: int) -> QuerySet[DoseRecord]:
+    # Compiled once, as every read of a timeline (issue 19). In the order the items are sorted by: the records'
+    # default order joined their sessions and patients.
+    return (
+        DoseRecord.objects.filter(patient_id=patient_id, administered_at__isnull=False)
+        .only("administered_at", "dose_mg", "route")
+        .order_by("administered_at", "pk")
+    )
+
+
+@compiled_once(patient_id=int)
+def _timeline_entries(shared_only: bool, *, patient_id: int) -> QuerySet[JournalEntry]:
+    # Compiled once, for the patient's own view and for their care team's (`shared_only`, a key). The columns an
+    # item draws (integration_tags.timeline_items), not the prompt, window and edit times.
+    entries = JournalEntry.objects.filter(patient_id=patient_id).only(
+        "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
+    )
+    return entries.filter(shared_with_care_team=True) if shared_only else entries
 
 
 def _timeline_items(
@@ -344,13 +393,7 @@ def _timeline_items(
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
         items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
-    # In the order the items are sorted by: the records' default order joined their sessions and patients.
-    doses = (
-        DoseRecord.objects.filter(patient=patient, administered_at__isnull=False)
-        .only("administered_at", "dose_mg", "route")
-        .order_by("administered_at", "pk")
-    )
-    for dose in doses:
+    for dose in _doses_given(patient_id=patient.pk):
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
@@ -361,13 +404,7 @@ def _timeline_items(
         score = f"{total:g}{severity}" if total is not None else ""
         items.append(TimelineItem(completed_at, "score", instrument_id.upper(), score))
     if journal != "none":
-        # The columns an item draws (integration_tags.timeline_items), not the prompt, window and edit times.
-        entries = JournalEntry.objects.filter(patient=patient).only(
-            "text", "mood", "activity", "activity_minutes", "image", "shared_with_care_team", "created_at"
-        )
-        if journal == "shared":
-            entries = entries.filter(shared_with_care_team=True)
-        for entry in entries:
+        for entry in _timeline_entries(journal == "shared", patient_id=patient.pk):
             title = "Creative activity" if entry.activity else "Journal entry"
             items.append(TimelineItem(entry.created_at, "creative" if entry.activity else "journal", title, "", entry))
     if notes:
