@@ -675,7 +675,7 @@ def portal_assessment(*, patient: Patient, assessment_id: int | str) -> Assessme
     found = _portal_assessment(instruments_patients_can_answer(), patient_id=patient.pk, assessment_id=key)
     if not found:
         raise Http404("No such questionnaire.")
-    assessment = found[0]
+    assessment: Assessment = found[0]
     audit.record(action=audit.Action.READ, patient=patient, object_type="assessment", object_id=assessment.pk)
     return assessment
 
