@@ -47,6 +47,18 @@ def test_someone_elses_or_a_forged_invitation_is_not_found(cast, client_for):
     assert Invitation.objects.get().used_at is None
 
 
+def test_only_the_patients_own_questionnaire_that_the_portal_asks_opens(cast, client_for):
+    """The questionnaire's read is compiled once for every patient (issue 19): bound to each, it finds only their own,
+    and never one the care team completes with the patient, nor a number no row can have."""
+    own = due_assessment(cast.alice)
+    with_the_care_team = due_assessment(cast.alice, "ham-a")
+    alice, dana = client_for(cast.alice_user), client_for(cast.dana_user)
+    assert alice.get(reverse("portal:questionnaire", args=[own.pk])).status_code == 200
+    assert dana.get(reverse("portal:questionnaire", args=[own.pk])).status_code == 404
+    assert alice.get(reverse("portal:questionnaire", args=[with_the_care_team.pk])).status_code == 404
+    assert alice.get(f"/portal/questionnaires/{2**70}/").status_code == 404
+
+
 def test_invitations_store_only_a_hash_of_the_token(cast):
     invitation, token = services.invitation_create(assessment=due_assessment(cast.alice))
     assert token not in invitation.token_hash and len(invitation.token_hash) == 64
@@ -225,6 +237,18 @@ def test_the_history_page_uses_the_same_number_of_queries_however_long_the_histo
     for day in range(2, 12):
         _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=day * 7), PHQ9_MILD)
     assert _queries(alice_client, url) == before
+
+
+def test_the_history_page_reads_only_what_it_shows_of_each_questionnaire(cast, alice_client):
+    """Issue 19: not the answers, the scoring result or who entered a total, which the patient's history never shows."""
+    start = timezone.now() - datetime.timedelta(days=60)
+    _complete(cast.alice, cast.alice_user, start, PHQ9_ITEM9)
+    _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=30), PHQ9_MILD)
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("portal:history")).content.decode()
+    (read,) = [query["sql"] for query in queries if 'FROM "measures_assessment"' in query["sql"]]
+    assert '"answers"' not in read and '"result"' not in read and "accounts_user" not in read
+    assert "<td>10</td>" in page and "<td>6</td>" in page
 
 
 def test_the_portal_home_uses_the_same_number_of_queries_however_many_questionnaires_are_due(cast, alice_client):

@@ -160,3 +160,18 @@ def test_the_home_reads_as_much_however_long_the_patients_history(cast, client_f
     after = _home_queries(alice)
     assert len(after) == len(before)
     assert sum("practice_practicesetting" in sql for sql in after) == 1
+
+
+def test_the_homes_reads_compiled_once_show_each_patient_their_own_course_and_requests(cast, client_for):
+    """The home's reads are compiled once a process (issue 19) and bound to each patient: a second patient's home,
+    read after the first's, shows none of the first's course, requests or questionnaires."""
+    session = upcoming_session(cast)
+    first_dose_done_of_two(cast)
+    services.session_change_request(actor=cast.alice_user, session=session, kind="cancel")
+    due_assessment(cast.alice, "gad7")
+    alice_home = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
+    dana_home = client_for(cast.dana_user).get(reverse("portal:home")).content.decode()
+    assert "Next: Integration session 1" in alice_home and "You asked to miss this session" in alice_home
+    assert "GAD-7" in alice_home
+    assert "You are not in a group yet" in dana_home
+    assert "Integration session" not in dana_home and "GAD-7" not in dana_home

@@ -55,6 +55,7 @@ from kapstone.program.models import Enrolment, GroupSession
 WindowSettings = dict[str, Any]
 
 JOURNAL_PER_PAGE = 50
+JOURNAL_CARD_COLUMNS = ("created_at", "prompt", "shared_with_care_team", "text", "mood", "activity", "activity_minutes")
 # 200 rows took most of a worker for each view of the page under load (issue 19); 50 fill a screen or two.
 ADHERENCE_PER_PAGE = 50
 # The columns the adherence page reads of each window and its patient (and two of the group whose dosing session
@@ -174,7 +175,15 @@ def open_window_for(
     (read here unless the caller has read them)."""
     settings = settings or practice_window_settings()
     since = now - datetime.timedelta(hours=settings["outer_hours"])
-    return IntegrationWindow.objects.filter(patient=patient, dosed_at__gte=since, dosed_at__lte=now).first()
+    latest = _latest_window(patient_id=patient.pk, since=since, now=now)
+    return latest[0] if latest else None
+
+
+@compiled_once(patient_id=int, since=datetime.datetime, now=datetime.datetime)
+def _latest_window(*, patient_id: int, since: datetime.datetime, now: datetime.datetime) -> QuerySet[IntegrationWindow]:
+    # Compiled once: the portal's home and journal read it on every view (issue 19). The newest first, as first()
+    # took it in the model's order.
+    return IntegrationWindow.objects.filter(patient_id=patient_id, dosed_at__gte=since, dosed_at__lte=now)[:1]
 
 
 def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, limit: int = 5) -> list[WindowStatus]:
@@ -289,11 +298,15 @@ def adherence_overview(
 def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[JournalEntry]]:
     """The patient's own entries, optionally searched (words must all appear in the text)."""
     patient = patient_for_portal_user(user)
-    entries = JournalEntry.objects.filter(patient=patient)
     query = query.strip()
-    for word in query.split()[:6]:
-        entries = entries.filter(text__icontains=word)
-    shown = list(entries[:JOURNAL_PER_PAGE])
+    words = query.split()[:6]
+    if words:
+        entries = _journal_cards(patient.pk)
+        for word in words:
+            entries = entries.filter(text__icontains=word)
+        shown = list(entries[:JOURNAL_PER_PAGE])
+    else:
+        shown = _latest_journal_cards(patient_id=patient.pk)
     audit.record(
         action=audit.Action.READ,
         patient=patient,
@@ -301,6 +314,18 @@ def journal_entries(*, user: User, query: str = "") -> tuple[Patient, list[Journ
         detail={"searched": bool(query), "entry_ids": [entry.pk for entry in shown]},
     )
     return patient, shown
+
+
+def _journal_cards(patient_id: int) -> QuerySet[JournalEntry]:
+    # The columns a card draws (integration_tags.journal_cards), not the window, picture and edit times.
+    return JournalEntry.objects.filter(patient_id=patient_id).only(*JOURNAL_CARD_COLUMNS)
+
+
+@compiled_once(patient_id=int)
+def _latest_journal_cards(*, patient_id: int) -> QuerySet[JournalEntry]:
+    # Compiled once: the journal reads it on every view unsearched (issue 19). A search's words are not
+    # placeholders a compiled read can take (icontains rewrites them).
+    return _journal_cards(patient_id)[:JOURNAL_PER_PAGE]
 
 
 def journal_entry_for_owner(*, user: User, entry_id: int | str) -> JournalEntry:

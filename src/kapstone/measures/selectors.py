@@ -482,22 +482,41 @@ def trajectories(assessments: list[Assessment]) -> list[Trajectory]:
     return sorted(by_instrument.values(), key=lambda t: t.instrument.short_name)
 
 
+# What the portal's history charts and tabulates of each completed questionnaire (trajectories groups them by
+# instrument): not the answers and scoring result, whose JSON decoding was a share of the page, nor who entered it
+# and the rest of the row, which it never shows (issue 19).
+HISTORY_COLUMNS = ("instrument_id", "completed_at", "total", "severity")
+
+
 def completed_assessments(patient: Patient) -> list[Assessment]:
-    """The patient's completed questionnaires, oldest first, without their answers and scoring result: the charts,
-    tables and timeline show totals, and decoding every questionnaire's JSON was a share of each page (issue 19)."""
-    return list(
-        Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED)
-        .defer("answers", "result")
-        .select_related("entered_by")
+    """The patient's completed questionnaires, oldest first, with what the portal's history shows of them
+    (HISTORY_COLUMNS)."""
+    return _completed_assessments(patient_id=patient.pk)
+
+
+@compiled_once(patient_id=int)
+def _completed_assessments(*, patient_id: int) -> QuerySet[Assessment]:
+    # Compiled once: the portal's history reads it on every view (issue 19).
+    return (
+        Assessment.objects.filter(patient_id=patient_id, status=Assessment.Status.COMPLETED)
+        .only(*HISTORY_COLUMNS)
         .order_by("completed_at", "pk")
     )
 
 
-def completed_totals(patient: Patient) -> QuerySet[Assessment, tuple[datetime.datetime | None, str, float | None, str]]:
+def completed_totals(patient: Patient) -> list[tuple[datetime.datetime | None, str, float | None, str]]:
     """Each completed questionnaire's time, instrument, total and severity, oldest first: all the patient's timeline
     shows of one. Read as values, not as questionnaires with their staff login joined (issue 19)."""
+    return _completed_totals(patient_id=patient.pk)
+
+
+@compiled_once(patient_id=int)
+def _completed_totals(
+    *, patient_id: int
+) -> QuerySet[Assessment, tuple[datetime.datetime | None, str, float | None, str]]:
+    # Compiled once: the patient's and the staff's timelines read it on every view (issue 19).
     return (
-        Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED)
+        Assessment.objects.filter(patient_id=patient_id, status=Assessment.Status.COMPLETED)
         .order_by("completed_at", "pk")
         .values_list("completed_at", "instrument_id", "total", "severity")
     )
@@ -638,18 +657,25 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
 # --- the patient's own view ---------------------------------------------------------------------------------
 
 
-def _portal_assessments(patient: Patient) -> QuerySet[Assessment]:
+def _portal_assessments(answerable: frozenset[str], patient_id: int) -> QuerySet[Assessment]:
     """The patient's own questionnaires that the portal may show: not those whose items have no words a
-    patient could answer (Instrument.patient_can_answer), which the care team completes with the patient."""
-    return Assessment.objects.filter(patient=patient, instrument_id__in=instruments_patients_can_answer())
+    patient could answer (Instrument.patient_can_answer), which the care team completes with the patient.
+    `answerable` is instruments_patients_can_answer(): the reads below are compiled once (issue 19) for each set of
+    those instruments, a key, so another set compiles anew."""
+    return Assessment.objects.filter(patient_id=patient_id, instrument_id__in=answerable)
 
 
 def portal_due(*, patient: Patient) -> list[Assessment]:
     """The patient's open questionnaires that are due now (the portal home list): what names each, not the answers
     saved so far (issue 19)."""
-    now = timezone.now()
-    return list(
-        _portal_assessments(patient)
+    return _due_in_portal(instruments_patients_can_answer(), patient_id=patient.pk, now=timezone.now())
+
+
+@compiled_once(patient_id=int, now=datetime.datetime)
+def _due_in_portal(answerable: frozenset[str], *, patient_id: int, now: datetime.datetime) -> QuerySet[Assessment]:
+    # The portal home reads it on every view.
+    return (
+        _portal_assessments(answerable, patient_id)
         .filter(status__in=Assessment.OPEN_STATUSES, due_at__lte=now)
         .exclude(expires_at__lte=now)
         .only("instrument_id", "occasion", "occasion_label", "status")
@@ -667,9 +693,22 @@ def _assessment_of(assessments: QuerySet[Assessment], assessment_id: int | str) 
 def portal_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """One of the patient's own questionnaires that the portal may show, with the answers saved so far; the
     read is audited."""
-    assessment = _assessment_of(_portal_assessments(patient), assessment_id)
+    try:
+        key = int(assessment_id)
+    except (ValueError, TypeError):
+        raise Http404("No such questionnaire.") from None
+    found = _portal_assessment(instruments_patients_can_answer(), patient_id=patient.pk, assessment_id=key)
+    if not found:
+        raise Http404("No such questionnaire.")
+    assessment: Assessment = found[0]
     audit.record(action=audit.Action.READ, patient=patient, object_type="assessment", object_id=assessment.pk)
     return assessment
+
+
+@compiled_once(patient_id=int, assessment_id=int)
+def _portal_assessment(answerable: frozenset[str], *, patient_id: int, assessment_id: int) -> QuerySet[Assessment]:
+    # The questionnaire page reads it on every view and every save.
+    return _portal_assessments(answerable, patient_id).filter(pk=assessment_id)
 
 
 def staff_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:

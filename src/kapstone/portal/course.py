@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from kapstone.accounts.fields import STAFF_LABEL_FIELDS, staff_label
+from kapstone.accounts.models import User
+from kapstone.compiled_once import compiled_once
 from kapstone.integration.practice_settings import PREFIX as INTEGRATION_PREFIX
 from kapstone.integration.selectors import open_window_for
 from kapstone.integration.window import window_bounds, window_settings
@@ -25,6 +28,41 @@ KIND_WORDS: dict[str, str] = {
     GroupSession.Kind.INTEGRATION: "Integration session",
     GroupSession.Kind.FOLLOW_UP: "Follow-up visit",
 }
+
+# What the course's stage counts and the next session shows of each session, its place and its link (video_link).
+SESSION_COLUMNS = ("kind", "number", "starts_at", "ends_at", "is_remote", "video_url", "room__name")
+# What the home shows of each request to move or miss a session, and what tells the next session's apart.
+REQUEST_COLUMNS = ("session_id", "session_label", "kind", "status", "decision_note")
+REQUESTS_SHOWN = 5
+
+
+# The home's reads, compiled once for every patient (kapstone.compiled_once): building and compiling them took longer
+# than the database took to answer (issue 19).
+@compiled_once(patient_id=int)
+def _enrolments(*, patient_id: int) -> QuerySet[Enrolment]:
+    # Each enrolment's status and group only: the group's own row is not shown.
+    return Enrolment.objects.filter(patient_id=patient_id).only("status", "group").order_by("-group__start_date")
+
+
+@compiled_once(patient_id=int)
+def _latest_requests(*, patient_id: int) -> QuerySet[SessionChangeRequest]:
+    return SessionChangeRequest.objects.filter(patient_id=patient_id).only(*REQUEST_COLUMNS)[:REQUESTS_SHOWN]
+
+
+@compiled_once(group_id=int)
+def _course_sessions(*, group_id: int) -> QuerySet[GroupSession]:
+    return (
+        GroupSession.objects.filter(group_id=group_id)
+        .select_related("room")
+        .only(*SESSION_COLUMNS)
+        .order_by("starts_at")
+    )
+
+
+@compiled_once(session_id=int)
+def _facilitators(*, session_id: int) -> QuerySet[User]:
+    # Only what names them, with their role (staff_label), in the order session.facilitators reads them.
+    return User.objects.filter(facilitated_sessions__id=session_id).only(*STAFF_LABEL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -72,16 +110,14 @@ def course_view(
 ) -> CourseView:
     """`practice_settings`: the practice's own values the portal home shows (practice_settings.home_settings())."""
     now = now or timezone.now()
-    # Each enrolment's status and group only: the group's own row is not shown (issue 19).
-    enrolments = Enrolment.objects.filter(patient=patient).only("status", "group").order_by("-group__start_date")
+    enrolments = _enrolments(patient_id=patient.pk)
     enrolled = next((e for e in enrolments if e.status == Enrolment.Status.ENROLLED), None)
-    requests = list(patient.session_change_requests.all()[:5])
+    # What the home says of each request, not the patient's note or who decided it when (issue 19).
+    requests = _latest_requests(patient_id=patient.pk)
     if enrolled is None:
         waitlisted = any(e.status == Enrolment.Status.WAITLISTED for e in enrolments)
         return CourseView(enrolled=False, waitlisted=waitlisted, requests=requests)
-    sessions = list(
-        GroupSession.objects.filter(group_id=enrolled.group_id).select_related("room").order_by("starts_at")
-    )
+    sessions = _course_sessions(group_id=enrolled.group_id)
     upcoming = next((s for s in sessions if s.ends_at > now), None)
     view = CourseView(enrolled=True, stage=_stage(sessions, now), requests=requests)
     settings = window_settings(practice_settings[INTEGRATION_PREFIX])
@@ -97,8 +133,8 @@ def course_view(
             (r for r in requests if r.session_id == upcoming.pk and r.status == SessionChangeRequest.Status.PENDING),
             None,
         )
-        # Only the next session's facilitators are named, and only what names them is read (issue 19).
-        facilitators = upcoming.facilitators.only(*STAFF_LABEL_FIELDS)
+        # Only the next session's facilitators are named (issue 19).
+        facilitators = _facilitators(session_id=upcoming.pk)
         view.next_session = NextSession(
             session=upcoming,
             title=f"{KIND_WORDS[upcoming.kind]} {upcoming.number}",

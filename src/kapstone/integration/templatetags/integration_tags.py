@@ -1,13 +1,16 @@
+import datetime
 from collections.abc import Callable
 from html import escape
 
 from django import template
+from django.template.defaultfilters import truncatewords
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import normalize_newlines
 from django.utils.translation import get_language
 
 from kapstone.formrender import shown
+from kapstone.integration.models import JournalEntry
 from kapstone.integration.selectors import GroupAdherence, TimelineItem, WindowSettings, WindowStatus
 from kapstone.integration.window import Adherence
 from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
@@ -95,6 +98,13 @@ def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> Sa
     return mark_safe("".join(sections))  # noqa: S308 - every value escaped above
 
 
+def _day_and_time(at: datetime.datetime, language: str | None, zone: datetime.tzinfo) -> str:
+    """`at|date:"D j M Y, H:i"`, unescaped: `date` takes a time in the practice's time zone (`zone`, looked up once
+    for all the times a caller writes) first (expects_localtime)."""
+    local = timezone.localtime(at, zone)
+    return f"{day_label(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}"
+
+
 @register.simple_tag
 def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     """The timeline's items, as the template's loop wrote them (tests/integration_app/timeline_item_template.html,
@@ -106,9 +116,7 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     zone = timezone.get_current_timezone()
     drawn = []
     for item in items:
-        # `date` takes a time in the practice's time zone first (expects_localtime).
-        local = timezone.localtime(item.at, zone)
-        when = f"{day_label(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}"
+        when = _day_and_time(item.at, language, zone)
         detail = f' <span class="muted">{escape(item.detail)}</span>' if item.detail else ""
         entry_lines = ""
         entry = item.entry
@@ -139,3 +147,40 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
             "  </li>"
         )
     return mark_safe("\n".join(drawn))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag
+def journal_cards(entries: list[JournalEntry]) -> SafeString:
+    """The patient's journal cards, as journal.html's loop wrote them, each with the newlines around it
+    (tests/integration_app/journal_card_template.html, compared in test_journal_cards): fifty entries of a dozen
+    lookups each were most of the page's drawing (issue 19). Escaped as in adherence_rows."""
+    entry_before, entry_after = link_around_id("integration:journal_entry")
+    language = get_language()
+    zone = timezone.get_current_timezone()
+    drawn = []
+    for entry in entries:
+        if entry.shared_with_care_team:
+            badge = '<span class="badge ok">Shared with my care team</span>'
+        else:
+            badge = '<span class="badge">Private</span>'
+        text = f'<p class="journal-text">{escape(truncatewords(entry.text, 40))}</p>' if entry.text else ""
+        mood = f'<p class="muted">My mood: {shown(entry.mood)}/10</p>' if entry.mood is not None else ""
+        activity = (
+            f'<p class="muted">{escape(str(entry.get_activity_display()))}, {shown(entry.activity_minutes)} min</p>'
+            if entry.activity
+            else ""
+        )
+        drawn.append(
+            '\n  <li class="card journal-card">\n'
+            '    <p class="journal-meta">\n'
+            f'      <a href="{entry_before}{int(entry.pk)}{entry_after}">{escape(_day_and_time(entry.created_at, language, zone))}'
+            "</a>\n"
+            f"      · {escape(str(entry.get_prompt_display()))}\n"
+            f"      {badge}\n"
+            "    </p>\n"
+            f"    {text}\n"
+            f"    {mood}\n"
+            f"    {activity}\n"
+            "  </li>\n"
+        )
+    return mark_safe("".join(drawn))  # noqa: S308 - every value escaped above
