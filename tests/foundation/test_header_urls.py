@@ -18,8 +18,17 @@ def _header_links(html: str) -> set[str]:
 def test_every_header_link_is_the_reversed_address_of_a_header_url_name(cast, who):
     user = {"admin": cast.admin, "bob": cast.bob, "rhea": cast.researcher, "alice": cast.alice_user}[who]
     links = _header_links(signed_in_client(user).get(reverse("accounts:password_change")).text)
-    named = {reverse(name) for name in HEADER_URL_NAMES} | {reverse("root")}
+    named = {reverse(name) for name in HEADER_URL_NAMES}
     assert links and links <= named
+
+
+def test_the_brand_and_the_status_link_are_the_reversed_addresses_signed_in_or_not(client, cast):
+    for page in (
+        signed_in_client(cast.admin).get(reverse("accounts:password_change")),
+        client.get(reverse("accounts:login")),
+    ):
+        assert f'<a class="brand" href="{reverse("root")}">Kapstone</a>' in page.text
+        assert f'<a href="{reverse("healthz")}">status</a>' in page.text
 
 
 def test_a_site_served_under_a_prefix_links_under_it_after_a_page_without_one(cast):

@@ -6,7 +6,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from kapstone.accounts.roles import Role
 from kapstone.accounts.sessions.db import EXPIRY_PUSH_SLACK
 
-# The addresses the header of every signed-in page links to (base.html), by URL name.
+# The addresses the header and footer of every page link to (base.html), by URL name.
 HEADER_URL_NAMES = (
     "accounts:keep_alive",
     "accounts:logout",
@@ -16,6 +16,7 @@ HEADER_URL_NAMES = (
     "accounts:two_factor",
     "billing:aging",
     "dosing:sessions",
+    "healthz",
     "home:home",
     "integration:adherence",
     "integration:journal",
@@ -29,6 +30,7 @@ HEADER_URL_NAMES = (
     "portal:home",
     "practice:settings",
     "program:groups",
+    "root",
     "screening:list",
 )
 
