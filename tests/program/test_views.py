@@ -287,6 +287,38 @@ def test_a_clinician_cannot_record_away_dates_for_a_colleague(cast, bob):
     assert not Unavailability.objects.exists()
 
 
+def test_the_away_pages_list_whose_dates_each_user_records_as_they_stand_now(cast, bob, client_for):
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    for person, note in ((cast.bob, "bob's holiday"), (cast.therapist, "therapist's course")):
+        services.unavailability_record(actor=cast.admin, staff=person, first_day=day, last_day=day, note=note)
+    services.unavailability_record(actor=cast.bob, patient=cast.alice, first_day=day, last_day=day, note="alice away")
+    admin_page = client_for(cast.admin).get(reverse("program:staff_away")).text
+    assert "bob&#x27;s holiday" in admin_page and "therapist&#x27;s course" in admin_page
+    assert "bob&#x27;s holiday" in bob.get(reverse("program:staff_away")).text
+    assert "therapist" not in bob.get(reverse("program:staff_away")).text
+    assert "alice away" in bob.get(reverse("program:patient_away", args=[cast.alice.pk])).text
+    # The compiled reads read afresh: a removal shows on the next request.
+    Unavailability.objects.filter(patient=cast.alice).delete()
+    assert "alice away" not in bob.get(reverse("program:patient_away", args=[cast.alice.pk])).text
+    Unavailability.objects.filter(staff=cast.bob).delete()
+    assert "bob&#x27;s holiday" not in bob.get(reverse("program:staff_away")).text
+
+
+def test_the_staff_away_page_reads_as_many_rows_in_as_many_queries_as_there_are_dates(cast, bob):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert bob.get(reverse("program:staff_away")).status_code == 200
+        return len(captured)
+
+    bob.get(reverse("program:staff_away"))
+    before = queries()
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    for offset in range(3):
+        first = day + datetime.timedelta(days=offset * 3)
+        services.unavailability_record(actor=cast.bob, staff=cast.bob, first_day=first, last_day=first)
+    assert queries() == before
+
+
 def test_the_group_list_names_facilitators_by_family_name_or_username_in_staff_order(cast, bob):
     cast.therapist.last_name = "Abbott"
     cast.therapist.save()

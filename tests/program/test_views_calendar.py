@@ -65,6 +65,16 @@ def test_the_subscription_link_works_without_signing_in_until_revoked(cast, clie
     assert anonymous.get(link).status_code == 404
 
 
+def test_the_calendar_page_shows_each_users_own_link_as_it_stands(cast, client_for):
+    bob, alice = client_for(cast.bob), client_for(cast.alice_user)
+    assert "Make a link" in bob.get(reverse("program:calendar")).text
+    services.feed_token_issue(user=cast.bob)
+    assert "Replace the link" in bob.get(reverse("program:calendar")).text
+    assert "Make a link" in alice.get(reverse("program:calendar")).text
+    services.feed_token_revoke(user=cast.bob)
+    assert "Make a link" in bob.get(reverse("program:calendar")).text
+
+
 def test_a_wrong_token_is_not_found(cast, sessions):
     services.feed_token_issue(user=cast.bob)
     assert Client().get(reverse("program:feed", args=["not-the-token"])).status_code == 404

@@ -27,7 +27,11 @@ def patient_create(request):
         patient = services.patient_create(actor=request.user, fields=form.cleaned_data)
         messages.success(request, f"{patient.full_name} is registered as {patient.record_number}.")
         return redirect("patients:detail", patient_id=patient.pk)
-    return render(request, "patients/patient_form.html", {"form": form, "title": "Register a patient"})
+    return render(
+        request,
+        "patients/patient_form.html",
+        {"form_fields": formrender.drawn_fields(form), "title": "Register a patient"},
+    )
 
 
 def _detail_page(request, patient, *, invalid_part_form=None):
@@ -80,7 +84,9 @@ def patient_edit(request, patient_id):
         services.patient_update(actor=request.user, patient=patient, fields=form.cleaned_data)
         messages.success(request, "The record is saved.")
         return redirect("patients:detail", patient_id=patient.pk)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Edit record"})
+    # Drawn afresh each time, never kept as an empty form is: its values are the patient's record.
+    context = {"form_fields": formrender.form_fields(form), "patient": patient, "title": "Edit record"}
+    return render(request, "patients/patient_form.html", context)
 
 
 @roles_required(*RECORD_ROLES)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
@@ -45,7 +46,8 @@ def group_create(request):
             messages.success(request, f"{group.name} is forming. Enrol its patients, then plan the course.")
             return redirect("program:group", group.pk)
     status = 400 if form.errors else 200
-    return render(request, "program/group_form.html", {"form": form}, status=status)
+    formrender.read_choices_once([form])
+    return render(request, "program/group_form.html", {"form_fields": formrender.drawn_fields(form)}, status=status)
 
 
 def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=200):
@@ -319,7 +321,7 @@ def patient_away(request, patient_id):
     return render(
         request,
         "program/away.html",
-        {"form": form, "away": away, "whose": patient.full_name, "patient": patient},
+        {"form_fields": formrender.drawn_fields(form), "away": away, "whose": patient.full_name, "patient": patient},
         status=400 if form.errors else 200,
     )
 
@@ -334,11 +336,16 @@ def staff_away(request):
         services.unavailability_record(actor=request.user, staff=person, **data)
         messages.success(request, f"Away dates recorded for {person.display_name}; planning will avoid them.")
         return redirect("program:staff_away")
-    away = selectors.away_of_staff(staff=staff)
+    away = selectors.away_of_staff(user=request.user)
+    formrender.read_choices_once([form])
     return render(
         request,
         "program/away.html",
-        {"form": form, "away": away, "whose": "staff" if request.user.role == Role.ADMIN else "you"},
+        {
+            "form_fields": formrender.drawn_fields(form),
+            "away": away,
+            "whose": "staff" if request.user.role == Role.ADMIN else "you",
+        },
         status=400 if form.errors else 200,
     )
 
