@@ -486,10 +486,16 @@ def ledger_export(request, fmt):
 def registrations(request, registration_form=None, location_form=None, status=200):
     context = {
         "registrations": Registration.objects.prefetch_related("locations").select_related("responsible"),
-        "registration_form": registration_form or RegistrationForm(prefix="registration"),
-        "location_form": location_form or LocationForm(prefix="location"),
         "expiring": {r.pk for r in selectors.registrations_expiring()},
     }
+    # Only the admin records registrations and locations (the template shows the forms to the admin alone), so
+    # only the admin's page makes and draws them; an empty form's fields are drawn once (formrender.drawn_fields).
+    if request.user.role == Role.ADMIN:
+        registration_form = registration_form or RegistrationForm(prefix="registration")
+        location_form = location_form or LocationForm(prefix="location")
+        formrender.read_choices_once([registration_form, location_form])
+        context["registration_fields"] = formrender.drawn_fields(registration_form)
+        context["location_fields"] = formrender.drawn_fields(location_form)
     return render(request, "dosing/registrations.html", context, status=status)
 
 
