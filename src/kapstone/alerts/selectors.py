@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
 from kapstone.alerts import services
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.audit import services as audit
+from kapstone.compiled_once import compiled_once
 from kapstone.measures import selectors as measures_selectors
 from kapstone.measures.models import AlertOccurrence, CriticalAlert
 from kapstone.patients.models import Patient
@@ -32,6 +34,15 @@ def on_call_status() -> OnCallStatus:
     return OnCallStatus(people, source)
 
 
+@compiled_once()
+def _rota_slots() -> QuerySet[OnCallSlot]:
+    """Every slot of the rota, compiled once (kapstone.compiled_once): compiling its join took longer than the
+    database's answer (issue 19). Of each slot's prescriber, only what names them (User.__str__, display_name)."""
+    return OnCallSlot.objects.select_related("prescriber").only(
+        "weekday", "starts", "ends", *(f"prescriber__{name}" for name in DISPLAY_NAME_FIELDS)
+    )
+
+
 def rota() -> dict[str, object]:
     """The rota page's slots, default, medical directors and who is on call now. Who is on call fell back to the
     default, then to the medical directors, when no slot covers now: the page shows what that read, not a second
@@ -44,12 +55,7 @@ def rota() -> dict[str, object]:
         default = status.people[0] if status.source == "default" else services.default_on_call()
         directors = services.medical_directors()
     return {
-        # Of each slot's prescriber, only what names them (User.__str__, display_name).
-        "slots": list(
-            OnCallSlot.objects.select_related("prescriber").only(
-                "weekday", "starts", "ends", *(f"prescriber__{name}" for name in DISPLAY_NAME_FIELDS)
-            )
-        ),
+        "slots": _rota_slots(),
         "default": default,
         "medical_directors": directors,
         "status": status,

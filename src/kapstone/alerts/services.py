@@ -76,8 +76,13 @@ def _slots() -> list[rota.SlotTimes]:
     return [rota.SlotTimes(*times) for times in _active_slot_times()]
 
 
+@compiled_once()
+def _active_medical_directors() -> QuerySet[User]:
+    return get_user_model().objects.filter(is_medical_director=True, is_active=True).order_by("pk")
+
+
 def medical_directors() -> list[User]:
-    return list(get_user_model().objects.filter(is_medical_director=True, is_active=True).order_by("pk"))
+    return _active_medical_directors()
 
 
 def default_on_call() -> User | None:
