@@ -970,6 +970,16 @@ def _registrations_expiring_by(*, horizon: datetime.date) -> QuerySet[Registrati
     return Registration.objects.filter(expires_on__lte=horizon).order_by("expires_on")
 
 
+@compiled_once()
+def _registrations() -> QuerySet[Registration]:
+    return Registration.objects.prefetch_related("locations").select_related("responsible")
+
+
+def registrations_listed() -> list[Registration]:
+    """The practice's DEA registrations with their locations and responsible prescriber (the registrations page)."""
+    return _registrations()
+
+
 def registrations_expiring(*, today: datetime.date | None = None) -> list[Registration]:
     """Registrations expired or expiring within the warning period (the staff home warns of them)."""
     today = today or timezone.localdate()

@@ -29,7 +29,7 @@ from kapstone.dosing.forms import (
     room_witnesses,
 )
 from kapstone.dosing.ledger_rows import entry_rows
-from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport, Registration
+from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
 from kapstone.untrusted import row_id
@@ -485,7 +485,7 @@ def ledger_export(request, fmt):
 @roles_required(*selectors.LEDGER_ROLES)
 def registrations(request, registration_form=None, location_form=None, status=200):
     context = {
-        "registrations": Registration.objects.prefetch_related("locations").select_related("responsible"),
+        "registrations": selectors.registrations_listed(),
         "expiring": {r.pk for r in selectors.registrations_expiring()},
     }
     # Only the admin records registrations and locations (the template shows the forms to the admin alone), so
