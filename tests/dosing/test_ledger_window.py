@@ -159,3 +159,63 @@ def test_the_date_filters_take_the_practices_whole_days(cast, stock):
         )
         == entries[1:]
     )
+
+
+def _window_as_the_orm_reads_it(filters, *, older_than=None, newer_than=None):
+    """_entries_window's answer worked out in Python from every entry under the filters."""
+    newest_first = list(filters.entries().order_by("-recorded_at", "-id"))
+    size = selectors.LEDGER_PAGE_SIZE
+    anchor = LedgerEntry.objects.filter(pk=older_than or newer_than).first() if older_than or newer_than else None
+    if anchor is not None:
+        position = (anchor.recorded_at, anchor.pk)
+        if older_than:
+            older = [entry for entry in newest_first if (entry.recorded_at, entry.pk) < position]
+            return older[:size], True, len(older) > size
+        newer = [entry for entry in reversed(newest_first) if (entry.recorded_at, entry.pk) > position]
+        if len(newer) > size:
+            return newer[:size][::-1], True, True
+    return newest_first[:size], False, len(newest_first) > size
+
+
+def test_each_window_under_each_filter_is_the_one_its_entries_give(cast, stock, monkeypatch):
+    """The windows are compiled once for each set of filters given and each direction: every such read gives the
+    entries the filters and the position give, entries recorded at the same moment in the order of their ids."""
+    monkeypatch.setattr(selectors, "LEDGER_PAGE_SIZE", 3)
+    day = datetime.date(2026, 3, 10)
+    other = _used_up_lot(cast, 1)
+    moments = [timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour))) for hour in (8, 8, 9, 23)]
+    moments += [moment + datetime.timedelta(days=1) for moment in moments]
+    for number, at in enumerate(moments * 2):
+        balance = stock if number % 3 else other
+        LedgerEntry.objects.create(
+            lot=balance.lot,
+            location=balance.location if number % 2 else "Back safe",
+            kind="count",
+            change_mg=Decimal("0"),
+            balance_after_mg=balance.balance_mg,
+            counted_mg=balance.balance_mg,
+            discrepancy_mg=Decimal("0"),
+            recorded_by=cast.nurse,
+            witness=cast.bob,
+            recorded_at=at,
+        )
+    every_filter = [
+        selectors.LedgerFilter(),
+        selectors.LedgerFilter(location="Back safe"),
+        selectors.LedgerFilter(lot_id=stock.lot_id),
+        selectors.LedgerFilter(since=day + datetime.timedelta(days=1)),
+        selectors.LedgerFilter(until=day),
+        selectors.LedgerFilter(location="Main safe", lot_id=stock.lot_id, since=day, until=day),
+    ]
+    entry_ids = [None, *LedgerEntry.objects.values_list("pk", flat=True), 999_999]
+    for filters in every_filter:
+        for entry_id in entry_ids:
+            for position in ("older_than", "newer_than"):
+                window, has_newer, has_older = selectors._entries_window(filters, **{position: entry_id})
+                expected, expected_newer, expected_older = _window_as_the_orm_reads_it(filters, **{position: entry_id})
+                assert ([entry.pk for entry in window], has_newer, has_older) == (
+                    [entry.pk for entry in expected],
+                    expected_newer,
+                    expected_older,
+                ), (filters, position, entry_id)
+                assert [entry.lot.lot_number for entry in window] == [entry.lot.lot_number for entry in expected]

@@ -30,7 +30,13 @@ from kapstone.dosing.models import (
     SubstanceLot,
     VitalsReading,
 )
-from kapstone.dosing.selectors import LedgerBalances, in_stock_or
+from kapstone.dosing.selectors import (
+    LedgerBalances,
+    dose_labels_since,
+    doses_to_waste_since,
+    in_stock_or,
+    ledger_locations,
+)
 from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
 from kapstone.untrusted import row_id
@@ -355,7 +361,7 @@ class _Signed(forms.Form):
                 # One read of the locations for the three forms that offer them; left to read_choices_once, telling
                 # the three fields' reads apart took working out the SQL of each.
                 if "locations" not in read_once:
-                    read_once["locations"] = list(location.queryset)
+                    read_once["locations"] = ledger_locations()
                 iterator = location.iterator(location)
                 empty = [("", location.empty_label)] if location.empty_label is not None else []
                 location.widget.choices = [*empty, *(iterator.choice(row) for row in read_once["locations"])]
@@ -421,9 +427,7 @@ class WasteForm(_Signed):
         since = timezone.now() - datetime.timedelta(days=2)
         field = self.fields["dose_record"]
         assert isinstance(field, forms.ModelChoiceField)  # declared so above
-        field.queryset = (
-            DoseRecord.objects.filter(administered_at__gte=since).select_related("lot").order_by("-administered_at")
-        )
+        field.queryset = doses_to_waste_since(since)
         field.label_from_instance = lambda record: _dose_label(
             record.pk, record.administered_at, record.dose_mg, record.lot.lot_number if record.lot else None
         )
@@ -435,9 +439,7 @@ class WasteForm(_Signed):
                 *empty,
                 *(
                     (pk, _dose_label(pk, administered_at, dose_mg, lot_number))
-                    for pk, administered_at, dose_mg, lot_number in field.queryset.values_list(
-                        "pk", "administered_at", "dose_mg", "lot__lot_number"
-                    )
+                    for pk, administered_at, dose_mg, lot_number in dose_labels_since(since=since)
                 ),
             ]
 

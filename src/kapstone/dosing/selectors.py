@@ -16,11 +16,12 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
-from kapstone.compiled_once import KEYS, compiled_once
+from kapstone.compiled_once import KEYS, CompiledRead, compiled_once
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     DoseRecord,
     LedgerEntry,
+    Location,
     LossReport,
     LotBalance,
     Registration,
@@ -679,19 +680,42 @@ class LedgerFilter:
     since: datetime.date | None = None
     until: datetime.date | None = None
 
-    def entries(self) -> QuerySet[LedgerEntry]:
-        entries = LedgerEntry.objects.all()
+    def bounds(self) -> dict[str, Any]:
+        """The filters given, as _entries_within takes them. The practice's days are bounds on the time itself, which
+        the (recorded_at, id) index serves; the date of each entry's time would be worked out row by row."""
+        bounds: dict[str, Any] = {}
         if self.location:
-            entries = entries.filter(location=self.location)
+            bounds["location"] = self.location
         if self.lot_id:
-            entries = entries.filter(lot_id=self.lot_id)
-        # The practice's days as bounds on the time itself, which the (recorded_at, id) index serves; the date of
-        # each entry's time would be worked out row by row.
+            bounds["lot_id"] = self.lot_id
         if self.since:
-            entries = entries.filter(recorded_at__gte=_start_of(self.since))
+            bounds["recorded_from"] = _start_of(self.since)
         if self.until:
-            entries = entries.filter(recorded_at__lt=_start_of(self.until + datetime.timedelta(days=1)))
-        return entries
+            bounds["recorded_before"] = _start_of(self.until + datetime.timedelta(days=1))
+        return bounds
+
+    def entries(self) -> QuerySet[LedgerEntry]:
+        return _entries_within(**self.bounds())
+
+
+def _entries_within(
+    *,
+    location: str | None = None,
+    lot_id: int | None = None,
+    recorded_from: datetime.datetime | None = None,
+    recorded_before: datetime.datetime | None = None,
+) -> QuerySet[LedgerEntry]:
+    """The entries within the bounds given (LedgerFilter.bounds)."""
+    entries = LedgerEntry.objects.all()
+    if location is not None:
+        entries = entries.filter(location=location)
+    if lot_id is not None:
+        entries = entries.filter(lot_id=lot_id)
+    if recorded_from is not None:
+        entries = entries.filter(recorded_at__gte=recorded_from)
+    if recorded_before is not None:
+        entries = entries.filter(recorded_at__lt=recorded_before)
+    return entries
 
 
 @dataclass(frozen=True)
@@ -721,26 +745,39 @@ def _dose_patient_id(entry: LedgerEntry) -> int | None:
     return patient_id
 
 
+@compiled_once(signer_ids=KEYS)
+def _signers_or_signing(signing_roles: frozenset[str], *, signer_ids: list[int]) -> QuerySet[User]:
+    """_signers_and_signing_staff's read, compiled once for each set of roles (and number of signers)."""
+    who = Q(pk__in=signer_ids)
+    if signing_roles:
+        who |= Q(role__in=sorted(signing_roles), is_active=True)
+    return User.objects.filter(who).order_by("last_name", "username")
+
+
 def _signers_and_signing_staff(
     entries: list[LedgerEntry], signing_roles: frozenset[str]
 ) -> tuple[dict[int, User], list[User]]:
     """The entries' signers by id and the staff who may sign an entry now (active, of `signing_roles`) by name, from
     one read of the few staff who sign: the ledger page's forms offer those who may sign, and read them apart took a
     query of its own (issue 19)."""
-    who = Q(pk__in={e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id})
-    if signing_roles:
-        who |= Q(role__in=signing_roles, is_active=True)
-    staff = list(User.objects.filter(who).order_by("last_name", "username"))
+    signer_ids = {e.recorded_by_id for e in entries} | {e.witness_id for e in entries if e.witness_id}
+    staff = _signers_or_signing(signing_roles, signer_ids=sorted(signer_ids))
     return {person.pk: person for person in staff}, [
         person for person in staff if person.role in signing_roles and person.is_active
     ]
+
+
+@compiled_once(patient_ids=KEYS)
+def _visible_of(user: User, *, patient_ids: list[int]) -> QuerySet[Patient, int]:
+    """Which of the patients the user may see, compiled once for each user (and number of patients)."""
+    return patients_visible_to(user).filter(pk__in=patient_ids).order_by().values_list("pk", flat=True)
 
 
 def _ledger_rows(user: User, entries: list[LedgerEntry], signers: dict[int, User]) -> list[LedgerRow]:
     """The rows of entries read by _ledger_entries, with their `signers` by id."""
     dose_patients = {entry.pk: _dose_patient_id(entry) for entry in entries}
     patient_ids = {patient_id for patient_id in dose_patients.values() if patient_id is not None}
-    visible = set(patients_visible_to(user).filter(pk__in=patient_ids).order_by().values_list("pk", flat=True))
+    visible = set(_visible_of(user, patient_ids=sorted(patient_ids)))
     rows = []
     for entry in entries:
         entry.recorded_by = signers[entry.recorded_by_id]
@@ -763,7 +800,11 @@ def _ledger_entries(filters: LedgerFilter) -> QuerySet[LedgerEntry]:
     table joined costs PostgreSQL's planner more than the last: joined to their signers and their dose's record and
     patient as well (eight tables), a window of 50 entries took about 20 ms to plan and under 1 ms to run, on every
     page of the log. The signers come from one small read (_signers_and_signing_staff)."""
-    return filters.entries().select_related("lot", "corrects").annotate(dose_patient_id=F("dose_record__patient_id"))
+    return _as_logged(filters.entries())
+
+
+def _as_logged(entries: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    return entries.select_related("lot", "corrects").annotate(dose_patient_id=F("dose_record__patient_id"))
 
 
 def in_stock_or(lot_id: int | None = None) -> Q:
@@ -851,12 +892,49 @@ class LedgerBalances:
         return sorted(lots.values(), key=lambda lot: (lot.expires_on, self._number_rank[lot.lot_number], lot.pk))
 
 
+def _balances(offered: Q) -> QuerySet[LotBalance]:
+    return LotBalance.objects.filter(offered).select_related("lot").order_by("lot__lot_number")
+
+
+# ledger_balances' reads, compiled once a process (issue 19).
+@compiled_once()
+def _balances_in_stock() -> QuerySet[LotBalance]:
+    return _balances(in_stock_or())
+
+
+@compiled_once(lot_id=int)
+def _balances_in_stock_or_of(*, lot_id: int) -> QuerySet[LotBalance]:
+    return _balances(in_stock_or(lot_id))
+
+
+@compiled_once()
+def _balance_locations() -> QuerySet[LotBalance, str]:
+    return LotBalance.objects.order_by("location").values_list("location", flat=True).distinct()
+
+
 def ledger_balances(*, lot_id: int | None = None) -> LedgerBalances:
     """The balances in stock with every balance of `lot_id` (the lot the page's filter asks for, whether or not the
     rest of the filter holds), and every location a balance is held at (the filter offers each)."""
-    rows = list(LotBalance.objects.filter(in_stock_or(lot_id)).select_related("lot").order_by("lot__lot_number"))
-    locations = list(LotBalance.objects.order_by("location").values_list("location", flat=True).distinct())
-    return LedgerBalances(lot_id=lot_id, locations=locations, rows=rows)
+    rows = _balances_in_stock_or_of(lot_id=lot_id) if lot_id else _balances_in_stock()
+    return LedgerBalances(lot_id=lot_id, locations=_balance_locations(), rows=rows)
+
+
+@compiled_once()
+def ledger_locations() -> QuerySet[Location]:
+    """Every location, by name, as the ledger page's forms offer them: compiled once a process (issue 19)."""
+    return Location.objects.all()
+
+
+def doses_to_waste_since(since: datetime.datetime) -> QuerySet[DoseRecord]:
+    """The doses given since `since`, newest first, which a waste may be recorded against."""
+    return DoseRecord.objects.filter(administered_at__gte=since).select_related("lot").order_by("-administered_at")
+
+
+@compiled_once(since=datetime.datetime)
+def dose_labels_since(*, since: datetime.datetime) -> QuerySet[DoseRecord, tuple[int, datetime.datetime, Any, Any]]:
+    """The four columns of doses_to_waste_since that label a dose on the ledger page (id, time given, dose, lot
+    number), compiled once a process (issue 19)."""
+    return doses_to_waste_since(since).values_list("pk", "administered_at", "dose_mg", "lot__lot_number")
 
 
 @dataclass(frozen=True)
@@ -871,24 +949,72 @@ class LedgerWindow:
     signing_staff: tuple[User, ...] = ()  # those who may sign an entry now, by name, when asked for
 
 
+@compiled_once(entry_id=int)
+def _entry_position(*, entry_id: int) -> QuerySet[LedgerEntry, tuple[int, datetime.datetime]]:
+    """An entry's place in the log (its id and time), as `.first()` reads it, compiled once a process."""
+    return LedgerEntry.objects.filter(pk=entry_id).values_list("pk", "recorded_at")[:1]
+
+
+# The types of LedgerFilter.bounds' values, and of the entry a window is read from, as placeholders of the window.
+_WINDOW_PLACEHOLDERS = {
+    "location": str,
+    "lot_id": int,
+    "recorded_from": datetime.datetime,
+    "recorded_before": datetime.datetime,
+    "anchor_id": int,
+    "anchor_at": datetime.datetime,
+}
+_window_reads: dict[frozenset[str], CompiledRead[LedgerEntry]] = {}
+
+
+def _window(
+    direction: str,
+    limit: int,
+    *,
+    anchor_id: int | None = None,
+    anchor_at: datetime.datetime | None = None,
+    **bounds: Any,
+) -> QuerySet[LedgerEntry]:
+    """Up to `limit` entries under the bounds: `older` or `newer` than the anchor entry (its id and time), or the
+    `newest`; the newer ones come oldest first."""
+    entries = _as_logged(_entries_within(**bounds))
+    if direction == "older":
+        entries = entries.filter(Q(recorded_at__lt=anchor_at) | Q(recorded_at=anchor_at, pk__lt=anchor_id))
+    elif direction == "newer":
+        entries = entries.filter(Q(recorded_at__gt=anchor_at) | Q(recorded_at=anchor_at, pk__gt=anchor_id))
+    order = ("recorded_at", "id") if direction == "newer" else ("-recorded_at", "-id")
+    return entries.order_by(*order)[:limit]
+
+
+def _window_read(direction: str, **values: Any) -> list[LedgerEntry]:
+    """_window, compiled once for each set of filters given (each a read of its own, as a filter not given is not
+    in the SQL) and each direction: compiling it took more time than the database took to answer (issue 19)."""
+    names = frozenset(values)
+    read = _window_reads.get(names)
+    if read is None:
+        placeholders = {name: _WINDOW_PLACEHOLDERS[name] for name in sorted(names)}
+        read = _window_reads.setdefault(names, compiled_once(**placeholders)(_window))
+    # A page and one, to tell whether there are more; the page's size is a key, as it is written into the SQL.
+    return read(direction, LEDGER_PAGE_SIZE + 1, **values)
+
+
 def _entries_window(
-    entries: QuerySet[LedgerEntry], *, older_than: int | None = None, newer_than: int | None = None
+    filters: LedgerFilter, *, older_than: int | None = None, newer_than: int | None = None
 ) -> tuple[list[LedgerEntry], bool, bool]:
-    """Up to LEDGER_PAGE_SIZE entries, newest first, and whether newer and older ones exist. An id that names no
-    entry, and a window with no full page of newer entries, give the newest page."""
+    """Up to LEDGER_PAGE_SIZE entries under the filters, newest first, and whether newer and older ones exist. An id
+    that names no entry, and a window with no full page of newer entries, give the newest page."""
+    bounds = filters.bounds()
     anchor_id = older_than or newer_than
-    anchor = LedgerEntry.objects.filter(pk=anchor_id).values_list("pk", "recorded_at").first() if anchor_id else None
+    anchor = next(iter(_entry_position(entry_id=anchor_id)), None) if anchor_id else None
     if anchor is not None:
         pk, at = anchor
         if older_than:
-            older = entries.filter(Q(recorded_at__lt=at) | Q(recorded_at=at, pk__lt=pk))
-            window = list(older.order_by("-recorded_at", "-id")[: LEDGER_PAGE_SIZE + 1])
+            window = _window_read("older", anchor_id=pk, anchor_at=at, **bounds)
             return window[:LEDGER_PAGE_SIZE], True, len(window) > LEDGER_PAGE_SIZE
-        newer = entries.filter(Q(recorded_at__gt=at) | Q(recorded_at=at, pk__gt=pk))
-        window = list(newer.order_by("recorded_at", "id")[: LEDGER_PAGE_SIZE + 1])
+        window = _window_read("newer", anchor_id=pk, anchor_at=at, **bounds)
         if len(window) > LEDGER_PAGE_SIZE:
             return window[:LEDGER_PAGE_SIZE][::-1], True, True
-    window = list(entries.order_by("-recorded_at", "-id")[: LEDGER_PAGE_SIZE + 1])
+    window = _window_read("newest", **bounds)
     return window[:LEDGER_PAGE_SIZE], False, len(window) > LEDGER_PAGE_SIZE
 
 
@@ -905,7 +1031,7 @@ def ledger(
     forms offer them) read with the entries' signers. The balances come from ledger_balances."""
     filters = filters or LedgerFilter()
     entries, has_newer, has_older = _entries_window(
-        _ledger_entries(filters), older_than=row_id(older_than), newer_than=row_id(newer_than)
+        filters, older_than=row_id(older_than), newer_than=row_id(newer_than)
     )
     signers, signing_staff = _signers_and_signing_staff(entries, signing_roles)
     return LedgerWindow(
