@@ -106,20 +106,30 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
     }
 
 
+@compiled_once(patient_id=int)
+def _latest_version_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
+    # Ordered by the version's own number, which is unique for the patient: the model's default order begins with
+    # the patient, which joins the patients table to sort one patient's rows by their name (issue 19).
+    return IntakeVersion.objects.filter(patient_id=patient_id).order_by("-number")[:1]
+
+
+@compiled_once(patient_id=int)
+def _latest_complete_version_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
+    return IntakeVersion.objects.filter(patient_id=patient_id, is_complete=True).order_by("-number")[:1]
+
+
 def intake_initial(*, patient: Patient, from_record: bool = False) -> tuple[Data, IntakeVersion | None, list[str]]:
     """The intake the staff form starts from: the latest complete version with any newer draft (the patient's
     pre-intake) laid over it; the version the form was built from; and how the patient record differs from it.
 
     With `from_record`, the record's current medications replace the intake's, for the clinician to review; the
     date of birth always comes from the record when the form is saved (forms.IntakeEditor.build)."""
-    # Ordered by the version's own number, which is unique for the patient: the model's default order begins with
-    # the patient, which joins the patients table to sort one patient's rows by their name (issue 19).
-    latest = IntakeVersion.objects.filter(patient=patient).order_by("-number").first()
+    latest = next(iter(_latest_version_of(patient_id=patient.pk)), None)
     # The newest version is, most often, the newest complete one too: read (and decode) it once (issue 19).
     complete = (
         latest
         if latest is not None and latest.is_complete
-        else IntakeVersion.objects.filter(patient=patient, is_complete=True).order_by("-number").first()
+        else next(iter(_latest_complete_version_of(patient_id=patient.pk)), None)
     )
     initial, started_from = (complete.data if complete else {}), complete
     if latest is not None and not latest.is_complete and (complete is None or latest.number > complete.number):
