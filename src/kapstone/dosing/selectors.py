@@ -931,7 +931,9 @@ def doses_to_waste_since(since: datetime.datetime) -> QuerySet[DoseRecord]:
 
 
 @compiled_once(since=datetime.datetime)
-def dose_labels_since(*, since: datetime.datetime) -> QuerySet[DoseRecord, tuple[int, datetime.datetime, Any, Any]]:
+def dose_labels_since(
+    *, since: datetime.datetime
+) -> QuerySet[DoseRecord, tuple[int, datetime.datetime | None, Decimal | None, str]]:
     """The four columns of doses_to_waste_since that label a dose on the ledger page (id, time given, dose, lot
     number), compiled once a process (issue 19)."""
     return doses_to_waste_since(since).values_list("pk", "administered_at", "dose_mg", "lot__lot_number")
