@@ -210,12 +210,40 @@ def test_the_record_page_reads_the_record_and_its_four_lists_once_each(cast, cli
     url = reverse("patients:detail", args=[cast.alice.pk])
     _page_reads(client, url)
     reads = _page_reads(client, url)
-    # The signed-in user and their second factor, the patient, then diagnoses, medications, outside team, care team,
-    # and the patient's portal login (Alice has one).
-    assert len(reads) == 8, reads
+    # The signed-in user and their second factor, the patient with their portal login (Alice has one) and who
+    # recorded their childbearing potential, then diagnoses, medications, outside team and care team.
+    assert len(reads) == 7, reads
     for i in range(3):
         make_patient(f"Extra{i}", "Many", team=[cast.bob, cast.nurse])
-    assert len(_page_reads(client, url)) == 8
+    assert len(_page_reads(client, url)) == 7
+    cast.alice.childbearing_potential, cast.alice.childbearing_recorded_by = "no", cast.nurse
+    cast.alice.childbearing_recorded_at = datetime.datetime(2024, 5, 6, 12, tzinfo=datetime.UTC)
+    cast.alice.save()
+    assert len(_page_reads(client, url)) == 7
+    assert f"recorded by {cast.nurse.display_name} on 2024-05-06" in client.get(url).content.decode()
+
+
+def test_each_record_page_lists_its_own_patients_parts_in_order(cast, client_for):
+    client = client_for(cast.bob)
+    other = make_patient("Other", "Person", team=[cast.bob])
+    other.medications.create(name="Sertraline", dose="50 mg")
+    cast.alice.medications.create(name="Bupropion", dose="150 mg")
+    cast.alice.medications.create(name="Amlodipine", dose="5 mg")
+    alices = client.get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
+    others = client.get(reverse("patients:detail", args=[other.pk])).content.decode()
+    assert "Sertraline" not in alices and "Bupropion" not in others and "Sertraline 50 mg" in others
+    assert alices.index("Amlodipine") < alices.index("Bupropion")  # the medications' own order, by name
+
+
+def test_the_edit_page_shows_the_record_as_it_now_stands(cast, client_for):
+    client = client_for(cast.nurse)
+    url = reverse("patients:edit", args=[cast.alice.pk])
+    assert client.get(url).status_code == 200
+    assert client.post(url, {**VALID, "phone": "555-0142"}).status_code == 302
+    assert 'value="555-0142"' in client.get(url).content.decode()
+    assert client.post(url, {**VALID, "phone": "555-0143"}).status_code == 302
+    page = client.get(url).content.decode()
+    assert 'value="555-0143"' in page and "555-0142" not in page
 
 
 def test_the_care_team_page_reads_only_the_team_and_the_clinicians_once(cast, client_for):

@@ -56,7 +56,11 @@ def _detail_page(request, patient, *, invalid_part_form=None):
 
 @roles_required(*RECORD_ROLES)
 def patient_detail(request, patient_id):
-    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    # The page names the patient's portal login and who recorded their childbearing potential: read with the
+    # patient, not one query each.
+    patient = selectors.patient_get(
+        user=request.user, patient_id=patient_id, related=("user", "childbearing_recorded_by")
+    )
     return _detail_page(request, patient)
 
 
