@@ -93,6 +93,18 @@ def test_each_save_of_a_safety_plan_is_a_new_audited_version_the_patient_sees(ca
     assert "Jo (neighbour)" in portal and "Walk the dog" in portal and 'href="tel:988"' in portal
 
 
+def test_the_safety_plan_form_starts_from_the_plan_in_force(cast, client_for):
+    client = client_for(cast.therapist)
+    page_url = reverse("alerts:safety_plan", args=[cast.alice.pk])
+    save_url = reverse("alerts:safety_plan_save", args=[cast.alice.pk])
+    assert "Walk the dog" not in client.get(page_url).content.decode()
+    client.post(save_url, PLAN)
+    assert ">\nWalk the dog; cold water on my face.</textarea>" in client.get(page_url).content.decode()
+    client.post(save_url, PLAN | {"coping_strategies": "Run round the block."})
+    form = client.get(page_url).content.decode().split("Write a new version")[1]
+    assert ">\nRun round the block.</textarea>" in form and "Walk the dog" not in form
+
+
 def test_an_empty_or_overlong_safety_plan_is_refused(cast, client_for):
     client = client_for(cast.bob)
     url = reverse("alerts:safety_plan_save", args=[cast.alice.pk])

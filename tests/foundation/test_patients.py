@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -127,6 +128,17 @@ def test_care_team_changes_decide_who_sees_the_record(cast, client_for):
     )
     assert client_for(cast.charlie).get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
     assert client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 404
+
+
+def test_the_care_team_page_ticks_the_team_as_it_now_stands(cast, client_for):
+    client = client_for(cast.admin)
+    url = reverse("patients:care_team", args=[cast.alice.pk])
+    assert client.get(url).status_code == 200
+    client.post(url, {"staff": [cast.charlie.pk, cast.nurse.pk], "lead": cast.nurse.pk})
+    page = client.get(url).content.decode()
+    ticked = re.findall(r'<input type="checkbox" name="staff" value="(\d+)"[^>]* checked>', page)
+    assert sorted(ticked) == sorted([str(cast.charlie.pk), str(cast.nurse.pk)])
+    assert f'<option value="{cast.nurse.pk}" selected>' in page
 
 
 def test_the_lead_must_be_on_the_care_team(cast, client_for):

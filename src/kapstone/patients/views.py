@@ -137,7 +137,12 @@ def childbearing_record(request, patient_id):
 def care_team_edit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
     members = selectors.patient_care_team(patient=patient)
-    initial = {"staff": [m.staff for m in members], "lead": next((m.staff for m in members if m.is_lead), None)}
+    # By key, as the form draws them: the empty form's drawing is kept by its initial values (formrender.drawn_fields),
+    # and a person's key names them where their name may not. The drawing names staff only, not the patient.
+    initial = {
+        "staff": [m.staff_id for m in members],
+        "lead": next((m.staff_id for m in members if m.is_lead), None),
+    }
     form = CareTeamForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.care_team_set(
@@ -147,9 +152,11 @@ def care_team_edit(request, patient_id):
         if request.user.role in CLINICAL_ROLES and request.user not in form.cleaned_data["staff"]:
             return redirect("patients:list")
         return redirect("patients:detail", patient_id=patient.pk)
-    # The team and its lead are offered from one read of the clinicians.
+    # The team and its lead are offered from one read of the clinicians, and the empty form is drawn once for every
+    # request that shows the same team (issue 19).
     formrender.read_choices_once([form])
-    return render(request, "patients/care_team_form.html", {"form": form, "patient": patient})
+    context = {"fields": formrender.drawn_fields(form), "patient": patient}
+    return render(request, "patients/care_team_form.html", context)
 
 
 @roles_required(Role.ADMIN)
