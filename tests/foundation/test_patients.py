@@ -141,6 +141,15 @@ def test_the_care_team_page_ticks_the_team_as_it_now_stands(cast, client_for):
     assert f'<option value="{cast.nurse.pk}" selected>' in page
 
 
+def test_the_care_team_page_offers_the_clinicians_active_now(cast, client_for):
+    client = client_for(cast.admin)
+    url = reverse("patients:care_team", args=[cast.alice.pk])
+    assert client.get(url).content.decode().count(f'value="{cast.charlie.pk}"') == 2
+    cast.charlie.is_active = False
+    cast.charlie.save()
+    assert f'value="{cast.charlie.pk}"' not in client.get(url).content.decode()
+
+
 def test_the_lead_must_be_on_the_care_team(cast, client_for):
     response = client_for(cast.admin).post(
         reverse("patients:care_team", args=[cast.alice.pk]), {"staff": [cast.bob.pk], "lead": cast.charlie.pk}

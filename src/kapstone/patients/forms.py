@@ -2,9 +2,13 @@ import datetime
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
+from kapstone import formrender
 from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
+from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES
+from kapstone.compiled_once import compiled_once
 from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalClinician, Medication, Patient
 
 # The oldest date of birth the form accepts; anything earlier is a typing slip, not a patient.
@@ -81,15 +85,32 @@ class ExternalClinicianForm(forms.ModelForm):
         return cleaned
 
 
+def _clinicians() -> QuerySet[User]:
+    return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True)
+
+
+@compiled_once()
+def _offered_clinicians() -> QuerySet[User]:
+    # Compiled once: the care team page compiled this read, and wrote it out twice to tell its two fields' reads
+    # apart, on every request (issue 19).
+    return _clinicians()
+
+
 class CareTeamForm(forms.Form):
     staff = StaffMultipleChoiceField(
-        queryset=get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True),
+        queryset=_clinicians(),
         widget=forms.CheckboxSelectMultiple,
         help_text="Clinicians on the care team can open this record.",
     )
-    lead = StaffChoiceField(
-        queryset=get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True), required=False
-    )
+    lead = StaffChoiceField(queryset=_clinicians(), required=False)
+
+    def offer_clinicians(self) -> None:
+        """Offers the team and its lead from one read of the clinicians, as the fields would offer them."""
+        clinicians = _offered_clinicians()
+        for name in ("staff", "lead"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)  # as declared
+            field.widget.choices = formrender.choices_of(field, clinicians)
 
     def clean(self):
         cleaned = super().clean()

@@ -152,9 +152,8 @@ def care_team_edit(request, patient_id):
         if request.user.role in CLINICAL_ROLES and request.user not in form.cleaned_data["staff"]:
             return redirect("patients:list")
         return redirect("patients:detail", patient_id=patient.pk)
-    # The team and its lead are offered from one read of the clinicians, and the empty form is drawn once for every
-    # request that shows the same team (issue 19).
-    formrender.read_choices_once([form])
+    # The empty form is drawn once for every request that shows the same team and clinicians (issue 19).
+    form.offer_clinicians()
     context = {"fields": formrender.drawn_fields(form), "patient": patient}
     return render(request, "patients/care_team_form.html", context)
 
