@@ -123,12 +123,18 @@ def _plan_page(request, patient, *, form=None, status=200):
         initial = {name: getattr(versions[0], name) for name, _ in versions[0].SECTIONS} if versions else {}
         form = SafetyPlanForm(initial=initial)
     can_edit = request.user.is_clinician
-    fields = ""
+    form_fields = ""
     if can_edit:
         # The empty form is drawn once for every request, as the rota's forms are (issue 19); one that starts from the
         # plan in force is drawn afresh, never kept: its values are the patient's plan.
-        fields = formrender.form_fields(form) if versions else formrender.drawn_fields(form)
-    context = {"patient": patient, "versions": versions, "shown": shown, "can_edit": can_edit, "fields": fields}
+        form_fields = formrender.form_fields(form) if versions else formrender.drawn_fields(form)
+    context = {
+        "patient": patient,
+        "versions": versions,
+        "shown": shown,
+        "can_edit": can_edit,
+        "form_fields": form_fields,
+    }
     return render(request, "alerts/safety_plan.html", context, status=status)
 
 

@@ -154,7 +154,7 @@ def care_team_edit(request, patient_id):
         return redirect("patients:detail", patient_id=patient.pk)
     # The empty form is drawn once for every request that shows the same team and clinicians (issue 19).
     form.offer_clinicians()
-    context = {"fields": formrender.drawn_fields(form), "patient": patient}
+    context = {"form_fields": formrender.drawn_fields(form), "patient": patient}
     return render(request, "patients/care_team_form.html", context)
 
 
