@@ -43,9 +43,17 @@ def _scores(task: CreativityAdministration) -> str:
     return "<td></td><td></td><td></td><td></td><td></td>"
 
 
+def _labels(field_name: str) -> dict[str, str]:
+    """What `get_<field>_display` shows for each stored value of a field with choices, worded once for a table:
+    Django's method makes the choices hashable again for every row."""
+    field = CreativityAdministration._meta.get_field(field_name)
+    return {value: str(label) for value, label in field.flatchoices}  # type: ignore[attr-defined]  # a field's choices
+
+
 def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeString:
     """The tasks table's rows as the template's `{% for a in administrations %}` loop drew them."""
     before, after = link_around_id("creativity:administration", patient_id)
+    occasions, kinds, statuses = _labels("occasion"), _labels("task"), _labels("status")
     rows = []
     for task in tasks:
         if task.task == Task.AUT:
@@ -56,9 +64,10 @@ def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeStr
         link = f'<a href="{before}{task.pk}{after}">Responses</a>' if task.status == Status.COMPLETED else ""
         rows.append(
             f"\n      <tr><td>{shown(local_calendar_date(task.due_at, 'j M Y'))}</td>"
-            f"<td>{shown(task.get_occasion_display())}</td><td>{shown(task.get_task_display())}</td>\n"
+            f"<td>{shown(occasions.get(task.occasion, task.occasion))}</td>"
+            f"<td>{shown(kinds.get(task.task, task.task))}</td>\n"
             f"        <td>{form}</td>\n"
-            f"        <td>{shown(task.get_status_display())}{timer}</td>\n"
+            f"        <td>{shown(statuses.get(task.status, task.status))}{timer}</td>\n"
             f"        {_scores(task)}\n"
             f"        <td>{link}</td></tr>\n    "
         )

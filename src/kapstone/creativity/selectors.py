@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
+from kapstone.compiled_once import compiled_once
 from kapstone.creativity import protocol
 from kapstone.creativity.models import AUTResponse, CreativityAdministration
-from kapstone.measures.dates import is_plausible
+from kapstone.measures.dates import is_plausible, latest_result_date
 from kapstone.measures.models import Assessment
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_get
@@ -130,18 +131,24 @@ class SymptomPoint:
     total: float
 
 
-def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
-    """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity; a total
-    whose stored date no chart can hold is left out (kapstone.measures.dates)."""
-    rows = (
-        Assessment.objects.filter(patient=patient, status=Assessment.Status.COMPLETED, total__isnull=False)
+@compiled_once(patient_id=int)
+def _symptom_rows(*, patient_id: int) -> QuerySet[Assessment, tuple[str, datetime.datetime | None, float | None]]:
+    # Compiled once (kapstone.compiled_once): the clinician's page and the patient's history read it on every view.
+    return (
+        Assessment.objects.filter(patient_id=patient_id, status=Assessment.Status.COMPLETED, total__isnull=False)
         .order_by("completed_at", "pk")
         .values_list("instrument_id", "completed_at", "total")
     )
+
+
+def symptom_totals(*, patient: Patient) -> list[SymptomPoint]:
+    """Completed questionnaire totals (measures app), read-only, oldest first, to chart beside creativity; a total
+    whose stored date no chart can hold is left out (kapstone.measures.dates)."""
+    latest = latest_result_date()  # today's, worked out once for every row
     return [
         SymptomPoint(instrument_id, completed_at, total)
-        for instrument_id, completed_at, total in rows
-        if completed_at is not None and total is not None and is_plausible(completed_at)
+        for instrument_id, completed_at, total in _symptom_rows(patient_id=patient.pk)
+        if completed_at is not None and total is not None and is_plausible(completed_at, latest=latest)
     ]
 
 
@@ -153,14 +160,20 @@ def portal_history(*, patient: Patient) -> dict[str, object]:
 # --- staff --------------------------------------------------------------------------------------------------
 
 
-def patient_creativity(*, user: User, patient_id: int | str) -> tuple[Patient, dict[str, object]]:
-    """Everything the clinician's creativity page shows: three queries whatever the number of tasks."""
-    patient = patient_get(user=user, patient_id=patient_id, purpose="creativity")
-    administrations = list(
-        CreativityAdministration.objects.filter(patient=patient)
+@compiled_once(patient_id=int)
+def _page_administrations(*, patient_id: int) -> QuerySet[CreativityAdministration]:
+    # Compiled once (kapstone.compiled_once): compiling it took about as long as the database took to answer.
+    return (
+        CreativityAdministration.objects.filter(patient_id=patient_id)
         .only(*PAGE_COLUMNS)
         .order_by("-due_at", "-pk")[:ADMINISTRATIONS_ON_PAGE]
     )
+
+
+def patient_creativity(*, user: User, patient_id: int | str) -> tuple[Patient, dict[str, object]]:
+    """Everything the clinician's creativity page shows: three queries whatever the number of tasks."""
+    patient = patient_get(user=user, patient_id=patient_id, purpose="creativity")
+    administrations = _page_administrations(patient_id=patient.pk)
     completed = sorted(
         (a for a in administrations if a.status == Status.COMPLETED), key=lambda a: (a.submitted_at, a.pk)
     )

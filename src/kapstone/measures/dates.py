@@ -29,9 +29,10 @@ def entered_date_problem(day: datetime.date, *, today: datetime.date | None = No
     return None
 
 
-def is_plausible(at: datetime.datetime | datetime.date | None) -> bool:
-    """Whether a stored date is one a page may draw (see the module docstring)."""
+def is_plausible(at: datetime.datetime | datetime.date | None, *, latest: datetime.date | None = None) -> bool:
+    """Whether a stored date is one a page may draw (see the module docstring). A caller checking many dates gives
+    `latest` (latest_result_date()), worked out once for all of them."""
     if at is None:
         return False
     day = at.date() if isinstance(at, datetime.datetime) else at
-    return EARLIEST_RESULT_DATE <= day <= latest_result_date()
+    return EARLIEST_RESULT_DATE <= day <= (latest or latest_result_date())
