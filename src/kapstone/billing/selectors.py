@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
+from kapstone.compiled_once import compiled_once
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.practice.settings_store import practice_overrides, practice_value_of
@@ -37,10 +38,16 @@ def billing_setting(name: str, overrides: Mapping[str, Any] | None = None) -> An
     return practice_value_of("billing", name, codes.settings_data()["settings"][name]["value"], overrides)
 
 
+@compiled_once()
+def _fees_in_force() -> QuerySet[Fee]:
+    # Compiled once (kapstone.compiled_once): the estimate and every charge read it, its subquery compiled each time.
+    latest = Fee.objects.values("code").annotate(last=Max("id")).values("last")
+    return Fee.objects.filter(pk__in=latest).select_related("set_by")
+
+
 def current_fees() -> dict[str, Fee]:
     """The fee in force for each code: the newest row per code."""
-    latest = Fee.objects.values("code").annotate(last=Max("id")).values("last")
-    return {fee.code: fee for fee in Fee.objects.filter(pk__in=latest).select_related("set_by")}
+    return {fee.code: fee for fee in _fees_in_force()}
 
 
 def fee_schedule() -> list[tuple[codes.ServiceCode, Fee | None]]:
@@ -104,18 +111,24 @@ class AccountView:
         return [e for e in self.entries if e.kind == AccountEntry.Kind.PAYMENT]
 
 
-def patient_visits(patient: Patient) -> list[GroupSession]:
-    """The sessions of the patient's groups, with what the billing pages show of them (visit_label) and what a
-    charge for one reads (its group, time and whether it is held by video); a visit's facilitators are read by the
-    charge itself (services._renderer)."""
+@compiled_once(patient_id=int)
+def _visits_of(*, patient_id: int) -> QuerySet[GroupSession]:
+    # Compiled once (kapstone.compiled_once): compiling its subquery took as long as the database took to answer.
     active = Enrolment.objects.filter(
-        patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
+        patient_id=patient_id, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED]
     )
-    return list(
+    return (
         GroupSession.objects.filter(group__enrolments__in=active)
         .only("group_id", "kind", "number", "starts_at", "is_remote")
         .order_by("starts_at")
     )
+
+
+def patient_visits(patient: Patient) -> list[GroupSession]:
+    """The sessions of the patient's groups, with what the billing pages show of them (visit_label) and what a
+    charge for one reads (its group, time and whether it is held by video); a visit's facilitators are read by the
+    charge itself (services._renderer)."""
+    return _visits_of(patient_id=patient.pk)
 
 
 def _account_view(patient: Patient) -> AccountView:
@@ -237,7 +250,7 @@ def _superbill(
         )
         for e in charges
     ]
-    diagnoses = list(patient.diagnoses.all()[: codes.claim_limit("diagnoses_per_claim")])
+    diagnoses = _diagnoses_of(codes.claim_limit("diagnoses_per_claim"), patient_id=patient.pk)
     practice = PracticeIdentity.current()
     missing = []
     if not diagnoses:
@@ -504,17 +517,30 @@ class GoodFaithEstimate:
         return sum((line.total for line in self.lines if line.total is not None), ZERO)
 
 
+@compiled_once(patient_id=int)
+def _current_enrolment(*, patient_id: int) -> QuerySet[Enrolment]:
+    # Compiled once (kapstone.compiled_once), as the estimate's other reads are.
+    return (
+        Enrolment.objects.filter(
+            patient_id=patient_id, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED]
+        )
+        .select_related("group")
+        .order_by("-group__start_date", "-pk")[:1]
+    )
+
+
+@compiled_once(patient_id=int)
+def _diagnoses_of(limit: int, *, patient_id: int) -> QuerySet[Diagnosis]:
+    return Diagnosis.objects.filter(patient_id=patient_id)[:limit]
+
+
 def estimate_course(
     patient: Patient, template_id: str = ""
 ) -> tuple[course_templates.CourseTemplate | None, datetime.date | None]:
     """The course an estimate is for: the patient's current group's template version, else the template asked
     for, else None with the templates to choose from."""
-    enrolment = (
-        Enrolment.objects.filter(patient=patient, status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED])
-        .select_related("group")
-        .order_by("-group__start_date", "-pk")
-        .first()
-    )
+    enrolments = _current_enrolment(patient_id=patient.pk)
+    enrolment = enrolments[0] if enrolments else None
     if enrolment is not None:
         try:
             return group_template(enrolment.group), enrolment.group.start_date
@@ -544,7 +570,7 @@ def good_faith_estimate(
         if template.count(kind)
     ]
     practice = PracticeIdentity.current(practice_values)
-    diagnoses = list(patient.diagnoses.all()[: codes.claim_limit("diagnoses_per_claim")])
+    diagnoses = _diagnoses_of(codes.claim_limit("diagnoses_per_claim"), patient_id=patient.pk)
     missing = practice.missing()
     missing += [f"Set a fee for {line.code} ({line.label}) under Fees." for line in lines if line.unit_fee is None]
     if not lines:

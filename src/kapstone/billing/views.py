@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.billing import codes, selectors, services
@@ -39,16 +40,21 @@ def _clinicians(patient):
 def _account_page(request, view, status=200, **forms):
     context = {"view": view, "is_billing_staff": request.user.role == Role.ADMIN}
     if context["is_billing_staff"]:
-        context.update(
-            charge_form=ChargeForm(visit_choices=view.visit_choices, clinicians=_clinicians(view.patient)),
-            payment_form=PaymentForm(visit_choices=view.visit_choices),
-            adjustment_form=AdjustmentForm(initial={"on_date": timezone.localdate()}),
-            self_pay_form=SelfPayForm(initial={"self_pay": view.account.self_pay}),
-            period_form=PeriodForm(),
-        )
-        context.update(forms)
+        page_forms = {
+            "charge_form": ChargeForm(visit_choices=view.visit_choices, clinicians=_clinicians(view.patient)),
+            "payment_form": PaymentForm(visit_choices=view.visit_choices),
+            "adjustment_form": AdjustmentForm(initial={"on_date": timezone.localdate()}),
+            "self_pay_form": SelfPayForm(initial={"self_pay": view.account.self_pay}),
+            "period_form": PeriodForm(),
+            **forms,
+        }
     else:
-        context["period_form"] = PeriodForm()
+        page_forms = {"period_form": PeriodForm()}
+    # Each form's fields as the page's include drew them, an unbound form's drawn once for every request that shows
+    # the same form (formrender.drawn_fields): the include's templates were drawn on every view (issue 19).
+    context.update(
+        {name.replace("_form", "_fields"): formrender.drawn_fields(form) for name, form in page_forms.items()}
+    )
     return render(request, "billing/account.html", context, status=status)
 
 
@@ -234,7 +240,8 @@ def statement_pdf(request, patient_id):
 def _estimate(request, view):
     try:
         template, starts_on = selectors.estimate_course(view.patient, request.GET.get("template", ""))
-        templates = load_templates()
+        # Read only to offer a choice: a course found is one of templates read without a problem.
+        templates = load_templates() if template is None else {}
     except TemplateError as broken:
         messages.error(request, f"The course templates cannot be read: {broken}")
         return None, {}

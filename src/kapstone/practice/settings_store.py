@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import JSONField, Q, Value
+from django.db.models import JSONField, Q, QuerySet, Value
 
 from kapstone.audit import context as audit_context
 from kapstone.audit import services as audit
+from kapstone.compiled_once import compiled_once
 from kapstone.practice.models import PracticeSetting
 from kapstone.practice.registry import hard_bounded_specs
 
@@ -34,6 +35,16 @@ def practice_value_of(prefix: str, name: str, default, overrides: Mapping[str, A
     return overrides.get(name, default)
 
 
+@compiled_once()
+def _settings_under(*prefixes: str) -> QuerySet[PracticeSetting]:
+    """The stored settings under any of `prefixes`, compiled once for each set of prefixes (kapstone.compiled_once):
+    the pages that read an app's settings on every view (billing's estimate, the dosing room) compiled it each time."""
+    condition = Q()
+    for prefix in prefixes:
+        condition |= Q(key__startswith=f"{prefix}.")
+    return PracticeSetting.objects.filter(condition).only("key", "value")
+
+
 def practice_overrides(prefix: str) -> dict:
     """All of a practice's own values whose keys start with `prefix.`, keyed without the prefix."""
     return practice_overrides_of(prefix)[prefix]
@@ -42,11 +53,8 @@ def practice_overrides(prefix: str) -> dict:
 def practice_overrides_of(*prefixes: str) -> dict[str, dict]:
     """practice_overrides of each prefix, keyed by prefix, from one read: a page that judges by the settings of
     several apps (the dosing room reads the dosing and the screening settings) reads them together."""
-    condition = Q()
-    for prefix in prefixes:
-        condition |= Q(key__startswith=f"{prefix}.")
     overrides: dict[str, dict] = {prefix: {} for prefix in prefixes}
-    for row in PracticeSetting.objects.filter(condition).only("key", "value"):
+    for row in _settings_under(*prefixes):
         for prefix in prefixes:
             if row.key.startswith(f"{prefix}."):
                 overrides[prefix][row.key.removeprefix(f"{prefix}.")] = _within_hard_bounds(row.key, row.value)
