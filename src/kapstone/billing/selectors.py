@@ -536,19 +536,18 @@ def _diagnoses_of(limit: int, *, patient_id: int) -> QuerySet[Diagnosis]:
 
 def estimate_course(
     patient: Patient, template_id: str = ""
-) -> tuple[course_templates.CourseTemplate | None, datetime.date | None]:
+) -> tuple[course_templates.CourseTemplate | None, datetime.date | None, dict[str, course_templates.CourseTemplate]]:
     """The course an estimate is for: the patient's current group's template version, else the template asked
-    for, else None with the templates to choose from."""
+    for, else None; and the templates read to choose from (none when the group's version was found)."""
     enrolments = _current_enrolment(patient_id=patient.pk)
     enrolment = enrolments[0] if enrolments else None
     if enrolment is not None:
         try:
-            return group_template(enrolment.group), enrolment.group.start_date
+            return group_template(enrolment.group), enrolment.group.start_date, {}
         except PlanRefused:
             pass  # the group's version is no longer installed: the practice picks a template below
     templates = course_templates.load_templates()
-    template = templates.get(template_id)
-    return template, None
+    return templates.get(template_id), None, templates
 
 
 def good_faith_estimate(

@@ -28,7 +28,7 @@ from kapstone.billing.forms import (
     StaffProfileForm,
 )
 from kapstone.billing.models import StaffBillingProfile
-from kapstone.program.course_templates import TemplateError, load_templates
+from kapstone.program.course_templates import TemplateError
 
 ACCOUNT_READERS = (Role.ADMIN, *CLINICAL_ROLES)
 
@@ -239,9 +239,7 @@ def statement_pdf(request, patient_id):
 
 def _estimate(request, view):
     try:
-        template, starts_on = selectors.estimate_course(view.patient, request.GET.get("template", ""))
-        # Read only to offer a choice: a course found is one of templates read without a problem.
-        templates = load_templates() if template is None else {}
+        template, starts_on, templates = selectors.estimate_course(view.patient, request.GET.get("template", ""))
     except TemplateError as broken:
         messages.error(request, f"The course templates cannot be read: {broken}")
         return None, {}

@@ -23,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from django.contrib.auth import get_user_model
 from django.core.cache import cache as django_cache
 from django.db.models import Count, Model, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTransform
@@ -31,6 +30,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from kapstone.accounts.fields import staff_label
+from kapstone.accounts.models import User
+from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
 from kapstone.dosing import safety
 from kapstone.dosing.models import AdverseEvent, DoseRecord, VitalsReading
@@ -343,8 +344,18 @@ def facilitator_choices(*, digest: str) -> list[tuple[int, str]]:
         )
 
     ids: list[int] = _per_data_version("facilitators", digest, read)
-    people = get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name")
-    return [(person.pk, staff_label(person)) for person in people]
+    return [(person.pk, staff_label(person)) for person in _people_named(ids=ids)]
+
+
+@compiled_once(ids=KEYS)
+def _people_named(*, ids: list[int]) -> QuerySet[User]:
+    """Members of staff by key with what staff_label words of them, compiled once (kapstone.compiled_once) for each
+    number of them: the report page asks on every view."""
+    return (
+        User.objects.filter(pk__in=ids)
+        .only("first_name", "last_name", "username", "credentials", "role")
+        .order_by("last_name", "first_name")
+    )
 
 
 def _per_data_version(name: str, digest: str, compute: Callable[[], Any]) -> Any:
