@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from kapstone.billing import services
+from kapstone.billing import selectors, services
 from kapstone.billing.models import AccountEntry
 from kapstone.integration import services as integration
 from kapstone.practice.settings_store import practice_value_set
@@ -185,6 +185,18 @@ def test_the_good_faith_estimate_prices_the_course_templates_planned_services(pr
     assert "not a contract" in " ".join(estimate.disclaimers)
     assert (estimate.practice.name, estimate.practice.npi) == ("Synthetic KAP Practice", "1234567893")
     assert client.get(reverse("billing:estimate_pdf", args=[cast.alice.pk])).content.startswith(b"%PDF")
+
+
+def test_the_estimate_offers_the_course_templates_only_to_a_patient_in_no_group(priced):
+    cast = priced
+    template, starts_on, offered = selectors.estimate_course(cast.alice)
+    assert (template, starts_on) == (None, None) and "journey-clinical-style" in offered
+    chosen, _, _ = selectors.estimate_course(cast.alice, "journey-clinical-style")
+    assert chosen is offered["journey-clinical-style"]
+    session = cast.dosing_session()
+    template, starts_on, offered = selectors.estimate_course(cast.alice)
+    assert template is not None and template.id == session.group.template_id
+    assert starts_on == session.group.start_date and offered == {}
 
 
 def test_the_good_faith_estimate_uses_the_same_number_of_queries_as_the_practice_and_account_grow(priced):
