@@ -75,3 +75,14 @@ def test_a_link_around_a_rows_key_is_the_reversed_address():
     assert f"{before}42{after}" == reverse("billing:visit_superbill", args=[7, 42])
     with pytest.raises(ValueError, match="exactly one number"):
         kapstone_tags.link_around_id("billing:visit_superbill")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_a_tables_dates_word_each_moment_as_the_date_filter_does_in_the_current_time_zone(zone):
+    start = datetime.datetime(2026, 3, 1, 0, 30, tzinfo=datetime.UTC)
+    moments = [start + datetime.timedelta(hours=hours) for hours in range(0, 24 * 40, 7)]
+    with timezone.override(zone):
+        worded = kapstone_tags.local_calendar_dates("j M Y")
+        template = Template('{{ value|date:"j M Y" }}')
+        for value in [*moments, None, datetime.datetime(2026, 3, 8, 23, 30)]:  # the last has no time zone
+            assert worded(value) == template.render(Context({"value": value})), value

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.creativity.selectors import SymptomPoint
 from kapstone.formrender import shown
-from kapstone.practice.templatetags.kapstone_tags import link_around_id, local_calendar_date
+from kapstone.practice.templatetags.kapstone_tags import link_around_id, local_calendar_dates
 
 Status = CreativityAdministration.Status
 
@@ -54,6 +54,7 @@ def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeStr
     """The tasks table's rows as the template's `{% for a in administrations %}` loop drew them."""
     before, after = link_around_id("creativity:administration", patient_id)
     occasions, kinds, statuses = _labels("occasion"), _labels("task"), _labels("status")
+    due_day = local_calendar_dates("j M Y")
     rows = []
     for task in tasks:
         if task.task == Task.AUT:
@@ -63,7 +64,7 @@ def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeStr
         timer = ' <span class="badge">time ran out</span>' if task.closed_by_timer else ""
         link = f'<a href="{before}{task.pk}{after}">Responses</a>' if task.status == Status.COMPLETED else ""
         rows.append(
-            f"\n      <tr><td>{shown(local_calendar_date(task.due_at, 'j M Y'))}</td>"
+            f"\n      <tr><td>{shown(due_day(task.due_at))}</td>"
             f"<td>{shown(occasions.get(task.occasion, task.occasion))}</td>"
             f"<td>{shown(kinds.get(task.task, task.task))}</td>\n"
             f"        <td>{form}</td>\n"
@@ -76,9 +77,10 @@ def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeStr
 
 def symptom_rows(symptoms: list[SymptomPoint]) -> SafeString:
     """The symptom totals table's rows as the template's `{% for point in symptoms %}` loop drew them."""
+    completed_day = local_calendar_dates("j M Y")
     return mark_safe(  # noqa: S308 - every value is escaped (shown) or a filter's safe output
         "".join(
-            f"<tr><td>{shown(local_calendar_date(point.completed_at, 'j M Y'))}</td>"
+            f"<tr><td>{shown(completed_day(point.completed_at))}</td>"
             f"<td>{shown(point.instrument_id)}</td><td>{floatformat(point.total, '-1')}</td></tr>"
             for point in symptoms
         )

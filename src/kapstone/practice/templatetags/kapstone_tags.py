@@ -1,12 +1,14 @@
 import datetime
 import html
+from collections.abc import Callable
 from functools import lru_cache
 
 from django import template
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # the date filter's, undeclared in django-stubs
 from django.utils.translation import get_language
 
@@ -65,6 +67,21 @@ def local_calendar_date(at: datetime.datetime | None, format_string: str) -> str
     in the current time zone, as the filter takes it, worded once per day (calendar_date): Django's date format was a
     third of a long table's time when worded for each row."""
     return "" if at is None else calendar_date(template_localtime(at).date(), format_string)
+
+
+def local_calendar_dates(format_string: str) -> Callable[[datetime.datetime | None], str]:
+    """local_calendar_date for the rows of one table: the time zone and the language looked up once for all of them
+    rather than for each row (a table of dates, the creativity page's two; issue 19)."""
+    if not settings.USE_TZ:
+        return lambda at: local_calendar_date(at, format_string)
+    zone, language = timezone.get_current_timezone(), get_language()
+
+    def worded(at: datetime.datetime | None) -> str:
+        if at is None or timezone.is_naive(at):
+            return local_calendar_date(at, format_string)  # as the date filter takes a moment with no time zone
+        return day_label(at.astimezone(zone).date(), format_string, language)
+
+    return worded
 
 
 @lru_cache(maxsize=1024)
