@@ -47,7 +47,7 @@ def _labels(field_name: str) -> dict[str, str]:
     """What `get_<field>_display` shows for each stored value of a field with choices, worded once for a table:
     Django's method makes the choices hashable again for every row."""
     field = CreativityAdministration._meta.get_field(field_name)
-    return {value: str(label) for value, label in field.flatchoices}  # type: ignore[attr-defined]  # a field's choices
+    return {value: str(label) for value, label in field.flatchoices}  # type: ignore[union-attr]  # a concrete field, not a relation
 
 
 def task_rows(patient_id: int, tasks: list[CreativityAdministration]) -> SafeString:
