@@ -1,4 +1,4 @@
-"""Builders for integration tests: a given dose, journal entries and a small valid picture."""
+"""Builders for integration tests: a given dose, an integration session, journal entries and a small valid picture."""
 
 import datetime
 import io
@@ -9,6 +9,7 @@ from PIL import Image
 
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration.models import JournalEntry
+from kapstone.program.models import GroupSession
 
 
 def png_bytes(size=(8, 8), color=(200, 120, 40)) -> bytes:
@@ -25,6 +26,19 @@ def given_dose(cast, *, at: datetime.datetime | None = None) -> DoseRecord:
     record.administered_at = at or timezone.now()
     record.save()
     return record
+
+
+def integration_session_after(dosing: GroupSession, *, hours: int) -> GroupSession:
+    """The dosing session's group's first integration session, two hours long, `hours` after the dose."""
+    starts_at = dosing.starts_at + datetime.timedelta(hours=hours)
+    return GroupSession.objects.create(
+        group=dosing.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=2),
+        follows_dosing=dosing,
+    )
 
 
 def journal_entry(patient, *, text="", shared=False, at=None, **fields) -> JournalEntry:

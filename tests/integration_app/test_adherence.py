@@ -12,9 +12,9 @@ from kapstone.integration import selectors, services
 from kapstone.integration.forms import IntegrationNoteForm
 from kapstone.integration.window import Adherence
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.models import Enrolment
 from tests.conftest import signed_in_client
-from tests.integration_app.factories import given_dose, journal_entry
+from tests.integration_app.factories import given_dose, integration_session_after, journal_entry
 
 
 def window_for(cast, patient, *, hours_ago):
@@ -48,14 +48,7 @@ def test_the_adherence_page_shows_booking_and_uses_a_constant_number_of_queries(
         page = client.get(reverse("integration:adherence")).content.decode()
     assert "not booked" in page
     dosing = cast.dosing_session()
-    GroupSession.objects.create(
-        group=dosing.group,
-        kind=GroupSession.Kind.INTEGRATION,
-        number=1,
-        starts_at=dosing.starts_at + datetime.timedelta(hours=30),
-        ends_at=dosing.starts_at + datetime.timedelta(hours=32),
-        follows_dosing=dosing,
-    )
+    integration_session_after(dosing, hours=30)
     for patient in [e.patient for e in Enrolment.objects.filter(group=dosing.group)][1:]:
         window_for(cast, patient, hours_ago=5)
     with CaptureQueriesContext(connection) as three:
@@ -123,14 +116,7 @@ def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_ord
 
 def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):
     dosing = cast.dosing_session()
-    session = GroupSession.objects.create(
-        group=dosing.group,
-        kind=GroupSession.Kind.INTEGRATION,
-        number=1,
-        starts_at=dosing.starts_at + datetime.timedelta(days=1),
-        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=2),
-        follows_dosing=dosing,
-    )
+    session = integration_session_after(dosing, hours=24)
     client = signed_in_client(cast.therapist)
     url = reverse("integration:note_add", args=[cast.alice.pk])
     assert client.post(url, {"session": session.pk, "text": "Spoke about her sister."}).status_code == 302
@@ -144,14 +130,7 @@ def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):
 def test_the_note_form_on_the_timeline_is_drawn_as_the_form_fields_template_draws_it(cast):
     """Empty, drawn once for the requests that show the same sessions; refused, with the posted values and errors."""
     dosing = cast.dosing_session()
-    GroupSession.objects.create(
-        group=dosing.group,
-        kind=GroupSession.Kind.INTEGRATION,
-        number=1,
-        starts_at=dosing.starts_at + datetime.timedelta(days=1),
-        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=2),
-        follows_dosing=dosing,
-    )
+    integration_session_after(dosing, hours=24)
     sessions = selectors.integration_sessions_for(cast.alice)
     client = signed_in_client(cast.therapist)
     for _ in range(2):
