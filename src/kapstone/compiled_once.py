@@ -5,9 +5,9 @@ compiled that queryset to SQL on every request: on the staff home and in the dos
 the page's time, more than the database took to answer. A read declared here is built and compiled once for each
 key (the user, say) and database, with a placeholder for each value that changes from call to call (a day, a
 patient, a list of patients, compiled once for each length); each call binds its values to the same statement and
-reads afresh. Its rows are made by the ORM's own
-iterables (model instances with their select_related rows and prefetches, values, values_list), so a compiled read
-returns what the queryset itself would.
+reads afresh. Its rows are made by the ORM's own iterables (model instances with their select_related rows and
+prefetches, values, values_list), so a compiled read returns what the queryset itself would; its bounded count is
+the one kapstone.paging makes.
 
 The build function must take every value that can change as a placeholder: anything else it reads (the time now, a
 practice setting) would be compiled into the statement and kept. To catch a read that breaks this rule, each
