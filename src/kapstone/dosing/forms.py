@@ -362,9 +362,7 @@ class _Signed(forms.Form):
                 # the three fields' reads apart took working out the SQL of each.
                 if "locations" not in read_once:
                     read_once["locations"] = ledger_locations()
-                iterator = location.iterator(location)
-                empty = [("", location.empty_label)] if location.empty_label is not None else []
-                location.widget.choices = [*empty, *(iterator.choice(row) for row in read_once["locations"])]
+                location.widget.choices = formrender.choices_of(location, read_once["locations"])
 
 
 class ReceiptForm(_Signed):
