@@ -137,8 +137,6 @@ def childbearing_record(request, patient_id):
 def care_team_edit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
     members = selectors.patient_care_team(patient=patient)
-    # By key, as the form draws them: the empty form's drawing is kept by its initial values (formrender.drawn_fields),
-    # and a person's key names them where their name may not. The drawing names staff only, not the patient.
     initial = {
         "staff": [m.staff_id for m in members],
         "lead": next((m.staff_id for m in members if m.is_lead), None),
@@ -152,9 +150,9 @@ def care_team_edit(request, patient_id):
         if request.user.role in CLINICAL_ROLES and request.user not in form.cleaned_data["staff"]:
             return redirect("patients:list")
         return redirect("patients:detail", patient_id=patient.pk)
-    # The empty form is drawn once for every request that shows the same team and clinicians (issue 19).
+    # Drawn afresh, never kept: it starts from this patient's team, as the edit page's form starts from their record.
     form.offer_clinicians()
-    context = {"form_fields": formrender.drawn_fields(form), "patient": patient}
+    context = {"form_fields": formrender.form_fields(form), "patient": patient}
     return render(request, "patients/care_team_form.html", context)
 
 
