@@ -7,6 +7,7 @@ tests/measures/test_result_rows.py draws rows of every state both ways against t
 (result_rows_template.html beside it).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
@@ -14,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from kapstone.formrender import shown
 from kapstone.measures.models import Assessment
 from kapstone.measures.selectors import Trajectory
-from kapstone.practice.templatetags.kapstone_tags import local_calendar_date
+from kapstone.practice.templatetags.kapstone_tags import local_calendar_dates
 
 
 def _signed(value: Any) -> str:
@@ -44,7 +45,7 @@ def _reliable_change(change: dict[str, Any]) -> str:
     return f"{figure}:\n              {found}"
 
 
-def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool) -> str:
+def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool, day: Callable[[Any], str]) -> str:
     markers = (
         ('<span class="badge ok">response</span> ' if change and change.get("response") else "")
         + ('<span class="badge ok">remission</span>' if change and change.get("remission") else "")
@@ -54,7 +55,7 @@ def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool) -> st
     critical = ' class="critical"' if point.critical else ""
     return (
         f"\n      <tr{critical}>\n"
-        f"        <td>{shown(local_calendar_date(point.completed_at, 'j M Y'))}</td>\n"
+        f"        <td>{shown(day(point.completed_at))}</td>\n"
         f"        <td>{'baseline' if first else shown(point.occasion_display)}</td>\n"
         f"        <td>{shown(point.total_display)}</td><td>{shown(point.severity or '—')}</td>\n"
         f"        <td>{_signed(change.get('change', '')) if change else '—'}</td>\n"
@@ -67,9 +68,10 @@ def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool) -> st
 
 def result_rows(trajectory: Trajectory) -> SafeString:
     """The table body's rows as the template's `{% for point, change in trajectory.rows %}` loop drew them."""
+    day = local_calendar_dates("j M Y")  # the time zone and language looked up once for the table
     return mark_safe(  # noqa: S308 - every value is escaped above (shown), as the template's autoescaping did
         "".join(
-            _row(point, change, first=index == 0)
+            _row(point, change, first=index == 0, day=day)
             for index, (point, change) in enumerate(zip(trajectory.points, trajectory.changes, strict=True))
         )
     )

@@ -32,13 +32,6 @@ SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
 # --- a patient's measures -----------------------------------------------------------------------------------
 
 
-def _fields(form) -> str:
-    """The form's fields as includes/form_fields.html draws them. An unbound form is drawn once for every request
-    that shows the same form: the three empty forms, the urine screen's two lists of a dozen checkboxes above all,
-    were a third of the page's CPU time when drawn by the template on every request (issue 19)."""
-    return formrender.form_fields(form) if form.is_bound else formrender.empty_form_fields(form)
-
-
 def _measures_context(patient, **forms) -> dict:
     sections = selectors.patient_measures(patient=patient)
     charted = [(t, charts.trajectory_svg(t), result_rows(t)) for t in sections["trajectories"]]
@@ -49,10 +42,10 @@ def _measures_context(patient, **forms) -> dict:
         "patient": patient,
         **sections,
         "charted": charted,
-        "total_fields": _fields(total_form),
-        "start_fields": _fields(start_form),
+        "total_fields": formrender.drawn_fields(total_form),
+        "start_fields": formrender.drawn_fields(start_form),
         "toxicology_form": toxicology_form,
-        "toxicology_fields": _fields(toxicology_form),
+        "toxicology_fields": formrender.drawn_fields(toxicology_form),
         "toxicology": selectors.urine_toxicology(patient=patient),
         "amend_forms": _amend_forms(sections["entered_totals"], forms.get("amend_form")),
     }
@@ -69,7 +62,7 @@ def _amend_forms(entered_totals, bound=None) -> list:
             form = AmendTotalForm(assessment=assessment, prefix=f"amend-{assessment.pk}")
         else:
             form = None
-        rows.append((assessment, form, "" if form is None else _fields(form)))
+        rows.append((assessment, form, "" if form is None else formrender.drawn_fields(form)))
     return rows
 
 

@@ -29,7 +29,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from kapstone.accounts.fields import staff_label
+from kapstone.accounts.fields import STAFF_LABEL_FIELDS, staff_label
 from kapstone.accounts.models import User
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.creativity.selectors import SCORE_COLUMNS, creativity_scores_frame
@@ -351,11 +351,7 @@ def facilitator_choices(*, digest: str) -> list[tuple[int, str]]:
 def _people_named(*, ids: list[int]) -> QuerySet[User]:
     """Members of staff by key with what staff_label words of them, compiled once (kapstone.compiled_once) for each
     number of them: the report page asks on every view."""
-    return (
-        User.objects.filter(pk__in=ids)
-        .only("first_name", "last_name", "username", "credentials", "role")
-        .order_by("last_name", "first_name")
-    )
+    return User.objects.filter(pk__in=ids).only(*STAFF_LABEL_FIELDS).order_by("last_name", "first_name")
 
 
 def _per_data_version(name: str, digest: str, compute: Callable[[], Any]) -> Any:

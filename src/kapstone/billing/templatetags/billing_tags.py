@@ -2,12 +2,10 @@ from collections.abc import Iterable
 from html import escape
 
 from django import template
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
 
 from kapstone.formrender import shown
-from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
+from kapstone.practice.templatetags.kapstone_tags import link_around_id, local_calendar_dates
 from kapstone.program.models import GroupSession
 
 register = template.Library()
@@ -20,11 +18,11 @@ def visit_links(visits: Iterable[GroupSession], url_name: str, *leading: object,
     lookups and a reverse for each visit were a third of the staff account page's drawing (issue 19). Each value is
     escaped as Django's `escape` does; `suffix` (" (PDF)") is escaped too."""
     before, after = link_around_id(url_name, *leading)
-    language = get_language()
+    day = local_calendar_dates("M j, Y")
     return mark_safe(  # noqa: S308 - every value escaped above
         "".join(
             f'<li><a href="{before}{int(session.pk)}{after}">{escape(str(session.get_kind_display()))} session '
-            f"{shown(session.number)}, {escape(day_label(timezone.localdate(session.starts_at), 'M j, Y', language))}"
+            f"{shown(session.number)}, {escape(day(session.starts_at))}"
             f"{escape(suffix)}</a></li>"
             for session in visits
         )

@@ -153,7 +153,7 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
 def journal_cards(entries: list[JournalEntry]) -> SafeString:
     """The patient's journal cards, as journal.html's loop wrote them, each with the newlines around it
     (tests/integration_app/journal_card_template.html, compared in test_journal_cards): fifty entries of a dozen
-    lookups each were most of the page's drawing (issue 19). Escaped as in adherence_rows."""
+    lookups each were most of the page's drawing (issue 19). Escaped as in adherence_row_writer."""
     entry_before, entry_after = link_around_id("integration:journal_entry")
     language = get_language()
     zone = timezone.get_current_timezone()

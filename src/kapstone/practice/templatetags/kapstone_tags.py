@@ -62,7 +62,7 @@ def calendar_date(value: datetime.date | None, format_string: str) -> str:
     return day_label(value, format_string, get_language())
 
 
-def local_calendar_date(at: datetime.datetime | None, format_string: str) -> str:
+def _local_calendar_date(at: datetime.datetime | None, format_string: str) -> str:
     """What `{{ at|date:format_string }}` writes of a moment for a format of its day alone ("j M Y"): the day it is
     in the current time zone, as the filter takes it, worded once per day (calendar_date): Django's date format was a
     third of a long table's time when worded for each row."""
@@ -70,15 +70,15 @@ def local_calendar_date(at: datetime.datetime | None, format_string: str) -> str
 
 
 def local_calendar_dates(format_string: str) -> Callable[[datetime.datetime | None], str]:
-    """local_calendar_date for the rows of one table: the time zone and the language looked up once for all of them
+    """_local_calendar_date for the rows of one table: the time zone and the language looked up once for all of them
     rather than for each row (a table of dates, the creativity page's two; issue 19)."""
     if not settings.USE_TZ:
-        return lambda at: local_calendar_date(at, format_string)
+        return lambda at: _local_calendar_date(at, format_string)
     zone, language = timezone.get_current_timezone(), get_language()
 
     def worded(at: datetime.datetime | None) -> str:
         if at is None or timezone.is_naive(at):
-            return local_calendar_date(at, format_string)  # as the date filter takes a moment with no time zone
+            return _local_calendar_date(at, format_string)  # as the date filter takes a moment with no time zone
         return day_label(at.astimezone(zone).date(), format_string, language)
 
     return worded
