@@ -13,7 +13,7 @@ from kapstone.formrender import shown
 from kapstone.integration.models import JournalEntry
 from kapstone.integration.selectors import GroupAdherence, TimelineItem, WindowSettings, WindowStatus
 from kapstone.integration.window import Adherence
-from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
+from kapstone.practice.templatetags.kapstone_tags import link_around_id, worded_day_and_time
 
 register = template.Library()
 
@@ -40,9 +40,8 @@ def adherence_row_writer(window: WindowSettings) -> Callable[[WindowStatus], str
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
 
     def when(value) -> str:
-        # The template's filter had the value in local time first (expects_localtime), as day_and_time words it.
-        local = timezone.localtime(value, zone)
-        return escape(f"{day_label(local.date(), 'D j M', language)}, {local.hour:02d}:{local.minute:02d}")
+        # What the template's day_and_time filter wrote ("Tue 3 Mar, 09:05").
+        return escape(_day_and_time(value, "D j M", language, zone))
 
     def row(status: WindowStatus) -> str:
         patient = status.window.patient
@@ -98,11 +97,10 @@ def adherence_groups(groups: list[GroupAdherence], window: WindowSettings) -> Sa
     return mark_safe("".join(sections))  # noqa: S308 - every value escaped above
 
 
-def _day_and_time(at: datetime.datetime, language: str | None, zone: datetime.tzinfo) -> str:
-    """`at|date:"D j M Y, H:i"`, unescaped: `date` takes a time in the practice's time zone (`zone`, looked up once
-    for all the times a caller writes) first (expects_localtime)."""
-    local = timezone.localtime(at, zone)
-    return f"{day_label(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}"
+def _day_and_time(at: datetime.datetime, day_format: str, language: str | None, zone: datetime.tzinfo) -> str:
+    """`at|date:"<day_format>, H:i"`, unescaped: `date` takes a time in the practice's time zone (`zone`, looked up
+    once for all the times a caller writes) first (expects_localtime)."""
+    return worded_day_and_time(timezone.localtime(at, zone), day_format, language)
 
 
 @register.simple_tag
@@ -116,7 +114,7 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
     zone = timezone.get_current_timezone()
     drawn = []
     for item in items:
-        when = _day_and_time(item.at, language, zone)
+        when = _day_and_time(item.at, "D j M Y", language, zone)
         detail = f' <span class="muted">{escape(item.detail)}</span>' if item.detail else ""
         entry_lines = ""
         entry = item.entry
@@ -170,11 +168,11 @@ def journal_cards(entries: list[JournalEntry]) -> SafeString:
             if entry.activity
             else ""
         )
+        created = _day_and_time(entry.created_at, "D j M Y", language, zone)
         drawn.append(
             '\n  <li class="card journal-card">\n'
             '    <p class="journal-meta">\n'
-            f'      <a href="{entry_before}{int(entry.pk)}{entry_after}">{escape(_day_and_time(entry.created_at, language, zone))}'
-            "</a>\n"
+            f'      <a href="{entry_before}{int(entry.pk)}{entry_after}">{escape(created)}</a>\n'
             f"      · {escape(str(entry.get_prompt_display()))}\n"
             f"      {badge}\n"
             "    </p>\n"

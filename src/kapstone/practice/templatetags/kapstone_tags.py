@@ -48,7 +48,13 @@ def day_and_time(value: datetime.datetime | None) -> str:
     of the local date, read once per day and language; the time is the local hour and minute."""
     if not value:
         return ""
-    return f"{day_label(value.date(), 'D j M', get_language())}, {value.hour:02d}:{value.minute:02d}"
+    return worded_day_and_time(value, "D j M", get_language())
+
+
+def worded_day_and_time(local: datetime.datetime, day_format: str, language: str | None) -> str:
+    """What `date:"<day_format>, H:i"` writes of a time already in the time zone the page shows (as `date` has it,
+    expects_localtime): the day worded once per day, format and language (day_label), then the hour and minute."""
+    return f"{day_label(local.date(), day_format, language)}, {local.hour:02d}:{local.minute:02d}"
 
 
 @register.filter
