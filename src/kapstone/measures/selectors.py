@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -683,24 +683,26 @@ def _due_in_portal(answerable: frozenset[str], *, patient_id: int, now: datetime
     )
 
 
-def _assessment_of(assessments: QuerySet[Assessment], assessment_id: int | str) -> Assessment:
+def _assessment_or_404(find: Callable[[int], Iterable[Assessment]], assessment_id: int | str) -> Assessment:
+    """The assessment `find` reads for the key an address names, or 404 when it finds none or the key is not a
+    number. `find` holds the filter of whose assessments the caller may reach."""
     try:
-        return assessments.get(pk=int(assessment_id))
-    except (Assessment.DoesNotExist, ValueError, TypeError):
+        key = int(assessment_id)
+    except (ValueError, TypeError):
         raise Http404("No such questionnaire.") from None
+    found = next(iter(find(key)), None)
+    if found is None:
+        raise Http404("No such questionnaire.")
+    return found
 
 
 def portal_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """One of the patient's own questionnaires that the portal may show, with the answers saved so far; the
     read is audited."""
-    try:
-        key = int(assessment_id)
-    except (ValueError, TypeError):
-        raise Http404("No such questionnaire.") from None
-    found = _portal_assessment(instruments_patients_can_answer(), patient_id=patient.pk, assessment_id=key)
-    if not found:
-        raise Http404("No such questionnaire.")
-    assessment: Assessment = found[0]
+    answerable = instruments_patients_can_answer()
+    assessment = _assessment_or_404(
+        lambda key: _portal_assessment(answerable, patient_id=patient.pk, assessment_id=key), assessment_id
+    )
     audit.record(action=audit.Action.READ, patient=patient, object_type="assessment", object_id=assessment.pk)
     return assessment
 
@@ -713,7 +715,7 @@ def _portal_assessment(answerable: frozenset[str], *, patient_id: int, assessmen
 
 def staff_assessment(*, patient: Patient, assessment_id: int | str) -> Assessment:
     """An assessment of a patient the caller already reached through patient_get (which audited the read)."""
-    return _assessment_of(Assessment.objects.filter(patient=patient), assessment_id)
+    return _assessment_or_404(lambda key: Assessment.objects.filter(patient=patient, pk=key), assessment_id)
 
 
 def portal_history(*, patient: Patient) -> list[Trajectory]:
