@@ -22,7 +22,7 @@ from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
 from kapstone.compiled_once import compiled_once
 from kapstone.patients.models import Diagnosis, Patient
-from kapstone.patients.selectors import patient_for_portal_user, patient_get
+from kapstone.patients.selectors import patient_diagnoses, patient_for_portal_user, patient_get
 from kapstone.practice.settings_store import practice_overrides, practice_value_of
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
@@ -250,7 +250,7 @@ def _superbill(
         )
         for e in charges
     ]
-    diagnoses = _diagnoses_of(codes.claim_limit("diagnoses_per_claim"), patient_id=patient.pk)
+    diagnoses = patient_diagnoses(patient=patient, limit=codes.claim_limit("diagnoses_per_claim"))
     practice = PracticeIdentity.current()
     missing = []
     if not diagnoses:
@@ -529,11 +529,6 @@ def _current_enrolment(*, patient_id: int) -> QuerySet[Enrolment]:
     )
 
 
-@compiled_once(patient_id=int)
-def _diagnoses_of(limit: int, *, patient_id: int) -> QuerySet[Diagnosis]:
-    return Diagnosis.objects.filter(patient_id=patient_id)[:limit]
-
-
 def estimate_course(
     patient: Patient, template_id: str = ""
 ) -> tuple[course_templates.CourseTemplate | None, datetime.date | None, dict[str, course_templates.CourseTemplate]]:
@@ -569,7 +564,7 @@ def good_faith_estimate(
         if template.count(kind)
     ]
     practice = PracticeIdentity.current(practice_values)
-    diagnoses = _diagnoses_of(codes.claim_limit("diagnoses_per_claim"), patient_id=patient.pk)
+    diagnoses = patient_diagnoses(patient=patient, limit=codes.claim_limit("diagnoses_per_claim"))
     missing = practice.missing()
     missing += [f"Set a fee for {line.code} ({line.label}) under Fees." for line in lines if line.unit_fee is None]
     if not lines:

@@ -166,8 +166,9 @@ def patient_care_team(*, patient: Patient) -> list[CareTeamMembership]:
 # The record's parts, each compiled once: compiling the four reads was most of the record page's time in its reads
 # (issue 19). Each is in its model's own order, as the patient's related managers read them.
 @compiled_once(patient_id=int)
-def _diagnoses(*, patient_id: int) -> QuerySet[Diagnosis]:
-    return Diagnosis.objects.filter(patient_id=patient_id)
+def _diagnoses(limit: int | None, *, patient_id: int) -> QuerySet[Diagnosis]:
+    diagnoses = Diagnosis.objects.filter(patient_id=patient_id)
+    return diagnoses if limit is None else diagnoses[:limit]
 
 
 @compiled_once(patient_id=int)
@@ -180,9 +181,15 @@ def _external_team(*, patient_id: int) -> QuerySet[ExternalClinician]:
     return ExternalClinician.objects.filter(patient_id=patient_id)
 
 
+def patient_diagnoses(*, patient: Patient, limit: int | None = None) -> list[Diagnosis]:
+    """The patient's diagnoses in the record's order; with `limit`, only the first so many (as many as a claim
+    holds). Compiled once for each limit."""
+    return _diagnoses(limit, patient_id=patient.pk)
+
+
 def patient_record_sections(*, patient: Patient) -> dict[str, Sequence[Model]]:
     return {
-        "diagnoses": _diagnoses(patient_id=patient.pk),
+        "diagnoses": patient_diagnoses(patient=patient),
         "medications": _medications(patient_id=patient.pk),
         "external_team": _external_team(patient_id=patient.pk),
         "care_team": patient_care_team(patient=patient),
