@@ -5,19 +5,19 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 if TYPE_CHECKING:
     # Only for the annotations _with_unread adds: the package is a development dependency.
     from django_stubs_ext import WithAnnotations
 
-from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
+from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.compiled_once import compiled_once
 from kapstone.messaging.models import Message, SessionChangeRequest, Thread, ThreadRead
-from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 
 
@@ -107,7 +107,7 @@ class UnreadRow:
     patient: Patient | None = None
 
 
-# The inbox's two reads, compiled once for each user (issue 19).
+# The inbox's reads, compiled once (for each user, where the read depends on who asks) (issue 19).
 @compiled_once()
 def _unread_threads_visible_to(user: User) -> "QuerySet[WithAnnotations[Thread, Unread]]":
     threads = Thread.objects.filter(patient__in=patients_visible_to(user))
@@ -125,6 +125,41 @@ def _pending_change_requests_visible_to(user: User) -> QuerySet[SessionChangeReq
     )
 
 
+class UnreadThreads(TypedDict):
+    """What _clinicians_with_unread_threads adds to each clinician."""
+
+    unread: int
+
+
+# From a member of staff to the threads of their care-team patients.
+_TEAM_THREADS = "care_memberships__patient__message_threads"
+
+
+@compiled_once()
+def _clinicians_with_unread_threads() -> "QuerySet[WithAnnotations[User, UnreadThreads]]":
+    """Active clinicians with `unread`: the threads of their care-team patients whose latest patient message came after
+    they last read it, or that they never read. Counted by the database in one grouped read (issue 19): a thread is
+    unread when one of its patient messages has no read mark at or after it, which is the same thread as "its latest
+    patient message is after the read mark" and lets the database join the read marks once rather than find each
+    thread's latest message. Most unread first; ties by name, as lists of staff are ordered, then by key."""
+    read_since_message = ThreadRead.objects.filter(
+        thread=OuterRef(_TEAM_THREADS),
+        user=OuterRef("pk"),
+        read_at__gte=OuterRef(f"{_TEAM_THREADS}__messages__created_at"),
+    )
+    # One filter() call, so that the read-mark test is of the same membership, thread and message as the rest
+    # (a second call would join each many-valued relation afresh); the count after it counts those joins.
+    return (
+        User.objects.filter(
+            Q(is_active=True, role__in=sorted(CLINICAL_ROLES), **{f"{_TEAM_THREADS}__messages__from_patient": True}),
+            ~Exists(read_since_message),
+        )
+        .annotate(unread=Count(_TEAM_THREADS, distinct=True))
+        .order_by("-unread", "last_name", "first_name", "pk")
+        .only(*DISPLAY_NAME_FIELDS)
+    )
+
+
 def unread_overview(*, user: User) -> dict[str, list[UnreadRow] | list[SessionChangeRequest]]:
     """For staff: the threads with unread patient messages, by patient (those this user may see) and, for admins,
     by staff member (threads of each clinician's care-team patients that they have not read)."""
@@ -134,7 +169,11 @@ def unread_overview(*, user: User) -> dict[str, list[UnreadRow] | list[SessionCh
         by_patient[thread.patient_id] = UnreadRow(
             thread.patient.full_name, (row.count if row else 0) + 1, thread.patient
         )
-    by_staff = _unread_by_staff() if user.role == Role.ADMIN else []
+    by_staff = (
+        [UnreadRow(clinician.display_name, clinician.unread) for clinician in _clinicians_with_unread_threads()]
+        if user.role == Role.ADMIN
+        else []
+    )
     pending = _pending_change_requests_visible_to(user)
     audit.record(
         action=audit.Action.READ,
@@ -151,30 +190,3 @@ def change_request(*, user: User, request_id: int | str) -> SessionChangeRequest
         )
     except (SessionChangeRequest.DoesNotExist, ValueError, TypeError):
         raise Http404("No such request.") from None
-
-
-def _unread_by_staff() -> list[UnreadRow]:
-    """Unread threads per clinician: a thread whose latest patient message came after the clinician last read it
-    (or that they never read), among their care-team patients. Three queries, counted in Python."""
-    latest = Message.objects.filter(thread=OuterRef("pk"), from_patient=True).order_by("-created_at")
-    threads = Thread.objects.annotate(latest=Subquery(latest.values("created_at")[:1])).filter(latest__isnull=False)
-    thread_patient, last_patient_message = {}, {}
-    for row in threads.values("pk", "patient_id", "latest"):
-        thread_patient[row["pk"]] = row["patient_id"]
-        last_patient_message[row["pk"]] = row["latest"]
-    memberships = CareTeamMembership.objects.select_related("staff").filter(staff__is_active=True)
-    reads = {(r.thread_id, r.user_id): r.read_at for r in ThreadRead.objects.filter(thread_id__in=thread_patient)}
-    counts: dict[int, int] = {}
-    staff_by_id = {}
-    threads_of_patient: dict[int, list[int]] = {}
-    for thread_id, patient_id in thread_patient.items():
-        threads_of_patient.setdefault(patient_id, []).append(thread_id)
-    for membership in memberships:
-        if not membership.staff.is_clinician:
-            continue
-        staff_by_id[membership.staff_id] = membership.staff
-        for thread_id in threads_of_patient.get(membership.patient_id, []):
-            read = reads.get((thread_id, membership.staff_id))
-            if read is None or read < last_patient_message[thread_id]:
-                counts[membership.staff_id] = counts.get(membership.staff_id, 0) + 1
-    return [UnreadRow(staff_by_id[s].display_name, n) for s, n in sorted(counts.items(), key=lambda i: -i[1])]
