@@ -1,6 +1,6 @@
-"""The audit chain under concurrent requests and writes: it never forks and still verifies.
+"""The audit chains under concurrent requests and writes: none forks and the trail still verifies.
 
-On PostgreSQL each thread has its own connection, so the appends really race for the chain head's row lock. On
+On PostgreSQL each thread has its own connection, so the appends really race for the chain heads' row locks. On
 SQLite every write transaction takes the database's one write lock up front (transaction_mode IMMEDIATE), which
 separate processes sharing one database file exercise.
 """
@@ -61,7 +61,7 @@ def events_written_by(call) -> int:
     return AuditEvent.objects.count() - before
 
 
-def test_concurrent_audited_pages_and_writes_keep_one_unbroken_chain(on_postgresql, cast):
+def test_concurrent_audited_pages_and_writes_keep_unbroken_chains(on_postgresql, cast):
     pages = [
         (signed_in_client(cast.bob), reverse("patients:detail", args=[cast.alice.pk])),
         (signed_in_client(cast.therapist), reverse("patients:list")),
@@ -99,8 +99,9 @@ def test_concurrent_audited_pages_and_writes_keep_one_unbroken_chain(on_postgres
     assert AuditEvent.objects.count() - before == ROUNDS * (sum(per_opening) + 2)
     assert verify_chain() == (AuditEvent.objects.count(), None)
     assert AuditEventPatient.objects.filter(event__object_type="concurrency_probe").count() == 2 * 2 * ROUNDS
-    head = AuditChainHead.objects.get()
-    assert head.last_event_id == AuditEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+    # The appends that met took parallel chains (audit.services); the newest entry is where one of their heads stands.
+    newest = AuditEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+    assert newest in AuditChainHead.objects.values_list("last_event_id", flat=True)
 
 
 # --- SQLite: processes sharing one database file ------------------------------------------------------------------

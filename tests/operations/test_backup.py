@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from kapstone.audit import services as audit
-from kapstone.audit.models import AuditEvent
+from kapstone.audit.models import AuditChainHead, AuditEvent
 from kapstone.audit.verification import verify_chain
 from kapstone.operations import backup as backups
 from kapstone.patients.models import Patient
+from tests.foundation.test_audit_chains import interleaved_chains
 
 KEY = Fernet.generate_key().decode()
 # Restore empties the database first: on PostgreSQL, TRUNCATE refuses to run inside a transaction that has
@@ -55,6 +56,19 @@ def test_a_backup_restores_every_row_and_a_trail_that_verifies(practice, tmp_pat
     # The restored trail goes on: a new entry chains from the restored head.
     audit.record(action=audit.Action.READ, object_type="after_restore")
     assert verify_chain()[1] is None
+
+
+def test_a_trail_of_parallel_chains_restores_with_every_head_where_it_stood(practice, tmp_path):
+    interleaved_chains()
+    heads = dict(AuditChainHead.objects.values_list("pk", "last_event_id"))
+    assert set(heads) == {1, 2, 3}
+    path = tmp_path / "practice.kbak"
+    backups.backup(out_path=str(path), key=KEY)
+    call_command("flush", interactive=False, verbosity=0)
+
+    backups.restore(in_path=str(path), key=KEY, replace=False)
+    assert dict(AuditChainHead.objects.values_list("pk", "last_event_id")) == heads
+    assert verify_chain() == (AuditEvent.objects.count(), None)
 
 
 def test_a_restore_into_a_database_in_use_is_refused_unless_told_to_replace_it(practice, tmp_path):

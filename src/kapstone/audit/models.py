@@ -123,6 +123,17 @@ class AuditEventPatient(AppendOnlyModel):
         return f"event {self.event_id} lists patient {self.patient_id}"
 
 
+# The trail is written as parallel chains (a chain per writer at a time, opened as writers meet) so that appends
+# need not queue behind one head; more than this many writers at once wait for a chain.
+CHAINS_AT_MOST = 64
+
+
+def chain_start(chain: int) -> str:
+    """The hash a chain starts from: its number less one, as 64 hex digits. Chain 1 starts from all zeros, the
+    trail's first start; no SHA-256 of an entry can be one of these in practice."""
+    return f"{chain - 1:064x}"
+
+
 class AuditChainHead(models.Model):
     """One row holding the newest hash; writers lock it so the chain never forks under concurrency."""
 

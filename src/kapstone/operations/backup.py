@@ -33,8 +33,7 @@ from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
-from kapstone.audit.models import AuditChainHead, AuditEvent
-from kapstone.audit.services import GENESIS_HASH
+from kapstone.audit.models import AuditChainHead, AuditEvent, chain_start
 
 MAGIC = b"KAPSTONE-BACKUP-1\n"
 CHUNK_SIZE = 16 * 1024 * 1024
@@ -219,18 +218,34 @@ def _insert(model, columns: list[str], rows: list[list]) -> None:
     model._base_manager.bulk_create(objects, batch_size=500)
 
 
-def _advance_chain_head(rows: list[list], columns: list[str]) -> None:
-    """Creates the chain head at the start of the chain and moves it along every restored entry up to where the
-    backup's head stood; the database refuses any step that does not follow the one before."""
-    if not rows:
+def _advance_chain_heads(rows: list[list], columns: list[str]) -> None:
+    """Creates each chain's head at its start and moves it along its restored entries up to where the backup's head
+    stood; the database refuses any step that does not follow the one before. An entry belongs to the chain whose
+    newest entry it follows (audit.verification)."""
+    chain_after: dict[str, int] = {}
+    stops: dict[int, int] = {}
+    for row in rows:
+        head = dict(zip(columns, row, strict=True))
+        AuditChainHead.objects.create(pk=head["id"], last_hash=chain_start(head["id"]), last_event_id=None)
+        if head["last_event_id"] is not None:
+            chain_after[chain_start(head["id"])] = head["id"]
+            stops[head["id"]] = head["last_event_id"]
+    if not stops:
         return
-    head = dict(zip(columns, rows[0], strict=True))
-    AuditChainHead.objects.create(pk=head["id"], last_hash=GENESIS_HASH, last_event_id=None)
-    if head["last_event_id"] is None:
-        return
-    steps = AuditEvent.objects.filter(pk__lte=head["last_event_id"]).order_by("pk").values_list("pk", "hash")
-    for event_id, event_hash in steps.iterator(chunk_size=2000):
-        AuditChainHead.objects.filter(pk=head["id"]).update(last_hash=event_hash, last_event_id=event_id)
+    steps = AuditEvent.objects.filter(pk__lte=max(stops.values())).order_by("pk")
+    for event_id, prev_hash, event_hash in steps.values_list("pk", "prev_hash", "hash").iterator(chunk_size=2000):
+        chain = chain_after.pop(prev_hash, None)
+        if chain is None:  # an entry of a chain already at its head's entry: left for verify_audit to name
+            continue
+        AuditChainHead.objects.filter(pk=chain).update(last_hash=event_hash, last_event_id=event_id)
+        if event_id < stops[chain]:
+            chain_after[event_hash] = chain
+    if chain_after:
+        broken = sorted(chain_after.values())
+        raise BackupError(
+            f"The backup's audit trail breaks before its chain head's entry in chain {broken[0]}: an entry is missing "
+            "or was altered. Restore from another backup."
+        )
 
 
 @dataclass(frozen=True)
@@ -278,7 +293,7 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
                         continue
                     _insert(model, table["columns"], table["rows"])
                 if chain_head is not None:
-                    _advance_chain_head(chain_head["rows"], chain_head["columns"])
+                    _advance_chain_heads(chain_head["rows"], chain_head["columns"])
                 with connection.cursor() as cursor:
                     for statement in connection.ops.sequence_reset_sql(no_style(), list(known.values())):
                         cursor.execute(statement)
