@@ -7,7 +7,9 @@ key (the user, say) and database, with a placeholder for each value that changes
 patient, a list of patients, compiled once for each length); each call binds its values to the same statement and
 reads afresh. Its rows are made by the ORM's own iterables (model instances with their select_related rows and
 prefetches, values, values_list), so a compiled read returns what the queryset itself would; its bounded count is
-the one kapstone.paging makes.
+the one kapstone.paging makes. A prefetch is compiled on every call, as the ORM filters it by the rows read: a read
+that every page load runs reads its rows' related rows with compiled reads of their own, keyed by the rows' keys,
+and gives them to the rows as prefetched (as_prefetched).
 
 The build function must take every value that can change as a placeholder: anything else it reads (the time now, a
 practice setting) would be compiled into the statement and kept. To catch a read that breaks this rule, each
@@ -19,13 +21,14 @@ import copy
 import datetime
 import functools
 import threading
-from collections.abc import Callable, Hashable
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import ManyToOneRel, Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 from kapstone.accounts.models import User
@@ -312,3 +315,31 @@ def compiled_once(**placeholders: Any) -> Callable[[Callable[..., QuerySet[Any, 
         return read
 
     return declare
+
+
+def as_prefetched(instances: Sequence[Model], related_name: str, rows: Iterable[Model]) -> None:
+    """Gives each of `instances` its rows of the reverse foreign key `related_name` among `rows` (read for them all, in
+    the order each instance's rows are to be listed), as prefetch_related does: `instance.<related_name>.all()`
+    answers them without a query, and each row's foreign key is its instance. `rows` come from a compiled read of the
+    instances' keys; a prefetch_related on the read itself would compile its own read of them on every call."""
+    if not instances:
+        return
+    relation = type(instances[0])._meta.get_field(related_name)
+    if not isinstance(relation, ManyToOneRel) or not relation.field.target_field.primary_key:
+        raise ImproperlyConfigured(f"{related_name} is not a reverse foreign key to the instances' keys.")
+    field = relation.field
+    owners = {instance.pk: instance for instance in instances}
+    owned: defaultdict[Any, list[Model]] = defaultdict(list)
+    for row in rows:
+        owner = owners[getattr(row, field.attname)]
+        field.set_cached_value(row, owner)
+        owned[owner.pk].append(row)
+    for instance in instances:
+        # What prefetch_related keeps for each instance: the manager's own queryset (filtered to the instance, so
+        # that a further filter or count on it still reads the database) holding the rows as read.
+        listed = getattr(instance, related_name).get_queryset()
+        listed._result_cache = owned[instance.pk]
+        listed._prefetch_done = True
+        if not hasattr(instance, "_prefetched_objects_cache"):
+            instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]  # as prefetch_related sets it
+        instance._prefetched_objects_cache[relation.cache_name] = listed  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
-from kapstone.dosing import services
+from kapstone.dosing import selectors, services
+from kapstone.dosing.models import DoseRecord
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
 from tests.dosing.conftest import NO_RISK_SCREEN
@@ -93,3 +94,28 @@ def test_the_room_reads_the_doses_given_to_its_patients_once(cast, session, read
         assert client.get(url).status_code == 200
     dose_reads = [query["sql"] for query in captured if 'FROM "dosing_doserecord"' in query["sql"].split(" WHERE ")[0]]
     assert len(dose_reads) == 2, dose_reads
+
+
+def test_the_rooms_records_come_with_their_vitals_adverse_events_and_risk_assessments(cast, session, ready_record):
+    """The records' vitals, adverse events and risk assessments are read by compiled reads (issue 19) and answer as a
+    prefetch of them would, without a query of their own."""
+    services.vitals_record(
+        actor=cast.nurse, record=ready_record, phase="pre", systolic=124, diastolic=80, heart_rate=72, spo2=97
+    )
+    services.adverse_event_record(
+        actor=cast.nurse, record=ready_record, kind="nausea", severity="mild", description="", action_taken=""
+    )
+    _, room = selectors.session_room(user=cast.bob, session_id=session.pk)
+    (entry,) = [entry for entry in room if entry.record is not None]
+    expected = DoseRecord.objects.prefetch_related("vitals", "adverse_events", "risk_assessments").get(
+        pk=ready_record.pk
+    )
+    with CaptureQueriesContext(connection) as captured:
+        assert list(entry.record.vitals.all()) == list(expected.vitals.all())
+        assert list(entry.record.adverse_events.all()) == list(expected.adverse_events.all())
+        assert list(entry.record.risk_assessments.all()) == list(expected.risk_assessments.all())
+        assert entry.record.risk_assessments.all()[0].recorded_by == cast.nurse
+        assert entry.record.vitals.all()[0].record is entry.record
+    assert len(captured) == 0
+    assert [reading.systolic for reading in entry.vitals] == [122, 124]
+    assert [event.kind for event in entry.record.adverse_events.all()] == ["nausea"]

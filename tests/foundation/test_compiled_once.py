@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from kapstone.compiled_once import KEYS, compiled_once
+from kapstone.compiled_once import KEYS, as_prefetched, compiled_once
 from kapstone.paging import COUNT_BOUND, bounded_page
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 from kapstone.patients.selectors import patients_visible_to
@@ -185,3 +185,34 @@ def test_a_bounded_page_counts_with_the_compiled_count(cast):
     page = bounded_page(listed, 1, 2, counter=counter)
     assert page.paginator.count == listed.count() and page.number == 2
     assert counted == [COUNT_BOUND + 1]
+
+
+@compiled_once(patient_ids=KEYS)
+def _diagnoses_of(*, patient_ids):
+    return Diagnosis.objects.filter(patient_id__in=patient_ids)
+
+
+@pytest.mark.django_db
+def test_related_rows_read_by_a_compiled_read_are_given_as_prefetch_related_gives_them(cast):
+    Diagnosis.objects.create(patient=cast.alice, icd10_code="F41.1", description="Generalised anxiety")
+    patients = list(Patient.objects.filter(pk__in=[cast.alice.pk, cast.dana.pk]).order_by("pk"))
+    as_prefetched(patients, "diagnoses", _diagnoses_of(patient_ids=[patient.pk for patient in patients]))
+    prefetched = list(
+        Patient.objects.filter(pk__in=[cast.alice.pk, cast.dana.pk]).order_by("pk").prefetch_related("diagnoses")
+    )
+    with CaptureQueriesContext(connection) as reads:
+        for given, by_the_orm in zip(patients, prefetched, strict=True):
+            assert list(given.diagnoses.all()) == list(by_the_orm.diagnoses.all())
+            assert given.diagnoses.count() == by_the_orm.diagnoses.count()
+            assert all(diagnosis.patient is given for diagnosis in given.diagnoses.all())
+    assert len(reads) == 0
+    assert [d.icd10_code for d in patients[0].diagnoses.all()] == ["F33.2", "F41.1"]
+    # A further filter is the instance's own read, from the database.
+    assert [d.icd10_code for d in patients[0].diagnoses.filter(icd10_code="F41.1")] == ["F41.1"]
+
+
+@pytest.mark.django_db
+def test_only_a_reverse_foreign_key_is_given_as_prefetched(cast):
+    diagnoses = list(Diagnosis.objects.filter(patient=cast.alice))
+    with pytest.raises(ImproperlyConfigured):
+        as_prefetched(diagnoses, "patient", [cast.alice])

@@ -16,9 +16,10 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
-from kapstone.compiled_once import KEYS, CompiledRead, compiled_once
+from kapstone.compiled_once import KEYS, CompiledRead, as_prefetched, compiled_once
 from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
+    AdverseEvent,
     DoseRecord,
     LedgerEntry,
     Location,
@@ -594,12 +595,37 @@ def _room_records(*, session_id: int, patient_ids: list[int]) -> QuerySet[DoseRe
         DoseRecord.objects.filter(session_id=session_id, patient_id__in=patient_ids)
         .order_by()  # looked up by patient: the default order joined the sessions and patients to sort them
         .select_related("lot")
-        .prefetch_related(
-            Prefetch("vitals", queryset=VitalsReading.objects.order_by("taken_at", "id")),
-            "adverse_events",
-            "risk_assessments",  # who recorded them is set by _with_staff
-        )
     )
+
+
+# The room's records' vitals, adverse events and suicide-risk assessments (who recorded them is set by _with_staff),
+# each in its model's order: read by prefetch_related, each read was compiled again on every load of the room
+# (issue 19).
+@compiled_once(record_ids=KEYS)
+def _records_vitals(*, record_ids: list[int]) -> QuerySet[VitalsReading]:
+    return VitalsReading.objects.filter(record_id__in=record_ids).order_by("taken_at", "id")
+
+
+@compiled_once(record_ids=KEYS)
+def _records_adverse_events(*, record_ids: list[int]) -> QuerySet[AdverseEvent]:
+    return AdverseEvent.objects.filter(record_id__in=record_ids)
+
+
+@compiled_once(record_ids=KEYS)
+def _records_risk_assessments(*, record_ids: list[int]) -> QuerySet[RoomRiskAssessment]:
+    return RoomRiskAssessment.objects.filter(record_id__in=record_ids)
+
+
+def _room_records_with_their_rows(*, session_id: int, patient_ids: list[int]) -> list[DoseRecord]:
+    """The session's records of these patients, each with its vitals, adverse events and risk assessments, which
+    `record.vitals.all()` and the others answer without a query."""
+    records = _room_records(session_id=session_id, patient_ids=patient_ids)
+    if records:
+        record_ids = [record.pk for record in records]
+        as_prefetched(records, "vitals", _records_vitals(record_ids=record_ids))
+        as_prefetched(records, "adverse_events", _records_adverse_events(record_ids=record_ids))
+        as_prefetched(records, "risk_assessments", _records_risk_assessments(record_ids=record_ids))
+    return records
 
 
 def session_room(
@@ -612,7 +638,9 @@ def session_room(
     patients = _session_patients(user=user, session=session)
     records = {
         record.patient_id: record
-        for record in _room_records(session_id=session.pk, patient_ids=[patient.pk for patient in patients])
+        for record in _room_records_with_their_rows(
+            session_id=session.pk, patient_ids=[patient.pk for patient in patients]
+        )
     }
     _with_staff(list(records.values()), known=staff)
     audit.record(
