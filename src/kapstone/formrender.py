@@ -227,10 +227,10 @@ def stamped(fields: str, prefix: str) -> SafeString:
     return mark_safe(fields.replace(STAMP_PREFIX, str(conditional_escape(prefix))))  # noqa: S308 - escaped above
 
 
-def _shown_choices(choices: object) -> tuple:
-    """A widget's choices as text, groups kept: what a select draws of them."""
+def shown_choices(choices: object) -> tuple:
+    """A widget's choices as text, groups kept: what a select draws of them (a drawing's key, with kept_drawing)."""
     return tuple(
-        (str(value), _shown_choices(label) if isinstance(label, (list, tuple)) else str(label))
+        (str(value), shown_choices(label) if isinstance(label, (list, tuple)) else str(label))
         for value, label in choices  # type: ignore[attr-defined]  # a widget's choices are (value, label) pairs
     )
 
@@ -258,7 +258,7 @@ def _drawing_key(form: forms.BaseForm) -> tuple:
                 field.show_hidden_initial,
                 tuple((key, str(value)) for key, value in widget.attrs.items()),
                 repr(form.get_initial_for_field(field, name)),
-                _shown_choices(choices),
+                shown_choices(choices),
             )
         )
     return (type(form), form.prefix, form.auto_id, form.label_suffix, form.use_required_attribute, tuple(fields))
@@ -266,7 +266,7 @@ def _drawing_key(form: forms.BaseForm) -> tuple:
 
 # Drawings of unbound forms by what they draw and the form's _drawing_key, shared by the requests one process
 # serves; cleared when full, so a practice whose choices keep changing holds no more than this many drawings.
-_DRAWN_EMPTY: dict[tuple, Any] = {}
+_DRAWN_EMPTY: dict[Hashable, Any] = {}
 DRAWN_EMPTY_LIMIT = 256
 
 Drawing = TypeVar("Drawing")
@@ -278,7 +278,13 @@ def drawn_once(form: forms.BaseForm, what: Hashable, draw: Callable[[], Drawing]
     way. A form whose labels, choices or initial values differ (a lot received, a changed wording) is drawn anew."""
     if form.is_bound:
         raise ValueError("Only an unbound form draws the same for every request.")
-    key = (what, _drawing_key(form))
+    return kept_drawing((what, _drawing_key(form)), draw)
+
+
+def kept_drawing(key: Hashable, draw: Callable[[], Drawing]) -> Drawing:
+    """`draw()`, kept for every request that gives the same `key`: all that the drawing reads (what a page's unbound
+    form offers, worked out without making the form, with the form's class and prefix). drawn_once keys a form's
+    drawing by the form itself; a page whose forms cost more to make than to tell apart keys them itself."""
     drawn = _DRAWN_EMPTY.get(key)
     if drawn is None:
         if len(_DRAWN_EMPTY) >= DRAWN_EMPTY_LIMIT:

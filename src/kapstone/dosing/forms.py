@@ -1,6 +1,6 @@
 import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -295,6 +295,18 @@ def _posted_id(form: forms.Form, name: str) -> int | None:
     return row_id(form.data.get(form.add_prefix(name))) if form.is_bound else None
 
 
+def _signer_query(shared: dict) -> QuerySet[User]:
+    """_signers(), built once for the forms sharing `shared`: building it for each of seven fields took as long as
+    reading it (setdefault would build it each time, to throw it away)."""
+    if "signer_query" not in shared:
+        shared["signer_query"] = _signers()
+    return shared["signer_query"]
+
+
+def _balance_query() -> QuerySet[LotBalance]:
+    return LotBalance.objects.select_related("lot").order_by("lot__lot_number")
+
+
 class _Signed(forms.Form):
     """A ledger form whose second signature is chosen from the signing staff, read when the form is built. Its lot
     and location (`balance`) accepts any balance, but offers only those in stock, the lot the page is filtered to
@@ -304,7 +316,9 @@ class _Signed(forms.Form):
     page offers the same signers on seven fields and the same balances on three forms, and reading them for each
     (and working out each read's SQL to tell them apart, as read_choices_once does) took a tenth of its time. An
     empty form offers the balances and the signers from the page's own reads (`balances`, read for the lot it offers,
-    and `signing_staff`, read with the log's signers) where the page gives them."""
+    and `signing_staff`, read with the log's signers) where the page gives them. What a form offers is worked out
+    from its class's fields (offered), so that the page can tell what an empty form would draw without making it
+    (page_offers)."""
 
     signer_fields: tuple[str, ...] = ("witness",)
 
@@ -318,51 +332,95 @@ class _Signed(forms.Form):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        offered = self.offered(
+            read_once,
+            offered_lot_id=offered_lot_id,
+            balances=balances,
+            signing_staff=signing_staff,
+            posted_balance=_posted_id(self, "balance"),
+        )
+        self._set_querysets(read_once)
+        # After the querysets, as setting a queryset sets its field's choices to read it.
+        for name, choices in offered.items():
+            self.fields[name].widget.choices = choices
+
+    def _set_querysets(self, read_once: dict | None) -> None:
+        """The rows each model choice accepts when the form is posted."""
         for name in self.signer_fields:
             if name in self.fields:
                 signer = self.fields[name]
                 assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
-                if read_once is None:
-                    signer.queryset = _signers()
-                else:
-                    # The page's forms share one signers query: building it for each of seven fields took as long
-                    # as reading it (setdefault would build it each time, to throw it away).
-                    if "signer_query" not in read_once:
-                        read_once["signer_query"] = _signers()
-                    signer.queryset = read_once["signer_query"]
-                    # The choices too are made once: each signer's label is their name and role, the same on
-                    # every field. The page may give those who sign (`signing_staff`, as _signers reads them).
-                    if "signers" not in read_once:
-                        iterator = signer.iterator(signer)
-                        staff = signer.queryset if signing_staff is None else signing_staff
-                        read_once["signers"] = [iterator.choice(user) for user in staff]
-                    signer.widget.choices = [("", signer.empty_label), *read_once["signers"]]
+                signer.queryset = _signers() if read_once is None else _signer_query(read_once)
         if "balance" in self.fields:
             field = self.fields["balance"]
             assert isinstance(field, forms.ModelChoiceField)  # each form declares its balance so
-            field.queryset = LotBalance.objects.select_related("lot").order_by("lot__lot_number")
-            posted = _posted_id(self, "balance")
+            field.queryset = _balance_query()
+        if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
+            self.fields["location"].queryset = Location.objects.all()
+
+    @classmethod
+    def offered(
+        cls,
+        read_once: dict | None,
+        *,
+        offered_lot_id: int | None,
+        balances: LedgerBalances | None,
+        signing_staff: Sequence[Any] | None,
+        posted_balance: int | None = None,
+    ) -> dict[str, list]:
+        """The choices a form of this class offers, by field, as its __init__ gives them: its balances always; its
+        signers and locations where the page shares its reads (`read_once`), else left to the fields' querysets."""
+        offered: dict[str, list] = {}
+        if read_once is not None:
+            for name in cls.signer_fields:
+                signer = cls.base_fields.get(name)
+                if signer is None:
+                    continue
+                assert isinstance(signer, forms.ModelChoiceField)  # each form declares its signers so
+                # The choices are made once: each signer's label is their name and role, the same on every field.
+                # The page may give those who sign (`signing_staff`, as _signers reads them).
+                if "signers" not in read_once:
+                    iterator = signer.iterator(signer)
+                    staff = _signer_query(read_once) if signing_staff is None else signing_staff
+                    read_once["signers"] = [iterator.choice(user) for user in staff]
+                offered[name] = [("", signer.empty_label), *read_once["signers"]]
+        balance = cls.base_fields.get("balance")
+        if balance is not None:
+            assert isinstance(balance, forms.ModelChoiceField)  # each form declares its balance so
             shared = {} if read_once is None else read_once
-            key = ("balances", offered_lot_id, posted)
+            key = ("balances", offered_lot_id, posted_balance)
             if key not in shared:
-                if balances is not None and posted is None:
+                if balances is not None and posted_balance is None:
                     offered_balances: Iterable[LotBalance] = balances.offered(offered_lot_id)
                 else:
-                    offered = in_stock_or(offered_lot_id)
-                    if posted is not None:
-                        offered |= Q(pk=posted)
-                    offered_balances = field.queryset.filter(offered)
-                shared[key] = [(balance.pk, field.label_from_instance(balance)) for balance in offered_balances]
-            field.widget.choices = [("", field.empty_label), *shared[key]]
-        if "location" in self.fields and isinstance(self.fields["location"], forms.ModelChoiceField):
-            location = self.fields["location"]
-            location.queryset = Location.objects.all()
-            if read_once is not None:
-                # One read of the locations for the three forms that offer them; left to read_choices_once, telling
-                # the three fields' reads apart took working out the SQL of each.
-                if "locations" not in read_once:
-                    read_once["locations"] = ledger_locations()
-                location.widget.choices = formrender.choices_of(location, read_once["locations"])
+                    offered_rows = in_stock_or(offered_lot_id)
+                    if posted_balance is not None:
+                        offered_rows |= Q(pk=posted_balance)
+                    offered_balances = _balance_query().filter(offered_rows)
+                shared[key] = [(row.pk, balance.label_from_instance(row)) for row in offered_balances]
+            offered["balance"] = [("", balance.empty_label), *shared[key]]
+        location = cls.base_fields.get("location")
+        if read_once is not None and isinstance(location, forms.ModelChoiceField):
+            # One read of the locations for the three forms that offer them; left to read_choices_once, telling the
+            # three fields' reads apart took working out the SQL of each.
+            if "locations" not in read_once:
+                read_once["locations"] = ledger_locations()
+            offered["location"] = formrender.choices_of(location, read_once["locations"])
+        return offered
+
+    @classmethod
+    def page_offers(
+        cls,
+        read_once: dict,
+        *,
+        offered_lot_id: int | None,
+        balances: LedgerBalances,
+        signing_staff: Sequence[Any] | None,
+    ) -> Hashable:
+        """What an empty form of this class made for the page (with `read_once` and the rest) offers, as its
+        drawing shows it: with its class and prefix, everything its drawing reads."""
+        offered = cls.offered(read_once, offered_lot_id=offered_lot_id, balances=balances, signing_staff=signing_staff)
+        return tuple((name, formrender.shown_choices(choices)) for name, choices in offered.items())
 
 
 class ReceiptForm(_Signed):
@@ -411,35 +469,49 @@ class ReceiptForm(_Signed):
         return cleaned
 
 
+# The doses a waste may be recorded against: those given in the last two days.
+WASTE_WINDOW = datetime.timedelta(days=2)
+
+
+class _DoseChoiceField(forms.ModelChoiceField):
+    """A dose, labelled by its number, when it was given, the dose and its lot."""
+
+    def label_from_instance(self, obj: DoseRecord) -> str:
+        assert obj.administered_at is not None  # only doses given are offered
+        return _dose_label(obj.pk, obj.administered_at, obj.dose_mg, obj.lot.lot_number if obj.lot else None)
+
+
 class WasteForm(_Signed):
     """The rest of a partial dose, against the dose it came from."""
 
-    dose_record = forms.ModelChoiceField(queryset=DoseRecord.objects.none(), label="Dose")
+    dose_record = _DoseChoiceField(queryset=DoseRecord.objects.none(), label="Dose")
     amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount wasted (mg)")
     method = forms.CharField(max_length=120, help_text="e.g. drug-disposal container, witnessed")
     witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
 
-    def __init__(self, *args, **kwargs):
-        shared = kwargs.get("read_once") is not None
-        super().__init__(*args, **kwargs)
-        since = timezone.now() - datetime.timedelta(days=2)
+    def _set_querysets(self, read_once: dict | None) -> None:
+        super()._set_querysets(read_once)
         field = self.fields["dose_record"]
         assert isinstance(field, forms.ModelChoiceField)  # declared so above
-        field.queryset = doses_to_waste_since(since)
-        field.label_from_instance = lambda record: _dose_label(
-            record.pk, record.administered_at, record.dose_mg, record.lot.lot_number if record.lot else None
-        )
-        if shared:
+        field.queryset = doses_to_waste_since(timezone.now() - WASTE_WINDOW)
+
+    @classmethod
+    def offered(cls, read_once: dict | None, **kwargs: Any) -> dict[str, list]:
+        offered = super().offered(read_once, **kwargs)
+        if read_once is not None:
             # On the ledger page, the choices from the four columns their labels show: the whole records read
             # with their lots only to be labelled.
+            if "doses" not in read_once:
+                since = timezone.now() - WASTE_WINDOW
+                read_once["doses"] = []
+                for pk, administered_at, dose_mg, lot_number in dose_labels_since(since=since):
+                    assert administered_at is not None  # the doses given since `since`
+                    read_once["doses"].append((pk, _dose_label(pk, administered_at, dose_mg, lot_number)))
+            field = cls.base_fields["dose_record"]
+            assert isinstance(field, forms.ModelChoiceField)  # declared so above
             empty = [("", field.empty_label)] if field.empty_label is not None else []
-            field.widget.choices = [
-                *empty,
-                *(
-                    (pk, _dose_label(pk, administered_at, dose_mg, lot_number))
-                    for pk, administered_at, dose_mg, lot_number in dose_labels_since(since=since)
-                ),
-            ]
+            offered["dose_record"] = [*empty, *read_once["doses"]]
+        return offered
 
 
 def _dose_label(pk: int, administered_at: datetime.datetime, dose_mg: Decimal | None, lot_number: str | None) -> str:
@@ -450,6 +522,13 @@ class CountForm(_Signed):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
+
+
+def _count_labels(balance: LotBalance) -> tuple[str, str]:
+    """The labels of an inventory's counts of a lot at a location: its units, and the mg in opened containers."""
+    unit = balance.lot.unit_label or "unit"
+    place = f"{balance.lot} at {balance.location}"
+    return f"{place}: {unit}s", f"{place}: mg in opened containers"
 
 
 class InventoryForm(_Signed):
@@ -478,14 +557,19 @@ class InventoryForm(_Signed):
         else:
             counted = balances.held()
         for balance in counted:
-            unit = balance.lot.unit_label or "unit"
+            units_label, opened_label = _count_labels(balance)
             self.fields[f"lot-{balance.pk}-units"] = forms.IntegerField(
-                min_value=0, max_value=1_000_000, required=False, label=f"{balance.lot} at {balance.location}: {unit}s"
+                min_value=0, max_value=1_000_000, required=False, label=units_label
             )
-            self.fields[f"lot-{balance.pk}-opened_mg"] = _ledger_amount(
-                minimum=Decimal("0"), label=f"{balance.lot} at {balance.location}: mg in opened containers"
-            )
+            self.fields[f"lot-{balance.pk}-opened_mg"] = _ledger_amount(minimum=Decimal("0"), label=opened_label)
             self.fields[f"lot-{balance.pk}-opened_mg"].required = False
+
+    @classmethod
+    def page_offers(cls, read_once: dict, **kwargs: Any) -> Hashable:
+        """What the form offers, and the lots it counts (the balances held) with their labels."""
+        balances: LedgerBalances = kwargs["balances"]
+        counted = tuple((balance.pk, _count_labels(balance)) for balance in balances.held())
+        return (super().page_offers(read_once, **kwargs), counted)
 
     def clean(self):
         cleaned = super().clean()
@@ -558,7 +642,7 @@ class CorrectionForm(_Signed):
         return self.cleaned_data["change_mg"]
 
 
-LEDGER_FORMS = {
+LEDGER_FORMS: dict[str, type[_Signed]] = {
     "receipt": ReceiptForm,
     "inventory": InventoryForm,
     "count": CountForm,

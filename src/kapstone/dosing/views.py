@@ -1,4 +1,5 @@
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -285,6 +286,47 @@ def _filters(request) -> tuple[LedgerFilterForm, selectors.LedgerFilter, selecto
     return form, selectors.LedgerFilter(), balances
 
 
+def _ledger_form_fields(
+    forms: dict[str, Form] | None,
+    *,
+    filters: selectors.LedgerFilter,
+    balances: selectors.LedgerBalances,
+    signing_staff: tuple,
+) -> dict[str, SafeString]:
+    """Each ledger form's fields drawn: the `forms` posted back with errors drawn themselves, else each form empty.
+    An empty form is drawn as the page last drew it while nothing it offers has changed (page_offers, with its class
+    and prefix), without making it: making the six forms (deep copies of their fields and choices) on every load
+    took longer than anything else the page drew (issue 19). Their reads are shared (read_once), as when made."""
+    if forms is not None:
+        return {kind: formrender.drawn_fields(form) for kind, form in forms.items()}
+    read_once: dict = {}
+
+    def drawn(kind: str) -> SafeString:
+        form = LEDGER_FORMS[kind](
+            prefix=kind,
+            read_once=read_once,
+            offered_lot_id=filters.lot_id,
+            balances=balances,
+            signing_staff=signing_staff,
+        )
+        return formrender.form_fields(form)
+
+    return {
+        kind: formrender.kept_drawing(
+            (
+                "ledger form",
+                form_class,
+                kind,
+                form_class.page_offers(
+                    read_once, offered_lot_id=filters.lot_id, balances=balances, signing_staff=signing_staff
+                ),
+            ),
+            functools.partial(drawn, kind),
+        )
+        for kind, form_class in LEDGER_FORMS.items()
+    }
+
+
 def _ledger_page(request, *, forms=None, status=200):
     filter_form, filters, balances = _filters(request)
     window = selectors.ledger(
@@ -305,18 +347,7 @@ def _ledger_page(request, *, forms=None, status=200):
         moved[position] = str(entry_id)
         return f"?{moved.urlencode()}#entries"
 
-    read_once: dict = {}
-    ledger_forms = forms or {
-        kind: form_class(
-            prefix=kind,
-            offered_lot_id=filters.lot_id,
-            read_once=read_once,
-            balances=balances,
-            signing_staff=window.signing_staff,
-        )
-        for kind, form_class in LEDGER_FORMS.items()
-    }
-    formrender.read_choices_once([filter_form, *ledger_forms.values()])
+    formrender.read_choices_once([filter_form, *(forms or {}).values()])
     context = {
         "balances": balances.listed(filters),
         "rows": window.rows,
@@ -328,11 +359,7 @@ def _ledger_page(request, *, forms=None, status=200):
         if filter_form.is_bound
         else formrender.empty_form_fields(filter_form),
         "query": query.urlencode(),
-        # Each form's fields drawn: an empty form as the page last drew it while nothing it offers has changed.
-        "forms": {
-            kind: formrender.form_fields(form) if form.is_bound else formrender.empty_form_fields(form)
-            for kind, form in ledger_forms.items()
-        },
+        "forms": _ledger_form_fields(forms, filters=filters, balances=balances, signing_staff=window.signing_staff),
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
         "registrations": selectors.registrations_expiring(),
