@@ -10,7 +10,6 @@ A list read through a compiled read (kapstone.compiled_once) is paged by compile
 and counts them, with no queryset built only for the paginator to slice.
 """
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.core.paginator import Page, Paginator
@@ -70,19 +69,12 @@ class BoundedPaginator(_Paginator):
     """
 
     def __init__(
-        self,
-        object_list: "QuerySet[Row] | CompiledList[Row]",
-        per_page: int,
-        *,
-        page_number: int | str | None = 1,
-        counter: Callable[[int], int] | None = None,
+        self, object_list: "QuerySet[Row] | CompiledList[Row]", per_page: int, *, page_number: int | str | None = 1
     ):
         # Django's paginator only slices a list and counts it, and the count is this class's own: a CompiledList,
         # which cannot say its length or give every row, is all the list it needs.
         super().__init__(cast("Any", object_list), per_page)
         self.rows = object_list
-        # How a list compiled once counts its rows up to a bound (CompiledRead.count), else the list's own count.
-        self.counter = counter
         try:
             asked = min(max(int(page_number or 1), 1), _LAST_PAGE_CONSIDERED)
         except (TypeError, ValueError):
@@ -91,8 +83,6 @@ class BoundedPaginator(_Paginator):
 
     @cached_property
     def count(self) -> int:
-        if self.counter is not None:
-            return self.counter(self.counted_through + 1)
         if isinstance(self.rows, CompiledList):
             return self.rows.count_up_to(self.counted_through + 1)
         return keys_up_to(self.rows, self.counted_through + 1).count()
@@ -112,23 +102,11 @@ class BoundedPaginator(_Paginator):
         return f"{pages:,}" if self.count_is_exact else f"more than {pages - 1:,}"
 
 
-def rows_read_by(page: Page[Row], read: Callable[[int, int | None], list[Row]]) -> list[Row]:
-    """Puts in the page the rows `read(start, end)` gives for the page's slice of the list (a compiled read, which
-    reads it faster), in place of the queryset the paginator sliced, and returns them."""
-    sliced = cast("QuerySet[Row]", page.object_list).query
-    page.object_list = rows = read(sliced.low_mark, sliced.high_mark)
-    return rows
-
-
 def bounded_page(
-    object_list: "QuerySet[Row] | CompiledList[Row]",
-    per_page: int,
-    page_number: int | str | None,
-    *,
-    counter: Callable[[int], int] | None = None,
+    object_list: "QuerySet[Row] | CompiledList[Row]", per_page: int, page_number: int | str | None
 ) -> Page[Row]:
     """The page asked for (the first for an unreadable number, the last past the end), counted up to the bound."""
-    return BoundedPaginator(object_list, per_page, page_number=page_number, counter=counter).get_page(page_number)
+    return BoundedPaginator(object_list, per_page, page_number=page_number).get_page(page_number)
 
 
 def compiled_page(

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kapstone.compiled_once import KEYS, as_prefetched, compiled_once
-from kapstone.paging import COUNT_BOUND, bounded_page
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 from kapstone.patients.selectors import patients_visible_to
 from tests.conftest import make_patient
@@ -170,21 +169,6 @@ def test_a_compiled_read_counts_its_rows_up_to_a_bound_and_pages_as_the_orm_does
     # An unbindable key counts nothing; an empty read counts through the ORM.
     assert _memberships.count(at_most=10, added_since=timezone.now(), staff_id=2**64) == 0
     assert _patients_among.count(at_most=10, patient_ids=[], family="Abernathy") == 0
-
-
-@pytest.mark.django_db
-def test_a_bounded_page_counts_with_the_compiled_count(cast):
-    make_patient("Another", "Young")
-    listed = Patient.objects.exclude(family_name="Abernathy").order_by("family_name", "pk")
-    counted = []
-
-    def counter(at_most):
-        counted.append(at_most)
-        return _patients_named.count(at_most=at_most, family="Abernathy")
-
-    page = bounded_page(listed, 1, 2, counter=counter)
-    assert page.paginator.count == listed.count() and page.number == 2
-    assert counted == [COUNT_BOUND + 1]
 
 
 @compiled_once(patient_ids=KEYS)

@@ -45,7 +45,7 @@ from kapstone.integration.window import (
     window_settings,
 )
 from kapstone.measures.selectors import completed_totals
-from kapstone.paging import bounded_page, rows_read_by
+from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
@@ -272,14 +272,10 @@ def adherence_overview(
     them. An unreadable page number gives the first page; a number past the end gives the last."""
     settings = practice_window_settings()
     now = now or timezone.now()
-    page = bounded_page(
-        _adherence_windows(user),
-        ADHERENCE_PER_PAGE,
-        page_number,
-        counter=lambda at_most: _windows_counted.count(user, at_most=at_most),
-    )
     shown: list[WithAnnotations[IntegrationWindow, AdherenceWindowWork]]
-    shown = rows_read_by(page, lambda start, end: _adherence_listed(user, start, end))
+    page, shown = compiled_page(
+        _adherence_listed, user, per_page=ADHERENCE_PER_PAGE, page_number=page_number, counted_by=_windows_counted
+    )
     groups: dict[int, GroupAdherence] = {}
     for window in shown:
         group = groups.setdefault(window.group_id, GroupAdherence(window.group_id, window.group_name, rows=[]))

@@ -12,7 +12,7 @@ from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent, AuditEventPatient
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import compiled_once
-from kapstone.paging import BoundedPaginator, bounded_page, rows_read_by
+from kapstone.paging import BoundedPaginator, CompiledList, bounded_page, compiled_page
 from kapstone.patients.models import (
     RECORD_NUMBER_PATTERN,
     CareTeamMembership,
@@ -73,7 +73,6 @@ def _patients_listed(user: User, start: int | None = None, end: int | None = Non
 
 def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> Page[Patient]:
     """Active patients this user may see (a clinician's own care-team patients), searched by name or record number."""
-    patients = patients_visible_to(user)
     query = query.strip()
     if query:
         terms = Q()
@@ -85,15 +84,9 @@ def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> 
                 terms &= (
                     Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
                 )
-        page = bounded_page(_listed(patients.filter(terms)), PATIENTS_PER_PAGE, page_number)
+        page = bounded_page(_listed(patients_visible_to(user).filter(terms)), PATIENTS_PER_PAGE, page_number)
     else:
-        page = bounded_page(
-            _listed(patients),
-            PATIENTS_PER_PAGE,
-            page_number,
-            counter=lambda at_most: _patients_listed.count(user, at_most=at_most),
-        )
-        rows_read_by(page, lambda start, end: _patients_listed(user, start, end))
+        page, _ = compiled_page(_patients_listed, user, per_page=PATIENTS_PER_PAGE, page_number=page_number)
     audit.record(
         action=audit.Action.READ,
         object_type="patient_list",
@@ -123,12 +116,7 @@ def patients_at_a_glance(*, user: User, limit: int) -> tuple[list[Patient], str]
         object_type="patient_list",
         detail={"query": "", "page": 1, "patient_ids": [p.pk for p in shown]},
     )
-    counted = BoundedPaginator(
-        _active_patients_visible_to(user),
-        limit,
-        counter=lambda at_most: _active_patients_named.count(user, at_most=at_most),
-    )
-    return shown, counted.count_label
+    return shown, BoundedPaginator(CompiledList(_active_patients_named, user), limit).count_label
 
 
 @compiled_once(patient_id=int)

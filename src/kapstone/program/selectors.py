@@ -16,7 +16,7 @@ from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
-from kapstone.paging import bounded_page, rows_read_by
+from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_visible_to, patients_visible_to
 from kapstone.program import course_work
@@ -109,13 +109,7 @@ def _facilitator_names(*, group_ids: list[int]) -> QuerySet[Any, tuple[int, str,
 
 def group_list(*, user: User, page_number: int | str = 1) -> GroupListPage:
     """The groups this user may see, newest first, a page at a time: a practice accumulates a group per course."""
-    page = bounded_page(
-        _groups_visible_to(user),
-        GROUPS_PER_PAGE,
-        page_number,
-        counter=lambda at_most: _groups_listed.count(user, at_most=at_most),
-    )
-    shown = rows_read_by(page, lambda start, end: _groups_listed(user, start, end))
+    page, shown = compiled_page(_groups_listed, user, per_page=GROUPS_PER_PAGE, page_number=page_number)
     # Only the names the list shows, in one read: prefetching the facilitators built a full user and a related
     # manager for each of them on every row, most of the page's time (issue 19).
     names: dict[int, list[str]] = {}

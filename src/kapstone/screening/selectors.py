@@ -15,7 +15,7 @@ from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
-from kapstone.paging import bounded_page, rows_read_by
+from kapstone.paging import compiled_page
 from kapstone.patients.models import Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
@@ -195,13 +195,8 @@ def screening_list(
     *, user: User, decision: str = "", page_number: int | str = 1
 ) -> "Page[WithAnnotations[Patient, ScreeningListing]]":
     """Patients the user may see with their latest screening decision, optionally only one decision."""
-    page = bounded_page(
-        _decided(user, decision),
-        PATIENTS_PER_PAGE,
-        page_number,
-        counter=lambda at_most: _listed.count(user, decision, at_most=at_most),
-    )
-    page.object_list = _with_record_changed(rows_read_by(page, lambda start, end: _listed(user, decision, start, end)))
+    page, rows = compiled_page(_listed, user, decision, per_page=PATIENTS_PER_PAGE, page_number=page_number)
+    page.object_list = _with_record_changed(rows)
     audit.record(
         action=audit.Action.READ,
         object_type="screening_list",
