@@ -31,6 +31,31 @@ HEAD_ADVANCES = """
 """
 HEAD_IS_GENESIS = f"NEW.last_hash = '{GENESIS_HASH}' AND NEW.last_event_id IS NULL"
 
+
+def guard_chain_head(head_is_start: str, *, replace: bool = False) -> str:
+    """The function the chain head's trigger runs, given the condition for a head created at a chain's start
+    (migration 0006 replaces it with one that lets each of several chains start)."""
+    return f"""
+    CREATE {"OR REPLACE " if replace else ""}FUNCTION audit_guard_chain_head() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            RAISE EXCEPTION '{HEAD_KEPT}' USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            IF NOT ({head_is_start}) THEN
+                RAISE EXCEPTION '{HEAD_STARTS_AT_GENESIS}' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END IF;
+        IF NOT ({HEAD_ADVANCES}) THEN
+            RAISE EXCEPTION '{HEAD_ADVANCES_ONLY}' USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END;
+    $$ LANGUAGE plpgsql;
+    """
+
+
 POSTGRESQL_FORWARD = [
     f"""
     CREATE FUNCTION audit_refuse_change() RETURNS trigger AS $$
@@ -46,25 +71,7 @@ POSTGRESQL_FORWARD = [
         """
         for table in APPEND_ONLY_TABLES
     ),
-    f"""
-    CREATE FUNCTION audit_guard_chain_head() RETURNS trigger AS $$
-    BEGIN
-        IF TG_OP = 'DELETE' THEN
-            RAISE EXCEPTION '{HEAD_KEPT}' USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        IF TG_OP = 'INSERT' THEN
-            IF NOT ({HEAD_IS_GENESIS}) THEN
-                RAISE EXCEPTION '{HEAD_STARTS_AT_GENESIS}' USING ERRCODE = 'integrity_constraint_violation';
-            END IF;
-            RETURN NEW;
-        END IF;
-        IF NOT ({HEAD_ADVANCES}) THEN
-            RAISE EXCEPTION '{HEAD_ADVANCES_ONLY}' USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        RETURN NEW;
-    END;
-    $$ LANGUAGE plpgsql;
-    """,
+    guard_chain_head(HEAD_IS_GENESIS),
     """
     CREATE TRIGGER audit_auditchainhead_guarded BEFORE INSERT OR UPDATE OR DELETE ON audit_auditchainhead
     FOR EACH ROW EXECUTE FUNCTION audit_guard_chain_head();
