@@ -18,9 +18,11 @@ two differ exactly where a placeholder's value goes.
 """
 
 import copy
+import dataclasses
 import datetime
 import functools
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -112,6 +114,23 @@ class _Statement:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[_Slot, ...]
+    # How each column is read (SQLCompiler.get_converters of its selected columns), worked out once for each
+    # connection that runs it: the ORM worked them out again on every call, a tenth of the dosing room's reads.
+    # Per connection, as a backend's converters may be its connection's methods (SQLite's reads its time zone).
+    converters: "weakref.WeakKeyDictionary[Any, dict[int, Any]]" = dataclasses.field(
+        default_factory=weakref.WeakKeyDictionary, compare=False
+    )
+
+    def converters_of(self, compiler: SQLCompiler, expressions: list[Any]) -> dict[int, Any]:
+        """compiler.get_converters(expressions), kept for the statement's own selected columns."""
+        assert self.compiler is not None  # only a compiled statement is bound
+        selected = [column[0] for column in self.compiler.select[0 : self.compiler.col_count]]
+        if len(expressions) != len(selected) or any(a is not b for a, b in zip(expressions, selected, strict=True)):
+            return SQLCompiler.get_converters(compiler, expressions)
+        kept = self.converters.get(compiler.connection)
+        if kept is None:
+            kept = self.converters[compiler.connection] = SQLCompiler.get_converters(compiler, expressions)
+        return kept
 
 
 def _compiled(queryset: QuerySet[Any, Any]) -> tuple[SQLCompiler | None, str, tuple[Any, ...]]:
@@ -294,6 +313,7 @@ class CompiledRead(Generic[Row]):
         # The kept compiler knows its columns and how to read them; only the connection is this thread's own.
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (statement.sql, params)  # type: ignore[method-assign]
+        compiler.get_converters = functools.partial(statement.converters_of, compiler)  # type: ignore[method-assign]
         # Shallow copies: the kept queryset and query are only read. (copy.copy would evaluate a queryset.)
         query = _shallow_copy(original.query)
         query.get_compiler = lambda *args, **kwargs: compiler
