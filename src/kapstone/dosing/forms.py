@@ -124,19 +124,32 @@ class AdministerForm(forms.Form):
     balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     witness = StaffChoiceField(queryset=_staff(), label="Witness")
 
-    def __init__(self, *args, witnesses: list | None = None, **kwargs):
-        """`witnesses` are room_witnesses() when the page has read them, offered without reading them again."""
+    def __init__(self, *args, witnesses: list | None = None, offered: dict[str, list] | None = None, **kwargs) -> None:
+        """`witnesses` are room_witnesses() when the page has read them, offered without reading them again;
+        `offered`, what offered() worked out for the page, offered without reading the lots again."""
         super().__init__(*args, **kwargs)
         balance, witness = self.fields["balance"], self.fields["witness"]
         assert isinstance(balance, forms.ModelChoiceField) and isinstance(
             witness, forms.ModelChoiceField
         )  # as declared
-        today = timezone.localdate()
-        balance.queryset = _givable_balances(today)
-        balance.widget.choices = formrender.choices_of(balance, _givable_balances_offered(today=today))
+        balance.queryset = _givable_balances(timezone.localdate())
         witness.queryset = _staff()
+        for name, choices in (offered if offered is not None else self.offered(witnesses=witnesses)).items():
+            self.fields[name].widget.choices = choices
+
+    @classmethod
+    def offered(cls, *, witnesses: list | None) -> dict[str, list]:
+        """The choices an empty form offers, by field, worked out from the class's fields so that the room can tell
+        what it would draw without making it: the lots it may give from today, and `witnesses` when the page has
+        read them (else the field reads its own)."""
+        balance, witness = cls.base_fields["balance"], cls.base_fields["witness"]
+        assert isinstance(balance, forms.ModelChoiceField) and isinstance(
+            witness, forms.ModelChoiceField
+        )  # as declared
+        offered = {"balance": formrender.choices_of(balance, _givable_balances_offered(today=timezone.localdate()))}
         if witnesses is not None:
-            witness.widget.choices = formrender.choices_of(witness, witnesses)
+            offered["witness"] = formrender.choices_of(witness, witnesses)
+        return offered
 
 
 class VitalsForm(forms.Form):

@@ -23,6 +23,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import (
     LEDGER_FORMS,
     ROOM_FORMS,
+    AdministerForm,
     LedgerFilterForm,
     LocationForm,
     LossReportFileForm,
@@ -145,9 +146,25 @@ class _RoomForms:
         key = (action, left_out)
         drawings = _FIXED_DRAWINGS if action in FIXED_ROOM_FORMS else self.drawn
         if key not in drawings:
-            made = {"witnesses": self.witnesses} if action == "administer" else {}
-            drawings[key] = _empty_drawing(action, left_out, **made)
+            drawings[key] = self._empty(action, left_out)
         return _DrawnForm(formrender.stamped(drawings[key], prefix))
+
+    def _empty(self, action: str, left_out: tuple[str, ...]) -> str:
+        """The card form's empty drawing. The form to give a dose with is drawn as the room last drew it while the
+        lots and witnesses it offers are unchanged (formrender.kept_drawing), without making it: making it (deep
+        copies of its fields, its querysets built) was a tenth of the room's time (issue 19)."""
+        if action != "administer" or self.witnesses is None:
+            return _empty_drawing(action, left_out)
+        offered = AdministerForm.offered(witnesses=self.witnesses)
+        return formrender.kept_drawing(
+            (
+                "room form",
+                AdministerForm,
+                left_out,
+                tuple((name, formrender.shown_choices(choices)) for name, choices in offered.items()),
+            ),
+            functools.partial(_empty_drawing, action, left_out, witnesses=self.witnesses, offered=offered),
+        )
 
     def action_url(self, patient_id: int, action: str) -> str:
         """reverse("dosing:room_action", args=[session_id, patient_id, action])"""
