@@ -126,10 +126,10 @@ class _Statement:
         assert self.compiler is not None  # only a compiled statement is bound
         selected = [column[0] for column in self.compiler.select[0 : self.compiler.col_count]]
         if len(expressions) != len(selected) or any(a is not b for a, b in zip(expressions, selected, strict=True)):
-            return SQLCompiler.get_converters(compiler, expressions)
+            return type(compiler).get_converters(compiler, expressions)
         kept = self.converters.get(compiler.connection)
         if kept is None:
-            kept = self.converters[compiler.connection] = SQLCompiler.get_converters(compiler, expressions)
+            kept = self.converters[compiler.connection] = type(compiler).get_converters(compiler, expressions)
         return kept
 
 

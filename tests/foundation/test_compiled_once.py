@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Prefetch
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -200,3 +201,25 @@ def test_only_a_reverse_foreign_key_is_given_as_prefetched(cast):
     diagnoses = list(Diagnosis.objects.filter(patient=cast.alice))
     with pytest.raises(ImproperlyConfigured):
         as_prefetched(diagnoses, "patient", [cast.alice])
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_works_out_how_to_read_its_columns_once_and_reads_them_as_the_orm_does(cast, monkeypatch):
+    born_after = datetime.date(1970, 1, 1)
+    first = _team_patients(cast.bob, born_after=born_after, family="Abernathy")
+    worked_out = []
+    original = SQLCompiler.get_converters
+
+    def counted(compiler, expressions):
+        worked_out.append(compiler.query.model)
+        return original(compiler, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counted)
+    again = _team_patients(cast.bob, born_after=born_after, family="Abernathy")
+    # The patients' read keeps its converters (the dates, the datetimes); only the prefetch, compiled on every call,
+    # works out its own.
+    assert Patient not in worked_out
+    assert again == first == _by_the_orm(cast.bob, born_after=born_after, family="Abernathy")
+    assert [(p.date_of_birth, p.user.date_joined) for p in again] == [
+        (p.date_of_birth, p.user.date_joined) for p in first
+    ]
