@@ -77,6 +77,13 @@ def test_a_link_around_a_rows_key_is_the_reversed_address():
         kapstone_tags.link_around_id("billing:visit_superbill")
 
 
+def test_a_link_around_a_rows_two_keys_is_the_reversed_address():
+    before, between, after = kapstone_tags.link_around_two_ids("measures:record")
+    assert f"{before}42{between}7{after}" == reverse("measures:record", args=[42, 7])
+    with pytest.raises(ValueError, match="exactly two numbers"):
+        kapstone_tags.link_around_two_ids("patients:detail")
+
+
 @pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Pacific/Kiritimati"])
 def test_a_tables_dates_word_each_moment_as_the_date_filter_does_in_the_current_time_zone(zone):
     start = datetime.datetime(2026, 3, 1, 0, 30, tzinfo=datetime.UTC)

@@ -33,6 +33,21 @@ def link_around_id(url_name: str, *leading: object) -> tuple[str, str]:
     return html.escape(before), html.escape(after)
 
 
+def link_around_two_ids(url_name: str) -> tuple[str, str, str]:
+    """link_around_id for a route whose last two arguments are a row's own two keys (an assessment of its patient):
+    the escaped text before, between and after them, so a row's link is before + first + between + second + after."""
+    first, second = str(_SENTINEL_ID), str(_SENTINEL_ID + 1)
+    try:
+        address = reverse(url_name, args=[_SENTINEL_ID, _SENTINEL_ID + 1])
+    except NoReverseMatch:
+        raise ValueError(f"{url_name} does not take exactly two numbers.") from None
+    before, found_first, rest = address.partition(first)
+    between, found_second, after = rest.partition(second)
+    if not (found_first and found_second) or first in between + after or second in after:
+        raise ValueError(f"{url_name} does not take exactly two numbers for the row: {address}")
+    return html.escape(before), html.escape(between), html.escape(after)
+
+
 @register.simple_tag(takes_context=True)
 def page_url(context, number) -> str:
     """This list's address at another page, keeping its search and filters."""
