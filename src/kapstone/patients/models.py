@@ -75,7 +75,13 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
-        indexes = [models.Index(fields=["family_name", "given_name"])]
+        indexes = [
+            models.Index(fields=["family_name", "given_name"]),
+            # The active patients' keys alone: the staff home counts a clinician's active patients (up to paging's
+            # bound) by joining their care team to this index alone, where it read every patient's row for
+            # is_active (issue 19).
+            models.Index(fields=["id"], condition=models.Q(is_active=True), name="active_patient_ids"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.record_number})"
