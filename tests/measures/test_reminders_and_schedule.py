@@ -4,6 +4,7 @@ import smtplib
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -100,6 +101,23 @@ def test_a_failed_send_records_nothing_so_a_retry_sends_it(cast, monkeypatch):
     monkeypatch.setattr(services, "invitation_send", working)
     services.reminders_send_due()
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_message_leaves_after_its_invitations_are_committed(cast, monkeypatch):
+    """A link followed the moment the message arrives must find its invitation (it was a 404 while the message
+    was sent inside the transaction that wrote it)."""
+    due_assessment(cast.alice)
+    seen = []
+    working = services.invitation_send
+
+    def checking(**kwargs):
+        seen.append((connection.in_atomic_block, Invitation.objects.count()))
+        working(**kwargs)
+
+    monkeypatch.setattr(services, "invitation_send", checking)
+    assert services.reminders_send_due() == 1
+    assert seen == [(False, 1)] and len(mail.outbox) == 1
 
 
 def test_overdue_questionnaires_expire_and_are_not_reminded(cast):

@@ -913,9 +913,10 @@ class RemindersNotDelivered(Exception):
 
 
 def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
-    """Sends what is owed, one message per patient. Each patient's log rows, invitations and message are one
-    transaction: if the message fails, nothing is recorded and a retry sends it; if the log row for a
-    reminder already exists (another worker sent it), that reminder is skipped, so none goes out twice.
+    """Sends what is owed, one message per patient. Each patient's log rows and invitations are claimed in one
+    transaction before the message is sent: if the message fails, the claim is withdrawn and a retry sends it; if
+    the log row for a reminder already exists (another worker claimed it), that reminder is skipped, so none goes
+    out twice.
 
     One patient's failure (a mailbox that refuses mail) never holds up the patients after it: every patient is
     tried, then RemindersNotDelivered names how many were not reached."""
@@ -944,11 +945,32 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     return sent
 
 
-@transaction.atomic
 def _reminders_send_to(
     *, patient: Patient, assessments: list[WithAnnotations[Assessment, Reminders]], now: datetime.datetime
 ) -> int:
-    links, reminder = [], False
+    """Claims the reminders owed (their log rows and invitations, committed) and then sends the message, so that
+    every link in it already works when it arrives: sent inside the transaction, a link followed at once could
+    reach the portal before its invitation was committed, and was refused (a 404). If the message fails, the claim
+    is released, so a retry sends it."""
+    links, reminder, claimed = _reminders_claim(patient=patient, assessments=assessments, now=now)
+    if not links:
+        return 0
+    try:
+        invitation_send(patient=patient, links=links, reminder=reminder)
+    except Exception:
+        _reminders_release(patient=patient, logs=claimed)
+        raise
+    return len(links)
+
+
+@transaction.atomic
+def _reminders_claim(
+    *, patient: Patient, assessments: list[WithAnnotations[Assessment, Reminders]], now: datetime.datetime
+) -> tuple[list[tuple[Assessment, str]], bool, list[ReminderLog]]:
+    """The log row and invitation of each reminder owed that no other worker has claimed: (links, whether any is a
+    reminder rather than the first invitation, the log rows)."""
+    links: list[tuple[Assessment, str]] = []
+    reminder, claimed = False, []
     for assessment in assessments:
         sequence = assessment.sent + 1
         try:
@@ -960,14 +982,28 @@ def _reminders_send_to(
         log.invitation = invitation
         log.save(update_fields=["invitation"])
         links.append((assessment, invitation_url(token)))
+        claimed.append(log)
         reminder = reminder or sequence > 1
-    if not links:
-        return 0
-    invitation_send(patient=patient, links=links, reminder=reminder)
+    if links:
+        audit.record(
+            action=audit.Action.CREATE,
+            patient=patient,
+            object_type="invitation",
+            detail={"assessments": [a.pk for a, _ in links], "reminder": reminder},
+        )
+    return links, reminder, claimed
+
+
+@transaction.atomic
+def _reminders_release(*, patient: Patient, logs: list[ReminderLog]) -> None:
+    """Withdraws the claim of a message that was not sent: its log rows, so a retry sends it, and its unused
+    invitations, whose links never left."""
+    invitation_ids = [log.invitation_id for log in logs if log.invitation_id is not None]
+    ReminderLog.objects.filter(pk__in=[log.pk for log in logs]).delete()
+    Invitation.objects.filter(pk__in=invitation_ids).delete()
     audit.record(
-        action=audit.Action.CREATE,
+        action=audit.Action.DELETE,
         patient=patient,
         object_type="invitation",
-        detail={"assessments": [a.pk for a, _ in links], "reminder": reminder},
+        detail={"assessments": [log.assessment_id for log in logs], "not_sent": True},
     )
-    return len(links)
