@@ -1,7 +1,7 @@
 """The staff home's lists drawn in Python, as the template's loops drew them (tests/foundation/home_rows_template.html,
 compared in test_home_rows): the loops' lookups and a reversed address per row were most of the page's drawing
 (issue 19). Each value is escaped as the template escapes it (conditional_escape); dates are written as the `date`
-filter wrote them in the practice's time zone (every stored time is aware), each day worded once (day_label) rather
+filter wrote them in the practice's time zone (every stored time is aware), each day worded once (worded_day_and_time, local_calendar_dates) rather
 than by Django's date format for each row, a third of the due questionnaires' drawing."""
 
 from collections.abc import Iterable
@@ -15,10 +15,10 @@ from django.utils.translation import get_language
 from kapstone.measures.models import Assessment, CriticalAlert
 from kapstone.patients.models import Patient
 from kapstone.practice.templatetags.kapstone_tags import (
-    day_label,
     link_around_id,
     link_around_two_ids,
     local_calendar_dates,
+    worded_day_and_time,
 )
 
 register = template.Library()
@@ -38,8 +38,7 @@ def open_alert_items(alerts: Iterable[CriticalAlert]) -> SafeString:
             f'<li><span class="badge {badge}">{conditional_escape(alert.get_priority_display())}</span> '
             f'<a href="{before}{int(alert.pk)}{after}">{about}</a>: {conditional_escape(alert.reason)} '
             f'<span class="muted">{conditional_escape(alert.kind_label)} · '
-            f"{conditional_escape(day_label(raised.date(), 'j M', language))} {raised.hour:02d}:{raised.minute:02d}"
-            "</span></li>"
+            f"{conditional_escape(worded_day_and_time(raised, 'j M', language, between=' '))}</span></li>"
         )
     return mark_safe("".join(items))  # noqa: S308 - every value escaped above
 

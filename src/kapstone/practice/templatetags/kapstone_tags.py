@@ -18,34 +18,40 @@ register = template.Library()
 _SENTINEL_ID = 987654321
 
 
+def _link_pieces(url_name: str, leading: tuple[object, ...], keys: int) -> tuple[str, ...]:
+    """The escaped text around the last `keys` numbers of `url_name`'s address, after the `leading` arguments every
+    row shares: keys + 1 pieces, between which a row writes its own keys."""
+    sentinels = [str(_SENTINEL_ID + n) for n in range(keys)]
+    count = {1: "one number", 2: "two numbers"}[keys]
+    try:
+        address = reverse(url_name, args=[*leading, *(int(sentinel) for sentinel in sentinels)])
+    except NoReverseMatch:
+        raise ValueError(f"{url_name} does not take exactly {count} after {list(leading)}.") from None
+    pieces, rest = [], address
+    for sentinel in sentinels:
+        piece, found, rest = rest.partition(sentinel)
+        if not found or any(other in piece for other in sentinels):
+            raise ValueError(f"{url_name} does not take exactly {count} for the row: {address}")
+        pieces.append(piece)
+    if any(sentinel in rest for sentinel in sentinels):
+        raise ValueError(f"{url_name} does not take exactly {count} for the row: {address}")
+    return tuple(html.escape(piece) for piece in [*pieces, rest])
+
+
 def link_around_id(url_name: str, *leading: object) -> tuple[str, str]:
     """The escaped text before and after the last number in `url_name`'s address (a route whose last argument is an
     int, a row's key, after the `leading` arguments every row shares, such as the patient of a list of their visits):
     a long table writes each row's link as before + key + after instead of reversing the route for each row, which
     took as long as the rest of the row."""
-    try:
-        address = reverse(url_name, args=[*leading, _SENTINEL_ID])
-    except NoReverseMatch:
-        raise ValueError(f"{url_name} does not take exactly one number after {list(leading)}.") from None
-    before, sentinel, after = address.partition(str(_SENTINEL_ID))
-    if not sentinel or str(_SENTINEL_ID) in after:
-        raise ValueError(f"{url_name} does not take exactly one number for the row: {address}")
-    return html.escape(before), html.escape(after)
+    before, after = _link_pieces(url_name, leading, 1)
+    return before, after
 
 
 def link_around_two_ids(url_name: str) -> tuple[str, str, str]:
     """link_around_id for a route whose last two arguments are a row's own two keys (an assessment of its patient):
     the escaped text before, between and after them, so a row's link is before + first + between + second + after."""
-    first, second = str(_SENTINEL_ID), str(_SENTINEL_ID + 1)
-    try:
-        address = reverse(url_name, args=[_SENTINEL_ID, _SENTINEL_ID + 1])
-    except NoReverseMatch:
-        raise ValueError(f"{url_name} does not take exactly two numbers.") from None
-    before, found_first, rest = address.partition(first)
-    between, found_second, after = rest.partition(second)
-    if not (found_first and found_second) or first in between + after or second in after:
-        raise ValueError(f"{url_name} does not take exactly two numbers for the row: {address}")
-    return html.escape(before), html.escape(between), html.escape(after)
+    before, between, after = _link_pieces(url_name, (), 2)
+    return before, between, after
 
 
 @register.simple_tag(takes_context=True)
@@ -66,10 +72,11 @@ def day_and_time(value: datetime.datetime | None) -> str:
     return worded_day_and_time(value, "D j M", get_language())
 
 
-def worded_day_and_time(local: datetime.datetime, day_format: str, language: str | None) -> str:
-    """What `date:"<day_format>, H:i"` writes of a time already in the time zone the page shows (as `date` has it,
-    expects_localtime): the day worded once per day, format and language (day_label), then the hour and minute."""
-    return f"{day_label(local.date(), day_format, language)}, {local.hour:02d}:{local.minute:02d}"
+def worded_day_and_time(local: datetime.datetime, day_format: str, language: str | None, *, between: str = ", ") -> str:
+    """What `date:"<day_format><between>H:i"` writes of a time already in the time zone the page shows (as `date`
+    has it, expects_localtime): the day worded once per day, format and language (day_label), then the hour and
+    minute."""
+    return f"{day_label(local.date(), day_format, language)}{between}{local.hour:02d}:{local.minute:02d}"
 
 
 @register.filter
