@@ -235,6 +235,11 @@ def shown_choices(choices: object) -> tuple:
     )
 
 
+def shown_offers(offered: Mapping[str, object]) -> tuple:
+    """What a form offers, by field (name to choices), as its drawing shows it: a kept drawing's key (kept_drawing)."""
+    return tuple((name, shown_choices(choices)) for name, choices in offered.items())
+
+
 def _drawing_key(form: forms.BaseForm) -> tuple:
     """Everything of an unbound form that its drawing reads and that a form's __init__ may set for one request
     (labels, help texts, choices read from the database, initial values, attributes), with the classes that

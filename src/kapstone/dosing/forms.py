@@ -433,7 +433,7 @@ class _Signed(forms.Form):
         """What an empty form of this class made for the page (with `read_once` and the rest) offers, as its
         drawing shows it: with its class and prefix, everything its drawing reads."""
         offered = cls.offered(read_once, offered_lot_id=offered_lot_id, balances=balances, signing_staff=signing_staff)
-        return tuple((name, formrender.shown_choices(choices)) for name, choices in offered.items())
+        return formrender.shown_offers(offered)
 
 
 class ReceiptForm(_Signed):

@@ -161,7 +161,7 @@ class _RoomForms:
                 "room form",
                 AdministerForm,
                 left_out,
-                tuple((name, formrender.shown_choices(choices)) for name, choices in offered.items()),
+                formrender.shown_offers(offered),
             ),
             functools.partial(_empty_drawing, action, left_out, witnesses=self.witnesses, offered=offered),
         )
