@@ -1,4 +1,7 @@
+import datetime
+import hashlib
 import importlib
+import json
 from contextlib import contextmanager
 
 import pytest
@@ -6,6 +9,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditChainHead, AuditEvent, AuditEventPatient
@@ -175,6 +180,46 @@ def test_a_list_read_links_each_patient_it_showed_and_keeps_them_in_the_hashed_d
     assert verify_chain() == (2, None)
 
 
+def test_reads_held_for_one_response_are_written_in_one_append_each_with_its_own_patients(db):
+    with audit.reads_written_before_response():
+        first = write_list_read([5, 3])
+        lone = write_events(1)[0]
+        last = write_list_read([8])
+        assert first.pk is None  # held until the response is ready
+    assert [first.prev_hash, lone.prev_hash, last.prev_hash] == [audit.GENESIS_HASH, first.hash, lone.hash]
+    stored = {event.pk: event for event in AuditEvent.objects.all()}
+    assert [stored[event.pk].hash for event in (first, lone, last)] == [first.hash, lone.hash, last.hash]
+    assert set(stored[first.pk].listed_patients.values_list("patient_id", flat=True)) == {3, 5}
+    assert not stored[lone.pk].listed_patients.exists()
+    assert list(stored[last.pk].listed_patients.values_list("patient_id", flat=True)) == [8]
+    assert AuditChainHead.objects.get().last_event_id == last.pk
+    assert verify_chain() == (3, None)
+
+
+@given(
+    actor_label=st.text(max_size=20),
+    detail=st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=3),
+    actor_id=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)),
+)
+def test_the_payload_after_the_previous_hash_completes_the_hashed_payload(actor_label, detail, actor_id):
+    """PostgreSQL's audit_append hashes '["<previous hash>",' and this payload: the same bytes as compute_hash's,
+    whatever the text (quotes, backslashes, accents, emoji) in the fields."""
+    event = AuditEvent(
+        at=datetime.datetime(2026, 12, 6, 19, 0, 0, 123, tzinfo=datetime.UTC),
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action="read",
+        patient_id=None,
+        object_type="patient",
+        object_id="7",
+        detail=json.dumps(detail, sort_keys=True),
+        ip_address="203.0.113.9",
+        prev_hash="ab" * 32,
+    )
+    completed = f'["{event.prev_hash}",{event.payload_after_previous()}'
+    assert hashlib.sha256(completed.encode()).hexdigest() == event.compute_hash()
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -265,8 +310,8 @@ def test_a_page_whose_reads_cannot_be_written_is_not_sent(cast, client_for):
     client.raise_request_exception = False
 
     def refused(execute, sql, params, many, context):
-        # The INSERT of the events, however it is worded (the ORM's on SQLite, one statement on PostgreSQL).
-        if "INSERT INTO" in sql and AuditEvent._meta.db_table in sql:
+        # The write of the events, however it is worded (the ORM's INSERT on SQLite, audit_append on PostgreSQL).
+        if ("INSERT INTO" in sql and AuditEvent._meta.db_table in sql) or "audit_append(" in sql:
             raise DatabaseError("disk full")
         return execute(sql, params, many, context)
 

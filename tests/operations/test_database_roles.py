@@ -26,7 +26,10 @@ def test_applied_the_app_role_can_write_rows_but_not_truncate_the_audit_trail(db
         cursor.execute(
             "SELECT has_table_privilege(%s, 'audit_auditevent', 'INSERT'), "
             "has_table_privilege(%s, 'audit_auditevent', 'TRUNCATE'), "
-            "(SELECT tableowner FROM pg_tables WHERE tablename = 'audit_auditevent')",
-            [ROLES["app"], ROLES["app"]],
+            "(SELECT tableowner FROM pg_tables WHERE tablename = 'audit_auditevent'), "
+            # Every append is a call of this function (audit migration 0007), run with the caller's privileges.
+            "has_function_privilege(%s, 'audit_append(timestamptz[], bigint[], text[], text[], bigint[], text[], "
+            "text[], text[], text[], text[], int[], bigint[], int)', 'EXECUTE')",
+            [ROLES["app"], ROLES["app"], ROLES["app"]],
         )
-        assert cursor.fetchone() == (True, False, ROLES["owner"])
+        assert cursor.fetchone() == (True, False, ROLES["owner"], True)

@@ -67,22 +67,27 @@ class AuditEvent(AppendOnlyModel):
         return f"#{self.pk} {self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
 
     def compute_hash(self) -> str:
-        payload = json.dumps(
-            [
-                self.prev_hash,
-                self.at.isoformat(timespec="microseconds"),
-                self.actor_id,
-                self.actor_label,
-                self.action,
-                self.patient_id,
-                self.object_type,
-                self.object_id,
-                self.detail,
-                self.ip_address,
-            ],
-            separators=(",", ":"),
-        )
+        payload = json.dumps([self.prev_hash, *self._hashed_after_previous()], separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def payload_after_previous(self) -> str:
+        """The hashed payload after the previous hash's place: compute_hash hashes '["<prev_hash>",' followed by
+        this, which is how PostgreSQL's audit_append (migration 0007) completes it once it holds a chain's head. The
+        previous hash is 64 hex digits, which JSON writes unescaped, so the two agree byte for byte."""
+        return json.dumps(self._hashed_after_previous(), separators=(",", ":"))[1:]
+
+    def _hashed_after_previous(self) -> list[object]:
+        return [
+            self.at.isoformat(timespec="microseconds"),
+            self.actor_id,
+            self.actor_label,
+            self.action,
+            self.patient_id,
+            self.object_type,
+            self.object_id,
+            self.detail,
+            self.ip_address,
+        ]
 
     @property
     def action_words(self) -> str:

@@ -17,7 +17,6 @@ written at once, inside the service's transaction.
 """
 
 import json
-import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,7 +24,6 @@ from typing import Protocol
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from kapstone.audit import context
@@ -103,16 +101,17 @@ def reads_written_before_response() -> Iterator[None]:
 
 
 def _append(events: list[AuditEvent]) -> None:
-    if events:  # a page that read no patient data opens no transaction (on SQLite it would take the write lock)
+    if not events:  # a page that read no patient data writes nothing (on SQLite it would take the write lock)
+        return
+    if connection.vendor == "postgresql":
+        _append_on_postgresql(events)
+    else:
         _append_in_transaction(events)
 
 
 @transaction.atomic
 def _append_in_transaction(events: list[AuditEvent]) -> None:
     """Chains the events after the head and writes them, holding the head's lock until the transaction commits."""
-    if connection.vendor == "postgresql":
-        _append_on_postgresql(events)
-        return
     head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
     _chain(events, after=head.last_hash)
     # One INSERT for them all; SQLite (3.35+) hands back the ids in order, taken under the lock.
@@ -135,7 +134,7 @@ def _chain(events: list[AuditEvent], *, after: str) -> None:
         event.hash = previous = event.compute_hash()
 
 
-# The columns an event is written with, in the order of the statement below.
+# The columns an event is written with, in audit_append's order (migration 0007), before the payload to hash.
 _EVENT_COLUMNS = [
     "at",
     "actor_id",
@@ -146,84 +145,37 @@ _EVENT_COLUMNS = [
     "object_id",
     "detail",
     "ip_address",
-    "prev_hash",
-    "hash",
 ]
-# The events and the patients each lists in one statement: every request that shows patient data writes through
-# here, and the ORM's two bulk INSERTs cost more of a page's time than the database does (issue 19). Rows are
-# inserted in the order given (UNNEST keeps it), so their ids, taken under the head's lock, follow the chain.
-_INSERT_EVENTS_AND_LINKS = """
-    WITH written AS (
-        INSERT INTO audit_auditevent
-            (at, actor_id, actor_label, action, patient_id, object_type, object_id, detail, ip_address, prev_hash, hash)
-        SELECT * FROM UNNEST(
-            %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::text[]
-        )
-        RETURNING id, hash
-    ), linked AS (
-        INSERT INTO audit_auditeventpatient (event_id, patient_id)
-        SELECT written.id, listed.patient_id
-        FROM UNNEST(%s::text[], %s::bigint[]) AS listed (hash, patient_id) JOIN written USING (hash)
+_APPEND = """
+    SELECT event_id, event_prev_hash, event_hash FROM audit_append(
+        %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+        %s::text[], %s::text[], %s::int[], %s::bigint[], %s
     )
-    SELECT hash, id FROM written
 """
-# The lowest-numbered chain whose head no other transaction holds, taken without waiting.
-_TAKE_FREE_HEAD = "SELECT id, last_hash FROM audit_auditchainhead ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-_CHAINS_OPEN = "SELECT COALESCE(MAX(id), 0) FROM audit_auditchainhead"
-_OPEN_CHAIN = (
-    "INSERT INTO audit_auditchainhead (id, last_hash, last_event_id) VALUES (%s, %s, NULL) ON CONFLICT DO NOTHING"
-)
-_WAIT_FOR_HEAD = "SELECT id, last_hash FROM audit_auditchainhead WHERE id = %s FOR UPDATE"
-_ADVANCE_HEAD = "UPDATE audit_auditchainhead SET last_hash = %s, last_event_id = %s WHERE id = %s"
-
-
-def _take_head_on_postgresql(cursor: CursorWrapper) -> tuple[int, str]:
-    """Locks a chain's head for this transaction: a free one if any, else a new chain while fewer than CHAINS_AT_MOST
-    are open, else waits for one. Appends on different chains commit side by side, so one request's commit no longer
-    holds up every other's (issue 19); each chain is still written by one transaction at a time."""
-    cursor.execute(_TAKE_FREE_HEAD)
-    row = cursor.fetchone()
-    if row is None:
-        row = _open_or_wait_for_head(cursor)
-    chain, last_hash = row
-    return int(chain), str(last_hash)
-
-
-def _open_or_wait_for_head(cursor: CursorWrapper) -> tuple[object, object]:
-    """Every open chain is held: opens the next, or past CHAINS_AT_MOST waits for one picked at random."""
-    cursor.execute(_CHAINS_OPEN)
-    (opened,) = cursor.fetchone()
-    if opened < CHAINS_AT_MOST:
-        chain = opened + 1
-        # A writer opening the same chain at the same moment makes this do nothing; the lock below then waits for it.
-        cursor.execute(_OPEN_CHAIN, [chain, chain_start(chain)])
-    else:
-        chain = random.randint(1, opened)  # noqa: S311 - spreads the waiting, not a secret
-    cursor.execute(_WAIT_FOR_HEAD, [chain])
-    chain_taken, last_hash = cursor.fetchone()
-    return chain_taken, last_hash
 
 
 def _append_on_postgresql(events: list[AuditEvent]) -> None:
-    """The same writes as the ORM's: a head locked, one INSERT of events and links, one UPDATE of the head per event."""
+    """One statement (audit_append, migration 0007) takes a chain's head, chains and writes the events and their
+    patient links, and advances the head: every request that shows patient data writes through here, and five
+    round trips a page cost more of its time than the writing did (issue 19). Outside a transaction the statement is
+    its own, so the head's lock is held for it alone; inside one, until that commits, as any write."""
+    links = [
+        (number, patient_id)
+        for number, event in enumerate(events, 1)
+        for patient_id in sorted(event.listed_patient_ids)
+    ]
     with connection.cursor() as cursor:
-        chain, last_hash = _take_head_on_postgresql(cursor)
-        _chain(events, after=last_hash)
-        links = [(event.hash, patient_id) for event in events for patient_id in sorted(event.listed_patient_ids)]
         cursor.execute(
-            _INSERT_EVENTS_AND_LINKS,
+            _APPEND,
             [
                 *([getattr(event, column) for event in events] for column in _EVENT_COLUMNS),
-                [link_hash for link_hash, _ in links],
+                [event.payload_after_previous() for event in events],
+                [number for number, _ in links],
                 [patient_id for _, patient_id in links],
+                CHAINS_AT_MOST,
             ],
         )
-        ids = dict(cursor.fetchall())
-        for event in events:
-            event.pk = ids[event.hash]
-            event._state.adding, event._state.db = False, connection.alias
-        # The database lets the head advance only to the entry that follows it (migration 0004), so it steps along:
-        # one UPDATE per event, sent together (psycopg pipelines executemany) so the head's lock, which every
-        # page's write queues behind, is held for one round trip rather than one per event.
-        cursor.executemany(_ADVANCE_HEAD, [[event.hash, event.pk, chain] for event in events])
+        written = cursor.fetchall()
+    for event, (pk, prev_hash, hash_) in zip(events, written, strict=True):
+        event.pk, event.prev_hash, event.hash = pk, prev_hash, hash_
+        event._state.adding, event._state.db = False, connection.alias
