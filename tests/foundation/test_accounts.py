@@ -3,11 +3,13 @@ failed sign-ins and refused access."""
 
 import datetime
 import re
+import smtplib
 
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -91,6 +93,44 @@ def test_a_second_invitation_ends_the_first_link(cast, client_for, newcomer):
     assert Client().get(second).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_invitation_leaves_after_its_login_and_link_are_committed(cast, client_for, newcomer, monkeypatch):
+    """A link followed the moment the message arrives must find its link already written."""
+    seen = []
+    working = services.send_mail
+
+    def checking(**kwargs):
+        seen.append((connection.in_atomic_block, AccountLink.objects.filter(used_at__isnull=True).count()))
+        working(**kwargs)
+
+    monkeypatch.setattr(services, "send_mail", checking)
+    client_for(cast.bob).post(reverse("patients:portal_invite", args=[newcomer.pk]))
+    assert seen == [(False, 1)] and len(mail.outbox) == 1
+    assert Client().get(path_of(link_in(mail.outbox[0]))).status_code == 200
+
+
+def _unsendable(**kwargs):
+    raise smtplib.SMTPServerDisconnected("gone")
+
+
+def test_an_invitation_that_cannot_be_sent_leaves_no_usable_link_and_can_be_sent_again(
+    cast, client_for, newcomer, monkeypatch
+):
+    working = services.send_mail
+    monkeypatch.setattr(services, "send_mail", _unsendable)
+    client = client_for(cast.bob)
+    response = client.post(reverse("patients:portal_invite", args=[newcomer.pk]), follow=True)
+    assert "The email could not be sent (SMTPServerDisconnected); try again later." in response.content.decode()
+    newcomer.refresh_from_db()
+    assert not newcomer.user.has_usable_password()
+    assert not AccountLink.objects.filter(user=newcomer.user, expires_at__gt=timezone.now()).exists()
+    assert AuditEvent.objects.filter(object_type="account_link", object_id=str(newcomer.user.pk)).exists()
+
+    monkeypatch.setattr(services, "send_mail", working)
+    client.post(reverse("patients:portal_invite", args=[newcomer.pk]))
+    assert len(mail.outbox) == 1 and Client().get(path_of(link_in(mail.outbox[0]))).status_code == 200
+
+
 # --- links: reused, expired, altered ----------------------------------------------------------------------
 
 
@@ -158,6 +198,31 @@ def test_staff_reset_their_password_then_still_need_their_second_factor(cast):
     assert client.get(reverse("patients:list")).url.startswith(LOGIN), "the new password alone signs nobody in"
     response = client.post(response.url, {"otp_token": current_code(cast.bob)})
     assert response.url == reverse("home:home")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reset_link_leaves_after_it_is_committed(cast, monkeypatch):
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    seen = []
+    working = services.send_mail
+
+    def checking(**kwargs):
+        seen.append((connection.in_atomic_block, AccountLink.objects.filter(user=cast.alice_user).count()))
+        working(**kwargs)
+
+    monkeypatch.setattr(services, "send_mail", checking)
+    Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+    assert seen == [(False, 1)] and len(mail.outbox) == 1
+
+
+def test_a_reset_that_cannot_be_sent_says_so_and_leaves_no_usable_link(cast, monkeypatch):
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    monkeypatch.setattr(services, "send_mail", _unsendable)
+    response = Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+    assert response.status_code == 400 and "could not be sent" in response.content.decode()
+    assert not AccountLink.objects.filter(user=cast.alice_user, expires_at__gt=timezone.now()).exists()
 
 
 def test_a_reset_for_an_unknown_login_looks_the_same_and_sends_nothing(db):

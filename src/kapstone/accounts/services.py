@@ -203,14 +203,26 @@ def _link_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:set_password", kwargs={"token": token})
 
 
-def _mail(*, to: str, subject: str, lines: list[str]) -> None:
+def _mail_link(*, link: tuple[int, str], to: str, subject: str, lines: list[str]) -> None:
+    """Sends a message carrying a link once the link is committed, so whoever follows it at once finds it. A
+    message that cannot be sent withdraws its link (no usable link is left that never left Kapstone) and says so."""
     try:
         send_mail(
             subject=subject, message="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[to]
         )
     except (smtplib.SMTPException, OSError) as problem:
-        # Raised inside the transaction, so the login and its link are not kept without the message.
+        _account_link_withdraw(link=link)
         raise AccountError(f"The email could not be sent ({problem.__class__.__name__}); try again later.") from None
+
+
+@transaction.atomic
+def _account_link_withdraw(*, link: tuple[int, str]) -> None:
+    """Ends the link (the user's id and the token) of a message that was not sent, and records that."""
+    user_id, token = link
+    AccountLink.objects.filter(user_id=user_id, token_hash=link_token_digest(token), used_at__isnull=True).update(
+        expires_at=timezone.now()
+    )
+    audit.record(action=audit.Action.UPDATE, object_type="account_link", object_id=user_id, detail={"not_sent": True})
 
 
 class InvitedPatient(Protocol):
@@ -226,10 +238,32 @@ class InvitedPatient(Protocol):
     def save(self, *, update_fields: Iterable[str] | None = None) -> None: ...
 
 
-@transaction.atomic
 def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     """Gives a patient a portal login and emails them a link to choose their password; sent again, it replaces
-    the earlier link. The login's username is the patient's email address."""
+    the earlier link. The login's username is the patient's email address. The message leaves once the login and
+    its link are committed; if it cannot be sent, the link is withdrawn and the login, still without a password,
+    waits for the invitation to be sent again."""
+    user, token = _portal_invitation_create(actor=actor, patient=patient)
+    _mail_link(
+        link=(user.pk, token),
+        to=user.email,
+        subject="Your patient portal",
+        lines=[
+            f"Hello {patient.preferred_name or patient.given_name},",
+            "",
+            "Your care team has opened a patient portal for you. Choose your password here:",
+            _link_url(token),
+            "",
+            f"The link works once, for {settings.PORTAL_INVITATION_HOURS} hours. Your username is {user.username}.",
+            "If you did not expect this message, you can ignore it.",
+        ],
+    )
+    return user
+
+
+@transaction.atomic
+def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[User, str]:
+    """The patient's login (made if they have none) and a new invitation link: (the login, the link's token)."""
     email = (patient.email or "").strip()
     if not email:
         raise AccountError("Add the patient's email address to their record first: the invitation goes there.")
@@ -267,37 +301,17 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
         object_type="portal_invitation",
         object_id=user.pk,
     )
-    _mail(
-        to=email,
-        subject="Your patient portal",
-        lines=[
-            f"Hello {patient.preferred_name or patient.given_name},",
-            "",
-            "Your care team has opened a patient portal for you. Choose your password here:",
-            _link_url(token),
-            "",
-            f"The link works once, for {settings.PORTAL_INVITATION_HOURS} hours. Your username is {user.username}.",
-            "If you did not expect this message, you can ignore it.",
-        ],
-    )
-    return user
+    return user, token
 
 
-@transaction.atomic
 def password_reset_request(*, identifier: str) -> None:
     """Emails a reset link to each active login with this username or email address. Says nothing back, so
-    the form cannot be used to find out who has an account."""
-    identifier = identifier.strip()
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    matches = users.filter(username__iexact=identifier) or users.filter(email__iexact=identifier)
+    the form cannot be used to find out who has an account. Each message leaves once its link is committed."""
     minutes = settings.PASSWORD_RESET_MINUTES
-    for user in matches:
-        token = account_link_create(
-            user=user, purpose=AccountLink.Purpose.PASSWORD_RESET, lifetime=datetime.timedelta(minutes=minutes)
-        )
-        audit.record(action=audit.Action.UPDATE, object_type="password_reset_requested", object_id=user.pk)
-        second_factor = ["Staff then sign in with the new password and their second factor.", ""]
-        _mail(
+    second_factor = ["Staff then sign in with the new password and their second factor.", ""]
+    for user, token in _password_reset_links_create(identifier=identifier.strip()):
+        _mail_link(
+            link=(user.pk, token),
             to=user.email,
             subject="Reset your Kapstone password",
             lines=[
@@ -311,6 +325,23 @@ def password_reset_request(*, identifier: str) -> None:
                 "If you did not ask for this, ignore this message; your password stays as it is.",
             ],
         )
+
+
+@transaction.atomic
+def _password_reset_links_create(*, identifier: str) -> list[tuple[User, str]]:
+    """A new reset link for each active login with this username or email address: (the login, the token)."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    matches = users.filter(username__iexact=identifier) or users.filter(email__iexact=identifier)
+    links = []
+    for user in matches:
+        token = account_link_create(
+            user=user,
+            purpose=AccountLink.Purpose.PASSWORD_RESET,
+            lifetime=datetime.timedelta(minutes=settings.PASSWORD_RESET_MINUTES),
+        )
+        audit.record(action=audit.Action.UPDATE, object_type="password_reset_requested", object_id=user.pk)
+        links.append((user, token))
+    return links
 
 
 def account_link_usable(*, token: str) -> AccountLink:

@@ -30,6 +30,7 @@ OBJECT_WORDS: dict[str, str] = {
     "external_clinician": "Outside clinician",
     # Sign-in and staff (accounts)
     "access_denied": "Access refused",
+    "account_link": "Emailed link",
     "account_lockout": "Account locked",
     "invitation": "Staff invitation",
     "passkey": "Passkey",
