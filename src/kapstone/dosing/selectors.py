@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -835,6 +835,14 @@ def _as_logged(entries: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
     return entries.select_related("lot", "corrects").annotate(dose_patient_id=F("dose_record__patient_id"))
 
 
+def _as_logged_window(entries: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    """_as_logged for a window of entries: the patient of a dose's entry read by a subquery on the dose's key, not a
+    join, which halved the time PostgreSQL took to plan the page's window (about 0.8 ms to 0.4 ms, issue 19). The
+    subquery runs once for each of the window's entries; an export of every entry keeps the join."""
+    dose_patient = DoseRecord.objects.filter(pk=OuterRef("dose_record_id")).order_by().values("patient_id")[:1]
+    return entries.select_related("lot", "corrects").annotate(dose_patient_id=Subquery(dose_patient))
+
+
 def in_stock_or(lot_id: int | None = None) -> Q:
     """The balances the ledger page offers and lists: those holding stock, with every balance of the lot the page is
     filtered to. A lot used up stays in the log for good, so a practice's lots at 0 grow without end; such a lot is
@@ -1007,7 +1015,7 @@ def _window(
 ) -> QuerySet[LedgerEntry]:
     """Up to `limit` entries under the bounds: `older` or `newer` than the anchor entry (its id and time), or the
     `newest`; the newer ones come oldest first."""
-    entries = _as_logged(_entries_within(**bounds))
+    entries = _as_logged_window(_entries_within(**bounds))
     if direction == "older":
         entries = entries.filter(Q(recorded_at__lt=anchor_at) | Q(recorded_at=anchor_at, pk__lt=anchor_id))
     elif direction == "newer":
@@ -1082,7 +1090,10 @@ def ledger_export_rows(*, user: User, filters: LedgerFilter) -> list[LedgerRow]:
 @compiled_once()
 def _open_discrepancies() -> QuerySet[LedgerEntry]:
     """open_discrepancies' query, which takes nothing from the caller: compiled once a process, as building its two
-    subqueries took longer than running it."""
+    subqueries took longer than running it. Each subquery asks for the first id of a later count or a correction and
+    takes none for "there is none": written as NOT EXISTS, PostgreSQL turned them into joins of the log to itself,
+    which took it twice as long to plan (about 0.7 ms to 0.35 ms, issue 19) as the subqueries it runs for each count
+    that did not match."""
     counts = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.COUNT)
     later_count = counts.filter(lot=OuterRef("lot"), location=OuterRef("location")).filter(
         Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
@@ -1091,7 +1102,11 @@ def _open_discrepancies() -> QuerySet[LedgerEntry]:
     return (
         counts.exclude(discrepancy_mg__isnull=True)
         .exclude(discrepancy_mg=0)
-        .filter(~Exists(later_count), ~Exists(correction))
+        .alias(
+            later_count_id=Subquery(later_count.order_by().values("pk")[:1]),
+            correction_id=Subquery(correction.order_by().values("pk")[:1]),
+        )
+        .filter(later_count_id__isnull=True, correction_id__isnull=True)
         .select_related("lot")
         .order_by("recorded_at", "pk")
     )
