@@ -78,6 +78,9 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "journal entries"
+        # The adherence page's first entry after each window's dose (windows_with_work) is the first key of the
+        # patient's from the dose on, read from the index alone: the patient's entries were read and sorted.
+        indexes = [models.Index(fields=["patient", "created_at"], name="journal_entry_patient_time")]
 
     def __str__(self) -> str:
         return f"journal entry {self.pk} of patient {self.patient_id}"
@@ -102,6 +105,9 @@ class IntegrationNote(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Whether a patient has a note at a session (windows_with_work's first note, for each window of the
+        # adherence page) from the index alone: the two keys' indexes were read and intersected.
+        indexes = [models.Index(fields=["session", "patient"], name="integration_note_session")]
 
     def __str__(self) -> str:
         return f"integration note {self.pk}"

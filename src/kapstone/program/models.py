@@ -122,6 +122,16 @@ class GroupSession(models.Model):
                 condition=~(models.Q(kind="dosing") & models.Q(is_remote=True)), name="dosing_never_remote"
             ),
         ]
+        # The integration sessions following a dosing session, earliest first, from the index alone: the adherence
+        # page asks twice for each window (integration.selectors.windows_with_work), and each time read the dosing
+        # session's followers of every kind and sorted them.
+        indexes = [
+            models.Index(
+                fields=["follows_dosing", "starts_at"],
+                condition=models.Q(kind="integration"),
+                name="integration_sessions_followed",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.group}: {self.get_kind_display()} {self.number}"
