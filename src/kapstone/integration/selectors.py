@@ -502,7 +502,9 @@ class StaffTimeline:
 
 def staff_timeline(*, user: User, patient_id: int | str) -> StaffTimeline:
     patient = patient_get(user=user, patient_id=patient_id, purpose="integration timeline")
-    care_team = on_care_team(user, patient)
+    # patient_get lets a clinician open only the patients on their care team (patients_visible_to), so a clinician
+    # here is on it: asking the care team again was a statement on every view (issue 19).
+    care_team = user.is_clinician
     sessions, bookable = _sessions_read(patient, bookable=user.is_clinician)
     journal = "shared" if care_team else "none"
     items = _timeline_items(patient, sessions, journal=journal, notes=True, undelivered=True)
