@@ -131,6 +131,15 @@ def test_an_invitation_that_cannot_be_sent_leaves_no_usable_link_and_can_be_sent
     assert len(mail.outbox) == 1 and Client().get(path_of(link_in(mail.outbox[0]))).status_code == 200
 
 
+def test_an_invitation_sent_again_goes_to_the_address_now_on_the_record(cast, client_for, newcomer):
+    client = client_for(cast.bob)
+    client.post(reverse("patients:portal_invite", args=[newcomer.pk]))
+    newcomer.email = "nell.corrected@mail.example"
+    newcomer.save()
+    client.post(reverse("patients:portal_invite", args=[newcomer.pk]))
+    assert [message.to for message in mail.outbox] == [["nell@mail.example"], ["nell.corrected@mail.example"]]
+
+
 # --- links: reused, expired, altered ----------------------------------------------------------------------
 
 

@@ -203,22 +203,26 @@ def _link_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:set_password", kwargs={"token": token})
 
 
-def _mail_link(*, link: tuple[int, str], to: str, subject: str, lines: list[str]) -> None:
-    """Sends a message carrying a link once the link is committed, so whoever follows it at once finds it. A
-    message that cannot be sent withdraws its link (no usable link is left that never left Kapstone) and says so."""
+def _mail_link(*, user: User, token: str, to: str, subject: str, greeting: str, ask: str, after: list[str]) -> None:
+    """Sends `to` a message carrying a link (its greeting, what the link is for, the link, what follows) once the
+    link is committed, so whoever follows it at once finds it. A message that cannot be sent withdraws its link (no usable
+    link is left that never left Kapstone) and says so."""
+    lines = [f"Hello {greeting},", "", ask, _link_url(token), "", *after]
     try:
         send_mail(
-            subject=subject, message="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[to]
+            subject=subject,
+            message="\n".join(lines),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[to],
         )
     except (smtplib.SMTPException, OSError) as problem:
-        _account_link_withdraw(link=link)
+        _account_link_withdraw(user_id=user.pk, token=token)
         raise AccountError(f"The email could not be sent ({problem.__class__.__name__}); try again later.") from None
 
 
 @transaction.atomic
-def _account_link_withdraw(*, link: tuple[int, str]) -> None:
-    """Ends the link (the user's id and the token) of a message that was not sent, and records that."""
-    user_id, token = link
+def _account_link_withdraw(*, user_id: int, token: str) -> None:
+    """Ends the link of a message that was not sent, and records that."""
     AccountLink.objects.filter(user_id=user_id, token_hash=link_token_digest(token), used_at__isnull=True).update(
         expires_at=timezone.now()
     )
@@ -245,15 +249,13 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     waits for the invitation to be sent again."""
     user, token = _portal_invitation_create(actor=actor, patient=patient)
     _mail_link(
-        link=(user.pk, token),
-        to=user.email,
+        user=user,
+        token=token,
+        to=patient.email.strip(),  # the address on the patient's record now, which the invitation was checked against
         subject="Your patient portal",
-        lines=[
-            f"Hello {patient.preferred_name or patient.given_name},",
-            "",
-            "Your care team has opened a patient portal for you. Choose your password here:",
-            _link_url(token),
-            "",
+        greeting=patient.preferred_name or patient.given_name,
+        ask="Your care team has opened a patient portal for you. Choose your password here:",
+        after=[
             f"The link works once, for {settings.PORTAL_INVITATION_HOURS} hours. Your username is {user.username}.",
             "If you did not expect this message, you can ignore it.",
         ],
@@ -311,15 +313,13 @@ def password_reset_request(*, identifier: str) -> None:
     second_factor = ["Staff then sign in with the new password and their second factor.", ""]
     for user, token in _password_reset_links_create(identifier=identifier.strip()):
         _mail_link(
-            link=(user.pk, token),
+            user=user,
+            token=token,
             to=user.email,
             subject="Reset your Kapstone password",
-            lines=[
-                f"Hello {user.first_name or user.username},",
-                "",
-                "Someone asked to reset the password of your login. Choose a new one here:",
-                _link_url(token),
-                "",
+            greeting=user.first_name or user.username,
+            ask="Someone asked to reset the password of your login. Choose a new one here:",
+            after=[
                 f"The link works once, for {minutes} minutes.",
                 *(second_factor if user.is_staff_member else []),
                 "If you did not ask for this, ignore this message; your password stays as it is.",
