@@ -37,7 +37,7 @@ from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides_of
 from kapstone.program.models import Enrolment, GroupSession
-from kapstone.program.selectors import group_holds_patient_visible_to
+from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_settings, gate_statuses
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
@@ -61,16 +61,19 @@ class RoomSettings:
 
 def dosing_session_visible_to(user: User) -> Q:
     """The dosing sessions a user may see, as a condition on each session: admins all; a clinician those they
-    facilitate and those whose group holds a patient of their care team. Each test is an EXISTS on indexes, for the
-    one session or the few days' sessions asked for: an IN over the user's sessions had PostgreSQL hash every
-    session a prescriber ever facilitated to answer for one (3 ms of the room's database time at 10,000 patients,
-    growing with the practice)."""
+    facilitate and those whose group holds a patient of their care team. For a clinician it is one EXISTS over
+    both reasons, each read on indexes, for the one session or the few days' sessions asked for: an IN over the
+    user's sessions had PostgreSQL hash every session a prescriber ever facilitated to answer for one (3 ms of the
+    room's database time at 10,000 patients, growing with the practice), and two EXISTS joined by OR it planned
+    each twice, row by row and hashed, which took longer than reading the room's session (issue 19)."""
     dosing = Q(kind=GroupSession.Kind.DOSING)
     if user.role == Role.ADMIN:
         return dosing
     if user.is_clinician:
-        facilitates = GroupSession.facilitators.through.objects.filter(groupsession=OuterRef("pk"), user=user)
-        return dosing & (Q(Exists(facilitates)) | Q(group_holds_patient_visible_to(user, field="group")))
+        facilitators = GroupSession.facilitators.through
+        facilitates = facilitators.objects.filter(groupsession=OuterRef("pk"), user=user).values("groupsession")
+        holds_their_patient = enrolments_visible_to(user, field="group").values("group")
+        return dosing & Q(Exists(facilitates.union(holds_their_patient, all=True)))
     return Q(pk__in=[])
 
 
@@ -539,7 +542,7 @@ def _dosing_sessions_visible_to(user: User) -> QuerySet[GroupSession]:
 
 @compiled_once(session_id=int)
 def _dosing_session(user: User, *, session_id: int) -> QuerySet[GroupSession]:
-    return _dosing_sessions_visible_to(user).filter(pk=session_id)
+    return _dosing_sessions_visible_to(user).filter(pk=session_id).order_by()  # one row: the sessions' order unused
 
 
 def _session_get(*, user: User, session_id: int | str) -> GroupSession:

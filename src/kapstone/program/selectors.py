@@ -25,13 +25,10 @@ from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession
 GROUPS_PER_PAGE = 50
 
 
-def group_holds_patient_visible_to(user: User, *, field: str = "pk") -> Exists:
-    """Whether the group a row names in `field` has an enrolment (in any status) of a patient the user may see, by
-    the care-team rule of patients.selectors.patient_visible_to, tested on that group's enrolments alone."""
-    return Exists(_enrolments_visible_to(user, field=field))
-
-
-def _enrolments_visible_to(user: User, *, field: str) -> QuerySet[Enrolment]:
+def enrolments_visible_to(user: User, *, field: str) -> QuerySet[Enrolment]:
+    """The enrolments (in any status) of patients the user may see, by the care-team rule of
+    patients.selectors.patient_visible_to, in the group a row names in `field`: whether there are any is whether
+    the group holds a patient of theirs, tested on that group's enrolments alone."""
     return Enrolment.objects.filter(patient_visible_to(user), group=OuterRef(field))
 
 
@@ -48,7 +45,7 @@ def group_visible_to(user: User, *, field: str = "pk") -> Q:
         return Q(**{f"{field}__isnull": False})
     if user.is_clinician:
         facilitates = Group.facilitators.through.objects.filter(group=OuterRef(field), user=user).values("group")
-        holds_their_patient = _enrolments_visible_to(user, field=field).values("group")
+        holds_their_patient = enrolments_visible_to(user, field=field).values("group")
         return Q(Exists(facilitates.union(holds_their_patient, all=True)))
     return Q(pk__in=[])
 
