@@ -5,6 +5,7 @@ and each card's form, drawn once and stamped, as the form made for that card dra
 import re
 
 import pytest
+import yaml
 from django.forms import ModelChoiceField
 from django.template import Context, Template
 from django.urls import reverse
@@ -15,6 +16,7 @@ from kapstone.dosing import selectors, views
 from kapstone.dosing.forms import ROOM_FORMS
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES
 from kapstone.dosing.views import ROOM_FORM_LABELS, _card_form, _DrawnForm
+from kapstone.measures import scoring
 from tests.conftest import signed_in_client
 
 # dosing/room_form.html, as each card included it for each of its forms.
@@ -101,3 +103,30 @@ def test_the_forms_drawn_once_for_the_process_read_nothing_when_made():
         form_class = ROOM_FORMS[action]
         assert "__init__" not in vars(form_class), action
         assert not any(isinstance(field, ModelChoiceField) for field in form_class.base_fields.values()), action
+
+
+def test_the_suicide_risk_form_kept_drawn_shows_the_screeners_wording_as_it_changes(
+    cast, session, ready_record, settings, tmp_path
+):
+    """The room keeps the suicide-risk form drawn while the screener's wording is unchanged (the form's questions are
+    its only part read when it is made): a practice's new wording is shown on the next load."""
+    client = signed_in_client(cast.bob)
+    url = reverse("dosing:room", args=[session.pk])
+    assert "Have you actually had any thoughts of killing yourself?" in client.get(url).content.decode()
+    wording = {
+        "instrument": "cssrs-screener",
+        "instrument_version": 1,
+        "licence": "Synthetic test wording.",
+        "items": {number: {"text": f"Synthetic screener question {number}"} for number in range(1, 7)},
+    }
+    (tmp_path / "cssrs-screener.yaml").write_text(yaml.safe_dump(wording), encoding="utf-8")
+    settings.INSTRUMENT_WORDING_DIR = str(tmp_path)
+    scoring._load_all.cache_clear()
+    try:
+        page = client.get(url).content.decode()
+    finally:
+        settings.INSTRUMENT_WORDING_DIR = ""
+        scoring._load_all.cache_clear()
+    assert "2. Synthetic screener question 2" in page
+    assert "thoughts of killing yourself" not in page
+    assert "Have you actually had any thoughts of killing yourself?" in client.get(url).content.decode()

@@ -243,10 +243,18 @@ class RiskAssessmentForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for item in get_instrument("cssrs-screener").items:
-            field = self.fields.get(f"q{item.number}")
-            if field is not None:
-                field.label = f"{item.number}. {item.text}"
+        for name, label in self.question_labels():
+            self.fields[name].label = label
+
+    @classmethod
+    def question_labels(cls) -> tuple[tuple[str, str], ...]:
+        """The screener's questions in the practice's wording, by field, as a form is made with them: all that an
+        empty form reads when it is made, so that the room can tell what it would draw without making it."""
+        return tuple(
+            (f"q{item.number}", f"{item.number}. {item.text}")
+            for item in get_instrument("cssrs-screener").items
+            if f"q{item.number}" in cls.base_fields
+        )
 
     def clean(self):
         cleaned = super().clean()

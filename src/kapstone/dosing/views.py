@@ -28,6 +28,7 @@ from kapstone.dosing.forms import (
     LocationForm,
     LossReportFileForm,
     RegistrationForm,
+    RiskAssessmentForm,
     room_witnesses,
 )
 from kapstone.dosing.ledger_rows import entry_rows
@@ -152,7 +153,13 @@ class _RoomForms:
     def _empty(self, action: str, left_out: tuple[str, ...]) -> str:
         """The card form's empty drawing. The form to give a dose with is drawn as the room last drew it while the
         lots and witnesses it offers are unchanged (formrender.kept_drawing), without making it: making it (deep
-        copies of its fields, its querysets built) was a tenth of the room's time (issue 19)."""
+        copies of its fields, its querysets built) was a tenth of the room's time (issue 19). So is the suicide-risk
+        form while the screener's wording is unchanged: making it was a thirtieth."""
+        if action == "risk":
+            return formrender.kept_drawing(
+                ("room form", RiskAssessmentForm, left_out, RiskAssessmentForm.question_labels()),
+                functools.partial(_empty_drawing, action, left_out),
+            )
         if action != "administer" or self.witnesses is None:
             return _empty_drawing(action, left_out)
         offered = AdministerForm.offered(witnesses=self.witnesses)
