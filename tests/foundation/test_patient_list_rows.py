@@ -42,3 +42,14 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(cast):
 def test_a_search_that_finds_nobody_says_so(cast):
     page = signed_in_client(cast.bob).get(reverse("patients:list"), {"q": "nobody-by-this-name"})
     assert page.status_code == 200 and "No patients found." in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_patients_care_team_is_named_in_order_of_last_name(cast):
+    patient = make_patient("Tess", "Teamed", team=[])
+    for username, last_name in [("zed", "Zimmer"), ("amy", "Abbott"), ("mo", "Moreno")]:
+        CareTeamMembership.objects.create(
+            patient=patient, staff=make_user(username, Role.THERAPIST, last_name=last_name)
+        )
+    listed = next(row for row in patient_list(user=cast.admin).object_list if row.pk == patient.pk)
+    assert [membership.staff.last_name for membership in listed.team] == ["Abbott", "Moreno", "Zimmer"]

@@ -63,12 +63,13 @@ def _primary_diagnoses_of(*, patient_ids: list[int]) -> QuerySet[Diagnosis]:
 
 @compiled_once(patient_ids=KEYS)
 def _teams_of(*, patient_ids: list[int]) -> QuerySet[CareTeamMembership]:
-    # The list names each member by last name: their whole user rows were read for it. Unordered, as the
-    # prefetch it replaces read them.
+    # The list names each member by last name (their whole user rows were read for it), in order of it, so a row
+    # reads the same on every load: the prefetch this replaced listed them in whatever order the plan gave.
     return (
         CareTeamMembership.objects.filter(patient_id__in=patient_ids)
         .select_related("staff")
         .only("patient", "staff__last_name")
+        .order_by("staff__last_name", "staff_id")
     )
 
 
