@@ -247,11 +247,11 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     the earlier link. The login's username is the patient's email address. The message leaves once the login and
     its link are committed; if it cannot be sent, the link is withdrawn and the login, still without a password,
     waits for the invitation to be sent again."""
-    user, token = _portal_invitation_create(actor=actor, patient=patient)
+    user, token, address = _portal_invitation_create(actor=actor, patient=patient)
     _mail_link(
         user=user,
         token=token,
-        to=patient.email.strip(),  # the address on the patient's record now, which the invitation was checked against
+        to=address,
         subject="Your patient portal",
         greeting=patient.preferred_name or patient.given_name,
         ask="Your care team has opened a patient portal for you. Choose your password here:",
@@ -264,8 +264,9 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
 
 
 @transaction.atomic
-def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[User, str]:
-    """The patient's login (made if they have none) and a new invitation link: (the login, the link's token)."""
+def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[User, str, str]:
+    """The patient's login (made if they have none) and a new invitation link: (the login, the link's token, the
+    address on the patient's record now, which the invitation goes to)."""
     email = (patient.email or "").strip()
     if not email:
         raise AccountError("Add the patient's email address to their record first: the invitation goes there.")
@@ -303,7 +304,7 @@ def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[
         object_type="portal_invitation",
         object_id=user.pk,
     )
-    return user, token
+    return user, token, email
 
 
 def password_reset_request(*, identifier: str) -> None:
