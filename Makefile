@@ -61,8 +61,8 @@ lint: install
 bench: install
 	KAPSTONE_DEMO=1 $(BIN)/python scripts/bench.py
 
-# Pages under load on PostgreSQL (127.0.0.1:5432, user postgres) with the production server; PATIENTS=1000,10000
-# prints how each figure grows with the practice's size.
-PATIENTS ?= 10000
+# Pages under load on PostgreSQL (127.0.0.1:5432, user postgres) with the production server, at 1,000 and 10,000
+# patients with how each figure grows between them (PATIENTS=10000 for one size, PATIENTS=1000,10000,100000 for more).
+PATIENTS ?= 1000,10000
 bench-load: install
 	$(BIN)/python scripts/bench_load.py --patients $(PATIENTS)
