@@ -340,6 +340,14 @@ def test_a_patient_signs_consent_in_the_portal_with_their_ip_recorded(cast):
     assert "Signed" in client.get(reverse("screening:portal")).text
 
 
+def test_the_consent_page_is_titled_by_the_form_and_its_sections_sit_under_that_title(cast):
+    """The consent form's title is the page's one level-one heading, so a screen reader's heading list starts there
+    rather than at "Sign"."""
+    page = signed_in_client(cast.alice_user).get(reverse("screening:portal_consent")).text
+    assert page.count("<h1") == 1 and '<h1 id="consent-title">' in page
+    assert "<h3" not in page
+
+
 def test_a_patient_withdraws_their_consent(cast):
     helpers.sign_consent(cast)
     client = signed_in_client(cast.alice_user)
