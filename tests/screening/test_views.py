@@ -240,7 +240,10 @@ def test_the_screening_page_draws_its_forms_and_the_consent_form_as_their_templa
     ]
     for form in drawn:
         assert render_to_string("includes/form_fields.html", {"form": form}) in page
-    assert render_to_string("screening/_consent_text.html", {"consent_form": current_form()}) in page
+    consent_text = render_to_string("screening/_consent_text.html", {"consent_form": current_form(), "title_level": 3})
+    assert consent_text in page
+    # Under the page's "Informed consent" heading: the form's title one level below it, its sections below that.
+    assert page.count("<h1") == 1 and '<h3 id="consent-title">' in consent_text and "<h4>" in consent_text
     # A form sent back keeps its input and errors, drawn as the template drew them.
     sent_back = forms.AdviceOverrideForm({f"advice-{entry.pk}-reason": "ok"}, prefix=f"advice-{entry.pk}")
     response = client.post(advice_url(entry), {f"advice-{entry.pk}-reason": "ok"})

@@ -43,7 +43,7 @@ def _consent_text(consent_form: ConsentForm) -> SafeString:
     """The consent form's words as screening/_consent_text.html draws them, drawn once a process for each form: a
     form is read from its file once (consent_forms.current_form) and never changes, and drawing its sections was a
     share of the screening page (issue 19)."""
-    return mark_safe(render_to_string("screening/_consent_text.html", {"consent_form": consent_form}))  # noqa: S308 - a template's output
+    return mark_safe(render_to_string("screening/_consent_text.html", {"consent_form": consent_form, "title_level": 3}))  # noqa: S308 - a template's output
 
 
 def _screening_page(request, patient, *, status: int = 200, **bound_forms):
