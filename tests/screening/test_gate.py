@@ -6,6 +6,9 @@ import pytest
 from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
+from kapstone.patients import services as patients
+from kapstone.practice import services as practice_services
+from kapstone.practice.registry import SettingRefused
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group
@@ -198,6 +201,40 @@ def test_the_practices_minimum_age_is_read_and_never_below_18(cast):
     cast.alice.date_of_birth = years_ago(16)
     cast.alice.save()
     assert "the practice treats adults from 18" in enrolment_blockers(patient=cast.alice)[0]
+
+
+def test_a_record_at_65_or_over_that_the_screening_read_as_younger_blocks_until_a_prescriber_reviews_a_rescreen(cast):
+    helpers.ready_for_enrolment(cast)  # the intake gave age 40
+    patients.patient_update(actor=cast.bob, patient=cast.alice, fields={"date_of_birth": years_ago(70)})
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker == (
+        f"the patient is 70 on the record's date of birth, but the screening of {timezone.localdate():%Y-%m-%d} did "
+        "not review age 65 or over; re-screen so a prescriber reviews it"
+    )
+    group = _group(cast)
+    with pytest.raises(program.EnrolmentRefused, match="did not review age 65 or over"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    rescreened = helpers.intake(age=None, date_of_birth=years_ago(70).isoformat())
+    _, result = helpers.screen(cast, rescreened)
+    assert result.decision == "needs_review"
+    services.override_record(
+        actor=cast.bob,
+        result=result,
+        justification="Age 70 reviewed: no hypertension history; start at the lower dose.",
+    )
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_the_older_adult_age_is_never_set_above_65(cast):
+    with pytest.raises(SettingRefused, match="cannot exceed 65"):
+        practice_services.practice_setting_change(
+            actor=cast.bob, key="screening.older_adult_age_years", raw_value="90", reason="Practice policy"
+        )
+    practice_value_set(actor=cast.admin, key="screening.older_adult_age_years", value=90, reason="written by hand")
+    helpers.ready_for_enrolment(cast)
+    cast.alice.date_of_birth = years_ago(66)
+    cast.alice.save()
+    assert "did not review age 65 or over" in enrolment_blockers(patient=cast.alice)[0]
 
 
 def test_an_expired_screening_blocks_and_a_fresh_intake_reopens_the_gate(cast):

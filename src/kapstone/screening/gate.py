@@ -1,7 +1,9 @@
 """The enrolment gate: a patient may join a group course, and be dosed on the day, only when all of these hold.
 
 1. The patient is at least the practice's minimum age (screening setting min_age_years, never below 18), counted
-   from the date of birth on the record on the day asked, so a record corrected after screening still blocks.
+   from the date of birth on the record on the day asked, so a record corrected after screening still blocks; and a
+   patient at or over the older-adult age (older_adult_age_years, never above 65) on the record has a screening
+   that reviewed it.
 2. The latest screening decision is eligible, or it is "needs review" and a prescriber has overridden that very
    result with a written justification. "Not eligible" can never be overridden.
 3. That screening is current: its intake's assessment date (when its blood pressure and medications were taken)
@@ -32,6 +34,9 @@ from kapstone.screening.consent_forms import ConsentForm, current_form
 from kapstone.screening.engine import Data, load_rule_set
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX
+
+# The screening rule that asks the prescriber to review an older adult (rules/kap_screening.yaml).
+OLDER_ADULT_RULE = "older_adult"
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,22 @@ def _screening_blockers(
     return blockers, expires_on
 
 
+def _older_adult_blockers(result: ScreeningResult | None, age: int, settings: Data) -> list[str]:
+    """A patient at or over the older-adult age on the record's date of birth whose screening did not review it (the
+    intake gave a younger age, the record was corrected, or the patient has had a birthday since): [spravato-pi]
+    lowers the starting dose from 65 and older age predicts blood-pressure surges, so the prescriber reviews it
+    through a new screening."""
+    older = settings["older_adult_age_years"]
+    if result is None or age < older:
+        return []
+    if any(reason["rule"] == OLDER_ADULT_RULE for reason in result.result.get("reasons") or []):
+        return []
+    return [
+        f"the patient is {age} on the record's date of birth, but the screening of {result.result['assessment_date']} "
+        f"did not review age {older} or over; re-screen so a prescriber reviews it"
+    ]
+
+
 def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
     if not entries:
         return ["the outside treatment team has not been consulted"], ()
@@ -248,6 +269,7 @@ def _status(
             f"the patient is {age} on the record's date of birth; the practice treats adults from "
             f"{settings['min_age_years']}"
         )
+    blockers += _older_adult_blockers(result, age, settings)
     screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
     advice_blockers, against = _advice_blockers(advice)
