@@ -7,13 +7,19 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
+from kapstone.patients import services as patients
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import planning, scheduling, services
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import CourseInfeasible, Patient, PlannedSession, validate_plan
+from kapstone.screening import services as screening
 from tests.conftest import make_patient
+from tests.measures.factories import PHQ9_ITEM9, due_assessment
 from tests.program.conftest import NEW_YORK, PLANNED, make_request, make_template
+from tests.screening import helpers
 
 KAP_PROGRAMME = "group-kap-programme"
 
@@ -176,3 +182,51 @@ def test_the_planning_context_carries_the_patients_dosing_days_in_other_groups_a
     alice = next(p for p in request.patients if p.id == cast.alice.record_number)
     assert alice.other_dosing_days == (start + timedelta(days=2),)
     assert all(not p.other_dosing_days for p in request.patients if p is not alice)
+
+
+# --- safety facts other apps hold (signals.enrolment_checks) ---------------------------------------------------
+
+
+def _ready_group(cast) -> Group:
+    helpers.ready_for_enrolment(cast)
+    return make_group(cast, "Spring group", timezone.localdate() + timedelta(days=14))
+
+
+@pytest.mark.django_db
+def test_an_unacknowledged_suicide_risk_answer_from_the_portal_refuses_enrolment_until_the_care_team_acknowledges(
+    cast,
+):
+    group = _ready_group(cast)
+    assessment = due_assessment(cast.alice)
+    measures.assessment_save_answers(actor=cast.alice.user, assessment=assessment, answers=PHQ9_ITEM9, submit=True)
+    with pytest.raises(services.EnrolmentRefused) as refused:
+        services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert "a suicide-risk alert raised" in str(refused.value)
+    assert "Item 9" in str(refused.value) and "acknowledges it with a note before they join a course" in str(
+        refused.value
+    )
+    assert not Enrolment.objects.filter(group=group).exists()
+    alert = CriticalAlert.objects.get(patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Assessed by phone: passive thoughts, safety plan.")
+    assert services.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
+
+
+@pytest.mark.django_db
+def test_an_maoi_added_to_the_record_after_screening_refuses_enrolment_until_a_new_screening(cast):
+    group = _ready_group(cast)
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="medication",
+        fields={"name": "Nardil", "dose": "15 mg three times daily"},
+    )
+    with pytest.raises(services.EnrolmentRefused) as refused:
+        services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert "new on the record since screening, and reviewed by the screening rules: Nardil (maoi)" in str(refused.value)
+    medicines = [{"name": "phenelzine", "dose_mg_per_day": 45}]
+    _, result = helpers.screen(cast, helpers.intake(medications=medicines))
+    assert result.decision == "needs_review"
+    screening.override_record(
+        actor=cast.bob, result=result, justification="Phenelzine reviewed: BP checks before and 40 min after each dose."
+    )
+    assert services.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED

@@ -1,6 +1,28 @@
 from django.apps import AppConfig
 
 
+def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str]:
+    """An enrolment waits for a new screening when a medicine in a class the screening reviews (an MAOI, a
+    benzodiazepine, another CNS depressant, a psychostimulant: [spravato-pi] section 7, [andrade-2017]) or one it does
+    not recognise was added to the record after the patient was screened."""
+    # deferred: apps.py is read before the models are ready, and the selectors module imports them.
+    from kapstone.dosing.selectors import medicines_new_since_screening
+
+    found = medicines_new_since_screening(patient=patient)
+    if not found:
+        return []
+    return [
+        "new on the record since screening, and reviewed by the screening rules: "
+        + ", ".join(medicine.described for medicine in found)
+        + "; re-screen with the current medicines so a prescriber reviews them before the patient joins a course"
+    ]
+
+
 class DosingConfig(AppConfig):
     name = "kapstone.dosing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kapstone.program.signals import enrolment_checks
+
+        enrolment_checks.connect(_refuse_enrolment_on_new_medicines, dispatch_uid="dosing.new_medicines")

@@ -40,6 +40,7 @@ from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_settings, gate_statuses
+from kapstone.screening.models import ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 from kapstone.untrusted import row_id
 
@@ -327,6 +328,18 @@ def _gate_and_screened_medicines(
         if status.result
     }
     return {pid: status.blockers for pid, status in statuses.items()}, screened
+
+
+def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMedicine]:
+    """The medicines on the patient's record that their latest screening's intake did not list and that the screening
+    rules review: what the room asks a prescriber to review on the day, read for an enrolment, which a new screening
+    clears. None without a screening (the gate refuses that itself)."""
+    latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").order_by("-pk").first()
+    if latest is None:
+        return []
+    screened = [entry["name"] for entry in (latest.intake_version.data or {}).get("medications") or []]
+    current = list(Medication.objects.filter(patient=patient).values_list("name", flat=True))
+    return medications.new_to_review(screened=screened, current=current)
 
 
 def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:

@@ -59,6 +59,12 @@ def instrument_settings(instrument_id: str) -> dict[str, Any]:
 PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
 
 
+def open_suicide_risk_alerts(*, patient_id: int) -> list[CriticalAlert]:
+    """The patient's suicide-risk alerts nobody has acknowledged yet. Read for a decision about the patient (an
+    enrolment) by staff already allowed to make it, so not filtered by a viewer's care team."""
+    return list(CriticalAlert.objects.filter(patient_id=patient_id, kind=SUICIDE_RISK, acknowledged_at__isnull=True))
+
+
 def _visible_alerts(user: User) -> QuerySet[CriticalAlert]:
     mine = patient_visible_to(user)
     if user.role in PRACTICE_ALERT_ROLES:
