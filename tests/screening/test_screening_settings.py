@@ -103,6 +103,9 @@ def test_overrides_do_not_change_the_rule_set_defaults(intake):
         ("min_age_years", 16, "cannot be below 18"),
         ("bp_exclude_systolic_mmhg", 190, "cannot exceed 180"),
         ("bp_exclude_diastolic_mmhg", 110, "cannot exceed 100"),
+        ("bp_review_systolic_mmhg", 175, "cannot exceed 140"),
+        ("bp_review_diastolic_mmhg", 99, "cannot exceed 90"),
+        ("older_adult_age_years", 90, "cannot exceed 65"),
     ],
 )
 def test_an_override_past_a_hard_bound_is_refused_with_the_bound_and_its_source(intake, name, value, bound):
