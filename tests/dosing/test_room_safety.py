@@ -1,5 +1,6 @@
 """The room's re-checks on the day: the enrolment gate, dose spacing, the ceiling at the moment of giving, the lot's
-expiry, the ~40 min vitals before discharge, and a closed record after discharge."""
+expiry, the ~40 min vitals and any suicide-risk answer since the dose before discharge, and a closed record after
+discharge."""
 
 import datetime
 from decimal import Decimal
@@ -11,11 +12,14 @@ from django.utils import timezone
 from kapstone.dosing import services
 from kapstone.dosing.forms import AdministerForm
 from kapstone.dosing.models import DoseRecord, LedgerEntry, SubstanceLot
+from kapstone.measures import services as measures
+from kapstone.measures.models import AlertOccurrence, CriticalAlert
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
 from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.dosing.helpers import receive_stock
+from tests.measures.factories import open_alert
 from tests.screening.helpers import not_eligible_intake, screen
 
 
@@ -243,3 +247,35 @@ def test_ratings_are_refused_once_the_patient_is_discharged(cast, dosed_two_hour
         services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=10)
     record.refresh_from_db()
     assert record.sedation_moaas == 5
+
+
+def ready_to_leave(cast, record, given):
+    rated_after_the_dose(cast, record)
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    vitals_at(cast, record, "discharge", timezone.now())
+
+
+def test_a_suicide_risk_answer_since_the_dose_holds_the_discharge_until_a_clinician_acknowledges_it(
+    cast, dosed_two_hours_ago
+):
+    record, given = dosed_two_hours_ago
+    ready_to_leave(cast, record, given)
+    alert = open_alert(cast.alice)  # a questionnaire filled in while observed, its suicide item endorsed
+    with pytest.raises(services.DosingError, match="a suicide-risk alert since the dose .* is not yet acknowledged"):
+        discharge(cast, record)
+    record.refresh_from_db()
+    assert record.discharged_at is None
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in the room: no intent or plan; plan reviewed.")
+    assert discharge(cast, record).discharged_at is not None
+
+
+def test_a_suicide_risk_alert_from_before_the_dose_is_the_pre_dose_gates_and_does_not_hold_the_discharge(
+    cast, dosed_two_hours_ago
+):
+    record, given = dosed_two_hours_ago
+    ready_to_leave(cast, record, given)
+    alert = open_alert(cast.alice)
+    earlier = given - datetime.timedelta(hours=1)
+    AlertOccurrence.objects.filter(alert=alert).update(at=earlier)
+    CriticalAlert.objects.filter(pk=alert.pk).update(raised_at=earlier)
+    assert discharge(cast, record).discharged_at is not None

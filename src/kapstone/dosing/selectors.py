@@ -384,6 +384,18 @@ def _suicide_alerts(
     return found
 
 
+def suicide_risk_alerts_open_since(*, patient_id: int, since: datetime.datetime) -> list[CriticalAlert]:
+    """The patient's suicide-risk alerts that a questionnaire raised or joined at or after `since` (the dose) and that
+    nobody has acknowledged yet, oldest first. Read for the discharge of a patient staff are already treating."""
+    return list(
+        CriticalAlert.objects.filter(
+            patient_id=patient_id, kind=SUICIDE_RISK, acknowledged_at__isnull=True, occurrences__at__gte=since
+        )
+        .distinct()
+        .order_by("raised_at", "id")
+    )
+
+
 def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: datetime.date, valid_days: int) -> str:
     """What is wrong with the day's pregnancy check; "" when it passes. "Not applicable" holds only where the record
     documents no childbearing potential; otherwise a negative test taken within the practice's window."""

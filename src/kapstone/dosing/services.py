@@ -539,6 +539,22 @@ def _recovery_problems(record: DoseRecord, limits: selectors.Limits, *, attested
     return problems
 
 
+def _suicide_risk_since_dose_problems(record: DoseRecord) -> list[str]:
+    """A suicide-risk answer given since the dose (a questionnaire the patient filled in while observed) that the care
+    team has not yet acknowledged: an endorsed suicide item needs a clinician's follow-up whatever the total
+    ([kroenke-2001] item 9, [critical-item-practice]), and the patient is about to leave the team's sight. The room's
+    own screen comes before the dose, where the pre-dose gate reads it."""
+    assert record.administered_at is not None  # read only once the dose is given
+    return [
+        f"a suicide-risk alert since the dose ({alert.reason.rstrip('.')}, raised "
+        f"{timezone.localtime(alert.raised_at):%H:%M}) is not yet acknowledged; a clinician assesses the patient and "
+        "acknowledges it with a note in the alert queue before they leave"
+        for alert in selectors.suicide_risk_alerts_open_since(
+            patient_id=record.patient_id, since=record.administered_at
+        )
+    ]
+
+
 @transaction.atomic
 def discharge(
     *,
@@ -578,6 +594,7 @@ def discharge(
         if observed < minimum:
             problems.append(f"observed {observed:.0f} of the minimum {minimum} minutes after the dose")
         problems += _recovery_problems(record, limits, attested=dissociation_attested and bool(attestation_note))
+        problems += _suicide_risk_since_dose_problems(record)
     if problems:
         raise DosingError("Not ready for discharge: " + "; ".join(problems) + ".")
     record.discharge_vitals_ok, record.discharge_alert_oriented = vitals_ok, alert_oriented
