@@ -1,6 +1,6 @@
 """The room's re-checks on the day: the enrolment gate, dose spacing, the ceiling at the moment of giving, the lot's
-expiry, the ~40 min vitals and any suicide-risk answer since the dose before discharge, and a closed record after
-discharge."""
+expiry; before discharge the ~40 min vitals, any suicide-risk answer since the dose and any severe adverse event;
+and a closed record after discharge."""
 
 import datetime
 from decimal import Decimal
@@ -278,4 +278,35 @@ def test_a_suicide_risk_alert_from_before_the_dose_is_the_pre_dose_gates_and_doe
     earlier = given - datetime.timedelta(hours=1)
     AlertOccurrence.objects.filter(alert=alert).update(at=earlier)
     CriticalAlert.objects.filter(pk=alert.pk).update(raised_at=earlier)
+    assert discharge(cast, record).discharged_at is not None
+
+
+def test_a_severe_adverse_event_holds_the_discharge_until_a_clinician_acknowledges_its_alert(
+    cast, dosed_two_hours_ago, django_capture_on_commit_callbacks
+):
+    record, given = dosed_two_hours_ago
+    ready_to_leave(cast, record, given)
+    with django_capture_on_commit_callbacks(execute=True):  # the queue hears of the event once it is committed
+        for kind, severity in (("emergence reaction", "severe"), ("nausea", "mild")):
+            services.adverse_event_record(
+                actor=cast.nurse, record=record, kind=kind, severity=severity, description="", action_taken="settled"
+            )
+    with pytest.raises(
+        services.DosingError, match=r"the severe adverse event .*emergence reaction.* not yet acknowledged"
+    ):
+        discharge(cast, record)
+    alert = CriticalAlert.objects.get(kind="adverse_event_serious", patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed in the room: settled, vitals at baseline.")
+    assert discharge(cast, record).discharged_at is not None
+
+
+def test_a_mild_adverse_event_does_not_hold_the_discharge(
+    cast, dosed_two_hours_ago, django_capture_on_commit_callbacks
+):
+    record, given = dosed_two_hours_ago
+    ready_to_leave(cast, record, given)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.adverse_event_record(
+            actor=cast.nurse, record=record, kind="nausea", severity="mild", description="", action_taken="water"
+        )
     assert discharge(cast, record).discharged_at is not None

@@ -384,6 +384,29 @@ def _suicide_alerts(
     return found
 
 
+# How a severe adverse event is announced to the alert queue (practice.signals.SAFETY_EVENT_KINDS), and found there.
+SEVERE_ADVERSE_EVENT = "adverse_event_serious"
+ADVERSE_EVENT_OBJECT = "adverse_event"
+
+
+def severe_adverse_event_alerts_open(*, record: DoseRecord) -> list[CriticalAlert]:
+    """The alerts the record's severe adverse events raised on the queue that nobody has acknowledged yet."""
+    event_ids = [
+        str(pk)
+        for pk in record.adverse_events.filter(severity=AdverseEvent.Severity.SEVERE).values_list("pk", flat=True)
+    ]
+    if not event_ids:
+        return []
+    return list(
+        CriticalAlert.objects.filter(
+            kind=SEVERE_ADVERSE_EVENT,
+            object_type=ADVERSE_EVENT_OBJECT,
+            object_id__in=event_ids,
+            acknowledged_at__isnull=True,
+        ).order_by("raised_at", "id")
+    )
+
+
 def suicide_risk_alerts_open_since(*, patient_id: int, since: datetime.datetime) -> list[CriticalAlert]:
     """The patient's suicide-risk alerts that a questionnaire raised or joined at or after `since` (the dose) and that
     nobody has acknowledged yet, oldest first. Read for the discharge of a patient staff are already treating."""

@@ -408,11 +408,11 @@ def adverse_event_record(
     _audit(record, "adverse_event", {"kind": kind, "severity": severity})
     if severity == AdverseEvent.Severity.SEVERE:
         _announce(
-            kind="adverse_event_serious",
+            kind=selectors.SEVERE_ADVERSE_EVENT,
             level="urgent",
             record=record,
             summary=f"Severe adverse event in the dosing room: {kind}",
-            object_type="adverse_event",
+            object_type=selectors.ADVERSE_EVENT_OBJECT,
             object_id=event.pk,
         )
     return event
@@ -595,6 +595,12 @@ def discharge(
             problems.append(f"observed {observed:.0f} of the minimum {minimum} minutes after the dose")
         problems += _recovery_problems(record, limits, attested=dissociation_attested and bool(attestation_note))
         problems += _suicide_risk_since_dose_problems(record)
+    problems += [
+        f"the severe adverse event announced at {timezone.localtime(alert.raised_at):%H:%M} ({alert.reason}) is not yet "
+        "acknowledged; a clinician reviews the patient and acknowledges it with a note in the alert queue before "
+        "they leave ([spravato-rems]: discharge only when clinically stable)"
+        for alert in selectors.severe_adverse_event_alerts_open(record=record)
+    ]
     if problems:
         raise DosingError("Not ready for discharge: " + "; ".join(problems) + ".")
     record.discharge_vitals_ok, record.discharge_alert_oriented = vitals_ok, alert_oriented
