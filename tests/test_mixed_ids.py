@@ -20,7 +20,7 @@ from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.conftest import Cast, signed_in_client
 from tests.creativity.factories import due_task
 from tests.measures.factories import due_assessment
-from tests.test_permission_matrix import ROUTES, _names
+from tests.test_permission_matrix import ROUTES, url_patterns_named
 
 # What may change when a page is only asked: who asked (audit), the session, the login-failure log.
 UNWATCHED_TABLE_PREFIXES = ("audit_", "django_session", "axes_")
@@ -102,7 +102,7 @@ def _rows_digest() -> dict[str, str]:
 
 
 def test_every_multi_id_pattern_is_walked():
-    patterns = {name for name, route in _names(get_resolver().url_patterns) if route.count("<int:") >= 2}
+    patterns = {name for name, route in url_patterns_named(get_resolver().url_patterns) if route.count("<int:") >= 2}
     assert patterns == set(MULTI_ID), "declare how to build each multi-id pattern's ids in MULTI_ID"
 
 

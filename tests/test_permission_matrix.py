@@ -25,7 +25,7 @@ def _app_routes() -> dict[str, Route]:
     return merged
 
 
-def _names(patterns, namespace=None, prefix=""):
+def url_patterns_named(patterns, namespace=None, prefix=""):
     """Each URL pattern's name, with its whole route."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -34,7 +34,7 @@ def _names(patterns, namespace=None, prefix=""):
                 if namespace and pattern.namespace
                 else (pattern.namespace or namespace)
             )
-            yield from _names(pattern.url_patterns, inner, prefix + str(pattern.pattern))
+            yield from url_patterns_named(pattern.url_patterns, inner, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             name = pattern.name or f"<unnamed {pattern.pattern}>"
             yield (f"{namespace}:{name}" if namespace else name), prefix + str(pattern.pattern)
@@ -44,7 +44,7 @@ ROUTES = _app_routes()
 
 
 def test_every_url_pattern_is_in_the_matrix():
-    names = {name for name, _ in _names(get_resolver().url_patterns)}
+    names = {name for name, _ in url_patterns_named(get_resolver().url_patterns)}
     assert names - set(ROUTES) == set(), "add these URL patterns to ROUTES with their allowed roles"
     assert set(ROUTES) - names == set(), "these ROUTES no longer exist"
 
@@ -83,7 +83,7 @@ BEYOND_ANY_KEY = 2**63  # one past the largest id a 64-bit key holds: a driver r
 
 WITH_IDS = sorted(
     name
-    for name, route in _names(get_resolver().url_patterns)
+    for name, route in url_patterns_named(get_resolver().url_patterns)
     if "<int:" in route and name in ROUTES and not ROUTES[name].public
 )
 
