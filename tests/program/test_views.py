@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.audit.models import AuditEvent
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
 from kapstone.program import planning, selectors, services
@@ -104,6 +105,20 @@ def test_staff_enrol_only_patients_they_may_see(cast, bob, group, gate_open):
     response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
     assert "Alice Abernathy has joined Spring group." in response.text
     assert group.enrolments.get().status == Enrolment.Status.ENROLLED
+
+
+def test_the_patients_the_group_page_offers_to_enrol_are_recorded_as_read(cast, client_for, group):
+    """The enrol and waitlist pickers show each candidate's name and record number: every patient offered is linked
+    to the page's audit event, and a patient the reader may not see is neither offered nor named."""
+    response = client_for(cast.admin).get(reverse("program:group", args=[group.pk]))
+    assert "Dana Delacroix" in response.text
+    offered = AuditEvent.objects.get(object_type="enrolment_candidates", object_id=str(group.pk))
+    assert set(offered.listed_patients.values_list("patient_id", flat=True)) == {cast.alice.pk, cast.dana.pk}
+
+    bob = client_for(cast.bob)
+    bob.get(reverse("program:group", args=[group.pk]))
+    offered_to_bob = AuditEvent.objects.filter(object_type="enrolment_candidates", actor_id=cast.bob.pk).get()
+    assert offered_to_bob.listed_patient_ids == {cast.alice.pk}
 
 
 def test_enrolling_a_patient_already_in_an_overlapping_course_shows_why_and_saves_nothing(cast, bob, group, gate_open):

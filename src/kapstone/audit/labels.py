@@ -64,6 +64,7 @@ OBJECT_WORDS: dict[str, str] = {
     "group": "Group",
     "group_plan": "Group plan",
     "group_roster": "Group members",
+    "enrolment_candidates": "Patients offered for enrolment",
     "group_session.move": "Session moved",
     "group_session.site": "Session site",
     "group_session.telehealth": "Session by video",

@@ -266,6 +266,20 @@ def enrolment_candidates(*, user: User, group: Group, waiting_too: bool) -> Quer
     )
 
 
+def enrolment_candidates_shown(*, group: Group, pickers: list[QuerySet[Patient]]) -> None:
+    """Records the read of the patients the group page's enrol and waitlist pickers offer: each choice shows a
+    patient's name and record number, so every patient offered is named in the trail as one the page showed."""
+    offered: set[int] = set()
+    for candidates in pickers:
+        offered.update(candidates.values_list("pk", flat=True))
+    audit.record(
+        action=audit.Action.READ,
+        object_type="enrolment_candidates",
+        object_id=group.pk,
+        detail={"patient_ids": sorted(offered)},
+    )
+
+
 def enrolment_counts(*, group: Group) -> dict[str, int]:
     """How many of the group's enrolments are in each status."""
     rows = group.enrolments.values("status").annotate(n=Count("id")).order_by()

@@ -59,6 +59,12 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         template_problem = ""
     counts = selectors.enrolment_counts(group=group)
     sessions = selectors.group_sessions(group=group)
+    candidates = selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True)
+    enrol_form = enrol_form or forms.EnrolForm(patients=candidates, prefix="enrol")
+    waitlist_form = waitlist_form or forms.WaitlistForm(patients=candidates, prefix="waitlist")
+    selectors.enrolment_candidates_shown(
+        group=group, pickers=[enrol_form.fields["patient"].queryset, waitlist_form.fields["patient"].queryset]
+    )
     context = {
         "group": group,
         "template": template,
@@ -69,14 +75,8 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         "scheduled_work": selectors.group_scheduled_work(user=request.user, group=group),
         "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
         "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
-        "enrol_form": enrol_form
-        or forms.EnrolForm(
-            patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True), prefix="enrol"
-        ),
-        "waitlist_form": waitlist_form
-        or forms.WaitlistForm(
-            patients=selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True), prefix="waitlist"
-        ),
+        "enrol_form": enrol_form,
+        "waitlist_form": waitlist_form,
         "plan_form": forms.PlanForm(prefix="plan"),
         "can_plan": template is not None and not sessions,
     }
