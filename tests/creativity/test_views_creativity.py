@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kapstone.audit.models import AuditEvent
 from kapstone.creativity import services
 from kapstone.creativity.models import CreativityAdministration, Task
 from tests.conftest import signed_in_client
@@ -38,6 +39,16 @@ def test_a_patient_starts_saves_resumes_and_hands_in_the_alternative_uses_task(c
     assert task.status == Status.COMPLETED and task.responses.count() == 3 and task.originality_top2 is not None
     history = client.get(reverse("creativity:my_history")).content.decode()
     assert "<img" not in history and '<title id="creativity-aut-title">Alternative uses' in history
+
+
+def test_a_patient_opening_their_task_is_recorded_as_reading_it(cast):
+    """The task page shows the answers saved so far: each view of it is a read of the patient's record."""
+    task = started_task(cast.alice)
+    services.answers_save(actor=None, administration=task, part=0, ideas=["a doorstop"])
+    response = signed_in_client(cast.alice_user).get(reverse("creativity:my_task", args=[task.pk]))
+    assert "a doorstop" in response.content.decode()
+    read = AuditEvent.objects.get(action="read", object_type="creativity_administration", object_id=str(task.pk))
+    assert (read.actor_id, read.patient_id) == (cast.alice_user.pk, cast.alice.pk)
 
 
 def test_a_patient_who_comes_back_after_the_time_limit_finds_the_task_closed_and_scored(cast):

@@ -110,6 +110,17 @@ def portal_administration(*, patient: Patient, administration_id: int | str) -> 
         raise Http404("No such task.") from None
 
 
+def portal_task_shown(*, administration: CreativityAdministration) -> None:
+    """Records the patient's read of their own task page: it shows the answers they have saved so far (and, before
+    the start, whether a dosing day holds the task back)."""
+    audit.record(
+        action=audit.Action.READ,
+        patient_id=administration.patient_id,
+        object_type="creativity_administration",
+        object_id=administration.pk,
+    )
+
+
 def saved_ideas(administration: CreativityAdministration, prompt: str) -> list[str]:
     return list(administration.responses.filter(prompt=prompt).order_by("order").values_list("text", flat=True))
 

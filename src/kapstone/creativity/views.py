@@ -45,6 +45,7 @@ def _task_page(request, administration, *, form=None, status=200, timer_handed_i
     now = timezone.now()
     # The page's script hands a part in once when its time is up; a page answering that hand-in says so, and
     # the script will not try again (a refused hand-in sent over and over would lock the page in a loop).
+    selectors.portal_task_shown(administration=administration)
     context = {"administration": administration, "form": form, "timer_handed_in": timer_handed_in}
     if administration.status == Status.DUE:
         until = selectors.dosing_block_until(patient=administration.patient, at=now)
