@@ -364,3 +364,35 @@ def test_the_group_list_is_paged_newest_first(cast, bob, monkeypatch):
     last = bob.get(reverse("program:groups"), {"page": "99"}).content.decode()
     assert "Paged 0" in last and "Paged 2" not in last
     assert bob.get(reverse("program:groups"), {"page": "x"}).status_code == 200
+
+
+def test_the_group_page_offers_a_bounded_list_of_patients_and_finds_the_others(cast, client_for, group, monkeypatch):
+    """A practice's whole list in the pickers grew the page (and its audit read) with the practice: past
+    CANDIDATES_OFFERED the page offers the first patients by name and asks for part of a name or a record number."""
+    monkeypatch.setattr(selectors, "CANDIDATES_OFFERED", 1)
+    admin = client_for(cast.admin)
+    url = reverse("program:group", args=[group.pk])
+
+    def offered(response):
+        event = AuditEvent.objects.filter(object_type="enrolment_candidates").latest("pk")
+        options = {p.pk for p in (cast.alice, cast.dana) if f'<option value="{p.pk}"' in response.text}
+        return options, event.listed_patient_ids
+
+    first = admin.get(url)
+    assert "The lists below show the first 1 patients, by name." in first.text
+    assert offered(first) == ({cast.alice.pk}, {cast.alice.pk})
+    by_name = admin.get(url, {"find": "delac"})
+    assert offered(by_name) == ({cast.dana.pk}, {cast.dana.pk})
+    assert "The lists below show the patients matching “delac”." in by_name.text
+    by_number = admin.get(url, {"find": cast.dana.record_number})
+    assert offered(by_number) == ({cast.dana.pk}, {cast.dana.pk})
+    nobody = admin.get(url, {"find": "no such patient"})
+    assert nobody.status_code == 200 and offered(nobody) == (set(), set())
+
+
+def test_a_patient_found_by_a_search_can_be_enrolled(cast, bob, group, gate_open, monkeypatch):
+    """The pickers draw a bounded list; what the enrol form accepts is every candidate the user may see."""
+    monkeypatch.setattr(selectors, "CANDIDATES_OFFERED", 0)
+    assert f'<option value="{cast.alice.pk}"' not in bob.get(reverse("program:group", args=[group.pk])).text
+    response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
+    assert "Alice Abernathy has joined Spring group." in response.text

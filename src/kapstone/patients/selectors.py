@@ -98,20 +98,25 @@ def _patients_listed(user: User, start: int | None = None, end: int | None = Non
     return _listed(patients_visible_to(user))[start:end]
 
 
+def patient_search_terms(query: str) -> Q:
+    """Patients matching every word of a search (at most four): a record number, or part of a name."""
+    terms = Q()
+    for word in query.split()[:4]:
+        record_number = RECORD_NUMBER_PATTERN.match(word)
+        if record_number:
+            terms &= Q(pk=int(record_number.group(1)))
+        else:
+            terms &= Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
+    return terms
+
+
 def patient_list(*, user: User, query: str = "", page_number: int | str = 1) -> Page[Patient]:
     """Active patients this user may see (a clinician's own care-team patients), searched by name or record number."""
     query = query.strip()
     if query:
-        terms = Q()
-        for word in query.split()[:4]:
-            record_number = RECORD_NUMBER_PATTERN.match(word)
-            if record_number:
-                terms &= Q(pk=int(record_number.group(1)))
-            else:
-                terms &= (
-                    Q(given_name__icontains=word) | Q(family_name__icontains=word) | Q(preferred_name__icontains=word)
-                )
-        page = bounded_page(_listed(patients_visible_to(user).filter(terms)), PATIENTS_PER_PAGE, page_number)
+        page = bounded_page(
+            _listed(patients_visible_to(user).filter(patient_search_terms(query))), PATIENTS_PER_PAGE, page_number
+        )
     else:
         page, _ = compiled_page(_patients_listed, user, per_page=PATIENTS_PER_PAGE, page_number=page_number)
     page.object_list = _with_diagnoses_and_team(list(page.object_list))

@@ -54,7 +54,16 @@ class PatientChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} ({obj.record_number})"
 
 
-class EnrolForm(forms.Form):
+class _PatientPicker(forms.Form):
+    def offer_only(self, patients: list) -> None:
+        """Draws the picker with these patients alone; what is accepted is still the whole queryset the form was
+        given, so a patient found by a search can be chosen."""
+        field = self.fields["patient"]
+        assert isinstance(field, PatientChoiceField)  # both pickers declare it
+        field.widget.choices = [("", field.empty_label), *((p.pk, field.label_from_instance(p)) for p in patients)]
+
+
+class EnrolForm(_PatientPicker):
     patient = PatientChoiceField(queryset=None, label="Patient")
     waitlist_if_full = forms.BooleanField(required=False, label="Put on the waitlist if the group is full")
 
@@ -63,7 +72,7 @@ class EnrolForm(forms.Form):
         self.fields["patient"].queryset = patients
 
 
-class WaitlistForm(forms.Form):
+class WaitlistForm(_PatientPicker):
     patient = PatientChoiceField(queryset=None, label="Patient")
     reason = forms.CharField(max_length=300, help_text="e.g. waiting for the screening review, starts next cohort")
 

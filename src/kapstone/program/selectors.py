@@ -18,7 +18,7 @@ from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient
-from kapstone.patients.selectors import patient_visible_to, patients_visible_to
+from kapstone.patients.selectors import patient_search_terms, patient_visible_to, patients_visible_to
 from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
@@ -266,18 +266,27 @@ def enrolment_candidates(*, user: User, group: Group, waiting_too: bool) -> Quer
     )
 
 
-def enrolment_candidates_shown(*, group: Group, pickers: list[QuerySet[Patient]]) -> None:
-    """Records the read of the patients the group page's enrol and waitlist pickers offer: each choice shows a
-    patient's name and record number, so every patient offered is named in the trail as one the page showed."""
-    offered: set[int] = set()
-    for candidates in pickers:
-        offered.update(candidates.values_list("pk", flat=True))
+# A picker a person can scan: past it the group page asks for part of a name or a record number. Offering every
+# patient a member of staff may see grew the page with the practice (thousands of options for an admin, and as many
+# patients named in the page's audit read).
+CANDIDATES_OFFERED = 50
+
+
+def enrolment_candidates_offered(*, user: User, group: Group, find: str) -> tuple[list[Patient], bool]:
+    """The candidates the group page's enrol and waitlist pickers offer, in name order: those matching `find` (a
+    record number or part of a name) when given, at most CANDIDATES_OFFERED of them, and whether more match. The
+    read names each patient offered, as each choice shows a name and record number."""
+    candidates = enrolment_candidates(user=user, group=group, waiting_too=True)
+    if find:
+        candidates = candidates.filter(patient_search_terms(find))
+    offered = list(candidates[: CANDIDATES_OFFERED + 1])
     audit.record(
         action=audit.Action.READ,
         object_type="enrolment_candidates",
         object_id=group.pk,
-        detail={"patient_ids": sorted(offered)},
+        detail={"find": find, "patient_ids": [patient.pk for patient in offered[:CANDIDATES_OFFERED]]},
     )
+    return offered[:CANDIDATES_OFFERED], len(offered) > CANDIDATES_OFFERED
 
 
 def enrolment_counts(*, group: Group) -> dict[str, int]:

@@ -59,12 +59,13 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         template_problem = ""
     counts = selectors.enrolment_counts(group=group)
     sessions = selectors.group_sessions(group=group)
+    find = request.GET.get("find", "")[:100].strip()  # as long as the patient list's search
+    offered, more_match = selectors.enrolment_candidates_offered(user=request.user, group=group, find=find)
     candidates = selectors.enrolment_candidates(user=request.user, group=group, waiting_too=True)
     enrol_form = enrol_form or forms.EnrolForm(patients=candidates, prefix="enrol")
     waitlist_form = waitlist_form or forms.WaitlistForm(patients=candidates, prefix="waitlist")
-    selectors.enrolment_candidates_shown(
-        group=group, pickers=[enrol_form.fields["patient"].queryset, waitlist_form.fields["patient"].queryset]
-    )
+    for picker in (enrol_form, waitlist_form):
+        picker.offer_only(offered)
     context = {
         "group": group,
         "template": template,
@@ -77,6 +78,9 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
         "enrol_form": enrol_form,
         "waitlist_form": waitlist_form,
+        "find": find,
+        "more_match": more_match,
+        "candidates_offered": selectors.CANDIDATES_OFFERED,
         "plan_form": forms.PlanForm(prefix="plan"),
         "can_plan": template is not None and not sessions,
     }
