@@ -235,10 +235,11 @@ def prepare_in_django() -> None:
     django.setup()
     from django.conf import settings
     from django.db.models import Count
+    from django.urls import reverse
 
     from kapstone.measures.models import Assessment
     from kapstone.patients.models import Patient
-    from kapstone.program.models import GroupSession
+    from kapstone.program.models import Group, GroupSession
 
     staff, patient_client = _signed_in_client(PRESCRIBER), _signed_in_client(PORTAL_PATIENT)
     on_team = Patient.objects.filter(care_team_memberships__staff__username=PRESCRIBER).order_by("pk")
@@ -265,6 +266,15 @@ def prepare_in_django() -> None:
         if status == 200:
             consider(f"dosing room ({records} patients)", f"/dosing/session/{session_id}/", staff, "staff")
             break
+    # A group page with its roster and the enrol pickers, which once listed every patient the reader may see.
+    group_id = (
+        Group.objects.filter(facilitators__username=PRESCRIBER, status__in=[Group.Status.FORMING, Group.Status.ACTIVE])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if group_id is not None:
+        consider("group page", reverse("program:group", args=[group_id]), staff, "staff")
     portal_patient = Patient.objects.get(user__username=PORTAL_PATIENT)
     consider("portal home", "/portal/", patient_client, "patient")
     due = (

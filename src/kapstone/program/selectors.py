@@ -257,12 +257,13 @@ def enrolment_candidates(*, user: User, group: Group, waiting_too: bool) -> Quer
     """Patients this user may see who are not already in the group (nor waiting for it, if `waiting_too`)."""
     statuses = [Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED] if waiting_too else [Enrolment.Status.ENROLLED]
     taken = group.enrolments.filter(status__in=statuses)
+    # The care-team test as an EXISTS per patient (patient_visible_to), not a join to de-duplicate: the page reads
+    # the first few by name, which PostgreSQL finds by walking the name index, where DISTINCT over the join sorted
+    # every patient the reader may see first (15 ms for a prescriber of 2,500 patients).
     return (
-        patients_visible_to(user)
-        .filter(is_active=True)
+        Patient.objects.filter(patient_visible_to(user, field="pk"), is_active=True)
         .exclude(pk__in=taken.values("patient_id"))
-        .distinct()
-        .order_by("family_name", "given_name")
+        .order_by("family_name", "given_name", "pk")
     )
 
 
