@@ -311,6 +311,11 @@ def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int,
     return starts
 
 
+def _screened_medicines(result: ScreeningResult) -> list[str]:
+    """The medicine names of the intake a screening read."""
+    return [entry["name"] for entry in (result.intake_version.data or {}).get("medications") or []]
+
+
 def _gate_and_screened_medicines(
     patients: list[Patient], gate: engine.Data
 ) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
@@ -322,11 +327,7 @@ def _gate_and_screened_medicines(
         settings=gate,
     )
     # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
-    screened = {
-        pid: [entry["name"] for entry in (status.result.intake_version.data or {}).get("medications") or []]
-        for pid, status in statuses.items()
-        if status.result
-    }
+    screened = {pid: _screened_medicines(status.result) for pid, status in statuses.items() if status.result}
     return {pid: status.blockers for pid, status in statuses.items()}, screened
 
 
@@ -337,7 +338,7 @@ def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMe
     latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").order_by("-pk").first()
     if latest is None:
         return []
-    screened = [entry["name"] for entry in (latest.intake_version.data or {}).get("medications") or []]
+    screened = _screened_medicines(latest)
     current = list(Medication.objects.filter(patient=patient).values_list("name", flat=True))
     return medications.new_to_review(screened=screened, current=current)
 
@@ -404,18 +405,6 @@ def severe_adverse_event_alerts_open(*, record: DoseRecord) -> list[CriticalAler
             object_id__in=event_ids,
             acknowledged_at__isnull=True,
         ).order_by("raised_at", "id")
-    )
-
-
-def suicide_risk_alerts_open_since(*, patient_id: int, since: datetime.datetime) -> list[CriticalAlert]:
-    """The patient's suicide-risk alerts that a questionnaire raised or joined at or after `since` (the dose) and that
-    nobody has acknowledged yet, oldest first. Read for the discharge of a patient staff are already treating."""
-    return list(
-        CriticalAlert.objects.filter(
-            patient_id=patient_id, kind=SUICIDE_RISK, acknowledged_at__isnull=True, occurrences__at__gte=since
-        )
-        .distinct()
-        .order_by("raised_at", "id")
     )
 
 

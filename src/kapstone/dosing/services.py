@@ -41,6 +41,7 @@ from kapstone.dosing.models import (
 )
 from kapstone.dosing.signals import dose_administered
 from kapstone.measures.scoring import score
+from kapstone.measures.selectors import open_suicide_risk_alerts
 from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
@@ -549,9 +550,7 @@ def _suicide_risk_since_dose_problems(record: DoseRecord) -> list[str]:
         f"a suicide-risk alert since the dose ({alert.reason.rstrip('.')}, raised "
         f"{timezone.localtime(alert.raised_at):%H:%M}) is not yet acknowledged; a clinician assesses the patient and "
         "acknowledges it with a note in the alert queue before they leave"
-        for alert in selectors.suicide_risk_alerts_open_since(
-            patient_id=record.patient_id, since=record.administered_at
-        )
+        for alert in open_suicide_risk_alerts(patient_id=record.patient_id, since=record.administered_at)
     ]
 
 

@@ -59,10 +59,14 @@ def instrument_settings(instrument_id: str) -> dict[str, Any]:
 PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})
 
 
-def open_suicide_risk_alerts(*, patient_id: int) -> list[CriticalAlert]:
-    """The patient's suicide-risk alerts nobody has acknowledged yet. Read for a decision about the patient (an
-    enrolment) by staff already allowed to make it, so not filtered by a viewer's care team."""
-    return list(CriticalAlert.objects.filter(patient_id=patient_id, kind=SUICIDE_RISK, acknowledged_at__isnull=True))
+def open_suicide_risk_alerts(*, patient_id: int, since: datetime.datetime | None = None) -> list[CriticalAlert]:
+    """The patient's suicide-risk alerts nobody has acknowledged yet, oldest first; with `since`, only those a
+    questionnaire raised or joined at or after it (a dose). Read for a decision about the patient (an enrolment, a
+    discharge) by staff already allowed to make it, so not filtered by a viewer's care team."""
+    alerts = CriticalAlert.objects.filter(patient_id=patient_id, kind=SUICIDE_RISK, acknowledged_at__isnull=True)
+    if since is not None:
+        alerts = alerts.filter(occurrences__at__gte=since).distinct()
+    return list(alerts.order_by("raised_at", "id"))
 
 
 def _visible_alerts(user: User) -> QuerySet[CriticalAlert]:
