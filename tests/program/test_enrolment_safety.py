@@ -230,3 +230,18 @@ def test_an_maoi_added_to_the_record_after_screening_refuses_enrolment_until_a_n
         actor=cast.bob, result=result, justification="Phenelzine reviewed: BP checks before and 40 min after each dose."
     )
     assert services.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
+
+
+@pytest.mark.django_db
+def test_the_screening_page_says_cannot_join_while_another_app_holds_the_enrolment_and_names_why(cast, client_for):
+    """The gate card reads the same checks enrol() does: a page saying "may join" beside a refused enrolment would
+    send staff to the group page for nothing, or worse, suggest the alert no longer matters."""
+    helpers.ready_for_enrolment(cast)
+    client = client_for(cast.bob)
+    page = client.get(f"/screening/patients/{cast.alice.pk}/").content.decode()
+    assert "Enrolment gate: may join a group" in page
+    assessment = due_assessment(cast.alice)
+    measures.assessment_save_answers(actor=cast.alice.user, assessment=assessment, answers=PHQ9_ITEM9, submit=True)
+    page = client.get(f"/screening/patients/{cast.alice.pk}/").content.decode()
+    assert "Enrolment gate: cannot join a group yet" in page
+    assert "A suicide-risk alert raised" in page and "acknowledges it with a note before they join a course" in page

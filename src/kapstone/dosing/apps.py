@@ -23,6 +23,6 @@ class DosingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kapstone.program.signals import enrolment_checks
+        from kapstone.screening.signals import enrolment_checks
 
         enrolment_checks.connect(_refuse_enrolment_on_new_medicines, dispatch_uid="dosing.new_medicines")

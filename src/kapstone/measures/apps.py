@@ -31,7 +31,8 @@ class MeasuresConfig(AppConfig):
         from kapstone.measures import checks  # noqa: F401  (registers the instrument-wording check)
         from kapstone.measures.models import Assessment
         from kapstone.program import course_work
-        from kapstone.program.signals import course_dates_changed, enrolment_checks
+        from kapstone.program.signals import course_dates_changed
+        from kapstone.screening.signals import enrolment_checks
 
         course_dates_changed.connect(_schedule, dispatch_uid="measures.schedule_course")
         enrolment_checks.connect(_refuse_enrolment_on_open_suicide_risk, dispatch_uid="measures.suicide_risk")

@@ -6,7 +6,6 @@ import datetime
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +29,7 @@ from kapstone.program.planning import (
 )
 from kapstone.program.sites import practice_sites
 from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.signals import enrolment_check_reasons
 
 
 class EnrolmentRefused(ValueError):
@@ -170,16 +170,13 @@ def _schedule_course_work(*, actor: User, group: Group) -> None:
 
 @transaction.atomic
 def enrol(*, actor: User, group: Group, patient: Patient, waitlist_if_full: bool = False) -> Enrolment:
-    """Enrols a patient who has passed the enrolment gate, whom no app answering signals.enrolment_checks refuses
-    (an open suicide-risk alert, medicines new since screening), and who is in no other course that overlaps this
-    one. The patient row is locked first (so two enrolments of one patient in overlapping groups cannot both pass), then the
-    group row, so when two staff add the last patient at the same moment exactly one gets the seat and the other is
-    told the group is full. A patient joining a group whose sessions are booked gets its questionnaires and
-    creativity tasks at once; the group's facilitators are granted the patient's record."""
-    blockers = enrolment_blockers(patient=patient)
-    for _, reasons in signals.enrolment_checks.send(sender=Enrolment, patient=patient):
-        # django-stubs types a response as str | None; enrolment_checks' receivers return lists of reasons.
-        blockers += cast(list[str], reasons)
+    """Enrols a patient who has passed the enrolment gate, whom no app answering screening.signals.enrolment_checks
+    refuses (an open suicide-risk alert, medicines new since screening), and who is in no other course that overlaps
+    this one. The patient row is locked first (so two enrolments of one patient in overlapping groups cannot both
+    pass), then the group row, so when two staff add the last patient at the same moment exactly one gets the seat
+    and the other is told the group is full. A patient joining a group whose sessions are booked gets its
+    questionnaires and creativity tasks at once; the group's facilitators are granted the patient's record."""
+    blockers = enrolment_blockers(patient=patient) + enrolment_check_reasons(patient=patient)
     if blockers:
         raise EnrolmentRefused(f"{patient.full_name} cannot join yet: " + "; ".join(blockers) + ".")
     Patient.objects.select_for_update().filter(pk=patient.pk).first()

@@ -23,6 +23,7 @@ from kapstone.screening.consent_forms import current_form
 from kapstone.screening.engine import Data
 from kapstone.screening.gate import gate_status_of_rows
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
+from kapstone.screening.signals import enrolment_check_reasons
 
 PATIENTS_PER_PAGE = 25
 HISTORY_LIMIT = 50
@@ -84,9 +85,13 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
     signatures = sorted(
         _signatures_of(patient_id=patient.pk), key=lambda signature: (signature.signed_at, signature.pk), reverse=True
     )
+    # The gate decides from the rows the page shows rather than reading them again (issue 19).
+    gate = gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures)
     return {
-        # The gate decides from the rows the page shows rather than reading them again (issue 19).
-        "gate": gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures),
+        "gate": gate,
+        # What the other apps hold against an enrolment (an unacknowledged suicide-risk answer, medicines new since
+        # screening): enrol() refuses on these too, so the page says "may join" only when neither holds.
+        "other_holds": enrolment_check_reasons(patient=patient),
         "results": results,
         "latest": latest,
         "record_differences": record_differences(
