@@ -624,7 +624,7 @@ def test_the_page_reads_the_stored_settings_in_a_constant_number_of_queries(cast
     for key, value in [
         ("dosing.stop_systolic", "175"),
         ("integration.outer_hours", "60"),
-        ("screening.sud_remission_months", "6"),
+        ("screening.sud_remission_months", "24"),
     ]:
         change(cast, key, value)
     _store_unused(cast)

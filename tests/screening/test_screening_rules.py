@@ -76,8 +76,8 @@ CASES = {
         {},
     ),
     "recent_mi_or_unstable_angina": (
-        flag("medical.mi_or_unstable_angina_date", "2026-05-03"),
         flag("medical.mi_or_unstable_angina_date", "2026-05-02"),
+        flag("medical.mi_or_unstable_angina_date", "2026-05-01"),
         {},
     ),
     "heart_failure": (flag("medical.heart_failure"), None, {}),

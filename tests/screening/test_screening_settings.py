@@ -29,10 +29,10 @@ def test_a_lower_exclusion_threshold_excludes_a_blood_pressure_the_default_only_
     assert screen(intake, {"bp_exclude_systolic_mmhg": 170}).decision == "not_eligible"
 
 
-def test_a_higher_benzodiazepine_threshold_silences_the_caution(intake):
-    intake["medications"] = [{"name": "diazepam", "dose_mg_per_day": 10}]
-    assert "benzodiazepine_load" in rules_fired(intake)
-    assert "benzodiazepine_load" not in rules_fired(intake, {"benzo_dze_threshold_mg": 10})
+def test_a_lower_benzodiazepine_threshold_asks_for_review_of_a_smaller_load(intake):
+    intake["medications"] = [{"name": "diazepam", "dose_mg_per_day": 6}]
+    assert "benzodiazepine_load" not in rules_fired(intake)
+    assert "benzodiazepine_load" in rules_fired(intake, {"benzo_dze_threshold_mg": 5})
 
 
 def test_a_longer_remission_period_keeps_a_substance_use_disorder_active(intake):

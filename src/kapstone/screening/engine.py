@@ -12,6 +12,7 @@ Conditions are data ({all: [...]}, {field: "medical.pregnant", equals: true}, ..
 when it is loaded, so a typo in a rule fails at start-up rather than silently never firing.
 """
 
+import calendar
 import datetime as dt
 import functools
 import math
@@ -67,6 +68,7 @@ COMPUTED_NAMES = frozenset(
         "thyroid_hormone_names",
         "nmda_antagonist_names",
         "months_since_mi_or_unstable_angina",
+        "mi_or_unstable_angina_is_recent",
         "active_dissociative_sud",
         "active_dissociative_sud_substances",
         "active_other_sud",
@@ -527,14 +529,25 @@ def _completed_months(earlier: dt.date, later: dt.date) -> int:
     return months - 1 if later.day < earlier.day else months
 
 
+def _months_before(day: dt.date, months: int) -> dt.date:
+    """The same day `months` calendar months earlier, or that month's last day when it is shorter (31 Aug -> 28 Feb);
+    the earliest date there is when a practice looks back further than the calendar goes."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    if year < dt.MINYEAR:
+        return dt.date.min
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def _completed_years(born: dt.date, on: dt.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def _canonical_drug(name: str, medications: Medications) -> str | None:
-    """The generic name for `name`, matching whole names first, then the first word ("sertraline HCl")."""
-    words = " ".join(name.lower().replace("-", " ").split())
-    for candidate in (words, words.split(" ")[0] if words else ""):
+    """The generic name for `name`, ignoring case and punctuation ("Zoloft®", "Ativan,"), matching the longest run of
+    leading words that names a drug ("methylene blue injection", "sertraline HCl")."""
+    words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
+    for length in range(len(words), 0, -1):
+        candidate = " ".join(words[:length])
         generic = medications.aliases.get(candidate, candidate)
         if generic in medications.drug_classes:
             return generic
@@ -563,8 +576,11 @@ def derive_values(intake: Data, settings: Data, rule_set: RuleSet, today: dt.dat
     values.update(_medication_values(intake["medications"], rule_set.medications))
 
     event = intake["medical"].get("mi_or_unstable_angina_date")
-    values["months_since_mi_or_unstable_angina"] = (
-        _completed_months(dt.date.fromisoformat(event), today) if event else None
+    event_date = dt.date.fromisoformat(event) if event else None
+    values["months_since_mi_or_unstable_angina"] = _completed_months(event_date, today) if event_date else None
+    # "In the last N months" includes the day exactly N months ago: a prescriber reviews the boundary case.
+    values["mi_or_unstable_angina_is_recent"] = (
+        event_date >= _months_before(today, math.ceil(settings["recent_cardiac_event_months"])) if event_date else None
     )
 
     values.update(

@@ -366,7 +366,12 @@ def _check_across_fields(data: dict, errors: list[str]) -> None:
             elif not given and list_name in _REQUIRES_A_RESPONSE:
                 errors.append(f"{where} needs improvement_percent or response")
 
-    assessed = _parse_date(data.get("assessment_date")) or dt.date.today()
+    today = dt.date.today()
+    assessed = _parse_date(data.get("assessment_date")) or today
+    # A screening stays current for a set number of days from its assessment date: a future date would keep it
+    # current (and its blood pressure and medicines valid) long after they were taken.
+    if assessed > today:
+        errors.append(f"assessment_date ({data['assessment_date']}) is after today ({today.isoformat()})")
     dated = [("date_of_birth", data.get("date_of_birth")), *_event_dates(data)]
     for path, raw in dated:
         when = _parse_date(raw)
