@@ -442,19 +442,28 @@ class PriorTherapyRow(RowForm):
 
 PriorMedicineFormSet = forms.formset_factory(PriorMedicineRow, extra=4, max_num=4)
 PriorTherapyFormSet = forms.formset_factory(PriorTherapyRow, extra=2, max_num=2)
-_DOSE = re.compile(r"^(?P<name>.*?)[\s,]+(?P<dose>\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+_DOSE = re.compile(r"^(?P<name>.*?)[\s,]+(?P<dose>\d+(?:\.\d+)?)\s*mg\b(?P<rest>.*)$", re.IGNORECASE)
+# What may follow "N mg" for N to be the dose per day. Anything else ("twice a day", "as needed", "x3") makes N the
+# strength of one dose, so the daily dose is left for staff to ask: read as a day's dose it would under-count a
+# benzodiazepine load.
+_PER_DAY = re.compile(
+    r"^[\s.,;:()/-]*(?:(?:once\s+)?(?:(?:a|per|each|every|/)\s*day|daily)|at night)?[\s.,;:()]*$", re.IGNORECASE
+)
+# "0,5 mg" (a decimal comma) or "1,000 mg" (a thousands separator): which one is a guess staff must not inherit.
+_DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 
 
 def parse_medication_lines(text: str) -> list[dict]:
-    """ "sertraline 100 mg" -> {"name": "sertraline", "dose_mg_per_day": 100}; a line with no mg dose keeps the
-    name only, for staff to complete."""
+    """ "sertraline 100 mg" or "sertraline 100 mg a day" -> {"name": "sertraline", "dose_mg_per_day": 100}; a line
+    without a daily dose in mg ("lorazepam 1 mg twice a day", "levothyroxine 75 mcg") keeps the whole line as the
+    name, for staff to complete."""
     entries = []
     for line in text.splitlines():
         line = " ".join(line.split())[:200]
         if not line:
             continue
-        match = _DOSE.match(line)
-        if match and match["name"]:
+        match = None if _DIGIT_COMMA_DIGIT.search(line) else _DOSE.match(line)
+        if match and match["name"] and _PER_DAY.match(match["rest"]):
             dose = float(match["dose"])
             entries.append({"name": match["name"], "dose_mg_per_day": int(dose) if dose.is_integer() else dose})
         else:
