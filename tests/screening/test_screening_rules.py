@@ -101,6 +101,12 @@ CASES = {
         add_medications({"name": "lorazepam", "dose_mg_per_day": 0.5}),
         {},
     ),
+    # A load at the threshold is listed as a caution; over it, benzodiazepine_load asks for a review instead.
+    "benzodiazepine_within_load": (
+        add_medications({"name": "lorazepam", "dose_mg_per_day": 0.8}),
+        add_medications({"name": "lorazepam", "dose_mg_per_day": 1}),
+        {},
+    ),
     "maoi": (
         add_medications({"name": "tranylcypromine", "dose_mg_per_day": 30}),
         add_medications({"name": "sertraline", "dose_mg_per_day": 100}),

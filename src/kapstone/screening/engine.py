@@ -61,6 +61,7 @@ COMPUTED_NAMES = frozenset(
         "unrecognised_medications",
         "benzodiazepine_diazepam_equivalent_mg",
         "benzodiazepines_not_converted",
+        "benzodiazepine_names",
         "maoi_names",
         "psychostimulant_names",
         "cns_depressant_names",
@@ -620,6 +621,7 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
         "unrecognised_medications": unrecognised,
         "benzodiazepine_diazepam_equivalent_mg": round(diazepam_equivalent, 2),
         "benzodiazepines_not_converted": not_converted,
+        "benzodiazepine_names": by_class.get("benzodiazepine", []),
         "maoi_names": by_class.get("maoi", []),
         "psychostimulant_names": by_class.get("psychostimulant", []),
         "cns_depressant_names": [
