@@ -79,6 +79,17 @@ class QuestionnaireForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
 
+    def clean(self):
+        cleaned = super().clean()
+        # A post answering a question this form does not ask was not made from it: refuse the whole post rather
+        # than save the rest as if the extra answer had not been sent.
+        unknown = sorted(key for key in self.data if key.startswith("item_") and key not in self.fields)
+        if unknown:
+            raise forms.ValidationError(
+                f"This questionnaire has no question {unknown[0].removeprefix('item_')}; nothing was saved."
+            )
+        return cleaned
+
     def answers(self) -> dict[int, int | None]:
         return {item.number: self.cleaned_data.get(_field_name(item.number)) for item in self.instrument.items}
 

@@ -433,8 +433,9 @@ def assessment_save_answers(
     if not assessment.is_open:
         raise NotOpen(f"This questionnaire is {assessment.get_status_display().lower()}; it can no longer be changed.")
     instrument = get_instrument(assessment.instrument_id)
+    # Scored as given, so an answer to an item the instrument does not have is refused, not silently dropped.
+    result = score(assessment.instrument_id, answers, settings=instrument_settings(assessment.instrument_id))
     merged = {number: answers.get(number) for number in instrument.item_numbers}
-    result = score(assessment.instrument_id, merged, settings=instrument_settings(assessment.instrument_id))
     if submit and not result.complete:
         raise IncompleteAnswers(result.missing_items)
     assessment.answers = _stored(merged)
