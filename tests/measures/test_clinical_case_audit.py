@@ -176,7 +176,7 @@ BDI_BANDS = [(0, "minimal"), (13, "minimal"), (14, "mild"), (19, "mild"), (20, "
 
 @pytest.mark.parametrize(("total", "band"), BDI_BANDS)
 def test_bdi_ii_entered_total_band_edges(total, band):
-    assert scoring.score_total("bdi-ii", total, items={9: 0}).severity == band
+    assert scoring.score_total("bdi-ii", total, items={9: max(0, total - 60)}).severity == band
 
 
 HAMA_BANDS = [(0, "no or minimal"), (7, "no or minimal"), (8, "mild"), (14, "mild"), (15, "moderate"),
@@ -285,3 +285,18 @@ def test_iapt_fixed_reliable_improvement_thresholds(instrument, baseline, follow
 )
 def test_iapt_caseness(instrument, total, case):
     assert classify_change(instrument, total, 0)["baseline_caseness"] is case
+
+
+@pytest.mark.parametrize(
+    ("total", "item_9", "ok"),
+    [(0, 0, True), (0, 1, False), (2, 3, False), (3, 3, True), (60, 0, True), (61, 0, False), (63, 3, True),
+     (63, 2, False), (62, 2, True)],
+)  # fmt: skip
+def test_a_bdi_ii_total_must_hold_the_item_9_entered_beside_it(total, item_9, ok):
+    """[beck-1996] The total adds up 21 items rated 0-3, item 9 among them: it is at least item 9 and at most item 9
+    plus 20 items at 3."""
+    if ok:
+        assert scoring.score_total("bdi-ii", total, items={9: item_9}).total == total
+    else:
+        with pytest.raises(scoring.InvalidAnswers):
+            scoring.score_total("bdi-ii", total, items={9: item_9})

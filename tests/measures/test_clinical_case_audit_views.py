@@ -119,7 +119,7 @@ def test_acknowledging_an_alert_needs_a_note_and_only_the_care_team_can(cast, cl
 
 @pytest.mark.parametrize(
     ("instrument", "total", "item_9", "ok"),
-    [("bdi-ii", 63, 0, True), ("bdi-ii", 64, 0, False), ("bdi-ii", 20, None, False), ("bdi-ii", 20, 4, False),
+    [("bdi-ii", 63, 3, True), ("bdi-ii", 64, 3, False), ("bdi-ii", 0, 2, False), ("bdi-ii", 20, None, False), ("bdi-ii", 20, 4, False),
      ("ham-a", 56, None, True), ("ham-a", 57, None, False), ("ham-a", -1, None, False)],
 )  # fmt: skip
 def test_licensed_totals_entered_by_staff_are_range_checked_and_nothing_partial_is_written(

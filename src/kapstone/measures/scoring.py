@@ -844,6 +844,26 @@ def _entered_item_values(instrument: Instrument, items: Mapping[int, Any] | None
     return values
 
 
+def _check_total_holds_entered_items(instrument: Instrument, total: int, values: Mapping[int, int | None]) -> None:
+    """An item entered beside a total is one of the items the total sums (BDI-II item 9 is one of the 21 its total
+    adds up), and the total's range is every item at its highest. So the total is at least the entered items and
+    at most them plus the rest of the form at its highest: a BDI-II of 0 with item 9 at 2 is a slip in one of the
+    two numbers, and storing it would either hide the suicide item behind a "minimal" total or misstate the total."""
+    entered = {number: value for number, value in values.items() if value is not None}
+    if not entered:
+        return
+    by_number = {item.number: item for item in instrument.entered_items}
+    _, form_highest = instrument.total_range  # type: ignore[misc]
+    low = sum(entered.values())
+    high = low + form_highest - sum(by_number[number].responses.highest or 0 for number in entered)
+    if not low <= total <= high:
+        given = ", ".join(f"item {number} = {value}" for number, value in sorted(entered.items()))
+        raise InvalidAnswers(
+            f"A {instrument.short_name} total of {total} cannot go with {given}: the total adds up every item, so "
+            f"with {given} it lies between {low} and {high}. Check both numbers against the form."
+        )
+
+
 def missing_required_items(instrument: Instrument, items: Mapping[int, Any] | None) -> list[Item]:
     """The required items entered beside a total that `items` leaves out."""
     given = {number for number, value in (items or {}).items() if value is not None}
@@ -867,9 +887,11 @@ def score_total(
     low, high = instrument.total_range  # type: ignore[misc]
     if not low <= total <= high:
         raise InvalidAnswers(f"The {instrument.short_name} total must be between {low} and {high}; got {total}.")
+    values = _entered_item_values(instrument, items)
+    _check_total_holds_entered_items(instrument, total, values)
     return _result(
         instrument,
-        answers=_entered_item_values(instrument, items),
+        answers=values,
         total=total,
         subscales={},
         domains={},
