@@ -141,3 +141,45 @@ def test_bdi_ii_item_9_endorsed_raises_an_alert(cast, client_for):
             "total-item_bdi_ii_9": "1"}  # fmt: skip
     client_for(cast.bob).post(reverse("measures:enter_total", args=[cast.alice.pk]), data)
     assert CriticalAlert.objects.filter(patient=cast.alice).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers"),
+    [("phq9", {1: 1, 2: 1, 9: 2}), ("cssrs-screener", {1: 1, 2: 1, 3: 1})],
+)
+def test_an_incomplete_submit_that_endorses_a_suicide_item_is_kept_alerts_the_team_and_shows_crisis_lines(
+    cast, client_for, instrument, answers
+):
+    """[critical-item-practice] A patient who endorses a suicide item sees crisis resources at once and the care team is
+    told: pressing submit before finishing must not lose that answer, as a save would not."""
+    assessment = due_assessment(cast.alice, instrument)
+    response = client_for(cast.alice_user).post(
+        reverse("portal:questionnaire", args=[assessment.pk]), _post(answers, "submit")
+    )
+    page = response.content.decode()
+    assert "988" in page and "not watched in real time" in page and "finish the questionnaire later" in page
+    assert CriticalAlert.objects.filter(assessment=assessment).count() == 1
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.IN_PROGRESS and assessment.total is None
+    assert {int(k): v for k, v in assessment.answers.items()} == answers
+
+
+def test_an_incomplete_submit_without_a_suicide_item_still_saves_nothing(cast, client_for):
+    assessment = due_assessment(cast.alice)
+    response = client_for(cast.alice_user).post(
+        reverse("portal:questionnaire", args=[assessment.pk]), _post({1: 2, 2: 2, 9: 0}, "submit")
+    )
+    assert response.status_code == 400 and _untouched(assessment) and not CriticalAlert.objects.exists()
+
+
+def test_staff_submitting_early_with_an_endorsed_suicide_item_keep_the_answers_and_are_told_what_is_missing(
+    cast, client_for
+):
+    assessment = due_assessment(cast.alice)
+    url = reverse("measures:record", args=[cast.alice.pk, assessment.pk])
+    response = client_for(cast.bob).post(url, _post({9: 1}, "submit"), follow=True)
+    page = response.content.decode()
+    assert "Not submitted: questions 1, 2, 3, 4, 5, 6, 7, 8 are unanswered" in page
+    assert CriticalAlert.objects.filter(assessment=assessment).count() == 1
+    assessment.refresh_from_db()
+    assert assessment.status == Assessment.Status.IN_PROGRESS

@@ -14,6 +14,7 @@ class QuestionnaireOutcome:
     form: QuestionnaireForm
     result: ScoreResult | None = None
     submitted: bool = False
+    unanswered: tuple[int, ...] = ()  # a submit kept as a save because it endorsed a suicide item before the end
 
 
 def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOutcome:
@@ -34,6 +35,18 @@ def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOut
             actor=request.user, assessment=assessment, answers=form.answers(), submit=submit, free_text=form.free_text()
         )
     except services.IncompleteAnswers as error:
+        if error.endorses_suicide_item:
+            # [critical-item-practice] a patient who endorses a suicide item is shown the crisis lines at once and the
+            # care team is told: refusing the early submit would drop that answer, so it is kept as a save (which
+            # raises the alert) and the rest of the form waits, unscored, as after any save.
+            result = services.assessment_save_answers(
+                actor=request.user,
+                assessment=assessment,
+                answers=form.answers(),
+                submit=False,
+                free_text=form.free_text(),
+            )
+            return QuestionnaireOutcome(form, result=result, unanswered=error.missing)
         form.add_missing_errors(error.missing)
         form.add_error(None, str(error))
         return QuestionnaireOutcome(form)

@@ -69,10 +69,12 @@ logger = logging.getLogger(__name__)
 
 
 class IncompleteAnswers(InvalidAnswers):
-    """A submit with questions still unanswered; `missing` lists their numbers."""
+    """A submit with questions still unanswered; `missing` lists their numbers. `endorses_suicide_item`: the answers
+    given call for the crisis lines or a critical alert, so they must not be dropped (see handle_questionnaire)."""
 
-    def __init__(self, missing: tuple[int, ...]):
+    def __init__(self, missing: tuple[int, ...], *, endorses_suicide_item: bool = False):
         self.missing = missing
+        self.endorses_suicide_item = endorses_suicide_item
         numbers = ", ".join(str(n) for n in missing)
         super().__init__(f"Please answer every question before you submit (still unanswered: {numbers}).")
 
@@ -437,7 +439,7 @@ def assessment_save_answers(
     result = score(assessment.instrument_id, answers, settings=instrument_settings(assessment.instrument_id))
     merged = {number: answers.get(number) for number in instrument.item_numbers}
     if submit and not result.complete:
-        raise IncompleteAnswers(result.missing_items)
+        raise IncompleteAnswers(result.missing_items, endorses_suicide_item=result.crisis_resources or result.critical)
     assessment.answers = _stored(merged)
     if free_text is not None:
         assessment.free_text = _free_text(instrument, free_text)

@@ -177,6 +177,9 @@ def record_questionnaire(request, patient_id, assessment_id):
     if outcome.result is not None:
         if outcome.result.critical:
             messages.warning(request, "A critical answer was recorded; an alert is in the care team's queue.")
+        if outcome.unanswered:
+            unanswered = ", ".join(str(number) for number in outcome.unanswered)
+            messages.warning(request, f"Not submitted: questions {unanswered} are unanswered. The answers are saved.")
         messages.success(request, "Submitted and scored." if outcome.submitted else "Saved; finish it later.")
         return redirect("measures:patient", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200
