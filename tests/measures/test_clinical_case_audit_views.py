@@ -1,6 +1,8 @@
 """Clinical-case probes through the pages: tampered questionnaire posts, another patient's questionnaire,
 critical answers reaching the care team and the crisis page, acknowledgement, licensed totals."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
 
@@ -183,3 +185,45 @@ def test_staff_submitting_early_with_an_endorsed_suicide_item_keep_the_answers_a
     assert CriticalAlert.objects.filter(assessment=assessment).count() == 1
     assessment.refresh_from_db()
     assert assessment.status == Assessment.Status.IN_PROGRESS
+
+
+def _entered_bdi(cast, patient, total=20, item_9=0):
+    return services.assessment_record_total(
+        actor=cast.bob if patient == cast.alice else cast.charlie,
+        patient=patient,
+        instrument_id="bdi-ii",
+        total=total,
+        completed_on=datetime.date(2026, 1, 5),
+        items={9: item_9},
+    )
+
+
+def test_a_scheduled_occasion_of_another_patient_cannot_be_completed_with_this_patients_total(cast, client_for):
+    danas = due_assessment(cast.dana, "bdi-ii")
+    data = {"total-instrument": "bdi-ii", "total-total": "20", "total-completed_on": "2026-01-05",
+            "total-item_bdi_ii_9": "0", "total-occasion": str(danas.pk)}  # fmt: skip
+    response = client_for(cast.bob).post(reverse("measures:enter_total", args=[cast.alice.pk]), data)
+    assert response.status_code == 400 and _untouched(danas)
+    assert not Assessment.objects.filter(patient=cast.alice).exists()
+
+
+def test_another_patients_entered_total_cannot_be_amended_through_this_patients_address(cast, client_for):
+    danas = _entered_bdi(cast, cast.dana)
+    prefix = f"amend-{danas.pk}"
+    data = {f"{prefix}-action": "correct", f"{prefix}-total": "5", f"{prefix}-completed_on": "2026-01-05",
+            f"{prefix}-reason": "typo"}  # fmt: skip
+    url = reverse("measures:amend_total", args=[cast.alice.pk, danas.pk])
+    assert client_for(cast.bob).post(url, data).status_code == 404
+    danas.refresh_from_db()
+    assert danas.total == 20 and danas.amended_at is None
+
+
+def test_correcting_a_bdi_ii_total_below_its_item_9_is_refused(cast, client_for):
+    entered = _entered_bdi(cast, cast.alice, total=20, item_9=2)
+    prefix = f"amend-{entered.pk}"
+    data = {f"{prefix}-action": "correct", f"{prefix}-total": "1", f"{prefix}-completed_on": "2026-01-05",
+            f"{prefix}-reason": "typo"}  # fmt: skip
+    url = reverse("measures:amend_total", args=[cast.alice.pk, entered.pk])
+    assert client_for(cast.bob).post(url, data).status_code == 400
+    entered.refresh_from_db()
+    assert entered.total == 20 and entered.amended_at is None
