@@ -77,6 +77,7 @@ def synthetic_dore_practice(patients: int = 235, seed: int = 2019):
             rows.append((pid, instrument, "baseline", float(b), when))
             rows.append((pid, instrument, "end_of_course", float(e), when + pd.Timedelta(days=60)))
     assessments = pd.DataFrame(rows, columns=["patient_id", "instrument_id", "occasion", "total", "completed_at"])
+    assessments.insert(0, "assessment_id", range(1, len(assessments) + 1))  # as selectors.assessment_frame gives
     cohort = pd.DataFrame({"patient_id": ids, "age": rng.integers(18, 80, patients).astype(float)})
     per_patient = pd.DataFrame(
         {
@@ -117,6 +118,20 @@ def test_every_exclusion_is_stated_with_its_n():
         "1 patient in the report with no BDI-II at baseline or end",
     ]
     assert table.instruments[0].overall.comparison.n == 26
+
+
+def test_two_baselines_at_the_same_moment_give_the_earlier_entered_one_whatever_the_rows_order():
+    """Totals entered for one day all stand at noon: the baseline is the one entered first (the lower id), so the
+    table is the same however the database returns the rows."""
+    assessments, cohort, per_patient = synthetic_dore_practice(30)
+    first = assessments[(assessments["patient_id"] == 1) & (assessments["occasion"] == "baseline")].iloc[0]
+    later = first.copy()
+    later["assessment_id"], later["total"] = assessments["assessment_id"].max() + 1, first["total"] + 20
+    with_tie = pd.concat([assessments, later.to_frame().T.astype(assessments.dtypes)], ignore_index=True)
+    expected = dore.build(assessments, cohort, per_patient).instruments[0].overall.comparison.baseline.mean
+    for rows in (with_tie, with_tie.iloc[::-1]):
+        table = dore.build(rows, cohort, per_patient)
+        assert table.instruments[0].overall.comparison.baseline.mean == pytest.approx(expected)
 
 
 def test_no_bdi_ii_or_ham_a_data_says_so_instead_of_an_empty_table():

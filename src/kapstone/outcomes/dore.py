@@ -89,11 +89,14 @@ def instrument_table(
     *,
     classify: Callable[[float, float], dict | None] | None = None,
 ) -> DoreInstrument | None:
-    """One instrument's rows. `assessments`: the course's completed totals (patient_id, instrument_id, occasion,
-    total, completed_at); `cohort`: patient_id and age; `per_patient`: patient_id with route, site and
+    """One instrument's rows. `assessments`: the course's completed totals (assessment_id, patient_id, instrument_id,
+    occasion, total, completed_at); `cohort`: patient_id and age; `per_patient`: patient_id with route, site and
     dosing_setting of most of their doses (blank when none). None when no patient has either total."""
     instrument = get_instrument(instrument_id)
-    mine = assessments[assessments["instrument_id"] == instrument_id].sort_values("completed_at")
+    # Ties broken by id, so two totals entered for one day (both at noon) give the same baseline every time.
+    mine = assessments[assessments["instrument_id"] == instrument_id].sort_values(
+        ["completed_at", "assessment_id"], kind="stable"
+    )
     baseline = mine[mine["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
     end = mine[mine["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
     if baseline.empty and end.empty:

@@ -466,9 +466,11 @@ def _table2(
     ]
 
 
-def _baseline_and_end(scores: pd.DataFrame, column: str, at: str) -> pd.DataFrame:
-    """Per patient: the first baseline and the last end-of-course value, either missing (NaN) when absent."""
-    ordered = scores.sort_values(at)
+def _baseline_and_end(scores: pd.DataFrame, column: str, order: list[str]) -> pd.DataFrame:
+    """Per patient: the first baseline and the last end-of-course value, either missing (NaN) when absent, in the
+    `order` of the columns named (a time, then an id where two rows can share it: totals entered for one day all
+    stand at noon, and the report must pick the same one each time)."""
+    ordered = scores.sort_values(order, kind="stable")
     baseline = ordered[ordered["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
     end = ordered[ordered["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
     return baseline[["patient_id", column]].merge(
@@ -623,7 +625,7 @@ def _instrument_outcomes(
         if not instrument.definition.get("change"):
             continue  # not a symptom measure (e.g. C-SSRS screener, EBI): no change to classify
         both_ends = _baseline_and_end(
-            assessments[assessments["instrument_id"] == instrument_id], "total", "completed_at"
+            assessments[assessments["instrument_id"] == instrument_id], "total", ["completed_at", "assessment_id"]
         )
         pairs = both_ends.dropna(subset=["total_baseline"])
         missing_baseline = len(both_ends) - len(pairs)
@@ -671,7 +673,7 @@ def _creativity(cohort: pd.DataFrame) -> tuple[list[ScoreChange], list[str], int
     changes, missing = [], []
     for task, column, label in CREATIVITY_SCORES:
         mine = scores[(scores["task"] == task) & scores[column].notna()]
-        both_ends = _baseline_and_end(mine, column, "submitted_at")
+        both_ends = _baseline_and_end(mine, column, ["submitted_at"])
         pairs = both_ends.dropna(subset=[f"{column}_baseline"])
         missing_baseline = len(both_ends) - len(pairs)
         comparison = paired_comparison(pairs[f"{column}_baseline"], pairs[f"{column}_end"])
