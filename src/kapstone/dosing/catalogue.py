@@ -77,8 +77,10 @@ def route_refusal(*, form: str, route: str, route_label: str) -> str:
     if form not in forms():
         return "The lot's form is not recorded, so the room cannot tell which routes it fits; use another lot."
     if route not in forms()[form].routes:
+        route_label = route_label.lower()
+        article = "an" if route_label[:1] in "aeiou" else "a"
         return (
-            f"A {forms()[form].label} lot does not fit a {route_label.lower()} order; choose a lot that fits the "
+            f"A {forms()[form].label} lot does not fit {article} {route_label} order; choose a lot that fits the "
             "order's route."
         )
     return ""

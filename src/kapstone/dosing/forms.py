@@ -37,7 +37,7 @@ from kapstone.dosing.selectors import (
     in_stock_or,
     ledger_locations,
 )
-from kapstone.dosing.services import PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
+from kapstone.dosing.services import DIASTOLIC_NOT_BELOW_SYSTOLIC, PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
 from kapstone.untrusted import row_id
 
@@ -169,7 +169,7 @@ class VitalsForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("systolic") and cleaned.get("diastolic") and cleaned["diastolic"] >= cleaned["systolic"]:
-            raise forms.ValidationError("The diastolic pressure must be below the systolic; check the reading.")
+            raise forms.ValidationError(DIASTOLIC_NOT_BELOW_SYSTOLIC)
         return cleaned
 
 

@@ -385,27 +385,42 @@ def _suicide_alerts(
     return found
 
 
-# How a severe adverse event is announced to the alert queue (practice.signals.SAFETY_EVENT_KINDS), and found there.
+# How a severe adverse event and a stop-level vitals reading are announced to the alert queue
+# (practice.signals.SAFETY_EVENT_KINDS), and found there.
 SEVERE_ADVERSE_EVENT = "adverse_event_serious"
 ADVERSE_EVENT_OBJECT = "adverse_event"
+VITALS_STOP = "vitals_stop"
+VITALS_READING_OBJECT = "vitals_reading"
+
+
+def _alerts_open(*, kind: str, object_type: str, object_ids: list[int]) -> list[CriticalAlert]:
+    if not object_ids:
+        return []
+    return list(
+        CriticalAlert.objects.filter(
+            kind=kind,
+            object_type=object_type,
+            object_id__in=[str(pk) for pk in object_ids],
+            acknowledged_at__isnull=True,
+        ).order_by("raised_at", "id")
+    )
 
 
 def severe_adverse_event_alerts_open(*, record: DoseRecord) -> list[CriticalAlert]:
     """The alerts the record's severe adverse events raised on the queue that nobody has acknowledged yet."""
-    event_ids = [
-        str(pk)
-        for pk in record.adverse_events.filter(severity=AdverseEvent.Severity.SEVERE).values_list("pk", flat=True)
-    ]
-    if not event_ids:
+    event_ids = record.adverse_events.filter(severity=AdverseEvent.Severity.SEVERE).values_list("pk", flat=True)
+    return _alerts_open(kind=SEVERE_ADVERSE_EVENT, object_type=ADVERSE_EVENT_OBJECT, object_ids=list(event_ids))
+
+
+def stop_vitals_alerts_open(*, record: DoseRecord) -> list[CriticalAlert]:
+    """The alerts the record's stop-level readings taken since the dose raised on the queue that nobody has
+    acknowledged yet. A stop-level reading before the dose is the pre-dose gate's (DoseReadiness.vitals_refusal)."""
+    if record.administered_at is None:
         return []
-    return list(
-        CriticalAlert.objects.filter(
-            kind=SEVERE_ADVERSE_EVENT,
-            object_type=ADVERSE_EVENT_OBJECT,
-            object_id__in=event_ids,
-            acknowledged_at__isnull=True,
-        ).order_by("raised_at", "id")
+    reading_ids = record.vitals.filter(alert_level="stop", taken_at__gte=record.administered_at).values_list(
+        "pk", flat=True
     )
+    return _alerts_open(kind=VITALS_STOP, object_type=VITALS_READING_OBJECT, object_ids=list(reading_ids))
 
 
 def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: datetime.date, valid_days: int) -> str:

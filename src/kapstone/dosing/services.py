@@ -57,6 +57,9 @@ class DosingError(ValueError):
 
 
 PREDOSE_BP_REVIEWED_LABEL = "I have reviewed the pre-dose BP"
+# A diastolic at or above the systolic is a misread or mistyped reading; assessed, it would stop the room on a number
+# that was never measured.
+DIASTOLIC_NOT_BELOW_SYSTOLIC = "The diastolic pressure must be below the systolic; check the reading."
 # The room's screen is the measures app's C-SSRS screener (its triage rules), asked about the time since the last
 # visit (the Columbia "Since Last Visit" version).
 CSSRS_SCREENER = "cssrs-screener"
@@ -230,8 +233,8 @@ def dose_order(
         raise DosingError("Only a prescriber can order a dose.")
     if record.administered_at is not None:
         raise DosingError("The dose has already been given; it cannot be re-ordered.")
-    if dose_mg <= 0:
-        raise DosingError("The dose must be more than 0 mg.")
+    if not dose_mg.is_finite() or dose_mg <= 0:
+        raise DosingError("The dose must be a number of mg more than 0.")
     check = safety.check_ceiling(
         route=route, dose_mg=dose_mg, weight_kg=record.weight_kg, overrides=practice_overrides("dosing")
     )
@@ -328,6 +331,8 @@ def vitals_record(
     """A respiratory rate is recorded on every reading where it was counted, and required once an IM or IV dose is
     ordered. A stop-level reading is announced to the alert queue."""
     _lock_open(record)
+    if diastolic >= systolic:
+        raise DosingError(DIASTOLIC_NOT_BELOW_SYSTOLIC)
     if respiratory_rate is None and record.route in safety.RESPIRATORY_RATE_ROUTES:
         raise DosingError(
             f"Record the respiratory rate: it is required on every reading for a {Route(record.route).label} dose."
@@ -359,11 +364,11 @@ def vitals_record(
     _audit(record, "vitals", {"phase": phase, "alert": assessment.level})
     if assessment.level == "stop":
         _announce(
-            kind="vitals_stop",
+            kind=selectors.VITALS_STOP,
             level="urgent",
             record=record,
             summary="Dosing room vitals at a stop level: " + "; ".join(assessment.messages),
-            object_type="vitals_reading",
+            object_type=selectors.VITALS_READING_OBJECT,
             object_id=reading.pk,
         )
     return reading
@@ -599,6 +604,12 @@ def discharge(
         "acknowledged; a clinician reviews the patient and acknowledges it with a note in the alert queue before "
         "they leave ([spravato-rems]: discharge only when clinically stable)"
         for alert in selectors.severe_adverse_event_alerts_open(record=record)
+    ]
+    problems += [
+        f"the stop-level vitals announced at {timezone.localtime(alert.raised_at):%H:%M} are not yet acknowledged; a "
+        "clinician reviews the patient and acknowledges the alert with a note in the alert queue before they leave "
+        "([spravato-rems]: blood pressure after the dose, discharge only when clinically stable)"
+        for alert in selectors.stop_vitals_alerts_open(record=record)
     ]
     if problems:
         raise DosingError("Not ready for discharge: " + "; ".join(problems) + ".")
