@@ -15,6 +15,7 @@ from kapstone.dosing.models import DoseRecord, LedgerEntry, VitalsReading
 from kapstone.measures import services as measures
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value_set
+from kapstone.program.models import Enrolment, GroupSession
 from tests.dosing.helpers import receive_stock
 
 
@@ -370,3 +371,32 @@ def test_a_dose_record_with_a_ledger_entry_cannot_be_deleted(cast, given):
     with pytest.raises(Exception):  # noqa: B017, PT011 - PROTECT or the database's own refusal
         DoseRecord.objects.filter(pk=record.pk).delete()
     assert DoseRecord.objects.filter(pk=record.pk).exists()
+
+
+# Who is in the session -----------------------------------------------------------------------------------------
+
+
+def test_a_patient_not_enrolled_in_the_sessions_group_gets_no_dose_record(cast, session):
+    with pytest.raises(services.DosingError, match="not enrolled"):
+        services.dose_record_open(actor=cast.nurse, session=session, patient=cast.dana)
+    assert not DoseRecord.objects.filter(patient=cast.dana).exists()
+
+
+def test_a_session_that_is_not_a_dosing_session_gets_no_dose_record(cast, session):
+    session.kind = GroupSession.Kind.PREPARATION
+    session.save()
+    with pytest.raises(services.DosingError, match="not a dosing session"):
+        services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    assert not DoseRecord.objects.exists()
+
+
+def test_a_patient_withdrawn_from_the_group_after_check_in_is_neither_ordered_nor_dosed(cast, ready_record, stock):
+    Enrolment.objects.filter(patient=cast.alice, group=ready_record.session.group).update(
+        status=Enrolment.Status.WITHDRAWN
+    )
+    with pytest.raises(services.DosingError, match="not enrolled"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(services.DosingError, match="not enrolled"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("2000")

@@ -604,6 +604,10 @@ def _session_get(*, user: User, session_id: int | str) -> GroupSession:
         raise Http404("No such dosing session.") from None
 
 
+# The enrolments whose patients the room shows and doses: in the course, or finishing its last session.
+ROOM_ENROLMENTS = (Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED)
+
+
 @compiled_once(group_id=int)
 def _enrolled_patients(user: User, *, group_id: int) -> QuerySet[Patient]:
     # The enrolment tested on the join itself: as an IN over a subquery of the group's enrolments, it was the same
@@ -612,7 +616,7 @@ def _enrolled_patients(user: User, *, group_id: int) -> QuerySet[Patient]:
         patients_visible_to(user)
         .filter(
             enrolments__group=group_id,
-            enrolments__status__in=[Enrolment.Status.ENROLLED, Enrolment.Status.COMPLETED],
+            enrolments__status__in=ROOM_ENROLMENTS,
         )
         .order_by("family_name", "given_name")
     )

@@ -45,7 +45,7 @@ from kapstone.measures.selectors import open_suicide_risk_alerts
 from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
-from kapstone.program.models import GroupSession
+from kapstone.program.models import Enrolment, GroupSession
 
 logger = logging.getLogger(__name__)
 # Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
@@ -114,6 +114,17 @@ def _require_session_day(record: DoseRecord, *, at: datetime.datetime) -> None:
         raise DosingError(refusal)
 
 
+def _require_in_session(*, session: GroupSession, patient: Patient) -> None:
+    """The room doses the patients of its group in its dosing sessions only (the room shows them, selectors.
+    ROOM_ENROLMENTS): a patient who left the group, or a session of another kind, gets no record, order or dose."""
+    if session.kind != GroupSession.Kind.DOSING:
+        raise DosingError(f"{session} is not a dosing session; the room records doses only in a dosing session.")
+    if not Enrolment.objects.filter(
+        group_id=session.group_id, patient_id=patient.pk, status__in=selectors.ROOM_ENROLMENTS
+    ).exists():
+        raise DosingError(f"{patient.full_name} is not enrolled in this session's group, so cannot be dosed in it.")
+
+
 def _require_gate(record: DoseRecord) -> None:
     refusal = selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal
     if refusal:
@@ -124,6 +135,7 @@ def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> selec
     """Refuses a dose the room would warn about (selectors.DoseReadiness). The patient's row is locked first, so two
     rooms dosing the same patient at once queue and the second counts the first's dose."""
     Patient.objects.select_for_update().filter(pk=record.patient_id).first()
+    _require_in_session(session=record.session, patient=record.patient)
     readiness = selectors.dose_readiness(record=record, at=at)
     if readiness.blockers:
         raise DosingError(" ".join(readiness.blockers))
@@ -132,6 +144,7 @@ def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> selec
 
 @transaction.atomic
 def dose_record_open(*, actor: User, session: GroupSession, patient: Patient) -> DoseRecord:
+    _require_in_session(session=session, patient=patient)
     record, created = DoseRecord.objects.get_or_create(session=session, patient=patient)
     if created:
         audit.record(action=audit.Action.CREATE, patient=patient, object_type="dose_record", object_id=record.pk)
@@ -156,6 +169,7 @@ def check_in(
     if record.administered_at is not None:
         raise DosingError("The dose has been given; the checklist is closed. Add a note instead.")
     _require_session_day(record, at=timezone.now())
+    _require_in_session(session=record.session, patient=record.patient)
     _require_gate(record)
     if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
         raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
