@@ -400,3 +400,53 @@ def test_a_patient_withdrawn_from_the_group_after_check_in_is_neither_ordered_no
         services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
+
+
+# The log through its page -------------------------------------------------------------------------------------
+
+
+def test_waste_through_the_page_signed_twice_by_one_nurse_is_refused_and_nothing_is_written(cast, given, client_for):
+    record, _ = given
+    response = client_for(cast.nurse).post(
+        reverse("dosing:ledger_action", args=["waste"]),
+        {
+            "waste-dose_record": record.pk,
+            "waste-amount_mg": "10",
+            "waste-method": "sink",
+            "waste-witness": cast.nurse.pk,
+        },
+    )
+    assert response.status_code == 400 and "another person" in response.content.decode()
+    assert not LedgerEntry.objects.filter(kind="waste").exists()
+
+
+@pytest.mark.parametrize("counted", ["-1", "abc", "", "1e30"])
+def test_a_count_through_the_page_that_is_not_an_amount_is_refused(cast, stock, client_for, counted):
+    response = client_for(cast.nurse).post(
+        reverse("dosing:ledger_action", args=["count"]),
+        {"count-balance": stock.pk, "count-counted_mg": counted, "count-witness": cast.bob.pk},
+    )
+    assert response.status_code == 400
+    assert not LedgerEntry.objects.filter(kind="count").exists()
+
+
+def test_an_unknown_ledger_action_is_not_found(cast, client_for):
+    assert client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["theft"]), {}).status_code == 404
+
+
+def test_discharge_through_the_room_with_a_stop_alert_open_is_refused_with_the_reason(
+    cast, given, client_for, django_capture_on_commit_callbacks
+):
+    record, at = given
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        reading(cast, record, phase="peak", spo2=86, taken_at=at + datetime.timedelta(minutes=40))
+    reading(cast, record, phase="discharge")
+    prefix = f"p{cast.alice.pk}-discharge-"
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[record.session_id, cast.alice.pk, "discharge"]),
+        {prefix + "vitals_ok": "on", prefix + "alert_oriented": "on", prefix + "escort_present": "on"},
+    )
+    assert response.status_code == 400 and "stop-level vitals" in response.content.decode()
+    record.refresh_from_db()
+    assert record.discharged_at is None
