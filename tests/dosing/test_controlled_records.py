@@ -166,6 +166,54 @@ def test_an_inventory_must_count_every_lot_and_the_initial_one_is_taken_once(cas
         services.inventory_take(kind="initial", timing="opening", counts={stock.pk: (20, Decimal("0"))}, **common)
 
 
+def _inventory_on(cast, location, kind: str, taken_on: datetime.date) -> Inventory:
+    return Inventory.objects.create(
+        location=location,
+        kind=kind,
+        taken_on=taken_on,
+        timing=Inventory.Timing.CLOSE,
+        taken_by=cast.nurse,
+        witness=cast.bob,
+        recorded_at=timezone.now(),
+    )
+
+
+def test_the_next_biennial_inventory_is_due_two_years_after_the_last_initial_or_biennial_one():
+    assert ledger_rules.next_inventory_due_on(datetime.date(2025, 3, 14)) == datetime.date(2027, 3, 14)
+    assert ledger_rules.next_inventory_due_on(datetime.date(2024, 2, 29)) == datetime.date(2026, 2, 28)
+
+
+def test_locations_without_an_initial_inventory_or_near_their_biennial_one_are_named_soonest_first(cast):
+    today = timezone.localdate()
+    new_safe, due_safe, overdue_safe, fine_safe = (
+        registered_location(name) for name in ("New safe", "Due safe", "Overdue safe", "Fine safe")
+    )
+    _inventory_on(
+        cast, due_safe, Inventory.Kind.INITIAL, today - datetime.timedelta(days=2 * 365 - 30)
+    )  # due in ~30 days
+    _inventory_on(cast, overdue_safe, Inventory.Kind.INITIAL, today - datetime.timedelta(days=3 * 365))
+    # An ad-hoc count does not start the two years again (21 CFR 1304.11(c) asks for a biennial inventory).
+    _inventory_on(cast, overdue_safe, Inventory.Kind.AD_HOC, today - datetime.timedelta(days=10))
+    _inventory_on(cast, fine_safe, Inventory.Kind.INITIAL, today - datetime.timedelta(days=3 * 365))
+    _inventory_on(cast, fine_safe, Inventory.Kind.BIENNIAL, today - datetime.timedelta(days=100))
+    due = selectors.inventories_due(today=today)
+    assert [item.location for item in due] == [new_safe, overdue_safe, due_safe]
+    assert due[0].due_on is None and due[1].overdue and not due[2].overdue
+
+
+def test_the_staff_home_and_the_log_warn_of_an_inventory_to_take_to_ledger_staff_only(cast, client_for):
+    today = timezone.localdate()
+    _inventory_on(cast, registered_location("Main safe"), Inventory.Kind.INITIAL, today - datetime.timedelta(days=800))
+    registered_location("Annex safe")
+    for user in (cast.nurse, cast.bob):
+        home = client_for(user).get(reverse("home:home")).content.decode()
+        assert "Annex safe</a> has no initial inventory" in home
+        assert "Main safe</a>: the biennial inventory was due by" in home and "is overdue" in home
+    log = client_for(cast.nurse).get(reverse("dosing:ledger")).content.decode()
+    assert "Inventories to take" in log and "Annex safe</a> has no initial inventory" in log
+    assert "has no initial inventory" not in client_for(cast.therapist).get(reverse("home:home")).content.decode()
+
+
 # Waste, disposal, corrections ------------------------------------------------------------------------------------
 
 

@@ -101,6 +101,6 @@ def test_the_staff_home_makes_one_read_for_each_card(cast, client_for):
         and "audit_" not in query["sql"]
     ]
     # The signed-in user and their second factor; my patients and their bounded count; today's sessions; open
-    # alerts; ledger discrepancies; expiring registrations; due questionnaires; the rota, then (no slot covering
-    # now) the default on-call prescriber and the medical directors.
-    assert len(reads) == 12, reads
+    # alerts; ledger discrepancies; expiring registrations; inventories to take; due questionnaires; the rota, then
+    # (no slot covering now) the default on-call prescriber and the medical directors.
+    assert len(reads) == 13, reads

@@ -31,6 +31,20 @@ def warn_days_before_expiry() -> int:
     return ledger_data()["registration"]["warn_days_before_expiry"]
 
 
+def next_inventory_due_on(last_taken_on: datetime.date) -> datetime.date:
+    """The last day the next biennial inventory may be taken: the same date the given number of years after the
+    previous initial or biennial one (28 February for a 29 February)."""
+    years = ledger_data()["inventory"]["biennial_every_years"]
+    try:
+        return last_taken_on.replace(year=last_taken_on.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return last_taken_on.replace(year=last_taken_on.year + years, day=28)
+
+
+def warn_days_before_inventory_due() -> int:
+    return ledger_data()["inventory"]["warn_days_before_due"]
+
+
 def licensed_roles() -> frozenset[str]:
     return frozenset(ledger_data()["waste"]["licensed_roles"])
 

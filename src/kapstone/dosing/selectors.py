@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from kapstone.dosing import ledger_rules, medications, safety
 from kapstone.dosing.models import (
     AdverseEvent,
     DoseRecord,
+    Inventory,
     LedgerEntry,
     Location,
     LossReport,
@@ -1217,6 +1218,42 @@ def registrations_expiring(*, today: datetime.date | None = None) -> list[Regist
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=ledger_rules.warn_days_before_expiry())
     return _registrations_expiring_by(horizon=horizon)
+
+
+@dataclass(frozen=True)
+class InventoryDue:
+    """A stock location whose next inventory is due soon or overdue (due_on), or that has no initial inventory
+    (last_taken_on and due_on None)."""
+
+    location: Location
+    last_taken_on: datetime.date | None
+    due_on: datetime.date | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_on is not None and self.due_on < timezone.localdate()
+
+
+@compiled_once()
+def _locations_with_last_inventory() -> QuerySet[Location]:
+    # Only the initial and biennial inventories start the two years again: an ad-hoc count does not (1304.11(c)).
+    required = Q(inventories__kind__in=[Inventory.Kind.INITIAL, Inventory.Kind.BIENNIAL])
+    return Location.objects.annotate(last_taken_on=Max("inventories__taken_on", filter=required)).order_by("name")
+
+
+def inventories_due(*, today: datetime.date | None = None) -> list[InventoryDue]:
+    """Locations without an initial inventory (21 CFR 1304.11(b)), and those whose biennial inventory
+    (1304.11(c)) falls due within the warning period or is overdue, soonest first (the staff home and the log warn of
+    them)."""
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=ledger_rules.warn_days_before_inventory_due())
+    due = []
+    for location in _locations_with_last_inventory():
+        last = location.last_taken_on  # type: ignore[attr-defined]
+        due_on = ledger_rules.next_inventory_due_on(last) if last else None
+        if due_on is None or due_on <= horizon:
+            due.append(InventoryDue(location=location, last_taken_on=last, due_on=due_on))
+    return sorted(due, key=lambda item: (item.due_on is not None, item.due_on or today, item.location.name))
 
 
 @dataclass(frozen=True)

@@ -387,6 +387,7 @@ def _ledger_page(request, *, forms=None, status=200):
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
         "registrations": selectors.registrations_expiring(),
+        "inventories_due": selectors.inventories_due(),
         "today": timezone.localdate(),
     }
     return render(request, "dosing/ledger.html", context, status=status)
