@@ -2,6 +2,7 @@
 page and the `practice_setting` command. Hard bounds and proposals have their own files beside this one."""
 
 import datetime
+import html
 import os
 import re
 import subprocess
@@ -715,3 +716,16 @@ def test_every_change_reset_and_removal_form_on_the_page_posts_to_the_settings_p
     actions = re.findall(r'<form method="post" action="([^"]*)"', page)
     assert set(actions) == {SETTINGS_URL, reverse("accounts:logout")}
     assert actions.count(SETTINGS_URL) == page.count('<input type="hidden" name="key"') > 0
+
+
+def test_a_reason_over_its_length_is_given_back_beside_the_setting_with_what_to_shorten(cast):
+    long_reason = "Our medical director's rationale, agreed at the governance meeting. " * 10
+    response = signed_in_client(cast.bob).post(
+        SETTINGS_URL, {"key": "dosing.stop_systolic", "action": "change", "value": "175", "reason": long_reason}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Reason: Ensure this value has at most 500 characters" in page
+    assert "Choose a setting and whether" not in page
+    assert html.escape(long_reason.strip()) in page and 'value="175"' in page
+    assert not PracticeSetting.objects.exists()

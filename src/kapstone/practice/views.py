@@ -53,6 +53,21 @@ def _apply(request, data: dict) -> str:
     return f"“{setting_spec(data['key']).label}” now uses the practice's own value."
 
 
+def _refused_shape(request, form: SettingChangeForm) -> RefusedChange:
+    """A change of a known shape but with a field over its length (a long reason) goes back beside its setting
+    with what to shorten and what was typed: a generic message lost a prescriber's written reason."""
+    if "key" in form.errors or "action" in form.errors:
+        return RefusedChange("", "", "Choose a setting and whether to change it or reset it.", "", "")
+    problem = " ".join(f"{name.capitalize()}: {error}" for name, errors in form.errors.items() for error in errors)
+    return RefusedChange(
+        form.cleaned_data["key"],
+        form.cleaned_data["action"],
+        problem,
+        request.POST.get("value", ""),
+        request.POST.get("reason", ""),
+    )
+
+
 def _settings_page(request, *, refused: RefusedChange | None = None):
     return render(
         request,
@@ -70,9 +85,7 @@ def practice_settings(request):
         return _settings_page(request)
     form = SettingChangeForm(request.POST)
     if not form.is_valid():
-        return _settings_page(
-            request, refused=RefusedChange("", "", "Choose a setting and whether to change it or reset it.", "", "")
-        )
+        return _settings_page(request, refused=_refused_shape(request, form))
     data = form.cleaned_data
     try:
         messages.success(request, _apply(request, data))
