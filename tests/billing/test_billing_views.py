@@ -14,7 +14,7 @@ from kapstone.billing import selectors, services
 from kapstone.billing.models import AccountEntry
 from kapstone.integration import services as integration
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program.models import Enrolment
+from kapstone.program.models import Enrolment, GroupSession
 from tests.billing.factories import paid
 from tests.conftest import make_patient, signed_in_client
 
@@ -257,3 +257,21 @@ def test_the_account_pages_read_the_account_with_the_patient_and_the_visits_once
         assert not [q for q in queries if 'FROM "billing_patientaccount"' in q]
         assert len([q for q in queries if 'FROM "program_groupsession"' in q]) == 1
         assert not [q for q in queries if "program_groupsession_facilitators" in q]
+
+
+def test_the_portal_offers_superbills_only_for_visits_that_have_begun(priced):
+    cast = priced
+    held = cast.dosing_session()
+    later = GroupSession.objects.create(
+        group=held.group,
+        kind=GroupSession.Kind.INTEGRATION,
+        number=1,
+        starts_at=held.starts_at + datetime.timedelta(days=14),
+        ends_at=held.starts_at + datetime.timedelta(days=14, hours=1),
+        room=held.room,
+    )
+    page = signed_in_client(cast.alice_user).get(reverse("billing:my_account")).content.decode()
+    assert reverse("billing:my_superbill_pdf", args=[held.pk]) in page
+    assert reverse("billing:my_superbill_pdf", args=[later.pk]) not in page
+    staff_page = signed_in_client(cast.admin).get(reverse("billing:account", args=[cast.alice.pk])).content.decode()
+    assert reverse("billing:visit_superbill", args=[cast.alice.pk, later.pk]) in staff_page

@@ -102,6 +102,13 @@ class AccountView:
         return patient_visits(self.patient)
 
     @cached_property
+    def held_visits(self) -> list[GroupSession]:
+        """The visits that have begun: the portal offers the patient a superbill for these only, since one for a
+        session months away listed "for your insurer" read as if it were already billed."""
+        now = timezone.now()
+        return [session for session in self.visits if session.starts_at <= now]
+
+    @cached_property
     def visit_choices(self) -> list[tuple[int, str]]:
         """The visits as the charge and payment forms offer them, labelled once for both."""
         return [(session.pk, visit_label(session)) for session in self.visits]
