@@ -186,3 +186,19 @@ def test_an_open_high_risk_alert_blocks_the_dose_until_the_prescriber_assesses_t
     fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
     page.get_by_text("within the ceiling of 400 mg").first.wait_for()
     assert DoseRecord.objects.get(pk=record.pk).dose_mg == Decimal("200")
+
+
+def test_a_refused_reading_lower_in_the_room_is_brought_into_view_and_focused(page, cast):
+    session = cast.dosing_session()
+    sign_in(page, cast.nurse)
+    page.get_by_role("heading", name="Good day").wait_for()
+    page.goto(f"/dosing/session/{session.pk}/")
+    last = page.locator(".room-card", has=page.locator("summary", has_text="Record vitals")).last
+    patient_id = last.get_attribute("id")
+    fill_form(page, last, "Record vitals", {"Systolic": "999", "Diastolic": "80", "Heart rate": "70", "SpO₂ %": "97"})
+    systolic = page.locator(f"#{patient_id}").get_by_label("Systolic")
+    expect(systolic).to_be_focused()
+    expect(systolic).to_be_in_viewport()
+    expect(
+        page.locator(f"#{patient_id}").get_by_text("Ensure this value is less than or equal to 300.")
+    ).to_be_visible()

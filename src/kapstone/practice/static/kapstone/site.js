@@ -115,6 +115,21 @@
     resizing = window.setTimeout(markScrollingTables, 200);
   });
 
+  // ---- A form sent back with errors -------------------------------------------------------------------------
+  // The page comes back at its top: in the dosing room a refused reading for the third patient was below the
+  // fold, with nothing in view to say it had not been saved. The first problem on the page is brought into view:
+  // an error summary where the page has one (it comes first), otherwise the first field refused, focused so a
+  // screen reader reads its label and error. A page opened at an anchor keeps it.
+  var problem = window.location.hash ? null : document.querySelector('[aria-invalid="true"], .errors[role="alert"]');
+  if (problem) {
+    if (problem.matches("input, select, textarea")) {
+      problem.focus({ preventScroll: true });
+    }
+    // A standing warning near the top (a group's template problem) is already in view and stays where it is.
+    var box = problem.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) { problem.scrollIntoView({ block: "center" }); }
+  }
+
   if (!userId) { return; }
 
   // ---- Drafts ---------------------------------------------------------------------------------------------
