@@ -396,3 +396,15 @@ def test_a_patient_found_by_a_search_can_be_enrolled(cast, bob, group, gate_open
     assert f'<option value="{cast.alice.pk}"' not in bob.get(reverse("program:group", args=[group.pk])).text
     response = bob.post(reverse("program:enrol", args=[group.pk]), {"enrol-patient": cast.alice.pk}, follow=True)
     assert "Alice Abernathy has joined Spring group." in response.text
+
+
+def test_the_roster_says_how_many_counted_patients_it_does_not_name(cast, bob, group):
+    _enrol_three(cast, group)
+    page = bob.get(reverse("program:group", args=[group.pk])).text
+    assert "not on your care teams" not in page
+    Enrolment.objects.create(
+        group=group, patient=make_patient("Wren", "Elsewhere"), status=Enrolment.Status.WAITLISTED, waitlist_reason="x"
+    )
+    page = bob.get(reverse("program:group", args=[group.pk])).text
+    assert "1 waiting" in page and "Wren" not in page
+    assert "1 more enrolled or waiting patient is not on your care teams, so not listed here." in page

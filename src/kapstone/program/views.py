@@ -66,16 +66,23 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
     waitlist_form = waitlist_form or forms.WaitlistForm(patients=candidates, prefix="waitlist")
     for picker in (enrol_form, waitlist_form):
         picker.offer_only(offered)
+    roster = selectors.group_roster(user=request.user, group=group)
+    enrolled_count = counts.get(Enrolment.Status.ENROLLED, 0)
+    waitlist_count = counts.get(Enrolment.Status.WAITLISTED, 0)
+    listed = sum(1 for e in roster if e.status in (Enrolment.Status.ENROLLED, Enrolment.Status.WAITLISTED))
     context = {
         "group": group,
         "template": template,
         "template_problem": template_problem,
-        "roster": selectors.group_roster(user=request.user, group=group),
+        "roster": roster,
+        # The heading counts everyone while the roster names only this user's patients: "1 waiting" with no one
+        # waiting in the list read as a fault, so the page says how many it does not name.
+        "unlisted_count": enrolled_count + waitlist_count - listed,
         "facilitator_access": selectors.group_facilitator_access(group=group),
         "sessions": sessions,
         "scheduled_work": selectors.group_scheduled_work(user=request.user, group=group),
-        "enrolled_count": counts.get(Enrolment.Status.ENROLLED, 0),
-        "waitlist_count": counts.get(Enrolment.Status.WAITLISTED, 0),
+        "enrolled_count": enrolled_count,
+        "waitlist_count": waitlist_count,
         "enrol_form": enrol_form,
         "waitlist_form": waitlist_form,
         "find": find,
