@@ -408,3 +408,11 @@ def test_the_roster_says_how_many_counted_patients_it_does_not_name(cast, bob, g
     page = bob.get(reverse("program:group", args=[group.pk])).text
     assert "1 waiting" in page and "Wren" not in page
     assert "1 more enrolled or waiting patient is not on your care teams, so not listed here." in page
+
+
+def test_a_planner_that_runs_out_of_time_says_so_in_words_staff_can_act_on(cast, bob, group, settings):
+    _enrol_three(cast, group)
+    settings.PLANNER_SOLVER = {"num_workers": 1, "max_time_in_seconds": 0.0001}
+    page = bob.post(reverse("program:plan", args=[group.pk]), follow=True).text
+    assert "No plan was found within the planner&#x27;s time limit (0.0001 s) and nothing was booked." in page
+    assert "try again" in page and not group.sessions.exists()

@@ -787,9 +787,11 @@ def schedule_course(request: CourseRequest, settings: SolverSettings | None = No
         return _plan(request, built, solver, optimal=status == cp_model.OPTIMAL)
     if status == cp_model.INFEASIBLE:
         raise _explain(request, settings)
+    # Read by the staff who pressed "Plan the course": the solver's own terms ("offer fewer slots") named nothing
+    # they could do, and on a busy server the same course is often planned at the next try.
     raise SolverGaveUp(
-        f"No plan found within the solver's limit ({settings.max_time_in_seconds:g} s) and no proof that none exists; "
-        "allow more time or offer fewer slots"
+        f"No plan was found within the planner's time limit ({settings.max_time_in_seconds:g} s) and nothing was "
+        "booked. This does not mean no plan exists: try again, as the planner gets less done on a busy server."
     )
 
 
