@@ -218,6 +218,17 @@ def test_the_history_page_shows_a_chart_and_a_table(cast, alice_client):
     page = alice_client.get(reverse("portal:history")).content.decode()
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in page
     assert "<td>10</td>" in page and "<td>6</td>" in page
+    assert "Measures depression severity. A lower score means fewer symptoms." in page
+
+
+def test_the_history_page_does_not_call_an_emotional_breakthrough_score_symptoms(cast, alice_client):
+    done = due_assessment(cast.alice, "ebi")
+    Assessment.objects.filter(pk=done.pk).update(
+        status=Assessment.Status.COMPLETED, completed_at=timezone.now(), total=40.0
+    )
+    page = alice_client.get(reverse("portal:history")).content.decode()
+    assert "Measures emotional breakthrough during a dosing session.</p>" in page
+    assert "fewer symptoms" not in page
 
 
 def _queries(client, url) -> int:
