@@ -89,3 +89,11 @@ def test_the_staff_list_uses_the_same_number_of_queries_however_many_staff(cast,
     for index in range(8):
         make_user(f"extra{index}", "nurse", credentials="RN")
     assert _queries_for(client, url) == before
+
+
+def test_a_staff_action_says_what_it_did_and_the_admin_is_not_offered_deactivating_themselves(cast, client_for):
+    admin = client_for(cast.admin)
+    page = admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), follow=True).text
+    assert f"{cast.bob.display_name} is deactivated and signed out everywhere." in page
+    assert reverse("accounts:staff_action", args=[cast.admin.pk, "deactivate"]) not in page
+    assert reverse("accounts:staff_action", args=[cast.admin.pk, "reset_two_factor"]) in page

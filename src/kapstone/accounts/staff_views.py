@@ -15,6 +15,14 @@ STAFF_ACTIONS = {
     "reset_two_factor": "Reset two-factor",
     "unlock": "Unlock",
 }
+# What each action did, said after it: "Louis Baptiste, DO: done." left the admin to guess what had changed.
+STAFF_ACTION_DONE = {
+    "deactivate": "{name} is deactivated and signed out everywhere.",
+    "reactivate": "{name} can sign in again.",
+    "reset_two_factor": "{name}'s two-factor is removed and they are signed out; they set up a new authenticator app "
+    "at their next sign-in.",
+    "unlock": "{name} can try signing in again.",
+}
 
 
 @roles_required(Role.ADMIN)
@@ -52,5 +60,5 @@ def staff_action(request, user_id, action):
     except services.StaffError as refusal:
         messages.error(request, str(refusal))
     else:
-        messages.success(request, f"{staff.display_name}: done.")
+        messages.success(request, STAFF_ACTION_DONE[action].format(name=staff.display_name))
     return redirect("accounts:staff")
