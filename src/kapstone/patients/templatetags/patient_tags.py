@@ -31,8 +31,8 @@ def patient_list_rows(patients: Iterable[Any]) -> SafeString:
             "    <tr>\n"
             f'      <td><a href="{before}{int(patient.pk)}{after}">{escape(patient.family_name)}, '
             f"{escape(patient.given_name)}</a>{pronouns}</td>\n"
-            f"      <td>{escape(patient.record_number)}</td>\n"
-            f"      <td>{born.year:04d}-{born.month:02d}-{born.day:02d}</td>\n"
+            f'      <td class="nowrap">{escape(patient.record_number)}</td>\n'
+            f'      <td class="nowrap">{born.year:04d}-{born.month:02d}-{born.day:02d}</td>\n'
             f'      <td class="hide-narrow">{diagnoses or NONE_RECORDED}</td>\n'
             f'      <td class="hide-narrow">{team}</td>\n'
             "    </tr>"
