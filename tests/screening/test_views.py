@@ -513,3 +513,13 @@ def test_the_intake_form_runs_a_constant_number_of_queries(cast):
         patient = make_patient(f"Other{index}", "Intake", team=[cast.bob])
         helpers.screen(cast, patient=patient)
     assert _count_queries(client, patient_url("screening:intake", cast)) == few
+
+
+def test_a_contact_dated_before_the_patient_was_born_is_refused_and_nothing_is_logged(cast):
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast),
+        consultation_post(staff=cast.bob.pk, contacted_at="1899-01-01T10:00"),
+    )
+    assert response.status_code == 400
+    assert "The contact time is before the patient was born: check the year." in response.content.decode()
+    assert not Consultation.objects.exists()

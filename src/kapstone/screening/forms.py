@@ -552,6 +552,7 @@ class ConsultationForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        self.patient = patient
         clinician, staff = self.fields["external_clinician"], self.fields["staff"]
         assert isinstance(clinician, forms.ModelChoiceField) and isinstance(staff, forms.ModelChoiceField)  # declared
         clinician.queryset = ExternalClinician.objects.filter(patient=patient)
@@ -567,6 +568,9 @@ class ConsultationForm(forms.Form):
         when = self.cleaned_data["contacted_at"]
         if when > timezone.now() + datetime.timedelta(minutes=5):
             raise forms.ValidationError("The contact time is in the future.")
+        # A mistyped year (1899 for 2026) was logged, and a consultation counts towards the enrolment gate.
+        if timezone.localtime(when).date() < self.patient.date_of_birth:
+            raise forms.ValidationError("The contact time is before the patient was born: check the year.")
         return when
 
     def clean(self):
