@@ -29,6 +29,7 @@ from kapstone.billing.forms import (
 )
 from kapstone.billing.models import StaffBillingProfile
 from kapstone.program.course_templates import TemplateError
+from kapstone.spreadsheet import csv_cell
 
 ACCOUNT_READERS = (Role.ADMIN, *CLINICAL_ROLES)
 
@@ -327,20 +328,6 @@ def aging(request):
     return render(request, "billing/aging.html", context)
 
 
-def _csv_cell(value) -> str:
-    # A cell starting with = + - @ would run as a formula in the accountant's spreadsheet.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 @roles_required(Role.ADMIN)
 @never_cache
 def export(request):
@@ -352,7 +339,7 @@ def export(request):
     writer = csv.DictWriter(out, fieldnames=selectors.EXPORT_COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     response["Content-Disposition"] = f'attachment; filename="account-entries-{start:%Y%m%d}-{end:%Y%m%d}.csv"'

@@ -35,6 +35,7 @@ from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
+from kapstone.spreadsheet import csv_cell
 from kapstone.untrusted import row_id
 
 
@@ -519,7 +520,7 @@ def ledger_export(request, fmt):
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for row in rows:
-            writer.writerow(_export_values(row))
+            writer.writerow([csv_cell(value) for value in _export_values(row)])
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         html = render_to_string(

@@ -22,6 +22,7 @@ from kapstone.integration.forms import (
 )
 from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
+from kapstone.spreadsheet import csv_cell
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,6 @@ def journal_share(request, entry_id):
     return redirect("integration:journal_entry", entry_id=entry.pk)
 
 
-def _csv_safe(value) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @roles_required(Role.PATIENT)
 @never_cache
 def journal_export(request):
@@ -112,7 +107,7 @@ def journal_export(request):
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-journal.csv"'
     return response
