@@ -199,6 +199,13 @@ def account_link_create(*, user: User, purpose: str, lifetime: datetime.timedelt
     return token
 
 
+def _account_links_end(*, user: User) -> None:
+    """Ends every link of the person's not yet used, of either kind: once a password is chosen, a reset or
+    invitation still lying in a mailbox must not choose another."""
+    now = timezone.now()
+    AccountLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+
+
 def _link_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:set_password", kwargs={"token": token})
 
@@ -377,6 +384,7 @@ def password_set_by_link(*, token: str, password: str) -> User:
     user = link.user
     user.set_password(password)
     user.save(update_fields=["password"])
+    _account_links_end(user=user)
     axes_reset(username=user.get_username())
     audit.record(
         action=audit.Action.UPDATE,
@@ -393,4 +401,5 @@ def password_change(*, user: User, password: str) -> None:
     """The user's own change, after they gave the old password; their other sessions end with the old hash."""
     user.set_password(password)
     user.save(update_fields=["password"])
+    _account_links_end(user=user)
     audit.record(action=audit.Action.UPDATE, actor=user, object_type="password", object_id=user.pk)
