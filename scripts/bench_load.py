@@ -128,6 +128,7 @@ def run_environment(database_url: str, var_dir: str, salt: str) -> dict[str, str
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "KAPSTONE_WEBAUTHN_RP_ID": "localhost",
             "KAPSTONE_WEBAUTHN_RP_NAME": "Load test",
+            "KAPSTONE_SITE_URL": "http://127.0.0.1:8000",
             # Behind a TLS proxy, as in production: the load tool says https through X-Forwarded-Proto.
             "BEHIND_PROXY": "1",
             "LOG_LEVEL": "ERROR",

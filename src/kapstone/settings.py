@@ -98,7 +98,14 @@ if not ALLOWED_HOSTS:
         "ALLOWED_HOSTS is not set. Set it to the host names the practice serves, comma-separated."
     )
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = os.environ.get("KAPSTONE_SITE_URL", "http://127.0.0.1:8000")
+# The address every emailed or texted link starts with (password links among them), never taken from a request's
+# Host header, which a visitor chooses. Over plain HTTP a link's token could be read on the way: http only locally.
+SITE_URL = envrequired("KAPSTONE_SITE_URL", "http://127.0.0.1:8000" if DEMO else None)
+if not SITE_URL.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+    raise ImproperlyConfigured(
+        f"KAPSTONE_SITE_URL must be the https:// address the practice is served at (http:// only for localhost), "
+        f"not {SITE_URL!r}."
+    )
 
 # Passkeys (WebAuthn, django-otp-webauthn) as a staff member's second factor. The relying party id is the host
 # name the practice is served under: a passkey is bound to it, so changing it later orphans every enrolled passkey.

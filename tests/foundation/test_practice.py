@@ -21,6 +21,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "kap.example",
     "KAPSTONE_WEBAUTHN_RP_ID": "kap.example",
     "KAPSTONE_WEBAUTHN_RP_NAME": "Example Practice",
+    "KAPSTONE_SITE_URL": "https://kap.example",
     "DATABASE_URL": "sqlite:////tmp/kapstone-deploy-check.sqlite3",
 }
 

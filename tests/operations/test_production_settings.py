@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "kap.example",
     "KAPSTONE_WEBAUTHN_RP_ID": "kap.example",
     "KAPSTONE_WEBAUTHN_RP_NAME": "Example Practice",
+    "KAPSTONE_SITE_URL": "https://kap.example",
     "DATABASE_URL": "sqlite:////tmp/kapstone-settings-check.sqlite3",
 }
 SHOW = (
@@ -78,6 +79,8 @@ def test_a_bucket_puts_uploads_on_s3_compatible_storage_privately():
         ({"KAPSTONE_WEBAUTHN_RP_NAME": ""}, "KAPSTONE_WEBAUTHN_RP_NAME is not set"),
         ({"KAPSTONE_WEBAUTHN_RP_ID": "https://kap.example:443"}, "KAPSTONE_WEBAUTHN_RP_ID must be the bare host name"),
         ({"KAPSTONE_WEBAUTHN_ORIGINS": "http://kap.example"}, "KAPSTONE_WEBAUTHN_ORIGINS must list https://"),
+        ({"KAPSTONE_SITE_URL": ""}, "KAPSTONE_SITE_URL is not set"),
+        ({"KAPSTONE_SITE_URL": "http://kap.example"}, "KAPSTONE_SITE_URL must be the https:// address"),
     ],
 )
 def test_a_missing_or_unusable_variable_stops_start_up_naming_it(change, named):
