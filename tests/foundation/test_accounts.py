@@ -234,6 +234,31 @@ def test_a_reset_that_cannot_be_sent_says_so_and_leaves_no_usable_link(cast, mon
     assert not AccountLink.objects.filter(user=cast.alice_user, expires_at__gt=timezone.now()).exists()
 
 
+def test_repeated_reset_requests_send_one_message_in_five_minutes_and_the_first_link_keeps_working(cast):
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    for _ in range(3):
+        response = Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+        assert response.status_code == 302  # the same answer each time: nothing says a message was held back
+    assert len(mail.outbox) == 1
+    AccountLink.objects.filter(user=cast.alice_user).update(
+        created_at=timezone.now() - services.RESET_MESSAGE_INTERVAL - datetime.timedelta(seconds=1)
+    )
+    Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+    assert len(mail.outbox) == 2
+
+
+def test_a_reset_whose_message_failed_may_be_asked_for_again_at_once(cast, monkeypatch):
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    working = services.send_mail
+    monkeypatch.setattr(services, "send_mail", _unsendable)
+    Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+    monkeypatch.setattr(services, "send_mail", working)
+    Client().post(reverse("accounts:password_reset"), {"identifier": "alice"})
+    assert len(mail.outbox) == 1
+
+
 def test_a_reset_for_an_unknown_login_looks_the_same_and_sends_nothing(db):
     response = Client().post(reverse("accounts:password_reset"), {"identifier": "nobody@nowhere.example"})
     assert response.status_code == 302 and mail.outbox == []

@@ -335,13 +335,27 @@ def password_reset_request(*, identifier: str) -> None:
         )
 
 
+# At most one reset message to a login in this time: the form is open to anyone, and without it anyone could fill a
+# person's inbox with reset messages. The link sent first keeps working for its full lifetime meanwhile.
+RESET_MESSAGE_INTERVAL = datetime.timedelta(minutes=5)
+
+
 @transaction.atomic
 def _password_reset_links_create(*, identifier: str) -> list[tuple[User, str]]:
-    """A new reset link for each active login with this username or email address: (the login, the token)."""
+    """A new reset link for each active login with this username or email address, unless one was sent to it in the
+    last RESET_MESSAGE_INTERVAL: (the login, the token)."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     matches = users.filter(username__iexact=identifier) or users.filter(email__iexact=identifier)
+    now = timezone.now()
+    # A link still usable: one withdrawn because its message could not be sent, or already used, does not count.
+    recently = AccountLink.objects.filter(
+        purpose=AccountLink.Purpose.PASSWORD_RESET,
+        created_at__gt=now - RESET_MESSAGE_INTERVAL,
+        used_at__isnull=True,
+        expires_at__gt=now,
+    ).values_list("user_id", flat=True)
     links = []
-    for user in matches:
+    for user in matches.exclude(pk__in=recently):
         token = account_link_create(
             user=user,
             purpose=AccountLink.Purpose.PASSWORD_RESET,
