@@ -14,6 +14,7 @@ from kapstone.dosing.forms import AdministerForm
 from kapstone.dosing.models import DoseRecord, LedgerEntry, SubstanceLot
 from kapstone.measures import services as measures
 from kapstone.measures.models import AlertOccurrence, CriticalAlert
+from kapstone.patients import services as patients
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
@@ -74,6 +75,33 @@ def test_the_room_explains_why_a_patient_whose_gate_closed_cannot_check_in(cast,
     )
     assert response.status_code == 400 and "cannot be dosed: informed consent" in response.content.decode()
     assert not DoseRecord.objects.filter(session=session, patient=cast.alice).exists()
+
+
+def test_a_diagnosis_coded_on_the_record_that_the_screening_did_not_review_stops_the_dose(cast, ready_record, stock):
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": "F20.9", "description": "Schizophrenia, unspecified"},
+    )
+    every_dosing_step_refuses(
+        cast, ready_record, stock, r"cannot be dosed: the record codes F20\.9 \(Schizophrenia, unspecified\)"
+    )
+
+
+def test_the_room_shows_the_record_diagnosis_the_screening_did_not_review(cast, session, client_for):
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": "O09.90", "description": "Supervision of high risk pregnancy, unspecified <trimester>"},
+    )
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "Cannot be dosed today: the enrolment gate is closed" in page
+    assert (
+        "The record codes O09.90 (Supervision of high risk pregnancy, unspecified &lt;trimester&gt;), pregnancy, but "
+        "the screening of"
+    ) in page
 
 
 # Never more than twice a week ------------------------------------------------------------------------------

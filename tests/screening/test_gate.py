@@ -45,10 +45,16 @@ def gate_reads(request, monkeypatch):
             "latest": overview["latest"],
             "consultations": overview["consultations"],
             "signatures": overview["signatures"],
+            "diagnoses": list(patient.diagnoses.all()),
         }
         status = gate.gate_status_of_rows(patient=patient, at=at, **rows)
         assert status == expected
-        reversed_rows = {**rows, "consultations": rows["consultations"][::-1], "signatures": rows["signatures"][::-1]}
+        reversed_rows = {
+            **rows,
+            "consultations": rows["consultations"][::-1],
+            "signatures": rows["signatures"][::-1],
+            "diagnoses": rows["diagnoses"][::-1],
+        }
         assert gate.gate_status_of_rows(patient=patient, at=at, **reversed_rows) == expected
         return status
 
@@ -223,6 +229,79 @@ def test_a_record_at_65_or_over_that_the_screening_read_as_younger_blocks_until_
         justification="Age 70 reviewed: no hypertension history; start at the lower dose.",
     )
     assert enrolment_blockers(patient=cast.alice) == []
+
+
+def code_on_record(cast, code: str, description: str):
+    return patients.record_part_add(
+        actor=cast.bob, patient=cast.alice, kind="diagnosis", fields={"icd10_code": code, "description": description}
+    )
+
+
+def test_a_diagnosis_on_the_record_the_screening_did_not_review_blocks_until_a_rescreen_reviews_it(cast):
+    helpers.ready_for_enrolment(cast)  # the intake answered no to every medical question
+    code_on_record(cast, "I71.2", "Thoracic aortic aneurysm, without rupture")
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker == (
+        "the record codes I71.2 (Thoracic aortic aneurysm, without rupture), aneurysmal vascular disease or an "
+        f"arteriovenous malformation, but the screening of {timezone.localdate():%Y-%m-%d} did not review it; "
+        "re-screen so a prescriber reviews it, or correct the record if the code no longer applies"
+    )
+    group = _group(cast)
+    with pytest.raises(program.EnrolmentRefused, match=r"the record codes I71\.2 .* did not review it"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    reviewed = helpers.intake()
+    reviewed["medical"]["aneurysmal_vascular_disease_or_avm"] = True
+    _, result = helpers.screen(cast, reviewed)
+    # The screening that reviews it excludes the patient (a contraindication): the gate now says so, and only that.
+    assert result.decision == "not_eligible"
+    assert enrolment_blockers(patient=cast.alice) == [NOT_ELIGIBLE]
+
+
+def test_a_record_diagnosis_the_intake_reflects_does_not_block_and_a_rescreen_that_reviews_it_clears_it(cast):
+    code_on_record(cast, "F31.81", "Bipolar II disorder")
+    helpers.ready_for_enrolment(cast)
+    assert (
+        "the record codes F31.81 (Bipolar II disorder), bipolar disorder" in enrolment_blockers(patient=cast.alice)[0]
+    )
+    _, result = helpers.screen(cast, helpers.needs_review_intake())  # answers yes to bipolar disorder
+    assert enrolment_blockers(patient=cast.alice) == [NEEDS_REVIEW]
+    services.override_record(
+        actor=cast.bob, result=result, justification="Bipolar II, euthymic for years on lithium; psychiatrist agrees."
+    )
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_a_record_diagnosis_is_reviewed_by_the_rule_that_fired_or_a_listed_disorder(cast):
+    helpers.ready_for_enrolment(cast)
+    code_on_record(cast, "F33.3", "Major depressive disorder, recurrent, severe with psychotic symptoms")
+    code_on_record(cast, "F16.20", "Hallucinogen dependence, uncomplicated")
+    assert [blocker.split(" (")[0] for blocker in enrolment_blockers(patient=cast.alice)] == [
+        "the record codes F16.20",
+        "the record codes F33.3",
+    ]
+    reviewed = helpers.intake()
+    reviewed["current_episode"]["severity"] = "severe_with_psychosis"  # the current_psychosis rule fires
+    reviewed["psychiatric"]["substance_use_disorders"] = [
+        {"substance": "ketamine", "last_use": "2019-01-01", "involves_dissociatives": True}
+    ]
+    helpers.screen(cast, reviewed)
+    assert enrolment_blockers(patient=cast.alice) == [NOT_ELIGIBLE]
+
+
+def test_a_diagnosis_the_screening_does_not_review_never_blocks_and_a_corrected_record_reopens_the_gate(cast):
+    helpers.ready_for_enrolment(cast)
+    code_on_record(cast, "F33.1", "Major depressive disorder, recurrent, moderate")
+    code_on_record(cast, "E05.00", "Thyrotoxicosis with diffuse goiter")
+    assert enrolment_blockers(patient=cast.alice) == []
+    pregnancy = code_on_record(cast, "Z33.1", "Pregnant state, incidental")
+    assert "the record codes Z33.1 (Pregnant state, incidental), pregnancy" in enrolment_blockers(patient=cast.alice)[0]
+    patients.record_part_remove(actor=cast.bob, patient=cast.alice, kind="diagnosis", part_id=pregnancy.pk)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_without_a_screening_a_record_diagnosis_adds_nothing_to_the_screening_not_done(cast):
+    code_on_record(cast, "F20.9", "Schizophrenia, unspecified")
+    assert enrolment_blockers(patient=cast.alice) == [NOT_SCREENED, NOT_CONSULTED, NO_CONSENT]
 
 
 def test_the_older_adult_age_is_never_set_above_65(cast):

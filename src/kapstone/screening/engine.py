@@ -32,6 +32,7 @@ __all__ = [
     "ConditionContext",
     "IntakeValidationError",
     "Reason",
+    "RecordDiagnosis",
     "RuleSet",
     "RuleSetError",
     "ScreeningResult",
@@ -44,6 +45,10 @@ __all__ = [
 
 RULES_DIR = Path(__file__).parent / "rules"
 MAIN_RULES_FILE = "kap_screening.yaml"
+DATA_FILES = frozenset({"medications.yaml", "maudsley.yaml", "record_diagnoses.yaml"})
+# An ICD-10-CM code's leading part as record_diagnoses.yaml lists it: a letter and a digit (O2), a category (I71, Z3A)
+# or a subcategory (Q28.2), in the shape patients.models.validate_icd10cm accepts.
+ICD10CM_PREFIX = re.compile(r"^[A-TV-Z][0-9]([0-9A-Z](\.[0-9A-Z]{1,4})?)?$")
 
 OUTCOMES = ("exclude", "needs_review", "caution")
 DECISION_FOR_OUTCOME = {"exclude": "not_eligible", "needs_review": "needs_review"}
@@ -135,6 +140,24 @@ class Medications:
 
 
 @dataclass(frozen=True)
+class RecordDiagnosis:
+    """Diagnoses coded on the patient record (by ICD-10-CM prefix) that the screening reviews, and where a screening
+    shows it did: an intake field answered (true, a date, a non-empty list) or a rule among the result's reasons."""
+
+    label: str
+    codes: tuple[str, ...]  # as the file writes them (F32.3), for people
+    fields: tuple[str, ...]
+    rules: tuple[str, ...]
+    source: str
+
+    def matches(self, code: str) -> bool:
+        return _undotted(code).startswith(tuple(_undotted(prefix) for prefix in self.codes))
+
+    def reviewed_in(self, intake: Data, fired_rules: set[str]) -> bool:
+        return any(_answered(_lookup(intake, name)) for name in self.fields) or bool(fired_rules & set(self.rules))
+
+
+@dataclass(frozen=True)
 class RuleSet:
     version: str
     title: str
@@ -142,6 +165,11 @@ class RuleSet:
     rules: tuple[Rule, ...]
     medications: Medications
     maudsley: Data
+    record_diagnoses: tuple[RecordDiagnosis, ...]
+
+    def record_diagnosis(self, code: str) -> RecordDiagnosis | None:
+        """The entry of record_diagnoses.yaml that `code` matches, if any (the loader allows at most one)."""
+        return next((entry for entry in self.record_diagnoses if entry.matches(code)), None)
 
     def setting_values(self) -> Data:
         return {name: setting.value for name, setting in self.settings.items()}
@@ -189,8 +217,8 @@ def _load_rule_set(directory: Path) -> RuleSet:
     for key in ("version", "title", "data_files", "settings", "rules"):
         if key not in main:
             raise RuleSetError(f"{MAIN_RULES_FILE}: missing {key!r}")
-    if set(main["data_files"]) != {"medications.yaml", "maudsley.yaml"}:
-        raise RuleSetError(f"{MAIN_RULES_FILE}: data_files must pin medications.yaml and maudsley.yaml")
+    if set(main["data_files"]) != DATA_FILES:
+        raise RuleSetError(f"{MAIN_RULES_FILE}: data_files must pin {', '.join(sorted(DATA_FILES))}")
     data = {}
     for filename, pinned in main["data_files"].items():
         data[filename] = _read_yaml(directory / filename)
@@ -212,6 +240,7 @@ def _load_rule_set(directory: Path) -> RuleSet:
         rules=rules,
         medications=_parse_medications(data["medications.yaml"]),
         maudsley=maudsley,
+        record_diagnoses=_parse_record_diagnoses(data["record_diagnoses.yaml"], set(ids)),
     )
 
 
@@ -391,6 +420,58 @@ def _parse_medications(raw: Data) -> Medications:
         cns_depressant_classes=tuple(depressants.get("classes", ())),
         dissociative_names=tuple(" ".join(str(name).lower().split()) for name in dissociatives.get("names", ())),
     )
+
+
+def _answered(value: Any) -> bool:
+    """An intake answer that records the condition: yes, a date, or a non-empty list (a "no" records nothing)."""
+    return value is True or (isinstance(value, str | list) and len(value) > 0)
+
+
+def _undotted(code: str) -> str:
+    return code.strip().upper().replace(".", "")
+
+
+def _parse_record_diagnoses(raw: Data, rule_ids: set[str]) -> tuple[RecordDiagnosis, ...]:
+    """record_diagnoses.yaml's entries, each naming only intake fields and rules that exist, its prefixes in the
+    ICD-10-CM shape, and no prefix overlapping another (a code matches at most one entry)."""
+    entries = raw.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise RuleSetError("record_diagnoses.yaml: needs a non-empty list of entries")
+    parsed = []
+    for index, entry in enumerate(entries):
+        where = f"record_diagnoses.yaml: entry {index}"
+        if not isinstance(entry, dict) or set(entry) != {"label", "codes", "reviewed_by", "source"}:
+            raise RuleSetError(f"{where}: needs exactly a label, codes, reviewed_by and a source")
+        codes, reviewed_by = entry["codes"], entry["reviewed_by"]
+        if not str(entry["label"]).strip() or not str(entry["source"]).strip():
+            raise RuleSetError(f"{where}: needs a label and a source")
+        if not isinstance(codes, list) or not codes or not all(ICD10CM_PREFIX.match(str(code)) for code in codes):
+            raise RuleSetError(f"{where}: codes must be a list of ICD-10-CM prefixes (such as F31, Q28.2), not {codes}")
+        if not isinstance(reviewed_by, list) or not reviewed_by:
+            raise RuleSetError(f"{where}: reviewed_by needs a non-empty list")
+        fields, rules = [], []
+        for place in reviewed_by:
+            kind, name = next(iter(place.items())) if isinstance(place, dict) and len(place) == 1 else (None, None)
+            if kind == "field" and name in INTAKE_FIELDS:
+                fields.append(name)
+            elif kind == "rule" and name in rule_ids:
+                rules.append(name)
+            else:
+                raise RuleSetError(f"{where}: reviewed_by {place} names no intake field or rule of {MAIN_RULES_FILE}")
+        parsed.append(
+            RecordDiagnosis(
+                label=" ".join(str(entry["label"]).split()),
+                codes=tuple(str(code) for code in codes),
+                fields=tuple(fields),
+                rules=tuple(rules),
+                source=" ".join(str(entry["source"]).split()),
+            )
+        )
+    prefixes = sorted(_undotted(code) for entry in parsed for code in entry.codes)
+    for shorter, longer in zip(prefixes, prefixes[1:], strict=False):
+        if longer.startswith(shorter):
+            raise RuleSetError(f"record_diagnoses.yaml: prefixes {shorter} and {longer} overlap")
+    return tuple(parsed)
 
 
 def _check_maudsley(spec: Data) -> None:

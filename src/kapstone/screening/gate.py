@@ -15,6 +15,11 @@
    advised against), and each outside clinician's latest advice supports KAP, or its concerns or advice against
    carry a prescriber's override.
 5. The current version of the informed-consent form is signed and not withdrawn.
+6. Each diagnosis coded on the patient record that the screening reviews (rules/record_diagnoses.yaml maps ICD-10-CM
+   code prefixes to the intake answer or rule that reviews them) shows in the latest screening: its intake answers it
+   (yes, a date, a listed disorder) or its rule fired. A psychotic or bipolar disorder, an aneurysm, a haemorrhage or
+   a pregnancy coded on the record after, or despite, an intake that said no holds the patient until a new screening
+   reviews it, or until the record is corrected when the code no longer applies.
 
 program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
 page shows the same reasons.
@@ -28,10 +33,10 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from kapstone.compiled_once import KEYS, compiled_once
-from kapstone.patients.models import Patient
+from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.screening.consent_forms import ConsentForm, current_form
-from kapstone.screening.engine import Data, load_rule_set
+from kapstone.screening.engine import Data, RuleSet, load_rule_set
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX
 
@@ -76,7 +81,7 @@ def latest_advice(consultations: Iterable[Consultation]) -> list[Consultation]:
     return list(latest.values())
 
 
-# The gate's three reads, compiled once for each number of patients (the dosing room asks on every load). Unordered
+# The gate's four reads, compiled once for each number of patients (the dosing room asks on every load). Unordered
 # (order_by()): the results are looked up by patient and each patient's advice is sorted by latest_advice, so the
 # models' default orders only cost the reads.
 
@@ -102,6 +107,11 @@ def _advice(*, patient_ids: list[int]) -> QuerySet[Consultation]:
         .select_related("override")
         .order_by()
     )
+
+
+@compiled_once(patient_ids=KEYS)
+def _diagnoses(*, patient_ids: list[int]) -> QuerySet[Diagnosis]:
+    return Diagnosis.objects.filter(patient_id__in=patient_ids).order_by()
 
 
 @compiled_once(patient_ids=KEYS)
@@ -136,11 +146,15 @@ def gate_statuses(
     signatures: dict[int, list[ConsentSignature]] = {}
     for signature in _signatures(form.id, tuple(form.accepted_versions), patient_ids=patient_ids):
         signatures.setdefault(signature.patient_id, []).append(signature)
+    diagnoses: dict[int, list[Diagnosis]] = {}
+    for diagnosis in _diagnoses(patient_ids=patient_ids):
+        diagnoses.setdefault(diagnosis.patient_id, []).append(diagnosis)
     return {
         patient.pk: _status(
             patient,
             results.get(patient.pk),
             advice.get(patient.pk, []),
+            diagnoses.get(patient.pk, []),
             *_consent_in_force(signatures.get(patient.pk, [])),
             form,
             settings,
@@ -157,12 +171,14 @@ def gate_status_of_rows(
     latest: ScreeningResult | None,
     consultations: Iterable[Consultation],
     signatures: Iterable[ConsentSignature],
+    diagnoses: Iterable[Diagnosis],
     at: datetime.date | None = None,
 ) -> GateStatus:
     """gate_status from rows the caller has read already, so a page that shows them does not read them twice (the
     screening page, issue 19): the patient's latest screening result (`latest`, read with its override and intake
-    version, or None), and all their consultations and consent signatures, of any outcome, form or version. It
-    picks the advice and the signatures on the current form as gate_statuses' queries do, and decides the same."""
+    version, or None), all their consultations and consent signatures, of any outcome, form or version, and the
+    diagnoses on their record. It picks the advice and the signatures on the current form as gate_statuses' queries
+    do, and decides the same."""
     form = current_form()
     today = at or timezone.localdate()
     on_form = [
@@ -174,6 +190,7 @@ def gate_status_of_rows(
         patient,
         latest,
         [entry for entry in consultations if entry.outcome in Consultation.CONSULTED_OUTCOMES],
+        list(diagnoses),
         *_consent_in_force(on_form),
         form,
         gate_settings(),
@@ -236,6 +253,30 @@ def _older_adult_blockers(result: ScreeningResult | None, age: int, settings: Da
     ]
 
 
+def _record_diagnosis_blockers(
+    result: ScreeningResult | None, diagnoses: list[Diagnosis], rule_set: RuleSet
+) -> list[str]:
+    """Each diagnosis on the record that the screening reviews (rules/record_diagnoses.yaml) but whose review the
+    latest screening does not show: the record was coded after the intake, or the intake said no. The rule that
+    reviews it asks a prescriber to weigh it (or excludes the patient), so a new screening must see it. Without a
+    screening the gate holds already."""
+    if result is None:
+        return []
+    intake = result.intake_version.data
+    fired = {reason["rule"] for reason in result.result.get("reasons") or []}
+    blockers = []
+    # By code, so the reasons read in the same order from the gate's reads and from the screening page's rows.
+    for code, description in sorted({(diagnosis.icd10_code, diagnosis.description) for diagnosis in diagnoses}):
+        entry = rule_set.record_diagnosis(code)
+        if entry is not None and not entry.reviewed_in(intake, fired):
+            blockers.append(
+                f"the record codes {code} ({description}), {entry.label}, but the screening of "
+                f"{result.result['assessment_date']} did not review it; re-screen so a prescriber reviews it, or "
+                "correct the record if the code no longer applies"
+            )
+    return blockers
+
+
 def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
     if not entries:
         return ["the outside treatment team has not been consulted"], ()
@@ -255,6 +296,7 @@ def _status(
     patient: Patient,
     result: ScreeningResult | None,
     advice: list[Consultation],
+    diagnoses: list[Diagnosis],
     consent: ConsentSignature | None,
     withdrawn: ConsentSignature | None,
     form: ConsentForm,
@@ -270,6 +312,7 @@ def _status(
             f"{settings['min_age_years']}"
         )
     blockers += _older_adult_blockers(result, age, settings)
+    blockers += _record_diagnosis_blockers(result, diagnoses, load_rule_set())
     screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
     advice_blockers, against = _advice_blockers(advice)

@@ -16,7 +16,7 @@ from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
-from kapstone.patients.models import Medication, Patient
+from kapstone.patients.models import Diagnosis, Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
 from kapstone.screening.consent_forms import current_form
@@ -70,6 +70,12 @@ def _medications_of(*, patient_id: int) -> QuerySet[Medication]:
     return Medication.objects.filter(patient_id=patient_id)
 
 
+@compiled_once(patient_id=int)
+def _diagnoses_of(*, patient_id: int) -> QuerySet[Diagnosis]:
+    # Unordered: the gate puts them in order of code (the model's default order costs the read).
+    return Diagnosis.objects.filter(patient_id=patient_id).order_by()
+
+
 # Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
 def screening_overview(*, patient: Patient) -> dict[str, Any]:
     """Everything the staff screening page shows; a fixed number of queries however long the history."""
@@ -86,7 +92,13 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         _signatures_of(patient_id=patient.pk), key=lambda signature: (signature.signed_at, signature.pk), reverse=True
     )
     # The gate decides from the rows the page shows rather than reading them again (issue 19).
-    gate = gate_status_of_rows(patient=patient, latest=latest, consultations=consultations, signatures=signatures)
+    gate = gate_status_of_rows(
+        patient=patient,
+        latest=latest,
+        consultations=consultations,
+        signatures=signatures,
+        diagnoses=_diagnoses_of(patient_id=patient.pk),
+    )
     return {
         "gate": gate,
         # What the other apps hold against an enrolment (an unacknowledged suicide-risk answer, medicines new since
