@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.dosing import selectors, services
+from kapstone.dosing import safety, selectors, services
 from kapstone.dosing.models import LotBalance
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.signals import safety_event
@@ -211,3 +211,42 @@ def test_a_lower_moaas_before_the_dose_is_the_baseline_to_return_to(cast, sessio
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=4, dissociation_cadss=0)
     record.refresh_from_db()
     assert record.predose_moaas == 4
+
+
+# An older adult's first esketamine dose ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("age", "dose", "first", "refused"),
+    [
+        (65, "56", True, True),
+        (65, "28", True, False),
+        (64, "56", True, False),
+        (65, "56", False, False),  # after the first dose the label's usual 56 or 84 mg apply
+    ],
+)
+def test_an_older_adults_first_intranasal_dose_starts_at_28_mg(age, dose, first, refused):
+    refusal = safety.older_adult_starting_dose_refusal(
+        route="intranasal", dose_mg=Decimal(dose), age_years=age, first_on_route=first
+    )
+    assert bool(refusal) is refused
+    if refused:
+        assert "first intranasal dose: it starts at no more than 28 mg" in refusal and "[spravato-pi]" in refusal
+
+
+def test_the_starting_dose_rule_is_for_intranasal_esketamine_only():
+    assert not safety.older_adult_starting_dose_refusal(
+        route="sublingual", dose_mg=Decimal("200"), age_years=80, first_on_route=True
+    )
+
+
+def test_an_intranasal_order_reads_the_age_on_the_record(cast, ready_record):
+    """The record's date of birth on the day decides, as the gate's age checks do: a patient 65 today whose first
+    intranasal order is 56 mg is refused, before the room's other checks."""
+    today = timezone.localdate()
+    # 65 years ago today, or earlier this month (a 29 February birthday has no 65th anniversary every year).
+    cast.alice.date_of_birth = datetime.date(today.year - 65, today.month, min(today.day, 28))
+    cast.alice.save()
+    ready_record.refresh_from_db()
+    with pytest.raises(services.DosingError, match="The patient is 65 and this is their first intranasal dose"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="intranasal", dose_mg=Decimal("56"))

@@ -129,6 +129,19 @@ def check_ceiling(
     return CeilingCheck(True, f"{dose_mg} mg, within the ceiling of {ceiling} mg.")
 
 
+def older_adult_starting_dose_refusal(*, route: str, dose_mg: Decimal, age_years: int, first_on_route: bool) -> str:
+    """Why the dose is too high for an older adult's first dose on the route; "" when it is not. The label starts
+    patients of 65 and over on a lower esketamine dose whatever the practice's ceiling (safety.yaml
+    older_adult_starting_dose)."""
+    rule = safety_data()["older_adult_starting_dose"]
+    if route != rule["route"] or not first_on_route or age_years < rule["age_years"] or dose_mg <= rule["max_mg"]:
+        return ""
+    return (
+        f"The patient is {age_years} and this is their first {route} dose: it starts at no more than {rule['max_mg']} "
+        f"mg ({rule['source']})."
+    )
+
+
 # --- suicide-risk alerts ---------------------------------------------------------------------------------------
 
 

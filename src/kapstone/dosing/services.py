@@ -46,6 +46,7 @@ from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.screening.gate import completed_years
 
 logger = logging.getLogger(__name__)
 # Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.
@@ -123,6 +124,22 @@ def _require_in_session(*, session: GroupSession, patient: Patient) -> None:
         group_id=session.group_id, patient_id=patient.pk, status__in=selectors.ROOM_ENROLMENTS
     ).exists():
         raise DosingError(f"{patient.full_name} is not enrolled in this session's group, so cannot be dosed in it.")
+
+
+def _starting_dose_refusal(record: DoseRecord, *, route: str, dose_mg: Decimal) -> str:
+    """The label's lower starting dose for an older adult, read from the record's date of birth on the day and the
+    patient's doses on the route in any course (safety.older_adult_starting_dose_refusal)."""
+    given_before = (
+        DoseRecord.objects.filter(patient_id=record.patient_id, route=route, administered_at__isnull=False)
+        .exclude(pk=record.pk)
+        .exists()
+    )
+    return safety.older_adult_starting_dose_refusal(
+        route=route,
+        dose_mg=dose_mg,
+        age_years=completed_years(record.patient.date_of_birth, timezone.localdate()),
+        first_on_route=not given_before,
+    )
 
 
 def _require_gate(record: DoseRecord) -> None:
@@ -254,6 +271,9 @@ def dose_order(
     )
     if check.within is not True:
         raise DosingError(check.message)
+    refusal = _starting_dose_refusal(record, route=route, dose_mg=dose_mg)
+    if refusal:
+        raise DosingError(refusal)
     readiness = _require_dose_allowed(record, at=timezone.now())
     if readiness.vitals_review and not predose_bp_reviewed:
         raise DosingError(f'{readiness.vitals_review} Tick "{PREDOSE_BP_REVIEWED_LABEL}" to order.')
@@ -309,6 +329,9 @@ def dose_administer(
     )
     if check.within is not True:
         raise DosingError(f"The order no longer passes the ceiling check: {check.message} Ask for a new order.")
+    refusal = _starting_dose_refusal(record, route=record.route, dose_mg=record.dose_mg)
+    if refusal:
+        raise DosingError(f"{refusal} Ask for a new order.")
     refusal = _lot_refusal(balance.lot, route=record.route)
     if refusal:
         raise DosingError(refusal)
