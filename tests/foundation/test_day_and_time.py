@@ -1,4 +1,4 @@
-"""The day_and_time filter writes exactly what Django's `date:"D j M, H:i"` writes, in the practice's time zone."""
+"""The day_and_time filter writes exactly what Django's `date:"D j M Y, H:i"` writes, in the practice's time zone."""
 
 import datetime
 
@@ -12,7 +12,7 @@ from kapstone.practice.templatetags import kapstone_tags
 
 
 def _both(value: datetime.datetime | None) -> tuple[str, str]:
-    template = Template('{% load kapstone_tags %}{{ value|date:"D j M, H:i" }}|{{ value|day_and_time }}')
+    template = Template('{% load kapstone_tags %}{{ value|date:"D j M Y, H:i" }}|{{ value|day_and_time }}')
     django_way, ours = template.render(Context({"value": value})).split("|")
     return django_way, ours
 
@@ -29,7 +29,7 @@ def test_every_hour_of_a_year_reads_as_django_writes_it_across_both_clock_change
 def test_another_time_zone_moves_the_day_as_django_does():
     value = datetime.datetime(2026, 3, 3, 20, 30, tzinfo=datetime.UTC)  # already 4 March in Auckland
     django_way, ours = _both(value)
-    assert ours == django_way == "Wed 4 Mar, 09:30"
+    assert ours == django_way == "Wed 4 Mar 2026, 09:30"
     assert timezone.localtime(value).day == 4
 
 

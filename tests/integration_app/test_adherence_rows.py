@@ -58,6 +58,8 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
         new = "\n".join(map(adherence_row_writer(SETTINGS), rows))
     assert between_tags(new) == between_tags(old)
     assert "&lt;b&gt;&quot;Bo&quot; &amp; Co&lt;/b&gt;" in new and "not booked" in new and "after 72 h" in new
+    # The table may span more than a year: each day says which.
+    assert "Sat 28 Mar 2026, " in new
 
 
 @pytest.mark.parametrize("window", [SETTINGS, {"preferred_hours": 36.5, "outer_hours": 60}])

@@ -40,8 +40,8 @@ def adherence_row_writer(window: WindowSettings) -> Callable[[WindowStatus], str
     late_booking = f' <span class="badge warn">after {escape(str(window["outer_hours"]))} h</span>'
 
     def when(value) -> str:
-        # What the template's day_and_time filter wrote ("Tue 3 Mar, 09:05").
-        return escape(_day_and_time(value, "D j M", language, zone))
+        # What the template's day_and_time filter writes ("Tue 3 Mar 2026, 09:05").
+        return escape(_day_and_time(value, "D j M Y", language, zone))
 
     def row(status: WindowStatus) -> str:
         patient = status.window.patient

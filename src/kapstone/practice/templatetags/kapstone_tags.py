@@ -64,12 +64,13 @@ def page_url(context, number) -> str:
 
 @register.filter(expects_localtime=True)
 def day_and_time(value: datetime.datetime | None) -> str:
-    """What `date:"D j M, H:i"` writes ("Tue 3 Mar, 09:05"), for the long tables that show three such times a row:
+    """What `date:"D j M Y, H:i"` writes ("Tue 3 Mar 2026, 09:05"), for the long tables that show three such times a
+    row (with the year: such a table may span more than one, and "Wed 25 Feb" alone does not say which):
     Django's date format took a fifth of the integration page's time (issue 19). The day is Django's own wording
     of the local date, read once per day and language; the time is the local hour and minute."""
     if not value:
         return ""
-    return worded_day_and_time(value, "D j M", get_language())
+    return worded_day_and_time(value, "D j M Y", get_language())
 
 
 def worded_day_and_time(local: datetime.datetime, day_format: str, language: str | None, *, between: str = ", ") -> str:
