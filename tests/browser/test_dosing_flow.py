@@ -17,7 +17,7 @@ from tests.screening.helpers import ready_for_enrolment
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def fill_form(page, card, summary: str, fields: dict, *, button="Save"):
+def fill_form(page, card, summary: str, fields: dict):
     section = card.locator("details", has=page.locator("summary", has_text=summary))
     section.locator("summary").click()
     for label, value in fields.items():
@@ -28,7 +28,8 @@ def fill_form(page, card, summary: str, fields: dict, *, button="Save"):
             field.select_option(label=value) if not value.isdigit() else field.select_option(value)
         else:
             field.fill(value)
-    section.get_by_role("button", name=button).click()
+    # Each card form has one button, named for what it records (views.ROOM_FORM_BUTTONS).
+    section.get_by_role("button").click()
 
 
 NO_SCREEN = {"1. Have you wished": "No", "2. Have you actually": "No", "6. In the past 3 months": "No"}

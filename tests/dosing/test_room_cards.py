@@ -86,7 +86,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   <p class="notice"><strong>Vitals {{ check.minutes_after_dose }} min after the dose:</strong> due {{ check.due_at|time:"H:i" }} ·
   {% if check.done %}done at {{ check.reading.taken_at|time:"H:i" }}{% elif check.overdue %}<strong>not taken yet, due now</strong>{% else %}not taken yet{% endif %}</p>
   {% endwith %}{% endif %}
-  {% if record.dose_mg %}<p><strong>Order:</strong> {{ record.get_route_display }} {{ record.dose_mg }} mg{% if record.mg_per_kg %} ({{ record.mg_per_kg }} mg/kg){% endif %} by {{ record.ordered_by.last_name }} · <span class="muted">{{ record.ceiling_note }}</span></p>{% endif %}
+  {% if record.dose_mg %}<p><strong>Order:</strong> {{ record.get_route_display }} {{ record.dose_mg|floatformat }} mg{% if record.mg_per_kg %} ({{ record.mg_per_kg }} mg/kg){% endif %} by {{ record.ordered_by.last_name }} · <span class="muted">{{ record.ceiling_note }}</span></p>{% endif %}
   {% if record.administered_at %}<p><strong>Given</strong> {{ record.administered_at|time:"H:i" }} by {{ record.administered_by.last_name }}, witness {{ record.witness.last_name }}, lot {{ record.lot.lot_number }}</p>{% endif %}
   <h3>Vitals</h3>
   <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th><th scope="col">BP</th><th scope="col">HR</th><th scope="col">SpO₂</th><th scope="col">RR</th></tr></thead><tbody>

@@ -15,7 +15,7 @@ from kapstone import formrender
 from kapstone.dosing import selectors, views
 from kapstone.dosing.forms import ROOM_FORMS
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES
-from kapstone.dosing.views import ROOM_FORM_LABELS, _card_form, _DrawnForm
+from kapstone.dosing.views import ROOM_FORM_BUTTONS, ROOM_FORM_LABELS, _card_form, _DrawnForm
 from kapstone.measures import scoring
 from tests.conftest import signed_in_client
 
@@ -25,7 +25,7 @@ ROOM_FORM_TEMPLATE = """<details{% if form.errors %} open{% endif %}>
   <form method="post" action="{% url 'dosing:room_action' session.pk patient.pk action %}" novalidate>
     {% csrf_token %}
     {{ form.fields }}
-    <button type="submit">Save</button>
+    <button type="submit">{{ button }}</button>
   </form>
 </details>
 """
@@ -37,8 +37,11 @@ class _Pk:
 
 
 @pytest.mark.parametrize("errors", [False, True])
-@pytest.mark.parametrize("label", [*ROOM_FORM_LABELS.values(), 'Odd "label" <&>'])
-def test_a_card_form_comes_out_as_the_template_drew_it(label, errors):
+@pytest.mark.parametrize(
+    ("label", "button"),
+    [*((ROOM_FORM_LABELS[action], ROOM_FORM_BUTTONS[action]) for action in ROOM_FORM_LABELS), ('Odd "<&>', "Odd <&>")],
+)
+def test_a_card_form_comes_out_as_the_template_drew_it(label, button, errors):
     drawn = _DrawnForm(mark_safe('<div class="field"><input name="p7-note-text"></div>'), errors=errors)
     token = "abcDEF123"
     by_template = Template(ROOM_FORM_TEMPLATE).render(
@@ -46,6 +49,7 @@ def test_a_card_form_comes_out_as_the_template_drew_it(label, errors):
             {
                 "form": drawn,
                 "label": label,
+                "button": button,
                 "session": _Pk(3),
                 "patient": _Pk(7),
                 "action": "note",
@@ -54,7 +58,12 @@ def test_a_card_form_comes_out_as_the_template_drew_it(label, errors):
         )
     )
     url = reverse("dosing:room_action", args=[3, 7, "note"])
-    assert _card_form(drawn, label=label, url=url, csrf_token=token) == by_template
+    assert _card_form(drawn, label=label, button=button, url=url, csrf_token=token) == by_template
+
+
+def test_each_card_form_has_a_button_saying_what_it_records():
+    assert set(ROOM_FORM_BUTTONS) == set(ROOM_FORM_LABELS) == set(ROOM_FORMS)
+    assert "Save" not in ROOM_FORM_BUTTONS.values() and len(set(ROOM_FORM_BUTTONS.values())) == len(ROOM_FORM_BUTTONS)
 
 
 def _card_forms_shown(page: str, session, room) -> dict[tuple[int, str], str]:

@@ -76,6 +76,19 @@ ROOM_FORM_LABELS = {
     "discharge": "Discharge",
     "note": "Add a note",
 }
+# Each card form's button, by action: ten buttons reading "Save" on one card did not say which record each writes.
+ROOM_FORM_BUTTONS = {
+    "checkin": "Record the check-in",
+    "vitals": "Save vitals",
+    "risk": "Save the risk screen",
+    "medreview": "Save the medication review",
+    "order": "Order the dose",
+    "administer": "Record the dose given",
+    "ratings": "Save the ratings",
+    "adverse": "Record the adverse event",
+    "discharge": "Discharge",
+    "note": "Add the note",
+}
 
 
 @dataclass(frozen=True)
@@ -86,15 +99,15 @@ class _DrawnForm:
     errors: bool = False
 
 
-def _card_form(drawn: _DrawnForm, *, label: str, url: str, csrf_token: str) -> SafeString:
+def _card_form(drawn: _DrawnForm, *, label: str, button: str, url: str, csrf_token: str) -> SafeString:
     """A card's form in its disclosure, with the page's CSRF token, written out here: included as a template for
     each form of each card (ten a card), it was a third of drawing the room. tests/dosing/test_room_forms.py holds
     it to the template it replaced."""
-    return mark_safe(  # noqa: S308 - the label, address and token are escaped; the fields are a drawn form's
+    return mark_safe(  # noqa: S308 - the label, button, address and token are escaped; the fields are a drawn form's
         f"<details{' open' if drawn.errors else ''}>\n  <summary>{shown(label)}</summary>\n"
         f'  <form method="post" action="{shown(url)}" novalidate>\n'
         f'    <input type="hidden" name="csrfmiddlewaretoken" value="{shown(csrf_token)}">\n'
-        f'    {drawn.fields}\n    <button type="submit">Save</button>\n  </form>\n</details>\n'
+        f'    {drawn.fields}\n    <button type="submit">{shown(button)}</button>\n  </form>\n</details>\n'
     )
 
 
@@ -182,6 +195,7 @@ class _RoomForms:
         return _card_form(
             self.form(entry, action),
             label=ROOM_FORM_LABELS[action],
+            button=ROOM_FORM_BUTTONS[action],
             url=self.action_url(entry.patient.pk, action),
             csrf_token=self.csrf_token,
         )
