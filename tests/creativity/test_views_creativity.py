@@ -151,6 +151,16 @@ def test_on_a_dosing_day_the_portal_says_come_back_tomorrow_and_will_not_start(c
     assert task.status == Status.DUE
 
 
+def test_on_a_dosing_day_the_portal_home_offers_no_word_games_and_says_why(cast):
+    client = signed_in_client(cast.alice_user)
+    tasks = reverse("creativity:my_tasks")
+    assert f'href="{tasks}"' in client.get(reverse("portal:home")).content.decode()
+    cast.dosing_session()
+    home = client.get(reverse("portal:home")).content.decode()
+    assert f'href="{tasks}"' not in home and "No word games today" in home
+    assert reverse("creativity:my_history") in home
+
+
 def test_staff_schedule_tasks_and_a_dosing_day_is_refused_with_the_reason(cast):
     client = signed_in_client(cast.bob)
     url = reverse("creativity:schedule", args=[cast.alice.pk])

@@ -6,6 +6,7 @@ from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.alerts.selectors import current_safety_plan
 from kapstone.audit import services as audit
+from kapstone.creativity import selectors as creativity
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
@@ -29,6 +30,9 @@ def home(request):
         "due": measures.portal_due(patient=patient),
         "crisis_resources": crisis_resources(practice_settings[MEASURES_PREFIX]),
         "course": course_view(patient=patient, practice_settings=practice_settings),
+        # On a dosing day the word games wait (creativity.services.DosingDay): the home says so, as the tasks page
+        # does, rather than offer a link to a page that only says "Not today".
+        "creativity_blocked_until": creativity.dosing_block_until(patient=patient),
         # The same empty form on every home: drawn once for all of them (issue 19).
         "change_fields": formrender.empty_form_fields(ChangeRequestForm()),
     }
