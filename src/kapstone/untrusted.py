@@ -1,6 +1,8 @@
 """Values read from what a person or a script sent (a query string, a posted field, a JSON file), checked before
 they reach a query or a record."""
 
+import re
+
 # A database's key is a 64-bit signed integer on both SQLite and PostgreSQL.
 LARGEST_ROW_ID = 2**63 - 1
 
@@ -22,3 +24,16 @@ def storable_text(text: str) -> bool:
     half of a surrogate pair (not a character, so no page or file can be written out as UTF-8 with it). A form's
     typed text can hold neither past Django's checks, but JSON spells both as escapes ("\\u0000", "\\ud800")."""
     return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+# The invisible controls that reorder the text around them when it is shown: the embeddings and overrides
+# (U+202A-U+202E) and the isolates (U+2066-U+2069). "\u202elive" shows as "evil", and in a dose, a reading or a
+# date the same reversal flips the digits a clinician reads. They carry no text of their own, so dropping them keeps
+# every character typed, in the order typed. The marks U+200E and U+200F are kept: a right-to-left writer needs
+# them to place punctuation beside a number, and a mark cannot reverse a run of letters or digits.
+DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def without_direction_controls(text: str) -> str:
+    """`text` without the controls that reorder how it is shown (DIRECTION_CONTROLS)."""
+    return DIRECTION_CONTROLS.sub("", text)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from kapstone.messaging.models import Message
 from kapstone.patients.models import CareTeamMembership
 from tests.conftest import signed_in_client
 
@@ -80,3 +81,28 @@ def test_a_session_cookie_spelling_a_nul_is_no_session_on_any_page(cast, who):
         if path != reverse("accounts:login"):
             assert response.status_code == 302 and response.url.startswith(reverse("accounts:login"))
     assert client.post(reverse("accounts:login"), {"username": "bob", "password": "x"}).status_code < 500
+
+
+def test_controls_that_reorder_shown_text_are_dropped_from_a_patients_message(cast, client_for):
+    body = "Dose was \u202e05\u202c mg, I feel \u2067evil\u2069 \u202elive"
+    response = client_for(cast.alice_user).post(reverse("messaging:my_threads"), {"subject": "\u202aHi", "body": body})
+    assert response.status_code == 302
+    message = Message.objects.get()
+    assert message.body == "Dose was 05 mg, I feel evil live" and message.thread.subject == "Hi"
+    page = client_for(cast.bob).get(reverse("messaging:thread", args=[cast.alice.pk, message.thread_id]))
+    assert "\u202e" not in page.content.decode() and "Dose was 05 mg" in page.content.decode()
+
+
+def test_controls_that_reorder_shown_text_are_dropped_from_every_value_and_name_but_the_marks_are_kept(
+    cast, client_for
+):
+    url = reverse("patients:edit", args=[cast.alice.pk])
+    client = client_for(cast.bob)
+    form = client.get(url).context["form"]
+    sent = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    sent |= {"given_name": ["\u2066Zed", "\u202dAl\u200fice\u202c"], "family_\u202ename": "x"}
+    client.post(url, sent)
+    cast.alice.refresh_from_db()
+    # A name's every value, and the name itself ("family_\u202ename" is the family name's field).
+    assert cast.alice.given_name == "Al\u200fice" and cast.alice.family_name == "x"
+    assert client.get(reverse("patients:list"), {"q": "\u202eAlice"}).context["request"].GET["q"] == "Alice"

@@ -2,7 +2,10 @@ import logging
 
 from django.conf import settings
 from django.db import DataError
+from django.http import QueryDict
 from django.shortcuts import render
+
+from kapstone.untrusted import DIRECTION_CONTROLS, without_direction_controls
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,11 @@ class UnstorableInputMiddleware:
     Forms validate what they expect; this is the net under every one of them, so a value no form thought to
     bound is refused with a message instead of crashing the page. The failed statement rolls back its
     transaction, so nothing is left half-written.
+
+    The controls that reorder shown text (untrusted.DIRECTION_CONTROLS) are dropped here, from every name and value
+    of the query and the form, before any view or form reads them: one place for every text field, as for the NUL.
+    Dropped rather than refused: phones wrap a copied name or number in isolates, and refusing what the person
+    cannot see would leave them nothing to fix.
     """
 
     MESSAGE = (
@@ -52,9 +60,25 @@ class UnstorableInputMiddleware:
         sent = [*request.GET.lists(), *(request.POST.lists() if request.method == "POST" else ())]
         if any("\x00" in name or any("\x00" in value for value in values) for name, values in sent):
             return self._refuse(request)
+        request.GET = _without_direction_controls(request.GET)
+        if request.method == "POST":
+            request.POST = _without_direction_controls(request.POST)
         return None
 
     def process_exception(self, request, exception):
         if isinstance(exception, OverflowError | DataError):
             return self._refuse(request)
         return None
+
+
+def _without_direction_controls(sent: QueryDict) -> QueryDict:
+    """`sent` itself when no name or value holds a direction control (the usual case, so nothing is copied); else a
+    copy without them, as immutable as Django's own."""
+    lists = list(sent.lists())
+    if not any(DIRECTION_CONTROLS.search(text) for name, values in lists for text in (name, *values)):
+        return sent
+    cleaned = QueryDict(mutable=True, encoding=sent.encoding)
+    for name, values in lists:
+        cleaned.setlist(without_direction_controls(name), [without_direction_controls(value) for value in values])
+    cleaned._mutable = False
+    return cleaned
