@@ -20,6 +20,9 @@ from kapstone.audit.models import AuditEvent
 from tests.conftest import make_patient, signed_in_client
 from tests.foundation.test_login import current_code
 
+# A staff action asked to confirm, confirmed (accounts.staff_views.STAFF_ACTION_CONFIRM).
+CONFIRMED = {"confirm": "yes"}
+
 LOGIN = "/accounts/login/"
 NEW_PASSWORD = "a-brand-new-long-passphrase"
 
@@ -295,14 +298,14 @@ def test_a_wrong_old_password_changes_nothing(cast):
 
 def test_resetting_two_factor_signs_the_user_out_everywhere(cast, client_for):
     bobs_tablet = signed_in_client(cast.bob)
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED)
     assert bobs_tablet.get(reverse("home:home")).url.startswith(reverse("accounts:login"))
 
 
 def test_deactivating_then_reactivating_does_not_revive_old_sessions(cast, client_for):
     bobs_tablet = signed_in_client(cast.bob)
     admin = client_for(cast.admin)
-    admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]))
+    admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), CONFIRMED)
     admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "reactivate"]))
     assert bobs_tablet.get(reverse("home:home")).url.startswith(reverse("accounts:login"))
 

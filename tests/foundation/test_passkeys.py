@@ -15,6 +15,9 @@ from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 from tests.foundation.softkey import SoftPasskey, stored_passkey
 
+# A staff action asked to confirm, confirmed (accounts.staff_views.STAFF_ACTION_CONFIRM).
+CONFIRMED = {"confirm": "yes"}
+
 LOGIN = reverse("accounts:login")
 SECOND_STEP = reverse("accounts:sign_in_second_step")
 SIGN_IN_BEGIN = reverse("accounts:passkey_sign_in_begin")
@@ -103,7 +106,7 @@ def test_the_second_step_expires(cast, settings):
 
 def test_a_reset_of_two_factor_ends_a_sign_in_halfway(cast, client_for):
     client = password_step(cast.bob)
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED)
     assert client.get(SECOND_STEP).url == LOGIN
 
 
@@ -214,7 +217,7 @@ def test_resetting_two_factor_removes_passkeys_and_ends_sessions(cast, client_fo
     key = enrolled(cast.bob, client_for)
     client, response = signed_in_with(key, cast.bob)
     assert response.status_code == 200
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED)
     assert not WebAuthnCredential.objects.filter(user=cast.bob).exists()
     assert client.get(reverse("patients:list")).url.startswith(LOGIN)
 

@@ -9,6 +9,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kapstone.audit.models import AuditEvent
 from tests.conftest import make_user
 
+# A staff action asked to confirm, confirmed (accounts.staff_views.STAFF_ACTION_CONFIRM).
+CONFIRMED = {"confirm": "yes"}
 NEW = {
     "username": "dr.new",
     "first_name": "Nia",
@@ -46,13 +48,13 @@ def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, fie
 
 
 def test_resetting_two_factor_removes_the_devices(cast, client_for):
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]))
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED)
     assert not TOTPDevice.objects.filter(user=cast.bob).exists()
 
 
 def test_an_admin_cannot_deactivate_their_own_login(cast, client_for):
     response = client_for(cast.admin).post(
-        reverse("accounts:staff_action", args=[cast.admin.pk, "deactivate"]), follow=True
+        reverse("accounts:staff_action", args=[cast.admin.pk, "deactivate"]), CONFIRMED, follow=True
     )
     assert "cannot deactivate your own login" in response.content.decode()
     cast.admin.refresh_from_db()
@@ -60,7 +62,7 @@ def test_an_admin_cannot_deactivate_their_own_login(cast, client_for):
 
 
 def test_a_deactivated_clinician_cannot_sign_in(cast, client_for):
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]))
+    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), CONFIRMED)
     response = Client().post("/accounts/login/", {"username": "bob", "password": "correct-horse-battery"})
     assert response.status_code == 200
 
@@ -93,7 +95,35 @@ def test_the_staff_list_uses_the_same_number_of_queries_however_many_staff(cast,
 
 def test_a_staff_action_says_what_it_did_and_the_admin_is_not_offered_deactivating_themselves(cast, client_for):
     admin = client_for(cast.admin)
-    page = admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), follow=True).text
+    page = admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), CONFIRMED, follow=True).text
     assert f"{cast.bob.display_name} is deactivated and signed out everywhere." in page
     assert reverse("accounts:staff_action", args=[cast.admin.pk, "deactivate"]) not in page
     assert reverse("accounts:staff_action", args=[cast.admin.pk, "reset_two_factor"]) in page
+
+
+@pytest.mark.parametrize("action", ["deactivate", "reset_two_factor"])
+def test_deactivating_or_resetting_two_factor_asks_first_and_changes_nothing_until_confirmed(cast, client_for, action):
+    admin = client_for(cast.admin)
+    url = reverse("accounts:staff_action", args=[cast.bob.pk, action])
+    response = admin.post(url)
+    page = response.content.decode()
+    assert response.status_code == 200 and 'name="confirm" value="yes"' in page and f'action="{url}"' in page
+    assert reverse("accounts:staff") in page  # the way back, changing nothing
+    cast.bob.refresh_from_db()
+    assert cast.bob.is_active and TOTPDevice.objects.filter(user=cast.bob).exists()
+    assert not AuditEvent.objects.filter(object_type__in=["staff", "staff_two_factor"], object_id=cast.bob.pk)
+    assert admin.post(url, CONFIRMED).status_code == 302
+    cast.bob.refresh_from_db()
+    assert not (cast.bob.is_active and TOTPDevice.objects.filter(user=cast.bob).exists())
+
+
+def test_unlock_is_offered_only_on_a_locked_logins_row(cast, client_for, settings):
+    admin = client_for(cast.admin)
+    unlock_bob = reverse("accounts:staff_action", args=[cast.bob.pk, "unlock"])
+    page = admin.get(reverse("accounts:staff")).content.decode()
+    assert unlock_bob not in page and reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]) in page
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        Client().post("/accounts/login/", {"username": "bob", "password": "wrong"})
+    page = admin.get(reverse("accounts:staff")).content.decode()
+    assert unlock_bob in page
+    assert reverse("accounts:staff_action", args=[cast.nurse.pk, "unlock"]) not in page

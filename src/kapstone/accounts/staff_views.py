@@ -4,7 +4,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapstone.accounts import services
+from kapstone.accounts import selectors, services
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.accounts.staff_forms import StaffForm
@@ -24,6 +24,14 @@ STAFF_ACTION_DONE = {
     "unlock": "{name} can try signing in again.",
 }
 
+# What each action that cannot be undone at a click does, asked before it is done: one click beside the others on a
+# row, it was easy to press on the wrong row. Asked on a page of its own, so it works without the page's script.
+STAFF_ACTION_CONFIRM = {
+    "deactivate": "{name} will be signed out everywhere and cannot sign in until reactivated.",
+    "reset_two_factor": "{name}'s authenticator apps, recovery codes and passkeys will be removed and they will be "
+    "signed out everywhere; they set up a new authenticator app at their next sign-in.",
+}
+
 
 @roles_required(Role.ADMIN)
 def staff_list(request):
@@ -33,10 +41,12 @@ def staff_list(request):
         messages.success(request, f"{user.display_name} can sign in now; they set up two-factor at first sign-in.")
         return redirect("accounts:staff")
     staff = get_user_model().objects.filter(role__in=STAFF_ROLES).order_by("-is_active", "last_name", "first_name")
+    # Unlock is offered only on a locked login's row: on every row it said nothing about which were locked.
+    locked = {attempt.username for attempt in selectors.locked_accounts(request=request)}
     return render(
         request,
         "accounts/staff_list.html",
-        {"staff": staff, "form": form, "actions": STAFF_ACTIONS.items()},
+        {"staff": staff, "form": form, "actions": STAFF_ACTIONS.items(), "locked": locked},
         status=400 if form.errors else 200,
     )
 
@@ -50,6 +60,14 @@ def staff_action(request, user_id, action):
         staff = get_user_model().objects.get(pk=user_id, role__in=STAFF_ROLES)
     except get_user_model().DoesNotExist:
         raise Http404 from None
+    if action in STAFF_ACTION_CONFIRM and request.POST.get("confirm") != "yes":
+        context = {
+            "person": staff,
+            "action": action,
+            "label": STAFF_ACTIONS[action],
+            "consequence": STAFF_ACTION_CONFIRM[action].format(name=staff.display_name),
+        }
+        return render(request, "accounts/staff_action_confirm.html", context)
     try:
         if action in ("deactivate", "reactivate"):
             services.staff_set_active(actor=request.user, staff=staff, active=action == "reactivate")
