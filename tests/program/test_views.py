@@ -152,9 +152,30 @@ def test_withdrawing_needs_a_reason(cast, bob, group):
     _enrol_three(cast, group)
     enrolment = group.enrolments.get(patient=cast.alice)
     assert bob.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": ""}).status_code == 400
-    bob.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": "moving away"})
+    bob.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": "moving away", "confirm": "yes"})
     enrolment.refresh_from_db()
     assert (enrolment.status, enrolment.waitlist_reason) == (Enrolment.Status.WITHDRAWN, "moving away")
+
+
+def test_withdrawing_asks_first_and_changes_nothing_until_confirmed(cast, bob, group):
+    _enrol_three(cast, group)
+    enrolment = group.enrolments.get(patient=cast.alice)
+    url = reverse("program:withdraw", args=[enrolment.pk])
+    response = bob.post(url, {"reason": 'moving "away" <soon>'})
+    assert response.status_code == 200 and f'action="{url}"' in response.text
+    assert 'name="confirm" value="yes"' in response.text and "moving &quot;away&quot; &lt;soon&gt;" in response.text
+    enrolment.refresh_from_db()
+    assert enrolment.status == Enrolment.Status.ENROLLED
+    assert bob.post(url, {"reason": 'moving "away" <soon>', "confirm": "yes"}).status_code == 302
+    enrolment.refresh_from_db()
+    assert (enrolment.status, enrolment.waitlist_reason) == (Enrolment.Status.WITHDRAWN, 'moving "away" <soon>')
+
+
+def test_a_start_day_that_is_not_a_date_is_shown_as_an_error_and_nothing_is_planned(cast, bob, group):
+    _enrol_three(cast, group)
+    response = bob.post(reverse("program:plan", args=[group.pk]), {"plan-start_date": "2026-02-30"})
+    assert response.status_code == 400 and "Enter a valid date." in response.text
+    assert "Confirm and book these sessions" not in response.text and not group.sessions.exists()
 
 
 def test_charlie_cannot_withdraw_a_patient_he_does_not_look_after(cast, client_for, group):

@@ -50,7 +50,7 @@ def group_create(request):
     return render(request, "program/group_form.html", {"form_fields": formrender.drawn_fields(form)}, status=status)
 
 
-def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=200):
+def _group_page(request, group, *, enrol_form=None, waitlist_form=None, plan_form=None, status=200):
     try:
         template = planning.group_template(group)
     except services.PlanRefused as missing:
@@ -88,7 +88,7 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, status=2
         "find": find,
         "more_match": more_match,
         "candidates_offered": selectors.CANDIDATES_OFFERED,
-        "plan_form": forms.PlanForm(prefix="plan"),
+        "plan_form": plan_form or forms.PlanForm(prefix="plan"),
         "can_plan": template is not None and not sessions,
     }
     return render(request, "program/group_detail.html", context, status=status)
@@ -155,6 +155,10 @@ def withdraw(request, enrolment_id):
     if not form.is_valid():
         messages.error(request, "Say why the patient leaves the group.")
         return _group_page(request, enrolment.group, status=400)
+    # Asked on a page of its own before it is done (so without the page's script): the row's button, one click once
+    # a reason is typed, sits beside every other patient's.
+    if request.POST.get("confirm") != "yes":
+        return render(request, "program/withdraw_confirm.html", {"enrolment": enrolment, "form": form})
     services.withdraw(actor=request.user, enrolment=enrolment, reason=form.cleaned_data["reason"])
     messages.success(request, f"{enrolment.patient.full_name} has left {enrolment.group.name}.")
     return redirect("program:group", enrolment.group_id)
@@ -166,9 +170,12 @@ def plan(request, group_id):
     """Runs the scheduler and shows its plan for review; nothing is saved until staff confirm it."""
     group = selectors.group_get(user=request.user, group_id=group_id)
     form = forms.PlanForm(request.POST, prefix="plan")
-    start_date = form.cleaned_data.get("start_date") if form.is_valid() else None
+    # A day that is not a date is shown as the form's error: planned from the default day instead, the course
+    # started on a day nobody chose, with nothing to say so.
+    if not form.is_valid():
+        return _group_page(request, group, plan_form=form, status=400)
     try:
-        proposal = planning.plan_course(group=group, start_date=start_date)
+        proposal = planning.plan_course(group=group, start_date=form.cleaned_data["start_date"])
     except services.PlanRefused as refusal:
         messages.error(request, f"Cannot plan {group.name}: {refusal}.")
         return redirect("program:group", group.pk)
