@@ -5,9 +5,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from kapstone.dosing import services
+from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord, LotBalance
 from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
 from tests.dosing.helpers import receive_stock
@@ -95,7 +96,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     expect(card().get_by_text("Pre-dose BP reviewed")).to_be_visible()
     balance = LotBalance.objects.get(lot__lot_number="L-77")
     fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
-    card().get_by_text("Given").wait_for()
+    card().get_by_text("Given", exact=True).wait_for()
     expect(card().get_by_text("not taken yet")).to_be_visible()
     # The walk-through cannot wait out the observation (at least 120 minutes, a hard bound): the dose is moved back
     # 125 minutes, as if the rest of the session happened then.
@@ -124,12 +125,14 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
         "Record vitals",
         {"Phase": "Before discharge", "Systolic": "130", "Diastolic": "82", "Heart rate": "74", "SpO₂ %": "98"},
     )
-    fill_form(
-        page,
-        card(),
-        "Discharge",
-        {"Vitals back within limits": True, "Alert and oriented": True, "Escort present": True},
-    )
+    discharge = {"Vitals back within limits": True, "Alert and oriented": True, "Escort present": True}
+    fill_form(page, card(), "Discharge", discharge)
+    # The stop-level reading after the dose holds the discharge until a clinician acknowledges its alert.
+    page.get_by_text("Not ready for discharge").wait_for()
+    stop_alert = CriticalAlert.objects.get(patient=cast.alice, kind=selectors.VITALS_STOP, acknowledged_at=None)
+    measures.alert_acknowledge(actor=cast.bob, alert=stop_alert, note="BP settled with rest; reviewed at bedside.")
+    page.goto(f"/dosing/session/{session.pk}/")
+    fill_form(page, card(), "Discharge", discharge)
     card().get_by_text("discharged").wait_for()
 
     record = DoseRecord.objects.get(patient=cast.alice, session=session)
