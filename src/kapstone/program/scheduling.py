@@ -16,9 +16,10 @@ reported in plain words, e.g. "patient P-17 is away 2027-01-04..2027-01-20".
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -386,6 +387,15 @@ class _Built:
     sessions: list[_SessionVars]
     last_dosing: _SessionVars
     assumptions: list[_Assumption] = field(default_factory=list)
+    _spans: dict[tuple[int, int], tuple[datetime, datetime]] = field(default_factory=dict)
+
+    def span(self, j: int, minutes: int) -> tuple[datetime, datetime]:
+        """The start and end of a session of `minutes` in slot j. Cached: every room and facilitator asks it of every
+        slot of every session, and the time zone arithmetic was most of building the model."""
+        if (j, minutes) not in self._spans:
+            slot = self.infos[j].slot
+            self._spans[(j, minutes)] = (slot.start, slot.end_after(minutes))
+        return self._spans[(j, minutes)]
 
 
 def _precheck(request: CourseRequest) -> None:
@@ -614,7 +624,7 @@ def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _Assu
         room_bookings = [b for b in request.room_bookings if b.resource_id == room.id]
 
         def room_free(session: _SessionVars, j: int, bookings: list[Booking] = room_bookings) -> bool:
-            return _overlaps(infos[j].slot.start, infos[j].slot.end_after(session.duration), bookings) is None
+            return _overlaps(*built.span(j, session.duration), bookings) is None
 
         def room_var(session: _SessionVars, room_id: str = room.id) -> cp_model.IntVar | None:
             return session.rooms[room_id]
@@ -637,7 +647,7 @@ def _add_resource_rules(request: CourseRequest, built: _Built, assumption: _Assu
         def usable(
             session: _SessionVars, j: int, facilitator: Facilitator = facilitator, bookings: list[Booking] = bookings
         ) -> bool:
-            start, end = infos[j].slot.start, infos[j].slot.end_after(session.duration)
+            start, end = built.span(j, session.duration)
             return (
                 _declared_available(facilitator, start, end, tz, slots_by_id)
                 and _overlaps(start, end, bookings) is None
@@ -752,6 +762,179 @@ def _add_objective(
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# A first plan, found without search: on a busy machine CP-SAT's presolve alone can outlast the time limit, and the
+# staff who pressed "Plan the course" should still get a plan that keeps every rule.
+
+
+# How many placements the greedy walk tries, backing up included, before leaving the plan to the search: each costs
+# well under a millisecond, so the walk never takes more than a moment of the planner's time limit.
+GREEDY_STEPS = 2000
+
+
+@dataclass(frozen=True)
+class _Placed:
+    session: _SessionVars
+    slot: int  # position in built.infos
+    room_id: str
+    facilitator_ids: tuple[str, ...]
+
+
+def _greedy(request: CourseRequest, built: _Built) -> list[_Placed] | None:
+    """The course placed session by session, each in the earliest slot that keeps the hard rules given the sessions
+    before it, preferring the objective's integration window, typical dosing cadence and preferred start times when
+    some slot allows them.
+    When a session has no slot left (a dosing session whose integration session would fall on an away date), the walk
+    backs up and moves the sessions before it, up to GREEDY_STEPS tries in all. None when it finds no plan in them."""
+    template, infos, tz = request.template, built.infos, request.tz
+    slots_by_id = {slot.id: slot for slot in request.slots}
+    away = frozenset[date]().union(*(p.unavailable_dates for p in request.patients))
+    rooms = [room for room in request.rooms if room.capacity >= len(request.patients)]
+    room_bookings = {r.id: [b for b in request.room_bookings if b.resource_id == r.id] for r in rooms}
+    staff_bookings = {
+        f.id: [b for b in request.facilitator_bookings if b.resource_id == f.id] for f in request.facilitators
+    }
+    cap = template.dosing.max_per_week
+    if request.max_doses_per_7_days is not None:
+        cap = min(cap, request.max_doses_per_7_days)
+    elsewhere = [[(day - request.start_date).days for day in p.other_dosing_days] for p in request.patients]
+    integration, follow = template.integration, template.follow_ups
+    gap_days = 1 if request.one_session_per_day else 0
+    chosen: list[_Placed | None] = []  # one per session so far; None for a follow-up left for later
+
+    def dosing_allowed(day: int, dosing_days: list[int]) -> bool:
+        if dosing_days and not (
+            template.dosing.min_days_between <= day - dosing_days[-1] <= template.dosing.max_days_between
+        ):
+            return False
+        if len(dosing_days) >= cap and day - dosing_days[-cap] < DAYS_IN_A_WEEK:
+            return False
+        ceiling = request.max_doses_per_7_days
+        own = [*dosing_days, day]
+        return ceiling is None or all(
+            sum(first <= d < first + DAYS_IN_A_WEEK for d in own + other) <= ceiling
+            for other in elsewhere
+            if other
+            for first in range(day - DAYS_IN_A_WEEK + 1, day + 1)
+        )
+
+    def resources(session: _SessionVars, j: int) -> tuple[str, tuple[str, ...]] | None:
+        start, end = built.span(j, session.duration)
+        room = next((r.id for r in rooms if _overlaps(start, end, room_bookings[r.id]) is None), None)
+        staffing = template.staffing(session.kind)
+        free = [
+            f
+            for f in request.facilitators
+            if _declared_available(f, start, end, tz, slots_by_id)
+            and _overlaps(start, end, staff_bookings[f.id]) is None
+        ]
+        staff = [f for f in free if f.role is Role.PRESCRIBER][: staffing.min_prescribers]
+        staff += [f for f in free if f not in staff][: staffing.facilitators - len(staff)]
+        if room is None or len(staff) < staffing.facilitators or len(staff) < staffing.min_prescribers:
+            return None
+        return room, tuple(sorted(f.id for f in staff))
+
+    def options(session: _SessionVars) -> Iterator[_Placed | None]:
+        """Where the session may go after the sessions chosen so far, best first."""
+        placed = [p for p in chosen if p is not None]
+        dosings = [p for p in placed if p.session.kind is SessionKind.DOSING]
+        dosing_days = [infos[p.slot].day for p in dosings]
+        # Tests on a slot, most preferred first; the last is the session's own hard timing rule.
+        wishes: list[Callable[[int], bool]] = [lambda j: True]
+        if session.kind is SessionKind.FOLLOW_UP:
+            due = dosing_days[-1] + follow.offsets_days[session.index - 1]
+            if due + follow.window_days > request.horizon_days - 1:
+                # Booked now exactly when its whole window lies inside the horizon, as the model requires.
+                yield None
+                return
+            wishes = [lambda j: abs(infos[j].day - due) <= follow.window_days]
+        elif session.kind is SessionKind.DOSING and dosing_days and template.dosing.typical_days_between:
+            typical = dosing_days[-1] + template.dosing.typical_days_between
+            wishes = [lambda j: infos[j].day >= typical, lambda j: True]
+        elif session.kind is SessionKind.INTEGRATION and session.index <= len(integration.after_dosing):
+            dosing = dosings[integration.after_dosing[session.index - 1] - 1]
+            ended = infos[dosing.slot].minute + dosing.session.duration
+            earliest, latest = (hours * 60 for hours in integration.preferred_window_hours)
+            outer = integration.outer_bound_hours * 60
+            wishes = [
+                lambda j: earliest <= infos[j].minute - ended <= latest,
+                lambda j: infos[j].minute - ended <= outer,
+            ]
+        preferences = [p for p in request.preferred_times if session.kind in p.kinds]
+        if preferences:
+            best = wishes[0]
+            wishes.insert(
+                0, lambda j: best(j) and any(p.matches(session.kind, infos[j].local_start) for p in preferences)
+            )
+        before = placed[-1] if placed else None
+        usable = [
+            j
+            for j in session.candidates
+            if (
+                before is None
+                or infos[j].day >= infos[before.slot].day + gap_days
+                and infos[j].minute >= infos[before.slot].minute + before.session.duration
+            )
+            and infos[j].local_start.date() not in away
+            and (session.kind is not SessionKind.DOSING or dosing_allowed(infos[j].day, dosing_days))
+        ]
+        tried: set[int] = set()
+        for wish in wishes:
+            for j in usable:
+                if j not in tried and wish(j) and wishes[-1](j):
+                    tried.add(j)
+                    found = resources(session, j)
+                    if found is not None:
+                        yield _Placed(session, j, *found)
+
+    walks: list[Iterator[_Placed | None]] = []
+    for _ in range(GREEDY_STEPS):
+        if len(chosen) == len(built.sessions):
+            return [p for p in chosen if p is not None]
+        if len(walks) == len(chosen):
+            walks.append(options(built.sessions[len(chosen)]))
+        try:
+            chosen.append(next(walks[-1]))
+        except StopIteration:
+            walks.pop()
+            if not chosen:
+                return None
+            chosen.pop()
+    return None
+
+
+def _hinted_plan(request: CourseRequest, built: _Built, settings: SolverSettings) -> Plan | None:
+    """The greedy walk's plan, checked twice before it is offered: by validate_plan, as a hand-edited plan is, and by
+    CP-SAT with every choice fixed to it, so it keeps each rule of the model too. It stays on the model as the
+    search's hint. None, and no hint, when the walk gets stuck or a check refuses its plan."""
+    from ortools.sat.python import cp_model  # deferred: heavy library
+
+    placed = _greedy(request, built)
+    if placed is None:
+        return None
+    if not validate_plan(
+        request, [_planned(request, built.infos[p.slot], p.session, p.room_id, p.facilitator_ids) for p in placed]
+    ).ok:
+        return None
+    by_session = {(p.session.kind, p.session.index): p for p in placed}
+    for session in built.sessions:
+        chosen = by_session.get((session.kind, session.index))
+        for j, var in session.x.items():
+            built.model.add_hint(var, chosen is not None and j == chosen.slot)
+        if not isinstance(session.present, int):
+            built.model.add_hint(session.present, chosen is not None)
+        for room_id, var in session.rooms.items():
+            built.model.add_hint(var, chosen is not None and room_id == chosen.room_id)
+        for facilitator_id, var in session.staff.items():
+            built.model.add_hint(var, chosen is not None and facilitator_id in chosen.facilitator_ids)
+    solver = _solver(settings)
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    if solver.solve(built.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        built.model.clear_hints()
+        return None
+    return _plan(request, built, solver, optimal=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Solving
 
 
@@ -775,16 +958,29 @@ def _solver(settings: SolverSettings, diagnose: bool = False) -> cp_model.CpSolv
 
 
 def schedule_course(request: CourseRequest, settings: SolverSettings | None = None) -> Plan:
-    """Plan every session of the course; raise CourseInfeasible naming what blocks it, or SolverGaveUp."""
+    """Plan every session of the course; raise CourseInfeasible naming what blocks it, or SolverGaveUp.
+
+    A greedy plan comes first (see _hinted_plan); the search then starts from it and has what is left of the time
+    limit to improve it. When the search ends without a plan of its own (on a busy machine CP-SAT's presolve alone
+    can take the whole limit), the greedy plan is the answer, marked as not proven best."""
+    # The clock starts before OR-Tools is imported: the first plan in a process loads it, which takes seconds on a
+    # busy machine, and the staff waiting count those seconds too.
+    started = monotonic()
     from ortools.sat.python import cp_model  # deferred: heavy library
 
     settings = settings or SolverSettings()
     _precheck(request)
     built = _build(request)
-    solver = _solver(settings)
+    first = _hinted_plan(request, built, settings)
+    left = settings.max_time_in_seconds - (monotonic() - started)
+    if first is not None and left <= 0:
+        return first
+    solver = _solver(replace(settings, max_time_in_seconds=max(left, 0.0)))
     status = solver.solve(built.model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (first is None or solver.objective_value <= first.objective):
         return _plan(request, built, solver, optimal=status == cp_model.OPTIMAL)
+    if first is not None:
+        return first
     if status == cp_model.INFEASIBLE:
         raise _explain(request, settings)
     # Read by the staff who pressed "Plan the course": the solver's own terms ("offer fewer slots") named nothing
@@ -846,6 +1042,21 @@ def _explain(request: CourseRequest, settings: SolverSettings) -> CourseInfeasib
     )
 
 
+def _planned(
+    request: CourseRequest, info: _SlotInfo, session: _SessionVars, room_id: str, facilitator_ids: tuple[str, ...]
+) -> PlannedSession:
+    start = info.slot.start.astimezone(request.tz)
+    return PlannedSession(
+        kind=session.kind,
+        index=session.index,
+        start=start,
+        end=add_minutes(start, session.duration),
+        room_id=room_id,
+        facilitator_ids=facilitator_ids,
+        slot_id=info.slot.id,
+    )
+
+
 def _plan(request: CourseRequest, built: _Built, solver: cp_model.CpSolver, optimal: bool) -> Plan:
     template, infos = request.template, built.infos
     planned = []
@@ -853,19 +1064,9 @@ def _plan(request: CourseRequest, built: _Built, solver: cp_model.CpSolver, opti
         chosen = [j for j, var in session.x.items() if solver.boolean_value(var)]
         if not chosen:
             continue
-        slot = infos[chosen[0]].slot
-        start = slot.start.astimezone(request.tz)
-        planned.append(
-            PlannedSession(
-                kind=session.kind,
-                index=session.index,
-                start=start,
-                end=add_minutes(start, session.duration),
-                room_id=next(r for r, var in session.rooms.items() if solver.boolean_value(var)),
-                facilitator_ids=tuple(sorted(f for f, var in session.staff.items() if solver.boolean_value(var))),
-                slot_id=slot.id,
-            )
-        )
+        room_id = next(r for r, var in session.rooms.items() if solver.boolean_value(var))
+        staff = tuple(sorted(f for f, var in session.staff.items() if solver.boolean_value(var)))
+        planned.append(_planned(request, infos[chosen[0]], session, room_id, staff))
     last_dosing_day = request.start_date + timedelta(days=solver.value(built.last_dosing.day))
     booked = {s.index for s in planned if s.kind is SessionKind.FOLLOW_UP}
     due = tuple(
