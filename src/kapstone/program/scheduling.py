@@ -169,7 +169,9 @@ class CourseRequest:
 class SolverSettings:
     """How long and how the solver searches. `deterministic_time` bounds the search in CP-SAT's deterministic time
     (work done, not seconds elapsed), so with one worker the same request gives the same answer however loaded the
-    machine is; the wall-clock limit then only guards against a runaway search."""
+    machine is; the wall-clock limit then only guards against a runaway search. `max_time_in_seconds` counts from the
+    start of schedule_course: loading OR-Tools, building the model and the greedy first plan spend it too (CP-SAT
+    may run a presolve step past it, by a second or two on a busy machine)."""
 
     max_time_in_seconds: float = 10.0
     num_workers: int = 2
