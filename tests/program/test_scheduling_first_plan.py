@@ -1,6 +1,7 @@
 """The planner's first plan: a greedy walk through the course, checked before it is offered, that the search starts
 from and that stands as the answer when the search runs out of time on a busy machine."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -75,3 +76,16 @@ def test_a_walk_that_finds_nothing_in_its_steps_gives_no_plan_and_the_search_sti
     assert _greedy(request, built) is None
     assert _hinted_plan(request, built, PLANNED) is None
     assert validate_plan(request, schedule_course(request, PLANNED).sessions).ok
+
+
+def test_a_greedy_plan_that_breaks_a_rule_of_the_model_is_discarded_and_gives_no_hint(templates, monkeypatch):
+    # The first two sessions swapped break the course order; validate_plan is told to pass it, so only CP-SAT's check
+    # with every choice fixed can refuse it.
+    request = busy_clinic_request(templates["group-kap-programme"])
+    built = _build(request)
+    first, second, *rest = _greedy(request, built)
+    swapped = [replace(first, slot=second.slot), replace(second, slot=first.slot), *rest]
+    monkeypatch.setattr(scheduling, "_greedy", lambda request, built: swapped)
+    monkeypatch.setattr(scheduling, "validate_plan", lambda request, sessions: PlanCheck((), ()))
+    assert _hinted_plan(request, built, PLANNED) is None
+    assert not built.model.proto.solution_hint.vars

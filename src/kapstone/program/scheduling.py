@@ -931,7 +931,7 @@ def _hinted_plan(request: CourseRequest, built: _Built, settings: SolverSettings
     solver = _solver(settings)
     solver.parameters.fix_variables_to_their_hinted_value = True
     if solver.solve(built.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        built.model.clear_hints()
+        built.model.proto.clear_solution_hint()
         return None
     return _plan(request, built, solver, optimal=False)
 
