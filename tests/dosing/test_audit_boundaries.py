@@ -138,8 +138,8 @@ def test_the_sublingual_ceiling_admits_400_mg_and_refuses_400_1(cast, checked_in
     assert services.dose_order(actor=cast.bob, record=checked_in, route="sublingual", dose_mg=Decimal("400")).within
 
 
-def test_an_iv_order_needs_todays_weight_and_stays_within_0_75_mg_per_kg(cast, session):
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+def _check_in(cast, record, *, weight_kg):
+    """The pre-dose checklist done but for the weight, which each test below sets (or leaves out) itself."""
     services.check_in(
         actor=cast.nurse,
         record=record,
@@ -147,9 +147,14 @@ def test_an_iv_order_needs_todays_weight_and_stays_within_0_75_mg_per_kg(cast, s
         escort_arranged=True,
         pregnancy_test="n/a",
         intention="",
-        weight_kg=None,
+        weight_kg=weight_kg,
         medication_changes="no",
     )
+
+
+def test_an_iv_order_needs_todays_weight_and_stays_within_0_75_mg_per_kg(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    _check_in(cast, record, weight_kg=None)
     with pytest.raises(services.DosingError, match="Record today's weight"):
         services.dose_order(actor=cast.bob, record=record, route="iv", dose_mg=Decimal("50"))
     record.weight_kg = Decimal("70")
@@ -163,16 +168,7 @@ def test_an_iv_order_needs_todays_weight_and_stays_within_0_75_mg_per_kg(cast, s
 def test_an_absurd_weight_is_refused_at_check_in_and_nothing_is_saved(cast, session, weight):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     with pytest.raises((services.DosingError, ValidationError)):
-        services.check_in(
-            actor=cast.nurse,
-            record=record,
-            fasting_confirmed=True,
-            escort_arranged=True,
-            pregnancy_test="n/a",
-            intention="",
-            weight_kg=weight,
-            medication_changes="no",
-        )
+        _check_in(cast, record, weight_kg=weight)
     record.refresh_from_db()
     assert record.weight_kg is None and record.checked_in_at is None
 
@@ -220,16 +216,7 @@ def test_a_patient_under_18_on_the_corrected_record_is_not_checked_in(cast, sess
     Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=today.replace(year=today.year - 17))
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     with pytest.raises(services.DosingError, match="the patient is 17"):
-        services.check_in(
-            actor=cast.nurse,
-            record=record,
-            fasting_confirmed=True,
-            escort_arranged=True,
-            pregnancy_test="n/a",
-            intention="",
-            weight_kg=None,
-            medication_changes="no",
-        )
+        _check_in(cast, record, weight_kg=None)
 
 
 def test_a_patient_who_turned_65_today_is_held_until_a_screening_reviews_it(cast, ready_record):
