@@ -1228,10 +1228,7 @@ class InventoryDue:
     location: Location
     last_taken_on: datetime.date | None
     due_on: datetime.date | None
-
-    @property
-    def overdue(self) -> bool:
-        return self.due_on is not None and self.due_on < timezone.localdate()
+    overdue: bool  # due_on has passed on the day asked
 
 
 @compiled_once()
@@ -1252,7 +1249,8 @@ def inventories_due(*, today: datetime.date | None = None) -> list[InventoryDue]
         last = location.last_taken_on  # type: ignore[attr-defined]
         due_on = ledger_rules.next_inventory_due_on(last) if last else None
         if due_on is None or due_on <= horizon:
-            due.append(InventoryDue(location=location, last_taken_on=last, due_on=due_on))
+            overdue = due_on is not None and due_on < today
+            due.append(InventoryDue(location=location, last_taken_on=last, due_on=due_on, overdue=overdue))
     return sorted(due, key=lambda item: (item.due_on is not None, item.due_on or today, item.location.name))
 
 
