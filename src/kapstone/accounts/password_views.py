@@ -42,16 +42,12 @@ def set_password(request, token):
 def password_reset(request):
     form = PasswordResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.password_reset_request(identifier=form.cleaned_data["identifier"])
-        except services.AccountError as problem:
-            form.add_error(None, str(problem))
-        else:
-            messages.info(
-                request,
-                "If a login matches, a link to reset its password is on its way to the email address on file.",
-            )
-            return redirect("accounts:login")
+        services.password_reset_request(identifier=form.cleaned_data["identifier"])
+        messages.info(
+            request,
+            "If a login matches, a link to reset its password is on its way to the email address on file.",
+        )
+        return redirect("accounts:login")
     return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -2,6 +2,7 @@
 Each is atomic and audited."""
 
 import datetime
+import logging
 import secrets
 import smtplib
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ from django_otp_webauthn.models import WebAuthnCredential
 from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.audit import services as audit
+
+logger = logging.getLogger(__name__)
 
 
 class StaffError(ValueError):
@@ -316,23 +319,30 @@ def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[
 
 def password_reset_request(*, identifier: str) -> None:
     """Emails a reset link to each active login with this username or email address. Says nothing back, so
-    the form cannot be used to find out who has an account. Each message leaves once its link is committed."""
+    the form cannot be used to find out who has an account. Each message leaves once its link is committed.
+
+    A message that cannot be sent is not told to the visitor either: "could not be sent" would say a login
+    matched. Its link is withdrawn and recorded (so the next request sends a new one), and the failure goes
+    to the error log for whoever runs the mail."""
     minutes = settings.PASSWORD_RESET_MINUTES
     second_factor = ["Staff then sign in with the new password and their second factor.", ""]
     for user, token in _password_reset_links_create(identifier=identifier.strip()):
-        _mail_link(
-            user=user,
-            token=token,
-            to=user.email,
-            subject="Reset your Kapstone password",
-            greeting=user.first_name or user.username,
-            ask="Someone asked to reset the password of your login. Choose a new one here:",
-            after=[
-                f"The link works once, for {minutes} minutes.",
-                *(second_factor if user.is_staff_member else []),
-                "If you did not ask for this, ignore this message; your password stays as it is.",
-            ],
-        )
+        try:
+            _mail_link(
+                user=user,
+                token=token,
+                to=user.email,
+                subject="Reset your Kapstone password",
+                greeting=user.first_name or user.username,
+                ask="Someone asked to reset the password of your login. Choose a new one here:",
+                after=[
+                    f"The link works once, for {minutes} minutes.",
+                    *(second_factor if user.is_staff_member else []),
+                    "If you did not ask for this, ignore this message; your password stays as it is.",
+                ],
+            )
+        except AccountError as problem:
+            logger.error("A password reset message to login %s was not sent: %s", user.pk, problem)
 
 
 # At most one reset message to a login in this time: the form is open to anyone, and without it anyone could fill a
