@@ -13,7 +13,6 @@ from kapstone.dosing import safety, selectors, services
 from kapstone.dosing.models import LotBalance
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.signals import safety_event
-from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.dosing.helpers import receive_stock
 
 migration = importlib.import_module("kapstone.dosing.migrations.0004_room_safety_gate_and_lot_catalogue")
@@ -195,22 +194,23 @@ def test_discharge_needs_moaas_back_to_5_and_cadss_resolved_or_attested(cast, ob
     assert record.dissociation_attested_by == cast.nurse and record.discharged_at
 
 
-def test_a_lower_moaas_before_the_dose_is_the_baseline_to_return_to(cast, session, stock):
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="n/a",
-        intention="",
-        weight_kg=Decimal("70"),
-        medication_changes="no",
-    )
-    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
-    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=4, dissociation_cadss=0)
-    record.refresh_from_db()
-    assert record.predose_moaas == 4
+def test_a_patient_rated_sedated_before_the_dose_is_not_dosed_until_rated_alert(cast, ready_record, stock):
+    """A MOAA/S below 5 before the dose holds the order and the administration, so discharge's MOAA/S 5
+    (test_discharge_needs_moaas_back_to_5_and_cadss_resolved_or_attested) is every dosed patient's baseline."""
+    services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=4, dissociation_cadss=0)
+    ready_record.refresh_from_db()
+    assert ready_record.predose_moaas == 4
+    readiness = selectors.dose_readiness(record=ready_record, at=timezone.now())
+    assert "Sedated before the dose (MOAA/S 4" in " ".join(readiness.blockers)
+    with pytest.raises(services.DosingError, match="Sedated before the dose"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    with pytest.raises(services.DosingError, match="Sedated before the dose"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
+    services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=5, dissociation_cadss=0)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=4, dissociation_cadss=0)
+    ready_record.refresh_from_db()
+    assert ready_record.predose_moaas == 5  # a rating after the dose is not the one before it
 
 
 # An older adult's first esketamine dose ---------------------------------------------------------------------------

@@ -83,8 +83,8 @@ class DoseRecord(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="doses_witnessed"
     )
     # Ratings
-    # The latest ratings, and when they were taken; a MOAA/S rated before the dose is kept as the baseline the
-    # patient must return to before discharge.
+    # The latest ratings, and when they were taken; a MOAA/S rated before the dose is kept apart: below alert, it
+    # holds the dose (DoseReadiness.sedation_refusal).
     sedation_moaas = models.PositiveSmallIntegerField(null=True, blank=True)
     dissociation_cadss = models.PositiveSmallIntegerField(null=True, blank=True)
     ratings_at = models.DateTimeField(null=True, blank=True)

@@ -151,6 +151,8 @@ class DoseReadiness:
     pregnancy_problem: str = ""
     new_medicines: tuple[medications.NewMedicine, ...] = ()
     medicines_reviewed: tuple[str, ...] = ()
+    # The latest MOAA/S rated before the dose, if any.
+    predose_moaas: int | None = None
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -194,6 +196,18 @@ class DoseReadiness:
         if not reading:
             return ""
         return f"Pre-dose vitals at {reading}: the prescriber must review them before ordering."
+
+    @property
+    def sedation_refusal(self) -> str:
+        """Rated below alert before the dose: ketamine would add to a sedation already there (safety.yaml
+        discharge_moaas). A later pre-dose rating of alert clears it."""
+        alert = safety.discharge_moaas_baseline()
+        if self.predose_moaas is None or self.predose_moaas >= alert:
+            return ""
+        return (
+            f"Sedated before the dose (MOAA/S {self.predose_moaas}; alert is {alert}, responds readily to name): do "
+            "not dose a patient already sedated. Rate sedation again when they are alert; a prescriber assesses why."
+        )
 
     @property
     def review_refusal(self) -> str:
@@ -279,6 +293,7 @@ class DoseReadiness:
             self.gate_refusal,
             self.spacing_refusal,
             self.vitals_refusal,
+            self.sedation_refusal,
             self.risk_refusal,
             self.pregnancy_refusal,
             self.medication_refusal,
@@ -526,6 +541,7 @@ def _readiness(
                     )
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),
+                predose_moaas=record.predose_moaas if record else None,
             )
         )
     return readiness

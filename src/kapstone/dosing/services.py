@@ -415,7 +415,7 @@ def vitals_record(
 def ratings_record(
     *, actor: User, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None
 ) -> None:
-    """A MOAA/S rated before the dose is kept as the patient's baseline for discharge."""
+    """A MOAA/S rated before the dose is kept apart: below alert, it holds the dose until a rating of alert."""
     _lock_open(record)
     scales = safety.safety_data()["scales"]
     for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
@@ -562,15 +562,14 @@ def note_add(*, actor: User, record: DoseRecord, text: str) -> None:
 
 
 def _recovery_problems(record: DoseRecord, limits: selectors.Limits, *, attested: bool) -> list[str]:
-    """Sedation back to baseline (MOAA/S 5, or the lower pre-dose rating) and dissociation resolved (CADSS at or
-    below the practice's level, or a clinician's attestation), rated after the dose."""
+    """Sedation back to baseline (MOAA/S 5: no patient is dosed rated lower, DoseReadiness.sedation_refusal) and
+    dissociation resolved (CADSS at or below the practice's level, or a clinician's attestation), rated after the
+    dose."""
     assert record.administered_at is not None  # discharge reads recovery only once the dose is given
     if record.ratings_at is None or record.ratings_at <= record.administered_at:
         return ["rate sedation (MOAA/S) and dissociation (CADSS) after the dose"]
     problems = []
     baseline = safety.discharge_moaas_baseline()
-    if record.predose_moaas is not None:
-        baseline = min(baseline, record.predose_moaas)
     if record.sedation_moaas is None or record.sedation_moaas < baseline:
         problems.append(f"sedation not back to baseline (MOAA/S {record.sedation_moaas}, needs {baseline})")
     cadss_max = limits["discharge_cadss_max"]
