@@ -60,6 +60,12 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   </div>
   {% endif %}
   {% endif %}
+  {% if entry.awaiting_dose and ready.sedation_refusal %}
+  <div class="alert-banner" aria-labelledby="sedation-{{ patient.pk }}">
+    <h3 id="sedation-{{ patient.pk }}">⚠ Cannot be dosed now: sedated before the dose</h3>
+    <p>{{ ready.sedation_refusal }}</p>
+  </div>
+  {% endif %}
   {% if entry.awaiting_dose and ready.risk_refusal %}
   <div class="alert-banner" aria-labelledby="risk-{{ patient.pk }}">
     <h3 id="risk-{{ patient.pk }}">⚠ Suicide risk: a prescriber's same-day assessment is needed</h3>
@@ -235,6 +241,10 @@ def full_room(cast, session, ready_record, stock, earlier_dose):
     _vitals(cast, record, "pre", 120, 80)
     services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("150"))
     _vitals(cast, record, "pre", 150, 95)
+    # Checked in and rated sedated before the dose.
+    drowsy = _patient(cast, session, "Drowsy")
+    record = _checked_in(cast, session, drowsy)
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=0)
     # Discharged, and the two members not checked in whose gate is closed.
     member = Enrolment.objects.filter(group=session.group, patient__given_name="Member1").get().patient
     DoseRecord.objects.create(
@@ -259,7 +269,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
     user = getattr(cast, viewer)
     _, room = selectors.session_room(user=user, session_id=full_room.pk)
     # The therapist's care team holds alice and the two members only.
-    assert len(room) == (3 if viewer == "therapist" else 9)
+    assert len(room) == (3 if viewer == "therapist" else 10)
     forms = {entry.patient.pk: _MarkedForms(entry.patient.pk) for entry in room}
     by_template = Template(CARDS_TEMPLATE).render(
         Context({"room": [(entry, forms[entry.patient.pk]) for entry in room], "current_role": user.role, "Role": Role})
@@ -280,6 +290,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
         "Suicide risk assessed</strong>",
         "Same-day suicide screen:",
         "Pregnancy check not passed",
+        "sedated before the dose</h3>",
         "not taken yet, due now",
         "not taken yet</p>",
         "done at",

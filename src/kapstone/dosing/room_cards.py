@@ -129,6 +129,12 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
             reviewed = _banner("review", pk, "Pre-dose BP to review before the dose", f"<p>{shown(refusal)}</p>")
         vitals = f"\n  {reviewed}\n  "
     parts.append(f"  {vitals}\n")
+    sedation = ""
+    if awaiting and ready.sedation_refusal:
+        sedation = _banner(
+            "sedation", pk, "Cannot be dosed now: sedated before the dose", f"<p>{shown(ready.sedation_refusal)}</p>"
+        )
+    parts.append(f"  {sedation}\n")
     risk = ""
     if awaiting and ready.risk_refusal:
         risk = _banner(
