@@ -76,6 +76,8 @@ def test_any_in_range_answers_score_within_the_declared_total_range(instrument, 
         )
         for item in instrument.items
     ]
+    for rule in instrument.consistency:  # EDE-Q items 14 and 15 each count part of the item before
+        answers[rule.item - 1] = min(answers[rule.item - 1], answers[rule.at_most_item - 1])
     result = score(instrument.id, answers)
     low, high = instrument.total_range
     assert result.complete and low <= result.total <= high

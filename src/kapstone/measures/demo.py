@@ -101,6 +101,8 @@ def _answers(rng, instrument: Instrument, level: float, quiet: set[int]) -> dict
             if responses.options:
                 value = min((option for option, _ in responses.options), key=lambda option: abs(option - value))
         answers[item.number] = value
+    for rule in instrument.consistency:  # a count of part of another answer's count (EDE-Q 14, 15) is at most it
+        answers[rule.item] = min(answers[rule.item], answers[rule.at_most_item])
     return answers
 
 

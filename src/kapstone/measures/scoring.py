@@ -140,6 +140,16 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Consistency:
+    """Two answers the form's wording ties together: `item` counts a subset of what `at_most_item` counts (EDE-Q
+    item 14 asks on how many of item 13's times control was lost), so it can never be larger."""
+
+    item: int
+    at_most_item: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Setting:
     name: str
     default: int | float
@@ -182,6 +192,8 @@ class Instrument:
     definition: Mapping[str, Any] = field(repr=False)  # the whole file, for licence, codes, timing, change
     # Items of a total_only instrument entered on their own beside the total (BDI-II item 9), so their flags fire.
     entered_items: tuple[Item, ...] = ()
+    # Pairs of answers that contradict each other when the first is larger (validate_answers refuses them).
+    consistency: tuple[Consistency, ...] = ()
 
     @property
     def item_numbers(self) -> tuple[int, ...]:
@@ -465,6 +477,13 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
     if raw.get("change"):
         _check_change(instrument_id, raw["change"], set(settings))
 
+    consistency = []
+    for spec in raw.get("consistency") or []:
+        pair = {spec.get("item"), spec.get("at_most_item")}
+        if not pair <= {item.number for item in items} or len(pair) != 2 or not spec.get("source"):
+            raise _fail(instrument_id, f"consistency rule {spec!r} needs two answered items and a source")
+        consistency.append(Consistency(int(spec["item"]), int(spec["at_most_item"]), str(spec["message"])))
+
     reports = {spec["id"]: spec["item"] for spec in raw.get("reports") or []}
     if not set(reports.values()) <= item_numbers:
         raise _fail(instrument_id, "a report refers to an unknown item")
@@ -489,6 +508,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         reports=reports,
         definition=raw,
         entered_items=tuple(entered_items),
+        consistency=tuple(consistency),
     )
 
 
@@ -643,6 +663,12 @@ def validate_answers(instrument: Instrument, answers: Any) -> ValidatedAnswers:
                 f"Item {item.number}: {value} is out of range; it must be {item.responses.describe()}."
             )
         values[item.number] = value
+    for rule in instrument.consistency:
+        part, whole = values[rule.item], values[rule.at_most_item]
+        if part is not None and whole is not None and part > whole:
+            raise InvalidAnswers(
+                f"Item {rule.item} ({part}) cannot be more than item {rule.at_most_item} ({whole}): {rule.message}"
+            )
 
     missing, not_asked = [], []
     for item in instrument.items:
