@@ -90,7 +90,7 @@ def test_the_demo_practices_bulk_results_are_filled_in_by_the_rebuild(cast):
     submit(cast.alice, 16)
     due_assessment(cast.dana, "phq9", status=Assessment.Status.COMPLETED, total=10, completed_at=timezone.now())
     assert stored()[0] == 1
-    assert services.practice_baselines_rebuild() == 2  # the PHQ-9 and the GAD-7 take the practice's SD
+    assert services.practice_baselines_rebuild() == 3  # the PHQ-9, GAD-7 and QIDS-SR16 take the practice's SD
     assert stored() == from_questionnaires() == (2, pytest.approx(math.sqrt(18)))
     assert stored("gad7") == (0, None)
 
