@@ -45,7 +45,7 @@ def test_the_change_per_questionnaire_matches_scipy_on_the_known_totals():
     rates = dict(phq9.rates)
     # Response = at least 50% lower: 20->8, 22->4, 19->9. Remission = PHQ-9 below 5: 22->4.
     assert rates["Response (at least 50% reduction)"].count == 3
-    assert rates["Remission"].count == 1
+    assert rates["Remission (end-of-course total below 5)"].count == 1
     # The IAPT fixed threshold (6 points) decides reliable improvement: 20->8, 22->4, 19->9.
     assert rates["Reliable improvement"].count == 3
     assert _outcome(report, "gad7").comparison.n == len(GAD7_PAIRS)

@@ -84,6 +84,9 @@ CHANGE_RATES = (
     ("reliable_improvement", "Reliable improvement"),
     ("reliable_deterioration", "Reliable deterioration"),
 )
+# How a remission rule's comparison reads in the rate's label ("Remission (end-of-course total below 5)").
+REMISSION_WORDS = {"lt": "below", "lte": "of", "gt": "above", "gte": "of", "eq": "of"}
+REMISSION_SUFFIX = {"lte": " or less", "gte": " or more"}
 
 
 def maudsley_band(score: float | None) -> str:
@@ -519,11 +522,19 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
     by_pair = {pair: rule.classify(*pair) or {} for pair in set(totals)}
     classified = [by_pair[pair] for pair in totals]
     frame = pd.DataFrame(classified, index=pairs.index)
-    # The response threshold is the instrument's own cited rule, so the label reads it from there.
-    response_rule = (get_instrument(instrument_id).definition.get("change") or {}).get("response") or {}
+    # The response and remission thresholds are the instrument's own cited rules, so the labels read them from there
+    # (PHQ-9 remission is below 5, QIDS-SR16 5 or less: a reader comparing the two needs to see which).
+    change = get_instrument(instrument_id).definition.get("change") or {}
+    response_rule, remission_rule = change.get("response") or {}, change.get("remission") or {}
     labels = dict(CHANGE_RATES)
     if "min_reduction" in response_rule:
         labels["response"] = f"Response (at least {response_rule['min_reduction']:.0%} reduction)"
+    if remission_rule.get("when"):
+        ((comparison, threshold),) = remission_rule["when"].items()
+        labels["remission"] = (
+            f"Remission (end-of-course total {REMISSION_WORDS[comparison]} {threshold:g}"
+            f"{REMISSION_SUFFIX.get(comparison, '')})"
+        )
     rates = []
     for key, _ in CHANGE_RATES:
         known = frame[key].dropna() if key in frame else pd.Series(dtype=bool)
