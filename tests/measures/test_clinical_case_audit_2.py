@@ -8,9 +8,12 @@ import math
 import pandas as pd
 import pytest
 
-from kapstone.measures import scoring
+from kapstone.measures import scoring, services
 from kapstone.measures.change import classify_change
+from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import InstrumentDefinitionError, InvalidAnswers, get_instrument, parse_instrument, score
+from kapstone.outcomes.report import _change_rates
+from tests.measures.factories import due_assessment
 
 
 def _ede_q(**counts: int) -> list[int]:
@@ -89,8 +92,6 @@ def test_qids_reliable_change_uses_rush_2003_alpha_with_the_practice_sd():
     ],
 )
 def test_the_outcomes_report_names_each_instruments_remission_threshold(instrument_id, label):
-    from kapstone.outcomes.report import _change_rates
-
     pairs = pd.DataFrame({"total_baseline": [20.0, 20.0, 20.0], "total_end": [4.0, 5.0, 6.0]})
     rates = dict(_change_rates(instrument_id, pairs)[0])
     expected = {"phq9": 1, "qids-sr16": 2}[instrument_id]  # PHQ-9 below 5: 4; QIDS-SR16 5 or less: 4 and 5
@@ -203,3 +204,13 @@ def test_gad7_reliable_change_index_uses_spitzers_alpha():
 def test_response_at_an_odd_baseline_needs_at_least_half_gone(follow_up, response):
     """[response-remission-convention] at least 50%: 15 -> 7 is 53%, 15 -> 8 is 47%."""
     assert classify_change("phq9", 15, follow_up)["response"] is response
+
+
+@pytest.mark.django_db
+def test_contradictory_ede_q_counts_are_refused_by_the_service_and_nothing_is_stored(cast):
+    assessment = due_assessment(cast.alice, "ede-q")
+    answers = dict(enumerate(_ede_q(i13=2, i14=3), start=1))
+    with pytest.raises(InvalidAnswers, match="Item 14"):
+        services.assessment_save_answers(actor=cast.bob, assessment=assessment, answers=answers, submit=True)
+    assessment.refresh_from_db()
+    assert (assessment.status, assessment.answers, assessment.total) == (Assessment.Status.DUE, {}, None)
