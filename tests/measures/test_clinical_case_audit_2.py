@@ -10,6 +10,7 @@ import pytest
 
 from kapstone.measures import scoring, services
 from kapstone.measures.change import classify_change
+from kapstone.measures.forms import QuestionnaireForm
 from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import InstrumentDefinitionError, InvalidAnswers, get_instrument, parse_instrument, score
 from kapstone.outcomes.report import _change_rates
@@ -157,6 +158,32 @@ def test_a_qids_with_one_sleep_item_blank_has_no_total_but_item_12_still_alerts(
     result = score("qids-sr16", answers)
     assert result.total is None and result.domains["sleep"] is None and result.domains["psychomotor"] == 1
     assert result.critical and "suicidal_ideation_high" in result.flags
+
+
+@pytest.mark.parametrize(
+    ("blank", "appetite_weight", "complete"),
+    [
+        ((7, 9), 2, True),  # decreased appetite and weight answered, as the form asks
+        ((6, 8), 3, True),  # increased appetite and weight answered
+        ((7, 8), 3, True),
+        ((), 3, True),  # all four answered (the portal shows each): the highest counts
+        ((6, 7), None, False),  # neither appetite item: the domain is missing
+        ((8, 9), None, False),
+    ],
+)
+def test_a_qids_answers_either_appetite_item_and_either_weight_item(blank, appetite_weight, complete):
+    """[rush-2003] QIDS-SR16 form: complete either 6 or 7, and either 8 or 9; the domain is the highest answered."""
+    answers = {n: 1 for n in range(1, 17)} | {6: 2, 7: 0, 8: 1, 9: 3} | {number: None for number in blank}
+    result = score("qids-sr16", answers)
+    assert result.domains["appetite_weight"] == appetite_weight
+    assert result.complete is complete
+    assert result.total == (8 + appetite_weight if complete else None)  # the other eight domains answer 1
+
+
+def test_the_form_says_which_qids_items_are_either_or():
+    form = QuestionnaireForm(instrument=get_instrument("qids-sr16"))
+    assert form.fields["item_6"].help_text == "Answer either question 6 or question 7, not both."
+    assert form.fields["item_9"].help_text == "Answer either question 8 or question 9, not both."
 
 
 @pytest.mark.parametrize(

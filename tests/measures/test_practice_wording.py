@@ -18,7 +18,7 @@ from tests.measures.factories import due_assessment
 
 QIDS_WORDING = {
     "instrument": "qids-sr16",
-    "instrument_version": 1,
+    "instrument_version": 2,
     "licence": "Synthetic test wording standing in for the practice's licensed copy.",
     "instructions": "Choose the answer that fits your past week best.",
     "items": {

@@ -69,6 +69,9 @@ class QuestionnaireForm(forms.Form):
                 )
             if item.ask_only_if:
                 self.fields[name].help_text = _asked_only_if(instrument, item.ask_only_if)
+            for pair in instrument.answer_either:
+                if item.number in pair:
+                    self.fields[name].help_text = f"Answer either question {pair[0]} or question {pair[1]}, not both."
         free_text = instrument.definition.get("free_text")
         if free_text:
             self.fields[FREE_TEXT] = forms.CharField(

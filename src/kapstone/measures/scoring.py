@@ -194,6 +194,9 @@ class Instrument:
     entered_items: tuple[Item, ...] = ()
     # Pairs of answers that contradict each other when the first is larger (validate_answers refuses them).
     consistency: tuple[Consistency, ...] = ()
+    # Pairs of items the form asks the person to answer one of, not both (QIDS-SR16 "complete either 6 or 7"): the
+    # one left blank is not asked, and a domain over both scores the one answered.
+    answer_either: tuple[tuple[int, int], ...] = ()
 
     @property
     def item_numbers(self) -> tuple[int, ...]:
@@ -484,6 +487,18 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
             raise _fail(instrument_id, f"consistency rule {spec!r} needs two answered items and a source")
         consistency.append(Consistency(int(spec["item"]), int(spec["at_most_item"]), str(spec["message"])))
 
+    either = raw.get("answer_either") or {}
+    either_pairs = [list(pair) for pair in either.get("pairs") or []]
+    in_pairs = [number for pair in either_pairs for number in pair]
+    if either_pairs and (
+        not either.get("source")
+        or any(len(pair) != 2 for pair in either_pairs)
+        or len(set(in_pairs)) != len(in_pairs)
+        or not set(in_pairs) <= {item.number for item in items if item.ask_only_if is None}
+    ):
+        raise _fail(instrument_id, "answer_either needs a source and pairs of two distinct items with no skip logic")
+    answer_either = tuple((int(first), int(second)) for first, second in either_pairs)
+
     reports = {spec["id"]: spec["item"] for spec in raw.get("reports") or []}
     if not set(reports.values()) <= item_numbers:
         raise _fail(instrument_id, "a report refers to an unknown item")
@@ -509,6 +524,7 @@ def parse_instrument(raw: Mapping[str, Any], file_stem: str) -> Instrument:
         definition=raw,
         entered_items=tuple(entered_items),
         consistency=tuple(consistency),
+        answer_either=answer_either,
     )
 
 
@@ -670,11 +686,20 @@ def validate_answers(instrument: Instrument, answers: Any) -> ValidatedAnswers:
                 f"Item {rule.item} ({part}) cannot be more than item {rule.at_most_item} ({whole}): {rule.message}"
             )
 
+    # Of a pair the form asks to answer either of, the item left blank beside an answered one is not asked.
+    left_blank = {
+        blank
+        for pair in instrument.answer_either
+        for blank, other in (pair, pair[::-1])
+        if values[blank] is None and values[other] is not None
+    }
     missing, not_asked = [], []
     for item in instrument.items:
         asked = _is_asked(instrument, item, values)
         value = values[item.number]
-        if asked is False:
+        if item.number in left_blank:
+            not_asked.append(item.number)
+        elif asked is False:
             # A skipped question may arrive blank or as its lowest answer ("no"); anything else contradicts
             # the answer that skipped it.
             if value is not None and value != item.responses.lowest:
@@ -727,8 +752,8 @@ def _scores(
     }
     domains: dict[str, int | None] = {}
     for domain in instrument.domains:
-        picked = _answered(values, domain.items)
-        domains[domain.id] = None if picked is None else max(picked)
+        picked = _answered(values, [number for number in domain.items if number not in validated.not_asked])
+        domains[domain.id] = None if not picked else max(picked)
 
     complete = not validated.missing
     asked = [number for number in instrument.item_numbers if number not in validated.not_asked]
