@@ -108,13 +108,13 @@ def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list[User], st
 # --- paging and escalation ----------------------------------------------------------------------------------
 
 
-def alert_link(alert_id: int) -> str:
+def _alert_link(alert_id: int) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("alerts:detail", kwargs={"alert_id": alert_id})
 
 
 def _page_body(alert_id: int) -> str:
     # No patient, instrument, score or event: an inbox or a lock screen is not a private place.
-    return f"Sign in to Kapstone to see it and acknowledge it: {alert_link(alert_id)}"
+    return f"Sign in to Kapstone to see it and acknowledge it: {_alert_link(alert_id)}"
 
 
 def _rows_for(

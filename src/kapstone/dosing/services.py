@@ -1362,7 +1362,7 @@ DIGEST_ATTEMPTS = 3
 DIGEST_SEND_LEASE = datetime.timedelta(minutes=5)
 
 
-def digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:
+def _digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:
     """The practice's hour on the evening before the session's day (practice time)."""
     day_before = timezone.localdate(session.starts_at) - datetime.timedelta(days=1)
     return timezone.make_aware(datetime.datetime.combine(day_before, datetime.time(hour)))
@@ -1476,7 +1476,7 @@ def readiness_digests_send_due(*, now: datetime.datetime | None = None) -> int:
         .select_related("group")
         .prefetch_related("facilitators")
     )
-    due = [session for session in upcoming if digest_due_at(session, hour=hour) <= now]
+    due = [session for session in upcoming if _digest_due_at(session, hour=hour) <= now]
     for session in due:
         _digest_rows(session, now=now)
     ReadinessDigest.objects.filter(

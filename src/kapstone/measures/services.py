@@ -867,7 +867,7 @@ def invitation_send(*, patient: Patient, links: Sequence[tuple[Assessment, str]]
     )
 
 
-def invitation_url(token: str) -> str:
+def _invitation_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("portal:invitation", kwargs={"token": token})
 
 
@@ -984,7 +984,7 @@ def _reminders_claim(
         invitation, token = invitation_create(assessment=assessment, now=now)
         log.invitation = invitation
         log.save(update_fields=["invitation"])
-        links.append((assessment, invitation_url(token)))
+        links.append((assessment, _invitation_url(token)))
         claimed.append(log)
         reminder = reminder or sequence > 1
     if links:

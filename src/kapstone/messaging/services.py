@@ -214,7 +214,7 @@ def session_change_decide(
 # Session reminders
 
 
-def session_reminder_text(session: GroupSession) -> tuple[str, str]:
+def _session_reminder_text(session: GroupSession) -> tuple[str, str]:
     """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
     of session and no treatment: the time, where the session is held (its video link, the practice's room, or home),
     and the portal for the rest."""
@@ -249,7 +249,7 @@ def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
             dedupe_prefix=prefix, keep_prefix=version, note="the session changed; a newer reminder replaces this one"
         )
         already = integration_selectors.notified_patient_ids(dedupe_prefix=version)
-        subject, body = session_reminder_text(session)
+        subject, body = _session_reminder_text(session)
         for patient in enrolled_patients(group=session.group):
             if patient.pk in already:
                 continue

@@ -205,7 +205,7 @@ class ExportResult:
     files: list[str]
 
 
-def key_fingerprint(key: str) -> str:
+def _key_fingerprint(key: str) -> str:
     return hmac.new(key.encode(), b"fingerprint", hashlib.sha256).hexdigest()[:8]
 
 
@@ -393,7 +393,7 @@ def research_export_write(
         files += [f"{name}.csv", f"{name}.parquet"]
         progress(f"{name}: {len(frame):,} rows")
     _dictionary(chosen).to_csv(out_dir / "data_dictionary.csv", index=False)
-    fingerprint = key_fingerprint(key)
+    fingerprint = _key_fingerprint(key)
     (out_dir / "README.txt").write_text(
         README.format(version=EXPORT_VERSION, tables=", ".join(chosen), fingerprint=fingerprint)
     )

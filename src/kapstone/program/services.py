@@ -87,7 +87,7 @@ def group_create(
 ENDED_GROUP_STATUSES = (Group.Status.COMPLETED, Group.Status.CANCELLED)
 
 
-def group_facilitator_ids(group: Group) -> set[int]:
+def _group_facilitator_ids(group: Group) -> set[int]:
     """Everyone assigned to the group or to any of its sessions."""
     ids = set(group.facilitators.values_list("pk", flat=True))
     ids |= set(
@@ -107,7 +107,7 @@ def facilitator_access_sync(*, actor: User | None, patient_ids: Iterable[int]) -
             enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED
         ).exclude(status__in=ENDED_GROUP_STATUSES)
         for group in groups:
-            for staff_id in group_facilitator_ids(group):
+            for staff_id in _group_facilitator_ids(group):
                 wanted.setdefault(staff_id, set()).add(group.pk)
         patients_services.care_team_grants_sync(actor=actor, patient=patient, wanted=wanted)
 
@@ -121,7 +121,7 @@ def _sync_group_access(*, actor: User | None, group: Group) -> None:
     facilitator_access_sync(actor=actor, patient_ids=set(enrolled) | set(from_grants))
 
 
-def course_span(group: Group) -> tuple[datetime.date, datetime.date, bool]:
+def _course_span(group: Group) -> tuple[datetime.date, datetime.date, bool]:
     """(first day, last day, planned) of a group's course in the clinic's time zone: its booked sessions before
     follow-up; a course not planned yet spans its planning horizon from the start date."""
     tz = clinic_tz()
@@ -137,13 +137,13 @@ def course_span(group: Group) -> tuple[datetime.date, datetime.date, bool]:
 
 
 def _describe_span(group: Group) -> str:
-    first, last, planned = course_span(group)
+    first, last, planned = _course_span(group)
     booked = "" if planned else ", not yet planned"
     return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}{booked}"
 
 
 def _refuse_overlapping_course(*, group: Group, patient: Patient) -> None:
-    first, last, _ = course_span(group)
+    first, last, _ = _course_span(group)
     others = (
         Group.objects.filter(enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED)
         .exclude(pk=group.pk)
@@ -151,7 +151,7 @@ def _refuse_overlapping_course(*, group: Group, patient: Patient) -> None:
         .distinct()
     )
     for other in others:
-        other_first, other_last, _ = course_span(other)
+        other_first, other_last, _ = _course_span(other)
         if other_first <= last and first <= other_last:
             raise EnrolmentRefused(
                 f"{patient.full_name} is already enrolled in {other.name} ({_describe_span(other)}), which overlaps "
