@@ -22,9 +22,10 @@ def balance(patient) -> Decimal:
 
 
 @pytest.mark.parametrize("typed", ["0", "-5", "12.345", "100000.01", "ten", "NaN", "Infinity"])
-def test_an_amount_that_is_not_positive_money_within_the_limit_is_refused(typed):
+def test_an_amount_that_is_not_positive_money_within_the_limit_is_refused(cast, typed):
     with pytest.raises(services.BillingError):
-        services.money(typed)
+        services.payment_record(actor=cast.admin, patient=cast.alice, amount=typed, method="card", on_date=TODAY)
+    assert not AccountEntry.objects.filter(account__patient=cast.alice).exists()
 
 
 def test_the_npi_check_digit_is_checked():

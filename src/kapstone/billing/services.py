@@ -36,7 +36,7 @@ CENT = Decimal("0.01")
 PRESCRIBER_KINDS = {"E/M", "psychotherapy add-on", "procedure", "esketamine"}
 
 
-# An amount as typed into a form ("$1,250.00") or already a Decimal; money() checks it.
+# An amount as typed into a form ("$1,250.00") or already a Decimal; _money() checks it.
 Amount = Decimal | str
 
 
@@ -44,7 +44,7 @@ class BillingError(ValueError):
     """A billing write the service refuses, with a message for the person who asked."""
 
 
-def money(value: Amount) -> Decimal:
+def _money(value: Amount) -> Decimal:
     """A positive amount of dollars and cents within the input limit, or BillingError saying what is wrong."""
     try:
         amount = Decimal(str(value).strip().lstrip("$").replace(",", ""))
@@ -96,7 +96,7 @@ def fee_set(*, actor: User, code: str, amount: Amount, reason: str) -> Fee:
         raise BillingError(f"{code!r} is not in the practice's code set.")
     if not reason.strip():
         raise BillingError("Say why the fee is set or changed.")
-    amount = money(amount)
+    amount = _money(amount)
     current = current_fees().get(code)
     if current is not None and current.amount == amount:
         raise BillingError(f"The fee for {code} is already {amount}.")
@@ -213,7 +213,7 @@ def charge_add(
         actor=actor,
         patient=patient,
         kind=AccountEntry.Kind.CHARGE,
-        amount=money(fee.amount * units),
+        amount=_money(fee.amount * units),
         on_date=on_date,
         session_id=session.pk if session else None,
         visit_label=visit_label(session) if session else "",
@@ -278,7 +278,7 @@ def payment_record(
         actor=actor,
         patient=patient,
         kind=AccountEntry.Kind.PAYMENT,
-        amount=money(amount),
+        amount=_money(amount),
         on_date=on_date,
         method=method,
         reference=reference.strip(),
@@ -295,7 +295,7 @@ def adjustment_record(
     than they owe, which would turn a write-off into money the practice owes back."""
     if not reason.strip():
         raise BillingError("Say why the account is adjusted.")
-    amount = money(amount)
+    amount = _money(amount)
     account = _locked_account(patient)
     if amount > account.balance:
         raise BillingError(f"The patient owes {max(account.balance, Decimal(0))}; an adjustment cannot take off more.")
@@ -320,7 +320,7 @@ def refund_record(
         raise BillingError("Say why the payment is refunded.")
     if method not in AccountEntry.Method.values or not method:
         raise BillingError("Say how the money is returned.")
-    amount = money(amount)
+    amount = _money(amount)
     patient = payment.account.patient
     _locked_account(patient)  # taken before summing, so two refunds of one payment cannot both pass the check
     refunded = payment.refunds.aggregate(total=Sum("amount"))["total"] or Decimal("0")
