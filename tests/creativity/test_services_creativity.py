@@ -41,7 +41,7 @@ def test_answers_after_the_deadline_are_refused_and_the_late_task_scores_what_wa
     late = start + 4 * MINUTE  # past part 1's deadline and its grace: the clock has moved on to part 2
     outcome = services.answers_save(actor=None, administration=task, part=0, ideas=["too late"], now=late)
     assert not outcome.saved and not outcome.closed
-    assert services.clock_of(outcome.administration, late).part == 1
+    assert selectors.administration_clock(administration=outcome.administration, now=late).part == 1
     closed = services.administrations_close_overdue(now=start + 7 * MINUTE)
     assert closed == 1
     task.refresh_from_db()

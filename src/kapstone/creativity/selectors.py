@@ -121,6 +121,19 @@ def portal_task_shown(*, administration: CreativityAdministration) -> None:
     )
 
 
+def administration_clock(*, administration: CreativityAdministration, now: datetime.datetime) -> protocol.Clock:
+    """Where a started task stands at `now`: the part under way, its deadline, and whether the time is over."""
+    if administration.part_deadline is None:
+        raise ValueError(f"Creativity administration {administration.pk} has not been started, so it has no clock.")
+    return protocol.clock_at(
+        part=administration.part,
+        part_deadline=administration.part_deadline,
+        parts=administration.parts,
+        seconds=administration.seconds_per_part,
+        now=now,
+    )
+
+
 def saved_ideas(administration: CreativityAdministration, prompt: str) -> list[str]:
     return list(administration.responses.filter(prompt=prompt).order_by("order").values_list("text", flat=True))
 

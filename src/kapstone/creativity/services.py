@@ -227,16 +227,6 @@ def _started_deadline(administration: CreativityAdministration) -> datetime.date
     return administration.part_deadline
 
 
-def clock_of(administration: CreativityAdministration, now: datetime.datetime) -> protocol.Clock:
-    return protocol.clock_at(
-        part=administration.part,
-        part_deadline=_started_deadline(administration),
-        parts=administration.parts,
-        seconds=administration.seconds_per_part,
-        now=now,
-    )
-
-
 def _set_clock(administration: CreativityAdministration, part: int, part_deadline: datetime.datetime) -> None:
     administration.part, administration.part_deadline = part, part_deadline
     administration.deadline = protocol.Clock(part, part_deadline, False).final_deadline(
@@ -363,7 +353,7 @@ def answers_save(
     administration = _locked(administration)
     if administration.status != Status.IN_PROGRESS:
         raise NotOpen("This task is closed: what you saved in time has been scored.")
-    clock = clock_of(administration, now)
+    clock = reads.administration_clock(administration=administration, now=now)
     deadline = _part_deadline(administration, part)
     saved = (
         0 <= part <= clock.part and deadline is not None and protocol.accepts_answers(part_deadline=deadline, now=now)
@@ -398,7 +388,10 @@ def administration_close_if_over(
     """Closes and scores a started task whose last deadline has passed (the patient came back too late)."""
     now = now or timezone.now()
     administration = _locked(administration)
-    if administration.status != Status.IN_PROGRESS or not clock_of(administration, now).closed:
+    if (
+        administration.status != Status.IN_PROGRESS
+        or not reads.administration_clock(administration=administration, now=now).closed
+    ):
         return False
     _close(administration, now=now, by_timer=True)
     _audit_update(administration, actor=actor, detail={"closed": True, "by_timer": True})

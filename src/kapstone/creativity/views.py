@@ -51,7 +51,7 @@ def _task_page(request, administration, *, form=None, status=200, timer_handed_i
         until = selectors.dosing_block_until(patient=administration.patient, at=now)
         context.update(blocked_until=until, dosing_message=str(services.DosingDay(until)) if until else "")
         return render(request, "creativity/task_intro.html", context, status=status)
-    clock = services.clock_of(administration, now)
+    clock = selectors.administration_clock(administration=administration, now=now)
     if form is None:
         if administration.task == Task.AUT:
             prompt = administration.prompts[clock.part]["prompt"]
@@ -145,7 +145,7 @@ def my_autosave(request, administration_id):
         outcome = _save(request, administration, form, finish_part=False)
     except services.CreativityError as error:
         return JsonResponse({"saved": False, "closed": True, "error": str(error)}, status=409)
-    clock = services.clock_of(outcome.administration, timezone.now())
+    clock = selectors.administration_clock(administration=outcome.administration, now=timezone.now())
     return JsonResponse(
         {
             "saved": outcome.saved,
