@@ -122,7 +122,7 @@ def test_the_respiratory_rate_is_required_once_an_im_or_iv_dose_is_ordered(cast,
         services.vitals_record(
             actor=cast.nurse, record=ready_record, phase="pre", systolic=120, diastolic=75, heart_rate=70, spo2=98
         )
-    assert "no respiratory rate on the pre-dose vitals" in "; ".join(services.checklist_complete(ready_record))
+    assert "no respiratory rate on the pre-dose vitals" in "; ".join(selectors.checklist_missing(record=ready_record))
 
 
 def test_a_stop_level_reading_is_announced_and_a_screening_threshold_below_the_room_stop_wins(

@@ -182,9 +182,9 @@ def test_a_positive_screen_after_the_prescribers_decision_blocks_again(cast, vit
 
 def test_the_same_day_screen_is_part_of_the_checklist_unless_the_practice_turns_it_off(cast, session, stock):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    assert "no same-day suicide screen" in "; ".join(services.checklist_complete(record))
+    assert "no same-day suicide screen" in "; ".join(selectors.checklist_missing(record=record))
     practice_value_set(actor=cast.bob, key="dosing.room_suicide_screen", value=False, reason="screened by phone")
-    assert "no same-day suicide screen" not in "; ".join(services.checklist_complete(record))
+    assert "no same-day suicide screen" not in "; ".join(selectors.checklist_missing(record=record))
 
 
 # Pregnancy ---------------------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def test_a_new_medicine_the_screening_reviews_needs_the_prescribers_review_befor
 
 def test_the_medication_question_is_part_of_the_checklist(cast, session):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    assert "medication changes since screening not asked" in services.checklist_complete(record)
+    assert "medication changes since screening not asked" in selectors.checklist_missing(record=record)
     with pytest.raises(services.DosingError, match="Name the medicines"):
         check_in(cast, record, medication_changes="yes", new_medications=" ")
 

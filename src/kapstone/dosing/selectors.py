@@ -774,6 +774,27 @@ def room_thresholds() -> Limits:
     return _thresholds(overrides["dosing"], overrides[SCREENING_SETTINGS])
 
 
+def checklist_missing(*, record: DoseRecord) -> list[str]:
+    """What is still missing before a dose may be given (the same-day safety gate is DoseReadiness)."""
+    missing = []
+    if not record.fasting_confirmed:
+        missing.append("fasting not confirmed")
+    if not record.escort_arranged:
+        missing.append("no escort or ride home arranged")
+    if not record.pregnancy_test:
+        missing.append("pregnancy test not recorded (mark not applicable where it is)")
+    if not record.medication_changes:
+        missing.append("medication changes since screening not asked")
+    if room_thresholds()["room_suicide_screen"] and not record.risk_assessments.exists():
+        missing.append("no same-day suicide screen (C-SSRS since last visit)")
+    predose = record.vitals.filter(phase=VitalsReading.Phase.PRE_DOSE).order_by("-taken_at", "-id").first()
+    if predose is None:
+        missing.append("no pre-dose vitals")
+    elif record.route in safety.RESPIRATORY_RATE_ROUTES and predose.respiratory_rate is None:
+        missing.append(f"no respiratory rate on the pre-dose vitals ({Route(record.route).label} dose)")
+    return missing
+
+
 def _start_of(day: datetime.date) -> datetime.datetime:
     """Midnight at the start of `day` in the practice's time zone."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

@@ -232,27 +232,6 @@ def check_in(
     return record
 
 
-def checklist_complete(record: DoseRecord) -> list[str]:
-    """What is still missing before a dose may be given (the same-day safety gate is selectors.DoseReadiness)."""
-    missing = []
-    if not record.fasting_confirmed:
-        missing.append("fasting not confirmed")
-    if not record.escort_arranged:
-        missing.append("no escort or ride home arranged")
-    if not record.pregnancy_test:
-        missing.append("pregnancy test not recorded (mark not applicable where it is)")
-    if not record.medication_changes:
-        missing.append("medication changes since screening not asked")
-    if selectors.room_thresholds()["room_suicide_screen"] and not record.risk_assessments.exists():
-        missing.append("no same-day suicide screen (C-SSRS since last visit)")
-    predose = record.vitals.filter(phase=VitalsReading.Phase.PRE_DOSE).order_by("-taken_at", "-id").first()
-    if predose is None:
-        missing.append("no pre-dose vitals")
-    elif record.route in safety.RESPIRATORY_RATE_ROUTES and predose.respiratory_rate is None:
-        missing.append(f"no respiratory rate on the pre-dose vitals ({Route(record.route).label} dose)")
-    return missing
-
-
 @transaction.atomic
 def dose_order(
     *, actor: User, record: DoseRecord, route: str, dose_mg: Decimal, predose_bp_reviewed: bool = False
@@ -315,7 +294,7 @@ def dose_administer(
         raise DosingError("This dose has already been given.")
     if witness is None or witness.pk == actor.pk:
         raise DosingError("A second staff member must witness the dose.")
-    missing = checklist_complete(record)
+    missing = selectors.checklist_missing(record=record)
     if missing:
         raise DosingError("The pre-dose checklist is not complete: " + "; ".join(missing) + ".")
     administered_at = administered_at or timezone.now()
