@@ -164,7 +164,7 @@ def _course_rows(rng, plan: Plan, course: DemoCourse, primary_codes: dict, now, 
             primary_icd10_codes=primary_codes.get(patient_id, ()),
         )
         for item in items:
-            row = services.assessment_from_plan(item, plan=plan, patient_id=patient_id, group_id=course.group_id)
+            row = services.assessment_from_plan(item=item, plan=plan, patient_id=patient_id, group_id=course.group_id)
             rows.append(row)
             if item.due_at > now:
                 continue

@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from kapstone.measures import services
+from kapstone.measures import selectors, services
 from kapstone.measures.forms import SUBMIT, QuestionnaireForm
 from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import ScoreResult, ScoringError, get_instrument
@@ -21,7 +21,7 @@ def handle_questionnaire(request, *, assessment: Assessment) -> QuestionnaireOut
     """Builds the form and, on POST, saves (partial) or submits it through the service. Invalid input leaves
     the form with messages and nothing saved."""
     instrument = get_instrument(assessment.instrument_id)
-    answers, free_text = services.stored_answers(assessment), assessment.free_text
+    answers, free_text = selectors.stored_answers(assessment=assessment), assessment.free_text
     if request.method != "POST":
         return QuestionnaireOutcome(
             QuestionnaireForm(instrument=instrument, initial_answers=answers, initial_free_text=free_text)

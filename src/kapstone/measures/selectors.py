@@ -54,6 +54,11 @@ def instrument_settings(instrument_id: str) -> dict[str, Any]:
     return practice_overrides(f"measures.{instrument_id}")
 
 
+def stored_answers(*, assessment: Assessment) -> dict[int, int]:
+    """The answers saved on a questionnaire, by item number (stored as JSON, so keyed by strings)."""
+    return {int(number): value for number, value in (assessment.answers or {}).items()}
+
+
 # Who sees an alert about the practice itself (a controlled-substance count, no patient): the roles that keep
 # the controlled-substance log (dosing.selectors.LEDGER_ROLES, which measures, below dosing, cannot import).
 PRACTICE_ALERT_ROLES = frozenset({Role.ADMIN, Role.PRESCRIBER, Role.NURSE})

@@ -57,7 +57,7 @@ from kapstone.measures.scoring import (
     score,
     score_total,
 )
-from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd
+from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd, stored_answers
 from kapstone.measures.signals import alert_raised
 from kapstone.patients.contact import may_message_now
 from kapstone.patients.models import Patient
@@ -90,8 +90,9 @@ class NotOpen(InvalidAnswers):
 # --- scheduling ---------------------------------------------------------------------------------------------
 
 
-def assessment_from_plan(item: DueItem, *, plan: Plan, patient_id: int, group_id: int) -> Assessment:
-    """The unsaved questionnaire a plan's due item asks of one patient in one course."""
+def assessment_from_plan(*, item: DueItem, plan: Plan, patient_id: int, group_id: int) -> Assessment:
+    """The unsaved questionnaire a plan's due item asks of one patient in one course. It writes nothing (so it is
+    not atomic): the scheduling below and the demo practice build their rows with it and save them in bulk."""
     return Assessment(
         patient_id=patient_id,
         group_id=group_id,
@@ -175,7 +176,7 @@ def assessments_schedule_for_group(*, actor: User | None, group: Group) -> int:
                 redated += 1
             if key in existing:
                 continue
-            new.append(assessment_from_plan(item, plan=plan, patient_id=patient.pk, group_id=group.pk))
+            new.append(assessment_from_plan(item=item, plan=plan, patient_id=patient.pk, group_id=group.pk))
     Assessment.objects.bulk_create(new)
     audit.record(
         action=audit.Action.CREATE,
@@ -411,10 +412,6 @@ def alert_raise_for_event(
 
 def _stored(answers: Mapping[int, int | None]) -> dict[str, int]:
     return {str(number): value for number, value in sorted(answers.items()) if value is not None}
-
-
-def stored_answers(assessment: Assessment) -> dict[int, int]:
-    return {int(number): value for number, value in (assessment.answers or {}).items()}
 
 
 @transaction.atomic
@@ -720,7 +717,7 @@ def entered_total_correct(
     result = score_total(
         assessment.instrument_id,
         total,
-        items=stored_answers(assessment),
+        items=stored_answers(assessment=assessment),
         settings=instrument_settings(assessment.instrument_id),
     )
     before = {"total": assessment.total, "completed_at": assessment.completed_at}
