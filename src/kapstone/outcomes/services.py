@@ -233,7 +233,7 @@ def _typed(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataF
     return frame
 
 
-def build_tables(key: str) -> dict[str, pd.DataFrame]:
+def _tables(key: str) -> dict[str, pd.DataFrame]:
     """Every table of the export, de-identified, for the course cohort (one query per source table)."""
     courses = selectors.course_frame()
     patients = courses.merge(selectors.patient_frame(), on="patient_id", how="inner")
@@ -385,7 +385,7 @@ def research_export_write(
         raise ValueError(f"Unknown export profile {profile!r}; choose one of {', '.join(PROFILES)}.")
     chosen = PROFILES[profile]
     progress(f"building the de-identified tables for {actor_label} (profile {profile})")
-    tables = {name: frame[chosen[name]] for name, frame in build_tables(key).items() if name in chosen}
+    tables = {name: frame[chosen[name]] for name, frame in _tables(key).items() if name in chosen}
     files = []
     for name, frame in tables.items():
         frame.to_csv(out_dir / f"{name}.csv", index=False)
@@ -470,7 +470,6 @@ def report_snapshot_for_view(
 
 __all__ = [
     "ExportResult",
-    "build_tables",
     "report_snapshot_build",
     "report_snapshot_for_view",
     "research_export_write",
