@@ -319,9 +319,9 @@ def test_moving_an_integration_session_late_is_saved_with_a_warning(cast, planne
 def test_a_feed_token_is_stored_hashed_and_a_new_one_revokes_the_old(cast):
     first = services.feed_token_issue(user=cast.bob)
     assert cast.bob.calendar_feed.token_hash != first
-    assert services.feed_owner(first) == cast.bob
+    assert services.feed_owner(token=first) == cast.bob
     second = services.feed_token_issue(user=cast.bob)
-    assert services.feed_owner(first) is None
-    assert services.feed_owner(second) == cast.bob
+    assert services.feed_owner(token=first) is None
+    assert services.feed_owner(token=second) == cast.bob
     services.feed_token_revoke(user=cast.bob)
-    assert services.feed_owner(second) is None
+    assert services.feed_owner(token=second) is None

@@ -453,7 +453,7 @@ def unavailability_delete(*, actor: User, away: Unavailability) -> None:
 # Calendar subscription links
 
 
-def feed_token_hash(token: str) -> str:
+def _feed_token_hash(token: str) -> str:
     # The token is 256 random bits, so a plain SHA-256 is enough: there is no password to guess.
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -462,7 +462,7 @@ def feed_token_hash(token: str) -> str:
 def feed_token_issue(*, user: User) -> str:
     """A new secret link token for the user, replacing (and so revoking) any earlier one. Returned once."""
     token = secrets.token_urlsafe(32)
-    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": feed_token_hash(token)})
+    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": _feed_token_hash(token)})
     audit.record(action=audit.Action.CREATE, actor=user, object_type="calendar_feed", object_id=user.pk)
     return token
 
@@ -474,9 +474,10 @@ def feed_token_revoke(*, user: User) -> None:
         audit.record(action=audit.Action.DELETE, actor=user, object_type="calendar_feed", object_id=user.pk)
 
 
-def feed_owner(token: str) -> User | None:
+@transaction.atomic
+def feed_owner(*, token: str) -> User | None:
     """The user whose link this is, or None. Marks the link as used (so people can see whether it is live)."""
-    feed = CalendarFeed.objects.filter(token_hash=feed_token_hash(token)).select_related("user").first()
+    feed = CalendarFeed.objects.filter(token_hash=_feed_token_hash(token)).select_related("user").first()
     if feed is None or not feed.user.is_active:
         return None
     CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())

@@ -428,7 +428,7 @@ def my_calendar(request):
 @public
 def calendar_feed(request, token):
     """The subscription link a calendar app fetches without signing in: the token is the credential."""
-    owner = services.feed_owner(token)
+    owner = services.feed_owner(token=token)
     if owner is None or owner.role not in CALENDAR_ROLES:
         raise Http404("No such calendar.")
     return _ics_response(_calendar_for(request, owner), download=False)
