@@ -153,6 +153,7 @@ def staff_unlock(*, actor: User, staff: User) -> None:
     )
 
 
+@transaction.atomic
 def sessions_end(*, user: User) -> None:
     """Signs the user out of every session they have open (a session is bound to the user's session hash)."""
     get_user_model().objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
@@ -175,6 +176,7 @@ def account_unlock(*, actor: User, username: str) -> None:
     )
 
 
+@transaction.atomic
 def sign_in_failure_record(*, username: str) -> None:
     """A failed sign-in, with the name that was tried: never the password."""
     user = get_user_model().objects.filter(username=username).only("pk").first()
@@ -189,6 +191,7 @@ def sign_in_failure_record(*, username: str) -> None:
 # --- emailed links that set a password --------------------------------------------------------------------
 
 
+@transaction.atomic
 def account_link_create(*, user: User, purpose: str, lifetime: datetime.timedelta) -> str:
     """A new single-use link; ends the person's older unused links of the same kind. Returns the token once."""
     now = timezone.now()
@@ -252,6 +255,7 @@ class InvitedPatient(Protocol):
     def save(self, *, update_fields: Iterable[str] | None = None) -> None: ...
 
 
+# Not atomic as a whole: the login and link are committed (_portal_invitation_create) before the message is sent.
 def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     """Gives a patient a portal login and emails them a link to choose their password; sent again, it replaces
     the earlier link. The login's username is the patient's email address. The message leaves once the login and
@@ -317,6 +321,7 @@ def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[
     return user, token, email
 
 
+# Not atomic as a whole: the links are committed (_password_reset_links_create) before any message is sent.
 def password_reset_request(*, identifier: str) -> None:
     """Emails a reset link to each active login with this username or email address. Says nothing back, so
     the form cannot be used to find out who has an account. Each message leaves once its link is committed.
