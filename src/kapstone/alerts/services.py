@@ -224,6 +224,8 @@ def _next_step_people(alert: CriticalAlert, *, step: int, now: datetime.datetime
     return _unique_people(people)
 
 
+# Not atomic as a whole: one transaction per alert, so each step is committed (and its pages queued) as it is
+# taken, and an alert's lock is held only while that alert is escalated.
 def alerts_escalate_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep: each open paging alert whose latest step is older than the practice's interval moves to the
     next step; one never paged (its page was lost) gets step 0. Each alert is locked with skip_locked, so two
@@ -260,6 +262,8 @@ def _retry_pause(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=first * 2 ** (attempts - 1))
 
 
+# Not atomic: the claim must be committed before the message goes (another worker then skips it), and the outcome
+# is recorded after the send.
 def notification_deliver(*, notification_id: int, now: datetime.datetime | None = None) -> str:
     """Sends one notification if it is still waiting and due. The claim (pending -> sending) is one conditional
     update, so of two workers only one sends. A failure puts it back to wait with a longer pause, or marks it
@@ -322,6 +326,8 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
     return "sent"
 
 
+# Not atomic as a whole: each page is claimed, sent and recorded on its own (notification_deliver), so one that
+# fails leaves the others sent and recorded, and a page is never sent twice for a rolled-back claim.
 def notifications_deliver_due(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
     """Sends every page whose time has come; a send whose worker died mid-send (still 'sending' SEND_LEASE after
     its claim) is taken back first and tried again under the same idempotency key."""

@@ -816,7 +816,7 @@ def ledger_post(
         and corrects is not None
         and corrects.kind == LedgerEntry.Kind.COUNT
     ):
-        loss_report_open(discrepancy=corrects, amount_mg=-change_mg, now=entry.recorded_at)
+        _loss_report_open(discrepancy=corrects, amount_mg=-change_mg, now=entry.recorded_at)
     return entry
 
 
@@ -1188,7 +1188,7 @@ def disposal_record(
 # Theft or significant loss -------------------------------------------------------------------------------------
 
 
-def loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: datetime.datetime) -> LossReport | None:
+def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: datetime.datetime) -> LossReport | None:
     """Opens the loss report for a count discrepancy (once), due within one business day of discovery, and puts
     it on the alert queue. Runs inside its caller's transaction."""
     if LossReport.objects.filter(discrepancy=discrepancy).exists():
@@ -1239,7 +1239,7 @@ def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
             continue
         with transaction.atomic():
             LedgerEntry.objects.select_for_update().filter(pk=entry.pk).first()
-            opened += loss_report_open(discrepancy=entry, amount_mg=-discrepancy, now=now) is not None
+            opened += _loss_report_open(discrepancy=entry, amount_mg=-discrepancy, now=now) is not None
     return opened
 
 
@@ -1286,6 +1286,8 @@ def loss_report_file(
 LOSS_SUBJECT = "Kapstone: a controlled-substance loss report is waiting for you"
 
 
+# Not atomic as a whole: each report's day is claimed and committed before its messages go, so a failure later in
+# the sweep cannot undo a claim whose reminder was already sent (and a second worker skips it).
 def loss_reports_remind(*, now: datetime.datetime | None = None) -> int:
     """The sweep: once a day, the responsible prescriber of each loss report not yet filed (Form 106 and the state
     notification) is reminded by email and SMS. The day's claim is one conditional update, so two workers send
@@ -1442,6 +1444,8 @@ def _digest_send(
     return True
 
 
+# Not atomic as a whole: each digest is claimed, sent and recorded on its own (_digest_send), so one that fails or a
+# worker that dies mid-sweep leaves the others sent and recorded.
 def readiness_digests_send_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep (Celery beat, or `kapstone run_sweeps`): from the practice's hour on the evening before a dosing
     session until it starts, each of its facilitators receives its readiness digest once on each channel they have
