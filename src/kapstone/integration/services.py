@@ -564,6 +564,8 @@ def journal_uploads_check(*, now: datetime.datetime | None = None) -> UploadsChe
     return UploadsCheck(missing=missing, orphans=orphans)
 
 
+# Not atomic: what it removes are files in storage, which no transaction can bring back; its one write to the
+# database is the audit row naming them, made after they are gone.
 def journal_orphan_uploads_remove(*, now: datetime.datetime | None = None) -> list[str]:
     """The sweep behind removed_if_not_saved: deletes the pictures a crash left without their row (see
     ORPHAN_UPLOAD_GRACE), and audits which, by file name only."""

@@ -795,6 +795,7 @@ def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str) -> Critic
 # --- invitations and reminders ------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def invitation_create(*, assessment: Assessment, now: datetime.datetime | None = None) -> tuple[Invitation, str]:
     """A new single-use link; returns the token in the clear once, for the message, and stores its hash."""
     now = now or timezone.now()

@@ -361,6 +361,8 @@ def dictionary_document() -> dict[str, object]:
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
+# Not atomic: what it writes are files, which no transaction can take back; its one database write is the audit row,
+# made once the files are written. A transaction held open across the whole build would guard nothing.
 def research_export_write(
     *,
     actor_label: str,
