@@ -69,6 +69,14 @@ def staff_create(
 
 
 @transaction.atomic
+def two_factor_device_pending(*, user: User) -> TOTPDevice:
+    """The authenticator app a staff member is enrolling: the one not yet confirmed, made on first need. Not audited:
+    it is no second factor until confirmed, and two_factor_device_confirm records that."""
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    return device
+
+
+@transaction.atomic
 def two_factor_device_confirm(*, actor: User, device: TOTPDevice) -> None:
     """A staff member's own authenticator app, confirmed by a code it showed: from now on sign-in asks for it."""
     device.confirmed = True

@@ -18,7 +18,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapstone.accounts import passkeys, second_step, selectors, services
 from kapstone.accounts.forms import (
@@ -136,7 +135,7 @@ def two_factor_setup(request):
         return redirect_to_login(request.get_full_path())
     if not user.is_staff_member or user_has_device(user):
         return redirect(_home_for(user))
-    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    device = services.two_factor_device_pending(user=user)
     form = ConfirmDeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["otp_token"].replace(" ", "")):
