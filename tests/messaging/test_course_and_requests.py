@@ -13,7 +13,7 @@ from kapstone.integration import services as integration
 from kapstone.integration.models import Notification
 from kapstone.messaging import services
 from kapstone.messaging.models import SessionChangeRequest
-from kapstone.program import telehealth
+from kapstone.program import services as program_services
 from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.measures.factories import due_assessment
 from tests.messaging.factories import change_request, upcoming_session
@@ -32,7 +32,9 @@ def first_dose_done_of_two(cast):
 
 def test_the_home_shows_the_next_session_what_to_do_and_where_the_patient_is(cast, client_for):
     session = upcoming_session(cast)
-    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/a")
+    program_services.session_telehealth_set(
+        actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/a"
+    )
     first_dose_done_of_two(cast)
     page = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
     assert "Next: Integration session 1" in page

@@ -13,7 +13,7 @@ from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
 from kapstone.practice.models import PracticeSetting
 from kapstone.practice.registry import SettingRefused, setting_spec
 from kapstone.practice.services import practice_setting_change
-from kapstone.program import telehealth
+from kapstone.program import services as program_services
 from kapstone.program.models import Enrolment, GroupSession
 from tests.conftest import signed_in_client
 from tests.program.test_telehealth import integration_session
@@ -38,7 +38,7 @@ def reminders_of(patient):
 
 def test_the_reminder_of_a_session_held_by_video_carries_its_link(cast):
     session = upcoming_integration_session(cast)
-    telehealth.session_telehealth_set(
+    program_services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/alice-group"
     )
     services.session_reminders_send_due()
@@ -92,7 +92,7 @@ def test_a_session_that_goes_by_video_after_its_reminder_is_reminded_again_and_t
     Notification.objects.filter(pk=in_person.pk).update(
         status=Notification.Status.PENDING, scheduled_for=timezone.now() + datetime.timedelta(hours=2)
     )
-    telehealth.session_telehealth_set(
+    program_services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/moved-online"
     )
     services.session_reminders_send_due()
@@ -106,7 +106,7 @@ def test_a_reminder_already_sent_is_left_as_sent_when_the_session_changes(cast):
     services.session_reminders_send_due()
     (in_person,) = reminders_of(cast.alice)
     Notification.objects.filter(pk=in_person.pk).update(status=Notification.Status.SENT, sent_at=timezone.now())
-    telehealth.session_telehealth_set(
+    program_services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/moved-online"
     )
     services.session_reminders_send_due()

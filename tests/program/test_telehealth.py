@@ -10,7 +10,7 @@ from django.urls import reverse
 from kapstone.audit.models import AuditEvent
 from kapstone.billing import services as billing
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program import telehealth
+from kapstone.program import services, telehealth
 from kapstone.program.models import GroupSession
 from tests.billing.factories import fees
 
@@ -33,7 +33,7 @@ def integration_session(cast) -> GroupSession:
 def test_a_dosing_session_is_never_held_by_video(cast):
     session = cast.dosing_session()
     with pytest.raises(telehealth.TelehealthRefused, match="observed in the room"):
-        telehealth.session_telehealth_set(
+        services.session_telehealth_set(
             actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/room"
         )
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -42,7 +42,7 @@ def test_a_dosing_session_is_never_held_by_video(cast):
 
 def test_a_remote_session_needs_a_link(cast):
     with pytest.raises(telehealth.TelehealthRefused, match="no video link"):
-        telehealth.session_telehealth_set(actor=cast.bob, session=integration_session(cast), is_remote=True)
+        services.session_telehealth_set(actor=cast.bob, session=integration_session(cast), is_remote=True)
 
 
 def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_practice_template(cast):
@@ -50,7 +50,7 @@ def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_pract
     practice_value_set(
         actor=cast.admin, key=telehealth.LINK_TEMPLATE_KEY, value="https://meet.example/{room}", reason="our tool"
     )
-    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
+    services.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
     from_template = telehealth.video_link(session)
     assert from_template.startswith("https://meet.example/kapstone-") and not from_template.endswith(f"-{session.pk}")
     assert len(from_template.rsplit("-", 1)[1]) == 20  # a room name no one finds by counting sessions
@@ -61,7 +61,7 @@ def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_pract
         reason="rooms",
     )
     assert telehealth.video_link(session) == "https://video.example/theo"
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/special"
     )
     assert telehealth.video_link(session) == "https://video.example/special"
@@ -71,19 +71,17 @@ def test_the_link_comes_from_the_session_then_the_clinicians_room_then_the_pract
 
 def test_a_change_of_place_or_link_raises_the_calendar_sequence_and_is_audited(cast):
     session = integration_session(cast)
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
     )
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/b"
     )
     stale = GroupSession.objects.get(pk=session.pk)
-    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+    services.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
     assert GroupSession.objects.get(pk=session.pk).calendar_sequence == session.calendar_sequence == 3
     # A caller holding an older copy still raises the count the database keeps.
-    telehealth.session_telehealth_set(
-        actor=cast.bob, session=stale, is_remote=True, video_url="https://video.example/c"
-    )
+    services.session_telehealth_set(actor=cast.bob, session=stale, is_remote=True, video_url="https://video.example/c")
     assert GroupSession.objects.get(pk=session.pk).calendar_sequence == 4
     audits = AuditEvent.objects.filter(object_type="group_session.telehealth", object_id=str(session.pk))
     assert audits.count() == 4 and audits.filter(actor_id=cast.bob.pk).count() == 4
@@ -91,10 +89,10 @@ def test_a_change_of_place_or_link_raises_the_calendar_sequence_and_is_audited(c
 
 def test_saving_the_same_place_and_link_again_changes_nothing(cast):
     session = integration_session(cast)
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
     )
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/a"
     )
     assert GroupSession.objects.get(pk=session.pk).calendar_sequence == 1
@@ -103,7 +101,7 @@ def test_saving_the_same_place_and_link_again_changes_nothing(cast):
 def test_a_refused_change_leaves_the_session_and_its_sequence_as_they_were(cast):
     session = integration_session(cast)
     with pytest.raises(telehealth.TelehealthRefused):
-        telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
+        services.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
     stored = GroupSession.objects.get(pk=session.pk)
     assert (stored.is_remote, stored.calendar_sequence, session.is_remote) == (False, 0, False)
 
@@ -113,7 +111,7 @@ def test_the_calendar_feed_event_carries_the_raised_sequence(cast, client):
 
     session = integration_session(cast)
     token = program.feed_token_issue(user=cast.alice_user)
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/s"
     )
     feed = client.get(reverse("program:feed", args=[token])).content.decode()
@@ -122,7 +120,7 @@ def test_the_calendar_feed_event_carries_the_raised_sequence(cast, client):
 
 def test_a_link_that_is_not_https_is_refused(cast):
     with pytest.raises(telehealth.TelehealthRefused, match="not an https link"):
-        telehealth.session_telehealth_set(
+        services.session_telehealth_set(
             actor=cast.bob, session=integration_session(cast), is_remote=True, video_url="http://video.example/x"
         )
 
@@ -131,7 +129,7 @@ def test_the_calendar_feed_carries_the_video_link(cast, client):
     from kapstone.program import services as program
 
     session = integration_session(cast)
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/feed"
     )
     token = program.feed_token_issue(user=cast.alice_user)
@@ -142,7 +140,7 @@ def test_the_calendar_feed_carries_the_video_link(cast, client):
 def test_a_remote_visit_is_billed_at_the_telehealth_place_of_service_with_modifier_95(cast):
     fees(cast.admin, **{"90853": "80.00"})
     session = integration_session(cast)
-    telehealth.session_telehealth_set(
+    services.session_telehealth_set(
         actor=cast.bob, session=session, is_remote=True, video_url="https://video.example/bill"
     )
     (charge,) = billing.visit_charges_add(actor=cast.admin, patient=cast.alice, session=session)

@@ -125,15 +125,15 @@ def test_back_in_person_the_room_must_be_free_of_other_groups(cast):
 def test_the_service_refuses_in_person_without_a_room(cast):
     session = video_without_a_room(cast)
     with pytest.raises(telehealth.TelehealthRefused, match="Choose a room"):
-        telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+        services.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
     stored = GroupSession.objects.get(pk=session.pk)
     assert (stored.is_remote, stored.room, session.is_remote, session.room) == (True, None, True, None)
 
 
 def test_back_in_person_a_session_that_kept_its_room_is_held_there(cast):
     session = integration_session(cast)
-    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/k")
-    telehealth.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
+    services.session_telehealth_set(actor=cast.bob, session=session, is_remote=True, video_url="https://v.example/k")
+    services.session_telehealth_set(actor=cast.bob, session=session, is_remote=False)
     session.refresh_from_db()
     assert (session.is_remote, session.room.name) == (False, "Willow room")
 

@@ -22,11 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program import telehealth
 from kapstone.program.course_templates import CourseTemplate, SessionKind, load_templates
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
 from kapstone.program.scheduling import add_minutes, course_sequence
-from kapstone.program.services import facilitator_access_sync
+from kapstone.program.services import facilitator_access_sync, session_telehealth_set
 
 ROOMS = [("Willow room", 4), ("Cedar room", 6)]
 ACTIVE_TEMPLATE = "journey-clinical-style"
@@ -301,8 +300,6 @@ def seed(*, practice, rng, progress) -> None:
         .first()
     )
     if next_integration is not None:
-        telehealth.session_telehealth_set(
-            actor=okafor, session=next_integration, is_remote=True, video_url=DEMO_VIDEO_URL
-        )
+        session_telehealth_set(actor=okafor, session=next_integration, is_remote=True, video_url=DEMO_VIDEO_URL)
     # The current groups' facilitators may open their patients' records, as services.enrol would have granted.
     facilitator_access_sync(actor=None, patient_ids=[p.pk for p in [*patients[:GROUP_SIZE], *waiting[:3]]])

@@ -15,12 +15,13 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
-from kapstone.program import course_templates, scheduling, signals
+from kapstone.program import course_templates, scheduling, signals, telehealth
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Room, Unavailability
 from kapstone.program.planning import (
     PlanRefused,
     check_plan,
+    check_room,
     clinic_tz,
     group_template,
     horizon_days,
@@ -482,3 +483,77 @@ def feed_owner(*, token: str) -> User | None:
         return None
     CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
     return feed.user
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sessions held by video (the links and rules are in telehealth.py)
+
+
+@transaction.atomic
+def session_telehealth_set(
+    *, actor, session: GroupSession, is_remote: bool, video_url: str = "", room: Room | None = None
+) -> GroupSession:
+    """Holds an integration or follow-up session by video (with its own link, or the clinician's room or the
+    practice's template) or back in person. Held in person, it is held in `room`, or else in the room it kept; with
+    neither it is refused, as a session in person without a room would have nowhere to meet, and a room it moves
+    into (or goes back to from video) must pass the planner's room rules. By video it keeps its room as it is. A
+    change raises the session's calendar SEQUENCE, as a move does, so subscribed calendars replace the event's place
+    and link."""
+    video_url = video_url.strip()
+    if is_remote and session.kind not in telehealth.REMOTE_KINDS:
+        raise telehealth.TelehealthRefused(
+            f"A {session.get_kind_display().lower()} session is held in person"
+            + (": the patient is observed in the room after the dose." if session.kind == "dosing" else ".")
+        )
+    if video_url and not telehealth.is_video_url(video_url):
+        raise telehealth.TelehealthRefused(f"{video_url!r} is not an https link.")
+    # Locked as a move locks it, so a move and a change of place cannot lose each other's SEQUENCE.
+    locked = GroupSession.objects.select_for_update().get(pk=session.pk)
+    before = (locked.is_remote, locked.video_url, locked.room)
+    place = locked.room if is_remote or room is None else room
+    if not is_remote:
+        _check_in_person(locked, place, changed=locked.is_remote or place != locked.room)
+    session.is_remote, session.video_url, session.room = is_remote, video_url if is_remote else "", place
+    if is_remote and not telehealth.video_link(session):
+        session.is_remote, session.video_url, session.room = before
+        raise telehealth.TelehealthRefused(
+            "There is no video link: give one for this session, or set the practice's video link in Practice settings."
+        )
+    if (session.is_remote, session.video_url, session.room) == before:
+        return session
+    session.save(update_fields=["is_remote", "video_url", "room"])
+    session.calendar_sequence_raise()
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type="group_session.telehealth",
+        object_id=session.pk,
+        detail={
+            "was_remote": before[0],
+            "is_remote": is_remote,
+            "own_link": bool(session.video_url),
+            "room": place.name if place else "",
+        },
+    )
+    return session
+
+
+def _check_in_person(session: GroupSession, room: Room | None, *, changed: bool) -> None:
+    """Refuses holding the session in person without a room, or in a room the planner would refuse for it (checked
+    again for the room it kept while by video: the group may have grown since)."""
+    if room is None:
+        raise telehealth.TelehealthRefused("Choose a room: the session is held in person.")
+    if not changed:
+        return
+    planned = scheduling.PlannedSession(
+        kind=SessionKind(session.kind),
+        index=session.number,
+        start=session.starts_at,
+        end=session.ends_at,
+        room_id=room.name,
+        facilitator_ids=(),
+    )
+    try:
+        check_room(planning_context(group=session.group, start_date=timezone.localdate(session.starts_at)), planned)
+    except PlanRefused as refusal:
+        raise telehealth.TelehealthRefused(" ".join(refusal.problems)) from refusal

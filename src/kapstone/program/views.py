@@ -310,7 +310,7 @@ def session_telehealth(request, session_id):
     telehealth_form = forms.SessionTelehealthForm(request.POST, prefix="video")
     if telehealth_form.is_valid():
         try:
-            telehealth.session_telehealth_set(
+            services.session_telehealth_set(
                 actor=request.user,
                 session=session,
                 is_remote=telehealth_form.cleaned_data["held"],
