@@ -491,7 +491,7 @@ def feed_owner(*, token: str) -> User | None:
 
 @transaction.atomic
 def session_telehealth_set(
-    *, actor, session: GroupSession, is_remote: bool, video_url: str = "", room: Room | None = None
+    *, actor: User, session: GroupSession, is_remote: bool, video_url: str = "", room: Room | None = None
 ) -> GroupSession:
     """Holds an integration or follow-up session by video (with its own link, or the clinician's room or the
     practice's template) or back in person. Held in person, it is held in `room`, or else in the room it kept; with
