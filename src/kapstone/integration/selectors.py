@@ -186,13 +186,6 @@ def _latest_window(*, patient_id: int, since: datetime.datetime, now: datetime.d
     return IntegrationWindow.objects.filter(patient_id=patient_id, dosed_at__gte=since, dosed_at__lte=now)[:1]
 
 
-def portal_windows(*, patient: Patient, now: datetime.datetime | None = None, limit: int = 5) -> list[WindowStatus]:
-    settings = practice_window_settings()
-    now = now or timezone.now()
-    windows = windows_with_work(IntegrationWindow.objects.filter(patient=patient).select_related("dosing_session"))
-    return [_status(window, settings, now) for window in windows[:limit]]
-
-
 @dataclass
 class GroupAdherence:
     """The windows on a page that one group's dosing sessions opened."""
