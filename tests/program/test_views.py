@@ -277,6 +277,17 @@ def test_away_dates_are_recorded_for_a_patient_and_for_oneself(cast, bob):
     assert Unavailability.objects.filter(staff=cast.bob, first_day=day).exists()
 
 
+def test_a_patients_away_dates_are_removed_by_their_care_team_and_are_not_found_by_anyone_else(cast, client_for):
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    away = Unavailability.objects.create(patient=cast.alice, first_day=day, last_day=day)
+    url = reverse("program:away_delete", args=[away.pk])
+    assert client_for(cast.charlie).post(url).status_code == 404
+    assert Unavailability.objects.filter(pk=away.pk).exists()
+    response = client_for(cast.bob).post(url)
+    assert response.status_code == 302 and response.url == reverse("program:patient_away", args=[cast.alice.pk])
+    assert not Unavailability.objects.filter(pk=away.pk).exists()
+
+
 @pytest.mark.parametrize("last_day", ["9999-12-31", "far"])
 def test_away_dates_more_than_two_years_ahead_are_refused_with_a_message(cast, bob, last_day):
     today = timezone.localdate()

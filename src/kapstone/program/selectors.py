@@ -18,7 +18,7 @@ from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient
-from kapstone.patients.selectors import patient_search_terms, patient_visible_to, patients_visible_to
+from kapstone.patients.selectors import patient_get, patient_search_terms, patient_visible_to, patients_visible_to
 from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
@@ -350,6 +350,20 @@ def _away_of_staff_of(user: User) -> QuerySet[Unavailability]:
 def away_of_staff(*, user: User) -> list[Unavailability]:
     """The away dates of the staff whose dates this user records (away_staff_choices)."""
     return _away_of_staff_of(user)
+
+
+def away_for_change(*, user: User, away_id: int | str) -> Unavailability:
+    """Away dates this user may change: a patient's, on a record they may open (the read is audited as patient_get
+    audits it); or a member of staff's own, or anyone's for an admin. Otherwise 404."""
+    try:
+        away = Unavailability.objects.get(pk=int(away_id))
+    except (Unavailability.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such away dates.") from None
+    if away.patient_id:
+        patient_get(user=user, patient_id=away.patient_id, purpose="away dates")
+    elif away.staff_id != user.pk and user.role != Role.ADMIN:
+        raise Http404("No such away dates.")
+    return away
 
 
 def clinical_staff() -> QuerySet[User]:

@@ -4,7 +4,7 @@ and call one service or selector; access is decided by roles_required and the se
 from django.contrib import messages
 from django.core import signing
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,7 +15,7 @@ from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.program import forms, ical, planning, scheduling, selectors, services, telehealth
-from kapstone.program.models import Enrolment, GroupSession, Unavailability
+from kapstone.program.models import Enrolment, GroupSession
 
 PLAN_SALT = "kapstone.program.plan"
 PLAN_MAX_AGE_SECONDS = 60 * 60
@@ -371,14 +371,11 @@ def staff_away(request):
 @roles_required(*RECORD_ROLES)
 @require_POST
 def away_delete(request, away_id):
-    away = get_object_or_404(Unavailability, pk=away_id)
+    away = selectors.away_for_change(user=request.user, away_id=away_id)
     if away.patient_id:
-        patient = patient_get(user=request.user, patient_id=away.patient_id, purpose="away dates")
-        destination = reverse("program:patient_away", args=[patient.pk])
-    elif away.staff_id == request.user.pk or request.user.role == Role.ADMIN:
-        destination = reverse("program:staff_away")
+        destination = reverse("program:patient_away", args=[away.patient_id])
     else:
-        raise Http404("No such away dates.")
+        destination = reverse("program:staff_away")
     services.unavailability_delete(actor=request.user, away=away)
     messages.success(request, "Away dates removed.")
     return redirect(destination)
