@@ -258,3 +258,21 @@ def test_wrong_codes_at_the_second_step_lock_it_so_a_right_code_then_signs_no_on
     response = client.post(second_step, {"otp_token": current_code(cast.bob)})
     assert response.status_code in (302, 429) and response.get("Location", "") != reverse("home:home")
     assert client.get(reverse("patients:list")).url.startswith(reverse("accounts:login"))
+
+
+# --- what a shared computer keeps after its reader signed out ---------------------------------------------------
+
+
+def test_pages_that_show_a_record_are_kept_in_no_cache(cast):
+    """The Back button after signing out shows what the browser's disk cache kept: no page of a record goes there."""
+    pages = [
+        (cast.bob, reverse("patients:detail", args=[cast.alice.pk])),
+        (cast.alice_user, reverse("portal:home")),
+        (cast.alice_user, reverse("integration:journal")),
+        (cast.researcher, reverse("outcomes:research_export")),
+    ]
+    for user, url in pages:
+        response = signed_in_client(user).get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], url
+

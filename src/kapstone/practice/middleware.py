@@ -11,7 +11,10 @@ logger = logging.getLogger(__name__)
 
 
 class ContentSecurityPolicyMiddleware:
-    """Sends the Content-Security-Policy header: only our own scripts, styles and images load."""
+    """Sends the Content-Security-Policy header: only our own scripts, styles and images load. And keeps every page
+    out of the browser's and any proxy's cache (Cache-Control: private, no-store) unless the view said otherwise: a
+    record, a journal or a message left in a shared computer's disk cache is shown again by the Back button after
+    its reader signed out. The static files are answered before this (WhiteNoise) and stay cacheable."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,6 +23,7 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
 
