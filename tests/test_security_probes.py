@@ -276,3 +276,13 @@ def test_pages_that_show_a_record_are_kept_in_no_cache(cast):
         assert response.status_code == 200, url
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], url
 
+
+def test_the_note_after_a_form_leaves_no_patient_s_name_in_a_cookie(cast):
+    client = signed_in_client(cast.bob)
+    response = client.post(
+        reverse("messaging:patient_threads", args=[cast.alice.pk]), {"subject": "Tuesday", "body": "See you then"}
+    )
+    assert response.status_code == 302
+    assert "messages" not in response.cookies, "the note naming the patient went into the browser's cookie jar"
+    assert "Sent to Alice Abernathy." in client.get(response.url).content.decode()
+
