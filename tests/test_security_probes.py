@@ -6,6 +6,8 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
@@ -13,7 +15,7 @@ from django.urls import reverse
 from kapstone.accounts.models import AccountLink
 from kapstone.accounts.services import account_link_create
 from kapstone.creativity.services import CreativityError
-from kapstone.integration.models import IntegrationNote
+from kapstone.integration.models import IntegrationNote, JournalEntry
 from kapstone.program.models import Enrolment, Unavailability
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import receive_stock
@@ -286,3 +288,21 @@ def test_the_note_after_a_form_leaves_no_patient_s_name_in_a_cookie(cast):
     assert "messages" not in response.cookies, "the note naming the patient went into the browser's cookie jar"
     assert "Sent to Alice Abernathy." in client.get(response.url).content.decode()
 
+
+# --- the size of an upload --------------------------------------------------------------------------------------
+
+
+def test_an_upload_far_beyond_any_form_s_limit_is_refused_before_it_reaches_the_disk(cast, settings, monkeypatch):
+    def written_to_disk(self, *args, **kwargs):
+        raise AssertionError("the upload was being written to a temporary file")
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "new_file", written_to_disk)
+    settings.MAX_UPLOAD_REQUEST_BYTES = 16 * 1024
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # what is not refused goes to a temporary file
+    upload = SimpleUploadedFile("big.png", b"\x89PNG" + b"\x00" * 64 * 1024, content_type="image/png")
+    response = signed_in_client(cast.alice_user).post(
+        reverse("integration:journal_new"),
+        {"prompt": "free", "activity": "drawing", "activity_minutes": "10", "image": upload},
+    )
+    assert response.status_code == 400
+    assert not JournalEntry.objects.exists()

@@ -343,6 +343,16 @@ TIME_ZONE = os.environ.get("KAPSTONE_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
 
+# Operational: the largest form with files a request may send. Every upload field takes one file of at most 5 MB,
+# and its form says so when a file is larger; far beyond that (a bigger phone photo still gets the form's message),
+# the request is refused before the file reaches the disk (kapstone.untrusted.BoundedUploadHandler).
+MAX_UPLOAD_REQUEST_BYTES = envint("KAPSTONE_MAX_UPLOAD_MB", 32) * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "kapstone.untrusted.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"

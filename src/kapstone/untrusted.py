@@ -3,6 +3,10 @@ they reach a query or a record."""
 
 import re
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadhandler import FileUploadHandler
+
 # A database's key is a 64-bit signed integer on both SQLite and PostgreSQL.
 LARGEST_ROW_ID = 2**63 - 1
 
@@ -37,3 +41,25 @@ DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 def without_direction_controls(text: str) -> str:
     """`text` without the controls that reorder how it is shown (DIRECTION_CONTROLS)."""
     return DIRECTION_CONTROLS.sub("", text)
+
+
+class BoundedUploadHandler(FileUploadHandler):
+    """The first of settings.FILE_UPLOAD_HANDLERS: refuses a form with files whose body is longer than
+    settings.MAX_UPLOAD_REQUEST_BYTES before any of it is read. Django bounds a form's typed fields
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) but not its files, which it writes to a temporary file on the server's disk before
+    any form can look at their size: a signed-in visitor's gigabytes filled the disk. Refused as Django refuses an
+    oversized form (RequestDataTooBig, answered 400)."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length > settings.MAX_UPLOAD_REQUEST_BYTES:
+            raise RequestDataTooBig(
+                f"An upload of {content_length} bytes is beyond MAX_UPLOAD_REQUEST_BYTES "
+                f"({settings.MAX_UPLOAD_REQUEST_BYTES})."
+            )
+        return None
+
+    def receive_data_chunk(self, raw_data, start):
+        return raw_data  # the next handler keeps the file
+
+    def file_complete(self, file_size):
+        return None
