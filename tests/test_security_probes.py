@@ -6,14 +6,18 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kapstone.accounts import tasks as accounts_tasks
 from kapstone.accounts.models import AccountLink
 from kapstone.accounts.services import account_link_create
+from kapstone.audit.models import AuditEvent
 from kapstone.creativity.services import CreativityError
 from kapstone.integration.models import IntegrationNote, JournalEntry
 from kapstone.program.models import Enrolment, Unavailability
@@ -306,3 +310,27 @@ def test_an_upload_far_beyond_any_form_s_limit_is_refused_before_it_reaches_the_
     )
     assert response.status_code == 400
     assert not JournalEntry.objects.exists()
+
+
+# --- who has a login --------------------------------------------------------------------------------------------
+
+
+def test_a_reset_request_is_answered_with_the_same_work_whether_or_not_a_login_matches(cast, monkeypatch):
+    """A message sent while the visitor waits holds the answer for the mail server's round trip only when a login
+    matched: timed, the form told whether an address is a patient's login. The request only queues the work."""
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    queued = []
+    monkeypatch.setattr(accounts_tasks.send_password_reset, "delay", lambda *args: queued.append(args))
+    answers = []
+    for identifier in ("alice@mail.example", "nobody@mail.example"):
+        with CaptureQueriesContext(connection) as queries:
+            response = Client().post(reverse("accounts:password_reset"), {"identifier": identifier})
+        answers.append((response.status_code, response["Location"], len(queries)))
+    assert answers[0] == answers[1], answers
+    assert mail.outbox == [] and not AccountLink.objects.exists()
+    assert [identifier for identifier, _ in queued] == ["alice@mail.example", "nobody@mail.example"]
+    accounts_tasks.send_password_reset(*queued[0])  # the worker's part: the link and its message
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@mail.example"]
+    requested = AuditEvent.objects.get(object_type="password_reset_requested")
+    assert (requested.actor_label, requested.ip_address) == ("anonymous", "127.0.0.1"), "who asked, from where"

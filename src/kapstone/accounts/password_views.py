@@ -11,6 +11,7 @@ from kapstone.accounts import services
 from kapstone.accounts.forms import PasswordResetRequestForm
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
+from kapstone.audit.middleware import client_ip
 
 
 @public
@@ -42,7 +43,7 @@ def set_password(request, token):
 def password_reset(request):
     form = PasswordResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.password_reset_request(identifier=form.cleaned_data["identifier"])
+        services.password_reset_request(identifier=form.cleaned_data["identifier"], ip_address=client_ip(request))
         messages.info(
             request,
             "If a login matches, a link to reset its password is on its way to the email address on file.",

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from kapstone.accounts import tasks
 from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.audit import services as audit
@@ -329,8 +330,21 @@ def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[
     return user, token, email
 
 
+# Not atomic: it writes nothing; the worker's password_reset_send does.
+def password_reset_request(*, identifier: str, ip_address: str = "") -> None:
+    """Hands a reset request to a worker (password_reset_send), whatever it names: the form's answer then takes as
+    long for a login as for no one. Sent here, the message to a login that matched held the answer for the mail
+    server's round trip, which told anyone timing the form that an address belonged to a login (a patient's login
+    is their email address). The typed name or address goes to the broker, never a link. A broker that cannot be
+    reached is logged; the visitor is answered as ever and may ask again."""
+    try:
+        tasks.send_password_reset.delay(identifier.strip(), ip_address)
+    except Exception:
+        logger.error("A password reset request could not be queued", exc_info=True)
+
+
 # Not atomic as a whole: the links are committed (_password_reset_links_create) before any message is sent.
-def password_reset_request(*, identifier: str) -> None:
+def password_reset_send(*, identifier: str) -> None:
     """Emails a reset link to each active login with this username or email address. Says nothing back, so
     the form cannot be used to find out who has an account. Each message leaves once its link is committed.
 
