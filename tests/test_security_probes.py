@@ -334,3 +334,32 @@ def test_a_reset_request_is_answered_with_the_same_work_whether_or_not_a_login_m
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@mail.example"]
     requested = AuditEvent.objects.get(object_type="password_reset_requested")
     assert (requested.actor_label, requested.ip_address) == ("anonymous", "127.0.0.1"), "who asked, from where"
+
+
+# --- a link's secret in the logs and the audit trail ------------------------------------------------------------
+
+
+def test_a_live_password_link_reaches_no_log_and_no_other_site(cast, caplog):
+    """A password too short is answered 400, which Django's request log writes with the path: the link, still
+    live, went to whoever reads the server's logs. Its page's own requests (the style sheet) must not carry it
+    in a Referer to a proxy's access log either."""
+    token = _link(cast.alice_user, AccountLink.Purpose.PORTAL_INVITATION)
+    url = reverse("accounts:set_password", args=[token])
+    client = Client()
+    assert client.get(url)["Referrer-Policy"] == "strict-origin"
+    response = client.post(url, {"new_password1": "short", "new_password2": "short"})
+    assert response.status_code == 400 and response["Referrer-Policy"] == "strict-origin"
+    assert caplog.records, "the refusal is still logged"
+    assert not [record for record in caplog.records if token in record.getMessage()]
+    assert _sets_a_password(token), "the link still works"
+
+
+def test_another_s_questionnaire_link_leaves_no_secret_in_the_audit_trail(cast):
+    from kapstone.measures import services as measures_services
+    from tests.measures.factories import due_assessment
+
+    _, token = measures_services.invitation_create(assessment=due_assessment(cast.alice))
+    response = signed_in_client(cast.dana_user).get(reverse("portal:invitation", args=[token]))
+    assert response.status_code == 404
+    denied = AuditEvent.objects.get(object_type="access_denied")
+    assert token not in denied.detail and "/portal/i/" in denied.detail, denied.detail

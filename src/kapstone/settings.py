@@ -418,6 +418,9 @@ PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"without_url_secrets": {"()": "kapstone.audit.url_secrets.WithoutUrlSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Django's lines about refused requests name their path: a link's secret in it is written out.
+    "loggers": {"django.request": {"filters": ["without_url_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }

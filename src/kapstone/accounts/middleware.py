@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from kapstone.audit import services as audit
+from kapstone.audit.url_secrets import path_without_secrets
 
 
 class DeniedAccessAuditMiddleware:
@@ -29,6 +30,6 @@ class DeniedAccessAuditMiddleware:
         audit.record(
             action=audit.Action.READ,
             object_type="access_denied",
-            detail={"path": request.path[:300], "method": request.method, "outcome": outcome},
+            detail={"path": path_without_secrets(request)[:300], "method": request.method, "outcome": outcome},
         )
         return None

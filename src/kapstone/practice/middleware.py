@@ -5,6 +5,7 @@ from django.db import DataError
 from django.http import QueryDict
 from django.shortcuts import render
 
+from kapstone.audit.url_secrets import path_without_secrets
 from kapstone.untrusted import DIRECTION_CONTROLS, without_direction_controls
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class UnstorableInputMiddleware:
         return self.get_response(request)
 
     def _refuse(self, request):
-        logger.warning("Refused unstorable input on %s %s", request.method, request.path)
+        logger.warning("Refused unstorable input on %s %s", request.method, path_without_secrets(request))
         return render(request, "400.html", {"message": self.MESSAGE}, status=400)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
