@@ -363,3 +363,21 @@ def test_another_s_questionnaire_link_leaves_no_secret_in_the_audit_trail(cast):
     assert response.status_code == 404
     denied = AuditEvent.objects.get(object_type="access_denied")
     assert token not in denied.detail and "/portal/i/" in denied.detail, denied.detail
+
+
+# --- JSON sent to the passkey endpoints -------------------------------------------------------------------------
+
+
+def test_json_nested_past_python_s_recursion_limit_is_refused_not_a_server_error(cast):
+    """The passkey endpoints read their JSON before asking whether a sign-in is under way, so anyone could make the
+    server fail (500, a traceback in the error log) with a body of brackets."""
+    body = b"[" * 10_000
+    answers = [
+        Client(raise_request_exception=False).post(reverse(name), body, content_type="application/json")
+        for name in ("accounts:passkey_sign_in_begin", "accounts:passkey_sign_in_complete")
+    ]
+    staff = signed_in_client(cast.bob)
+    staff.raise_request_exception = False
+    answers.append(staff.post(reverse("accounts:passkey_enrol_complete"), body, content_type="application/json"))
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    assert all(answer.json()["code"] == "passkey_refused" for answer in answers)

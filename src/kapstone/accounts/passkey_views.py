@@ -29,8 +29,9 @@ from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import STAFF_ROLES
 
 # What a forged or garbled answer can raise inside the library beyond its own API errors (base64, CBOR, JSON
-# shapes it does not rewrite): each becomes a refusal with a message, never a 500.
-UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+# shapes it does not rewrite, JSON nested deeper than Python's recursion limit): each becomes a refusal with a
+# message, never a 500.
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
 logger = logging.getLogger(__name__)
 
 
