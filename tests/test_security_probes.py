@@ -381,3 +381,25 @@ def test_json_nested_past_python_s_recursion_limit_is_refused_not_a_server_error
     answers.append(staff.post(reverse("accounts:passkey_enrol_complete"), body, content_type="application/json"))
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     assert all(answer.json()["code"] == "passkey_refused" for answer in answers)
+
+
+# --- controls that reorder shown text, spelt as JSON escapes -----------------------------------------------------
+
+
+def test_a_setting_s_json_keeps_no_control_that_reorders_its_text(cast):
+    """The middleware drops the controls from what a form sends, but a JSON escape spells one as plain ASCII,
+    and json.loads decodes it after: a site name, or a number in one, shown reversed."""
+    from kapstone.practice.models import PracticeSetting
+    from kapstone.program.sites import SITES_KEY
+
+    response = signed_in_client(cast.admin).post(
+        reverse("practice:settings"),
+        {
+            "key": SITES_KEY,
+            "action": "change",
+            "value": '["Main office", "North \\u202e0123\\u202c", "\\u2066South\\u2069"]',
+            "reason": "Sites",
+        },
+    )
+    assert response.status_code == 302
+    assert PracticeSetting.objects.get(key=SITES_KEY).value == ["Main office", "North 0123", "South"]

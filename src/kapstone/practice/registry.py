@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from django.apps import apps
 
-from kapstone.untrusted import storable_text
+from kapstone.untrusted import storable_text, without_direction_controls
 
 SETTINGS_MODULE = "practice_settings"
 # An input limit on every number, not a clinical one: no setting counts a billion of anything, so a larger
@@ -242,6 +242,8 @@ class Json:
                 raise SettingRefused(f"must be {self.description}; the JSON is nested too deeply to read") from None
             except ValueError as error:  # not JSON, or a number with more digits than Python reads
                 raise SettingRefused(f"must be {self.description}; the JSON does not read: {error}") from None
+            if not _unkeepable(value):  # no deeper than MAX_JSON_DEPTH, so walked by recursion safely
+                value = _without_direction_controls(value)
         self.check(value)
         return value
 
@@ -263,6 +265,19 @@ class Json:
 # An input limit, not a clinical number: no setting's JSON nests more than a few levels (a mapping of lists of
 # text), and a value nested hundreds deep would exhaust Python's stack wherever it is written out or walked.
 MAX_JSON_DEPTH = 20
+
+
+def _without_direction_controls(value: Any) -> Any:
+    """The JSON value with the controls that reorder shown text dropped from every string and key. The form's text
+    has them dropped already (practice.middleware), but a \\u escape ("\\u202e") spells one past it that
+    json.loads then decodes: a site or a telephone number shown reversed."""
+    if isinstance(value, str):
+        return without_direction_controls(value)
+    if isinstance(value, list):
+        return [_without_direction_controls(item) for item in value]
+    if isinstance(value, dict):
+        return {without_direction_controls(key): _without_direction_controls(item) for key, item in value.items()}
+    return value
 
 
 def _unkeepable(value: Any) -> str:
