@@ -293,6 +293,17 @@ def test_the_note_after_a_form_leaves_no_patient_s_name_in_a_cookie(cast):
     assert "Sent to Alice Abernathy." in client.get(response.url).content.decode()
 
 
+def test_a_visitor_who_is_not_signed_in_is_given_no_session_for_a_note(cast):
+    """The notes of someone not signed in name no one, and stay in a cookie: kept in the session, asking for the
+    second sign-in step without a password made a session row each time, for anyone who asked."""
+    from django.contrib.sessions.models import Session
+
+    client = Client()
+    response = client.get(reverse("accounts:sign_in_second_step"))
+    assert response.status_code == 302 and not Session.objects.exists()
+    assert "Enter your username and password" in client.get(response.url).content.decode()
+
+
 # --- the size of an upload --------------------------------------------------------------------------------------
 
 
@@ -403,3 +414,15 @@ def test_a_setting_s_json_keeps_no_control_that_reorders_its_text(cast):
     )
     assert response.status_code == 302
     assert PracticeSetting.objects.get(key=SITES_KEY).value == ["Main office", "North 0123", "South"]
+
+
+def test_a_note_written_as_someone_signs_out_or_in_is_shown_once(cast):
+    client = signed_in_client(cast.alice_user)
+    response = client.post(reverse("accounts:logout"))
+    assert "You are signed out." in client.get(response.url).content.decode()
+    assert "You are signed out." not in client.get(response.url).content.decode()
+    client = Client()
+    client.get(reverse("accounts:sign_in_second_step"))  # a note kept for a visitor not signed in
+    client.force_login(cast.alice_user)
+    assert "Enter your username and password" in client.get(reverse("portal:home")).content.decode()
+    assert "Enter your username and password" not in client.get(reverse("portal:home")).content.decode()

@@ -268,9 +268,9 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# The one-time notes a page shows after a form ("Sent to Alice Abernathy.") are kept in the session, not in a cookie:
-# Django's default writes them into the browser's cookie jar, signed but readable, and they name patients.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# The one-time notes a page shows after a form ("Sent to Alice Abernathy.") are kept in a signed-in person's session,
+# not in a cookie: Django's default writes them into the browser's cookie jar, signed but readable.
+MESSAGE_STORAGE = "kapstone.accounts.message_storage.SignedInSessionStorage"
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEMO)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEMO else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
