@@ -426,3 +426,18 @@ def test_a_note_written_as_someone_signs_out_or_in_is_shown_once(cast):
     client.force_login(cast.alice_user)
     assert "Enter your username and password" in client.get(reverse("portal:home")).content.decode()
     assert "Enter your username and password" not in client.get(reverse("portal:home")).content.decode()
+
+
+def test_sessions_that_have_ended_are_deleted_by_a_sweep(cast, settings):
+    """An ended session's row names who signed in (and holds any note not yet shown): nothing deleted them."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    ended, live = signed_in_client(cast.alice_user), signed_in_client(cast.bob)
+    Session.objects.filter(session_key=ended.session.session_key).update(
+        expire_date=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "kapstone.accounts.tasks.clear_expired_sessions" in schedule
+    assert accounts_tasks.clear_expired_sessions() == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session.session_key]

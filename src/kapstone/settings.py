@@ -333,6 +333,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-readiness-digests": {"task": "kapstone.dosing.tasks.send_readiness_digests", "schedule": 600.0},
     # In the day before each session its patients are reminded, with the video link when it is held by video.
     "send-session-reminders": {"task": "kapstone.messaging.tasks.send_session_reminders", "schedule": 600.0},
+    # Sessions that have ended are deleted: their rows name who signed in.
+    "clear-expired-sessions": {"task": "kapstone.accounts.tasks.clear_expired_sessions", "schedule": 3600.0},
     # A count discrepancy left open becomes a loss report; its prescriber is reminded daily until it is filed.
     "sweep-loss-reports": {"task": "kapstone.dosing.tasks.sweep_loss_reports", "schedule": 3600.0},
 }

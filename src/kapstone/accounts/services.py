@@ -12,6 +12,7 @@ from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
@@ -167,6 +168,14 @@ def sessions_end(*, user: User) -> None:
     """Signs the user out of every session they have open (a session is bound to the user's session hash)."""
     get_user_model().objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
     user.refresh_from_db(fields=["session_generation"])
+
+
+@transaction.atomic
+def sessions_clear_expired() -> int:
+    """Deletes every session past its expiry, and says how many. Nothing else deletes them: an idle session ends by
+    its expiry, and its row, with whom it signed in and any note not yet shown, stayed in the database for good."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
 
 
 @transaction.atomic

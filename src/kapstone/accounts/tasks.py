@@ -1,4 +1,4 @@
-"""Background work for logins: the password reset message, sent by a worker."""
+"""Background work for logins: the password reset message, sent by a worker, and the sweep of ended sessions."""
 
 from celery import shared_task
 
@@ -14,3 +14,9 @@ def send_password_reset(identifier: str, ip_address: str = "") -> None:
         services.password_reset_send(identifier=identifier)
     finally:
         context.reset(token)
+
+
+@shared_task(ignore_result=True)
+def clear_expired_sessions() -> int:
+    """Deletes the sessions that have ended (services.sessions_clear_expired)."""
+    return services.sessions_clear_expired()
