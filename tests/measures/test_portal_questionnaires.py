@@ -219,6 +219,7 @@ def test_the_history_page_shows_a_chart_and_a_table(cast, alice_client):
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in page
     assert "<td>10</td>" in page and "<td>6</td>" in page
     assert "Measures depression severity. A lower score means fewer symptoms." in page
+    assert "{#" not in page and "#}" not in page  # a template comment once spilled onto the page
 
 
 def test_the_history_page_does_not_call_an_emotional_breakthrough_score_symptoms(cast, alice_client):
