@@ -523,3 +523,19 @@ def test_a_contact_dated_before_the_patient_was_born_is_refused_and_nothing_is_l
     assert response.status_code == 400
     assert "The contact time is before the patient was born: check the year." in response.content.decode()
     assert not Consultation.objects.exists()
+
+
+# --- the benzodiazepine load ----------------------------------------------------------------------------------------
+
+
+def test_a_load_missing_a_benzodiazepine_is_not_shown_as_a_plain_total(cast):
+    """Lorazepam with no daily dose counts as nothing: '0.0 mg/day' alone read as no benzodiazepine at all."""
+    helpers.screen(cast, helpers.intake(medications=[{"name": "lorazepam"}]))
+    page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
+    assert "0.0 mg/day diazepam-equivalent <strong>counted so far: incomplete</strong>" in page
+
+
+def test_a_load_of_converted_doses_is_shown_as_the_total(cast):
+    helpers.screen(cast, helpers.intake(medications=[{"name": "lorazepam", "dose_mg_per_day": 1}]))
+    page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
+    assert "mg/day diazepam-equivalent</dd>" in page and "counted so far" not in page

@@ -66,6 +66,11 @@ class ScreeningResult(models.Model):
     def __str__(self) -> str:
         return f"{self.get_decision_display()} for patient {self.patient_id} (v{self.rule_set_version})"
 
+    @property
+    def benzodiazepine_load_incomplete(self) -> bool:
+        """Some benzodiazepine could not be converted, so the load shown is only part of the real one."""
+        return any(reason.get("rule") == "benzodiazepine_dose_not_converted" for reason in self.reasons)
+
 
 class ScreeningOverride(models.Model):
     """A prescriber's written decision to go ahead despite "needs review". It belongs to one result only: a
