@@ -95,7 +95,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if record.dose_mg %}<p><strong>Order:</strong> {{ record.get_route_display }} {{ record.dose_mg|floatformat }} mg{% if record.mg_per_kg %} ({{ record.mg_per_kg }} mg/kg){% endif %} by {{ record.ordered_by.last_name }} · <span class="muted">{{ record.ceiling_note }}</span></p>{% endif %}
   {% if record.administered_at %}<p><strong>Given</strong> {{ record.administered_at|time:"H:i" }} by {{ record.administered_by.last_name }}, witness {{ record.witness.last_name }}, lot {{ record.lot.lot_number }}</p>{% endif %}
   <h3>Vitals</h3>
-  <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th><th scope="col">BP</th><th scope="col">HR</th><th scope="col">SpO₂</th><th scope="col">RR</th></tr></thead><tbody>
+  <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th><th scope="col">BP <span class="unit">mmHg</span></th><th scope="col">HR <span class="unit">/min</span></th><th scope="col">SpO₂ <span class="unit">%</span></th><th scope="col">RR <span class="unit">/min</span></th></tr></thead><tbody>
   {% for v in entry.vitals %}<tr class="{% if v.alert_level %}vital-{{ v.alert_level }}{% endif %}"><td>{{ v.taken_at|time:"H:i" }}</td><td>{{ v.get_phase_display }}</td><td>{{ v.systolic }}/{{ v.diastolic }}</td><td>{{ v.heart_rate }}</td><td>{{ v.spo2 }}</td><td>{{ v.respiratory_rate|default_if_none:"—" }}</td></tr>
   {% if v.alert_messages %}<tr class="vital-{{ v.alert_level }}"><td colspan="6" role="alert">⚠ {{ v.alert_messages|join:"; " }}</td></tr>{% endif %}
   {% empty %}<tr><td colspan="6" class="muted">None yet.</td></tr>{% endfor %}</tbody></table>

@@ -154,9 +154,9 @@ class AdministerForm(forms.Form):
 
 class VitalsForm(forms.Form):
     phase = forms.ChoiceField(choices=VitalsReading.Phase.choices)
-    systolic = forms.IntegerField(min_value=50, max_value=300, label="Systolic")
-    diastolic = forms.IntegerField(min_value=20, max_value=200, label="Diastolic")
-    heart_rate = forms.IntegerField(min_value=20, max_value=250, label="Heart rate")
+    systolic = forms.IntegerField(min_value=50, max_value=300, label="Systolic (mmHg)")
+    diastolic = forms.IntegerField(min_value=20, max_value=200, label="Diastolic (mmHg)")
+    heart_rate = forms.IntegerField(min_value=20, max_value=250, label="Heart rate (beats/min)")
     spo2 = forms.IntegerField(min_value=50, max_value=100, label="SpO₂ %")
     respiratory_rate = forms.IntegerField(
         min_value=2,

@@ -207,7 +207,8 @@ def _dose(entry: RoomPatient, record: DoseRecord | None) -> str:
 
 VITALS_HEAD = (
     '  <h3>Vitals</h3>\n  <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th>'
-    '<th scope="col">BP</th><th scope="col">HR</th><th scope="col">SpO₂</th><th scope="col">RR</th></tr></thead>'
+    '<th scope="col">BP <span class="unit">mmHg</span></th><th scope="col">HR <span class="unit">/min</span></th>'
+    '<th scope="col">SpO₂ <span class="unit">%</span></th><th scope="col">RR <span class="unit">/min</span></th></tr></thead>'
     "<tbody>\n"
 )
 
