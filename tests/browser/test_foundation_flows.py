@@ -1,7 +1,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from kapstone.patients.models import Patient
+from kapstone.patients.models import Diagnosis, Patient
 from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,3 +45,27 @@ def test_a_patient_reaches_their_portal_on_a_phone(browser, live_server, cast):
     page.get_by_role("heading", name="Hello, Alice").wait_for()
     expect(page.get_by_role("link", name="988", exact=True)).to_be_visible()
     context.close()
+
+
+def test_removing_a_diagnosis_asks_first_and_keeps_it_when_the_answer_is_no(page, cast):
+    diagnosis = Diagnosis.objects.create(patient=cast.alice, icd10_code="F41.1", description="Generalized anxiety")
+    sign_in(page, cast.bob)
+    page.get_by_role("heading", name="Good day").wait_for()
+    page.goto(f"/patients/{cast.alice.pk}/")
+    button = page.get_by_role("button", name=f"Remove {diagnosis}")
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    button.click()
+    expect(button).to_be_visible()
+    assert questions == [f"Remove {diagnosis} from {cast.alice.full_name}'s record?"]
+    assert Diagnosis.objects.filter(pk=diagnosis.pk).exists()
+
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    button.click()
+    page.get_by_text("Removed.").wait_for()
+    assert not Diagnosis.objects.filter(pk=diagnosis.pk).exists()
