@@ -90,9 +90,24 @@ def test_small_counts_means_subgroups_ranges_and_statements_are_withheld():
         assert outcome.comparison.n >= 4
         assert all(row.comparison.n >= 4 for row in outcome.subgroups)
         assert all(mean.n >= 4 for _, mean in outcome.trajectory_means)
-        for _, rate in outcome.rates:
+        for rate in [rate for _, rate in outcome.rates] + [row.response for row in outcome.subgroups]:
+            if rate is None:
+                continue  # withheld, or no rule to rate by
             assert rate.count >= 4 or rate.count == 0
             assert rate.n - rate.count >= 4 or rate.n == rate.count
     assert all(change.comparison.n >= 4 for change in report.creativity)
     html = report_html(report)
     assert "withheld" in html and "no count, mean, rate or subgroup of fewer than 4" in html
+
+
+def test_a_withheld_rate_reads_withheld_not_as_missing_data():
+    build_practice(6)
+    report = suppression.for_researcher(build_report(), 4)
+    withheld = [label for outcome in report.instruments for label, rate in outcome.rates if rate is None]
+    withheld_subgroups = [row for outcome in report.instruments for row in outcome.subgroups if row.response_withheld]
+    assert withheld or withheld_subgroups  # the practice of six has rates to withhold at a minimum of 4
+    html = report_html(report)
+    if withheld:
+        assert "withheld (fewer than 4, or a total that would reveal one)</td>" in html
+    if withheld_subgroups:
+        assert "<td>withheld</td></tr>" in html

@@ -148,6 +148,7 @@ class SubgroupRow:
     label: str
     comparison: PairedComparison
     response: Rate | None
+    response_withheld: bool = False  # for a researcher: a count or its complement under the minimum cell size
 
 
 @dataclass

@@ -96,8 +96,17 @@ def for_researcher(report: OutcomesReport, minimum: int) -> OutcomesReport:
         if outcome.comparison.n < minimum:
             hidden += 1
             continue
-        outcome.subgroups = [row for row in outcome.subgroups if row.comparison.n >= minimum]
-        outcome.rates = [(label, rate) for label, rate in outcome.rates if _rate_shown(rate, minimum)]
+        # A subgroup's response is a rate like any other: 20 of 30 responding names the 10 who did not.
+        outcome.subgroups = [
+            row
+            if row.response is None or _rate_shown(row.response, minimum)
+            else dataclasses.replace(row, response=None, response_withheld=True)
+            for row in outcome.subgroups
+            if row.comparison.n >= minimum
+        ]
+        # A withheld rate stays in its table as withheld (None): left out, a table of three withheld rates read
+        # "No paired data." above thirty paired patients.
+        outcome.rates = [(label, rate if _rate_shown(rate, minimum) else None) for label, rate in outcome.rates]
         outcome.trajectory_means = [(at, mean) for at, mean in outcome.trajectory_means if mean.n >= minimum]
         if outcome.trajectory is not None and outcome.trajectory.patients < minimum:
             outcome.trajectory = None
