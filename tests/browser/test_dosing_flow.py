@@ -75,9 +75,9 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
             "Intention": "to meet my grief with kindness",
         },
     )
-    page.get_by_text("Alice Abernathy: saved.").wait_for()
+    page.get_by_text("Alice Abernathy: check-in recorded.").wait_for()
     fill_form(page, card(), "Suicide risk (C-SSRS since last visit)", NO_SCREEN)
-    page.get_by_text("suicide-risk screen recorded: none risk.").wait_for()
+    page.get_by_text("suicide-risk screen recorded; risk level: No risk identified.").wait_for()
     fill_form(
         page,
         card(),

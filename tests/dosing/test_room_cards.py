@@ -72,9 +72,9 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
     <p>{{ ready.risk_refusal }}</p>
   </div>
   {% elif ready.risk_decision %}{% with decision=ready.risk_decision %}
-  <p class="notice"><strong>Suicide risk assessed</strong> by {{ decision.recorded_by.get_full_name|default:decision.recorded_by.get_username }} at {{ decision.recorded_at|time:"H:i" }}: {{ decision.get_method_display|lower }}, {{ decision.risk_level }} risk; {{ decision.get_decision_display|lower }}.</p>
+  <p class="notice"><strong>Suicide risk assessed</strong> by {{ decision.recorded_by.get_full_name|default:decision.recorded_by.get_username }} at {{ decision.recorded_at|time:"H:i" }}: {{ decision.get_method_display|lower }}, risk level {{ decision.get_risk_level_display|lower }}; {{ decision.get_decision_display|lower }}.</p>
   {% endwith %}{% endif %}
-  {% if ready.risk_assessments and not ready.risk_refusal %}<p class="muted">Same-day suicide screen: {% for a in ready.risk_assessments %}{{ a.recorded_at|time:"H:i" }} {{ a.risk_level }}{% if not forloop.last %}; {% endif %}{% endfor %}</p>{% endif %}
+  {% if ready.risk_assessments and not ready.risk_refusal %}<p class="muted">Same-day suicide screen: {% for a in ready.risk_assessments %}{{ a.recorded_at|time:"H:i" }}, {{ a.get_risk_level_display|lower }}{% if not forloop.last %}; {% endif %}{% endfor %}</p>{% endif %}
   {% if entry.awaiting_dose and record.checked_in_at and ready.pregnancy_refusal %}
   <div class="alert-banner" aria-labelledby="pregnancy-{{ patient.pk }}">
     <h3 id="pregnancy-{{ patient.pk }}">⚠ Pregnancy check not passed</h3>

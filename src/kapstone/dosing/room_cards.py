@@ -148,13 +148,15 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
         risk = (
             f'\n  <p class="notice"><strong>Suicide risk assessed</strong> by '
             f"{_full_name_or_username(decision.recorded_by)} at {_time(decision.recorded_at)}: "
-            f"{shown(str(decision.get_method_display()).lower())}, {shown(decision.risk_level)} risk; "
+            f"{shown(str(decision.get_method_display()).lower())}, risk level {shown(str(decision.get_risk_level_display()).lower())}; "
             f"{shown(str(decision.get_decision_display()).lower())}.</p>\n  "
         )
     parts.append(f"  {risk}\n")
     screens = ""
     if ready.risk_assessments and not ready.risk_refusal:
-        times = "; ".join(f"{_time(a.recorded_at)} {shown(a.risk_level)}" for a in ready.risk_assessments)
+        times = "; ".join(
+            f"{_time(a.recorded_at)}, {shown(str(a.get_risk_level_display()).lower())}" for a in ready.risk_assessments
+        )
         screens = f'<p class="muted">Same-day suicide screen: {times}</p>'
     parts.append(f"  {screens}\n")
     pregnancy = ""

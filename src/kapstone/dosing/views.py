@@ -90,6 +90,19 @@ ROOM_FORM_BUTTONS = {
     "note": "Add the note",
 }
 
+# What a form that passed without a warning did, said back by the room ("Alice Abernathy: dose given."): a bare
+# "saved." did not tell a nurse with four patients which of the card's forms it was about.
+ROOM_FORM_DONE = {
+    "checkin": "check-in recorded",
+    "vitals": "vitals saved",
+    "order": "dose ordered",
+    "administer": "dose given",
+    "ratings": "ratings saved",
+    "adverse": "adverse event recorded",
+    "discharge": "discharged",
+    "note": "note added",
+}
+
 
 @dataclass(frozen=True)
 class _DrawnForm:
@@ -244,8 +257,10 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
     if action == "checkin":
         return services.check_in(actor=actor, record=record, **data)
     if action == "order":
-        check = services.dose_order(actor=actor, record=record, **data)
-        return check.message
+        # An accepted order is within the ceiling: it is said back as done, not as a warning; the card shows how it
+        # stands against the ceiling.
+        services.dose_order(actor=actor, record=record, **data)
+        return None
     if action == "administer":
         return services.dose_administer(actor=actor, record=record, balance=data["balance"], witness=data["witness"])
     if action == "vitals":
@@ -260,8 +275,9 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
     if action == "risk":
         assessment = services.risk_assessment_record(actor=actor, record=record, **data)
         if assessment.decision:
-            return f"suicide risk assessed ({assessment.risk_level}); decision: {assessment.get_decision_display()}."
-        return f"suicide-risk screen recorded: {assessment.risk_level} risk."
+            level = assessment.get_risk_level_display()
+            return f"suicide risk assessed (risk level: {level}); decision: {assessment.get_decision_display()}."
+        return f"suicide-risk screen recorded; risk level: {assessment.get_risk_level_display()}."
     if action == "medreview":
         reviewed = services.medication_review(actor=actor, record=record, **data)
         return "medicines reviewed: " + ", ".join(reviewed) + "."
@@ -287,7 +303,7 @@ def room_action(request, session_id, patient_id, action):
             if isinstance(outcome, str) and outcome:
                 messages.warning(request, f"{patient.full_name}: {outcome}")
             else:
-                messages.success(request, f"{patient.full_name}: saved.")
+                messages.success(request, f"{patient.full_name}: {ROOM_FORM_DONE.get(action, 'saved')}.")
             return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
     context = _room_context(request, session_id, bound=((patient.pk, action), form))
     return render(request, "dosing/room.html", context, status=400)
