@@ -286,3 +286,9 @@ def test_the_methods_text_says_when_a_trajectory_used_the_vectorised_fit(monkeyp
     assert _outcome(report, "phq9").trajectory.fitted_with.startswith("vectorised REML")
     note = next(note for note in report.notes if note.startswith("Trajectories"))
     assert "vectorised REML fit of the same model" in note and "10,000 synthetic patients" in note
+
+
+def test_the_course_template_is_named_not_shown_by_its_id():
+    build_practice()
+    section = next(section for section in build_report().table2 if section.title == "Course template")
+    assert [row.label for row in section.counts] == ["Group KAP programme (3 preparation, 3 dosing, 4 integration)"]

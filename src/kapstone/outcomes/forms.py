@@ -36,7 +36,8 @@ class ReportFilterForm(forms.Form):
         digest = inputs_digest or snapshots.fingerprint()[0]
         templates = selectors.template_choices(digest=digest)
         labels = selectors.indication_labels()
-        self._choice_field("template_id").choices = [("", "All")] + [(t, t) for t in templates]
+        names = selectors.template_labels()
+        self._choice_field("template_id").choices = [("", "All")] + [(t, names.get(t, t)) for t in templates]
         self.facilitators = dict(selectors.facilitator_choices(digest=digest))
         self._choice_field("facilitator_id").choices = [("", "All"), *self.facilitators.items()]
         self._choice_field("indication").choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
@@ -48,7 +49,7 @@ class ReportFilterForm(forms.Form):
                 del self.fields[name]
             per_template = selectors.first_course_patients_by("template_id", digest=digest)
             self._choice_field("template_id").choices = [("", "All")] + [
-                (t, t) for t in templates if per_template.get(t, 0) >= min_cell
+                (t, names.get(t, t)) for t in templates if per_template.get(t, 0) >= min_cell
             ]
             self.fields["months_since_first_dose"] = forms.TypedChoiceField(
                 required=False,

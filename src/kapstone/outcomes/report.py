@@ -466,7 +466,7 @@ def _table2(
             summaries=[_summary("Dosing sessions", session_counts)],
             counts=_counts(session_counts.map(session_band), by_label=True),
         ),
-        TableSection("Course template", n=n, counts=_counts(cohort["template_id"])),
+        TableSection("Course template", n=n, counts=_counts(cohort["template_id"], selectors.template_labels())),
     ]
 
 

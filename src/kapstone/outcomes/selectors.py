@@ -42,6 +42,7 @@ from kapstone.measures.models import Assessment, UrineToxicology
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
+from kapstone.program.course_templates import load_templates
 from kapstone.program.models import Enrolment, Group, GroupSession
 from kapstone.screening.models import ScreeningResult
 
@@ -372,6 +373,12 @@ def template_choices(*, digest: str) -> list[str]:
 
     templates: list[str] = _per_data_version("templates", digest, read)
     return templates
+
+
+def template_labels() -> dict[str, str]:
+    """Each course template's name by its id ("journey-clinical-style" -> "Journey Clinical style course (...)");
+    an id no template file holds any more keeps the id."""
+    return {template_id: template.name for template_id, template in load_templates().items()}
 
 
 def minimum_cell_size() -> int:
