@@ -141,6 +141,10 @@ def test_it_leaves_follow_ups_beyond_the_horizon_to_be_booked_later(planned):
     assert [s.index for s in booked] == [1]
     assert [due.index for due in plan.follow_ups_due] == [2, 3]
     assert any("follow-up session 2 is due" in warning for warning in plan.warnings)
+    # Days as the plan's table writes them, not "2027-04-19 (2027-04-12..2027-04-26)".
+    second = plan.follow_ups_due[0]
+    expected = f"is due about {second.due:%a} {second.due.day} {second.due:%b %Y} (between {second.earliest:%a} "
+    assert any(expected in warning for warning in plan.warnings)
 
 
 def test_it_prefers_integration_within_24_to_48_hours_and_the_preferred_times(planned):

@@ -195,6 +195,11 @@ class PlannedSession:
         return SessionTime(self.kind, self.index, self.start, self.end)
 
 
+def _day(day: date) -> str:
+    """A day as the plan's table writes it: "Mon 19 Apr 2027"."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
 @dataclass(frozen=True)
 class FollowUpDue:
     """A follow-up whose window ends after the planning horizon: to be booked later."""
@@ -1086,8 +1091,8 @@ def _plan(request: CourseRequest, built: _Built, solver: cp_model.CpSolver, opti
     )
     warnings = [f.message for f in findings]
     warnings += [
-        f"follow-up session {d.index} is due about {d.due} ({d.earliest}..{d.latest}), after the planning "
-        "horizon: book it later"
+        f"follow-up session {d.index} is due about {_day(d.due)} (between {_day(d.earliest)} and {_day(d.latest)}), "
+        "after the planning horizon: book it later"
         for d in due
     ]
     if not optimal:
