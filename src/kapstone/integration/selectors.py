@@ -44,6 +44,7 @@ from kapstone.integration.window import (
     window_bounds,
     window_settings,
 )
+from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.measures.selectors import completed_totals
 from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient
@@ -447,6 +448,14 @@ def _undelivered_messages(*, patient_id: int) -> QuerySet[Notification]:
     )
 
 
+def _instrument_name(instrument_id: str) -> str:
+    """A questionnaire as the rest of the product names it ("PHQ-9", "C-SSRS screener"), not its id ("PHQ9")."""
+    try:
+        return get_instrument(instrument_id).short_name
+    except UnknownInstrument:
+        return instrument_id.upper()
+
+
 def _timeline_items(
     patient: Patient, sessions: list[GroupSession], *, journal: str, notes: bool, undelivered: bool = False
 ) -> list[TimelineItem]:
@@ -466,7 +475,7 @@ def _timeline_items(
             continue
         severity = f" ({severity_label})" if severity_label else ""
         score = f"{total:g}{severity}" if total is not None else ""
-        items.append(TimelineItem(completed_at, "score", instrument_id.upper(), score))
+        items.append(TimelineItem(completed_at, "score", _instrument_name(instrument_id), score))
     if journal != "none":
         for entry in _journal_entries_drawn(journal == "shared", patient_id=patient.pk):
             title = "Creative activity" if entry.activity else "Journal entry"

@@ -124,7 +124,8 @@ def timeline_items(items: list[TimelineItem], own: bool) -> SafeString:
                 text = escape(normalize_newlines(entry.text)).replace("\n", "<br>")
                 parts.append(f'<p class="journal-text">{text}</p>')
             if entry.mood is not None:
-                parts.append(f'<p class="muted">Mood, the patient\'s own rating: {shown(entry.mood)}/10</p>')
+                whose = "my" if own else "the patient's"
+                parts.append(f'<p class="muted">Mood, {whose} own rating: {shown(entry.mood)}/10</p>')
             if entry.activity:
                 parts.append(
                     f'<p class="muted">{escape(str(entry.get_activity_display()))}, '

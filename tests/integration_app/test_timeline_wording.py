@@ -1,0 +1,20 @@
+"""The patient's own timeline names each questionnaire as the rest of the portal does, and speaks to the patient."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.measures.models import Assessment
+from tests.conftest import signed_in_client
+from tests.integration_app.factories import journal_entry
+from tests.measures.factories import due_assessment
+
+
+def test_a_questionnaire_is_named_and_a_mood_is_the_patients_own(cast):
+    done = due_assessment(cast.alice, "phq9")
+    Assessment.objects.filter(pk=done.pk).update(
+        status=Assessment.Status.COMPLETED, completed_at=timezone.now(), total=11.0
+    )
+    journal_entry(cast.alice, text="A calm day.", mood=7)
+    page = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    assert '<p class="timeline-title">PHQ-9 <span class="muted">11' in page  # not the id, "PHQ9"
+    assert "Mood, my own rating: 7/10" in page
