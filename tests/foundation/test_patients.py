@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from kapstone.audit.models import AuditEvent
 from kapstone.patients.models import CareTeamMembership, Patient
@@ -279,3 +280,12 @@ def test_the_care_team_page_reads_only_the_team_and_the_clinicians_once(cast, cl
     # Both fields still offer every active clinician, the team ticked and the lead chosen.
     for clinician in (cast.bob, cast.charlie, cast.therapist, cast.nurse):
         assert page.count(f'value="{clinician.pk}"') == 2
+
+
+def test_the_record_gives_the_age_beside_the_date_of_birth(cast, client_for):
+    # Forty years old tomorrow: still 39 today (a year forty years back is a leap year exactly when this one is).
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    born = tomorrow.replace(year=tomorrow.year - 40)
+    Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=born)
+    page = client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
+    assert f'{born:%Y-%m-%d} <span class="muted">(age 39)</span>' in page

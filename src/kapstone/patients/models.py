@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 # ICD-10-CM: a letter, two alphanumerics, then optionally a dot and up to four more (CDC ICD-10-CM conventions).
 ICD10CM_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -97,6 +98,13 @@ class Patient(models.Model):
     @property
     def name_with_pronouns(self) -> str:
         return f"{self.full_name} ({self.pronouns})" if self.pronouns else self.full_name
+
+    @property
+    def age(self) -> int:
+        """Whole years today, in the practice's time zone."""
+        today = timezone.localdate()
+        born = self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class CareTeamMembership(models.Model):
