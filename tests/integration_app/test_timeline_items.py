@@ -21,7 +21,7 @@ AT = datetime.datetime(2026, 10, 25, 0, 30, tzinfo=datetime.UTC)  # the night th
 def _items() -> list[TimelineItem]:
     items = [
         TimelineItem(AT, "session", "Dosing session", " · Willow <room> & co"),
-        TimelineItem(AT + datetime.timedelta(hours=5), "dose", "Dose given", "200 mg sublingual"),
+        TimelineItem(AT + datetime.timedelta(hours=5), "dose", "Dose given", "200 mg, sublingual lozenge"),
         TimelineItem(AT, "score", "PHQ9", ""),
         TimelineItem(AT, "note", 'Integration note by "Theo" <Tran>', "line one\nline two"),
     ]

@@ -1,11 +1,13 @@
 """The patient's own timeline names each questionnaire as the rest of the portal does, and speaks to the patient."""
 
+from decimal import Decimal
+
 from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.measures.models import Assessment
 from tests.conftest import signed_in_client
-from tests.integration_app.factories import journal_entry
+from tests.integration_app.factories import given_dose, journal_entry
 from tests.measures.factories import due_assessment
 
 
@@ -18,3 +20,11 @@ def test_a_questionnaire_is_named_and_a_mood_is_the_patients_own(cast):
     page = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
     assert '<p class="timeline-title">PHQ-9 <span class="muted">11' in page  # not the id, "PHQ9"
     assert "Mood, my own rating: 7/10" in page
+
+
+def test_a_dose_reads_in_plain_words(cast):
+    record = given_dose(cast)
+    record.dose_mg = Decimal("150.0")
+    record.save()
+    page = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    assert 'Dose given <span class="muted">150 mg, sublingual lozenge</span>' in page

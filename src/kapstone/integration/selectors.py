@@ -26,7 +26,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import compiled_once
-from kapstone.dosing.models import DoseRecord
+from kapstone.dosing.models import DoseRecord, Route
 from kapstone.integration import crypto
 from kapstone.integration.models import (
     IntegrationNote,
@@ -448,6 +448,10 @@ def _undelivered_messages(*, patient_id: int) -> QuerySet[Notification]:
     )
 
 
+def _route_words(route: str) -> str:
+    return str(Route(route).label).lower() if route in Route.values else route
+
+
 def _instrument_name(instrument_id: str) -> str:
     """A questionnaire as the rest of the product names it ("PHQ-9", "C-SSRS screener"), not its id ("PHQ9")."""
     try:
@@ -469,7 +473,9 @@ def _timeline_items(
     for dose in _doses_given(patient_id=patient.pk):
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
-        items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{dose.dose_mg} mg {dose.route}"))
+        # "150 mg, sublingual lozenge": not the stored decimal ("150.0") and the route's code ("sublingual").
+        mg = f"{dose.dose_mg.normalize():f}" if dose.dose_mg is not None else "—"
+        items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{mg} mg, {_route_words(dose.route)}"))
     for completed_at, instrument_id, total, severity_label in completed_totals(patient):
         if completed_at is None:  # never: a completed questionnaire has its time
             continue
