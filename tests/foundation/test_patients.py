@@ -289,3 +289,13 @@ def test_the_record_gives_the_age_beside_the_date_of_birth(cast, client_for):
     Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=born)
     page = client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
     assert f'{born:%Y-%m-%d} <span class="muted">(age 39)</span>' in page
+
+
+def test_removing_an_item_asks_on_a_page_of_its_own_first(cast, client_for):
+    diagnosis = cast.alice.diagnoses.first()
+    url = reverse("patients:part_remove", args=[cast.alice.pk, "diagnosis", diagnosis.pk])
+    asked = client_for(cast.bob).post(url)
+    assert asked.status_code == 200 and f"Remove {diagnosis} from" in asked.content.decode()
+    assert cast.alice.diagnoses.filter(pk=diagnosis.pk).exists()
+    removed = client_for(cast.bob).post(url, {"confirm": "yes"})
+    assert removed.status_code == 302 and not cast.alice.diagnoses.filter(pk=diagnosis.pk).exists()

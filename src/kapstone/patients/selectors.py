@@ -23,6 +23,11 @@ from kapstone.patients.models import (
 )
 
 PATIENTS_PER_PAGE = 25
+RECORD_PART_MODELS: dict[str, type[Diagnosis | Medication | ExternalClinician]] = {
+    "diagnosis": Diagnosis,
+    "medication": Medication,
+    "external_clinician": ExternalClinician,
+}
 AUDIT_EVENTS_PER_PAGE = 100
 
 
@@ -239,3 +244,12 @@ def patient_for_portal_user(user: User, *, related: Sequence[str] = ()) -> Patie
     if not own:
         raise Http404("No patient record is linked to this login.")
     return own[0]
+
+
+def record_part_get(*, patient: Patient, kind: str, part_id: int) -> Diagnosis | Medication | ExternalClinician:
+    """One diagnosis, medication or outside clinician of the patient (already read through the care-team check);
+    404 when the patient has no such item."""
+    part = RECORD_PART_MODELS[kind].objects.filter(patient=patient, pk=part_id).first()
+    if part is None:
+        raise Http404("No such item on this record.")
+    return part
