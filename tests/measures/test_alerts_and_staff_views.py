@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -9,7 +10,7 @@ from django.utils import timezone
 from kapstone.audit.models import AuditEvent
 from kapstone.measures import selectors, services
 from kapstone.measures.models import AlertOccurrence, Assessment, CriticalAlert
-from tests.conftest import make_patient
+from tests.conftest import make_patient, signed_in_client
 from tests.measures.factories import PHQ9_ITEM9, PHQ9_MILD, due_assessment, open_alert
 
 
@@ -244,3 +245,11 @@ def test_due_questionnaires_for_the_staff_home(cast):
     due_assessment(cast.alice, due_in_days=3)
     due_assessment(cast.dana)
     assert selectors.due_assessments_for(cast.bob) == [due]
+
+
+def test_a_questionnaire_due_on_a_later_day_is_not_yet_due(cast):
+    due_assessment(cast.alice, "phq9", occasion="baseline", due_in_days=-1)
+    due_assessment(cast.alice, "gad7", occasion="follow_up_1m", due_in_days=20)
+    page = signed_in_client(cast.bob).get(reverse("measures:patient", args=[cast.alice.pk])).content.decode()
+    rows = re.findall(r"<tr><td>(PHQ-9|GAD-7)</td>.*?</td><td>.*?</td>\s*<td>([^<]*)", page, re.S)
+    assert dict(rows) == {"PHQ-9": "Due", "GAD-7": "Not yet due"}

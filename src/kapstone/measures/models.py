@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.patients.models import Patient
@@ -92,6 +93,13 @@ class Assessment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        """The status as a list of open questionnaires shows it: one due on a later day is not due yet."""
+        if self.status == self.Status.DUE and timezone.localdate(self.due_at) > timezone.localdate():
+            return "Not yet due"
+        return str(self.get_status_display())
 
     @property
     def occasion_display(self) -> str:
