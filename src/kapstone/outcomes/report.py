@@ -158,7 +158,7 @@ class InstrumentOutcome:
     n_baseline: int
     n_end: int  # every patient with an end-of-course total, with a baseline or not
     comparison: PairedComparison
-    rates: list[tuple[str, Rate]]
+    rates: list[tuple[str, Rate | None]]  # None: withheld for a researcher (suppression.py)
     reliable_change_method: str
     subgroups: list[SubgroupRow]
     trajectory: Trajectory | None = None
@@ -509,7 +509,7 @@ def _missing_statements(name: str, n_baseline: int, missing_baseline: int, missi
     return statements
 
 
-def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[str, Rate]], str, pd.DataFrame]:
+def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[str, Rate | None]], str, pd.DataFrame]:
     """Response, remission and reliable change per pair, by the measures app's own rule: the one the patient's chart
     applies (measures.selectors.change_rule: the practice's settings and its baseline sample's SD)."""
     try:
@@ -536,7 +536,7 @@ def _change_rates(instrument_id: str, pairs: pd.DataFrame) -> tuple[list[tuple[s
             f"Remission (end-of-course total {REMISSION_WORDS[comparison]} {threshold:g}"
             f"{REMISSION_SUFFIX.get(comparison, '')})"
         )
-    rates = []
+    rates: list[tuple[str, Rate | None]] = []
     for key, _ in CHANGE_RATES:
         known = frame[key].dropna() if key in frame else pd.Series(dtype=bool)
         if len(known) or frame.empty:
