@@ -351,6 +351,12 @@ def test_the_consent_page_is_titled_by_the_form_and_its_sections_sit_under_that_
     assert "<h3" not in page
 
 
+def test_the_consent_form_names_its_sources_as_references_not_as_bibliography_ids(cast):
+    page = signed_in_client(cast.alice_user).get(reverse("screening:portal_consent")).text
+    assert "[seed-practice]" not in page and "[spravato-pi]" not in page
+    assert "SPRAVATO (esketamine) nasal spray, Prescribing Information" in page
+
+
 def test_a_patient_withdraws_their_consent(cast):
     helpers.sign_consent(cast)
     client = signed_in_client(cast.alice_user)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from kapstone import bibliography
+
 CONSENT_DIR = Path(__file__).parent / "consent"
 FORM_ID = "kap_group_consent"
 _FILE_NAME = re.compile(rf"{FORM_ID}_v(\d+)\.yaml")
@@ -23,6 +25,11 @@ class ConsentSection:
     heading: str
     text: str
     source: str
+
+    @property
+    def source_described(self) -> str:
+        """The source with each bibliography id written out as its reference: the reader is a patient."""
+        return bibliography.describe(self.source)
 
 
 @dataclass(frozen=True)
