@@ -28,6 +28,10 @@ class CardForms(Protocol):
 
     def __getitem__(self, action: str) -> str: ...
 
+    def posted_here(self, action: str) -> bool:
+        """Whether this card's form for `action` is the one just sent back with its errors."""
+        ...
+
 
 def _time(value: datetime.datetime | None) -> str:
     """`{{ value|time:"H:i" }}`: in the practice's time zone, hours and minutes padded with zeros; "" for none."""
@@ -261,12 +265,20 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
     """The card's forms, as the roles and the record allow them; each drawn only when shown."""
     shown_forms = ""
     if record is None or not record.discharged_at:
-        risk = forms["risk"] if (record is None or not record.administered_at) and role != Role.ADMIN else ""
+        # Once the dose is given, the forms that lead up to it are closed (their services refuse them), unless one
+        # was just sent back with the refusal, which it shows.
+        before_dose = record is None or not record.administered_at
+
+        def offered(action: str) -> bool:
+            return before_dose or forms.posted_here(action)
+
+        checkin = forms["checkin"] if offered("checkin") else ""
+        risk = forms["risk"] if before_dose and role != Role.ADMIN else ""
         to_review = role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review
         medreview = forms["medreview"] if to_review else ""
-        order = forms["order"] if role == Role.PRESCRIBER else ""
-        administer = forms["administer"] if role in DOSE_GIVING_ROLES else ""
-        lines = [forms["checkin"], forms["vitals"], risk, medreview, order, administer]
+        order = forms["order"] if offered("order") and role == Role.PRESCRIBER else ""
+        administer = forms["administer"] if offered("administer") and role in DOSE_GIVING_ROLES else ""
+        lines = [checkin, forms["vitals"], risk, medreview, order, administer]
         lines += [forms["ratings"], forms["adverse"], forms["discharge"]]
         shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)
     return f"  {shown_forms}\n  {forms['note']}\n"

@@ -226,6 +226,9 @@ class _CardForms:
             raise KeyError(action)
         return self.page.card_form(self.entry, action)
 
+    def posted_here(self, action: str) -> bool:
+        return self.page.bound is not None and self.page.bound[0] == (self.entry.patient.pk, action)
+
 
 def _room_context(request, session_id, bound=None):
     # The thresholds the page shows are the ones the room's readiness is judged by: read once for both.
