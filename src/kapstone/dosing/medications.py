@@ -34,12 +34,14 @@ def declared_names(text: str) -> list[str]:
 def new_to_review(*, screened: list[str], current: list[str]) -> list[NewMedicine]:
     """The `current` names (the record's medications and those declared at check-in) that are not among the
     `screened` intake's and that the screening rules review: a class of safety.medication_review_classes() or an
-    unrecognised name. In the order given, each medicine once."""
+    unrecognised name. A line naming several medicines is read as each of them. In the order given, each medicine
+    once."""
     medications = engine.load_rule_set().medications
-    known = {_key(name, medications) for name in screened}
+    # Each medicine a line names ("sertraline, phenelzine"), as the screening reads it (engine.medicine_parts).
+    known = {_key(part, medications) for name in screened for part in engine.medicine_parts(name, medications)}
     review_classes = safety.medication_review_classes()
     found, seen = [], set()
-    for name in current:
+    for name in (part for line in current for part in engine.medicine_parts(line, medications)):
         key = _key(name, medications)
         if key in known or key in seen:
             continue

@@ -137,6 +137,8 @@ class Medications:
     diazepam_mg_per_mg: dict[str, float]  # generic benzodiazepine name -> mg diazepam per mg of it
     cns_depressant_classes: tuple[str, ...] = ()
     dissociative_names: tuple[str, ...] = ()  # lower-case substance names that are dissociatives
+    line_separators: tuple[str, ...] = ()  # what separates several medicines written on one line
+    dose_words: frozenset[str] = frozenset()  # words of a dose or a frequency, never a medicine's name
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,9 @@ def _parse_medications(raw: Data) -> Medications:
     dissociatives = raw.get("dissociative_substances", {})
     if (depressants and not depressants.get("source")) or (dissociatives and not dissociatives.get("source")):
         raise RuleSetError("medications.yaml: cns_depressant_classes and dissociative_substances need a source")
+    lines = raw.get("medication_lines", {})
+    if lines and (not lines.get("source") or not lines.get("separators")):
+        raise RuleSetError("medications.yaml: medication_lines needs separators and a source")
     table = raw["benzodiazepine_equivalents"]
     reference = float(table["reference_diazepam_mg"])
     per_mg = {}
@@ -419,6 +424,8 @@ def _parse_medications(raw: Data) -> Medications:
         diazepam_mg_per_mg=per_mg,
         cns_depressant_classes=tuple(depressants.get("classes", ())),
         dissociative_names=tuple(" ".join(str(name).lower().split()) for name in dissociatives.get("names", ())),
+        line_separators=tuple(str(separator).lower() for separator in lines.get("separators", ())),
+        dose_words=frozenset(str(word).lower() for word in lines.get("dose_words", ())),
     )
 
 
@@ -636,6 +643,26 @@ def _canonical_drug(name: str, medications: Medications) -> str | None:
     return None
 
 
+def medicine_parts(name: str, medications: Medications) -> list[str]:
+    """The medicines one medication line names, as written: the line split at medications.yaml's separators ("sertraline,
+    phenelzine", "Zoloft + Nardil", "Tylenol with codeine"), leaving out parts made only of dose and frequency words
+    ("sertraline 50 mg/day, once daily" is one medicine). A line with one medicine gives itself back whole."""
+    words = [re.escape(separator) for separator in medications.line_separators if separator.isalpha()]
+    symbols = [re.escape(separator) for separator in medications.line_separators if not separator.isalpha()]
+    alternatives = ([f"[{''.join(symbols)}]"] if symbols else []) + ([rf"\b(?:{'|'.join(words)})\b"] if words else [])
+    if not alternatives:
+        return [name]
+    parts = [part.strip() for part in re.split("|".join(alternatives), name, flags=re.IGNORECASE)]
+    medicines = [part for part in parts if part and not _only_dose_words(part, medications)]
+    return [name] if len(medicines) <= 1 else medicines
+
+
+def _only_dose_words(text: str, medications: Medications) -> bool:
+    """Whether `text` says only a dose or a frequency ("50 mg", "day", "once daily", "2 tabs")."""
+    tokens = re.findall(r"[a-z]+|[0-9]+(?:\.[0-9]+)?", text.lower())
+    return all(token[0].isdigit() or token in medications.dose_words for token in tokens)
+
+
 def _inadequate_response(entry: Data, threshold_percent: float) -> bool:
     if entry.get("improvement_percent") is not None:
         improvement: float = entry["improvement_percent"]
@@ -681,21 +708,24 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
     by_class: dict[str, list[str]] = {}
     diazepam_equivalent = 0.0
     for entry in medication_list:
-        generic = _canonical_drug(entry["name"], medications)
-        if generic is None:
-            unrecognised.append(entry["name"])
-            continue
-        drug_class = medications.drug_classes[generic]
-        names.append(generic)
-        classes.add(drug_class)
-        by_class.setdefault(drug_class, []).append(entry["name"])
-        if drug_class == "benzodiazepine":
-            factor = medications.diazepam_mg_per_mg.get(generic)
-            dose = entry.get("dose_mg_per_day")
-            if factor is None or dose is None:
-                not_converted.append(entry["name"])
-            else:
-                diazepam_equivalent += dose * factor
+        parts = medicine_parts(entry["name"], medications)
+        # A line naming several medicines gives one dose for all of them: no part's dose can be counted.
+        dose = entry.get("dose_mg_per_day") if len(parts) == 1 else None
+        for part in parts:
+            generic = _canonical_drug(part, medications)
+            if generic is None:
+                unrecognised.append(part)
+                continue
+            drug_class = medications.drug_classes[generic]
+            names.append(generic)
+            classes.add(drug_class)
+            by_class.setdefault(drug_class, []).append(part)
+            if drug_class == "benzodiazepine":
+                factor = medications.diazepam_mg_per_mg.get(generic)
+                if factor is None or dose is None:
+                    not_converted.append(part)
+                else:
+                    diazepam_equivalent += dose * factor
     return {
         "medication_names": names,
         "medication_classes": sorted(classes),

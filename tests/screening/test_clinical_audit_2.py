@@ -1,0 +1,107 @@
+"""A second clinical-case audit of the safety gate (clinical reference: "Safety: who should not be dosed",
+"Interactions to review"), one test per finding, for what tests/screening/test_clinical_audit.py did not reach: a
+medication line that names more than one medicine, in the screening and in the dosing room's medicines new since
+screening."""
+
+import pytest
+
+from kapstone.dosing import medications as room_medications
+from kapstone.patients import services as patients
+from kapstone.screening.engine import screen
+from kapstone.screening.signals import enrolment_check_reasons
+from tests.screening import helpers
+
+
+def fired(intake) -> dict[str, str]:
+    return {reason.rule: reason.outcome for reason in screen(intake).reasons}
+
+
+def with_medications(intake, *entries):
+    intake["medications"] = [dict(entry) for entry in entries]
+    return intake
+
+
+# ---- One medication line naming two medicines ---------------------------------------------------------------------
+# Finding: the drug list read a name by its leading words only, so "sertraline, phenelzine" was sertraline and the MAO
+# inhibitor after it was never seen: the intake screened eligible with no reason at all ([spravato-pi] section 7).
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "outcome"),
+    [
+        ("sertraline, phenelzine", "maoi", "needs_review"),
+        ("Zoloft + Nardil", "maoi", "needs_review"),
+        ("sertraline and phenelzine 15 mg", "maoi", "needs_review"),
+        ("escitalopram; Emsam patch", "maoi", "needs_review"),
+        ("bupropion/methylphenidate", "psychostimulant", "caution"),
+        ("trazodone with zolpidem", "cns_depressant", "needs_review"),
+        ("Tylenol with codeine", "cns_depressant", "needs_review"),
+    ],
+)
+def test_every_medicine_named_on_one_medication_line_is_read(intake, name, rule, outcome):
+    assert fired(with_medications(intake, {"name": name})).get(rule) == outcome
+
+
+def test_a_part_of_a_medication_line_kapstone_cannot_classify_is_flagged_for_review(intake):
+    result = screen(with_medications(intake, {"name": "sertraline and naltrexone"}))
+    assert result.decision == "needs_review"
+    assert result.unrecognised_medications == ["naltrexone"]
+
+
+def test_the_interaction_message_names_the_medicine_not_the_whole_line(intake):
+    reasons = {
+        reason.rule: reason.message for reason in screen(with_medications(intake, {"name": "Zoloft + Nardil"})).reasons
+    }
+    assert "(Nardil)" in reasons["maoi"]
+
+
+def test_a_benzodiazepine_sharing_a_line_with_another_medicine_has_a_dose_nobody_can_attribute(intake):
+    # 0.5 mg of lorazepam alone is 5 mg diazepam-equivalent, within the threshold; of clonazepam it is 10 mg, above it.
+    result = screen(with_medications(intake, {"name": "lorazepam and clonazepam", "dose_mg_per_day": 0.5}))
+    assert fired(with_medications(intake, {"name": "lorazepam and clonazepam", "dose_mg_per_day": 0.5})) == {
+        "benzodiazepine_dose_not_converted": "needs_review"
+    }
+    assert result.benzodiazepine_diazepam_equivalent_mg == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sertraline 50 mg/day", "sertraline 50 mg, once daily", "Zoloft 100mg, at night", "sertraline 25 mg / 2 tabs"],
+)
+def test_dose_and_frequency_words_after_a_separator_are_not_read_as_another_medicine(intake, name):
+    assert screen(with_medications(intake, {"name": name})).decision == "eligible"
+
+
+def test_a_benzodiazepine_line_with_its_dose_written_after_a_separator_still_counts_its_dose(intake):
+    result = screen(with_medications(intake, {"name": "lorazepam 1 mg/day, at night", "dose_mg_per_day": 1}))
+    assert result.benzodiazepine_diazepam_equivalent_mg == 10
+
+
+@pytest.mark.parametrize(
+    ("screened", "current", "new"),
+    [
+        (["sertraline"], ["sertraline, phenelzine"], [("phenelzine", "maoi")]),
+        (["Zoloft"], ["Zoloft + Adderall"], [("Adderall", "psychostimulant")]),
+        (["sertraline"], ["sertraline and naltrexone"], [("naltrexone", None)]),
+        (["sertraline, phenelzine"], ["Nardil", "Zoloft"], []),
+        (["lorazepam"], ["sertraline 50 mg/day"], []),
+    ],
+)
+def test_the_dosing_room_reads_every_medicine_on_a_line_new_since_screening(screened, current, new):
+    found = room_medications.new_to_review(screened=screened, current=current)
+    assert [(medicine.name, medicine.drug_class) for medicine in found] == new
+
+
+@pytest.mark.django_db
+def test_a_line_on_the_record_adding_an_maoi_beside_a_screened_medicine_holds_the_enrolment(cast):
+    """The record's medicines reach enrolment through screening.signals.enrolment_checks (the dosing app's
+    medicines_new_since_screening): a second medicine on the same line reaches it too."""
+    helpers.ready_for_enrolment(cast)
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="medication",
+        fields={"name": "sertraline, phenelzine", "dose": "15 mg"},
+    )
+    reasons = " ".join(enrolment_check_reasons(patient=cast.alice))
+    assert "phenelzine (maoi)" in reasons
