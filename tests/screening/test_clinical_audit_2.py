@@ -1,13 +1,15 @@
 """A second clinical-case audit of the safety gate (clinical reference: "Safety: who should not be dosed",
 "Interactions to review"), one test per finding, for what tests/screening/test_clinical_audit.py did not reach: a
 medication line that names more than one medicine, in the screening and in the dosing room's medicines new since
-screening."""
+screening, and unstable angina coded on the patient record."""
 
 import pytest
+from django.utils import timezone
 
 from kapstone.dosing import medications as room_medications
 from kapstone.patients import services as patients
-from kapstone.screening.engine import screen
+from kapstone.screening.engine import load_rule_set, screen
+from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.signals import enrolment_check_reasons
 from tests.screening import helpers
 
@@ -105,3 +107,39 @@ def test_a_line_on_the_record_adding_an_maoi_beside_a_screened_medicine_holds_th
     )
     reasons = " ".join(enrolment_check_reasons(patient=cast.alice))
     assert "phenelzine (maoi)" in reasons
+
+
+# ---- Unstable angina coded on the patient record ------------------------------------------------------------------
+# Finding: "MI or unstable angina in the last 6 months" needs review ([spravato-pi] [sanacora-2017]); the record's
+# heart-attack codes reached the gate, but unstable angina (ICD-10-CM I20.0) matched no entry, so an intake that gave
+# no date and a record that coded it let the patient through.
+
+
+@pytest.mark.parametrize("code", ["I20.0", "i20.0"])
+def test_unstable_angina_on_the_record_is_reviewed_by_the_screenings_cardiac_event_date(code):
+    entry = load_rule_set().record_diagnosis(code)
+    assert entry is not None
+    assert entry.fields == ("medical.mi_or_unstable_angina_date",)
+
+
+@pytest.mark.parametrize("code", ["I20.8", "I20.9", "I25.10"])
+def test_stable_angina_and_chronic_ischaemic_heart_disease_are_not_the_recent_event_rule(code):
+    assert load_rule_set().record_diagnosis(code) is None
+
+
+@pytest.mark.django_db
+def test_unstable_angina_coded_after_an_intake_without_a_date_holds_the_gate_until_a_rescreen_reviews_it(cast):
+    helpers.ready_for_enrolment(cast)
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": "I20.0", "description": "Unstable angina"},
+    )
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker.startswith("the record codes I20.0 (Unstable angina), a heart attack or unstable angina")
+    reviewed = helpers.intake()
+    reviewed["medical"]["mi_or_unstable_angina_date"] = timezone.localdate().replace(day=1).isoformat()
+    _, result = helpers.screen(cast, reviewed)
+    assert result.decision == "needs_review"
+    assert {reason["rule"] for reason in result.result["reasons"]} == {"recent_mi_or_unstable_angina"}
