@@ -19,11 +19,12 @@ class NewMedicine:
         return f"{self.name} ({kind})"
 
 
-def _key(name: str, medications: engine.Medications) -> str:
-    """A medicine's identity: its generic name where the screening knows it ("Nardil" is phenelzine), else its
-    words."""
-    # engine._canonical_drug is the screening's one reading of a name; importing it keeps the two apps in step.
-    return engine._canonical_drug(name, medications) or " ".join(name.casefold().split())
+def _keys(name: str, medications: engine.Medications) -> list[str]:
+    """A medicine's identities: each generic its words name ("Nardil" is phenelzine; "Zoloft Nardil" is sertraline and
+    phenelzine), read as the screening reads them (engine.drugs_named), and its words themselves when its leading
+    words name no drug, as the screening then reports it unrecognised."""
+    generics, leading = engine.drugs_named(name, medications)
+    return generics if leading else [" ".join(name.casefold().split()), *generics]
 
 
 def declared_names(text: str) -> list[str]:
@@ -38,15 +39,23 @@ def new_to_review(*, screened: list[str], current: list[str]) -> list[NewMedicin
     once."""
     medications = engine.load_rule_set().medications
     # Each medicine a line names ("sertraline, phenelzine"), as the screening reads it (engine.medicine_parts).
-    known = {_key(part, medications) for name in screened for part in engine.medicine_parts(name, medications)}
+    known = {
+        key
+        for name in screened
+        for part in engine.medicine_parts(name, medications)
+        for key in _keys(part, medications)
+    }
     review_classes = safety.medication_review_classes()
     found, seen = [], set()
     for name in (part for line in current for part in engine.medicine_parts(line, medications)):
-        key = _key(name, medications)
-        if key in known or key in seen:
-            continue
-        seen.add(key)
-        drug_class = medications.drug_classes.get(key)
-        if drug_class is None or drug_class in review_classes:
-            found.append(NewMedicine(name, drug_class))
+        keys = _keys(name, medications)
+        new = [key for key in keys if key not in known and key not in seen]
+        seen.update(new)
+        classes = [medications.drug_classes.get(key) for key in new]
+        reviewed = [drug_class for drug_class in classes if drug_class is not None and drug_class in review_classes]
+        # Named once for each class to review; by its words alone when it names none ("Tab. lorazepam" is a
+        # benzodiazepine, "Contrave" a name the screening does not recognise).
+        found += [NewMedicine(name, drug_class) for drug_class in reviewed]
+        if not reviewed and None in classes:
+            found.append(NewMedicine(name, None))
     return found

@@ -635,12 +635,37 @@ def _canonical_drug(name: str, medications: Medications) -> str | None:
     """The generic name for `name`, ignoring case and punctuation ("Zoloft®", "Ativan,"), matching the longest run of
     leading words that names a drug ("methylene blue injection", "sertraline HCl")."""
     words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
-    for length in range(len(words), 0, -1):
-        candidate = " ".join(words[:length])
+    return _drug_at(words, 0, medications)[0]
+
+
+def _drug_at(words: list[str], start: int, medications: Medications) -> tuple[str | None, int]:
+    """The generic named by the longest run of words from `start`, and how many words it took ((None, 0): none)."""
+    for length in range(len(words) - start, 0, -1):
+        candidate = " ".join(words[start : start + length])
         generic = medications.aliases.get(candidate, candidate)
         if generic in medications.drug_classes:
-            return generic
-    return None
+            return generic, length
+    return None, 0
+
+
+def drugs_named(text: str, medications: Medications) -> tuple[list[str], bool]:
+    """Every generic the words of one medicine's text name, in order, each once, and whether its leading words name
+    one (when they do not, the text is reported as unrecognised even if a later word names a drug: "Tab. lorazepam",
+    "Tylenol 3 codeine"). A drug named after the first ("Zoloft Nardil") is never hidden behind it."""
+    words = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+    found: list[str] = []
+    leading = False
+    index = 0
+    while index < len(words):
+        generic, length = _drug_at(words, index, medications)
+        if generic is None:
+            index += 1
+            continue
+        leading = leading or index == 0
+        if generic not in found:
+            found.append(generic)
+        index += length
+    return found, leading
 
 
 def medicine_parts(name: str, medications: Medications) -> list[str]:
@@ -712,20 +737,22 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
         # A line naming several medicines gives one dose for all of them: no part's dose can be counted.
         dose = entry.get("dose_mg_per_day") if len(parts) == 1 else None
         for part in parts:
-            generic = _canonical_drug(part, medications)
-            if generic is None:
+            generics, leading = drugs_named(part, medications)
+            if not leading:
                 unrecognised.append(part)
-                continue
-            drug_class = medications.drug_classes[generic]
-            names.append(generic)
-            classes.add(drug_class)
-            by_class.setdefault(drug_class, []).append(part)
-            if drug_class == "benzodiazepine":
-                factor = medications.diazepam_mg_per_mg.get(generic)
-                if factor is None or dose is None:
-                    not_converted.append(part)
-                else:
-                    diazepam_equivalent += dose * factor
+            # The dose is the part's own only when its leading words name its one drug.
+            part_dose = dose if leading and len(generics) == 1 else None
+            for generic in generics:
+                drug_class = medications.drug_classes[generic]
+                names.append(generic)
+                classes.add(drug_class)
+                by_class.setdefault(drug_class, []).append(part)
+                if drug_class == "benzodiazepine":
+                    factor = medications.diazepam_mg_per_mg.get(generic)
+                    if factor is None or part_dose is None:
+                        not_converted.append(part)
+                    else:
+                        diazepam_equivalent += part_dose * factor
     return {
         "medication_names": names,
         "medication_classes": sorted(classes),
