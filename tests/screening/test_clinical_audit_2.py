@@ -126,6 +126,45 @@ def test_a_line_on_the_record_adding_an_maoi_beside_a_screened_medicine_holds_th
     assert "phenelzine (maoi)" in reasons
 
 
+# ---- A benzodiazepine dose written in the name's text ---------------------------------------------------------------
+# Finding: "lorazepam 0.5 mg three times daily" with dose_mg_per_day 0.5 (the per-dose figure typed as the daily one)
+# counted 5 mg diazepam-equivalent, within the 8 mg threshold, so the intake screened eligible; the text says 1.5 mg a
+# day, 15 mg diazepam-equivalent, above it ([andrashko-2020]). When the text states a dose, the two must agree.
+
+
+@pytest.mark.parametrize(
+    ("name", "dose", "counted"),
+    [
+        ("lorazepam 0.5 mg three times daily", 1.5, 15),
+        ("lorazepam 0.5 mg tds", 1.5, 15),
+        ("lorazepam 0.5mg", 0.5, 5),
+        ("clonazepam 250 mcg twice daily", 0.5, 10),
+        ("Ativan 1 mg at night", 1, 10),
+        ("lorazepam", 0.5, 5),
+    ],
+)
+def test_a_benzodiazepine_whose_text_states_the_same_daily_dose_is_counted(intake, name, dose, counted):
+    result = screen(with_medications(intake, {"name": name, "dose_mg_per_day": dose}))
+    assert result.benzodiazepine_diazepam_equivalent_mg == counted
+
+
+@pytest.mark.parametrize(
+    ("name", "dose"),
+    [
+        ("lorazepam 0.5 mg three times daily", 0.5),
+        ("lorazepam 0.5 mg, three times daily", 0.5),
+        ("Xanax 0.25 mg bd", 0.25),
+        ("clonazepam 500 mcg", 500),
+        ("lorazepam 0.5 mg 2 times daily", 1),
+        ("lorazepam 0.5 mg as needed", 0.5),
+        ("lorazepam 0.5 mg morning, 1 mg night", 1.5),
+    ],
+)
+def test_a_benzodiazepine_whose_text_states_another_daily_dose_is_worked_out_by_hand(intake, name, dose):
+    reasons = fired(with_medications(intake, {"name": name, "dose_mg_per_day": dose}))
+    assert reasons == {"benzodiazepine_dose_not_converted": "needs_review"}
+
+
 # ---- Unstable angina coded on the patient record ------------------------------------------------------------------
 # Finding: "MI or unstable angina in the last 6 months" needs review ([spravato-pi] [sanacora-2017]); the record's
 # heart-attack codes reached the gate, but unstable angina (ICD-10-CM I20.0) matched no entry, so an intake that gave

@@ -139,6 +139,8 @@ class Medications:
     dissociative_names: tuple[str, ...] = ()  # lower-case substance names that are dissociatives
     line_separators: tuple[str, ...] = ()  # what separates several medicines written on one line
     dose_words: frozenset[str] = frozenset()  # words of a dose or a frequency, never a medicine's name
+    mg_per_unit: dict[str, float] = field(default_factory=dict)  # a dose unit written in a name -> mg per unit
+    doses_a_day: dict[str, int] = field(default_factory=dict)  # a frequency written in a name -> doses a day
 
 
 @dataclass(frozen=True)
@@ -426,6 +428,8 @@ def _parse_medications(raw: Data) -> Medications:
         dissociative_names=tuple(" ".join(str(name).lower().split()) for name in dissociatives.get("names", ())),
         line_separators=tuple(str(separator).lower() for separator in lines.get("separators", ())),
         dose_words=frozenset(str(word).lower() for word in lines.get("dose_words", ())),
+        mg_per_unit={str(unit).lower(): float(mg) for unit, mg in lines.get("mg_per_unit", {}).items()},
+        doses_a_day={" ".join(str(words).lower().split()): int(n) for words, n in lines.get("doses_a_day", {}).items()},
     )
 
 
@@ -682,6 +686,25 @@ def medicine_parts(name: str, medications: Medications) -> list[str]:
     return [name] if len(medicines) <= 1 else medicines
 
 
+def _stated_daily_mg(text: str, medications: Medications) -> float | None:
+    """The daily dose in mg a medicine's text states ("lorazepam 0.5 mg three times daily" is 1.5; "diazepam 5mg" is
+    5), NaN when it states one that cannot be read as a single daily amount (two amounts, two frequencies, or an
+    amount with a frequency Kapstone does not know), None when it states no amount."""
+    units = "|".join(sorted(map(re.escape, medications.mg_per_unit), key=len, reverse=True))
+    if not units:
+        return None
+    amounts = re.findall(rf"([0-9]+(?:\.[0-9]+)?)\s*({units})\b", text.lower())
+    if not amounts:
+        return None
+    words = " ".join(re.findall(r"[a-z]+", text.lower()))
+    frequencies = {n for phrase, n in medications.doses_a_day.items() if re.search(rf"\b{re.escape(phrase)}\b", words)}
+    unread = {"prn", "needed", "hourly", "hours", "week", "weekly", "times", "x"} & set(words.split())
+    if len(amounts) > 1 or len(frequencies) > 1 or (unread and not frequencies):
+        return math.nan
+    amount, unit = amounts[0]
+    return float(amount) * medications.mg_per_unit[unit] * (frequencies.pop() if frequencies else 1)
+
+
 def _only_dose_words(text: str, medications: Medications) -> bool:
     """Whether `text` says only a dose or a frequency ("50 mg", "day", "once daily", "2 tabs")."""
     tokens = re.findall(r"[a-z]+|[0-9]+(?:\.[0-9]+)?", text.lower())
@@ -740,8 +763,12 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
             generics, leading = drugs_named(part, medications)
             if not leading:
                 unrecognised.append(part)
-            # The dose is the part's own only when its leading words name its one drug.
+            # The dose is the part's own only when its leading words name its one drug, and when the text states a
+            # dose too, only when the two agree ("lorazepam 0.5 mg three times daily" is not 0.5 mg a day).
             part_dose = dose if leading and len(generics) == 1 else None
+            stated = _stated_daily_mg(part, medications) if part_dose is not None else None
+            if stated is not None and not math.isclose(stated, part_dose or 0.0, rel_tol=1e-9, abs_tol=1e-9):
+                part_dose = None
             for generic in generics:
                 drug_class = medications.drug_classes[generic]
                 names.append(generic)
