@@ -165,6 +165,47 @@ def test_a_benzodiazepine_whose_text_states_another_daily_dose_is_worked_out_by_
     assert reasons == {"benzodiazepine_dose_not_converted": "needs_review"}
 
 
+# ---- Treatment resistance counted from trials of drugs that are not antidepressants ----------------------------------
+# Finding: "failure of 2 adequately dosed antidepressant trials" ([conway-2021]) counted whatever drug a trial named, so
+# 8 weeks of lorazepam and 8 of zolpidem made a depression treatment-resistant and the intake screened eligible.
+
+
+def trials(*drugs):
+    return [{"drug": drug, "weeks": 8, "adequate_dose": True, "improvement_percent": 10} for drug in drugs]
+
+
+@pytest.mark.parametrize(
+    "drugs",
+    [("lorazepam", "zolpidem"), ("sertraline", "Xanax"), ("sertraline", "CBT"), ("sertraline", "linezolid")],
+)
+def test_a_depression_resistant_only_by_trials_of_other_drugs_asks_the_prescriber_to_confirm_them(intake, drugs):
+    intake["prior_treatments"]["antidepressant_trials"] = trials(*drugs)
+    result = screen(intake)
+    assert result.decision == "needs_review"
+    assert fired(intake) == {"treatment_resistance_rests_on_other_drugs": "needs_review"}
+    others = [drug for drug in drugs if drug not in ("sertraline",)]
+    assert ", ".join(others) in next(reason.message for reason in result.reasons)
+
+
+@pytest.mark.parametrize(
+    "drugs",
+    [
+        ("sertraline", "Effexor XR"),
+        ("Nardil", "Emsam patch"),
+        ("sertraline", "venlafaxine", "lorazepam"),  # two antidepressant trials suffice without the benzodiazepine
+    ],
+)
+def test_a_depression_resistant_on_antidepressant_trials_needs_no_confirmation(intake, drugs):
+    intake["prior_treatments"]["antidepressant_trials"] = trials(*drugs)
+    assert screen(intake).decision == "eligible"
+
+
+def test_another_indication_counts_a_medication_of_any_kind_as_its_policy_says(intake):
+    intake["indications"] = ["anxiety"]
+    intake["prior_treatments"]["antidepressant_trials"] = trials("pregabalin", "lorazepam")
+    assert screen(intake).decision == "eligible"
+
+
 # ---- Unstable angina coded on the patient record ------------------------------------------------------------------
 # Finding: "MI or unstable angina in the last 6 months" needs review ([spravato-pi] [sanacora-2017]); the record's
 # heart-attack codes reached the gate, but unstable angina (ICD-10-CM I20.0) matched no entry, so an intake that gave

@@ -51,6 +51,11 @@ CASES = {
         substance_use("ketamine", "2025-11-02", True),
         {},
     ),
+    "treatment_resistance_rests_on_other_drugs": (
+        lambda intake: intake["prior_treatments"]["antidepressant_trials"][1].update(drug="lorazepam"),
+        lambda intake: intake["prior_treatments"]["antidepressant_trials"][1].update(drug="Nardil"),
+        {},
+    ),
     "not_treatment_resistant": (
         lambda intake: put(
             intake, "prior_treatments.antidepressant_trials", intake["prior_treatments"]["antidepressant_trials"][:1]

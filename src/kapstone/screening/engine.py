@@ -85,6 +85,7 @@ COMPUTED_NAMES = frozenset(
         "failed_evidence_based_treatments",
         "treatment_resistant",
         "treatment_resistance_summary",
+        "treatment_resistance_rests_on_other_drugs",
         "augmentation_used",
         "ect_used",
         "maudsley_score",
@@ -139,6 +140,7 @@ class Medications:
     dissociative_names: tuple[str, ...] = ()  # lower-case substance names that are dissociatives
     line_separators: tuple[str, ...] = ()  # what separates several medicines written on one line
     dose_words: frozenset[str] = frozenset()  # words of a dose or a frequency, never a medicine's name
+    antidepressant_trial_drugs: frozenset[str] = frozenset()  # generics a trial of which is an antidepressant trial
     mg_per_unit: dict[str, float] = field(default_factory=dict)  # a dose unit written in a name -> mg per unit
     doses_a_day: dict[str, int] = field(default_factory=dict)  # a frequency written in a name -> doses a day
 
@@ -402,6 +404,12 @@ def _parse_medications(raw: Data) -> Medications:
     dissociatives = raw.get("dissociative_substances", {})
     if (depressants and not depressants.get("source")) or (dissociatives and not dissociatives.get("source")):
         raise RuleSetError("medications.yaml: cns_depressant_classes and dissociative_substances need a source")
+    trial_drugs = raw.get("antidepressant_trial_drugs", {})
+    if trial_drugs and not trial_drugs.get("source"):
+        raise RuleSetError("medications.yaml: antidepressant_trial_drugs needs a source")
+    for drug in trial_drugs.get("drugs", []):
+        if drug not in drugs:
+            raise RuleSetError(f"medications.yaml: antidepressant_trial_drugs names unknown drug {drug!r}")
     lines = raw.get("medication_lines", {})
     if lines and (not lines.get("source") or not lines.get("separators")):
         raise RuleSetError("medications.yaml: medication_lines needs separators and a source")
@@ -428,6 +436,10 @@ def _parse_medications(raw: Data) -> Medications:
         dissociative_names=tuple(" ".join(str(name).lower().split()) for name in dissociatives.get("names", ())),
         line_separators=tuple(str(separator).lower() for separator in lines.get("separators", ())),
         dose_words=frozenset(str(word).lower() for word in lines.get("dose_words", ())),
+        antidepressant_trial_drugs=frozenset(
+            [drug for drug, drug_class in drugs.items() if drug_class in trial_drugs.get("classes", [])]
+            + list(trial_drugs.get("drugs", []))
+        ),
         mg_per_unit={str(unit).lower(): float(mg) for unit, mg in lines.get("mg_per_unit", {}).items()},
         doses_a_day={" ".join(str(words).lower().split()): int(n) for words, n in lines.get("doses_a_day", {}).items()},
     )
@@ -745,7 +757,7 @@ def derive_values(intake: Data, settings: Data, rule_set: RuleSet, today: dt.dat
             intake["psychiatric"]["substance_use_disorders"], settings, today, rule_set.medications.dissociative_names
         )
     )
-    values.update(_treatment_resistance_values(intake, settings))
+    values.update(_treatment_resistance_values(intake, settings, rule_set.medications))
     values["augmentation_used"] = bool(intake["prior_treatments"].get("augmentations"))
     values["ect_used"] = bool(intake["prior_treatments"].get("ect"))
     return values
@@ -827,38 +839,53 @@ def _substance_use_values(
     }
 
 
-def _treatment_resistance_values(intake: Data, settings: Data) -> Data:
+def _treatment_resistance_values(intake: Data, settings: Data, medications: Medications) -> Data:
     """Depression: adequate antidepressant trials with inadequate response (Conway 2021). Other
     indications: the practice's policy, counting those trials plus evidence-based psychotherapy
-    courses with inadequate response. Resistant for any listed indication is resistant."""
+    courses with inadequate response. Resistant for any listed indication is resistant. When it is resistant only by
+    counting trials of drugs that are not antidepressants (or that the drug list does not know), those drugs are named
+    (treatment_resistance_rests_on_other_drugs) for the prescriber to confirm."""
     threshold = settings["non_response_threshold_percent"]
     prior = intake["prior_treatments"]
-    failed_trials = sum(
-        1
+    failed = [
+        trial
         for trial in prior["antidepressant_trials"]
         if trial["adequate_dose"]
         and trial["weeks"] >= settings["adequate_trial_weeks"]
         and _inadequate_response(trial, threshold)
-    )
+    ]
+    failed_trials = len(failed)
+    other_drugs = [
+        trial["drug"]
+        for trial in failed
+        if not set(drugs_named(trial["drug"], medications)[0]) & medications.antidepressant_trial_drugs
+    ]
     failed_psychotherapy = sum(
         1 for course in prior["psychotherapy"] if course["evidence_based"] and _inadequate_response(course, threshold)
     )
     failed_any = failed_trials + failed_psychotherapy
-    resistant, summary = False, []
+    resistant, resistant_on_antidepressants, summary = False, False, []
     for indication in intake["indications"]:
         if indication == "depression":
             needed, have = settings["depression_min_failed_trials"], failed_trials
             counted = _plural(have, "adequate antidepressant trial", "adequate antidepressant trials")
+            on_antidepressants = have - len(other_drugs) >= needed
         else:
+            # The practice's policy for other indications counts a medication of any kind.
             needed, have = settings["other_indication_min_failed_treatments"], failed_any
             counted = _plural(have, "evidence-based treatment", "evidence-based treatments")
+            on_antidepressants = have >= needed
         resistant = resistant or have >= needed
+        resistant_on_antidepressants = resistant_on_antidepressants or on_antidepressants
         summary.append(f"{indication}: {counted} with inadequate response; the policy needs {needed}")
     return {
         "failed_antidepressant_trials": failed_trials,
         "failed_evidence_based_treatments": failed_any,
         "treatment_resistant": resistant,
         "treatment_resistance_summary": "; ".join(summary),
+        "treatment_resistance_rests_on_other_drugs": (
+            other_drugs if resistant and not resistant_on_antidepressants else []
+        ),
     }
 
 
