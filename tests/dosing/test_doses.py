@@ -138,6 +138,19 @@ def test_a_stop_level_reading_is_announced_and_a_screening_threshold_below_the_r
     assert [(e["kind"], e["level"], e["patient_id"]) for e in events] == [("vitals_stop", "urgent", cast.alice.pk)]
 
 
+def test_a_screening_review_threshold_below_the_rooms_makes_the_room_review_from_it(cast, checked_in):
+    """A practice that asks the screening to review from 130/85 reviews a pre-dose reading of 135/80 in the room too."""
+    practice_value_set(actor=cast.bob, key="screening.bp_review_systolic_mmhg", value=130, reason="our protocol")
+    practice_value_set(actor=cast.bob, key="screening.bp_review_diastolic_mmhg", value=85, reason="our protocol")
+    thresholds = selectors.room_thresholds()
+    assert (thresholds["predose_systolic_review"], thresholds["predose_diastolic_review"]) == (130, 85)
+    reading = services.vitals_record(
+        actor=cast.nurse, record=checked_in, phase="pre", systolic=135, diastolic=80, heart_rate=70, spo2=98
+    )
+    assert reading.alert_level == "review"
+    assert selectors.dose_readiness(record=checked_in, at=timezone.now()).vitals_review
+
+
 def test_a_severe_adverse_event_is_announced(cast, checked_in, events, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.adverse_event_record(

@@ -763,13 +763,17 @@ def _thresholds(dosing: engine.Data, screening_overrides: engine.Data) -> Limits
     screening = engine.effective_settings(engine.load_rule_set(), screening_overrides)
     for measure in ("systolic", "diastolic"):
         limits[f"stop_{measure}"] = min(limits[f"stop_{measure}"], screening[f"bp_exclude_{measure}_mmhg"])
+        review = f"predose_{measure}_review"
+        limits[review] = min(limits[review], screening[f"bp_review_{measure}_mmhg"])
     return limits
 
 
 def room_thresholds() -> Limits:
-    """The practice's dosing thresholds, with the blood-pressure stop levels held at the screening's exclusion
-    thresholds where those are lower: a reading the screening would exclude a patient for never passes in the room,
-    whatever order the two settings were changed in."""
+    """The practice's dosing thresholds, with the blood-pressure levels held at the screening's where those are
+    lower: the stop levels at its exclusion thresholds, so a reading the screening would exclude a patient for never
+    passes in the room; the pre-dose review levels at its review thresholds, so a reading the screening would ask a
+    prescriber to review is reviewed on the day too (both read [spravato-rems] 140/90). Whatever order the settings
+    were changed in."""
     overrides = practice_overrides_of("dosing", SCREENING_SETTINGS)
     return _thresholds(overrides["dosing"], overrides[SCREENING_SETTINGS])
 
