@@ -296,6 +296,34 @@ def test_a_prescriber_records_the_assessment_in_the_room(cast, session, vitals_t
     assert not selectors.dose_readiness(record=vitals_taken, at=timezone.now()).risk_refusal
 
 
+def messages_on(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, message.message) for message in response.context["messages"]]
+
+
+def test_a_decision_to_proceed_is_confirmed_as_done_and_one_to_defer_as_a_warning(
+    cast, session, vitals_taken, client_for
+):
+    open_alert(cast.alice)
+    client = client_for(cast.bob)
+    data = {"q1": "0", "q2": "0", "q6": "0", "decision": "proceed", "note": "No ideation since the last visit."}
+    said = messages_on(client.get(room_post(client, session, cast, "risk", data).url))
+    assert [level for level, text in said if "decision: Proceed with the dose today" in text] == ["success"]
+    data = {"clinician_level": "high", "decision": "defer", "note": "Passive ideation this week: deferred."}
+    said = messages_on(client.get(room_post(client, session, cast, "risk", data).url))
+    assert [level for level, text in said if "decision: Defer the dose" in text] == ["warning"]
+
+
+def test_reloading_a_room_form_sent_back_with_errors_goes_back_to_the_room(cast, session, vitals_taken, client_for):
+    client = client_for(cast.bob)
+    assert room_post(client, session, cast, "risk", {}).status_code == 400
+    response = client.get(reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "risk"]))
+    assert response.status_code == 302
+    assert response.url == reverse("dosing:room", args=[session.pk]) + f"#patient-{cast.alice.pk}"
+    assert client.get(response.url).status_code == 200
+    outsider = client_for(cast.charlie).get(reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "risk"]))
+    assert outsider.status_code == 404
+
+
 def test_a_nurse_records_a_screen_but_cannot_decide_in_the_room(cast, session, vitals_taken, client_for):
     client = client_for(cast.nurse)
     page = client.get(reverse("dosing:room", args=[session.pk])).content.decode()

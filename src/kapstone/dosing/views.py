@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
@@ -256,6 +256,10 @@ def session_room(request, session_id):
     return render(request, "dosing/room.html", _room_context(request, session_id))
 
 
+class _Done(str):
+    """An outcome said back as done (a success), not as a warning."""
+
+
 def _apply(action: str, *, actor, record: DoseRecord, data: dict):
     if action == "checkin":
         return services.check_in(actor=actor, record=record, **data)
@@ -279,7 +283,10 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
         assessment = services.risk_assessment_record(actor=actor, record=record, **data)
         if assessment.decision:
             level = assessment.get_risk_level_display()
-            return f"suicide risk assessed (risk level: {level}); decision: {assessment.get_decision_display()}."
+            said = f"suicide risk assessed (risk level: {level}); decision: {assessment.get_decision_display()}."
+            # A decision to proceed is the clinician's, made and recorded: it is confirmed as done, as other
+            # confirmations are; a decision to defer stays a warning (the dose is not given today).
+            return _Done(said) if assessment.decision == assessment.Decision.PROCEED else said
         return f"suicide-risk screen recorded; risk level: {assessment.get_risk_level_display()}."
     if action == "medreview":
         reviewed = services.medication_review(actor=actor, record=record, **data)
@@ -288,11 +295,15 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict):
 
 
 @roles_required(*RECORD_ROLES)
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def room_action(request, session_id, patient_id, action):
     if action not in ROOM_FORMS:
         raise Http404
     session, patient = selectors.room_patient(user=request.user, session_id=session_id, patient_id=patient_id)
+    if request.method != "POST":
+        # A form sent back with errors leaves the browser here: reloading (or opening) the address goes back to
+        # the room, at the patient's card, instead of a bare 405.
+        return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
     form = ROOM_FORMS[action](request.POST, prefix=f"p{patient.pk}-{action}")
     if form.is_valid():
         try:
@@ -303,7 +314,9 @@ def room_action(request, session_id, patient_id, action):
         except services.DosingError as refusal:
             form.add_error(None, str(refusal))
         else:
-            if isinstance(outcome, str) and outcome:
+            if isinstance(outcome, _Done):
+                messages.success(request, f"{patient.full_name}: {outcome}")
+            elif isinstance(outcome, str) and outcome:
                 messages.warning(request, f"{patient.full_name}: {outcome}")
             else:
                 messages.success(request, f"{patient.full_name}: {ROOM_FORM_DONE.get(action, 'saved')}.")
