@@ -11,7 +11,7 @@ from kapstone.audit.models import AuditEvent
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
 from kapstone.program import planning, selectors, services
-from kapstone.program.models import Enrolment, GroupSession, Room, Unavailability
+from kapstone.program.models import Enrolment, Group, GroupSession, Room, Unavailability
 from tests.conftest import make_patient
 
 
@@ -72,6 +72,24 @@ def test_the_group_list_shows_counts_in_a_constant_number_of_queries(cast, bob):
     many, response = page_queries()
     assert many == few
     assert re.search(r"Group 5</a></td>\s*<td>[^<]*</td><td>Forming</td>\s*<td>1 of 4</td><td>1</td>", response.text)
+
+
+def test_the_group_list_counts_a_finished_groups_completed_enrolments(cast, bob):
+    group = services.group_create(
+        actor=cast.admin,
+        name="Finished group",
+        template_id="group-kap-programme",
+        start_date=datetime.date(2026, 1, 5),
+        facilitators=[cast.bob, cast.therapist],
+    )
+    for patient in [cast.alice, cast.dana]:
+        Enrolment.objects.create(group=group, patient=patient, status=Enrolment.Status.COMPLETED)
+    Group.objects.filter(pk=group.pk).update(status=Group.Status.COMPLETED)
+    response = bob.get(reverse("program:groups"))
+    assert re.search(
+        r"Finished group</a></td>\s*<td>[^<]*</td><td>Completed</td>\s*<td>2 of 4 \(2 completed\)</td>", response.text
+    )
+    assert "0 of 4" not in response.text
 
 
 def test_a_group_needs_a_prescriber_among_its_facilitators(cast, bob):

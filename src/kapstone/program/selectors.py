@@ -83,6 +83,8 @@ def _groups_visible_to(user: User) -> QuerySet[Group]:
         .annotate(
             enrolled_count=_enrolment_count(Enrolment.Status.ENROLLED),
             waitlist_count=_enrolment_count(Enrolment.Status.WAITLISTED),
+            # A finished course's enrolments are completed, not enrolled: counted too, so it does not read "0 of 4".
+            completed_count=_enrolment_count(Enrolment.Status.COMPLETED),
         )
         .order_by("-start_date", "name", "pk")
     )
