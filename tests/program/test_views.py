@@ -280,6 +280,18 @@ def test_a_session_move_that_breaks_a_rule_is_refused_with_the_rule(cast, bob, g
     assert timezone.localtime(second.starts_at) != moved_to
 
 
+def test_each_sessions_adjust_link_names_the_session(cast, bob, group):
+    _enrol_three(cast, group)
+    proposal = planning.plan_course(group=group)
+    services.plan_save(actor=cast.bob, group=group, sessions=proposal.sessions)
+    page = bob.get(reverse("program:group", args=[group.pk])).text
+    for session in group.sessions.all():
+        day = timezone.localtime(session.starts_at).strftime("%a %-d %b %Y")
+        name = f"{session.get_kind_display().lower()} session {session.number}, {day}"
+        link = reverse("program:session_edit", args=[session.pk])
+        assert f'<a href="{link}">adjust<span class="visually-hidden"> {name}</span></a>' in page
+
+
 def test_the_session_form_shows_the_current_time(cast, bob):
     session = cast.dosing_session()
     response = bob.get(reverse("program:session_edit", args=[session.pk]))
