@@ -157,4 +157,4 @@ def test_the_portal_says_until_when_the_integration_window_is_open(cast, hours_a
     until = timezone.localtime(window.dosed_at + datetime.timedelta(hours=preferred_hours or 48))
     assert ("Your integration window is open until" in page) is shown
     if shown:
-        assert f"open until {until:%A}, {until:%B} {until.day}," in page
+        assert f"open until {until:%a} {until.day} {until:%b %Y, %H:%M}." in page

@@ -38,6 +38,10 @@ def test_the_home_shows_the_next_session_what_to_do_and_where_the_patient_is(cas
     first_dose_done_of_two(cast)
     page = client_for(cast.alice_user).get(reverse("portal:home")).content.decode()
     assert "Next: Integration session 1" in page
+    # In the product's style ("Sun 6 Dec 2026, 23:03"), not a 12-hour "Monday, December 7, 1:00 p.m.".
+    starts, ends = timezone.localtime(session.starts_at), timezone.localtime(session.ends_at)
+    when = f"{starts:%a} {starts.day} {starts:%b %Y, %H:%M} to {ends:%H:%M}"
+    assert f"<dt>When</dt><dd>{when}</dd>" in page and " p.m." not in page and " a.m." not in page
     assert 'href="https://v.example/a"' in page
     # Each facilitator with their role, as staff pickers name them.
     assert "Theo" in page and "(Therapist / facilitator)" in page
