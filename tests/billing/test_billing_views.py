@@ -41,6 +41,9 @@ def test_billing_staff_record_a_payment_from_the_account_page(priced):
     assert entry.kind == "payment" and str(entry.amount) == "85.50"
     page = client.get(reverse("billing:account", args=[cast.alice.pk]))
     assert "In credit: <strong>$85.50</strong>" in page.content.decode()
+    # The entry's date in the product's style ("Sun 6 Dec 2026"), with the year, not "Dec 6, 2026".
+    on = entry.on_date
+    assert f'<td class="nowrap">{on:%a} {on.day} {on:%b %Y}</td>' in page.content.decode()
 
 
 def test_a_payment_of_a_bad_amount_is_refused_with_a_message_and_nothing_is_written(priced):

@@ -49,7 +49,11 @@ def test_the_visit_links_drawn_in_python_are_the_templates_links():
             )
             new = visit_links(visits, url_name, *leading, suffix=suffix)
         assert new == old.strip()
-    assert '<a href="/billing/my/visit/1/superbill.pdf">Preparation session 1, Mar 1, 2026 (PDF)</a>' in new
+    # The last drawn in Spanish: the day's name in the active language, as the product's "D j M Y" has it.
+    assert '<a href="/billing/my/visit/1/superbill.pdf">Preparation session 1, dom 1 Mar 2026 (PDF)</a>' in new
+    with translation.override("en"):
+        english = visit_links(visits[:1], "billing:my_superbill_pdf", suffix=" (PDF)")
+    assert "Preparation session 1, Sun 1 Mar 2026 (PDF)" in english
 
 
 def test_a_suffix_is_escaped():

@@ -18,7 +18,7 @@ def visit_links(visits: Iterable[GroupSession], url_name: str, *leading: object,
     lookups and a reverse for each visit were a third of the staff account page's drawing (issue 19). Each value is
     escaped as Django's `escape` does; `suffix` (" (PDF)") is escaped too."""
     before, after = link_around_id(url_name, *leading)
-    day = local_calendar_dates("M j, Y")
+    day = local_calendar_dates("D j M Y")
     return mark_safe(  # noqa: S308 - every value escaped above
         "".join(
             f'<li><a href="{before}{int(session.pk)}{after}">{escape(str(session.get_kind_display()))} session '
