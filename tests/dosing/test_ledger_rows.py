@@ -4,6 +4,7 @@ template drew them, for entries of every kind, in and outside the viewer's care 
 from decimal import Decimal
 
 from django.template import Context, Template
+from django.utils import timezone
 
 from kapstone.dosing import selectors, services
 from kapstone.dosing.ledger_rows import entry_rows
@@ -13,7 +14,7 @@ from tests.dosing.helpers import receive_stock
 # The loop dosing/ledger.html drew its rows with, before they were written out in Python.
 ROWS_TEMPLATE = (
     '{% for row in rows %}{% with e=row.entry %}<tr id="entry-{{ e.pk }}"><td>{{ e.pk }}</td><td>'
-    '{{ e.recorded_at|date:"Y-m-d H:i" }}</td><td>{{ e.get_kind_display }}{% if e.discrepancy_mg %}'
+    '{{ e.recorded_at|date:"D j M Y, H:i" }}</td><td>{{ e.get_kind_display }}{% if e.discrepancy_mg %}'
     ' <span class="badge danger">{{ e.discrepancy_mg }}</span>{% endif %}</td><td>'
     '<a href="?lot={{ e.lot_id }}#entries">{{ e.lot.lot_number }}</a></td><td>{{ e.location }}</td>\n<td>'
     "{{ e.change_mg }}</td><td>{% if row.units is not None %}{{ row.units }}{% endif %}</td><td>"
@@ -22,7 +23,7 @@ ROWS_TEMPLATE = (
     " / {{ e.witness.last_name|default:e.witness.username }}{% endif %}</td><td>"
     '{{ row.patient_label }}</td><td>{% if e.corrects %}<a href="#entry-{{ e.corrects_id }}">'
     "corrects #{{ e.corrects_id }}</a>"
-    ' ({{ e.corrects.get_kind_display|lower }} of {{ e.corrects.recorded_at|date:"Y-m-d H:i" }}, {{ e.corrects.change_mg }} mg): {% endif %}'
+    ' ({{ e.corrects.get_kind_display|lower }} of {{ e.corrects.recorded_at|date:"D j M Y, H:i" }}, {{ e.corrects.change_mg }} mg): {% endif %}'
     "{{ e.reason }}</td></tr>{% endwith %}\n{% endfor %}"
 )
 
@@ -52,3 +53,6 @@ def test_the_rows_come_out_as_the_template_drew_them(cast, stock, ready_record):
         window = selectors.ledger(user=viewer)
         assert {row.entry.kind for row in window.rows} >= {"receipt", "administration", "count", "correction", "waste"}
         assert entry_rows(window.rows) == Template(ROWS_TEMPLATE).render(Context({"rows": window.rows}))
+    # Each entry's time in the product's style ("Tue 3 Mar 2026, 09:05"), with the year, not ISO.
+    when = timezone.localtime(count.recorded_at)
+    assert f"<td>{when:%a} {when.day} {when:%b %Y, %H:%M}</td>" in entry_rows(window.rows)
