@@ -507,7 +507,7 @@ def test_the_gate_says_until_when_the_screening_is_current(cast):
     helpers.ready_for_enrolment(cast)
     page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
     expires = timezone.localdate() + datetime.timedelta(days=30)
-    assert f"The latest screening is current until {expires:%Y-%m-%d}" in page
+    assert f"The latest screening is current until {expires:%a} {expires.day} {expires:%b %Y}" in page
 
 
 def test_the_intake_form_runs_a_constant_number_of_queries(cast):

@@ -5,8 +5,9 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
-from kapstone.practice.templatetags.kapstone_tags import link_around_id
+from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
 from kapstone.screening.templatetags.screening_tags import decision_badge
 
 register = template.Library()
@@ -24,12 +25,13 @@ def screening_list_rows(patients: Iterable[Any]) -> SafeString:
     (issue 19). Each value is escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is
     this function's markup and numbers. `patients` carry screening.selectors.screening_list's annotations."""
     before, after = link_around_id("screening:patient")
+    language = get_language()
     rows = []
     for patient in patients:
         if patient.screened_at:
-            # `date` takes a time in the practice's time zone first (expects_localtime).
-            day = timezone.localtime(patient.screened_at)
-            screened = f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+            # `date:"D j M Y"` ("Tue 3 Mar 2026"): it takes a time in the practice's time zone first
+            # (expects_localtime); the day worded once per day (day_label).
+            screened = escape(day_label(timezone.localtime(patient.screened_at).date(), "D j M Y", language))
         else:
             screened = "—"
         rows.append(
