@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from kapstone.accounts import services
+from kapstone.accounts import selectors, services
 from kapstone.accounts.forms import PasswordResetRequestForm
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
@@ -37,14 +37,14 @@ def _origin_only_referer(view):
 def set_password(request, token):
     """The page an emailed link opens. Opening it spends nothing (mail scanners open links); saving does."""
     try:
-        link = services.account_link_usable(token=token)
-    except services.AccountLinkUnusable as problem:
+        link = selectors.account_link_usable(token=token)
+    except selectors.AccountLinkUnusable as problem:
         return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
     form = SetPasswordForm(link.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.password_set_by_link(token=token, password=form.cleaned_data["new_password1"])
-        except services.AccountLinkUnusable as problem:
+        except selectors.AccountLinkUnusable as problem:
             return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
         if user.is_staff_member:
             messages.success(request, "Your password is set. Sign in with it and your authenticator code.")

@@ -1,5 +1,5 @@
 """Reads for the admins' security screen (locked logins, failed sign-ins and refused access) and for a staff
-member's own second factors."""
+member's own second factors, and whether an emailed link can still set a password."""
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
@@ -10,11 +10,15 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from kapstone.accounts.models import User
+from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 
 SECURITY_EVENTS_SHOWN = 200
+
+
+class AccountLinkUnusable(ValueError):
+    """An emailed link that cannot set a password: unknown (mistyped or altered), used, or expired."""
 
 
 def locked_accounts(*, request: HttpRequest) -> list[AccessAttempt]:
@@ -52,3 +56,22 @@ def has_code_device(*, user: User) -> bool:
         TOTPDevice.objects.filter(user=user, confirmed=True).exists()
         or StaticDevice.objects.filter(user=user, confirmed=True).exists()
     )
+
+
+def account_link_usable(*, token: str) -> AccountLink:
+    """The link for this token, if it can still set a password; otherwise AccountLinkUnusable says why."""
+    link = (
+        AccountLink.objects.select_related("user")
+        .filter(token_hash=link_token_digest(token or ""), user__is_active=True)
+        .first()
+    )
+    if link is None:
+        raise AccountLinkUnusable(
+            "This link is not valid: it may be incomplete or altered. Copy the whole link from the email, or ask "
+            "for a new one."
+        )
+    if link.used_at is not None:
+        raise AccountLinkUnusable("This link has already been used. Sign in, or ask for a new link.")
+    if link.expires_at <= timezone.now():
+        raise AccountLinkUnusable("This link has expired. Ask for a new one.")
+    return link

@@ -25,6 +25,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from kapstone.accounts import tasks
 from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
+from kapstone.accounts.selectors import AccountLinkUnusable, account_link_usable
 from kapstone.audit import services as audit
 
 logger = logging.getLogger(__name__)
@@ -36,10 +37,6 @@ class StaffError(ValueError):
 
 class AccountError(ValueError):
     """A change to a login that must be refused, with a message for whoever asked."""
-
-
-class AccountLinkUnusable(ValueError):
-    """An emailed link that cannot set a password: unknown (mistyped or altered), used, or expired."""
 
 
 @transaction.atomic
@@ -410,25 +407,6 @@ def _password_reset_links_create(*, identifier: str) -> list[tuple[User, str]]:
         audit.record(action=audit.Action.UPDATE, object_type="password_reset_requested", object_id=user.pk)
         links.append((user, token))
     return links
-
-
-def account_link_usable(*, token: str) -> AccountLink:
-    """The link for this token, if it can still set a password; otherwise AccountLinkUnusable says why."""
-    link = (
-        AccountLink.objects.select_related("user")
-        .filter(token_hash=link_token_digest(token or ""), user__is_active=True)
-        .first()
-    )
-    if link is None:
-        raise AccountLinkUnusable(
-            "This link is not valid: it may be incomplete or altered. Copy the whole link from the email, or ask "
-            "for a new one."
-        )
-    if link.used_at is not None:
-        raise AccountLinkUnusable("This link has already been used. Sign in, or ask for a new link.")
-    if link.expires_at <= timezone.now():
-        raise AccountLinkUnusable("This link has expired. Ask for a new one.")
-    return link
 
 
 @transaction.atomic
