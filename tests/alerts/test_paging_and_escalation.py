@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.db import connection, connections
 
-from kapstone.alerts import services
+from kapstone.alerts import selectors, services
 from kapstone.alerts.models import AlertNotification, EscalationStep
 from kapstone.audit.models import AuditEvent
 from kapstone.measures import services as measures_services
@@ -85,12 +85,12 @@ def test_a_sweep_pages_an_alert_whose_first_page_was_lost(cast, paging):
 
 def test_a_rota_gap_falls_back_to_the_default_then_the_medical_director(cast, paging):
     sunday = MONDAY_10AM - datetime.timedelta(days=1)
-    assert services.on_call_now(now=sunday) == ([paging["director"]], "medical_director")
+    assert selectors.on_call_now(now=sunday) == ([paging["director"]], "medical_director")
     services.rota_default_set(actor=cast.bob, prescriber=cast.charlie)
-    assert services.on_call_now(now=sunday) == ([cast.charlie], "default")
+    assert selectors.on_call_now(now=sunday) == ([cast.charlie], "default")
     # Monday 07:00 is still inside dora's overnight slot from Monday evening? No: that covers Tuesday morning.
-    assert services.on_call_now(now=MONDAY_10AM - 3 * 60 * MINUTES)[1] == "default"
-    assert services.on_call_now(now=MONDAY_10AM + 20 * 60 * MINUTES) == ([paging["dora"]], "rota")
+    assert selectors.on_call_now(now=MONDAY_10AM - 3 * 60 * MINUTES)[1] == "default"
+    assert selectors.on_call_now(now=MONDAY_10AM + 20 * 60 * MINUTES) == ([paging["dora"]], "rota")
 
 
 def test_messages_carry_no_patient_information_only_a_link_after_sign_in(cast, paging):

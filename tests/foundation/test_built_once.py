@@ -4,7 +4,7 @@
 import pytest
 
 from kapstone.alerts.models import StaffContact
-from kapstone.alerts.services import default_on_call
+from kapstone.alerts.selectors import default_on_call
 from kapstone.patients.selectors import patients_at_a_glance
 from tests.conftest import make_patient
 

@@ -2,19 +2,74 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from kapstone.accounts.models import DISPLAY_NAME_FIELDS, User
-from kapstone.alerts import services
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
+from kapstone.alerts.rota import SlotTimes, on_call_at
 from kapstone.audit import services as audit
 from kapstone.compiled_once import compiled_once
 from kapstone.measures import selectors as measures_selectors
 from kapstone.measures.models import AlertOccurrence, CriticalAlert
 from kapstone.patients.models import Patient
+
+
+# Who is on call is read by two queries that take nothing from their caller: each is compiled once a process, as
+# building it took about as long as running it, and read afresh on every call (every staff home asks; issue 19).
+@compiled_once()
+def _active_slot_times() -> QuerySet[OnCallSlot, tuple[int, int, datetime.time, datetime.time]]:
+    return OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
+        "prescriber_id", "weekday", "starts", "ends"
+    )
+
+
+@compiled_once()
+def _first_default_on_call_contact() -> QuerySet[StaffContact]:
+    return (
+        StaffContact.objects.select_related("user")
+        .filter(is_default_on_call=True, user__is_active=True)
+        .order_by("pk")[:1]
+    )
+
+
+def rota_slot_times() -> list[SlotTimes]:
+    """The active prescribers' slots of the rota, as times (kapstone.alerts.rota works out who is on call from them)."""
+    return [SlotTimes(*times) for times in _active_slot_times()]
+
+
+@compiled_once()
+def _active_medical_directors() -> QuerySet[User]:
+    return get_user_model().objects.filter(is_medical_director=True, is_active=True).order_by("pk")
+
+
+def medical_directors() -> list[User]:
+    return _active_medical_directors()
+
+
+def default_on_call() -> User | None:
+    contacts = _first_default_on_call_contact()
+    return contacts[0].user if contacts else None
+
+
+def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list[User], str]:
+    """(people on call, where that came from): the rota's slot, else the default on-call prescriber, else the
+    medical director ("gap"), else nobody."""
+    now = now or timezone.now()
+    ids = on_call_at(rota_slot_times(), now)
+    if ids:
+        users = get_user_model().objects.in_bulk(ids)
+        return [users[i] for i in ids], "rota"
+    default = default_on_call()
+    if default is not None:
+        return [default], "default"
+    directors = medical_directors()
+    return directors, "medical_director" if directors else "nobody"
 
 
 @dataclass(frozen=True)
@@ -30,7 +85,7 @@ class OnCallStatus:
 
 
 def on_call_status() -> OnCallStatus:
-    people, source = services.on_call_now()
+    people, source = on_call_now()
     return OnCallStatus(people, source)
 
 
@@ -52,8 +107,8 @@ def rota() -> dict[str, object]:
     if status.gap:  # no default; the people are the medical directors, if any
         default, directors = None, status.people
     else:
-        default = status.people[0] if status.source == "default" else services.default_on_call()
-        directors = services.medical_directors()
+        default = status.people[0] if status.source == "default" else default_on_call()
+        directors = medical_directors()
     return {
         "slots": _rota_slots(),
         "default": default,

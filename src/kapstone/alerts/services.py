@@ -18,18 +18,16 @@ import smtplib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
-from kapstone.alerts import rota, tasks
+from kapstone.alerts import rota, selectors, tasks
 from kapstone.alerts.models import AlertNotification, EscalationStep, OnCallSlot, SafetyPlan, StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.alerts.settings_data import escalation_settings
 from kapstone.audit import services as audit
-from kapstone.compiled_once import compiled_once
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.models import Patient
@@ -49,60 +47,6 @@ class RotaRefused(ValueError):
 
 class SafetyPlanRefused(ValueError):
     pass
-
-
-# --- who is on call -----------------------------------------------------------------------------------------
-
-
-# Who is on call is read by two queries that take nothing from their caller: each is compiled once a process, as
-# building it took about as long as running it, and read afresh on every call (every staff home asks; issue 19).
-@compiled_once()
-def _active_slot_times() -> QuerySet[OnCallSlot, tuple[int, int, datetime.time, datetime.time]]:
-    return OnCallSlot.objects.filter(prescriber__is_active=True).values_list(
-        "prescriber_id", "weekday", "starts", "ends"
-    )
-
-
-@compiled_once()
-def _first_default_on_call_contact() -> QuerySet[StaffContact]:
-    return (
-        StaffContact.objects.select_related("user")
-        .filter(is_default_on_call=True, user__is_active=True)
-        .order_by("pk")[:1]
-    )
-
-
-def _slots() -> list[rota.SlotTimes]:
-    return [rota.SlotTimes(*times) for times in _active_slot_times()]
-
-
-@compiled_once()
-def _active_medical_directors() -> QuerySet[User]:
-    return get_user_model().objects.filter(is_medical_director=True, is_active=True).order_by("pk")
-
-
-def medical_directors() -> list[User]:
-    return _active_medical_directors()
-
-
-def default_on_call() -> User | None:
-    contacts = _first_default_on_call_contact()
-    return contacts[0].user if contacts else None
-
-
-def on_call_now(*, now: datetime.datetime | None = None) -> tuple[list[User], str]:
-    """(people on call, where that came from): the rota's slot, else the default on-call prescriber, else the
-    medical director ("gap"), else nobody."""
-    now = now or timezone.now()
-    ids = rota.on_call_at(_slots(), now)
-    if ids:
-        users = get_user_model().objects.in_bulk(ids)
-        return [users[i] for i in ids], "rota"
-    default = default_on_call()
-    if default is not None:
-        return [default], "default"
-    directors = medical_directors()
-    return directors, "medical_director" if directors else "nobody"
 
 
 # --- paging and escalation ----------------------------------------------------------------------------------
@@ -202,7 +146,7 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
                 staff__role=Role.PRESCRIBER, staff__is_active=True
             )
         ]
-    on_call, source = on_call_now(now=now)
+    on_call, source = selectors.on_call_now(now=now)
     why = {"rota": "on call", "default": "default on call", "medical_director": "medical director (rota gap)"}
     people += [(person, why.get(source, "on call")) for person in on_call]
     return _record_step(alert, step=0, people=_unique_people(people), now=now)
@@ -212,7 +156,7 @@ def _next_step_people(alert: CriticalAlert, *, step: int, now: datetime.datetime
     """The next prescriber down the rota not yet paged for this alert (round again once all were), and the
     medical director."""
     already = set(alert.notifications.values_list("recipient_id", flat=True))
-    order = rota.rota_order(_slots(), now)
+    order = rota.rota_order(selectors.rota_slot_times(), now)
     users = get_user_model().objects.in_bulk(order)
     fresh = [pk for pk in order if pk not in already]
     people: list[tuple[User, str]] = []
@@ -220,7 +164,7 @@ def _next_step_people(alert: CriticalAlert, *, step: int, now: datetime.datetime
         people.append((users[fresh[0]], "next on the rota"))
     elif order:
         people.append((users[order[(step - 1) % len(order)]], "next on the rota (again)"))
-    people += [(director, "medical director") for director in medical_directors()]
+    people += [(director, "medical director") for director in selectors.medical_directors()]
     return _unique_people(people)
 
 
