@@ -665,7 +665,7 @@ def _person(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def require_second_signature(
+def _require_second_signature(
     *, actor: User, witness: User | None, field: str = "witness", roles: frozenset[str] = SIGNING_ROLES
 ) -> User:
     """A second signature from another active member of staff in `roles`, returned as the signer; the message names
@@ -680,7 +680,7 @@ def require_second_signature(
     return witness
 
 
-def location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: datetime.date) -> str:
+def _location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: datetime.date) -> str:
     """Why no entry of `kind` can be made at `location` today: not a registered location, a registration that has
     expired (receipts and doses), or one that does not cover the drug's schedule."""
     place = Location.objects.select_related("registration").filter(name=location).first()
@@ -727,7 +727,7 @@ def ledger_post(
         raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
     # A dose is witnessed by whoever of the room's clinicians stands beside the patient (dose_administer).
     witnesses = SIGNING_ROLES | CLINICAL_ROLES if kind == LedgerEntry.Kind.ADMINISTRATION else SIGNING_ROLES
-    witness = require_second_signature(actor=actor, witness=witness, roles=witnesses)
+    witness = _require_second_signature(actor=actor, witness=witness, roles=witnesses)
     if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.DISPOSAL) and not reason.strip():
         raise DosingError("reason: give the reason for this entry.")
     if kind == LedgerEntry.Kind.CORRECTION:
@@ -746,7 +746,7 @@ def ledger_post(
         raise DosingError("amount: waste, administration and disposal remove a positive amount.")
     if abs(change_mg) > LARGEST_BALANCE_MG:
         raise DosingError(f"amount: {abs(change_mg)} mg is more than the log can record; check the amount.")
-    refusal = location_refusal(location=location, kind=kind, lot=lot, on=timezone.localdate())
+    refusal = _location_refusal(location=location, kind=kind, lot=lot, on=timezone.localdate())
     if refusal:
         raise DosingError(refusal)
     balance = _locked_balance(lot, location, create=kind == LedgerEntry.Kind.RECEIPT)
@@ -867,7 +867,7 @@ def lot_receive(
         raise DosingError(f"form: {refusal} The controlled-substance log accepts only catalogue products.")
     if strength is None or strength <= 0:
         raise DosingError(f"strength: give the strength ({catalogue.forms()[form].strength_unit}), more than 0.")
-    checked_by = require_second_signature(actor=actor, witness=checked_by, field="checked_by")
+    checked_by = _require_second_signature(actor=actor, witness=checked_by, field="checked_by")
     supplier_name = _required_text(supplier_name, "supplier_name", "supplier's name")
     supplier_dea_number = _required_text(supplier_dea_number, "supplier_dea_number", "supplier's DEA number").upper()
     problem = ledger_rules.dea_number_problem(supplier_dea_number)
@@ -1035,7 +1035,7 @@ def inventory_take(
         raise DosingError("timing: say whether it was taken at the opening or the close of business.")
     if taken_on > timezone.localdate():
         raise DosingError("taken_on: an inventory cannot be dated in the future.")
-    witness = require_second_signature(actor=actor, witness=witness)
+    witness = _require_second_signature(actor=actor, witness=witness)
     if kind == Inventory.Kind.INITIAL and location.inventories.filter(kind=Inventory.Kind.INITIAL).exists():
         raise DosingError(f"kind: {location} already has its initial inventory; take a biennial or ad-hoc one.")
     balances = {b.pk: b for b in LotBalance.objects.filter(location=location.name).select_related("lot")}
@@ -1090,7 +1090,7 @@ def waste_record(
     licensed = ledger_rules.licensed_roles()
     if actor.role not in licensed:
         raise DosingError("Waste is recorded by a prescriber or a nurse.")
-    witness = require_second_signature(actor=actor, witness=witness, roles=licensed)
+    witness = _require_second_signature(actor=actor, witness=witness, roles=licensed)
     if amount_mg is None or amount_mg <= 0:
         raise DosingError("amount_mg: the amount wasted must be more than 0 mg.")
     method = _required_text(method, "method", "method of destruction (e.g. drug-disposal container)")
@@ -1126,7 +1126,7 @@ def disposal_record(
 ) -> Disposal:
     """Stock leaving through a reverse distributor (name, DEA number) or destroyed on site (DEA Form 41 details,
     two staff witnesses besides whoever records it), one disposal entry per lot."""
-    witness = require_second_signature(actor=actor, witness=witness)
+    witness = _require_second_signature(actor=actor, witness=witness)
     if disposed_on > timezone.localdate():
         raise DosingError("disposed_on: a disposal cannot be dated in the future.")
     if method == Disposal.Method.REVERSE_DISTRIBUTOR:
@@ -1140,7 +1140,7 @@ def disposal_record(
         what = f"to {distributor_name} ({distributor_dea_number})"
     elif method == Disposal.Method.ON_SITE:
         form41_details = _required_text(form41_details, "form41_details", "DEA Form 41 details")
-        second_witness = require_second_signature(actor=actor, witness=second_witness, field="second_witness")
+        second_witness = _require_second_signature(actor=actor, witness=second_witness, field="second_witness")
         if second_witness.pk == witness.pk:
             raise DosingError("second_witness: on-site destruction needs two different staff witnesses.")
         what = "destroyed on site (DEA Form 41)"
