@@ -21,7 +21,7 @@ import datetime, json, os, sys
 import django
 django.setup()
 from django.utils import timezone
-from kapstone.integration import services
+from kapstone.integration import selectors, services
 from kapstone.integration.models import JournalEntry, Notification, NotificationPreference
 from kapstone.patients.models import Patient
 """
@@ -82,9 +82,9 @@ entries = list(JournalEntry.objects.values_list("pk", flat=True))
 audited = set(AuditEvent.objects.filter(object_type="journal_entry").values_list("object_id", flat=True))
 assert {str(pk) for pk in entries} == audited, "an entry without its audit row, or the other way round"
 call_command("verify_audit")
-later = timezone.now() + services.ORPHAN_UPLOAD_GRACE + datetime.timedelta(minutes=1)
-assert services.journal_uploads_check(now=later).missing == [], "an entry whose picture is not in storage"
+later = timezone.now() + selectors.ORPHAN_UPLOAD_GRACE + datetime.timedelta(minutes=1)
+assert selectors.journal_uploads_check(now=later).missing == [], "an entry whose picture is not in storage"
 services.journal_orphan_uploads_remove(now=later)
-assert services.journal_uploads_check(now=later) == services.UploadsCheck(missing=[], orphans=[])
+assert selectors.journal_uploads_check(now=later) == selectors.UploadsCheck(missing=[], orphans=[])
 print(len(entries))
 """

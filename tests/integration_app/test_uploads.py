@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from kapstone.audit.models import AuditEvent
-from kapstone.integration import services
+from kapstone.integration import selectors, services
 from kapstone.integration.forms import MAX_ENTRY_CHARACTERS
 from kapstone.integration.models import JournalEntry
 from tests.conftest import signed_in_client
@@ -70,7 +70,7 @@ def test_a_picture_whose_file_is_missing_is_a_404_and_listed_for_staff(cast, cap
         response = signed_in_client(user).get(reverse("integration:journal_image", args=[entry.pk]))
         assert response.status_code == 404
     assert f"journal entry {entry.pk}" in caplog.text
-    assert services.journal_uploads_check().missing == [entry.pk]
+    assert selectors.journal_uploads_check().missing == [entry.pk]
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 missing pictures"):
         call_command("check_uploads", stdout=out)
@@ -81,13 +81,13 @@ def test_a_file_a_crash_left_without_its_row_is_swept_after_the_grace_period(cas
     kept = entry_with_picture(cast)
     storage = kept.image.storage
     orphan = storage.save("journal/left-by-a-crash.png", ContentFile(png_bytes()))
-    assert orphan not in services.journal_uploads_check().orphans  # it may still be a save under way
+    assert orphan not in selectors.journal_uploads_check().orphans  # it may still be a save under way
     later = timezone.now() + LATER
     # (The in-memory test storage outlives each test's rows, so earlier tests' files may be swept too.)
     assert orphan in services.journal_orphan_uploads_remove(now=later)
     assert not storage.exists(orphan) and storage.exists(kept.image.name)
     assert orphan in AuditEvent.objects.filter(object_type="journal_image.orphan").get().detail_data["files"]
-    assert services.journal_uploads_check(now=later) == services.UploadsCheck(missing=[], orphans=[])
+    assert selectors.journal_uploads_check(now=later) == selectors.UploadsCheck(missing=[], orphans=[])
 
 
 def test_check_uploads_passes_when_every_picture_has_its_entry(cast):

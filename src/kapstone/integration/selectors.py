@@ -592,3 +592,32 @@ def may_message_now(*, patient: Patient, channel: str, now: datetime.datetime) -
         now, time_zone=preference.time_zone, start=preference.quiet_start, end=preference.quiet_end
     )
     return quiet_end <= now
+
+
+# Operational: an upload is stored just before its row is saved (practice.storage.removed_if_not_saved); a file
+# still without a row an hour later was left by a crash between the two, never by a save under way.
+ORPHAN_UPLOAD_GRACE = datetime.timedelta(hours=1)
+JOURNAL_IMAGE_FOLDER = "journal"
+
+
+@dataclass(frozen=True)
+class UploadsCheck:
+    missing: list[int]  # journal entries whose picture is not in storage
+    orphans: list[str]  # files in storage that no entry names, older than the grace period
+
+
+def journal_uploads_check(*, now: datetime.datetime | None = None) -> UploadsCheck:
+    """Compares the journal pictures in storage with the rows that name them."""
+    storage = JournalEntry._meta.get_field("image").storage
+    now = now or timezone.now()
+    named = dict(JournalEntry.objects.exclude(image="").values_list("image", "pk"))
+    try:
+        _, stored_names = storage.listdir(JOURNAL_IMAGE_FOLDER)
+    except FileNotFoundError:
+        stored_names = []
+    stored = {f"{JOURNAL_IMAGE_FOLDER}/{name}" for name in stored_names}
+    orphans = sorted(
+        name for name in stored - named.keys() if storage.get_modified_time(name) <= now - ORPHAN_UPLOAD_GRACE
+    )
+    missing = sorted(pk for name, pk in named.items() if name not in stored)
+    return UploadsCheck(missing=missing, orphans=orphans)

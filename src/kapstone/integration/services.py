@@ -535,41 +535,12 @@ def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> 
             after = batch[-1].pk
 
 
-# Operational: an upload is stored just before its row is saved (practice.storage.removed_if_not_saved); a file
-# still without a row an hour later was left by a crash between the two, never by a save under way.
-ORPHAN_UPLOAD_GRACE = datetime.timedelta(hours=1)
-JOURNAL_IMAGE_FOLDER = "journal"
-
-
-@dataclass(frozen=True)
-class UploadsCheck:
-    missing: list[int]  # journal entries whose picture is not in storage
-    orphans: list[str]  # files in storage that no entry names, older than the grace period
-
-
-def journal_uploads_check(*, now: datetime.datetime | None = None) -> UploadsCheck:
-    """Compares the journal pictures in storage with the rows that name them."""
-    storage = JournalEntry._meta.get_field("image").storage
-    now = now or timezone.now()
-    named = dict(JournalEntry.objects.exclude(image="").values_list("image", "pk"))
-    try:
-        _, stored_names = storage.listdir(JOURNAL_IMAGE_FOLDER)
-    except FileNotFoundError:
-        stored_names = []
-    stored = {f"{JOURNAL_IMAGE_FOLDER}/{name}" for name in stored_names}
-    orphans = sorted(
-        name for name in stored - named.keys() if storage.get_modified_time(name) <= now - ORPHAN_UPLOAD_GRACE
-    )
-    missing = sorted(pk for name, pk in named.items() if name not in stored)
-    return UploadsCheck(missing=missing, orphans=orphans)
-
-
 # Not atomic: what it removes are files in storage, which no transaction can bring back; its one write to the
 # database is the audit row naming them, made after they are gone.
 def journal_orphan_uploads_remove(*, now: datetime.datetime | None = None) -> list[str]:
     """The sweep behind removed_if_not_saved: deletes the pictures a crash left without their row (see
-    ORPHAN_UPLOAD_GRACE), and audits which, by file name only."""
-    orphans = journal_uploads_check(now=now).orphans
+    selectors.ORPHAN_UPLOAD_GRACE), and audits which, by file name only."""
+    orphans = selectors.journal_uploads_check(now=now).orphans
     storage = JournalEntry._meta.get_field("image").storage
     for name in orphans:
         storage.delete(name)

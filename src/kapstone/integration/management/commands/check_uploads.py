@@ -4,7 +4,7 @@ picture) and files no entry names; `--remove-orphans` deletes the latter, as the
 from django.core.management.base import BaseCommand, CommandError
 
 from kapstone.audit import context
-from kapstone.integration import services
+from kapstone.integration import selectors, services
 
 PROBLEMS_FOUND = 1
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             if remove_orphans:
                 removed = services.journal_orphan_uploads_remove()
                 self.stdout.write(f"Removed {len(removed)} files no journal entry names.")
-            check = services.journal_uploads_check()
+            check = selectors.journal_uploads_check()
         finally:
             context.reset(token)
         for entry_id in check.missing:
