@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime
 import statistics
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    # Only for the annotations reminders_due adds: the package is a development dependency.
+    from django_stubs_ext import WithAnnotations
 
 from kapstone import bibliography
 from kapstone.accounts.fields import STAFF_LABEL_FIELDS
@@ -31,6 +36,7 @@ from kapstone.measures.models import (
     UrineToxicology,
     alert_kind_label,
 )
+from kapstone.measures.portal_settings import portal_setting
 from kapstone.measures.scoring import (
     Instrument,
     ScoringError,
@@ -737,3 +743,32 @@ def staff_assessment(*, patient: Patient, assessment_id: int | str) -> Assessmen
 def portal_history(*, patient: Patient) -> list[Trajectory]:
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_history", object_id=patient.pk)
     return trajectories(completed_assessments(patient))
+
+
+class Reminders(TypedDict):
+    """What reminders_due adds to each questionnaire: how many messages went for it, and when the last did."""
+
+    sent: int
+    last_sent: datetime.datetime | None
+
+
+def reminders_due(*, now: datetime.datetime) -> dict[int, list[WithAnnotations[Assessment, Reminders]]]:
+    """Open questionnaires owed a message now, by patient: never invited, or last sent at least the practice's
+    reminder interval ago. Reminders repeat until the questionnaire is done or expires; there is no count
+    after which they stop, since an unanswered questionnaire is still owed. A questionnaire the patient cannot
+    answer in the portal (Instrument.patient_can_answer) is never sent: the care team completes it with them."""
+    every = datetime.timedelta(days=float(portal_setting("reminder_every_days")))
+    candidates = (
+        Assessment.objects.filter(
+            status__in=Assessment.OPEN_STATUSES, due_at__lte=now, instrument_id__in=instruments_patients_can_answer()
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .annotate(sent=Count("reminders"), last_sent=Max("reminders__sent_at"))
+        .filter(Q(last_sent__isnull=True) | Q(last_sent__lte=now - every))
+        .select_related("patient__user")
+        .order_by("patient_id", "due_at", "pk")
+    )
+    by_patient: dict[int, list[WithAnnotations[Assessment, Reminders]]] = defaultdict(list)
+    for assessment in candidates:
+        by_patient[assessment.patient_id].append(assessment)
+    return dict(by_patient)

@@ -9,26 +9,25 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Max
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    # Only for the annotations reminders_due adds: the package is a development dependency.
+    # Only for the annotations selectors.reminders_due adds: the package is a development dependency.
     from django_stubs_ext import WithAnnotations
 
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
-from kapstone.measures import long_term_safety
+from kapstone.measures import long_term_safety, selectors
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, DueItem, Plan, due_items, load_plan
 from kapstone.measures.change import takes_practice_baseline_sample
 from kapstone.measures.dates import entered_date_problem
@@ -51,13 +50,19 @@ from kapstone.measures.scoring import (
     ScoreResult,
     ScoringError,
     get_instrument,
-    instruments_patients_can_answer,
     list_instruments,
     missing_required_items,
     score,
     score_total,
 )
-from kapstone.measures.selectors import first_total, first_totals, instrument_settings, sample_sd, stored_answers
+from kapstone.measures.selectors import (
+    Reminders,
+    first_total,
+    first_totals,
+    instrument_settings,
+    sample_sd,
+    stored_answers,
+)
 from kapstone.measures.signals import alert_raised
 from kapstone.patients.contact import may_message_now
 from kapstone.patients.models import Patient
@@ -265,7 +270,7 @@ def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> WantedAlert |
     return None
 
 
-def alert_join_key(*, kind: str, patient_id: int | None, object_type: str = "", object_id: int | str = "") -> str:
+def _alert_join_key(*, kind: str, patient_id: int | None, object_type: str = "", object_id: int | str = "") -> str:
     """What a new alert joins while it is open: the patient's alert of that kind, or for an event about the
     practice itself (no patient) the record it names."""
     if patient_id is not None:
@@ -293,7 +298,7 @@ def _alert_record(
         return None
     now = timezone.now()
     reason = reason[:300]
-    join_key = alert_join_key(kind=kind, patient_id=patient_id, object_type=object_type, object_id=object_id)
+    join_key = _alert_join_key(kind=kind, patient_id=patient_id, object_type=object_type, object_id=object_id)
     alert = CriticalAlert.objects.select_for_update().filter(join_key=join_key, acknowledged_at__isnull=True).first()
     opened = False
     if alert is None:
@@ -879,35 +884,6 @@ def assessments_expire_overdue(*, now: datetime.datetime) -> int:
     return len(ids)
 
 
-class Reminders(TypedDict):
-    """What reminders_due adds to each questionnaire: how many messages went for it, and when the last did."""
-
-    sent: int
-    last_sent: datetime.datetime | None
-
-
-def reminders_due(*, now: datetime.datetime) -> dict[int, list[WithAnnotations[Assessment, Reminders]]]:
-    """Open questionnaires owed a message now, by patient: never invited, or last sent at least the practice's
-    reminder interval ago. Reminders repeat until the questionnaire is done or expires; there is no count
-    after which they stop, since an unanswered questionnaire is still owed. A questionnaire the patient cannot
-    answer in the portal (Instrument.patient_can_answer) is never sent: the care team completes it with them."""
-    every = datetime.timedelta(days=float(portal_setting("reminder_every_days")))
-    candidates = (
-        Assessment.objects.filter(
-            status__in=Assessment.OPEN_STATUSES, due_at__lte=now, instrument_id__in=instruments_patients_can_answer()
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .annotate(sent=Count("reminders"), last_sent=Max("reminders__sent_at"))
-        .filter(Q(last_sent__isnull=True) | Q(last_sent__lte=now - every))
-        .select_related("patient__user")
-        .order_by("patient_id", "due_at", "pk")
-    )
-    by_patient: dict[int, list[WithAnnotations[Assessment, Reminders]]] = defaultdict(list)
-    for assessment in candidates:
-        by_patient[assessment.patient_id].append(assessment)
-    return dict(by_patient)
-
-
 class RemindersNotDelivered(Exception):
     """Some patients' messages could not be sent this round; the others were. Nothing was recorded for them, so
     the next round (or the task's retry) tries them again."""
@@ -924,7 +900,7 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     assessments_expire_overdue(now=now)
     sent, failed, first_error = 0, [], None
-    for assessments in reminders_due(now=now).values():
+    for assessments in selectors.reminders_due(now=now).values():
         patient = assessments[0].patient
         if not (patient.email or (patient.user and patient.user.email)):
             continue
