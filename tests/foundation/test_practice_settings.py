@@ -28,7 +28,7 @@ from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, load_
 from kapstone.measures.portal_settings import DEFAULTS_FILE, portal_setting
 from kapstone.measures.scoring import list_instruments
 from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
-from kapstone.messaging.services import session_reminder_lead
+from kapstone.messaging.selectors import session_reminder_lead
 from kapstone.outcomes.practice_settings import privacy_data
 from kapstone.outcomes.selectors import minimum_cell_size
 from kapstone.portal.practice_settings import PREFIX as PORTAL_PREFIX

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.integration.models import Notification, NotificationPreference
-from kapstone.messaging import services
+from kapstone.messaging import selectors, services
 from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
 from kapstone.practice.models import PracticeSetting
 from kapstone.practice.registry import SettingRefused, setting_spec
@@ -140,12 +140,12 @@ def test_a_reminder_that_quiet_hours_would_hold_past_the_start_is_not_sent_and_o
 
 def test_the_practice_sets_how_long_before_a_session_its_reminder_goes_out(cast):
     session = upcoming_integration_session(cast, hours_ahead=30)
-    assert services.session_reminder_lead() == datetime.timedelta(hours=24)
+    assert selectors.session_reminder_lead() == datetime.timedelta(hours=24)
     assert services.session_reminders_send_due() == 0
     practice_setting_change(
         actor=cast.admin, key=SESSION_REMINDER_LEAD_KEY, raw_value="36", reason="Our patients travel far"
     )
-    assert services.session_reminder_lead() == datetime.timedelta(hours=36)
+    assert selectors.session_reminder_lead() == datetime.timedelta(hours=36)
     assert services.session_reminders_send_due() == session.group.enrolments.count()
     assert len(reminders_of(cast.alice)) == 1
 

@@ -1,5 +1,5 @@
 """Messaging's practice setting: how long before a session its reminder goes out (read by
-services.session_reminder_lead)."""
+selectors.session_reminder_lead)."""
 
 from kapstone import bibliography
 from kapstone.practice.registry import Number, SettingSpec

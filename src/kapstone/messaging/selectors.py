@@ -1,5 +1,6 @@
 """Reads of secure messages. Staff reach a patient's threads through the care-team filter (patients_visible_to);
-a patient only their own. Opening a thread is audited and marks it read for the reader."""
+a patient only their own. Opening a thread is audited and marks it read for the reader. Also how long before a
+session its reminder goes out."""
 
 import datetime
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.compiled_once import compiled_once
 from kapstone.messaging.models import Message, SessionChangeRequest, Thread, ThreadRead
+from kapstone.messaging.practice_settings import DEFAULT_SESSION_REMINDER_LEAD_HOURS, SESSION_REMINDER_LEAD_KEY
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
+from kapstone.practice.settings_store import practice_value
 
 
 class Unread(TypedDict):
@@ -190,3 +193,10 @@ def change_request(*, user: User, request_id: int | str) -> SessionChangeRequest
         )
     except (SessionChangeRequest.DoesNotExist, ValueError, TypeError):
         raise Http404("No such request.") from None
+
+
+def session_reminder_lead() -> datetime.timedelta:
+    """How long before a session its reminder goes out: the practice's own setting (operational, the admin's), by
+    default the day before."""
+    hours = practice_value(SESSION_REMINDER_LEAD_KEY, DEFAULT_SESSION_REMINDER_LEAD_HOURS)
+    return datetime.timedelta(hours=hours)

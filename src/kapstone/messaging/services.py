@@ -16,12 +16,11 @@ from kapstone.audit import services as audit
 from kapstone.integration import selectors as integration_selectors
 from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
+from kapstone.messaging import selectors
 from kapstone.messaging.crisis import crisis_phrases_in
 from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionChangeRequest, Thread, ThreadRead
-from kapstone.messaging.practice_settings import DEFAULT_SESSION_REMINDER_LEAD_HOURS, SESSION_REMINDER_LEAD_KEY
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
-from kapstone.practice.settings_store import practice_value
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 from kapstone.program.models import GroupSession
@@ -30,13 +29,6 @@ from kapstone.program.telehealth import video_link
 
 NOTIFICATION_KIND = "secure_message"
 SESSION_REMINDER_KIND = "session_reminder"
-
-
-def session_reminder_lead() -> datetime.timedelta:
-    """How long before a session its reminder goes out: the practice's own setting (operational, the admin's), by
-    default the day before."""
-    hours = practice_value(SESSION_REMINDER_LEAD_KEY, DEFAULT_SESSION_REMINDER_LEAD_HOURS)
-    return datetime.timedelta(hours=hours)
 
 
 class MessageRefused(ValueError):
@@ -236,13 +228,13 @@ def _session_reminder_text(session: GroupSession) -> tuple[str, str]:
 
 def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep (Celery beat, or `kapstone run_sweeps`): within the practice's lead time before each session
-    (session_reminder_lead, by default the day before), each enrolled patient is reminded once on each channel they
+    (selectors.session_reminder_lead, by default the day before), each enrolled patient is reminded once on each channel they
     chose. A session that has changed since (moved, or now held by video or in
     person, or with another link: its calendar SEQUENCE has risen) is reminded of again, and a reminder of its old
     version still waiting is withdrawn so no one is sent an old time or link. Returns the patients reminded."""
     now = now or timezone.now()
     reminded = 0
-    for session in sessions_starting_between(start=now, end=now + session_reminder_lead()):
+    for session in sessions_starting_between(start=now, end=now + selectors.session_reminder_lead()):
         prefix = f"session-reminder:{session.pk}:"
         version = f"{prefix}{session.calendar_sequence}:"
         integration.notifications_withdraw(
