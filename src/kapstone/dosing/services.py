@@ -1227,6 +1227,7 @@ def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: date
     return report
 
 
+# Not atomic as a whole: each loss report is opened in its own transaction, so its urgent alert goes as it commits.
 def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep: a count discrepancy still open (no correction names it) after the day it was found becomes a
     loss report. Idempotent (one report per discrepancy)."""

@@ -111,6 +111,7 @@ def window_open(*, dose_record: DoseRecord) -> IntegrationWindow:
     return window
 
 
+# Not atomic as a whole: each window opens in its own transaction (window_open), so one that fails holds up none.
 def missing_windows_open(*, limit: int) -> int:
     """Opens the window of every administered dose that has none, newest dose first, at most `limit` a call;
     returns how many it opened.
@@ -331,6 +332,7 @@ def _send_failed(notification: Notification, error: Exception) -> str:
     return "retry_later"
 
 
+# Not atomic as a whole: each send is reclaimed in its own transaction, so its retry is queued as soon as it commits.
 def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
     """Takes back every send whose worker died mid-send (still 'sending' a SEND_LEASE after its claim): it is due
     again at once, to be sent under the same idempotency key, or, if that was its last attempt, marked failed so
@@ -504,6 +506,7 @@ class NotesRotation:
 NOTES_ROTATION_BATCH = 200
 
 
+# Not atomic as a whole: one transaction per batch, so the notes are locked only a batch at a time, never all at once.
 def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> NotesRotation:
     """Re-encrypts every psychotherapy note under the current (first) notes key, a batch per transaction, so
     therapists keep reading and writing notes while it runs (every configured key still opens them). A note no

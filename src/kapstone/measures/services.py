@@ -889,6 +889,7 @@ class RemindersNotDelivered(Exception):
     the next round (or the task's retry) tries them again."""
 
 
+# Not atomic as a whole: each patient's reminders are claimed and committed before their message is sent.
 def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     """Sends what is owed, one message per patient. Each patient's log rows and invitations are claimed in one
     transaction before the message is sent: if the message fails, the claim is withdrawn and a retry sends it; if

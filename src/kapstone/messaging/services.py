@@ -226,6 +226,7 @@ def _session_reminder_text(session: GroupSession) -> tuple[str, str]:
     return "A reminder of your session with your care team", body
 
 
+# Not atomic as a whole: each reminder is queued in its own transaction (notify); their dedupe keys let a rerun resume.
 def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep (Celery beat, or `kapstone run_sweeps`): within the practice's lead time before each session
     (selectors.session_reminder_lead, by default the day before), each enrolled patient is reminded once on each channel they
