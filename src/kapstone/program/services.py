@@ -97,6 +97,7 @@ def _group_facilitator_ids(group: Group) -> set[int]:
     return ids
 
 
+@transaction.atomic
 def facilitator_access_sync(*, actor: User | None, patient_ids: Iterable[int]) -> None:
     """Grants each patient's record to the staff who facilitate a group course they are enrolled in (the group's or
     any of its sessions' facilitators), and removes such grants when the assignment or the enrolment ends, through
