@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
+from django.db import transaction
 from django.template.loader import render_to_string
 
 from kapstone.audit import services as audit
@@ -424,6 +425,7 @@ def research_export_zip(*, actor_label: str) -> tuple[bytes, ExportResult]:
     return buffer.getvalue(), result
 
 
+# Not atomic as a whole: a transaction across the build's slow reads guards nothing; storing it is one transaction.
 def report_snapshot_build(
     *,
     filters: selectors.ReportFilters,
@@ -441,14 +443,16 @@ def report_snapshot_build(
     report = build_report(filters, facilitator_label=facilitator_label)
     if min_cell:
         report = suppression.for_researcher(report, min_cell)
-    return snapshots.store(
-        key=key,
-        digest=digest,
-        last_change=last_change,
-        built_at=report.generated_at,
-        valid_until=report.valid_until,
-        body_html=render_to_string("outcomes/includes/report_body.html", {"report": report}),
-    )
+    body_html = render_to_string("outcomes/includes/report_body.html", {"report": report})
+    with transaction.atomic():
+        return snapshots.store(
+            key=key,
+            digest=digest,
+            last_change=last_change,
+            built_at=report.generated_at,
+            valid_until=report.valid_until,
+            body_html=body_html,
+        )
 
 
 def report_snapshot_for_view(
