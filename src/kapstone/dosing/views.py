@@ -256,42 +256,50 @@ def session_room(request, session_id):
     return render(request, "dosing/room.html", _room_context(request, session_id))
 
 
-class _Done(str):
-    """An outcome said back as done (a success), not as a warning."""
+@dataclass(frozen=True)
+class _Said:
+    """What the room says back after a card's form, beyond the action's own "done" (ROOM_FORM_DONE): a warning, or
+    a confirmation that names what was decided."""
+
+    text: str
+    warning: bool = True
 
 
-def _apply(action: str, *, actor, record: DoseRecord, data: dict):
+def _apply(action: str, *, actor, record: DoseRecord, data: dict) -> _Said | None:
     if action == "checkin":
-        return services.check_in(actor=actor, record=record, **data)
-    if action == "order":
+        services.check_in(actor=actor, record=record, **data)
+    elif action == "order":
         # An accepted order is within the ceiling: it is said back as done, not as a warning; the card shows how it
         # stands against the ceiling.
         services.dose_order(actor=actor, record=record, **data)
-        return None
-    if action == "administer":
-        return services.dose_administer(actor=actor, record=record, balance=data["balance"], witness=data["witness"])
-    if action == "vitals":
+    elif action == "administer":
+        services.dose_administer(actor=actor, record=record, balance=data["balance"], witness=data["witness"])
+    elif action == "vitals":
         reading = services.vitals_record(actor=actor, record=record, **data)
-        return "; ".join(reading.alert_messages)
-    if action == "ratings":
-        return services.ratings_record(actor=actor, record=record, **data)
-    if action == "adverse":
-        return services.adverse_event_record(actor=actor, record=record, **data)
-    if action == "discharge":
-        return services.discharge(actor=actor, record=record, **data)
-    if action == "risk":
+        return _Said("; ".join(reading.alert_messages)) if reading.alert_messages else None
+    elif action == "ratings":
+        services.ratings_record(actor=actor, record=record, **data)
+    elif action == "adverse":
+        services.adverse_event_record(actor=actor, record=record, **data)
+    elif action == "discharge":
+        services.discharge(actor=actor, record=record, **data)
+    elif action == "risk":
         assessment = services.risk_assessment_record(actor=actor, record=record, **data)
-        if assessment.decision:
-            level = assessment.get_risk_level_display()
-            said = f"suicide risk assessed (risk level: {level}); decision: {assessment.get_decision_display()}."
-            # A decision to proceed is the clinician's, made and recorded: it is confirmed as done, as other
-            # confirmations are; a decision to defer stays a warning (the dose is not given today).
-            return _Done(said) if assessment.decision == assessment.Decision.PROCEED else said
-        return f"suicide-risk screen recorded; risk level: {assessment.get_risk_level_display()}."
-    if action == "medreview":
+        level = assessment.get_risk_level_display()
+        if not assessment.decision:
+            return _Said(f"suicide-risk screen recorded; risk level: {level}.")
+        # A decision to proceed is the clinician's, made and recorded: it is confirmed as done, as other
+        # confirmations are; a decision to defer stays a warning (the dose is not given today).
+        return _Said(
+            f"suicide risk assessed (risk level: {level}); decision: {assessment.get_decision_display()}.",
+            warning=assessment.decision != assessment.Decision.PROCEED,
+        )
+    elif action == "medreview":
         reviewed = services.medication_review(actor=actor, record=record, **data)
-        return "medicines reviewed: " + ", ".join(reviewed) + "."
-    return services.note_add(actor=actor, record=record, **data)
+        return _Said("medicines reviewed: " + ", ".join(reviewed) + ".")
+    else:
+        services.note_add(actor=actor, record=record, **data)
+    return None
 
 
 @roles_required(*RECORD_ROLES)
@@ -314,12 +322,12 @@ def room_action(request, session_id, patient_id, action):
         except services.DosingError as refusal:
             form.add_error(None, str(refusal))
         else:
-            if isinstance(outcome, _Done):
-                messages.success(request, f"{patient.full_name}: {outcome}")
-            elif isinstance(outcome, str) and outcome:
-                messages.warning(request, f"{patient.full_name}: {outcome}")
-            else:
+            if outcome is None:
                 messages.success(request, f"{patient.full_name}: {ROOM_FORM_DONE.get(action, 'saved')}.")
+            elif outcome.warning:
+                messages.warning(request, f"{patient.full_name}: {outcome.text}")
+            else:
+                messages.success(request, f"{patient.full_name}: {outcome.text}")
             return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
     context = _room_context(request, session_id, bound=((patient.pk, action), form))
     return render(request, "dosing/room.html", context, status=400)
