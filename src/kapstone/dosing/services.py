@@ -42,11 +42,11 @@ from kapstone.dosing.models import (
 from kapstone.dosing.signals import dose_administered
 from kapstone.measures.scoring import score
 from kapstone.measures.selectors import open_suicide_risk_alerts
+from kapstone.patients.ages import completed_years
 from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.program.models import Enrolment, GroupSession
-from kapstone.screening.gate import completed_years
 
 logger = logging.getLogger(__name__)
 # Errors a channel may raise that mean "try again later" rather than a fault in Kapstone.

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from kapstone.patients.ages import completed_years
+
 # ICD-10-CM: a letter, two alphanumerics, then optionally a dot and up to four more (CDC ICD-10-CM conventions).
 ICD10CM_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
@@ -102,9 +104,7 @@ class Patient(models.Model):
     @property
     def age(self) -> int:
         """Whole years today, in the practice's time zone."""
-        today = timezone.localdate()
-        born = self.date_of_birth
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return completed_years(self.date_of_birth, timezone.localdate())
 
 
 class CareTeamMembership(models.Model):

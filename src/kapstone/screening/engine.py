@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from kapstone.patients.ages import completed_years
 from kapstone.screening.intake_schema import IntakeValidationError, schema_field_paths, validate_intake
 
 # Any: rule files and intakes are parsed YAML and JSON; the loader and validate_intake check their shape.
@@ -643,10 +644,6 @@ def _months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def _completed_years(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def _canonical_drug(name: str, medications: Medications) -> str | None:
     """The generic name for `name`, ignoring case and punctuation ("Zoloft®", "Ativan,"), matching the longest run of
     leading words that names a drug ("methylene blue injection", "sertraline HCl")."""
@@ -740,7 +737,7 @@ def derive_values(intake: Data, settings: Data, rule_set: RuleSet, today: dt.dat
     if intake.get("age") is not None:
         values["age_years"] = intake["age"]
     else:
-        values["age_years"] = _completed_years(dt.date.fromisoformat(intake["date_of_birth"]), today)
+        values["age_years"] = completed_years(dt.date.fromisoformat(intake["date_of_birth"]), today)
 
     values.update(_medication_values(intake["medications"], rule_set.medications))
 

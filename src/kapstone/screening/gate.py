@@ -33,6 +33,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from kapstone.compiled_once import KEYS, compiled_once
+from kapstone.patients.ages import completed_years
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.screening.consent_forms import ConsentForm, current_form
@@ -66,10 +67,6 @@ def gate_settings(overrides: Data | None = None) -> Data:
     if overrides is None:
         overrides = practice_overrides(SETTINGS_PREFIX)
     return {**load_rule_set().setting_values(), **overrides}
-
-
-def completed_years(born: datetime.date, on: datetime.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def latest_advice(consultations: Iterable[Consultation]) -> list[Consultation]:
