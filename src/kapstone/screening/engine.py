@@ -144,6 +144,9 @@ class Medications:
     antidepressant_trial_drugs: frozenset[str] = frozenset()  # generics a trial of which is an antidepressant trial
     mg_per_unit: dict[str, float] = field(default_factory=dict)  # a dose unit written in a name -> mg per unit
     doses_a_day: dict[str, int] = field(default_factory=dict)  # a frequency written in a name -> doses a day
+    # Words of a frequency that is not a number of doses a day ("as needed", "weekly"): a dose stated with one of them
+    # and no doses_a_day phrase cannot be read as a daily amount.
+    uncounted_frequency_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -443,6 +446,7 @@ def _parse_medications(raw: Data) -> Medications:
         ),
         mg_per_unit={str(unit).lower(): float(mg) for unit, mg in lines.get("mg_per_unit", {}).items()},
         doses_a_day={" ".join(str(words).lower().split()): int(n) for words, n in lines.get("doses_a_day", {}).items()},
+        uncounted_frequency_words=frozenset(str(word).lower() for word in lines.get("uncounted_frequency_words", ())),
     )
 
 
@@ -707,7 +711,7 @@ def _stated_daily_mg(text: str, medications: Medications) -> float | None:
         return None
     words = " ".join(re.findall(r"[a-z]+", text.lower()))
     frequencies = {n for phrase, n in medications.doses_a_day.items() if re.search(rf"\b{re.escape(phrase)}\b", words)}
-    unread = {"prn", "needed", "hourly", "hours", "week", "weekly", "times", "x"} & set(words.split())
+    unread = medications.uncounted_frequency_words & set(words.split())
     if len(amounts) > 1 or len(frequencies) > 1 or (unread and not frequencies):
         return math.nan
     amount, unit = amounts[0]
