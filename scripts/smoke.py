@@ -163,9 +163,15 @@ def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> 
         "email": "dr.smoke@practice.example",
         "role": "prescriber",
         "credentials": "MD",
-        "temporary_password": PASSWORD,
     }
     admin.post("/accounts/staff/", staff, "/accounts/staff/")
+    seen: set[Path] = set()
+    set_up = wait_for_mail(mail_dir, staff["email"], "/accounts/password/set/", seen)
+    set_up_link = re.search(r"https?://\S+?(/accounts/password/set/[^/\s]+/)", set_up).group(1)
+    prescriber_browser = Browser(base, "prescriber")
+    prescriber_browser.get(set_up_link)
+    prescriber_browser.post(set_up_link, {"new_password1": PASSWORD, "new_password2": PASSWORD}, "/accounts/login/")
+    step("dr.smoke added and chose a password from the emailed set-up link")
     admin.get("/patients/new/")
     patient_fields = {
         "given_name": "Pat",
@@ -185,7 +191,6 @@ def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> 
     admin.post(f"/patients/{patient_id}/care-team/", {"staff": [staff_id], "lead": staff_id}, "/patients/")
     step(f"patient {patient_id} registered with dr.smoke on the care team")
 
-    seen: set[Path] = set()
     admin.get(f"/patients/{patient_id}/")
     admin.post(f"/patients/{patient_id}/portal-invitation/", {}, f"/patients/{patient_id}/")
     invitation = wait_for_mail(mail_dir, patient_fields["email"], "/accounts/password/set/", seen)
@@ -200,7 +205,6 @@ def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> 
         raise SmokeFailure("the patient's portal does not greet them")
     step("patient set a password and signed in")
 
-    prescriber_browser = Browser(base, "prescriber")
     sign_in_and_enrol(prescriber_browser, "dr.smoke", PASSWORD)
     prescriber_browser.get(f"/measures/patient/{patient_id}/")
     prescriber_browser.post(f"/measures/patient/{patient_id}/start/", {"start-instrument": "phq9"}, "/measures/")

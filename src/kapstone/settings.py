@@ -412,9 +412,10 @@ else:
 WHITENOISE_USE_FINDERS = DEMO
 WHITENOISE_AUTOREFRESH = DEMO
 
-# Emailed account links work once: a portal invitation for this many hours, a password reset for fewer,
-# since whoever reads the mailbox can use it.
+# Emailed account links work once: a portal invitation or a new staff member's set-up for this many hours, a
+# password reset for fewer, since whoever reads the mailbox can use it.
 PORTAL_INVITATION_HOURS = envint("KAPSTONE_PORTAL_INVITATION_HOURS", 72)
+STAFF_SETUP_HOURS = envint("KAPSTONE_STAFF_SETUP_HOURS", 72)
 PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
 
 LOGGING = {

@@ -1,11 +1,18 @@
+import re
+import smtplib
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kapstone.accounts import services
+from kapstone.accounts.models import AccountLink
 from kapstone.audit.models import AuditEvent
 from tests.conftest import make_user
 
@@ -18,18 +25,77 @@ NEW = {
     "email": "nia@practice.example",
     "role": "prescriber",
     "credentials": "MD",
-    "temporary_password": "a-long-temporary-passphrase",
 }
+CHOSEN_PASSWORD = "nia-chose-this-long-passphrase"
 
 
-def test_an_admin_adds_a_staff_member_who_must_enrol_two_factor_first(cast, client_for):
-    response = client_for(cast.admin).post(reverse("accounts:staff"), NEW)
-    assert response.status_code == 302
+def _set_up_link(message) -> str:
+    return re.search(r"https?://\S+?(/accounts/password/set/[^/\s]+/)", message.body).group(1)
+
+
+def test_a_new_staff_member_chooses_their_password_from_an_emailed_link_then_enrols_two_factor(cast, client_for):
+    response = client_for(cast.admin).post(reverse("accounts:staff"), NEW, follow=True)
+    assert "A link to choose their password is on its way to nia@practice.example" in response.content.decode()
     user = get_user_model().objects.get(username="dr.new")
     assert user.role == "prescriber" and AuditEvent.objects.filter(object_type="staff", object_id=user.pk).exists()
-    client = Client()
-    response = client.post("/accounts/login/", {"username": "dr.new", "password": NEW["temporary_password"]})
+    # No password exists that the admin (or anyone but the mailbox's owner) could sign in with and enrol a factor.
+    assert not user.has_usable_password()
+    assert "waiting for set-up" in response.content.decode()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nia@practice.example"]
+    assert "dr.new" in mail.outbox[0].body and "authenticator app" in mail.outbox[0].body
+    link = _set_up_link(mail.outbox[0])
+    newcomer = Client()
+    response = newcomer.post(link, {"new_password1": CHOSEN_PASSWORD, "new_password2": CHOSEN_PASSWORD}, follow=True)
+    assert "you then set up an authenticator app" in response.content.decode()
+    response = newcomer.post("/accounts/login/", {"username": "dr.new", "password": CHOSEN_PASSWORD})
     assert response.url == reverse("accounts:two_factor_setup")
+    # The link worked once.
+    assert Client().get(link).status_code == 400
+
+
+def test_a_set_up_link_that_cannot_be_sent_is_said_and_can_be_sent_again(cast, client_for, monkeypatch):
+    working = services.send_mail
+
+    def unsendable(**kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(services, "send_mail", unsendable)
+    admin = client_for(cast.admin)
+    response = admin.post(reverse("accounts:staff"), NEW, follow=True)
+    page = response.content.decode()
+    assert "no set-up link went out" in page and "SMTPServerDisconnected" in page
+    user = get_user_model().objects.get(username="dr.new")
+    assert not AccountLink.objects.filter(user=user, expires_at__gt=timezone.now()).exists()
+    assert f'aria-label="Send set-up link again: {user.display_name}"' in page
+    monkeypatch.setattr(services, "send_mail", working)
+    response = admin.post(reverse("accounts:staff_action", args=[user.pk, "send_setup_link"]), follow=True)
+    assert "A new set-up link is on its way" in response.content.decode()
+    assert len(mail.outbox) == 1 and Client().get(_set_up_link(mail.outbox[0])).status_code == 200
+
+
+def test_sending_the_set_up_link_again_ends_the_earlier_one(cast, client_for):
+    admin = client_for(cast.admin)
+    admin.post(reverse("accounts:staff"), NEW)
+    user = get_user_model().objects.get(username="dr.new")
+    admin.post(reverse("accounts:staff_action", args=[user.pk, "send_setup_link"]))
+    first, second = (_set_up_link(message) for message in mail.outbox)
+    assert Client().get(first).status_code == 400 and Client().get(second).status_code == 200
+
+
+def test_no_set_up_link_goes_to_a_staff_member_who_has_a_password_or_is_deactivated(cast, client_for):
+    admin = client_for(cast.admin)
+    response = admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "send_setup_link"]), follow=True)
+    assert "has already chosen a password" in response.content.decode() and mail.outbox == []
+    assert f'aria-label="Send set-up link again: {cast.bob.display_name}"' not in response.content.decode()
+    admin.post(reverse("accounts:staff"), NEW)
+    user = get_user_model().objects.get(username="dr.new")
+    link = _set_up_link(mail.outbox[0])
+    admin.post(reverse("accounts:staff_action", args=[user.pk, "deactivate"]), CONFIRMED)
+    mail.outbox.clear()
+    response = admin.post(reverse("accounts:staff_action", args=[user.pk, "send_setup_link"]), follow=True)
+    assert "is deactivated" in response.content.decode() and mail.outbox == []
+    # The link already sent stops working with the login.
+    assert Client().get(link).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -37,14 +103,26 @@ def test_an_admin_adds_a_staff_member_who_must_enrol_two_factor_first(cast, clie
     [
         ("username", "bob", "That username is taken"),
         ("role", "patient", "Select a valid choice"),
-        ("temporary_password", "short", "too short"),
         ("email", "nope", "valid email"),
+        ("email", "", "This field is required"),
     ],
 )
 def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, field, value, message):
     response = client_for(cast.admin).post(reverse("accounts:staff"), {**NEW, field: value})
     assert response.status_code == 400 and message in response.content.decode()
     assert not get_user_model().objects.filter(username="dr.new").exists()
+    assert mail.outbox == []
+
+
+def test_other_roles_cannot_send_set_up_links(cast, client_for):
+    admin = client_for(cast.admin)
+    admin.post(reverse("accounts:staff"), NEW)
+    user = get_user_model().objects.get(username="dr.new")
+    mail.outbox.clear()
+    for role in (cast.bob, cast.therapist, cast.nurse, cast.researcher, cast.alice_user):
+        response = client_for(role).post(reverse("accounts:staff_action", args=[user.pk, "send_setup_link"]))
+        assert response.status_code in (403, 404)
+    assert mail.outbox == []
 
 
 def test_resetting_two_factor_removes_the_devices(cast, client_for):

@@ -60,7 +60,8 @@ def link_token_digest(token: str) -> str:
 
 
 class AccountLink(models.Model):
-    """An emailed link to set a password: a new patient's portal invitation, or a password reset.
+    """An emailed link to set a password: a new patient's portal invitation, a new staff member's set-up, or a
+    password reset.
 
     Only the token's hash is stored, so a copy of the database cannot sign anyone in. A link is spent on first
     use, expires, and a newer link of the same kind for the same person ends the older ones.
@@ -69,6 +70,7 @@ class AccountLink(models.Model):
     class Purpose(models.TextChoices):
         PORTAL_INVITATION = "portal_invitation", "Portal invitation"
         PASSWORD_RESET = "password_reset", "Password reset"
+        STAFF_SETUP = "staff_setup", "Staff set-up"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_links")
     purpose = models.CharField(max_length=20, choices=Purpose.choices)

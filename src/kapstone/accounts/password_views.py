@@ -1,4 +1,4 @@
-"""Passwords: set from an emailed link (portal invitation or reset), changed by their owner, reset by email."""
+"""Passwords: set from an emailed link (portal invitation, staff set-up or reset), changed by their owner, reset by email."""
 
 from functools import wraps
 
@@ -46,7 +46,11 @@ def set_password(request, token):
             user = services.password_set_by_link(token=token, password=form.cleaned_data["new_password1"])
         except selectors.AccountLinkUnusable as problem:
             return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
-        if user.is_staff_member:
+        if user.is_staff_member and not selectors.has_second_factor(user=user):
+            messages.success(
+                request, "Your password is set. Sign in with it; you then set up an authenticator app for two-factor."
+            )
+        elif user.is_staff_member:
             messages.success(request, "Your password is set. Sign in with it and your authenticator code.")
         else:
             messages.success(request, "Your password is set. Sign in with your username and the new password.")

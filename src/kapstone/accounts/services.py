@@ -42,21 +42,23 @@ class AccountError(ValueError):
 @transaction.atomic
 def staff_create(
     *,
-    actor: User,
+    actor: User | None,
     username: str,
     first_name: str,
     last_name: str,
     email: str,
     role: str,
     credentials: str,
-    temporary_password: str,
+    password: str | None = None,
 ) -> User:
-    """A new staff login. They enrol an authenticator app at their first sign-in, before anything else."""
+    """A new staff login. Without a password (a staff member added from the Staff page) it waits for its set-up link
+    (staff_setup_link_send); the practice's first admin, made at the server's console, is given one. Either way they
+    enrol an authenticator app at their first sign-in, before anything else."""
     if role not in STAFF_ROLES:
         raise StaffError("Choose a staff role.")
     user = get_user_model().objects.create_user(
         username=username,
-        password=temporary_password,
+        password=password,
         email=email,
         first_name=first_name,
         last_name=last_name,
@@ -65,6 +67,49 @@ def staff_create(
     )
     audit.record(action=audit.Action.CREATE, actor=actor, object_type="staff", object_id=user.pk, detail={"role": role})
     return user
+
+
+# Not atomic as a whole: the link is committed (_staff_setup_link_create) before the message is sent.
+def staff_setup_link_send(*, actor: User, staff: User) -> None:
+    """Emails a staff member still without a password a link to choose one; sent again, it replaces the earlier
+    link. The password is chosen from their own mailbox, and the second factor is enrolled at the sign-in that
+    follows: with a temporary password handed over by the admin, whoever held it could enrol a second factor in the
+    staff member's place. A message that cannot be sent withdraws its link and raises AccountError."""
+    token = _staff_setup_link_create(actor=actor, staff=staff)
+    _mail_link(
+        user=staff,
+        token=token,
+        to=staff.email,
+        subject="Your Kapstone staff login",
+        greeting=staff.first_name or staff.username,
+        ask="Your practice has made you a Kapstone staff login. Choose your password here:",
+        after=[
+            f"The link works once, for {settings.STAFF_SETUP_HOURS} hours. Your username is {staff.username}.",
+            "Then sign in: before anything else, Kapstone asks you to set up an authenticator app for two-factor "
+            "sign-in.",
+            "If you did not expect this message, tell your practice's administrator.",
+        ],
+    )
+
+
+@transaction.atomic
+def _staff_setup_link_create(*, actor: User, staff: User) -> str:
+    if not staff.is_active:
+        raise StaffError(f"{staff.display_name}'s login is deactivated; reactivate it first.")
+    if staff.has_usable_password():
+        raise StaffError(
+            f"{staff.display_name} has already chosen a password; if it is forgotten, they reset it from the sign-in "
+            "page."
+        )
+    if not staff.email:
+        raise StaffError(f"{staff.display_name} has no email address for the set-up link.")
+    token = account_link_create(
+        user=staff,
+        purpose=AccountLink.Purpose.STAFF_SETUP,
+        lifetime=datetime.timedelta(hours=settings.STAFF_SETUP_HOURS),
+    )
+    audit.record(action=audit.Action.CREATE, actor=actor, object_type="staff_setup_link", object_id=staff.pk)
+    return token
 
 
 @transaction.atomic

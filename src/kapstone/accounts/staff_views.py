@@ -14,6 +14,7 @@ STAFF_ACTIONS = {
     "reactivate": "Reactivate",
     "reset_two_factor": "Reset two-factor",
     "unlock": "Unlock",
+    "send_setup_link": "Send set-up link again",
 }
 # What each action did, said after it: "Louis Baptiste, DO: done." left the admin to guess what had changed.
 STAFF_ACTION_DONE = {
@@ -22,6 +23,7 @@ STAFF_ACTION_DONE = {
     "reset_two_factor": "{name}'s two-factor is removed and they are signed out; they set up a new authenticator app "
     "at their next sign-in.",
     "unlock": "{name} can try signing in again.",
+    "send_setup_link": "A new set-up link is on its way to {name}; the earlier one no longer works.",
 }
 
 # What each action that cannot be undone at a click does, asked before it is done: one click beside the others on a
@@ -38,7 +40,19 @@ def staff_list(request):
     form = StaffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = services.staff_create(actor=request.user, **form.cleaned_data)
-        messages.success(request, f"{user.display_name} can sign in now; they set up two-factor at first sign-in.")
+        try:
+            services.staff_setup_link_send(actor=request.user, staff=user)
+        except (services.AccountError, services.StaffError) as problem:
+            messages.warning(
+                request,
+                f"{user.display_name} is added, but no set-up link went out: {problem} Send it again from their row.",
+            )
+        else:
+            messages.success(
+                request,
+                f"{user.display_name} is added. A link to choose their password is on its way to {user.email}; "
+                "at their first sign-in they set up two-factor.",
+            )
         return redirect("accounts:staff")
     staff = get_user_model().objects.filter(role__in=STAFF_ROLES).order_by("-is_active", "last_name", "first_name")
     # Unlock is offered only on a locked login's row: on every row it said nothing about which were locked.
@@ -73,9 +87,11 @@ def staff_action(request, user_id, action):
             services.staff_set_active(actor=request.user, staff=staff, active=action == "reactivate")
         elif action == "reset_two_factor":
             services.staff_reset_two_factor(actor=request.user, staff=staff)
+        elif action == "send_setup_link":
+            services.staff_setup_link_send(actor=request.user, staff=staff)
         else:
             services.staff_unlock(actor=request.user, staff=staff)
-    except services.StaffError as refusal:
+    except (services.StaffError, services.AccountError) as refusal:
         messages.error(request, str(refusal))
     else:
         messages.success(request, STAFF_ACTION_DONE[action].format(name=staff.display_name))

@@ -71,7 +71,7 @@ class Command(BaseCommand):
                 actor=None,
                 role=Role.ADMIN,
                 credentials="",
-                temporary_password=password,
+                password=password,
                 **values,
             )
         finally:
