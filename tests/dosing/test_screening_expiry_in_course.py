@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kapstone.dosing import selectors
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program.models import GroupSession
 from kapstone.screening.gate import enrolment_blockers
 from tests.screening import helpers
@@ -54,4 +55,7 @@ def test_a_screening_current_when_the_course_began_keeps_the_room_open_though_a_
 def test_a_screening_that_had_expired_before_the_course_began_stops_the_dose(cast):
     assessed = _alice_screened_days_ago(cast, 70)
     session = _course_began_days_ago(cast, 20)
-    assert any(f"screening of {assessed} has expired" in blocker for blocker in _room_gate(cast, session))
+    assert any(
+        f"screening of {day_in_words(datetime.date.fromisoformat(assessed))} has expired" in blocker
+        for blocker in _room_gate(cast, session)
+    )

@@ -93,3 +93,10 @@ def test_a_tables_dates_word_each_moment_as_the_date_filter_does_in_the_current_
         template = Template('{{ value|date:"j M Y" }}')
         for value in [*moments, None, datetime.datetime(2026, 3, 8, 23, 30)]:  # the last has no time zone
             assert worded(value) == template.render(Context({"value": value})), value
+
+
+@override_settings(TIME_ZONE="America/Los_Angeles")
+def test_a_message_names_the_day_a_moment_falls_on_in_the_practice_not_in_utc():
+    evening = datetime.datetime(2026, 12, 5, 4, 30, tzinfo=datetime.UTC)  # still 4 December in Los Angeles
+    assert kapstone_tags.day_in_words(evening) == "4 Dec 2026"
+    assert kapstone_tags.day_in_words(datetime.date(2026, 12, 5)) == "5 Dec 2026"

@@ -11,6 +11,7 @@ from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients import services as patients
 from kapstone.practice.settings_store import practice_value_set
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import planning, scheduling, services
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import Enrolment, Group, GroupSession, Room
@@ -62,7 +63,10 @@ def test_enrolling_in_a_course_that_overlaps_another_is_refused_naming_the_other
     with pytest.raises(services.EnrolmentRefused) as refused:
         services.enrol(actor=cast.bob, group=second, patient=cast.alice)
     message = str(refused.value)
-    assert f"already enrolled in Spring group ({start:%Y-%m-%d} to {start + timedelta(days=30):%Y-%m-%d})" in message
+    assert (
+        f"already enrolled in Spring group ({day_in_words(start)} to {day_in_words(start + timedelta(days=30))})"
+        in message
+    )
     assert "not yet planned" in message and "withdraw them from Spring group first" in message
     assert not Enrolment.objects.filter(group=second).exists()
 

@@ -10,6 +10,7 @@ from kapstone.patients import services as patients
 from kapstone.practice import services as practice_services
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.settings_store import practice_value_set
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group
 from kapstone.screening import consent_forms, gate, selectors, services
@@ -123,7 +124,7 @@ def consult_at(cast, outcome: str, *, days_ago: int, clinician_name: str = "Dr. 
 
 def advice_blocker(entry) -> str:
     return (
-        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {entry.contacted_at:%Y-%m-%d}; a prescriber "
+        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {day_in_words(entry.contacted_at)}; a prescriber "
         "must record an override with a reason before the patient may go ahead"
     )
 
@@ -214,7 +215,7 @@ def test_a_record_at_65_or_over_that_the_screening_read_as_younger_blocks_until_
     patients.patient_update(actor=cast.bob, patient=cast.alice, fields={"date_of_birth": years_ago(70)})
     [blocker] = enrolment_blockers(patient=cast.alice)
     assert blocker == (
-        f"the patient is 70 on the record's date of birth, but the screening of {timezone.localdate():%Y-%m-%d} did "
+        f"the patient is 70 on the record's date of birth, but the screening of {day_in_words(timezone.localdate())} did "
         "not review age 65 or over; re-screen so a prescriber reviews it"
     )
     group = _group(cast)
@@ -243,7 +244,7 @@ def test_a_diagnosis_on_the_record_the_screening_did_not_review_blocks_until_a_r
     [blocker] = enrolment_blockers(patient=cast.alice)
     assert blocker == (
         "the record codes I71.2 (Thoracic aortic aneurysm, without rupture), aneurysmal vascular disease or an "
-        f"arteriovenous malformation, but the screening of {timezone.localdate():%Y-%m-%d} did not review it; "
+        f"arteriovenous malformation, but the screening of {day_in_words(timezone.localdate())} did not review it; "
         "re-screen so a prescriber reviews it, or correct the record if the code no longer applies"
     )
     group = _group(cast)
@@ -322,7 +323,7 @@ def test_an_expired_screening_blocks_and_a_fresh_intake_reopens_the_gate(cast):
     helpers.consult(cast)
     helpers.sign_consent(cast)
     assert enrolment_blockers(patient=cast.alice) == [
-        f"screening of {stale['assessment_date']} has expired (a screening is current for 30 days); re-screen with "
+        f"screening of {day_in_words(datetime.date.fromisoformat(stale['assessment_date']))} has expired (a screening is current for 30 days); re-screen with "
         "fresh blood pressure and medications"
     ]
     services.screening_run(actor=cast.bob, patient=cast.alice)
@@ -367,7 +368,7 @@ def test_withdrawn_consent_blocks_and_says_when(cast):
     services.consent_withdraw(actor=cast.alice_user, signature=signature)
     signature.refresh_from_db()
     assert enrolment_blockers(patient=cast.alice) == [
-        f"informed consent (form v{FORM_VERSION}) was withdrawn on {signature.withdrawn_at:%Y-%m-%d}"
+        f"informed consent (form v{FORM_VERSION}) was withdrawn on {day_in_words(signature.withdrawn_at)}"
     ]
 
 

@@ -24,6 +24,7 @@ from kapstone.compiled_once import compiled_once
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.patients.selectors import patient_diagnoses, patient_for_portal_user, patient_get
 from kapstone.practice.settings_store import practice_overrides, practice_value_of
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import course_templates
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.planning import PlanRefused, group_template
@@ -271,7 +272,7 @@ def _superbill(
     for line in lines:
         name = line.clinician.display_name if line.clinician else None
         if name is None:
-            missing.append(f"{line.entry.code} on {line.entry.on_date:%Y-%m-%d} names no rendering clinician.")
+            missing.append(f"{line.entry.code} on {day_in_words(line.entry.on_date)} names no rendering clinician.")
         elif line.profile is None or not line.profile.npi:
             missing.append(f"Enter the NPI of {name} (Billing > Clinicians).")
         elif not line.profile.licence:

@@ -37,6 +37,7 @@ from kapstone.patients.models import ChildbearingPotential, Medication, Patient,
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides_of
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
@@ -459,7 +460,7 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
         if (on - taken).days > valid_days:
             window = "on the day of the dose" if valid_days == 0 else f"within {valid_days} days before the dose"
             return (
-                f"the negative test of {taken:%Y-%m-%d} is too old: the practice needs one {window} "
+                f"the negative test of {day_in_words(taken)} is too old: the practice needs one {window} "
                 f"({setting_named_for_staff('dosing.pregnancy_test_valid_days')})."
             )
         return ""

@@ -46,6 +46,7 @@ from kapstone.patients.ages import completed_years
 from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program.models import Enrolment, GroupSession
 
 logger = logging.getLogger(__name__)
@@ -272,7 +273,7 @@ def _lot_refusal(lot: SubstanceLot, *, route: str) -> str:
     if lot.for_disposal:
         return f"{lot} was received for disposal; it is never given."
     if lot.expires_on < timezone.localdate():
-        return f"{lot} expired on {lot.expires_on:%Y-%m-%d}; use another lot."
+        return f"{lot} expired on {day_in_words(lot.expires_on)}; use another lot."
     return catalogue.route_refusal(form=lot.form, route=route, route_label=Route(route).label)
 
 
@@ -694,7 +695,7 @@ def _location_refusal(*, location: str, kind: str, lot: SubstanceLot, on: dateti
         if registration.expires_on < on:
             return (
                 f"registration: DEA registration {registration.dea_number} for {location} expired on "
-                f"{registration.expires_on:%Y-%m-%d}; no stock is received or given there until it is renewed."
+                f"{day_in_words(registration.expires_on)}; no stock is received or given there until it is renewed."
             )
         schedule = catalogue.drugs()[lot.drug].dea_schedule if lot.drug in catalogue.drugs() else ""
         if schedule not in registration.schedules:
@@ -881,7 +882,7 @@ def lot_receive(
         raise DosingError("containers: give at least one container of at least one unit.")
     if expires_on < received_on and not for_disposal:
         raise DosingError(
-            f"expires_on: this lot expired on {expires_on:%Y-%m-%d}: an expired lot is received only for disposal "
+            f"expires_on: this lot expired on {day_in_words(expires_on)}: an expired lot is received only for disposal "
             '(tick "Received for disposal").'
         )
     unit_mg = _unit_mg(form=form, strength=strength, unit_volume_ml=unit_volume_ml)
@@ -900,7 +901,7 @@ def lot_receive(
     )
     if not created and lot.expires_on != expires_on:
         raise DosingError(
-            f"expires_on: lot {lot_number} is already in the log with expiry {lot.expires_on:%Y-%m-%d}; check the "
+            f"expires_on: lot {lot_number} is already in the log with expiry {day_in_words(lot.expires_on)}; check the "
             "expiry date."
         )
     if not created and lot.for_disposal != for_disposal:
@@ -1210,7 +1211,7 @@ def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: date
     )
     summary = (
         f"Controlled-substance loss: {amount_mg} mg of {discrepancy.lot} at {discrepancy.location}. DEA Form 106 "
-        f"is due by {report.form106_due_on:%Y-%m-%d}, with the state notification."
+        f"is due by {day_in_words(report.form106_due_on)}, with the state notification."
     )
     report_id = report.pk
     transaction.on_commit(
@@ -1309,7 +1310,7 @@ def loss_reports_remind(*, now: datetime.datetime | None = None) -> int:
             continue
         person = report.responsible
         link = settings.SITE_URL.rstrip("/") + reverse("dosing:loss_report", args=[report.pk])
-        body = f"DEA Form 106 is due by {report.form106_due_on:%Y-%m-%d}. Sign in to record it: {link}"
+        body = f"DEA Form 106 is due by {day_in_words(report.form106_due_on)}. Sign in to record it: {link}"
         addresses = [("email", person.email)] if person.email else []
         mobile = StaffContact.objects.filter(user=person).exclude(mobile="").values_list("mobile", flat=True).first()
         if mobile:

@@ -15,9 +15,10 @@ def _refuse_enrolment_on_open_suicide_risk(sender, *, patient, **kwargs) -> list
     team assesses the patient and acknowledges the alert with a note before committing them to a course."""
     # deferred: apps.py is read before the models are ready, and the selectors module imports them.
     from kapstone.measures.selectors import open_suicide_risk_alerts
+    from kapstone.practice.templatetags.kapstone_tags import day_in_words
 
     return [
-        f"a suicide-risk alert raised {alert.raised_at:%Y-%m-%d} ({alert.reason.rstrip('.')}) is not yet acknowledged; the care "
+        f"a suicide-risk alert raised {day_in_words(alert.raised_at)} ({alert.reason.rstrip('.')}) is not yet acknowledged; the care "
         "team assesses the patient and acknowledges it with a note before they join a course"
         for alert in open_suicide_risk_alerts(patient_id=patient.pk)
     ]

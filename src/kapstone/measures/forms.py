@@ -10,6 +10,7 @@ from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, UrineToxicology
 from kapstone.measures.scoring import Instrument, Item, ScoringError, get_instrument, list_instruments
 from kapstone.measures.services import AMENDMENT_REASON_MAX
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 
 SAVE = "save"
 SUBMIT = "submit"
@@ -157,7 +158,7 @@ class EnteredTotalForm(forms.Form):
             required=False,
             choices=[(UNSCHEDULED, f"{Assessment.AD_HOC_LABEL} (not on the course plan)")]
             + [
-                (key, f"{a.instrument_name}: {a.occasion_display}, due {a.due_at:%Y-%m-%d}")
+                (key, f"{a.instrument_name}: {a.occasion_display}, due {day_in_words(a.due_at)}")
                 for key, a in self.scheduled.items()
             ],
             help_text="A scheduled questionnaire this total completes, so it counts at that occasion of the course.",

@@ -15,6 +15,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import course_templates, scheduling, signals, telehealth
 from kapstone.program.course_templates import SessionKind
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Room, Unavailability
@@ -141,7 +142,7 @@ def _course_span(group: Group) -> tuple[datetime.date, datetime.date, bool]:
 def _describe_span(group: Group) -> str:
     first, last, planned = _course_span(group)
     booked = "" if planned else ", not yet planned"
-    return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}{booked}"
+    return f"{day_in_words(first)} to {day_in_words(last)}{booked}"
 
 
 def _refuse_overlapping_course(*, group: Group, patient: Patient) -> None:

@@ -36,6 +36,7 @@ from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.patients.ages import completed_years
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_overrides
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.screening.consent_forms import ConsentForm, current_form
 from kapstone.screening.engine import Data, RuleSet, load_rule_set
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
@@ -226,7 +227,7 @@ def _screening_blockers(
     expires_on = assessed + datetime.timedelta(days=settings["screening_valid_days"])
     if today > expires_on:
         blockers.append(
-            f"screening of {assessed:%Y-%m-%d} has expired (a screening is current for "
+            f"screening of {day_in_words(assessed)} has expired (a screening is current for "
             f"{settings['screening_valid_days']} days); re-screen with fresh blood pressure and medications"
         )
     elif not (result.intake_version.data.get("vitals") or {}).get("systolic"):
@@ -245,9 +246,14 @@ def _older_adult_blockers(result: ScreeningResult | None, age: int, settings: Da
     if any(reason["rule"] == OLDER_ADULT_RULE for reason in result.result.get("reasons") or []):
         return []
     return [
-        f"the patient is {age} on the record's date of birth, but the screening of {result.result['assessment_date']} "
+        f"the patient is {age} on the record's date of birth, but the screening of {_screened_on(result)} "
         f"did not review age {older} or over; re-screen so a prescriber reviews it"
     ]
+
+
+def _screened_on(result: ScreeningResult) -> str:
+    """The day the screening's intake was assessed, in words."""
+    return day_in_words(datetime.date.fromisoformat(result.result["assessment_date"]))
 
 
 def _record_diagnosis_blockers(
@@ -268,7 +274,7 @@ def _record_diagnosis_blockers(
         if entry is not None and not entry.reviewed_in(intake, fired):
             blockers.append(
                 f"the record codes {code} ({description}), {entry.label}, but the screening of "
-                f"{result.result['assessment_date']} did not review it; re-screen so a prescriber reviews it, or "
+                f"{_screened_on(result)} did not review it; re-screen so a prescriber reviews it, or "
                 "correct the record if the code no longer applies"
             )
     return blockers
@@ -283,7 +289,7 @@ def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Cons
         if entry.outcome in Consultation.BLOCKING_OUTCOMES and not hasattr(entry, "override")
     )
     return [
-        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {entry.contacted_at:%Y-%m-%d}; a prescriber "
+        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {day_in_words(entry.contacted_at)}; a prescriber "
         "must record an override with a reason before the patient may go ahead"
         for entry in against
     ], against
@@ -317,7 +323,9 @@ def _status(
     if consent is not None:
         withdrawn = None  # an old withdrawal is no news while a signature is in force
     elif withdrawn is not None:
-        blockers.append(f"informed consent (form v{form.version}) was withdrawn on {withdrawn.withdrawn_at:%Y-%m-%d}")
+        blockers.append(
+            f"informed consent (form v{form.version}) was withdrawn on {day_in_words(withdrawn.withdrawn_at)}"
+        )
     else:
         blockers.append(f"informed consent is not signed (form v{form.version})")
     return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on)

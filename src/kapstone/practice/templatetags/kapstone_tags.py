@@ -113,6 +113,14 @@ def local_calendar_dates(format_string: str) -> Callable[[datetime.datetime | No
     return worded
 
 
+def day_in_words(value: datetime.date | datetime.datetime) -> str:
+    """ "4 Dec 2026": a day as a message to staff names it. A moment is worded as the day it falls on in the practice's
+    time zone: its own date is its day in UTC, which on an American evening is already tomorrow."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localdate(value)
+    return day_label(value, "j M Y", get_language())
+
+
 @lru_cache(maxsize=1024)
 def day_label(day: datetime.date, format_string: str, language: str | None) -> str:
     """`date:format_string` of a calendar date in `language`, the active language (get_language()).
