@@ -50,7 +50,8 @@ def licensed_roles() -> frozenset[str]:
 
 
 def form106_due_on(discovered_on: datetime.date) -> datetime.date:
-    """The day DEA Form 106 is due: the given number of business days (Monday to Friday) after discovery."""
+    """The day DEA Form 106 is due: the given number of business days (Monday to Friday) after discovery. A federal
+    holiday counts as a business day here: the deadline may then fall a day early, never a day late."""
     day, left = discovered_on, ledger_data()["loss"]["form106_business_days"]
     while left:
         day += datetime.timedelta(days=1)
