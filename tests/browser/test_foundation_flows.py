@@ -1,4 +1,9 @@
+import base64
+import re
+
 import pytest
+from django.core import mail
+from django_otp.oath import totp
 from playwright.sync_api import expect
 
 from kapstone.patients.models import Diagnosis, Patient
@@ -64,3 +69,35 @@ def test_removing_a_diagnosis_asks_first_and_keeps_it_when_cancelled(page, cast)
     page.get_by_role("button", name="Remove", exact=True).click()
     page.get_by_text(f"Removed {diagnosis} from the record.").wait_for()
     assert not Diagnosis.objects.filter(pk=diagnosis.pk).exists()
+
+
+def test_a_new_staff_member_is_added_chooses_a_password_from_the_email_and_enrols_two_factor(
+    browser, live_server, page, cast
+):
+    sign_in(page, cast.admin)
+    page.goto("/accounts/staff/")
+    page.get_by_label("Username").fill("dr.new")
+    page.get_by_label("First name").fill("Nia")
+    page.get_by_label("Last name").fill("New")
+    page.get_by_label("Email").fill("nia@practice.example")
+    page.get_by_label("Role").select_option("prescriber")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_text("A link to choose their password is on its way")).to_be_visible()
+    expect(page.get_by_role("row", name="Nia New").get_by_text("waiting for set-up")).to_be_visible()
+
+    link = re.search(r"https?://\S+?(/accounts/password/set/[^/\s]+/)", mail.outbox[-1].body).group(1)
+    newcomer = browser.new_context(base_url=live_server.url, viewport={"width": 1024, "height": 768}).new_page()
+    newcomer.goto(link)
+    newcomer.locator("#id_new_password1").fill("nia-chose-this-long-passphrase")
+    newcomer.locator("#id_new_password2").fill("nia-chose-this-long-passphrase")
+    newcomer.get_by_role("button", name="Save password").click()
+    expect(newcomer.get_by_text("you then set up an authenticator app")).to_be_visible()
+    newcomer.get_by_label("Username").fill("dr.new")
+    newcomer.get_by_label("Password").fill("nia-chose-this-long-passphrase")
+    newcomer.get_by_role("button", name="Sign in").click()
+    newcomer.get_by_role("heading", name="Set up two-factor sign-in").wait_for()
+    secret = newcomer.locator("code").inner_text()
+    newcomer.get_by_label("Code from your authenticator app").fill(f"{totp(base64.b32decode(secret)):06d}")
+    newcomer.get_by_role("button", name="Confirm").click()
+    expect(newcomer.get_by_text("Two-factor sign-in is set up.")).to_be_visible()
+    newcomer.context.close()
