@@ -19,7 +19,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import settings as hypothesis_settings
 
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.home import demo as practice_demo
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
 
@@ -82,6 +82,9 @@ class Cast:
 
 
 def make_user(username: str, role: str, **extra):
+    if role in STAFF_ROLES:
+        # A staff login has its owner's work address, where set-up links go (accounts.services.staff_create).
+        extra.setdefault("email", f"{username}@practice.example")
     user = get_user_model().objects.create_user(
         username=username, password="correct-horse-battery", role=role, first_name=username.title(), **extra
     )

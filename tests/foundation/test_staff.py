@@ -125,9 +125,50 @@ def test_other_roles_cannot_send_set_up_links(cast, client_for):
     assert mail.outbox == []
 
 
-def test_resetting_two_factor_removes_the_devices(cast, client_for):
-    client_for(cast.admin).post(reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED)
+def test_resetting_two_factor_removes_the_devices_and_the_password_and_emails_a_set_up_link(cast, client_for):
+    response = client_for(cast.admin).post(
+        reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED, follow=True
+    )
+    assert "a link to choose a new password is on its way" in response.content.decode()
     assert not TOTPDevice.objects.filter(user=cast.bob).exists()
+    # Whoever knew the old password cannot sign in and enrol a second factor of their own before bob does.
+    bystander = Client()
+    response = bystander.post("/accounts/login/", {"username": "bob", "password": "correct-horse-battery"})
+    assert response.status_code == 200 and "two_factor" not in response.get("Location", "")
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [cast.bob.email]
+    bobs_phone = Client()
+    link = _set_up_link(mail.outbox[0])
+    bobs_phone.post(link, {"new_password1": CHOSEN_PASSWORD, "new_password2": CHOSEN_PASSWORD})
+    response = bobs_phone.post("/accounts/login/", {"username": "bob", "password": CHOSEN_PASSWORD})
+    assert response.url == reverse("accounts:two_factor_setup")
+
+
+def test_a_reset_whose_set_up_link_cannot_be_sent_says_so_and_the_link_can_be_sent_again(cast, client_for, monkeypatch):
+    working = services.send_mail
+
+    def unsendable(**kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(services, "send_mail", unsendable)
+    admin = client_for(cast.admin)
+    response = admin.post(
+        reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED, follow=True
+    )
+    assert "second factors and password are removed, but no set-up link went out" in response.content.decode()
+    monkeypatch.setattr(services, "send_mail", working)
+    admin.post(reverse("accounts:staff_action", args=[cast.bob.pk, "send_setup_link"]))
+    assert len(mail.outbox) == 1 and Client().get(_set_up_link(mail.outbox[0])).status_code == 200
+
+
+def test_a_reset_is_refused_before_anything_changes_for_a_login_without_an_email_address(cast, client_for):
+    cast.bob.email = ""
+    cast.bob.save(update_fields=["email"])
+    response = client_for(cast.admin).post(
+        reverse("accounts:staff_action", args=[cast.bob.pk, "reset_two_factor"]), CONFIRMED, follow=True
+    )
+    assert "has no email address on file" in response.content.decode()
+    cast.bob.refresh_from_db()
+    assert cast.bob.has_usable_password() and TOTPDevice.objects.filter(user=cast.bob).exists()
 
 
 def test_an_admin_cannot_deactivate_their_own_login(cast, client_for):

@@ -75,14 +75,17 @@ def staff_setup_link_send(*, actor: User, staff: User) -> None:
     link. The password is chosen from their own mailbox, and the second factor is enrolled at the sign-in that
     follows: with a temporary password handed over by the admin, whoever held it could enrol a second factor in the
     staff member's place. A message that cannot be sent withdraws its link and raises AccountError."""
-    token = _staff_setup_link_create(actor=actor, staff=staff)
+    _staff_setup_mail(staff=staff, token=_staff_setup_link_create(actor=actor, staff=staff))
+
+
+def _staff_setup_mail(*, staff: User, token: str) -> None:
     _mail_link(
         user=staff,
         token=token,
         to=staff.email,
         subject="Your Kapstone staff login",
         greeting=staff.first_name or staff.username,
-        ask="Your practice has made you a Kapstone staff login. Choose your password here:",
+        ask="Choose the password of your Kapstone staff login here:",
         after=[
             f"The link works once, for {settings.STAFF_SETUP_HOURS} hours. Your username is {staff.username}.",
             "Then sign in: before anything else, Kapstone asks you to set up an authenticator app for two-factor "
@@ -92,17 +95,24 @@ def staff_setup_link_send(*, actor: User, staff: User) -> None:
     )
 
 
+def _staff_setup_link_refusal(staff: User) -> str | None:
+    if not staff.is_active:
+        return f"{staff.display_name}'s login is deactivated; reactivate it first."
+    if not staff.email:
+        return f"{staff.display_name} has no email address on file for a set-up link."
+    return None
+
+
 @transaction.atomic
 def _staff_setup_link_create(*, actor: User, staff: User) -> str:
-    if not staff.is_active:
-        raise StaffError(f"{staff.display_name}'s login is deactivated; reactivate it first.")
+    refusal = _staff_setup_link_refusal(staff)
+    if refusal:
+        raise StaffError(refusal)
     if staff.has_usable_password():
         raise StaffError(
             f"{staff.display_name} has already chosen a password; if it is forgotten, they reset it from the sign-in "
             "page."
         )
-    if not staff.email:
-        raise StaffError(f"{staff.display_name} has no email address for the set-up link.")
     token = account_link_create(
         user=staff,
         purpose=AccountLink.Purpose.STAFF_SETUP,
@@ -175,13 +185,27 @@ def staff_set_active(*, actor: User, staff: User, active: bool) -> None:
     )
 
 
-@transaction.atomic
+# Not atomic as a whole: the reset and its set-up link are committed (_staff_two_factor_reset) before the message
+# is sent.
 def staff_reset_two_factor(*, actor: User, staff: User) -> None:
     """For a lost phone or security key: removes every second factor (authenticator apps, recovery codes,
-    passkeys), so the next sign-in enrols a new authenticator app."""
+    passkeys) and the password, and emails a set-up link. The staff member chooses a new password from their own
+    mailbox and enrols a new authenticator app at the sign-in that follows. Had the password stayed, whoever knew it
+    (a phished or shared one) could sign in before them and enrol a second factor of their own. A message that cannot
+    be sent raises AccountError after the reset; the link can then be sent again from the staff list."""
+    _staff_setup_mail(staff=staff, token=_staff_two_factor_reset(actor=actor, staff=staff))
+
+
+@transaction.atomic
+def _staff_two_factor_reset(*, actor: User, staff: User) -> str:
+    refusal = _staff_setup_link_refusal(staff)
+    if refusal:
+        raise StaffError(refusal)
     TOTPDevice.objects.filter(user=staff).delete()
     StaticDevice.objects.filter(user=staff).delete()
     WebAuthnCredential.objects.filter(user=staff).delete()
+    staff.set_unusable_password()
+    staff.save(update_fields=["password"])
     # Whoever holds the lost phone may also hold a signed-in session (or be halfway through signing in): end them.
     sessions_end(user=staff)
     audit.record(
@@ -191,6 +215,7 @@ def staff_reset_two_factor(*, actor: User, staff: User) -> None:
         object_id=staff.pk,
         detail={"reset": True},
     )
+    return _staff_setup_link_create(actor=actor, staff=staff)
 
 
 @transaction.atomic

@@ -20,18 +20,24 @@ STAFF_ACTIONS = {
 STAFF_ACTION_DONE = {
     "deactivate": "{name} is deactivated and signed out everywhere.",
     "reactivate": "{name} can sign in again.",
-    "reset_two_factor": "{name}'s two-factor is removed and they are signed out; they set up a new authenticator app "
-    "at their next sign-in.",
+    "reset_two_factor": "{name}'s second factors and password are removed and they are signed out everywhere; a "
+    "link to choose a new password is on its way to them, then they set up a new authenticator app.",
     "unlock": "{name} can try signing in again.",
     "send_setup_link": "A new set-up link is on its way to {name}; the earlier one no longer works.",
+}
+# What an action that emails a set-up link did when the message could not be sent (the change itself is made).
+STAFF_ACTION_UNSENT = {
+    "reset_two_factor": "{name}'s second factors and password are removed, but no set-up link went out",
+    "send_setup_link": "No set-up link went out to {name}",
 }
 
 # What each action that cannot be undone at a click does, asked before it is done: one click beside the others on a
 # row, it was easy to press on the wrong row. Asked on a page of its own, so it works without the page's script.
 STAFF_ACTION_CONFIRM = {
     "deactivate": "{name} will be signed out everywhere and cannot sign in until reactivated.",
-    "reset_two_factor": "{name}'s authenticator apps, recovery codes and passkeys will be removed and they will be "
-    "signed out everywhere; they set up a new authenticator app at their next sign-in.",
+    "reset_two_factor": "{name}'s authenticator apps, recovery codes, passkeys and password will be removed and they "
+    "will be signed out everywhere. They are emailed a link to choose a new password, then set up a new "
+    "authenticator app.",
 }
 
 
@@ -91,8 +97,13 @@ def staff_action(request, user_id, action):
             services.staff_setup_link_send(actor=request.user, staff=staff)
         else:
             services.staff_unlock(actor=request.user, staff=staff)
-    except (services.StaffError, services.AccountError) as refusal:
+    except services.StaffError as refusal:
         messages.error(request, str(refusal))
+    except services.AccountError as unsent:
+        messages.warning(
+            request,
+            f"{STAFF_ACTION_UNSENT[action].format(name=staff.display_name)}: {unsent} Send it again from their row.",
+        )
     else:
         messages.success(request, STAFF_ACTION_DONE[action].format(name=staff.display_name))
     return redirect("accounts:staff")
