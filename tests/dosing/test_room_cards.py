@@ -45,6 +45,12 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% else %}
   <p><strong>Doses in the 7 days before{% if record.administered_at %} this one{% endif %}:</strong> {{ ready.doses_in_week_before }} (at most {{ ready.weekly_limit }} a week)</p>
   {% endif %}
+  {% if entry.awaiting_dose and ready.same_day_refusal %}
+  <div class="alert-banner" aria-labelledby="same-day-{{ patient.pk }}">
+    <h3 id="same-day-{{ patient.pk }}">⚠ Cannot be dosed today: already dosed today</h3>
+    <p>{{ ready.same_day_refusal }}</p>
+  </div>
+  {% endif %}
   {% if entry.awaiting_dose and ready.vitals_refusal %}
   <div class="alert-banner" aria-labelledby="vitals-{{ patient.pk }}">
     <h3 id="vitals-{{ patient.pk }}">⚠ Cannot be dosed now: pre-dose vitals at a stop level</h3>
@@ -244,10 +250,12 @@ def full_room(cast, session, ready_record, stock, earlier_dose):
     _vitals(cast, record, "pre", 120, 80)
     services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("150"))
     _vitals(cast, record, "pre", 150, 95)
-    # Checked in and rated sedated before the dose.
+    # Checked in and rated sedated before the dose...
     drowsy = _patient(cast, session, "Drowsy")
     record = _checked_in(cast, session, drowsy)
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=0)
+    # ... and dosed this morning in a session of another group.
+    earlier_dose(drowsy, timezone.now() - datetime.timedelta(hours=4))
     # Discharged, and the two members not checked in whose gate is closed.
     member = Enrolment.objects.filter(group=session.group, patient__given_name="Member1").get().patient
     DoseRecord.objects.create(
@@ -302,6 +310,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
         "Same-day suicide screen:",
         "Pregnancy check not passed",
         "sedated before the dose</h3>",
+        "already dosed today</h3>",
         "not taken yet, due now",
         "not taken yet</p>",
         "done at",

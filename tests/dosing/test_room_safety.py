@@ -138,6 +138,29 @@ def test_giving_the_dose_counts_doses_in_the_7_days_before_it_is_given(cast, rea
     assert stock.balance_mg == Decimal("2000")
 
 
+def test_a_second_dose_on_the_same_day_in_another_group_is_neither_ordered_nor_given(
+    cast, session, ready_record, stock, earlier_dose, client_for
+):
+    """Twice a week allows two doses in one day; one dose a day (safety.yaml one_dose_a_day) does not."""
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(hours=3))
+    with pytest.raises(services.DosingError, match="has already had a dose today: one dose a day, in any group"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    with pytest.raises(services.DosingError, match="already had a dose today"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("100"))
+    stock.refresh_from_db()
+    assert stock.balance_mg == Decimal("2000")
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is None
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "Cannot be dosed today: already dosed today" in page
+
+
+def test_a_dose_late_yesterday_does_not_stop_todays(cast, ready_record, stock, earlier_dose):
+    start_of_today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier_dose(cast.alice, start_of_today - datetime.timedelta(minutes=30))
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
 def test_doses_of_other_patients_do_not_count(cast, ready_record, stock, earlier_dose):
     now = timezone.now()
     earlier_dose(cast.dana, now - datetime.timedelta(days=1))

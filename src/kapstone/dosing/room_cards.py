@@ -112,6 +112,12 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
             f"(at most {shown(ready.weekly_limit)} a week)</p>\n  "
         )
     parts.append(f"  {week}\n")
+    same_day = ""
+    if awaiting and ready.same_day_refusal:
+        same_day = _banner(
+            "same-day", pk, "Cannot be dosed today: already dosed today", f"<p>{shown(ready.same_day_refusal)}</p>"
+        )
+    parts.append(f"  {same_day}\n")
     vitals = ""
     if awaiting and ready.vitals_refusal:
         vitals = _banner(

@@ -144,6 +144,11 @@ def older_adult_starting_dose_refusal(*, route: str, dose_mg: Decimal, age_years
     )
 
 
+def one_dose_a_day_source() -> str:
+    """The source of the rule that a patient has at most one dose a day, in any group (safety.yaml one_dose_a_day)."""
+    return safety_data()["one_dose_a_day"]["source"]
+
+
 # --- suicide-risk alerts ---------------------------------------------------------------------------------------
 
 

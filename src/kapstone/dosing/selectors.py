@@ -154,6 +154,8 @@ class DoseReadiness:
     medicines_reviewed: tuple[str, ...] = ()
     # The latest MOAA/S rated before the dose, if any.
     predose_moaas: int | None = None
+    # Doses given to the patient on the same day (the practice's), in any group, other than this record's own.
+    doses_same_day: int = 0
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -173,6 +175,17 @@ class DoseReadiness:
         return (
             f"{self.patient.full_name} already had {count} dose{'s' if count != 1 else ''} in the 7 days before; "
             f"the practice allows at most {self.weekly_limit} a week."
+        )
+
+    @property
+    def same_day_refusal(self) -> str:
+        """One dose a day (safety.yaml one_dose_a_day): the weekly count lets a second dose through on the day of the
+        first, in a session of another group."""
+        if not self.doses_same_day:
+            return ""
+        return (
+            f"{self.patient.full_name} has already had a dose today: one dose a day, in any group "
+            f"({safety.one_dose_a_day_source()})."
         )
 
     def _reading_at(self, level: str) -> str:
@@ -293,6 +306,7 @@ class DoseReadiness:
         refusals = (
             self.gate_refusal,
             self.spacing_refusal,
+            self.same_day_refusal,
             self.vitals_refusal,
             self.sedation_refusal,
             self.risk_refusal,
@@ -543,6 +557,12 @@ def _readiness(
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),
                 predose_moaas=record.predose_moaas if record else None,
+                doses_same_day=sum(
+                    1
+                    for record_id, administered_at in given[patient.pk]
+                    if timezone.localdate(administered_at) == timezone.localdate(at)
+                    and (record is None or record_id != record.pk)
+                ),
             )
         )
     return readiness
@@ -1370,6 +1390,7 @@ class AdvanceReadiness:
         refusals = (
             self.dose.gate_refusal,
             self.dose.spacing_refusal,
+            self.dose.same_day_refusal,
             self.dose.vitals_refusal,
             self.dose.risk_refusal,
             self.dose.medication_refusal,
