@@ -15,6 +15,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import ROOM_FORMS
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.room_cards import room_card
+from kapstone.measures import services as measures
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
 from tests.dosing.conftest import NO_RISK_SCREEN
@@ -81,6 +82,12 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   <p class="notice"><strong>Suicide risk assessed</strong> by {{ decision.recorded_by.get_full_name|default:decision.recorded_by.get_username }} at {{ decision.recorded_at|time:"H:i" }}: {{ decision.get_method_display|lower }}, risk level {{ decision.get_risk_level_display|lower }}; {{ decision.get_decision_display|lower }}.</p>
   {% endwith %}{% endif %}
   {% if ready.risk_assessments and not ready.risk_refusal %}<p class="muted">Same-day suicide screen: {% for a in ready.risk_assessments %}{{ a.recorded_at|time:"H:i" }}, {{ a.get_risk_level_display|lower }}{% if not forloop.last %}; {% endif %}{% endfor %}</p>{% endif %}
+  {% if entry.awaiting_dose and ready.safety_review_refusal %}
+  <div class="alert-banner" aria-labelledby="safety-review-{{ patient.pk }}">
+    <h3 id="safety-review-{{ patient.pk }}">⚠ Safety finding to review before the dose</h3>
+    <p>{{ ready.safety_review_refusal }}</p>
+  </div>
+  {% endif %}
   {% if entry.awaiting_dose and record.checked_in_at and ready.pregnancy_refusal %}
   <div class="alert-banner" aria-labelledby="pregnancy-{{ patient.pk }}">
     <h3 id="pregnancy-{{ patient.pk }}">⚠ Pregnancy check not passed</h3>
@@ -180,7 +187,7 @@ def _patient(cast, session, name: str, **extra):
 
 
 @pytest.fixture
-def full_room(cast, session, ready_record, stock, earlier_dose):
+def full_room(cast, session, ready_record, stock, earlier_dose, django_capture_on_commit_callbacks):
     """A session holding a card of each state the room shows."""
     # Alice: dosed an hour ago, her post-dose vitals at review level, rated, with an adverse event and notes.
     given = timezone.now() - datetime.timedelta(minutes=60)
@@ -256,6 +263,16 @@ def full_room(cast, session, ready_record, stock, earlier_dose):
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=3, dissociation_cadss=0)
     # ... and dosed this morning in a session of another group.
     earlier_dose(drowsy, timezone.now() - datetime.timedelta(hours=4))
+    # ... with a urine drug screen positive for a substance not prescribed, not yet reviewed.
+    with django_capture_on_commit_callbacks(execute=True):  # the queue hears of it once it is committed
+        measures.urine_toxicology_record(
+            actor=cast.bob,
+            patient=drowsy,
+            collected_on=timezone.localdate(),
+            result="positive",
+            substances_found=["cocaine"],
+            prescribed_found=[],
+        )
     # Discharged, and the two members not checked in whose gate is closed.
     member = Enrolment.objects.filter(group=session.group, patient__given_name="Member1").get().patient
     DoseRecord.objects.create(
@@ -311,6 +328,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
         "Pregnancy check not passed",
         "sedated before the dose</h3>",
         "already dosed today</h3>",
+        "Safety finding to review before the dose</h3>",
         "not taken yet, due now",
         "not taken yet</p>",
         "done at",

@@ -20,7 +20,7 @@ from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
 from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.dosing.helpers import receive_stock
-from tests.measures.factories import open_alert
+from tests.measures.factories import due_assessment, open_alert
 from tests.screening.helpers import not_eligible_intake, screen
 
 
@@ -105,6 +105,63 @@ def test_the_room_shows_the_record_diagnosis_the_screening_did_not_review(cast, 
 
 
 # Never more than twice a week ------------------------------------------------------------------------------
+
+
+# Findings since screening --------------------------------------------------------------------------------------
+
+
+def uds(cast, found, prescribed=()):
+    return measures.urine_toxicology_record(
+        actor=cast.bob,
+        patient=cast.alice,
+        collected_on=timezone.localdate() - datetime.timedelta(days=1),
+        result="positive",
+        substances_found=list(found),
+        prescribed_found=list(prescribed),
+    )
+
+
+def test_a_urine_drug_screen_positive_for_a_substance_not_prescribed_holds_the_dose_until_reviewed(
+    cast, session, ready_record, stock, django_capture_on_commit_callbacks, client_for
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the queue hears of it once it is committed
+        uds(cast, ["ketamine"])
+    message = "To review before the dose: Urine drug screen positive for a substance not prescribed: Ketamine"
+    with pytest.raises(services.DosingError, match=message):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(services.DosingError, match=message):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert not LedgerEntry.objects.filter(kind="administration").exists()
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "Safety finding to review before the dose" in page
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="long_term_safety")
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Use before the course; negative since. Proceed.")
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
+def test_use_outside_the_clinic_reported_at_the_safety_follow_up_holds_the_dose_until_reviewed(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    assessment = due_assessment(cast.alice, "kset-followup", occasion="follow_up_1m")
+    with django_capture_on_commit_callbacks(execute=True):
+        measures.assessment_save_answers(
+            actor=cast.alice_user,
+            assessment=assessment,
+            answers=dict(enumerate([0, 0, 0, 0, 0, 1, 0, 0], 1)),
+            submit=True,
+        )
+    with pytest.raises(services.DosingError, match="To review before the dose: Craving, or use of ketamine"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+
+
+def test_a_prescribed_substance_on_the_drug_screen_does_not_hold_the_dose(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        uds(cast, ["benzodiazepines"], prescribed=["benzodiazepines"])
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
 def test_a_third_dose_within_7_days_is_neither_ordered_nor_given(cast, session, stock, earlier_dose):

@@ -237,6 +237,29 @@ def test_an_maoi_added_to_the_record_after_screening_refuses_enrolment_until_a_n
 
 
 @pytest.mark.django_db
+def test_a_urine_drug_screen_positive_for_a_substance_not_prescribed_refuses_enrolment_until_reviewed(
+    cast, django_capture_on_commit_callbacks
+):
+    group = _ready_group(cast)
+    with django_capture_on_commit_callbacks(execute=True):  # the queue hears of it once it is committed
+        measures.urine_toxicology_record(
+            actor=cast.bob,
+            patient=cast.alice,
+            collected_on=timezone.localdate(),
+            result="positive",
+            substances_found=["phencyclidine"],
+            prescribed_found=[],
+        )
+    with pytest.raises(services.EnrolmentRefused) as refused:
+        services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert "Urine drug screen positive for a substance not prescribed: Phencyclidine (PCP)" in str(refused.value)
+    assert not Enrolment.objects.filter(group=group).exists()
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="long_term_safety")
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Discussed: one-off use; re-test before dosing.")
+    assert services.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
+
+
+@pytest.mark.django_db
 def test_the_screening_page_says_cannot_join_while_another_app_holds_the_enrolment_and_names_why(cast, client_for):
     """The gate card reads the same checks enrol() does: a page saying "may join" beside a refused enrolment would
     send staff to the group page for nothing, or worse, suggest the alert no longer matters."""

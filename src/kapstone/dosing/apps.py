@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils import timezone
 
 
 def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str]:
@@ -18,6 +19,19 @@ def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str
     ]
 
 
+def _refuse_enrolment_on_open_safety_review(sender, *, patient, **kwargs) -> list[str]:
+    """A new course waits, as the next dose does, while a long-term safety answer or a urine drug screen positive for
+    a substance not prescribed is open in the alert queue (dosing/data/safety.yaml review_before_dosing)."""
+    # deferred: apps.py is read before the models are ready, and the selectors module imports them.
+    from kapstone.dosing.selectors import safety_reviews_open
+
+    return [
+        f"{alert.reason.rstrip('.')} (raised {timezone.localtime(alert.raised_at):%Y-%m-%d}) is open in the alert "
+        "queue; a clinician reviews it and acknowledges it with a note before the patient joins a course"
+        for alert in safety_reviews_open(patient=patient)
+    ]
+
+
 class DosingConfig(AppConfig):
     name = "kapstone.dosing"
     default_auto_field = "django.db.models.BigAutoField"
@@ -26,3 +40,4 @@ class DosingConfig(AppConfig):
         from kapstone.screening.signals import enrolment_checks
 
         enrolment_checks.connect(_refuse_enrolment_on_new_medicines, dispatch_uid="dosing.new_medicines")
+        enrolment_checks.connect(_refuse_enrolment_on_open_safety_review, dispatch_uid="dosing.safety_review")

@@ -169,6 +169,15 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
         )
         screens = f'<p class="muted">Same-day suicide screen: {times}</p>'
     parts.append(f"  {screens}\n")
+    review = ""
+    if awaiting and ready.safety_review_refusal:
+        review = _banner(
+            "safety-review",
+            pk,
+            "Safety finding to review before the dose",
+            f"<p>{shown(ready.safety_review_refusal)}</p>",
+        )
+    parts.append(f"  {review}\n")
     pregnancy = ""
     if awaiting and record is not None and record.checked_in_at and ready.pregnancy_refusal:
         pregnancy = _banner("pregnancy", pk, "Pregnancy check not passed", f"<p>{shown(ready.pregnancy_refusal)}</p>")

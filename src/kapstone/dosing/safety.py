@@ -170,6 +170,16 @@ def blocking_risk(level: str | None) -> bool:
     return risk_rank(level) >= risk_rank(safety_data()["suicide_risk_alerts"]["blocking_level"])
 
 
+def review_before_dosing_kinds() -> tuple[str, ...]:
+    """The alert-queue kinds an open alert of holds the next dose and a new course (safety.yaml
+    review_before_dosing)."""
+    return tuple(safety_data()["review_before_dosing"]["kinds"])
+
+
+def review_before_dosing_source() -> str:
+    return safety_data()["review_before_dosing"]["source"]
+
+
 def medication_review_classes() -> frozenset[str]:
     return frozenset(safety_data()["medication_review"]["classes"])
 

@@ -156,6 +156,9 @@ class DoseReadiness:
     predose_moaas: int | None = None
     # Doses given to the patient on the same day (the practice's), in any group, other than this record's own.
     doses_same_day: int = 0
+    # Open alerts of the kinds safety.yaml review_before_dosing names (a long-term safety answer, a urine drug screen
+    # positive for a substance not prescribed), oldest first.
+    review_alerts: tuple[CriticalAlert, ...] = ()
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -278,6 +281,21 @@ class DoseReadiness:
             "to proceed before the dose is ordered or given; acknowledging an alert in the queue is not enough."
         )
 
+    @property
+    def safety_review_refusal(self) -> str:
+        """A finding of the long-term safety follow-up or a urine drug screen since the screening, still open in the
+        queue (safety.yaml review_before_dosing): the prescriber weighs it before the next dose."""
+        if not self.review_alerts:
+            return ""
+        found = "; ".join(
+            f"{alert.reason.rstrip('.')} (raised {timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M})"
+            for alert in self.review_alerts
+        )
+        return (
+            f"To review before the dose: {found}. A clinician reviews it and acknowledges the alert with a note in the "
+            f"alert queue before the dose is ordered or given ({safety.review_before_dosing_source()})."
+        )
+
     # --- pregnancy and medicines ---------------------------------------------------------------------------------
 
     @property
@@ -310,6 +328,7 @@ class DoseReadiness:
             self.vitals_refusal,
             self.sedation_refusal,
             self.risk_refusal,
+            self.safety_review_refusal,
             self.pregnancy_refusal,
             self.medication_refusal,
         )
@@ -416,6 +435,20 @@ def _suicide_alerts(
     return found
 
 
+@compiled_once(patient_ids=KEYS)
+def _review_alerts_open(kinds: tuple[str, ...], *, patient_ids: list[int]) -> QuerySet[CriticalAlert]:
+    return CriticalAlert.objects.filter(
+        patient_id__in=patient_ids, kind__in=kinds, acknowledged_at__isnull=True
+    ).order_by("raised_at", "id")
+
+
+def safety_reviews_open(*, patient: Patient) -> list[CriticalAlert]:
+    """The patient's open alerts that hold a dose and a new course until acknowledged (safety.yaml
+    review_before_dosing). Read for a decision about the patient (an enrolment) by staff already allowed to make it, so
+    not filtered by a viewer's care team."""
+    return list(_review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=[patient.pk]))
+
+
 # How a severe adverse event and a stop-level vitals reading are announced to the alert queue
 # (practice.signals.SAFETY_EVENT_KINDS), and found there.
 SEVERE_ADVERSE_EVENT = "adverse_event_serious"
@@ -520,6 +553,10 @@ def _readiness(
         if record_id not in own_records and (patient_id not in last_dose or administered_at > last_dose[patient_id]):
             last_dose[patient_id] = administered_at
     alerts = _suicide_alerts(patient_ids, last_dose)
+    reviews: defaultdict[int, list[CriticalAlert]] = defaultdict(list)
+    for alert in _review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=patient_ids):
+        assert alert.patient_id is not None  # the query reads only alerts about these patients
+        reviews[alert.patient_id].append(alert)
     gate, screened = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in _medications_on_record(patient_ids=patient_ids):
@@ -557,6 +594,7 @@ def _readiness(
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),
                 predose_moaas=record.predose_moaas if record else None,
+                review_alerts=tuple(reviews[patient.pk]),
                 doses_same_day=sum(
                     1
                     for record_id, administered_at in given[patient.pk]
@@ -1393,6 +1431,7 @@ class AdvanceReadiness:
             self.dose.same_day_refusal,
             self.dose.vitals_refusal,
             self.dose.risk_refusal,
+            self.dose.safety_review_refusal,
             self.dose.medication_refusal,
             self.pregnancy_problem,
             self.route_problem,
