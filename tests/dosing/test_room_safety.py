@@ -155,6 +155,28 @@ def test_use_outside_the_clinic_reported_at_the_safety_follow_up_holds_the_dose_
         services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
 
 
+def test_a_pregnancy_reported_from_the_portal_after_screening_stops_the_dose(cast, ready_record, stock):
+    """The patient's record documents no childbearing potential, so the room would take "not applicable" for the
+    test; what she reports in the portal the day before is read all the same."""
+    screening.pre_intake_submit(
+        actor=cast.alice_user, patient=cast.alice, data={"indications": ["depression"], "medical": {"pregnant": True}}
+    )
+    every_dosing_step_refuses(cast, ready_record, stock, "cannot be dosed: the patient's own answers sent on")
+
+
+def test_an_maoi_reported_from_the_portal_after_screening_needs_the_prescribers_review(cast, ready_record, stock):
+    screening.pre_intake_submit(
+        actor=cast.alice_user,
+        patient=cast.alice,
+        data={"indications": ["depression"], "medications": [{"name": "Nardil 15 mg three times daily"}]},
+    )
+    with pytest.raises(services.DosingError, match=r"New since screening.*Nardil 15 mg three times daily \(maoi\)"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.medication_review(actor=cast.bob, record=ready_record, note="Stopped Nardil 3 weeks ago; BP checked.")
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
 def test_a_prescribed_substance_on_the_drug_screen_does_not_hold_the_dose(
     cast, ready_record, stock, django_capture_on_commit_callbacks
 ):

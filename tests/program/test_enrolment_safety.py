@@ -226,7 +226,10 @@ def test_an_maoi_added_to_the_record_after_screening_refuses_enrolment_until_a_n
     )
     with pytest.raises(services.EnrolmentRefused) as refused:
         services.enrol(actor=cast.bob, group=group, patient=cast.alice)
-    assert "new on the record since screening, and reviewed by the screening rules: Nardil (maoi)" in str(refused.value)
+    assert (
+        "new on the record or in the patient's own answers since screening, and reviewed by the screening rules: Nardil (maoi)"
+        in str(refused.value)
+    )
     medicines = [{"name": "phenelzine", "dose_mg_per_day": 45}]
     _, result = helpers.screen(cast, helpers.intake(medications=medicines))
     assert result.decision == "needs_review"
@@ -234,6 +237,19 @@ def test_an_maoi_added_to_the_record_after_screening_refuses_enrolment_until_a_n
         actor=cast.bob, result=result, justification="Phenelzine reviewed: BP checks before and 40 min after each dose."
     )
     assert services.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
+
+
+@pytest.mark.django_db
+def test_an_maoi_the_patient_reports_from_the_portal_after_screening_refuses_enrolment_until_a_new_screening(cast):
+    group = _ready_group(cast)
+    screening.pre_intake_submit(
+        actor=cast.alice_user,
+        patient=cast.alice,
+        data={"indications": ["depression"], "medications": [{"name": "tranylcypromine 30 mg"}]},
+    )
+    with pytest.raises(services.EnrolmentRefused, match=r"own answers since screening.*tranylcypromine 30 mg \(maoi\)"):
+        services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert not Enrolment.objects.filter(group=group).exists()
 
 
 @pytest.mark.django_db

@@ -16,7 +16,7 @@ from kapstone.program.models import Enrolment, Group
 from kapstone.screening import consent_forms, gate, selectors, services
 from kapstone.screening.consent_forms import CONSENT_DIR, current_form
 from kapstone.screening.gate import enrolment_blockers
-from kapstone.screening.models import ConsentSignature, Consultation, ConsultationOverride
+from kapstone.screening.models import ConsentSignature, Consultation, ConsultationOverride, IntakeVersion
 from tests.screening import helpers
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +47,9 @@ def gate_reads(request, monkeypatch):
             "consultations": overview["consultations"],
             "signatures": overview["signatures"],
             "diagnoses": list(patient.diagnoses.all()),
+            "patient_answers": IntakeVersion.objects.filter(patient=patient, source="patient")
+            .order_by("-number")
+            .first(),
         }
         status = gate.gate_status_of_rows(patient=patient, at=at, **rows)
         assert status == expected
@@ -315,6 +318,40 @@ def test_the_older_adult_age_is_never_set_above_65(cast):
     cast.alice.date_of_birth = years_ago(66)
     cast.alice.save()
     assert "did not review age 65 or over" in enrolment_blockers(patient=cast.alice)[0]
+
+
+def send_own_answers(cast, **parts):
+    return services.pre_intake_submit(
+        actor=cast.alice_user, patient=cast.alice, data={"indications": ["depression"], **parts}
+    )
+
+
+def test_a_pregnancy_the_patient_reports_from_the_portal_after_screening_blocks_until_a_new_intake_weighs_it(cast):
+    helpers.ready_for_enrolment(cast)  # the intake answered no to every medical question
+    send_own_answers(cast, medical={"pregnant": True, "hypertension": False})
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    today = day_in_words(timezone.localdate())
+    assert blocker.startswith(
+        f"the patient's own answers sent on {today}, after the screening of {today}, report what it did not review ("
+    )
+    assert "regnan" in blocker and blocker.endswith(
+        "complete a new intake with them so the screening weighs it and a prescriber reviews it"
+    )
+    with pytest.raises(program.EnrolmentRefused, match="the patient's own answers sent on"):
+        program.enrol(actor=cast.bob, group=_group(cast), patient=cast.alice)
+    reviewed = helpers.intake()
+    reviewed["medical"]["pregnant"] = True
+    helpers.screen(cast, reviewed)
+    # The screening that weighs it excludes the patient: the gate says so, and only that.
+    assert enrolment_blockers(patient=cast.alice) == [NOT_ELIGIBLE]
+
+
+def test_own_answers_that_report_nothing_new_or_that_the_screening_read_do_not_block(cast):
+    send_own_answers(cast, medical={"pregnant": True})
+    helpers.ready_for_enrolment(cast)  # staff went through them: not pregnant
+    assert enrolment_blockers(patient=cast.alice) == []
+    send_own_answers(cast, medical={"pregnant": False}, psychiatric={"current_psychosis": False})
+    assert enrolment_blockers(patient=cast.alice) == []
 
 
 def test_an_expired_screening_blocks_and_a_fresh_intake_reopens_the_gate(cast):

@@ -13,7 +13,7 @@ def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str
     if not found:
         return []
     return [
-        "new on the record since screening, and reviewed by the screening rules: "
+        "new on the record or in the patient's own answers since screening, and reviewed by the screening rules: "
         + ", ".join(medicine.described for medicine in found)
         + "; re-screen with the current medicines so a prescriber reviews them before the patient joins a course"
     ]

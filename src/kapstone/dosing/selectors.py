@@ -42,7 +42,7 @@ from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
 from kapstone.screening.gate import gate_settings, gate_statuses
-from kapstone.screening.models import ScreeningResult
+from kapstone.screening.models import IntakeVersion, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 from kapstone.untrusted import row_id
 
@@ -366,11 +366,17 @@ def _screened_medicines(result: ScreeningResult) -> list[str]:
     return [entry["name"] for entry in (result.intake_version.data or {}).get("medications") or []]
 
 
+def _reported_medicines(answers: IntakeVersion | None) -> list[str]:
+    """The medicine names of the patient's own answers sent after their screening (GateStatus.patient_answers): a
+    medicine they report from the portal is weighed as one added to the record."""
+    return [entry["name"] for entry in ((answers.data or {}).get("medications") or [])] if answers else []
+
+
 def _gate_and_screened_medicines(
     patients: list[Patient], gate: engine.Data
-) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
-    """The enrolment gate of each patient (judged by the gate's settings `gate`), and the medicine names of the
-    intake their latest screening read."""
+) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]], dict[int, list[str]]]:
+    """The enrolment gate of each patient (judged by the gate's settings `gate`), the medicine names of the intake
+    their latest screening read, and those of their own answers sent since."""
     statuses = gate_statuses(
         patients,
         course_starts=_course_starts([patient.pk for patient in patients], today=timezone.localdate()),
@@ -378,19 +384,28 @@ def _gate_and_screened_medicines(
     )
     # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
     screened = {pid: _screened_medicines(status.result) for pid, status in statuses.items() if status.result}
-    return {pid: status.blockers for pid, status in statuses.items()}, screened
+    reported = {pid: _reported_medicines(status.patient_answers) for pid, status in statuses.items()}
+    return {pid: status.blockers for pid, status in statuses.items()}, screened, reported
 
 
 def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMedicine]:
-    """The medicines on the patient's record that their latest screening's intake did not list and that the screening
-    rules review: what the room asks a prescriber to review on the day, read for an enrolment, which a new screening
-    clears. None without a screening (the gate refuses that itself)."""
+    """The medicines on the patient's record, or in their own answers sent since (a pre-intake), that their latest
+    screening's intake did not list and that the screening rules review: what the room asks a prescriber to review on
+    the day, read for an enrolment, which a new screening clears. None without a screening (the gate refuses that
+    itself)."""
     latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").order_by("-pk").first()
     if latest is None:
         return []
     screened = _screened_medicines(latest)
     current = list(Medication.objects.filter(patient=patient).values_list("name", flat=True))
-    return medications.new_to_review(screened=screened, current=current)
+    answers = (
+        IntakeVersion.objects.filter(
+            patient=patient, source=IntakeVersion.Source.PATIENT, number__gt=latest.intake_version.number
+        )
+        .order_by("-number")
+        .first()
+    )
+    return medications.new_to_review(screened=screened, current=[*current, *_reported_medicines(answers)])
 
 
 def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
@@ -557,7 +572,7 @@ def _readiness(
     for alert in _review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=patient_ids):
         assert alert.patient_id is not None  # the query reads only alerts about these patients
         reviews[alert.patient_id].append(alert)
-    gate, screened = _gate_and_screened_medicines(patients, settings.gate)
+    gate, screened, reported = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in _medications_on_record(patient_ids=patient_ids):
         on_record[patient_id].append(name)
@@ -589,7 +604,8 @@ def _readiness(
                 ),
                 new_medicines=tuple(
                     medications.new_to_review(
-                        screened=screened.get(patient.pk, []), current=[*on_record[patient.pk], *declared]
+                        screened=screened.get(patient.pk, []),
+                        current=[*on_record[patient.pk], *reported[patient.pk], *declared],
                     )
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),

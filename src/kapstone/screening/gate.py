@@ -23,6 +23,11 @@
 
 program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
 page shows the same reasons.
+
+7. The patient's own answers sent from the portal (a pre-intake) after the intake of the latest screening, laid over
+   that intake, raise no screening rule the screening did not: a pregnancy, a psychosis or an aneurysm the patient
+   reports after screening holds them until staff complete a new intake with it and the screening weighs it. Their
+   medicines are the dosing room's to weigh with those on the record (GateStatus.patient_answers).
 """
 
 import datetime
@@ -37,9 +42,11 @@ from kapstone.patients.ages import completed_years
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
+from kapstone.screening.changes import merge_draft
 from kapstone.screening.consent_forms import ConsentForm, current_form
-from kapstone.screening.engine import Data, RuleSet, load_rule_set
-from kapstone.screening.models import ConsentSignature, Consultation, Decision, ScreeningResult
+from kapstone.screening.engine import Data, RuleSet, SettingsOverrideError, load_rule_set, screen
+from kapstone.screening.intake_schema import IntakeValidationError
+from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX
 
 # The screening rule that asks the prescriber to review an older adult (rules/kap_screening.yaml).
@@ -56,6 +63,8 @@ class GateStatus:
     # The outside advice that blocks (each clinician's latest, concerns or advised against, not overridden).
     advice_against: tuple[Consultation, ...] = ()
     expires_on: datetime.date | None = None  # the last day the latest screening is current
+    # The patient's latest own answers (pre-intake) when sent after the intake the latest screening judged.
+    patient_answers: IntakeVersion | None = None
 
     @property
     def open(self) -> bool:
@@ -113,6 +122,18 @@ def _diagnoses(*, patient_ids: list[int]) -> QuerySet[Diagnosis]:
 
 
 @compiled_once(patient_ids=KEYS)
+def _latest_patient_answers(*, patient_ids: list[int]) -> QuerySet[IntakeVersion]:
+    """Each patient's latest pre-intake (their own answers from the portal)."""
+    latest_ids = (
+        IntakeVersion.objects.filter(patient_id__in=patient_ids, source=IntakeVersion.Source.PATIENT)
+        .values("patient_id")
+        .annotate(latest_id=Max("id"))
+        .values("latest_id")
+    )
+    return IntakeVersion.objects.filter(pk__in=latest_ids).order_by()
+
+
+@compiled_once(patient_ids=KEYS)
 def _signatures(form_id: str, versions: tuple[str, ...], *, patient_ids: list[int]) -> QuerySet[ConsentSignature]:
     """The patients' signatures of the consent form's accepted versions. Unordered: _consent_in_force puts each
     patient's signatures newest first."""
@@ -147,12 +168,14 @@ def gate_statuses(
     diagnoses: dict[int, list[Diagnosis]] = {}
     for diagnosis in _diagnoses(patient_ids=patient_ids):
         diagnoses.setdefault(diagnosis.patient_id, []).append(diagnosis)
+    answers = {version.patient_id: version for version in _latest_patient_answers(patient_ids=patient_ids)}
     return {
         patient.pk: _status(
             patient,
             results.get(patient.pk),
             advice.get(patient.pk, []),
             diagnoses.get(patient.pk, []),
+            answers.get(patient.pk),
             *_consent_in_force(signatures.get(patient.pk, [])),
             form,
             settings,
@@ -170,12 +193,13 @@ def gate_status_of_rows(
     consultations: Iterable[Consultation],
     signatures: Iterable[ConsentSignature],
     diagnoses: Iterable[Diagnosis],
+    patient_answers: IntakeVersion | None,
     at: datetime.date | None = None,
 ) -> GateStatus:
     """gate_status from rows the caller has read already, so a page that shows them does not read them twice (the
     screening page, issue 19): the patient's latest screening result (`latest`, read with its override and intake
-    version, or None), all their consultations and consent signatures, of any outcome, form or version, and the
-    diagnoses on their record. It picks the advice and the signatures on the current form as gate_statuses' queries
+    version, or None), all their consultations and consent signatures, of any outcome, form or version, the
+    diagnoses on their record and their latest pre-intake (`patient_answers`, or None). It picks the advice and the signatures on the current form as gate_statuses' queries
     do, and decides the same."""
     form = current_form()
     today = at or timezone.localdate()
@@ -189,6 +213,7 @@ def gate_status_of_rows(
         latest,
         [entry for entry in consultations if entry.outcome in Consultation.CONSULTED_OUTCOMES],
         list(diagnoses),
+        patient_answers,
         *_consent_in_force(on_form),
         form,
         gate_settings(),
@@ -280,6 +305,41 @@ def _record_diagnosis_blockers(
     return blockers
 
 
+# The parts of the patient's own answers the gate weighs: the safety questions. Their medicines are the dosing room's
+# (GateStatus.patient_answers); their indications and past treatments are a brief account of what staff went through
+# at screening, weighed by a new screening, not held against a dose.
+PATIENT_ANSWER_PARTS = ("psychiatric", "medical")
+
+
+def _answers_after_screening(result: ScreeningResult | None, answers: IntakeVersion | None) -> IntakeVersion | None:
+    """The patient's latest own answers when sent after the intake the screening judged (its number is higher)."""
+    if result is None or answers is None or answers.number <= result.intake_version.number:
+        return None
+    return answers
+
+
+def _patient_answer_blockers(result: ScreeningResult, answers: IntakeVersion, settings: Data) -> list[str]:
+    """What the patient's own answers sent after the screening report that the screening did not weigh: the screening
+    rules run on the judged intake with the answers' safety questions laid over it (a "no" or an answer left out
+    changes nothing the screening found), and each rule that fires now and did not then holds the patient."""
+    screened = result.intake_version.data
+    reported = merge_draft(screened, {part: answers.data.get(part) or {} for part in PATIENT_ANSWER_PARTS})
+    sent = f"the patient's own answers sent on {day_in_words(answers.created_at)}"
+    since = f"after the screening of {_screened_on(result)}"
+    try:
+        outcome = screen(reported, settings_overrides=settings)
+    except (IntakeValidationError, SettingsOverrideError):
+        return [f"{sent}, {since}, cannot be read against it; complete a new intake with them"]
+    fired = {reason["rule"] for reason in result.result.get("reasons") or []}
+    new = [reason.message for reason in outcome.reasons if reason.rule not in fired]
+    if not new:
+        return []
+    return [
+        f"{sent}, {since}, report what it did not review ({' '.join(new)}); complete a new intake with them so the "
+        "screening weighs it and a prescriber reviews it"
+    ]
+
+
 def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
     if not entries:
         return ["the outside treatment team has not been consulted"], ()
@@ -300,6 +360,7 @@ def _status(
     result: ScreeningResult | None,
     advice: list[Consultation],
     diagnoses: list[Diagnosis],
+    answers: IntakeVersion | None,
     consent: ConsentSignature | None,
     withdrawn: ConsentSignature | None,
     form: ConsentForm,
@@ -316,6 +377,9 @@ def _status(
         )
     blockers += _older_adult_blockers(result, age, settings)
     blockers += _record_diagnosis_blockers(result, diagnoses, load_rule_set())
+    answers = _answers_after_screening(result, answers)
+    if result is not None and answers is not None:
+        blockers += _patient_answer_blockers(result, answers, settings)
     screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
     advice_blockers, against = _advice_blockers(advice)
@@ -328,7 +392,7 @@ def _status(
         )
     else:
         blockers.append(f"informed consent is not signed (form v{form.version})")
-    return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on)
+    return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on, answers)
 
 
 def gate_status(*, patient: Patient, at: datetime.date | None = None) -> GateStatus:

@@ -76,6 +76,14 @@ def _diagnoses_of(*, patient_id: int) -> QuerySet[Diagnosis]:
     return Diagnosis.objects.filter(patient_id=patient_id).order_by()
 
 
+@compiled_once(patient_id=int)
+def _latest_patient_answers_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
+    """The patient's latest pre-intake (their own answers from the portal), which the gate weighs."""
+    return IntakeVersion.objects.filter(patient_id=patient_id, source=IntakeVersion.Source.PATIENT).order_by("-number")[
+        :1
+    ]
+
+
 # Any: the page reads each entry by name (results, the gate, consultations, signatures...), each its own type.
 def screening_overview(*, patient: Patient) -> dict[str, Any]:
     """Everything the staff screening page shows; a fixed number of queries however long the history."""
@@ -98,6 +106,7 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         consultations=consultations,
         signatures=signatures,
         diagnoses=_diagnoses_of(patient_id=patient.pk),
+        patient_answers=next(iter(_latest_patient_answers_of(patient_id=patient.pk)), None),
     )
     return {
         "gate": gate,
