@@ -16,6 +16,8 @@ from kapstone.measures import services as measures
 from kapstone.measures.models import AlertOccurrence, CriticalAlert
 from kapstone.patients import services as patients
 from kapstone.practice.settings_store import practice_value_set
+from kapstone.program import services as program
+from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
 from tests.dosing.conftest import NO_RISK_SCREEN
@@ -63,6 +65,18 @@ def test_a_patient_who_withdrew_consent_cannot_be_checked_in_ordered_or_dosed(ca
 def test_a_new_not_eligible_screening_stops_the_dose(cast, ready_record, stock):
     screen(cast, not_eligible_intake())
     every_dosing_step_refuses(cast, ready_record, stock, "cannot be dosed: screening decision is not eligible")
+
+
+def test_a_patient_withdrawn_from_the_course_after_the_order_is_not_dosed(cast, ready_record, stock, client_for):
+    enrolment = Enrolment.objects.get(group=ready_record.session.group, patient=cast.alice)
+    program.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moving away; stops the course.")
+    with pytest.raises(services.DosingError, match="is not enrolled in this session's group, so cannot be dosed"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    with pytest.raises(services.DosingError, match="is not enrolled in this session's group"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("100"))
+    assert not LedgerEntry.objects.filter(kind="administration").exists()
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
+    assert f'id="patient-{cast.alice.pk}"' not in page
 
 
 def test_the_room_explains_why_a_patient_whose_gate_closed_cannot_check_in(cast, session, client_for):
