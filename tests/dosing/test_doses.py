@@ -52,6 +52,21 @@ def test_an_order_on_a_route_without_a_ceiling_is_refused_naming_the_setting(cas
     assert services.dose_order(actor=cast.bob, record=ready_record, route="im", dose_mg=Decimal("35")).within
 
 
+def test_a_stored_ceiling_above_the_cited_maximum_is_held_at_it_when_a_dose_is_ordered(
+    cast, ready_record, earlier_dose
+):
+    """Written past the hard bound (by hand, or before the bound existed: the low-level write does not check), a
+    practice's ceiling or weekly maximum still reaches the room held at the cited limit."""
+    practice_value_set(actor=cast.admin, key="dosing.ceiling_sublingual_mg", value=800, reason="set by hand")
+    practice_value_set(actor=cast.admin, key="dosing.max_doses_per_7_days", value=5, reason="set by hand")
+    with pytest.raises(services.DosingError, match="500 mg is above the practice ceiling of 400 mg"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("500"))
+    for days in (2, 4):
+        earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=days))
+    with pytest.raises(services.DosingError, match="already had 2 doses in the 7 days before.*at most 2 a week"):
+        services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
+
+
 # The catalogue and lots ------------------------------------------------------------------------------------------
 
 
