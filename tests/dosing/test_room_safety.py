@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services
 from kapstone.dosing.forms import AdministerForm
 from kapstone.dosing.models import DoseRecord, LedgerEntry, SubstanceLot
@@ -309,6 +310,33 @@ def test_a_lot_that_has_expired_since_receipt_is_refused_and_not_offered(cast, r
     with pytest.raises(services.DosingError, match="lot OLD-1 expired on"):
         services.dose_administer(actor=cast.nurse, record=ready_record, balance=expired, witness=cast.bob)
     assert list(AdministerForm().fields["balance"].queryset) == [stock]
+
+
+def test_a_quarantined_lot_is_neither_offered_nor_given_until_it_is_released(cast, ready_record, stock, client_for):
+    client = client_for(cast.nurse)
+    url = reverse("dosing:ledger_action", args=["quarantine"])
+    data = {"quarantine-balance": stock.pk, "quarantine-decision": "quarantine", "quarantine-reason": ""}
+    assert client.post(url, data).status_code == 400  # a reason is needed
+    assert SubstanceLot.objects.get(pk=stock.lot_id).quarantined_at is None
+    data["quarantine-reason"] = "Manufacturer's recall notice"
+    assert client.post(url, data).status_code == 302
+    assert (
+        "<strong>quarantined</strong> (Manufacturer&#x27;s recall notice)"
+        in client.get(reverse("dosing:ledger")).content.decode()
+    )
+    stock.refresh_from_db()
+    with pytest.raises(services.DosingError, match=r"lot L-001 is quarantined since .* not given until it is released"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert list(AdministerForm().fields["balance"].queryset) == []
+    assert stock.balance_mg == Decimal("2000")
+    event = AuditEvent.objects.filter(object_type="substance_lot.quarantine").get()
+    assert event.detail_data["reason"] == "Manufacturer's recall notice"
+    with pytest.raises(services.DosingError, match="Only the staff who keep the log"):
+        services.lot_quarantine(actor=cast.therapist, lot=stock.lot, decision="release", reason="checked")
+    services.lot_quarantine(actor=cast.bob, lot=stock.lot, decision="release", reason="Recall was for another lot")
+    stock.refresh_from_db()
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).lot_id == stock.lot_id
 
 
 def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):

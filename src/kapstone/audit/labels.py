@@ -119,6 +119,8 @@ OBJECT_WORDS: dict[str, str] = {
     "readiness_digest": "Dosing readiness summary",
     "room_risk_assessment": "Room risk assessment",
     "stock_location": "Controlled drug storage",
+    "substance_lot.quarantine": "Controlled drug lot quarantined",
+    "substance_lot.release": "Controlled drug lot released from quarantine",
     "vitals_reading": "Vital signs",
     # Integration (integration)
     "integration_adherence": "Integration attendance",

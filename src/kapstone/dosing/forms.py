@@ -103,12 +103,14 @@ def room_witnesses() -> list[User]:
 
 
 def _givable_balances(today: datetime.date) -> QuerySet[LotBalance]:
-    """Only lots the room may give from: in date, of a catalogue form, not received for disposal. Whether the form
+    """Only lots the room may give from: in date, of a catalogue form, not received for disposal, not quarantined.
+    Whether the form
     fits the order's route is checked when the dose is given (services.dose_administer)."""
     return (
         LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=today)
         .exclude(lot__form="")
         .exclude(lot__for_disposal=True)
+        .filter(lot__quarantined_at__isnull=True)
         .select_related("lot")
     )
 
@@ -663,6 +665,17 @@ class CorrectionForm(_Signed):
         return self.cleaned_data["change_mg"]
 
 
+class QuarantineForm(_Signed):
+    """Quarantines the lot of the chosen balance (every location's stock of it) or releases it, with a reason."""
+
+    signer_fields = ()
+    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot (at any location)")
+    decision = forms.ChoiceField(
+        choices=[("quarantine", "Quarantine: never give it until released"), ("release", "Release it for use")]
+    )
+    reason = forms.CharField(max_length=300, help_text="e.g. manufacturer's recall notice of 3 March")
+
+
 LEDGER_FORMS: dict[str, type[_Signed]] = {
     "receipt": ReceiptForm,
     "inventory": InventoryForm,
@@ -670,6 +683,7 @@ LEDGER_FORMS: dict[str, type[_Signed]] = {
     "waste": WasteForm,
     "disposal": DisposalForm,
     "correction": CorrectionForm,
+    "quarantine": QuarantineForm,
 }
 
 

@@ -188,6 +188,13 @@ class SubstanceLot(models.Model):
     unit_mg = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     # Received only to be disposed of (21 CFR 1317): never offered in the room.
     for_disposal = models.BooleanField(default=False)
+    # Held back from use (a recall, damaged containers, a temperature excursion): never given until released. The
+    # stock stays in the log, counted, until it is given after release, returned or disposed of.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    quarantined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    quarantine_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["expires_on", "lot_number"]

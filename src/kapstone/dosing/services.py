@@ -272,6 +272,11 @@ def dose_order(
 def _lot_refusal(lot: SubstanceLot, *, route: str) -> str:
     if lot.for_disposal:
         return f"{lot} was received for disposal; it is never given."
+    if lot.quarantined_at is not None:
+        return (
+            f"{lot} is quarantined since {timezone.localtime(lot.quarantined_at):%Y-%m-%d} ({lot.quarantine_reason}); "
+            "it is not given until it is released. Use another lot."
+        )
     if lot.expires_on < timezone.localdate():
         return f"{lot} expired on {day_in_words(lot.expires_on)}; use another lot."
     return catalogue.route_refusal(form=lot.form, route=route, route_label=Route(route).label)
@@ -936,6 +941,40 @@ def lot_receive(
         checked_by=checked_by,
     )
     return entry
+
+
+QUARANTINE = "quarantine"
+RELEASE = "release"
+
+
+@transaction.atomic
+def lot_quarantine(*, actor: User, lot: SubstanceLot, decision: str, reason: str) -> SubstanceLot:
+    """Holds a lot back from use (`decision` QUARANTINE: a recall, damaged containers, a storage excursion) or
+    releases it (RELEASE), with a reason; audited. A quarantined lot is never given (the room neither offers it nor
+    takes it); its stock stays in the log, counted, until it is given after release, returned or disposed of."""
+    if actor.role not in SIGNING_ROLES:
+        raise DosingError("Only the staff who keep the log quarantine or release a lot.")
+    reason = _required_text(reason, "reason", "reason")
+    lot = SubstanceLot.objects.select_for_update().get(pk=lot.pk)
+    if decision == QUARANTINE:
+        if lot.quarantined_at is not None:
+            raise DosingError(f"{lot} is already quarantined.")
+        lot.quarantined_at, lot.quarantined_by, lot.quarantine_reason = timezone.now(), actor, reason[:300]
+    elif decision == RELEASE:
+        if lot.quarantined_at is None:
+            raise DosingError(f"{lot} is not quarantined.")
+        lot.quarantined_at, lot.quarantined_by, lot.quarantine_reason = None, None, ""
+    else:
+        raise DosingError("decision: choose to quarantine or to release the lot.")
+    lot.save(update_fields=["quarantined_at", "quarantined_by", "quarantine_reason"])
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        object_type=f"substance_lot.{decision}",
+        object_id=lot.pk,
+        detail={"lot": lot.lot_number, "reason": reason},
+    )
+    return lot
 
 
 # Registrations and locations ----------------------------------------------------------------------------------

@@ -462,6 +462,10 @@ def _ledger_apply(kind: str, *, actor, data: dict):
         return services.waste_record(actor=actor, **data)
     if kind == "disposal":
         return services.disposal_record(actor=actor, **data)
+    if kind == "quarantine":
+        return services.lot_quarantine(
+            actor=actor, lot=data["balance"].lot, decision=data["decision"], reason=data["reason"]
+        )
     balance = data["balance"]
     common = {"actor": actor, "lot": balance.lot, "location": balance.location, "witness": data.get("witness")}
     if kind == "count":
