@@ -201,6 +201,28 @@ def test_a_patient_younger_than_the_minimum_age_on_the_record_is_blocked_whateve
     )
 
 
+@pytest.mark.parametrize(
+    "born,day_before,birthday",
+    [
+        (datetime.date(2008, 6, 15), datetime.date(2026, 6, 14), datetime.date(2026, 6, 15)),
+        # Born on 29 February: 18 on 1 March in a year without one, never on 28 February.
+        (datetime.date(2008, 2, 29), datetime.date(2026, 2, 28), datetime.date(2026, 3, 1)),
+    ],
+)
+def test_the_gate_opens_on_the_18th_birthday_and_not_the_day_before(cast, born, day_before, birthday):
+    helpers.ready_for_enrolment(cast)
+    cast.alice.date_of_birth = born
+    cast.alice.save()
+
+    def age_blockers(day):
+        return [b for b in gate.gate_status(patient=cast.alice, at=day).blockers if b.startswith("the patient is")]
+
+    assert age_blockers(day_before) == [
+        "the patient is 17 on the record's date of birth; the practice treats adults from 18"
+    ]
+    assert age_blockers(birthday) == []
+
+
 def test_the_practices_minimum_age_is_read_and_never_below_18(cast):
     helpers.ready_for_enrolment(cast)
     cast.alice.date_of_birth = years_ago(20)
