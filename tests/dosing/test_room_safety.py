@@ -20,11 +20,11 @@ from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
-from kapstone.screening.models import ConsentSignature
+from kapstone.screening.models import ConsentSignature, Consultation
 from tests.dosing.conftest import NO_RISK_SCREEN
 from tests.dosing.helpers import receive_stock
 from tests.measures.factories import due_assessment, open_alert
-from tests.screening.helpers import not_eligible_intake, screen
+from tests.screening.helpers import consult, not_eligible_intake, screen
 
 
 def check_in_alice(cast, record, weight="70"):
@@ -78,6 +78,13 @@ def test_a_patient_withdrawn_from_the_course_after_the_order_is_not_dosed(cast, 
     assert not LedgerEntry.objects.filter(kind="administration").exists()
     page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
     assert f'id="patient-{cast.alice.pk}"' not in page
+
+
+def test_the_outside_psychiatrists_advice_against_recorded_after_enrolment_stops_the_dose(cast, ready_record, stock):
+    consult(cast, outcome=Consultation.Outcome.ADVISED_AGAINST)
+    every_dosing_step_refuses(
+        cast, ready_record, stock, r"cannot be dosed: Dr\. Outside, Riverside Psychiatry advised against KAP on"
+    )
 
 
 def test_the_room_explains_why_a_patient_whose_gate_closed_cannot_check_in(cast, session, client_for):

@@ -125,9 +125,12 @@ def consult_at(cast, outcome: str, *, days_ago: int, clinician_name: str = "Dr. 
     )
 
 
+ADVICE_WORDS = {"concerns": "raised concerns", "advised_against": "advised against KAP"}
+
+
 def advice_blocker(entry) -> str:
     return (
-        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {day_in_words(entry.contacted_at)}; a prescriber "
+        f"{entry.clinician_name} {ADVICE_WORDS[entry.outcome]} on {day_in_words(entry.contacted_at)}; a prescriber "
         "must record an override with a reason before the patient may go ahead"
     )
 

@@ -340,6 +340,12 @@ def _patient_answer_blockers(result: ScreeningResult, answers: IntakeVersion, se
     ]
 
 
+def _in_a_sentence(label: str) -> str:
+    """A choice's label inside a sentence: its first letter lower-case, the rest as written ("Advised against KAP"
+    reads "advised against KAP", not "kap")."""
+    return label[:1].lower() + label[1:]
+
+
 def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
     if not entries:
         return ["the outside treatment team has not been consulted"], ()
@@ -349,8 +355,8 @@ def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Cons
         if entry.outcome in Consultation.BLOCKING_OUTCOMES and not hasattr(entry, "override")
     )
     return [
-        f"{entry.clinician_name} {entry.get_outcome_display().lower()} on {day_in_words(entry.contacted_at)}; a prescriber "
-        "must record an override with a reason before the patient may go ahead"
+        f"{entry.clinician_name} {_in_a_sentence(entry.get_outcome_display())} on {day_in_words(entry.contacted_at)}; "
+        "a prescriber must record an override with a reason before the patient may go ahead"
         for entry in against
     ], against
 
