@@ -199,6 +199,33 @@ def test_an_maoi_reported_from_the_portal_after_screening_needs_the_prescribers_
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
+def test_a_severe_adverse_event_of_an_earlier_session_still_open_holds_the_next_dose_until_acknowledged(
+    cast, ready_record, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Today's own severe adverse events and stop-level readings are the discharge's and the pre-dose gate's; one of
+    an earlier session left open (the patient went to the emergency department, say) holds the next dose."""
+    three_days_ago = timezone.now() - datetime.timedelta(days=3)
+    earlier = earlier_dose(cast.alice, three_days_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.adverse_event_record(
+            actor=cast.nurse,
+            record=earlier,
+            kind="hypertensive crisis",
+            severity="severe",
+            description="",
+            action_taken="sent to the emergency department",
+        )
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="adverse_event_serious")
+    CriticalAlert.objects.filter(pk=alert.pk).update(raised_at=three_days_ago)
+    with pytest.raises(
+        services.DosingError, match="To review before the dose: Severe adverse event in the dosing room: hypertensive"
+    ):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in clinic: BP controlled, cleared to continue.")
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
 def test_a_prescribed_substance_on_the_drug_screen_does_not_hold_the_dose(
     cast, ready_record, stock, django_capture_on_commit_callbacks
 ):

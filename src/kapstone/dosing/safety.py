@@ -172,8 +172,16 @@ def blocking_risk(level: str | None) -> bool:
 
 def review_before_dosing_kinds() -> tuple[str, ...]:
     """The alert-queue kinds an open alert of holds the next dose and a new course (safety.yaml
-    review_before_dosing)."""
-    return tuple(safety_data()["review_before_dosing"]["kinds"])
+    review_before_dosing): those raised on any day, then those raised on an earlier day than the dose's
+    (review_before_dosing_earlier_day_kinds)."""
+    rule = safety_data()["review_before_dosing"]
+    return (*rule["kinds"], *rule["earlier_day_kinds"])
+
+
+def review_before_dosing_earlier_day_kinds() -> frozenset[str]:
+    """The kinds whose alert holds a dose only when raised on an earlier day: the dosing room's own events (a severe
+    adverse event, stop-level vitals), which on the day are its pre-dose and discharge checks'."""
+    return frozenset(safety_data()["review_before_dosing"]["earlier_day_kinds"])
 
 
 def review_before_dosing_source() -> str:

@@ -157,7 +157,8 @@ class DoseReadiness:
     # Doses given to the patient on the same day (the practice's), in any group, other than this record's own.
     doses_same_day: int = 0
     # Open alerts of the kinds safety.yaml review_before_dosing names (a long-term safety answer, a urine drug screen
-    # positive for a substance not prescribed), oldest first.
+    # positive for a substance not prescribed; a severe adverse event or stop-level vitals of an earlier day), oldest
+    # first.
     review_alerts: tuple[CriticalAlert, ...] = ()
 
     @property
@@ -283,8 +284,9 @@ class DoseReadiness:
 
     @property
     def safety_review_refusal(self) -> str:
-        """A finding of the long-term safety follow-up or a urine drug screen since the screening, still open in the
-        queue (safety.yaml review_before_dosing): the prescriber weighs it before the next dose."""
+        """A finding of the long-term safety follow-up or a urine drug screen, or a severe adverse event or stop-level
+        vitals of an earlier day's session, still open in the queue (safety.yaml review_before_dosing): a clinician
+        weighs it before the next dose."""
         if not self.review_alerts:
             return ""
         found = "; ".join(
@@ -572,6 +574,7 @@ def _readiness(
     for alert in _review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=patient_ids):
         assert alert.patient_id is not None  # the query reads only alerts about these patients
         reviews[alert.patient_id].append(alert)
+    earlier_day_only = safety.review_before_dosing_earlier_day_kinds()
     gate, screened, reported = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in _medications_on_record(patient_ids=patient_ids):
@@ -610,7 +613,12 @@ def _readiness(
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),
                 predose_moaas=record.predose_moaas if record else None,
-                review_alerts=tuple(reviews[patient.pk]),
+                review_alerts=tuple(
+                    alert
+                    for alert in reviews[patient.pk]
+                    if alert.kind not in earlier_day_only
+                    or timezone.localdate(alert.raised_at) < timezone.localdate(at)
+                ),
                 doses_same_day=sum(
                     1
                     for record_id, administered_at in given[patient.pk]
