@@ -393,6 +393,7 @@ def _status(
     if consent is not None:
         withdrawn = None  # an old withdrawal is no news while a signature is in force
     elif withdrawn is not None:
+        assert withdrawn.withdrawn_at is not None  # _consent_in_force gives a withdrawn signature here
         blockers.append(
             f"informed consent (form v{form.version}) was withdrawn on {day_in_words(withdrawn.withdrawn_at)}"
         )
