@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.utils import timezone
 
 
 def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str]:
@@ -25,9 +24,10 @@ def _refuse_enrolment_on_open_safety_review(sender, *, patient, **kwargs) -> lis
     (dosing/data/safety.yaml review_before_dosing)."""
     # deferred: apps.py is read before the models are ready, and the selectors module imports them.
     from kapstone.dosing.selectors import safety_reviews_open
+    from kapstone.practice.templatetags.kapstone_tags import day_in_words
 
     return [
-        f"{alert.reason.rstrip('.')} (raised {timezone.localtime(alert.raised_at):%Y-%m-%d}) is open in the alert "
+        f"{alert.reason.rstrip('.')} (raised {day_in_words(alert.raised_at)}) is open in the alert "
         "queue; a clinician reviews it and acknowledges it with a note before the patient joins a course"
         for alert in safety_reviews_open(patient=patient)
     ]

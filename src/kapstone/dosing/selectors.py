@@ -290,7 +290,8 @@ class DoseReadiness:
         if not self.review_alerts:
             return ""
         found = "; ".join(
-            f"{alert.reason.rstrip('.')} (raised {timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M})"
+            f"{alert.reason.rstrip('.')} (raised {day_in_words(alert.raised_at)}, "
+            f"{timezone.localtime(alert.raised_at):%H:%M})"
             for alert in self.review_alerts
         )
         return (

@@ -274,7 +274,7 @@ def _lot_refusal(lot: SubstanceLot, *, route: str) -> str:
         return f"{lot} was received for disposal; it is never given."
     if lot.quarantined_at is not None:
         return (
-            f"{lot} is quarantined since {timezone.localtime(lot.quarantined_at):%Y-%m-%d} ({lot.quarantine_reason}); "
+            f"{lot} is quarantined since {day_in_words(lot.quarantined_at)} ({lot.quarantine_reason}); "
             "it is not given until it is released. Use another lot."
         )
     if lot.expires_on < timezone.localdate():
