@@ -1,4 +1,4 @@
-"""CPU time and queries per request of staff pages (by default the dosing room and the controlled-substance log), in process.
+"""CPU time and queries per request of staff and portal pages (by default the dosing room and the controlled-substance log), in process.
 
 Run against a practice built by scripts/bench.py (or bench_load.py --keep), with the settings that built it:
 
@@ -6,7 +6,8 @@ Run against a practice built by scripts/bench.py (or bench_load.py --keep), with
         [--only "dosing room,screening:intake,home:home"]
 
 It signs in the prescriber as bench_load does, finds the dosing room of the fullest dosing session and the staff pages
-bench_load drives (by URL name, for the patient in the middle of the prescriber's list), keeps those whose name holds
+bench_load drives (by URL name, for the patient in the middle of the prescriber's list), and the portal pages it drives
+as its patient ("portal home", "portal questionnaire form", "portal journal", ...), keeps those whose name holds
 one of --only's parts, and prints each page's CPU milliseconds per request (time.process_time, which other jobs on the
 machine disturb less than the wall clock), its wall-clock milliseconds (the difference is mostly the wait on the
 database) and queries per request; --profile adds cProfile's top functions, timed by CPU as well. To compare two
@@ -31,6 +32,7 @@ import bench_load  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
+from kapstone.measures.models import Assessment  # noqa: E402
 from kapstone.patients.models import Patient  # noqa: E402
 from kapstone.program.models import GroupSession  # noqa: E402
 
@@ -61,6 +63,23 @@ def room_url(client) -> str:
     raise SystemExit("No dosing session of the prescriber's patients: build the practice first.")
 
 
+def portal_urls() -> list[tuple[str, str]]:
+    """The portal pages bench_load drives, as its patient sees them."""
+    patient = Patient.objects.get(user__username=bench_load.PORTAL_PATIENT)
+    due = (
+        Assessment.objects.filter(patient=patient, status__in=["due", "in_progress"], source="patient")
+        .order_by("pk")
+        .first()
+    )
+    return [
+        ("portal home", "/portal/"),
+        *([("portal questionnaire form", f"/portal/questionnaires/{due.pk}/")] if due is not None else []),
+        ("portal history (charts)", "/portal/history/"),
+        ("portal journal", "/integration/journal/"),
+        ("portal timeline", "/integration/my-timeline/"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=60)
@@ -70,26 +89,31 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     client = bench_load._signed_in_client(bench_load.PRESCRIBER)
+    patient_client = bench_load._signed_in_client(bench_load.PORTAL_PATIENT)
     wanted = [part.strip() for part in arguments.only.split(",") if part.strip()]
     on_team = Patient.objects.filter(care_team_memberships__staff__username=bench_load.PRESCRIBER).order_by("pk")
     patient_id = on_team.values_list("pk", flat=True)[on_team.count() // 2]
-    candidates = [("dosing room", room_url(client)), *bench_load._staff_urls(patient_id)]
-    pages = [(label, url) for label, url in candidates if any(part in label for part in wanted)]
+    candidates = [
+        ("dosing room", room_url(client), client),
+        *((label, url, client) for label, url in bench_load._staff_urls(patient_id)),
+        *((label, url, patient_client) for label, url in portal_urls()),
+    ]
+    pages = [(label, url, reader) for label, url, reader in candidates if any(part in label for part in wanted)]
     if not pages:
         raise SystemExit(f"No page's name holds any of {wanted}.")
-    for label, url in pages:
-        response = client.get(url)
+    for label, url, reader in pages:
+        response = reader.get(url)
         if response.status_code != 200 or not response.get("Content-Type", "").startswith(bench_load.DRIVEN_TYPES):
             print(f"{label:<32} {url:<40} not a page ({response.status_code}, {response.get('Content-Type')})")
             continue
         for _ in range(WARM_UP):
-            client.get(url)
+            reader.get(url)
         executed: list[str] = []
         with connection.execute_wrapper(counted(executed)):
-            client.get(url)
+            reader.get(url)
         started, started_wall = time.process_time(), time.perf_counter()
         for _ in range(arguments.requests):
-            client.get(url)
+            reader.get(url)
         cpu_ms = (time.process_time() - started) / arguments.requests * 1000
         wall_ms = (time.perf_counter() - started_wall) / arguments.requests * 1000
         # The wall clock less this process's CPU is mostly the wait on the database, whose work is not this process's.
@@ -99,7 +123,7 @@ def main() -> None:
         if arguments.profile:
             profile = cProfile.Profile(time.process_time)
             for _ in range(arguments.requests):
-                profile.runcall(client.get, url)
+                profile.runcall(reader.get, url)
             report = io.StringIO()
             pstats.Stats(profile, stream=report).sort_stats("cumulative").print_stats(r"kapstone", 40)
             print(report.getvalue())
