@@ -201,6 +201,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "kapstone.accounts.context_processors.role",
             ],
+            # `{% url %}` reversed once a process for each name and arguments (kapstone/reversing.py says why).
+            "builtins": ["kapstone.reversing"],
         },
     },
 ]
