@@ -689,16 +689,24 @@ def drugs_named(text: str, medications: Medications) -> tuple[list[str], bool]:
     return found, leading
 
 
+@functools.lru_cache(maxsize=8)
+def _line_separators(separators: tuple[str, ...]) -> re.Pattern[str] | None:
+    """What splits a medication line (medications.yaml's separators), built once for each list of them: the dosing
+    room splits every patient's lines on each load (issue 19). None when there are none."""
+    words = [re.escape(separator) for separator in separators if separator.isalpha()]
+    symbols = [re.escape(separator) for separator in separators if not separator.isalpha()]
+    alternatives = ([f"[{''.join(symbols)}]"] if symbols else []) + ([rf"\b(?:{'|'.join(words)})\b"] if words else [])
+    return re.compile("|".join(alternatives), flags=re.IGNORECASE) if alternatives else None
+
+
 def medicine_parts(name: str, medications: Medications) -> list[str]:
     """The medicines one medication line names, as written: the line split at medications.yaml's separators ("sertraline,
     phenelzine", "Zoloft + Nardil", "Tylenol with codeine"), leaving out parts made only of dose and frequency words
     ("sertraline 50 mg/day, once daily" is one medicine). A line with one medicine gives itself back whole."""
-    words = [re.escape(separator) for separator in medications.line_separators if separator.isalpha()]
-    symbols = [re.escape(separator) for separator in medications.line_separators if not separator.isalpha()]
-    alternatives = ([f"[{''.join(symbols)}]"] if symbols else []) + ([rf"\b(?:{'|'.join(words)})\b"] if words else [])
-    if not alternatives:
+    separators = _line_separators(medications.line_separators)
+    if separators is None:
         return [name]
-    parts = [part.strip() for part in re.split("|".join(alternatives), name, flags=re.IGNORECASE)]
+    parts = [part.strip() for part in separators.split(name)]
     medicines = [part for part in parts if part and not _only_dose_words(part, medications)]
     return [name] if len(medicines) <= 1 else medicines
 
