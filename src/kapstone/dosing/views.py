@@ -35,6 +35,7 @@ from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
+from kapstone.reversing import reverse_once
 from kapstone.spreadsheet import csv_cell
 from kapstone.untrusted import row_id
 
@@ -160,7 +161,7 @@ class _RoomForms:
         self.csrf_token, self.witnesses = csrf_token, witnesses
         self.drawn: dict[tuple[str, tuple[str, ...]], str] = {}
         # One reverse for the page: one for each form of each card (ten a card) was a tenth of drawing the forms.
-        self.any_action_url = reverse("dosing:room_action", args=[session_id, _ANY_PATIENT, _ANY_ACTION])
+        self.any_action_url = reverse_once("dosing:room_action", args=[session_id, _ANY_PATIENT, _ANY_ACTION])
 
     def card(self, entry: selectors.RoomPatient) -> "_CardForms":
         return _CardForms(self, entry)
