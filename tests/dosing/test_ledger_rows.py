@@ -56,3 +56,11 @@ def test_the_rows_come_out_as_the_template_drew_them(cast, stock, ready_record):
     # Each entry's time in the product's style ("Tue 3 Mar 2026, 09:05"), with the year, not ISO.
     when = timezone.localtime(count.recorded_at)
     assert f"<td>{when:%a} {when.day} {when:%b %Y, %H:%M}</td>" in entry_rows(window.rows)
+
+
+def test_the_rows_write_each_time_in_the_zone_the_page_is_shown_in(cast, stock, ready_record):
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    rows = selectors.ledger(user=cast.bob).rows
+    for zone in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
+        with timezone.override(zone):
+            assert entry_rows(rows) == Template(ROWS_TEMPLATE).render(Context({"rows": rows}))

@@ -10,7 +10,7 @@ import datetime
 from django.utils.encoding import force_str
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import get_current_timezone, localtime
 from django.utils.translation import get_language
 
 from kapstone.dosing.models import LedgerEntry
@@ -19,11 +19,12 @@ from kapstone.formrender import shown
 from kapstone.practice.templatetags.kapstone_tags import worded_day_and_time
 
 
-def _when(value: datetime.datetime, language: str | None) -> str:
+def _when(value: datetime.datetime, language: str | None, zone: datetime.tzinfo) -> str:
     """`{{ value|date:"D j M Y, H:i" }}` ("Tue 3 Mar 2026, 09:05", the product's style, with the year: the log
-    spans years): in the practice's time zone, as the filter takes a time, the day worded once per day
+    spans years): in the practice's time zone (`zone`, looked up once for the page's rows: looked up for each time,
+    it cost more than the conversion), as the filter takes a time, the day worded once per day
     (worded_day_and_time)."""
-    return shown(worded_day_and_time(localtime(value), "D j M Y", language))
+    return shown(worded_day_and_time(localtime(value, zone), "D j M Y", language))
 
 
 # The kinds' labels (lazy, so each is worded in the language of the request that shows it), by kind.
@@ -41,7 +42,7 @@ def _signer(user) -> str:
     return shown(user.last_name or user.username)
 
 
-def _row(row: LedgerRow, separator: str, language: str | None) -> str:
+def _row(row: LedgerRow, separator: str, language: str | None, zone: datetime.tzinfo) -> str:
     e = row.entry
     discrepancy = f' <span class="badge danger">{shown(e.discrepancy_mg, separator)}</span>' if e.discrepancy_mg else ""
     units = shown(row.units, separator) if row.units is not None else ""
@@ -51,11 +52,11 @@ def _row(row: LedgerRow, separator: str, language: str | None) -> str:
         corrected = e.corrects
         corrects = (
             f'<a href="#entry-{shown(e.corrects_id)}">corrects #{shown(e.corrects_id)}</a> '
-            f"({shown(_kind(corrected).lower())} of {_when(corrected.recorded_at, language)}, "
+            f"({shown(_kind(corrected).lower())} of {_when(corrected.recorded_at, language, zone)}, "
             f"{shown(corrected.change_mg, separator)} mg): "
         )
     return (
-        f'<tr id="entry-{shown(e.pk)}"><td>{shown(e.pk)}</td><td>{_when(e.recorded_at, language)}</td>'
+        f'<tr id="entry-{shown(e.pk)}"><td>{shown(e.pk)}</td><td>{_when(e.recorded_at, language, zone)}</td>'
         f"<td>{shown(_kind(e))}{discrepancy}</td>"
         f'<td><a href="?lot={shown(e.lot_id)}#entries">{shown(e.lot.lot_number)}</a></td><td>{shown(e.location)}</td>\n'
         f"<td>{shown(e.change_mg, separator)}</td><td>{units}</td><td>{shown(e.balance_after_mg, separator)}</td>"
@@ -68,5 +69,5 @@ def entry_rows(rows: list[LedgerRow]) -> SafeString:
     """The rows of the ledger page's table of entries, each followed by a line break as the template wrote it. The
     language's decimal separator is looked up once for the page's amounts: looked up for each amount, it took
     longer than writing the amount."""
-    separator, language = get_format("DECIMAL_SEPARATOR"), get_language()
-    return mark_safe("".join(_row(row, separator, language) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()
+    separator, language, zone = get_format("DECIMAL_SEPARATOR"), get_language(), get_current_timezone()
+    return mark_safe("".join(_row(row, separator, language, zone) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()

@@ -25,13 +25,14 @@ def screening_list_rows(patients: Iterable[Any]) -> SafeString:
     (issue 19). Each value is escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is
     this function's markup and numbers. `patients` carry screening.selectors.screening_list's annotations."""
     before, after = link_around_id("screening:patient")
-    language = get_language()
+    # The practice's time zone once for the page's rows: looked up for each row, it cost more than the conversion.
+    language, zone = get_language(), timezone.get_current_timezone()
     rows = []
     for patient in patients:
         if patient.screened_at:
             # `date:"D j M Y"` ("Tue 3 Mar 2026"): it takes a time in the practice's time zone first
             # (expects_localtime); the day worded once per day (day_label).
-            screened = escape(day_label(timezone.localtime(patient.screened_at).date(), "D j M Y", language))
+            screened = escape(day_label(timezone.localtime(patient.screened_at, zone).date(), "D j M Y", language))
         else:
             screened = "—"
         rows.append(
