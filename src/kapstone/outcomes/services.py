@@ -30,6 +30,7 @@ from kapstone.outcomes import deidentify, selectors, snapshots, suppression, tas
 from kapstone.outcomes.models import ReportSnapshot
 from kapstone.outcomes.report import build_report
 from kapstone.outcomes.statistics import age_in_years
+from kapstone.spreadsheet import csv_cell
 
 # 2: doses carry site and dosing_setting; long_term_safety and urine_toxicology tables; export profiles.
 EXPORT_VERSION = 2
@@ -182,7 +183,9 @@ PROFILES = {
 README = """Kapstone de-identified research export (format version {version})
 
 Tables: {tables}. Each is written as CSV and as Parquet with the same columns;
-data_dictionary.csv describes every column.
+data_dictionary.csv describes every column. In the CSV files a text cell that a spreadsheet would run as a
+formula (one starting with =, +, -, @, a tab or a carriage return) starts with an apostrophe; the Parquet files
+hold the text as it is.
 
 De-identification
 - Patients appear only under research_id, a keyed hash (HMAC-SHA256) of their internal id. The key stays
@@ -232,6 +235,18 @@ def _typed(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataF
         elif kind == "string":
             frame[name] = frame[name].astype("string")
     return frame
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each text cell as a CSV cell that runs nothing when a spreadsheet opens it (csv_cell): a site
+    is a name an admin typed, and a researcher opens the CSV in a spreadsheet. The Parquet files keep the text as it
+    is, since no spreadsheet runs what a Parquet reader reads."""
+    safe = frame.copy()
+    for name in safe.columns:
+        if not (pd.api.types.is_string_dtype(safe[name]) or safe[name].dtype == object):
+            continue
+        safe[name] = safe[name].map(lambda value: csv_cell(value) if isinstance(value, str) else value)
+    return safe
 
 
 def _tables(key: str) -> dict[str, pd.DataFrame]:
@@ -391,11 +406,11 @@ def research_export_write(
     tables = {name: frame[chosen[name]] for name, frame in _tables(key).items() if name in chosen}
     files = []
     for name, frame in tables.items():
-        frame.to_csv(out_dir / f"{name}.csv", index=False)
+        _spreadsheet_safe(frame).to_csv(out_dir / f"{name}.csv", index=False)
         frame.to_parquet(out_dir / f"{name}.parquet", engine="pyarrow", index=False)
         files += [f"{name}.csv", f"{name}.parquet"]
         progress(f"{name}: {len(frame):,} rows")
-    _dictionary(chosen).to_csv(out_dir / "data_dictionary.csv", index=False)
+    _spreadsheet_safe(_dictionary(chosen)).to_csv(out_dir / "data_dictionary.csv", index=False)
     fingerprint = _key_fingerprint(key)
     (out_dir / "README.txt").write_text(
         README.format(version=EXPORT_VERSION, tables=", ".join(chosen), fingerprint=fingerprint)
