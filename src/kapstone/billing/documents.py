@@ -3,11 +3,11 @@
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
+from kapstone.pdf import pdf_from_html
+
 
 def pdf_bytes(template: str, context: dict) -> bytes:
-    from weasyprint import HTML  # heavy (Pango, fonts): loaded only when a document is asked for
-
-    return HTML(string=render_to_string(template, context)).write_pdf()
+    return pdf_from_html(render_to_string(template, context))
 
 
 def pdf_response(template: str, context: dict, filename: str) -> HttpResponse:

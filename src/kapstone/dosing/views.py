@@ -35,6 +35,7 @@ from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
 from kapstone.formrender import shown
+from kapstone.pdf import pdf_from_html
 from kapstone.reversing import reverse_once
 from kapstone.spreadsheet import csv_cell
 from kapstone.untrusted import row_id
@@ -586,10 +587,7 @@ def ledger_export(request, fmt):
             "dosing/ledger_export.html",
             {"rows": rows, "filters": filters, "generated": timezone.localtime(), "user": request.user},
         )
-        # Deferred on purpose: WeasyPrint (Pango, fonts) loads only when a PDF is asked for.
-        from weasyprint import HTML
-
-        response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
+        response = HttpResponse(pdf_from_html(html), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="controlled-substance-log_{period}.{fmt}"'
     return response
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.template.loader import render_to_string
 
 from kapstone.outcomes.report import OutcomesReport
+from kapstone.pdf import pdf_from_html
 
 FORMATS = ("html", "pdf")
 
@@ -16,9 +17,7 @@ def report_html(report: OutcomesReport) -> str:
 
 
 def report_pdf(report: OutcomesReport) -> bytes:
-    from weasyprint import HTML
-
-    return HTML(string=report_html(report)).write_pdf()
+    return pdf_from_html(report_html(report))
 
 
 def format_for(path: Path, requested: str | None) -> str:
