@@ -3,7 +3,9 @@
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -441,3 +443,50 @@ def test_sessions_that_have_ended_are_deleted_by_a_sweep(cast, settings):
     assert "kapstone.accounts.tasks.clear_expired_sessions" in schedule
     assert accounts_tasks.clear_expired_sessions() == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session.session_key]
+
+
+# --- where a form sends its sender next -------------------------------------------------------------------------
+
+# Addresses a browser takes to another site, spelt as the checks that compare text alone miss them.
+OFF_SITE = [
+    "https://evil.example/",
+    "//evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example/",
+    "https:evil.example",
+    "/%2F/evil.example/",
+    "/\t/evil.example/",
+    " //evil.example/",
+    "http://testserver@evil.example/",
+    "javascript:alert(1)",
+    "\x01//evil.example/",
+]
+
+
+def _off_site(location: str) -> bool:
+    """Whether a browser leaves the site for this Location: it drops leading controls and spaces and every tab and
+    newline, and reads a backslash as a slash."""
+    read = re.sub(r"[\t\n\r]", "", location.lstrip("".join(map(chr, range(33))))).replace("\\", "/")
+    return read.startswith("//") or bool(urlsplit(read).scheme)
+
+
+@pytest.mark.parametrize("sent", OFF_SITE)
+def test_no_form_sends_its_sender_to_another_site(sent, cast):
+    from tests.measures.factories import open_alert
+
+    answer = Client().post(
+        reverse("accounts:login") + "?next=" + sent, {"username": "alice", "password": "correct-horse-battery"}
+    )
+    assert answer.status_code == 302 and not _off_site(answer.url), answer.url
+    answer = Client().post(
+        reverse("accounts:login"), {"username": "alice", "password": "correct-horse-battery", "next": sent}
+    )
+    assert answer.status_code == 302 and not _off_site(answer.url), answer.url
+    alert = open_alert(cast.alice)
+    answer = signed_in_client(cast.bob).post(
+        reverse("measures:acknowledge", args=[alert.pk]), {"note": "Called her; safety plan reviewed", "next": sent}
+    )
+    assert answer.status_code == 302 and not _off_site(answer.url), answer.url
+    group = cast.dosing_session().group
+    answer = signed_in_client(cast.bob).post(reverse("creativity:schedule_group", args=[group.pk]), {"next": sent})
+    assert answer.status_code == 302 and not _off_site(answer.url), answer.url
