@@ -490,3 +490,32 @@ def test_no_form_sends_its_sender_to_another_site(sent, cast):
     group = cast.dosing_session().group
     answer = signed_in_client(cast.bob).post(reverse("creativity:schedule_group", args=[group.pk]), {"next": sent})
     assert answer.status_code == 302 and not _off_site(answer.url), answer.url
+
+
+# --- the session a sign-in makes and a sign-out ends ------------------------------------------------------------
+
+
+def test_a_session_key_known_before_sign_in_is_not_the_signed_in_one_and_a_signed_out_one_opens_nothing(cast):
+    """A key planted in the visitor's browser before they sign in (session fixation) is not the one they are signed
+    in under, and a copy of the signed-in cookie taken before signing out opens no page after it."""
+    from django.conf import settings
+
+    client = Client()
+    session = client.session  # a session of a visitor not signed in, whose key someone else has learnt
+    session["planted"] = True
+    session.save()
+    planted = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post(reverse("accounts:login"), {"username": "alice", "password": "correct-horse-battery"})
+    signed_in = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert signed_in != planted
+    assert client.get(reverse("portal:home")).status_code == 200
+    stolen = Client()
+    stolen.cookies[settings.SESSION_COOKIE_NAME] = signed_in
+    assert stolen.get(reverse("portal:home")).status_code == 200
+    client.post(reverse("accounts:logout"))
+    answer = stolen.get(reverse("portal:home"))
+    assert answer.status_code == 302 and answer.url.startswith(reverse("accounts:login"))
+    replayed = Client()
+    replayed.cookies[settings.SESSION_COOKIE_NAME] = planted
+    answer = replayed.get(reverse("portal:home"))
+    assert answer.status_code == 302 and answer.url.startswith(reverse("accounts:login"))
