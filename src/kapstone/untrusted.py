@@ -6,6 +6,8 @@ import re
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 # A database's key is a 64-bit signed integer on both SQLite and PostgreSQL.
 LARGEST_ROW_ID = 2**63 - 1
@@ -21,6 +23,14 @@ def row_id(value: object) -> int | None:
         return None
     number = int(value)
     return number if 0 < number <= LARGEST_ROW_ID else None
+
+
+def same_site_address(request: HttpRequest, address: str | None) -> str:
+    """`address` (a form's "next") when it leads to a page of this site, else "": however another site is spelt
+    ("//evil", "/\\evil", "https:evil", with a tab or a leading control character), Django's check refuses it."""
+    if address and url_has_allowed_host_and_scheme(address, {request.get_host()}, require_https=request.is_secure()):
+        return address
+    return ""
 
 
 def storable_text(text: str) -> bool:

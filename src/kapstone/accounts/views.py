@@ -11,7 +11,6 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -30,6 +29,7 @@ from kapstone.accounts.forms import (
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
+from kapstone.untrusted import same_site_address
 
 
 def _home_for(user) -> str:
@@ -44,7 +44,7 @@ def login_view(request):
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
-        next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+        next_url = same_site_address(request, request.POST.get("next") or request.GET.get("next"))
         if form.second_step_needed:
             second_step.begin(request, user=user, next_url=next_url)
             return redirect("accounts:sign_in_second_step")
@@ -56,12 +56,6 @@ def login_view(request):
             return redirect("accounts:two_factor_setup")
         return redirect(next_url or _home_for(user))
     return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
-
-
-def _safe_next(request, next_url: str | None) -> str:
-    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        return next_url
-    return ""
 
 
 @public

@@ -5,8 +5,8 @@ or selector; the time limit is the server's, so the pages work without JavaScrip
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts.permissions import roles_required
@@ -16,6 +16,7 @@ from kapstone.creativity.forms import AUTPartForm, DATForm, ScheduleForm
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.program.selectors import group_holding_visible_patient
+from kapstone.untrusted import same_site_address
 
 Status = CreativityAdministration.Status
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
@@ -214,7 +215,6 @@ def schedule_group(request, group_id):
     group = group_holding_visible_patient(user=request.user, group_id=group_id)
     created = services.administrations_schedule_for_group(actor=request.user, group=group)
     messages.success(request, f"{created} creativity tasks scheduled for {group.name}, none on a dosing day.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("program:group", group_id=group.pk)
+    return redirect(
+        same_site_address(request, request.POST.get("next")) or reverse("program:group", kwargs={"group_id": group.pk})
+    )

@@ -4,7 +4,6 @@ kapstone.measures.questionnaire."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from kapstone import formrender
@@ -25,6 +24,7 @@ from kapstone.measures.result_rows import result_rows
 from kapstone.measures.scoring import ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
 from kapstone.program.selectors import group_holding_visible_patient
+from kapstone.untrusted import same_site_address
 
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
 
@@ -211,10 +211,7 @@ def alert_queue(request):
 
 
 def _safe_next(request, fallback: str):
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect(fallback)
+    return redirect(same_site_address(request, request.POST.get("next")) or fallback)
 
 
 @roles_required(*CLINICAL_ROLES)
