@@ -104,8 +104,7 @@ def room_witnesses() -> list[User]:
 
 def _givable_balances(today: datetime.date) -> QuerySet[LotBalance]:
     """Only lots the room may give from: in date, of a catalogue form, not received for disposal, not quarantined.
-    Whether the form
-    fits the order's route is checked when the dose is given (services.dose_administer)."""
+    Whether the form fits the order's route is checked when the dose is given (services.dose_administer)."""
     return (
         LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=today)
         .exclude(lot__form="")
