@@ -41,7 +41,7 @@ from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
-from kapstone.screening.gate import gate_settings, gate_statuses
+from kapstone.screening.gate import gate_settings, gate_statuses, patient_answers_after
 from kapstone.screening.models import IntakeVersion, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX as SCREENING_SETTINGS
 from kapstone.untrusted import row_id
@@ -401,13 +401,7 @@ def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMe
         return []
     screened = _screened_medicines(latest)
     current = list(Medication.objects.filter(patient=patient).values_list("name", flat=True))
-    answers = (
-        IntakeVersion.objects.filter(
-            patient=patient, source=IntakeVersion.Source.PATIENT, number__gt=latest.intake_version.number
-        )
-        .order_by("-number")
-        .first()
-    )
+    answers = patient_answers_after(latest)
     return medications.new_to_review(screened=screened, current=[*current, *_reported_medicines(answers)])
 
 

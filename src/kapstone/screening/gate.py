@@ -318,6 +318,13 @@ def _answers_after_screening(result: ScreeningResult | None, answers: IntakeVers
     return answers
 
 
+def patient_answers_after(result: ScreeningResult) -> IntakeVersion | None:
+    """The patient's latest own answers (pre-intake) when sent after the intake `result` judged, as the gate weighs
+    them: what a decision about one patient (an enrolment's medicines) reads beside the screening."""
+    latest = next(iter(_latest_patient_answers(patient_ids=[result.patient_id])), None)
+    return _answers_after_screening(result, latest)
+
+
 def _patient_answer_blockers(result: ScreeningResult, answers: IntakeVersion, settings: Data) -> list[str]:
     """What the patient's own answers sent after the screening report that the screening did not weigh: the screening
     rules run on the judged intake with the answers' safety questions laid over it (a "no" or an answer left out
