@@ -8,6 +8,7 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import user_has_device
 
 from kapstone.accounts import selectors, services
 from kapstone.accounts.forms import PasswordResetRequestForm
@@ -46,7 +47,7 @@ def set_password(request, token):
             user = services.password_set_by_link(token=token, password=form.cleaned_data["new_password1"])
         except selectors.AccountLinkUnusable as problem:
             return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
-        if user.is_staff_member and not selectors.has_second_factor(user=user):
+        if user.is_staff_member and not user_has_device(user):
             messages.success(
                 request, "Your password is set. Sign in with it; you then set up an authenticator app for two-factor."
             )

@@ -58,11 +58,6 @@ def has_code_device(*, user: User) -> bool:
     )
 
 
-def has_second_factor(*, user: User) -> bool:
-    """Whether the user has any confirmed second factor: an authenticator app, recovery codes or a passkey."""
-    return has_code_device(user=user) or passkeys_of(user=user).exists()
-
-
 def account_link_usable(*, token: str) -> AccountLink:
     """The link for this token, if it can still set a password; otherwise AccountLinkUnusable says why."""
     link = (
