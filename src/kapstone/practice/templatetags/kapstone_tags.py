@@ -120,8 +120,8 @@ def day_in_words(value: datetime.date | datetime.datetime) -> str:
     """ "4 Dec 2026": a day as a message to staff names it. A moment is worded as the day it falls on in the practice's
     time zone: its own date is its day in UTC, which on an American evening is already tomorrow."""
     if isinstance(value, datetime.datetime):
-        value = timezone.localdate(value)
-    return day_label(value, "j M Y", get_language())
+        return _local_calendar_date(value, "j M Y")
+    return calendar_date(value, "j M Y")
 
 
 @lru_cache(maxsize=1024)
