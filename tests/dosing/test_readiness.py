@@ -136,6 +136,7 @@ def test_each_facilitator_receives_the_digest_once_on_each_channel(cast, tomorro
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
         f"{p.username}@example.org" for p in (cast.bob, cast.therapist)
     )
+    assert {m.subject for m in mail.outbox} == {"Kapstone: readiness for tomorrow's dosing session"}
     body = mail.outbox[0].body
     assert "3 patients, 1 ready, 2 blocked" in body and f"/dosing/session/{tomorrow_session.pk}/" in body
     # No patient's name or record number, nor the group's name: counts and a link behind sign-in.
@@ -171,6 +172,13 @@ def test_a_failing_channel_is_retried_then_marked_failed(cast, tomorrow_session,
     for minute in range(services.DIGEST_ATTEMPTS + 1):
         assert services.readiness_digests_send_due(now=evening(18, minute * 10)) == 0
     assert {(d.status, d.attempts) for d in ReadinessDigest.objects.all()} == {("failed", services.DIGEST_ATTEMPTS)}
+
+
+def test_a_digest_sent_on_the_session_s_own_morning_says_today(cast, tomorrow_session):
+    # The sweep was down all evening: the digest goes out at 07:00 on the day and must not say "tomorrow's".
+    on_the_morning = tomorrow_session.starts_at - datetime.timedelta(hours=2)
+    assert services.readiness_digests_send_due(now=on_the_morning) == 3
+    assert {m.subject for m in mail.outbox} == {"Kapstone: readiness for today's dosing session"}
 
 
 def test_no_digest_once_the_session_has_started(cast, tomorrow_session):

@@ -128,7 +128,7 @@ class SuicideRiskAlert:
     @property
     def described(self) -> str:
         state = "open" if self.alert.is_open else "acknowledged"
-        return f"{self.reason} ({self.level}, {timezone.localtime(self.at):%Y-%m-%d %H:%M}, {state})"
+        return f"{self.reason} ({self.level}, {day_in_words(self.at)} {timezone.localtime(self.at):%H:%M}, {state})"
 
 
 @dataclass(frozen=True)

@@ -1377,7 +1377,6 @@ def loss_reports_remind(*, now: datetime.datetime | None = None) -> int:
 
 # Readiness ahead of the day ------------------------------------------------------------------------------------
 
-DIGEST_SUBJECT = "Kapstone: readiness for tomorrow's dosing session"
 # Operational: a digest is tried on this many sweeps before it is marked failed, and a send still under way this
 # long after its claim was cut off (the mail timeout is a minute) and is taken back.
 DIGEST_ATTEMPTS = 3
@@ -1388,6 +1387,13 @@ def _digest_due_at(session: GroupSession, *, hour: int) -> datetime.datetime:
     """The practice's hour on the evening before the session's day (practice time)."""
     day_before = timezone.localdate(session.starts_at) - datetime.timedelta(days=1)
     return timezone.make_aware(datetime.datetime.combine(day_before, datetime.time(hour)))
+
+
+def _digest_subject(session: GroupSession, *, now: datetime.datetime) -> str:
+    # A digest is due from the evening before until the session starts, so a late sweep or a session booked for
+    # the same day sends it on the day itself: "tomorrow's" would then name the wrong day.
+    on_the_day = timezone.localdate(session.starts_at) == timezone.localdate(now)
+    return f"Kapstone: readiness for {'today' if on_the_day else 'tomorrow'}'s dosing session"
 
 
 def _digest_body(session: GroupSession, counts: selectors.SessionReadiness, *, now: datetime.datetime) -> str:
@@ -1441,7 +1447,7 @@ def _digest_send(
         deliver(
             channel=digest.channel,
             address=digest.address,
-            subject=DIGEST_SUBJECT,
+            subject=_digest_subject(digest.session, now=now),
             body=_digest_body(digest.session, counts, now=now),
             idempotency_key=f"readiness-digest:{digest.pk}",
         )

@@ -6,9 +6,9 @@ portal show a thread. The wording is invented and mentions no crisis.
 from kapstone.messaging import services
 
 SEEDS_AFTER = ("kapstone.program",)
-SUBJECT = "Before Tuesday's session"
+SUBJECT = "Before your next dosing session"
 CONVERSATION = [
-    ("dr.okafor", "Hello, a reminder to arrange a ride home after Tuesday's session. Do you have one planned?"),
+    ("dr.okafor", "Hello, a reminder to arrange a ride home after your next dosing session. Do you have one planned?"),
     (None, "Thank you, yes: my sister will collect me at noon. Should I eat breakfast that morning?"),
     (
         "dr.okafor",

@@ -196,7 +196,8 @@ def seed(*, practice, rng, progress) -> None:
     cadence = active.dosing.typical_days_between or 7
     first_dosing = today - datetime.timedelta(days=cadence * (TODAYS_DOSING - 1))
     group_a = Group.objects.create(
-        name="Group A · Tuesday",
+        # Named for its dosing day, as clinics name their groups: the demo doses today, every `cadence` days.
+        name=f"Group A · {today:%A}",
         template_id=active.id,
         template_version=active.version,
         min_size=active.group.min_size,
@@ -212,7 +213,7 @@ def seed(*, practice, rng, progress) -> None:
 
     forming = templates[FORMING_TEMPLATE]
     group_b = Group.objects.create(
-        name="Group B · Thursday",
+        name=f"Group B · {today + datetime.timedelta(days=21):%A}",
         template_id=forming.id,
         template_version=forming.version,
         min_size=forming.group.min_size,
