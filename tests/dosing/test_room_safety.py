@@ -186,6 +186,15 @@ def test_a_pregnancy_reported_from_the_portal_after_screening_stops_the_dose(cas
     every_dosing_step_refuses(cast, ready_record, stock, "cannot be dosed: the patient's own answers sent on")
 
 
+def test_drug_use_the_patient_writes_in_the_portal_after_screening_stops_the_dose(cast, ready_record, stock):
+    screening.pre_intake_submit(
+        actor=cast.alice_user,
+        patient=cast.alice,
+        data={"indications": ["depression"], "patient_notes": {"substance_use": "Cocaine most weekends since May."}},
+    )
+    every_dosing_step_refuses(cast, ready_record, stock, "tell of alcohol or drug use")
+
+
 def test_an_maoi_reported_from_the_portal_after_screening_needs_the_prescribers_review(cast, ready_record, stock):
     screening.pre_intake_submit(
         actor=cast.alice_user,

@@ -379,6 +379,28 @@ def test_own_answers_that_report_nothing_new_or_that_the_screening_read_do_not_b
     assert enrolment_blockers(patient=cast.alice) == []
 
 
+def test_alcohol_or_drug_use_the_patient_writes_after_screening_holds_until_a_new_intake_weighs_it(cast):
+    helpers.ready_for_enrolment(cast)
+    send_own_answers(cast, patient_notes={"substance_use": "   "})
+    assert enrolment_blockers(patient=cast.alice) == [], "an empty note says nothing"
+    send_own_answers(cast, patient_notes={"substance_use": "Started using ketamine at weekends last month."})
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert "tell of alcohol or drug use (“Started using ketamine at weekends last month.”)" in blocker
+    with pytest.raises(program.EnrolmentRefused, match="tell of alcohol or drug use"):
+        program.enrol(actor=cast.bob, group=_group(cast), patient=cast.alice)
+    # Staff go through it with the patient and record it in a new intake, which the screening weighs.
+    helpers.screen(cast)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_a_long_note_is_quoted_in_part(cast):
+    helpers.ready_for_enrolment(cast)
+    send_own_answers(cast, patient_notes={"substance_use": "alcohol " * 100})
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    quoted = blocker.split("“", 1)[1].split("”", 1)[0]
+    assert len(quoted) == gate.NOTE_SHOWN and quoted.endswith("…")
+
+
 def test_an_expired_screening_blocks_and_a_fresh_intake_reopens_the_gate(cast):
     stale = helpers.intake(assessment_date=(timezone.localdate() - datetime.timedelta(days=31)).isoformat())
     helpers.screen(cast, stale)

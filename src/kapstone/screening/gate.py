@@ -26,7 +26,8 @@ page shows the same reasons.
 
 7. The patient's own answers sent from the portal (a pre-intake) after the intake of the latest screening, laid over
    that intake, raise no screening rule the screening did not: a pregnancy, a psychosis or an aneurysm the patient
-   reports after screening holds them until staff complete a new intake with it and the screening weighs it. Their
+   reports after screening holds them until staff complete a new intake with it and the screening weighs it, and so
+   does anything they write there about alcohol or drugs, which only staff can turn into answers a rule reads. Their
    medicines are the dosing room's to weigh with those on the record (GateStatus.patient_answers).
 """
 
@@ -309,6 +310,8 @@ def _record_diagnosis_blockers(
 # (GateStatus.patient_answers); their indications and past treatments are a brief account of what staff went through
 # at screening, weighed by a new screening, not held against a dose.
 PATIENT_ANSWER_PARTS = ("psychiatric", "medical")
+# How much of the patient's own note a reason quotes: enough to see what it is about; the intake page shows it all.
+NOTE_SHOWN = 120
 
 
 def _answers_after_screening(result: ScreeningResult | None, answers: IntakeVersion | None) -> IntakeVersion | None:
@@ -339,12 +342,23 @@ def _patient_answer_blockers(result: ScreeningResult, answers: IntakeVersion, se
         return [f"{sent}, {since}, cannot be read against it; complete a new intake with them"]
     fired = {reason["rule"] for reason in result.result.get("reasons") or []}
     new = [reason.message for reason in outcome.reasons if reason.rule not in fired]
-    if not new:
-        return []
-    return [
-        f"{sent}, {since}, report what it did not review ({' '.join(new)}); complete a new intake with them so the "
-        "screening weighs it and a prescriber reviews it"
-    ]
+    blockers = []
+    if new:
+        blockers.append(
+            f"{sent}, {since}, report what it did not review ({' '.join(new)}); complete a new intake with them so "
+            "the screening weighs it and a prescriber reviews it"
+        )
+    # What the patient writes about alcohol or drugs is free text no rule can read: staff turn it into the intake's
+    # substance use disorders, which the screening weighs ([sanacora-2017] assess substance use before treatment;
+    # [spravato-rems] misuse). Written after the screening, nobody has yet, so it holds like a reported answer.
+    substance_use = ((answers.data.get("patient_notes") or {}).get("substance_use") or "").strip()
+    if substance_use:
+        shown = substance_use if len(substance_use) <= NOTE_SHOWN else substance_use[: NOTE_SHOWN - 1].rstrip() + "…"
+        blockers.append(
+            f"{sent}, {since}, tell of alcohol or drug use (“{shown}”) that no screening has weighed; complete a "
+            "new intake with them so the screening weighs it and a prescriber reviews it"
+        )
+    return blockers
 
 
 def _in_a_sentence(label: str) -> str:
