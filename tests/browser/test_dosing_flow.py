@@ -70,7 +70,7 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
             "Fasting confirmed": True,
             "Escort or ride home arranged": True,
             "Pregnancy test": "Not applicable",
-            "Today's weight (kg)": "70",
+            "Today's weight": "70",
             "Medication changes since screening?": "No changes since screening",
             "Intention": "to meet my grief with kindness",
         },

@@ -312,7 +312,7 @@ def test_a_check_in_through_the_room_after_the_dose_is_refused_with_the_message(
     prefix = f"p{cast.alice.pk}-checkin-"
     response = client_for(cast.nurse).post(
         reverse("dosing:room_action", args=[ready_record.session.pk, cast.alice.pk, "checkin"]),
-        {prefix + "pregnancy_test": "n/a", prefix + "weight_kg": "25"},
+        {prefix + "pregnancy_test": "n/a", prefix + "weight": "25"},
     )
     assert response.status_code == 400 and "the checklist is closed" in response.content.decode()
     assert DoseRecord.objects.get(pk=ready_record.pk).weight_kg == Decimal("70")
@@ -333,6 +333,7 @@ def test_the_checklist_trail_names_every_field_it_sets_but_not_the_intention_its
         "pregnancy_test": "negative",
         "pregnancy_test_on": timezone.localdate().isoformat(),
         "weight_kg": "68.5",
+        "weight_confirmed": False,
         "intention_given": True,
         "medication_changes": "no",
         "new_medications": 0,

@@ -46,6 +46,11 @@ def _staff():
     return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True)
 
 
+WEIGHT_UNITS = [("kg", "kg"), ("lb", "lb")]
+# What a room scale can read for an adult, in kg: a weight outside it is a slip of the keyboard or of the unit.
+WEIGHT_KG = (Decimal("25"), Decimal("350"))
+
+
 class CheckInForm(forms.Form):
     fasting_confirmed = forms.BooleanField(required=False, label="Fasting confirmed")
     escort_arranged = forms.BooleanField(required=False, label="Escort or ride home arranged")
@@ -57,8 +62,12 @@ class CheckInForm(forms.Form):
     pregnancy_test_on = forms.DateField(
         label="Day the test was taken", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    weight_kg = forms.DecimalField(
-        label="Today's weight (kg)", min_value=Decimal("25"), max_value=Decimal("350"), decimal_places=1, required=False
+    weight = forms.DecimalField(
+        label="Today's weight", min_value=Decimal("0.1"), max_digits=5, decimal_places=1, required=False
+    )
+    weight_unit = forms.ChoiceField(label="Weighed in", choices=WEIGHT_UNITS, initial="kg", required=False)
+    weight_confirmed = forms.BooleanField(
+        required=False, label="Unit checked: this weight is right (only when the room asks)"
     )
     medication_changes = forms.ChoiceField(
         label="Medication changes since screening?", choices=DoseRecord.MedicationChanges.choices, required=False
@@ -74,6 +83,18 @@ class CheckInForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        weight, unit = cleaned.pop("weight", None), cleaned.pop("weight_unit", "") or "kg"
+        cleaned["weight_kg"] = None
+        if weight is not None:
+            weight_kg = safety.kg_from_pounds(weight) if unit == "lb" else weight
+            if not WEIGHT_KG[0] <= weight_kg <= WEIGHT_KG[1]:
+                low, high = WEIGHT_KG
+                self.add_error(
+                    "weight",
+                    f"Give a weight from {low} to {high} kg ({safety.pounds_from_kg(low)} to "
+                    f"{safety.pounds_from_kg(high)} lb), and choose the unit it was weighed in.",
+                )
+            cleaned["weight_kg"] = weight_kg
         if cleaned.get("pregnancy_test") == DoseRecord.PregnancyTest.NEGATIVE and not cleaned.get("pregnancy_test_on"):
             self.add_error("pregnancy_test_on", "Give the day the negative test was taken.")
         changed = cleaned.get("medication_changes") == DoseRecord.MedicationChanges.CHANGED

@@ -17,6 +17,29 @@ PER_KG_ROUTES = frozenset({"iv", "im"})
 # Routes after which a respiratory rate must be recorded on every reading ([sanacora-2017]: the injected routes).
 RESPIRATORY_RATE_ROUTES = frozenset({"iv", "im"})
 
+# Weights taken in pounds are stored in kilograms: a pound is 0.45359237 kg exactly ([nist-sp-811]).
+KG_PER_LB = Decimal("0.45359237")
+# A weight that differs from the patient's last one by about the pound-kilogram factor (1 / KG_PER_LB, 2.2046) was
+# almost surely read off the wrong scale, and a per-kg ceiling would then allow over twice the dose. The band
+# leaves room for the weight a patient really gains or loses between visits either way. Arithmetic on units, not a
+# clinical threshold.
+POUNDS_MIX_UP = (Decimal("1.9"), Decimal("2.5"))
+
+
+def pounds_from_kg(weight_kg: Decimal) -> Decimal:
+    return (weight_kg / KG_PER_LB).quantize(Decimal("0.1"))
+
+
+def kg_from_pounds(weight_lb: Decimal) -> Decimal:
+    return (weight_lb * KG_PER_LB).quantize(Decimal("0.1"))
+
+
+def looks_like_a_pounds_mix_up(weight_kg: Decimal, last_kg: Decimal) -> bool:
+    """Whether one of the two weights, both stored as kg, reads like the other one in pounds."""
+    low, high = POUNDS_MIX_UP
+    ratio = max(weight_kg, last_kg) / min(weight_kg, last_kg)
+    return low <= ratio <= high
+
 
 @cache
 def safety_data() -> dict:

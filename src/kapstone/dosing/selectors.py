@@ -116,6 +116,32 @@ WEEK = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True)
+class RecordedWeight:
+    weight_kg: Decimal
+    on: datetime.date
+    where: str
+
+
+def last_recorded_weight(*, patient_id: int, excluding_record_id: int) -> RecordedWeight | None:
+    """The patient's weight as last recorded before this check-in: at an earlier session's check-in, else at the
+    intake of their latest complete screening."""
+    earlier = (
+        DoseRecord.objects.filter(patient_id=patient_id, weight_kg__isnull=False, checked_in_at__isnull=False)
+        .exclude(pk=excluding_record_id)
+        .order_by("-checked_in_at", "-pk")
+        .values_list("weight_kg", "checked_in_at")
+        .first()
+    )
+    if earlier is not None:
+        return RecordedWeight(earlier[0], timezone.localdate(earlier[1]), "an earlier check-in")
+    intake = IntakeVersion.objects.filter(patient_id=patient_id, is_complete=True).order_by("-number").first()
+    weight = ((intake.data.get("vitals") or {}).get("weight_kg") if intake else None) or None
+    if intake is None or weight is None:
+        return None
+    return RecordedWeight(Decimal(str(weight)), timezone.localdate(intake.created_at), "the screening intake")
+
+
+@dataclass(frozen=True)
 class SuicideRiskAlert:
     """One time a questionnaire raised or joined a suicide-risk alert in the queue, at the level the room reads it
     as (safety.suicide_risk_level)."""

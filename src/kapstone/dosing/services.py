@@ -182,7 +182,10 @@ def check_in(
     pregnancy_test_on: datetime.date | None = None,
     medication_changes: str = "",
     new_medications: str = "",
+    weight_confirmed: bool = False,
 ) -> DoseRecord:
+    """`weight_confirmed`: the clinician's word that today's weight is right though it reads like the last one
+    recorded in the other unit (safety.looks_like_a_pounds_mix_up)."""
     _lock_open(record)
     if record.administered_at is not None:
         raise DosingError("The dose has been given; the checklist is closed. Add a note instead.")
@@ -206,6 +209,8 @@ def check_in(
         raise DosingError("The pregnancy test cannot have been taken in the future.")
     if medication_changes == DoseRecord.MedicationChanges.CHANGED and not new_medications.strip():
         raise DosingError("Name the medicines that changed since screening, one a line.")
+    if weight_kg is not None and weight_kg != record.weight_kg and not weight_confirmed:
+        _refuse_a_pounds_mix_up(record, weight_kg)
     if medication_changes != DoseRecord.MedicationChanges.CHANGED:
         new_medications = ""
     record.fasting_confirmed, record.escort_arranged = fasting_confirmed, escort_arranged
@@ -225,12 +230,25 @@ def check_in(
             "pregnancy_test": pregnancy_test,
             "pregnancy_test_on": record.pregnancy_test_on.isoformat() if record.pregnancy_test_on else None,
             "weight_kg": None if weight_kg is None else str(weight_kg),
+            "weight_confirmed": weight_confirmed,
             "intention_given": bool(intention.strip()),
             "medication_changes": medication_changes,
             "new_medications": len(record.new_medications.splitlines()) if record.new_medications else 0,
         },
     )
     return record
+
+
+def _refuse_a_pounds_mix_up(record: DoseRecord, weight_kg: Decimal) -> None:
+    last = selectors.last_recorded_weight(patient_id=record.patient_id, excluding_record_id=record.pk)
+    if last is None or not safety.looks_like_a_pounds_mix_up(weight_kg, last.weight_kg):
+        return
+    raise DosingError(
+        f"Today's weight, {weight_kg} kg ({safety.pounds_from_kg(weight_kg)} lb), reads like the last one recorded "
+        f"({last.weight_kg} kg at {last.where} on {day_in_words(last.on)}) in the other unit: one of them was "
+        "probably taken in pounds, which would make a dose per kg more than twice or less than half what it should be. "
+        'Check the scale\'s unit and choose it; if the weight is right, tick "Unit checked".'
+    )
 
 
 @transaction.atomic
