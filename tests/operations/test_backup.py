@@ -46,8 +46,10 @@ def test_a_backup_restores_every_row_and_a_trail_that_verifies(practice, tmp_pat
     default_storage.delete("journal/picture.png")
     assert Patient.objects.count() == 0
 
-    backups.restore(in_path=str(path), key=KEY, replace=False)
+    said: list[str] = []
+    backups.restore(in_path=str(path), key=KEY, replace=False, progress=said.append)
     assert backups.row_counts() == before
+    assert said[0] == "decrypting" and any(line.startswith("table 1/") for line in said)
     checked, broken = verify_chain()
     assert broken is None and checked == before["audit.auditevent"]
     assert Patient.objects.get(pk=practice.alice.pk).family_name == "Abernathy"
@@ -101,11 +103,15 @@ def test_the_commands_need_a_key_and_name_it(practice, tmp_path, monkeypatch):
     assert not (tmp_path / "x.kbak").exists()
 
 
-def test_the_commands_back_up_and_refuse_to_restore_over_a_practice(practice, tmp_path, monkeypatch):
+def test_the_commands_back_up_and_refuse_to_restore_over_a_practice(practice, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KAPSTONE_BACKUP_KEY", KEY)
     path = tmp_path / "practice.kbak"
     call_command("backup", "--out", str(path))
     assert AuditEvent.objects.filter(object_type="backup").exists()
+    said = capsys.readouterr()
+    # Progress, table by table, on stderr; the summary alone on stdout.
+    assert "table 1/" in said.err and "audit.auditevent:" in said.err and "uploaded files:" in said.err
+    assert said.out.startswith("Backed up ") and "table 1/" not in said.out
     with pytest.raises(CommandError, match="pass --replace"):
         call_command("restore", str(path))
 

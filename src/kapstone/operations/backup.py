@@ -21,7 +21,7 @@ import struct
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -142,8 +142,17 @@ class BackupSummary:
     files: int
 
 
-def backup(*, out_path: str, key: str) -> BackupSummary:
-    """Writes an encrypted backup of a consistent snapshot of the database and the uploaded files."""
+# Said about every this many uploaded files on a long copy (a practice's journal pictures run to thousands).
+FILES_PER_PROGRESS = 200
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def backup(*, out_path: str, key: str, progress: Callable[[str], None] = _silent) -> BackupSummary:
+    """Writes an encrypted backup of a consistent snapshot of the database and the uploaded files, telling
+    `progress` each table and every FILES_PER_PROGRESS files as it goes."""
     fernet = fernet_from(key)
     rows_total = 0
     files = 0
@@ -157,8 +166,9 @@ def backup(*, out_path: str, key: str) -> BackupSummary:
             models = _models()
             tables: dict[str, int] = {}
             manifest: dict[str, object] = {"format": FORMAT_VERSION, "vendor": connection.vendor, "tables": tables}
-            for model in models:
+            for number, model in enumerate(models, 1):
                 rows = _table_rows(model)
+                progress(f"table {number}/{len(models)} {model._meta.label_lower}: {len(rows):,} rows")
                 rows_total += len(rows)
                 columns = [f.attname for f in model._meta.concrete_fields]
                 tables[model._meta.label_lower] = len(rows)
@@ -168,6 +178,9 @@ def backup(*, out_path: str, key: str) -> BackupSummary:
                 with default_storage.open(name, "rb") as handle:
                     _add_bytes(archive, f"media/{name}", handle.read())
                 files += 1
+                if files % FILES_PER_PROGRESS == 0:
+                    progress(f"uploaded files: {files:,}")
+            progress(f"uploaded files: {files:,} in all; encrypting")
             manifest["files"] = files
             _add_bytes(archive, "manifest.json", json.dumps(manifest, indent=1).encode())
         plain.seek(0)
@@ -255,8 +268,11 @@ class RestoreSummary:
     files: int
 
 
-def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
+def restore(*, in_path: str, key: str, replace: bool, progress: Callable[[str], None] = _silent) -> RestoreSummary:
+    """Restores a backup into this database and storage, telling `progress` each table and every
+    FILES_PER_PROGRESS files as it goes."""
     fernet = fernet_from(key)
+    progress("decrypting")
     with tempfile.TemporaryFile() as plain:
         with open(in_path, "rb") as source:
             _decrypt_to(source, plain, fernet)
@@ -283,10 +299,10 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
                     if model._base_manager.exists():
                         model._base_manager.all()._raw_delete(connection.alias)
                 chain_head = None
-                for label, model in known.items():
-                    if label not in manifest["tables"]:
-                        continue
+                in_backup = [(label, model) for label, model in known.items() if label in manifest["tables"]]
+                for number, (label, model) in enumerate(in_backup, 1):
                     table = json.loads(_member_bytes(archive, f"tables/{label}.json"))
+                    progress(f"table {number}/{len(in_backup)} {label}: {len(table['rows']):,} rows")
                     rows_total += len(table["rows"])
                     if label == CHAIN_HEAD:
                         chain_head = table
@@ -307,4 +323,6 @@ def restore(*, in_path: str, key: str, replace: bool) -> RestoreSummary:
                     if saved != name:
                         raise BackupError(f"The uploaded file {name} could not be restored under its own name.")
                     files += 1
+                    if files % FILES_PER_PROGRESS == 0:
+                        progress(f"uploaded files: {files:,}")
     return RestoreSummary(tables=len(manifest["tables"]), rows=rows_total, files=files)

@@ -19,10 +19,16 @@ class Command(BaseCommand):
             "--replace", action="store_true", help="Erase everything in a database that is not empty first."
         )
 
+    def _progress(self, message: str) -> None:
+        # On stderr, so what a script reads from stdout is the summary alone.
+        self.stderr.write(f"  {message}")
+
     def handle(self, *args, file, replace, **options):
         token = context.set_current(context.for_command("restore"))
         try:
-            summary = restore(in_path=file, key=os.environ.get("KAPSTONE_BACKUP_KEY", ""), replace=replace)
+            summary = restore(
+                in_path=file, key=os.environ.get("KAPSTONE_BACKUP_KEY", ""), replace=replace, progress=self._progress
+            )
             audit.record(action=audit.Action.CREATE, object_type="restore", detail={"file": os.path.basename(file)})
         except (BackupError, OSError) as problem:
             raise CommandError(str(problem), returncode=2) from None
