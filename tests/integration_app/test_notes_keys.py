@@ -82,8 +82,10 @@ def test_a_misconfigured_key_refuses_a_new_note_with_a_message_not_an_error(cast
 def test_rotation_reencrypts_every_note_under_the_first_key_and_is_audited(cast):
     with override_settings(NOTES_ENCRYPTION_KEY=OLD):
         notes = [write_note(cast, f"note {i}") for i in range(3)]
+    said = io.StringIO()
     with override_settings(NOTES_ENCRYPTION_KEY=f"{NEW},{OLD}"):
-        call_command("rotate_notes_key", stdout=io.StringIO())
+        call_command("rotate_notes_key", stdout=io.StringIO(), stderr=said)
+    assert "3 of about 3 notes" in said.getvalue()
     with override_settings(NOTES_ENCRYPTION_KEY=NEW):
         texts = [crypto.decrypt(note.ciphertext) for note in PsychotherapyNote.objects.order_by("pk")]
     assert texts == ["note 0", "note 1", "note 2"]

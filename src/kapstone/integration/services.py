@@ -4,6 +4,7 @@ its audit row in the same transaction. Audit details name fields and ids, never 
 import datetime
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -507,11 +508,15 @@ NOTES_ROTATION_BATCH = 200
 
 
 # Not atomic as a whole: one transaction per batch, so the notes are locked only a batch at a time, never all at once.
-def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> NotesRotation:
+def psychotherapy_notes_reencrypt(
+    *, batch_size: int = NOTES_ROTATION_BATCH, progress: Callable[[str], None] | None = None
+) -> NotesRotation:
     """Re-encrypts every psychotherapy note under the current (first) notes key, a batch per transaction, so
     therapists keep reading and writing notes while it runs (every configured key still opens them). A note no
-    key opens is left as it is and named. Each batch is audited by note ids, never by content."""
+    key opens is left as it is and named. Each batch is audited by note ids, never by content; `progress` is told
+    the count after each batch."""
     crypto.configured_keys()  # a bad key setting stops here, before any note is touched
+    total = PsychotherapyNote.objects.count() if progress else 0
     reencrypted, after = 0, 0
     unreadable: list[int] = []
     while True:
@@ -536,6 +541,8 @@ def psychotherapy_notes_reencrypt(*, batch_size: int = NOTES_ROTATION_BATCH) -> 
                 )
             reencrypted += len(changed)
             after = batch[-1].pk
+        if progress:
+            progress(f"{reencrypted + len(unreadable):,} of about {total:,} notes")
 
 
 # Not atomic: what it removes are files in storage, which no transaction can bring back; its one write to the

@@ -26,7 +26,7 @@ class Command(BaseCommand):
             return
         token = context.set_current(context.for_command("rotate_notes_key"))
         try:
-            result = services.psychotherapy_notes_reencrypt()
+            result = services.psychotherapy_notes_reencrypt(progress=lambda said: self.stderr.write(f"  {said}"))
         except crypto.NotesKeyError as error:
             raise CommandError(str(error), returncode=BAD_KEY) from None
         finally:
