@@ -133,10 +133,12 @@ def last_recorded_weight(*, patient_id: int, excluding_record_id: int) -> Record
         .first()
     )
     if earlier is not None:
-        return RecordedWeight(earlier[0], timezone.localdate(earlier[1]), "an earlier check-in")
+        weight_kg, checked_in_at = earlier
+        assert weight_kg is not None and checked_in_at is not None  # the filter reads only records with both
+        return RecordedWeight(weight_kg, timezone.localdate(checked_in_at), "an earlier check-in")
     intake = IntakeVersion.objects.filter(patient_id=patient_id, is_complete=True).order_by("-number").first()
-    weight = ((intake.data.get("vitals") or {}).get("weight_kg") if intake else None) or None
-    if intake is None or weight is None:
+    weight = (intake.data.get("vitals") or {}).get("weight_kg") if intake else None
+    if intake is None or not weight:
         return None
     return RecordedWeight(Decimal(str(weight)), timezone.localdate(intake.created_at), "the screening intake")
 
