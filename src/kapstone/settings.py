@@ -418,6 +418,9 @@ WHITENOISE_AUTOREFRESH = DEMO
 # password reset for fewer, since whoever reads the mailbox can use it.
 PORTAL_INVITATION_HOURS = envint("KAPSTONE_PORTAL_INVITATION_HOURS", 72)
 STAFF_SETUP_HOURS = envint("KAPSTONE_STAFF_SETUP_HOURS", 72)
+# How long after typing their password staff may change logins, settings or take a research export without typing it
+# again (accounts.identity): operational, not clinical.
+CONFIRM_IDENTITY_MINUTES = envint("KAPSTONE_CONFIRM_IDENTITY_MINUTES", 15)
 PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
 
 LOGGING = {

@@ -41,6 +41,7 @@ ROUTES: dict[str, Route] = {
     "accounts:login": Route(allow=set(SIGNED_IN), public=True),
     "accounts:logout": Route(allow=set(SIGNED_IN), public=True, method="post"),
     "accounts:keep_alive": Route(allow=set(SIGNED_IN), method="post"),
+    "accounts:confirm_identity": Route(allow=ALL_STAFF),
     "accounts:two_factor_setup": Route(allow=set(SIGNED_IN), public=True),
     "accounts:sign_in_second_step": Route(allow=set(SIGNED_IN), public=True),
     "accounts:passkey_sign_in_begin": Route(allow=set(SIGNED_IN), public=True, method="post", public_answers=(403,)),

@@ -6,8 +6,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.contrib.auth.signals import user_login_failed
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from kapstone.accounts import signals
+        from kapstone.accounts import identity, signals
 
         user_login_failed.connect(signals.record_failed_sign_in, dispatch_uid="kapstone-record-failed-sign-in")
+        user_logged_in.connect(identity.mark_confirmed_at_sign_in, dispatch_uid="kapstone-identity-confirmed")

@@ -67,6 +67,15 @@ def count_failed_second_factor(user, request) -> None:
     user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
 
 
+class ConfirmIdentityForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        max_length=4096,  # as LoginForm's: argon2 hashes whatever it is given
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class SecondStepForm(forms.Form):
     otp_token = forms.CharField(
         label="Authenticator code",

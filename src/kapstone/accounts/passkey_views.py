@@ -25,6 +25,7 @@ from django_otp_webauthn.views import (
 
 from kapstone.accounts import passkeys, second_step, selectors, services
 from kapstone.accounts.forms import count_failed_second_factor
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import STAFF_ROLES
 
@@ -112,6 +113,7 @@ class EnrolComplete(_Readable, CompleteCredentialRegistrationView):
 
 
 @roles_required(*STAFF_ROLES)
+@identity_confirmed("manage your second factors")
 def two_factor(request):
     """A staff member's own second factors: their authenticator app and their passkeys."""
     context = {
@@ -124,6 +126,7 @@ def two_factor(request):
 
 @roles_required(*STAFF_ROLES)
 @require_POST
+@identity_confirmed("remove a passkey")
 def passkey_remove(request, passkey_id):
     try:
         name = services.passkey_remove(actor=request.user, passkey_id=passkey_id)

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from kapstone.accounts import selectors, services
 from kapstone.accounts.forms import UnlockForm
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 
@@ -21,6 +22,7 @@ def security(request):
 
 @roles_required(Role.ADMIN)
 @require_POST
+@identity_confirmed("unlock a login")
 def unlock(request):
     form = UnlockForm(request.POST)
     if not form.is_valid():

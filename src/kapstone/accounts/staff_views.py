@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapstone.accounts import selectors, services
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.accounts.staff_forms import StaffForm
@@ -42,6 +43,7 @@ STAFF_ACTION_CONFIRM = {
 
 
 @roles_required(Role.ADMIN)
+@identity_confirmed("add staff", changes_only=True)
 def staff_list(request):
     form = StaffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -73,6 +75,7 @@ def staff_list(request):
 
 @roles_required(Role.ADMIN)
 @require_POST
+@identity_confirmed("change a staff login")
 def staff_action(request, user_id, action):
     if action not in STAFF_ACTIONS:
         raise Http404

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from kapstone.accounts import passkey_views, password_views, security_views, staff_views, views
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import STAFF_ROLES
 
@@ -12,17 +13,18 @@ urlpatterns = [
     path("login/passkey/begin/", public(passkey_views.SignInBegin.as_view()), name="passkey_sign_in_begin"),
     path("login/passkey/complete/", public(passkey_views.SignInComplete.as_view()), name="passkey_sign_in_complete"),
     path("logout/", views.logout_view, name="logout"),
+    path("confirm/", views.confirm_identity, name="confirm_identity"),
     path("keep-alive/", views.keep_alive, name="keep_alive"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/", passkey_views.two_factor, name="two_factor"),
     path(
         "two-factor/passkeys/begin/",
-        roles_required(*STAFF_ROLES)(passkey_views.EnrolBegin.as_view()),
+        roles_required(*STAFF_ROLES)(identity_confirmed("add a passkey")(passkey_views.EnrolBegin.as_view())),
         name="passkey_enrol_begin",
     ),
     path(
         "two-factor/passkeys/complete/",
-        roles_required(*STAFF_ROLES)(passkey_views.EnrolComplete.as_view()),
+        roles_required(*STAFF_ROLES)(identity_confirmed("add a passkey")(passkey_views.EnrolComplete.as_view())),
         name="passkey_enrol_complete",
     ),
     path("two-factor/passkeys/<int:passkey_id>/remove/", passkey_views.passkey_remove, name="passkey_remove"),

@@ -5,7 +5,9 @@ import qrcode
 import qrcode.image.svg
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_lockout_response
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import redirect_to_login
@@ -18,16 +20,17 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
 
-from kapstone.accounts import passkeys, second_step, selectors, services
+from kapstone.accounts import identity, passkeys, second_step, selectors, services
 from kapstone.accounts.forms import (
     ConfirmDeviceForm,
+    ConfirmIdentityForm,
     LoginForm,
     SecondStepForm,
     code_device,
     count_failed_second_factor,
 )
 from kapstone.accounts.permissions import public, roles_required
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.untrusted import same_site_address
 
@@ -89,6 +92,31 @@ def sign_in_second_step(request):
         "webauthn_config": passkeys.client_config(request),
     }
     return render(request, "accounts/sign_in_second_step.html", context, status=400 if form.errors else 200)
+
+
+@roles_required(*STAFF_ROLES)
+@sensitive_post_parameters("password")
+@never_cache
+def confirm_identity(request):
+    """The password typed again before a change that hands out access or data (accounts.identity). A wrong one
+    counts towards the lockout like a wrong password at sign-in; a login locked out is signed out here."""
+    user = request.user
+    next_url = same_site_address(request, request.POST.get("next") or request.GET.get("next"))
+    form = ConfirmIdentityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        credentials = {"username": user.get_username(), "password": form.cleaned_data["password"]}
+        confirmed = authenticate(request, **credentials)
+        if getattr(request, "axes_locked_out", False):
+            audit.record(action=audit.Action.LOGOUT, actor=user, detail={"locked_out": True})
+            auth_logout(request)
+            return get_lockout_response(request, credentials={"username": credentials["username"]})
+        if confirmed is not None and confirmed.pk == user.pk:
+            identity.mark_confirmed(request)
+            audit.record(action=audit.Action.LOGIN, actor=user, detail={"identity_confirmed": True})
+            return redirect(next_url or _home_for(user))
+        form.add_error("password", "That is not your password.")
+    context = {"form": form, "next": next_url, "minutes": settings.CONFIRM_IDENTITY_MINUTES}
+    return render(request, "accounts/confirm_identity.html", context, status=400 if form.errors else 200)
 
 
 @public

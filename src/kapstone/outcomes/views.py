@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
@@ -82,6 +83,7 @@ def report_pdf(request):
 
 @roles_required(*EXPORT_ROLES)
 @require_http_methods(["GET", "POST"])
+@identity_confirmed("take a research export", changes_only=True)
 def research_export(request):
     if request.method == "POST":
         from kapstone.outcomes.services import research_export_zip  # deferred: heavy library (pandas)

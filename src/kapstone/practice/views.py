@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.practice import authority, selectors, services
@@ -78,6 +79,7 @@ def _settings_page(request, *, refused: RefusedChange | None = None):
 
 
 @roles_required(Role.ADMIN, Role.PRESCRIBER)
+@identity_confirmed("change a practice setting", changes_only=True)
 def practice_settings(request):
     """Every setting with its bounds and source. Prescribers change clinical settings and decide proposals;
     the admin changes operational settings and proposes clinical changes."""
@@ -97,6 +99,7 @@ def practice_settings(request):
 
 @roles_required(Role.PRESCRIBER)
 @require_POST
+@identity_confirmed("decide on a setting change")
 def setting_proposal_decide(request, proposal_id: int):
     """A prescriber approves a proposed change (applying it after every check runs again) or declines it."""
     form = ProposalDecisionForm(request.POST)
