@@ -52,6 +52,12 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
     <p>{{ ready.same_day_refusal }}</p>
   </div>
   {% endif %}
+  {% if entry.awaiting_dose and ready.observation_refusal %}
+  <div class="alert-banner" aria-labelledby="observed-{{ patient.pk }}">
+    <h3 id="observed-{{ patient.pk }}">⚠ Cannot be dosed now: still under observation after another dose</h3>
+    <p>{{ ready.observation_refusal }}</p>
+  </div>
+  {% endif %}
   {% if entry.awaiting_dose and ready.vitals_refusal %}
   <div class="alert-banner" aria-labelledby="vitals-{{ patient.pk }}">
     <h3 id="vitals-{{ patient.pk }}">⚠ Cannot be dosed now: pre-dose vitals at a stop level</h3>
@@ -122,9 +128,9 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if current_role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review %}{{ f.medreview }}{% endif %}
   {% if not record.administered_at and current_role == Role.PRESCRIBER %}{{ f.order }}{% endif %}
   {% if not record.administered_at %}{% if current_role == Role.PRESCRIBER or current_role == Role.NURSE %}{{ f.administer }}{% endif %}{% endif %}
-  {{ f.ratings }}
+  {% if current_role != Role.ADMIN %}{{ f.ratings }}{% endif %}
   {{ f.adverse }}
-  {{ f.discharge }}
+  {% if current_role != Role.ADMIN %}{{ f.discharge }}{% endif %}
   {% endif %}
   {{ f.note }}
 </section>

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_aware, localtime
 
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.selectors import RoomPatient
 from kapstone.formrender import shown
@@ -118,6 +118,15 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
             "same-day", pk, "Cannot be dosed today: already dosed today", f"<p>{shown(ready.same_day_refusal)}</p>"
         )
     parts.append(f"  {same_day}\n")
+    observed = ""
+    if awaiting and ready.observation_refusal:
+        observed = _banner(
+            "observed",
+            pk,
+            "Cannot be dosed now: still under observation after another dose",
+            f"<p>{shown(ready.observation_refusal)}</p>",
+        )
+    parts.append(f"  {observed}\n")
     vitals = ""
     if awaiting and ready.vitals_refusal:
         vitals = _banner(
@@ -294,7 +303,10 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
         order = forms["order"] if offered("order") and role == Role.PRESCRIBER else ""
         administer = forms["administer"] if offered("administer") and role in DOSE_GIVING_ROLES else ""
         lines = [checkin, forms["vitals"], risk, medreview, order, administer]
-        lines += [forms["ratings"], forms["adverse"], forms["discharge"]]
+        # Rating sedation and dissociation and deciding the patient may leave are clinicians' (services.ratings_record,
+        # services.discharge).
+        clinician = role in CLINICAL_ROLES
+        lines += [forms["ratings"] if clinician else "", forms["adverse"], forms["discharge"] if clinician else ""]
         shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)
     return f"  {shown_forms}\n  {forms['note']}\n"
 

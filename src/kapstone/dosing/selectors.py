@@ -188,6 +188,10 @@ class DoseReadiness:
     # positive for a substance not prescribed; a severe adverse event or stop-level vitals of an earlier day), oldest
     # first.
     review_alerts: tuple[CriticalAlert, ...] = ()
+    # When another dose of the patient, in any group, was given within the practice's minimum observation before `at`
+    # (None when none was).
+    observed_since: datetime.datetime | None = None
+    observation_minutes: int = 0
 
     @property
     def at_weekly_limit(self) -> bool:
@@ -218,6 +222,20 @@ class DoseReadiness:
         return (
             f"{self.patient.full_name} has already had a dose today: one dose a day, in any group "
             f"({safety.one_dose_a_day_source()})."
+        )
+
+    @property
+    def observation_refusal(self) -> str:
+        """Another dose given within the minimum observation after it ([spravato-rems]: at least 2 hours after each
+        dose), in any group: the one-a-day rule reads the practice's calendar day, which a session running past
+        midnight crosses, so without this a dose at 23:30 could be followed by another at 00:30."""
+        if self.observed_since is None:
+            return ""
+        return (
+            f"{self.patient.full_name} had a dose on {day_in_words(self.observed_since)} at "
+            f"{timezone.localtime(self.observed_since):%H:%M}, less than {self.observation_minutes} minutes before: "
+            "every dose is followed by at least that long under observation, and no dose is given on top of it "
+            f"({setting_named_for_staff('dosing.min_observation_minutes')})."
         )
 
     def _reading_at(self, level: str) -> str:
@@ -356,6 +374,7 @@ class DoseReadiness:
             self.gate_refusal,
             self.spacing_refusal,
             self.same_day_refusal,
+            self.observation_refusal,
             self.vitals_refusal,
             self.sedation_refusal,
             self.risk_refusal,
@@ -598,6 +617,7 @@ def _readiness(
         assert alert.patient_id is not None  # the query reads only alerts about these patients
         reviews[alert.patient_id].append(alert)
     earlier_day_only = safety.review_before_dosing_earlier_day_kinds()
+    observation = datetime.timedelta(minutes=limits["min_observation_minutes"])
     gate, screened, reported = _gate_and_screened_medicines(patients, settings.gate)
     on_record: defaultdict[int, list[str]] = defaultdict(list)
     for patient_id, name in _medications_on_record(patient_ids=patient_ids):
@@ -642,6 +662,15 @@ def _readiness(
                     if alert.kind not in earlier_day_only
                     or timezone.localdate(alert.raised_at) < timezone.localdate(at)
                 ),
+                observed_since=max(
+                    (
+                        administered_at
+                        for record_id, administered_at in given[patient.pk]
+                        if at - observation < administered_at <= at and (record is None or record_id != record.pk)
+                    ),
+                    default=None,
+                ),
+                observation_minutes=limits["min_observation_minutes"],
                 doses_same_day=sum(
                     1
                     for record_id, administered_at in given[patient.pk]
@@ -1476,6 +1505,7 @@ class AdvanceReadiness:
             self.dose.gate_refusal,
             self.dose.spacing_refusal,
             self.dose.same_day_refusal,
+            self.dose.observation_refusal,
             self.dose.vitals_refusal,
             self.dose.risk_refusal,
             self.dose.safety_review_refusal,

@@ -418,8 +418,12 @@ def vitals_record(
 def ratings_record(
     *, actor: User, record: DoseRecord, sedation_moaas: int | None, dissociation_cadss: int | None
 ) -> None:
-    """A MOAA/S rated before the dose is kept apart: below alert, it holds the dose until a rating of alert."""
+    """A MOAA/S rated before the dose is kept apart: below alert, it holds the dose until a rating of alert. Rated by a
+    clinician: the MOAA/S is an observer's assessment ([chernik-1990]) and the CADSS is clinician-administered
+    ([bremner-1998]), and discharge decides on them."""
     _lock_open(record)
+    if actor.role not in CLINICAL_ROLES:
+        raise DosingError("Only a clinician rates sedation (MOAA/S) and dissociation (CADSS).")
     scales = safety.safety_data()["scales"]
     for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
         if value is not None and not scales[scale]["min"] <= value <= scales[scale]["max"]:
@@ -566,11 +570,20 @@ def note_add(*, actor: User, record: DoseRecord, text: str) -> None:
 
 def _recovery_problems(record: DoseRecord, limits: selectors.Limits, *, attested: bool) -> list[str]:
     """Sedation back to baseline (MOAA/S 5: no patient is dosed rated lower, DoseReadiness.sedation_refusal) and
-    dissociation resolved (CADSS at or below the practice's level, or a clinician's attestation), rated after the
-    dose."""
+    dissociation resolved (CADSS at or below the practice's level, or a clinician's attestation), rated no earlier
+    than the post-dose vitals check (about 40 minutes after the dose, when its rise in blood pressure peaks:
+    [spravato-rems], [yale-bp-series]): a rating from the first minutes after the dose, before its effects peak, says
+    nothing of the return to baseline that discharge asks for ([aldrete-1995])."""
     assert record.administered_at is not None  # discharge reads recovery only once the dose is given
     if record.ratings_at is None or record.ratings_at <= record.administered_at:
         return ["rate sedation (MOAA/S) and dissociation (CADSS) after the dose"]
+    minutes = limits["vitals_check_minutes_after_dose"]
+    if record.ratings_at < record.administered_at + datetime.timedelta(minutes=minutes):
+        return [
+            f"rate sedation (MOAA/S) and dissociation (CADSS) again: the ratings of "
+            f"{timezone.localtime(record.ratings_at):%H:%M} were taken before the post-dose check {minutes} minutes "
+            "after the dose, so they cannot show a return to baseline"
+        ]
     problems = []
     baseline = safety.discharge_moaas_baseline()
     if record.sedation_moaas is None or record.sedation_moaas < baseline:
@@ -610,7 +623,11 @@ def discharge(
     attestation_note: str = "",
     now: datetime.datetime | None = None,
 ) -> DoseRecord:
+    """Only a clinician discharges: whether the patient is clinically stable enough to leave is a clinical judgement
+    ([spravato-rems]: discharge only when clinically stable)."""
     _lock_open(record)
+    if actor.role not in CLINICAL_ROLES:
+        raise DosingError("Only a clinician decides that a patient may leave after a dose.")
     now = now or timezone.now()
     problems = []
     if not (vitals_ok and alert_oriented and escort_present):

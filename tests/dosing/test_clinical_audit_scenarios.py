@@ -1,0 +1,147 @@
+"""Clinical-safety scenarios run end to end through the room's services, as an outside inspector would: who may rate
+and discharge, how recent the ratings discharge reads must be, and a second dose within the first one's observation
+across midnight."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.program.models import Enrolment, Group, GroupSession
+
+
+@pytest.fixture
+def dosed_two_hours_ago(cast, ready_record, stock):
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    return ready_record, given
+
+
+def vitals_at(cast, record, phase, taken_at):
+    services.vitals_record(
+        actor=cast.nurse,
+        record=record,
+        phase=phase,
+        systolic=128,
+        diastolic=80,
+        heart_rate=72,
+        spo2=98,
+        taken_at=taken_at,
+    )
+
+
+def discharge(actor, record):
+    return services.discharge(actor=actor, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
+
+
+# Discharge: who decides ---------------------------------------------------------------------------------------
+
+
+def test_only_a_clinician_discharges_a_dosed_patient_and_rates_their_recovery(cast, dosed_two_hours_ago, client_for):
+    """[spravato-rems]: discharge only when clinically stable, a clinical judgement; the MOAA/S is an observer's rating
+    ([chernik-1990]) and the CADSS clinician-administered ([bremner-1998]). The practice admin does neither, and the
+    room does not offer them the forms."""
+    record, given = dosed_two_hours_ago
+    with pytest.raises(services.DosingError, match="Only a clinician rates sedation"):
+        services.ratings_record(actor=cast.admin, record=record, sedation_moaas=5, dissociation_cadss=0)
+    services.ratings_record(actor=cast.therapist, record=record, sedation_moaas=5, dissociation_cadss=0)
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    vitals_at(cast, record, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match="Only a clinician decides that a patient may leave"):
+        discharge(cast.admin, record)
+    record.refresh_from_db()
+    assert record.discharged_at is None
+    room = reverse("dosing:room", args=[record.session_id])
+    page = client_for(cast.admin).get(room).content.decode()
+    assert f'name="p{cast.alice.pk}-discharge-vitals_ok"' not in page
+    assert f'name="p{cast.alice.pk}-ratings-sedation_moaas"' not in page
+    posted = client_for(cast.admin).post(
+        reverse("dosing:room_action", args=[record.session_id, cast.alice.pk, "discharge"]),
+        {f"p{cast.alice.pk}-discharge-{name}": "on" for name in ("vitals_ok", "alert_oriented", "escort_present")},
+    )
+    assert posted.status_code == 400
+    record.refresh_from_db()
+    assert record.discharged_at is None
+    assert discharge(cast.nurse, record).discharged_by == cast.nurse
+
+
+# Discharge: recovery rated after the effects peak --------------------------------------------------------------
+
+
+def test_ratings_from_the_first_minutes_after_the_dose_do_not_show_recovery_for_discharge(cast, dosed_two_hours_ago):
+    """Rated alert and not dissociated two minutes after the dose, before the post-dose check at 40 minutes
+    ([spravato-rems]; [yale-bp-series] peak), and never again: discharge asks for a rating that can show the return to
+    baseline ([aldrete-1995])."""
+    record, given = dosed_two_hours_ago
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=0)
+    DoseRecord.objects.filter(pk=record.pk).update(ratings_at=given + datetime.timedelta(minutes=2))
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    vitals_at(cast, record, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match="were taken before the post-dose check 40 minutes after the dose"):
+        discharge(cast.nurse, record)
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=0)
+    assert discharge(cast.nurse, record).discharged_at is not None
+
+
+# A second dose within the first's observation, across midnight -------------------------------------------------
+
+
+@pytest.fixture
+def just_after_midnight(settings, practice_at_midday):
+    """The practice's time zone where it is now a little after midnight (POSIX-style: Etc/GMT+5 is UTC-5; the zones
+    run from 12 hours behind UTC to 14 ahead)."""
+    hour = timezone.now().astimezone(datetime.UTC).hour
+    hours_ahead_of_utc = -hour if hour <= 12 else 24 - hour
+    settings.TIME_ZONE = f"Etc/GMT{-hours_ahead_of_utc:+d}"
+
+
+def dosed_late_yesterday_in_another_group(cast, minutes_ago: int) -> DoseRecord:
+    other = Group.objects.create(
+        name="Late group",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate(),
+    )
+    Enrolment.objects.create(group=other, patient=cast.alice, status=Enrolment.Status.ENROLLED)
+    given = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    assert timezone.localdate(given) < timezone.localdate()  # yesterday, by the practice's calendar
+    late = GroupSession.objects.create(
+        group=other,
+        kind=GroupSession.Kind.DOSING,
+        number=1,
+        starts_at=given,
+        ends_at=given + datetime.timedelta(hours=3),
+    )
+    return DoseRecord.objects.create(
+        session=late, patient=cast.alice, administered_at=given, route="sublingual", dose_mg=Decimal("200")
+    )
+
+
+def test_a_dose_within_another_doses_observation_is_refused_though_midnight_fell_between(
+    cast, just_after_midnight, ready_record, stock, client_for
+):
+    """One dose a day reads the practice's calendar day ([spravato-rems] via safety.yaml one_dose_a_day); a dose at
+    23:xx in one group's session and another after midnight in another's are on two days, but the second would be
+    given within the first's 2 hours of observation ([spravato-rems]: at least 2 hours after each dose)."""
+    dosed_late_yesterday_in_another_group(cast, minutes_ago=90)
+    with pytest.raises(services.DosingError, match=r"less than 120 minutes before: every dose is followed"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert not LedgerEntry.objects.filter(kind="administration").exists()
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
+    assert "Cannot be dosed now: still under observation after another dose" in page
+
+
+def test_a_dose_late_yesterday_past_its_observation_leaves_the_calendar_day_rule_to_decide(
+    cast, just_after_midnight, ready_record, stock
+):
+    dosed_late_yesterday_in_another_group(cast, minutes_ago=121)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
