@@ -1,6 +1,6 @@
 """Clinical-safety scenarios run end to end through the room's services, as an outside inspector would: who may rate
-and discharge, how recent the ratings discharge reads must be, and a second dose within the first one's observation
-across midnight."""
+and discharge, how recent the ratings discharge reads must be, a second dose within the first one's observation
+across midnight, and a dose the lot's form cannot give."""
 
 import datetime
 from decimal import Decimal
@@ -12,6 +12,7 @@ from django.utils import timezone
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.program.models import Enrolment, Group, GroupSession
+from tests.dosing.helpers import receive_stock
 
 
 @pytest.fixture
@@ -145,3 +146,36 @@ def test_a_dose_late_yesterday_past_its_observation_leaves_the_calendar_day_rule
     dosed_late_yesterday_in_another_group(cast, minutes_ago=121)
     services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
+# A dose the lot's form cannot give ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dose", "given"), [("50", False), ("56", True)])
+def test_an_intranasal_dose_is_given_in_whole_devices(cast, checked_in, dose, given):
+    """[spravato-pi]: 28 mg a device; the doses are 28, 56 or 84 mg. 50 mg passes the 84 mg ceiling but no number of
+    devices gives it."""
+    record = checked_in
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    services.dose_order(actor=cast.bob, record=record, route="intranasal", dose_mg=Decimal(dose))
+    spray = receive_stock(
+        actor=cast.nurse,
+        drug="esketamine",
+        form="nasal_spray",
+        strength=Decimal("28"),
+        lot_number="NS-1",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("280"),
+    ).lot.balances.get()
+    if given:
+        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=cast.bob)
+        spray.refresh_from_db()
+        assert spray.balance_mg == Decimal("224")
+        return
+    with pytest.raises(services.DosingError, match="given whole, so a dose from it is a whole number of devices"):
+        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=cast.bob)
+    spray.refresh_from_db()
+    assert spray.balance_mg == Decimal("280")

@@ -19,6 +19,8 @@ class Form:
     routes: tuple[str, ...]
     # What one unit of stock is (a vial, a lozenge, a spray device): the log counts these as well as mg.
     unit: str
+    # A unit that is given whole (a spray device): a dose from it is a whole number of units.
+    whole_units: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,14 @@ class Drug:
 def _load() -> tuple[dict[str, Form], dict[str, Drug]]:
     data = yaml.safe_load(CATALOGUE_FILE.read_text(encoding="utf-8"))
     forms = {
-        form_id: Form(form_id, entry["label"], entry["strength_unit"], tuple(entry["routes"]), entry["unit"])
+        form_id: Form(
+            form_id,
+            entry["label"],
+            entry["strength_unit"],
+            tuple(entry["routes"]),
+            entry["unit"],
+            bool(entry.get("whole_units", False)),
+        )
         for form_id, entry in data["forms"].items()
     }
     drugs = {}
@@ -84,6 +93,19 @@ def route_refusal(*, form: str, route: str, route_label: str) -> str:
             "order's route."
         )
     return ""
+
+
+def whole_units_refusal(*, form: str, unit_mg: Decimal | None, dose_mg: Decimal) -> str:
+    """Why a dose cannot be given from a lot of this form whose unit holds `unit_mg`; "" when it can: a form given in
+    whole units (a spray device) gives a whole number of them."""
+    shown = forms().get(form)
+    if shown is None or not shown.whole_units or not unit_mg or dose_mg % unit_mg == 0:
+        return ""
+    unit = f"{unit_mg.normalize():f} mg"
+    return (
+        f"A {shown.label} {shown.unit} holds {unit} and is given whole, so a dose from it is a whole number of "
+        f"{shown.unit}s ({unit} each); {dose_mg.normalize():f} mg is not. Ask for a new order."
+    )
 
 
 def describe(*, drug: str, form: str, strength: Decimal | None) -> str:

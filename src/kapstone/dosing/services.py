@@ -335,7 +335,9 @@ def dose_administer(
     refusal = _starting_dose_refusal(record, route=record.route, dose_mg=record.dose_mg)
     if refusal:
         raise DosingError(f"{refusal} Ask for a new order.")
-    refusal = _lot_refusal(balance.lot, route=record.route)
+    refusal = _lot_refusal(balance.lot, route=record.route) or catalogue.whole_units_refusal(
+        form=balance.lot.form, unit_mg=balance.lot.unit_mg, dose_mg=record.dose_mg
+    )
     if refusal:
         raise DosingError(refusal)
     record.administered_at = administered_at
