@@ -9,8 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from kapstone.dosing import services
+from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
+from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
 from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.dosing.helpers import receive_stock
 
@@ -70,6 +72,45 @@ def test_only_a_clinician_discharges_a_dosed_patient_and_rates_their_recovery(ca
     record.refresh_from_db()
     assert record.discharged_at is None
     assert discharge(cast.nurse, record).discharged_by == cast.nurse
+
+
+# Discharge: a positive same-day suicide screen, dosed or not ------------------------------------------------------
+
+HIGH_RISK_SCREEN = {1: 1, 2: 1, 3: 1, 4: 1, 5: 0, 6: 0}  # intent to act: high on the screener's triage
+
+
+def screened_high_and_ready_to_leave_undosed(cast, record, capture):
+    with capture(execute=True):  # the queue hears of the screen once it is committed
+        services.risk_assessment_record(actor=cast.nurse, record=record, answers=HIGH_RISK_SCREEN)
+    vitals_at(cast, record, "discharge", timezone.now())
+
+
+def test_a_patient_screened_at_high_suicide_risk_is_not_sent_home_undosed_without_a_clinicians_assessment(
+    cast, checked_in, django_capture_on_commit_callbacks
+):
+    """The nurse's same-day C-SSRS screen is high ([cssrs-screener] triage: intent); nobody decides and the dose is
+    never given. Going home is the room's decision too ([spravato-rems]: discharge only when clinically stable), so the
+    screen needs a clinician's assessment first, as a suicide-risk answer since a dose does."""
+    record = checked_in
+    screened_high_and_ready_to_leave_undosed(cast, record, django_capture_on_commit_callbacks)
+    with pytest.raises(
+        services.DosingError, match="the same-day suicide screen at .* has neither a prescriber's decision"
+    ):
+        discharge(cast.nurse, record)
+    alert = CriticalAlert.objects.get(kind="room_suicide_screen", patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen: passive thoughts only, safety plan reviewed.")
+    assert discharge(cast.nurse, record).discharged_at is not None
+
+
+def test_a_prescribers_decision_after_the_positive_screen_is_the_assessment_discharge_asks_for(
+    cast, checked_in, django_capture_on_commit_callbacks
+):
+    record = checked_in
+    screened_high_and_ready_to_leave_undosed(cast, record, django_capture_on_commit_callbacks)
+    services.risk_assessment_record(
+        actor=cast.bob, record=record, clinician_level="high", decision="defer", note="Deferred; crisis plan agreed."
+    )
+    assert discharge(cast.nurse, record).discharged_at is not None
 
 
 # Discharge: recovery rated after the effects peak --------------------------------------------------------------
@@ -179,3 +220,37 @@ def test_an_intranasal_dose_is_given_in_whole_devices(cast, checked_in, dose, gi
         services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=cast.bob)
     spray.refresh_from_db()
     assert spray.balance_mg == Decimal("280")
+
+
+# Dates: the practice's calendar day on a daylight-saving change ------------------------------------------------
+
+
+def test_one_dose_a_day_reads_the_practices_day_on_the_autumn_clock_change(cast, session, settings):
+    """America/New_York falls back on 1 Nov 2026, a day of 25 hours: doses at 00:30 EDT and 23:30 EST are 23 hours
+    apart by the clock and 24 in fact, yet on the same practice day (safety.yaml one_dose_a_day); a dose at 00:30 the
+    next morning is on the next day, and that one only the observation rule judges."""
+    settings.TIME_ZONE = "America/New_York"
+    zone = timezone.get_current_timezone()
+    first = datetime.datetime(2026, 11, 1, 0, 30, tzinfo=zone)
+    late = datetime.datetime(2026, 11, 1, 23, 30, tzinfo=zone)
+    assert late - first == datetime.timedelta(hours=23)  # arithmetic within one zone is the wall clock's
+    assert late.astimezone(datetime.UTC) - first.astimezone(datetime.UTC) == datetime.timedelta(hours=24)
+    DoseRecord.objects.create(session=session, patient=cast.alice, administered_at=first, route="sublingual")
+    other = Group.objects.create(
+        name="Evening group",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=datetime.date(2026, 11, 1),
+    )
+    Enrolment.objects.create(group=other, patient=cast.alice, status=Enrolment.Status.ENROLLED)
+    evening = GroupSession.objects.create(
+        group=other, kind=GroupSession.Kind.DOSING, number=1, starts_at=late, ends_at=late + datetime.timedelta(hours=3)
+    )
+    record = DoseRecord.objects.create(session=evening, patient=cast.alice)
+    same_day = selectors.dose_readiness(record=record, at=late)
+    assert same_day.doses_same_day == 1
+    assert "has already had a dose today" in same_day.same_day_refusal
+    next_morning = selectors.dose_readiness(record=record, at=late + datetime.timedelta(hours=1))
+    assert next_morning.doses_same_day == 0

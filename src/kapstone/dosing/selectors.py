@@ -514,6 +514,8 @@ SEVERE_ADVERSE_EVENT = "adverse_event_serious"
 ADVERSE_EVENT_OBJECT = "adverse_event"
 VITALS_STOP = "vitals_stop"
 VITALS_READING_OBJECT = "vitals_reading"
+ROOM_SUICIDE_SCREEN = "room_suicide_screen"
+ROOM_RISK_ASSESSMENT_OBJECT = "room_risk_assessment"
 
 
 def _alerts_open(*, kind: str, object_type: str, object_ids: list[int]) -> list[CriticalAlert]:
@@ -533,6 +535,20 @@ def severe_adverse_event_alerts_open(*, record: DoseRecord) -> list[CriticalAler
     """The alerts the record's severe adverse events raised on the queue that nobody has acknowledged yet."""
     event_ids = record.adverse_events.filter(severity=AdverseEvent.Severity.SEVERE).values_list("pk", flat=True)
     return _alerts_open(kind=SEVERE_ADVERSE_EVENT, object_type=ADVERSE_EVENT_OBJECT, object_ids=list(event_ids))
+
+
+def room_screen_alerts_open(*, record: DoseRecord) -> list[CriticalAlert]:
+    """The alerts the record's own same-day suicide screens at moderate or high risk raised on the queue that nobody
+    has acknowledged, of screens no prescriber's decision (proceed or defer, with a note) was recorded at or after:
+    either is a clinician's assessment of the screen."""
+    assessments = list(record.risk_assessments.all())
+    decided = max(((a.recorded_at, a.pk) for a in assessments if a.decision), default=None)
+    screens = [
+        a.pk
+        for a in assessments
+        if safety.blocking_risk(a.risk_level) and (decided is None or decided < (a.recorded_at, a.pk))
+    ]
+    return _alerts_open(kind=ROOM_SUICIDE_SCREEN, object_type=ROOM_RISK_ASSESSMENT_OBJECT, object_ids=screens)
 
 
 def stop_vitals_alerts_open(*, record: DoseRecord) -> list[CriticalAlert]:

@@ -522,11 +522,11 @@ def risk_assessment_record(
     _audit(record, "risk_assessment", {"id": assessment.pk, "method": method, "level": level, "decision": decision})
     if safety.blocking_risk(level):
         _announce(
-            kind="room_suicide_screen",
+            kind=selectors.ROOM_SUICIDE_SCREEN,
             level="urgent",
             record=record,
             summary=f"Same-day suicide-risk {assessment.get_method_display().lower()} in the dosing room: {level} risk",
-            object_type="room_risk_assessment",
+            object_type=selectors.ROOM_RISK_ASSESSMENT_OBJECT,
             object_id=assessment.pk,
         )
     return assessment
@@ -662,6 +662,13 @@ def discharge(
         "acknowledged; a clinician reviews the patient and acknowledges it with a note in the alert queue before "
         "they leave ([spravato-rems]: discharge only when clinically stable)"
         for alert in selectors.severe_adverse_event_alerts_open(record=record)
+    ]
+    problems += [
+        f"the same-day suicide screen at {timezone.localtime(alert.raised_at):%H:%M} ({alert.reason.rstrip('.')}) has "
+        "neither a prescriber's decision after it nor an acknowledgement; a clinician assesses the patient and records "
+        "one (a decision in the room, or the alert acknowledged with a note in the alert queue) before they leave, "
+        "dosed or not ([cssrs-screener] triage; [spravato-rems]: discharge only when clinically stable)"
+        for alert in selectors.room_screen_alerts_open(record=record)
     ]
     problems += [
         f"the stop-level vitals announced at {timezone.localtime(alert.raised_at):%H:%M} are not yet acknowledged; a "
