@@ -13,6 +13,9 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
+from kapstone.practice.services import SettingRefused, practice_setting_change
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group, GroupSession
 from tests.dosing.helpers import receive_stock
 
@@ -254,3 +257,58 @@ def test_one_dose_a_day_reads_the_practices_day_on_the_autumn_clock_change(cast,
     assert "has already had a dose today" in same_day.same_day_refusal
     next_morning = selectors.dose_readiness(record=record, at=late + datetime.timedelta(hours=1))
     assert next_morning.doses_same_day == 0
+
+
+# An earlier session's positive room screen left open ----------------------------------------------------------
+
+
+def test_an_earlier_sessions_positive_room_screen_still_open_holds_the_next_dose_and_course_until_acknowledged(
+    cast, ready_record, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Last week's room screen was high and the prescriber deferred; the alert is still open. Today's screen says no
+    risk, but nobody has recorded a review of last week's: like a questionnaire's suicide-risk alert left open
+    ([cssrs-screener] triage, [critical-item-practice]), it holds the dose and a new course (safety.yaml
+    review_before_dosing)."""
+    week_ago = timezone.now() - datetime.timedelta(days=7)
+    earlier = earlier_dose(cast.alice, week_ago)
+    DoseRecord.objects.filter(pk=earlier.pk).update(administered_at=None)
+    earlier.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.risk_assessment_record(actor=cast.nurse, record=earlier, answers=HIGH_RISK_SCREEN)
+    services.risk_assessment_record(
+        actor=cast.bob, record=earlier, clinician_level="high", decision="defer", note="Deferred; crisis plan agreed."
+    )
+    alert = CriticalAlert.objects.get(kind="room_suicide_screen", patient=cast.alice)
+    CriticalAlert.objects.filter(pk=alert.pk).update(raised_at=week_ago)
+    with pytest.raises(services.DosingError, match="To review before the dose: Same-day suicide-risk"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    with pytest.raises(program.EnrolmentRefused, match="Same-day suicide-risk .* is open in the alert queue"):
+        program.enrol(actor=cast.bob, group=earlier.session.group, patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed with the patient this week: no intent.")
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
+
+
+# Stop thresholds have the hard bounds of their sources ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "past_the_bound", "reading", "stops"),
+    [
+        # [clinic-bp-protocols]: stop or treat at a heart rate above 110.
+        ("dosing.stop_heart_rate", 140, {"heart_rate": 125}, "Heart rate 125 above 110"),
+        # [sedation-respiratory-convention]: below 8 breaths a minute is respiratory depression acted on at once.
+        ("dosing.stop_respiratory_rate", 4, {"respiratory_rate": 6}, "Respiratory rate 6/min below 8/min"),
+    ],
+)
+def test_a_stop_threshold_cannot_be_set_past_its_source_and_a_stored_one_is_held_at_it(
+    cast, checked_in, key, past_the_bound, reading, stops
+):
+    with pytest.raises(SettingRefused, match=r"cannot (exceed|be below)"):
+        practice_setting_change(actor=cast.bob, key=key, raw_value=str(past_the_bound), reason="our protocol")
+    # Written by hand, or before the bound existed: the room still stops at the cited level.
+    practice_value_set(actor=cast.admin, key=key, value=past_the_bound, reason="set by hand")
+    vitals = {"systolic": 122, "diastolic": 78, "heart_rate": 70, "spo2": 98, "respiratory_rate": 14} | reading
+    taken = services.vitals_record(actor=cast.nurse, record=checked_in, phase="pre", **vitals)
+    assert taken.alert_level == "stop"
+    assert stops in "; ".join(taken.alert_messages)
