@@ -246,7 +246,7 @@ def test_a_prescribed_substance_on_the_drug_screen_does_not_hold_the_dose(
 
 def test_a_third_dose_within_7_days_is_neither_ordered_nor_given(cast, session, stock, earlier_dose):
     now = timezone.now()
-    earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(minutes=1))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=6, hours=3))
     earlier_dose(cast.alice, now - datetime.timedelta(days=2))
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     with pytest.raises(services.DosingError, match="already had 2 doses in the 7 days before.*at most 2 a week"):
@@ -265,7 +265,7 @@ def test_a_dose_exactly_7_days_after_an_earlier_one_is_allowed(cast, ready_recor
 
 def test_giving_the_dose_counts_doses_in_the_7_days_before_it_is_given(cast, ready_record, stock, earlier_dose):
     now = timezone.now()
-    earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(seconds=1))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=6))
     earlier_dose(cast.alice, now - datetime.timedelta(days=1))
     with pytest.raises(services.DosingError, match="already had 2 doses"):
         services.dose_administer(
@@ -273,6 +273,32 @@ def test_giving_the_dose_counts_doses_in_the_7_days_before_it_is_given(cast, rea
         )
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
+
+
+def test_the_week_is_counted_in_calendar_days_as_the_planner_books_it(cast, ready_record, stock, earlier_dose):
+    """A course booked Monday, Thursday, Monday: last Monday's dose was given later in the day than today's will be.
+    Counted in hours, last Monday would still be within the 7 days and today's dose refused; the planner
+    (program.scheduling) counts calendar days, and so does the room."""
+    now = timezone.now()
+    earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(minutes=40))
+    earlier_dose(cast.alice, now - datetime.timedelta(days=4))
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+    )
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at == now
+
+
+def test_a_dose_six_calendar_days_back_still_counts_whatever_its_hour(cast, ready_record, stock, earlier_dose):
+    now = timezone.now()
+    six_days_back_at_midnight = timezone.make_aware(
+        datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=6), datetime.time(0, 5))
+    )
+    earlier_dose(cast.alice, six_days_back_at_midnight)
+    earlier_dose(cast.alice, now - datetime.timedelta(days=3))
+    with pytest.raises(services.DosingError, match="already had 2 doses in the 7 days before"):
+        services.dose_administer(
+            actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+        )
 
 
 def test_a_second_dose_on_the_same_day_in_another_group_is_neither_ordered_nor_given(

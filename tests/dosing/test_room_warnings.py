@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.dosing import services
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
@@ -91,7 +92,11 @@ def test_the_card_warns_when_the_patient_already_had_the_weekly_maximum(cast, se
     earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=5))
     alice = card(room_page(cast, session), cast.alice)
     assert f'<h3 id="week-{cast.alice.pk}">⚠ {WEEKLY_WARNING}</h3>' in alice
-    assert "Alice Abernathy already had 2 doses in the 7 days before; the practice allows at most 2 a week." in alice
+    since = day_in_words(timezone.localdate() - datetime.timedelta(days=6))
+    assert (
+        f"Alice Abernathy already had 2 doses in the 7 days before (the calendar days since {since}); the practice "
+        "allows at most 2 a week."
+    ) in alice
 
 
 def test_the_warning_says_what_the_refusal_says(cast, ready_record, stock, earlier_dose):

@@ -115,6 +115,15 @@ def session_day_refusal(*, session: GroupSession, at: datetime.datetime) -> str:
 WEEK = datetime.timedelta(days=7)
 
 
+def week_starts_on(at: datetime.datetime) -> datetime.date:
+    """The first of the 7 calendar days, in the practice's time zone, that end on the day of `at`: the week the
+    practice's ceiling on doses counts ([journey-clinical] at most twice a week), as the course planner books it
+    (program.scheduling: no third dosing day within 7 calendar days of the first). Counted in hours instead, a
+    course booked Monday, Thursday and Monday was refused on the second Monday whenever that dose came earlier in
+    the day than the first; a dose soon after another across midnight is the minimum observation's to stop."""
+    return timezone.localdate(at) - WEEK + datetime.timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class RecordedWeight:
     weight_kg: Decimal
@@ -173,6 +182,8 @@ class DoseReadiness:
     gate_blockers: tuple[str, ...]
     doses_in_week_before: int
     weekly_limit: int
+    # The first calendar day of the week doses_in_week_before counts (week_starts_on).
+    week_from: datetime.date
     predose_reading: VitalsReading | None = None
     review_acknowledged: bool = False
     suicide_alerts: tuple[SuicideRiskAlert, ...] = ()
@@ -209,8 +220,9 @@ class DoseReadiness:
             return ""
         count = self.doses_in_week_before
         return (
-            f"{self.patient.full_name} already had {count} dose{'s' if count != 1 else ''} in the 7 days before; "
-            f"the practice allows at most {self.weekly_limit} a week."
+            f"{self.patient.full_name} already had {count} dose{'s' if count != 1 else ''} in the 7 days before "
+            f"(the calendar days since {day_in_words(self.week_from)}); the practice allows at most "
+            f"{self.weekly_limit} a week."
         )
 
     @property
@@ -649,9 +661,12 @@ def _readiness(
                 doses_in_week_before=sum(
                     1
                     for record_id, administered_at in given[patient.pk]
-                    if at - WEEK < administered_at <= at and (record is None or record_id != record.pk)
+                    if administered_at <= at
+                    and timezone.localdate(administered_at) >= week_starts_on(at)
+                    and (record is None or record_id != record.pk)
                 ),
                 weekly_limit=limits["max_doses_per_7_days"],
+                week_from=week_starts_on(at),
                 predose_reading=predose,
                 review_acknowledged=(
                     record is not None and predose is not None and record.predose_review_reading_id == predose.pk
