@@ -11,6 +11,7 @@ from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.signals import dose_administered
+from kapstone.screening.gate import enrolment_blockers
 
 
 def test_a_dose_cannot_be_given_before_the_checklist_is_complete(cast, session, stock):
@@ -51,9 +52,11 @@ def test_giving_a_dose_needs_a_different_witness_and_moves_the_balance(
     assert received == [ready_record]
 
 
-def test_a_positive_pregnancy_test_stops_the_session(cast, session):
+def test_a_positive_pregnancy_test_is_kept_stops_the_dose_and_reaches_the_record_and_the_gate(cast, session):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    with pytest.raises(services.DosingError, match="absolute contraindication"):
+    assert enrolment_blockers(patient=cast.alice) == []
+
+    def check_in_positive():
         services.check_in(
             actor=cast.nurse,
             record=record,
@@ -63,6 +66,24 @@ def test_a_positive_pregnancy_test_stops_the_session(cast, session):
             intention="",
             weight_kg=None,
         )
+
+    check_in_positive()
+    record.refresh_from_db()
+    assert record.pregnancy_test == "positive" and record.checked_in_at is not None
+    with pytest.raises(services.DosingError, match="the test is positive, an absolute contraindication"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    # On the patient record, where the enrolment gate and every later dosing day read it.
+    [coded] = cast.alice.diagnoses.filter(icd10_code="Z32.01")
+    assert coded.description == "Encounter for pregnancy test, result positive"
+    assert coded.noted_on == timezone.localdate()
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker.startswith("the record codes Z32.01 (Encounter for pregnancy test, result positive), pregnancy")
+    assert AuditEvent.objects.filter(object_type="diagnosis", action="create", patient_id=cast.alice.pk).exists()
+    # The gate now holds the patient in the room too: a test recorded positive by mistake is put right by a
+    # clinician correcting the record, not by checking in again.
+    with pytest.raises(services.DosingError, match="the record codes Z32.01"):
+        check_in_positive()
+    assert cast.alice.diagnoses.filter(icd10_code="Z32.01").count() == 1
 
 
 def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_record, stock):

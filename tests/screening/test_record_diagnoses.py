@@ -118,7 +118,7 @@ def first_entry(content):
         (lambda c: first_entry(c).update(codes=["F20", "F2"]), "prefixes F2 and F20 overlap"),
         (lambda c: first_entry(c).update(codes=["F20", "F31.0"]), "prefixes F31 and F310 overlap"),
         (lambda c: c.update(entries=[]), "non-empty list of entries"),
-        (lambda c: c.update(version="9.9.9"), "pins '1.1.0'"),
+        (lambda c: c.update(version="9.9.9"), "pins '1.2.0'"),
     ],
 )
 def test_a_malformed_record_diagnoses_file_is_refused_at_load(edited_rules, change, message):

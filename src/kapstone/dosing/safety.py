@@ -167,6 +167,13 @@ def older_adult_starting_dose_refusal(*, route: str, dose_mg: Decimal, age_years
     )
 
 
+def positive_pregnancy_test_diagnosis() -> dict[str, str]:
+    """The code and description a positive pregnancy test at check-in is recorded under (safety.yaml
+    positive_pregnancy_test)."""
+    rule = safety_data()["positive_pregnancy_test"]
+    return {"icd10_code": rule["icd10_code"], "description": rule["description"]}
+
+
 def one_dose_a_day_source() -> str:
     """The source of the rule that a patient has at most one dose a day, in any group (safety.yaml one_dose_a_day)."""
     return safety_data()["one_dose_a_day"]["source"]

@@ -44,6 +44,7 @@ from kapstone.measures.scoring import score
 from kapstone.measures.selectors import open_suicide_risk_alerts
 from kapstone.patients.ages import completed_years
 from kapstone.patients.models import ChildbearingPotential, Patient
+from kapstone.patients.services import record_part_add
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
@@ -192,8 +193,6 @@ def check_in(
     _require_session_day(record, at=timezone.now())
     _require_in_session(session=record.session, patient=record.patient)
     _require_gate(record)
-    if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
-        raise DosingError("A positive pregnancy test is an absolute contraindication: do not dose (Spravato label).")
     patient = Patient.objects.get(pk=record.patient_id)
     if (
         pregnancy_test == DoseRecord.PregnancyTest.NOT_APPLICABLE
@@ -220,6 +219,8 @@ def check_in(
     record.checked_in_at = record.checked_in_at or timezone.now()
     record.full_clean()
     record.save()
+    if pregnancy_test == DoseRecord.PregnancyTest.POSITIVE:
+        _positive_pregnancy_test_record(actor=actor, patient=patient)
     # The intention is the patient's own words: the trail says whether one was given, not what it says.
     _audit(
         record,
@@ -237,6 +238,17 @@ def check_in(
         },
     )
     return record
+
+
+def _positive_pregnancy_test_record(*, actor: User, patient: Patient) -> None:
+    """Kept, not only refused: the card refuses the dose (selectors.pregnancy_problem), and the code on the patient
+    record holds every later dose and any new course at the enrolment gate until a screening reviews it or a
+    clinician corrects the record (safety.yaml positive_pregnancy_test). Once on the record, it is not added again."""
+    code = safety.positive_pregnancy_test_diagnosis()
+    if not patient.diagnoses.filter(icd10_code=code["icd10_code"]).exists():
+        record_part_add(
+            actor=actor, patient=patient, kind="diagnosis", fields={**code, "noted_on": timezone.localdate()}
+        )
 
 
 def _refuse_a_pounds_mix_up(record: DoseRecord, weight_kg: Decimal) -> None:
