@@ -27,14 +27,17 @@ def envbool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), not {raw!r}.")
 
 
-def envint(name: str, default: int) -> int:
+def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
 
 
 def envlist(name: str, default: list[str]) -> list[str]:
@@ -420,7 +423,8 @@ PORTAL_INVITATION_HOURS = envint("KAPSTONE_PORTAL_INVITATION_HOURS", 72)
 STAFF_SETUP_HOURS = envint("KAPSTONE_STAFF_SETUP_HOURS", 72)
 # How long after typing their password staff may change logins, settings or take a research export without typing it
 # again (accounts.identity): operational, not clinical.
-CONFIRM_IDENTITY_MINUTES = envint("KAPSTONE_CONFIRM_IDENTITY_MINUTES", 15)
+# At least a minute: with none, the password typed on the confirm page would be stale before the change it confirms.
+CONFIRM_IDENTITY_MINUTES = envint("KAPSTONE_CONFIRM_IDENTITY_MINUTES", 15, minimum=1)
 PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
 
 LOGGING = {

@@ -54,6 +54,11 @@ def test_a_bad_boolean_stops_start_up():
     assert result.returncode != 0 and "DEBUG must be a boolean" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_confirmation_that_lasts_no_time_stops_start_up():
+    result = kapstone("check", env={**PRODUCTION_ENV, "KAPSTONE_CONFIRM_IDENTITY_MINUTES": "0"})
+    assert result.returncode != 0 and "KAPSTONE_CONFIRM_IDENTITY_MINUTES must be at least 1, not 0" in result.stderr
+
+
 def test_production_hashes_passwords_with_argon2():
     result = kapstone(
         "shell", "-c", "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])", env=PRODUCTION_ENV
