@@ -51,7 +51,11 @@ def test_a_change_from_a_session_left_open_asks_for_the_password_and_changes_not
     cast.nurse.refresh_from_db()
     assert cast.nurse.is_active
     page = client.get(response.url).content.decode()
-    assert "To change a staff login, confirm it is you" in page and 'value="/accounts/staff/"' in page
+    assert (
+        "To change a staff login, confirm it is you: your password was last typed more than 15 minutes ago. You are then brought back to do it."
+        in page
+        and 'value="/accounts/staff/"' in page
+    )
 
 
 def test_the_password_confirms_and_sends_back_to_the_page(cast):

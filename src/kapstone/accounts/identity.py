@@ -32,6 +32,11 @@ def mark_confirmed_at_sign_in(sender, request, user, **kwargs) -> None:
         mark_confirmed(request)
 
 
+def minutes_in_words() -> str:
+    minutes = settings.CONFIRM_IDENTITY_MINUTES
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def recently_confirmed(request) -> bool:
     confirmed_at = request.session.get(CONFIRMED_AT)
     if not isinstance(confirmed_at, (int, float)):
@@ -47,10 +52,10 @@ def _confirm_first(request, *, what: str):
         back = (referer.path + (f"?{referer.query}" if referer.query else "")) or reverse("root")
     else:
         back = request.get_full_path()
+    again = " You are then brought back to do it." if request.method in UNSAFE_METHODS else ""
     messages.info(
         request,
-        f"To {what}, confirm it is you: your password was last typed more than "
-        f"{settings.CONFIRM_IDENTITY_MINUTES} minutes ago.",
+        f"To {what}, confirm it is you: your password was last typed more than {minutes_in_words()} ago.{again}",
     )
     return redirect(f"{reverse('accounts:confirm_identity')}?{urlencode({'next': back})}")
 

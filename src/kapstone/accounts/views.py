@@ -5,7 +5,6 @@ import qrcode
 import qrcode.image.svg
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_lockout_response
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
@@ -115,7 +114,7 @@ def confirm_identity(request):
             audit.record(action=audit.Action.LOGIN, actor=user, detail={"identity_confirmed": True})
             return redirect(next_url or _home_for(user))
         form.add_error("password", "That is not your password.")
-    context = {"form": form, "next": next_url, "minutes": settings.CONFIRM_IDENTITY_MINUTES}
+    context = {"form": form, "next": next_url, "minutes": identity.minutes_in_words()}
     return render(request, "accounts/confirm_identity.html", context, status=400 if form.errors else 200)
 
 
