@@ -1,5 +1,6 @@
-"""Builders for the controlled-substance log in tests (synthetic data only): a registered location and a receipt
-with its supplier, invoice and second signature, from the few facts a test cares about."""
+"""Builders for the dosing room and the controlled-substance log in tests (synthetic data only): a check-in and a
+vitals reading with everything but what a test is about, a registered location and a receipt with its supplier,
+invoice and second signature."""
 
 import datetime
 from decimal import Decimal
@@ -97,3 +98,30 @@ def a_loss_report(cast) -> LossReport:
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("400"), **where)
     services.ledger_post(kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where)
     return LossReport.objects.get(discrepancy=count)
+
+
+def checked_in(cast, record, **changes):
+    """The nurse's check-in of `record` with every item in order; `changes` replaces the items a test is about."""
+    items = {
+        "fasting_confirmed": True,
+        "escort_arranged": True,
+        "pregnancy_test": "n/a",
+        "intention": "",
+        "weight_kg": Decimal("70"),
+        "medication_changes": "no",
+    }
+    return services.check_in(actor=cast.nurse, record=record, **{**items, **changes})
+
+
+def vitals_at(cast, record, phase, taken_at):
+    """A reading within every limit, taken at `taken_at`."""
+    services.vitals_record(
+        actor=cast.nurse,
+        record=record,
+        phase=phase,
+        systolic=128,
+        diastolic=80,
+        heart_rate=72,
+        spo2=98,
+        taken_at=taken_at,
+    )

@@ -17,7 +17,7 @@ from kapstone.practice.services import SettingRefused, practice_setting_change
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group, GroupSession
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, vitals_at
 
 
 @pytest.fixture
@@ -27,19 +27,6 @@ def dosed_two_hours_ago(cast, ready_record, stock):
         actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
     )
     return ready_record, given
-
-
-def vitals_at(cast, record, phase, taken_at):
-    services.vitals_record(
-        actor=cast.nurse,
-        record=record,
-        phase=phase,
-        systolic=128,
-        diastolic=80,
-        heart_rate=72,
-        spo2=98,
-        taken_at=taken_at,
-    )
 
 
 def discharge(actor, record):

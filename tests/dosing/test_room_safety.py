@@ -22,7 +22,7 @@ from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature, Consultation
 from tests.dosing.conftest import NO_RISK_SCREEN
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, vitals_at
 from tests.measures.factories import due_assessment, open_alert
 from tests.screening.helpers import consult, not_eligible_intake, screen
 
@@ -436,19 +436,6 @@ def dosed_two_hours_ago(cast, ready_record, stock):
 
 def rated_after_the_dose(cast, record, moaas=5, cadss=2):
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=moaas, dissociation_cadss=cadss)
-
-
-def vitals_at(cast, record, phase, taken_at):
-    services.vitals_record(
-        actor=cast.nurse,
-        record=record,
-        phase=phase,
-        systolic=128,
-        diastolic=80,
-        heart_rate=72,
-        spo2=98,
-        taken_at=taken_at,
-    )
 
 
 def discharge(cast, record):

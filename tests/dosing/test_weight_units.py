@@ -12,21 +12,12 @@ from kapstone.dosing import safety, services
 from kapstone.dosing.forms import CheckInForm
 from kapstone.dosing.models import DoseRecord
 from kapstone.screening import services as screening
+from tests.dosing.helpers import checked_in
 from tests.screening.helpers import intake
 
 
 def check_in(cast, record, weight_kg, **extra):
-    return services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="n/a",
-        intention="",
-        weight_kg=weight_kg,
-        medication_changes="no",
-        **extra,
-    )
+    return checked_in(cast, record, weight_kg=weight_kg, **extra)
 
 
 @pytest.fixture
