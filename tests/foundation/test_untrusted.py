@@ -1,6 +1,9 @@
 """row_id reads an id from what a person sent, and names no row for anything a key cannot hold; storable_text
-tells text a record can keep."""
+tells text a record can keep; same_site_address follows only a path on this site."""
 
+import pytest
+from django.test import Client
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,3 +46,19 @@ def test_storable_text_is_text_that_writes_out_as_utf8_without_a_nul(text):
     except UnicodeEncodeError:
         writes_out = False
     assert storable_text(text) == (writes_out and "\x00" not in text)
+
+
+@pytest.mark.parametrize("typed", ["inf", "home:home", "patients:list", "nan", "accounts:logout", "?x=1", "./x"])
+def test_a_next_address_that_is_not_a_path_leads_back_to_the_page_s_own_default(cast, typed):
+    """Django's redirect() reverses a "next" without a "/" or "." as a view's name: "inf" was a server error, and
+    "home:home" led wherever the name pointed. Only a path on this site is followed."""
+    from django.test import RequestFactory
+
+    from kapstone.untrusted import same_site_address
+
+    assert same_site_address(RequestFactory().post("/"), typed) == ""
+    assert same_site_address(RequestFactory().post("/"), "/patients/?q=1") == "/patients/?q=1"
+    answer = Client().post(
+        reverse("accounts:login"), {"username": "alice", "password": "correct-horse-battery", "next": typed}
+    )
+    assert answer.status_code == 302 and answer.url == reverse("portal:home")
