@@ -426,6 +426,12 @@ STAFF_SETUP_HOURS = envint("KAPSTONE_STAFF_SETUP_HOURS", 72)
 # At least a minute: with none, the password typed on the confirm page would be stale before the change it confirms.
 CONFIRM_IDENTITY_MINUTES = envint("KAPSTONE_CONFIRM_IDENTITY_MINUTES", 15, minimum=1)
 PASSWORD_RESET_MINUTES = envint("KAPSTONE_PASSWORD_RESET_MINUTES", 60)
+# Messages carrying a link (a portal invitation, a staff set-up link, a password reset, a questionnaire link) that
+# Kapstone sends one person in any 24 hours, at most: without a cap a staff member resending, or anyone asking for
+# resets, could fill a mailbox. Not a clinical number: an operational limit far above what one person needs.
+LINK_MESSAGES_PER_DAY = envint("KAPSTONE_LINK_MESSAGES_PER_DAY", 5)
+if not 1 <= LINK_MESSAGES_PER_DAY <= 50:
+    raise ImproperlyConfigured(f"KAPSTONE_LINK_MESSAGES_PER_DAY must be from 1 to 50, not {LINK_MESSAGES_PER_DAY}.")
 
 LOGGING = {
     "version": 1,

@@ -74,7 +74,10 @@ def staff_setup_link_send(*, actor: User, staff: User) -> None:
     """Emails a staff member still without a password a link to choose one; sent again, it replaces the earlier
     link. The password is chosen from their own mailbox, and the second factor is enrolled at the sign-in that
     follows: with a temporary password handed over by the admin, whoever held it could enrol a second factor in the
-    staff member's place. A message that cannot be sent withdraws its link and raises AccountError."""
+    staff member's place. A message that cannot be sent withdraws its link and raises AccountError; one beyond
+    LINK_MESSAGES_PER_DAY is refused (StaffError)."""
+    if not _link_limit_check(actor=actor, user=staff, purpose=AccountLink.Purpose.STAFF_SETUP):
+        raise StaffError(_link_limit_message(staff))
     _staff_setup_mail(staff=staff, token=_staff_setup_link_create(actor=actor, staff=staff))
 
 
@@ -192,7 +195,10 @@ def staff_reset_two_factor(*, actor: User, staff: User) -> None:
     passkeys) and the password, and emails a set-up link. The staff member chooses a new password from their own
     mailbox and enrols a new authenticator app at the sign-in that follows. Had the password stayed, whoever knew it
     (a phished or shared one) could sign in before them and enrol a second factor of their own. A message that cannot
-    be sent raises AccountError after the reset; the link can then be sent again from the staff list."""
+    be sent raises AccountError after the reset; the link can then be sent again from the staff list. When the
+    staff member has had LINK_MESSAGES_PER_DAY link messages already, nothing is reset (StaffError)."""
+    if not _link_limit_check(actor=actor, user=staff, purpose=AccountLink.Purpose.STAFF_SETUP):
+        raise StaffError(_link_limit_message(staff))
     _staff_setup_mail(staff=staff, token=_staff_two_factor_reset(actor=actor, staff=staff))
 
 
@@ -290,6 +296,49 @@ def account_link_create(*, user: User, purpose: str, lifetime: datetime.timedelt
     return token
 
 
+# The window LINK_MESSAGES_PER_DAY counts in.
+LINK_MESSAGE_WINDOW = datetime.timedelta(hours=24)
+
+
+def link_messages_limit_reached(*, sent_at: Iterable[datetime.datetime], now: datetime.datetime) -> bool:
+    """Whether messages sent at these times leave no room for another to the same person under
+    LINK_MESSAGES_PER_DAY (the questionnaire links count theirs with it too)."""
+    recent = [moment for moment in sent_at if moment > now - LINK_MESSAGE_WINDOW]
+    return len(recent) >= settings.LINK_MESSAGES_PER_DAY
+
+
+def _link_limit_message(user: User) -> str:
+    return (
+        f"Kapstone has sent {settings.LINK_MESSAGES_PER_DAY} messages with a link to {user.email or 'this login'} "
+        "in the last 24 hours, the most it sends one person; try again tomorrow. If they are not arriving, check "
+        "the address with them."
+    )
+
+
+@transaction.atomic
+def _link_limit_check(*, actor: User | None, user: User | None, purpose: str, patient_id: int | None = None) -> bool:
+    """Whether another link message may go to this login now (a login not yet made has had none). A refusal is
+    recorded, in a transaction of its own so the caller's refusal does not roll it back."""
+    if user is None:
+        return True
+    now = timezone.now()
+    # Links whose messages were not sent are deleted (_account_link_withdraw), so each row here is a message.
+    sent = AccountLink.objects.filter(user=user, created_at__gt=now - LINK_MESSAGE_WINDOW).values_list(
+        "created_at", flat=True
+    )
+    if not link_messages_limit_reached(sent_at=sent, now=now):
+        return True
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=patient_id,
+        object_type="link_limit_reached",
+        object_id=user.pk,
+        detail={"purpose": purpose, "limit": settings.LINK_MESSAGES_PER_DAY},
+    )
+    return False
+
+
 def _account_links_end(*, user: User) -> None:
     """Ends every link of the person's not yet used, of either kind: once a password is chosen, a reset or
     invitation still lying in a mailbox must not choose another."""
@@ -320,10 +369,8 @@ def _mail_link(*, user: User, token: str, to: str, subject: str, greeting: str, 
 
 @transaction.atomic
 def _account_link_withdraw(*, user_id: int, token: str) -> None:
-    """Ends the link of a message that was not sent, and records that."""
-    AccountLink.objects.filter(user_id=user_id, token_hash=link_token_digest(token), used_at__isnull=True).update(
-        expires_at=timezone.now()
-    )
+    """Removes the link of a message that was not sent (so it counts toward no limit), and records that."""
+    AccountLink.objects.filter(user_id=user_id, token_hash=link_token_digest(token), used_at__isnull=True).delete()
     audit.record(action=audit.Action.UPDATE, object_type="account_link", object_id=user_id, detail={"not_sent": True})
 
 
@@ -345,7 +392,11 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     """Gives a patient a portal login and emails them a link to choose their password; sent again, it replaces
     the earlier link. The login's username is the patient's email address. The message leaves once the login and
     its link are committed; if it cannot be sent, the link is withdrawn and the login, still without a password,
-    waits for the invitation to be sent again."""
+    waits for the invitation to be sent again. One beyond LINK_MESSAGES_PER_DAY is refused (AccountError)."""
+    if not _link_limit_check(
+        actor=actor, user=patient.user, purpose=AccountLink.Purpose.PORTAL_INVITATION, patient_id=patient.pk
+    ):
+        raise AccountError(_link_limit_message(patient.user))
     user, token, address = _portal_invitation_create(actor=actor, patient=patient)
     _mail_link(
         user=user,
@@ -456,7 +507,7 @@ RESET_MESSAGE_INTERVAL = datetime.timedelta(minutes=5)
 @transaction.atomic
 def _password_reset_links_create(*, identifier: str) -> list[tuple[User, str]]:
     """A new reset link for each active login with this username or email address, unless one was sent to it in the
-    last RESET_MESSAGE_INTERVAL: (the login, the token)."""
+    last RESET_MESSAGE_INTERVAL or it has had LINK_MESSAGES_PER_DAY link messages: (the login, the token)."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     matches = users.filter(username__iexact=identifier) or users.filter(email__iexact=identifier)
     now = timezone.now()
@@ -469,6 +520,9 @@ def _password_reset_links_create(*, identifier: str) -> list[tuple[User, str]]:
     ).values_list("user_id", flat=True)
     links = []
     for user in matches.exclude(pk__in=recently):
+        # Refused in silence, as every answer to this form is; the refusal is recorded (_link_limit_check).
+        if not _link_limit_check(actor=None, user=user, purpose=AccountLink.Purpose.PASSWORD_RESET):
+            continue
         token = account_link_create(
             user=user,
             purpose=AccountLink.Purpose.PASSWORD_RESET,

@@ -32,6 +32,7 @@ OBJECT_WORDS: dict[str, str] = {
     "access_denied": "Access refused",
     "account_link": "Emailed link",
     "account_lockout": "Account locked",
+    "link_limit_reached": "Emailed link refused: daily limit reached",
     "passkey": "Passkey",
     "password": "Password",
     "password_reset_requested": "Password reset request",

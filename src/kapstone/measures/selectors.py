@@ -33,6 +33,7 @@ from kapstone.measures.models import (
     Assessment,
     CriticalAlert,
     PracticeBaseline,
+    ReminderLog,
     UrineToxicology,
     alert_kind_label,
 )
@@ -750,6 +751,17 @@ class Reminders(TypedDict):
 
     sent: int
     last_sent: datetime.datetime | None
+
+
+def questionnaire_messages_sent(*, patient: Patient, since: datetime.datetime) -> list[datetime.datetime]:
+    """When the patient was sent a questionnaire message since then: one message carries every link a round owes
+    them, and each of its log rows has the round's time."""
+    return list(
+        ReminderLog.objects.filter(assessment__patient=patient, sent_at__gt=since)
+        .values_list("sent_at", flat=True)
+        .distinct()
+        .order_by("sent_at")
+    )
 
 
 def reminders_due(*, now: datetime.datetime) -> dict[int, list[WithAnnotations[Assessment, Reminders]]]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # Only for the annotations selectors.reminders_due adds: the package is a development dependency.
     from django_stubs_ext import WithAnnotations
 
+from kapstone.accounts import services as accounts_services
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.measures import long_term_safety, selectors
@@ -909,6 +910,10 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
         # a later sweep (the portal still lists what is due).
         if not may_message_now(patient=patient, channel="email", now=now):
             continue
+        # A patient owed more messages than LINK_MESSAGES_PER_DAY allows (a questionnaire started again and again)
+        # is reached by a later sweep; the portal still lists what is due.
+        if _questionnaire_messages_limit_reached(patient=patient, now=now):
+            continue
         try:
             sent += _reminders_send_to(patient=patient, assessments=assessments, now=now)
         except Exception as error:
@@ -921,6 +926,22 @@ def reminders_send_due(*, now: datetime.datetime | None = None) -> int:
             f"{len(failed)} patients' questionnaire messages were not sent ({sent} were)."
         ) from first_error
     return sent
+
+
+@transaction.atomic
+def _questionnaire_messages_limit_reached(*, patient: Patient, now: datetime.datetime) -> bool:
+    """Whether the patient has had LINK_MESSAGES_PER_DAY questionnaire messages in the last 24 hours; a refusal is
+    recorded."""
+    sent = selectors.questionnaire_messages_sent(patient=patient, since=now - accounts_services.LINK_MESSAGE_WINDOW)
+    if not accounts_services.link_messages_limit_reached(sent_at=sent, now=now):
+        return False
+    audit.record(
+        action=audit.Action.UPDATE,
+        patient=patient,
+        object_type="link_limit_reached",
+        detail={"purpose": "questionnaire", "limit": settings.LINK_MESSAGES_PER_DAY},
+    )
+    return True
 
 
 def _reminders_send_to(
