@@ -58,19 +58,44 @@ VALUES = st.one_of(
 )
 
 
+def form_modules() -> list:
+    """Every app's forms module and any other module of forms beside it (accounts.staff_forms)."""
+    found = []
+    for app in pkgutil.iter_modules(kapstone.__path__):
+        if not app.ispkg:
+            continue
+        package = importlib.import_module(f"kapstone.{app.name}")
+        found += [
+            importlib.import_module(f"kapstone.{app.name}.{module.name}")
+            for module in pkgutil.iter_modules(package.__path__)
+            if module.name == "forms" or module.name.endswith("_forms")
+        ]
+    return found
+
+
 def every_form() -> list[type[forms.BaseForm]]:
     found = []
-    for module_info in pkgutil.iter_modules(kapstone.__path__):
-        try:
-            module = importlib.import_module(f"kapstone.{module_info.name}.forms")
-        except ModuleNotFoundError:
-            continue
+    for module in form_modules():
         found += [
             obj
             for obj in vars(module).values()
             if inspect.isclass(obj) and issubclass(obj, forms.BaseForm) and obj.__module__ == module.__name__
         ]
     return sorted(found, key=lambda form: f"{form.__module__}.{form.__name__}")
+
+
+def every_formset() -> list[tuple[str, type[forms.BaseFormSet]]]:
+    """Each formset class a forms module makes, named where it is kept (a module's name or a dict's key)."""
+    found = []
+    for module in form_modules():
+        for name, obj in vars(module).items():
+            kept = obj.items() if isinstance(obj, dict) else [(None, obj)]
+            found += [
+                (f"{module.__name__}.{name}" + (f"[{key}]" if key else ""), formset)
+                for key, formset in kept
+                if inspect.isclass(formset) and issubclass(formset, forms.BaseFormSet)
+            ]
+    return sorted(found, key=lambda pair: pair[0])
 
 
 def constructor_arguments(cast) -> dict:
@@ -119,6 +144,81 @@ def test_no_input_makes_a_form_fail_with_an_error(cast, form_class):
             assert isinstance(form.cleaned_data, dict)
         else:
             assert form.errors
+
+    validates()
+
+
+def test_the_fuzz_finds_the_forms_outside_a_forms_module_and_the_formsets():
+    names = {f"{form.__module__}.{form.__name__}" for form in every_form()}
+    assert "kapstone.accounts.staff_forms.StaffForm" in names
+    kept = {name for name, _ in every_formset()}
+    assert "kapstone.screening.forms.PriorMedicineFormSet" in kept
+    assert "kapstone.screening.forms.FORMSETS[trials]" in kept
+
+
+# The management form's counts as a browser sends them, and as a script may: missing, negative, huge, not numbers.
+COUNTS = st.one_of(st.integers(min_value=-2, max_value=5).map(str), VALUES)
+
+
+@pytest.mark.parametrize(
+    "formset_class", [formset for _, formset in every_formset()], ids=[n for n, _ in every_formset()]
+)
+def test_no_input_makes_a_formset_fail_with_an_error(formset_class):
+    prefix = "rows"
+    names = list(formset_class(prefix=prefix).empty_form.fields)
+
+    @FUZZ
+    @given(
+        st.fixed_dictionaries(
+            {},
+            optional={"rows-TOTAL_FORMS": COUNTS, "rows-INITIAL_FORMS": COUNTS, "rows-MAX_NUM_FORMS": COUNTS},
+        ),
+        st.dictionaries(
+            st.tuples(st.integers(min_value=0, max_value=4), st.sampled_from(names)).map(
+                lambda row_field: f"rows-{row_field[0]}-{row_field[1]}"
+            ),
+            VALUES,
+            max_size=8,
+        ),
+    )
+    def validates(management, rows):
+        formset = formset_class(data={**management, **rows}, prefix=prefix)
+        if formset.is_valid():
+            assert all(isinstance(form.cleaned_data, dict) for form in formset.forms)
+            [form.entry() for form in formset.forms if hasattr(form, "entry")]
+        else:
+            assert any(formset.errors) or formset.non_form_errors()
+
+    validates()
+
+
+def test_no_input_makes_the_staff_intake_fail_with_an_error(cast):
+    """The staff intake is one main form and six formsets read together into an intake: whatever is posted, it is
+    either refused with errors or builds an intake."""
+    from kapstone.screening.forms import FORMSETS, IntakeEditor, IntakeMainForm
+
+    main = list(IntakeMainForm().fields)
+    rows = [
+        f"{prefix}-{index}-{field}"
+        for prefix, formset in FORMSETS.items()
+        for index in range(2)
+        for field in formset(prefix=prefix).empty_form.fields
+    ]
+    management = [f"{prefix}-{count}" for prefix in FORMSETS for count in ("TOTAL_FORMS", "INITIAL_FORMS")]
+
+    @FUZZ
+    @given(
+        st.dictionaries(st.sampled_from(management), COUNTS, max_size=len(management)),
+        st.dictionaries(st.sampled_from(main + rows), VALUES, max_size=12),
+    )
+    def validates(counts, fields):
+        editor = IntakeEditor(patient=cast.alice, initial={}, data={**counts, **fields})
+        if editor.is_valid():
+            assert isinstance(editor.build(), dict)
+        else:
+            assert editor.main.errors or any(
+                any(formset.errors) or formset.non_form_errors() for formset in editor.formsets.values()
+            )
 
     validates()
 
