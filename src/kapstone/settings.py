@@ -176,6 +176,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kapstone.accounts.middleware.SessionLifetimeMiddleware",
     "kapstone.accounts.signed_in.VerifiedDeviceMiddleware",
     "kapstone.audit.middleware.AuditContextMiddleware",
     "kapstone.accounts.middleware.DeniedAccessAuditMiddleware",
@@ -255,6 +256,10 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 30) / 60
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# One address's failed sign-ins across every username, in the same cool-off time: per username alone, someone
+# trying one common password on every username (spraying) was never stopped. Far above what a clinic's staff behind
+# one address get wrong in half an hour, so their shared address is not locked by a few slips.
+SIGN_IN_ADDRESS_FAILURE_LIMIT = envint("KAPSTONE_SIGN_IN_ADDRESS_FAILURE_LIMIT", 50)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
@@ -265,6 +270,9 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # Idle sessions end: the expiry is pushed forward on every request and lapses after this many minutes.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 15) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# However busy a session is kept, it ends this many hours after its sign-in (accounts.middleware.SessionLifetime):
+# a working day, so a copied cookie or a page left open does not stay signed in for ever.
+SESSION_ABSOLUTE_HOURS = envint("KAPSTONE_SESSION_ABSOLUTE_HOURS", 12)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 SECURE_COOKIES = envbool("SECURE_COOKIES", not DEMO)

@@ -12,3 +12,4 @@ class AccountsConfig(AppConfig):
 
         user_login_failed.connect(signals.record_failed_sign_in, dispatch_uid="kapstone-record-failed-sign-in")
         user_logged_in.connect(identity.mark_confirmed_at_sign_in, dispatch_uid="kapstone-identity-confirmed")
+        user_logged_in.connect(signals.note_sign_in_time, dispatch_uid="kapstone-note-sign-in-time")

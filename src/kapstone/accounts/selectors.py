@@ -1,9 +1,9 @@
 """Reads for the admins' security screen (locked logins, failed sign-ins and refused access) and for a staff
 member's own second factors, and whether an emailed link can still set a password."""
 
-from axes.helpers import get_cool_off, get_failure_limit
+from axes.helpers import get_client_ip_address, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -28,6 +28,15 @@ def locked_accounts(*, request: HttpRequest) -> list[AccessAttempt]:
     if cool_off is not None:
         attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
     return list(attempts.order_by("-attempt_time"))
+
+
+def sign_in_failures_from(*, request: HttpRequest) -> int:
+    """The failed sign-ins from the request's address, for any username, within the lockout's cool-off time."""
+    attempts = AccessAttempt.objects.filter(ip_address=get_client_ip_address(request))
+    cool_off = get_cool_off(request)
+    if cool_off is not None:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    return attempts.aggregate(failures=Sum("failures_since_start"))["failures"] or 0
 
 
 def security_events() -> list[AuditEvent]:

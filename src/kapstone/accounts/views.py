@@ -43,6 +43,12 @@ def _home_for(user) -> str:
 @csrf_protect
 @never_cache
 def login_view(request):
+    if (
+        request.method == "POST"
+        and selectors.sign_in_failures_from(request=request) >= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT
+    ):
+        # Refused before the password is checked, with the page a locked login gets: it names no one.
+        return render(request, "accounts/locked_out.html", status=429)
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
