@@ -316,11 +316,9 @@ def _link_limit_message(user: User) -> str:
 
 
 @transaction.atomic
-def _link_limit_check(*, actor: User | None, user: User | None, purpose: str, patient_id: int | None = None) -> bool:
-    """Whether another link message may go to this login now (a login not yet made has had none). A refusal is
-    recorded, in a transaction of its own so the caller's refusal does not roll it back."""
-    if user is None:
-        return True
+def _link_limit_check(*, actor: User | None, user: User, purpose: str, patient_id: int | None = None) -> bool:
+    """Whether another link message may go to this login now. A refusal is recorded, in a transaction of its own
+    so the caller's refusal does not roll it back."""
     now = timezone.now()
     # Links whose messages were not sent are deleted (_account_link_withdraw), so each row here is a message.
     sent = AccountLink.objects.filter(user=user, created_at__gt=now - LINK_MESSAGE_WINDOW).values_list(
@@ -393,10 +391,11 @@ def portal_invite(*, actor: User, patient: InvitedPatient) -> User:
     the earlier link. The login's username is the patient's email address. The message leaves once the login and
     its link are committed; if it cannot be sent, the link is withdrawn and the login, still without a password,
     waits for the invitation to be sent again. One beyond LINK_MESSAGES_PER_DAY is refused (AccountError)."""
-    if not _link_limit_check(
-        actor=actor, user=patient.user, purpose=AccountLink.Purpose.PORTAL_INVITATION, patient_id=patient.pk
+    invited = patient.user  # None until the first invitation makes the login: nothing sent to it yet
+    if invited is not None and not _link_limit_check(
+        actor=actor, user=invited, purpose=AccountLink.Purpose.PORTAL_INVITATION, patient_id=patient.pk
     ):
-        raise AccountError(_link_limit_message(patient.user))
+        raise AccountError(_link_limit_message(invited))
     user, token, address = _portal_invitation_create(actor=actor, patient=patient)
     _mail_link(
         user=user,
