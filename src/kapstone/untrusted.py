@@ -2,6 +2,7 @@
 they reach a query or a record."""
 
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -26,13 +27,13 @@ def row_id(value: object) -> int | None:
 
 
 def same_site_address(request: HttpRequest, address: str | None) -> str:
-    """`address` (a form's "next") when it is a path on this site, else "": however another site is spelt
-    ("//evil", "/\\evil", "https:evil", with a tab or a leading control character), Django's check refuses it. A
-    path is asked to start with "/": Django's redirect() reads anything else without a "/" or "." ("inf",
-    "home:home") as the name of a view to reverse, and a name that is none was a server error."""
+    """`address` (a form's "next", a Referer) when it leads to a page of this site, else "": however another site is
+    spelt ("//evil", "/\\evil", "https:evil", with a tab or a leading control character), Django's check refuses it.
+    It must be a path ("/...") or a whole http(s) address: Django's redirect() reads anything else without a "/" or
+    "." ("inf", "home:home") as the name of a view to reverse, and a name that is none was a server error."""
     if (
         address
-        and address.startswith("/")
+        and (address.startswith("/") or urlsplit(address).scheme in ("http", "https"))
         and url_has_allowed_host_and_scheme(address, {request.get_host()}, require_https=request.is_secure())
     ):
         return address

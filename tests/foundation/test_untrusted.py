@@ -58,6 +58,8 @@ def test_a_next_address_that_is_not_a_path_leads_back_to_the_page_s_own_default(
 
     assert same_site_address(RequestFactory().post("/"), typed) == ""
     assert same_site_address(RequestFactory().post("/"), "/patients/?q=1") == "/patients/?q=1"
+    # A Referer is a whole address: of this site, it is followed.
+    assert same_site_address(RequestFactory().post("/"), "http://testserver/patients/") == "http://testserver/patients/"
     answer = Client().post(
         reverse("accounts:login"), {"username": "alice", "password": "correct-horse-battery", "next": typed}
     )
