@@ -7,6 +7,7 @@
 """
 
 import datetime
+import fcntl
 import os
 from dataclasses import dataclass
 from importlib import import_module
@@ -26,6 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.home import demo as practice_demo
 from kapstone.patients.models import CareTeamMembership, Diagnosis, Patient
+from tests.faults.processes import migrate
 
 # Property tests judge what is computed, never how fast: a per-example deadline fails at random on a loaded machine
 # (CI runs two suites beside other work). Speed is shown by `make bench`, not asserted in tests.
@@ -243,3 +245,24 @@ def demo_practice(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         outer.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A migrated SQLite database, made once a run: each test that runs processes on a file of its own (the kill
+    tests, the audit chain's concurrent appends) starts from a copy, since migrating takes longer than the test
+    itself. Under pytest-xdist the workers share the run's temporary folder, so the first worker to need it
+    migrates while the other waits for it instead of migrating too."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "migrated"
+    folder.mkdir(exist_ok=True)
+    database = folder / "kapstone.sqlite3"
+    done = folder / "done"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            migrate(f"sqlite:///{database}", folder)
+            done.touch()
+    return database

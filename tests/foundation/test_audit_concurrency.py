@@ -6,6 +6,7 @@ separate processes sharing one database file exercise.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -108,11 +109,12 @@ def test_concurrent_audited_pages_and_writes_keep_unbroken_chains(on_postgresql,
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = """
-import sys, time
+import os, sys, time
 import django
 django.setup()
 from kapstone.audit import services as audit
-while time.time() < {start}:
+open({ready!r}, "w").close()  # Django has started: the test releases the writers together once all three have
+while not os.path.exists({go!r}):
     time.sleep(0.01)
 for i in range({rounds}):
     with audit.reads_written_before_response():  # as a page is served: several reads, written together
@@ -130,7 +132,7 @@ print(checked, broken, AuditEvent.objects.count(), AuditEventPatient.objects.cou
 """
 
 
-def test_processes_appending_at_once_to_one_sqlite_file_keep_one_unbroken_chain(tmp_path):
+def test_processes_appending_at_once_to_one_sqlite_file_keep_one_unbroken_chain(tmp_path, request):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("the SQLite run covers SQLite's write lock; the PostgreSQL run covers the row lock above")
     env = {
@@ -142,12 +144,26 @@ def test_processes_appending_at_once_to_one_sqlite_file_keep_one_unbroken_chain(
         # The children import this checkout's code, not whichever copy of Kapstone is installed.
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     }
-    subprocess.run([sys.executable, "-m", "kapstone", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    start = time.time() + 5  # all three have started Django by then, so their appends overlap
+    # Asked for only here: the PostgreSQL run skips this test and need not migrate a file for it.
+    shutil.copy(request.getfixturevalue("migrated_sqlite"), tmp_path / "kapstone.sqlite3")
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{w}" for w in range(3)]
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER.format(start=start, rounds=ROUNDS, w=w)], env=env, cwd=ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER.format(ready=str(ready[w]), go=str(go), rounds=ROUNDS, w=w)],
+            env=env,
+            cwd=ROOT,
+        )
         for w in range(3)
     ]
+    # Released together once all three have started Django, so their appends overlap (rather than after a fixed
+    # wait long enough for the slowest start on a loaded machine).
+    deadline = time.monotonic() + 300
+    while not all(path.exists() for path in ready):
+        assert all(writer.poll() is None for writer in writers), "a writer ended before it was released"
+        assert time.monotonic() < deadline, "the writers never started"
+        time.sleep(0.01)
+    go.touch()
     assert [writer.wait(timeout=300) for writer in writers] == [0, 0, 0]
     verified = subprocess.run(
         [sys.executable, "-c", VERIFY], env=env, cwd=ROOT, check=True, capture_output=True, text=True
