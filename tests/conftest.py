@@ -9,6 +9,7 @@
 import datetime
 import fcntl
 import os
+import sqlite3
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -16,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
@@ -248,11 +249,31 @@ def demo_practice(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory):
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
+    """pytest-django's test database; on SQLite a copy of it, just migrated, is kept as this process's
+    migrated_sqlite, so that fixture need not run the migrations again in a child process."""
+    if connection.vendor == "sqlite":
+        folder = tmp_path_factory.getbasetemp() / "migrated-by-pytest-django"
+        folder.mkdir(exist_ok=True)
+        with django_db_blocker.unblock():
+            connection.ensure_connection()
+            copy = sqlite3.connect(folder / "kapstone.sqlite3")
+            try:
+                connection.connection.backup(copy)
+            finally:
+                copy.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(request, tmp_path_factory):
     """A migrated SQLite database, made once a run: each test that runs processes on a file of its own (the kill
     tests, the audit chain's concurrent appends) starts from a copy, since migrating takes longer than the test
-    itself. Under pytest-xdist the workers share the run's temporary folder, so the first worker to need it
-    migrates while the other waits for it instead of migrating too."""
+    itself. When the suite runs on SQLite it is the copy django_db_setup kept of the test database (the same
+    migrations, just applied). Otherwise it is migrated here, and under pytest-xdist the workers share the run's
+    temporary folder, so the first worker to need it migrates while the other waits for it instead of migrating too."""
+    if connection.vendor == "sqlite":
+        request.getfixturevalue("django_db_setup")
+        return tmp_path_factory.getbasetemp() / "migrated-by-pytest-django" / "kapstone.sqlite3"
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
