@@ -2,21 +2,25 @@
 medication list (kapstone/screening/rules/medications.yaml) so the room and the screening never disagree on what a
 name is."""
 
+import math
 from dataclasses import dataclass
 
 from kapstone.dosing import safety
 from kapstone.screening import engine
+from kapstone.screening.changes import record_medication_entry
 
 
 @dataclass(frozen=True)
 class NewMedicine:
     name: str
     drug_class: str | None  # None: a name the screening does not recognise
+    # Why a medicine the screening listed is to review again (its dose has risen); "" for a medicine new since it.
+    why: str = ""
 
     @property
     def described(self) -> str:
         kind = self.drug_class.replace("_", " ") if self.drug_class else "a name the screening does not recognise"
-        return f"{self.name} ({kind})"
+        return f"{self.name} ({self.why or kind})"
 
 
 def _keys(name: str, medications: engine.Medications) -> list[str]:
@@ -59,3 +63,58 @@ def new_to_review(*, screened: list[str], current: list[str]) -> list[NewMedicin
         if not reviewed and None in classes:
             found.append(NewMedicine(name, None))
     return found
+
+
+def record_entries(medications: list) -> list[engine.Data]:
+    """The record's medications (patients.Medication, read for name, dose and frequency) as intake entries, with a
+    daily dose where the record fixes one (screening.changes.record_medication_entry)."""
+    return [record_medication_entry(medication) for medication in medications]
+
+
+def reported_entries(entries: list) -> list[engine.Data]:
+    """The patient's own medicine entries from the portal as intake entries: a name, and a daily dose only when it is a
+    number (their answers are kept as sent, never validated as an intake is)."""
+    found: list[engine.Data] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            continue
+        dose = entry.get("dose_mg_per_day")
+        counted = isinstance(dose, int | float) and not isinstance(dose, bool) and math.isfinite(dose) and dose >= 0
+        found.append({"name": entry["name"], **({"dose_mg_per_day": dose} if counted else {})})
+    return found
+
+
+def declared_entries(text: str) -> list[engine.Data]:
+    """The medicines written at check-in, one a line, with the daily dose a line states ("lorazepam 2 mg three times
+    daily" is 6 mg), as the screening reads a stated dose (engine.stated_daily_mg)."""
+    medications = engine.load_rule_set().medications
+    found: list[engine.Data] = []
+    for name in declared_names(text):
+        stated = engine.stated_daily_mg(name, medications)
+        counted = stated is not None and math.isfinite(stated)
+        found.append({"name": name, **({"dose_mg_per_day": stated} if counted else {})})
+    return found
+
+
+def benzodiazepine_load_raised(
+    *, screened: list[engine.Data], current: list[list[engine.Data]], threshold_mg: float
+) -> list[NewMedicine]:
+    """The benzodiazepine load to review again (safety.yaml benzodiazepine_load_raised): each `current` list (the
+    record's, the patient's own, those declared at check-in) counted on its own as the screening counts one, and the
+    highest of them when it is above the screening's threshold and above the load of the `screened` intake. Named by
+    its load, so a load that rises again after a review is reviewed again."""
+    medications = engine.load_rule_set().medications
+    before = engine.benzodiazepine_load(screened, medications)
+    now = max((engine.benzodiazepine_load(entries, medications) for entries in current), default=0.0)
+    if now <= threshold_mg or now <= before:
+        return []
+    return [
+        NewMedicine(
+            f"benzodiazepines at about {now:g} mg/day diazepam-equivalent",
+            "benzodiazepine",
+            why=(
+                f"the dose has risen since screening, which counted {before:g} mg/day; above the screening's "
+                f"{threshold_mg:g} mg/day ({safety.benzodiazepine_load_raised_source()})"
+            ),
+        )
+    ]

@@ -222,5 +222,9 @@ def medication_review_classes() -> frozenset[str]:
     return frozenset(safety_data()["medication_review"]["classes"])
 
 
+def benzodiazepine_load_raised_source() -> str:
+    return safety_data()["benzodiazepine_load_raised"]["source"]
+
+
 def discharge_moaas_baseline() -> int:
     return safety_data()["discharge_moaas"]["baseline"]

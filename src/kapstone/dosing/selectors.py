@@ -423,21 +423,44 @@ def _course_starts(patient_ids: list[int], *, today: datetime.date) -> dict[int,
     return starts
 
 
-def _screened_medicines(result: ScreeningResult) -> list[str]:
-    """The medicine names of the intake a screening read."""
-    return [entry["name"] for entry in (result.intake_version.data or {}).get("medications") or []]
+def _screened_entries(result: ScreeningResult) -> list[engine.Data]:
+    """The medication entries of the intake a screening read."""
+    return list((result.intake_version.data or {}).get("medications") or [])
 
 
-def _reported_medicines(answers: IntakeVersion | None) -> list[str]:
-    """The medicine names of the patient's own answers sent after their screening (GateStatus.patient_answers): a
+def _reported_entries(answers: IntakeVersion | None) -> list[engine.Data]:
+    """The medicine entries of the patient's own answers sent after their screening (GateStatus.patient_answers): a
     medicine they report from the portal is weighed as one added to the record."""
-    return [entry["name"] for entry in ((answers.data or {}).get("medications") or [])] if answers else []
+    return medications.reported_entries((answers.data or {}).get("medications") or []) if answers else []
+
+
+def _names(entries: list[engine.Data]) -> list[str]:
+    return [entry["name"] for entry in entries]
+
+
+def _medicines_to_review(
+    *,
+    screened: list[engine.Data],
+    on_record: list[engine.Data],
+    reported: list[engine.Data],
+    declared: list[engine.Data],
+    gate: engine.Data,
+) -> list[medications.NewMedicine]:
+    """What a prescriber reviews before a dose, and a new screening before a course: the medicines on the record, in
+    the patient's own answers since screening or declared at check-in that the screening did not list and its rules
+    review, and a benzodiazepine load risen since screening above the screening's threshold (the gate's settings,
+    `gate`)."""
+    return medications.new_to_review(
+        screened=_names(screened), current=[*_names(on_record), *_names(reported), *_names(declared)]
+    ) + medications.benzodiazepine_load_raised(
+        screened=screened, current=[on_record, reported, declared], threshold_mg=gate["benzo_dze_threshold_mg"]
+    )
 
 
 def _gate_and_screened_medicines(
     patients: list[Patient], gate: engine.Data
-) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]], dict[int, list[str]]]:
-    """The enrolment gate of each patient (judged by the gate's settings `gate`), the medicine names of the intake
+) -> tuple[dict[int, tuple[str, ...]], dict[int, list[engine.Data]], dict[int, list[engine.Data]]]:
+    """The enrolment gate of each patient (judged by the gate's settings `gate`), the medication entries of the intake
     their latest screening read, and those of their own answers sent since."""
     statuses = gate_statuses(
         patients,
@@ -445,23 +468,26 @@ def _gate_and_screened_medicines(
         settings=gate,
     )
     # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
-    screened = {pid: _screened_medicines(status.result) for pid, status in statuses.items() if status.result}
-    reported = {pid: _reported_medicines(status.patient_answers) for pid, status in statuses.items()}
+    screened = {pid: _screened_entries(status.result) for pid, status in statuses.items() if status.result}
+    reported = {pid: _reported_entries(status.patient_answers) for pid, status in statuses.items()}
     return {pid: status.blockers for pid, status in statuses.items()}, screened, reported
 
 
 def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMedicine]:
     """The medicines on the patient's record, or in their own answers sent since (a pre-intake), that their latest
-    screening's intake did not list and that the screening rules review: what the room asks a prescriber to review on
-    the day, read for an enrolment, which a new screening clears. None without a screening (the gate refuses that
-    itself)."""
+    screening's intake did not list and that the screening rules review, and a benzodiazepine load risen since it:
+    what the room asks a prescriber to review on the day, read for an enrolment, which a new screening clears. None
+    without a screening (the gate refuses that itself)."""
     latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").order_by("-pk").first()
     if latest is None:
         return []
-    screened = _screened_medicines(latest)
-    current = list(Medication.objects.filter(patient=patient).values_list("name", flat=True))
-    answers = patient_answers_after(latest)
-    return medications.new_to_review(screened=screened, current=[*current, *_reported_medicines(answers)])
+    return _medicines_to_review(
+        screened=_screened_entries(latest),
+        on_record=medications.record_entries(list(Medication.objects.filter(patient=patient))),
+        reported=_reported_entries(patient_answers_after(latest)),
+        declared=[],
+        gate=gate_settings(),
+    )
 
 
 def _latest_predose(record: DoseRecord | None) -> VitalsReading | None:
@@ -615,8 +641,8 @@ def _doses_given(*, patient_ids: list[int]) -> QuerySet[DoseRecord, tuple[int, i
 
 
 @compiled_once(patient_ids=KEYS)
-def _medications_on_record(*, patient_ids: list[int]) -> QuerySet[Medication, tuple[int, str]]:
-    return Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name")
+def _medications_on_record(*, patient_ids: list[int]) -> QuerySet[Medication, tuple[int, str, str, str]]:
+    return Medication.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "name", "dose", "frequency")
 
 
 def _readiness(
@@ -647,13 +673,13 @@ def _readiness(
     earlier_day_only = safety.review_before_dosing_earlier_day_kinds()
     observation = datetime.timedelta(minutes=limits["min_observation_minutes"])
     gate, screened, reported = _gate_and_screened_medicines(patients, settings.gate)
-    on_record: defaultdict[int, list[str]] = defaultdict(list)
-    for patient_id, name in _medications_on_record(patient_ids=patient_ids):
-        on_record[patient_id].append(name)
+    on_record: defaultdict[int, list[Medication]] = defaultdict(list)
+    for patient_id, name, dose, frequency in _medications_on_record(patient_ids=patient_ids):
+        on_record[patient_id].append(Medication(name=name, dose=dose, frequency=frequency))
     readiness = []
     for patient, at, record in cases:
         predose = _latest_predose(record)
-        declared = medications.declared_names(record.new_medications) if record else []
+        declared = medications.declared_entries(record.new_medications) if record else []
         readiness.append(
             DoseReadiness(
                 patient=patient,
@@ -680,9 +706,12 @@ def _readiness(
                     valid_days=limits["pregnancy_test_valid_days"],
                 ),
                 new_medicines=tuple(
-                    medications.new_to_review(
+                    _medicines_to_review(
                         screened=screened.get(patient.pk, []),
-                        current=[*on_record[patient.pk], *reported[patient.pk], *declared],
+                        on_record=medications.record_entries(on_record[patient.pk]),
+                        reported=reported[patient.pk],
+                        declared=declared,
+                        gate=settings.gate,
                     )
                 ),
                 medicines_reviewed=tuple(record.medication_reviewed) if record else (),

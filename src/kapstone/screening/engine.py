@@ -711,7 +711,7 @@ def medicine_parts(name: str, medications: Medications) -> list[str]:
     return [name] if len(medicines) <= 1 else medicines
 
 
-def _stated_daily_mg(text: str, medications: Medications) -> float | None:
+def stated_daily_mg(text: str, medications: Medications) -> float | None:
     """The daily dose in mg a medicine's text states ("lorazepam 0.5 mg three times daily" is 1.5; "diazepam 5mg" is
     5), NaN when it states one that cannot be read as a single daily amount (two amounts, two frequencies, or an
     amount with a frequency Kapstone does not know), None when it states no amount."""
@@ -791,7 +791,7 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
             # The dose is the part's own only when its leading words name its one drug, and when the text states a
             # dose too, only when the two agree ("lorazepam 0.5 mg three times daily" is not 0.5 mg a day).
             part_dose = dose if leading and len(generics) == 1 else None
-            stated = _stated_daily_mg(part, medications) if part_dose is not None else None
+            stated = stated_daily_mg(part, medications) if part_dose is not None else None
             if stated is not None and not math.isclose(stated, part_dose or 0.0, rel_tol=1e-9, abs_tol=1e-9):
                 part_dose = None
             for generic in generics:
@@ -821,6 +821,12 @@ def _medication_values(medication_list: list[Data], medications: Medications) ->
         "thyroid_hormone_names": by_class.get("thyroid_hormone", []),
         "nmda_antagonist_names": by_class.get("nmda_antagonist", []),
     }
+
+
+def benzodiazepine_load(medication_list: list[Data], medications: Medications) -> float:
+    """The diazepam-equivalent mg a day of the benzodiazepines in a list of intake medication entries, counted as the
+    screening counts them (entries whose daily dose cannot be counted add nothing)."""
+    return float(_medication_values(medication_list, medications)["benzodiazepine_diazepam_equivalent_mg"])
 
 
 def _names_a_dissociative(substance: str, dissociative_names: tuple[str, ...]) -> bool:

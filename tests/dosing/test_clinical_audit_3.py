@@ -1,0 +1,113 @@
+"""Third clinical-safety audit: a fact recorded in one app is read by every app that decides a dose, a course or a
+discharge. Each case is built through the services, as a clinic would."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kapstone.dosing import selectors, services
+from kapstone.patients.models import Medication
+from kapstone.program import services as program
+from kapstone.screening.services import pre_intake_submit
+from tests.screening.helpers import intake, screen
+
+
+# A benzodiazepine's dose raised on the record after screening ---------------------------------------------------
+
+
+@pytest.fixture
+def screened_on_a_low_benzodiazepine_dose(cast, session):
+    """Alice screened on lorazepam 0.5 mg a day (5 mg diazepam-equivalent, within the screening's 8 mg: a caution)."""
+    _, result = screen(cast, intake(medications=[{"name": "lorazepam", "dose_mg_per_day": 0.5}]))
+    assert result.decision == "eligible"
+    return session
+
+
+def order(cast, record):
+    return services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+
+
+def test_a_benzodiazepine_dose_raised_on_the_record_after_screening_waits_for_the_prescribers_review(
+    cast, screened_on_a_low_benzodiazepine_dose, checked_in
+):
+    """The record now says lorazepam 2 mg three times daily: 60 mg/day diazepam-equivalent ([ashton-2002]), far above
+    the load the screening weighs ([andrashko-2020]), yet lorazepam is no new name. Before, the room and the enrolment
+    gate compared names only and let it through."""
+    services.vitals_record(
+        actor=cast.nurse, record=checked_in, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    Medication.objects.create(patient=cast.alice, name="lorazepam", dose="2 mg", frequency="three times daily")
+    readiness = selectors.dose_readiness(record=checked_in, at=timezone.now())
+    assert [medicine.described for medicine in readiness.medicines_to_review] == [
+        "benzodiazepines at about 60 mg/day diazepam-equivalent (the dose has risen since screening, which counted "
+        "5 mg/day; above the screening's 8 mg/day ([andrashko-2020] a higher diazepam-equivalent load predicted "
+        "non-response; [ashton-2002] equivalence; [spravato-pi] section 7 (CNS depressants may increase sedation)))"
+    ]
+    with pytest.raises(services.DosingError, match="New since screening.*benzodiazepines at about 60 mg/day"):
+        order(cast, checked_in)
+    group = checked_in.session.group
+    with pytest.raises(program.EnrolmentRefused, match="benzodiazepines at about 60 mg/day .* re-screen"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    services.medication_review(actor=cast.bob, record=checked_in, note="Taper agreed with her psychiatrist; proceed.")
+    assert order(cast, checked_in).within
+
+
+@pytest.mark.parametrize(
+    ("dose", "frequency", "reviewed"),
+    [
+        ("0.5", "twice daily", True),  # 10 mg/day diazepam-equivalent: risen past the screening's 8 mg
+        ("0.5", "once daily", False),  # the dose screened
+        ("0.7", "once daily", False),  # 7 mg: risen, but within the screening's threshold
+        ("1", "as needed", False),  # no daily dose to count: the name was screened, as before
+    ],
+)
+def test_a_benzodiazepine_dose_is_reviewed_again_only_when_it_rises_past_the_screenings_threshold(
+    cast, screened_on_a_low_benzodiazepine_dose, checked_in, dose, frequency, reviewed
+):
+    Medication.objects.create(patient=cast.alice, name="lorazepam", dose=f"{dose} mg", frequency=frequency)
+    readiness = selectors.dose_readiness(record=checked_in, at=timezone.now())
+    assert bool(readiness.medicines_to_review) is reviewed
+
+
+def test_a_higher_benzodiazepine_dose_the_patient_reports_from_the_portal_is_reviewed_too(
+    cast, screened_on_a_low_benzodiazepine_dose, checked_in
+):
+    """The patient's own answers are kept as sent: a dose that is not a number counts for nothing, and the new name is
+    reviewed as before."""
+    answers = [{"name": "lorazepam", "dose_mg_per_day": 3}, {"name": "clonazepam", "dose_mg_per_day": "a lot"}]
+    pre_intake_submit(actor=cast.alice.user, patient=cast.alice, data={"medications": answers})
+    readiness = selectors.dose_readiness(record=checked_in, at=timezone.now())
+    assert [medicine.name for medicine in readiness.medicines_to_review] == [
+        "clonazepam",
+        "benzodiazepines at about 30 mg/day diazepam-equivalent",
+    ]
+
+
+def test_a_higher_benzodiazepine_dose_declared_at_check_in_is_reviewed_too(
+    cast, screened_on_a_low_benzodiazepine_dose, checked_in
+):
+    services.check_in(
+        actor=cast.nurse,
+        record=checked_in,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="n/a",
+        intention="",
+        weight_kg=Decimal("70"),
+        medication_changes="yes",
+        new_medications="Ativan 1 mg twice daily",
+    )
+    readiness = selectors.dose_readiness(record=checked_in, at=timezone.now())
+    assert [medicine.name for medicine in readiness.medicines_to_review] == [
+        "benzodiazepines at about 20 mg/day diazepam-equivalent"
+    ]
+
+
+def test_a_new_screening_that_weighs_the_higher_dose_clears_the_review(
+    cast, screened_on_a_low_benzodiazepine_dose, checked_in
+):
+    Medication.objects.create(patient=cast.alice, name="lorazepam", dose="2 mg", frequency="three times daily")
+    _, result = screen(cast, intake(medications=[{"name": "lorazepam", "dose_mg_per_day": 6}]))
+    assert result.decision == "needs_review"  # the screening's benzodiazepine_load rule now weighs it
+    assert selectors.medicines_new_since_screening(patient=cast.alice) == []
