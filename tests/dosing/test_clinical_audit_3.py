@@ -7,10 +7,17 @@ import pytest
 from django.utils import timezone
 
 from kapstone.dosing import selectors, services
+from kapstone.measures import services as measures
 from kapstone.patients.models import Medication
 from kapstone.program import services as program
 from kapstone.screening.services import pre_intake_submit
+from tests.dosing.helpers import vitals_at
+from tests.measures.factories import PHQ9_ITEM9, due_assessment, open_alert
 from tests.screening.helpers import intake, screen
+
+
+def discharge(actor, record):
+    return services.discharge(actor=actor, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
 
 
 # A benzodiazepine's dose raised on the record after screening ---------------------------------------------------
@@ -111,3 +118,58 @@ def test_a_new_screening_that_weighs_the_higher_dose_clears_the_review(
     _, result = screen(cast, intake(medications=[{"name": "lorazepam", "dose_mg_per_day": 6}]))
     assert result.decision == "needs_review"  # the screening's benzodiazepine_load rule now weighs it
     assert selectors.medicines_new_since_screening(patient=cast.alice) == []
+
+
+# An undosed patient leaving with a questionnaire's suicide-risk answer nobody assessed --------------------------------
+
+
+@pytest.fixture
+def undosed_with_an_open_phq9_item_9(cast, checked_in):
+    """Alice's PHQ-9 this morning endorsed item 9 ([kroenke-2001]); the alert is open and no prescriber has seen her.
+    The dose is not given (the room's gate asks for a same-day assessment first) and the nurse would send her home."""
+    alert = open_alert(cast.alice)
+    vitals_at(cast, checked_in, "discharge", timezone.now())
+    return checked_in, alert
+
+
+def test_an_undosed_patient_with_an_unassessed_suicide_risk_answer_is_not_sent_home(
+    cast, undosed_with_an_open_phq9_item_9
+):
+    """Before, discharge read questionnaire suicide-risk answers only since a dose, so a patient never dosed left with
+    the answer open and unassessed. The room's own positive screen already held an undosed discharge."""
+    record, alert = undosed_with_an_open_phq9_item_9
+    with pytest.raises(services.DosingError, match=r"a suicide-risk answer \(PHQ-9.*before they leave, dosed or not"):
+        discharge(cast.nurse, record)
+    record.refresh_from_db()
+    assert record.discharged_at is None
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen: passive thoughts, safety plan reviewed.")
+    assert discharge(cast.nurse, record).discharged_at is not None
+
+
+def test_a_prescribers_decision_in_the_room_after_the_answer_is_the_assessment(cast, undosed_with_an_open_phq9_item_9):
+    record, _ = undosed_with_an_open_phq9_item_9
+    services.risk_assessment_record(
+        actor=cast.bob,
+        record=record,
+        clinician_level="moderate",
+        decision="defer",
+        note="Deferred; crisis plan agreed.",
+    )
+    assert discharge(cast.nurse, record).discharged_at is not None
+
+
+def test_an_answer_given_after_the_prescribers_decision_holds_the_undosed_discharge_again(
+    cast, undosed_with_an_open_phq9_item_9
+):
+    record, _ = undosed_with_an_open_phq9_item_9
+    services.risk_assessment_record(
+        actor=cast.bob,
+        record=record,
+        clinician_level="moderate",
+        decision="defer",
+        note="Deferred; crisis plan agreed.",
+    )
+    later = due_assessment(cast.alice)  # it joins the open alert, as a new answer after the decision
+    measures.assessment_save_answers(actor=None, assessment=later, answers=PHQ9_ITEM9, submit=True)
+    with pytest.raises(services.DosingError, match="a suicide-risk answer"):
+        discharge(cast.nurse, record)

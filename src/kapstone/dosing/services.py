@@ -625,6 +625,27 @@ def _suicide_risk_since_dose_problems(record: DoseRecord) -> list[str]:
     ]
 
 
+def _suicide_risk_unassessed_problems(record: DoseRecord, *, now: datetime.datetime) -> list[str]:
+    """A patient leaving without a dose while a questionnaire's suicide-risk answer that the pre-dose gate weighs (an
+    open alert at the blocking level, or any since their last dose: DoseReadiness.suicide_alerts) is still open in the
+    queue, with no prescriber's decision in the room (proceed or defer, with a note) after it. Dosed, that decision was
+    needed first; undosed, nobody may have assessed the answer at all, and the patient is about to leave the team's
+    sight: an endorsed suicide item needs a clinician's follow-up whatever the total ([kroenke-2001] item 9,
+    [critical-item-practice]), as the room's own positive screen does before an undosed patient leaves."""
+    readiness = selectors.dose_readiness(record=record, at=now)
+    decision = readiness.risk_decision
+    waiting: dict[int, selectors.SuicideRiskAlert] = {}
+    for found in readiness.suicide_alerts:
+        if found.alert.is_open and (decision is None or decision.recorded_at < found.at):
+            waiting.setdefault(found.alert.pk, found)
+    return [
+        f"a suicide-risk answer ({found.described}) has neither a prescriber's decision in the room after it nor an "
+        "acknowledgement; a clinician assesses the patient and records one (a decision in the room, or the alert "
+        "acknowledged with a note in the alert queue) before they leave, dosed or not"
+        for found in waiting.values()
+    ]
+
+
 @transaction.atomic
 def discharge(
     *,
@@ -669,6 +690,8 @@ def discharge(
             problems.append(f"observed {observed:.0f} of the minimum {minimum} minutes after the dose")
         problems += _recovery_problems(record, limits, attested=dissociation_attested and bool(attestation_note))
         problems += _suicide_risk_since_dose_problems(record)
+    else:
+        problems += _suicide_risk_unassessed_problems(record, now=now)
     problems += [
         f"the severe adverse event announced at {timezone.localtime(alert.raised_at):%H:%M} ({alert.reason}) is not yet "
         "acknowledged; a clinician reviews the patient and acknowledges it with a note in the alert queue before "
