@@ -1,6 +1,7 @@
 """Third clinical-safety audit: a fact recorded in one app is read by every app that decides a dose, a course or a
 discharge. Each case is built through the services, as a clinic would."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,8 @@ from django.utils import timezone
 from kapstone.dosing import selectors, services
 from kapstone.measures import services as measures
 from kapstone.patients.models import Medication
+from kapstone.practice.services import SettingRefused, practice_setting_change
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.screening.services import pre_intake_submit
 from tests.dosing.helpers import vitals_at
@@ -172,4 +175,28 @@ def test_an_answer_given_after_the_prescribers_decision_holds_the_undosed_discha
     later = due_assessment(cast.alice)  # it joins the open alert, as a new answer after the decision
     measures.assessment_save_answers(actor=None, assessment=later, answers=PHQ9_ITEM9, submit=True)
     with pytest.raises(services.DosingError, match="a suicide-risk answer"):
+        discharge(cast.nurse, record)
+
+
+# The discharge's dissociation limit has the bound of its source --------------------------------------------------------
+
+
+def test_the_discharge_cadss_limit_cannot_be_set_past_its_source_and_a_stored_one_is_held_at_it(
+    cast, stock, ready_record
+):
+    """[cadss-dissociation-convention]: a CADSS total above 4 reads as dissociative symptoms present. Before, the
+    setting took anything up to the scale's 92, so a practice could discharge a patient rated at 60 with no clinician's
+    attestation. A practice may ask for less, never more; past it, a clinician attests with a note."""
+    with pytest.raises(SettingRefused, match="cannot exceed"):
+        practice_setting_change(actor=cast.bob, key="dosing.discharge_cadss_max", raw_value="30", reason="our protocol")
+    practice_setting_change(actor=cast.bob, key="dosing.discharge_cadss_max", raw_value="2", reason="stricter")
+    practice_value_set(actor=cast.admin, key="dosing.discharge_cadss_max", value=30, reason="set by hand")
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    record = services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=12)
+    vitals_at(cast, record, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match=r"dissociation not resolved \(CADSS 12, needs 4 or less"):
         discharge(cast.nurse, record)
