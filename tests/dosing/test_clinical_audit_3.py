@@ -200,3 +200,23 @@ def test_the_discharge_cadss_limit_cannot_be_set_past_its_source_and_a_stored_on
     vitals_at(cast, record, "discharge", timezone.now())
     with pytest.raises(services.DosingError, match=r"dissociation not resolved \(CADSS 12, needs 4 or less"):
         discharge(cast.nurse, record)
+
+
+# Who may acknowledge the alert the other apps read as a clinician's review ------------------------------------------
+
+
+def test_only_a_clinician_acknowledges_a_suicide_risk_alert_that_enrolment_and_discharge_read_as_a_review(
+    cast, undosed_with_an_open_phq9_item_9
+):
+    """Enrolment, the room and discharge take an acknowledged alert as the care team's follow-up ([kroenke-2001] item
+    9, [critical-item-practice]). The queue's form is for clinicians only, but the service took anyone's word: the
+    practice admin's acknowledgement opened enrolment and sent the undosed patient home."""
+    record, alert = undosed_with_an_open_phq9_item_9
+    with pytest.raises(ValueError, match="Only a clinician acknowledges an alert"):
+        measures.alert_acknowledge(actor=cast.admin, alert=alert, note="Closing old alerts.")
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    with pytest.raises(program.EnrolmentRefused, match="suicide-risk alert .* is not yet acknowledged"):
+        program.enrol(actor=cast.bob, group=record.session.group, patient=cast.alice)
+    with pytest.raises(services.DosingError, match="a suicide-risk answer"):
+        discharge(cast.nurse, record)

@@ -777,6 +777,11 @@ def entered_total_void(*, actor: User, assessment: Assessment, reason: str) -> A
 
 @transaction.atomic
 def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str) -> CriticalAlert:
+    """An acknowledgement is the care team's follow-up of the alert, with a note of what was done: enrolment, the
+    dosing room and discharge read it as a clinician's review of a suicide-risk answer or a safety finding, so only a
+    clinician gives one (the queue offers the form to no one else)."""
+    if not actor.is_clinician:
+        raise ValueError("Only a clinician acknowledges an alert: it records the care team's follow-up.")
     note = (note or "").strip()
     if not note:
         raise ValueError("Write what was done (for example: called the patient, safety plan reviewed).")
