@@ -9,6 +9,7 @@ builds, with every field name any form has, whether or not a page draws its form
 fuzzes the form classes alone.
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -211,6 +212,7 @@ class _RolledBack(Exception):
 WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
 
+@functools.cache
 def _watched_tables() -> dict[str, type]:
     """Every table but those a refused request may still write (tests.test_mixed_ids.UNWATCHED_TABLE_PREFIXES)."""
     return {
