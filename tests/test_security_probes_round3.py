@@ -1,0 +1,162 @@
+"""Security probes, third round: query strings and HTTP methods no page expects, headers built from what people
+type, what a researcher's export holds, and what reaches the audit trail. tests/test_security_probes.py and
+tests/test_security_probes_round2.py hold the first two rounds."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from kapstone.creativity.services import CreativityError
+from tests.conftest import signed_in_client
+from tests.test_permission_matrix import ROUTES
+
+
+class _RolledBack(Exception):
+    """Each route's rows are made, probed and rolled back on their own, as the permission matrix makes them."""
+
+
+# --- query strings no link of Kapstone's writes -------------------------------------------------------------------
+
+# Every name a view reads from a query string (request.GET and the filter forms it binds).
+QUERY_NAMES = [
+    "q", "page", "decision", "from", "format", "prompt", "find", "template", "lot", "older_than", "newer_than",
+    "version", "next", "start", "end", "level", "staff", "kind", "show", "date_from", "date_to", "template_id",
+    "facilitator_id", "indication", "site", "dosing_setting", "location", "since", "until", "action",
+]  # fmt: skip
+HOSTILE_QUERY_VALUES = [
+    "\x00",
+    "a\x00b",
+    "9" * 40,
+    "-1",
+    "0",
+    "²",
+    "1e309",
+    "\u202e1",
+    "0001-01-01",
+    "9999-12-31",
+    "' OR 1=1 --",
+    "x" * 20_000,
+]
+
+
+def _reader(route, cast) -> tuple[str, Client]:
+    """The first role the route lets through, signed in, or a visitor when it lets through no one signed in (a
+    calendar feed's secret address)."""
+    role = min(route.allow, default="anonymous")
+    client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
+    client.raise_request_exception = False
+    return role, client
+
+
+def test_no_query_string_makes_any_page_a_server_error_or_a_write(cast):
+    """A link can carry anything after the "?": each page the matrix lists, asked by a role it lets through with
+    every name any view reads set to a value no form of Kapstone's would send, answers with a page and writes nothing
+    but what reading it writes."""
+    failed = []
+    for name, route in sorted(ROUTES.items()):
+        if route.method != "get":
+            continue
+        try:
+            with transaction.atomic():
+                url = reverse(name, kwargs=route.kwargs(cast))
+                role, client = _reader(route, cast)
+                for value in HOSTILE_QUERY_VALUES:
+                    status = client.get(url, {key: value for key in QUERY_NAMES}).status_code
+                    if status >= 500:
+                        failed.append((name, role, repr(value[:12]), status))
+                # Bytes that are no UTF-8 (half a surrogate pair, a lone continuation byte), as a script sends them.
+                for raw in ("%ED%A0%80", "%FF", "%C0%AF"):
+                    status = client.get(url + "?" + "&".join(f"{key}={raw}" for key in QUERY_NAMES)).status_code
+                    if status >= 500:
+                        failed.append((name, role, raw, status))
+                status = client.get(url, [(key, value) for key in QUERY_NAMES for value in ("1", "2")]).status_code
+                if status >= 500:
+                    failed.append((name, role, "each name twice", status))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    assert failed == [], "\n".join(map(str, failed))
+
+
+# --- every download in the audit trail ----------------------------------------------------------------------------
+
+
+def test_every_download_of_patient_data_writes_an_audit_event(cast):
+    """A file leaves with whatever it holds, so every download a role may take (a picture, an attachment, a PDF, a
+    CSV, a calendar) writes an audit event, whether or not the file names anyone in words a test can find."""
+    from kapstone.audit.models import AuditEvent
+    from tests.integration_app.factories import journal_entry
+
+    journal_entry(cast.alice, text="A drawing", shared=True)
+    unrecorded, downloads = [], []
+    for name, route in sorted(ROUTES.items()):
+        if route.method != "get":
+            continue
+        try:
+            with transaction.atomic():
+                url = reverse(name, kwargs=route.kwargs(cast))
+                for role in sorted(route.allow) or ["anonymous"]:
+                    client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
+                    before = AuditEvent.objects.count()
+                    response = client.get(url)
+                    kind = response.get("Content-Type", "")
+                    if response.status_code != 200 or kind.startswith("text/html") or name == "healthz":
+                        continue
+                    downloads.append(name)
+                    if AuditEvent.objects.count() == before:
+                        unrecorded.append((name, role, kind))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    assert unrecorded == [], "\n".join(map(str, unrecorded))
+    assert {"integration:journal_image", "messaging:attachment", "program:feed"} <= set(downloads)
+
+
+# --- lists and pages of people outside the care team ----------------------------------------------------------------
+
+
+def _alice_everywhere(cast) -> None:
+    """Alice in every list a clinician reads: her group's dosing today, an open suicide-risk alert, a message thread,
+    a shared journal entry, a questionnaire and a creativity task due, an integration session tomorrow."""
+    from tests.creativity.factories import due_task
+    from tests.integration_app.factories import given_dose, journal_entry
+    from tests.measures.factories import due_assessment, open_alert
+    from tests.messaging.factories import alice_thread, upcoming_session
+
+    open_alert(cast.alice)
+    due_task(cast.alice)
+    given_dose(cast)
+    upcoming_session(cast)
+    alice_thread(cast)
+    journal_entry(cast.alice, text="Felt lighter", shared=True)
+    due_assessment(cast.alice, "gad7")
+
+
+def test_no_page_names_a_patient_to_someone_outside_her_care_team(cast):
+    """Charlie (a prescriber outside alice's care team), dana (another patient) and the researcher open every page
+    the matrix lets them open: none names alice, by name, record number or email, in a page or a file."""
+    _alice_everywhere(cast)
+    identifiers = ("Abernathy", cast.alice.record_number, cast.alice.email)
+    shown, skipped = [], []
+    for name, route in sorted(ROUTES.items()):
+        if route.method != "get" or route.public:
+            continue
+        try:
+            with transaction.atomic():
+                try:
+                    url = reverse(name, kwargs=route.kwargs(cast))
+                # Rows the route would add beside alice's: a second open alert, a task due on her dosing day.
+                except (ObjectDoesNotExist, CreativityError):
+                    skipped.append(name)
+                    raise _RolledBack from None
+                for role in sorted(route.allow & {"charlie", "dana_user", "researcher"}):
+                    response = signed_in_client(cast.user(role)).get(url)
+                    body = b"".join(response.streaming_content) if response.streaming else response.content
+                    text = body.decode(errors="replace")
+                    shown += [(name, role, found) for found in identifiers if found in text]
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    assert shown == [], "\n".join(map(str, shown))
+    assert len(skipped) < 5, skipped
