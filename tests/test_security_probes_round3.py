@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from kapstone.creativity.services import CreativityError
 from tests.conftest import signed_in_client
+from tests.test_mixed_ids import _rows_digest
 from tests.test_permission_matrix import ROUTES
+from tests.test_security_probes import WRITTEN_BY_READING
 
 
 class _RolledBack(Exception):
@@ -73,6 +75,42 @@ def test_no_query_string_makes_any_page_a_server_error_or_a_write(cast):
                 status = client.get(url, [(key, value) for key in QUERY_NAMES for value in ("1", "2")]).status_code
                 if status >= 500:
                     failed.append((name, role, "each name twice", status))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    assert failed == [], "\n".join(map(str, failed))
+
+
+# --- methods no form sends ----------------------------------------------------------------------------------------
+
+OTHER_METHODS = ("put", "patch", "delete", "options", "head", "trace")
+
+
+def test_methods_no_form_sends_are_refused_without_a_server_error_or_a_write(cast):
+    """A script can send PUT, PATCH, DELETE, OPTIONS, HEAD or TRACE to any address, with a form's body: none is a
+    server error, and none writes a row (a PUT read as a POST would skip what the form's POST checks)."""
+    failed = []
+    for name, route in sorted(ROUTES.items()):
+        try:
+            with transaction.atomic():
+                url = reverse(name, kwargs=route.kwargs(cast))
+                role, client = _reader(route, cast)
+                before = _rows_digest()
+                for method in OTHER_METHODS:
+                    body = "confirm=yes&action=issue&text=x&body=x"
+                    status = client.generic(
+                        method.upper(), url, body, content_type="application/x-www-form-urlencoded"
+                    ).status_code
+                    if status >= 500:
+                        failed.append((name, role, method, status))
+                    elif method != "head" and status != 405:
+                        failed.append((name, role, method, f"answered {status}"))
+                after = _rows_digest()
+                changed = sorted(table for table in after if after[table] != before.get(table))
+                # A calendar app's fetch of the feed (HEAD is a GET without the body) records when it was last used.
+                reading = WRITTEN_BY_READING | {("program:feed", "program_calendarfeed")}
+                if any((name, table) not in reading for table in changed):
+                    failed.append((name, role, "wrote", changed))
                 raise _RolledBack
         except _RolledBack:
             pass

@@ -172,6 +172,7 @@ MIDDLEWARE = [
     # Static files straight from the app server, compressed and cached for ever under hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kapstone.practice.middleware.ContentSecurityPolicyMiddleware",
+    "kapstone.practice.middleware.FormMethodsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
