@@ -342,3 +342,42 @@ def test_markup_typed_into_any_text_column_is_escaped_on_every_page(cast):
                 raw.append((name, role, page[max(0, page.index(MARK) - 120) : page.index(MARK) + 20]))
     assert raw == [], "\n".join(map(str, raw))
     assert asked > 100, asked
+
+
+# --- a group of patients of two care teams --------------------------------------------------------------------------
+
+
+def _mixed_group_session(cast):
+    """The Tuesday group's dosing session (bob and the therapist facilitate it) with dana enrolled beside alice:
+    charlie sees the group for dana's sake, and is on neither alice's care team nor the group's staff."""
+    from kapstone.program.models import Enrolment
+
+    session = cast.dosing_session()
+    Enrolment.objects.create(group=session.group, patient=cast.dana, status=Enrolment.Status.ENROLLED)
+    return session
+
+
+def test_seeing_a_group_for_one_patient_s_sake_lets_no_one_make_themself_its_facilitator_to_open_another_s_record(
+    cast,
+):
+    """Facilitating a course grants its patients' records (program.services.facilitator_access_sync): whoever may
+    change who facilitates decides who reads the records. Charlie may see the group because dana is in it; if he
+    could put himself among a session's facilitators, alice's record would be his without anyone who looks after
+    her choosing it."""
+    from django.utils import timezone
+
+    session = _mixed_group_session(cast)
+    client = signed_in_client(cast.charlie)
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 404
+    answer = client.post(
+        reverse("program:session_edit", args=[session.pk]),
+        {
+            "starts_at": timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M"),
+            "room": session.room_id,
+            "facilitators": [cast.therapist.pk, cast.charlie.pk],
+        },
+    )
+    opened = client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code
+    facilitates = session.facilitators.filter(pk=cast.charlie.pk).exists()
+    assert (answer.status_code, facilitates, opened) == (400, False, 404)
+    assert "Only staff who look after every patient of this group" in answer.content.decode()

@@ -15,6 +15,7 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
+from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import course_templates, scheduling, signals, telehealth
 from kapstone.program.course_templates import SessionKind
@@ -87,6 +88,21 @@ def group_create(
 
 # Groups whose course is over or called off: their facilitators no longer need their patients' records.
 ENDED_GROUP_STATUSES = (Group.Status.COMPLETED, Group.Status.CANCELLED)
+
+
+def _refuse_handing_out_unseen_records(*, actor: User, group: Group) -> None:
+    """Facilitating a session grants the records of its group's patients (facilitator_access_sync), so changing who
+    facilitates hands records out: only someone who may see every patient of the group does it. A clinician sees a
+    group that holds one patient of theirs, and could otherwise have made themself a facilitator, and so opened the
+    records of the group's other patients, whom no one looking after them had chosen to show them."""
+    enrolled = group.enrolments.filter(status=Enrolment.Status.ENROLLED).values("patient_id")
+    if Patient.objects.filter(pk__in=enrolled).exclude(pk__in=patients_visible_to(actor).values("pk")).exists():
+        raise PlanRefused(
+            [
+                "Only staff who look after every patient of this group, or an admin, may change who facilitates its "
+                "sessions: facilitating opens each patient's record. You may still move the session."
+            ]
+        )
 
 
 def _group_facilitator_ids(group: Group) -> set[int]:
@@ -339,6 +355,8 @@ def session_move(
     if room is None and not session.is_remote:
         raise PlanRefused(["Choose a room: the session is held in person."])
     facilitators = list(facilitators)
+    if {person.pk for person in facilitators} != set(session.facilitators.values_list("pk", flat=True)):
+        _refuse_handing_out_unseen_records(actor=actor, group=group)
     template = group_template(group)
     kind = SessionKind(session.kind)
     ends_at = scheduling.add_minutes(starts_at, template.duration_minutes(kind))
