@@ -1,6 +1,9 @@
-"""Security probes, third round: query strings and HTTP methods no page expects, headers built from what people
-type, what a researcher's export holds, and what reaches the audit trail. tests/test_security_probes.py and
-tests/test_security_probes_round2.py hold the first two rounds."""
+"""Security probes, third round: query strings, methods, link secrets and bodies no page expects; every download
+audited and named in Kapstone's own words; no page naming a patient outside the reader's care team; markup in every
+text column; the second factor and emailed links; and who may hand out records by changing a group's facilitators.
+tests/test_security_probes.py and tests/test_security_probes_round2.py hold the first two rounds."""
+
+import re
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
@@ -145,6 +148,10 @@ def test_every_download_of_patient_data_writes_an_audit_event(cast):
                     downloads.append(name)
                     if AuditEvent.objects.count() == before:
                         unrecorded.append((name, role, kind))
+                    # The file's name is Kapstone's own words, never a name or text someone typed.
+                    disposition = response.get("Content-Disposition", "inline")
+                    if not re.fullmatch(r'inline|attachment; filename="?[A-Za-z0-9._-]+"?', disposition):
+                        unrecorded.append((name, role, disposition))
                 raise _RolledBack
         except _RolledBack:
             pass
@@ -381,3 +388,48 @@ def test_seeing_a_group_for_one_patient_s_sake_lets_no_one_make_themself_its_fac
     facilitates = session.facilitators.filter(pk=cast.charlie.pk).exists()
     assert (answer.status_code, facilitates, opened) == (400, False, 404)
     assert "Only staff who look after every patient of this group" in answer.content.decode()
+
+
+# --- what a link's secret part may hold -----------------------------------------------------------------------------
+
+TOKEN_ROUTES = ("accounts:set_password", "portal:invitation", "program:feed")
+
+
+def test_a_link_s_secret_part_holding_anything_is_not_found_never_a_server_error(cast):
+    """The secret in an emailed link or a calendar feed's address is whatever the sender typed: a NUL (PostgreSQL
+    refuses one in text), bytes that are no UTF-8, a direction control, ten thousand characters."""
+    clients = {
+        "anonymous": Client(),
+        "alice_user": signed_in_client(cast.alice_user),
+        "bob": signed_in_client(cast.bob),
+    }
+    failed = []
+    for name in TOKEN_ROUTES:
+        prefix = reverse(name, kwargs={"token": "TOKEN"}).split("TOKEN")
+        for secret in ("%00", "a%00b", "%ED%A0%80", "%FF", "%E2%80%AE", "x" * 10_000, "..%2F..%2F", "%20"):
+            for who, client in clients.items():
+                client.raise_request_exception = False
+                status = client.get(secret.join(prefix)).status_code
+                if status >= 500 or status == 200:
+                    failed.append((name, who, secret[:12], status))
+    assert failed == [], failed
+
+
+# --- bodies too big or with too many fields -------------------------------------------------------------------------
+
+
+def test_a_form_far_too_long_or_with_thousands_of_fields_is_refused_and_writes_nothing(cast, settings):
+    """A script can send any body: a message of many megabytes, or thousands of fields (each one parsed and kept
+    in memory). Django's limits refuse both; the answer is a 400, never a 500, and nothing is written."""
+    from kapstone.integration.models import JournalEntry
+    from kapstone.messaging.models import Message
+
+    client = signed_in_client(cast.alice_user)
+    client.raise_request_exception = False
+    huge = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    many = {f"field{index}": "1" for index in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    for data in ({"subject": "Hello", "body": huge}, {"subject": "Hello", "body": "Hi", **many}):
+        assert client.post(reverse("messaging:my_threads"), data).status_code == 400
+        journal = {"prompt": "free", "text": data["body"], "activity": "none", "mood": "3", **many}
+        assert client.post(reverse("integration:journal_new"), journal).status_code == 400
+    assert not Message.objects.exists() and not JournalEntry.objects.exists()
