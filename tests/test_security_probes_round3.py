@@ -433,3 +433,18 @@ def test_a_form_far_too_long_or_with_thousands_of_fields_is_refused_and_writes_n
         journal = {"prompt": "free", "text": data["body"], "activity": "none", "mood": "3", **many}
         assert client.post(reverse("integration:journal_new"), journal).status_code == 400
     assert not Message.objects.exists() and not JournalEntry.objects.exists()
+
+
+def test_a_group_of_two_care_teams_shows_each_clinician_only_their_own_patients(cast):
+    session = _mixed_group_session(cast)
+    client = signed_in_client(cast.charlie)
+    for name, args in (
+        ("program:group", [session.group_id]),
+        ("dosing:room", [session.pk]),
+        ("program:session_edit", [session.pk]),
+        ("home:home", []),
+    ):
+        page = client.get(reverse(name, args=args))
+        assert page.status_code == 200, name
+        assert "Abernathy" not in page.content.decode() and cast.alice.record_number not in page.content.decode(), name
+    assert "Delacroix" in client.get(reverse("program:group", args=[session.group_id])).content.decode()
