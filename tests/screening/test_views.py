@@ -168,6 +168,21 @@ def test_a_contact_without_anyone_named_is_a_clear_error(cast):
     assert response.status_code == 400 and "Choose the outside clinician, or type who was contacted." in response.text
 
 
+def test_the_contact_form_chooses_no_outcome_for_the_person_logging_it(cast):
+    page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
+    outcome = page[page.index('name="outcome"') : page.index("</select>", page.index('name="outcome"'))]
+    assert '<option value="" selected>Choose the outcome</option>' in outcome
+    assert 'value="supports" selected' not in outcome
+
+
+def test_a_contact_logged_without_its_outcome_is_refused_and_does_not_pass_the_gate(cast):
+    response = signed_in_client(cast.bob).post(
+        patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, outcome="")
+    )
+    assert response.status_code == 400 and "This field is required." in response.text
+    assert not Consultation.objects.exists()
+
+
 # --- consent at the practice -------------------------------------------------------------------------------------
 
 

@@ -537,7 +537,9 @@ class ConsultationForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     method = forms.ChoiceField(choices=Consultation.Method.choices, label="How")
-    outcome = forms.ChoiceField(choices=Consultation.Outcome.choices)
+    # No outcome is chosen for the person logging the contact: "Supports KAP" first and chosen by default let a call
+    # logged in haste ("left a voicemail") pass the enrolment gate's consultation.
+    outcome = forms.ChoiceField(choices=[("", "Choose the outcome"), *Consultation.Outcome.choices])
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
     reply_file = forms.FileField(
         required=False, label="Their reply (optional)", help_text="PDF, PNG, JPEG or plain text, up to 5 MB."
