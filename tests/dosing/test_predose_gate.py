@@ -286,6 +286,25 @@ def test_the_room_card_says_a_same_day_assessment_is_needed(cast, session, vital
     assert "Suicide risk: a prescriber's same-day assessment is needed" in page
 
 
+def test_the_card_names_the_alerts_level_as_a_level_of_risk(cast, session, vitals_taken, client_for):
+    open_alert(cast.alice)
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    # The queue shows the same alert as "urgent": a bare "(moderate, …)" read as a second, lower priority.
+    assert "(moderate risk, " in page and "(moderate, " not in page
+
+
+def test_the_order_form_chooses_no_route_and_an_order_without_one_is_refused(cast, session, vitals_taken, client_for):
+    client = client_for(cast.bob)
+    page = client.get(reverse("dosing:room", args=[session.pk])).content.decode()
+    route = page[page.index(f'name="p{cast.alice.pk}-order-route"') :]
+    route = route[: route.index("</select>")]
+    assert '<option value="" selected>Choose the route</option>' in route
+    response = room_post(client, session, cast, "order", {"route": "", "dose_mg": "200"})
+    assert response.status_code == 400
+    vitals_taken.refresh_from_db()
+    assert vitals_taken.dose_mg is None and vitals_taken.route == ""
+
+
 def test_a_prescriber_records_the_assessment_in_the_room(cast, session, vitals_taken, client_for):
     open_alert(cast.alice)
     data = {"q1": "0", "q2": "0", "q6": "0", "decision": "proceed", "note": "No ideation since the last visit."}

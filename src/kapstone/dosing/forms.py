@@ -104,7 +104,9 @@ class CheckInForm(forms.Form):
 
 
 class DoseOrderForm(forms.Form):
-    route = forms.ChoiceField(choices=Route.choices)
+    # No route is chosen for the prescriber: the first one (intramuscular) chosen by default made an order for the
+    # group's usual lozenge one missed choice away from an injection.
+    route = forms.ChoiceField(choices=[("", "Choose the route"), *Route.choices])
     dose_mg = forms.DecimalField(
         label="Dose (mg)", min_value=Decimal("0.1"), max_value=Decimal("2000"), decimal_places=1
     )

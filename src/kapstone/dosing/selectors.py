@@ -165,7 +165,10 @@ class SuicideRiskAlert:
     @property
     def described(self) -> str:
         state = "open" if self.alert.is_open else "acknowledged"
-        return f"{self.reason} ({self.level}, {day_in_words(self.at)} {timezone.localtime(self.at):%H:%M}, {state})"
+        # "risk" said: the bare level ("moderate") read beside the queue's priority of the same alert ("urgent").
+        return (
+            f"{self.reason} ({self.level} risk, {day_in_words(self.at)} {timezone.localtime(self.at):%H:%M}, {state})"
+        )
 
 
 @dataclass(frozen=True)
