@@ -3,6 +3,7 @@ import io
 import json
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
@@ -25,6 +26,30 @@ def test_a_patient_writes_a_private_entry_with_a_mood_rating(cast):
     entry = JournalEntry.objects.get(patient=cast.alice)
     assert (entry.text, entry.mood, entry.shared_with_care_team) == ("The colours felt loud", 7, False)
     assert "The colours felt loud" in client.get(reverse("integration:journal")).content.decode()
+
+
+def test_the_form_says_no_one_watches_the_journal_and_gives_the_crisis_lines(cast):
+    page = signed_in_client(cast.alice_user).get(reverse("integration:journal_new")).content.decode()
+    assert "No one is told when you write or share an entry" in page
+    assert 'href="tel:988"' in page
+
+
+def test_sharing_an_entry_says_the_care_team_is_not_told_straight_away(cast):
+    client = signed_in_client(cast.alice_user)
+    response = post_entry(client, text="A hard night.", share="on")
+    assert response.status_code == 302
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    assert said[0].startswith("Saved your entry and shared it with your care team. Your care team sees shared entries")
+    assert "not straight away" in said[0] and "988" in said[0]
+    entry = JournalEntry.objects.get()
+    client.post(reverse("integration:journal_share", args=[entry.pk]), {"shared": ""})
+    response = client.post(reverse("integration:journal_share", args=[entry.pk]), {"shared": "on"})
+    assert "not straight away" in [str(m) for m in get_messages(response.wsgi_request)][-1]
+
+
+def test_a_private_entry_is_saved_without_the_notice(cast):
+    response = post_entry(signed_in_client(cast.alice_user), text="Only for me.")
+    assert [str(message) for message in get_messages(response.wsgi_request)] == ["Saved your entry."]
 
 
 def test_an_empty_entry_is_refused_with_a_clear_message(cast):

@@ -21,6 +21,7 @@ from kapstone.integration.forms import (
     ShareForm,
 )
 from kapstone.integration.models import JournalEntry, NotificationPreference
+from kapstone.measures.portal_settings import crisis_resources
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
 from kapstone.spreadsheet import csv_cell
 
@@ -59,12 +60,27 @@ def journal_new(request):
             except services.IntegrationError as refusal:
                 form.add_error(None, str(refusal))
             else:
-                shared = " and shared it with your care team" if data["share"] else ""
-                messages.success(request, f"Saved your entry{shared}.")
+                shared = " and shared it with your care team. " + _not_straight_away() if data["share"] else "."
+                messages.success(request, f"Saved your entry{shared}")
                 return redirect("integration:journal")
-        return render(request, "integration/journal_form.html", {"form": form}, status=400)
+        return render(request, "integration/journal_form.html", _journal_form_context(form), status=400)
     initial = {"prompt": request.GET.get("prompt")} if request.GET.get("prompt") in JournalEntry.Prompt.values else {}
-    return render(request, "integration/journal_form.html", {"form": JournalEntryForm(initial=initial)})
+    return render(request, "integration/journal_form.html", _journal_form_context(JournalEntryForm(initial=initial)))
+
+
+def _not_straight_away() -> str:
+    """Sharing tells no one: an entry that says the patient is not safe waits until someone opens the record. The
+    patient is told so where they write and when they share, with the practice's crisis lines (as on a
+    questionnaire)."""
+    lines = "; ".join(f"{line['label']} {line['contact']}" for line in crisis_resources())
+    return (
+        "Your care team sees shared entries when they next open your record, not straight away. If you are "
+        f"thinking of harming yourself, do not wait: {lines}."
+    )
+
+
+def _journal_form_context(form) -> dict:
+    return {"form": form, "resources": crisis_resources()}
 
 
 @roles_required(Role.PATIENT)
@@ -82,7 +98,7 @@ def journal_share(request, entry_id):
         return HttpResponse("Bad request.", status=400)
     services.journal_entry_share(actor=request.user, entry=entry, shared=form.cleaned_data["shared"])
     if form.cleaned_data["shared"]:
-        messages.success(request, "Your care team can now read this entry.")
+        messages.success(request, "Your care team can now read this entry. " + _not_straight_away())
     else:
         messages.success(request, "This entry is private again.")
     return redirect("integration:journal_entry", entry_id=entry.pk)
