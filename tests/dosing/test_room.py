@@ -2,6 +2,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -124,6 +125,59 @@ def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_reco
         services.vitals_record(
             actor=cast.nurse, record=ready_record, phase="other", systolic=120, diastolic=80, heart_rate=70, spo2=98
         )
+
+
+def post_vitals(client, record, cast, phase, **extra):
+    prefix = f"p{cast.alice.pk}-vitals-"
+    values = {"phase": phase, "systolic": "124", "diastolic": "80", "heart_rate": "72", "spo2": "98", **extra}
+    return client.post(
+        reverse("dosing:room_action", args=[record.session_id, cast.alice.pk, "vitals"]),
+        {prefix + key: value for key, value in values.items()},
+    )
+
+
+def said(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, message.message) for message in get_messages(response.wsgi_request)]
+
+
+def test_a_check_after_the_dose_taken_too_early_is_said_at_once_with_when_to_take_it(
+    cast, ready_record, stock, client_for
+):
+    given = timezone.now() - timezone.timedelta(minutes=10)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    due = timezone.localtime(given + timezone.timedelta(minutes=40))
+    response = post_vitals(client_for(cast.nurse), ready_record, cast, "peak")
+    assert response.status_code == 302
+    assert said(response) == [
+        (
+            "warning",
+            'Alice Abernathy: Saved as "About 40 min after", but taken 10 minutes after the dose: it does not count '
+            f"as the check 40 minutes after it. Take it again from {due:%H:%M}.",
+        )
+    ]
+
+
+def test_a_check_after_the_dose_on_time_or_another_phase_is_not_warned_about(cast, ready_record, stock, client_for):
+    given = timezone.now() - timezone.timedelta(minutes=41)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    client = client_for(cast.nurse)
+    assert said(post_vitals(client, ready_record, cast, "peak"))[0][0] == "success"
+    assert said(post_vitals(client, ready_record, cast, "other"))[0][0] == "success"
+
+
+def test_a_check_after_the_dose_recorded_before_any_dose_is_said_not_to_count(cast, checked_in, client_for):
+    response = post_vitals(client_for(cast.nurse), checked_in, cast, "peak")
+    assert said(response) == [
+        (
+            "warning",
+            'Alice Abernathy: Saved as "About 40 min after", but no dose is given yet: it does not count as the '
+            "check after the dose.",
+        )
+    ]
 
 
 def test_the_room_shows_every_patient_of_the_session(cast, session, client_for):

@@ -778,6 +778,26 @@ def post_dose_vitals(record: DoseRecord | None, *, limits: Limits, now: datetime
     return PostDoseVitals(due_at, minutes, reading, overdue=reading is None and now >= due_at)
 
 
+def early_post_dose_check(*, record: DoseRecord, reading: VitalsReading) -> str:
+    """What to say of a reading recorded as the check after the dose but taken before its mark (or before the dose):
+    it is kept as recorded and discharge does not count it (post_dose_vitals), which the nurse otherwise learns only
+    when discharge is refused for a check they remember taking. Empty for any other reading."""
+    if reading.phase != VitalsReading.Phase.PEAK:
+        return ""
+    label = VitalsReading.Phase.PEAK.label
+    if record.administered_at is None:
+        return f'Saved as "{label}", but no dose is given yet: it does not count as the check after the dose.'
+    minutes = room_thresholds()["vitals_check_minutes_after_dose"]
+    due_at = record.administered_at + datetime.timedelta(minutes=minutes)
+    if reading.taken_at >= due_at:
+        return ""
+    after = int((reading.taken_at - record.administered_at).total_seconds() // 60)
+    return (
+        f'Saved as "{label}", but taken {after} minutes after the dose: it does not count as the check {minutes} '
+        f"minutes after it. Take it again from {timezone.localtime(due_at):%H:%M}."
+    )
+
+
 @dataclass
 class RoomPatient:
     patient: Patient

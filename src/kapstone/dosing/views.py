@@ -278,7 +278,10 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict) -> _Said | Non
         services.dose_administer(actor=actor, record=record, balance=data["balance"], witness=data["witness"])
     elif action == "vitals":
         reading = services.vitals_record(actor=actor, record=record, **data)
-        return _Said("; ".join(reading.alert_messages)) if reading.alert_messages else None
+        said = ["; ".join(reading.alert_messages)] if reading.alert_messages else []
+        if early := selectors.early_post_dose_check(record=record, reading=reading):
+            said.append(early)
+        return _Said(" ".join(said)) if said else None
     elif action == "ratings":
         services.ratings_record(actor=actor, record=record, **data)
     elif action == "adverse":
