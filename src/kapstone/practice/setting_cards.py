@@ -111,6 +111,17 @@ def _forms(row: SettingRow, anchor: str, is_refused: bool, refused, settings_url
     )
 
 
+def _default_shown(row: SettingRow) -> str:
+    """The cited default, or "the same" where it is the value in force: a list of instructions or crisis lines
+    printed twice made the page twice as long to read for nothing."""
+    if (row.default_display, row.default_text) == (row.in_force_display, row.in_force_text):
+        return '<span class="muted">the same</span>'
+    return (
+        f'<span class="setting-value">{shown(row.default_display or "none set")}</span>'
+        f"{_unit_after(row.spec, row.default_text)}"
+    )
+
+
 def setting_card(row: SettingRow, *, is_refused: bool, refused, settings_url: str, csrf_field: str) -> SafeString:
     """One setting's card as practice/includes/setting_card.html drew it. `refused` is the page's RefusedChange
     (read only when `is_refused`), `settings_url` the escaped address the forms post to, and `csrf_field` the
@@ -192,8 +203,7 @@ def setting_card(row: SettingRow, *, is_refused: bool, refused, settings_url: st
         f'    <dd><span class="setting-value">{shown(row.in_force_display or "none set")}</span>'
         f"{_unit_after(spec, row.in_force_text)}</dd>\n"
         "    <dt>Cited default</dt>\n"
-        f'    <dd><span class="setting-value">{shown(row.default_display or "none set")}</span>'
-        f"{_unit_after(spec, row.default_text)}</dd>\n"
+        f"    <dd>{_default_shown(row)}</dd>\n"
         "    <dt>Source</dt>\n"
         f'    <dd class="source">{shown(spec.source)}{note}</dd>\n'
         f"    {hard_bounds}\n"
