@@ -72,6 +72,15 @@ def test_an_unchanged_practice_reuses_the_stored_report(builds):
     assert ReportSnapshot.objects.count() == 1
 
 
+def test_the_report_says_when_it_was_generated_as_the_page_says_when_its_figures_are_from(builds):
+    page = _page(signed_in_client(build_practice().staff["prescriber"]))
+    generated = re.search(r"Generated ([^·]+?) ·", page).group(1)
+    # One way of writing a date and time on one screen: "2026-12-07 08:20" stood under "7 December 2026, 08:20".
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d", generated) and re.fullmatch(
+        r"\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d", _as_of(page)
+    )
+
+
 def test_a_new_questionnaire_response_makes_the_report_recompute(builds, django_capture_on_commit_callbacks):
     practice = build_practice()
     client = signed_in_client(practice.staff["prescriber"])
