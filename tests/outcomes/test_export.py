@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from kapstone.audit.models import AuditEvent
 from kapstone.outcomes import cli as outcomes_cli
@@ -152,6 +153,12 @@ def test_an_empty_practice_exports_empty_tables_with_headers(tmp_path):
     result = research_export_write(actor_label="test", out_dir=tmp_path)
     assert result.patients == 0
     assert list(pd.read_csv(tmp_path / "doses.csv").columns) == list(TABLES["doses"])
+
+
+def test_the_export_page_says_each_patient_has_a_date_shift_of_their_own(cast, client_for):
+    page = client_for(cast.researcher).get(reverse("outcomes:research_export")).content.decode()
+    # "One fixed number of days" read as one shift for the whole practice, which would be a weaker protection.
+    assert "shifted by a number of days of their own" in page and "one fixed number" not in page
 
 
 def test_the_zip_download_holds_the_same_files(client_for, cast):
