@@ -161,6 +161,15 @@ def test_on_a_dosing_day_the_portal_home_offers_no_word_games_and_says_why(cast)
     assert reverse("creativity:my_history") in home
 
 
+def test_the_portal_home_says_how_many_word_games_are_waiting(cast):
+    client = signed_in_client(cast.alice_user)
+    assert "Word games</a>: none to do right now" in client.get(reverse("portal:home")).content.decode()
+    signed_in_client(cast.bob).post(
+        reverse("creativity:schedule", args=[cast.alice.pk]), {"occasion": "baseline", "tasks": "both"}
+    )
+    assert "Word games</a>: 2 to do now" in client.get(reverse("portal:home")).content.decode()
+
+
 def test_staff_schedule_tasks_and_a_dosing_day_is_refused_with_the_reason(cast):
     client = signed_in_client(cast.bob)
     url = reverse("creativity:schedule", args=[cast.alice.pk])

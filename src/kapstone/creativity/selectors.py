@@ -103,6 +103,17 @@ def portal_tasks(*, patient: Patient, now: datetime.datetime | None = None) -> l
     return tasks
 
 
+def portal_tasks_waiting(*, patient: Patient, now: datetime.datetime | None = None) -> int:
+    """How many of portal_tasks there are, for the portal home, which says so beside its link: a link that read
+    "Word games to do" led as often to a page with none. A count, not the tasks: the home's own read is audited."""
+    now = now or timezone.now()
+    return (
+        CreativityAdministration.objects.filter(patient=patient, due_at__lte=now)
+        .filter(Q(status=Status.DUE, expires_at__gt=now) | Q(status=Status.IN_PROGRESS, deadline__gt=now))
+        .count()
+    )
+
+
 def portal_administration(*, patient: Patient, administration_id: int | str) -> CreativityAdministration:
     try:
         return CreativityAdministration.objects.get(pk=int(administration_id), patient=patient)

@@ -33,6 +33,7 @@ def home(request):
         # On a dosing day the word games wait (creativity.services.DosingDay): the home says so, as the tasks page
         # does, rather than offer a link to a page that only says "Not today".
         "creativity_blocked_until": creativity.dosing_block_until(patient=patient),
+        "creativity_waiting": creativity.portal_tasks_waiting(patient=patient),
         # The same empty form on every home: drawn once for all of them (issue 19).
         "change_fields": formrender.empty_form_fields(ChangeRequestForm()),
     }
