@@ -292,6 +292,18 @@ def test_each_sessions_adjust_link_names_the_session(cast, bob, group):
         assert f'<a href="{link}">adjust<span class="visually-hidden"> {name}</span></a>' in page
 
 
+def test_each_dosing_sessions_room_link_says_what_it_opens(cast, bob, group):
+    _enrol_three(cast, group)
+    services.plan_save(actor=cast.bob, group=group, sessions=planning.plan_course(group=group).sessions)
+    page = bob.get(reverse("program:group", args=[group.pk])).text
+    dosing = group.sessions.filter(kind="dosing")
+    assert dosing.exists()
+    for session in dosing:
+        link = reverse("dosing:room", args=[session.pk])
+        label = f'open the room<span class="visually-hidden"> of dosing session {session.number}</span>'
+        assert f'<a href="{link}">{label}</a>' in page
+
+
 def test_the_session_form_shows_the_current_time(cast, bob):
     session = cast.dosing_session()
     response = bob.get(reverse("program:session_edit", args=[session.pk]))
