@@ -180,6 +180,20 @@ def test_a_check_after_the_dose_recorded_before_any_dose_is_said_not_to_count(ca
     ]
 
 
+def test_a_dosed_card_says_when_discharge_may_come_and_a_discharged_one_does_not(cast, ready_record, stock, client_for):
+    given = timezone.now() - timezone.timedelta(minutes=10)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
+    until = timezone.localtime(given + timezone.timedelta(minutes=120))
+    # Said before anyone presses "Discharge", which refuses until then.
+    assert f"<strong>Discharge:</strong> not before {until:%H:%M} (120 min of observation)" in page
+    DoseRecord.objects.filter(pk=ready_record.pk).update(discharged_at=timezone.now())
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
+    assert "<strong>Discharge:</strong> not before" not in page
+
+
 def test_the_room_shows_every_patient_of_the_session(cast, session, client_for):
     page = client_for(cast.bob).get(reverse("dosing:room", args=[session.pk])).content.decode()
     assert "Alice Abernathy" in page and "Member0 Group" in page and "Member1 Group" in page

@@ -109,7 +109,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% endwith %}
   {% if entry.post_dose %}{% with check=entry.post_dose %}
   <p class="notice"><strong>Vitals {{ check.minutes_after_dose }} min after the dose:</strong> due {{ check.due_at|time:"H:i" }} ·
-  {% if check.done %}done at {{ check.reading.taken_at|time:"H:i" }}{% elif check.overdue %}<strong>not taken yet, due now</strong>{% else %}not taken yet{% endif %}</p>
+  {% if check.done %}done at {{ check.reading.taken_at|time:"H:i" }}{% elif check.overdue %}<strong>not taken yet, due now</strong>{% else %}not taken yet{% endif %}{% if not record.discharged_at %}<br><strong>Discharge:</strong> not before {{ check.observed_until|time:"H:i" }} ({{ check.observation_minutes }} min of observation){% endif %}</p>
   {% endwith %}{% endif %}
   {% if record.dose_mg %}<p><strong>Order:</strong> {{ record.get_route_display }} {{ record.dose_mg|floatformat }} mg{% if record.mg_per_kg %} ({{ record.mg_per_kg }} mg/kg){% endif %} by {{ record.ordered_by.last_name }} · <span class="muted">{{ record.ceiling_note }}</span></p>{% endif %}
   {% if record.administered_at %}<p><strong>Given</strong> {{ record.administered_at|time:"H:i" }} by {{ record.administered_by.last_name }}, witness {{ record.witness.last_name }}, lot {{ record.lot.lot_number }}</p>{% endif %}
@@ -336,7 +336,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
         "already dosed today</h3>",
         "Safety finding to review before the dose</h3>",
         "not taken yet, due now",
-        "not taken yet</p>",
+        "not taken yet<br><strong>Discharge:</strong> not before",
         "done at",
         "discharged ",
         "checked in</span>",

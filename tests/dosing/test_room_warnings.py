@@ -125,7 +125,7 @@ def test_the_card_shows_when_the_40_minute_vitals_are_due_and_that_they_are_not_
     dose_alice(cast, ready_record, stock, given)
     alice = card(room_page(cast, ready_record.session), cast.alice)
     due = local_time(given + datetime.timedelta(minutes=40))
-    assert re.search(rf"<strong>Vitals 40 min after the dose:</strong> due {due} ·\s+not taken yet</p>", alice)
+    assert re.search(rf"<strong>Vitals 40 min after the dose:</strong> due {due} ·\s+not taken yet<br>", alice)
 
 
 def test_the_card_says_when_the_40_minute_vitals_are_overdue(cast, ready_record, stock):

@@ -212,9 +212,15 @@ def _dose(entry: RoomPatient, record: DoseRecord | None) -> str:
             state = "<strong>not taken yet, due now</strong>"
         else:
             state = "not taken yet"
+        discharge = ""
+        if record is not None and not record.discharged_at:
+            discharge = (
+                f"<br><strong>Discharge:</strong> not before {_time(check.observed_until)} "
+                f"({shown(check.observation_minutes)} min of observation)"
+            )
         due = (
             f'\n  <p class="notice"><strong>Vitals {shown(check.minutes_after_dose)} min after the dose:</strong> '
-            f"due {_time(check.due_at)} ·\n  {state}</p>\n  "
+            f"due {_time(check.due_at)} ·\n  {state}{discharge}</p>\n  "
         )
     order = given = ""
     if record is not None and record.dose_mg:

@@ -758,6 +758,9 @@ class PostDoseVitals:
     minutes_after_dose: int
     reading: VitalsReading | None
     overdue: bool
+    # The end of the practice's minimum observation: the card says it, as discharge refuses to come before it.
+    observed_until: datetime.datetime
+    observation_minutes: int
 
     @property
     def done(self) -> bool:
@@ -775,7 +778,15 @@ def post_dose_vitals(record: DoseRecord | None, *, limits: Limits, now: datetime
         key=lambda v: (v.taken_at, v.pk),
         default=None,
     )
-    return PostDoseVitals(due_at, minutes, reading, overdue=reading is None and now >= due_at)
+    observation = limits["min_observation_minutes"]
+    return PostDoseVitals(
+        due_at,
+        minutes,
+        reading,
+        overdue=reading is None and now >= due_at,
+        observed_until=record.administered_at + datetime.timedelta(minutes=observation),
+        observation_minutes=observation,
+    )
 
 
 def early_post_dose_check(*, record: DoseRecord, reading: VitalsReading) -> str:
