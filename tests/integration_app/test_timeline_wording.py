@@ -28,3 +28,12 @@ def test_a_dose_reads_in_plain_words(cast):
     record.save()
     page = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
     assert 'Dose given <span class="muted">150 mg, sublingual lozenge</span>' in page
+
+
+def test_the_patients_sessions_are_named_as_on_their_care_page_and_the_staffs_as_on_theirs(cast):
+    cast.dosing_session()
+    mine = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    # The portal home calls it a "Ketamine session"; the patient's timeline said "Dosing session".
+    assert '<p class="timeline-title">Ketamine session' in mine and "Dosing session" not in mine
+    staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+    assert '<p class="timeline-title">Dosing session' in staff

@@ -51,6 +51,7 @@ from kapstone.patients.models import CareTeamMembership, Patient
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.patient_words import PATIENT_SESSION_WORDS
 
 # Any: setting name -> its value, each of the type its entry in data/window.yaml gives.
 WindowSettings = dict[str, Any]
@@ -461,15 +462,22 @@ def _instrument_name(instrument_id: str) -> str:
 
 
 def _timeline_items(
-    patient: Patient, sessions: list[GroupSession], *, journal: str, notes: bool, undelivered: bool = False
+    patient: Patient,
+    sessions: list[GroupSession],
+    *,
+    journal: str,
+    notes: bool,
+    undelivered: bool = False,
+    patient_view: bool = False,
 ) -> list[TimelineItem]:
     """sessions: as _sessions_read gives them for the timeline. journal: 'all' (the patient's own view), 'shared'
     (their care team) or 'none'. undelivered: the messages that could not be delivered, for staff, who can check the
-    patient's address."""
+    patient's address. The patient's own view names sessions as the rest of the portal does ("Ketamine session")."""
     items: list[TimelineItem] = []
     for session in sessions:
         where = " · by video" if session.is_remote else (f" · {session.room}" if session.room else "")
-        items.append(TimelineItem(session.starts_at, "session", f"{session.get_kind_display()} session", where))
+        title = PATIENT_SESSION_WORDS[session.kind] if patient_view else f"{session.get_kind_display()} session"
+        items.append(TimelineItem(session.starts_at, "session", title, where))
     for dose in _doses_given(patient_id=patient.pk):
         if dose.administered_at is None:  # never: the query asks for given doses
             continue
@@ -529,7 +537,7 @@ def portal_timeline(*, user: User) -> tuple[Patient, list[TimelineItem]]:
     patient = patient_for_portal_user(user)
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_timeline", object_id=patient.pk)
     sessions, _ = _sessions_read(patient, bookable=False)
-    return patient, _timeline_items(patient, sessions, journal="all", notes=False)
+    return patient, _timeline_items(patient, sessions, journal="all", notes=False, patient_view=True)
 
 
 def integration_sessions_for(patient: Patient) -> QuerySet[GroupSession]:

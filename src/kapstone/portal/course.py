@@ -20,14 +20,8 @@ from kapstone.patients.models import Patient
 from kapstone.portal.practice_settings import PREFIX as PORTAL_PREFIX
 from kapstone.portal.practice_settings import preparation_instructions
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.patient_words import PATIENT_SESSION_WORDS
 from kapstone.program.telehealth import video_link
-
-KIND_WORDS: dict[str, str] = {
-    GroupSession.Kind.PREPARATION: "Preparation session",
-    GroupSession.Kind.DOSING: "Ketamine session",
-    GroupSession.Kind.INTEGRATION: "Integration session",
-    GroupSession.Kind.FOLLOW_UP: "Follow-up visit",
-}
 
 # What the course's stage counts and the next session shows of each session, its place and its link (video_link).
 SESSION_COLUMNS = ("kind", "number", "starts_at", "ends_at", "is_remote", "video_url", "room__name")
@@ -137,7 +131,7 @@ def course_view(
         facilitators = _facilitators(session_id=upcoming.pk)
         view.next_session = NextSession(
             session=upcoming,
-            title=f"{KIND_WORDS[upcoming.kind]} {upcoming.number}",
+            title=f"{PATIENT_SESSION_WORDS[upcoming.kind]} {upcoming.number}",
             starts_at=upcoming.starts_at,
             ends_at=upcoming.ends_at,
             place="By video" if upcoming.is_remote else (upcoming.room.name if upcoming.room else "At the practice"),
