@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from kapstone.outcomes import statistics
 from kapstone.outcomes.statistics import (
     age_band,
     age_in_years,
@@ -116,6 +117,26 @@ def test_the_trajectory_is_statsmodels_mixedlm_with_a_random_intercept():
     assert trajectory.intercept == pytest.approx(fitted.fe_params["Intercept"])
     assert trajectory.slope_p == pytest.approx(fitted.pvalues["session"])
     assert trajectory.converged
+
+
+def test_the_same_numbers_are_fitted_once_whatever_the_patients_ids_and_other_numbers_are_fitted_again(monkeypatch):
+    data = _trajectory_data(40, seed=7)
+    fits = []
+    real_fit = statistics._statsmodels_trajectory
+    monkeypatch.setattr(statistics, "_kept_fits", statistics.OrderedDict())
+    monkeypatch.setattr(statistics, "_statsmodels_trajectory", lambda *args: fits.append(args) or real_fit(*args))
+    first = mixed_trajectory(data)
+    # The same rows with the patients renumbered in the same order (another database's ids) reuse the fit.
+    assert mixed_trajectory(data.assign(patient=data["patient"] * 10 + 5)) == first
+    assert len(fits) == 1
+    # Kept one fit at most: a fit of other numbers is made, and the first fit is dropped to keep it.
+    monkeypatch.setattr(statistics, "FITS_KEPT", 1)
+    changed = data.copy()
+    changed.iloc[0, changed.columns.get_loc("score")] += 1
+    assert mixed_trajectory(changed) != first
+    assert len(fits) == 2 and len(statistics._kept_fits) == 1
+    assert mixed_trajectory(data) == first
+    assert len(fits) == 3
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

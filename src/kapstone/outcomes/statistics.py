@@ -19,8 +19,11 @@ Choices, stated once:
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -195,7 +198,7 @@ def mixed_trajectory(frame: pd.DataFrame) -> Trajectory:
     if patients < MIN_PATIENTS_FOR_MODEL or data["session"].nunique() < 2:
         return Trajectory.not_fitted(patients, observations, note="too few patients or sessions for the model")
     if patients <= STATSMODELS_MAX_PATIENTS:
-        return _statsmodels_trajectory(data, patients, observations)
+        return _kept_statsmodels_trajectory(data, patients, observations)
     fit = random_intercept_reml(
         data["patient"].to_numpy(), data["session"].to_numpy(dtype=float), data["score"].to_numpy(dtype=float)
     )
@@ -213,6 +216,42 @@ def mixed_trajectory(frame: pd.DataFrame) -> Trajectory:
         fitted_with="vectorised REML (random intercept), checked against statsmodels MixedLM",
         note="" if fit.converged else "the optimiser did not converge; read the estimates with care",
     )
+
+
+# A model fitted to the same numbers gives the same estimates, so the fits of the last reports are kept: a report
+# rebuilt after a change to one questionnaire (or for another reader or filter with the same cohort) refits only the
+# questionnaires whose numbers changed. Keyed by the numbers alone, with the patients numbered in the order of their
+# ids, since MixedLM reads the ids only to group the rows. Bounded, so a process keeps at most this many.
+FITS_KEPT = 512
+_kept_fits: OrderedDict[bytes, Trajectory] = OrderedDict()
+_kept_fits_lock = threading.Lock()
+
+
+def _fit_key(data: pd.DataFrame) -> bytes:
+    _, patient_numbers = np.unique(data["patient"].to_numpy(), return_inverse=True)
+    digest = hashlib.sha256()
+    for column in (
+        patient_numbers.astype(np.int64),
+        data["session"].to_numpy(dtype=float),
+        data["score"].to_numpy(dtype=float),
+    ):
+        digest.update(np.ascontiguousarray(column).tobytes())
+    return digest.digest()
+
+
+def _kept_statsmodels_trajectory(data: pd.DataFrame, patients: int, observations: int) -> Trajectory:
+    key = _fit_key(data)
+    with _kept_fits_lock:
+        kept = _kept_fits.get(key)
+        if kept is not None:
+            _kept_fits.move_to_end(key)
+            return kept
+    trajectory = _statsmodels_trajectory(data, patients, observations)
+    with _kept_fits_lock:
+        _kept_fits[key] = trajectory
+        while len(_kept_fits) > FITS_KEPT:
+            _kept_fits.popitem(last=False)
+    return trajectory
 
 
 def _statsmodels_trajectory(data: pd.DataFrame, patients: int, observations: int) -> Trajectory:
