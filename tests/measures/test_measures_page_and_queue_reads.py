@@ -70,6 +70,20 @@ def test_the_alert_queue_reads_the_same_however_many_alerts_of_every_state(cast,
     assert "(total 10)" in page and "The practice" in page and "Extra2 Many" in page
 
 
+def test_the_alert_queue_reads_the_same_however_long_between_its_requests(cast, client_for, monkeypatch):
+    """A minute passing between two requests (on a loaded machine, more than the session's 10-second expiry slack
+    passed) leaves the number of reads as it was: tests/conftest.py holds the session's idle push."""
+    client = client_for(cast.bob)
+    url = reverse("measures:alerts") + "?show=all"
+    open_alert(cast.alice)
+    _page(client, url)
+    _, before = _page(client, url)
+    later = timezone.now() + datetime.timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    _, after = _page(client, url)
+    assert after == before
+
+
 def test_the_measures_page_reads_the_same_however_many_alerts_and_screens(cast, client_for):
     client = client_for(cast.bob)
     url = reverse("measures:patient", args=[cast.alice.pk])

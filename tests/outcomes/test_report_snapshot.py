@@ -232,6 +232,22 @@ def test_the_stored_page_view_reads_a_constant_number_of_rows_whatever_the_pract
     assert len(larger) == len(small)
 
 
+def test_the_stored_page_view_reads_the_same_however_long_between_its_requests(builds, monkeypatch):
+    """A minute passing between two views (on a loaded machine, more than the session's 10-second expiry slack
+    passed) neither rebuilds the report nor adds a read: tests/conftest.py holds the session's idle push."""
+    practice = build_practice()
+    client = signed_in_client(practice.staff["prescriber"])
+    _page(client)
+    with CaptureQueriesContext(connection) as now:
+        _page(client)
+    later = timezone.now() + datetime.timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    with CaptureQueriesContext(connection) as a_minute_later:
+        _page(client)
+    assert len(builds) == 1
+    assert len(a_minute_later) == len(now)
+
+
 def test_the_fingerprint_covers_every_table_the_report_reads():
     build_practice()
     with CaptureQueriesContext(connection) as captured:
