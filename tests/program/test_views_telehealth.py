@@ -234,7 +234,7 @@ def test_the_patients_timeline_and_the_staff_timeline_say_the_session_was_held_b
     staff = signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk]))
     assert 'Integration session <span class="muted"> · by video</span>' in own
     assert 'Integration session <span class="muted"> · by video</span>' in staff.content.decode()
-    assert 'Dosing session <span class="muted"> · Willow room</span>' in own
+    assert 'Ketamine session <span class="muted"> · Willow room</span>' in own
 
 
 def adjust(user, session, **fields):
