@@ -111,6 +111,22 @@ def test_a_diagnosis_coded_on_the_record_that_the_screening_did_not_review_stops
     )
 
 
+def test_a_substance_use_disorder_coded_after_a_screening_that_declared_none_stops_the_dose(cast, ready_record, stock):
+    patients.record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": "F11.21", "description": "Opioid dependence, in remission"},
+    )
+    every_dosing_step_refuses(
+        cast,
+        ready_record,
+        stock,
+        r"cannot be dosed: the record codes F11\.21 \(Opioid dependence, in remission\), an opioid use disorder, but "
+        r"the screening of .* did not review it \(its intake lists no substance use disorder\)",
+    )
+
+
 def test_the_room_shows_the_record_diagnosis_the_screening_did_not_review(cast, session, client_for):
     patients.record_part_add(
         actor=cast.bob,

@@ -317,6 +317,40 @@ def test_a_record_diagnosis_is_reviewed_by_the_rule_that_fired_or_a_listed_disor
     assert enrolment_blockers(patient=cast.alice) == [NOT_ELIGIBLE]
 
 
+def sud(substance: str, last_use: str = "2019-01-01") -> dict:
+    return {"substance": substance, "last_use": last_use, "involves_dissociatives": False}
+
+
+def test_a_substance_use_disorder_coded_after_an_intake_that_declared_none_holds_until_a_screening_weighs_it(cast):
+    helpers.ready_for_enrolment(cast)  # the intake listed no substance use disorder
+    code_on_record(cast, "F10.21", "Alcohol dependence, in remission")
+    screened = day_in_words(timezone.localdate())
+    assert enrolment_blockers(patient=cast.alice) == [
+        "the record codes F10.21 (Alcohol dependence, in remission), an alcohol use disorder, but the screening of "
+        f"{screened} did not review it (its intake lists no substance use disorder); re-screen so a prescriber "
+        "reviews it, or correct the record if the code no longer applies"
+    ]
+    # A new intake that declares it: the remission rule asks a prescriber to review it, who overrides with a reason.
+    declared = helpers.intake()
+    declared["psychiatric"]["substance_use_disorders"] = [sud("alcohol")]
+    _, result = helpers.screen(cast, declared)
+    assert [reason["rule"] for reason in result.reasons] == ["substance_use_disorder_in_remission"]
+    assert enrolment_blockers(patient=cast.alice) == [NEEDS_REVIEW]
+    services.override_record(
+        actor=cast.bob,
+        result=result,
+        justification="Alcohol use disorder in remission since 2019, reviewed with the patient.",
+    )
+    assert enrolment_blockers(patient=cast.alice) == []
+    # The screening weighed alcohol, not cannabis: a cannabis use disorder coded next holds again, naming what it saw.
+    code_on_record(cast, "F12.20", "Cannabis dependence, uncomplicated")
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker.startswith(
+        "the record codes F12.20 (Cannabis dependence, uncomplicated), a cannabis use disorder, but the screening of "
+        f"{screened} did not review it (its intake lists a use disorder of alcohol only); re-screen"
+    )
+
+
 def test_a_diagnosis_the_screening_does_not_review_never_blocks_and_a_corrected_record_reopens_the_gate(cast):
     helpers.ready_for_enrolment(cast)
     code_on_record(cast, "F33.1", "Major depressive disorder, recurrent, moderate")

@@ -30,6 +30,18 @@ from kapstone.screening.engine import RULES_DIR, RuleSetError, load_rule_set
         ("I49.01", "an arrhythmia"),
         ("H40.11X1", "glaucoma or raised intraocular pressure"),
         ("K74.60", "cirrhosis or liver failure"),
+        ("F10.21", "an alcohol use disorder"),  # in remission: the screening reviews a disorder in remission too
+        ("F11.20", "an opioid use disorder"),
+        ("F12.90", "a cannabis use disorder"),
+        ("F13.21", "a sedative, hypnotic or anxiolytic use disorder"),
+        ("F14.10", "a cocaine use disorder"),
+        ("F15.20", "a stimulant use disorder"),
+        ("F16.20", "a hallucinogen use disorder (which may involve a dissociative)"),
+        ("F18.10", "an inhalant use disorder"),
+        (
+            "F19.20",
+            "a substance use disorder that may involve a dissociative (other or several psychoactive substances)",
+        ),
     ],
 )
 def test_a_code_matches_the_entry_whose_prefix_it_begins_with(code, label):
@@ -43,7 +55,7 @@ def test_a_code_matches_the_entry_whose_prefix_it_begins_with(code, label):
         "F33.1",  # depression without psychotic features: the indication itself
         "F33.2",
         "F41.1",
-        "F10.21",  # alcohol dependence in remission: the intake does not ask about every substance on the record
+        "F17.210",  # nicotine dependence: no screening rule weighs it
         "I10",
         "E05.00",  # the intake asks about untreated hyperthyroidism, which a code does not tell
         "K76.0",
@@ -71,6 +83,48 @@ def test_an_entry_is_reviewed_by_a_yes_a_date_a_listed_disorder_or_its_rule_and_
     assert not substances.reviewed_in({"psychiatric": {"substance_use_disorders": []}}, set())
     assert psychotic_depression.reviewed_in({}, {"current_psychosis"})
     assert not psychotic_depression.reviewed_in({"psychiatric": {"current_psychosis": False}}, {"bipolar_disorder"})
+
+
+def declaring(*substances: str) -> dict:
+    return {
+        "psychiatric": {
+            "substance_use_disorders": [
+                {"substance": substance, "last_use": "2019-01-01", "involves_dissociatives": False}
+                for substance in substances
+            ]
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "declared", "reviewed"),
+    [
+        ("F10.21", ["Alcohol (in remission since 2019)"], True),  # a whole word, ignoring case
+        ("F10.21", ["EtOH"], True),
+        ("F10.21", [], False),  # the intake said no substance use
+        ("F10.21", ["cannabis"], False),  # another class: the screening never weighed the alcohol
+        ("F10.20", ["cannabis", "alcohol"], True),
+        ("F11.20", ["heroin"], True),
+        ("F11.20", ["alcohol"], False),
+        ("F12.20", ["marijuana"], True),
+        ("F13.20", ["lorazepam"], True),
+        ("F13.20", ["opioids"], False),
+        ("F14.20", ["crack cocaine"], True),
+        ("F15.20", ["methamphetamine"], True),
+        ("F15.20", ["cocaine"], False),
+        ("F16.20", ["LSD"], True),
+        ("F16.20", ["ketamine"], True),  # coded with phencyclidine under F16; the exclusion rule weighs it
+        ("F16.20", ["alcohol"], False),
+        ("F18.10", ["solvents"], True),
+        ("F19.20", ["kratom"], True),  # other or several substances: any listed disorder shows the review
+        ("F19.20", [], False),
+    ],
+)
+def test_a_substance_use_disorder_is_reviewed_only_by_a_listed_disorder_of_its_class(code, declared, reviewed):
+    entry = load_rule_set().record_diagnosis(code)
+    assert entry.reviewed_in(declaring(*declared), set()) is reviewed
+    # No rule's firing stands for a class: the remission rule fires for whatever substance the intake lists.
+    assert entry.reviewed_in(declaring(), {"substance_use_disorder_in_remission"}) is False
 
 
 def test_every_entry_cites_the_icd10cm_and_a_source_of_the_rule_that_reviews_it():
@@ -110,6 +164,9 @@ def first_entry(content):
         (lambda c: first_entry(c).update(reviewed_by=[{"rule": "schizophrenia"}]), "names no intake field or rule"),
         (lambda c: first_entry(c).update(reviewed_by=[{"field": "age", "rule": "pregnancy"}]), "names no intake"),
         (lambda c: first_entry(c).update(reviewed_by=[]), "reviewed_by needs a non-empty list"),
+        (lambda c: first_entry(c).update(reviewed_by=[{"substances": []}]), "substances needs a non-empty list"),
+        (lambda c: first_entry(c).update(reviewed_by=[{"substances": "alcohol"}]), "substances needs a non-empty"),
+        (lambda c: first_entry(c).update(reviewed_by=[{"substances": ["alcohol", " "]}]), "substances needs a non"),
         (lambda c: first_entry(c).update(codes=["F20.9.1"]), "ICD-10-CM prefixes"),
         (lambda c: first_entry(c).update(codes=["U07"]), "ICD-10-CM prefixes"),
         (lambda c: first_entry(c).update(codes="F20"), "ICD-10-CM prefixes"),
@@ -118,7 +175,7 @@ def first_entry(content):
         (lambda c: first_entry(c).update(codes=["F20", "F2"]), "prefixes F2 and F20 overlap"),
         (lambda c: first_entry(c).update(codes=["F20", "F31.0"]), "prefixes F31 and F310 overlap"),
         (lambda c: c.update(entries=[]), "non-empty list of entries"),
-        (lambda c: c.update(version="9.9.9"), "pins '1.2.0'"),
+        (lambda c: c.update(version="9.9.9"), "pins '1.3.0'"),
     ],
 )
 def test_a_malformed_record_diagnoses_file_is_refused_at_load(edited_rules, change, message):

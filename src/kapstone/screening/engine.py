@@ -38,6 +38,7 @@ __all__ = [
     "RuleSetError",
     "ScreeningResult",
     "SettingsOverrideError",
+    "declared_substances",
     "evaluate_condition",
     "load_rule_set",
     "screen",
@@ -152,13 +153,17 @@ class Medications:
 @dataclass(frozen=True)
 class RecordDiagnosis:
     """Diagnoses coded on the patient record (by ICD-10-CM prefix) that the screening reviews, and where a screening
-    shows it did: an intake field answered (true, a date, a non-empty list) or a rule among the result's reasons."""
+    shows it did: an intake field answered (true, a date, a non-empty list), a rule among the result's reasons, or a
+    substance use disorder the intake lists whose substance names one of `substances` (whole words, ignoring case)."""
 
     label: str
     codes: tuple[str, ...]  # as the file writes them (F32.3), for people
     fields: tuple[str, ...]
     rules: tuple[str, ...]
     source: str
+    # Lower-case names of the substance class (alcohol, heroin): a use disorder of another class the intake lists
+    # does not show that the screening weighed this one.
+    substances: tuple[str, ...] = ()
     # The codes as a record's code is compared with them, undotted once: undotting every entry's codes again for each
     # code looked up cost 85 µs a diagnosis on the dosing room's and the screening page's gate (issue 19).
     prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -167,7 +172,11 @@ class RecordDiagnosis:
         object.__setattr__(self, "prefixes", tuple(_undotted(prefix) for prefix in self.codes))
 
     def reviewed_in(self, intake: Data, fired_rules: set[str]) -> bool:
-        return any(_answered(_lookup(intake, name)) for name in self.fields) or bool(fired_rules & set(self.rules))
+        return (
+            any(_answered(_lookup(intake, name)) for name in self.fields)
+            or bool(fired_rules & set(self.rules))
+            or any(_names_any(substance, self.substances) for substance in declared_substances(intake))
+        )
 
 
 @dataclass(frozen=True)
@@ -459,6 +468,14 @@ def _answered(value: Any) -> bool:
     return value is True or (isinstance(value, str | list) and len(value) > 0)
 
 
+def declared_substances(intake: Data) -> list[str]:
+    """The substances of the use disorders an intake lists (psychiatric.substance_use_disorders), as written."""
+    disorders = _lookup(intake, "psychiatric.substance_use_disorders")
+    if not isinstance(disorders, list):
+        return []
+    return [str(disorder.get("substance") or "") for disorder in disorders if isinstance(disorder, dict)]
+
+
 def _undotted(code: str) -> str:
     return code.strip().upper().replace(".", "")
 
@@ -481,13 +498,17 @@ def _parse_record_diagnoses(raw: Data, rule_ids: set[str]) -> tuple[RecordDiagno
             raise RuleSetError(f"{where}: codes must be a list of ICD-10-CM prefixes (such as F31, Q28.2), not {codes}")
         if not isinstance(reviewed_by, list) or not reviewed_by:
             raise RuleSetError(f"{where}: reviewed_by needs a non-empty list")
-        fields, rules = [], []
+        fields, rules, substances = [], [], []
         for place in reviewed_by:
             kind, name = next(iter(place.items())) if isinstance(place, dict) and len(place) == 1 else (None, None)
             if kind == "field" and name in INTAKE_FIELDS:
                 fields.append(name)
             elif kind == "rule" and name in rule_ids:
                 rules.append(name)
+            elif kind == "substances":
+                if not isinstance(name, list) or not name or not all(isinstance(n, str) and n.strip() for n in name):
+                    raise RuleSetError(f"{where}: reviewed_by substances needs a non-empty list of names")
+                substances += [" ".join(n.lower().split()) for n in name]
             else:
                 raise RuleSetError(f"{where}: reviewed_by {place} names no intake field or rule of {MAIN_RULES_FILE}")
         parsed.append(
@@ -497,6 +518,7 @@ def _parse_record_diagnoses(raw: Data, rule_ids: set[str]) -> tuple[RecordDiagno
                 fields=tuple(fields),
                 rules=tuple(rules),
                 source=" ".join(str(entry["source"]).split()),
+                substances=tuple(substances),
             )
         )
     prefixes = sorted(_undotted(code) for entry in parsed for code in entry.codes)
@@ -829,10 +851,11 @@ def benzodiazepine_load(medication_list: list[Data], medications: Medications) -
     return float(_medication_values(medication_list, medications)["benzodiazepine_diazepam_equivalent_mg"])
 
 
-def _names_a_dissociative(substance: str, dissociative_names: tuple[str, ...]) -> bool:
-    """Whether the substance text names a dissociative as a whole word ("DXM cough syrup", "ketamine")."""
+def _names_any(substance: str, names: tuple[str, ...]) -> bool:
+    """Whether the substance text names one of `names` as a whole word, ignoring case ("DXM cough syrup" names dxm,
+    "Alcohol (in remission)" names alcohol)."""
     words = " ".join(re.sub(r"[^a-z0-9]+", " ", substance.lower()).split())
-    return any(re.search(rf"\b{re.escape(name)}\b", words) for name in dissociative_names)
+    return any(re.search(rf"\b{re.escape(name)}\b", words) for name in names)
 
 
 def _substance_use_values(
@@ -844,7 +867,7 @@ def _substance_use_values(
         if months >= settings["sud_remission_months"]:
             in_remission.append(disorder["substance"])
         # A substance named as a dissociative counts as one even when the box was left unticked.
-        elif disorder["involves_dissociatives"] or _names_a_dissociative(disorder["substance"], dissociative_names):
+        elif disorder["involves_dissociatives"] or _names_any(disorder["substance"], dissociative_names):
             active_dissociative.append(disorder["substance"])
         else:
             active_other.append(disorder["substance"])

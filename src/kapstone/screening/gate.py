@@ -19,7 +19,9 @@
    code prefixes to the intake answer or rule that reviews them) shows in the latest screening: its intake answers it
    (yes, a date, a listed disorder) or its rule fired. A psychotic or bipolar disorder, an aneurysm, a haemorrhage or
    a pregnancy coded on the record after, or despite, an intake that said no holds the patient until a new screening
-   reviews it, or until the record is corrected when the code no longer applies.
+   reviews it, or until the record is corrected when the code no longer applies. So does a substance use disorder
+   (F10-F16, F18) whose class the intake did not list, active or in remission: an alcohol use disorder on the record
+   of a patient whose intake listed none, or only cannabis, was never weighed by the screening's rules.
 
 program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
 page shows the same reasons.
@@ -45,7 +47,15 @@ from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.screening.changes import merge_draft
 from kapstone.screening.consent_forms import ConsentForm, current_form
-from kapstone.screening.engine import Data, RuleSet, SettingsOverrideError, load_rule_set, screen
+from kapstone.screening.engine import (
+    Data,
+    RecordDiagnosis,
+    RuleSet,
+    SettingsOverrideError,
+    declared_substances,
+    load_rule_set,
+    screen,
+)
 from kapstone.screening.intake_schema import IntakeValidationError
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
 from kapstone.screening.services import SETTINGS_PREFIX
@@ -300,10 +310,21 @@ def _record_diagnosis_blockers(
         if entry is not None and not entry.reviewed_in(intake, fired):
             blockers.append(
                 f"the record codes {code} ({description}), {entry.label}, but the screening of "
-                f"{_screened_on(result)} did not review it; re-screen so a prescriber reviews it, or "
-                "correct the record if the code no longer applies"
+                f"{_screened_on(result)} did not review it{_substances_listed(entry, intake)}; re-screen so a "
+                "prescriber reviews it, or correct the record if the code no longer applies"
             )
     return blockers
+
+
+def _substances_listed(entry: RecordDiagnosis, intake: Data) -> str:
+    """For a substance use disorder reviewed by its class, what the intake declared instead, so staff see why the
+    record's code was not weighed (nothing declared, or another class) and what the new intake must name."""
+    if not entry.substances:
+        return ""
+    declared = [substance.strip() for substance in declared_substances(intake) if substance.strip()]
+    if not declared:
+        return " (its intake lists no substance use disorder)"
+    return f" (its intake lists a use disorder of {', '.join(declared)} only)"
 
 
 # The parts of the patient's own answers the gate weighs: the safety questions. Their medicines are the dosing room's
