@@ -55,3 +55,22 @@ def test_no_demo_record_differs_from_its_latest_intake():
             intake=latest.intake_version.data,
         )
         assert differences == [], (patient, differences)
+
+
+def test_a_demo_record_coding_a_substance_use_disorder_has_an_intake_that_declared_it():
+    # Enough patients that the demo codes an alcohol use disorder in remission on some (COMORBID, by its seed).
+    call_command("seed_demo", "--patients", "40", "--quiet-logins")
+    coded = Patient.objects.filter(diagnoses__icd10_code="F10.21").exclude(pk__in=_later_screened()).distinct()
+    assert coded.exists()
+    for patient in coded:
+        latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").first()
+        [declared] = latest.intake_version.data["psychiatric"]["substance_use_disorders"]
+        assert declared["substance"] == "alcohol"
+        assert "substance_use_disorder_in_remission" in [reason["rule"] for reason in latest.reasons]
+        assert not any("the record codes" in blocker for blocker in enrolment_blockers(patient=patient)), patient
+
+
+def _later_screened() -> list[int]:
+    """The waitlisted and re-screened patients, whose gate is closed on purpose (the test above)."""
+    patients = list(Patient.objects.order_by("id"))
+    return [patients[index].pk for index in (WAITLISTED, RESCREENED_NEEDS_REVIEW, RESCREENED_NOT_ELIGIBLE)]

@@ -1,7 +1,8 @@
 """Demo screening records: every demo patient has a complete intake screened by the real engine, a consultation
 with their outside psychiatrist and a signed consent, so the groups the program demo fills pass the gate.
 
-Patients aged 65 and over (the older-adult rule) or on a benzodiazepine load above the threshold come out "needs
+Patients aged 65 and over (the older-adult rule), on a benzodiazepine load above the threshold, or whose record codes
+an alcohol use disorder in remission (which their intake declares, so the screening weighs it) come out "needs
 review" and carry a prescriber's override that answers each reason. The program demo's waitlisted patient (the 8th,
 "waiting for the screening review") needs review without an override. Patients of a finished course were screened
 a few weeks before it began (the program demo's courses, so this demo runs after it); patients of a current group
@@ -48,7 +49,15 @@ OVERRIDE_REASONS = {
         "Benzodiazepine load discussed with the patient and the outside psychiatrist: no dose on session mornings, "
         "sedation watched with MOAA/S."
     ),
+    "substance_use_disorder_in_remission": (
+        "Alcohol use disorder in remission, reviewed with the patient and the outside psychiatrist, who supports "
+        "KAP; the team asks about drinking at each session."
+    ),
 }
+# The substance use disorders the home demo codes on some records (COMORBID), declared at their intake so the
+# screening weighs them and the enrolment gate, which holds a record code of a class the intake did not declare
+# (record_diagnoses.yaml), stays open: the substance as the intake names it, in remission.
+DECLARED_FOR_CODE = {"F10.21": "alcohol"}
 OVERRIDE_CLOSING = "Outside psychiatrist supports."
 
 
@@ -62,7 +71,23 @@ def override_text(reasons: list[dict]) -> str:
 NO_HISTORY = dict.fromkeys(INTAKE_SCHEMA["properties"]["medical"]["required"], False)
 
 
-def _intake(rng, patient, indication: str, medications: list, assessed: datetime.date, *, case: int | None) -> dict:
+def _in_remission(rng, substance: str, assessed: datetime.date, remission_months: int) -> dict:
+    """A use disorder of `substance` whose last use is past the screening's remission threshold (31 days a month, so
+    always that many completed months) by up to a few years: synthetic, as every demo answer is."""
+    last_use = assessed - datetime.timedelta(days=31 * remission_months + rng.randint(30, 5 * 365))
+    return {"substance": substance, "last_use": last_use.isoformat(), "involves_dissociatives": False}
+
+
+def _intake(
+    rng,
+    patient,
+    indication: str,
+    medications: list,
+    assessed: datetime.date,
+    *,
+    case: int | None,
+    substance_use: list[dict],
+) -> dict:
     medical = dict(NO_HISTORY)
     psychiatric = {
         "current_psychosis": False,
@@ -71,7 +96,7 @@ def _intake(rng, patient, indication: str, medications: list, assessed: datetime
         "primary_psychotic_disorder": False,
         "first_degree_relative_psychosis": False,
         "bipolar_disorder": case == WAITLISTED,
-        "substance_use_disorders": [],
+        "substance_use_disorders": substance_use,
     }
     failed_trials = [
         {
@@ -183,6 +208,7 @@ def seed(*, practice, rng, progress) -> None:
     portal_ids = {patient.pk for patient in patients if patient.user_id}
     today = timezone.localdate()
     rule_set = engine.load_rule_set()
+    remission_months = rule_set.settings["sud_remission_months"].value
     course_starts = practice.course_starts
     done = 0
     for start in range(0, len(patients), BATCH):
@@ -191,6 +217,11 @@ def seed(*, practice, rng, progress) -> None:
         codes = dict(
             Diagnosis.objects.filter(patient_id__in=ids, is_primary=True).values_list("patient_id", "icd10_code")
         )
+        declared: dict[int, list[str]] = {}
+        for patient_id, code in Diagnosis.objects.filter(
+            patient_id__in=ids, icd10_code__in=DECLARED_FOR_CODE
+        ).values_list("patient_id", "icd10_code"):
+            declared.setdefault(patient_id, []).append(DECLARED_FOR_CODE[code])
         medications: dict[int, list] = {}
         for medication in Medication.objects.filter(patient_id__in=ids):
             # The same reading of the record the screening page compares against, so no demo patient is flagged.
@@ -209,7 +240,18 @@ def seed(*, practice, rng, progress) -> None:
             if case is None and patient.pk in course_starts:
                 assessed = min(assessed, course_starts[patient.pk] - datetime.timedelta(days=rng.randint(14, 45)))
             indication = INDICATION_FOR_CODE.get(codes.get(patient.pk, "F33")[:3], "depression")
-            data = _intake(rng, patient, indication, medications.get(patient.pk, []), assessed, case=case)
+            substance_use = [
+                _in_remission(rng, substance, assessed, remission_months) for substance in declared.get(patient.pk, [])
+            ]
+            data = _intake(
+                rng,
+                patient,
+                indication,
+                medications.get(patient.pk, []),
+                assessed,
+                case=case,
+                substance_use=substance_use,
+            )
             versions.append(
                 IntakeVersion(patient=patient, number=1, data=data, source="staff", is_complete=True, author=prescriber)
             )
