@@ -60,16 +60,21 @@ def _series(points: list[svgchart.Point]) -> list[list[svgchart.Series]]:
     ]
 
 
+# Joined or not, awkward label or none, awkward note or none: half of the eight combinations, in which each pair of the
+# three still meets in all four of its combinations (a half fraction of the 2x2x2 design). The three are drawn apart
+# from each other (the line, the title and axis, the footnote), so it is their pairs with the rest that can go wrong,
+# and the product with everything else below holds every one of those.
+CONNECT_LABEL_NOTE = [(True, "", ""), (True, AWKWARD, AWKWARD), (False, "", AWKWARD), (False, AWKWARD, "")]
+
+
 def _charts():
     for count, axis in itertools.product((0, 1, 2, 7, 60), ("datetime", "date", "numbered")):
         points = _numbered(count) if axis == "numbered" else _dated(count, dates=axis == "date")
-        for series, bands, markers, connect, label, note, days in itertools.product(
+        for series, bands, markers, (connect, label, note), days in itertools.product(
             _series(points),
             ([], BANDS),
             ({}, MARKERS),
-            (True, False),
-            ("", AWKWARD),
-            ("", AWKWARD),
+            CONNECT_LABEL_NOTE,
             (None, (datetime.date(2025, 6, 1), datetime.date(2026, 9, 30))),
         ):
             if markers == {} and any(point.markers for point in points):
@@ -106,7 +111,7 @@ def test_every_kind_of_chart_comes_out_as_the_template_drew_it(settings, zone):
             expected = TEMPLATE.render(Context(svgchart.layout(chart))).strip()
             assert svgchart.render(chart) == expected, chart.chart_id
             drawn += 1
-    assert drawn > 1000
+    assert drawn > 800
 
 
 def test_awkward_text_is_escaped_as_the_template_escapes_it():
