@@ -251,7 +251,7 @@ def test_the_screening_page_draws_its_forms_and_the_consent_form_as_their_templa
     drawn = [
         forms.OverrideForm(),
         forms.AdviceOverrideForm(prefix=f"advice-{entry.pk}"),
-        forms.WithdrawForm(),
+        forms.StaffWithdrawForm(),
     ]
     for form in drawn:
         assert render_to_string("includes/form_fields.html", {"form": form}) in page
@@ -278,10 +278,39 @@ def test_staff_record_a_paper_consent_and_withdraw_it(cast):
     signature = ConsentSignature.objects.get()
     assert signature.kind == "paper" and signature.recorded_by == cast.nurse
     client.post(
-        reverse("screening:consent_withdraw", kwargs={"signature_id": signature.pk}), {"reason": "Told me in clinic"}
+        reverse("screening:consent_withdraw", kwargs={"signature_id": signature.pk}),
+        {"reason": "Told me in clinic", "confirm": "yes"},
     )
     signature.refresh_from_db()
     assert signature.is_withdrawn
+
+
+def test_staff_withdrawing_a_consent_are_asked_to_confirm_on_a_page_that_says_what_follows(cast):
+    signature = helpers.sign_consent(cast)
+    client = signed_in_client(cast.nurse)
+    url = reverse("screening:consent_withdraw", kwargs={"signature_id": signature.pk})
+    asked = client.post(url, {"reason": "By phone to the nurse"})
+    assert asked.status_code == 200 and "Withdraw Alice Abernathy's consent?" in asked.text
+    assert "the dosing room gives them no dose" in asked.text and "alert queue" in asked.text
+    assert 'name="confirm" value="yes"' in asked.text and "By phone to the nurse</textarea>" in asked.text
+    signature.refresh_from_db()
+    assert not signature.is_withdrawn
+    done = client.post(url, {"reason": "By phone to the nurse", "confirm": "yes"})
+    assert done.status_code == 302
+    signature.refresh_from_db()
+    assert signature.is_withdrawn and signature.withdrawal_reason == "By phone to the nurse"
+    assert "consent is withdrawn and the care team is alerted" in client.get(done.url).text
+
+
+@pytest.mark.parametrize("confirm", ["", "yes"])
+def test_staff_cannot_withdraw_a_consent_without_saying_how_the_patient_told_them(cast, confirm):
+    signature = helpers.sign_consent(cast)
+    url = reverse("screening:consent_withdraw", kwargs={"signature_id": signature.pk})
+    response = signed_in_client(cast.nurse).post(url, {"reason": "   ", "confirm": confirm})
+    assert response.status_code == 400
+    assert "Say how the patient told you they are withdrawing: nothing is changed until you do." in response.text
+    signature.refresh_from_db()
+    assert not signature.is_withdrawn
 
 
 # --- the portal --------------------------------------------------------------------------------------------------
@@ -378,6 +407,20 @@ def test_a_patient_withdraws_their_consent(cast):
     response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": ""})
     assert response.status_code == 302
     assert ConsentSignature.objects.get().is_withdrawn
+    page = client.get(response.url).text
+    assert "your care team has been told" in page
+    assert "You withdrew your consent on" in page and "Read and sign the consent form" in page
+
+
+def test_the_portal_says_what_follows_a_withdrawal_before_the_patient_withdraws(cast):
+    """What it says is what the code does: the gate closes (screening.gate), an alert is raised (a safety event),
+    and nothing else (an enrolment, reminders, questionnaires, messages) is changed by it."""
+    helpers.sign_consent(cast)
+    page = signed_in_client(cast.alice_user).get(reverse("screening:portal")).text
+    assert "Your care team is told straight away" in page
+    assert "You will not be given ketamine while your consent is withdrawn" in page
+    assert "Your place in a group you are already in is not cancelled" in page
+    assert "You can consent again at any time" in page
 
 
 def test_a_second_withdrawal_that_loses_the_race_is_explained_not_a_server_error(cast, monkeypatch):

@@ -595,4 +595,21 @@ class ConsentSignForm(forms.Form):
 
 
 class WithdrawForm(forms.Form):
+    """The patient's own withdrawal in the portal: they need give no reason."""
+
     reason = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class StaffWithdrawForm(forms.Form):
+    """Staff recording a withdrawal for the patient say how they heard: the record must show it came from the patient,
+    since the enrolment gate closes on it and only the patient can sign again."""
+
+    reason = forms.CharField(
+        max_length=1000,
+        label="How the patient told you",
+        help_text="For example: by phone to the nurse on Monday.",
+        error_messages={
+            "required": "Say how the patient told you they are withdrawing: nothing is changed until you do."
+        },
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

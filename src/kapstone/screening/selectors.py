@@ -303,7 +303,8 @@ def reply_file_get(*, user: User, consultation_id: int | str) -> Consultation:
 
 
 def portal_screening(*, patient: Patient) -> dict[str, object]:
-    """What the patient's own screening page shows: their pre-intake and their consent, nothing else."""
+    """What the patient's own screening page shows: their pre-intake and their consent (in force, or else the latest
+    withdrawn), nothing else."""
     form = current_form()
     signatures = ConsentSignature.objects.filter(
         patient=patient, form_id=form.id, form_version__in=form.accepted_versions
@@ -312,5 +313,7 @@ def portal_screening(*, patient: Patient) -> dict[str, object]:
     return {
         "consent_form": form,
         "consent": signatures.filter(withdrawn_at__isnull=True).first(),
+        # The latest withdrawal, so the page says it stands and how to consent again.
+        "withdrawn": signatures.filter(withdrawn_at__isnull=False).order_by("-withdrawn_at").first(),
         "pre_intake": IntakeVersion.objects.filter(patient=patient, source=IntakeVersion.Source.PATIENT).first(),
     }

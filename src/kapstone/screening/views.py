@@ -89,7 +89,7 @@ def _screening_page(request, patient, *, status: int = 200, **bound_forms):
         "consultation_fields": formrender.drawn_fields(consultation_form),
         "paper_form": paper_form,
         "paper_fields": formrender.drawn_fields(paper_form),
-        "withdraw_fields": formrender.drawn_fields(forms.WithdrawForm()),
+        "withdraw_fields": formrender.drawn_fields(forms.StaffWithdrawForm()),
         "consent_text": _consent_text(overview["consent_form"]),
     }
     return render(request, "screening/patient_screening.html", context, status=status)
@@ -248,15 +248,25 @@ def consent_paper(request, patient_id):
 def consent_withdraw(request, signature_id):
     signature = selectors.signature_get(user=request.user, signature_id=signature_id)
     patient = selectors.screening_patient_get(user=request.user, patient_id=signature.patient_id, purpose="consent")
-    form = forms.WithdrawForm(request.POST)
+    if signature.is_withdrawn:
+        messages.info(request, "This consent is already withdrawn.")
+        return redirect("screening:patient", patient_id=patient.pk)
+    form = forms.StaffWithdrawForm(request.POST)
+    # Asked on a page of its own with what follows (as deactivating a staff login is): the row's one button sat
+    # beside the consent history and closed the enrolment gate at once, with a reason left blank.
+    if not form.is_valid() or request.POST.get("confirm") != "yes":
+        context = {"patient": patient, "signature": signature, "fields": formrender.form_fields(form)}
+        return render(request, "screening/consent_withdraw_confirm.html", context, status=400 if form.errors else 200)
     try:
-        if not form.is_valid():
-            raise services.ScreeningRefused("The reason is too long.")
         services.consent_withdraw(actor=request.user, signature=signature, reason=form.cleaned_data["reason"])
-    except services.ScreeningRefused as refusal:
+    except services.ScreeningRefused as refusal:  # e.g. withdrawn by another click since the page was drawn
         messages.error(request, str(refusal))
     else:
-        messages.success(request, "The consent is withdrawn.")
+        messages.success(
+            request,
+            f"{patient.full_name}'s consent is withdrawn and the care team is alerted. They cannot be "
+            "enrolled or dosed until they sign the consent form again.",
+        )
     return redirect("screening:patient", patient_id=patient.pk)
 
 
@@ -341,6 +351,8 @@ def portal_consent_withdraw(request):
             messages.info(request, str(refusal))
         else:
             messages.success(
-                request, "Your consent is withdrawn. Your care team will be in touch about what happens next."
+                request,
+                "Your consent is withdrawn and your care team has been told; they will be in touch about what happens "
+                "next. You will not be given ketamine unless you sign the consent form again.",
             )
     return redirect("screening:portal")
