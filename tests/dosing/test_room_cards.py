@@ -119,7 +119,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if v.alert_messages %}<tr class="vital-{{ v.alert_level }}"><td colspan="6" role="alert">⚠ {{ v.alert_messages|join:"; " }}</td></tr>{% endif %}
   {% empty %}<tr><td colspan="6" class="muted">None yet.</td></tr>{% endfor %}</tbody></table>
   {% if record.sedation_moaas is not None or record.dissociation_cadss is not None %}<p>MOAA/S {{ record.sedation_moaas|default_if_none:"—" }} · CADSS {{ record.dissociation_cadss|default_if_none:"—" }}{% if record.ratings_at %} <span class="muted">(rated {{ record.ratings_at|time:"H:i" }}{% if record.predose_moaas is not None %}; before the dose MOAA/S {{ record.predose_moaas }}{% endif %})</span>{% endif %}</p>{% endif %}
-  {% for ae in record.adverse_events.all %}<p class="badge warn">AE: {{ ae.kind }} ({{ ae.severity }})</p>{% endfor %}
+  {% for ae in record.adverse_events.all %}<p class="badge warn">AE: {{ ae.kind }} ({{ ae.get_severity_display }})</p>{% endfor %}
   {% if record.notes %}<pre class="notes">{{ record.notes }}</pre>{% endif %}
   {% if not record.discharged_at %}
   {% if not record.administered_at %}{{ f.checkin }}{% endif %}
@@ -344,7 +344,7 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
         "alert-stop",
         "alert-review",
         "before the dose MOAA/S",
-        "AE: nausea",
+        "AE: nausea &quot;mild&quot; &lt;b&gt; (Mild)",
         '<pre class="notes">',
     ):
         assert shown in by_python, shown

@@ -167,7 +167,7 @@ class AdverseEvent(models.Model):
         ordering = ["occurred_at"]
 
     def __str__(self) -> str:
-        return f"{self.kind} ({self.severity})"
+        return f"{self.kind} ({self.get_severity_display()})"
 
 
 class SubstanceLot(models.Model):

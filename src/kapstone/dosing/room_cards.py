@@ -283,7 +283,7 @@ def _after(record: DoseRecord | None) -> str:
         )
     if record is not None:
         events = "".join(
-            f'<p class="badge warn">AE: {shown(ae.kind)} ({shown(ae.severity)})</p>'
+            f'<p class="badge warn">AE: {shown(ae.kind)} ({shown(ae.get_severity_display())})</p>'
             for ae in record.adverse_events.all()
         )
         if record.notes:
