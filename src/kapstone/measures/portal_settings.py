@@ -30,16 +30,43 @@ def portal_setting(name: str, overrides: Mapping[str, Any] | None = None) -> Any
 DIALLABLE = re.compile(r"^\+?[\d\s().-]{2,20}$")
 
 
+# The ways to reach a line, said at the end of its label ("…: call or text", "… - text 988"): the links say them.
+_WAYS_AT_END = r"[\s:,;(–—-]*\b(?:(?:call|phone)\s*(?:or|/|&|and)\s*)?text(?:\s*(?:or|/|&|and)\s*(?:call|phone))?"
+
+
+def _heading_and_links(label: str, contact: str) -> tuple[str, str, str]:
+    """A line that takes texts as its label, then "call 988 · text 988": its label without the ways it lists at its
+    end, which the links now say ("call or text: 988 · text 988" said texting twice), and each link's words only
+    where what is left of the label does not already say them (a "Crisis Text Line")."""
+    ending = re.compile(_WAYS_AT_END + r"(?:\s+" + re.escape(contact) + r")?[\s).:]*$", re.IGNORECASE)
+    heading = ending.sub("", label).strip() or label
+    words = set(re.findall(r"[a-z]+", heading.lower()))
+    call = contact if "call" in words else f"call {contact}"
+    text = "send a message" if "text" in words else f"text {contact}"
+    return heading, call, text
+
+
 def crisis_resources(overrides: Mapping[str, Any] | None = None) -> list[dict]:
     """The practice's crisis lines, each with a tel: link when its contact is a number, and an sms: link when its
-    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either.
+    label says the line takes texts (988's does: "call or text"), so a patient on a phone can tap either; such a
+    line's `heading` and the links' words (`call`, `text`) are said once between them (_heading_and_links).
     `overrides` as portal_setting's."""
     lines = []
     for line in portal_setting("crisis_resources", overrides):
         contact = line["contact"].strip()
         number = re.sub(r"[^\d+]", "", contact) if DIALLABLE.match(contact) else ""
         texts = bool(number) and "text" in line["label"].lower()
-        lines.append({**line, "tel": f"tel:{number}" if number else "", "sms": f"sms:{number}" if texts else ""})
+        heading, call, text = _heading_and_links(line["label"], contact) if texts else (line["label"], contact, "")
+        lines.append(
+            {
+                **line,
+                "heading": heading,
+                "call": call,
+                "text": text,
+                "tel": f"tel:{number}" if number else "",
+                "sms": f"sms:{number}" if texts else "",
+            }
+        )
     return lines
 
 
