@@ -65,18 +65,47 @@ def cited_ids(value: str) -> list[str]:
     return [value] if BARE_ID.match(value) else CITED_ID.findall(value)
 
 
+def _plain(text: str) -> str:
+    """The words of a text, without punctuation, case or articles ("after a restful sleep" says what "after restful
+    sleep" does)."""
+    return " ".join(w for w in re.sub(r"[^a-z0-9]+", " ", text.lower()).split() if w not in ("a", "an", "the"))
+
+
+def _new_to(citation: str, annotation: str) -> str:
+    """The annotation after an [id] less each of its clauses (split at ";") the reference already says: a data file
+    notes what it takes from a source in the source's own words, which the written-out reference then said twice
+    ("… no driving until the next day after restful sleep. no driving until …"). A clause of a word or two ("and")
+    is kept: it joins ids rather than repeating one."""
+    said = f" {_plain(citation)} "
+    clauses = annotation.split(";")
+    kept = [c for c in clauses if len(_plain(c).split()) < 3 or f" {_plain(c)} " not in said]
+    if len(kept) == len(clauses):
+        return annotation
+    return ";".join(kept) if kept and _plain(";".join(kept)) else ""
+
+
 def describe(value: str) -> str:
-    """A citation text with each [id] followed by the full reference, for a page that shows the source."""
+    """A citation text with each [id] followed by the full reference, for a page that shows the source; what the text
+    says after an id that its reference already says is not said again (_new_to)."""
     known = sources()
-
-    def expand(match: re.Match) -> str:
-        source = known.get(match.group(1))
-        return f"{source.citation}" if source else match.group(0)
-
     value = value.strip()
     if BARE_ID.match(value) and value in known:
         return known[value].citation
-    return " ".join(CITED_ID.sub(expand, value).split())
+    # The text split at its ids: [before, id, after, id, after, ...], each "after" the annotation of the id before it.
+    parts = CITED_ID.split(value)
+    written = [parts[0]]
+    for source_id, annotation in zip(parts[1::2], parts[2::2], strict=True):
+        source = known.get(source_id)
+        if source is None:
+            written += [f"[{source_id}]", annotation]
+            continue
+        after = _new_to(source.citation, annotation)
+        if not after.strip():
+            after = " "
+        elif after.lstrip()[0] not in ";,:":  # a clause dropped from the front: what is left reads on after a space
+            after = f" {after.lstrip()}"
+        written += [source.citation, after]
+    return " ".join("".join(written).split())
 
 
 def _citation_values(node, where: str):

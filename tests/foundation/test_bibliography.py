@@ -55,6 +55,38 @@ def test_describe_expands_ids_into_references():
     assert bibliography.describe("[spravato-rems] observe 2 h").startswith("SPRAVATO REMS")
 
 
+REMS = bibliography.sources()["spravato-rems"].citation
+OPERATIONAL = bibliography.sources()["kapstone-operational"].citation
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [
+        # What a data file notes from a source in its own words is said once, by the reference written out.
+        ("[spravato-rems] no driving until the next day after restful sleep", REMS),
+        (
+            "[spravato-rems] observe at least 2 hours after each dose; no driving until the next day after restful sleep",
+            REMS,
+        ),
+        ("[spravato-pi] and [spravato-rems]: no driving until the next day after a restful sleep.", None),
+        (
+            "[spravato-rems] no driving until the next day after restful sleep; [kapstone-operational] the rest is ours",
+            f"{REMS} {OPERATIONAL} the rest is ours",
+        ),
+        # What the reference does not say stays, after it.
+        ("[spravato-rems] observe 2 h", f"{REMS} observe 2 h"),
+        ("[spravato-rems] section 4; observe at least 2 hours after each dose", f"{REMS} section 4"),
+        ("[no-such-paper] p. 3", "[no-such-paper] p. 3"),
+    ],
+)
+def test_describe_says_what_a_reference_already_says_once(value, described):
+    text = bibliography.describe(value)
+    if described is not None:
+        assert text == described
+    assert text.lower().count("no driving until the next day") == 1 or "no driving" not in value
+    assert text.lower().count("observe at least 2 hours") <= 1
+
+
 def test_every_data_file_in_the_repository_cites_known_ids():
     assert bibliography.citation_problems() == []
 

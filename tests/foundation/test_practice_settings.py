@@ -729,3 +729,15 @@ def test_a_reason_over_its_length_is_given_back_beside_the_setting_with_what_to_
     assert "Choose a setting and whether" not in page
     assert html.escape(long_reason.strip()) in page and 'value="175"' in page
     assert not PracticeSetting.objects.exists()
+
+
+def test_the_settings_page_prints_a_source_and_what_the_data_file_notes_from_it_once(cast):
+    """preparation.yaml notes "no driving until the next day after restful sleep" from the SPRAVATO REMS, whose
+    reference written out ends with the same words: the page printed them twice."""
+    page = signed_in_client(cast.admin).get(SETTINGS_URL).text
+    from kapstone.practice.selectors import setting_anchor
+
+    card = page[page.index(f'id="{setting_anchor(PORTAL_PREFIX + ".preparation_instructions")}"') :]
+    card = card[: card.index("</section>")]
+    assert card.count("no driving until the next day after restful sleep") == 1
+    assert "SPRAVATO REMS" in card
