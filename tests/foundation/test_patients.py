@@ -288,7 +288,7 @@ def test_the_record_gives_the_age_beside_the_date_of_birth(cast, client_for):
     born = tomorrow.replace(year=tomorrow.year - 40)
     Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=born)
     page = client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
-    assert f'{born:%Y-%m-%d} <span class="muted">(age 39)</span>' in page
+    assert f'{born.day} {born:%b} {born.year} <span class="muted">(age 39)</span>' in page
 
 
 def test_removing_an_item_asks_on_a_page_of_its_own_first(cast, client_for):
@@ -299,3 +299,13 @@ def test_removing_an_item_asks_on_a_page_of_its_own_first(cast, client_for):
     assert cast.alice.diagnoses.filter(pk=diagnosis.pk).exists()
     removed = client_for(cast.bob).post(url, {"confirm": "yes"})
     assert removed.status_code == 302 and not cast.alice.diagnoses.filter(pk=diagnosis.pk).exists()
+
+
+def test_staff_pages_say_a_date_of_birth_as_the_intake_does(cast, client_for):
+    """The list and the record said 1980-05-17 where the intake and every staff message say 17 May 1980."""
+    client = client_for(cast.bob)
+    listed = client.get(reverse("patients:list"))
+    record = client.get(reverse("patients:detail", kwargs={"patient_id": cast.alice.pk}))
+    intake = client.get(reverse("screening:intake", kwargs={"patient_id": cast.alice.pk}))
+    for page in (listed, record, intake):
+        assert "17 May 1980" in page.content.decode() and "1980-05-17" not in page.content.decode()

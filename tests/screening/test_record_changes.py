@@ -68,7 +68,7 @@ def test_a_record_dose_with_no_fixed_daily_amount_is_compared_by_name_only():
 
 def test_a_different_date_of_birth_is_named_and_an_intake_that_gave_an_age_is_not_compared():
     assert differences([], [], born=datetime.date(1981, 5, 17)) == [
-        "Date of birth differs: 1981-05-17 on the record, 1980-05-17 in the intake."
+        "Date of birth differs: 17 May 1981 on the record, 17 May 1980 in the intake."
     ]
     assert record_differences(medications=[], date_of_birth=BORN, intake={"age": 40, "medications": []}) == []
 
@@ -150,7 +150,7 @@ def test_a_date_of_birth_corrected_on_the_record_shows_in_the_notice(cast):
     screened_on_sertraline(cast)
     Patient.objects.filter(pk=cast.alice.pk).update(date_of_birth=datetime.date(1980, 7, 1))
     page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast.alice))
-    assert "Date of birth differs: 1980-07-01 on the record, 1980-05-17 in the intake." in page.text
+    assert "Date of birth differs: 1 Jul 1980 on the record, 17 May 1980 in the intake." in page.text
 
 
 def test_the_new_intake_from_the_record_is_prefilled_with_the_record_medications(cast):

@@ -5,6 +5,16 @@ import datetime
 import re
 from typing import Any
 
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
+
+
+def _day(iso: str) -> str:
+    """An intake's ISO date as staff read a day ("12 Mar 1984"); one that is not a date, as it was written."""
+    try:
+        return day_in_words(datetime.date.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
+
 
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
@@ -147,7 +157,9 @@ def record_differences(*, medications: list, date_of_birth: datetime.date, intak
         differences.append(f"Dose differs: {'; '.join(dose_differs)}.")
     born = intake.get("date_of_birth")
     if born is not None and born != date_of_birth.isoformat():
-        differences.append(f"Date of birth differs: {date_of_birth.isoformat()} on the record, {born} in the intake.")
+        differences.append(
+            f"Date of birth differs: {day_in_words(date_of_birth)} on the record, {_day(born)} in the intake."
+        )
     return differences
 
 

@@ -4,8 +4,9 @@ from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
-from kapstone.practice.templatetags.kapstone_tags import link_around_id
+from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
 
 register = template.Library()
 
@@ -19,10 +20,12 @@ def patient_list_rows(patients: Iterable[Any]) -> SafeString:
     escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is this function's markup and
     numbers. `patients` carry `primary_diagnoses` and `team` (patients.selectors.patient_list)."""
     before, after = link_around_id("patients:detail")
+    language = get_language()
     rows = []
     for patient in patients:
         pronouns = f' <span class="muted">({escape(patient.pronouns)})</span>' if patient.pronouns else ""
-        born = patient.date_of_birth
+        # "12 Mar 1984", as the record, the intake and every staff message say a day (day_in_words).
+        born = escape(day_label(patient.date_of_birth, "j M Y", language))
         diagnoses = "".join(
             f"{escape(diagnosis.icd10_code)} {escape(diagnosis.description)}" for diagnosis in patient.primary_diagnoses
         )
@@ -32,7 +35,7 @@ def patient_list_rows(patients: Iterable[Any]) -> SafeString:
             f'      <td><a href="{before}{int(patient.pk)}{after}">{escape(patient.family_name)}, '
             f"{escape(patient.given_name)}</a>{pronouns}</td>\n"
             f'      <td class="nowrap">{escape(patient.record_number)}</td>\n'
-            f'      <td class="nowrap">{born.year:04d}-{born.month:02d}-{born.day:02d}</td>\n'
+            f'      <td class="nowrap">{born}</td>\n'
             f'      <td class="hide-narrow">{diagnoses or NONE_RECORDED}</td>\n'
             f'      <td class="hide-narrow">{team}</td>\n'
             "    </tr>"
