@@ -37,3 +37,29 @@ def test_the_patients_sessions_are_named_as_on_their_care_page_and_the_staffs_as
     assert '<p class="timeline-title">Ketamine session' in mine and "Dosing session" not in mine
     staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     assert '<p class="timeline-title">Dosing session' in staff
+
+
+def _cssrs_completed(cast, risk):
+    done = due_assessment(cast.alice, "cssrs-screener")
+    Assessment.objects.filter(pk=done.pk).update(
+        status=Assessment.Status.COMPLETED, completed_at=timezone.now(), total=None, result={"risk": risk}
+    )
+
+
+def test_the_cssrs_screener_shows_its_triage_level_to_staff_and_calm_words_to_the_patient(cast):
+    """It has no total, so both timelines showed its name and nothing else."""
+    _cssrs_completed(cast, "moderate")
+    staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+    assert 'C-SSRS Screener <span class="muted">triage risk moderate</span>' in staff
+    mine = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    assert "C-SSRS Screener" in mine
+    assert "Your care team is told about your answers and will go through them with you" in mine
+    assert "moderate" not in mine and "risk" not in mine
+
+
+def test_a_cssrs_screener_answered_no_throughout_says_so_calmly(cast):
+    _cssrs_completed(cast, "none")
+    mine = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
+    assert 'C-SSRS Screener <span class="muted">No concerns in your answers</span>' in mine
+    staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
+    assert 'C-SSRS Screener <span class="muted">triage risk none</span>' in staff

@@ -461,6 +461,27 @@ def _instrument_name(instrument_id: str) -> str:
         return instrument_id.upper()
 
 
+# A triage level's result on the patient's own timeline: said calmly, and only what follows from it (a level above
+# the lowest raises an alert for the care team to review, measures.services), never the level itself.
+PATIENT_RISK_WORDS = {
+    "none": "No concerns in your answers",
+    "raised": "Your care team is told about your answers and will go through them with you",
+}
+
+
+def _risk_words(instrument_id: str, risk: str, *, patient_view: bool) -> str:
+    """A questionnaire scored as a triage level (the C-SSRS screener) as staff read it ("triage risk moderate", as its
+    alert says it) or, on the patient's own timeline, in PATIENT_RISK_WORDS."""
+    if not patient_view:
+        return f"triage risk {risk}"
+    try:
+        triage = get_instrument(instrument_id).risk
+    except UnknownInstrument:
+        triage = None
+    lowest = triage.levels[0] if triage is not None else "none"
+    return PATIENT_RISK_WORDS["none" if risk == lowest else "raised"]
+
+
 def _timeline_items(
     patient: Patient,
     sessions: list[GroupSession],
@@ -484,11 +505,16 @@ def _timeline_items(
         # "150 mg, sublingual lozenge": not the stored decimal ("150.0") and the route's code ("sublingual").
         mg = f"{dose.dose_mg.normalize():f}" if dose.dose_mg is not None else "—"
         items.append(TimelineItem(dose.administered_at, "dose", "Dose given", f"{mg} mg, {_route_words(dose.route)}"))
-    for completed_at, instrument_id, total, severity_label in completed_totals(patient):
+    for completed_at, instrument_id, total, severity_label, risk in completed_totals(patient):
         if completed_at is None:  # never: a completed questionnaire has its time
             continue
         severity = f" ({severity_label})" if severity_label else ""
-        score = f"{total:g}{severity}" if total is not None else ""
+        if total is not None:
+            score = f"{total:g}{severity}"
+        elif risk:  # the C-SSRS screener: no total, its result is the triage level
+            score = _risk_words(instrument_id, risk, patient_view=patient_view)
+        else:
+            score = ""
         items.append(TimelineItem(completed_at, "score", _instrument_name(instrument_id), score))
     if journal != "none":
         for entry in _journal_entries_drawn(journal == "shared", patient_id=patient.pk):

@@ -527,8 +527,11 @@ def _completed_assessments(*, patient_id: int) -> QuerySet[Assessment]:
     )
 
 
-def completed_totals(patient: Patient) -> list[tuple[datetime.datetime | None, str, float | None, str]]:
-    """Each completed questionnaire's time, instrument, total and severity, oldest first: all the patient's timeline
+def completed_totals(
+    patient: Patient,
+) -> list[tuple[datetime.datetime | None, str, float | None, str, str | None]]:
+    """Each completed questionnaire's time, instrument, total, severity and triage risk level (the C-SSRS screener's
+    result, which has no total; None for a questionnaire without one), oldest first: all the patient's timeline
     shows of one. Read as values, not as questionnaires with their staff login joined (issue 19)."""
     return _completed_totals(patient_id=patient.pk)
 
@@ -536,12 +539,12 @@ def completed_totals(patient: Patient) -> list[tuple[datetime.datetime | None, s
 @compiled_once(patient_id=int)
 def _completed_totals(
     *, patient_id: int
-) -> QuerySet[Assessment, tuple[datetime.datetime | None, str, float | None, str]]:
+) -> QuerySet[Assessment, tuple[datetime.datetime | None, str, float | None, str, str | None]]:
     # Compiled once: the patient's and the staff's timelines read it on every view (issue 19).
     return (
         Assessment.objects.filter(patient_id=patient_id, status=Assessment.Status.COMPLETED)
         .order_by("completed_at", "pk")
-        .values_list("completed_at", "instrument_id", "total", "severity")
+        .values_list("completed_at", "instrument_id", "total", "severity", "result__risk")
     )
 
 
