@@ -82,6 +82,7 @@ def identifying_text(patient: Patient) -> list[str]:
         f"{born:%Y-%m-%d}",
         f"{born:%m/%d/%Y}",
         f"{born:%B} {born.day}, {born.year}",
+        f"{born.day} {born:%b} {born.year}",  # as staff pages say it
     ]
 
 
