@@ -602,7 +602,7 @@ class WithdrawForm(forms.Form):
 
 class StaffWithdrawForm(forms.Form):
     """Staff recording a withdrawal for the patient say how they heard: the record must show it came from the patient,
-    since the enrolment gate closes on it and only the patient can sign again."""
+    since the enrolment gate stays closed on it until the consent form is signed again."""
 
     reason = forms.CharField(
         max_length=1000,
