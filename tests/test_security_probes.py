@@ -148,6 +148,8 @@ WRITTEN_BY_READING = {
     ("messaging:thread", "messaging_threadread"),
     # The report computed once and kept, so the next reader waits less; it changes no patient's record.
     ("outcomes:report", "outcomes_reportsnapshot"),
+    # Storing it forgets the records of changes it has read (snapshots.store).
+    ("outcomes:report", "outcomes_inputchange"),
     # The emailed questionnaire link is spent by its own patient's opening it; another's token is a 404.
     ("portal:invitation", "measures_invitation"),
 }
