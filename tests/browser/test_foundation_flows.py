@@ -48,7 +48,7 @@ def test_a_patient_reaches_their_portal_on_a_phone(browser, live_server, cast):
     page = context.new_page()
     sign_in(page, cast.alice_user, with_code=False)
     page.get_by_role("heading", name="Hello, Alice").wait_for()
-    expect(page.get_by_role("link", name="988", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="call 988", exact=True)).to_be_visible()
     context.close()
 
 
