@@ -88,12 +88,7 @@ def dosing_block_until(*, patient: Patient, at: datetime.datetime | None = None)
 
 def portal_tasks(*, patient: Patient, now: datetime.datetime | None = None) -> list[CreativityAdministration]:
     """Tasks the patient can do now: due and still in their window, or started and still on the clock."""
-    now = now or timezone.now()
-    tasks = list(
-        CreativityAdministration.objects.filter(patient=patient, due_at__lte=now)
-        .filter(Q(status=Status.DUE, expires_at__gt=now) | Q(status=Status.IN_PROGRESS, deadline__gt=now))
-        .order_by("due_at", "task", "pk")
-    )
+    tasks = list(_doable_now(patient, now or timezone.now()).order_by("due_at", "task", "pk"))
     audit.record(
         action=audit.Action.READ,
         patient=patient,
@@ -106,11 +101,13 @@ def portal_tasks(*, patient: Patient, now: datetime.datetime | None = None) -> l
 def portal_tasks_waiting(*, patient: Patient, now: datetime.datetime | None = None) -> int:
     """How many of portal_tasks there are, for the portal home, which says so beside its link: a link that read
     "Word games to do" led as often to a page with none. A count, not the tasks: the home's own read is audited."""
-    now = now or timezone.now()
-    return (
-        CreativityAdministration.objects.filter(patient=patient, due_at__lte=now)
-        .filter(Q(status=Status.DUE, expires_at__gt=now) | Q(status=Status.IN_PROGRESS, deadline__gt=now))
-        .count()
+    return _doable_now(patient, now or timezone.now()).count()
+
+
+def _doable_now(patient: Patient, now: datetime.datetime) -> QuerySet[CreativityAdministration]:
+    """The patient's tasks due and still in their window, or started and still on the clock."""
+    return CreativityAdministration.objects.filter(patient=patient, due_at__lte=now).filter(
+        Q(status=Status.DUE, expires_at__gt=now) | Q(status=Status.IN_PROGRESS, deadline__gt=now)
     )
 
 

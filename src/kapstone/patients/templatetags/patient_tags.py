@@ -4,9 +4,8 @@ from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
 
-from kapstone.practice.templatetags.kapstone_tags import day_label, link_around_id
+from kapstone.practice.templatetags.kapstone_tags import day_in_words, link_around_id
 
 register = template.Library()
 
@@ -20,12 +19,11 @@ def patient_list_rows(patients: Iterable[Any]) -> SafeString:
     escaped as Django's `escape` does (`html.escape` of its text); what is not escaped is this function's markup and
     numbers. `patients` carry `primary_diagnoses` and `team` (patients.selectors.patient_list)."""
     before, after = link_around_id("patients:detail")
-    language = get_language()
     rows = []
     for patient in patients:
         pronouns = f' <span class="muted">({escape(patient.pronouns)})</span>' if patient.pronouns else ""
         # "12 Mar 1984", as the record, the intake and every staff message say a day (day_in_words).
-        born = escape(day_label(patient.date_of_birth, "j M Y", language))
+        born = escape(day_in_words(patient.date_of_birth))
         diagnoses = "".join(
             f"{escape(diagnosis.icd10_code)} {escape(diagnosis.description)}" for diagnosis in patient.primary_diagnoses
         )
