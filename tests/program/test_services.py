@@ -244,6 +244,52 @@ def test_a_preferred_start_outside_the_opening_hours_is_refused(value, message):
         check_opening_hours(value)
 
 
+@pytest.mark.parametrize(
+    ("closed", "message"),
+    [
+        ("2026-12-25", "closed_dates must be a list"),
+        (["25/12/2026"], "'25/12/2026' is not a day"),
+        ([20261225], "20261225 is not a day"),
+        (["2026-12-26..2026-12-24"], "ends before it starts"),
+        (["2026-01-01..2027-06-30"], "longer than a year"),
+    ],
+)
+def test_closed_dates_that_are_not_days_or_ranges_in_order_are_refused(closed, message):
+    with pytest.raises(ValueError, match=message):
+        check_opening_hours({"closed_dates": closed})
+
+
+def test_the_planner_proposes_nothing_on_a_day_the_practice_is_closed(cast, group, members):
+    tz = planning.clinic_tz()
+    open_plan = planning.plan_course(group=group)
+    first_dosing_day = min(s.start for s in open_plan.sessions if s.kind.value == "dosing").astimezone(tz).date()
+    week_after = first_dosing_day + datetime.timedelta(days=7)
+    practice_value_set(
+        actor=cast.admin,
+        key=planning.OPENING_HOURS_KEY,
+        value={"closed_dates": [first_dosing_day.isoformat(), f"{week_after}..{week_after + datetime.timedelta(1)}"]},
+        reason="holidays",
+    )
+    days = {session.start.astimezone(tz).date() for session in planning.plan_course(group=group).sessions}
+    assert not days & {first_dosing_day, week_after, week_after + datetime.timedelta(days=1)}
+
+
+def test_a_session_moved_onto_a_closed_day_is_saved_with_a_warning(cast, planned):
+    integration = planned[("integration", 1)]
+    closed_day = integration.starts_at.astimezone(planning.clinic_tz()).date()
+    practice_value_set(
+        actor=cast.admin, key=planning.OPENING_HOURS_KEY, value={"closed_dates": [str(closed_day)]}, reason="holiday"
+    )
+    warnings = services.session_move(
+        actor=cast.bob,
+        session=integration,
+        starts_at=integration.starts_at,
+        room=integration.room,
+        facilitators=[cast.bob, cast.therapist],
+    )
+    assert f"integration session 1 falls on {closed_day}, a day the practice is closed" in " ".join(warnings)
+
+
 def test_the_plan_lands_on_the_preferred_start_when_it_can(cast, group, members):
     practice_value_set(
         actor=cast.admin, key=planning.OPENING_HOURS_KEY, value={"preferred_start": "11:00"}, reason="late mornings"

@@ -34,7 +34,9 @@ class PlanRefused(ValueError):
 # Clinic opening hours are operational, not clinical: no source sets them. The default is plain office hours;
 # a practice sets its own under the practice setting OPENING_HOURS_KEY, in the same shape. `preferred_start`
 # ("HH:MM"; null means opening time) is when a group's sessions should start, a soft preference for the
-# scheduler. Meeting at one time of day lets patients and their escorts plan around the course, and opening time
+# scheduler. `closed_dates` lists the days the clinic is shut (holidays, a week's closure): each entry a day
+# "YYYY-MM-DD" or an inclusive range "YYYY-MM-DD..YYYY-MM-DD". The planner proposes nothing on them and a session
+# moved onto one is saved with a warning (a practice may open on a holiday for a course that needs it). Meeting at one time of day lets patients and their escorts plan around the course, and opening time
 # leaves a dosing session and the observation after it (at least 2 h after dosing, [spravato-rems]) inside the day.
 OPENING_HOURS_KEY = "program.opening_hours"
 DEFAULT_OPENING_HOURS = {
@@ -43,6 +45,7 @@ DEFAULT_OPENING_HOURS = {
     "closes": "17:00",
     "start_every_minutes": 60,
     "preferred_start": None,
+    "closed_dates": [],
 }
 SOLVER_SECONDS = 10.0
 
@@ -83,6 +86,45 @@ def weekly_slots(hours: OpeningHours) -> dict[int, list[tuple[datetime.time, int
         starts.append((datetime.time(minute // 60, minute % 60), close_minute - minute))
         minute += step
     return {int(day): starts for day in hours["weekdays"]}
+
+
+# Operational, not clinical: a closure longer than a year is a typing slip in a range's year.
+LONGEST_CLOSURE_DAYS = 366
+
+
+def closed_day_ranges(hours: OpeningHours) -> list[tuple[datetime.date, datetime.date]]:
+    """The practice's closed dates as (first, last) day pairs, in the order given. Raises ValueError naming the
+    entry that is not a day or an inclusive range of days in order."""
+    entries = hours["closed_dates"]
+    if not isinstance(entries, list):
+        raise ValueError('closed_dates must be a list, e.g. ["2026-12-25", "2026-12-31..2027-01-01"]')
+    ranges = []
+    for entry in entries:
+        first_text, _, last_text = entry.partition("..") if isinstance(entry, str) else ("", "", "")
+        try:
+            first = datetime.date.fromisoformat(first_text.strip())
+            last = datetime.date.fromisoformat(last_text.strip()) if last_text else first
+        except ValueError:
+            raise ValueError(
+                f'closed_dates: {entry!r} is not a day such as "2026-12-25" or a range such as "2026-12-24..2026-12-26"'
+            ) from None
+        if last < first:
+            raise ValueError(f"closed_dates: {entry!r} ends before it starts")
+        if (last - first).days >= LONGEST_CLOSURE_DAYS:
+            raise ValueError(f"closed_dates: {entry!r} is longer than a year")
+        ranges.append((first, last))
+    return ranges
+
+
+def closed_dates(hours: OpeningHours, first_day: datetime.date, last_day: datetime.date) -> frozenset[datetime.date]:
+    """The days between first_day and last_day (inclusive) the practice is closed."""
+    days = set()
+    for first, last in closed_day_ranges(hours):
+        day = max(first, first_day)
+        while day <= min(last, last_day):
+            days.add(day)
+            day += datetime.timedelta(days=1)
+    return frozenset(days)
 
 
 def preferred_times(hours: OpeningHours) -> list[scheduling.PreferredTime]:
@@ -174,7 +216,8 @@ def planning_context(
     horizon = horizon_days(template)
     last_day = first_day + datetime.timedelta(days=horizon - 1)
     hours = opening_hours()
-    slots = scheduling.slots_from_opening_hours(first_day, last_day, tz, weekly_slots(hours))
+    closed = closed_dates(hours, first_day, last_day)
+    slots = scheduling.slots_from_opening_hours(first_day, last_day, tz, weekly_slots(hours), closed)
 
     staff = {staff_key(person): person for person in [*group.facilitators.all(), *extra_staff]}
     facilitators = [
@@ -242,6 +285,7 @@ def planning_context(
         preferred_times=preferred_times(hours),
         facilitator_bookings=facilitator_bookings,
         room_bookings=room_bookings,
+        closed_dates=closed,
     )
     return PlanningContext(request, staff, rooms)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from kapstone.practice.registry import Json, SettingSpec
 from kapstone.program import sites, telehealth
-from kapstone.program.planning import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY
+from kapstone.program.planning import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY, closed_day_ranges
 
 AREA = "Course planning"
 DAYS_IN_A_WEEK = 7
@@ -48,6 +48,7 @@ def check_opening_hours(value: Any) -> None:
     step = hours["start_every_minutes"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 1:
         raise ValueError("start_every_minutes must be a whole number of minutes, 1 or more")
+    closed_day_ranges(hours)
 
 
 SETTINGS = [
@@ -61,7 +62,8 @@ SETTINGS = [
             validator=check_opening_hours,
             description=(
                 'opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"}; preferred_start is '
-                "when the planner tries to start sessions (null: at opening time)"
+                "when the planner tries to start sessions (null: at opening time); closed_dates lists holidays and closures, "
+                'e.g. ["2026-12-25", "2026-12-31..2027-01-01"]'
             ),
         ),
     ),

@@ -158,6 +158,8 @@ class CourseRequest:
     max_doses_per_7_days: int | None = None
     # Where staff change that ceiling, as messages name it (planning fills in the setting's label and who changes it).
     max_doses_named: str = "the practice's ceiling on doses in any 7 days"
+    # Days the clinic is shut: no slot falls on them, and a hand-moved session landing on one is warned about.
+    closed_dates: frozenset[date] = frozenset()
 
     @property
     def end_date(self) -> date:
@@ -1207,6 +1209,15 @@ def validate_plan(request: CourseRequest, sessions: Sequence[PlannedSession]) ->
                 )
 
         day = session.start.astimezone(tz).date()
+        if day in request.closed_dates:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "clinic_closed",
+                    f"{label} falls on {day}, a day the practice is closed (the opening hours' closed dates)",
+                    ((session.kind, session.index),),
+                )
+            )
         for patient in request.patients:
             if day in patient.unavailable_dates:
                 violation("patient_unavailable", f"{label}: patient {patient.id} is away on {day}", session)
