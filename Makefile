@@ -6,6 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SWEEP_EVERY ?= 60
 PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 
 .PHONY: install run test test-fast fuzz bench bench-load lint migrate
 
@@ -42,7 +43,7 @@ run: migrate
 # process, and splitting a file between the workers makes them twice (measured: 132 s against 205 s for
 # tests/program, measures, creativity and integration_app on two workers).
 test: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q $(PYTEST_ARGS)
 
 # Fresh random examples for the fault tests (the suite's are fixed): for hunting faults, not for CI.
 fuzz: install
