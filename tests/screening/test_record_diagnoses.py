@@ -175,7 +175,9 @@ def first_entry(content):
         (lambda c: first_entry(c).update(codes=["F20", "F2"]), "prefixes F2 and F20 overlap"),
         (lambda c: first_entry(c).update(codes=["F20", "F31.0"]), "prefixes F31 and F310 overlap"),
         (lambda c: c.update(entries=[]), "non-empty list of entries"),
-        (lambda c: c.update(version="9.9.9"), "pins '1.3.0'"),
+        (lambda c: c.update(version="9.9.9"), "pins '1.4.0'"),
+        (lambda c: c.pop("noted_after_screening"), "noted_after_screening needs a source"),
+        (lambda c: c.update(noted_after_screening={"source": " "}), "noted_after_screening needs a source"),
     ],
 )
 def test_a_malformed_record_diagnoses_file_is_refused_at_load(edited_rules, change, message):

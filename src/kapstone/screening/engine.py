@@ -188,6 +188,9 @@ class RuleSet:
     medications: Medications
     maudsley: Data
     record_diagnoses: tuple[RecordDiagnosis, ...]
+    # Why a diagnosis the record notes after the screening's assessment holds the patient though its condition was
+    # reviewed (record_diagnoses.yaml noted_after_screening).
+    noted_after_screening_source: str = ""
 
     def record_diagnosis(self, code: str) -> RecordDiagnosis | None:
         """The entry of record_diagnoses.yaml that `code` matches, if any (the loader allows at most one)."""
@@ -264,6 +267,7 @@ def _load_rule_set(directory: Path) -> RuleSet:
         medications=_parse_medications(data["medications.yaml"]),
         maudsley=maudsley,
         record_diagnoses=_parse_record_diagnoses(data["record_diagnoses.yaml"], set(ids)),
+        noted_after_screening_source=_noted_after_screening_source(data["record_diagnoses.yaml"]),
     )
 
 
@@ -526,6 +530,15 @@ def _parse_record_diagnoses(raw: Data, rule_ids: set[str]) -> tuple[RecordDiagno
         if longer.startswith(shorter):
             raise RuleSetError(f"record_diagnoses.yaml: prefixes {shorter} and {longer} overlap")
     return tuple(parsed)
+
+
+def _noted_after_screening_source(raw: Data) -> str:
+    """The source of record_diagnoses.yaml's rule that a diagnosis noted after the screening holds the patient."""
+    rule = raw.get("noted_after_screening")
+    source = " ".join(str(rule.get("source") or "").split()) if isinstance(rule, dict) else ""
+    if not source:
+        raise RuleSetError("record_diagnoses.yaml: noted_after_screening needs a source")
+    return source
 
 
 def _check_maudsley(spec: Data) -> None:

@@ -21,7 +21,10 @@
    a pregnancy coded on the record after, or despite, an intake that said no holds the patient until a new screening
    reviews it, or until the record is corrected when the code no longer applies. So does a substance use disorder
    (F10-F16, F18) whose class the intake did not list, active or in remission: an alcohol use disorder on the record
-   of a patient whose intake listed none, or only cannabis, was never weighed by the screening's rules.
+   of a patient whose intake listed none, or only cannabis, was never weighed by the screening's rules. And so does
+   a diagnosis the intake answered but that the record notes on a later day than the screening's assessment (a
+   relapse of a use disorder weighed as in remission, a manic episode of a bipolar disorder weighed, a new heart
+   attack): the screening weighed the patient as they were (record_diagnoses.yaml noted_after_screening).
 
 program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
 page shows the same reasons.
@@ -297,21 +300,39 @@ def _record_diagnosis_blockers(
 ) -> list[str]:
     """Each diagnosis on the record that the screening reviews (rules/record_diagnoses.yaml) but whose review the
     latest screening does not show: the record was coded after the intake, or the intake said no. The rule that
-    reviews it asks a prescriber to weigh it (or excludes the patient), so a new screening must see it. Without a
-    screening the gate holds already."""
+    reviews it asks a prescriber to weigh it (or excludes the patient), so a new screening must see it. So does one the
+    intake answered but that the record notes on a later day than the screening's assessment (noted_after_screening):
+    a relapse, a new episode or a new event the screening could not weigh. Without a screening the gate holds
+    already."""
     if result is None:
         return []
     intake = result.intake_version.data
     fired = {reason["rule"] for reason in result.result.get("reasons") or []}
+    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
+    # Each code once, with the latest day the record notes it.
+    noted: dict[tuple[str, str], datetime.date | None] = {}
+    for diagnosis in diagnoses:
+        key = (diagnosis.icd10_code, diagnosis.description)
+        days = [day for day in (noted.get(key), diagnosis.noted_on) if day is not None]
+        noted[key] = max(days, default=None)
     blockers = []
     # By code, so the reasons read in the same order from the gate's reads and from the screening page's rows.
-    for code, description in sorted({(diagnosis.icd10_code, diagnosis.description) for diagnosis in diagnoses}):
+    for (code, description), noted_on in sorted(noted.items(), key=lambda item: item[0]):
         entry = rule_set.record_diagnosis(code)
-        if entry is not None and not entry.reviewed_in(intake, fired):
+        if entry is None:
+            continue
+        if not entry.reviewed_in(intake, fired):
             blockers.append(
                 f"the record codes {code} ({description}), {entry.label}, but the screening of "
                 f"{_screened_on(result)} did not review it{_substances_listed(entry, intake)}; re-screen so a "
                 "prescriber reviews it, or correct the record if the code no longer applies"
+            )
+        elif noted_on is not None and noted_on > assessed:
+            blockers.append(
+                f"the record codes {code} ({description}), {entry.label}, noted on {day_in_words(noted_on)}, after "
+                f"the screening of {_screened_on(result)}, which weighed the patient as its intake found them: a relapse, a new "
+                "episode or a new event since is not weighed; re-screen so a prescriber weighs it, or correct the "
+                "record's date if it was noted before the screening"
             )
     return blockers
 

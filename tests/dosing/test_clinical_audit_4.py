@@ -1,0 +1,147 @@
+"""Fourth clinical-safety audit: a fact recorded in one app after screening is read by every app that decides a dose,
+a course or a discharge. Each case is built through the services, as a clinic would."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import selectors, services
+from kapstone.patients.services import record_part_add, record_part_remove
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
+from kapstone.program import services as program
+from kapstone.screening import services as screening
+from kapstone.screening.gate import enrolment_blockers
+from tests.conftest import signed_in_client
+from tests.screening.helpers import consult, intake, screen, sign_consent
+
+JUSTIFICATION = "Weighed with her psychiatrist: stable for years and monitored closely; proceed."
+
+
+def screened_a_week_ago(cast, **parts):
+    """Alice screened a week ago (still current) on an intake changed by `parts`, a needs-review result overridden,
+    consulted and consented: the gate is open."""
+    data = intake(**parts)
+    data["assessment_date"] = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
+    _, result = screen(cast, data)
+    if result.decision == "needs_review":
+        screening.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
+    consult(cast)
+    sign_consent(cast)
+    assert enrolment_blockers(patient=cast.alice) == []
+    return data
+
+
+def code_on_record(cast, code, description, noted_on=None):
+    return record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": code, "description": description, "noted_on": noted_on},
+    )
+
+
+def psychiatric(**changes):
+    return {**intake()["psychiatric"], **changes}
+
+
+def medical(**changes):
+    return {**intake()["medical"], **changes}
+
+
+# A diagnosis noted on the record after the screening, of a condition its intake answered -------------------------
+
+KETAMINE_IN_REMISSION = psychiatric(
+    substance_use_disorders=[{"substance": "ketamine", "last_use": "2022-01-01", "involves_dissociatives": True}]
+)
+
+CASES = [
+    # A ketamine use disorder the screening weighed as in remission (needs review, overridden); the record now codes
+    # it uncomplicated, not in remission: active, it is an absolute contraindication.
+    ({"psychiatric": KETAMINE_IN_REMISSION}, "F16.20", "Hallucinogen dependence, uncomplicated"),
+    # A bipolar disorder the screening weighed; the record now codes a manic episode: current mania excludes.
+    (
+        {"psychiatric": psychiatric(bipolar_disorder=True)},
+        "F31.2",
+        "Bipolar disorder, current episode manic severe with psychotic features",
+    ),
+    # A heart attack in 2023 the screening read by its date; the record now codes a new one: within 6 months, reviewed.
+    (
+        {"medical": medical(cardiovascular_disease=True, mi_or_unstable_angina_date="2023-03-01")},
+        "I21.4",
+        "Non-ST elevation (NSTEMI) myocardial infarction",
+    ),
+]
+
+
+@pytest.mark.parametrize(("parts", "code", "description"), CASES)
+def test_a_diagnosis_noted_after_the_screening_holds_though_its_intake_answered_the_condition(
+    cast, parts, code, description
+):
+    """Before, the gate asked only whether the intake answered the condition (a class listed, a yes, a date), so a
+    relapse, a new manic episode or a new heart attack coded after the screening passed the gate and the room."""
+    screened = datetime.date.fromisoformat(screened_a_week_ago(cast, **parts)["assessment_date"])
+    code_on_record(cast, code, description, noted_on=timezone.localdate())
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker.startswith(f"the record codes {code} ({description}), ")
+    assert blocker.endswith(
+        f"noted on {day_in_words(timezone.localdate())}, after the screening of {day_in_words(screened)}, which "
+        "weighed the patient as its intake found them: a relapse, a new episode or a new event since is not weighed; "
+        "re-screen so a prescriber weighs it, or correct the record's date if it was noted before the screening"
+    )
+    group = cast.dosing_session().group
+    with pytest.raises(program.EnrolmentRefused, match=rf"the record codes {code}"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+
+
+def test_a_diagnosis_noted_on_or_before_the_screening_or_undated_is_judged_by_the_intake_alone(cast):
+    data = screened_a_week_ago(cast, psychiatric=psychiatric(bipolar_disorder=True))
+    assessed = datetime.date.fromisoformat(data["assessment_date"])
+    code_on_record(cast, "F31.81", "Bipolar II disorder", noted_on=assessed)
+    code_on_record(cast, "F31.9", "Bipolar disorder, unspecified", noted_on=assessed - datetime.timedelta(days=400))
+    code_on_record(cast, "F31.0", "Bipolar disorder, current episode hypomanic")
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_a_new_screening_after_the_diagnosis_or_a_corrected_date_reopens_the_gate(cast):
+    data = screened_a_week_ago(cast, psychiatric=KETAMINE_IN_REMISSION)
+    coded = code_on_record(cast, "F16.21", "Hallucinogen dependence, in remission", noted_on=timezone.localdate())
+    assert enrolment_blockers(patient=cast.alice)
+    # Corrected: the code was an old one, typed in today.
+    record_part_remove(actor=cast.bob, patient=cast.alice, kind="diagnosis", part_id=coded.pk)
+    code_on_record(cast, "F16.21", "Hallucinogen dependence, in remission", noted_on=datetime.date(2022, 3, 1))
+    assert enrolment_blockers(patient=cast.alice) == []
+    # A relapse noted today, weighed by a new screening today: active, the screening excludes her.
+    code_on_record(cast, "F16.20", "Hallucinogen dependence, uncomplicated", noted_on=timezone.localdate())
+    relapse = {**data, "assessment_date": timezone.localdate().isoformat()}
+    relapse["psychiatric"] = psychiatric(
+        substance_use_disorders=[
+            {"substance": "ketamine", "last_use": timezone.localdate().isoformat(), "involves_dissociatives": True}
+        ]
+    )
+    _, result = screen(cast, relapse)
+    assert result.decision == "not_eligible"
+    assert enrolment_blockers(patient=cast.alice) == ["screening decision is not eligible, which cannot be overridden"]
+
+
+def test_the_dosing_room_refuses_a_dose_after_a_relapse_is_coded_and_its_page_says_why(cast, stock):
+    screened_a_week_ago(cast, psychiatric=KETAMINE_IN_REMISSION)
+    session = cast.dosing_session()
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    code_on_record(cast, "F16.20", "Hallucinogen dependence, uncomplicated", noted_on=timezone.localdate())
+    readiness = selectors.dose_readiness(record=record, at=timezone.now())
+    assert "the record codes F16.20 (Hallucinogen dependence, uncomplicated)" in readiness.gate_refusal
+    with pytest.raises(services.DosingError, match=r"cannot be dosed: the record codes F16\.20"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    page = signed_in_client(cast.bob).get(reverse("dosing:room", kwargs={"session_id": session.pk})).text
+    assert "F16.20 (Hallucinogen dependence, uncomplicated)" in page
+    assert "a relapse, a new episode or a new event since is not weighed" in page
+
+
+def test_the_screening_page_names_a_diagnosis_noted_after_the_screening(cast):
+    screened_a_week_ago(cast, psychiatric=psychiatric(bipolar_disorder=True))
+    code_on_record(cast, "F31.2", "Bipolar disorder, current episode manic severe", noted_on=timezone.localdate())
+    page = signed_in_client(cast.bob).get(reverse("screening:patient", kwargs={"patient_id": cast.alice.pk})).text
+    assert "F31.2 (Bipolar disorder, current episode manic severe), bipolar disorder, noted on" in page
