@@ -9,12 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.dosing import selectors, services
+from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import record_part_add, record_part_remove
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from tests.conftest import signed_in_client
+from tests.dosing.helpers import vitals_at
 from tests.screening.helpers import consult, intake, screen, sign_consent
 
 JUSTIFICATION = "Weighed with her psychiatrist: stable for years and monitored closely; proceed."
@@ -145,3 +148,97 @@ def test_the_screening_page_names_a_diagnosis_noted_after_the_screening(cast):
     code_on_record(cast, "F31.2", "Bipolar disorder, current episode manic severe", noted_on=timezone.localdate())
     page = signed_in_client(cast.bob).get(reverse("screening:patient", kwargs={"patient_id": cast.alice.pk})).text
     assert "F31.2 (Bipolar disorder, current episode manic severe), bipolar disorder, noted on" in page
+
+
+# A suicide screen in the room after the dose ---------------------------------------------------------------------
+
+MODERATE_RISK = {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 0}  # thoughts with a method: moderate ([cssrs-screener] triage)
+
+
+@pytest.fixture
+def observed(cast, stock, ready_record):
+    """Alice dosed 130 minutes ago, her post-dose check and ratings taken, discharge vitals within limits: ready to
+    leave."""
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    record = services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
+    vitals_at(cast, record, "discharge", timezone.now())
+    return record
+
+
+def discharge(actor, record):
+    return services.discharge(actor=actor, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
+
+
+def test_a_suicide_screen_after_the_dose_holds_discharge_until_a_clinician_acknowledges_it(
+    cast, observed, django_capture_on_commit_callbacks
+):
+    """A patient who speaks of suicide while observed: before, the room refused any screen once the dose was given
+    ("record what follows as a note"), and discharge reads no note, so the patient went home with it unassessed
+    ([sanacora-2017] mental-status monitoring; [spravato-rems] discharge only when clinically stable)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        services.risk_assessment_record(actor=cast.nurse, record=observed, answers=MODERATE_RISK)
+    with pytest.raises(services.DosingError, match="the suicide screen after the dose at .* is not yet acknowledged"):
+        discharge(cast.nurse, observed)
+    # The next dose and a new course wait for it too while it stays open (an earlier day's room screen).
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="room_suicide_screen", acknowledged_at__isnull=True)
+    assert [found.pk for found in selectors.safety_reviews_open(patient=cast.alice)] == [alert.pk]
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen: passive thoughts, safety plan, escort home.")
+    assert discharge(cast.nurse, observed).discharged_at is not None
+
+
+def test_after_the_dose_a_screen_takes_no_decision_and_a_low_risk_one_does_not_hold_discharge(cast, observed):
+    with pytest.raises(services.DosingError, match="there is no dose to proceed with or defer"):
+        services.risk_assessment_record(
+            actor=cast.bob, record=observed, answers=MODERATE_RISK, decision="proceed", note="Fine."
+        )
+    services.risk_assessment_record(actor=cast.nurse, record=observed, answers={1: 1, 2: 0, 6: 0})  # low risk
+    assert discharge(cast.nurse, observed).discharged_at is not None
+    with pytest.raises(services.DosingError, match="discharged"):
+        services.risk_assessment_record(actor=cast.nurse, record=observed, answers=MODERATE_RISK)
+
+
+def test_the_room_offers_the_screen_after_the_dose_and_says_why_discharge_waits(
+    cast, observed, django_capture_on_commit_callbacks
+):
+    session = observed.session
+    client = signed_in_client(cast.bob)
+    room = reverse("dosing:room", kwargs={"session_id": session.pk})
+    page = client.get(room).text
+    assert f'name="p{cast.alice.pk}-risk-q1"' in page
+    assert f'name="p{cast.alice.pk}-risk-decision"' not in page  # no dose left to proceed with or defer
+    action = reverse(
+        "dosing:room_action", kwargs={"session_id": session.pk, "patient_id": cast.alice.pk, "action": "risk"}
+    )
+    prefix = f"p{cast.alice.pk}-risk"
+    answers = {f"{prefix}-q{number}": "1" if value else "0" for number, value in MODERATE_RISK.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(action, answers, follow=True)
+    assert response.status_code == 200
+    assert "suicide-risk screen recorded; risk level: Moderate" in response.text
+    discharged = {
+        f"p{cast.alice.pk}-discharge-vitals_ok": "on",
+        f"p{cast.alice.pk}-discharge-alert_oriented": "on",
+        f"p{cast.alice.pk}-discharge-escort_present": "on",
+    }
+    action = reverse(
+        "dosing:room_action", kwargs={"session_id": session.pk, "patient_id": cast.alice.pk, "action": "discharge"}
+    )
+    response = client.post(action, discharged)
+    assert response.status_code == 400
+    assert "the suicide screen after the dose at" in response.text
+    observed.refresh_from_db()
+    assert observed.discharged_at is None
+    # Bad input: a decision slipped into the post after the dose, which the form no longer shows, is refused and
+    # writes nothing.
+    screens = observed.risk_assessments.count()
+    response = client.post(
+        reverse("dosing:room_action", kwargs={"session_id": session.pk, "patient_id": cast.alice.pk, "action": "risk"}),
+        {f"{prefix}-clinician_level": "none", f"{prefix}-decision": "proceed", f"{prefix}-note": "ok"},
+    )
+    assert response.status_code == 400
+    assert "there is no dose to proceed with or defer" in response.text
+    assert observed.risk_assessments.count() == screens

@@ -87,7 +87,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% elif ready.risk_decision %}{% with decision=ready.risk_decision %}
   <p class="notice"><strong>Suicide risk assessed</strong> by {{ decision.recorded_by.get_full_name|default:decision.recorded_by.get_username }} at {{ decision.recorded_at|time:"H:i" }}: {{ decision.get_method_display|lower }}, risk level {{ decision.get_risk_level_display|lower }}; {{ decision.get_decision_display|lower }}.</p>
   {% endwith %}{% endif %}
-  {% if ready.risk_assessments and not ready.risk_refusal %}<p class="muted">Same-day suicide screen: {% for a in ready.risk_assessments %}{{ a.recorded_at|time:"H:i" }}, {{ a.get_risk_level_display|lower }}{% if not forloop.last %}; {% endif %}{% endfor %}</p>{% endif %}
+  {% if ready.risk_assessments and not entry.awaiting_dose or ready.risk_assessments and not ready.risk_refusal %}<p class="muted">Same-day suicide screen: {% for a in ready.risk_assessments %}{{ a.recorded_at|time:"H:i" }}, {{ a.get_risk_level_display|lower }}{% if not forloop.last %}; {% endif %}{% endfor %}</p>{% endif %}
   {% if entry.awaiting_dose and ready.safety_review_refusal %}
   <div class="alert-banner" aria-labelledby="safety-review-{{ patient.pk }}">
     <h3 id="safety-review-{{ patient.pk }}">⚠ Safety finding to review before the dose</h3>
@@ -124,7 +124,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if not record.discharged_at %}
   {% if not record.administered_at %}{{ f.checkin }}{% endif %}
   {{ f.vitals }}
-  {% if not record.administered_at and current_role != Role.ADMIN %}{{ f.risk }}{% endif %}
+  {% if current_role != Role.ADMIN %}{{ f.risk }}{% endif %}
   {% if current_role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review %}{{ f.medreview }}{% endif %}
   {% if not record.administered_at and current_role == Role.PRESCRIBER %}{{ f.order }}{% endif %}
   {% if not record.administered_at %}{% if current_role == Role.PRESCRIBER or current_role == Role.NURSE %}{{ f.administer }}{% endif %}{% endif %}

@@ -172,7 +172,7 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
         )
     parts.append(f"  {risk}\n")
     screens = ""
-    if ready.risk_assessments and not ready.risk_refusal:
+    if ready.risk_assessments and (not awaiting or not ready.risk_refusal):
         times = "; ".join(
             f"{_time(a.recorded_at)}, {shown(str(a.get_risk_level_display()).lower())}" for a in ready.risk_assessments
         )
@@ -303,7 +303,9 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
             return before_dose or forms.posted_here(action)
 
         checkin = forms["checkin"] if offered("checkin") else ""
-        risk = forms["risk"] if before_dose and role != Role.ADMIN else ""
+        # The suicide screen stays open after the dose, until discharge: a patient who speaks of suicide while observed
+        # is screened, and a moderate or high risk holds discharge (services.risk_assessment_record).
+        risk = forms["risk"] if role != Role.ADMIN else ""
         to_review = role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review
         medreview = forms["medreview"] if to_review else ""
         order = forms["order"] if offered("order") and role == Role.PRESCRIBER else ""

@@ -494,12 +494,20 @@ def risk_assessment_record(
 ) -> RoomRiskAssessment:
     """A same-day suicide-risk assessment: the C-SSRS screener since the last visit (`answers`, item number to 0 or
     1, triaged by the measures app's screener) or a clinician's `clinician_level`. Any clinician may screen; only a
-    prescriber decides to proceed or defer, with a note. A moderate or high result is announced to the alert queue."""
+    prescriber decides to proceed or defer, with a note, and only before the dose. A moderate or high result is
+    announced to the alert queue. After the dose, until discharge, a screen is still recorded (a patient who speaks of
+    suicide while observed): announced, it holds discharge until a clinician acknowledges it with a note in the queue
+    (room_screen_alerts_open; [sanacora-2017] mental-status monitoring; [spravato-rems] discharge only when clinically
+    stable), and the next dose and a new course while it stays open (safety.yaml review_before_dosing)."""
     _lock_open(record)
     if actor.role not in (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST):
         raise DosingError("Only a clinician can assess suicide risk.")
-    if record.administered_at is not None:
-        raise DosingError("The dose has been given; record what follows as a note or an adverse event.")
+    if record.administered_at is not None and decision:
+        raise DosingError(
+            "The dose has been given: there is no dose to proceed with or defer. Record the screen without a "
+            "decision; a moderate or high risk is assessed and acknowledged in the alert queue before the patient "
+            "leaves."
+        )
     note = note.strip()
     if decision and actor.role != Role.PRESCRIBER:
         raise DosingError("Only a prescriber decides to proceed or defer; record the screen without a decision.")
@@ -646,6 +654,23 @@ def _suicide_risk_unassessed_problems(record: DoseRecord, *, now: datetime.datet
     ]
 
 
+def _room_screen_problem(record: DoseRecord, raised_at: datetime.datetime, reason: str) -> str:
+    """Why a same-day suicide screen at moderate or high risk still open holds discharge. One taken after the dose has
+    no decision to clear it (there is no dose left to proceed with or defer): only the alert's acknowledgement."""
+    at = f"{timezone.localtime(raised_at):%H:%M} ({reason.rstrip('.')})"
+    sources = "([cssrs-screener] triage; [spravato-rems]: discharge only when clinically stable)"
+    if record.administered_at is not None and raised_at >= record.administered_at:
+        return (
+            f"the suicide screen after the dose at {at} is not yet acknowledged; a clinician assesses the patient and "
+            f"acknowledges the alert with a note in the alert queue before they leave {sources}"
+        )
+    return (
+        f"the same-day suicide screen at {at} has neither a prescriber's decision after it nor an acknowledgement; a "
+        "clinician assesses the patient and records one (a decision in the room, or the alert acknowledged with a "
+        f"note in the alert queue) before they leave, dosed or not {sources}"
+    )
+
+
 @transaction.atomic
 def discharge(
     *,
@@ -699,10 +724,7 @@ def discharge(
         for alert in selectors.severe_adverse_event_alerts_open(record=record)
     ]
     problems += [
-        f"the same-day suicide screen at {timezone.localtime(alert.raised_at):%H:%M} ({alert.reason.rstrip('.')}) has "
-        "neither a prescriber's decision after it nor an acknowledgement; a clinician assesses the patient and records "
-        "one (a decision in the room, or the alert acknowledged with a note in the alert queue) before they leave, "
-        "dosed or not ([cssrs-screener] triage; [spravato-rems]: discharge only when clinically stable)"
+        _room_screen_problem(record, alert.raised_at, alert.reason)
         for alert in selectors.room_screen_alerts_open(record=record)
     ]
     problems += [

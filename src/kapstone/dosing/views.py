@@ -49,10 +49,11 @@ def session_list(request):
 
 def _left_out(action: str, *, role: str, entry: selectors.RoomPatient) -> tuple[str, ...]:
     """The fields a card's form leaves out: the pre-dose BP review unless the latest pre-dose reading needs it
-    before a dose; the decision to proceed or defer for anyone but a prescriber, who alone decides it."""
+    before a dose; the decision to proceed or defer for anyone but a prescriber, who alone decides it, and for everyone
+    once the dose is given (the screen is still recorded: services.risk_assessment_record)."""
     if action == "order" and not (entry.awaiting_dose and entry.readiness.vitals_review):
         return ("predose_bp_reviewed",)
-    if action == "risk" and role != Role.PRESCRIBER:
+    if action == "risk" and (role != Role.PRESCRIBER or (entry.record is not None and entry.record.administered_at)):
         return ("decision",)
     return ()
 
