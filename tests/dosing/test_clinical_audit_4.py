@@ -150,6 +150,52 @@ def test_the_screening_page_names_a_diagnosis_noted_after_the_screening(cast):
     assert "F31.2 (Bipolar disorder, current episode manic severe), bipolar disorder, noted on" in page
 
 
+# A use disorder the record codes as active, which the screening weighed as in remission ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "noted_on", "holds"),
+    [
+        ("F16.20", "Hallucinogen dependence, uncomplicated", None, True),  # undated: active now, as far as it says
+        ("F16.10", "Hallucinogen abuse, uncomplicated", datetime.date(2024, 5, 1), True),  # active after the last use
+        ("F16.20", "Hallucinogen dependence, uncomplicated", datetime.date(2021, 6, 1), False),  # as it was then
+        ("F16.21", "Hallucinogen dependence, in remission", None, False),  # in remission, as the screening weighed it
+        ("F10.20", "Alcohol dependence, uncomplicated", None, True),  # F10 is not listed at all: as before
+    ],
+)
+def test_a_use_disorder_coded_as_active_after_a_screening_that_weighed_it_in_remission_holds(
+    cast, code, description, noted_on, holds
+):
+    """Intake: a ketamine use disorder, last use 1 Jan 2022, weighed as in remission (needs review, overridden). The
+    record codes hallucinogen dependence not in remission ([icd10cm] a fifth character 1 is in remission): active, an
+    absolute contraindication. Before, a code of a class the intake listed was taken as weighed, active or not."""
+    screened_a_week_ago(cast, psychiatric=KETAMINE_IN_REMISSION)
+    code_on_record(cast, code, description, noted_on=noted_on)
+    blockers = enrolment_blockers(patient=cast.alice)
+    assert bool(blockers) is holds
+    if holds and code.startswith("F16"):
+        [blocker] = blockers
+        assert blocker == (
+            f"the record codes {code} ({description}), a hallucinogen use disorder (which may involve a "
+            "dissociative), as not in remission, but the screening of "
+            f"{day_in_words(timezone.localdate() - datetime.timedelta(days=7))} weighed it as in remission (ketamine, "
+            "last used 1 Jan 2022); re-screen with the last use as it is so a prescriber weighs it, or correct the "
+            "record if it is in remission"
+        )
+
+
+def test_an_active_code_of_a_class_the_screening_weighed_as_active_does_not_hold(cast):
+    recent = (timezone.localdate() - datetime.timedelta(days=60)).isoformat()
+    screened_a_week_ago(
+        cast,
+        psychiatric=psychiatric(
+            substance_use_disorders=[{"substance": "alcohol", "last_use": recent, "involves_dissociatives": False}]
+        ),
+    )
+    code_on_record(cast, "F10.20", "Alcohol dependence, uncomplicated")
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
 # A suicide screen in the room after the dose ---------------------------------------------------------------------
 
 MODERATE_RISK = {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 0}  # thoughts with a method: moderate ([cssrs-screener] triage)

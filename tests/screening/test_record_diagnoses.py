@@ -178,6 +178,9 @@ def first_entry(content):
         (lambda c: c.update(version="9.9.9"), "pins '1.4.0'"),
         (lambda c: c.pop("noted_after_screening"), "noted_after_screening needs a source"),
         (lambda c: c.update(noted_after_screening={"source": " "}), "noted_after_screening needs a source"),
+        (lambda c: c.pop("use_disorder_in_remission"), "use_disorder_in_remission needs endings"),
+        (lambda c: c["use_disorder_in_remission"].update(endings=["1"]), "use_disorder_in_remission needs endings"),
+        (lambda c: c["use_disorder_in_remission"].update(source=""), "use_disorder_in_remission needs endings"),
     ],
 )
 def test_a_malformed_record_diagnoses_file_is_refused_at_load(edited_rules, change, message):
@@ -194,3 +197,21 @@ def test_the_rule_set_pins_the_record_diagnoses_file(tmp_path):
     main.write_text(yaml.safe_dump(content, sort_keys=False))
     with pytest.raises(RuleSetError, match="data_files must pin maudsley.yaml, medications.yaml, record_diagnoses"):
         load_rule_set(directory)
+
+
+@pytest.mark.parametrize(
+    ("code", "in_remission"),
+    [
+        ("F16.21", True),
+        ("F10.11", True),
+        ("F11.91", True),
+        ("f1221", True),
+        ("F16.20", False),
+        ("F10.10", False),
+        ("F10.229", False),  # with intoxication: not in remission
+        ("F10.2", False),
+    ],
+)
+def test_a_use_disorder_code_is_in_remission_by_its_fifth_character(code, in_remission):
+    """[icd10cm]: F10-F19 write a disorder in remission with a fifth character 1 after abuse, dependence or use."""
+    assert load_rule_set().codes_in_remission(code) is in_remission

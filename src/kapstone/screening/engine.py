@@ -43,6 +43,7 @@ __all__ = [
     "load_rule_set",
     "screen",
     "validate_intake",
+    "weighed_in_remission",
 ]
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -171,6 +172,20 @@ class RecordDiagnosis:
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefixes", tuple(_undotted(prefix) for prefix in self.codes))
 
+    def disorders_of_class(self, intake: Data) -> list[Data]:
+        """The substance use disorders the intake lists that stand for this entry's class: those naming one of its
+        substances, or every one for an entry reviewed by any listed disorder (F19); none for an entry that is not a
+        use disorder."""
+        disorders = _lookup(intake, "psychiatric.substance_use_disorders")
+        if not isinstance(disorders, list):
+            return []
+        listed = [disorder for disorder in disorders if isinstance(disorder, dict)]
+        if self.substances:
+            return [
+                disorder for disorder in listed if _names_any(str(disorder.get("substance") or ""), self.substances)
+            ]
+        return listed if "psychiatric.substance_use_disorders" in self.fields else []
+
     def reviewed_in(self, intake: Data, fired_rules: set[str]) -> bool:
         return (
             any(_answered(_lookup(intake, name)) for name in self.fields)
@@ -191,6 +206,14 @@ class RuleSet:
     # Why a diagnosis the record notes after the screening's assessment holds the patient though its condition was
     # reviewed (record_diagnoses.yaml noted_after_screening).
     noted_after_screening_source: str = ""
+    # The undotted fourth and fifth characters of an ICD-10-CM use disorder code in remission (record_diagnoses.yaml
+    # use_disorder_in_remission).
+    remission_endings: tuple[str, ...] = ()
+
+    def codes_in_remission(self, code: str) -> bool:
+        """Whether an ICD-10-CM use disorder code (F10.21) is one of a disorder in remission."""
+        undotted = _undotted(code)
+        return len(undotted) == 5 and undotted[3:] in self.remission_endings
 
     def record_diagnosis(self, code: str) -> RecordDiagnosis | None:
         """The entry of record_diagnoses.yaml that `code` matches, if any (the loader allows at most one)."""
@@ -268,6 +291,7 @@ def _load_rule_set(directory: Path) -> RuleSet:
         maudsley=maudsley,
         record_diagnoses=_parse_record_diagnoses(data["record_diagnoses.yaml"], set(ids)),
         noted_after_screening_source=_noted_after_screening_source(data["record_diagnoses.yaml"]),
+        remission_endings=_remission_endings(data["record_diagnoses.yaml"]),
     )
 
 
@@ -539,6 +563,39 @@ def _noted_after_screening_source(raw: Data) -> str:
     if not source:
         raise RuleSetError("record_diagnoses.yaml: noted_after_screening needs a source")
     return source
+
+
+def _remission_endings(raw: Data) -> tuple[str, ...]:
+    """record_diagnoses.yaml's use_disorder_in_remission endings: two digits each, with a source."""
+    rule = raw.get("use_disorder_in_remission")
+    rule = rule if isinstance(rule, dict) else {}
+    endings = rule.get("endings")
+    if (
+        not isinstance(endings, list)
+        or not endings
+        or not all(isinstance(ending, str) and re.fullmatch(r"[0-9]{2}", ending) for ending in endings)
+        or not str(rule.get("source") or "").strip()
+    ):
+        raise RuleSetError(
+            "record_diagnoses.yaml: use_disorder_in_remission needs endings (two digits each) and a source"
+        )
+    return tuple(endings)
+
+
+def weighed_in_remission(disorders: list[Data], *, assessed: dt.date, remission_months: int) -> dt.date | None:
+    """The latest last use of `disorders` (an intake's listed use disorders) when a screening assessed on `assessed`
+    weighed every one of them as in remission (last use at least `remission_months` before); None when it weighed one
+    as active, or there are none."""
+    last_uses = []
+    for disorder in disorders:
+        try:
+            last_use = dt.date.fromisoformat(str(disorder.get("last_use")))
+        except ValueError:
+            return None
+        if _completed_months(last_use, assessed) < remission_months:
+            return None
+        last_uses.append(last_use)
+    return max(last_uses, default=None)
 
 
 def _check_maudsley(spec: Data) -> None:

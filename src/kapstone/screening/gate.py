@@ -24,7 +24,10 @@
    of a patient whose intake listed none, or only cannabis, was never weighed by the screening's rules. And so does
    a diagnosis the intake answered but that the record notes on a later day than the screening's assessment (a
    relapse of a use disorder weighed as in remission, a manic episode of a bipolar disorder weighed, a new heart
-   attack): the screening weighed the patient as they were (record_diagnoses.yaml noted_after_screening).
+   attack): the screening weighed the patient as they were (record_diagnoses.yaml noted_after_screening). A use
+   disorder the record codes as not in remission (F16.20, not F16.21), undated or noted after the last use the intake
+   gives, when the screening weighed every disorder of its class as in remission, holds too: active, a dissociative
+   one excludes (use_disorder_in_remission).
 
 program.services.enrol calls enrolment_blockers(); the dosing room reads gate_statuses() on the day; the screening
 page shows the same reasons.
@@ -58,6 +61,7 @@ from kapstone.screening.engine import (
     declared_substances,
     load_rule_set,
     screen,
+    weighed_in_remission,
 )
 from kapstone.screening.intake_schema import IntakeValidationError
 from kapstone.screening.models import ConsentSignature, Consultation, Decision, IntakeVersion, ScreeningResult
@@ -334,7 +338,40 @@ def _record_diagnosis_blockers(
                 "episode or a new event since is not weighed; re-screen so a prescriber weighs it, or correct the "
                 "record's date if it was noted before the screening"
             )
+        else:
+            blockers += _active_use_disorder_blockers(result, entry, code, description, noted_on, rule_set)
     return blockers
+
+
+def _active_use_disorder_blockers(
+    result: ScreeningResult,
+    entry: RecordDiagnosis,
+    code: str,
+    description: str,
+    noted_on: datetime.date | None,
+    rule_set: RuleSet,
+) -> list[str]:
+    """A use disorder the record codes as not in remission (F16.20) when the screening weighed every disorder of its
+    class that the intake lists as in remission (record_diagnoses.yaml use_disorder_in_remission): active, a
+    dissociative one excludes. A code noted on or before the latest last use the intake gives is the disorder as it
+    was then; an undated one, or one noted after it, contradicts the screening."""
+    disorders = entry.disorders_of_class(result.intake_version.data)
+    if not disorders or rule_set.codes_in_remission(code):
+        return []
+    # The months the screening itself counted remission by (its settings as it ran), else the rule set's default.
+    months = (result.result.get("settings") or {}).get("sud_remission_months")
+    if isinstance(months, bool) or not isinstance(months, int | float):
+        months = rule_set.setting_values()["sud_remission_months"]
+    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
+    last_use = weighed_in_remission(disorders, assessed=assessed, remission_months=int(months))
+    if last_use is None or (noted_on is not None and noted_on <= last_use):
+        return []
+    substances = ", ".join(str(disorder.get("substance") or "").strip() for disorder in disorders)
+    return [
+        f"the record codes {code} ({description}), {entry.label}, as not in remission, but the screening of "
+        f"{_screened_on(result)} weighed it as in remission ({substances}, last used {day_in_words(last_use)}); "
+        "re-screen with the last use as it is so a prescriber weighs it, or correct the record if it is in remission"
+    ]
 
 
 def _substances_listed(entry: RecordDiagnosis, intake: Data) -> str:
