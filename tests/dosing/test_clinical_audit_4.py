@@ -288,3 +288,16 @@ def test_the_room_offers_the_screen_after_the_dose_and_says_why_discharge_waits(
     assert response.status_code == 400
     assert "there is no dose to proceed with or defer" in response.text
     assert observed.risk_assessments.count() == screens
+    # Denied: the practice admin sees the room but screens no one; a researcher does not find the room at all.
+    answers_again = {f"{prefix}-q{number}": "1" if value else "0" for number, value in MODERATE_RISK.items()}
+    response = signed_in_client(cast.admin).post(
+        reverse("dosing:room_action", kwargs={"session_id": session.pk, "patient_id": cast.alice.pk, "action": "risk"}),
+        answers_again,
+    )
+    assert response.status_code == 400  # refused by the service (only a clinician assesses suicide risk)
+    response = signed_in_client(cast.charlie).post(
+        reverse("dosing:room_action", kwargs={"session_id": session.pk, "patient_id": cast.alice.pk, "action": "risk"}),
+        answers_again,
+    )
+    assert response.status_code == 404
+    assert observed.risk_assessments.count() == screens
