@@ -12,7 +12,7 @@ from kapstone.screening.engine import IntakeValidationError, SettingsOverrideErr
 LOOSEST_OUTCOMES = {
     name: "needs_review" if "needs_review" in setting.allowed else setting.allowed[-1]
     for name, setting in load_rule_set().settings.items()
-    if setting.allowed
+    if setting.allowed and not isinstance(setting.value, list)
 }
 
 

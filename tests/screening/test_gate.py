@@ -45,6 +45,7 @@ def gate_reads(request, monkeypatch):
         rows = {
             "latest": overview["latest"],
             "consultations": overview["consultations"],
+            "outside_team": list(patient.external_team.all()),
             "signatures": overview["signatures"],
             "diagnoses": list(patient.diagnoses.all()),
             "patient_answers": IntakeVersion.objects.filter(patient=patient, source="patient")
@@ -56,6 +57,7 @@ def gate_reads(request, monkeypatch):
         reversed_rows = {
             **rows,
             "consultations": rows["consultations"][::-1],
+            "outside_team": rows["outside_team"][::-1],
             "signatures": rows["signatures"][::-1],
             "diagnoses": rows["diagnoses"][::-1],
         }

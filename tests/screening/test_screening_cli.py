@@ -39,7 +39,7 @@ def test_it_prints_the_result_as_json():
     assert result["maudsley_score"] == 10
     assert result["maudsley_band"] == "moderate"
     assert result["benzodiazepine_diazepam_equivalent_mg"] == 0
-    assert result["rule_set_version"] == "1.4.0"
+    assert result["rule_set_version"] == "1.5.0"
 
 
 def test_it_reads_standard_input_for_a_dash(monkeypatch, intake):

@@ -17,7 +17,7 @@ from kapstone.screening.engine import (
 
 def test_the_shipped_rule_set_loads_with_a_version_and_a_source_for_every_rule():
     rule_set = load_rule_set()
-    assert rule_set.version == "1.4.0"
+    assert rule_set.version == "1.5.0"
     assert all(rule.source and rule.message for rule in rule_set.rules)
     assert {rule.outcome for rule in rule_set.rules if isinstance(rule.outcome, str)} == {
         "exclude",

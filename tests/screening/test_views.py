@@ -237,7 +237,10 @@ def test_overriding_supportive_advice_is_refused_with_a_message(cast):
     entry = helpers.consult(cast)
     response = signed_in_client(cast.bob).post(advice_url(entry), {f"advice-{entry.pk}-reason": ADVICE_REASON})
     assert response.status_code == 400
-    assert "Only concerns or advice against KAP can be overridden" in response.text
+    assert (
+        "Only concerns or advice against KAP, or a contact that had no reply or that the clinician declined, can be"
+        in (response.text)
+    )
     assert not ConsultationOverride.objects.exists()
 
 

@@ -180,9 +180,9 @@ class LabelAndContact:
 
 @dataclass(frozen=True)
 class Lines:
-    """A list, one item a line, each item read and checked by `item` (a Number, a LabelAndContact...)."""
+    """A list, one item a line, each item read and checked by `item` (a Number, a LabelAndContact, a Choice...)."""
 
-    item: Number | LabelAndContact
+    item: Number | LabelAndContact | Choice
     min_items: int = 0
     widget = "textarea"
 

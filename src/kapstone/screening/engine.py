@@ -318,7 +318,9 @@ def _parse_settings(raw: Data) -> dict[str, Setting]:
         if not isinstance(spec, dict) or "value" not in spec or not spec.get("source"):
             raise RuleSetError(f"setting {name}: needs a value and a source")
         allowed = tuple(spec.get("allowed", ()))
-        if allowed and spec["value"] not in allowed:
+        # A list setting (consult_clinician_kinds) lists some of its allowed values; any other, one of them.
+        chosen = spec["value"] if isinstance(spec["value"], list) else [spec["value"]]
+        if allowed and any(value not in allowed for value in chosen):
             raise RuleSetError(f"setting {name}: {spec['value']!r} is not one of {allowed}")
         setting = Setting(
             name=name,
@@ -640,6 +642,9 @@ def effective_settings(rule_set: RuleSet, overrides: Data | None) -> Data:
 
 def _override_problem(setting: Setting, value: Any) -> str | None:
     """What an override for `setting` must be, if `value` is not that; the default's kind decides."""
+    if isinstance(setting.value, list):
+        listed = isinstance(value, list) and all(item in setting.allowed for item in value)
+        return None if listed else f"a list of any of: {', '.join(setting.allowed)}"
     if setting.allowed:
         return None if value in setting.allowed else f"one of: {', '.join(setting.allowed)}"
     if isinstance(setting.value, bool):

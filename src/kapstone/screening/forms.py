@@ -516,6 +516,20 @@ class AdviceOverrideForm(forms.Form):
     )
 
 
+class WithoutAdviceForm(forms.Form):
+    """A prescriber's decision to go ahead without the advice of a clinician who did not reply or declined."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        min_length=MIN_JUSTIFICATION_CHARS,
+        max_length=4000,
+        help_text=(
+            "Why it is safe to go ahead without this clinician's advice. Applies to this contact only: a later "
+            "contact that has no answer needs its own decision."
+        ),
+    )
+
+
 def _staff_choices():
     return (
         get_user_model()

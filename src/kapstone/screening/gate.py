@@ -12,8 +12,11 @@
    the patient's course (`course_starts`): a screening current when the course began stays good for that course,
    while the same-day checks (vitals, medicines since screening, suicide risk) cover the days since.
 4. The outside treatment team has been consulted (a contact whose outcome is advice: supports, concerns or
-   advised against), and each outside clinician's latest advice supports KAP, or its concerns or advice against
-   carry a prescriber's override.
+   advised against) by at least one outside clinician and by each clinician on the patient record whose kind the
+   practice requires (screening setting consult_clinician_kinds: by default the psychiatrist and the therapist),
+   unless a prescriber has recorded a decision to go ahead without that clinician's advice on their latest contact,
+   which had no reply or which they declined; and each outside clinician's latest advice supports KAP, or its
+   concerns or advice against carry a prescriber's override.
 5. The current version of the informed-consent form is signed and not withdrawn.
 6. Each diagnosis coded on the patient record that the screening reviews (rules/record_diagnoses.yaml maps ICD-10-CM
    code prefixes to the intake answer or rule that reviews them) shows in the latest screening: its intake answers it
@@ -48,7 +51,7 @@ from django.utils import timezone
 
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.patients.ages import completed_years
-from kapstone.patients.models import Diagnosis, Patient
+from kapstone.patients.models import Diagnosis, ExternalClinician, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.screening.changes import merge_draft
@@ -83,6 +86,13 @@ class GateStatus:
     expires_on: datetime.date | None = None  # the last day the latest screening is current
     # The patient's latest own answers (pre-intake) when sent after the intake the latest screening judged.
     patient_answers: IntakeVersion | None = None
+    # The clinicians on the record of a kind the practice requires who have given no advice and whom no prescriber
+    # has decided to go ahead without, and of those the latest contacts that had no answer: what a prescriber may
+    # override to go ahead without their advice.
+    unconsulted: tuple[ExternalClinician, ...] = ()
+    no_answer: tuple[Consultation, ...] = ()
+    # The kinds of outside clinician whose advice the practice requires (consult_clinician_kinds), as judged by.
+    required_kinds: tuple[str, ...] = ()
 
     @property
     def open(self) -> bool:
@@ -106,7 +116,7 @@ def latest_advice(consultations: Iterable[Consultation]) -> list[Consultation]:
     return list(latest.values())
 
 
-# The gate's four reads, compiled once for each number of patients (the dosing room asks on every load). Unordered
+# The gate's reads, compiled once for each number of patients (the dosing room asks on every load). Unordered
 # (order_by()): the results are looked up by patient and each patient's advice is sorted by latest_advice, so the
 # models' default orders only cost the reads.
 
@@ -126,12 +136,16 @@ def _latest_results(*, patient_ids: list[int]) -> QuerySet[ScreeningResult]:
 
 
 @compiled_once(patient_ids=KEYS)
-def _advice(*, patient_ids: list[int]) -> QuerySet[Consultation]:
-    return (
-        Consultation.objects.filter(patient_id__in=patient_ids, outcome__in=Consultation.CONSULTED_OUTCOMES)
-        .select_related("override")
-        .order_by()
-    )
+def _consultations(*, patient_ids: list[int]) -> QuerySet[Consultation]:
+    """Every contact, of any outcome: a required clinician's latest contact without an answer may carry a
+    prescriber's decision to go ahead without their advice."""
+    return Consultation.objects.filter(patient_id__in=patient_ids).select_related("override").order_by()
+
+
+@compiled_once(patient_ids=KEYS)
+def _outside_team(*, patient_ids: list[int]) -> QuerySet[ExternalClinician]:
+    """The outside clinicians on the patients' records. Unordered: _advice_blockers puts them in order."""
+    return ExternalClinician.objects.filter(patient_id__in=patient_ids).order_by()
 
 
 @compiled_once(patient_ids=KEYS)
@@ -176,9 +190,12 @@ def gate_statuses(
     today = at or timezone.localdate()
     settings = gate_settings() if settings is None else settings
     results = {result.patient_id: result for result in _latest_results(patient_ids=patient_ids)}
-    advice: dict[int, list[Consultation]] = {}
-    for entry in _advice(patient_ids=patient_ids):
-        advice.setdefault(entry.patient_id, []).append(entry)
+    consultations: dict[int, list[Consultation]] = {}
+    for entry in _consultations(patient_ids=patient_ids):
+        consultations.setdefault(entry.patient_id, []).append(entry)
+    team: dict[int, list[ExternalClinician]] = {}
+    for clinician in _outside_team(patient_ids=patient_ids):
+        team.setdefault(clinician.patient_id, []).append(clinician)
     form = current_form()
     signatures: dict[int, list[ConsentSignature]] = {}
     for signature in _signatures(form.id, tuple(form.accepted_versions), patient_ids=patient_ids):
@@ -191,7 +208,8 @@ def gate_statuses(
         patient.pk: _status(
             patient,
             results.get(patient.pk),
-            advice.get(patient.pk, []),
+            consultations.get(patient.pk, []),
+            team.get(patient.pk, []),
             diagnoses.get(patient.pk, []),
             answers.get(patient.pk),
             *_consent_in_force(signatures.get(patient.pk, [])),
@@ -209,6 +227,7 @@ def gate_status_of_rows(
     patient: Patient,
     latest: ScreeningResult | None,
     consultations: Iterable[Consultation],
+    outside_team: Iterable[ExternalClinician],
     signatures: Iterable[ConsentSignature],
     diagnoses: Iterable[Diagnosis],
     patient_answers: IntakeVersion | None,
@@ -216,9 +235,10 @@ def gate_status_of_rows(
 ) -> GateStatus:
     """gate_status from rows the caller has read already, so a page that shows them does not read them twice (the
     screening page, issue 19): the patient's latest screening result (`latest`, read with its override and intake
-    version, or None), all their consultations and consent signatures, of any outcome, form or version, the
-    diagnoses on their record and their latest pre-intake (`patient_answers`, or None). It picks the advice and the signatures on the current form as gate_statuses' queries
-    do, and decides the same."""
+    version, or None), all their consultations (read with their overrides) and consent signatures, of any outcome,
+    form or version, the outside clinicians and the diagnoses on their record and their latest pre-intake
+    (`patient_answers`, or None). It picks the signatures on the current form as gate_statuses' queries do, and
+    decides the same."""
     form = current_form()
     today = at or timezone.localdate()
     on_form = [
@@ -229,7 +249,8 @@ def gate_status_of_rows(
     return _status(
         patient,
         latest,
-        [entry for entry in consultations if entry.outcome in Consultation.CONSULTED_OUTCOMES],
+        list(consultations),
+        list(outside_team),
         list(diagnoses),
         patient_answers,
         *_consent_in_force(on_form),
@@ -446,25 +467,75 @@ def _in_a_sentence(label: str) -> str:
     return label[:1].lower() + label[1:]
 
 
-def _advice_blockers(entries: list[Consultation]) -> tuple[list[str], tuple[Consultation, ...]]:
-    if not entries:
-        return ["the outside treatment team has not been consulted"], ()
+@dataclass(frozen=True)
+class _Consultation:
+    """What the gate finds of the outside team's consultation."""
+
+    blockers: list[str]
+    against: tuple[Consultation, ...]
+    unconsulted: tuple[ExternalClinician, ...]
+    no_answer: tuple[Consultation, ...]
+
+
+def outside_role(kind: str) -> str:
+    """ "psychiatrist", "primary-care doctor": what an outside clinician of `kind` is, inside a sentence ("the
+    outside ...")."""
+    if kind == ExternalClinician.Kind.OTHER:
+        return "clinician"
+    return _in_a_sentence(ExternalClinician.Kind(kind).label)
+
+
+def _advice_blockers(
+    consultations: list[Consultation], team: list[ExternalClinician], required_kinds: Iterable[str]
+) -> _Consultation:
+    """The outside team's consultation: advice from at least one clinician; from each clinician on the record whose
+    kind the practice requires, unless a prescriber decided to go ahead without it on their latest contact (which had
+    no answer, or they would have advice); and each clinician's latest advice not against KAP unless overridden."""
+    advice = [entry for entry in consultations if entry.outcome in Consultation.CONSULTED_OUTCOMES]
+    advised = {entry.external_clinician_id for entry in advice}
+    latest_contact: dict[int, Consultation] = {}
+    for entry in sorted(consultations, key=lambda c: (c.contacted_at, c.pk), reverse=True):
+        if entry.external_clinician_id is not None:
+            latest_contact.setdefault(entry.external_clinician_id, entry)
+    required = set(required_kinds)
+    unconsulted = tuple(
+        clinician
+        for clinician in sorted(team, key=lambda c: (c.kind, c.name, c.pk))
+        if clinician.kind in required
+        and clinician.pk not in advised
+        and not hasattr(latest_contact.get(clinician.pk), "override")
+    )
+    no_answer = tuple(latest_contact[clinician.pk] for clinician in unconsulted if clinician.pk in latest_contact)
+    blockers = []
+    for clinician in unconsulted:
+        reason = f"the outside {outside_role(clinician.kind)} {clinician.name} has not been consulted"
+        contact = latest_contact.get(clinician.pk)
+        if contact is not None:
+            reason += (
+                f" ({_in_a_sentence(contact.get_outcome_display())} on {day_in_words(contact.contacted_at)}); log "
+                "their advice, or a prescriber may record a decision to go ahead without it"
+            )
+        blockers.append(reason)
+    if not advice and not unconsulted:
+        blockers.append("the outside treatment team has not been consulted")
     against = tuple(
         entry
-        for entry in latest_advice(entries)
+        for entry in latest_advice(advice)
         if entry.outcome in Consultation.BLOCKING_OUTCOMES and not hasattr(entry, "override")
     )
-    return [
+    blockers += [
         f"{entry.clinician_name} {_in_a_sentence(entry.get_outcome_display())} on {day_in_words(entry.contacted_at)}; "
         "a prescriber must record an override with a reason before the patient may go ahead"
         for entry in against
-    ], against
+    ]
+    return _Consultation(blockers, against, unconsulted, no_answer)
 
 
 def _status(
     patient: Patient,
     result: ScreeningResult | None,
-    advice: list[Consultation],
+    consultations: list[Consultation],
+    team: list[ExternalClinician],
     diagnoses: list[Diagnosis],
     answers: IntakeVersion | None,
     consent: ConsentSignature | None,
@@ -488,8 +559,8 @@ def _status(
         blockers += _patient_answer_blockers(result, answers, settings)
     screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
-    advice_blockers, against = _advice_blockers(advice)
-    blockers += advice_blockers
+    consultation = _advice_blockers(consultations, team, settings["consult_clinician_kinds"])
+    blockers += consultation.blockers
     if consent is not None:
         withdrawn = None  # an old withdrawal is no news while a signature is in force
     elif withdrawn is not None:
@@ -499,7 +570,22 @@ def _status(
         )
     else:
         blockers.append(f"informed consent is not signed (form v{form.version})")
-    return GateStatus(result, bool(advice), consent, withdrawn, tuple(blockers), against, expires_on, answers)
+    consulted = not consultation.unconsulted and any(
+        entry.outcome in Consultation.CONSULTED_OUTCOMES for entry in consultations
+    )
+    return GateStatus(
+        result,
+        consulted,
+        consent,
+        withdrawn,
+        tuple(blockers),
+        consultation.against,
+        expires_on,
+        answers,
+        unconsulted=consultation.unconsulted,
+        no_answer=consultation.no_answer,
+        required_kinds=tuple(settings["consult_clinician_kinds"]),
+    )
 
 
 def gate_status(*, patient: Patient, at: datetime.date | None = None) -> GateStatus:

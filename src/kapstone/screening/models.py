@@ -111,6 +111,10 @@ class Consultation(models.Model):
     # what the gate reads; concerns or advice against block until a prescriber records an override.
     CONSULTED_OUTCOMES = (Outcome.SUPPORTS, Outcome.CONCERNS, Outcome.ADVISED_AGAINST)
     BLOCKING_OUTCOMES = (Outcome.CONCERNS, Outcome.ADVISED_AGAINST)
+    # A contact that gave no advice. A clinician of a kind the practice requires (screening setting
+    # consult_clinician_kinds) who has given none holds the gate until a prescriber records an override on their
+    # latest such contact: a written decision to go ahead without their advice.
+    NO_ANSWER_OUTCOMES = (Outcome.NO_REPLY, Outcome.DECLINED)
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consultations")
     external_clinician = models.ForeignKey(
@@ -144,8 +148,9 @@ class Consultation(models.Model):
 
 
 class ConsultationOverride(models.Model):
-    """A prescriber's written decision to go ahead despite one piece of outside advice (concerns or advice against).
-    It belongs to that consultation only: new concerns from the same clinician need their own override."""
+    """A prescriber's written decision to go ahead despite one piece of outside advice (concerns or advice against),
+    or without the advice of a clinician the practice requires after a contact that had no reply or that they
+    declined. It belongs to that consultation only: new concerns, or a later contact, need their own override."""
 
     consultation = models.OneToOneField(Consultation, on_delete=models.CASCADE, related_name="override")
     prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

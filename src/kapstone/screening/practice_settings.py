@@ -1,12 +1,12 @@
 """The screening rule set's practice settings: every `settings` entry of rules/kap_screening.yaml, read by
 the engine as effective_settings(rule_set, practice_overrides(SETTINGS_PREFIX)).
 
-The kinds follow the engine's own check of an override (engine._override_problem): a listed choice, yes or
-no, or a number of 0 or more. Blood-pressure thresholds are further bounded by what an intake may record
-(intake_schema), and percentages by 100.
+The kinds follow the engine's own check of an override (engine._override_problem): a listed choice, a list of
+listed choices (one a line), yes or no, or a number of 0 or more. Blood-pressure thresholds are further bounded
+by what an intake may record (intake_schema), and percentages by 100.
 """
 
-from kapstone.practice.registry import Boolean, Choice, Number, OrderedPair, SettingSpec, hard_bounds_fields
+from kapstone.practice.registry import Boolean, Choice, Lines, Number, OrderedPair, SettingSpec, hard_bounds_fields
 from kapstone.screening.engine import Setting, load_rule_set
 from kapstone.screening.intake_schema import INTAKE_SCHEMA
 from kapstone.screening.services import SETTINGS_PREFIX
@@ -28,6 +28,7 @@ PERCENT_MAXIMUM = 100
 LABELS = {
     "min_age_years": "Minimum age",
     "screening_valid_days": "A screening stays current for",
+    "consult_clinician_kinds": "Outside clinicians whose advice the enrolment gate waits for (by kind)",
     "primary_psychotic_disorder_outcome": "Outcome for a primary psychotic disorder",
     "interaction_outcome_maoi": "Outcome when taking an MAO inhibitor",
     "interaction_outcome_benzodiazepine_load": "Outcome when the benzodiazepine load is above the threshold",
@@ -61,6 +62,8 @@ def _recordable_bp(name: str) -> Number:
 
 
 def _kind(setting: Setting, unit: str):
+    if isinstance(setting.value, list):
+        return Lines(item=Choice(tuple(setting.allowed)))
     if setting.allowed:
         return Choice(tuple(setting.allowed))
     if isinstance(setting.value, bool):

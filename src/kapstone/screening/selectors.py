@@ -16,7 +16,7 @@ from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
-from kapstone.patients.models import Diagnosis, Medication, Patient
+from kapstone.patients.models import Diagnosis, ExternalClinician, Medication, Patient
 from kapstone.patients.selectors import patient_get, patients_visible_to
 from kapstone.screening.changes import merge_draft, record_differences, with_record_medications
 from kapstone.screening.consent_forms import current_form
@@ -58,6 +58,12 @@ def _newest_version_of(*, patient_id: int) -> QuerySet[IntakeVersion]:
 @compiled_once(patient_id=int)
 def _consultations_of(*, patient_id: int) -> QuerySet[Consultation]:
     return Consultation.objects.filter(patient_id=patient_id).select_related("staff", "override__prescriber").order_by()
+
+
+@compiled_once(patient_id=int)
+def _outside_team_of(*, patient_id: int) -> QuerySet[ExternalClinician]:
+    # Unordered: the gate puts them in order.
+    return ExternalClinician.objects.filter(patient_id=patient_id).order_by()
 
 
 @compiled_once(patient_id=int)
@@ -104,12 +110,15 @@ def screening_overview(*, patient: Patient) -> dict[str, Any]:
         patient=patient,
         latest=latest,
         consultations=consultations,
+        outside_team=_outside_team_of(patient_id=patient.pk),
         signatures=signatures,
         diagnoses=_diagnoses_of(patient_id=patient.pk),
         patient_answers=next(iter(_latest_patient_answers_of(patient_id=patient.pk)), None),
     )
     return {
         "gate": gate,
+        "required_kinds": ", ".join(ExternalClinician.Kind(kind).label.lower() for kind in gate.required_kinds)
+        or "none: advice from any one of them is enough",
         # What the other apps hold against an enrolment (an unacknowledged suicide-risk answer, medicines new since
         # screening): enrol() refuses on these too, so the page says "may join" only when neither holds.
         "other_holds": enrolment_check_reasons(patient=patient),

@@ -235,21 +235,27 @@ def consultation_record(
 
 @transaction.atomic
 def consultation_override_record(*, actor: User, consultation: Consultation, reason: str) -> ConsultationOverride:
-    """A prescriber's written decision to go ahead despite the outside team's concerns or advice against KAP."""
+    """A prescriber's written decision to go ahead despite the outside team's concerns or advice against KAP, or
+    without the advice of an outside clinician after a contact that had no reply or that they declined (the gate
+    waits for the advice of the clinicians whose kind the practice requires)."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
     reason = reason.strip()
     if actor.role != Role.PRESCRIBER:
         raise ScreeningRefused("Only a prescriber may override the outside team's advice.")
-    if consultation.outcome not in Consultation.BLOCKING_OUTCOMES:
+    without_advice = consultation.outcome in Consultation.NO_ANSWER_OUTCOMES
+    if consultation.outcome not in Consultation.BLOCKING_OUTCOMES and not without_advice:
         raise ScreeningRefused(
-            f"Only concerns or advice against KAP can be overridden; this contact is “{consultation.get_outcome_display()}”."
+            "Only concerns or advice against KAP, or a contact that had no reply or that the clinician declined, can "
+            f"be overridden; this contact is “{consultation.get_outcome_display()}”."
         )
+    if without_advice:
+        _check_no_answer_is_the_latest(consultation)
     if ConsultationOverride.objects.filter(consultation=consultation).exists():
         raise ScreeningRefused("This advice is already overridden.")
     if len(reason) < MIN_JUSTIFICATION_CHARS:
+        despite = "without their advice" if without_advice else "despite the outside team's advice"
         raise ScreeningRefused(
-            f"Write a reason of at least {MIN_JUSTIFICATION_CHARS} characters: why is it safe to go ahead despite "
-            "the outside team's advice?"
+            f"Write a reason of at least {MIN_JUSTIFICATION_CHARS} characters: why is it safe to go ahead {despite}?"
         )
     override = ConsultationOverride.objects.create(consultation=consultation, prescriber=actor, reason=reason)
     audit.record(
@@ -261,6 +267,26 @@ def consultation_override_record(*, actor: User, consultation: Consultation, rea
         detail={"consultation_id": consultation.pk, "outcome": consultation.outcome},
     )
     return override
+
+
+def _check_no_answer_is_the_latest(consultation: Consultation) -> None:
+    """A decision to go ahead without a clinician's advice is taken on their latest contact, with a clinician on the
+    patient's outside team (the gate asks for those), who has given no advice: one who has is consulted."""
+    if consultation.external_clinician_id is None:
+        raise ScreeningRefused(
+            "Only a contact with a clinician on the patient's outside treatment team can be gone ahead without; add "
+            "them to the outside team on the patient record and log the contact with them."
+        )
+    contacts = Consultation.objects.filter(external_clinician_id=consultation.external_clinician_id).order_by(
+        "-contacted_at", "-pk"
+    )
+    latest = contacts.first()
+    if latest is not None and latest.pk != consultation.pk:
+        raise ScreeningRefused(
+            f"A later contact with {consultation.clinician_name} is logged; record the decision on that one."
+        )
+    if contacts.filter(outcome__in=Consultation.CONSULTED_OUTCOMES).exists():
+        raise ScreeningRefused(f"{consultation.clinician_name} has given advice already: nothing to go ahead without.")
 
 
 def _normalised_name(name: str) -> str:

@@ -49,18 +49,18 @@ def _consent_text(consent_form: ConsentForm) -> SafeString:
 def _screening_page(request, patient, *, status: int = 200, **bound_forms):
     overview = selectors.screening_overview(patient=patient)
     latest = overview["latest"]
-    # Each piece of advice a prescriber may override gets its own form, so their fields keep distinct ids; a form
-    # sent back with errors stays beside the advice it was about.
+    # Each piece of advice a prescriber may override, and each latest contact without an answer from a clinician the
+    # gate waits for, gets its own form, so their fields keep distinct ids; a form sent back with errors stays beside
+    # the contact it was about.
     bound = bound_forms.get("advice_form")
     for entry in overview["consultations"]:
         if bound is not None and bound.prefix == advice_prefix(entry.pk):
             entry.override_form = bound
-        elif (
-            request.user.role == Role.PRESCRIBER
-            and entry.outcome in Consultation.BLOCKING_OUTCOMES
-            and not hasattr(entry, "override")
-        ):
-            entry.override_form = forms.AdviceOverrideForm(prefix=advice_prefix(entry.pk))
+        elif request.user.role == Role.PRESCRIBER and not hasattr(entry, "override"):
+            if entry.outcome in Consultation.BLOCKING_OUTCOMES:
+                entry.override_form = forms.AdviceOverrideForm(prefix=advice_prefix(entry.pk))
+            elif entry in overview["gate"].no_answer:
+                entry.override_form = forms.WithoutAdviceForm(prefix=advice_prefix(entry.pk))
         if hasattr(entry, "override_form"):
             entry.override_fields = formrender.drawn_fields(entry.override_form)
     can_override = (
@@ -196,7 +196,9 @@ def consultation_add(request, patient_id):
 def advice_override(request, consultation_id):
     entry = selectors.consultation_get(user=request.user, consultation_id=consultation_id)
     patient = selectors.screening_patient_get(user=request.user, patient_id=entry.patient_id, purpose="advice override")
-    form = forms.AdviceOverrideForm(request.POST, prefix=advice_prefix(entry.pk))
+    without_advice = entry.outcome in Consultation.NO_ANSWER_OUTCOMES
+    form_class = forms.WithoutAdviceForm if without_advice else forms.AdviceOverrideForm
+    form = form_class(request.POST, prefix=advice_prefix(entry.pk))
     if form.is_valid():
         try:
             services.consultation_override_record(
@@ -205,7 +207,12 @@ def advice_override(request, consultation_id):
         except services.ScreeningRefused as refusal:
             form.add_error(None, str(refusal))
         else:
-            messages.success(request, f"The override of {entry.clinician_name}'s advice is recorded.")
+            if without_advice:
+                messages.success(
+                    request, f"The decision to go ahead without {entry.clinician_name}'s advice is recorded."
+                )
+            else:
+                messages.success(request, f"The override of {entry.clinician_name}'s advice is recorded.")
             return redirect("screening:patient", patient_id=patient.pk)
     return _screening_page(request, patient, status=400, advice_form=form)
 
