@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.dosing import selectors
+from kapstone.patients.models import ExternalClinician
 from kapstone.practice.settings_store import practice_overrides, practice_overrides_of, practice_value_set
+from kapstone.screening import services
 from kapstone.screening.gate import gate_settings, gate_statuses
 from kapstone.screening.models import Consultation
 from tests.conftest import make_patient, make_user
@@ -23,6 +25,7 @@ SETTINGS = [
     {"dosing.max_doses_per_7_days": 1, "screening.screening_valid_days": 30},
     {"screening.min_age_years": 21, "screening.bp_exclude_systolic_mmhg": 150, "dosing.stop_systolic": 180},
     {"screening.screening_valid_days": 1, "dosing.pregnancy_test_valid_days": 0},
+    {"screening.consult_clinician_kinds": ["primary_care"]},
 ]
 
 
@@ -31,9 +34,24 @@ def _practice(cast, values: dict) -> None:
         practice_value_set(actor=cast.admin, key=key, value=value, reason="A test practice's own value.")
 
 
+def _outside_team(cast, patient) -> None:
+    """An outside psychiatrist never consulted and an outside primary-care doctor who supports KAP."""
+    ExternalClinician.objects.create(patient=patient, kind="psychiatrist", name="Dr. Ruth Mendel")
+    services.consultation_record(
+        actor=cast.bob,
+        patient=patient,
+        external_clinician=ExternalClinician.objects.create(patient=patient, kind="primary_care", name="Dr. Sam Okoro"),
+        staff=cast.bob,
+        contacted_at=timezone.now() - datetime.timedelta(days=1),
+        method=Consultation.Method.PHONE,
+        outcome=Consultation.Outcome.SUPPORTS,
+    )
+
+
 def _patients(cast) -> list:
     """Patients at every state of the gate: not screened, needs review, not eligible, not consulted, advised
-    against, without consent, and ready."""
+    against, without consent, ready, and ready but for an outside psychiatrist whose advice is awaited (their
+    primary-care doctor supports KAP)."""
     states = [
         lambda p: None,
         lambda p: helpers.screen(cast, helpers.needs_review_intake(), patient=p),
@@ -45,6 +63,7 @@ def _patients(cast) -> list:
         ),
         lambda p: (helpers.screen(cast, patient=p), helpers.consult(cast, p)),
         lambda p: helpers.ready_for_enrolment(cast, p),
+        lambda p: (helpers.ready_for_enrolment(cast, p), _outside_team(cast, p)),
     ]
     patients = []
     for number, state in enumerate(states):
@@ -84,3 +103,18 @@ def test_the_room_reads_the_practice_settings_once(cast, session, ready_record, 
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     assert sum('FROM "practice_practicesetting"' in query["sql"] for query in captured) == 1
+
+
+def test_the_room_holds_a_patient_whose_required_outside_clinician_has_not_been_consulted(cast, session):
+    """The room reads the practice's consult_clinician_kinds with its other settings: alice's outside psychiatrist,
+    never consulted, holds her dose until the practice no longer requires a psychiatrist's advice."""
+    ExternalClinician.objects.create(patient=cast.alice, kind="psychiatrist", name="Dr. Ruth Mendel")
+    held = "the outside psychiatrist Dr. Ruth Mendel has not been consulted"
+
+    def alices_gate() -> tuple[str, ...]:
+        _, room = selectors.session_room(user=cast.bob, session_id=session.pk)
+        return next(entry.readiness.gate_blockers for entry in room if entry.patient == cast.alice)
+
+    assert held in alices_gate()
+    _practice(cast, {"screening.consult_clinician_kinds": ["therapist"]})
+    assert held not in alices_gate()

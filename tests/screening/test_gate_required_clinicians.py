@@ -13,6 +13,8 @@ from kapstone.patients.models import ExternalClinician
 from kapstone.practice import services as practice_services
 from kapstone.practice.registry import SettingRefused
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
+from kapstone.program import services as program
+from kapstone.program.models import Enrolment
 from kapstone.screening import gate, selectors, services
 from kapstone.screening.engine import load_rule_set
 from kapstone.screening.gate import enrolment_blockers, gate_status
@@ -173,3 +175,18 @@ def test_the_screening_page_the_room_and_enrolment_decide_alike(cast, team):
     assert overview["gate"] == own and own.no_answer == (no_reply,)
     assert gate.gate_statuses([cast.alice])[cast.alice.pk] == own
     assert overview["required_kinds"] == "psychiatrist, therapist"
+
+
+def test_enrolment_refuses_while_a_required_clinician_is_unconsulted(cast, team):
+    group = program.group_create(
+        actor=cast.bob,
+        name="Thursday group",
+        template_id="journey-clinical-style",
+        start_date="2030-01-03",
+        facilitators=[cast.bob, cast.therapist],
+    )
+    contact(cast, team["primary_care"], "supports")
+    with pytest.raises(program.EnrolmentRefused, match="the outside psychiatrist Dr. Ruth Mendel has not been"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    contact(cast, team["psychiatrist"], "supports")
+    assert program.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
