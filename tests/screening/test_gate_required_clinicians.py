@@ -12,6 +12,7 @@ from kapstone.audit.models import AuditEvent
 from kapstone.patients.models import ExternalClinician
 from kapstone.practice import services as practice_services
 from kapstone.practice.registry import SettingRefused
+from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment
@@ -190,3 +191,9 @@ def test_enrolment_refuses_while_a_required_clinician_is_unconsulted(cast, team)
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     contact(cast, team["psychiatrist"], "supports")
     assert program.enrol(actor=cast.bob, group=group, patient=cast.alice).status == Enrolment.Status.ENROLLED
+
+
+def test_a_stored_value_that_is_not_a_list_of_kinds_gives_the_cited_default(cast, team):
+    practice_value_set(actor=cast.admin, key="screening.consult_clinician_kinds", value="other", reason="by hand")
+    contact(cast, team["primary_care"], "supports")
+    assert enrolment_blockers(patient=cast.alice) == ["the outside psychiatrist Dr. Ruth Mendel has not been consulted"]

@@ -485,6 +485,15 @@ def outside_role(kind: str) -> str:
     return _in_a_sentence(ExternalClinician.Kind(kind).label)
 
 
+def _required_kinds(settings: Data) -> tuple[str, ...]:
+    """The kinds of outside clinician whose advice the practice requires. A stored value that is not a list (a row
+    written by hand) gives the cited default rather than no kind at all: the gate fails closed."""
+    kinds = settings["consult_clinician_kinds"]
+    if not isinstance(kinds, list) or not all(isinstance(kind, str) for kind in kinds):
+        kinds = load_rule_set().settings["consult_clinician_kinds"].value
+    return tuple(kinds)
+
+
 def _advice_blockers(
     consultations: list[Consultation], team: list[ExternalClinician], required_kinds: Iterable[str]
 ) -> _Consultation:
@@ -559,7 +568,8 @@ def _status(
         blockers += _patient_answer_blockers(result, answers, settings)
     screening, expires_on = _screening_blockers(result, settings, screened_for)
     blockers += screening
-    consultation = _advice_blockers(consultations, team, settings["consult_clinician_kinds"])
+    required_kinds = _required_kinds(settings)
+    consultation = _advice_blockers(consultations, team, required_kinds)
     blockers += consultation.blockers
     if consent is not None:
         withdrawn = None  # an old withdrawal is no news while a signature is in force
@@ -584,7 +594,7 @@ def _status(
         answers,
         unconsulted=consultation.unconsulted,
         no_answer=consultation.no_answer,
-        required_kinds=tuple(settings["consult_clinician_kinds"]),
+        required_kinds=required_kinds,
     )
 
 
