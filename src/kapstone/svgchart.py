@@ -462,7 +462,11 @@ class BarGroup:
 
 @dataclass
 class BarChart:
-    """Bars in groups along the x axis: one category (a questionnaire) holds one bar of each group."""
+    """Bars in groups: one category (a questionnaire) holds one bar of each group. With `scales`, each category
+    is drawn in its own panel on its own axis, from its scale's lowest to its highest possible value, so
+    questionnaires of different ranges are never read against one another's axis; without, every category shares
+    one axis from zero. The legend sits under the title, outside every plot, so it never covers a bar or an
+    interval."""
 
     chart_id: str
     title: str
@@ -471,57 +475,115 @@ class BarChart:
     groups: list[BarGroup]
     categories: list[tuple[str, str]]  # each category's label and a second line under it (e.g. "n = 40")
     bars: list[list[Bar]]  # per category, one bar per group, in the groups' order
+    scales: list[tuple[float, float]] | None = None  # per category, the axis's (lowest, highest) value
 
 
-def bar_layout(chart: BarChart) -> dict:
-    """Everything templates/charts/bars.svg draws, in drawing coordinates; the y axis starts at zero."""
+BAR_PANELS_PER_ROW = 4
+BAR_AREA_LEFT, BAR_AREA_RIGHT = 34, WIDTH - 8
+BAR_FIRST_ROW_TOP = 58  # under the title (y 20) and the legend's row (y 38)
+BAR_ROW_HEIGHT, BAR_PLOT_HEIGHT = 180, 136
+BAR_AXIS_ROOM = 30  # left of each panel's axis, for its tick labels
+
+
+def _axis_ticks(low: float, high: float) -> list[float]:
+    """Round ticks from low to high that end on high itself, so the top of a questionnaire's axis says its
+    highest possible total."""
+    ticks = value_ticks(low, high)
+    if ticks[-1] != high:
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else high - low
+        if high - ticks[-1] < step * 0.75 and len(ticks) > 1:
+            ticks.pop()
+        ticks.append(high)
+    return ticks
+
+
+def _shared_scale(chart: BarChart) -> tuple[float, float, list[float]]:
+    """One axis from zero for every category: a little above the highest bar or interval."""
     tops = [max(bar.value, bar.high if bar.high is not None else bar.value) for row in chart.bars for bar in row]
     high = max(tops, default=1.0) or 1.0
     ticks = value_ticks(0, high * 1.05)
-    y_high = max(high * 1.08, ticks[-1])
+    return 0.0, max(high * 1.08, ticks[-1]), ticks
 
-    def y(value: float) -> float:
-        return PLOT_BOTTOM - max(value, 0) / y_high * (PLOT_BOTTOM - PLOT_TOP)
 
-    slot = (PLOT_RIGHT - PLOT_LEFT) / max(len(chart.categories), 1)
-    width = slot * 0.8 / max(len(chart.groups), 1)
-    categories = []
-    for index, ((label, second), row) in enumerate(zip(chart.categories, chart.bars, strict=True)):
-        centre = PLOT_LEFT + slot * (index + 0.5)
-        bars = []
-        for position, (group, bar) in enumerate(zip(chart.groups, row, strict=True)):
-            left = centre - slot * 0.4 + width * position
-            middle = left + width / 2
-            bars.append(
-                {
-                    "x": _at(left + 1),
-                    "y": _at(y(bar.value)),
-                    "width": _at(width - 2),
-                    "height": _at(PLOT_BOTTOM - y(bar.value)),
-                    "colour": group.colour,
-                    "whisker": None
-                    if bar.low is None or bar.high is None
-                    else {
-                        "x": _at(middle),
-                        "x1": _at(middle - 4),
-                        "x2": _at(middle + 4),
-                        "y1": _at(y(bar.low)),
-                        "y2": _at(y(bar.high)),
-                    },
-                }
-            )
-        categories.append({"x": _at(centre), "label": label, "second": second, "bars": bars})
+def bar_layout(chart: BarChart) -> dict:
+    """Everything templates/charts/bars.svg draws, in drawing coordinates: one panel per category when the chart
+    has scales, else one panel for all; panels run in rows of at most BAR_PANELS_PER_ROW."""
+    if chart.scales is not None:
+        panels = [(low, high, _axis_ticks(low, high), [index]) for index, (low, high) in enumerate(chart.scales)]
+    else:
+        panels = [(*_shared_scale(chart), list(range(len(chart.categories))))]
+    per_row = max(1, min(len(panels), BAR_PANELS_PER_ROW if chart.scales is not None else 1))
+    panel_width = (BAR_AREA_RIGHT - BAR_AREA_LEFT) / per_row
+    drawn_panels = []
+    for number, (low, high, ticks, members) in enumerate(panels):
+        row, column = divmod(number, per_row)
+        left = BAR_AREA_LEFT + panel_width * column + BAR_AXIS_ROOM
+        right = BAR_AREA_LEFT + panel_width * (column + 1) - 8
+        top = BAR_FIRST_ROW_TOP + BAR_ROW_HEIGHT * row
+        bottom = top + BAR_PLOT_HEIGHT
+        span = (high - low) or 1.0
+
+        def y(value: float, top=top, bottom=bottom, low=low, high=high, span=span) -> float:
+            return bottom - (min(max(value, low), high) - low) / span * (bottom - top)
+
+        slot = (right - left) / max(len(members), 1)
+        width = slot * 0.8 / max(len(chart.groups), 1)
+        categories = []
+        for index, member in enumerate(members):
+            label, second = chart.categories[member]
+            centre = left + slot * (index + 0.5)
+            bars = []
+            for position, (group, bar) in enumerate(zip(chart.groups, chart.bars[member], strict=True)):
+                bar_left = centre - slot * 0.4 + width * position
+                middle = bar_left + width / 2
+                bars.append(
+                    {
+                        "x": _at(bar_left + 1),
+                        "y": _at(y(bar.value)),
+                        "width": _at(width - 2),
+                        "height": _at(bottom - y(bar.value)),
+                        "colour": group.colour,
+                        "whisker": None
+                        if bar.low is None or bar.high is None
+                        else {
+                            "x": _at(middle),
+                            "x1": _at(middle - 4),
+                            "x2": _at(middle + 4),
+                            "y1": _at(y(bar.low)),
+                            "y2": _at(y(bar.high)),
+                        },
+                    }
+                )
+            categories.append({"x": _at(centre), "label": label, "second": second, "bars": bars})
+        drawn_panels.append(
+            {
+                "left": _at(left),
+                "right": _at(right),
+                "top": _at(top),
+                "bottom": _at(bottom),
+                "tick_left": _at(left - 4),
+                "tick_label_x": _at(left - 6),
+                "label_y": _at(bottom + 15),
+                "second_y": _at(bottom + 27),
+                "categories": categories,
+                "y_ticks": [{"y": _at(y(value)), "label": _number(value)} for value in ticks],
+            }
+        )
+    rows = -(-len(panels) // per_row)
+    height = BAR_FIRST_ROW_TOP + BAR_ROW_HEIGHT * rows - 6
+    key_width = 130
+    legend_left = WIDTH / 2 - key_width * len(chart.groups) / 2
     return {
-        **_canvas(chart),
-        "centre": _at((PLOT_LEFT + PLOT_RIGHT) / 2),
-        "middle": _at((PLOT_TOP + PLOT_BOTTOM) / 2),
-        "categories": categories,
+        "chart": chart,
+        "width": WIDTH,
+        "height": height,
+        "centre": _at(WIDTH / 2),
+        "middle": _at((BAR_FIRST_ROW_TOP + height) / 2),
+        "panels": drawn_panels,
         "legend": [
-            {"label": group.name, "colour": group.colour, "y": 16 * index} for index, group in enumerate(chart.groups)
+            {"label": group.name, "colour": group.colour, "x": _at(legend_left + key_width * index)}
+            for index, group in enumerate(chart.groups)
         ],
-        "legend_x": PLOT_RIGHT - 150,
-        "legend_height": 8 + 16 * len(chart.groups),
-        "y_ticks": [{"y": _at(y(value)), "label": _number(value)} for value in ticks],
     }
 
 

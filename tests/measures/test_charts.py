@@ -186,3 +186,56 @@ def test_a_bar_chart_has_one_bar_per_group_and_category_and_escapes_its_labels()
     fills = [rect.get("fill") for rect in svg.iter(f"{SVG}rect")]
     assert fills.count("#111111") == 2 + 1 and fills.count("#222222") == 2 + 1  # bars and the legend's keys
     assert len(svg.findall(f"{SVG}path")) == 3  # a whisker where a bar has an interval
+
+
+def _legend_and_plots(svg):
+    """The legend's keys (10 x 10 squares) and the plots' frames (the axes' lines), as drawn."""
+    keys = [rect for rect in svg.iter(f"{SVG}rect") if rect.get("width") == "10"]
+    axes = [line for line in svg.iter(f"{SVG}line") if line.get("stroke") == "#333333"]
+    return keys, axes
+
+
+def test_a_bar_chart_with_scales_draws_each_category_on_its_own_axis_up_to_its_highest_value():
+    chart = svgchart.BarChart(
+        chart_id="bars",
+        title="Before and after",
+        description="means",
+        y_label="mean",
+        groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+        categories=[("PHQ-9", "n = 40"), ("BDI-II", "n = 38")],
+        bars=[[svgchart.Bar(27, 26, 27), svgchart.Bar(8)], [svgchart.Bar(63, 60, 63), svgchart.Bar(6, 5, 7)]],
+        scales=[(0, 27), (0, 63)],
+    )
+    svg = parsed(svgchart.render_bars(chart))
+    texts = [text.text for text in svg.iter(f"{SVG}text")]
+    # Each panel's axis ends on its own highest total: a full PHQ-9 bar is as tall as a full BDI-II bar.
+    assert {"27", "63"} <= set(texts) and "56" not in texts
+    full = [rect for rect in svg.iter(f"{SVG}rect") if rect.get("fill") == "#111111" and rect.get("width") != "10"]
+    assert full[0].get("height") == full[1].get("height") and full[0].get("y") == full[1].get("y")
+    # Two panels, each with its own x and y axis line.
+    keys, axes = _legend_and_plots(svg)
+    assert len(axes) == 2 * 2
+
+
+def test_a_bar_charts_legend_sits_above_every_plot_so_it_covers_no_bar_or_interval():
+    chart = svgchart.BarChart(
+        chart_id="bars",
+        title="Before and after",
+        description="means",
+        y_label="mean",
+        groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+        categories=[("PHQ-9", "n = 40"), ("GAD-7", "n = 38")],
+        bars=[[svgchart.Bar(27, 26, 27), svgchart.Bar(21, 20, 21)], [svgchart.Bar(21, 20, 21), svgchart.Bar(20)]],
+        scales=[(0, 27), (0, 21)],
+    )
+    svg = parsed(svgchart.render_bars(chart))
+    keys, axes = _legend_and_plots(svg)
+    assert len(keys) == 2
+    # The legend's row ends above the highest plot's top.
+    plot_top = min(min(float(line.get("y1")), float(line.get("y2"))) for line in axes)
+    legend_bottom = max(
+        float(group.get("transform").split()[1].rstrip(")")) + 2
+        for group in svg.iter(f"{SVG}g")
+        if group.get("transform", "").startswith("translate")
+    )
+    assert legend_bottom < plot_top

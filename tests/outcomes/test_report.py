@@ -78,6 +78,11 @@ def test_the_report_draws_its_charts_inline_with_the_values_in_tables_and_no_ima
     # One end-of-course bar per questionnaire, and the legend's key.
     shown = [o for o in report.instruments if o.comparison.n]
     assert len([r for r in overview.iter(f"{SVG}rect") if r.get("fill") == "#0f766e"]) == len(shown) + 1
+    # Each questionnaire on its own axis, up to its own highest possible total (the PHQ-9's 27).
+    texts = [text.text for text in overview.iter(f"{SVG}text")]
+    assert "27" in texts and "each on its own scale" in overview.find(f"{SVG}desc").text
+    axes = [line for line in overview.iter(f"{SVG}line") if line.get("stroke") == "#333333"]
+    assert len(axes) == 2 * len(shown)
     assert "PHQ-9 mean total by dosing sessions received (the chart's values)" in html
     assert 'id="outcomes-trajectory-phq9-title"' in html
 

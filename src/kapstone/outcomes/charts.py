@@ -19,8 +19,22 @@ def _bar(estimate) -> svgchart.Bar:
     return svgchart.Bar(value=estimate.mean or 0.0, low=estimate.low, high=estimate.high)
 
 
+def _scale(outcome) -> tuple[float, float]:
+    """The questionnaire's range of possible totals, so each panel's axis runs from its lowest to its highest; a
+    questionnaire with no declared range gets an axis from zero to a little above its highest interval."""
+    try:
+        total_range = get_instrument(outcome.instrument_id).total_range
+    except UnknownInstrument:
+        total_range = None
+    if total_range:
+        return float(total_range[0]), float(total_range[1])
+    estimates = (outcome.comparison.baseline, outcome.comparison.end)
+    tops = [v for e in estimates for v in (e.high, e.mean) if v is not None]
+    return 0.0, max(svgchart.value_ticks(0, max(tops, default=1.0) * 1.05)[-1], 1.0)
+
+
 def overview_svg(report) -> SafeString:
-    """Baseline and end-of-course means with 95% CIs, one pair of bars per questionnaire."""
+    """Baseline and end-of-course means with 95% CIs: one panel per questionnaire, each on its own scale."""
     shown = [o for o in report.instruments if o.comparison.n]
     if not shown:
         return SafeString("")
@@ -29,14 +43,16 @@ def overview_svg(report) -> SafeString:
             chart_id="outcomes-overview",
             title="Baseline and end of course",
             description=(
-                "Mean totals at baseline and end of course with 95% confidence intervals for "
+                "Mean totals at baseline and end of course with 95% confidence intervals, one panel per "
+                "questionnaire, each on its own scale from its lowest to its highest possible total: "
                 + ", ".join(o.name for o in shown)
                 + ". The values are in each questionnaire's table below."
             ),
-            y_label="Mean total (95% CI)",
+            y_label="Mean total (95% CI), each on its own scale",
             groups=[svgchart.BarGroup("Baseline", BASELINE_COLOUR), svgchart.BarGroup("End of course", END_COLOUR)],
             categories=[(o.name, f"n = {o.comparison.n}") for o in shown],
             bars=[[_bar(o.comparison.baseline), _bar(o.comparison.end)] for o in shown],
+            scales=[_scale(o) for o in shown],
         )
     )
 
