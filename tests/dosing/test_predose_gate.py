@@ -211,6 +211,35 @@ def test_not_applicable_is_refused_unless_the_record_documents_no_childbearing_p
     check_in(cast, record, pregnancy_test="negative", pregnancy_test_on=timezone.localdate())
 
 
+def test_the_rooms_not_applicable_refusal_links_to_where_the_record_is_put_right(cast, session, client_for):
+    cast.alice.childbearing_potential = "yes"
+    cast.alice.save()
+    prefix = f"p{cast.alice.pk}-checkin-"
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "checkin"]),
+        {prefix + "pregnancy_test": "n/a", prefix + "medication_changes": "no"},
+    )
+    page = response.content.decode()
+    link = f'<a href="{reverse("patients:detail", args=[cast.alice.pk])}#childbearing">'
+    assert response.status_code == 400 and "only where the patient record documents" in page
+    assert f"{link}Record {cast.alice.full_name}'s childbearing potential on the patient page</a>" in page
+    assert not DoseRecord.objects.filter(patient=cast.alice, checked_in_at__isnull=False).exists()
+
+
+def test_the_cards_pregnancy_banner_links_to_the_record_when_no_test_is_recorded(cast, session, client_for):
+    cast.alice.childbearing_potential = ""
+    cast.alice.save()
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    check_in(cast, record, pregnancy_test="")
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "Pregnancy check not passed" in page
+    assert f"{reverse('patients:detail', args=[cast.alice.pk])}#childbearing" in page
+    # With a negative test too old, the fix is a new test, not the record: no link.
+    check_in(cast, record, pregnancy_test="negative", pregnancy_test_on=timezone.localdate() - datetime.timedelta(3))
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert "is too old" in page and "#childbearing" not in page
+
+
 def test_a_negative_test_counts_only_within_the_practices_window(cast, session):
     record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
     check_in(cast, record, pregnancy_test="negative", pregnancy_test_on=timezone.localdate() - datetime.timedelta(3))

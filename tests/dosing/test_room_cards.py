@@ -97,7 +97,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if entry.awaiting_dose and record.checked_in_at and ready.pregnancy_refusal %}
   <div class="alert-banner" aria-labelledby="pregnancy-{{ patient.pk }}">
     <h3 id="pregnancy-{{ patient.pk }}">⚠ Pregnancy check not passed</h3>
-    <p>{{ ready.pregnancy_refusal }}</p>
+    <p>{{ ready.pregnancy_refusal }}{% if record.pregnancy_test == "n/a" or not record.pregnancy_test %}{% if patient.childbearing_potential != "no" %} <a href="{% url 'patients:detail' patient.pk %}#childbearing">Record {{ patient.full_name }}'s childbearing potential on the patient page</a>.{% endif %}{% endif %}</p>
   </div>
   {% endif %}
   {% if entry.awaiting_dose and ready.medication_refusal %}

@@ -10,6 +10,8 @@ own text (selectors.DoseReadiness), shown under the same conditions as the templ
 import datetime
 from typing import Protocol
 
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_aware, localtime
 
@@ -18,6 +20,7 @@ from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.selectors import RoomPatient
 from kapstone.formrender import shown
+from kapstone.patients.models import ChildbearingPotential, Patient
 
 # Who the cards offer the form that gives a dose.
 DOSE_GIVING_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE})
@@ -82,6 +85,16 @@ def _badges(entry: RoomPatient, record: DoseRecord | None) -> str:
     elif entry.alert_level == "review":
         alert = '<span class="badge warn">review</span>'
     return f"  <p>\n  {state}\n  {alert}\n  </p>\n"
+
+
+def childbearing_link(patient: Patient) -> SafeString:
+    """Where a pregnancy check refused for want of a documented "no childbearing potential" is put right: the
+    patient page's childbearing card."""
+    return format_html(
+        '<a href="{}#childbearing">Record {}\'s childbearing potential on the patient page</a>.',
+        reverse("patients:detail", args=[patient.pk]),
+        patient.full_name,
+    )
 
 
 def _banner(kind: str, pk: str, heading: str, body: str) -> str:
@@ -189,7 +202,16 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
     parts.append(f"  {review}\n")
     pregnancy = ""
     if awaiting and record is not None and record.checked_in_at and ready.pregnancy_refusal:
-        pregnancy = _banner("pregnancy", pk, "Pregnancy check not passed", f"<p>{shown(ready.pregnancy_refusal)}</p>")
+        # Marked not applicable (or not yet recorded) without "no" on the record: say where that is recorded.
+        fix = (
+            f" {childbearing_link(entry.patient)}"
+            if record.pregnancy_test in (DoseRecord.PregnancyTest.NOT_APPLICABLE, "")
+            and entry.patient.childbearing_potential != ChildbearingPotential.NO
+            else ""
+        )
+        pregnancy = _banner(
+            "pregnancy", pk, "Pregnancy check not passed", f"<p>{shown(ready.pregnancy_refusal)}{fix}</p>"
+        )
     parts.append(f"  {pregnancy}\n")
     medicines = ""
     if awaiting and ready.medication_refusal:

@@ -59,6 +59,11 @@ class DosingError(ValueError):
     """A request the room must refuse, with a message for the person holding the tablet."""
 
 
+class ChildbearingNotRecorded(DosingError):
+    """A pregnancy test marked "not applicable" for a patient whose record does not document "no childbearing
+    potential": the room links the refusal to the patient page's childbearing card, where a clinician records it."""
+
+
 PREDOSE_BP_REVIEWED_LABEL = "I have reviewed the pre-dose BP"
 # A diastolic at or above the systolic is a misread or mistyped reading; assessed, it would stop the room on a number
 # that was never measured.
@@ -198,7 +203,7 @@ def check_in(
         pregnancy_test == DoseRecord.PregnancyTest.NOT_APPLICABLE
         and patient.childbearing_potential != ChildbearingPotential.NO
     ):
-        raise DosingError(
+        raise ChildbearingNotRecorded(
             'A pregnancy test is "not applicable" only where the patient record documents no childbearing '
             "potential; a clinician records that on the patient's page. Otherwise record a negative test."
         )

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -33,7 +34,7 @@ from kapstone.dosing.forms import (
 )
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
-from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, room_card
+from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, childbearing_link, room_card
 from kapstone.formrender import shown
 from kapstone.pdf import pdf_from_html
 from kapstone.reversing import reverse_once
@@ -325,6 +326,8 @@ def room_action(request, session_id, patient_id, action):
             with transaction.atomic():
                 record = services.dose_record_open(actor=request.user, session=session, patient=patient)
                 outcome = _apply(action, actor=request.user, record=record, data=form.cleaned_data)
+        except services.ChildbearingNotRecorded as refusal:
+            form.add_error(None, format_html("{} {}", str(refusal), childbearing_link(patient)))
         except services.DosingError as refusal:
             form.add_error(None, str(refusal))
         else:
