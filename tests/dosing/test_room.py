@@ -431,10 +431,13 @@ def test_the_checklist_trail_names_every_field_it_sets_but_not_the_intention_its
     assert not AuditEvent.objects.filter(detail__contains="kinder").exists()
 
 
-def test_an_order_reads_as_the_ceiling_note_beside_it_without_a_trailing_zero(cast, session, ready_record, client_for):
+def test_an_order_says_its_dose_once_without_a_trailing_zero_and_then_the_ceiling(
+    cast, session, ready_record, client_for
+):
     ready_record.refresh_from_db()  # the stored dose keeps one decimal place: 200.0
     page = client_for(cast.bob).get(reverse("dosing:room", args=[session.pk])).content.decode()
-    assert "Sublingual lozenge 200 mg (" in page and "200 mg, within the ceiling of" in page and "200.0 mg" not in page
+    assert "Sublingual lozenge 200 mg (" in page and "Within the ceiling of 400 mg." in page and "200.0 mg" not in page
+    assert page.count("200 mg") == 1
 
 
 def test_each_card_forms_button_says_what_it_records(cast, session, client_for):

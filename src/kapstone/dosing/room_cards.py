@@ -247,8 +247,8 @@ def _dose(entry: RoomPatient, record: DoseRecord | None) -> str:
     order = given = ""
     if record is not None and record.dose_mg:
         per_kg = f" ({shown(record.mg_per_kg)} mg/kg)" if record.mg_per_kg else ""
-        # The stored dose keeps one decimal place ("200.0"); shown as `floatformat` does, without a trailing ".0", so
-        # it reads as the ceiling note beside it ("200 mg, within the ceiling of 400 mg").
+        # The stored dose keeps one decimal place ("200.0"); shown as `floatformat` does, without a trailing ".0", as
+        # the practice ceiling is written in the note beside it ("Within the ceiling of 400 mg.").
         order = (
             f"<p><strong>Order:</strong> {shown(record.get_route_display())} {shown(record.dose_mg.normalize())} mg"
             f"{per_kg} by "

@@ -146,12 +146,13 @@ def check_ceiling(
         per_kg = dose_mg / weight_kg
         if per_kg > Decimal(str(ceiling)):
             return CeilingCheck(False, f"{per_kg:.2f} mg/kg is above the practice ceiling of {ceiling} mg/kg.")
-        return CeilingCheck(True, f"{per_kg:.2f} mg/kg, within the ceiling of {ceiling} mg/kg.")
+        # Said beside the order, which already gives the dose and its mg/kg: the note adds only the ceiling.
+        return CeilingCheck(True, f"Within the ceiling of {ceiling} mg/kg.")
     # As typed, a dose may read "200.0"; written without trailing zeros, as the room shows the order ("200").
     dose = f"{dose_mg.normalize():f}"
     if dose_mg > Decimal(str(ceiling)):
         return CeilingCheck(False, f"{dose} mg is above the practice ceiling of {ceiling} mg.")
-    return CeilingCheck(True, f"{dose} mg, within the ceiling of {ceiling} mg.")
+    return CeilingCheck(True, f"Within the ceiling of {ceiling} mg.")
 
 
 def older_adult_starting_dose_refusal(*, route: str, dose_mg: Decimal, age_years: int, first_on_route: bool) -> str:
