@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 from django.http import Http404
 from django.utils import timezone
 
@@ -629,8 +630,38 @@ def _measures_page_assessments(*, patient_id: int) -> QuerySet[Assessment]:
             *MEASURES_PAGE_COLUMNS,
             *(f"{user}__{name}" for user in ("entered_by", "amended_by") for name in DISPLAY_NAME_FIELDS),
         )
+        # The triage level of a questionnaire scored as one (the C-SSRS screener has no total): read from the
+        # scoring result in the same query, not the whole result.
+        .annotate(triage_risk=KT("result__risk"))
         .order_by("completed_at", "pk")
     )
+
+
+@dataclass
+class TriageResults:
+    """A questionnaire scored as a triage level (the C-SSRS screener): its results in words, oldest first."""
+
+    instrument: Instrument
+    points: list[Assessment]
+
+
+def triage_results(completed: list[Assessment]) -> list[TriageResults]:
+    """The completed questionnaires with a triage level and no total, by instrument: trajectories() charts totals,
+    and would leave these out."""
+    by_instrument: dict[str, TriageResults] = {}
+    for assessment in completed:
+        if assessment.total is not None or not getattr(assessment, "triage_risk", None):
+            continue
+        found = by_instrument.get(assessment.instrument_id)
+        if found is None:
+            try:
+                found = by_instrument[assessment.instrument_id] = TriageResults(
+                    get_instrument(assessment.instrument_id), []
+                )
+            except ScoringError:
+                continue
+        found.points.append(assessment)
+    return list(by_instrument.values())
 
 
 @compiled_once(patient_id=int)
@@ -660,6 +691,7 @@ def patient_measures(*, patient: Patient) -> dict[str, Any]:
     staff_only = {i.id: i for i in list_instruments() if not i.patient_can_answer}
     return {
         "trajectories": trajectories(completed),
+        "triage_results": triage_results(completed),
         "open_assessments": open_,
         # The instruments of open questionnaires the portal does not send, once each, for the page to say why.
         "to_complete_with_patient": [
