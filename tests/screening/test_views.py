@@ -407,7 +407,7 @@ def test_the_consent_form_names_its_sources_as_references_not_as_bibliography_id
 def test_a_patient_withdraws_their_consent(cast):
     helpers.sign_consent(cast)
     client = signed_in_client(cast.alice_user)
-    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": ""})
+    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": "", "confirm": "yes"})
     assert response.status_code == 302
     assert ConsentSignature.objects.get().is_withdrawn
     page = client.get(response.url).text
@@ -419,11 +419,40 @@ def test_the_portal_says_what_follows_a_withdrawal_before_the_patient_withdraws(
     """What it says is what the code does: the gate closes (screening.gate), an alert is raised (a safety event),
     and nothing else (an enrolment, reminders, questionnaires, messages) is changed by it."""
     helpers.sign_consent(cast)
-    page = signed_in_client(cast.alice_user).get(reverse("screening:portal")).text
+    client = signed_in_client(cast.alice_user)
+    portal = client.get(reverse("screening:portal")).text
+    assert f'href="{reverse("screening:portal_consent_withdraw")}"' in portal
+    page = client.get(reverse("screening:portal_consent_withdraw")).text
+    assert "Withdraw your consent?" in page
+    assert "What withdrawing does" in page and "What it does not stop" in page
     assert "Your care team is told straight away" in page
     assert "You will not be given ketamine while your consent is withdrawn" in page
     assert "Your place in a group you are already in is not cancelled" in page
     assert "You can consent again at any time" in page
+    assert not ConsentSignature.objects.get().is_withdrawn
+
+
+def test_a_withdrawal_without_the_confirmation_only_asks_and_changes_nothing(cast):
+    helpers.sign_consent(cast)
+    response = signed_in_client(cast.alice_user).post(reverse("screening:portal_consent_withdraw"), {"reason": "x"})
+    assert response.status_code == 200 and "What it does not stop" in response.text
+    assert not ConsentSignature.objects.get().is_withdrawn
+
+
+def test_a_reason_too_long_is_sent_back_with_what_to_do_and_changes_nothing(cast):
+    helpers.sign_consent(cast)
+    response = signed_in_client(cast.alice_user).post(
+        reverse("screening:portal_consent_withdraw"), {"reason": "x" * 1001, "confirm": "yes"}
+    )
+    assert response.status_code == 400 and "keep the reason to 1,000 characters at most" in response.text
+    assert not ConsentSignature.objects.get().is_withdrawn
+
+
+def test_with_no_signed_consent_the_withdrawal_page_says_so(cast):
+    client = signed_in_client(cast.alice_user)
+    response = client.get(reverse("screening:portal_consent_withdraw"))
+    assert response.status_code == 302
+    assert "There is no signed consent to withdraw." in client.get(response.url).text
 
 
 def test_a_second_withdrawal_that_loses_the_race_is_explained_not_a_server_error(cast, monkeypatch):
@@ -439,7 +468,7 @@ def test_a_second_withdrawal_that_loses_the_race_is_explained_not_a_server_error
 
     monkeypatch.setattr(selectors, "portal_screening", overview_then_the_other_click_withdraws)
     client = signed_in_client(cast.alice_user)
-    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": ""})
+    response = client.post(reverse("screening:portal_consent_withdraw"), {"reason": "", "confirm": "yes"})
     assert response.status_code == 302
     monkeypatch.undo()
     assert "already withdrawn" in client.get(response.url).text
@@ -449,7 +478,7 @@ def test_the_portal_shows_each_patient_only_their_own_consent(cast):
     helpers.sign_consent(cast)
     page = signed_in_client(cast.dana_user).get(reverse("screening:portal")).text
     assert "Read and sign the consent form" in page
-    signed_in_client(cast.dana_user).post(reverse("screening:portal_consent_withdraw"))
+    signed_in_client(cast.dana_user).post(reverse("screening:portal_consent_withdraw"), {"confirm": "yes"})
     assert not ConsentSignature.objects.get().is_withdrawn
 
 

@@ -611,7 +611,14 @@ class ConsentSignForm(forms.Form):
 class WithdrawForm(forms.Form):
     """The patient's own withdrawal in the portal: they need give no reason."""
 
-    reason = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Reason (optional)",
+        help_text="You do not have to give one. Your care team reads what you write.",
+        error_messages={"max_length": "Please keep the reason to 1,000 characters at most."},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 class StaffWithdrawForm(forms.Form):

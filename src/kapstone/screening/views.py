@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
@@ -342,24 +342,29 @@ def portal_consent(request):
 
 
 @roles_required(Role.PATIENT)
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def portal_consent_withdraw(request):
+    """Asked on a page of its own that says what a withdrawal stops and what it does not (as staff are asked,
+    consent_withdraw): the portal's one button withdrew at once."""
     patient = patient_for_portal_user(request.user)
     consent = selectors.portal_screening(patient=patient)["consent"]
-    form = forms.WithdrawForm(request.POST)
     if consent is None:
         messages.info(request, "There is no signed consent to withdraw.")
-    elif not form.is_valid():
-        messages.error(request, "The reason is too long: 1,000 characters at most.")
+        return redirect("screening:portal")
+    form = forms.WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST" or not form.is_valid() or request.POST.get("confirm") != "yes":
+        context = {"consent": consent, "fields": formrender.form_fields(form)}
+        return render(
+            request, "screening/portal_consent_withdraw_confirm.html", context, status=400 if form.errors else 200
+        )
+    try:
+        services.consent_withdraw(actor=request.user, signature=consent, reason=form.cleaned_data["reason"])
+    except services.ScreeningRefused as refusal:  # e.g. a second click that lost the race to the first
+        messages.info(request, str(refusal))
     else:
-        try:
-            services.consent_withdraw(actor=request.user, signature=consent, reason=form.cleaned_data["reason"])
-        except services.ScreeningRefused as refusal:  # e.g. a second click that lost the race to the first
-            messages.info(request, str(refusal))
-        else:
-            messages.success(
-                request,
-                "Your consent is withdrawn and your care team has been told; they will be in touch about what happens "
-                "next. You will not be given ketamine unless you sign the consent form again.",
-            )
+        messages.success(
+            request,
+            "Your consent is withdrawn and your care team has been told; they will be in touch about what happens "
+            "next. You will not be given ketamine unless you sign the consent form again.",
+        )
     return redirect("screening:portal")
