@@ -232,6 +232,18 @@ def test_the_history_page_does_not_call_an_emotional_breakthrough_score_symptoms
     assert "fewer symptoms" not in page
 
 
+def test_the_history_page_shows_a_range_column_only_for_a_questionnaire_with_ranges(cast, alice_client):
+    done = due_assessment(cast.alice, "ebi")
+    Assessment.objects.filter(pk=done.pk).update(
+        status=Assessment.Status.COMPLETED, completed_at=timezone.now(), total=40.0
+    )
+    page = alice_client.get(reverse("portal:history")).content.decode()
+    assert '<th scope="col">Range</th>' not in page and "<td>—</td>" not in page
+    _complete(cast.alice, cast.alice_user, timezone.now() - datetime.timedelta(days=1), PHQ9_MILD)
+    page = alice_client.get(reverse("portal:history")).content.decode()
+    assert page.count('<th scope="col">Range</th>') == 1 and "<td>mild</td>" in page
+
+
 def _queries(client, url) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
