@@ -444,3 +444,11 @@ def test_each_card_forms_button_says_what_it_records(cast, session, client_for):
     page = client_for(cast.bob).get(reverse("dosing:room", args=[session.pk])).content.decode()
     assert ">Save</button>" not in page
     assert ">Save vitals</button>" in page and ">Order the dose</button>" in page
+
+
+def test_the_rooms_vitals_limits_are_listed_one_kind_a_line(cast, session, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert '<h2 id="limits-h">Vitals limits and observation</h2>' in page
+    for term in ("Stop", "Review before dosing", "Review after dosing", "Review low values", "Observe"):
+        assert f"<dt>{term}</dt>" in page
+    assert "<dd>at least 120 min after the dose</dd>" in page
