@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.urls import reverse
 
 from kapstone.patients.models import Patient
 
@@ -120,6 +121,12 @@ def test_staff_home_marks_a_due_questionnaire_to_complete_with_the_patient(cast,
 def test_researchers_see_no_identifiable_data_on_their_home(cast, client_for):
     page = client_for(cast.researcher).get("/home/").content.decode()
     assert "Abernathy" not in page and "Delacroix" not in page
+
+
+def test_a_researchers_home_says_where_their_work_is(cast, client_for):
+    page = client_for(cast.researcher).get("/home/").content.decode()
+    assert f'<a href="{reverse("outcomes:report")}">The outcomes report</a>' in page
+    assert f'<a href="{reverse("outcomes:research_export")}">The research export</a>' in page
 
 
 def test_a_patient_sees_only_their_own_portal(cast, client_for):
