@@ -204,3 +204,11 @@ def test_no_template_holds_what_the_content_security_policy_blocks():
         for match in CSP_BLOCKED.finditer(text)
     ]
     assert offending == []
+
+
+def test_the_patients_demographics_take_two_columns_on_a_tablet_so_an_email_is_not_broken(cast, client_for):
+    page = client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
+    assert '<section class="card wide" aria-labelledby="demographics">' in page
+    assert re.search(
+        r"@media \(min-width: 40rem\) \{ \.grid > \.wide \{ grid-column: span 2; \} \}", STYLESHEET.read_text()
+    )
