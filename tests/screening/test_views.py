@@ -47,6 +47,9 @@ def test_a_prescriber_sees_the_override_form_and_records_an_override(cast):
     assert ScreeningOverride.objects.get(result=result).prescriber == cast.bob
     page = client.get(patient_url("screening:patient", cast)).text
     assert "Overridden" in page and JUSTIFICATION in page
+    # The decision's heading says it was overridden beside "needs review", as the gate above it says the patient may join.
+    heading = page[page.index('<h2 id="decision-h">') :]
+    assert '<span class="badge ok">overridden</span></h2>' in heading[: heading.index("</h2>") + 5]
 
 
 def test_a_nurse_sees_no_override_form(cast):
