@@ -103,6 +103,7 @@ def test_no_set_up_link_goes_to_a_staff_member_who_has_a_password_or_is_deactiva
     [
         ("username", "bob", "That username is taken"),
         ("role", "patient", "Select a valid choice"),
+        ("role", "", "Choose the staff member&#x27;s role: it decides what they can see and do."),
         ("email", "nope", "valid email"),
         ("email", "", "This field is required"),
     ],
@@ -112,6 +113,11 @@ def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, fie
     assert response.status_code == 400 and message in response.content.decode()
     assert not get_user_model().objects.filter(username="dr.new").exists()
     assert mail.outbox == []
+
+
+def test_the_add_form_chooses_no_role_for_the_admin(cast, client_for):
+    page = client_for(cast.admin).get(reverse("accounts:staff")).content.decode()
+    assert '<option value="" selected>Choose a role</option>' in page
 
 
 def test_other_roles_cannot_send_set_up_links(cast, client_for):

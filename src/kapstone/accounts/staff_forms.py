@@ -11,7 +11,12 @@ class StaffForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(help_text="Their own work address: the link to choose their password goes there.")
-    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES])
+    # No role is chosen for the admin: the first in the list was "Practice admin", so a form sent without a look at
+    # the list made a new admin.
+    role = forms.ChoiceField(
+        choices=[("", "Choose a role"), *((r.value, r.label) for r in Role if r in STAFF_ROLES)],
+        error_messages={"required": "Choose the staff member's role: it decides what they can see and do."},
+    )
     credentials = forms.CharField(max_length=60, required=False, help_text="e.g. MD, PhD, RN")
 
     def clean_username(self):
