@@ -212,3 +212,8 @@ def test_the_patients_demographics_take_two_columns_on_a_tablet_so_an_email_is_n
     assert re.search(
         r"@media \(min-width: 40rem\) \{ \.grid > \.wide \{ grid-column: span 2; \} \}", STYLESHEET.read_text()
     )
+
+
+def test_a_card_after_a_table_stands_apart_from_it():
+    """The staff page's "Add a staff member" card touched the table above it."""
+    assert ".table-scroll + .card, table + .card { margin-top: 1rem; }" in STYLESHEET.read_text()
