@@ -452,3 +452,11 @@ def test_the_rooms_vitals_limits_are_listed_one_kind_a_line(cast, session, clien
     for term in ("Stop", "Review before dosing", "Review after dosing", "Review low values", "Observe"):
         assert f"<dt>{term}</dt>" in page
     assert "<dd>at least 120 min after the dose</dd>" in page
+
+
+def test_the_checklist_opens_on_pregnancy_test_not_done_yet_not_on_not_applicable(cast, session, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    select = page[page.index(f'name="p{cast.alice.pk}-checkin-pregnancy_test"') :]
+    options = select[: select.index("</select>")]
+    assert options.index("Not done yet") < options.index("Not applicable")
+    assert "selected>Not applicable" not in options

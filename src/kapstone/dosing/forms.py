@@ -54,8 +54,13 @@ WEIGHT_KG = (Decimal("25"), Decimal("350"))
 class CheckInForm(forms.Form):
     fasting_confirmed = forms.BooleanField(required=False, label="Fasting confirmed")
     escort_arranged = forms.BooleanField(required=False, label="Escort or ride home arranged")
+    # "Not done yet" first, so the form opens on it: opening on the first of the model's choices, "Not applicable",
+    # a checklist sent without a look at this field said no test was needed.
     pregnancy_test = forms.ChoiceField(
-        choices=DoseRecord.PregnancyTest.choices,
+        choices=[
+            (DoseRecord.PregnancyTest.NOT_DONE.value, DoseRecord.PregnancyTest.NOT_DONE.label),
+            *((value, label) for value, label in DoseRecord.PregnancyTest.choices if value),
+        ],
         required=False,
         help_text="Not applicable only where the patient record documents no childbearing potential.",
     )
