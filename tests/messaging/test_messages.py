@@ -157,3 +157,13 @@ def test_messages_are_part_of_the_record_and_audited_when_read(cast, client_for)
     thread = alice_thread(cast)
     client_for(cast.bob).get(reverse("messaging:thread", args=[cast.alice.pk, thread.pk]))
     assert AuditEvent.objects.filter(object_type="message_thread", object_id=str(thread.pk), actor_label="bob").exists()
+
+
+def test_the_patients_reply_box_says_when_messages_are_read_and_what_to_do_in_a_crisis(cast, client_for):
+    thread = alice_thread(cast)
+    mine = client_for(cast.alice_user).get(reverse("messaging:my_thread", args=[thread.pk])).content.decode()
+    reply = mine[mine.index('<h2 id="reply-h">') :]
+    assert "read by your care team during opening hours" in reply and "call or text 988" in reply
+    staff_url = reverse("messaging:thread", args=[cast.alice.pk, thread.pk])
+    staff = client_for(cast.bob).get(staff_url).content.decode()
+    assert "read by your care team during opening hours" not in staff
