@@ -70,6 +70,8 @@ def test_an_unchanged_practice_reuses_the_stored_report(builds):
     assert len(builds) == 1, "nothing changed, so nothing is recomputed"
     assert second.count("Table 1") == 1 and _as_of(second) == _as_of(first)
     assert ReportSnapshot.objects.count() == 1
+    # Said in the reader's words, not the cache's.
+    assert ": up to date, as no data the report reads has changed since.</p>" in second
 
 
 def test_the_report_says_when_it_was_generated_as_the_page_says_when_its_figures_are_from(builds):
