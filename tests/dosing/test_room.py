@@ -1,3 +1,4 @@
+import datetime
 import threading
 from decimal import Decimal
 
@@ -460,3 +461,24 @@ def test_the_checklist_opens_on_pregnancy_test_not_done_yet_not_on_not_applicabl
     options = select[: select.index("</select>")]
     assert options.index("Not done yet") < options.index("Not applicable")
     assert "selected>Not applicable" not in options
+
+
+def test_a_checked_in_card_says_what_the_checklist_recorded(cast, session, checked_in, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert (
+        '<p class="muted">Checklist: fasting confirmed · escort arranged · pregnancy test not applicable · 70.0 kg · '
+        "no medicine changes since screening</p>"
+    ) in page
+    check_in_again(
+        cast,
+        checked_in,
+        fasting_confirmed=False,
+        pregnancy_test="negative",
+        pregnancy_test_on=datetime.date(2026, 3, 4),
+        weight_kg=None,
+        medication_changes="",
+    )
+    assert DoseRecord.objects.get(pk=checked_in.pk).checklist_in_words == (
+        "fasting not confirmed · escort arranged · pregnancy test negative (4 Mar) · not weighed today · "
+        "medicine changes not asked"
+    )

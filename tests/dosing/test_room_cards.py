@@ -31,7 +31,8 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% elif record.checked_in_at %}<span class="badge">checked in</span>{% else %}<span class="badge">not checked in</span>{% endif %}
   {% if entry.alert_level == 'stop' %}<span class="badge danger" role="alert">STOP alert</span>{% elif entry.alert_level == 'review' %}<span class="badge warn">review</span>{% endif %}
   </p>
-  {% with ready=entry.readiness %}
+{% if record.checked_in_at and not record.administered_at %}  <p class="muted">Checklist: {{ record.checklist_in_words }}</p>
+{% endif %}  {% with ready=entry.readiness %}
   {% if entry.awaiting_dose and ready.gate_blockers %}
   <div class="alert-banner" aria-labelledby="gate-{{ patient.pk }}">
     <h3 id="gate-{{ patient.pk }}">⚠ Cannot be dosed today: the enrolment gate is closed</h3>

@@ -119,6 +119,32 @@ class DoseRecord(models.Model):
             return None
         return (self.dose_mg / self.weight_kg).quantize(Decimal("0.01"))
 
+    @property
+    def checklist_in_words(self) -> str:
+        """The pre-dose checklist as recorded, for the room's card: its form opens empty, so without this the card
+        said only "checked in" and not what was checked."""
+        pregnancies: dict[str, str] = {
+            self.PregnancyTest.NOT_APPLICABLE: "pregnancy test not applicable",
+            self.PregnancyTest.NEGATIVE: "pregnancy test negative"
+            + (f" ({self.pregnancy_test_on.day} {self.pregnancy_test_on:%b})" if self.pregnancy_test_on else ""),
+            self.PregnancyTest.POSITIVE: "pregnancy test POSITIVE",
+        }
+        pregnancy = pregnancies.get(self.pregnancy_test, "no pregnancy test recorded")
+        changes: dict[str, str] = {
+            self.MedicationChanges.NONE: "no medicine changes since screening",
+            self.MedicationChanges.CHANGED: "medicines changed since screening",
+        }
+        medicines = changes.get(self.medication_changes, "medicine changes not asked")
+        return " · ".join(
+            [
+                "fasting confirmed" if self.fasting_confirmed else "fasting not confirmed",
+                "escort arranged" if self.escort_arranged else "no escort arranged",
+                pregnancy,
+                f"{self.weight_kg} kg" if self.weight_kg is not None else "not weighed today",
+                medicines,
+            ]
+        )
+
 
 class VitalsReading(models.Model):
     class Phase(models.TextChoices):

@@ -84,7 +84,10 @@ def _badges(entry: RoomPatient, record: DoseRecord | None) -> str:
         alert = '<span class="badge danger" role="alert">STOP alert</span>'
     elif entry.alert_level == "review":
         alert = '<span class="badge warn">review</span>'
-    return f"  <p>\n  {state}\n  {alert}\n  </p>\n"
+    checklist = ""
+    if record is not None and record.checked_in_at and not record.administered_at:
+        checklist = f'  <p class="muted">Checklist: {shown(record.checklist_in_words)}</p>\n'
+    return f"  <p>\n  {state}\n  {alert}\n  </p>\n{checklist}"
 
 
 def childbearing_link(patient: Patient) -> SafeString:
