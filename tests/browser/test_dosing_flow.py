@@ -204,5 +204,5 @@ def test_a_refused_reading_lower_in_the_room_is_brought_into_view_and_focused(pa
     expect(systolic).to_be_focused()
     expect(systolic).to_be_in_viewport()
     expect(
-        page.locator(f"#{patient_id}").get_by_text("Ensure this value is less than or equal to 300.")
+        page.locator(f"#{patient_id}").get_by_text("Above 300 mmHg is not a reading the room records")
     ).to_be_visible()

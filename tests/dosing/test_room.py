@@ -232,7 +232,11 @@ def test_a_stop_alert_is_visible_at_once(cast, session, client_for):
         ),
         (
             {"phase": "peak", "systolic": "120", "diastolic": "80", "heart_rate": "70", "spo2": "101"},
-            "less than or equal to 100",
+            "Above 100% is not a reading the room records: check the monitor and the number typed.",
+        ),
+        (
+            {"phase": "peak", "systolic": "120", "diastolic": "80", "heart_rate": "12", "spo2": "98"},
+            "Below 20/min is not a reading the room records: check the monitor and the number typed.",
         ),
     ],
 )

@@ -181,17 +181,35 @@ class AdministerForm(forms.Form):
         return offered
 
 
+def _reading(label: str, low: int, high: int, unit: str, **kwargs) -> forms.IntegerField:
+    """A vital sign typed in from a monitor, bounded as the model stores it. Outside the bounds the room says what to
+    check, where Django's own words asked to "ensure this value is less than or equal to 250"."""
+    check = "check the monitor and the number typed."
+    unit = unit.replace("%", "%%")  # Django formats the message with the limit's value: a bare % would break it
+    return forms.IntegerField(
+        min_value=low,
+        max_value=high,
+        label=label,
+        error_messages={
+            "min_value": f"Below {low}{unit} is not a reading the room records: {check}",
+            "max_value": f"Above {high}{unit} is not a reading the room records: {check}",
+        },
+        **kwargs,
+    )
+
+
 class VitalsForm(forms.Form):
     phase = forms.ChoiceField(choices=VitalsReading.Phase.choices)
-    systolic = forms.IntegerField(min_value=50, max_value=300, label="Systolic (mmHg)")
-    diastolic = forms.IntegerField(min_value=20, max_value=200, label="Diastolic (mmHg)")
-    heart_rate = forms.IntegerField(min_value=20, max_value=250, label="Heart rate (beats/min)")
-    spo2 = forms.IntegerField(min_value=50, max_value=100, label="SpO₂ %")
-    respiratory_rate = forms.IntegerField(
-        min_value=2,
-        max_value=60,
+    systolic = _reading("Systolic (mmHg)", 50, 300, " mmHg")
+    diastolic = _reading("Diastolic (mmHg)", 20, 200, " mmHg")
+    heart_rate = _reading("Heart rate (beats/min)", 20, 250, "/min")
+    spo2 = _reading("SpO₂ %", 50, 100, "%")
+    respiratory_rate = _reading(
+        "Respiratory rate (/min)",
+        2,
+        60,
+        "/min",
         required=False,
-        label="Respiratory rate (/min)",
         help_text="Required on every reading for an IM or IV dose.",
     )
 
