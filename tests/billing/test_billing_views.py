@@ -41,9 +41,10 @@ def test_billing_staff_record_a_payment_from_the_account_page(priced):
     assert entry.kind == "payment" and str(entry.amount) == "85.50"
     page = client.get(reverse("billing:account", args=[cast.alice.pk]))
     assert "In credit: <strong>$85.50</strong>" in page.content.decode()
-    # The entry's date in the product's style ("Sun 6 Dec 2026"), with the year, not "Dec 6, 2026".
+    # The entry's date in the product's style ("6 Dec 2026"), with the year, not "Dec 6, 2026"; no weekday, so the
+    # amount and balance fit beside it on a phone.
     on = entry.on_date
-    assert f'<td class="nowrap">{on:%a} {on.day} {on:%b %Y}</td>' in page.content.decode()
+    assert f"<td>{on.day} {on:%b %Y}</td>" in page.content.decode()
 
 
 def test_a_payment_of_a_bad_amount_is_refused_with_a_message_and_nothing_is_written(priced):
@@ -278,3 +279,9 @@ def test_the_portal_offers_superbills_only_for_visits_that_have_begun(priced):
     assert reverse("billing:my_superbill_pdf", args=[later.pk]) not in page
     staff_page = signed_in_client(cast.admin).get(reverse("billing:account", args=[cast.alice.pk])).content.decode()
     assert reverse("billing:visit_superbill", args=[cast.alice.pk, later.pk]) in staff_page
+
+
+def test_a_patients_account_puts_the_amount_and_balance_before_the_details_that_wrap(cast, client_for):
+    page = client_for(cast.alice_user).get(reverse("billing:my_account")).content.decode()
+    head = '<th scope="col">Date</th><th scope="col">Entry</th><th scope="col">Amount</th><th scope="col">Balance</th>'
+    assert head in page and '<th scope="col">Details</th>' not in page
