@@ -486,3 +486,21 @@ def test_a_checked_in_card_says_what_the_checklist_recorded(cast, session, check
         "fasting not confirmed · escort arranged · pregnancy test negative (4 Mar) · not weighed today · "
         "medicine changes not asked"
     )
+
+
+def test_the_dose_form_offers_every_witness_but_the_one_giving_the_dose(cast, session, ready_record, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    select = page[page.index(f'name="p{cast.alice.pk}-administer-witness"') :]
+    options = select[: select.index("</select>")]
+    assert f'value="{cast.bob.pk}"' in options and f'value="{cast.nurse.pk}"' not in options
+
+
+def test_a_dose_sent_without_lot_or_witness_says_what_to_choose(cast, session, ready_record, client_for):
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "administer"]), {}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Choose the lot and location the dose was taken from." in page
+    assert "Choose the second staff member who saw the dose given." in page
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is None

@@ -150,8 +150,16 @@ def _givable_balances_offered(*, today: datetime.date) -> QuerySet[LotBalance]:
 
 
 class AdministerForm(forms.Form):
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
-    witness = StaffChoiceField(queryset=_staff(), label="Witness")
+    balance = forms.ModelChoiceField(
+        queryset=LotBalance.objects.none(),
+        label="Lot and location",
+        error_messages={"required": "Choose the lot and location the dose was taken from."},
+    )
+    witness = StaffChoiceField(
+        queryset=_staff(),
+        label="Witness",
+        error_messages={"required": "Choose the second staff member who saw the dose given."},
+    )
 
     def __init__(self, *args, witnesses: list | None = None, offered: dict[str, list] | None = None, **kwargs) -> None:
         """`witnesses` are room_witnesses() when the page has read them, offered without reading them again;

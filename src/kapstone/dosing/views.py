@@ -245,7 +245,9 @@ def _room_context(request, session_id, bound=None):
     )
     # One token for the page, the cards' forms and the template's own ({% csrf_token %} reads it from the context).
     csrf_token = get_token(request)
-    page = _RoomForms(request.user.role, bound, session_id=session.pk, csrf_token=csrf_token, witnesses=witnesses)
+    # The one giving the dose cannot witness it (services.dose_administer): the form does not offer them.
+    others = None if witnesses is None else [person for person in witnesses if person.pk != request.user.pk]
+    page = _RoomForms(request.user.role, bound, session_id=session.pk, csrf_token=csrf_token, witnesses=others)
     return {
         "csrf_token": csrf_token,
         "session": session,
