@@ -169,8 +169,17 @@ def test_patients_choose_channels_and_quiet_hours_and_a_bad_zone_is_refused(cast
     assert client.post(reverse("integration:preferences"), data).status_code == 302
     preference = cast.alice.notification_preference
     assert preference.channels == ["email", "sms"] and str(preference.quiet_end) == "07:30:00"
-    response = client.post(reverse("integration:preferences"), {**data, "time_zone": "Mars/Olympus"})
-    assert response.status_code == 400 and "is not a time zone name" in response.content.decode()
+    for zone in ("Mars/Olympus", "A" * 65):
+        response = client.post(reverse("integration:preferences"), {**data, "time_zone": zone})
+        assert response.status_code == 400 and "Choose your time zone from the list." in response.content.decode()
+    assert cast.alice.notification_preference.time_zone == "Europe/London"
+
+
+def test_the_time_zone_is_picked_from_a_list_of_places(cast):
+    page = signed_in_client(cast.alice_user).get(reverse("integration:preferences")).content.decode()
+    assert '<select name="time_zone"' in page
+    assert '<option value="America/New_York" selected>America/New York</option>' in page
+    assert 'value="US/Eastern"' not in page
 
 
 def test_a_picture_is_not_left_in_storage_when_its_entry_cannot_be_saved(cast, monkeypatch):

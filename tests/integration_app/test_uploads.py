@@ -101,10 +101,6 @@ def test_check_uploads_passes_when_every_picture_has_its_entry(cast):
     "url, data",
     [
         ("integration:journal_new", {"prompt": "free", "text": "x" * (MAX_ENTRY_CHARACTERS + 1)}),
-        (
-            "integration:preferences",
-            {"by_email": "on", "time_zone": "A" * 65, "quiet_start": "21:00", "quiet_end": "08:00"},
-        ),
     ],
 )
 def test_text_past_its_limit_is_refused_with_a_message(cast, url, data):

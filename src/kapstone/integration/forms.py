@@ -1,6 +1,8 @@
 """Forms for the journal, notification preferences and therapist notes. Uploads are checked by their content."""
 
+import functools
 import io
+import zoneinfo
 from typing import Any, cast
 
 from django import forms
@@ -106,10 +108,36 @@ class ShareForm(forms.Form):
     shared = forms.BooleanField(required=False)
 
 
+# The regions of the time zone database whose zones are places a patient lives ("America/New_York"), not aliases
+# ("US/Eastern", "Etc/GMT+5") that say the same thing twice in the list.
+PLACE_REGIONS = frozenset(
+    {"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
+
+
+@functools.cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Each place's zone, written as a place ("America/New York"), and UTC: a patient picks one on a phone instead of
+    typing its database name."""
+    places = sorted(zone for zone in zoneinfo.available_timezones() if zone.split("/")[0] in PLACE_REGIONS)
+    return [(zone, zone.replace("_", " ")) for zone in places] + [("UTC", "UTC")]
+
+
 class NotificationPreferenceForm(forms.ModelForm):
-    time_zone = forms.CharField(
-        label="Your time zone", max_length=64, help_text="For example America/New_York or Europe/London."
+    time_zone = forms.ChoiceField(
+        label="Your time zone",
+        choices=time_zone_choices,
+        help_text="The place whose clock you live by, for example America/New York or Europe/London.",
+        error_messages={"invalid_choice": "Choose your time zone from the list."},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A zone saved before the list (an alias such as US/Eastern) stays offered, so saving keeps it.
+        current = self.instance.time_zone if self.instance is not None else ""
+        if current and current not in dict(time_zone_choices()):
+            field = cast(forms.ChoiceField, self.fields["time_zone"])
+            field.choices = [(current, current), *time_zone_choices()]
 
     class Meta:
         model = NotificationPreference
