@@ -30,6 +30,7 @@ def _patients() -> list[Patient]:
         patient.screening_decision = decision  # type: ignore[attr-defined]
         patient.screened_at = SCREENED if decision else None  # type: ignore[attr-defined]
         patient.record_changed = changed  # type: ignore[attr-defined]
+        patient.screening_overridden = number if decision == "needs_review" and changed else None  # type: ignore[attr-defined]
         patients.append(patient)
     return patients
 
@@ -42,6 +43,18 @@ def test_the_rows_drawn_in_python_are_the_templates_rows(zone):
         new = screening_list_rows(patients)
     assert between_tags(new) == between_tags(old)
     assert "Not screened" in new and "record changed since screening" in new and "&lt;script&gt;" in new
+    assert 'Needs review</span> <span class="badge ok">overridden</span>' in new
+
+
+@pytest.mark.django_db
+def test_the_list_says_a_needs_review_screening_was_overridden(cast):
+    from tests.screening import helpers
+
+    _, result = helpers.screen(cast, helpers.needs_review_intake())
+    client = signed_in_client(cast.bob)
+    assert "overridden</span>" not in client.get(reverse("screening:list")).content.decode()
+    client.post(reverse("screening:override", kwargs={"result_id": result.pk}), {"justification": "x" * 40})
+    assert '<span class="badge ok">overridden</span>' in client.get(reverse("screening:list")).content.decode()
 
 
 @pytest.mark.django_db

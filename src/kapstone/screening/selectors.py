@@ -182,6 +182,7 @@ class ScreeningListing(TypedDict):
     screening_decision: str | None
     screened_at: datetime.datetime | None
     screened_intake_id: int | None
+    screening_overridden: int | None  # the latest screening's override, if a prescriber overrode "needs review"
     record_changed: bool
 
 
@@ -201,6 +202,7 @@ def _screening_listing(user: User) -> "QuerySet[WithAnnotations[Patient, Screeni
             screening_decision=Subquery(latest.values("decision")[:1]),
             screened_at=Subquery(latest.values("created_at")[:1]),
             screened_intake_id=Subquery(latest.values("intake_version_id")[:1]),
+            screening_overridden=Subquery(latest.values("override")[:1]),
         )
         .order_by("family_name", "given_name", "id")
     )

@@ -12,6 +12,8 @@ from kapstone.screening.templatetags.screening_tags import decision_badge
 
 register = template.Library()
 
+# Said beside "needs review" once a prescriber has overridden it, as the patient's screening page says it.
+OVERRIDDEN = ' <span class="badge ok">overridden</span>'
 RECORD_CHANGED = (
     ' <span class="badge warn" title="The record\'s medications or date of birth differ from the screened intake">'
     "record changed since screening</span>"
@@ -41,6 +43,7 @@ def screening_list_rows(patients: Iterable[Any]) -> SafeString:
             f"{escape(patient.given_name)}</a></td>\n"
             f"      <td>{escape(patient.record_number)}</td>\n"
             f"      <td>{decision_badge(patient.screening_decision)}"
+            f"{OVERRIDDEN if patient.screening_overridden else ''}"
             f"{RECORD_CHANGED if patient.record_changed else ''}</td>\n"
             f"      <td>{screened}</td>\n"
             "    </tr>"
