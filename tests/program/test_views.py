@@ -175,6 +175,13 @@ def test_withdrawing_needs_a_reason(cast, bob, group):
     assert (enrolment.status, enrolment.waitlist_reason) == (Enrolment.Status.WITHDRAWN, "moving away")
 
 
+def test_the_rosters_reason_box_says_what_it_asks_for_while_empty(cast, bob, group):
+    _enrol_three(cast, group)
+    enrolment = group.enrolments.get(patient=cast.alice)
+    page = bob.get(reverse("program:group", args=[group.pk])).text
+    assert f'<input id="reason-{enrolment.pk}" name="reason" placeholder="Reason for leaving"' in page
+
+
 def test_withdrawing_asks_first_and_changes_nothing_until_confirmed(cast, bob, group):
     _enrol_three(cast, group)
     enrolment = group.enrolments.get(patient=cast.alice)
