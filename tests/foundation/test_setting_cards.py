@@ -87,3 +87,13 @@ def test_every_card_comes_out_as_the_template_drew_it(cast):
                     drawn += 1
     assert drawn >= 3 * 3 * 70
     assert seen == {"stored", "problem", "past_bound", "pending", "may_change", "may_propose", "neither"}
+
+
+def test_a_structured_setting_reads_as_an_outline_not_as_json(cast, client_for):
+    from django.urls import reverse
+
+    page = client_for(cast.admin).get(reverse("practice:settings")).content.decode()
+    card = page[page.index("What to do before each kind of session") :]
+    start = card.index('<span class="setting-value">') + len('<span class="setting-value">')
+    value = card[start : card.index("</span>", start)]
+    assert value.startswith("preparation\n  • ") and "&quot;" not in value and "[" not in value

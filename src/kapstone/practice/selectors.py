@@ -72,8 +72,14 @@ class SettingRow:
         return self._display(self.default_text)
 
     def _display(self, text: str) -> str:
-        """A chosen option in the words its select shows (needs review), never its stored code."""
+        """A chosen option in the words its select shows (needs review), never its stored code; a structured value
+        (Json) as an outline to read, its keys and bulleted items, never the JSON its box is edited in."""
         labels: dict[str, str] = dict(getattr(self.spec.kind, "choices", ()))
+        if isinstance(self.spec.kind, registry.Json) and text and text[0] in "{[":
+            try:
+                return _outline(json.loads(text))
+            except (ValueError, RecursionError):
+                return text
         return labels.get(text, text)
 
     @property
@@ -179,3 +185,25 @@ def practice_settings_overview(*, user: User | None = None) -> SettingsOverview:
         pending=pending,
         may_decide=user is not None and authority.may_change_clinical(user),
     )
+
+
+def _outline(value: Any, depth: int = 0) -> str:
+    """A JSON value as indented lines: a mapping's keys each on a line with what they hold under them, a list's items
+    each after a bullet, text as it is."""
+    indent = "  " * depth
+    if isinstance(value, dict):
+        if not value:
+            return f"{indent}(none)"
+        return "\n".join(
+            f"{indent}{key}: {item}"
+            if not isinstance(item, (dict, list))
+            else f"{indent}{key}\n{_outline(item, depth + 1)}"
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        if not value:
+            return f"{indent}(none)"
+        return "\n".join(
+            f"{indent}• {item}" if not isinstance(item, (dict, list)) else _outline(item, depth + 1) for item in value
+        )
+    return f"{indent}{value}"
