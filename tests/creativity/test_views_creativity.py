@@ -210,3 +210,19 @@ def test_the_clinician_sees_each_response_with_its_originality(cast):
     html = page.content.decode()
     assert "a doorstop" in html and "&lt;b&gt;paperweight&lt;/b&gt;" in html
     assert "Originality (1-5)" in html
+
+
+def test_with_no_score_yet_the_pages_say_so_instead_of_drawing_empty_charts(cast):
+    from django.utils import timezone
+
+    staff_url = reverse("creativity:patient", args=[cast.alice.pk])
+    staff = signed_in_client(cast.bob).get(staff_url).content.decode()
+    assert "No creativity scores yet: they are charted here" in staff and 'id="creativity-aut-title"' not in staff
+    mine = signed_in_client(cast.alice_user).get(reverse("creativity:my_history")).content.decode()
+    assert "No scores yet: they appear here after you complete a word game" in mine and "<svg" not in mine
+    task = due_task(cast.alice)
+    CreativityAdministration.objects.filter(pk=task.pk).update(
+        status=Status.COMPLETED, submitted_at=timezone.now(), originality_top2=3.1, originality_mean=2.8
+    )
+    staff = signed_in_client(cast.bob).get(staff_url).content.decode()
+    assert "No creativity scores yet" not in staff and 'id="creativity-aut-title"' in staff

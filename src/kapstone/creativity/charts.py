@@ -69,6 +69,11 @@ def _symptom_chart(by_instrument: dict[str, list[SymptomPoint]], days) -> svgcha
     )
 
 
+def has_scores(history: list[CreativityAdministration]) -> bool:
+    """Whether any word game has a score to chart: without one, the pages say so instead of drawing empty charts."""
+    return any(a.originality_top2 is not None or a.dat_score is not None for a in history)
+
+
 def history_charts(history: list[CreativityAdministration], symptoms: list[SymptomPoint]) -> list[SafeString]:
     """The charts as inline <svg> elements, in the order the page shows them, sharing one date span."""
     aut = [a for a in history if a.task == Task.AUT and a.originality_top2 is not None]

@@ -161,7 +161,12 @@ def my_autosave(request, administration_id):
 def my_history(request):
     patient = patient_for_portal_user(request.user)
     data = selectors.portal_history(patient=patient)
-    context = {"patient": patient, **data, "charts": charts.history_charts(data["history"], data["symptoms"])}
+    context = {
+        "patient": patient,
+        **data,
+        "charts": charts.history_charts(data["history"], data["symptoms"]),
+        "has_scores": charts.has_scores(data["history"]),
+    }
     return render(request, "creativity/my_history.html", context)
 
 
@@ -175,6 +180,7 @@ def patient_creativity(request, patient_id, *, schedule_form=None, status=200):
         "patient": patient,
         **data,
         "charts": charts.history_charts(data["history"], data["symptoms"]),
+        "has_scores": charts.has_scores(data["history"]),
         "task_rows": page_rows.task_rows(patient.pk, data["administrations"]),
         "symptom_rows": page_rows.symptom_rows(data["symptoms"]),
         "schedule_form": schedule_form or ScheduleForm(),
