@@ -504,3 +504,36 @@ def test_a_dose_sent_without_lot_or_witness_says_what_to_choose(cast, session, r
     assert "Choose the lot and location the dose was taken from." in page
     assert "Choose the second staff member who saw the dose given." in page
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is None
+
+
+def test_a_checked_in_cards_checklist_opens_on_what_was_recorded_so_sending_it_again_keeps_it(
+    cast, session, checked_in, client_for
+):
+    """Drawn empty, a checklist sent again to correct the weight erased the fasting, the escort and the pregnancy
+    test from the record."""
+    client = client_for(cast.nurse)
+    page = client.get(reverse("dosing:room", args=[session.pk])).content.decode()
+    prefix = f"p{cast.alice.pk}-checkin-"
+    form = page[page.index(f'name="{prefix}fasting_confirmed"') - 200 :]
+    form = form[: form.index("</form>")]
+    assert f'name="{prefix}fasting_confirmed" id="id_{prefix}fasting_confirmed" checked' in form
+    assert f'name="{prefix}escort_arranged" id="id_{prefix}escort_arranged" checked' in form
+    assert '<option value="n/a" selected>Not applicable</option>' in form
+    assert '<option value="no" selected>No changes since screening</option>' in form
+    assert f'name="{prefix}weight" value="70.0"' in form and "to be kinder to myself</textarea>" in form
+    others = f"p{session.group.enrolments.exclude(patient=cast.alice).first().patient_id}-checkin-"
+    assert f'name="{others}fasting_confirmed" id="id_{others}fasting_confirmed">' in page
+
+    sent_again = {
+        prefix + "fasting_confirmed": "on",
+        prefix + "escort_arranged": "on",
+        prefix + "pregnancy_test": "n/a",
+        prefix + "weight": "71.0",
+        prefix + "weight_unit": "kg",
+        prefix + "medication_changes": "no",
+        prefix + "intention": "to be kinder to myself",
+    }
+    client.post(reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "checkin"]), sent_again)
+    checked_in.refresh_from_db()
+    assert (checked_in.fasting_confirmed, checked_in.escort_arranged, checked_in.pregnancy_test) == (True, True, "n/a")
+    assert checked_in.weight_kg == Decimal("71.0")

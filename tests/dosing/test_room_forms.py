@@ -79,8 +79,8 @@ def _card_forms_shown(page: str, session, room) -> dict[tuple[int, str], str]:
 
 @pytest.mark.parametrize("user", ["bob", "nurse", "therapist", "admin"])
 def test_each_card_draws_the_form_made_for_it_as_django_draws_it(cast, session, ready_record, stock, user, monkeypatch):
-    """The room draws each kind of empty form once (those fixed by their class once for the process), stamps it with
-    each card's prefix, reads the witnesses once for the form and the records' staff, and writes each card's address
+    """The room draws each kind of empty form once (those fixed by their class once for the process; a checked-in
+    card's checklist, which opens on what was recorded, for its card), stamps it with each card's prefix, reads the witnesses once for the form and the records' staff, and writes each card's address
     from one reverse (issue 19): each card's form comes out as the form made for that card drawn by Django."""
     monkeypatch.setattr(views, "_FIXED_DRAWINGS", {})
     viewer = getattr(cast, user)
@@ -98,9 +98,11 @@ def test_each_card_draws_the_form_made_for_it_as_django_draws_it(cast, session, 
                     continue
                 # The form to give a dose offers every witness but the viewer, who gives it.
                 others = {"witnesses": [w for w in views.room_witnesses() if w.pk != viewer.pk]}
-                form = ROOM_FORMS[action](
-                    prefix=f"p{entry.patient.pk}-{action}", **(others if action == "administer" else {})
-                )
+                made = others if action == "administer" else {}
+                # A checked-in card's checklist opens on what was recorded.
+                if action == "checkin" and entry.record is not None and entry.record.checked_in_at is not None:
+                    made = {"initial": views._checklist_as_recorded(entry.record)}
+                form = ROOM_FORMS[action](prefix=f"p{entry.patient.pk}-{action}", **made)
                 for name in views._left_out(action, role=viewer.role, entry=entry):
                     form.fields.pop(name, None)
                 assert formrender.form_fields(form) in page, (entry.patient, action)

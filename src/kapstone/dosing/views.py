@@ -59,6 +59,21 @@ def _left_out(action: str, *, role: str, entry: selectors.RoomPatient) -> tuple[
     return ()
 
 
+def _checklist_as_recorded(record: DoseRecord) -> dict[str, object]:
+    """The pre-dose checklist's answers on the record, as its form's fields (weight in kg, as stored)."""
+    return {
+        "fasting_confirmed": record.fasting_confirmed,
+        "escort_arranged": record.escort_arranged,
+        "pregnancy_test": record.pregnancy_test,
+        "pregnancy_test_on": record.pregnancy_test_on,
+        "weight": record.weight_kg,
+        "weight_unit": "kg",
+        "medication_changes": record.medication_changes,
+        "new_medications": record.new_medications,
+        "intention": record.intention,
+    }
+
+
 def _shaped(form: Form, left_out: tuple[str, ...]) -> Form:
     """The card's form without the fields it leaves out, its choices read."""
     for name in left_out:
@@ -175,6 +190,11 @@ class _RoomForms:
         if self.bound and self.bound[0] == (entry.patient.pk, action):
             form = _shaped(self.bound[1], left_out)
             return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
+        if action == "checkin" and entry.record is not None and entry.record.checked_in_at is not None:
+            # Opens on what was recorded: drawn empty, a checklist sent again to change one answer erased the others
+            # (the escort, the fasting, the pregnancy test) from the record.
+            form = ROOM_FORMS[action](prefix=prefix, initial=_checklist_as_recorded(entry.record))
+            return _DrawnForm(formrender.form_fields(_shaped(form, left_out)))
         key = (action, left_out)
         drawings = _FIXED_DRAWINGS if action in FIXED_ROOM_FORMS else self.drawn
         if key not in drawings:
