@@ -170,3 +170,27 @@ def test_two_workers_sweeping_at_once_take_each_step_and_send_each_page_once(cas
     sent = AlertNotification.objects.filter(status="sent")
     assert sent.count() == AlertNotification.objects.count()
     assert len(mail.outbox) == AlertNotification.objects.filter(channel="email").count()
+
+
+def test_a_prescriber_whose_facilitation_grant_has_ended_is_not_paged_as_the_patient_s_prescriber(cast, paging):
+    """A grant for facilitating the patient's course opens nothing outside its window (docs/architecture.md, "Who
+    sees a patient"), so its prescriber is not paged about a patient whose record they may no longer open."""
+    from kapstone.accounts.roles import Role
+    from kapstone.patients.models import CareTeamMembership
+    from tests.conftest import make_user
+
+    now = datetime.datetime.now(datetime.UTC)
+    past = make_user("paula", Role.PRESCRIBER)
+    current = make_user("quinn", Role.PRESCRIBER)
+    for staff, until in ((past, now - datetime.timedelta(days=1)), (current, now + datetime.timedelta(days=1))):
+        CareTeamMembership.objects.create(
+            patient=cast.alice,
+            staff=staff,
+            granted_for_group_id=1,
+            granted_from=now - datetime.timedelta(days=30),
+            granted_until=until,
+        )
+    alert = open_alert(cast.alice)
+    assert services.alert_page(alert_id=alert.pk, now=MONDAY_10AM)
+    paged = {name for name, why in recipients(alert, 0) if why == "prescriber on the care team"}
+    assert paged == {"bob", "quinn"}

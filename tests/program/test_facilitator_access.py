@@ -1,6 +1,7 @@
 """Facilitators of a group may open its enrolled patients' records for the course: granted and removed with the
 assignment or the enrolment, audited, never touching a care-team membership made by hand."""
 
+import datetime
 import importlib
 
 import pytest
@@ -39,12 +40,13 @@ def grants(staff) -> dict[int, int]:
     )
 
 
-def forming_group(cast, fran) -> Group:
+def forming_group(cast, fran, *, start_date=None) -> Group:
+    """A group not yet planned, starting in three days (inside the facilitators' lead time) unless told."""
     return services.group_create(
         actor=cast.admin,
         name="Autumn group",
         template_id="group-kap-programme",
-        start_date="2030-01-07",
+        start_date=start_date or (datetime.date.today() + datetime.timedelta(days=3)).isoformat(),
         facilitators=[cast.bob, fran],
     )
 
@@ -160,3 +162,83 @@ def test_the_data_migration_grants_the_facilitators_of_current_groups_only(cast,
     assert set(grants(fran)) == set(session.group.enrolments.values_list("patient_id", flat=True))
     assert set(grants(fran).values()) == {session.group_id}
     assert not CareTeamMembership.objects.filter(staff=cast.therapist, granted_for_group_id__isnull=False).exists()
+
+
+# --- how long a grant opens the record (docs/architecture.md, "Who sees a patient") -------------------------------
+
+
+def _facilitated_by_fran_at(cast, fran, starts_at):
+    """alice's group's dosing session, facilitated by bob and fran and held at `starts_at`, the grants synced."""
+    session = cast.dosing_session()
+    session.facilitators.set([cast.bob, fran])
+    type(session).objects.filter(pk=session.pk).update(
+        starts_at=starts_at, ends_at=starts_at + datetime.timedelta(hours=3)
+    )
+    services.facilitator_access_sync(
+        actor=cast.bob, patient_ids=session.group.enrolments.values_list("patient_id", flat=True)
+    )
+    return session
+
+
+def _outer_bound(session) -> datetime.timedelta:
+    from kapstone.program.planning import group_template
+
+    return datetime.timedelta(hours=group_template(session.group).integration.outer_bound_hours)
+
+
+def test_a_facilitator_opens_the_record_from_the_lead_time_before_their_session_until_its_integration_window_ends(
+    cast, fran
+):
+    from django.utils import timezone
+
+    now = timezone.now()
+    session = _facilitated_by_fran_at(cast, fran, now - datetime.timedelta(hours=1))
+    client = signed_in_client(fran)
+    assert cast.alice in patients_visible_to(fran)
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
+    row = CareTeamMembership.objects.get(patient=cast.alice, staff=fran)
+    assert row.granted_from == now - datetime.timedelta(hours=1) - services.FACILITATION_LEAD
+    assert row.granted_until == now + datetime.timedelta(hours=2) + _outer_bound(session)
+    # Just inside the lead time before the session, and just before its integration window closes: open.
+    _facilitated_by_fran_at(cast, fran, now + services.FACILITATION_LEAD - datetime.timedelta(hours=1))
+    assert cast.alice in patients_visible_to(fran)
+    closes = _outer_bound(session) + datetime.timedelta(hours=3)
+    _facilitated_by_fran_at(cast, fran, now - closes + datetime.timedelta(minutes=10))
+    assert cast.alice in patients_visible_to(fran)
+
+
+def test_a_facilitator_s_grant_opens_nothing_long_before_or_after_the_sessions_they_facilitate(cast, fran):
+    from django.utils import timezone
+
+    now = timezone.now()
+    session = _facilitated_by_fran_at(cast, fran, now + services.FACILITATION_LEAD + datetime.timedelta(hours=1))
+    client = signed_in_client(fran)
+    assert CareTeamMembership.objects.filter(patient=cast.alice, staff=fran).exists()
+    assert cast.alice not in patients_visible_to(fran)
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 404
+    # The course went on while the enrolment stays open: a month after the session, the record is closed to her.
+    _facilitated_by_fran_at(cast, fran, now - datetime.timedelta(days=30))
+    assert session.group.enrolments.filter(patient=cast.alice, status=Enrolment.Status.ENROLLED).exists()
+    assert cast.alice not in patients_visible_to(fran)
+    for name in ("patients:detail", "integration:timeline", "measures:patient"):
+        assert client.get(reverse(name, args=[cast.alice.pk])).status_code == 404, name
+    assert dosing_selectors.session_room(user=fran, session_id=session.pk)[1] == []
+    # bob, on alice's care team by hand, keeps her record whatever the dates.
+    assert cast.alice in patients_visible_to(cast.bob)
+
+
+def test_a_group_s_own_facilitator_is_granted_from_the_lead_time_before_its_start(cast, fran, gate_open):
+    group = forming_group(cast, fran, start_date=(datetime.date.today() + datetime.timedelta(days=60)).isoformat())
+    services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    assert grants(fran) == {cast.alice.pk: group.pk}
+    assert cast.alice not in patients_visible_to(fran)
+
+
+def test_choosing_a_granted_facilitator_for_the_care_team_by_hand_keeps_the_record_open_after_the_course(cast, fran):
+    from django.utils import timezone
+
+    _facilitated_by_fran_at(cast, fran, timezone.now() - datetime.timedelta(days=30))
+    assert cast.alice not in patients_visible_to(fran)
+    patients_services.care_team_set(actor=cast.admin, patient=cast.alice, staff=[cast.bob, fran], lead=cast.bob)
+    assert cast.alice.pk not in grants(fran)
+    assert cast.alice in patients_visible_to(fran)

@@ -30,7 +30,7 @@ from kapstone.alerts.settings_data import escalation_settings
 from kapstone.audit import services as audit
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
-from kapstone.patients.models import Patient
+from kapstone.patients.models import Patient, membership_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,9 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
     if alert.patient is not None:
         people += [
             (member.staff, "prescriber on the care team")
+            # A facilitator's grant outside its window opens nothing, so it pages no one either.
             for member in alert.patient.care_team_memberships.select_related("staff").filter(
-                staff__role=Role.PRESCRIBER, staff__is_active=True
+                membership_in_force(), staff__role=Role.PRESCRIBER, staff__is_active=True
             )
         ]
     on_call, source = selectors.on_call_now(now=now)

@@ -15,7 +15,11 @@ from kapstone.creativity import charts, page_rows, selectors, services
 from kapstone.creativity.forms import AUTPartForm, DATForm, ScheduleForm
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.program.selectors import group_holding_visible_patient
+from kapstone.program.selectors import (
+    HIDDEN_PATIENTS_REFUSAL,
+    group_has_patient_hidden_from,
+    group_holding_visible_patient,
+)
 from kapstone.untrusted import same_site_address
 
 Status = CreativityAdministration.Status
@@ -219,6 +223,9 @@ def schedule(request, patient_id):
 @require_POST
 def schedule_group(request, group_id):
     group = group_holding_visible_patient(user=request.user, group_id=group_id)
+    if group_has_patient_hidden_from(user=request.user, group=group):
+        messages.error(request, HIDDEN_PATIENTS_REFUSAL)
+        return redirect("program:group", group.pk)
     created = services.administrations_schedule_for_group(actor=request.user, group=group)
     messages.success(request, f"{created} creativity tasks scheduled for {group.name}, none on a dosing day.")
     return redirect(

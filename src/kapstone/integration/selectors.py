@@ -47,7 +47,7 @@ from kapstone.integration.window import (
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.measures.selectors import completed_totals
 from kapstone.paging import compiled_page
-from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.models import CareTeamMembership, Patient, membership_in_force
 from kapstone.patients.selectors import patient_for_portal_user, patient_get, patients_visible_to
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.program.models import Enrolment, GroupSession
@@ -81,7 +81,9 @@ def on_care_team(user: User, patient: Patient) -> bool:
 @compiled_once(patient_id=int, staff_id=int)
 def _care_team_membership(*, patient_id: int, staff_id: int) -> QuerySet[CareTeamMembership, int]:
     # Compiled once (kapstone.compiled_once): every staff view of a patient's timeline, journal image and notes asks.
-    return CareTeamMembership.objects.filter(patient_id=patient_id, staff_id=staff_id).values_list("pk", flat=True)[:1]
+    return CareTeamMembership.objects.filter(
+        membership_in_force(), patient_id=patient_id, staff_id=staff_id
+    ).values_list("pk", flat=True)[:1]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,11 @@ from kapstone.measures.questionnaire import handle_questionnaire
 from kapstone.measures.result_rows import result_rows
 from kapstone.measures.scoring import ScoringError, get_instrument
 from kapstone.patients.selectors import patient_get
-from kapstone.program.selectors import group_holding_visible_patient
+from kapstone.program.selectors import (
+    HIDDEN_PATIENTS_REFUSAL,
+    group_has_patient_hidden_from,
+    group_holding_visible_patient,
+)
 from kapstone.untrusted import same_site_address
 
 SCHEDULERS = (Role.ADMIN, Role.PRESCRIBER)
@@ -239,6 +243,9 @@ def alert_acknowledge(request, alert_id):
 @require_POST
 def schedule_group(request, group_id):
     group = group_holding_visible_patient(user=request.user, group_id=group_id)
+    if group_has_patient_hidden_from(user=request.user, group=group):
+        messages.error(request, HIDDEN_PATIENTS_REFUSAL)
+        return redirect("program:group", group.pk)
     try:
         created = services.assessments_schedule_for_group(actor=request.user, group=group)
     except ValueError as error:  # a practice's own plan that does not load

@@ -3,6 +3,8 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from kapstone.patients.ages import completed_years
@@ -115,6 +117,12 @@ class CareTeamMembership(models.Model):
     # group course (program.Group id; no foreign key, since patients sits below program). Such a membership is
     # removed with the assignment; one made by hand (NULL here) is never removed automatically.
     granted_for_group_id = models.PositiveIntegerField(null=True, blank=True)
+    # An automatic membership opens the record only from `granted_from` until `granted_until` (set by
+    # program.services.facilitator_access_sync from the sessions the staff member facilitates: see
+    # docs/architecture.md, "Who sees a patient"); outside them it is kept, for the group page's count, but opens
+    # nothing. Both are NULL on a membership made by hand, which lasts until it is removed.
+    granted_from = models.DateTimeField(null=True, blank=True)
+    granted_until = models.DateTimeField(null=True, blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -122,6 +130,15 @@ class CareTeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} on {self.patient}"
+
+
+def membership_in_force(prefix: str = "") -> Q:
+    """The care-team memberships (reached through `prefix`, e.g. "care_team_memberships__") that open a record now:
+    every one made by hand, and an automatic (facilitation) one only inside its window. The time is the database's
+    own (Now()), so a read compiled once (kapstone.compiled_once) still asks it afresh on every call."""
+    return Q(**{f"{prefix}granted_for_group_id__isnull": True}) | Q(
+        **{f"{prefix}granted_from__lte": Now(), f"{prefix}granted_until__gt": Now()}
+    )
 
 
 class Diagnosis(models.Model):

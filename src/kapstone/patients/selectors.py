@@ -20,6 +20,7 @@ from kapstone.patients.models import (
     ExternalClinician,
     Medication,
     Patient,
+    membership_in_force,
 )
 
 PATIENTS_PER_PAGE = 25
@@ -32,13 +33,18 @@ AUDIT_EVENTS_PER_PAGE = 100
 
 
 def patients_visible_to(user: User) -> QuerySet[Patient]:
-    """Admins see every patient, clinicians the patients on their care team, everyone else none."""
+    """Admins see every patient, clinicians the patients on their care team, everyone else none. A membership
+    granted because the clinician facilitates the patient's course opens the record only inside its window
+    (patients.models.membership_in_force)."""
     if not user.is_authenticated:
         return Patient.objects.none()
     if user.role == Role.ADMIN:
         return Patient.objects.all()
     if user.is_clinician:
-        return Patient.objects.filter(care_team_memberships__staff=user)
+        # One filter() call, so the staff and the window are tested on the same membership row.
+        return Patient.objects.filter(
+            Q(care_team_memberships__staff=user) & membership_in_force("care_team_memberships__")
+        )
     return Patient.objects.none()
 
 
@@ -52,7 +58,7 @@ def patient_visible_to(user: User, *, field: str = "patient") -> Q:
     if user.role == Role.ADMIN:
         return Q(**{f"{field}__isnull": False})
     if user.is_clinician:
-        return Q(Exists(CareTeamMembership.objects.filter(patient=OuterRef(field), staff=user)))
+        return Q(Exists(CareTeamMembership.objects.filter(membership_in_force(), patient=OuterRef(field), staff=user)))
     return Q(pk__in=[])
 
 

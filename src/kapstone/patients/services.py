@@ -1,5 +1,6 @@
 """Writes to patient records. Each is atomic and writes its audit row in the same transaction."""
 
+import datetime
 from typing import Any
 
 from django.db import transaction
@@ -68,11 +69,16 @@ def patient_update(*, actor: User, patient: Patient, fields: Fields) -> Patient:
 @transaction.atomic
 def care_team_set(*, actor: User, patient: Patient, staff: list[User], lead: User | None = None) -> None:
     """Sets the hand-made care team. Memberships granted because someone facilitates the patient's group
-    (care_team_grants_sync) are left to that: they end with the assignment or the enrolment."""
+    (care_team_grants_sync) are left to that: they end with the assignment or the enrolment, unless their staff is
+    among `staff`, whose membership is then one made by hand."""
     lead = lead or (staff[0] if staff else None)
     CareTeamMembership.objects.filter(patient=patient, granted_for_group_id__isnull=True).exclude(
         staff__in=staff
     ).delete()
+    # Someone chosen by hand who had a grant for a course keeps the record after it: the choice is made by hand now.
+    CareTeamMembership.objects.filter(patient=patient, staff__in=staff, granted_for_group_id__isnull=False).update(
+        granted_for_group_id=None, granted_from=None, granted_until=None
+    )
     existing = set(CareTeamMembership.objects.filter(patient=patient).values_list("staff_id", flat=True))
     for member in staff:
         if member.pk not in existing:
@@ -90,31 +96,55 @@ def care_team_set(*, actor: User, patient: Patient, staff: list[User], lead: Use
 
 
 @transaction.atomic
-def care_team_grants_sync(*, actor: User | None, patient: Patient, wanted: dict[int, set[int]]) -> dict[str, list[int]]:
+def care_team_grants_sync(
+    *,
+    actor: User | None,
+    patient: Patient,
+    wanted: dict[int, set[int]],
+    windows: dict[int, tuple[datetime.datetime, datetime.datetime]] | None = None,
+) -> dict[str, list[int]]:
     """Makes the patient's automatic memberships match `wanted`: staff id -> the ids of the patient's group courses
     whose sessions they facilitate. A facilitator without a membership is granted one for one of those groups; an
     automatic membership whose staff no longer facilitates any of them is removed, or moved to another group they
-    still facilitate. A membership made by hand (granted_for_group_id NULL) is never created, changed or removed
-    here. Returns the staff ids granted, moved and removed; the change is audited when there is one."""
+    still facilitate. Each automatic membership opens the record only inside its window, `windows[staff id]`
+    (from, until; patients.models.membership_in_force), which program.services.facilitator_access_sync works out
+    from the sessions; one without a window opens nothing. A membership made by hand (granted_for_group_id NULL) is
+    never created, changed or removed here. Returns the staff ids granted, moved, removed and given a new window;
+    the change is audited when there is one."""
+    windows = windows or {}
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     memberships = {row.staff_id: row for row in CareTeamMembership.objects.filter(patient=patient)}
-    granted, moved, removed = [], [], []
+    granted, moved, removed, redated = [], [], [], []
     for staff_id, row in memberships.items():
-        if row.granted_for_group_id is None or row.granted_for_group_id in wanted.get(staff_id, ()):
+        if row.granted_for_group_id is None:
             continue
-        if wanted.get(staff_id):
-            row.granted_for_group_id = min(wanted[staff_id])
-            row.save(update_fields=["granted_for_group_id"])
-            moved.append(staff_id)
-        else:
+        if not wanted.get(staff_id):
             row.delete()
             removed.append(staff_id)
+            continue
+        window = windows.get(staff_id, (None, None))
+        if row.granted_for_group_id not in wanted[staff_id]:
+            row.granted_for_group_id = min(wanted[staff_id])
+            moved.append(staff_id)
+        elif (row.granted_from, row.granted_until) != window:
+            redated.append(staff_id)
+        else:
+            continue
+        row.granted_from, row.granted_until = window
+        row.save(update_fields=["granted_for_group_id", "granted_from", "granted_until"])
     for staff_id, group_ids in sorted(wanted.items()):
         if staff_id not in memberships and group_ids:
-            CareTeamMembership.objects.create(patient=patient, staff_id=staff_id, granted_for_group_id=min(group_ids))
+            start, end = windows.get(staff_id, (None, None))
+            CareTeamMembership.objects.create(
+                patient=patient,
+                staff_id=staff_id,
+                granted_for_group_id=min(group_ids),
+                granted_from=start,
+                granted_until=end,
+            )
             granted.append(staff_id)
-    changes = {"granted": granted, "moved": moved, "removed": removed}
-    if granted or moved or removed:
+    changes = {"granted": granted, "moved": moved, "removed": removed, "redated": redated}
+    if granted or moved or removed or redated:
         audit.record(
             action=audit.Action.UPDATE,
             actor=actor,
@@ -124,6 +154,10 @@ def care_team_grants_sync(*, actor: User | None, patient: Patient, wanted: dict[
             detail={
                 **changes,
                 "groups": {str(staff_id): sorted(group_ids) for staff_id, group_ids in sorted(wanted.items())},
+                "windows": {
+                    str(staff_id): [start.isoformat(), end.isoformat()]
+                    for staff_id, (start, end) in sorted(windows.items())
+                },
             },
         )
     return changes

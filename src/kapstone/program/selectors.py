@@ -17,7 +17,7 @@ from kapstone.audit import services as audit
 from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
-from kapstone.patients.models import CareTeamMembership, Patient
+from kapstone.patients.models import CareTeamMembership, Patient, membership_in_force
 from kapstone.patients.selectors import patient_get, patient_search_terms, patient_visible_to, patients_visible_to
 from kapstone.program import course_work
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
@@ -125,6 +125,21 @@ def group_get(*, user: User, group_id: int | str) -> Group:
     return group
 
 
+def group_has_patient_hidden_from(*, user: User, group: Group) -> bool:
+    """Whether the group holds an enrolled patient this user may not see (never, for an admin). A write that reaches
+    every patient of the group (planning its sessions, scheduling its questionnaires or creativity tasks, choosing
+    who facilitates, which opens their records) is refused then, in words that name no one: a clinician sees a
+    group for one patient's sake, and another clinician's patient in it is none of theirs to schedule."""
+    enrolled = Enrolment.objects.filter(group=group, status=Enrolment.Status.ENROLLED)
+    return enrolled.exclude(patient_visible_to(user)).exists()
+
+
+HIDDEN_PATIENTS_REFUSAL = (
+    "Only staff who look after every patient of this group, or an admin, may schedule work for all of its "
+    "patients. Ask an admin, or the clinicians of the group's other patients."
+)
+
+
 def group_holding_visible_patient(*, user: User, group_id: int | str) -> Group:
     """A group with a patient this user may see among its enrolments (any group for admins), for actions that
     schedule work for a group's patients; otherwise 404."""
@@ -159,7 +174,7 @@ class FacilitatorAccess:
     sessions: int  # sessions of the group they facilitate
     enrolled: int
     on_care_team: int  # patients whose care team they are on by hand
-    granted: int  # patients granted to them because they facilitate one of the patient's courses
+    granted: int  # patients granted to them because they facilitate one of the patient's courses, inside its window
 
     @property
     def sees(self) -> int:
@@ -178,8 +193,9 @@ def group_facilitator_access(*, group: Group) -> list[FacilitatorAccess]:
     enrolled = list(group.enrolments.filter(status=Enrolment.Status.ENROLLED).values_list("patient_id", flat=True))
     by_hand: dict[int, int] = {}
     granted: dict[int, int] = {}
+    # A grant outside its window opens nothing (patients.models.membership_in_force), so it is not counted.
     for staff_id, group_id in CareTeamMembership.objects.filter(
-        patient_id__in=enrolled, staff_id__in=list(staff)
+        membership_in_force(), patient_id__in=enrolled, staff_id__in=list(staff)
     ).values_list("staff_id", "granted_for_group_id"):
         counts = by_hand if group_id is None else granted
         counts[staff_id] = counts.get(staff_id, 0) + 1

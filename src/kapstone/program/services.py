@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from kapstone.accounts.models import User
@@ -15,7 +15,6 @@ from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
-from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import course_templates, scheduling, signals, telehealth
 from kapstone.program.course_templates import SessionKind
@@ -30,6 +29,7 @@ from kapstone.program.planning import (
     planning_context,
     staff_key,
 )
+from kapstone.program.selectors import HIDDEN_PATIENTS_REFUSAL, group_has_patient_hidden_from
 from kapstone.program.sites import practice_sites
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.signals import enrolment_check_reasons
@@ -95,8 +95,7 @@ def _refuse_handing_out_unseen_records(*, actor: User, group: Group) -> None:
     facilitates hands records out: only someone who may see every patient of the group does it. A clinician sees a
     group that holds one patient of theirs, and could otherwise have made themself a facilitator, and so opened the
     records of the group's other patients, whom no one looking after them had chosen to show them."""
-    enrolled = group.enrolments.filter(status=Enrolment.Status.ENROLLED).values("patient_id")
-    if Patient.objects.filter(pk__in=enrolled).exclude(pk__in=patients_visible_to(actor).values("pk")).exists():
+    if group_has_patient_hidden_from(user=actor, group=group):
         raise PlanRefused(
             [
                 "Only staff who look after every patient of this group, or an admin, may change who facilitates its "
@@ -114,21 +113,58 @@ def _group_facilitator_ids(group: Group) -> set[int]:
     return ids
 
 
+# How long before the first session they facilitate a facilitator may open a patient's record, to read it before
+# meeting them. An operational choice of Kapstone's (no clinical source sets it); see docs/architecture.md, "Who sees
+# a patient". The grant ends when the integration window of the last session they facilitate closes: the course
+# template's integration.outer_bound_hours after that session ends.
+FACILITATION_LEAD = datetime.timedelta(days=7)
+
+
+def facilitation_window(*, group: Group, staff_id: int) -> tuple[datetime.datetime, datetime.datetime]:
+    """When facilitating `group` opens its patients' records to one member of staff: from FACILITATION_LEAD before
+    the first session they facilitate (every session, for a facilitator of the whole group) until the course
+    template's integration outer bound after the last one ends. A group with no sessions of theirs yet is
+    counted from its start date to the end of its planning horizon, as _course_span reads it."""
+    sessions = group.sessions.all()
+    if not group.facilitators.filter(pk=staff_id).exists():
+        sessions = sessions.filter(facilitators=staff_id)
+    span = sessions.aggregate(first=models.Min("starts_at"), last=models.Max("ends_at"))
+    first, last = span["first"], span["last"]
+    if first is None or last is None:
+        start_day, end_day, _ = _course_span(group)
+        tz = clinic_tz()
+        first = datetime.datetime.combine(start_day, datetime.time.min, tzinfo=tz)
+        last = datetime.datetime.combine(end_day + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    try:
+        after = datetime.timedelta(hours=group_template(group).integration.outer_bound_hours)
+    except PlanRefused:
+        after = datetime.timedelta(0)
+    return first - FACILITATION_LEAD, last + after
+
+
 @transaction.atomic
 def facilitator_access_sync(*, actor: User | None, patient_ids: Iterable[int]) -> None:
     """Grants each patient's record to the staff who facilitate a group course they are enrolled in (the group's or
-    any of its sessions' facilitators), and removes such grants when the assignment or the enrolment ends, through
-    patients.services.care_team_grants_sync (which never touches a membership made by hand). Called by every write
-    that changes who facilitates or who is enrolled."""
+    any of its sessions' facilitators), for the window facilitation_window gives, and removes such grants when the
+    assignment or the enrolment ends, through patients.services.care_team_grants_sync (which never touches a
+    membership made by hand). Called by every write that changes who facilitates, when sessions are, or who is
+    enrolled."""
+    windows: dict[tuple[int, int], tuple[datetime.datetime, datetime.datetime]] = {}
     for patient in Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"):
         wanted: dict[int, set[int]] = {}
+        spans: dict[int, tuple[datetime.datetime, datetime.datetime]] = {}
         groups = Group.objects.filter(
             enrolments__patient=patient, enrolments__status=Enrolment.Status.ENROLLED
         ).exclude(status__in=ENDED_GROUP_STATUSES)
         for group in groups:
             for staff_id in _group_facilitator_ids(group):
                 wanted.setdefault(staff_id, set()).add(group.pk)
-        patients_services.care_team_grants_sync(actor=actor, patient=patient, wanted=wanted)
+                if (group.pk, staff_id) not in windows:
+                    windows[(group.pk, staff_id)] = facilitation_window(group=group, staff_id=staff_id)
+                start, end = windows[(group.pk, staff_id)]
+                known = spans.get(staff_id)
+                spans[staff_id] = (min(start, known[0]), max(end, known[1])) if known else (start, end)
+        patients_services.care_team_grants_sync(actor=actor, patient=patient, wanted=wanted, windows=spans)
 
 
 def _sync_group_access(*, actor: User | None, group: Group) -> None:
@@ -284,6 +320,10 @@ def plan_save(*, actor: User, group: Group, sessions: Sequence[scheduling.Planne
     dates; integration sessions are linked to the dosing session they follow, and the enrolled patients'
     questionnaires and creativity tasks are put due from the new dates. Returns the warnings."""
     group = Group.objects.select_for_update().get(pk=group.pk)
+    # The plan books integration sessions, puts every patient's questionnaires and tasks due, and grants its
+    # facilitators every patient's record.
+    if group_has_patient_hidden_from(user=actor, group=group):
+        raise PlanRefused([HIDDEN_PATIENTS_REFUSAL])
     if group.sessions.exists():
         raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
     context = planning_context(group=group, start_date=min((s.start.date() for s in sessions), default=None))

@@ -169,6 +169,9 @@ def withdraw(request, enrolment_id):
 def plan(request, group_id):
     """Runs the scheduler and shows its plan for review; nothing is saved until staff confirm it."""
     group = selectors.group_get(user=request.user, group_id=group_id)
+    if selectors.group_has_patient_hidden_from(user=request.user, group=group):
+        messages.error(request, f"Cannot plan {group.name}: {selectors.HIDDEN_PATIENTS_REFUSAL}")
+        return redirect("program:group", group.pk)
     form = forms.PlanForm(request.POST, prefix="plan")
     # A day that is not a date is shown as the form's error: planned from the default day instead, the course
     # started on a day nobody chose, with nothing to say so.
