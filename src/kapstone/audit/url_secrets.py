@@ -1,6 +1,7 @@
 """Links whose address is the credential, kept out of what is written down about a request. Imports no model:
 the logging configuration loads it before the apps."""
 
+import copy
 import logging
 
 # The URL argument that is itself the credential (an emailed password link, a questionnaire link, a calendar feed):
@@ -28,4 +29,19 @@ class WithoutUrlSecrets(logging.Filter):
             if shown != request.path:
                 record.msg = record.getMessage().replace(request.path, shown)
                 record.args = ()
+                record.request = _request_without_secrets(request)
         return True
+
+
+def _request_without_secrets(request):
+    """A shallow copy of the request whose path and environ carry the secret written as WRITTEN_AS: a handler that
+    reports the record's request (an error mail, an error tracker, a structured formatter) writes its address."""
+    secret = request.resolver_match.kwargs[CREDENTIAL_ARGUMENT]
+    shown = copy.copy(request)
+    shown.path = request.path.replace(secret, WRITTEN_AS)
+    shown.path_info = request.path_info.replace(secret, WRITTEN_AS)
+    shown.META = {
+        key: value.replace(secret, WRITTEN_AS) if isinstance(value, str) else value
+        for key, value in request.META.items()
+    }
+    return shown
