@@ -242,3 +242,30 @@ def test_choosing_a_granted_facilitator_for_the_care_team_by_hand_keeps_the_reco
     patients_services.care_team_set(actor=cast.admin, patient=cast.alice, staff=[cast.bob, fran], lead=cast.bob)
     assert cast.alice.pk not in grants(fran)
     assert cast.alice in patients_visible_to(fran)
+
+
+def test_the_data_migration_gives_each_existing_grant_the_window_of_the_sessions_facilitated(cast, fran):
+    """Grants made before windows existed (0004) open nothing without one: 0009 gives each the window its sessions
+    give, so a facilitator of a session today keeps the record, and one whose session is long past loses it."""
+    from django.utils import timezone
+
+    session = cast.dosing_session()
+    session.facilitators.add(fran)
+    importlib.import_module("kapstone.program.migrations.0004_grant_facilitators_of_current_groups").grant_facilitators(
+        django_apps, None
+    )
+    assert cast.alice not in patients_visible_to(fran)
+    importlib.import_module("kapstone.program.migrations.0009_facilitation_grant_windows").give_windows(
+        django_apps, None
+    )
+    row = CareTeamMembership.objects.get(patient=cast.alice, staff=fran)
+    assert row.granted_from == session.starts_at - services.FACILITATION_LEAD
+    assert cast.alice in patients_visible_to(fran)
+    CareTeamMembership.objects.filter(staff=fran).update(granted_from=None, granted_until=None)
+    type(session).objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - datetime.timedelta(days=40), ends_at=timezone.now() - datetime.timedelta(days=40)
+    )
+    importlib.import_module("kapstone.program.migrations.0009_facilitation_grant_windows").give_windows(
+        django_apps, None
+    )
+    assert cast.alice not in patients_visible_to(fran)
