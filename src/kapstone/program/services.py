@@ -90,20 +90,6 @@ def group_create(
 ENDED_GROUP_STATUSES = (Group.Status.COMPLETED, Group.Status.CANCELLED)
 
 
-def _refuse_handing_out_unseen_records(*, actor: User, group: Group) -> None:
-    """Facilitating a session grants the records of its group's patients (facilitator_access_sync), so changing who
-    facilitates hands records out: only someone who may see every patient of the group does it. A clinician sees a
-    group that holds one patient of theirs, and could otherwise have made themself a facilitator, and so opened the
-    records of the group's other patients, whom no one looking after them had chosen to show them."""
-    if group_has_patient_hidden_from(user=actor, group=group):
-        raise PlanRefused(
-            [
-                "Only staff who look after every patient of this group, or an admin, may change who facilitates its "
-                "sessions: facilitating opens each patient's record. You may still move the session."
-            ]
-        )
-
-
 def _group_facilitator_ids(group: Group) -> set[int]:
     """Everyone assigned to the group or to any of its sessions."""
     ids = set(group.facilitators.values_list("pk", flat=True))
@@ -382,11 +368,12 @@ def session_move(
     room: Room | None,
     facilitators: Sequence[User],
 ) -> list[str]:
-    """Moves one session (time, room, facilitators). Refused when the change breaks a hard rule for this
-    session, or leaves a session held in person without a room (one held by video needs none); otherwise saved,
-    and the warnings (integration outside its preferred window, ...) returned. In the
-    same transaction the patients' open questionnaires and creativity tasks follow the new dates: the ones
-    before and after a moved dosing session move with it, and no task is left on a dosing day."""
+    """Moves one session (time, room, facilitators). Refused to a clinician who cannot see every patient of the
+    group (SESSION_MOVE_REFUSAL), when the change breaks a hard rule for this session, or when it leaves a session
+    held in person without a room (one held by video needs none); otherwise saved, and the warnings (integration
+    outside its preferred window, ...) returned. In the same transaction the patients' open questionnaires and
+    creativity tasks follow the new dates: the ones before and after a moved dosing session move with it, and no
+    task is left on a dosing day."""
     group = Group.objects.select_for_update().get(pk=session.group_id)
     # The dosing room locks the session row while it gives a dose, so a dose and a move cannot cross.
     GroupSession.objects.select_for_update().filter(pk=session.pk).first()
@@ -394,9 +381,12 @@ def session_move(
         raise PlanRefused(["Doses were given in this session; it cannot be moved."])
     if room is None and not session.is_remote:
         raise PlanRefused(["Choose a room: the session is held in person."])
+    # Moving a session re-dates every patient's open questionnaires and creativity tasks, and changing who
+    # facilitates it grants them every patient's record (facilitator_access_sync): a clinician who sees the group
+    # for one patient's sake could otherwise write into, or hand out, records no one looking after them chose to.
+    if group_has_patient_hidden_from(user=actor, group=group):
+        raise PlanRefused([SESSION_MOVE_REFUSAL])
     facilitators = list(facilitators)
-    if {person.pk for person in facilitators} != set(session.facilitators.values_list("pk", flat=True)):
-        _refuse_handing_out_unseen_records(actor=actor, group=group)
     template = group_template(group)
     kind = SessionKind(session.kind)
     ends_at = scheduling.add_minutes(starts_at, template.duration_minutes(kind))
@@ -438,6 +428,11 @@ def session_move(
 
 
 SESSION_MOVE_AUDIT_TYPE = "group_session.move"
+SESSION_MOVE_REFUSAL = (
+    "Only staff who look after every patient of this group, or an admin, may move its sessions or change who "
+    "facilitates them: a move re-dates every patient's questionnaires and creativity tasks, and facilitating opens "
+    "each patient's record."
+)
 
 
 @transaction.atomic
