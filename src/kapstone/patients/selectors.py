@@ -182,6 +182,17 @@ def patient_get(*, user: User, patient_id: int | str, purpose: str = "record", r
     return patient
 
 
+def may_edit_care_team(*, user: User, team: Sequence[CareTeamMembership]) -> bool:
+    """Whether the user may change a care team (`team`, patient_care_team's rows, so the answer costs no read): an
+    admin, or a prescriber on it by hand. A facilitator whose membership was granted for a course opens the record
+    only for its window, and may not make it lasting by choosing themself for the team."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.PRESCRIBER and any(
+        member.staff_id == user.pk and member.granted_for_group_id is None for member in team
+    )
+
+
 @compiled_once(patient_id=int)
 def _care_team(*, patient_id: int) -> QuerySet[CareTeamMembership]:
     return (

@@ -40,14 +40,15 @@ def _detail_page(request, patient, *, invalid_part_form=None):
     if invalid_part_form is not None:
         part_forms[invalid_part_form.prefix] = invalid_part_form
     childbearing_form = ChildbearingForm(initial={"potential": patient.childbearing_potential})
+    sections = selectors.patient_record_sections(patient=patient)
     context = {
         "patient": patient,
-        **selectors.patient_record_sections(patient=patient),
+        **sections,
         "part_forms": part_forms,
         # The empty forms are drawn once for every request that shows the same form: drawing the four of them
         # through the templates on each request was the record page's largest cost after its reads (issue 19).
         "part_fields": {kind: formrender.drawn_fields(form) for kind, form in part_forms.items()},
-        "can_edit_team": request.user.role in CARE_TEAM_EDITORS,
+        "can_edit_team": selectors.may_edit_care_team(user=request.user, team=sections["care_team"]),
         "childbearing_fields": formrender.drawn_fields(childbearing_form),
     }
     status = 200 if invalid_part_form is None else 400
@@ -144,6 +145,9 @@ def childbearing_record(request, patient_id):
 def care_team_edit(request, patient_id):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, purpose="care team")
     members = selectors.patient_care_team(patient=patient)
+    if not selectors.may_edit_care_team(user=request.user, team=members):
+        # A facilitator's grant opens the record for the course, not its care team (patients.selectors).
+        raise Http404("No such patient.")
     initial = {
         "staff": [m.staff_id for m in members],
         "lead": next((m.staff_id for m in members if m.is_lead), None),
