@@ -294,13 +294,12 @@ TRICKY_NEXT = [*OFF_SITE, "/\\evil.example/", "https:evil.example", "%2F%2Fevil.
 
 
 def test_no_post_of_any_route_sends_its_sender_off_the_site_through_next(cast):
-    """Every route the matrix posts to, asked by a role it lets through with `next` in the body and in the query
-    string: whatever it answers, a redirect stays on the site."""
+    """Every route the matrix lists, asked by a role it lets through (a visitor, for a public one) with `next` in
+    the body and in the query string, by POST and GET: whatever it answers, a redirect stays on the site."""
     sent_off, skipped = [], []
     for name, route in sorted(ROUTES.items()):
-        role = min(route.allow, default=None)
-        if role is None:
-            continue
+        # A public page (signing in and out, a password link) is asked as a visitor.
+        role = "anonymous" if route.public or not route.allow else min(route.allow)
         try:
             with transaction.atomic():
                 try:
@@ -308,7 +307,7 @@ def test_no_post_of_any_route_sends_its_sender_off_the_site_through_next(cast):
                 except (ObjectDoesNotExist, CreativityError):
                     skipped.append(name)
                     raise _RolledBack from None
-                client = signed_in_client(cast.user(role))
+                client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
                 client.raise_request_exception = False
                 for target in TRICKY_NEXT[:6] + TRICKY_NEXT[-5:]:
                     for answer in (
@@ -611,3 +610,64 @@ def test_every_address_of_a_patient_asked_for_another_team_s_patient_is_not_foun
         except _RolledBack:
             pass
     assert failed == [], failed
+
+
+def test_a_clinician_who_cannot_see_every_patient_of_a_group_cannot_move_its_sessions(cast):
+    """Moving a session re-dates every patient's open questionnaires and creativity tasks: charlie, who sees the
+    group for dana's sake, may not move it (even keeping its facilitators), and alice's work keeps its dates."""
+    from kapstone.measures.models import Assessment
+    from tests.measures.factories import due_assessment
+
+    session = _mixed_group_session(cast)
+    due_assessment(cast.alice, "gad7", group=session.group)
+    before = list(Assessment.objects.filter(patient=cast.alice).values_list("due_at", "expires_at"))
+    moved_to = timezone.localtime(session.starts_at) + datetime.timedelta(days=1)
+    answer = signed_in_client(cast.charlie).post(
+        reverse("program:session_edit", args=[session.pk]),
+        {
+            "starts_at": moved_to.strftime("%Y-%m-%dT%H:%M"),
+            "room": session.room_id,
+            "facilitators": [cast.bob.pk, cast.therapist.pk],
+        },
+    )
+    assert answer.status_code == 400
+    assert "Only staff who look after every patient of this group" in answer.content.decode()
+    assert "Abernathy" not in answer.content.decode()
+    session.refresh_from_db()
+    assert timezone.localtime(session.starts_at) != moved_to
+    assert list(Assessment.objects.filter(patient=cast.alice).values_list("due_at", "expires_at")) == before
+
+
+def test_a_facilitator_cannot_make_their_grant_lasting_by_choosing_themself_for_the_care_team(cast):
+    """A prescriber who facilitates alice's session opens her record for its window; the care-team page would let
+    them put themself on her team by hand, which lasts. To them it is not found, and their grant stays a grant;
+    bob, on her team by hand, may still choose them."""
+    from kapstone.accounts.roles import Role
+    from kapstone.patients.models import CareTeamMembership
+    from kapstone.program import services
+    from kapstone.program.models import GroupSession
+
+    paz = make_user("paz", Role.PRESCRIBER)
+    session = cast.dosing_session()
+    session.facilitators.set([cast.bob, paz])
+    services.facilitator_access_sync(actor=cast.admin, patient_ids=[cast.alice.pk])
+    client = signed_in_client(paz)
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
+    assert (
+        reverse("patients:care_team", args=[cast.alice.pk])
+        not in client.get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
+    )
+    url = reverse("patients:care_team", args=[cast.alice.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"staff": [cast.bob.pk, paz.pk], "lead": paz.pk}).status_code == 404
+    row = CareTeamMembership.objects.get(patient=cast.alice, staff=paz)
+    assert row.granted_for_group_id == session.group_id and not row.is_lead
+    # Long after the course, the grant opens nothing.
+    GroupSession.objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - datetime.timedelta(days=30), ends_at=timezone.now() - datetime.timedelta(days=30)
+    )
+    services.facilitator_access_sync(actor=cast.admin, patient_ids=[cast.alice.pk])
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 404
+    team = [cast.bob.pk, cast.therapist.pk, cast.nurse.pk, paz.pk]
+    assert signed_in_client(cast.bob).post(url, {"staff": team, "lead": cast.bob.pk}).status_code == 302
+    assert client.get(reverse("patients:detail", args=[cast.alice.pk])).status_code == 200
