@@ -12,11 +12,13 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.audit.models import AuditEvent
 from kapstone.dosing import ledger_rules, selectors, services
 from kapstone.dosing.models import (
     Disposal,
     Inventory,
     LedgerEntry,
+    Location,
     LossReport,
     LotBalance,
     Receipt,
@@ -164,6 +166,53 @@ def test_an_inventory_must_count_every_lot_and_the_initial_one_is_taken_once(cas
     services.inventory_take(kind="initial", timing="opening", counts={stock.pk: (20, Decimal("0"))}, **common)
     with pytest.raises(services.DosingError, match="already has its initial inventory"):
         services.inventory_take(kind="initial", timing="opening", counts={stock.pk: (20, Decimal("0"))}, **common)
+
+
+def test_a_second_location_of_the_same_name_is_refused_naming_the_field_and_nothing_is_saved(cast):
+    location = registered_location()
+    with pytest.raises(services.DosingError, match="^name: 'Main safe' is already a registered location"):
+        services.location_add(actor=cast.admin, name="Main safe", registration=location.registration)
+    assert Location.objects.count() == 1
+    assert not AuditEvent.objects.filter(object_type="stock_location").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_recording_a_location_s_initial_inventory_at_once_record_it_once(cast, stock):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+    import threading
+
+    from django.db import connections
+
+    location = Location.objects.get(name=stock.location)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def take(actor, witness):
+        try:
+            barrier.wait()
+            services.inventory_take(
+                actor=actor,
+                witness=witness,
+                location=location,
+                kind="initial",
+                taken_on=timezone.localdate(),
+                timing="opening",
+                counts={stock.pk: (20, Decimal("0"))},
+            )
+            outcomes.append("done")
+        except services.DosingError as refusal:
+            outcomes.append(str(refusal))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=take, args=pair) for pair in ((cast.nurse, cast.bob), (cast.bob, cast.nurse))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[0] == "done" and "already has its initial inventory" in sorted(outcomes)[1]
+    assert location.inventories.filter(kind=Inventory.Kind.INITIAL).count() == 1
 
 
 def _inventory_on(cast, location, kind: str, taken_on: datetime.date) -> Inventory:

@@ -1145,9 +1145,13 @@ def registration_save(
 def location_add(*, actor: User, name: str, registration: Registration) -> Location:
     _require_admin(actor)
     name = _required_text(name, "name", "location's name (e.g. Main safe)")
-    if Location.objects.filter(name=name).exists():
-        raise DosingError(f"name: {name!r} is already a registered location.")
-    location = Location.objects.create(name=name, registration=registration)
+    # The unique name decides, in a savepoint: a check before the insert let two admins adding the same name at
+    # once reach the constraint, and the second was shown a server error.
+    try:
+        with transaction.atomic():
+            location = Location.objects.create(name=name, registration=registration)
+    except IntegrityError:
+        raise DosingError(f"name: {name!r} is already a registered location.") from None
     audit.record(
         action=audit.Action.CREATE,
         actor=actor,
@@ -1182,6 +1186,9 @@ def inventory_take(
     if taken_on > timezone.localdate():
         raise DosingError("taken_on: an inventory cannot be dated in the future.")
     witness = _require_second_signature(actor=actor, witness=witness)
+    # The location's row is locked until the inventory is committed, so two staff recording its initial inventory
+    # at once cannot both find none taken (on PostgreSQL; SQLite runs one writer at a time).
+    Location.objects.select_for_update().filter(pk=location.pk).first()
     if kind == Inventory.Kind.INITIAL and location.inventories.filter(kind=Inventory.Kind.INITIAL).exists():
         raise DosingError(f"kind: {location} already has its initial inventory; take a biennial or ad-hoc one.")
     balances = {b.pk: b for b in LotBalance.objects.filter(location=location.name).select_related("lot")}
