@@ -50,6 +50,15 @@ def test_bad_slots_are_refused_with_a_message_and_nothing_saved(cast, client_for
     assert not OnCallSlot.objects.exists()
 
 
+def test_a_second_slot_at_the_same_start_is_refused_with_a_message_and_only_the_first_is_audited(cast, client_for):
+    client = client_for(cast.bob)
+    assert client.post(reverse("alerts:rota_add"), SLOT | {"prescriber": cast.charlie.pk}).status_code == 302
+    again = client.post(reverse("alerts:rota_add"), SLOT | {"prescriber": cast.charlie.pk, "ends": "07:00"})
+    assert again.status_code == 400 and "already has a slot starting then" in again.content.decode()
+    assert OnCallSlot.objects.get().ends == datetime.time(8)
+    assert AuditEvent.objects.filter(object_type="on_call_slot", action="create").count() == 1
+
+
 def test_admins_may_view_the_rota_but_not_change_it(cast, client_for):
     client = client_for(cast.admin)
     page = client.get(reverse("alerts:rota")).content.decode()
