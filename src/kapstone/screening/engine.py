@@ -749,13 +749,6 @@ def _months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def _canonical_drug(name: str, medications: Medications) -> str | None:
-    """The generic name for `name`, ignoring case and punctuation ("Zoloft®", "Ativan,"), matching the longest run of
-    leading words that names a drug ("methylene blue injection", "sertraline HCl")."""
-    words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
-    return _drug_at(words, 0, medications)[0]
-
-
 def _drug_at(words: list[str], start: int, medications: Medications) -> tuple[str | None, int]:
     """The generic named by the longest run of words from `start`, and how many words it took ((None, 0): none)."""
     for length in range(len(words) - start, 0, -1):
