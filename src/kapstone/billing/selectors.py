@@ -13,10 +13,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.billing import codes
 from kapstone.billing.models import AccountEntry, Fee, PatientAccount, StaffBillingProfile
@@ -65,6 +66,18 @@ def billing_profiles() -> list[tuple[object, StaffBillingProfile | None]]:
     clinicians = get_user_model().objects.filter(role__in=[Role.PRESCRIBER, Role.THERAPIST, Role.NURSE], is_active=True)
     profiles = {p.user_id: p for p in StaffBillingProfile.objects.filter(user__in=clinicians)}
     return [(user, profiles.get(user.pk)) for user in clinicians.order_by("last_name", "first_name")]
+
+
+def billing_profile_of(*, user_id: int) -> tuple[User, StaffBillingProfile]:
+    """A clinician and their billing details (an unsaved empty profile when none are recorded yet); 404 for anyone
+    else."""
+    user = get_object_or_404(get_user_model(), pk=user_id, role__in=CLINICAL_ROLES)
+    return user, StaffBillingProfile.objects.filter(user=user).first() or StaffBillingProfile(user=user)
+
+
+def care_team_clinicians(patient: Patient) -> list[User]:
+    """The clinicians on the patient's care team: whom a charge may name as the one who saw them."""
+    return [m.staff for m in patient.care_team_memberships.select_related("staff") if m.staff.is_clinician]
 
 
 # The patient's account, read in the patient's query (a left join: a patient never billed has none).

@@ -5,9 +5,8 @@ import csv
 import io
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -27,22 +26,19 @@ from kapstone.billing.forms import (
     SelfPayForm,
     StaffProfileForm,
 )
-from kapstone.billing.models import StaffBillingProfile
 from kapstone.program.course_templates import TemplateError
 from kapstone.spreadsheet import csv_cell
 
 ACCOUNT_READERS = (Role.ADMIN, *CLINICAL_ROLES)
 
 
-def _clinicians(patient):
-    return [m.staff for m in patient.care_team_memberships.select_related("staff") if m.staff.is_clinician]
-
-
 def _account_page(request, view, status=200, **forms):
     context = {"view": view, "is_billing_staff": request.user.role == Role.ADMIN}
     if context["is_billing_staff"]:
         page_forms = {
-            "charge_form": ChargeForm(visit_choices=view.visit_choices, clinicians=_clinicians(view.patient)),
+            "charge_form": ChargeForm(
+                visit_choices=view.visit_choices, clinicians=selectors.care_team_clinicians(view.patient)
+            ),
             "payment_form": PaymentForm(visit_choices=view.visit_choices),
             "adjustment_form": AdjustmentForm(initial={"on_date": timezone.localdate()}),
             "self_pay_form": SelfPayForm(initial={"self_pay": view.account.self_pay}),
@@ -73,7 +69,9 @@ def _done(request, view, text):
 @require_POST
 def charge_add(request, patient_id):
     view = selectors.staff_account(user=request.user, patient_id=patient_id)
-    form = ChargeForm(request.POST, visit_choices=view.visit_choices, clinicians=_clinicians(view.patient))
+    form = ChargeForm(
+        request.POST, visit_choices=view.visit_choices, clinicians=selectors.care_team_clinicians(view.patient)
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -303,8 +301,7 @@ def clinicians(request):
 
 @roles_required(Role.ADMIN)
 def clinician(request, user_id):
-    user = get_object_or_404(get_user_model(), pk=user_id, role__in=CLINICAL_ROLES)
-    profile = StaffBillingProfile.objects.filter(user=user).first() or StaffBillingProfile(user=user)
+    user, profile = selectors.billing_profile_of(user_id=user_id)
     form = StaffProfileForm(request.POST or None, instance=profile)
     if request.method == "POST":
         if form.is_valid():
