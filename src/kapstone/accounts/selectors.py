@@ -4,13 +4,14 @@ member's own second factors, and whether an emailed link can still set a passwor
 from axes.helpers import get_client_ip_address, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.db.models import Q, QuerySet, Sum
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from kapstone.accounts.models import AccountLink, User, link_token_digest
+from kapstone.accounts.roles import STAFF_ROLES
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditEvent
 
@@ -19,6 +20,19 @@ SECURITY_EVENTS_SHOWN = 200
 
 class AccountLinkUnusable(ValueError):
     """An emailed link that cannot set a password: unknown (mistyped or altered), used, or expired."""
+
+
+def staff_logins() -> QuerySet[User]:
+    """Every staff login for the admin's list, the active ones first."""
+    return User.objects.filter(role__in=STAFF_ROLES).order_by("-is_active", "last_name", "first_name")
+
+
+def staff_login_get(user_id: int) -> User:
+    """A staff login by id; 404 for a patient's login or none."""
+    try:
+        return User.objects.get(pk=user_id, role__in=STAFF_ROLES)
+    except User.DoesNotExist:
+        raise Http404 from None
 
 
 def locked_accounts(*, request: HttpRequest) -> list[AccessAttempt]:

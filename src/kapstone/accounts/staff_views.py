@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -7,7 +6,7 @@ from django.views.decorators.http import require_POST
 from kapstone.accounts import selectors, services
 from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
-from kapstone.accounts.roles import STAFF_ROLES, Role
+from kapstone.accounts.roles import Role
 from kapstone.accounts.staff_forms import StaffForm
 
 STAFF_ACTIONS = {
@@ -62,7 +61,7 @@ def staff_list(request):
                 "at their first sign-in they set up two-factor.",
             )
         return redirect("accounts:staff")
-    staff = get_user_model().objects.filter(role__in=STAFF_ROLES).order_by("-is_active", "last_name", "first_name")
+    staff = selectors.staff_logins()
     # Unlock is offered only on a locked login's row: on every row it said nothing about which were locked.
     locked = {attempt.username for attempt in selectors.locked_accounts(request=request)}
     return render(
@@ -79,10 +78,7 @@ def staff_list(request):
 def staff_action(request, user_id, action):
     if action not in STAFF_ACTIONS:
         raise Http404
-    try:
-        staff = get_user_model().objects.get(pk=user_id, role__in=STAFF_ROLES)
-    except get_user_model().DoesNotExist:
-        raise Http404 from None
+    staff = selectors.staff_login_get(user_id)
     if action in STAFF_ACTION_CONFIRM and request.POST.get("confirm") != "yes":
         context = {
             "person": staff,
