@@ -106,6 +106,7 @@ def encode_texts(texts: Sequence[str]) -> np.ndarray:
 def _encoder_to_depth(layers: int, int8_ranges: Int8Ranges | None = None):
     """The encoder's transformer, running only its first `layers` layers; weights are shared, not copied,
     unless its linear layers run in int8 (then the copy's are replaced)."""
+    # deferred: heavy library (torch), imported only when this runs
     from torch import nn
 
     bert = load_encoder()[0].auto_model
@@ -123,6 +124,7 @@ def _encoder_to_depth(layers: int, int8_ranges: Int8Ranges | None = None):
 
 
 def _linear_names(bert) -> list[str]:
+    # deferred: heavy library (torch), imported only when this runs
     from torch import nn
 
     return [name for name, module in bert.named_modules() if isinstance(module, nn.Linear)]
@@ -130,6 +132,7 @@ def _linear_names(bert) -> list[str]:
 
 def _int8_copy(bert, int8_ranges: Int8Ranges):
     """A copy of `bert` whose encoder linear layers compute in int8 with fixed input ranges."""
+    # deferred: heavy library (torch), imported only when this runs
     import torch
     from torch import nn
 
@@ -193,6 +196,7 @@ def encode_prompts(
     """Unit mean-pooled embeddings of the objects' names at the given depth, shape (len(prompts), 384)."""
     if not prompts:
         return np.zeros((0, 384), dtype=np.float32)
+    # deferred: heavy library (torch), imported only when this runs
     import torch
 
     tokenizer = load_encoder().tokenizer
@@ -216,6 +220,7 @@ def encode_aut_pairs(
         empty = np.zeros((0, 384), dtype=np.float32)
         return PairEmbeddings(empty, empty, empty)
     model = load_encoder()
+    # deferred: heavy library (torch), imported only when this runs
     import torch
 
     tokenizer = model.tokenizer

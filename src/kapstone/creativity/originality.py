@@ -91,6 +91,7 @@ class Recipe:
     trees_read_projections: bool = True
 
     def regressors(self) -> list:
+        # deferred: heavy library (scikit-learn), imported only when this runs
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.linear_model import Ridge
 
@@ -190,6 +191,7 @@ class Projection:
 
     @classmethod
     def fit(cls, rows: np.ndarray, dims: int = PCA_DIMS) -> Projection:
+        # deferred: heavy library (scikit-learn), imported only when this runs
         from sklearn.decomposition import PCA
 
         pca = PCA(dims, random_state=SEED).fit(rows)
@@ -480,6 +482,7 @@ class OriginalityModel:
 def grouped_folds(prompts: Sequence[str], folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(fit rows, held-out rows) for cross-validation grouped by object: every row is held out once, and no
     object has rows on both sides of a fold."""
+    # deferred: heavy library (scikit-learn), imported only when this runs
     from sklearn.model_selection import GroupKFold
 
     groups = np.array([normalise_prompt(p) for p in prompts])
@@ -551,6 +554,7 @@ def fit_model(
 
 
 def save_model(model: OriginalityModel, path: Path = MODEL_PATH) -> None:
+    # deferred: heavy library (joblib), imported only when this runs
     import joblib
 
     for bank in (model.pair_bank, model.response_bank, model.words_bank):
@@ -564,6 +568,7 @@ def save_model(model: OriginalityModel, path: Path = MODEL_PATH) -> None:
 @functools.lru_cache(maxsize=1)
 def load_model(path: Path = MODEL_PATH) -> OriginalityModel:
     """The shipped model, loaded once per process."""
+    # deferred: heavy library (joblib), imported only when this runs
     import joblib
 
     return joblib.load(path)

@@ -189,6 +189,7 @@ def flexibility(responses: Sequence[str]) -> int:
     threshold, rationale and sources in data/aut_scoring.yaml)."""
     if len(responses) <= 1:
         return len(responses)
+    # deferred: heavy library (scikit-learn), imported only when this runs
     from sklearn.cluster import AgglomerativeClustering
 
     clustering = AgglomerativeClustering(

@@ -255,6 +255,7 @@ def _kept_statsmodels_trajectory(data: pd.DataFrame, patients: int, observations
 
 
 def _statsmodels_trajectory(data: pd.DataFrame, patients: int, observations: int) -> Trajectory:
+    # deferred: heavy library (statsmodels), imported only when this runs
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -328,6 +329,7 @@ def random_intercept_reml(groups: np.ndarray, x: np.ndarray, y: np.ndarray) -> R
         dof = observations - parameters
         return 0.5 * (dof * np.log(quadratic / dof) + np.log1p(sizes * lam).sum() + np.linalg.slogdet(a)[1])
 
+    # deferred: heavy library (SciPy), imported only when this runs
     from scipy.optimize import minimize_scalar
 
     # lambda = f / (1 - f) maps the bounded search over f in [0, 1) onto every lambda >= 0.
