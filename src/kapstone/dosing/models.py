@@ -156,6 +156,8 @@ class VitalsReading(models.Model):
     record = models.ForeignKey(DoseRecord, on_delete=models.CASCADE, related_name="vitals")
     phase = models.CharField(max_length=10, choices=Phase.choices)
     taken_at = models.DateTimeField()
+    # Input limits that catch a typing slip (a reading no monitor in the room would show), not clinical numbers: the
+    # review, stop and low levels a reading is judged by are cited in data/safety.yaml.
     systolic = models.PositiveSmallIntegerField(validators=[MinValueValidator(50), MaxValueValidator(300)])
     diastolic = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(200)])
     heart_rate = models.PositiveSmallIntegerField(validators=[MinValueValidator(20), MaxValueValidator(250)])
