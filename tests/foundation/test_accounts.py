@@ -112,6 +112,39 @@ def test_the_invitation_leaves_after_its_login_and_link_are_committed(cast, clie
     assert Client().get(path_of(link_in(mail.outbox[0]))).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_invitations_of_one_patient_at_once_make_one_login_and_refuse_the_other_with_a_message(cast, newcomer):
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once are exercised on PostgreSQL (SQLite runs one writer at a time)")
+    import threading
+
+    from django.db import connections
+
+    from kapstone.patients.models import Patient
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def invite():
+        try:
+            patient = Patient.objects.get(pk=newcomer.pk)
+            barrier.wait()
+            services.portal_invite(actor=cast.bob, patient=patient)
+            outcomes.append("done")
+        except services.AccountError as refusal:
+            outcomes.append(str(refusal))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=invite) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("done") == 1 and "reload the patient's page" in next(o for o in outcomes if o != "done")
+    assert get_user_model().objects.filter(username=newcomer.email.lower()).count() == 1 and len(mail.outbox) == 1
+
+
 def _unsendable(**kwargs):
     raise smtplib.SMTPServerDisconnected("gone")
 

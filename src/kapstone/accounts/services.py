@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -429,14 +429,23 @@ def _portal_invitation_create(*, actor: User, patient: InvitedPatient) -> tuple[
         users = get_user_model().objects
         if users.filter(username__iexact=email).exists():
             raise AccountError(f"{email} is already the username of another login; correct the patient's email.")
-        user = users.create_user(
-            username=email.lower(),
-            email=email,
-            first_name=patient.given_name,
-            last_name=patient.family_name,
-            role=Role.PATIENT,
-            password=None,
-        )
+        # The unique username decides a race the check above cannot see (two invitations sent at once, a double
+        # click): the second is refused in a savepoint rather than shown a server error.
+        try:
+            with transaction.atomic():
+                user = users.create_user(
+                    username=email.lower(),
+                    email=email,
+                    first_name=patient.given_name,
+                    last_name=patient.family_name,
+                    role=Role.PATIENT,
+                    password=None,
+                )
+        except IntegrityError:
+            raise AccountError(
+                f"{email} became the username of a login while this invitation was being made (another invitation "
+                "sent at the same moment?); reload the patient's page to see it."
+            ) from None
         patient.user = user
         patient.save(update_fields=["user"])
     elif not user.is_active:
