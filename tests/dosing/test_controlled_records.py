@@ -345,6 +345,54 @@ def test_an_unresolved_discrepancy_becomes_a_loss_report_after_its_day(cast, sto
     assert LossReport.objects.get().discrepancy == count
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_and_a_write_off_of_the_same_count_at_once_open_one_loss_report(cast, stock, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+    import contextlib
+    import threading
+
+    from django.db import connections
+
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
+    # Both writers meet between their check for a report and its insert, unless one is held before its check.
+    meeting = threading.Barrier(2, timeout=3)
+    due_on = ledger_rules.form106_due_on
+
+    def meet_then_due_on(day):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+        return due_on(day)
+
+    monkeypatch.setattr(ledger_rules, "form106_due_on", meet_then_due_on)
+    start = threading.Barrier(2)
+    failures = []
+
+    def run(write):
+        try:
+            start.wait()
+            write()
+        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    writes = [
+        lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
+        lambda: services.ledger_post(
+            kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where
+        ),
+    ]
+    threads = [threading.Thread(target=run, args=(write,)) for write in writes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert LossReport.objects.filter(discrepancy=count).count() == 1
+
+
 def test_the_prescriber_is_reminded_daily_until_form_106_and_the_state_are_recorded(cast):
     from django.core import mail
 

@@ -1344,6 +1344,9 @@ def disposal_record(
 def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: datetime.datetime) -> LossReport | None:
     """Opens the loss report for a count discrepancy (once), due within one business day of discovery, and puts
     it on the alert queue. Runs inside its caller's transaction."""
+    # The discrepancy's row is locked before the check: the sweep and a write-off correcting the same count at once
+    # (which holds the lot's balance, not this row) could otherwise both find no report, and one met the constraint.
+    LedgerEntry.objects.select_for_update().filter(pk=discrepancy.pk).first()
     if LossReport.objects.filter(discrepancy=discrepancy).exists():
         return None
     place = Location.objects.select_related("registration__responsible").get(name=discrepancy.location)
@@ -1392,7 +1395,6 @@ def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
         if timezone.localdate(entry.recorded_at) >= timezone.localdate(now) or discrepancy >= 0:
             continue
         with transaction.atomic():
-            LedgerEntry.objects.select_for_update().filter(pk=entry.pk).first()
             opened += _loss_report_open(discrepancy=entry, amount_mg=-discrepancy, now=now) is not None
     return opened
 
