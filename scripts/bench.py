@@ -30,6 +30,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapstone.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 # The synthetic practice's alerts page its prescribers: in demo mode their emails were printed among the figures.
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# The rated AUT data the creativity figures score sit beside the repository unless said otherwise.
+os.environ.setdefault("KAPSTONE_AUT_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "aut"))
 
 import django  # noqa: E402
 

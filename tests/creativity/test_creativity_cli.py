@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from kapstone.creativity import aut_files
+from kapstone.creativity import aut_files, bench
 from kapstone.creativity.bench import benchmark
 
 
@@ -140,6 +140,16 @@ def test_the_bench_reports_accuracy_count_and_speed(tmp_path):
     assert {"r_val", "n", "responses_per_second"} <= set(result)
     assert result["n"] == 4 and result["r_val"] > 0.5 and result["responses_per_second"] > 0
     assert result["excluded_by_checks"] == 0 and result["r_val_checked"] == result["r_val"]
+
+
+def test_the_bench_reads_the_rated_data_only_from_the_folder_it_is_told(tmp_path, monkeypatch):
+    lines = []
+    monkeypatch.delenv(bench.DATA_DIR_VARIABLE, raising=False)
+    bench.run(out=lines.append)
+    assert lines[-1] == "  skipped: KAPSTONE_AUT_DATA_DIR does not name the folder of the rated AUT data"
+    monkeypatch.setenv(bench.DATA_DIR_VARIABLE, str(tmp_path))
+    bench.run(out=lines.append)
+    assert lines[-1] == f"  skipped: {tmp_path / 'aut_ratings_val.csv'} not found"
 
 
 def test_repetitive_and_non_english_rows_get_a_status_and_an_empty_originality(tmp_path):
