@@ -54,6 +54,28 @@ def test_a_response_category_counts_as_failure_only_when_inadequate(intake, tria
     assert depression_with_trials(intake, trial("sertraline"), categorical).treatment_resistant is counts
 
 
+@pytest.mark.parametrize(
+    ("threshold", "category", "counts"),
+    [(50, "partial_response", True), (25, "partial_response", False), (25, "no_response", True)],
+)
+def test_a_stricter_threshold_counts_a_partial_response_only_with_its_improvement_given(
+    intake, trial, threshold, category, counts
+):
+    """ "Partial response" is under 50%: a practice counting under 25% as inadequate cannot tell from it alone that a
+    trial failed, and says so."""
+    intake["prior_treatments"]["antidepressant_trials"] = [
+        trial("sertraline", improvement=10),
+        {"drug": "venlafaxine", "weeks": 8, "adequate_dose": True, "response": category},
+    ]
+    result = screen(intake, {"non_response_threshold_percent": threshold})
+    assert result.treatment_resistant is counts
+    said = "1 treatment said to be a partial response (under 50%) not counted: the practice counts under 25%"
+    assert (said in result.treatment_resistance_summary) is (threshold == 25 and category == "partial_response")
+    del intake["prior_treatments"]["antidepressant_trials"][1]["response"]
+    intake["prior_treatments"]["antidepressant_trials"][1]["improvement_percent"] = 20
+    assert screen(intake, {"non_response_threshold_percent": threshold}).treatment_resistant is True
+
+
 def test_psychotherapy_does_not_count_towards_resistant_depression(intake, trial):
     intake["prior_treatments"]["psychotherapy"] = [
         {"modality": "CBT", "evidence_based": True, "response": "no_response"},

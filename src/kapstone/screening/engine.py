@@ -98,8 +98,12 @@ COMPUTED_NAMES = frozenset(
 # Intake fields a rule may read: every schema path outside lists (rules read lists through computed values).
 INTAKE_FIELDS = frozenset(path for path in schema_field_paths() if "[]" not in path)
 
-# Categorical responses that count as an inadequate response (less than 50% improvement).
-INADEQUATE_RESPONSES = frozenset({"no_response", "partial_response"})
+# Categorical responses that count as an inadequate response, with the improvement each stands below: "no response"
+# below any threshold, "partial response" below a response's 50% ([conway-2021]; the form's "Partial response (<50%)").
+# A practice counting stricter (non_response_threshold_percent under 50, EU-PEARL's 25%) cannot tell from
+# "partial response" alone that the improvement was under its threshold, so such a trial counts only with its
+# improvement given as a number.
+INADEQUATE_RESPONSES = {"no_response": 0.0, "partial_response": 50.0}
 
 _PLACEHOLDER = re.compile(r"\{(field|computed|setting):([A-Za-z0-9_.]+)\}")
 
@@ -830,7 +834,19 @@ def _inadequate_response(entry: Data, threshold_percent: float) -> bool:
     if entry.get("improvement_percent") is not None:
         improvement: float = entry["improvement_percent"]
         return improvement < threshold_percent
-    return entry.get("response") in INADEQUATE_RESPONSES
+    below = INADEQUATE_RESPONSES.get(entry.get("response") or "")
+    return below is not None and below <= threshold_percent
+
+
+def _unweighable_partial_responses(entries: list[Data], threshold_percent: float) -> int:
+    """Entries said to be a partial response, with no improvement given, that a threshold under 50% cannot count."""
+    return sum(
+        1
+        for entry in entries
+        if entry.get("improvement_percent") is None
+        and entry.get("response") == "partial_response"
+        and not _inadequate_response(entry, threshold_percent)
+    )
 
 
 def _plural(count: int, singular: str, plural: str) -> str:
@@ -957,22 +973,20 @@ def _treatment_resistance_values(intake: Data, settings: Data, medications: Medi
     (treatment_resistance_rests_on_other_drugs) for the prescriber to confirm."""
     threshold = settings["non_response_threshold_percent"]
     prior = intake["prior_treatments"]
-    failed = [
+    adequate_trials = [
         trial
         for trial in prior["antidepressant_trials"]
-        if trial["adequate_dose"]
-        and trial["weeks"] >= settings["adequate_trial_weeks"]
-        and _inadequate_response(trial, threshold)
+        if trial["adequate_dose"] and trial["weeks"] >= settings["adequate_trial_weeks"]
     ]
+    evidence_based = [course for course in prior["psychotherapy"] if course["evidence_based"]]
+    failed = [trial for trial in adequate_trials if _inadequate_response(trial, threshold)]
     failed_trials = len(failed)
     other_drugs = [
         trial["drug"]
         for trial in failed
         if not set(drugs_named(trial["drug"], medications)[0]) & medications.antidepressant_trial_drugs
     ]
-    failed_psychotherapy = sum(
-        1 for course in prior["psychotherapy"] if course["evidence_based"] and _inadequate_response(course, threshold)
-    )
+    failed_psychotherapy = sum(1 for course in evidence_based if _inadequate_response(course, threshold))
     failed_any = failed_trials + failed_psychotherapy
     resistant, resistant_on_antidepressants, summary = False, False, []
     for indication in intake["indications"]:
@@ -988,6 +1002,12 @@ def _treatment_resistance_values(intake: Data, settings: Data, medications: Medi
         resistant = resistant or have >= needed
         resistant_on_antidepressants = resistant_on_antidepressants or on_antidepressants
         summary.append(f"{indication}: {counted} with inadequate response; the policy needs {needed}")
+    unweighed = _unweighable_partial_responses([*adequate_trials, *evidence_based], threshold)
+    if unweighed:
+        summary.append(
+            f"{_plural(unweighed, 'treatment', 'treatments')} said to be a partial response (under 50%) not counted: "
+            f"the practice counts under {threshold:g}% improvement as inadequate, so give the improvement %"
+        )
     return {
         "failed_antidepressant_trials": failed_trials,
         "failed_evidence_based_treatments": failed_any,
