@@ -169,13 +169,20 @@ def test_a_numbered_axis_draws_intervals_and_a_dashed_fitted_line_named_in_the_l
     assert fitted.get("stroke-dasharray") and len(fitted.get("points").split()) == 2
 
 
-def test_a_bar_chart_has_one_bar_per_group_and_category_and_escapes_its_labels():
-    chart = svgchart.BarChart(
+def before_and_after(**chart) -> svgchart.BarChart:
+    """A two-group bar chart ("Before", "After") with the given categories, bars and scales."""
+    return svgchart.BarChart(
         chart_id="bars",
-        title="<b>Before and after</b>",
         description="means",
         y_label="mean",
         groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+        **{"title": "Before and after", **chart},
+    )
+
+
+def test_a_bar_chart_has_one_bar_per_group_and_category_and_escapes_its_labels():
+    chart = before_and_after(
+        title="<b>Before and after</b>",
         categories=[("PHQ-9", "n = 40"), ("<i>GAD-7</i>", "n = 38")],
         bars=[[svgchart.Bar(17, 16, 18), svgchart.Bar(8)], [svgchart.Bar(12, 11, 13), svgchart.Bar(6, 5, 7)]],
     )
@@ -196,12 +203,7 @@ def _legend_and_plots(svg):
 
 
 def test_a_bar_chart_with_scales_draws_each_category_on_its_own_axis_up_to_its_highest_value():
-    chart = svgchart.BarChart(
-        chart_id="bars",
-        title="Before and after",
-        description="means",
-        y_label="mean",
-        groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+    chart = before_and_after(
         categories=[("PHQ-9", "n = 40"), ("BDI-II", "n = 38")],
         bars=[[svgchart.Bar(27, 26, 27), svgchart.Bar(8)], [svgchart.Bar(63, 60, 63), svgchart.Bar(6, 5, 7)]],
         scales=[(0, 27), (0, 63)],
@@ -218,12 +220,7 @@ def test_a_bar_chart_with_scales_draws_each_category_on_its_own_axis_up_to_its_h
 
 
 def test_a_bar_charts_legend_sits_above_every_plot_so_it_covers_no_bar_or_interval():
-    chart = svgchart.BarChart(
-        chart_id="bars",
-        title="Before and after",
-        description="means",
-        y_label="mean",
-        groups=[svgchart.BarGroup("Before", "#111111"), svgchart.BarGroup("After", "#222222")],
+    chart = before_and_after(
         categories=[("PHQ-9", "n = 40"), ("GAD-7", "n = 38")],
         bars=[[svgchart.Bar(27, 26, 27), svgchart.Bar(21, 20, 21)], [svgchart.Bar(21, 20, 21), svgchart.Bar(20)]],
         scales=[(0, 27), (0, 21)],
