@@ -2,22 +2,34 @@
 exactly as the template they replaced (dosing/room_form.html) drew them: empty, with errors, and with awkward text;
 and each card's form, drawn once and stamped, as the form made for that card drawn by Django."""
 
+import datetime
 import re
+from decimal import Decimal
 
 import pytest
 import yaml
+from django.db import connection
 from django.forms import ModelChoiceField
 from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from kapstone import formrender
-from kapstone.dosing import selectors, views
+from kapstone.accounts.roles import Role
+from kapstone.dosing import selectors, services, views
 from kapstone.dosing.forms import ROOM_FORMS
+from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES
 from kapstone.dosing.views import ROOM_FORM_BUTTONS, ROOM_FORM_LABELS, _card_form, _DrawnForm
 from kapstone.measures import scoring
-from tests.conftest import signed_in_client
+from kapstone.practice.settings_store import practice_value_set
+from kapstone.program.models import Enrolment
+from tests.conftest import make_patient, make_user, signed_in_client
+from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.dosing.helpers import receive_stock
+from tests.screening.helpers import ready_for_enrolment
 
 # dosing/room_form.html, as each card included it for each of its forms.
 ROOM_FORM_TEMPLATE = """<details{% if form.errors %} open{% endif %}>
@@ -77,12 +89,70 @@ def _card_forms_shown(page: str, session, room) -> dict[tuple[int, str], str]:
     return shown
 
 
+@pytest.fixture
+def vial_lot(cast):
+    """A ketamine injection lot (vials), which fits an IM or IV order and not a sublingual one."""
+    return receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="injection",
+        strength=Decimal("50"),
+        lot_number="INJ-1",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("1000"),
+    ).lot.balances.get()
+
+
+@pytest.fixture
+def im_order(cast, session):
+    """Puts a patient in the session (beside Alice's sublingual order) checked in, with pre-dose vitals and a 35 mg
+    IM order."""
+    practice_value_set(actor=cast.bob, key="dosing.ceiling_im_mg_per_kg", value=0.5, reason="[loo-2016]")
+
+    def ordered(given: str) -> DoseRecord:
+        patient = make_patient(given, "Room", user=make_user(given.lower(), Role.PATIENT), team=[cast.bob, cast.nurse])
+        ready_for_enrolment(cast, patient)
+        Enrolment.objects.create(group=session.group, patient=patient, status=Enrolment.Status.ENROLLED)
+        record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
+        services.check_in(
+            actor=cast.nurse,
+            record=record,
+            fasting_confirmed=True,
+            escort_arranged=True,
+            pregnancy_test="negative",
+            pregnancy_test_on=timezone.localdate(),
+            weight_kg=Decimal("70"),
+            medication_changes="no",
+            intention="to rest",
+        )
+        services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+        services.vitals_record(
+            actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+        )
+        services.dose_order(actor=cast.bob, record=record, route="im", dose_mg=Decimal("35"))
+        return record
+
+    return ordered
+
+
+def _lots_offered(page: str, patient) -> str:
+    """The options of the patient's card's lot select."""
+    select = page[page.index(f'name="p{patient.pk}-administer-balance"') :]
+    return select[: select.index("</select>")]
+
+
 @pytest.mark.parametrize("user", ["bob", "nurse", "therapist", "admin"])
-def test_each_card_draws_the_form_made_for_it_as_django_draws_it(cast, session, ready_record, stock, user, monkeypatch):
-    """The room draws each kind of empty form once (those fixed by their class once for the process; a checked-in
-    card's checklist, which opens on what was recorded, for its card), stamps it with each card's prefix, reads the witnesses once for the form and the records' staff, and writes each card's address
-    from one reverse (issue 19): each card's form comes out as the form made for that card drawn by Django."""
+def test_each_card_draws_the_form_made_for_it_as_django_draws_it(
+    cast, session, ready_record, stock, vial_lot, im_order, user, monkeypatch
+):
+    """The room draws each kind of empty form once (those fixed by their class once for the process; the form to give
+    a dose once for each route ordered; a checked-in card's checklist, which opens on what was recorded, for its card),
+    stamps it with each card's prefix, reads the witnesses once for the form and the records' staff, and writes each
+    card's address from one reverse (issue 19): each card's form comes out as the form made for that card drawn by
+    Django."""
     monkeypatch.setattr(views, "_FIXED_DRAWINGS", {})
+    im_order("Bea")
     viewer = getattr(cast, user)
     client = signed_in_client(viewer)
     url = reverse("dosing:room", args=[session.pk])
@@ -96,9 +166,11 @@ def test_each_card_draws_the_form_made_for_it_as_django_draws_it(cast, session, 
             for action in ROOM_FORMS:
                 if (entry.patient.pk, action) not in shown:
                     continue
-                # The form to give a dose offers every witness but the viewer, who gives it.
+                # The form to give a dose offers every witness but the viewer, who gives it, and the lots that fit
+                # the card's order.
                 others = {"witnesses": [w for w in views.room_witnesses() if w.pk != viewer.pk]}
-                made = others if action == "administer" else {}
+                route = entry.record.route if entry.record is not None else ""
+                made = {**others, "route": route} if action == "administer" else {}
                 # A checked-in card's checklist opens on what was recorded.
                 if action == "checkin" and entry.record is not None and entry.record.checked_in_at is not None:
                     made = {"initial": views._checklist_as_recorded(entry.record)}
@@ -145,3 +217,61 @@ def test_the_suicide_risk_form_kept_drawn_shows_the_screeners_wording_as_it_chan
     assert "2. Synthetic screener question 2" in page
     assert "thoughts of killing yourself" not in page
     assert "Have you actually had any thoughts of killing yourself?" in client.get(url).content.decode()
+
+
+def test_a_card_offers_only_the_lots_that_fit_its_ordered_route(
+    cast, session, ready_record, stock, vial_lot, im_order, client_for
+):
+    """Alice's sublingual order is offered the lozenge lot and not the vial lot; Bea's IM order the reverse: the
+    nurse cannot pick a lot that services.dose_administer would refuse for the route."""
+    bea = im_order("Bea").patient
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    sublingual, im = _lots_offered(page, cast.alice), _lots_offered(page, bea)
+    assert f'value="{stock.pk}"' in sublingual and "L-001" in sublingual
+    assert f'value="{vial_lot.pk}"' not in sublingual and "INJ-1" not in sublingual
+    assert f'value="{vial_lot.pk}"' in im and "INJ-1" in im
+    assert f'value="{stock.pk}"' not in im and "L-001" not in im
+
+
+def test_a_card_whose_route_no_lot_in_stock_fits_says_so(cast, session, ready_record, vial_lot, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    offered = _lots_offered(page, cast.alice)
+    assert "No lot in stock fits a sublingual lozenge order" in offered
+    assert "INJ-1" not in offered and "<option" in offered and offered.count("<option") == 1
+
+
+def test_a_lot_that_does_not_fit_sent_anyway_is_refused_and_the_form_offers_only_those_that_fit(
+    cast, session, ready_record, stock, vial_lot, client_for
+):
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "administer"]),
+        {f"p{cast.alice.pk}-administer-balance": vial_lot.pk, f"p{cast.alice.pk}-administer-witness": cast.bob.pk},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "An injection lot does not fit a sublingual lozenge order" in page
+    offered = _lots_offered(page, cast.alice)
+    assert "L-001" in offered and "INJ-1" not in offered
+    assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is None
+
+
+def _queries(client, url) -> int:
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_room_reads_the_lots_once_whatever_the_routes_its_cards_ordered(
+    cast, session, ready_record, stock, vial_lot, im_order, client_for
+):
+    """The lots are read once for the page and each route's form drawn once: the room's queries stay the same as
+    cards on another route join it."""
+    url = reverse("dosing:room", args=[session.pk])
+    client = client_for(cast.nurse)
+    before = _queries(client, url)
+    im_order("Bea")
+    im_order("Cas")
+    page = client.get(url).content.decode()
+    assert "INJ-1" in page and "L-001" in page
+    assert _queries(client, url) == before

@@ -81,18 +81,34 @@ def product_refusal(*, drug: str, form: str) -> str:
     return ""
 
 
+def forms_fitting(route: str) -> frozenset[str]:
+    """The forms whose lots may be given by `route`: the rule route_refusal refuses by, and the room offers by."""
+    return frozenset(form.id for form in forms().values() if route in form.routes)
+
+
+def _a(words: str) -> str:
+    """ "a lozenge", "an injection"."""
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
+
+
+def _an_order(route_label: str) -> str:
+    """ "a sublingual lozenge order", "an intramuscular order"."""
+    return _a(f"{route_label.lower()} order")
+
+
 def route_refusal(*, form: str, route: str, route_label: str) -> str:
     """Why a lot of this form cannot be given by this route; "" when it fits."""
     if form not in forms():
         return "The lot's form is not recorded, so the room cannot tell which routes it fits; use another lot."
-    if route not in forms()[form].routes:
-        route_label = route_label.lower()
-        article = "an" if route_label[:1] in "aeiou" else "a"
-        return (
-            f"A {forms()[form].label} lot does not fit {article} {route_label} order; choose a lot that fits the "
-            "order's route."
-        )
+    if form not in forms_fitting(route):
+        lot = _a(f"{forms()[form].label} lot")
+        return f"{lot[0].upper()}{lot[1:]} does not fit {_an_order(route_label)}; choose a lot that fits the order's route."
     return ""
+
+
+def no_lot_fits(*, route_label: str) -> str:
+    """What the room offers instead of a lot when no lot in stock fits the order's route (forms_fitting)."""
+    return f"No lot in stock fits {_an_order(route_label)}"
 
 
 def whole_units_refusal(*, form: str, unit_mg: Decimal | None, dose_mg: Decimal) -> str:

@@ -132,7 +132,8 @@ def room_witnesses() -> list[User]:
 
 def _givable_balances(today: datetime.date) -> QuerySet[LotBalance]:
     """Only lots the room may give from: in date, of a catalogue form, not received for disposal, not quarantined.
-    Whether the form fits the order's route is checked when the dose is given (services.dose_administer)."""
+    The room offers only those whose form fits the order's route (fitting_balances); whether it does is checked when
+    the dose is given (services.dose_administer), which says why a lot that does not fit is refused."""
     return (
         LotBalance.objects.filter(balance_mg__gt=0, lot__expires_on__gte=today)
         .exclude(lot__form="")
@@ -149,6 +150,15 @@ def _givable_balances_offered(*, today: datetime.date) -> QuerySet[LotBalance]:
     return _givable_balances(today)
 
 
+def fitting_balances(balances: Iterable[LotBalance], *, route: str) -> list[LotBalance]:
+    """The `balances` whose lot's form fits `route` (catalogue.forms_fitting, the rule the dose is refused by);
+    all of them when no route is ordered yet."""
+    if not route:
+        return list(balances)
+    fitting = catalogue.forms_fitting(route)
+    return [balance for balance in balances if balance.lot.form in fitting]
+
+
 class AdministerForm(forms.Form):
     balance = forms.ModelChoiceField(
         queryset=LotBalance.objects.none(),
@@ -161,9 +171,17 @@ class AdministerForm(forms.Form):
         error_messages={"required": "Choose the second staff member who saw the dose given."},
     )
 
-    def __init__(self, *args, witnesses: list | None = None, offered: dict[str, list] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        witnesses: list | None = None,
+        offered: dict[str, list] | None = None,
+        route: str = "",
+        **kwargs,
+    ) -> None:
         """`witnesses` are room_witnesses() when the page has read them, offered without reading them again;
-        `offered`, what offered() worked out for the page, offered without reading the lots again."""
+        `offered`, what offered() worked out for the page, offered without reading the lots again; `route`, the
+        order's, whose fitting lots alone are offered (none ordered: every lot the room may give from)."""
         super().__init__(*args, **kwargs)
         balance, witness = self.fields["balance"], self.fields["witness"]
         assert isinstance(balance, forms.ModelChoiceField) and isinstance(
@@ -171,19 +189,35 @@ class AdministerForm(forms.Form):
         )  # as declared
         balance.queryset = _givable_balances(timezone.localdate())
         witness.queryset = _staff()
-        for name, choices in (offered if offered is not None else self.offered(witnesses=witnesses)).items():
+        self.offer(offered if offered is not None else self.offered(witnesses=witnesses, route=route))
+
+    def offer(self, offered: dict[str, list]) -> None:
+        """Offers `offered` (offered()), by field: a form posted back is offered what the card offered."""
+        for name, choices in offered.items():
             self.fields[name].widget.choices = choices
 
     @classmethod
-    def offered(cls, *, witnesses: list | None) -> dict[str, list]:
+    def givable(cls) -> list[LotBalance]:
+        """The lots the room may give from today, each form of the page offering those fitting its order's route."""
+        return list(_givable_balances_offered(today=timezone.localdate()))
+
+    @classmethod
+    def offered(
+        cls, *, witnesses: list | None, route: str = "", givable: list[LotBalance] | None = None
+    ) -> dict[str, list]:
         """The choices an empty form offers, by field, worked out from the class's fields so that the room can tell
-        what it would draw without making it: the lots it may give from today, and `witnesses` when the page has
-        read them (else the field reads its own)."""
+        what it would draw without making it: the lots it may give from today (`givable` when the page has read
+        them) that fit the order's `route`, and `witnesses` when the page has read them (else the field reads its
+        own). When no lot fits the route, the field says so where it would offer a lot."""
         balance, witness = cls.base_fields["balance"], cls.base_fields["witness"]
         assert isinstance(balance, forms.ModelChoiceField) and isinstance(
             witness, forms.ModelChoiceField
         )  # as declared
-        offered = {"balance": formrender.choices_of(balance, _givable_balances_offered(today=timezone.localdate()))}
+        rows = fitting_balances(cls.givable() if givable is None else givable, route=route)
+        choices = formrender.choices_of(balance, rows)
+        if route and not rows:
+            choices = [("", catalogue.no_lot_fits(route_label=Route(route).label))]
+        offered = {"balance": choices}
         if witnesses is not None:
             offered["witness"] = formrender.choices_of(witness, witnesses)
         return offered

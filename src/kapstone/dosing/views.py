@@ -163,8 +163,9 @@ class _RoomForms:
     """The forms of the room's cards, each drawn when a card shows it. The cards' empty forms differ only by their
     prefix, so each kind (with the fields it leaves out) is drawn once and given to every card under the card's
     prefix (formrender.stamped): made and drawn for each card, the ten forms of four cards were most of the page's
-    time. A kind fixed by its class (FIXED_ROOM_FORMS) is drawn once for the process, the others once for the page.
-    The form posted with errors is drawn itself."""
+    time. A kind fixed by its class (FIXED_ROOM_FORMS) is drawn once for the process, the others once for the page;
+    the form to give a dose once for each route ordered in the room, as it offers only the lots fitting the card's
+    order. The form posted with errors is drawn itself."""
 
     def __init__(
         self,
@@ -177,7 +178,9 @@ class _RoomForms:
     ):
         self.role, self.bound = role, bound
         self.csrf_token, self.witnesses = csrf_token, witnesses
-        self.drawn: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.drawn: dict[tuple[str, tuple[str, ...], str], str] = {}
+        # The lots the room may give from, read once for the page and offered to each route's form (issue 19).
+        self._givable: list | None = None
         # One reverse for the page: one for each form of each card (ten a card) was a tenth of drawing the forms.
         self.any_action_url = reverse_once("dosing:room_action", args=[session_id, _ANY_PATIENT, _ANY_ACTION])
 
@@ -187,7 +190,11 @@ class _RoomForms:
     def form(self, entry: selectors.RoomPatient, action: str) -> _DrawnForm:
         left_out = _left_out(action, role=self.role, entry=entry)
         prefix = f"p{entry.patient.pk}-{action}"
+        route = entry.record.route if action == "administer" and entry.record is not None else ""
         if self.bound and self.bound[0] == (entry.patient.pk, action):
+            if isinstance(self.bound[1], AdministerForm):
+                # Sent back, it offers what the card offered: the lots fitting the card's order.
+                self.bound[1].offer(self._administer_offered(route))
             form = _shaped(self.bound[1], left_out)
             return _DrawnForm(formrender.form_fields(form), errors=bool(form.errors))
         if action == "checkin" and entry.record is not None and entry.record.checked_in_at is not None:
@@ -195,32 +202,38 @@ class _RoomForms:
             # (the escort, the fasting, the pregnancy test) from the record.
             form = ROOM_FORMS[action](prefix=prefix, initial=_checklist_as_recorded(entry.record))
             return _DrawnForm(formrender.form_fields(_shaped(form, left_out)))
-        key = (action, left_out)
-        drawings = _FIXED_DRAWINGS if action in FIXED_ROOM_FORMS else self.drawn
-        if key not in drawings:
-            drawings[key] = self._empty(action, left_out)
-        return _DrawnForm(formrender.stamped(drawings[key], prefix))
+        if action in FIXED_ROOM_FORMS:
+            if (action, left_out) not in _FIXED_DRAWINGS:
+                _FIXED_DRAWINGS[(action, left_out)] = self._empty(action, left_out)
+            return _DrawnForm(formrender.stamped(_FIXED_DRAWINGS[(action, left_out)], prefix))
+        key = (action, left_out, route)
+        if key not in self.drawn:
+            self.drawn[key] = self._empty(action, left_out, route=route)
+        return _DrawnForm(formrender.stamped(self.drawn[key], prefix))
 
-    def _empty(self, action: str, left_out: tuple[str, ...]) -> str:
+    def _administer_offered(self, route: str) -> dict[str, list]:
+        """What the form to give a dose offers a card whose order is on `route` (AdministerForm.offered)."""
+        if self._givable is None:
+            self._givable = AdministerForm.givable()
+        return AdministerForm.offered(witnesses=self.witnesses, route=route, givable=self._givable)
+
+    def _empty(self, action: str, left_out: tuple[str, ...], *, route: str = "") -> str:
         """The card form's empty drawing. The form to give a dose with is drawn as the room last drew it while the
-        lots and witnesses it offers are unchanged (formrender.kept_drawing), without making it: making it (deep
-        copies of its fields, its querysets built) was a tenth of the room's time (issue 19). So is the suicide-risk
-        form while the screener's wording is unchanged: making it was a thirtieth."""
+        lots fitting the order's `route` and the witnesses it offers are unchanged (formrender.kept_drawing), without
+        making it: making it (deep copies of its fields, its querysets built) was a tenth of the room's time (issue
+        19). So is the suicide-risk form while the screener's wording is unchanged: making it was a thirtieth."""
         if action == "risk":
             return formrender.kept_drawing(
                 ("room form", RiskAssessmentForm, left_out, RiskAssessmentForm.question_labels()),
                 functools.partial(_empty_drawing, action, left_out),
             )
-        if action != "administer" or self.witnesses is None:
+        if action != "administer":
             return _empty_drawing(action, left_out)
-        offered = AdministerForm.offered(witnesses=self.witnesses)
+        if self.witnesses is None:  # the page read no witnesses (the viewer gives no dose): the form reads its own
+            return _empty_drawing(action, left_out, route=route)
+        offered = self._administer_offered(route)
         return formrender.kept_drawing(
-            (
-                "room form",
-                AdministerForm,
-                left_out,
-                formrender.shown_offers(offered),
-            ),
+            ("room form", AdministerForm, left_out, route, formrender.shown_offers(offered)),
             functools.partial(_empty_drawing, action, left_out, witnesses=self.witnesses, offered=offered),
         )
 
