@@ -232,7 +232,8 @@ def test_the_ledger_page_reads_the_signers_and_the_balances_it_offers_once_for_a
     assert len(signers) == 1 and len(offered) == 1
     for kind in ("count", "disposal", "correction"):
         assert (
-            f'<option value="{stock.pk}">{stock}</option>'
+            # The balance as a clinician writes it, not as stored ("2000.00 mg").
+            f'<option value="{stock.pk}">{stock.lot} @ {stock.location}: 2,000 mg</option>'
             in page.split(f'name="{kind}-balance"')[1].split("</select>")[0]
         )
     for name in ("receipt-checked_by", "count-witness", "disposal-second_witness", "correction-witness"):

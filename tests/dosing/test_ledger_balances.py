@@ -132,7 +132,7 @@ def test_the_loss_reports_waiting_are_listed_as_the_template_draws_them_from_one
     on = report.form106_due_on
     due = f"{on:%a} {on.day} {on:%b %Y}"
     assert (
-        f'<li><a href="{reverse("dosing:loss_report", args=[report.pk])}">100.00 mg of {report.discrepancy.lot} at '
+        f'<li><a href="{reverse("dosing:loss_report", args=[report.pk])}">100 mg of {report.discrepancy.lot} at '
         f"Main safe</a>: DEA Form 106 due by {due} (not yet submitted); state not yet notified</li>"
     ) in html.unescape(page)
     # A second report waiting adds no read.

@@ -13,17 +13,18 @@ from tests.dosing.helpers import receive_stock
 
 # The loop dosing/ledger.html drew its rows with, before they were written out in Python.
 ROWS_TEMPLATE = (
+    "{% load kapstone_tags %}"
     '{% for row in rows %}{% with e=row.entry %}<tr id="entry-{{ e.pk }}"><td>{{ e.pk }}</td><td>'
     '{{ e.recorded_at|date:"D j M Y, H:i" }}</td><td>{{ e.get_kind_display }}{% if e.discrepancy_mg %}'
-    ' <span class="badge danger">{{ e.discrepancy_mg }}</span>{% endif %}</td><td>'
+    ' <span class="badge danger">{{ e.discrepancy_mg|quantity }}</span>{% endif %}</td><td>'
     '<a href="?lot={{ e.lot_id }}#entries">{{ e.lot.lot_number }}</a></td><td>{{ e.location }}</td>\n<td>'
-    "{{ e.change_mg }}</td><td>{% if row.units is not None %}{{ row.units }}{% endif %}</td><td>"
-    "{{ e.balance_after_mg }}</td><td>"
+    "{{ e.change_mg|quantity }}</td><td>{% if row.units is not None %}{{ row.units|quantity }}{% endif %}</td><td>"
+    "{{ e.balance_after_mg|quantity }}</td><td>"
     "{{ e.recorded_by.last_name|default:e.recorded_by.username }}{% if e.witness %}"
     " / {{ e.witness.last_name|default:e.witness.username }}{% endif %}</td><td>"
     '{{ row.patient_label }}</td><td>{% if e.corrects %}<a href="#entry-{{ e.corrects_id }}">'
     "corrects #{{ e.corrects_id }}</a>"
-    ' ({{ e.corrects.get_kind_display|lower }} of {{ e.corrects.recorded_at|date:"D j M Y, H:i" }}, {{ e.corrects.change_mg }} mg): {% endif %}'
+    ' ({{ e.corrects.get_kind_display|lower }} of {{ e.corrects.recorded_at|date:"D j M Y, H:i" }}, {{ e.corrects.change_mg|quantity }} mg): {% endif %}'
     "{{ e.reason }}</td></tr>{% endwith %}\n{% endfor %}"
 )
 

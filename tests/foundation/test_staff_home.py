@@ -60,7 +60,7 @@ def test_the_staff_home_uses_the_same_number_of_queries_however_full_the_practic
     last_read = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
     assert _queries(client) == before
     page = client.get(reverse("home:home")).content.decode()
-    assert page.count("is off by -100.00 mg") == 7
+    assert page.count("is off by -100 mg") == 7
     # The alerts and due questionnaires shown are still recorded as read.
     recorded = set(AuditEvent.objects.filter(pk__gt=last_read).values_list("object_type", flat=True))
     assert {"critical_alert_list", "due_assessment_list", "patient_list"} <= recorded

@@ -39,6 +39,7 @@ from kapstone.dosing.selectors import (
 )
 from kapstone.dosing.services import DIASTOLIC_NOT_BELOW_SYSTOLIC, PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
 from kapstone.measures.scoring import get_instrument
+from kapstone.practice.templatetags.kapstone_tags import written_quantity
 from kapstone.untrusted import row_id
 
 
@@ -124,6 +125,14 @@ def _witnesses() -> QuerySet[User]:
     return _staff()
 
 
+class BalanceChoiceField(forms.ModelChoiceField):
+    """A lot at a location, offered with its balance as a clinician writes it ("... lot L-1 @ Main safe: 12,000 mg"),
+    not as stored ("12000.00 mg")."""
+
+    def label_from_instance(self, obj: LotBalance) -> str:
+        return f"{obj.lot} @ {obj.location}: {written_quantity(obj.balance_mg)} mg"
+
+
 def room_witnesses() -> list[User]:
     """The staff who may witness a dose (AdministerForm's witnesses), in the order the form offers them: compiled
     once, as the room reads them on every load (issue 19)."""
@@ -160,7 +169,7 @@ def fitting_balances(balances: Iterable[LotBalance], *, route: str) -> list[LotB
 
 
 class AdministerForm(forms.Form):
-    balance = forms.ModelChoiceField(
+    balance = BalanceChoiceField(
         queryset=LotBalance.objects.none(),
         label="Lot and location",
         error_messages={"required": "Choose the lot and location the dose was taken from."},
@@ -629,7 +638,7 @@ def _dose_label(pk: int, administered_at: datetime.datetime, dose_mg: Decimal | 
 
 
 class CountForm(_Signed):
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
 
@@ -701,7 +710,7 @@ class DisposalForm(_Signed):
     location = forms.ModelChoiceField(queryset=Location.objects.none())
     method = forms.ChoiceField(choices=Disposal.Method.choices)
     disposed_on = _date_field("Date")
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot")
+    balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot")
     amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount (mg)")
     distributor_name = forms.CharField(max_length=200, required=False, label="Reverse distributor")
     distributor_dea_number = forms.CharField(max_length=9, required=False, label="Reverse distributor's DEA number")
@@ -721,7 +730,7 @@ class DisposalForm(_Signed):
 
 
 class CorrectionForm(_Signed):
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
+    balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     # The entry's number as the ledger lists it, not a list of every entry: a practice's ledger grows by tens of
     # thousands of entries, and a select of them all made the ledger page take seconds to draw.
     corrects = forms.ModelChoiceField(
@@ -756,7 +765,7 @@ class QuarantineForm(_Signed):
     """Quarantines the lot of the chosen balance (every location's stock of it) or releases it, with a reason."""
 
     signer_fields = ()
-    balance = forms.ModelChoiceField(queryset=LotBalance.objects.none(), label="Lot (at any location)")
+    balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot (at any location)")
     decision = forms.ChoiceField(
         choices=[("quarantine", "Quarantine: never give it until released"), ("release", "Release it for use")]
     )

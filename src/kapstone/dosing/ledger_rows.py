@@ -6,6 +6,7 @@ The markup is exactly what the template drew: tests/dosing/test_ledger_rows.py d
 """
 
 import datetime
+from decimal import Decimal
 
 from django.utils.encoding import force_str
 from django.utils.formats import get_format
@@ -16,7 +17,7 @@ from django.utils.translation import get_language
 from kapstone.dosing.models import LedgerEntry
 from kapstone.dosing.selectors import LedgerRow
 from kapstone.formrender import shown
-from kapstone.practice.templatetags.kapstone_tags import worded_day_and_time
+from kapstone.practice.templatetags.kapstone_tags import worded_day_and_time, written_quantity
 
 
 def _when(value: datetime.datetime, language: str | None, zone: datetime.tzinfo) -> str:
@@ -42,10 +43,14 @@ def _signer(user) -> str:
     return shown(user.last_name or user.username)
 
 
-def _row(row: LedgerRow, separator: str, language: str | None, zone: datetime.tzinfo) -> str:
+def _row(row: LedgerRow, separators: tuple[str, str], language: str | None, zone: datetime.tzinfo) -> str:
     e = row.entry
-    discrepancy = f' <span class="badge danger">{shown(e.discrepancy_mg, separator)}</span>' if e.discrepancy_mg else ""
-    units = shown(row.units, separator) if row.units is not None else ""
+
+    def amount(value: Decimal) -> str:
+        return shown(written_quantity(value, *separators))
+
+    discrepancy = f' <span class="badge danger">{amount(e.discrepancy_mg)}</span>' if e.discrepancy_mg else ""
+    units = amount(row.units) if row.units is not None else ""
     signers = _signer(e.recorded_by) + (f" / {_signer(e.witness)}" if e.witness else "")
     corrects = ""
     if e.corrects:
@@ -53,13 +58,13 @@ def _row(row: LedgerRow, separator: str, language: str | None, zone: datetime.tz
         corrects = (
             f'<a href="#entry-{shown(e.corrects_id)}">corrects #{shown(e.corrects_id)}</a> '
             f"({shown(_kind(corrected).lower())} of {_when(corrected.recorded_at, language, zone)}, "
-            f"{shown(corrected.change_mg, separator)} mg): "
+            f"{amount(corrected.change_mg)} mg): "
         )
     return (
         f'<tr id="entry-{shown(e.pk)}"><td>{shown(e.pk)}</td><td>{_when(e.recorded_at, language, zone)}</td>'
         f"<td>{shown(_kind(e))}{discrepancy}</td>"
         f'<td><a href="?lot={shown(e.lot_id)}#entries">{shown(e.lot.lot_number)}</a></td><td>{shown(e.location)}</td>\n'
-        f"<td>{shown(e.change_mg, separator)}</td><td>{units}</td><td>{shown(e.balance_after_mg, separator)}</td>"
+        f"<td>{amount(e.change_mg)}</td><td>{units}</td><td>{amount(e.balance_after_mg)}</td>"
         f"<td>{signers}</td>"
         f"<td>{shown(row.patient_label)}</td><td>{corrects}{shown(e.reason)}</td></tr>"
     )
@@ -67,7 +72,9 @@ def _row(row: LedgerRow, separator: str, language: str | None, zone: datetime.tz
 
 def entry_rows(rows: list[LedgerRow]) -> SafeString:
     """The rows of the ledger page's table of entries, each followed by a line break as the template wrote it. The
-    language's decimal separator is looked up once for the page's amounts: looked up for each amount, it took
-    longer than writing the amount."""
-    separator, language, zone = get_format("DECIMAL_SEPARATOR"), get_language(), get_current_timezone()
-    return mark_safe("".join(_row(row, separator, language, zone) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()
+    language's decimal and thousands separators are looked up once for the page's amounts: looked up for each amount,
+    they took longer than writing the amount. Each amount is written as a clinician writes it ("12,000", "2.5":
+    the `quantity` filter); the exports keep the stored values."""
+    separators = (get_format("DECIMAL_SEPARATOR"), get_format("THOUSAND_SEPARATOR"))
+    language, zone = get_language(), get_current_timezone()
+    return mark_safe("".join(_row(row, separators, language, zone) + "\n" for row in rows))  # noqa: S308 - every value is escaped by shown()

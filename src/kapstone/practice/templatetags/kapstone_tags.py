@@ -1,6 +1,7 @@
 import datetime
 import html
 from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 
 from django import template
@@ -9,6 +10,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch
 from django.utils import formats, timezone
+from django.utils.formats import get_format
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # the date filter's, undeclared in django-stubs
 from django.utils.translation import get_language
 
@@ -137,3 +139,26 @@ def day_label(day: datetime.date, format_string: str, language: str | None) -> s
 def _forget_day_labels(**kwargs: object) -> None:
     """A changed format setting (a test's override) words days anew, as Django's own format cache does."""
     day_label.cache_clear()
+
+
+def written_quantity(value: Decimal | int | None, decimal_separator: str = ".", thousand_separator: str = ",") -> str:
+    """An amount as a clinician writes it: no trailing zeros, thousands grouped as the practice's counts are
+    ("12,000" for 12000.00, "100" for 100.00, "2.5" for 2.50, "0" for 0.00). Exact: nothing is rounded away, only
+    zeros after the last digit. A caller writing many amounts gives the language's separators, looked up once."""
+    if value is None:
+        return ""
+    if not isinstance(value, Decimal):
+        value = Decimal(value)
+    if not value.is_finite():
+        return str(value)
+    if value.is_zero():
+        return "0"  # "0.00" and "-0" alike
+    # Python's grouping and decimal point, then the language's, swapped in one pass (either may be the other's).
+    return f"{value.normalize():,f}".translate({ord(","): thousand_separator, ord("."): decimal_separator})
+
+
+@register.filter
+def quantity(value: Decimal | int | None) -> str:
+    """`{{ lot.unit_mg|quantity }}`: written_quantity in the language's separators, for what a page shows; an export
+    keeps the stored value."""
+    return written_quantity(value, get_format("DECIMAL_SEPARATOR"), get_format("THOUSAND_SEPARATOR"))
