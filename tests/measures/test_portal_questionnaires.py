@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -264,14 +265,18 @@ def test_the_history_page_uses_the_same_number_of_queries_however_long_the_histo
 
 
 def test_the_history_page_reads_only_what_it_shows_of_each_questionnaire(cast, alice_client):
-    """Issue 19: not the answers, the scoring result or who entered a total, which the patient's history never shows."""
+    """Issue 19: not the answers, the whole scoring result (only a screener's triage level) or who entered a total, which
+    the patient's history never shows."""
     start = timezone.now() - datetime.timedelta(days=60)
     _complete(cast.alice, cast.alice_user, start, PHQ9_ITEM9)
     _complete(cast.alice, cast.alice_user, start + datetime.timedelta(days=30), PHQ9_MILD)
     with CaptureQueriesContext(connection) as queries:
         page = alice_client.get(reverse("portal:history")).content.decode()
     (read,) = [query["sql"] for query in queries if 'FROM "measures_assessment"' in query["sql"]]
-    assert '"answers"' not in read and '"result"' not in read and "accounts_user" not in read
+    # Of the scoring result, only the triage level (a C-SSRS screener's result): never the whole result.
+    assert '"answers"' not in read and "accounts_user" not in read
+    assert '"triage_risk"' in read
+    assert '"result"' not in re.sub(r"\"result\"(, '\$\.\"risk\"'|\s*->>?\s*'risk')", "", read)
     assert "<td>10</td>" in page and "<td>6</td>" in page
 
 
@@ -300,3 +305,34 @@ def test_an_ede_q_count_beyond_its_bound_is_refused_by_the_form_and_nothing_save
     assert response.status_code == 400 and "less than or equal to 2147483647" in response.content.decode()
     assessment.refresh_from_db()
     assert assessment.answers == {}
+
+
+def _screened(cast, risk: str, days_ago: int = 0) -> None:
+    done = due_assessment(cast.alice, "cssrs-screener")
+    Assessment.objects.filter(pk=done.pk).update(
+        status=Assessment.Status.COMPLETED,
+        completed_at=timezone.now() - datetime.timedelta(days=days_ago),
+        total=None,
+        result={"risk": risk},
+    )
+
+
+def test_the_history_page_shows_each_screener_result_in_the_timelines_calm_words(cast, alice_client):
+    """The C-SSRS screener has no total to chart, so the history left it out, though the timeline showed it."""
+    from kapstone.integration.selectors import PATIENT_RISK_WORDS
+
+    _screened(cast, "none", days_ago=30)
+    _screened(cast, "moderate")
+    page = alice_client.get(reverse("portal:history")).content.decode()
+    assert "C-SSRS Screener</h2>" in page and "No completed questionnaires yet" not in page
+    assert f"<td>{PATIENT_RISK_WORDS['none']}</td>" in page and f"<td>{PATIENT_RISK_WORDS['raised']}</td>" in page
+    # The same words as the patient's timeline, never the level itself.
+    timeline = alice_client.get(reverse("integration:my_timeline")).content.decode()
+    assert PATIENT_RISK_WORDS["raised"] in timeline
+    assert "moderate" not in page and "risk" not in page.lower().split("<main", 1)[-1]
+
+
+def test_the_history_page_shows_no_other_patients_screener(cast, client_for):
+    _screened(cast, "high")
+    page = client_for(cast.dana_user).get(reverse("portal:history")).content.decode()
+    assert "C-SSRS Screener" not in page and "No completed questionnaires yet" in page

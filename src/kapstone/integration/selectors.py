@@ -476,6 +476,12 @@ def _risk_words(instrument_id: str, risk: str, *, patient_view: bool) -> str:
     alert says it) or, on the patient's own timeline, in PATIENT_RISK_WORDS."""
     if not patient_view:
         return f"triage risk {risk}"
+    return patient_risk_words(instrument_id, risk)
+
+
+def patient_risk_words(instrument_id: str, risk: str) -> str:
+    """A triage level's result as the patient reads it (their timeline, their questionnaire history):
+    PATIENT_RISK_WORDS, never the level itself."""
     try:
         triage = get_instrument(instrument_id).risk
     except UnknownInstrument:

@@ -524,6 +524,9 @@ def _completed_assessments(*, patient_id: int) -> QuerySet[Assessment]:
     return (
         Assessment.objects.filter(patient_id=patient_id, status=Assessment.Status.COMPLETED)
         .only(*HISTORY_COLUMNS)
+        # The triage level of a questionnaire scored as one (the C-SSRS screener, which has no total), for
+        # triage_results: read from the scoring result in the same query, not the whole result.
+        .annotate(triage_risk=KT("result__risk"))
         .order_by("completed_at", "pk")
     )
 
@@ -776,9 +779,19 @@ def staff_assessment(*, patient: Patient, assessment_id: int | str) -> Assessmen
     return _assessment_or_404(lambda key: Assessment.objects.filter(patient=patient, pk=key), assessment_id)
 
 
-def portal_history(*, patient: Patient) -> list[Trajectory]:
+@dataclass
+class PortalHistory:
+    """The patient's questionnaires over time: the totals charted by instrument, and the results scored as a triage
+    level (the C-SSRS screener), which have no total to chart."""
+
+    trajectories: list[Trajectory]
+    triage_results: list[TriageResults]
+
+
+def portal_history(*, patient: Patient) -> PortalHistory:
     audit.record(action=audit.Action.READ, patient=patient, object_type="portal_history", object_id=patient.pk)
-    return trajectories(completed_assessments(patient))
+    completed = completed_assessments(patient)
+    return PortalHistory(trajectories(completed), triage_results(completed))
 
 
 class Reminders(TypedDict):

@@ -7,6 +7,7 @@ from kapstone.accounts.roles import Role
 from kapstone.alerts.selectors import current_safety_plan
 from kapstone.audit import services as audit
 from kapstone.creativity import selectors as creativity
+from kapstone.integration.selectors import patient_risk_words
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
@@ -89,6 +90,16 @@ def questionnaire(request, assessment_id):
 @roles_required(Role.PATIENT)
 def history(request):
     patient = patient_for_portal_user(request.user)
-    trajectories = measures.portal_history(patient=patient)
-    charted = [(t, charts.trajectory_svg(t)) for t in trajectories]
-    return render(request, "portal/questionnaires/history.html", {"patient": patient, "charted": charted})
+    history = measures.portal_history(patient=patient)
+    charted = [(t, charts.trajectory_svg(t)) for t in history.trajectories]
+    # A screener scored as a triage level has no total to chart: each result in the words the patient's timeline
+    # uses, never the level itself.
+    screened = [
+        (
+            triage.instrument,
+            [(a.completed_at, patient_risk_words(a.instrument_id, a.triage_risk)) for a in triage.points],
+        )
+        for triage in history.triage_results
+    ]
+    context = {"patient": patient, "charted": charted, "screened": screened}
+    return render(request, "portal/questionnaires/history.html", context)
