@@ -90,6 +90,13 @@ def _group_page(request, group, *, enrol_form=None, waitlist_form=None, plan_for
         "candidates_offered": selectors.CANDIDATES_OFFERED,
         "plan_form": plan_form or forms.PlanForm(prefix="plan"),
         "can_plan": template is not None and not sessions,
+        # The rule `plan` and services.plan_save refuse by: such a viewer is told why rather than offered a button
+        # that can only be refused.
+        "plan_refusal": (
+            selectors.HIDDEN_PATIENTS_REFUSAL
+            if selectors.group_has_patient_hidden_from(user=request.user, group=group)
+            else ""
+        ),
     }
     return render(request, "program/group_detail.html", context, status=status)
 
@@ -247,10 +254,11 @@ def session_edit(request, session_id):
                 messages.warning(request, warning)
             return redirect("program:group", session.group_id)
     status = 400 if form.errors else 200
-    return render(request, "program/session_form.html", _session_page(session, form=form), status=status)
+    context = _session_page(session, viewer=request.user, form=form)
+    return render(request, "program/session_form.html", context, status=status)
 
 
-def _session_page(session: GroupSession, *, form=None, site_form=None, telehealth_form=None) -> dict:
+def _session_page(session: GroupSession, *, viewer, form=None, site_form=None, telehealth_form=None) -> dict:
     if site_form is None and session.kind == GroupSession.Kind.DOSING:
         site_form = forms.SessionSiteForm(
             prefix="site",
@@ -266,9 +274,12 @@ def _session_page(session: GroupSession, *, form=None, site_form=None, telehealt
                 "room": session.room,
             },
         )
+    # services.session_move's rule: a viewer it would refuse is told why instead of offered the move.
+    hidden = selectors.group_has_patient_hidden_from(user=viewer, group=session.group)
     return {
         "session": session,
         "form": form,
+        "move_refusal": services.SESSION_MOVE_REFUSAL if hidden else "",
         "site_form": site_form,
         "telehealth_form": telehealth_form,
         "video_link": telehealth.video_link(session),
@@ -301,7 +312,7 @@ def session_site(request, session_id):
         else:
             messages.success(request, f"{session.get_kind_display()} {session.number}: site and setting recorded.")
             return redirect("program:group", session.group_id)
-    context = _session_page(session, form=_session_move_form(session), site_form=site_form)
+    context = _session_page(session, viewer=request.user, form=_session_move_form(session), site_form=site_form)
     return render(request, "program/session_form.html", context, status=400)
 
 
@@ -326,7 +337,9 @@ def session_telehealth(request, session_id):
             where = "by video" if session.is_remote else "in person"
             messages.success(request, f"{session.get_kind_display()} {session.number} is held {where}.")
             return redirect("program:session_edit", session.pk)
-    context = _session_page(session, form=_session_move_form(session), telehealth_form=telehealth_form)
+    context = _session_page(
+        session, viewer=request.user, form=_session_move_form(session), telehealth_form=telehealth_form
+    )
     return render(request, "program/session_form.html", context, status=400)
 
 
