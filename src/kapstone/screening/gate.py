@@ -360,7 +360,7 @@ def _record_diagnosis_blockers(
                 "record's date if it was noted before the screening"
             )
         else:
-            blockers += _active_use_disorder_blockers(result, entry, code, description, noted_on, rule_set)
+            blockers += _active_use_disorder_blockers(result, entry, code, description, noted_on, assessed, rule_set)
     return blockers
 
 
@@ -370,6 +370,7 @@ def _active_use_disorder_blockers(
     code: str,
     description: str,
     noted_on: datetime.date | None,
+    assessed: datetime.date,
     rule_set: RuleSet,
 ) -> list[str]:
     """A use disorder the record codes as not in remission (F16.20) when the screening weighed every disorder of its
@@ -383,7 +384,6 @@ def _active_use_disorder_blockers(
     months = (result.result.get("settings") or {}).get("sud_remission_months")
     if isinstance(months, bool) or not isinstance(months, int | float):
         months = rule_set.setting_values()["sud_remission_months"]
-    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
     last_use = weighed_in_remission(disorders, assessed=assessed, remission_months=int(months))
     if last_use is None or (noted_on is not None and noted_on <= last_use):
         return []
