@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.validators import MaxLengthValidator
 from django_otp import match_token, user_has_device
@@ -101,3 +102,20 @@ class PasswordResetRequestForm(forms.Form):
 
 class UnlockForm(forms.Form):
     username = forms.CharField(max_length=150)
+
+
+class CountedPasswordChangeForm(PasswordChangeForm):
+    """Django's form, but a wrong old password counts towards the login's lockout, as a wrong password at sign-in
+    does: the form checked the old password as often as it was sent, so whoever found a session left open could
+    guess the password without limit, then keep it, or choose a new one that shuts its owner out."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if checked is None or checked.pk != self.user.pk:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
