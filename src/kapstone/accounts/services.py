@@ -344,6 +344,23 @@ def _account_links_end(*, user: User) -> None:
     AccountLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
 
 
+@transaction.atomic
+def login_email_follow(*, actor: User, user: User, email: str) -> None:
+    """A patient's login takes the address now on their record, where password links go: it kept the address of its
+    invitation, so after staff corrected a wrong or lost address a reset link still went to the old mailbox, and
+    whoever read that mailbox chose the password. Links not yet used, sent to the old address, end."""
+    email = email.strip()
+    if user.email == email:
+        return
+    user.email = email
+    user.save(update_fields=["email"])
+    _account_links_end(user=user)
+    # Field names, never addresses: the trail must not become a second copy of the record.
+    audit.record(
+        action=audit.Action.UPDATE, actor=actor, object_type="login_email", object_id=user.pk, detail={"changed": True}
+    )
+
+
 def _link_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:set_password", kwargs={"token": token})
 

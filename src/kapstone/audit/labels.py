@@ -33,6 +33,7 @@ OBJECT_WORDS: dict[str, str] = {
     "account_link": "Emailed link",
     "account_lockout": "Account locked",
     "link_limit_reached": "Emailed link refused: daily limit reached",
+    "login_email": "Login email address",
     "passkey": "Passkey",
     "password": "Password",
     "password_reset_requested": "Password reset request",

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from kapstone.accounts import services as accounts
 from kapstone.accounts.models import User
 from kapstone.audit import services as audit
 from kapstone.patients.models import (
@@ -55,6 +56,8 @@ def patient_update(*, actor: User, patient: Patient, fields: Fields) -> Patient:
         setattr(patient, name, value)
     patient.full_clean()
     patient.save()
+    if "email" in changed and patient.user_id is not None:
+        accounts.login_email_follow(actor=actor, user=patient.user, email=patient.email)
     # Field names, never values: the trail must not become a second copy of the record.
     audit.record(
         action=audit.Action.UPDATE,
