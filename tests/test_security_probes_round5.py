@@ -1,8 +1,8 @@
 """Security probes, fifth round: guessing a password through the form that changes it; where a password link goes
 after the address on a patient's record is corrected; what a staff login half signed in (a password but no second
-factor yet, or the second step under way) reaches; the session key through a staff sign-in; and formulas in every
-downloaded CSV, spelt with each character a spreadsheet starts one with. tests/test_security_probes.py and rounds 2
-to 4 hold the earlier rounds."""
+factor yet, or the second step under way) reaches; the session key through a staff sign-in; formulas in every
+downloaded CSV, spelt with each character a spreadsheet starts one with; and whose address the sign-in limits count
+behind the practice's reverse proxy. tests/test_security_probes.py and rounds 2 to 4 hold the earlier rounds."""
 
 import csv
 import datetime
@@ -232,3 +232,58 @@ def test_no_downloaded_csv_holds_a_cell_a_spreadsheet_runs(cast):
             cell for cell in cells if cell.startswith("-") and not cell.replace(".", "").lstrip("-").isdigit()
         ] == []
     assert "-10.00" in billing
+
+
+# --- the address of whoever signs in, behind the practice's proxy --------------------------------------------------
+
+PROXY = "172.18.0.1"  # what every request's REMOTE_ADDR is behind the compose file's proxy
+
+
+def _fail_from(forwarded_for: str | None, *, username: str):
+    extra = {"REMOTE_ADDR": PROXY} | ({"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for is not None else {})
+    return Client(**extra).post(reverse("accounts:login"), {"username": username, "password": "wrong-password-here"})
+
+
+def _sign_in_from(forwarded_for: str | None):
+    extra = {"REMOTE_ADDR": PROXY} | ({"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for is not None else {})
+    return Client(**extra).post(reverse("accounts:login"), {"username": "alice", "password": PASSWORD})
+
+
+def test_behind_the_proxy_one_person_s_failed_sign_ins_do_not_refuse_everyone(cast, settings):
+    """Production runs behind a reverse proxy (compose sets BEHIND_PROXY), so every request arrived from the proxy's
+    address: one person's failed sign-ins at any usernames reached the address limit for all, and refused every
+    patient's and clinician's sign-in for the cool-off. The client's address is the one the proxy appended to
+    X-Forwarded-For; an entry the client wrote to its left is not read, so it cannot spread its failures either."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 8
+    for index in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
+        # Each with a made-up address to the left of the one the proxy appended.
+        assert _fail_from(f"10.9.{index}.1, 203.0.113.5", username=f"guess{index}").status_code == 200
+    assert _sign_in_from("203.0.113.5").status_code == 429, "the guesser's own address is refused"
+    assert _sign_in_from("10.9.0.1, 203.0.113.5").status_code == 429, "whatever it writes before it"
+    answer = _sign_in_from("198.51.100.7")
+    assert answer.status_code == 302 and answer.url == reverse("portal:home"), "another patient signs in"
+    signed_in = AuditEvent.objects.filter(action="login", actor_id=cast.alice_user.pk).latest("pk")
+    assert signed_in.ip_address == "198.51.100.7"
+
+
+def test_without_a_proxy_a_forwarded_for_header_is_the_client_s_own_and_is_ignored(cast, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 4
+    for index in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
+        _fail_from(f"10.9.{index}.1", username=f"guess{index}")
+    assert _sign_in_from("198.51.100.7").status_code == 429, "a new header each time does not make a new address"
+    assert AuditEvent.objects.filter(object_type="sign_in_failed").exclude(ip_address=PROXY).count() == 0
+
+
+def test_a_proxy_header_that_holds_no_address_falls_back_to_the_connection_s(settings):
+    from django.test import RequestFactory
+
+    from kapstone.audit.middleware import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    factory = RequestFactory(REMOTE_ADDR=PROXY)
+    for header in ("", "not-an-address", "203.0.113.5:4431", ", ", "1.2.3.4, <script>"):
+        assert client_ip(factory.get("/", HTTP_X_FORWARDED_FOR=header)) == PROXY, header
+    assert client_ip(factory.get("/")) == PROXY
+    assert client_ip(factory.get("/", HTTP_X_FORWARDED_FOR="2001:db8::1")) == "2001:db8::1"

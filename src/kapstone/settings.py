@@ -257,6 +257,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 30) / 60
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# The address of a failed sign-in, as the audit trail records it (the client's behind the proxy, not the proxy's).
+AXES_CLIENT_IP_CALLABLE = "kapstone.audit.middleware.client_ip"
 # One address's failed sign-ins across every username, in the same cool-off time: per username alone, someone
 # trying one common password on every username (spraying) was never stopped. Far above what a clinic's staff behind
 # one address get wrong in half an hour, so their shared address is not locked by a few slips.
@@ -292,8 +294,12 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-if envbool("BEHIND_PROXY", False):
+BEHIND_PROXY = envbool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind the proxy every request comes from it: the client's address is the one the proxies appended to
+# X-Forwarded-For, this many entries from the right (kapstone.audit.middleware.client_ip); none without a proxy.
+TRUSTED_PROXY_COUNT = envint("KAPSTONE_TRUSTED_PROXY_COUNT", 1, minimum=1) if BEHIND_PROXY else 0
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
