@@ -287,3 +287,46 @@ def test_a_proxy_header_that_holds_no_address_falls_back_to_the_connection_s(set
         assert client_ip(factory.get("/", HTTP_X_FORWARDED_FOR=header)) == PROXY, header
     assert client_ip(factory.get("/")) == PROXY
     assert client_ip(factory.get("/", HTTP_X_FORWARDED_FOR="2001:db8::1")) == "2001:db8::1"
+
+
+# --- a staff login deactivated, and reactivated ---------------------------------------------------------------------
+
+
+def test_a_link_sent_before_a_login_was_deactivated_does_not_work_again_when_it_is_reactivated(cast):
+    """A set-up link mailed to a wrong address, or a reset link asked for by someone else, is dealt with by
+    deactivating the login: while it is inactive no link opens it, but the link stayed unspent, so reactivating the
+    login (the address corrected, days later within the set-up link's lifetime) made it work again for whoever held
+    it. Deactivating ends the links; the admin sends a new one."""
+    links = [
+        account_link_create(user=cast.nurse, purpose=purpose, lifetime=datetime.timedelta(hours=72))
+        for purpose in (AccountLink.Purpose.STAFF_SETUP, AccountLink.Purpose.PASSWORD_RESET)
+    ]
+    admin = signed_in_client(cast.admin)
+    for action in ("deactivate", "reactivate"):
+        answer = admin.post(reverse("accounts:staff_action", args=[cast.nurse.pk, action]), {"confirm": "yes"})
+        assert answer.status_code == 302, action
+    cast.nurse.refresh_from_db()
+    assert cast.nurse.is_active
+    for token in links:
+        url = reverse("accounts:set_password", args=[token])
+        assert Client().get(url).status_code == 400
+        assert Client().post(url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}).status_code == 400
+    cast.nurse.refresh_from_db()
+    assert cast.nurse.check_password(PASSWORD)
+
+
+def test_a_deactivated_staff_member_s_calendar_feed_and_second_step_open_nothing(cast):
+    from kapstone.program import services as program_services
+
+    cast.dosing_session()
+    feed = reverse("program:feed", args=[program_services.feed_token_issue(user=cast.bob)])
+    assert Client().get(feed).status_code == 200
+    half_way = Client()
+    half_way.post(reverse("accounts:login"), {"username": "bob", "password": PASSWORD})
+    signed_in_client(cast.admin).post(
+        reverse("accounts:staff_action", args=[cast.bob.pk, "deactivate"]), {"confirm": "yes"}
+    )
+    assert Client().get(feed).status_code == 404
+    answer = half_way.post(reverse("accounts:sign_in_second_step"), {"otp_token": current_code(cast.bob)})
+    assert answer.status_code == 302 and answer.url.startswith(reverse("accounts:login"))
+    assert "_auth_user_id" not in half_way.session
