@@ -183,7 +183,7 @@ def staff_set_active(*, actor: User, staff: User, active: bool) -> None:
     staff.save(update_fields=["is_active"])
     if not active:
         sessions_end(user=staff)
-        # A link still in a mailbox would work again once the login is reactivated: a new one is sent then.
+        # A link still in a mailbox would work again once the login is reactivated: a new one is asked for then.
         _account_links_end(user=staff)
     audit.record(
         action=audit.Action.UPDATE, actor=actor, object_type="staff", object_id=staff.pk, detail={"active": active}

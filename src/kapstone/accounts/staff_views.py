@@ -34,8 +34,8 @@ STAFF_ACTION_UNSENT = {
 # What each action that cannot be undone at a click does, asked before it is done: one click beside the others on a
 # row, it was easy to press on the wrong row. Asked on a page of its own, so it works without the page's script.
 STAFF_ACTION_CONFIRM = {
-    "deactivate": "{name} will be signed out everywhere and cannot sign in until reactivated; the links emailed to "
-    "them stop working (send a new set-up link after reactivating).",
+    "deactivate": "{name} will be signed out everywhere and cannot sign in until reactivated; the password links "
+    "already emailed to them stop working.",
     "reset_two_factor": "{name}'s authenticator apps, recovery codes, passkeys and password will be removed and they "
     "will be signed out everywhere. They are emailed a link to choose a new password, then set up a new "
     "authenticator app.",
