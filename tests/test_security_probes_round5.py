@@ -330,3 +330,25 @@ def test_a_deactivated_staff_member_s_calendar_feed_and_second_step_open_nothing
     answer = half_way.post(reverse("accounts:sign_in_second_step"), {"otp_token": current_code(cast.bob)})
     assert answer.status_code == 302 and answer.url.startswith(reverse("accounts:login"))
     assert "_auth_user_id" not in half_way.session
+
+
+# --- a calendar feed ------------------------------------------------------------------------------------------------
+
+
+def test_a_calendar_feed_keeps_typed_names_on_their_own_line_and_drops_a_patient_who_left_the_group(cast):
+    """A calendar app reads each line of the feed as a property: a group or room name typed with a line break
+    must not add one (an attendee, an alarm, a link of another's). A patient withdrawn from the group no longer
+    gets its sessions in her feed, so its video links stop reaching her calendar."""
+    from kapstone.program import services as program_services
+    from kapstone.program.models import Enrolment, Group, Room
+
+    session = cast.dosing_session()
+    Group.objects.filter(pk=session.group_id).update(name="Tuesday\r\nATTENDEE:mailto:evil@evil.example\r\nX-A:1")
+    Room.objects.filter(pk=session.room_id).update(name="Willow\nURL:https://evil.example/")
+    feed = reverse("program:feed", args=[program_services.feed_token_issue(user=cast.alice_user)])
+    lines = Client().get(feed).content.decode().splitlines()
+    assert any(line.startswith("SUMMARY:Tuesday") for line in lines)
+    assert not [line for line in lines if line.startswith(("ATTENDEE", "X-A:", "URL:"))], lines
+    enrolment = Enrolment.objects.get(group=session.group, patient=cast.alice)
+    program_services.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moved away")
+    assert "SUMMARY" not in Client().get(feed).content.decode()
