@@ -56,7 +56,7 @@ def patient_update(*, actor: User, patient: Patient, fields: Fields) -> Patient:
         setattr(patient, name, value)
     patient.full_clean()
     patient.save()
-    if "email" in changed and patient.user_id is not None:
+    if "email" in changed and patient.user is not None:
         accounts.login_email_follow(actor=actor, user=patient.user, email=patient.email)
     # Field names, never values: the trail must not become a second copy of the record.
     audit.record(
