@@ -1,8 +1,10 @@
 """Security probes, fifth round: guessing a password through the form that changes it; where a password link goes
 after the address on a patient's record is corrected; what a staff login half signed in (a password but no second
 factor yet, or the second step under way) reaches; the session key through a staff sign-in; formulas in every
-downloaded CSV, spelt with each character a spreadsheet starts one with; and whose address the sign-in limits count
-behind the practice's reverse proxy. tests/test_security_probes.py and rounds 2 to 4 hold the earlier rounds."""
+downloaded CSV, spelt with each character a spreadsheet starts one with; whose address the sign-in limits count
+behind the practice's reverse proxy; links and feeds of a deactivated login; line breaks in a calendar feed; upload
+names and declared types; and the work a sign-in does for a login no one has. tests/test_security_probes.py and
+rounds 2 to 4 hold the earlier rounds."""
 
 import csv
 import datetime
@@ -352,3 +354,80 @@ def test_a_calendar_feed_keeps_typed_names_on_their_own_line_and_drops_a_patient
     enrolment = Enrolment.objects.get(group=session.group, patient=cast.alice)
     program_services.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moved away")
     assert "SUMMARY" not in Client().get(feed).content.decode()
+
+
+# --- uploads named and typed by whoever sends them ------------------------------------------------------------------
+
+
+def test_an_upload_s_name_and_declared_type_decide_neither_where_it_is_kept_nor_how_it_is_served(cast, settings):
+    """A picture sent with a name that climbs out of the media folder and a declared type of HTML is kept under
+    Kapstone's own name inside the folder and served as the picture it is; markup sent as an outside clinician's
+    reply (plain text by its bytes) leaves only as a text file to save, never a page the browser runs."""
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from kapstone.messaging.models import Message
+    from kapstone.screening.models import Consultation
+    from tests.integration_app.factories import png_bytes
+    from tests.messaging.factories import alice_thread
+    from tests.screening.test_views import consultation_post
+
+    thread = alice_thread(cast)
+    climbing = SimpleUploadedFile("../../../../tmp/evil.html", png_bytes(), content_type="text/html")
+    answer = signed_in_client(cast.alice_user).post(
+        reverse("messaging:my_thread", args=[thread.pk]), {"body": "", "attachment": climbing}
+    )
+    assert answer.status_code == 302
+    message = Message.objects.exclude(attachment="").get()
+    stored = Path(message.attachment.path).resolve()
+    assert stored.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) and "evil" not in stored.name
+    served = signed_in_client(cast.bob).get(reverse("messaging:attachment", args=[message.pk]))
+    assert served["Content-Type"] == "image/png" and served["X-Content-Type-Options"] == "nosniff"
+
+    markup = SimpleUploadedFile("..\\reply.html", b"<html><script>alert(1)</script></html>", content_type="text/html")
+    answer = signed_in_client(cast.bob).post(
+        reverse("screening:consultation_add", kwargs={"patient_id": cast.alice.pk}),
+        consultation_post(staff=cast.bob.pk, reply_file=markup),
+    )
+    assert answer.status_code == 302
+    entry = Consultation.objects.get()
+    assert Path(entry.reply_file.path).resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve())
+    download = signed_in_client(cast.bob).get(reverse("screening:reply", kwargs={"consultation_id": entry.pk}))
+    assert download["Content-Type"] == "text/plain" and download["X-Content-Type-Options"] == "nosniff"
+    assert download["Content-Disposition"].startswith("attachment;") and ".txt" in download["Content-Disposition"]
+
+
+# --- who has a login, told by the work a sign-in does -----------------------------------------------------------------
+
+
+def test_a_sign_in_does_the_same_password_work_for_a_login_no_one_has_as_for_a_wrong_password(cast, monkeypatch):
+    """Timed, a sign-in that hashed a password only when the username existed would tell which usernames (a
+    patient's is their email address) have a login. Each answer hashes once, whether the login exists, is a
+    patient's or a staff member's, or is deactivated."""
+    from django.contrib.auth.hashers import get_hashers
+
+    hashed, depth = [], [0]
+
+    def counted(real):
+        def wrapped(self, *args, **kwargs):
+            hashed.append(depth[0] == 0)  # a check that encodes inside is one hash, not two
+            depth[0] += 1
+            try:
+                return real(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return wrapped
+
+    for hasher in {type(hasher) for hasher in get_hashers()}:  # the test settings' fast hasher, as production's
+        for name in ("encode", "verify"):
+            monkeypatch.setattr(hasher, name, counted(getattr(hasher, name)))
+    cast.nurse.is_active = False
+    cast.nurse.save()
+    answers = {}
+    for username in ("alice", "bob", "nina", "nobody@mail.example"):
+        hashed.clear()
+        answer = Client().post(reverse("accounts:login"), {"username": username, "password": "wrong-password-here"})
+        answers[username] = (answer.status_code, sum(hashed))
+    assert set(answers.values()) == {(200, 1)}, answers
