@@ -18,8 +18,14 @@ from kapstone.built_once import built_once_per_user
 from kapstone.compiled_once import KEYS, compiled_once
 from kapstone.paging import compiled_page
 from kapstone.patients.models import CareTeamMembership, Patient, membership_in_force
-from kapstone.patients.selectors import patient_get, patient_search_terms, patient_visible_to, patients_visible_to
-from kapstone.program import course_work
+from kapstone.patients.selectors import (
+    patient_for_portal_user,
+    patient_get,
+    patient_search_terms,
+    patient_visible_to,
+    patients_visible_to,
+)
+from kapstone.program import course_work, ical, telehealth
 from kapstone.program.models import CalendarFeed, Enrolment, Group, GroupSession, Unavailability
 
 GROUPS_PER_PAGE = 50
@@ -401,3 +407,29 @@ def _calendar_feed_of(user: User) -> QuerySet[CalendarFeed]:
 
 def calendar_feed_of(*, user: User) -> CalendarFeed | None:
     return next(iter(_calendar_feed_of(user)), None)
+
+
+def calendar_of(*, user: User, domain: str) -> bytes:
+    """The user's sessions as iCalendar: a patient's own sessions, or the sessions a member of staff
+    facilitates. Summaries carry the group's name and the session, never a patient's name. Recorded as an
+    export: the file leaves the system, to whatever calendar app fetches it."""
+    if user.role == Role.PATIENT:
+        patient = patient_for_portal_user(user)
+        sessions = sessions_for_patient(patient=patient)
+        audit.record(action=audit.Action.EXPORT, actor=user, patient=patient, object_type="calendar_feed")
+    else:
+        sessions = sessions_for_facilitator(staff=user)
+        audit.record(action=audit.Action.EXPORT, actor=user, object_type="calendar_feed", object_id=user.pk)
+    events = [
+        ical.CalendarEvent(
+            key=f"group-session-{session.pk}",
+            start=session.starts_at,
+            end=session.ends_at,
+            summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
+            location=telehealth.video_link(session) or (session.room.name if session.room else ""),
+            description="Held by video: join with the link above." if session.is_remote else "",
+            sequence=session.calendar_sequence,
+        )
+        for session in sessions
+    ]
+    return ical.build_calendar(events, name="Kapstone sessions", domain=domain)

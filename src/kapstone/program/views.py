@@ -12,9 +12,8 @@ from django.views.decorators.http import require_POST
 from kapstone import formrender
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.audit import services as audit
-from kapstone.patients.selectors import patient_for_portal_user, patient_get
-from kapstone.program import forms, ical, planning, scheduling, selectors, services, telehealth
+from kapstone.patients.selectors import patient_get
+from kapstone.program import forms, planning, scheduling, selectors, services, telehealth
 from kapstone.program.models import Enrolment, GroupSession
 
 PLAN_SALT = "kapstone.program.plan"
@@ -402,28 +401,7 @@ def away_delete(request, away_id):
 
 
 def _calendar_for(request, user) -> bytes:
-    """The user's sessions as iCalendar: a patient's own sessions, or the sessions a member of staff
-    facilitates. Summaries carry the group's name and the session, never a patient's name."""
-    if user.role == Role.PATIENT:
-        patient = patient_for_portal_user(user)
-        sessions = selectors.sessions_for_patient(patient=patient)
-        audit.record(action=audit.Action.EXPORT, actor=user, patient=patient, object_type="calendar_feed")
-    else:
-        sessions = selectors.sessions_for_facilitator(staff=user)
-        audit.record(action=audit.Action.EXPORT, actor=user, object_type="calendar_feed", object_id=user.pk)
-    events = [
-        ical.CalendarEvent(
-            key=f"group-session-{session.pk}",
-            start=session.starts_at,
-            end=session.ends_at,
-            summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
-            location=telehealth.video_link(session) or (session.room.name if session.room else ""),
-            description="Held by video: join with the link above." if session.is_remote else "",
-            sequence=session.calendar_sequence,
-        )
-        for session in sessions
-    ]
-    return ical.build_calendar(events, name="Kapstone sessions", domain=request.get_host().split(":")[0])
+    return selectors.calendar_of(user=user, domain=request.get_host().split(":")[0])
 
 
 def _ics_response(content: bytes, *, download: bool) -> HttpResponse:
