@@ -393,6 +393,70 @@ def test_the_sweep_and_a_write_off_of_the_same_count_at_once_open_one_loss_repor
     assert LossReport.objects.filter(discrepancy=count).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_found_correction_made_while_the_sweep_runs_keeps_its_count_out_of_the_loss_reports(cast, stock, monkeypatch):
+    """The sweep has read the count as open when a correction of it (stock found) is half-way through. The
+    correction holds the count's row, as a write-off does, so the sweep waits for it and, reading again under that
+    lock, sees the count corrected: no loss report is opened for a discrepancy that was resolved."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+    import contextlib
+    import threading
+
+    from django.db import connections
+
+    from kapstone.audit import services as audit
+
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
+    # The sweep, once it has read the open counts, meets the correction, which has written its entry but not
+    # committed it. A sweep held by a lock never comes, and the correction goes on when the meeting times out.
+    meeting = threading.Barrier(2, timeout=3)
+
+    def meet():
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+
+    open_discrepancies, record = selectors.open_discrepancies, audit.record
+
+    def read_then_meet():
+        found = open_discrepancies()
+        meet()
+        return found
+
+    def record_then_meet(**event):
+        record(**event)
+        if event.get("object_type") == "ledger_entry":
+            meet()
+
+    monkeypatch.setattr(selectors, "open_discrepancies", read_then_meet)
+    monkeypatch.setattr(audit, "record", record_then_meet)
+    failures = []
+
+    def run(write):
+        try:
+            write()
+        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    writes = [
+        lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
+        lambda: services.ledger_post(
+            kind="correction", change_mg=Decimal("50"), corrects=count, reason="found in the fridge", **where
+        ),
+    ]
+    threads = [threading.Thread(target=run, args=(write,)) for write in writes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert LedgerEntry.objects.filter(corrects=count).exists()
+    assert not LossReport.objects.filter(discrepancy=count).exists()
+
+
 def test_the_prescriber_is_reminded_daily_until_form_106_and_the_state_are_recorded(cast):
     from django.core import mail
 

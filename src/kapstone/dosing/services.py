@@ -862,6 +862,11 @@ def ledger_post(
     if refusal:
         raise DosingError(refusal)
     balance = _locked_balance(lot, location, create=kind == LedgerEntry.Kind.RECEIPT)
+    if corrects is not None and corrects.kind == LedgerEntry.Kind.COUNT:
+        # Any correction of a count, a write-off (which opens the loss report itself) and stock found alike, holds
+        # the count's row from here until it commits. The sweep takes the same lock before it reads again whether
+        # the count is still open or reported, so it waits for a correction under way and then finds it.
+        LedgerEntry.objects.select_for_update().filter(pk=corrects.pk).first()
     discrepancy = None
     if kind == LedgerEntry.Kind.COUNT:
         if counted_mg is None or counted_mg < 0 or counted_mg > LARGEST_BALANCE_MG:
@@ -1343,10 +1348,9 @@ def disposal_record(
 
 def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: datetime.datetime) -> LossReport | None:
     """Opens the loss report for a count discrepancy (once), due within one business day of discovery, and puts
-    it on the alert queue. Runs inside its caller's transaction."""
-    # The discrepancy's row is locked before the check: the sweep and a write-off correcting the same count at once
-    # (which holds the lot's balance, not this row) could otherwise both find no report, and one met the constraint.
-    LedgerEntry.objects.select_for_update().filter(pk=discrepancy.pk).first()
+    it on the alert queue. Runs inside its caller's transaction, which holds the discrepancy's row (ledger_post for
+    a write-off, the sweep for a count left open): the two at once could otherwise both find no report, and one met
+    the constraint."""
     if LossReport.objects.filter(discrepancy=discrepancy).exists():
         return None
     place = Location.objects.select_related("registration__responsible").get(name=discrepancy.location)
@@ -1395,6 +1399,11 @@ def loss_reports_open_due(*, now: datetime.datetime | None = None) -> int:
         if timezone.localdate(entry.recorded_at) >= timezone.localdate(now) or discrepancy >= 0:
             continue
         with transaction.atomic():
+            # Read again under the count's lock (which a correction holds until it commits): a correction made since
+            # the list was read has resolved the discrepancy, and a write-off among them has opened its own report.
+            LedgerEntry.objects.select_for_update().filter(pk=entry.pk).first()
+            if LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CORRECTION, corrects=entry).exists():
+                continue
             opened += _loss_report_open(discrepancy=entry, amount_mg=-discrepancy, now=now) is not None
     return opened
 
