@@ -1468,6 +1468,15 @@ def loss_reports_waiting() -> list[LossReport]:
     return _loss_reports_waiting()
 
 
+def loss_report_get(*, report_id: int) -> LossReport:
+    """One loss report with the count it reports and the prescriber responsible for it, for the log's keepers
+    (LEDGER_ROLES, checked by the view); 404 when there is none."""
+    report = LossReport.objects.select_related("discrepancy__lot", "responsible").filter(pk=report_id).first()
+    if report is None:
+        raise Http404("No such loss report.")
+    return report
+
+
 @compiled_once(horizon=datetime.date)
 def _registrations_expiring_by(*, horizon: datetime.date) -> QuerySet[Registration]:
     return Registration.objects.filter(expires_on__lte=horizon).order_by("expires_on")

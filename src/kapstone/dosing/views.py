@@ -9,7 +9,7 @@ from django.db import transaction
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,7 @@ from kapstone.dosing.forms import (
     room_witnesses,
 )
 from kapstone.dosing.ledger_rows import entry_rows
-from kapstone.dosing.models import DoseRecord, LedgerEntry, LossReport
+from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, childbearing_link, room_card
 from kapstone.formrender import shown
 from kapstone.pdf import pdf_from_html
@@ -674,7 +674,7 @@ def registration_action(request, kind):
 
 @roles_required(*selectors.LEDGER_ROLES)
 def loss_report(request, report_id):
-    report = get_object_or_404(LossReport.objects.select_related("discrepancy__lot", "responsible"), pk=report_id)
+    report = selectors.loss_report_get(report_id=report_id)
     form = LossReportFileForm(request.POST or None)
     status = 200
     if request.method == "POST":
