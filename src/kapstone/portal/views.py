@@ -5,7 +5,6 @@ from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
 from kapstone.alerts.selectors import current_safety_plan
-from kapstone.audit import services as audit
 from kapstone.creativity import selectors as creativity
 from kapstone.integration.selectors import patient_risk_words
 from kapstone.measures import charts
@@ -17,14 +16,14 @@ from kapstone.measures.questionnaire import handle_questionnaire
 from kapstone.measures.scoring import get_instrument
 from kapstone.messaging.forms import ChangeRequestForm
 from kapstone.patients.selectors import patient_for_portal_user
+from kapstone.portal import selectors
 from kapstone.portal.course import course_view
 from kapstone.portal.practice_settings import home_settings
 
 
 @roles_required(Role.PATIENT)
 def home(request):
-    patient = patient_for_portal_user(request.user)
-    audit.record(action=audit.Action.READ, patient=patient, object_type="portal_home", object_id=patient.pk)
+    patient = selectors.portal_home_of(user=request.user)
     practice_settings = home_settings()
     context = {
         "patient": patient,
