@@ -28,7 +28,7 @@ from django.template.loader import render_to_string
 from kapstone.audit import services as audit
 from kapstone.outcomes import deidentify, selectors, snapshots, suppression, tasks
 from kapstone.outcomes.models import ReportSnapshot
-from kapstone.outcomes.report import build_report
+from kapstone.outcomes.report import OutcomesReport, build_report
 from kapstone.outcomes.statistics import age_in_years
 from kapstone.spreadsheet import csv_cell
 
@@ -479,18 +479,36 @@ def report_snapshot_for_view(
     is returned), else by a worker, and the snapshot is None with the time the build under way started. Never older
     figures as current: a change committed after the page read the fingerprint leaves the snapshot built from it out
     of date, and the next view builds again. Not one transaction: the claim must be seen by other views at once, so
-    they wait for this build rather than start their own."""
+    they wait for this build rather than start their own. Each view is recorded as a read of the report, with the
+    date of the figures it shows (none while it is being updated)."""
     key = snapshots.report_key(filters.as_plain(), facilitator_label, min_cell)
     digest, _ = inputs
     snapshot = snapshots.current_snapshot(key, digest)
     if snapshot is None and snapshots.claim_build(key, digest):
         tasks.build_report_snapshot.delay(filters.as_plain(), facilitator_label, min_cell, *inputs)
         snapshot = snapshots.current_snapshot(key, digest)  # already built when tasks run eagerly
+    as_of = snapshot.built_at.isoformat() if snapshot and snapshot.built_at else None
+    audit.record(
+        action=audit.Action.READ,
+        object_type="outcomes_report",
+        detail={"filters": filters.describe(facilitator_label), "figures_as_of": as_of},
+    )
     return snapshot, None if snapshot else snapshots.building_since(key)
+
+
+def report_for_document(*, filters: selectors.ReportFilters, facilitator_label: str, min_cell: int) -> OutcomesReport:
+    """The report for a file made on demand (the PDF): built from the data as it is now, never from a stored report,
+    suppressed below `min_cell` for a researcher, and recorded as a read of the report."""
+    report = build_report(filters, facilitator_label=facilitator_label)
+    if min_cell:
+        report = suppression.for_researcher(report, min_cell)
+    audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
+    return report
 
 
 __all__ = [
     "ExportResult",
+    "report_for_document",
     "report_snapshot_build",
     "report_snapshot_for_view",
     "research_export_write",

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_http_methods
 from kapstone.accounts.identity import identity_confirmed
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import Role
-from kapstone.audit import services as audit
 from kapstone.outcomes import snapshots
 from kapstone.outcomes.access import EXPORT_ROLES, REPORT_ROLES
 
@@ -52,12 +51,6 @@ def report_page(request):
     snapshot, updating_since = services.report_snapshot_for_view(
         filters=filters, facilitator_label=label, min_cell=min_cell, inputs=inputs
     )
-    as_of = snapshot.built_at.isoformat() if snapshot and snapshot.built_at else None
-    audit.record(
-        action=audit.Action.READ,
-        object_type="outcomes_report",
-        detail={"filters": filters.describe(label), "figures_as_of": as_of},
-    )
     return _page(request, form, snapshot=snapshot, updating_since=updating_since)
 
 
@@ -68,14 +61,11 @@ def report_pdf(request):
         return _page(request, form, status=400)
     # deferred: heavy libraries (WeasyPrint, pandas, SciPy, statsmodels) under the document.
     from kapstone.outcomes import render as documents
-    from kapstone.outcomes import suppression
-    from kapstone.outcomes.report import build_report
+    from kapstone.outcomes import services
 
-    # A file made on demand: built from the data as it is now, never from a stored report.
-    report = build_report(form.filters(), facilitator_label=form.facilitator_label())
-    if min_cell:
-        report = suppression.for_researcher(report, min_cell)
-    audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
+    report = services.report_for_document(
+        filters=form.filters(), facilitator_label=form.facilitator_label(), min_cell=min_cell
+    )
     response = HttpResponse(documents.report_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="outcomes-{timezone.localdate():%Y%m%d}.pdf"'
     return response
