@@ -3,6 +3,7 @@ inventories, waste against a dose, disposal, loss reports, the ledger as an expo
 
 import csv
 import datetime
+import functools
 import io
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from kapstone.dosing.models import (
     Registration,
     SubstanceLot,
 )
+from tests.concurrency import all_at_once, meeting_of_two
 from tests.dosing.helpers import (
     DISTRIBUTOR_DEA_NUMBER,
     SUPPLIER_DEA_NUMBER,
@@ -349,46 +351,24 @@ def test_an_unresolved_discrepancy_becomes_a_loss_report_after_its_day(cast, sto
 def test_the_sweep_and_a_write_off_of_the_same_count_at_once_open_one_loss_report(cast, stock, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    import contextlib
-    import threading
-
-    from django.db import connections
-
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
     # Both writers meet between their check for a report and its insert, unless one is held before its check.
-    meeting = threading.Barrier(2, timeout=3)
-    due_on = ledger_rules.form106_due_on
+    meet, due_on = meeting_of_two(), ledger_rules.form106_due_on
 
     def meet_then_due_on(day):
-        with contextlib.suppress(threading.BrokenBarrierError):
-            meeting.wait()
+        meet()
         return due_on(day)
 
     monkeypatch.setattr(ledger_rules, "form106_due_on", meet_then_due_on)
-    start = threading.Barrier(2)
-    failures = []
-
-    def run(write):
-        try:
-            start.wait()
-            write()
-        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    writes = [
-        lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
-        lambda: services.ledger_post(
-            kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where
-        ),
-    ]
-    threads = [threading.Thread(target=run, args=(write,)) for write in writes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = all_at_once(
+        [
+            lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
+            lambda: services.ledger_post(
+                kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where
+            ),
+        ]
+    )
     assert failures == []
     assert LossReport.objects.filter(discrepancy=count).count() == 1
 
@@ -400,24 +380,13 @@ def test_a_found_correction_made_while_the_sweep_runs_keeps_its_count_out_of_the
     lock, sees the count corrected: no loss report is opened for a discrepancy that was resolved."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    import contextlib
-    import threading
-
-    from django.db import connections
-
     from kapstone.audit import services as audit
 
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
     # The sweep, once it has read the open counts, meets the correction, which has written its entry but not
-    # committed it. A sweep held by a lock never comes, and the correction goes on when the meeting times out.
-    meeting = threading.Barrier(2, timeout=3)
-
-    def meet():
-        with contextlib.suppress(threading.BrokenBarrierError):
-            meeting.wait()
-
-    open_discrepancies, record = selectors.open_discrepancies, audit.record
+    # committed it. The sweep's lock on the count then waits for the correction's commit, and it reads again.
+    meet, open_discrepancies, record = meeting_of_two(), selectors.open_discrepancies, audit.record
 
     def read_then_meet():
         found = open_discrepancies()
@@ -431,27 +400,14 @@ def test_a_found_correction_made_while_the_sweep_runs_keeps_its_count_out_of_the
 
     monkeypatch.setattr(selectors, "open_discrepancies", read_then_meet)
     monkeypatch.setattr(audit, "record", record_then_meet)
-    failures = []
-
-    def run(write):
-        try:
-            write()
-        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    writes = [
-        lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
-        lambda: services.ledger_post(
-            kind="correction", change_mg=Decimal("50"), corrects=count, reason="found in the fridge", **where
-        ),
-    ]
-    threads = [threading.Thread(target=run, args=(write,)) for write in writes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = all_at_once(
+        [
+            lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
+            lambda: services.ledger_post(
+                kind="correction", change_mg=Decimal("50"), corrects=count, reason="found in the fridge", **where
+            ),
+        ]
+    )
     assert failures == []
     assert LedgerEntry.objects.filter(corrects=count).exists()
     assert not LossReport.objects.filter(discrepancy=count).exists()
@@ -589,9 +545,6 @@ def test_the_database_refuses_to_change_a_receipt_record(cast, stock):
 def test_concurrent_receipts_waste_and_doses_keep_the_balance_exact(cast):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    import threading
-
-    from django.db import connections
 
     stock = receive_stock(
         actor=cast.nurse,
@@ -605,31 +558,19 @@ def test_concurrent_receipts_waste_and_doses_keep_the_balance_exact(cast):
         amount_mg=Decimal("1000"),
     ).lot.balances.get()
     moves = [("receipt", Decimal("100")), ("waste", Decimal("-30")), ("administration", Decimal("-50"))] * 4
-    barrier = threading.Barrier(len(moves))
-    failures = []
-
-    def write(kind, change):
-        try:
-            barrier.wait()
-            services.ledger_post(
-                actor=cast.nurse,
-                lot=stock.lot,
-                location=stock.location,
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    failures = all_at_once(
+        [
+            functools.partial(
+                services.ledger_post,
                 kind=kind,
                 change_mg=change,
-                witness=cast.bob,
                 reason="parallel writers" if kind == "waste" else "",
+                **where,
             )
-        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=write, args=move) for move in moves]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+            for kind, change in moves
+        ]
+    )
     assert failures == []
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("1000") + sum(change for _, change in moves)

@@ -9,18 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 
 from kapstone.audit import services as audit
 from kapstone.audit.models import AuditChainHead, AuditEvent, AuditEventPatient
 from kapstone.audit.verification import verify_chain
+from tests.concurrency import all_at_once
 from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,28 +32,6 @@ ROUNDS = 6
 def on_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("the chain head's row lock is what keeps appends apart on PostgreSQL (CI runs the suite there)")
-
-
-def all_at_once(calls: list) -> list[BaseException]:
-    """Runs each call in its own thread and connection, released together; returns what any of them raised."""
-    barrier = threading.Barrier(len(calls))
-    failures: list[BaseException] = []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except BaseException as failure:  # noqa: BLE001 - reported to the test thread, which fails on it
-            failures.append(failure)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return failures
 
 
 def events_written_by(call) -> int:
