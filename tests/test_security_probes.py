@@ -28,6 +28,7 @@ from tests.dosing.helpers import receive_stock
 from tests.foundation.test_login import current_code
 from tests.integration_app.factories import integration_session_after
 from tests.matrix import SIGNED_IN
+from tests.probes import rolled_back
 from tests.test_mixed_ids import _dosing_session_of_dana, _rows_digest
 from tests.test_permission_matrix import ROUTES
 
@@ -529,28 +530,20 @@ def test_a_session_key_known_before_sign_in_is_not_the_signed_in_one_and_a_signe
 def test_a_post_without_the_csrf_token_is_refused_on_every_url_and_changes_nothing(cast):
     """A page on another site can make a signed-in browser send a form to any address: every address refuses one
     that does not carry the token Kapstone's own pages give, before anything is read or written."""
-
-    class RolledBack(Exception):
-        """Each route's rows are made, probed and rolled back on their own, as the permission matrix makes them."""
-
     admitted = []
     for name, route in sorted(ROUTES.items()):
         if route.public:
             continue
-        try:
-            with transaction.atomic():
-                kwargs = route.kwargs(cast)
-                role = sorted(route.allow)[0]
-                client = signed_in_client(cast.user(role), csrf_checks=True)
-                before = _rows_digest()
-                answer = client.post(reverse(name, kwargs=kwargs), {"confirm": "yes", "action": "issue"})
-                if answer.status_code != 403 or "CSRF" not in answer.content.decode():
-                    admitted.append((name, role, answer.status_code))
-                elif _rows_digest() != before:
-                    admitted.append((name, role, "wrote"))
-                raise RolledBack
-        except RolledBack:
-            pass
+        with rolled_back():
+            kwargs = route.kwargs(cast)
+            role = sorted(route.allow)[0]
+            client = signed_in_client(cast.user(role), csrf_checks=True)
+            before = _rows_digest()
+            answer = client.post(reverse(name, kwargs=kwargs), {"confirm": "yes", "action": "issue"})
+            if answer.status_code != 403 or "CSRF" not in answer.content.decode():
+                admitted.append((name, role, answer.status_code))
+            elif _rows_digest() != before:
+                admitted.append((name, role, "wrote"))
     assert admitted == []
     signing_in = Client(enforce_csrf_checks=True)
     answer = signing_in.post(reverse("accounts:login"), {"username": "alice", "password": "correct-horse-battery"})

@@ -10,7 +10,6 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -19,14 +18,11 @@ from kapstone.audit.models import AuditEvent
 from kapstone.integration.models import JournalEntry
 from kapstone.patients.models import CareTeamMembership, Patient
 from tests.conftest import signed_in_client
+from tests.probes import rolled_back
 from tests.test_mixed_ids import _rows_digest
 from tests.test_permission_matrix import ROUTES
 
 # --- downloads asked with someone else's ids --------------------------------------------------------------------
-
-
-class _RolledBack(Exception):
-    pass
 
 
 def _is_download(response) -> bool:
@@ -42,28 +38,24 @@ def test_every_download_asked_by_someone_it_is_not_for_is_not_found_or_refused_a
     for name, route in sorted(ROUTES.items()):
         if route.public or route.method != "get":
             continue
-        try:
-            with transaction.atomic():
-                url = reverse(name, kwargs=route.kwargs(cast))
-                if not _is_download(signed_in_client(cast.user(sorted(route.allow)[0])).get(url)):
-                    raise _RolledBack
-                downloads.append(name)
-                for role in ("admin", "bob", "therapist", "nurse", "charlie", "researcher", "alice_user", "dana_user"):
-                    if role in route.allow:
-                        continue
-                    before = AuditEvent.objects.filter(object_type="access_denied").count()
-                    response = signed_in_client(cast.user(role)).get(url)
-                    expected = 404 if role in route.not_found else 403
-                    recorded = AuditEvent.objects.filter(object_type="access_denied").order_by("-pk").first()
-                    if (
-                        response.status_code != expected
-                        or AuditEvent.objects.filter(object_type="access_denied").count() != before + 1
-                        or urlsplit_path(url) not in recorded.detail
-                    ):
-                        refusals.append((name, role, response.status_code))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = reverse(name, kwargs=route.kwargs(cast))
+            if not _is_download(signed_in_client(cast.user(sorted(route.allow)[0])).get(url)):
+                continue
+            downloads.append(name)
+            for role in ("admin", "bob", "therapist", "nurse", "charlie", "researcher", "alice_user", "dana_user"):
+                if role in route.allow:
+                    continue
+                before = AuditEvent.objects.filter(object_type="access_denied").count()
+                response = signed_in_client(cast.user(role)).get(url)
+                expected = 404 if role in route.not_found else 403
+                recorded = AuditEvent.objects.filter(object_type="access_denied").order_by("-pk").first()
+                if (
+                    response.status_code != expected
+                    or AuditEvent.objects.filter(object_type="access_denied").count() != before + 1
+                    or urlsplit_path(url) not in recorded.detail
+                ):
+                    refusals.append((name, role, response.status_code))
     assert refusals == []
     assert {"integration:journal_image", "messaging:attachment", "billing:statement_pdf"} <= set(downloads)
     assert {"outcomes:report_pdf", "dosing:ledger_export", "billing:visit_superbill_pdf"} <= set(downloads)
@@ -289,14 +281,11 @@ def test_every_signed_in_page_of_a_record_is_kept_in_no_cache(cast):
         if route.public or route.method != "get":
             continue
         try:
-            with transaction.atomic():
+            with rolled_back():
                 url = reverse(name, kwargs=route.kwargs(cast))
                 response = signed_in_client(cast.user(sorted(route.allow)[0])).get(url)
                 if response.status_code == 200 and "no-store" not in response.get("Cache-Control", ""):
                     cached.append(name)
-                raise _RolledBack
-        except _RolledBack:
-            pass
         except Exception:  # noqa: BLE001  # a route whose rows clash with an earlier one's: the matrix asks it alone
             skipped.append(name)
     assert cached == [] and len(skipped) < 5, (cached, skipped)

@@ -13,16 +13,10 @@ from django.urls import reverse
 
 from kapstone.creativity.services import CreativityError
 from tests.conftest import signed_in_client
-from tests.faults.test_view_fuzz import WRITE
 from tests.matrix import SIGNED_IN
-from tests.test_mixed_ids import UNWATCHED_TABLE_PREFIXES
+from tests.probes import rolled_back, route_url, tables_written
 from tests.test_permission_matrix import ROUTES
 from tests.test_security_probes import WRITTEN_BY_READING, _markup_of
-
-
-class _RolledBack(Exception):
-    """Each route's rows are made, probed and rolled back on their own, as the permission matrix makes them."""
-
 
 # --- query strings no link of Kapstone's writes -------------------------------------------------------------------
 
@@ -65,25 +59,21 @@ def test_no_query_string_makes_any_page_a_server_error_or_a_write(cast):
     for name, route in sorted(ROUTES.items()):
         if route.method != "get":
             continue
-        try:
-            with transaction.atomic():
-                url = reverse(name, kwargs=route.kwargs(cast))
-                role, client = _reader(route, cast)
-                for value in HOSTILE_QUERY_VALUES:
-                    status = client.get(url, {key: value for key in QUERY_NAMES}).status_code
-                    if status >= 500:
-                        failed.append((name, role, repr(value[:12]), status))
-                # Bytes that are no UTF-8 (half a surrogate pair, a lone continuation byte), as a script sends them.
-                for raw in ("%ED%A0%80", "%FF", "%C0%AF"):
-                    status = client.get(url + "?" + "&".join(f"{key}={raw}" for key in QUERY_NAMES)).status_code
-                    if status >= 500:
-                        failed.append((name, role, raw, status))
-                status = client.get(url, [(key, value) for key in QUERY_NAMES for value in ("1", "2")]).status_code
+        with rolled_back():
+            url = reverse(name, kwargs=route.kwargs(cast))
+            role, client = _reader(route, cast)
+            for value in HOSTILE_QUERY_VALUES:
+                status = client.get(url, {key: value for key in QUERY_NAMES}).status_code
                 if status >= 500:
-                    failed.append((name, role, "each name twice", status))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+                    failed.append((name, role, repr(value[:12]), status))
+            # Bytes that are no UTF-8 (half a surrogate pair, a lone continuation byte), as a script sends them.
+            for raw in ("%ED%A0%80", "%FF", "%C0%AF"):
+                status = client.get(url + "?" + "&".join(f"{key}={raw}" for key in QUERY_NAMES)).status_code
+                if status >= 500:
+                    failed.append((name, role, raw, status))
+            status = client.get(url, [(key, value) for key in QUERY_NAMES for value in ("1", "2")]).status_code
+            if status >= 500:
+                failed.append((name, role, "each name twice", status))
     assert failed == [], "\n".join(map(str, failed))
 
 
@@ -97,38 +87,27 @@ def test_methods_no_form_sends_are_refused_without_a_server_error_or_a_write(cas
     server error, and none writes a row (a PUT read as a POST would skip what the form's POST checks)."""
     failed = []
     for name, route in sorted(ROUTES.items()):
-        try:
-            with transaction.atomic():
-                url = reverse(name, kwargs=route.kwargs(cast))
-                role, client = _reader(route, cast)
-                # The tables the requests wrote to, from their statements: reading every table before and after
-                # every route took most of this test's time.
-                connection.queries_log.clear()
-                with CaptureQueriesContext(connection) as queries:
-                    for method in OTHER_METHODS:
-                        body = "confirm=yes&action=issue&text=x&body=x"
-                        status = client.generic(
-                            method.upper(), url, body, content_type="application/x-www-form-urlencoded"
-                        ).status_code
-                        if status >= 500:
-                            failed.append((name, role, method, status))
-                        elif method != "head" and status != 405:
-                            failed.append((name, role, method, f"answered {status}"))
-                changed = sorted(
-                    {
-                        match[1]
-                        for query in queries
-                        for match in [WRITE.match(query["sql"])]
-                        if match and not match[1].startswith(UNWATCHED_TABLE_PREFIXES)
-                    }
-                )
-                # A calendar app's fetch of the feed (HEAD is a GET without the body) records when it was last used.
-                reading = WRITTEN_BY_READING | {("program:feed", "program_calendarfeed")}
-                if any((name, table) not in reading for table in changed):
-                    failed.append((name, role, "wrote", changed))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = reverse(name, kwargs=route.kwargs(cast))
+            role, client = _reader(route, cast)
+            # The tables the requests wrote to, from their statements: reading every table before and after every
+            # route took most of this test's time.
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as queries:
+                for method in OTHER_METHODS:
+                    body = "confirm=yes&action=issue&text=x&body=x"
+                    status = client.generic(
+                        method.upper(), url, body, content_type="application/x-www-form-urlencoded"
+                    ).status_code
+                    if status >= 500:
+                        failed.append((name, role, method, status))
+                    elif method != "head" and status != 405:
+                        failed.append((name, role, method, f"answered {status}"))
+            changed = tables_written(queries)
+            # A calendar app's fetch of the feed (HEAD is a GET without the body) records when it was last used.
+            reading = WRITTEN_BY_READING | {("program:feed", "program_calendarfeed")}
+            if any((name, table) not in reading for table in changed):
+                failed.append((name, role, "wrote", changed))
     assert failed == [], "\n".join(map(str, failed))
 
 
@@ -146,26 +125,22 @@ def test_every_download_of_patient_data_writes_an_audit_event(cast):
     for name, route in sorted(ROUTES.items()):
         if route.method != "get":
             continue
-        try:
-            with transaction.atomic():
-                url = reverse(name, kwargs=route.kwargs(cast))
-                for role in sorted(route.allow) or ["anonymous"]:
-                    client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
-                    before = AuditEvent.objects.count()
-                    response = client.get(url)
-                    kind = response.get("Content-Type", "")
-                    if response.status_code != 200 or kind.startswith("text/html") or name == "healthz":
-                        continue
-                    downloads.append(name)
-                    if AuditEvent.objects.count() == before:
-                        unrecorded.append((name, role, kind))
-                    # The file's name is Kapstone's own words, never a name or text someone typed.
-                    disposition = response.get("Content-Disposition", "inline")
-                    if not re.fullmatch(r'inline|attachment; filename="?[A-Za-z0-9._-]+"?', disposition):
-                        unrecorded.append((name, role, disposition))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = reverse(name, kwargs=route.kwargs(cast))
+            for role in sorted(route.allow) or ["anonymous"]:
+                client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
+                before = AuditEvent.objects.count()
+                response = client.get(url)
+                kind = response.get("Content-Type", "")
+                if response.status_code != 200 or kind.startswith("text/html") or name == "healthz":
+                    continue
+                downloads.append(name)
+                if AuditEvent.objects.count() == before:
+                    unrecorded.append((name, role, kind))
+                # The file's name is Kapstone's own words, never a name or text someone typed.
+                disposition = response.get("Content-Disposition", "inline")
+                if not re.fullmatch(r'inline|attachment; filename="?[A-Za-z0-9._-]+"?', disposition):
+                    unrecorded.append((name, role, disposition))
     assert unrecorded == [], "\n".join(map(str, unrecorded))
     assert {"integration:journal_image", "messaging:attachment", "program:feed"} <= set(downloads)
 
@@ -199,22 +174,16 @@ def test_no_page_names_a_patient_to_someone_outside_her_care_team(cast):
     for name, route in sorted(ROUTES.items()):
         if route.method != "get" or route.public:
             continue
-        try:
-            with transaction.atomic():
-                try:
-                    url = reverse(name, kwargs=route.kwargs(cast))
-                # Rows the route would add beside alice's: a second open alert, a task due on her dosing day.
-                except (ObjectDoesNotExist, CreativityError):
-                    skipped.append(name)
-                    raise _RolledBack from None
-                for role in sorted(route.allow & {"charlie", "dana_user", "researcher"}):
-                    response = signed_in_client(cast.user(role)).get(url)
-                    body = b"".join(response.streaming_content) if response.streaming else response.content
-                    text = body.decode(errors="replace")
-                    shown += [(name, role, found) for found in identifiers if found in text]
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                skipped.append(name)
+                continue
+            for role in sorted(route.allow & {"charlie", "dana_user", "researcher"}):
+                response = signed_in_client(cast.user(role)).get(url)
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                text = body.decode(errors="replace")
+                shown += [(name, role, found) for found in identifiers if found in text]
     assert shown == [], "\n".join(map(str, shown))
     assert len(skipped) < 5, skipped
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,28 +19,10 @@ from django.utils import timezone
 
 from kapstone.creativity.services import CreativityError
 from tests.conftest import make_user, signed_in_client
-from tests.faults.test_view_fuzz import WRITE
-from tests.test_mixed_ids import UNWATCHED_TABLE_PREFIXES
+from tests.probes import rolled_back, route_url, tables_written
 from tests.test_permission_matrix import ROUTES
 from tests.test_security_probes import OFF_SITE, _off_site
 from tests.test_security_probes_round3 import _mixed_group_session
-
-
-class _RolledBack(Exception):
-    """Each route's rows are made, probed and rolled back on their own, as the permission matrix makes them."""
-
-
-def _written(queries) -> list[str]:
-    """The tables the captured statements wrote to, but those a refused request may write (the audit trail...)."""
-    return sorted(
-        {
-            match[1]
-            for query in queries
-            for match in [WRITE.match(query["sql"])]
-            if match and not match[1].startswith(UNWATCHED_TABLE_PREFIXES)
-        }
-    )
-
 
 # --- work for a whole group of two care teams ----------------------------------------------------------------------
 
@@ -217,25 +199,20 @@ def test_a_post_refused_to_someone_outside_the_care_team_or_another_patient_writ
         asked = sorted(route.not_found & {"charlie", "dana_user"})
         if not asked or route.public:
             continue
-        try:
-            with transaction.atomic():
-                try:
-                    url = reverse(name, kwargs=route.kwargs(cast))
-                except (ObjectDoesNotExist, CreativityError):
-                    skipped.append(name)
-                    raise _RolledBack from None
-                for role in asked:
-                    client = signed_in_client(cast.user(role))
-                    client.raise_request_exception = False
-                    connection.queries_log.clear()
-                    with CaptureQueriesContext(connection) as queries:
-                        status = client.post(url, FULL_BODY).status_code
-                    changed = _written(queries)
-                    if status not in (404, 405) or changed:
-                        failed.append((name, role, status, changed))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                skipped.append(name)
+                continue
+            for role in asked:
+                client = signed_in_client(cast.user(role))
+                client.raise_request_exception = False
+                connection.queries_log.clear()
+                with CaptureQueriesContext(connection) as queries:
+                    status = client.post(url, FULL_BODY).status_code
+                changed = tables_written(queries)
+                if status not in (404, 405) or changed:
+                    failed.append((name, role, status, changed))
     assert failed == [], "\n".join(map(str, failed))
     assert len(skipped) < 5, skipped
 
@@ -300,26 +277,21 @@ def test_no_post_of_any_route_sends_its_sender_off_the_site_through_next(cast):
     for name, route in sorted(ROUTES.items()):
         # A public page (signing in and out, a password link) is asked as a visitor.
         role = "anonymous" if route.public or not route.allow else min(route.allow)
-        try:
-            with transaction.atomic():
-                try:
-                    url = reverse(name, kwargs=route.kwargs(cast))
-                except (ObjectDoesNotExist, CreativityError):
-                    skipped.append(name)
-                    raise _RolledBack from None
-                client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
-                client.raise_request_exception = False
-                for target in TRICKY_NEXT[:6] + TRICKY_NEXT[-5:]:
-                    for answer in (
-                        client.post(f"{url}?next={target}", {**FULL_BODY, "next": target}),
-                        client.get(url, {"next": target}),
-                    ):
-                        location = answer.get("Location", "")
-                        if answer.status_code in (301, 302, 303, 307, 308) and _off_site(location):
-                            sent_off.append((name, role, target, location))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                skipped.append(name)
+                continue
+            client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
+            client.raise_request_exception = False
+            for target in TRICKY_NEXT[:6] + TRICKY_NEXT[-5:]:
+                for answer in (
+                    client.post(f"{url}?next={target}", {**FULL_BODY, "next": target}),
+                    client.get(url, {"next": target}),
+                ):
+                    location = answer.get("Location", "")
+                    if answer.status_code in (301, 302, 303, 307, 308) and _off_site(location):
+                        sent_off.append((name, role, target, location))
     assert sent_off == [], "\n".join(map(str, sent_off))
     assert len(skipped) < 5, skipped
 
@@ -387,28 +359,23 @@ def test_every_download_is_sent_as_a_file_no_browser_runs_and_no_cache_keeps(cas
     for name, route in sorted(ROUTES.items()):
         if route.public or route.method != "get":
             continue
-        try:
-            with transaction.atomic():
-                try:
-                    url = reverse(name, kwargs=route.kwargs(cast))
-                except (ObjectDoesNotExist, CreativityError):
-                    raise _RolledBack from None
-                response = signed_in_client(cast.user(min(route.allow))).get(url)
-                kind = response.get("Content-Type", "")
-                if response.status_code != 200 or kind.startswith("text/html"):
-                    raise _RolledBack
-                found.append(name)
-                if (
-                    "svg" in kind
-                    or "xml" in kind
-                    and "calendar" not in kind
-                    or response.get("X-Content-Type-Options") != "nosniff"
-                    or "no-store" not in response.get("Cache-Control", "")
-                ):
-                    failed.append((name, kind, response.get("Cache-Control")))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                continue
+            response = signed_in_client(cast.user(min(route.allow))).get(url)
+            kind = response.get("Content-Type", "")
+            if response.status_code != 200 or kind.startswith("text/html"):
+                continue
+            found.append(name)
+            if (
+                "svg" in kind
+                or "xml" in kind
+                and "calendar" not in kind
+                or response.get("X-Content-Type-Options") != "nosniff"
+                or "no-store" not in response.get("Cache-Control", "")
+            ):
+                failed.append((name, kind, response.get("Cache-Control")))
     assert failed == [], failed
     assert len(found) >= 6, found
 
@@ -546,19 +513,14 @@ def test_a_researcher_s_pages_hold_no_birth_date_phone_or_email_of_anyone(cast):
     for name, route in sorted(ROUTES.items()):
         if "researcher" not in route.allow or route.method != "get":
             continue
-        try:
-            with transaction.atomic():
-                try:
-                    url = reverse(name, kwargs=route.kwargs(cast))
-                except (ObjectDoesNotExist, CreativityError):
-                    raise _RolledBack from None
-                response = signed_in_client(cast.researcher).get(url)
-                body = b"".join(response.streaming_content) if response.streaming else response.content
-                text = body.decode(errors="replace")
-                shown += [(name, found) for found in identifiers if found in text]
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                continue
+            response = signed_in_client(cast.researcher).get(url)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            text = body.decode(errors="replace")
+            shown += [(name, found) for found in identifiers if found in text]
     assert shown == [], shown
 
 
@@ -591,24 +553,20 @@ def test_every_address_of_a_patient_asked_for_another_team_s_patient_is_not_foun
     for name, route in sorted(ROUTES.items()):
         if route.public:
             continue
-        try:
-            with transaction.atomic():
-                try:
-                    kwargs = route.kwargs(cast)
-                except (ObjectDoesNotExist, CreativityError):
-                    raise _RolledBack from None
-                if kwargs.get("patient_id") != cast.alice.pk:
-                    raise _RolledBack
-                url = reverse(name, kwargs={**kwargs, "patient_id": cast.dana.pk})
-                for user in (cast.bob, cast.dana_user):
-                    client = signed_in_client(user)
-                    client.raise_request_exception = False
-                    answer = getattr(client, route.method)(url)
-                    if answer.status_code not in (403, 404):
-                        failed.append((name, user.username, answer.status_code))
-                raise _RolledBack
-        except _RolledBack:
-            pass
+        with rolled_back():
+            try:
+                kwargs = route.kwargs(cast)
+            except (ObjectDoesNotExist, CreativityError):
+                continue
+            if kwargs.get("patient_id") != cast.alice.pk:
+                continue
+            url = reverse(name, kwargs={**kwargs, "patient_id": cast.dana.pk})
+            for user in (cast.bob, cast.dana_user):
+                client = signed_in_client(user)
+                client.raise_request_exception = False
+                answer = getattr(client, route.method)(url)
+                if answer.status_code not in (403, 404):
+                    failed.append((name, user.username, answer.status_code))
     assert failed == [], failed
 
 
