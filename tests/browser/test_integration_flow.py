@@ -8,8 +8,7 @@ from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
 from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
-from tests.dosing.conftest import NO_RISK_SCREEN
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

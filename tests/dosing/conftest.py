@@ -8,7 +8,7 @@ from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord
 from kapstone.patients.services import childbearing_record
 from kapstone.program.models import Group, GroupSession
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
 
@@ -45,9 +45,6 @@ def stock(cast):
         amount_mg=Decimal("2000"),
     )
     return entry.lot.balances.get()
-
-
-NO_RISK_SCREEN = {1: 0, 2: 0, 6: 0}  # the C-SSRS screener since last visit, every question asked answered no
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from kapstone.accounts.roles import Role
 from kapstone.dosing import catalogue, services
-from kapstone.dosing.models import LedgerEntry, Location, LossReport, Registration
+from kapstone.dosing.models import DoseRecord, LedgerEntry, Location, LossReport, Registration
 
 PRACTICE_DEA_NUMBER = "BK1234563"
 SUPPLIER_DEA_NUMBER = "RC2345672"
@@ -98,6 +99,32 @@ def a_loss_report(cast) -> LossReport:
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("400"), **where)
     services.ledger_post(kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where)
     return LossReport.objects.get(discrepancy=count)
+
+
+NO_RISK_SCREEN = {1: 0, 2: 0, 6: 0}  # the C-SSRS screener since last visit, every question asked answered no
+
+
+def checked_in_with_vitals(cast, session, patient, *, systolic: int = 122, diastolic: int = 78) -> DoseRecord:
+    """The patient's record in the session, opened and checked in by the nurse (a negative pregnancy test today, a
+    same-day suicide screen with every answer no) with a pre-dose reading: within every limit unless a test gives
+    another blood pressure."""
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
+    services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="negative",
+        pregnancy_test_on=timezone.localdate(),
+        weight_kg=Decimal("70"),
+        medication_changes="no",
+        intention="to rest",
+    )
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=systolic, diastolic=diastolic, heart_rate=70, spo2=98
+    )
+    return record
 
 
 def checked_in(cast, record, **changes):

@@ -15,7 +15,7 @@ from kapstone.measures.models import AlertOccurrence
 from kapstone.patients.models import Medication
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.signals import safety_event
-from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.dosing.helpers import NO_RISK_SCREEN
 from tests.measures.factories import due_assessment, open_alert
 
 CSSRS_HIGH = {1: 1, 2: 1, 3: 1, 4: 1, 5: 0, 6: 0}

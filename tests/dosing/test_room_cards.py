@@ -18,7 +18,7 @@ from kapstone.dosing.room_cards import room_card
 from kapstone.measures import services as measures
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
-from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.dosing.helpers import NO_RISK_SCREEN
 from tests.screening.helpers import ready_for_enrolment
 
 # The room's loop over its cards (dosing/room.html), before they were written out in Python.

@@ -13,7 +13,6 @@ from django.forms import ModelChoiceField
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from kapstone import formrender
@@ -27,8 +26,7 @@ from kapstone.measures import scoring
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user, signed_in_client
-from tests.dosing.conftest import NO_RISK_SCREEN
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import checked_in_with_vitals, receive_stock
 from tests.screening.helpers import ready_for_enrolment
 
 # dosing/room_form.html, as each card included it for each of its forms.
@@ -114,22 +112,7 @@ def im_order(cast, session):
         patient = make_patient(given, "Room", user=make_user(given.lower(), Role.PATIENT), team=[cast.bob, cast.nurse])
         ready_for_enrolment(cast, patient)
         Enrolment.objects.create(group=session.group, patient=patient, status=Enrolment.Status.ENROLLED)
-        record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
-        services.check_in(
-            actor=cast.nurse,
-            record=record,
-            fasting_confirmed=True,
-            escort_arranged=True,
-            pregnancy_test="negative",
-            pregnancy_test_on=timezone.localdate(),
-            weight_kg=Decimal("70"),
-            medication_changes="no",
-            intention="to rest",
-        )
-        services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
-        services.vitals_record(
-            actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
-        )
+        record = checked_in_with_vitals(cast, session, patient)
         services.dose_order(actor=cast.bob, record=record, route="im", dose_mg=Decimal("35"))
         return record
 

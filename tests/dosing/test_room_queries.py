@@ -2,7 +2,6 @@
 the patients in the session nor with the practice around it (other patients, their doses and sessions)."""
 
 import datetime
-from decimal import Decimal
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +13,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
-from tests.dosing.conftest import NO_RISK_SCREEN
+from tests.dosing.helpers import checked_in_with_vitals
 from tests.screening.helpers import ready_for_enrolment
 
 
@@ -23,25 +22,6 @@ def _queries(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured)
-
-
-def _checked_in_with_vitals(cast, session, patient):
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
-    services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="negative",
-        pregnancy_test_on=timezone.localdate(),
-        weight_kg=Decimal("70"),
-        medication_changes="no",
-        intention="to rest",
-    )
-    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
-    services.vitals_record(
-        actor=cast.nurse, record=record, phase="pre", systolic=150, diastolic=95, heart_rate=70, spo2=98
-    )
 
 
 def test_the_room_uses_the_same_number_of_queries_as_patients_join_the_session_and_the_practice_grows(
@@ -55,7 +35,7 @@ def test_the_room_uses_the_same_number_of_queries_as_patients_join_the_session_a
         patient = make_patient(f"Joined{number}", "Room", user=login, team=[cast.bob, cast.nurse])
         ready_for_enrolment(cast, patient)
         Enrolment.objects.create(group=session.group, patient=patient, status=Enrolment.Status.ENROLLED)
-        _checked_in_with_vitals(cast, session, patient)
+        checked_in_with_vitals(cast, session, patient, systolic=150, diastolic=95)
         earlier_dose(patient, timezone.now() - datetime.timedelta(days=3 + number))
     for number in range(3):
         outside = make_patient(f"Outside{number}", "Practice", team=[cast.bob])

@@ -21,8 +21,7 @@ from kapstone.program import services as program
 from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature, Consultation
-from tests.dosing.conftest import NO_RISK_SCREEN
-from tests.dosing.helpers import receive_stock, vitals_at
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock, vitals_at
 from tests.measures.factories import due_assessment, open_alert
 from tests.screening.helpers import consult, not_eligible_intake, screen
 
