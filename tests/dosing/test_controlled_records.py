@@ -337,6 +337,14 @@ def test_writing_off_a_count_opens_a_loss_report_on_the_alert_queue(cast, django
     assert CriticalAlert.objects.filter(kind="ledger_loss_report").exists()
 
 
+def test_a_loss_report_page_naming_no_report_is_not_found(cast, client_for):
+    report = a_loss_report(cast)
+    client = client_for(cast.bob)
+    assert client.get(reverse("dosing:loss_report", args=[report.pk])).status_code == 200
+    for missing in (report.pk + 1, 10**20):
+        assert client.get(reverse("dosing:loss_report", args=[missing])).status_code == 404
+
+
 def test_an_unresolved_discrepancy_becomes_a_loss_report_after_its_day(cast, stock):
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("500"), **where)
