@@ -104,29 +104,6 @@ def a_loss_report(cast) -> LossReport:
 NO_RISK_SCREEN = {1: 0, 2: 0, 6: 0}  # the C-SSRS screener since last visit, every question asked answered no
 
 
-def checked_in_with_vitals(cast, session, patient, *, systolic: int = 122, diastolic: int = 78) -> DoseRecord:
-    """The patient's record in the session, opened and checked in by the nurse (a negative pregnancy test today, a
-    same-day suicide screen with every answer no) with a pre-dose reading: within every limit unless a test gives
-    another blood pressure."""
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
-    services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="negative",
-        pregnancy_test_on=timezone.localdate(),
-        weight_kg=Decimal("70"),
-        medication_changes="no",
-        intention="to rest",
-    )
-    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
-    services.vitals_record(
-        actor=cast.nurse, record=record, phase="pre", systolic=systolic, diastolic=diastolic, heart_rate=70, spo2=98
-    )
-    return record
-
-
 def checked_in(cast, record, **changes):
     """The nurse's check-in of `record` with every item in order; `changes` replaces the items a test is about."""
     items = {
@@ -138,6 +115,19 @@ def checked_in(cast, record, **changes):
         "medication_changes": "no",
     }
     return services.check_in(actor=cast.nurse, record=record, **{**items, **changes})
+
+
+def checked_in_with_vitals(cast, session, patient, *, systolic: int = 122, diastolic: int = 78) -> DoseRecord:
+    """The patient's record in the session, opened and checked in by the nurse (a negative pregnancy test today, a
+    same-day suicide screen with every answer no) with a pre-dose reading: within every limit unless a test gives
+    another blood pressure."""
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=patient)
+    checked_in(cast, record, pregnancy_test="negative", pregnancy_test_on=timezone.localdate(), intention="to rest")
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=systolic, diastolic=diastolic, heart_rate=70, spo2=98
+    )
+    return record
 
 
 def vitals_at(cast, record, phase, taken_at):
