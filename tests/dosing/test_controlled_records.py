@@ -384,30 +384,35 @@ def test_the_sweep_and_a_write_off_of_the_same_count_at_once_open_one_loss_repor
 @pytest.mark.django_db(transaction=True)
 def test_a_found_correction_made_while_the_sweep_runs_keeps_its_count_out_of_the_loss_reports(cast, stock, monkeypatch):
     """The sweep has read the count as open when a correction of it (stock found) is half-way through. The
-    correction holds the count's row, as a write-off does, so the sweep waits for it and, reading again under that
-    lock, sees the count corrected: no loss report is opened for a discrepancy that was resolved."""
+    correction holds the count's row from before it moves the balance, as a write-off does, so the sweep waits for
+    it and, reading again under that lock, sees the count corrected: no loss report for a discrepancy resolved."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    from kapstone.audit import services as audit
-
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
-    # The sweep, once it has read the open counts, meets the correction, which has written its entry but not
-    # committed it. The sweep's lock on the count then waits for the correction's commit, and it reads again.
-    meet, open_discrepancies, record = meeting_of_two(), selectors.open_discrepancies, audit.record
+    # The sweep, once it has read the open counts, meets the correction about to move the balance (its entry not yet
+    # written). Then the correction waits for the sweep to be past its check for a report, which a sweep held by the
+    # count's lock never is: the correction goes on when that wait times out, and commits.
+    read, checked = meeting_of_two(), meeting_of_two()
+    open_discrepancies, due_on, save = selectors.open_discrepancies, ledger_rules.form106_due_on, LotBalance.save
 
     def read_then_meet():
         found = open_discrepancies()
-        meet()
+        read()
         return found
 
-    def record_then_meet(**event):
-        record(**event)
-        if event.get("object_type") == "ledger_entry":
-            meet()
+    def meet_then_due_on(day):
+        checked()
+        return due_on(day)
+
+    def meet_then_save(balance, *args, **kwargs):
+        read()
+        checked()
+        save(balance, *args, **kwargs)
 
     monkeypatch.setattr(selectors, "open_discrepancies", read_then_meet)
-    monkeypatch.setattr(audit, "record", record_then_meet)
+    monkeypatch.setattr(ledger_rules, "form106_due_on", meet_then_due_on)
+    monkeypatch.setattr(LotBalance, "save", meet_then_save)
     failures = all_at_once(
         [
             lambda: services.loss_reports_open_due(now=timezone.now() + datetime.timedelta(days=1)),
