@@ -93,6 +93,10 @@ def password_change(request):
         services.password_change(user=request.user, password=form.cleaned_data["new_password1"])
         # This session carries on under the new password; every other session ends with the old one.
         update_session_auth_hash(request, request.user)
-        messages.success(request, "Your password is changed. Your other sessions are signed out.")
+        messages.success(
+            request,
+            "Your password is changed. Your other sessions are signed out, and a calendar subscription link, if you "
+            "had one, stops working: make a new one when you want it.",
+        )
         return redirect("root")
     return render(request, "accounts/password_change.html", {"form": form}, status=400 if form.errors else 200)

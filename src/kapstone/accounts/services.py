@@ -22,7 +22,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from kapstone.accounts import tasks
+from kapstone.accounts import signals, tasks
 from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
 from kapstone.accounts.selectors import AccountLinkUnusable, account_link_usable
@@ -185,6 +185,7 @@ def staff_set_active(*, actor: User, staff: User, active: bool) -> None:
         sessions_end(user=staff)
         # A link still in a mailbox would work again once the login is reactivated: a new one is asked for then.
         _account_links_end(user=staff)
+        signals.credentials_ended.send(sender=User, actor=actor, user=staff)
     audit.record(
         action=audit.Action.UPDATE, actor=actor, object_type="staff", object_id=staff.pk, detail={"active": active}
     )
@@ -216,6 +217,7 @@ def _staff_two_factor_reset(*, actor: User, staff: User) -> str:
     staff.save(update_fields=["password"])
     # Whoever holds the lost phone may also hold a signed-in session (or be halfway through signing in): end them.
     sessions_end(user=staff)
+    signals.credentials_ended.send(sender=User, actor=actor, user=staff)
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
@@ -575,6 +577,7 @@ def password_set_by_link(*, token: str, password: str) -> User:
     user.save(update_fields=["password"])
     _account_links_end(user=user)
     axes_reset(username=user.get_username())
+    signals.credentials_ended.send(sender=User, actor=user, user=user)
     audit.record(
         action=audit.Action.UPDATE,
         actor=user,
@@ -591,4 +594,5 @@ def password_change(*, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     _account_links_end(user=user)
+    signals.credentials_ended.send(sender=User, actor=user, user=user)
     audit.record(action=audit.Action.UPDATE, actor=user, object_type="password", object_id=user.pk)

@@ -1,10 +1,19 @@
 import time
 
-from kapstone.accounts import services
+from django.dispatch import Signal
+
+# Sent inside the transaction that ended a login's credentials: its password changed or was set by a link, its second
+# factors were reset, or it was deactivated. Whatever else lets the login in without signing in (a calendar
+# subscription link) ends with them, so securing an account again secures all of it. kwargs: actor (the user who
+# did it), user (whose credentials ended)
+credentials_ended = Signal()
 
 
 def record_failed_sign_in(sender, credentials, request=None, **kwargs):
     """Django hands over the credentials with the password already masked; only the username is kept."""
+    # deferred: services sends credentials_ended, defined here.
+    from kapstone.accounts import services
+
     services.sign_in_failure_record(username=str(credentials.get("username") or ""))
 
 

@@ -35,9 +35,9 @@ STAFF_ACTION_UNSENT = {
 # row, it was easy to press on the wrong row. Asked on a page of its own, so it works without the page's script.
 STAFF_ACTION_CONFIRM = {
     "deactivate": "{name} will be signed out everywhere and cannot sign in until reactivated; the password links "
-    "already emailed to them stop working.",
+    "already emailed to them and their calendar subscription link stop working.",
     "reset_two_factor": "{name}'s authenticator apps, recovery codes, passkeys and password will be removed and they "
-    "will be signed out everywhere. They are emailed a link to choose a new password, then set up a new "
+    "will be signed out everywhere; their calendar subscription link stops working. They are emailed a link to choose a new password, then set up a new "
     "authenticator app.",
 }
 

@@ -524,10 +524,11 @@ def feed_token_issue(*, user: User) -> str:
 
 
 @transaction.atomic
-def feed_token_revoke(*, user: User) -> None:
+def feed_token_revoke(*, user: User, actor: User | None = None) -> None:
+    """Ends the user's link: by the user, or with their credentials (`actor` the one who ended them)."""
     deleted, _ = CalendarFeed.objects.filter(user=user).delete()
     if deleted:
-        audit.record(action=audit.Action.DELETE, actor=user, object_type="calendar_feed", object_id=user.pk)
+        audit.record(action=audit.Action.DELETE, actor=actor or user, object_type="calendar_feed", object_id=user.pk)
 
 
 @transaction.atomic
