@@ -28,6 +28,7 @@ from kapstone.screening.engine import RULES_DIR, RuleSetError, load_rule_set
         ("Z33.1", "pregnancy"),
         ("Z3A.20", "pregnancy"),
         ("I49.01", "an arrhythmia"),
+        ("I16.9", "a hypertensive crisis, which the intake's cardiovascular disease answer reviews"),
         ("H40.11X1", "glaucoma or raised intraocular pressure"),
         ("K74.60", "cirrhosis or liver failure"),
         ("F10.21", "an alcohol use disorder"),  # in remission: the screening reviews a disorder in remission too
@@ -56,7 +57,8 @@ def test_a_code_matches_the_entry_whose_prefix_it_begins_with(code, label):
         "F33.2",
         "F41.1",
         "F17.210",  # nicotine dependence: no screening rule weighs it
-        "I10",
+        "I10",  # a chronic hypertensive disease: the intake's history of hypertension is a caution, not a review
+        "I15.0",
         "E05.00",  # the intake asks about untreated hyperthyroidism, which a code does not tell
         "K76.0",
         "Q28.0",  # a prefix with its subcategory matches only that subcategory
@@ -175,7 +177,7 @@ def first_entry(content):
         (lambda c: first_entry(c).update(codes=["F20", "F2"]), "prefixes F2 and F20 overlap"),
         (lambda c: first_entry(c).update(codes=["F20", "F31.0"]), "prefixes F31 and F310 overlap"),
         (lambda c: c.update(entries=[]), "non-empty list of entries"),
-        (lambda c: c.update(version="9.9.9"), "pins '1.4.0'"),
+        (lambda c: c.update(version="9.9.9"), "pins '1.5.0'"),
         (lambda c: c.pop("noted_after_screening"), "noted_after_screening needs a source"),
         (lambda c: c.update(noted_after_screening={"source": " "}), "noted_after_screening needs a source"),
         (lambda c: c.pop("use_disorder_in_remission"), "use_disorder_in_remission needs endings"),
