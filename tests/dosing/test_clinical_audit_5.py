@@ -10,11 +10,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.dosing import selectors, services
+from kapstone.patients.models import ExternalClinician
 from kapstone.patients.services import record_part_add
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
+from tests.dosing.helpers import checked_in
 from tests.screening.helpers import consult, intake, screen, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
@@ -89,3 +93,97 @@ def test_the_dosing_room_refuses_a_dose_after_a_crisis_is_coded_and_says_why(cas
     page = signed_in_client(cast.bob).get(reverse("dosing:room", kwargs={"session_id": session.pk})).text
     assert "I16.1 (Hypertensive emergency), a hypertensive crisis" in page
     assert selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal
+
+
+# An outside clinician's advice typed by name instead of picked from the list ----------------------------------------
+
+
+def contact(cast, outcome, *, clinician=None, typed="", days_ago=1):
+    return screening.consultation_record(
+        actor=cast.bob,
+        patient=cast.alice,
+        external_clinician=clinician,
+        clinician_name=typed,
+        staff=cast.bob,
+        contacted_at=timezone.now() - datetime.timedelta(days=days_ago),
+        method=Consultation.Method.PHONE,
+        outcome=outcome,
+    )
+
+
+@pytest.fixture
+def listed(cast):
+    """Alice screened and consented, with an outside psychiatrist on her record."""
+    screen(cast)
+    sign_consent(cast)
+    return ExternalClinician.objects.create(patient=cast.alice, kind="psychiatrist", name="Dr. Ruth Mendel")
+
+
+@pytest.mark.parametrize("typed", ["dr. ruth  mendel", " DR. RUTH MENDEL ", "Psychiatrist: Dr. Ruth Mendel"])
+def test_a_contact_typed_with_a_listed_clinicians_name_is_refused_and_says_to_choose_them(cast, listed, typed):
+    """Before, a typed name was logged as someone else's advice: the psychiatrist's stayed missing, or their earlier
+    concerns stood beside the advice that replaced them, and staff could not see why the gate held. A typed contact
+    carries no kind, so the rule is: choose a listed clinician; type only someone not on the list."""
+    with pytest.raises(screening.ScreeningRefused, match="Dr. Ruth Mendel is on the outside team list"):
+        contact(cast, "supports", typed=typed)
+    assert not Consultation.objects.filter(patient=cast.alice).exists()
+    # Chosen from the list, the same contact counts.
+    contact(cast, "supports", clinician=listed)
+    assert enrolment_blockers(patient=cast.alice) == []
+    # Someone not on the list may still be typed (their advice counts as anyone's, never as the psychiatrist's).
+    contact(cast, "supports", typed="Dr. Ruthie Mendelson")
+
+
+def test_the_form_says_the_rule_and_a_typed_listed_name_is_sent_back_without_a_write(cast, listed):
+    client = signed_in_client(cast.bob)
+    page = client.get(reverse("screening:patient", kwargs={"patient_id": cast.alice.pk})).text
+    assert "a listed clinician&#x27;s advice counts for the enrolment gate only when they are chosen above" in page
+    response = client.post(
+        reverse("screening:consultation_add", kwargs={"patient_id": cast.alice.pk}),
+        {
+            "clinician_name": "dr. ruth mendel",
+            "staff": cast.bob.pk,
+            "contacted_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "method": "phone",
+            "outcome": "supports",
+        },
+    )
+    assert response.status_code == 400
+    assert "Dr. Ruth Mendel is on the outside team list (psychiatrist): choose them" in response.text
+    assert not Consultation.objects.filter(patient=cast.alice).exists()
+
+
+def test_a_contact_typed_before_the_rule_or_the_listing_is_named_by_the_gate_as_not_theirs(cast, listed):
+    """A typed contact already logged (before this rule, or before the clinician was added to the list) does not count
+    as theirs, and the gate says so and what to do, where it said only that they had not been consulted."""
+    Consultation.objects.create(
+        patient=cast.alice,
+        clinician_name="dr. ruth mendel",
+        staff=cast.bob,
+        recorded_by=cast.bob,
+        contacted_at=timezone.now() - datetime.timedelta(days=2),
+        method=Consultation.Method.PHONE,
+        outcome=Consultation.Outcome.SUPPORTS,
+    )
+    [blocker] = enrolment_blockers(patient=cast.alice)
+    assert blocker == (
+        "the outside psychiatrist Dr. Ruth Mendel has not been consulted; the contact of "
+        f"{day_in_words(timezone.now() - datetime.timedelta(days=2))} typed by name as “dr. ruth mendel” does not "
+        "count as theirs: log it again choosing them from the outside team list"
+    )
+    contact(cast, "supports", clinician=listed)
+    assert enrolment_blockers(patient=cast.alice) == []
+
+
+def test_advice_against_after_enrolment_picked_from_the_list_stops_the_next_dose(cast, session, stock):
+    """The psychiatrist who supported KAP at enrolment advises against it before the next dose: chosen from the list,
+    their latest advice replaces the earlier one, and the room refuses until a prescriber overrides it."""
+    listed = ExternalClinician.objects.create(patient=cast.alice, kind="psychiatrist", name="Dr. Ruth Mendel")
+    contact(cast, "supports", clinician=listed, days_ago=3)
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    checked_in(cast, record)
+    against = contact(cast, "advised_against", clinician=listed)
+    with pytest.raises(services.DosingError, match="Dr. Ruth Mendel advised against KAP"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    screening.consultation_override_record(actor=cast.bob, consultation=against, reason=JUSTIFICATION * 2)
+    assert "advised against" not in selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal

@@ -543,7 +543,13 @@ class ConsultationForm(forms.Form):
         queryset=ExternalClinician.objects.none(), required=False, label="Outside clinician"
     )
     clinician_name = forms.CharField(
-        max_length=200, required=False, label="…or who was contacted", help_text="If not on the outside team list."
+        max_length=200,
+        required=False,
+        label="…or who was contacted",
+        help_text=(
+            "Only someone not on the outside team list: a listed clinician's advice counts for the enrolment gate "
+            "only when they are chosen above."
+        ),
     )
     staff = StaffChoiceField(queryset=get_user_model().objects.none(), label="Staff member who made contact")
     contacted_at = forms.DateTimeField(

@@ -524,6 +524,17 @@ def _advice_blockers(
                 f" ({_in_a_sentence(contact.get_outcome_display())} on {day_in_words(contact.contacted_at)}); log "
                 "their advice, or a prescriber may record a decision to go ahead without it"
             )
+        typed = max(
+            (entry for entry in consultations if entry.typed_for(clinician)),
+            key=lambda entry: (entry.contacted_at, entry.pk),
+            default=None,
+        )
+        if typed is not None:
+            # Written before a typed name of a listed clinician was refused, or before the clinician was listed.
+            reason += (
+                f"; the contact of {day_in_words(typed.contacted_at)} typed by name as “{typed.clinician_name}” does "
+                "not count as theirs: log it again choosing them from the outside team list"
+            )
         blockers.append(reason)
     if not advice and not unconsulted:
         blockers.append("the outside treatment team has not been consulted")

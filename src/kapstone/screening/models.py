@@ -91,6 +91,11 @@ def reply_file_path(instance, filename: str) -> str:
     return f"screening/replies/{secrets.token_hex(16)}{suffix}"
 
 
+def names_compared(name: str) -> str:
+    """A name as two are compared: case and spacing ignored ("dr.  RIVERA" is "dr. rivera")."""
+    return " ".join(name.casefold().split())
+
+
 class Consultation(models.Model):
     """One contact with the patient's outside treatment team about KAP."""
 
@@ -144,7 +149,16 @@ class Consultation(models.Model):
         is read on its own."""
         if self.external_clinician_id:
             return f"clinician:{self.external_clinician_id}"
-        return "name:" + " ".join(self.clinician_name.casefold().split())
+        return "name:" + names_compared(self.clinician_name)
+
+    def typed_for(self, clinician: ExternalClinician) -> bool:
+        """Whether this contact was typed by name, not chosen from the outside-team list, with the name of `clinician`
+        on the list (or as the list shows them, "Psychiatrist: Dr. Rivera"), case and spacing ignored. It does not
+        count as that clinician's advice: a typed contact has no kind, so the gate cannot tell it is the same person."""
+        return self.external_clinician_id is None and names_compared(self.clinician_name) in {
+            names_compared(clinician.name),
+            names_compared(str(clinician)),
+        }
 
 
 class ConsultationOverride(models.Model):

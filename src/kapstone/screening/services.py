@@ -190,6 +190,8 @@ def consultation_record(
     name = clinician_name.strip() or (str(external_clinician) if external_clinician else "")
     if not name:
         raise ScreeningRefused("Choose the outside clinician, or type who was contacted.")
+    if external_clinician is None:
+        _refuse_a_listed_clinician_typed(patient=patient, name=name)
     if not staff.is_staff_member:
         raise ScreeningRefused("The person who made contact must be a member of staff.")
     if contacted_at > timezone.now() + datetime.timedelta(minutes=5):
@@ -231,6 +233,21 @@ def consultation_record(
             },
         )
     return entry
+
+
+def _refuse_a_listed_clinician_typed(*, patient: Patient, name: str) -> None:
+    """A contact typed by the name of a clinician on the patient's outside-team list is refused: the enrolment gate
+    counts a contact as a listed clinician's advice only when they are chosen from the list (a typed name carries no
+    kind, so it cannot be told to be that psychiatrist or therapist), and typed it would leave their advice missing, or
+    their earlier concerns standing beside advice that replaces them. Chosen, it counts."""
+    probe = Consultation(clinician_name=name)
+    for clinician in ExternalClinician.objects.filter(patient=patient).order_by("kind", "name", "pk"):
+        if probe.typed_for(clinician):
+            raise ScreeningRefused(
+                f"{clinician.name} is on the outside team list ({clinician.get_kind_display().lower()}): choose them "
+                "as the outside clinician, so the contact counts as their advice. Type a name only for someone not "
+                "on the list."
+            )
 
 
 @transaction.atomic
