@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.dosing import selectors, services
+from kapstone.dosing.models import DoseRecord
 from kapstone.patients.models import ExternalClinician
-from kapstone.patients.services import record_part_add
+from kapstone.patients.services import childbearing_record, record_part_add
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
+from kapstone.program.models import Group, GroupSession
 from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
@@ -187,3 +189,85 @@ def test_advice_against_after_enrolment_picked_from_the_list_stops_the_next_dose
         services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
     screening.consultation_override_record(actor=cast.bob, consultation=against, reason=JUSTIFICATION * 2)
     assert "advised against" not in selectors.dose_readiness(record=record, at=timezone.now()).gate_refusal
+
+
+# A medicine declared at an earlier check-in (another session, another course) ------------------------------------------
+
+
+def an_earlier_check_in(cast, *, days_ago, new_medications, dosed=True):
+    """Alice's check-in `days_ago` in a session of another group (an earlier course), declaring `new_medications`
+    changed since screening, and the dose she was given there."""
+    at = timezone.now() - datetime.timedelta(days=days_ago)
+    group = Group.objects.create(
+        name=f"Earlier group {days_ago}",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate(at),
+    )
+    session = GroupSession.objects.create(
+        group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
+    )
+    return DoseRecord.objects.create(
+        session=session,
+        patient=cast.alice,
+        checked_in_at=at,
+        medication_changes=DoseRecord.MedicationChanges.CHANGED,
+        new_medications=new_medications,
+        route="sublingual",
+        dose_mg=Decimal("200"),
+        administered_at=at + datetime.timedelta(minutes=30) if dosed else None,
+    )
+
+
+def test_an_maoi_declared_at_an_earlier_check_in_is_reviewed_again_though_todays_check_in_says_no_changes(cast, stock):
+    """Phenelzine declared at the check-in of an earlier course's session (the prescriber reviewed it for that dose):
+    today's nurse answers "no changes since screening". Before, the room read only today's answer, so the next dose
+    was ordered with no review of an MAOI ([spravato-pi] 7: MAOIs raise blood pressure)."""
+    screened_a_week_ago(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    cast.alice.refresh_from_db()
+    an_earlier_check_in(cast, days_ago=4, new_medications="phenelzine 15 mg twice daily")
+    record = services.dose_record_open(actor=cast.nurse, session=cast.dosing_session(), patient=cast.alice)
+    checked_in(cast, record)  # "no changes"
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    readiness = selectors.dose_readiness(record=record, at=timezone.now())
+    assert [medicine.described for medicine in readiness.medicines_to_review] == ["phenelzine 15 mg twice daily (maoi)"]
+    with pytest.raises(services.DosingError, match="New since screening, and reviewed by the screening rules"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    services.medication_review(actor=cast.bob, record=record, note="Phenelzine known; BP watched; proceed.")
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+
+
+def test_an_maoi_declared_at_a_check_in_holds_a_new_course_until_a_screening_weighs_it(cast):
+    """Before, an enrolment read the record's medicines and the patient's own answers, not what the room was told at a
+    check-in, so a patient who declared an MAOI in one course joined the next on a screening that never weighed it."""
+    screened_a_week_ago(cast)
+    an_earlier_check_in(cast, days_ago=2, new_medications="phenelzine 15 mg twice daily")
+    group = Group.objects.create(
+        name="Next course",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+    with pytest.raises(program.EnrolmentRefused, match=r"phenelzine 15 mg twice daily \(maoi\)"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    # A new screening that weighs it (needs review, overridden) clears it: the declaration is older than it.
+    data = intake(medications=[{"name": "phenelzine", "dose_mg_per_day": 30}])
+    _, result = screen(cast, data)
+    screening.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
+    assert selectors.medicines_new_since_screening(patient=cast.alice) == []
+    program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+
+
+def test_a_declaration_from_before_the_latest_screening_is_not_read_again(cast, session):
+    an_earlier_check_in(cast, days_ago=400, new_medications="phenelzine 15 mg twice daily")
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    checked_in(cast, record)
+    assert selectors.dose_readiness(record=record, at=timezone.now()).medicines_to_review == ()
+    assert selectors.medicines_new_since_screening(patient=cast.alice) == []

@@ -446,23 +446,69 @@ def _medicines_to_review(
     screened: list[engine.Data],
     on_record: list[engine.Data],
     reported: list[engine.Data],
-    declared: list[engine.Data],
+    declared: list[list[engine.Data]],
     gate: engine.Data,
 ) -> list[medications.NewMedicine]:
     """What a prescriber reviews before a dose, and a new screening before a course: the medicines on the record, in
-    the patient's own answers since screening or declared at check-in that the screening did not list and its rules
-    review, and a benzodiazepine load risen since screening above the screening's threshold (the gate's settings,
-    `gate`)."""
+    the patient's own answers since screening or declared at a check-in since screening (`declared`, one list a
+    check-in) that the screening did not list and its rules review, and a benzodiazepine load risen since screening
+    above the screening's threshold (the gate's settings, `gate`)."""
     return medications.new_to_review(
-        screened=_names(screened), current=[*_names(on_record), *_names(reported), *_names(declared)]
+        screened=_names(screened),
+        current=[*_names(on_record), *_names(reported), *(name for entries in declared for name in _names(entries))],
     ) + medications.benzodiazepine_load_raised(
-        screened=screened, current=[on_record, reported, declared], threshold_mg=gate["benzo_dze_threshold_mg"]
+        screened=screened, current=[on_record, reported, *declared], threshold_mg=gate["benzo_dze_threshold_mg"]
     )
 
 
-def _gate_and_screened_medicines(
-    patients: list[Patient], gate: engine.Data
-) -> tuple[dict[int, tuple[str, ...]], dict[int, list[engine.Data]], dict[int, list[engine.Data]]]:
+@dataclass(frozen=True)
+class _Declared:
+    """Medicines a check-in declared changed since screening: the record, when, and its lines."""
+
+    record_id: int
+    at: datetime.datetime
+    text: str
+
+
+def _declared_since_screening(
+    declarations: list[_Declared],
+    *,
+    screened_on: datetime.date | None,
+    record: DoseRecord | None,
+    at: datetime.datetime,
+) -> list[list[engine.Data]]:
+    """The medicines declared at the check-ins since the latest screening's assessment day, up to `at`: this record's
+    as it stands, and those of the patient's other check-ins (an earlier session, another course). A medicine declared
+    once is taken until a screening assessed since weighs it: the next check-in's answer of "no changes since
+    screening" does not unsay it."""
+    declared = [medications.declared_entries(record.new_medications)] if record and record.new_medications else []
+    if screened_on is None:
+        return declared
+    return declared + [
+        medications.declared_entries(found.text)
+        for found in sorted(declarations, key=lambda found: (found.at, found.record_id))
+        if timezone.localdate(found.at) >= screened_on
+        and found.at <= at
+        and (record is None or found.record_id != record.pk)
+    ]
+
+
+@dataclass(frozen=True)
+class _GateAndMedicines:
+    blockers: dict[int, tuple[str, ...]]
+    # The medication entries of the intake each patient's latest screening read, and the day it was assessed.
+    screened: dict[int, list[engine.Data]]
+    screened_on: dict[int, datetime.date]
+    # Those of their own answers sent since.
+    reported: dict[int, list[engine.Data]]
+
+
+def _assessed_on(result: ScreeningResult) -> datetime.date:
+    """The day the screening's intake was assessed (its blood pressure and medicines taken)."""
+    return datetime.date.fromisoformat(result.result["assessment_date"])
+
+
+def _gate_and_screened_medicines(patients: list[Patient], gate: engine.Data) -> _GateAndMedicines:
     """The enrolment gate of each patient (judged by the gate's settings `gate`), the medication entries of the intake
     their latest screening read, and those of their own answers sent since."""
     statuses = gate_statuses(
@@ -471,9 +517,12 @@ def _gate_and_screened_medicines(
         settings=gate,
     )
     # The gate reads each latest screening with its intake, so the intake's medicines need no read of their own.
-    screened = {pid: _screened_entries(status.result) for pid, status in statuses.items() if status.result}
-    reported = {pid: _reported_entries(status.patient_answers) for pid, status in statuses.items()}
-    return {pid: status.blockers for pid, status in statuses.items()}, screened, reported
+    return _GateAndMedicines(
+        blockers={pid: status.blockers for pid, status in statuses.items()},
+        screened={pid: _screened_entries(status.result) for pid, status in statuses.items() if status.result},
+        screened_on={pid: _assessed_on(status.result) for pid, status in statuses.items() if status.result},
+        reported={pid: _reported_entries(status.patient_answers) for pid, status in statuses.items()},
+    )
 
 
 def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMedicine]:
@@ -484,11 +533,17 @@ def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMe
     latest = ScreeningResult.objects.filter(patient=patient).select_related("intake_version").order_by("-pk").first()
     if latest is None:
         return []
+    declared = (
+        DoseRecord.objects.filter(patient=patient, checked_in_at__gte=_start_of(_assessed_on(latest)))
+        .exclude(new_medications="")
+        .order_by("checked_in_at", "pk")
+        .values_list("new_medications", flat=True)
+    )
     return _medicines_to_review(
         screened=_screened_entries(latest),
         on_record=medications.record_entries(list(Medication.objects.filter(patient=patient))),
         reported=_reported_entries(patient_answers_after(latest)),
-        declared=[],
+        declared=[medications.declared_entries(text) for text in declared],
         gate=gate_settings(),
     )
 
@@ -631,15 +686,20 @@ def pregnancy_problem(*, record: DoseRecord | None, patient: Patient, on: dateti
 
 
 @compiled_once(patient_ids=KEYS)
-def _doses_given(*, patient_ids: list[int]) -> QuerySet[DoseRecord, tuple[int, int, datetime.datetime | None]]:
+def _doses_given(
+    *, patient_ids: list[int]
+) -> QuerySet[DoseRecord, tuple[int, int, datetime.datetime | None, datetime.datetime | None, str]]:
     """Every dose given to these patients, for both the week's count and the last dose before this one (the latest
     other than their records here): the last-dose read went through the same rows, so one read of their ids and
-    times replaced two queries (issue 19). Unordered (order_by()): the records' default order joined their sessions
-    and patients to sort rows read only to be counted."""
+    times replaced two queries (issue 19). With them, in the same read, every check-in that declared medicines changed
+    since screening (its time and lines), which the room weighs at every later dose until a new screening does.
+    Unordered (order_by()): the records' default order joined their sessions and patients to sort rows read only to be
+    counted."""
+    declared = Q(checked_in_at__isnull=False) & ~Q(new_medications="")
     return (
-        DoseRecord.objects.filter(patient_id__in=patient_ids, administered_at__isnull=False)
+        DoseRecord.objects.filter(Q(administered_at__isnull=False) | declared, patient_id__in=patient_ids)
         .order_by()
-        .values_list("pk", "patient_id", "administered_at")
+        .values_list("pk", "patient_id", "administered_at", "checked_in_at", "new_medications")
     )
 
 
@@ -663,8 +723,12 @@ def _readiness(
     own_records = {record.pk for _, _, record in cases if record is not None}
     given: defaultdict[int, list[tuple[int, datetime.datetime]]] = defaultdict(list)
     last_dose: dict[int, datetime.datetime] = {}
-    for record_id, patient_id, administered_at in _doses_given(patient_ids=patient_ids):
-        assert administered_at is not None  # the filter leaves out doses not given
+    declarations: defaultdict[int, list[_Declared]] = defaultdict(list)
+    for record_id, patient_id, administered_at, checked_in_at, new_medications in _doses_given(patient_ids=patient_ids):
+        if checked_in_at is not None and new_medications:
+            declarations[patient_id].append(_Declared(record_id, checked_in_at, new_medications))
+        if administered_at is None:
+            continue  # a check-in's declaration only
         given[patient_id].append((record_id, administered_at))
         if record_id not in own_records and (patient_id not in last_dose or administered_at > last_dose[patient_id]):
             last_dose[patient_id] = administered_at
@@ -675,14 +739,20 @@ def _readiness(
         reviews[alert.patient_id].append(alert)
     earlier_day_only = safety.review_before_dosing_earlier_day_kinds()
     observation = datetime.timedelta(minutes=limits["min_observation_minutes"])
-    gate, screened, reported = _gate_and_screened_medicines(patients, settings.gate)
+    gate_and_medicines = _gate_and_screened_medicines(patients, settings.gate)
+    gate, screened, reported = gate_and_medicines.blockers, gate_and_medicines.screened, gate_and_medicines.reported
     on_record: defaultdict[int, list[Medication]] = defaultdict(list)
     for patient_id, name, dose, frequency in _medications_on_record(patient_ids=patient_ids):
         on_record[patient_id].append(Medication(name=name, dose=dose, frequency=frequency))
     readiness = []
     for patient, at, record in cases:
         predose = _latest_predose(record)
-        declared = medications.declared_entries(record.new_medications) if record else []
+        declared = _declared_since_screening(
+            declarations[patient.pk],
+            screened_on=gate_and_medicines.screened_on.get(patient.pk),
+            record=record,
+            at=at,
+        )
         readiness.append(
             DoseReadiness(
                 patient=patient,
