@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord
+from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
+from kapstone.messaging import services as messaging
 from kapstone.patients.models import ExternalClinician
 from kapstone.patients.services import childbearing_record, record_part_add
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
@@ -20,7 +23,7 @@ from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import checked_in
+from tests.dosing.helpers import checked_in, vitals_at
 from tests.screening.helpers import consult, intake, screen, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
@@ -271,3 +274,80 @@ def test_a_declaration_from_before_the_latest_screening_is_not_read_again(cast, 
     checked_in(cast, record)
     assert selectors.dose_readiness(record=record, at=timezone.now()).medicines_to_review == ()
     assert selectors.medicines_new_since_screening(patient=cast.alice) == []
+
+
+# A secure message the crisis screen flagged ------------------------------------------------------------------------
+
+CRISIS_MESSAGE = "I can't go on, I want to die"
+
+
+def a_crisis_message(cast, capture):
+    with capture(execute=True):
+        messaging.thread_start(actor=cast.alice_user, patient=cast.alice, subject="Tonight", body=CRISIS_MESSAGE)
+    return CriticalAlert.objects.get(patient=cast.alice, kind="message_crisis_keyword", acknowledged_at__isnull=True)
+
+
+def test_a_crisis_message_from_the_portal_holds_the_next_dose_until_a_clinician_acknowledges_it(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    """The patient writes that she wants to die between check-in and the dose. Before, the alert queue alone read it:
+    the room, which holds the dose on a questionnaire's suicide item, gave the dose on this one ([us-988] warning
+    signs; [critical-item-practice])."""
+    alert = a_crisis_message(cast, django_capture_on_commit_callbacks)
+    readiness = selectors.dose_readiness(record=ready_record, at=timezone.now())
+    assert readiness.review_alerts == (alert,)
+    with pytest.raises(services.DosingError, match="To review before the dose: A secure message from the patient"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Called her: passive thoughts, safety plan reviewed.")
+    assert services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob
+    ).administered_at
+
+
+def test_a_crisis_message_holds_a_new_course_until_acknowledged(cast, django_capture_on_commit_callbacks):
+    screened_a_week_ago(cast)
+    alert = a_crisis_message(cast, django_capture_on_commit_callbacks)
+    group = Group.objects.create(
+        name="Next course",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+    with pytest.raises(program.EnrolmentRefused, match="A secure message from the patient mentions a crisis"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in clinic: no intent, plan reviewed.")
+    program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+
+
+def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    record = services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
+    vitals_at(cast, record, "discharge", timezone.now())
+    alert = a_crisis_message(cast, django_capture_on_commit_callbacks)
+    leave = {"vitals_ok": True, "alert_oriented": True, "escort_present": True}
+    with pytest.raises(
+        services.DosingError,
+        match="the alert “A secure message from the patient mentions a crisis; read it and reach out” .* before they leave",
+    ):
+        services.discharge(actor=cast.nurse, record=record, **leave)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Spoke with her before she left: safe, escort home.")
+    assert services.discharge(actor=cast.nurse, record=record, **leave).discharged_at is not None
+
+
+def test_an_undosed_patient_with_an_open_crisis_message_is_not_sent_home(
+    cast, checked_in, django_capture_on_commit_callbacks
+):
+    a_crisis_message(cast, django_capture_on_commit_callbacks)
+    vitals_at(cast, checked_in, "discharge", timezone.now())
+    with pytest.raises(services.DosingError, match="A secure message from the patient mentions a crisis"):
+        services.discharge(
+            actor=cast.nurse, record=checked_in, vitals_ok=True, alert_oriented=True, escort_present=True
+        )

@@ -20,8 +20,9 @@ def _refuse_enrolment_on_new_medicines(sender, *, patient, **kwargs) -> list[str
 
 def _refuse_enrolment_on_open_safety_review(sender, *, patient, **kwargs) -> list[str]:
     """A new course waits, as the next dose does, while a long-term safety answer, a urine drug screen positive for
-    a substance not prescribed, or a severe adverse event, stop-level vitals or a positive suicide screen of a session
-    is open in the alert queue (dosing/data/safety.yaml review_before_dosing)."""
+    a substance not prescribed, a secure message the crisis screen flagged, or a severe adverse event, stop-level vitals
+    or a positive suicide screen of a session is open in the alert queue (dosing/data/safety.yaml
+    review_before_dosing)."""
     # deferred: apps.py is read before the models are ready, and the selectors module imports them.
     from kapstone.dosing.selectors import safety_reviews_open
     from kapstone.practice.templatetags.kapstone_tags import day_in_words

@@ -219,6 +219,16 @@ def review_before_dosing_source() -> str:
     return safety_data()["review_before_dosing"]["source"]
 
 
+def discharge_waits_for_kinds() -> tuple[str, ...]:
+    """The alert-queue kinds an open alert of holds discharge, dosed or not (safety.yaml discharge_waits_for): a
+    secure message the crisis screen flagged."""
+    return tuple(safety_data()["discharge_waits_for"]["kinds"])
+
+
+def discharge_waits_for_source() -> str:
+    return safety_data()["discharge_waits_for"]["source"]
+
+
 def medication_review_classes() -> frozenset[str]:
     return frozenset(safety_data()["medication_review"]["classes"])
 

@@ -604,6 +604,12 @@ def safety_reviews_open(*, patient: Patient) -> list[CriticalAlert]:
     return list(_review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=[patient.pk]))
 
 
+def discharge_reviews_open(*, patient_id: int) -> list[CriticalAlert]:
+    """The patient's open alerts that hold discharge, dosed or not (safety.yaml discharge_waits_for: a secure message
+    the crisis screen flagged), oldest first."""
+    return list(_review_alerts_open(safety.discharge_waits_for_kinds(), patient_ids=[patient_id]))
+
+
 # How a severe adverse event and a stop-level vitals reading are announced to the alert queue
 # (practice.signals.SAFETY_EVENT_KINDS), and found there.
 SEVERE_ADVERSE_EVENT = "adverse_event_serious"

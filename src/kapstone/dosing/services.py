@@ -733,6 +733,13 @@ def discharge(
         for alert in selectors.room_screen_alerts_open(record=record)
     ]
     problems += [
+        f"the alert “{alert.reason.rstrip('.')}” (raised {day_in_words(alert.raised_at)}, "
+        f"{timezone.localtime(alert.raised_at):%H:%M}) is not yet acknowledged; a clinician reads what it is about, "
+        "assesses the patient and acknowledges it with a note in the alert queue before they leave, dosed or not "
+        f"({safety.discharge_waits_for_source()})"
+        for alert in selectors.discharge_reviews_open(patient_id=record.patient_id)
+    ]
+    problems += [
         f"the stop-level vitals announced at {timezone.localtime(alert.raised_at):%H:%M} are not yet acknowledged; a "
         "clinician reviews the patient and acknowledges the alert with a note in the alert queue before they leave "
         "([spravato-rems]: blood pressure after the dose, discharge only when clinically stable)"
