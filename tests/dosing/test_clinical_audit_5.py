@@ -351,3 +351,88 @@ def test_an_undosed_patient_with_an_open_crisis_message_is_not_sent_home(
         services.discharge(
             actor=cast.nurse, record=checked_in, vitals_ok=True, alert_oriented=True, escort_present=True
         )
+
+
+# An allergic reaction to the drug ---------------------------------------------------------------------------------
+
+
+def allergic_reaction(cast, record, capture, *, severity="mild"):
+    with capture(execute=True):
+        services.adverse_event_record(
+            actor=cast.nurse,
+            record=record,
+            kind="urticaria",
+            severity=severity,
+            hypersensitivity=True,
+            description="Hives on both forearms 20 minutes after the lozenge.",
+            action_taken="Cetirizine given; observed.",
+        )
+    return CriticalAlert.objects.get(patient=cast.alice, kind="adverse_event_hypersensitivity")
+
+
+def test_a_mild_allergic_reaction_in_an_earlier_course_holds_the_next_dose_and_a_new_course(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Ketamine and esketamine are contraindicated in hypersensitivity ([spravato-pi] 4; [ketalar-pi]). Before, only a
+    severe adverse event raised an alert: hives recorded as mild in one course held nothing, and the next dose was
+    given."""
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    checked_in(cast, record)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    with pytest.raises(
+        services.DosingError, match=r"To review before the dose: Allergic \(hypersensitivity\) reaction"
+    ):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    group = Group.objects.create(
+        name="Next course",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+    with pytest.raises(program.EnrolmentRefused, match=r"Allergic \(hypersensitivity\) reaction to the drug"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed: heat rash from the room, not the drug.")
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+
+
+def test_an_allergic_reaction_after_the_dose_holds_discharge_and_the_card_names_it(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    record = services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+    )
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
+    vitals_at(cast, record, "discharge", timezone.now())
+    alert = allergic_reaction(cast, record, django_capture_on_commit_callbacks)
+    leave = {"vitals_ok": True, "alert_oriented": True, "escort_present": True}
+    with pytest.raises(services.DosingError, match=r"the alert “Allergic \(hypersensitivity\) reaction"):
+        services.discharge(actor=cast.nurse, record=record, **leave)
+    page = signed_in_client(cast.bob).get(reverse("dosing:room", kwargs={"session_id": record.session_id})).text
+    assert "AE: urticaria (Mild, allergic reaction to the drug)" in page
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Hives settled; no airway signs; safe to leave.")
+    assert services.discharge(actor=cast.nurse, record=record, **leave).discharged_at is not None
+
+
+def test_the_room_records_an_allergic_reaction_from_its_form(cast, ready_record, django_capture_on_commit_callbacks):
+    action = reverse(
+        "dosing:room_action",
+        kwargs={"session_id": ready_record.session_id, "patient_id": cast.alice.pk, "action": "adverse"},
+    )
+    prefix = f"p{cast.alice.pk}-adverse"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in_client(cast.nurse).post(
+            action,
+            {f"{prefix}-kind": "flushing", f"{prefix}-severity": "moderate", f"{prefix}-hypersensitivity": "on"},
+        )
+    assert response.status_code == 302
+    assert ready_record.adverse_events.get().hypersensitivity
+    assert CriticalAlert.objects.filter(patient=cast.alice, kind="adverse_event_hypersensitivity").exists()

@@ -294,7 +294,7 @@ class AdverseEventForm(forms.ModelForm):
 
     class Meta:
         model = AdverseEvent
-        fields = ["kind", "severity", "description", "action_taken"]
+        fields = ["kind", "severity", "hypersensitivity", "description", "action_taken"]
 
 
 class DischargeForm(forms.Form):

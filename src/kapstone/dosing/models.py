@@ -187,6 +187,14 @@ class AdverseEvent(models.Model):
     occurred_at = models.DateTimeField()
     kind = models.CharField(max_length=60)
     severity = models.CharField(max_length=10, choices=Severity.choices)
+    # An allergic reaction to the drug, of any severity: ketamine and esketamine are contraindicated in hypersensitivity
+    # ([spravato-pi] 4, [ketalar-pi]), so it holds the next dose and a new course, and discharge, until a clinician
+    # reviews it (dosing/data/safety.yaml review_before_dosing, discharge_waits_for).
+    hypersensitivity = models.BooleanField(
+        default=False,
+        verbose_name="Allergic (hypersensitivity) reaction to the drug",
+        help_text="Rash, hives, swelling, wheeze or anaphylaxis after the dose, whatever its severity.",
+    )
     description = models.TextField(blank=True)
     action_taken = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)

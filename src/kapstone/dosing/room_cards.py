@@ -308,7 +308,8 @@ def _after(record: DoseRecord | None) -> str:
         )
     if record is not None:
         events = "".join(
-            f'<p class="badge warn">AE: {shown(ae.kind)} ({shown(ae.get_severity_display())})</p>'
+            f'<p class="badge warn">AE: {shown(ae.kind)} ({shown(ae.get_severity_display())}'
+            f"{', allergic reaction to the drug' if ae.hypersensitivity else ''})</p>"
             for ae in record.adverse_events.all()
         )
         if record.notes:

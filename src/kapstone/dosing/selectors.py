@@ -613,6 +613,7 @@ def discharge_reviews_open(*, patient_id: int) -> list[CriticalAlert]:
 # How a severe adverse event and a stop-level vitals reading are announced to the alert queue
 # (practice.signals.SAFETY_EVENT_KINDS), and found there.
 SEVERE_ADVERSE_EVENT = "adverse_event_serious"
+HYPERSENSITIVITY_EVENT = "adverse_event_hypersensitivity"
 ADVERSE_EVENT_OBJECT = "adverse_event"
 VITALS_STOP = "vitals_stop"
 VITALS_READING_OBJECT = "vitals_reading"

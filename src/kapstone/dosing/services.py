@@ -461,20 +461,43 @@ def ratings_record(
 
 @transaction.atomic
 def adverse_event_record(
-    *, actor: User, record: DoseRecord, kind: str, severity: str, description: str, action_taken: str
+    *,
+    actor: User,
+    record: DoseRecord,
+    kind: str,
+    severity: str,
+    description: str,
+    action_taken: str,
+    hypersensitivity: bool = False,
 ) -> AdverseEvent:
+    """A severe event, and an allergic reaction to the drug of any severity, are announced to the alert queue: open,
+    they hold discharge, the next dose and a new course (safety.yaml review_before_dosing, discharge_waits_for)."""
     event = AdverseEvent(
         record=record,
         occurred_at=timezone.now(),
         kind=kind,
         severity=severity,
+        hypersensitivity=hypersensitivity,
         description=description,
         action_taken=action_taken,
         recorded_by=actor,
     )
     event.full_clean()
     event.save()
-    _audit(record, "adverse_event", {"kind": kind, "severity": severity})
+    _audit(record, "adverse_event", {"kind": kind, "severity": severity, "hypersensitivity": hypersensitivity})
+    if hypersensitivity:
+        _announce(
+            kind=selectors.HYPERSENSITIVITY_EVENT,
+            level="urgent",
+            record=record,
+            summary=(
+                f"Allergic (hypersensitivity) reaction to the drug in the dosing room: {kind}. Ketamine and esketamine "
+                "are contraindicated in hypersensitivity: if it is confirmed, record it in a new intake, which "
+                "excludes further doses"
+            ),
+            object_type=selectors.ADVERSE_EVENT_OBJECT,
+            object_id=event.pk,
+        )
     if severity == AdverseEvent.Severity.SEVERE:
         _announce(
             kind=selectors.SEVERE_ADVERSE_EVENT,

@@ -18,6 +18,7 @@ safety_event = Signal()
 SAFETY_EVENT_KINDS = {
     "vitals_stop": "Vital signs at a stop level in the dosing room",
     "adverse_event_serious": "Serious adverse event",
+    "adverse_event_hypersensitivity": "Allergic reaction to the drug in the dosing room",
     "room_suicide_screen": "Suicide-risk screen positive in the dosing room",
     "consent_withdrawn": "Consent withdrawn",
     "ledger_discrepancy": "Controlled-substance discrepancy",
