@@ -56,6 +56,18 @@ def medical(**changes):
     return {**intake()["medical"], **changes}
 
 
+def next_course():
+    """A group starting in two weeks, with no sessions booked yet: a new course to enrol in."""
+    return Group.objects.create(
+        name="Next course",
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+
+
 # A hypertensive crisis on the record (ICD-10-CM I16) ----------------------------------------------------------------
 
 CRISIS = ("I16.1", "Hypertensive emergency")
@@ -250,14 +262,7 @@ def test_an_maoi_declared_at_a_check_in_holds_a_new_course_until_a_screening_wei
     check-in, so a patient who declared an MAOI in one course joined the next on a screening that never weighed it."""
     screened_a_week_ago(cast)
     an_earlier_check_in(cast, days_ago=2, new_medications="phenelzine 15 mg twice daily")
-    group = Group.objects.create(
-        name="Next course",
-        template_id="journey-clinical-style",
-        template_version=1,
-        min_size=3,
-        max_size=4,
-        start_date=timezone.localdate() + datetime.timedelta(days=14),
-    )
+    group = next_course()
     with pytest.raises(program.EnrolmentRefused, match=r"phenelzine 15 mg twice daily \(maoi\)"):
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     # A new screening that weighs it (needs review, overridden) clears it: the declaration is older than it.
@@ -307,14 +312,7 @@ def test_a_crisis_message_from_the_portal_holds_the_next_dose_until_a_clinician_
 def test_a_crisis_message_holds_a_new_course_until_acknowledged(cast, django_capture_on_commit_callbacks):
     screened_a_week_ago(cast)
     alert = a_crisis_message(cast, django_capture_on_commit_callbacks)
-    group = Group.objects.create(
-        name="Next course",
-        template_id="journey-clinical-style",
-        template_version=1,
-        min_size=3,
-        max_size=4,
-        start_date=timezone.localdate() + datetime.timedelta(days=14),
-    )
+    group = next_course()
     with pytest.raises(program.EnrolmentRefused, match="A secure message from the patient mentions a crisis"):
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in clinic: no intent, plan reviewed.")
@@ -387,14 +385,7 @@ def test_a_mild_allergic_reaction_in_an_earlier_course_holds_the_next_dose_and_a
         services.DosingError, match=r"To review before the dose: Allergic \(hypersensitivity\) reaction"
     ):
         services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
-    group = Group.objects.create(
-        name="Next course",
-        template_id="journey-clinical-style",
-        template_version=1,
-        min_size=3,
-        max_size=4,
-        start_date=timezone.localdate() + datetime.timedelta(days=14),
-    )
+    group = next_course()
     with pytest.raises(program.EnrolmentRefused, match=r"Allergic \(hypersensitivity\) reaction to the drug"):
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed: heat rash from the room, not the drug.")
@@ -436,3 +427,39 @@ def test_the_room_records_an_allergic_reaction_from_its_form(cast, ready_record,
     assert response.status_code == 302
     assert ready_record.adverse_events.get().hypersensitivity
     assert CriticalAlert.objects.filter(patient=cast.alice, kind="adverse_event_hypersensitivity").exists()
+
+
+# Cells already held, pinned end to end ------------------------------------------------------------------------------
+
+
+def test_consent_withdrawn_in_the_portal_after_the_order_stops_the_dose_and_the_room_says_why(
+    cast, ready_record, stock
+):
+    response = signed_in_client(cast.alice_user).post(
+        reverse("screening:portal_consent_withdraw"), {"reason": "", "confirm": "yes"}
+    )
+    assert response.status_code == 302
+    with pytest.raises(services.DosingError, match=r"cannot be dosed: informed consent .* was withdrawn"):
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    page = signed_in_client(cast.nurse).get(reverse("dosing:room", kwargs={"session_id": ready_record.session_id}))
+    assert "was withdrawn on" in page.text
+    ready_record.refresh_from_db()
+    assert ready_record.administered_at is None
+
+
+def test_a_severe_adverse_event_of_the_last_course_still_open_holds_a_new_course(
+    cast, session, earlier_dose, django_capture_on_commit_callbacks
+):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=20))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.adverse_event_record(
+            actor=cast.nurse,
+            record=earlier,
+            kind="laryngospasm",
+            severity="severe",
+            description="Brief; resolved with jaw thrust.",
+            action_taken="Observed 3 hours.",
+        )
+    group = next_course()
+    with pytest.raises(program.EnrolmentRefused, match="Severe adverse event in the dosing room: laryngospasm"):
+        program.enrol(actor=cast.bob, group=group, patient=cast.alice)
