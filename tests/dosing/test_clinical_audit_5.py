@@ -14,6 +14,7 @@ from kapstone.dosing.models import DoseRecord
 from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
 from kapstone.messaging import services as messaging
+from kapstone.patients import services as patients
 from kapstone.patients.models import ExternalClinician
 from kapstone.patients.services import childbearing_record, record_part_add
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
@@ -463,3 +464,24 @@ def test_a_severe_adverse_event_of_the_last_course_still_open_holds_a_new_course
     group = next_course()
     with pytest.raises(program.EnrolmentRefused, match="Severe adverse event in the dosing room: laryngospasm"):
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
+
+
+def test_a_patient_who_turns_65_between_two_doses_waits_for_a_screening_that_reviews_it(cast, stock):
+    """Screened a week ago at 64 on the record's date of birth; 65 today, at the course's next dose. The gate reads the
+    record on the day, so the room refuses until a prescriber reviews the older-adult rule in a new screening
+    ([spravato-pi] 2.2, 8.5; [yale-bp-series])."""
+    today = timezone.localdate()
+    # 65 two to five days ago (a day past the 28th is taken back to it), so 64 when screened a week ago.
+    two_days_ago = today - datetime.timedelta(days=2)
+    born = two_days_ago.replace(year=two_days_ago.year - 65, day=min(two_days_ago.day, 28))
+    patients.patient_update(actor=cast.bob, patient=cast.alice, fields={"date_of_birth": born})
+    data = intake(age=None, date_of_birth=born.isoformat())
+    data["assessment_date"] = (today - datetime.timedelta(days=7)).isoformat()
+    assert screen(cast, data)[1].decision == "eligible"  # 64 then: the older-adult rule did not fire
+    consult(cast)
+    sign_consent(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    cast.alice.refresh_from_db()
+    record = services.dose_record_open(actor=cast.nurse, session=cast.dosing_session(), patient=cast.alice)
+    with pytest.raises(services.DosingError, match="the patient is 65 on the record's date of birth"):
+        checked_in(cast, record)
