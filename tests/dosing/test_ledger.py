@@ -159,7 +159,10 @@ def test_a_correction_without_the_entry_it_corrects_is_refused_with_a_message(ca
     receipt = LedgerEntry.objects.get(lot=stock.lot)
     data = {**correction_data(cast, stock, receipt), "correction-corrects": ""}
     response = client_for(cast.nurse).post(reverse("dosing:ledger_action", args=["correction"]), data)
-    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    assert (
+        response.status_code == 400
+        and "“Entry corrected (its number)” is required: fill it in." in response.content.decode()
+    )
     assert not LedgerEntry.objects.filter(kind="correction").exists()
 
 

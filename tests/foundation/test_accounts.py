@@ -311,7 +311,10 @@ def test_a_reset_for_an_unknown_login_looks_the_same_and_sends_nothing(db):
 
 def test_a_blank_reset_request_is_explained(db):
     response = Client().post(reverse("accounts:password_reset"), {"identifier": ""})
-    assert response.status_code == 400 and "This field is required" in response.content.decode()
+    assert (
+        response.status_code == 400
+        and "“Username or email address” is required: fill it in." in response.content.decode()
+    )
 
 
 # --- password change and ending sessions ------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_after_confirming_only_a_page_of_this_site_is_followed(cast, next_url):
 
 def test_an_empty_password_is_asked_for_again(cast):
     response = left_open(cast.admin).post(CONFIRM, {"password": ""})
-    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    assert response.status_code == 400 and "“Your password” is required: fill it in." in response.content.decode()
 
 
 def test_managing_second_factors_asks_before_the_page_opens(cast):

@@ -105,7 +105,7 @@ def test_no_set_up_link_goes_to_a_staff_member_who_has_a_password_or_is_deactiva
         ("role", "patient", "Select a valid choice"),
         ("role", "", "Choose the staff member&#x27;s role: it decides what they can see and do."),
         ("email", "nope", "valid email"),
-        ("email", "", "This field is required"),
+        ("email", "", "“Email” is required: fill it in."),
     ],
 )
 def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, field, value, message):

@@ -84,7 +84,7 @@ def test_acknowledging_needs_a_note(cast, client_for):
     alert = open_alert(cast.alice)
     client = client_for(cast.bob)
     response = client.post(reverse("measures:acknowledge", args=[alert.pk]), {"note": "   "})
-    assert response.status_code == 400 and "This field is required" in response.content.decode()
+    assert response.status_code == 400 and "“What was done” is required: fill it in." in response.content.decode()
     alert.refresh_from_db()
     assert alert.is_open
     with pytest.raises(ValueError, match="Write what was done"):

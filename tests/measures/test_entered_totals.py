@@ -137,7 +137,7 @@ def test_a_voided_total_leaves_the_chart_and_stays_on_record(cast):
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"action": "void", "reason": ""}, "This field is required"),
+        ({"action": "void", "reason": ""}, "“Reason” is required: fill it in."),
         ({"action": "void", "reason": "x" * 501}, "at most 500 characters"),
         ({"action": "correct", "total": "999", "completed_on": "2024-01-01", "reason": "r"}, "between 0 and 63"),
         ({"action": "correct", "total": "5", "completed_on": "0001-01-01", "reason": "r"}, "cannot be before"),

@@ -262,7 +262,7 @@ def test_a_session_held_in_person_still_needs_its_room(cast):
     session = integration_session(cast)
     response = adjust(cast.bob, session, room="")
     assert response.status_code == 400
-    assert "This field is required." in response.text
+    assert "“Room” is required: choose one." in response.text
     with pytest.raises(PlanRefused, match="Choose a room: the session is held in person"):
         services.session_move(
             actor=cast.bob,

@@ -182,7 +182,7 @@ def test_a_contact_logged_without_its_outcome_is_refused_and_does_not_pass_the_g
     response = signed_in_client(cast.bob).post(
         patient_url("screening:consultation_add", cast), consultation_post(staff=cast.bob.pk, outcome="")
     )
-    assert response.status_code == 400 and "This field is required." in response.text
+    assert response.status_code == 400 and "“Outcome” is required: choose one." in response.text
     assert not Consultation.objects.exists()
 
 
@@ -370,7 +370,8 @@ def test_a_pre_intake_without_an_indication_is_sent_back(cast):
     response = signed_in_client(cast.alice_user).post(
         reverse("screening:portal_pre_intake"), pre_intake_post(indications=[])
     )
-    assert response.status_code == 400 and "This field is required." in response.text
+    assert response.status_code == 400
+    assert "“What would you like help with?” is required: choose at least one." in response.text
     assert not IntakeVersion.objects.exists()
 
 

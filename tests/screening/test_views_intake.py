@@ -75,7 +75,7 @@ def test_an_unanswered_safety_question_is_shown_next_to_it_and_nothing_is_saved(
     del data["medical__pregnant"]
     response = signed_in_client(cast.bob).post(url("screening:intake", cast), data)
     assert response.status_code == 400
-    assert "This field is required." in response.text
+    assert "“Pregnant” is required: choose one." in response.text
     assert not IntakeVersion.objects.exists()
 
 

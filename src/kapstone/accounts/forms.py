@@ -5,8 +5,10 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.validators import MaxLengthValidator
 from django_otp import match_token, user_has_device
 
+from kapstone.baseforms import Form, SignInForm
 
-class LoginForm(AuthenticationForm):
+
+class LoginForm(SignInForm):
     """Password and, for staff, the six-digit code from their authenticator app in the same step. Staff who leave
     the code empty continue to a second step, where they give the code or use a passkey."""
 
@@ -68,7 +70,7 @@ def count_failed_second_factor(user, request) -> None:
     user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
 
 
-class ConfirmIdentityForm(forms.Form):
+class ConfirmIdentityForm(Form):
     password = forms.CharField(
         label="Your password",
         strip=False,
@@ -77,7 +79,7 @@ class ConfirmIdentityForm(forms.Form):
     )
 
 
-class SecondStepForm(forms.Form):
+class SecondStepForm(Form):
     otp_token = forms.CharField(
         label="Authenticator code",
         max_length=8,
@@ -86,7 +88,7 @@ class SecondStepForm(forms.Form):
     )
 
 
-class ConfirmDeviceForm(forms.Form):
+class ConfirmDeviceForm(Form):
     otp_token = forms.CharField(
         label="Code from your authenticator app",
         max_length=8,
@@ -94,13 +96,13 @@ class ConfirmDeviceForm(forms.Form):
     )
 
 
-class PasswordResetRequestForm(forms.Form):
+class PasswordResetRequestForm(Form):
     identifier = forms.CharField(
         label="Username or email address", max_length=254, widget=forms.TextInput(attrs={"autocomplete": "username"})
     )
 
 
-class UnlockForm(forms.Form):
+class UnlockForm(Form):
     username = forms.CharField(max_length=150)
 
 

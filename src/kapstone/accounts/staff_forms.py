@@ -2,9 +2,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from kapstone.accounts.roles import STAFF_ROLES, Role
+from kapstone.baseforms import Form
 
 
-class StaffForm(forms.Form):
+class StaffForm(Form):
     username = forms.RegexField(
         regex=r"^[\w.@+-]{3,150}$", max_length=150, help_text="3-150 letters, digits and . @ + - _"
     )

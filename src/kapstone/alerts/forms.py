@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import Role
 from kapstone.alerts.models import OnCallSlot, SafetyPlan
+from kapstone.baseforms import Form
 
 # E.164: a plus, a country code and up to 15 digits in all, which is what SMS providers accept.
 E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the number in international form, e.g. +15555550123.")
@@ -15,7 +16,7 @@ def _prescribers():
     return get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True)
 
 
-class SlotForm(forms.Form):
+class SlotForm(Form):
     prescriber = StaffChoiceField(queryset=_prescribers(), label="Prescriber on call")
     weekday = forms.TypedChoiceField(choices=OnCallSlot.Weekday.choices, coerce=int, label="Day")
     starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
@@ -36,7 +37,7 @@ class SlotForm(forms.Form):
         return data
 
 
-class DefaultOnCallForm(forms.Form):
+class DefaultOnCallForm(Form):
     prescriber = StaffChoiceField(
         queryset=_prescribers(),
         required=False,
@@ -52,7 +53,7 @@ class DefaultOnCallForm(forms.Form):
         self.fields["prescriber"].queryset = _prescribers()
 
 
-class PagingNumberForm(forms.Form):
+class PagingNumberForm(Form):
     mobile = forms.CharField(
         required=False,
         max_length=16,
@@ -62,7 +63,7 @@ class PagingNumberForm(forms.Form):
     )
 
 
-class SafetyPlanForm(forms.Form):
+class SafetyPlanForm(Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, label in SafetyPlan.SECTIONS:

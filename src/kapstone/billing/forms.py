@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from kapstone.accounts.fields import staff_label
+from kapstone.baseforms import Form, ModelForm
 from kapstone.billing import codes
 from kapstone.billing.models import MAX_AMOUNT, AccountEntry, StaffBillingProfile
 
@@ -23,7 +24,7 @@ def _date_field(label: str) -> forms.DateField:
     return forms.DateField(label=label, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class FeeForm(forms.Form):
+class FeeForm(Form):
     code = forms.ChoiceField(label="Service")
     amount = _amount_field("Fee ($)")
     reason = forms.CharField(label="Why", max_length=300, help_text="For example: 2027 fee schedule.")
@@ -33,13 +34,13 @@ class FeeForm(forms.Form):
         self.fields["code"].choices = [(c, f"{c} · {s.label}") for c, s in codes.service_codes().items()]
 
 
-class StaffProfileForm(forms.ModelForm):
+class StaffProfileForm(ModelForm):
     class Meta:
         model = StaffBillingProfile
         fields = ["npi", "licence_number", "licence_state"]
 
 
-class ChargeForm(forms.Form):
+class ChargeForm(Form):
     visit = forms.TypedChoiceField(label="Visit", coerce=int, empty_value=None, required=False)
     on_date = forms.DateField(
         label="Date of service (when no visit is chosen)",
@@ -72,7 +73,7 @@ class ChargeForm(forms.Form):
         return data
 
 
-class PaymentForm(forms.Form):
+class PaymentForm(Form):
     amount = _amount_field()
     method = forms.ChoiceField(label="Paid by", choices=AccountEntry.Method.choices[1:])
     on_date = _date_field("Date received")
@@ -86,7 +87,7 @@ class PaymentForm(forms.Form):
         self.fields["on_date"].initial = timezone.localdate()
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(Form):
     amount = _amount_field()
     reason = forms.CharField(label="Why", max_length=300, help_text="For example: sliding-scale discount.")
     on_date = _date_field("Date")
@@ -96,18 +97,18 @@ class AdjustmentForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class RefundForm(forms.Form):
+class RefundForm(Form):
     amount = _amount_field()
     method = forms.ChoiceField(label="Returned by", choices=AccountEntry.Method.choices[1:])
     reason = forms.CharField(label="Why", max_length=300)
     reference = forms.CharField(label="Reference", max_length=60, required=False)
 
 
-class SelfPayForm(forms.Form):
+class SelfPayForm(Form):
     self_pay = forms.BooleanField(label="Pays the practice directly (uninsured or self-pay)", required=False)
 
 
-class PeriodForm(forms.Form):
+class PeriodForm(Form):
     start = _date_field("From")
     end = _date_field("To")
 

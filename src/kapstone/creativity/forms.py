@@ -5,6 +5,7 @@ time limit would not let them fix it, so the service keeps what fits and says wh
 
 from django import forms
 
+from kapstone.baseforms import Form
 from kapstone.creativity import protocol
 from kapstone.creativity.models import Occasion
 
@@ -13,7 +14,7 @@ def _limits() -> dict:
     return protocol.administration_settings()
 
 
-class AUTPartForm(forms.Form):
+class AUTPartForm(Form):
     part = forms.IntegerField(min_value=0, max_value=20, widget=forms.HiddenInput)
     ideas = forms.CharField(
         required=False,
@@ -53,7 +54,7 @@ class AUTPartForm(forms.Form):
         return ideas
 
 
-class DATForm(forms.Form):
+class DATForm(Form):
     def __init__(self, *args, handing_in: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         limits = _limits()["dat"]
@@ -79,7 +80,7 @@ class DATForm(forms.Form):
         return [self.cleaned_data.get(name, "") for name in self.fields]
 
 
-class ScheduleForm(forms.Form):
+class ScheduleForm(Form):
     TASK_CHOICES = [("both", "Both tasks"), ("aut", "Alternative uses only"), ("dat", "Unrelated words only")]
 
     occasion = forms.ChoiceField(choices=Occasion.choices)

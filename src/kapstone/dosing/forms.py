@@ -13,6 +13,7 @@ from kapstone import formrender
 from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.baseforms import Form, ModelForm
 from kapstone.compiled_once import compiled_once
 from kapstone.dosing import catalogue, safety
 from kapstone.dosing.models import (
@@ -52,7 +53,7 @@ WEIGHT_UNITS = [("kg", "kg"), ("lb", "lb")]
 WEIGHT_KG = (Decimal("25"), Decimal("350"))
 
 
-class CheckInForm(forms.Form):
+class CheckInForm(Form):
     fasting_confirmed = forms.BooleanField(required=False, label="Fasting confirmed")
     escort_arranged = forms.BooleanField(required=False, label="Escort or ride home arranged")
     # "Not done yet" first, so the form opens on it: opening on the first of the model's choices, "Not applicable",
@@ -109,7 +110,7 @@ class CheckInForm(forms.Form):
         return cleaned
 
 
-class DoseOrderForm(forms.Form):
+class DoseOrderForm(Form):
     # No route is chosen for the prescriber: the first one (intramuscular) chosen by default made an order for the
     # group's usual lozenge one missed choice away from an injection.
     route = forms.ChoiceField(choices=[("", "Choose the route"), *Route.choices])
@@ -168,7 +169,7 @@ def fitting_balances(balances: Iterable[LotBalance], *, route: str) -> list[LotB
     return [balance for balance in balances if balance.lot.form in fitting]
 
 
-class AdministerForm(forms.Form):
+class AdministerForm(Form):
     balance = BalanceChoiceField(
         queryset=LotBalance.objects.none(),
         label="Lot and location",
@@ -249,7 +250,7 @@ def _reading(label: str, low: int, high: int, unit: str, **kwargs) -> forms.Inte
     )
 
 
-class VitalsForm(forms.Form):
+class VitalsForm(Form):
     phase = forms.ChoiceField(choices=VitalsReading.Phase.choices)
     systolic = _reading("Systolic (mmHg)", 50, 300, " mmHg")
     diastolic = _reading("Diastolic (mmHg)", 20, 200, " mmHg")
@@ -279,7 +280,7 @@ def _scale_field(scale: str, label: str) -> forms.IntegerField:
     )
 
 
-class RatingsForm(forms.Form):
+class RatingsForm(Form):
     sedation_moaas = _scale_field("moaas", "Sedation (MOAA/S {min}-{max})")
     dissociation_cadss = _scale_field("cadss_total", "Dissociation (CADSS total {min}-{max})")
 
@@ -288,7 +289,7 @@ class RatingsForm(forms.Form):
 NOTE_MAX_LENGTH = 2000
 
 
-class AdverseEventForm(forms.ModelForm):
+class AdverseEventForm(ModelForm):
     description = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
     action_taken = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -297,7 +298,7 @@ class AdverseEventForm(forms.ModelForm):
         fields = ["kind", "severity", "hypersensitivity", "description", "action_taken"]
 
 
-class DischargeForm(forms.Form):
+class DischargeForm(Form):
     vitals_ok = forms.BooleanField(required=False, label="Vitals back within limits")
     alert_oriented = forms.BooleanField(required=False, label="Alert and oriented")
     escort_present = forms.BooleanField(required=False, label="Escort present")
@@ -319,7 +320,7 @@ def _screener_question(number: int) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(choices=_YES_NO, coerce=int, empty_value=None, required=False, label=f"{number}.")
 
 
-class RiskAssessmentForm(forms.Form):
+class RiskAssessmentForm(Form):
     """The C-SSRS screener asked about the time since the last visit, or a clinician's risk level; a prescriber adds
     the decision to proceed or defer."""
 
@@ -372,13 +373,13 @@ class RiskAssessmentForm(forms.Form):
         }
 
 
-class MedicationReviewForm(forms.Form):
+class MedicationReviewForm(Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Review of the new medicines"
     )
 
 
-class NoteForm(forms.Form):
+class NoteForm(Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Session note")
 
 
@@ -426,7 +427,7 @@ def _balance_query() -> QuerySet[LotBalance]:
     return LotBalance.objects.select_related("lot").order_by("lot__lot_number")
 
 
-class _Signed(forms.Form):
+class _Signed(Form):
     """A ledger form whose second signature is chosen from the signing staff, read when the form is built. Its lot
     and location (`balance`) accepts any balance, but offers only those in stock, the lot the page is filtered to
     (`offered_lot_id`) and the one posted.
@@ -783,7 +784,7 @@ LEDGER_FORMS: dict[str, type[_Signed]] = {
 }
 
 
-class LedgerFilterForm(forms.Form):
+class LedgerFilterForm(Form):
     """Filters the entries. The lot accepts any lot, but offers those in stock and the one asked for (see
     in_stock_or): a used-up lot is reached from its entries. The locations and lots offered come from the page's
     read of the balances (`balances`: selectors.ledger_balances for the lot the data asks for)."""
@@ -810,7 +811,7 @@ class LedgerFilterForm(forms.Form):
         return cleaned
 
 
-class RegistrationForm(forms.Form):
+class RegistrationForm(Form):
     dea_number = forms.CharField(label="DEA registration number", max_length=9)
     registrant = forms.CharField(max_length=200, label="Name on the registration")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=1000)
@@ -829,12 +830,12 @@ class RegistrationForm(forms.Form):
         self.fields["responsible"].queryset = get_user_model().objects.filter(role=Role.PRESCRIBER, is_active=True)
 
 
-class LocationForm(forms.Form):
+class LocationForm(Form):
     name = forms.CharField(max_length=60, help_text="e.g. Main safe")
     registration = forms.ModelChoiceField(queryset=Registration.objects.all())
 
 
-class LossReportFileForm(forms.Form):
+class LossReportFileForm(Form):
     form106_submitted_on = _date_field("DEA Form 106 submitted on", required=False)
     form106_reference = forms.CharField(max_length=60, required=False, label="Form 106 reference")
     state_notified_on = _date_field("State notified on", required=False)

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from PIL import Image, UnidentifiedImageError
 
 from kapstone import formrender
+from kapstone.baseforms import Form, ModelForm
 from kapstone.integration.models import JournalEntry, NotificationPreference
 from kapstone.integration.services import CleanImage
 from kapstone.program.models import GroupSession
@@ -55,7 +56,7 @@ def clean_image_upload(upload) -> CleanImage:
     return CleanImage(content=out.getvalue(), extension=extension, content_type=content_type)
 
 
-class JournalEntryForm(forms.Form):
+class JournalEntryForm(Form):
     prompt = forms.ChoiceField(
         label="What are you writing about?", choices=JournalEntry.Prompt.choices, initial=JournalEntry.Prompt.FREE
     )
@@ -104,7 +105,7 @@ class JournalEntryForm(forms.Form):
         return data
 
 
-class ShareForm(forms.Form):
+class ShareForm(Form):
     shared = forms.BooleanField(required=False)
 
 
@@ -123,7 +124,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(zone, zone.replace("_", " ")) for zone in places] + [("UTC", "UTC")]
 
 
-class NotificationPreferenceForm(forms.ModelForm):
+class NotificationPreferenceForm(ModelForm):
     time_zone = forms.ChoiceField(
         label="Your time zone",
         choices=time_zone_choices,
@@ -149,7 +150,7 @@ class NotificationPreferenceForm(forms.ModelForm):
         help_texts = {"quiet_end": "We hold messages during these hours and send them afterwards."}
 
 
-class IntegrationNoteForm(forms.Form):
+class IntegrationNoteForm(Form):
     # The annotation is quoted: ModelChoiceField is generic only to the type checker.
     session: "forms.ModelChoiceField[GroupSession]" = forms.ModelChoiceField(label="Integration session", queryset=None)
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
@@ -177,5 +178,5 @@ class IntegrationNoteForm(forms.Form):
         return self._bookable
 
 
-class PsychotherapyNoteForm(forms.Form):
+class PsychotherapyNoteForm(Form):
     text = forms.CharField(label="Psychotherapy note", widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)

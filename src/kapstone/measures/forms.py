@@ -5,6 +5,7 @@ import datetime
 
 from django import forms
 
+from kapstone.baseforms import Form
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.long_term_safety import substance_labels
 from kapstone.measures.models import Assessment, UrineToxicology
@@ -30,7 +31,7 @@ def _asked_only_if(instrument: Instrument, condition) -> str:
     return "Answer this only if it applies to you; otherwise leave it."
 
 
-class QuestionnaireForm(forms.Form):
+class QuestionnaireForm(Form):
     """One radio group per question (a number box for 0-100 scales). Every field is optional here, so a
     partial save works; a submit asks the scoring engine whether every asked question is answered."""
 
@@ -125,7 +126,7 @@ def _entered_item_field(instrument: Instrument, item) -> str:
 UNSCHEDULED = ""
 
 
-class EnteredTotalForm(forms.Form):
+class EnteredTotalForm(Form):
     """A total from a licensed paper or vendor form the practice holds; the items are never recorded, except those
     an instrument records on their own beside its total (BDI-II item 9), asked for when that instrument is chosen.
     A total can complete one of the patient's scheduled questionnaires (baseline, end of course), so it counts in
@@ -206,7 +207,7 @@ class EnteredTotalForm(forms.Form):
         return self.scheduled.get(self.cleaned_data.get("occasion") or UNSCHEDULED)
 
 
-class AmendTotalForm(forms.Form):
+class AmendTotalForm(Form):
     """Correct an entered total's value or date, or void it, always with the reason."""
 
     CORRECT, VOID = "correct", "void"
@@ -256,7 +257,7 @@ class AmendTotalForm(forms.Form):
         return cleaned
 
 
-class StartQuestionnaireForm(forms.Form):
+class StartQuestionnaireForm(Form):
     instrument = forms.ChoiceField(label="Questionnaire", choices=item_instrument_choices)
 
     def clean_instrument(self):
@@ -266,7 +267,7 @@ class StartQuestionnaireForm(forms.Form):
             raise forms.ValidationError(str(error)) from None
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(Form):
     note = forms.CharField(
         label="What was done",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -281,7 +282,7 @@ class AcknowledgeForm(forms.Form):
         return note
 
 
-class UrineToxicologyForm(forms.Form):
+class UrineToxicologyForm(Form):
     """A urine drug screen's result, by the coded panel (data/urine_toxicology.yaml)."""
 
     collected_on = forms.DateField(

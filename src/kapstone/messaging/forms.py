@@ -2,11 +2,12 @@
 
 from django import forms
 
+from kapstone.baseforms import Form
 from kapstone.integration.forms import clean_image_upload
 from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, SessionChangeRequest
 
 
-class MessageForm(forms.Form):
+class MessageForm(Form):
     body = forms.CharField(
         label="Your message",
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -38,7 +39,7 @@ class NewThreadForm(MessageForm):
     field_order = ["subject", "body", "attachment"]
 
 
-class ChangeRequestForm(forms.Form):
+class ChangeRequestForm(Form):
     kind = forms.ChoiceField(
         label="What would you like?", choices=SessionChangeRequest.Kind.choices, widget=forms.RadioSelect
     )
@@ -50,6 +51,6 @@ class ChangeRequestForm(forms.Form):
     )
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(Form):
     decision = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
     note = forms.CharField(label="Note to the patient", max_length=500, required=False)

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from kapstone.baseforms import Form
 from kapstone.measures.dates import EARLIEST_RESULT_DATE
 from kapstone.outcomes import selectors, snapshots
 from kapstone.program.models import GroupSession
@@ -10,7 +11,7 @@ from kapstone.program.models import GroupSession
 RESEARCH_MONTHS = (1, 3, 6, 12, 24)
 
 
-class ReportFilterForm(forms.Form):
+class ReportFilterForm(Form):
     date_from = forms.DateField(
         required=False, label="Courses starting from", widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -8,6 +8,7 @@ from kapstone import formrender
 from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES
+from kapstone.baseforms import Form, ModelForm
 from kapstone.compiled_once import compiled_once
 from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalClinician, Medication, Patient
 
@@ -15,7 +16,7 @@ from kapstone.patients.models import ChildbearingPotential, Diagnosis, ExternalC
 EARLIEST_BIRTH_YEAR = 1900
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(ModelForm):
     # The model keeps a free-text address; the form bounds it, as every text a person types is bounded.
     address = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -56,7 +57,7 @@ class PatientForm(forms.ModelForm):
         return cleaned
 
 
-class DiagnosisForm(forms.ModelForm):
+class DiagnosisForm(ModelForm):
     class Meta:
         model = Diagnosis
         fields = ["icd10_code", "description", "is_primary", "noted_on"]
@@ -66,14 +67,14 @@ class DiagnosisForm(forms.ModelForm):
         return self.cleaned_data["icd10_code"].strip().upper()
 
 
-class MedicationForm(forms.ModelForm):
+class MedicationForm(ModelForm):
     class Meta:
         model = Medication
         fields = ["name", "dose", "frequency", "started_on"]
         widgets = {"started_on": forms.DateInput(attrs={"type": "date"})}
 
 
-class ExternalClinicianForm(forms.ModelForm):
+class ExternalClinicianForm(ModelForm):
     class Meta:
         model = ExternalClinician
         fields = ["kind", "name", "organisation", "phone", "email"]
@@ -96,7 +97,7 @@ def _offered_clinicians() -> QuerySet[User]:
     return _clinicians()
 
 
-class CareTeamForm(forms.Form):
+class CareTeamForm(Form):
     staff = StaffMultipleChoiceField(
         queryset=_clinicians(),
         widget=forms.CheckboxSelectMultiple,
@@ -127,7 +128,7 @@ RECORD_PART_FORMS = {
 }
 
 
-class ChildbearingForm(forms.Form):
+class ChildbearingForm(Form):
     potential = forms.ChoiceField(
         choices=ChildbearingPotential.choices,
         required=False,

@@ -1,7 +1,9 @@
 from django import forms
 
+from kapstone.baseforms import Form
 
-class SettingChangeForm(forms.Form):
+
+class SettingChangeForm(Form):
     """One setting's change or reset. Only the shape is checked here; the key, the value and the reason are
     checked by practice.services against the setting's declared kind, so the page and the command agree."""
 
@@ -17,7 +19,7 @@ class SettingChangeForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
 
-class ProposalDecisionForm(forms.Form):
+class ProposalDecisionForm(Form):
     """A prescriber's decision on a proposed change; practice.services requires the note for a decline."""
 
     class Decision:

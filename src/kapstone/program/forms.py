@@ -6,6 +6,7 @@ from django.utils import timezone
 from kapstone.accounts.fields import StaffChoiceField, StaffMultipleChoiceField
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
+from kapstone.baseforms import Form
 from kapstone.program.course_templates import TemplateError, load_templates
 from kapstone.program.models import GroupSession, Room, Unavailability
 from kapstone.program.selectors import clinical_staff
@@ -13,7 +14,7 @@ from kapstone.program.sites import practice_sites
 from kapstone.program.telehealth import is_video_url
 
 
-class GroupCreateForm(forms.Form):
+class GroupCreateForm(Form):
     name = forms.CharField(max_length=100)
     template_id = forms.ChoiceField(label="Course template")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -54,7 +55,7 @@ class PatientChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} ({obj.record_number})"
 
 
-class _PatientPicker(forms.Form):
+class _PatientPicker(Form):
     def offer_only(self, patients: list) -> None:
         """Draws the picker with these patients alone; what is accepted is still the whole queryset the form was
         given, so a patient found by a search can be chosen."""
@@ -81,11 +82,11 @@ class WaitlistForm(_PatientPicker):
         self.fields["patient"].queryset = patients
 
 
-class WithdrawForm(forms.Form):
+class WithdrawForm(Form):
     reason = forms.CharField(max_length=300)
 
 
-class PlanForm(forms.Form):
+class PlanForm(Form):
     start_date = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -93,7 +94,7 @@ class PlanForm(forms.Form):
     )
 
 
-class SessionMoveForm(forms.Form):
+class SessionMoveForm(Form):
     """A session's time, room and facilitators. A session held by video needs no room (one may still be kept, for
     a facilitator who joins from it); one held in person does."""
 
@@ -114,7 +115,7 @@ class SessionMoveForm(forms.Form):
             room.help_text = "Optional: the session is held by video."
 
 
-class SessionSiteForm(forms.Form):
+class SessionSiteForm(Form):
     """Where a dosing session's doses are taken: one of the practice's sites, in the office or supervised at home."""
 
     site = forms.ChoiceField(label="Site")
@@ -131,7 +132,7 @@ class SessionSiteForm(forms.Form):
         site.choices = [(name, name) for name in names]
 
 
-class SessionTelehealthForm(forms.Form):
+class SessionTelehealthForm(Form):
     """Whether an integration or follow-up session is held in person, and in which room, or by video, and its link."""
 
     held = forms.TypedChoiceField(
@@ -167,7 +168,7 @@ class SessionTelehealthForm(forms.Form):
         return link
 
 
-class AwayForm(forms.Form):
+class AwayForm(Form):
     first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     last_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(max_length=200, required=False)

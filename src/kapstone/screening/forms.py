@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kapstone.accounts.fields import StaffChoiceField
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.baseforms import Form
 from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.screening.intake_schema import EPISODE_SEVERITIES
 from kapstone.screening.models import Consultation
@@ -125,7 +126,7 @@ def _compact(row: dict) -> dict:
 # Rows of the staff intake
 
 
-class RowForm(forms.Form):
+class RowForm(Form):
     """A list entry. `required` names the parts a partly filled row must give; `flags` are checkboxes that
     alone do not make a row worth keeping."""
 
@@ -214,7 +215,7 @@ FORMSETS = {
 }
 
 
-class IntakeMainForm(forms.Form):
+class IntakeMainForm(Form):
     assessment_date = _date("Assessment date", initial=datetime.date.today)
     indications = forms.MultipleChoiceField(
         choices=list(INDICATION_LABELS.items()), widget=forms.CheckboxSelectMultiple, required=False
@@ -382,7 +383,7 @@ class IntakeEditor:
 # The patient's pre-intake (portal)
 
 
-class PreIntakeForm(forms.Form):
+class PreIntakeForm(Form):
     indications = forms.MultipleChoiceField(
         label="What would you like help with?",
         choices=list(INDICATION_LABELS.items()),
@@ -498,7 +499,7 @@ def pre_intake_data(form: PreIntakeForm, medicines, therapies) -> dict:
 # The screening page's forms
 
 
-class OverrideForm(forms.Form):
+class OverrideForm(Form):
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         min_length=MIN_JUSTIFICATION_CHARS,
@@ -507,7 +508,7 @@ class OverrideForm(forms.Form):
     )
 
 
-class AdviceOverrideForm(forms.Form):
+class AdviceOverrideForm(Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         min_length=MIN_JUSTIFICATION_CHARS,
@@ -516,7 +517,7 @@ class AdviceOverrideForm(forms.Form):
     )
 
 
-class WithoutAdviceForm(forms.Form):
+class WithoutAdviceForm(Form):
     """A prescriber's decision to go ahead without the advice of a clinician who did not reply or declined."""
 
     reason = forms.CharField(
@@ -538,7 +539,7 @@ def _staff_choices():
     )
 
 
-class ConsultationForm(forms.Form):
+class ConsultationForm(Form):
     external_clinician = forms.ModelChoiceField(
         queryset=ExternalClinician.objects.none(), required=False, label="Outside clinician"
     )
@@ -602,19 +603,19 @@ class ConsultationForm(forms.Form):
         return cleaned
 
 
-class PaperConsentForm(forms.Form):
+class PaperConsentForm(Form):
     signed_name = forms.CharField(max_length=200, label="Name as signed on the paper form")
     signed_at = forms.DateTimeField(
         label="Signed at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
 
 
-class ConsentSignForm(forms.Form):
+class ConsentSignForm(Form):
     typed_name = forms.CharField(max_length=200, label="Type your full name")
     understood = forms.BooleanField(label="I have read and understood this form")
 
 
-class WithdrawForm(forms.Form):
+class WithdrawForm(Form):
     """The patient's own withdrawal in the portal: they need give no reason."""
 
     reason = forms.CharField(
@@ -627,7 +628,7 @@ class WithdrawForm(forms.Form):
     )
 
 
-class StaffWithdrawForm(forms.Form):
+class StaffWithdrawForm(Form):
     """Staff recording a withdrawal for the patient say how they heard: the record must show it came from the patient,
     since the enrolment gate stays closed on it until the consent form is signed again."""
 

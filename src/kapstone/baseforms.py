@@ -1,0 +1,55 @@
+"""The base of every Kapstone form: a required field left empty says which field it is and what to do.
+
+Django's own refusal, "This field is required.", names nothing: read out by a screen reader among a form's errors, or
+seen in a long form (the intake, a questionnaire, the dosing room's check-in), it left the reader to find the field.
+A field whose form gives its own message for a missing value keeps it; a hidden field, which no one fills in, keeps
+Django's.
+"""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.forms.utils import pretty_name
+from django.forms.widgets import ChoiceWidget
+
+# Django's own message, as every field's error messages hold it unless its form gave another.
+DJANGO_REQUIRED = forms.Field.default_error_messages["required"]
+
+
+def required_message(field: forms.Field, label: str) -> str:
+    """What a required `field` labelled `label` says when it is left empty: its name, and what to do, as its widget
+    asks it (a lot typed in by its number is filled in, not chosen)."""
+    name = f"“{label.strip().rstrip(':').strip()}”"
+    widget = field.widget
+    if isinstance(widget, forms.CheckboxInput):
+        return f"Tick {name} to go on."
+    if isinstance(widget, ChoiceWidget):
+        return f"{name} is required: choose {'at least one' if widget.allow_multiple_selected else 'one'}."
+    if isinstance(widget, forms.FileInput):
+        return f"{name} is required: choose a file."
+    return f"{name} is required: fill it in."
+
+
+class NamedRequiredMixin(forms.BaseForm):
+    """Gives each required field still worded as Django words it (DJANGO_REQUIRED) a message naming it
+    (required_message). Done when the form is cleaned, so fields a form adds as it is made (a questionnaire's
+    questions, a count's lots) are named too, and a form only drawn pays nothing."""
+
+    def full_clean(self) -> None:
+        for name, field in self.fields.items():
+            if field.widget.is_hidden or field.error_messages.get("required") is not DJANGO_REQUIRED:
+                continue
+            # A field's error messages are its own copy in each form (Field.__deepcopy__): the class keeps Django's.
+            field.error_messages["required"] = required_message(field, str(field.label or pretty_name(name)))
+        super().full_clean()
+
+
+class Form(NamedRequiredMixin, forms.Form):
+    """forms.Form whose empty required fields are named (NamedRequiredMixin)."""
+
+
+class ModelForm(NamedRequiredMixin, forms.ModelForm):
+    """forms.ModelForm whose empty required fields are named (NamedRequiredMixin)."""
+
+
+class SignInForm(NamedRequiredMixin, AuthenticationForm):
+    """django.contrib.auth's sign-in form whose empty required fields are named (NamedRequiredMixin)."""
