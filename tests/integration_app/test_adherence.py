@@ -100,7 +100,7 @@ def test_the_adherence_page_names_the_practices_own_window_hours(cast):
     assert "48 h" not in page and "72 h" not in page
 
 
-def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_order(cast):
+def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_newest_first(cast):
     record = given_dose(cast, at=timezone.now() - datetime.timedelta(hours=2))
     services.window_open(dose_record=record)
     journal_entry(cast.alice, text="a shared insight", shared=True)
@@ -108,10 +108,10 @@ def test_the_staff_timeline_lists_sessions_doses_shared_entries_and_notes_in_ord
     timeline = selectors.staff_timeline(user=cast.therapist, patient_id=cast.alice.pk)
     items = timeline.items
     assert timeline.care_team
-    assert [item.kind for item in items] == ["dose", "session", "journal", "creative"] or [
+    assert [item.kind for item in items] == ["creative", "journal", "session", "dose"] or [
         item.kind for item in items
-    ] == ["session", "dose", "journal", "creative"]
-    assert items == sorted(items, key=lambda item: item.at)
+    ] == ["creative", "journal", "dose", "session"]
+    assert items == sorted(items, key=lambda item: item.at, reverse=True)
 
 
 def test_a_clinician_records_an_integration_note_linked_to_a_session(cast):

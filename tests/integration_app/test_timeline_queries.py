@@ -123,8 +123,8 @@ def test_a_withdrawn_groups_integration_sessions_take_a_note_but_its_sessions_ar
         "Left group: Integration 1",
     ]
     assert [item.title for item in timeline.items if item.kind == "session"] == [
-        "Dosing session",
         "Integration session",
+        "Dosing session",
     ]
     assert timeline.bookable == list(selectors.integration_sessions_for(cast.alice))
     assert selectors.staff_timeline(user=cast.admin, patient_id=cast.alice.pk).bookable == []

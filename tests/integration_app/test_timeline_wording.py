@@ -1,13 +1,15 @@
 """The patient's own timeline names each questionnaire as the rest of the portal does, and speaks to the patient."""
 
+import datetime
 from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.integration.models import JournalEntry
 from kapstone.measures.models import Assessment
 from tests.conftest import signed_in_client
-from tests.integration_app.factories import given_dose, journal_entry
+from tests.integration_app.factories import given_dose, integration_session_after, journal_entry
 from tests.measures.factories import due_assessment
 
 
@@ -63,3 +65,21 @@ def test_a_cssrs_screener_answered_no_throughout_says_so_calmly(cast):
     assert 'C-SSRS Screener <span class="muted">No concerns in your answers</span>' in mine
     staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
     assert 'C-SSRS Screener <span class="muted">triage risk none</span>' in staff
+
+
+def test_both_timelines_show_what_is_coming_up_first_then_the_newest_first(cast):
+    """A clinician reads a record newest first: the oldest questionnaire at the top buried today's dose under weeks of
+    history. The booked sessions still to come are listed apart, the soonest first."""
+    dosing = cast.dosing_session()
+    given_dose(cast, at=timezone.now() - datetime.timedelta(hours=1))
+    integration_session_after(dosing, hours=48)
+    older = journal_entry(cast.alice, text="the first week", shared=True)
+    JournalEntry.objects.filter(pk=older.pk).update(created_at=timezone.now() - datetime.timedelta(days=9))
+    journal_entry(cast.alice, text="after the dose", shared=True)
+    for page in (
+        signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode(),
+        signed_in_client(cast.therapist).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode(),
+    ):
+        upcoming, past = page.split('id="upcoming-h">Coming up</h2>')[1].split('id="past-h">So far')
+        assert "Integration session" in upcoming and "after the dose" not in upcoming
+        assert past.index("after the dose") < past.index("Dose given") < past.index("the first week")

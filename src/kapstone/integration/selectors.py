@@ -537,7 +537,18 @@ def _timeline_items(
             channel = CHANNEL_LABELS.get(message.channel, message.channel)
             detail = f"{message.subject} · by {channel}, {message.attempts} attempts"
             items.append(TimelineItem(message.scheduled_for, "undelivered", "Message could not be delivered", detail))
-    return sorted(items, key=lambda item: item.at)
+    # Newest first, as a clinician reads a record and a patient their history (upcoming_and_past splits off what is
+    # still to come).
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+def upcoming_and_past(
+    items: list[TimelineItem], *, now: datetime.datetime
+) -> tuple[list[TimelineItem], list[TimelineItem]]:
+    """A timeline's `items` (newest first) as what is still to come, the soonest first, and what has happened,
+    the newest first: the course's booked sessions ahead of today's dose read upside down above it."""
+    upcoming = [item for item in items if item.at > now]
+    return upcoming[::-1], items[len(upcoming) :]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import logging
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -149,7 +150,9 @@ def journal_image(request, entry_id):
 @roles_required(Role.PATIENT)
 def my_timeline(request):
     patient, items = selectors.portal_timeline(user=request.user)
-    return render(request, "integration/timeline.html", {"patient": patient, "items": items, "own": True})
+    upcoming, past = selectors.upcoming_and_past(items, now=timezone.now())
+    context = {"patient": patient, "upcoming": upcoming, "items": past, "own": True}
+    return render(request, "integration/timeline.html", context)
 
 
 @roles_required(Role.PATIENT)
@@ -180,9 +183,11 @@ def _timeline_page(request, patient_id, *, note_form=None, status=200):
     if note_form is None and request.user.is_clinician:
         sessions = selectors.integration_sessions_for(patient)
         note_form = IntegrationNoteForm(sessions=sessions, bookable=timeline.bookable)
+    upcoming, past = selectors.upcoming_and_past(timeline.items, now=timezone.now())
     context = {
         "patient": patient,
-        "items": timeline.items,
+        "upcoming": upcoming,
+        "items": past,
         "own": False,
         "care_team": timeline.care_team,
         "note_form": note_form,
