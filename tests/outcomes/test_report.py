@@ -85,6 +85,12 @@ def test_the_report_draws_its_charts_inline_with_the_values_in_tables_and_no_ima
     assert len(axes) == 2 * len(shown)
     assert "PHQ-9 mean total by dosing sessions received (the chart's values)" in html
     assert 'id="outcomes-trajectory-phq9-title"' in html
+    # On a phone each chart keeps its drawn size and scrolls sideways in its box (site.css), as the portal's do:
+    # shrunk to the screen, the overview's four panels were a thumbnail.
+    assert html.count('<div class="table-scroll chart-scroll"><svg') == 1 + len(
+        [o for o in report.instruments if o.chart_svg]
+    )
+    assert '<p class="help chart-hint">On a phone, swipe a chart sideways' in html
 
 
 def test_subgroups_split_the_pairs_without_losing_any():
