@@ -331,7 +331,7 @@ def test_removing_more_than_the_balance_is_refused_with_a_message(cast, stock, c
             "correction-reason": "keyed twice",
         },
     )
-    assert response.status_code == 400 and "Only 2000.00 mg" in response.content.decode()
+    assert response.status_code == 400 and "Only 2,000 mg" in response.content.decode()
 
 
 def test_a_receipt_adds_a_new_lot(cast, client_for):
@@ -409,10 +409,22 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
     assert stock.balance_mg == 0
 
 
+def test_a_refusal_writes_amounts_as_the_log_shows_them_not_as_stored(cast, stock):
+    """A refusal writes an amount as a clinician does and as the controlled-substance log shows it (written_quantity):
+    "Only 2000.00 mg ... is left" was the stored decimal."""
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    with pytest.raises(services.DosingError) as refused:
+        services.ledger_post(kind="waste", change_mg=Decimal("-2500.50"), reason="spilt", **where)
+    assert f"Only 2,000 mg of {stock.lot} is left at {stock.location}; this entry would take 2,500.5 mg." in str(
+        refused.value
+    )
+    assert ".00" not in str(refused.value)
+
+
 def test_a_receipt_the_balance_could_not_hold_is_refused_with_a_message_and_nothing_is_saved(cast, stock):
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
     services.ledger_post(kind="receipt", change_mg=Decimal("99997999.99"), **where)
-    with pytest.raises(services.DosingError, match="would exceed the 99999999.99 mg a balance can record"):
+    with pytest.raises(services.DosingError, match="would exceed the 99,999,999.99 mg a balance can record"):
         services.ledger_post(kind="receipt", change_mg=Decimal("0.01"), **where)
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("99999999.99")
@@ -430,7 +442,7 @@ def test_a_correction_the_balance_could_not_hold_is_refused_with_a_message(cast,
 
 
 def test_ledger_post_refuses_a_balance_that_would_not_fit(cast, stock):
-    with pytest.raises(services.DosingError, match="would exceed the 99999999.99 mg"):
+    with pytest.raises(services.DosingError, match="would exceed the 99,999,999.99 mg"):
         services.ledger_post(
             actor=cast.nurse,
             lot=stock.lot,

@@ -635,7 +635,8 @@ class WasteForm(_Signed):
 
 
 def _dose_label(pk: int, administered_at: datetime.datetime, dose_mg: Decimal | None, lot_number: str | None) -> str:
-    return f"#{pk} {timezone.localtime(administered_at):%Y-%m-%d %H:%M} {dose_mg} mg lot {'?' if lot_number is None else lot_number}"
+    given = f"{timezone.localtime(administered_at):%Y-%m-%d %H:%M}"
+    return f"#{pk} {given} {written_quantity(dose_mg)} mg lot {'?' if lot_number is None else lot_number}"
 
 
 class CountForm(_Signed):

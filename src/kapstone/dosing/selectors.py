@@ -37,7 +37,7 @@ from kapstone.patients.models import ChildbearingPotential, Medication, Patient,
 from kapstone.patients.selectors import patients_visible_to
 from kapstone.practice.authority import setting_named_for_staff
 from kapstone.practice.settings_store import practice_overrides_of
-from kapstone.practice.templatetags.kapstone_tags import day_in_words
+from kapstone.practice.templatetags.kapstone_tags import day_in_words, written_quantity
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolments_visible_to
 from kapstone.screening import engine
@@ -1632,8 +1632,8 @@ def ledger_differences() -> list[LedgerDifference]:
                     entry.lot,
                     entry.location,
                     entry.pk,
-                    f"entry #{entry.pk} records a balance of {entry.balance_after_mg} mg; the entries add up to "
-                    f"{running[key]} mg",
+                    f"entry #{entry.pk} records a balance of {written_quantity(entry.balance_after_mg)} mg; the "
+                    f"entries add up to {written_quantity(running[key])} mg",
                 )
             )
             running[key] = entry.balance_after_mg
@@ -1645,7 +1645,8 @@ def ledger_differences() -> list[LedgerDifference]:
                         entry.lot,
                         entry.location,
                         entry.pk,
-                        f"count #{entry.pk} records a discrepancy of {entry.discrepancy_mg} mg; it is {expected} mg",
+                        f"count #{entry.pk} records a discrepancy of {written_quantity(entry.discrepancy_mg)} mg; it "
+                        f"is {written_quantity(expected)} mg",
                     )
                 )
     for balance in LotBalance.objects.select_related("lot"):
@@ -1656,8 +1657,8 @@ def ledger_differences() -> list[LedgerDifference]:
                     balance.lot,
                     balance.location,
                     None,
-                    f"the balance of {balance.lot} at {balance.location} is {balance.balance_mg} mg; the entries add "
-                    f"up to {running.get(key, Decimal('0'))} mg",
+                    f"the balance of {balance.lot} at {balance.location} is {written_quantity(balance.balance_mg)} "
+                    f"mg; the entries add up to {written_quantity(running.get(key, Decimal('0')))} mg",
                 )
             )
     return differences

@@ -47,7 +47,7 @@ from kapstone.patients.models import ChildbearingPotential, Patient
 from kapstone.patients.services import record_part_add
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
-from kapstone.practice.templatetags.kapstone_tags import day_in_words
+from kapstone.practice.templatetags.kapstone_tags import day_in_words, written_quantity
 from kapstone.program.models import Enrolment, GroupSession
 
 logger = logging.getLogger(__name__)
@@ -887,7 +887,9 @@ def ledger_post(
     if kind in removing and change_mg >= 0:
         raise DosingError("amount: waste, administration and disposal remove a positive amount.")
     if abs(change_mg) > LARGEST_BALANCE_MG:
-        raise DosingError(f"amount: {abs(change_mg)} mg is more than the log can record; check the amount.")
+        raise DosingError(
+            f"amount: {written_quantity(abs(change_mg))} mg is more than the log can record; check the amount."
+        )
     refusal = _location_refusal(location=location, kind=kind, lot=lot, on=timezone.localdate())
     if refusal:
         raise DosingError(refusal)
@@ -905,12 +907,14 @@ def ledger_post(
     new_balance = balance.balance_mg + change_mg
     if new_balance < 0:
         raise DosingError(
-            f"Only {balance.balance_mg} mg of {lot} is left at {location}; this entry would take {-change_mg} mg."
+            f"Only {written_quantity(balance.balance_mg)} mg of {lot} is left at {location}; this entry would take "
+            f"{written_quantity(-change_mg)} mg."
         )
     if new_balance > LARGEST_BALANCE_MG:
         raise DosingError(
-            f"{lot} at {location} holds {balance.balance_mg} mg; adding {change_mg} mg would exceed the "
-            f"{LARGEST_BALANCE_MG} mg a balance can record. Check the amount."
+            f"{lot} at {location} holds {written_quantity(balance.balance_mg)} mg; adding "
+            f"{written_quantity(change_mg)} mg would exceed the {written_quantity(LARGEST_BALANCE_MG)} mg a balance "
+            "can record. Check the amount."
         )
     balance.balance_mg = new_balance
     balance.save(update_fields=["balance_mg"])
@@ -944,7 +948,7 @@ def ledger_post(
         },
     )
     if discrepancy:
-        summary = f"The count of {lot} at {location} is off by {discrepancy} mg."
+        summary = f"The count of {lot} at {location} is off by {written_quantity(discrepancy)} mg."
         entry_id = entry.pk
         transaction.on_commit(
             lambda: safety_event.send(
@@ -1058,7 +1062,8 @@ def lot_receive(
         )
     if not created and lot.unit_mg not in (None, unit_mg):
         raise DosingError(
-            f"unit_volume_ml: lot {lot_number} is in the log at {lot.unit_mg} mg a unit, not {unit_mg}; check the "
+            f"unit_volume_ml: lot {lot_number} is in the log at {written_quantity(lot.unit_mg)} mg a unit, not "
+            f"{written_quantity(unit_mg)}; check the "
             "strength and volume."
         )
     entry = ledger_post(
@@ -1399,7 +1404,8 @@ def _loss_report_open(*, discrepancy: LedgerEntry, amount_mg: Decimal, now: date
         detail={"discrepancy": discrepancy.pk, "amount_mg": str(amount_mg), "due": report.form106_due_on.isoformat()},
     )
     summary = (
-        f"Controlled-substance loss: {amount_mg} mg of {discrepancy.lot} at {discrepancy.location}. DEA Form 106 "
+        f"Controlled-substance loss: {written_quantity(amount_mg)} mg of {discrepancy.lot} at {discrepancy.location}. "
+        "DEA Form 106 "
         f"is due by {day_in_words(report.form106_due_on)}, with the state notification."
     )
     report_id = report.pk

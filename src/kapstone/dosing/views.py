@@ -37,6 +37,7 @@ from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.room_cards import DOSE_GIVING_ROLES, childbearing_link, room_card
 from kapstone.formrender import shown
 from kapstone.pdf import pdf_from_html
+from kapstone.practice.templatetags.kapstone_tags import written_quantity
 from kapstone.reversing import reverse_once
 from kapstone.spreadsheet import csv_cell
 from kapstone.untrusted import row_id
@@ -541,7 +542,8 @@ def ledger_action(request, kind):
             if isinstance(outcome, LedgerEntry) and outcome.discrepancy_mg:
                 messages.error(
                     request,
-                    f"Count does not match the balance: discrepancy {outcome.discrepancy_mg} mg. Investigate and "
+                    f"Count does not match the balance: discrepancy {written_quantity(outcome.discrepancy_mg)} mg. "
+                    "Investigate and "
                     "record a correction with a second signature; left unresolved it becomes a loss report.",
                 )
             else:
