@@ -14,7 +14,7 @@ from kapstone.accounts.roles import Role
 from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import ROOM_FORMS
 from kapstone.dosing.models import DoseRecord
-from kapstone.dosing.room_cards import room_card
+from kapstone.dosing.room_cards import NO_ORDER_YET, room_card
 from kapstone.measures import services as measures
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
@@ -128,7 +128,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if current_role != Role.ADMIN %}{{ f.risk }}{% endif %}
   {% if current_role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review %}{{ f.medreview }}{% endif %}
   {% if not record.administered_at and current_role == Role.PRESCRIBER %}{{ f.order }}{% endif %}
-  {% if not record.administered_at %}{% if current_role == Role.PRESCRIBER or current_role == Role.NURSE %}{{ f.administer }}{% endif %}{% endif %}
+  {% if not record.administered_at %}{% if current_role == Role.PRESCRIBER or current_role == Role.NURSE %}{% if record.dose_mg is not None %}{{ f.administer }}{% else %}{{ no_order_yet }}{% endif %}{% endif %}{% endif %}
   {% if current_role != Role.ADMIN %}{{ f.ratings }}{% endif %}
   {{ f.adverse }}
   {% if current_role != Role.ADMIN %}{{ f.discharge }}{% endif %}
@@ -307,7 +307,14 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
     assert len(room) == (3 if viewer == "therapist" else 10)
     forms = {entry.patient.pk: _MarkedForms(entry.patient.pk) for entry in room}
     by_template = Template(CARDS_TEMPLATE).render(
-        Context({"room": [(entry, forms[entry.patient.pk]) for entry in room], "current_role": user.role, "Role": Role})
+        Context(
+            {
+                "room": [(entry, forms[entry.patient.pk]) for entry in room],
+                "current_role": user.role,
+                "Role": Role,
+                "no_order_yet": mark_safe(NO_ORDER_YET),
+            }
+        )
     )
     by_python = "".join(room_card(entry, forms[entry.patient.pk], role=user.role) for entry in room)
     assert by_python == by_template
@@ -321,6 +328,11 @@ def test_the_cards_come_out_as_the_template_drew_them(cast, full_room, viewer):
     assert f'data-mark="p{dosed}-vitals"' in by_python and f'data-mark="p{late}-checkin"' in by_python
     if viewer != "admin":
         assert f'data-mark="p{late}-administer"' in by_python
+        # Checked in with no order yet: the card says the order comes first and offers no lot.
+        drowsy = Enrolment.objects.get(group=full_room.group, patient__given_name="Drowsy").patient_id
+        assert f'data-mark="p{drowsy}-administer"' not in by_python
+        card = by_python[by_python.index(f'id="patient-{drowsy}"') :]
+        assert "No dose is ordered yet: the prescriber's order comes first." in card[: card.index("</section>")]
     # Each state's banner or notice is on the page the test compares.
     for shown in (
         "the enrolment gate is closed",

@@ -24,6 +24,13 @@ from kapstone.patients.models import ChildbearingPotential, Patient
 
 # Who the cards offer the form that gives a dose.
 DOSE_GIVING_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE})
+# Where the form to give a dose would be on a card with no order yet: every lot in the room was offered for a dose no
+# one had prescribed, which the service then refused ("There is no dose order yet.").
+NO_ORDER_YET = (
+    "<details>\n  <summary>Give the dose</summary>\n"
+    '  <p class="muted">No dose is ordered yet: the prescriber\'s order comes first. Once it is written, the lots that '
+    "fit its route are offered here.</p>\n</details>\n"
+)
 
 
 class CardForms(Protocol):
@@ -335,7 +342,11 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
         to_review = role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review
         medreview = forms["medreview"] if to_review else ""
         order = forms["order"] if offered("order") and role == Role.PRESCRIBER else ""
-        administer = forms["administer"] if offered("administer") and role in DOSE_GIVING_ROLES else ""
+        administer = ""
+        if offered("administer") and role in DOSE_GIVING_ROLES:
+            ordered = record is not None and record.dose_mg is not None
+            # A form sent back (its refusal shown) stays open as it was sent.
+            administer = forms["administer"] if ordered or forms.posted_here("administer") else NO_ORDER_YET
         lines = [checkin, forms["vitals"], risk, medreview, order, administer]
         # Rating sedation and dissociation and deciding the patient may leave are clinicians' (services.ratings_record,
         # services.discharge).
