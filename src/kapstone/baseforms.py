@@ -17,16 +17,22 @@ DJANGO_REQUIRED = forms.Field.default_error_messages["required"]
 
 def required_message(field: forms.Field, label: str) -> str:
     """What a required `field` labelled `label` says when it is left empty: its name, and what to do, as its widget
-    asks it (a lot typed in by its number is filled in, not chosen)."""
-    name = f"“{label.strip().rstrip(':').strip()}”"
+    asks it (a lot typed in by its number is filled in, not chosen). A question is asked to be answered: "“Have you
+    ever had psychosis?” is required" read as a form's words, not a person's."""
+    label = label.strip().rstrip(":").strip()
+    name = f"“{label}”"
     widget = field.widget
+    question = label.endswith("?")
     if isinstance(widget, forms.CheckboxInput):
         return f"Tick {name} to go on."
     if isinstance(widget, ChoiceWidget):
-        return f"{name} is required: choose {'at least one' if widget.allow_multiple_selected else 'one'}."
+        several = widget.allow_multiple_selected
+        if question:
+            return f"Choose {'at least one answer' if several else 'an answer'} to {name}"
+        return f"{name} is required: choose {'at least one' if several else 'one'}."
     if isinstance(widget, forms.FileInput):
         return f"{name} is required: choose a file."
-    return f"{name} is required: fill it in."
+    return f"Answer {name}" if question else f"{name} is required: fill it in."
 
 
 class NamedRequiredMixin(forms.BaseForm):

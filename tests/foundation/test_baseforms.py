@@ -16,6 +16,11 @@ class Example(Form):
     agreed = forms.BooleanField(label="I have read the consent")
     photo = forms.FileField(label="Photo")
     lot = forms.IntegerField(label="Entry corrected (its number):")
+    psychosis = forms.ChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")], widget=forms.RadioSelect, label="Had psychosis?"
+    )
+    helped = forms.MultipleChoiceField(choices=[("sleep", "Sleep")], label="What would help?")
+    plans = forms.CharField(label="What are your plans?")
     witness = forms.CharField(label="Witness", error_messages={"required": "Choose the witness."})
     token = forms.CharField(widget=forms.HiddenInput)
 
@@ -35,6 +40,10 @@ def test_each_empty_required_field_is_named_with_what_to_do():
     # A label's closing colon is not quoted; a field added as the form is made is named by its name.
     assert form.errors["lot"] == ["“Entry corrected (its number)” is required: fill it in."]
     assert form.errors["weight_kg"] == ["“Weight kg” is required: fill it in."]
+    # A question is asked to be answered.
+    assert form.errors["psychosis"] == ["Choose an answer to “Had psychosis?”"]
+    assert form.errors["helped"] == ["Choose at least one answer to “What would help?”"]
+    assert form.errors["plans"] == ["Answer “What are your plans?”"]
 
 
 def test_a_forms_own_message_and_a_hidden_fields_are_kept():

@@ -371,7 +371,7 @@ def test_a_pre_intake_without_an_indication_is_sent_back(cast):
         reverse("screening:portal_pre_intake"), pre_intake_post(indications=[])
     )
     assert response.status_code == 400
-    assert "“What would you like help with?” is required: choose at least one." in response.text
+    assert "Choose at least one answer to “What would you like help with?”" in response.text
     assert not IntakeVersion.objects.exists()
 
 
