@@ -1,4 +1,5 @@
-"""The base of every Kapstone form: a required field left empty says which field it is and what to do.
+"""The base of every Kapstone form: a required field left empty says which field it is and what to do, and a
+required choice of a record (a lot, a witness, a location) starts at "Choose…" rather than Django's "---------".
 
 Django's own refusal, "This field is required.", names nothing: read out by a screen reader among a form's errors, or
 seen in a long form (the intake, a questionnaire, the dosing room's check-in), it left the reader to find the field.
@@ -8,6 +9,8 @@ Django's.
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.forms.forms import DeclarativeFieldsMetaclass
+from django.forms.models import ModelFormMetaclass
 from django.forms.utils import pretty_name
 from django.forms.widgets import ChoiceWidget
 
@@ -49,12 +52,41 @@ class NamedRequiredMixin(forms.BaseForm):
         super().full_clean()
 
 
-class Form(NamedRequiredMixin, forms.Form):
-    """forms.Form whose empty required fields are named (NamedRequiredMixin)."""
+# What a required choice of a record shows before one is chosen: a row of dashes read as a broken or empty list.
+EMPTY_CHOICE = "Choose…"
+DJANGO_EMPTY_LABEL = forms.ModelChoiceField.__init__.__kwdefaults__["empty_label"]
 
 
-class ModelForm(NamedRequiredMixin, forms.ModelForm):
-    """forms.ModelForm whose empty required fields are named (NamedRequiredMixin)."""
+def _worded_empty_choices(form_class: type[forms.BaseForm]) -> None:
+    """Words the empty choice of the class's required record choices (EMPTY_CHOICE), once for the class: the forms
+    made from it, and the pages that work out a form's choices from the class's fields (the dosing room), read it."""
+    for field in form_class.base_fields.values():
+        if isinstance(field, forms.ModelChoiceField) and field.required and field.empty_label == DJANGO_EMPTY_LABEL:
+            field.empty_label = EMPTY_CHOICE
+
+
+class _WordedChoices(DeclarativeFieldsMetaclass):
+    def __new__(mcs, name, bases, attrs):
+        form_class = super().__new__(mcs, name, bases, attrs)
+        _worded_empty_choices(form_class)
+        return form_class
+
+
+class _WordedModelChoices(ModelFormMetaclass):
+    def __new__(mcs, name, bases, attrs):
+        form_class = super().__new__(mcs, name, bases, attrs)
+        _worded_empty_choices(form_class)
+        return form_class
+
+
+class Form(NamedRequiredMixin, forms.Form, metaclass=_WordedChoices):
+    """forms.Form whose empty required fields are named (NamedRequiredMixin) and whose required record choices
+    start at EMPTY_CHOICE."""
+
+
+class ModelForm(NamedRequiredMixin, forms.ModelForm, metaclass=_WordedModelChoices):
+    """forms.ModelForm whose empty required fields are named (NamedRequiredMixin) and whose required record choices
+    start at EMPTY_CHOICE."""
 
 
 class SignInForm(NamedRequiredMixin, AuthenticationForm):

@@ -66,3 +66,14 @@ def test_every_kapstone_form_names_its_empty_required_fields():
         if form.__module__.startswith("kapstone.") and not issubclass(form, NamedRequiredMixin):
             unnamed.append(f"{form.__module__}.{form.__qualname__}")
     assert unnamed == [], "derive these from kapstone.baseforms.Form or ModelForm"
+
+
+def test_a_required_choice_of_a_record_starts_at_choose_and_an_optional_one_as_before(django_user_model):
+    class Pick(Form):
+        who = forms.ModelChoiceField(queryset=django_user_model.objects.none())
+        anyone = forms.ModelChoiceField(queryset=django_user_model.objects.none(), required=False)
+
+    assert Pick.base_fields["who"].empty_label == "Choose…"  # the class's own, which pages read choices from
+    drawn = str(Pick()["who"])
+    assert '<option value="" selected>Choose…</option>' in drawn and "-----" not in drawn
+    assert Pick.base_fields["anyone"].empty_label == "---------"
