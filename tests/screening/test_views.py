@@ -632,10 +632,12 @@ def test_a_load_missing_a_benzodiazepine_is_not_shown_as_a_plain_total(cast):
     """Lorazepam with no daily dose counts as nothing: '0.0 mg/day' alone read as no benzodiazepine at all."""
     helpers.screen(cast, helpers.intake(medications=[{"name": "lorazepam"}]))
     page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
-    assert "0.0 mg/day diazepam-equivalent <strong>counted so far: incomplete</strong>" in page
+    assert "0 mg/day diazepam-equivalent <strong>counted so far: incomplete</strong>" in page
 
 
 def test_a_load_of_converted_doses_is_shown_as_the_total(cast):
     helpers.screen(cast, helpers.intake(medications=[{"name": "lorazepam", "dose_mg_per_day": 1}]))
     page = signed_in_client(cast.bob).get(patient_url("screening:patient", cast)).text
     assert "mg/day diazepam-equivalent</dd>" in page and "counted so far" not in page
+    # Written as a prescriber writes a dose (lorazepam 1 mg is 10 mg of diazepam), not as the stored float ("10.0").
+    assert "<dd>10 mg/day diazepam-equivalent</dd>" in page
