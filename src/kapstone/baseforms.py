@@ -1,5 +1,6 @@
 """The base of every Kapstone form: a required field left empty says which field it is and what to do, and a
-required choice of a record (a lot, a witness, a location) starts at "Choose…" rather than Django's "---------".
+required choice (a lot, a witness, a location, a model's choices) starts at "Choose…" rather than Django's
+"---------".
 
 Django's own refusal, "This field is required.", names nothing: read out by a screen reader among a form's errors, or
 seen in a long form (the intake, a questionnaire, the dosing room's check-in), it left the reader to find the field.
@@ -61,8 +62,16 @@ def _worded_empty_choices(form_class: type[forms.BaseForm]) -> None:
     """Words the empty choice of the class's required record choices (EMPTY_CHOICE), once for the class: the forms
     made from it, and the pages that work out a form's choices from the class's fields (the dosing room), read it."""
     for field in form_class.base_fields.values():
-        if isinstance(field, forms.ModelChoiceField) and field.required and field.empty_label == DJANGO_EMPTY_LABEL:
-            field.empty_label = EMPTY_CHOICE
+        if not field.required:
+            continue
+        if isinstance(field, forms.ModelChoiceField):
+            if field.empty_label == DJANGO_EMPTY_LABEL:
+                field.empty_label = EMPTY_CHOICE
+        elif isinstance(field, forms.ChoiceField):
+            # A model field's choices, given a blank first by a ModelForm (an adverse event's severity).
+            choices = list(field.choices)
+            if choices and tuple(choices[0]) == ("", DJANGO_EMPTY_LABEL):
+                field.choices = [("", EMPTY_CHOICE), *choices[1:]]
 
 
 class _WordedChoices(DeclarativeFieldsMetaclass):

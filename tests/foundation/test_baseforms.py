@@ -77,3 +77,10 @@ def test_a_required_choice_of_a_record_starts_at_choose_and_an_optional_one_as_b
     drawn = str(Pick()["who"])
     assert '<option value="" selected>Choose…</option>' in drawn and "-----" not in drawn
     assert Pick.base_fields["anyone"].empty_label == "---------"
+
+
+def test_a_required_choice_a_model_form_gives_a_blank_starts_at_choose_too():
+    from kapstone.dosing.forms import AdverseEventForm
+
+    drawn = str(AdverseEventForm()["severity"])
+    assert '<option value="" selected>Choose…</option>' in drawn and "-----" not in drawn
