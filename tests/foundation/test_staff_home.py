@@ -104,3 +104,11 @@ def test_the_staff_home_makes_one_read_for_each_card(cast, client_for):
     # alerts; ledger discrepancies; expiring registrations; inventories to take; due questionnaires; the rota, then
     # (no slot covering now) the default on-call prescriber and the medical directors.
     assert len(reads) == 13, reads
+
+
+def test_the_admin_is_offered_all_patients_and_a_clinician_their_own(cast, client_for):
+    """The practice admin is on no care team: "All my patients" under a card titled "Patients" offered them a list of
+    their own they do not have."""
+    link = reverse("patients:list")
+    assert f'<a href="{link}">All patients →</a>' in client_for(cast.admin).get(reverse("home:home")).content.decode()
+    assert f'<a href="{link}">All my patients →</a>' in client_for(cast.bob).get(reverse("home:home")).content.decode()
