@@ -8,8 +8,12 @@ A field whose form gives its own message for a missing value keeps it; a hidden 
 Django's.
 """
 
+from collections.abc import Iterable
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.db.models.fields import BLANK_CHOICE_DASH
 from django.forms.forms import DeclarativeFieldsMetaclass
 from django.forms.models import ModelFormMetaclass
 from django.forms.utils import pretty_name
@@ -55,13 +59,14 @@ class NamedRequiredMixin(forms.BaseForm):
 
 # What a required choice of a record shows before one is chosen: a row of dashes read as a broken or empty list.
 EMPTY_CHOICE = "Choose…"
-DJANGO_EMPTY_LABEL = forms.ModelChoiceField.__init__.__kwdefaults__["empty_label"]
+# Django's empty choice, a model choice's default empty_label and the blank a model form puts before a model's choices.
+DJANGO_EMPTY_LABEL = BLANK_CHOICE_DASH[0][1]
 
 
-def _worded_empty_choices(form_class: type[forms.BaseForm]) -> None:
-    """Words the empty choice of the class's required record choices (EMPTY_CHOICE), once for the class: the forms
-    made from it, and the pages that work out a form's choices from the class's fields (the dosing room), read it."""
-    for field in form_class.base_fields.values():
+def _worded_empty_choices(base_fields: dict[str, forms.Field]) -> None:
+    """Words the empty choice of a form class's required choices (EMPTY_CHOICE), once for the class: the forms made
+    from it, and the pages that work out a form's choices from the class's fields (the dosing room), read it."""
+    for field in base_fields.values():
         if not field.required:
             continue
         if isinstance(field, forms.ModelChoiceField):
@@ -69,7 +74,7 @@ def _worded_empty_choices(form_class: type[forms.BaseForm]) -> None:
                 field.empty_label = EMPTY_CHOICE
         elif isinstance(field, forms.ChoiceField):
             # A model field's choices, given a blank first by a ModelForm (an adverse event's severity).
-            choices = list(field.choices)
+            choices = list(cast(Iterable, field.choices))  # a list (or an iterator) once the field has made it
             if choices and tuple(choices[0]) == ("", DJANGO_EMPTY_LABEL):
                 field.choices = [("", EMPTY_CHOICE), *choices[1:]]
 
@@ -77,14 +82,14 @@ def _worded_empty_choices(form_class: type[forms.BaseForm]) -> None:
 class _WordedChoices(DeclarativeFieldsMetaclass):
     def __new__(mcs, name, bases, attrs):
         form_class = super().__new__(mcs, name, bases, attrs)
-        _worded_empty_choices(form_class)
+        _worded_empty_choices(form_class.base_fields)
         return form_class
 
 
 class _WordedModelChoices(ModelFormMetaclass):
     def __new__(mcs, name, bases, attrs):
         form_class = super().__new__(mcs, name, bases, attrs)
-        _worded_empty_choices(form_class)
+        _worded_empty_choices(form_class.base_fields)
         return form_class
 
 
