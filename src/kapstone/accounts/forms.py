@@ -1,11 +1,11 @@
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.validators import MaxLengthValidator
 from django_otp import match_token, user_has_device
 
-from kapstone.baseforms import Form, SignInForm
+from kapstone.baseforms import Form, NamedRequiredMixin, SignInForm
 
 
 class LoginForm(SignInForm):
@@ -106,7 +106,7 @@ class UnlockForm(Form):
     username = forms.CharField(max_length=150)
 
 
-class CountedPasswordChangeForm(PasswordChangeForm):
+class CountedPasswordChangeForm(NamedRequiredMixin, PasswordChangeForm):
     """Django's form, but a wrong old password counts towards the login's lockout, as a wrong password at sign-in
     does: the form checked the old password as often as it was sent, so whoever found a session left open could
     guess the password without limit, then keep it, or choose a new one that shuts its owner out."""
@@ -121,3 +121,7 @@ class CountedPasswordChangeForm(PasswordChangeForm):
         if checked is None or checked.pk != self.user.pk:
             raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
         return old_password
+
+
+class NewPasswordForm(NamedRequiredMixin, SetPasswordForm):
+    """Django's form to choose a password from an emailed link, whose empty fields are named (NamedRequiredMixin)."""

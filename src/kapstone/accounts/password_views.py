@@ -6,14 +6,13 @@ from axes.helpers import get_lockout_response
 from django.contrib import messages
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import user_has_device
 
 from kapstone.accounts import selectors, services
-from kapstone.accounts.forms import CountedPasswordChangeForm, PasswordResetRequestForm
+from kapstone.accounts.forms import CountedPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
@@ -44,7 +43,7 @@ def set_password(request, token):
         link = selectors.account_link_usable(token=token)
     except selectors.AccountLinkUnusable as problem:
         return render(request, "accounts/link_unusable.html", {"problem": str(problem)}, status=400)
-    form = SetPasswordForm(link.user, request.POST or None)
+    form = NewPasswordForm(link.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.password_set_by_link(token=token, password=form.cleaned_data["new_password1"])
