@@ -130,10 +130,11 @@ def constructor_arguments(cast) -> dict:
 
 
 def required_arguments(form_class) -> list[str]:
-    """Keyword-only arguments without a default, and `request` for a sign-in form (it is checked against
-    lockouts)."""
-    parameters = inspect.signature(form_class.__init__).parameters.values()
-    names = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    """Named arguments without a default (a password form's `user`, passed by keyword here), and `request` for a
+    sign-in form (it is checked against lockouts)."""
+    parameters = list(inspect.signature(form_class.__init__).parameters.values())[1:]  # after self
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [p.name for p in parameters if p.kind in named and p.default is p.empty]
     return [*names, "request"] if issubclass(form_class, AuthenticationForm) else names
 
 
