@@ -1,4 +1,5 @@
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
+from tests.conftest import CAST_PASSWORD
 from tests.dosing.helpers import receive_stock
 from tests.measures.factories import due_assessment
 from tests.screening.helpers import ready_for_enrolment
@@ -20,9 +22,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def fill_form(page, card, summary: str, fields: dict):
     section = card.locator("details", has=page.locator("summary", has_text=summary))
-    section.locator("summary").click()
+    if section.get_attribute("open") is None:  # a form sent back with errors is open already
+        section.locator("summary").click()
     for label, value in fields.items():
-        field = section.get_by_label(label)
+        # A label that is also the start of another ("Witness", "Witness's password") is the one that reads exactly so.
+        field = section.get_by_label(re.compile(rf"^{re.escape(label)}[: *]*$"))  # "Witness *": required
+        if not field.count():
+            field = section.get_by_label(label)
         if isinstance(value, bool):
             field.check()
         elif field.evaluate("e => e.tagName") == "SELECT":
@@ -95,7 +101,12 @@ def test_one_patient_goes_from_check_in_to_discharge_in_the_room(page, cast):
     page.get_by_text("within the ceiling of 400 mg").first.wait_for()
     expect(card().get_by_text("Pre-dose BP reviewed")).to_be_visible()
     balance = LotBalance.objects.get(lot__lot_number="L-77")
-    fill_form(page, card(), "Give the dose", {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk)})
+    # The witness types their own password at the prescriber's screen: a wrong one is refused and nothing is given.
+    give = {"Lot and location": str(balance.pk), "Witness": str(cast.nurse.pk), "Witness's password": "not-theirs"}
+    fill_form(page, card(), "Give the dose", give)
+    expect(card().get_by_text("The witness's password is not right.")).to_be_visible()
+    assert not DoseRecord.objects.filter(administered_at__isnull=False).exists()
+    fill_form(page, card(), "Give the dose", give | {"Witness's password": CAST_PASSWORD})
     card().get_by_text("Given", exact=True).wait_for()
     expect(card().get_by_text("not taken yet")).to_be_visible()
     # The walk-through cannot wait out the observation (at least 120 minutes, a hard bound): the dose is moved back

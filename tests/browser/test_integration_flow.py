@@ -8,7 +8,7 @@ from kapstone.dosing import services as dosing
 from kapstone.integration.models import IntegrationWindow, JournalEntry, Notification
 from kapstone.patients.services import childbearing_record
 from tests.browser.helpers import sign_in
-from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock, signed
 from tests.screening.helpers import ready_for_enrolment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def give_alice_a_dose(cast):
         actor=cast.nurse, record=record, phase="pre", systolic=120, diastolic=78, heart_rate=70, spo2=98
     )
     dosing.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
-    dosing.dose_administer(actor=cast.nurse, record=record, balance=entry.lot.balances.get(), witness=cast.bob)
+    dosing.dose_administer(actor=cast.nurse, record=record, balance=entry.lot.balances.get(), witness=signed(cast.bob))
 
 
 def test_a_dose_prompts_the_patient_who_shares_an_entry_that_the_therapist_then_reads(browser, live_server, cast):

@@ -1,20 +1,39 @@
 """Builders for the dosing room and the controlled-substance log in tests (synthetic data only): a check-in and a
 vitals reading with everything but what a test is about, a registered location and a receipt with its supplier,
-invoice and second signature."""
+invoice and second signature, and a second signature confirmed by its signer's password (as the services take it)
+or posted with it (as the forms are sent)."""
 
 import datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
+from kapstone.accounts.services import SecondSignature, second_signature_confirm
 from kapstone.dosing import catalogue, services
 from kapstone.dosing.models import DoseRecord, LedgerEntry, Location, LossReport, Registration
+from tests.conftest import CAST_PASSWORD
 
 PRACTICE_DEA_NUMBER = "BK1234563"
 SUPPLIER_DEA_NUMBER = "RC2345672"
 DISTRIBUTOR_DEA_NUMBER = "RD7654329"
+
+
+def signed(signer, *, password: str = CAST_PASSWORD) -> SecondSignature:
+    """`signer`'s second signature, confirmed by their password (the test users' own) as the forms confirm it. Any
+    role may sign here: which roles a dosing write accepts is the service's to refuse."""
+    request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.9")
+    request.user = AnonymousUser()
+    return second_signature_confirm(request=request, signer=signer, password=password, roles=tuple(Role))
+
+
+def signing(field: str, signer, *, password: str = CAST_PASSWORD) -> dict[str, object]:
+    """A form's second signature as posted: the signer chosen in `field` (with the form's prefix, "waste-witness")
+    and their own password typed beside it."""
+    return {field: signer.pk, f"{field}_password": password}
 
 
 def _prescriber():
@@ -49,9 +68,10 @@ def receive_stock(
     witness=None,
     **extra,
 ) -> LedgerEntry:
-    """A receipt of `amount_mg`: lozenges or devices of `strength` mg, or one vial holding the whole amount."""
+    """A receipt of `amount_mg`: lozenges or devices of `strength` mg, or one vial holding the whole amount, checked by
+    `witness` (a member of staff, or their signature) or the first other signer."""
     registered_location(location)
-    checked_by = (
+    checker = (
         witness
         or get_user_model()
         .objects.filter(role__in=services.SIGNING_ROLES, is_active=True)
@@ -62,7 +82,7 @@ def receive_stock(
     per_ml = catalogue.forms()[form].strength_unit == "mg/mL"
     return services.lot_receive(
         actor=actor,
-        checked_by=checked_by,
+        checked_by=checker if isinstance(checker, SecondSignature) else signed(checker),
         drug=drug,
         form=form,
         strength=strength,
@@ -95,7 +115,7 @@ def a_loss_report(cast) -> LossReport:
         amount_mg=Decimal("500"),
         witness=cast.bob,
     )
-    where = {"actor": cast.nurse, "lot": entry.lot, "location": "Main safe", "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": entry.lot, "location": "Main safe", "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("400"), **where)
     services.ledger_post(kind="correction", change_mg=Decimal("-100"), corrects=count, reason="not found", **where)
     return LossReport.objects.get(discrepancy=count)

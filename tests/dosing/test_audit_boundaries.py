@@ -16,7 +16,7 @@ from kapstone.measures import services as measures
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment, GroupSession
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, signed, signing
 
 
 def reading(cast, record, *, systolic=120, diastolic=80, heart_rate=72, spo2=98, rr=None, phase="pre", taken_at=None):
@@ -125,7 +125,7 @@ def test_absurd_vitals_through_the_room_are_refused_with_a_message_and_nothing_i
 def test_a_dose_is_not_given_without_pre_dose_vitals(cast, checked_in, stock):
     services.dose_order(actor=cast.bob, record=checked_in, route="sublingual", dose_mg=Decimal("200"))
     with pytest.raises(services.DosingError, match="no pre-dose vitals"):
-        services.dose_administer(actor=cast.nurse, record=checked_in, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=checked_in, balance=stock, witness=signed(cast.bob))
 
 
 # Doses and ceilings ---------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_a_lozenge_lot_is_refused_for_an_im_dose_and_the_stock_is_untouched(cast
     reading(cast, checked_in, rr=14)
     services.dose_order(actor=cast.bob, record=checked_in, route="im", dose_mg=Decimal("35"))
     with pytest.raises(services.DosingError, match="A lozenge lot does not fit an intramuscular order"):
-        services.dose_administer(actor=cast.nurse, record=checked_in, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=checked_in, balance=stock, witness=signed(cast.bob))
     checked_in.refresh_from_db()
     assert checked_in.administered_at is None
     assert not LedgerEntry.objects.filter(kind="administration").exists()
@@ -238,7 +238,9 @@ def test_a_patient_who_turns_65_tomorrow_is_not_held(cast, ready_record):
 @pytest.fixture
 def given(cast, ready_record, stock):
     at = timezone.now() - datetime.timedelta(minutes=125)
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=at)
+    services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=at
+    )
     return ready_record, at
 
 
@@ -300,7 +302,7 @@ def test_waste_signed_by_one_person_twice_is_refused(cast, given):
     record, _ = given
     with pytest.raises(services.DosingError, match="another person"):
         services.waste_record(
-            actor=cast.nurse, witness=cast.nurse, dose_record=record, amount_mg=Decimal("10"), method="sink"
+            actor=cast.nurse, witness=signed(cast.nurse), dose_record=record, amount_mg=Decimal("10"), method="sink"
         )
 
 
@@ -317,9 +319,9 @@ def test_on_site_destruction_needs_two_witnesses_other_than_the_recorder_and_eac
         "form41_details": "Form 41, rendered non-retrievable",
     }
     with pytest.raises(services.DosingError, match="two different staff"):
-        services.disposal_record(witness=cast.bob, second_witness=cast.bob, **common)
+        services.disposal_record(witness=signed(cast.bob), second_witness=signed(cast.bob), **common)
     with pytest.raises(services.DosingError, match="another person"):
-        services.disposal_record(witness=cast.bob, second_witness=cast.nurse, **common)
+        services.disposal_record(witness=signed(cast.bob), second_witness=signed(cast.nurse), **common)
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
 
@@ -336,7 +338,7 @@ def test_a_dose_larger_than_the_lot_holds_is_refused_and_nothing_is_written(cast
         amount_mg=Decimal("100"),
     ).lot.balances.get()
     with pytest.raises(services.DosingError, match="Only 100"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=small, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=small, witness=signed(cast.bob))
     ready_record.refresh_from_db()
     assert ready_record.administered_at is None and ready_record.lot is None
 
@@ -384,7 +386,7 @@ def test_a_patient_withdrawn_from_the_group_after_check_in_is_neither_ordered_no
     with pytest.raises(services.DosingError, match="not enrolled"):
         services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
     with pytest.raises(services.DosingError, match="not enrolled"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
 
@@ -400,7 +402,7 @@ def test_waste_through_the_page_signed_twice_by_one_nurse_is_refused_and_nothing
             "waste-dose_record": record.pk,
             "waste-amount_mg": "10",
             "waste-method": "sink",
-            "waste-witness": cast.nurse.pk,
+            **signing("waste-witness", cast.nurse),
         },
     )
     assert response.status_code == 400 and "another person" in response.content.decode()
@@ -411,7 +413,7 @@ def test_waste_through_the_page_signed_twice_by_one_nurse_is_refused_and_nothing
 def test_a_count_through_the_page_that_is_not_an_amount_is_refused(cast, stock, client_for, counted):
     response = client_for(cast.nurse).post(
         reverse("dosing:ledger_action", args=["count"]),
-        {"count-balance": stock.pk, "count-counted_mg": counted, "count-witness": cast.bob.pk},
+        {"count-balance": stock.pk, "count-counted_mg": counted, **signing("count-witness", cast.bob)},
     )
     assert response.status_code == 400
     assert not LedgerEntry.objects.filter(kind="count").exists()

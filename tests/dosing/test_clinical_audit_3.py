@@ -14,7 +14,7 @@ from kapstone.practice.services import SettingRefused, practice_setting_change
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.screening.services import pre_intake_submit
-from tests.dosing.helpers import vitals_at
+from tests.dosing.helpers import signed, vitals_at
 from tests.measures.factories import PHQ9_ITEM9, due_assessment, open_alert
 from tests.screening.helpers import intake, screen
 
@@ -193,7 +193,7 @@ def test_the_discharge_cadss_limit_cannot_be_set_past_its_source_and_a_stored_on
     practice_value_set(actor=cast.admin, key="dosing.discharge_cadss_max", value=30, reason="set by hand")
     given = timezone.now() - datetime.timedelta(minutes=130)
     record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=12)

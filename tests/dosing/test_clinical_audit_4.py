@@ -17,7 +17,7 @@ from kapstone.program import services as program
 from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import vitals_at
+from tests.dosing.helpers import signed, vitals_at
 from tests.screening.helpers import consult, intake, screen, sign_consent
 
 JUSTIFICATION = "Weighed with her psychiatrist: stable for years and monitored closely; proceed."
@@ -207,7 +207,7 @@ def observed(cast, stock, ready_record):
     leave."""
     given = timezone.now() - datetime.timedelta(minutes=130)
     record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)

@@ -24,7 +24,7 @@ from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import checked_in, vitals_at
+from tests.dosing.helpers import checked_in, signed, vitals_at
 from tests.screening.helpers import consult, intake, screen, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
@@ -303,10 +303,10 @@ def test_a_crisis_message_from_the_portal_holds_the_next_dose_until_a_clinician_
     readiness = selectors.dose_readiness(record=ready_record, at=timezone.now())
     assert readiness.review_alerts == (alert,)
     with pytest.raises(services.DosingError, match="To review before the dose: A secure message from the patient"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Called her: passive thoughts, safety plan reviewed.")
     assert services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob)
     ).administered_at
 
 
@@ -325,7 +325,7 @@ def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged
 ):
     given = timezone.now() - datetime.timedelta(minutes=130)
     record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
@@ -399,7 +399,7 @@ def test_an_allergic_reaction_after_the_dose_holds_discharge_and_the_card_names_
 ):
     given = timezone.now() - datetime.timedelta(minutes=130)
     record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
@@ -441,7 +441,7 @@ def test_consent_withdrawn_in_the_portal_after_the_order_stops_the_dose_and_the_
     )
     assert response.status_code == 302
     with pytest.raises(services.DosingError, match=r"cannot be dosed: informed consent .* was withdrawn"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     page = signed_in_client(cast.nurse).get(reverse("dosing:room", kwargs={"session_id": ready_record.session_id}))
     assert "was withdrawn on" in page.text
     ready_record.refresh_from_db()

@@ -17,14 +17,14 @@ from kapstone.practice.services import SettingRefused, practice_setting_change
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program import services as program
 from kapstone.program.models import Enrolment, Group, GroupSession
-from tests.dosing.helpers import receive_stock, vitals_at
+from tests.dosing.helpers import receive_stock, signed, vitals_at
 
 
 @pytest.fixture
 def dosed_two_hours_ago(cast, ready_record, stock):
     given = timezone.now() - datetime.timedelta(minutes=130)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     return ready_record, given
 
@@ -165,7 +165,7 @@ def test_a_dose_within_another_doses_observation_is_refused_though_midnight_fell
     given within the first's 2 hours of observation ([spravato-rems]: at least 2 hours after each dose)."""
     dosed_late_yesterday_in_another_group(cast, minutes_ago=90)
     with pytest.raises(services.DosingError, match=r"less than 120 minutes before: every dose is followed"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert not LedgerEntry.objects.filter(kind="administration").exists()
     page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
     assert "Cannot be dosed now: still under observation after another dose" in page
@@ -175,7 +175,7 @@ def test_a_dose_late_yesterday_past_its_observation_leaves_the_calendar_day_rule
     cast, just_after_midnight, ready_record, stock
 ):
     dosed_late_yesterday_in_another_group(cast, minutes_ago=121)
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -202,12 +202,12 @@ def test_an_intranasal_dose_is_given_in_whole_devices(cast, checked_in, dose, gi
         amount_mg=Decimal("280"),
     ).lot.balances.get()
     if given:
-        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=signed(cast.bob))
         spray.refresh_from_db()
         assert spray.balance_mg == Decimal("224")
         return
     with pytest.raises(services.DosingError, match="given whole, so a dose from it is a whole number of devices"):
-        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=record, balance=spray, witness=signed(cast.bob))
     spray.refresh_from_db()
     assert spray.balance_mg == Decimal("280")
 
@@ -268,11 +268,11 @@ def test_an_earlier_sessions_positive_room_screen_still_open_holds_the_next_dose
     alert = CriticalAlert.objects.get(kind="room_suicide_screen", patient=cast.alice)
     CriticalAlert.objects.filter(pk=alert.pk).update(raised_at=week_ago)
     with pytest.raises(services.DosingError, match="To review before the dose: Same-day suicide-risk"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     with pytest.raises(program.EnrolmentRefused, match="Same-day suicide-risk .* is open in the alert queue"):
         program.enrol(actor=cast.bob, group=earlier.session.group, patient=cast.alice)
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed with the patient this week: no intent.")
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 

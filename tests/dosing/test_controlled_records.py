@@ -33,6 +33,7 @@ from tests.dosing.helpers import (
     a_loss_report,
     receive_stock,
     registered_location,
+    signed,
 )
 
 
@@ -40,7 +41,7 @@ def receipt_kwargs(cast, **overrides) -> dict:
     registered_location("Main safe")
     return {
         "actor": cast.nurse,
-        "checked_by": cast.bob,
+        "checked_by": signed(cast.bob),
         "drug": "ketamine",
         "form": "lozenge",
         "strength": Decimal("100"),
@@ -84,9 +85,9 @@ def test_an_expired_registration_stops_receipts_and_doses_at_its_location(cast, 
     with pytest.raises(services.DosingError, match="^registration: DEA registration BK1234563 .* expired"):
         services.lot_receive(**receipt_kwargs(cast, lot_number="R-2"))
     with pytest.raises(services.DosingError, match="expired on"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     # Counting the stock on hand goes on.
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=stock.balance_mg, **where)
 
 
@@ -135,7 +136,7 @@ def test_a_vial_is_a_unit_and_a_partial_vial_is_kept_in_mg(cast):
     ],
 )
 def test_a_bad_receipt_is_refused_naming_the_field_and_nothing_is_saved(cast, overrides, field):
-    values = {k: (cast.user(v) if k == "checked_by" else v) for k, v in overrides.items()}
+    values = {k: (signed(cast.user(v)) if k == "checked_by" else v) for k, v in overrides.items()}
     with pytest.raises(services.DosingError, match=f"^{field}: "):
         services.lot_receive(**receipt_kwargs(cast, **values))
     assert not LedgerEntry.objects.exists() and not SubstanceLot.objects.exists()
@@ -148,7 +149,7 @@ def test_an_inventory_counts_units_and_opened_mg_and_a_mismatch_opens_a_discrepa
     location = registered_location()
     inventory = services.inventory_take(
         actor=cast.nurse,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         location=location,
         kind=Inventory.Kind.BIENNIAL,
         taken_on=timezone.localdate(),
@@ -162,7 +163,7 @@ def test_an_inventory_counts_units_and_opened_mg_and_a_mismatch_opens_a_discrepa
 
 def test_an_inventory_must_count_every_lot_and_the_initial_one_is_taken_once(cast, stock):
     location = registered_location()
-    common = {"actor": cast.nurse, "witness": cast.bob, "location": location, "taken_on": timezone.localdate()}
+    common = {"actor": cast.nurse, "witness": signed(cast.bob), "location": location, "taken_on": timezone.localdate()}
     with pytest.raises(services.DosingError, match="^counts: count every lot"):
         services.inventory_take(kind="biennial", timing="opening", counts={}, **common)
     services.inventory_take(kind="initial", timing="opening", counts={stock.pk: (20, Decimal("0"))}, **common)
@@ -208,7 +209,10 @@ def test_two_staff_recording_a_location_s_initial_inventory_at_once_record_it_on
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=take, args=pair) for pair in ((cast.nurse, cast.bob), (cast.bob, cast.nurse))]
+    threads = [
+        threading.Thread(target=take, args=pair)
+        for pair in ((cast.nurse, signed(cast.bob)), (cast.bob, signed(cast.nurse)))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -269,15 +273,15 @@ def test_the_staff_home_and_the_log_warn_of_an_inventory_to_take_to_ledger_staff
 
 
 def test_waste_of_a_partial_dose_is_recorded_against_the_dose_by_two_licensed_staff(cast, stock, ready_record):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     common = {"dose_record": ready_record, "amount_mg": Decimal("50"), "method": "drug-disposal container"}
     with pytest.raises(services.DosingError, match="^witness: .* cannot sign"):
-        services.waste_record(actor=cast.nurse, witness=cast.admin, **common)
+        services.waste_record(actor=cast.nurse, witness=signed(cast.admin), **common)
     with pytest.raises(services.DosingError, match="^witness: the second signature must be another person"):
-        services.waste_record(actor=cast.nurse, witness=cast.nurse, **common)
+        services.waste_record(actor=cast.nurse, witness=signed(cast.nurse), **common)
     with pytest.raises(services.DosingError, match="^witness: .* cannot sign"):
-        services.waste_record(actor=cast.nurse, witness=cast.alice_user, **common)
-    waste = services.waste_record(actor=cast.nurse, witness=cast.bob, **common)
+        services.waste_record(actor=cast.nurse, witness=signed(cast.alice_user), **common)
+    waste = services.waste_record(actor=cast.nurse, witness=signed(cast.bob), **common)
     assert waste.entry.dose_record == ready_record and waste.entry.change_mg == Decimal("-50")
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("1750")
@@ -285,7 +289,12 @@ def test_waste_of_a_partial_dose_is_recorded_against_the_dose_by_two_licensed_st
 
 def test_disposal_through_a_reverse_distributor_or_on_site_with_two_witnesses(cast, stock):
     location = registered_location()
-    common = {"actor": cast.nurse, "witness": cast.bob, "location": location, "disposed_on": timezone.localdate()}
+    common = {
+        "actor": cast.nurse,
+        "witness": signed(cast.bob),
+        "location": location,
+        "disposed_on": timezone.localdate(),
+    }
     with pytest.raises(services.DosingError, match="^distributor_dea_number: "):
         services.disposal_record(
             method="reverse_distributor", distributor_name="R", items=[(stock, Decimal("100"))], **common
@@ -305,7 +314,7 @@ def test_disposal_through_a_reverse_distributor_or_on_site_with_two_witnesses(ca
     services.disposal_record(
         method=Disposal.Method.ON_SITE,
         form41_details="Rendered non-retrievable in a denaturing kit",
-        second_witness=cast.admin,
+        second_witness=signed(cast.admin),
         items=[(stock, Decimal("100"))],
         **common,
     )
@@ -320,7 +329,7 @@ def test_a_found_correction_needs_a_second_staff_signature(cast, stock):
         services.ledger_post(kind="correction", change_mg=Decimal("900"), corrects=corrects, **where)
     with pytest.raises(services.DosingError, match="^witness: .* cannot sign"):
         services.ledger_post(
-            kind="correction", change_mg=Decimal("900"), corrects=corrects, witness=cast.alice_user, **where
+            kind="correction", change_mg=Decimal("900"), corrects=corrects, witness=signed(cast.alice_user), **where
         )
 
 
@@ -346,7 +355,7 @@ def test_a_loss_report_page_naming_no_report_is_not_found(cast, client_for):
 
 
 def test_an_unresolved_discrepancy_becomes_a_loss_report_after_its_day(cast, stock):
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("500"), **where)
     assert services.loss_reports_open_due() == 0
     tomorrow = timezone.now() + datetime.timedelta(days=1)
@@ -359,7 +368,7 @@ def test_an_unresolved_discrepancy_becomes_a_loss_report_after_its_day(cast, sto
 def test_the_sweep_and_a_write_off_of_the_same_count_at_once_open_one_loss_report(cast, stock, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
     # Both writers meet between their check for a report and its insert, unless one is held before its check.
     meet, due_on = meeting_of_two(), ledger_rules.form106_due_on
@@ -388,7 +397,7 @@ def test_a_found_correction_made_while_the_sweep_runs_keeps_its_count_out_of_the
     it and, reading again under that lock, sees the count corrected: no loss report for a discrepancy resolved."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1900"), **where)
     # The sweep, once it has read the open counts, meets the correction about to move the balance (its entry not yet
     # written). Then the correction waits for the sweep to be past its check for a report, which a sweep held by the
@@ -445,7 +454,7 @@ def test_the_prescriber_is_reminded_daily_until_form_106_and_the_state_are_recor
 
 
 def test_patients_outside_the_viewer_s_care_team_appear_without_identifiers(cast, stock, ready_record):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     rows = {
         row.entry.kind: row for row in selectors.ledger_export_rows(user=cast.charlie, filters=selectors.LedgerFilter())
     }
@@ -511,7 +520,7 @@ def test_two_years_of_activity_export_reproduces_every_balance(cast, client_for,
         location="Main safe",
         amount_mg=Decimal("2000"),
     ).lot.balances.get()
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     for week in range(104):
         monkeypatch.setattr(timezone, "now", lambda week=week: start + datetime.timedelta(weeks=week))
         services.ledger_post(kind="receipt", change_mg=Decimal("300"), **where)
@@ -561,7 +570,7 @@ def test_concurrent_receipts_waste_and_doses_keep_the_balance_exact(cast):
 
     stock = receive_stock(
         actor=cast.nurse,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         drug="ketamine",
         form="lozenge",
         strength=Decimal("100"),
@@ -571,7 +580,7 @@ def test_concurrent_receipts_waste_and_doses_keep_the_balance_exact(cast):
         amount_mg=Decimal("1000"),
     ).lot.balances.get()
     moves = [("receipt", Decimal("100")), ("waste", Decimal("-30")), ("administration", Decimal("-50"))] * 4
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     failures = all_at_once(
         [
             functools.partial(

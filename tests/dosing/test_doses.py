@@ -13,7 +13,7 @@ from kapstone.dosing import safety, selectors, services
 from kapstone.dosing.models import LotBalance
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.signals import safety_event
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, signed
 
 migration = importlib.import_module("kapstone.dosing.migrations.0004_room_safety_gate_and_lot_catalogue")
 
@@ -85,7 +85,7 @@ def test_an_expired_lot_is_received_only_for_disposal_and_never_offered(cast, re
     disposal = receive(cast, form="lozenge", strength="100", expires=yesterday, for_disposal=True)
     assert disposal.lot.for_disposal
     with pytest.raises(services.DosingError, match="received for disposal; it is never given"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=disposal, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=disposal, witness=signed(cast.bob))
 
 
 @pytest.mark.parametrize("form,strength", [("injection", "50"), ("nasal_spray", "28")])
@@ -93,7 +93,7 @@ def test_a_lot_whose_form_does_not_fit_the_route_is_refused(cast, ready_record, 
     drug = "esketamine" if form == "nasal_spray" else "ketamine"
     balance = receive(cast, drug=drug, form=form, strength=strength)
     with pytest.raises(services.DosingError, match="lot does not fit a sublingual lozenge order"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=balance, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=balance, witness=signed(cast.bob))
     assert LotBalance.objects.get(pk=balance.pk).balance_mg == balance.balance_mg
 
 
@@ -184,7 +184,7 @@ def test_a_severe_adverse_event_is_announced(cast, checked_in, events, django_ca
 def observed(cast, ready_record, stock):
     given = timezone.now() - datetime.timedelta(minutes=130)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     for phase, taken_at in (("peak", given + datetime.timedelta(minutes=45)), ("discharge", timezone.now())):
         services.vitals_record(
@@ -231,11 +231,11 @@ def test_a_patient_rated_sedated_before_the_dose_is_not_dosed_until_rated_alert(
     readiness = selectors.dose_readiness(record=ready_record, at=timezone.now())
     assert "Sedated before the dose (MOAA/S 4" in " ".join(readiness.blockers)
     with pytest.raises(services.DosingError, match="Sedated before the dose"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     with pytest.raises(services.DosingError, match="Sedated before the dose"):
         services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
     services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=5, dissociation_cadss=0)
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=4, dissociation_cadss=0)
     ready_record.refresh_from_db()
     assert ready_record.predose_moaas == 5  # a rating after the dose is not the one before it

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kapstone.dosing import selectors, services
 from kapstone.dosing.models import LedgerEntry, LotBalance
-from tests.dosing.helpers import SUPPLIER_DEA_NUMBER, receive_stock, registered_location
+from tests.dosing.helpers import SUPPLIER_DEA_NUMBER, receive_stock, registered_location, signed, signing
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("900"), places=2)
 counted = st.decimals(min_value=Decimal("0"), max_value=Decimal("5000"), places=2)
@@ -28,18 +28,20 @@ operations = st.lists(
 def post(cast, stock, kind: str, amount: Decimal) -> LedgerEntry:
     where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location}
     if kind == "receipt":
-        return services.ledger_post(kind=kind, change_mg=amount, witness=cast.bob, **where)
+        return services.ledger_post(kind=kind, change_mg=amount, witness=signed(cast.bob), **where)
     if kind == "count":
-        return services.ledger_post(kind=kind, change_mg=Decimal("0"), counted_mg=amount, witness=cast.bob, **where)
+        return services.ledger_post(
+            kind=kind, change_mg=Decimal("0"), counted_mg=amount, witness=signed(cast.bob), **where
+        )
     if kind == "administration":
-        return services.ledger_post(kind=kind, change_mg=-amount, witness=cast.bob, **where)
+        return services.ledger_post(kind=kind, change_mg=-amount, witness=signed(cast.bob), **where)
     if kind == "waste":
-        return services.ledger_post(kind=kind, change_mg=-amount, witness=cast.bob, reason="spilt", **where)
+        return services.ledger_post(kind=kind, change_mg=-amount, witness=signed(cast.bob), reason="spilt", **where)
     latest = LedgerEntry.objects.filter(lot=stock.lot, location=stock.location).latest("id")
     return services.ledger_post(
         kind="correction",
         change_mg=amount if kind == "correction_up" else -amount,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         corrects=latest,
         reason="miscounted",
         **where,
@@ -97,7 +99,13 @@ def other_stock(cast):
 
 
 def test_a_correction_must_name_an_entry_of_its_own_lot_and_location(cast, stock, other_stock):
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob, "reason": "typo"}
+    where = {
+        "actor": cast.nurse,
+        "lot": stock.lot,
+        "location": stock.location,
+        "witness": signed(cast.bob),
+        "reason": "typo",
+    }
     with pytest.raises(services.DosingError, match="choose the entry this correction corrects"):
         services.ledger_post(kind="correction", change_mg=Decimal("-5"), **where)
     elsewhere = LedgerEntry.objects.get(lot=other_stock.lot)
@@ -115,7 +123,7 @@ def correction_data(cast, stock, corrects):
         "correction-balance": stock.pk,
         "correction-corrects": corrects.pk,
         "correction-change_mg": "-20",
-        "correction-witness": cast.bob.pk,
+        **signing("correction-witness", cast.bob),
         "correction-reason": "receipt keyed as 2000, invoice says 1980",
     }
 
@@ -180,7 +188,7 @@ def test_the_ledger_page_uses_the_same_number_of_queries_as_corrections_accumula
             location=stock.location,
             kind="correction",
             change_mg=Decimal("-1"),
-            witness=cast.bob,
+            witness=signed(cast.bob),
             corrects=receipt,
             reason="recount",
         )
@@ -207,7 +215,7 @@ def test_the_log_reads_its_entries_joined_only_to_their_lots_and_corrections_and
         location=stock.location,
         kind="correction",
         change_mg=Decimal("-1"),
-        witness=cast.bob,
+        witness=signed(cast.bob),
         corrects=LedgerEntry.objects.get(lot=stock.lot),
         reason="recount",
     )
@@ -277,14 +285,14 @@ def test_waste_needs_a_witness_and_a_reason(cast, stock):
             location=stock.location,
             kind="waste",
             change_mg=Decimal("-10"),
-            witness=cast.bob,
+            witness=signed(cast.bob),
         )
 
 
 def test_a_count_that_does_not_match_raises_a_discrepancy(cast, stock, client_for):
     response = client_for(cast.nurse).post(
         reverse("dosing:ledger_action", args=["count"]),
-        {"count-balance": stock.pk, "count-counted_mg": "1900", "count-witness": cast.bob.pk},
+        {"count-balance": stock.pk, "count-counted_mg": "1900", **signing("count-witness", cast.bob)},
         follow=True,
     )
     page = response.content.decode()
@@ -303,7 +311,7 @@ def test_only_each_lot_and_locations_latest_uncorrected_count_is_an_open_discrep
     fourth = post(cast, stock, "count", Decimal("1900"))
     other = receive_stock(
         actor=cast.nurse,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         drug="ketamine",
         form="lozenge",
         strength=Decimal("100"),
@@ -327,7 +335,7 @@ def test_removing_more_than_the_balance_is_refused_with_a_message(cast, stock, c
             "correction-balance": stock.pk,
             "correction-corrects": LedgerEntry.objects.get(lot=stock.lot).pk,
             "correction-change_mg": "-2500",
-            "correction-witness": cast.bob.pk,
+            **signing("correction-witness", cast.bob),
             "correction-reason": "keyed twice",
         },
     )
@@ -352,7 +360,7 @@ def test_a_receipt_adds_a_new_lot(cast, client_for):
             "receipt-supplier_dea_number": SUPPLIER_DEA_NUMBER,
             "receipt-invoice_number": "INV-9",
             "receipt-received_on": timezone.localdate().isoformat(),
-            "receipt-checked_by": cast.bob.pk,
+            **signing("receipt-checked_by", cast.bob),
         },
     )
     balance = LotBalance.objects.get(lot__lot_number="INJ-9")
@@ -367,7 +375,7 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
         pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
     stock = receive_stock(
         actor=cast.nurse,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         drug="ketamine",
         form="lozenge",
         strength=Decimal("100"),
@@ -390,7 +398,7 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
                 location=stock.location,
                 kind="waste",
                 change_mg=Decimal("-100"),
-                witness=cast.bob,
+                witness=signed(cast.bob),
                 reason="concurrency test",
             )
             outcomes.append("ok")
@@ -422,7 +430,7 @@ def test_a_refusal_writes_amounts_as_the_log_shows_them_not_as_stored(cast, stoc
 
 
 def test_a_receipt_the_balance_could_not_hold_is_refused_with_a_message_and_nothing_is_saved(cast, stock):
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     services.ledger_post(kind="receipt", change_mg=Decimal("99997999.99"), **where)
     with pytest.raises(services.DosingError, match="would exceed the 99,999,999.99 mg a balance can record"):
         services.ledger_post(kind="receipt", change_mg=Decimal("0.01"), **where)
@@ -449,7 +457,7 @@ def test_ledger_post_refuses_a_balance_that_would_not_fit(cast, stock):
             location=stock.location,
             kind="receipt",
             change_mg=Decimal("99998000"),
-            witness=cast.bob,
+            witness=signed(cast.bob),
         )
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")

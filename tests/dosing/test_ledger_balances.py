@@ -16,7 +16,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.models import LotBalance, SubstanceLot
 from kapstone.dosing.selectors import LedgerFilter, in_stock_or
 from tests.conftest import make_user
-from tests.dosing.helpers import a_loss_report, receive_stock
+from tests.dosing.helpers import a_loss_report, receive_stock, signed
 
 
 def _stock(cast, lot_number: str, location: str, expires_on: datetime.date, *, used_up: bool = False) -> LotBalance:
@@ -37,7 +37,7 @@ def _stock(cast, lot_number: str, location: str, expires_on: datetime.date, *, u
             location=location,
             kind="administration",
             change_mg=Decimal("-300"),
-            witness=cast.bob,
+            witness=signed(cast.bob),
         )
     return balance
 
@@ -104,7 +104,7 @@ def test_the_ledger_page_reads_balances_and_staff_the_same_number_of_times_howev
             location=stock.location,
             kind="administration",
             change_mg=Decimal("-1"),
-            witness=cast.bob,
+            witness=signed(cast.bob),
         )
     former.is_active = False
     former.save()
@@ -137,7 +137,7 @@ def test_the_loss_reports_waiting_are_listed_as_the_template_draws_them_from_one
     ) in html.unescape(page)
     # A second report waiting adds no read.
     lot = _stock(cast, "LOSS-2", "Main safe", datetime.date(2030, 1, 1)).lot
-    where = {"actor": cast.nurse, "lot": lot, "location": "Main safe", "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": lot, "location": "Main safe", "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("250"), **where)
     services.ledger_post(kind="correction", change_mg=Decimal("-50"), corrects=count, reason="not found", **where)
     with CaptureQueriesContext(connection) as more:

@@ -10,12 +10,13 @@ from django.utils import timezone
 from kapstone.dosing import forms, services
 from kapstone.dosing.forms import LEDGER_FORMS
 from kapstone.formrender import form_fields, read_choices_once
+from tests.dosing.helpers import signed
 
 
 def test_each_ledger_form_reading_with_the_page_comes_out_as_reading_its_own_choices(
     cast, stock, ready_record, earlier_dose
 ):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     earlier_dose(cast.dana, timezone.now() - datetime.timedelta(hours=5))  # no lot recorded
     read_once: dict = {}
     page = {kind: form_class(prefix=kind, read_once=read_once) for kind, form_class in LEDGER_FORMS.items()}
@@ -46,6 +47,6 @@ def test_the_ledger_page_draws_its_empty_forms_without_making_them_until_what_th
     assert made == []
     monkeypatch.undo()
     assert f"#{ready_record.pk} " not in first.split('name="waste-dose_record"')[1].split("</select>")[0]
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     waste = client.get(url).content.decode().split('name="waste-dose_record"')[1].split("</select>")[0]
     assert f"#{ready_record.pk} " in waste

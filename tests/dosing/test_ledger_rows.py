@@ -9,7 +9,7 @@ from django.utils import timezone
 from kapstone.dosing import selectors, services
 from kapstone.dosing.ledger_rows import entry_rows
 from kapstone.dosing.models import LedgerEntry
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, signed
 
 # The loop dosing/ledger.html drew its rows with, before they were written out in Python.
 ROWS_TEMPLATE = (
@@ -42,8 +42,8 @@ def test_the_rows_come_out_as_the_template_drew_them(cast, stock, ready_record):
         location="Main safe",
         amount_mg=Decimal("1000.50"),
     ).lot.balances.get()
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
-    where = {"actor": cast.nurse, "lot": awkward.lot, "location": awkward.location, "witness": cast.bob}
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
+    where = {"actor": cast.nurse, "lot": awkward.lot, "location": awkward.location, "witness": signed(cast.bob)}
     count = services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("990"), **where)
     services.ledger_post(
         kind="correction", change_mg=Decimal("-10.50"), corrects=count, reason='keyed "twice" <b>&', **where
@@ -60,7 +60,7 @@ def test_the_rows_come_out_as_the_template_drew_them(cast, stock, ready_record):
 
 
 def test_the_rows_write_each_time_in_the_zone_the_page_is_shown_in(cast, stock, ready_record):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     rows = selectors.ledger(user=cast.bob).rows
     for zone in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
         with timezone.override(zone):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from kapstone.dosing import selectors, services
 from kapstone.dosing.models import LedgerEntry, Location
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, signed, signing
 
 
 def _used_up_lot(cast, number: int):
@@ -33,7 +33,7 @@ def _used_up_lot(cast, number: int):
         location="Main safe",
         kind="administration",
         change_mg=Decimal("-300"),
-        witness=cast.bob,
+        witness=signed(cast.bob),
     )
     return entry.lot.balances.get()
 
@@ -45,7 +45,7 @@ def _administer(cast, stock, amount="10"):
         location=stock.location,
         kind="administration",
         change_mg=-Decimal(amount),
-        witness=cast.bob,
+        witness=signed(cast.bob),
     )
 
 
@@ -117,7 +117,7 @@ def test_an_inventory_still_counts_a_used_up_lot_it_is_given(cast, stock, client
         "inventory-kind": "ad_hoc",
         "inventory-taken_on": timezone.localdate().isoformat(),
         "inventory-timing": "close",
-        "inventory-witness": cast.bob.pk,
+        **signing("inventory-witness", cast.bob),
         f"inventory-lot-{stock.pk}-units": "20",
         f"inventory-lot-{stock.pk}-opened_mg": "0",
         f"inventory-lot-{used_up.pk}-units": "0",

@@ -15,7 +15,7 @@ from kapstone.measures.models import AlertOccurrence
 from kapstone.patients.models import Medication
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.practice.signals import safety_event
-from tests.dosing.helpers import NO_RISK_SCREEN
+from tests.dosing.helpers import NO_RISK_SCREEN, signed
 from tests.measures.factories import due_assessment, open_alert
 
 CSSRS_HIGH = {1: 1, 2: 1, 3: 1, 4: 1, 5: 0, 6: 0}
@@ -131,7 +131,7 @@ def test_an_alert_raised_after_the_decision_blocks_again_even_the_administration
     later = due_assessment(cast.alice, "cssrs-screener")
     measures.assessment_save_answers(actor=None, assessment=later, answers=CSSRS_HIGH, submit=True)
     with pytest.raises(services.DosingError, match="Suicide risk to assess today"):
-        services.dose_administer(actor=cast.nurse, record=vitals_taken, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=vitals_taken, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=vitals_taken.pk).administered_at is None
 
 

@@ -14,6 +14,7 @@ from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from tests.conftest import signed_in_client
+from tests.dosing.helpers import signed
 
 STOP_WARNING = "Cannot be dosed now: pre-dose vitals at a stop level"
 REVIEW_WARNING = "Pre-dose BP to review before the dose"
@@ -37,7 +38,7 @@ def order(cast, record, **extra):
 
 
 def give(cast, record, stock):
-    return services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+    return services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob))
 
 
 def alice_card(cast, session) -> str:

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from kapstone.dosing import services
 from kapstone.practice.templatetags.kapstone_tags import written_quantity
-from tests.dosing.helpers import a_loss_report, receive_stock
+from tests.dosing.helpers import a_loss_report, receive_stock, signed
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_the_log_page_shows_amounts_as_a_clinician_writes_them(cast, client_for)
 
 
 def test_a_part_of_a_unit_keeps_its_decimals_without_trailing_zeros(cast, stock, client_for):
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     services.ledger_post(kind="waste", change_mg=Decimal("-2.50"), reason="spilt", **where)
     page = client_for(cast.nurse).get(reverse("dosing:ledger")).content.decode()
     assert "<td>-2.5</td>" in page and "<td>1,997.5</td>" in page
@@ -75,7 +75,7 @@ def test_the_loss_report_and_the_log_show_the_loss_as_written(cast, client_for):
 
 
 def test_a_count_discrepancy_is_shown_as_written(cast, stock, client_for):
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     services.ledger_post(kind="count", change_mg=Decimal("0"), counted_mg=Decimal("1997.50"), **where)
     page = client_for(cast.nurse).get(reverse("dosing:ledger")).content.decode()
     assert "counted 1,997.5 mg, log said 2,000 mg (-2.5 mg)" in page

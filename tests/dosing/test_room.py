@@ -14,6 +14,7 @@ from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.signals import dose_administered
 from kapstone.screening.gate import enrolment_blockers
+from tests.dosing.helpers import signed
 
 
 def test_a_dose_cannot_be_given_before_the_checklist_is_complete(cast, session, stock):
@@ -21,7 +22,7 @@ def test_a_dose_cannot_be_given_before_the_checklist_is_complete(cast, session, 
     record.dose_mg = Decimal("200")
     record.save()
     with pytest.raises(services.DosingError, match="fasting not confirmed.*no pre-dose vitals"):
-        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob))
 
 
 def test_only_prescribers_order_doses(cast, session):
@@ -40,12 +41,12 @@ def test_giving_a_dose_needs_a_different_witness_and_moves_the_balance(
     cast, ready_record, stock, django_capture_on_commit_callbacks
 ):
     with pytest.raises(services.DosingError, match="witness"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.nurse)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.nurse))
     received = []
     dose_administered.connect(lambda sender, record, **kw: received.append(record), weak=False, dispatch_uid="t")
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+            services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     finally:
         dose_administered.disconnect(dispatch_uid="t")
     stock.refresh_from_db()
@@ -91,7 +92,7 @@ def test_a_positive_pregnancy_test_is_kept_stops_the_dose_and_reaches_the_record
 def test_discharge_waits_for_observation_time_and_normal_vitals(cast, ready_record, stock):
     given = timezone.now() - timezone.timedelta(minutes=60)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
 
     def vitals(phase, minutes, systolic):
@@ -146,7 +147,7 @@ def test_a_check_after_the_dose_taken_too_early_is_said_at_once_with_when_to_tak
 ):
     given = timezone.now() - timezone.timedelta(minutes=10)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     due = timezone.localtime(given + timezone.timedelta(minutes=40))
     response = post_vitals(client_for(cast.nurse), ready_record, cast, "peak")
@@ -163,7 +164,7 @@ def test_a_check_after_the_dose_taken_too_early_is_said_at_once_with_when_to_tak
 def test_a_check_after_the_dose_on_time_or_another_phase_is_not_warned_about(cast, ready_record, stock, client_for):
     given = timezone.now() - timezone.timedelta(minutes=41)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     client = client_for(cast.nurse)
     assert said(post_vitals(client, ready_record, cast, "peak"))[0][0] == "success"
@@ -184,7 +185,7 @@ def test_a_check_after_the_dose_recorded_before_any_dose_is_said_not_to_count(ca
 def test_a_dosed_card_says_when_discharge_may_come_and_a_discharged_one_does_not(cast, ready_record, stock, client_for):
     given = timezone.now() - timezone.timedelta(minutes=10)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     page = client_for(cast.nurse).get(reverse("dosing:room", args=[ready_record.session_id])).content.decode()
     until = timezone.localtime(given + timezone.timedelta(minutes=120))
@@ -311,7 +312,10 @@ def test_two_tablets_giving_the_same_dose_at_once_take_it_from_the_log_once(cast
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=give, args=args) for args in ((cast.nurse, cast.bob), (cast.bob, cast.nurse))]
+    threads = [
+        threading.Thread(target=give, args=args)
+        for args in ((cast.nurse, signed(cast.bob)), (cast.bob, signed(cast.nurse)))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -393,7 +397,7 @@ def check_in_again(cast, record, **changes):
 
 
 def test_the_checklist_is_closed_once_the_dose_is_given(cast, ready_record, stock):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     with pytest.raises(services.DosingError, match="^The dose has been given; the checklist is closed. Add a note"):
         check_in_again(cast, ready_record, fasting_confirmed=False, weight_kg=Decimal("25"))
     record = DoseRecord.objects.get(pk=ready_record.pk)
@@ -402,7 +406,7 @@ def test_the_checklist_is_closed_once_the_dose_is_given(cast, ready_record, stoc
 
 
 def test_a_check_in_through_the_room_after_the_dose_is_refused_with_the_message(cast, ready_record, stock, client_for):
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     prefix = f"p{cast.alice.pk}-checkin-"
     response = client_for(cast.nurse).post(
         reverse("dosing:room_action", args=[ready_record.session.pk, cast.alice.pk, "checkin"]),

@@ -18,7 +18,7 @@ from kapstone.dosing.room_cards import NO_ORDER_YET, room_card
 from kapstone.measures import services as measures
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
-from tests.dosing.helpers import NO_RISK_SCREEN
+from tests.dosing.helpers import NO_RISK_SCREEN, signed
 from tests.screening.helpers import ready_for_enrolment
 
 # The room's loop over its cards (dosing/room.html), before they were written out in Python.
@@ -199,7 +199,7 @@ def full_room(cast, session, ready_record, stock, earlier_dose, django_capture_o
     # Alice: dosed an hour ago, her post-dose vitals at review level, rated, with an adverse event and notes.
     given = timezone.now() - datetime.timedelta(minutes=60)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     _vitals(cast, ready_record, "peak", 165, 80, taken_at=given + datetime.timedelta(minutes=41))
     services.ratings_record(actor=cast.nurse, record=ready_record, sedation_moaas=4, dissociation_cadss=3)
@@ -248,7 +248,7 @@ def full_room(cast, session, ready_record, stock, earlier_dose, django_capture_o
         actor=cast.nurse,
         record=record,
         balance=stock,
-        witness=cast.bob,
+        witness=signed(cast.bob),
         administered_at=timezone.now() - datetime.timedelta(minutes=50),
     )
     recent = _patient(cast, session, "Recent")
@@ -256,7 +256,7 @@ def full_room(cast, session, ready_record, stock, earlier_dose, django_capture_o
     services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
     _vitals(cast, record, "pre", 120, 80)
     services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("150"))
-    services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob))
     # A review-level reading taken after the order: the order must be written again.
     late = _patient(cast, session, "Late")
     record = _checked_in(cast, session, late)

@@ -26,7 +26,7 @@ from kapstone.measures import scoring
 from kapstone.practice.settings_store import practice_value_set
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user, signed_in_client
-from tests.dosing.helpers import checked_in_with_vitals, receive_stock
+from tests.dosing.helpers import checked_in_with_vitals, receive_stock, signing
 from tests.screening.helpers import ready_for_enrolment
 
 # dosing/room_form.html, as each card included it for each of its forms.
@@ -228,7 +228,10 @@ def test_a_lot_that_does_not_fit_sent_anyway_is_refused_and_the_form_offers_only
 ):
     response = client_for(cast.nurse).post(
         reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "administer"]),
-        {f"p{cast.alice.pk}-administer-balance": vial_lot.pk, f"p{cast.alice.pk}-administer-witness": cast.bob.pk},
+        {
+            f"p{cast.alice.pk}-administer-balance": vial_lot.pk,
+            **signing(f"p{cast.alice.pk}-administer-witness", cast.bob),
+        },
     )
     page = response.content.decode()
     assert response.status_code == 400

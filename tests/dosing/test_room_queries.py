@@ -13,7 +13,7 @@ from kapstone.dosing import selectors, services
 from kapstone.dosing.models import DoseRecord
 from kapstone.program.models import Enrolment
 from tests.conftest import make_patient, make_user
-from tests.dosing.helpers import checked_in_with_vitals
+from tests.dosing.helpers import checked_in_with_vitals, signed
 from tests.screening.helpers import ready_for_enrolment
 
 
@@ -50,7 +50,7 @@ def test_the_room_reads_its_staff_once_for_the_witnesses_and_the_records(
 ):
     """Who ordered, gave, witnessed and discharged a dose are read with the witnesses the form offers (issue 19):
     besides the signed-in user, one read of the staff."""
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     url = reverse("dosing:room", args=[session.pk])
     for user in (cast.bob, cast.nurse):
         client = client_for(user)

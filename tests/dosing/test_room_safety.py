@@ -21,7 +21,7 @@ from kapstone.program import services as program
 from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature, Consultation
-from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock, vitals_at
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock, signed, vitals_at
 from tests.measures.factories import due_assessment, open_alert
 from tests.screening.helpers import consult, not_eligible_intake, screen
 
@@ -45,7 +45,7 @@ def every_dosing_step_refuses(cast, record, stock, message):
     with pytest.raises(services.DosingError, match=message):
         services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
     with pytest.raises(services.DosingError, match=message):
-        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob))
     record.refresh_from_db()
     assert record.administered_at is None
     assert not LedgerEntry.objects.filter(kind="administration").exists()
@@ -71,7 +71,7 @@ def test_a_patient_withdrawn_from_the_course_after_the_order_is_not_dosed(cast, 
     enrolment = Enrolment.objects.get(group=ready_record.session.group, patient=cast.alice)
     program.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moving away; stops the course.")
     with pytest.raises(services.DosingError, match="is not enrolled in this session's group, so cannot be dosed"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     with pytest.raises(services.DosingError, match="is not enrolled in this session's group"):
         services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("100"))
     assert not LedgerEntry.objects.filter(kind="administration").exists()
@@ -167,13 +167,13 @@ def test_a_urine_drug_screen_positive_for_a_substance_not_prescribed_holds_the_d
     with pytest.raises(services.DosingError, match=message):
         services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("200"))
     with pytest.raises(services.DosingError, match=message):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert not LedgerEntry.objects.filter(kind="administration").exists()
     page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
     assert "Safety finding to review before the dose" in page
     alert = CriticalAlert.objects.get(patient=cast.alice, kind="long_term_safety")
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Use before the course; negative since. Proceed.")
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -189,7 +189,7 @@ def test_use_outside_the_clinic_reported_at_the_safety_follow_up_holds_the_dose_
             submit=True,
         )
     with pytest.raises(services.DosingError, match="To review before the dose: Craving, or use of ketamine"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
 
 
 def test_a_pregnancy_reported_from_the_portal_after_screening_stops_the_dose(cast, ready_record, stock):
@@ -217,9 +217,9 @@ def test_an_maoi_reported_from_the_portal_after_screening_needs_the_prescribers_
         data={"indications": ["depression"], "medications": [{"name": "Nardil 15 mg three times daily"}]},
     )
     with pytest.raises(services.DosingError, match=r"New since screening.*Nardil 15 mg three times daily \(maoi\)"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     services.medication_review(actor=cast.bob, record=ready_record, note="Stopped Nardil 3 weeks ago; BP checked.")
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -244,9 +244,9 @@ def test_a_severe_adverse_event_of_an_earlier_session_still_open_holds_the_next_
     with pytest.raises(
         services.DosingError, match="To review before the dose: Severe adverse event in the dosing room: hypertensive"
     ):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in clinic: BP controlled, cleared to continue.")
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -255,7 +255,7 @@ def test_a_prescribed_substance_on_the_drug_screen_does_not_hold_the_dose(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         uds(cast, ["benzodiazepines"], prescribed=["benzodiazepines"])
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -273,7 +273,7 @@ def test_a_dose_exactly_7_days_after_an_earlier_one_is_allowed(cast, ready_recor
     earlier_dose(cast.alice, now - datetime.timedelta(days=7))
     earlier_dose(cast.alice, now - datetime.timedelta(days=3))
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=now
     )
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at == now
 
@@ -284,7 +284,7 @@ def test_giving_the_dose_counts_doses_in_the_7_days_before_it_is_given(cast, rea
     earlier_dose(cast.alice, now - datetime.timedelta(days=1))
     with pytest.raises(services.DosingError, match="already had 2 doses"):
         services.dose_administer(
-            actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+            actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=now
         )
     stock.refresh_from_db()
     assert stock.balance_mg == Decimal("2000")
@@ -298,7 +298,7 @@ def test_the_week_is_counted_in_calendar_days_as_the_planner_books_it(cast, read
     earlier_dose(cast.alice, now - datetime.timedelta(days=7) + datetime.timedelta(minutes=40))
     earlier_dose(cast.alice, now - datetime.timedelta(days=4))
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=now
     )
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at == now
 
@@ -312,7 +312,7 @@ def test_a_dose_six_calendar_days_back_still_counts_whatever_its_hour(cast, read
     earlier_dose(cast.alice, now - datetime.timedelta(days=3))
     with pytest.raises(services.DosingError, match="already had 2 doses in the 7 days before"):
         services.dose_administer(
-            actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=now
+            actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=now
         )
 
 
@@ -322,7 +322,7 @@ def test_a_second_dose_on_the_same_day_in_another_group_is_neither_ordered_nor_g
     """Twice a week allows two doses in one day; one dose a day (safety.yaml one_dose_a_day) does not."""
     earlier_dose(cast.alice, timezone.now() - datetime.timedelta(hours=3))
     with pytest.raises(services.DosingError, match="has already had a dose today: one dose a day, in any group"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     with pytest.raises(services.DosingError, match="already had a dose today"):
         services.dose_order(actor=cast.bob, record=ready_record, route="sublingual", dose_mg=Decimal("100"))
     stock.refresh_from_db()
@@ -335,7 +335,7 @@ def test_a_second_dose_on_the_same_day_in_another_group_is_neither_ordered_nor_g
 def test_a_dose_late_yesterday_does_not_stop_todays(cast, ready_record, stock, earlier_dose):
     start_of_today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     earlier_dose(cast.alice, start_of_today - datetime.timedelta(minutes=30))
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).administered_at is not None
 
 
@@ -343,14 +343,14 @@ def test_doses_of_other_patients_do_not_count(cast, ready_record, stock, earlier
     now = timezone.now()
     earlier_dose(cast.dana, now - datetime.timedelta(days=1))
     earlier_dose(cast.dana, now - datetime.timedelta(days=2))
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
 
 
 def test_a_practice_may_set_a_lower_weekly_maximum(cast, ready_record, stock, earlier_dose):
     earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=4))
     practice_value_set(actor=cast.admin, key="dosing.max_doses_per_7_days", value=1, reason="our protocol: weekly")
     with pytest.raises(services.DosingError, match="already had 1 dose in the 7 days before.*at most 1 a week"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
 
 
 # At the moment of giving -----------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def test_a_weight_corrected_after_the_order_is_checked_again_when_the_dose_is_gi
     services.dose_order(actor=cast.bob, record=record, route="iv", dose_mg=Decimal("50"))  # 0.71 mg/kg
     check_in_alice(cast, record, weight="60")  # 0.83 mg/kg, above the 0.75 mg/kg IV ceiling
     with pytest.raises(services.DosingError, match="no longer passes the ceiling check: 0.83 mg/kg is above"):
-        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob))
     record.refresh_from_db()
     assert record.administered_at is None
 
@@ -392,7 +392,7 @@ def test_a_lot_that_has_expired_since_receipt_is_refused_and_not_offered(cast, r
     SubstanceLot.objects.filter(pk=expired.lot_id).update(expires_on=timezone.localdate() - datetime.timedelta(days=1))
     expired.refresh_from_db()
     with pytest.raises(services.DosingError, match="lot OLD-1 expired on"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=expired, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=expired, witness=signed(cast.bob))
     assert list(AdministerForm().fields["balance"].queryset) == [stock]
 
 
@@ -410,7 +410,7 @@ def test_a_quarantined_lot_is_neither_offered_nor_given_until_it_is_released(cas
     )
     stock.refresh_from_db()
     with pytest.raises(services.DosingError, match=r"lot L-001 is quarantined since .* not given until it is released"):
-        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert list(AdministerForm().fields["balance"].queryset) == []
     assert stock.balance_mg == Decimal("2000")
     event = AuditEvent.objects.filter(object_type="substance_lot.quarantine").get()
@@ -419,7 +419,7 @@ def test_a_quarantined_lot_is_neither_offered_nor_given_until_it_is_released(cas
         services.lot_quarantine(actor=cast.therapist, lot=stock.lot, decision="release", reason="checked")
     services.lot_quarantine(actor=cast.bob, lot=stock.lot, decision="release", reason="Recall was for another lot")
     stock.refresh_from_db()
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob))
     assert DoseRecord.objects.get(pk=ready_record.pk).lot_id == stock.lot_id
 
 
@@ -434,7 +434,7 @@ def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):
         location="Main safe",
         amount_mg=Decimal("500"),
     ).lot.balances.get()
-    services.dose_administer(actor=cast.nurse, record=ready_record, balance=today, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ready_record, balance=today, witness=signed(cast.bob))
 
 
 # Discharge and after ---------------------------------------------------------------------------------------
@@ -444,7 +444,7 @@ def test_a_lot_expiring_today_may_still_be_used(cast, ready_record):
 def dosed_two_hours_ago(cast, ready_record, stock):
     given = timezone.now() - datetime.timedelta(minutes=130)
     services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=cast.bob, administered_at=given
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
     )
     return ready_record, given
 

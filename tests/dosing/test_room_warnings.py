@@ -16,6 +16,7 @@ from kapstone.program.models import Enrolment
 from kapstone.screening import services as screening
 from kapstone.screening.models import ConsentSignature
 from tests.conftest import make_patient, signed_in_client
+from tests.dosing.helpers import signed
 
 GATE_WARNING = "Cannot be dosed today: the enrolment gate is closed"
 WEEKLY_WARNING = "Cannot be dosed today: weekly limit reached"
@@ -40,7 +41,9 @@ def local_time(moment: datetime.datetime) -> str:
 
 
 def dose_alice(cast, record, stock, at):
-    services.dose_administer(actor=cast.nurse, record=record, balance=stock, witness=cast.bob, administered_at=at)
+    services.dose_administer(
+        actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob), administered_at=at
+    )
 
 
 # The enrolment gate ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
+from tests.dosing.helpers import signed, signing
 
 DAY = datetime.timedelta(days=1)
 
@@ -34,7 +35,7 @@ def check_in(cast, record):
 
 def give(cast, record, stock, at=None):
     return services.dose_administer(
-        actor=cast.nurse, record=record, balance=stock, witness=cast.bob, administered_at=at
+        actor=cast.nurse, record=record, balance=stock, witness=signed(cast.bob), administered_at=at
     )
 
 
@@ -91,7 +92,7 @@ def test_the_room_says_so_on_opening_a_session_of_another_day_and_refuses_the_do
     prefix = f"p{cast.alice.pk}-administer-"
     response = client.post(
         reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "administer"]),
-        {prefix + "balance": stock.pk, prefix + "witness": cast.bob.pk},
+        {prefix + "balance": stock.pk, **signing(prefix + "witness", cast.bob)},
     )
     assert response.status_code == 400 and "only on the session&#x27;s own day" in response.content.decode()
     nothing_given(ready_record, stock)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from kapstone.audit.models import AuditEvent
 from kapstone.dosing import services as dosing
 from tests.conftest import make_patient
-from tests.dosing.helpers import receive_stock
+from tests.dosing.helpers import receive_stock, signed
 from tests.measures.factories import due_assessment, open_alert
 
 
@@ -40,7 +40,7 @@ def _discrepancy(cast, lot_number: str) -> None:
         kind="count",
         change_mg=Decimal("0"),
         counted_mg=Decimal("400"),
-        witness=cast.bob,
+        witness=signed(cast.bob),
     )
 
 

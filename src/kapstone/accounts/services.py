@@ -1,21 +1,25 @@
 """Writes to logins: staff accounts (by practice admins), patients' portal accounts, passwords and lockouts.
 Each is atomic and audited."""
 
+import copy
 import datetime
 import logging
 import secrets
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -281,6 +285,91 @@ def sign_in_failure_record(*, username: str) -> None:
         object_id=user.pk if user else "",
         detail={"username": username[:150]},
     )
+
+
+# --- a second person's signature, typed at the actor's screen ------------------------------------------------
+
+
+class SecondSignatureRefused(AccountError):
+    """A second signature that is not given: a wrong password, a locked, deactivated or ineligible signer, or the
+    actor themselves. The message is for the form, beside the signer's password."""
+
+
+# Only second_signature_confirm (and the demo seed's second_signature_for_demo_seed) make a SecondSignature.
+_ISSUED = object()
+
+
+@dataclass(frozen=True)
+class SecondSignature:
+    """Another member of staff's confirmation that they stand behind an entry, made by second_signature_confirm when
+    they typed their own password at the actor's screen (as an automated dispensing cabinet asks its witness): who
+    (`signer`), when (`confirmed_at`) and how (`method`). It carries no password."""
+
+    signer: User
+    confirmed_at: datetime.datetime
+    method: str
+    issued: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.issued is not _ISSUED:
+            raise TypeError("A second signature is made only by accounts.services.second_signature_confirm.")
+
+    def audit_detail(self, role: str) -> dict[str, object]:
+        """What the audit trail keeps of it, under `role` ("witness"): who, when and how; never the password."""
+        return {
+            f"{role}_id": self.signer.pk,
+            f"{role}_confirmed_at": self.confirmed_at.isoformat(),
+            f"{role}_confirmed_by": self.method,
+        }
+
+
+def _signer_locked_message(signer: User) -> str:
+    return (
+        f"{signer.display_name}'s login is locked after too many wrong passwords, so they cannot sign now. They can "
+        "again once the lock ends, or a practice admin unlocks it."
+    )
+
+
+# Not atomic, and called before the write it signs opens its transaction: a wrong password must count towards the
+# signer's lockout (django-axes writes the failure) even though the write it was for is refused and rolled back.
+def second_signature_confirm(
+    *, request: HttpRequest, signer: User, password: str, roles: Collection[str], role: str = "witness"
+) -> SecondSignature:
+    """The second person of a two-person check (a witnessed dose or waste, a checked receipt, a witnessed count),
+    confirmed by their own password typed at the screen of whoever records it (`request.user`). The password is
+    checked as sign-in checks it: through django-axes, so a wrong one counts towards the signer's own lockout exactly
+    as a wrong password at sign-in does (and goes into the audit trail as a failed sign-in, with the username only);
+    a locked login is refused without its password being tried. Refused (SecondSignatureRefused) too: the actor as
+    their own second signature, a deactivated login, and a signer whose role is not in `roles`. `role` names the
+    signer in the messages ("witness", "checker"). A correct password signs nothing in: the actor's session stays
+    theirs."""
+    actor = getattr(request, "user", None)
+    if actor is not None and actor.pk is not None and actor.pk == signer.pk:
+        raise SecondSignatureRefused(f"The {role} must be another person than you.")
+    if not signer.is_active or signer.role not in roles:
+        raise SecondSignatureRefused(f"{signer.display_name} cannot sign this entry.")
+    # The signer's check runs on a copy of the request without its form: django-axes keeps the POST data of a
+    # failure, and masks only a field named "password"; and the lockout it marks is the signer's, which on the
+    # request itself would answer the actor's own page with the lockout page.
+    signing = copy.copy(request)
+    signing.POST = QueryDict()
+    credentials = {"username": signer.get_username()}
+    if AxesProxyHandler.is_locked(signing, credentials=credentials):
+        raise SecondSignatureRefused(_signer_locked_message(signer))
+    confirmed = authenticate(signing, username=signer.get_username(), password=password or "")
+    if confirmed is None or confirmed.pk != signer.pk:
+        if getattr(signing, "axes_locked_out", False):
+            raise SecondSignatureRefused(_signer_locked_message(signer))
+        raise SecondSignatureRefused(f"The {role}'s password is not right.")
+    return SecondSignature(signer=signer, confirmed_at=timezone.now(), method="password", issued=_ISSUED)
+
+
+def second_signature_for_demo_seed(signer: User) -> SecondSignature:
+    """The demo practice's seed only (home's seed_demo, through dosing.demo): the synthetic history's second
+    signatures, given by no one at a screen. Refused outside a demo install."""
+    if not settings.DEMO:
+        raise SecondSignatureRefused("A second signature without a password is made only for the demo practice.")
+    return SecondSignature(signer=signer, confirmed_at=timezone.now(), method="demo seed", issued=_ISSUED)
 
 
 # --- emailed links that set a password --------------------------------------------------------------------

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapstone.accounts.roles import Role
+from kapstone.accounts.services import second_signature_for_demo_seed
 from kapstone.dosing import safety, selectors, services
 from kapstone.dosing.models import (
     DoseRecord,
@@ -324,7 +325,7 @@ def seed(*, practice, rng, progress) -> None:
     # The initial inventory is taken when the location is first stocked; the history's lots were all used up.
     services.inventory_take(
         actor=nurse,
-        witness=prescriber,
+        witness=second_signature_for_demo_seed(prescriber),
         location=location,
         kind="initial",
         taken_on=timezone.localdate(),
@@ -335,7 +336,7 @@ def seed(*, practice, rng, progress) -> None:
     for form, strength, volume, description, lot_number, containers, units, invoice in STOCK:
         services.lot_receive(
             actor=nurse,
-            checked_by=prescriber,
+            checked_by=second_signature_for_demo_seed(prescriber),
             drug="ketamine",
             form=form,
             strength=strength,

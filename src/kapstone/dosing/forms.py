@@ -2,7 +2,7 @@ import datetime
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -46,6 +46,30 @@ from kapstone.untrusted import row_id
 
 def _staff():
     return get_user_model().objects.filter(role__in=CLINICAL_ROLES, is_active=True)
+
+
+class Signature(NamedTuple):
+    """A second signature on a form: the field choosing the signer, the field where they type their own password
+    (the view confirms it: accounts.services.second_signature_confirm), and what the signer is called ("witness")."""
+
+    signer_field: str
+    password_field: str
+    role: str
+
+
+def _signer_password(role: str, *, required: bool = True) -> forms.CharField:
+    """Where the signer (`role`, "witness") types their own password at this screen, as an automated dispensing
+    cabinet asks its witness: never drawn back into the form (PasswordInput draws no value), never remembered by the
+    browser."""
+    return forms.CharField(
+        label=f"{role[0].upper()}{role[1:]}'s password",
+        strip=False,
+        max_length=4096,  # as the sign-in form's: argon2 hashes whatever it is given
+        required=required,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=f"The {role} types their own password here to sign.",
+        error_messages={"required": f"The {role} types their own password here to sign."},
+    )
 
 
 WEIGHT_UNITS = [("kg", "kg"), ("lb", "lb")]
@@ -180,6 +204,10 @@ class AdministerForm(Form):
         label="Witness",
         error_messages={"required": "Choose the second staff member who saw the dose given."},
     )
+    witness_password = _signer_password("witness")
+    signatures = (Signature("witness", "witness_password", "witness"),)
+    # Who may witness a dose (services.ledger_post: whoever of the room's clinicians stands beside the patient).
+    signer_roles = SIGNING_ROLES | CLINICAL_ROLES
 
     def __init__(
         self,
@@ -441,6 +469,9 @@ class _Signed(Form):
     (page_offers)."""
 
     signer_fields: tuple[str, ...] = ("witness",)
+    # Each signer's password beside their choice (the view confirms it before the entry is written).
+    signatures: tuple[Signature, ...] = (Signature("witness", "witness_password", "witness"),)
+    signer_roles = SIGNING_ROLES
 
     def __init__(
         self,
@@ -545,6 +576,7 @@ class _Signed(Form):
 
 class ReceiptForm(_Signed):
     signer_fields = ("checked_by",)
+    signatures = (Signature("checked_by", "checked_by_password", "checker"),)
     drug = forms.ChoiceField(choices=catalogue.drug_choices, initial="ketamine")
     form = forms.ChoiceField(choices=catalogue.form_choices)
     strength = forms.DecimalField(
@@ -571,6 +603,7 @@ class ReceiptForm(_Signed):
     invoice_number = forms.CharField(label="Invoice or packing-slip number", max_length=60)
     received_on = _date_field("Date received")
     checked_by = StaffChoiceField(queryset=get_user_model().objects.none(), label="Checked by")
+    checked_by_password = _signer_password("checker")
     for_disposal = forms.BooleanField(
         required=False, label="Received for disposal", help_text="An expired lot is accepted only for disposal."
     )
@@ -608,6 +641,7 @@ class WasteForm(_Signed):
     amount_mg = _ledger_amount(minimum=Decimal("0.01"), label="Amount wasted (mg)")
     method = forms.CharField(max_length=120, help_text="e.g. drug-disposal container, witnessed")
     witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second licensed signature")
+    witness_password = _signer_password("witness")
 
     def _set_querysets(self, read_once: dict | None) -> None:
         super()._set_querysets(read_once)
@@ -643,6 +677,7 @@ class CountForm(_Signed):
     balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot and location")
     counted_mg = _ledger_amount(minimum=Decimal("0"), label="Counted (mg)")
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
+    witness_password = _signer_password("witness")
 
 
 def _count_labels(balance: LotBalance) -> tuple[str, str]:
@@ -661,6 +696,7 @@ class InventoryForm(_Signed):
     taken_on = _date_field("Date taken")
     timing = forms.ChoiceField(choices=Inventory.Timing.choices, label="Taken at")
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
+    witness_password = _signer_password("witness")
 
     def __init__(self, *args, **kwargs):
         balances: LedgerBalances | None = kwargs.get("balances")
@@ -702,13 +738,16 @@ class InventoryForm(_Signed):
             elif name.startswith("lot-") and name.endswith("-opened_mg") and value:
                 balance_id = int(name.split("-")[1])
                 counts.setdefault(balance_id, (cleaned.get(f"lot-{balance_id}-units") or 0, value))
-        return {key: cleaned.get(key) for key in ("location", "kind", "taken_on", "timing", "witness")} | {
-            "counts": counts
-        }
+        kept = ("location", "kind", "taken_on", "timing", "witness", "witness_password")
+        return {key: cleaned.get(key) for key in kept} | {"counts": counts}
 
 
 class DisposalForm(_Signed):
     signer_fields = ("witness", "second_witness")
+    signatures = (
+        Signature("witness", "witness_password", "witness"),
+        Signature("second_witness", "second_witness_password", "second witness"),
+    )
     location = forms.ModelChoiceField(queryset=Location.objects.none())
     method = forms.ChoiceField(choices=Disposal.Method.choices)
     disposed_on = _date_field("Date")
@@ -720,9 +759,11 @@ class DisposalForm(_Signed):
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False, label="DEA Form 41 details"
     )
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
+    witness_password = _signer_password("witness")
     second_witness = StaffChoiceField(
         queryset=get_user_model().objects.none(), required=False, help_text="On-site destruction: two witnesses."
     )
+    second_witness_password = _signer_password("second witness", required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -744,6 +785,7 @@ class CorrectionForm(_Signed):
     )
     change_mg = _ledger_amount(minimum=-LARGEST_BALANCE_MG, label="Change (mg, negative to remove)")
     witness = StaffChoiceField(queryset=get_user_model().objects.none(), label="Second signature")
+    witness_password = _signer_password("witness")
     reason = forms.CharField(max_length=300)
 
     def __init__(self, *args, **kwargs):
@@ -767,6 +809,7 @@ class QuarantineForm(_Signed):
     """Quarantines the lot of the chosen balance (every location's stock of it) or releases it, with a reason."""
 
     signer_fields = ()
+    signatures = ()
     balance = BalanceChoiceField(queryset=LotBalance.objects.none(), label="Lot (at any location)")
     decision = forms.ChoiceField(
         choices=[("quarantine", "Quarantine: never give it until released"), ("release", "Release it for use")]

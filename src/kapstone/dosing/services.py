@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.accounts.services import SecondSignature
 from kapstone.alerts.models import StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
 from kapstone.audit import services as audit
@@ -323,9 +324,11 @@ def dose_administer(
     actor: User,
     record: DoseRecord,
     balance: LotBalance,
-    witness: User | None,
+    witness: SecondSignature | None,
     administered_at: datetime.datetime | None = None,
 ) -> DoseRecord:
+    """`witness`: the second clinician's confirmation, their own password typed at the screen
+    (accounts.services.second_signature_confirm)."""
     _lock_open(record)
     if actor.role not in (Role.PRESCRIBER, Role.NURSE):
         raise DosingError("Only a prescriber or a nurse can give a dose.")
@@ -333,7 +336,7 @@ def dose_administer(
         raise DosingError("There is no dose order yet.")
     if record.administered_at is not None:
         raise DosingError("This dose has already been given.")
-    if witness is None or witness.pk == actor.pk:
+    if witness is None or not isinstance(witness, SecondSignature) or witness.signer.pk == actor.pk:
         raise DosingError("A second staff member must witness the dose.")
     missing = selectors.checklist_missing(record=record)
     if missing:
@@ -358,7 +361,7 @@ def dose_administer(
     if refusal:
         raise DosingError(refusal)
     record.administered_at = administered_at
-    record.administered_by, record.witness, record.lot = actor, witness, balance.lot
+    record.administered_by, record.witness, record.lot = actor, witness.signer, balance.lot
     record.save()
     ledger_post(
         actor=actor,
@@ -369,7 +372,7 @@ def dose_administer(
         witness=witness,
         dose_record=record,
     )
-    _audit(record, "administration", {"lot": balance.lot.lot_number, "witness_id": witness.pk})
+    _audit(record, "administration", {"lot": balance.lot.lot_number, **witness.audit_detail("witness")})
     transaction.on_commit(lambda: dose_administered.send(sender=DoseRecord, record=record))
     return record
 
@@ -808,12 +811,15 @@ def _person(user: User) -> str:
 
 
 def _require_second_signature(
-    *, actor: User, witness: User | None, field: str = "witness", roles: frozenset[str] = SIGNING_ROLES
+    *, actor: User, signature: SecondSignature | None, field: str = "witness", roles: frozenset[str] = SIGNING_ROLES
 ) -> User:
-    """A second signature from another active member of staff in `roles`, returned as the signer; the message names
-    the field."""
-    if witness is None:
-        raise DosingError(f"{field}: a second member of staff must sign this entry.")
+    """A second signature from another active member of staff in `roles`, confirmed with their own password
+    (accounts.services.second_signature_confirm: the two-person check behind the records of [cfr-21-1304] 1304.22 and
+    the witnessed destruction of [cfr-21-1317] 1317.95 is two people, not one person and a name chosen from a list),
+    returned as the signer; the message names the field."""
+    if signature is None or not isinstance(signature, SecondSignature):
+        raise DosingError(f"{field}: a second member of staff must sign this entry, with their own password.")
+    witness = signature.signer
     if witness.pk == actor.pk:
         raise DosingError(f"{field}: the second signature must be another person than {_person(actor)}.")
     if not witness.is_active or witness.role not in roles:
@@ -855,7 +861,7 @@ def ledger_post(
     location: str,
     kind: str,
     change_mg: Decimal,
-    witness: User | None = None,
+    witness: SecondSignature | None = None,
     dose_record: DoseRecord | None = None,
     corrects: LedgerEntry | None = None,
     reason: str = "",
@@ -869,7 +875,8 @@ def ledger_post(
         raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
     # A dose is witnessed by whoever of the room's clinicians stands beside the patient (dose_administer).
     witnesses = SIGNING_ROLES | CLINICAL_ROLES if kind == LedgerEntry.Kind.ADMINISTRATION else SIGNING_ROLES
-    witness = _require_second_signature(actor=actor, witness=witness, roles=witnesses)
+    signer = _require_second_signature(actor=actor, signature=witness, roles=witnesses)
+    assert witness is not None  # _require_second_signature refuses none
     if kind in (LedgerEntry.Kind.WASTE, LedgerEntry.Kind.CORRECTION, LedgerEntry.Kind.DISPOSAL) and not reason.strip():
         raise DosingError("reason: give the reason for this entry.")
     if kind == LedgerEntry.Kind.CORRECTION:
@@ -928,7 +935,7 @@ def ledger_post(
         discrepancy_mg=discrepancy,
         recorded_at=timezone.now(),
         recorded_by=actor,
-        witness=witness,
+        witness=signer,
         dose_record=dose_record,
         corrects=corrects,
         reason=reason,
@@ -944,7 +951,7 @@ def ledger_post(
             "change_mg": str(change_mg),
             "discrepancy_mg": str(discrepancy or 0),
             "corrects_id": corrects.pk if corrects else None,
-            "witness_id": witness.pk,
+            **witness.audit_detail("witness"),
         },
     )
     if discrepancy:
@@ -992,7 +999,7 @@ def _required_text(value: str, field: str, what: str) -> str:
 def lot_receive(
     *,
     actor: User,
-    checked_by: User | None,
+    checked_by: SecondSignature | None,
     drug: str,
     form: str,
     strength: Decimal,
@@ -1018,7 +1025,7 @@ def lot_receive(
         raise DosingError(f"form: {refusal} The controlled-substance log accepts only catalogue products.")
     if strength is None or strength <= 0:
         raise DosingError(f"strength: give the strength ({catalogue.forms()[form].strength_unit}), more than 0.")
-    checked_by = _require_second_signature(actor=actor, witness=checked_by, field="checked_by")
+    checker = _require_second_signature(actor=actor, signature=checked_by, field="checked_by")
     supplier_name = _required_text(supplier_name, "supplier_name", "supplier's name")
     supplier_dea_number = _required_text(supplier_dea_number, "supplier_dea_number", "supplier's DEA number").upper()
     problem = ledger_rules.dea_number_problem(supplier_dea_number)
@@ -1084,7 +1091,7 @@ def lot_receive(
         containers=containers,
         units_per_container=units_per_container,
         received_by=actor,
-        checked_by=checked_by,
+        checked_by=checker,
     )
     return entry
 
@@ -1209,7 +1216,7 @@ def location_add(*, actor: User, name: str, registration: Registration) -> Locat
 def inventory_take(
     *,
     actor: User,
-    witness: User | None,
+    witness: SecondSignature | None,
     location: Location,
     kind: str,
     taken_on: datetime.date,
@@ -1225,7 +1232,8 @@ def inventory_take(
         raise DosingError("timing: say whether it was taken at the opening or the close of business.")
     if taken_on > timezone.localdate():
         raise DosingError("taken_on: an inventory cannot be dated in the future.")
-    witness = _require_second_signature(actor=actor, witness=witness)
+    signer = _require_second_signature(actor=actor, signature=witness)
+    assert witness is not None  # _require_second_signature refuses none
     # The location's row is locked until the inventory is committed, so two staff recording its initial inventory
     # at once cannot both find none taken (on PostgreSQL; SQLite runs one writer at a time).
     Location.objects.select_for_update().filter(pk=location.pk).first()
@@ -1241,7 +1249,7 @@ def inventory_take(
         taken_on=taken_on,
         timing=timing,
         taken_by=actor,
-        witness=witness,
+        witness=signer,
         recorded_at=timezone.now(),
     )
     for balance_id, (full_units, opened_mg) in sorted(counts.items()):
@@ -1269,21 +1277,21 @@ def inventory_take(
         actor=actor,
         object_type="controlled_inventory",
         object_id=inventory.pk,
-        detail={"kind": kind, "location": location.name, "lots": len(counts)},
+        detail={"kind": kind, "location": location.name, "lots": len(counts), **witness.audit_detail("witness")},
     )
     return inventory
 
 
 @transaction.atomic
 def waste_record(
-    *, actor: User, witness: User | None, dose_record: DoseRecord, amount_mg: Decimal, method: str
+    *, actor: User, witness: SecondSignature | None, dose_record: DoseRecord, amount_mg: Decimal, method: str
 ) -> Waste:
     """The rest of a partial dose destroyed, against the dose it came from (from the same lot and location), signed
     by two licensed staff."""
     licensed = ledger_rules.licensed_roles()
     if actor.role not in licensed:
         raise DosingError("Waste is recorded by a prescriber or a nurse.")
-    witness = _require_second_signature(actor=actor, witness=witness, roles=licensed)
+    _require_second_signature(actor=actor, signature=witness, roles=licensed)
     if amount_mg is None or amount_mg <= 0:
         raise DosingError("amount_mg: the amount wasted must be more than 0 mg.")
     method = _required_text(method, "method", "method of destruction (e.g. drug-disposal container)")
@@ -1307,7 +1315,7 @@ def waste_record(
 def disposal_record(
     *,
     actor: User,
-    witness: User | None,
+    witness: SecondSignature | None,
     location: Location,
     method: str,
     disposed_on: datetime.date,
@@ -1315,11 +1323,13 @@ def disposal_record(
     distributor_name: str = "",
     distributor_dea_number: str = "",
     form41_details: str = "",
-    second_witness: User | None = None,
+    second_witness: SecondSignature | None = None,
 ) -> Disposal:
     """Stock leaving through a reverse distributor (name, DEA number) or destroyed on site (DEA Form 41 details,
     two staff witnesses besides whoever records it), one disposal entry per lot."""
-    witness = _require_second_signature(actor=actor, witness=witness)
+    signer = _require_second_signature(actor=actor, signature=witness)
+    assert witness is not None  # _require_second_signature refuses none
+    second_signer = None
     if disposed_on > timezone.localdate():
         raise DosingError("disposed_on: a disposal cannot be dated in the future.")
     if method == Disposal.Method.REVERSE_DISTRIBUTOR:
@@ -1333,8 +1343,8 @@ def disposal_record(
         what = f"to {distributor_name} ({distributor_dea_number})"
     elif method == Disposal.Method.ON_SITE:
         form41_details = _required_text(form41_details, "form41_details", "DEA Form 41 details")
-        second_witness = _require_second_signature(actor=actor, witness=second_witness, field="second_witness")
-        if second_witness.pk == witness.pk:
+        second_signer = _require_second_signature(actor=actor, signature=second_witness, field="second_witness")
+        if second_signer.pk == signer.pk:
             raise DosingError("second_witness: on-site destruction needs two different staff witnesses.")
         what = "destroyed on site (DEA Form 41)"
     else:
@@ -1349,8 +1359,8 @@ def disposal_record(
         distributor_dea_number=distributor_dea_number,
         form41_details=form41_details,
         recorded_by=actor,
-        witness=witness,
-        second_witness=second_witness,
+        witness=signer,
+        second_witness=second_signer,
         recorded_at=timezone.now(),
     )
     for balance, amount in items:
@@ -1373,7 +1383,13 @@ def disposal_record(
         actor=actor,
         object_type="controlled_disposal",
         object_id=disposal.pk,
-        detail={"method": method, "location": location.name, "items": len(items)},
+        detail={
+            "method": method,
+            "location": location.name,
+            "items": len(items),
+            **witness.audit_detail("witness"),
+            **(second_witness.audit_detail("second_witness") if second_signer and second_witness else {}),
+        },
     )
     return disposal
 

@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kapstone import formrender
 from kapstone.accounts.permissions import roles_required
 from kapstone.accounts.roles import RECORD_ROLES, Role
+from kapstone.accounts.services import SecondSignatureRefused, second_signature_confirm
 from kapstone.dosing import selectors, services
 from kapstone.dosing.forms import (
     LEDGER_FORMS,
@@ -345,8 +347,34 @@ def _apply(action: str, *, actor, record: DoseRecord, data: dict) -> _Said | Non
     return None
 
 
+def _signed(request, form: Form) -> bool:
+    """Puts in the form's data, for each second signature it asks for (its `signatures`), the signer's confirmation
+    by their own password typed on the form (accounts.services.second_signature_confirm) in place of the person
+    chosen, and drops the password. False, with the refusal beside the password, when one is refused. Called before
+    the write's transaction: a wrong password counts towards the signer's lockout though nothing is written."""
+    for signature in getattr(form, "signatures", ()):
+        signer = form.cleaned_data.get(signature.signer_field)
+        password = form.cleaned_data.pop(signature.password_field, "") or ""
+        if signer is None:
+            continue
+        if not password:
+            form.add_error(signature.password_field, f"The {signature.role} types their own password here to sign.")
+            return False
+        try:
+            form.cleaned_data[signature.signer_field] = second_signature_confirm(
+                request=request, signer=signer, password=password, roles=form.signer_roles, role=signature.role
+            )
+        except SecondSignatureRefused as refusal:
+            form.add_error(signature.password_field, str(refusal))
+            return False
+    return True
+
+
 @roles_required(*RECORD_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
+# Every field: a card's fields are named by patient (p12-administer-witness_password), and the witness's password is
+# one of them.
+@sensitive_post_parameters()
 def room_action(request, session_id, patient_id, action):
     if action not in ROOM_FORMS:
         raise Http404
@@ -356,7 +384,7 @@ def room_action(request, session_id, patient_id, action):
         # the room, at the patient's card, instead of a bare 405.
         return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
     form = ROOM_FORMS[action](request.POST, prefix=f"p{patient.pk}-{action}")
-    if form.is_valid():
+    if form.is_valid() and _signed(request, form):
         try:
             # One transaction: a refused action must not leave behind the record it opened (nor its audit row).
             with transaction.atomic():
@@ -526,13 +554,22 @@ def _ledger_apply(kind: str, *, actor, data: dict):
     )
 
 
+# The signers' passwords the ledger's forms are sent with, as posted (each form's prefix is its kind).
+LEDGER_PASSWORDS = tuple(
+    f"{kind}-{signature.password_field}"
+    for kind, form_class in LEDGER_FORMS.items()
+    for signature in form_class.signatures
+)
+
+
 @roles_required(*selectors.LEDGER_ROLES)
 @require_POST
+@sensitive_post_parameters(*LEDGER_PASSWORDS)
 def ledger_action(request, kind):
     if kind not in LEDGER_FORMS:
         raise Http404
     form = LEDGER_FORMS[kind](request.POST, prefix=kind)
-    if form.is_valid():
+    if form.is_valid() and _signed(request, form):
         try:
             with transaction.atomic():
                 outcome = _ledger_apply(kind, actor=request.user, data=form.cleaned_data)
