@@ -352,6 +352,8 @@ def _signed(request, form: Form) -> bool:
     by their own password typed on the form (accounts.services.second_signature_confirm) in place of the person
     chosen, and drops the password. False, with the refusal beside the password, when one is refused. Called before
     the write's transaction: a wrong password counts towards the signer's lockout though nothing is written."""
+    # The roles that may sign for the form (the signers it offers); any other form is the ledger's.
+    roles = getattr(form, "signer_roles", services.SIGNING_ROLES)
     for signature in getattr(form, "signatures", ()):
         signer = form.cleaned_data.get(signature.signer_field)
         password = form.cleaned_data.pop(signature.password_field, "") or ""
@@ -362,7 +364,7 @@ def _signed(request, form: Form) -> bool:
             return False
         try:
             form.cleaned_data[signature.signer_field] = second_signature_confirm(
-                request=request, signer=signer, password=password, roles=form.signer_roles, role=signature.role
+                request=request, signer=signer, password=password, roles=roles, role=signature.role
             )
         except SecondSignatureRefused as refusal:
             form.add_error(signature.password_field, str(refusal))
