@@ -138,6 +138,18 @@ def test_a_witness_is_locked_out_after_the_failure_limit_and_cannot_sign_or_sign
     assert _count(client, stock, cast.charlie, CAST_PASSWORD).status_code == 302
 
 
+def test_one_screen_trying_passwords_on_every_signer_is_stopped_as_the_sign_in_page_stops_it(
+    cast, stock, client_for, settings
+):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 3
+    client = client_for(cast.nurse)
+    for signer in (cast.bob, cast.charlie, cast.admin):
+        assert _count(client, stock, signer, WRONG).status_code == 400
+    response = _count(client, stock, cast.bob, CAST_PASSWORD)
+    assert response.status_code == 400 and "no one can sign from it for a while" in response.content.decode()
+    assert not LedgerEntry.objects.filter(kind="count").exists()
+
+
 def test_the_one_recording_cannot_be_their_own_witness_even_with_their_own_password(cast, stock, client_for):
     response = _count(client_for(cast.nurse), stock, cast.nurse, CAST_PASSWORD)
     assert response.status_code == 400

@@ -29,7 +29,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from kapstone.accounts import signals, tasks
 from kapstone.accounts.models import AccountLink, User, link_token_digest
 from kapstone.accounts.roles import STAFF_ROLES, Role
-from kapstone.accounts.selectors import AccountLinkUnusable, account_link_usable
+from kapstone.accounts.selectors import AccountLinkUnusable, account_link_usable, sign_in_failures_from
 from kapstone.audit import services as audit
 
 logger = logging.getLogger(__name__)
@@ -339,10 +339,11 @@ def second_signature_confirm(
     confirmed by their own password typed at the screen of whoever records it (`request.user`). The password is
     checked as sign-in checks it: through django-axes, so a wrong one counts towards the signer's own lockout exactly
     as a wrong password at sign-in does (and goes into the audit trail as a failed sign-in, with the username only);
-    a locked login is refused without its password being tried. Refused (SecondSignatureRefused) too: the actor as
-    their own second signature, a deactivated login, and a signer whose role is not in `roles`. `role` names the
-    signer in the messages ("witness", "checker"). A correct password signs nothing in: the actor's session stays
-    theirs."""
+    a locked login, and any signer from an address with as many failed sign-ins as the sign-in page refuses
+    (settings.SIGN_IN_ADDRESS_FAILURE_LIMIT), are refused without the password being tried. Refused
+    (SecondSignatureRefused) too: the actor as their own second signature, a deactivated login, and a signer whose
+    role is not in `roles`. `role` names the signer in the messages ("witness", "checker"). A correct password signs
+    nothing in: the actor's session stays theirs."""
     actor = getattr(request, "user", None)
     if actor is not None and actor.pk is not None and actor.pk == signer.pk:
         raise SecondSignatureRefused(f"The {role} must be another person than you.")
@@ -353,6 +354,11 @@ def second_signature_confirm(
     # request itself would answer the actor's own page with the lockout page.
     signing = copy.copy(request)
     signing.POST = QueryDict()
+    # One screen trying one common password on every signer in turn is stopped as a sign-in page is (spraying).
+    if sign_in_failures_from(request=signing) >= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT:
+        raise SecondSignatureRefused(
+            "Too many wrong passwords have been typed from this device; no one can sign from it for a while."
+        )
     credentials = {"username": signer.get_username()}
     if AxesProxyHandler.is_locked(signing, credentials=credentials):
         raise SecondSignatureRefused(_signer_locked_message(signer))
