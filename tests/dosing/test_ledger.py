@@ -420,7 +420,7 @@ def test_concurrent_withdrawals_never_take_the_balance_below_zero(cast):
 def test_a_refusal_writes_amounts_as_the_log_shows_them_not_as_stored(cast, stock):
     """A refusal writes an amount as a clinician does and as the controlled-substance log shows it (written_quantity):
     "Only 2000.00 mg ... is left" was the stored decimal."""
-    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": cast.bob}
+    where = {"actor": cast.nurse, "lot": stock.lot, "location": stock.location, "witness": signed(cast.bob)}
     with pytest.raises(services.DosingError) as refused:
         services.ledger_post(kind="waste", change_mg=Decimal("-2500.50"), reason="spilt", **where)
     assert f"Only 2,000 mg of {stock.lot} is left at {stock.location}; this entry would take 2,500.5 mg." in str(
