@@ -36,6 +36,9 @@ class Command(BaseCommand):
         for username, user in practice.staff.items():
             role = f"{user.get_role_display()}{', medical director' if user.is_medical_director else ''}"
             out(f"  {username:<16} {role:<32} {practice.totp_secrets[username]}")
+        out(
+            "A controlled-substance entry's witness or checker signs with their own password, typed at the same screen."
+        )
         out("Patients (portal, no code needed):")
         for username, name in practice.portal_logins:
             out(f"  {username:<16} {name}")
