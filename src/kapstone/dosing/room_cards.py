@@ -324,6 +324,20 @@ def _after(record: DoseRecord | None) -> str:
     return f"  {ratings}\n  {events}\n  {notes}\n"
 
 
+# The card's forms that discharge closes (services._lock_open refuses them), all but the note.
+_CLOSED_AT_DISCHARGE = (
+    "checkin",
+    "vitals",
+    "risk",
+    "medreview",
+    "order",
+    "administer",
+    "ratings",
+    "adverse",
+    "discharge",
+)
+
+
 def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role: str | None) -> str:
     """The card's forms, as the roles and the record allow them; each drawn only when shown."""
     shown_forms = ""
@@ -353,6 +367,11 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
         clinician = role in CLINICAL_ROLES
         lines += [forms["ratings"] if clinician else "", forms["adverse"], forms["discharge"] if clinician else ""]
         shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)
+    else:
+        # Once discharged, the card offers the note alone; a form sent anyway (from a tablet still showing it, or a
+        # second click) is drawn with the refusal that says why, which a 400 with nothing on the card did not.
+        refused = "".join(f"{forms[action]}\n  " for action in _CLOSED_AT_DISCHARGE if forms.posted_here(action))
+        shown_forms = f"\n  {refused}" if refused else ""
     return f"  {shown_forms}\n  {forms['note']}\n"
 
 

@@ -474,7 +474,9 @@ def adverse_event_record(
     hypersensitivity: bool = False,
 ) -> AdverseEvent:
     """A severe event, and an allergic reaction to the drug of any severity, are announced to the alert queue: open,
-    they hold discharge, the next dose and a new course (safety.yaml review_before_dosing, discharge_waits_for)."""
+    they hold discharge, the next dose and a new course (safety.yaml review_before_dosing, discharge_waits_for). Once the
+    patient is discharged the record is closed, as for every other card form: what is learnt later is a note."""
+    _lock_open(record)
     event = AdverseEvent(
         record=record,
         occurred_at=timezone.now(),

@@ -1,0 +1,241 @@
+"""Security probes, sixth round: authorisation inside a view and steps out of order. The permission matrix asks each
+address of each role; here each action a page dispatches on (the dosing room's card forms, the calendar link's make
+or revoke, a creativity task's buttons) is asked of every role that can open the page, with unknown actions beside
+them, and the clinical steps are taken out of their order (a dose before its order, a discharge twice, vitals and
+ratings after discharge, an alert acknowledged twice, a place in a group left twice). What the page does not offer a
+role, the service refuses; a refused step is said plainly and writes nothing. tests/test_security_probes.py and
+rounds 2 to 5 hold the earlier rounds."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance
+from kapstone.measures.models import CriticalAlert
+from kapstone.patients.services import childbearing_record
+from tests.conftest import signed_in_client
+from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
+from tests.probes import rolled_back, tables_written
+from tests.screening.helpers import ready_for_enrolment
+
+ROOM_ROLES = ("admin", "bob", "therapist", "nurse")  # every role the room opens to (RECORD_ROLES), by cast member
+
+
+@pytest.fixture(autouse=True)
+def practice_at_midday(settings):
+    """As tests/dosing/conftest.py: the room doses only on the session's day, so the practice's day is kept whole."""
+    hours_ahead_of_utc = 12 - timezone.now().astimezone(datetime.UTC).hour
+    settings.TIME_ZONE = f"Etc/GMT{-hours_ahead_of_utc:+d}"
+
+
+@pytest.fixture
+def ordered(cast):
+    """Alice through the gate, checked in by the nurse with a same-day screen of every answer no and pre-dose vitals,
+    and a 200 mg sublingual order by bob; lozenges in the safe."""
+    ready_for_enrolment(cast)
+    childbearing_record(actor=cast.bob, patient=cast.alice, potential="no")
+    cast.alice.refresh_from_db()
+    session = cast.dosing_session()
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    checked_in(cast, record)
+    services.risk_assessment_record(actor=cast.nurse, record=record, answers=NO_RISK_SCREEN)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    receive_stock(
+        actor=cast.nurse,
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number="L-601",
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        amount_mg=Decimal("2000"),
+    )
+    record.refresh_from_db()
+    return record
+
+
+def _room_post(client, record: DoseRecord, action: str, values: dict):
+    prefix = f"p{record.patient_id}-{action}-"
+    return client.post(
+        reverse("dosing:room_action", args=[record.session_id, record.patient_id, action]),
+        {prefix + key: value for key, value in values.items()},
+    )
+
+
+def _room_bodies(cast, record: DoseRecord) -> dict[str, dict]:
+    """Each card form filled in as the room would send it, every field the action needs given."""
+    balance = LotBalance.objects.get(lot__lot_number="L-601")
+    return {
+        "checkin": {
+            "fasting_confirmed": "on",
+            "escort_arranged": "on",
+            "pregnancy_test": "n/a",
+            "weight": "70",
+            "weight_unit": "kg",
+            "medication_changes": "no",
+        },
+        "order": {"route": "sublingual", "dose_mg": "150"},
+        "administer": {"balance": balance.pk, "witness": cast.bob.pk},
+        "vitals": {"phase": "peak", "systolic": "124", "diastolic": "80", "heart_rate": "72", "spo2": "98"},
+        "ratings": {"sedation_moaas": "5", "dissociation_cadss": "0"},
+        "adverse": {"kind": "nausea", "severity": "mild", "description": "", "action_taken": ""},
+        "discharge": {"vitals_ok": "on", "alert_oriented": "on", "escort_present": "on"},
+        "risk": {"clinician_level": "low", "decision": "proceed", "note": "assessed, proceeds"},
+        "medreview": {"note": "reviewed"},
+        "note": {"text": "a note"},
+    }
+
+
+# The card forms each role is not offered (room_cards._forms): the service refuses them too. A prescriber is offered
+# every form (the medicines review only when one waits; with none waiting, the service says so).
+WITHHELD = {
+    "admin": {"order", "administer", "ratings", "discharge", "risk", "medreview"},
+    "therapist": {"order", "administer", "medreview"},
+    "nurse": {"order", "medreview"},
+    "bob": {"medreview"},
+}
+
+
+def test_each_card_form_a_role_is_not_offered_is_refused_by_the_service_and_writes_nothing(cast, ordered):
+    """The room draws each card's forms by role, but a form is a POST any member of staff who opens the room can
+    send: each action withheld from a role, sent by that role with every field filled in, is a 400 that names the
+    refusal and writes no row."""
+    bodies = _room_bodies(cast, ordered)
+    failed = []
+    for role, withheld in WITHHELD.items():
+        client = signed_in_client(cast.user(role))
+        for action in sorted(withheld):
+            with rolled_back():
+                with CaptureQueriesContext(connection) as queries:
+                    response = _room_post(client, ordered, action, bodies[action])
+                written = tables_written(queries)
+                if response.status_code != 400 or written:
+                    failed.append((role, action, response.status_code, written))
+    assert failed == [], failed
+    ordered.refresh_from_db()
+    assert ordered.administered_at is None and ordered.dose_mg == Decimal("200") and ordered.ratings_at is None
+
+
+def test_an_action_the_room_does_not_know_is_a_404_for_every_role_and_writes_nothing(cast, ordered):
+    failed = []
+    for role in ROOM_ROLES:
+        client = signed_in_client(cast.user(role))
+        for action in ("delete", "approve", "override", "administer-again", "checkin2"):
+            with CaptureQueriesContext(connection) as queries:
+                status = _room_post(client, ordered, action, {"text": "x"}).status_code
+            if status != 404 or tables_written(queries):
+                failed.append((role, action, status))
+    assert failed == [], failed
+
+
+# --- steps out of order in the dosing room ---------------------------------------------------------------------------
+
+
+def _discharged_undosed(cast, record: DoseRecord) -> DoseRecord:
+    """The patient leaves without the dose (a clinician's decision to send them home): discharge vitals, then the
+    discharge, which closes the record."""
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="discharge", systolic=120, diastolic=78, heart_rate=70, spo2=98
+    )
+    return services.discharge(actor=cast.nurse, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
+
+
+def test_after_discharge_every_card_form_but_the_note_is_refused_and_writes_nothing(cast, ordered):
+    """Discharge closes the record: a check-in, an order, a dose, vitals, ratings, a screen, an adverse event or a
+    second discharge sent afterwards (a tablet left open on the card, a double click) is a 400 that says the record is
+    closed, and writes nothing; the note is the documented route for what comes after."""
+    _discharged_undosed(cast, ordered)
+    bodies = _room_bodies(cast, ordered)
+    bodies["administer"]["witness"] = cast.nurse.pk
+    clients = {role: signed_in_client(cast.user(role)) for role in ("bob", "nurse")}
+    failed = []
+    for action, body in bodies.items():
+        if action in ("note", "medreview"):
+            continue
+        for role, client in clients.items():
+            with rolled_back():
+                with CaptureQueriesContext(connection) as queries:
+                    response = _room_post(client, ordered, action, body)
+                written = tables_written(queries)
+                closed = "the record is closed" in response.content.decode()
+                if response.status_code != 400 or written or not closed:
+                    failed.append((role, action, response.status_code, written))
+    assert failed == [], failed
+    assert not AdverseEvent.objects.exists()
+    response = _room_post(signed_in_client(cast.nurse), ordered, "note", bodies["note"])
+    assert response.status_code == 302
+    ordered.refresh_from_db()
+    assert "a note" in ordered.notes
+
+
+def test_an_adverse_event_after_discharge_is_refused_by_the_service(cast, ordered):
+    """An adverse event recorded once the patient has left would land on a closed record, and, severe or allergic,
+    raise an alert holding the next dose from a card the room no longer shows: the service refused every other
+    card form after discharge but this one. What happens after the patient left is written as a note."""
+    _discharged_undosed(cast, ordered)
+    with pytest.raises(services.DosingError, match="the record is closed"):
+        services.adverse_event_record(
+            actor=cast.nurse,
+            record=ordered,
+            kind="nausea",
+            severity="severe",
+            description="",
+            action_taken="",
+        )
+    assert not AdverseEvent.objects.exists() and not CriticalAlert.objects.exists()
+
+
+def test_a_second_dose_order_or_administration_in_the_same_session_is_refused(cast, ordered):
+    balance = LotBalance.objects.get(lot__lot_number="L-601")
+    services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+    balance.refresh_from_db()
+    left = balance.balance_mg
+    with pytest.raises(services.DosingError, match="already been given"):
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+    with pytest.raises(services.DosingError, match="already been given"):
+        services.dose_order(actor=cast.bob, record=ordered, route="sublingual", dose_mg=Decimal("100"))
+    with pytest.raises(services.DosingError, match="dose has been given"):
+        checked_in(cast, ordered)
+    # A second record for the same patient in the same session is the same record.
+    assert services.dose_record_open(actor=cast.nurse, session=ordered.session, patient=cast.alice) == ordered
+    balance.refresh_from_db()
+    ordered.refresh_from_db()
+    assert balance.balance_mg == left and ordered.dose_mg == Decimal("200")
+
+
+def test_a_dose_before_its_order_or_check_in_is_refused(cast, ordered):
+    balance = LotBalance.objects.get(lot__lot_number="L-601")
+    DoseRecord.objects.filter(pk=ordered.pk).update(dose_mg=None, route="")
+    with pytest.raises(services.DosingError, match="no dose order yet"):
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+    DoseRecord.objects.filter(pk=ordered.pk).update(dose_mg=Decimal("200"), route="sublingual", fasting_confirmed=False)
+    with pytest.raises(services.DosingError, match="checklist is not complete"):
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+    ordered.refresh_from_db()
+    assert ordered.administered_at is None
+
+
+@pytest.mark.parametrize("offset_hours", [24, -24])
+def test_a_dose_dated_on_another_day_than_the_sessions_is_refused(cast, ordered, offset_hours):
+    """The room's form has no time to type, but the service takes one (administered_at): a dose dated a day ahead or a
+    day back of its session is refused, not booked into the log on a day nobody dosed."""
+    balance = LotBalance.objects.get(lot__lot_number="L-601")
+    with pytest.raises(services.DosingError):
+        services.dose_administer(
+            actor=cast.nurse,
+            record=ordered,
+            balance=balance,
+            witness=cast.bob,
+            administered_at=timezone.now() + datetime.timedelta(hours=offset_hours),
+        )
+    ordered.refresh_from_db()
+    assert ordered.administered_at is None
