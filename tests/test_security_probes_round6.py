@@ -10,6 +10,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,10 +18,14 @@ from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance
+from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
+from kapstone.program import services as program_services
+from kapstone.program.models import Enrolment
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
+from tests.measures.factories import open_alert
 from tests.probes import rolled_back, tables_written
 from tests.screening.helpers import ready_for_enrolment
 
@@ -239,3 +244,69 @@ def test_a_dose_dated_on_another_day_than_the_sessions_is_refused(cast, ordered,
         )
     ordered.refresh_from_db()
     assert ordered.administered_at is None
+
+
+# --- a place in a group, left twice; an alert, acknowledged twice -----------------------------------------------------
+
+
+def _withdraw(client, enrolment: Enrolment, reason: str):
+    return client.post(reverse("program:withdraw", args=[enrolment.pk]), {"reason": reason, "confirm": "yes"})
+
+
+def test_leaving_a_group_twice_is_refused_and_keeps_the_first_reason(cast):
+    """The withdrawal page is confirmed on a page of its own: sent twice (a second click, a second member of staff on
+    an old page), the second wrote its reason over the first and a second trail entry. Now it is said plainly and
+    writes nothing."""
+    cast.dosing_session()
+    enrolment = Enrolment.objects.get(patient=cast.alice)
+    bob, nurse = signed_in_client(cast.bob), signed_in_client(cast.nurse)
+    assert _withdraw(bob, enrolment, "moving away").status_code == 302
+    with CaptureQueriesContext(connection) as queries:
+        response = _withdraw(nurse, enrolment, "typed later")
+    assert response.status_code == 302 and tables_written(queries) == []
+    assert [m.message for m in get_messages(response.wsgi_request)] == [
+        "Alice Abernathy has already left Tuesday group."
+    ]
+    enrolment.refresh_from_db()
+    assert enrolment.status == Enrolment.Status.WITHDRAWN and enrolment.waitlist_reason == "moving away"
+
+
+def test_a_completed_course_is_not_turned_into_a_withdrawal(cast):
+    cast.dosing_session()
+    enrolment = Enrolment.objects.get(patient=cast.alice)
+    Enrolment.objects.filter(pk=enrolment.pk).update(status=Enrolment.Status.COMPLETED)
+    with pytest.raises(program_services.EnrolmentRefused, match="completed Tuesday group"):
+        program_services.withdraw(actor=cast.bob, enrolment=enrolment, reason="tidying up")
+    enrolment.refresh_from_db()
+    assert enrolment.status == Enrolment.Status.COMPLETED and enrolment.waitlist_reason == ""
+
+
+def test_acknowledging_an_alert_twice_or_by_someone_not_a_clinician_is_refused(cast):
+    alert = open_alert(cast.alice)
+    with pytest.raises(ValueError, match="Only a clinician"):
+        measures_services.alert_acknowledge(actor=cast.admin, alert=alert, note="seen")
+    measures_services.alert_acknowledge(actor=cast.nurse, alert=alert, note="called the patient")
+    with pytest.raises(ValueError, match="already acknowledged"):
+        measures_services.alert_acknowledge(actor=cast.bob, alert=alert, note="called again")
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == cast.nurse and alert.acknowledgement_note == "called the patient"
+    response = signed_in_client(cast.bob).post(
+        reverse("measures:acknowledge", args=[alert.pk]), {"note": "called again"}
+    )
+    assert response.status_code == 302
+    assert [m.message for m in get_messages(response.wsgi_request)] == ["This alert was already acknowledged."]
+
+
+# --- the calendar link's actions -------------------------------------------------------------------------------------
+
+
+def test_the_calendar_link_page_refuses_an_action_it_does_not_know_with_a_400_and_no_write(cast):
+    failed = []
+    for role in ROOM_ROLES:
+        client = signed_in_client(cast.user(role))
+        for action in ("", "delete", "issue-all", "REVOKE"):
+            with CaptureQueriesContext(connection) as queries:
+                status = client.post(reverse("program:calendar"), {"action": action}).status_code
+            if status != 400 or tables_written(queries):
+                failed.append((role, action, status))
+    assert failed == [], failed

@@ -284,8 +284,18 @@ def waitlist(*, actor: User, group: Group, patient: Patient, reason: str) -> Enr
 
 @transaction.atomic
 def withdraw(*, actor: User, enrolment: Enrolment, reason: str) -> Enrolment:
+    """A patient leaves a group they are in or waiting for. The row is locked and read again, so a second withdrawal
+    (a second click, another member of staff's page) is refused rather than writing its reason over the first's, and
+    a completed course stays completed."""
     if not reason.strip():
         raise EnrolmentRefused("Say why the patient leaves the group.")
+    enrolment = Enrolment.objects.select_for_update().select_related("patient", "group").get(pk=enrolment.pk)
+    if enrolment.status == Enrolment.Status.WITHDRAWN:
+        raise EnrolmentRefused(f"{enrolment.patient.full_name} has already left {enrolment.group.name}.")
+    if enrolment.status == Enrolment.Status.COMPLETED:
+        raise EnrolmentRefused(
+            f"{enrolment.patient.full_name} completed {enrolment.group.name}; a finished course is not left."
+        )
     enrolment.status, enrolment.waitlist_reason = Enrolment.Status.WITHDRAWN, reason
     enrolment.save(update_fields=["status", "waitlist_reason", "updated_at"])
     audit.record(

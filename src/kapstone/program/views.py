@@ -165,7 +165,11 @@ def withdraw(request, enrolment_id):
     # a reason is typed, sits beside every other patient's.
     if request.POST.get("confirm") != "yes":
         return render(request, "program/withdraw_confirm.html", {"enrolment": enrolment, "form": form})
-    services.withdraw(actor=request.user, enrolment=enrolment, reason=form.cleaned_data["reason"])
+    try:
+        services.withdraw(actor=request.user, enrolment=enrolment, reason=form.cleaned_data["reason"])
+    except services.EnrolmentRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("program:group", enrolment.group_id)
     messages.success(request, f"{enrolment.patient.full_name} has left {enrolment.group.name}.")
     return redirect("program:group", enrolment.group_id)
 
