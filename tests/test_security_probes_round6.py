@@ -23,6 +23,9 @@ from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
 from kapstone.program import services as program_services
 from kapstone.program.models import Enrolment
+from kapstone.screening import services as screening_services
+from kapstone.screening.gate import enrolment_blockers
+from kapstone.screening.models import ConsentSignature
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
 from tests.measures.factories import open_alert
@@ -310,3 +313,27 @@ def test_the_calendar_link_page_refuses_an_action_it_does_not_know_with_a_400_an
             if status != 400 or tables_written(queries):
                 failed.append((role, action, status))
     assert failed == [], failed
+
+
+# --- a back-dated paper consent ------------------------------------------------------------------------------------
+
+
+def test_a_paper_consent_dated_before_the_patients_withdrawal_does_not_reopen_the_gate(cast):
+    """The paper form lets its signing time be typed. A patient who withdrew consent withdrew what she had signed
+    before: a paper signature dated before the withdrawal (the intake's paper copy found in the file) was recorded as
+    a consent in force and opened the enrolment gate again, so she could be enrolled and dosed. It is refused, and a
+    paper signature dated after the withdrawal, her consent given anew, is recorded."""
+    ready_for_enrolment(cast)
+    signature = ConsentSignature.objects.get(patient=cast.alice)
+    screening_services.consent_withdraw(actor=cast.alice_user, signature=signature)
+    before = timezone.now() - datetime.timedelta(hours=1)
+    with pytest.raises(screening_services.ScreeningRefused, match="withdrew consent"):
+        screening_services.consent_record_paper(
+            actor=cast.nurse, patient=cast.alice, signed_name="Alice Abernathy", signed_at=before
+        )
+    assert ConsentSignature.objects.filter(patient=cast.alice).count() == 1
+    assert "consent (form v2) was withdrawn" in " ".join(enrolment_blockers(patient=cast.alice))
+    screening_services.consent_record_paper(
+        actor=cast.nurse, patient=cast.alice, signed_name="Alice Abernathy", signed_at=timezone.now()
+    )
+    assert not enrolment_blockers(patient=cast.alice)

@@ -19,6 +19,7 @@ from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.practice.settings_store import practice_overrides
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.screening import engine
 from kapstone.screening.changes import intake_changes, reason_changes
 from kapstone.screening.consent_forms import ConsentForm, current_form
@@ -322,12 +323,27 @@ def _refuse_if_already_signed(patient: Patient, form: ConsentForm) -> None:
         raise ScreeningRefused(f"Consent (form v{form.version}) is already signed.")
 
 
+def _refuse_if_signed_before_a_withdrawal(patient: Patient, signed_at: datetime.datetime) -> None:
+    """A withdrawal withdraws what the patient had signed until then: a signature dated before it (a paper copy from
+    the intake found in the file) would otherwise count as a consent in force and open the enrolment gate again."""
+    withdrawal = (
+        ConsentSignature.objects.filter(patient=patient, withdrawn_at__gt=signed_at).order_by("-withdrawn_at").first()
+    )
+    if withdrawal is not None:
+        assert withdrawal.withdrawn_at is not None  # filtered on it
+        raise ScreeningRefused(
+            f"{patient.full_name} withdrew consent on {day_in_words(withdrawal.withdrawn_at)}, after the signing time "
+            "given: a signature from before then was withdrawn with it. Record the consent the patient signs anew."
+        )
+
+
 def _sign(
     *, actor: User, patient: Patient, kind: str, typed_name: str, signed_at: datetime.datetime, ip_address: str
 ) -> ConsentSignature:
     form = current_form()
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     _refuse_if_already_signed(patient, form)
+    _refuse_if_signed_before_a_withdrawal(patient, signed_at)
     signature = ConsentSignature.objects.create(
         patient=patient,
         form_id=form.id,
