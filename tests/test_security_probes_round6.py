@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from kapstone.dosing import services
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance
+from kapstone.integration import services as integration_services
+from kapstone.integration.models import IntegrationNote
 from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
@@ -28,6 +30,7 @@ from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import ConsentSignature
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
+from tests.integration_app.factories import integration_session_after
 from tests.measures.factories import open_alert
 from tests.probes import rolled_back, tables_written
 from tests.screening.helpers import ready_for_enrolment
@@ -337,3 +340,20 @@ def test_a_paper_consent_dated_before_the_patients_withdrawal_does_not_reopen_th
         actor=cast.nurse, patient=cast.alice, signed_name="Alice Abernathy", signed_at=timezone.now()
     )
     assert not enrolment_blockers(patient=cast.alice)
+
+
+# --- an integration note under a session the patient was not in -----------------------------------------------------
+
+
+def test_an_integration_note_is_refused_by_the_service_under_a_session_not_of_the_patients_groups(cast):
+    """The timeline's form offers only the integration sessions of the patient's groups, but the service took any
+    session: a note filed under another group's session, or under a dosing session. The service holds the rule."""
+    dosing = cast.dosing_session()
+    theirs = integration_session_after(dosing, hours=48)
+    with pytest.raises(integration_services.IntegrationError, match="not an integration session"):
+        integration_services.integration_note_add(actor=cast.therapist, patient=cast.dana, session=theirs, text="x")
+    with pytest.raises(integration_services.IntegrationError, match="not an integration session"):
+        integration_services.integration_note_add(actor=cast.therapist, patient=cast.alice, session=dosing, text="x")
+    assert not IntegrationNote.objects.exists()
+    integration_services.integration_note_add(actor=cast.therapist, patient=cast.alice, session=theirs, text="Came.")
+    assert IntegrationNote.objects.get().patient == cast.alice

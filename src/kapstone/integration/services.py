@@ -450,6 +450,10 @@ def integration_note_add(*, actor: User, patient: Patient, session: GroupSession
         raise IntegrationError("Only clinicians write integration notes.")
     if not text.strip():
         raise IntegrationError("The note is empty.")
+    if not selectors.integration_sessions_for(patient).filter(pk=session.pk).exists():
+        # The form offers only these; the rule is the service's, so no other caller files a note under a session of
+        # a group the patient was never in (or a dosing session), where the timeline would show it as attended.
+        raise IntegrationError(f"{session} is not an integration session of a group {patient.full_name} is in.")
     note = IntegrationNote.objects.create(patient=patient, session=session, author=actor, text=text.strip())
     audit.record(
         action=audit.Action.CREATE,
