@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.creativity.models import CreativityAdministration
 from kapstone.dosing import services
 from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance
 from kapstone.integration import services as integration_services
@@ -24,14 +25,15 @@ from kapstone.measures import services as measures_services
 from kapstone.measures.models import CriticalAlert
 from kapstone.patients.services import childbearing_record
 from kapstone.program import services as program_services
-from kapstone.program.models import Enrolment
+from kapstone.program.models import Enrolment, Group
 from kapstone.screening import services as screening_services
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import ConsentSignature
 from tests.conftest import signed_in_client
+from tests.creativity.factories import due_task
 from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
 from tests.integration_app.factories import integration_session_after
-from tests.measures.factories import open_alert
+from tests.measures.factories import due_assessment, open_alert
 from tests.probes import rolled_back, tables_written
 from tests.screening.helpers import ready_for_enrolment
 
@@ -357,3 +359,71 @@ def test_an_integration_note_is_refused_by_the_service_under_a_session_not_of_th
     assert not IntegrationNote.objects.exists()
     integration_services.integration_note_add(actor=cast.therapist, patient=cast.alice, session=theirs, text="Came.")
     assert IntegrationNote.objects.get().patient == cast.alice
+
+
+# --- a creativity task's buttons, and a questionnaire's -------------------------------------------------------------
+
+
+def test_a_creativity_task_never_hands_in_on_an_action_it_does_not_know_and_is_closed_once_finished(cast):
+    """The task page's buttons are start, save, next and finish. Any other action (a stale page, a hand-made request)
+    is at most a save of the patient's own answers: never a part handed in, never the task finished. Finished, the
+    task takes nothing more: a second finish (a double click, the timer after the button) writes nothing."""
+    task = due_task(cast.alice)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("creativity:my_task", args=[task.pk])
+    client.post(url, {"action": "start"})
+    for action in ("", "finish-all", "submit", "next2", "FINISH"):
+        client.post(url, {"action": action, "part": 0, "ideas": "a doorstop"})
+        task.refresh_from_db()
+        assert (task.status, task.part) == (CreativityAdministration.Status.IN_PROGRESS, 0), action
+    client.post(url, {"action": "next", "part": 0, "ideas": "a doorstop"})
+    client.post(url, {"action": "finish", "part": 1, "ideas": "a map"})
+    task.refresh_from_db()
+    assert task.status == CreativityAdministration.Status.COMPLETED
+    scored = (task.responses.count(), task.originality_top2)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, {"action": "finish", "part": 1, "ideas": "a map, again"}, follow=True)
+    assert tables_written(queries) == [] and "This task is closed." in response.content.decode()
+    task.refresh_from_db()
+    assert (task.responses.count(), task.originality_top2) == scored
+
+
+def test_a_questionnaire_is_never_submitted_on_an_action_it_does_not_know(cast):
+    """Submit and "save and finish later" are its two buttons: anything else keeps the answers as a draft (a suicide
+    item endorsed is kept and announced either way) and never submits or scores the questionnaire."""
+    assessment = due_assessment(cast.alice)
+    client = signed_in_client(cast.alice_user)
+    url = reverse("portal:questionnaire", args=[assessment.pk])
+    answers = {f"item_{number}": "0" for number in range(1, 10)}
+    for action in ("", "submitted", "SUBMIT", "finish"):
+        client.post(url, {**answers, "action": action})
+        assessment.refresh_from_db()
+        assert assessment.completed_at is None and assessment.total is None, action
+    client.post(url, {**answers, "action": "submit"})  # the same answers, sent with its Submit button
+    assessment.refresh_from_db()
+    assert assessment.completed_at is not None and assessment.total == 0
+
+
+def test_enrolment_out_of_order_closed_full_and_rejoined_groups(cast):
+    """A cancelled or completed group takes no one; a full one only onto its waitlist; and a patient who left and
+    rejoins passes the gate again, so a consent withdrawn in between holds the return."""
+    session = cast.dosing_session()
+    group = session.group
+    ready_for_enrolment(cast, cast.dana)
+    for status in (Group.Status.CANCELLED, Group.Status.COMPLETED):
+        Group.objects.filter(pk=group.pk).update(status=status)
+        with pytest.raises(program_services.EnrolmentRefused, match="takes no new patients"):
+            program_services.enrol(actor=cast.bob, group=group, patient=cast.dana)
+    Group.objects.filter(pk=group.pk).update(status=Group.Status.ACTIVE, max_size=3)
+    with pytest.raises(program_services.EnrolmentRefused, match="is full"):
+        program_services.enrol(actor=cast.bob, group=group, patient=cast.dana)
+    assert not Enrolment.objects.filter(patient=cast.dana).exists()
+    ready_for_enrolment(cast)
+    alice = Enrolment.objects.get(patient=cast.alice)
+    program_services.withdraw(actor=cast.bob, enrolment=alice, reason="a family matter")
+    signature = ConsentSignature.objects.filter(patient=cast.alice, withdrawn_at__isnull=True).get()
+    screening_services.consent_withdraw(actor=cast.alice_user, signature=signature)
+    with pytest.raises(program_services.EnrolmentRefused, match="cannot join yet"):
+        program_services.enrol(actor=cast.bob, group=group, patient=cast.alice)
+    alice.refresh_from_db()
+    assert alice.status == Enrolment.Status.WITHDRAWN
