@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.dosing import services
-from kapstone.dosing.models import AdverseEvent, DoseRecord, LotBalance
+from kapstone.dosing.models import AdverseEvent, DoseRecord, Inventory, LotBalance
 from kapstone.integration import services as integration_services
 from kapstone.integration.models import IntegrationNote
 from kapstone.measures import services as measures_services
@@ -31,7 +31,7 @@ from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import ConsentSignature
 from tests.conftest import signed_in_client
 from tests.creativity.factories import due_task
-from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock
+from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock, registered_location
 from tests.integration_app.factories import integration_session_after
 from tests.measures.factories import due_assessment, open_alert
 from tests.probes import rolled_back, tables_written
@@ -427,3 +427,35 @@ def test_enrolment_out_of_order_closed_full_and_rejoined_groups(cast):
         program_services.enrol(actor=cast.bob, group=group, patient=cast.alice)
     alice.refresh_from_db()
     assert alice.status == Enrolment.Status.WITHDRAWN
+
+
+# --- who keeps the controlled-substance log --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["therapist", "researcher", "alice_user"])
+def test_only_those_who_keep_the_log_take_an_inventory_even_of_an_empty_location(cast, role):
+    """Every entry of the log is refused to anyone but a prescriber, a nurse or the admin (ledger_post), but an
+    inventory of a location holding nothing (a new location's initial inventory) posts no entry: the service recorded
+    it with anyone as its taker. The page is open to those three roles only; the service now holds the rule too."""
+    location = registered_location("New cabinet")
+    with pytest.raises(services.DosingError, match="Only a prescriber, a nurse or the practice admin"):
+        services.inventory_take(
+            actor=cast.user(role),
+            witness=cast.nurse,
+            location=location,
+            kind=Inventory.Kind.INITIAL,
+            taken_on=timezone.localdate(),
+            timing=Inventory.Timing.OPENING,
+            counts={},
+        )
+    assert not Inventory.objects.exists()
+    services.inventory_take(
+        actor=cast.bob,
+        witness=cast.nurse,
+        location=location,
+        kind=Inventory.Kind.INITIAL,
+        taken_on=timezone.localdate(),
+        timing=Inventory.Timing.OPENING,
+        counts={},
+    )
+    assert Inventory.objects.get().taken_by == cast.bob

@@ -812,6 +812,11 @@ def _person(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _require_log_keeper(actor: User) -> None:
+    if actor.role not in SIGNING_ROLES or not actor.is_active:
+        raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
+
+
 def _require_second_signature(
     *, actor: User, signature: SecondSignature | None, field: str = "witness", roles: frozenset[str] = SIGNING_ROLES
 ) -> User:
@@ -873,8 +878,7 @@ def ledger_post(
     balance never goes below zero. Every entry carries a second staff signature; the location must be registered
     (and its registration current for receipts and doses). A correction of a count that takes stock away writes a
     loss off, so it opens a loss report at once."""
-    if actor.role not in SIGNING_ROLES or not actor.is_active:
-        raise DosingError("Only a prescriber, a nurse or the practice admin records controlled-substance entries.")
+    _require_log_keeper(actor)
     # A dose is witnessed by whoever of the room's clinicians stands beside the patient (dose_administer).
     witnesses = SIGNING_ROLES | CLINICAL_ROLES if kind == LedgerEntry.Kind.ADMINISTRATION else SIGNING_ROLES
     signer = _require_second_signature(actor=actor, signature=witness, roles=witnesses)
@@ -1234,6 +1238,9 @@ def inventory_take(
         raise DosingError("timing: say whether it was taken at the opening or the close of business.")
     if taken_on > timezone.localdate():
         raise DosingError("taken_on: an inventory cannot be dated in the future.")
+    # Checked here, not only by ledger_post: an inventory of a location holding nothing (its initial one, with no
+    # stock yet) posts no entry, so it was the one record of the log anyone could sign as its taker.
+    _require_log_keeper(actor)
     signer = _require_second_signature(actor=actor, signature=witness)
     assert witness is not None  # _require_second_signature refuses none
     # The location's row is locked until the inventory is committed, so two staff recording its initial inventory
