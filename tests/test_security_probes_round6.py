@@ -28,7 +28,7 @@ from kapstone.program import services as program_services
 from kapstone.program.models import Enrolment, Group
 from kapstone.screening import services as screening_services
 from kapstone.screening.gate import enrolment_blockers
-from kapstone.screening.models import ConsentSignature
+from kapstone.screening.models import ConsentSignature, Consultation
 from tests.conftest import signed_in_client
 from tests.creativity.factories import due_task
 from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock, registered_location
@@ -459,3 +459,26 @@ def test_only_those_who_keep_the_log_take_an_inventory_even_of_an_empty_location
         counts={},
     )
     assert Inventory.objects.get().taken_by == cast.bob
+
+
+# --- who made contact with the outside team -------------------------------------------------------------------------
+
+
+def test_a_consultation_is_recorded_as_made_only_by_an_active_clinician_or_the_admin(cast):
+    """The consultation form offers an active clinician or the admin as the one who made contact; the service took
+    any login of a staff role, so a researcher (who sees de-identified data only) or a login deactivated since could
+    stand as the contact the enrolment gate relies on."""
+    cast.nurse.is_active = False
+    cast.nurse.save(update_fields=["is_active"])
+    for who in (cast.researcher, cast.nurse, cast.alice_user):
+        with pytest.raises(screening_services.ScreeningRefused, match="must be an active clinician or the practice"):
+            screening_services.consultation_record(
+                actor=cast.bob,
+                patient=cast.alice,
+                clinician_name="Dr. Outside, Riverside Psychiatry",
+                staff=who,
+                contacted_at=timezone.now() - datetime.timedelta(days=1),
+                method=Consultation.Method.PHONE,
+                outcome=Consultation.Outcome.SUPPORTS,
+            )
+    assert not Consultation.objects.exists()

@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.patients.models import ExternalClinician, Patient
 from kapstone.practice.settings_store import practice_overrides
@@ -193,8 +193,10 @@ def consultation_record(
         raise ScreeningRefused("Choose the outside clinician, or type who was contacted.")
     if external_clinician is None:
         _refuse_a_listed_clinician_typed(patient=patient, name=name)
-    if not staff.is_staff_member:
-        raise ScreeningRefused("The person who made contact must be a member of staff.")
+    # The form's choices (an active clinician or the admin): a researcher, who sees de-identified data only, or a
+    # login deactivated since did not make the contact the enrolment gate relies on.
+    if not staff.is_active or staff.role not in RECORD_ROLES:
+        raise ScreeningRefused("The person who made contact must be an active clinician or the practice admin.")
     if contacted_at > timezone.now() + datetime.timedelta(minutes=5):
         raise ScreeningRefused("The contact time is in the future.")
     if method not in Consultation.Method.values or outcome not in Consultation.Outcome.values:
