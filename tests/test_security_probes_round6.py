@@ -482,3 +482,34 @@ def test_a_consultation_is_recorded_as_made_only_by_an_active_clinician_or_the_a
                 outcome=Consultation.Outcome.SUPPORTS,
             )
     assert not Consultation.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["researcher", "alice_user"])
+def test_the_rooms_open_card_forms_are_refused_by_their_services_to_anyone_outside_the_room(cast, ordered, role):
+    """The check-in, vitals, an adverse event and a note carried no role of their own in the service (the room's
+    page held them to its staff): called for a researcher or a patient, each wrote to the record."""
+    actor = cast.user(role)
+    calls = {
+        "check-in": lambda: services.check_in(
+            actor=actor,
+            record=ordered,
+            fasting_confirmed=True,
+            escort_arranged=True,
+            pregnancy_test="n/a",
+            intention="",
+            weight_kg=Decimal("70"),
+            medication_changes="no",
+        ),
+        "vitals": lambda: services.vitals_record(
+            actor=actor, record=ordered, phase="peak", systolic=120, diastolic=78, heart_rate=70, spo2=98
+        ),
+        "adverse": lambda: services.adverse_event_record(
+            actor=actor, record=ordered, kind="nausea", severity="mild", description="", action_taken=""
+        ),
+        "note": lambda: services.note_add(actor=actor, record=ordered, text="a note"),
+    }
+    for call in calls.values():
+        with pytest.raises(services.DosingError, match="Only the practice's clinicians and its admin"):
+            call()
+    ordered.refresh_from_db()
+    assert ordered.vitals.count() == 1 and not AdverseEvent.objects.exists() and ordered.notes == ""

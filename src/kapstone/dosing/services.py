@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import CLINICAL_ROLES, Role
+from kapstone.accounts.roles import CLINICAL_ROLES, RECORD_ROLES, Role
 from kapstone.accounts.services import SecondSignature
 from kapstone.alerts.models import StaffContact
 from kapstone.alerts.providers import DeliveryFailed, deliver
@@ -114,6 +114,13 @@ def _lock_open(record: DoseRecord) -> None:
         raise DosingError("This patient has been discharged; the record is closed. Add a note instead.")
 
 
+def _require_room_staff(actor: User) -> None:
+    """The room is the practice's clinicians' and admin's (the check-in, vitals, an adverse event, a note); the acts
+    that are a clinician's or a prescriber's are refused to others in their own services."""
+    if actor.role not in RECORD_ROLES or not actor.is_active:
+        raise DosingError("Only the practice's clinicians and its admin record in the dosing room.")
+
+
 def _require_session_day(record: DoseRecord, *, at: datetime.datetime) -> None:
     """The session row is locked, so the session cannot be moved (program.services.session_move) while a dose is
     being given in it."""
@@ -193,6 +200,7 @@ def check_in(
 ) -> DoseRecord:
     """`weight_confirmed`: the clinician's word that today's weight is right though it reads like the last one
     recorded in the other unit (safety.looks_like_a_pounds_mix_up)."""
+    _require_room_staff(actor)
     _lock_open(record)
     if record.administered_at is not None:
         raise DosingError("The dose has been given; the checklist is closed. Add a note instead.")
@@ -392,6 +400,7 @@ def vitals_record(
 ) -> VitalsReading:
     """A respiratory rate is recorded on every reading where it was counted, and required once an IM or IV dose is
     ordered. A stop-level reading is announced to the alert queue."""
+    _require_room_staff(actor)
     _lock_open(record)
     if diastolic >= systolic:
         raise DosingError(DIASTOLIC_NOT_BELOW_SYSTOLIC)
@@ -476,6 +485,7 @@ def adverse_event_record(
     """A severe event, and an allergic reaction to the drug of any severity, are announced to the alert queue: open,
     they hold discharge, the next dose and a new course (safety.yaml review_before_dosing, discharge_waits_for). Once the
     patient is discharged the record is closed, as for every other card form: what is learnt later is a note."""
+    _require_room_staff(actor)
     _lock_open(record)
     event = AdverseEvent(
         record=record,
@@ -616,6 +626,7 @@ def medication_review(*, actor: User, record: DoseRecord, note: str) -> list[str
 @transaction.atomic
 def note_add(*, actor: User, record: DoseRecord, text: str) -> None:
     """Open to the end: a note is what the room writes once the record is closed."""
+    _require_room_staff(actor)
     _lock(record)
     stamp = timezone.localtime().strftime("%H:%M")
     record.notes = f"{record.notes}\n[{stamp} {actor.get_username()}] {text}".strip()
