@@ -402,6 +402,11 @@ def test_a_questionnaire_is_never_submitted_on_an_action_it_does_not_know(cast):
     client.post(url, {**answers, "action": "submit"})  # the same answers, sent with its Submit button
     assessment.refresh_from_db()
     assert assessment.completed_at is not None and assessment.total == 0
+    completed_at = assessment.completed_at
+    with CaptureQueriesContext(connection) as queries:  # answered twice: a second submit changes nothing
+        client.post(url, {**{f"item_{number}": "3" for number in range(1, 10)}, "action": "submit"})
+    assessment.refresh_from_db()
+    assert tables_written(queries) == [] and (assessment.completed_at, assessment.total) == (completed_at, 0)
 
 
 def test_enrolment_out_of_order_closed_full_and_rejoined_groups(cast):
