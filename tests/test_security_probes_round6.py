@@ -31,7 +31,7 @@ from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import ConsentSignature, Consultation
 from tests.conftest import signed_in_client
 from tests.creativity.factories import due_task
-from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock, registered_location
+from tests.dosing.helpers import NO_RISK_SCREEN, checked_in, receive_stock, registered_location, signed, signing
 from tests.integration_app.factories import integration_session_after
 from tests.measures.factories import due_assessment, open_alert
 from tests.probes import rolled_back, tables_written
@@ -97,7 +97,7 @@ def _room_bodies(cast, record: DoseRecord) -> dict[str, dict]:
             "medication_changes": "no",
         },
         "order": {"route": "sublingual", "dose_mg": "150"},
-        "administer": {"balance": balance.pk, "witness": cast.bob.pk},
+        "administer": {"balance": balance.pk, **signing("witness", cast.bob)},
         "vitals": {"phase": "peak", "systolic": "124", "diastolic": "80", "heart_rate": "72", "spo2": "98"},
         "ratings": {"sedation_moaas": "5", "dissociation_cadss": "0"},
         "adverse": {"kind": "nausea", "severity": "mild", "description": "", "action_taken": ""},
@@ -168,13 +168,14 @@ def test_after_discharge_every_card_form_but_the_note_is_refused_and_writes_noth
     closed, and writes nothing; the note is the documented route for what comes after."""
     _discharged_undosed(cast, ordered)
     bodies = _room_bodies(cast, ordered)
-    bodies["administer"]["witness"] = cast.nurse.pk
     clients = {role: signed_in_client(cast.user(role)) for role in ("bob", "nurse")}
+    witness_of = {"bob": cast.nurse, "nurse": cast.bob}  # each gives the dose with the other as witness
     failed = []
-    for action, body in bodies.items():
+    for action, sent in bodies.items():
         if action in ("note", "medreview"):
             continue
         for role, client in clients.items():
+            body = {**sent, **signing("witness", witness_of[role])} if action == "administer" else sent
             with rolled_back():
                 with CaptureQueriesContext(connection) as queries:
                     response = _room_post(client, ordered, action, body)
@@ -209,11 +210,11 @@ def test_an_adverse_event_after_discharge_is_refused_by_the_service(cast, ordere
 
 def test_a_second_dose_order_or_administration_in_the_same_session_is_refused(cast, ordered):
     balance = LotBalance.objects.get(lot__lot_number="L-601")
-    services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+    services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=signed(cast.bob))
     balance.refresh_from_db()
     left = balance.balance_mg
     with pytest.raises(services.DosingError, match="already been given"):
-        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=signed(cast.bob))
     with pytest.raises(services.DosingError, match="already been given"):
         services.dose_order(actor=cast.bob, record=ordered, route="sublingual", dose_mg=Decimal("100"))
     with pytest.raises(services.DosingError, match="dose has been given"):
@@ -229,10 +230,10 @@ def test_a_dose_before_its_order_or_check_in_is_refused(cast, ordered):
     balance = LotBalance.objects.get(lot__lot_number="L-601")
     DoseRecord.objects.filter(pk=ordered.pk).update(dose_mg=None, route="")
     with pytest.raises(services.DosingError, match="no dose order yet"):
-        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=signed(cast.bob))
     DoseRecord.objects.filter(pk=ordered.pk).update(dose_mg=Decimal("200"), route="sublingual", fasting_confirmed=False)
     with pytest.raises(services.DosingError, match="checklist is not complete"):
-        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=cast.bob)
+        services.dose_administer(actor=cast.nurse, record=ordered, balance=balance, witness=signed(cast.bob))
     ordered.refresh_from_db()
     assert ordered.administered_at is None
 
@@ -247,7 +248,7 @@ def test_a_dose_dated_on_another_day_than_the_sessions_is_refused(cast, ordered,
             actor=cast.nurse,
             record=ordered,
             balance=balance,
-            witness=cast.bob,
+            witness=signed(cast.bob),
             administered_at=timezone.now() + datetime.timedelta(hours=offset_hours),
         )
     ordered.refresh_from_db()
@@ -446,7 +447,7 @@ def test_only_those_who_keep_the_log_take_an_inventory_even_of_an_empty_location
     with pytest.raises(services.DosingError, match="Only a prescriber, a nurse or the practice admin"):
         services.inventory_take(
             actor=cast.user(role),
-            witness=cast.nurse,
+            witness=signed(cast.nurse),
             location=location,
             kind=Inventory.Kind.INITIAL,
             taken_on=timezone.localdate(),
@@ -456,7 +457,7 @@ def test_only_those_who_keep_the_log_take_an_inventory_even_of_an_empty_location
     assert not Inventory.objects.exists()
     services.inventory_take(
         actor=cast.bob,
-        witness=cast.nurse,
+        witness=signed(cast.nurse),
         location=location,
         kind=Inventory.Kind.INITIAL,
         taken_on=timezone.localdate(),
