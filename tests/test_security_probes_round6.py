@@ -519,3 +519,18 @@ def test_the_rooms_open_card_forms_are_refused_by_their_services_to_anyone_outsi
             call()
     ordered.refresh_from_db()
     assert ordered.vitals.count() == 1 and not AdverseEvent.objects.exists() and ordered.notes == ""
+
+
+@pytest.mark.parametrize("role", ["researcher", "alice_user"])
+def test_enrolling_and_opening_a_rooms_record_are_refused_by_their_services_to_anyone_outside_the_room(cast, role):
+    """The group page and the room hold these to the practice's clinicians and admin; the services now do too, so no
+    other caller enrols a patient or opens a dose record for a researcher or a patient."""
+    actor = cast.user(role)
+    session = cast.dosing_session()
+    ready_for_enrolment(cast, cast.dana)
+    with pytest.raises(program_services.EnrolmentRefused, match="Only the practice's clinicians and its admin"):
+        program_services.enrol(actor=actor, group=session.group, patient=cast.dana)
+    assert not Enrolment.objects.filter(patient=cast.dana).exists()
+    with pytest.raises(services.DosingError, match="Only the practice's clinicians and its admin"):
+        services.dose_record_open(actor=actor, session=session, patient=cast.alice)
+    assert not DoseRecord.objects.filter(session=session, patient=cast.alice).exists()

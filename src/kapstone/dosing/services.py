@@ -176,6 +176,7 @@ def _require_dose_allowed(record: DoseRecord, *, at: datetime.datetime) -> selec
 
 @transaction.atomic
 def dose_record_open(*, actor: User, session: GroupSession, patient: Patient) -> DoseRecord:
+    _require_room_staff(actor)
     _require_in_session(session=session, patient=patient)
     record, created = DoseRecord.objects.get_or_create(session=session, patient=patient)
     if created:

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from kapstone.accounts.models import User
-from kapstone.accounts.roles import Role
+from kapstone.accounts.roles import RECORD_ROLES, Role
 from kapstone.audit import services as audit
 from kapstone.patients import services as patients_services
 from kapstone.patients.models import Patient
@@ -216,7 +216,11 @@ def enrol(*, actor: User, group: Group, patient: Patient, waitlist_if_full: bool
     this one. The patient row is locked first (so two enrolments of one patient in overlapping groups cannot both
     pass), then the group row, so when two staff add the last patient at the same moment exactly one gets the seat
     and the other is told the group is full. A patient joining a group whose sessions are booked gets its
-    questionnaires and creativity tasks at once; the group's facilitators are granted the patient's record."""
+    questionnaires and creativity tasks at once; the group's facilitators are granted the patient's record. Only the
+    practice's clinicians and its admin enrol, as the group page offers it: the rule is the service's too, so no other
+    caller enrols for a researcher or a deactivated login."""
+    if actor.role not in RECORD_ROLES or not actor.is_active:
+        raise EnrolmentRefused("Only the practice's clinicians and its admin enrol patients.")
     blockers = enrolment_blockers(patient=patient) + enrolment_check_reasons(patient=patient)
     if blockers:
         raise EnrolmentRefused(f"{patient.full_name} cannot join yet: " + "; ".join(blockers) + ".")
