@@ -166,6 +166,15 @@ def test_a_saved_plan_is_checked_again_against_away_dates_recorded_since(cast, g
     assert not group.sessions.exists()
 
 
+@pytest.mark.parametrize("status", [Group.Status.CANCELLED, Group.Status.COMPLETED])
+def test_a_cancelled_or_completed_group_is_not_planned(cast, group, members, status):
+    plan = planning.plan_course(group=group)
+    Group.objects.filter(pk=group.pk).update(status=status)
+    with pytest.raises(services.PlanRefused, match="it is not planned"):
+        services.plan_save(actor=cast.bob, group=group, sessions=plan.sessions)
+    assert not group.sessions.exists()
+
+
 @pytest.fixture
 def planned(cast, group, members):
     plan = planning.plan_course(group=group)

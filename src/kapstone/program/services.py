@@ -324,6 +324,9 @@ def plan_save(*, actor: User, group: Group, sessions: Sequence[scheduling.Planne
     # facilitators every patient's record.
     if group_has_patient_hidden_from(user=actor, group=group):
         raise PlanRefused([HIDDEN_PATIENTS_REFUSAL])
+    if group.status in (Group.Status.COMPLETED, Group.Status.CANCELLED):
+        # As enrol refuses them: a plan would book rooms and staff and put questionnaires due for a course not held.
+        raise PlanRefused([f"{group.name} is {group.get_status_display().lower()}; it is not planned"])
     if group.sessions.exists():
         raise PlanRefused([f"{group.name} already has sessions; adjust them one by one instead"])
     context = planning_context(group=group, start_date=min((s.start.date() for s in sessions), default=None))
