@@ -94,7 +94,12 @@ def earlier_dose(cast):
             group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
         )
         return DoseRecord.objects.create(
-            session=session, patient=patient, route="sublingual", dose_mg=Decimal("200"), administered_at=at
+            session=session,
+            patient=patient,
+            route="sublingual",
+            dose_mg=Decimal("200"),
+            checked_in_at=at - datetime.timedelta(minutes=30),
+            administered_at=at,
         )
 
     return given

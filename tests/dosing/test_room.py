@@ -541,3 +541,59 @@ def test_a_checked_in_cards_checklist_opens_on_what_was_recorded_so_sending_it_a
     checked_in.refresh_from_db()
     assert (checked_in.fasting_confirmed, checked_in.escort_arranged, checked_in.pregnancy_test) == (True, True, "n/a")
     assert checked_in.weight_kg == Decimal("71.0")
+
+
+@pytest.mark.parametrize(
+    ("act", "then"),
+    [
+        (
+            lambda cast, record: services.ratings_record(
+                actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=0
+            ),
+            "rate sedation",
+        ),
+        (
+            lambda cast, record: services.adverse_event_record(
+                actor=cast.nurse, record=record, kind="nausea", severity="mild", description="", action_taken=""
+            ),
+            "record an adverse event",
+        ),
+        (
+            lambda cast, record: services.discharge(
+                actor=cast.nurse, record=record, vitals_ok=True, alert_oriented=True, escort_present=True
+            ),
+            "discharge",
+        ),
+    ],
+)
+def test_ratings_an_adverse_event_and_discharge_wait_for_the_check_in(cast, session, act, then):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    with pytest.raises(services.DosingError, match=f"Check the patient in first; then {then}"):
+        act(cast, record)
+
+
+def test_a_card_not_yet_checked_in_says_the_check_in_comes_first_and_offers_what_follows_after_it(
+    cast, session, client_for
+):
+    url = reverse("dosing:room", args=[session.pk])
+    before = client_for(cast.nurse).get(url).content.decode()
+    card = before.split(f'id="patient-{cast.alice.pk}"')[1].split("</section>")[0]
+    assert "Check the patient in first; then you can rate sedation and dissociation" in card
+    assert f"p{cast.alice.pk}-ratings" not in card and f"p{cast.alice.pk}-discharge" not in card
+    assert f"p{cast.alice.pk}-adverse" not in card
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    services.check_in(
+        actor=cast.nurse,
+        record=record,
+        fasting_confirmed=True,
+        escort_arranged=True,
+        pregnancy_test="n/a",
+        intention="",
+        weight_kg=Decimal("70"),
+        medication_changes="no",
+    )
+    after = client_for(cast.nurse).get(url).content.decode()
+    card = after.split(f'id="patient-{cast.alice.pk}"')[1].split("</section>")[0]
+    assert "Check the patient in first" not in card
+    for action in ("ratings", "adverse", "discharge"):
+        assert f"p{cast.alice.pk}-{action}" in card

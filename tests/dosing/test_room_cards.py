@@ -129,9 +129,9 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   {% if current_role == Role.PRESCRIBER and entry.awaiting_dose and entry.readiness.medicines_to_review %}{{ f.medreview }}{% endif %}
   {% if not record.administered_at and current_role == Role.PRESCRIBER %}{{ f.order }}{% endif %}
   {% if not record.administered_at %}{% if current_role == Role.PRESCRIBER or current_role == Role.NURSE %}{% if record.dose_mg is not None %}{{ f.administer }}{% else %}{{ no_order_yet }}{% endif %}{% endif %}{% endif %}
-  {% if current_role != Role.ADMIN %}{{ f.ratings }}{% endif %}
+  {% if record.checked_in_at %}{% if current_role != Role.ADMIN %}{{ f.ratings }}{% endif %}
   {{ f.adverse }}
-  {% if current_role != Role.ADMIN %}{{ f.discharge }}{% endif %}
+  {% if current_role != Role.ADMIN %}{{ f.discharge }}{% endif %}{% elif current_role != Role.ADMIN %}<p class="muted after-check-in">Check the patient in first; then you can rate sedation and dissociation, record an adverse event and discharge here.</p>{% else %}<p class="muted after-check-in">Check the patient in first; then you can record an adverse event here.</p>{% endif %}
   {% endif %}
   {{ f.note }}
 </section>

@@ -19,6 +19,7 @@ from kapstone.accounts.models import User
 from kapstone.accounts.roles import CLINICAL_ROLES, Role
 from kapstone.dosing.models import DoseRecord
 from kapstone.dosing.selectors import RoomPatient
+from kapstone.dosing.services import CHECK_IN_FIRST
 from kapstone.formrender import shown
 from kapstone.patients.models import ChildbearingPotential, Patient
 
@@ -338,6 +339,18 @@ _CLOSED_AT_DISCHARGE = (
 )
 
 
+# The card forms that follow the check-in (services.CHECK_IN_FIRST).
+AFTER_CHECK_IN = ("ratings", "adverse", "discharge")
+
+
+def _after_check_in(clinician: bool) -> str:
+    """Where a card not yet checked in would offer the forms that follow the check-in, what comes first."""
+    then = "record an adverse event"
+    if clinician:
+        then = "rate sedation and dissociation, record an adverse event and discharge"
+    return f'<p class="muted after-check-in">{CHECK_IN_FIRST}; then you can {then} here.</p>'
+
+
 def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role: str | None) -> str:
     """The card's forms, as the roles and the record allow them; each drawn only when shown."""
     shown_forms = ""
@@ -365,7 +378,11 @@ def _forms(entry: RoomPatient, record: DoseRecord | None, forms: CardForms, role
         # Rating sedation and dissociation and deciding the patient may leave are clinicians' (services.ratings_record,
         # services.discharge).
         clinician = role in CLINICAL_ROLES
-        lines += [forms["ratings"] if clinician else "", forms["adverse"], forms["discharge"] if clinician else ""]
+        # They follow the check-in (their services refuse them before it): until then the card says what comes first.
+        if (record is not None and record.checked_in_at) or any(map(forms.posted_here, AFTER_CHECK_IN)):
+            lines += [forms["ratings"] if clinician else "", forms["adverse"], forms["discharge"] if clinician else ""]
+        else:
+            lines.append(_after_check_in(clinician))
         shown_forms = "\n  " + "".join(f"{line}\n  " for line in lines)
     else:
         # Once discharged, the card offers the note alone; a form sent anyway (from a tablet still showing it, or a

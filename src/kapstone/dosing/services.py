@@ -121,6 +121,18 @@ def _require_room_staff(actor: User) -> None:
         raise DosingError("Only the practice's clinicians and its admin record in the dosing room.")
 
 
+# What comes before the acts that follow a check-in (services.ratings_record, adverse_event_record, discharge): the
+# room's cards say it where they would offer them (room_cards), in the same words.
+CHECK_IN_FIRST = "Check the patient in first"
+
+
+def _require_checked_in(record: DoseRecord, *, then: str) -> None:
+    """Ratings, an adverse event and discharge follow the check-in: before it the patient is not yet in the room's
+    care (no checklist, no weight), so there is nothing to rate, no dose day to attach an event to, nothing to end."""
+    if record.checked_in_at is None:
+        raise DosingError(f"{CHECK_IN_FIRST}; then {then}.")
+
+
 def _require_session_day(record: DoseRecord, *, at: datetime.datetime) -> None:
     """The session row is locked, so the session cannot be moved (program.services.session_move) while a dose is
     being given in it."""
@@ -456,6 +468,7 @@ def ratings_record(
     _lock_open(record)
     if actor.role not in CLINICAL_ROLES:
         raise DosingError("Only a clinician rates sedation (MOAA/S) and dissociation (CADSS).")
+    _require_checked_in(record, then="rate sedation and dissociation")
     scales = safety.safety_data()["scales"]
     for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
         if value is not None and not scales[scale]["min"] <= value <= scales[scale]["max"]:
@@ -488,6 +501,7 @@ def adverse_event_record(
     patient is discharged the record is closed, as for every other card form: what is learnt later is a note."""
     _require_room_staff(actor)
     _lock_open(record)
+    _require_checked_in(record, then="record an adverse event")
     event = AdverseEvent(
         record=record,
         occurred_at=timezone.now(),
@@ -733,6 +747,7 @@ def discharge(
     _lock_open(record)
     if actor.role not in CLINICAL_ROLES:
         raise DosingError("Only a clinician decides that a patient may leave after a dose.")
+    _require_checked_in(record, then="discharge")
     now = now or timezone.now()
     problems = []
     if not (vitals_ok and alert_oriented and escort_present):
