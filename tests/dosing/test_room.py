@@ -597,3 +597,21 @@ def test_a_card_not_yet_checked_in_says_the_check_in_comes_first_and_offers_what
     assert "Check the patient in first" not in card
     for action in ("ratings", "adverse", "discharge"):
         assert f"p{cast.alice.pk}-{action}" in card
+
+
+def test_a_discharge_refused_for_several_reasons_lists_them_in_the_room(cast, session, checked_in, client_for):
+    response = client_for(cast.nurse).post(
+        reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "discharge"]), {}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'Not ready for discharge:<ul class="refusal-reasons">' in page
+    assert "<li>every discharge check must be confirmed</li>" in page
+    assert "<li>take discharge vitals first</li>" in page
+    # The service's own message still says it all in one sentence, for any other caller.
+    with pytest.raises(services.DosingError) as refusal:
+        services.discharge(
+            actor=cast.nurse, record=checked_in, vitals_ok=False, alert_oriented=True, escort_present=True
+        )
+    assert str(refusal.value).startswith("Not ready for discharge: every discharge check must be confirmed; take")
+    assert refusal.value.problems[:2] == ("every discharge check must be confirmed", "take discharge vitals first")

@@ -57,7 +57,18 @@ DELIVERY_ERRORS = (DeliveryFailed, smtplib.SMTPException, ConnectionError, Timeo
 
 
 class DosingError(ValueError):
-    """A request the room must refuse, with a message for the person holding the tablet."""
+    """A request the room must refuse, with a message for the person holding the tablet. One refused for several
+    reasons at once (discharge) also carries them apart: `lead` says what was refused, `problems` why, each a
+    sentence's worth; the message joins them, and the room shows them as a list."""
+
+    def __init__(self, message: str, *, lead: str = "", problems: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.lead, self.problems = lead, problems
+
+    @classmethod
+    def of_problems(cls, lead: str, problems: list[str]) -> "DosingError":
+        """`lead` ("Not ready for discharge") and its `problems`, joined as one sentence for the message."""
+        return cls(f"{lead}: " + "; ".join(problems) + ".", lead=lead, problems=tuple(problems))
 
 
 class ChildbearingNotRecorded(DosingError):
@@ -801,7 +812,7 @@ def discharge(
         for alert in selectors.stop_vitals_alerts_open(record=record)
     ]
     if problems:
-        raise DosingError("Not ready for discharge: " + "; ".join(problems) + ".")
+        raise DosingError.of_problems("Not ready for discharge", problems)
     record.discharge_vitals_ok, record.discharge_alert_oriented = vitals_ok, alert_oriented
     record.discharge_escort_present, record.discharged_at, record.discharged_by = escort_present, now, actor
     if dissociation_attested:

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -395,7 +395,7 @@ def room_action(request, session_id, patient_id, action):
         except services.ChildbearingNotRecorded as refusal:
             form.add_error(None, format_html("{} {}", str(refusal), childbearing_link(patient)))
         except services.DosingError as refusal:
-            form.add_error(None, str(refusal))
+            form.add_error(None, _refusal_shown(refusal))
         else:
             if outcome is None:
                 messages.success(request, f"{patient.full_name}: {ROOM_FORM_DONE.get(action, 'saved')}.")
@@ -406,6 +406,15 @@ def room_action(request, session_id, patient_id, action):
             return redirect(reverse("dosing:room", args=[session.pk]) + f"#patient-{patient.pk}")
     context = _room_context(request, session_id, bound=((patient.pk, action), form))
     return render(request, "dosing/room.html", context, status=400)
+
+
+def _refusal_shown(refusal: services.DosingError) -> str | SafeString:
+    """A refusal for several reasons (services.DosingError.of_problems) as its lead and a list of them, each read on
+    its own line on the tablet; any other as its message."""
+    if not refusal.problems:
+        return str(refusal)
+    items = format_html_join("", "<li>{}</li>", ((problem,) for problem in refusal.problems))
+    return format_html('{}:<ul class="refusal-reasons">{}</ul>', refusal.lead, items)
 
 
 def _refusal_to_form(form, refusal: services.DosingError) -> None:
