@@ -615,3 +615,9 @@ def test_a_discharge_refused_for_several_reasons_lists_them_in_the_room(cast, se
         )
     assert str(refusal.value).startswith("Not ready for discharge: every discharge check must be confirmed; take")
     assert refusal.value.problems[:2] == ("every discharge check must be confirmed", "take discharge vitals first")
+
+
+def test_the_room_names_its_session_as_the_home_page_does(cast, session, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:room", args=[session.pk])).content.decode()
+    assert f"<h1>{session.group.name}: Dosing {session.number}</h1>" in page
+    assert str(session) == f"{session.group.name}: Dosing {session.number}"
