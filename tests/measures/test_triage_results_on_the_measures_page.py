@@ -24,7 +24,9 @@ def test_the_care_team_reads_each_screen_as_its_triage_level_with_a_critical_one
     _cssrs_completed(cast.alice, "moderate", critical=True)
     page = client_for(cast.bob).get(reverse("measures:patient", args=[cast.alice.pk])).content.decode()
     assert "C-SSRS Screener" in page and "Scored as a triage level, not a total" in page
-    assert "<td>Triage risk none</td>" in page and "<td>Triage risk moderate</td>" in page
+    assert "<td>No risk flagged: no question answered yes</td>" in page and "<td>Moderate risk</td>" in page
+    # Answered in the portal (no one on staff entered it): said so, not as a bare "patient".
+    assert '<td class="hide-narrow">The patient, in the portal</td>' in page
     assert page.count('<span class="badge danger">critical item</span>') == 1
     assert "No completed questionnaires yet" not in page
 
