@@ -761,7 +761,10 @@ class DisposalForm(_Signed):
     witness = StaffChoiceField(queryset=get_user_model().objects.none())
     witness_password = _signer_password("witness")
     second_witness = StaffChoiceField(
-        queryset=get_user_model().objects.none(), required=False, help_text="On-site destruction: two witnesses."
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="None (one witness)",
+        help_text="On-site destruction: two witnesses.",
     )
     second_witness_password = _signer_password("second witness", required=False)
 
@@ -834,7 +837,7 @@ class LedgerFilterForm(Form):
     read of the balances (`balances`: selectors.ledger_balances for the lot the data asks for)."""
 
     location = forms.ChoiceField(required=False)
-    lot = forms.ModelChoiceField(queryset=SubstanceLot.objects.all(), required=False)
+    lot = forms.ModelChoiceField(queryset=SubstanceLot.objects.all(), required=False, empty_label="All lots")
     since = _date_field("From", required=False)
     until = _date_field("To", required=False)
 

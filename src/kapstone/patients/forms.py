@@ -103,7 +103,7 @@ class CareTeamForm(Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Clinicians on the care team can open this record.",
     )
-    lead = StaffChoiceField(queryset=_clinicians(), required=False)
+    lead = StaffChoiceField(queryset=_clinicians(), required=False, empty_label="No lead named")
 
     def offer_clinicians(self) -> None:
         """Offers the team and its lead from one read of the clinicians, as the fields would offer them."""

@@ -541,7 +541,10 @@ def _staff_choices():
 
 class ConsultationForm(Form):
     external_clinician = forms.ModelChoiceField(
-        queryset=ExternalClinician.objects.none(), required=False, label="Outside clinician"
+        queryset=ExternalClinician.objects.none(),
+        required=False,
+        label="Outside clinician",
+        empty_label="Not listed: type the name below",
     )
     clinician_name = forms.CharField(
         max_length=200,
