@@ -96,4 +96,14 @@ def test_a_structured_setting_reads_as_an_outline_not_as_json(cast, client_for):
     card = page[page.index("What to do before each kind of session") :]
     start = card.index('<span class="setting-value">') + len('<span class="setting-value">')
     value = card[start : card.index("</span>", start)]
-    assert value.startswith("preparation\n  • ") and "&quot;" not in value and "[" not in value
+    assert value.startswith("Preparation\n  • ") and "&quot;" not in value and "[" not in value
+    # Its keys in the words the schedule uses, not their codes.
+    assert "\nFollow-up\n  • " in value and "follow_up" not in value
+
+
+def test_the_long_term_safety_interval_has_a_title_that_reads_whole(cast, client_for):
+    from django.urls import reverse
+
+    page = client_for(cast.admin).get(reverse("practice:settings")).content.decode()
+    assert "Dosing sessions between long-term safety follow-ups (KSET-style)</h3>" in page
+    assert "(KSET-style) after every" not in page

@@ -14,6 +14,7 @@ from kapstone import bibliography
 from kapstone.billing import codes
 from kapstone.billing.models import npi_is_valid
 from kapstone.practice.registry import Json, Kind, SettingRefused, specs_from_data_file
+from kapstone.program.models import GroupSession
 
 AREA = "Billing"
 PREFIX = "billing"
@@ -62,7 +63,11 @@ _DECLARED: dict[str, tuple[str, Kind]] = {
     "tax_id": ("Practice tax ID (EIN)", Text(TAX_ID_PATTERN.match, "a 9-digit EIN such as 12-3456789", max_length=10)),
     "visit_services": (
         "Services billed for each kind of visit",
-        Json(_visit_services, 'JSON such as {"dosing": ["99213", "90833"]}'),
+        Json(
+            _visit_services,
+            'JSON such as {"dosing": ["99213", "90833"]}',
+            key_labels=tuple(GroupSession.Kind.choices),
+        ),
     ),
 }
 

@@ -112,7 +112,8 @@ def _long_term_safety_spec() -> SettingSpec:
     )
     return SettingSpec(
         key=key,
-        label="Long-term safety follow-up (KSET-style) after every",
+        # A title of its own: "… after every", followed by the value on the next line, read as cut off.
+        label="Dosing sessions between long-term safety follow-ups (KSET-style)",
         default=default,
         unit="dosing sessions",
         source=(

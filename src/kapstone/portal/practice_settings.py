@@ -12,6 +12,7 @@ from kapstone.integration.practice_settings import PREFIX as INTEGRATION_PREFIX
 from kapstone.measures.portal_settings import PREFIX as MEASURES_PREFIX
 from kapstone.practice.registry import Json, specs_from_data_file
 from kapstone.practice.settings_store import practice_overrides_of
+from kapstone.program.models import GroupSession
 
 AREA = "Patient portal"
 PREFIX = "portal"
@@ -38,7 +39,12 @@ SETTINGS = specs_from_data_file(
     declared={
         "preparation_instructions": (
             "What to do before each kind of session",
-            Json(_check, 'JSON such as {"dosing": ["Arrange a ride home."]}'),
+            Json(
+                _check,
+                'JSON such as {"dosing": ["Arrange a ride home."]}',
+                # The session kinds as the schedule names them; "video" is what is added for any session by video.
+                key_labels=(*GroupSession.Kind.choices, ("video", "Any session by video (added)")),
+            ),
         )
     },
     source_of=lambda name, entry: bibliography.describe(entry["source"]),

@@ -226,6 +226,8 @@ class Json:
     validator: Callable[[Any], None]
     description: str
     plain_text: bool = False
+    # The words a mapping's keys are shown in on the settings page ("follow_up": "Follow-up"), where its keys are codes.
+    key_labels: tuple[tuple[str, str], ...] = ()
     widget = "textarea"
 
     def describe(self) -> str:

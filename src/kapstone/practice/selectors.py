@@ -2,6 +2,7 @@
 and the proposals waiting for a prescriber."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,7 @@ class SettingRow:
         labels: dict[str, str] = dict(getattr(self.spec.kind, "choices", ()))
         if isinstance(self.spec.kind, registry.Json) and text and text[0] in "{[":
             try:
-                return _outline(json.loads(text))
+                return _outline(json.loads(text), labels=dict(self.spec.kind.key_labels))
             except (ValueError, RecursionError):
                 return text
         return labels.get(text, text)
@@ -187,17 +188,19 @@ def practice_settings_overview(*, user: User | None = None) -> SettingsOverview:
     )
 
 
-def _outline(value: Any, depth: int = 0) -> str:
+def _outline(value: Any, depth: int = 0, *, labels: Mapping[str, str] | None = None) -> str:
     """A JSON value as indented lines: a mapping's keys each on a line with what they hold under them, a list's items
-    each after a bullet, text as it is."""
+    each after a bullet, text as it is. The outermost mapping's keys are shown in their `labels` where they have one
+    (Json.key_labels)."""
     indent = "  " * depth
     if isinstance(value, dict):
         if not value:
             return f"{indent}(none)"
+        named = labels or {}
         return "\n".join(
-            f"{indent}{key}: {item}"
+            f"{indent}{named.get(key, key)}: {item}"
             if not isinstance(item, (dict, list))
-            else f"{indent}{key}\n{_outline(item, depth + 1)}"
+            else f"{indent}{named.get(key, key)}\n{_outline(item, depth + 1)}"
             for key, item in value.items()
         )
     if isinstance(value, list):
