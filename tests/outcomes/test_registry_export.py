@@ -89,3 +89,20 @@ def test_the_documented_dictionary_is_the_exports_own():
     assert json.loads(document.read_text()) == json.loads(json.dumps(dictionary_document())), (
         "regenerate docs/research-export-dictionary.json from kapstone.outcomes.services.dictionary_document()"
     )
+
+
+@pytest.mark.parametrize("profile", ["full", "registry"])
+def test_an_allergic_reaction_to_the_drug_is_flagged_in_the_adverse_events_without_its_words(
+    practice, tmp_path, profile
+):
+    from kapstone.dosing.models import AdverseEvent
+
+    first = AdverseEvent.objects.order_by("pk").first()
+    AdverseEvent.objects.filter(pk=first.pk).update(hypersensitivity=True, kind="Zelbrook wheals on the Quorvexa ward")
+    out = tmp_path / profile
+    research_export_write(actor_label="test", out_dir=out, profile=profile)
+    events = pd.read_csv(out / "adverse_events.csv")
+    assert sorted(events["hypersensitivity"].tolist()) == [False, True]
+    assert set(events.columns) <= set(TABLES["adverse_events"])
+    for path in out.iterdir():
+        assert b"Quorvexa" not in path.read_bytes() and b"Zelbrook" not in path.read_bytes()

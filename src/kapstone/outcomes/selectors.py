@@ -324,8 +324,10 @@ def vitals_rows() -> pd.DataFrame:
 def adverse_event_rows() -> pd.DataFrame:
     # `kind`, `description` and `action_taken` are free text: never selected.
     return _frame(
-        AdverseEvent.objects.order_by().values_list("record_id", "record__patient_id", "severity", "occurred_at"),
-        ["dose_record_id", "patient_id", "severity", "occurred_at"],
+        AdverseEvent.objects.order_by().values_list(
+            "record_id", "record__patient_id", "severity", "hypersensitivity", "occurred_at"
+        ),
+        ["dose_record_id", "patient_id", "severity", "hypersensitivity", "occurred_at"],
     )
 
 

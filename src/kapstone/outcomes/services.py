@@ -99,6 +99,11 @@ ADVERSE_EVENT_COLUMNS = {
     "research_id": ("string", "Pseudonymous patient id (see patients)."),
     "dose_number": ("int", "The dose the event followed (see doses)."),
     "severity": ("string", "mild, moderate or severe. The event's free-text kind and description are not exported."),
+    "hypersensitivity": (
+        "bool",
+        "True when the event was recorded as an allergic (hypersensitivity) reaction to the drug (rash, hives, "
+        "swelling, wheeze or anaphylaxis after the dose), whatever its severity; false otherwise.",
+    ),
     "occurred_on_shifted": ("date", "Date of the event, shifted by the patient's offset."),
 }
 WINDOW_COLUMNS = {
@@ -174,7 +179,7 @@ PROFILES = {
             "site",
             "dosing_setting",
         ],
-        "adverse_events": ["research_id", "dose_number", "severity"],
+        "adverse_events": ["research_id", "dose_number", "severity", "hypersensitivity"],
         "assessments": ["research_id", "instrument_id", "occasion", "total", "days_from_course_start"],
         "long_term_safety": list(LONG_TERM_SAFETY_COLUMNS),
         "urine_toxicology": list(URINE_TOXICOLOGY_COLUMNS),
