@@ -303,3 +303,14 @@ def test_the_course_template_is_named_not_shown_by_its_id():
     build_practice()
     section = next(section for section in build_report().table2 if section.title == "Course template")
     assert [row.label for row in section.counts] == ["Group KAP programme (3 preparation, 3 dosing, 4 integration)"]
+
+
+def test_the_long_tables_are_each_in_a_disclosure_named_for_what_it_holds(client_for, cast):
+    build_practice(3)
+    page = client_for(cast.therapist).get(reverse("outcomes:report")).content.decode()
+    toggle = '<details class="report-part" data-open-wide><summary class="report-toggle">'
+    assert f"{toggle}Demographics: " in page and f"{toggle}Baseline clinical data: " in page
+    assert f"{toggle}PHQ-9 by subgroup: " in page and f"{toggle}PHQ-9 trajectory: the model" in page
+    assert page.count("<details") == page.count("</details>")
+    # Everything is still on the page, inside them.
+    assert "Table 1. Demographics" in page and "PHQ-9: subgroups" in page and "dosing sessions received" in page

@@ -108,12 +108,24 @@
     });
   }
 
+  // ---- Long tables closed on a phone ---------------------------------------------------------------------------
+  // A page's long tables (the outcomes report's) are each in a disclosure marked data-open-wide: closed as drawn, so
+  // a phone shows their headings and summaries instead of a page some thirty thousand pixels tall, and opened here
+  // on a wider screen, where they were always shown. Without script every one is still a click away.
+  if (window.matchMedia("(min-width: 601px)").matches) {
+    Array.prototype.forEach.call(document.querySelectorAll("details[data-open-wide]"), function (part) {
+      part.open = true;
+    });
+  }
+
   markScrollingTables();
   var resizing = null;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizing);
     resizing = window.setTimeout(markScrollingTables, 200);
   });
+  // A table in a disclosure has no width while closed: it is marked as a scrolling region once opened.
+  document.addEventListener("toggle", markScrollingTables, true);
 
   // ---- A form sent back with errors -------------------------------------------------------------------------
   // The page comes back at its top: in the dosing room a refused reading for the third patient was below the
