@@ -18,6 +18,7 @@ from django.forms.forms import DeclarativeFieldsMetaclass
 from django.forms.models import ModelFormMetaclass
 from django.forms.utils import pretty_name
 from django.forms.widgets import ChoiceWidget
+from django.utils.choices import CallableChoiceIterator
 
 # Django's own message, as every field's error messages hold it unless its form gave another.
 DJANGO_REQUIRED = forms.Field.default_error_messages["required"]
@@ -72,8 +73,11 @@ def _worded_empty_choices(base_fields: dict[str, forms.Field]) -> None:
         if isinstance(field, forms.ModelChoiceField):
             if field.empty_label == DJANGO_EMPTY_LABEL:
                 field.empty_label = EMPTY_CHOICE
-        elif isinstance(field, forms.ChoiceField):
-            # A model field's choices, given a blank first by a ModelForm (an adverse event's severity).
+        elif isinstance(field, forms.ChoiceField) and not isinstance(field.choices, CallableChoiceIterator):
+            # A model field's choices, given a blank first by a ModelForm (an adverse event's severity). Choices a
+            # function gives are left to it: they are worked out when a form is made, and reading them here, as the
+            # class is made, would read their data (the instruments and the practice's wording) at import, where a
+            # broken wording file raised instead of being reported by the check that names it.
             choices = list(cast(Iterable, field.choices))  # a list (or an iterator) once the field has made it
             if choices and tuple(choices[0]) == ("", DJANGO_EMPTY_LABEL):
                 field.choices = [("", EMPTY_CHOICE), *choices[1:]]
