@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from tests.browser.helpers import sign_in
 from tests.outcomes.factories import build_practice
@@ -28,9 +29,7 @@ def test_the_reports_long_tables_are_closed_on_a_phone_and_open_on_a_desk(browse
     closed_height = phone.evaluate("document.documentElement.scrollHeight")
     # A subgroup table is a tap away, with its rows.
     phone.get_by_text("PHQ-9 by subgroup:").click()
-    table = phone.locator("details[data-open-wide][open] table").first
-    table.wait_for()
-    assert table.is_visible()
+    expect(phone.locator("details[data-open-wide][open] table").first).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollHeight") > closed_height
     context.close()
     # Another reader: a two-factor code is taken once, so the therapist could not sign in again within its minute.
