@@ -11,39 +11,13 @@ from django.utils import timezone
 from kapstone.dosing import selectors, services
 from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
-from kapstone.patients.services import record_part_add, record_part_remove
+from kapstone.patients.services import record_part_remove
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
-from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import signed, vitals_at
-from tests.screening.helpers import consult, intake, screen, sign_consent
-
-JUSTIFICATION = "Weighed with her psychiatrist: stable for years and monitored closely; proceed."
-
-
-def screened_a_week_ago(cast, **parts):
-    """Alice screened a week ago (still current) on an intake changed by `parts`, a needs-review result overridden,
-    consulted and consented: the gate is open."""
-    data = intake(**parts)
-    data["assessment_date"] = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
-    _, result = screen(cast, data)
-    if result.decision == "needs_review":
-        screening.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
-    consult(cast)
-    sign_consent(cast)
-    assert enrolment_blockers(patient=cast.alice) == []
-    return data
-
-
-def code_on_record(cast, code, description, noted_on=None):
-    return record_part_add(
-        actor=cast.bob,
-        patient=cast.alice,
-        kind="diagnosis",
-        fields={"icd10_code": code, "description": description, "noted_on": noted_on},
-    )
+from tests.screening.helpers import code_on_record, intake, screen, screened_a_week_ago
 
 
 def psychiatric(**changes):

@@ -16,7 +16,7 @@ from kapstone.measures.models import CriticalAlert
 from kapstone.messaging import services as messaging
 from kapstone.patients import services as patients
 from kapstone.patients.models import ExternalClinician
-from kapstone.patients.services import childbearing_record, record_part_add
+from kapstone.patients.services import childbearing_record
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.program.models import Group, GroupSession
@@ -25,32 +25,9 @@ from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import checked_in, signed, vitals_at
-from tests.screening.helpers import consult, intake, screen, sign_consent
+from tests.screening.helpers import code_on_record, consult, intake, screen, screened_a_week_ago, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
-
-
-def screened_a_week_ago(cast, **parts):
-    """Alice screened a week ago (still current) on an intake changed by `parts`, a needs-review result overridden,
-    consulted and consented: the gate is open."""
-    data = intake(**parts)
-    data["assessment_date"] = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
-    _, result = screen(cast, data)
-    if result.decision == "needs_review":
-        screening.override_record(actor=cast.bob, result=result, justification=JUSTIFICATION)
-    consult(cast)
-    sign_consent(cast)
-    assert enrolment_blockers(patient=cast.alice) == []
-    return data
-
-
-def code_on_record(cast, code, description, noted_on=None):
-    return record_part_add(
-        actor=cast.bob,
-        patient=cast.alice,
-        kind="diagnosis",
-        fields={"icd10_code": code, "description": description, "noted_on": noted_on},
-    )
 
 
 def medical(**changes):

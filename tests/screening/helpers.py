@@ -6,7 +6,9 @@ import datetime
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from kapstone.patients.services import record_part_add
 from kapstone.screening import services
+from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.screening.conftest import MINIMAL_INTAKE
 
@@ -66,3 +68,31 @@ def ready_for_enrolment(cast, patient=None):
     screen(cast, patient=patient)
     consult(cast, patient)
     sign_consent(cast, patient)
+
+
+# A prescriber's reason for overriding a needs-review screening, long enough for the service's minimum.
+OVERRIDE_JUSTIFICATION = "Weighed with her outside clinicians: stable and monitored closely; proceed."
+
+
+def screened_a_week_ago(cast, **parts):
+    """Alice screened a week ago (still current) on an intake changed by `parts`, a needs-review result overridden,
+    consulted and consented: the gate is open."""
+    data = intake(**parts)
+    data["assessment_date"] = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
+    _, result = screen(cast, data)
+    if result.decision == "needs_review":
+        services.override_record(actor=cast.bob, result=result, justification=OVERRIDE_JUSTIFICATION)
+    consult(cast)
+    sign_consent(cast)
+    assert enrolment_blockers(patient=cast.alice) == []
+    return data
+
+
+def code_on_record(cast, code, description, noted_on=None):
+    """A diagnosis coded on Alice's record by her prescriber."""
+    return record_part_add(
+        actor=cast.bob,
+        patient=cast.alice,
+        kind="diagnosis",
+        fields={"icd10_code": code, "description": description, "noted_on": noted_on},
+    )
