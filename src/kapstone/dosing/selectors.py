@@ -503,11 +503,6 @@ class _GateAndMedicines:
     reported: dict[int, list[engine.Data]]
 
 
-def _assessed_on(result: ScreeningResult) -> datetime.date:
-    """The day the screening's intake was assessed (its blood pressure and medicines taken)."""
-    return datetime.date.fromisoformat(result.result["assessment_date"])
-
-
 def _gate_and_screened_medicines(patients: list[Patient], gate: engine.Data) -> _GateAndMedicines:
     """The enrolment gate of each patient (judged by the gate's settings `gate`), the medication entries of the intake
     their latest screening read, and those of their own answers sent since."""
@@ -520,7 +515,7 @@ def _gate_and_screened_medicines(patients: list[Patient], gate: engine.Data) -> 
     return _GateAndMedicines(
         blockers={pid: status.blockers for pid, status in statuses.items()},
         screened={pid: _screened_entries(status.result) for pid, status in statuses.items() if status.result},
-        screened_on={pid: _assessed_on(status.result) for pid, status in statuses.items() if status.result},
+        screened_on={pid: status.result.assessed_on for pid, status in statuses.items() if status.result},
         reported={pid: _reported_entries(status.patient_answers) for pid, status in statuses.items()},
     )
 
@@ -534,7 +529,7 @@ def medicines_new_since_screening(*, patient: Patient) -> list[medications.NewMe
     if latest is None:
         return []
     declared = (
-        DoseRecord.objects.filter(patient=patient, checked_in_at__gte=_start_of(_assessed_on(latest)))
+        DoseRecord.objects.filter(patient=patient, checked_in_at__gte=_start_of(latest.assessed_on))
         .exclude(new_medications="")
         .order_by("checked_in_at", "pk")
         .values_list("new_medications", flat=True)

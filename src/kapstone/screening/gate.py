@@ -287,7 +287,7 @@ def _screening_blockers(
         blockers.append("screening decision is not eligible, which cannot be overridden")
     elif result.decision == Decision.NEEDS_REVIEW and not hasattr(result, "override"):
         blockers.append("screening decision is needs review without a prescriber's override")
-    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
+    assessed = result.assessed_on
     expires_on = assessed + datetime.timedelta(days=settings["screening_valid_days"])
     if today > expires_on:
         blockers.append(
@@ -317,7 +317,7 @@ def _older_adult_blockers(result: ScreeningResult | None, age: int, settings: Da
 
 def _screened_on(result: ScreeningResult) -> str:
     """The day the screening's intake was assessed, in words."""
-    return day_in_words(datetime.date.fromisoformat(result.result["assessment_date"]))
+    return day_in_words(result.assessed_on)
 
 
 def _record_diagnosis_blockers(
@@ -333,7 +333,7 @@ def _record_diagnosis_blockers(
         return []
     intake = result.intake_version.data
     fired = {reason["rule"] for reason in result.result.get("reasons") or []}
-    assessed = datetime.date.fromisoformat(result.result["assessment_date"])
+    assessed = result.assessed_on
     # Each code once, with the latest day the record notes it.
     noted: dict[tuple[str, str], datetime.date | None] = {}
     for diagnosis in diagnoses:

@@ -1,6 +1,7 @@
 """Screening records: intake versions, the engine's results, prescriber overrides, the outside treatment team's
 consultation log and informed-consent signatures. Rows are written only by services.py, which audits each."""
 
+import datetime
 import secrets
 from pathlib import PurePosixPath
 
@@ -65,6 +66,12 @@ class ScreeningResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} for patient {self.patient_id} (v{self.rule_set_version})"
+
+    @property
+    def assessed_on(self) -> datetime.date:
+        """The day the screening's intake was assessed (its blood pressure and medicines taken): what is recorded
+        after it is new to this screening."""
+        return datetime.date.fromisoformat(self.result["assessment_date"])
 
     @property
     def benzodiazepine_load_incomplete(self) -> bool:
