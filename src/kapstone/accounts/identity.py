@@ -9,12 +9,15 @@ import time
 from functools import wraps
 from urllib.parse import urlsplit
 
+from axes.helpers import get_lockout_response
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout as auth_logout
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from kapstone.audit import services as audit
 from kapstone.untrusted import same_site_address
 
 CONFIRMED_AT = "kapstone_identity_confirmed_at"
@@ -75,3 +78,13 @@ def identity_confirmed(what: str, *, changes_only: bool = False):
         return wrapped
 
     return decorator
+
+
+def locked_out_signed_out(request):
+    """The signed-in person's own password, typed again wrong (on the confirm page, or as the old password of a
+    change), reached the login's lockout: the login is locked, so this session ends with it, audited, and the lockout
+    page answers."""
+    username = request.user.get_username()
+    audit.record(action=audit.Action.LOGOUT, actor=request.user, detail={"locked_out": True})
+    auth_logout(request)
+    return get_lockout_response(request, credentials={"username": username})

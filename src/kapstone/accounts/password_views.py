@@ -2,20 +2,17 @@
 
 from functools import wraps
 
-from axes.helpers import get_lockout_response
 from django.contrib import messages
-from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import user_has_device
 
-from kapstone.accounts import selectors, services
+from kapstone.accounts import identity, selectors, services
 from kapstone.accounts.forms import CountedPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import Role
-from kapstone.audit import services as audit
 from kapstone.audit.middleware import client_ip
 
 
@@ -83,11 +80,7 @@ def password_change(request):
     form = CountedPasswordChangeForm(request.user, request.POST or None, request=request)
     valid = request.method == "POST" and form.is_valid()
     if getattr(request, "axes_locked_out", False):
-        # The wrong old passwords reached the lockout: the login is locked, and this session ends with it.
-        username = request.user.get_username()
-        audit.record(action=audit.Action.LOGOUT, actor=request.user, detail={"locked_out": True})
-        auth_logout(request)
-        return get_lockout_response(request, credentials={"username": username})
+        return identity.locked_out_signed_out(request)
     if valid:
         services.password_change(user=request.user, password=form.cleaned_data["new_password1"])
         # This session carries on under the new password; every other session ends with the old one.

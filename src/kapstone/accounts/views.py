@@ -113,9 +113,7 @@ def confirm_identity(request):
         credentials = {"username": user.get_username(), "password": form.cleaned_data["password"]}
         confirmed = authenticate(request, **credentials)
         if getattr(request, "axes_locked_out", False):
-            audit.record(action=audit.Action.LOGOUT, actor=user, detail={"locked_out": True})
-            auth_logout(request)
-            return get_lockout_response(request, credentials={"username": credentials["username"]})
+            return identity.locked_out_signed_out(request)
         if confirmed is not None and confirmed.pk == user.pk:
             identity.mark_confirmed(request)
             audit.record(action=audit.Action.LOGIN, actor=user, detail={"identity_confirmed": True})
