@@ -7,8 +7,7 @@ from django.utils import timezone
 from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord
 from kapstone.patients.services import childbearing_record
-from kapstone.program.models import Group, GroupSession
-from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock
+from tests.dosing.helpers import NO_RISK_SCREEN, receive_stock, session_of_another_group
 from tests.screening.helpers import ready_for_enrolment
 
 
@@ -82,19 +81,8 @@ def earlier_dose(cast):
     """Records a dose already given to a patient at `at`, in a session of another group."""
 
     def given(patient, at: datetime.datetime) -> DoseRecord:
-        group = Group.objects.create(
-            name=f"Other group {at:%Y%m%d%H%M%S}",
-            template_id="journey-clinical-style",
-            template_version=1,
-            min_size=3,
-            max_size=4,
-            start_date=timezone.localdate(at),
-        )
-        session = GroupSession.objects.create(
-            group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
-        )
         return DoseRecord.objects.create(
-            session=session,
+            session=session_of_another_group(at, name=f"Other group {at:%Y%m%d%H%M%S}"),
             patient=patient,
             route="sublingual",
             dose_mg=Decimal("200"),

@@ -15,6 +15,7 @@ from kapstone.accounts.roles import Role
 from kapstone.accounts.services import SecondSignature, second_signature_confirm
 from kapstone.dosing import catalogue, services
 from kapstone.dosing.models import DoseRecord, LedgerEntry, Location, LossReport, Registration
+from kapstone.program.models import Group, GroupSession
 from tests.conftest import CAST_PASSWORD
 
 PRACTICE_DEA_NUMBER = "BK1234563"
@@ -161,4 +162,20 @@ def vitals_at(cast, record, phase, taken_at):
         heart_rate=72,
         spo2=98,
         taken_at=taken_at,
+    )
+
+
+def session_of_another_group(at: datetime.datetime, *, name: str) -> GroupSession:
+    """A dosing session at `at` of a group of its own (another course), for doses and check-ins the patient had
+    elsewhere."""
+    group = Group.objects.create(
+        name=name,
+        template_id="journey-clinical-style",
+        template_version=1,
+        min_size=3,
+        max_size=4,
+        start_date=timezone.localdate(at),
+    )
+    return GroupSession.objects.create(
+        group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
     )

@@ -19,12 +19,12 @@ from kapstone.patients.models import ExternalClinician
 from kapstone.patients.services import childbearing_record
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
-from kapstone.program.models import Group, GroupSession
+from kapstone.program.models import Group
 from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import checked_in, signed, vitals_at
+from tests.dosing.helpers import checked_in, session_of_another_group, signed, vitals_at
 from tests.screening.helpers import code_on_record, consult, intake, screen, screened_a_week_ago, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
@@ -191,19 +191,8 @@ def an_earlier_check_in(cast, *, days_ago, new_medications, dosed=True):
     """Alice's check-in `days_ago` in a session of another group (an earlier course), declaring `new_medications`
     changed since screening, and the dose she was given there."""
     at = timezone.now() - datetime.timedelta(days=days_ago)
-    group = Group.objects.create(
-        name=f"Earlier group {days_ago}",
-        template_id="journey-clinical-style",
-        template_version=1,
-        min_size=3,
-        max_size=4,
-        start_date=timezone.localdate(at),
-    )
-    session = GroupSession.objects.create(
-        group=group, kind=GroupSession.Kind.DOSING, number=1, starts_at=at, ends_at=at + datetime.timedelta(hours=3)
-    )
     return DoseRecord.objects.create(
-        session=session,
+        session=session_of_another_group(at, name=f"Earlier group {days_ago}"),
         patient=cast.alice,
         checked_in_at=at,
         medication_changes=DoseRecord.MedicationChanges.CHANGED,
@@ -297,9 +286,9 @@ def test_a_crisis_message_holds_a_new_course_until_acknowledged(cast, django_cap
     program.enrol(actor=cast.bob, group=group, patient=cast.alice)
 
 
-def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged(
-    cast, ready_record, stock, django_capture_on_commit_callbacks
-):
+def observed_and_ready_to_leave(cast, ready_record, stock):
+    """Alice's dose given 130 minutes ago, watched through the peak, rated and with discharge vitals in range: ready
+    to leave, but for what a test adds."""
     given = timezone.now() - datetime.timedelta(minutes=130)
     record = services.dose_administer(
         actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
@@ -307,6 +296,13 @@ def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged
     vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
     services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
     vitals_at(cast, record, "discharge", timezone.now())
+    return record
+
+
+def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged(
+    cast, ready_record, stock, django_capture_on_commit_callbacks
+):
+    record = observed_and_ready_to_leave(cast, ready_record, stock)
     alert = a_crisis_message(cast, django_capture_on_commit_callbacks)
     leave = {"vitals_ok": True, "alert_oriented": True, "escort_present": True}
     with pytest.raises(
@@ -374,13 +370,7 @@ def test_a_mild_allergic_reaction_in_an_earlier_course_holds_the_next_dose_and_a
 def test_an_allergic_reaction_after_the_dose_holds_discharge_and_the_card_names_it(
     cast, ready_record, stock, django_capture_on_commit_callbacks
 ):
-    given = timezone.now() - datetime.timedelta(minutes=130)
-    record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
-    )
-    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
-    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
-    vitals_at(cast, record, "discharge", timezone.now())
+    record = observed_and_ready_to_leave(cast, ready_record, stock)
     alert = allergic_reaction(cast, record, django_capture_on_commit_callbacks)
     leave = {"vitals_ok": True, "alert_oriented": True, "escort_present": True}
     with pytest.raises(services.DosingError, match=r"the alert “Allergic \(hypersensitivity\) reaction"):

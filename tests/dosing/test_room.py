@@ -14,6 +14,7 @@ from kapstone.dosing import services
 from kapstone.dosing.models import DoseRecord, LedgerEntry
 from kapstone.dosing.signals import dose_administered
 from kapstone.screening.gate import enrolment_blockers
+from tests.dosing import helpers
 from tests.dosing.helpers import signed
 
 
@@ -581,17 +582,7 @@ def test_a_card_not_yet_checked_in_says_the_check_in_comes_first_and_offers_what
     assert "Check the patient in first; then you can rate sedation and dissociation" in card
     assert f"p{cast.alice.pk}-ratings" not in card and f"p{cast.alice.pk}-discharge" not in card
     assert f"p{cast.alice.pk}-adverse" not in card
-    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
-    services.check_in(
-        actor=cast.nurse,
-        record=record,
-        fasting_confirmed=True,
-        escort_arranged=True,
-        pregnancy_test="n/a",
-        intention="",
-        weight_kg=Decimal("70"),
-        medication_changes="no",
-    )
+    helpers.checked_in(cast, services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice))
     after = client_for(cast.nurse).get(url).content.decode()
     card = after.split(f'id="patient-{cast.alice.pk}"')[1].split("</section>")[0]
     assert "Check the patient in first" not in card
