@@ -17,7 +17,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from kapstone.audit import services as audit
+from kapstone.accounts import services
 from kapstone.untrusted import same_site_address
 
 CONFIRMED_AT = "kapstone_identity_confirmed_at"
@@ -85,6 +85,6 @@ def locked_out_signed_out(request):
     change), reached the login's lockout: the login is locked, so this session ends with it, audited, and the lockout
     page answers."""
     username = request.user.get_username()
-    audit.record(action=audit.Action.LOGOUT, actor=request.user, detail={"locked_out": True})
+    services.sign_out_record(user=request.user, locked_out=True)
     auth_logout(request)
     return get_lockout_response(request, credentials={"username": username})

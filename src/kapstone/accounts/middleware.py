@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from kapstone.accounts import services
 from kapstone.accounts.signals import SIGNED_IN_AT
 from kapstone.audit import services as audit
 from kapstone.audit.url_secrets import path_without_secrets
@@ -57,6 +58,6 @@ class SessionLifetimeMiddleware:
                 # Signed in before sessions kept the time: their lifetime starts now.
                 request.session[SIGNED_IN_AT] = int(time.time())
             elif time.time() - signed_in_at > settings.SESSION_ABSOLUTE_HOURS * 3600:
-                audit.record(action=audit.Action.LOGOUT, actor=user, detail={"ended": "session lifetime"})
+                services.sign_out_record(user=user, ended="session lifetime")
                 logout(request)
         return self.get_response(request)

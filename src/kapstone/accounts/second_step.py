@@ -13,7 +13,7 @@ from django.contrib.auth import login as auth_login
 from django.utils.crypto import constant_time_compare
 from django_otp import login as otp_login
 
-from kapstone.audit import services as audit
+from kapstone.accounts import services
 
 PENDING_KEY = "kapstone_sign_in_second_step"
 # The password was checked by the model backend (through axes' backend); the session names it as the one used:
@@ -60,4 +60,4 @@ def complete(request, *, user, device, method: str) -> None:
     end(request)
     auth_login(request, user, backend=SIGN_IN_BACKEND)
     otp_login(request, device)
-    audit.record(action=audit.Action.LOGIN, actor=user, detail={"two_factor": True, "method": method})
+    services.sign_in_record(user=user, two_factor=True, method=method)

@@ -276,6 +276,34 @@ def account_unlock(*, actor: User, username: str) -> None:
 
 
 @transaction.atomic
+def sign_in_record(*, user: User, two_factor: bool, method: str = "") -> None:
+    """A sign-in that completed: with the password alone, or with a second factor (`method` names it when the
+    second step gave it: an authenticator app or a passkey)."""
+    detail: dict[str, object] = {"two_factor": two_factor}
+    if method:
+        detail["method"] = method
+    audit.record(action=audit.Action.LOGIN, actor=user, detail=detail)
+
+
+@transaction.atomic
+def identity_confirm_record(*, user: User) -> None:
+    """The signed-in person typed their password again before a change that hands out access or data."""
+    audit.record(action=audit.Action.LOGIN, actor=user, detail={"identity_confirmed": True})
+
+
+@transaction.atomic
+def sign_out_record(*, user: User, ended: str = "", locked_out: bool = False) -> None:
+    """A session ended: by the person signing out, at its absolute lifetime (`ended`), or because their own password
+    typed again wrong reached the lockout (`locked_out`)."""
+    detail: dict[str, object] = {}
+    if ended:
+        detail["ended"] = ended
+    if locked_out:
+        detail["locked_out"] = True
+    audit.record(action=audit.Action.LOGOUT, actor=user, detail=detail)
+
+
+@transaction.atomic
 def sign_in_failure_record(*, username: str) -> None:
     """A failed sign-in, with the name that was tried: never the password."""
     user = get_user_model().objects.filter(username=username).only("pk").first()

@@ -31,7 +31,6 @@ from kapstone.accounts.forms import (
 )
 from kapstone.accounts.permissions import public, roles_required
 from kapstone.accounts.roles import STAFF_ROLES, Role
-from kapstone.audit import services as audit
 from kapstone.untrusted import same_site_address
 
 
@@ -60,7 +59,7 @@ def login_view(request):
         auth_login(request, user)
         if form.otp_device is not None:
             otp_login(request, form.otp_device)
-        audit.record(action=audit.Action.LOGIN, actor=user, detail={"two_factor": form.otp_device is not None})
+        services.sign_in_record(user=user, two_factor=form.otp_device is not None)
         if user.is_staff_member and form.otp_device is None:
             return redirect("accounts:two_factor_setup")
         return redirect(next_url or _home_for(user))
@@ -116,7 +115,7 @@ def confirm_identity(request):
             return identity.locked_out_signed_out(request)
         if confirmed is not None and confirmed.pk == user.pk:
             identity.mark_confirmed(request)
-            audit.record(action=audit.Action.LOGIN, actor=user, detail={"identity_confirmed": True})
+            services.identity_confirm_record(user=user)
             return redirect(next_url or _home_for(user))
         form.add_error("password", "That is not your password.")
     context = {"form": form, "next": next_url, "minutes": identity.minutes_in_words()}
@@ -127,7 +126,7 @@ def confirm_identity(request):
 @require_POST
 def logout_view(request):
     if request.user.is_authenticated:
-        audit.record(action=audit.Action.LOGOUT, actor=request.user)
+        services.sign_out_record(user=request.user)
     auth_logout(request)
     messages.info(request, "You are signed out.")
     return redirect("accounts:login")
