@@ -4,25 +4,26 @@ the practice's template, shown in the calendar feed and billed at a telehealth p
 import datetime
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kapstone.audit.models import AuditEvent
 from kapstone.billing import services as billing
 from kapstone.practice.settings_store import practice_value_set
-from kapstone.program import services, telehealth
+from kapstone.program import selectors, services, telehealth
 from kapstone.program.models import GroupSession
 from tests.billing.factories import fees
 
 
-def integration_session(cast) -> GroupSession:
+def integration_session(cast, number: int = 1) -> GroupSession:
     dosing = cast.dosing_session()
     session = GroupSession.objects.create(
         group=dosing.group,
         kind=GroupSession.Kind.INTEGRATION,
-        number=1,
-        starts_at=dosing.starts_at + datetime.timedelta(days=1),
-        ends_at=dosing.starts_at + datetime.timedelta(days=1, hours=1),
+        number=number,
+        starts_at=dosing.starts_at + datetime.timedelta(days=number),
+        ends_at=dosing.starts_at + datetime.timedelta(days=number, hours=1),
         follows_dosing=dosing,
         room=dosing.room,
     )
@@ -135,6 +136,45 @@ def test_the_calendar_feed_carries_the_video_link(cast, client):
     token = program.feed_token_issue(user=cast.alice_user)
     feed = client.get(reverse("program:feed", args=[token])).content.decode()
     assert "https://video.example/feed" in feed.replace("\r\n ", "")
+
+
+def _feed_queries(user) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        selectors.calendar_of(user=user, domain="kapstone.example")
+    return len(queries)
+
+
+def test_the_calendar_feed_reads_the_same_number_of_queries_however_many_remote_sessions_it_holds(cast):
+    practice_value_set(
+        actor=cast.admin, key=telehealth.LINK_TEMPLATE_KEY, value="https://meet.example/{room}", reason="our tool"
+    )
+    practice_value_set(
+        actor=cast.admin,
+        key=telehealth.CLINICIAN_ROOMS_KEY,
+        value={cast.bob.username: "https://video.example/bob"},
+        reason="rooms",
+    )
+    services.session_telehealth_set(actor=cast.bob, session=integration_session(cast, 1), is_remote=True)
+    facilitator_feed, patient_feed = _feed_queries(cast.therapist), _feed_queries(cast.alice_user)
+    for number in (2, 3, 4):
+        services.session_telehealth_set(actor=cast.bob, session=integration_session(cast, number), is_remote=True)
+    assert _feed_queries(cast.therapist) == facilitator_feed
+    assert _feed_queries(cast.alice_user) == patient_feed
+
+
+def test_a_facilitators_own_room_is_the_first_by_family_name_in_the_calendar_feed_as_on_the_session_page(cast):
+    session = integration_session(cast)
+    session.facilitators.add(cast.bob)
+    first, second = sorted([cast.therapist, cast.bob], key=lambda user: (user.last_name, user.pk))
+    practice_value_set(
+        actor=cast.admin,
+        key=telehealth.CLINICIAN_ROOMS_KEY,
+        value={first.username: "https://video.example/first", second.username: "https://video.example/second"},
+        reason="rooms",
+    )
+    services.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
+    assert telehealth.video_link(session) == "https://video.example/first"
+    assert "https://video.example/first" in selectors.calendar_of(user=second, domain="kapstone.example").decode()
 
 
 def test_a_remote_visit_is_billed_at_the_telehealth_place_of_service_with_modifier_95(cast):

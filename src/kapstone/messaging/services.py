@@ -25,7 +25,7 @@ from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 from kapstone.program.models import GroupSession
 from kapstone.program.selectors import enrolled_patients, sessions_for_patient, sessions_starting_between
-from kapstone.program.telehealth import video_link
+from kapstone.program.telehealth import VideoSettings, video_link, video_settings
 
 NOTIFICATION_KIND = "secure_message"
 SESSION_REMINDER_KIND = "session_reminder"
@@ -206,14 +206,14 @@ def session_change_decide(
 # Session reminders
 
 
-def _session_reminder_text(session: GroupSession) -> tuple[str, str]:
+def _session_reminder_text(session: GroupSession, video: VideoSettings) -> tuple[str, str]:
     """The reminder's subject and body. Like every message that leaves Kapstone by email or SMS it names no kind
     of session and no treatment: the time, where the session is held (its video link, the practice's room, or home),
     and the portal for the rest."""
     when = timezone.localtime(session.starts_at)
     portal = settings.SITE_URL.rstrip("/") + reverse("portal:home")
     body = f"You have a session with your care team on {when:%A %B} {when.day} at {when:%-I:%M %p}. "
-    link = video_link(session)
+    link = video_link(session, video)
     if link:
         body += f"It is held by video: at that time, join with this link: {link} "
     elif session.is_remote:
@@ -235,6 +235,7 @@ def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     version still waiting is withdrawn so no one is sent an old time or link. Returns the patients reminded."""
     now = now or timezone.now()
     reminded = 0
+    video = video_settings()
     for session in sessions_starting_between(start=now, end=now + selectors.session_reminder_lead()):
         prefix = f"session-reminder:{session.pk}:"
         version = f"{prefix}{session.calendar_sequence}:"
@@ -242,7 +243,7 @@ def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
             dedupe_prefix=prefix, keep_prefix=version, note="the session changed; a newer reminder replaces this one"
         )
         already = integration_selectors.notified_patient_ids(dedupe_prefix=version)
-        subject, body = _session_reminder_text(session)
+        subject, body = _session_reminder_text(session, video)
         for patient in enrolled_patients(group=session.group):
             if patient.pk in already:
                 continue

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -260,7 +260,7 @@ def sessions_starting_between(*, start: datetime.datetime, end: datetime.datetim
     return list(
         GroupSession.objects.filter(starts_at__gt=start, starts_at__lte=end)
         .select_related("group", "room")
-        .prefetch_related("facilitators")
+        .prefetch_related(telehealth.facilitators_for_video_links())
         .order_by("starts_at")
     )
 
@@ -420,13 +420,17 @@ def calendar_of(*, user: User, domain: str) -> bytes:
     else:
         sessions = sessions_for_facilitator(staff=user)
         audit.record(action=audit.Action.EXPORT, actor=user, object_type="calendar_feed", object_id=user.pk)
+    # A remote session's link may come from a facilitator's room or the practice's template: both are read once for
+    # the whole feed, which before read them again for every session.
+    prefetch_related_objects(sessions, telehealth.facilitators_for_video_links())
+    video = telehealth.video_settings()
     events = [
         ical.CalendarEvent(
             key=f"group-session-{session.pk}",
             start=session.starts_at,
             end=session.ends_at,
             summary=f"{session.group.name}: {session.get_kind_display()} session {session.number}",
-            location=telehealth.video_link(session) or (session.room.name if session.room else ""),
+            location=telehealth.video_link(session, video) or (session.room.name if session.room else ""),
             description="Held by video: join with the link above." if session.is_remote else "",
             sequence=session.calendar_sequence,
         )
