@@ -293,6 +293,16 @@ def test_a_refused_first_action_leaves_no_dose_record_behind(cast, session, clie
     assert not AuditEvent.objects.filter(object_type="dose_record", patient_id=cast.alice.pk).exists()
 
 
+def test_a_write_to_a_card_refused_by_its_service_leaves_no_dose_record_behind(cast, session):
+    def refused(record):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("900"))
+
+    with pytest.raises(services.DosingError):
+        services.dose_record_write(actor=cast.bob, session=session, patient=cast.alice, write=refused)
+    assert not DoseRecord.objects.filter(session=session, patient=cast.alice).exists()
+    assert not AuditEvent.objects.filter(object_type="dose_record", patient_id=cast.alice.pk).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_tablets_giving_the_same_dose_at_once_take_it_from_the_log_once(cast, session, stock, ready_record):
     if connection.vendor != "postgresql":

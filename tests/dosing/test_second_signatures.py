@@ -197,7 +197,7 @@ def test_the_services_take_only_a_confirmed_signature(cast, stock):
         services.ledger_post(change_mg=Decimal("0"), counted_mg=Decimal("2000"), witness=cast.bob, **where)
     with pytest.raises(TypeError):
         SecondSignature(signer=cast.bob, confirmed_at=stock.lot.expires_on, method="password")
-    assert second_signature_for_demo_seed(cast.bob).method == "demo seed"
+    assert second_signature_for_demo_seed(signer=cast.bob).method == "demo seed"
     assert not LedgerEntry.objects.filter(kind="count").exists()
 
 

@@ -398,7 +398,7 @@ def second_signature_confirm(
     return SecondSignature(signer=signer, confirmed_at=timezone.now(), method="password", issued=_ISSUED)
 
 
-def second_signature_for_demo_seed(signer: User) -> SecondSignature:
+def second_signature_for_demo_seed(*, signer: User) -> SecondSignature:
     """The demo practice's seed only (home's seed_demo, through dosing.demo): the synthetic history's second
     signatures, given by no one at a screen. Refused outside a demo install."""
     if not settings.DEMO:

@@ -325,7 +325,7 @@ def seed(*, practice, rng, progress) -> None:
     # The initial inventory is taken when the location is first stocked; the history's lots were all used up.
     services.inventory_take(
         actor=nurse,
-        witness=second_signature_for_demo_seed(prescriber),
+        witness=second_signature_for_demo_seed(signer=prescriber),
         location=location,
         kind="initial",
         taken_on=timezone.localdate(),
@@ -336,7 +336,7 @@ def seed(*, practice, rng, progress) -> None:
     for form, strength, volume, description, lot_number, containers, units, invoice in STOCK:
         services.lot_receive(
             actor=nurse,
-            checked_by=second_signature_for_demo_seed(prescriber),
+            checked_by=second_signature_for_demo_seed(signer=prescriber),
             drug="ketamine",
             form=form,
             strength=strength,

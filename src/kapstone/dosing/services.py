@@ -5,6 +5,7 @@ import logging
 import smtplib
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -205,6 +206,19 @@ def dose_record_open(*, actor: User, session: GroupSession, patient: Patient) ->
     if created:
         audit.record(action=audit.Action.CREATE, patient=patient, object_type="dose_record", object_id=record.pk)
     return record
+
+
+Written = TypeVar("Written")
+
+
+@transaction.atomic
+def dose_record_write(
+    *, actor: User, session: GroupSession, patient: Patient, write: Callable[[DoseRecord], Written]
+) -> Written:
+    """The room's writes to a patient's card: opens the patient's dose record for the session if need be and applies
+    `write` (one of the writes below) to it in the same transaction, so a write refused leaves behind neither the
+    record it opened nor its audit row."""
+    return write(dose_record_open(actor=actor, session=session, patient=patient))
 
 
 @transaction.atomic

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
-from django.db import transaction
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
@@ -388,10 +387,12 @@ def room_action(request, session_id, patient_id, action):
     form = ROOM_FORMS[action](request.POST, prefix=f"p{patient.pk}-{action}")
     if form.is_valid() and _signed(request, form):
         try:
-            # One transaction: a refused action must not leave behind the record it opened (nor its audit row).
-            with transaction.atomic():
-                record = services.dose_record_open(actor=request.user, session=session, patient=patient)
-                outcome = _apply(action, actor=request.user, record=record, data=form.cleaned_data)
+            outcome = services.dose_record_write(
+                actor=request.user,
+                session=session,
+                patient=patient,
+                write=lambda record: _apply(action, actor=request.user, record=record, data=form.cleaned_data),
+            )
         except services.ChildbearingNotRecorded as refusal:
             form.add_error(None, format_html("{} {}", str(refusal), childbearing_link(patient)))
         except services.DosingError as refusal:
@@ -582,8 +583,7 @@ def ledger_action(request, kind):
     form = LEDGER_FORMS[kind](request.POST, prefix=kind)
     if form.is_valid() and _signed(request, form):
         try:
-            with transaction.atomic():
-                outcome = _ledger_apply(kind, actor=request.user, data=form.cleaned_data)
+            outcome = _ledger_apply(kind, actor=request.user, data=form.cleaned_data)
         except services.DosingError as refusal:
             _refusal_to_form(form, refusal)
         else:
