@@ -344,6 +344,11 @@ def session_get(*, user: User, session_id: int | str) -> GroupSession:
         raise Http404("No such session.") from None
 
 
+def session_facilitators(*, session: GroupSession) -> list[User]:
+    """Who facilitates the session (a session's page and its move form name them)."""
+    return list(session.facilitators.all())
+
+
 def clinical_staff_all() -> QuerySet[User]:
     """Every member of clinical staff, active or not, to name the facilitators of a proposed plan."""
     return get_user_model().objects.filter(role__in=CLINICAL_ROLES)

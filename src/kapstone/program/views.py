@@ -233,12 +233,7 @@ def plan_confirm(request, group_id):
 @roles_required(*RECORD_ROLES)
 def session_edit(request, session_id):
     session = selectors.session_get(user=request.user, session_id=session_id)
-    initial = {
-        "starts_at": timezone.localtime(session.starts_at),
-        "room": session.room,
-        "facilitators": list(session.facilitators.all()),
-    }
-    form = forms.SessionMoveForm(request.POST or None, initial=initial, held_by_video=session.is_remote)
+    form = _session_move_form(session, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             warnings = services.session_move(
@@ -289,13 +284,14 @@ def _session_page(session: GroupSession, *, viewer, form=None, site_form=None, t
     }
 
 
-def _session_move_form(session: GroupSession) -> forms.SessionMoveForm:
+def _session_move_form(session: GroupSession, data=None) -> forms.SessionMoveForm:
     return forms.SessionMoveForm(
+        data,
         held_by_video=session.is_remote,
         initial={
             "starts_at": timezone.localtime(session.starts_at),
             "room": session.room,
-            "facilitators": list(session.facilitators.all()),
+            "facilitators": selectors.session_facilitators(session=session),
         },
     )
 
