@@ -165,6 +165,19 @@ def vitals_at(cast, record, phase, taken_at):
     )
 
 
+def observed_and_ready_to_leave(cast, ready_record, stock):
+    """Alice's dose given 130 minutes ago, watched through the peak, rated and with discharge vitals in range: ready
+    to leave, but for what a test adds."""
+    given = timezone.now() - datetime.timedelta(minutes=130)
+    record = services.dose_administer(
+        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
+    )
+    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
+    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
+    vitals_at(cast, record, "discharge", timezone.now())
+    return record
+
+
 def session_of_another_group(at: datetime.datetime, *, name: str) -> GroupSession:
     """A dosing session at `at` of a group of its own (another course), for doses and check-ins the patient had
     elsewhere."""

@@ -16,7 +16,7 @@ from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import services as program
 from kapstone.screening.gate import enrolment_blockers
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import signed, vitals_at
+from tests.dosing.helpers import observed_and_ready_to_leave
 from tests.screening.helpers import code_on_record, intake, screen, screened_a_week_ago
 
 
@@ -177,16 +177,7 @@ MODERATE_RISK = {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 0}  # thoughts with a method: 
 
 @pytest.fixture
 def observed(cast, stock, ready_record):
-    """Alice dosed 130 minutes ago, her post-dose check and ratings taken, discharge vitals within limits: ready to
-    leave."""
-    given = timezone.now() - datetime.timedelta(minutes=130)
-    record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
-    )
-    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
-    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
-    vitals_at(cast, record, "discharge", timezone.now())
-    return record
+    return observed_and_ready_to_leave(cast, ready_record, stock)
 
 
 def discharge(actor, record):

@@ -24,7 +24,7 @@ from kapstone.screening import services as screening
 from kapstone.screening.gate import enrolment_blockers
 from kapstone.screening.models import Consultation
 from tests.conftest import signed_in_client
-from tests.dosing.helpers import checked_in, session_of_another_group, signed, vitals_at
+from tests.dosing.helpers import checked_in, observed_and_ready_to_leave, session_of_another_group, signed, vitals_at
 from tests.screening.helpers import code_on_record, consult, intake, screen, screened_a_week_ago, sign_consent
 
 JUSTIFICATION = "Weighed with her cardiologist: controlled since, monitored closely; proceed."
@@ -284,19 +284,6 @@ def test_a_crisis_message_holds_a_new_course_until_acknowledged(cast, django_cap
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
     measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen in clinic: no intent, plan reviewed.")
     program.enrol(actor=cast.bob, group=group, patient=cast.alice)
-
-
-def observed_and_ready_to_leave(cast, ready_record, stock):
-    """Alice's dose given 130 minutes ago, watched through the peak, rated and with discharge vitals in range: ready
-    to leave, but for what a test adds."""
-    given = timezone.now() - datetime.timedelta(minutes=130)
-    record = services.dose_administer(
-        actor=cast.nurse, record=ready_record, balance=stock, witness=signed(cast.bob), administered_at=given
-    )
-    vitals_at(cast, record, "peak", given + datetime.timedelta(minutes=45))
-    services.ratings_record(actor=cast.nurse, record=record, sedation_moaas=5, dissociation_cadss=2)
-    vitals_at(cast, record, "discharge", timezone.now())
-    return record
 
 
 def test_a_crisis_message_sent_while_observed_holds_discharge_until_acknowledged(
