@@ -23,6 +23,14 @@ SETTINGS = {"preferred_hours": 48, "outer_hours": 72}
 DOSED = datetime.datetime(2026, 3, 28, 23, 30, tzinfo=datetime.UTC)  # the night the clocks change in Europe
 
 
+class RowAsTheTemplateRead(WindowStatus):
+    """A row with the label the old template read from it (the page's writer takes it from ADHERENCE_BADGES)."""
+
+    @property
+    def adherence_label(self) -> str:
+        return Adherence.LABELS[self.adherence]
+
+
 def _rows() -> list[WindowStatus]:
     patients = [
         Patient(pk=7, given_name="Ann", family_name="Lee"),
@@ -38,7 +46,7 @@ def _rows() -> list[WindowStatus]:
     )
     for patient, booked_at, done_at, undelivered, adherence in states:
         rows.append(
-            WindowStatus(
+            RowAsTheTemplateRead(
                 window=IntegrationWindow(patient=patient, dosed_at=DOSED),
                 bounds=window_bounds(DOSED, SETTINGS),
                 done_at=done_at,

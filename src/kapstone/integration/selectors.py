@@ -96,10 +96,6 @@ class WindowStatus:
     undelivered: bool
 
     @property
-    def adherence_label(self) -> str:
-        return Adherence.LABELS[self.adherence]
-
-    @property
     def booking_in_window(self) -> bool:
         return self.booked_at is not None and self.booked_at <= self.bounds.outer_end
 

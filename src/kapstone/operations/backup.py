@@ -98,10 +98,6 @@ def _decode(field, value):
     return field.to_python(value)
 
 
-def row_counts() -> dict[str, int]:
-    return {model._meta.label_lower: model._base_manager.count() for model in _models()}
-
-
 def _table_rows(model) -> list[list]:
     fields = model._meta.concrete_fields
     rows = model._base_manager.order_by("pk").values_list(*[f.attname for f in fields])
