@@ -6,7 +6,8 @@ os.environ.setdefault("KAPSTONE_DEMO", "1")
 
 from kapstone.settings import *  # noqa: E402,F403
 
-# Argon2 is deliberately slow; the suite creates many users. test_settings checks production uses Argon2.
+# Argon2 is deliberately slow; the suite creates many users. tests/foundation/test_practice.py checks production
+# uses Argon2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AXES_ENABLED = True
 CELERY_TASK_ALWAYS_EAGER = True

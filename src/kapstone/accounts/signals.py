@@ -17,7 +17,8 @@ def record_failed_sign_in(sender, credentials, request=None, **kwargs):
     services.sign_in_failure_record(username=str(credentials.get("username") or ""))
 
 
-# When the session was signed in (seconds since the epoch), for its absolute lifetime (middleware.SessionLifetime).
+# When the session was signed in (seconds since the epoch), for its absolute lifetime
+# (middleware.SessionLifetimeMiddleware).
 SIGNED_IN_AT = "kapstone_signed_in_at"
 
 

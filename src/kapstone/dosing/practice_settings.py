@@ -101,7 +101,7 @@ SETTINGS = specs_from_data_file(
 )
 
 # A reading at or above a stop threshold stops (safety.assess_vitals), so a review threshold at or above it could
-# never ask for a review; the post-dose vitals check is part of the observation before discharge (spravato_rems: BP
+# never ask for a review; the post-dose vitals check is part of the observation before discharge ([spravato-rems]: BP
 # before dosing, after the dose and before discharge).
 _NEVER_REVIEWS = "a review threshold at or above the stop threshold would never ask for a review"
 _NEVER_REVIEWS_LOW = "a review threshold at or below the stop threshold would never ask for a review before it stops"

@@ -1,5 +1,5 @@
 """`kapstone session readiness --date YYYY-MM-DD [--json]`: for each dosing session on that date (practice time),
-each patient as `ready` or `blocked` with every reason known now (kapstone.dosing.selectors.session_readiness),
+each patient as `ready` or `blocked` with every reason known now (kapstone.dosing.selectors.sessions_readiness_on),
 and the items the room checks only on the day. Audited as a read of every patient listed. A bad date exits with
 status 2 and a message."""
 
