@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from scipy import stats
 
+from kapstone.audit.models import AuditEvent
 from kapstone.creativity.models import CreativityAdministration
 from kapstone.measures.models import Assessment
 from kapstone.outcomes import statistics
@@ -201,6 +202,19 @@ def test_the_command_writes_html_or_pdf_by_extension(tmp_path):
     assert "Table 2. Baseline clinical data" in (tmp_path / "r.html").read_text()
     call_command("report", "outcomes", "--out", str(tmp_path / "r.bin"), "--format", "pdf", stdout=io.StringIO())
     assert (tmp_path / "r.bin").read_bytes().startswith(b"%PDF")
+
+
+def test_the_command_records_its_read_of_the_report_with_the_filters_and_the_command(tmp_path):
+    build_practice(3)
+    call_command(
+        "report", "outcomes", "--out", str(tmp_path / "r.html"), "--indication", "depression", stdout=io.StringIO()
+    )
+    read = AuditEvent.objects.filter(object_type="outcomes_report").latest("id")
+    assert (
+        read.action == "read"
+        and read.actor_label == "system:report outcomes"
+        and "indication Depression" in read.detail
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from kapstone.audit import context
-from kapstone.audit import services as audit
-from kapstone.outcomes import cli, render
-from kapstone.outcomes.report import build_report
+from kapstone.outcomes import cli, render, services
 
 
 class Command(BaseCommand):
@@ -39,8 +37,7 @@ class Command(BaseCommand):
         token = context.set_current(context.for_command("report outcomes"))
         started = time.perf_counter()
         try:
-            report = build_report(filters, facilitator_label=facilitator_label)
-            audit.record(action=audit.Action.READ, object_type="outcomes_report", detail={"filters": report.filters})
+            report = services.report_for_document(filters=filters, facilitator_label=facilitator_label, min_cell=0)
             written = render.write_report(report, path, fmt)
         except OSError as error:
             raise CommandError(
