@@ -73,6 +73,11 @@ def passkeys_of(*, user: User) -> QuerySet[WebAuthnCredential]:
     return passkeys
 
 
+def has_passkey(*, user: User) -> bool:
+    """Whether the user has a confirmed passkey to finish a sign-in with."""
+    return passkeys_of(user=user).exists()
+
+
 def has_code_device(*, user: User) -> bool:
     """Whether the user has a confirmed authenticator app (or recovery codes) that accepts a typed code."""
     return bool(

@@ -92,7 +92,7 @@ def sign_in_second_step(request):
         form.add_error("otp_token", LoginForm.error_messages["otp_invalid"])
     context = {
         "form": form,
-        "has_passkey": selectors.passkeys_of(user=user).exists(),
+        "has_passkey": selectors.has_passkey(user=user),
         "has_app": selectors.has_code_device(user=user),
         "webauthn_config": passkeys.client_config(request),
     }
