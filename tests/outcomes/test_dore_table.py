@@ -120,15 +120,17 @@ def test_every_exclusion_is_stated_with_its_n():
     assert table.instruments[0].overall.comparison.n == 26
 
 
-def test_two_baselines_at_the_same_moment_give_the_earlier_entered_one_whatever_the_rows_order():
-    """Totals entered for one day all stand at noon: the baseline is the one entered first (the lower id), so the
-    table is the same however the database returns the rows."""
+def test_two_baselines_at_the_same_moment_give_the_later_entered_one_whatever_the_rows_order():
+    """Totals entered for one day all stand at noon: the baseline is the last one (the report's rule), and of two at
+    one moment the one entered last (the higher id), so the table is the same however the database returns the rows."""
     assessments, cohort, per_patient = synthetic_dore_practice(30)
     first = assessments[(assessments["patient_id"] == 1) & (assessments["occasion"] == "baseline")].iloc[0]
     later = first.copy()
     later["assessment_id"], later["total"] = assessments["assessment_id"].max() + 1, first["total"] + 20
     with_tie = pd.concat([assessments, later.to_frame().T.astype(assessments.dtypes)], ignore_index=True)
-    expected = dore.build(assessments, cohort, per_patient).instruments[0].overall.comparison.baseline.mean
+    moved = assessments.copy()
+    moved.loc[moved["assessment_id"] == first["assessment_id"], "total"] = later["total"]
+    expected = dore.build(moved, cohort, per_patient).instruments[0].overall.comparison.baseline.mean
     for rows in (with_tie, with_tie.iloc[::-1]):
         table = dore.build(rows, cohort, per_patient)
         assert table.instruments[0].overall.comparison.baseline.mean == pytest.approx(expected)

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 from scipy import stats
 
 from kapstone.audit.models import AuditEvent
@@ -328,3 +329,56 @@ def test_the_long_tables_are_each_in_a_disclosure_named_for_what_it_holds(client
     assert page.count("<details") == page.count("</details>")
     # Everything is still on the page, inside them.
     assert "Table 1. Demographics" in page and "PHQ-9: subgroups" in page and "dosing sessions received" in page
+
+
+def test_a_baseline_completed_after_the_first_dose_is_left_out_and_said_the_last_before_it_counts():
+    """Baseline = the last score before the course's first dose: a "baseline" answered after dosing has begun measures
+    the treatment, so it is neither paired with the end of course nor placed at position 0 of the trajectory."""
+    practice = build_practice()
+    first_dose = practice.sessions[0].starts_at + datetime.timedelta(minutes=30)
+    late, earlier = practice.patients[0], practice.patients[1]
+    Assessment.objects.filter(patient=late, instrument_id="phq9", occasion="baseline").update(
+        completed_at=first_dose + datetime.timedelta(days=2)
+    )
+    # Patient 1 answered a baseline twice before dosing (one unlinked to the course, as the factories' are): the
+    # later one, nearer the first dose, is the baseline.
+    Assessment.objects.create(
+        patient=earlier,
+        instrument_id="phq9",
+        occasion="baseline",
+        due_at=first_dose - datetime.timedelta(days=1),
+        status=Assessment.Status.COMPLETED,
+        total=27,
+        completed_at=first_dose - datetime.timedelta(days=1),
+    )
+    report = build_report()
+    phq9 = _outcome(report, "phq9")
+    pairs = [(27, PHQ9_PAIRS[1][1]), *PHQ9_PAIRS[2:]]
+    baseline, end = np.array(pairs, dtype=float).T
+    assert (phq9.n_baseline, phq9.comparison.n, phq9.missing_baseline) == (5, 5, 1)
+    assert phq9.comparison.baseline.mean == pytest.approx(baseline.mean())
+    assert phq9.comparison.t == pytest.approx(stats.ttest_rel(end, baseline).statistic)
+    assert (
+        "PHQ-9: 1 baseline completed after the course's first dose is left out, as a score after dosing is not a "
+        "baseline." in report.missing_data
+    )
+    # Position 0 holds the five baselines taken before dosing, the later of patient 1's two among them.
+    at_start = dict(phq9.trajectory_means)[0]
+    assert at_start.n == 6 and at_start.mean == pytest.approx((sum(baseline) + PHQ9_PAIRS[1][0]) / 6)
+
+
+def test_a_total_entered_for_the_day_of_the_first_dose_is_still_a_baseline():
+    """A total entered by staff carries only its day (stored at noon): on the first dose's day it counts as before it,
+    on the day after it does not."""
+    practice = build_practice()
+    first_dose = practice.sessions[0].starts_at + datetime.timedelta(minutes=30)
+    same_day, next_day = practice.patients[0], practice.patients[1]
+    dose_day = timezone.localtime(first_dose).date()
+    for patient, days in ((same_day, 0), (next_day, 1)):
+        noon = datetime.datetime.combine(dose_day + datetime.timedelta(days=days), datetime.time(12))
+        assert noon > timezone.make_naive(first_dose)  # so only the day, not the time, can keep it
+        Assessment.objects.filter(patient=patient, instrument_id="phq9", occasion="baseline").update(
+            source=Assessment.Source.STAFF_TOTAL, completed_at=timezone.make_aware(noon)
+        )
+    phq9 = _outcome(build_report(), "phq9")
+    assert (phq9.comparison.n, phq9.missing_baseline) == (5, 1)

@@ -93,11 +93,12 @@ def instrument_table(
     occasion, total, completed_at); `cohort`: patient_id and age; `per_patient`: patient_id with route, site and
     dosing_setting of most of their doses (blank when none). None when no patient has either total."""
     instrument = get_instrument(instrument_id)
-    # Ties broken by id, so two totals entered for one day (both at noon) give the same baseline every time.
+    # Ties broken by id, so two totals entered for one day (both at noon) give the same baseline every time. The last
+    # baseline, as in the report's change tables: the caller has already left out those after the first dose.
     mine = assessments[assessments["instrument_id"] == instrument_id].sort_values(
         ["completed_at", "assessment_id"], kind="stable"
     )
-    baseline = mine[mine["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
+    baseline = mine[mine["occasion"] == "baseline"].drop_duplicates("patient_id", keep="last")
     end = mine[mine["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
     if baseline.empty and end.empty:
         return None

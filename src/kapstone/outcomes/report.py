@@ -13,8 +13,11 @@ Definitions:
   events and integration windows by their dosing session's group; questionnaires and creativity tasks by
   the course they were scheduled for, or, when linked to no course (entered ad hoc), only if the patient
   has no other course, since they could belong to either (the left-out ones are counted).
-- Baseline = the course's first completed `baseline` questionnaire; end of course = its last completed
-  `end_of_course` one. Change = end - baseline (negative = fewer symptoms).
+- Baseline = the course's last completed `baseline` questionnaire before its first dose (a total entered by staff
+  carries only its day, so it counts when that day is not after the first dose's); one completed after the first
+  dose measures the treatment, not the state before it, so it is left out and counted. A course with no dose keeps
+  its last baseline. End of course = its last completed `end_of_course` one. Change = end - baseline (negative =
+  fewer symptoms). The same baselines serve the change tables, the trajectories and the Dore 2019 comparison.
 - Trajectory position = dosing sessions received before the questionnaire: 0 at baseline, n - 1 before
   dosing session n (`pre_dosing_n`), and the patient's number of dosing sessions at the end of course.
   Follow-up and ad hoc questionnaires are not on that timeline, so not modelled (their number is stated). An
@@ -349,8 +352,33 @@ def _course_doses(cohort: pd.DataFrame) -> pd.DataFrame:
             "mg_per_kg": dose_mg / weight_kg,
             "site": doses["site"],
             "dosing_setting": doses["dosing_setting"],
+            "administered_at": doses["administered_at"],
         }
     )
+
+
+def _practice_days(stamps: pd.Series) -> pd.Series:
+    """The calendar day of each time in the practice's time zone."""
+    return pd.to_datetime(stamps, utc=True).dt.tz_convert(timezone.get_current_timezone_name()).dt.date
+
+
+def _baselines_before_first_dose(
+    frame: pd.DataFrame, course_doses: pd.DataFrame, *, time_column: str, day_only: pd.Series | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows of `frame` without the baselines completed after their course's first dose (see the module
+    docstring), and those left out. `day_only` marks rows whose time stands for a whole day (totals entered by staff
+    are stamped at noon): they count as before the dose when their day is not after the dose's day."""
+    if frame.empty or course_doses.empty:
+        return frame, frame.iloc[0:0]
+    first_dose = course_doses.groupby("patient_id")["administered_at"].min()
+    dosed_at = pd.to_datetime(frame["patient_id"].map(first_dose), utc=True)
+    completed = pd.to_datetime(frame[time_column], utc=True)
+    after = dosed_at.notna() & (completed >= dosed_at)
+    if day_only is not None and day_only.any():
+        dosed = dosed_at.notna() & day_only
+        after[dosed] = _practice_days(completed[dosed]) > _practice_days(dosed_at[dosed])
+    late = (frame["occasion"] == "baseline") & after
+    return frame[~late], frame[late]
 
 
 PER_PATIENT_DOSE_COLUMNS = [
@@ -471,15 +499,32 @@ def _table2(
 
 
 def _baseline_and_end(scores: pd.DataFrame, column: str, order: list[str]) -> pd.DataFrame:
-    """Per patient: the first baseline and the last end-of-course value, either missing (NaN) when absent, in the
+    """Per patient: the last baseline and the last end-of-course value, either missing (NaN) when absent, in the
     `order` of the columns named (a time, then an id where two rows can share it: totals entered for one day all
     stand at noon, and the report must pick the same one each time)."""
     ordered = scores.sort_values(order, kind="stable")
-    baseline = ordered[ordered["occasion"] == "baseline"].drop_duplicates("patient_id", keep="first")
+    baseline = ordered[ordered["occasion"] == "baseline"].drop_duplicates("patient_id", keep="last")
     end = ordered[ordered["occasion"] == "end_of_course"].drop_duplicates("patient_id", keep="last")
     return baseline[["patient_id", column]].merge(
         end[["patient_id", column]], on="patient_id", how="outer", suffixes=("_baseline", "_end")
     )
+
+
+def _short_name(instrument_id: str) -> str:
+    try:
+        return get_instrument(instrument_id).short_name
+    except UnknownInstrument:
+        return instrument_id
+
+
+def _late_baseline_statements(names: pd.Series) -> list[str]:
+    """One sentence per questionnaire or task (its name in `names`, one per baseline left out) for the baselines
+    completed after the course's first dose."""
+    return [
+        f"{name}: {_counted(int(count), 'baseline')} completed after the course's first dose "
+        f"{'is' if count == 1 else 'are'} left out, as a score after dosing is not a baseline."
+        for name, count in sorted(names.value_counts().items())
+    ]
 
 
 def _counted(count: int, noun: str) -> str:
@@ -678,11 +723,12 @@ def _instrument_outcomes(
     return outcomes, missing
 
 
-def _creativity(cohort: pd.DataFrame) -> tuple[list[ScoreChange], list[str], int]:
+def _creativity(cohort: pd.DataFrame, course_doses: pd.DataFrame) -> tuple[list[ScoreChange], list[str], int]:
     """Each creativity score's change, the missing-data statements, and the tasks left out as unattributable."""
     scores = selectors.creativity_frame()
     scores, unattributable = _linked_to_course(scores[scores["patient_id"].isin(cohort["patient_id"])], cohort)
-    changes, missing = [], []
+    scores, late = _baselines_before_first_dose(scores, course_doses, time_column="submitted_at")
+    changes, missing = [], _late_baseline_statements(late["task"].str.upper())
     for task, column, label in CREATIVITY_SCORES:
         mine = scores[(scores["task"] == task) & scores[column].notna()]
         both_ends = _baseline_and_end(mine, column, ["submitted_at"])
@@ -764,8 +810,15 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
     assessments, unattributable_questionnaires = _linked_to_course(
         assessments[assessments["patient_id"].isin(ids)], cohort
     )
+    assessments, late_baselines = _baselines_before_first_dose(
+        assessments,
+        course_doses,
+        time_column="completed_at",
+        day_only=assessments["source"] == Assessment.Source.STAFF_TOTAL,
+    )
     instruments, missing_data = _instrument_outcomes(cohort, doses, assessments)
-    creativity, creativity_missing, unattributable_tasks = _creativity(cohort)
+    missing_data = _late_baseline_statements(late_baselines["instrument_id"].map(_short_name)) + missing_data
+    creativity, creativity_missing, unattributable_tasks = _creativity(cohort, course_doses)
     missing_data += creativity_missing
     if unattributable_questionnaires or unattributable_tasks:
         missing_data.append(

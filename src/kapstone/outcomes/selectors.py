@@ -234,8 +234,8 @@ def assessment_frame(instrument_ids: Collection[str] | None = None) -> pd.DataFr
     frame = _frame(
         completed.order_by()
         .annotate(completed_text=_as_text("completed_at"))
-        .values_list("id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_text"),
-        ["assessment_id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_at"],
+        .values_list("id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_text", "source"),
+        ["assessment_id", "patient_id", "group_id", "instrument_id", "occasion", "total", "completed_at", "source"],
     )
     return _timestamps(frame, "completed_at")
 
