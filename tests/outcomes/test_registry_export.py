@@ -106,3 +106,26 @@ def test_an_allergic_reaction_to_the_drug_is_flagged_in_the_adverse_events_witho
     assert set(events.columns) <= set(TABLES["adverse_events"])
     for path in out.iterdir():
         assert b"Quorvexa" not in path.read_bytes() and b"Zelbrook" not in path.read_bytes()
+
+
+def test_the_written_data_dictionary_lists_every_table_column_type_and_description_as_the_export_does():
+    """docs/research-export.md is what a researcher reads: each table's section, its profiles and its column rows must
+    be the export's own (TABLES, PROFILES), in the files' column order, and its format version the export's."""
+    import re
+    from pathlib import Path
+
+    from kapstone.outcomes.services import EXPORT_VERSION
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "research-export.md").read_text()
+    assert f"Format version {EXPORT_VERSION}." in text
+    sections = {
+        section.split("\n", 1)[0].strip(): section for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]
+    }
+    assert list(sections) == list(TABLES)
+    for table, section in sections.items():
+        rows = re.findall(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$", section, flags=re.MULTILINE)
+        assert [(column, kind, description) for column, kind, description in rows] == [
+            (column, kind, description) for column, (kind, description) in TABLES[table].items()
+        ], f"docs/research-export.md, table {table}: regenerate its rows from TABLES"
+        profiles = re.search(r"^Profiles: (.*)\.$", section, flags=re.MULTILINE).group(1).split(", ")
+        assert profiles == [name for name, tables in PROFILES.items() if table in tables], table
