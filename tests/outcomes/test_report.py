@@ -382,3 +382,16 @@ def test_a_total_entered_for_the_day_of_the_first_dose_is_still_a_baseline():
         )
     phq9 = _outcome(build_report(), "phq9")
     assert (phq9.comparison.n, phq9.missing_baseline) == (5, 1)
+
+
+def test_a_one_patient_practice_renders_for_staff_and_shows_a_researcher_nothing_to_single_them_out(client_for, cast):
+    build_practice(1)
+    report = build_report()
+    phq9 = _outcome(report, "phq9")
+    assert report.cohort == 1 and phq9.comparison.n == 1 and phq9.comparison.t is None
+    assert phq9.trajectory.slope is None and "too few patients" in phq9.trajectory.note
+    assert "PHQ-9" in report_html(report)
+    for person in (cast.bob, cast.researcher):
+        assert client_for(person).get(reverse("outcomes:report")).status_code == 200
+    researcher_page = client_for(cast.researcher).get(reverse("outcomes:report")).content.decode()
+    assert str(PHQ9_PAIRS[0][0]) not in re.sub(r"<[^>]*>", " ", researcher_page).split()

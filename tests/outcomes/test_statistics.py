@@ -182,3 +182,22 @@ def test_every_age_falls_in_exactly_one_band(age):
 
 def test_age_bands_have_their_edges_where_the_report_says():
     assert [age_band(a) for a in (17, 18, 29, 30, 64, 65)] == ["under 18", "18-29", "18-29", "30-39", "50-64", "65+"]
+
+
+def test_the_paired_figures_match_a_hand_computation():
+    """Baseline 10, 20, 30 and end 5, 10, 15: changes -5, -10, -15 (mean -10, SD 5); SDs 10 and 5 (mean 7.5). So
+    d_z = -10 / 5 = -2, d_av = -10 / 7.5, t = d_z * sqrt(3), and with 2 degrees of freedom the t distribution's CDF is
+    1/2 + t / (2 sqrt(t^2 + 2)), so p = 1 + t / sqrt(t^2 + 2) = 1 - sqrt(12 / 14); the 95% CI of the change is
+    -10 +- 4.302653 * 5 / sqrt(3) (t quantile 0.975 with 2 degrees of freedom, from tables)."""
+    result = paired_comparison([10, 20, 30], [5, 10, 15])
+    assert result.difference.mean == -10 and result.difference.sd == pytest.approx(5)
+    assert result.cohens_d_z == pytest.approx(-2)
+    assert result.cohens_d_av == pytest.approx(-4 / 3)
+    assert result.t == pytest.approx(-2 * math.sqrt(3))
+    assert result.p == pytest.approx(1 - math.sqrt(12 / 14))
+    half_width = 4.302653 * 5 / math.sqrt(3)
+    assert (result.difference.low, result.difference.high) == (
+        pytest.approx(-10 - half_width, abs=1e-5),
+        pytest.approx(-10 + half_width, abs=1e-5),
+    )
+    assert (result.baseline.mean, result.baseline.sd, result.end.sd) == (20, pytest.approx(10), pytest.approx(5))
