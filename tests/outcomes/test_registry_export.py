@@ -129,3 +129,15 @@ def test_the_written_data_dictionary_lists_every_table_column_type_and_descripti
         ], f"docs/research-export.md, table {table}: regenerate its rows from TABLES"
         profiles = re.search(r"^Profiles: (.*)\.$", section, flags=re.MULTILINE).group(1).split(", ")
         assert profiles == [name for name, tables in PROFILES.items() if table in tables], table
+
+
+def test_every_research_id_has_the_form_the_dictionary_gives(practice, tmp_path):
+    import re
+
+    research_export_write(actor_label="test", out_dir=tmp_path)
+    described = TABLES["patients"]["research_id"][1]
+    example = re.search(r"\(e\.g\. (R-[0-9a-f]{16})\)", described).group(1)
+    assert "'R-' followed by the first 16 hex digits" in described and example
+    for name in TABLES:
+        ids = pd.read_csv(tmp_path / f"{name}.csv")["research_id"].dropna()
+        assert ids.str.fullmatch(r"R-[0-9a-f]{16}").all(), name

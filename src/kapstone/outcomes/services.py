@@ -39,8 +39,9 @@ PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
 PATIENT_COLUMNS = {
     "research_id": (
         "string",
-        "Pseudonymous patient id: HMAC-SHA256 of the patient's internal id under the practice's "
-        "research key, first 16 hex digits. Stable across exports made with the same key.",
+        "Pseudonymous patient id: 'R-' followed by the first 16 hex digits of the HMAC-SHA256 of the patient's "
+        "internal id under the practice's research key (e.g. R-3f9a0c1d2e4b5a69). Stable across exports made with "
+        "the same key.",
     ),
     "sex": ("string", "Administrative sex as recorded: female, male, other, unknown."),
     "gender_identity": (
