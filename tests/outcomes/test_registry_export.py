@@ -8,9 +8,11 @@ import json
 
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from kapstone.measures.models import Assessment
+from kapstone.outcomes.deidentify import site_code
 from kapstone.outcomes.services import PROFILES, TABLES, research_export_write
 from kapstone.program.models import GroupSession
 from tests.outcomes.factories import build_practice
@@ -61,7 +63,8 @@ def test_the_registry_profile_carries_site_setting_and_coded_long_term_safety(pr
     written = {path.stem for path in out.glob("*.csv")} - {"data_dictionary"}
     assert written == set(PROFILES["registry"])
     doses = pd.read_csv(out / "doses.csv")
-    assert set(doses["site"]) == {"North clinic"} and set(doses["dosing_setting"]) == {"supervised_home"}
+    north = site_code(settings.RESEARCH_ID_KEY, "North clinic")
+    assert set(doses["site"]) == {north} and set(doses["dosing_setting"]) == {"supervised_home"}
     safety = pd.read_csv(out / "long_term_safety.csv")
     assert safety[["urinary", "other", "cognitive"]].iloc[0].tolist() == [True, True, False]
     assert safety["domains_reported"].iloc[0] == 2

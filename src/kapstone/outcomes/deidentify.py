@@ -10,6 +10,10 @@
   -180..-2 or +2..+180 days. Never 0, so no exported date is the real one; never +-1 either, because a time
   stored in UTC falls on a calendar date one day away from the local one, so a one-day shift could print
   the real date as the other time zone writes it.
+- Sites: a site's name is typed by an admin (program.sites) and may be a person's or a place's ("Dr Miller's
+  rooms", "Elm Street"), so it leaves Kapstone only as a code: "S-" and the first 8 hex digits of
+  HMAC-SHA256(key, "site:" + name). Stable under one key, so exports still group and pool by site; the practice,
+  which holds the key, can tell which code is which of its sites.
 - Ages: whole years, top-coded so that everyone 90 or older is reported as 90 (45 CFR 164.514(b)(2)(i)(C):
   ages over 89 aggregated into a single category of 90 or older).
 - Gender identity: free text in the record, so it leaves Kapstone only as one of a fixed list of values, and
@@ -28,6 +32,8 @@ import hmac
 
 PSEUDONYM_HEX_DIGITS = 16
 PSEUDONYM_PREFIX = "R-"
+SITE_HEX_DIGITS = 8
+SITE_PREFIX = "S-"
 MAX_SHIFT_DAYS = 180
 MIN_SHIFT_DAYS = 2
 AGE_TOP_CODE = 90
@@ -44,6 +50,15 @@ def _digest(key: str, purpose: str, patient_id: int) -> bytes:
 
 def pseudonym(key: str, patient_id: int) -> str:
     return PSEUDONYM_PREFIX + _digest(key, "research-id", patient_id).hex()[:PSEUDONYM_HEX_DIGITS]
+
+
+def site_code(key: str, site: str) -> str:
+    """The site's code under the key; blank for no site."""
+    if not site:
+        return ""
+    if not key:
+        raise ValueError("The research id key is empty; set KAPSTONE_RESEARCH_ID_KEY.")
+    return SITE_PREFIX + hmac.new(key.encode(), f"site:{site}".encode(), hashlib.sha256).hexdigest()[:SITE_HEX_DIGITS]
 
 
 def date_shift_days(key: str, patient_id: int) -> int:

@@ -33,7 +33,8 @@ from kapstone.outcomes.statistics import age_in_years
 from kapstone.spreadsheet import csv_cell
 
 # 2: doses carry site and dosing_setting; long_term_safety and urine_toxicology tables; export profiles.
-EXPORT_VERSION = 2
+# 3: doses.site is a keyed code, no longer the site's name (a name an admin typed).
+EXPORT_VERSION = 3
 PHASE_ORDER = {"pre": 0, "peak": 1, "discharge": 2, "other": 3}
 
 PATIENT_COLUMNS = {
@@ -83,7 +84,13 @@ DOSE_COLUMNS = {
     "dissociation_cadss": ("int", "CADSS dissociation rating."),
     "given_on_shifted": ("date", "Date the dose was given, shifted by the patient's offset."),
     "days_from_course_start": ("int", "Days from the start of the first course."),
-    "site": ("string", "The practice's site of the dosing session (practice setting program.sites); blank if none."),
+    "site": (
+        "string",
+        "Code of the practice's site of the dosing session (practice setting program.sites): 'S-' followed by the "
+        "first 8 hex digits of the HMAC-SHA256 of the site's name under the research key, the same in every export "
+        "made with that key; blank if none. The name is not exported: an admin types it, and it may name a person or "
+        "a place.",
+    ),
     "dosing_setting": ("string", "office or supervised_home (Dore 2019: in the office or supervised at home)."),
 }
 VITALS_COLUMNS = {
@@ -201,6 +208,7 @@ De-identification
   itself would keep only years; shifted dates are a practice decision, so treat this export as a limited data
   set under a data use agreement unless a determination says otherwise.
 - Ages are whole years at the start of the first course, top-coded at 90 (90 = 90 or older).
+- Sites appear only as codes (a keyed hash of the site's name, stable under the key); the names are not exported.
 - Never exported: names, addresses, postal codes, telephone numbers, email addresses, record numbers,
   database ids, care-team and staff identities, free text of any kind (journal entries, notes,
   adverse-event descriptions, intentions) and psychotherapy notes.
@@ -244,9 +252,9 @@ def _typed(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataF
 
 
 def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with each text cell as a CSV cell that runs nothing when a spreadsheet opens it (csv_cell): a site
-    is a name an admin typed, and a researcher opens the CSV in a spreadsheet. The Parquet files keep the text as it
-    is, since no spreadsheet runs what a Parquet reader reads."""
+    """The frame with each text cell as a CSV cell that runs nothing when a spreadsheet opens it (csv_cell): a code
+    stored past its check (a diagnosis code written in bulk) must run nothing in the spreadsheet a researcher opens.
+    The Parquet files keep the text as it is, since no spreadsheet runs what a Parquet reader reads."""
     safe = frame.copy()
     for name in safe.columns:
         if not (pd.api.types.is_string_dtype(safe[name]) or safe[name].dtype == object):
@@ -308,6 +316,7 @@ def _tables(key: str) -> dict[str, pd.DataFrame]:
         pd.to_numeric(doses["dose_mg"], errors="coerce") / pd.to_numeric(doses["weight_kg"], errors="coerce")
     ).round(3)
     doses = dated(doses, "administered_at", "given_on_shifted")
+    doses["site"] = doses["site"].map(lambda site: deidentify.site_code(key, site))
     dose_number = doses.set_index("dose_record_id")["dose_number"]
 
     vitals = keyed(selectors.vitals_rows())
