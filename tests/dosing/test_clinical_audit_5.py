@@ -349,7 +349,9 @@ def test_a_mild_allergic_reaction_in_an_earlier_course_holds_the_next_dose_and_a
     group = next_course()
     with pytest.raises(program.EnrolmentRefused, match=r"Allergic \(hypersensitivity\) reaction to the drug"):
         program.enrol(actor=cast.bob, group=group, patient=cast.alice)
-    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Reviewed: heat rash from the room, not the drug.")
+    measures.alert_acknowledge(
+        actor=cast.bob, alert=alert, note="Reviewed: heat rash from the room, not the drug.", finding="not_allergic"
+    )
     services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
     program.enrol(actor=cast.bob, group=group, patient=cast.alice)
 
@@ -364,7 +366,9 @@ def test_an_allergic_reaction_after_the_dose_holds_discharge_and_the_card_names_
         services.discharge(actor=cast.nurse, record=record, **leave)
     page = signed_in_client(cast.bob).get(reverse("dosing:room", kwargs={"session_id": record.session_id})).text
     assert "AE: urticaria (Mild, allergic reaction to the drug)" in page
-    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Hives settled; no airway signs; safe to leave.")
+    measures.alert_acknowledge(
+        actor=cast.bob, alert=alert, note="Hives settled; no airway signs; safe to leave.", finding="confirmed"
+    )
     assert services.discharge(actor=cast.nurse, record=record, **leave).discharged_at is not None
 
 

@@ -42,6 +42,12 @@ ROUTES = {
         kwargs=lambda cast: {"alert_id": open_alert(cast.alice).pk},
         method="post",
     ),
+    "measures:correct_finding": Route(
+        allow={"bob"},
+        not_found={"charlie"},
+        kwargs=lambda cast: {"alert_id": open_alert(cast.alice).pk},
+        method="post",
+    ),
     "measures:schedule_group": Route(
         allow={"admin", "bob"},
         not_found={"charlie"},

@@ -34,6 +34,16 @@ def _refuse_enrolment_on_open_safety_review(sender, *, patient, **kwargs) -> lis
     ]
 
 
+def _refuse_enrolment_on_confirmed_allergy(sender, *, patient, **kwargs) -> list[str]:
+    """A new course is refused, as every dose is, after an allergic reaction to the drug a clinician confirmed
+    (dosing/data/safety.yaml confirmed_hypersensitivity), until a prescriber corrects it with a reason."""
+    # deferred: apps.py is read before the models are ready, and the selectors module imports them.
+    from kapstone.dosing.selectors import allergies_confirmed, allergy_refusal
+
+    confirmed = allergies_confirmed(patient=patient)
+    return [allergy_refusal(patient, confirmed)] if confirmed else []
+
+
 class DosingConfig(AppConfig):
     name = "kapstone.dosing"
     default_auto_field = "django.db.models.BigAutoField"
@@ -43,3 +53,4 @@ class DosingConfig(AppConfig):
 
         enrolment_checks.connect(_refuse_enrolment_on_new_medicines, dispatch_uid="dosing.new_medicines")
         enrolment_checks.connect(_refuse_enrolment_on_open_safety_review, dispatch_uid="dosing.safety_review")
+        enrolment_checks.connect(_refuse_enrolment_on_confirmed_allergy, dispatch_uid="dosing.confirmed_allergy")

@@ -211,6 +211,12 @@ def _readiness(entry: RoomPatient, record: DoseRecord | None, pk: str) -> str:
             f"<p>{shown(ready.safety_review_refusal)}</p>",
         )
     parts.append(f"  {review}\n")
+    allergy = ""
+    if awaiting and ready.allergy_refusal:
+        allergy = _banner(
+            "allergy", pk, "Confirmed allergic reaction to the drug", f"<p>{shown(ready.allergy_refusal)}</p>"
+        )
+    parts.append(f"  {allergy}\n")
     pregnancy = ""
     if awaiting and record is not None and record.checked_in_at and ready.pregnancy_refusal:
         # Marked not applicable (or not yet recorded) without "no" on the record: say where that is recorded.

@@ -219,6 +219,10 @@ def review_before_dosing_source() -> str:
     return safety_data()["review_before_dosing"]["source"]
 
 
+def confirmed_hypersensitivity_source() -> str:
+    return safety_data()["confirmed_hypersensitivity"]["source"]
+
+
 def discharge_waits_for_kinds() -> tuple[str, ...]:
     """The alert-queue kinds an open alert of holds discharge, dosed or not (safety.yaml discharge_waits_for): a
     secure message the crisis screen flagged."""

@@ -202,6 +202,8 @@ class DoseReadiness:
     # positive for a substance not prescribed; a severe adverse event or stop-level vitals of an earlier day), oldest
     # first.
     review_alerts: tuple[CriticalAlert, ...] = ()
+    # Allergic reactions to the drug a clinician acknowledged as confirmed and no prescriber has since corrected.
+    confirmed_allergies: tuple[CriticalAlert, ...] = ()
     # When another dose of the patient, in any group, was given within the practice's minimum observation before `at`
     # (None when none was).
     observed_since: datetime.datetime | None = None
@@ -360,6 +362,13 @@ class DoseReadiness:
             f"alert queue before the dose is ordered or given ({safety.review_before_dosing_source()})."
         )
 
+    @property
+    def allergy_refusal(self) -> str:
+        """A confirmed allergic reaction to the drug: a contraindication, whenever and in whichever course it was."""
+        if not self.confirmed_allergies:
+            return ""
+        return allergy_refusal(self.patient, self.confirmed_allergies)
+
     # --- pregnancy and medicines ---------------------------------------------------------------------------------
 
     @property
@@ -394,6 +403,7 @@ class DoseReadiness:
             self.sedation_refusal,
             self.risk_refusal,
             self.safety_review_refusal,
+            self.allergy_refusal,
             self.pregnancy_refusal,
             self.medication_refusal,
         )
@@ -599,6 +609,43 @@ def safety_reviews_open(*, patient: Patient) -> list[CriticalAlert]:
     return list(_review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=[patient.pk]))
 
 
+@compiled_once(patient_ids=KEYS)
+def _allergies_confirmed(*, patient_ids: list[int]) -> QuerySet[CriticalAlert]:
+    return (
+        CriticalAlert.objects.filter(
+            patient_id__in=patient_ids,
+            kind=HYPERSENSITIVITY_EVENT,
+            acknowledgement_finding=CriticalAlert.Finding.CONFIRMED,
+        )
+        .select_related("acknowledged_by")
+        .order_by("acknowledged_at", "id")
+    )
+
+
+def allergies_confirmed(*, patient: Patient) -> list[CriticalAlert]:
+    """The patient's allergic reactions to the drug a clinician acknowledged as confirmed and no prescriber has
+    corrected (safety.yaml confirmed_hypersensitivity). Read for a decision about the patient (an enrolment), so not
+    filtered by a viewer's care team."""
+    return list(_allergies_confirmed(patient_ids=[patient.pk]))
+
+
+def allergy_refusal(patient: Patient, alerts: Iterable[CriticalAlert]) -> str:
+    found = "; ".join(
+        f"{alert.reason.rstrip('.')} (raised {day_in_words(alert.raised_at)})"
+        + (
+            f", confirmed by {alert.acknowledged_by} on {day_in_words(alert.acknowledged_at)}"
+            if alert.acknowledged_at
+            else ""
+        )
+        for alert in alerts
+    )
+    return (
+        f"{patient.full_name} had a confirmed allergic (hypersensitivity) reaction to the drug: {found}. Ketamine and "
+        f"esketamine are contraindicated in hypersensitivity ({safety.confirmed_hypersensitivity_source()}); no dose "
+        "or course until a prescriber records in the alert queue, with a reason, that it was not an allergic reaction."
+    )
+
+
 def discharge_reviews_open(*, patient_id: int) -> list[CriticalAlert]:
     """The patient's open alerts that hold discharge, dosed or not (safety.yaml discharge_waits_for: a secure message
     the crisis screen flagged), oldest first."""
@@ -739,6 +786,10 @@ def _readiness(
     for alert in _review_alerts_open(safety.review_before_dosing_kinds(), patient_ids=patient_ids):
         assert alert.patient_id is not None  # the query reads only alerts about these patients
         reviews[alert.patient_id].append(alert)
+    allergies: defaultdict[int, list[CriticalAlert]] = defaultdict(list)
+    for alert in _allergies_confirmed(patient_ids=patient_ids):
+        assert alert.patient_id is not None  # the query reads only alerts about these patients
+        allergies[alert.patient_id].append(alert)
     earlier_day_only = safety.review_before_dosing_earlier_day_kinds()
     observation = datetime.timedelta(minutes=limits["min_observation_minutes"])
     gate_and_medicines = _gate_and_screened_medicines(patients, settings.gate)
@@ -797,6 +848,7 @@ def _readiness(
                     if alert.kind not in earlier_day_only
                     or timezone.localdate(alert.raised_at) < timezone.localdate(at)
                 ),
+                confirmed_allergies=tuple(allergies[patient.pk]),
                 observed_since=max(
                     (
                         administered_at
@@ -1685,6 +1737,7 @@ class AdvanceReadiness:
             self.dose.vitals_refusal,
             self.dose.risk_refusal,
             self.dose.safety_review_refusal,
+            self.dose.allergy_refusal,
             self.dose.medication_refusal,
             self.pregnancy_problem,
             self.route_problem,

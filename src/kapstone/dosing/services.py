@@ -547,8 +547,8 @@ def adverse_event_record(
             record=record,
             summary=(
                 f"Allergic (hypersensitivity) reaction to the drug in the dosing room: {kind}. Ketamine and esketamine "
-                "are contraindicated in hypersensitivity: if it is confirmed, record it in a new intake, which "
-                "excludes further doses"
+                "are contraindicated in hypersensitivity: acknowledged as confirmed, it excludes further doses and "
+                "courses"
             ),
             object_type=selectors.ADVERSE_EVENT_OBJECT,
             object_id=event.pk,

@@ -8,7 +8,7 @@ from django import forms
 from kapstone.baseforms import Form
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.long_term_safety import substance_labels
-from kapstone.measures.models import Assessment, UrineToxicology
+from kapstone.measures.models import Assessment, CriticalAlert, UrineToxicology
 from kapstone.measures.scoring import Instrument, Item, ScoringError, get_instrument, list_instruments
 from kapstone.measures.services import AMENDMENT_REASON_MAX
 from kapstone.practice.templatetags.kapstone_tags import day_in_words
@@ -275,11 +275,40 @@ class AcknowledgeForm(Form):
         help_text="Required: for example, called the patient and reviewed the safety plan.",
     )
 
+    # Asked, and required, only for an allergic reaction to the drug (CriticalAlert.asks_whether_allergic).
+    finding = forms.ChoiceField(
+        label="Was it an allergic reaction to the drug?",
+        choices=CriticalAlert.Finding.choices,
+        widget=forms.RadioSelect,
+        help_text="A confirmed one excludes further doses and courses until a prescriber corrects it with a reason.",
+        error_messages={"required": "Say whether it was an allergic reaction to the drug."},
+    )
+
+    def __init__(self, *args, asks_finding: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not asks_finding:
+            del self.fields["finding"]
+
     def clean_note(self):
         note = self.cleaned_data["note"].strip()
         if not note:
             raise forms.ValidationError("Write what was done before acknowledging.")
         return note
+
+
+class FindingCorrectionForm(Form):
+    reason = forms.CharField(
+        label="Why it was not an allergic reaction to the drug",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Required: for example, the allergist's skin and challenge tests were negative.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Write why before correcting the finding.")
+        return reason
 
 
 class UrineToxicologyForm(Form):

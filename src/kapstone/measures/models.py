@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 from kapstone.patients.models import Patient
-from kapstone.practice.signals import SAFETY_EVENT_KINDS
+from kapstone.practice.signals import ASKS_WHETHER_ALLERGIC, SAFETY_EVENT_KINDS
 
 
 class Assessment(models.Model):
@@ -254,6 +254,19 @@ class CriticalAlert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledgement_note = models.TextField(blank=True)
 
+    class Finding(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed: an allergic reaction to the drug"
+        NOT_ALLERGIC = "not_allergic", "Not an allergic reaction"
+
+    # For an allergic reaction to the drug (practice.signals ASKS_WHETHER_ALLERGIC), what the acknowledging clinician
+    # found; a prescriber may correct a confirmed finding later, with a reason, when it proves wrong.
+    acknowledgement_finding = models.CharField(max_length=20, choices=Finding.choices, blank=True)
+    finding_corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finding_corrected_at = models.DateTimeField(null=True, blank=True)
+    finding_correction_reason = models.TextField(blank=True)
+
     class Meta:
         ordering = ["-priority", "raised_at", "id"]
         constraints = [
@@ -286,6 +299,10 @@ class CriticalAlert(models.Model):
     @property
     def kind_label(self) -> str:
         return alert_kind_label(self.kind)
+
+    @property
+    def asks_whether_allergic(self) -> bool:
+        return self.kind in ASKS_WHETHER_ALLERGIC
 
 
 def alert_kind_label(kind: str) -> str:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 from kapstone.accounts import services as accounts_services
 from kapstone.accounts.models import User
+from kapstone.accounts.roles import Role
 from kapstone.audit import services as audit
 from kapstone.measures import long_term_safety, selectors
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, DueItem, Plan, due_items, load_plan
@@ -68,7 +69,7 @@ from kapstone.measures.signals import alert_raised
 from kapstone.patients.contact import may_message_now
 from kapstone.patients.models import Patient
 from kapstone.practice.settings_store import practice_value
-from kapstone.practice.signals import SAFETY_EVENT_KINDS
+from kapstone.practice.signals import ASKS_WHETHER_ALLERGIC, SAFETY_EVENT_KINDS
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 logger = logging.getLogger(__name__)
@@ -776,10 +777,12 @@ def entered_total_void(*, actor: User, assessment: Assessment, reason: str) -> A
 
 
 @transaction.atomic
-def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str) -> CriticalAlert:
+def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str, finding: str = "") -> CriticalAlert:
     """An acknowledgement is the care team's follow-up of the alert, with a note of what was done: enrolment, the
     dosing room and discharge read it as a clinician's review of a suicide-risk answer or a safety finding, so only a
-    clinician gives one (the queue offers the form to no one else)."""
+    clinician gives one (the queue offers the form to no one else). An allergic reaction to the drug is acknowledged
+    with what the clinician found (`finding`, CriticalAlert.Finding): a confirmed one goes on excluding further doses
+    and courses (kapstone.dosing reads it), where closing the alert alone would let them go ahead."""
     if not actor.is_clinician:
         raise ValueError("Only a clinician acknowledges an alert: it records the care team's follow-up.")
     note = (note or "").strip()
@@ -788,17 +791,64 @@ def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str) -> Critic
     alert = CriticalAlert.objects.select_for_update().get(pk=alert.pk)
     if alert.acknowledged_at is not None:
         raise ValueError("This alert was already acknowledged.")
+    if alert.kind in ASKS_WHETHER_ALLERGIC:
+        if finding not in CriticalAlert.Finding.values:
+            raise ValueError(
+                "Say whether it was an allergic reaction to the drug: a confirmed one excludes further doses and "
+                "courses (ketamine and esketamine are contraindicated in hypersensitivity)."
+            )
+    else:
+        finding = ""
     alert.acknowledged_by = actor
     alert.acknowledged_at = timezone.now()
     alert.acknowledgement_note = note
-    alert.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
+    alert.acknowledgement_finding = finding
+    alert.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note", "acknowledgement_finding"])
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,
         patient_id=alert.patient_id,
         object_type="critical_alert",
         object_id=alert.pk,
-        detail={"acknowledged": True, "rule": alert.rule},
+        detail={"acknowledged": True, "rule": alert.rule, **({"finding": finding} if finding else {})},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_finding_correct(*, actor: User, alert: CriticalAlert, reason: str) -> CriticalAlert:
+    """A prescriber records that a reaction acknowledged as allergic was not (an allergist's tests, another cause
+    found), with the reason: only then may the patient be dosed or enrolled again. The first finding stays in the
+    audit trail."""
+    if actor.role != Role.PRESCRIBER:
+        raise ValueError("Only a prescriber corrects a confirmed allergic reaction: it decides whether to dose again.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Write why the reaction was not an allergic reaction to the drug.")
+    alert = CriticalAlert.objects.select_for_update().get(pk=alert.pk)
+    if alert.acknowledgement_finding != CriticalAlert.Finding.CONFIRMED:
+        raise ValueError("Only an allergic reaction acknowledged as confirmed can be corrected.")
+    alert.acknowledgement_finding = CriticalAlert.Finding.NOT_ALLERGIC
+    alert.finding_corrected_by, alert.finding_corrected_at = actor, timezone.now()
+    alert.finding_correction_reason = reason
+    alert.save(
+        update_fields=[
+            "acknowledgement_finding",
+            "finding_corrected_by",
+            "finding_corrected_at",
+            "finding_correction_reason",
+        ]
+    )
+    audit.record(
+        action=audit.Action.UPDATE,
+        actor=actor,
+        patient_id=alert.patient_id,
+        object_type="critical_alert",
+        object_id=alert.pk,
+        detail={
+            "finding": {"before": CriticalAlert.Finding.CONFIRMED, "after": CriticalAlert.Finding.NOT_ALLERGIC},
+            "reason": reason,
+        },
     )
     return alert
 

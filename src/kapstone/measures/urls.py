@@ -12,5 +12,6 @@ urlpatterns = [
     path("patient/<int:patient_id>/assessment/<int:assessment_id>/", views.record_questionnaire, name="record"),
     path("alerts/", views.alert_queue, name="alerts"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
+    path("alerts/<int:alert_id>/correct-finding/", views.alert_finding_correct, name="correct_finding"),
     path("group/<int:group_id>/schedule/", views.schedule_group, name="schedule_group"),
 ]

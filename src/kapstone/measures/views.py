@@ -15,6 +15,7 @@ from kapstone.measures.forms import (
     AcknowledgeForm,
     AmendTotalForm,
     EnteredTotalForm,
+    FindingCorrectionForm,
     StartQuestionnaireForm,
     UrineToxicologyForm,
 )
@@ -204,6 +205,9 @@ def _queue_context(request, filters: selectors.QueueFilters, **extra) -> dict:
         "staff_members": [(member.pk, staff_label(member)) for member in selectors.alert_filter_staff()],
         "form": AcknowledgeForm(),
         "can_acknowledge": request.user.is_clinician,
+        "findings": CriticalAlert.Finding.choices,
+        "correction_form": FindingCorrectionForm(),
+        "can_correct_finding": request.user.role == Role.PRESCRIBER,
         **extra,
     }
 
@@ -222,10 +226,15 @@ def _safe_next(request, fallback: str):
 @require_POST
 def alert_acknowledge(request, alert_id):
     alert = selectors.alert_get(user=request.user, alert_id=alert_id)
-    form = AcknowledgeForm(request.POST)
+    form = AcknowledgeForm(request.POST, asks_finding=alert.asks_whether_allergic)
     if form.is_valid():
         try:
-            services.alert_acknowledge(actor=request.user, alert=alert, note=form.cleaned_data["note"])
+            services.alert_acknowledge(
+                actor=request.user,
+                alert=alert,
+                note=form.cleaned_data["note"],
+                finding=form.cleaned_data.get("finding", ""),
+            )
         except ValueError as error:
             messages.error(request, str(error))
         else:
@@ -233,6 +242,30 @@ def alert_acknowledge(request, alert_id):
             messages.success(request, f"The alert for {about} is acknowledged.")
         return _safe_next(request, "measures:alerts")
     context = _queue_context(request, selectors.QueueFilters(), form=form, failed_alert=alert.pk, can_acknowledge=True)
+    return render(request, "measures/alert_queue.html", context, status=400)
+
+
+@roles_required(Role.PRESCRIBER)
+@require_POST
+def alert_finding_correct(request, alert_id):
+    """A prescriber records that a reaction acknowledged as allergic was not, with the reason."""
+    alert = selectors.alert_get(user=request.user, alert_id=alert_id)
+    form = FindingCorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.alert_finding_correct(actor=request.user, alert=alert, reason=form.cleaned_data["reason"])
+        except ValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"The reaction of {alert.patient.full_name} is recorded as not allergic.")
+        return _safe_next(request, "measures:alerts")
+    context = _queue_context(
+        request,
+        selectors.QueueFilters(show_acknowledged=True),
+        correction_form=form,
+        failed_correction=alert.pk,
+        can_acknowledge=True,
+    )
     return render(request, "measures/alert_queue.html", context, status=400)
 
 

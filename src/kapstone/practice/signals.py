@@ -27,3 +27,9 @@ SAFETY_EVENT_KINDS = {
     "long_term_safety": "Long-term safety follow-up answer to review",
     "message_crisis_keyword": "A secure message mentions a crisis",
 }
+
+# Event kinds whose acknowledgement says what the clinician found: whether the reaction was allergic. A confirmed
+# allergic reaction to ketamine or esketamine is a contraindication ([spravato-pi] 4; [ketalar-pi]) that the apps which
+# dose and enrol read from the acknowledged alert (kapstone.dosing), until a prescriber corrects the finding with a
+# reason.
+ASKS_WHETHER_ALLERGIC = frozenset({"adverse_event_hypersensitivity"})

@@ -1,0 +1,114 @@
+"""Sixth clinical-safety audit: a fact recorded in one app is read by every decision that gives a dose, enrols a patient
+or discharges one. Each case is built through the services, as a clinic would."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kapstone.dosing import services
+from kapstone.measures import services as measures
+from kapstone.measures.models import CriticalAlert
+from kapstone.program import services as program
+from tests.conftest import signed_in_client
+from tests.dosing.helpers import checked_in
+from tests.dosing.test_clinical_audit_5 import allergic_reaction, next_course
+
+# A confirmed allergic reaction to the drug ------------------------------------------------------------------------
+
+
+def _next_dose_ready(cast, session):
+    record = services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice)
+    checked_in(cast, record)
+    services.vitals_record(
+        actor=cast.nurse, record=record, phase="pre", systolic=122, diastolic=78, heart_rate=70, spo2=98
+    )
+    return record
+
+
+def test_acknowledging_an_allergic_reaction_asks_whether_it_was_one(
+    cast, earlier_dose, django_capture_on_commit_callbacks
+):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    with pytest.raises(ValueError, match="Say whether it was an allergic reaction to the drug"):
+        measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Seen.")
+    alert.refresh_from_db()
+    assert alert.is_open
+
+
+def test_a_confirmed_allergic_reaction_excludes_the_next_dose_and_a_new_course_after_acknowledgement(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Ketamine and esketamine are contraindicated in hypersensitivity ([spravato-pi] 4; [ketalar-pi]). Before, the
+    acknowledgement closed the alert whatever the clinician found, and the exclusion followed only once staff recorded
+    it in a new intake: the next dose and the next course went ahead."""
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    measures.alert_acknowledge(
+        actor=cast.bob, alert=alert, note="Urticaria within 20 min, settled with cetirizine.", finding="confirmed"
+    )
+    record = _next_dose_ready(cast, session)
+    with pytest.raises(services.DosingError, match=r"confirmed allergic \(hypersensitivity\) reaction to the drug"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(program.EnrolmentRefused, match=r"confirmed allergic \(hypersensitivity\) reaction"):
+        program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)
+    page = signed_in_client(cast.bob).get(reverse("dosing:room", kwargs={"session_id": session.pk})).text
+    assert "confirmed allergic (hypersensitivity) reaction to the drug" in page
+
+
+def test_a_reaction_found_not_allergic_lets_the_next_dose_go_ahead(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    measures.alert_acknowledge(
+        actor=cast.bob, alert=alert, note="Heat rash from the room, not the drug.", finding="not_allergic"
+    )
+    record = _next_dose_ready(cast, session)
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)
+
+
+def test_only_a_prescriber_with_a_reason_lifts_a_confirmed_allergy(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Hives after the dose.", finding="confirmed")
+    with pytest.raises(ValueError, match="Only a prescriber"):
+        measures.alert_finding_correct(actor=cast.nurse, alert=alert, reason="Allergist: negative skin test.")
+    with pytest.raises(ValueError, match="Write why"):
+        measures.alert_finding_correct(actor=cast.bob, alert=alert, reason="  ")
+    measures.alert_finding_correct(
+        actor=cast.bob,
+        alert=alert,
+        reason="Allergist's report: skin and challenge tests negative; the hives were viral.",
+    )
+    alert.refresh_from_db()
+    assert alert.acknowledgement_finding == CriticalAlert.Finding.NOT_ALLERGIC
+    record = _next_dose_ready(cast, session)
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+
+
+def test_the_queue_asks_the_finding_and_a_prescriber_corrects_it_there(
+    cast, earlier_dose, django_capture_on_commit_callbacks
+):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    client = signed_in_client(cast.bob)
+    page = client.get(reverse("measures:alerts")).text
+    assert "Not an allergic reaction" in page
+    acknowledge = reverse("measures:acknowledge", kwargs={"alert_id": alert.pk})
+    assert client.post(acknowledge, {"note": "Seen."}).status_code == 400
+    assert client.post(acknowledge, {"note": "Hives.", "finding": "confirmed"}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.acknowledgement_finding == "confirmed"
+    correct = reverse("measures:correct_finding", kwargs={"alert_id": alert.pk})
+    assert signed_in_client(cast.nurse).post(correct, {"reason": "Negative tests."}).status_code == 403
+    assert client.post(correct, {"reason": ""}).status_code == 400
+    assert client.post(correct, {"reason": "Allergist: challenge test negative."}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.acknowledgement_finding == "not_allergic"
