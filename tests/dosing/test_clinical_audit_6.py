@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.dosing import services
+from kapstone.integration import services as journal
 from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
 from kapstone.program import services as program
@@ -112,3 +113,59 @@ def test_the_queue_asks_the_finding_and_a_prescriber_corrects_it_there(
     assert client.post(correct, {"reason": "Allergist: challenge test negative."}).status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledgement_finding == "not_allergic"
+
+
+# A journal entry shared with the care team that tells of a crisis ------------------------------------------------
+
+
+def _shared_entry(cast, capture, text, *, share=True):
+    with capture(execute=True):
+        return journal.journal_entry_create(
+            actor=cast.alice_user,
+            patient=cast.alice,
+            prompt="emotions",
+            text=text,
+            mood=2,
+            activity="",
+            activity_minutes=None,
+            share=share,
+        )
+
+
+def test_a_shared_journal_entry_that_tells_of_a_crisis_holds_the_next_dose_a_new_course_and_discharge(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Shared, the entry is written to the care team in the patient's own words, as a secure message is; the messaging
+    screen ([us-988] warning signs) flagged the message and held the dose, a course and discharge, while the same words
+    in a shared journal entry raised nothing (fifth audit's leftover)."""
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    entry = _shared_entry(cast, django_capture_on_commit_callbacks, "Since Tuesday I keep thinking I want to die.")
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="journal_crisis_keyword")
+    assert (alert.object_type, alert.object_id, alert.priority) == (
+        "journal_entry",
+        str(entry.pk),
+        CriticalAlert.Priority.REVIEW,
+    )
+    record = _next_dose_ready(cast, session)
+    with pytest.raises(services.DosingError, match="A journal entry the patient shared mentions a crisis"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(program.EnrolmentRefused, match="A journal entry the patient shared mentions a crisis"):
+        program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)
+    with pytest.raises(services.DosingError, match="A journal entry the patient shared mentions a crisis"):
+        services.discharge(actor=cast.nurse, record=record, vitals_ok=True, alert_oriented=True, escort_present=True)
+    measures.alert_acknowledge(actor=cast.bob, alert=alert, note="Called her: passive thoughts, safety plan reviewed.")
+    services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+
+
+def test_a_private_entry_is_not_screened_until_the_patient_shares_it(cast, django_capture_on_commit_callbacks):
+    """The patient decides who reads their journal: a private entry tells no one. Shared later, it is screened then."""
+    entry = _shared_entry(cast, django_capture_on_commit_callbacks, "Better off dead, some days.", share=False)
+    assert not CriticalAlert.objects.filter(patient=cast.alice).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        journal.journal_entry_share(actor=cast.alice_user, entry=entry, shared=True)
+    assert CriticalAlert.objects.filter(patient=cast.alice, kind="journal_crisis_keyword").count() == 1
+
+
+def test_an_ordinary_shared_entry_raises_nothing(cast, django_capture_on_commit_callbacks):
+    _shared_entry(cast, django_capture_on_commit_callbacks, "The session felt like a long exhale.")
+    assert not CriticalAlert.objects.filter(patient=cast.alice).exists()

@@ -30,7 +30,7 @@ def test_a_patient_writes_a_private_entry_with_a_mood_rating(cast):
 
 def test_the_form_says_no_one_watches_the_journal_and_gives_the_crisis_lines(cast):
     page = signed_in_client(cast.alice_user).get(reverse("integration:journal_new")).content.decode()
-    assert "No one is told when you write or share an entry" in page
+    assert "Your care team is not told straight away when you write or share an entry" in page
     assert 'href="tel:988"' in page
 
 

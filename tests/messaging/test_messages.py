@@ -6,10 +6,10 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.audit.models import AuditEvent
 from kapstone.integration.models import Notification
 from kapstone.messaging import services
-from kapstone.messaging.crisis import crisis_phrases_in
 from kapstone.messaging.models import Message
 from kapstone.practice.signals import safety_event
 from tests.integration_app.factories import png_bytes

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
+from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.audit import services as audit
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto, selectors, tasks
@@ -374,6 +375,30 @@ def notifications_reclaim_stuck(*, now: datetime.datetime | None = None) -> int:
     return reclaimed
 
 
+# How a shared entry that the crisis screen flags is announced to the alert queue (practice.signals.SAFETY_EVENT_KINDS).
+JOURNAL_CRISIS_KIND = "journal_crisis_keyword"
+
+
+def _screen_shared(entry: JournalEntry) -> None:
+    """A shared entry is the patient writing to the care team, as a secure message is: it passes the same crisis screen
+    (alerts.crisis) and raises the same review alert, which holds a dose, a course and discharge until a clinician
+    acknowledges it (dosing/data/safety.yaml review_before_dosing). A private entry is read by no one, so it is not
+    screened; it is when the patient shares it."""
+    if not crisis_phrases_in(entry.text):
+        return
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=JournalEntry,
+            kind=JOURNAL_CRISIS_KIND,
+            level="review",
+            patient_id=entry.patient_id,
+            summary="A journal entry the patient shared mentions a crisis; read it and reach out.",
+            object_type="journal_entry",
+            object_id=entry.pk,
+        )
+    )
+
+
 @transaction.atomic
 def journal_entry_create(
     *,
@@ -424,6 +449,8 @@ def journal_entry_create(
             object_id=entry.pk,
             detail={"prompt": prompt, "shared": share, "image": image is not None, "activity": activity},
         )
+    if share:
+        _screen_shared(entry)
     return entry
 
 
@@ -431,6 +458,7 @@ def journal_entry_create(
 def journal_entry_share(*, actor: User, entry: JournalEntry, shared: bool) -> JournalEntry:
     if entry.patient.user_id != actor.pk:
         raise IntegrationError("Only the patient decides who sees their journal.")
+    newly_shared = shared and not entry.shared_with_care_team
     entry.shared_with_care_team = shared
     entry.shared_at = timezone.now() if shared else None
     entry.save(update_fields=["shared_with_care_team", "shared_at", "updated_at"])
@@ -441,6 +469,8 @@ def journal_entry_share(*, actor: User, entry: JournalEntry, shared: bool) -> Jo
         object_id=entry.pk,
         detail={"shared": shared},
     )
+    if newly_shared:
+        _screen_shared(entry)
     return entry
 
 

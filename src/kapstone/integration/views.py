@@ -70,9 +70,9 @@ def journal_new(request):
 
 
 def _not_straight_away() -> str:
-    """Sharing tells no one: an entry that says the patient is not safe waits until someone opens the record. The
-    patient is told so where they write and when they share, with the practice's crisis lines (as on a
-    questionnaire)."""
+    """Sharing pages no one: an entry that says the patient is not safe raises a review alert (services._screen_shared),
+    seen when someone next opens the queue or the record. The patient is told so where they write and when they share,
+    with the practice's crisis lines (as on a questionnaire)."""
     lines = "; ".join(f"{line['label']} {line['contact']}" for line in crisis_resources())
     return (
         "Your care team sees shared entries when they next open your record, not straight away. If you are "

@@ -26,6 +26,7 @@ SAFETY_EVENT_KINDS = {
     "patient_notification_failed": "A message to a patient about a critical result failed",
     "long_term_safety": "Long-term safety follow-up answer to review",
     "message_crisis_keyword": "A secure message mentions a crisis",
+    "journal_crisis_keyword": "A shared journal entry mentions a crisis",
 }
 
 # Event kinds whose acknowledgement says what the clinician found: whether the reaction was allergic. A confirmed

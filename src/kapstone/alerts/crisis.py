@@ -1,4 +1,5 @@
-"""The crisis screen of a secure message: data/crisis_keywords.yaml, matched as whole words."""
+"""The crisis screen of what a patient writes to the care team, a secure message or a journal entry they share:
+data/crisis_keywords.yaml, matched as whole words. It lives here, below both apps, so each screens with the same list."""
 
 import functools
 import re
