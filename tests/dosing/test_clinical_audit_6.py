@@ -12,10 +12,12 @@ from kapstone.dosing import services
 from kapstone.integration import services as journal
 from kapstone.measures import services as measures
 from kapstone.measures.models import CriticalAlert
+from kapstone.messaging.models import SessionChangeRequest
 from kapstone.program import services as program
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import checked_in
 from tests.dosing.test_clinical_audit_5 import allergic_reaction, next_course
+from tests.messaging.factories import upcoming_session
 
 # A confirmed allergic reaction to the drug ------------------------------------------------------------------------
 
@@ -169,3 +171,51 @@ def test_a_private_entry_is_not_screened_until_the_patient_shares_it(cast, djang
 def test_an_ordinary_shared_entry_raises_nothing(cast, django_capture_on_commit_callbacks):
     _shared_entry(cast, django_capture_on_commit_callbacks, "The session felt like a long exhale.")
     assert not CriticalAlert.objects.filter(patient=cast.alice).exists()
+
+
+# A request to miss a session that tells of a crisis ----------------------------------------------------------------
+
+
+def test_a_request_to_miss_a_session_that_tells_of_a_crisis_holds_the_next_dose_as_a_message_does(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """The note of a request to move or miss a session is the patient writing to the care team, as a message is: the
+    same screen ([us-988] warning signs) raises the same alert, which holds the next dose and a course. Before, "I
+    can't come, I want to die" in the note raised nothing, and the patient was told only that nothing changes until
+    the team answers."""
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alice = signed_in_client(cast.alice_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.post(
+            reverse("messaging:request_change", kwargs={"session_id": upcoming_session(cast).pk}),
+            {"kind": "cancel", "note": "I can't face it. Honestly I want to die."},
+        )
+    assert response.status_code == 200 and "Help is available now" in response.text and "988" in response.text
+    request = SessionChangeRequest.objects.get(patient=cast.alice)
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="message_crisis_keyword")
+    assert (alert.object_type, alert.object_id) == ("session_change_request", str(request.pk))
+    record = _next_dose_ready(cast, session)
+    with pytest.raises(services.DosingError, match="A request to move or miss a session mentions a crisis"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(program.EnrolmentRefused, match="A request to move or miss a session mentions a crisis"):
+        program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)
+
+
+def test_an_ordinary_request_note_raises_nothing(cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in_client(cast.alice_user).post(
+            reverse("messaging:request_change", kwargs={"session_id": upcoming_session(cast).pk}),
+            {"kind": "reschedule", "note": "A work trip that week."},
+        )
+    assert response.status_code == 302
+    assert not CriticalAlert.objects.filter(patient=cast.alice).exists()
+
+
+def test_the_inbox_marks_a_request_whose_note_mentions_a_crisis(cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in_client(cast.alice_user).post(
+            reverse("messaging:request_change", kwargs={"session_id": upcoming_session(cast).pk}),
+            {"kind": "cancel", "note": "No reason to live right now."},
+        )
+    page = signed_in_client(cast.bob).get(reverse("messaging:inbox")).text
+    assert "No reason to live right now." in page and "mentions a crisis" in page

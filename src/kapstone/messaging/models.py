@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.patients.models import Patient
 
 MAX_MESSAGE_CHARACTERS = 5000  # an input limit: a message, not a document; longer text goes in several
@@ -103,3 +104,8 @@ class SessionChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} request for session {self.session_id}"
+
+    @property
+    def mentions_crisis(self) -> bool:
+        """The note passes the secure messages' crisis screen: it too is the patient writing to the care team."""
+        return bool(crisis_phrases_in(self.note))

@@ -29,6 +29,7 @@ from kapstone.program.telehealth import VideoSettings, video_link, video_setting
 
 NOTIFICATION_KIND = "secure_message"
 SESSION_REMINDER_KIND = "session_reminder"
+CRISIS_KIND = "message_crisis_keyword"
 
 
 class MessageRefused(ValueError):
@@ -41,20 +42,32 @@ def _may_write(actor: User, patient: Patient) -> bool:
     return actor.role in RECORD_ROLES and patients_visible_to(actor).filter(pk=patient.pk).exists()
 
 
+def _crisis_announce(*, sender: type, patient_id: int, summary: str, object_type: str, object_id: int) -> None:
+    """What the patient writes to the care team that the crisis screen flags goes on the alert queue for review once
+    committed; open, it holds a dose, a course and discharge (dosing/data/safety.yaml review_before_dosing)."""
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=sender,
+            kind=CRISIS_KIND,
+            level="review",
+            patient_id=patient_id,
+            summary=summary,
+            object_type=object_type,
+            object_id=object_id,
+        )
+    )
+
+
 def _announce(message: Message) -> None:
     patient = message.thread.patient
     if message.from_patient:
         if message.mentions_crisis:
-            transaction.on_commit(
-                lambda: safety_event.send(
-                    sender=Message,
-                    kind="message_crisis_keyword",
-                    level="review",
-                    patient_id=patient.pk,
-                    summary="A secure message from the patient mentions a crisis; read it and reach out.",
-                    object_type="message",
-                    object_id=message.pk,
-                )
+            _crisis_announce(
+                sender=Message,
+                patient_id=patient.pk,
+                summary="A secure message from the patient mentions a crisis; read it and reach out.",
+                object_type="message",
+                object_id=message.pk,
             )
         return
     link = settings.SITE_URL.rstrip("/") + reverse("messaging:my_thread", args=[message.thread_id])
@@ -165,6 +178,15 @@ def session_change_request(*, actor: User, session: GroupSession, kind: str, not
         object_id=request.pk,
         detail={"session": session.pk, "kind": kind},
     )
+    # The note is the patient writing to the care team, as a message is: the same screen, the same alert.
+    if request.mentions_crisis:
+        _crisis_announce(
+            sender=SessionChangeRequest,
+            patient_id=patient.pk,
+            summary="A request to move or miss a session mentions a crisis; read it and reach out.",
+            object_type="session_change_request",
+            object_id=request.pk,
+        )
     return request
 
 

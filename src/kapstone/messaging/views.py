@@ -30,7 +30,7 @@ def _write(form, send):
 
 def _after_patient_message(request, message):
     if message.mentions_crisis:
-        context = {"resources": crisis_resources(), "thread": message.thread}
+        context = {"resources": crisis_resources(), "thread": message.thread, "sent": "Your message is sent"}
         return render(request, "messaging/crisis.html", context)
     messages.success(request, "Sent. Your care team will reply here; this inbox is not watched around the clock.")
     return redirect("messaging:my_thread", thread_id=message.thread_id)
@@ -145,12 +145,16 @@ def request_change(request, session_id):
         messages.error(request, "Choose whether to move the session or to miss it.")
         return redirect("portal:home")
     try:
-        services.session_change_request(
+        change = services.session_change_request(
             actor=request.user, session=session, kind=form.cleaned_data["kind"], note=form.cleaned_data["note"]
         )
     except services.MessageRefused as refusal:
         messages.error(request, str(refusal))
     else:
+        if change.mentions_crisis:
+            # Answered at once with the crisis lines, as a message is: a request waits for the team's next look.
+            context = {"resources": crisis_resources(), "thread": None, "sent": "Your request is sent"}
+            return render(request, "messaging/crisis.html", context)
         messages.success(request, "Your request is with your care team. Nothing changes until they answer.")
     return redirect("portal:home")
 
