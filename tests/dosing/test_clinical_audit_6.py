@@ -17,6 +17,7 @@ from kapstone.program import services as program
 from tests.conftest import signed_in_client
 from tests.dosing.helpers import checked_in
 from tests.dosing.test_clinical_audit_5 import allergic_reaction, next_course
+from tests.measures.factories import due_assessment
 from tests.messaging.factories import upcoming_session
 
 # A confirmed allergic reaction to the drug ------------------------------------------------------------------------
@@ -219,3 +220,30 @@ def test_the_inbox_marks_a_request_whose_note_mentions_a_crisis(cast, django_cap
         )
     page = signed_in_client(cast.bob).get(reverse("messaging:inbox")).text
     assert "No reason to live right now." in page and "mentions a crisis" in page
+
+
+# A written answer on the safety follow-up that tells of a crisis -----------------------------------------------------
+
+
+def test_a_safety_follow_up_whose_written_answer_tells_of_a_crisis_holds_the_next_dose_and_a_course(
+    cast, session, stock, earlier_dose, django_capture_on_commit_callbacks
+):
+    """The follow-up's written answer is read by the care team (measures Assessment.free_text), as a message is. With
+    every item answered no, "I keep thinking I'd be better off dead" raised nothing before."""
+    earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    assessment = due_assessment(cast.alice, "kset-followup", occasion="follow_up_1m")
+    with django_capture_on_commit_callbacks(execute=True):
+        measures.assessment_save_answers(
+            actor=cast.alice_user,
+            assessment=assessment,
+            answers=dict.fromkeys(range(1, 9), 0),
+            submit=True,
+            free_text="Nothing physical. I keep thinking I'd be better off dead.",
+        )
+    alert = CriticalAlert.objects.get(patient=cast.alice, kind="answer_crisis_keyword")
+    assert (alert.object_type, alert.object_id) == ("assessment", str(assessment.pk))
+    record = _next_dose_ready(cast, session)
+    with pytest.raises(services.DosingError, match="written answer on a questionnaire mentions a crisis"):
+        services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
+    with pytest.raises(program.EnrolmentRefused, match="written answer on a questionnaire mentions a crisis"):
+        program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)

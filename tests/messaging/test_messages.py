@@ -6,9 +6,9 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.audit.models import AuditEvent
 from kapstone.integration.models import Notification
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.messaging import services
 from kapstone.messaging.models import Message
 from kapstone.practice.signals import safety_event

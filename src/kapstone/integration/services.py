@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import Role
-from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.audit import services as audit
 from kapstone.dosing.models import DoseRecord
 from kapstone.integration import crypto, selectors, tasks
@@ -31,6 +30,7 @@ from kapstone.integration.models import (
 )
 from kapstone.integration.notifications import channel as channel_named
 from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.patients.models import Patient
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
@@ -381,7 +381,7 @@ JOURNAL_CRISIS_KIND = "journal_crisis_keyword"
 
 def _screen_shared(entry: JournalEntry) -> None:
     """A shared entry is the patient writing to the care team, as a secure message is: it passes the same crisis screen
-    (alerts.crisis) and raises the same review alert, which holds a dose, a course and discharge until a clinician
+    (measures.crisis) and raises the same review alert, which holds a dose, a course and discharge until a clinician
     acknowledges it (dosing/data/safety.yaml review_before_dosing). A private entry is read by no one, so it is not
     screened; it is when the patient shares it."""
     if not crisis_phrases_in(entry.text):

@@ -32,6 +32,7 @@ from kapstone.audit import services as audit
 from kapstone.measures import long_term_safety, selectors
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, DueItem, Plan, due_items, load_plan
 from kapstone.measures.change import takes_practice_baseline_sample
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
     SUICIDE_RISK,
@@ -73,6 +74,9 @@ from kapstone.practice.signals import ASKS_WHETHER_ALLERGIC, SAFETY_EVENT_KINDS
 from kapstone.program.models import Enrolment, Group, GroupSession
 
 logger = logging.getLogger(__name__)
+
+# How a questionnaire's written answer that the crisis screen flags is announced (practice.signals.SAFETY_EVENT_KINDS).
+ANSWER_CRISIS_KIND = "answer_crisis_keyword"
 
 
 class IncompleteAnswers(InvalidAnswers):
@@ -463,6 +467,15 @@ def assessment_save_answers(
         long_term_safety.review_answers(
             instrument, result, patient_id=assessment.patient_id, assessment_id=assessment.pk
         )
+        # The written answer is read by the care team, as a secure message is: the same crisis screen, its own alert.
+        if crisis_phrases_in(assessment.free_text):
+            long_term_safety.announce_on_commit(
+                kind=ANSWER_CRISIS_KIND,
+                patient_id=assessment.patient_id,
+                summary="A written answer on a questionnaire mentions a crisis; read it and reach out.",
+                object_type="assessment",
+                object_id=assessment.pk,
+            )
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from kapstone.alerts.crisis import crisis_phrases_in
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.patients.models import Patient
 
 MAX_MESSAGE_CHARACTERS = 5000  # an input limit: a message, not a document; longer text goes in several

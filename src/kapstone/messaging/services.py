@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from kapstone.accounts.models import User
 from kapstone.accounts.roles import RECORD_ROLES, Role
-from kapstone.alerts.crisis import crisis_phrases_in
 from kapstone.audit import services as audit
 from kapstone.integration import selectors as integration_selectors
 from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.messaging import selectors
 from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionChangeRequest, Thread, ThreadRead
 from kapstone.patients.models import Patient

@@ -27,6 +27,7 @@ SAFETY_EVENT_KINDS = {
     "long_term_safety": "Long-term safety follow-up answer to review",
     "message_crisis_keyword": "A secure message mentions a crisis",
     "journal_crisis_keyword": "A shared journal entry mentions a crisis",
+    "answer_crisis_keyword": "A questionnaire's written answer mentions a crisis",
 }
 
 # Event kinds whose acknowledgement says what the clinician found: whether the reaction was allergic. A confirmed

@@ -1,5 +1,6 @@
-"""The crisis screen of what a patient writes to the care team, a secure message or a journal entry they share:
-data/crisis_keywords.yaml, matched as whole words. It lives here, below both apps, so each screens with the same list."""
+"""The crisis screen of what a patient writes to the care team (a secure message or a session request's note, a journal
+entry they share, a questionnaire's written answer): data/crisis_keywords.yaml, matched as whole words. It lives here,
+below every app that takes such writing, so each screens with the same list."""
 
 import functools
 import re
