@@ -247,3 +247,16 @@ def test_a_safety_follow_up_whose_written_answer_tells_of_a_crisis_holds_the_nex
         services.dose_order(actor=cast.bob, record=record, route="sublingual", dose_mg=Decimal("200"))
     with pytest.raises(program.EnrolmentRefused, match="written answer on a questionnaire mentions a crisis"):
         program.enrol(actor=cast.bob, group=next_course(), patient=cast.alice)
+
+
+def test_the_portal_shows_the_crisis_lines_at_once_for_a_written_answer_that_tells_of_a_crisis_even_when_saved(
+    cast, django_capture_on_commit_callbacks
+):
+    assessment = due_assessment(cast.alice, "kset-followup", occasion="follow_up_1m")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in_client(cast.alice_user).post(
+            reverse("portal:questionnaire", args=[assessment.pk]),
+            {"item_1": "0", "free_text": "Some nights I want to die.", "action": "save"},
+        )
+    assert response.status_code == 200 and "988" in response.text
+    assert CriticalAlert.objects.filter(patient=cast.alice, kind="answer_crisis_keyword").count() == 1

@@ -467,15 +467,16 @@ def assessment_save_answers(
         long_term_safety.review_answers(
             instrument, result, patient_id=assessment.patient_id, assessment_id=assessment.pk
         )
-        # The written answer is read by the care team, as a secure message is: the same crisis screen, its own alert.
-        if crisis_phrases_in(assessment.free_text):
-            long_term_safety.announce_on_commit(
-                kind=ANSWER_CRISIS_KIND,
-                patient_id=assessment.patient_id,
-                summary="A written answer on a questionnaire mentions a crisis; read it and reach out.",
-                object_type="assessment",
-                object_id=assessment.pk,
-            )
+    # The written answer is read by the care team, as a secure message is: the same crisis screen, its own alert; on a
+    # save too, as an endorsed suicide item is (the queue records an event announced twice once).
+    if crisis_phrases_in(assessment.free_text):
+        long_term_safety.announce_on_commit(
+            kind=ANSWER_CRISIS_KIND,
+            patient_id=assessment.patient_id,
+            summary="A written answer on a questionnaire mentions a crisis; read it and reach out.",
+            object_type="assessment",
+            object_id=assessment.pk,
+        )
     audit.record(
         action=audit.Action.UPDATE,
         actor=actor,

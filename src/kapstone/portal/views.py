@@ -10,6 +10,7 @@ from kapstone.integration.selectors import patient_risk_words
 from kapstone.measures import charts
 from kapstone.measures import selectors as measures
 from kapstone.measures import services as measures_services
+from kapstone.measures.crisis import crisis_phrases_in
 from kapstone.measures.portal_settings import PREFIX as MEASURES_PREFIX
 from kapstone.measures.portal_settings import crisis_page_promise, crisis_resources
 from kapstone.measures.questionnaire import handle_questionnaire
@@ -62,7 +63,7 @@ def questionnaire(request, assessment_id):
         return redirect("portal:home")
     outcome = handle_questionnaire(request, assessment=assessment)
     if outcome.result is not None:
-        if outcome.result.crisis_resources:
+        if outcome.result.crisis_resources or crisis_phrases_in(outcome.form.free_text() or ""):
             # Shown at once, whether the form was submitted or only saved.
             context = {
                 "resources": crisis_resources(),
