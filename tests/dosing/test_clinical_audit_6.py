@@ -260,3 +260,14 @@ def test_the_portal_shows_the_crisis_lines_at_once_for_a_written_answer_that_tel
         )
     assert response.status_code == 200 and "988" in response.text
     assert CriticalAlert.objects.filter(patient=cast.alice, kind="answer_crisis_keyword").count() == 1
+
+
+def test_the_alert_page_asks_the_finding_too_and_shows_it_after(cast, earlier_dose, django_capture_on_commit_callbacks):
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    client = signed_in_client(cast.bob)
+    detail = reverse("alerts:detail", kwargs={"alert_id": alert.pk})
+    assert "Not an allergic reaction" in client.get(detail).text
+    acknowledge = reverse("measures:acknowledge", kwargs={"alert_id": alert.pk})
+    assert client.post(acknowledge, {"note": "Hives.", "finding": "confirmed", "next": detail}).status_code == 302
+    assert "Confirmed: an allergic reaction to the drug" in client.get(detail).text

@@ -205,7 +205,6 @@ def _queue_context(request, filters: selectors.QueueFilters, **extra) -> dict:
         "staff_members": [(member.pk, staff_label(member)) for member in selectors.alert_filter_staff()],
         "form": AcknowledgeForm(),
         "can_acknowledge": request.user.is_clinician,
-        "findings": CriticalAlert.Finding.choices,
         "correction_form": FindingCorrectionForm(),
         "can_correct_finding": request.user.role == Role.PRESCRIBER,
         **extra,
