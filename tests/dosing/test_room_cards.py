@@ -95,6 +95,12 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
     <p>{{ ready.safety_review_refusal }}</p>
   </div>
   {% endif %}
+  {% if entry.awaiting_dose and ready.allergy_refusal %}
+  <div class="alert-banner" aria-labelledby="allergy-{{ patient.pk }}">
+    <h3 id="allergy-{{ patient.pk }}">⚠ Confirmed allergic reaction to the drug</h3>
+    <p>{{ ready.allergy_refusal }}</p>
+  </div>
+  {% endif %}
   {% if entry.awaiting_dose and record.checked_in_at and ready.pregnancy_refusal %}
   <div class="alert-banner" aria-labelledby="pregnancy-{{ patient.pk }}">
     <h3 id="pregnancy-{{ patient.pk }}">⚠ Pregnancy check not passed</h3>
@@ -214,12 +220,22 @@ def full_room(cast, session, ready_record, stock, earlier_dose, django_capture_o
     )
     services.note_add(actor=cast.nurse, record=ready_record, text='note <with> & "quotes"')
     # Checked in: a review-level pre-dose reading not yet acknowledged, a positive suicide screen, new medicines,
-    # a dose 3 days ago.
+    # a dose 3 days ago...
     review = _patient(cast, session, "Review", pronouns="they/them <&>")
     record = _checked_in(cast, session, review, medication_changes="yes", new_medications="lithium\nsertraline")
     services.risk_assessment_record(actor=cast.nurse, record=record, answers={1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 0})
     _vitals(cast, record, "pre", 150, 95)
     earlier_dose(review, timezone.now() - datetime.timedelta(days=3))
+    # ...and an allergic reaction to the drug at an earlier dose, confirmed when acknowledged.
+    reaction = measures.alert_raise_for_event(
+        kind="adverse_event_hypersensitivity",
+        level="urgent",
+        patient_id=review.pk,
+        summary='Allergic reaction: "hives" <b>',
+        object_type="adverse_event",
+        object_id=1,
+    )
+    measures.alert_acknowledge(actor=cast.bob, alert=reaction, note="Urticaria.", finding="confirmed")
     # Checked in: pre-dose vitals at a stop level, no pregnancy test recorded, a
     # prescriber's decision to proceed after a high clinician assessment; at the weekly limit.
     stop = _patient(cast, session, "Stop")
