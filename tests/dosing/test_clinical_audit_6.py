@@ -271,3 +271,17 @@ def test_the_alert_page_asks_the_finding_too_and_shows_it_after(cast, earlier_do
     acknowledge = reverse("measures:acknowledge", kwargs={"alert_id": alert.pk})
     assert client.post(acknowledge, {"note": "Hives.", "finding": "confirmed", "next": detail}).status_code == 302
     assert "Confirmed: an allergic reaction to the drug" in client.get(detail).text
+
+
+def test_only_a_prescriber_finds_a_reaction_not_allergic_a_nurse_may_confirm_one(
+    cast, earlier_dose, django_capture_on_commit_callbacks
+):
+    """Finding it not allergic lets the next dose go ahead, which is the prescriber's decision, as correcting a
+    confirmed one is; a nurse who acknowledges the reaction confirms it, and a prescriber corrects it if it was not."""
+    earlier = earlier_dose(cast.alice, timezone.now() - datetime.timedelta(days=10))
+    alert = allergic_reaction(cast, earlier, django_capture_on_commit_callbacks)
+    with pytest.raises(ValueError, match="Only a prescriber finds a reaction not allergic"):
+        measures.alert_acknowledge(actor=cast.nurse, alert=alert, note="Looked like heat rash.", finding="not_allergic")
+    measures.alert_acknowledge(actor=cast.nurse, alert=alert, note="Hives, settled.", finding="confirmed")
+    alert.refresh_from_db()
+    assert alert.acknowledgement_finding == "confirmed"

@@ -280,7 +280,10 @@ class AcknowledgeForm(Form):
         label="Was it an allergic reaction to the drug?",
         choices=CriticalAlert.Finding.choices,
         widget=forms.RadioSelect,
-        help_text="A confirmed one excludes further doses and courses until a prescriber corrects it with a reason.",
+        help_text=(
+            "A confirmed one excludes further doses and courses until a prescriber corrects it with a reason; only a "
+            "prescriber finds a reaction not allergic."
+        ),
         error_messages={"required": "Say whether it was an allergic reaction to the drug."},
     )
 

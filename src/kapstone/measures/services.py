@@ -796,7 +796,8 @@ def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str, finding: 
     dosing room and discharge read it as a clinician's review of a suicide-risk answer or a safety finding, so only a
     clinician gives one (the queue offers the form to no one else). An allergic reaction to the drug is acknowledged
     with what the clinician found (`finding`, CriticalAlert.Finding): a confirmed one goes on excluding further doses
-    and courses (kapstone.dosing reads it), where closing the alert alone would let them go ahead."""
+    and courses (kapstone.dosing reads it), where closing the alert alone would let them go ahead; "not allergic" lets
+    them go ahead, so only a prescriber finds it, as only a prescriber corrects a confirmed one."""
     if not actor.is_clinician:
         raise ValueError("Only a clinician acknowledges an alert: it records the care team's follow-up.")
     note = (note or "").strip()
@@ -810,6 +811,11 @@ def alert_acknowledge(*, actor: User, alert: CriticalAlert, note: str, finding: 
             raise ValueError(
                 "Say whether it was an allergic reaction to the drug: a confirmed one excludes further doses and "
                 "courses (ketamine and esketamine are contraindicated in hypersensitivity)."
+            )
+        if finding == CriticalAlert.Finding.NOT_ALLERGIC and actor.role != Role.PRESCRIBER:
+            raise ValueError(
+                "Only a prescriber finds a reaction not allergic: it lets the next dose go ahead. Acknowledge it as "
+                "confirmed; a prescriber corrects that, with a reason, if it was not one."
             )
     else:
         finding = ""
