@@ -1,6 +1,9 @@
 """Reads for the admins' security screen (locked logins, failed sign-ins and refused access) and for a staff
 member's own second factors, and whether an emailed link can still set a password."""
 
+import datetime
+from dataclasses import dataclass
+
 from axes.helpers import get_client_ip_address, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.db.models import Q, QuerySet, Sum
@@ -53,15 +56,46 @@ def sign_in_failures_from(*, request: HttpRequest) -> int:
     return attempts.aggregate(failures=Sum("failures_since_start"))["failures"] or 0
 
 
-def security_events() -> list[AuditEvent]:
-    """The newest failed sign-ins and refused requests; reading them is itself audited."""
+@dataclass(frozen=True)
+class SecurityEvent:
+    """One row of the admins' security screen, in words: what happened (`what`) and to what (`detail`)."""
+
+    at: datetime.datetime
+    actor_label: str
+    what: str
+    detail: str
+    ip_address: str
+
+
+def _security_event(event: AuditEvent) -> SecurityEvent:
+    data = event.detail_data
+    if event.object_type == "sign_in_failed" and data.get("second_signature"):
+        # Typed at someone's screen as their entry's second signature: the row is the recorder's (actor_label).
+        role, recorded_by = data["second_signature"], data.get("recorded_by")
+        what = f"Wrong {role} password"
+        detail = f"{data.get('username', '')} as {role}" + (f", at {recorded_by}'s screen" if recorded_by else "")
+    elif event.object_type == "sign_in_failed":
+        what, detail = "Failed sign-in", str(data.get("username", ""))
+    elif event.object_type == "account_lockout":
+        what, detail = "Unlocked", str(data.get("unlocked", ""))
+    else:
+        what = "Refused (role)" if data.get("outcome") == "forbidden" else "Refused or not found"
+        detail = f"{data.get('method', '')} {data.get('path', '')}".strip()
+    return SecurityEvent(
+        at=event.at, actor_label=event.actor_label, what=what, detail=detail, ip_address=event.ip_address
+    )
+
+
+def security_events() -> list[SecurityEvent]:
+    """The newest failed sign-ins (a witness's wrong password among them, said as such) and refused requests;
+    reading them is itself audited."""
     events = list(
         AuditEvent.objects.filter(
             Q(object_type="sign_in_failed") | Q(object_type="access_denied") | Q(object_type="account_lockout")
         ).order_by("-id")[:SECURITY_EVENTS_SHOWN]
     )
     audit.record(action=audit.Action.READ, object_type="security_events", detail={"shown": len(events)})
-    return events
+    return [_security_event(event) for event in events]
 
 
 def passkeys_of(*, user: User) -> QuerySet[WebAuthnCredential]:

@@ -304,14 +304,17 @@ def sign_out_record(*, user: User, ended: str = "", locked_out: bool = False) ->
 
 
 @transaction.atomic
-def sign_in_failure_record(*, username: str) -> None:
-    """A failed sign-in, with the name that was tried: never the password."""
+def sign_in_failure_record(*, username: str, second_signature: str = "", recorded_by: str = "") -> None:
+    """A failed sign-in, with the name that was tried: never the password. A wrong password typed as the second
+    signature of an entry (second_signature_confirm) is one too, as it counts towards the same lockout, but says so:
+    `second_signature` names the signer's part ("witness") and `recorded_by` whose screen it was typed at, so the
+    admins' security screen does not show the witness as someone who tried to sign in."""
     user = get_user_model().objects.filter(username=username).only("pk").first()
+    detail = {"username": username[:150]}
+    if second_signature:
+        detail |= {"second_signature": second_signature, "recorded_by": recorded_by[:150]}
     audit.record(
-        action=audit.Action.LOGIN,
-        object_type="sign_in_failed",
-        object_id=user.pk if user else "",
-        detail={"username": username[:150]},
+        action=audit.Action.LOGIN, object_type="sign_in_failed", object_id=user.pk if user else "", detail=detail
     )
 
 
@@ -325,6 +328,8 @@ class SecondSignatureRefused(AccountError):
 
 # Only second_signature_confirm (and the demo seed's second_signature_for_demo_seed) make a SecondSignature.
 _ISSUED = object()
+# The key of a signer's check's request.META naming the signer's part ("witness"), for the failure's audit record.
+SECOND_SIGNATURE_ROLE = "kapstone.second_signature_role"
 
 
 @dataclass(frozen=True)
@@ -371,7 +376,10 @@ def second_signature_confirm(
     (settings.SIGN_IN_ADDRESS_FAILURE_LIMIT), are refused without the password being tried. Refused
     (SecondSignatureRefused) too: the actor as their own second signature, a deactivated login, and a signer whose
     role is not in `roles`. `role` names the signer in the messages ("witness", "checker"). A correct password signs
-    nothing in: the actor's session stays theirs."""
+    nothing in: the actor's session stays theirs. Nor does it clear the signer's earlier failures: django-axes clears
+    them at a sign-in, which takes the second factor too, and they count wrong codes as well as wrong passwords. Were
+    the password alone to clear them, whoever saw it typed at a screen could try the signer's codes at sign-in and
+    sign as their witness between tries to start the count again; the cool-off time or an admin's unlock clears it."""
     actor = getattr(request, "user", None)
     if actor is not None and actor.pk is not None and actor.pk == signer.pk:
         raise SecondSignatureRefused(f"The {role} must be another person than you.")
@@ -382,6 +390,9 @@ def second_signature_confirm(
     # request itself would answer the actor's own page with the lockout page.
     signing = copy.copy(request)
     signing.POST = QueryDict()
+    # Read by the failure's audit record (signals.record_failed_sign_in): a witness's wrong password, not a sign-in.
+    # A META of its own, as the copy shares the actor's.
+    signing.META = {**request.META, SECOND_SIGNATURE_ROLE: role}
     # One screen trying one common password on every signer in turn is stopped as a sign-in page is (spraying).
     if sign_in_failures_from(request=signing) >= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT:
         raise SecondSignatureRefused(

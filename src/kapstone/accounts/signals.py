@@ -14,7 +14,12 @@ def record_failed_sign_in(sender, credentials, request=None, **kwargs):
     # deferred: services sends credentials_ended, defined here.
     from kapstone.accounts import services
 
-    services.sign_in_failure_record(username=str(credentials.get("username") or ""))
+    actor = getattr(request, "user", None)
+    services.sign_in_failure_record(
+        username=str(credentials.get("username") or ""),
+        second_signature=request.META.get(services.SECOND_SIGNATURE_ROLE, "") if request is not None else "",
+        recorded_by=actor.get_username() if actor is not None and actor.is_authenticated else "",
+    )
 
 
 # When the session was signed in (seconds since the epoch), for its absolute lifetime
