@@ -7,6 +7,7 @@ import re
 
 import pytest
 from axes.models import AccessAttempt
+from django.core import mail
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -68,3 +69,70 @@ def test_a_right_witness_password_does_not_clear_the_witness_s_earlier_failures(
     assert "Account locked" in answer.content.decode()
     with pytest.raises(SecondSignatureRefused, match="locked"):
         _witness_with(cast.nurse, cast.bob, CAST_PASSWORD)
+
+
+# --- links under a Host header the visitor chose -----------------------------------------------------------------
+
+POISONED_HOST = "evil.example"
+SITE = "http://127.0.0.1:8000"  # the demo's settings.SITE_URL
+
+
+def _links_in(messages) -> list[str]:
+    return [link for message in messages for link in re.findall(r"https?://[^\s\"'<>]+", message.body)]
+
+
+def _all_at_the_site(links: list[str]) -> bool:
+    return bool(links) and all(link.startswith(SITE + "/") for link in links)
+
+
+def test_emailed_links_start_with_the_practice_s_address_whatever_host_the_request_named(cast, settings):
+    """Behind a proxy that passes any Host on (or with ALLOWED_HOSTS left wide), a reset asked for under
+    Host: evil.example would mail the patient a link to evil.example, which collects her token when she clicks it.
+    Every link a request makes is built from settings.SITE_URL: the reset, the portal invitation, the staff set-up
+    link, and the calendar subscription link shown once on its page."""
+    settings.ALLOWED_HOSTS = ["*"]
+    assert settings.SITE_URL == SITE
+    cast.alice_user.email = "alice@mail.example"
+    cast.alice_user.save()
+    Client().post(reverse("accounts:password_reset"), {"identifier": "alice"}, HTTP_HOST=POISONED_HOST)
+    assert _all_at_the_site(_links_in(mail.outbox)), _links_in(mail.outbox)
+    mail.outbox.clear()
+    cast.dana.user = None
+    cast.dana.save()
+    cast.dana_user.delete()
+    invited = signed_in_client(cast.charlie).post(
+        reverse("patients:portal_invite", args=[cast.dana.pk]), HTTP_HOST=POISONED_HOST
+    )
+    assert invited.status_code == 302
+    assert _all_at_the_site(_links_in(mail.outbox)), _links_in(mail.outbox)
+    mail.outbox.clear()
+    added = signed_in_client(cast.admin).post(
+        reverse("accounts:staff"),
+        {
+            "username": "dr.new",
+            "first_name": "Nia",
+            "last_name": "New",
+            "email": "nia@practice.example",
+            "role": "prescriber",
+        },
+        HTTP_HOST=POISONED_HOST,
+    )
+    assert added.status_code == 302 and len(mail.outbox) == 1
+    assert _all_at_the_site(_links_in(mail.outbox)), _links_in(mail.outbox)
+    page = signed_in_client(cast.bob).post(reverse("program:calendar"), {"action": "issue"}, HTTP_HOST=POISONED_HOST)
+    shown = re.search(r'value="([^"]+/calendar/feed/[^"]+)"', page.content.decode())
+    assert shown and _all_at_the_site([shown[1]]), shown
+
+
+def test_a_calendar_feed_s_events_keep_one_identity_whichever_host_fetched_it(cast, settings):
+    """A UID ending in the request's host made a calendar fetched under two names (the practice's, an internal one)
+    show each session twice, and named whatever host the fetcher chose inside the feed."""
+    settings.ALLOWED_HOSTS = ["*"]
+    cast.dosing_session()
+    bob = signed_in_client(cast.bob)
+    feeds = [
+        bob.get(reverse("program:my_calendar"), HTTP_HOST=host).content.decode() for host in ("a.example", "b.example")
+    ]
+    uids = [sorted(re.findall(r"^UID:(.+?)\r?$", feed, re.M)) for feed in feeds]
+    assert uids[0] and uids[0] == uids[1]
+    assert all(uid.endswith("@127.0.0.1") for uid in uids[0]), uids[0]

@@ -3,12 +3,15 @@
 import datetime
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from kapstone.accounts.models import User
@@ -414,10 +417,17 @@ def calendar_feed_of(*, user: User) -> CalendarFeed | None:
     return next(iter(_calendar_feed_of(user)), None)
 
 
-def calendar_of(*, user: User, domain: str) -> bytes:
+def feed_url(token: str) -> str:
+    """The subscription link of a calendar feed token, at the practice's own address (settings.SITE_URL), as every
+    emailed link is: never the Host header of the request that made it, which the visitor chose."""
+    return settings.SITE_URL.rstrip("/") + reverse("program:feed", args=[token])
+
+
+def calendar_of(*, user: User) -> bytes:
     """The user's sessions as iCalendar: a patient's own sessions, or the sessions a member of staff
     facilitates. Summaries carry the group's name and the session, never a patient's name. Recorded as an
-    export: the file leaves the system, to whatever calendar app fetches it."""
+    export: the file leaves the system, to whatever calendar app fetches it. Its events' UIDs end in the practice's
+    own host name, whichever name the feed was fetched under, so a subscriber's calendar keeps one copy of each."""
     if user.role == Role.PATIENT:
         patient = patient_for_portal_user(user)
         sessions = sessions_for_patient(patient=patient)
@@ -441,4 +451,4 @@ def calendar_of(*, user: User, domain: str) -> bytes:
         )
         for session in sessions
     ]
-    return ical.build_calendar(events, name="Kapstone sessions", domain=domain)
+    return ical.build_calendar(events, name="Kapstone sessions", domain=urlsplit(settings.SITE_URL).hostname or "")

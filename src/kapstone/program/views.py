@@ -400,10 +400,6 @@ def away_delete(request, away_id):
 # Calendar feeds
 
 
-def _calendar_for(request, user) -> bytes:
-    return selectors.calendar_of(user=user, domain=request.get_host().split(":")[0])
-
-
 def _ics_response(content: bytes, *, download: bool) -> HttpResponse:
     response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = "attachment; filename=kapstone-sessions.ics" if download else "inline"
@@ -413,7 +409,7 @@ def _ics_response(content: bytes, *, download: bool) -> HttpResponse:
 
 @roles_required(*CALENDAR_ROLES)
 def my_calendar(request):
-    return _ics_response(_calendar_for(request, request.user), download=True)
+    return _ics_response(selectors.calendar_of(user=request.user), download=True)
 
 
 @public
@@ -422,7 +418,7 @@ def calendar_feed(request, token):
     owner = services.feed_owner(token=token)
     if owner is None or owner.role not in CALENDAR_ROLES:
         raise Http404("No such calendar.")
-    return _ics_response(_calendar_for(request, owner), download=False)
+    return _ics_response(selectors.calendar_of(user=owner), download=False)
 
 
 @roles_required(*CALENDAR_ROLES)
@@ -437,6 +433,6 @@ def calendar_settings(request):
         if request.POST.get("action") != "issue":
             return HttpResponse("Choose to make or revoke the link.", status=400)
         token = services.feed_token_issue(user=request.user)
-        new_link = request.build_absolute_uri(reverse("program:feed", args=[token]))
+        new_link = selectors.feed_url(token)
     feed = selectors.calendar_feed_of(user=request.user)
     return render(request, "program/calendar.html", {"feed": feed, "new_link": new_link})
