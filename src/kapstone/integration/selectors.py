@@ -336,12 +336,13 @@ def journal_export(*, user: User) -> tuple[Patient, list[JournalEntry]]:
 
 
 def journal_image(*, user: User, entry_id: int | str) -> JournalEntry:
-    """The entry behind an image, for its owner, or for their care team once it is shared; else 404."""
+    """The entry behind an image, for its owner, or for their care team once it is shared; else 404. Its owner's
+    record must be open, as for every other page of her portal (patient_for_portal_user)."""
     try:
         entry = JournalEntry.objects.select_related("patient").exclude(image="").get(pk=int(entry_id))
     except (JournalEntry.DoesNotExist, ValueError, TypeError):
         raise Http404("No such image.") from None
-    own = user.role == Role.PATIENT and entry.patient.user_id == user.pk
+    own = user.role == Role.PATIENT and entry.patient_id == patient_for_portal_user(user).pk
     shared = entry.shared_with_care_team and on_care_team(user, entry.patient)
     if not (own or shared):
         raise Http404("No such image.")

@@ -84,10 +84,11 @@ def _opened(threads: QuerySet[Thread], thread_id: int | str) -> Thread:
 
 
 def attachment(*, user: User, message_id: int | str) -> Message:
-    """A message's picture, for the patient it belongs to or staff who may see the patient."""
+    """A message's picture, for the patient it belongs to (her record open, as for every page of her portal) or
+    staff who may see the patient."""
     messages = Message.objects.exclude(attachment="").select_related("thread")
     if user.role == Role.PATIENT:
-        messages = messages.filter(thread__patient__user=user)
+        messages = messages.filter(thread__patient=patient_for_portal_user(user))
     else:
         messages = messages.filter(thread__patient__in=patients_visible_to(user))
     try:
