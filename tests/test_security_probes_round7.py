@@ -3,9 +3,12 @@ right one clears; emailed links under a Host header the visitor chose; codes use
 under an open session; what a researcher's pages and the research export show; a receipt of the same invoice sent
 twice, and raced. tests/test_security_probes.py and rounds 2 to 6 hold the earlier rounds."""
 
+import datetime
+import functools
 import io
 import re
 import zipfile
+from decimal import Decimal
 
 import pytest
 from axes.models import AccessAttempt
@@ -361,3 +364,138 @@ def test_no_page_or_file_a_researcher_opens_holds_any_text_staff_or_patients_typ
         if marks.get(mark) not in PRACTICE_TEXT
     )
     assert shown == [], "\n".join(map(str, shown))
+
+
+# --- a receipt sent twice --------------------------------------------------------------------------------------------
+
+
+def _receive(cast, *, invoice: str = "INV-7001", lot: str = "L-701", received_on=None):
+    """A box of ten 100 mg lozenges of `lot`, on `invoice`, checked by bob's password."""
+    from kapstone.dosing import services as dosing_services
+    from tests.dosing.helpers import SUPPLIER_DEA_NUMBER, registered_location
+
+    registered_location("Main safe")
+    return dosing_services.lot_receive(
+        actor=cast.nurse,
+        checked_by=_witness_with(cast.nurse, cast.bob, CAST_PASSWORD),
+        drug="ketamine",
+        form="lozenge",
+        strength=Decimal("100"),
+        lot_number=lot,
+        expires_on=datetime.date(2030, 1, 1),
+        location="Main safe",
+        containers=1,
+        units_per_container=10,
+        supplier_name="Synthetic Wholesale",
+        supplier_dea_number=SUPPLIER_DEA_NUMBER,
+        invoice_number=invoice,
+        received_on=received_on,
+    )
+
+
+def test_the_same_delivery_received_twice_is_refused_and_the_balance_counts_it_once(cast):
+    """The receipt form sent again (a second click on a slow page, the browser re-sending it, two nurses each
+    unpacking the same box) booked the stock twice: the next count then found 1000 mg missing, and a missing amount
+    of a controlled substance is a loss report to the DEA. The same lot on the same invoice or packing slip from the
+    same supplier, received the same day, is refused; another lot of that invoice, or that lot on another paper or
+    day, is received."""
+    from kapstone.dosing.models import LotBalance
+    from kapstone.dosing.services import DosingError
+
+    _receive(cast)
+    with pytest.raises(DosingError, match="already recorded"):
+        _receive(cast)
+    assert LotBalance.objects.get(lot__lot_number="L-701").balance_mg == Decimal("1000")
+    _receive(cast, lot="L-702")
+    _receive(cast, invoice="PS-7002")
+    _receive(cast, received_on=datetime.date.today() - datetime.timedelta(days=1))
+    assert LotBalance.objects.get(lot__lot_number="L-701").balance_mg == Decimal("3000")
+
+
+# --- raced on PostgreSQL ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI runs the suite there too)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_delivery_received_by_two_staff_at_once_is_booked_once(cast, on_postgresql):
+    """Two nurses unpacking one box at two desks: the lot's row lock puts the second receipt after the first, which
+    it then finds. (The lot is in the log already, from yesterday's delivery: a new lot's unique number would
+    order the two anyway.)"""
+    from kapstone.dosing.models import LotBalance, Receipt
+    from kapstone.dosing.services import DosingError
+    from tests.concurrency import all_at_once
+
+    _receive(cast, invoice="INV-7000", received_on=datetime.date.today() - datetime.timedelta(days=1))
+    failures = all_at_once([functools.partial(_receive, cast) for _ in range(2)])
+    assert [type(failure) for failure in failures] == [DosingError], failures
+    assert Receipt.objects.filter(entry__lot__lot_number="L-701").count() == 2
+    assert LotBalance.objects.get(lot__lot_number="L-701").balance_mg == Decimal("2000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_sent_by_two_sign_ins_at_once_signs_in_one(cast, on_postgresql):
+    """Whoever watched the code typed sends it at the same moment as its owner: django-otp reads the device under a
+    row lock (match_token), so the second finds the code spent."""
+    from tests.concurrency import all_at_once
+
+    code = _code_now(cast.bob)
+    clients = [Client(), Client()]
+    assert all_at_once([functools.partial(_sign_in_with, client, code) for client in clients]) == []
+    assert sorted(_signed_in(client) for client in clients) == [False, True]
+
+
+def _sign_in_with(client: Client, code: str) -> None:
+    client.post(reverse("accounts:login"), {"username": "bob", "password": CAST_PASSWORD, "otp_token": code})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_questionnaire_submitted_from_two_tabs_at_once_is_scored_and_alerted_once(cast, on_postgresql):
+    from kapstone.measures import services as measures_services
+    from kapstone.measures.models import Assessment, CriticalAlert
+    from tests.concurrency import all_at_once
+    from tests.measures.factories import PHQ9_ITEM9, due_assessment
+
+    assessment = due_assessment(cast.alice)
+    submit = functools.partial(
+        measures_services.assessment_save_answers,
+        actor=cast.alice_user,
+        assessment=assessment,
+        answers=PHQ9_ITEM9,
+        submit=True,
+    )
+    failures = all_at_once([submit, submit])
+    assert [type(failure) for failure in failures] == [measures_services.NotOpen], failures
+    assert Assessment.objects.get(pk=assessment.pk).status == Assessment.Status.COMPLETED
+    assert CriticalAlert.objects.filter(assessment=assessment).count() == 1
+    submitted = AuditEvent.objects.filter(object_type="assessment", object_id=str(assessment.pk))
+    assert [event.detail_data["submitted"] for event in submitted] == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_alert_acknowledged_by_two_clinicians_at_once_keeps_one_acknowledgement(cast, on_postgresql):
+    from kapstone.measures import services as measures_services
+    from kapstone.measures.models import CriticalAlert
+    from tests.concurrency import all_at_once
+    from tests.measures.factories import open_alert
+
+    alert = open_alert(cast.alice)
+    failures = all_at_once(
+        [
+            functools.partial(measures_services.alert_acknowledge, actor=clinician, alert=alert, note=f"Called, {name}")
+            for clinician, name in ((cast.bob, "bob"), (cast.therapist, "theo"))
+        ]
+    )
+    assert [str(failure) for failure in failures] == ["This alert was already acknowledged."]
+    alert = CriticalAlert.objects.get(pk=alert.pk)
+    assert alert.acknowledgement_note == f"Called, {alert.acknowledged_by.get_username()}"
+    acknowledged = AuditEvent.objects.filter(
+        object_type="critical_alert", object_id=str(alert.pk), detail__contains='"acknowledged":true'
+    )
+    assert [event.actor_id for event in acknowledged] == [alert.acknowledged_by_id]

@@ -1053,6 +1053,32 @@ def _required_text(value: str, field: str, what: str) -> str:
     return value
 
 
+def _refuse_a_receipt_recorded_twice(
+    *, lot: SubstanceLot, supplier_dea_number: str, invoice_number: str, received_on: datetime.date
+) -> None:
+    """The same lot on the same invoice or packing slip from the same supplier, received the same day, is the same
+    delivery recorded again (the form sent twice, or two staff unpacking one box): booked twice, the next count
+    finds the amount missing. The lot's row is locked first, so two receipts of it at once are checked one after the
+    other. A second delivery of the lot comes on its own packing slip, or on another day."""
+    SubstanceLot.objects.select_for_update().filter(pk=lot.pk).first()
+    earlier = (
+        Receipt.objects.filter(
+            entry__lot=lot,
+            supplier_dea_number=supplier_dea_number,
+            invoice_number__iexact=invoice_number,
+            received_on=received_on,
+        )
+        .select_related("received_by")
+        .first()
+    )
+    if earlier is not None:
+        raise DosingError(
+            f"invoice_number: this delivery is already recorded: lot {lot.lot_number} on {invoice_number}, received "
+            f"{day_in_words(received_on)} by {_person(earlier.received_by)}. If more of the lot came in another "
+            "delivery, record it under that delivery's packing-slip number."
+        )
+
+
 @transaction.atomic
 def lot_receive(
     *,
@@ -1131,6 +1157,9 @@ def lot_receive(
             f"{written_quantity(unit_mg)}; check the "
             "strength and volume."
         )
+    _refuse_a_receipt_recorded_twice(
+        lot=lot, supplier_dea_number=supplier_dea_number, invoice_number=invoice_number, received_on=received_on
+    )
     entry = ledger_post(
         actor=actor,
         lot=lot,
