@@ -499,3 +499,42 @@ def test_one_alert_acknowledged_by_two_clinicians_at_once_keeps_one_acknowledgem
         object_type="critical_alert", object_id=str(alert.pk), detail__contains='"acknowledged":true'
     )
     assert [event.actor_id for event in acknowledged] == [alert.acknowledged_by_id]
+
+
+# --- pictures that carry a script ---------------------------------------------------------------------------------
+
+DRAWING = {"prompt": "free", "activity": "drawing", "activity_minutes": "30"}
+SCRIPTED_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>fetch("/patients/")</script></svg>'
+
+
+def test_a_picture_that_carries_a_script_is_refused_or_served_without_it(cast):
+    """An SVG runs its script when opened as a page at Kapstone's address; a PNG with a page appended after its
+    end (a polyglot) is a picture to a browser and a page to whatever sniffs it. Neither the journal nor a message
+    takes the SVG, and the PNG is kept re-encoded, its tail gone, and served as the picture it is."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from kapstone.integration.models import JournalEntry
+    from kapstone.messaging.models import Message
+    from tests.integration_app.factories import png_bytes
+    from tests.messaging.factories import alice_thread
+
+    alice = signed_in_client(cast.alice_user)
+    thread = alice_thread(cast)
+    for content_type in ("image/svg+xml", "image/png"):
+        svg = SimpleUploadedFile("drawing.svg", SCRIPTED_SVG, content_type=content_type)
+        answer = alice.post(reverse("integration:journal_new"), {**DRAWING, "image": svg})
+        assert answer.status_code == 400 and "JPEG, PNG or WebP" in answer.content.decode()
+        assert not JournalEntry.objects.exists()
+        svg.seek(0)
+        answer = alice.post(reverse("messaging:my_thread", args=[thread.pk]), {"body": "", "attachment": svg})
+        assert answer.status_code == 400 and "JPEG, PNG or WebP" in answer.content.decode()
+        assert not Message.objects.exclude(attachment="").exists()
+    polyglot = png_bytes() + b"<html><script>alert(document.cookie)</script></html>"
+    picture = SimpleUploadedFile("drawing.png", polyglot, content_type="image/png")
+    answer = alice.post(reverse("integration:journal_new"), {**DRAWING, "image": picture})
+    assert answer.status_code == 302, re.findall(r'class="[^"]*error[^"]*"[^>]*>([^<]+)', answer.content.decode())
+    entry = JournalEntry.objects.get()
+    served = alice.get(reverse("integration:journal_image", args=[entry.pk]))
+    body = b"".join(served.streaming_content)
+    assert served["Content-Type"] == "image/png" and served["X-Content-Type-Options"] == "nosniff"
+    assert body.startswith(b"\x89PNG") and b"<script" not in body
