@@ -538,3 +538,56 @@ def test_a_picture_that_carries_a_script_is_refused_or_served_without_it(cast):
     body = b"".join(served.streaming_content)
     assert served["Content-Type"] == "image/png" and served["X-Content-Type-Options"] == "nosniff"
     assert body.startswith(b"\x89PNG") and b"<script" not in body
+
+
+# --- numbers no one means ---------------------------------------------------------------------------------------------
+
+ODD_NUMBERS = ["NaN", "-Infinity", "1e309", "99999999999999999999", "-1", "١٢"]
+
+
+def _numeric_field_names() -> set[str]:
+    """The name of every number field of every form class Kapstone has (a page may draw it with a prefix)."""
+    from django import forms
+
+    from tests.faults.test_form_fuzz import every_form, every_formset
+
+    classes = [*every_form(), *(formset.form for _, formset in every_formset())]
+    return {
+        name
+        for form_class in classes
+        for name, field in form_class.base_fields.items()
+        if isinstance(field, forms.IntegerField | forms.DecimalField | forms.FloatField)
+    }
+
+
+def test_every_number_field_of_every_drawn_form_refuses_odd_numbers_without_a_server_error_or_a_write(cast):
+    """Hypothesis spoils a few fields of each form each run (tests/faults/test_view_fuzz.py); here every number field
+    of every form a page draws is sent, one at a time, each number no one means: not a number, infinite, past a
+    float's range, past any column's range, negative, in Arabic-Indic digits. Each answer is a
+    page, and a refusal writes nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.faults.test_view_fuzz import _drawn_forms
+    from tests.probes import tables_written
+
+    numeric = _numeric_field_names()
+    problems, sent = [], 0
+    drawn = _drawn_forms(cast)
+    for view, forms_drawn in sorted(drawn.items()):
+        form = forms_drawn[0]
+        fields = [name for name in form.fields if name.rsplit("-", 1)[-1] in numeric]
+        for name in fields:
+            for odd in ODD_NUMBERS:
+                with rolled_back():
+                    client = Client() if form.role == "anonymous" else signed_in_client(cast.user(form.role))
+                    client.raise_request_exception = False
+                    connection.queries_log.clear()
+                    with CaptureQueriesContext(connection) as queries:
+                        answer = client.post(form.action, {**form.fields, name: odd})
+                    sent += 1
+                    written = tables_written(queries)
+                    if answer.status_code >= 500 or (400 <= answer.status_code < 500 and written):
+                        problems.append((view, name, odd, answer.status_code, written))
+    assert problems == [], "\n".join(map(str, problems))
+    assert sent > 100, sent
