@@ -50,6 +50,7 @@ LONGEST_FILES = [
     "tests/test_security_probes.py",
     "tests/test_permission_matrix.py",
     "tests/faults/test_view_fuzz.py",
+    "tests/test_security_probes_round7.py",
     "tests/creativity/test_creativity_cli.py",
     "tests/program/test_views.py",
     "tests/program/test_services.py",

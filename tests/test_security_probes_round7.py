@@ -540,54 +540,73 @@ def test_a_picture_that_carries_a_script_is_refused_or_served_without_it(cast):
     assert body.startswith(b"\x89PNG") and b"<script" not in body
 
 
-# --- numbers no one means ---------------------------------------------------------------------------------------------
+# --- numbers and dates no one means -----------------------------------------------------------------------------------
 
-ODD_NUMBERS = ["NaN", "-Infinity", "1e309", "99999999999999999999", "-1", "١٢"]
+ODD_NUMBERS = ["NaN", "-Infinity", "99999999999999999999", "-1", "١٢"]
+# The calendar's ends, a leap day that is not one, and an hour the practice's clocks skip (America/New_York, spring).
+ODD_DATES = ["0001-01-01", "9999-12-31", "2026-02-29"]
+ODD_MOMENTS = ["0001-01-01T00:00", "9999-12-31T23:59", "2026-03-08T02:30"]
 
 
-def _numeric_field_names() -> set[str]:
-    """The name of every number field of every form class Kapstone has (a page may draw it with a prefix)."""
+def _field_names_by_kind() -> dict[str, set[str]]:
+    """The name of every number, date and date-and-time field of every form class (a page may draw it with a
+    prefix)."""
     from django import forms
 
     from tests.faults.test_form_fuzz import every_form, every_formset
 
     classes = [*every_form(), *(formset.form for _, formset in every_formset())]
-    return {
-        name
-        for form_class in classes
-        for name, field in form_class.base_fields.items()
-        if isinstance(field, forms.IntegerField | forms.DecimalField | forms.FloatField)
-    }
+    kinds: dict[str, set[str]] = {"number": set(), "date": set(), "moment": set()}
+    for form_class in classes:
+        for name, field in form_class.base_fields.items():
+            if isinstance(field, forms.IntegerField | forms.DecimalField | forms.FloatField):
+                kinds["number"].add(name)
+            elif isinstance(field, forms.DateTimeField):
+                kinds["moment"].add(name)
+            elif isinstance(field, forms.DateField):
+                kinds["date"].add(name)
+    return kinds
 
 
-def test_every_number_field_of_every_drawn_form_refuses_odd_numbers_without_a_server_error_or_a_write(cast):
-    """Hypothesis spoils a few fields of each form each run (tests/faults/test_view_fuzz.py); here every number field
-    of every form a page draws is sent, one at a time, each number no one means: not a number, infinite, past a
-    float's range, past any column's range, negative, in Arabic-Indic digits. Each answer is a
-    page, and a refusal writes nothing."""
+def test_every_number_and_date_field_of_every_drawn_form_takes_odd_values_without_a_server_error_or_a_write(cast):
+    """Hypothesis spoils a few fields of each form each run (tests/faults/test_view_fuzz.py); here every number and
+    date field of every form a page draws is sent, one at a time, each value no one means: not a number, infinite,
+    past a column's range, negative, in Arabic-Indic digits; the first and last days of the calendar,
+    the 29th of February of a common year, an hour the clocks skip. Each answer is a page, a refusal writes nothing,
+    and where a value is taken the page it leads to opens (a day at the calendar's end, plus a day, would fail)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.faults.test_view_fuzz import _drawn_forms
+    from tests.faults.test_view_fuzz import _drawn_forms, _table_digest
     from tests.probes import tables_written
 
-    numeric = _numeric_field_names()
+    kinds = _field_names_by_kind()
+    odd = {"number": ODD_NUMBERS, "date": ODD_DATES, "moment": ODD_MOMENTS}
     problems, sent = [], 0
     drawn = _drawn_forms(cast)
     for view, forms_drawn in sorted(drawn.items()):
         form = forms_drawn[0]
-        fields = [name for name in form.fields if name.rsplit("-", 1)[-1] in numeric]
-        for name in fields:
-            for odd in ODD_NUMBERS:
+        for name in form.fields:
+            kind = next((kind for kind, names in kinds.items() if name.rsplit("-", 1)[-1] in names), None)
+            for value in odd.get(kind, []):
                 with rolled_back():
                     client = Client() if form.role == "anonymous" else signed_in_client(cast.user(form.role))
                     client.raise_request_exception = False
                     connection.queries_log.clear()
                     with CaptureQueriesContext(connection) as queries:
-                        answer = client.post(form.action, {**form.fields, name: odd})
+                        answer = client.post(form.action, {**form.fields, name: value})
                     sent += 1
-                    written = tables_written(queries)
-                    if answer.status_code >= 500 or (400 <= answer.status_code < 500 and written):
-                        problems.append((view, name, odd, answer.status_code, written))
+                    # A statement a refusal's own transaction rolled back changed nothing: the rows are compared.
+                    after_request = {table: _table_digest(table) for table in tables_written(queries)}
+                    if answer.status_code >= 500:
+                        problems.append((view, name, value, answer.status_code))
+                    elif answer.status_code in (302, 303) and after_request:
+                        later = client.get(answer["Location"])
+                        if later.status_code >= 500:
+                            problems.append((view, name, value, "then", answer["Location"], later.status_code))
+                if 400 <= answer.status_code < 500:
+                    changed = sorted(table for table, digest in after_request.items() if _table_digest(table) != digest)
+                    if changed:
+                        problems.append((view, name, value, answer.status_code, changed))
     assert problems == [], "\n".join(map(str, problems))
     assert sent > 100, sent
