@@ -15,6 +15,7 @@ from axes.models import AccessAttempt
 from django.core import mail
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -610,3 +611,46 @@ def test_every_number_and_date_field_of_every_drawn_form_takes_odd_values_withou
                         problems.append((view, name, value, answer.status_code, changed))
     assert problems == [], "\n".join(map(str, problems))
     assert sent > 100, sent
+
+
+# --- another patient's rows named in a form ---------------------------------------------------------------------------
+
+
+def test_a_consultation_naming_another_patient_s_outside_clinician_is_refused_by_form_and_service(cast):
+    """Alice's consultation form lists her own outside team; a body naming dana's psychiatrist by id would have
+    counted his advice towards alice's enrolment gate. The form does not take it, nor does the service."""
+    from kapstone.patients.models import ExternalClinician
+    from kapstone.screening import services as screening_services
+    from kapstone.screening.models import Consultation
+    from tests.screening.test_views import consultation_post
+
+    danas = ExternalClinician.objects.create(patient=cast.dana, name="Dr. Quill", kind="psychiatrist")
+    answer = signed_in_client(cast.bob).post(
+        reverse("screening:consultation_add", kwargs={"patient_id": cast.alice.pk}),
+        consultation_post(staff=cast.bob.pk, clinician_name="", external_clinician=danas.pk),
+    )
+    assert answer.status_code == 400 and not Consultation.objects.exists()
+    with pytest.raises(screening_services.ScreeningRefused, match="not on this patient's outside treatment team"):
+        screening_services.consultation_record(
+            actor=cast.bob,
+            patient=cast.alice,
+            external_clinician=danas,
+            staff=cast.bob,
+            contacted_at=timezone.now() - datetime.timedelta(hours=1),
+            method="phone",
+            outcome="supports",
+            notes="",
+        )
+    assert not Consultation.objects.exists()
+
+
+def test_a_username_typed_as_markup_at_sign_in_is_shown_as_text_on_the_security_screen(cast, settings):
+    """Anyone can type any username at sign-in: django-axes keeps it (its table is outside the markup probe of
+    round 3), and the admins' screen lists it with an Unlock button named after it."""
+    settings.AXES_FAILURE_LIMIT = 2
+    typed = '"><script>alert(1)</script>'
+    for _ in range(2):
+        Client().post(reverse("accounts:login"), {"username": typed, "password": WRONG})
+    page = signed_in_client(cast.admin).get(reverse("accounts:security")).content.decode()
+    assert "<script>alert(1)" not in page
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
