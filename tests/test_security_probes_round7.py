@@ -654,3 +654,40 @@ def test_a_username_typed_as_markup_at_sign_in_is_shown_as_text_on_the_security_
     page = signed_in_client(cast.admin).get(reverse("accounts:security")).content.decode()
     assert "<script>alert(1)" not in page
     assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# --- the headers of every page ----------------------------------------------------------------------------------------
+
+
+def test_every_route_sends_the_protective_headers_whatever_it_answers(cast):
+    """Round 2 asked three pages, round 4 the refusals and the errors: here every route the matrix lists, asked by a
+    role it lets through (a visitor, for a public one) as it is asked (GET or an empty POST), downloads and JSON
+    included. No view sends a policy of its own that is looser than the site's."""
+    from django.conf import settings
+
+    missing, skipped = [], []
+    for name, route in sorted(ROUTES.items()):
+        role = "anonymous" if route.public or not route.allow else min(route.allow)
+        with rolled_back():
+            url = route_url(name, route, cast)
+            if url is None:
+                skipped.append(name)
+                continue
+            client = Client() if role == "anonymous" else signed_in_client(cast.user(role))
+            client.raise_request_exception = False
+            answer = getattr(client, route.method)(url)
+            headers = {
+                "Content-Security-Policy": {settings.CONTENT_SECURITY_POLICY},
+                "X-Frame-Options": {"DENY"},
+                "X-Content-Type-Options": {"nosniff"},
+                # A password link's page names no path even to its own style sheet (round 1): the link is in it.
+                "Referrer-Policy": {"same-origin", "strict-origin", "no-referrer"},
+                "Cross-Origin-Opener-Policy": {"same-origin"},
+            }
+            wrong = {
+                header: answer.get(header) for header, values in headers.items() if answer.get(header) not in values
+            }
+            if wrong or "no-store" not in answer.get("Cache-Control", ""):
+                missing.append((name, role, answer.status_code, wrong, answer.get("Cache-Control")))
+    assert missing == [], "\n".join(map(str, missing))
+    assert len(skipped) < 5, skipped
