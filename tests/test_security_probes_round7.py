@@ -336,18 +336,19 @@ def _researcher_reads(cast) -> dict[str, str]:
 
 
 # Columns that are no one's typing: codes Kapstone sets from its catalogues (an instrument, a questionnaire's occasion,
-# a course template, a creativity task's form, a vitals alert's level, a diagnosis's ICD-10 code), and the site a
-# session is held at, the practice's own place (not the patient's), which the export and the report's subgroup tables
-# show by design (docs/research-export.md), small cells suppressed.
-PRACTICE_TEXT = {
+# a course template, a creativity task's form, a vitals alert's level, a diagnosis's ICD-10 code).
+CODED = {
     "creativity_creativityadministration.form_id",
     "dosing_vitalsreading.alert_level",
     "measures_assessment.instrument_id",
     "measures_assessment.occasion",
     "patients_diagnosis.icd10_code",
     "program_group.template_id",
-    "program_groupsession.site",
 }
+# Not yet closed: the research export codes a dosing site (S- and a keyed hash), but the outcomes report's subgroup
+# tables and its site filter still name it as an admin typed it, to the researcher too; the export's reason for coding
+# it (a site named after a clinician or a street) holds on the report as well.
+SITE_NAMED_ON_THE_REPORT = ("program_groupsession.site", "outcomes:report")
 
 
 def test_no_page_or_file_a_researcher_opens_holds_any_text_staff_or_patients_typed(cast):
@@ -362,7 +363,7 @@ def test_no_page_or_file_a_researcher_opens_holds_any_text_staff_or_patients_typ
         (marks[mark], where)
         for where, text in _researcher_reads(cast).items()
         for mark in set(re.findall(r"ZQX\d{4}", text))
-        if marks.get(mark) not in PRACTICE_TEXT
+        if marks.get(mark) not in CODED and (marks.get(mark), where) != SITE_NAMED_ON_THE_REPORT
     )
     assert shown == [], "\n".join(map(str, shown))
 
