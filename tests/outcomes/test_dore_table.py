@@ -7,6 +7,7 @@ import datetime
 import numpy as np
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from scipy import stats
 from statsmodels.stats.weightstats import DescrStatsW
@@ -15,8 +16,10 @@ from kapstone.measures import selectors as measures_selectors
 from kapstone.measures.models import Assessment
 from kapstone.measures.scoring import get_instrument
 from kapstone.outcomes import dore
+from kapstone.outcomes.deidentify import site_code
+from kapstone.outcomes.forms import ReportFilterForm
 from kapstone.outcomes.report import build_report
-from kapstone.outcomes.selectors import ReportFilters
+from kapstone.outcomes.selectors import ReportFilters, site_for_research
 from kapstone.outcomes.statistics import paired_comparison
 from kapstone.outcomes.suppression import for_researcher
 from kapstone.practice.settings_store import practice_value_set
@@ -205,6 +208,24 @@ def _prescriber():
 def test_a_researcher_sees_no_dore_table_below_the_minimum_cell(practice_with_bdi):
     report = for_researcher(build_report(), 11)
     assert report.withheld or report.dore.instruments == []
+
+
+def test_a_researcher_reads_each_site_by_its_export_code_in_the_table_and_the_filter(practice_with_bdi):
+    """An admin may name a site after a person or a street: the research export codes it, and so does the report a
+    researcher reads (its Dore rows, its filter's choices and the filter it names), with the same code."""
+    code = site_for_research("North clinic")
+    assert code.startswith("S-") and code == site_code(settings.RESEARCH_ID_KEY, "North clinic")
+    report = for_researcher(build_report(ReportFilters(site="North clinic")), 2)
+    assert f"dosed at {code}" in report.filters and not any("North" in part for part in report.filters)
+    rows = {row.label for item in report.dore.instruments for row in item.rows if row.dimension == "Site"}
+    assert rows == {code}
+    form = ReportFilterForm({"site": code}, min_cell=2)
+    assert form.is_valid(), form.errors
+    assert form.filters().site == "North clinic"
+    assert ("North clinic", "North clinic") not in form.fields["site"].choices
+    assert not ReportFilterForm({"site": "North clinic"}, min_cell=2).is_valid()
+    staff_form = ReportFilterForm({"site": "North clinic"})
+    assert staff_form.is_valid() and staff_form.filters().site == "North clinic"
 
 
 def test_the_site_and_setting_filters_narrow_the_courses(practice_with_bdi):

@@ -27,6 +27,7 @@ from kapstone.program.models import GroupSession
 DORE_FILE = Path(__file__).parent / "data" / "dore_2019.yaml"
 INSTRUMENTS = ("bdi-ii", "ham-a")
 NOT_RECORDED = "not recorded"
+SITE_DIMENSION = "Site"
 
 
 @cache
@@ -142,7 +143,7 @@ def instrument_table(
         "Baseline severity": frame["total_baseline"].map(
             lambda total: getattr(instrument.band_for(total), "name", "outside the bands")
         ),
-        "Site": text("site"),
+        SITE_DIMENSION: text("site"),
         "Setting": text("dosing_setting", dict(GroupSession.DosingSetting.choices)),
     }
     rows = [row("", "All patients with both totals", frame)]

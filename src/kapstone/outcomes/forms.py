@@ -42,10 +42,13 @@ class ReportFilterForm(Form):
         self.facilitators = dict(selectors.facilitator_choices(digest=digest))
         self._choice_field("facilitator_id").choices = [("", "All"), *self.facilitators.items()]
         self._choice_field("indication").choices = [("", "All")] + sorted(labels.items(), key=lambda item: item[1])
-        self._choice_field("site").choices = [("", "All")] + [
-            (site, site) for site in selectors.site_choices(digest=digest)
-        ]
+        sites = selectors.site_choices(digest=digest)
+        self._choice_field("site").choices = [("", "All")] + [(site, site) for site in sites]
+        # The site a researcher chose, by its code: the page they read names no site (selectors.site_for_research).
+        self.sites_by_code: dict[str, str] = {}
         if min_cell:
+            self.sites_by_code = {selectors.site_for_research(site): site for site in sites}
+            self._choice_field("site").choices = [("", "All")] + [(code, code) for code in sorted(self.sites_by_code)]
             for name in ("date_from", "date_to", "facilitator_id"):
                 del self.fields[name]
             per_template = selectors.first_course_patients_by("template_id", digest=digest)
@@ -78,7 +81,7 @@ class ReportFilterForm(Form):
             facilitator_id=data.get("facilitator_id"),
             indication=data.get("indication") or "",
             months_since_first_dose=data.get("months_since_first_dose"),
-            site=data.get("site") or "",
+            site=self.sites_by_code.get(data.get("site") or "", data.get("site") or ""),
             dosing_setting=data.get("dosing_setting") or "",
         )
 

@@ -230,6 +230,8 @@ class OutcomesReport:
     # When time alone changes a figure (an open integration window turns late, a course reaches the months since its
     # first dose a filter asks for): the figures hold until then, if no data changes. None: only new data changes them.
     valid_until: datetime.datetime | None = None
+    # The filters as a researcher reads them (the site coded: selectors.site_for_research); suppression.py shows them.
+    filters_for_research: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -840,6 +842,7 @@ def build_report(filters: selectors.ReportFilters | None = None, *, facilitator_
     report = OutcomesReport(
         generated_at=timezone.now(),
         filters=filters.describe(facilitator_label),
+        filters_for_research=filters.describe(facilitator_label, site_coded=True),
         cohort=len(cohort),
         table1=_table1(cohort),
         table2=_table2(cohort, doses, course_doses, screening),

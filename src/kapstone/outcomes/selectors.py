@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.db.models import Count, Model, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTransform
@@ -39,6 +40,7 @@ from kapstone.integration.models import IntegrationWindow
 from kapstone.integration.selectors import practice_window_settings, windows_with_work
 from kapstone.integration.window import adherence_of_each
 from kapstone.measures.models import Assessment, UrineToxicology
+from kapstone.outcomes import deidentify
 from kapstone.outcomes.practice_settings import MINIMUM_CELL_SIZE, privacy_data
 from kapstone.patients.models import Diagnosis, Patient
 from kapstone.practice.settings_store import practice_value
@@ -102,7 +104,8 @@ class ReportFilters:
         dates = {name: datetime.date.fromisoformat(plain[name]) for name in ("date_from", "date_to") if plain.get(name)}
         return cls(**(plain | dates))
 
-    def describe(self, facilitator_label: str = "") -> list[str]:
+    def describe(self, facilitator_label: str = "", *, site_coded: bool = False) -> list[str]:
+        """The filters in words; with `site_coded` (a researcher's), the site as the research export codes it."""
         parts = []
         if self.date_from or self.date_to:
             parts.append(f"courses starting {self.date_from or '…'} to {self.date_to or '…'}")
@@ -115,7 +118,7 @@ class ReportFilters:
         if self.months_since_first_dose:
             parts.append(f"first dose at least {self.months_since_first_dose} months ago")
         if self.site:
-            parts.append(f"dosed at {self.site}")
+            parts.append(f"dosed at {site_for_research(self.site) if site_coded else self.site}")
         if self.dosing_setting:
             parts.append(
                 f"dosed {dict(GroupSession.DosingSetting.choices).get(self.dosing_setting, self.dosing_setting)}"
@@ -407,6 +410,12 @@ def groups_dosed_at(*, site: str = "", dosing_setting: str = "") -> set[int]:
     if dosing_setting:
         sessions = sessions.filter(dosing_setting=dosing_setting)
     return set(sessions.values_list("group_id", flat=True).distinct())
+
+
+def site_for_research(site: str) -> str:
+    """A site as a researcher reads it, on the report as in the export: a code under the practice's research key,
+    since an admin may name a site after a person or a street (deidentify.site_code)."""
+    return deidentify.site_code(settings.RESEARCH_ID_KEY, site)
 
 
 def site_choices(*, digest: str) -> list[str]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from kapstone.outcomes import charts
+from kapstone.outcomes import charts, dore, selectors
+from kapstone.outcomes.dore import DoreRow
 from kapstone.outcomes.report import CountRow, OutcomesReport, SummaryRow, TableSection
 
 
@@ -65,15 +66,23 @@ def _mask_statement(statement: str, minimum: int) -> str:
     )
 
 
+def _site_coded(row: DoreRow) -> DoreRow:
+    """A site's row under its code, as the research export writes it (an admin may name a site after a person)."""
+    if row.dimension != dore.SITE_DIMENSION or row.label == dore.NOT_RECORDED:
+        return row
+    return dataclasses.replace(row, label=selectors.site_for_research(row.label))
+
+
 def _dore(table, minimum: int) -> None:
     """The Dore 2019 table for a researcher: an instrument with fewer paired patients than the minimum is left out
-    (named), as is every subgroup row below it; the exclusions' counts are masked like any statement."""
+    (named), as is every subgroup row below it; the exclusions' counts are masked like any statement; sites are
+    named by their codes."""
     kept = []
     for item in table.instruments:
         if item.overall.comparison.n < minimum:
             table.withheld.append(item.name)
             continue
-        item.rows = [row for row in item.rows if row.comparison.n >= minimum]
+        item.rows = [_site_coded(row) for row in item.rows if row.comparison.n >= minimum]
         if item.overall.reliable_improvement is not None and not _rate_shown(
             item.overall.reliable_improvement, minimum
         ):
@@ -86,6 +95,7 @@ def _dore(table, minimum: int) -> None:
 def for_researcher(report: OutcomesReport, minimum: int) -> OutcomesReport:
     """The report as a researcher may see it (see the module docstring)."""
     report.min_cell = minimum
+    report.filters = report.filters_for_research
     if report.cohort < minimum:
         report.withheld = True
         return report
