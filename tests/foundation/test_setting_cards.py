@@ -107,3 +107,26 @@ def test_the_long_term_safety_interval_has_a_title_that_reads_whole(cast, client
     page = client_for(cast.admin).get(reverse("practice:settings")).content.decode()
     assert "Dosing sessions between long-term safety follow-ups (KSET-style)</h3>" in page
     assert "(KSET-style) after every" not in page
+
+
+def test_the_opening_hours_read_in_words_not_as_weekday_numbers(cast, client_for):
+    from django.urls import reverse
+
+    PracticeSetting.objects.create(
+        key="program.opening_hours",
+        value={"weekdays": [0, 2, 4], "preferred_start": "10:00", "closed_dates": ["2026-12-24..2026-12-26"]},
+        reason="Three days a week",
+        updated_by="admin",
+    )
+    page = client_for(cast.admin).get(reverse("practice:settings")).content.decode()
+    card = page[page.index("Opening hours for planned sessions</h3>") :]
+    start = card.index('<span class="setting-value">') + len('<span class="setting-value">')
+    value = card[start : card.index("</span>", start)]
+    assert value == (
+        "Open Monday, Wednesday and Friday, 09:00 to 17:00\n"
+        "A session may start every 60 minutes\n"
+        "Sessions start at 10:00 where they can\n"
+        "Closed on 24 Dec 2026 to 26 Dec 2026"
+    )
+    # The cited default beside it, in words too.
+    assert "Open Monday to Friday, 09:00 to 17:00\n" in card[: card.index("</section>")]

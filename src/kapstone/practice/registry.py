@@ -228,6 +228,9 @@ class Json:
     plain_text: bool = False
     # The words a mapping's keys are shown in on the settings page ("follow_up": "Follow-up"), where its keys are codes.
     key_labels: tuple[tuple[str, str], ...] = ()
+    # The value in words for the settings page (opening hours as "Monday to Friday, 09:00 to 17:00"), where neither
+    # its keys nor its items read as words; None shows it as an outline of its keys and items.
+    in_words: Callable[[Any], str] | None = None
     widget = "textarea"
 
     def describe(self) -> str:

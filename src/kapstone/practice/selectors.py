@@ -74,13 +74,23 @@ class SettingRow:
 
     def _display(self, text: str) -> str:
         """A chosen option in the words its select shows (needs review), never its stored code; a structured value
-        (Json) as an outline to read, its keys and bulleted items, never the JSON its box is edited in."""
-        labels: dict[str, str] = dict(getattr(self.spec.kind, "choices", ()))
-        if isinstance(self.spec.kind, registry.Json) and text and text[0] in "{[":
+        (Json) in its own words where it has them, else as an outline to read, its keys and bulleted items, never
+        the JSON its box is edited in."""
+        kind = self.spec.kind
+        labels: dict[str, str] = dict(getattr(kind, "choices", ()))
+        if isinstance(kind, registry.Json) and text and text[0] in "{[":
             try:
-                return _outline(json.loads(text), labels=dict(self.spec.kind.key_labels))
+                value = json.loads(text)
             except (ValueError, RecursionError):
                 return text
+            if kind.in_words is not None:
+                try:
+                    kind.check(value)
+                except registry.SettingRefused:
+                    pass  # an unusable stored value (its problem is shown beside it) is shown as it is kept
+                else:
+                    return kind.in_words(value)
+            return _outline(value, labels=dict(kind.key_labels))
         return labels.get(text, text)
 
     @property

@@ -5,11 +5,13 @@ import datetime
 from typing import Any
 
 from kapstone.practice.registry import Json, SettingSpec
+from kapstone.practice.templatetags.kapstone_tags import day_in_words
 from kapstone.program import sites, telehealth
 from kapstone.program.planning import DEFAULT_OPENING_HOURS, OPENING_HOURS_KEY, closed_day_ranges
 
 AREA = "Course planning"
 DAYS_IN_A_WEEK = 7
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SOURCE = (
     "Operational, not clinical: no source sets a clinic's hours. The default is plain office hours "
     "(program/planning.py); weekdays count from 0 = Monday."
@@ -51,6 +53,39 @@ def check_opening_hours(value: Any) -> None:
     closed_day_ranges(hours)
 
 
+def _in_a_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _days_in_words(weekdays: list[int]) -> str:
+    """ "Monday to Friday" for three or more days in a row, else the days named ("Monday, Wednesday and Friday")."""
+    days = sorted(set(weekdays))
+    if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+        return f"{WEEKDAY_NAMES[days[0]]} to {WEEKDAY_NAMES[days[-1]]}"
+    return _in_a_list([WEEKDAY_NAMES[day] for day in days])
+
+
+def opening_hours_in_words(value: dict) -> str:
+    """The opening hours as the settings page shows them: the days and hours, how often a session may start, when
+    the planner tries to start them and the days closed, with the default laid under the practice's own keys as
+    planning.opening_hours() does."""
+    hours = {**DEFAULT_OPENING_HOURS, **value}
+    closed = [
+        day_in_words(first) if first == last else f"{day_in_words(first)} to {day_in_words(last)}"
+        for first, last in closed_day_ranges(hours)
+    ]
+    return "\n".join(
+        (
+            f"Open {_days_in_words(hours['weekdays'])}, {hours['opens']} to {hours['closes']}",
+            f"A session may start every {hours['start_every_minutes']} minutes",
+            "Sessions start at opening time"
+            if hours["preferred_start"] is None
+            else f"Sessions start at {hours['preferred_start']} where they can",
+            f"Closed on {_in_a_list(closed)}" if closed else "No closed dates",
+        )
+    )
+
+
 SETTINGS = [
     SettingSpec(
         key=OPENING_HOURS_KEY,
@@ -61,10 +96,11 @@ SETTINGS = [
         kind=Json(
             validator=check_opening_hours,
             description=(
-                'opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"}; preferred_start is '
-                "when the planner tries to start sessions (null: at opening time); closed_dates lists holidays and closures, "
+                'opening hours as JSON, e.g. {"weekdays": [0, 1, 2, 3], "opens": "08:30"} (weekdays count from '
+                "0 = Monday to 6 = Sunday); preferred_start is when the planner tries to start sessions (null: at opening time); closed_dates lists holidays and closures, "
                 'e.g. ["2026-12-25", "2026-12-31..2027-01-01"]'
             ),
+            in_words=opening_hours_in_words,
         ),
     ),
     SettingSpec(
