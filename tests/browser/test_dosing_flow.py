@@ -178,7 +178,7 @@ def test_an_open_high_risk_alert_blocks_the_dose_until_the_prescriber_assesses_t
     page.goto(f"/dosing/session/{session.pk}/")
     card = lambda: page.locator(f"#patient-{cast.alice.pk}")  # noqa: E731 - the card is re-rendered after each post
     card().get_by_role("heading", name="Suicide risk: a prescriber's same-day assessment is needed").wait_for()
-    expect(card().get_by_text("C-SSRS Screener: triage risk high").first).to_be_visible()
+    expect(card().get_by_text("C-SSRS Screener: High risk").first).to_be_visible()
 
     fill_form(page, card(), "Dose order", {"Route": "Sublingual lozenge", "Dose (mg)": "200"})
     card().get_by_text("Suicide risk to assess today").first.wait_for()

@@ -52,7 +52,9 @@ def test_the_cssrs_screener_shows_its_triage_level_to_staff_and_calm_words_to_th
     """It has no total, so both timelines showed its name and nothing else."""
     _cssrs_completed(cast, "moderate")
     staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
-    assert 'C-SSRS Screener <span class="muted">triage risk moderate</span>' in staff
+    # In the words of its alert and of the scores page.
+    assert 'C-SSRS Screener <span class="muted">Moderate risk</span>' in staff
+    assert "triage risk" not in staff
     mine = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
     assert "C-SSRS Screener" in mine
     assert "Your care team is told about your answers and will go through them with you" in mine
@@ -64,7 +66,7 @@ def test_a_cssrs_screener_answered_no_throughout_says_so_calmly(cast):
     mine = signed_in_client(cast.alice_user).get(reverse("integration:my_timeline")).content.decode()
     assert 'C-SSRS Screener <span class="muted">No concerns in your answers</span>' in mine
     staff = signed_in_client(cast.bob).get(reverse("integration:timeline", args=[cast.alice.pk])).content.decode()
-    assert 'C-SSRS Screener <span class="muted">triage risk none</span>' in staff
+    assert 'C-SSRS Screener <span class="muted">No risk flagged: no question answered yes</span>' in staff
 
 
 def test_both_timelines_show_what_is_coming_up_first_then_the_newest_first(cast):

@@ -23,16 +23,19 @@ def test_a_cssrs_partial_save_at_moderate_then_a_high_submit_leaves_one_open_ale
     assessment = due_assessment(cast.alice, "cssrs-screener")
     _save(assessment, CSSRS_MODERATE_SO_FAR, submit=False)
     moderate = CriticalAlert.objects.get(assessment=assessment)
-    assert (moderate.rule, moderate.level) == ("risk", "moderate") and "triage risk moderate" in moderate.reason
+    assert (moderate.rule, moderate.level) == (
+        "risk",
+        "moderate",
+    ) and "C-SSRS Screener: Moderate risk." in moderate.reason
 
     _save(assessment, CSSRS_HIGH, submit=True)
     alert = CriticalAlert.objects.get(assessment=assessment)
     assert alert.pk == moderate.pk and alert.is_open
-    assert alert.level == "high" and "triage risk high" in alert.reason
+    assert alert.level == "high" and "C-SSRS Screener: High risk." in alert.reason
     updates = AuditEvent.objects.filter(object_type="critical_alert", object_id=str(alert.pk), action="update")
     assert [event.detail_data["escalated_from"] for event in updates] == ["moderate"]
     queue = client_for(cast.bob).get(reverse("measures:alerts")).content.decode()
-    assert "triage risk high" in queue and "triage risk moderate" not in queue
+    assert "High risk" in queue and "Moderate risk" not in queue
 
 
 def test_a_higher_level_after_the_lower_alert_was_acknowledged_is_a_new_alert(cast):

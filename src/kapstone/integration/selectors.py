@@ -469,11 +469,15 @@ PATIENT_RISK_WORDS = {
 
 
 def _risk_words(instrument_id: str, risk: str, *, patient_view: bool) -> str:
-    """A questionnaire scored as a triage level (the C-SSRS screener) as staff read it ("triage risk moderate", as its
-    alert says it) or, on the patient's own timeline, in PATIENT_RISK_WORDS."""
-    if not patient_view:
-        return f"triage risk {risk}"
-    return patient_risk_words(instrument_id, risk)
+    """A questionnaire scored as a triage level (the C-SSRS screener) as staff read it ("Moderate risk", as its alert
+    and the scores page say it: Risk.in_words) or, on the patient's own timeline, in PATIENT_RISK_WORDS."""
+    if patient_view:
+        return patient_risk_words(instrument_id, risk)
+    try:
+        triage = get_instrument(instrument_id).risk
+    except UnknownInstrument:
+        triage = None
+    return triage.in_words(risk) if triage is not None and risk in triage.levels else f"{risk.capitalize()} risk"
 
 
 def patient_risk_words(instrument_id: str, risk: str) -> str:

@@ -169,6 +169,14 @@ class Risk:
     rules: tuple[RiskRule, ...]
     critical_levels: frozenset[str]
 
+    def in_words(self, level: str) -> str:
+        """A level as staff read it wherever it is shown (the scores page, the timeline, the alert it raises): the
+        lowest, which no rule raised (every rule is a question answered yes), as "No risk flagged: no question
+        answered yes"; any other as "Moderate risk"."""
+        if level == self.levels[0]:
+            return "No risk flagged: no question answered yes"
+        return f"{level.capitalize()} risk"
+
 
 @dataclass(frozen=True, eq=False)
 class Instrument:

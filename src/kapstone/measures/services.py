@@ -254,7 +254,7 @@ def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> WantedAlert |
         return WantedAlert(
             "risk",
             result.risk,
-            f"{instrument.short_name}: triage risk {result.risk}. {details}".strip(),
+            f"{instrument.short_name}: {risk.in_words(result.risk)}. {details}".strip(),
             CriticalAlert.Priority.HIGH if top else CriticalAlert.Priority.URGENT,
         )
     if critical_flags:
@@ -266,7 +266,7 @@ def _alerts_wanted(instrument: Instrument, result: ScoreResult) -> WantedAlert |
         return WantedAlert(
             "risk",
             result.risk,
-            f"{instrument.short_name}: triage risk {result.risk}, for review.",
+            f"{instrument.short_name}: {risk.in_words(result.risk)}, for review.",
             CriticalAlert.Priority.REVIEW,
         )
     crisis_flags = [flag for flag in instrument.flags if flag.crisis_resources and flag.id in result.flags]

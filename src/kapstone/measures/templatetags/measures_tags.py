@@ -3,8 +3,15 @@ from django.utils.safestring import SafeString, mark_safe
 
 from kapstone.formrender import shown
 from kapstone.measures.forms import QuestionnaireForm
+from kapstone.measures.scoring import Risk
 
 register = template.Library()
+
+
+@register.filter
+def risk_in_words(risk: Risk, level: str) -> str:
+    """`{{ instrument.risk|risk_in_words:level }}`: a triage level as staff read it everywhere (Risk.in_words)."""
+    return risk.in_words(level)
 
 
 @register.simple_tag
