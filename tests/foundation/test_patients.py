@@ -162,6 +162,9 @@ def test_admins_read_a_patients_audit_trail(cast, client_for):
     client_for(cast.bob).get(reverse("patients:detail", args=[cast.alice.pk]))
     page = client_for(cast.admin).get(reverse("patients:audit", args=[cast.alice.pk])).content.decode()
     assert "bob" in page and "<td>Viewed</td>" in page
+    # A way back to the record it belongs to, and its times in the words the rest of the product writes them.
+    assert f'<a href="{reverse("patients:detail", args=[cast.alice.pk])}">← {cast.alice.full_name}</a>' in page
+    assert not re.search(r"<td>\d{4}-\d\d-\d\d", page)
 
 
 def _queries_for(client, url):
@@ -242,7 +245,7 @@ def test_the_record_page_reads_the_record_and_its_four_lists_once_each(cast, cli
     cast.alice.childbearing_recorded_at = datetime.datetime(2024, 5, 6, 12, tzinfo=datetime.UTC)
     cast.alice.save()
     assert len(_page_reads(client, url)) == 7
-    assert f"recorded by {cast.nurse.display_name} on 2024-05-06" in client.get(url).content.decode()
+    assert f"recorded by {cast.nurse.display_name} on 6 May 2024" in client.get(url).content.decode()
 
 
 def test_each_record_page_lists_its_own_patients_parts_in_order(cast, client_for):

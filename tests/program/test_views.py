@@ -326,6 +326,16 @@ def test_away_dates_are_recorded_for_a_patient_and_for_oneself(cast, bob):
     assert Unavailability.objects.filter(staff=cast.bob, first_day=day).exists()
 
 
+def test_the_away_pages_lead_back_to_the_patient_or_to_the_groups_and_name_what_remove_removes(cast, bob):
+    day = datetime.date(2031, 3, 4)
+    Unavailability.objects.create(patient=cast.alice, first_day=day, last_day=day)
+    page = bob.get(reverse("program:patient_away", args=[cast.alice.pk])).content.decode()
+    assert f'<a href="{reverse("patients:detail", args=[cast.alice.pk])}">← {cast.alice.full_name}</a>' in page
+    assert 'Remove<span class="visually-hidden"> the away dates from 4 Mar 2031</span>' in page
+    page = bob.get(reverse("program:staff_away")).content.decode()
+    assert f'<a href="{reverse("program:groups")}">← Groups</a>' in page and "No away dates recorded." in page
+
+
 def test_a_patients_away_dates_are_removed_by_their_care_team_and_are_not_found_by_anyone_else(cast, client_for):
     day = timezone.localdate() + datetime.timedelta(days=10)
     away = Unavailability.objects.create(patient=cast.alice, first_day=day, last_day=day)
