@@ -67,9 +67,14 @@ def test_the_subscription_link_works_without_signing_in_until_revoked(cast, clie
 
 def test_the_calendar_page_shows_each_users_own_link_as_it_stands(cast, client_for):
     bob, alice = client_for(cast.bob), client_for(cast.alice_user)
-    assert "Make a link" in bob.get(reverse("program:calendar")).text
+    page = bob.get(reverse("program:calendar")).text
+    assert "Make a link" in page and "data-confirm" not in page
     services.feed_token_issue(user=cast.bob)
-    assert "Replace the link" in bob.get(reverse("program:calendar")).text
+    page = bob.get(reverse("program:calendar")).text
+    assert "Replace the link" in page
+    # Both stop the calendars subscribed with the link, so each asks first.
+    assert 'data-confirm="Replace the subscription link? Calendars subscribed with the current link' in page
+    assert 'data-confirm="Revoke the subscription link? Calendars subscribed with it stop updating."' in page
     assert "Make a link" in alice.get(reverse("program:calendar")).text
     services.feed_token_revoke(user=cast.bob)
     assert "Make a link" in bob.get(reverse("program:calendar")).text
