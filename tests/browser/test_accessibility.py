@@ -277,7 +277,7 @@ def test_every_portal_page_meets_wcag_21_aa_and_keeps_the_csp_on_a_phone(browser
     questions = page.locator("fieldset.question")
     for index in range(questions.count()):
         questions.nth(index).get_by_label("Yes", exact=True).check()
-    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("button", name="Submit answers").click()
     page.get_by_role("heading", name="Help is available now").wait_for()
     phone.scan("crisis page")
     phone.close()

@@ -32,7 +32,7 @@ def test_a_high_risk_answer_pages_the_prescriber_who_acknowledges_it(browser, li
     questions.first.wait_for()
     for index in range(questions.count()):
         questions.nth(index).get_by_label("Yes", exact=True).check()
-    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("button", name="Submit answers").click()
     page.get_by_role("heading", name="Help is available now").wait_for()
     expect(page.locator('a[href="tel:988"]').first).to_be_visible()
     expect(page.locator('a[href="sms:988"]').first).to_be_visible()

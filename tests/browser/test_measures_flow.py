@@ -50,7 +50,7 @@ def test_invitation_to_completion_to_the_clinicians_score_and_alert(browser, liv
     assert questions.nth(0).get_by_label(ANSWERS[0]).is_checked()
     for index, answer in enumerate(ANSWERS[1:], start=1):
         questions.nth(index).get_by_label(answer, exact=True).check()
-    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("button", name="Submit answers").click()
     page.get_by_role("heading", name="Help is available now").wait_for()
     expect(page.get_by_role("link", name="call 988", exact=True).first).to_be_visible()
     expect(page.get_by_text("This form is not watched in real time.")).to_be_visible()

@@ -78,6 +78,9 @@ def test_the_form_has_one_fieldset_per_question_with_radio_buttons(cast, alice_c
     assert page.count("<fieldset") == 9
     assert page.count('type="radio"') == 36
     assert "not watched in real time" in page
+    # Its two buttons say what each does with the answers.
+    assert '<button type="submit" name="action" value="submit">Submit answers</button>' in page
+    assert ">Save and finish later</button>" in page
 
 
 def test_opening_a_questionnaire_writes_a_read_to_the_audit_trail(cast, alice_client):
