@@ -590,6 +590,7 @@ def test_a_card_not_yet_checked_in_says_the_check_in_comes_first_and_offers_what
     before = client_for(cast.nurse).get(url).content.decode()
     card = before.split(f'id="patient-{cast.alice.pk}"')[1].split("</section>")[0]
     assert "Check the patient in first; then you can rate sedation and dissociation" in card
+    assert '<td colspan="6" class="muted">No vitals recorded yet.</td>' in card
     assert f"p{cast.alice.pk}-ratings" not in card and f"p{cast.alice.pk}-discharge" not in card
     assert f"p{cast.alice.pk}-adverse" not in card
     helpers.checked_in(cast, services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice))

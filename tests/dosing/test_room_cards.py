@@ -124,7 +124,7 @@ CARDS_TEMPLATE = """{% load kapstone_tags %}{% for entry, f in room %}{% with re
   <table class="vitals"><thead><tr><th scope="col">Time</th><th scope="col">When</th><th scope="col">BP <span class="unit">mmHg</span></th><th scope="col">HR <span class="unit">/min</span></th><th scope="col">SpO₂ <span class="unit">%</span></th><th scope="col">RR <span class="unit">/min</span></th></tr></thead><tbody>
   {% for v in entry.vitals %}<tr class="{% if v.alert_level %}vital-{{ v.alert_level }}{% endif %}"><td>{{ v.taken_at|time:"H:i" }}</td><td>{{ v.get_phase_display }}</td><td>{{ v.systolic }}/{{ v.diastolic }}</td><td>{{ v.heart_rate }}</td><td>{{ v.spo2 }}</td><td>{{ v.respiratory_rate|default_if_none:"—" }}</td></tr>
   {% if v.alert_messages %}<tr class="vital-{{ v.alert_level }}"><td colspan="6" role="alert">⚠ {{ v.alert_messages|join:"; " }}</td></tr>{% endif %}
-  {% empty %}<tr><td colspan="6" class="muted">None yet.</td></tr>{% endfor %}</tbody></table>
+  {% empty %}<tr><td colspan="6" class="muted">No vitals recorded yet.</td></tr>{% endfor %}</tbody></table>
   {% if record.sedation_moaas is not None or record.dissociation_cadss is not None %}<p>MOAA/S {{ record.sedation_moaas|default_if_none:"—" }} · CADSS {{ record.dissociation_cadss|default_if_none:"—" }}{% if record.ratings_at %} <span class="muted">(rated {{ record.ratings_at|time:"H:i" }}{% if record.predose_moaas is not None %}; before the dose MOAA/S {{ record.predose_moaas }}{% endif %})</span>{% endif %}</p>{% endif %}
   {% for ae in record.adverse_events.all %}<p class="badge warn">AE: {{ ae.kind }} ({{ ae.get_severity_display }})</p>{% endfor %}
   {% if record.notes %}<pre class="notes">{{ record.notes }}</pre>{% endif %}

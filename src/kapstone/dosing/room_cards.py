@@ -303,7 +303,7 @@ def _vitals(entry: RoomPatient) -> str:
             f"<td>{shown(v.systolic)}/{shown(v.diastolic)}</td><td>{shown(v.heart_rate)}</td><td>{shown(v.spo2)}</td>"
             f"<td>{_or_dash(v.respiratory_rate)}</td></tr>\n  {alert}\n  "
         )
-    body = "".join(rows) or '<tr><td colspan="6" class="muted">None yet.</td></tr>'
+    body = "".join(rows) or '<tr><td colspan="6" class="muted">No vitals recorded yet.</td></tr>'
     return f"{VITALS_HEAD}  {body}</tbody></table>\n"
 
 
