@@ -20,7 +20,7 @@ def test_staff_sign_in_with_two_factor_and_register_a_patient(page, cast):
     page.get_by_label("Given name").fill("Robin")
     page.get_by_label("Family name").fill("Quiroga")
     page.get_by_label("Date of birth").fill("1979-03-02")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Register the patient").click()
     page.get_by_text("is registered as KP-").wait_for()
     assert Patient.objects.filter(family_name="Quiroga").exists()
     expect(page.get_by_role("heading", name="Robin Quiroga")).to_be_visible()
@@ -81,7 +81,7 @@ def test_a_new_staff_member_is_added_chooses_a_password_from_the_email_and_enrol
     page.get_by_label("Last name").fill("New")
     page.get_by_label("Email").fill("nia@practice.example")
     page.get_by_label("Role").select_option("prescriber")
-    page.get_by_role("button", name="Add").click()
+    page.get_by_role("button", name="Add the staff member").click()
     expect(page.get_by_text("A link to choose their password is on its way")).to_be_visible()
     expect(page.get_by_role("row", name="Nia New").get_by_text("waiting for set-up")).to_be_visible()
 

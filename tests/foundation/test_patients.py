@@ -87,6 +87,18 @@ def test_odd_searches_answer_calmly(cast, client_for, query):
     assert client_for(cast.admin).get(reverse("patients:list"), {"q": query, "page": "x"}).status_code == 200
 
 
+def test_the_record_and_registration_buttons_say_what_they_add_or_save(cast, client_for):
+    client = client_for(cast.bob)
+    page = client.get(reverse("patients:detail", args=[cast.alice.pk])).content.decode()
+    for adding in ("Add a diagnosis", "Add a medication", "Add an outside clinician"):
+        assert f"<summary>{adding}</summary>" in page and f'<button type="submit">{adding}</button>' in page
+    assert "<summary>Add</summary>" not in page
+    assert page.count("No diagnosis recorded.") + page.count("No current medication recorded.") >= 1
+    assert ">Register the patient</button>" in client.get(reverse("patients:create")).content.decode()
+    edit = client.get(reverse("patients:edit", args=[cast.alice.pk])).content.decode()
+    assert ">Save the record</button>" in edit
+
+
 def test_diagnoses_must_be_icd10cm_codes(cast, client_for):
     url = reverse("patients:part_add", args=[cast.alice.pk, "diagnosis"])
     bad = client_for(cast.bob).post(url, {"diagnosis-icd10_code": "dep", "diagnosis-description": "x"})

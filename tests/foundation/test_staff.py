@@ -118,6 +118,7 @@ def test_bad_staff_input_is_explained_and_nothing_is_saved(cast, client_for, fie
 def test_the_add_form_chooses_no_role_for_the_admin(cast, client_for):
     page = client_for(cast.admin).get(reverse("accounts:staff")).content.decode()
     assert '<option value="" selected>Choose a role</option>' in page
+    assert '<button type="submit">Add the staff member</button>' in page
 
 
 def test_other_roles_cannot_send_set_up_links(cast, client_for):
