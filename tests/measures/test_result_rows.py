@@ -91,3 +91,12 @@ def test_awkward_text_is_escaped_as_the_template_escapes_it():
     point.entered_by, point.free_text = ENTERED_BY[2], AWKWARD
     _, drawn = _drawn_both_ways([_point(0), point], [None, CHANGES[7]])
     assert "<b>" not in drawn and "&lt;b&gt;&quot;O&#x27;Brien&quot; &amp; co&lt;/b&gt;" in drawn
+
+
+def test_the_first_result_keeps_its_occasion_and_the_patients_own_say_who_entered_them():
+    """The first row read "baseline" whatever its occasion, and a result the patient gave read a bare "patient"."""
+    _, drawn = _drawn_both_ways([_point(0), _point(1)], [None, CHANGES[2]])
+    assert "<td>Baseline</td>" in drawn and "<td>baseline</td>" not in drawn
+    assert '<td class="hide-narrow">The patient, in the portal</td>' in drawn
+    _, drawn = _drawn_both_ways([_point(2), _point(1)], [None, CHANGES[2]])
+    assert '<td>Pre dosing 2 <span class="muted">(changes are counted from here)</span></td>' in drawn

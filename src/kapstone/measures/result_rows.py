@@ -17,6 +17,11 @@ from kapstone.measures.models import Assessment
 from kapstone.measures.selectors import Trajectory
 from kapstone.practice.templatetags.kapstone_tags import local_calendar_dates
 
+# The plan occasion a course's first questionnaires are scheduled at (plans/default.yaml).
+BASELINE_OCCASION = "baseline"
+# Who entered a result no one on staff entered, as the triage table beside these says it.
+PATIENT_IN_THE_PORTAL = "The patient, in the portal"
+
 
 def _signed(value: Any) -> str:
     """`{{ value|stringformat:"+g" }}`: the number with its sign, nothing for what is not a number."""
@@ -53,15 +58,20 @@ def _row(point: Assessment, change: dict[str, Any] | None, *, first: bool, day: 
         + (f'<p class="help">In the patient\'s words: {shown(point.free_text)}</p>' if point.free_text else "")
     )
     critical = ' class="critical"' if point.critical else ""
+    # The first result is what every change in the table is counted from: named by its own occasion, and said to be
+    # the baseline where it is not the plan's baseline itself (a course's first questionnaire may be a later one).
+    occasion = shown(point.occasion_display)
+    if first and point.occasion != BASELINE_OCCASION:
+        occasion += ' <span class="muted">(changes are counted from here)</span>'
     return (
         f"\n      <tr{critical}>\n"
         f"        <td>{shown(day(point.completed_at))}</td>\n"
-        f"        <td>{'baseline' if first else shown(point.occasion_display)}</td>\n"
+        f"        <td>{occasion}</td>\n"
         f"        <td>{shown(point.total_display)}</td><td>{shown(point.severity or '—')}</td>\n"
         f"        <td>{_signed(change.get('change', '')) if change else '—'}</td>\n"
         f"        <td>{_reliable_change(change) if change else '—'}</td>\n"
         f"        <td>{markers}</td>\n"
-        f'        <td class="hide-narrow">{shown(point.entered_by) if point.entered_by else "patient"}</td>\n'
+        f'        <td class="hide-narrow">{shown(point.entered_by) if point.entered_by else PATIENT_IN_THE_PORTAL}</td>\n'
         "      </tr>\n    "
     )
 
