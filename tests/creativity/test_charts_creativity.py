@@ -6,9 +6,10 @@ import xml.etree.ElementTree as ET
 
 from django.utils import timezone
 
-from kapstone.creativity.charts import history_charts
+from kapstone.creativity.charts import COLOURS, history_charts
 from kapstone.creativity.models import CreativityAdministration, Task
 from kapstone.creativity.selectors import SymptomPoint
+from tests.contrast import contrast
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -65,3 +66,8 @@ def test_no_scores_yet_draws_two_empty_charts_that_say_so():
     charts = [parsed(svg) for svg in history_charts([], [])]
     assert len(charts) == 2
     assert all("no scores yet" in texts(svg) and not svg.findall(f"{SVG}circle") for svg in charts)
+
+
+def test_every_line_colour_keeps_three_to_one_against_the_charts_white():
+    """WCAG 2.1 1.4.11: the word task's only line was Okabe-Ito orange, 2.3:1 on white."""
+    assert [colour for colour in COLOURS if contrast(colour, "#ffffff") < 3] == []

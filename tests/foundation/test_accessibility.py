@@ -15,6 +15,7 @@ from django.urls import reverse
 from kapstone.accounts.sessions.db import EXPIRY_PUSH_SLACK
 from kapstone.screening import intake_fields
 from tests.conftest import signed_in_client
+from tests.contrast import contrast
 
 CONTROLS = {"input", "select", "textarea"}
 
@@ -167,23 +168,40 @@ def test_someone_already_signed_out_is_sent_to_the_sign_in_page(client, db):
 STYLESHEET = Path(finders.find("kapstone/site.css"))
 
 
-def _luminance(colour: str) -> float:
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(one: str, other: str) -> float:
-    lighter, darker = sorted([_luminance(one), _luminance(other)], reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
 def test_the_focus_ring_keeps_three_to_one_against_the_page_the_cards_and_the_header():
     """WCAG 2.1 1.4.11: a focus indicator needs 3:1 against what surrounds it (axe does not check this)."""
     colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", STYLESHEET.read_text()))
     for background in ("paper", "card"):
-        assert _contrast(colours["focus"], colours[background]) >= 3, background
-    assert _contrast(colours["focus-on-accent"], colours["accent"]) >= 3
+        assert contrast(colours["focus"], colours[background]) >= 3, background
+    assert contrast(colours["focus-on-accent"], colours["accent"]) >= 3
+
+
+def _resolved(value: str, colours: dict[str, str]) -> str | None:
+    value = value.strip()
+    named = re.fullmatch(r"var\(--([a-z-]+)\)", value)
+    return colours.get(named.group(1)) if named else value if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else None
+
+
+def test_text_keeps_four_and_a_half_to_one_against_every_background_the_stylesheet_sets_it_on():
+    """WCAG 2.1 1.4.3 (AA): the body's inks on the page and the cards, and every rule that sets a text colour and a
+    background together (the badges, the banners, the buttons, the highlighted rows)."""
+    text = STYLESHEET.read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", text))
+    pairs = [(ink, page) for ink in ("ink", "muted", "accent", "danger", "warn", "ok") for page in ("paper", "card")]
+    pairs = [(colours[ink], colours[page], f"{ink} on {page}") for ink, page in pairs]
+    pairs.append((colours["accent-ink"], colours["danger"], "a danger button's white"))
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
+        declared = dict(re.findall(r"(?:^|;)\s*(color|background)\s*:\s*([^;]+)", body))
+        ink, page = (_resolved(declared.get(name, ""), colours) for name in ("color", "background"))
+        if ink and page:
+            pairs.append((ink, page, selector.strip()))
+        elif page and contrast(page, "#ffffff") < 1.5:
+            # A light tint (a highlighted row, a notice, a secondary button) under whatever text lands on it.
+            pairs += [
+                (colours[ink], page, f"{ink} on {selector.strip()}") for ink in ("ink", "muted", "accent", "danger")
+            ]
+    assert len(pairs) > 20
+    assert [(where, round(contrast(ink, page), 2)) for ink, page, where in pairs if contrast(ink, page) < 4.5] == []
 
 
 CSP_BLOCKED = re.compile(r"""\sstyle\s*=|<style|<script(?![^>]*\bsrc=)|\son[a-z]+\s*=|javascript:""", re.IGNORECASE)

@@ -20,8 +20,9 @@ from kapstone.creativity.selectors import SymptomPoint
 from kapstone.measures.charts import severity_bands
 from kapstone.measures.scoring import UnknownInstrument, get_instrument
 
-# Colour-blind-safe (Okabe-Ito).
-COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+# Colour-blind-safe (Okabe-Ito), each at least 3:1 against the chart's white (WCAG 2.1 1.4.11): the palette's orange
+# and sky blue (2.3:1) are darkened to an ochre and replaced by its black, as the word task's line was hard to see.
+COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B07000", "#000000"]
 SYMPTOM_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "pcl5": "PCL-5", "oci-r": "OCI-R", "ede-q": "EDE-Q"}
 NO_SCORES = "no scores yet"
 
