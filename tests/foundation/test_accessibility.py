@@ -235,3 +235,8 @@ def test_the_patients_demographics_take_two_columns_on_a_tablet_so_an_email_is_n
 def test_a_card_after_a_table_stands_apart_from_it():
     """The staff page's "Add a staff member" card touched the table above it."""
     assert ".table-scroll + .card, table + .card { margin-top: 1rem; }" in STYLESHEET.read_text()
+
+
+def test_a_cards_first_heading_starts_at_the_cards_padding():
+    """Each card's heading carried its own top margin inside the card's padding: a blank line atop every card."""
+    assert ".card > :first-child { margin-top: 0; }" in STYLESHEET.read_text()
