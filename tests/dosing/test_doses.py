@@ -211,6 +211,22 @@ def test_discharge_needs_ratings_after_the_dose(cast, observed):
         discharge(cast, observed)
 
 
+def test_ratings_with_neither_scale_are_refused_and_keep_the_ratings_taken(cast, observed):
+    """Sent empty, they cleared the ratings already taken and the room said "ratings saved"."""
+    services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=5, dissociation_cadss=2)
+    with pytest.raises(services.DosingError, match=r"Enter the sedation \(MOAA/S\) rating, the dissociation"):
+        services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=None, dissociation_cadss=None)
+    observed.refresh_from_db()
+    assert (observed.sedation_moaas, observed.dissociation_cadss) == (5, 2)
+
+
+def test_a_scale_not_rated_is_said_in_words_when_discharge_waits_for_it(cast, observed):
+    services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=None, dissociation_cadss=2)
+    with pytest.raises(services.DosingError, match=r"MOAA/S not rated, needs 5") as refused:
+        discharge(cast, observed)
+    assert "None" not in str(refused.value)
+
+
 def test_discharge_needs_moaas_back_to_5_and_cadss_resolved_or_attested(cast, observed):
     services.ratings_record(actor=cast.nurse, record=observed, sedation_moaas=1, dissociation_cadss=70)
     with pytest.raises(services.DosingError, match=r"MOAA/S 1, needs 5.*CADSS 70, needs 4 or less"):

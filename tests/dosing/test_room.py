@@ -197,6 +197,16 @@ def test_a_dosed_card_says_when_discharge_may_come_and_a_discharged_one_does_not
     assert "<strong>Discharge:</strong> not before" not in page
 
 
+def test_ratings_sent_empty_are_refused_with_what_to_enter(cast, session, client_for):
+    helpers.checked_in(cast, services.dose_record_open(actor=cast.nurse, session=session, patient=cast.alice))
+    url = reverse("dosing:room_action", args=[session.pk, cast.alice.pk, "ratings"])
+    prefix = f"p{cast.alice.pk}-ratings-"
+    response = client_for(cast.nurse).post(url, {prefix + "sedation_moaas": "", prefix + "dissociation_cadss": ""})
+    assert response.status_code == 400
+    assert "Enter the sedation (MOAA/S) rating, the dissociation (CADSS) total, or both." in response.content.decode()
+    assert DoseRecord.objects.get(session=session, patient=cast.alice).ratings_at is None
+
+
 def test_the_room_shows_every_patient_of_the_session(cast, session, client_for):
     page = client_for(cast.bob).get(reverse("dosing:room", args=[session.pk])).content.decode()
     assert "Alice Abernathy" in page and "Member0 Group" in page and "Member1 Group" in page

@@ -38,7 +38,12 @@ from kapstone.dosing.selectors import (
     in_stock_or,
     ledger_locations,
 )
-from kapstone.dosing.services import DIASTOLIC_NOT_BELOW_SYSTOLIC, PREDOSE_BP_REVIEWED_LABEL, SIGNING_ROLES
+from kapstone.dosing.services import (
+    DIASTOLIC_NOT_BELOW_SYSTOLIC,
+    NO_RATING,
+    PREDOSE_BP_REVIEWED_LABEL,
+    SIGNING_ROLES,
+)
 from kapstone.measures.scoring import get_instrument
 from kapstone.practice.templatetags.kapstone_tags import written_quantity
 from kapstone.untrusted import row_id
@@ -311,6 +316,12 @@ def _scale_field(scale: str, label: str) -> forms.IntegerField:
 class RatingsForm(Form):
     sedation_moaas = _scale_field("moaas", "Sedation (MOAA/S {min}-{max})")
     dissociation_cadss = _scale_field("cadss_total", "Dissociation (CADSS total {min}-{max})")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and cleaned.get("sedation_moaas") is None and cleaned.get("dissociation_cadss") is None:
+            raise forms.ValidationError(NO_RATING)
+        return cleaned
 
 
 # A note's length limit: the append-only trail keeps every word, so a pasted megabyte would stay there for good.

@@ -81,6 +81,8 @@ PREDOSE_BP_REVIEWED_LABEL = "I have reviewed the pre-dose BP"
 # A diastolic at or above the systolic is a misread or mistyped reading; assessed, it would stop the room on a number
 # that was never measured.
 DIASTOLIC_NOT_BELOW_SYSTOLIC = "The diastolic pressure must be below the systolic; check the reading."
+# Ratings sent with neither scale filled in: recorded, they cleared the ratings already taken and read as "saved".
+NO_RATING = "Enter the sedation (MOAA/S) rating, the dissociation (CADSS) total, or both."
 # The room's screen is the measures app's C-SSRS screener (its triage rules), asked about the time since the last
 # visit (the Columbia "Since Last Visit" version).
 CSSRS_SCREENER = "cssrs-screener"
@@ -494,6 +496,8 @@ def ratings_record(
     if actor.role not in CLINICAL_ROLES:
         raise DosingError("Only a clinician rates sedation (MOAA/S) and dissociation (CADSS).")
     _require_checked_in(record, then="rate sedation and dissociation")
+    if sedation_moaas is None and dissociation_cadss is None:
+        raise DosingError(NO_RATING)
     scales = safety.safety_data()["scales"]
     for value, scale, label in ((sedation_moaas, "moaas", "MOAA/S"), (dissociation_cadss, "cadss_total", "CADSS")):
         if value is not None and not scales[scale]["min"] <= value <= scales[scale]["max"]:
@@ -693,11 +697,13 @@ def _recovery_problems(record: DoseRecord, limits: selectors.Limits, *, attested
     problems = []
     baseline = safety.discharge_moaas_baseline()
     if record.sedation_moaas is None or record.sedation_moaas < baseline:
-        problems.append(f"sedation not back to baseline (MOAA/S {record.sedation_moaas}, needs {baseline})")
+        rated = "not rated" if record.sedation_moaas is None else record.sedation_moaas
+        problems.append(f"sedation not back to baseline (MOAA/S {rated}, needs {baseline})")
     cadss_max = limits["discharge_cadss_max"]
     if not attested and (record.dissociation_cadss is None or record.dissociation_cadss > cadss_max):
+        rated = "not rated" if record.dissociation_cadss is None else record.dissociation_cadss
         problems.append(
-            f"dissociation not resolved (CADSS {record.dissociation_cadss}, needs {cadss_max} or less, or a "
+            f"dissociation not resolved (CADSS {rated}, needs {cadss_max} or less, or a "
             "clinician's attestation with a note)"
         )
     return problems
