@@ -180,6 +180,11 @@ def test_the_rosters_reason_box_says_what_it_asks_for_while_empty(cast, bob, gro
     enrolment = group.enrolments.get(patient=cast.alice)
     page = bob.get(reverse("program:group", args=[group.pk])).text
     assert f'<input id="reason-{enrolment.pk}" name="reason" placeholder="Reason for leaving"' in page
+    # Each row's box, button and link name its patient to a screen reader: four "Withdraw" read alike.
+    name = cast.alice.full_name
+    assert f'<label class="visually-hidden" for="reason-{enrolment.pk}">Reason {name} leaves</label>' in page
+    assert f'Withdraw<span class="visually-hidden"> {name}</span></button>' in page
+    assert f'away dates<span class="visually-hidden"> of {name}</span></a>' in page
 
 
 def test_withdrawing_asks_first_and_changes_nothing_until_confirmed(cast, bob, group):
