@@ -163,6 +163,17 @@ def test_the_ledger_page_asks_for_the_corrected_entry_by_number_instead_of_listi
     assert '<select name="correction-corrects"' not in page
 
 
+def test_a_ledger_with_no_entries_says_what_will_be_listed(cast, client_for):
+    page = client_for(cast.nurse).get(reverse("dosing:ledger")).content.decode()
+    assert "No entries yet: receipts, doses, counts, waste and disposals are listed here as they are recorded." in page
+
+
+def test_a_selection_with_no_entries_says_how_to_widen_it(cast, stock, client_for):
+    future = (timezone.localdate() + datetime.timedelta(days=30)).isoformat()
+    page = client_for(cast.nurse).get(reverse("dosing:ledger"), {"since": future}).content.decode()
+    assert "No entries match this selection: widen the dates, or choose all lots and locations." in page
+
+
 def test_a_correction_without_the_entry_it_corrects_is_refused_with_a_message(cast, stock, client_for):
     receipt = LedgerEntry.objects.get(lot=stock.lot)
     data = {**correction_data(cast, stock, receipt), "correction-corrects": ""}

@@ -523,6 +523,7 @@ def _ledger_page(request, *, forms=None, status=200):
         if filter_form.is_bound
         else formrender.empty_form_fields(filter_form),
         "query": query.urlencode(),
+        "filtered": bool(filters.bounds()),
         "forms": _ledger_form_fields(forms, filters=filters, balances=balances, signing_staff=window.signing_staff),
         "discrepancies": selectors.open_discrepancies(),
         "loss_reports": selectors.loss_reports_waiting(),
