@@ -98,6 +98,6 @@ def test_a_new_staff_member_is_added_chooses_a_password_from_the_email_and_enrol
     newcomer.get_by_role("heading", name="Set up two-factor sign-in").wait_for()
     secret = newcomer.locator("code").inner_text()
     newcomer.get_by_label("Code from your authenticator app").fill(f"{totp(base64.b32decode(secret)):06d}")
-    newcomer.get_by_role("button", name="Confirm").click()
+    newcomer.get_by_role("button", name="Turn on two-factor sign-in").click()
     expect(newcomer.get_by_text("Two-factor sign-in is set up.")).to_be_visible()
     newcomer.context.close()

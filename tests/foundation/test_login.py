@@ -72,6 +72,7 @@ def test_staff_without_a_device_must_enrol_before_anything_else(cast):
     assert client.get(reverse("patients:list")).url == reverse("accounts:two_factor_setup")
     page = client.get(reverse("accounts:two_factor_setup"))
     assert "QR code" in page.content.decode()
+    assert '<button type="submit">Turn on two-factor sign-in</button>' in page.content.decode()
     device = TOTPDevice.objects.get(user=cast.bob)
     response = client.post(reverse("accounts:two_factor_setup"), {"otp_token": f"{totp(device.bin_key):06d}"})
     assert response.status_code == 302

@@ -117,6 +117,7 @@ def test_the_queue_shows_only_the_care_teams_alerts(cast, client_for):
     assert "Alice Abernathy" in page and "Dana Delacroix" not in page
     # The record number stays on one line in its narrow column ("KP-" above "000001" was misread).
     assert f'<span class="muted nowrap">{cast.alice.record_number}</span>' in page
+    assert '<button type="submit">Show alerts</button>' in page
     assert [a.pk for a in selectors.open_alerts_for(cast.charlie)] == [dana_alert.pk]
     assert len(selectors.open_alerts_for(cast.admin)) == 2
     # The care-team test runs per alert (patient_visible_to), with the same answer as the patient list's filter.
