@@ -21,7 +21,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 
 RUN useradd --system --home-dir /var/lib/kapstone --create-home kapstone
 # collectstatic needs settings but no secrets worth keeping: build-time placeholders only, never used to serve.
-RUN SECRET_KEY=build-only KAPSTONE_RESEARCH_ID_KEY=build-only-build-only-build-only-0 \
+RUN SECRET_KEY=build-only-placeholder-never-used-to-serve-build-only-0 KAPSTONE_RESEARCH_ID_KEY=build-only-build-only-build-only-0 \
     KAPSTONE_NOTES_KEY=build-only ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     KAPSTONE_WEBAUTHN_RP_ID=build KAPSTONE_WEBAUTHN_RP_NAME=build KAPSTONE_SITE_URL=https://build \
     kapstone collectstatic --noinput \

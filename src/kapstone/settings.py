@@ -81,13 +81,25 @@ def envsecret(name: str, demo_default: str | None, *, min_length: int = 1) -> st
 
 DEMO = envbool("KAPSTONE_DEMO", False)
 DEBUG = envbool("DEBUG", False)
+if DEBUG and not DEMO:
+    # Django's debug pages show settings, queries and the values on the stack (a patient's record among them) to
+    # whoever meets an error: only ever on a laptop demo.
+    raise ImproperlyConfigured("DEBUG is on outside demo mode. Turn it off (DEBUG=0) to serve the practice.")
 VAR_DIR = Path(os.environ.get("KAPSTONE_VAR_DIR", Path.cwd() / "var")).resolve()
 # A practice's own wording for questionnaires Kapstone ships without it (kapstone/measures/wording.py).
 INSTRUMENT_WORDING_DIR = os.environ.get("KAPSTONE_INSTRUMENT_WORDING_DIR", "")
 # A practice's own course templates, checked like the shipped ones (kapstone/program/course_templates.py).
 KAPSTONE_COURSE_TEMPLATES_DIR = os.environ.get("KAPSTONE_COURSE_TEMPLATES_DIR", "")
 
-SECRET_KEY = envsecret("SECRET_KEY", "demo-only-secret-key-not-for-production-use-0123456789abcdef" if DEMO else None)
+DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105 - published: the demo's
+# Outside the demo the key signs every session and password link: at least Django's own minimum for a strong key
+# (check --deploy's security.W009), and never the demo's, which is published with the code.
+SECRET_KEY = envsecret("SECRET_KEY", DEMO_SECRET_KEY if DEMO else None, min_length=1 if DEMO else 50)
+if not DEMO and SECRET_KEY == DEMO_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the demo's, which is published with the code; generate one with "
+        "python -c 'import secrets; print(secrets.token_hex(32))'."
+    )
 # Keys for pseudonymous research IDs and for encrypting psychotherapy notes at rest.
 # The research key is what keeps a pseudonym from being traced back to the sequential record id it hashes: a
 # short key could be guessed offline, so it must carry at least 128 bits (32 hex characters).

@@ -72,6 +72,9 @@ def test_a_bucket_puts_uploads_on_s3_compatible_storage_privately():
     "change,named",
     [
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is not set"),
+        ({"DEBUG": "1"}, "DEBUG is on outside demo mode"),
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY must be at least 50 characters"),
+        ({"SECRET_KEY": "demo-only-secret-key-not-for-production-use-0123456789abcdef"}, "SECRET_KEY is the demo's"),
         ({"DATABASE_URL": "mysq1://nowhere"}, "DATABASE_URL is not a database address"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with redis://"),
         ({"KAPSTONE_NOTES_KEY": ""}, "KAPSTONE_NOTES_KEY is not set"),
