@@ -148,7 +148,7 @@ def wait_for_mail(mail_dir: Path, to: str, containing: str, seen: set[Path]) -> 
 def run(base: str, mail_dir: Path, admin_username: str, admin_password: str) -> None:
     anonymous = Browser(base, "anonymous")
     health = json.loads(anonymous.get("/healthz"))
-    if health != {"status": "ok", "database": "ok"}:
+    if health != {"status": "ok", "database": "ok", "redis": "ok"}:
         raise SmokeFailure(f"health check: {health}")
     step("health check ok")
 
