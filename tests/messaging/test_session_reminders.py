@@ -4,9 +4,11 @@ and where at the practice when it is in person; never with the kind of session o
 import datetime
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from kapstone.integration import services as integration_services
 from kapstone.integration.models import Notification, NotificationPreference
 from kapstone.messaging import selectors, services
 from kapstone.messaging.practice_settings import SESSION_REMINDER_LEAD_KEY
@@ -15,6 +17,7 @@ from kapstone.practice.registry import SettingRefused, setting_spec
 from kapstone.practice.services import practice_setting_change
 from kapstone.program import services as program_services
 from kapstone.program.models import Enrolment, GroupSession
+from kapstone.program.signals import enrolment_left
 from tests.conftest import signed_in_client
 from tests.program.test_telehealth import integration_session
 
@@ -164,3 +167,56 @@ def test_the_reminder_lead_is_the_admins_operational_setting_within_1_to_72_hour
 def test_the_settings_page_lists_the_reminder_lead_under_messages_to_patients(cast):
     page = signed_in_client(cast.admin).get(reverse("practice:settings")).text
     assert "Messages to patients" in page and "Session reminders go out this long before the session" in page
+
+
+def test_a_reminder_still_waiting_when_the_patient_leaves_the_group_is_withdrawn_and_never_sent(cast, mailoutbox):
+    session = upcoming_integration_session(cast)
+    services.session_reminders_send_due()
+    (waiting,) = reminders_of(cast.alice)
+    # Held back until the morning by the patient's quiet hours, as a reminder queued late in the evening is.
+    Notification.objects.filter(pk=waiting.pk).update(
+        status=Notification.Status.PENDING, scheduled_for=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    enrolment = session.group.enrolments.get(patient=cast.alice)
+    program_services.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moved away")
+    waiting.refresh_from_db()
+    assert waiting.status == Notification.Status.SKIPPED and waiting.note == "the patient left the group"
+    # Its own task, run after the withdrawal (a retry, a late delivery), sends nothing; nor does the sweep.
+    assert integration_services.notification_deliver(notification_id=waiting.pk) == Notification.Status.SKIPPED
+    services.session_reminders_send_due()
+    assert [n.pk for n in reminders_of(cast.alice)] == [waiting.pk] and mailoutbox == []
+
+
+def test_a_reminder_already_sent_stays_sent_when_the_patient_leaves_and_the_others_keep_theirs(cast):
+    session = upcoming_integration_session(cast)
+    services.session_reminders_send_due()
+    (sent,) = reminders_of(cast.alice)
+    Notification.objects.filter(pk=sent.pk).update(status=Notification.Status.SENT, sent_at=timezone.now())
+    others = Notification.objects.filter(kind=services.SESSION_REMINDER_KIND).exclude(patient=cast.alice)
+    Notification.objects.filter(pk__in=others).update(status=Notification.Status.PENDING)
+    program_services.withdraw(
+        actor=cast.bob, enrolment=session.group.enrolments.get(patient=cast.alice), reason="Moved away"
+    )
+    assert Notification.objects.get(pk=sent.pk).status == Notification.Status.SENT
+    assert others.exists() and not others.exclude(status=Notification.Status.PENDING).exists()
+
+
+def test_a_withdrawal_that_fails_after_its_reminders_were_withdrawn_withdraws_none(cast):
+    session = upcoming_integration_session(cast)
+    services.session_reminders_send_due()
+    (waiting,) = reminders_of(cast.alice)
+    Notification.objects.filter(pk=waiting.pk).update(status=Notification.Status.PENDING)
+
+    def database_gone(sender, **kwargs):
+        raise OperationalError("the database went away")
+
+    # Connected after messaging's receiver, so it fails once the reminder has been marked withdrawn.
+    enrolment_left.connect(database_gone, dispatch_uid="test.database_gone")
+    enrolment = session.group.enrolments.get(patient=cast.alice)
+    try:
+        with pytest.raises(OperationalError):
+            program_services.withdraw(actor=cast.bob, enrolment=enrolment, reason="Moved away")
+    finally:
+        enrolment_left.disconnect(dispatch_uid="test.database_gone")
+    assert Notification.objects.get(pk=waiting.pk).status == Notification.Status.PENDING
+    assert Enrolment.objects.get(pk=enrolment.pk).status == Enrolment.Status.ENROLLED

@@ -214,6 +214,24 @@ def notifications_withdraw(*, dedupe_prefix: str, keep_prefix: str, note: str) -
     return len(stale)
 
 
+@transaction.atomic
+def patient_notifications_withdraw(*, patient_id: int, dedupe_prefixes: list[str], note: str) -> int:
+    """Marks the patient's messages still waiting under any of dedupe_prefixes as not needed any more (a reminder of
+    a session they no longer attend). One already sent or being sent is left as it is. Returns how many."""
+    if not dedupe_prefixes:
+        return 0
+    under_a_prefix = Q()
+    for prefix in dedupe_prefixes:
+        under_a_prefix |= Q(dedupe_key__startswith=prefix)
+    waiting = Notification.objects.select_for_update().filter(
+        under_a_prefix, patient_id=patient_id, status=Notification.Status.PENDING
+    )
+    stale = list(waiting)
+    for notification in stale:
+        _settle(notification, Notification.Status.SKIPPED, note)
+    return len(stale)
+
+
 def _enqueue(notification_id: int, eta: datetime.datetime) -> None:
     """Hands the send to a worker. Runs after commit, so the row is there whatever happens here: if the broker
     cannot be reached the message stays pending and the beat sweep (send_due_notifications) sends it, so the

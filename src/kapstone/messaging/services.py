@@ -23,7 +23,7 @@ from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
-from kapstone.program.models import GroupSession
+from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolled_patients, sessions_for_patient, sessions_starting_between
 from kapstone.program.telehealth import VideoSettings, video_link, video_settings
 
@@ -248,6 +248,22 @@ def _session_reminder_text(session: GroupSession, video: VideoSettings) -> tuple
     return "A reminder of your session with your care team", body
 
 
+def _session_reminder_prefix(session_id: int) -> str:
+    return f"session-reminder:{session_id}:"
+
+
+def session_reminders_withdraw(*, enrolment: Enrolment) -> int:
+    """A patient who left the group is not reminded of its sessions: a reminder still waiting (held back by their
+    quiet hours, or to be tried again) is withdrawn. Runs inside the withdrawal's transaction
+    (program.signals.enrolment_left). Returns how many."""
+    session_ids = enrolment.group.sessions.values_list("pk", flat=True)
+    return integration.patient_notifications_withdraw(
+        patient_id=enrolment.patient_id,
+        dedupe_prefixes=[_session_reminder_prefix(pk) for pk in session_ids],
+        note="the patient left the group",
+    )
+
+
 # Not atomic as a whole: each reminder is queued in its own transaction (notify); their dedupe keys let a rerun resume.
 def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     """The sweep (Celery beat, or `kapstone run_sweeps`): within the practice's lead time before each session
@@ -259,7 +275,7 @@ def session_reminders_send_due(*, now: datetime.datetime | None = None) -> int:
     reminded = 0
     video = video_settings()
     for session in sessions_starting_between(start=now, end=now + selectors.session_reminder_lead()):
-        prefix = f"session-reminder:{session.pk}:"
+        prefix = _session_reminder_prefix(session.pk)
         version = f"{prefix}{session.calendar_sequence}:"
         integration.notifications_withdraw(
             dedupe_prefix=prefix, keep_prefix=version, note="the session changed; a newer reminder replaces this one"

@@ -311,6 +311,7 @@ def withdraw(*, actor: User, enrolment: Enrolment, reason: str) -> Enrolment:
         detail={"status": "withdrawn"},
     )
     facilitator_access_sync(actor=actor, patient_ids=[enrolment.patient_id])
+    signals.enrolment_left.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
 
 
