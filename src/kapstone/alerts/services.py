@@ -136,7 +136,10 @@ def alert_page(*, alert_id: int, now: datetime.datetime | None = None) -> bool:
     nothing for a review alert, an acknowledged one, or one already paged."""
     now = now or timezone.now()
     alert = CriticalAlert.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=alert_id).first()
-    if alert is None or not alert.is_open or not alert.pages or alert.escalation_steps.exists():
+    if alert is None:
+        logger.warning("alert %s no longer exists; no one paged", alert_id)
+        return False
+    if not alert.is_open or not alert.pages or alert.escalation_steps.exists():
         return False
     people: list[tuple[User, str]] = []
     if alert.patient is not None:
@@ -218,6 +221,8 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
         pk=notification_id, status=AlertNotification.Status.PENDING, next_attempt_at__lte=now
     ).update(status=AlertNotification.Status.SENDING, claimed_at=now)
     if not claimed:
+        if not AlertNotification.objects.filter(pk=notification_id).exists():
+            logger.warning("page %s no longer exists; nothing sent", notification_id)
         return "skipped"
     notification = AlertNotification.objects.select_related("alert").get(pk=notification_id)
     if not notification.alert.is_open:

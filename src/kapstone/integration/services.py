@@ -289,8 +289,12 @@ def notification_deliver(*, notification_id: int) -> str:
     attempts stay bounded (_send_failed).
     """
     notification = Notification.objects.select_related("patient", "window").filter(pk=notification_id).first()
-    if notification is None or notification.status != Notification.Status.PENDING:
-        return notification.status if notification else "missing"
+    if notification is None:
+        # Deleted with its patient's record or window between queueing and now: nothing to send.
+        logger.warning("notification %s no longer exists; nothing sent", notification_id)
+        return "missing"
+    if notification.status != Notification.Status.PENDING:
+        return notification.status
     now = timezone.now()
     if notification.scheduled_for > now:
         return "not_due"
