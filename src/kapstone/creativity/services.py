@@ -155,7 +155,8 @@ def administrations_schedule_for_group(*, actor: User | None, group: Group) -> i
     tz = reads.practice_tz()
     new, redated = [], []
     for occasion in protocol.administration_settings()["schedule"]["occasions"]:
-        planned = anchors[occasion["anchor"]] + datetime.timedelta(days=occasion["offset_days"])
+        # Days on the practice's wall clock, so a daylight-saving change between does not move the time of day.
+        planned = anchors[occasion["anchor"]].astimezone(tz) + datetime.timedelta(days=occasion["offset_days"])
         for patient_id in patient_ids:
             due_at = protocol.first_clear_time(dosing.get(patient_id, []), at=planned, tz=tz)
             for task in (Task.AUT, Task.DAT):

@@ -170,9 +170,14 @@ def due_items(
     course_end: datetime.datetime,
     primary_icd10_codes: Sequence[str] = (),
     setting: Callable[[str, int], Any] = lambda key, default: default,
+    time_zone: datetime.tzinfo | None = None,
 ) -> list[DueItem]:
     """The questionnaires one patient owes over a course, given its session dates. `setting(key, default)` reads a
-    practice setting an occasion names (every_nth_dosing)."""
+    practice setting an occasion names (every_nth_dosing).
+
+    Days are counted on the wall clock of `time_zone` (the practice's; None keeps each date's own zone): a
+    questionnaire due a week after a 10:00 session is due at 10:00 a week later, even across a daylight-saving
+    change, where counting in UTC would make it 9:00 or 11:00, and a session late in the evening a day off."""
     if not session_starts:
         return []
     extra = tuple(
@@ -197,7 +202,7 @@ def due_items(
         if occasion.id in plan.indication_occasions:
             instruments += tuple(i for i in extra if i not in instruments)
         for occasion_key, label, at in anchors:
-            due_at = at + datetime.timedelta(days=occasion.offset_days)
+            due_at = at.astimezone(time_zone or at.tzinfo) + datetime.timedelta(days=occasion.offset_days)
             expires_at = due_at + datetime.timedelta(days=occasion.window_days)
             items += [DueItem(occasion_key, label, instrument_id, due_at, expires_at) for instrument_id in instruments]
     return items

@@ -152,6 +152,7 @@ def assessments_schedule_for_group(*, actor: User | None, group: Group) -> int:
             course_end=course_end,
             primary_icd10_codes=primary,
             setting=practice_value,
+            time_zone=timezone.get_default_timezone(),
         ):
             key = (patient.pk, item.occasion, item.instrument_id)
             moved = still_open.get(key)
