@@ -144,3 +144,44 @@ def test_a_backup_whose_manifest_is_not_a_file_is_named_damaged(db, tmp_path):
     path.write_bytes(backups.MAGIC + struct.pack(">Q", len(token)) + token)
     with pytest.raises(backups.BackupError, match="damaged: manifest.json in it is not a file"):
         backups.restore(in_path=str(path), key=KEY, replace=True)
+
+
+def test_a_truncated_backup_is_refused_before_anything_in_the_database_changes(practice, tmp_path):
+    path = tmp_path / "practice.kbak"
+    backups.backup(out_path=str(path), key=KEY)
+    cut = tmp_path / "cut.kbak"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    before = row_counts()
+    Patient.objects.filter(pk=practice.dana.pk).update(family_name="Changed")
+    with pytest.raises(backups.BackupError, match="cut short"):
+        backups.restore(in_path=str(cut), key=KEY, replace=True)
+    assert Patient.objects.get(pk=practice.dana.pk).family_name == "Changed"
+    assert row_counts() == before and verify_chain()[1] is None
+
+
+def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(practice, tmp_path, monkeypatch):
+    path = tmp_path / "practice.kbak"
+    backups.backup(out_path=str(path), key=KEY)
+    before = row_counts()
+    Patient.objects.filter(pk=practice.dana.pk).update(family_name="Changed")
+    inserted = []
+
+    def insert_then_fail(model, columns, rows):
+        if len(inserted) == 5:
+            raise backups.BackupError("The disk is full.")
+        inserted.append(model)
+        original_insert(model, columns, rows)
+
+    original_insert = backups._insert
+    monkeypatch.setattr(backups, "_insert", insert_then_fail)
+    with pytest.raises(backups.BackupError, match="disk is full"):
+        backups.restore(in_path=str(path), key=KEY, replace=True)
+    assert Patient.objects.get(pk=practice.dana.pk).family_name == "Changed"
+    assert row_counts() == before and verify_chain()[1] is None
+
+
+def test_the_restore_command_names_a_missing_file_without_a_traceback(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("KAPSTONE_BACKUP_KEY", KEY)
+    with pytest.raises(CommandError, match=r"^There is no backup file .*nowhere\.kbak\.$") as refused:
+        call_command("restore", str(tmp_path / "nowhere.kbak"))
+    assert refused.value.returncode == 2

@@ -30,6 +30,8 @@ class Command(BaseCommand):
                 in_path=file, key=os.environ.get("KAPSTONE_BACKUP_KEY", ""), replace=replace, progress=self._progress
             )
             audit.record(action=audit.Action.CREATE, object_type="restore", detail={"file": os.path.basename(file)})
+        except FileNotFoundError:
+            raise CommandError(f"There is no backup file {file}.", returncode=2) from None
         except (BackupError, OSError) as problem:
             raise CommandError(str(problem), returncode=2) from None
         finally:
