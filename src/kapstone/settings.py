@@ -329,6 +329,11 @@ EMAIL_PORT = envint("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+# Seconds a mail server may take to answer before a send gives up (Django waits forever by default). Under gunicorn's
+# 30-second worker timeout, so a page that emails a link (a portal invitation, a staff set-up, a password reset
+# without a worker) meets a hung server's failure and withdraws the link, instead of being killed mid-send with the
+# link left committed and unsent. Workers' patient and staff messages use kapstone.delivery's own timeout.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kapstone <no-reply@kapstone.invalid>")
 
 # Background work: Celery with Redis in production; in-process and eager when REDIS_URL is unset.
