@@ -27,9 +27,12 @@ class TwilioSmsProvider:
                 "(or TWILIO_MESSAGING_SERVICE_SID)."
             )
         # Deferred on purpose: the twilio package is only needed where the practice sends SMS through it.
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.client = Client(account, token)
+        # Twilio's client waits forever by default: a send to an API that stopped answering would hold its worker
+        # for good while the sweep, once the lease ran out, sent the page again beside it.
+        self.client = Client(account, token, http_client=TwilioHttpClient(timeout=delivery.SEND_TIMEOUT_SECONDS))
 
     def send_sms(self, *, to: str, body: str, idempotency_key: str) -> None:
         # Twilio's Messages API takes no idempotency key; a retry after a worker died mid-send may repeat the text,
