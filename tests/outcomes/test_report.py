@@ -197,9 +197,11 @@ def test_the_pdf_download_is_a_pdf(client_for, cast):
 
 def test_the_command_writes_html_or_pdf_by_extension(tmp_path):
     build_practice(3)
-    out = io.StringIO()
-    call_command("report", "outcomes", "--out", str(tmp_path / "r.html"), stdout=out)
-    assert "3 patients" in out.getvalue()
+    out, progress = io.StringIO(), io.StringIO()
+    call_command("report", "outcomes", "--out", str(tmp_path / "r.html"), stdout=out, stderr=progress)
+    # The summary alone on stdout; each stage on stderr as it starts.
+    assert out.getvalue().startswith("Wrote the outcomes report (3 patients")
+    assert progress.getvalue().splitlines() == ["  building the outcomes report", "  writing it as HTML (3 patients)"]
     assert "Table 2. Baseline clinical data" in (tmp_path / "r.html").read_text()
     call_command("report", "outcomes", "--out", str(tmp_path / "r.bin"), "--format", "pdf", stdout=io.StringIO())
     assert (tmp_path / "r.bin").read_bytes().startswith(b"%PDF")

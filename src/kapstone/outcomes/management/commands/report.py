@@ -37,7 +37,11 @@ class Command(BaseCommand):
         token = context.set_current(context.for_command("report outcomes"))
         started = time.perf_counter()
         try:
+            # Progress on stderr, so what a script reads from stdout is the summary alone; a large practice's build
+            # and a PDF's layout each take a while.
+            self.stderr.write("  building the outcomes report")
             report = services.report_for_document(filters=filters, facilitator_label=facilitator_label, min_cell=0)
+            self.stderr.write(f"  writing it as {fmt.upper()} ({report.cohort} patients)")
             written = render.write_report(report, path, fmt)
         except OSError as error:
             raise CommandError(
