@@ -1,7 +1,9 @@
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
+from kapstone.operations.management.commands import database_roles
 from kapstone.operations.roles import RoleError, role_statements
 
 ROLES = {"owner": "kapstone_test_owner", "app": "kapstone_test_app", "schema": "public", "database": "kapstone"}
@@ -33,3 +35,19 @@ def test_applied_the_app_role_can_write_rows_but_not_truncate_the_audit_trail(db
             [ROLES["app"], ROLES["app"], ROLES["app"]],
         )
         assert cursor.fetchone() == (True, False, ROLES["owner"], True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles are PostgreSQL's")
+def test_a_statement_refused_halfway_leaves_no_role_made_and_says_so_without_a_traceback(db, monkeypatch):
+    half = {"owner": "kapstone_test_half_owner", "app": "kapstone_test_half_app"}
+
+    def refused_after_the_roles(**kwargs):
+        # The roles are made first; then a statement is refused, as a grant is without the privilege to give it.
+        return [*role_statements(**kwargs), "SELECT 1 / 0"]
+
+    monkeypatch.setattr(database_roles, "role_statements", refused_after_the_roles)
+    with pytest.raises(CommandError, match="The roles were not set up, and nothing was changed: division by zero"):
+        call_command("database_roles", "--owner", half["owner"], "--app", half["app"], "--apply")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)", [half["owner"], half["app"]])
+        assert cursor.fetchone() == (0,)

@@ -1,5 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from kapstone.operations.roles import RoleError, role_statements
 
@@ -37,7 +37,17 @@ class Command(BaseCommand):
             for statement in statements:
                 self.stdout.write(statement)
             return
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
+        # One transaction (PostgreSQL creates roles and grants transactionally): a statement refused halfway, most
+        # often for want of the privilege to create roles, leaves no role made and no grant half given.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        except DatabaseError as problem:
+            reason = str(problem).splitlines()[0]
+            raise CommandError(
+                f"The roles were not set up, and nothing was changed: {reason}. Run it connected as a superuser, or "
+                "as a role that may create roles and owns the database.",
+                returncode=1,
+            ) from None
         self.stdout.write(self.style.SUCCESS(f"Roles {owner} (owner) and {app} (app) are set up."))
