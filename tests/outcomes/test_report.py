@@ -1,7 +1,9 @@
 """The outcomes report: numbers checked against scipy on known data; renders with empty and sparse data."""
 
 import datetime
+import errno
 import io
+import pathlib
 import re
 import xml.etree.ElementTree as ET
 
@@ -397,3 +399,21 @@ def test_a_one_patient_practice_renders_for_staff_and_shows_a_researcher_nothing
         assert client_for(person).get(reverse("outcomes:report")).status_code == 200
     researcher_page = client_for(cast.researcher).get(reverse("outcomes:report")).content.decode()
     assert str(PHQ9_PAIRS[0][0]) not in re.sub(r"<[^>]*>", " ", researcher_page).split()
+
+
+def test_a_report_cut_short_by_a_full_disk_leaves_the_earlier_one_and_no_half_file(tmp_path, monkeypatch):
+    build_practice(2)
+    earlier = tmp_path / "r.html"
+    earlier.write_text("the report of last month")
+    written = pathlib.Path.write_bytes
+
+    def disk_full(self, data):
+        written(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", disk_full)
+    with pytest.raises(CommandError, match="No space left on device") as refused:
+        call_command("report", "outcomes", "--out", str(earlier), stdout=io.StringIO(), stderr=io.StringIO())
+    assert refused.value.returncode == 2
+    assert earlier.read_text() == "the report of last month"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["r.html"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.template.loader import render_to_string
@@ -31,10 +32,18 @@ def format_for(path: Path, requested: str | None) -> str:
 
 
 def write_report(report: OutcomesReport, path: Path, fmt: str) -> int:
-    """Writes the report; returns the bytes written."""
+    """Writes the report; returns the bytes written. Only a complete report takes the name: one cut short (a full
+    disk) leaves no half-written file, and an earlier report under that name as it was."""
     content = report_pdf(report) if fmt == "pdf" else report_html(report).encode()
-    # Created readable by its owner only (an existing file is narrowed first), before anything is written.
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_bytes(content)
+    partial = path.with_name(f"{path.name}.partial")
+    try:
+        # Created readable by its owner only (a partial left by a killed run is narrowed first), before anything is
+        # written; the name it takes then carries these permissions.
+        partial.touch(mode=0o600)
+        partial.chmod(0o600)
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return len(content)
