@@ -140,7 +140,7 @@ def test_the_calendar_feed_carries_the_video_link(cast, client):
 
 def _feed_queries(user) -> int:
     with CaptureQueriesContext(connection) as queries:
-        selectors.calendar_of(user=user, domain="kapstone.example")
+        selectors.calendar_of(user=user)
     return len(queries)
 
 
@@ -174,7 +174,7 @@ def test_a_facilitators_own_room_is_the_first_by_family_name_in_the_calendar_fee
     )
     services.session_telehealth_set(actor=cast.bob, session=session, is_remote=True)
     assert telehealth.video_link(session) == "https://video.example/first"
-    assert "https://video.example/first" in selectors.calendar_of(user=second, domain="kapstone.example").decode()
+    assert "https://video.example/first" in selectors.calendar_of(user=second).decode()
 
 
 def test_a_remote_visit_is_billed_at_the_telehealth_place_of_service_with_modifier_95(cast):
