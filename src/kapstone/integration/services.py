@@ -30,7 +30,7 @@ from kapstone.integration.models import (
 )
 from kapstone.integration.notifications import channel as channel_named
 from kapstone.integration.window import after_quiet_hours, reminder_times, window_bounds
-from kapstone.measures.crisis import crisis_phrases_in
+from kapstone.measures.crisis import crisis_announce_on_commit, crisis_phrases_in
 from kapstone.patients.models import Patient
 from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
@@ -408,16 +408,13 @@ def _screen_shared(entry: JournalEntry) -> None:
     screened; it is when the patient shares it."""
     if not crisis_phrases_in(entry.text):
         return
-    transaction.on_commit(
-        lambda: safety_event.send(
-            sender=JournalEntry,
-            kind=JOURNAL_CRISIS_KIND,
-            level="review",
-            patient_id=entry.patient_id,
-            summary="A journal entry the patient shared mentions a crisis; read it and reach out.",
-            object_type="journal_entry",
-            object_id=entry.pk,
-        )
+    crisis_announce_on_commit(
+        sender=JournalEntry,
+        kind=JOURNAL_CRISIS_KIND,
+        patient_id=entry.patient_id,
+        summary="A journal entry the patient shared mentions a crisis; read it and reach out.",
+        object_type="journal_entry",
+        object_id=entry.pk,
     )
 
 

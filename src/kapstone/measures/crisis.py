@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import yaml
+from django.db import transaction
 
 from kapstone import bibliography
+from kapstone.practice.signals import safety_event
 
 KEYWORDS_FILE = Path(__file__).parent / "data" / "crisis_keywords.yaml"
 
@@ -35,3 +37,21 @@ def _pattern() -> re.Pattern:
 def crisis_phrases_in(text: str) -> list[str]:
     """The listed phrases the text contains (lower case), in order of appearance."""
     return list(dict.fromkeys(match.group(1) for match in _pattern().finditer(_normalised(text))))
+
+
+def crisis_announce_on_commit(
+    *, sender: type, kind: str, patient_id: int, summary: str, object_type: str, object_id: int
+) -> None:
+    """Writing the screen flagged goes on the alert queue for review once committed; open, the alert holds a dose, a
+    course and discharge (dosing/data/safety.yaml review_before_dosing, discharge_waits_for)."""
+    transaction.on_commit(
+        lambda: safety_event.send(
+            sender=sender,
+            kind=kind,
+            level="review",
+            patient_id=patient_id,
+            summary=summary,
+            object_type=object_type,
+            object_id=object_id,
+        )
+    )

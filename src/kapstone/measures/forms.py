@@ -307,12 +307,6 @@ class FindingCorrectionForm(Form):
         help_text="Required: for example, the allergist's skin and challenge tests were negative.",
     )
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Write why before correcting the finding.")
-        return reason
-
 
 class UrineToxicologyForm(Form):
     """A urine drug screen's result, by the coded panel (data/urine_toxicology.yaml)."""

@@ -32,7 +32,7 @@ from kapstone.audit import services as audit
 from kapstone.measures import long_term_safety, selectors
 from kapstone.measures.assessment_plans import DEFAULT_PLAN, PLAN_SETTING, DueItem, Plan, due_items, load_plan
 from kapstone.measures.change import takes_practice_baseline_sample
-from kapstone.measures.crisis import crisis_phrases_in
+from kapstone.measures.crisis import crisis_announce_on_commit, crisis_phrases_in
 from kapstone.measures.dates import entered_date_problem
 from kapstone.measures.models import (
     SUICIDE_RISK,
@@ -471,7 +471,8 @@ def assessment_save_answers(
     # The written answer is read by the care team, as a secure message is: the same crisis screen, its own alert; on a
     # save too, as an endorsed suicide item is (the queue records an event announced twice once).
     if crisis_phrases_in(assessment.free_text):
-        long_term_safety.announce_on_commit(
+        crisis_announce_on_commit(
+            sender=Assessment,
             kind=ANSWER_CRISIS_KIND,
             patient_id=assessment.patient_id,
             summary="A written answer on a questionnaire mentions a crisis; read it and reach out.",

@@ -16,12 +16,11 @@ from kapstone.audit import services as audit
 from kapstone.integration import selectors as integration_selectors
 from kapstone.integration import services as integration
 from kapstone.integration.services import CleanImage
-from kapstone.measures.crisis import crisis_phrases_in
+from kapstone.measures.crisis import crisis_announce_on_commit, crisis_phrases_in
 from kapstone.messaging import selectors
 from kapstone.messaging.models import MAX_MESSAGE_CHARACTERS, Message, SessionChangeRequest, Thread, ThreadRead
 from kapstone.patients.models import Patient
 from kapstone.patients.selectors import patient_for_portal_user, patients_visible_to
-from kapstone.practice.signals import safety_event
 from kapstone.practice.storage import removed_if_not_saved
 from kapstone.program.models import Enrolment, GroupSession
 from kapstone.program.selectors import enrolled_patients, sessions_for_patient, sessions_starting_between
@@ -42,28 +41,13 @@ def _may_write(actor: User, patient: Patient) -> bool:
     return actor.role in RECORD_ROLES and patients_visible_to(actor).filter(pk=patient.pk).exists()
 
 
-def _crisis_announce(*, sender: type, patient_id: int, summary: str, object_type: str, object_id: int) -> None:
-    """What the patient writes to the care team that the crisis screen flags goes on the alert queue for review once
-    committed; open, it holds a dose, a course and discharge (dosing/data/safety.yaml review_before_dosing)."""
-    transaction.on_commit(
-        lambda: safety_event.send(
-            sender=sender,
-            kind=CRISIS_KIND,
-            level="review",
-            patient_id=patient_id,
-            summary=summary,
-            object_type=object_type,
-            object_id=object_id,
-        )
-    )
-
-
 def _announce(message: Message) -> None:
     patient = message.thread.patient
     if message.from_patient:
         if message.mentions_crisis:
-            _crisis_announce(
+            crisis_announce_on_commit(
                 sender=Message,
+                kind=CRISIS_KIND,
                 patient_id=patient.pk,
                 summary="A secure message from the patient mentions a crisis; read it and reach out.",
                 object_type="message",
@@ -180,8 +164,9 @@ def session_change_request(*, actor: User, session: GroupSession, kind: str, not
     )
     # The note is the patient writing to the care team, as a message is: the same screen, the same alert.
     if request.mentions_crisis:
-        _crisis_announce(
+        crisis_announce_on_commit(
             sender=SessionChangeRequest,
+            kind=CRISIS_KIND,
             patient_id=patient.pk,
             summary="A request to move or miss a session mentions a crisis; read it and reach out.",
             object_type="session_change_request",
